@@ -1,0 +1,50 @@
+# heed: `make run` brings up the whole local stack; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+TEST_FLAGS ?= -count=1 -timeout 25m
+
+# Debian packages: PostgreSQL (initdb/pg_ctl), debootstrap (the Asterisk
+# testbed's root), espeak-ng and sox (message audio); chromium for UI tests.
+RUN_PKGS := postgresql debootstrap espeak-ng sox
+TEST_PKGS := $(RUN_PKGS) chromium
+
+.PHONY: run test build deps deps-test fmt-check vet lint clean
+
+run: deps build
+	bin/heed-dev --heed bin/heed
+
+test: deps-test build fmt-check vet
+	bin/heed-dev exec -- $(GO) test $(TEST_FLAGS) ./...
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/heed ./cmd/heed
+	$(GO) build -o bin/heed-dev ./cmd/heed-dev
+
+deps:
+	@$(call install,$(RUN_PKGS))
+
+deps-test:
+	@$(call install,$(TEST_PKGS))
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
+
+# install installs the Debian packages in $(1) that are missing, with
+# apt-get as root or through sudo.
+define install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  echo "installing:$$missing"; \
+  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo=sudo; \
+  else echo "please install:$$missing (as root: apt-get install$$missing)"; exit 1; fi; \
+  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+fi
+endef

@@ -1,0 +1,321 @@
+// Package campaign owns campaigns, contact lists, attempts and their
+// outcomes, and the River job that runs a campaign through the dialer.
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// Sentinel errors of the campaign service. Callers map them to HTTP status
+// codes or exit codes with errors.Is.
+var (
+	ErrNotFound          = errors.New("not found")
+	ErrInvalid           = errors.New("invalid input")
+	ErrInvalidTransition = errors.New("campaign cannot make that change from its current status")
+)
+
+// Status is a campaign's lifecycle state.
+type Status string
+
+// The campaign statuses.
+const (
+	StatusDraft     Status = "draft"
+	StatusRunning   Status = "running"
+	StatusPaused    Status = "paused"
+	StatusCompleted Status = "completed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Campaign is a reminder campaign as stored.
+type Campaign struct {
+	ID            int64           `json:"id"`
+	Name          string          `json:"name"`
+	Purpose       consent.Purpose `json:"purpose"`
+	ListID        int64           `json:"list_id"`
+	ListName      string          `json:"list_name"`
+	Message       string          `json:"message"`
+	CallerID      string          `json:"caller_id"`
+	Status        Status          `json:"status"`
+	MaxConcurrent int             `json:"max_concurrent"`
+	RingSeconds   int             `json:"ring_seconds"`
+	Generation    int64           `json:"-"`
+	CreatedAt     time.Time       `json:"created_at"`
+	StartedAt     *time.Time      `json:"started_at,omitempty"`
+	CompletedAt   *time.Time      `json:"completed_at,omitempty"`
+	Counts        Counts          `json:"counts"`
+}
+
+// Counts summarises a campaign's targets and attempts.
+type Counts struct {
+	Targets  int `json:"targets"`
+	Pending  int `json:"pending"`
+	Done     int `json:"done"`
+	Attempts int `json:"attempts"`
+	Blocked  int `json:"blocked"`
+	Answered int `json:"answered"`
+}
+
+// NewCampaign is the input to Create.
+type NewCampaign struct {
+	Name          string `json:"name"`
+	Purpose       string `json:"purpose"`
+	ListID        int64  `json:"list_id"`
+	Message       string `json:"message"`
+	CallerID      string `json:"caller_id"`
+	MaxConcurrent int    `json:"max_concurrent"`
+	RingSeconds   int    `json:"ring_seconds"`
+}
+
+// FieldErrors maps form fields to what is wrong with them. It wraps ErrInvalid.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string {
+	parts := make([]string, 0, len(f))
+	for k, v := range f {
+		parts = append(parts, k+": "+v)
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (f FieldErrors) Unwrap() error { return ErrInvalid }
+
+// Service is the campaign API used by the web UI, the JSON API and the CLI.
+type Service struct {
+	db    *pgxpool.Pool
+	river *river.Client[pgx.Tx]
+}
+
+// NewService returns a Service. The River client may be insert-only.
+func NewService(db *pgxpool.Pool, rc *river.Client[pgx.Tx]) *Service {
+	return &Service{db: db, river: rc}
+}
+
+// Create validates and stores a new draft campaign, with one target per
+// contact of its list.
+func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Campaign, error) {
+	fe := FieldErrors{}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" {
+		fe["name"] = "a name is required"
+	} else if len(in.Name) > 200 {
+		fe["name"] = "at most 200 characters"
+	}
+	purpose, err := consent.ParsePurpose(in.Purpose)
+	if err != nil {
+		fe["purpose"] = err.Error()
+	}
+	in.Message = strings.TrimSpace(in.Message)
+	if in.Message == "" {
+		fe["message"] = "a message is required"
+	} else if len(in.Message) > 4000 {
+		fe["message"] = "at most 4000 characters"
+	}
+	callerID, err := phone.Parse(in.CallerID)
+	if err != nil {
+		fe["caller_id"] = "a valid phone number is required"
+	} else if _, err := callerID.NANP(); err != nil {
+		fe["caller_id"] = "must be a North American number"
+	}
+	if in.MaxConcurrent == 0 {
+		in.MaxConcurrent = 10
+	}
+	if in.MaxConcurrent < 1 || in.MaxConcurrent > 500 {
+		fe["max_concurrent"] = "between 1 and 500"
+	}
+	if in.RingSeconds == 0 {
+		in.RingSeconds = 25
+	}
+	if in.RingSeconds < 20 || in.RingSeconds > 120 {
+		fe["ring_seconds"] = "between 20 and 120 seconds (heed rings at least 20 s)"
+	}
+	var listExists bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contact_lists WHERE id = $1)`, in.ListID).Scan(&listExists); err != nil {
+		return Campaign{}, fmt.Errorf("campaign: check list: %w", err)
+	}
+	if !listExists {
+		fe["list_id"] = "choose an existing contact list"
+	}
+	if len(fe) > 0 {
+		return Campaign{}, fe
+	}
+	var id int64
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, max_concurrent, ring_seconds, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, 0)) RETURNING id`,
+			in.Name, string(purpose), in.ListID, in.Message, callerID.String(), in.MaxConcurrent, in.RingSeconds, userID).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("insert campaign: %w", err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts WHERE list_id = $2`, id, in.ListID)
+		if err != nil {
+			return fmt.Errorf("insert targets: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign: create: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+const campaignColumns = `
+	c.id, c.name, c.purpose, c.list_id, l.name, c.message_text, c.caller_id, c.status, c.max_concurrent,
+	c.ring_seconds, c.generation, c.created_at, c.started_at, c.completed_at,
+	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id),
+	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'pending'),
+	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'done'),
+	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id),
+	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.decision = 'deny'),
+	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.outcome = 'answered')`
+
+func scanCampaign(row pgx.Row) (Campaign, error) {
+	var c Campaign
+	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.ListID, &c.ListName, &c.Message, &c.CallerID, &c.Status,
+		&c.MaxConcurrent, &c.RingSeconds, &c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
+		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.Answered)
+	return c, err
+}
+
+// Get loads one campaign with its counts.
+func (s *Service) Get(ctx context.Context, id int64) (Campaign, error) {
+	c, err := scanCampaign(s.db.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns c JOIN contact_lists l ON l.id = c.list_id WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Campaign{}, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign: get %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// List returns every campaign, newest first.
+func (s *Service) List(ctx context.Context) ([]Campaign, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns c JOIN contact_lists l ON l.id = c.list_id ORDER BY c.id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Campaign, error) { return scanCampaign(r) })
+	if err != nil {
+		return nil, fmt.Errorf("campaign: list: %w", err)
+	}
+	return out, nil
+}
+
+// Start moves a draft or paused campaign to running and enqueues its run
+// job, in one transaction: either both happen or neither. Starting a
+// running campaign changes nothing.
+func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var status Status
+		var gen int64
+		err := tx.QueryRow(ctx, `SELECT status, generation FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("lock campaign: %w", err)
+		}
+		switch status {
+		case StatusRunning:
+			return nil
+		case StatusDraft, StatusPaused:
+		default:
+			return fmt.Errorf("start a %s campaign: %w", status, ErrInvalidTransition)
+		}
+		gen++
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_at = now() WHERE id = $1`, id, gen); err != nil {
+			return fmt.Errorf("set running: %w", err)
+		}
+		if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
+			return fmt.Errorf("enqueue run job: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign: start: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// Pause stops a running campaign from placing new calls. Calls in flight end
+// normally.
+func (s *Service) Pause(ctx context.Context, id int64) (Campaign, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'paused', updated_at = now() WHERE id = $1 AND status = 'running'`, id)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign: pause: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			return Campaign{}, err
+		}
+		if c.Status == StatusPaused {
+			return c, nil
+		}
+		return Campaign{}, fmt.Errorf("campaign: pause a %s campaign: %w", c.Status, ErrInvalidTransition)
+	}
+	return s.Get(ctx, id)
+}
+
+// Attempt is one attempt row: the decision and, for placed calls, the outcome.
+type Attempt struct {
+	ID          int64      `json:"id"`
+	CampaignID  int64      `json:"campaign_id"`
+	ContactID   int64      `json:"contact_id"`
+	ContactName string     `json:"contact_name"`
+	AttemptNo   int        `json:"attempt_no"`
+	Phone       string     `json:"phone"`
+	Decision    string     `json:"decision"`
+	Until       *time.Time `json:"until,omitempty"`
+	Reasons     []string   `json:"reasons"`
+	Pack        string     `json:"pack"`
+	ConsentID   *int64     `json:"consent_id"`
+	Status      string     `json:"status"`
+	Outcome     string     `json:"outcome"`
+	HangupCause *int       `json:"hangup_cause,omitempty"`
+	DTMF        string     `json:"dtmf"`
+	ChannelID   string     `json:"channel_id"`
+	CreatedAt   time.Time  `json:"created_at"`
+	AnsweredAt  *time.Time `json:"answered_at,omitempty"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+}
+
+// Attempts lists a campaign's attempts, newest first, at most limit.
+func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]Attempt, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
+		       a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
+		       a.created_at, a.answered_at, a.ended_at
+		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
+		 WHERE a.campaign_id = $1 ORDER BY a.id DESC LIMIT $2`, campaignID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: attempts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Attempt, error) {
+		var a Attempt
+		err := r.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
+			&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
+			&a.CreatedAt, &a.AnsweredAt, &a.EndedAt)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: attempts: %w", err)
+	}
+	return out, nil
+}

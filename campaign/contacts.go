@@ -1,0 +1,293 @@
+package campaign
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// ErrImportRejected reports an import that was refused whole because some
+// rows are invalid; the ImportError carries every rejected row.
+var ErrImportRejected = errors.New("import rejected; nothing was imported")
+
+// MaxImportRows bounds one contacts import.
+const MaxImportRows = 200000
+
+// RowError says why one line of an import was rejected.
+type RowError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// ImportReport describes an import, successful or not.
+type ImportReport struct {
+	List     string     `json:"list"`
+	ListID   int64      `json:"list_id,omitempty"`
+	Imported int        `json:"imported"`
+	Rejected []RowError `json:"rejected,omitempty"`
+	Ignored  []string   `json:"ignored_columns,omitempty"`
+}
+
+// ImportError is returned when an import is refused. It wraps
+// ErrImportRejected and carries the report of every rejected row.
+type ImportError struct{ Report ImportReport }
+
+func (e *ImportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d row(s) rejected, nothing imported", len(e.Report.Rejected))
+	for i, r := range e.Report.Rejected {
+		if i == 20 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Report.Rejected)-20)
+			break
+		}
+		fmt.Fprintf(&b, "; line %d: %s", r.Line, r.Reason)
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrImportRejected) true.
+func (e *ImportError) Unwrap() error { return ErrImportRejected }
+
+// ContactList is a named list of contacts.
+type ContactList struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Contacts int    `json:"contacts"`
+}
+
+var usStates = map[string]bool{}
+
+func init() {
+	for _, s := range strings.Fields("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP") {
+		usStates[s] = true
+	}
+}
+
+type contactRow struct {
+	name, phone, state, zip, ref string
+}
+
+// ImportContacts reads a CSV file with the columns name and phone, and
+// optionally state, zip and external_ref, into the named list (created if
+// new). Phones are normalised to E.164. The import is all-or-nothing: if any
+// row is invalid, or the file is malformed, nothing is stored and the error
+// reports each rejected line and why.
+func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, userID int64) (ImportReport, error) {
+	rep := ImportReport{List: strings.TrimSpace(listName)}
+	if rep.List == "" {
+		return rep, fmt.Errorf("contacts import: a list name is required: %w", ErrInvalid)
+	}
+	rows, err := parseContacts(r, &rep)
+	if err != nil {
+		return rep, err
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO contact_lists (name, created_by) VALUES ($1, NULLIF($2, 0))
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, rep.List, userID).Scan(&rep.ListID)
+		if err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
+		existing := map[string]bool{}
+		prows, err := tx.Query(ctx, `SELECT phone FROM contacts WHERE list_id = $1`, rep.ListID)
+		if err != nil {
+			return fmt.Errorf("existing contacts: %w", err)
+		}
+		phones, err := pgx.CollectRows(prows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("existing contacts: %w", err)
+		}
+		for _, p := range phones {
+			existing[p] = true
+		}
+		for line, c := range rows {
+			if existing[c.phone] {
+				rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
+			}
+		}
+		if len(rep.Rejected) > 0 {
+			return &ImportError{Report: rep}
+		}
+		src := make([][]any, 0, len(rows))
+		for _, c := range sortedRows(rows) {
+			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref})
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"list_id", "name", "phone", "state", "zip", "external_ref"}, pgx.CopyFromRows(src))
+		if err != nil {
+			return fmt.Errorf("copy contacts: %w", err)
+		}
+		rep.Imported = int(n)
+		return nil
+	})
+	if err != nil {
+		var ie *ImportError
+		if errors.As(err, &ie) {
+			rep.ListID, rep.Imported = 0, 0
+			ie.Report = rep
+			return rep, ie
+		}
+		return ImportReport{List: rep.List}, fmt.Errorf("contacts import: %w", err)
+	}
+	return rep, nil
+}
+
+func sortedRows(rows map[int]contactRow) []contactRow {
+	out := make([]contactRow, 0, len(rows))
+	for _, line := range slices.Sorted(maps.Keys(rows)) {
+		out = append(out, rows[line])
+	}
+	return out
+}
+
+// parseContacts validates the whole file. It returns the valid rows by line
+// number, or an *ImportError listing every rejected row.
+func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: "the file is empty; expected a header row with name and phone"})
+		return nil, &ImportError{Report: *rep}
+	}
+	if err != nil {
+		return nil, malformed(rep, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		switch h {
+		case "name", "phone", "state", "zip", "external_ref":
+			if _, dup := col[h]; dup {
+				rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column %q appears twice", h)})
+			}
+			col[h] = i
+		default:
+			rep.Ignored = append(rep.Ignored, h)
+		}
+	}
+	for _, need := range []string{"name", "phone"} {
+		if _, ok := col[need]; !ok {
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: name, phone; optional: state, zip, external_ref)", need)})
+		}
+	}
+	if len(rep.Rejected) > 0 {
+		return nil, &ImportError{Report: *rep}
+	}
+	get := func(rec []string, name string) string {
+		i, ok := col[name]
+		if !ok || i >= len(rec) {
+			return ""
+		}
+		return strings.TrimSpace(rec[i])
+	}
+	rows := map[int]contactRow{}
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, malformed(rep, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rows)+len(rep.Rejected) >= MaxImportRows {
+			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("too many rows: at most %d per import", MaxImportRows)})
+			break
+		}
+		if len(rec) != len(header) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(header))})
+			continue
+		}
+		c := contactRow{name: get(rec, "name"), state: strings.ToUpper(get(rec, "state")), zip: get(rec, "zip"), ref: get(rec, "external_ref")}
+		var reasons []string
+		if c.name == "" {
+			reasons = append(reasons, "name is empty")
+		}
+		raw := get(rec, "phone")
+		if p, err := phone.Parse(raw); err != nil {
+			reasons = append(reasons, fmt.Sprintf("phone %q is not a valid phone number", raw))
+		} else {
+			c.phone = p.String()
+			if first, dup := seen[c.phone]; dup {
+				reasons = append(reasons, fmt.Sprintf("phone %s is also on line %d", c.phone, first))
+			} else {
+				seen[c.phone] = line
+			}
+		}
+		if c.state != "" && !usStates[c.state] {
+			reasons = append(reasons, fmt.Sprintf("state %q is not a two-letter US state code", c.state))
+		}
+		if c.zip != "" && !validZIP(c.zip) {
+			reasons = append(reasons, fmt.Sprintf("zip %q is not a 5-digit or ZIP+4 code", c.zip))
+		}
+		if len(reasons) > 0 {
+			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: strings.Join(reasons, "; ")})
+			continue
+		}
+		rows[line] = c
+	}
+	if len(rep.Rejected) > 0 {
+		return nil, &ImportError{Report: *rep}
+	}
+	if len(rows) == 0 {
+		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no contacts"})
+		return nil, &ImportError{Report: *rep}
+	}
+	return rows, nil
+}
+
+func malformed(rep *ImportReport, err error) error {
+	var pe *csv.ParseError
+	line := 0
+	if errors.As(err, &pe) {
+		line = pe.Line
+		err = pe.Err
+	}
+	rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: "malformed CSV: " + err.Error()})
+	return &ImportError{Report: *rep}
+}
+
+func validZIP(z string) bool {
+	digits := func(s string) bool {
+		for _, r := range s {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	switch len(z) {
+	case 5:
+		return digits(z)
+	case 10:
+		return z[5] == '-' && digits(z[:5]) && digits(z[6:])
+	}
+	return false
+}
+
+// Lists returns every contact list with its size.
+func (s *Service) Lists(ctx context.Context) ([]ContactList, error) {
+	rows, err := s.db.Query(ctx, `SELECT l.id, l.name, (SELECT count(*) FROM contacts c WHERE c.list_id = l.id) FROM contact_lists l ORDER BY l.name`)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: lists: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ContactList])
+	if err != nil {
+		return nil, fmt.Errorf("campaign: lists: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,86 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/heed-dialer/heed/dialer"
+)
+
+// RunArgs is the River job that runs one generation of a campaign. Each
+// start of a campaign enqueues one, unique by its arguments.
+type RunArgs struct {
+	CampaignID int64 `json:"campaign_id"`
+	Generation int64 `json:"generation"`
+}
+
+// Kind names the job kind in River's tables.
+func (RunArgs) Kind() string { return "campaign_run" }
+
+// InsertOpts makes the job unique per campaign generation.
+func (RunArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 100, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// leaseClass is the first key of the advisory lock that makes one process at
+// a time run a campaign.
+const leaseClass = 0x6865_6564 // "heed"
+
+// RunWorker runs campaigns through the pacing loop.
+type RunWorker struct {
+	river.WorkerDefaults[RunArgs]
+	DB    *pgxpool.Pool
+	Store *Store
+	Pacer *dialer.Pacer
+	Log   *slog.Logger
+}
+
+// Timeout lets a campaign run as long as it needs.
+func (w *RunWorker) Timeout(*river.Job[RunArgs]) time.Duration { return -1 }
+
+// Work holds the campaign's lease (a session advisory lock, released if this
+// process dies), recovers what a dead process left in flight, and runs the
+// pacing loop. It snoozes when nothing is due yet.
+func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	id := job.Args.CampaignID
+	conn, err := w.DB.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("campaign %d: lease connection: %w", id, err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, leaseClass, int32(id)).Scan(&got); err != nil {
+		return fmt.Errorf("campaign %d: lease: %w", id, err)
+	}
+	if !got {
+		// An older generation is still finishing its calls.
+		return river.JobSnooze(time.Second)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id))
+	}()
+	if n, err := w.Store.Recover(ctx, id); err != nil {
+		return err
+	} else if n > 0 {
+		w.Log.Warn("campaign: closed attempts left in flight by a stopped process", "campaign", id, "attempts", n)
+	}
+	err = w.Pacer.Run(ctx, id, job.Args.Generation)
+	var sn *dialer.Snooze
+	if errors.As(err, &sn) {
+		d := time.Until(sn.Until)
+		if d < time.Second {
+			d = time.Second
+		}
+		return river.JobSnooze(d)
+	}
+	if err != nil {
+		return fmt.Errorf("campaign %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/phone"
+	"github.com/heed-dialer/heed/migrations"
+)
+
+// open connects to the database and checks that its schema is current.
+func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if err := migrations.Check(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func (m *Main) migrate(ctx context.Context, args []string) error {
+	f := m.flags("migrate")
+	dbURL := f.databaseURL()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *dbURL == "" {
+		return fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
+	}
+	pool, err := pgxpool.New(ctx, *dbURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	res, err := migrations.Up(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if len(res.Applied)+len(res.RiverApplied) == 0 {
+		fmt.Fprintln(m.Stdout, "database is up to date")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "applied %d heed and %d River migrations\n", len(res.Applied), len(res.RiverApplied))
+	return nil
+}
+
+func (m *Main) userAdd(ctx context.Context, args []string) error {
+	f := m.flags("user add")
+	dbURL := f.databaseURL()
+	email := f.String("email", "", "the user's email (required)")
+	role := f.String("role", "", "admin, attorney or paralegal (required)")
+	password := f.str("password", "HEED_USER_PASSWORD", "", "password; empty generates one and prints it")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	r, err := account.ParseRole(*role)
+	if err != nil || *email == "" {
+		return fmt.Errorf("--email and --role admin|attorney|paralegal are required: %w", errUsage)
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	pw := *password
+	if pw == "" {
+		pw = account.RandomPassword()
+	}
+	u, err := account.NewService(pool).Create(ctx, *email, r, pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "created %s (%s)\n", u.Email, u.Role)
+	if *password == "" {
+		fmt.Fprintf(m.Stdout, "password: %s\n", pw)
+	}
+	return nil
+}
+
+func (m *Main) tokenAdd(ctx context.Context, args []string) error {
+	f := m.flags("token add")
+	dbURL := f.databaseURL()
+	email := f.String("email", "", "the user's email (required)")
+	name := f.String("name", "cli", "what the token is for")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("--email is required: %w", errUsage)
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var id int64
+	if err := pool.QueryRow(ctx, `SELECT id FROM users WHERE lower(email) = lower($1)`, *email).Scan(&id); err != nil {
+		return fmt.Errorf("user %s: %w", *email, account.ErrNotFound)
+	}
+	tok, err := account.NewService(pool).CreateToken(ctx, id, *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, tok)
+	return nil
+}
+
+func (m *Main) importContacts(ctx context.Context, args []string) error {
+	f := m.flags("import contacts")
+	dbURL := f.databaseURL()
+	list := f.String("list", "", "the contact list to import into (created if new; required)")
+	asJSON := f.Bool("json", false, "print the import report as JSON")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *list == "" || f.NArg() != 1 {
+		return fmt.Errorf("usage: heed import contacts --list NAME FILE.csv: %w", errUsage)
+	}
+	file, err := os.Open(f.Arg(0))
+	if err != nil {
+		return fmt.Errorf("contacts file: %w", err)
+	}
+	defer file.Close()
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, 0)
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	}
+	var ie *campaign.ImportError
+	if errors.As(err, &ie) {
+		for _, r := range ie.Report.Rejected {
+			fmt.Fprintf(m.Stderr, "%s:%d: %s\n", f.Arg(0), r.Line, r.Reason)
+		}
+		return fmt.Errorf("%s: %d row(s) rejected; nothing was imported", f.Arg(0), len(ie.Report.Rejected))
+	}
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(m.Stdout, "imported %d contacts into list %q\n", rep.Imported, rep.List)
+	}
+	return nil
+}
+
+func (m *Main) dncAdd(ctx context.Context, args []string) error {
+	f := m.flags("dnc add")
+	dbURL := f.databaseURL()
+	source := f.String("source", "cli", "how the person asked not to be called")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("usage: heed dnc add NUMBER: %w", errUsage)
+	}
+	n, err := phone.Parse(f.Arg(0))
+	if err != nil {
+		return err
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := dnc.NewPGStore(pool).AddInternal(ctx, n, 0, "staff", *source); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s is on the internal do-not-call list\n", n)
+	return nil
+}

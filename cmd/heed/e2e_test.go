@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/asterisk/testbed"
+	"github.com/heed-dialer/heed/campaign"
+)
+
+// TestCampaignEndToEnd runs the demo campaign through heed against the real
+// Asterisk testbed: one contact per PSTN behaviour plus one on the internal
+// do-not-call list. The PSTN simulator's CDR is the witness of what was
+// really dialed.
+func TestCampaignEndToEnd(t *testing.T) {
+	t.Parallel()
+	tb := sharedTestbed(t)
+	s := startHeed(t, tb)
+	token := s.seedDemoAdmin(t, "correct horse battery")
+
+	var lists struct{ Lists []campaign.ContactList }
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
+	var listID int64
+	for _, l := range lists.Lists {
+		if l.Name == demoListName {
+			listID = l.ID
+		}
+	}
+	require.NotZero(t, listID, "demo list missing: %+v", lists)
+
+	// A caller ID of its own tells this test's calls apart in the shared CDR.
+	const callerID = "+12035550177"
+	var cp campaign.Campaign
+	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
+		"name": "Court date reminders", "purpose": "informational", "list_id": listID,
+		"message":   "This is Smith and Lee calling to remind you of your court date on Monday at nine.",
+		"caller_id": callerID, "ring_seconds": 20, "max_concurrent": 10,
+	}, &cp))
+	require.Equal(t, campaign.StatusDraft, cp.Status)
+	require.Equal(t, len(demoContacts), cp.Counts.Targets)
+
+	start := time.Now()
+	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
+	require.Equal(t, campaign.StatusRunning, cp.Status)
+
+	deadline := time.Now().Add(2 * time.Minute)
+	for cp.Status != campaign.StatusCompleted {
+		require.True(t, time.Now().Before(deadline), "campaign did not complete: %+v\n%s", cp, s.log.String())
+		time.Sleep(500 * time.Millisecond)
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
+	}
+	t.Logf("campaign of %d contacts completed in %s", cp.Counts.Targets, time.Since(start).Round(time.Millisecond))
+
+	var got struct{ Attempts []campaign.Attempt }
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
+	require.Len(t, got.Attempts, len(demoContacts), "one attempt per contact")
+	want := demoByPhone()
+	dialed := map[string]bool{}
+	for _, a := range got.Attempts {
+		c, ok := want[a.Phone]
+		require.True(t, ok, "attempt for a number not on the list: %s", a.Phone)
+		t.Logf("%-16s %-34s decision=%s reasons=%v outcome=%s cause=%v dtmf=%q", a.Phone, c.Behaviour, a.Decision, a.Reasons, a.Outcome, deref(a.HangupCause), a.DTMF)
+		require.Equal(t, c.Outcome, a.Outcome, "%s (%s)", a.Phone, c.Behaviour)
+		require.NotEmpty(t, a.Pack, "every attempt names the rules that decided it")
+		if c.Outcome == "blocked" {
+			require.Equal(t, "deny", a.Decision)
+			require.Equal(t, []string{"dnc.internal"}, a.Reasons)
+			require.Empty(t, a.ChannelID, "a blocked attempt is never originated")
+			continue
+		}
+		require.Equal(t, "allow", a.Decision)
+		require.NotNil(t, a.ConsentID, "an allowed robocall names the consent it relied on")
+		require.Equal(t, "ended", a.Status)
+		if c.DTMF != "" {
+			require.Contains(t, a.DTMF, c.DTMF, "%s should have pressed %s", a.Phone, c.DTMF)
+		}
+		dialed[a.Phone] = true
+	}
+
+	// The PSTN simulator's CDR: every allowed number reached it exactly once,
+	// and the do-not-call number never did.
+	recs := waitCDR(t, tb, callerID, len(dialed))
+	seen := map[string]int{}
+	for _, r := range recs {
+		seen[r.Dst]++
+		c := want[r.Dst]
+		switch c.Outcome {
+		case "answered":
+			require.Equal(t, testbed.DispositionAnswered, r.Disposition, "%s: %s", r.Dst, c.Behaviour)
+		case "busy":
+			require.Equal(t, testbed.DispositionBusy, r.Disposition, "%s: %s", r.Dst, c.Behaviour)
+		case "no_answer":
+			require.Equal(t, testbed.DispositionNoAnswer, r.Disposition, "%s: %s", r.Dst, c.Behaviour)
+		}
+	}
+	for p := range dialed {
+		require.Equal(t, 1, seen[p], "%s must reach the PSTN exactly once; CDR:\n%s", p, fmtCDR(recs))
+	}
+	for _, c := range demoContacts {
+		if c.OnDNC {
+			require.Zero(t, seen[c.Phone], "%s is on the internal do-not-call list and must never be dialed", c.Phone)
+		}
+	}
+	require.Len(t, recs, len(dialed), "no other calls from this campaign: CDR:\n%s", fmtCDR(recs))
+}
+
+func deref(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// waitCDR waits until the PSTN simulator has n CDR records from callerID.
+func waitCDR(t *testing.T, tb *testbed.Testbed, callerID string, n int) []testbed.CDRRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	settled := false
+	for {
+		all, err := tb.PSTNCalls()
+		require.NoError(t, err)
+		var mine []testbed.CDRRecord
+		for _, r := range all {
+			if r.Src == callerID || strings.Contains(r.CLID, callerID) {
+				mine = append(mine, r)
+			}
+		}
+		if len(mine) >= n {
+			if settled {
+				return mine
+			}
+			// Give a stray extra call a moment to show up before judging.
+			settled = true
+			time.Sleep(time.Second)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("PSTN CDR has %d of %d records from %s:\n%s", len(mine), n, callerID, fmtCDR(all))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

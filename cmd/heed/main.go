@@ -1,0 +1,180 @@
+// Command heed is the heed autodialer: web UI, JSON API, campaign workers and
+// the ARI call flow in one binary, plus its administrative commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if err := m.Run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "heed:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// errUsage marks a command-line mistake (exit code 2).
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+// Main is the heed program, made a value so tests can run it in-process
+// (for example serving on port 0).
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads configuration from the environment (HEED_* and DATABASE_URL).
+	Getenv func(string) string
+	// Listener, when set, is used by serve instead of --listen.
+	Listener net.Listener
+	// Started, when set, is called by serve once it is ready, with its address.
+	Started func(addr string)
+}
+
+const usage = `heed: an autodialer that checks consent and do-not-call rules before every call.
+
+Usage:
+  heed serve [flags]                        web UI, JSON API, campaign workers and ARI
+  heed migrate                              apply database migrations (idempotent)
+  heed user add --email E --role R          create a user (admin, attorney or paralegal)
+  heed token add --email E [--name N]       issue an API token for a user
+  heed import contacts --list NAME FILE.csv import contacts (name, phone[, state, zip, external_ref])
+  heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
+  heed demo                                 seed the demo list, consents and a first admin
+  heed version                              print the version
+
+Every flag can also be set with the environment variable shown in its help.
+Run 'heed COMMAND -h' for a command's flags.
+`
+
+// Run runs one heed command.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return fmt.Errorf("no command given: %w", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return m.serve(ctx, rest)
+	case "migrate":
+		return m.migrate(ctx, rest)
+	case "user":
+		return m.sub(ctx, "user", rest, map[string]func(context.Context, []string) error{"add": m.userAdd})
+	case "token":
+		return m.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{"add": m.tokenAdd})
+	case "import":
+		return m.sub(ctx, "import", rest, map[string]func(context.Context, []string) error{"contacts": m.importContacts})
+	case "dnc":
+		return m.sub(ctx, "dnc", rest, map[string]func(context.Context, []string) error{"add": m.dncAdd})
+	case "demo":
+		return m.demo(ctx, rest)
+	case "version", "--version", "-v":
+		fmt.Fprintln(m.Stdout, "heed", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return fmt.Errorf("unknown command %q: %w", cmd, errUsage)
+}
+
+func (m *Main) sub(ctx context.Context, name string, args []string, cmds map[string]func(context.Context, []string) error) error {
+	if len(args) == 0 {
+		return fmt.Errorf("heed %s needs a subcommand: %w", name, errUsage)
+	}
+	f, ok := cmds[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown command %q %q: %w", name, args[0], errUsage)
+	}
+	return f(ctx, args[1:])
+}
+
+// flags is a FlagSet whose defaults come from environment variables.
+type flags struct {
+	*flag.FlagSet
+	getenv func(string) string
+}
+
+func (m *Main) flags(name string) *flags {
+	fs := flag.NewFlagSet("heed "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	return &flags{FlagSet: fs, getenv: m.Getenv}
+}
+
+func (f *flags) str(name, env, def, help string) *string {
+	if v := f.getenv(env); v != "" {
+		def = v
+	}
+	return f.String(name, def, help+" (env "+env+")")
+}
+
+func (f *flags) integer(name, env string, def int, help string) *int {
+	if v := f.getenv(env); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			def = n
+		}
+	}
+	return f.Int(name, def, help+" (env "+env+")")
+}
+
+func (f *flags) boolean(name, env string, def bool, help string) *bool {
+	if v := f.getenv(env); v != "" {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		}
+	}
+	return f.Bool(name, def, help+" (env "+env+")")
+}
+
+func (f *flags) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	return nil
+}
+
+// databaseURL adds the --database-url flag (DATABASE_URL, or HEED_DATABASE_URL).
+func (f *flags) databaseURL() *string {
+	def := f.getenv("DATABASE_URL")
+	if v := f.getenv("HEED_DATABASE_URL"); v != "" {
+		def = v
+	}
+	return f.String("database-url", def, "PostgreSQL connection string (env DATABASE_URL or HEED_DATABASE_URL)")
+}
+
+func (m *Main) logger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/migrations"
+	"github.com/heed-dialer/heed/web"
+)
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	f := m.flags("serve")
+	dbURL := f.databaseURL()
+	listen := f.str("listen", "HEED_LISTEN", "127.0.0.1:8080", "address for the web UI and API")
+	migrate := f.boolean("migrate", "HEED_MIGRATE", false, "apply pending migrations before serving")
+	ariURL := f.str("ari-url", "HEED_ARI_URL", "http://127.0.0.1:8088/ari", "Asterisk ARI base URL")
+	ariUser := f.str("ari-user", "HEED_ARI_USER", "heed", "ARI user")
+	ariPassword := f.str("ari-password", "HEED_ARI_PASSWORD", "", "ARI password")
+	ariApp := f.str("ari-app", "HEED_ARI_APP", "heed", "ARI (Stasis) application name")
+	ariName := f.str("asterisk-name", "HEED_ASTERISK_NAME", "asterisk-1", "name of this Asterisk in attempt rows")
+	trunk := f.str("trunk", "HEED_TRUNK", "PJSIP/%s@pstn", "endpoint format for outbound calls; %s is the E.164 number")
+	mediaDir := f.str("media-dir", "HEED_MEDIA_DIR", "/var/lib/heed/media", "directory heed writes message audio to")
+	astMediaDir := f.str("asterisk-media-dir", "HEED_ASTERISK_MEDIA_DIR", "", "the media directory as Asterisk sees it (default: same as --media-dir)")
+	ariTimeout := f.integer("ari-timeout", "HEED_ARI_TIMEOUT", 15, "seconds to wait for ARI at start")
+	workers := f.integer("workers", "HEED_WORKERS", 50, "campaigns one process runs at once")
+	uploadMB := f.integer("upload-limit-mb", "HEED_UPLOAD_LIMIT_MB", 10, "largest upload accepted, in MiB")
+	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
+	logLevel := f.str("log-level", "HEED_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log := m.logger(*logLevel)
+	if *dbURL == "" {
+		return fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
+	}
+	if *astMediaDir == "" {
+		*astMediaDir = *mediaDir
+	}
+	pool, err := pgxpool.New(ctx, *dbURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if *migrate {
+		res, err := migrations.Up(ctx, pool)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied", "heed", len(res.Applied), "river", len(res.RiverApplied))
+	} else if err := migrations.Check(ctx, pool); err != nil {
+		return err
+	}
+
+	actx, cancel := context.WithTimeout(ctx, time.Duration(*ariTimeout)*time.Second)
+	sw, err := dialer.NewSwitch(actx, dialer.ARIConfig{
+		Name: *ariName, URL: *ariURL, Username: *ariUser, Password: *ariPassword, Application: *ariApp, Trunk: *trunk,
+	}, log)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w (is Asterisk running? check --ari-url and --ari-password)", err)
+	}
+	defer sw.Close()
+
+	store := campaign.NewStore(pool)
+	pacer := &dialer.Pacer{
+		Gate:  &dialer.SQLGate{DB: pool, Log: log},
+		Store: store,
+		Lines: sw,
+		Media: dialer.Media{HostDir: *mediaDir, AsteriskDir: *astMediaDir},
+		Log:   log,
+	}
+	ws := river.NewWorkers()
+	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Log: log})
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: *workers}},
+		Workers: ws,
+		Logger:  log.With("component", "river"),
+	})
+	if err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	if err := rc.Start(ctx); err != nil {
+		return fmt.Errorf("river: start: %w", err)
+	}
+
+	srv, err := web.New(web.Config{
+		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool),
+		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure,
+		Ready: []web.Check{
+			{Name: "postgres", Run: pool.Ping},
+			{Name: "asterisk", Run: sw.Ping},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln := m.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("heed is serving", "addr", "http://"+ln.Addr().String(), "version", version)
+	if m.Started != nil {
+		m.Started(ln.Addr().String())
+	}
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	log.Info("heed is stopping")
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	_ = hs.Shutdown(sctx)
+	if serr := rc.Stop(sctx); serr != nil {
+		log.Warn("river: stop", "err", serr)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}

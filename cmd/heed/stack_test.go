@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/asterisk/testbed"
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+var (
+	tbOnce sync.Once
+	tb     *testbed.Testbed
+	tbErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := dbtest.Run(m)
+	if tb != nil {
+		_ = tb.Close()
+	}
+	os.Exit(code)
+}
+
+// sharedTestbed starts the Asterisk testbed once for this test binary. It
+// fails the test when Asterisk cannot start; only HEED_SKIP_ASTERISK=1 (a
+// developer laptop, never CI) skips instead.
+func sharedTestbed(t *testing.T) *testbed.Testbed {
+	t.Helper()
+	if os.Getenv("HEED_SKIP_ASTERISK") == "1" {
+		t.Skip("HEED_SKIP_ASTERISK=1: skipping the Asterisk tier")
+	}
+	tbOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		tb, tbErr = testbed.Start(ctx, testbed.Options{})
+	})
+	if tbErr != nil {
+		t.Fatalf("the Asterisk testbed is required and could not start: %v", tbErr)
+	}
+	return tb
+}
+
+// lockedBuffer is a goroutine-safe bytes.Buffer.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stack is heed serving in-process against a fresh database and the testbed.
+type stack struct {
+	URL string
+	env map[string]string
+	log *lockedBuffer
+}
+
+// startHeed runs `heed serve` in-process on a free port, with a fresh
+// database and the shared testbed, and stops it when the test ends.
+func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
+	t.Helper()
+	s := &stack{log: &lockedBuffer{}, env: map[string]string{
+		"DATABASE_URL":            dbtest.URL(t),
+		"HEED_ARI_URL":            tb.ARIURL,
+		"HEED_ARI_USER":           tb.ARIUser,
+		"HEED_ARI_PASSWORD":       tb.ARIPassword,
+		"HEED_ARI_APP":            tb.Application,
+		"HEED_TRUNK":              tb.Trunk,
+		"HEED_MEDIA_DIR":          tb.HostMediaDir,
+		"HEED_ASTERISK_MEDIA_DIR": tb.AsteriskMediaDir,
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ready := make(chan string, 1)
+	m := &Main{Stdout: s.log, Stderr: s.log, Getenv: s.getenv, Listener: ln, Started: func(addr string) { ready <- addr }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"serve"}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(60 * time.Second):
+			t.Errorf("heed serve did not stop")
+		}
+		if t.Failed() {
+			t.Logf("heed log:\n%s", s.log.String())
+		}
+	})
+	select {
+	case addr := <-ready:
+		s.URL = "http://" + addr
+	case err := <-done:
+		t.Fatalf("heed serve stopped at start: %v\n%s", err, s.log.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("heed serve did not start\n%s", s.log.String())
+	}
+	return s
+}
+
+func (s *stack) getenv(k string) string { return s.env[k] }
+
+// heed runs one heed command against the stack's database and returns its output.
+func (s *stack) heed(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Getenv: s.getenv}
+	err := m.Run(context.Background(), args)
+	require.NoError(t, err, "heed %s: %s", strings.Join(args, " "), errb.String())
+	return out.String()
+}
+
+// api calls the JSON API with a bearer token and decodes the answer into out.
+func (s *stack) api(t *testing.T, token, method, path string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if out != nil && len(b) > 0 {
+		require.NoError(t, json.Unmarshal(b, out), "%s %s: %s", method, path, b)
+	}
+	return resp.StatusCode
+}
+
+// seedDemoAdmin seeds the demo data with a known admin password and returns
+// an API token for that admin.
+func (s *stack) seedDemoAdmin(t *testing.T, password string) string {
+	t.Helper()
+	out := s.heed(t, "demo", "--admin-password", password)
+	require.Contains(t, out, "first admin: admin@heed.local")
+	tok := strings.TrimSpace(s.heed(t, "token", "add", "--email", "admin@heed.local", "--name", "e2e"))
+	require.True(t, strings.HasPrefix(tok, "heed_"), tok)
+	return tok
+}
+
+func demoByPhone() map[string]demoContact {
+	m := map[string]demoContact{}
+	for _, c := range demoContacts {
+		m[c.Phone] = c
+	}
+	return m
+}
+
+func fmtCDR(recs []testbed.CDRRecord) string {
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%s -> %s %s billsec=%s\n", r.Src, r.Dst, r.Disposition, r.BillSec)
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/CyCoreSystems/ari/v5"
+	"github.com/CyCoreSystems/ari/v5/client/native"
+	"github.com/inconshreveable/log15"
+)
+
+// ErrARIUnavailable reports that an Asterisk's ARI could not be reached in time.
+var ErrARIUnavailable = errors.New("asterisk ARI unavailable")
+
+// ARIConfig says how to reach one Asterisk over ARI and how to dial through it.
+type ARIConfig struct {
+	// Name identifies this Asterisk in attempt rows and logs.
+	Name string
+	// URL is the ARI base URL, such as http://127.0.0.1:8088/ari.
+	URL string
+	// WebsocketURL is the ARI events URL; empty derives it from URL.
+	WebsocketURL string
+	// Username and Password are ARI credentials from ari.conf.
+	Username string
+	Password string
+	// Application is the Stasis application name, "heed" in our dialplan.
+	Application string
+	// Trunk formats the endpoint to dial for an E.164 number, for example
+	// "PJSIP/%s@pstn".
+	Trunk string
+}
+
+var logOnce sync.Once
+
+// routeARILogs sends the ari library's global log15 logger to slog.
+func routeARILogs(log *slog.Logger) {
+	logOnce.Do(func() {
+		h := log15.FuncHandler(func(r *log15.Record) error {
+			level := slog.LevelDebug
+			switch r.Lvl {
+			case log15.LvlCrit, log15.LvlError:
+				level = slog.LevelWarn
+			case log15.LvlWarn:
+				level = slog.LevelInfo
+			}
+			log.Log(context.Background(), level, "ari: "+r.Msg, r.Ctx...)
+			return nil
+		})
+		native.Logger.SetHandler(h)
+		ari.Logger.SetHandler(h)
+	})
+}
+
+// ConnectARI connects to an Asterisk's ARI, giving up when ctx ends. The
+// ari library's own Connect retries forever, so it runs in the background
+// and is abandoned (and closed) at the deadline.
+func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Client, error) {
+	routeARILogs(log)
+	ws := cfg.WebsocketURL
+	if ws == "" {
+		ws = websocketURL(cfg.URL)
+	}
+	c := native.New(&native.Options{
+		Application:  cfg.Application,
+		URL:          cfg.URL,
+		WebsocketURL: ws,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+	})
+	done := make(chan error, 1)
+	go func() { done <- c.Connect() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, err)
+		}
+	case <-ctx.Done():
+		// Close stops the library's endless reconnect loop.
+		c.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, ctx.Err())
+	}
+	if _, err := c.Asterisk().Info(nil); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, err)
+	}
+	return c, nil
+}
+
+func websocketURL(base string) string {
+	switch {
+	case len(base) > 7 && base[:7] == "http://":
+		return "ws://" + base[7:] + "/events"
+	case len(base) > 8 && base[:8] == "https://":
+		return "wss://" + base[8:] + "/events"
+	}
+	return base + "/events"
+}

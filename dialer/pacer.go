@@ -1,0 +1,209 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// ErrNotRunning reports a campaign that is not in the running state.
+var ErrNotRunning = errors.New("campaign is not running")
+
+// Campaign is what the pacing loop needs to know of a campaign.
+type Campaign struct {
+	ID            int64
+	Running       bool
+	Generation    int64
+	Purpose       consent.Purpose
+	CallerID      string
+	Message       string
+	MaxConcurrent int
+	RingSeconds   int
+}
+
+// Target is one contact of a campaign that is due for an attempt.
+type Target struct {
+	CampaignID int64
+	ContactID  int64
+	AttemptNo  int
+	Phone      phone.Number
+	State      string
+	ZIP        string
+}
+
+// Store is the pacing loop's view of storage. The campaign package
+// implements it over PostgreSQL.
+type Store interface {
+	// Campaign loads a campaign.
+	Campaign(ctx context.Context, id int64) (Campaign, error)
+	// Due returns up to limit pending targets whose next attempt is due.
+	Due(ctx context.Context, campaignID int64, limit int, now time.Time) ([]Target, error)
+	// Decide records an attempt and its decision before any call is placed,
+	// and moves the target on: blocked targets are done, deferred ones wait
+	// until the decision's Until, allowed ones are being dialed.
+	Decide(ctx context.Context, t Target, req Request, d consent.Decision) (attemptID int64, err error)
+	// Progress records one step of a placed call.
+	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
+	// OriginateFailed records that Asterisk refused the call.
+	OriginateFailed(ctx context.Context, attemptID int64, cause error) error
+	// Settle reports whether the campaign has nothing left to dial and, if
+	// not, when its next target falls due. When nothing is left it marks the
+	// campaign completed.
+	Settle(ctx context.Context, campaignID int64) (done bool, next time.Time, err error)
+}
+
+// Snooze is returned by Pacer.Run when the campaign has targets left but
+// none is due before Until.
+type Snooze struct{ Until time.Time }
+
+func (s *Snooze) Error() string { return "nothing due until " + s.Until.Format(time.RFC3339) }
+
+// Pacer is the pacing loop: it takes due targets, asks the gate, records
+// each attempt, and places the allowed calls within the concurrency limit.
+type Pacer struct {
+	Gate  Gate
+	Store Store
+	Lines Lines
+	Media Media
+	Log   *slog.Logger
+	// Tick is how often the loop looks for due targets while calls are in
+	// flight; zero means 250 ms.
+	Tick time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+type ended struct{ attemptID int64 }
+
+// Run dials the campaign until it is complete, paused, superseded by a newer
+// generation, or has nothing due (then it returns *Snooze). Calls in flight
+// are followed to their end before Run returns.
+func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	tick := p.Tick
+	if tick == 0 {
+		tick = 250 * time.Millisecond
+	}
+	log := p.Log.With("campaign", campaignID)
+	c, err := p.Store.Campaign(ctx, campaignID)
+	if err != nil {
+		return fmt.Errorf("pacer: load campaign: %w", err)
+	}
+	media, err := p.Media.Speak(ctx, c.Message)
+	if err != nil {
+		return fmt.Errorf("pacer: message audio: %w", err)
+	}
+	inflight := 0
+	done := make(chan ended, 64)
+	// waitAll follows the calls in flight to their end. When the job is
+	// being stopped it waits a bounded time; calls still up after that are
+	// left to reconciliation on the next start.
+	waitAll := func() {
+		limit := time.NewTimer(time.Duration(c.RingSeconds)*time.Second + 2*time.Minute)
+		defer limit.Stop()
+		for inflight > 0 {
+			select {
+			case <-done:
+				inflight--
+			case <-limit.C:
+				log.Warn("pacer: calls still in flight at stop", "calls", inflight)
+				return
+			}
+		}
+	}
+	defer waitAll()
+	for {
+		c, err = p.Store.Campaign(ctx, campaignID)
+		if err != nil {
+			return fmt.Errorf("pacer: load campaign: %w", err)
+		}
+		if !c.Running || c.Generation != generation {
+			log.Info("pacer: stopping", "running", c.Running, "generation", c.Generation)
+			waitAll()
+			return nil
+		}
+		placed := 0
+		if free := c.MaxConcurrent - inflight; free > 0 {
+			targets, err := p.Store.Due(ctx, campaignID, free, now())
+			if err != nil {
+				return fmt.Errorf("pacer: due targets: %w", err)
+			}
+			for _, t := range targets {
+				ok, err := p.attempt(ctx, c, t, media, now(), done)
+				if err != nil {
+					return err
+				}
+				if ok {
+					inflight++
+					placed++
+				}
+			}
+			if len(targets) == 0 && inflight == 0 {
+				finished, next, err := p.Store.Settle(ctx, campaignID)
+				if err != nil {
+					return fmt.Errorf("pacer: settle: %w", err)
+				}
+				if finished {
+					log.Info("pacer: campaign complete")
+					return nil
+				}
+				return &Snooze{Until: next}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pacer: %w", ctx.Err())
+		case <-done:
+			inflight--
+		case <-time.After(tick):
+		}
+	}
+}
+
+// attempt decides one target, records the attempt and, when allowed, places
+// the call. It reports whether a call is now in flight.
+func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, media string, at time.Time, done chan<- ended) (bool, error) {
+	req := Request{
+		Phone: t.Phone, Purpose: c.Purpose, Method: MethodPrerecorded, Line: "unknown",
+		State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID,
+	}
+	d := p.Gate.Check(ctx, req)
+	id, err := p.Store.Decide(ctx, t, req, d)
+	if err != nil {
+		return false, fmt.Errorf("pacer: record attempt: %w", err)
+	}
+	if !d.Allowed() {
+		return false, nil
+	}
+	report := func(ev CallEvent) {
+		// Outcomes are written with their own context: a stopping job must
+		// still record how its calls ended.
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Store.Progress(wctx, id, ev); err != nil {
+			p.Log.Error("pacer: record call progress", "attempt", id, "err", err)
+		}
+		if ev.Kind == EventEnded {
+			done <- ended{id}
+		}
+	}
+	err = p.Lines.Place(ctx, CallRequest{
+		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Media: []string{media},
+	}, report)
+	if err != nil {
+		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
+		if err := p.Store.OriginateFailed(ctx, id, err); err != nil {
+			return false, fmt.Errorf("pacer: record originate failure: %w", err)
+		}
+		return false, nil
+	}
+	return true, nil
+}

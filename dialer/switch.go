@@ -1,0 +1,313 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// Outcome is how a placed call ended.
+type Outcome string
+
+// The outcomes the walking skeleton distinguishes.
+const (
+	OutcomeAnswered Outcome = "answered"
+	OutcomeBusy     Outcome = "busy"
+	OutcomeNoAnswer Outcome = "no_answer"
+	OutcomeFailed   Outcome = "failed"
+)
+
+// EventKind says which step of a call an event reports.
+type EventKind int
+
+// The steps of a call, in order.
+const (
+	EventOriginated EventKind = iota + 1
+	EventAnswered
+	EventEnded
+)
+
+// CallRequest asks for one outbound call.
+type CallRequest struct {
+	// AttemptID is the attempt row the call belongs to; it names the channel.
+	AttemptID int64
+	// To is the number to dial.
+	To phone.Number
+	// CallerID is the firm's number sent as caller ID.
+	CallerID string
+	// RingSeconds is how long to ring before giving up.
+	RingSeconds int
+	// Media is played, in order, once the call is answered; then heed hangs up.
+	Media []string
+}
+
+// CallEvent reports one step of a call's progress.
+type CallEvent struct {
+	Kind      EventKind
+	At        time.Time
+	ChannelID string
+	Asterisk  string
+	// Outcome, Cause and CauseText are set on EventEnded.
+	Outcome   Outcome
+	Cause     int
+	CauseText string
+	// DTMF holds the digits the callee pressed so far.
+	DTMF string
+}
+
+// Lines places calls. Place originates the call and returns once the
+// originate request has been accepted or refused; report then receives the
+// call's progress, ending with exactly one EventEnded.
+type Lines interface {
+	Place(ctx context.Context, req CallRequest, report func(CallEvent)) error
+}
+
+// ErrOriginate reports that Asterisk refused to originate a call.
+var ErrOriginate = errors.New("originate refused")
+
+// Q.850 hangup causes that decide an unanswered call's outcome.
+const (
+	causeUserBusy       = 17
+	causeNoUserResponse = 18
+	causeNoAnswer       = 19
+)
+
+// Switch places calls through one Asterisk over ARI and follows them through
+// ARI events.
+type Switch struct {
+	cfg    ARIConfig
+	client ari.Client
+	log    *slog.Logger
+	sub    ari.Subscription
+
+	mu    sync.Mutex
+	calls map[string]*call // by channel ID and by playback ID
+	wg    sync.WaitGroup
+}
+
+var _ Lines = (*Switch)(nil)
+
+type call struct {
+	req       CallRequest
+	channelID string
+	events    chan CallEvent // delivered in order by the call's own goroutine
+	answered  bool
+	dtmf      []byte
+	next      int // index into req.Media of the next media to play
+	ended     bool
+	timer     *time.Timer
+}
+
+// NewSwitch connects to the Asterisk in cfg and starts following its events.
+func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, error) {
+	if cfg.Name == "" {
+		cfg.Name = "asterisk"
+	}
+	client, err := ConnectARI(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{}}
+	s.sub = client.Bus().Subscribe(nil, ari.Events.All)
+	s.wg.Add(1)
+	go s.loop()
+	return s, nil
+}
+
+// Name returns the configured name of this Asterisk.
+func (s *Switch) Name() string { return s.cfg.Name }
+
+// Ping checks that ARI answers.
+func (s *Switch) Ping(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.client.Asterisk().Info(nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrARIUnavailable, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %v", ErrARIUnavailable, ctx.Err())
+	}
+}
+
+// Close stops following events and disconnects.
+func (s *Switch) Close() {
+	s.sub.Cancel()
+	s.client.Close()
+	s.wg.Wait()
+}
+
+// ChannelID is the deterministic channel name of an attempt's call, so that
+// an attempt can never be originated twice under two names and can be found
+// again after a restart.
+func ChannelID(attemptID int64) string { return "heed-attempt-" + strconv.FormatInt(attemptID, 10) }
+
+// Place originates one call.
+func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
+	c := &call{req: req, channelID: ChannelID(req.AttemptID), events: make(chan CallEvent, 4)}
+	go func() {
+		for ev := range c.events {
+			report(ev)
+		}
+	}()
+	s.mu.Lock()
+	s.calls[c.channelID] = c
+	s.mu.Unlock()
+	_, err := s.client.Channel().Originate(nil, ari.OriginateRequest{
+		Endpoint:  fmt.Sprintf(s.cfg.Trunk, req.To.String()),
+		App:       s.cfg.Application,
+		AppArgs:   "attempt," + strconv.FormatInt(req.AttemptID, 10),
+		CallerID:  req.CallerID,
+		Timeout:   req.RingSeconds,
+		ChannelID: c.channelID,
+		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10)},
+	})
+	if err != nil {
+		s.mu.Lock()
+		delete(s.calls, c.channelID)
+		if !c.ended {
+			c.ended = true
+			close(c.events)
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s: %v", ErrOriginate, req.To, err)
+	}
+	// A guard against a call whose end we never hear of: hang it up well
+	// after the longest plausible call.
+	limit := time.Duration(req.RingSeconds)*time.Second + 10*time.Minute
+	s.mu.Lock()
+	if !c.ended {
+		c.events <- CallEvent{Kind: EventOriginated, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name}
+		c.timer = time.AfterFunc(limit, func() { s.hangup(c.channelID, "normal") })
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Switch) hangup(channelID, reason string) {
+	if err := s.client.Channel().Hangup(ari.NewKey(ari.ChannelKey, channelID), reason); err != nil {
+		s.log.Debug("hangup", "channel", channelID, "err", err)
+	}
+}
+
+func (s *Switch) lookup(id string) *call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+// loop dispatches ARI events. It must stay fast: the ari library drops
+// events when a subscriber falls behind, so slow work runs elsewhere.
+func (s *Switch) loop() {
+	defer s.wg.Done()
+	for e := range s.sub.Events() {
+		switch v := e.(type) {
+		case *ari.StasisStart:
+			if c := s.lookup(v.Channel.ID); c != nil {
+				s.answered(c)
+			}
+		case *ari.ChannelDtmfReceived:
+			if c := s.lookup(v.Channel.ID); c != nil {
+				s.mu.Lock()
+				c.dtmf = append(c.dtmf, v.Digit...)
+				s.mu.Unlock()
+			}
+		case *ari.PlaybackFinished:
+			if c := s.lookup(v.Playback.ID); c != nil {
+				s.mu.Lock()
+				delete(s.calls, v.Playback.ID)
+				s.mu.Unlock()
+				go s.playNext(c)
+			}
+		case *ari.ChannelDestroyed:
+			if c := s.lookup(v.Channel.ID); c != nil {
+				s.ended(c, v.Cause, v.CauseTxt)
+			}
+		}
+	}
+}
+
+func (s *Switch) answered(c *call) {
+	s.mu.Lock()
+	if c.ended || c.answered {
+		s.mu.Unlock()
+		return
+	}
+	c.answered = true
+	c.events <- CallEvent{Kind: EventAnswered, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name}
+	s.mu.Unlock()
+	go s.playNext(c)
+}
+
+// playNext plays the call's next media, or hangs up when none is left.
+func (s *Switch) playNext(c *call) {
+	s.mu.Lock()
+	if c.ended {
+		s.mu.Unlock()
+		return
+	}
+	if c.next >= len(c.req.Media) {
+		s.mu.Unlock()
+		s.hangup(c.channelID, "normal")
+		return
+	}
+	media := c.req.Media[c.next]
+	playbackID := c.channelID + "-play-" + strconv.Itoa(c.next)
+	c.next++
+	s.calls[playbackID] = c
+	s.mu.Unlock()
+	if _, err := s.client.Channel().Play(ari.NewKey(ari.ChannelKey, c.channelID), playbackID, media); err != nil {
+		s.log.Warn("play failed; hanging up", "channel", c.channelID, "media", media, "err", err)
+		s.mu.Lock()
+		delete(s.calls, playbackID)
+		s.mu.Unlock()
+		s.hangup(c.channelID, "normal")
+	}
+}
+
+func (s *Switch) ended(c *call, cause int, causeText string) {
+	s.mu.Lock()
+	if c.ended {
+		s.mu.Unlock()
+		return
+	}
+	c.ended = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	for id, other := range s.calls {
+		if other == c {
+			delete(s.calls, id)
+		}
+	}
+	c.events <- CallEvent{Kind: EventEnded, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name,
+		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), Outcome: outcomeOf(c.answered, cause)}
+	close(c.events)
+	s.mu.Unlock()
+}
+
+// outcomeOf classifies a call from whether it was answered and its Q.850 cause.
+func outcomeOf(answered bool, cause int) Outcome {
+	switch {
+	case answered:
+		return OutcomeAnswered
+	case cause == causeUserBusy:
+		return OutcomeBusy
+	case cause == causeNoAnswer || cause == causeNoUserResponse:
+		return OutcomeNoAnswer
+	}
+	return OutcomeFailed
+}

@@ -1,0 +1,113 @@
+package dialer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNoTTS reports that neither espeak-ng nor flite is installed.
+var ErrNoTTS = errors.New("no text-to-speech engine found (install espeak-ng or flite, and sox)")
+
+// Media turns a campaign's message into audio that Asterisk can play. Files
+// are written to HostDir, which Asterisk sees as AsteriskDir, and named by
+// the hash of their content so each message is rendered once.
+type Media struct {
+	// HostDir is where heed writes audio files.
+	HostDir string
+	// AsteriskDir is the same directory as the Asterisk process sees it.
+	AsteriskDir string
+}
+
+// Speak renders text to an 8 kHz mono WAV with espeak-ng (or flite) and sox,
+// and returns the media URI to play it.
+func (m Media) Speak(ctx context.Context, text string) (string, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return "", errors.New("tts: empty message")
+	}
+	sum := sha256.Sum256([]byte("tts1\x00" + text))
+	name := "tts-" + hex.EncodeToString(sum[:12])
+	final := filepath.Join(m.HostDir, name+".wav")
+	if _, err := os.Stat(final); err == nil {
+		return m.uri(name), nil
+	}
+	if err := os.MkdirAll(m.HostDir, 0o755); err != nil {
+		return "", fmt.Errorf("tts: media dir: %w", err)
+	}
+	raw, err := os.CreateTemp(m.HostDir, name+".raw-*.wav")
+	if err != nil {
+		return "", fmt.Errorf("tts: temp file: %w", err)
+	}
+	raw.Close()
+	defer os.Remove(raw.Name())
+	var synth *exec.Cmd
+	if p, err := exec.LookPath("espeak-ng"); err == nil {
+		synth = exec.CommandContext(ctx, p, "-v", "en-us", "-s", "150", "-w", raw.Name(), text)
+	} else if p, err := exec.LookPath("flite"); err == nil {
+		synth = exec.CommandContext(ctx, p, "-t", text, "-o", raw.Name())
+	} else {
+		return "", ErrNoTTS
+	}
+	if err := run(synth); err != nil {
+		return "", fmt.Errorf("tts: synthesise: %w", err)
+	}
+	if err := m.convert(ctx, raw.Name(), final); err != nil {
+		return "", err
+	}
+	return m.uri(name), nil
+}
+
+// Import converts an uploaded WAV or MP3 file to 8 kHz mono and returns the
+// media URI to play it.
+func (m Media) Import(ctx context.Context, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("media: read upload: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	name := "upload-" + hex.EncodeToString(sum[:12])
+	if err := os.MkdirAll(m.HostDir, 0o755); err != nil {
+		return "", fmt.Errorf("media: dir: %w", err)
+	}
+	if err := m.convert(ctx, path, filepath.Join(m.HostDir, name+".wav")); err != nil {
+		return "", err
+	}
+	return m.uri(name), nil
+}
+
+func (m Media) convert(ctx context.Context, in, out string) error {
+	sox, err := exec.LookPath("sox")
+	if err != nil {
+		return fmt.Errorf("media: %w", ErrNoTTS)
+	}
+	tmp := out + ".tmp.wav"
+	if err := run(exec.CommandContext(ctx, sox, in, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", tmp)); err != nil {
+		return fmt.Errorf("media: convert %s: %w", filepath.Base(in), err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("media: chmod: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("media: rename: %w", err)
+	}
+	return nil
+}
+
+func (m Media) uri(name string) string { return "sound:" + filepath.Join(m.AsteriskDir, name) }
+
+func run(cmd *exec.Cmd) error {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package dbtest gives each test a fresh, fully migrated PostgreSQL database,
+// cloned from one migrated template (the pgtestdb pattern). It uses
+// DATABASE_URL when set, and otherwise starts one private throwaway cluster
+// per test binary. A test that needs PostgreSQL fails when it cannot start.
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver for pgtestdb
+	"github.com/peterldowns/pgtestdb"
+
+	"github.com/heed-dialer/heed/internal/pgcluster"
+	"github.com/heed-dialer/heed/migrations"
+)
+
+var (
+	once    sync.Once
+	base    pgtestdb.Config
+	baseErr error
+	cluster *pgcluster.Cluster
+)
+
+// Main runs the tests of a package, stops the private cluster if one was
+// started, and exits. Call it from TestMain.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run runs the tests of a package and stops the private cluster, if one was
+// started, afterwards. It returns the exit code for os.Exit.
+func Run(m *testing.M) int {
+	code := m.Run()
+	Stop()
+	return code
+}
+
+// Stop stops the private cluster, if one was started.
+func Stop() {
+	if cluster != nil {
+		_ = cluster.Stop()
+		cluster = nil
+	}
+}
+
+func setup() {
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cluster, baseErr = pgcluster.Start(ctx, pgcluster.Options{})
+		if baseErr != nil {
+			return
+		}
+		url = cluster.URL()
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		baseErr = fmt.Errorf("dbtest: DATABASE_URL: %w", err)
+		return
+	}
+	base = pgtestdb.Config{
+		DriverName: "pgx",
+		Host:       cfg.Host,
+		Port:       strconv.Itoa(int(cfg.Port)),
+		User:       cfg.User,
+		Password:   cfg.Password,
+		Database:   cfg.Database,
+		Options:    "sslmode=disable",
+	}
+}
+
+type migrator struct{}
+
+func (migrator) Hash() (string, error) { return migrations.Hash() }
+
+func (migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) error {
+	pool, err := pgxpool.New(ctx, conf.URL())
+	if err != nil {
+		return fmt.Errorf("dbtest: template pool: %w", err)
+	}
+	defer pool.Close()
+	_, err = migrations.Up(ctx, pool)
+	return err
+}
+
+// URL returns the connection string of a fresh migrated database that lives
+// as long as the test.
+func URL(t testing.TB) string {
+	t.Helper()
+	once.Do(setup)
+	if baseErr != nil {
+		t.Fatalf("PostgreSQL is required and could not be started: %v", baseErr)
+	}
+	conf := pgtestdb.Custom(t, base, migrator{})
+	return conf.URL()
+}
+
+// New returns a pool on a fresh migrated database that lives as long as the test.
+func New(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), URL(t))
+	if err != nil {
+		t.Fatalf("dbtest: pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}

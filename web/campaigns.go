@@ -1,0 +1,146 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/internal/account"
+)
+
+func pathID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound, "No such campaign.")
+	}
+	return id, nil
+}
+
+func canRun(u *account.User) bool {
+	return u != nil && (u.Role == account.RoleAdmin || u.Role == account.RoleParalegal)
+}
+
+func (s *Server) campaignsPage(c echo.Context) error {
+	list, err := s.cfg.Campaigns.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "campaigns", page{Title: "Campaigns", Data: list})
+}
+
+type newCampaignData struct {
+	Lists  []campaign.ContactList
+	Form   campaign.NewCampaign
+	Errors campaign.FieldErrors
+}
+
+func (s *Server) newCampaignPage(c echo.Context) error {
+	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "campaign_new", page{Title: "New campaign", Data: newCampaignData{
+		Lists: lists, Form: campaign.NewCampaign{Purpose: "informational", RingSeconds: 25, MaxConcurrent: 10},
+	}})
+}
+
+func (s *Server) createCampaign(c echo.Context) error {
+	ctx := c.Request().Context()
+	in := campaign.NewCampaign{
+		Name: c.FormValue("name"), Purpose: c.FormValue("purpose"), Message: c.FormValue("message"),
+		CallerID: c.FormValue("caller_id"),
+	}
+	in.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
+	in.MaxConcurrent, _ = strconv.Atoi(c.FormValue("max_concurrent"))
+	in.RingSeconds, _ = strconv.Atoi(c.FormValue("ring_seconds"))
+	created, err := s.cfg.Campaigns.Create(ctx, in, currentUser(c).ID)
+	var fe campaign.FieldErrors
+	if errors.As(err, &fe) {
+		lists, lerr := s.cfg.Campaigns.Lists(ctx)
+		if lerr != nil {
+			return lerr
+		}
+		return s.render(c, http.StatusUnprocessableEntity, "campaign_new", page{Title: "New campaign",
+			Error: "Please correct the fields marked below.", Data: newCampaignData{Lists: lists, Form: in, Errors: fe}})
+	}
+	if err != nil {
+		return err
+	}
+	s.flash(c, fmt.Sprintf("Campaign %q created with %d contacts.", created.Name, created.Counts.Targets))
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", created.ID))
+}
+
+type campaignData struct {
+	Campaign campaign.Campaign
+	Attempts []campaign.Attempt
+	CanRun   bool
+}
+
+func (s *Server) campaignData(c echo.Context) (campaignData, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return campaignData{}, err
+	}
+	ctx := c.Request().Context()
+	cp, err := s.cfg.Campaigns.Get(ctx, id)
+	if err != nil {
+		return campaignData{}, err
+	}
+	attempts, err := s.cfg.Campaigns.Attempts(ctx, id, 500)
+	if err != nil {
+		return campaignData{}, err
+	}
+	u := currentUser(c)
+	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u)}, nil
+}
+
+func (s *Server) campaignPage(c echo.Context) error {
+	d, err := s.campaignData(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "campaign", page{Title: d.Campaign.Name, Data: d})
+}
+
+// attemptsPartial re-renders the live part of the campaign page for htmx polling.
+func (s *Server) attemptsPartial(c echo.Context) error {
+	d, err := s.campaignData(c)
+	if err != nil {
+		return err
+	}
+	t := s.pages["campaign"]
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	p := page{Data: d}
+	if err := t.ExecuteTemplate(c.Response(), "live", p); err != nil {
+		return fmt.Errorf("web: render live: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) startCampaign(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Campaigns.Start(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.flash(c, "Campaign started.")
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
+}
+
+func (s *Server) pauseCampaign(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Campaigns.Pause(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.flash(c, "Campaign paused. Calls in progress will finish.")
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
+}

@@ -1,0 +1,336 @@
+// Package web serves heed's browser UI (html/template and htmx) and its JSON
+// API under /api/v1, with sign-in, sessions, CSRF protection and a role check
+// on every route.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/account"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Check is one readiness check reported by /readyz.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Config is what the web server needs. cmd wires it.
+type Config struct {
+	DB        *pgxpool.Pool
+	Accounts  *account.Service
+	Campaigns *campaign.Service
+	DNC       *dnc.PGStore
+	Ready     []Check
+	Log       *slog.Logger
+	// UploadLimit bounds an uploaded file, in bytes; zero means 10 MiB.
+	UploadLimit int64
+	// SecureCookies marks cookies Secure (set behind HTTPS).
+	SecureCookies bool
+}
+
+// Server is the web application.
+type Server struct {
+	cfg      Config
+	echo     *echo.Echo
+	sessions *scs.SessionManager
+	pages    map[string]*template.Template
+	static   map[string]string // logical name → content-hash URL
+}
+
+// New builds the server, parsing every template up front so a broken one
+// fails at start-up.
+func New(cfg Config) (*Server, error) {
+	if cfg.UploadLimit == 0 {
+		cfg.UploadLimit = 10 << 20
+	}
+	s := &Server{cfg: cfg, echo: echo.New()}
+	s.sessions = scs.New()
+	s.sessions.Store = pgxstore.New(cfg.DB)
+	s.sessions.Lifetime = 12 * time.Hour
+	s.sessions.IdleTimeout = 2 * time.Hour
+	s.sessions.Cookie.Name = "heed_session"
+	s.sessions.Cookie.HttpOnly = true
+	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
+	s.sessions.Cookie.Secure = cfg.SecureCookies
+	if err := s.loadStatic(); err != nil {
+		return nil, err
+	}
+	if err := s.loadTemplates(); err != nil {
+		return nil, err
+	}
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	e := s.echo
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
+		ReferrerPolicy:        "same-origin",
+		ContentSecurityPolicy: "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'",
+	}))
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/static/:name", s.serveStatic)
+
+	api := e.Group("/api/v1", s.apiAuth)
+	s.apiRoutes(api)
+
+	ui := e.Group("", echo.WrapMiddleware(s.sessions.LoadAndSave), middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		CookieName:     "heed_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   s.cfg.SecureCookies,
+		CookieSameSite: http.SameSiteStrictMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from heed (missing or invalid CSRF token). Reload the page and try again.").SetInternal(err)
+		},
+	}))
+	ui.GET("/signin", s.signinForm)
+	ui.POST("/signin", s.signin)
+	ui.POST("/signout", s.signout, s.require())
+	ui.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/campaigns") }, s.require())
+
+	all := []account.Role{account.RoleAdmin, account.RoleAttorney, account.RoleParalegal}
+	runners := []account.Role{account.RoleAdmin, account.RoleParalegal}
+	admin := []account.Role{account.RoleAdmin}
+	ui.GET("/campaigns", s.campaignsPage, s.require(all...))
+	ui.GET("/campaigns/new", s.newCampaignPage, s.require(runners...))
+	ui.POST("/campaigns", s.createCampaign, s.require(runners...))
+	ui.GET("/campaigns/:id", s.campaignPage, s.require(all...))
+	ui.GET("/campaigns/:id/attempts", s.attemptsPartial, s.require(all...))
+	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))
+	ui.POST("/campaigns/:id/pause", s.pauseCampaign, s.require(runners...))
+	ui.GET("/lists", s.listsPage, s.require(runners...))
+	ui.POST("/lists", s.uploadList, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.GET("/admin/users", s.usersPage, s.require(admin...))
+	ui.POST("/admin/users", s.createUser, s.require(admin...))
+	ui.POST("/admin/users/:id/tokens", s.createToken, s.require(admin...))
+	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
+	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
+}
+
+// limitString renders a byte count in echo's BodyLimit syntax.
+func limitString(n int64) string { return fmt.Sprintf("%dB", n) }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	res := map[string]string{}
+	ok := true
+	for _, chk := range s.cfg.Ready {
+		if err := chk.Run(ctx); err != nil {
+			res[chk.Name] = err.Error()
+			ok = false
+		} else {
+			res[chk.Name] = "ok"
+		}
+	}
+	if !ok {
+		return c.JSON(http.StatusServiceUnavailable, res)
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) loadStatic() error {
+	s.static = map[string]string{}
+	entries, err := fs.ReadDir(staticFiles, "static")
+	if err != nil {
+		return fmt.Errorf("web: static: %w", err)
+	}
+	for _, e := range entries {
+		b, err := staticFiles.ReadFile("static/" + e.Name())
+		if err != nil {
+			return fmt.Errorf("web: static %s: %w", e.Name(), err)
+		}
+		sum := sha256.Sum256(b)
+		ext := path.Ext(e.Name())
+		s.static[e.Name()] = "/static/" + strings.TrimSuffix(e.Name(), ext) + "." + hex.EncodeToString(sum[:6]) + ext
+	}
+	return nil
+}
+
+func (s *Server) serveStatic(c echo.Context) error {
+	want := "/static/" + c.Param("name")
+	for name, url := range s.static {
+		if url == want {
+			b, err := staticFiles.ReadFile("static/" + name)
+			if err != nil {
+				return fmt.Errorf("static %s: %w", name, err)
+			}
+			c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+			ctype := "application/octet-stream"
+			switch path.Ext(name) {
+			case ".js":
+				ctype = "text/javascript; charset=utf-8"
+			case ".css":
+				ctype = "text/css; charset=utf-8"
+			}
+			return c.Blob(http.StatusOK, ctype, b)
+		}
+	}
+	return echo.ErrNotFound
+}
+
+func (s *Server) loadTemplates() error {
+	funcs := template.FuncMap{
+		"static": func(name string) (string, error) {
+			u, ok := s.static[name]
+			if !ok {
+				return "", fmt.Errorf("no static file %q", name)
+			}
+			return u, nil
+		},
+		"join": strings.Join,
+		"time": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return v.Local().Format("2006-01-02 15:04:05")
+			case *time.Time:
+				if v == nil {
+					return ""
+				}
+				return v.Local().Format("2006-01-02 15:04:05")
+			}
+			return ""
+		},
+	}
+	s.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return fmt.Errorf("web: templates: %w", err)
+	}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("web: template %s: %w", base, err)
+		}
+		s.pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return nil
+}
+
+// page is the data every template gets.
+type page struct {
+	Title string
+	User  *account.User
+	CSRF  string
+	Flash string
+	Error string
+	Data  any
+}
+
+func (s *Server) render(c echo.Context, status int, name string, p page) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("web: no template %q", name)
+	}
+	if u, ok := c.Get(userKey).(account.User); ok {
+		p.User = &u
+	}
+	if tok, ok := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string); ok {
+		p.CSRF = tok
+	}
+	if p.Flash == "" {
+		p.Flash = s.sessions.PopString(c.Request().Context(), "flash")
+	}
+	root := "layout"
+	if c.Request().Header.Get("HX-Request") == "true" && t.Lookup("partial") != nil {
+		root = "partial"
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	if err := t.ExecuteTemplate(c.Response(), root, p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *Server) flash(c echo.Context, msg string) {
+	s.sessions.Put(c.Request().Context(), "flash", msg)
+}
+
+// statusOf maps domain errors to HTTP status codes, in one place.
+func statusOf(err error) (int, string) {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he.Code, fmt.Sprint(he.Message)
+	case errors.Is(err, campaign.ErrNotFound), errors.Is(err, account.ErrNotFound):
+		return http.StatusNotFound, "Not found."
+	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected):
+		return http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, account.ErrBadToken):
+		return http.StatusUnauthorized, err.Error()
+	}
+	return http.StatusInternalServerError, "Something went wrong on our side; it has been logged."
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := statusOf(err)
+	if code >= 500 {
+		s.cfg.Log.Error("web: request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if code == http.StatusRequestEntityTooLarge {
+		msg = fmt.Sprintf("The upload is too large: the limit is %d MiB.", s.cfg.UploadLimit>>20)
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		_ = c.JSON(code, map[string]string{"error": msg})
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	if rerr := s.render(c, code, "error", page{Title: http.StatusText(code), Error: msg}); rerr != nil {
+		_ = c.String(code, msg)
+	}
+}
