@@ -229,7 +229,7 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 			}
 		}
 		if c.state != "" && !usStates[c.state] {
-			reasons = append(reasons, fmt.Sprintf("state %q is not a two-letter US state code", c.state))
+			reasons = append(reasons, fmt.Sprintf("state %q is not a two-letter US state code", get(rec, "state")))
 		}
 		if c.zip != "" && !validZIP(c.zip) {
 			reasons = append(reasons, fmt.Sprintf("zip %q is not a 5-digit or ZIP+4 code", c.zip))

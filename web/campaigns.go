@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/internal/account"
@@ -112,13 +114,13 @@ func (s *Server) attemptsPartial(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t := s.pages["campaign"]
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	var buf bytes.Buffer
 	p := page{Data: d}
-	if err := t.ExecuteTemplate(c.Response(), "live", p); err != nil {
+	p.CSRF, _ = c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	if err := s.pages["campaign"].ExecuteTemplate(&buf, "live", p); err != nil {
 		return fmt.Errorf("web: render live: %w", err)
 	}
-	return nil
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 
 func (s *Server) startCampaign(c echo.Context) error {

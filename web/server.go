@@ -4,6 +4,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -221,6 +222,9 @@ func (s *Server) loadTemplates() error {
 			return u, nil
 		},
 		"join": strings.Join,
+		"purposes": func() []string {
+			return []string{"informational", "telemarketing", "debt_collection", "solicitation"}
+		},
 		"time": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
@@ -281,12 +285,13 @@ func (s *Server) render(c echo.Context, status int, name string, p page) error {
 	if c.Request().Header.Get("HX-Request") == "true" && t.Lookup("partial") != nil {
 		root = "partial"
 	}
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	if err := t.ExecuteTemplate(c.Response(), root, p); err != nil {
+	// Render to a buffer first, so a template error becomes a clean 500
+	// instead of half a page.
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, root, p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
-	return nil
+	return c.HTMLBlob(status, buf.Bytes())
 }
 
 func (s *Server) flash(c echo.Context, msg string) {

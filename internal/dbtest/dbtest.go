@@ -113,3 +113,14 @@ func New(t testing.TB) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// EmptyURL returns the connection string of a fresh database with no schema
+// at all, for testing what heed does on an unmigrated database.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	once.Do(setup)
+	if baseErr != nil {
+		t.Fatalf("PostgreSQL is required and could not be started: %v", baseErr)
+	}
+	return pgtestdb.Custom(t, base, pgtestdb.NoopMigrator{}).URL()
+}

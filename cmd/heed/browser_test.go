@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// newBrowser starts a headless Chromium for the test. It fails when none is
+// installed: `make test` installs Debian's chromium.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("HEED_CHROMIUM")
+	if path == "" {
+		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if lp, err := exec.LookPath(p); err == nil {
+				path = lp
+				break
+			}
+		}
+	}
+	require.NotEmpty(t, path, "a Chromium browser is required for UI tests (apt-get install chromium)")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	require.NoError(t, chromedp.Do(ctx), "start chromium")
+	return ctx
+}
+
+// screenshot saves the page to $HEED_SCREENSHOT_DIR, when set, for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("HEED_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+// TestBrowserRunsDemoCampaign signs in as the first admin in a real browser,
+// creates a campaign on the demo list, starts it and watches the outcomes
+// arrive on the campaign page.
+func TestBrowserRunsDemoCampaign(t *testing.T) {
+	t.Parallel()
+	tb := sharedTestbed(t)
+	s := startHeed(t, tb)
+	const pw = "browser test password"
+	out := s.heed(t, "demo", "--admin-password", pw)
+	require.Contains(t, out, "first admin")
+
+	ctx := newBrowser(t)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(s.URL+"/campaigns"),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.SendKeys(chromedp.ID("email"), "admin@heed.local"),
+		chromedp.SendKeys(chromedp.ID("password"), "wrong password"),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+	))
+	errText, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("error")))
+	require.NoError(t, err)
+	require.Equal(t, "Wrong email or password.", strings.TrimSpace(errText))
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("password"), pw),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("new-campaign")),
+	))
+	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who")))
+	require.NoError(t, err)
+	require.Equal(t, "admin@heed.local · admin", who)
+	screenshot(t, ctx, "campaigns-empty")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("new-campaign")),
+		chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "Hearing reminders (browser)"),
+		chromedp.SendKeys(chromedp.ID("message"), "This is Smith and Lee calling about your hearing on Friday at ten."),
+		chromedp.SendKeys(chromedp.ID("caller_id"), "(203) 555-0188"),
+		chromedp.SetValue(chromedp.ID("ring_seconds"), "20"),
+	))
+	screenshot(t, ctx, "campaign-new")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("create")),
+		chromedp.WaitVisible(chromedp.ID("start")),
+		chromedp.Click(chromedp.ID("start")),
+		chromedp.WaitVisible(chromedp.ID("pause")),
+	))
+	// The live section refreshes itself over htmx until the campaign completes.
+	_, err = chromedp.Run(ctx,
+		chromedp.Poll[bool](`document.querySelector('#status') && document.querySelector('#status').textContent === 'completed'`,
+			chromedp.WithPollingTimeout(2*time.Minute), chromedp.WithPollingInterval(500*time.Millisecond)))
+	require.NoError(t, err, "campaign did not complete in the browser\n%s", s.log.String())
+	screenshot(t, ctx, "campaign-completed")
+	noPause, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#pause') === null`))
+	require.NoError(t, err)
+	require.True(t, noPause, "a completed campaign offers no Pause button")
+
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll('#attempts tbody tr[data-phone]')).map(r => ({
+		phone: r.dataset.phone, decision: r.children[3].textContent.trim(), reasons: r.children[4].textContent.trim(),
+		outcome: r.querySelector('.outcome').firstChild.textContent.trim()}))`))
+	require.NoError(t, err)
+	require.Len(t, rows, len(demoContacts))
+	want := demoByPhone()
+	for _, r := range rows {
+		c := want[r["phone"]]
+		require.Equal(t, c.Outcome, r["outcome"], "%s (%s) on the page", r["phone"], c.Behaviour)
+		if c.OnDNC {
+			require.Equal(t, "deny", r["decision"])
+			require.Equal(t, "dnc.internal", r["reasons"])
+		}
+	}
+}

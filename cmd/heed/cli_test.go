@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+// runHeed runs one heed command with the given environment.
+func runHeed(env map[string]string, args ...string) (string, string, error) {
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+	err := m.Run(context.Background(), args)
+	return out.String(), errb.String(), err
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+func TestCLIUsage(t *testing.T) {
+	t.Parallel()
+	out, _, err := runHeed(nil, "version")
+	require.NoError(t, err)
+	require.Equal(t, "heed dev\n", out)
+
+	_, stderr, err := runHeed(nil, "frobnicate")
+	require.ErrorIs(t, err, errUsage)
+	require.Equal(t, 2, exitCode(err))
+	require.Contains(t, stderr, "heed serve")
+
+	_, _, err = runHeed(nil, "user", "add", "--email", "a@b.test")
+	require.ErrorIs(t, err, errUsage, "a missing role is a usage error")
+
+	_, _, err = runHeed(nil, "migrate")
+	require.ErrorContains(t, err, "DATABASE_URL")
+}
+
+func TestCLIMigrateAndServeOnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.EmptyURL(t)}
+
+	_, _, err := runHeed(env, "serve")
+	require.ErrorContains(t, err, "database schema is not up to date: run `heed migrate`")
+	_, _, err = runHeed(env, "user", "add", "--email", "a@b.test", "--role", "admin")
+	require.ErrorContains(t, err, "heed migrate")
+
+	out, _, err := runHeed(env, "migrate")
+	require.NoError(t, err)
+	require.Contains(t, out, "applied")
+	out, _, err = runHeed(env, "migrate")
+	require.NoError(t, err)
+	require.Equal(t, "database is up to date\n", out, "migrate is idempotent")
+}
+
+func TestCLIUsersAndContacts(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(ctx) })
+	countContacts := func() int {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
+		return n
+	}
+
+	out, _, err := runHeed(env, "user", "add", "--email", "pat@firm.test", "--role", "paralegal")
+	require.NoError(t, err)
+	require.Contains(t, out, "created pat@firm.test (paralegal)")
+	require.Regexp(t, `password: \S{10,}`, out)
+	_, _, err = runHeed(env, "user", "add", "--email", "pat@firm.test", "--role", "admin")
+	require.ErrorContains(t, err, "already exists")
+	_, _, err = runHeed(env, "user", "add", "--email", "x@firm.test", "--role", "janitor")
+	require.ErrorIs(t, err, errUsage)
+
+	bad := writeFile(t, "bad.csv", "name,phone,state\nAnn,860-555-0101,CT\nBob,not-a-number,CT\nCid,203-555-0103,Connecticut\n")
+	_, stderr, err := runHeed(env, "import", "contacts", "--list", "court", bad)
+	require.ErrorContains(t, err, "2 row(s) rejected; nothing was imported")
+	require.Contains(t, stderr, "bad.csv:3: phone \"not-a-number\" is not a valid phone number")
+	require.Contains(t, stderr, "bad.csv:4: state \"Connecticut\" is not a two-letter US state code")
+	require.Zero(t, countContacts())
+
+	malformed := writeFile(t, "malformed.csv", "name,phone\nAnn,\"860-555-0101\nBob,203-555-0102\n")
+	_, stderr, err = runHeed(env, "import", "contacts", "--list", "court", malformed)
+	require.Error(t, err)
+	require.Contains(t, stderr, "malformed CSV")
+	require.Zero(t, countContacts())
+
+	good := writeFile(t, "good.csv", "name,phone,state,zip,external_ref\nAnn,860-555-0101,CT,06103,M-1\nBob,(203) 555-0102,CT,06510-1234,M-2\n")
+	out, _, err = runHeed(env, "import", "contacts", "--list", "court", good)
+	require.NoError(t, err)
+	require.Contains(t, out, `imported 2 contacts into list "court"`)
+	require.Equal(t, 2, countContacts())
+
+	// The same numbers again are refused, whole.
+	_, stderr, err = runHeed(env, "import", "contacts", "--list", "court", good)
+	require.Error(t, err)
+	require.True(t, strings.Contains(stderr, "already on list"), stderr)
+	require.Equal(t, 2, countContacts())
+
+	out, _, err = runHeed(env, "dnc", "add", "860 555 0101")
+	require.NoError(t, err)
+	require.Contains(t, out, "+18605550101 is on the internal do-not-call list")
+	_, _, err = runHeed(env, "dnc", "add", "860 555 0101")
+	require.ErrorContains(t, err, "already on the internal do-not-call list")
+}

@@ -1,0 +1,434 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/web"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+const password = "long enough password"
+
+type testBundle struct {
+	db       *pgxpool.Pool
+	srv      *httptest.Server
+	accounts *account.Service
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	db := dbtest.New(t)
+	rc, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
+	require.NoError(t, err)
+	accounts := account.NewService(db)
+	s, err := web.New(web.Config{
+		DB: db, Accounts: accounts, Campaigns: campaign.NewService(db, rc), DNC: dnc.NewPGStore(db),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,
+		Ready: []web.Check{{Name: "postgres", Run: db.Ping}},
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	for _, u := range []struct {
+		email string
+		role  account.Role
+	}{{"admin@firm.test", account.RoleAdmin}, {"para@firm.test", account.RoleParalegal}, {"atty@firm.test", account.RoleAttorney}} {
+		_, err := accounts.Create(ctx, u.email, u.role, password)
+		require.NoError(t, err)
+	}
+	return &testBundle{db: db, srv: srv, accounts: accounts}
+}
+
+// browser is an HTTP client with cookies that does not follow redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func (b *testBundle) browser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &browser{t: t, base: b.srv.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (br *browser) do(req *http.Request) (int, string, http.Header) {
+	br.t.Helper()
+	resp, err := br.c.Do(req)
+	require.NoError(br.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(br.t, err)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func (br *browser) get(path string) (int, string, http.Header) {
+	req, err := http.NewRequest("GET", br.base+path, nil)
+	require.NoError(br.t, err)
+	return br.do(req)
+}
+
+func (br *browser) post(path string, form url.Values) (int, string, http.Header) {
+	req, err := http.NewRequest("POST", br.base+path, strings.NewReader(form.Encode()))
+	require.NoError(br.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return br.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// csrf fetches a page and returns the CSRF token in its forms.
+func (br *browser) csrf(path string) string {
+	br.t.Helper()
+	code, body, _ := br.get(path)
+	require.Equal(br.t, http.StatusOK, code, body)
+	m := csrfRE.FindStringSubmatch(body)
+	require.NotNil(br.t, m, "no CSRF token on %s", path)
+	return m[1]
+}
+
+func (br *browser) signin(email, pw string) (int, string) {
+	br.t.Helper()
+	tok := br.csrf("/signin")
+	code, body, _ := br.post("/signin", url.Values{"_csrf": {tok}, "email": {email}, "password": {pw}})
+	return code, body
+}
+
+func (br *browser) upload(path, csrf, list, filename string, content []byte) (int, string) {
+	br.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	require.NoError(br.t, w.WriteField("_csrf", csrf))
+	require.NoError(br.t, w.WriteField("list", list))
+	fw, err := w.CreateFormFile("file", filename)
+	require.NoError(br.t, err)
+	_, err = fw.Write(content)
+	require.NoError(br.t, err)
+	require.NoError(br.t, w.Close())
+	req, err := http.NewRequest("POST", br.base+path, &buf)
+	require.NoError(br.t, err)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	code, body, _ := br.do(req)
+	return code, body
+}
+
+func count(t *testing.T, db *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
+func TestSignIn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	t.Run("WrongPassword", func(t *testing.T) {
+		t.Parallel()
+		br := b.browser(t)
+		code, body := br.signin("para@firm.test", "not the password")
+		require.Equal(t, http.StatusUnauthorized, code)
+		require.Contains(t, body, "Wrong email or password.")
+		code, _, h := br.get("/campaigns")
+		require.Equal(t, http.StatusSeeOther, code, "a failed sign-in must not open a session")
+		require.Equal(t, "/signin", h.Get("Location"))
+	})
+	t.Run("UnknownUser", func(t *testing.T) {
+		t.Parallel()
+		code, body := b.browser(t).signin("nobody@firm.test", password)
+		require.Equal(t, http.StatusUnauthorized, code)
+		require.Contains(t, body, "Wrong email or password.")
+	})
+	t.Run("MissingCSRFToken", func(t *testing.T) {
+		t.Parallel()
+		br := b.browser(t)
+		br.csrf("/signin") // gets the cookie, but the form is sent without the token
+		code, body, _ := br.post("/signin", url.Values{"email": {"para@firm.test"}, "password": {password}})
+		require.Equal(t, http.StatusForbidden, code)
+		require.Contains(t, body, "CSRF")
+		code, _, _ = br.get("/campaigns")
+		require.Equal(t, http.StatusSeeOther, code, "no session without a valid CSRF token")
+	})
+	t.Run("RightPassword", func(t *testing.T) {
+		t.Parallel()
+		br := b.browser(t)
+		code, _ := br.signin("para@firm.test", password)
+		require.Equal(t, http.StatusSeeOther, code)
+		code, body, _ := br.get("/campaigns")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, "para@firm.test · paralegal")
+	})
+}
+
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	para := b.browser(t)
+	code, _ := para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	atty := b.browser(t)
+	code, _ = atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+
+	t.Run("ParalegalOnAdminRoutes", func(t *testing.T) {
+		tok := para.csrf("/campaigns")
+		for _, p := range []string{"/admin/users", "/admin/dnc"} {
+			code, body, _ := para.get(p)
+			require.Equal(t, http.StatusForbidden, code, p)
+			require.Contains(t, body, "may not do this")
+		}
+		code, _, _ := para.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860-555-0199"}})
+		require.Equal(t, http.StatusForbidden, code)
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM dnc_internal`), "a refused request changes nothing")
+		code, _, _ = para.post("/admin/users", url.Values{"_csrf": {tok}, "email": {"x@firm.test"}, "role": {"admin"}, "password": {password}})
+		require.Equal(t, http.StatusForbidden, code)
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM users WHERE email = 'x@firm.test'`))
+	})
+	t.Run("AttorneyReadsButDoesNotRun", func(t *testing.T) {
+		code, _, _ := atty.get("/campaigns")
+		require.Equal(t, http.StatusOK, code)
+		for _, p := range []string{"/campaigns/new", "/lists"} {
+			code, _, _ := atty.get(p)
+			require.Equal(t, http.StatusForbidden, code, p)
+		}
+	})
+	t.Run("SignedOut", func(t *testing.T) {
+		anon := b.browser(t)
+		for _, p := range []string{"/campaigns", "/admin/users", "/lists", "/campaigns/1"} {
+			code, _, h := anon.get(p)
+			require.Equal(t, http.StatusSeeOther, code, p)
+			require.Equal(t, "/signin", h.Get("Location"))
+		}
+	})
+	t.Run("MissingCSRFOnSignedInForm", func(t *testing.T) {
+		code, _, _ := para.post("/campaigns", url.Values{"name": {"x"}, "purpose": {"informational"}})
+		require.Equal(t, http.StatusForbidden, code)
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM campaigns`))
+	})
+	t.Run("AdminAddsToDNC", func(t *testing.T) {
+		admin := b.browser(t)
+		code, _ := admin.signin("admin@firm.test", password)
+		require.Equal(t, http.StatusSeeOther, code)
+		tok := admin.csrf("/admin/dnc")
+		code, body, _ := admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"call me maybe"}})
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "is not a valid phone number")
+		code, _, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"(860) 555-0199"}, "source": {"front desk"}})
+		require.Equal(t, http.StatusSeeOther, code)
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550199' AND source = 'front desk'`))
+		code, _, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860.555.0199"}})
+		require.Equal(t, http.StatusConflict, code)
+	})
+}
+
+func TestUploadContacts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	code, _ := br.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := br.csrf("/lists")
+
+	for _, tc := range []struct {
+		name, file, want string
+		code             int
+	}{
+		{"MalformedCSV", "name,phone\n\"Ann,8605550101\nBob,8605550102\n", "malformed CSV", http.StatusUnprocessableEntity},
+		{"NonNumericPhone", "name,phone\nAnn,860-555-0101\nBob,eight six oh\n", "is not a valid phone number", http.StatusUnprocessableEntity},
+		{"MissingColumn", "name,telephone\nAnn,8605550101\n", `missing required column &#34;phone&#34;`, http.StatusUnprocessableEntity},
+		{"WrongFieldCount", "name,phone\nAnn,8605550101,extra\n", "has 3 fields, the header has 2", http.StatusUnprocessableEntity},
+		{"Oversize", "name,phone\n" + strings.Repeat("Ann,8605550101\n", 70<<10/15), "too large", http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := br.upload("/lists", tok, "list-"+tc.name, "contacts.csv", []byte(tc.file))
+			require.Equal(t, tc.code, code, body)
+			require.Contains(t, body, tc.want)
+			require.Zero(t, count(t, b.db, `SELECT count(*) FROM contacts`), "a rejected file imports nothing")
+			require.Zero(t, count(t, b.db, `SELECT count(*) FROM contact_lists`), "a rejected file creates no list")
+		})
+	}
+	t.Run("RejectedRowsNameTheirLines", func(t *testing.T) {
+		code, body := br.upload("/lists", tok, "l", "c.csv", []byte("name,phone\nAnn,8605550101\n,8605550102\nCid,8605550101\n"))
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "<td>3</td><td>name is empty</td>")
+		require.Contains(t, body, "<td>4</td><td>phone &#43;18605550101 is also on line 2</td>")
+	})
+	t.Run("Good", func(t *testing.T) {
+		code, body := br.upload("/lists", tok, "Reminders", "c.csv", []byte("\ufeffName,Phone,State,ZIP\r\nAnn,(860) 555-0101,ct,06103\r\nBob,+1 203 555 0102,,\r\n"))
+		require.Equal(t, http.StatusSeeOther, code, body)
+		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts`))
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550101' AND state = 'CT' AND zip = '06103'`))
+	})
+}
+
+func TestAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var adminID, attyID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'admin@firm.test'`).Scan(&adminID))
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'atty@firm.test'`).Scan(&attyID))
+	adminTok, err := b.accounts.CreateToken(ctx, adminID, "test")
+	require.NoError(t, err)
+	attyTok, err := b.accounts.CreateToken(ctx, attyID, "test")
+	require.NoError(t, err)
+
+	call := func(tok, method, path, body string) (int, string) {
+		req, err := http.NewRequest(method, b.srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(out)
+	}
+
+	t.Run("NoToken", func(t *testing.T) {
+		code, body := call("", "GET", "/api/v1/campaigns", "")
+		require.Equal(t, http.StatusUnauthorized, code)
+		require.Contains(t, body, "API token is required")
+	})
+	t.Run("BadToken", func(t *testing.T) {
+		for _, tok := range []string{"heed_not-a-real-token", "garbage", adminTok + "x"} {
+			code, body := call(tok, "GET", "/api/v1/campaigns", "")
+			require.Equal(t, http.StatusUnauthorized, code, tok)
+			require.Contains(t, body, `"error"`)
+		}
+	})
+	t.Run("SessionCookieIsNotEnough", func(t *testing.T) {
+		br := b.browser(t)
+		code, _ := br.signin("admin@firm.test", password)
+		require.Equal(t, http.StatusSeeOther, code)
+		code, _, _ = br.get("/api/v1/campaigns")
+		require.Equal(t, http.StatusUnauthorized, code)
+	})
+	t.Run("RoleChecked", func(t *testing.T) {
+		code, _ := call(attyTok, "GET", "/api/v1/campaigns", "")
+		require.Equal(t, http.StatusOK, code)
+		code, body := call(attyTok, "POST", "/api/v1/campaigns", `{"name":"x"}`)
+		require.Equal(t, http.StatusForbidden, code, body)
+	})
+	t.Run("InvalidCampaign", func(t *testing.T) {
+		code, body := call(adminTok, "POST", "/api/v1/campaigns", `{"name":"","purpose":"marketing","caller_id":"12"}`)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		for _, f := range []string{`"name"`, `"purpose"`, `"caller_id"`, `"list_id"`, `"message"`} {
+			require.Contains(t, body, f)
+		}
+		code, _ = call(adminTok, "POST", "/api/v1/campaigns", `{not json`)
+		require.Equal(t, http.StatusBadRequest, code)
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM campaigns`))
+	})
+	t.Run("CreateStartPause", func(t *testing.T) {
+		var listID int64
+		err := pgx.BeginFunc(ctx, b.db, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('api') RETURNING id`).Scan(&listID); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'Ann', '+18605550101')`, listID)
+			return err
+		})
+		require.NoError(t, err)
+		code, body := call(adminTok, "POST", "/api/v1/campaigns", fmt.Sprintf(
+			`{"name":"Hearing reminders","purpose":"informational","list_id":%d,"message":"Hello","caller_id":"860-555-0100"}`, listID))
+		require.Equal(t, http.StatusCreated, code, body)
+		require.Contains(t, body, `"status":"draft"`)
+		require.Contains(t, body, `"caller_id":"+18605550100"`)
+		var id int64
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM campaigns`).Scan(&id))
+		code, body = call(adminTok, "POST", fmt.Sprintf("/api/v1/campaigns/%d/pause", id), "")
+		require.Equal(t, http.StatusConflict, code, "a draft cannot be paused: %s", body)
+		code, body = call(adminTok, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", id), "")
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, `"status":"running"`)
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM river_job WHERE kind = 'campaign_run'`), "start enqueues one run job")
+		code, _ = call(adminTok, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", id), "")
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM river_job WHERE kind = 'campaign_run'`), "starting a running campaign enqueues nothing")
+		code, body = call(adminTok, "POST", fmt.Sprintf("/api/v1/campaigns/%d/pause", id), "")
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, `"status":"paused"`)
+		code, body = call(attyTok, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", id), "")
+		require.Equal(t, http.StatusOK, code, body)
+		code, _ = call(adminTok, "GET", "/api/v1/campaigns/999999", "")
+		require.Equal(t, http.StatusNotFound, code)
+	})
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	code, body, _ := br.get("/healthz")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "ok")
+	code, body, _ = br.get("/readyz")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"postgres":"ok"`)
+}
+
+// TestEveryPageRenders renders every page for a role allowed to see it, so a
+// broken template fails here rather than in front of a user.
+func TestEveryPageRenders(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('render') RETURNING id`).Scan(&listID))
+	_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'Ann', '+18605550101')`, listID)
+	require.NoError(t, err)
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Render me', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	_, err = b.db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, status, outcome)
+		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{dnc.internal}', 'blocked', 'blocked' FROM contacts`, campaignID)
+	require.NoError(t, err)
+	admin := b.browser(t)
+	code, _ := admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	for _, p := range []string{"/campaigns", "/campaigns/new", fmt.Sprintf("/campaigns/%d", campaignID), "/lists", "/admin/users", "/admin/dnc", "/signin"} {
+		code, body, _ := admin.get(p)
+		require.Equal(t, http.StatusOK, code, p)
+		require.Contains(t, body, "</html>", "%s rendered whole", p)
+	}
+	code, body, _ := admin.get(fmt.Sprintf("/campaigns/%d/attempts", campaignID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "dnc.internal")
+	require.Contains(t, body, `hx-trigger="every 2s"`, "a running campaign keeps refreshing")
+	code, body, _ = admin.get("/campaigns/new")
+	require.Equal(t, http.StatusOK, code)
+	for _, p := range []string{"informational", "telemarketing", "debt_collection", "solicitation", "render (1 contacts)"} {
+		require.Contains(t, body, p)
+	}
+	code, _, _ = admin.get("/campaigns/424242")
+	require.Equal(t, http.StatusNotFound, code)
+}
