@@ -1,0 +1,177 @@
+package dialer_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// recordingLines stands in for Asterisk in failure-path tests. At each Place
+// it checks, in the database, that the attempt row was written first.
+type recordingLines struct {
+	t       *testing.T
+	db      *pgxpool.Pool
+	refuse  map[phone.Number]bool
+	mu      sync.Mutex
+	placed  []phone.Number
+	maxBusy int
+	busy    int
+}
+
+func (l *recordingLines) Place(ctx context.Context, req dialer.CallRequest, report func(dialer.CallEvent)) error {
+	var status string
+	err := l.db.QueryRow(ctx, `SELECT status FROM attempts WHERE id = $1`, req.AttemptID).Scan(&status)
+	require.NoError(l.t, err, "the attempt row must exist before the call is placed")
+	require.Equal(l.t, "originating", status)
+	l.mu.Lock()
+	l.placed = append(l.placed, req.To)
+	if l.refuse[req.To] {
+		l.mu.Unlock()
+		return dialer.ErrOriginate
+	}
+	l.busy++
+	if l.busy > l.maxBusy {
+		l.maxBusy = l.busy
+	}
+	l.mu.Unlock()
+	go func() {
+		now := time.Now()
+		report(dialer.CallEvent{Kind: dialer.EventOriginated, At: now, ChannelID: dialer.ChannelID(req.AttemptID), Asterisk: "fake"})
+		time.Sleep(50 * time.Millisecond)
+		report(dialer.CallEvent{Kind: dialer.EventAnswered, At: now, ChannelID: dialer.ChannelID(req.AttemptID), Asterisk: "fake"})
+		l.mu.Lock()
+		l.busy--
+		l.mu.Unlock()
+		report(dialer.CallEvent{Kind: dialer.EventEnded, At: time.Now(), ChannelID: dialer.ChannelID(req.AttemptID), Asterisk: "fake",
+			Outcome: dialer.OutcomeAnswered, Cause: 16, DTMF: "1"})
+	}()
+	return nil
+}
+
+func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('p') RETURNING id`).Scan(&listID))
+	type row struct {
+		phone, consentSQL, want string
+		reasons                 []string
+		dnc                     bool
+	}
+	ok := `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`
+	rows := []row{
+		{"+18605550101", ok, "answered", nil, false},
+		{"+18605550102", ok, "answered", nil, false},
+		{"+18605550103", ok, "answered", nil, false},
+		{"+18605550104", "", "blocked", []string{"consent.missing"}, false},
+		{"+18605550105", ok, "blocked", []string{"dnc.internal"}, true},
+		{"+18605550106", `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'telemarketing', 'voice', now() - interval '1 day', 't')`, "blocked", []string{"consent.missing"}, false},
+		{"+18605550107", ok + `; INSERT INTO revocations (phone, revoked_at, method) VALUES ($1, now() - interval '1 hour', 'ivr')`, "blocked", []string{"consent.revoked"}, false},
+		{"+18605550108", `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source, expires_at) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '2 days', 't', now() - interval '1 day')`, "blocked", []string{"consent.expired"}, false},
+		{"+18605550109", ok, "failed", nil, false},
+		{"+442071234567", ok, "blocked", []string{"number.unsupported"}, false},
+	}
+	for _, r := range rows {
+		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, r.phone)
+		require.NoError(t, err)
+		if r.consentSQL != "" {
+			for _, stmt := range splitSQL(r.consentSQL) {
+				_, err := db.Exec(ctx, stmt, r.phone)
+				require.NoError(t, err)
+			}
+		}
+		if r.dnc {
+			_, err := db.Exec(ctx, `INSERT INTO dnc_internal (phone, method) VALUES ($1, 'staff')`, r.phone)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
+	p := &dialer.Pacer{
+		Gate: &dialer.SQLGate{DB: db, Log: quiet()}, Store: campaign.NewStore(db), Lines: lines,
+		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+	}
+	require.NoError(t, p.Run(ctx, campaignID, 1))
+
+	var status string
+	require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, campaignID).Scan(&status))
+	require.Equal(t, "completed", status)
+	require.LessOrEqual(t, lines.maxBusy, 2, "never more calls at once than the campaign allows")
+	require.ElementsMatch(t, []phone.Number{"+18605550101", "+18605550102", "+18605550103", "+18605550109"}, lines.placed,
+		"only allowed attempts reach the lines")
+	for _, r := range rows {
+		var outcome, decision, pack string
+		var reasons []string
+		err := db.QueryRow(ctx, `SELECT outcome, decision, reasons, pack FROM attempts WHERE phone = $1`, r.phone).Scan(&outcome, &decision, &reasons, &pack)
+		require.NoError(t, err, r.phone)
+		require.Equal(t, r.want, outcome, r.phone)
+		require.Equal(t, dialer.SkeletonPack, pack)
+		if r.reasons != nil {
+			require.Equal(t, "deny", decision, r.phone)
+			require.Equal(t, r.reasons, reasons, r.phone)
+		} else {
+			require.Equal(t, "allow", decision, r.phone)
+		}
+	}
+
+	// A stopped campaign does nothing: a second run finds it completed.
+	require.NoError(t, p.Run(ctx, campaignID, 1))
+	require.Len(t, lines.placed, 4)
+}
+
+func splitSQL(s string) []string { return strings.Split(s, ";") }
+
+func TestGateFailsClosed(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	g := &dialer.SQLGate{DB: db, Log: quiet()}
+	ctx := context.Background()
+	db.Close()
+	d := g.Check(ctx, dialer.Request{Phone: "+18605550101", Purpose: consent.PurposeInformational, At: time.Now()})
+	require.Equal(t, consent.Deny, d.Verdict)
+	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons)
+}
+
+func TestConnectARIGivesUp(t *testing.T) {
+	t.Parallel()
+	// A port that accepts connections and never answers, and one that refuses them.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { hang.Close() })
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for _, addr := range []string{hang.Addr().String(), closedAddr} {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		start := time.Now()
+		_, err := dialer.ConnectARI(ctx, dialer.ARIConfig{URL: "http://" + addr + "/ari", Username: "u", Password: "p", Application: "heed"}, quiet())
+		cancel()
+		require.True(t, errors.Is(err, dialer.ErrARIUnavailable), "%s: %v", addr, err)
+		require.Less(t, time.Since(start), 10*time.Second, "ConnectARI must honour its deadline")
+	}
+}
