@@ -215,3 +215,16 @@ func (s *Store) Recover(ctx context.Context, campaignID int64) (int, error) {
 	}
 	return n, nil
 }
+
+// Installation returns this installation's id, making it on first use.
+func (s *Store) Installation(ctx context.Context) (string, error) {
+	_, err := s.db.Exec(ctx, `INSERT INTO installation (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 10)) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return "", fmt.Errorf("installation id: %w", err)
+	}
+	var id string
+	if err := s.db.QueryRow(ctx, `SELECT id FROM installation`).Scan(&id); err != nil {
+		return "", fmt.Errorf("installation id: %w", err)
+	}
+	return id, nil
+}

@@ -31,6 +31,8 @@ type ARIConfig struct {
 	// Trunk formats the endpoint to dial for an E.164 number, for example
 	// "PJSIP/%s@pstn".
 	Trunk string
+	// Installation is this heed installation's id; it prefixes channel ids.
+	Installation string
 }
 
 var logOnce sync.Once

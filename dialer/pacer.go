@@ -105,9 +105,13 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	done := make(chan ended, 64)
 	// waitAll follows the calls in flight to their end. When the job is
 	// being stopped it waits a bounded time; calls still up after that are
-	// left to reconciliation on the next start.
+	// left to recovery on the next start.
 	waitAll := func() {
-		limit := time.NewTimer(time.Duration(c.RingSeconds)*time.Second + 2*time.Minute)
+		wait := time.Duration(c.RingSeconds)*time.Second + 2*time.Minute
+		if ctx.Err() != nil {
+			wait = 30 * time.Second
+		}
+		limit := time.NewTimer(wait)
 		defer limit.Stop()
 		for inflight > 0 {
 			select {

@@ -55,13 +55,13 @@ func (l *recordingLines) Place(ctx context.Context, req dialer.CallRequest, repo
 	l.mu.Unlock()
 	go func() {
 		now := time.Now()
-		report(dialer.CallEvent{Kind: dialer.EventOriginated, At: now, ChannelID: dialer.ChannelID(req.AttemptID), Asterisk: "fake"})
+		report(dialer.CallEvent{Kind: dialer.EventOriginated, At: now, ChannelID: dialer.ChannelID("test", req.AttemptID), Asterisk: "fake"})
 		time.Sleep(50 * time.Millisecond)
-		report(dialer.CallEvent{Kind: dialer.EventAnswered, At: now, ChannelID: dialer.ChannelID(req.AttemptID), Asterisk: "fake"})
+		report(dialer.CallEvent{Kind: dialer.EventAnswered, At: now, ChannelID: dialer.ChannelID("test", req.AttemptID), Asterisk: "fake"})
 		l.mu.Lock()
 		l.busy--
 		l.mu.Unlock()
-		report(dialer.CallEvent{Kind: dialer.EventEnded, At: time.Now(), ChannelID: dialer.ChannelID(req.AttemptID), Asterisk: "fake",
+		report(dialer.CallEvent{Kind: dialer.EventEnded, At: time.Now(), ChannelID: dialer.ChannelID("test", req.AttemptID), Asterisk: "fake",
 			Outcome: dialer.OutcomeAnswered, Cause: 16, DTMF: "1"})
 	}()
 	return nil

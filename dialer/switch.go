@@ -91,6 +91,7 @@ type Switch struct {
 	mu    sync.Mutex
 	calls map[string]*call // by channel ID and by playback ID
 	wg    sync.WaitGroup
+	stop  chan struct{}
 }
 
 var _ Lines = (*Switch)(nil)
@@ -104,6 +105,7 @@ type call struct {
 	next      int // index into req.Media of the next media to play
 	ended     bool
 	timer     *time.Timer
+	placedAt  time.Time
 }
 
 // NewSwitch connects to the Asterisk in cfg and starts following its events.
@@ -117,8 +119,10 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 	}
 	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{}}
 	s.sub = client.Bus().Subscribe(nil, ari.Events.All)
-	s.wg.Add(1)
+	s.stop = make(chan struct{})
+	s.wg.Add(2)
 	go s.loop()
+	go s.reconcile()
 	return s, nil
 }
 
@@ -145,19 +149,23 @@ func (s *Switch) Ping(ctx context.Context) error {
 
 // Close stops following events and disconnects.
 func (s *Switch) Close() {
+	close(s.stop)
 	s.sub.Cancel()
 	s.client.Close()
 	s.wg.Wait()
 }
 
-// ChannelID is the deterministic channel name of an attempt's call, so that
-// an attempt can never be originated twice under two names and can be found
-// again after a restart.
-func ChannelID(attemptID int64) string { return "heed-attempt-" + strconv.FormatInt(attemptID, 10) }
+// ChannelID is the deterministic channel name of an attempt's call: the
+// installation's id and the attempt id. An attempt can never be originated
+// twice under two names, can be found again after a restart, and never
+// collides with another installation's calls on a shared Asterisk.
+func ChannelID(installation string, attemptID int64) string {
+	return "heed-" + installation + "-" + strconv.FormatInt(attemptID, 10)
+}
 
 // Place originates one call.
 func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
-	c := &call{req: req, channelID: ChannelID(req.AttemptID), events: make(chan CallEvent, 4)}
+	c := &call{req: req, channelID: ChannelID(s.cfg.Installation, req.AttemptID), events: make(chan CallEvent, 4), placedAt: time.Now()}
 	go func() {
 		for ev := range c.events {
 			report(ev)
@@ -310,4 +318,56 @@ func outcomeOf(answered bool, cause int) Outcome {
 		return OutcomeNoAnswer
 	}
 	return OutcomeFailed
+}
+
+// reconcileEvery is how often the switch asks Asterisk about calls whose end
+// it has not heard of.
+const reconcileEvery = 10 * time.Second
+
+// reconcile ends the calls whose channel Asterisk no longer has. The ari
+// library drops events when its buffer is full and loses them while its
+// websocket reconnects, so a call must never depend on one event alone.
+func (s *Switch) reconcile() {
+	defer s.wg.Done()
+	t := time.NewTicker(reconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		var open []*call
+		for id, c := range s.calls {
+			if id == c.channelID && !c.ended && time.Since(c.placedAt) > reconcileEvery {
+				open = append(open, c)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range open {
+			_, err := s.client.Channel().Data(ari.NewKey(ari.ChannelKey, c.channelID))
+			if err != nil && isNotFound(err) {
+				s.log.Warn("call ended without an event; closing it", "channel", c.channelID)
+				s.ended(c, 0, "channel gone; its end event was lost")
+			}
+		}
+	}
+}
+
+// isNotFound reports whether an ARI error is a 404.
+func isNotFound(err error) bool {
+	for err != nil {
+		if c, ok := err.(interface{ Code() int }); ok {
+			return c.Code() == 404
+		}
+		if c, ok := err.(interface{ Cause() error }); ok && c.Cause() != err {
+			if next := c.Cause(); next != nil {
+				err = next
+				continue
+			}
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }

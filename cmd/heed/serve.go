@@ -66,9 +66,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	store := campaign.NewStore(pool)
+	installation, err := store.Installation(ctx)
+	if err != nil {
+		return err
+	}
 	actx, cancel := context.WithTimeout(ctx, time.Duration(*ariTimeout)*time.Second)
 	sw, err := dialer.NewSwitch(actx, dialer.ARIConfig{
 		Name: *ariName, URL: *ariURL, Username: *ariUser, Password: *ariPassword, Application: *ariApp, Trunk: *trunk,
+		Installation: installation,
 	}, log)
 	cancel()
 	if err != nil {
@@ -76,7 +82,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer sw.Close()
 
-	store := campaign.NewStore(pool)
 	pacer := &dialer.Pacer{
 		Gate:  &dialer.SQLGate{DB: pool, Log: log},
 		Store: store,
@@ -127,10 +132,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 	}
 	log.Info("heed is stopping")
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer scancel()
 	_ = hs.Shutdown(sctx)
-	if serr := rc.Stop(sctx); serr != nil {
+	// Cancel the running campaign jobs: they stop taking contacts, follow
+	// their calls in flight for a while, and are picked up again on restart.
+	if serr := rc.StopAndCancel(sctx); serr != nil {
 		log.Warn("river: stop", "err", serr)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

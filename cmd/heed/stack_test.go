@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 )
 
 var (
+	appSeq atomic.Int64
 	tbOnce sync.Once
 	tb     *testbed.Testbed
 	tbErr  error
@@ -83,11 +85,13 @@ type stack struct {
 func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 	t.Helper()
 	s := &stack{log: &lockedBuffer{}, env: map[string]string{
-		"DATABASE_URL":            dbtest.URL(t),
-		"HEED_ARI_URL":            tb.ARIURL,
-		"HEED_ARI_USER":           tb.ARIUser,
-		"HEED_ARI_PASSWORD":       tb.ARIPassword,
-		"HEED_ARI_APP":            tb.Application,
+		"DATABASE_URL":      dbtest.URL(t),
+		"HEED_ARI_URL":      tb.ARIURL,
+		"HEED_ARI_USER":     tb.ARIUser,
+		"HEED_ARI_PASSWORD": tb.ARIPassword,
+		// Asterisk gives each ARI application name one websocket, so every
+		// heed process needs its own name.
+		"HEED_ARI_APP":            fmt.Sprintf("%s-%d", tb.Application, appSeq.Add(1)),
 		"HEED_TRUNK":              tb.Trunk,
 		"HEED_MEDIA_DIR":          tb.HostMediaDir,
 		"HEED_ASTERISK_MEDIA_DIR": tb.AsteriskMediaDir,
@@ -182,7 +186,7 @@ func demoByPhone() map[string]demoContact {
 func fmtCDR(recs []testbed.CDRRecord) string {
 	var b strings.Builder
 	for _, r := range recs {
-		fmt.Fprintf(&b, "%s -> %s %s billsec=%s\n", r.Src, r.Dst, r.Disposition, r.BillSec)
+		fmt.Fprintf(&b, "%s -> %s %s billsec=%s\n", r.Src, r.Dst, r.Disposition, r.Billable)
 	}
 	return b.String()
 }

@@ -1,4 +1,13 @@
 -- +goose Up
+-- At most one row: this installation's random id, made by the first
+-- `heed serve`. It prefixes ARI channel ids so two installations never
+-- collide on a shared Asterisk.
+CREATE TABLE installation (
+    one        boolean PRIMARY KEY DEFAULT true CHECK (one),
+    id         text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE users (
     id            bigserial PRIMARY KEY,
     email         text NOT NULL,
@@ -149,4 +158,4 @@ CREATE TABLE revocations (
 CREATE INDEX revocations_phone_idx ON revocations (phone);
 
 -- +goose Down
-DROP TABLE revocations, consents, dnc_internal, attempts, campaign_targets, campaigns, contacts, contact_lists, sessions, api_tokens, users;
+DROP TABLE installation, revocations, consents, dnc_internal, attempts, campaign_targets, campaigns, contacts, contact_lists, sessions, api_tokens, users;

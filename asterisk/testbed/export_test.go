@@ -1,0 +1,4 @@
+package testbed
+
+// AptMirror exposes aptMirror to the external tests.
+var AptMirror = aptMirror
