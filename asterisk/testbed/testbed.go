@@ -270,7 +270,7 @@ func Start(ctx context.Context, opts Options) (*Testbed, error) {
 	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := tb.waitReady(readyCtx); err != nil {
-		err = fmt.Errorf("%w\n%s", err, tb.tails(40))
+		err = fmt.Errorf("testbed in %s: %w\n%s", tb.Dir, err, tb.tails(40))
 		return nil, errors.Join(err, tb.Close())
 	}
 	return tb, nil
