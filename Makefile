@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-TEST_FLAGS ?= -count=1 -timeout 25m
+TEST_FLAGS ?= -v -count=1 -timeout 25m
 
 # Debian packages: PostgreSQL (initdb/pg_ctl), debootstrap (the Asterisk
 # testbed's root), espeak-ng and sox (message audio); chromium for UI tests.

@@ -74,6 +74,8 @@ func ParsePurpose(s string) (Purpose, error) {
 
 // Decision is the gate's answer for one attempt. Until is set only for Defer.
 // ConsentID names the consent record the decision relied on, or 0 for none.
+// A decision made by Engine.Decide shares its Reasons slice with other
+// decisions (see ReasonSet.Reasons), so callers must not modify its elements.
 type Decision struct {
 	Verdict   Verdict
 	Until     time.Time
