@@ -7,7 +7,7 @@ TEST_FLAGS ?= -v -count=1 -timeout 25m
 
 # Debian packages: PostgreSQL (initdb/pg_ctl), debootstrap (the Asterisk
 # testbed's root), espeak-ng and sox (message audio); chromium for UI tests.
-RUN_PKGS := postgresql debootstrap espeak-ng sox
+RUN_PKGS := postgresql debootstrap espeak-ng sox libsox-fmt-mp3
 TEST_PKGS := $(RUN_PKGS) chromium
 
 .PHONY: run test build deps deps-test fmt-check vet lint clean

@@ -45,6 +45,7 @@ type Campaign struct {
 	ListID        int64           `json:"list_id"`
 	ListName      string          `json:"list_name"`
 	Message       string          `json:"message"`
+	Audio         string          `json:"audio,omitempty"`
 	CallerID      string          `json:"caller_id"`
 	Status        Status          `json:"status"`
 	MaxConcurrent int             `json:"max_concurrent"`
@@ -68,10 +69,13 @@ type Counts struct {
 
 // NewCampaign is the input to Create.
 type NewCampaign struct {
-	Name          string `json:"name"`
-	Purpose       string `json:"purpose"`
-	ListID        int64  `json:"list_id"`
-	Message       string `json:"message"`
+	Name    string `json:"name"`
+	Purpose string `json:"purpose"`
+	ListID  int64  `json:"list_id"`
+	Message string `json:"message"`
+	// Audio names a recorded message already imported into the media
+	// directory; empty means the message text is read by text-to-speech.
+	Audio         string `json:"-"`
 	CallerID      string `json:"caller_id"`
 	MaxConcurrent int    `json:"max_concurrent"`
 	RingSeconds   int    `json:"ring_seconds"`
@@ -153,9 +157,9 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 	var id int64
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, max_concurrent, ring_seconds, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, 0)) RETURNING id`,
-			in.Name, string(purpose), in.ListID, in.Message, callerID.String(), in.MaxConcurrent, in.RingSeconds, userID).Scan(&id)
+			INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0)) RETURNING id`,
+			in.Name, string(purpose), in.ListID, in.Message, in.Audio, callerID.String(), in.MaxConcurrent, in.RingSeconds, userID).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert campaign: %w", err)
 		}
@@ -172,7 +176,7 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 }
 
 const campaignColumns = `
-	c.id, c.name, c.purpose, c.list_id, l.name, c.message_text, c.caller_id, c.status, c.max_concurrent,
+	c.id, c.name, c.purpose, c.list_id, l.name, c.message_text, c.message_audio, c.caller_id, c.status, c.max_concurrent,
 	c.ring_seconds, c.generation, c.created_at, c.started_at, c.completed_at,
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'pending'),
@@ -183,7 +187,7 @@ const campaignColumns = `
 
 func scanCampaign(row pgx.Row) (Campaign, error) {
 	var c Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.ListID, &c.ListName, &c.Message, &c.CallerID, &c.Status,
+	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.ListID, &c.ListName, &c.Message, &c.Audio, &c.CallerID, &c.Status,
 		&c.MaxConcurrent, &c.RingSeconds, &c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
 		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.Answered)
 	return c, err

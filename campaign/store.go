@@ -29,8 +29,8 @@ var _ dialer.Store = (*Store)(nil)
 func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error) {
 	var c dialer.Campaign
 	var status string
-	err := s.db.QueryRow(ctx, `SELECT id, status, generation, purpose, caller_id, message_text, max_concurrent, ring_seconds FROM campaigns WHERE id = $1`, id).
-		Scan(&c.ID, &status, &c.Generation, &c.Purpose, &c.CallerID, &c.Message, &c.MaxConcurrent, &c.RingSeconds)
+	err := s.db.QueryRow(ctx, `SELECT id, status, generation, purpose, caller_id, message_text, message_audio, max_concurrent, ring_seconds FROM campaigns WHERE id = $1`, id).
+		Scan(&c.ID, &status, &c.Generation, &c.Purpose, &c.CallerID, &c.Message, &c.Audio, &c.MaxConcurrent, &c.RingSeconds)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 	}

@@ -22,6 +22,7 @@ type Campaign struct {
 	Purpose       consent.Purpose
 	CallerID      string
 	Message       string
+	Audio         string
 	MaxConcurrent int
 	RingSeconds   int
 }
@@ -97,7 +98,12 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	if err != nil {
 		return fmt.Errorf("pacer: load campaign: %w", err)
 	}
-	media, err := p.Media.Speak(ctx, c.Message)
+	var media string
+	if c.Audio != "" {
+		media, err = p.Media.Recorded(c.Audio)
+	} else {
+		media, err = p.Media.Speak(ctx, c.Message)
+	}
 	if err != nil {
 		return fmt.Errorf("pacer: message audio: %w", err)
 	}

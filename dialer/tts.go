@@ -65,8 +65,11 @@ func (m Media) Speak(ctx context.Context, text string) (string, error) {
 	return m.uri(name), nil
 }
 
-// Import converts an uploaded WAV or MP3 file to 8 kHz mono and returns the
-// media URI to play it.
+// ErrBadAudio reports an uploaded file that is not audio sox can read.
+var ErrBadAudio = errors.New("not a WAV or MP3 file that can be played")
+
+// Import converts an uploaded WAV or MP3 file to 8 kHz mono in the media
+// directory and returns its name, for URI.
 func (m Media) Import(ctx context.Context, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -78,7 +81,22 @@ func (m Media) Import(ctx context.Context, path string) (string, error) {
 		return "", fmt.Errorf("media: dir: %w", err)
 	}
 	if err := m.convert(ctx, path, filepath.Join(m.HostDir, name+".wav")); err != nil {
-		return "", err
+		if errors.Is(err, ErrNoTTS) {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: %v", ErrBadAudio, err)
+	}
+	return name, nil
+}
+
+// Recorded returns the media URI of a file made by Import, after checking
+// that it is still there.
+func (m Media) Recorded(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "/\\") {
+		return "", fmt.Errorf("media: bad name %q", name)
+	}
+	if _, err := os.Stat(filepath.Join(m.HostDir, name+".wav")); err != nil {
+		return "", fmt.Errorf("media: recorded message: %w", err)
 	}
 	return m.uri(name), nil
 }

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/account"
 )
 
@@ -50,6 +55,43 @@ func (s *Server) newCampaignPage(c echo.Context) error {
 	}})
 }
 
+// importAudio converts the optional recorded message of the new-campaign
+// form and returns its media name, or "" when none was uploaded.
+func (s *Server) importAudio(c echo.Context) (string, error) {
+	fh, err := c.FormFile("audio")
+	if errors.Is(err, http.ErrMissingFile) || (err == nil && fh.Size == 0) {
+		return "", nil
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "request body too large") {
+			return "", echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		return "", fmt.Errorf("%w: %v", dialer.ErrBadAudio, err)
+	}
+	src, err := fh.Open()
+	if err != nil {
+		return "", fmt.Errorf("open upload: %w", err)
+	}
+	defer src.Close()
+	ext := strings.ToLower(filepath.Ext(fh.Filename))
+	if ext != ".wav" && ext != ".mp3" {
+		return "", fmt.Errorf("%w: %s", dialer.ErrBadAudio, fh.Filename)
+	}
+	tmp, err := os.CreateTemp("", "heed-upload-*"+ext)
+	if err != nil {
+		return "", fmt.Errorf("upload temp file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("save upload: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("save upload: %w", err)
+	}
+	return s.cfg.Media.Import(c.Request().Context(), tmp.Name())
+}
+
 func (s *Server) createCampaign(c echo.Context) error {
 	ctx := c.Request().Context()
 	in := campaign.NewCampaign{
@@ -59,21 +101,33 @@ func (s *Server) createCampaign(c echo.Context) error {
 	in.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
 	in.MaxConcurrent, _ = strconv.Atoi(c.FormValue("max_concurrent"))
 	in.RingSeconds, _ = strconv.Atoi(c.FormValue("ring_seconds"))
+	audio, err := s.importAudio(c)
+	if errors.Is(err, dialer.ErrBadAudio) {
+		return s.newCampaignError(c, in, campaign.FieldErrors{"audio": "could not read the recording: upload a WAV or MP3 file"})
+	}
+	if err != nil {
+		return err
+	}
+	in.Audio = audio
 	created, err := s.cfg.Campaigns.Create(ctx, in, currentUser(c).ID)
 	var fe campaign.FieldErrors
 	if errors.As(err, &fe) {
-		lists, lerr := s.cfg.Campaigns.Lists(ctx)
-		if lerr != nil {
-			return lerr
-		}
-		return s.render(c, http.StatusUnprocessableEntity, "campaign_new", page{Title: "New campaign",
-			Error: "Please correct the fields marked below.", Data: newCampaignData{Lists: lists, Form: in, Errors: fe}})
+		return s.newCampaignError(c, in, fe)
 	}
 	if err != nil {
 		return err
 	}
 	s.flash(c, fmt.Sprintf("Campaign %q created with %d contacts.", created.Name, created.Counts.Targets))
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", created.ID))
+}
+
+func (s *Server) newCampaignError(c echo.Context, in campaign.NewCampaign, fe campaign.FieldErrors) error {
+	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusUnprocessableEntity, "campaign_new", page{Title: "New campaign",
+		Error: "Please correct the fields marked below.", Data: newCampaignData{Lists: lists, Form: in, Errors: fe}})
 }
 
 type campaignData struct {

@@ -15,7 +15,7 @@ import (
 type listsData struct {
 	Lists  []campaign.ContactList
 	Report *campaign.ImportReport
-	Limit  int64
+	Limit  string
 }
 
 func (s *Server) listsPage(c echo.Context) error {
@@ -23,7 +23,7 @@ func (s *Server) listsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "lists", page{Title: "Contact lists", Data: listsData{Lists: lists, Limit: s.cfg.UploadLimit >> 20}})
+	return s.render(c, http.StatusOK, "lists", page{Title: "Contact lists", Data: listsData{Lists: lists, Limit: sizeString(s.cfg.UploadLimit)}})
 }
 
 func (s *Server) uploadList(c echo.Context) error {
@@ -69,5 +69,5 @@ func (s *Server) listsError(c echo.Context, msg string, rep *campaign.ImportRepo
 		return err
 	}
 	return s.render(c, http.StatusUnprocessableEntity, "lists", page{Title: "Contact lists", Error: msg,
-		Data: listsData{Lists: lists, Report: rep, Limit: s.cfg.UploadLimit >> 20}})
+		Data: listsData{Lists: lists, Report: rep, Limit: sizeString(s.cfg.UploadLimit)}})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
 )
@@ -48,8 +49,10 @@ type Config struct {
 	Accounts  *account.Service
 	Campaigns *campaign.Service
 	DNC       *dnc.PGStore
-	Ready     []Check
-	Log       *slog.Logger
+	// Media converts uploaded recordings into the directory Asterisk plays from.
+	Media dialer.Media
+	Ready []Check
+	Log   *slog.Logger
 	// UploadLimit bounds an uploaded file, in bytes; zero means 10 MiB.
 	UploadLimit int64
 	// SecureCookies marks cookies Secure (set behind HTTPS).
@@ -132,7 +135,7 @@ func (s *Server) routes() {
 	admin := []account.Role{account.RoleAdmin}
 	ui.GET("/campaigns", s.campaignsPage, s.require(all...))
 	ui.GET("/campaigns/new", s.newCampaignPage, s.require(runners...))
-	ui.POST("/campaigns", s.createCampaign, s.require(runners...))
+	ui.POST("/campaigns", s.createCampaign, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/campaigns/:id", s.campaignPage, s.require(all...))
 	ui.GET("/campaigns/:id/attempts", s.attemptsPartial, s.require(all...))
 	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))
@@ -144,6 +147,14 @@ func (s *Server) routes() {
 	ui.POST("/admin/users/:id/tokens", s.createToken, s.require(admin...))
 	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
 	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
+}
+
+// sizeString renders a byte count for people: "10 MiB", "64 KiB".
+func sizeString(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // limitString renders a byte count in echo's BodyLimit syntax.
@@ -325,7 +336,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.cfg.Log.Error("web: request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
 	if code == http.StatusRequestEntityTooLarge {
-		msg = fmt.Sprintf("The upload is too large: the limit is %d MiB.", s.cfg.UploadLimit>>20)
+		msg = "The upload is too large: the limit is " + sizeString(s.cfg.UploadLimit) + "."
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, map[string]string{"error": msg})

@@ -11,6 +11,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/dbtest"
@@ -36,6 +40,7 @@ type testBundle struct {
 	db       *pgxpool.Pool
 	srv      *httptest.Server
 	accounts *account.Service
+	media    dialer.Media
 }
 
 func setup(t *testing.T) *testBundle {
@@ -44,8 +49,9 @@ func setup(t *testing.T) *testBundle {
 	rc, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
 	accounts := account.NewService(db)
+	media := dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}
 	s, err := web.New(web.Config{
-		DB: db, Accounts: accounts, Campaigns: campaign.NewService(db, rc), DNC: dnc.NewPGStore(db),
+		DB: db, Accounts: accounts, Campaigns: campaign.NewService(db, rc), DNC: dnc.NewPGStore(db), Media: media,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,
 		Ready: []web.Check{{Name: "postgres", Run: db.Ping}},
 	})
@@ -60,7 +66,7 @@ func setup(t *testing.T) *testBundle {
 		_, err := accounts.Create(ctx, u.email, u.role, password)
 		require.NoError(t, err)
 	}
-	return &testBundle{db: db, srv: srv, accounts: accounts}
+	return &testBundle{db: db, srv: srv, accounts: accounts, media: media}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.
@@ -122,11 +128,18 @@ func (br *browser) signin(email, pw string) (int, string) {
 
 func (br *browser) upload(path, csrf, list, filename string, content []byte) (int, string) {
 	br.t.Helper()
+	return br.multipart(path, map[string]string{"_csrf": csrf, "list": list}, "file", filename, content)
+}
+
+// multipart posts a multipart form with fields and one file.
+func (br *browser) multipart(path string, fields map[string]string, fileField, filename string, content []byte) (int, string) {
+	br.t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	require.NoError(br.t, w.WriteField("_csrf", csrf))
-	require.NoError(br.t, w.WriteField("list", list))
-	fw, err := w.CreateFormFile("file", filename)
+	for k, v := range fields {
+		require.NoError(br.t, w.WriteField(k, v))
+	}
+	fw, err := w.CreateFormFile(fileField, filename)
 	require.NoError(br.t, err)
 	_, err = fw.Write(content)
 	require.NoError(br.t, err)
@@ -431,4 +444,52 @@ func TestEveryPageRenders(t *testing.T) {
 	}
 	code, _, _ = admin.get("/campaigns/424242")
 	require.Equal(t, http.StatusNotFound, code)
+}
+
+func TestCampaignWithRecordedMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var listID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('rec') RETURNING id`).Scan(&listID))
+	br := b.browser(t)
+	code, _ := br.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := br.csrf("/campaigns/new")
+	fields := func(name string) map[string]string {
+		return map[string]string{"_csrf": tok, "name": name, "purpose": "informational", "list_id": fmt.Sprint(listID),
+			"message": "This is Smith and Lee.", "caller_id": "860-555-0100", "ring_seconds": "25", "max_concurrent": "5"}
+	}
+	// A real recording, made with sox: a short tone at 44.1 kHz stereo, as WAV and as MP3.
+	dir := t.TempDir()
+	for _, ext := range []string{"wav", "mp3"} {
+		src := filepath.Join(dir, "greeting."+ext)
+		out, err := exec.Command("sox", "-n", "-r", "44100", "-c", "2", "-b", "16", src, "synth", "0.3", "sine", "440").CombinedOutput()
+		require.NoError(t, err, "sox: %s", out)
+		content, err := os.ReadFile(src)
+		require.NoError(t, err)
+		code, body := br.multipart("/campaigns", fields("Recorded "+ext), "audio", "greeting."+ext, content)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		var audio string
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT message_audio FROM campaigns WHERE name = $1`, "Recorded "+ext).Scan(&audio))
+		require.NotEmpty(t, audio)
+		uri, err := b.media.Recorded(audio)
+		require.NoError(t, err)
+		require.Equal(t, "sound:/media/"+audio, uri)
+		info, err := exec.Command("soxi", filepath.Join(b.media.HostDir, audio+".wav")).CombinedOutput()
+		require.NoError(t, err, "%s", info)
+		require.Contains(t, string(info), "Sample Rate    : 8000")
+		require.Contains(t, string(info), "Channels       : 1")
+	}
+
+	code, body := br.multipart("/campaigns", fields("Garbage"), "audio", "greeting.wav", []byte("this is not audio at all"))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "could not read the recording")
+	code, body = br.multipart("/campaigns", fields("Wrong type"), "audio", "greeting.exe", []byte("MZ"))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "upload a WAV or MP3 file")
+	code, body = br.multipart("/campaigns", fields("Too big"), "audio", "big.wav", bytes.Repeat([]byte{0}, 70<<10))
+	require.Equal(t, http.StatusRequestEntityTooLarge, code, body)
+	require.Contains(t, body, "The upload is too large: the limit is 64 KiB.")
+	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM campaigns`), "refused uploads create no campaign")
 }

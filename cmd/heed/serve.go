@@ -82,11 +82,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer sw.Close()
 
+	media := dialer.Media{HostDir: *mediaDir, AsteriskDir: *astMediaDir}
 	pacer := &dialer.Pacer{
 		Gate:  &dialer.SQLGate{DB: pool, Log: log},
 		Store: store,
 		Lines: sw,
-		Media: dialer.Media{HostDir: *mediaDir, AsteriskDir: *astMediaDir},
+		Media: media,
 		Log:   log,
 	}
 	ws := river.NewWorkers()
@@ -104,7 +105,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	srv, err := web.New(web.Config{
-		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool),
+		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool), Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure,
 		Ready: []web.Check{
 			{Name: "postgres", Run: pool.Ping},

@@ -61,6 +61,9 @@ CREATE TABLE campaigns (
     purpose        text NOT NULL CHECK (purpose IN ('informational', 'telemarketing', 'debt_collection', 'solicitation')),
     list_id        bigint NOT NULL REFERENCES contact_lists (id),
     message_text   text NOT NULL,
+    -- A recorded message (a file in the media directory, without extension)
+    -- played instead of the text read by text-to-speech.
+    message_audio  text NOT NULL DEFAULT '',
     caller_id      text NOT NULL,
     status         text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'running', 'paused', 'completed', 'cancelled')),
     max_concurrent integer NOT NULL DEFAULT 10 CHECK (max_concurrent BETWEEN 1 AND 500),
