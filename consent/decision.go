@@ -147,9 +147,6 @@ const (
 	bitScriptAdvertisingMatl
 )
 
-// deferBits are the reasons that defer a call rather than deny it.
-const deferBits = bitWindowOutside | bitWindowDay | bitCapFrequency | bitCapAfterConversation
-
 // ReasonBit returns the one-element set holding r, or an empty set when r is
 // not a known reason code.
 func ReasonBit(r Reason) ReasonSet {

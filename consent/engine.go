@@ -1,0 +1,880 @@
+package consent
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// Config chooses the law packs and the firm's settings for an Engine.
+type Config struct {
+	// Packs are the law packs; nil means DefaultPacks. The federal,
+	// connecticut and regf packs are required; florida and oklahoma are
+	// optional (their rules are floors while their pack is on).
+	Packs []*Pack
+	// Firm holds the firm's settings; the zero value is heed's defaults.
+	Firm FirmPolicy
+}
+
+// Limits are the dialing and retention limits that the dialer and storage
+// enforce, merged from every pack (the strictest value wins).
+type Limits struct {
+	DialingLimits
+	// Retention is how long call, consent and opt-out records are kept.
+	Retention time.Duration
+	// HistoryWindow is how far back Input.History must reach: the longest
+	// cap period or quiet period of any rule.
+	HistoryWindow time.Duration
+}
+
+// Engine decides attempts against a fixed set of law packs and a firm policy.
+// It is immutable after NewEngine and safe for concurrent use; Decide
+// allocates nothing.
+type Engine struct {
+	geo      *geo
+	version  string
+	packs    []*Pack
+	rules    []crule
+	npaJur   [800]uint8
+	stateJur [64]uint8
+	allJur   uint8
+	stateOf  [8]string // jurisdiction bit → state code
+	limits   Limits
+	// plans holds, for each (purpose, method, line) key, the merged effects
+	// of the rules that always apply to it and the rules Decide must still
+	// visit.
+	plans [numKeys]plan
+}
+
+// plan is the precomputed part of a decision for one (purpose, method, line) key.
+type plan struct {
+	// base merges the simple effects of the key's unconditional rules
+	// (rules in force at every instant and in every location).
+	base effects
+	// cond lists the key's conditional rules (limited to a state or to
+	// dates), whose simple effects Decide merges when they apply.
+	cond []uint8
+	// checks lists the key's rules with do-not-call, cap or quiet-period
+	// effects, which Decide evaluates one by one.
+	checks []uint8
+}
+
+// effects are the rule effects that merge into one value: the window is the
+// intersection, the consent the strongest, the snapshot age the smallest.
+type effects struct {
+	winS, winE int64
+	need       ConsentKind
+	noSunday   bool
+	revokeAll  bool
+	reassign   bool
+	liveSolic  bool
+	nhol       int
+	hol        [maxHolidayRules][]uint64
+	snapMax    int64 // 0: none
+	accWait    int64 // 0: none
+}
+
+func (x *effects) merge(r *crule) {
+	if r.window {
+		x.winS, x.winE = max(x.winS, r.winS), min(x.winE, r.winE)
+	}
+	x.need = max(x.need, r.consent)
+	x.noSunday = x.noSunday || r.noSunday
+	x.revokeAll = x.revokeAll || r.revokeAll
+	x.reassign = x.reassign || r.reassign
+	x.liveSolic = x.liveSolic || r.liveSolic
+	if r.hol != nil && x.nhol < maxHolidayRules {
+		x.hol[x.nhol] = r.hol
+		x.nhol++
+	}
+	if r.snapMax > 0 && (x.snapMax == 0 || r.snapMax < x.snapMax) {
+		x.snapMax = r.snapMax
+	}
+	x.accWait = max(x.accWait, r.accWait)
+}
+
+// A key combines a purpose index (four purposes and unknown), a method index
+// (two methods and unknown) and a line index (wireless, landline).
+const numKeys = 5 * 3 * 2
+
+func key(p Purpose, m Method, l LineType) int {
+	pi := 4
+	switch p {
+	case PurposeInformational:
+		pi = 0
+	case PurposeTelemarketing:
+		pi = 1
+	case PurposeDebtCollection:
+		pi = 2
+	case PurposeSolicitation:
+		pi = 3
+	}
+	mi := 2
+	switch m {
+	case MethodPrerecorded:
+		mi = 0
+	case MethodLive:
+		mi = 1
+	}
+	li := 0
+	if l == LineLandline {
+		li = 1
+	}
+	return pi*6 + mi*2 + li
+}
+
+// keyBits returns the purpose, method and line masks of a key.
+func keyBits(k int) (pm, mm, lm uint8) {
+	pm = [...]uint8{pInformational, pTelemarketing, pDebtCollection, pSolicitation, pAll}[k/6]
+	mm = [...]uint8{mPrerecorded, mLive, mAll}[k%6/2]
+	lm = [...]uint8{lWireless, lLandline}[k%2]
+	return pm, mm, lm
+}
+
+// Bits for purposes, methods and lines, so that rule applicability is a mask test.
+const (
+	pInformational uint8 = 1 << iota
+	pTelemarketing
+	pDebtCollection
+	pSolicitation
+	pAll = pInformational | pTelemarketing | pDebtCollection | pSolicitation
+)
+
+const (
+	mPrerecorded uint8 = 1 << iota
+	mLive
+	mAll = mPrerecorded | mLive
+)
+
+const (
+	lWireless uint8 = 1 << iota
+	lLandline
+	lAll = lWireless | lLandline
+)
+
+func purposeBits(p Purpose) uint8 {
+	switch p {
+	case PurposeInformational:
+		return pInformational
+	case PurposeTelemarketing:
+		return pTelemarketing
+	case PurposeDebtCollection:
+		return pDebtCollection
+	case PurposeSolicitation:
+		return pSolicitation
+	}
+	return pAll
+}
+
+func methodBits(m Method) uint8 {
+	switch m {
+	case MethodPrerecorded:
+		return mPrerecorded
+	case MethodLive:
+		return mLive
+	}
+	return mAll
+}
+
+func lineBits(l LineType) uint8 {
+	if l == LineLandline {
+		return lLandline
+	}
+	return lWireless
+}
+
+// maxRules bounds the rules with a decision effect, so that Decide can keep
+// the applicable ones in a fixed-size array; maxHolidayRules bounds the rules
+// with a holiday calendar.
+const (
+	maxRules        = 64
+	maxHolidayRules = 4
+)
+
+// crule is a rule compiled for Decide: applicability as masks, times as Unix
+// seconds or nanoseconds, and only the parameters that affect a decision.
+type crule struct {
+	code                     string
+	from, until              int64 // Unix seconds; open ends are MinInt64 and MaxInt64
+	purposes, methods, lines uint8
+	jur                      uint8 // 0: everywhere; else jurisdiction bits
+
+	window     bool
+	winS, winE int64 // seconds of the local day
+	noSunday   bool
+	hol        []uint64 // bitset of forbidden local day numbers
+
+	consent   ConsentKind
+	capMax    int
+	capPeriod int64 // nanoseconds
+	capReason ReasonSet
+	capNeeds  ConsentKind
+	quiet     int64 // nanoseconds
+	waivable  bool
+	dnc       DNCHits
+	dncExempt ConsentKind
+	snapMax   int64 // nanoseconds
+	liveSolic bool
+	accWait   int64 // nanoseconds
+	revokeAll bool
+	reassign  bool
+	cond      bool // limited to some jurisdictions or dates
+}
+
+// NewEngine validates the packs and the firm policy and precomputes
+// everything Decide needs: the zone tables, the area-code and ZIP tables and
+// the compiled rules. A firm policy that loosens a floor is refused with an
+// error wrapping ErrLoosensFloor.
+func NewEngine(cfg Config) (*Engine, error) {
+	g, err := loadGeo()
+	if err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	src := cfg.Packs
+	if src == nil {
+		src = DefaultPacks()
+	}
+	law := make([]*Pack, 0, len(src))
+	seen := map[string]bool{}
+	for _, p := range src {
+		if p == nil {
+			return nil, fmt.Errorf("new engine: nil pack: %w", ErrInvalidPack)
+		}
+		c := p.clone()
+		if err := c.validate(); err != nil {
+			return nil, fmt.Errorf("new engine: %w", err)
+		}
+		if seen[c.ID] || c.ID == PackFirm {
+			return nil, fmt.Errorf("new engine: pack %q given twice or reserved: %w", c.ID, ErrInvalidPack)
+		}
+		seen[c.ID] = true
+		law = append(law, c)
+	}
+	for _, id := range requiredPacks {
+		if !seen[id] {
+			return nil, fmt.Errorf("new engine: pack %q: %w", id, ErrRequiredPack)
+		}
+	}
+	if err := cfg.Firm.Validate(law); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	firm := cfg.Firm.pack(law)
+	if err := firm.validate(); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	e := &Engine{geo: g, packs: append(law, firm)}
+
+	tags := make([]string, len(e.packs))
+	bit := uint8(1)
+	for i, p := range e.packs {
+		tags[i] = p.Tag()
+		if p.State == "" {
+			continue
+		}
+		st := g.state(p.State)
+		if st == 0 || bit == 0 {
+			return nil, fmt.Errorf("new engine: pack %s: state %q unknown or more than 8 state packs: %w", p.ID, p.State, ErrInvalidPack)
+		}
+		e.stateJur[st] |= bit
+		e.stateOf[bits.TrailingZeros8(bit)] = p.State
+		e.allJur |= bit
+		for _, ac := range p.AreaCodes {
+			n, _ := strconv.Atoi(ac)
+			e.npaJur[n-200] |= bit
+		}
+		bit <<= 1
+	}
+	e.version = strings.Join(tags, "+")
+
+	holidayRules := 0
+	for _, p := range e.packs {
+		for i := range p.Rules {
+			r := &p.Rules[i]
+			e.addLimits(r)
+			c, ok, err := e.compile(p, r)
+			if err != nil {
+				return nil, fmt.Errorf("new engine: pack %s rule %s: %w", p.ID, r.Code, err)
+			}
+			if !ok {
+				continue
+			}
+			if c.hol != nil {
+				holidayRules++
+			}
+			e.rules = append(e.rules, c)
+		}
+	}
+	if len(e.rules) > maxRules || holidayRules > maxHolidayRules {
+		return nil, fmt.Errorf("new engine: %d rules (at most %d), %d with holidays (at most %d): %w",
+			len(e.rules), maxRules, holidayRules, maxHolidayRules, ErrInvalidPack)
+	}
+	for k := range e.plans {
+		pm, mm, lm := keyBits(k)
+		p := &e.plans[k]
+		p.base = effects{winE: daySeconds}
+		for i := range e.rules {
+			r := &e.rules[i]
+			if r.purposes&pm == 0 || r.methods&mm == 0 || r.lines&lm == 0 {
+				continue
+			}
+			if r.cond {
+				p.cond = append(p.cond, uint8(i))
+			} else {
+				p.base.merge(r)
+			}
+			if r.dnc != 0 || r.capMax > 0 || r.quiet > 0 {
+				p.checks = append(p.checks, uint8(i))
+			}
+		}
+	}
+	return e, nil
+}
+
+func (e *Engine) addLimits(r *Rule) {
+	l := &e.limits
+	if r.Retention > l.Retention {
+		l.Retention = r.Retention
+	}
+	if r.Cap != nil && r.Cap.Period > l.HistoryWindow {
+		l.HistoryWindow = r.Cap.Period
+	}
+	if r.Quiet > l.HistoryWindow {
+		l.HistoryWindow = r.Quiet
+	}
+	d := r.Dialing
+	if d == nil {
+		return
+	}
+	if d.MaxAbandonRate > 0 && (l.MaxAbandonRate == 0 || d.MaxAbandonRate < l.MaxAbandonRate) {
+		l.MaxAbandonRate = d.MaxAbandonRate
+	}
+	if d.AbandonPeriod > l.AbandonPeriod {
+		l.AbandonPeriod = d.AbandonPeriod
+	}
+	if d.AgentJoin > 0 && (l.AgentJoin == 0 || d.AgentJoin < l.AgentJoin) {
+		l.AgentJoin = d.AgentJoin
+	}
+	if d.MinRing > l.MinRing {
+		l.MinRing = d.MinRing
+	}
+	if d.MinRings > l.MinRings {
+		l.MinRings = d.MinRings
+	}
+}
+
+// compile turns a rule into a crule; ok is false for rules with no effect on
+// a decision.
+func (e *Engine) compile(p *Pack, r *Rule) (c crule, ok bool, err error) {
+	if r.Kind == Duty || r.Kind == Info {
+		return c, false, nil
+	}
+	c = crule{code: r.Code, from: math.MinInt64, until: math.MaxInt64, purposes: pAll, methods: mAll, lines: lAll}
+	if !r.From.IsZero() {
+		c.from = r.From.Unix()
+	}
+	if !r.Until.IsZero() {
+		c.until = r.Until.Unix()
+	}
+	if r.Purposes != nil {
+		c.purposes = 0
+		for _, pu := range r.Purposes {
+			c.purposes |= purposeBits(pu)
+		}
+	}
+	if r.Methods != nil {
+		c.methods = 0
+		for _, m := range r.Methods {
+			c.methods |= methodBits(m)
+		}
+	}
+	if r.Lines != nil {
+		c.lines = 0
+		for _, l := range r.Lines {
+			c.lines |= lineBits(l)
+		}
+	}
+	if r.InState {
+		state := p.State
+		if r.state != "" {
+			state = r.state
+		}
+		for i, s := range e.stateOf {
+			if s != "" && s == state {
+				c.jur |= 1 << i
+			}
+		}
+		if c.jur == 0 {
+			return c, false, fmt.Errorf("state %q has no pack: %w", state, ErrInvalidPack)
+		}
+	}
+	if r.Window != nil {
+		c.window, c.winS, c.winE = true, int64(r.Window.Start/time.Second), int64(r.Window.End/time.Second)
+		ok = true
+	}
+	if r.Days != nil {
+		c.noSunday = r.Days.NoSunday
+		ok = ok || c.noSunday
+		for _, h := range r.Days.Holidays {
+			d, err := time.Parse(time.DateOnly, h)
+			if err != nil {
+				return c, false, fmt.Errorf("holiday %q: %v: %w", h, err, ErrInvalidPack)
+			}
+			n := d.Unix() / daySeconds
+			if n < 0 || n >= tableHi/daySeconds {
+				continue
+			}
+			if c.hol == nil {
+				c.hol = make([]uint64, tableHi/daySeconds/64+1)
+			}
+			c.hol[n/64] |= 1 << (n % 64)
+			ok = true
+		}
+	}
+	if r.Consent != ConsentNone {
+		c.consent, ok = r.Consent, true
+	}
+	if r.Cap != nil {
+		c.capMax, c.capPeriod = r.Cap.Max, int64(r.Cap.Period)
+		c.capReason, c.capNeeds = ReasonBit(r.Cap.Reason), r.Cap.Needs
+		ok = true
+	}
+	if r.Quiet > 0 {
+		c.quiet, ok = int64(r.Quiet), true
+	}
+	c.waivable = r.Waivable
+	if r.DNC != 0 {
+		c.dnc, c.dncExempt, ok = r.DNC, r.DNCExempt, true
+	}
+	if r.SnapshotMaxAge > 0 {
+		c.snapMax, ok = int64(r.SnapshotMaxAge), true
+	}
+	if r.LiveSolicitation {
+		c.liveSolic, ok = true, true
+	}
+	if r.AccidentWait > 0 {
+		c.accWait, ok = int64(r.AccidentWait), true
+	}
+	if r.Revocation == RevokeAll {
+		c.revokeAll, ok = true, true
+	}
+	if r.Reassigned {
+		c.reassign, ok = true, true
+	}
+	c.cond = c.jur != 0 || c.from != math.MinInt64 || c.until != math.MaxInt64
+	return c, ok, nil
+}
+
+// Version returns the pack-set version every decision names: each pack's
+// "id@version", joined with "+".
+func (e *Engine) Version() string { return e.version }
+
+// Packs returns copies of the engine's packs, the firm pack last.
+func (e *Engine) Packs() []*Pack {
+	out := make([]*Pack, len(e.packs))
+	for i, p := range e.packs {
+		out[i] = p.clone()
+	}
+	return out
+}
+
+// Limits returns the dialing and retention limits of the engine's packs.
+func (e *Engine) Limits() Limits { return e.limits }
+
+// parseNANP reads the area code and exchange of an E.164 +1 number, or
+// returns the reason it cannot.
+func parseNANP(n phone.Number) (npa, nxx int, bad ReasonSet) {
+	s := string(n)
+	if len(s) < 2 || s[0] != '+' {
+		return 0, 0, bitNumberInvalid
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, 0, bitNumberInvalid
+		}
+	}
+	if s[1] != '1' {
+		if s[1] != '0' && len(s) >= 8 && len(s) <= 16 {
+			return 0, 0, bitNumberUnsupported
+		}
+		return 0, 0, bitNumberInvalid
+	}
+	if len(s) != 12 {
+		return 0, 0, bitNumberInvalid
+	}
+	npa = int(s[2]-'0')*100 + int(s[3]-'0')*10 + int(s[4]-'0')
+	nxx = int(s[5]-'0')*100 + int(s[6]-'0')*10 + int(s[7]-'0')
+	if npa < 200 || nxx < 200 || npa%100 == 11 {
+		return 0, 0, bitNumberInvalid
+	}
+	return npa, nxx, 0
+}
+
+// locate returns every plausible zone of the called party and the
+// jurisdictions (state packs) whose rules apply. When nothing places the
+// party, it returns every zone of the fifty states and every jurisdiction.
+func (e *Engine) locate(npa, nxx int, state, zip string) (zones uint64, jur uint8, known bool) {
+	g := e.geo
+	zones = g.areaZones(npa, nxx)
+	jur = e.npaJur[npa-200]
+	zst, zm := g.zip(zip)
+	if zm != 0 {
+		zones |= zm
+		jur |= e.stateJur[zst]
+	}
+	if st := g.state(state); st != 0 {
+		if st != zst {
+			zones |= g.stateMask[st-1]
+		}
+		jur |= e.stateJur[st]
+	}
+	if zones == 0 {
+		return g.unknownMask, e.allJur, false
+	}
+	return zones, jur, true
+}
+
+// Location is where the engine places a called party.
+type Location struct {
+	// Zones are the IANA time zones whose local time every window must allow.
+	Zones []string
+	// States are the states of the engine's state packs whose rules apply,
+	// from an area-code presumption or an address.
+	States []string
+	// Known is false when nothing placed the party and the engine assumed
+	// every zone of the fifty states and every state pack.
+	Known bool
+}
+
+// Locate returns where the engine places the called party of a number with
+// the given contact state and ZIP. It is for explanations (heed check); Decide
+// does the same work without allocating. It returns an error wrapping
+// phone.ErrInvalid or phone.ErrNotNANP for numbers the engine cannot place.
+func (e *Engine) Locate(number phone.Number, state, zip string) (Location, error) {
+	npa, nxx, bad := parseNANP(number)
+	switch {
+	case bad&bitNumberUnsupported != 0:
+		return Location{}, fmt.Errorf("locate %q: %w", number, phone.ErrNotNANP)
+	case bad != 0:
+		return Location{}, fmt.Errorf("locate %q: %w", number, phone.ErrInvalid)
+	}
+	zones, jur, known := e.locate(npa, nxx, state, zip)
+	loc := Location{Zones: e.geo.names(zones), Known: known}
+	for i, s := range e.stateOf {
+		if s != "" && jur&(1<<i) != 0 {
+			loc.States = append(loc.States, s)
+		}
+	}
+	sort.Strings(loc.States)
+	return loc, nil
+}
+
+// Check decides one attempt and returns the decision. It is Decide for
+// callers that do not count allocations, such as heed check.
+func (e *Engine) Check(in Input, f Facts) Decision {
+	var d Decision
+	e.Decide(&in, &f, &d)
+	return d
+}
+
+// Decide decides one attempt and writes the decision to out, overwriting it.
+// It allocates nothing: out.Reasons is an interned slice shared with other
+// decisions, which callers must not modify.
+//
+// The order of precedence: an invalid or unsupported number, or a stale
+// index, denies at once with that reason alone. Otherwise every rule that
+// applies is checked and every reason found is reported; any deny reason
+// makes the verdict deny; otherwise defer reasons (windows, caps, the E1
+// accident wait) make it defer, with Until the earliest instant at which the
+// caps and waits have cleared and every plausible location's window allows
+// the call; otherwise allow. Do-not-call hits and revocations beat consent.
+func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
+	*out = Decision{Pack: e.version}
+	npa, nxx, bad := parseNANP(in.Number)
+	if bad == 0 && !f.Fresh {
+		bad = bitIndexStale
+	}
+	if bad != 0 {
+		out.Verdict, out.Reasons = Deny, bad.Reasons()
+		return
+	}
+	at, atN := in.At.Unix(), in.At.UnixNano()
+	p := &e.plans[key(in.Purpose, in.Method, in.Line)]
+	zones, jur, _ := e.locate(npa, nxx, in.State, in.ZIP)
+
+	// Merge the simple effects of the conditional rules that apply.
+	x := p.base
+	var applied uint64 // bits of the conditional rules that apply
+	for _, i := range p.cond {
+		r := &e.rules[i]
+		if (r.jur != 0 && r.jur&jur == 0) || at < r.from || at >= r.until {
+			continue
+		}
+		x.merge(r)
+		applied |= 1 << i
+	}
+
+	var (
+		deny, wait ReasonSet
+		clear      int64 // Unix ns at which caps and waits clear
+	)
+	if x.snapMax > 0 && (f.NationalAsOf.IsZero() || atN-f.NationalAsOf.UnixNano() > x.snapMax) {
+		deny |= bitDNCNationalStale
+	}
+	if x.liveSolic && methodBits(in.Method)&mLive != 0 && !in.SolicitationException {
+		deny |= bitEthicsSolicitation
+	}
+	if x.accWait > 0 && !in.AccidentAt.IsZero() {
+		if end := in.AccidentAt.UnixNano() + x.accWait; atN < end {
+			wait |= bitEthicsSolicitation
+			clear = max(clear, end)
+		}
+	}
+
+	// The consent is evaluated only when a rule asks about it.
+	var (
+		kind      ConsentKind
+		problem   ReasonSet
+		evaluated bool
+		used      bool
+	)
+	consentKind := func() ConsentKind {
+		if !evaluated {
+			kind, problem = evalConsent(&f.Consent, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
+			evaluated = true
+		}
+		return kind
+	}
+	for _, i := range p.checks {
+		r := &e.rules[i]
+		if r.cond && applied&(1<<i) == 0 {
+			continue
+		}
+		if hits := f.DNC & r.dnc; hits != 0 {
+			if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt {
+				used = true
+			} else {
+				deny |= hits.reasons()
+			}
+		}
+		if in.RegFDirectConsent && r.waivable {
+			continue
+		}
+		if r.capMax > 0 {
+			if over, clr := countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, r.capMax); over {
+				switch {
+				case r.capNeeds == ConsentNone:
+					wait |= r.capReason
+					clear = max(clear, clr)
+				case consentKind() >= r.capNeeds:
+					used = true
+				default:
+					deny |= r.capReason
+				}
+			}
+		}
+		if r.quiet > 0 {
+			if last := lastConversation(in.History, atN-r.quiet, r.purposes, r.methods); last != math.MinInt64 {
+				wait |= bitCapAfterConversation
+				clear = max(clear, last+r.quiet)
+			}
+		}
+	}
+	if x.need != ConsentNone {
+		switch {
+		case consentKind() >= x.need:
+			used = true
+		case kind == ConsentNone:
+			deny |= problem
+		default:
+			deny |= bitConsentInsufficient
+		}
+	}
+
+	winS, winE := x.winS, x.winE
+	days := dayRule{noSunday: x.noSunday, hol: x.hol[:x.nhol]}
+	if winS >= winE {
+		deny |= bitWindowOutside
+	} else {
+		for m := zones; m != 0; m &= m - 1 {
+			z := &e.geo.zones[bits.TrailingZeros64(m)]
+			d, sod := z.local(at)
+			switch {
+			case !days.allowed(d):
+				wait |= bitWindowDay
+			case sod < winS || sod >= winE:
+				wait |= bitWindowOutside
+			}
+		}
+	}
+
+	switch {
+	case deny != 0:
+		out.Verdict = Deny
+	case wait != 0:
+		start := at
+		if c := ceilSeconds(clear); c > start {
+			start = c
+		}
+		until, ok := e.nextOpen(zones, start, winS, winE, days)
+		if !ok {
+			deny |= bitWindowOutside
+			out.Verdict = Deny
+			break
+		}
+		out.Verdict, out.Until = Defer, time.Unix(until, 0).UTC()
+	default:
+		out.Verdict = Allow
+	}
+	if used && out.Verdict != Deny {
+		out.ConsentID = f.Consent.ID
+	}
+	out.Reasons = (deny | wait).Reasons()
+}
+
+// evalConsent returns the kind of consent that may be relied on at `at`, or
+// ConsentNone and the reason there is none. A revocation at or after the
+// consent beats it (F12), including one recorded after `at` (a clock a little
+// behind another node's must not resurrect a consent); consent given after
+// `at` does not count yet.
+func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reassignedAt time.Time) (ConsentKind, ReasonSet) {
+	rev := c.PurposeRevokedAt
+	if revokeAll && c.RevokedAt.After(rev) {
+		rev = c.RevokedAt
+	}
+	switch {
+	case c.Kind == ConsentNone || c.Kind > ConsentPEWC || c.ObtainedAt.IsZero() || c.ObtainedAt.After(at):
+		if !rev.IsZero() {
+			return ConsentNone, bitConsentRevoked
+		}
+		return ConsentNone, bitConsentMissing
+	case !rev.IsZero() && !rev.Before(c.ObtainedAt):
+		return ConsentNone, bitConsentRevoked
+	case reassigned && !reassignedAt.IsZero() && !reassignedAt.Before(c.ObtainedAt):
+		return ConsentNone, bitConsentMissing
+	case !c.ExpiresAt.IsZero() && !at.Before(c.ExpiresAt):
+		return ConsentNone, bitConsentExpired
+	}
+	return c.Kind, 0
+}
+
+// countCap counts the attempts of the rule's purposes and methods within the
+// rolling period that ends at atN (an attempt exactly one period old has left
+// it). It reports whether the cap of max calls is reached and, if so, the
+// instant at which enough counted calls will have left the period.
+func countCap(h []Attempt, atN, period int64, pm, mm uint8, max int) (bool, int64) {
+	var newest [maxCap]int64 // counted call times, newest first
+	n, lo := 0, atN-period
+	for i := range h {
+		a := &h[i]
+		if purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
+			continue
+		}
+		t := a.At.UnixNano()
+		if t <= lo {
+			continue
+		}
+		if n < max {
+			n++
+		} else if t <= newest[max-1] {
+			continue
+		}
+		j := n - 1
+		for j > 0 && newest[j-1] < t {
+			newest[j] = newest[j-1]
+			j--
+		}
+		newest[j] = t
+	}
+	if n < max {
+		return false, 0
+	}
+	return true, newest[max-1] + period
+}
+
+// lastConversation returns the time of the latest conversation after lo
+// among the attempts of the rule's purposes and methods, or MinInt64.
+func lastConversation(h []Attempt, lo int64, pm, mm uint8) int64 {
+	last := int64(math.MinInt64)
+	for i := range h {
+		a := &h[i]
+		if !a.Conversation || purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
+			continue
+		}
+		if t := a.At.UnixNano(); t > lo && t > last {
+			last = t
+		}
+	}
+	return last
+}
+
+func ceilSeconds(ns int64) int64 {
+	s := floorDiv(ns, int64(time.Second))
+	if s*int64(time.Second) < ns {
+		s++
+	}
+	return s
+}
+
+// dayRule is the calendar part of the windows that apply to a call.
+type dayRule struct {
+	noSunday bool
+	hol      [][]uint64
+}
+
+func (d dayRule) allowed(day int64) bool {
+	if d.noSunday && weekday(day) == time.Sunday {
+		return false
+	}
+	for _, h := range d.hol {
+		if day >= 0 && day/64 < int64(len(h)) && h[day/64]&(1<<(day%64)) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxOpenSearch bounds the search for a lawful instant: windows and calendars
+// that never open together within it are treated as never open.
+const maxOpenSearch = 64
+
+// nextOpen returns the earliest Unix second at or after start at which every
+// zone's window [winS, winE) is open on an allowed day, or false if there is
+// none within maxOpenSearch steps.
+func (e *Engine) nextOpen(zones uint64, start, winS, winE int64, days dayRule) (int64, bool) {
+	t := start
+	for range maxOpenSearch {
+		next, all := t, true
+		for m := zones; m != 0; m &= m - 1 {
+			z := &e.geo.zones[bits.TrailingZeros64(m)]
+			d, sod := z.local(t)
+			if days.allowed(d) && sod >= winS && sod < winE {
+				continue
+			}
+			all = false
+			nd := d
+			if !days.allowed(d) || sod >= winS {
+				nd++
+			}
+			for i := 0; i < 370 && !days.allowed(nd); i++ {
+				nd++
+			}
+			if u := z.instant(nd, winS); u > next {
+				next = u
+			}
+		}
+		if all {
+			return t, true
+		}
+		if next <= t {
+			next = t + 1
+		}
+		t = next
+	}
+	return 0, false
+}

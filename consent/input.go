@@ -1,0 +1,93 @@
+package consent
+
+import (
+	"time"
+
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// Input is what the dialer knows about one attempt.
+type Input struct {
+	// Number is the called number in E.164 form, as phone.Parse returns it.
+	Number phone.Number
+	// State is the contact's two-letter USPS state code, or "" when unknown.
+	State string
+	// ZIP is the contact's ZIP code ("06103" or "06103-1234"), or "".
+	ZIP string
+	// Purpose is the campaign's purpose. An empty or unknown purpose makes
+	// the rules of every purpose apply.
+	Purpose Purpose
+	// Method is prerecorded or live. An empty or unknown method makes the
+	// rules of both methods apply.
+	Method Method
+	// Line is the line type; unknown (or empty) counts as wireless.
+	Line LineType
+	// At is the moment of the call.
+	At time.Time
+	// History lists the calls already placed to this number across all
+	// campaigns (not attempts that were denied or deferred), in any order. The
+	// engine only reads it; entries older than Engine.Limits().HistoryWindow
+	// (30 days with the built-in packs) may be left out.
+	History []Attempt
+	// SolicitationException records that a logged exception allows a live
+	// solicitation call (rule E1: the person is a lawyer, family, or has a
+	// close or prior professional relationship with the firm).
+	SolicitationException bool
+	// RegFDirectConsent records that an attorney has logged the person's
+	// direct consent to more calls, which waives rule R1.
+	RegFDirectConsent bool
+	// AccidentAt is the date of the accident when a solicitation concerns a
+	// personal-injury or wrongful-death matter, or zero (rule E1).
+	AccidentAt time.Time
+}
+
+// Attempt is one prior attempt in an Input's History. An attempt counts
+// toward every cap whose rule covers its purpose and method; an empty
+// purpose or method counts toward every cap.
+type Attempt struct {
+	// At is when the call was placed.
+	At time.Time
+	// Purpose is the purpose of the attempt's campaign, or "" when unknown.
+	Purpose Purpose
+	// Method is the attempt's method, or "" when unknown.
+	Method Method
+	// Conversation reports that the call reached the person and they spoke.
+	Conversation bool
+}
+
+// Facts is what the in-memory indexes know about the number.
+type Facts struct {
+	// Fresh reports that the indexes have confirmed they are current. The
+	// zero value, false, fails closed: the decision is deny index.stale.
+	Fresh bool
+	// DNC lists the do-not-call lists the number is on.
+	DNC DNCHits
+	// NationalAsOf is when the national registry copy was taken. Zero means
+	// no copy, which is stale for telemarketing and solicitation.
+	NationalAsOf time.Time
+	// Consent is the number's consent state for the campaign's purpose
+	// (scope) on the voice channel.
+	Consent ConsentFacts
+	// ReassignedAt is the latest permanent disconnection the Reassigned
+	// Numbers Database reported for the number, or zero (rule F15).
+	ReassignedAt time.Time
+}
+
+// ConsentFacts is the best consent on file for a number, scope and channel,
+// with the latest revocations.
+type ConsentFacts struct {
+	// ID identifies the consent record; a decision that relies on it names it.
+	ID int64
+	// Kind is the consent's kind, or ConsentNone when there is no record.
+	Kind ConsentKind
+	// ObtainedAt is when the consent was given.
+	ObtainedAt time.Time
+	// ExpiresAt is the consent's own expiry, or zero for none.
+	ExpiresAt time.Time
+	// RevokedAt is the latest revocation of the number in any scope, or zero.
+	RevokedAt time.Time
+	// PurposeRevokedAt is the latest revocation that covers this purpose
+	// (one made for this purpose or for every purpose), or zero. It matters
+	// only when the firm narrows revocations to a purpose (rule F13).
+	PurposeRevokedAt time.Time
+}

@@ -1,0 +1,313 @@
+package consent_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// noon is a Wednesday noon in New York, inside every window.
+func noon(t *testing.T) time.Time {
+	return local(t, zone(t, "America/New_York"), "2026-06-10 12:00")
+}
+
+// TestConsentRules covers F1, F2, F3's consent, F12 (revocation against
+// later consent), F13's scope, F15, expiry, and unknown line = wireless.
+func TestConsentRules(t *testing.T) {
+	t.Parallel()
+	b := setup(t, consent.Config{})
+	at := noon(t)
+	robo := func(p consent.Purpose, line consent.LineType) consent.Input {
+		return consent.Input{Number: nyNumber, Purpose: p, Method: consent.MethodPrerecorded, Line: line, At: at}
+	}
+	withConsent := func(kind consent.ConsentKind, id int64, obtained time.Time, mut func(*consent.ConsentFacts)) consent.Facts {
+		f := facts(at, consent.ConsentNone, 0)
+		f.Consent = consent.ConsentFacts{ID: id, Kind: kind, ObtainedAt: obtained}
+		if mut != nil {
+			mut(&f.Consent)
+		}
+		return f
+	}
+	day := 24 * time.Hour
+	missing, revoked := reasons(consent.ReasonConsentMissing), reasons(consent.ReasonConsentRevoked)
+	cases := []tc{
+		// F1: robocalls to wireless (and unknown lines) need PEC, any purpose.
+		{name: "F1 wireless without consent", in: robo(consent.PurposeInformational, consent.LineWireless), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: missing},
+		{name: "F1 unknown line counts as wireless", in: robo(consent.PurposeInformational, consent.LineUnknown), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: missing},
+		{name: "F1 empty line counts as wireless", in: robo(consent.PurposeInformational, ""), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: missing},
+		{name: "F1 wireless with PEC", in: robo(consent.PurposeInformational, consent.LineWireless), facts: facts(at, consent.ConsentPEC, 5), verdict: consent.Allow, consentID: 5},
+		{name: "F1 debt collection robocall needs PEC", in: robo(consent.PurposeDebtCollection, consent.LineWireless), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: missing},
+		{name: "F1 landline is not F1", in: robo(consent.PurposeInformational, consent.LineLandline), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Allow},
+		{name: "live informational needs no consent", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Method: consent.MethodLive, At: at}, facts: facts(at, consent.ConsentNone, 0), verdict: consent.Allow},
+		// F2: telemarketing robocalls need PEWC on any line.
+		{name: "F2 landline with PEC is insufficient", in: robo(consent.PurposeTelemarketing, consent.LineLandline), facts: facts(at, consent.ConsentPEC, 5), verdict: consent.Deny, reasons: reasons(consent.ReasonConsentInsufficient)},
+		{name: "F2 wireless with PEWC", in: robo(consent.PurposeTelemarketing, consent.LineWireless), facts: facts(at, consent.ConsentPEWC, 5), verdict: consent.Allow, consentID: 5},
+		{name: "F2 solicitation robocall with PEWC", in: robo(consent.PurposeSolicitation, consent.LineLandline), facts: facts(at, consent.ConsentPEWC, 5), verdict: consent.Allow, consentID: 5},
+		// Unknown purpose or method applies every purpose's and method's rules.
+		{name: "unknown purpose is strictest", in: consent.Input{Number: nyNumber, Method: consent.MethodPrerecorded, At: at}, facts: facts(at, consent.ConsentPEC, 5), verdict: consent.Deny, reasons: reasons(consent.ReasonConsentInsufficient)},
+		{name: "unknown purpose and method is strictest", in: consent.Input{Number: nyNumber, At: at}, facts: facts(at, consent.ConsentPEWC, 5), verdict: consent.Deny, reasons: reasons(consent.ReasonEthicsSolicitation)},
+		// Expiry.
+		{name: "expired consent", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-day), func(c *consent.ConsentFacts) { c.ExpiresAt = at }), verdict: consent.Deny, reasons: reasons(consent.ReasonConsentExpired)},
+		{name: "consent expiring a second later", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-day), func(c *consent.ConsentFacts) { c.ExpiresAt = at.Add(time.Second) }), verdict: consent.Allow, consentID: 5},
+		{name: "consent obtained after the call does not count", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(time.Second), nil), verdict: consent.Deny, reasons: missing},
+		// F12: a revocation beats every consent before it; consent after it restores calling.
+		{name: "F12 revocation after consent", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEWC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F12 revocation at the consent's instant wins", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEWC, 5, at.Add(-day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F12 consent after revocation restores", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 6, at.Add(-day+time.Nanosecond), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Allow, consentID: 6},
+		{name: "F12 revocation with no consent", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F12 a revocation stamped after the call still wins", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(time.Millisecond) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F12 revocation beats expiry as the reason", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day); c.ExpiresAt = at }), verdict: consent.Deny, reasons: revoked},
+		{name: "F13 default revoke-all: another purpose's revocation", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "revocation does not stop calls that need no consent", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Allow},
+	}
+	runCases(t, b.eng, cases)
+
+	t.Run("F13 narrowed to the purpose until federal revoke-all", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, consent.Config{Firm: consent.FirmPolicy{RevocationScope: consent.RevokePurpose}}).eng
+		before := robo(consent.PurposeInformational, consent.LineWireless)
+		f := withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) })
+		d := e.Check(before, f)
+		require.Equal(t, consent.Allow, d.Verdict, "%v", d.Reasons)
+		require.Equal(t, int64(5), d.ConsentID)
+
+		f.Consent.PurposeRevokedAt = at.Add(-day)
+		require.Equal(t, revoked, e.Check(before, f).Reasons)
+
+		after := before
+		after.At = local(t, zone(t, "America/New_York"), "2027-02-01 12:00")
+		f = withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) })
+		f.NationalAsOf = after.At
+		require.Equal(t, revoked, e.Check(after, f).Reasons)
+	})
+
+	t.Run("F15 reassigned numbers, when configured", func(t *testing.T) {
+		t.Parallel()
+		in := robo(consent.PurposeInformational, consent.LineWireless)
+		f := withConsent(consent.ConsentPEC, 5, at.Add(-30*day), nil)
+		f.ReassignedAt = at.Add(-10 * day)
+		require.Equal(t, consent.Allow, b.eng.Check(in, f).Verdict, "off by default")
+		e := setup(t, consent.Config{Firm: consent.FirmPolicy{CheckReassigned: true}}).eng
+		require.Equal(t, missing, e.Check(in, f).Reasons)
+		f.ReassignedAt = at.Add(-40 * day)
+		require.Equal(t, consent.Allow, e.Check(in, f).Verdict)
+	})
+}
+
+// TestDNCAndIndex covers F8, F9, state and litigator lists, the national
+// snapshot age, index freshness and number validity.
+func TestDNCAndIndex(t *testing.T) {
+	t.Parallel()
+	b := setup(t, consent.Config{})
+	at := noon(t)
+	call := func(p consent.Purpose) consent.Input {
+		return consent.Input{Number: nyNumber, Purpose: p, Method: consent.MethodLive, At: at}
+	}
+	hit := func(h consent.DNCHits, kind consent.ConsentKind) consent.Facts {
+		f := facts(at, kind, 8)
+		f.DNC = h
+		return f
+	}
+	aged := func(age time.Duration) consent.Facts {
+		f := facts(at, consent.ConsentNone, 0)
+		f.NationalAsOf = at.Add(-age)
+		return f
+	}
+	day := 24 * time.Hour
+	cases := []tc{
+		{name: "F9 internal beats PEWC", in: call(consent.PurposeInformational), facts: hit(consent.DNCInternal, consent.ConsentPEWC), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 internal on every purpose", in: call(consent.PurposeDebtCollection), facts: hit(consent.DNCInternal, consent.ConsentNone), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F8 national without PEWC", in: call(consent.PurposeTelemarketing), facts: hit(consent.DNCNational, consent.ConsentPEC), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCNational)},
+		{name: "F8 national with PEWC", in: call(consent.PurposeTelemarketing), facts: hit(consent.DNCNational, consent.ConsentPEWC), verdict: consent.Allow, consentID: 8},
+		{name: "F8 national with revoked PEWC", in: call(consent.PurposeSolicitation), facts: func() consent.Facts {
+			f := hit(consent.DNCNational, consent.ConsentPEWC)
+			f.Consent.RevokedAt = at.Add(-time.Hour)
+			f.Consent.ObtainedAt = at.Add(-day)
+			return f
+		}(), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCNational, consent.ReasonEthicsSolicitation)},
+		{name: "F8 does not cover informational calls", in: call(consent.PurposeInformational), facts: hit(consent.DNCNational, consent.ConsentNone), verdict: consent.Allow},
+		{name: "state list denies sales calls even with PEWC", in: call(consent.PurposeTelemarketing), facts: hit(consent.DNCState, consent.ConsentPEWC), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCState)},
+		{name: "state list leaves informational calls", in: call(consent.PurposeInformational), facts: hit(consent.DNCState, consent.ConsentNone), verdict: consent.Allow},
+		{name: "litigator list denies every call", in: call(consent.PurposeInformational), facts: hit(consent.DNCLitigator, consent.ConsentPEWC), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCLitigator)},
+		{name: "every list is reported", in: call(consent.PurposeTelemarketing), facts: hit(consent.DNCInternal|consent.DNCNational|consent.DNCState|consent.DNCLitigator, consent.ConsentNone), verdict: consent.Deny,
+			reasons: reasons(consent.ReasonDNCInternal, consent.ReasonDNCNational, consent.ReasonDNCState, consent.ReasonDNCLitigator)},
+		{name: "F8 snapshot 31 days old is current", in: call(consent.PurposeTelemarketing), facts: aged(31 * day), verdict: consent.Allow},
+		{name: "F8 snapshot 31 days and a second is stale", in: call(consent.PurposeTelemarketing), facts: aged(31*day + time.Second), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCNationalStale)},
+		{name: "F8 no snapshot is stale", in: call(consent.PurposeSolicitation), facts: consent.Facts{Fresh: true}, verdict: consent.Deny, reasons: reasons(consent.ReasonDNCNationalStale, consent.ReasonEthicsSolicitation)},
+		{name: "F8 snapshot age does not matter for debt collection", in: call(consent.PurposeDebtCollection), facts: consent.Facts{Fresh: true}, verdict: consent.Allow},
+		{name: "stale index fails closed", in: call(consent.PurposeInformational), facts: consent.Facts{}, verdict: consent.Deny, reasons: reasons(consent.ReasonIndexStale)},
+		{name: "stale index beats everything", in: call(consent.PurposeTelemarketing), facts: consent.Facts{DNC: consent.DNCInternal, Consent: consent.ConsentFacts{ID: 1, Kind: consent.ConsentPEWC, ObtainedAt: at.Add(-day)}}, verdict: consent.Deny, reasons: reasons(consent.ReasonIndexStale)},
+		{name: "number without +", in: consent.Input{Number: "8605550101", At: at}, facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonNumberInvalid)},
+		{name: "short +1 number", in: consent.Input{Number: "+1860555010", At: at}, facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonNumberInvalid)},
+		{name: "area code below 200", in: consent.Input{Number: "+11605550101", At: at}, facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonNumberInvalid)},
+		{name: "number outside the NANP", in: consent.Input{Number: "+442071234567", At: at}, facts: facts(at, consent.ConsentNone, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonNumberUnsupported)},
+		{name: "invalid number beats a stale index", in: consent.Input{Number: "", At: at}, facts: consent.Facts{}, verdict: consent.Deny, reasons: reasons(consent.ReasonNumberInvalid)},
+	}
+	runCases(t, b.eng, cases)
+
+	t.Run("firm limit on the snapshot age", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, consent.Config{Firm: consent.FirmPolicy{NationalMaxAge: 14 * day}}).eng
+		require.Equal(t, consent.Allow, e.Check(call(consent.PurposeTelemarketing), aged(14*day)).Verdict)
+		require.Equal(t, reasons(consent.ReasonDNCNationalStale), e.Check(call(consent.PurposeTelemarketing), aged(15*day)).Reasons)
+	})
+}
+
+// attempts returns history entries at the given offsets from at.
+func attempts(at time.Time, p consent.Purpose, m consent.Method, offsets ...time.Duration) []consent.Attempt {
+	h := make([]consent.Attempt, len(offsets))
+	for i, o := range offsets {
+		h[i] = consent.Attempt{At: at.Add(o), Purpose: p, Method: m}
+	}
+	return h
+}
+
+// TestCaps covers R1 (7 in 7 days, 7 quiet days after a conversation), S1/S2
+// (3 per 24 h) and F3 (3 informational robocalls per 30 days to a landline)
+// at the edges of their windows.
+func TestCaps(t *testing.T) {
+	t.Parallel()
+	b := setup(t, consent.Config{})
+	ny := zone(t, "America/New_York")
+	at := noon(t)
+	day := 24 * time.Hour
+	week := 7 * day
+	debt := func(h []consent.Attempt) consent.Input {
+		return consent.Input{Number: nyNumber, Purpose: consent.PurposeDebtCollection, Method: consent.MethodLive, At: at, History: h}
+	}
+	six := []time.Duration{-1 * day, -2 * day, -3 * day, -4 * day, -5 * day, -6 * day}
+	seven := func(oldest time.Duration) []time.Duration {
+		return append(append([]time.Duration(nil), six...), oldest)
+	}
+	freq, quiet := reasons(consent.ReasonCapFrequency), reasons(consent.ReasonCapAfterConversation)
+	conv := func(off time.Duration) []consent.Attempt {
+		return []consent.Attempt{{At: at.Add(off), Purpose: consent.PurposeDebtCollection, Method: consent.MethodLive, Conversation: true}}
+	}
+	sale := func(n consentNumber, zip string, h []consent.Attempt) consent.Input {
+		return consent.Input{Number: n, ZIP: zip, Purpose: consent.PurposeTelemarketing, Method: consent.MethodLive, At: at, History: h}
+	}
+	landline := func(h []consent.Attempt) consent.Input {
+		return consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineLandline, At: at, History: h}
+	}
+	cases := []tc{
+		// R1 frequency.
+		{name: "R1 six calls in 7 days allow", in: debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, six...)), verdict: consent.Allow},
+		{name: "R1 seventh call 7 days old has left", in: debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, seven(-week)...)), verdict: consent.Allow},
+		{name: "R1 seven calls defer until the oldest leaves", in: debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, seven(-week+time.Second)...)), verdict: consent.Defer, until: at.Add(time.Second), reasons: freq},
+		{name: "R1 seven calls, oldest 6 days 23 h", in: debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, seven(-week+time.Hour)...)), verdict: consent.Defer, until: at.Add(time.Hour), reasons: freq},
+		{name: "R1 unknown purposes count", in: debt(attempts(at, "", "", seven(-week+time.Hour)...)), verdict: consent.Defer, until: at.Add(time.Hour), reasons: freq},
+		{name: "R1 other purposes do not count", in: debt(attempts(at, consent.PurposeInformational, consent.MethodLive, seven(-week+time.Hour)...)), verdict: consent.Allow},
+		{name: "R1 waived by logged direct consent", in: func() consent.Input {
+			in := debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, seven(-week+time.Hour)...))
+			in.RegFDirectConsent = true
+			return in
+		}(), verdict: consent.Allow},
+		// R1 quiet period.
+		{name: "R1 conversation 7 days ago has cleared", in: debt(conv(-week)), verdict: consent.Allow},
+		{name: "R1 conversation 7 days less a second ago", in: debt(conv(-week + time.Second)), verdict: consent.Defer, until: at.Add(time.Second), reasons: quiet},
+		{name: "R1 conversation yesterday", in: debt(conv(-day)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},
+		{name: "R1 conversation clearing at night defers to morning", in: debt(conv(-week + 10*time.Hour)), verdict: consent.Defer, until: local(t, ny, "2026-06-11 08:00"), reasons: quiet},
+		// S1: a Florida area code.
+		{name: "S1 two calls in 24 h allow", in: sale(flNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour)), verdict: consent.Allow, consentID: 3},
+		{name: "S1 third call 24 h old has left", in: sale(flNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour, -day)), verdict: consent.Allow, consentID: 3},
+		{name: "S1 three calls defer", in: sale(flNumber, "", attempts(at, consent.PurposeSolicitation, consent.MethodPrerecorded, -time.Hour, -2*time.Hour, -day+time.Minute)), verdict: consent.Defer, until: at.Add(time.Minute), reasons: freq, consentID: 3},
+		{name: "S1 four calls defer until two have left", in: sale(flNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour, -day+time.Minute, -day+2*time.Minute)), verdict: consent.Defer, until: at.Add(2 * time.Minute), reasons: freq, consentID: 3},
+		{name: "S1 not in Florida", in: sale(nyNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour, -3*time.Hour)), verdict: consent.Allow},
+		// S2: an Oklahoma address.
+		{name: "S2 three calls defer", in: sale(nyNumber, "74103", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour, -3*time.Hour)), verdict: consent.Defer, until: at.Add(day - 3*time.Hour), reasons: freq, consentID: 3},
+		// F3: informational robocalls to a landline.
+		{name: "F3 two robocalls allow without consent", in: landline(attempts(at, consent.PurposeInformational, consent.MethodPrerecorded, -day, -2*day)), verdict: consent.Allow},
+		{name: "F3 third robocall 30 days old has left", in: landline(attempts(at, consent.PurposeInformational, consent.MethodPrerecorded, -day, -2*day, -30*day)), verdict: consent.Allow},
+		{name: "F3 three robocalls in 30 days deny", in: landline(attempts(at, consent.PurposeInformational, consent.MethodPrerecorded, -day, -2*day, -30*day+time.Second)), verdict: consent.Deny, reasons: reasons(consent.ReasonCapResidential)},
+		{name: "F3 live calls do not count", in: landline(attempts(at, consent.PurposeInformational, consent.MethodLive, -day, -2*day, -3*day)), verdict: consent.Allow},
+	}
+	for i := range cases {
+		kind := consent.ConsentNone
+		if cases[i].in.Purpose == consent.PurposeTelemarketing {
+			kind = consent.ConsentPEWC
+		}
+		cases[i].facts = facts(at, kind, 3)
+	}
+	cases = append(cases,
+		tc{name: "F3 over the cap with PEC", in: landline(attempts(at, consent.PurposeInformational, consent.MethodPrerecorded, -day, -2*day, -3*day)), facts: facts(at, consent.ConsentPEC, 4), verdict: consent.Allow, consentID: 4},
+		tc{name: "cap clearing after 21:00 defers to 08:00", in: func() consent.Input {
+			in := debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, seven(-week+10*time.Hour)...))
+			return in
+		}(), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Defer, until: local(t, ny, "2026-06-11 08:00"), reasons: freq},
+		tc{name: "cap and window together", in: func() consent.Input {
+			in := debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, seven(-week+time.Hour)...))
+			in.At = local(t, ny, "2026-06-10 07:00")
+			return in
+		}(), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Defer, until: local(t, ny, "2026-06-10 13:00"), reasons: reasons(consent.ReasonWindowOutside, consent.ReasonCapFrequency)},
+	)
+	runCases(t, b.eng, cases)
+
+	t.Run("firm caps tighten", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, consent.Config{Firm: consent.FirmPolicy{
+			Caps: map[string]consent.Cap{"R1": {Max: 5, Period: 7 * day}, "S1": {Max: 2, Period: 2 * day}},
+		}}).eng
+		in := debt(attempts(at, consent.PurposeDebtCollection, consent.MethodLive, -day, -2*day, -3*day, -4*day, -5*day))
+		d := e.Check(in, facts(at, consent.ConsentNone, 0))
+		require.Equal(t, consent.Defer, d.Verdict)
+		require.True(t, at.Add(2*day).Equal(d.Until), "%v", d.Until)
+		fl := sale(flNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -30*time.Hour, -44*time.Hour))
+		d = e.Check(fl, facts(at, consent.ConsentPEWC, 3))
+		require.Equal(t, freq, d.Reasons)
+		require.True(t, at.Add(4*time.Hour).Equal(d.Until), "%v", d.Until)
+		ny := sale(nyNumber, "", fl.History)
+		require.Equal(t, consent.Allow, e.Check(ny, facts(at, consent.ConsentPEWC, 3)).Verdict, "S1's firm cap stays in Florida")
+	})
+
+	t.Run("F3 firm requires PEC always", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, consent.Config{Firm: consent.FirmPolicy{ResidentialNeedsPEC: true}}).eng
+		require.Equal(t, reasons(consent.ReasonConsentMissing), e.Check(landline(nil), facts(at, consent.ConsentNone, 0)).Reasons)
+		require.Equal(t, consent.Allow, e.Check(landline(nil), facts(at, consent.ConsentPEC, 4)).Verdict)
+	})
+}
+
+// TestEthics covers E1: live solicitation needs a logged exception, and
+// accident solicitation waits 40 days.
+func TestEthics(t *testing.T) {
+	t.Parallel()
+	b := setup(t, consent.Config{})
+	at := noon(t)
+	day := 24 * time.Hour
+	solicit := func(m consent.Method, exception bool, accident time.Time) consent.Input {
+		return consent.Input{Number: nyNumber, Purpose: consent.PurposeSolicitation, Method: m, At: at, SolicitationException: exception, AccidentAt: accident}
+	}
+	ethics := reasons(consent.ReasonEthicsSolicitation)
+	cases := []tc{
+		{name: "live solicitation denied", in: solicit(consent.MethodLive, false, time.Time{}), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Deny, reasons: ethics},
+		{name: "live solicitation with a logged exception", in: solicit(consent.MethodLive, true, time.Time{}), facts: facts(at, consent.ConsentNone, 0), verdict: consent.Allow},
+		{name: "recorded solicitation is not E1's live rule", in: solicit(consent.MethodPrerecorded, false, time.Time{}), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Allow, consentID: 2},
+		{name: "unknown method counts as live", in: solicit("", false, time.Time{}), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Deny, reasons: ethics},
+		{name: "live telemarketing is not solicitation", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeTelemarketing, Method: consent.MethodLive, At: at}, facts: facts(at, consent.ConsentNone, 0), verdict: consent.Allow},
+		{name: "accident 39 days ago defers to day 40", in: solicit(consent.MethodPrerecorded, false, at.Add(-39*day)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Defer, until: at.Add(day), reasons: ethics, consentID: 2},
+		{name: "accident 40 days less a second ago", in: solicit(consent.MethodPrerecorded, false, at.Add(-40*day+time.Second)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Defer, until: at.Add(time.Second), reasons: ethics, consentID: 2},
+		{name: "accident 40 days ago allows", in: solicit(consent.MethodPrerecorded, false, at.Add(-40*day)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Allow, consentID: 2},
+	}
+	runCases(t, b.eng, cases)
+}
+
+// TestDecideAllocatesNothing checks the zero-allocation promise on a mix of
+// allow, defer and deny decisions. It does not run in parallel:
+// testing.AllocsPerRun reads process-wide counters and refuses parallel tests.
+func TestDecideAllocatesNothing(t *testing.T) { //nolint:paralleltest // AllocsPerRun forbids t.Parallel.
+	b := setup(t, consent.Config{Firm: consent.FirmPolicy{Holidays: []string{"2026-12-25"}, NoSunday: true}})
+	ins, fs := benchInputs(t)
+	var d consent.Decision
+	for i := range ins { // warm the interned reason slices
+		b.eng.Decide(&ins[i], &fs[i], &d)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		for i := range ins {
+			b.eng.Decide(&ins[i], &fs[i], &d)
+		}
+	})
+	require.Zero(t, allocs)
+}

@@ -1,0 +1,399 @@
+package consent
+
+import (
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// Script is a campaign's message script and reach, for the launch check.
+type Script struct {
+	// Purpose is the campaign's purpose.
+	Purpose Purpose
+	// Method is the campaign's method. For a live campaign, Text is the
+	// agent's opening; check the abandoned-call message (rule F10) as a
+	// separate prerecorded Script.
+	Method Method
+	// Text is the message as it is spoken.
+	Text string
+	// Voicemail is the message left on answering machines, or "" when the
+	// campaign leaves none.
+	Voicemail string
+	// FirmName is the firm's registered name.
+	FirmName string
+	// Callback is the callback number the message states.
+	Callback string
+	// States are the USPS codes of the states the campaign may reach (from
+	// addresses and area codes). Empty means unknown, which counts as every
+	// state.
+	States []string
+	// NationalAsOf is when the national registry copy was taken.
+	NationalAsOf time.Time
+	// At is the launch time.
+	At time.Time
+}
+
+// wordsPerSecond converts the rules' spoken-time limits into words of script:
+// 150 words a minute, an ordinary rate for recorded speech.
+const wordsPerSecond = 2.5
+
+func wordsIn(d time.Duration) int { return int(d.Seconds() * wordsPerSecond) }
+
+// CheckScript runs the campaign launch checks of every rule that applies to
+// the script's purpose, method and states at s.At, and returns the reason
+// codes of the checks that fail, in canonical order (nil when all pass):
+//
+//   - script.identification: the firm's registered name is not said within
+//     the first 10 seconds (F7);
+//   - script.callback: no callback number, a 900 number, a callback the text
+//     does not state, or a voicemail message without a toll-free number (F7);
+//   - script.optout: no key-press opt-out offer starting within 2 seconds
+//     after the identification (F7);
+//   - script.disclosure: a Connecticut sales script that does not state the
+//     caller's identity, the firm and the purpose within 10 seconds and then
+//     ask whether the person wants to continue, end the call or be removed
+//     (C4);
+//   - script.advertising_material: a recorded solicitation that does not say
+//     "Advertising Material" at its start and at its end (E1);
+//   - dnc.national_stale: telemarketing or solicitation while the national
+//     registry copy is older than its limit (F8).
+//
+// Times are converted to words at 150 words a minute.
+func (e *Engine) CheckScript(s Script) []Reason {
+	pm, mm := purposeBits(s.Purpose), methodBits(s.Method)
+	text := tokenize(s.Text)
+	firm := tokenize(s.FirmName)
+	var set ReasonSet
+	for _, p := range e.packs {
+		inState := len(s.States) == 0
+		for _, st := range s.States {
+			inState = inState || (p.State != "" && strings.EqualFold(st, p.State))
+		}
+		for i := range p.Rules {
+			r := &p.Rules[i]
+			if r.Kind == Info || r.Kind == Duty || !r.active(s.At) || !r.matches(pm, mm) {
+				continue
+			}
+			if r.InState && !inState {
+				continue
+			}
+			if r.SnapshotMaxAge > 0 && (s.NationalAsOf.IsZero() || s.At.Sub(s.NationalAsOf) > r.SnapshotMaxAge) {
+				set |= bitDNCNationalStale
+			}
+			if r.Script != nil {
+				set |= checkScript(r.Script, &s, text, firm, mm)
+			}
+		}
+	}
+	if set == 0 {
+		return nil
+	}
+	return set.AppendTo(nil)
+}
+
+func (r *Rule) active(at time.Time) bool {
+	return (r.From.IsZero() || !at.Before(r.From)) && (r.Until.IsZero() || at.Before(r.Until))
+}
+
+func (r *Rule) matches(pm, mm uint8) bool {
+	rp, rm := pAll, mAll
+	if r.Purposes != nil {
+		rp = 0
+		for _, p := range r.Purposes {
+			rp |= purposeBits(p)
+		}
+	}
+	if r.Methods != nil {
+		rm = 0
+		for _, m := range r.Methods {
+			rm |= methodBits(m)
+		}
+	}
+	return rp&pm != 0 && rm&mm != 0
+}
+
+func checkScript(sr *ScriptRule, s *Script, text, firm tokens, mm uint8) ReasonSet {
+	var set ReasonSet
+	firmAt := text.find(firm.words, 0)
+	firmEnd := firmAt + len(firm.words)
+	if sr.Identify && (len(firm.words) == 0 || firmAt < 0 || firmAt >= wordsIn(10*time.Second)) {
+		set |= bitScriptIdentification
+	}
+	if sr.Callback && !callbackOK(s.Callback, text) {
+		set |= bitScriptCallback
+	}
+	if sr.VoicemailTollFree && s.Voicemail != "" && !tokenize(s.Voicemail).hasTollFree() {
+		set |= bitScriptCallback
+	}
+	if sr.OptOutWithin > 0 {
+		start := text.optOutOffer()
+		if start >= 0 && firmAt >= 0 {
+			start = max(start, firmEnd)
+		}
+		if firmAt < 0 || start < 0 || start-firmEnd > wordsIn(sr.OptOutWithin) {
+			set |= bitScriptOptout
+		}
+	}
+	if sr.Disclosure > 0 && !text.disclosure(firm.words, wordsIn(sr.Disclosure)) {
+		set |= bitScriptDisclosure
+	}
+	if sr.AdvertisingMaterial && mm&mPrerecorded != 0 {
+		n := len(text.words)
+		if n < 4 || text.words[0] != "advertising" || text.words[1] != "material" ||
+			text.words[n-2] != "advertising" || text.words[n-1] != "material" {
+			set |= bitScriptAdvertisingMatl
+		}
+	}
+	return set
+}
+
+// tokens is a script split into lower-case words, with the index of the
+// first word of each sentence.
+type tokens struct {
+	words     []string
+	sentences []int
+}
+
+func tokenize(s string) tokens {
+	var t tokens
+	var b strings.Builder
+	newSentence := true
+	flush := func() {
+		if b.Len() == 0 {
+			return
+		}
+		if newSentence {
+			t.sentences = append(t.sentences, len(t.words))
+			newSentence = false
+		}
+		t.words = append(t.words, b.String())
+		b.Reset()
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(unicode.ToLower(r))
+		case r == '&':
+			flush()
+			b.WriteString("and")
+			flush()
+		case r == '.' || r == '?' || r == '!' || r == '\n':
+			flush()
+			newSentence = true
+		case r == '\'' || r == '\u2019':
+			// "I'm", "firm's": keep the word whole.
+		default:
+			flush()
+		}
+	}
+	flush()
+	return t
+}
+
+// find returns the index of the first occurrence of seq at or after from, or -1.
+func (t tokens) find(seq []string, from int) int {
+	if len(seq) == 0 {
+		return -1
+	}
+	for i := from; i+len(seq) <= len(t.words); i++ {
+		match := true
+		for j, w := range seq {
+			if t.words[i+j] != w {
+				match = false
+				break
+			}
+		}
+		if match {
+			return i
+		}
+	}
+	return -1
+}
+
+// sentenceOf returns the start and end word indexes of the sentence holding word i.
+func (t tokens) sentenceOf(i int) (int, int) {
+	start, end := 0, len(t.words)
+	for _, s := range t.sentences {
+		if s > i {
+			end = s
+			break
+		}
+		start = s
+	}
+	return start, end
+}
+
+func (t tokens) sentenceHas(start, end int, words ...string) bool {
+	for i := start; i < end; i++ {
+		for _, w := range words {
+			if t.words[i] == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var (
+	digitWords = map[string]byte{
+		"zero": '0', "oh": '0', "one": '1', "two": '2', "three": '3', "four": '4',
+		"five": '5', "six": '6', "seven": '7', "eight": '8', "nine": '9',
+	}
+	keyWords      = []string{"star", "pound", "hash"}
+	optOutWords   = []string{"stop", "opt", "optout", "remove", "removed", "unsubscribe"}
+	optOutPhrases = [][]string{{"no", "longer"}, {"do", "not", "call"}}
+)
+
+func isKey(w string) bool {
+	if len(w) == 1 && w[0] >= '0' && w[0] <= '9' {
+		return true
+	}
+	if _, ok := digitWords[w]; ok {
+		return true
+	}
+	for _, k := range keyWords {
+		if w == k {
+			return true
+		}
+	}
+	return false
+}
+
+// optOutOffer returns the index of the first word of the first key-press
+// opt-out offer (a sentence with "press" followed by a key and an opt-out
+// word), or -1.
+func (t tokens) optOutOffer() int {
+	for i, w := range t.words {
+		if w != "press" || i+1 >= len(t.words) || !isKey(t.words[i+1]) {
+			continue
+		}
+		start, end := t.sentenceOf(i)
+		if t.sentenceHas(start, end, optOutWords...) {
+			return start
+		}
+		for _, p := range optOutPhrases {
+			if j := t.find(p, start); j >= 0 && j+len(p) <= end {
+				return start
+			}
+		}
+	}
+	return -1
+}
+
+// numbers returns the digit strings the script states, written ("860-555-0101")
+// or spoken ("eight six zero ..."): runs of numeric words, concatenated.
+func (t tokens) numbers() []string {
+	var out []string
+	var cur []byte
+	for _, w := range t.words {
+		if d, ok := digitWords[w]; ok {
+			cur = append(cur, d)
+			continue
+		}
+		if allDigits(w) {
+			cur = append(cur, w...)
+			continue
+		}
+		if len(cur) > 0 {
+			out = append(out, string(cur))
+			cur = cur[:0]
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, string(cur))
+	}
+	return out
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// national returns the ten NANP digits of a stated number, or "".
+func national(digits string) string {
+	switch {
+	case len(digits) == 11 && digits[0] == '1':
+		return digits[1:]
+	case len(digits) == 10:
+		return digits
+	}
+	return ""
+}
+
+func callbackOK(callback string, text tokens) bool {
+	n, err := phone.Parse(callback)
+	if err != nil || n.AreaCode() == "" || n.AreaCode() == "900" {
+		return false
+	}
+	want := string(n)[2:]
+	for _, d := range text.numbers() {
+		if national(d) == want {
+			return true
+		}
+	}
+	return false
+}
+
+var tollFree = []string{"800", "833", "844", "855", "866", "877", "888"}
+
+func (t tokens) hasTollFree() bool {
+	for _, d := range t.numbers() {
+		if n := national(d); n != "" {
+			for _, tf := range tollFree {
+				if n[:3] == tf {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+var (
+	identityPhrases = [][]string{{"this", "is"}, {"my", "name", "is"}, {"i", "am"}, {"im"}, {"calling", "from"}, {"calling", "on", "behalf"}}
+	purposePhrases  = [][]string{{"calling", "about"}, {"calling", "to"}, {"calling", "regarding"}, {"calling", "because"},
+		{"calling", "with"}, {"call", "is", "about"}, {"reason", "for"}, {"purpose", "of"}}
+)
+
+// phraseBefore returns the end of the first phrase that starts before limit, or -1.
+func (t tokens) phraseBefore(phrases [][]string, limit int) int {
+	best := -1
+	for _, p := range phrases {
+		if i := t.find(p, 0); i >= 0 && i < limit && (best < 0 || i+len(p) < best) {
+			best = i + len(p)
+		}
+	}
+	return best
+}
+
+// disclosure reports whether the caller's identity, the firm and the purpose
+// are stated within the first limit words, followed by the question whether
+// the person wants to continue, end the call or be removed: a sentence that
+// starts within the limit or directly follows the disclosure.
+func (t tokens) disclosure(firm []string, limit int) bool {
+	f := t.find(firm, 0)
+	id := t.phraseBefore(identityPhrases, limit)
+	purpose := t.phraseBefore(purposePhrases, limit)
+	if f < 0 || f >= limit || id < 0 || purpose < 0 {
+		return false
+	}
+	last := max(f+len(firm), id, purpose) - 1
+	_, discEnd := t.sentenceOf(last)
+	for _, s := range t.sentences {
+		if s >= limit && s > discEnd {
+			break
+		}
+		_, end := t.sentenceOf(s)
+		if t.sentenceHas(s, end, "continue") && t.sentenceHas(s, end, "end", "hang") && t.sentenceHas(s, end, "remove", "removed") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,113 @@
+package consent_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// TestCheckScript covers the campaign launch checks of F7, C4, E1 and F8.
+func TestCheckScript(t *testing.T) {
+	t.Parallel()
+	b := setup(t, consent.Config{})
+	at := time.Date(2026, 6, 10, 16, 0, 0, 0, time.UTC)
+	const firm = "Smith & Jones LLP"
+	reminder := "This is Smith and Jones LLP. To stop these calls, press 9. " +
+		"Your hearing is on Tuesday at 10 a.m. Questions? Call us at (860) 555-0101."
+	ctSales := "Hi, this is Anna calling from Smith & Jones LLP, calling about a free review of your case. " +
+		"Would you like to continue, end this call, or be removed from our list? " +
+		"To stop these calls, press 9. Call us back at 860-555-0101."
+	solicitation := "Advertising Material. This is Smith & Jones LLP. Press 9 to stop these calls. " +
+		"If you were hurt at work, call 860-555-0101. Advertising Material."
+	base := consent.Script{Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Text: reminder,
+		FirmName: firm, Callback: "(860) 555-0101", NationalAsOf: at.Add(-24 * time.Hour), At: at}
+	with := func(mut func(*consent.Script)) consent.Script {
+		s := base
+		mut(&s)
+		return s
+	}
+	for _, c := range []struct {
+		name   string
+		script consent.Script
+		want   []consent.Reason
+	}{
+		{"a good reminder", base, nil},
+		{"spoken callback number", with(func(s *consent.Script) {
+			s.Text = strings.Replace(reminder, "(860) 555-0101", "eight six zero, five five five, zero one zero one", 1)
+		}), nil},
+		{"no firm name", with(func(s *consent.Script) { s.Text = strings.Replace(reminder, "Smith and Jones LLP", "your lawyer", 1) }),
+			reasons(consent.ReasonScriptIdentification, consent.ReasonScriptOptout)},
+		{"firm named too late", with(func(s *consent.Script) {
+			s.Text = "Hello. " + strings.Repeat("We have news about your matter. ", 5) + reminder
+		}), reasons(consent.ReasonScriptIdentification)},
+		{"no callback number", with(func(s *consent.Script) { s.Callback = "" }), reasons(consent.ReasonScriptCallback)},
+		{"a 900 callback", with(func(s *consent.Script) {
+			s.Callback = "900-555-0101"
+			s.Text = strings.Replace(reminder, "(860) 555-0101", "900-555-0101", 1)
+		}), reasons(consent.ReasonScriptCallback)},
+		{"callback not stated", with(func(s *consent.Script) { s.Callback = "203-555-0199" }), reasons(consent.ReasonScriptCallback)},
+		{"voicemail without toll-free number", with(func(s *consent.Script) { s.Voicemail = "Smith and Jones LLP. Call 860-555-0101." }),
+			reasons(consent.ReasonScriptCallback)},
+		{"voicemail with toll-free number", with(func(s *consent.Script) { s.Voicemail = "Smith and Jones LLP. Call 1-800-555-0101 to opt out." }), nil},
+		{"no opt-out", with(func(s *consent.Script) { s.Text = strings.Replace(reminder, "To stop these calls, press 9. ", "", 1) }),
+			reasons(consent.ReasonScriptOptout)},
+		{"opt-out too long after the identification", with(func(s *consent.Script) {
+			s.Text = "This is Smith and Jones LLP. Your hearing is on Tuesday at ten in the morning. To stop these calls, press 9. Call (860) 555-0101."
+		}), reasons(consent.ReasonScriptOptout)},
+		{"press without an opt-out", with(func(s *consent.Script) {
+			s.Text = strings.Replace(reminder, "To stop these calls, press 9.", "To hear this again, press 9.", 1)
+		}), reasons(consent.ReasonScriptOptout)},
+		{"live informational scripts are not F7's", with(func(s *consent.Script) { s.Method = consent.MethodLive; s.Text = "Hello."; s.Callback = "" }), nil},
+		// C4, Connecticut sales calls.
+		{"CT sales script with the disclosure", with(func(s *consent.Script) {
+			s.Purpose = consent.PurposeTelemarketing
+			s.Method = consent.MethodLive
+			s.Text = ctSales
+		}), nil},
+		{"CT sales script without the question", with(func(s *consent.Script) {
+			s.Purpose, s.Method = consent.PurposeTelemarketing, consent.MethodLive
+			s.Text = strings.Replace(ctSales, "Would you like to continue, end this call, or be removed from our list? ", "", 1)
+		}), reasons(consent.ReasonScriptDisclosure)},
+		{"CT sales script without the purpose", with(func(s *consent.Script) {
+			s.Purpose, s.Method = consent.PurposeTelemarketing, consent.MethodLive
+			s.Text = strings.Replace(ctSales, ", calling about a free review of your case", "", 1)
+		}), reasons(consent.ReasonScriptDisclosure)},
+		{"sales script for New York only needs no CT disclosure", with(func(s *consent.Script) {
+			s.Purpose, s.Method, s.States = consent.PurposeTelemarketing, consent.MethodLive, []string{"NY"}
+			s.Text = "Hello from Smith & Jones LLP."
+		}), nil},
+		{"sales script reaching CT", with(func(s *consent.Script) {
+			s.Purpose, s.Method, s.States = consent.PurposeTelemarketing, consent.MethodLive, []string{"NY", "ct"}
+			s.Text = "Hello from Smith & Jones LLP."
+		}), reasons(consent.ReasonScriptDisclosure)},
+		// E1, recorded solicitations (which also reach CT here, so C4 applies).
+		{"recorded solicitation", with(func(s *consent.Script) {
+			s.Purpose, s.States, s.Text = consent.PurposeSolicitation, []string{"NY"}, solicitation
+		}), nil},
+		{"recorded solicitation without the closing words", with(func(s *consent.Script) {
+			s.Purpose, s.States = consent.PurposeSolicitation, []string{"NY"}
+			s.Text = strings.TrimSuffix(solicitation, " Advertising Material.")
+		}), reasons(consent.ReasonScriptAdvertisingMatl)},
+		{"recorded solicitation without the opening words", with(func(s *consent.Script) {
+			s.Purpose, s.States = consent.PurposeSolicitation, []string{"NY"}
+			s.Text = strings.TrimPrefix(solicitation, "Advertising Material. ")
+		}), reasons(consent.ReasonScriptAdvertisingMatl)},
+		// F8, the national registry copy.
+		{"telemarketing with a stale registry copy", with(func(s *consent.Script) {
+			s.Purpose, s.States, s.NationalAsOf = consent.PurposeTelemarketing, []string{"NY"}, at.Add(-32*24*time.Hour)
+		}), reasons(consent.ReasonDNCNationalStale)},
+		{"telemarketing with no registry copy", with(func(s *consent.Script) {
+			s.Purpose, s.States, s.NationalAsOf = consent.PurposeTelemarketing, []string{"NY"}, time.Time{}
+		}), reasons(consent.ReasonDNCNationalStale)},
+		{"informational ignores the registry age", with(func(s *consent.Script) { s.NationalAsOf = time.Time{} }), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, c.want, b.eng.CheckScript(c.script))
+		})
+	}
+}
