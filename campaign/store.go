@@ -228,3 +228,39 @@ func (s *Store) Installation(ctx context.Context) (string, error) {
 	}
 	return id, nil
 }
+
+// History returns the calls placed to each number since the given time,
+// across all campaigns. An answered call counts as a conversation, the
+// cautious reading for the Reg F quiet period.
+func (s *Store) History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error) {
+	list := make([]string, len(phones))
+	for i, p := range phones {
+		list[i] = p.String()
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = 'answered'
+		  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
+		 WHERE a.phone = ANY($1) AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`, list, since)
+	if err != nil {
+		return nil, fmt.Errorf("attempt history: %w", err)
+	}
+	defer rows.Close()
+	out := map[phone.Number][]consent.Attempt{}
+	for rows.Next() {
+		var (
+			p       string
+			a       consent.Attempt
+			purpose string
+		)
+		if err := rows.Scan(&p, &a.At, &purpose, &a.Conversation); err != nil {
+			return nil, fmt.Errorf("attempt history: %w", err)
+		}
+		a.Purpose = consent.Purpose(purpose)
+		a.Method = consent.MethodPrerecorded
+		out[phone.Number(p)] = append(out[phone.Number(p)], a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("attempt history: %w", err)
+	}
+	return out, nil
+}

@@ -10,27 +10,20 @@ import (
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
-// Method says whether a call plays a recorded or synthesised voice
-// (prerecorded) or connects a person from the first moment (live).
-type Method string
-
-// The call methods of the compliance rules.
-const (
-	MethodPrerecorded Method = "prerecorded"
-	MethodLive        Method = "live"
-)
-
 // Request is everything the gate needs to decide one attempt.
 type Request struct {
-	Phone      phone.Number    `json:"phone"`
-	Purpose    consent.Purpose `json:"purpose"`
-	Method     Method          `json:"method"`
-	Line       string          `json:"line"`
-	State      string          `json:"state,omitempty"`
-	ZIP        string          `json:"zip,omitempty"`
-	At         time.Time       `json:"at"`
-	CampaignID int64           `json:"campaign_id,omitempty"`
-	ContactID  int64           `json:"contact_id,omitempty"`
+	Phone      phone.Number     `json:"phone"`
+	Purpose    consent.Purpose  `json:"purpose"`
+	Method     consent.Method   `json:"method"`
+	Line       consent.LineType `json:"line"`
+	State      string           `json:"state,omitempty"`
+	ZIP        string           `json:"zip,omitempty"`
+	At         time.Time        `json:"at"`
+	CampaignID int64            `json:"campaign_id,omitempty"`
+	ContactID  int64            `json:"contact_id,omitempty"`
+	// History is the calls already placed to this number, across all
+	// campaigns, within the longest cap window.
+	History []consent.Attempt `json:"history,omitempty"`
 }
 
 // Gate decides whether an attempt may be placed. Implementations fail
@@ -38,6 +31,13 @@ type Request struct {
 // example index.stale) and never allow.
 type Gate interface {
 	Check(ctx context.Context, req Request) consent.Decision
+}
+
+// Syncer is a gate whose indexes can be brought up to date on demand. The
+// pacing loop syncs before each batch, so an opt-out committed anywhere
+// before the batch holds for it.
+type Syncer interface {
+	Sync(ctx context.Context) error
 }
 
 // deny builds a deny decision with the given reasons.

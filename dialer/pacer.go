@@ -48,6 +48,9 @@ type Store interface {
 	// and moves the target on: blocked targets are done, deferred ones wait
 	// until the decision's Until, allowed ones are being dialed.
 	Decide(ctx context.Context, t Target, req Request, d consent.Decision) (attemptID int64, err error)
+	// History returns, for each number, the calls placed to it since the
+	// given time across all campaigns.
+	History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
 	// OriginateFailed records that Asterisk refused the call.
@@ -146,8 +149,12 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
+			history, err := p.prepare(ctx, targets, now())
+			if err != nil {
+				return err
+			}
 			for _, t := range targets {
-				ok, err := p.attempt(ctx, c, t, media, now(), done)
+				ok, err := p.attempt(ctx, c, t, history[t.Phone], media, now(), done)
 				if err != nil {
 					return err
 				}
@@ -178,12 +185,39 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	}
 }
 
+// HistoryWindow is how far back the pacing loop reads attempt history for
+// the caps (the longest cap window of the law packs is 30 days).
+const HistoryWindow = 31 * 24 * time.Hour
+
+// prepare syncs the gate's indexes, when it has any, and loads the attempt
+// history of a batch's numbers in one query.
+func (p *Pacer) prepare(ctx context.Context, targets []Target, now time.Time) (map[phone.Number][]consent.Attempt, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	if s, ok := p.Gate.(Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			// The gate fails closed on its own once freshness lapses.
+			p.Log.Warn("pacer: index sync failed", "err", err)
+		}
+	}
+	phones := make([]phone.Number, len(targets))
+	for i, t := range targets {
+		phones[i] = t.Phone
+	}
+	h, err := p.Store.History(ctx, phones, now.Add(-HistoryWindow))
+	if err != nil {
+		return nil, fmt.Errorf("pacer: attempt history: %w", err)
+	}
+	return h, nil
+}
+
 // attempt decides one target, records the attempt and, when allowed, places
 // the call. It reports whether a call is now in flight.
-func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, media string, at time.Time, done chan<- ended) (bool, error) {
+func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []consent.Attempt, media string, at time.Time, done chan<- ended) (bool, error) {
 	req := Request{
-		Phone: t.Phone, Purpose: c.Purpose, Method: MethodPrerecorded, Line: "unknown",
-		State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID,
+		Phone: t.Phone, Purpose: c.Purpose, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
+		State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history,
 	}
 	d := p.Gate.Check(ctx, req)
 	id, err := p.Store.Decide(ctx, t, req, d)

@@ -67,3 +67,88 @@ func (s *PGStore) ListInternal(ctx context.Context, limit int) ([]InternalEntry,
 	}
 	return out, nil
 }
+
+// InternalAll reads every number on the internal list, with the change
+// sequence the read is consistent with, in one repeatable-read transaction.
+// Numbers outside the NANP are not indexed (the gate refuses them anyway).
+func (s *PGStore) InternalAll(ctx context.Context) ([]uint64, int64, error) {
+	var (
+		nums []uint64
+		seq  int64
+	)
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM index_changes`).Scan(&seq); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM dnc_internal WHERE removed_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		phones, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		nums = make([]uint64, 0, len(phones))
+		for _, p := range phones {
+			if n, err := phone.Number(p).NANP(); err == nil {
+				nums = append(nums, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("internal dnc load: %w", err)
+	}
+	return nums, seq, nil
+}
+
+// InternalSince reads the internal list's changes after seq, folded to their
+// net effect per number, and the last change sequence seen (seq itself when
+// there is nothing new).
+func (s *PGStore) InternalSince(ctx context.Context, seq int64) (Change, int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT seq, phone, op FROM index_changes WHERE index = 'dnc' AND seq > $1 ORDER BY seq`, seq)
+	if err != nil {
+		return Change{}, seq, fmt.Errorf("internal dnc changes: %w", err)
+	}
+	type change struct {
+		Seq   int64
+		Phone string
+		Op    string
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[change])
+	if err != nil {
+		return Change{}, seq, fmt.Errorf("internal dnc changes: %w", err)
+	}
+	last := seq
+	net := map[uint64]bool{}
+	order := []uint64{}
+	for _, c := range list {
+		last = c.Seq
+		n, err := phone.Number(c.Phone).NANP()
+		if err != nil {
+			continue
+		}
+		if _, seen := net[n]; !seen {
+			order = append(order, n)
+		}
+		net[n] = c.Op == "add"
+	}
+	var ch Change
+	for _, n := range order {
+		if net[n] {
+			ch.Adds = append(ch.Adds, n)
+		} else {
+			ch.Dels = append(ch.Dels, n)
+		}
+	}
+	return ch, last, nil
+}
+
+// LatestSeq returns the newest change sequence number of any index.
+func (s *PGStore) LatestSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.db.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM index_changes`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("latest change: %w", err)
+	}
+	return seq, nil
+}

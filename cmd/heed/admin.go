@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -14,6 +15,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/audit"
 	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/migrations"
 )
@@ -195,5 +197,29 @@ func (m *Main) dncAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "%s is on the internal do-not-call list\n", n)
+	return nil
+}
+
+func (m *Main) auditVerify(ctx context.Context, args []string) error {
+	f := m.flags("audit verify")
+	dbURL := f.databaseURL()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rep, err := audit.Verify(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if rep.Rows == 0 {
+		fmt.Fprintln(m.Stdout, "audit log is empty")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "audit log intact: %d entries from %s to %s\nhead %s\n", rep.Rows,
+		rep.First.UTC().Format(time.RFC3339), rep.Last.UTC().Format(time.RFC3339), rep.Head)
 	return nil
 }

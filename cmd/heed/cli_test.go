@@ -118,3 +118,28 @@ func TestCLIUsersAndContacts(t *testing.T) {
 	_, _, err = runHeed(env, "dnc", "add", "860 555 0101")
 	require.ErrorContains(t, err, "already on the internal do-not-call list")
 }
+
+func TestCLIAuditVerify(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	out, _, err := runHeed(env, "audit", "verify")
+	require.NoError(t, err)
+	require.Equal(t, "audit log is empty\n", out)
+	_, _, err = runHeed(env, "dnc", "add", "860-555-0101")
+	require.NoError(t, err)
+	_, _, err = runHeed(env, "user", "add", "--email", "a@firm.test", "--role", "attorney")
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "audit", "verify")
+	require.NoError(t, err)
+	require.Contains(t, out, "audit log intact: 2 entries")
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `UPDATE audit_log SET details = jsonb_set(details, '{source}', '"nobody asked"') WHERE tbl = 'dnc_internal'`)
+	require.NoError(t, err)
+	_, _, err = runHeed(env, "audit", "verify")
+	require.ErrorContains(t, err, "audit log has been tampered with")
+}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+	_ "time/tzdata" // calling windows must not depend on the host's zoneinfo
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -53,6 +55,10 @@ type Main struct {
 	Listener net.Listener
 	// Started, when set, is called by serve once it is ready, with its address.
 	Started func(addr string)
+	// Now, when set, is the clock the dialer applies the law at. Only tests
+	// set it (to run calling-window-bound campaigns at any hour); there is
+	// deliberately no flag or variable for it.
+	Now func() time.Time
 }
 
 const usage = `heed: an autodialer that checks consent and do-not-call rules before every call.
@@ -65,6 +71,7 @@ Usage:
   heed import contacts --list NAME FILE.csv import contacts (name, phone[, state, zip, external_ref])
   heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
   heed demo                                 seed the demo list, consents and a first admin
+  heed audit verify                         check the audit log's hash chain
   heed version                              print the version
 
 Every flag can also be set with the environment variable shown in its help.
@@ -93,6 +100,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "dnc", rest, map[string]func(context.Context, []string) error{"add": m.dncAdd})
 	case "demo":
 		return m.demo(ctx, rest)
+	case "audit":
+		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
 	case "version", "--version", "-v":
 		fmt.Fprintln(m.Stdout, "heed", version)
 		return nil

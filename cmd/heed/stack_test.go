@@ -99,7 +99,8 @@ func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ready := make(chan string, 1)
-	m := &Main{Stdout: s.log, Stderr: s.log, Getenv: s.getenv, Listener: ln, Started: func(addr string) { ready <- addr }}
+	m := &Main{Stdout: s.log, Stderr: s.log, Getenv: s.getenv, Listener: ln, Started: func(addr string) { ready <- addr },
+		Now: businessHours()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx, []string{"serve"}) }()
@@ -127,6 +128,20 @@ func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 }
 
 func (s *stack) getenv(k string) string { return s.env[k] }
+
+// businessHours returns a clock that starts at 10:00 today in Connecticut,
+// where the demo numbers are, and runs at the real pace, so campaigns bound
+// by calling windows can be tested at any hour.
+func businessHours() func() time.Time {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		panic(err)
+	}
+	y, mo, d := time.Now().In(ny).Date()
+	base := time.Date(y, mo, d, 10, 0, 0, 0, ny)
+	start := time.Now()
+	return func() time.Time { return base.Add(time.Since(start)) }
+}
 
 // heed runs one heed command against the stack's database and returns its output.
 func (s *stack) heed(t *testing.T, args ...string) string {

@@ -1,0 +1,167 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heed-dialer/heed/dnc"
+)
+
+// DefaultFreshness is how long an index may go without confirming that it
+// has every committed change before the gate fails closed.
+const DefaultFreshness = 2 * time.Second
+
+// Indexes keeps this process's in-memory do-not-call index current with
+// PostgreSQL. Every change to a source table is logged in index_changes
+// with a sequence number and announced with NOTIFY heed_index; Indexes
+// applies the changes in order and records the sequence it has reached and
+// when it last confirmed that nothing newer exists.
+type Indexes struct {
+	// DNC is the do-not-call index the gate reads.
+	DNC *dnc.Index
+	// Bound is the freshness bound; zero means DefaultFreshness.
+	Bound time.Duration
+	// Poll is how often Run confirms freshness without a notification;
+	// zero means Bound/4.
+	Poll time.Duration
+
+	db    *pgxpool.Pool
+	store *dnc.PGStore
+	log   *slog.Logger
+
+	mu        sync.Mutex // serialises loads and syncs
+	seq       atomic.Int64
+	confirmed atomic.Int64 // unix nanoseconds of the last confirmation
+}
+
+// NewIndexes returns indexes over db. Call Load before use and Run to
+// follow changes.
+func NewIndexes(db *pgxpool.Pool, log *slog.Logger) *Indexes {
+	return &Indexes{DNC: dnc.NewIndex(), db: db, store: dnc.NewPGStore(db), log: log}
+}
+
+func (ix *Indexes) bound() time.Duration {
+	if ix.Bound > 0 {
+		return ix.Bound
+	}
+	return DefaultFreshness
+}
+
+// Load reads the internal list whole and installs it.
+func (ix *Indexes) Load(ctx context.Context) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	started := time.Now()
+	nums, seq, err := ix.store.InternalAll(ctx)
+	if err != nil {
+		return err
+	}
+	var b dnc.Builder
+	if err := b.AddMany(nums); err != nil {
+		return fmt.Errorf("internal dnc: %w", err)
+	}
+	if _, err := ix.DNC.Replace(dnc.Meta{List: dnc.Internal, Source: "postgres", Seq: uint64(seq)}, b.Build()); err != nil {
+		return fmt.Errorf("internal dnc: %w", err)
+	}
+	ix.seq.Store(seq)
+	ix.confirmed.Store(started.UnixNano())
+	return nil
+}
+
+// Sync applies every change committed before it was called. When it
+// returns nil, the indexes hold every opt-out committed before the call.
+func (ix *Indexes) Sync(ctx context.Context) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	started := time.Now()
+	from := ix.seq.Load()
+	ch, last, err := ix.store.InternalSince(ctx, from)
+	if err != nil {
+		return err
+	}
+	if last > from {
+		ch.Seq = uint64(last)
+		if len(ch.Adds)+len(ch.Dels) == 0 {
+			// Only other indexes' changes: the list's sequence still moves on.
+			ch.Adds = nil
+		}
+		if _, _, err := ix.DNC.Apply(dnc.Internal, ch); err != nil && !errors.Is(err, dnc.ErrStaleChange) {
+			return fmt.Errorf("internal dnc: %w", err)
+		}
+		ix.seq.Store(last)
+	}
+	ix.confirmed.Store(started.UnixNano())
+	return nil
+}
+
+// Seq returns the change sequence number the indexes have reached.
+func (ix *Indexes) Seq() int64 { return ix.seq.Load() }
+
+// Fresh reports whether the indexes confirmed within the bound before now
+// that they hold every committed change.
+func (ix *Indexes) Fresh(now time.Time) bool {
+	c := ix.confirmed.Load()
+	return c != 0 && now.UnixNano()-c <= int64(ix.bound())
+}
+
+// Run follows changes until ctx ends: it listens for NOTIFY heed_index on
+// a connection of its own and syncs on each notification, and at least
+// every Poll to keep confirming freshness. When PostgreSQL cannot be
+// reached, freshness lapses and the gate fails closed until it can.
+func (ix *Indexes) Run(ctx context.Context) {
+	poll := ix.Poll
+	if poll == 0 {
+		poll = ix.bound() / 4
+	}
+	for ctx.Err() == nil {
+		err := ix.listen(ctx, poll)
+		if ctx.Err() != nil {
+			return
+		}
+		ix.log.Warn("indexes: change feed interrupted; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(poll):
+		}
+	}
+}
+
+func (ix *Indexes) listen(ctx context.Context, poll time.Duration) error {
+	conn, err := ix.db.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN heed_index`); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer func() {
+		// The connection goes back to the pool: stop listening first.
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `UNLISTEN heed_index`)
+	}()
+	for {
+		if err := ix.Sync(ctx); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, poll)
+		_, err := conn.Conn().WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() != nil && !conn.Conn().IsClosed():
+			// No notification within poll: sync anyway to confirm freshness.
+		default:
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package dialer_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// TestOptOutPropagates runs two independent index followers on one
+// database, as two heed processes would, and checks that an opt-out
+// recorded through one is refused by the other's gate: at once after the
+// pacing loop's sync, and within the freshness bound from LISTEN/NOTIFY
+// alone.
+func TestOptOutPropagates(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+
+	nodes := make([]*dialer.Indexes, 2)
+	gates := make([]*dialer.PolicyGate, 2)
+	for i := range nodes {
+		nodes[i] = dialer.NewIndexes(db, quiet())
+		require.NoError(t, nodes[i].Load(ctx))
+		go nodes[i].Run(ctx)
+		gates[i] = &dialer.PolicyGate{Engine: engine, Indexes: nodes[i]}
+	}
+	req := func(p phone.Number) dialer.Request {
+		ny, _ := time.LoadLocation("America/New_York")
+		y, m, d := time.Now().In(ny).Date()
+		return dialer.Request{Phone: p, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded,
+			Line: consent.LineLandline, At: time.Date(y, m, d, 11, 0, 0, 0, ny)}
+	}
+	// Informational robocalls to a known landline need no consent (F3), so
+	// only the do-not-call list stands between this number and a call.
+	first := phone.Number("+18605550142")
+	d := gates[1].Check(ctx, req(first))
+	require.Equal(t, consent.Allow, d.Verdict, "%+v", d)
+
+	store := dnc.NewPGStore(db)
+	_, err = store.AddInternal(ctx, first, 0, "ivr", "pressed 9 on node A")
+	require.NoError(t, err)
+	require.NoError(t, gates[1].Sync(ctx))
+	d = gates[1].Check(ctx, req(first))
+	require.Equal(t, consent.Deny, d.Verdict)
+	require.Equal(t, []consent.Reason{consent.ReasonDNCInternal}, d.Reasons)
+
+	// Without an explicit sync, the notification alone must carry it within the bound.
+	second := phone.Number("+12035550143")
+	recorded := time.Now()
+	_, err = store.AddInternal(ctx, second, 0, "web", "opt-out page")
+	require.NoError(t, err)
+	n, _ := second.NANP()
+	for _, node := range nodes {
+		for !node.DNC.Lookup(n).Has(dnc.Internal) {
+			require.Less(t, time.Since(recorded), dialer.DefaultFreshness, "opt-out not seen by every node within the freshness bound")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Logf("opt-out reached both nodes' indexes %s after it was recorded", time.Since(recorded).Round(time.Millisecond))
+	require.Equal(t, consent.Deny, gates[1].Check(ctx, req(second)).Verdict)
+}
+
+// TestStaleIndexFailsClosed checks that a gate whose indexes cannot confirm
+// they are current denies every call with index.stale.
+func TestStaleIndexFailsClosed(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	ix.Bound = 200 * time.Millisecond
+	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
+	at := time.Date(2026, 11, 30, 11, 0, 0, 0, time.FixedZone("EST", -5*3600))
+	r := dialer.Request{Phone: "+18605550142", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineLandline, At: at}
+
+	d := g.Check(ctx, r)
+	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons, "never loaded: stale")
+	require.NoError(t, ix.Load(ctx))
+	require.Equal(t, consent.Allow, g.Check(ctx, r).Verdict)
+
+	db.Close() // PostgreSQL is gone: no more confirmations
+	require.Error(t, ix.Sync(ctx))
+	time.Sleep(250 * time.Millisecond)
+	d = g.Check(ctx, r)
+	require.Equal(t, consent.Deny, d.Verdict)
+	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons)
+}

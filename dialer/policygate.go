@@ -1,0 +1,80 @@
+package dialer
+
+import (
+	"context"
+	"time"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dnc"
+)
+
+// ConsentLookup answers, from memory and without allocating, the consent
+// facts of a number (its ten NANP digits) for a purpose on the voice channel.
+type ConsentLookup interface {
+	LookupVoice(n uint64, scope consent.Purpose, out *consent.ConsentFacts)
+}
+
+// PolicyGate is the gate: it gathers the facts from the in-memory indexes
+// and lets the policy engine decide by the law packs. It never touches the
+// database; when the indexes cannot confirm they are current it denies with
+// index.stale.
+type PolicyGate struct {
+	Engine  *consent.Engine
+	Indexes *Indexes
+	Consent ConsentLookup
+	// Clock reads the wall clock for index freshness; nil means time.Now.
+	// (Request.At, the moment the law is applied to, may differ in tests.)
+	Clock func() time.Time
+}
+
+var _ Gate = (*PolicyGate)(nil)
+
+// Sync brings the indexes up to every change committed before the call.
+// The pacing loop calls it before each batch.
+func (g *PolicyGate) Sync(ctx context.Context) error { return g.Indexes.Sync(ctx) }
+
+// Check decides one attempt.
+func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
+	now := time.Now
+	if g.Clock != nil {
+		now = g.Clock
+	}
+	in := consent.Input{
+		Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
+		Method: req.Method, Line: req.Line, At: req.At, History: req.History,
+	}
+	var f consent.Facts
+	f.Fresh = g.Indexes.Fresh(now())
+	view := g.Indexes.DNC.View()
+	if n, err := req.Phone.NANP(); err == nil {
+		f.DNC = dncHits(view.Lookup(n))
+		if g.Consent != nil {
+			g.Consent.LookupVoice(n, req.Purpose, &f.Consent)
+		}
+	}
+	if m, _, ok := view.List(dnc.National); ok {
+		f.NationalAsOf = m.AsOf
+	}
+	var d consent.Decision
+	g.Engine.Decide(&in, &f, &d)
+	return d
+}
+
+// dncHits maps the index's per-list hits to the engine's list kinds: any
+// state's list counts as a state-list hit.
+func dncHits(h dnc.Hits) consent.DNCHits {
+	var out consent.DNCHits
+	if h.Has(dnc.Internal) {
+		out |= consent.DNCInternal
+	}
+	if h.Has(dnc.National) {
+		out |= consent.DNCNational
+	}
+	if h.Has(dnc.Litigator) {
+		out |= consent.DNCLitigator
+	}
+	if h&^(1<<dnc.Internal|1<<dnc.National|1<<dnc.Litigator) != 0 {
+		out |= consent.DNCState
+	}
+	return out
+}

@@ -1,0 +1,29 @@
+// Package dnc holds heed's do-not-call lists: an exact, compact, immutable
+// in-memory set of ten-digit NANP numbers (Set), an Index that answers which
+// lists hold a number without locks or allocations, importers for the FTC
+// registry downloads, state lists and the internal list, and a versioned,
+// checksummed snapshot file.
+//
+// # The set
+//
+// A Set stores numbers in their ten-digit integer form (8605550101). It is
+// partitioned by exchange (the first six digits, NPA-NXX) and, inside an
+// exchange, by thousands block (the seventh digit), which is also the unit in
+// which carriers are given numbers. Each thousands block ("chunk") is stored in
+// whichever of three encodings is smallest: a 1,000-bit bitmap, an Elias-Fano
+// list of the members, or an Elias-Fano list of the non-members (so a full
+// block costs two bytes). A two-level directory (area code, then a 16-byte
+// entry per exchange holding the exchange's data offset and the byte length
+// of each of its ten chunks) finds a chunk with one access to a small, hot
+// table and one to the chunk itself.
+//
+// Sets never change. Apply returns a new Set that shares every untouched
+// exchange with the old one and re-encodes only the touched ones, so a change
+// list costs time in proportion to its length, not to the list's size.
+//
+// # Numbers
+//
+// The set accepts any integer below 10,000,000,000. The importers accept only
+// numbers that can exist in the NANP: an area code and an exchange that both
+// start with a digit from 2 to 9.
+package dnc

@@ -1,0 +1,30 @@
+package dnc
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// hugePageMin is the size from which arrays are backed by transparent huge
+// pages where the kernel allows: lookups then miss the TLB far less often.
+const hugePageMin = 4 << 20
+
+// adviseHuge asks the kernel to back the 2 MiB pages inside b with
+// transparent huge pages. It must be called before b is first written to
+// take effect at once; it is only a hint, and failures are ignored.
+func adviseHuge(b []byte) {
+	const huge = 2 << 20
+	if len(b) < hugePageMin {
+		return
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	off := int((huge - p%huge) % huge)
+	if off >= len(b) {
+		return
+	}
+	n := (len(b) - off) &^ (huge - 1)
+	if n == 0 {
+		return
+	}
+	_ = syscall.Madvise(b[off:off+n], 14) // MADV_HUGEPAGE
+}

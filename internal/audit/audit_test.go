@@ -1,0 +1,57 @@
+package audit_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/audit"
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, tamper, want string
+	}{
+		{"Untouched", ``, ""},
+		{"EditedDetails", `UPDATE audit_log SET details = jsonb_set(details, '{phone}', '"+18605550199"') WHERE seq = (SELECT min(seq) + 1 FROM audit_log)`, "content does not match its hash"},
+		{"EditedTime", `UPDATE audit_log SET at = at - interval '1 day' WHERE seq = (SELECT max(seq) FROM audit_log)`, "content does not match its hash"},
+		{"DeletedRow", `DELETE FROM audit_log WHERE seq = (SELECT min(seq) + 1 FROM audit_log)`, "a row was removed or inserted"},
+		{"RehashedRow", `UPDATE audit_log SET details = '{}', hash = encode(sha256('x'), 'hex') WHERE seq = (SELECT min(seq) + 1 FROM audit_log)`, "does not match"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.New(t)
+			ctx := context.Background()
+			for _, q := range []string{
+				`INSERT INTO users (email, role, password_hash) VALUES ('a@firm.test', 'admin', 'secret-hash')`,
+				`INSERT INTO dnc_internal (phone, method, source) VALUES ('+18605550101', 'ivr', 'pressed 9')`,
+				`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550102', 'pec', 'informational', 'voice', now(), 'intake form')`,
+				`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550102', now(), 'web')`,
+			} {
+				_, err := db.Exec(ctx, q)
+				require.NoError(t, err)
+			}
+			var leaked int
+			require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE details ? 'password_hash'`).Scan(&leaked))
+			require.Zero(t, leaked, "password hashes stay out of the audit log")
+			if tc.tamper != "" {
+				_, err := db.Exec(ctx, tc.tamper)
+				require.NoError(t, err)
+			}
+			rep, err := audit.Verify(ctx, db)
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, 4, rep.Rows)
+				require.Len(t, rep.Head, 64)
+				return
+			}
+			require.ErrorIs(t, err, audit.ErrTampered)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
