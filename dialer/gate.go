@@ -39,8 +39,3 @@ type Gate interface {
 type Syncer interface {
 	Sync(ctx context.Context) error
 }
-
-// deny builds a deny decision with the given reasons.
-func deny(pack string, reasons ...consent.Reason) consent.Decision {
-	return consent.Decision{Verdict: consent.Deny, Reasons: reasons, Pack: pack}
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
 )
 
@@ -18,33 +19,39 @@ import (
 // has every committed change before the gate fails closed.
 const DefaultFreshness = 2 * time.Second
 
-// Indexes keeps this process's in-memory do-not-call index current with
-// PostgreSQL. Every change to a source table is logged in index_changes
+// Indexes keeps this process's in-memory do-not-call and consent indexes
+// current with PostgreSQL. Every change to a source table is logged in index_changes
 // with a sequence number and announced with NOTIFY heed_index; Indexes
 // applies the changes in order and records the sequence it has reached and
 // when it last confirmed that nothing newer exists.
 type Indexes struct {
 	// DNC is the do-not-call index the gate reads.
 	DNC *dnc.Index
+	// Consent is the consent index the gate reads.
+	Consent *consent.Index
 	// Bound is the freshness bound; zero means DefaultFreshness.
 	Bound time.Duration
 	// Poll is how often Run confirms freshness without a notification;
 	// zero means Bound/4.
 	Poll time.Duration
 
-	db    *pgxpool.Pool
-	store *dnc.PGStore
-	log   *slog.Logger
+	db     *pgxpool.Pool
+	store  *dnc.PGStore
+	ledger *consent.Ledger
+	log    *slog.Logger
 
-	mu        sync.Mutex // serialises loads and syncs
-	seq       atomic.Int64
-	confirmed atomic.Int64 // unix nanoseconds of the last confirmation
+	mu         sync.Mutex // serialises loads and syncs
+	seq        atomic.Int64
+	dncSeq     int64
+	consentSeq int64
+	confirmed  atomic.Int64 // unix nanoseconds of the last confirmation
 }
 
 // NewIndexes returns indexes over db. Call Load before use and Run to
 // follow changes.
 func NewIndexes(db *pgxpool.Pool, log *slog.Logger) *Indexes {
-	return &Indexes{DNC: dnc.NewIndex(), db: db, store: dnc.NewPGStore(db), log: log}
+	return &Indexes{DNC: dnc.NewIndex(), Consent: consent.NewIndex(nil), db: db, store: dnc.NewPGStore(db),
+		ledger: consent.NewLedger(db), log: log}
 }
 
 func (ix *Indexes) bound() time.Duration {
@@ -54,7 +61,7 @@ func (ix *Indexes) bound() time.Duration {
 	return DefaultFreshness
 }
 
-// Load reads the internal list whole and installs it.
+// Load reads the internal list and the consent ledger whole and installs them.
 func (ix *Indexes) Load(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -70,7 +77,14 @@ func (ix *Indexes) Load(ctx context.Context) error {
 	if _, err := ix.DNC.Replace(dnc.Meta{List: dnc.Internal, Source: "postgres", Seq: uint64(seq)}, b.Build()); err != nil {
 		return fmt.Errorf("internal dnc: %w", err)
 	}
-	ix.seq.Store(seq)
+	ix.dncSeq = seq
+	snap, err := ix.ledger.LoadSnapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("consent index: %w", err)
+	}
+	ix.Consent.Replace(snap)
+	ix.consentSeq = snap.Seq()
+	ix.seq.Store(min(seq, snap.Seq()))
 	ix.confirmed.Store(started.UnixNano())
 	return nil
 }
@@ -81,7 +95,7 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	started := time.Now()
-	from := ix.seq.Load()
+	from := ix.dncSeq
 	ch, last, err := ix.store.InternalSince(ctx, from)
 	if err != nil {
 		return err
@@ -95,8 +109,17 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 		if _, _, err := ix.DNC.Apply(dnc.Internal, ch); err != nil && !errors.Is(err, dnc.ErrStaleChange) {
 			return fmt.Errorf("internal dnc: %w", err)
 		}
-		ix.seq.Store(last)
+		ix.dncSeq = last
 	}
+	recs, clast, err := ix.ledger.Since(ctx, ix.consentSeq)
+	if err != nil {
+		return fmt.Errorf("consent index: %w", err)
+	}
+	if len(recs) > 0 {
+		ix.Consent.Apply(recs...)
+	}
+	ix.consentSeq = clast
+	ix.seq.Store(min(last, clast))
 	ix.confirmed.Store(started.UnixNano())
 	return nil
 }

@@ -111,9 +111,14 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	require.NoError(t, err)
 
 	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
 	p := &dialer.Pacer{
-		Gate: &dialer.SQLGate{DB: db, Log: quiet()}, Store: campaign.NewStore(db), Lines: lines,
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
 		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+		Now: officeHours(),
 	}
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 
@@ -129,7 +134,7 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 		err := db.QueryRow(ctx, `SELECT outcome, decision, reasons, pack FROM attempts WHERE phone = $1`, r.phone).Scan(&outcome, &decision, &reasons, &pack)
 		require.NoError(t, err, r.phone)
 		require.Equal(t, r.want, outcome, r.phone)
-		require.Equal(t, dialer.SkeletonPack, pack)
+		require.Equal(t, engine.Version(), pack)
 		if r.reasons != nil {
 			require.Equal(t, "deny", decision, r.phone)
 			require.Equal(t, r.reasons, reasons, r.phone)
@@ -143,18 +148,23 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	require.Len(t, lines.placed, 4)
 }
 
-func splitSQL(s string) []string { return strings.Split(s, ";") }
-
-func TestGateFailsClosed(t *testing.T) {
-	t.Parallel()
-	db := dbtest.New(t)
-	g := &dialer.SQLGate{DB: db, Log: quiet()}
-	ctx := context.Background()
-	db.Close()
-	d := g.Check(ctx, dialer.Request{Phone: "+18605550101", Purpose: consent.PurposeInformational, At: time.Now()})
-	require.Equal(t, consent.Deny, d.Verdict)
-	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons)
+// officeHours is a clock at the next 11:00 in Connecticut, running at the
+// real pace and never behind the real clock.
+func officeHours() func() time.Time {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		panic(err)
+	}
+	start := time.Now()
+	y, m, d := start.In(ny).Date()
+	base := time.Date(y, m, d, 11, 0, 0, 0, ny)
+	if base.Before(start) {
+		base = time.Date(y, m, d+1, 11, 0, 0, 0, ny)
+	}
+	return func() time.Time { return base.Add(time.Since(start)) }
 }
+
+func splitSQL(s string) []string { return strings.Split(s, ";") }
 
 func TestConnectARIGivesUp(t *testing.T) {
 	t.Parallel()

@@ -8,12 +8,6 @@ import (
 	"github.com/heed-dialer/heed/dnc"
 )
 
-// ConsentLookup answers, from memory and without allocating, the consent
-// facts of a number (its ten NANP digits) for a purpose on the voice channel.
-type ConsentLookup interface {
-	LookupVoice(n uint64, scope consent.Purpose, out *consent.ConsentFacts)
-}
-
 // PolicyGate is the gate: it gathers the facts from the in-memory indexes
 // and lets the policy engine decide by the law packs. It never touches the
 // database; when the indexes cannot confirm they are current it denies with
@@ -21,7 +15,6 @@ type ConsentLookup interface {
 type PolicyGate struct {
 	Engine  *consent.Engine
 	Indexes *Indexes
-	Consent ConsentLookup
 	// Clock reads the wall clock for index freshness; nil means time.Now.
 	// (Request.At, the moment the law is applied to, may differ in tests.)
 	Clock func() time.Time
@@ -48,9 +41,7 @@ func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
 	view := g.Indexes.DNC.View()
 	if n, err := req.Phone.NANP(); err == nil {
 		f.DNC = dncHits(view.Lookup(n))
-		if g.Consent != nil {
-			g.Consent.LookupVoice(n, req.Purpose, &f.Consent)
-		}
+		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
 	}
 	if m, _, ok := view.List(dnc.National); ok {
 		f.NationalAsOf = m.AsOf

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
@@ -82,14 +83,25 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer sw.Close()
 
+	engine, err := consent.NewEngine(consent.Config{})
+	if err != nil {
+		return fmt.Errorf("policy engine: %w", err)
+	}
+	indexes := dialer.NewIndexes(pool, log)
+	if err := indexes.Load(ctx); err != nil {
+		return fmt.Errorf("indexes: %w", err)
+	}
+	go indexes.Run(ctx)
 	media := dialer.Media{HostDir: *mediaDir, AsteriskDir: *astMediaDir}
 	pacer := &dialer.Pacer{
-		Gate:  &dialer.SQLGate{DB: pool, Log: log},
+		Gate:  &dialer.PolicyGate{Engine: engine, Indexes: indexes},
 		Store: store,
 		Lines: sw,
 		Media: media,
 		Log:   log,
+		Now:   m.Now,
 	}
+	log.Info("policy engine ready", "packs", engine.Version())
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Log: log})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{

@@ -129,17 +129,21 @@ func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 
 func (s *stack) getenv(k string) string { return s.env[k] }
 
-// businessHours returns a clock that starts at 10:00 today in Connecticut,
-// where the demo numbers are, and runs at the real pace, so campaigns bound
-// by calling windows can be tested at any hour.
+// businessHours returns a clock that starts at the next 10:00 in
+// Connecticut, where the demo numbers are, and runs at the real pace, so
+// campaigns bound by calling windows can be tested at any hour. It never
+// runs behind the real clock, which the database's timestamps follow.
 func businessHours() func() time.Time {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		panic(err)
 	}
-	y, mo, d := time.Now().In(ny).Date()
-	base := time.Date(y, mo, d, 10, 0, 0, 0, ny)
 	start := time.Now()
+	y, mo, d := start.In(ny).Date()
+	base := time.Date(y, mo, d, 10, 0, 0, 0, ny)
+	if base.Before(start) {
+		base = time.Date(y, mo, d+1, 10, 0, 0, 0, ny)
+	}
 	return func() time.Time { return base.Add(time.Since(start)) }
 }
 

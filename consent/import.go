@@ -1,0 +1,786 @@
+package consent
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// ErrImportRejected reports an import that was refused whole because some
+// rows are invalid or the file is malformed; the ImportError carries every
+// rejected row.
+var ErrImportRejected = errors.New("import rejected; nothing was imported")
+
+// ErrUnknownFormat reports an import file that is neither CSV nor XLSX.
+var ErrUnknownFormat = errors.New("unknown import format: want csv or xlsx")
+
+// MaxImportRows bounds the data rows of one import.
+const MaxImportRows = 200_000
+
+// MaxImportBytes bounds the size of an XLSX import file, and of the data it
+// unpacks to eight times over.
+const MaxImportBytes = 64 << 20
+
+// Format is the format of an import file.
+type Format string
+
+// The import formats.
+const (
+	FormatCSV  Format = "csv"
+	FormatXLSX Format = "xlsx"
+)
+
+// FormatOf returns the format named by s: "csv" or "xlsx", or a file name
+// ending in .csv, .txt or .xlsx (in any case). Other names give an error
+// wrapping ErrUnknownFormat.
+func FormatOf(s string) (Format, error) {
+	name := strings.ToLower(strings.TrimSpace(s))
+	switch name {
+	case "csv":
+		return FormatCSV, nil
+	case "xlsx":
+		return FormatXLSX, nil
+	}
+	switch filepath.Ext(name) {
+	case ".csv", ".txt":
+		return FormatCSV, nil
+	case ".xlsx":
+		return FormatXLSX, nil
+	}
+	return "", fmt.Errorf("file %q: %w", s, ErrUnknownFormat)
+}
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	// DryRun validates the file and reports what an import would do, and
+	// writes nothing.
+	DryRun bool
+	// Columns maps the file's column headers (in any case) to the column
+	// names heed reads, for files with other headers: {"Mobile": "phone"}.
+	Columns map[string]string
+	// Location is the time zone of times written without an offset; nil
+	// means UTC.
+	Location *time.Location
+	// UserID is the user making the import, stored as captured_by or
+	// recorded_by; 0 for none.
+	UserID int64
+}
+
+// ParseColumnMap reads a column mapping written as "old=new,old2=new2", as
+// the --map flag of heed consent import takes it.
+func ParseColumnMap(s string) (map[string]string, error) {
+	m := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return m, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		from, to, ok := strings.Cut(pair, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			return nil, fmt.Errorf("column mapping %q: want old=new pairs separated by commas", pair)
+		}
+		if _, dup := m[strings.ToLower(from)]; dup {
+			return nil, fmt.Errorf("column mapping: column %q is mapped twice", from)
+		}
+		m[strings.ToLower(from)] = strings.ToLower(to)
+	}
+	return m, nil
+}
+
+// RowError says why one line of an import was rejected or skipped.
+type RowError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// ImportReport describes an import or a dry run, successful or not.
+type ImportReport struct {
+	// Kind is "consents" or "revocations".
+	Kind string `json:"kind"`
+	// DryRun reports that nothing was meant to be written.
+	DryRun bool `json:"dry_run"`
+	// Rows counts the data rows read; blank rows are not counted.
+	Rows int `json:"rows"`
+	// Valid counts the rows that passed validation.
+	Valid int `json:"valid"`
+	// New counts the valid rows that are not already on file: the rows an
+	// import writes, or would write in a dry run.
+	New int `json:"new"`
+	// Imported counts the rows written: New, or 0 for a dry run or a
+	// rejected import.
+	Imported int `json:"imported"`
+	// Skipped lists the valid rows not written because the same record is
+	// already on file or earlier in the file.
+	Skipped []RowError `json:"skipped,omitempty"`
+	// Rejected lists every invalid row and why; any makes the import fail.
+	Rejected []RowError `json:"rejected,omitempty"`
+	// Ignored lists the columns heed does not read.
+	Ignored []string `json:"ignored_columns,omitempty"`
+}
+
+// ImportError is returned when an import is refused. It wraps
+// ErrImportRejected and carries the report of every rejected row.
+type ImportError struct{ Report ImportReport }
+
+// Error summarises the rejected rows, at most twenty of them.
+func (e *ImportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d row(s) rejected, nothing imported", len(e.Report.Rejected))
+	for i, r := range e.Report.Rejected {
+		if i == 20 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Report.Rejected)-20)
+			break
+		}
+		fmt.Fprintf(&b, "; line %d: %s", r.Line, r.Reason)
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrImportRejected) true.
+func (e *ImportError) Unwrap() error { return ErrImportRejected }
+
+// sheet is an import file read whole: a header and the non-blank rows.
+type sheet struct {
+	header []string
+	rows   []sheetRow
+	// excel says the cells are raw Excel values: times may be serial
+	// numbers, counted from 1904 when date1904 is set.
+	excel, date1904 bool
+}
+
+type sheetRow struct {
+	line   int
+	fields []string
+}
+
+func blank(fields []string) bool {
+	for _, f := range fields {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// readSheet reads a CSV or XLSX file. A malformed or empty file, or one
+// with too many rows, is reported in rep and returned as an *ImportError.
+func readSheet(r io.Reader, f Format, rep *ImportReport) (*sheet, error) {
+	var (
+		sh  *sheet
+		err error
+	)
+	switch f {
+	case FormatCSV:
+		sh, err = readCSV(r, rep)
+	case FormatXLSX:
+		sh, err = readXLSX(r, rep)
+	default:
+		return nil, fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sh.header == nil {
+		return nil, reject(rep, 1, "the file is empty; expected a header row")
+	}
+	if len(sh.rows) > MaxImportRows {
+		return nil, reject(rep, sh.rows[MaxImportRows].line, fmt.Sprintf("too many rows: at most %d per import", MaxImportRows))
+	}
+	return sh, nil
+}
+
+func reject(rep *ImportReport, line int, reason string) error {
+	rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: reason})
+	return &ImportError{Report: *rep}
+}
+
+func readCSV(r io.Reader, rep *ImportReport) (*sheet, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	sh := &sheet{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return sh, nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			line := 0
+			if errors.As(err, &pe) {
+				line, err = pe.Line, pe.Err
+			}
+			return nil, reject(rep, line, "malformed CSV: "+err.Error())
+		}
+		line, _ := cr.FieldPos(0)
+		if blank(rec) {
+			continue
+		}
+		if sh.header == nil {
+			sh.header = rec
+			continue
+		}
+		sh.rows = append(sh.rows, sheetRow{line: line, fields: rec})
+		if len(sh.rows) > MaxImportRows {
+			return sh, nil
+		}
+	}
+}
+
+func readXLSX(r io.Reader, rep *ImportReport) (*sheet, error) {
+	lr := &io.LimitedReader{R: r, N: MaxImportBytes + 1}
+	f, err := excelize.OpenReader(lr, excelize.Options{RawCellValue: true, UnzipSizeLimit: 8 * MaxImportBytes, UnzipXMLSizeLimit: 8 * MaxImportBytes})
+	if lr.N <= 0 {
+		return nil, reject(rep, 0, fmt.Sprintf("the file is larger than %d MiB", MaxImportBytes>>20))
+	}
+	if err != nil {
+		return nil, reject(rep, 0, "not a readable XLSX file: "+err.Error())
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	sh := &sheet{excel: true}
+	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		sh.date1904 = *props.Date1904
+	}
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return sh, nil
+	}
+	rows, err := f.Rows(sheets[0])
+	if err != nil {
+		return nil, reject(rep, 0, "not a readable XLSX file: "+err.Error())
+	}
+	defer rows.Close() //nolint:errcheck // read-only
+	line := 0
+	for rows.Next() {
+		line++
+		rec, err := rows.Columns()
+		if err != nil {
+			return nil, reject(rep, line, "unreadable row: "+err.Error())
+		}
+		if blank(rec) {
+			continue
+		}
+		if sh.header == nil {
+			sh.header = rec
+			continue
+		}
+		sh.rows = append(sh.rows, sheetRow{line: line, fields: rec})
+		if len(sh.rows) > MaxImportRows {
+			return sh, nil
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return nil, reject(rep, line, "unreadable sheet: "+err.Error())
+	}
+	return sh, nil
+}
+
+// columns resolves a sheet's header to column positions, applying the
+// mapping. It reports unknown mapping targets, mapped headers that are
+// missing, duplicate and missing columns in rep, as rejections of line 1.
+func columns(sh *sheet, mapping map[string]string, required, optional []string, rep *ImportReport) map[string]int {
+	known := map[string]bool{}
+	for _, c := range append(append([]string{}, required...), optional...) {
+		known[c] = true
+	}
+	want := strings.Join(required, ", ") + "; optional: " + strings.Join(optional, ", ")
+	m := map[string]string{}
+	for from, to := range mapping {
+		to = strings.ToLower(strings.TrimSpace(to))
+		if !known[to] {
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column mapping %s=%s: %q is not a column heed reads (columns: %s)", from, to, to, want)})
+		}
+		m[strings.ToLower(strings.TrimSpace(from))] = to
+	}
+	col := map[string]int{}
+	used := map[string]bool{}
+	for i, h := range sh.header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if to, ok := m[name]; ok {
+			used[name] = true
+			name = to
+		}
+		if !known[name] {
+			if name != "" {
+				rep.Ignored = append(rep.Ignored, strings.TrimSpace(h))
+			}
+			continue
+		}
+		if _, dup := col[name]; dup {
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column %q appears twice", name)})
+		}
+		col[name] = i
+	}
+	for from := range m {
+		if !used[from] {
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column mapping names %q, which is not in the header", from)})
+		}
+	}
+	for _, need := range required {
+		if _, ok := col[need]; !ok {
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: %s)", need, want)})
+		}
+	}
+	return col
+}
+
+// cells reads the fields of one row by column name.
+type cells struct {
+	col    map[string]int
+	fields []string
+}
+
+func (c cells) get(name string) string {
+	i, ok := c.col[name]
+	if !ok || i >= len(c.fields) {
+		return ""
+	}
+	return strings.TrimSpace(c.fields[i])
+}
+
+// excelMaxSerial is the Excel serial number of 9999-12-31.
+const excelMaxSerial = 2958465
+
+// parseTime reads a time cell: RFC 3339, YYYY-MM-DD, YYYY-MM-DD HH:MM or
+// YYYY-MM-DD HH:MM:SS (the last three in loc), or, from XLSX, an Excel date
+// serial number. It also returns the precision the text gave: a day, a
+// minute or a second, or 0 when it gave a fraction of a second.
+func parseTime(s string, sh *sheet, loc *time.Location) (time.Time, time.Duration, error) {
+	if sh.excel {
+		if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 && v <= excelMaxSerial {
+			t, err := excelize.ExcelDateToTime(v, sh.date1904)
+			if err != nil {
+				return time.Time{}, 0, err
+			}
+			prec := time.Second
+			if v == math.Trunc(v) {
+				prec = 24 * time.Hour
+			}
+			t = t.Round(time.Second)
+			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc), prec, nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, precisionOf(t), nil
+	}
+	if t, err := time.Parse("2006-01-02 15:04:05Z07:00", s); err == nil {
+		return t, precisionOf(t), nil
+	}
+	layouts := []struct {
+		layout string
+		prec   time.Duration
+	}{
+		{time.DateOnly, 24 * time.Hour},
+		{"2006-01-02 15:04", time.Minute},
+		{"2006-01-02T15:04", time.Minute},
+		{time.DateTime, time.Second},
+		{"2006-01-02T15:04:05", time.Second},
+	}
+	for _, l := range layouts {
+		if t, err := time.ParseInLocation(l.layout, s, loc); err == nil {
+			return t, l.prec, nil
+		}
+	}
+	return time.Time{}, 0, errors.New("not a time: use RFC 3339 (2026-06-10T14:30:00-04:00), YYYY-MM-DD or YYYY-MM-DD HH:MM")
+}
+
+func precisionOf(t time.Time) time.Duration {
+	if t.Nanosecond() != 0 {
+		return 0
+	}
+	return time.Second
+}
+
+// phoneCell undoes the scientific notation a spreadsheet may store a long
+// number in ("8.605550101E9").
+func phoneCell(s string, sh *sheet) string {
+	if !sh.excel || !strings.ContainsAny(s, "eE") {
+		return s
+	}
+	if v, err := strconv.ParseFloat(s, 64); err == nil && v == math.Trunc(v) && v > 0 && v < 1e15 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return s
+}
+
+// addReasons appends the reasons of fe for the fields that parsing has not
+// already reported, in the given order.
+func addReasons(reasons []string, fe FieldErrors, parsed map[string]bool, order ...string) []string {
+	for _, k := range order {
+		if msg, ok := fe[k]; ok && !parsed[k] {
+			reasons = append(reasons, msg)
+		}
+	}
+	return reasons
+}
+
+// consentKey identifies a consent for duplicate detection.
+type consentKey struct {
+	phone, kind, scope, channel string
+	obtained                    int64 // Unix microseconds
+}
+
+type consentRow struct {
+	line  int
+	phone phone.Number
+	in    NewConsent
+}
+
+// ImportConsents imports consents from a CSV or XLSX file with the columns
+// phone, kind, scope, channel, obtained_at and source, and optionally
+// evidence and expires_at (opts.Columns maps other headers to these). Phones
+// are normalised to E.164; times are RFC 3339, YYYY-MM-DD or YYYY-MM-DD
+// HH:MM, the last two in opts.Location. Rows identical to a consent already
+// on file, or to an earlier row, are skipped and listed in the report.
+//
+// The import is all-or-nothing: if the file is malformed or any row is
+// invalid, nothing is written and the error, an *ImportError wrapping
+// ErrImportRejected, reports each rejected line and why. With opts.DryRun
+// the file is validated and checked against the ledger, and nothing is
+// written.
+func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format, opts ImportOptions) (ImportReport, error) {
+	rep := ImportReport{Kind: "consents", DryRun: opts.DryRun}
+	sh, err := readSheet(r, format, &rep)
+	if err != nil {
+		return rep, err
+	}
+	col := columns(sh, opts.Columns, []string{"phone", "kind", "scope", "channel", "obtained_at", "source"}, []string{"evidence", "expires_at"}, &rep)
+	if len(rep.Rejected) == 0 && len(sh.rows) == 0 {
+		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
+	}
+	if len(rep.Rejected) > 0 {
+		return rep, &ImportError{Report: rep}
+	}
+	loc := opts.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	now := l.now()
+	var rows []consentRow
+	seen := map[consentKey]int{}
+	for _, sr := range sh.rows {
+		rep.Rows++
+		if len(sr.fields) > len(sh.header) && !blank(sr.fields[len(sh.header):]) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(sr.fields), len(sh.header))})
+			continue
+		}
+		c := cells{col, sr.fields}
+		in := NewConsent{Phone: phoneCell(c.get("phone"), sh), Source: c.get("source"), Evidence: c.get("evidence"), CapturedBy: opts.UserID}
+		var reasons []string
+		parsed := map[string]bool{}
+		if v := c.get("kind"); v == "" {
+			reasons, parsed["kind"] = append(reasons, "kind is empty (want pec or pewc)"), true
+		} else if in.Kind, err = ParseConsentKind(strings.ToLower(v)); err != nil {
+			reasons, parsed["kind"] = append(reasons, fmt.Sprintf("kind %q is not pec or pewc", v)), true
+		}
+		if v := c.get("scope"); v == "" {
+			reasons, parsed["scope"] = append(reasons, "scope is empty (want informational, telemarketing, debt_collection or solicitation)"), true
+		} else if in.Scope, err = ParsePurpose(strings.ToLower(v)); err != nil {
+			reasons, parsed["scope"] = append(reasons, fmt.Sprintf("scope %q is not informational, telemarketing, debt_collection or solicitation", v)), true
+		} else {
+			in.Scope = internPurpose(string(in.Scope))
+		}
+		if v := c.get("channel"); v == "" {
+			reasons, parsed["channel"] = append(reasons, "channel is empty (want voice or text)"), true
+		} else if in.Channel, err = ParseChannel(v); err != nil {
+			reasons, parsed["channel"] = append(reasons, fmt.Sprintf("channel %q is not voice or text", v)), true
+		}
+		if v := c.get("obtained_at"); v == "" {
+			reasons, parsed["obtained_at"] = append(reasons, "obtained_at is empty"), true
+		} else if t, _, err := parseTime(v, sh, loc); err != nil {
+			reasons, parsed["obtained_at"] = append(reasons, fmt.Sprintf("obtained_at %q is %v", v, err)), true
+		} else {
+			in.ObtainedAt = t.Truncate(time.Microsecond)
+		}
+		if v := c.get("expires_at"); v != "" {
+			if t, _, err := parseTime(v, sh, loc); err != nil {
+				reasons, parsed["expires_at"] = append(reasons, fmt.Sprintf("expires_at %q is %v", v, err)), true
+			} else {
+				in.ExpiresAt = t.Truncate(time.Microsecond)
+			}
+		}
+		n, fe := in.validate(now)
+		if in.ObtainedAt.IsZero() {
+			parsed["expires_at"] = true // compared with obtained_at, which is already reported
+		}
+		reasons = addReasons(reasons, fe, parsed, "phone", "kind", "scope", "channel", "obtained_at", "expires_at", "source", "evidence")
+		if len(reasons) > 0 {
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: strings.Join(reasons, "; ")})
+			continue
+		}
+		rep.Valid++
+		k := consentKey{n.String(), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt.UnixMicro()}
+		if first, dup := seen[k]; dup {
+			rep.Skipped = append(rep.Skipped, RowError{Line: sr.line, Reason: fmt.Sprintf("same consent as line %d", first)})
+			continue
+		}
+		seen[k] = sr.line
+		rows = append(rows, consentRow{line: sr.line, phone: n, in: in})
+	}
+	if len(rep.Rejected) > 0 {
+		return rep, &ImportError{Report: rep}
+	}
+	write := func(ctx context.Context, tx pgx.Tx) error {
+		onFile, err := existingConsents(ctx, tx, rows)
+		if err != nil {
+			return err
+		}
+		src := make([][]any, 0, len(rows))
+		for _, r := range rows {
+			k := consentKey{r.phone.String(), r.in.Kind.String(), string(r.in.Scope), string(r.in.Channel), r.in.ObtainedAt.UnixMicro()}
+			if id, ok := onFile[k]; ok {
+				rep.Skipped = append(rep.Skipped, RowError{Line: r.line, Reason: fmt.Sprintf("already on file as consent %d", id)})
+				continue
+			}
+			src = append(src, []any{r.phone.String(), r.in.Kind.String(), string(r.in.Scope), string(r.in.Channel), r.in.ObtainedAt,
+				strings.TrimSpace(r.in.Source), r.in.Evidence, evidenceHash(r.in.Evidence), nullID(r.in.CapturedBy), nullTime(r.in.ExpiresAt)})
+		}
+		rep.New = len(src)
+		if opts.DryRun || len(src) == 0 {
+			return nil
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"consents"},
+			[]string{"phone", "kind", "scope", "channel", "obtained_at", "source", "evidence", "evidence_hash", "captured_by", "expires_at"}, pgx.CopyFromRows(src))
+		if err != nil {
+			return fmt.Errorf("copy consents: %w", referenceError(err))
+		}
+		rep.Imported = int(n)
+		return nil
+	}
+	if err := l.importTx(ctx, opts.DryRun, write); err != nil {
+		return ImportReport{Kind: rep.Kind, DryRun: rep.DryRun}, fmt.Errorf("consent import: %w", err)
+	}
+	return rep, nil
+}
+
+// importTx runs write in one transaction: read-only for a dry run, and
+// committed only when write succeeds.
+func (l *Ledger) importTx(ctx context.Context, dryRun bool, write func(context.Context, pgx.Tx) error) error {
+	mode := pgx.ReadWrite
+	if dryRun {
+		mode = pgx.ReadOnly
+	}
+	return pgx.BeginTxFunc(ctx, l.db, pgx.TxOptions{AccessMode: mode}, func(tx pgx.Tx) error { return write(ctx, tx) })
+}
+
+// existingConsents returns the ids of the consents on file that match rows.
+func existingConsents(ctx context.Context, tx pgx.Tx, rows []consentRow) (map[consentKey]int64, error) {
+	phones := make([]string, 0, len(rows))
+	seen := map[phone.Number]bool{}
+	for _, r := range rows {
+		if !seen[r.phone] {
+			seen[r.phone] = true
+			phones = append(phones, r.phone.String())
+		}
+	}
+	q, err := tx.Query(ctx, `SELECT id, phone, kind, scope, channel, obtained_at FROM consents WHERE phone = ANY($1)`, phones)
+	if err != nil {
+		return nil, fmt.Errorf("consents on file: %w", err)
+	}
+	out := map[consentKey]int64{}
+	var (
+		id              int64
+		p, kind, sc, ch string
+		obtained        time.Time
+	)
+	_, err = pgx.ForEachRow(q, []any{&id, &p, &kind, &sc, &ch, &obtained}, func() error {
+		k := consentKey{p, kind, sc, ch, obtained.UnixMicro()}
+		if _, ok := out[k]; !ok {
+			out[k] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consents on file: %w", err)
+	}
+	return out, nil
+}
+
+// revocationKey identifies a revocation for duplicate detection.
+type revocationKey struct {
+	phone, method, scope string
+	revoked              int64 // Unix microseconds
+}
+
+type revocationRow struct {
+	line  int
+	phone phone.Number
+	in    NewRevocation
+}
+
+// ImportRevocations imports revocations from a CSV or XLSX file with the
+// columns phone, revoked_at and method, and optionally source and scope
+// (opts.Columns maps other headers to these). Any valid phone number is
+// accepted. A revoked_at given to the day or the minute is read as the end
+// of that day or minute (but not later than now): the reading under which
+// a revocation never loses to a consent given earlier the same day.
+// Rows identical to a revocation already on file, or to an earlier row, are
+// skipped and listed in the report.
+//
+// The import is all-or-nothing, with a dry run, as for ImportConsents.
+func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Format, opts ImportOptions) (ImportReport, error) {
+	rep := ImportReport{Kind: "revocations", DryRun: opts.DryRun}
+	sh, err := readSheet(r, format, &rep)
+	if err != nil {
+		return rep, err
+	}
+	col := columns(sh, opts.Columns, []string{"phone", "revoked_at", "method"}, []string{"source", "scope"}, &rep)
+	if len(rep.Rejected) == 0 && len(sh.rows) == 0 {
+		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
+	}
+	if len(rep.Rejected) > 0 {
+		return rep, &ImportError{Report: rep}
+	}
+	loc := opts.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	now := l.now()
+	var rows []revocationRow
+	seen := map[revocationKey]int{}
+	for _, sr := range sh.rows {
+		rep.Rows++
+		if len(sr.fields) > len(sh.header) && !blank(sr.fields[len(sh.header):]) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(sr.fields), len(sh.header))})
+			continue
+		}
+		c := cells{col, sr.fields}
+		in := NewRevocation{Phone: phoneCell(c.get("phone"), sh), Source: c.get("source"), RecordedBy: opts.UserID}
+		var reasons []string
+		parsed := map[string]bool{}
+		if v := c.get("method"); v == "" {
+			reasons, parsed["method"] = append(reasons, fmt.Sprintf("method is empty (want one of %s)", methodNames())), true
+		} else if in.Method, err = ParseRevocationMethod(v); err != nil {
+			reasons, parsed["method"] = append(reasons, fmt.Sprintf("method %q is not one of %s", v, methodNames())), true
+		}
+		if v := c.get("scope"); v != "" && !strings.EqualFold(v, "all") {
+			if p, err := ParsePurpose(strings.ToLower(v)); err != nil {
+				reasons, parsed["scope"] = append(reasons, fmt.Sprintf("scope %q is not informational, telemarketing, debt_collection, solicitation or all", v)), true
+			} else {
+				in.Scope = internPurpose(string(p))
+			}
+		}
+		if v := c.get("revoked_at"); v == "" {
+			reasons, parsed["revoked_at"] = append(reasons, "revoked_at is empty"), true
+		} else if t, prec, err := parseTime(v, sh, loc); err != nil {
+			reasons, parsed["revoked_at"] = append(reasons, fmt.Sprintf("revoked_at %q is %v", v, err)), true
+		} else {
+			in.RevokedAt = t
+			if !t.After(now.Add(MaxClockSkew)) {
+				in.RevokedAt = endOf(t, prec, now)
+			}
+		}
+		n, fe := in.validate(now)
+		reasons = addReasons(reasons, fe, parsed, "phone", "method", "scope", "revoked_at", "source")
+		if len(reasons) > 0 {
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: strings.Join(reasons, "; ")})
+			continue
+		}
+		rep.Valid++
+		k := revocationKey{n.String(), string(in.Method), string(in.Scope), in.RevokedAt.UnixMicro()}
+		if first, dup := seen[k]; dup {
+			rep.Skipped = append(rep.Skipped, RowError{Line: sr.line, Reason: fmt.Sprintf("same revocation as line %d", first)})
+			continue
+		}
+		seen[k] = sr.line
+		rows = append(rows, revocationRow{line: sr.line, phone: n, in: in})
+	}
+	if len(rep.Rejected) > 0 {
+		return rep, &ImportError{Report: rep}
+	}
+	write := func(ctx context.Context, tx pgx.Tx) error {
+		onFile, err := existingRevocations(ctx, tx, rows)
+		if err != nil {
+			return err
+		}
+		src := make([][]any, 0, len(rows))
+		for _, r := range rows {
+			k := revocationKey{r.phone.String(), string(r.in.Method), string(r.in.Scope), r.in.RevokedAt.UnixMicro()}
+			if id, ok := onFile[k]; ok {
+				rep.Skipped = append(rep.Skipped, RowError{Line: r.line, Reason: fmt.Sprintf("already on file as revocation %d", id)})
+				continue
+			}
+			src = append(src, []any{r.phone.String(), r.in.RevokedAt, string(r.in.Method), strings.TrimSpace(r.in.Source), nullID(r.in.RecordedBy), string(r.in.Scope)})
+		}
+		rep.New = len(src)
+		if opts.DryRun || len(src) == 0 {
+			return nil
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"},
+			[]string{"phone", "revoked_at", "method", "source", "recorded_by", "scope"}, pgx.CopyFromRows(src))
+		if err != nil {
+			return fmt.Errorf("copy revocations: %w", referenceError(err))
+		}
+		rep.Imported = int(n)
+		return nil
+	}
+	if err := l.importTx(ctx, opts.DryRun, write); err != nil {
+		return ImportReport{Kind: rep.Kind, DryRun: rep.DryRun}, fmt.Errorf("revocation import: %w", err)
+	}
+	return rep, nil
+}
+
+// endOf returns the last microsecond of the period of length prec that
+// starts at t (t itself, rounded up to a microsecond, when prec is 0), but
+// not later than now or t, whichever is later.
+func endOf(t time.Time, prec time.Duration, now time.Time) time.Time {
+	end := t.Truncate(time.Microsecond)
+	if end.Before(t) {
+		end = end.Add(time.Microsecond)
+	}
+	if prec > 0 {
+		end = t.Add(prec - time.Microsecond)
+	}
+	if now = now.Truncate(time.Microsecond); end.After(now) {
+		end = now
+		if t.After(now) {
+			end = t
+		}
+	}
+	return end
+}
+
+// existingRevocations returns the ids of the revocations on file that match rows.
+func existingRevocations(ctx context.Context, tx pgx.Tx, rows []revocationRow) (map[revocationKey]int64, error) {
+	phones := make([]string, 0, len(rows))
+	seen := map[phone.Number]bool{}
+	for _, r := range rows {
+		if !seen[r.phone] {
+			seen[r.phone] = true
+			phones = append(phones, r.phone.String())
+		}
+	}
+	q, err := tx.Query(ctx, `SELECT id, phone, method, scope, revoked_at FROM revocations WHERE phone = ANY($1)`, phones)
+	if err != nil {
+		return nil, fmt.Errorf("revocations on file: %w", err)
+	}
+	out := map[revocationKey]int64{}
+	var (
+		id       int64
+		p, m, sc string
+		revoked  time.Time
+	)
+	_, err = pgx.ForEachRow(q, []any{&id, &p, &m, &sc, &revoked}, func() error {
+		k := revocationKey{p, m, sc, revoked.UnixMicro()}
+		if _, ok := out[k]; !ok {
+			out[k] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revocations on file: %w", err)
+	}
+	return out, nil
+}

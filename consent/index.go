@@ -1,0 +1,592 @@
+package consent
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// The in-memory consent index.
+//
+// A Snapshot is immutable. Numbers are split by area code (NPA) and exchange
+// (NXX): the root holds one directory per area code, a directory one block
+// per exchange, and a block the records of the exchange's numbers in one
+// allocation, sorted by line number (the last four digits): first the line
+// numbers (2 bytes a record), then the packed records (16 bytes a record).
+// Lookup therefore addresses the block directly and binary-searches a few
+// dozen line numbers. Apply copies the root, the touched directories and the
+// touched blocks, and shares everything else with the snapshot it came from.
+//
+// A packed record holds times as whole Unix seconds, rounded so that the
+// index never lets a call through that exact times would stop: revocation
+// times are rounded down, so a consent given in the same second as a
+// revocation counts as revoked; expiry times are rounded down; and a
+// consent obtained at a fraction of a second counts only from the next whole
+// second.
+
+const (
+	npaCount  = 1000
+	nxxCount  = 1000
+	nanpLimit = 10_000_000_000 // exclusive bound of ten-digit numbers
+)
+
+// entry is one packed record. Word a holds the id in bits 0-56 and the meta
+// bits below; word b holds obtained_at or revoked_at (Unix seconds) in its
+// low half and expires_at (Unix seconds, 0 for none) in its high half.
+type entry struct{ a, b uint64 }
+
+const (
+	metaFrac       = 1 << 57 // obtained_at has a fraction of a second
+	metaText       = 1 << 58 // channel text; clear for voice
+	metaScopeShift = 59      // 3 bits: 0 every purpose, else scopeCode
+	metaScopeMask  = 7 << metaScopeShift
+	metaPEWC       = 1 << 62 // kind pewc; clear for pec
+	metaConsent    = 1 << 63 // a consent; clear for a revocation, which sorts first
+
+	// maxRecordID is the largest record id the index can hold.
+	maxRecordID = 1<<57 - 1
+)
+
+func (e entry) id() int64       { return int64(e.a & maxRecordID) }
+func (e entry) isConsent() bool { return e.a&metaConsent != 0 }
+func (e entry) scope() uint64   { return e.a & metaScopeMask >> metaScopeShift }
+func (e entry) at() int64       { return int64(uint32(e.b)) }
+func (e entry) expires() int64  { return int64(e.b >> 32) }
+func (e entry) kind() ConsentKind {
+	if e.a&metaPEWC != 0 {
+		return ConsentPEWC
+	}
+	return ConsentPEC
+}
+
+// scopeCode numbers the purposes from 1; 0 stands for every purpose (and
+// for a purpose the index does not know).
+func scopeCode(p Purpose) uint64 {
+	switch p {
+	case PurposeInformational:
+		return 1
+	case PurposeTelemarketing:
+		return 2
+	case PurposeDebtCollection:
+		return 3
+	case PurposeSolicitation:
+		return 4
+	}
+	return 0
+}
+
+// unixSeconds returns t as Unix seconds clamped to what an entry holds, and
+// whether t has a fraction of a second.
+func unixSeconds(t time.Time) (uint64, bool) {
+	u := t.Unix()
+	switch {
+	case u < 0:
+		return 0, false
+	case u > math.MaxUint32:
+		return math.MaxUint32, false
+	}
+	return uint64(u), t.Nanosecond() != 0
+}
+
+// pack converts a record to its number and entry. It reports false for a
+// record the index cannot use: a number outside the NANP, or a consent
+// without a known kind, scope, channel or time, or with an id out of range.
+func pack(r *Record) (uint64, entry, bool) {
+	var e entry
+	n := r.Number
+	if n == 0 || n >= nanpLimit || r.ID < 0 || r.ID > maxRecordID {
+		return 0, e, false
+	}
+	e.a = uint64(r.ID)
+	switch r.Type {
+	case RecordConsent:
+		sc := scopeCode(r.Scope)
+		if sc == 0 || (r.Kind != ConsentPEC && r.Kind != ConsentPEWC) || r.At.IsZero() {
+			return 0, e, false
+		}
+		e.a |= metaConsent | sc<<metaScopeShift
+		if r.Kind == ConsentPEWC {
+			e.a |= metaPEWC
+		}
+		switch r.Channel {
+		case ChannelVoice:
+		case ChannelText:
+			e.a |= metaText
+		default:
+			return 0, e, false
+		}
+		s, frac := unixSeconds(r.At)
+		e.b = s
+		if frac {
+			e.a |= metaFrac
+		}
+		if !r.ExpiresAt.IsZero() {
+			x, _ := unixSeconds(r.ExpiresAt)
+			e.b |= max(x, 1) << 32
+		}
+	case RecordRevocation:
+		// An unknown scope counts as every purpose, and a revocation without
+		// a time beats every consent: both are the safe reading.
+		e.a |= scopeCode(r.Scope) << metaScopeShift
+		e.b = math.MaxUint32
+		if !r.At.IsZero() {
+			e.b, _ = unixSeconds(r.At)
+		}
+	default:
+		return 0, e, false
+	}
+	return n, e, true
+}
+
+// pending is a packed record with its number, before it is placed in a block.
+type pending struct {
+	n uint64
+	e entry
+}
+
+// line is a packed record with its line number.
+type line struct {
+	k uint16
+	e entry
+}
+
+// cmpLine orders the records of a block: by line number, revocations
+// before consents (Lookup relies on it), then by content, so that identical
+// records are adjacent.
+func cmpLine(x, y line) int {
+	if c := cmp.Compare(x.k, y.k); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.e.a, y.e.a); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.e.b, y.e.b)
+}
+
+func cmpPending(x, y pending) int {
+	if c := cmp.Compare(x.n/10_000, y.n/10_000); c != 0 {
+		return c
+	}
+	return cmpLine(line{uint16(x.n % 10_000), x.e}, line{uint16(y.n % 10_000), y.e})
+}
+
+// A block holds the records of one exchange in one slice of words:
+//
+//	[0]                n, the number of records
+//	[1, 1+kw)          their line numbers, four to a word (kw = (n+3)/4)
+//	[1+kw, 1+kw+2n)    the records, two words each
+//
+// sorted by cmpLine. An empty exchange has a nil block.
+type block []uint64
+
+// newBlock packs sorted, distinct lines into a block.
+func newBlock(ls []line) block {
+	n := len(ls)
+	kw := (n + 3) >> 2
+	b := make(block, 1+kw+2*n)
+	b[0] = uint64(n)
+	for i, l := range ls {
+		b[1+i>>2] |= uint64(l.k) << (uint(i&3) * 16)
+		b[1+kw+2*i], b[2+kw+2*i] = l.e.a, l.e.b
+	}
+	return b
+}
+
+func (b block) len() int { return int(b[0]) }
+
+func (b block) key(i int) uint16 { return uint16(b[1+i>>2] >> (uint(i&3) * 16)) }
+
+func (b block) entry(kw, i int) entry { return entry{b[1+kw+2*i], b[2+kw+2*i]} }
+
+// lines unpacks the block, appending to dst.
+func (b block) lines(dst []line) []line {
+	if b == nil {
+		return dst
+	}
+	n := b.len()
+	kw := (n + 3) >> 2
+	for i := range n {
+		dst = append(dst, line{b.key(i), b.entry(kw, i)})
+	}
+	return dst
+}
+
+// countLines returns the number of distinct line numbers in sorted ls.
+func countLines(ls []line) int {
+	c := 0
+	for i := range ls {
+		if i == 0 || ls[i-1].k != ls[i].k {
+			c++
+		}
+	}
+	return c
+}
+
+// npaDir holds the blocks of one area code, by exchange.
+type npaDir struct {
+	blk [nxxCount]block
+}
+
+var (
+	sizeofSnapshot = int64(unsafe.Sizeof(Snapshot{}))
+	sizeofDir      = int64(unsafe.Sizeof(npaDir{}))
+)
+
+func (b block) bytes() int64 { return int64(cap(b)) * 8 }
+
+// Snapshot is an immutable consent index: for each NANP number, every
+// consent and revocation on file. It is safe for concurrent use; Lookup
+// takes no lock and allocates nothing. The zero Snapshot is empty.
+type Snapshot struct {
+	npa     [npaCount]*npaDir
+	seq     int64
+	records int
+	numbers int
+	bytes   int64
+}
+
+var emptySnapshot = &Snapshot{bytes: sizeofSnapshot}
+
+// NewSnapshot returns a snapshot holding records, at change sequence number
+// seq (or the largest Seq among the records, if greater).
+func NewSnapshot(seq int64, records ...Record) *Snapshot {
+	var b Builder
+	for i := range records {
+		b.Add(records[i])
+	}
+	return b.Build(seq)
+}
+
+// Seq returns the change sequence number the snapshot is current to: the
+// one it was built at, or the largest Seq among the records applied since.
+func (s *Snapshot) Seq() int64 { return s.seq }
+
+// Len returns the number of records (consents and revocations) the snapshot
+// holds. Duplicates and records the index cannot use are not counted.
+func (s *Snapshot) Len() int { return s.records }
+
+// Numbers returns the number of distinct phone numbers with records.
+func (s *Snapshot) Numbers() int { return s.numbers }
+
+// Bytes returns the memory the snapshot's structures take, not counting
+// what it shares with the snapshots it was derived from or that derive from
+// it, nor the allocator's rounding.
+func (s *Snapshot) Bytes() int64 { return s.bytes }
+
+// Lookup writes to out what the engine's Facts need about number n (its ten
+// NANP digits, as phone.Number.NANP returns them) for a call at `at` with
+// purpose p on channel ch, overwriting out. It reports whether out names a
+// consent record; out's revocation times are set either way.
+//
+// RevokedAt is the latest revocation of the number in any scope;
+// PurposeRevokedAt the latest one that covers p (made for p or for every
+// purpose). The consent chosen, in order of preference, is:
+//  1. one in force at `at` that was given after every revocation;
+//  2. one in force at `at` that was given after every revocation covering
+//     p, but not after RevokedAt (it counts only when a firm narrows
+//     revocations to a purpose, rule F13);
+//  3. one given after every revocation covering p that has expired;
+//  4. the latest revoked one.
+//
+// Within a group the strongest kind wins, then the latest obtained_at, the
+// latest expiry (none is latest) and the highest id. Consents obtained after
+// `at` are ignored. Ties in time go to the revocation (rule F12). Under the
+// default revoke-all policy the engine's decision from out is exact; under
+// a purpose-limited policy it can only be stricter than exact (when a weaker
+// consent of group 1 hides a stronger one of group 2).
+//
+// The times in out are whole seconds: revocation and expiry times rounded
+// down, so that the index is never looser than exact times would be.
+// Lookup takes no lock and allocates nothing.
+func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *ConsentFacts) bool {
+	*out = ConsentFacts{}
+	if s == nil || n >= nanpLimit {
+		return false
+	}
+	d := s.npa[n/10_000_000]
+	if d == nil {
+		return false
+	}
+	b := d.blk[n/10_000%1000]
+	if b == nil {
+		return false
+	}
+	k := uint16(n % 10_000)
+	cnt := b.len()
+	lo, hi := 0, cnt
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if b.key(m) < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	pc := scopeCode(p)
+	var chBit uint64
+	switch ch {
+	case ChannelVoice:
+	case ChannelText:
+		chBit = metaText
+	default:
+		pc = 0 // no consent matches an unknown channel
+	}
+	want := metaConsent | pc<<metaScopeShift | chBit
+	const match = metaConsent | metaScopeMask | metaText
+	atS := at.Unix()
+	rAll, rP := int64(-1), int64(-1)
+	var best entry
+	bestTier := 0
+	kw := (cnt + 3) >> 2
+	for i := lo; i < cnt && b.key(i) == k; i++ {
+		e := b.entry(kw, i)
+		if !e.isConsent() { // revocations come first
+			t := e.at()
+			rAll = max(rAll, t)
+			if sc := e.scope(); sc == 0 || pc == 0 || sc == pc {
+				rP = max(rP, t)
+			}
+			continue
+		}
+		if pc == 0 || e.a&match != want {
+			continue
+		}
+		ob := e.at()
+		if e.a&metaFrac != 0 && ob+1 > atS || ob > atS {
+			continue // not given yet
+		}
+		exp := e.expires()
+		var tier int
+		switch {
+		case ob <= rP:
+			tier = 4
+		case exp != 0 && atS >= exp:
+			tier = 3
+		case ob <= rAll:
+			tier = 2
+		default:
+			tier = 1
+		}
+		if bestTier == 0 || tier < bestTier || (tier == bestTier && better(tier, e, best)) {
+			best, bestTier = e, tier
+		}
+	}
+	if rAll >= 0 {
+		out.RevokedAt = time.Unix(rAll, 0).UTC()
+	}
+	if rP >= 0 {
+		out.PurposeRevokedAt = time.Unix(rP, 0).UTC()
+	}
+	if bestTier == 0 {
+		return false
+	}
+	out.ID = best.id()
+	out.Kind = best.kind()
+	out.ObtainedAt = time.Unix(best.at(), 0).UTC()
+	if x := best.expires(); x != 0 {
+		out.ExpiresAt = time.Unix(x, 0).UTC()
+	}
+	return true
+}
+
+// better reports whether consent x is preferable to consent y within a
+// preference group.
+func better(tier int, x, y entry) bool {
+	if tier <= 2 {
+		if kx, ky := x.a&metaPEWC, y.a&metaPEWC; kx != ky {
+			return kx > ky
+		}
+	}
+	if x.at() != y.at() {
+		return x.at() > y.at()
+	}
+	if ex, ey := x.expires(), y.expires(); tier <= 2 && ex != ey {
+		return ex == 0 || (ey != 0 && ex > ey)
+	}
+	return x.id() > y.id()
+}
+
+// Apply returns a new snapshot holding s's records and records, and leaves
+// s unchanged. It copies only the parts of s that the records touch, so a
+// single record costs microseconds whatever the snapshot's size. Records
+// already held, and records the index cannot use (see Record), are skipped.
+// When nothing changes it returns s.
+func (s *Snapshot) Apply(records ...Record) *Snapshot {
+	if s == nil {
+		s = emptySnapshot
+	}
+	seq := s.seq
+	ps := make([]pending, 0, len(records))
+	for i := range records {
+		seq = max(seq, records[i].Seq)
+		if n, e, ok := pack(&records[i]); ok {
+			ps = append(ps, pending{n, e})
+		}
+	}
+	if len(ps) == 0 && seq == s.seq {
+		return s
+	}
+	slices.SortFunc(ps, cmpPending)
+	ns := *s
+	ns.seq = seq
+	var own [npaCount]bool // directories already copied into ns
+	changed := seq != s.seq
+	var buf []line
+	for len(ps) > 0 {
+		prefix := ps[0].n / 10_000
+		j := 1
+		for j < len(ps) && ps[j].n/10_000 == prefix {
+			j++
+		}
+		group := ps[:j]
+		ps = ps[j:]
+		npa, nxx := prefix/1000, prefix%1000
+		var old block
+		if d := ns.npa[npa]; d != nil {
+			old = d.blk[nxx]
+		}
+		buf = old.lines(buf[:0])
+		before, oldLines := len(buf), countLines(buf)
+		for _, p := range group {
+			buf = append(buf, line{uint16(p.n % 10_000), p.e})
+		}
+		slices.SortFunc(buf, cmpLine)
+		buf = slices.Compact(buf)
+		if len(buf) == before {
+			continue // only duplicates
+		}
+		changed = true
+		nb := newBlock(buf)
+		if !own[npa] {
+			d := new(npaDir)
+			if od := ns.npa[npa]; od != nil {
+				*d = *od
+			} else {
+				ns.bytes += sizeofDir
+			}
+			ns.npa[npa], own[npa] = d, true
+		}
+		ns.npa[npa].blk[nxx] = nb
+		ns.records += len(buf) - before
+		ns.numbers += countLines(buf) - oldLines
+		ns.bytes += nb.bytes() - old.bytes()
+	}
+	if !changed {
+		return s
+	}
+	return &ns
+}
+
+// Builder collects records for a new Snapshot without keeping the Records
+// themselves: each costs 24 bytes until Build. The zero Builder is ready to
+// use; a Builder is not safe for concurrent use.
+type Builder struct {
+	ps  []pending
+	seq int64
+}
+
+// Add adds one record. Records the index cannot use are skipped.
+func (b *Builder) Add(r Record) {
+	b.seq = max(b.seq, r.Seq)
+	if n, e, ok := pack(&r); ok {
+		b.ps = append(b.ps, pending{n, e})
+	}
+}
+
+// Len returns the number of records added so far, duplicates included.
+func (b *Builder) Len() int { return len(b.ps) }
+
+// Build returns a snapshot of the records added, at change sequence number
+// seq (or the largest Seq among the records, if greater), and resets the
+// builder.
+func (b *Builder) Build(seq int64) *Snapshot {
+	ps := b.ps
+	s := &Snapshot{seq: max(seq, b.seq), bytes: sizeofSnapshot}
+	b.ps, b.seq = nil, 0
+	slices.SortFunc(ps, cmpPending)
+	var buf []line
+	for len(ps) > 0 {
+		prefix := ps[0].n / 10_000
+		j := 1
+		for j < len(ps) && ps[j].n/10_000 == prefix {
+			j++
+		}
+		buf = buf[:0]
+		for i, p := range ps[:j] {
+			if i == 0 || p != ps[i-1] {
+				buf = append(buf, line{uint16(p.n % 10_000), p.e})
+			}
+		}
+		ps = ps[j:]
+		npa, nxx := prefix/1000, prefix%1000
+		d := s.npa[npa]
+		if d == nil {
+			d = new(npaDir)
+			s.npa[npa] = d
+			s.bytes += sizeofDir
+		}
+		nb := newBlock(buf)
+		d.blk[nxx] = nb
+		s.records += len(buf)
+		s.numbers += countLines(buf)
+		s.bytes += nb.bytes()
+	}
+	return s
+}
+
+// Index holds the current Snapshot behind an atomic pointer: lookups load
+// it and read, taking no lock and allocating nothing, while Apply and
+// Replace build a new snapshot and swap it in. Writers are serialised among
+// themselves. The zero Index is empty and ready to use.
+type Index struct {
+	mu  sync.Mutex // serialises writers
+	cur atomic.Pointer[Snapshot]
+}
+
+// NewIndex returns an index holding s (an empty snapshot when s is nil).
+func NewIndex(s *Snapshot) *Index {
+	x := &Index{}
+	if s != nil {
+		x.cur.Store(s)
+	}
+	return x
+}
+
+// Snapshot returns the current snapshot. Lookups on one snapshot agree with
+// each other even while writers install new ones.
+func (x *Index) Snapshot() *Snapshot {
+	if s := x.cur.Load(); s != nil {
+		return s
+	}
+	return emptySnapshot
+}
+
+// Lookup looks n up in the current snapshot; see Snapshot.Lookup.
+func (x *Index) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *ConsentFacts) bool {
+	return x.Snapshot().Lookup(n, p, ch, at, out)
+}
+
+// Apply installs a snapshot with records added to the current one, and
+// returns it.
+func (x *Index) Apply(records ...Record) *Snapshot {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s := x.Snapshot().Apply(records...)
+	x.cur.Store(s)
+	return s
+}
+
+// Replace installs s as the current snapshot (an empty one when s is nil),
+// for example after a full reload from the ledger.
+func (x *Index) Replace(s *Snapshot) {
+	if s == nil {
+		s = emptySnapshot
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.cur.Store(s)
+}
