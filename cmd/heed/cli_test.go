@@ -143,3 +143,42 @@ func TestCLIAuditVerify(t *testing.T) {
 	_, _, err = runHeed(env, "audit", "verify")
 	require.ErrorContains(t, err, "audit log has been tampered with")
 }
+
+func TestCLIConsentImport(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	countRows := func(table string) int {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n))
+		return n
+	}
+
+	bad := writeFile(t, "consents.csv", "phone,kind,scope,channel,obtained_at,source\n860-555-0101,pec,informational,voice,2026-01-05,intake\n860-555-0102,maybe,informational,voice,2026-01-05,intake\n")
+	_, stderr, err := runHeed(env, "consent", "import", bad)
+	require.ErrorContains(t, err, "1 row(s) rejected; nothing was imported")
+	require.Contains(t, stderr, "consents.csv:3:")
+	require.Zero(t, countRows("consents"))
+
+	good := writeFile(t, "good.csv", "Phone Number,kind,scope,channel,obtained_at,source\n860-555-0101,pec,informational,voice,2026-01-05,intake\n860-555-0102,pewc,telemarketing,voice,2026-01-06T10:00:00-05:00,signed form\n")
+	out, _, err := runHeed(env, "consent", "import", "--dry-run", "--map", "Phone Number=phone", good)
+	require.NoError(t, err)
+	require.Contains(t, out, "would import 2 consents")
+	require.Zero(t, countRows("consents"), "a dry run writes nothing")
+	out, _, err = runHeed(env, "consent", "import", "--map", "Phone Number=phone", good)
+	require.NoError(t, err)
+	require.Contains(t, out, "imported 2 consents")
+	require.Equal(t, 2, countRows("consents"))
+
+	revs := writeFile(t, "revocations.csv", "phone,revoked_at,method,source\n860-555-0101,2026-02-01T09:00:00-05:00,email,letter from client\n")
+	out, _, err = runHeed(env, "consent", "import", "--revocations", revs)
+	require.NoError(t, err)
+	require.Contains(t, out, "imported 1 revocations")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
+	require.NoError(t, err)
+	require.Contains(t, out, "consent.revoked")
+}

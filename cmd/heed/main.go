@@ -71,6 +71,8 @@ Usage:
   heed import contacts --list NAME FILE.csv import contacts (name, phone[, state, zip, external_ref])
   heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
   heed demo                                 seed the demo list, consents and a first admin
+  heed consent import [--revocations] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
+  heed check --number N --purpose P [...]   what the gate decides for a call, and why
   heed audit verify                         check the audit log's hash chain
   heed version                              print the version
 
@@ -100,6 +102,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "dnc", rest, map[string]func(context.Context, []string) error{"add": m.dncAdd})
 	case "demo":
 		return m.demo(ctx, rest)
+	case "consent":
+		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport})
+	case "check":
+		return m.check(ctx, rest)
 	case "audit":
 		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
 	case "version", "--version", "-v":

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// check answers what the gate would decide for one call, with the same
+// function the dialer calls, against the database's indexes and history.
+func (m *Main) check(ctx context.Context, args []string) error {
+	f := m.flags("check")
+	dbURL := f.databaseURL()
+	number := f.String("number", "", "the number to call (required)")
+	purpose := f.String("purpose", "", "informational, telemarketing, debt_collection or solicitation (required)")
+	method := f.String("method", "prerecorded", "prerecorded or live")
+	at := f.String("at", "", "when the call would be placed, RFC3339 (default: now)")
+	state := f.String("state", "", "the contact's state (two letters)")
+	zip := f.String("zip", "", "the contact's ZIP code")
+	line := f.String("line", "unknown", "wireless, landline or unknown (unknown counts as wireless)")
+	asJSON := f.Bool("json", false, `print {"decision","until","reasons","pack","consent_id"}`)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	var errs []string
+	n, err := phone.Parse(*number)
+	if *number == "" {
+		errs = append(errs, "--number is required")
+	}
+	p, perr := consent.ParsePurpose(*purpose)
+	if perr != nil {
+		errs = append(errs, perr.Error())
+	}
+	meth, merr := consent.ParseMethod(*method)
+	if merr != nil {
+		errs = append(errs, merr.Error())
+	}
+	lt, lerr := consent.ParseLineType(*line)
+	if lerr != nil {
+		errs = append(errs, lerr.Error())
+	}
+	when := time.Now()
+	if *at != "" {
+		if when, err = time.Parse(time.RFC3339, *at); err != nil {
+			errs = append(errs, fmt.Sprintf("--at %q: want RFC3339, such as 2026-12-01T09:30:00-05:00", *at))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: %w", strings.Join(errs, "; "), errUsage)
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	engine, err := consent.NewEngine(consent.Config{})
+	if err != nil {
+		return fmt.Errorf("policy engine: %w", err)
+	}
+	indexes := dialer.NewIndexes(pool, m.logger("warn"))
+	if err := indexes.Load(ctx); err != nil {
+		return fmt.Errorf("indexes: %w", err)
+	}
+	req := dialer.Request{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, At: when}
+	if n != "" {
+		hist, err := campaign.NewStore(pool).History(ctx, []phone.Number{n}, when.Add(-dialer.HistoryWindow))
+		if err != nil {
+			return err
+		}
+		req.History = hist[n]
+	}
+	gate := &dialer.PolicyGate{Engine: engine, Indexes: indexes}
+	d := gate.Check(ctx, req)
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		return enc.Encode(d)
+	}
+	fmt.Fprintf(m.Stdout, "decision:  %s\n", d.Verdict)
+	if d.Verdict == consent.Defer {
+		fmt.Fprintf(m.Stdout, "until:     %s\n", d.Until.Format(time.RFC3339))
+	}
+	reasons := make([]string, len(d.Reasons))
+	for i, r := range d.Reasons {
+		reasons[i] = string(r)
+	}
+	if len(reasons) == 0 {
+		reasons = []string{"-"}
+	}
+	fmt.Fprintf(m.Stdout, "reasons:   %s\n", strings.Join(reasons, ", "))
+	fmt.Fprintf(m.Stdout, "pack:      %s\n", d.Pack)
+	if d.ConsentID != 0 {
+		fmt.Fprintf(m.Stdout, "consent:   %d\n", d.ConsentID)
+	} else {
+		fmt.Fprintln(m.Stdout, "consent:   none")
+	}
+	if loc, err := engine.Locate(n, req.State, req.ZIP); err == nil {
+		fmt.Fprintf(m.Stdout, "located:   zones %s; states %s; history %d call(s) in %s\n", strings.Join(loc.Zones, ", "),
+			orDash(loc.States), len(req.History), dialer.HistoryWindow)
+	} else if !errors.Is(err, phone.ErrNotNANP) && !errors.Is(err, phone.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+func orDash(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ", ")
+}

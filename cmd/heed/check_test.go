@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+// checkJSON is the stable JSON shape of `heed check --json`.
+type checkJSON struct {
+	Decision  string   `json:"decision"`
+	Until     *string  `json:"until"`
+	Reasons   []string `json:"reasons"`
+	Pack      string   `json:"pack"`
+	ConsentID *int64   `json:"consent_id"`
+}
+
+// TestCLICheck asks `heed check` the rule boundaries of the compliance rules
+// against a real database: the same gate function the dialer calls, with
+// consents, revocations, the internal do-not-call list and call history on
+// file.
+func TestCLICheck(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		// +18605550101: PEWC for telemarketing and PEC for informational.
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550101', 'pewc', 'telemarketing', 'voice', '2026-01-05T12:00:00Z', 'signed form')`,
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550101', 'pec', 'informational', 'voice', '2026-01-05T12:00:00Z', 'intake')`,
+		// +18605550102: consent, then a revocation, then consent again.
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550102', 'pec', 'informational', 'voice', '2026-02-01T12:00:00Z', 'intake')`,
+		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550102', '2026-03-01T12:00:00Z', 'ivr')`,
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550102', 'pec', 'informational', 'voice', '2026-04-01T12:00:00Z', 'phone call')`,
+		// +18605550103: consent but on the internal do-not-call list.
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550103', 'pec', 'informational', 'voice', '2026-01-05T12:00:00Z', 'intake')`,
+		`INSERT INTO dnc_internal (phone, method) VALUES ('+18605550103', 'staff')`,
+		// +12085550104 (Idaho's 208 spans Mountain and Pacific time): debt collection consent.
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+12085550104', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550105', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
+	} {
+		_, err := conn.Exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+	// Seven debt-collection calls to +18605550105 between Nov 20 and Nov 26.
+	var listID, contactID, campaignID int64
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('h') RETURNING id`).Scan(&listID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', '+18605550105') RETURNING id`, listID).Scan(&contactID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id) VALUES ('dc', 'debt_collection', $1, 'm', '+18605550100') RETURNING id`, listID).Scan(&campaignID))
+	for i := range 7 {
+		_, err := conn.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome, originated_at)
+			VALUES ($1, $2, $3, '+18605550105', '+18605550100', 'allow', 'ended', 'no_answer', $4)`, campaignID, contactID, i+1,
+			fmt.Sprintf("2026-11-%02dT15:00:00Z", 20+i))
+		require.NoError(t, err)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		decision string
+		reasons  []string
+		until    string
+	}{
+		{"InformationalBeforeEight", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T07:59:00-05:00"}, "defer", []string{"window.outside"}, "2026-12-01T13:00:00Z"},
+		{"InformationalAtEight", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T08:00:00-05:00"}, "allow", nil, ""},
+		{"InformationalAt2059", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T20:59:00-05:00"}, "allow", nil, ""},
+		{"InformationalAt2100", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T21:00:00-05:00"}, "defer", []string{"window.outside"}, "2026-12-02T13:00:00Z"},
+		{"AfterFallBack", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-11-01T12:30:00Z"}, "defer", []string{"window.outside"}, "2026-11-01T13:00:00Z"},
+		{"SpringForwardDay0759EDT", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-03-08T11:59:00Z"}, "defer", []string{"window.outside"}, "2026-03-08T12:00:00Z"},
+		{"SpringForwardDay0800EDT", []string{"--number", "860-555-0101", "--purpose", "informational", "--at", "2026-03-08T12:00:00Z"}, "allow", nil, ""},
+		{"TelemarketingNeedsFreshRegistry", []string{"--number", "860-555-0101", "--purpose", "telemarketing", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.national_stale"}, ""},
+		{"RevokedThenReconsented", []string{"--number", "860-555-0102", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
+		{"RevokedBeforeReconsent", []string{"--number", "860-555-0102", "--purpose", "informational", "--at", "2026-03-15T10:00:00-04:00"}, "deny", []string{"consent.revoked"}, ""},
+		{"InternalDNC", []string{"--number", "860-555-0103", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal"}, ""},
+		{"NoConsentWireless", []string{"--number", "860-555-0199", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"consent.missing"}, ""},
+		{"LandlineInformationalNoConsent", []string{"--number", "860-555-0199", "--purpose", "informational", "--line", "landline", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
+		{"TwoZonesIdaho", []string{"--number", "208-555-0104", "--purpose", "debt_collection", "--at", "2026-12-01T15:30:00Z"}, "defer", []string{"window.outside"}, "2026-12-01T16:00:00Z"},
+		{"RegFSevenInSeven", []string{"--number", "860-555-0105", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "defer", []string{"cap.frequency"}, "2026-11-27T15:00:00Z"},
+		{"RegFAfterWindow", []string{"--number", "860-555-0105", "--purpose", "debt_collection", "--at", "2026-11-27T15:00:00Z"}, "allow", nil, ""},
+		{"NotANumber", []string{"--number", "call me", "--purpose", "informational"}, "deny", []string{"number.invalid"}, ""},
+		{"OutsideNANP", []string{"--number", "+44 20 7123 4567", "--purpose", "informational"}, "deny", []string{"number.unsupported"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, stderr, err := runHeed(env, append([]string{"check", "--json"}, tc.args...)...)
+			require.NoError(t, err, stderr)
+			var got checkJSON
+			require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+			require.Equal(t, tc.decision, got.Decision, out)
+			require.ElementsMatch(t, tc.reasons, got.Reasons, out)
+			require.NotEmpty(t, got.Pack)
+			if tc.until != "" {
+				require.NotNil(t, got.Until, out)
+				require.Equal(t, tc.until, *got.Until, out)
+			} else {
+				require.Nil(t, got.Until, out)
+			}
+			if tc.decision == "allow" && tc.args[1] != "860-555-0199" {
+				require.NotNil(t, got.ConsentID, "an allowed call names its consent: %s", out)
+			}
+		})
+	}
+
+	out, _, err := runHeed(env, "check", "--number", "860-555-0103", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  deny\nreasons:   dnc.internal\n")
+	require.Contains(t, out, "zones America/New_York; states CT")
+	_, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "marketing")
+	require.ErrorIs(t, err, errUsage)
+}

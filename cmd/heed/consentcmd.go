@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// consentImport imports a consent or revocation list, all or nothing.
+func (m *Main) consentImport(ctx context.Context, args []string) error {
+	f := m.flags("consent import")
+	dbURL := f.databaseURL()
+	revocations := f.Bool("revocations", false, "the file lists revocations: phone,revoked_at,method[,source]")
+	dryRun := f.Bool("dry-run", false, "validate and report, write nothing")
+	mapping := f.String("map", "", "rename the file's columns: \"Phone Number=phone,Type=kind\"")
+	asJSON := f.Bool("json", false, "print the report as JSON")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] FILE.csv|FILE.xlsx: %w", errUsage)
+	}
+	name := f.Arg(0)
+	format, err := consent.FormatOf(name)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	cols, err := consent.ParseColumnMap(*mapping)
+	if err != nil {
+		return fmt.Errorf("--map: %v: %w", err, errUsage)
+	}
+	file, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("consent file: %w", err)
+	}
+	defer file.Close()
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ledger := consent.NewLedger(pool)
+	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols}
+	var rep consent.ImportReport
+	if *revocations {
+		rep, err = ledger.ImportRevocations(ctx, file, format, opts)
+	} else {
+		rep, err = ledger.ImportConsents(ctx, file, format, opts)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	}
+	var ie *consent.ImportError
+	if errors.As(err, &ie) {
+		for _, r := range ie.Report.Rejected {
+			fmt.Fprintf(m.Stderr, "%s:%d: %s\n", name, r.Line, r.Reason)
+		}
+		return fmt.Errorf("%s: %d row(s) rejected; nothing was imported", name, len(ie.Report.Rejected))
+	}
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		verb := "imported"
+		n := rep.Imported
+		if *dryRun {
+			verb, n = "would import", rep.New
+		}
+		fmt.Fprintf(m.Stdout, "%s %d %s (%d rows read, %d already on file)\n", verb, n, rep.Kind, rep.Rows, len(rep.Skipped))
+	}
+	return nil
+}
