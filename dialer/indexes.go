@@ -34,6 +34,9 @@ type Indexes struct {
 	// Poll is how often Run confirms freshness without a notification;
 	// zero means Bound/4.
 	Poll time.Duration
+	// Registry, when set, holds the registry lists (national, state,
+	// litigator) to load and follow.
+	Registry *dnc.Registry
 
 	db     *pgxpool.Pool
 	store  *dnc.PGStore
@@ -44,7 +47,8 @@ type Indexes struct {
 	seq        atomic.Int64
 	dncSeq     int64
 	consentSeq int64
-	confirmed  atomic.Int64 // unix nanoseconds of the last confirmation
+	registry   map[dnc.ListID]uint64 // installed version of each registry list
+	confirmed  atomic.Int64          // unix nanoseconds of the last confirmation
 }
 
 // NewIndexes returns indexes over db. Call Load before use and Run to
@@ -78,6 +82,9 @@ func (ix *Indexes) Load(ctx context.Context) error {
 		return fmt.Errorf("internal dnc: %w", err)
 	}
 	ix.dncSeq = seq
+	if err := ix.syncRegistry(ctx); err != nil {
+		return err
+	}
 	snap, err := ix.ledger.LoadSnapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("consent index: %w", err)
@@ -111,6 +118,9 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 		}
 		ix.dncSeq = last
 	}
+	if err := ix.syncRegistry(ctx); err != nil {
+		return err
+	}
 	recs, clast, err := ix.ledger.Since(ctx, ix.consentSeq)
 	if err != nil {
 		return fmt.Errorf("consent index: %w", err)
@@ -121,6 +131,37 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	ix.consentSeq = clast
 	ix.seq.Store(min(last, clast))
 	ix.confirmed.Store(started.UnixNano())
+	return nil
+}
+
+// syncRegistry installs the registry lists whose current version differs
+// from the one in memory.
+func (ix *Indexes) syncRegistry(ctx context.Context) error {
+	if ix.Registry == nil {
+		return nil
+	}
+	installed, err := ix.Registry.Installed(ctx)
+	if err != nil {
+		return err
+	}
+	if ix.registry == nil {
+		ix.registry = map[dnc.ListID]uint64{}
+	}
+	for _, in := range installed {
+		if ix.registry[in.List] == in.Version {
+			continue
+		}
+		meta, set, err := ix.Registry.Load(in)
+		if err != nil {
+			return err
+		}
+		if _, err := ix.DNC.Replace(meta, set); err != nil {
+			return fmt.Errorf("install %v: %w", in.List, err)
+		}
+		ix.registry[in.List] = in.Version
+		ix.log.Info("indexes: installed do-not-call list", "list", in.List.String(), "version", in.Version,
+			"numbers", in.Count, "as_of", in.AsOf.Format(time.DateOnly))
+	}
 	return nil
 }
 

@@ -38,7 +38,7 @@ const (
 	chunkHdrBytes  = 2
 	bitmapBytes    = chunkHdrBytes + chunkSpan/8 // 127
 	maxChunkBytes  = bitmapBytes
-	segPad         = 40 // efContains reads 34 bytes from a chunk's start
+	segPad         = 40                                   // efContains reads 34 bytes from a chunk's start
 	lastWordMask   = 1<<(chunkSpan-64*(chunkWords-1)) - 1 // bits 960..999
 	maxLowBits     = 9                                    // 999>>9 == 1
 	chunkSpanLess1 = chunkSpan - 1
@@ -286,14 +286,22 @@ func efContains(c []byte, n, l, r uint) bool {
 		}
 		return false
 	}
-	// The bucket's up to four lows of at most 9 bits are in one load.
-	lw := binary.LittleEndian.Uint64(c[bp>>3:]) >> (bp & 7)
-	m := b2uint(lw&mask == lo) & b2uint(run > 0)
-	m |= b2uint(lw>>l&mask == lo) & b2uint(run > 1)
-	m |= b2uint(lw>>(2*l)&mask == lo) & b2uint(run > 2)
-	m |= b2uint(lw>>(3*l)&mask == lo) & b2uint(run > 3)
-	return m != 0
+	// The bucket's up to four lows of at most 9 bits are in one load:
+	// look for a lane equal to lo among the first run lanes, with the
+	// "has a zero lane" trick on lw xor lo in every lane.
+	lanes := laneOnes[l&15]
+	x := binary.LittleEndian.Uint64(c[bp>>3:])>>(bp&7) ^ lo*lanes
+	valid := uint64(1)<<(run*l) - 1
+	return (x-lanes)&^x&(lanes<<(l-1))&valid != 0
 }
+
+// laneOnes[l] has the lowest bit of each of four l-bit lanes set.
+var laneOnes = func() (t [16]uint64) {
+	for l := 1; l <= maxLowBits; l++ {
+		t[l] = 1 | 1<<l | 1<<(2*l) | 1<<(3*l)
+	}
+	return t
+}()
 
 // upperRun counts the ones from bit pos of the upper bits on, for the rare
 // run that does not fit in one load.

@@ -5,10 +5,6 @@ import (
 	"unsafe"
 )
 
-// hugePageMin is the size from which arrays are backed by transparent huge
-// pages where the kernel allows: lookups then miss the TLB far less often.
-const hugePageMin = 4 << 20
-
 // adviseHuge asks the kernel to back the 2 MiB pages inside b with
 // transparent huge pages. It must be called before b is first written to
 // take effect at once; it is only a hint, and failures are ignored.

@@ -253,7 +253,14 @@ func (im *Importer) Finish() (*ImportResult, error) {
 	return res, nil
 }
 
-var zipMagic = []byte("PK\x03\x04")
+// zipMagic and emptyZipMagic start zip archives, the second one with no
+// entries.
+var (
+	zipMagic      = []byte("PK\x03\x04")
+	emptyZipMagic = []byte("PK\x05\x06")
+)
+
+func isZip(sig []byte) bool { return bytes.Equal(sig, zipMagic) || bytes.Equal(sig, emptyZipMagic) }
 
 // add reads one input, plain or zipped.
 func (im *Importer) add(ctx context.Context, in Input) error {
@@ -284,12 +291,12 @@ func (im *Importer) add(ctx context.Context, in Input) error {
 			return fmt.Errorf("dnc import %s: %w", in.Name, err)
 		}
 		sig := make([]byte, 4)
-		if n, _ := ra.ReadAt(sig, start); n == 4 && bytes.Equal(sig, zipMagic) {
+		if n, _ := ra.ReadAt(sig, start); n == 4 && isZip(sig) {
 			return im.addZip(ctx, in, &countingReaderAt{r: ra, im: im}, start, end-start)
 		}
 	}
 	br := bufio.NewReaderSize(&countingReader{r: in.R, im: im}, 64<<10)
-	if sig, _ := br.Peek(4); bytes.Equal(sig, zipMagic) {
+	if sig, _ := br.Peek(4); isZip(sig) {
 		data, err := io.ReadAll(br)
 		if err != nil {
 			return fmt.Errorf("dnc import %s: %w", in.Name, err)
@@ -319,7 +326,7 @@ func (im *Importer) addZip(ctx context.Context, in Input, ra io.ReaderAt, off, s
 			return fmt.Errorf("dnc import %s: %w", name, err)
 		}
 		br := bufio.NewReaderSize(rc, 64<<10)
-		if sig, _ := br.Peek(4); bytes.Equal(sig, zipMagic) {
+		if sig, _ := br.Peek(4); isZip(sig) {
 			rc.Close()
 			return fmt.Errorf("dnc import %s: %w: zip archive inside a zip archive", name, ErrUnsupportedInput)
 		}
@@ -484,8 +491,9 @@ func (p *lineParser) handle(line []byte) {
 		p.im.report.Blank++
 		return
 	}
-	// The layouts of the FTC flat files: "8605550101" and "860,5550101".
-	if !p.fixed && p.cols.phone < 0 && !p.named {
+	// The layouts of the FTC flat files, "8605550101" and "860,5550101",
+	// whatever a header said, unless the caller named the column.
+	if !p.fixed && !p.named {
 		var v uint64
 		ok := false
 		switch {

@@ -290,6 +290,13 @@ func TestImportZip(t *testing.T) {
 		require.Equal(t, 100000, res.Full.Len())
 		require.True(t, res.Full.Contains(8605599999))
 	})
+	t.Run("empty archive", func(t *testing.T) {
+		t.Parallel()
+		res, err := dnc.Import(t.Context(), dnc.ImportOptions{}, dnc.Input{Name: "empty.zip", R: bytes.NewReader(zipOf(t))})
+		require.NoError(t, err)
+		require.Zero(t, res.Full.Len())
+		require.Empty(t, res.Report.Inputs)
+	})
 	t.Run("nested zip", func(t *testing.T) {
 		t.Parallel()
 		z := zipOf(t, "inner.zip", string(zipOf(t, "a.txt", "8605550101\n")))

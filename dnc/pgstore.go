@@ -152,3 +152,76 @@ func (s *PGStore) LatestSeq(ctx context.Context) (int64, error) {
 	}
 	return seq, nil
 }
+
+// ImportInternal applies an import to the internal list in one
+// transaction: every added number not already listed gets an entry with the
+// given method and source, and every deleted number's entries are marked
+// removed. It returns how many entries it added and removed.
+func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userID int64, source string) (added, removed int, err error) {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM dnc_internal WHERE removed_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		listed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		have := make(map[string]bool, len(listed))
+		for _, p := range listed {
+			have[p] = true
+		}
+		var src [][]any
+		for _, n := range adds {
+			p := fmt.Sprintf("+1%010d", n)
+			if !have[p] {
+				have[p] = true
+				src = append(src, []any{p, userID, "import", source})
+			}
+		}
+		if len(src) > 0 {
+			// NULLIF does not fit COPY: a zero user becomes NULL here.
+			for _, r := range src {
+				if r[1] == int64(0) {
+					r[1] = nil
+				}
+			}
+			n, err := tx.CopyFrom(ctx, pgx.Identifier{"dnc_internal"}, []string{"phone", "added_by", "method", "source"}, pgx.CopyFromRows(src))
+			if err != nil {
+				return err
+			}
+			added = int(n)
+		}
+		if len(dels) > 0 {
+			phones := make([]string, len(dels))
+			for i, n := range dels {
+				phones[i] = fmt.Sprintf("+1%010d", n)
+			}
+			tag, err := tx.Exec(ctx, `UPDATE dnc_internal SET removed_at = now() WHERE removed_at IS NULL AND phone = ANY($1)`, phones)
+			if err != nil {
+				return err
+			}
+			removed = int(tag.RowsAffected())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("internal dnc import: %w", err)
+	}
+	return added, removed, nil
+}
+
+// InternalEntries returns a number's current entries on the internal list,
+// oldest first, for `heed dnc check`.
+func (s *PGStore) InternalEntries(ctx context.Context, n phone.Number) ([]InternalEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, phone, added_at, added_by, method, source FROM dnc_internal
+		WHERE phone = $1 AND removed_at IS NULL ORDER BY added_at`, n.String())
+	if err != nil {
+		return nil, fmt.Errorf("internal dnc entries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[InternalEntry])
+	if err != nil {
+		return nil, fmt.Errorf("internal dnc entries: %w", err)
+	}
+	return out, nil
+}

@@ -97,74 +97,145 @@ func (s *Set) Contains(n uint64) bool {
 	}
 	e := &t[ex-a*exchPerNPA]
 	k := suf / chunkSpan
-	if e.sizes[k] == 0 {
+	sz := uint(e.sizes[k])
+	if sz == 0 {
 		return false
 	}
-	return chunkContains(s.segs[e.seg][e.offset(k):], suf-k*chunkSpan)
+	c := s.segs[e.seg][e.offset(k):]
+	// Ask for the chunk's last cache line now, so that a chunk across two
+	// lines costs one memory latency, not two.
+	tail := [1]uintptr{uintptr(unsafe.Pointer(&c[sz-1]))}
+	prefetch(tail[:])
+	return chunks1(c, suf-k*chunkSpan)
 }
 
 // ContainsBatch sets out[i] to whether ns[i] is in the set, for every i. It
-// is faster per number than Contains because it overlaps the memory accesses
-// of neighbouring lookups: it loads the directory entries of a group of
-// numbers, then the headers of their chunks, then decodes. out must be at
-// least as long as ns.
+// is much faster per number than Contains: it works through the numbers in
+// small groups, software-pipelined, prefetching the directory entries and
+// then the chunks of the groups ahead while it decodes the current one, so
+// that memory latency overlaps with work. out must be at least as long as
+// ns.
 func (s *Set) ContainsBatch(ns []uint64, out []bool) {
 	out = out[:len(ns)]
-	const group = 32
-	var (
-		ent   [group]exch
-		chunk [group][]byte
-		hdr   [group]uint
+	const (
+		group = 8 // numbers per group: small groups spread the prefetches
+		ahead = 2 // chunks are prefetched this many groups ahead
+		ring  = 4 // ring size: entries are found ahead+1 groups ahead
 	)
-	zero := uint(touchZero)
-	for len(ns) > 0 {
-		g := min(group, len(ns))
-		for i, n := range ns[:g] {
-			ent[i] = exch{}
+	var (
+		ents   [ring][group]*exch  // directory entries
+		sufs   [ring][group]uint16 // last four digits, then last three
+		chunks [ring][group][]byte // chunks; nil when absent
+		addrs  [2 * group]uintptr  // addresses to prefetch
+	)
+	npa, segs := &s.npa, s.segs
+	groups := (len(ns) + group - 1) / group
+	part := func(g int) []uint64 { return ns[g*group : min((g+1)*group, len(ns))] }
+	// findEntries computes the directory entries of group g and prefetches
+	// them.
+	findEntries := func(g int) {
+		es, ss := &ents[g%ring], &sufs[g%ring]
+		k := 0
+		for i, n := range part(g) {
+			es[i] = nil
 			if n >= MaxNumber {
 				continue
 			}
 			ex := n / exchSpan
+			ss[i] = uint16(n - ex*exchSpan)
 			a := ex / exchPerNPA
-			if t := s.npa[a]; t != nil {
-				ent[i] = t[ex-a*exchPerNPA]
+			if t := npa[a]; t != nil {
+				e := &t[ex-a*exchPerNPA]
+				es[i] = e
+				addrs[k] = uintptr(unsafe.Pointer(e))
+				k++
 			}
 		}
-		for i := range ent[:g] {
-			e := &ent[i]
-			chunk[i] = nil
-			k := uint(ns[i]%exchSpan) / chunkSpan
-			if sz := uint(e.sizes[k%chunksPerExch]); sz != 0 {
-				c := s.segs[e.seg][e.offset(k):]
-				// Load the chunk's last byte too, so that a chunk that
-				// spans two cache lines has both on their way.
-				hdr[i] = uint(c[0]) | uint(c[1])<<8 | uint(c[sz-1])&zero<<16
-				chunk[i] = c
+		prefetch(addrs[:k])
+	}
+	// findChunks reads the entries of group g, in cache by now, and
+	// prefetches both ends of their chunks.
+	findChunks := func(g int) {
+		es, ss, cs := &ents[g%ring], &sufs[g%ring], &chunks[g%ring]
+		k := 0
+		for i := range part(g) {
+			cs[i] = nil
+			e := es[i]
+			if e == nil {
+				continue
+			}
+			c := uint(ss[i]) / chunkSpan
+			ss[i] -= uint16(c * chunkSpan)
+			if sz := uint(e.sizes[c%chunksPerExch]); sz != 0 {
+				b := segs[e.seg][e.offset(c):]
+				cs[i] = b
+				addrs[k] = uintptr(unsafe.Pointer(&b[0]))
+				addrs[k+1] = uintptr(unsafe.Pointer(&b[sz-1]))
+				k += 2
 			}
 		}
-		for i, c := range chunk[:g] {
-			found := false
-			if c != nil {
-				h := hdr[i]
-				r := uint(ns[i] % chunkSpan)
-				switch {
-				case h&3 == chunkBitmap:
-					found = c[2+r>>3]>>(r&7)&1 != 0
-				case h>>6 != 0:
-					found = efContains(c, h>>6&1023, h>>2&15, r) != (h&3 == chunkInverted)
-				default:
-					found = h&3 == chunkInverted // a full block
-				}
-			}
-			out[i] = found
+		prefetch(addrs[:k])
+	}
+	for g := range min(groups, ahead+1) {
+		findEntries(g)
+	}
+	for g := range min(groups, ahead) {
+		findChunks(g)
+	}
+	for g := range groups {
+		if g+ahead+1 < groups {
+			findEntries(g + ahead + 1)
 		}
-		ns, out = ns[g:], out[g:]
+		if g+ahead < groups {
+			findChunks(g + ahead)
+		}
+		cs, ss := &chunks[g%ring], &sufs[g%ring]
+		o := out[g*group:]
+		for i := range part(g) {
+			o[i] = chunks1(cs[i], uint(ss[i]))
+		}
 	}
 }
 
-// touchZero is always zero. ContainsBatch masks bytes it loads only to pull
-// them into the cache with it, which the compiler cannot optimise away.
-var touchZero uint
+// chunks1 reports whether the chunk c, which may be nil, holds suffix r.
+// It inlines the common case of efContains: an Elias-Fano list whose upper
+// bits fit in four words.
+func chunks1(c []byte, r uint) bool {
+	if c == nil {
+		return false
+	}
+	_ = c[33] // segPad covers this for the smallest chunk
+	h := uint(c[0]) | uint(c[1])<<8
+	n, l := h>>6, h>>2&15
+	hi := r >> l
+	u := n + chunkSpanLess1>>l + 1
+	if h&3 == chunkBitmap || n == 0 || hi == 0 || u > 256 {
+		return chunkHas(c, h, r)
+	}
+	w0 := ^binary.LittleEndian.Uint64(c[2:])
+	w1 := ^binary.LittleEndian.Uint64(c[10:])
+	w2 := ^binary.LittleEndian.Uint64(c[18:])
+	w3 := ^binary.LittleEndian.Uint64(c[26:])
+	c0 := uint(bits.OnesCount64(w0))
+	c1 := c0 + uint(bits.OnesCount64(w1))
+	c2 := c1 + uint(bits.OnesCount64(w2))
+	m0, m1, m2 := -b2uint(c0 < hi), -b2uint(c1 < hi), -b2uint(c2 < hi)
+	w := w0 ^ (w0^w1)&uint64(m0)
+	w ^= (w ^ w2) & uint64(m1)
+	w ^= (w ^ w3) & uint64(m2)
+	zb := c0&m0 ^ (c0^c1)&m1 ^ (c1^c2)&m2
+	pos := 64&m0 + 64&m1 + 64&m2 + select64(w, (hi-zb-1)&63) + 1
+	sh := pos & 7
+	run := uint(bits.TrailingZeros64(^(binary.LittleEndian.Uint64(c[2+pos>>3:]) >> sh)))
+	if run > 4 {
+		return chunkHas(c, h, r)
+	}
+	bp := 16 + u + (pos-hi)*l
+	lanes := laneOnes[l&15]
+	x := binary.LittleEndian.Uint64(c[bp>>3:])>>(bp&7) ^ uint64(r&(1<<l-1))*lanes
+	found := (x-lanes)&^x&(lanes<<(l-1))&(uint64(1)<<(run*l)-1) != 0
+	return found != (h&3 == chunkInverted)
+}
 
 // All returns an iterator over the numbers of the set in increasing order.
 func (s *Set) All() iter.Seq[uint64] {
@@ -249,6 +320,10 @@ func (s *Set) Stats() Stats {
 	}
 	return st
 }
+
+// hugePageMin is the size from which arrays are backed by transparent huge
+// pages where the kernel allows: lookups then miss the TLB far less often.
+const hugePageMin = 4 << 20
 
 // allocData returns a zeroed byte array of length n for chunk data, backed
 // by huge pages where possible.

@@ -44,7 +44,7 @@ func WriteSnapshot(w io.Writer, meta Meta, set *Set) error {
 		set = &Set{}
 	}
 	crc := crc32.New(castagnoli)
-	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
+	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 256<<10)
 
 	var m []byte
 	m = appendString(m, meta.List.String())

@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
@@ -49,6 +50,12 @@ type Config struct {
 	Accounts  *account.Service
 	Campaigns *campaign.Service
 	DNC       *dnc.PGStore
+	// Consents is the consent ledger the opt-out page and the consent
+	// uploads write to; nil means a ledger on DB.
+	Consents *consent.Ledger
+	// FirmName is the firm's registered name, which the public opt-out page
+	// shows so a person knows who is asking; "" shows a generic wording.
+	FirmName string
 	// Media converts uploaded recordings into the directory Asterisk plays from.
 	Media dialer.Media
 	Ready []Check
@@ -73,6 +80,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.UploadLimit == 0 {
 		cfg.UploadLimit = 10 << 20
+	}
+	if cfg.Consents == nil {
+		cfg.Consents = consent.NewLedger(cfg.DB)
 	}
 	s := &Server{cfg: cfg, echo: echo.New()}
 	s.sessions = scs.New()
@@ -114,7 +124,8 @@ func (s *Server) routes() {
 	api := e.Group("/api/v1", s.apiAuth)
 	s.apiRoutes(api)
 
-	ui := e.Group("", echo.WrapMiddleware(s.sessions.LoadAndSave), middleware.CSRFWithConfig(middleware.CSRFConfig{
+	sessions := echo.WrapMiddleware(s.sessions.LoadAndSave)
+	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
 		CookieName:     "heed_csrf",
 		CookiePath:     "/",
@@ -124,7 +135,16 @@ func (s *Server) routes() {
 		ErrorHandler: func(err error, c echo.Context) error {
 			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from heed (missing or invalid CSRF token). Reload the page and try again.").SetInternal(err)
 		},
-	}))
+	})
+
+	// The public opt-out page: no sign-in. A submission passes the abuse
+	// limits before its body is read, and the body is bounded before the
+	// CSRF check parses it.
+	e.GET("/optout", s.optOutPage, sessions, csrf)
+	e.POST("/optout", s.optOut, sessions, s.optOutRateLimit(newRateLimiter(optOutLimits, optOutClients, time.Now)), s.optOutBodyLimit, csrf)
+	e.GET("/optout/done", s.optOutDone, sessions, csrf)
+
+	ui := e.Group("", sessions, csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)
 	ui.POST("/signout", s.signout, s.require())
@@ -147,6 +167,8 @@ func (s *Server) routes() {
 	ui.POST("/admin/users/:id/tokens", s.createToken, s.require(admin...))
 	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
 	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
+	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
+	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 }
 
 // sizeString renders a byte count for people: "10 MiB", "64 KiB".
@@ -317,7 +339,8 @@ func statusOf(err error) (int, string) {
 		return he.Code, fmt.Sprint(he.Message)
 	case errors.Is(err, campaign.ErrNotFound), errors.Is(err, account.ErrNotFound):
 		return http.StatusNotFound, "Not found."
-	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected):
+	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected),
+		errors.Is(err, consent.ErrInvalidRecord), errors.Is(err, consent.ErrImportRejected), errors.Is(err, consent.ErrUnknownFormat):
 		return http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed):
 		return http.StatusConflict, err.Error()

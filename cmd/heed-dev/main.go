@@ -69,7 +69,13 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer tb.Close() //nolint:errcheck // best effort at exit
+	dncDir, err := os.MkdirTemp("", "heed-dnc-")
+	if err != nil {
+		return fmt.Errorf("dnc directory: %w", err)
+	}
+	defer os.RemoveAll(dncDir)
 	env = append(env,
+		"HEED_DNC_DIR="+dncDir,
 		"HEED_LISTEN="+*listen,
 		"HEED_ARI_URL="+tb.ARIURL,
 		"HEED_ARI_USER="+tb.ARIUser,

@@ -13,10 +13,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/heed-dialer/heed/campaign"
-	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/audit"
-	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/migrations"
 )
 
@@ -171,32 +169,6 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	if !*asJSON {
 		fmt.Fprintf(m.Stdout, "imported %d contacts into list %q\n", rep.Imported, rep.List)
 	}
-	return nil
-}
-
-func (m *Main) dncAdd(ctx context.Context, args []string) error {
-	f := m.flags("dnc add")
-	dbURL := f.databaseURL()
-	source := f.String("source", "cli", "how the person asked not to be called")
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	if f.NArg() != 1 {
-		return fmt.Errorf("usage: heed dnc add NUMBER: %w", errUsage)
-	}
-	n, err := phone.Parse(f.Arg(0))
-	if err != nil {
-		return err
-	}
-	pool, err := open(ctx, *dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if _, err := dnc.NewPGStore(pool).AddInternal(ctx, n, 0, "staff", *source); err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Stdout, "%s is on the internal do-not-call list\n", n)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -19,6 +20,7 @@ import (
 func (m *Main) check(ctx context.Context, args []string) error {
 	f := m.flags("check")
 	dbURL := f.databaseURL()
+	dir := f.dncDir()
 	number := f.String("number", "", "the number to call (required)")
 	purpose := f.String("purpose", "", "informational, telemarketing, debt_collection or solicitation (required)")
 	method := f.String("method", "prerecorded", "prerecorded or live")
@@ -66,6 +68,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		return fmt.Errorf("policy engine: %w", err)
 	}
 	indexes := dialer.NewIndexes(pool, m.logger("warn"))
+	indexes.Registry = dnc.NewRegistry(pool, *dir)
 	if err := indexes.Load(ctx); err != nil {
 		return fmt.Errorf("indexes: %w", err)
 	}

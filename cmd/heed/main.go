@@ -70,6 +70,9 @@ Usage:
   heed token add --email E [--name N]       issue an API token for a user
   heed import contacts --list NAME FILE.csv import contacts (name, phone[, state, zip, external_ref])
   heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
+  heed dnc import --list L [--as-of D] F... import a registry download, a state list or the internal list
+  heed dnc check NUMBER                     which do-not-call lists hold a number, since when
+  heed dnc stats                            each list's size, date and memory
   heed demo                                 seed the demo list, consents and a first admin
   heed consent import [--revocations] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
@@ -99,7 +102,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "import":
 		return m.sub(ctx, "import", rest, map[string]func(context.Context, []string) error{"contacts": m.importContacts})
 	case "dnc":
-		return m.sub(ctx, "dnc", rest, map[string]func(context.Context, []string) error{"add": m.dncAdd})
+		return m.sub(ctx, "dnc", rest, map[string]func(context.Context, []string) error{
+			"add": m.dncAdd, "import": m.dncImport, "check": m.dncCheck, "stats": m.dncStats,
+		})
 	case "demo":
 		return m.demo(ctx, rest)
 	case "consent":

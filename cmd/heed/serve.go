@@ -32,12 +32,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	ariApp := f.str("ari-app", "HEED_ARI_APP", "heed", "ARI (Stasis) application name")
 	ariName := f.str("asterisk-name", "HEED_ASTERISK_NAME", "asterisk-1", "name of this Asterisk in attempt rows")
 	trunk := f.str("trunk", "HEED_TRUNK", "PJSIP/%s@pstn", "endpoint format for outbound calls; %s is the E.164 number")
+	dncDir := f.dncDir()
 	mediaDir := f.str("media-dir", "HEED_MEDIA_DIR", "/var/lib/heed/media", "directory heed writes message audio to")
 	astMediaDir := f.str("asterisk-media-dir", "HEED_ASTERISK_MEDIA_DIR", "", "the media directory as Asterisk sees it (default: same as --media-dir)")
 	ariTimeout := f.integer("ari-timeout", "HEED_ARI_TIMEOUT", 15, "seconds to wait for ARI at start")
 	workers := f.integer("workers", "HEED_WORKERS", 50, "campaigns one process runs at once")
 	uploadMB := f.integer("upload-limit-mb", "HEED_UPLOAD_LIMIT_MB", 10, "largest upload accepted, in MiB")
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
+	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name, shown on the public opt-out page")
 	logLevel := f.str("log-level", "HEED_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.parse(args); err != nil {
 		return err
@@ -88,6 +90,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("policy engine: %w", err)
 	}
 	indexes := dialer.NewIndexes(pool, log)
+	indexes.Registry = dnc.NewRegistry(pool, *dncDir)
 	if err := indexes.Load(ctx); err != nil {
 		return fmt.Errorf("indexes: %w", err)
 	}
@@ -118,7 +121,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool), Media: media,
-		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure,
+		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
 		Ready: []web.Check{
 			{Name: "postgres", Run: pool.Ping},
 			{Name: "asterisk", Run: sw.Ping},

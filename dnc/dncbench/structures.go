@@ -502,3 +502,12 @@ func readWords(path string, fn func(ws []uint64)) error {
 		}
 	}
 }
+
+// Compile-time checks that the built-in structures are Structures.
+var (
+	_ Structure = (*heedSet)(nil)
+	_ Structure = (*mapSet)(nil)
+	_ Structure = (*sortedSet)(nil)
+	_ Structure = (*roaringSet)(nil)
+	_ Structure = (*flatBitmap)(nil)
+)

@@ -46,8 +46,8 @@ func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
 	prev := genesis
 	for rows.Next() {
 		var (
-			seq, rowID                        int64
-			at                                time.Time
+			seq, rowID                       int64
+			at                               time.Time
 			tbl, op, details, prevHash, hash string
 		)
 		if err := rows.Scan(&seq, &at, &tbl, &op, &rowID, &details, &prevHash, &hash); err != nil {

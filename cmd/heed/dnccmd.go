@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+func (f *flags) dncDir() *string {
+	return f.str("dnc-dir", "HEED_DNC_DIR", "/var/lib/heed/dnc", "directory of the registry lists' snapshot files")
+}
+
+func (m *Main) dncAdd(ctx context.Context, args []string) error {
+	f := m.flags("dnc add")
+	dbURL := f.databaseURL()
+	source := f.String("source", "cli", "how the person asked not to be called")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("usage: heed dnc add NUMBER: %w", errUsage)
+	}
+	n, err := phone.Parse(f.Arg(0))
+	if err != nil {
+		return err
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := dnc.NewPGStore(pool).AddInternal(ctx, n, 0, "staff", *source); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s is on the internal do-not-call list\n", n)
+	return nil
+}
+
+// dncImport imports registry downloads, state lists or the internal list.
+// Registry lists become a new snapshot version; the internal list goes to
+// the database. Either the whole import applies or nothing does.
+func (m *Main) dncImport(ctx context.Context, args []string) error {
+	f := m.flags("dnc import")
+	dbURL := f.databaseURL()
+	dir := f.dncDir()
+	listName := f.String("list", "", "national, state:XX, internal or litigator (required)")
+	asOf := f.String("as-of", "", "the date the registry data is current as of, YYYY-MM-DD (required for registry lists)")
+	changes := f.Bool("changes", false, "the files are change lists (additions and deletions), not whole lists")
+	maxGarbage := f.Int("max-rejected", 0, "garbage lines tolerated before the import is refused")
+	column := f.String("phone-column", "", "the column holding numbers in CSV files (name or 1-based position)")
+	quiet := f.Bool("quiet", false, "no progress bar")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	list, err := dnc.ParseList(*listName)
+	if err != nil || f.NArg() == 0 {
+		return fmt.Errorf("usage: heed dnc import --list national|state:XX|internal|litigator [--as-of YYYY-MM-DD] [--changes] FILE...: %w", errUsage)
+	}
+	var when time.Time
+	if *asOf != "" {
+		if when, err = time.Parse(time.DateOnly, *asOf); err != nil {
+			return fmt.Errorf("--as-of %q: want YYYY-MM-DD: %w", *asOf, errUsage)
+		}
+	}
+	if list != dnc.Internal && when.IsZero() {
+		return fmt.Errorf("%w: %w", dnc.ErrNoAsOf, errUsage)
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	var total int64
+	inputs := make([]dnc.Input, 0, f.NArg())
+	names := make([]string, 0, f.NArg())
+	for _, name := range f.Args() {
+		file, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("dnc import: %w", err)
+		}
+		defer file.Close()
+		st, err := file.Stat()
+		if err != nil {
+			return fmt.Errorf("dnc import: %w", err)
+		}
+		total += st.Size()
+		mode := dnc.ModeFull
+		if *changes {
+			mode = dnc.ModeChanges
+		}
+		inputs = append(inputs, dnc.Input{Name: filepath.Base(name), R: file, Mode: mode})
+		names = append(names, filepath.Base(name))
+	}
+	opts := dnc.ImportOptions{MaxRejected: *maxGarbage, PhoneColumn: *column}
+	var bar *progressbar.ProgressBar
+	if !*quiet {
+		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(m.Stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("reading "+list.String()), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+		opts.Progress = func(n int64) { _ = bar.Set64(n) }
+	}
+	started := time.Now()
+	res, err := dnc.Import(ctx, opts, inputs...)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	var ge *dnc.GarbageError
+	if errors.As(err, &ge) {
+		for _, r := range ge.Report.Examples {
+			fmt.Fprintln(m.Stderr, r.String())
+		}
+		return fmt.Errorf("%d garbage line(s) (at most %d allowed); nothing was imported", ge.Report.Rejected, max(ge.Max, 0))
+	}
+	if err != nil {
+		return fmt.Errorf("dnc import: %w; nothing was imported", err)
+	}
+	rep := res.Report
+	read := time.Since(started)
+	source := strings.Join(names, ",")
+	if list == dnc.Internal {
+		adds, dels := res.Adds, res.Dels
+		if res.Full != nil {
+			for n := range res.Full.All() {
+				adds = append(adds, n)
+			}
+		}
+		added, removed, err := dnc.NewPGStore(pool).ImportInternal(ctx, adds, dels, 0, source)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "internal list: %d added, %d removed (%d lines read, %d blank, %d headers, %d rejected)\n",
+			added, removed, rep.Lines, rep.Blank, rep.Headers, rep.Rejected)
+		return nil
+	}
+	reg := dnc.NewRegistry(pool, *dir)
+	_, current, _, err := reg.Current(ctx, list)
+	if err != nil {
+		return err
+	}
+	if !*changes && res.Full == nil {
+		return fmt.Errorf("dnc import: no numbers read; nothing was imported")
+	}
+	set, st, err := res.Resolve(current)
+	if err != nil {
+		return err
+	}
+	in, err := reg.Install(ctx, list, when, source, set, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s version %d: %d numbers as of %s (%d lines read in %s, %d rejected; %d added, %d removed); %.2f bits per number\n",
+		list, in.Version, in.Count, when.Format(time.DateOnly), rep.Lines, read.Round(time.Millisecond), rep.Rejected,
+		st.Added, st.Removed, set.BitsPerNumber())
+	return nil
+}
+
+// dncCheck says which lists hold a number, and since when.
+func (m *Main) dncCheck(ctx context.Context, args []string) error {
+	f := m.flags("dnc check")
+	dbURL := f.databaseURL()
+	dir := f.dncDir()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("usage: heed dnc check NUMBER: %w", errUsage)
+	}
+	p, err := phone.Parse(f.Arg(0))
+	if err != nil {
+		return err
+	}
+	n, err := p.NANP()
+	if err != nil {
+		return err
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	found := 0
+	entries, err := dnc.NewPGStore(pool).InternalEntries(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fmt.Fprintf(m.Stdout, "%s: internal since %s (%s, %s)\n", p, e.AddedAt.UTC().Format(time.RFC3339), e.Method, orNone(e.Source))
+		found++
+	}
+	reg := dnc.NewRegistry(pool, *dir)
+	installed, err := reg.Installed(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range installed {
+		_, set, err := reg.Load(in)
+		if err != nil {
+			return err
+		}
+		if set.Contains(n) {
+			fmt.Fprintf(m.Stdout, "%s: %s (registry copy as of %s, version %d)\n", p, in.List, in.AsOf.Format(time.DateOnly), in.Version)
+			found++
+		}
+	}
+	if found == 0 {
+		fmt.Fprintf(m.Stdout, "%s: on no do-not-call list\n", p)
+	}
+	return nil
+}
+
+// dncStats prints each list's size, date and memory.
+func (m *Main) dncStats(ctx context.Context, args []string) error {
+	f := m.flags("dnc stats")
+	dbURL := f.databaseURL()
+	dir := f.dncDir()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	fmt.Fprintf(m.Stdout, "%-12s %12s %-12s %8s %10s %8s\n", "list", "numbers", "as of", "version", "memory", "bits/no")
+	nums, _, err := dnc.NewPGStore(pool).InternalAll(ctx)
+	if err != nil {
+		return err
+	}
+	var b dnc.Builder
+	if err := b.AddMany(nums); err != nil {
+		return err
+	}
+	internal := b.Build()
+	fmt.Fprintf(m.Stdout, "%-12s %12d %-12s %8s %10s %8.2f\n", "internal", internal.Len(), "live", "-", mib(internal.Bytes()), internal.BitsPerNumber())
+	reg := dnc.NewRegistry(pool, *dir)
+	installed, err := reg.Installed(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range installed {
+		_, set, err := reg.Load(in)
+		if err != nil {
+			return err
+		}
+		age := time.Since(in.AsOf).Hours() / 24
+		fmt.Fprintf(m.Stdout, "%-12s %12d %-12s %8d %10s %8.2f   (%.0f days old)\n", in.List, set.Len(), in.AsOf.Format(time.DateOnly),
+			in.Version, mib(set.Bytes()), set.BitsPerNumber(), age)
+	}
+	return nil
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func orNone(s string) string {
+	if s == "" {
+		return "no source given"
+	}
+	return s
+}

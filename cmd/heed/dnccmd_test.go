@@ -1,0 +1,105 @@
+package main
+
+import (
+	"archive/zip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+// TestCLIDNCRegistry imports registry files in the FTC layouts, checks them
+// through `heed dnc check` and `heed check`, and refuses garbage whole.
+func TestCLIDNCRegistry(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "HEED_DNC_DIR": t.TempDir()}
+	dir := t.TempDir()
+	// One area code's file, zipped, in the "area code,number" layout with CRLF and a header.
+	zipPath := filepath.Join(dir, "860.zip")
+	zf, err := os.Create(zipPath)
+	require.NoError(t, err)
+	zw := zip.NewWriter(zf)
+	w, err := zw.Create("860.txt")
+	require.NoError(t, err)
+	_, err = w.Write([]byte("AreaCode,PhoneNumber\r\n860,5550101\r\n860,5550102\r\n\r\n860,5550103\r\n"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, zf.Close())
+	// Another area code's file, one 10-digit number per line.
+	flat := writeFile(t, "203.txt", "2035550104\n2035550105\n")
+	asOf := time.Now().AddDate(0, 0, -3).Format(time.DateOnly)
+
+	_, _, err = runHeed(env, "dnc", "import", "--list", "national", zipPath)
+	require.ErrorIs(t, err, errUsage, "a registry import needs its as-of date")
+
+	garbage := writeFile(t, "bad.txt", "2035550106\nnot a number\n")
+	_, stderr, err := runHeed(env, "dnc", "import", "--quiet", "--list", "national", "--as-of", asOf, garbage)
+	require.ErrorContains(t, err, "1 garbage line(s) (at most 0 allowed); nothing was imported")
+	require.Contains(t, stderr, "bad.txt:2:")
+	out, _, err := runHeed(env, "dnc", "stats")
+	require.NoError(t, err)
+	require.NotContains(t, out, "national", "a refused import installs nothing")
+
+	out, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "national", "--as-of", asOf, zipPath, flat)
+	require.NoError(t, err)
+	require.Contains(t, out, "national version 1: 5 numbers as of "+asOf)
+
+	out, _, err = runHeed(env, "dnc", "check", "860-555-0102")
+	require.NoError(t, err)
+	require.Contains(t, out, "+18605550102: national (registry copy as of "+asOf+", version 1)")
+	out, _, err = runHeed(env, "dnc", "check", "860-555-0199")
+	require.NoError(t, err)
+	require.Contains(t, out, "on no do-not-call list")
+
+	// A change list: one deletion, one addition.
+	changes := writeFile(t, "changes.txt", "-8605550101\n+8605550199\n")
+	out, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "national", "--changes", "--as-of", asOf, changes)
+	require.NoError(t, err)
+	require.Contains(t, out, "national version 2: 5 numbers")
+	require.Contains(t, out, "1 added, 1 removed")
+	out, _, err = runHeed(env, "dnc", "check", "860-555-0101")
+	require.NoError(t, err)
+	require.Contains(t, out, "on no do-not-call list")
+
+	// The gate: telemarketing to a registered number is refused without
+	// written consent (F8), and allowed with it.
+	consents := writeFile(t, "c.csv", "phone,kind,scope,channel,obtained_at,source\n860-555-0102,pewc,telemarketing,voice,2026-01-05,signed\n860-555-0101,pewc,telemarketing,voice,2026-01-05,signed\n860-555-0103,pec,telemarketing,voice,2026-01-05,oral\n")
+	_, _, err = runHeed(env, "consent", "import", consents)
+	require.NoError(t, err)
+	at := time.Now().Format("2006-01-02") + "T10:00:00-05:00"
+	out, _, err = runHeed(env, "check", "--number", "860-555-0103", "--purpose", "telemarketing", "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  deny")
+	require.Contains(t, out, "dnc.national")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0102", "--purpose", "telemarketing", "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  allow", "PEWC allows calling a registered number (F8)")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "telemarketing", "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  allow", "no longer registered after the change list")
+
+	// A registry copy older than 31 days stops telemarketing.
+	old := time.Now().AddDate(0, 0, -32).Format(time.DateOnly)
+	_, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "national", "--as-of", old, flat)
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "telemarketing", "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "dnc.national_stale")
+
+	// The internal list from one number per line.
+	internal := writeFile(t, "internal.txt", "8605550111\n8605550112\n")
+	out, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "internal", internal)
+	require.NoError(t, err)
+	require.Contains(t, out, "internal list: 2 added, 0 removed")
+	out, _, err = runHeed(env, "dnc", "check", "860-555-0111")
+	require.NoError(t, err)
+	require.Contains(t, out, "+18605550111: internal since")
+	out, _, err = runHeed(env, "dnc", "stats")
+	require.NoError(t, err)
+	require.Contains(t, out, "internal")
+	require.Contains(t, out, "national")
+}

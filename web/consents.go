@@ -1,0 +1,149 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // the zones offered for times without an offset must not depend on the host
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// maxReportRows bounds the rows each table of an import report shows.
+const maxReportRows = 500
+
+// importZones are the zones an upload may read times without an offset in.
+// UTC comes first: it is what heed consent import uses.
+var importZones = []string{"UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+	"America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"}
+
+// consentsForm is the upload form as sent, to refill it.
+type consentsForm struct {
+	// Kind is "consents" or "revocations".
+	Kind string
+	// Columns is the column mapping: "Phone Number=phone,Type=kind".
+	Columns string
+	// DryRun asks for the report without writing.
+	DryRun bool
+	// Zone is the time zone of times written without an offset.
+	Zone string
+}
+
+// consentsData is what the consents template shows.
+type consentsData struct {
+	Form   consentsForm
+	Zones  []string
+	Limit  string
+	Report *consent.ImportReport
+	// Rejected and Skipped are the report's rows, at most maxReportRows of
+	// each; the More counts say how many are not shown.
+	Rejected, Skipped         []consent.RowError
+	MoreRejected, MoreSkipped int
+}
+
+func (s *Server) consentsPage(c echo.Context) error {
+	return s.renderConsents(c, http.StatusOK, "", "", consentsForm{Kind: "consents", Zone: importZones[0]}, nil)
+}
+
+// uploadConsents imports a CSV or XLSX file of consents or revocations, all
+// or nothing, or only checks it (dry run), and shows the report.
+func (s *Server) uploadConsents(c echo.Context) error {
+	form := consentsForm{Kind: c.FormValue("kind"), Columns: strings.TrimSpace(c.FormValue("columns")),
+		DryRun: c.FormValue("dry_run") != "", Zone: c.FormValue("zone")}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return err
+		}
+		if strings.Contains(err.Error(), "request body too large") {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		return s.renderConsents(c, http.StatusUnprocessableEntity, "Choose a CSV or XLSX file to upload.", "", form, nil)
+	}
+	format, opts, err := form.options(fh.Filename)
+	if err != nil {
+		return s.renderConsents(c, http.StatusUnprocessableEntity, "Check the form: "+err.Error()+".", "", form, nil)
+	}
+	opts.UserID = currentUser(c).ID
+	rep, err := s.importFile(c.Request().Context(), fh, form.Kind, format, opts)
+	var ie *consent.ImportError
+	if errors.As(err, &ie) {
+		return s.renderConsents(c, http.StatusUnprocessableEntity, "Nothing was imported: fix the rows below and upload the file again.", "", form, &ie.Report)
+	}
+	if err != nil {
+		return err
+	}
+	return s.renderConsents(c, http.StatusOK, "", importSummary(rep), form, &rep)
+}
+
+// options checks the form and returns the file's format and the import
+// options it asks for.
+func (f consentsForm) options(filename string) (consent.Format, consent.ImportOptions, error) {
+	if f.Kind != "consents" && f.Kind != "revocations" {
+		return "", consent.ImportOptions{}, errors.New("choose what the file lists: consents or revocations")
+	}
+	format, err := consent.FormatOf(filename)
+	if err != nil {
+		return "", consent.ImportOptions{}, fmt.Errorf("%s is not a CSV or XLSX file: %w", filename, err)
+	}
+	cols, err := consent.ParseColumnMap(f.Columns)
+	if err != nil {
+		return "", consent.ImportOptions{}, err
+	}
+	if !slices.Contains(importZones, f.Zone) {
+		return "", consent.ImportOptions{}, fmt.Errorf("choose a time zone from the list, not %q", f.Zone)
+	}
+	loc, err := time.LoadLocation(f.Zone)
+	if err != nil {
+		return "", consent.ImportOptions{}, fmt.Errorf("time zone %s: %w", f.Zone, err)
+	}
+	return format, consent.ImportOptions{DryRun: f.DryRun, Columns: cols, Location: loc}, nil
+}
+
+// importFile runs the import the form asks for on the uploaded file.
+func (s *Server) importFile(ctx context.Context, fh *multipart.FileHeader, kind string, format consent.Format, opts consent.ImportOptions) (consent.ImportReport, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return consent.ImportReport{}, fmt.Errorf("open upload: %w", err)
+	}
+	defer f.Close()
+	imp := s.cfg.Consents.ImportConsents
+	if kind == "revocations" {
+		imp = s.cfg.Consents.ImportRevocations
+	}
+	return imp(ctx, f, format, opts)
+}
+
+// importSummary says in a sentence what an import did or would do.
+func importSummary(rep consent.ImportReport) string {
+	if rep.DryRun {
+		return fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d %s (%d rows read, %d skipped as duplicates).",
+			rep.New, rep.Kind, rep.Rows, len(rep.Skipped))
+	}
+	return fmt.Sprintf("Imported %d %s (%d rows read, %d skipped as duplicates).", rep.Imported, rep.Kind, rep.Rows, len(rep.Skipped))
+}
+
+func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {
+	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep}
+	if rep != nil {
+		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
+		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)
+	}
+	return s.render(c, status, "consents", page{Title: "Consents and revocations", Error: msg, Flash: flash, Data: d})
+}
+
+// firstRows returns at most maxReportRows rows and how many it left out.
+func firstRows(rows []consent.RowError) ([]consent.RowError, int) {
+	if len(rows) <= maxReportRows {
+		return rows, 0
+	}
+	return rows[:maxReportRows], len(rows) - maxReportRows
+}

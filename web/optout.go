@@ -1,0 +1,324 @@
+package web
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// The abuse limits of the public opt-out page. Rule F9 asks that an opt-out
+// be recorded when it is made, so the limits are generous for a person and
+// tight for a script: a client address may submit the form at most 5 times
+// in any 10 minutes and 30 times in any 24 hours.
+var optOutLimits = []rateLimit{
+	{Max: 5, Per: 10 * time.Minute},
+	{Max: 30, Per: 24 * time.Hour},
+}
+
+const (
+	// optOutClients bounds the client addresses the limiter remembers; the
+	// least recently seen is forgotten first. At 30 hits of 8 bytes each,
+	// the limiter stays under 5 MB.
+	optOutClients = 10_000
+	// optOutMaxBody bounds a submission's body, in bytes.
+	optOutMaxBody = 8 << 10
+	// optOutMaxNote bounds the note, in characters, and optOutMaxNoteBytes
+	// in bytes, so that the source fits the ledger's 1000 bytes. A longer
+	// note is cut; the opt-out is never refused for it.
+	optOutMaxNote      = 500
+	optOutMaxNoteBytes = 900
+	// optOutHoneypot names the form field people do not see and bots fill.
+	optOutHoneypot = "website"
+	// optOutSource is the revocation and do-not-call source of the page.
+	optOutSource = "public opt-out page"
+	// sessionOptOut carries the confirmed number to the confirmation page.
+	sessionOptOut = "optout_number"
+)
+
+// optOutData is what the opt-out template shows.
+type optOutData struct {
+	// Firm names who is asking.
+	Firm string
+	// Phone and Note refill the form after an error.
+	Phone, Note string
+	// Done is the number whose calls stopped; set on the confirmation.
+	Done string
+	// Limited says the client has hit the abuse limits.
+	Limited bool
+	// MaxNote is the note's length limit.
+	MaxNote int
+}
+
+func (s *Server) optOutPage(c echo.Context) error {
+	return s.renderOptOut(c, http.StatusOK, "", optOutData{})
+}
+
+// optOut records a person's request to stop calls: a revocation of every
+// consent (rule F12, revoke-all by F13) and an internal do-not-call entry
+// (F9), both at once.
+func (s *Server) optOut(c echo.Context) error {
+	form := optOutData{Phone: strings.TrimSpace(c.FormValue("phone")), Note: cleanNote(c.FormValue("note"))}
+	if c.FormValue(optOutHoneypot) != "" {
+		s.cfg.Log.Info("web: opt-out honeypot filled; nothing recorded", "client", clientKey(c.Request()))
+		return s.confirmOptOut(c, form.Phone)
+	}
+	n, err := phone.Parse(form.Phone)
+	if err != nil {
+		msg := "Type the phone number we called, with its area code, for example (860) 555-0123."
+		if form.Phone != "" {
+			msg = fmt.Sprintf("%q is not a phone number we can read. ", form.Phone) + msg
+		}
+		return s.renderOptOut(c, http.StatusUnprocessableEntity, msg, form)
+	}
+	if err := s.recordOptOut(c.Request().Context(), n, form.Note); err != nil {
+		return err
+	}
+	return s.confirmOptOut(c, displayPhone(n))
+}
+
+// recordOptOut records the revocation and then the do-not-call entry. A
+// number already on the internal list still gets its revocation, and the
+// caller cannot tell the two cases apart.
+func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) error {
+	source := optOutSource
+	if note != "" {
+		source += ": " + note
+	}
+	_, err := s.cfg.Consents.AddRevocation(ctx, consent.NewRevocation{Phone: n.String(), Method: consent.RevokedByWeb, Source: source})
+	if err != nil {
+		return fmt.Errorf("opt-out: %w", err)
+	}
+	_, err = s.cfg.DNC.AddInternal(ctx, n, 0, string(consent.RevokedByWeb), source)
+	if err != nil && !errors.Is(err, dnc.ErrAlreadyListed) {
+		return fmt.Errorf("opt-out: %w", err)
+	}
+	return nil
+}
+
+// confirmOptOut sends the browser to the confirmation, so that reloading it
+// does not submit the form again.
+func (s *Server) confirmOptOut(c echo.Context, shown string) error {
+	if shown == "" {
+		shown = "your number"
+	}
+	s.sessions.Put(c.Request().Context(), sessionOptOut, shown)
+	return c.Redirect(http.StatusSeeOther, "/optout/done")
+}
+
+func (s *Server) optOutDone(c echo.Context) error {
+	shown := s.sessions.PopString(c.Request().Context(), sessionOptOut)
+	if shown == "" {
+		return c.Redirect(http.StatusSeeOther, "/optout")
+	}
+	return s.renderOptOut(c, http.StatusOK, "", optOutData{Done: shown})
+}
+
+func (s *Server) renderOptOut(c echo.Context, status int, msg string, d optOutData) error {
+	d.Firm, d.MaxNote = s.cfg.FirmName, optOutMaxNote
+	return s.render(c, status, "optout", page{Title: "Stop calls", Error: msg, Data: d})
+}
+
+// optOutRateLimit refuses a submission, with a 429 page, once the client
+// has reached the abuse limits. Only submissions count; reading the page is
+// free.
+func (s *Server) optOutRateLimit(l *rateLimiter) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Method != http.MethodPost {
+				return next(c)
+			}
+			ok, wait := l.allow(clientKey(c.Request()))
+			if ok {
+				return next(c)
+			}
+			s.cfg.Log.Info("web: opt-out rate limit reached", "client", clientKey(c.Request()))
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+			msg := fmt.Sprintf("Too many requests have come from your network: this page takes at most %d in %s and %d a day. "+
+				"Please try again in %s. Requests already confirmed are in effect.",
+				optOutLimits[0].Max, humanDuration(optOutLimits[0].Per), optOutLimits[1].Max, humanDuration(wait))
+			return s.renderOptOut(c, http.StatusTooManyRequests, msg, optOutData{Limited: true})
+		}
+	}
+}
+
+// optOutBodyLimit refuses a submission larger than the form can be, before
+// anything reads it.
+func (s *Server) optOutBodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > optOutMaxBody {
+			return s.renderOptOut(c, http.StatusRequestEntityTooLarge, "The form is too large. Type only your phone number and a short note.", optOutData{})
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, optOutMaxBody)
+		return next(c)
+	}
+}
+
+// cleanNote trims a note, turns control characters into spaces and cuts it
+// to optOutMaxNote characters and optOutMaxNoteBytes bytes.
+func cleanNote(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	chars := 0
+	for i, r := range s {
+		if chars == optOutMaxNote || i+utf8.RuneLen(r) > optOutMaxNoteBytes {
+			return strings.TrimSpace(s[:i])
+		}
+		chars++
+	}
+	return s
+}
+
+// displayPhone writes a NANP number as (860) 555-0123 and any other number
+// in E.164 form.
+func displayPhone(n phone.Number) string {
+	s := n.String()
+	if n.AreaCode() == "" {
+		return s
+	}
+	return "(" + s[2:5] + ") " + s[5:8] + "-" + s[8:]
+}
+
+// humanDuration writes a wait for people: "10 minutes", "1 minute",
+// "3 hours".
+func humanDuration(d time.Duration) string {
+	if d >= 2*time.Hour {
+		return fmt.Sprintf("%d hours", int((d+time.Hour-1)/time.Hour))
+	}
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}
+
+// clientIP extracts the client's address: the connection's peer, or, when
+// the peer is a proxy on a private or loopback address, the nearest
+// address in X-Forwarded-For that is not. Unlike echo's RealIP it cannot
+// be spoofed by a client that connects directly.
+var clientIP = echo.ExtractIPFromXFFHeader()
+
+// clientKey names a client for the abuse limits: its IPv4 address, or the
+// /64 network of an IPv6 address, since one host usually holds a whole /64.
+func clientKey(r *http.Request) string {
+	ip := net.ParseIP(clientIP(r))
+	switch {
+	case ip == nil:
+		return "unknown"
+	case ip.To4() != nil:
+		return ip.To4().String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// rateLimit is one limit of a rateLimiter: at most Max hits in any Per.
+type rateLimit struct {
+	Max int
+	Per time.Duration
+}
+
+// rateLimiter counts hits per client in sliding windows, in memory. It
+// remembers at most a fixed number of clients, each with at most as many
+// hit times as the largest limit allows, so its memory is bounded; when
+// full, it forgets the client seen least recently.
+type rateLimiter struct {
+	limits []rateLimit
+	keep   int           // hit times kept per client: the largest Max
+	span   time.Duration // the longest Per
+	size   int           // clients remembered at most
+	now    func() time.Time
+	epoch  time.Time
+
+	mu      sync.Mutex
+	clients map[string]*list.Element // of *rateClient
+	order   *list.List               // most recently seen first
+}
+
+type rateClient struct {
+	key  string
+	hits []time.Duration // since epoch, oldest first
+}
+
+// newRateLimiter returns a limiter enforcing every limit, remembering at
+// most size clients, with now as its clock.
+func newRateLimiter(limits []rateLimit, size int, now func() time.Time) *rateLimiter {
+	l := &rateLimiter{limits: limits, size: size, now: now, epoch: now(), clients: map[string]*list.Element{}, order: list.New()}
+	for _, lim := range limits {
+		l.keep = max(l.keep, lim.Max)
+		l.span = max(l.span, lim.Per)
+	}
+	return l
+}
+
+// allow counts a hit by key and reports whether it is within every limit.
+// A refused hit is not counted; wait says when the next one would be
+// allowed.
+func (l *rateLimiter) allow(key string) (ok bool, wait time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now().Sub(l.epoch)
+	c := l.client(key)
+	old := 0
+	for old < len(c.hits) && now-c.hits[old] >= l.span {
+		old++
+	}
+	c.hits = append(c.hits[:0], c.hits[old:]...)
+	for _, lim := range l.limits {
+		in := 0
+		for i := len(c.hits) - 1; i >= 0 && now-c.hits[i] < lim.Per; i-- {
+			in++
+		}
+		if in >= lim.Max {
+			// The hit that must leave the window for one more to fit.
+			wait = max(wait, c.hits[len(c.hits)-lim.Max]+lim.Per-now)
+		}
+	}
+	if wait > 0 {
+		return false, wait
+	}
+	if len(c.hits) == l.keep {
+		c.hits = append(c.hits[:0], c.hits[1:]...)
+	}
+	c.hits = append(c.hits, now)
+	return true, 0
+}
+
+// client returns key's record, making it the most recently seen, and
+// creates it, forgetting the least recently seen client when full.
+func (l *rateLimiter) client(key string) *rateClient {
+	if e, ok := l.clients[key]; ok {
+		l.order.MoveToFront(e)
+		return e.Value.(*rateClient)
+	}
+	var c *rateClient
+	if l.order.Len() >= l.size {
+		e := l.order.Back()
+		c = l.order.Remove(e).(*rateClient)
+		delete(l.clients, c.key)
+		c.key, c.hits = key, c.hits[:0]
+	} else {
+		c = &rateClient{key: key, hits: make([]time.Duration, 0, l.keep)}
+	}
+	l.clients[key] = l.order.PushFront(c)
+	return c
+}
