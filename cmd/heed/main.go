@@ -77,6 +77,7 @@ Usage:
   heed consent import [--revocations] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
   heed audit verify                         check the audit log's hash chain
+  heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
   heed version                              print the version
 
 Every flag can also be set with the environment variable shown in its help.
@@ -111,6 +112,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport})
 	case "check":
 		return m.check(ctx, rest)
+	case "bench":
+		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC})
 	case "audit":
 		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
 	case "version", "--version", "-v":

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heed-dialer/heed/dnc/dncbench"
+)
+
+// benchDNC measures the do-not-call index side by side with the baselines,
+// in one run, on the same generated data.
+func (m *Main) benchDNC(ctx context.Context, args []string) error {
+	f := m.flags("bench dnc")
+	dbURL := f.databaseURL()
+	numbers := f.Int("numbers", 1_000_000, "how many numbers (the national registry is about 260,000,000)")
+	dataset := f.String("dataset", "random", "random (over the real US area codes) or clustered")
+	structures := f.String("structures", "", "comma-separated subset of heed,map,sorted,roaring,bitmap,postgres (default: all)")
+	phase := f.Duration("phase", 3*time.Second, "time bound of each lookup phase")
+	seed := f.Uint64("seed", 1, "data seed: the same seed gives the same data")
+	asJSON := f.Bool("json", false, `print {"numbers":N,"results":[{"name",...}]}`)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	opts := dncbench.Options{Numbers: *numbers, Dataset: *dataset, Seed: *seed, PhaseTime: *phase, Log: m.Stderr}
+	wantPG := true
+	if *structures != "" {
+		wantPG = false
+		for _, s := range strings.Split(*structures, ",") {
+			if s = strings.TrimSpace(s); s == "postgres" {
+				wantPG = true
+			} else {
+				opts.Structures = append(opts.Structures, s)
+			}
+		}
+		if len(opts.Structures) == 0 {
+			opts.Structures = []string{}
+		}
+	}
+	if wantPG {
+		if *dbURL == "" {
+			if *structures != "" {
+				return fmt.Errorf("the postgres baseline needs DATABASE_URL: %w", errUsage)
+			}
+			fmt.Fprintln(m.Stderr, "bench: no DATABASE_URL, so no postgres baseline")
+		} else {
+			pool, err := pgxpool.New(ctx, *dbURL)
+			if err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			defer pool.Close()
+			opts.Extra = append(opts.Extra, dncbench.NewPostgres(pool))
+		}
+	}
+	rep, err := dncbench.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(m.Stdout)
+	}
+	return rep.WriteTable(m.Stdout)
+}

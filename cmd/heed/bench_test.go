@@ -1,0 +1,44 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+// TestBenchDNC runs `heed bench dnc --json` on a small data set, with the
+// PostgreSQL baseline against a real database, and checks the report's
+// shape and that every structure measured what it can.
+func TestBenchDNC(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	out, stderr, err := runHeed(env, "bench", "dnc", "--numbers", "20000", "--phase", "100ms", "--json",
+		"--structures", "heed,map,sorted,roaring,postgres")
+	require.NoError(t, err, stderr)
+	var rep struct {
+		Numbers int `json:"numbers"`
+		Results []struct {
+			Name              string   `json:"name"`
+			BitsPerNumber     *float64 `json:"bits_per_number"`
+			BuildNumbersPerS  *float64 `json:"build_numbers_per_s"`
+			LookupDependentNs *float64 `json:"lookup_dependent_ns"`
+			LookupBatchedNs   *float64 `json:"lookup_batched_ns"`
+			Error             string   `json:"error"`
+		} `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Equal(t, 20000, rep.Numbers)
+	names := []string{}
+	for _, r := range rep.Results {
+		names = append(names, r.Name)
+		require.Empty(t, r.Error, r.Name)
+		require.NotNil(t, r.BuildNumbersPerS, r.Name)
+		require.NotNil(t, r.LookupDependentNs, r.Name)
+		require.NotNil(t, r.LookupBatchedNs, r.Name)
+		require.Positive(t, *r.LookupDependentNs, r.Name)
+	}
+	require.Equal(t, []string{"heed", "map", "sorted", "roaring", "postgres"}, names)
+}
