@@ -264,3 +264,22 @@ func (s *Store) History(ctx context.Context, phones []phone.Number, since time.T
 	}
 	return out, nil
 }
+
+// RecordOptOut records a key-press opt-out at once, in one transaction: a
+// revocation of every consent for the number and an internal do-not-call
+// entry (unless one is already there). Both name the attempt.
+func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error {
+	source := fmt.Sprintf("pressed %s during attempt %d", dialer.OptOutKey, attemptID)
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, now(), 'ivr', $2)`, p.String(), source); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source)
+			SELECT $1, 'ivr', $2 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), source)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
+	}
+	return nil
+}

@@ -29,7 +29,7 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 }
 
 // leaseClass is the first key of the advisory lock that makes one process at
-// a time run a campaign.
+// a time run a campaign. (The migrations' triggers lock class 0x68656565.)
 const leaseClass = 0x6865_6564 // "heed"
 
 // RunWorker runs campaigns through the pacing loop.

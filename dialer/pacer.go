@@ -53,6 +53,10 @@ type Store interface {
 	History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
+	// RecordOptOut records, at once and in one transaction, that the callee
+	// of an attempt pressed the opt-out key: a revocation of every consent
+	// and an internal do-not-call entry.
+	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error
 	// OriginateFailed records that Asterisk refused the call.
 	OriginateFailed(ctx context.Context, attemptID int64, cause error) error
 	// Settle reports whether the campaign has nothing left to dial and, if
@@ -101,14 +105,9 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	if err != nil {
 		return fmt.Errorf("pacer: load campaign: %w", err)
 	}
-	var media string
-	if c.Audio != "" {
-		media, err = p.Media.Recorded(c.Audio)
-	} else {
-		media, err = p.Media.Speak(ctx, c.Message)
-	}
+	msg, err := p.audio(ctx, c)
 	if err != nil {
-		return fmt.Errorf("pacer: message audio: %w", err)
+		return err
 	}
 	inflight := 0
 	done := make(chan ended, 64)
@@ -154,7 +153,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 				return err
 			}
 			for _, t := range targets {
-				ok, err := p.attempt(ctx, c, t, history[t.Phone], media, now(), done)
+				ok, err := p.attempt(ctx, c, t, history[t.Phone], msg, now(), done)
 				if err != nil {
 					return err
 				}
@@ -183,6 +182,48 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 		case <-time.After(tick):
 		}
 	}
+}
+
+// OptOutKey is the key that stops calls (F7: a key-press opt-out).
+const OptOutKey = "9"
+
+// messages is the audio of a campaign's calls.
+type messages struct {
+	call     []string // played after answer
+	optedOut []string // played once an opt-out is recorded
+}
+
+// audio prepares a campaign's audio: its message (recorded or spoken), the
+// opt-out offer, a pause to answer it, and the opt-out confirmation.
+func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
+	var (
+		m   messages
+		msg string
+		err error
+	)
+	if c.Audio != "" {
+		msg, err = p.Media.Recorded(c.Audio)
+	} else {
+		msg, err = p.Media.Speak(ctx, c.Message)
+	}
+	if err != nil {
+		return m, fmt.Errorf("pacer: message audio: %w", err)
+	}
+	offer, err := p.Media.Speak(ctx, "To stop these calls, press "+OptOutKey+".")
+	if err != nil {
+		return m, fmt.Errorf("pacer: opt-out offer: %w", err)
+	}
+	done, err := p.Media.Speak(ctx, "Your request is recorded. You will not receive these calls again. Goodbye.")
+	if err != nil {
+		return m, fmt.Errorf("pacer: opt-out confirmation: %w", err)
+	}
+	pause, err := p.Media.Silence(ctx, 3)
+	if err != nil {
+		return m, fmt.Errorf("pacer: pause: %w", err)
+	}
+	m.call = []string{msg, offer, pause}
+	m.optedOut = []string{done}
+	return m, nil
 }
 
 // HistoryWindow is how far back the pacing loop reads attempt history for
@@ -214,7 +255,7 @@ func (p *Pacer) prepare(ctx context.Context, targets []Target, now time.Time) (m
 
 // attempt decides one target, records the attempt and, when allowed, places
 // the call. It reports whether a call is now in flight.
-func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []consent.Attempt, media string, at time.Time, done chan<- ended) (bool, error) {
+func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []consent.Attempt, msg messages, at time.Time, done chan<- ended) (bool, error) {
 	req := Request{
 		Phone: t.Phone, Purpose: c.Purpose, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
 		State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history,
@@ -239,8 +280,21 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 			done <- ended{id}
 		}
 	}
+	onKey := func(digit string) ([]string, bool) {
+		if digit != OptOutKey {
+			return nil, false
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Store.RecordOptOut(rctx, id, t.Phone); err != nil {
+			p.Log.Error("pacer: could not record an opt-out; staff must follow up", "attempt", id, "phone", t.Phone, "err", err)
+			return nil, false
+		}
+		p.Log.Info("pacer: opt-out recorded", "attempt", id)
+		return msg.optedOut, true
+	}
 	err = p.Lines.Place(ctx, CallRequest{
-		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Media: []string{media},
+		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Media: msg.call, OnKey: onKey,
 	}, report)
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)

@@ -23,6 +23,9 @@ const (
 	OutcomeBusy     Outcome = "busy"
 	OutcomeNoAnswer Outcome = "no_answer"
 	OutcomeFailed   Outcome = "failed"
+	// OutcomeOptedOut is an answered call in which the callee pressed the
+	// opt-out key; the opt-out was recorded before the call ended.
+	OutcomeOptedOut Outcome = "opted_out"
 )
 
 // EventKind says which step of a call an event reports.
@@ -47,6 +50,11 @@ type CallRequest struct {
 	RingSeconds int
 	// Media is played, in order, once the call is answered; then heed hangs up.
 	Media []string
+	// OnKey, when set, is called (on a goroutine of its own) for each key
+	// the callee presses. When it returns media, what is playing stops and
+	// that media plays instead, then heed hangs up. optOut marks the call's
+	// outcome as opted out.
+	OnKey func(digit string) (media []string, optOut bool)
 }
 
 // CallEvent reports one step of a call's progress.
@@ -102,7 +110,11 @@ type call struct {
 	events    chan CallEvent // delivered in order by the call's own goroutine
 	answered  bool
 	dtmf      []byte
-	next      int // index into req.Media of the next media to play
+	media     []string // what plays now: req.Media, or a key's response
+	next      int      // index into media of the next media to play
+	playing   string   // the current playback's id
+	optedOut  bool
+	keyBusy   bool // a key's response is being prepared
 	ended     bool
 	timer     *time.Timer
 	placedAt  time.Time
@@ -165,7 +177,8 @@ func ChannelID(installation string, attemptID int64) string {
 
 // Place originates one call.
 func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
-	c := &call{req: req, channelID: ChannelID(s.cfg.Installation, req.AttemptID), events: make(chan CallEvent, 4), placedAt: time.Now()}
+	c := &call{req: req, channelID: ChannelID(s.cfg.Installation, req.AttemptID), events: make(chan CallEvent, 4), placedAt: time.Now(),
+		media: req.Media}
 	go func() {
 		for ev := range c.events {
 			report(ev)
@@ -232,6 +245,9 @@ func (s *Switch) loop() {
 				s.mu.Lock()
 				c.dtmf = append(c.dtmf, v.Digit...)
 				s.mu.Unlock()
+				if c.req.OnKey != nil {
+					go s.key(c, v.Digit)
+				}
 			}
 		case *ari.PlaybackFinished:
 			if c := s.lookup(v.Playback.ID); c != nil {
@@ -267,14 +283,20 @@ func (s *Switch) playNext(c *call) {
 		s.mu.Unlock()
 		return
 	}
-	if c.next >= len(c.req.Media) {
+	if c.keyBusy {
+		// A key's response is on its way; it starts the next playback.
+		s.mu.Unlock()
+		return
+	}
+	if c.next >= len(c.media) {
 		s.mu.Unlock()
 		s.hangup(c.channelID, "normal")
 		return
 	}
-	media := c.req.Media[c.next]
-	playbackID := c.channelID + "-play-" + strconv.Itoa(c.next)
+	media := c.media[c.next]
+	playbackID := c.channelID + "-play-" + strconv.Itoa(len(c.dtmf)) + "-" + strconv.Itoa(c.next)
 	c.next++
+	c.playing = playbackID
 	s.calls[playbackID] = c
 	s.mu.Unlock()
 	if _, err := s.client.Channel().Play(ari.NewKey(ari.ChannelKey, c.channelID), playbackID, media); err != nil {
@@ -284,6 +306,38 @@ func (s *Switch) playNext(c *call) {
 		s.mu.Unlock()
 		s.hangup(c.channelID, "normal")
 	}
+}
+
+// key runs the call's key handler and, when it answers with media, stops
+// what is playing and plays that instead.
+func (s *Switch) key(c *call, digit string) {
+	s.mu.Lock()
+	if c.ended || c.keyBusy {
+		s.mu.Unlock()
+		return
+	}
+	c.keyBusy = true
+	s.mu.Unlock()
+	media, optOut := c.req.OnKey(digit)
+	s.mu.Lock()
+	c.keyBusy = false
+	if optOut {
+		c.optedOut = true
+	}
+	if len(media) == 0 || c.ended {
+		s.mu.Unlock()
+		return
+	}
+	c.media, c.next = media, 0
+	playing := c.playing
+	s.mu.Unlock()
+	if playing != "" {
+		// Stopping it sends PlaybackFinished, which plays the response.
+		if err := s.client.Playback().Stop(ari.NewKey(ari.PlaybackKey, playing)); err == nil {
+			return
+		}
+	}
+	s.playNext(c)
 }
 
 func (s *Switch) ended(c *call, cause int, causeText string) {
@@ -302,14 +356,16 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 		}
 	}
 	c.events <- CallEvent{Kind: EventEnded, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name,
-		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), Outcome: outcomeOf(c.answered, cause)}
+		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), Outcome: outcomeOf(c.answered, c.optedOut, cause)}
 	close(c.events)
 	s.mu.Unlock()
 }
 
 // outcomeOf classifies a call from whether it was answered and its Q.850 cause.
-func outcomeOf(answered bool, cause int) Outcome {
+func outcomeOf(answered, optedOut bool, cause int) Outcome {
 	switch {
+	case optedOut:
+		return OutcomeOptedOut
 	case answered:
 		return OutcomeAnswered
 	case cause == causeUserBusy:

@@ -129,3 +129,31 @@ func run(cmd *exec.Cmd) error {
 	}
 	return nil
 }
+
+// Silence returns the media URI of a pause of the given whole seconds,
+// made once with sox.
+func (m Media) Silence(ctx context.Context, seconds int) (string, error) {
+	name := fmt.Sprintf("silence-%ds", seconds)
+	final := filepath.Join(m.HostDir, name+".wav")
+	if _, err := os.Stat(final); err == nil {
+		return m.uri(name), nil
+	}
+	sox, err := exec.LookPath("sox")
+	if err != nil {
+		return "", fmt.Errorf("media: %w", ErrNoTTS)
+	}
+	if err := os.MkdirAll(m.HostDir, 0o755); err != nil {
+		return "", fmt.Errorf("media: dir: %w", err)
+	}
+	tmp := final + ".tmp.wav"
+	if err := run(exec.CommandContext(ctx, sox, "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", tmp, "trim", "0", fmt.Sprint(seconds))); err != nil {
+		return "", fmt.Errorf("media: silence: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return "", fmt.Errorf("media: chmod: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("media: rename: %w", err)
+	}
+	return m.uri(name), nil
+}

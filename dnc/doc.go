@@ -17,9 +17,19 @@
 // of each of its ten chunks) finds a chunk with one access to a small, hot
 // table and one to the chunk itself.
 //
+// A lookup costs two dependent memory accesses (directory entry, chunk).
+// ContainsBatch pipelines groups of lookups and prefetches the entries and
+// chunks of the groups ahead, so that their memory latencies overlap. Large
+// arrays are backed by transparent huge pages where Linux allows, so that
+// lookups rarely miss the TLB.
+//
 // Sets never change. Apply returns a new Set that shares every untouched
 // exchange with the old one and re-encodes only the touched ones, so a change
 // list costs time in proportion to its length, not to the list's size.
+//
+// At 260 million random numbers over the US area codes a Set takes 5.8 bits
+// a number (188 MB); the package dncbench measures it against the
+// alternatives.
 //
 // # Numbers
 //

@@ -102,11 +102,24 @@ func (s *Set) Contains(n uint64) bool {
 		return false
 	}
 	c := s.segs[e.seg][e.offset(k):]
-	// Ask for the chunk's last cache line now, so that a chunk across two
-	// lines costs one memory latency, not two.
-	tail := [1]uintptr{uintptr(unsafe.Pointer(&c[sz-1]))}
-	prefetch(tail[:])
-	return chunks1(c, suf-k*chunkSpan)
+	r := suf - k*chunkSpan
+	// Load the chunk's other cache lines together with its first, so that
+	// a chunk across two or three lines costs one memory latency, not
+	// several. The loads count for nothing (zeroMask is 0), but the
+	// compiler cannot know that.
+	more := (c[sz-1] | c[chunkLine(sz, r)]) & zeroMask
+	return chunks1(c, r) != (more != 0)
+}
+
+// zeroMask is always 0; see Contains.
+var zeroMask byte
+
+// chunkLine returns the offset in a chunk of sz bytes of the byte that a
+// lookup of suffix r most likely reads past the first cache line: exactly
+// the right byte of a bitmap, and about where the low bits are in an
+// Elias-Fano list.
+func chunkLine(sz, r uint) uint {
+	return chunkHdrBytes + r*(sz-chunkHdrBytes)/chunkSpan
 }
 
 // ContainsBatch sets out[i] to whether ns[i] is in the set, for every i. It
@@ -126,7 +139,7 @@ func (s *Set) ContainsBatch(ns []uint64, out []bool) {
 		ents   [ring][group]*exch  // directory entries
 		sufs   [ring][group]uint16 // last four digits, then last three
 		chunks [ring][group][]byte // chunks; nil when absent
-		addrs  [2 * group]uintptr  // addresses to prefetch
+		addrs  [3 * group]uintptr  // addresses to prefetch
 	)
 	npa, segs := &s.npa, s.segs
 	groups := (len(ns) + group - 1) / group
@@ -154,7 +167,8 @@ func (s *Set) ContainsBatch(ns []uint64, out []bool) {
 		prefetch(addrs[:k])
 	}
 	// findChunks reads the entries of group g, in cache by now, and
-	// prefetches both ends of their chunks.
+	// prefetches both ends of their chunks and the line a lookup reads in
+	// the middle of a long one.
 	findChunks := func(g int) {
 		es, ss, cs := &ents[g%ring], &sufs[g%ring], &chunks[g%ring]
 		k := 0
@@ -171,7 +185,10 @@ func (s *Set) ContainsBatch(ns []uint64, out []bool) {
 				cs[i] = b
 				addrs[k] = uintptr(unsafe.Pointer(&b[0]))
 				addrs[k+1] = uintptr(unsafe.Pointer(&b[sz-1]))
-				k += 2
+				addrs[k+2] = uintptr(unsafe.Pointer(&b[chunkLine(sz, uint(ss[i]))]))
+				// The middle line matters only for chunks longer than
+				// about two lines, bitmaps mostly.
+				k += 2 + int(b2uint(sz > 96))
 			}
 		}
 		prefetch(addrs[:k])

@@ -34,7 +34,7 @@ var demoContacts = []demoContact{
 	{"Avery Listen", "+18605550101", "answer and listen", "answered", "", false},
 	{"Blake Confirm", "+18605550102", "answer and press 1", "answered", "1", false},
 	{"Casey Office", "+18605550103", "answer and press 2", "answered", "2", false},
-	{"Devon Stop", "+18605550104", "answer and press 9", "answered", "9", false},
+	{"Devon Stop", "+18605550104", "answer and press 9 (opt out)", "opted_out", "9", false},
 	{"Emery Busy", "+18605550105", "busy", "busy", "", false},
 	{"Finley Away", "+18605550106", "no answer", "no_answer", "", false},
 	{"Gray Unreachable", "+18605550107", "unreachable / congestion", "failed", "", false},

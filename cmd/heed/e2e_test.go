@@ -58,6 +58,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	t.Logf("campaign of %d contacts completed in %s", cp.Counts.Targets, time.Since(start).Round(time.Millisecond))
 
 	var got struct{ Attempts []campaign.Attempt }
+	var out string
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
 	require.Len(t, got.Attempts, len(demoContacts), "one attempt per contact")
 	want := demoByPhone()
@@ -108,6 +109,45 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 	require.Len(t, recs, len(dialed), "no other calls from this campaign: CDR:\n%s", fmtCDR(recs))
+
+	// Pressing 9 was recorded at once, as a revocation and an internal
+	// do-not-call entry, and the very next attempt of any campaign is refused.
+	out = s.heed(t, "dnc", "check", "+18605550104")
+	require.Contains(t, out, "+18605550104: internal since")
+	require.Contains(t, out, "ivr")
+	second := writeFile(t, "second.csv", "name,phone\nDevon Stop,+18605550104\nAvery Listen,+18605550101\n")
+	s.heed(t, "import", "contacts", "--list", "Second reminders", second)
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
+	for _, l := range lists.Lists {
+		if l.Name == "Second reminders" {
+			listID = l.ID
+		}
+	}
+	const callerID2 = "+12035550178"
+	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
+		"name": "Second reminders", "purpose": "informational", "list_id": listID,
+		"message": "This is Smith and Lee with a second reminder.", "caller_id": callerID2, "ring_seconds": 20,
+	}, &cp))
+	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
+	deadline = time.Now().Add(time.Minute)
+	for cp.Status != campaign.StatusCompleted {
+		require.True(t, time.Now().Before(deadline), "second campaign did not complete: %+v", cp)
+		time.Sleep(300 * time.Millisecond)
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
+	}
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
+	for _, a := range got.Attempts {
+		if a.Phone == "+18605550104" {
+			require.Equal(t, "deny", a.Decision)
+			require.Contains(t, a.Reasons, "dnc.internal")
+			require.Contains(t, a.Reasons, "consent.revoked")
+		} else {
+			require.Equal(t, "answered", a.Outcome)
+		}
+	}
+	recs = waitCDR(t, tb, callerID2, 1)
+	require.Len(t, recs, 1)
+	require.Equal(t, "+18605550101", recs[0].Dst, "the opted-out number is never dialed again")
 }
 
 func deref(p *int) any {

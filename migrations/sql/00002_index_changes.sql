@@ -37,7 +37,7 @@ BEGIN
         kind := 'consent';
         operation := 'revocation';
     END IF;
-    PERFORM pg_advisory_xact_lock(1751475556, 1);
+    PERFORM pg_advisory_xact_lock(1751475557, 1);
     INSERT INTO index_changes (index, phone, op, ref_id) VALUES (kind, NEW.phone, operation, NEW.id) RETURNING seq INTO s;
     PERFORM pg_notify('heed_index', s::text);
     RETURN NEW;

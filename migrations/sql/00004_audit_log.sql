@@ -22,7 +22,7 @@ DECLARE
     r audit_log%ROWTYPE;
     d jsonb;
 BEGIN
-    PERFORM pg_advisory_xact_lock(1751475556, 2);
+    PERFORM pg_advisory_xact_lock(1751475557, 2);
     SELECT hash INTO prev FROM audit_log ORDER BY seq DESC LIMIT 1;
     IF prev IS NULL THEN
         prev := repeat('0', 64);
