@@ -43,13 +43,13 @@ func TestDockerCompose(t *testing.T) {
 		}
 		return nil
 	}
-	require.NoError(t, load([]string{"POSTGRES_PASSWORD=secret", "HEED_ARI_PASSWORD=secret"}))
+	require.NoError(t, load([]string{"POSTGRES_PASSWORD=secret", "HEED_ARI_PASSWORD=secret", "HEED_FIRM_NAME=Smith & Lee LLP"}))
 	err = load(nil)
 	require.ErrorContains(t, err, "POSTGRES_PASSWORD", "required secrets must be demanded, not defaulted")
 
 	if exec.Command("docker", "compose", "version").Run() == nil {
 		cmd := exec.Command("docker", "compose", "-f", file, "config", "-q")
-		cmd.Env = append(os.Environ(), "POSTGRES_PASSWORD=secret", "HEED_ARI_PASSWORD=secret")
+		cmd.Env = append(os.Environ(), "POSTGRES_PASSWORD=secret", "HEED_ARI_PASSWORD=secret", "HEED_FIRM_NAME=Smith & Lee LLP")
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "docker compose config -q: %s", out)
 	}
