@@ -80,7 +80,7 @@ func TestStaleIndexFailsClosed(t *testing.T) {
 	engine, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	ix := dialer.NewIndexes(db, quiet())
-	ix.Bound = 200 * time.Millisecond
+	ix.Bound = time.Second
 	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
 	at := time.Date(2026, 11, 30, 11, 0, 0, 0, time.FixedZone("EST", -5*3600))
 	r := dialer.Request{Phone: "+18605550142", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineLandline, At: at}
@@ -92,7 +92,7 @@ func TestStaleIndexFailsClosed(t *testing.T) {
 
 	db.Close() // PostgreSQL is gone: no more confirmations
 	require.Error(t, ix.Sync(ctx))
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	d = g.Check(ctx, r)
 	require.Equal(t, consent.Deny, d.Verdict)
 	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons)
