@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heed-dialer/heed/dialer/gatebench"
 	"github.com/heed-dialer/heed/dnc/dncbench"
 )
 
@@ -56,6 +57,43 @@ func (m *Main) benchDNC(ctx context.Context, args []string) error {
 		}
 	}
 	rep, err := dncbench.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(m.Stdout)
+	}
+	return rep.WriteTable(m.Stdout)
+}
+
+// benchGate measures whole gate decisions (do-not-call, consent, window and
+// caps) from memory, and the same decisions made with one SQL query each.
+func (m *Main) benchGate(ctx context.Context, args []string) error {
+	f := m.flags("bench gate")
+	dbURL := f.databaseURL()
+	dncNumbers := f.Int("dnc-numbers", 1_000_000, "national registry size (the target is 260,000,000)")
+	consents := f.Int("consents", 100_000, "consent records (the target is 10,000,000)")
+	sqlDNC := f.Int("sql-dnc-numbers", 0, "registry size on the SQL side (default: the same)")
+	sqlConsents := f.Int("sql-consents", 0, "consent records on the SQL side (default: the same)")
+	phase := f.Duration("phase", 2*time.Second, "time bound of each phase")
+	seed := f.Uint64("seed", 1, "data seed")
+	asJSON := f.Bool("json", false, `print {"decisions_per_s","allocs_per_decision","sql_decisions_per_s",...}`)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	opts := gatebench.Options{DNCNumbers: *dncNumbers, Consents: *consents, SQLDNCNumbers: *sqlDNC, SQLConsents: *sqlConsents,
+		PhaseTime: *phase, Seed: *seed, Log: m.Stderr}
+	if *dbURL == "" {
+		fmt.Fprintln(m.Stderr, "bench: no DATABASE_URL, so no SQL side")
+	} else {
+		pool, err := pgxpool.New(ctx, *dbURL)
+		if err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		defer pool.Close()
+		opts.DB = pool
+	}
+	rep, err := gatebench.Run(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -42,3 +42,24 @@ func TestBenchDNC(t *testing.T) {
 	}
 	require.Equal(t, []string{"heed", "map", "sorted", "roaring", "postgres"}, names)
 }
+
+// TestBenchGate runs `heed bench gate --json` small, with the SQL side on a
+// real database, and checks the report.
+func TestBenchGate(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	out, stderr, err := runHeed(env, "bench", "gate", "--dnc-numbers", "20000", "--consents", "5000", "--phase", "100ms", "--json")
+	require.NoError(t, err, stderr)
+	var rep struct {
+		DecisionsPerS     *float64 `json:"decisions_per_s"`
+		AllocsPerDecision *float64 `json:"allocs_per_decision"`
+		SQLDecisionsPerS  *float64 `json:"sql_decisions_per_s"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.NotNil(t, rep.DecisionsPerS)
+	require.Positive(t, *rep.DecisionsPerS)
+	require.NotNil(t, rep.AllocsPerDecision)
+	require.Zero(t, *rep.AllocsPerDecision, "a decision allocates nothing")
+	require.NotNil(t, rep.SQLDecisionsPerS)
+	require.Positive(t, *rep.SQLDecisionsPerS)
+}

@@ -78,6 +78,7 @@ Usage:
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
   heed audit verify                         check the audit log's hash chain
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
+  heed bench gate [--json]                  whole gate decisions from memory against one SQL query each
   heed version                              print the version
 
 Every flag can also be set with the environment variable shown in its help.
@@ -113,7 +114,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "check":
 		return m.check(ctx, rest)
 	case "bench":
-		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC})
+		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate})
 	case "audit":
 		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
 	case "version", "--version", "-v":

@@ -1,0 +1,485 @@
+// Package gatebench measures the dialer's gate: full decisions (do-not-call
+// lookup, consent lookup, calling windows and frequency caps) made from the
+// in-memory indexes on one core, and, side by side in the same run, the
+// same decisions made the way SQL-based dialers make them, with one query
+// per lead against PostgreSQL. `heed bench gate` runs it.
+package gatebench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+)
+
+// Options configure Run.
+type Options struct {
+	// DNCNumbers is the size of the national do-not-call list;
+	// 1,000,000 when zero (the issue's target is 260,000,000).
+	DNCNumbers int
+	// Consents is the number of consent and revocation records; 100,000
+	// when zero (the target is 10,000,000).
+	Consents int
+	// Decisions is the number of prepared requests in each of the campaign
+	// and random sets; 262,144 when zero. The phases cycle through them.
+	Decisions int
+	// Seed makes the data: runs with the same seed use the same data.
+	Seed uint64
+	// DB, when set, enables the SQL side.
+	DB *pgxpool.Pool
+	// SQLDNCNumbers and SQLConsents size the SQL side's tables; the
+	// in-memory sizes when zero. Smaller tables shorten the load; the
+	// report gives the sizes used.
+	SQLDNCNumbers, SQLConsents int
+	// PhaseTime bounds each measured phase; 2 s when zero.
+	PhaseTime time.Duration
+	// Log, when set, receives a line as each step starts.
+	Log io.Writer
+}
+
+// Report is the outcome of Run. The first three fields are the figures the
+// issue asks for; SQLDecisionsPerS is nil when the SQL side did not run.
+type Report struct {
+	// DecisionsPerS is the rate of full decisions on one core over the
+	// mixed set: half campaign numbers, half random numbers.
+	DecisionsPerS float64 `json:"decisions_per_s"`
+	// AllocsPerDecision is the heap allocations per full decision over the
+	// three full-decision phases.
+	AllocsPerDecision float64 `json:"allocs_per_decision"`
+	// SQLDecisionsPerS is the rate of the same decisions made with one
+	// query per decision on one connection.
+	SQLDecisionsPerS *float64 `json:"sql_decisions_per_s"`
+
+	// NsPerDecision is the time of one full decision over the mixed set.
+	NsPerDecision float64 `json:"ns_per_decision"`
+	// CampaignDecisionsPerS is the rate over numbers with consent records
+	// (a campaign's contact list).
+	CampaignDecisionsPerS float64 `json:"campaign_decisions_per_s"`
+	// RandomDecisionsPerS is the rate over numbers drawn uniformly from the
+	// exchanges of every US area code.
+	RandomDecisionsPerS float64 `json:"random_decisions_per_s"`
+	// BatchedDecisionsPerS is the rate over the mixed set when the gate
+	// looks up a batch of numbers in the do-not-call index at once, which
+	// dialer.PolicyGate does not do (yet).
+	BatchedDecisionsPerS float64 `json:"batched_decisions_per_s"`
+	// DNCLookupNs, ConsentLookupNs and EngineNs time the parts of a
+	// decision alone over the mixed set: the do-not-call lookup, the
+	// consent lookup (with the number's parsing), and Engine.Decide on
+	// facts gathered beforehand.
+	DNCLookupNs     float64 `json:"dnc_lookup_ns"`
+	ConsentLookupNs float64 `json:"consent_lookup_ns"`
+	EngineNs        float64 `json:"engine_ns"`
+	// Allow, Deny and Defer are the shares of the verdicts over the mixed set.
+	Allow float64 `json:"allow"`
+	Deny  float64 `json:"deny"`
+	Defer float64 `json:"defer"`
+	// CPUs is GOMAXPROCS; the in-memory figures use one goroutine locked
+	// to one thread.
+	CPUs int `json:"cpus"`
+	// Pack is the engine's pack-set version.
+	Pack string `json:"pack"`
+
+	// DNCNumbers, InternalNumbers, Consents and ConsentNumbers are the
+	// in-memory data sizes: national and internal list sizes, consent and
+	// revocation records, distinct numbers with records.
+	DNCNumbers      int `json:"dnc_numbers"`
+	InternalNumbers int `json:"internal_numbers"`
+	Consents        int `json:"consents"`
+	ConsentNumbers  int `json:"consent_numbers"`
+	// Decisions is the size of each request set.
+	Decisions int `json:"decisions"`
+	// DNCBytes and ConsentBytes are the memory the two indexes take.
+	DNCBytes     int64 `json:"dnc_bytes"`
+	ConsentBytes int64 `json:"consent_bytes"`
+	// DNCBuildS and ConsentBuildS are the times to generate and build the
+	// do-not-call index and to build the consent index.
+	DNCBuildS     float64 `json:"dnc_build_s"`
+	ConsentBuildS float64 `json:"consent_build_s"`
+
+	// SQLDNCNumbers and SQLConsents are the sizes of the SQL side's dnc
+	// and consents+revocations tables, which may be smaller than the
+	// in-memory ones; SQLAttempts is the attempts table's size.
+	SQLDNCNumbers int `json:"sql_dnc_numbers,omitempty"`
+	SQLConsents   int `json:"sql_consents,omitempty"`
+	SQLAttempts   int `json:"sql_attempts,omitempty"`
+	// SQLLoadS is the time to load and index the tables.
+	SQLLoadS float64 `json:"sql_load_s,omitempty"`
+	// SQLDecisions is how many decisions the SQL side made, and
+	// SQLMismatches how many of them differ from the in-memory gate's
+	// decision for the same request on the same data, in the decision or
+	// in the facts it came from (zero is the correctness check); nil when
+	// the SQL side did not run.
+	SQLDecisions  int  `json:"sql_decisions,omitempty"`
+	SQLMismatches *int `json:"sql_mismatches,omitempty"`
+	// SQLMismatch describes the first mismatch.
+	SQLMismatch string `json:"sql_mismatch,omitempty"`
+}
+
+// Run generates the data, builds the indexes, measures the in-memory gate
+// and, when opts.DB is set, loads the same kind of data into PostgreSQL
+// and measures the SQL side.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.DNCNumbers <= 0 {
+		opts.DNCNumbers = 1_000_000
+	}
+	if opts.Consents <= 0 {
+		opts.Consents = 100_000
+	}
+	if opts.Decisions <= 0 {
+		opts.Decisions = 1 << 18
+	}
+	if opts.SQLDNCNumbers <= 0 {
+		opts.SQLDNCNumbers = opts.DNCNumbers
+	}
+	if opts.SQLConsents <= 0 {
+		opts.SQLConsents = opts.Consents
+	}
+	if opts.PhaseTime <= 0 {
+		opts.PhaseTime = 2 * time.Second
+	}
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, "gatebench: "+format+"\n", args...)
+		}
+	}
+	engine, err := consent.NewEngine(consent.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("gatebench: %w", err)
+	}
+	sp := spec{dnc: opts.DNCNumbers, consents: opts.Consents, decisions: opts.Decisions, seed: opts.Seed}
+	sqlSp := spec{dnc: opts.SQLDNCNumbers, consents: opts.SQLConsents, decisions: opts.Decisions, seed: opts.Seed, keep: true}
+	shared := opts.DB != nil && sqlSp.dnc == sp.dnc && sqlSp.consents == sp.consents
+	sp.keep = shared
+
+	w, err := buildWorld(sp, engine, logf)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{CPUs: runtime.GOMAXPROCS(0), Pack: engine.Version(), DNCNumbers: sp.dnc,
+		InternalNumbers: len(w.internal), Consents: w.records, ConsentNumbers: w.gate.consent.Snapshot().Numbers(),
+		Decisions: sp.decisions, DNCBytes: w.dncBytes, ConsentBytes: w.consentBytes,
+		DNCBuildS: w.dncBuild.Seconds(), ConsentBuildS: w.consentBuild.Seconds()}
+	if err := measure(ctx, w, opts.PhaseTime, rep, logf); err != nil {
+		return nil, err
+	}
+	if opts.DB == nil {
+		return rep, nil
+	}
+	if !shared {
+		w = nil
+		runtime.GC()
+		debug.FreeOSMemory()
+		if w, err = buildWorld(sqlSp, engine, logf); err != nil {
+			return nil, err
+		}
+	}
+	if err := measureSQL(ctx, opts.DB, w, engine, opts.PhaseTime, rep, logf); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// chunk is how many decisions are timed at a time; the gate's freshness is
+// confirmed before each chunk, as the pacing loop syncs before each batch.
+const chunk = 4096
+
+var sink int64
+
+// phase runs fn over the n prepared requests, calling fn(lo, hi) for a
+// chunk at a time and cycling, for at least d (and at least one pass), on
+// one goroutine locked to its thread. It returns the time per request in
+// nanoseconds and the heap allocations per request.
+func phase(ctx context.Context, g *gate, n int, d time.Duration, fn func(lo, hi int) int64) (ns, allocs float64, err error) {
+	if n == 0 {
+		return 0, 0, errors.New("gatebench: no requests")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Warm up (interned reason lists, page faults) with fresh indexes.
+	for i := 0; i < n; i += chunk {
+		g.sync()
+		sink += fn(i, min(i+chunk, n))
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var spent time.Duration
+	calls := 0
+	for i := 0; spent < d || calls < n; {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, fmt.Errorf("gatebench: %w", err)
+		}
+		if i == n {
+			i = 0
+		}
+		k := min(chunk, n-i)
+		g.sync()
+		start := time.Now()
+		sink += fn(i, i+k)
+		spent += time.Since(start)
+		calls += k
+		i += k
+	}
+	runtime.ReadMemStats(&after)
+	return float64(spent.Nanoseconds()) / float64(calls), float64(after.Mallocs-before.Mallocs) / float64(calls), nil
+}
+
+// measure runs the in-memory phases.
+func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf func(string, ...any)) error {
+	g := w.gate
+	full := func(reqs []dialer.Request) func(lo, hi int) int64 {
+		return func(lo, hi int) int64 {
+			var s int64
+			for i := lo; i < hi; i++ {
+				dec := g.check(reqs[i])
+				s += dec.ConsentID + int64(len(dec.Reasons))
+			}
+			return s
+		}
+	}
+	var allocs, calls float64
+	for _, p := range []struct {
+		name string
+		reqs []dialer.Request
+		out  *float64
+	}{
+		{"campaign", w.campaign, &rep.CampaignDecisionsPerS},
+		{"random", w.random, &rep.RandomDecisionsPerS},
+		{"mixed", w.mixed, &rep.DecisionsPerS},
+	} {
+		logf("full decisions, %s numbers", p.name)
+		ns, a, err := phase(ctx, g, len(p.reqs), d, full(p.reqs))
+		if err != nil {
+			return err
+		}
+		*p.out = 1e9 / ns
+		allocs += a
+		calls++
+		if p.name == "mixed" {
+			rep.NsPerDecision = ns
+		}
+	}
+	rep.AllocsPerDecision = allocs / calls
+
+	logf("full decisions, mixed numbers, do-not-call lookups batched")
+	decs := make([]consent.Decision, len(w.mixed))
+	ns, _, err := phase(ctx, g, len(w.mixed), d, func(lo, hi int) int64 {
+		g.checkBatch(w.mixed[lo:hi], decs[lo:hi])
+		var s int64
+		for i := lo; i < hi; i++ {
+			s += decs[i].ConsentID + int64(len(decs[i].Reasons))
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	rep.BatchedDecisionsPerS = 1e9 / ns
+
+	var allow, deny, deferred int
+	for i := range w.mixed {
+		if i%chunk == 0 {
+			g.sync()
+		}
+		switch g.check(w.mixed[i]).Verdict {
+		case consent.Allow:
+			allow++
+		case consent.Deny:
+			deny++
+		case consent.Defer:
+			deferred++
+		}
+	}
+	n := float64(len(w.mixed))
+	rep.Allow, rep.Deny, rep.Defer = float64(allow)/n, float64(deny)/n, float64(deferred)/n
+
+	logf("parts: do-not-call lookups")
+	reqs := w.mixed
+	ns, _, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+		view := g.dnc.View()
+		var s int64
+		for i := lo; i < hi; i++ {
+			if n, err := reqs[i].Phone.NANP(); err == nil {
+				s += int64(view.Lookup(n))
+			}
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	rep.DNCLookupNs = ns
+	logf("parts: consent lookups")
+	ns, _, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+		var s int64
+		var cf consent.ConsentFacts
+		for i := lo; i < hi; i++ {
+			if n, err := reqs[i].Phone.NANP(); err == nil {
+				g.consent.Lookup(n, reqs[i].Purpose, consent.ChannelVoice, reqs[i].At, &cf)
+				s += cf.ID
+			}
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	rep.ConsentLookupNs = ns
+	logf("parts: engine")
+	ins := make([]consent.Input, len(w.mixed))
+	fs := make([]consent.Facts, len(w.mixed))
+	for i := range w.mixed {
+		r := &w.mixed[i]
+		ins[i] = consent.Input{Number: r.Phone, State: r.State, ZIP: r.ZIP, Purpose: r.Purpose,
+			Method: r.Method, Line: r.Line, At: r.At, History: r.History}
+		fs[i] = g.facts(r)
+	}
+	ns, _, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+		var s int64
+		var dec consent.Decision
+		for i := lo; i < hi; i++ {
+			g.engine.Decide(&ins[i], &fs[i], &dec)
+			s += dec.ConsentID + int64(len(dec.Reasons))
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	rep.EngineNs = ns
+	return nil
+}
+
+// measureSQL loads w into PostgreSQL, makes decisions with one query each
+// on one connection for d, and compares each with the in-memory gate's.
+func measureSQL(ctx context.Context, db *pgxpool.Pool, w *world, engine *consent.Engine, d time.Duration, rep *Report, logf func(string, ...any)) (err error) {
+	rep.SQLDNCNumbers, rep.SQLConsents = w.spec.dnc, w.records
+	start := time.Now()
+	s, err := loadSQL(ctx, db, w, engine, logf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := s.close(); err == nil {
+			err = cerr
+		}
+	}()
+	rep.SQLLoadS = time.Since(start).Seconds()
+	rep.SQLAttempts = s.attempts
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("gatebench: sql: %w", err)
+	}
+	defer conn.Release()
+	// Warm up: the statement is prepared and cached on the connection.
+	for i := range min(100, len(w.mixed)) {
+		if _, _, err := s.decide(ctx, conn, &w.mixed[i]); err != nil {
+			return err
+		}
+	}
+	logf("sql: decisions, one query each")
+	var spent time.Duration
+	n, bad := 0, 0
+	rep.SQLMismatches = &bad
+	for i := 0; spent < d && n < 10*len(w.mixed); i++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("gatebench: %w", err)
+		}
+		req := &w.mixed[i%len(w.mixed)]
+		t := time.Now()
+		dec, f, err := s.decide(ctx, conn, req)
+		spent += time.Since(t)
+		if err != nil {
+			return err
+		}
+		n++
+		w.gate.sync()
+		want, wantF := w.gate.check(*req), w.gate.facts(req)
+		if !sameDecision(dec, want) || !sameFacts(f, wantF) {
+			bad++
+			if rep.SQLMismatch == "" {
+				rep.SQLMismatch = fmt.Sprintf("%s %s at %s: sql %+v from %+v; in memory %+v from %+v",
+					req.Phone, req.Purpose, req.At.Format(time.RFC3339), dec, f, want, wantF)
+			}
+		}
+	}
+	rep.SQLDecisions = n
+	rate := float64(n) / spent.Seconds()
+	rep.SQLDecisionsPerS = &rate
+	return nil
+}
+
+// WriteJSON writes the report as one line of JSON, starting with
+// decisions_per_s, allocs_per_decision and sql_decisions_per_s.
+func (r *Report) WriteJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("gatebench: write json: %w", err)
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("gatebench: write json: %w", err)
+	}
+	return nil
+}
+
+// WriteTable writes the report for people.
+func (r *Report) WriteTable(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "gate: %s national + %s internal do-not-call numbers (%.1f MB), %s consent records over %s numbers (%.1f MB)\n",
+		group(int64(r.DNCNumbers)), group(int64(r.InternalNumbers)), float64(r.DNCBytes)/1e6,
+		group(int64(r.Consents)), group(int64(r.ConsentNumbers)), float64(r.ConsentBytes)/1e6)
+	fmt.Fprintf(bw, "packs %s; %s requests per set; one goroutine of %d CPUs\n", r.Pack, group(int64(r.Decisions)), r.CPUs)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "full decisions\tdecisions/s\tns/decision\t")
+	for _, row := range []struct {
+		name string
+		rate float64
+	}{{"campaign numbers", r.CampaignDecisionsPerS}, {"random numbers", r.RandomDecisionsPerS}, {"mixed (half each)", r.DecisionsPerS}} {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", row.name, group(int64(row.rate)), strconv.FormatFloat(1e9/row.rate, 'f', 1, 64))
+	}
+	fmt.Fprintf(tw, "mixed, dnc lookups batched\t%s\t%s\t\n", group(int64(r.BatchedDecisionsPerS)),
+		strconv.FormatFloat(1e9/r.BatchedDecisionsPerS, 'f', 1, 64))
+	if r.SQLDecisionsPerS != nil {
+		fmt.Fprintf(tw, "sql, one query each\t%s\t%s\t\n", group(int64(*r.SQLDecisionsPerS)),
+			strconv.FormatFloat(1e9 / *r.SQLDecisionsPerS, 'f', 0, 64))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("gatebench: write table: %w", err)
+	}
+	fmt.Fprintf(bw, "allocations per decision: %g\n", r.AllocsPerDecision)
+	fmt.Fprintf(bw, "parts (mixed): dnc lookup %.1f ns, consent lookup %.1f ns, engine %.1f ns\n", r.DNCLookupNs, r.ConsentLookupNs, r.EngineNs)
+	fmt.Fprintf(bw, "verdicts (mixed): allow %.1f%%, deny %.1f%%, defer %.1f%%\n", 100*r.Allow, 100*r.Deny, 100*r.Defer)
+	if r.SQLDecisionsPerS != nil {
+		fmt.Fprintf(bw, "sql tables: %s dnc numbers, %s consent records, %s attempts (loaded in %.1f s); %s decisions, %d differing from the in-memory gate\n",
+			group(int64(r.SQLDNCNumbers)), group(int64(r.SQLConsents)), group(int64(r.SQLAttempts)), r.SQLLoadS,
+			group(int64(r.SQLDecisions)), *r.SQLMismatches)
+		if r.SQLMismatch != "" {
+			fmt.Fprintf(bw, "first difference: %s\n", r.SQLMismatch)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("gatebench: write table: %w", err)
+	}
+	return nil
+}
+
+// group writes n with thousands separators.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
