@@ -82,6 +82,30 @@ func TestCLIDNCRegistry(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "decision:  allow", "no longer registered after the change list")
 
+	// Connecticut's sales-call window, 09:00-20:00, at its edges (with a
+	// fresh registry copy and written consent on file), and the area-code
+	// presumption: a CT number is held to CT's rules whatever the address.
+	day := time.Now().AddDate(0, 0, 1).Format("2006-01-02")
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	edge := func(hm string) string {
+		tm, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hm, ny)
+		require.NoError(t, err)
+		return tm.Format(time.RFC3339)
+	}
+	for _, tc := range []struct{ at, want string }{
+		{"08:59", "decision:  defer"}, {"09:00", "decision:  allow"}, {"19:59", "decision:  allow"}, {"20:00", "decision:  defer"},
+	} {
+		out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "telemarketing", "--state", "NY", "--at", edge(tc.at))
+		require.NoError(t, err)
+		require.Contains(t, out, tc.want, "CT telemarketing at %s local", tc.at)
+	}
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "telemarketing", "--at", edge("08:59"))
+	require.NoError(t, err)
+	nine, err := time.ParseInLocation("2006-01-02 15:04", day+" 09:00", ny)
+	require.NoError(t, err)
+	require.Contains(t, out, "until:     "+nine.UTC().Format(time.RFC3339), "deferred to the earliest lawful moment")
+
 	// A registry copy older than 31 days stops telemarketing.
 	old := time.Now().AddDate(0, 0, -32).Format(time.DateOnly)
 	_, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "national", "--as-of", old, flat)
