@@ -59,7 +59,9 @@ func TestBenchGate(t *testing.T) {
 	require.NotNil(t, rep.DecisionsPerS)
 	require.Positive(t, *rep.DecisionsPerS)
 	require.NotNil(t, rep.AllocsPerDecision)
-	require.Zero(t, *rep.AllocsPerDecision, "a decision allocates nothing")
+	// The count is process-wide, so other tests' goroutines add a little
+	// noise; the zero itself is asserted with AllocsPerRun in gatebench.
+	require.Less(t, *rep.AllocsPerDecision, 0.05, "a decision allocates nothing")
 	require.NotNil(t, rep.SQLDecisionsPerS)
 	require.Positive(t, *rep.SQLDecisionsPerS)
 }

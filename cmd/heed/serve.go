@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -110,7 +112,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: *workers}},
 		Workers: ws,
-		Logger:  log.With("component", "river"),
+		// River reports job counts every few seconds at info; keep its warnings.
+		Logger: m.logger(maxLevel(*logLevel, "warn")).With("component", "river"),
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
@@ -160,4 +163,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	return nil
+}
+
+// maxLevel returns the stricter of two log levels.
+func maxLevel(a, b string) string {
+	var la, lb slog.Level
+	if la.UnmarshalText([]byte(strings.ToUpper(a))) != nil {
+		return b
+	}
+	if lb.UnmarshalText([]byte(strings.ToUpper(b))) != nil || la > lb {
+		return a
+	}
+	return b
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +19,8 @@ import (
 )
 
 var (
-	flagDNC         = flag.Int("gatebench.dnc", 1_000_000, "national do-not-call numbers of BenchmarkGate and TestRunFull")
-	flagConsents    = flag.Int("gatebench.consents", 100_000, "consent records of BenchmarkGate and TestRunFull")
-	flagFull        = flag.Bool("gatebench.full", false, "run TestRunFull")
-	flagSQL         = flag.Bool("gatebench.sql", false, "TestRunFull runs the SQL side too")
-	flagSQLDNC      = flag.Int("gatebench.sqldnc", 0, "dnc table size of TestRunFull; -gatebench.dnc when 0")
-	flagSQLConsents = flag.Int("gatebench.sqlconsents", 0, "consent records in the tables of TestRunFull; -gatebench.consents when 0")
-	flagOut         = flag.String("gatebench.out", "", "file to write TestRunFull's JSON report to")
+	flagDNC      = flag.Int("gatebench.dnc", 1_000_000, "national do-not-call numbers of BenchmarkGate and TestRunFull")
+	flagConsents = flag.Int("gatebench.consents", 100_000, "consent records of BenchmarkGate and TestRunFull")
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -229,32 +223,5 @@ func BenchmarkGate(b *testing.B) {
 			sink += s
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "decisions/s")
 		})
-	}
-}
-
-// TestRunFull runs Run at the sizes of the flags when -gatebench.full is
-// given, for example:
-//
-//	go test ./dialer/gatebench -run TestRunFull -timeout 2h -v -gatebench.full \
-//		-gatebench.dnc 260000000 -gatebench.consents 10000000 \
-//		-gatebench.sql -gatebench.sqldnc 26000000 -gatebench.out report.json
-func TestRunFull(t *testing.T) {
-	if !*flagFull {
-		t.Skip("set -gatebench.full to run")
-	}
-	opts := Options{DNCNumbers: *flagDNC, Consents: *flagConsents, SQLDNCNumbers: *flagSQLDNC,
-		SQLConsents: *flagSQLConsents, Log: os.Stderr}
-	if *flagSQL {
-		opts.DB = dbtest.New(t)
-	}
-	rep, err := Run(t.Context(), opts)
-	require.NoError(t, err)
-	require.NoError(t, rep.WriteTable(os.Stdout))
-	require.NoError(t, rep.WriteJSON(os.Stdout))
-	if *flagOut != "" {
-		f, err := os.Create(*flagOut)
-		require.NoError(t, err)
-		require.NoError(t, rep.WriteJSON(f))
-		require.NoError(t, f.Close())
 	}
 }

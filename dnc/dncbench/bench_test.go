@@ -3,23 +3,12 @@ package dncbench_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/dnc/dncbench"
-)
-
-var (
-	fullNumbers = flag.Int("dncbench.numbers", 0, "run TestRunFull with this many numbers")
-	fullDataset = flag.String("dncbench.dataset", dncbench.Random, "data set of TestRunFull")
-	fullOut     = flag.String("dncbench.out", "", "file to write TestRunFull's JSON report to")
-	fullOnly    = flag.String("dncbench.structures", "", "comma-separated structures of TestRunFull; all when empty")
-	fullNPAs    = flag.Int("dncbench.areacodes", 0, "area codes of TestRunFull's data set; all when 0")
 )
 
 func TestRunSmall(t *testing.T) {
@@ -51,28 +40,5 @@ func TestRunSmall(t *testing.T) {
 			require.NoError(t, rep.WriteTable(&table))
 			require.Contains(t, table.String(), "heed")
 		})
-	}
-}
-
-// TestRunFull runs the whole comparison when -dncbench.numbers is given:
-//
-//	go test ./dnc/dncbench -run TestRunFull -timeout 3h -v \
-//		-dncbench.numbers 260000000 -dncbench.out report.json
-func TestRunFull(t *testing.T) {
-	if *fullNumbers == 0 {
-		t.Skip("set -dncbench.numbers to run")
-	}
-	opts := dncbench.Options{Numbers: *fullNumbers, Dataset: *fullDataset, AreaCodes: *fullNPAs, Log: os.Stderr}
-	if *fullOnly != "" {
-		opts.Structures = strings.Split(*fullOnly, ",")
-	}
-	rep, err := dncbench.Run(t.Context(), opts)
-	require.NoError(t, err)
-	require.NoError(t, rep.WriteTable(os.Stdout))
-	if *fullOut != "" {
-		f, err := os.Create(*fullOut)
-		require.NoError(t, err)
-		require.NoError(t, rep.WriteJSON(f))
-		require.NoError(t, f.Close())
 	}
 }
