@@ -50,6 +50,8 @@ type Config struct {
 	Accounts  *account.Service
 	Campaigns *campaign.Service
 	DNC       *dnc.PGStore
+	// Registry holds the registry lists' snapshots; nil hides list uploads.
+	Registry *dnc.Registry
 	// Consents is the consent ledger the opt-out page and the consent
 	// uploads write to; nil means a ledger on DB.
 	Consents *consent.Ledger
@@ -167,6 +169,7 @@ func (s *Server) routes() {
 	ui.POST("/admin/users/:id/tokens", s.createToken, s.require(admin...))
 	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
 	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
+	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 }

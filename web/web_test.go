@@ -51,7 +51,7 @@ func setup(t *testing.T) *testBundle {
 	accounts := account.NewService(db)
 	media := dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}
 	s, err := web.New(web.Config{
-		DB: db, Accounts: accounts, Campaigns: campaign.NewService(db, rc), DNC: dnc.NewPGStore(db), Media: media,
+		DB: db, Accounts: accounts, Campaigns: campaign.NewService(db, rc), DNC: dnc.NewPGStore(db), Media: media, Registry: dnc.NewRegistry(db, t.TempDir()),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,
 		Ready: []web.Check{{Name: "postgres", Run: db.Ping}},
 	})
@@ -492,4 +492,45 @@ func TestCampaignWithRecordedMessage(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, code, body)
 	require.Contains(t, body, "The upload is too large: the limit is 64 KiB.")
 	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM campaigns`), "refused uploads create no campaign")
+}
+
+func TestDNCListUpload(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := b.browser(t)
+	code, _ := admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := admin.csrf("/admin/dnc")
+	fields := func(list, asOf string) map[string]string {
+		return map[string]string{"_csrf": tok, "list": list, "as_of": asOf}
+	}
+
+	code, body := admin.multipart("/admin/dnc/import", fields("internal", ""), "file", "optouts.txt", []byte("8605550101\n860,5550102\nnot a phone\n"))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "Nothing was imported: 1 line(s) are not phone numbers.")
+	require.Contains(t, body, "not a phone")
+	require.Zero(t, count(t, b.db, `SELECT count(*) FROM dnc_internal`))
+
+	code, body = admin.multipart("/admin/dnc/import", fields("internal", ""), "file", "optouts.txt", []byte("8605550101\r\n860,5550102\r\n\r\n"))
+	require.Equal(t, http.StatusSeeOther, code, body)
+	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE method = 'import'`))
+
+	code, body = admin.multipart("/admin/dnc/import", fields("national", ""), "file", "reg.txt", []byte("2035550101\n"))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "Give the date the registry data is current as of.")
+	code, body = admin.multipart("/admin/dnc/import", fields("state:TX", "2026-11-20"), "file", "tx.csv",
+		[]byte("Name,Phone Number\nAnn,(512) 555-0101\nBob,512-555-0102\n"))
+	require.Equal(t, http.StatusSeeOther, code, body)
+	code, body, _ = admin.get("/admin/dnc")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "state:TX version 1: 2 numbers")
+	require.Contains(t, body, "<td>state:TX</td><td>2</td><td>2026-11-20</td><td>1</td>")
+
+	para := b.browser(t)
+	code, _ = para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	ptok := para.csrf("/campaigns")
+	code, _ = para.multipart("/admin/dnc/import", map[string]string{"_csrf": ptok, "list": "internal"}, "file", "x.txt", []byte("8605550103\n"))
+	require.Equal(t, http.StatusForbidden, code)
+	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM dnc_internal`))
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -82,7 +81,6 @@ func (m *Main) dncImport(ctx context.Context, args []string) error {
 
 	var total int64
 	inputs := make([]dnc.Input, 0, f.NArg())
-	names := make([]string, 0, f.NArg())
 	for _, name := range f.Args() {
 		file, err := os.Open(name)
 		if err != nil {
@@ -94,12 +92,7 @@ func (m *Main) dncImport(ctx context.Context, args []string) error {
 			return fmt.Errorf("dnc import: %w", err)
 		}
 		total += st.Size()
-		mode := dnc.ModeFull
-		if *changes {
-			mode = dnc.ModeChanges
-		}
-		inputs = append(inputs, dnc.Input{Name: filepath.Base(name), R: file, Mode: mode})
-		names = append(names, filepath.Base(name))
+		inputs = append(inputs, dnc.Input{Name: filepath.Base(name), R: file})
 	}
 	opts := dnc.ImportOptions{MaxRejected: *maxGarbage, PhoneColumn: *column}
 	var bar *progressbar.ProgressBar
@@ -110,7 +103,8 @@ func (m *Main) dncImport(ctx context.Context, args []string) error {
 		opts.Progress = func(n int64) { _ = bar.Set64(n) }
 	}
 	started := time.Now()
-	res, err := dnc.Import(ctx, opts, inputs...)
+	res, err := dnc.ImportList(ctx, dnc.NewRegistry(pool, *dir), dnc.NewPGStore(pool),
+		dnc.ListImport{List: list, AsOf: when, Changes: *changes, Options: opts}, inputs...)
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -124,43 +118,11 @@ func (m *Main) dncImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dnc import: %w; nothing was imported", err)
 	}
-	rep := res.Report
-	read := time.Since(started)
-	source := strings.Join(names, ",")
 	if list == dnc.Internal {
-		adds, dels := res.Adds, res.Dels
-		if res.Full != nil {
-			for n := range res.Full.All() {
-				adds = append(adds, n)
-			}
-		}
-		added, removed, err := dnc.NewPGStore(pool).ImportInternal(ctx, adds, dels, 0, source)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "internal list: %d added, %d removed (%d lines read, %d blank, %d headers, %d rejected)\n",
-			added, removed, rep.Lines, rep.Blank, rep.Headers, rep.Rejected)
+		fmt.Fprintln(m.Stdout, res.Summary(list))
 		return nil
 	}
-	reg := dnc.NewRegistry(pool, *dir)
-	_, current, _, err := reg.Current(ctx, list)
-	if err != nil {
-		return err
-	}
-	if !*changes && res.Full == nil {
-		return fmt.Errorf("dnc import: no numbers read; nothing was imported")
-	}
-	set, st, err := res.Resolve(current)
-	if err != nil {
-		return err
-	}
-	in, err := reg.Install(ctx, list, when, source, set, 0)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Stdout, "%s version %d: %d numbers as of %s (%d lines read in %s, %d rejected; %d added, %d removed); %.2f bits per number\n",
-		list, in.Version, in.Count, when.Format(time.DateOnly), rep.Lines, read.Round(time.Millisecond), rep.Rejected,
-		st.Added, st.Removed, set.BitsPerNumber())
+	fmt.Fprintf(m.Stdout, "%s; as of %s; %s\n", res.Summary(list), when.Format(time.DateOnly), time.Since(started).Round(time.Millisecond))
 	return nil
 }
 

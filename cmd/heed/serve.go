@@ -92,7 +92,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("policy engine: %w", err)
 	}
 	indexes := dialer.NewIndexes(pool, log)
-	indexes.Registry = dnc.NewRegistry(pool, *dncDir)
+	registry := dnc.NewRegistry(pool, *dncDir)
+	indexes.Registry = registry
 	if err := indexes.Load(ctx); err != nil {
 		return fmt.Errorf("indexes: %w", err)
 	}
@@ -123,7 +124,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	srv, err := web.New(web.Config{
-		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool), Media: media,
+		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
 		Ready: []web.Check{
 			{Name: "postgres", Run: pool.Ping},
