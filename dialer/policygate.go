@@ -28,32 +28,40 @@ func (g *PolicyGate) Sync(ctx context.Context) error { return g.Indexes.Sync(ctx
 
 // Check decides one attempt.
 func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
-	now := time.Now
-	if g.Clock != nil {
-		now = g.Clock
-	}
 	in := consent.Input{
 		Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
 		Method: req.Method, Line: req.Line, At: req.At, History: req.History,
 	}
-	var f consent.Facts
-	f.Fresh = g.Indexes.Fresh(now())
-	view := g.Indexes.DNC.View()
-	if n, err := req.Phone.NANP(); err == nil {
-		f.DNC = dncHits(view.Lookup(n))
-		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
-	}
-	if m, _, ok := view.List(dnc.National); ok {
-		f.NationalAsOf = m.AsOf
-	}
+	f := g.Facts(&req)
 	var d consent.Decision
 	g.Engine.Decide(&in, &f, &d)
 	return d
 }
 
-// dncHits maps the index's per-list hits to the engine's list kinds: any
+// Facts gathers from the in-memory indexes what the engine needs to know
+// of a request's number: freshness, do-not-call hits, consent and the
+// national registry copy's date.
+func (g *PolicyGate) Facts(req *Request) consent.Facts {
+	now := time.Now
+	if g.Clock != nil {
+		now = g.Clock
+	}
+	var f consent.Facts
+	f.Fresh = g.Indexes.Fresh(now())
+	view := g.Indexes.DNC.View()
+	if n, err := req.Phone.NANP(); err == nil {
+		f.DNC = DNCHits(view.Lookup(n))
+		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
+	}
+	if m, _, ok := view.List(dnc.National); ok {
+		f.NationalAsOf = m.AsOf
+	}
+	return f
+}
+
+// DNCHits maps the index's per-list hits to the engine's list kinds: any
 // state's list counts as a state-list hit.
-func dncHits(h dnc.Hits) consent.DNCHits {
+func DNCHits(h dnc.Hits) consent.DNCHits {
 	var out consent.DNCHits
 	if h.Has(dnc.Internal) {
 		out |= consent.DNCInternal

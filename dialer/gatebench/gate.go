@@ -1,7 +1,7 @@
 package gatebench
 
 import (
-	"sync/atomic"
+	"context"
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
@@ -9,58 +9,29 @@ import (
 	"github.com/heed-dialer/heed/dnc"
 )
 
-// gate makes the decisions of dialer.PolicyGate.Check over indexes built in
-// memory. PolicyGate reads a *dialer.Indexes, whose freshness stamp only
-// Indexes.Load and Indexes.Sync can set, and both read PostgreSQL; so the
-// benchmark replicates Check step for step instead (the freshness check on
-// the wall clock, the DNC lookup, the consent lookup, the national list's
-// date, Engine.Decide), and the package's tests check that both decide
-// alike on the same indexes.
+// gate is the dialer's own dialer.PolicyGate over indexes built in memory
+// (dialer.NewMemoryIndexes), so the benchmark measures the code the pacing
+// loop runs.
 type gate struct {
 	engine  *consent.Engine
 	dnc     *dnc.Index
 	consent *consent.Index
-	// confirmed is when the indexes last confirmed they were current, in
-	// Unix nanoseconds, as dialer.Indexes keeps it; sync sets it, as the
-	// pacing loop syncs before each batch.
-	confirmed atomic.Int64
+	pg      *dialer.PolicyGate
 }
 
 func newGate(e *consent.Engine, d *dnc.Index, c *consent.Index) *gate {
-	g := &gate{engine: e, dnc: d, consent: c}
-	g.sync()
-	return g
+	return &gate{engine: e, dnc: d, consent: c, pg: &dialer.PolicyGate{Engine: e, Indexes: dialer.NewMemoryIndexes(d, c)}}
 }
 
-// sync stands for dialer.Indexes.Sync: the indexes are complete, so it only
-// confirms freshness.
-func (g *gate) sync() { g.confirmed.Store(time.Now().UnixNano()) }
+// sync is what the pacing loop does before each batch.
+func (g *gate) sync() { _ = g.pg.Sync(context.Background()) }
 
-// fresh is dialer.Indexes.Fresh with the default bound.
-func (g *gate) fresh(now time.Time) bool {
-	c := g.confirmed.Load()
-	return c != 0 && now.UnixNano()-c <= int64(dialer.DefaultFreshness)
-}
+// fresh is the indexes' freshness, as the gate reads it.
+func (g *gate) fresh(now time.Time) bool { return g.pg.Indexes.Fresh(now) }
 
 // check is dialer.PolicyGate.Check.
 func (g *gate) check(req dialer.Request) consent.Decision {
-	in := consent.Input{
-		Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
-		Method: req.Method, Line: req.Line, At: req.At, History: req.History,
-	}
-	var f consent.Facts
-	f.Fresh = g.fresh(time.Now())
-	view := g.dnc.View()
-	if n, err := req.Phone.NANP(); err == nil {
-		f.DNC = dncHits(view.Lookup(n))
-		g.consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
-	}
-	if m, _, ok := view.List(dnc.National); ok {
-		f.NationalAsOf = m.AsOf
-	}
-	var d consent.Decision
-	g.engine.Decide(&in, &f, &d)
-	return d
+	return g.pg.Check(context.Background(), req)
 }
 
 // batch is how many requests checkBatch looks up in the do-not-call index
@@ -102,7 +73,7 @@ func (g *gate) checkBatch(reqs []dialer.Request, out []consent.Decision) {
 			}
 			f := consent.Facts{Fresh: fresh, NationalAsOf: asOf}
 			if ns[i] < dnc.MaxNumber {
-				f.DNC = dncHits(hits[i])
+				f.DNC = dialer.DNCHits(hits[i])
 				g.consent.Lookup(ns[i], req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
 			}
 			g.engine.Decide(&in, &f, &out[i])
@@ -114,33 +85,7 @@ func (g *gate) checkBatch(reqs []dialer.Request, out []consent.Decision) {
 // facts returns the facts check gives the engine, for comparison with the
 // SQL side's.
 func (g *gate) facts(req *dialer.Request) consent.Facts {
-	f := consent.Facts{Fresh: true}
-	view := g.dnc.View()
-	if n, err := req.Phone.NANP(); err == nil {
-		f.DNC = dncHits(view.Lookup(n))
-		g.consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
-	}
-	if m, _, ok := view.List(dnc.National); ok {
-		f.NationalAsOf = m.AsOf
-	}
+	f := g.pg.Facts(req)
+	f.Fresh = true
 	return f
-}
-
-// dncHits is dialer's mapping of the index's per-list hits to the engine's
-// list kinds: any state's list counts as a state-list hit.
-func dncHits(h dnc.Hits) consent.DNCHits {
-	var out consent.DNCHits
-	if h.Has(dnc.Internal) {
-		out |= consent.DNCInternal
-	}
-	if h.Has(dnc.National) {
-		out |= consent.DNCNational
-	}
-	if h.Has(dnc.Litigator) {
-		out |= consent.DNCLitigator
-	}
-	if h&^(1<<dnc.Internal|1<<dnc.National|1<<dnc.Litigator) != 0 {
-		out |= consent.DNCState
-	}
-	return out
 }
