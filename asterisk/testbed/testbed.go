@@ -467,10 +467,14 @@ func withDefaults(opts Options) (Options, error) {
 	}
 	if opts.CacheDir == "" {
 		dir, err := os.UserCacheDir()
-		if err != nil {
+		switch {
+		case err == nil:
+			opts.CacheDir = filepath.Join(dir, "heed")
+		case os.Geteuid() == 0:
+			opts.CacheDir = "/var/cache/heed"
+		default:
 			return opts, fmt.Errorf("testbed: no cache directory (set HEED_CACHE_DIR): %w", err)
 		}
-		opts.CacheDir = filepath.Join(dir, "heed")
 	}
 	abs, err := filepath.Abs(opts.CacheDir)
 	if err != nil {
