@@ -50,6 +50,7 @@ type Campaign struct {
 	Status        Status          `json:"status"`
 	MaxConcurrent int             `json:"max_concurrent"`
 	RingSeconds   int             `json:"ring_seconds"`
+	Retry         RetryRules      `json:"retry"`
 	Generation    int64           `json:"-"`
 	CreatedAt     time.Time       `json:"created_at"`
 	StartedAt     *time.Time      `json:"started_at,omitempty"`
@@ -67,6 +68,22 @@ type Counts struct {
 	Answered int `json:"answered"`
 }
 
+// RetryRules say when a contact is called again after a call that did not
+// reach them: seconds to wait after a busy, unanswered or failed call (0:
+// never again), and at most how many calls a contact gets. A call the law
+// defers is not a call and does not count.
+type RetryRules struct {
+	MaxAttempts   int `json:"max_attempts"`
+	BusySeconds   int `json:"busy_s"`
+	NoAnswerSecs  int `json:"no_answer_s"`
+	FailedSeconds int `json:"failed_s"`
+}
+
+// DefaultRetry is what a campaign gets when it names no rules: three calls
+// at most, again after 10 minutes when busy, 2 hours when unanswered and 30
+// minutes when the call failed.
+var DefaultRetry = RetryRules{MaxAttempts: 3, BusySeconds: 600, NoAnswerSecs: 7200, FailedSeconds: 1800}
+
 // NewCampaign is the input to Create.
 type NewCampaign struct {
 	Name    string `json:"name"`
@@ -79,6 +96,8 @@ type NewCampaign struct {
 	CallerID      string `json:"caller_id"`
 	MaxConcurrent int    `json:"max_concurrent"`
 	RingSeconds   int    `json:"ring_seconds"`
+	// Retry is the retry rules; nil means DefaultRetry.
+	Retry *RetryRules `json:"retry,omitempty"`
 }
 
 // FieldErrors maps form fields to what is wrong with them. It wraps ErrInvalid.
@@ -144,6 +163,18 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 	if in.RingSeconds < 20 || in.RingSeconds > 120 {
 		fe["ring_seconds"] = "between 20 and 120 seconds (heed rings at least 20 s)"
 	}
+	retry := DefaultRetry
+	if in.Retry != nil {
+		retry = *in.Retry
+	}
+	if retry.MaxAttempts < 1 || retry.MaxAttempts > 10 {
+		fe["retry.max_attempts"] = "between 1 and 10 calls"
+	}
+	for k, v := range map[string]int{"retry.busy_s": retry.BusySeconds, "retry.no_answer_s": retry.NoAnswerSecs, "retry.failed_s": retry.FailedSeconds} {
+		if v != 0 && (v < 30 || v > 604800) {
+			fe[k] = "0 (never) or between 30 seconds and 7 days"
+		}
+	}
 	var listExists bool
 	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contact_lists WHERE id = $1)`, in.ListID).Scan(&listExists); err != nil {
 		return Campaign{}, fmt.Errorf("campaign: check list: %w", err)
@@ -157,9 +188,11 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 	var id int64
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0)) RETURNING id`,
-			in.Name, string(purpose), in.ListID, in.Message, in.Audio, callerID.String(), in.MaxConcurrent, in.RingSeconds, userID).Scan(&id)
+			INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds, created_by,
+			                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13) RETURNING id`,
+			in.Name, string(purpose), in.ListID, in.Message, in.Audio, callerID.String(), in.MaxConcurrent, in.RingSeconds, userID,
+			retry.MaxAttempts, retry.BusySeconds, retry.NoAnswerSecs, retry.FailedSeconds).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert campaign: %w", err)
 		}
@@ -177,7 +210,7 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 
 const campaignColumns = `
 	c.id, c.name, c.purpose, c.list_id, l.name, c.message_text, c.message_audio, c.caller_id, c.status, c.max_concurrent,
-	c.ring_seconds, c.generation, c.created_at, c.started_at, c.completed_at,
+	c.ring_seconds, c.max_attempts, c.retry_busy_s, c.retry_no_answer_s, c.retry_failed_s, c.generation, c.created_at, c.started_at, c.completed_at,
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'pending'),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'done'),
@@ -188,7 +221,7 @@ const campaignColumns = `
 func scanCampaign(row pgx.Row) (Campaign, error) {
 	var c Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.ListID, &c.ListName, &c.Message, &c.Audio, &c.CallerID, &c.Status,
-		&c.MaxConcurrent, &c.RingSeconds, &c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
+		&c.MaxConcurrent, &c.RingSeconds, &c.Retry.MaxAttempts, &c.Retry.BusySeconds, &c.Retry.NoAnswerSecs, &c.Retry.FailedSeconds, &c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
 		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.Answered)
 	return c, err
 }

@@ -146,8 +146,7 @@ func (s *Store) Progress(ctx context.Context, attemptID int64, ev dialer.CallEve
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = $2`, campaignID, contactID)
-			return err
+			return s.finishTarget(ctx, tx, campaignID, contactID, ev.Outcome, ev.At)
 		})
 	default:
 		return fmt.Errorf("attempt %d: unknown call event %d", attemptID, ev.Kind)
@@ -158,9 +157,28 @@ func (s *Store) Progress(ctx context.Context, attemptID int64, ev dialer.CallEve
 	return nil
 }
 
+// finishTarget moves a target on after a call: to pending again, due after
+// the campaign's retry delay, when the call did not reach the contact and
+// calls are left; otherwise to done.
+func (s *Store) finishTarget(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, outcome dialer.Outcome, endedAt time.Time) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE campaign_targets t
+		   SET state = CASE WHEN r.delay > 0 AND r.calls < c.max_attempts THEN 'pending' ELSE 'done' END,
+		       next_attempt_at = CASE WHEN r.delay > 0 THEN $4::timestamptz + make_interval(secs => r.delay) ELSE t.next_attempt_at END
+		  FROM campaigns c,
+		       LATERAL (SELECT CASE $3 WHEN 'busy' THEN c.retry_busy_s WHEN 'no_answer' THEN c.retry_no_answer_s
+		                               WHEN 'failed' THEN c.retry_failed_s ELSE 0 END AS delay,
+		                       (SELECT count(*) FROM attempts a WHERE a.campaign_id = $1 AND a.contact_id = $2 AND a.decision = 'allow') AS calls) r
+		 WHERE c.id = $1 AND t.campaign_id = $1 AND t.contact_id = $2`, campaignID, contactID, string(outcome), endedAt)
+	if err != nil {
+		return fmt.Errorf("finish target: %w", err)
+	}
+	return nil
+}
+
 // OriginateFailed records that Asterisk refused to place the call.
-func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, _ error) error {
-	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: time.Now(), Outcome: dialer.OutcomeFailed})
+func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Time, _ error) error {
+	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
 }
 
 // Settle completes the campaign when no target is left, or says when the

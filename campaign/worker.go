@@ -73,7 +73,7 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	err = w.Pacer.Run(ctx, id, job.Args.Generation)
 	var sn *dialer.Snooze
 	if errors.As(err, &sn) {
-		d := time.Until(sn.Until)
+		d := sn.After
 		if d < time.Second {
 			d = time.Second
 		}

@@ -57,8 +57,8 @@ type Store interface {
 	// of an attempt pressed the opt-out key: a revocation of every consent
 	// and an internal do-not-call entry.
 	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error
-	// OriginateFailed records that Asterisk refused the call.
-	OriginateFailed(ctx context.Context, attemptID int64, cause error) error
+	// OriginateFailed records that Asterisk refused the call at the given time.
+	OriginateFailed(ctx context.Context, attemptID int64, at time.Time, cause error) error
 	// Settle reports whether the campaign has nothing left to dial and, if
 	// not, when its next target falls due. When nothing is left it marks the
 	// campaign completed.
@@ -66,8 +66,11 @@ type Store interface {
 }
 
 // Snooze is returned by Pacer.Run when the campaign has targets left but
-// none is due before Until.
-type Snooze struct{ Until time.Time }
+// none is due before Until, which is After from now by the pacer's clock.
+type Snooze struct {
+	Until time.Time
+	After time.Duration
+}
 
 func (s *Snooze) Error() string { return "nothing due until " + s.Until.Format(time.RFC3339) }
 
@@ -171,7 +174,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 					log.Info("pacer: campaign complete")
 					return nil
 				}
-				return &Snooze{Until: next}
+				return &Snooze{Until: next, After: next.Sub(now())}
 			}
 		}
 		select {
@@ -226,6 +229,13 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	return m, nil
 }
 
+func (p *Pacer) clock() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
 // HistoryWindow is how far back the pacing loop reads attempt history for
 // the caps (the longest cap window of the law packs is 30 days).
 const HistoryWindow = 31 * 24 * time.Hour
@@ -269,6 +279,8 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 		return false, nil
 	}
 	report := func(ev CallEvent) {
+		// Times are the pacer's, like the due times they are compared with.
+		ev.At = p.clock()
 		// Outcomes are written with their own context: a stopping job must
 		// still record how its calls ended.
 		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -298,7 +310,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 	}, report)
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
-		if err := p.Store.OriginateFailed(ctx, id, err); err != nil {
+		if err := p.Store.OriginateFailed(ctx, id, p.clock(), err); err != nil {
 			return false, fmt.Errorf("pacer: record originate failure: %w", err)
 		}
 		return false, nil

@@ -105,8 +105,8 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2) RETURNING id`, listID).Scan(&campaignID))
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
 	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
 	require.NoError(t, err)
 
@@ -184,4 +184,58 @@ func TestConnectARIGivesUp(t *testing.T) {
 		require.True(t, errors.Is(err, dialer.ErrARIUnavailable), "%s: %v", addr, err)
 		require.Less(t, time.Since(start), 10*time.Second, "ConnectARI must honour its deadline")
 	}
+}
+
+// TestPacerRetries checks the retry rules with a clock the test moves: a
+// failed call is tried again only once its delay has passed by the pacer's
+// clock, and no more than the campaign's calls per contact.
+func TestPacerRetries(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('r') RETURNING id`).Scan(&listID))
+	_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', '+18605550109')`, listID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550109', 'pec', 'informational', 'voice', now() - interval '1 day', 't')`)
+	require.NoError(t, err)
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_attempts, retry_failed_s)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 120) RETURNING id`, listID).Scan(&campaignID))
+	_, err = db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	clock := officeHours()().Truncate(time.Second)
+	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
+	p := &dialer.Pacer{
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
+		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+		Now: func() time.Time { return clock },
+	}
+	var sn *dialer.Snooze
+	require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn, "nothing due until the retry delay passes")
+	require.InDelta(t, float64(120*time.Second), float64(sn.After), float64(time.Millisecond))
+	require.Len(t, lines.placed, 1)
+
+	clock = clock.Add(119 * time.Second)
+	require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn)
+	require.Len(t, lines.placed, 1, "not before the delay")
+	clock = clock.Add(time.Second)
+	require.NoError(t, p.Run(ctx, campaignID, 1), "the second and last call ends the campaign")
+	require.Len(t, lines.placed, 2)
+	var status string
+	var attempts []int
+	require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, campaignID).Scan(&status))
+	require.Equal(t, "completed", status)
+	rows, err := db.Query(ctx, `SELECT attempt_no FROM attempts WHERE campaign_id = $1 AND decision = 'allow' ORDER BY id`, campaignID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n int
+		require.NoError(t, rows.Scan(&n))
+		attempts = append(attempts, n)
+	}
+	require.Equal(t, []int{1, 2}, attempts)
 }

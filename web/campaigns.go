@@ -42,7 +42,17 @@ func (s *Server) campaignsPage(c echo.Context) error {
 type newCampaignData struct {
 	Lists  []campaign.ContactList
 	Form   campaign.NewCampaign
+	Retry  retryForm
 	Errors campaign.FieldErrors
+}
+
+// retryForm is the retry rules as the form shows them, in minutes.
+type retryForm struct {
+	MaxAttempts, BusyMinutes, NoAnswerMinutes, FailedMinutes int
+}
+
+func retryFormOf(r campaign.RetryRules) retryForm {
+	return retryForm{r.MaxAttempts, r.BusySeconds / 60, r.NoAnswerSecs / 60, r.FailedSeconds / 60}
 }
 
 func (s *Server) newCampaignPage(c echo.Context) error {
@@ -52,6 +62,7 @@ func (s *Server) newCampaignPage(c echo.Context) error {
 	}
 	return s.render(c, http.StatusOK, "campaign_new", page{Title: "New campaign", Data: newCampaignData{
 		Lists: lists, Form: campaign.NewCampaign{Purpose: "informational", RingSeconds: 25, MaxConcurrent: 10},
+		Retry: retryFormOf(campaign.DefaultRetry),
 	}})
 }
 
@@ -101,6 +112,21 @@ func (s *Server) createCampaign(c echo.Context) error {
 	in.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
 	in.MaxConcurrent, _ = strconv.Atoi(c.FormValue("max_concurrent"))
 	in.RingSeconds, _ = strconv.Atoi(c.FormValue("ring_seconds"))
+	retry := campaign.DefaultRetry
+	minutes := func(name string, def int) int {
+		v, err := strconv.Atoi(c.FormValue(name))
+		if err != nil {
+			return def
+		}
+		return v * 60
+	}
+	if v, err := strconv.Atoi(c.FormValue("max_attempts")); err == nil {
+		retry.MaxAttempts = v
+	}
+	retry.BusySeconds = minutes("retry_busy", retry.BusySeconds)
+	retry.NoAnswerSecs = minutes("retry_no_answer", retry.NoAnswerSecs)
+	retry.FailedSeconds = minutes("retry_failed", retry.FailedSeconds)
+	in.Retry = &retry
 	audio, err := s.importAudio(c)
 	if errors.Is(err, dialer.ErrBadAudio) {
 		return s.newCampaignError(c, in, campaign.FieldErrors{"audio": "could not read the recording: upload a WAV or MP3 file"})
@@ -127,7 +153,7 @@ func (s *Server) newCampaignError(c echo.Context, in campaign.NewCampaign, fe ca
 		return err
 	}
 	return s.render(c, http.StatusUnprocessableEntity, "campaign_new", page{Title: "New campaign",
-		Error: "Please correct the fields marked below.", Data: newCampaignData{Lists: lists, Form: in, Errors: fe}})
+		Error: "Please correct the fields marked below.", Data: newCampaignData{Lists: lists, Form: in, Retry: retryFormOf(*in.Retry), Errors: fe}})
 }
 
 type campaignData struct {

@@ -41,6 +41,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		"name": "Court date reminders", "purpose": "informational", "list_id": listID,
 		"message":   "This is Smith and Lee calling to remind you of your court date on Monday at nine.",
 		"caller_id": callerID, "ring_seconds": 20, "max_concurrent": 10,
+		"retry": map[string]int{"max_attempts": 1},
 	}, &cp))
 	require.Equal(t, campaign.StatusDraft, cp.Status)
 	require.Equal(t, len(demoContacts), cp.Counts.Targets)
@@ -115,7 +116,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	out = s.heed(t, "dnc", "check", "+18605550104")
 	require.Contains(t, out, "+18605550104: internal since")
 	require.Contains(t, out, "ivr")
-	second := writeFile(t, "second.csv", "name,phone\nDevon Stop,+18605550104\nAvery Listen,+18605550101\n")
+	second := writeFile(t, "second.csv", "name,phone\nDevon Stop,+18605550104\nAvery Listen,+18605550101\nEmery Busy,+18605550105\n")
 	s.heed(t, "import", "contacts", "--list", "Second reminders", second)
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
 	for _, l := range lists.Lists {
@@ -127,27 +128,47 @@ func TestCampaignEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
 		"name": "Second reminders", "purpose": "informational", "list_id": listID,
 		"message": "This is Smith and Lee with a second reminder.", "caller_id": callerID2, "ring_seconds": 20,
+		// A busy line is called once more, 30 seconds later.
+		"retry": map[string]int{"max_attempts": 2, "busy_s": 30},
 	}, &cp))
 	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
-	deadline = time.Now().Add(time.Minute)
+	deadline = time.Now().Add(2 * time.Minute)
 	for cp.Status != campaign.StatusCompleted {
 		require.True(t, time.Now().Before(deadline), "second campaign did not complete: %+v", cp)
 		time.Sleep(300 * time.Millisecond)
 		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
 	}
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
+	busyAttempts := 0
 	for _, a := range got.Attempts {
-		if a.Phone == "+18605550104" {
+		switch a.Phone {
+		case "+18605550104":
 			require.Equal(t, "deny", a.Decision)
 			require.Contains(t, a.Reasons, "dnc.internal")
 			require.Contains(t, a.Reasons, "consent.revoked")
-		} else {
+		case "+18605550105":
+			require.Equal(t, "busy", a.Outcome)
+			busyAttempts++
+		default:
 			require.Equal(t, "answered", a.Outcome)
 		}
 	}
-	recs = waitCDR(t, tb, callerID2, 1)
-	require.Len(t, recs, 1)
-	require.Equal(t, "+18605550101", recs[0].Dst, "the opted-out number is never dialed again")
+	require.Equal(t, 2, busyAttempts, "the busy line is retried once, per the rule")
+	recs = waitCDR(t, tb, callerID2, 3)
+	dst := map[string][]time.Time{}
+	for _, r := range recs {
+		dst[r.Dst] = append(dst[r.Dst], r.Start)
+	}
+	require.Len(t, recs, 3, "CDR:\n%s", fmtCDR(recs))
+	require.Len(t, dst["+18605550101"], 1)
+	require.Empty(t, dst["+18605550104"], "the opted-out number is never dialed again")
+	require.Len(t, dst["+18605550105"], 2, "two attempts, two calls, no duplicate")
+	gap := dst["+18605550105"][1].Sub(dst["+18605550105"][0])
+	if gap < 0 {
+		gap = -gap
+	}
+	require.GreaterOrEqual(t, gap, 29*time.Second, "the retry waits for the rule's 30 s")
+	t.Logf("busy line called again %s later", gap)
 }
 
 func deref(p *int) any {
