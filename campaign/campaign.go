@@ -4,8 +4,11 @@ package campaign
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -355,4 +358,104 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 		return nil, fmt.Errorf("campaign: attempts: %w", err)
 	}
 	return out, nil
+}
+
+// Cancel stops a campaign for good: no more calls are placed, and calls in
+// progress finish. A completed or cancelled campaign cannot be cancelled.
+func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'cancelled', updated_at = now(), completed_at = now()
+		WHERE id = $1 AND status IN ('draft', 'running', 'paused')`, id)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign: cancel: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			return Campaign{}, err
+		}
+		return Campaign{}, fmt.Errorf("campaign: cancel a %s campaign: %w", c.Status, ErrInvalidTransition)
+	}
+	return s.Get(ctx, id)
+}
+
+// csvHeader is the first line of an outcomes export.
+var csvHeader = []string{"attempt_id", "contact", "external_ref", "phone", "attempt_no", "decision", "until", "reasons", "pack",
+	"consent_id", "status", "outcome", "hangup_cause", "keys", "decided_at", "answered_at", "ended_at"}
+
+// ExportAttempts writes every attempt of a campaign, oldest first, as CSV.
+// Cells that a spreadsheet would read as a formula are quoted with a
+// leading apostrophe.
+func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Writer) error {
+	if _, err := s.Get(ctx, campaignID); err != nil {
+		return err
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT a.id, c.name, c.external_ref, a.phone, a.attempt_no, a.decision, a.decided_until, array_to_string(a.reasons, ' '), a.pack,
+		       a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.created_at, a.answered_at, a.ended_at
+		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
+		 WHERE a.campaign_id = $1 ORDER BY a.id`, campaignID)
+	if err != nil {
+		return fmt.Errorf("campaign: export: %w", err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return fmt.Errorf("campaign: export: %w", err)
+	}
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for rows.Next() {
+		var (
+			id                                                  int64
+			name, ref, ph, decision, reasons, pack, status, out string
+			dtmf                                                string
+			no                                                  int
+			until, answered, ended                              *time.Time
+			created                                             time.Time
+			consentID                                           *int64
+			cause                                               *int
+		)
+		if err := rows.Scan(&id, &name, &ref, &ph, &no, &decision, &until, &reasons, &pack, &consentID, &status, &out, &cause, &dtmf,
+			&created, &answered, &ended); err != nil {
+			return fmt.Errorf("campaign: export: %w", err)
+		}
+		opt := func(p any) string {
+			switch v := p.(type) {
+			case *int64:
+				if v != nil {
+					return strconv.FormatInt(*v, 10)
+				}
+			case *int:
+				if v != nil {
+					return strconv.Itoa(*v)
+				}
+			}
+			return ""
+		}
+		rec := []string{strconv.FormatInt(id, 10), safeCell(name), safeCell(ref), ph, strconv.Itoa(no), decision, ts(until), reasons, pack,
+			opt(consentID), status, out, opt(cause), safeCell(dtmf), ts(&created), ts(answered), ts(ended)}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("campaign: export: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("campaign: export: %w", err)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("campaign: export: %w", err)
+	}
+	return nil
+}
+
+// safeCell keeps a spreadsheet from running a cell as a formula.
+func safeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

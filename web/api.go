@@ -19,6 +19,8 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.POST("/campaigns/:id/start", s.apiStart, runners)
 	g.POST("/campaigns/:id/pause", s.apiPause, runners)
 	g.GET("/campaigns/:id/attempts", s.apiAttempts, all)
+	g.GET("/campaigns/:id/attempts.csv", s.exportAttempts, all)
+	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/lists", s.apiLists, runners)
 }
 
@@ -75,6 +77,18 @@ func (s *Server) apiPause(c echo.Context) error {
 		return err
 	}
 	cp, err := s.cfg.Campaigns.Pause(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cp)
+}
+
+func (s *Server) apiCancel(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cp, err := s.cfg.Campaigns.Cancel(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

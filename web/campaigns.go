@@ -215,6 +215,32 @@ func (s *Server) startCampaign(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
 }
 
+func (s *Server) cancelCampaign(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Campaigns.Cancel(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.flash(c, "Campaign cancelled. Calls in progress will finish; no other call will be placed.")
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
+}
+
+// exportAttempts sends a campaign's attempts and outcomes as CSV.
+func (s *Server) exportAttempts(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.cfg.Campaigns.ExportAttempts(c.Request().Context(), id, &buf); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="campaign-%d-attempts.csv"`, id))
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
 func (s *Server) pauseCampaign(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {

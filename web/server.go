@@ -162,6 +162,8 @@ func (s *Server) routes() {
 	ui.GET("/campaigns/:id/attempts", s.attemptsPartial, s.require(all...))
 	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/pause", s.pauseCampaign, s.require(runners...))
+	ui.POST("/campaigns/:id/cancel", s.cancelCampaign, s.require(runners...))
+	ui.GET("/campaigns/:id/attempts.csv", s.exportAttempts, s.require(all...))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.POST("/lists", s.uploadList, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/users", s.usersPage, s.require(admin...))

@@ -534,3 +534,47 @@ func TestDNCListUpload(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, code)
 	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM dnc_internal`))
 }
+
+func TestCancelAndExport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('x') RETURNING id`).Scan(&listID))
+	_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, external_ref) VALUES ($1, '=HYPERLINK("http://evil")', '+18605550101', 'M-7')`, listID)
+	require.NoError(t, err)
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Export me', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	_, err = b.db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, status, outcome, hangup_cause, dtmf)
+		SELECT $1, id, 1, phone, '+18605550100', 'allow', '{}', 'p@1', 'ended', 'busy', 17, '' FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, h := atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, h.Get("Content-Disposition"), "attachment")
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	require.Len(t, lines, 2)
+	require.True(t, strings.HasPrefix(lines[0], "attempt_id,contact,external_ref,phone"))
+	require.Contains(t, lines[1], `'=HYPERLINK`, "a formula is defused")
+	require.Contains(t, lines[1], ",M-7,+18605550101,1,allow,,,p@1,,ended,busy,17,")
+	tok := atty.csrf(fmt.Sprintf("/campaigns/%d", campaignID))
+	code, _, _ = atty.post(fmt.Sprintf("/campaigns/%d/cancel", campaignID), url.Values{"_csrf": {tok}})
+	require.Equal(t, http.StatusForbidden, code, "attorneys review; they do not run campaigns")
+
+	para := b.browser(t)
+	code, _ = para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok = para.csrf(fmt.Sprintf("/campaigns/%d", campaignID))
+	code, _, _ = para.post(fmt.Sprintf("/campaigns/%d/cancel", campaignID), url.Values{"_csrf": {tok}})
+	require.Equal(t, http.StatusSeeOther, code)
+	var status string
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, campaignID).Scan(&status))
+	require.Equal(t, "cancelled", status)
+	code, _, _ = para.post(fmt.Sprintf("/campaigns/%d/start", campaignID), url.Values{"_csrf": {tok}})
+	require.Equal(t, http.StatusConflict, code, "a cancelled campaign cannot start again")
+	code, _, _ = para.post(fmt.Sprintf("/campaigns/%d/cancel", campaignID), url.Values{"_csrf": {tok}})
+	require.Equal(t, http.StatusConflict, code)
+}
