@@ -33,6 +33,11 @@ type ARIConfig struct {
 	Trunk string
 	// Installation is this heed installation's id; it prefixes channel ids.
 	Installation string
+	// AMDContext is the dialplan context that runs answering-machine
+	// detection on an answered call and hands it back to the application
+	// with the arguments amd, AMDSTATUS and AMDCAUSE; empty turns
+	// detection off.
+	AMDContext string
 }
 
 var logOnce sync.Once

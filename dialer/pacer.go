@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
@@ -192,8 +193,9 @@ const OptOutKey = "9"
 
 // messages is the audio of a campaign's calls.
 type messages struct {
-	call     []string // played after answer
-	optedOut []string // played once an opt-out is recorded
+	call      []string // played after answer
+	voicemail []string // left on an answering machine
+	optedOut  []string // played once an opt-out is recorded
 }
 
 // audio prepares a campaign's audio: its message (recorded or spoken), the
@@ -226,7 +228,24 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	}
 	m.call = []string{msg, offer, pause}
 	m.optedOut = []string{done}
+	// On a machine no key can be pressed: leave the number that takes opt-outs (F7).
+	callBack, err := p.Media.Speak(ctx, "To stop these calls, call "+spokenNumber(c.CallerID)+". Again, "+spokenNumber(c.CallerID)+".")
+	if err != nil {
+		return m, fmt.Errorf("pacer: voicemail opt-out: %w", err)
+	}
+	m.voicemail = []string{msg, callBack}
 	return m, nil
+}
+
+// spokenNumber writes a NANP number so text-to-speech reads it digit by
+// digit, in its usual groups: "8 6 0, 5 5 5, 0 1 0 0".
+func spokenNumber(e164 string) string {
+	d := strings.TrimPrefix(e164, "+1")
+	if len(d) != 10 {
+		return strings.Join(strings.Split(strings.TrimPrefix(e164, "+"), ""), " ")
+	}
+	sp := func(s string) string { return strings.Join(strings.Split(s, ""), " ") }
+	return sp(d[:3]) + ", " + sp(d[3:6]) + ", " + sp(d[6:])
 }
 
 func (p *Pacer) clock() time.Time {
@@ -306,7 +325,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 		return msg.optedOut, true
 	}
 	err = p.Lines.Place(ctx, CallRequest{
-		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Media: msg.call, OnKey: onKey,
+		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Media: msg.call, Voicemail: msg.voicemail, OnKey: onKey,
 	}, report)
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)

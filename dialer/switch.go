@@ -26,6 +26,9 @@ const (
 	// OutcomeOptedOut is an answered call in which the callee pressed the
 	// opt-out key; the opt-out was recorded before the call ended.
 	OutcomeOptedOut Outcome = "opted_out"
+	// OutcomeMachine is a call answered by an answering machine, which was
+	// left the voicemail version of the message.
+	OutcomeMachine Outcome = "machine"
 )
 
 // EventKind says which step of a call an event reports.
@@ -50,6 +53,9 @@ type CallRequest struct {
 	RingSeconds int
 	// Media is played, in order, once the call is answered; then heed hangs up.
 	Media []string
+	// Voicemail is played instead when an answering machine answers, after
+	// its beep; empty means Media.
+	Voicemail []string
 	// OnKey, when set, is called (on a goroutine of its own) for each key
 	// the callee presses. When it returns media, what is playing stops and
 	// that media plays instead, then heed hangs up. optOut marks the call's
@@ -114,6 +120,7 @@ type call struct {
 	next      int      // index into media of the next media to play
 	playing   string   // the current playback's id
 	optedOut  bool
+	machine   bool
 	keyBusy   bool // a key's response is being prepared
 	ended     bool
 	timer     *time.Timer
@@ -194,7 +201,7 @@ func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEve
 		CallerID:  req.CallerID,
 		Timeout:   req.RingSeconds,
 		ChannelID: c.channelID,
-		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10)},
+		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10), "HEED_APP": s.cfg.Application},
 	})
 	if err != nil {
 		s.mu.Lock()
@@ -238,7 +245,7 @@ func (s *Switch) loop() {
 		switch v := e.(type) {
 		case *ari.StasisStart:
 			if c := s.lookup(v.Channel.ID); c != nil {
-				s.answered(c)
+				s.stasisStart(c, v.Args)
 			}
 		case *ari.ChannelDtmfReceived:
 			if c := s.lookup(v.Channel.ID); c != nil {
@@ -264,7 +271,37 @@ func (s *Switch) loop() {
 	}
 }
 
-func (s *Switch) answered(c *call) {
+// stasisStart handles a call entering the application: once when it is
+// answered and, with detection on, again after answering-machine detection
+// with the arguments amd, status and cause.
+func (s *Switch) stasisStart(c *call, args []string) {
+	if len(args) >= 2 && args[0] == "amd" {
+		s.mu.Lock()
+		if args[1] == "MACHINE" {
+			c.machine = true
+			if len(c.req.Voicemail) > 0 {
+				c.media, c.next = c.req.Voicemail, 0
+			}
+		}
+		s.mu.Unlock()
+		s.log.Debug("answering-machine detection", "channel", c.channelID, "status", args[1:])
+		go s.playNext(c)
+		return
+	}
+	if s.cfg.AMDContext == "" {
+		s.answered(c, true)
+		return
+	}
+	s.answered(c, false)
+	go func() {
+		if err := s.client.Channel().Continue(ari.NewKey(ari.ChannelKey, c.channelID), s.cfg.AMDContext, "s", 1); err != nil {
+			s.log.Warn("answering-machine detection unavailable; playing the message", "channel", c.channelID, "err", err)
+			s.playNext(c)
+		}
+	}()
+}
+
+func (s *Switch) answered(c *call, play bool) {
 	s.mu.Lock()
 	if c.ended || c.answered {
 		s.mu.Unlock()
@@ -273,7 +310,9 @@ func (s *Switch) answered(c *call) {
 	c.answered = true
 	c.events <- CallEvent{Kind: EventAnswered, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name}
 	s.mu.Unlock()
-	go s.playNext(c)
+	if play {
+		go s.playNext(c)
+	}
 }
 
 // playNext plays the call's next media, or hangs up when none is left.
@@ -356,16 +395,18 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 		}
 	}
 	c.events <- CallEvent{Kind: EventEnded, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name,
-		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), Outcome: outcomeOf(c.answered, c.optedOut, cause)}
+		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), Outcome: outcomeOf(c.answered, c.optedOut, c.machine, cause)}
 	close(c.events)
 	s.mu.Unlock()
 }
 
 // outcomeOf classifies a call from whether it was answered and its Q.850 cause.
-func outcomeOf(answered, optedOut bool, cause int) Outcome {
+func outcomeOf(answered, optedOut, machine bool, cause int) Outcome {
 	switch {
 	case optedOut:
 		return OutcomeOptedOut
+	case machine:
+		return OutcomeMachine
 	case answered:
 		return OutcomeAnswered
 	case cause == causeUserBusy:

@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string) error {
 		"HEED_ARI_PASSWORD="+tb.ARIPassword,
 		"HEED_ARI_APP="+tb.Application,
 		"HEED_TRUNK="+tb.Trunk,
+		"HEED_AMD_CONTEXT="+tb.AMDContext,
 		"HEED_MEDIA_DIR="+tb.HostMediaDir,
 		"HEED_ASTERISK_MEDIA_DIR="+tb.AsteriskMediaDir,
 	)

@@ -38,7 +38,7 @@ var demoContacts = []demoContact{
 	{"Emery Busy", "+18605550105", "busy", "busy", "", false},
 	{"Finley Away", "+18605550106", "no answer", "no_answer", "", false},
 	{"Gray Unreachable", "+18605550107", "unreachable / congestion", "failed", "", false},
-	{"Harper Machine", "+18605550108", "answering machine", "answered", "", false},
+	{"Harper Machine", "+18605550108", "answering machine (voicemail left)", "machine", "", false},
 	{"Indigo Hangup", "+18605550109", "answer, then hang up at once", "answered", "", false},
 	{"Jordan Optout", "+18605550110", "on the internal do-not-call list", "blocked", "", true},
 }

@@ -111,6 +111,25 @@ func TestCampaignEndToEnd(t *testing.T) {
 	}
 	require.Len(t, recs, len(dialed), "no other calls from this campaign: CDR:\n%s", fmtCDR(recs))
 
+	// The answering machine got the voicemail version, after its beep: the
+	// PSTN simulator recorded it.
+	vms, err := tb.Voicemails()
+	require.NoError(t, err)
+	var machineCall string
+	for _, r := range recs {
+		if r.Dst == "+18605550108" {
+			machineCall = r.UniqueID
+		}
+	}
+	var left bool
+	for _, vm := range vms {
+		if vm.UniqueID == machineCall && vm.Size > 16000 {
+			left = true
+			t.Logf("voicemail left: %.1f s of audio", float64(vm.Size-44)/16000)
+		}
+	}
+	require.True(t, left, "a voicemail of at least a second was left for +18605550108: %+v", vms)
+
 	// Pressing 9 was recorded at once, as a revocation and an internal
 	// do-not-call entry, and the very next attempt of any campaign is refused.
 	out = s.heed(t, "dnc", "check", "+18605550104")

@@ -33,6 +33,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	ariPassword := f.str("ari-password", "HEED_ARI_PASSWORD", "", "ARI password")
 	ariApp := f.str("ari-app", "HEED_ARI_APP", "heed", "ARI (Stasis) application name")
 	ariName := f.str("asterisk-name", "HEED_ASTERISK_NAME", "asterisk-1", "name of this Asterisk in attempt rows")
+	amdContext := f.str("amd-context", "HEED_AMD_CONTEXT", "heed-amd", "dialplan context for answering-machine detection; empty turns it off")
 	trunk := f.str("trunk", "HEED_TRUNK", "PJSIP/%s@pstn", "endpoint format for outbound calls; %s is the E.164 number")
 	dncDir := f.dncDir()
 	mediaDir := f.str("media-dir", "HEED_MEDIA_DIR", "/var/lib/heed/media", "directory heed writes message audio to")
@@ -79,7 +80,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	actx, cancel := context.WithTimeout(ctx, time.Duration(*ariTimeout)*time.Second)
 	sw, err := dialer.NewSwitch(actx, dialer.ARIConfig{
 		Name: *ariName, URL: *ariURL, Username: *ariUser, Password: *ariPassword, Application: *ariApp, Trunk: *trunk,
-		Installation: installation,
+		Installation: installation, AMDContext: *amdContext,
 	}, log)
 	cancel()
 	if err != nil {

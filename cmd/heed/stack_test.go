@@ -96,6 +96,7 @@ func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 		"HEED_MEDIA_DIR":          tb.HostMediaDir,
 		"HEED_ASTERISK_MEDIA_DIR": tb.AsteriskMediaDir,
 		"HEED_DNC_DIR":            t.TempDir(),
+		"HEED_AMD_CONTEXT":        tb.AMDContext,
 	}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
