@@ -459,3 +459,43 @@ func safeCell(s string) string {
 	}
 	return s
 }
+
+// Resume gives every running campaign a new run job of a new generation.
+// heed serve calls it at start: a process that died (even by kill -9)
+// leaves its jobs marked running, and this picks their campaigns up again
+// at once. A job of an older generation that is still alive elsewhere
+// stops at its next step, and the campaign lease keeps the two from ever
+// dialing together.
+func (s *Service) Resume(ctx context.Context) (int, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE status = 'running'`)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: resume: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("campaign: resume: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			var gen int64
+			err := tx.QueryRow(ctx, `UPDATE campaigns SET generation = generation + 1, updated_at = now()
+				WHERE id = $1 AND status = 'running' RETURNING generation`, id).Scan(&gen)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
+				return err
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("campaign: resume %d: %w", id, err)
+		}
+	}
+	return n, nil
+}

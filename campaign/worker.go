@@ -65,6 +65,14 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	defer func() {
 		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id))
 	}()
+	var gen int64
+	if err := conn.QueryRow(ctx, `SELECT generation FROM campaigns WHERE id = $1`, id).Scan(&gen); err != nil {
+		return fmt.Errorf("campaign %d: %w", id, err)
+	}
+	if gen != job.Args.Generation {
+		// A newer start (or a restart) superseded this job.
+		return nil
+	}
 	if n, err := w.Store.Recover(ctx, id); err != nil {
 		return err
 	} else if n > 0 {

@@ -124,8 +124,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("river: start: %w", err)
 	}
 
+	campaigns := campaign.NewService(pool, rc)
+	if n, err := campaigns.Resume(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("resumed running campaigns", "campaigns", n)
+	}
 	srv, err := web.New(web.Config{
-		DB: pool, Accounts: account.NewService(pool), Campaigns: campaign.NewService(pool, rc), DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
+		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
 		Ready: []web.Check{
 			{Name: "postgres", Run: pool.Ping},

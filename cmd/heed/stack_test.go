@@ -84,7 +84,15 @@ type stack struct {
 // database and the shared testbed, and stops it when the test ends.
 func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 	t.Helper()
-	s := &stack{log: &lockedBuffer{}, env: map[string]string{
+	s := &stack{log: &lockedBuffer{}, env: startHeedEnv(t, tb)}
+	return s.serve(t)
+}
+
+// startHeedEnv is the environment of a heed process against a fresh
+// database and the shared testbed.
+func startHeedEnv(t *testing.T, tb *testbed.Testbed) map[string]string {
+	t.Helper()
+	return map[string]string{
 		"DATABASE_URL":      dbtest.URL(t),
 		"HEED_ARI_URL":      tb.ARIURL,
 		"HEED_ARI_USER":     tb.ARIUser,
@@ -97,7 +105,12 @@ func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 		"HEED_ASTERISK_MEDIA_DIR": tb.AsteriskMediaDir,
 		"HEED_DNC_DIR":            t.TempDir(),
 		"HEED_AMD_CONTEXT":        tb.AMDContext,
-	}}
+	}
+}
+
+// serve runs `heed serve` in-process with the stack's environment.
+func (s *stack) serve(t *testing.T) *stack {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ready := make(chan string, 1)

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+)
+
+// serveProcess runs `heed serve` as a real child process on addr.
+func serveProcess(t *testing.T, bin string, env map[string]string, addr string, log *lockedBuffer) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd.Env = append(os.Environ(), "HEED_LOG_LEVEL=info")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return cmd
+		}
+		require.True(t, time.Now().Before(deadline), "heed serve did not come up:\n%s", log.String())
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestKillDashNine kills `heed serve` (SIGKILL) in the middle of a
+// campaign with calls in flight, starts it again, and checks that the
+// campaign completes and that the PSTN simulator's CDR shows no number
+// dialed twice.
+func TestKillDashNine(t *testing.T) {
+	t.Parallel()
+	tb := sharedTestbed(t)
+	bin := filepath.Join(t.TempDir(), "heed")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	s := &stack{log: &lockedBuffer{}, env: startHeedEnv(t, tb)}
+	token := s.seedDemoAdmin(t, "crash test password")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s.URL = "http://" + addr
+
+	first := serveProcess(t, bin, s.env, addr, s.log)
+	var lists struct{ Lists []campaign.ContactList }
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
+	const callerID = "+12035550179"
+	var cp campaign.Campaign
+	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
+		"name": "Crash", "purpose": "informational", "list_id": lists.Lists[0].ID, "message": "This is Smith and Lee with a reminder.",
+		"caller_id": callerID, "ring_seconds": 20, "max_concurrent": 3, "retry": map[string]int{"max_attempts": 1},
+	}, &cp))
+	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
+
+	// Wait until calls are in flight, then kill the process outright.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var got struct{ Attempts []campaign.Attempt }
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
+		inFlight := 0
+		for _, a := range got.Attempts {
+			if a.Status == "ringing" || a.Status == "answered" {
+				inFlight++
+			}
+		}
+		if inFlight >= 2 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no calls in flight:\n%s", s.log.String())
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_ = first.Wait()
+	t.Log("killed heed serve with calls in flight")
+
+	second := serveProcess(t, bin, s.env, addr, s.log)
+	t.Cleanup(func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	})
+	deadline = time.Now().Add(3 * time.Minute)
+	for cp.Status != campaign.StatusCompleted {
+		require.True(t, time.Now().Before(deadline), "campaign did not complete after the restart: %+v\n%s", cp, s.log.String())
+		time.Sleep(500 * time.Millisecond)
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
+	}
+	var got struct{ Attempts []campaign.Attempt }
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
+	placed, unknown := 0, 0
+	seenAttempt := map[string]int{}
+	for _, a := range got.Attempts {
+		seenAttempt[a.Phone]++
+		if a.Decision == "allow" {
+			placed++
+		}
+		if a.Outcome == "unknown" {
+			unknown++
+		}
+	}
+	for p, n := range seenAttempt {
+		require.Equal(t, 1, n, "%s has %d attempts; the crash must not add one", p, n)
+	}
+	require.Positive(t, unknown, "the calls in flight at the crash are closed as unknown")
+	recs := waitCDR(t, tb, callerID, placed)
+	dialed := map[string]int{}
+	for _, r := range recs {
+		dialed[r.Dst]++
+	}
+	for p, n := range dialed {
+		require.Equal(t, 1, n, "%s was dialed %d times; CDR:\n%s", p, n, fmtCDR(recs))
+	}
+	require.Len(t, recs, placed, "one call per placed attempt, none more: CDR:\n%s", fmtCDR(recs))
+	t.Logf("%d attempts placed, %d closed as unknown after the crash, %d CDR records, no number twice", placed, unknown, len(recs))
+	require.True(t, strings.Contains(s.log.String(), "resumed running campaigns"), "the restart picked the campaign up")
+}
