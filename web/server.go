@@ -74,6 +74,7 @@ type Server struct {
 	echo     *echo.Echo
 	sessions *scs.SessionManager
 	pages    map[string]*template.Template
+	events   broker
 	static   map[string]string // logical name → content-hash URL
 }
 
@@ -160,6 +161,7 @@ func (s *Server) routes() {
 	ui.POST("/campaigns", s.createCampaign, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/campaigns/:id", s.campaignPage, s.require(all...))
 	ui.GET("/campaigns/:id/attempts", s.attemptsPartial, s.require(all...))
+	ui.GET("/campaigns/:id/events", s.campaignEvents, s.require(all...))
 	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/pause", s.pauseCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/cancel", s.cancelCampaign, s.require(runners...))

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,6 +60,9 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
+	lctx, stop := context.WithCancel(context.Background())
+	go s.Listen(lctx)
+	t.Cleanup(stop)
 	ctx := context.Background()
 	for _, u := range []struct {
 		email string
@@ -436,7 +441,7 @@ func TestEveryPageRenders(t *testing.T) {
 	code, body, _ := admin.get(fmt.Sprintf("/campaigns/%d/attempts", campaignID))
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "dnc.internal")
-	require.Contains(t, body, `hx-trigger="every 2s"`, "a running campaign keeps refreshing")
+	require.Contains(t, body, `hx-trigger="sse:update, every 10s"`, "a running campaign refreshes on events, and slowly on its own")
 	code, body, _ = admin.get("/campaigns/new")
 	require.Equal(t, http.StatusOK, code)
 	for _, p := range []string{"informational", "telemarketing", "debt_collection", "solicitation", "render (1 contacts)"} {
@@ -577,4 +582,56 @@ func TestCancelAndExport(t *testing.T) {
 	require.Equal(t, http.StatusConflict, code, "a cancelled campaign cannot start again")
 	code, _, _ = para.post(fmt.Sprintf("/campaigns/%d/cancel", campaignID), url.Values{"_csrf": {tok}})
 	require.Equal(t, http.StatusConflict, code)
+}
+
+// TestCampaignEvents follows a campaign's server-sent events and checks that
+// a change to one of its attempts, written by anyone, arrives as an update.
+func TestCampaignEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('ev') RETURNING id`).Scan(&listID))
+	_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'Ann', '+18605550101')`, listID)
+	require.NoError(t, err)
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Live', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, "GET", fmt.Sprintf("%s/campaigns/%d/events", b.srv.URL, campaignID), nil)
+	require.NoError(t, err)
+	resp, err := atty.c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	require.Equal(t, ": heed campaign events", <-lines, "the stream opens at once")
+
+	// Another process records an attempt: the browser hears of it.
+	_, err = b.db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status)
+		SELECT $1, id, 1, phone, '+18605550100', 'allow', 'originating' FROM contacts`, campaignID)
+	require.NoError(t, err)
+	for {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "stream ended early")
+			if l == "event: update" {
+				return
+			}
+		case <-rctx.Done():
+			t.Fatal("no update event within 20 s")
+		}
+	}
 }

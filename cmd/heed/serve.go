@@ -141,6 +141,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	go srv.Listen(ctx)
 	ln := m.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", *listen); err != nil {
