@@ -216,7 +216,10 @@ func (s *Set) ContainsBatch(ns []uint64, out []bool) {
 
 // chunks1 reports whether the chunk c, which may be nil, holds suffix r.
 // It inlines the common case of efContains: an Elias-Fano list whose upper
-// bits fit in four words.
+// bits fit in four words. The bucket search repeats efContains' on
+// purpose: as a function it is too large for Go to inline, and the call
+// made batched lookups about 8% slower (49.0 against 45.5 ns in one
+// measured comparison), on the path that already misses its target.
 func chunks1(c []byte, r uint) bool {
 	if c == nil {
 		return false
