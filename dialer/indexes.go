@@ -126,10 +126,6 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	}
 	if last > from {
 		ch.Seq = uint64(last)
-		if len(ch.Adds)+len(ch.Dels) == 0 {
-			// Only other indexes' changes: the list's sequence still moves on.
-			ch.Adds = nil
-		}
 		if _, _, err := ix.DNC.Apply(dnc.Internal, ch); err != nil && !errors.Is(err, dnc.ErrStaleChange) {
 			return fmt.Errorf("internal dnc: %w", err)
 		}
