@@ -120,67 +120,6 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 	return id, nil
 }
 
-// Progress records one step of a placed call. An ended call also finishes
-// its target.
-func (s *Store) Progress(ctx context.Context, attemptID int64, ev dialer.CallEvent) error {
-	var err error
-	switch ev.Kind {
-	case dialer.EventOriginated:
-		_, err = s.db.Exec(ctx, `UPDATE attempts SET status = 'ringing', originated_at = $2, channel_id = $3, asterisk = $4
-			WHERE id = $1 AND status = 'originating'`, attemptID, ev.At, ev.ChannelID, ev.Asterisk)
-	case dialer.EventAnswered:
-		_, err = s.db.Exec(ctx, `UPDATE attempts SET status = 'answered', answered_at = $2, channel_id = $3, asterisk = $4,
-			originated_at = coalesce(originated_at, $2) WHERE id = $1 AND status IN ('originating', 'ringing')`,
-			attemptID, ev.At, ev.ChannelID, ev.Asterisk)
-	case dialer.EventEnded:
-		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			var campaignID, contactID int64
-			err := tx.QueryRow(ctx, `
-				UPDATE attempts SET status = 'ended', outcome = $2, hangup_cause = $3, dtmf = $4, ended_at = $5,
-				       channel_id = $6, asterisk = $7
-				 WHERE id = $1 AND status <> 'ended' RETURNING campaign_id, contact_id`,
-				attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk).Scan(&campaignID, &contactID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return s.finishTarget(ctx, tx, campaignID, contactID, ev.Outcome, ev.At)
-		})
-	default:
-		return fmt.Errorf("attempt %d: unknown call event %d", attemptID, ev.Kind)
-	}
-	if err != nil {
-		return fmt.Errorf("attempt %d: record progress: %w", attemptID, err)
-	}
-	return nil
-}
-
-// finishTarget moves a target on after a call: to pending again, due after
-// the campaign's retry delay, when the call did not reach the contact and
-// calls are left; otherwise to done.
-func (s *Store) finishTarget(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, outcome dialer.Outcome, endedAt time.Time) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE campaign_targets t
-		   SET state = CASE WHEN r.delay > 0 AND r.calls < c.max_attempts THEN 'pending' ELSE 'done' END,
-		       next_attempt_at = CASE WHEN r.delay > 0 THEN $4::timestamptz + make_interval(secs => r.delay) ELSE t.next_attempt_at END
-		  FROM campaigns c,
-		       LATERAL (SELECT CASE $3 WHEN 'busy' THEN c.retry_busy_s WHEN 'no_answer' THEN c.retry_no_answer_s
-		                               WHEN 'failed' THEN c.retry_failed_s ELSE 0 END AS delay,
-		                       (SELECT count(*) FROM attempts a WHERE a.campaign_id = $1 AND a.contact_id = $2 AND a.decision = 'allow') AS calls) r
-		 WHERE c.id = $1 AND t.campaign_id = $1 AND t.contact_id = $2`, campaignID, contactID, string(outcome), endedAt)
-	if err != nil {
-		return fmt.Errorf("finish target: %w", err)
-	}
-	return nil
-}
-
-// OriginateFailed records that Asterisk refused to place the call.
-func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Time, _ error) error {
-	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
-}
-
 // Settle completes the campaign when no target is left, or says when the
 // next one falls due.
 func (s *Store) Settle(ctx context.Context, campaignID int64) (bool, time.Time, error) {
@@ -207,33 +146,6 @@ func (s *Store) Settle(ctx context.Context, campaignID int64) (bool, time.Time, 
 	return false, *next, nil
 }
 
-// Recover closes the attempts that a stopped process left in flight. The
-// campaign's run lease guarantees no other process follows them. Their
-// targets are finished, never redialed, so that a crash cannot cause a
-// second call for the same attempt; the outcome is recorded as unknown.
-func (s *Store) Recover(ctx context.Context, campaignID int64) (int, error) {
-	var n int
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			UPDATE attempts SET status = 'ended', outcome = 'unknown', ended_at = now()
-			 WHERE campaign_id = $1 AND status IN ('originating', 'ringing', 'answered') RETURNING contact_id`, campaignID)
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		n = len(ids)
-		_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND (state = 'dialing' OR contact_id = ANY($2))`, campaignID, ids)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("recover campaign %d: %w", campaignID, err)
-	}
-	return n, nil
-}
-
 // Installation returns this installation's id, making it on first use.
 func (s *Store) Installation(ctx context.Context) (string, error) {
 	_, err := s.db.Exec(ctx, `INSERT INTO installation (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 10)) ON CONFLICT DO NOTHING`)
@@ -247,57 +159,3 @@ func (s *Store) Installation(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-// History returns the calls placed to each number since the given time,
-// across all campaigns. An answered call counts as a conversation, the
-// cautious reading for the Reg F quiet period.
-func (s *Store) History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error) {
-	list := make([]string, len(phones))
-	for i, p := range phones {
-		list[i] = p.String()
-	}
-	rows, err := s.db.Query(ctx, `
-		SELECT a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = 'answered'
-		  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
-		 WHERE a.phone = ANY($1) AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`, list, since)
-	if err != nil {
-		return nil, fmt.Errorf("attempt history: %w", err)
-	}
-	defer rows.Close()
-	out := map[phone.Number][]consent.Attempt{}
-	for rows.Next() {
-		var (
-			p       string
-			a       consent.Attempt
-			purpose string
-		)
-		if err := rows.Scan(&p, &a.At, &purpose, &a.Conversation); err != nil {
-			return nil, fmt.Errorf("attempt history: %w", err)
-		}
-		a.Purpose = consent.Purpose(purpose)
-		a.Method = consent.MethodPrerecorded
-		out[phone.Number(p)] = append(out[phone.Number(p)], a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("attempt history: %w", err)
-	}
-	return out, nil
-}
-
-// RecordOptOut records a key-press opt-out at once, in one transaction: a
-// revocation of every consent for the number and an internal do-not-call
-// entry (unless one is already there). Both name the attempt.
-func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error {
-	source := fmt.Sprintf("pressed %s during attempt %d", dialer.OptOutKey, attemptID)
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, now(), 'ivr', $2)`, p.String(), source); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source)
-			SELECT $1, 'ivr', $2 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), source)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
-	}
-	return nil
-}

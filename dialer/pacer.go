@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,52 @@ type Campaign struct {
 	Audio         string
 	MaxConcurrent int
 	RingSeconds   int
+	// Callback is the number the call gives for callbacks and opt-outs;
+	// empty means CallerID.
+	Callback string
+	// CallsPerSecond caps how fast this campaign places calls; 0 means no
+	// cap of its own (the Asterisk's own cap still holds).
+	CallsPerSecond float64
+	// AMD holds the answering-machine detection thresholds; zero fields
+	// keep the dialplan's defaults.
+	AMD AMDSettings
+	// TransferTo is where key 2 connects the callee: a phone number, or a
+	// PBX extension or queue; empty means key 2 is not offered.
+	TransferTo string
+	// Record turns call recording on; such calls announce it.
+	Record bool
+}
+
+// AMDSettings are the thresholds of Asterisk's AMD() application, in
+// milliseconds except MaxWords and SilenceThreshold. A zero field keeps the
+// dialplan's default.
+type AMDSettings struct {
+	InitialSilence       int `json:"initial_silence_ms,omitempty"`
+	Greeting             int `json:"greeting_ms,omitempty"`
+	AfterGreetingSilence int `json:"after_greeting_silence_ms,omitempty"`
+	TotalAnalysisTime    int `json:"total_analysis_time_ms,omitempty"`
+	MinWordLength        int `json:"min_word_length_ms,omitempty"`
+	BetweenWordsSilence  int `json:"between_words_silence_ms,omitempty"`
+	MaxWords             int `json:"max_words,omitempty"`
+	SilenceThreshold     int `json:"silence_threshold,omitempty"`
+	MaxWordLength        int `json:"max_word_length_ms,omitempty"`
+}
+
+// Variables returns the channel variables that carry the thresholds to the
+// PBX dialplan (context heed-amd); zero fields are left out.
+func (a AMDSettings) Variables() map[string]string {
+	out := map[string]string{}
+	for name, v := range map[string]int{
+		"HEED_AMD_INITIAL_SILENCE": a.InitialSilence, "HEED_AMD_GREETING": a.Greeting,
+		"HEED_AMD_AFTER_GREETING_SILENCE": a.AfterGreetingSilence, "HEED_AMD_TOTAL_ANALYSIS_TIME": a.TotalAnalysisTime,
+		"HEED_AMD_MIN_WORD_LENGTH": a.MinWordLength, "HEED_AMD_BETWEEN_WORDS_SILENCE": a.BetweenWordsSilence,
+		"HEED_AMD_MAX_WORDS": a.MaxWords, "HEED_AMD_SILENCE_THRESHOLD": a.SilenceThreshold, "HEED_AMD_MAX_WORD_LENGTH": a.MaxWordLength,
+	} {
+		if v > 0 {
+			out[name] = strconv.Itoa(v)
+		}
+	}
+	return out
 }
 
 // Target is one contact of a campaign that is due for an attempt.
@@ -36,6 +83,9 @@ type Target struct {
 	Phone      phone.Number
 	State      string
 	ZIP        string
+	// Message is the campaign's message template rendered with this
+	// contact's fields; empty means the campaign's message as it is.
+	Message string
 }
 
 // Store is the pacing loop's view of storage. The campaign package

@@ -17,19 +17,44 @@ import (
 // Outcome is how a placed call ended.
 type Outcome string
 
-// The outcomes the walking skeleton distinguishes.
+// The outcomes of a placed call. A call the gate refused has no call
+// outcome: its attempt row says blocked or deferred.
 const (
-	OutcomeAnswered Outcome = "answered"
-	OutcomeBusy     Outcome = "busy"
-	OutcomeNoAnswer Outcome = "no_answer"
-	OutcomeFailed   Outcome = "failed"
+	// OutcomeConfirmed is a person who pressed the confirm key.
+	OutcomeConfirmed Outcome = "confirmed"
+	// OutcomeNoResponse is a person who heard the message and pressed no
+	// key that changed the outcome.
+	OutcomeNoResponse Outcome = "no_response"
+	// OutcomeTransferred is a person who asked for the office and was
+	// connected to it.
+	OutcomeTransferred Outcome = "transferred"
+	// OutcomeAbandoned is a person who asked for the office when no one
+	// there answered in time (rule F10); they were played the firm's name,
+	// callback number and opt-out instead.
+	OutcomeAbandoned Outcome = "abandoned"
 	// OutcomeOptedOut is an answered call in which the callee pressed the
 	// opt-out key; the opt-out was recorded before the call ended.
 	OutcomeOptedOut Outcome = "opted_out"
 	// OutcomeMachine is a call answered by an answering machine, which was
 	// left the voicemail version of the message.
-	OutcomeMachine Outcome = "machine"
+	OutcomeMachine  Outcome = "machine"
+	OutcomeBusy     Outcome = "busy"
+	OutcomeNoAnswer Outcome = "no_answer"
+	OutcomeFailed   Outcome = "failed"
+	// OutcomeAnswered is the outcome of answered calls before outcomes were
+	// told apart; old attempt rows keep it.
+	OutcomeAnswered Outcome = "answered"
 )
+
+// Reached reports whether the outcome means a person was on the line: such
+// a call is a conversation for the Reg F quiet period.
+func (o Outcome) Reached() bool {
+	switch o {
+	case OutcomeConfirmed, OutcomeNoResponse, OutcomeTransferred, OutcomeAbandoned, OutcomeOptedOut, OutcomeAnswered:
+		return true
+	}
+	return false
+}
 
 // EventKind says which step of a call an event reports.
 type EventKind int
@@ -75,6 +100,13 @@ type CallEvent struct {
 	CauseText string
 	// DTMF holds the digits the callee pressed so far.
 	DTMF string
+	// AMD is the answering-machine detection result, "STATUS CAUSE" (for
+	// example "MACHINE LONGGREETING-1700-1500"); empty when none ran.
+	AMD string
+	// Recording names the call's stored recording, when it was recorded.
+	Recording string
+	// TransferTo is where the call was transferred, when it was.
+	TransferTo string
 }
 
 // Lines places calls. Place originates the call and returns once the
