@@ -33,4 +33,3 @@ func (s *Store) Recover(ctx context.Context, campaignID int64) (int, error) {
 	}
 	return n, nil
 }
-

@@ -158,4 +158,3 @@ func (s *Store) Installation(ctx context.Context) (string, error) {
 	}
 	return id, nil
 }
-
