@@ -61,7 +61,7 @@ if grep -n '@@[A-Z0-9_]*@@' "$ETC_DIR"/*.conf >&2; then
 	exit 1
 fi
 
-mkdir -p "$LIB_DIR" "$SPOOL_DIR" "$RUN_DIR" "$LOG_DIR/cdr-csv" "$CACHE_DIR"
+mkdir -p "$LIB_DIR" "$SPOOL_DIR" "$SPOOL_DIR/recording" "$RUN_DIR" "$LOG_DIR/cdr-csv" "$CACHE_DIR"
 if id "$ASTERISK_USER" >/dev/null 2>&1; then
 	chown -R "$ASTERISK_USER:" "$LIB_DIR" "$SPOOL_DIR" "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR"
 	set -- -U "$ASTERISK_USER" -G "$ASTERISK_USER" "$@"

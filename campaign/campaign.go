@@ -328,9 +328,15 @@ type Attempt struct {
 	HangupCause *int       `json:"hangup_cause,omitempty"`
 	DTMF        string     `json:"dtmf"`
 	ChannelID   string     `json:"channel_id"`
-	CreatedAt   time.Time  `json:"created_at"`
-	AnsweredAt  *time.Time `json:"answered_at,omitempty"`
-	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	// AMD is the answering-machine detection result, "STATUS CAUSE".
+	AMD string `json:"amd"`
+	// Recording names the call's recording; empty when it was not recorded.
+	Recording string `json:"recording,omitempty"`
+	// TransferTo is where the callee asked to be connected (key 2).
+	TransferTo string     `json:"transfer_to,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
 }
 
 // Attempts lists a campaign's attempts, newest first, at most limit.
@@ -341,7 +347,7 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 	rows, err := s.db.Query(ctx, `
 		SELECT a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
 		       a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-		       a.created_at, a.answered_at, a.ended_at
+		       a.amd, a.recording, a.transfer_to, a.created_at, a.answered_at, a.ended_at
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
 		 WHERE a.campaign_id = $1 ORDER BY a.id DESC LIMIT $2`, campaignID, limit)
 	if err != nil {
@@ -351,7 +357,7 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 		var a Attempt
 		err := r.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
 			&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-			&a.CreatedAt, &a.AnsweredAt, &a.EndedAt)
+			&a.AMD, &a.Recording, &a.TransferTo, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt)
 		return a, err
 	})
 	if err != nil {
@@ -380,7 +386,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
 
 // csvHeader is the first line of an outcomes export.
 var csvHeader = []string{"attempt_id", "contact", "external_ref", "phone", "attempt_no", "decision", "until", "reasons", "pack",
-	"consent_id", "status", "outcome", "hangup_cause", "keys", "decided_at", "answered_at", "ended_at"}
+	"consent_id", "status", "outcome", "hangup_cause", "keys", "amd", "transfer_to", "recorded", "decided_at", "answered_at", "ended_at"}
 
 // ExportAttempts writes every attempt of a campaign, oldest first, as CSV.
 // Cells that a spreadsheet would read as a formula are quoted with a
@@ -391,7 +397,8 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT a.id, c.name, c.external_ref, a.phone, a.attempt_no, a.decision, a.decided_until, array_to_string(a.reasons, ' '), a.pack,
-		       a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.created_at, a.answered_at, a.ended_at
+		       a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.amd, a.transfer_to, a.recording <> '',
+		       a.created_at, a.answered_at, a.ended_at
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
 		 WHERE a.campaign_id = $1 ORDER BY a.id`, campaignID)
 	if err != nil {
@@ -412,7 +419,8 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 		var (
 			id                                                  int64
 			name, ref, ph, decision, reasons, pack, status, out string
-			dtmf                                                string
+			dtmf, amd, transfer                                 string
+			recorded                                            bool
 			no                                                  int
 			until, answered, ended                              *time.Time
 			created                                             time.Time
@@ -420,7 +428,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 			cause                                               *int
 		)
 		if err := rows.Scan(&id, &name, &ref, &ph, &no, &decision, &until, &reasons, &pack, &consentID, &status, &out, &cause, &dtmf,
-			&created, &answered, &ended); err != nil {
+			&amd, &transfer, &recorded, &created, &answered, &ended); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}
 		opt := func(p any) string {
@@ -437,7 +445,8 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 			return ""
 		}
 		rec := []string{strconv.FormatInt(id, 10), safeCell(name), safeCell(ref), ph, strconv.Itoa(no), decision, ts(until), reasons, pack,
-			opt(consentID), status, out, opt(cause), safeCell(dtmf), ts(&created), ts(answered), ts(ended)}
+			opt(consentID), status, out, opt(cause), safeCell(dtmf), amd, safeCell(transfer), strconv.FormatBool(recorded),
+			ts(&created), ts(answered), ts(ended)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}

@@ -30,9 +30,9 @@ func (s *Store) Progress(ctx context.Context, attemptID int64, ev dialer.CallEve
 			var campaignID, contactID int64
 			err := tx.QueryRow(ctx, `
 				UPDATE attempts SET status = 'ended', outcome = $2, hangup_cause = $3, dtmf = $4, ended_at = $5,
-				       channel_id = $6, asterisk = $7
+				       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10
 				 WHERE id = $1 AND status <> 'ended' RETURNING campaign_id, contact_id`,
-				attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk).Scan(&campaignID, &contactID)
+				attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk, ev.AMD, ev.Recording, ev.TransferTo).Scan(&campaignID, &contactID)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
@@ -60,7 +60,8 @@ func (s *Store) finishTarget(ctx context.Context, tx pgx.Tx, campaignID, contact
 		       next_attempt_at = CASE WHEN r.delay > 0 THEN $4::timestamptz + make_interval(secs => r.delay) ELSE t.next_attempt_at END
 		  FROM campaigns c,
 		       LATERAL (SELECT CASE $3 WHEN 'busy' THEN c.retry_busy_s WHEN 'no_answer' THEN c.retry_no_answer_s
-		                               WHEN 'failed' THEN c.retry_failed_s ELSE 0 END AS delay,
+		                               WHEN 'failed' THEN c.retry_failed_s
+		                               WHEN 'machine' THEN c.retry_machine_s ELSE 0 END AS delay,
 		                       (SELECT count(*) FROM attempts a WHERE a.campaign_id = $1 AND a.contact_id = $2 AND a.decision = 'allow') AS calls) r
 		 WHERE c.id = $1 AND t.campaign_id = $1 AND t.contact_id = $2`, campaignID, contactID, string(outcome), endedAt)
 	if err != nil {
@@ -83,9 +84,9 @@ func (s *Store) History(ctx context.Context, phones []phone.Number, since time.T
 		list[i] = p.String()
 	}
 	rows, err := s.db.Query(ctx, `
-		SELECT a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = 'answered'
+		SELECT a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
 		  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
-		 WHERE a.phone = ANY($1) AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`, list, since)
+		 WHERE a.phone = ANY($1) AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`, list, since, reachedOutcomes)
 	if err != nil {
 		return nil, fmt.Errorf("attempt history: %w", err)
 	}
@@ -110,6 +111,19 @@ func (s *Store) History(ctx context.Context, phones []phone.Number, since time.T
 	return out, nil
 }
 
+// reachedOutcomes are the outcomes of calls on which a person was on the
+// line: conversations, for the Reg F quiet period.
+var reachedOutcomes = func() []string {
+	var out []string
+	for _, o := range []dialer.Outcome{dialer.OutcomeConfirmed, dialer.OutcomeNoResponse, dialer.OutcomeTransferred,
+		dialer.OutcomeAbandoned, dialer.OutcomeOptedOut, dialer.OutcomeAnswered, dialer.OutcomeMachine} {
+		if o.Reached() {
+			out = append(out, string(o))
+		}
+	}
+	return out
+}()
+
 // RecordOptOut records a key-press opt-out at once, in one transaction: a
 // revocation of every consent for the number and an internal do-not-call
 // entry (unless one is already there). Both name the attempt.
@@ -127,4 +141,24 @@ func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Numbe
 		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
 	}
 	return nil
+}
+
+// ErrNoRecording reports an attempt that has no stored recording.
+var ErrNoRecording = errors.New("this call has no recording")
+
+// Recording returns the name of an attempt's stored recording. The attempt
+// must belong to the campaign.
+func (s *Service) Recording(ctx context.Context, campaignID, attemptID int64) (string, error) {
+	var name string
+	err := s.db.QueryRow(ctx, `SELECT recording FROM attempts WHERE id = $1 AND campaign_id = $2`, attemptID, campaignID).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("attempt %d of campaign %d: %w", attemptID, campaignID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("attempt %d: recording: %w", attemptID, err)
+	}
+	if name == "" {
+		return "", fmt.Errorf("attempt %d: %w", attemptID, ErrNoRecording)
+	}
+	return name, nil
 }

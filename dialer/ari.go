@@ -38,6 +38,10 @@ type ARIConfig struct {
 	// with the arguments amd, AMDSTATUS and AMDCAUSE; empty turns
 	// detection off.
 	AMDContext string
+	// RecordingsDir is where the recordings of recorded calls are stored
+	// once Asterisk has finished them; empty means recordings are left on
+	// the Asterisk.
+	RecordingsDir string
 }
 
 var logOnce sync.Once

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
@@ -138,6 +139,14 @@ type Pacer struct {
 	Tick time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Firm is the firm's registered name, which every call says first.
+	Firm string
+	// OptOutNumber is the toll-free number that takes opt-outs, left on
+	// answering machines (F7); empty means the campaign's callback number.
+	OptOutNumber string
+
+	mu       sync.Mutex
+	nextSlot map[int64]time.Time // per campaign: when its next call may go
 }
 
 type ended struct{ attemptID int64 }
@@ -238,54 +247,150 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	}
 }
 
-// OptOutKey is the key that stops calls (F7: a key-press opt-out).
-const OptOutKey = "9"
+// The keys of the call's menu.
+const (
+	// OptOutKey stops calls (F7: a key-press opt-out).
+	OptOutKey = "9"
+	// ConfirmKey confirms the appointment or date the message is about.
+	ConfirmKey = "1"
+	// OfficeKey connects the callee to the office, when the campaign has a
+	// transfer target.
+	OfficeKey = "2"
+	// RepeatKey plays the message again.
+	RepeatKey = "*"
+)
 
-// messages is the audio of a campaign's calls.
+// maxRepeats is how often one call plays its message again on request.
+const maxRepeats = 3
+
+// messages is the audio of a campaign's calls, apart from the message
+// itself, which may differ for each contact.
 type messages struct {
-	call      []string // played after answer
-	voicemail []string // left on an answering machine
-	optedOut  []string // played once an opt-out is recorded
+	message   string   // the campaign's message, when it is the same for all
+	opening   []string // identification, recording notice, opt-out offer
+	menu      []string // the keys, then a pause to press one
+	closing   []string // the callback number and goodbye
+	confirmed []string // after the confirm key
+	hold      []string // before a transfer
+	abandoned []string // a transfer no one at the office answered (F10)
+	optedOut  []string // once an opt-out is recorded
+	optOutErr []string // when an opt-out could not be recorded
+	vmOpening []string // the voicemail version's start and end
+	vmClosing []string
 }
 
-// audio prepares a campaign's audio: its message (recorded or spoken), the
-// opt-out offer, a pause to answer it, and the opt-out confirmation.
+// CallText is what a campaign's calls say around the message, as text:
+// the launch checks read it. The call plays Opening, the message, Menu and
+// Closing; an answering machine gets VoicemailOpening, the message and
+// VoicemailClosing.
+type CallText struct {
+	Opening, Menu, Closing, Confirmed, Hold, Abandoned, OptedOut, OptOutFailed string
+	VoicemailOpening, VoicemailClosing                                         string
+}
+
+// Script returns the text of a campaign's calls for a firm. optOutNumber is
+// the toll-free number left on answering machines (F7); empty means the
+// campaign's callback number.
+func Script(c Campaign, firm, optOutNumber string) CallText {
+	callback := c.Callback
+	if callback == "" {
+		callback = c.CallerID
+	}
+	if optOutNumber == "" {
+		optOutNumber = callback
+	}
+	var t CallText
+	t.Opening = "Hello. This is a message from " + firm + "."
+	if c.Record {
+		t.Opening += " This call is recorded."
+	}
+	t.Opening += " To stop these calls, press " + OptOutKey + " at any time."
+	t.Menu = "To confirm, press " + ConfirmKey + "."
+	if c.TransferTo != "" {
+		t.Menu += " To speak with our office, press " + OfficeKey + "."
+	}
+	t.Menu += " To hear this message again, press star. To stop these calls, press " + OptOutKey + "."
+	t.Closing = "To reach us, call " + spokenNumber(callback) + ". Goodbye."
+	t.Confirmed = "Thank you. Your confirmation is recorded. " + t.Closing
+	t.Hold = "Please hold while we connect you to our office."
+	t.Abandoned = "We are sorry. No one at " + firm + " can take your call right now. Please call us at " + spokenNumber(callback) +
+		". To stop these calls, press " + OptOutKey + "."
+	t.OptedOut = "Your request is recorded. You will not receive these calls again. Goodbye."
+	t.OptOutFailed = "We are sorry, we could not record your request. To stop these calls, please call " + spokenNumber(optOutNumber) + ". Goodbye."
+	t.VoicemailOpening = "Hello. This is a message from " + firm + "."
+	t.VoicemailClosing = "To reach us, call " + spokenNumber(callback) + ". To stop these calls, call " + spokenNumber(optOutNumber) +
+		". Again, to stop these calls, call " + spokenNumber(optOutNumber) + "."
+	return t
+}
+
+// audio prepares a campaign's audio: everything the call says around the
+// message, and the message itself when it is the same for every contact.
 func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
-	var (
-		m   messages
-		msg string
-		err error
-	)
+	var m messages
+	if p.Firm == "" {
+		return m, fmt.Errorf("pacer: %w", ErrNoFirm)
+	}
 	if c.Audio != "" {
-		msg, err = p.Media.Recorded(c.Audio)
-	} else {
-		msg, err = p.Media.Speak(ctx, c.Message)
+		msg, err := p.Media.Recorded(c.Audio)
+		if err != nil {
+			return m, fmt.Errorf("pacer: message audio: %w", err)
+		}
+		m.message = msg
 	}
-	if err != nil {
-		return m, fmt.Errorf("pacer: message audio: %w", err)
+	t := Script(c, p.Firm, p.OptOutNumber)
+	speak := func(what string, texts ...string) ([]string, error) {
+		out := make([]string, len(texts))
+		for i, text := range texts {
+			var err error
+			if out[i], err = p.Media.Speak(ctx, text); err != nil {
+				return nil, fmt.Errorf("pacer: %s audio: %w", what, err)
+			}
+		}
+		return out, nil
 	}
-	offer, err := p.Media.Speak(ctx, "To stop these calls, press "+OptOutKey+".")
-	if err != nil {
-		return m, fmt.Errorf("pacer: opt-out offer: %w", err)
+	var err error
+	if m.opening, err = speak("opening", t.Opening); err != nil {
+		return m, err
 	}
-	done, err := p.Media.Speak(ctx, "Your request is recorded. You will not receive these calls again. Goodbye.")
-	if err != nil {
-		return m, fmt.Errorf("pacer: opt-out confirmation: %w", err)
+	if m.menu, err = speak("menu", t.Menu); err != nil {
+		return m, err
 	}
-	pause, err := p.Media.Silence(ctx, 3)
+	pause, err := p.Media.Silence(ctx, 4)
 	if err != nil {
 		return m, fmt.Errorf("pacer: pause: %w", err)
 	}
-	m.call = []string{msg, offer, pause}
-	m.optedOut = []string{done}
-	// On a machine no key can be pressed: leave the number that takes opt-outs (F7).
-	callBack, err := p.Media.Speak(ctx, "To stop these calls, call "+spokenNumber(c.CallerID)+". Again, "+spokenNumber(c.CallerID)+".")
-	if err != nil {
-		return m, fmt.Errorf("pacer: voicemail opt-out: %w", err)
+	m.menu = append(m.menu, pause)
+	for _, part := range []struct {
+		dst  *[]string
+		what string
+		text string
+	}{
+		{&m.closing, "closing", t.Closing}, {&m.confirmed, "confirmation", t.Confirmed}, {&m.hold, "hold", t.Hold},
+		{&m.abandoned, "abandoned-call", t.Abandoned}, {&m.optedOut, "opt-out confirmation", t.OptedOut},
+		{&m.optOutErr, "opt-out failure", t.OptOutFailed}, {&m.vmOpening, "voicemail opening", t.VoicemailOpening},
+		{&m.vmClosing, "voicemail closing", t.VoicemailClosing},
+	} {
+		if *part.dst, err = speak(part.what, part.text); err != nil {
+			return m, err
+		}
 	}
-	m.voicemail = []string{msg, callBack}
+	// A pause after the abandoned-call message leaves time to press 9.
+	short, err := p.Media.Silence(ctx, 3)
+	if err != nil {
+		return m, fmt.Errorf("pacer: pause: %w", err)
+	}
+	m.abandoned = append(m.abandoned, short)
+	if c.Audio == "" && !strings.Contains(c.Message, "{") {
+		if m.message, err = p.Media.Speak(ctx, c.Message); err != nil {
+			return m, fmt.Errorf("pacer: message audio: %w", err)
+		}
+	}
 	return m, nil
 }
+
+// ErrNoFirm reports that the firm's name, which every call says first, is
+// not configured.
+var ErrNoFirm = errors.New("the firm's registered name is not configured; every call must say it first")
 
 // spokenNumber writes a NANP number so text-to-speech reads it digit by
 // digit, in its usual groups: "8 6 0, 5 5 5, 0 1 0 0".
@@ -347,6 +452,19 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 	if !d.Allowed() {
 		return false, nil
 	}
+	msgMedia := msg.message
+	if t.Message != "" && c.Audio == "" {
+		if msgMedia, err = p.Media.Speak(ctx, t.Message); err != nil {
+			p.Log.Error("pacer: message audio for a contact", "attempt", id, "err", err)
+		}
+	}
+	if msgMedia == "" {
+		// Nothing to say: the call is not placed, and the attempt says why.
+		if err := p.Store.OriginateFailed(ctx, id, p.clock(), fmt.Errorf("no message audio for attempt %d", id)); err != nil {
+			return false, fmt.Errorf("pacer: record a call without audio: %w", err)
+		}
+		return false, nil
+	}
 	report := func(ev CallEvent) {
 		// Times are the pacer's, like the due times they are compared with.
 		ev.At = p.clock()
@@ -361,21 +479,39 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 			done <- ended{id}
 		}
 	}
-	onKey := func(digit string) ([]string, bool) {
-		if digit != OptOutKey {
-			return nil, false
+	again := concat([]string{msgMedia}, msg.menu, msg.closing)
+	repeats := 0
+	onKey := func(digit string) KeyResponse {
+		switch digit {
+		case OptOutKey:
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := p.Store.RecordOptOut(rctx, id, t.Phone); err != nil {
+				p.Log.Error("pacer: could not record an opt-out; staff must follow up", "attempt", id, "phone", t.Phone, "err", err)
+				return KeyResponse{Media: msg.optOutErr}
+			}
+			p.Log.Info("pacer: opt-out recorded", "attempt", id)
+			return KeyResponse{Media: msg.optedOut, Outcome: OutcomeOptedOut}
+		case ConfirmKey:
+			return KeyResponse{Media: msg.confirmed, Outcome: OutcomeConfirmed}
+		case OfficeKey:
+			if c.TransferTo != "" {
+				return KeyResponse{Media: msg.hold, TransferTo: c.TransferTo}
+			}
+		case RepeatKey:
+			if repeats < maxRepeats {
+				repeats++
+				return KeyResponse{Media: again}
+			}
 		}
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := p.Store.RecordOptOut(rctx, id, t.Phone); err != nil {
-			p.Log.Error("pacer: could not record an opt-out; staff must follow up", "attempt", id, "phone", t.Phone, "err", err)
-			return nil, false
-		}
-		p.Log.Info("pacer: opt-out recorded", "attempt", id)
-		return msg.optedOut, true
+		return KeyResponse{}
 	}
+	p.space(ctx, c)
 	err = p.Lines.Place(ctx, CallRequest{
-		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Media: msg.call, Voicemail: msg.voicemail, OnKey: onKey,
+		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(),
+		Media:     concat(msg.opening, []string{msgMedia}, msg.menu, msg.closing),
+		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
+		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
 	}, report)
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
@@ -385,4 +521,36 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []con
 		return false, nil
 	}
 	return true, nil
+}
+
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// space holds a campaign to its calls per second: each call waits for the
+// slot after the previous one.
+func (p *Pacer) space(ctx context.Context, c Campaign) {
+	if c.CallsPerSecond <= 0 {
+		return
+	}
+	gap := time.Duration(float64(time.Second) / c.CallsPerSecond)
+	p.mu.Lock()
+	if p.nextSlot == nil {
+		p.nextSlot = map[int64]time.Time{}
+	}
+	now := time.Now()
+	slot := p.nextSlot[c.ID]
+	if slot.Before(now) {
+		slot = now
+	}
+	p.nextSlot[c.ID] = slot.Add(gap)
+	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(slot)):
+	}
 }

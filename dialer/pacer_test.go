@@ -118,7 +118,7 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	p := &dialer.Pacer{
 		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
 		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
-		Now: officeHours(),
+		Now: officeHours(), Firm: "Smith and Lee",
 	}
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 
@@ -213,7 +213,7 @@ func TestPacerRetries(t *testing.T) {
 	p := &dialer.Pacer{
 		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
 		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
-		Now: func() time.Time { return clock },
+		Now: func() time.Time { return clock }, Firm: "Smith and Lee",
 	}
 	var sn *dialer.Snooze
 	require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn, "nothing due until the retry delay passes")

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,16 +78,41 @@ type CallRequest struct {
 	CallerID string
 	// RingSeconds is how long to ring before giving up.
 	RingSeconds int
-	// Media is played, in order, once the call is answered; then heed hangs up.
+	// Variables are channel variables set on the call, such as the
+	// answering-machine detection thresholds (AMDSettings.Variables).
+	Variables map[string]string
+	// Media is played, in order, once a person answers; then heed hangs up.
 	Media []string
 	// Voicemail is played instead when an answering machine answers, after
 	// its beep; empty means Media.
 	Voicemail []string
 	// OnKey, when set, is called (on a goroutine of its own) for each key
-	// the callee presses. When it returns media, what is playing stops and
-	// that media plays instead, then heed hangs up. optOut marks the call's
-	// outcome as opted out.
-	OnKey func(digit string) (media []string, optOut bool)
+	// the callee presses, except while the call is being transferred.
+	OnKey func(digit string) KeyResponse
+	// Abandoned is played when a transfer finds no one at the office
+	// (rule F10: the firm's name, callback number and opt-out); then heed
+	// hangs up.
+	Abandoned []string
+	// TransferRingSeconds is how long the office rings on a transfer before
+	// the call counts as abandoned; zero means 20 s.
+	TransferRingSeconds int
+	// Record records the call, from the moment a person answers, into the
+	// switch's recordings directory.
+	Record bool
+}
+
+// KeyResponse is what a call does after a key press.
+type KeyResponse struct {
+	// Media, when set, stops what is playing and plays instead; once it has
+	// played heed hangs up, or transfers when TransferTo is set.
+	Media []string
+	// Outcome, when set, becomes the call's outcome unless it already has a
+	// weightier one (an opt-out outweighs everything).
+	Outcome Outcome
+	// TransferTo, when set, connects the callee to this destination after
+	// Media: a phone number (dialed through the trunk) or a PBX extension
+	// or queue (dialed in the PBX's heed-office context).
+	TransferTo string
 }
 
 // CallEvent reports one step of a call's progress.
@@ -133,9 +160,10 @@ type Switch struct {
 	client ari.Client
 	log    *slog.Logger
 	sub    ari.Subscription
+	http   *http.Client
 
 	mu    sync.Mutex
-	calls map[string]*call // by channel ID and by playback ID
+	calls map[string]*call // by channel, office leg, snoop, playback and recording ID
 	wg    sync.WaitGroup
 	stop  chan struct{}
 }
@@ -151,12 +179,44 @@ type call struct {
 	media     []string // what plays now: req.Media, or a key's response
 	next      int      // index into media of the next media to play
 	playing   string   // the current playback's id
-	optedOut  bool
+	outcome   Outcome  // set by keys and transfers
 	machine   bool
+	amd       string
 	keyBusy   bool // a key's response is being prepared
 	ended     bool
 	timer     *time.Timer
 	placedAt  time.Time
+
+	// A transfer: after media, dial transferTo on officeID and bridge.
+	transferTo   string
+	transferring bool // the office leg is being dialed or is connected
+	officeID     string
+	office       string // where the callee was transferred
+	officeUp     bool   // the office answered and is bridged
+	bridgeID     string
+
+	// A recording: a snoop channel spying on the call, recorded under
+	// recording; recDone closes when Asterisk has finished the file.
+	snoopID   string
+	recording string
+	recDone   chan struct{}
+	recClosed bool
+}
+
+// weight orders outcomes set during a call: a weightier one is never
+// replaced by a lighter one.
+func weight(o Outcome) int {
+	switch o {
+	case OutcomeOptedOut:
+		return 4
+	case OutcomeTransferred:
+		return 3
+	case OutcomeAbandoned:
+		return 2
+	case OutcomeConfirmed:
+		return 1
+	}
+	return 0
 }
 
 // NewSwitch connects to the Asterisk in cfg and starts following its events.
@@ -168,7 +228,8 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{}}
+	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{},
+		http: &http.Client{Timeout: time.Minute}}
 	s.sub = client.Bus().Subscribe(nil, ari.Events.All)
 	s.stop = make(chan struct{})
 	s.wg.Add(2)
@@ -233,7 +294,7 @@ func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEve
 		CallerID:  req.CallerID,
 		Timeout:   req.RingSeconds,
 		ChannelID: c.channelID,
-		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10), "HEED_APP": s.cfg.Application},
+		Variables: variables(req, s.cfg.Application),
 	})
 	if err != nil {
 		s.mu.Lock()
@@ -269,6 +330,16 @@ func (s *Switch) lookup(id string) *call {
 	return s.calls[id]
 }
 
+// variables are the channel variables of a call: the attempt, the
+// application the dialplan hands the call back to, and the request's own.
+func variables(req CallRequest, app string) map[string]string {
+	v := map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10), "HEED_APP": app}
+	for k, val := range req.Variables {
+		v[k] = val
+	}
+	return v
+}
+
 // loop dispatches ARI events. It must stay fast: the ari library drops
 // events when a subscriber falls behind, so slow work runs elsewhere.
 func (s *Switch) loop() {
@@ -277,14 +348,22 @@ func (s *Switch) loop() {
 		switch v := e.(type) {
 		case *ari.StasisStart:
 			if c := s.lookup(v.Channel.ID); c != nil {
-				s.stasisStart(c, v.Args)
+				switch v.Channel.ID {
+				case c.channelID:
+					s.stasisStart(c, v.Args)
+				case c.officeID:
+					go s.officeAnswered(c)
+				case c.snoopID:
+					go s.record(c)
+				}
 			}
 		case *ari.ChannelDtmfReceived:
-			if c := s.lookup(v.Channel.ID); c != nil {
+			if c := s.lookup(v.Channel.ID); c != nil && v.Channel.ID == c.channelID {
 				s.mu.Lock()
 				c.dtmf = append(c.dtmf, v.Digit...)
+				transferring := c.transferring
 				s.mu.Unlock()
-				if c.req.OnKey != nil {
+				if c.req.OnKey != nil && !transferring {
 					go s.key(c, v.Digit)
 				}
 			}
@@ -295,9 +374,30 @@ func (s *Switch) loop() {
 				s.mu.Unlock()
 				go s.playNext(c)
 			}
+		case *ari.RecordingFinished, *ari.RecordingFailed:
+			var rec ari.LiveRecordingData
+			if f, ok := v.(*ari.RecordingFinished); ok {
+				rec = f.Recording
+			} else {
+				rec = v.(*ari.RecordingFailed).Recording
+				s.log.Warn("recording failed", "recording", rec.Name, "cause", rec.Cause)
+			}
+			if c := s.lookup("rec:" + rec.Name); c != nil {
+				s.mu.Lock()
+				if !c.recClosed {
+					c.recClosed = true
+					close(c.recDone)
+				}
+				s.mu.Unlock()
+			}
 		case *ari.ChannelDestroyed:
 			if c := s.lookup(v.Channel.ID); c != nil {
-				s.ended(c, v.Cause, v.CauseTxt)
+				switch v.Channel.ID {
+				case c.channelID:
+					s.ended(c, v.Cause, v.CauseTxt)
+				case c.officeID:
+					go s.officeGone(c, v.Cause)
+				}
 			}
 		}
 	}
@@ -309,57 +409,69 @@ func (s *Switch) loop() {
 func (s *Switch) stasisStart(c *call, args []string) {
 	if len(args) >= 2 && args[0] == "amd" {
 		s.mu.Lock()
+		c.amd = strings.Join(args[1:], " ")
 		if args[1] == "MACHINE" {
 			c.machine = true
 			if len(c.req.Voicemail) > 0 {
 				c.media, c.next = c.req.Voicemail, 0
 			}
 		}
+		machine := c.machine
 		s.mu.Unlock()
 		s.log.Debug("answering-machine detection", "channel", c.channelID, "status", args[1:])
+		if !machine && c.req.Record {
+			s.startRecording(c)
+		}
 		go s.playNext(c)
 		return
 	}
 	if s.cfg.AMDContext == "" {
-		s.answered(c, true)
+		s.answered(c)
+		if c.req.Record {
+			s.startRecording(c)
+		}
+		go s.playNext(c)
 		return
 	}
-	s.answered(c, false)
+	s.answered(c)
 	go func() {
 		if err := s.client.Channel().Continue(ari.NewKey(ari.ChannelKey, c.channelID), s.cfg.AMDContext, "s", 1); err != nil {
 			s.log.Warn("answering-machine detection unavailable; playing the message", "channel", c.channelID, "err", err)
+			if c.req.Record {
+				s.startRecording(c)
+			}
 			s.playNext(c)
 		}
 	}()
 }
 
-func (s *Switch) answered(c *call, play bool) {
+func (s *Switch) answered(c *call) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if c.ended || c.answered {
-		s.mu.Unlock()
 		return
 	}
 	c.answered = true
 	c.events <- CallEvent{Kind: EventAnswered, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name}
-	s.mu.Unlock()
-	if play {
-		go s.playNext(c)
-	}
 }
 
-// playNext plays the call's next media, or hangs up when none is left.
+// playNext plays the call's next media. When none is left it transfers the
+// call, when a key asked for that, or hangs up.
 func (s *Switch) playNext(c *call) {
 	s.mu.Lock()
-	if c.ended {
-		s.mu.Unlock()
-		return
-	}
-	if c.keyBusy {
-		// A key's response is on its way; it starts the next playback.
+	if c.ended || c.keyBusy || c.transferring {
+		// A key's response is on its way and starts the next playback, or
+		// the callee is being connected to the office.
 		s.mu.Unlock()
 		return
 	}
 	if c.next >= len(c.media) {
+		if c.transferTo != "" {
+			c.transferring = true
+			s.mu.Unlock()
+			s.transfer(c)
+			return
+		}
 		s.mu.Unlock()
 		s.hangup(c.channelID, "normal")
 		return
@@ -383,23 +495,27 @@ func (s *Switch) playNext(c *call) {
 // what is playing and plays that instead.
 func (s *Switch) key(c *call, digit string) {
 	s.mu.Lock()
-	if c.ended || c.keyBusy {
+	if c.ended || c.keyBusy || c.transferring {
 		s.mu.Unlock()
 		return
 	}
 	c.keyBusy = true
 	s.mu.Unlock()
-	media, optOut := c.req.OnKey(digit)
+	r := c.req.OnKey(digit)
 	s.mu.Lock()
 	c.keyBusy = false
-	if optOut {
-		c.optedOut = true
+	if r.Outcome != "" && weight(r.Outcome) >= weight(c.outcome) {
+		c.outcome = r.Outcome
 	}
-	if len(media) == 0 || c.ended {
+	if c.outcome == OutcomeOptedOut {
+		// Nothing follows an opt-out but its confirmation.
+		r.TransferTo = ""
+	}
+	if c.ended || (len(r.Media) == 0 && r.TransferTo == "") {
 		s.mu.Unlock()
 		return
 	}
-	c.media, c.next = media, 0
+	c.media, c.next, c.transferTo = r.Media, 0, r.TransferTo
 	playing := c.playing
 	s.mu.Unlock()
 	if playing != "" {
@@ -409,6 +525,147 @@ func (s *Switch) key(c *call, digit string) {
 		}
 	}
 	s.playNext(c)
+}
+
+// transfer dials the office for a call whose callee asked for it. The office
+// leg enters the application when answered and is then bridged to the callee
+// (officeAnswered); a leg that ends first abandons the transfer (officeGone).
+func (s *Switch) transfer(c *call) {
+	s.mu.Lock()
+	if c.ended {
+		s.mu.Unlock()
+		return
+	}
+	c.officeID = c.channelID + "-office"
+	s.calls[c.officeID] = c
+	to := c.transferTo
+	c.office = to
+	s.mu.Unlock()
+	endpoint := "Local/" + to + "@" + OfficeContext
+	if p, err := phone.Parse(to); err == nil {
+		endpoint = fmt.Sprintf(s.cfg.Trunk, p.String())
+	}
+	ring := c.req.TransferRingSeconds
+	if ring == 0 {
+		ring = 20
+	}
+	s.log.Info("transferring to the office", "channel", c.channelID, "to", to)
+	_, err := s.client.Channel().Originate(nil, ari.OriginateRequest{
+		Endpoint:  endpoint,
+		App:       s.cfg.Application,
+		AppArgs:   "office," + strconv.FormatInt(c.req.AttemptID, 10),
+		CallerID:  c.req.To.String(),
+		Timeout:   ring,
+		ChannelID: c.officeID,
+		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(c.req.AttemptID, 10)},
+	})
+	if err != nil {
+		s.log.Warn("transfer: originate to the office refused", "channel", c.channelID, "to", to, "err", err)
+		s.abandon(c)
+	}
+}
+
+// OfficeContext is the PBX dialplan context in which a transfer to an
+// extension or queue (rather than a phone number) is dialed.
+const OfficeContext = "heed-office"
+
+// officeAnswered bridges the callee and the office once the office answers.
+func (s *Switch) officeAnswered(c *call) {
+	s.mu.Lock()
+	if c.ended {
+		s.mu.Unlock()
+		s.hangup(c.officeID, "normal")
+		return
+	}
+	c.bridgeID = c.channelID + "-bridge"
+	s.mu.Unlock()
+	key := ari.NewKey(ari.BridgeKey, c.bridgeID)
+	_, err := s.client.Bridge().Create(key, "mixing", c.bridgeID)
+	if err == nil {
+		err = s.client.Bridge().AddChannel(key, c.channelID)
+	}
+	if err == nil {
+		err = s.client.Bridge().AddChannel(key, c.officeID)
+	}
+	if err != nil {
+		s.log.Warn("transfer: could not connect the callee to the office", "channel", c.channelID, "err", err)
+		s.hangup(c.officeID, "normal")
+		return
+	}
+	s.mu.Lock()
+	c.officeUp = true
+	if weight(OutcomeTransferred) >= weight(c.outcome) {
+		c.outcome = OutcomeTransferred
+	}
+	s.mu.Unlock()
+	s.log.Info("transfer connected", "channel", c.channelID, "office", c.officeID)
+}
+
+// officeGone handles the end of the office leg: after a conversation the
+// callee is hung up too; an office that never answered abandons the call.
+func (s *Switch) officeGone(c *call, cause int) {
+	s.mu.Lock()
+	up := c.officeUp
+	delete(s.calls, c.officeID)
+	s.mu.Unlock()
+	if up {
+		s.hangup(c.channelID, "normal")
+		return
+	}
+	s.log.Info("transfer: the office did not answer", "channel", c.channelID, "cause", cause)
+	s.abandon(c)
+}
+
+// abandon plays the abandoned-call message to a callee the office could not
+// take, then hangs up.
+func (s *Switch) abandon(c *call) {
+	s.mu.Lock()
+	if weight(OutcomeAbandoned) >= weight(c.outcome) {
+		c.outcome = OutcomeAbandoned
+	}
+	c.transferring, c.transferTo = false, ""
+	c.media, c.next = c.req.Abandoned, 0
+	s.mu.Unlock()
+	s.playNext(c)
+}
+
+// startRecording records the call through a snoop channel that hears both
+// directions, so the recording runs alongside the call's own playbacks.
+func (s *Switch) startRecording(c *call) {
+	s.mu.Lock()
+	if c.snoopID != "" || c.ended {
+		s.mu.Unlock()
+		return
+	}
+	c.snoopID = c.channelID + "-snoop"
+	s.calls[c.snoopID] = c
+	s.mu.Unlock()
+	_, err := s.client.Channel().Snoop(ari.NewKey(ari.ChannelKey, c.channelID), c.snoopID, &ari.SnoopOptions{
+		App: s.cfg.Application, AppArgs: "snoop", Spy: ari.DirectionBoth,
+	})
+	if err != nil {
+		s.log.Warn("recording: snoop refused; the call goes on unrecorded", "channel", c.channelID, "err", err)
+	}
+}
+
+// record starts recording the call's snoop channel once it is in the
+// application.
+func (s *Switch) record(c *call) {
+	name := c.channelID
+	s.mu.Lock()
+	c.recording, c.recDone = name, make(chan struct{})
+	s.calls["rec:"+name] = c
+	s.mu.Unlock()
+	_, err := s.client.Channel().Record(ari.NewKey(ari.ChannelKey, c.snoopID), name, &ari.RecordingOptions{
+		Format: "wav", MaxDuration: 2 * time.Hour, Exists: "overwrite",
+	})
+	if err != nil {
+		s.log.Warn("recording refused; the call goes on unrecorded", "channel", c.channelID, "err", err)
+		s.mu.Lock()
+		c.recording = ""
+		delete(s.calls, "rec:"+name)
+		s.mu.Unlock()
+	}
 }
 
 func (s *Switch) ended(c *call, cause int, causeText string) {
@@ -421,26 +678,65 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	officeID, officeAlive, bridgeID := c.officeID, c.officeID != "" && s.calls[c.officeID] == c, c.bridgeID
 	for id, other := range s.calls {
-		if other == c {
+		if other == c && !strings.HasPrefix(id, "rec:") {
 			delete(s.calls, id)
 		}
 	}
-	c.events <- CallEvent{Kind: EventEnded, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name,
-		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), Outcome: outcomeOf(c.answered, c.optedOut, c.machine, cause)}
-	close(c.events)
+	ev := CallEvent{Kind: EventEnded, ChannelID: c.channelID, Asterisk: s.cfg.Name,
+		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), AMD: c.amd,
+		Outcome: outcomeOf(c.answered, c.outcome, c.machine, cause)}
+	if c.outcome == OutcomeTransferred || c.outcome == OutcomeAbandoned {
+		ev.TransferTo = c.office
+	}
+	recording, recDone := c.recording, c.recDone
 	s.mu.Unlock()
+	if officeAlive {
+		s.hangup(officeID, "normal")
+	}
+	if bridgeID != "" {
+		go func() { _ = s.client.Bridge().Delete(ari.NewKey(ari.BridgeKey, bridgeID)) }()
+	}
+	if recording == "" {
+		s.emitEnd(c, ev)
+		return
+	}
+	// The recording is complete once Asterisk says so; the call's end is
+	// reported with the stored file.
+	go func() {
+		select {
+		case <-recDone:
+		case <-time.After(10 * time.Second):
+			s.log.Warn("recording: no end event; fetching what was stored", "recording", recording)
+		}
+		s.mu.Lock()
+		delete(s.calls, "rec:"+recording)
+		s.mu.Unlock()
+		name, err := s.fetchRecording(recording)
+		if err != nil {
+			s.log.Error("recording: could not store the call's recording", "channel", c.channelID, "err", err)
+		}
+		ev.Recording = name
+		s.emitEnd(c, ev)
+	}()
 }
 
-// outcomeOf classifies a call from whether it was answered and its Q.850 cause.
-func outcomeOf(answered, optedOut, machine bool, cause int) Outcome {
+func (s *Switch) emitEnd(c *call, ev CallEvent) {
+	ev.At = time.Now()
+	c.events <- ev
+	close(c.events)
+}
+
+// outcomeOf classifies a call from what happened on it and its Q.850 cause.
+func outcomeOf(answered bool, set Outcome, machine bool, cause int) Outcome {
 	switch {
-	case optedOut:
-		return OutcomeOptedOut
+	case set != "":
+		return set
 	case machine:
 		return OutcomeMachine
 	case answered:
-		return OutcomeAnswered
+		return OutcomeNoResponse
 	case cause == causeUserBusy:
 		return OutcomeBusy
 	case cause == causeNoAnswer || cause == causeNoUserResponse:

@@ -58,6 +58,8 @@ type Config struct {
 	// FirmName is the firm's registered name, which the public opt-out page
 	// shows so a person knows who is asking; "" shows a generic wording.
 	FirmName string
+	// RecordingsDir holds the recordings of recorded calls.
+	RecordingsDir string
 	// Media converts uploaded recordings into the directory Asterisk plays from.
 	Media dialer.Media
 	Ready []Check
@@ -166,6 +168,7 @@ func (s *Server) routes() {
 	ui.POST("/campaigns/:id/pause", s.pauseCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/cancel", s.cancelCampaign, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts.csv", s.exportAttempts, s.require(all...))
+	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.POST("/lists", s.uploadList, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/users", s.usersPage, s.require(admin...))

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -85,6 +86,9 @@ func run(ctx context.Context, args []string) error {
 		"HEED_AMD_CONTEXT="+tb.AMDContext,
 		"HEED_MEDIA_DIR="+tb.HostMediaDir,
 		"HEED_ASTERISK_MEDIA_DIR="+tb.AsteriskMediaDir,
+		"HEED_FIRM_NAME="+envOr("HEED_FIRM_NAME", "Demo Law Firm"),
+		"HEED_OPTOUT_NUMBER="+envOr("HEED_OPTOUT_NUMBER", "+18005550199"),
+		"HEED_RECORDINGS_DIR="+envOr("HEED_RECORDINGS_DIR", filepath.Join(tb.Dir, "recordings")),
 	)
 	for _, step := range [][]string{{"migrate"}, {"demo"}} {
 		if err := runCmd(ctx, env, *heedBin, step...); err != nil {

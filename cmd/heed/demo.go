@@ -31,17 +31,22 @@ const demoListName = "Demo: PSTN behaviours"
 // demoContacts covers every PSTN simulator behaviour, plus one number on the
 // internal do-not-call list, which must never be dialed.
 var demoContacts = []demoContact{
-	{"Avery Listen", "+18605550101", "answer and listen", "answered", "", false},
-	{"Blake Confirm", "+18605550102", "answer and press 1", "answered", "1", false},
-	{"Casey Office", "+18605550103", "answer and press 2", "answered", "2", false},
+	{"Avery Listen", "+18605550101", "answer and listen", "no_response", "", false},
+	{"Blake Confirm", "+18605550102", "answer and press 1 (confirm)", "confirmed", "1", false},
+	{"Casey Office", "+18605550103", "answer and press 2 (the office)", "transferred", "2", false},
 	{"Devon Stop", "+18605550104", "answer and press 9 (opt out)", "opted_out", "9", false},
 	{"Emery Busy", "+18605550105", "busy", "busy", "", false},
 	{"Finley Away", "+18605550106", "no answer", "no_answer", "", false},
 	{"Gray Unreachable", "+18605550107", "unreachable / congestion", "failed", "", false},
 	{"Harper Machine", "+18605550108", "answering machine (voicemail left)", "machine", "", false},
-	{"Indigo Hangup", "+18605550109", "answer, then hang up at once", "answered", "", false},
+	{"Indigo Hangup", "+18605550109", "answer, then hang up at once", "no_response", "", false},
 	{"Jordan Optout", "+18605550110", "on the internal do-not-call list", "blocked", "", true},
+	{"Kai Again", "+18605550111", "answer and press * (hear it again)", "no_response", "*", false},
 }
+
+// demoOffice is the demo office's number, where key 2 transfers the callee
+// (the PSTN simulator's behaviour 12 answers it).
+const demoOffice = "+18605550112"
 
 func (m *Main) demo(ctx context.Context, args []string) error {
 	f := m.flags("demo")

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
@@ -45,6 +48,12 @@ func TestCampaignEndToEnd(t *testing.T) {
 	}, &cp))
 	require.Equal(t, campaign.StatusDraft, cp.Status)
 	require.Equal(t, len(demoContacts), cp.Counts.Targets)
+	// Key 2 reaches the demo office; calls are recorded (and say so).
+	db, err := pgxpool.New(context.Background(), s.env["DATABASE_URL"])
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(context.Background(), `UPDATE campaigns SET transfer_to = $2, record = true WHERE id = $1`, cp.ID, demoOffice)
+	require.NoError(t, err)
 
 	start := time.Now()
 	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
@@ -64,6 +73,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	require.Len(t, got.Attempts, len(demoContacts), "one attempt per contact")
 	want := demoByPhone()
 	dialed := map[string]bool{}
+	recorded := map[string]campaign.Attempt{}
 	for _, a := range got.Attempts {
 		c, ok := want[a.Phone]
 		require.True(t, ok, "attempt for a number not on the list: %s", a.Phone)
@@ -82,6 +92,17 @@ func TestCampaignEndToEnd(t *testing.T) {
 		if c.DTMF != "" {
 			require.Contains(t, a.DTMF, c.DTMF, "%s should have pressed %s", a.Phone, c.DTMF)
 		}
+		switch c.Outcome {
+		case "machine":
+			require.True(t, strings.HasPrefix(a.AMD, "MACHINE "), "AMD result kept: %q", a.AMD)
+			require.Empty(t, a.Recording, "a machine is not recorded")
+		case "transferred":
+			require.Equal(t, demoOffice, a.TransferTo)
+		}
+		if a.Phone == "+18605550101" || a.Phone == "+18605550102" {
+			require.True(t, strings.HasPrefix(a.AMD, "HUMAN "), "AMD result kept: %q", a.AMD)
+			recorded[a.Phone] = a
+		}
 		dialed[a.Phone] = true
 	}
 
@@ -93,7 +114,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		seen[r.Dst]++
 		c := want[r.Dst]
 		switch c.Outcome {
-		case "answered":
+		case "no_response", "confirmed", "transferred", "opted_out", "machine":
 			require.Equal(t, testbed.DispositionAnswered, r.Disposition, "%s: %s", r.Dst, c.Behaviour)
 		case "busy":
 			require.Equal(t, testbed.DispositionBusy, r.Disposition, "%s: %s", r.Dst, c.Behaviour)
@@ -129,6 +150,43 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 	require.True(t, left, "a voicemail of at least a second was left for +18605550108: %+v", vms)
+
+	// Key 2 put the callee through to the office: the PSTN saw the office
+	// leg, from the callee's number, answered.
+	office := waitCDR(t, tb, "+18605550103", 1)
+	require.Len(t, office, 1, "one office leg: %s", fmtCDR(office))
+	require.Equal(t, demoOffice, office[0].Dst)
+	require.Equal(t, testbed.DispositionAnswered, office[0].Disposition)
+	require.GreaterOrEqual(t, office[0].Billable, 5*time.Second, "the callee and the office talked (the office stays 8 s)")
+
+	// "Press star to hear it again": the callee who asked heard the
+	// message twice, so the call lasted longer than one who just listened.
+	dur := map[string]time.Duration{}
+	for _, r := range recs {
+		dur[r.Dst] = r.Billable
+	}
+	t.Logf("listened: %s; asked to hear it again: %s", dur["+18605550101"], dur["+18605550111"])
+	require.GreaterOrEqual(t, dur["+18605550111"], dur["+18605550101"]+8*time.Second, "the message and menu played again")
+
+	// Recorded calls: stored, and retrievable by attorneys only.
+	for p, a := range recorded {
+		require.NotEmpty(t, a.Recording, "%s was recorded", p)
+		st, err := os.Stat(filepath.Join(s.env["HEED_RECORDINGS_DIR"], a.Recording+".wav"))
+		require.NoError(t, err)
+		// 8 kHz, 16-bit: at least 5 s of the call.
+		require.Greater(t, st.Size(), int64(5*16000), "%s: recording of %d bytes", p, st.Size())
+		t.Logf("%s: recording of %.1f s", p, float64(st.Size()-44)/16000)
+	}
+	rec := recorded["+18605550101"]
+	path := fmt.Sprintf("/api/v1/campaigns/%d/attempts/%d/recording", cp.ID, rec.ID)
+	body, ctype := s.get(t, token, path, http.StatusOK)
+	require.Equal(t, "audio/wav", ctype)
+	require.Equal(t, "RIFF", string(body[:4]))
+	paralegal := s.token(t, "para@heed.test", "paralegal")
+	s.get(t, paralegal, path, http.StatusForbidden)
+	attorney := s.token(t, "atty@heed.test", "attorney")
+	s.get(t, attorney, path, http.StatusOK)
+	s.get(t, attorney, fmt.Sprintf("/api/v1/campaigns/%d/attempts/%d/recording", cp.ID, recorded["+18605550102"].ID+100000), http.StatusNotFound)
 
 	// Pressing 9 was recorded at once, as a revocation and an internal
 	// do-not-call entry, and the very next attempt of any campaign is refused.
@@ -169,7 +227,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 			require.Equal(t, "busy", a.Outcome)
 			busyAttempts++
 		default:
-			require.Equal(t, "answered", a.Outcome)
+			require.Equal(t, "no_response", a.Outcome)
 		}
 	}
 	require.Equal(t, 2, busyAttempts, "the busy line is retried once, per the rule")

@@ -19,6 +19,7 @@ import (
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/migrations"
 	"github.com/heed-dialer/heed/web"
 )
@@ -42,7 +43,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	workers := f.integer("workers", "HEED_WORKERS", 50, "campaigns one process runs at once")
 	uploadMB := f.integer("upload-limit-mb", "HEED_UPLOAD_LIMIT_MB", 10, "largest upload accepted, in MiB")
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
-	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name, shown on the public opt-out page")
+	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name: every call says it first; the public opt-out page shows it (required)")
+	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number that takes opt-outs, left on answering machines (default: each campaign's callback number)")
+	recordingsDir := f.str("recordings-dir", "HEED_RECORDINGS_DIR", "/var/lib/heed/recordings", "directory for the recordings of recorded calls")
 	logLevel := f.str("log-level", "HEED_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.parse(args); err != nil {
 		return err
@@ -72,6 +75,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	if strings.TrimSpace(*firmName) == "" {
+		return fmt.Errorf("no firm name: every call must say the firm's registered name first; set HEED_FIRM_NAME or --firm-name: %w", errUsage)
+	}
+	if *optOutNumber != "" {
+		p, err := phone.Parse(*optOutNumber)
+		if err != nil {
+			return fmt.Errorf("--optout-number %q: %w: %w", *optOutNumber, err, errUsage)
+		}
+		*optOutNumber = p.String()
+	}
 	store := campaign.NewStore(pool)
 	installation, err := store.Installation(ctx)
 	if err != nil {
@@ -80,7 +93,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	actx, cancel := context.WithTimeout(ctx, time.Duration(*ariTimeout)*time.Second)
 	sw, err := dialer.NewSwitch(actx, dialer.ARIConfig{
 		Name: *ariName, URL: *ariURL, Username: *ariUser, Password: *ariPassword, Application: *ariApp, Trunk: *trunk,
-		Installation: installation, AMDContext: *amdContext,
+		Installation: installation, AMDContext: *amdContext, RecordingsDir: *recordingsDir,
 	}, log)
 	cancel()
 	if err != nil {
@@ -107,6 +120,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Media: media,
 		Log:   log,
 		Now:   m.Now,
+		Firm:  *firmName, OptOutNumber: *optOutNumber,
 	}
 	log.Info("policy engine ready", "packs", engine.Version())
 	ws := river.NewWorkers()
@@ -133,6 +147,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
+		RecordingsDir: *recordingsDir,
 		Ready: []web.Check{
 			{Name: "postgres", Run: pool.Ping},
 			{Name: "asterisk", Run: sw.Ping},

@@ -105,6 +105,9 @@ func startHeedEnv(t *testing.T, tb *testbed.Testbed) map[string]string {
 		"HEED_ASTERISK_MEDIA_DIR": tb.AsteriskMediaDir,
 		"HEED_DNC_DIR":            t.TempDir(),
 		"HEED_AMD_CONTEXT":        tb.AMDContext,
+		"HEED_FIRM_NAME":          "Smith and Lee",
+		"HEED_OPTOUT_NUMBER":      "+18005550199",
+		"HEED_RECORDINGS_DIR":     t.TempDir(),
 	}
 }
 
@@ -207,6 +210,32 @@ func (s *stack) seedDemoAdmin(t *testing.T, password string) string {
 	tok := strings.TrimSpace(s.heed(t, "token", "add", "--email", "admin@heed.local", "--name", "e2e"))
 	require.True(t, strings.HasPrefix(tok, "heed_"), tok)
 	return tok
+}
+
+// token adds a user with the given role and returns an API token of theirs.
+func (s *stack) token(t *testing.T, email, role string) string {
+	t.Helper()
+	s.env["HEED_USER_PASSWORD"] = "a long enough password"
+	s.heed(t, "user", "add", "--email", email, "--role", role)
+	tok := strings.TrimSpace(s.heed(t, "token", "add", "--email", email, "--name", "e2e"))
+	require.True(t, strings.HasPrefix(tok, "heed_"), tok)
+	return tok
+}
+
+// get fetches path with a bearer token, checks the status and returns the
+// body and its content type.
+func (s *stack) get(t *testing.T, token, path string, status int) ([]byte, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, status, resp.StatusCode, "GET %s: %s", path, b)
+	return b, resp.Header.Get("Content-Type")
 }
 
 func demoByPhone() map[string]demoContact {
