@@ -369,4 +369,3 @@ func TestRetryRulesJSON(t *testing.T) {
 	require.Equal(t, "America/Denver", n.Schedule.TimeZone)
 	require.Equal(t, 900, n.AMD.Greeting)
 }
-
