@@ -732,9 +732,15 @@ func parseWhen(s string, loc *time.Location, end bool) (time.Time, error) {
 		return t, nil
 	}
 	for _, l := range whenLayouts {
-		if t, err := time.ParseInLocation(l, s, loc); err == nil {
-			return t, nil
+		wall, err := time.Parse(l, s)
+		if err != nil {
+			continue
 		}
+		t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, loc)
+		if t.Hour() != wall.Hour() || t.Minute() != wall.Minute() {
+			return time.Time{}, fmt.Errorf("%q does not exist in %s: the clocks skip that hour", s, loc)
+		}
+		return t, nil
 	}
 	if d, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
 		if end {

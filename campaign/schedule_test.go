@@ -41,6 +41,7 @@ func TestScheduleCompileErrors(t *testing.T) {
 		{"BadWindowEnd", Schedule{WindowEnd: "17:60"}, "schedule.window_end", "a time of day such as 17:00 (24:00 for midnight)"},
 		{"CrossesMidnight", Schedule{WindowStart: "22:00", WindowEnd: "02:00"}, "schedule.window_end", "must be after the window's start (a window cannot cross midnight)"},
 		{"EmptyWindow", Schedule{WindowStart: "09:00", WindowEnd: "09:00"}, "schedule.window_end", "must be after the window's start (a window cannot cross midnight)"},
+		{"SkippedHour", Schedule{StartsAt: "2026-03-08T02:30"}, "schedule.starts_at", `"2026-03-08T02:30" does not exist in America/New_York: the clocks skip that hour`},
 		{"BadDay", Schedule{Days: []string{"mon", "funday"}}, "schedule.days", `"funday" is not a day of the week (mon, tue, wed, thu, fri, sat, sun)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

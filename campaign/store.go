@@ -83,9 +83,11 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 	if !p.open(now) {
 		return []dialer.Target{}, nil
 	}
+	// A message stored before templates existed may hold braces that are
+	// not placeholders: it is then said as it is, as it always was.
 	tmpl, err := ParseTemplate(msg)
 	if err != nil {
-		return nil, fmt.Errorf("due targets: campaign %d message: %w", campaignID, err)
+		tmpl = Template{}
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.name, c.appointment_at, c.place, c.matter
