@@ -5,9 +5,14 @@ package campaign
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +22,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -54,44 +60,140 @@ type Campaign struct {
 	MaxConcurrent int             `json:"max_concurrent"`
 	RingSeconds   int             `json:"ring_seconds"`
 	Retry         RetryRules      `json:"retry"`
-	Generation    int64           `json:"-"`
-	CreatedAt     time.Time       `json:"created_at"`
-	StartedAt     *time.Time      `json:"started_at,omitempty"`
-	CompletedAt   *time.Time      `json:"completed_at,omitempty"`
-	Counts        Counts          `json:"counts"`
+	// Callback is the number calls give for callbacks and opt-outs.
+	Callback string `json:"callback"`
+	// CallsPerSecond is the campaign's own pace cap; 0 means none.
+	CallsPerSecond float64 `json:"calls_per_second"`
+	// AMD is the answering-machine detection thresholds; zero fields keep
+	// the dialplan's defaults.
+	AMD dialer.AMDSettings `json:"amd"`
+	// TransferTo is where key 2 connects the callee; empty means no transfer.
+	TransferTo string `json:"transfer_to"`
+	// Record says whether calls are recorded.
+	Record bool `json:"record"`
+	// Schedule is when the campaign may place calls.
+	Schedule    Schedule   `json:"schedule"`
+	Generation  int64      `json:"-"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Counts      Counts     `json:"counts"`
 }
 
 // Counts summarises a campaign's targets and attempts.
 type Counts struct {
-	Targets  int `json:"targets"`
-	Pending  int `json:"pending"`
-	Done     int `json:"done"`
+	Targets int `json:"targets"`
+	Pending int `json:"pending"`
+	Done    int `json:"done"`
+	// Expired counts the contacts not reached before the schedule's end.
+	Expired  int `json:"expired"`
 	Attempts int `json:"attempts"`
 	Blocked  int `json:"blocked"`
-	Answered int `json:"answered"`
+	// ByOutcome counts attempts by outcome (dialer.Outcome values, and
+	// blocked, deferred and unknown); outcomes with no attempt are left out.
+	ByOutcome map[string]int `json:"by_outcome"`
+	// Reached counts the calls on which a person was on the line (the
+	// outcomes for which dialer.Outcome.Reached is true).
+	Reached int `json:"reached"`
+}
+
+// OutcomeCount is one outcome and its number of attempts.
+type OutcomeCount struct {
+	Outcome string
+	Label   string
+	Count   int
+}
+
+// outcomeOrder is the order and wording in which outcomes are shown.
+var outcomeOrder = []OutcomeCount{
+	{Outcome: string(dialer.OutcomeConfirmed), Label: "Confirmed"},
+	{Outcome: string(dialer.OutcomeNoResponse), Label: "No response"},
+	{Outcome: string(dialer.OutcomeTransferred), Label: "Transferred"},
+	{Outcome: string(dialer.OutcomeAbandoned), Label: "Abandoned"},
+	{Outcome: string(dialer.OutcomeOptedOut), Label: "Opted out"},
+	{Outcome: string(dialer.OutcomeAnswered), Label: "Answered"},
+	{Outcome: string(dialer.OutcomeMachine), Label: "Machine"},
+	{Outcome: string(dialer.OutcomeBusy), Label: "Busy"},
+	{Outcome: string(dialer.OutcomeNoAnswer), Label: "No answer"},
+	{Outcome: string(dialer.OutcomeFailed), Label: "Failed"},
+	{Outcome: "unknown", Label: "Unknown"},
+	{Outcome: "deferred", Label: "Deferred"},
+}
+
+// Outcomes returns the call outcomes that have attempts, in a fixed order
+// (reached first), with a label for people. Blocked attempts are counted in
+// Blocked and not repeated here.
+func (c Counts) Outcomes() []OutcomeCount {
+	var out []OutcomeCount
+	seen := map[string]bool{"blocked": true}
+	for _, o := range outcomeOrder {
+		seen[o.Outcome] = true
+		if n := c.ByOutcome[o.Outcome]; n > 0 {
+			o.Count = n
+			out = append(out, o)
+		}
+	}
+	var other []string
+	for k := range c.ByOutcome {
+		if !seen[k] {
+			other = append(other, k)
+		}
+	}
+	slices.Sort(other)
+	for _, k := range other {
+		out = append(out, OutcomeCount{Outcome: k, Label: k, Count: c.ByOutcome[k]})
+	}
+	return out
 }
 
 // RetryRules say when a contact is called again after a call that did not
-// reach them: seconds to wait after a busy, unanswered or failed call (0:
-// never again), and at most how many calls a contact gets. A call the law
-// defers is not a call and does not count.
+// reach them: seconds to wait after a busy, unanswered or failed call, or
+// one an answering machine answered (0: never again), and at most how many
+// calls a contact gets. A call the law defers is not a call and does not
+// count.
 type RetryRules struct {
-	MaxAttempts   int `json:"max_attempts"`
-	BusySeconds   int `json:"busy_s"`
-	NoAnswerSecs  int `json:"no_answer_s"`
-	FailedSeconds int `json:"failed_s"`
+	MaxAttempts    int `json:"max_attempts"`
+	BusySeconds    int `json:"busy_s"`
+	NoAnswerSecs   int `json:"no_answer_s"`
+	FailedSeconds  int `json:"failed_s"`
+	MachineSeconds int `json:"machine_s"`
+}
+
+// UnmarshalJSON reads retry rules; a machine_s that is left out means
+// DefaultRetry's, so that clients written before it existed keep the
+// next-day retry after an answering machine.
+func (r *RetryRules) UnmarshalJSON(b []byte) error {
+	type plain RetryRules
+	var v struct {
+		plain
+		MachineSeconds *int `json:"machine_s"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("retry rules: %w", err)
+	}
+	*r = RetryRules(v.plain)
+	r.MachineSeconds = DefaultRetry.MachineSeconds
+	if v.MachineSeconds != nil {
+		r.MachineSeconds = *v.MachineSeconds
+	}
+	return nil
 }
 
 // DefaultRetry is what a campaign gets when it names no rules: three calls
-// at most, again after 10 minutes when busy, 2 hours when unanswered and 30
-// minutes when the call failed.
-var DefaultRetry = RetryRules{MaxAttempts: 3, BusySeconds: 600, NoAnswerSecs: 7200, FailedSeconds: 1800}
+// at most, again after 10 minutes when busy, 2 hours when unanswered, 30
+// minutes when the call failed and the next day after an answering machine.
+var DefaultRetry = RetryRules{MaxAttempts: 3, BusySeconds: 600, NoAnswerSecs: 7200, FailedSeconds: 1800, MachineSeconds: 86400}
+
+// MaxCallsPerSecond bounds a campaign's own pace cap.
+const MaxCallsPerSecond = 50
 
 // NewCampaign is the input to Create.
 type NewCampaign struct {
 	Name    string `json:"name"`
 	Purpose string `json:"purpose"`
 	ListID  int64  `json:"list_id"`
+	// Message is the text read to the callee; it may use the placeholders
+	// of Placeholders, such as {first_name} and {date}.
 	Message string `json:"message"`
 	// Audio names a recorded message already imported into the media
 	// directory; empty means the message text is read by text-to-speech.
@@ -101,6 +203,20 @@ type NewCampaign struct {
 	RingSeconds   int    `json:"ring_seconds"`
 	// Retry is the retry rules; nil means DefaultRetry.
 	Retry *RetryRules `json:"retry,omitempty"`
+	// Callback is the number given for callbacks; empty means the caller ID.
+	Callback string `json:"callback"`
+	// CallsPerSecond caps the campaign's pace; 0 means no cap of its own.
+	CallsPerSecond float64 `json:"calls_per_second"`
+	// AMD holds answering-machine detection thresholds; zero keeps the default.
+	AMD dialer.AMDSettings `json:"amd"`
+	// TransferTo is where key 2 connects: a NANP phone number, or a PBX
+	// extension or queue name; empty means no transfer.
+	TransferTo string `json:"transfer_to"`
+	// Record turns call recording on.
+	Record bool `json:"record"`
+	// Schedule is when calls may be placed; nil means at any time (within
+	// the law's calling hours), with times read in DefaultTimeZone.
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
 
 // FieldErrors maps form fields to what is wrong with them. It wraps ErrInvalid.
@@ -108,8 +224,8 @@ type FieldErrors map[string]string
 
 func (f FieldErrors) Error() string {
 	parts := make([]string, 0, len(f))
-	for k, v := range f {
-		parts = append(parts, k+": "+v)
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		parts = append(parts, k+": "+f[k])
 	}
 	return "invalid input: " + strings.Join(parts, "; ")
 }
@@ -121,17 +237,89 @@ func (f FieldErrors) Unwrap() error { return ErrInvalid }
 type Service struct {
 	db    *pgxpool.Pool
 	river *river.Client[pgx.Tx]
+	now   func() time.Time
 }
 
 // NewService returns a Service. The River client may be insert-only.
 func NewService(db *pgxpool.Pool, rc *river.Client[pgx.Tx]) *Service {
-	return &Service{db: db, river: rc}
+	return &Service{db: db, river: rc, now: time.Now}
 }
 
-// Create validates and stores a new draft campaign, with one target per
-// contact of its list.
-func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Campaign, error) {
+// transferExtension is what a PBX extension or queue name may look like.
+var transferExtension = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
+// validated is a NewCampaign that passed validation, in stored form.
+type validated struct {
+	in       NewCampaign
+	purpose  consent.Purpose
+	callerID string
+	callback string
+	transfer string
+	retry    RetryRules
+	amd      []byte
+	plan     plan
+}
+
+// parseNANP reads a North American number that is not a premium-rate (900)
+// number, or says what is wrong with it.
+func parseNANP(s string) (phone.Number, string) {
+	p, err := phone.Parse(s)
+	if err != nil {
+		return "", "a valid phone number is required"
+	}
+	if _, err := p.NANP(); err != nil {
+		return "", "must be a North American number"
+	}
+	if p.AreaCode() == "900" {
+		return "", "must not be a premium-rate 900 number"
+	}
+	return p, ""
+}
+
+// looksLikePhone reports whether s is written like a phone number (digits
+// and phone punctuation, seven digits or more) rather than an extension.
+func looksLikePhone(s string) bool {
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +-().", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 7
+}
+
+// amdLimits are the accepted ranges of the AMD thresholds (0 keeps the
+// dialplan's default).
+var amdLimits = []struct {
+	field    string
+	get      func(dialer.AMDSettings) int
+	min, max int
+}{
+	{"amd.initial_silence_ms", func(a dialer.AMDSettings) int { return a.InitialSilence }, 500, 10000},
+	{"amd.greeting_ms", func(a dialer.AMDSettings) int { return a.Greeting }, 500, 10000},
+	{"amd.after_greeting_silence_ms", func(a dialer.AMDSettings) int { return a.AfterGreetingSilence }, 100, 5000},
+	{"amd.total_analysis_time_ms", func(a dialer.AMDSettings) int { return a.TotalAnalysisTime }, 1000, 30000},
+	{"amd.min_word_length_ms", func(a dialer.AMDSettings) int { return a.MinWordLength }, 10, 1000},
+	{"amd.between_words_silence_ms", func(a dialer.AMDSettings) int { return a.BetweenWordsSilence }, 10, 1000},
+	{"amd.max_words", func(a dialer.AMDSettings) int { return a.MaxWords }, 1, 20},
+	{"amd.silence_threshold", func(a dialer.AMDSettings) int { return a.SilenceThreshold }, 1, 32767},
+	{"amd.max_word_length_ms", func(a dialer.AMDSettings) int { return a.MaxWordLength }, 100, 10000},
+}
+
+// Validate checks a new campaign as Create would, without storing it: it
+// returns FieldErrors (wrapping ErrInvalid) naming every invalid field.
+func (s *Service) Validate(ctx context.Context, in NewCampaign) error {
+	_, err := s.validate(ctx, in)
+	return err
+}
+
+func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, error) {
 	fe := FieldErrors{}
+	v := validated{}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
 		fe["name"] = "a name is required"
@@ -142,17 +330,62 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 	if err != nil {
 		fe["purpose"] = err.Error()
 	}
+	v.purpose = purpose
 	in.Message = strings.TrimSpace(in.Message)
+	var tmpl Template
+	tmplOK := false
 	if in.Message == "" {
 		fe["message"] = "a message is required"
 	} else if len(in.Message) > 4000 {
 		fe["message"] = "at most 4000 characters"
+	} else if tmpl, err = ParseTemplate(in.Message); err != nil {
+		fe["message"] = strings.TrimPrefix(err.Error(), ErrTemplate.Error()+": ")
+	} else {
+		tmplOK = true
 	}
-	callerID, err := phone.Parse(in.CallerID)
-	if err != nil {
-		fe["caller_id"] = "a valid phone number is required"
-	} else if _, err := callerID.NANP(); err != nil {
-		fe["caller_id"] = "must be a North American number"
+	// The caller ID is the callback number when none is given, so it obeys
+	// the same rule.
+	callerID, msg := parseNANP(in.CallerID)
+	if msg != "" {
+		fe["caller_id"] = msg
+	}
+	v.callerID = callerID.String()
+	if strings.TrimSpace(in.Callback) == "" {
+		v.callback = v.callerID
+	} else if cb, msg := parseNANP(in.Callback); msg != "" {
+		fe["callback"] = msg
+	} else {
+		v.callback = cb.String()
+	}
+	if in.CallsPerSecond < 0 || in.CallsPerSecond > MaxCallsPerSecond || math.IsNaN(in.CallsPerSecond) {
+		fe["calls_per_second"] = fmt.Sprintf("between 0 (no cap of its own) and %d calls per second", MaxCallsPerSecond)
+	}
+	for _, l := range amdLimits {
+		if x := l.get(in.AMD); x != 0 && (x < l.min || x > l.max) {
+			fe[l.field] = fmt.Sprintf("0 (the default) or between %d and %d", l.min, l.max)
+		}
+	}
+	if a := in.AMD; a.TotalAnalysisTime != 0 && fe["amd.total_analysis_time_ms"] == "" {
+		if a.InitialSilence > a.TotalAnalysisTime || a.Greeting > a.TotalAnalysisTime {
+			fe["amd.total_analysis_time_ms"] = "must be at least the initial silence and the greeting"
+		}
+	}
+	if v.amd, err = json.Marshal(in.AMD); err != nil {
+		return v, fmt.Errorf("campaign: amd settings: %w", err)
+	}
+	in.TransferTo = strings.TrimSpace(in.TransferTo)
+	switch {
+	case in.TransferTo == "":
+	case strings.HasPrefix(in.TransferTo, "+") || looksLikePhone(in.TransferTo):
+		if p, msg := parseNANP(in.TransferTo); msg != "" {
+			fe["transfer_to"] = msg + " (or give a PBX extension or queue name)"
+		} else {
+			v.transfer = p.String()
+		}
+	case transferExtension.MatchString(in.TransferTo):
+		v.transfer = in.TransferTo
+	default:
+		fe["transfer_to"] = "a North American phone number, or an extension or queue name of 1 to 40 letters, digits, - and _"
 	}
 	if in.MaxConcurrent == 0 {
 		in.MaxConcurrent = 10
@@ -166,36 +399,119 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 	if in.RingSeconds < 20 || in.RingSeconds > 120 {
 		fe["ring_seconds"] = "between 20 and 120 seconds (heed rings at least 20 s)"
 	}
-	retry := DefaultRetry
+	v.retry = DefaultRetry
 	if in.Retry != nil {
-		retry = *in.Retry
+		v.retry = *in.Retry
 	}
-	if retry.MaxAttempts < 1 || retry.MaxAttempts > 10 {
+	if v.retry.MaxAttempts < 1 || v.retry.MaxAttempts > 10 {
 		fe["retry.max_attempts"] = "between 1 and 10 calls"
 	}
-	for k, v := range map[string]int{"retry.busy_s": retry.BusySeconds, "retry.no_answer_s": retry.NoAnswerSecs, "retry.failed_s": retry.FailedSeconds} {
-		if v != 0 && (v < 30 || v > 604800) {
+	for k, d := range map[string]int{"retry.busy_s": v.retry.BusySeconds, "retry.no_answer_s": v.retry.NoAnswerSecs,
+		"retry.failed_s": v.retry.FailedSeconds, "retry.machine_s": v.retry.MachineSeconds} {
+		if d != 0 && (d < 30 || d > 604800) {
 			fe[k] = "0 (never) or between 30 seconds and 7 days"
 		}
 	}
+	sched := Schedule{}
+	if in.Schedule != nil {
+		sched = *in.Schedule
+	}
+	v.plan = sched.compile(fe)
+	if v.plan.end != nil && fe["schedule.ends_at"] == "" && !v.plan.end.After(s.now()) {
+		fe["schedule.ends_at"] = "is in the past"
+	}
 	var listExists bool
 	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contact_lists WHERE id = $1)`, in.ListID).Scan(&listExists); err != nil {
-		return Campaign{}, fmt.Errorf("campaign: check list: %w", err)
+		return v, fmt.Errorf("campaign: check list: %w", err)
 	}
 	if !listExists {
 		fe["list_id"] = "choose an existing contact list"
+	} else if tmplOK {
+		msg, err := s.missingFields(ctx, in.ListID, tmpl)
+		if err != nil {
+			return v, err
+		}
+		if msg != "" {
+			fe["message"] = msg
+		}
 	}
+	v.in = in
 	if len(fe) > 0 {
-		return Campaign{}, fe
+		return v, fe
 	}
+	return v, nil
+}
+
+// fieldNeeds describes, for each contact column a template may need, the
+// placeholders that read it and how to say a contact lacks it.
+var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
+	"appointment_at": {"{date} and {time}", "no appointment date and time", "appointment_at IS NULL"},
+	"place":          {"{place}", "no place", "place = ''"},
+	"matter":         {"{matter}", "no matter", "matter = ''"},
+}
+
+// missingFields says which contacts of a list lack a field the template
+// uses: how many, and the first few by name and phone. It returns "" when
+// none does.
+func (s *Service) missingFields(ctx context.Context, listID int64, t Template) (string, error) {
+	var msgs []string
+	for _, f := range t.Needs() {
+		need := fieldNeeds[f]
+		rows, err := s.db.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
+			WHERE list_id = $1 AND `+need.cond+` ORDER BY id LIMIT 3`, listID)
+		if err != nil {
+			return "", fmt.Errorf("campaign: check contact fields: %w", err)
+		}
+		var (
+			names []string
+			total int
+		)
+		for rows.Next() {
+			var name, ph string
+			if err := rows.Scan(&name, &ph, &total); err != nil {
+				rows.Close()
+				return "", fmt.Errorf("campaign: check contact fields: %w", err)
+			}
+			names = append(names, fmt.Sprintf("%s (%s)", name, ph))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", fmt.Errorf("campaign: check contact fields: %w", err)
+		}
+		if total == 0 {
+			continue
+		}
+		m := fmt.Sprintf("the message uses %s, but %d contact(s) of the list have %s: %s", need.uses, total, need.lacks, strings.Join(names, ", "))
+		if total > len(names) {
+			m += fmt.Sprintf(" and %d more", total-len(names))
+		}
+		msgs = append(msgs, m)
+	}
+	return strings.Join(msgs, "; "), nil
+}
+
+// Create validates and stores a new draft campaign, with one target per
+// contact of its list. Invalid input is reported as FieldErrors, which
+// wrap ErrInvalid.
+func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Campaign, error) {
+	v, err := s.validate(ctx, in)
+	if err != nil {
+		return Campaign{}, err
+	}
+	in, retry, p := v.in, v.retry, v.plan
 	var id int64
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds, created_by,
-			                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13) RETURNING id`,
-			in.Name, string(purpose), in.ListID, in.Message, in.Audio, callerID.String(), in.MaxConcurrent, in.RingSeconds, userID,
-			retry.MaxAttempts, retry.BusySeconds, retry.NoAnswerSecs, retry.FailedSeconds).Scan(&id)
+			                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s, retry_machine_s,
+			                       callback, calls_per_second, amd, transfer_to, record,
+			                       time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+			RETURNING id`,
+			in.Name, string(v.purpose), in.ListID, in.Message, in.Audio, v.callerID, in.MaxConcurrent, in.RingSeconds, userID,
+			retry.MaxAttempts, retry.BusySeconds, retry.NoAnswerSecs, retry.FailedSeconds, retry.MachineSeconds,
+			v.callback, in.CallsPerSecond, v.amd, v.transfer, in.Record,
+			p.loc.String(), p.start, p.end, p.winStart, p.winEnd, int(p.days)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert campaign: %w", err)
 		}
@@ -213,20 +529,324 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 
 const campaignColumns = `
 	c.id, c.name, c.purpose, c.list_id, l.name, c.message_text, c.message_audio, c.caller_id, c.status, c.max_concurrent,
-	c.ring_seconds, c.max_attempts, c.retry_busy_s, c.retry_no_answer_s, c.retry_failed_s, c.generation, c.created_at, c.started_at, c.completed_at,
+	c.ring_seconds, c.max_attempts, c.retry_busy_s, c.retry_no_answer_s, c.retry_failed_s, c.retry_machine_s,
+	coalesce(NULLIF(c.callback, ''), c.caller_id), c.calls_per_second, c.amd, c.transfer_to, c.record,
+	c.time_zone, c.starts_at, c.ends_at, c.window_start_min, c.window_end_min, c.window_days,
+	c.generation, c.created_at, c.started_at, c.completed_at,
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'pending'),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'done'),
+	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'expired'),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.decision = 'deny'),
-	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.outcome = 'answered')`
+	(SELECT coalesce(jsonb_object_agg(o.outcome, o.n), '{}') FROM
+	   (SELECT a.outcome, count(*) AS n FROM attempts a WHERE a.campaign_id = c.id AND a.outcome <> '' GROUP BY a.outcome) o)`
 
 func scanCampaign(row pgx.Row) (Campaign, error) {
-	var c Campaign
+	var (
+		c                Campaign
+		tz               string
+		start, end       *time.Time
+		winStart, winEnd int
+		days             int
+		byOutcome        map[string]int
+	)
 	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.ListID, &c.ListName, &c.Message, &c.Audio, &c.CallerID, &c.Status,
-		&c.MaxConcurrent, &c.RingSeconds, &c.Retry.MaxAttempts, &c.Retry.BusySeconds, &c.Retry.NoAnswerSecs, &c.Retry.FailedSeconds, &c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
-		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.Answered)
-	return c, err
+		&c.MaxConcurrent, &c.RingSeconds, &c.Retry.MaxAttempts, &c.Retry.BusySeconds, &c.Retry.NoAnswerSecs, &c.Retry.FailedSeconds, &c.Retry.MachineSeconds,
+		&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record,
+		&tz, &start, &end, &winStart, &winEnd, &days,
+		&c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
+		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Attempts, &c.Counts.Blocked, &byOutcome)
+	if err != nil {
+		return c, err
+	}
+	c.Counts.ByOutcome = byOutcome
+	for o, n := range byOutcome {
+		if dialer.Outcome(o).Reached() {
+			c.Counts.Reached += n
+		}
+	}
+	p, err := storedPlan(tz, start, end, winStart, winEnd, days)
+	if err != nil {
+		return c, fmt.Errorf("campaign %d: %w", c.ID, err)
+	}
+	c.Schedule = p.schedule()
+	return c, nil
+}
+
+// DefaultTimeZone is the time zone of a campaign that names none.
+const DefaultTimeZone = "America/New_York"
+
+// Schedule is when a campaign may place calls: between StartsAt and EndsAt,
+// and each day inside the window from WindowStart to WindowEnd on Days, all
+// read in TimeZone. The law's calling hours apply on top of it, in the
+// callee's time zone.
+type Schedule struct {
+	// TimeZone is an IANA name such as "America/Chicago"; empty means
+	// DefaultTimeZone.
+	TimeZone string `json:"time_zone"`
+	// StartsAt and EndsAt bound the campaign; empty means no bound. Input
+	// is RFC 3339 ("2026-12-01T09:00:00-05:00"), or a local time in
+	// TimeZone ("2026-12-01T09:00", "2026-12-01 09:00") or a date
+	// ("2026-12-01": the start of that day for StartsAt, its end for
+	// EndsAt). Output is RFC 3339 in TimeZone.
+	StartsAt string `json:"starts_at,omitempty"`
+	EndsAt   string `json:"ends_at,omitempty"`
+	// WindowStart and WindowEnd are local times of day, "HH:MM"; empty
+	// means 00:00 and 24:00. The window cannot cross midnight.
+	WindowStart string `json:"window_start,omitempty"`
+	WindowEnd   string `json:"window_end,omitempty"`
+	// Days are the days of the week calls are placed on, "mon" to "sun";
+	// empty means every day.
+	Days []string `json:"days,omitempty"`
+}
+
+// dayNames are the names of Days, indexed by time.Weekday.
+var dayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// plan is a Schedule ready to compute with.
+type plan struct {
+	loc              *time.Location
+	start, end       *time.Time
+	winStart, winEnd int   // minutes after local midnight
+	days             uint8 // bit i: time.Weekday(i)
+}
+
+// allDays is the day mask of every day of the week.
+const allDays = 0x7f
+
+// compile checks a schedule, writing what is wrong into fe under
+// "schedule.<field>", and returns its plan (defaults where invalid).
+func (s Schedule) compile(fe FieldErrors) plan {
+	p := plan{loc: mustZone(DefaultTimeZone), winEnd: 1440, days: allDays}
+	if tz := strings.TrimSpace(s.TimeZone); tz != "" {
+		loc, err := loadZone(tz)
+		if err != nil {
+			fe["schedule.time_zone"] = fmt.Sprintf("%q is not a time zone name such as America/New_York", tz)
+		} else {
+			p.loc = loc
+		}
+	}
+	if v := strings.TrimSpace(s.StartsAt); v != "" {
+		t, err := parseWhen(v, p.loc, false)
+		if err != nil {
+			fe["schedule.starts_at"] = err.Error()
+		} else {
+			p.start = &t
+		}
+	}
+	if v := strings.TrimSpace(s.EndsAt); v != "" {
+		t, err := parseWhen(v, p.loc, true)
+		if err != nil {
+			fe["schedule.ends_at"] = err.Error()
+		} else {
+			p.end = &t
+		}
+	}
+	if p.start != nil && p.end != nil && !p.end.After(*p.start) {
+		fe["schedule.ends_at"] = "must be after the start"
+	}
+	okWindow := true
+	if v := strings.TrimSpace(s.WindowStart); v != "" {
+		m, err := parseClock(v)
+		if err != nil || m == 1440 {
+			fe["schedule.window_start"] = "a time of day such as 09:00"
+			okWindow = false
+		} else {
+			p.winStart = m
+		}
+	}
+	if v := strings.TrimSpace(s.WindowEnd); v != "" {
+		m, err := parseClock(v)
+		if err != nil || m == 0 {
+			fe["schedule.window_end"] = "a time of day such as 17:00 (24:00 for midnight)"
+			okWindow = false
+		} else {
+			p.winEnd = m
+		}
+	}
+	if okWindow && p.winEnd <= p.winStart {
+		fe["schedule.window_end"] = "must be after the window's start (a window cannot cross midnight)"
+	}
+	if len(s.Days) > 0 {
+		p.days = 0
+		for _, d := range s.Days {
+			name := strings.ToLower(strings.TrimSpace(d))
+			i := slices.IndexFunc(dayNames, func(n string) bool { return name == n })
+			for w := time.Sunday; i < 0 && w <= time.Saturday; w++ {
+				if name == strings.ToLower(w.String()) {
+					i = int(w)
+				}
+			}
+			if i < 0 {
+				fe["schedule.days"] = fmt.Sprintf("%q is not a day of the week (mon, tue, wed, thu, fri, sat, sun)", d)
+				continue
+			}
+			p.days |= 1 << i
+		}
+	}
+	return p
+}
+
+// loadZone loads an IANA time zone; "Local" and "" are refused, because
+// they mean different things on different machines.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("time zone %q: %w", name, ErrInvalid)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
+	}
+	return loc, nil
+}
+
+func mustZone(name string) *time.Location {
+	loc, err := loadZone(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// parseClock reads "HH:MM" (or "H:MM") as minutes after midnight; "24:00"
+// is 1440.
+func parseClock(s string) (int, error) {
+	h, m, ok := strings.Cut(s, ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || len(m) != 2 || hh < 0 || mm < 0 || mm > 59 || hh > 24 || (hh == 24 && mm != 0) {
+		return 0, fmt.Errorf("time of day %q: %w", s, ErrInvalid)
+	}
+	return hh*60 + mm, nil
+}
+
+// whenLayouts are the local forms parseWhen accepts, read in the
+// campaign's time zone.
+var whenLayouts = []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02 15:04:05"}
+
+// parseWhen reads a schedule bound: RFC 3339, a local date and time in loc,
+// or a date alone (its start, or for an end its end).
+func parseWhen(s string, loc *time.Location, end bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, l := range whenLayouts {
+		wall, err := time.Parse(l, s)
+		if err != nil {
+			continue
+		}
+		t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, loc)
+		if t.Hour() != wall.Hour() || t.Minute() != wall.Minute() {
+			return time.Time{}, fmt.Errorf("%q does not exist in %s: the clocks skip that hour", s, loc)
+		}
+		return t, nil
+	}
+	if d, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		if end {
+			d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
+		}
+		return d, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-12-01T09:00 (in the campaign's time zone) or 2026-12-01", s)
+}
+
+// storedPlan rebuilds a plan from a campaign row.
+func storedPlan(tz string, start, end *time.Time, winStart, winEnd, days int) (plan, error) {
+	loc, err := loadZone(tz)
+	if err != nil {
+		return plan{}, fmt.Errorf("schedule: %w", err)
+	}
+	return plan{loc: loc, start: start, end: end, winStart: winStart, winEnd: winEnd, days: uint8(days)}, nil
+}
+
+// schedule writes a plan in its stored, canonical form.
+func (p plan) schedule() Schedule {
+	s := Schedule{TimeZone: p.loc.String()}
+	if p.start != nil {
+		s.StartsAt = p.start.In(p.loc).Format(time.RFC3339)
+	}
+	if p.end != nil {
+		s.EndsAt = p.end.In(p.loc).Format(time.RFC3339)
+	}
+	if p.winStart != 0 || p.winEnd != 1440 {
+		s.WindowStart = fmt.Sprintf("%02d:%02d", p.winStart/60, p.winStart%60)
+		s.WindowEnd = fmt.Sprintf("%02d:%02d", p.winEnd/60, p.winEnd%60)
+	}
+	if p.days != allDays {
+		for _, d := range []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday} {
+			if p.days&(1<<d) != 0 {
+				s.Days = append(s.Days, dayNames[d])
+			}
+		}
+	}
+	return s
+}
+
+// ended reports whether the schedule's end has passed at t.
+func (p plan) ended(t time.Time) bool { return p.end != nil && !t.Before(*p.end) }
+
+// open reports whether calls may be placed at t.
+func (p plan) open(t time.Time) bool {
+	if p.start != nil && t.Before(*p.start) || p.ended(t) {
+		return false
+	}
+	lt := t.In(p.loc)
+	if p.days&(1<<lt.Weekday()) == 0 {
+		return false
+	}
+	m := lt.Hour()*60 + lt.Minute()
+	return m >= p.winStart && m < p.winEnd
+}
+
+// next returns the first moment at or after t when calls may be placed, or
+// false when there is none before the schedule's end.
+func (p plan) next(t time.Time) (time.Time, bool) {
+	if p.start != nil && t.Before(*p.start) {
+		t = *p.start
+	}
+	if p.ended(t) {
+		return time.Time{}, false
+	}
+	if p.open(t) {
+		return t, true
+	}
+	lt := t.In(p.loc)
+	// Fifteen days cover every weekday twice, even when a daylight-saving
+	// change swallows a window.
+	for d := 0; d < 15; d++ {
+		c := p.opening(lt.Year(), lt.Month(), lt.Day()+d)
+		if c.Before(t) {
+			continue
+		}
+		if p.ended(c) {
+			return time.Time{}, false
+		}
+		if p.open(c) {
+			return c, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// opening returns the first moment of a local date whose wall clock reads
+// the window's start or later. When that time does not exist that day
+// (clocks spring forward over it), it is the moment the clocks jump.
+func (p plan) opening(y int, m time.Month, d int) time.Time {
+	h, mi := p.winStart/60, p.winStart%60
+	c := time.Date(y, m, d, h, mi, 0, 0, p.loc)
+	lc := c.In(p.loc)
+	want := time.Date(y, m, d, h, mi, 0, 0, time.UTC)
+	got := time.Date(lc.Year(), lc.Month(), lc.Day(), lc.Hour(), lc.Minute(), 0, 0, time.UTC)
+	switch {
+	case got.Before(want):
+		_, after := c.ZoneBounds()
+		return after
+	case got.After(want):
+		before, _ := c.ZoneBounds()
+		return before
+	}
+	return c
 }
 
 // Get loads one campaign with its counts.

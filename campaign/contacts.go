@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -66,6 +68,9 @@ type ContactList struct {
 
 var usStates = map[string]bool{}
 
+// defaultZone reads appointments of rows without a time_zone.
+var defaultZone = mustZone(DefaultTimeZone)
+
 func init() {
 	for _, s := range strings.Fields("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP") {
 		usStates[s] = true
@@ -74,12 +79,62 @@ func init() {
 
 type contactRow struct {
 	name, phone, state, zip, ref string
+	appointment                  *time.Time
+	place, matter                string
+}
+
+// AppointmentFormats are the accepted forms of a contact's appointment_at:
+// RFC 3339 with its offset, or a local date and time read in the row's
+// time_zone column (an IANA name; America/New_York when the column is
+// absent or empty). AM/PM may be written in either case.
+var AppointmentFormats = []string{
+	"2006-01-02T15:04:05Z07:00", // RFC 3339: 2026-12-01T09:30:00-05:00
+	"2006-01-02 15:04",          // 2026-12-01 09:30
+	"2006-01-02T15:04",          // 2026-12-01T09:30
+	"2006-01-02 3:04 PM",        // 2026-12-01 9:30 AM
+	"1/2/2006 15:04",            // 12/1/2026 09:30
+	"1/2/2006 3:04 PM",          // 12/1/2026 9:30 AM
+}
+
+// maxTextField bounds a contact's place and matter.
+const maxTextField = 200
+
+// parseAppointment reads an appointment date and time in one of
+// AppointmentFormats. A local time that does not exist in loc (clocks
+// spring forward over it) is refused.
+func parseAppointment(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	v := strings.ToUpper(strings.Join(strings.Fields(s), " "))
+	// "9:30AM" is read as "9:30 AM".
+	if strings.HasSuffix(v, "AM") || strings.HasSuffix(v, "PM") {
+		if n := len(v) - 2; n > 0 && v[n-1] != ' ' {
+			v = v[:n] + " " + v[n:]
+		}
+	}
+	for _, l := range AppointmentFormats[1:] {
+		wall, err := time.Parse(l, v)
+		if err != nil {
+			continue
+		}
+		t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), 0, 0, loc)
+		if t.Hour() != wall.Hour() || t.Minute() != wall.Minute() || t.Day() != wall.Day() {
+			return time.Time{}, fmt.Errorf("%q does not exist in %s: the clocks skip that hour", s, loc)
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-12-01 09:30, 12/1/2026 9:30 AM or 2026-12-01T09:30:00-05:00", s)
 }
 
 // ImportContacts reads a CSV file with the columns name and phone, and
-// optionally state, zip and external_ref, into the named list (created if
-// new). Phones are normalised to E.164. The import is all-or-nothing: if any
-// row is invalid, or the file is malformed, nothing is stored and the error
+// optionally state, zip, external_ref, appointment_at, place, matter and
+// time_zone, into the named list (created if new). Phones are normalised to
+// E.164. appointment_at takes one of AppointmentFormats: a local date and
+// time is read in the row's time_zone (an IANA name such as
+// America/Chicago; America/New_York when empty). place and matter are free
+// text of at most 200 characters. The import is all-or-nothing: if any row
+// is invalid, or the file is malformed, nothing is stored and the error
 // reports each rejected line and why.
 func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, userID int64) (ImportReport, error) {
 	rep := ImportReport{List: strings.TrimSpace(listName)}
@@ -119,9 +174,10 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		}
 		src := make([][]any, 0, len(rows))
 		for _, c := range sortedRows(rows) {
-			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref})
+			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter})
 		}
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"list_id", "name", "phone", "state", "zip", "external_ref"}, pgx.CopyFromRows(src))
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
+			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter"}, pgx.CopyFromRows(src))
 		if err != nil {
 			return fmt.Errorf("copy contacts: %w", err)
 		}
@@ -166,7 +222,7 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		switch h {
-		case "name", "phone", "state", "zip", "external_ref":
+		case "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone":
 			if _, dup := col[h]; dup {
 				rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column %q appears twice", h)})
 			}
@@ -177,7 +233,7 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 	}
 	for _, need := range []string{"name", "phone"} {
 		if _, ok := col[need]; !ok {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: name, phone; optional: state, zip, external_ref)", need)})
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: name, phone; optional: state, zip, external_ref, appointment_at, place, matter, time_zone)", need)})
 		}
 	}
 	if len(rep.Rejected) > 0 {
@@ -233,6 +289,30 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 		}
 		if c.zip != "" && !validZIP(c.zip) {
 			reasons = append(reasons, fmt.Sprintf("zip %q is not a 5-digit or ZIP+4 code", c.zip))
+		}
+		loc := defaultZone
+		if tz := get(rec, "time_zone"); tz != "" {
+			if l, err := loadZone(tz); err != nil {
+				reasons = append(reasons, fmt.Sprintf("time_zone %q is not a time zone name such as America/Chicago", tz))
+			} else {
+				loc = l
+			}
+		}
+		if v := get(rec, "appointment_at"); v != "" {
+			if t, err := parseAppointment(v, loc); err != nil {
+				reasons = append(reasons, "appointment_at "+err.Error())
+			} else {
+				c.appointment = &t
+			}
+		}
+		for _, f := range []struct {
+			name string
+			dst  *string
+		}{{"place", &c.place}, {"matter", &c.matter}} {
+			*f.dst = get(rec, f.name)
+			if n := utf8.RuneCountInString(*f.dst); n > maxTextField {
+				reasons = append(reasons, fmt.Sprintf("%s has %d characters, at most %d", f.name, n, maxTextField))
+			}
 		}
 		if len(reasons) > 0 {
 			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: strings.Join(reasons, "; ")})

@@ -18,19 +18,26 @@ import (
 // Store is the pacing loop's storage, over PostgreSQL.
 type Store struct {
 	db *pgxpool.Pool
+	// now is Settle's clock.
+	now func() time.Time
 }
 
 // NewStore returns a Store on db.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, now: time.Now} }
 
 var _ dialer.Store = (*Store)(nil)
 
-// Campaign loads what the pacing loop needs of a campaign.
+// Campaign loads what the pacing loop needs of a campaign, with its call
+// settings. A campaign stored without a callback number gives its caller ID.
 func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error) {
 	var c dialer.Campaign
 	var status string
-	err := s.db.QueryRow(ctx, `SELECT id, status, generation, purpose, caller_id, message_text, message_audio, max_concurrent, ring_seconds FROM campaigns WHERE id = $1`, id).
-		Scan(&c.ID, &status, &c.Generation, &c.Purpose, &c.CallerID, &c.Message, &c.Audio, &c.MaxConcurrent, &c.RingSeconds)
+	err := s.db.QueryRow(ctx, `
+		SELECT id, status, generation, purpose, caller_id, message_text, message_audio, max_concurrent, ring_seconds,
+		       coalesce(NULLIF(callback, ''), caller_id), calls_per_second, amd, transfer_to, record
+		  FROM campaigns WHERE id = $1`, id).
+		Scan(&c.ID, &status, &c.Generation, &c.Purpose, &c.CallerID, &c.Message, &c.Audio, &c.MaxConcurrent, &c.RingSeconds,
+			&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 	}
@@ -41,10 +48,49 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 	return c, nil
 }
 
-// Due returns pending targets whose next attempt is due, oldest first.
+// scheduleOf loads a campaign's schedule and message template.
+func (s *Store) scheduleOf(ctx context.Context, campaignID int64) (plan, string, error) {
+	var (
+		tz, msg          string
+		start, end       *time.Time
+		winStart, winEnd int
+		days             int
+	)
+	err := s.db.QueryRow(ctx, `SELECT time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days, message_text
+		FROM campaigns WHERE id = $1`, campaignID).Scan(&tz, &start, &end, &winStart, &winEnd, &days, &msg)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return plan{}, "", fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+	}
+	if err != nil {
+		return plan{}, "", fmt.Errorf("campaign %d schedule: %w", campaignID, err)
+	}
+	p, err := storedPlan(tz, start, end, winStart, winEnd, days)
+	if err != nil {
+		return plan{}, "", fmt.Errorf("campaign %d: %w", campaignID, err)
+	}
+	return p, msg, nil
+}
+
+// Due returns pending targets whose next attempt is due, oldest first, and
+// none while the campaign's schedule is closed. Each target carries its
+// message rendered for its contact, unless the message has no placeholders
+// (then Target.Message is empty: every contact hears the campaign's own).
 func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.Time) ([]dialer.Target, error) {
+	p, msg, err := s.scheduleOf(ctx, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("due targets: %w", err)
+	}
+	if !p.open(now) {
+		return []dialer.Target{}, nil
+	}
+	// A message stored before templates existed may hold braces that are
+	// not placeholders: it is then said as it is, as it always was.
+	tmpl, err := ParseTemplate(msg)
+	if err != nil {
+		tmpl = Template{}
+	}
 	rows, err := s.db.Query(ctx, `
-		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip
+		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.name, c.appointment_at, c.place, c.matter
 		  FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id
 		 WHERE t.campaign_id = $1 AND t.state = 'pending' AND t.next_attempt_at <= $2
 		 ORDER BY t.next_attempt_at, t.contact_id
@@ -54,10 +100,22 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dialer.Target, error) {
 		t := dialer.Target{CampaignID: campaignID}
-		var p string
-		err := r.Scan(&t.ContactID, &t.AttemptNo, &p, &t.State, &t.ZIP)
-		t.Phone = phone.Number(p)
-		return t, err
+		var (
+			ph string
+			f  Fields
+		)
+		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter); err != nil {
+			return t, err
+		}
+		t.Phone = phone.Number(ph)
+		if !tmpl.Static() {
+			m, err := tmpl.Render(f, p.loc)
+			if err != nil {
+				return t, fmt.Errorf("message for contact %d: %w", t.ContactID, err)
+			}
+			t.Message = m
+		}
+		return t, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("due targets: %w", err)
@@ -121,11 +179,25 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 }
 
 // Settle completes the campaign when no target is left, or says when the
-// next one falls due.
+// next one falls due: when its retry time has come and the campaign's
+// schedule is open. Once the schedule's end has passed, the targets still
+// pending are marked expired, and the campaign completes as soon as no call
+// is in flight.
 func (s *Store) Settle(ctx context.Context, campaignID int64) (bool, time.Time, error) {
+	now := s.now()
+	p, _, err := s.scheduleOf(ctx, campaignID)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("settle: %w", err)
+	}
+	if p.ended(now) {
+		_, err := s.db.Exec(ctx, `UPDATE campaign_targets SET state = 'expired' WHERE campaign_id = $1 AND state = 'pending'`, campaignID)
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("settle: expire targets: %w", err)
+		}
+	}
 	var pending, dialing int
 	var next *time.Time
-	err := s.db.QueryRow(ctx, `
+	err = s.db.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'dialing'),
 		       min(next_attempt_at) FILTER (WHERE state = 'pending')
 		  FROM campaign_targets WHERE campaign_id = $1`, campaignID).Scan(&pending, &dialing, &next)
@@ -140,10 +212,20 @@ func (s *Store) Settle(ctx context.Context, campaignID int64) (bool, time.Time, 
 		return true, time.Time{}, nil
 	}
 	if next == nil || dialing > 0 {
-		t := time.Now().Add(time.Second)
-		next = &t
+		return false, now.Add(time.Second), nil
 	}
-	return false, *next, nil
+	due := *next
+	if due.Before(now) {
+		due = now
+	}
+	if open, ok := p.next(due); ok {
+		return false, open, nil
+	}
+	// Nothing can be called before the end: wake up then to expire the rest.
+	if p.end != nil {
+		return false, *p.end, nil
+	}
+	return false, now.Add(time.Second), nil
 }
 
 // Installation returns this installation's id, making it on first use.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -41,29 +42,164 @@ func (s *Server) campaignsPage(c echo.Context) error {
 
 type newCampaignData struct {
 	Lists  []campaign.ContactList
-	Form   campaign.NewCampaign
-	Retry  retryForm
+	Form   campaignForm
+	AMD    []amdField
 	Errors campaign.FieldErrors
+	// TimeZones are offered in the time zone field; any IANA name is accepted.
+	TimeZones []string
+	Days      []dayOption
+	// AMDOpen unfolds the AMD thresholds when one of them is wrong.
+	AMDOpen bool
 }
 
-// retryForm is the retry rules as the form shows them, in minutes.
-type retryForm struct {
-	MaxAttempts, BusyMinutes, NoAnswerMinutes, FailedMinutes int
+// campaignForm is the new-campaign form as typed, so that a refused form
+// comes back with every value as it was. Retry delays are in minutes.
+type campaignForm struct {
+	Name, Purpose, Message, CallerID                                 string
+	ListID                                                           int64
+	MaxConcurrent, RingSeconds                                       string
+	MaxAttempts, RetryBusy, RetryNoAnswer, RetryFailed, RetryMachine string
+	Callback, CallsPerSecond, TransferTo                             string
+	Record                                                           bool
+	TimeZone, StartsAt, EndsAt, WindowStart, WindowEnd               string
+	Days                                                             map[string]bool
+	AMD                                                              map[string]string
 }
 
-func retryFormOf(r campaign.RetryRules) retryForm {
-	return retryForm{r.MaxAttempts, r.BusySeconds / 60, r.NoAnswerSecs / 60, r.FailedSeconds / 60}
+// amdField is one answering-machine detection threshold of the form.
+type amdField struct {
+	Key, Label, Value, Error string
+	Max                      int
+}
+
+// dayOption is one day-of-the-week checkbox.
+type dayOption struct {
+	Value, Label string
+	Checked      bool
+}
+
+// amdFields are the AMD thresholds, by their JSON names, as the form shows
+// them, with the setter of each.
+var amdFields = []struct {
+	key, label string
+	max        int
+	set        func(*dialer.AMDSettings, int)
+	get        func(dialer.AMDSettings) int
+}{
+	{"initial_silence_ms", "Initial silence (ms)", 10000, func(a *dialer.AMDSettings, v int) { a.InitialSilence = v }, func(a dialer.AMDSettings) int { return a.InitialSilence }},
+	{"greeting_ms", "Greeting (ms)", 10000, func(a *dialer.AMDSettings, v int) { a.Greeting = v }, func(a dialer.AMDSettings) int { return a.Greeting }},
+	{"after_greeting_silence_ms", "Silence after greeting (ms)", 5000, func(a *dialer.AMDSettings, v int) { a.AfterGreetingSilence = v }, func(a dialer.AMDSettings) int { return a.AfterGreetingSilence }},
+	{"total_analysis_time_ms", "Total analysis time (ms)", 30000, func(a *dialer.AMDSettings, v int) { a.TotalAnalysisTime = v }, func(a dialer.AMDSettings) int { return a.TotalAnalysisTime }},
+	{"min_word_length_ms", "Minimum word length (ms)", 1000, func(a *dialer.AMDSettings, v int) { a.MinWordLength = v }, func(a dialer.AMDSettings) int { return a.MinWordLength }},
+	{"between_words_silence_ms", "Silence between words (ms)", 1000, func(a *dialer.AMDSettings, v int) { a.BetweenWordsSilence = v }, func(a dialer.AMDSettings) int { return a.BetweenWordsSilence }},
+	{"max_words", "Maximum words", 20, func(a *dialer.AMDSettings, v int) { a.MaxWords = v }, func(a dialer.AMDSettings) int { return a.MaxWords }},
+	{"silence_threshold", "Silence threshold (energy, 1-32767)", 32767, func(a *dialer.AMDSettings, v int) { a.SilenceThreshold = v }, func(a dialer.AMDSettings) int { return a.SilenceThreshold }},
+	{"max_word_length_ms", "Maximum word length (ms)", 10000, func(a *dialer.AMDSettings, v int) { a.MaxWordLength = v }, func(a dialer.AMDSettings) int { return a.MaxWordLength }},
+}
+
+// timeZones are the zones the form suggests.
+var timeZones = []string{"America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+	"America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico"}
+
+// weekDays are the form's day checkboxes, Monday first.
+var weekDays = []dayOption{{"mon", "Mon", false}, {"tue", "Tue", false}, {"wed", "Wed", false}, {"thu", "Thu", false},
+	{"fri", "Fri", false}, {"sat", "Sat", false}, {"sun", "Sun", false}}
+
+func defaultCampaignForm() campaignForm {
+	r := campaign.DefaultRetry
+	f := campaignForm{Purpose: "informational", MaxConcurrent: "10", RingSeconds: "25",
+		MaxAttempts: strconv.Itoa(r.MaxAttempts), RetryBusy: strconv.Itoa(r.BusySeconds / 60), RetryNoAnswer: strconv.Itoa(r.NoAnswerSecs / 60),
+		RetryFailed: strconv.Itoa(r.FailedSeconds / 60), RetryMachine: strconv.Itoa(r.MachineSeconds / 60),
+		CallsPerSecond: "0", TimeZone: campaign.DefaultTimeZone, Days: map[string]bool{}, AMD: map[string]string{}}
+	for _, d := range weekDays {
+		f.Days[d.Value] = true
+	}
+	return f
+}
+
+func (s *Server) newCampaignData(c echo.Context, f campaignForm, fe campaign.FieldErrors) (newCampaignData, error) {
+	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
+	if err != nil {
+		return newCampaignData{}, err
+	}
+	d := newCampaignData{Lists: lists, Form: f, Errors: fe, TimeZones: timeZones}
+	for _, a := range amdFields {
+		d.AMD = append(d.AMD, amdField{Key: a.key, Label: a.label, Value: f.AMD[a.key], Error: fe["amd."+a.key], Max: a.max})
+		d.AMDOpen = d.AMDOpen || fe["amd."+a.key] != ""
+	}
+	for _, w := range weekDays {
+		w.Checked = f.Days[w.Value]
+		d.Days = append(d.Days, w)
+	}
+	return d, nil
 }
 
 func (s *Server) newCampaignPage(c echo.Context) error {
-	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
+	d, err := s.newCampaignData(c, defaultCampaignForm(), nil)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "campaign_new", page{Title: "New campaign", Data: newCampaignData{
-		Lists: lists, Form: campaign.NewCampaign{Purpose: "informational", RingSeconds: 25, MaxConcurrent: 10},
-		Retry: retryFormOf(campaign.DefaultRetry),
-	}})
+	return s.render(c, http.StatusOK, "campaign_new", page{Title: "New campaign", Data: d})
+}
+
+// formCampaign reads the new-campaign form. Numbers that do not parse are
+// reported in the returned FieldErrors, under the keys Create uses.
+func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.FieldErrors) {
+	fe := campaign.FieldErrors{}
+	v := func(name string) string { return strings.TrimSpace(c.FormValue(name)) }
+	f := campaignForm{
+		Name: c.FormValue("name"), Purpose: c.FormValue("purpose"), Message: c.FormValue("message"), CallerID: c.FormValue("caller_id"),
+		MaxConcurrent: v("max_concurrent"), RingSeconds: v("ring_seconds"),
+		MaxAttempts: v("max_attempts"), RetryBusy: v("retry_busy"), RetryNoAnswer: v("retry_no_answer"), RetryFailed: v("retry_failed"),
+		RetryMachine: v("retry_machine"), Callback: c.FormValue("callback"), CallsPerSecond: v("calls_per_second"),
+		TransferTo: c.FormValue("transfer_to"), Record: c.FormValue("record") != "",
+		TimeZone: v("time_zone"), StartsAt: v("starts_at"), EndsAt: v("ends_at"), WindowStart: v("window_start"), WindowEnd: v("window_end"),
+		Days: map[string]bool{}, AMD: map[string]string{},
+	}
+	f.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
+	in := campaign.NewCampaign{Name: f.Name, Purpose: f.Purpose, Message: f.Message, CallerID: f.CallerID, ListID: f.ListID,
+		Callback: f.Callback, TransferTo: f.TransferTo, Record: f.Record}
+	// whole reads a whole number; empty means def.
+	whole := func(text, key string, def int, what string) int {
+		if text == "" {
+			return def
+		}
+		n, err := strconv.Atoi(text)
+		if err != nil {
+			fe[key] = "must be a whole number" + what
+			return def
+		}
+		return n
+	}
+	in.MaxConcurrent = whole(f.MaxConcurrent, "max_concurrent", 0, "")
+	in.RingSeconds = whole(f.RingSeconds, "ring_seconds", 0, " of seconds")
+	d := campaign.DefaultRetry
+	retry := campaign.RetryRules{
+		MaxAttempts:    whole(f.MaxAttempts, "retry.max_attempts", d.MaxAttempts, ""),
+		BusySeconds:    whole(f.RetryBusy, "retry.busy_s", d.BusySeconds/60, " of minutes") * 60,
+		NoAnswerSecs:   whole(f.RetryNoAnswer, "retry.no_answer_s", d.NoAnswerSecs/60, " of minutes") * 60,
+		FailedSeconds:  whole(f.RetryFailed, "retry.failed_s", d.FailedSeconds/60, " of minutes") * 60,
+		MachineSeconds: whole(f.RetryMachine, "retry.machine_s", d.MachineSeconds/60, " of minutes") * 60,
+	}
+	in.Retry = &retry
+	if f.CallsPerSecond != "" {
+		cps, err := strconv.ParseFloat(f.CallsPerSecond, 64)
+		if err != nil {
+			fe["calls_per_second"] = "must be a number, such as 2 or 0.5"
+		}
+		in.CallsPerSecond = cps
+	}
+	for _, a := range amdFields {
+		f.AMD[a.key] = v("amd_" + a.key)
+		a.set(&in.AMD, whole(f.AMD[a.key], "amd."+a.key, 0, ""))
+	}
+	sched := campaign.Schedule{TimeZone: f.TimeZone, StartsAt: f.StartsAt, EndsAt: f.EndsAt, WindowStart: f.WindowStart, WindowEnd: f.WindowEnd}
+	for _, d := range c.Request().Form["days"] {
+		f.Days[d] = true
+		sched.Days = append(sched.Days, d)
+	}
+	in.Schedule = &sched
+	return f, in, fe
 }
 
 // importAudio converts the optional recorded message of the new-campaign
@@ -105,40 +241,31 @@ func (s *Server) importAudio(c echo.Context) (string, error) {
 
 func (s *Server) createCampaign(c echo.Context) error {
 	ctx := c.Request().Context()
-	in := campaign.NewCampaign{
-		Name: c.FormValue("name"), Purpose: c.FormValue("purpose"), Message: c.FormValue("message"),
-		CallerID: c.FormValue("caller_id"),
-	}
-	in.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
-	in.MaxConcurrent, _ = strconv.Atoi(c.FormValue("max_concurrent"))
-	in.RingSeconds, _ = strconv.Atoi(c.FormValue("ring_seconds"))
-	retry := campaign.DefaultRetry
-	minutes := func(name string, def int) int {
-		v, err := strconv.Atoi(c.FormValue(name))
-		if err != nil {
-			return def
-		}
-		return v * 60
-	}
-	if v, err := strconv.Atoi(c.FormValue("max_attempts")); err == nil {
-		retry.MaxAttempts = v
-	}
-	retry.BusySeconds = minutes("retry_busy", retry.BusySeconds)
-	retry.NoAnswerSecs = minutes("retry_no_answer", retry.NoAnswerSecs)
-	retry.FailedSeconds = minutes("retry_failed", retry.FailedSeconds)
-	in.Retry = &retry
+	form, in, fe := formCampaign(c)
 	audio, err := s.importAudio(c)
 	if errors.Is(err, dialer.ErrBadAudio) {
-		return s.newCampaignError(c, in, campaign.FieldErrors{"audio": "could not read the recording: upload a WAV or MP3 file"})
-	}
-	if err != nil {
+		fe["audio"] = "could not read the recording: upload a WAV or MP3 file"
+	} else if err != nil {
 		return err
 	}
 	in.Audio = audio
+	if len(fe) > 0 {
+		// Report every other mistake too, so the form is fixed in one go.
+		var more campaign.FieldErrors
+		if err := s.cfg.Campaigns.Validate(ctx, in); errors.As(err, &more) {
+			for k, v := range more {
+				if _, ok := fe[k]; !ok {
+					fe[k] = v
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+		return s.newCampaignError(c, form, fe)
+	}
 	created, err := s.cfg.Campaigns.Create(ctx, in, currentUser(c).ID)
-	var fe campaign.FieldErrors
 	if errors.As(err, &fe) {
-		return s.newCampaignError(c, in, fe)
+		return s.newCampaignError(c, form, fe)
 	}
 	if err != nil {
 		return err
@@ -147,19 +274,69 @@ func (s *Server) createCampaign(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", created.ID))
 }
 
-func (s *Server) newCampaignError(c echo.Context, in campaign.NewCampaign, fe campaign.FieldErrors) error {
-	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
+func (s *Server) newCampaignError(c echo.Context, f campaignForm, fe campaign.FieldErrors) error {
+	d, err := s.newCampaignData(c, f, fe)
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusUnprocessableEntity, "campaign_new", page{Title: "New campaign",
-		Error: "Please correct the fields marked below.", Data: newCampaignData{Lists: lists, Form: in, Retry: retryFormOf(*in.Retry), Errors: fe}})
+		Error: "Please correct the fields marked below.", Data: d})
 }
 
 type campaignData struct {
 	Campaign campaign.Campaign
 	Attempts []campaign.Attempt
 	CanRun   bool
+	// Schedule says in words when the campaign calls.
+	Schedule string
+	// AMD lists the answering-machine thresholds that are not the default.
+	AMD []string
+}
+
+// scheduleText says in words when a campaign calls: "Mon, Tue, Wed,
+// 09:00-17:00 (America/Chicago), from Mon Nov 30 2026 08:00 until ...".
+func scheduleText(s campaign.Schedule) string {
+	var b strings.Builder
+	if len(s.Days) == 0 {
+		b.WriteString("every day")
+	} else {
+		days := make([]string, len(s.Days))
+		for i, d := range s.Days {
+			days[i] = strings.ToUpper(d[:1]) + d[1:]
+		}
+		b.WriteString(strings.Join(days, ", "))
+	}
+	if s.WindowStart != "" {
+		fmt.Fprintf(&b, ", %s-%s", s.WindowStart, s.WindowEnd)
+	} else {
+		b.WriteString(", all day")
+	}
+	fmt.Fprintf(&b, " (%s)", s.TimeZone)
+	local := func(v string) string {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return v
+		}
+		return t.Format("Mon Jan 2 2006 15:04")
+	}
+	if s.StartsAt != "" {
+		b.WriteString(", from " + local(s.StartsAt))
+	}
+	if s.EndsAt != "" {
+		b.WriteString(", until " + local(s.EndsAt))
+	}
+	return b.String()
+}
+
+// amdText lists the AMD thresholds that are set, as "greeting_ms 1200".
+func amdText(a dialer.AMDSettings) []string {
+	var out []string
+	for _, f := range amdFields {
+		if v := f.get(a); v != 0 {
+			out = append(out, fmt.Sprintf("%s %d", f.key, v))
+		}
+	}
+	return out
 }
 
 func (s *Server) campaignData(c echo.Context) (campaignData, error) {
@@ -177,7 +354,7 @@ func (s *Server) campaignData(c echo.Context) (campaignData, error) {
 		return campaignData{}, err
 	}
 	u := currentUser(c)
-	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u)}, nil
+	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u), Schedule: scheduleText(cp.Schedule), AMD: amdText(cp.AMD)}, nil
 }
 
 func (s *Server) campaignPage(c echo.Context) error {

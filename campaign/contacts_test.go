@@ -1,0 +1,93 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseAppointment(t *testing.T) {
+	ny := mustZone("America/New_York")
+	chi := mustZone("America/Chicago")
+	for _, tc := range []struct {
+		in   string
+		loc  *time.Location
+		want string // RFC 3339 in UTC; "" means rejected
+	}{
+		{"2026-12-01 09:30", ny, "2026-12-01T14:30:00Z"},
+		{"2026-12-01T09:30", ny, "2026-12-01T14:30:00Z"},
+		{"2026-12-01 9:30 AM", ny, "2026-12-01T14:30:00Z"},
+		{"2026-12-01 9:30pm", ny, "2026-12-02T02:30:00Z"},
+		{"12/1/2026 09:30", ny, "2026-12-01T14:30:00Z"},
+		{"12/01/2026 9:30 am", ny, "2026-12-01T14:30:00Z"},
+		{"12/1/2026  2:05PM", chi, "2026-12-01T20:05:00Z"},
+		{"2026-07-01 09:30", ny, "2026-07-01T13:30:00Z"},
+		{"2026-12-01T09:30:00-08:00", ny, "2026-12-01T17:30:00Z"},
+		{"2026-03-08 02:30", ny, ""}, // skipped when clocks spring forward
+		{"2026-12-01", ny, ""},       // no time of day
+		{"12/1/26 9:30 AM", ny, ""},  // two-digit year
+		{"2026-13-01 09:30", ny, ""},
+		{"tomorrow at nine", ny, ""},
+	} {
+		got, err := parseAppointment(tc.in, tc.loc)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("parseAppointment(%q) = %s, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got.UTC().Format(time.RFC3339) != tc.want {
+			t.Errorf("parseAppointment(%q) = %s, %v; want %s", tc.in, got.UTC().Format(time.RFC3339), err, tc.want)
+		}
+	}
+}
+
+func TestImportContactFields(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+
+	_, err := s.ImportContacts(ctx, "bad", strings.NewReader(`name,phone,appointment_at,place,matter,time_zone
+Ann,8605550101,2026-12-01 09:30,Room 1,Lee v. Lee,
+Bob,8605550102,next week,,,
+Cid,8605550103,2026-03-08 02:30,,,
+Dee,8605550104,2026-12-01 09:30,,,Mars/Base
+Eve,8605550105,,`+strings.Repeat("x", 201)+`,,
+`), 0)
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.ErrorIs(t, err, ErrImportRejected)
+	require.Equal(t, []RowError{
+		{Line: 3, Reason: `appointment_at "next week" is not a date and time such as 2026-12-01 09:30, 12/1/2026 9:30 AM or 2026-12-01T09:30:00-05:00`},
+		{Line: 4, Reason: `appointment_at "2026-03-08 02:30" does not exist in America/New_York: the clocks skip that hour`},
+		{Line: 5, Reason: `time_zone "Mars/Base" is not a time zone name such as America/Chicago`},
+		{Line: 6, Reason: "place has 201 characters, at most 200"},
+	}, ie.Report.Rejected)
+	var n int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
+	require.Zero(t, n, "nothing is imported")
+
+	rep, err := s.ImportContacts(ctx, "good", strings.NewReader(appointmentsCSV), 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Imported)
+	require.Empty(t, rep.Ignored, "the new columns are known")
+	var (
+		at            time.Time
+		place, matter string
+	)
+	require.NoError(t, db.QueryRow(ctx, `SELECT appointment_at, place, matter FROM contacts WHERE phone = '+18605550102'`).Scan(&at, &place, &matter))
+	require.Equal(t, mustTime(t, "2026-12-02T20:00:00Z"), at.UTC(), "2:00 pm in Chicago")
+	require.Equal(t, "Room 4", place)
+	require.Equal(t, "Estate of Moss", matter)
+
+	// Without the new columns, contacts have none of the fields.
+	_, err = s.ImportContacts(ctx, "plain", strings.NewReader("name,phone\nFay,8605550106\n"), 0)
+	require.NoError(t, err)
+	var none bool
+	require.NoError(t, db.QueryRow(ctx, `SELECT appointment_at IS NULL AND place = '' AND matter = '' FROM contacts WHERE phone = '+18605550106'`).Scan(&none))
+	require.True(t, none)
+}

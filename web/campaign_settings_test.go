@@ -1,0 +1,230 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+)
+
+// postForm posts a multipart form with repeated fields and an empty audio
+// upload, as the browser sends the new-campaign form.
+func (br *browser) postForm(path string, form url.Values) (int, string) {
+	br.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, vs := range form {
+		for _, v := range vs {
+			require.NoError(br.t, w.WriteField(k, v))
+		}
+	}
+	_, err := w.CreateFormFile("audio", "")
+	require.NoError(br.t, err)
+	require.NoError(br.t, w.Close())
+	req, err := http.NewRequest("POST", br.base+path, &buf)
+	require.NoError(br.t, err)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	code, body, _ := br.do(req)
+	return code, body
+}
+
+func insertList(t *testing.T, b *testBundle, name string, contacts ...string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ($1) RETURNING id`, name).Scan(&id))
+	for i, c := range contacts {
+		_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, place, appointment_at) VALUES ($1, $2, $3, $4, '2026-12-01T14:30:00Z')`,
+			id, c, fmt.Sprintf("+1860555%04d", 101+i), map[bool]string{true: "Room 4", false: ""}[i == 0])
+		require.NoError(t, err)
+	}
+	return id
+}
+
+func TestNewCampaignFormSettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	listID := insertList(t, b, "hearings", "Ann Lee", "Bob Moss")
+	br := b.browser(t)
+	code, _ := br.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, page, _ := br.get("/campaigns/new")
+	require.Equal(t, http.StatusOK, code)
+	for _, want := range []string{`id="callback"`, `id="transfer_to"`, `id="record"`, `name="calls_per_second" type="number" min="0" max="50" step="any" value="0"`,
+		`id="retry_machine" name="retry_machine" type="number" min="0" max="10080" value="1440"`, `name="time_zone" type="text" list="time-zones" value="America/New_York"`,
+		`id="day-mon" checked`, `id="amd_greeting_ms"`, "{first_name}"} {
+		require.Contains(t, page, want)
+	}
+	tok := csrfRE.FindStringSubmatch(page)[1]
+	form := func() url.Values {
+		return url.Values{"_csrf": {tok}, "name": {"Hearings"}, "purpose": {"informational"}, "list_id": {fmt.Sprint(listID)},
+			"message": {"Hello {first_name}, your hearing is {date} at {time}."}, "caller_id": {"860-555-0100"},
+			"callback": {"203-555-0188"}, "transfer_to": {"front-desk"}, "record": {"on"}, "calls_per_second": {"1.5"},
+			"max_concurrent": {"5"}, "ring_seconds": {"25"}, "max_attempts": {"2"}, "retry_busy": {"10"}, "retry_no_answer": {"120"},
+			"retry_failed": {"30"}, "retry_machine": {"60"}, "time_zone": {"America/Chicago"}, "starts_at": {"2099-11-30T08:00"},
+			"ends_at": {"2099-12-04T18:00"}, "window_start": {"09:00"}, "window_end": {"17:30"}, "days": {"mon", "wed", "fri"},
+			"amd_greeting_ms": {"1200"}, "amd_max_words": {""}}
+	}
+
+	t.Run("Invalid", func(t *testing.T) {
+		f := form()
+		f.Set("message", "Hello {firstname}")
+		f.Set("calls_per_second", "fast")
+		f.Set("amd_greeting_ms", "abc")
+		f.Set("amd_max_words", "99")
+		f.Set("callback", "900-555-0100")
+		f.Set("window_start", "22:00")
+		f.Set("window_end", "06:00")
+		f.Set("retry_machine", "soon")
+		code, body := br.postForm("/campaigns", f)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		for _, want := range []string{
+			"unknown placeholder {firstname}",
+			"must be a number, such as 2 or 0.5",
+			"must not be a premium-rate 900 number",
+			"must be after the window&#39;s start (a window cannot cross midnight)",
+			"0 (the default) or between 1 and 20",
+			`<details id="amd" open>`,
+			// Everything typed comes back.
+			`value="fast"`, `value="abc"`, `value="soon"`, `value="900-555-0100"`, "Hello {firstname}</textarea>", `value="America/Chicago"`,
+			`value="2099-11-30T08:00"`, `id="day-wed" checked`, `id="record" name="record" type="checkbox" value="on" checked`,
+		} {
+			require.Contains(t, body, want)
+		}
+		require.Equal(t, 2, strings.Count(body, "must be a whole number"), "amd greeting and the machine retry")
+		require.NotContains(t, body, `id="day-tue" checked`)
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM campaigns`), "nothing is stored")
+	})
+	t.Run("ContactsLackAField", func(t *testing.T) {
+		f := form()
+		f.Set("message", "See you at {place}.")
+		code, body := br.postForm("/campaigns", f)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "the message uses {place}, but 1 contact(s) of the list have no place: Bob Moss (&#43;18605550102)")
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM campaigns`))
+	})
+	t.Run("Valid", func(t *testing.T) {
+		code, body := br.postForm("/campaigns", form())
+		require.Equal(t, http.StatusSeeOther, code, body)
+		var (
+			id                              int64
+			callback, transfer, tz, amd     string
+			record                          bool
+			cps                             float64
+			machine, winStart, winEnd, days int
+		)
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT id, callback, transfer_to, record, calls_per_second, amd::text, retry_machine_s,
+			time_zone, window_start_min, window_end_min, window_days FROM campaigns`).
+			Scan(&id, &callback, &transfer, &record, &cps, &amd, &machine, &tz, &winStart, &winEnd, &days))
+		require.Equal(t, "+12035550188", callback)
+		require.Equal(t, "front-desk", transfer)
+		require.True(t, record)
+		require.Equal(t, 1.5, cps)
+		require.JSONEq(t, `{"greeting_ms": 1200}`, amd)
+		require.Equal(t, 3600, machine)
+		require.Equal(t, "America/Chicago", tz)
+		require.Equal(t, 9*60, winStart)
+		require.Equal(t, 17*60+30, winEnd)
+		require.Equal(t, 1<<1|1<<3|1<<5, days)
+		code, page, _ := br.get(fmt.Sprintf("/campaigns/%d", id))
+		require.Equal(t, http.StatusOK, code)
+		for _, want := range []string{"&#43;12035550188", "front-desk", "Recording</span> on", "Calls per second</span> 1.5", "machine 3600 s",
+			"Mon, Wed, Fri, 09:00-17:30 (America/Chicago), from Mon Nov 30 2099 08:00, until Fri Dec 4 2099 18:00", "greeting_ms 1200"} {
+			require.Contains(t, page, want)
+		}
+	})
+}
+
+func TestCampaignAPISettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	listID := insertList(t, b, "api", "Ann Lee")
+	var adminID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'admin@firm.test'`).Scan(&adminID))
+	tok, err := b.accounts.CreateToken(ctx, adminID, "test")
+	require.NoError(t, err)
+	call := func(body string) (int, string) {
+		req, err := http.NewRequest("POST", b.srv.URL+"/api/v1/campaigns", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(out)
+	}
+	code, body := call(fmt.Sprintf(`{"name":"x","purpose":"informational","list_id":%d,"message":"Hi","caller_id":"860-555-0100",
+		"callback":"900-555-0100","calls_per_second":60,"transfer_to":"front desk","amd":{"max_words":0,"greeting_ms":20000},
+		"retry":{"max_attempts":3,"machine_s":5},"schedule":{"time_zone":"Nowhere/City","window_start":"9","days":["someday"]}}`, listID))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	var bad struct {
+		Fields map[string]string `json:"fields"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &bad))
+	for _, f := range []string{"callback", "calls_per_second", "transfer_to", "amd.greeting_ms", "retry.machine_s",
+		"schedule.time_zone", "schedule.window_start", "schedule.days"} {
+		require.Contains(t, bad.Fields, f)
+	}
+	require.Len(t, bad.Fields, 8)
+
+	code, body = call(fmt.Sprintf(`{"name":"Hearings","purpose":"informational","list_id":%d,"message":"Hi {first_name}, {place} on {date}.",
+		"caller_id":"860-555-0100","calls_per_second":0.5,"transfer_to":"860 555 0142","record":true,"amd":{"total_analysis_time_ms":4000},
+		"schedule":{"time_zone":"America/Denver","starts_at":"2099-01-04","window_start":"08:30","window_end":"16:00","days":["tue"]}}`, listID))
+	require.Equal(t, http.StatusCreated, code, body)
+	var c campaign.Campaign
+	require.NoError(t, json.Unmarshal([]byte(body), &c))
+	require.Equal(t, "+18605550100", c.Callback, "the callback defaults to the caller ID")
+	require.Equal(t, 0.5, c.CallsPerSecond)
+	require.Equal(t, "+18605550142", c.TransferTo)
+	require.True(t, c.Record)
+	require.Equal(t, 4000, c.AMD.TotalAnalysisTime)
+	require.Equal(t, 86400, c.Retry.MachineSeconds)
+	require.Equal(t, campaign.Schedule{TimeZone: "America/Denver", StartsAt: "2099-01-04T00:00:00-07:00", WindowStart: "08:30", WindowEnd: "16:00",
+		Days: []string{"tue"}}, c.Schedule)
+	require.Contains(t, body, `"by_outcome":{}`)
+	require.Contains(t, body, `"reached":0`)
+}
+
+func TestCampaignPageCounts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	listID := insertList(t, b, "counts", "Ann", "Bob", "Cid", "Dee")
+	var campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Counted', 'informational', $1, 'Hello', '+18605550100', 'completed') RETURNING id`, listID).Scan(&campaignID))
+	_, err := b.db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, state)
+		SELECT $1, id, CASE WHEN name = 'Dee' THEN 'expired' ELSE 'done' END FROM contacts WHERE list_id = $2`, campaignID, listID)
+	require.NoError(t, err)
+	_, err = b.db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome)
+		SELECT $1, id, 1, phone, '+18605550100', 'allow', 'ended', CASE name WHEN 'Ann' THEN 'answered' WHEN 'Bob' THEN 'opted_out' ELSE 'machine' END
+		  FROM contacts WHERE list_id = $2`, campaignID, listID)
+	require.NoError(t, err)
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ := atty.get(fmt.Sprintf("/campaigns/%d/attempts", campaignID))
+	require.Equal(t, http.StatusOK, code)
+	for _, want := range []string{`Reached <b id="reached">2</b>`, `Expired <b id="expired">1</b>`, `Opted out <b id="outcome-opted_out">1</b>`,
+		`Answered <b id="outcome-answered">1</b>`, `Machine <b id="outcome-machine">2</b>`, "1 contact(s) were not reached before the campaign's end"} {
+		require.Contains(t, body, want)
+	}
+	code, body, _ = atty.get("/campaigns")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "<th>Reached</th>")
+	require.Contains(t, body, "<td>4</td><td>4</td><td>2</td><td>0</td><td>1</td>", "contacts, attempts, reached, blocked, expired")
+}
