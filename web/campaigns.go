@@ -374,6 +374,9 @@ func (s *Server) attemptsPartial(c echo.Context) error {
 	var buf bytes.Buffer
 	p := page{Data: d}
 	p.CSRF, _ = c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	if u, ok := c.Get(userKey).(account.User); ok {
+		p.User = &u
+	}
 	if err := s.pages["campaign"].ExecuteTemplate(&buf, "live", p); err != nil {
 		return fmt.Errorf("web: render live: %w", err)
 	}

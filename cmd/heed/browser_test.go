@@ -104,6 +104,7 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("caller_id"), "(203) 555-0188"),
 		chromedp.SetValue(chromedp.ID("ring_seconds"), "20"),
 		chromedp.SetValue(chromedp.ID("max_attempts"), "1"),
+		chromedp.SendKeys(chromedp.ID("transfer_to"), demoOffice),
 	))
 	screenshot(t, ctx, "campaign-new")
 	require.NoError(t, chromedp.Do(ctx,

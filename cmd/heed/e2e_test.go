@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
@@ -37,23 +36,22 @@ func TestCampaignEndToEnd(t *testing.T) {
 	}
 	require.NotZero(t, listID, "demo list missing: %+v", lists)
 
-	// A caller ID of its own tells this test's calls apart in the shared CDR.
-	const callerID = "+12035550177"
+	// A caller ID of its own tells this test's calls apart in the shared CDR,
+	// and so does an office number of its own (PSTN behaviour 12).
+	const callerID, office = "+12035550177", "+12035550112"
 	var cp campaign.Campaign
 	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
 		"name": "Court date reminders", "purpose": "informational", "list_id": listID,
 		"message":   "This is Smith and Lee calling to remind you of your court date on Monday at nine.",
 		"caller_id": callerID, "ring_seconds": 20, "max_concurrent": 10,
 		"retry": map[string]int{"max_attempts": 1},
+		// Key 2 reaches the demo office; calls are recorded (and say so).
+		"transfer_to": office, "record": true,
 	}, &cp))
 	require.Equal(t, campaign.StatusDraft, cp.Status)
 	require.Equal(t, len(demoContacts), cp.Counts.Targets)
-	// Key 2 reaches the demo office; calls are recorded (and say so).
-	db, err := pgxpool.New(context.Background(), s.env["DATABASE_URL"])
-	require.NoError(t, err)
-	defer db.Close()
-	_, err = db.Exec(context.Background(), `UPDATE campaigns SET transfer_to = $2, record = true WHERE id = $1`, cp.ID, demoOffice)
-	require.NoError(t, err)
+	require.Equal(t, office, cp.TransferTo)
+	require.True(t, cp.Record)
 
 	start := time.Now()
 	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
@@ -97,7 +95,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 			require.True(t, strings.HasPrefix(a.AMD, "MACHINE "), "AMD result kept: %q", a.AMD)
 			require.Empty(t, a.Recording, "a machine is not recorded")
 		case "transferred":
-			require.Equal(t, demoOffice, a.TransferTo)
+			require.Equal(t, office, a.TransferTo)
 		}
 		if a.Phone == "+18605550101" || a.Phone == "+18605550102" {
 			require.True(t, strings.HasPrefix(a.AMD, "HUMAN "), "AMD result kept: %q", a.AMD)
@@ -153,11 +151,15 @@ func TestCampaignEndToEnd(t *testing.T) {
 
 	// Key 2 put the callee through to the office: the PSTN saw the office
 	// leg, from the callee's number, answered.
-	office := waitCDR(t, tb, "+18605550103", 1)
-	require.Len(t, office, 1, "one office leg: %s", fmtCDR(office))
-	require.Equal(t, demoOffice, office[0].Dst)
-	require.Equal(t, testbed.DispositionAnswered, office[0].Disposition)
-	require.GreaterOrEqual(t, office[0].Billable, 5*time.Second, "the callee and the office talked (the office stays 8 s)")
+	var legs []testbed.CDRRecord
+	for _, r := range waitCDR(t, tb, "+18605550103", 1) {
+		if r.Dst == office {
+			legs = append(legs, r)
+		}
+	}
+	require.Len(t, legs, 1, "one office leg: %s", fmtCDR(legs))
+	require.Equal(t, testbed.DispositionAnswered, legs[0].Disposition)
+	require.GreaterOrEqual(t, legs[0].Billable, 5*time.Second, "the callee and the office talked (the office stays 8 s)")
 
 	// "Press star to hear it again": the callee who asked heard the
 	// message twice, so the call lasted longer than one who just listened.
@@ -193,7 +195,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	out = s.heed(t, "dnc", "check", "+18605550104")
 	require.Contains(t, out, "+18605550104: internal since")
 	require.Contains(t, out, "ivr")
-	second := writeFile(t, "second.csv", "name,phone\nDevon Stop,+18605550104\nAvery Listen,+18605550101\nEmery Busy,+18605550105\n")
+	second := writeFile(t, "second.csv", "name,phone\nDevon Stop,+18605550104\nAvery Listen,+18605550101\nEmery Busy,+18605550105\nCasey Office,+18605550103\n")
 	s.heed(t, "import", "contacts", "--list", "Second reminders", second)
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
 	for _, l := range lists.Lists {
@@ -207,6 +209,8 @@ func TestCampaignEndToEnd(t *testing.T) {
 		"message": "This is Smith and Lee with a second reminder.", "caller_id": callerID2, "ring_seconds": 20,
 		// A busy line is called once more, 30 seconds later.
 		"retry": map[string]int{"max_attempts": 2, "busy_s": 30},
+		// This office never answers (PSTN behaviour 06): key 2 is abandoned.
+		"transfer_to": "+12035550106",
 	}, &cp))
 	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
 	deadline = time.Now().Add(2 * time.Minute)
@@ -226,20 +230,31 @@ func TestCampaignEndToEnd(t *testing.T) {
 		case "+18605550105":
 			require.Equal(t, "busy", a.Outcome)
 			busyAttempts++
+		case "+18605550103":
+			require.Equal(t, "abandoned", a.Outcome, "no one at the office answered")
+			require.Equal(t, "+12035550106", a.TransferTo)
 		default:
 			require.Equal(t, "no_response", a.Outcome)
 		}
 	}
 	require.Equal(t, 2, busyAttempts, "the busy line is retried once, per the rule")
-	recs = waitCDR(t, tb, callerID2, 3)
+	recs = waitCDR(t, tb, callerID2, 4)
 	dst := map[string][]time.Time{}
 	for _, r := range recs {
 		dst[r.Dst] = append(dst[r.Dst], r.Start)
 	}
-	require.Len(t, recs, 3, "CDR:\n%s", fmtCDR(recs))
+	require.Len(t, recs, 4, "CDR:\n%s", fmtCDR(recs))
 	require.Len(t, dst["+18605550101"], 1)
 	require.Empty(t, dst["+18605550104"], "the opted-out number is never dialed again")
 	require.Len(t, dst["+18605550105"], 2, "two attempts, two calls, no duplicate")
+	var unanswered []testbed.CDRRecord
+	for _, r := range waitCDR(t, tb, "+18605550103", 1) {
+		if r.Dst == "+12035550106" {
+			unanswered = append(unanswered, r)
+		}
+	}
+	require.Len(t, unanswered, 1, "one office leg: %s", fmtCDR(unanswered))
+	require.Equal(t, testbed.DispositionNoAnswer, unanswered[0].Disposition)
 	gap := dst["+18605550105"][1].Sub(dst["+18605550105"][0])
 	if gap < 0 {
 		gap = -gap
