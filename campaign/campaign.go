@@ -238,6 +238,9 @@ type Service struct {
 	db    *pgxpool.Pool
 	river *river.Client[pgx.Tx]
 	now   func() time.Time
+	// Launch runs the launch checks before a campaign starts; a Service
+	// without them starts nothing.
+	Launch *Launch
 }
 
 // NewService returns a Service. The River client may be insert-only.
@@ -878,7 +881,23 @@ func (s *Service) List(ctx context.Context) ([]Campaign, error) {
 // job, in one transaction: either both happen or neither. Starting a
 // running campaign changes nothing.
 func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if c.Status == StatusDraft || c.Status == StatusPaused {
+		states, known, err := s.reach(ctx, id)
+		if err != nil {
+			return Campaign{}, fmt.Errorf("campaign: start: %w", err)
+		}
+		if !known {
+			states = nil
+		}
+		if err := s.Launch.Check(ctx, c, states); err != nil {
+			return Campaign{}, fmt.Errorf("campaign %d: start: %w", id, err)
+		}
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var status Status
 		var gen int64
 		err := tx.QueryRow(ctx, `SELECT status, generation FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen)

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
@@ -24,7 +25,11 @@ func newService(t *testing.T) (*Service, *pgxpool.Pool) {
 	db := dbtest.New(t)
 	rc, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
-	return NewService(db, rc), db
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	s := NewService(db, rc)
+	s.Launch = &Launch{Engine: engine, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
+	return s, db
 }
 
 func importList(t *testing.T, s *Service, name, csv string) int64 {

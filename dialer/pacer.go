@@ -288,6 +288,16 @@ type CallText struct {
 	VoicemailOpening, VoicemailClosing                                         string
 }
 
+// Call returns the whole call as a person hears it when no key is pressed.
+func (t CallText) Call(message string) string {
+	return t.Opening + " " + message + " " + t.Menu + " " + t.Closing
+}
+
+// Voicemail returns what an answering machine is left.
+func (t CallText) Voicemail(message string) string {
+	return t.VoicemailOpening + " " + message + " " + t.VoicemailClosing
+}
+
 // Script returns the text of a campaign's calls for a firm. optOutNumber is
 // the toll-free number left on answering machines (F7); empty means the
 // campaign's callback number.
@@ -300,11 +310,10 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 		optOutNumber = callback
 	}
 	var t CallText
-	t.Opening = "Hello. This is a message from " + firm + "."
+	t.Opening = "Hello. This is a message from " + firm + ". To stop these calls, press " + OptOutKey + " at any time."
 	if c.Record {
 		t.Opening += " This call is recorded."
 	}
-	t.Opening += " To stop these calls, press " + OptOutKey + " at any time."
 	t.Menu = "To confirm, press " + ConfirmKey + "."
 	if c.TransferTo != "" {
 		t.Menu += " To speak with our office, press " + OfficeKey + "."
@@ -320,6 +329,13 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 	t.VoicemailOpening = "Hello. This is a message from " + firm + "."
 	t.VoicemailClosing = "To reach us, call " + spokenNumber(callback) + ". To stop these calls, call " + spokenNumber(optOutNumber) +
 		". Again, to stop these calls, call " + spokenNumber(optOutNumber) + "."
+	if c.Purpose == consent.PurposeSolicitation {
+		// A recorded solicitation says so at its start and at its end (E1).
+		const ad = "Advertising Material."
+		t.Opening, t.VoicemailOpening = ad+" "+t.Opening, ad+" "+t.VoicemailOpening
+		t.Closing, t.VoicemailClosing = t.Closing+" "+ad, t.VoicemailClosing+" "+ad
+		t.Confirmed = t.Confirmed + " " + ad
+	}
 	return t
 }
 

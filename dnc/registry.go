@@ -178,3 +178,18 @@ func (r *Registry) writeFile(name string, meta Meta, set *Set) error {
 	}
 	return nil
 }
+
+// NationalAsOf returns the date of the installed national registry copy,
+// or the zero time when none is installed.
+func (r *Registry) NationalAsOf(ctx context.Context) (time.Time, error) {
+	installed, err := r.Installed(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, in := range installed {
+		if in.List == National {
+			return in.AsOf, nil
+		}
+	}
+	return time.Time{}, nil
+}

@@ -350,7 +350,8 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, campaign.ErrNotFound), errors.Is(err, account.ErrNotFound):
 		return http.StatusNotFound, "Not found."
 	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected),
-		errors.Is(err, consent.ErrInvalidRecord), errors.Is(err, consent.ErrImportRejected), errors.Is(err, consent.ErrUnknownFormat):
+		errors.Is(err, consent.ErrInvalidRecord), errors.Is(err, consent.ErrImportRejected), errors.Is(err, consent.ErrUnknownFormat),
+		errors.Is(err, campaign.ErrLaunchRefused):
 		return http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed):
 		return http.StatusConflict, err.Error()

@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
@@ -52,8 +53,12 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	accounts := account.NewService(db)
 	media := dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	campaigns := campaign.NewService(db, rc)
+	campaigns.Launch = &campaign.Launch{Engine: engine, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
 	s, err := web.New(web.Config{
-		DB: db, Accounts: accounts, Campaigns: campaign.NewService(db, rc), DNC: dnc.NewPGStore(db), Media: media, Registry: dnc.NewRegistry(db, t.TempDir()),
+		DB: db, Accounts: accounts, Campaigns: campaigns, DNC: dnc.NewPGStore(db), Media: media, Registry: dnc.NewRegistry(db, t.TempDir()),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,
 		Ready: []web.Check{{Name: "postgres", Run: db.Ping}},
 	})

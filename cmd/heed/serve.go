@@ -139,6 +139,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	campaigns := campaign.NewService(pool, rc)
+	campaigns.Launch = &campaign.Launch{Engine: engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
 	if n, err := campaigns.Resume(ctx); err != nil {
 		return err
 	} else if n > 0 {

@@ -1,0 +1,78 @@
+package campaign
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// TestStartRunsLaunchChecks: Start refuses a campaign whose call would break
+// a script rule, names the rule, and changes nothing; it refuses every
+// campaign when no checks are configured.
+func TestStartRunsLaunchChecks(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	ct := importList(t, s, "ct", "name,phone,state\nAnn,8605550101,CT\n")
+	ny := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	create := func(purpose string, listID int64) Campaign {
+		c, err := s.Create(ctx, NewCampaign{Name: purpose, Purpose: purpose, ListID: listID, CallerID: "860-555-0100",
+			Message: "We have news about your matter."}, 0)
+		require.NoError(t, err)
+		return c
+	}
+	status := func(id int64) string {
+		var st string
+		require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
+		return st
+	}
+
+	// Telemarketing with no national registry copy installed, to Connecticut
+	// without the sales disclosure: refused, with both reasons.
+	tm := create("telemarketing", ct)
+	_, err := s.Start(ctx, tm.ID)
+	var le *LaunchError
+	require.ErrorAs(t, err, &le)
+	require.ErrorIs(t, err, ErrLaunchRefused)
+	require.ElementsMatch(t, []consent.Reason{"dnc.national_stale", "script.disclosure"}, le.Reasons)
+	require.Contains(t, err.Error(), "at most 31 days old")
+	require.Equal(t, "draft", status(tm.ID), "a refused start changes nothing")
+
+	// A fresh registry copy, and contacts outside Connecticut: it starts.
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	tm2 := create("telemarketing", ny)
+	c, err := s.Start(ctx, tm2.ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusRunning, c.Status)
+
+	// Informational, debt collection and (outside Connecticut) solicitation
+	// calls pass: heed's own opening and closing identify the firm, offer
+	// the opt-out, state the callback number and say "Advertising Material"
+	// where needed.
+	for p, list := range map[string]int64{"informational": ct, "debt_collection": ct, "solicitation": ny} {
+		c, err := s.Start(ctx, create(p, list).ID)
+		require.NoError(t, err, p)
+		require.Equal(t, StatusRunning, c.Status, p)
+	}
+	// A solicitation to Connecticut needs the sales disclosure too.
+	_, err = s.Start(ctx, create("solicitation", ct).ID)
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons)
+
+	// No toll-free opt-out number for voicemail: refused.
+	s.Launch.OptOutNumber = ""
+	_, err = s.Start(ctx, create("informational", ct).ID)
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
+
+	// No checks at all: nothing starts.
+	s.Launch = nil
+	info := create("informational", ct)
+	_, err = s.Start(ctx, info.ID)
+	require.ErrorIs(t, err, ErrLaunchRefused)
+	require.Equal(t, "draft", status(info.ID))
+}

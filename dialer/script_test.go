@@ -1,0 +1,40 @@
+package dialer_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+)
+
+// TestScriptPassesLaunchChecks: the call heed assembles around a message
+// meets the F7 and E1 script rules by itself, for every purpose, so the
+// launch checks only ever refuse what the paralegal's message lacks.
+func TestScriptPassesLaunchChecks(t *testing.T) {
+	t.Parallel()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	at := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	const firm, msg = "Smith and Lee LLP", "Your hearing is on Tuesday, December 1 at 9:30 AM at the Hartford courthouse."
+	for _, purpose := range []consent.Purpose{consent.PurposeInformational, consent.PurposeDebtCollection, consent.PurposeSolicitation, consent.PurposeTelemarketing} {
+		for _, record := range []bool{false, true} {
+			c := dialer.Campaign{Purpose: purpose, CallerID: "+18605550100", Record: record, TransferTo: "+18605550111"}
+			txt := dialer.Script(c, firm, "+18005550199")
+			s := consent.Script{Purpose: purpose, Method: consent.MethodPrerecorded, Text: txt.Call(msg), Voicemail: txt.Voicemail(msg),
+				FirmName: firm, Callback: "+18605550100", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
+			require.Empty(t, engine.CheckScript(s), "%s, recorded %v:\n%s\n%s", purpose, record, s.Text, s.Voicemail)
+		}
+	}
+
+	// What the checks still catch: a voicemail without a toll-free number,
+	// a stale national registry copy for telemarketing, and a Connecticut
+	// sales call without its disclosure.
+	c := dialer.Campaign{Purpose: consent.PurposeTelemarketing, CallerID: "+18605550100"}
+	txt := dialer.Script(c, firm, "")
+	s := consent.Script{Purpose: consent.PurposeTelemarketing, Method: consent.MethodPrerecorded, Text: txt.Call(msg), Voicemail: txt.Voicemail(msg),
+		FirmName: firm, Callback: "+18605550100", States: []string{"CT"}, NationalAsOf: at.Add(-40 * 24 * time.Hour), At: at}
+	require.ElementsMatch(t, []consent.Reason{"script.callback", "dnc.national_stale", "script.disclosure"}, engine.CheckScript(s))
+}
