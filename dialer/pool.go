@@ -64,6 +64,9 @@ type PoolConfig struct {
 	CheckTimeout time.Duration
 	// ConnectTimeout bounds one connection attempt; zero means 10 s.
 	ConnectTimeout time.Duration
+	// ResyncTimeout bounds the resync of an Asterisk's calls after it
+	// comes back (one request per call in flight); zero means 30 s.
+	ResyncTimeout time.Duration
 	// Now is the clock of the per-Asterisk rate limits; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -120,6 +123,9 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.ResyncTimeout == 0 {
+		cfg.ResyncTimeout = 30 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -198,12 +204,17 @@ func (p *Pool) connect(ctx context.Context, pm *poolMember) error {
 func (p *Pool) Close() {
 	close(p.stop)
 	p.wg.Wait()
+	var ms []Member
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, pm := range p.members {
 		if pm.m != nil {
-			pm.m.Close()
+			ms = append(ms, pm.m)
 		}
+	}
+	p.mu.Unlock()
+	// Closing a Switch may end calls, whose reports take p.mu.
+	for _, m := range ms {
+		m.Close()
 	}
 }
 
@@ -310,7 +321,9 @@ func (p *Pool) check(ctx context.Context, pm *poolMember) {
 		// Events may have been lost while ARI was away (and a restarted
 		// Asterisk lost every channel): end the calls whose channel is gone
 		// before taking new ones.
-		n, err := m.Resync(hctx)
+		rctx, rcancel := context.WithTimeout(ctx, p.cfg.ResyncTimeout)
+		n, err := m.Resync(rctx)
+		rcancel()
 		if err != nil {
 			p.log.Warn("pool: resync after reconnect failed; will retry", "asterisk", pm.cfg.Name, "err", err)
 			p.mu.Lock()
