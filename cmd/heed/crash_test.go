@@ -123,10 +123,14 @@ func TestKillDashNine(t *testing.T) {
 	// Reconciliation asked Asterisk about each: the first calls (numbers
 	// that listen for 30 s) were still up at the restart and were hung up.
 	found := map[string]int{}
+	hungUp := map[string]bool{}
 	for _, a := range attemptRows(t, s.env, cp.ID) {
 		if a.Outcome == "unknown" {
 			require.Contains(t, []string{"hung_up", "gone"}, a.Reconcile, "attempt %d", a.ID)
 			found[a.Reconcile]++
+			if a.Reconcile == "hung_up" {
+				hungUp[a.Phone] = true
+			}
 		} else {
 			require.Empty(t, a.Reconcile, "attempt %d was not left in flight", a.ID)
 		}
@@ -139,6 +143,12 @@ func TestKillDashNine(t *testing.T) {
 	}
 	for p, n := range dialed {
 		require.Equal(t, 1, n, "%s was dialed %d times; CDR:\n%s", p, n, fmtCDR(recs))
+	}
+	for _, r := range recs {
+		if hungUp[r.Dst] {
+			// Its callee listens for 30 s; only heed's hangup ends it sooner.
+			require.Less(t, r.Billable, 30*time.Second, "%s was hung up at the restart; CDR:\n%s", r.Dst, fmtCDR(recs))
+		}
 	}
 	require.Len(t, recs, placed, "one call per placed attempt, none more: CDR:\n%s", fmtCDR(recs))
 	t.Logf("%d attempts placed, %d closed as unknown after the crash (%v), %d CDR records, no number twice", placed, unknown, found, len(recs))
