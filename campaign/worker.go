@@ -32,6 +32,10 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 // a time run a campaign. (The migrations' triggers lock class 0x68656565.)
 const leaseClass = 0x6865_6564 // "heed"
 
+// leftRetry is how soon a campaign with attempts left in flight, whose
+// Asterisk could not be asked, runs again when nothing else is due.
+const leftRetry = 5 * time.Second
+
 // RunWorker runs campaigns through the pacing loop.
 type RunWorker struct {
 	river.WorkerDefaults[RunArgs]
@@ -93,6 +97,10 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		d := sn.After
 		if d < time.Second {
 			d = time.Second
+		}
+		if rec.Left > 0 && d < leftRetry {
+			// Targets wait on an Asterisk that cannot be asked yet.
+			d = leftRetry
 		}
 		return river.JobSnooze(d)
 	}

@@ -85,7 +85,7 @@ type Pool struct {
 	byName  map[string]*poolMember
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever capacity may have grown
+	changed chan struct{} // closed and replaced whenever a waiting Place should look again
 	waiting int
 
 	stop chan struct{}
@@ -310,6 +310,8 @@ func (p *Pool) check(ctx context.Context, pm *poolMember) {
 	if err != nil {
 		p.mu.Lock()
 		pm.up, pm.lastErr = false, err
+		// Waiting calls look again: with no Asterisk left up they fail.
+		p.broadcastLocked()
 		p.mu.Unlock()
 		if wasUp {
 			p.log.Warn("pool: Asterisk down; skipping it", "asterisk", pm.cfg.Name, "err", err)
@@ -339,7 +341,7 @@ func (p *Pool) check(ctx context.Context, pm *poolMember) {
 	p.mu.Unlock()
 }
 
-// broadcastLocked wakes every waiting Place; p.mu is held.
+// broadcastLocked wakes every waiting Place to look again; p.mu is held.
 func (p *Pool) broadcastLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})

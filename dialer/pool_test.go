@@ -351,3 +351,16 @@ func TestPoolReconcile(t *testing.T) {
 	_, err = p.Reconcile(context.Background(), "a", 5)
 	require.ErrorIs(t, err, ErrARIUnavailable)
 }
+
+func TestPoolWaitingCallFailsWhenLastAsteriskGoesDown(t *testing.T) {
+	a := newFake("a")
+	p := newTestPool(t, nil, memberSpec{fake: a, max: 1})
+	place(t, p, 1)
+	placed := make(chan error, 1)
+	go func() { placed <- p.Place(context.Background(), CallRequest{AttemptID: 2}, func(CallEvent) {}) }()
+	waitFor(t, "the second call to wait", func() bool { return p.Waiting() == 1 })
+	a.set(fmt.Errorf("%w: fake", ErrARIUnavailable), a.started)
+	p.Check(context.Background())
+	require.ErrorIs(t, <-placed, ErrNoAsterisk)
+	require.Equal(t, []int64{1}, a.placed)
+}
