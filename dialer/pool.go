@@ -474,6 +474,9 @@ func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent
 	})
 	if err != nil {
 		release()
+		// The Asterisk may have just gone away: check it now, so that the
+		// next calls skip it rather than fail on it too.
+		p.check(ctx, pm)
 		return fmt.Errorf("%s: %w", pm.cfg.Name, err)
 	}
 	return nil

@@ -26,6 +26,7 @@ type fakeMember struct {
 	resyncs   int
 	orphans   map[int64]Orphan
 	closed    bool
+	placeErr  error
 }
 
 func newFake(name string) *fakeMember {
@@ -37,6 +38,9 @@ func (f *fakeMember) Name() string { return f.name }
 func (f *fakeMember) Place(_ context.Context, req CallRequest, report func(CallEvent)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.placeErr != nil {
+		return f.placeErr
+	}
 	f.calls[req.AttemptID] = report
 	f.placed = append(f.placed, req.AttemptID)
 	return nil
@@ -363,4 +367,21 @@ func TestPoolWaitingCallFailsWhenLastAsteriskGoesDown(t *testing.T) {
 	p.Check(context.Background())
 	require.ErrorIs(t, <-placed, ErrNoAsterisk)
 	require.Equal(t, []int64{1}, a.placed)
+}
+
+func TestPoolChecksAsteriskThatRefusedACall(t *testing.T) {
+	a, b := newFake("a"), newFake("b")
+	p := newTestPool(t, nil, memberSpec{fake: a}, memberSpec{fake: b})
+	// a dies between two health checks.
+	down := fmt.Errorf("%w: connection refused", ErrARIUnavailable)
+	a.mu.Lock()
+	a.placeErr, a.healthErr = fmt.Errorf("%w: connection refused", ErrOriginate), down
+	a.mu.Unlock()
+	err := p.Place(context.Background(), CallRequest{AttemptID: 1}, func(CallEvent) {})
+	require.ErrorIs(t, err, ErrOriginate)
+	require.Equal(t, map[string]int{"a": 0, "b": 0}, p.Load(), "the refused call holds no room")
+	for id := int64(2); id <= 4; id++ {
+		place(t, p, id)
+	}
+	require.Equal(t, []int64{2, 3, 4}, b.placed, "the next calls skip a at once, without waiting for a periodic check")
 }

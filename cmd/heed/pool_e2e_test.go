@@ -96,16 +96,24 @@ func attemptRows(t *testing.T, env map[string]string, campaignID int64) []attemp
 	return out
 }
 
-// requireOneCallPerNumber checks the PSTN CDR: one record per placed
-// attempt, no number twice.
+// requireOneCallPerNumber checks the PSTN CDR: one record per attempt
+// that an Asterisk took (an attempt whose originate was refused names none
+// and was not dialed), no number twice.
 func requireOneCallPerNumber(t *testing.T, tb *testbed.Testbed, callerID string, attempts []attemptRow) []testbed.CDRRecord {
 	t.Helper()
 	placed := map[string]bool{}
+	allowed := map[string]bool{}
 	for _, a := range attempts {
-		if a.Decision == "allow" {
-			require.False(t, placed[a.Phone], "%s has two allowed attempts", a.Phone)
-			placed[a.Phone] = true
+		if a.Decision != "allow" {
+			continue
 		}
+		require.False(t, allowed[a.Phone], "%s has two allowed attempts", a.Phone)
+		allowed[a.Phone] = true
+		if a.Asterisk == "" {
+			require.Equal(t, "failed", a.Outcome, "attempt %d names no Asterisk: its originate was refused", a.ID)
+			continue
+		}
+		placed[a.Phone] = true
 	}
 	recs := waitCDR(t, tb, callerID, len(placed))
 	dialed := map[string]int{}
@@ -116,6 +124,11 @@ func requireOneCallPerNumber(t *testing.T, tb *testbed.Testbed, callerID string,
 		require.Equal(t, 1, dialed[p], "%s: want exactly one PSTN call; CDR:\n%s", p, fmtCDR(recs))
 	}
 	require.Len(t, recs, len(placed), "one PSTN call per placed attempt, none more; CDR:\n%s", fmtCDR(recs))
+	for p := range allowed {
+		if !placed[p] {
+			require.Zero(t, dialed[p], "%s: its originate was refused, yet the PSTN saw it", p)
+		}
+	}
 	return recs
 }
 
