@@ -76,7 +76,6 @@ func routeARILogs(log *slog.Logger) {
 // channel. Pool notices such an Asterisk through Switch.Health (ARI info,
 // whose startup time changes on a restart, and Connected) and, once it is
 // back, ends the calls whose channels are gone (Switch.Resync).
-
 func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Client, error) {
 	routeARILogs(log)
 	ws := cfg.WebsocketURL
