@@ -32,21 +32,28 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 // a time run a campaign. (The migrations' triggers lock class 0x68656565.)
 const leaseClass = 0x6865_6564 // "heed"
 
+// leftRetry is how soon a campaign with attempts left in flight, whose
+// Asterisk could not be asked, runs again when nothing else is due.
+const leftRetry = 5 * time.Second
+
 // RunWorker runs campaigns through the pacing loop.
 type RunWorker struct {
 	river.WorkerDefaults[RunArgs]
 	DB    *pgxpool.Pool
 	Store *Store
 	Pacer *dialer.Pacer
-	Log   *slog.Logger
+	// Reconciler settles, on Asterisk, the calls a dead process left in
+	// flight; *dialer.Pool is one.
+	Reconciler Reconciler
+	Log        *slog.Logger
 }
 
 // Timeout lets a campaign run as long as it needs.
 func (w *RunWorker) Timeout(*river.Job[RunArgs]) time.Duration { return -1 }
 
 // Work holds the campaign's lease (a session advisory lock, released if this
-// process dies), recovers what a dead process left in flight, and runs the
-// pacing loop. It snoozes when nothing is due yet.
+// process dies), reconciles with Asterisk what a dead process left in
+// flight, and runs the pacing loop. It snoozes when nothing is due yet.
 func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	id := job.Args.CampaignID
 	conn, err := w.DB.Acquire(ctx)
@@ -73,10 +80,16 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		// A newer start (or a restart) superseded this job.
 		return nil
 	}
-	if n, err := w.Store.Recover(ctx, id); err != nil {
+	rec, err := w.Store.Recover(ctx, id, w.Reconciler)
+	if err != nil {
 		return err
-	} else if n > 0 {
-		w.Log.Warn("campaign: closed attempts left in flight by a stopped process", "campaign", id, "attempts", n)
+	}
+	if rec.Closed() > 0 {
+		w.Log.Warn("campaign: reconciled attempts left in flight by a stopped process", "campaign", id,
+			"hung_up", rec.HungUp, "gone", rec.Gone, "unchecked", rec.Unchecked)
+	}
+	if rec.Left > 0 {
+		w.Log.Warn("campaign: attempts left in flight whose Asterisk cannot be asked now; will retry", "campaign", id, "attempts", rec.Left)
 	}
 	err = w.Pacer.Run(ctx, id, job.Args.Generation)
 	var sn *dialer.Snooze
@@ -84,6 +97,10 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		d := sn.After
 		if d < time.Second {
 			d = time.Second
+		}
+		if rec.Left > 0 && d < leftRetry {
+			// Targets wait on an Asterisk that cannot be asked yet.
+			d = leftRetry
 		}
 		return river.JobSnooze(d)
 	}

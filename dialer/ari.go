@@ -68,6 +68,18 @@ func routeARILogs(log *slog.Logger) {
 // ConnectARI connects to an Asterisk's ARI, giving up when ctx ends. The
 // ari library's own Connect retries forever, so it runs in the background
 // and is abandoned (and closed) at the deadline.
+//
+// Once connected, the library (native client, v5.3.1) keeps the event
+// websocket up by itself: when a read fails it marks itself disconnected
+// and dials again, once a second, until Close. The application name is in
+// the websocket URL, so Asterisk registers the application again on each
+// reconnect, and the client's bus, with every subscription on it, is the
+// same before and after; nothing needs resubscribing. What it does not do
+// is tell anyone: events sent while the websocket was down (a channel's
+// end, above all) are lost, and a restarted Asterisk has lost every
+// channel. Pool notices such an Asterisk through Switch.Health (ARI info,
+// whose startup time changes on a restart, and Connected) and, once it is
+// back, ends the calls whose channels are gone (Switch.Resync).
 func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Client, error) {
 	routeARILogs(log)
 	ws := cfg.WebsocketURL

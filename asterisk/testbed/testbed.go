@@ -98,6 +98,11 @@ type Options struct {
 	// ARIPassword is the ARI password; the default is a random one.
 	ARIPassword string
 
+	// PBXCount is how many PBXes share the PSTN simulator; 0 means 1.
+	// The first is the one the Testbed's ARIURL and the like describe;
+	// every one is listed in Testbed.PBXes. Extra PBXes get free ports.
+	PBXCount int
+
 	// Log, when not nil, receives the console output of both Asterisks
 	// (and of debootstrap while the root is built), one line at a time,
 	// each prefixed with "pbx: ", "pstn: " or "debootstrap: ".
@@ -155,6 +160,11 @@ type Testbed struct {
 	// Root is the Debian root (on this machine) that Asterisk runs in.
 	Root string
 
+	// PBXes lists every PBX, the first being the one described above.
+	// They share the ARI credentials, the application name, the trunk
+	// format, the dialplan and the media directory.
+	PBXes []PBX
+
 	// Dir is this testbed's own directory inside Root, on this machine. It
 	// holds the rendered configuration, logs, CDRs, recordings and media of
 	// both Asterisks and is removed by Close.
@@ -162,13 +172,30 @@ type Testbed struct {
 
 	logMu  sync.Mutex // serializes writes to log
 	log    io.Writer
-	lock   *os.File // flocked while the testbed lives; see claimDir
-	pbx    *instance
+	lock   *os.File    // flocked while the testbed lives; see claimDir
+	pbx    *instance   // the first PBX, pbxes[0]
+	pbxes  []*instance // every PBX
 	pstn   *instance
 	closed chan struct{}
 
+	restartMu sync.Mutex // one StopPBX or StartPBX at a time
+
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// PBX describes how to reach one PBX of a testbed.
+type PBX struct {
+	// Name names the PBX: "pbx" for the first, then "pbx2", "pbx3"...
+	Name string
+	// ARIURL is the base URL of its ARI REST interface.
+	ARIURL string
+	// WebsocketURL is the URL of its ARI event websocket.
+	WebsocketURL string
+	// ARIPort is its HTTP (ARI) port on 127.0.0.1.
+	ARIPort int
+	// SIPPort is its SIP (UDP) port on 127.0.0.1.
+	SIPPort int
 }
 
 // Start starts a testbed: it builds the Debian root if the cache has none,
@@ -204,6 +231,10 @@ func Start(ctx context.Context, opts Options) (*Testbed, error) {
 	}
 	tb.ARIURL = fmt.Sprintf("http://127.0.0.1:%d/ari", tb.ARIPort)
 	tb.WebsocketURL = fmt.Sprintf("ws://127.0.0.1:%d/ari/events", tb.ARIPort)
+	tb.PBXes = []PBX{{Name: "pbx", ARIURL: tb.ARIURL, WebsocketURL: tb.WebsocketURL, ARIPort: tb.ARIPort, SIPPort: tb.PBXSIPPort}}
+	if err := tb.pickExtraPBXes(opts.PBXCount); err != nil {
+		return nil, err
+	}
 
 	id, err := randomHex(6)
 	if err != nil {
@@ -234,18 +265,28 @@ func Start(ctx context.Context, opts Options) (*Testbed, error) {
 		"ARI_USER":      tb.ARIUser,
 		"ARI_PASSWORD":  tb.ARIPassword,
 	}
-	tb.pbx = &instance{name: "pbx", chrootDir: path.Join(chrootDir, "pbx")}
-	tb.pstn = &instance{name: "pstn", chrootDir: path.Join(chrootDir, "pstn")}
+	tb.pstn = &instance{name: "pstn", conf: "pstn", chrootDir: path.Join(chrootDir, "pstn")}
 	vars := map[*instance]map[string]string{
-		tb.pbx:  {"SIP_PORT": strconv.Itoa(tb.PBXSIPPort), "RTP_START": strconv.Itoa(rtpBase), "RTP_END": strconv.Itoa(rtpBase + rtpPorts - 1)},
 		tb.pstn: {"SIP_PORT": strconv.Itoa(tb.PSTNSIPPort), "RTP_START": strconv.Itoa(rtpBase + rtpPorts), "RTP_END": strconv.Itoa(rtpBase + 2*rtpPorts - 1)},
 	}
+	for i, p := range tb.PBXes {
+		in := &instance{name: p.Name, conf: "pbx", chrootDir: path.Join(chrootDir, p.Name), ariURL: p.ARIURL}
+		// The first PBX's RTP ports are below the PSTN's, extra ones above.
+		start := rtpBase
+		if i > 0 {
+			start = rtpBase + (i+1)*rtpPorts
+		}
+		vars[in] = map[string]string{"SIP_PORT": strconv.Itoa(p.SIPPort), "ARI_PORT": strconv.Itoa(p.ARIPort),
+			"RTP_START": strconv.Itoa(start), "RTP_END": strconv.Itoa(start + rtpPorts - 1)}
+		tb.pbxes = append(tb.pbxes, in)
+	}
+	tb.pbx = tb.pbxes[0]
 
 	if err := tb.claimDir(); err != nil {
 		return nil, err
 	}
 	removeStaleInstances(filepath.Dir(tb.Dir), id)
-	for _, in := range []*instance{tb.pbx, tb.pstn} {
+	for _, in := range tb.all() {
 		in.hostDir = filepath.Join(root, filepath.FromSlash(in.chrootDir))
 		in.out = tb.newOutput(in.name)
 		v := map[string]string{}
@@ -261,7 +302,7 @@ func Start(ctx context.Context, opts Options) (*Testbed, error) {
 	}
 
 	// The PSTN goes first so that the PBX finds its trunk's far end up.
-	for _, in := range []*instance{tb.pstn, tb.pbx} {
+	for _, in := range append([]*instance{tb.pstn}, tb.pbxes...) {
 		if err := in.start(root); err != nil {
 			return nil, errors.Join(err, tb.Close())
 		}
@@ -295,7 +336,9 @@ func (tb *Testbed) Close() error {
 
 func (tb *Testbed) close() error {
 	var errs []error
-	for _, in := range []*instance{tb.pbx, tb.pstn} {
+	tb.restartMu.Lock()
+	defer tb.restartMu.Unlock()
+	for _, in := range tb.all() {
 		if err := in.stop(); err != nil {
 			errs = append(errs, err)
 		}
@@ -375,17 +418,29 @@ func removeStaleInstances(dir, self string) {
 	}
 }
 
-// waitReady waits until both Asterisks report that they are fully booted and
-// the PBX's ARI accepts the testbed's credentials.
+// waitReady waits until every Asterisk reports that it is fully booted and
+// every PBX's ARI accepts the testbed's credentials.
 func (tb *Testbed) waitReady(ctx context.Context) error {
-	for _, in := range []*instance{tb.pstn, tb.pbx} {
-		select {
-		case <-in.out.ready:
-		case <-in.done:
-			return fmt.Errorf("%w: %s exited during start-up: %v", ErrStart, in.name, in.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting for %s to boot: %w", ErrStart, in.name, ctx.Err())
+	for _, in := range append([]*instance{tb.pstn}, tb.pbxes...) {
+		if err := tb.waitInstance(ctx, in); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// waitInstance waits until one Asterisk has booted and, for a PBX, its ARI
+// accepts the testbed's credentials.
+func (tb *Testbed) waitInstance(ctx context.Context, in *instance) error {
+	select {
+	case <-in.out.ready:
+	case <-in.done:
+		return fmt.Errorf("%w: %s exited during start-up: %v", ErrStart, in.name, in.waitErr)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for %s to boot: %w", ErrStart, in.name, ctx.Err())
+	}
+	if in.ariURL == "" {
+		return nil
 	}
 
 	// The HTTP server binds before the modules load, so once the PBX has
@@ -395,7 +450,7 @@ func (tb *Testbed) waitReady(ctx context.Context) error {
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		status, err := tb.ariInfo(ctx, client)
+		status, err := tb.ariInfo(ctx, client, in.ariURL)
 		switch {
 		case err == nil && status == http.StatusOK:
 			return nil
@@ -403,18 +458,18 @@ func (tb *Testbed) waitReady(ctx context.Context) error {
 			return fmt.Errorf("%w: ARI refused user %q", ErrStart, tb.ARIUser)
 		}
 		select {
-		case <-tb.pbx.done:
-			return fmt.Errorf("%w: pbx exited during start-up: %v", ErrStart, tb.pbx.waitErr)
+		case <-in.done:
+			return fmt.Errorf("%w: %s exited during start-up: %v", ErrStart, in.name, in.waitErr)
 		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting for ARI at %s (last status %d, last error %v): %w", ErrStart, tb.ARIURL, status, err, ctx.Err())
+			return fmt.Errorf("%w: waiting for ARI at %s (last status %d, last error %v): %w", ErrStart, in.ariURL, status, err, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
 // ariInfo asks the PBX's ARI for /asterisk/info and returns the HTTP status.
-func (tb *Testbed) ariInfo(ctx context.Context, client *http.Client) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.ARIURL+"/asterisk/info", nil)
+func (tb *Testbed) ariInfo(ctx context.Context, client *http.Client, ariURL string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ariURL+"/asterisk/info", nil)
 	if err != nil {
 		return 0, fmt.Errorf("testbed: building ARI request: %w", err)
 	}
@@ -428,10 +483,10 @@ func (tb *Testbed) ariInfo(ctx context.Context, client *http.Client) (int, error
 	return resp.StatusCode, nil
 }
 
-// tails returns the last n lines of both Asterisks' output, for errors.
+// tails returns the last n lines of every Asterisk's output, for errors.
 func (tb *Testbed) tails(n int) string {
 	var b strings.Builder
-	for _, in := range []*instance{tb.pbx, tb.pstn} {
+	for _, in := range tb.all() {
 		if in == nil || in.out == nil {
 			continue
 		}
@@ -502,9 +557,11 @@ func withDefaults(opts Options) (Options, error) {
 	return opts, nil
 }
 
-// instance is one Asterisk process: the PBX or the PSTN simulator.
+// instance is one Asterisk process: a PBX or the PSTN simulator.
 type instance struct {
-	name      string // "pbx" or "pstn", also the config directory in asterisk.Config
+	name      string // "pbx", "pbx2"... or "pstn"
+	conf      string // its configuration directory in asterisk.Config: "pbx" or "pstn"
+	ariURL    string // a PBX's ARI base URL; empty for the PSTN
 	chrootDir string // its directory as Asterisk sees it
 	hostDir   string // the same directory on this machine
 	out       *output
@@ -535,12 +592,12 @@ func (in *instance) prepare(vars map[string]string) error {
 			return fmt.Errorf("testbed: creating %s directory: %w", in.name, err)
 		}
 	}
-	files, err := fs.Glob(asterisk.Config, in.name+"/*.conf")
+	files, err := fs.Glob(asterisk.Config, in.conf+"/*.conf")
 	if err != nil {
 		return fmt.Errorf("testbed: listing %s configuration: %w", in.name, err)
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("testbed: no %s configuration embedded", in.name)
+		return fmt.Errorf("testbed: no %s configuration embedded", in.conf)
 	}
 	for _, name := range files {
 		data, err := fs.ReadFile(asterisk.Config, name)
@@ -701,4 +758,105 @@ func sysProcAttr(root string) *syscall.SysProcAttr {
 		attr.GidMappingsEnableSetgroups = false
 	}
 	return attr
+}
+
+// all returns every instance: the PBXes, then the PSTN simulator.
+func (tb *Testbed) all() []*instance {
+	return append(append([]*instance{}, tb.pbxes...), tb.pstn)
+}
+
+// pickExtraPBXes adds free ports for the PBXes after the first, up to
+// count in all.
+func (tb *Testbed) pickExtraPBXes(count int) error {
+	used := map[int]bool{tb.ARIPort: true, tb.PBXSIPPort: true, tb.PSTNSIPPort: true}
+	free := func(network string) (int, error) {
+		for {
+			p, err := portOr(0, network)
+			if err != nil {
+				return 0, err
+			}
+			if !used[p] {
+				used[p] = true
+				return p, nil
+			}
+		}
+	}
+	for i := 2; i <= count; i++ {
+		ari, err := free("tcp")
+		if err != nil {
+			return err
+		}
+		sip, err := free("udp")
+		if err != nil {
+			return err
+		}
+		tb.PBXes = append(tb.PBXes, PBX{
+			Name: "pbx" + strconv.Itoa(i), ARIPort: ari, SIPPort: sip,
+			ARIURL:       fmt.Sprintf("http://127.0.0.1:%d/ari", ari),
+			WebsocketURL: fmt.Sprintf("ws://127.0.0.1:%d/ari/events", ari),
+		})
+	}
+	return nil
+}
+
+// StopPBX kills PBX i (0 is the first) the way a crash would: its calls
+// vanish without a hangup, and its ARI and SIP ports close. StartPBX
+// brings it back.
+func (tb *Testbed) StopPBX(i int) error {
+	tb.restartMu.Lock()
+	defer tb.restartMu.Unlock()
+	in, err := tb.pbxInstance(i)
+	if err != nil {
+		return err
+	}
+	return in.stop()
+}
+
+// StartPBX starts PBX i again after StopPBX, with the same configuration
+// and ports, and waits until it has booted and its ARI answers. A PBX that
+// is running is left alone.
+func (tb *Testbed) StartPBX(ctx context.Context, i int) error {
+	tb.restartMu.Lock()
+	defer tb.restartMu.Unlock()
+	in, err := tb.pbxInstance(i)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-in.done:
+	default:
+		return nil
+	}
+	in.out = tb.newOutput(in.name)
+	if err := in.start(tb.Root); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := tb.waitInstance(ctx, in); err != nil {
+		return fmt.Errorf("testbed: restarting %s: %w\n%s", in.name, err, in.out.tail(40))
+	}
+	return nil
+}
+
+// RestartPBX kills PBX i and starts it again: StopPBX, then StartPBX.
+func (tb *Testbed) RestartPBX(ctx context.Context, i int) error {
+	if err := tb.StopPBX(i); err != nil {
+		return err
+	}
+	return tb.StartPBX(ctx, i)
+}
+
+// pbxInstance returns PBX i, or an error if there is none or the testbed
+// is closed; tb.restartMu is held.
+func (tb *Testbed) pbxInstance(i int) (*instance, error) {
+	select {
+	case <-tb.closed:
+		return nil, ErrClosed
+	default:
+	}
+	if i < 0 || i >= len(tb.pbxes) {
+		return nil, fmt.Errorf("testbed: no PBX %d (have %d)", i, len(tb.pbxes))
+	}
+	return tb.pbxes[i], nil
 }

@@ -1,7 +1,7 @@
 // Command heed-dev brings up heed's whole local stack for `make run`: a
 // throwaway PostgreSQL cluster, the Asterisk testbed (a PBX and a PSTN
-// simulator on loopback), the migrations, the demo data with a first admin,
-// and `heed serve` on http://127.0.0.1:8080. It stops everything on Ctrl-C.
+// simulator on loopback; -pbxes N runs N PBXes), the migrations, the demo
+// data with a first admin, and `heed serve` on http://127.0.0.1:8080. It stops everything on Ctrl-C.
 // With "exec -- CMD...", it runs CMD with DATABASE_URL pointing at a
 // throwaway cluster instead (used by `make test`).
 package main
@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 	heedBin := fs.String("heed", "bin/heed", "the heed binary to run")
 	listen := fs.String("listen", envOr("HEED_LISTEN", "127.0.0.1:8080"), "address for the web UI")
 	verbose := fs.Bool("v", false, "show Asterisk's console output")
+	pbxes := fs.Int("pbxes", 1, "how many PBX Asterisks to run, sharing the PSTN simulator; heed dials through all of them (HEED_ASTERISKS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string) error {
 		tbLog = os.Stderr
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	tb, err := testbed.Start(sctx, testbed.Options{Log: tbLog})
+	tb, err := testbed.Start(sctx, testbed.Options{Log: tbLog, PBXCount: *pbxes})
 	cancel()
 	if err != nil {
 		return err
@@ -90,6 +91,13 @@ func run(ctx context.Context, args []string) error {
 		"HEED_OPTOUT_NUMBER="+envOr("HEED_OPTOUT_NUMBER", "+18005550199"),
 		"HEED_RECORDINGS_DIR="+envOr("HEED_RECORDINGS_DIR", filepath.Join(tb.Dir, "recordings")),
 	)
+	if len(tb.PBXes) > 1 {
+		var list []string
+		for _, p := range tb.PBXes {
+			list = append(list, p.Name+"="+p.ARIURL)
+		}
+		env = append(env, "HEED_ASTERISKS="+strings.Join(list, ","))
+	}
 	for _, step := range [][]string{{"migrate"}, {"demo"}} {
 		if err := runCmd(ctx, env, *heedBin, step...); err != nil {
 			return err

@@ -42,7 +42,8 @@ func serveProcess(t *testing.T, bin string, env map[string]string, addr string, 
 
 // TestKillDashNine kills `heed serve` (SIGKILL) in the middle of a
 // campaign with calls in flight, starts it again, and checks that the
-// campaign completes and that the PSTN simulator's CDR shows no number
+// campaign completes, that the calls still up at the restart are hung up
+// and recorded as such, and that the PSTN simulator's CDR shows no number
 // dialed twice.
 func TestKillDashNine(t *testing.T) {
 	t.Parallel()
@@ -119,6 +120,22 @@ func TestKillDashNine(t *testing.T) {
 		require.Equal(t, 1, n, "%s has %d attempts; the crash must not add one", p, n)
 	}
 	require.Positive(t, unknown, "the calls in flight at the crash are closed as unknown")
+	// Reconciliation asked Asterisk about each: the first calls (numbers
+	// that listen for 30 s) were still up at the restart and were hung up.
+	found := map[string]int{}
+	hungUp := map[string]bool{}
+	for _, a := range attemptRows(t, s.env, cp.ID) {
+		if a.Outcome == "unknown" {
+			require.Contains(t, []string{"hung_up", "gone"}, a.Reconcile, "attempt %d", a.ID)
+			found[a.Reconcile]++
+			if a.Reconcile == "hung_up" {
+				hungUp[a.Phone] = true
+			}
+		} else {
+			require.Empty(t, a.Reconcile, "attempt %d was not left in flight", a.ID)
+		}
+	}
+	require.Positive(t, found["hung_up"], "a call still up at the restart is hung up: %v\n%s", found, s.log.String())
 	recs := waitCDR(t, tb, callerID, placed)
 	dialed := map[string]int{}
 	for _, r := range recs {
@@ -127,7 +144,13 @@ func TestKillDashNine(t *testing.T) {
 	for p, n := range dialed {
 		require.Equal(t, 1, n, "%s was dialed %d times; CDR:\n%s", p, n, fmtCDR(recs))
 	}
+	for _, r := range recs {
+		if hungUp[r.Dst] {
+			// Its callee listens for 30 s; only heed's hangup ends it sooner.
+			require.Less(t, r.Billable, 30*time.Second, "%s was hung up at the restart; CDR:\n%s", r.Dst, fmtCDR(recs))
+		}
+	}
 	require.Len(t, recs, placed, "one call per placed attempt, none more: CDR:\n%s", fmtCDR(recs))
-	t.Logf("%d attempts placed, %d closed as unknown after the crash, %d CDR records, no number twice", placed, unknown, len(recs))
+	t.Logf("%d attempts placed, %d closed as unknown after the crash (%v), %d CDR records, no number twice", placed, unknown, found, len(recs))
 	require.True(t, strings.Contains(s.log.String(), "resumed running campaigns"), "the restart picked the campaign up")
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +43,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	mediaDir := f.str("media-dir", "HEED_MEDIA_DIR", "/var/lib/heed/media", "directory heed writes message audio to")
 	astMediaDir := f.str("asterisk-media-dir", "HEED_ASTERISK_MEDIA_DIR", "", "the media directory as Asterisk sees it (default: same as --media-dir)")
 	ariTimeout := f.integer("ari-timeout", "HEED_ARI_TIMEOUT", 15, "seconds to wait for ARI at start")
+	asteriskList := f.str("asterisks", "HEED_ASTERISKS", "", "several Asterisks: a JSON list of {name, url, user, password, app, trunk, amd_context, max_calls, cps}, "+
+		"or name=url,name=url; fields left out take the single-Asterisk settings (default: the one Asterisk of --ari-url)")
+	maxCalls := f.integer("asterisk-max-calls", "HEED_ASTERISK_MAX_CALLS", 0, "calls in flight per Asterisk at most; 0 means no cap")
+	cps := f.str("asterisk-cps", "HEED_ASTERISK_CPS", "0", "calls originated per second per Asterisk at most; 0 means no cap")
 	workers := f.integer("workers", "HEED_WORKERS", 50, "campaigns one process runs at once")
 	uploadMB := f.integer("upload-limit-mb", "HEED_UPLOAD_LIMIT_MB", 10, "largest upload accepted, in MiB")
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
@@ -56,6 +63,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	if *astMediaDir == "" {
 		*astMediaDir = *mediaDir
+	}
+	defCPS, err := strconv.ParseFloat(*cps, 64)
+	if err != nil || defCPS < 0 {
+		return fmt.Errorf("--asterisk-cps %q: want a number of calls per second, 0 or more: %w", *cps, errUsage)
+	}
+	asterisks, err := parseAsterisks(*asteriskList, asteriskConfig{
+		Name: *ariName, URL: *ariURL, User: *ariUser, Password: *ariPassword, App: *ariApp, Trunk: *trunk,
+		AMDContext: amdContext, MaxCalls: *maxCalls, CPS: defCPS,
+	})
+	if err != nil {
+		return err
 	}
 	pool, err := pgxpool.New(ctx, *dbURL)
 	if err != nil {
@@ -90,16 +108,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, time.Duration(*ariTimeout)*time.Second)
-	sw, err := dialer.NewSwitch(actx, dialer.ARIConfig{
-		Name: *ariName, URL: *ariURL, Username: *ariUser, Password: *ariPassword, Application: *ariApp, Trunk: *trunk,
-		Installation: installation, AMDContext: *amdContext, RecordingsDir: *recordingsDir,
-	}, log)
-	cancel()
+	lines, err := dialer.NewPool(ctx, dialer.PoolConfig{
+		Members:        poolMembers(asterisks, installation, *recordingsDir, log),
+		ConnectTimeout: time.Duration(*ariTimeout) * time.Second,
+		Log:            log,
+	})
 	if err != nil {
-		return fmt.Errorf("%w (is Asterisk running? check --ari-url and --ari-password)", err)
+		return fmt.Errorf("%w (is Asterisk running? check --ari-url or --asterisks, and the ARI password)", err)
 	}
-	defer sw.Close()
+	defer lines.Close()
 
 	engine, err := consent.NewEngine(consent.Config{})
 	if err != nil {
@@ -116,7 +133,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	pacer := &dialer.Pacer{
 		Gate:  &dialer.PolicyGate{Engine: engine, Indexes: indexes},
 		Store: store,
-		Lines: sw,
+		Lines: lines,
 		Media: media,
 		Log:   log,
 		Now:   m.Now,
@@ -124,7 +141,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("policy engine ready", "packs", engine.Version())
 	ws := river.NewWorkers()
-	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Log: log})
+	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Reconciler: lines, Log: log})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: *workers}},
 		Workers: ws,
@@ -149,10 +166,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
 		RecordingsDir: *recordingsDir,
-		Ready: []web.Check{
-			{Name: "postgres", Run: pool.Ping},
-			{Name: "asterisk", Run: sw.Ping},
-		},
+		Ready:         append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
 	})
 	if err != nil {
 		return err
@@ -200,4 +214,119 @@ func maxLevel(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// asteriskConfig is one Asterisk as configured: how to reach it over ARI,
+// how to dial through it, and its caps.
+type asteriskConfig struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+	App      string `json:"app"`
+	Trunk    string `json:"trunk"`
+	// AMDContext is a pointer so that "" can turn detection off for one
+	// Asterisk while the others keep the default.
+	AMDContext *string `json:"amd_context"`
+	MaxCalls   int     `json:"max_calls"`
+	CPS        float64 `json:"cps"`
+}
+
+// parseAsterisks reads the --asterisks list: a JSON array of
+// asteriskConfig, or name=url pairs separated by commas. Fields left out
+// take def's; an empty list is def alone (the single-Asterisk settings).
+func parseAsterisks(list string, def asteriskConfig) ([]asteriskConfig, error) {
+	list = strings.TrimSpace(list)
+	var out []asteriskConfig
+	switch {
+	case list == "":
+		out = []asteriskConfig{def}
+	case strings.HasPrefix(list, "["):
+		dec := json.NewDecoder(bytes.NewReader([]byte(list)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&out); err != nil {
+			return nil, fmt.Errorf("--asterisks: %v: %w", err, errUsage)
+		}
+		for i := range out {
+			a := &out[i]
+			for _, f := range []struct{ v, d *string }{{&a.User, &def.User}, {&a.Password, &def.Password}, {&a.App, &def.App}, {&a.Trunk, &def.Trunk}} {
+				if *f.v == "" {
+					*f.v = *f.d
+				}
+			}
+			if a.AMDContext == nil {
+				a.AMDContext = def.AMDContext
+			}
+			if a.MaxCalls == 0 {
+				a.MaxCalls = def.MaxCalls
+			}
+			if a.CPS == 0 {
+				a.CPS = def.CPS
+			}
+		}
+	default:
+		for _, item := range strings.Split(list, ",") {
+			name, url, ok := strings.Cut(strings.TrimSpace(item), "=")
+			if !ok {
+				return nil, fmt.Errorf("--asterisks: %q is not name=url: %w", item, errUsage)
+			}
+			a := def
+			a.Name, a.URL = strings.TrimSpace(name), strings.TrimSpace(url)
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--asterisks: the list is empty: %w", errUsage)
+	}
+	seen := map[string]bool{}
+	for _, a := range out {
+		switch {
+		case a.Name == "" || a.URL == "":
+			return nil, fmt.Errorf("--asterisks: every Asterisk needs a name and a url (got name %q, url %q): %w", a.Name, a.URL, errUsage)
+		case seen[a.Name]:
+			return nil, fmt.Errorf("--asterisks: %q is listed twice: %w", a.Name, errUsage)
+		case a.MaxCalls < 0 || a.CPS < 0:
+			return nil, fmt.Errorf("--asterisks: %s: max_calls and cps must not be negative: %w", a.Name, errUsage)
+		case !strings.Contains(a.Trunk, "%s"):
+			return nil, fmt.Errorf("--asterisks: %s: trunk %q has no %%s for the number: %w", a.Name, a.Trunk, errUsage)
+		}
+		seen[a.Name] = true
+	}
+	return out, nil
+}
+
+// poolMembers turns the configured Asterisks into the dialer pool's members.
+func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string, log *slog.Logger) []dialer.PoolMember {
+	members := make([]dialer.PoolMember, 0, len(asterisks))
+	for _, a := range asterisks {
+		amd := ""
+		if a.AMDContext != nil {
+			amd = *a.AMDContext
+		}
+		cfg := dialer.ARIConfig{
+			Name: a.Name, URL: a.URL, Username: a.User, Password: a.Password, Application: a.App, Trunk: a.Trunk,
+			Installation: installation, AMDContext: amd, RecordingsDir: recordingsDir,
+		}
+		members = append(members, dialer.PoolMember{
+			Name: a.Name, MaxCalls: a.MaxCalls, CallsPerSecond: a.CPS,
+			Connect: func(ctx context.Context) (dialer.Member, error) {
+				sw, err := dialer.NewSwitch(ctx, cfg, log)
+				if err != nil {
+					return nil, err
+				}
+				return sw, nil
+			},
+		})
+	}
+	return members
+}
+
+// asteriskChecks reports each Asterisk of the pool in /readyz, as
+// "asterisk:NAME".
+func asteriskChecks(p *dialer.Pool) []web.Check {
+	var out []web.Check
+	for _, name := range p.Names() {
+		out = append(out, web.Check{Name: "asterisk:" + name, Run: func(ctx context.Context) error { return p.Ping(ctx, name) }})
+	}
+	return out
 }
