@@ -972,7 +972,12 @@ type Attempt struct {
 	// Recording names the call's recording; empty when it was not recorded.
 	Recording string `json:"recording,omitempty"`
 	// TransferTo is where the callee asked to be connected (key 2).
-	TransferTo string     `json:"transfer_to,omitempty"`
+	TransferTo string `json:"transfer_to,omitempty"`
+	// Asterisk names the Asterisk that placed the call.
+	Asterisk string `json:"asterisk,omitempty"`
+	// Reconcile says what start-up reconciliation found of a call a stopped
+	// process left in flight: hung_up, gone or unchecked.
+	Reconcile  string     `json:"reconcile,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
@@ -986,7 +991,7 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 	rows, err := s.db.Query(ctx, `
 		SELECT a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
 		       a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-		       a.amd, a.recording, a.transfer_to, a.created_at, a.answered_at, a.ended_at
+		       a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
 		 WHERE a.campaign_id = $1 ORDER BY a.id DESC LIMIT $2`, campaignID, limit)
 	if err != nil {
@@ -996,7 +1001,7 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 		var a Attempt
 		err := r.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
 			&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-			&a.AMD, &a.Recording, &a.TransferTo, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt)
+			&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt)
 		return a, err
 	})
 	if err != nil {
