@@ -45,8 +45,31 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 		return c, fmt.Errorf("campaign %d: %w", id, err)
 	}
 	c.Running = status == string(StatusRunning)
+	if c.TransferTo != "" {
+		var abandoned, reached int
+		err := s.db.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE outcome = 'abandoned'), count(*) FILTER (WHERE outcome = ANY($3))
+			  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-AbandonWindow), reachedOutcomes).Scan(&abandoned, &reached)
+		if err != nil {
+			return c, fmt.Errorf("campaign %d: abandonment rate: %w", id, err)
+		}
+		if abandoned > 0 && float64(abandoned) >= AbandonTarget*float64(reached) {
+			// Offering the office again could only raise the rate: key 2
+			// is withdrawn until answered calls bring it under the target.
+			c.TransferTo = ""
+		}
+	}
 	return c, nil
 }
+
+// F10 bounds abandoned calls to 3% of live-answered calls per campaign per
+// 30 days; heed's own target is 1.5%. A campaign stops offering key 2 (the
+// office) once its abandoned calls reach AbandonTarget of its answered calls
+// over AbandonWindow.
+const (
+	AbandonTarget = 0.015
+	AbandonWindow = 30 * 24 * time.Hour
+)
 
 // scheduleOf loads a campaign's schedule and message template.
 func (s *Store) scheduleOf(ctx context.Context, campaignID int64) (plan, string, error) {

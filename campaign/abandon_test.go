@@ -1,0 +1,50 @@
+package campaign
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestTransferWithdrawnAtAbandonTarget: key 2 is offered while a campaign's
+// abandoned calls stay under 1.5% of its answered calls over 30 days, and
+// withdrawn once they reach it.
+func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "one", "name,phone\nAnn,8605550101\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "x", Purpose: "informational", ListID: listID, CallerID: "860-555-0100",
+		Message: "Hello.", TransferTo: "+18605550112"}, 0)
+	require.NoError(t, err)
+	var contactID int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT contact_id FROM campaign_targets WHERE campaign_id = $1`, c.ID).Scan(&contactID))
+	no := 0
+	add := func(outcome string, n int, age string) {
+		_, err := db.Exec(ctx, `
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at)
+			SELECT $1, $2, $6 + i, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $3, now() - $5::interval
+			  FROM generate_series(1, $4) i`, c.ID, contactID, outcome, n, age, no)
+		require.NoError(t, err)
+		no += n
+	}
+	st := NewStore(db)
+	transfer := func() string {
+		dc, err := st.Campaign(ctx, c.ID)
+		require.NoError(t, err)
+		return dc.TransferTo
+	}
+	require.Equal(t, "+18605550112", transfer(), "nothing abandoned yet")
+	add("no_response", 66, "1 hour")
+	add("abandoned", 1, "1 hour")
+	require.Equal(t, "+18605550112", transfer(), "1 of 67 answered calls (1.49%) is under the target")
+	add("busy", 50, "1 hour") // unanswered calls do not count either way
+	require.Equal(t, "+18605550112", transfer())
+	add("abandoned", 1, "1 hour")
+	require.Empty(t, transfer(), "2 of 68 (2.9%) reaches the target: key 2 is withdrawn")
+	add("confirmed", 70, "1 hour")
+	require.Equal(t, "+18605550112", transfer(), "2 of 138 (1.45%) is under it again")
+	add("abandoned", 5, "31 days")
+	require.Equal(t, "+18605550112", transfer(), "abandoned calls older than 30 days do not count")
+}
