@@ -304,7 +304,7 @@ func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEve
 			close(c.events)
 		}
 		s.mu.Unlock()
-		return fmt.Errorf("%w: %s: %v", ErrOriginate, req.To, err)
+		return fmt.Errorf("%w: %s: %w", ErrOriginate, req.To, err)
 	}
 	// A guard against a call whose end we never hear of: hang it up well
 	// after the longest plausible call.
