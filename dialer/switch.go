@@ -420,7 +420,7 @@ func (s *Switch) stasisStart(c *call, args []string) {
 		s.mu.Unlock()
 		s.log.Debug("answering-machine detection", "channel", c.channelID, "status", args[1:])
 		if !machine && c.req.Record {
-			s.startRecording(c)
+			go s.startRecording(c)
 		}
 		go s.playNext(c)
 		return
@@ -428,7 +428,7 @@ func (s *Switch) stasisStart(c *call, args []string) {
 	if s.cfg.AMDContext == "" {
 		s.answered(c)
 		if c.req.Record {
-			s.startRecording(c)
+			go s.startRecording(c)
 		}
 		go s.playNext(c)
 		return
@@ -693,7 +693,7 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 	recording, recDone := c.recording, c.recDone
 	s.mu.Unlock()
 	if officeAlive {
-		s.hangup(officeID, "normal")
+		go s.hangup(officeID, "normal")
 	}
 	if bridgeID != "" {
 		go func() { _ = s.client.Bridge().Delete(ari.NewKey(ari.BridgeKey, bridgeID)) }()
