@@ -295,7 +295,7 @@ func checkAttorney(ctx context.Context, tx pgx.Tx, userID int64) error {
 	case err != nil:
 		return fmt.Errorf("user %d: %w", userID, err)
 	case role != "attorney":
-		return fmt.Errorf("%s is a %s: %w", email, role, ErrNotAttorney)
+		return fmt.Errorf("%s has the role %s: %w", email, role, ErrNotAttorney)
 	case disabled:
 		return fmt.Errorf("%s is disabled: %w", email, ErrNotAttorney)
 	}
