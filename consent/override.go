@@ -203,11 +203,29 @@ type OverrideFlags struct {
 	// SolicitationException is Input.SolicitationException: an attorney has
 	// logged a Rule 7.3 exception for the person (rule E1).
 	SolicitationException bool `json:"solicitation_exception,omitempty"`
-	// RegFOverrideID and SolicitationOverrideID name the newest active
-	// override behind each flag, or are 0, so that a decision's record can
-	// name the override it relied on.
+	// RegFOverrideID and SolicitationOverrideID name the active override
+	// behind each flag (the one that lasts longest, then the newest), or are
+	// 0, so that a decision's record can name the override it relied on.
 	RegFOverrideID         int64 `json:"regf_override_id,omitempty"`
 	SolicitationOverrideID int64 `json:"solicitation_override_id,omitempty"`
+	// RegFUntil and SolicitationUntil are when that override expires, or
+	// zero for never; At uses them.
+	RegFUntil         time.Time `json:"regf_until,omitzero"`
+	SolicitationUntil time.Time `json:"solicitation_until,omitzero"`
+}
+
+// At returns the flags as they stand at t, a moment at or after the one
+// Active was asked about: an override whose expiry has come by t is
+// dropped. (A withdrawal made after Active ran counts from the next call to
+// Active, as an opt-out counts from the next index sync.)
+func (f OverrideFlags) At(t time.Time) OverrideFlags {
+	if f.RegFDirectConsent && !f.RegFUntil.IsZero() && !t.Before(f.RegFUntil) {
+		f.RegFDirectConsent, f.RegFOverrideID, f.RegFUntil = false, 0, time.Time{}
+	}
+	if f.SolicitationException && !f.SolicitationUntil.IsZero() && !t.Before(f.SolicitationUntil) {
+		f.SolicitationException, f.SolicitationOverrideID, f.SolicitationUntil = false, 0, time.Time{}
+	}
+	return f
 }
 
 // OverrideStore keeps logged overrides in PostgreSQL. Its tables are
@@ -470,7 +488,8 @@ func (s *OverrideStore) List(ctx context.Context, n phone.Number) ([]Override, e
 // at: logged at or before at, not expired (an override expires at its
 // expires_at exactly) and not withdrawn at or before at. Every number given
 // has an entry, all false when nothing is in force; the map is never nil.
-// It runs one query, for the pacing loop's batches.
+// It runs one query, for the pacing loop's batches; OverrideFlags.At
+// carries a batch's flags to each call's own moment.
 func (s *OverrideStore) Active(ctx context.Context, phones []phone.Number, at time.Time) (map[phone.Number]OverrideFlags, error) {
 	out := make(map[phone.Number]OverrideFlags, len(phones))
 	if len(phones) == 0 {
@@ -482,11 +501,11 @@ func (s *OverrideStore) Active(ctx context.Context, phones []phone.Number, at ti
 		out[p] = OverrideFlags{}
 	}
 	rows, err := s.db.Query(ctx, `
-		SELECT DISTINCT ON (o.phone, o.kind) o.phone, o.kind, o.id
+		SELECT DISTINCT ON (o.phone, o.kind) o.phone, o.kind, o.id, o.expires_at
 		  FROM overrides o
 		 WHERE o.phone = ANY($1) AND o.logged_at <= $2 AND (o.expires_at IS NULL OR o.expires_at > $2)
 		   AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= $2)
-		 ORDER BY o.phone, o.kind, o.logged_at DESC, o.id DESC`, list, at)
+		 ORDER BY o.phone, o.kind, o.expires_at DESC NULLS FIRST, o.logged_at DESC, o.id DESC`, list, at)
 	if err != nil {
 		return nil, fmt.Errorf("active overrides: %w", err)
 	}
@@ -495,16 +514,21 @@ func (s *OverrideStore) Active(ctx context.Context, phones []phone.Number, at ti
 		var (
 			p, kind string
 			id      int64
+			expires *time.Time
 		)
-		if err := rows.Scan(&p, &kind, &id); err != nil {
+		if err := rows.Scan(&p, &kind, &id, &expires); err != nil {
 			return nil, fmt.Errorf("active overrides: %w", err)
+		}
+		var until time.Time
+		if expires != nil {
+			until = *expires
 		}
 		f := out[phone.Number(p)]
 		switch OverrideKind(kind) {
 		case OverrideRegFDirectConsent:
-			f.RegFDirectConsent, f.RegFOverrideID = true, id
+			f.RegFDirectConsent, f.RegFOverrideID, f.RegFUntil = true, id, until
 		case OverrideSolicitationException:
-			f.SolicitationException, f.SolicitationOverrideID = true, id
+			f.SolicitationException, f.SolicitationOverrideID, f.SolicitationUntil = true, id, until
 		}
 		out[phone.Number(p)] = f
 	}

@@ -224,7 +224,10 @@ func TestOverrideActiveBoundaries(t *testing.T) {
 	require.NoError(t, err)
 	T, E := r.LoggedAt, r.ExpiresAt
 	require.Equal(t, consent.OverrideFlags{}, active(T.Add(-µs), regfNum), "not active before it was logged")
-	require.Equal(t, consent.OverrideFlags{RegFDirectConsent: true, RegFOverrideID: r.ID}, active(T, regfNum), "active from the instant it is logged")
+	atT := active(T, regfNum)
+	require.Equal(t, consent.OverrideFlags{RegFDirectConsent: true, RegFOverrideID: r.ID, RegFUntil: E}, atT, "active from the instant it is logged")
+	require.Equal(t, atT, atT.At(E.Add(-µs)), "a batch's flags hold until just before the expiry")
+	require.Equal(t, consent.OverrideFlags{}, atT.At(E), "and are dropped at the expiry exactly")
 	require.True(t, active(E.Add(-µs), regfNum).RegFDirectConsent, "active until just before it expires")
 	require.False(t, active(E, regfNum).RegFDirectConsent, "expired at expires_at exactly")
 	require.True(t, r.ActiveAt(T) && r.ActiveAt(E.Add(-µs)) && !r.ActiveAt(E) && !r.ActiveAt(T.Add(-µs)))
@@ -256,6 +259,21 @@ func TestOverrideActiveBoundaries(t *testing.T) {
 	f := active(x2.LoggedAt, excNum)
 	require.True(t, f.SolicitationException)
 	require.Equal(t, x2.ID, f.SolicitationOverrideID)
+
+	// Of two active Reg F consents, the one that lasts longest stands behind
+	// the flag, so that At is exact for a later moment too.
+	in = b.regf()
+	in.ExpiresAt = time.Now().Add(30 * time.Minute).Truncate(time.Microsecond)
+	sooner, err := b.store.Log(b.ctx, in)
+	require.NoError(t, err)
+	f = active(sooner.LoggedAt, regfNum)
+	require.Equal(t, r.ID, f.RegFOverrideID)
+	require.True(t, f.At(sooner.ExpiresAt).RegFDirectConsent)
+	require.True(t, active(sooner.ExpiresAt, regfNum).RegFDirectConsent)
+	g := active(sooner.LoggedAt, excNum)
+	require.Equal(t, x2.ID, g.SolicitationOverrideID)
+	require.True(t, g.SolicitationUntil.IsZero())
+	require.True(t, g.At(E.AddDate(10, 0, 0)).SolicitationException, "an exception without expiry never drops")
 
 	// Withdrawal errors.
 	_, err = b.store.Withdraw(b.ctx, x.ID, b.users["attorney"], "again", consent.ViaCLI)
