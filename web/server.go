@@ -179,6 +179,9 @@ func (s *Server) routes() {
 	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.GET("/overrides", s.overridesPage, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/overrides/:id/withdraw", s.withdrawOverride, s.require(account.RoleAttorney))
 }
 
 // sizeString renders a byte count for people: "10 MiB", "64 KiB".
@@ -347,13 +350,16 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.Code, fmt.Sprint(he.Message)
-	case errors.Is(err, campaign.ErrNotFound), errors.Is(err, account.ErrNotFound):
+	case errors.Is(err, campaign.ErrNotFound), errors.Is(err, account.ErrNotFound), errors.Is(err, consent.ErrOverrideNotFound):
 		return http.StatusNotFound, "Not found."
 	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected),
 		errors.Is(err, consent.ErrInvalidRecord), errors.Is(err, consent.ErrImportRejected), errors.Is(err, consent.ErrUnknownFormat),
-		errors.Is(err, campaign.ErrLaunchRefused):
+		errors.Is(err, campaign.ErrLaunchRefused), errors.Is(err, consent.ErrInvalidOverride):
 		return http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed):
+	case errors.Is(err, consent.ErrNotAttorney):
+		return http.StatusForbidden, err.Error()
+	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed),
+		errors.Is(err, consent.ErrAlreadyWithdrawn):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, account.ErrBadToken):
 		return http.StatusUnauthorized, err.Error()

@@ -75,6 +75,11 @@ Usage:
   heed dnc stats                            each list's size, date and memory
   heed demo                                 seed the demo list, consents and a first admin
   heed consent import [--revocations] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
+  heed override add --number N --kind K --note T --by EMAIL [--relationship R] [--evidence T] [--expires RFC3339]
+                                            an attorney logs a Reg F direct consent (regf_direct_consent) or a Rule 7.3 solicitation exception (solicitation_exception)
+  heed override list [--number N]           logged overrides, newest first, with who logged them and their status
+  heed override withdraw --id N --reason T --by EMAIL
+                                            an attorney withdraws an override from now on
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
   heed audit verify                         check the audit log's hash chain
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
@@ -111,6 +116,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.demo(ctx, rest)
 	case "consent":
 		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport})
+	case "override":
+		return m.sub(ctx, "override", rest, map[string]func(context.Context, []string) error{"add": m.overrideAdd, "list": m.overrideList, "withdraw": m.overrideWithdraw})
 	case "check":
 		return m.check(ctx, rest)
 	case "bench":
