@@ -159,7 +159,7 @@ type Switch struct {
 	cfg    ARIConfig
 	client ari.Client
 	log    *slog.Logger
-	sub    ari.Subscription
+	subs   []ari.Subscription // one per event type heed follows
 	http   *http.Client
 
 	mu    sync.Mutex
@@ -230,7 +230,12 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 	}
 	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{},
 		http: &http.Client{Timeout: time.Minute}}
-	s.sub = client.Bus().Subscribe(nil, ari.Events.All)
+	// One subscription per event type: the ari library drops an event when
+	// a subscription's buffer (100 events) is full, so each type heed needs
+	// gets a buffer of its own, and no other event type fills it.
+	for _, kind := range followed {
+		s.subs = append(s.subs, client.Bus().Subscribe(nil, kind))
+	}
 	s.stop = make(chan struct{})
 	s.wg.Add(2)
 	go s.loop()
@@ -262,7 +267,9 @@ func (s *Switch) Ping(ctx context.Context) error {
 // Close stops following events and disconnects.
 func (s *Switch) Close() {
 	close(s.stop)
-	s.sub.Cancel()
+	for _, sub := range s.subs {
+		sub.Cancel()
+	}
 	s.client.Close()
 	s.wg.Wait()
 }
@@ -340,11 +347,29 @@ func variables(req CallRequest, app string) map[string]string {
 	return v
 }
 
+// followed are the ARI event types the switch acts on, one subscription
+// each; loop selects over exactly this many.
+var followed = [6]string{ari.Events.StasisStart, ari.Events.ChannelDtmfReceived, ari.Events.PlaybackFinished,
+	ari.Events.RecordingFinished, ari.Events.RecordingFailed, ari.Events.ChannelDestroyed}
+
 // loop dispatches ARI events. It must stay fast: the ari library drops
 // events when a subscriber falls behind, so slow work runs elsewhere.
 func (s *Switch) loop() {
 	defer s.wg.Done()
-	for e := range s.sub.Events() {
+	var e ari.Event
+	for {
+		var ok bool
+		select {
+		case e, ok = <-s.subs[0].Events():
+		case e, ok = <-s.subs[1].Events():
+		case e, ok = <-s.subs[2].Events():
+		case e, ok = <-s.subs[3].Events():
+		case e, ok = <-s.subs[4].Events():
+		case e, ok = <-s.subs[5].Events():
+		}
+		if !ok {
+			return
+		}
 		switch v := e.(type) {
 		case *ari.StasisStart:
 			if c := s.lookup(v.Channel.ID); c != nil {
