@@ -315,7 +315,28 @@ func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *Co
 	if b == nil {
 		return false
 	}
-	k := uint16(n % 10_000)
+	pc, chBit := lookupScope(p, ch)
+	return b.lookup(uint16(n%10_000), pc, chBit, at.Unix(), out)
+}
+
+// lookupScope returns the scope code and channel bit a lookup for purpose p
+// on channel ch matches; scope 0 matches nothing (an unknown channel).
+func lookupScope(p Purpose, ch Channel) (pc, chBit uint64) {
+	pc = scopeCode(p)
+	switch ch {
+	case ChannelVoice:
+	case ChannelText:
+		chBit = metaText
+	default:
+		pc = 0 // no consent matches an unknown channel
+	}
+	return pc, chBit
+}
+
+// lookup is Lookup within the block of n's exchange: k is n's line number,
+// pc and chBit come from lookupScope and atS is the call's Unix second. out
+// must be zero.
+func (b block) lookup(k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	cnt := b.len()
 	lo, hi := 0, cnt
 	for lo < hi {
@@ -326,18 +347,8 @@ func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *Co
 			hi = m
 		}
 	}
-	pc := scopeCode(p)
-	var chBit uint64
-	switch ch {
-	case ChannelVoice:
-	case ChannelText:
-		chBit = metaText
-	default:
-		pc = 0 // no consent matches an unknown channel
-	}
 	want := metaConsent | pc<<metaScopeShift | chBit
 	const match = metaConsent | metaScopeMask | metaText
-	atS := at.Unix()
 	rAll, rP := int64(-1), int64(-1)
 	var best entry
 	bestTier := 0

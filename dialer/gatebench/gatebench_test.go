@@ -192,18 +192,45 @@ var benchWorld = sync.OnceValues(func() (*world, error) {
 
 // BenchmarkGate measures full decisions (DNC lookup, consent lookup,
 // windows, caps) as dialer.PolicyGate makes them, over campaign numbers,
-// random numbers and half of each. Sizes come from -gatebench.dnc and
+// random numbers and half of each: batch/* with CheckBatch, a pacing batch
+// of benchBatch requests at a time (the headline figure), and single/* with
+// one Check per request. Sizes come from -gatebench.dnc and
 // -gatebench.consents.
 func BenchmarkGate(b *testing.B) {
 	w, err := benchWorld()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, set := range []struct {
+	sets := []struct {
 		name string
 		reqs []dialer.Request
-	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}} {
-		b.Run(set.name, func(b *testing.B) {
+	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}}
+	for _, set := range sets {
+		b.Run("batch/"+set.name, func(b *testing.B) {
+			g, reqs := w.gate, set.reqs
+			out := make([]consent.Decision, benchBatch)
+			for i := 0; i+benchBatch <= len(reqs); i += benchBatch {
+				g.checkBatch(reqs[i:i+benchBatch], out)
+			}
+			b.ReportAllocs()
+			n := 0
+			var s int64
+			for b.Loop() {
+				i := n % len(reqs)
+				if i%chunk == 0 {
+					g.sync()
+				}
+				g.checkBatch(reqs[i:i+benchBatch], out)
+				s += out[0].ConsentID
+				n += benchBatch
+			}
+			sink += s
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "decisions/s")
+			b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n), "ns/decision")
+		})
+	}
+	for _, set := range sets {
+		b.Run("single/"+set.name, func(b *testing.B) {
 			g, reqs := w.gate, set.reqs
 			for i := range reqs {
 				g.check(reqs[i])
@@ -225,3 +252,7 @@ func BenchmarkGate(b *testing.B) {
 		})
 	}
 }
+
+// benchBatch is the pacing batch of BenchmarkGate's batch figures; it
+// divides chunk and the request sets' sizes.
+const benchBatch = 256
