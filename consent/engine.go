@@ -650,6 +650,13 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		}
 		return kind
 	}
+	// The history is read once, into histBuf, when a rule counts calls; a
+	// history too long for it is read by each rule.
+	var (
+		histBuf   [compactHistoryLen]compactAttempt
+		hist      []compactAttempt
+		histReady bool
+	)
 	for _, i := range p.checks {
 		r := &e.rules[i]
 		if r.cond && applied&(1<<i) == 0 {
@@ -665,8 +672,18 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		if in.RegFDirectConsent && r.waivable {
 			continue
 		}
+		if (r.capMax > 0 || r.quiet > 0) && !histReady {
+			hist, histReady = compactHistory(in.History, &histBuf), true
+		}
 		if r.capMax > 0 {
-			if over, clr := countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, r.capMax); over {
+			var over bool
+			var clr int64
+			if hist != nil || len(in.History) == 0 {
+				over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, r.capMax)
+			} else {
+				over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, r.capMax)
+			}
+			if over {
 				switch {
 				case r.capNeeds == ConsentNone:
 					wait |= r.capReason
@@ -679,7 +696,13 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 			}
 		}
 		if r.quiet > 0 {
-			if last := lastConversation(in.History, atN-r.quiet, r.purposes, r.methods); last != math.MinInt64 {
+			var last int64
+			if hist != nil || len(in.History) == 0 {
+				last = lastConversationCompact(hist, atN-r.quiet, r.purposes, r.methods)
+			} else {
+				last = lastConversation(in.History, atN-r.quiet, r.purposes, r.methods)
+			}
+			if last != math.MinInt64 {
 				wait |= bitCapAfterConversation
 				clear = max(clear, last+r.quiet)
 			}
@@ -795,6 +818,76 @@ func countCap(h []Attempt, atN, period int64, pm, mm uint8, max int) (bool, int6
 		return false, 0
 	}
 	return true, newest[max-1] + period
+}
+
+// compactAttempt is an Attempt as the cap rules read it.
+type compactAttempt struct {
+	t      int64 // Unix nanoseconds
+	pm, mm uint8 // purpose and method bits
+	conv   bool
+}
+
+// compactHistoryLen is the longest history Decide reads into a compact
+// copy on the stack.
+const compactHistoryLen = 8
+
+// compactHistory copies h into buf and returns the copy, or nil when h is
+// empty or longer than buf.
+func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compactAttempt {
+	if len(h) == 0 || len(h) > len(buf) {
+		return nil
+	}
+	for i := range h {
+		a := &h[i]
+		buf[i] = compactAttempt{t: a.At.UnixNano(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), conv: a.Conversation}
+	}
+	return buf[:len(h)]
+}
+
+// countCapCompact is countCap over a compact history.
+func countCapCompact(h []compactAttempt, atN, period int64, pm, mm uint8, max int) (bool, int64) {
+	var newest [maxCap]int64 // counted call times, newest first
+	n, lo := 0, atN-period
+	for i := range h {
+		a := &h[i]
+		if a.pm&pm == 0 || a.mm&mm == 0 {
+			continue
+		}
+		t := a.t
+		if t <= lo {
+			continue
+		}
+		if n < max {
+			n++
+		} else if t <= newest[max-1] {
+			continue
+		}
+		j := n - 1
+		for j > 0 && newest[j-1] < t {
+			newest[j] = newest[j-1]
+			j--
+		}
+		newest[j] = t
+	}
+	if n < max {
+		return false, 0
+	}
+	return true, newest[max-1] + period
+}
+
+// lastConversationCompact is lastConversation over a compact history.
+func lastConversationCompact(h []compactAttempt, lo int64, pm, mm uint8) int64 {
+	last := int64(math.MinInt64)
+	for i := range h {
+		a := &h[i]
+		if !a.conv || a.pm&pm == 0 || a.mm&mm == 0 {
+			continue
+		}
+		if a.t > lo && a.t > last {
+			last = a.t
+		}
+	}
+	return last
 }
 
 // lastConversation returns the time of the latest conversation after lo

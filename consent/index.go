@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/heed-dialer/heed/dnc"
 )
 
 // The in-memory consent index.
@@ -183,11 +185,19 @@ func cmpPending(x, y pending) int {
 // sorted by cmpLine. An empty exchange has a nil block.
 type block []uint64
 
+// blockWords is the size in words of a block of n records.
+func blockWords(n int) int { return 1 + (n+3)>>2 + 2*n }
+
 // newBlock packs sorted, distinct lines into a block.
 func newBlock(ls []line) block {
+	return fillBlock(make(block, blockWords(len(ls))), ls)
+}
+
+// fillBlock packs sorted, distinct lines into b, which must be zero and
+// blockWords(len(ls)) long, and returns it.
+func fillBlock(b block, ls []line) block {
 	n := len(ls)
 	kw := (n + 3) >> 2
-	b := make(block, 1+kw+2*n)
 	b[0] = uint64(n)
 	for i, l := range ls {
 		b[1+i>>2] |= uint64(l.k) << (uint(i&3) * 16)
@@ -519,6 +529,32 @@ func (b *Builder) Build(seq int64) *Snapshot {
 	s := &Snapshot{seq: max(seq, b.seq), bytes: sizeofSnapshot}
 	b.ps, b.seq = nil, 0
 	slices.SortFunc(ps, cmpPending)
+	// The blocks share one array, and the directories another, both backed
+	// by huge pages where the kernel allows: lookups go to random places in
+	// them, and with small pages most would miss the TLB.
+	words, dirs := 0, 0
+	lastNPA := uint64(npaCount)
+	for i := 0; i < len(ps); {
+		prefix := ps[i].n / 10_000
+		distinct := 0
+		for j := i; j < len(ps) && ps[j].n/10_000 == prefix; j++ {
+			if j == i || ps[j] != ps[j-1] {
+				distinct++
+			}
+			i = j + 1
+		}
+		words += blockWords(distinct)
+		if npa := prefix / 1000; npa != lastNPA {
+			dirs++
+			lastNPA = npa
+		}
+	}
+	arena := make([]uint64, words)
+	dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(arena))), len(arena)*8))
+	dirArena := make([]npaDir, dirs)
+	if dirs > 0 {
+		dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirArena[0])), dirs*int(sizeofDir)))
+	}
 	var buf []line
 	for len(ps) > 0 {
 		prefix := ps[0].n / 10_000
@@ -536,11 +572,14 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		npa, nxx := prefix/1000, prefix%1000
 		d := s.npa[npa]
 		if d == nil {
-			d = new(npaDir)
+			d = &dirArena[0]
+			dirArena = dirArena[1:]
 			s.npa[npa] = d
 			s.bytes += sizeofDir
 		}
-		nb := newBlock(buf)
+		w := blockWords(len(buf))
+		nb := fillBlock(block(arena[:w:w]), buf)
+		arena = arena[w:]
 		d.blk[nxx] = nb
 		s.records += len(buf)
 		s.numbers += countLines(buf)

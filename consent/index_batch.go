@@ -1,6 +1,11 @@
 package consent
 
-import "time"
+import (
+	"time"
+	"unsafe"
+
+	"github.com/heed-dialer/heed/dnc"
+)
 
 // Query is one lookup of a batch: what Snapshot.Lookup takes for one
 // number, less the channel, which a batch shares.
@@ -24,10 +29,6 @@ const (
 	lookupRing  = 4 // at least lookupAhead+1, a power of two
 )
 
-// touchSink keeps the loads that bring blocks into the cache from being
-// optimised away; it is written only when it would not change.
-var touchSink uint64
-
 // LookupBatch sets out[i] to what Lookup(qs[i].Number, qs[i].Purpose, ch,
 // qs[i].At, &out[i]) would write, for every i, and found[i] (when found is
 // not nil) to what it would return. It is several times faster per query
@@ -47,16 +48,17 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	var (
 		slots  [lookupRing][lookupGroup]*block // where each query's block is listed
 		blocks [lookupRing][lookupGroup]block
+		addrs  [8 * lookupGroup]uintptr
 	)
 	groups := (len(qs) + lookupGroup - 1) / lookupGroup
 	part := func(g int) []Query { return qs[g*lookupGroup : min((g+1)*lookupGroup, len(qs))] }
-	var touched uint64
-	// findSlots finds where the blocks of group g are listed and starts
-	// loading those places.
+	// findSlots finds where the blocks of group g are listed and prefetches
+	// those places.
 	findSlots := func(g int) {
 		sl := &slots[g%lookupRing]
-		for i := range part(g) {
-			n := qs[g*lookupGroup+i].Number
+		k := 0
+		for i, q := range part(g) {
+			n := q.Number
 			sl[i] = nil
 			if n >= nanpLimit {
 				continue
@@ -64,17 +66,20 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 			if d := s.npa[n/10_000_000]; d != nil {
 				p := &d.blk[n/10_000%1000]
 				sl[i] = p
-				touched += uint64(len(*p))
+				addrs[k] = uintptr(unsafe.Pointer(p))
+				k++
 			}
 		}
+		dnc.Prefetch(addrs[:k])
 	}
-	// findBlocks reads the places of group g, in cache by now, and starts
-	// loading the block's count and the words where the number's line
+	// findBlocks reads the places of group g, in cache by now, and
+	// prefetches each block's count and the words where the number's line
 	// number and records most likely are (line numbers are spread evenly
 	// enough for a proportional guess to land close).
 	findBlocks := func(g int) {
 		sl, bl := &slots[g%lookupRing], &blocks[g%lookupRing]
-		for i := range part(g) {
+		k := 0
+		for i, q := range part(g) {
 			bl[i] = nil
 			p := sl[i]
 			if p == nil || *p == nil {
@@ -84,11 +89,27 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 			bl[i] = b
 			// len(b) = 1 + ceil(n/4) + 2n, so n is about 4(len-1)/9.
 			cnt := (len(b) - 1) * 4 / 9
-			k := int(qs[g*lookupGroup+i].Number % 10_000)
-			j := min(k*cnt/10_000, max(cnt-1, 0))
+			j := min(int(q.Number%10_000)*cnt/10_000, max(cnt-1, 0))
 			kw := (cnt + 3) >> 2
-			touched += b[0] + b[min(1+j>>2, len(b)-1)] + b[min(1+kw+2*j, len(b)-1)]
+			// The count and the line numbers, which the binary search
+			// reads all over: a few lines at most.
+			for w := 0; w <= kw; w += 8 {
+				addrs[k] = uintptr(unsafe.Pointer(&b[w]))
+				k++
+			}
+			addrs[k] = uintptr(unsafe.Pointer(&b[kw]))
+			// The records around the guess, two lines either side.
+			e := 1 + kw + 2*j
+			addrs[k+1] = uintptr(unsafe.Pointer(&b[max(e-8, 1+kw)]))
+			addrs[k+2] = uintptr(unsafe.Pointer(&b[min(e, len(b)-1)]))
+			addrs[k+3] = uintptr(unsafe.Pointer(&b[min(e+8, len(b)-1)]))
+			k += 4
+			if k > len(addrs)-16 {
+				dnc.Prefetch(addrs[:k])
+				k = 0
+			}
 		}
+		dnc.Prefetch(addrs[:k])
 	}
 	for g := range min(groups, lookupAhead+1) {
 		findSlots(g)
@@ -118,8 +139,5 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 				found[j] = ok
 			}
 		}
-	}
-	if touched == ^uint64(0) {
-		touchSink++
 	}
 }

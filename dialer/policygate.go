@@ -3,6 +3,7 @@ package dialer
 import (
 	"context"
 	"time"
+	"unsafe"
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
@@ -69,10 +70,21 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		hits  [checkBatchSize]dnc.Hits
 		qs    [checkBatchSize]consent.Query
 		cfs   [checkBatchSize]consent.ConsentFacts
+		addrs [2 * checkBatchSize]uintptr
 	)
 	for len(reqs) > 0 {
 		k := min(len(reqs), checkBatchSize)
 		batch := reqs[:k]
+		// The histories are read by the engine last: start loading them now.
+		na := 0
+		for i := range batch {
+			if h := batch[i].History; len(h) > 0 {
+				addrs[na] = uintptr(unsafe.Pointer(&h[0]))
+				addrs[na+1] = uintptr(unsafe.Pointer(&h[len(h)-1].Conversation))
+				na += 2
+			}
+		}
+		dnc.Prefetch(addrs[:na])
 		if fresh {
 			for i := range batch {
 				n, ok := nanp(batch[i].Phone)
