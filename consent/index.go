@@ -347,8 +347,14 @@ func lookupScope(p Purpose, ch Channel) (pc, chBit uint64) {
 // pc and chBit come from lookupScope and atS is the call's Unix second. out
 // must be zero.
 func (b block) lookup(k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+	lo, hi := b.find(k)
+	return b.decide(lo, hi, pc, chBit, atS, out)
+}
+
+// find returns the range [lo, hi) of the records with line number k.
+func (b block) find(k uint16) (lo, hi int) {
 	cnt := b.len()
-	lo, hi := 0, cnt
+	lo, hi = 0, cnt
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if b.key(m) < k {
@@ -357,13 +363,22 @@ func (b block) lookup(k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) 
 			hi = m
 		}
 	}
+	hi = lo
+	for hi < cnt && b.key(hi) == k {
+		hi++
+	}
+	return lo, hi
+}
+
+// decide is lookup over the records [lo, hi) that find returned.
+func (b block) decide(lo, hi int, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	want := metaConsent | pc<<metaScopeShift | chBit
 	const match = metaConsent | metaScopeMask | metaText
 	rAll, rP := int64(-1), int64(-1)
 	var best entry
 	bestTier := 0
-	kw := (cnt + 3) >> 2
-	for i := lo; i < cnt && b.key(i) == k; i++ {
+	kw := (b.len() + 3) >> 2
+	for i := lo; i < hi; i++ {
 		e := b.entry(kw, i)
 		if !e.isConsent() { // revocations come first
 			t := e.at()

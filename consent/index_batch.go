@@ -20,23 +20,22 @@ type Query struct {
 }
 
 // The software pipeline of LookupBatch: queries go through it in groups,
-// and each group's two dependent memory accesses (the block's place in its
-// area code's directory, then the block) are started lookupAhead and one
-// group before the group is decoded.
+// and each group's three dependent memory accesses (the block's place in
+// its area code's directory, the block's line numbers, the records of the
+// number) are started three, two and one groups before the group is
+// decoded.
 const (
 	lookupGroup = 16
-	lookupAhead = 2
-	lookupRing  = 4 // at least lookupAhead+1, a power of two
+	lookupRing  = 4 // groups in flight
 )
 
 // LookupBatch sets out[i] to what Lookup(qs[i].Number, qs[i].Purpose, ch,
 // qs[i].At, &out[i]) would write, for every i, and found[i] (when found is
 // not nil) to what it would return. It is several times faster per query
-// than Lookup on a large snapshot: it finds the blocks of a group of
-// queries while the blocks of the groups before it are still on their way
-// from memory, so that their memory latencies overlap instead of adding
-// up. out, and found when not nil, must be at least as long as qs. It
-// takes no lock and allocates nothing.
+// than Lookup on a large snapshot: it works on a group of queries while the
+// memory the next groups need is on its way, so that memory latencies
+// overlap instead of adding up. out, and found when not nil, must be at
+// least as long as qs. It takes no lock and allocates nothing.
 func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found []bool) {
 	out = out[:len(qs)]
 	if found != nil {
@@ -48,7 +47,8 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	var (
 		slots  [lookupRing][lookupGroup]*block // where each query's block is listed
 		blocks [lookupRing][lookupGroup]block
-		addrs  [8 * lookupGroup]uintptr
+		ranges [lookupRing][lookupGroup][2]int32 // the number's records in its block
+		addrs  [4 * lookupGroup]uintptr
 	)
 	groups := (len(qs) + lookupGroup - 1) / lookupGroup
 	part := func(g int) []Query { return qs[g*lookupGroup : min((g+1)*lookupGroup, len(qs))] }
@@ -57,8 +57,8 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	findSlots := func(g int) {
 		sl := &slots[g%lookupRing]
 		k := 0
-		for i, q := range part(g) {
-			n := q.Number
+		for i := range part(g) {
+			n := qs[g*lookupGroup+i].Number
 			sl[i] = nil
 			if n >= nanpLimit {
 				continue
@@ -73,13 +73,11 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 		dnc.Prefetch(addrs[:k])
 	}
 	// findBlocks reads the places of group g, in cache by now, and
-	// prefetches each block's count and the words where the number's line
-	// number and records most likely are (line numbers are spread evenly
-	// enough for a proportional guess to land close).
+	// prefetches each block's count and line numbers.
 	findBlocks := func(g int) {
 		sl, bl := &slots[g%lookupRing], &blocks[g%lookupRing]
 		k := 0
-		for i, q := range part(g) {
+		for i := range part(g) {
 			bl[i] = nil
 			p := sl[i]
 			if p == nil || *p == nil {
@@ -87,53 +85,75 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 			}
 			b := *p
 			bl[i] = b
-			// len(b) = 1 + ceil(n/4) + 2n, so n is about 4(len-1)/9.
-			cnt := (len(b) - 1) * 4 / 9
-			j := min(int(q.Number%10_000)*cnt/10_000, max(cnt-1, 0))
-			kw := (cnt + 3) >> 2
-			// The count and the line numbers, which the binary search
-			// reads all over: a few lines at most.
-			for w := 0; w <= kw; w += 8 {
-				addrs[k] = uintptr(unsafe.Pointer(&b[w]))
-				k++
-			}
-			addrs[k] = uintptr(unsafe.Pointer(&b[kw]))
-			// The records around the guess, two lines either side.
-			e := 1 + kw + 2*j
-			addrs[k+1] = uintptr(unsafe.Pointer(&b[max(e-8, 1+kw)]))
-			addrs[k+2] = uintptr(unsafe.Pointer(&b[min(e, len(b)-1)]))
-			addrs[k+3] = uintptr(unsafe.Pointer(&b[min(e+8, len(b)-1)]))
-			k += 4
-			if k > len(addrs)-16 {
+			// len(b) = 1 + ceil(n/4) + 2n: the count and line numbers are
+			// in the first 1 + ceil(n/4) words, at most (len+2)/9 + 1.
+			// Past four lines (over a hundred records) the search takes
+			// its chances.
+			if k > len(addrs)-5 {
 				dnc.Prefetch(addrs[:k])
 				k = 0
 			}
+			end := min((len(b)+2)/9+1, len(b)-1, 24)
+			for w := 0; w < end; w += 8 {
+				addrs[k] = uintptr(unsafe.Pointer(&b[w]))
+				k++
+			}
+			addrs[k] = uintptr(unsafe.Pointer(&b[end]))
+			k++
 		}
 		dnc.Prefetch(addrs[:k])
 	}
-	for g := range min(groups, lookupAhead+1) {
+	// findRecords searches the line numbers of group g, in cache by now,
+	// and prefetches the records of the number, if it has any.
+	findRecords := func(g int) {
+		bl, rg := &blocks[g%lookupRing], &ranges[g%lookupRing]
+		k := 0
+		for i := range part(g) {
+			b := bl[i]
+			if b == nil {
+				continue
+			}
+			lo, hi := b.find(uint16(qs[g*lookupGroup+i].Number % 10_000))
+			rg[i] = [2]int32{int32(lo), int32(hi)}
+			if lo == hi {
+				continue
+			}
+			kw := (b.len() + 3) >> 2
+			addrs[k] = uintptr(unsafe.Pointer(&b[1+kw+2*lo]))
+			addrs[k+1] = uintptr(unsafe.Pointer(&b[kw+2*hi]))
+			k += 2
+		}
+		dnc.Prefetch(addrs[:k])
+	}
+	for g := range min(groups, 3) {
 		findSlots(g)
 	}
-	for g := range min(groups, lookupAhead) {
+	for g := range min(groups, 2) {
 		findBlocks(g)
 	}
+	for g := range min(groups, 1) {
+		findRecords(g)
+	}
 	for g := range groups {
-		if g+lookupAhead+1 < groups {
-			findSlots(g + lookupAhead + 1)
+		if g+3 < groups {
+			findSlots(g + 3)
 		}
-		if g+lookupAhead < groups {
-			findBlocks(g + lookupAhead)
+		if g+2 < groups {
+			findBlocks(g + 2)
 		}
-		bl := &blocks[g%lookupRing]
+		if g+1 < groups {
+			findRecords(g + 1)
+		}
+		bl, rg := &blocks[g%lookupRing], &ranges[g%lookupRing]
 		for i := range part(g) {
 			j := g*lookupGroup + i
 			q := &qs[j]
 			o := &out[j]
 			*o = ConsentFacts{}
 			ok := false
-			if b := bl[i]; b != nil {
+			if b := bl[i]; b != nil && rg[i][0] != rg[i][1] {
 				pc, chBit := lookupScope(q.Purpose, ch)
-				ok = b.lookup(uint16(q.Number%10_000), pc, chBit, q.At.Unix(), o)
+				ok = b.decide(int(rg[i][0]), int(rg[i][1]), pc, chBit, q.At.Unix(), o)
 			}
 			if found != nil {
 				found[j] = ok
