@@ -54,6 +54,10 @@ func TestBenchGate(t *testing.T) {
 		DecisionsPerS     *float64 `json:"decisions_per_s"`
 		AllocsPerDecision *float64 `json:"allocs_per_decision"`
 		SQLDecisionsPerS  *float64 `json:"sql_decisions_per_s"`
+		Single            *float64 `json:"single_decisions_per_s"`
+		BatchVsSingle     *float64 `json:"batch_vs_single"`
+		BatchVsSQL        *float64 `json:"batch_vs_sql"`
+		BatchMismatches   *int     `json:"batch_mismatches"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	require.NotNil(t, rep.DecisionsPerS)
@@ -64,4 +68,13 @@ func TestBenchGate(t *testing.T) {
 	require.Less(t, *rep.AllocsPerDecision, 0.05, "a decision allocates nothing")
 	require.NotNil(t, rep.SQLDecisionsPerS)
 	require.Positive(t, *rep.SQLDecisionsPerS)
+	// The headline figure is the batch gate's; the single one is beside it.
+	require.NotNil(t, rep.Single)
+	require.Positive(t, *rep.Single)
+	require.NotNil(t, rep.BatchVsSingle)
+	require.InDelta(t, *rep.DecisionsPerS / *rep.Single, *rep.BatchVsSingle, 1e-6)
+	require.NotNil(t, rep.BatchVsSQL)
+	require.InDelta(t, *rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-6)
+	require.NotNil(t, rep.BatchMismatches)
+	require.Zero(t, *rep.BatchMismatches)
 }

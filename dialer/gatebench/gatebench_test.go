@@ -67,10 +67,22 @@ func TestRun(t *testing.T) {
 	require.Zero(t, *rep.SQLMismatches, rep.SQLMismatch)
 	require.EqualValues(t, 0, m["sql_mismatches"])
 	require.InDelta(t, 1, rep.Allow+rep.Deny+rep.Defer, 1e-9)
+	require.Equal(t, BatchSize, rep.BatchSize)
+	require.Zero(t, rep.BatchMismatches, rep.BatchMismatch)
+	require.Positive(t, rep.SingleDecisionsPerS)
+	require.InDelta(t, rep.DecisionsPerS/rep.SingleDecisionsPerS, rep.BatchVsSingle, 1e-9)
+	require.NotNil(t, rep.BatchVsSQL)
+	require.InDelta(t, rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-9)
+	for _, k := range []string{"single_decisions_per_s", "batch_vs_single", "batch_vs_sql", "dnc_batch_lookup_ns", "consent_batch_lookup_ns"} {
+		require.IsType(t, float64(0), m[k], k)
+	}
 
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
 	require.Contains(t, table.String(), "mixed (half each)")
+	require.Contains(t, table.String(), "batched (256)")
+	require.Contains(t, table.String(), "one by one")
+	require.Contains(t, table.String(), "batched gate vs sql")
 	require.Contains(t, table.String(), "sql, one query each")
 	require.Contains(t, table.String(), "10,000 dnc numbers")
 
@@ -80,6 +92,7 @@ func TestRun(t *testing.T) {
 	js.Reset()
 	require.NoError(t, rep.WriteJSON(&js))
 	require.Contains(t, js.String(), `"sql_decisions_per_s":null`)
+	require.Contains(t, js.String(), `"batch_vs_sql":null`)
 	require.NotContains(t, js.String(), `"sql_dnc_numbers"`)
 	require.NotContains(t, js.String(), `"sql_mismatches"`)
 }
