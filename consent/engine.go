@@ -63,6 +63,11 @@ type plan struct {
 	// checks lists the key's rules with do-not-call, cap or quiet-period
 	// effects, which Decide evaluates one by one.
 	checks []uint8
+	// consentAlways is set when a rule of the key may ask about consent
+	// whatever the number's do-not-call hits; otherwise only hits in
+	// consentDNC (lists from which consent exempts) make Decide ask.
+	consentAlways bool
+	consentDNC    DNCHits
 }
 
 // effects are the rule effects that merge into one value: the window is the
@@ -331,6 +336,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 			if r.dnc != 0 || r.capMax > 0 || r.quiet > 0 {
 				p.checks = append(p.checks, uint8(i))
 			}
+			if r.consent != ConsentNone || (r.capMax > 0 && r.capNeeds != ConsentNone) {
+				p.consentAlways = true
+			}
+			if r.dnc != 0 && r.dncExempt != ConsentNone {
+				p.consentDNC |= r.dnc
+			}
 		}
 	}
 	return e, nil
@@ -572,6 +583,16 @@ func (e *Engine) Locate(number phone.Number, state, zip string) (Location, error
 	}
 	sort.Strings(loc.States)
 	return loc, nil
+}
+
+// ConsultsConsent reports whether Decide can read Facts.Consent for an
+// attempt with purpose p, method m and line l to a number on the
+// do-not-call lists dnc. When it reports false, Decide makes the same
+// decision whatever Facts.Consent holds, so a gate may leave the consent
+// lookup out. It allocates nothing.
+func (e *Engine) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {
+	pl := &e.plans[key(p, m, l)]
+	return pl.consentAlways || pl.consentDNC&dnc != 0
 }
 
 // Check decides one attempt and returns the decision. It is Decide for

@@ -93,9 +93,18 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 					n = dnc.MaxNumber // looked up as absent
 				}
 				ns[i] = n
-				qs[i] = consent.Query{Number: n, Purpose: batch[i].Purpose, At: batch[i].At}
 			}
 			view.LookupBatch(ns[:k], hits[:k])
+			// A number whose decision cannot depend on its consent is not
+			// looked up (the engine ignores the empty consent it gets).
+			for i := range batch {
+				req := &batch[i]
+				n := ns[i]
+				if valid[i] && !g.Engine.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
+					n = dnc.MaxNumber
+				}
+				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
+			}
 			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
 		}
 		for i := range batch {

@@ -103,8 +103,7 @@ func newBatchWorld(t testing.TB, seed uint64, withNational bool) *batchWorld {
 		}
 		recs = append(recs, r)
 	}
-	ix := dialer.NewMemoryIndexes(x, consent.NewIndex(consent.NewSnapshot(0, recs...)))
-	w := &batchWorld{engine: engine, ix: ix, created: time.Now()}
+	w := &batchWorld{engine: engine}
 
 	invalid := []phone.Number{"", "+1212555010", "+121255501011", "12125550101", "+1212555O101", "+442071234567", "+0123", "+1\u00e9125550101"}
 	reqPurposes := append([]consent.Purpose{"", "bogus"}, purposes...)
@@ -149,7 +148,16 @@ func newBatchWorld(t testing.TB, seed uint64, withNational bool) *batchWorld {
 		if len(hist) > from {
 			r.History = hist[from:len(hist):len(hist)]
 		}
+		// A third of the requests have a consent on file that covers
+		// them, so that consent decides more often: against do-not-call
+		// lists it exempts from, caps it lifts, and rules that need it.
+		if n, err := r.Phone.NANP(); err == nil && rng.IntN(3) == 0 && r.Purpose != "" && r.Purpose != "bogus" {
+			recs = append(recs, consent.Record{Type: consent.RecordConsent, ID: int64(len(recs) + 1), Number: n,
+				Kind: consent.ConsentPEWC, Scope: r.Purpose, Channel: consent.ChannelVoice, At: r.At.Add(-time.Duration(rng.IntN(3)) * time.Hour)})
+		}
 	}
+	w.ix = dialer.NewMemoryIndexes(x, consent.NewIndex(consent.NewSnapshot(0, recs...)))
+	w.created = time.Now()
 	return w
 }
 
