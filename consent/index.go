@@ -565,11 +565,13 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		}
 	}
 	arena := make([]uint64, words)
+	blocks := arena
 	dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(arena))), len(arena)*8))
 	dirArena := make([]npaDir, dirs)
 	if dirs > 0 {
 		dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirArena[0])), dirs*int(sizeofDir)))
 	}
+	dirList := dirArena
 	var buf []line
 	for len(ps) > 0 {
 		prefix := ps[0].n / 10_000
@@ -599,6 +601,11 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		s.records += len(buf)
 		s.numbers += countLines(buf)
 		s.bytes += nb.bytes()
+	}
+	// Memory the heap reused is on small pages whatever AdviseHuge said.
+	dnc.CollapseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(blocks))), len(blocks)*8))
+	if len(dirList) > 0 {
+		dnc.CollapseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirList[0])), len(dirList)*int(sizeofDir)))
 	}
 	return s
 }
