@@ -61,13 +61,35 @@ type plan struct {
 	// dates), whose simple effects Decide merges when they apply.
 	cond []uint8
 	// checks lists the key's rules with do-not-call, cap or quiet-period
-	// effects, which Decide evaluates one by one.
-	checks []uint8
+	// effects, which Decide evaluates one by one, with the parameters it
+	// reads copied out of the rule.
+	checks []check
 	// consentAlways is set when a rule of the key may ask about consent
 	// whatever the number's do-not-call hits; otherwise only hits in
 	// consentDNC (lists from which consent exempts) make Decide ask.
 	consentAlways bool
 	consentDNC    DNCHits
+}
+
+// check is a rule with do-not-call, cap or quiet-period effects, as Decide
+// reads it: the crule's fields it needs, together in a few bytes.
+type check struct {
+	capPeriod, quiet  int64 // nanoseconds
+	capReason         ReasonSet
+	capMax            int32
+	rule              uint8 // index in Engine.rules
+	cond              bool
+	waivable          bool
+	dnc               DNCHits
+	dncExempt         ConsentKind
+	capNeeds          ConsentKind
+	purposes, methods uint8
+}
+
+func newCheck(i int, r *crule) check {
+	return check{capPeriod: r.capPeriod, quiet: r.quiet, capReason: r.capReason, capMax: int32(r.capMax), rule: uint8(i),
+		cond: r.cond, waivable: r.waivable, dnc: r.dnc, dncExempt: r.dncExempt, capNeeds: r.capNeeds,
+		purposes: r.purposes, methods: r.methods}
 }
 
 // effects are the rule effects that merge into one value: the window is the
@@ -334,7 +356,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 				p.base.merge(r)
 			}
 			if r.dnc != 0 || r.capMax > 0 || r.quiet > 0 {
-				p.checks = append(p.checks, uint8(i))
+				p.checks = append(p.checks, newCheck(i, r))
 			}
 			if r.consent != ConsentNone || (r.capMax > 0 && r.capNeeds != ConsentNone) {
 				p.consentAlways = true
@@ -501,6 +523,22 @@ func (e *Engine) Limits() Limits { return e.limits }
 // returns the reason it cannot.
 func parseNANP(n phone.Number) (npa, nxx int, bad ReasonSet) {
 	s := string(n)
+	if len(s) == 12 && s[0] == '+' && s[1] == '1' {
+		// The common case, "+1" and ten digits, read eight digits at a
+		// time: a byte is a digit when its high nibble is 3 and adding 6
+		// to it does not carry out of its low nibble.
+		w := uint64(s[2]) | uint64(s[3])<<8 | uint64(s[4])<<16 | uint64(s[5])<<24 |
+			uint64(s[6])<<32 | uint64(s[7])<<40 | uint64(s[8])<<48 | uint64(s[9])<<56
+		const nib, threes, sixes = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+		if w&nib == threes && (w+sixes)&nib == threes && s[10]-'0' <= 9 && s[11]-'0' <= 9 {
+			npa = int(s[2]-'0')*100 + int(s[3]-'0')*10 + int(s[4]-'0')
+			nxx = int(s[5]-'0')*100 + int(s[6]-'0')*10 + int(s[7]-'0')
+			if npa < 200 || nxx < 200 || npa%100 == 11 {
+				return 0, 0, bitNumberInvalid
+			}
+			return npa, nxx, 0
+		}
+	}
 	if len(s) < 2 || s[0] != '+' {
 		return 0, 0, bitNumberInvalid
 	}
@@ -628,13 +666,21 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 	p := &e.plans[key(in.Purpose, in.Method, in.Line)]
 	zones, jur, _ := e.locate(npa, nxx, in.State, in.ZIP)
 
-	// Merge the simple effects of the conditional rules that apply.
-	x := p.base
-	var applied uint64 // bits of the conditional rules that apply
+	// Merge the simple effects of the conditional rules that apply, into a
+	// copy of the key's base effects made when the first one does.
+	x := &p.base
+	var (
+		merged  effects
+		applied uint64 // bits of the conditional rules that apply
+	)
 	for _, i := range p.cond {
 		r := &e.rules[i]
 		if (r.jur != 0 && r.jur&jur == 0) || at < r.from || at >= r.until {
 			continue
+		}
+		if applied == 0 {
+			merged = p.base
+			x = &merged
 		}
 		x.merge(r)
 		applied |= 1 << i
@@ -678,9 +724,9 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		hist      []compactAttempt
 		histReady bool
 	)
-	for _, i := range p.checks {
-		r := &e.rules[i]
-		if r.cond && applied&(1<<i) == 0 {
+	for ci := range p.checks {
+		r := &p.checks[ci]
+		if r.cond && applied&(1<<r.rule) == 0 {
 			continue
 		}
 		if hits := f.DNC & r.dnc; hits != 0 {
@@ -700,9 +746,9 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 			var over bool
 			var clr int64
 			if hist != nil || len(in.History) == 0 {
-				over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, r.capMax)
+				over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
 			} else {
-				over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, r.capMax)
+				over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
 			}
 			if over {
 				switch {
