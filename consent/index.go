@@ -17,11 +17,13 @@ import (
 // A Snapshot is immutable. Numbers are split by area code (NPA) and exchange
 // (NXX): the root holds one directory per area code, a directory one block
 // per exchange, and a block the records of the exchange's numbers in one
-// allocation, sorted by line number (the last four digits): first the line
-// numbers (2 bytes a record), then the packed records (16 bytes a record).
-// Lookup therefore addresses the block directly and binary-searches a few
-// dozen line numbers. Apply copies the root, the touched directories and the
-// touched blocks, and shares everything else with the snapshot it came from.
+// slice of words, sorted by line number (the last four digits): first the
+// line numbers (2 bytes a record), then the packed records (16 bytes a
+// record). Lookup therefore addresses the block directly and binary-searches
+// a few dozen line numbers. Build lays all the blocks out in one array and
+// all the directories in another, on huge pages where the kernel allows.
+// Apply copies the root, the touched directories and the touched blocks, and
+// shares everything else with the snapshot it came from.
 //
 // A packed record holds times as whole Unix seconds, rounded so that the
 // index never lets a call through that exact times would stop: revocation
@@ -330,7 +332,8 @@ func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *Co
 }
 
 // lookupScope returns the scope code and channel bit a lookup for purpose p
-// on channel ch matches; scope 0 matches nothing (an unknown channel).
+// on channel ch matches; scope 0 (an unknown purpose or channel) matches no
+// consent, and every revocation covers it.
 func lookupScope(p Purpose, ch Channel) (pc, chBit uint64) {
 	pc = scopeCode(p)
 	switch ch {
