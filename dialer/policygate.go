@@ -70,21 +70,15 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		hits  [checkBatchSize]dnc.Hits
 		qs    [checkBatchSize]consent.Query
 		cfs   [checkBatchSize]consent.ConsentFacts
-		addrs [2 * checkBatchSize]uintptr
 	)
+	// Each request's number and history are prefetched one pass ahead,
+	// spread over the previous pass's decisions.
+	for i := range min(len(reqs), checkBatchSize) {
+		prefetchRequest(&reqs[i])
+	}
 	for len(reqs) > 0 {
 		k := min(len(reqs), checkBatchSize)
-		batch := reqs[:k]
-		// The histories are read by the engine last: start loading them now.
-		na := 0
-		for i := range batch {
-			if h := batch[i].History; len(h) > 0 {
-				addrs[na] = uintptr(unsafe.Pointer(&h[0]))
-				addrs[na+1] = uintptr(unsafe.Pointer(&h[len(h)-1].Conversation))
-				na += 2
-			}
-		}
-		dnc.Prefetch(addrs[:na])
+		batch, next := reqs[:k], reqs[k:min(len(reqs), 2*checkBatchSize)]
 		if fresh {
 			for i := range batch {
 				n, ok := nanp(batch[i].Phone)
@@ -119,9 +113,29 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				f.Consent = cfs[i]
 			}
 			g.Engine.Decide(&in, &f, &out[i])
+			if i < len(next) {
+				prefetchRequest(&next[i])
+			}
 		}
 		reqs, out = reqs[k:], out[k:]
 	}
+}
+
+// prefetchRequest starts loading what deciding r reads besides the
+// indexes: its number's digits and its history.
+func prefetchRequest(r *Request) {
+	var addrs [3]uintptr
+	k := 0
+	if len(r.Phone) > 0 {
+		addrs[k] = uintptr(unsafe.Pointer(unsafe.StringData(string(r.Phone))))
+		k++
+	}
+	if h := r.History; len(h) > 0 {
+		addrs[k] = uintptr(unsafe.Pointer(&h[0]))
+		addrs[k+1] = uintptr(unsafe.Pointer(&h[len(h)-1].Conversation))
+		k += 2
+	}
+	dnc.Prefetch(addrs[:k])
 }
 
 // nanp returns a number's ten NANP digits as phone.Number.NANP does, and
