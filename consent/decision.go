@@ -187,12 +187,35 @@ func (s ReasonSet) Reasons() []Reason {
 	if s == 0 {
 		return nil
 	}
+	slot := &reasonFast[reasonHash(s)]
+	if e := slot.Load(); e != nil && e.set == s {
+		return e.rs
+	}
 	if m := reasonCache.Load(); m != nil {
-		if rs, ok := (*m)[s]; ok {
-			return rs
+		if e, ok := (*m)[s]; ok {
+			slot.Store(e)
+			return e.rs
 		}
 	}
 	return internReasons(s)
+}
+
+// reasonFast is a direct-mapped cache in front of reasonCache: most
+// decisions find their slice with one atomic load instead of a map lookup.
+// A slot holds an entry of reasonCache or nothing, so a collision only
+// costs the map lookup.
+var reasonFast [reasonFastSize]atomic.Pointer[reasonEntry]
+
+const reasonFastSize = 1024
+
+type reasonEntry struct {
+	set ReasonSet
+	rs  []Reason
+}
+
+// reasonHash spreads a set's bits over reasonFast's slots.
+func reasonHash(s ReasonSet) uint32 {
+	return uint32(s) * 0x9e3779b1 >> 22 & (reasonFastSize - 1)
 }
 
 // reasonCacheLimit bounds the number of interned reason slices; sets beyond it
@@ -200,7 +223,7 @@ func (s ReasonSet) Reasons() []Reason {
 const reasonCacheLimit = 4096
 
 var (
-	reasonCache   atomic.Pointer[map[ReasonSet][]Reason]
+	reasonCache   atomic.Pointer[map[ReasonSet]*reasonEntry]
 	reasonCacheMu sync.Mutex
 )
 
@@ -214,24 +237,24 @@ func internReasons(s ReasonSet) []Reason {
 	old := reasonCache.Load()
 	if old != nil {
 		if got, ok := (*old)[s]; ok {
-			return got
+			return got.rs
 		}
 		if len(*old) >= reasonCacheLimit {
 			return rs
 		}
 	}
-	next := make(map[ReasonSet][]Reason, 1+lenOf(old))
+	next := make(map[ReasonSet]*reasonEntry, 1+lenOf(old))
 	if old != nil {
 		for k, v := range *old {
 			next[k] = v
 		}
 	}
-	next[s] = rs
+	next[s] = &reasonEntry{set: s, rs: rs}
 	reasonCache.Store(&next)
 	return rs
 }
 
-func lenOf(m *map[ReasonSet][]Reason) int {
+func lenOf(m *map[ReasonSet]*reasonEntry) int {
 	if m == nil {
 		return 0
 	}

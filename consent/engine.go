@@ -61,8 +61,35 @@ type plan struct {
 	// dates), whose simple effects Decide merges when they apply.
 	cond []uint8
 	// checks lists the key's rules with do-not-call, cap or quiet-period
-	// effects, which Decide evaluates one by one.
-	checks []uint8
+	// effects, which Decide evaluates one by one, with the parameters it
+	// reads copied out of the rule.
+	checks []check
+	// consentAlways is set when a rule of the key may ask about consent
+	// whatever the number's do-not-call hits; otherwise only hits in
+	// consentDNC (lists from which consent exempts) make Decide ask.
+	consentAlways bool
+	consentDNC    DNCHits
+}
+
+// check is a rule with do-not-call, cap or quiet-period effects, as Decide
+// reads it: the crule's fields it needs, together in a few bytes.
+type check struct {
+	capPeriod, quiet  int64 // nanoseconds
+	capReason         ReasonSet
+	capMax            int32
+	rule              uint8 // index in Engine.rules
+	cond              bool
+	waivable          bool
+	dnc               DNCHits
+	dncExempt         ConsentKind
+	capNeeds          ConsentKind
+	purposes, methods uint8
+}
+
+func newCheck(i int, r *crule) check {
+	return check{capPeriod: r.capPeriod, quiet: r.quiet, capReason: r.capReason, capMax: int32(r.capMax), rule: uint8(i),
+		cond: r.cond, waivable: r.waivable, dnc: r.dnc, dncExempt: r.dncExempt, capNeeds: r.capNeeds,
+		purposes: r.purposes, methods: r.methods}
 }
 
 // effects are the rule effects that merge into one value: the window is the
@@ -329,7 +356,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 				p.base.merge(r)
 			}
 			if r.dnc != 0 || r.capMax > 0 || r.quiet > 0 {
-				p.checks = append(p.checks, uint8(i))
+				p.checks = append(p.checks, newCheck(i, r))
+			}
+			if r.consent != ConsentNone || (r.capMax > 0 && r.capNeeds != ConsentNone) {
+				p.consentAlways = true
+			}
+			if r.dnc != 0 && r.dncExempt != ConsentNone {
+				p.consentDNC |= r.dnc
 			}
 		}
 	}
@@ -490,6 +523,22 @@ func (e *Engine) Limits() Limits { return e.limits }
 // returns the reason it cannot.
 func parseNANP(n phone.Number) (npa, nxx int, bad ReasonSet) {
 	s := string(n)
+	if len(s) == 12 && s[0] == '+' && s[1] == '1' {
+		// The common case, "+1" and ten digits, read eight digits at a
+		// time: a byte is a digit when its high nibble is 3 and adding 6
+		// to it does not carry out of its low nibble.
+		w := uint64(s[2]) | uint64(s[3])<<8 | uint64(s[4])<<16 | uint64(s[5])<<24 |
+			uint64(s[6])<<32 | uint64(s[7])<<40 | uint64(s[8])<<48 | uint64(s[9])<<56
+		const nib, threes, sixes = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+		if w&nib == threes && (w+sixes)&nib == threes && s[10]-'0' <= 9 && s[11]-'0' <= 9 {
+			npa = int(s[2]-'0')*100 + int(s[3]-'0')*10 + int(s[4]-'0')
+			nxx = int(s[5]-'0')*100 + int(s[6]-'0')*10 + int(s[7]-'0')
+			if npa < 200 || nxx < 200 || npa%100 == 11 {
+				return 0, 0, bitNumberInvalid
+			}
+			return npa, nxx, 0
+		}
+	}
 	if len(s) < 2 || s[0] != '+' {
 		return 0, 0, bitNumberInvalid
 	}
@@ -574,6 +623,16 @@ func (e *Engine) Locate(number phone.Number, state, zip string) (Location, error
 	return loc, nil
 }
 
+// ConsultsConsent reports whether Decide can read Facts.Consent for an
+// attempt with purpose p, method m and line l to a number on the
+// do-not-call lists dnc. When it reports false, Decide makes the same
+// decision whatever Facts.Consent holds, so a gate may leave the consent
+// lookup out. It allocates nothing.
+func (e *Engine) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {
+	pl := &e.plans[key(p, m, l)]
+	return pl.consentAlways || pl.consentDNC&dnc != 0
+}
+
 // Check decides one attempt and returns the decision. It is Decide for
 // callers that do not count allocations, such as heed check.
 func (e *Engine) Check(in Input, f Facts) Decision {
@@ -607,13 +666,21 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 	p := &e.plans[key(in.Purpose, in.Method, in.Line)]
 	zones, jur, _ := e.locate(npa, nxx, in.State, in.ZIP)
 
-	// Merge the simple effects of the conditional rules that apply.
-	x := p.base
-	var applied uint64 // bits of the conditional rules that apply
+	// Merge the simple effects of the conditional rules that apply, into a
+	// copy of the key's base effects made when the first one does.
+	x := &p.base
+	var (
+		merged  effects
+		applied uint64 // bits of the conditional rules that apply
+	)
 	for _, i := range p.cond {
 		r := &e.rules[i]
 		if (r.jur != 0 && r.jur&jur == 0) || at < r.from || at >= r.until {
 			continue
+		}
+		if applied == 0 {
+			merged = p.base
+			x = &merged
 		}
 		x.merge(r)
 		applied |= 1 << i
@@ -650,9 +717,16 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		}
 		return kind
 	}
-	for _, i := range p.checks {
-		r := &e.rules[i]
-		if r.cond && applied&(1<<i) == 0 {
+	// The history is read once, into histBuf, when a rule counts calls; a
+	// history too long for it is read by each rule.
+	var (
+		histBuf   [compactHistoryLen]compactAttempt
+		hist      []compactAttempt
+		histReady bool
+	)
+	for ci := range p.checks {
+		r := &p.checks[ci]
+		if r.cond && applied&(1<<r.rule) == 0 {
 			continue
 		}
 		if hits := f.DNC & r.dnc; hits != 0 {
@@ -665,8 +739,18 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		if in.RegFDirectConsent && r.waivable {
 			continue
 		}
+		if (r.capMax > 0 || r.quiet > 0) && !histReady {
+			hist, histReady = compactHistory(in.History, &histBuf), true
+		}
 		if r.capMax > 0 {
-			if over, clr := countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, r.capMax); over {
+			var over bool
+			var clr int64
+			if hist != nil || len(in.History) == 0 {
+				over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
+			} else {
+				over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
+			}
+			if over {
 				switch {
 				case r.capNeeds == ConsentNone:
 					wait |= r.capReason
@@ -679,7 +763,13 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 			}
 		}
 		if r.quiet > 0 {
-			if last := lastConversation(in.History, atN-r.quiet, r.purposes, r.methods); last != math.MinInt64 {
+			var last int64
+			if hist != nil || len(in.History) == 0 {
+				last = lastConversationCompact(hist, atN-r.quiet, r.purposes, r.methods)
+			} else {
+				last = lastConversation(in.History, atN-r.quiet, r.purposes, r.methods)
+			}
+			if last != math.MinInt64 {
 				wait |= bitCapAfterConversation
 				clear = max(clear, last+r.quiet)
 			}
@@ -795,6 +885,76 @@ func countCap(h []Attempt, atN, period int64, pm, mm uint8, max int) (bool, int6
 		return false, 0
 	}
 	return true, newest[max-1] + period
+}
+
+// compactAttempt is an Attempt as the cap rules read it.
+type compactAttempt struct {
+	t      int64 // Unix nanoseconds
+	pm, mm uint8 // purpose and method bits
+	conv   bool
+}
+
+// compactHistoryLen is the longest history Decide reads into a compact
+// copy on the stack.
+const compactHistoryLen = 8
+
+// compactHistory copies h into buf and returns the copy, or nil when h is
+// empty or longer than buf.
+func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compactAttempt {
+	if len(h) == 0 || len(h) > len(buf) {
+		return nil
+	}
+	for i := range h {
+		a := &h[i]
+		buf[i] = compactAttempt{t: a.At.UnixNano(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), conv: a.Conversation}
+	}
+	return buf[:len(h)]
+}
+
+// countCapCompact is countCap over a compact history.
+func countCapCompact(h []compactAttempt, atN, period int64, pm, mm uint8, max int) (bool, int64) {
+	var newest [maxCap]int64 // counted call times, newest first
+	n, lo := 0, atN-period
+	for i := range h {
+		a := &h[i]
+		if a.pm&pm == 0 || a.mm&mm == 0 {
+			continue
+		}
+		t := a.t
+		if t <= lo {
+			continue
+		}
+		if n < max {
+			n++
+		} else if t <= newest[max-1] {
+			continue
+		}
+		j := n - 1
+		for j > 0 && newest[j-1] < t {
+			newest[j] = newest[j-1]
+			j--
+		}
+		newest[j] = t
+	}
+	if n < max {
+		return false, 0
+	}
+	return true, newest[max-1] + period
+}
+
+// lastConversationCompact is lastConversation over a compact history.
+func lastConversationCompact(h []compactAttempt, lo int64, pm, mm uint8) int64 {
+	last := int64(math.MinInt64)
+	for i := range h {
+		a := &h[i]
+		if !a.conv || a.pm&pm == 0 || a.mm&mm == 0 {
+			continue
+		}
+		if a.t > lo && a.t > last {
+			last = a.t
+		}
+	}
+	return last
 }
 
 // lastConversation returns the time of the latest conversation after lo

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/heed-dialer/heed/dnc"
 )
 
 // The in-memory consent index.
@@ -15,11 +17,13 @@ import (
 // A Snapshot is immutable. Numbers are split by area code (NPA) and exchange
 // (NXX): the root holds one directory per area code, a directory one block
 // per exchange, and a block the records of the exchange's numbers in one
-// allocation, sorted by line number (the last four digits): first the line
-// numbers (2 bytes a record), then the packed records (16 bytes a record).
-// Lookup therefore addresses the block directly and binary-searches a few
-// dozen line numbers. Apply copies the root, the touched directories and the
-// touched blocks, and shares everything else with the snapshot it came from.
+// slice of words, sorted by line number (the last four digits): first the
+// line numbers (2 bytes a record), then the packed records (16 bytes a
+// record). Lookup therefore addresses the block directly and binary-searches
+// a few dozen line numbers. Build lays all the blocks out in one array and
+// all the directories in another, on huge pages where the kernel allows.
+// Apply copies the root, the touched directories and the touched blocks, and
+// shares everything else with the snapshot it came from.
 //
 // A packed record holds times as whole Unix seconds, rounded so that the
 // index never lets a call through that exact times would stop: revocation
@@ -183,11 +187,19 @@ func cmpPending(x, y pending) int {
 // sorted by cmpLine. An empty exchange has a nil block.
 type block []uint64
 
+// blockWords is the size in words of a block of n records.
+func blockWords(n int) int { return 1 + (n+3)>>2 + 2*n }
+
 // newBlock packs sorted, distinct lines into a block.
 func newBlock(ls []line) block {
+	return fillBlock(make(block, blockWords(len(ls))), ls)
+}
+
+// fillBlock packs sorted, distinct lines into b, which must be zero and
+// blockWords(len(ls)) long, and returns it.
+func fillBlock(b block, ls []line) block {
 	n := len(ls)
 	kw := (n + 3) >> 2
-	b := make(block, 1+kw+2*n)
 	b[0] = uint64(n)
 	for i, l := range ls {
 		b[1+i>>2] |= uint64(l.k) << (uint(i&3) * 16)
@@ -315,9 +327,37 @@ func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *Co
 	if b == nil {
 		return false
 	}
-	k := uint16(n % 10_000)
+	pc, chBit := lookupScope(p, ch)
+	return b.lookup(uint16(n%10_000), pc, chBit, at.Unix(), out)
+}
+
+// lookupScope returns the scope code and channel bit a lookup for purpose p
+// on channel ch matches; scope 0 (an unknown purpose or channel) matches no
+// consent, and every revocation covers it.
+func lookupScope(p Purpose, ch Channel) (pc, chBit uint64) {
+	pc = scopeCode(p)
+	switch ch {
+	case ChannelVoice:
+	case ChannelText:
+		chBit = metaText
+	default:
+		pc = 0 // no consent matches an unknown channel
+	}
+	return pc, chBit
+}
+
+// lookup is Lookup within the block of n's exchange: k is n's line number,
+// pc and chBit come from lookupScope and atS is the call's Unix second. out
+// must be zero.
+func (b block) lookup(k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+	lo, hi := b.find(k)
+	return b.decide(lo, hi, pc, chBit, atS, out)
+}
+
+// find returns the range [lo, hi) of the records with line number k.
+func (b block) find(k uint16) (lo, hi int) {
 	cnt := b.len()
-	lo, hi := 0, cnt
+	lo, hi = 0, cnt
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if b.key(m) < k {
@@ -326,23 +366,22 @@ func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *Co
 			hi = m
 		}
 	}
-	pc := scopeCode(p)
-	var chBit uint64
-	switch ch {
-	case ChannelVoice:
-	case ChannelText:
-		chBit = metaText
-	default:
-		pc = 0 // no consent matches an unknown channel
+	hi = lo
+	for hi < cnt && b.key(hi) == k {
+		hi++
 	}
+	return lo, hi
+}
+
+// decide is lookup over the records [lo, hi) that find returned.
+func (b block) decide(lo, hi int, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	want := metaConsent | pc<<metaScopeShift | chBit
 	const match = metaConsent | metaScopeMask | metaText
-	atS := at.Unix()
 	rAll, rP := int64(-1), int64(-1)
 	var best entry
 	bestTier := 0
-	kw := (cnt + 3) >> 2
-	for i := lo; i < cnt && b.key(i) == k; i++ {
+	kw := (b.len() + 3) >> 2
+	for i := lo; i < hi; i++ {
 		e := b.entry(kw, i)
 		if !e.isConsent() { // revocations come first
 			t := e.at()
@@ -508,6 +547,34 @@ func (b *Builder) Build(seq int64) *Snapshot {
 	s := &Snapshot{seq: max(seq, b.seq), bytes: sizeofSnapshot}
 	b.ps, b.seq = nil, 0
 	slices.SortFunc(ps, cmpPending)
+	// The blocks share one array, and the directories another, both backed
+	// by huge pages where the kernel allows: lookups go to random places in
+	// them, and with small pages most would miss the TLB.
+	words, dirs := 0, 0
+	lastNPA := uint64(npaCount)
+	for i := 0; i < len(ps); {
+		prefix := ps[i].n / 10_000
+		distinct := 0
+		for j := i; j < len(ps) && ps[j].n/10_000 == prefix; j++ {
+			if j == i || ps[j] != ps[j-1] {
+				distinct++
+			}
+			i = j + 1
+		}
+		words += blockWords(distinct)
+		if npa := prefix / 1000; npa != lastNPA {
+			dirs++
+			lastNPA = npa
+		}
+	}
+	arena := make([]uint64, words)
+	blocks := arena
+	dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(arena))), len(arena)*8))
+	dirArena := make([]npaDir, dirs)
+	if dirs > 0 {
+		dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirArena[0])), dirs*int(sizeofDir)))
+	}
+	dirList := dirArena
 	var buf []line
 	for len(ps) > 0 {
 		prefix := ps[0].n / 10_000
@@ -525,15 +592,23 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		npa, nxx := prefix/1000, prefix%1000
 		d := s.npa[npa]
 		if d == nil {
-			d = new(npaDir)
+			d = &dirArena[0]
+			dirArena = dirArena[1:]
 			s.npa[npa] = d
 			s.bytes += sizeofDir
 		}
-		nb := newBlock(buf)
+		w := blockWords(len(buf))
+		nb := fillBlock(block(arena[:w:w]), buf)
+		arena = arena[w:]
 		d.blk[nxx] = nb
 		s.records += len(buf)
 		s.numbers += countLines(buf)
 		s.bytes += nb.bytes()
+	}
+	// Memory the heap reused is on small pages whatever AdviseHuge said.
+	dnc.CollapseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(blocks))), len(blocks)*8))
+	if len(dirList) > 0 {
+		dnc.CollapseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirList[0])), len(dirList)*int(sizeofDir)))
 	}
 	return s
 }

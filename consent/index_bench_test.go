@@ -112,6 +112,25 @@ func BenchmarkIndexLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkIndexLookupBatch measures LookupBatch over the queries of
+// BenchmarkIndexLookup, 128 at a time (a pacing batch).
+func BenchmarkIndexLookupBatch(b *testing.B) {
+	s, ns := bigIndex()
+	qs := make([]consent.Query, len(ns))
+	for i, n := range ns {
+		qs[i] = consent.Query{Number: n, Purpose: consent.PurposeInformational, At: benchAt}
+	}
+	out := make([]consent.ConsentFacts, 128)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		off := i & (len(qs) - 1) &^ 127
+		s.LookupBatch(qs[off:off+128], consent.ChannelVoice, out, nil)
+		i += 128
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(i), "ns/lookup")
+}
+
 // BenchmarkIndexApplyRevocation measures installing one revocation in an
 // index of -consent.records records: the copy-on-write of the touched
 // parts, as a live opt-out costs.

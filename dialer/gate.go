@@ -33,6 +33,18 @@ type Gate interface {
 	Check(ctx context.Context, req Request) consent.Decision
 }
 
+// BatchGate is a gate that decides many attempts at once, as the pacing
+// loop has them: a batch costs far less per attempt than one Check each,
+// because the batch's index lookups overlap in memory. Implementations fail
+// closed as Check does, and decide each attempt exactly as Check would
+// decide it with the same index state and clock reading.
+type BatchGate interface {
+	Gate
+	// CheckBatch sets out[i] to the decision for reqs[i], for every i; out
+	// must be at least as long as reqs.
+	CheckBatch(ctx context.Context, reqs []Request, out []consent.Decision)
+}
+
 // Syncer is a gate whose indexes can be brought up to date on demand. The
 // pacing loop syncs before each batch, so an opt-out committed anywhere
 // before the batch holds for it.

@@ -3,9 +3,11 @@ package dialer
 import (
 	"context"
 	"time"
+	"unsafe"
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // PolicyGate is the gate: it gathers the facts from the in-memory indexes
@@ -20,7 +22,10 @@ type PolicyGate struct {
 	Clock func() time.Time
 }
 
-var _ Gate = (*PolicyGate)(nil)
+var (
+	_ Gate      = (*PolicyGate)(nil)
+	_ BatchGate = (*PolicyGate)(nil)
+)
 
 // Sync brings the indexes up to every change committed before the call.
 // The pacing loop calls it before each batch.
@@ -38,16 +43,132 @@ func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
 	return d
 }
 
+// checkBatchSize is how many requests CheckBatch looks up at once: enough
+// for the lookups' memory accesses to overlap, few enough for its scratch
+// space to live on the stack.
+const checkBatchSize = 128
+
+// CheckBatch decides reqs[i] into out[i], for every i, as Check would with
+// the same indexes and clock reading; out must be at least as long as reqs.
+// It reads the clock, the indexes' freshness and the current index
+// snapshots once for the whole batch (an index stale at that moment denies
+// every request with index.stale, as Check does), and looks the batch's
+// numbers up in the do-not-call and consent indexes together, so that their
+// memory accesses overlap. It allocates nothing.
+func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
+	out = out[:len(reqs)]
+	fresh := g.Indexes.Fresh(g.now())
+	view := g.Indexes.DNC.View()
+	snap := g.Indexes.Consent.Snapshot()
+	var asOf time.Time
+	if m, _, ok := view.List(dnc.National); ok {
+		asOf = m.AsOf
+	}
+	var (
+		ns    [checkBatchSize]uint64
+		valid [checkBatchSize]bool
+		hits  [checkBatchSize]dnc.Hits
+		qs    [checkBatchSize]consent.Query
+		cfs   [checkBatchSize]consent.ConsentFacts
+	)
+	// Each request's number and history are prefetched one pass ahead,
+	// spread over the previous pass's decisions.
+	for i := range min(len(reqs), checkBatchSize) {
+		prefetchRequest(&reqs[i])
+	}
+	for len(reqs) > 0 {
+		k := min(len(reqs), checkBatchSize)
+		batch, next := reqs[:k], reqs[k:min(len(reqs), 2*checkBatchSize)]
+		if fresh {
+			for i := range batch {
+				n, ok := nanp(batch[i].Phone)
+				valid[i] = ok
+				if !ok {
+					n = dnc.MaxNumber // looked up as absent
+				}
+				ns[i] = n
+			}
+			view.LookupBatch(ns[:k], hits[:k])
+			// A number whose decision cannot depend on its consent is not
+			// looked up (the engine ignores the empty consent it gets).
+			for i := range batch {
+				req := &batch[i]
+				n := ns[i]
+				if valid[i] && !g.Engine.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
+					n = dnc.MaxNumber
+				}
+				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
+			}
+			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
+		}
+		for i := range batch {
+			req := &batch[i]
+			in := consent.Input{
+				Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
+				Method: req.Method, Line: req.Line, At: req.At, History: req.History,
+			}
+			f := consent.Facts{Fresh: fresh, NationalAsOf: asOf}
+			if fresh && valid[i] {
+				f.DNC = DNCHits(hits[i])
+				f.Consent = cfs[i]
+			}
+			g.Engine.Decide(&in, &f, &out[i])
+			if i < len(next) {
+				prefetchRequest(&next[i])
+			}
+		}
+		reqs, out = reqs[k:], out[k:]
+	}
+}
+
+// prefetchRequest starts loading what deciding r reads besides the
+// indexes: its number's digits and its history.
+func prefetchRequest(r *Request) {
+	var addrs [3]uintptr
+	k := 0
+	if len(r.Phone) > 0 {
+		addrs[k] = uintptr(unsafe.Pointer(unsafe.StringData(string(r.Phone))))
+		k++
+	}
+	if h := r.History; len(h) > 0 {
+		addrs[k] = uintptr(unsafe.Pointer(&h[0]))
+		addrs[k+1] = uintptr(unsafe.Pointer(&h[len(h)-1].Conversation))
+		k += 2
+	}
+	dnc.Prefetch(addrs[:k])
+}
+
+// nanp returns a number's ten NANP digits as phone.Number.NANP does, and
+// false where NANP would return an error, without allocating one.
+func nanp(p phone.Number) (uint64, bool) {
+	s := string(p)
+	if len(s) != 12 || s[0] != '+' || s[1] != '1' {
+		return 0, false
+	}
+	var v uint64
+	for i := 2; i < 12; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+func (g *PolicyGate) now() time.Time {
+	if g.Clock != nil {
+		return g.Clock()
+	}
+	return time.Now()
+}
+
 // Facts gathers from the in-memory indexes what the engine needs to know
 // of a request's number: freshness, do-not-call hits, consent and the
 // national registry copy's date.
 func (g *PolicyGate) Facts(req *Request) consent.Facts {
-	now := time.Now
-	if g.Clock != nil {
-		now = g.Clock
-	}
 	var f consent.Facts
-	f.Fresh = g.Indexes.Fresh(now())
+	f.Fresh = g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
 	if n, err := req.Phone.NANP(); err == nil {
 		f.DNC = DNCHits(view.Lookup(n))

@@ -44,9 +44,10 @@ func TestBenchDNC(t *testing.T) {
 }
 
 // TestBenchGate runs `heed bench gate --json` small, with the SQL side on a
-// real database, and checks the report.
-func TestBenchGate(t *testing.T) {
-	t.Parallel()
+// real database, and checks the report. It does not run in parallel: the
+// report counts allocations process-wide, and parallel tests (the dnc
+// benchmark's structures above all) would count in it.
+func TestBenchGate(t *testing.T) { //nolint:paralleltest // see above
 	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
 	out, stderr, err := runHeed(env, "bench", "gate", "--dnc-numbers", "20000", "--consents", "5000", "--phase", "100ms", "--json")
 	require.NoError(t, err, stderr)
@@ -54,14 +55,28 @@ func TestBenchGate(t *testing.T) {
 		DecisionsPerS     *float64 `json:"decisions_per_s"`
 		AllocsPerDecision *float64 `json:"allocs_per_decision"`
 		SQLDecisionsPerS  *float64 `json:"sql_decisions_per_s"`
+		Single            *float64 `json:"single_decisions_per_s"`
+		BatchVsSingle     *float64 `json:"batch_vs_single"`
+		BatchVsSQL        *float64 `json:"batch_vs_sql"`
+		BatchMismatches   *int     `json:"batch_mismatches"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	require.NotNil(t, rep.DecisionsPerS)
 	require.Positive(t, *rep.DecisionsPerS)
 	require.NotNil(t, rep.AllocsPerDecision)
-	// The count is process-wide, so other tests' goroutines add a little
-	// noise; the zero itself is asserted with AllocsPerRun in gatebench.
+	// The count is process-wide, so goroutines other tests leave behind
+	// add a little noise; the zero itself is asserted with AllocsPerRun in
+	// gatebench and dialer.
 	require.Less(t, *rep.AllocsPerDecision, 0.05, "a decision allocates nothing")
 	require.NotNil(t, rep.SQLDecisionsPerS)
 	require.Positive(t, *rep.SQLDecisionsPerS)
+	// The headline figure is the batch gate's; the single one is beside it.
+	require.NotNil(t, rep.Single)
+	require.Positive(t, *rep.Single)
+	require.NotNil(t, rep.BatchVsSingle)
+	require.InDelta(t, *rep.DecisionsPerS / *rep.Single, *rep.BatchVsSingle, 1e-6)
+	require.NotNil(t, rep.BatchVsSQL)
+	require.InDelta(t, *rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-6)
+	require.NotNil(t, rep.BatchMismatches)
+	require.Zero(t, *rep.BatchMismatches)
 }

@@ -1,8 +1,11 @@
 // Package gatebench measures the dialer's gate: full decisions (do-not-call
 // lookup, consent lookup, calling windows and frequency caps) made from the
-// in-memory indexes on one core, and, side by side in the same run, the
-// same decisions made the way SQL-based dialers make them, with one query
-// per lead against PostgreSQL. `heed bench gate` runs it.
+// in-memory indexes on one core, a pacing batch at a time as the pacing
+// loop makes them (dialer.PolicyGate.CheckBatch, the headline figure) and
+// one request at a time (Check), checked to be the same decisions; and,
+// side by side in the same run, the same decisions made the way SQL-based
+// dialers make them, with one query per lead against PostgreSQL. `heed
+// bench gate` runs it.
 package gatebench
 
 import (
@@ -22,6 +25,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
 )
 
 // Options configure Run.
@@ -51,36 +55,71 @@ type Options struct {
 
 // Report is the outcome of Run. The first three fields are the figures the
 // issue asks for; SQLDecisionsPerS is nil when the SQL side did not run.
+// The headline figures are the batch gate's (dialer.PolicyGate.CheckBatch
+// deciding a pacing batch of BatchSize requests at a time); the Single
+// figures are dialer.PolicyGate.Check, one request at a time, on the same
+// requests.
 type Report struct {
 	// DecisionsPerS is the rate of full decisions on one core over the
-	// mixed set: half campaign numbers, half random numbers.
+	// mixed set (half campaign numbers, half random numbers), decided a
+	// pacing batch at a time.
 	DecisionsPerS float64 `json:"decisions_per_s"`
 	// AllocsPerDecision is the heap allocations per full decision over the
-	// three full-decision phases.
+	// six full-decision phases (three batched, three single).
 	AllocsPerDecision float64 `json:"allocs_per_decision"`
 	// SQLDecisionsPerS is the rate of the same decisions made with one
 	// query per decision on one connection.
 	SQLDecisionsPerS *float64 `json:"sql_decisions_per_s"`
 
-	// NsPerDecision is the time of one full decision over the mixed set.
+	// NsPerDecision is the time of one full decision over the mixed set,
+	// batched.
 	NsPerDecision float64 `json:"ns_per_decision"`
-	// CampaignDecisionsPerS is the rate over numbers with consent records
-	// (a campaign's contact list).
+	// CPUNsPerDecision and SingleCPUNsPerDecision are the CPU time of one
+	// decision over the mixed set, batched and one by one: what the thread
+	// spent on a CPU, which on a machine shared with other work is closer
+	// to the cost of a decision than the wall-clock time (0 where the
+	// thread's CPU time cannot be read).
+	CPUNsPerDecision       float64 `json:"cpu_ns_per_decision"`
+	SingleCPUNsPerDecision float64 `json:"single_cpu_ns_per_decision"`
+	// BatchSize is the pacing batch: how many requests each CheckBatch
+	// call decides.
+	BatchSize int `json:"batch_size"`
+	// CampaignDecisionsPerS is the batched rate over numbers with consent
+	// records (a campaign's contact list).
 	CampaignDecisionsPerS float64 `json:"campaign_decisions_per_s"`
-	// RandomDecisionsPerS is the rate over numbers drawn uniformly from the
-	// exchanges of every US area code.
+	// RandomDecisionsPerS is the batched rate over numbers drawn uniformly
+	// from the exchanges of every US area code.
 	RandomDecisionsPerS float64 `json:"random_decisions_per_s"`
-	// BatchedDecisionsPerS is the rate over the mixed set when the gate
-	// looks up a batch of numbers in the do-not-call index at once, which
-	// dialer.PolicyGate does not do (yet).
-	BatchedDecisionsPerS float64 `json:"batched_decisions_per_s"`
-	// DNCLookupNs, ConsentLookupNs and EngineNs time the parts of a
+	// SingleDecisionsPerS, SingleCampaignDecisionsPerS and
+	// SingleRandomDecisionsPerS are the same rates with one Check per
+	// request, and SingleNsPerDecision the time of one such decision over
+	// the mixed set.
+	SingleDecisionsPerS         float64 `json:"single_decisions_per_s"`
+	SingleNsPerDecision         float64 `json:"single_ns_per_decision"`
+	SingleCampaignDecisionsPerS float64 `json:"single_campaign_decisions_per_s"`
+	SingleRandomDecisionsPerS   float64 `json:"single_random_decisions_per_s"`
+	// BatchVsSingle is DecisionsPerS / SingleDecisionsPerS, and BatchVsSQL
+	// DecisionsPerS / SQLDecisionsPerS (nil without the SQL side).
+	BatchVsSingle float64  `json:"batch_vs_single"`
+	BatchVsSQL    *float64 `json:"batch_vs_sql"`
+	// BatchMismatches counts the requests of the campaign, random and
+	// mixed sets whose batched decision differs from the single one in
+	// verdict, reasons, until, pack or consent id (zero is the check that
+	// the batch gate decides as the single one).
+	BatchMismatches int `json:"batch_mismatches"`
+	// BatchMismatch describes the first mismatch.
+	BatchMismatch string `json:"batch_mismatch,omitempty"`
+	// DNCLookupNs, ConsentLookupNs and EngineNs time the parts of a single
 	// decision alone over the mixed set: the do-not-call lookup, the
 	// consent lookup (with the number's parsing), and Engine.Decide on
-	// facts gathered beforehand.
-	DNCLookupNs     float64 `json:"dnc_lookup_ns"`
-	ConsentLookupNs float64 `json:"consent_lookup_ns"`
-	EngineNs        float64 `json:"engine_ns"`
+	// facts gathered beforehand. DNCBatchLookupNs and ConsentBatchLookupNs
+	// time the batched lookups the batch gate makes (per number, numbers
+	// parsed beforehand).
+	DNCLookupNs          float64 `json:"dnc_lookup_ns"`
+	ConsentLookupNs      float64 `json:"consent_lookup_ns"`
+	EngineNs             float64 `json:"engine_ns"`
+	DNCBatchLookupNs     float64 `json:"dnc_batch_lookup_ns"`
+	ConsentBatchLookupNs float64 `json:"consent_batch_lookup_ns"`
 	// Allow, Deny and Defer are the shares of the verdicts over the mixed set.
 	Allow float64 `json:"allow"`
 	Deny  float64 `json:"deny"`
@@ -197,13 +236,19 @@ const chunk = 4096
 
 var sink int64
 
+// timing is what phase measures: the wall-clock time per request in
+// nanoseconds, the time per request that the thread spent on a CPU (0 where
+// it cannot be read), and the heap allocations per request.
+type timing struct {
+	ns, cpuNs, allocs float64
+}
+
 // phase runs fn over the n prepared requests, calling fn(lo, hi) for a
 // chunk at a time and cycling, for at least d (and at least one pass), on
-// one goroutine locked to its thread. It returns the time per request in
-// nanoseconds and the heap allocations per request.
-func phase(ctx context.Context, g *gate, n int, d time.Duration, fn func(lo, hi int) int64) (ns, allocs float64, err error) {
+// one goroutine locked to its thread.
+func phase(ctx context.Context, g *gate, n int, d time.Duration, fn func(lo, hi int) int64) (timing, error) {
 	if n == 0 {
-		return 0, 0, errors.New("gatebench: no requests")
+		return timing{}, errors.New("gatebench: no requests")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -215,31 +260,37 @@ func phase(ctx context.Context, g *gate, n int, d time.Duration, fn func(lo, hi 
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	var spent time.Duration
+	var spent, cpu time.Duration
 	calls := 0
 	for i := 0; spent < d || calls < n; {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, fmt.Errorf("gatebench: %w", err)
+			return timing{}, fmt.Errorf("gatebench: %w", err)
 		}
 		if i == n {
 			i = 0
 		}
 		k := min(chunk, n-i)
 		g.sync()
-		start := time.Now()
+		c0, start := threadCPU(), time.Now()
 		sink += fn(i, i+k)
 		spent += time.Since(start)
+		cpu += threadCPU() - c0
 		calls += k
 		i += k
 	}
 	runtime.ReadMemStats(&after)
-	return float64(spent.Nanoseconds()) / float64(calls), float64(after.Mallocs-before.Mallocs) / float64(calls), nil
+	return timing{ns: float64(spent.Nanoseconds()) / float64(calls), cpuNs: float64(cpu.Nanoseconds()) / float64(calls),
+		allocs: float64(after.Mallocs-before.Mallocs) / float64(calls)}, nil
 }
+
+// BatchSize is the pacing batch the batched phases decide at a time.
+const BatchSize = 256
 
 // measure runs the in-memory phases.
 func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf func(string, ...any)) error {
 	g := w.gate
-	full := func(reqs []dialer.Request) func(lo, hi int) int64 {
+	rep.BatchSize = BatchSize
+	single := func(reqs []dialer.Request) func(lo, hi int) int64 {
 		return func(lo, hi int) int64 {
 			var s int64
 			for i := lo; i < hi; i++ {
@@ -249,65 +300,103 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 			return s
 		}
 	}
-	var allocs, calls float64
-	for _, p := range []struct {
-		name string
-		reqs []dialer.Request
-		out  *float64
-	}{
-		{"campaign", w.campaign, &rep.CampaignDecisionsPerS},
-		{"random", w.random, &rep.RandomDecisionsPerS},
-		{"mixed", w.mixed, &rep.DecisionsPerS},
-	} {
-		logf("full decisions, %s numbers", p.name)
-		ns, a, err := phase(ctx, g, len(p.reqs), d, full(p.reqs))
-		if err != nil {
-			return err
+	decs := make([]consent.Decision, max(len(w.campaign), len(w.random), len(w.mixed)))
+	batched := func(reqs []dialer.Request) func(lo, hi int) int64 {
+		return func(lo, hi int) int64 {
+			for i := lo; i < hi; i += BatchSize {
+				g.checkBatch(reqs[i:min(i+BatchSize, hi)], decs[i:min(i+BatchSize, hi)])
+			}
+			var s int64
+			for i := lo; i < hi; i++ {
+				s += decs[i].ConsentID + int64(len(decs[i].Reasons))
+			}
+			return s
 		}
-		*p.out = 1e9 / ns
-		allocs += a
-		calls++
-		if p.name == "mixed" {
-			rep.NsPerDecision = ns
+	}
+	sets := []struct {
+		name          string
+		reqs          []dialer.Request
+		batch, single *float64
+	}{
+		{"campaign", w.campaign, &rep.CampaignDecisionsPerS, &rep.SingleCampaignDecisionsPerS},
+		{"random", w.random, &rep.RandomDecisionsPerS, &rep.SingleRandomDecisionsPerS},
+		{"mixed", w.mixed, &rep.DecisionsPerS, &rep.SingleDecisionsPerS},
+	}
+	var allocs, calls float64
+	for _, p := range sets {
+		for _, mode := range []struct {
+			name string
+			fn   func([]dialer.Request) func(lo, hi int) int64
+			out  *float64
+		}{{"batched", batched, p.batch}, {"one by one", single, p.single}} {
+			logf("full decisions, %s numbers, %s", p.name, mode.name)
+			tm, err := phase(ctx, g, len(p.reqs), d, mode.fn(p.reqs))
+			if err != nil {
+				return err
+			}
+			*mode.out = 1e9 / tm.ns
+			allocs += tm.allocs
+			calls++
+			if p.name == "mixed" && mode.out == p.batch {
+				rep.NsPerDecision, rep.CPUNsPerDecision = tm.ns, tm.cpuNs
+			} else if p.name == "mixed" {
+				rep.SingleNsPerDecision, rep.SingleCPUNsPerDecision = tm.ns, tm.cpuNs
+			}
 		}
 	}
 	rep.AllocsPerDecision = allocs / calls
+	rep.BatchVsSingle = rep.DecisionsPerS / rep.SingleDecisionsPerS
 
-	logf("full decisions, mixed numbers, do-not-call lookups batched")
-	decs := make([]consent.Decision, len(w.mixed))
-	ns, _, err := phase(ctx, g, len(w.mixed), d, func(lo, hi int) int64 {
-		g.checkBatch(w.mixed[lo:hi], decs[lo:hi])
-		var s int64
-		for i := lo; i < hi; i++ {
-			s += decs[i].ConsentID + int64(len(decs[i].Reasons))
+	logf("checking batched decisions against single ones")
+	for _, p := range sets {
+		g.sync()
+		for i := 0; i < len(p.reqs); i += BatchSize {
+			if i%chunk == 0 {
+				g.sync()
+			}
+			g.checkBatch(p.reqs[i:min(i+BatchSize, len(p.reqs))], decs[i:min(i+BatchSize, len(p.reqs))])
 		}
-		return s
-	})
-	if err != nil {
-		return err
+		var allow, deny, deferred int
+		for i := range p.reqs {
+			if i%chunk == 0 {
+				g.sync()
+			}
+			want := g.check(p.reqs[i])
+			if !sameDecision(decs[i], want) {
+				rep.BatchMismatches++
+				if rep.BatchMismatch == "" {
+					rep.BatchMismatch = fmt.Sprintf("%s %s at %s: batched %+v; single %+v", p.reqs[i].Phone, p.reqs[i].Purpose,
+						p.reqs[i].At.Format(time.RFC3339), decs[i], want)
+				}
+			}
+			switch want.Verdict {
+			case consent.Allow:
+				allow++
+			case consent.Deny:
+				deny++
+			case consent.Defer:
+				deferred++
+			}
+		}
+		if p.name == "mixed" {
+			n := float64(len(p.reqs))
+			rep.Allow, rep.Deny, rep.Defer = float64(allow)/n, float64(deny)/n, float64(deferred)/n
+		}
 	}
-	rep.BatchedDecisionsPerS = 1e9 / ns
 
-	var allow, deny, deferred int
-	for i := range w.mixed {
-		if i%chunk == 0 {
-			g.sync()
-		}
-		switch g.check(w.mixed[i]).Verdict {
-		case consent.Allow:
-			allow++
-		case consent.Deny:
-			deny++
-		case consent.Defer:
-			deferred++
-		}
-	}
-	n := float64(len(w.mixed))
-	rep.Allow, rep.Deny, rep.Defer = float64(allow)/n, float64(deny)/n, float64(deferred)/n
-
-	logf("parts: do-not-call lookups")
 	reqs := w.mixed
-	ns, _, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+	nums := make([]uint64, len(reqs))
+	qs := make([]consent.Query, len(reqs))
+	for i := range reqs {
+		n, err := reqs[i].Phone.NANP()
+		if err != nil {
+			n = dnc.MaxNumber
+		}
+		nums[i] = n
+		qs[i] = consent.Query{Number: n, Purpose: reqs[i].Purpose, At: reqs[i].At}
+	}
+	logf("parts: do-not-call lookups")
+	tm, err := phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
 		view := g.dnc.View()
 		var s int64
 		for i := lo; i < hi; i++ {
@@ -320,9 +409,25 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 	if err != nil {
 		return err
 	}
-	rep.DNCLookupNs = ns
+	rep.DNCLookupNs = tm.ns
+	logf("parts: do-not-call lookups, batched")
+	hits := make([]dnc.Hits, BatchSize)
+	tm, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+		view := g.dnc.View()
+		var s int64
+		for i := lo; i < hi; i += BatchSize {
+			j := min(i+BatchSize, hi)
+			view.LookupBatch(nums[i:j], hits[:j-i])
+			s += int64(hits[0])
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	rep.DNCBatchLookupNs = tm.ns
 	logf("parts: consent lookups")
-	ns, _, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+	tm, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
 		var s int64
 		var cf consent.ConsentFacts
 		for i := lo; i < hi; i++ {
@@ -336,7 +441,23 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 	if err != nil {
 		return err
 	}
-	rep.ConsentLookupNs = ns
+	rep.ConsentLookupNs = tm.ns
+	logf("parts: consent lookups, batched")
+	cfs := make([]consent.ConsentFacts, BatchSize)
+	tm, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+		snap := g.consent.Snapshot()
+		var s int64
+		for i := lo; i < hi; i += BatchSize {
+			j := min(i+BatchSize, hi)
+			snap.LookupBatch(qs[i:j], consent.ChannelVoice, cfs[:j-i], nil)
+			s += cfs[0].ID
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	rep.ConsentBatchLookupNs = tm.ns
 	logf("parts: engine")
 	ins := make([]consent.Input, len(w.mixed))
 	fs := make([]consent.Facts, len(w.mixed))
@@ -346,7 +467,7 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 			Method: r.Method, Line: r.Line, At: r.At, History: r.History}
 		fs[i] = g.facts(r)
 	}
-	ns, _, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
+	tm, err = phase(ctx, g, len(reqs), d/2, func(lo, hi int) int64 {
 		var s int64
 		var dec consent.Decision
 		for i := lo; i < hi; i++ {
@@ -358,7 +479,7 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 	if err != nil {
 		return err
 	}
-	rep.EngineNs = ns
+	rep.EngineNs = tm.ns
 	return nil
 }
 
@@ -418,6 +539,8 @@ func measureSQL(ctx context.Context, db *pgxpool.Pool, w *world, engine *consent
 	rep.SQLDecisions = n
 	rate := float64(n) / spent.Seconds()
 	rep.SQLDecisionsPerS = &rate
+	ratio := rep.DecisionsPerS / rate
+	rep.BatchVsSQL = &ratio
 	return nil
 }
 
@@ -442,24 +565,39 @@ func (r *Report) WriteTable(w io.Writer) error {
 		group(int64(r.Consents)), group(int64(r.ConsentNumbers)), float64(r.ConsentBytes)/1e6)
 	fmt.Fprintf(bw, "packs %s; %s requests per set; one goroutine of %d CPUs\n", r.Pack, group(int64(r.Decisions)), r.CPUs)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "full decisions\tdecisions/s\tns/decision\t")
+	fmt.Fprintf(tw, "full decisions\tbatched (%d)\tns/decision\tone by one\tns/decision\tbatched/single\t\n", r.BatchSize)
 	for _, row := range []struct {
-		name string
-		rate float64
-	}{{"campaign numbers", r.CampaignDecisionsPerS}, {"random numbers", r.RandomDecisionsPerS}, {"mixed (half each)", r.DecisionsPerS}} {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", row.name, group(int64(row.rate)), strconv.FormatFloat(1e9/row.rate, 'f', 1, 64))
+		name          string
+		batch, single float64
+	}{
+		{"campaign numbers", r.CampaignDecisionsPerS, r.SingleCampaignDecisionsPerS},
+		{"random numbers", r.RandomDecisionsPerS, r.SingleRandomDecisionsPerS},
+		{"mixed (half each)", r.DecisionsPerS, r.SingleDecisionsPerS},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2fx\t\n", row.name, group(int64(row.batch)), strconv.FormatFloat(1e9/row.batch, 'f', 1, 64),
+			group(int64(row.single)), strconv.FormatFloat(1e9/row.single, 'f', 1, 64), row.batch/row.single)
 	}
-	fmt.Fprintf(tw, "mixed, dnc lookups batched\t%s\t%s\t\n", group(int64(r.BatchedDecisionsPerS)),
-		strconv.FormatFloat(1e9/r.BatchedDecisionsPerS, 'f', 1, 64))
 	if r.SQLDecisionsPerS != nil {
-		fmt.Fprintf(tw, "sql, one query each\t%s\t%s\t\n", group(int64(*r.SQLDecisionsPerS)),
+		fmt.Fprintf(tw, "sql, one query each\t\t\t%s\t%s\t\t\n", group(int64(*r.SQLDecisionsPerS)),
 			strconv.FormatFloat(1e9 / *r.SQLDecisionsPerS, 'f', 0, 64))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("gatebench: write table: %w", err)
 	}
+	if r.CPUNsPerDecision > 0 {
+		fmt.Fprintf(bw, "cpu time (mixed): batched %.1f ns/decision (%s/s), one by one %.1f ns/decision (%s/s)\n",
+			r.CPUNsPerDecision, group(int64(1e9/r.CPUNsPerDecision)), r.SingleCPUNsPerDecision, group(int64(1e9/r.SingleCPUNsPerDecision)))
+	}
+	if r.BatchVsSQL != nil {
+		fmt.Fprintf(bw, "batched gate vs sql: %.0fx the decisions per second\n", *r.BatchVsSQL)
+	}
 	fmt.Fprintf(bw, "allocations per decision: %g\n", r.AllocsPerDecision)
-	fmt.Fprintf(bw, "parts (mixed): dnc lookup %.1f ns, consent lookup %.1f ns, engine %.1f ns\n", r.DNCLookupNs, r.ConsentLookupNs, r.EngineNs)
+	fmt.Fprintf(bw, "batched decisions differing from single ones: %d\n", r.BatchMismatches)
+	if r.BatchMismatch != "" {
+		fmt.Fprintf(bw, "first difference: %s\n", r.BatchMismatch)
+	}
+	fmt.Fprintf(bw, "parts (mixed), one by one: dnc lookup %.1f ns, consent lookup %.1f ns, engine %.1f ns\n", r.DNCLookupNs, r.ConsentLookupNs, r.EngineNs)
+	fmt.Fprintf(bw, "parts (mixed), batched: dnc lookup %.1f ns, consent lookup %.1f ns\n", r.DNCBatchLookupNs, r.ConsentBatchLookupNs)
 	fmt.Fprintf(bw, "verdicts (mixed): allow %.1f%%, deny %.1f%%, defer %.1f%%\n", 100*r.Allow, 100*r.Deny, 100*r.Defer)
 	if r.SQLDecisionsPerS != nil {
 		fmt.Fprintf(bw, "sql tables: %s dnc numbers, %s consent records, %s attempts (loaded in %.1f s); %s decisions, %d differing from the in-memory gate\n",

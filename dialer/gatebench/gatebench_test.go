@@ -67,10 +67,22 @@ func TestRun(t *testing.T) {
 	require.Zero(t, *rep.SQLMismatches, rep.SQLMismatch)
 	require.EqualValues(t, 0, m["sql_mismatches"])
 	require.InDelta(t, 1, rep.Allow+rep.Deny+rep.Defer, 1e-9)
+	require.Equal(t, BatchSize, rep.BatchSize)
+	require.Zero(t, rep.BatchMismatches, rep.BatchMismatch)
+	require.Positive(t, rep.SingleDecisionsPerS)
+	require.InDelta(t, rep.DecisionsPerS/rep.SingleDecisionsPerS, rep.BatchVsSingle, 1e-9)
+	require.NotNil(t, rep.BatchVsSQL)
+	require.InDelta(t, rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-9)
+	for _, k := range []string{"single_decisions_per_s", "batch_vs_single", "batch_vs_sql", "dnc_batch_lookup_ns", "consent_batch_lookup_ns"} {
+		require.IsType(t, float64(0), m[k], k)
+	}
 
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
 	require.Contains(t, table.String(), "mixed (half each)")
+	require.Contains(t, table.String(), "batched (256)")
+	require.Contains(t, table.String(), "one by one")
+	require.Contains(t, table.String(), "batched gate vs sql")
 	require.Contains(t, table.String(), "sql, one query each")
 	require.Contains(t, table.String(), "10,000 dnc numbers")
 
@@ -80,6 +92,7 @@ func TestRun(t *testing.T) {
 	js.Reset()
 	require.NoError(t, rep.WriteJSON(&js))
 	require.Contains(t, js.String(), `"sql_decisions_per_s":null`)
+	require.Contains(t, js.String(), `"batch_vs_sql":null`)
 	require.NotContains(t, js.String(), `"sql_dnc_numbers"`)
 	require.NotContains(t, js.String(), `"sql_mismatches"`)
 }
@@ -192,8 +205,11 @@ var benchWorld = sync.OnceValues(func() (*world, error) {
 
 // BenchmarkGate measures full decisions (DNC lookup, consent lookup,
 // windows, caps) as dialer.PolicyGate makes them, over campaign numbers,
-// random numbers and half of each. Sizes come from -gatebench.dnc and
-// -gatebench.consents.
+// random numbers and half of each. The headline figures (ns/op is per
+// pacing batch of benchBatch requests, decisions/s and ns/decision) are
+// CheckBatch's; single-decisions/s is Check's, one request at a time, timed
+// over as many requests right after, and batch/single the ratio. Sizes come
+// from -gatebench.dnc and -gatebench.consents.
 func BenchmarkGate(b *testing.B) {
 	w, err := benchWorld()
 	if err != nil {
@@ -205,7 +221,9 @@ func BenchmarkGate(b *testing.B) {
 	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}} {
 		b.Run(set.name, func(b *testing.B) {
 			g, reqs := w.gate, set.reqs
-			for i := range reqs {
+			out := make([]consent.Decision, benchBatch)
+			for i := 0; i+benchBatch <= len(reqs); i += benchBatch {
+				g.checkBatch(reqs[i:i+benchBatch], out)
 				g.check(reqs[i])
 			}
 			b.ReportAllocs()
@@ -216,12 +234,30 @@ func BenchmarkGate(b *testing.B) {
 				if i%chunk == 0 {
 					g.sync()
 				}
-				d := g.check(reqs[i])
-				s += d.ConsentID
-				n++
+				g.checkBatch(reqs[i:i+benchBatch], out)
+				s += out[0].ConsentID
+				n += benchBatch
 			}
+			rate := float64(n) / b.Elapsed().Seconds()
+			b.ReportMetric(rate, "decisions/s")
+			b.ReportMetric(1e9/rate, "ns/decision")
+
+			start := time.Now()
+			for i := range n {
+				j := i % len(reqs)
+				if j%chunk == 0 {
+					g.sync()
+				}
+				s += g.check(reqs[j]).ConsentID
+			}
+			single := float64(n) / time.Since(start).Seconds()
 			sink += s
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "decisions/s")
+			b.ReportMetric(single, "single-decisions/s")
+			b.ReportMetric(rate/single, "batch/single")
 		})
 	}
 }
+
+// benchBatch is the pacing batch of BenchmarkGate's batch figures; it
+// divides chunk and the request sets' sizes.
+const benchBatch = 256

@@ -1,0 +1,63 @@
+package consent_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// TestConsultsConsent checks the promise a gate relies on to skip consent
+// lookups: when ConsultsConsent reports false, the decision is the same
+// whatever consent the facts hold. It also checks that it reports false
+// for some attempts (or the promise would be empty).
+func TestConsultsConsent(t *testing.T) {
+	t.Parallel()
+	e, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(51, 52))
+	numbers := []phone.Number{nyNumber, ctNumber, flNumber, okNumber, idahoNumber, alaskaNumber, tollFree}
+	purposes := []consent.Purpose{"", "bogus", consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation}
+	methods := []consent.Method{"", consent.MethodLive, consent.MethodPrerecorded}
+	lines := []consent.LineType{"", consent.LineWireless, consent.LineLandline, consent.LineUnknown}
+	states := []string{"", "CT", "FL", "OK", "NY"}
+	base := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
+	consents := []consent.ConsentFacts{
+		{},
+		{ID: 7, Kind: consent.ConsentPEC, ObtainedAt: base.AddDate(-1, 0, 0)},
+		{ID: 8, Kind: consent.ConsentPEWC, ObtainedAt: base.AddDate(-1, 0, 0)},
+		{ID: 9, Kind: consent.ConsentPEWC, ObtainedAt: base.AddDate(-1, 0, 0), RevokedAt: base.AddDate(0, -1, 0), PurposeRevokedAt: base.AddDate(0, -1, 0)},
+		{ID: 10, Kind: consent.ConsentPEWC, ObtainedAt: base.AddDate(-1, 0, 0), ExpiresAt: base.AddDate(0, 0, -1)},
+	}
+	skipped, consulted := 0, 0
+	for range 20_000 {
+		in := consent.Input{Number: numbers[rng.IntN(len(numbers))], Purpose: purposes[rng.IntN(len(purposes))],
+			Method: methods[rng.IntN(len(methods))], Line: lines[rng.IntN(len(lines))], State: states[rng.IntN(len(states))],
+			At: base.Add(time.Duration(rng.IntN(24*3600)) * time.Second)}
+		for range rng.IntN(6) {
+			in.History = append(in.History, consent.Attempt{At: in.At.Add(-time.Duration(1+rng.IntN(10*24*3600)) * time.Second),
+				Purpose: in.Purpose, Method: in.Method, Conversation: rng.IntN(4) == 0})
+		}
+		f := consent.Facts{Fresh: true, NationalAsOf: base.AddDate(0, 0, -5), DNC: consent.DNCHits(rng.IntN(16))}
+		if e.ConsultsConsent(in.Purpose, in.Method, in.Line, f.DNC) {
+			consulted++
+			continue
+		}
+		skipped++
+		want := e.Check(in, f)
+		for _, c := range consents[1:] {
+			f.Consent = c
+			require.Equal(t, want, e.Check(in, f), "%+v with consent %+v", in, c)
+		}
+	}
+	t.Logf("%d attempts whose decision ignores consent, %d that may consult it", skipped, consulted)
+	require.Positive(t, skipped)
+	require.Positive(t, consulted)
+	// Rules that need consent are consulted.
+	require.True(t, e.ConsultsConsent(consent.PurposeTelemarketing, consent.MethodPrerecorded, consent.LineWireless, 0))
+	require.True(t, e.ConsultsConsent(consent.PurposeInformational, consent.MethodPrerecorded, consent.LineWireless, 0))
+}
