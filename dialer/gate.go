@@ -24,6 +24,10 @@ type Request struct {
 	// History is the calls already placed to this number, across all
 	// campaigns, within the longest cap window.
 	History []consent.Attempt `json:"history,omitempty"`
+	// Overrides are the logged overrides (rules R1, E1) in force for the
+	// number at At, from consent.OverrideStore.Active; the attempt row's
+	// decision_input keeps them, naming the override a call relied on.
+	Overrides consent.OverrideFlags `json:"overrides,omitzero"`
 }
 
 // Gate decides whether an attempt may be placed. Implementations fail

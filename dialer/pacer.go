@@ -145,8 +145,17 @@ type Pacer struct {
 	// answering machines (F7); empty means the campaign's callback number.
 	OptOutNumber string
 
+	// Overrides looks up the logged overrides (rules R1, E1) in force for a
+	// batch's numbers; nil honours none, so the floors apply.
+	Overrides OverrideSource
+
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
+}
+
+// OverrideSource looks up logged overrides; consent.OverrideStore is one.
+type OverrideSource interface {
+	Active(ctx context.Context, phones []phone.Number, at time.Time) (map[phone.Number]consent.OverrideFlags, error)
 }
 
 type ended struct{ attemptID int64 }
@@ -211,12 +220,12 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
-			history, err := p.prepare(ctx, targets, now())
+			reqs, decisions, err := p.decide(ctx, c, targets, now())
 			if err != nil {
 				return err
 			}
-			for _, t := range targets {
-				ok, err := p.attempt(ctx, c, t, history[t.Phone], msg, now(), done)
+			for i, t := range targets {
+				ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
 				if err != nil {
 					return err
 				}
@@ -430,11 +439,13 @@ func (p *Pacer) clock() time.Time {
 // the caps (the longest cap window of the law packs is 30 days).
 const HistoryWindow = 31 * 24 * time.Hour
 
-// prepare syncs the gate's indexes, when it has any, and loads the attempt
-// history of a batch's numbers in one query.
-func (p *Pacer) prepare(ctx context.Context, targets []Target, now time.Time) (map[phone.Number][]consent.Attempt, error) {
+// decide syncs the gate's indexes, when it has any, loads the attempt
+// history and the logged overrides of a batch's numbers in one query each,
+// and decides the whole batch at the same instant: at once when the gate
+// decides batches, one by one otherwise.
+func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at time.Time) ([]Request, []consent.Decision, error) {
 	if len(targets) == 0 {
-		return nil, nil
+		return []Request{}, []consent.Decision{}, nil
 	}
 	if s, ok := p.Gate.(Syncer); ok {
 		if err := s.Sync(ctx); err != nil {
@@ -446,21 +457,38 @@ func (p *Pacer) prepare(ctx context.Context, targets []Target, now time.Time) (m
 	for i, t := range targets {
 		phones[i] = t.Phone
 	}
-	h, err := p.Store.History(ctx, phones, now.Add(-HistoryWindow))
+	history, err := p.Store.History(ctx, phones, at.Add(-HistoryWindow))
 	if err != nil {
-		return nil, fmt.Errorf("pacer: attempt history: %w", err)
+		return nil, nil, fmt.Errorf("pacer: attempt history: %w", err)
 	}
-	return h, nil
+	var overrides map[phone.Number]consent.OverrideFlags
+	if p.Overrides != nil {
+		if overrides, err = p.Overrides.Active(ctx, phones, at); err != nil {
+			return nil, nil, fmt.Errorf("pacer: logged overrides: %w", err)
+		}
+	}
+	reqs := make([]Request, len(targets))
+	for i, t := range targets {
+		reqs[i] = Request{
+			Phone: t.Phone, Purpose: c.Purpose, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
+			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[t.Phone],
+			Overrides: overrides[t.Phone].At(at),
+		}
+	}
+	decisions := make([]consent.Decision, len(reqs))
+	if bg, ok := p.Gate.(BatchGate); ok {
+		bg.CheckBatch(ctx, reqs, decisions)
+	} else {
+		for i := range reqs {
+			decisions[i] = p.Gate.Check(ctx, reqs[i])
+		}
+	}
+	return reqs, decisions, nil
 }
 
-// attempt decides one target, records the attempt and, when allowed, places
+// attempt records one decided target's attempt and, when allowed, places
 // the call. It reports whether a call is now in flight.
-func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, history []consent.Attempt, msg messages, at time.Time, done chan<- ended) (bool, error) {
-	req := Request{
-		Phone: t.Phone, Purpose: c.Purpose, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
-		State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history,
-	}
-	d := p.Gate.Check(ctx, req)
+func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages, done chan<- ended) (bool, error) {
 	id, err := p.Store.Decide(ctx, t, req, d)
 	if err != nil {
 		return false, fmt.Errorf("pacer: record attempt: %w", err)

@@ -36,6 +36,7 @@ func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
 	in := consent.Input{
 		Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
 		Method: req.Method, Line: req.Line, At: req.At, History: req.History,
+		RegFDirectConsent: req.Overrides.RegFDirectConsent, SolicitationException: req.Overrides.SolicitationException,
 	}
 	f := g.Facts(&req)
 	var d consent.Decision
@@ -106,6 +107,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			in := consent.Input{
 				Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
 				Method: req.Method, Line: req.Line, At: req.At, History: req.History,
+				RegFDirectConsent: req.Overrides.RegFDirectConsent, SolicitationException: req.Overrides.SolicitationException,
 			}
 			f := consent.Facts{Fresh: fresh, NationalAsOf: asOf}
 			if fresh && valid[i] {

@@ -79,6 +79,11 @@ func (m *Main) check(ctx context.Context, args []string) error {
 			return err
 		}
 		req.History = hist[n]
+		active, err := consent.NewOverrideStore(pool).Active(ctx, []phone.Number{n}, when)
+		if err != nil {
+			return err
+		}
+		req.Overrides = active[n].At(when)
 	}
 	gate := &dialer.PolicyGate{Engine: engine, Indexes: indexes}
 	d := gate.Check(ctx, req)

@@ -138,6 +138,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Log:   log,
 		Now:   m.Now,
 		Firm:  *firmName, OptOutNumber: *optOutNumber,
+		Overrides: consent.NewOverrideStore(pool),
 	}
 	log.Info("policy engine ready", "packs", engine.Version())
 	ws := river.NewWorkers()
