@@ -179,6 +179,8 @@ func (s *Server) routes() {
 	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.GET("/admin/settings", s.settingsPage, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.POST("/admin/settings", s.saveSettings, s.require(admin...))
 }
 
 // sizeString renders a byte count for people: "10 MiB", "64 KiB".
@@ -351,7 +353,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "Not found."
 	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected),
 		errors.Is(err, consent.ErrInvalidRecord), errors.Is(err, consent.ErrImportRejected), errors.Is(err, consent.ErrUnknownFormat),
-		errors.Is(err, campaign.ErrLaunchRefused):
+		errors.Is(err, campaign.ErrLaunchRefused), errors.Is(err, consent.ErrLoosensFloor), errors.Is(err, consent.ErrInvalidPolicy):
 		return http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed):
 		return http.StatusConflict, err.Error()
