@@ -76,6 +76,8 @@ Usage:
   heed demo                                 seed the demo list, consents and a first admin
   heed consent import [--revocations] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
+  heed settings show [--json]               the firm settings in force, beside their floors
+  heed settings set --file F --by EMAIL     save a policy file as the next settings version (admin; [--note N])
   heed audit verify                         check the audit log's hash chain
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
   heed bench gate [--json]                  whole gate decisions from memory against one SQL query each
@@ -113,6 +115,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport})
 	case "check":
 		return m.check(ctx, rest)
+	case "settings":
+		return m.sub(ctx, "settings", rest, map[string]func(context.Context, []string) error{"show": m.settingsShow, "set": m.settingsSet})
 	case "bench":
 		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate})
 	case "audit":

@@ -18,7 +18,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/heed-dialer/heed/campaign"
-	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
@@ -118,10 +117,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer lines.Close()
 
-	engine, err := consent.NewEngine(consent.Config{})
-	if err != nil {
+	// The engine is built from the firm settings stored in PostgreSQL and
+	// rebuilt whenever a new version is saved. A stored policy that cannot
+	// be built stops start-up: heed never falls back to looser defaults.
+	policy := dialer.NewPolicy(pool, log)
+	if err := policy.Load(ctx); err != nil {
 		return fmt.Errorf("policy engine: %w", err)
 	}
+	go policy.Run(ctx)
+	engine := policy.Engine()
 	indexes := dialer.NewIndexes(pool, log)
 	registry := dnc.NewRegistry(pool, *dncDir)
 	indexes.Registry = registry
@@ -139,7 +143,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Now:   m.Now,
 		Firm:  *firmName, OptOutNumber: *optOutNumber,
 	}
-	log.Info("policy engine ready", "packs", engine.Version())
+	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Reconciler: lines, Log: log})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
