@@ -20,6 +20,11 @@ import (
 // MaxSettingsNote bounds the note saved with a firm policy, in bytes.
 const MaxSettingsNote = 2000
 
+// MaxCapPeriod is the longest cap period a saved policy may set: the
+// attempt history the dialer and `heed check` read (dialer.HistoryWindow).
+// A longer period could not be enforced, so Save refuses it.
+const MaxCapPeriod = 31 * 24 * time.Hour
+
 // SettingsVersionName returns the FirmPolicy.Version that a stored policy
 // of version n carries ("v3"); decisions made under it name it in their pack
 // version ("heed-2026.1.firm-v3").
@@ -109,6 +114,12 @@ func decodeStored(version int, raw []byte) (FirmPolicy, error) {
 func (s *SettingsStore) Save(ctx context.Context, p FirmPolicy, userID int64, note string) (int, error) {
 	if err := p.Validate(s.law()); err != nil {
 		return 0, fmt.Errorf("firm settings: save: %w", err)
+	}
+	for _, code := range sortedCodes(p.Caps) {
+		if d := p.Caps[code].Period; d > MaxCapPeriod {
+			return 0, fmt.Errorf("firm settings: save: cap %s period %s: heed reads %s of call history, so a longer period cannot be enforced: %w",
+				code, FormatDuration(d), FormatDuration(MaxCapPeriod), ErrInvalidPolicy)
+		}
 	}
 	if len(note) > MaxSettingsNote {
 		return 0, fmt.Errorf("firm settings: save: note is %d bytes, over %d: %w", len(note), MaxSettingsNote, ErrInvalidPolicy)
@@ -377,6 +388,15 @@ func FormatDuration(d time.Duration) string {
 		return strconv.FormatInt(int64(d/day), 10) + "d"
 	}
 	return d.String()
+}
+
+func sortedCodes(m map[string]Cap) []string {
+	out := make([]string, 0, len(m))
+	for c := range m {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // PolicyFloors are the limits a firm policy may tighten but not loosen,

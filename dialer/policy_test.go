@@ -63,6 +63,12 @@ func decideAt(t *testing.T, e *consent.Engine, clock string) consent.Decision {
 	return d
 }
 
+func TestSettingsCapPeriodWithinHistory(t *testing.T) {
+	t.Parallel()
+	require.GreaterOrEqual(t, dialer.HistoryWindow, consent.MaxCapPeriod,
+		"a firm cap period the store accepts must fit in the history the pacer reads")
+}
+
 func TestSettingsPolicyReloadsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	url := dbtest.URL(t)

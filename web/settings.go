@@ -250,6 +250,11 @@ func (f settingsForm) policy() (consent.FirmPolicy, map[string]string) {
 				errs["cap_"+code] = fmt.Sprintf("Period %q: give a whole number of days.", f.CapPeriod[code])
 				continue
 			}
+			if d > consent.MaxCapPeriod {
+				errs["cap_"+code] = fmt.Sprintf("Period %q: at most %s; heed reads %s of call history.", f.CapPeriod[code],
+					consent.FormatDuration(consent.MaxCapPeriod), consent.FormatDuration(consent.MaxCapPeriod))
+				continue
+			}
 			c.Period = d
 		}
 		if p.Caps == nil {

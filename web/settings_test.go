@@ -88,13 +88,15 @@ func TestSettingsPage(t *testing.T) {
 
 	t.Run("MalformedInputIsRefusedKeepingEveryValue", func(t *testing.T) {
 		code, body, _ := admin.post("/admin/settings", form("window_telemarketing", "nine to five", "holidays", "Christmas",
-			"abandon_target_pct", "lots", "note", "typo"))
+			"abandon_target_pct", "lots", "cap_R1_period", "60", "note", "typo"))
 		require.Equal(t, http.StatusUnprocessableEntity, code)
 		require.Contains(t, body, "&#34;nine to five&#34; is not a window")
 		require.Contains(t, body, "&#34;Christmas&#34; is not a date")
 		require.Contains(t, body, "&#34;lots&#34;: give a percentage")
 		require.Contains(t, body, `value="nine to five"`)
 		require.Contains(t, body, `value="lots"`)
+		require.Contains(t, body, "Period &#34;60&#34;: at most 31d")
+		require.Contains(t, body, `id="cap_R1_period" name="cap_R1_period" type="text" inputmode="numeric" value="60"`)
 		require.Equal(t, 1, rows())
 	})
 
