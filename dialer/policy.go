@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heed-dialer/heed/consent"
@@ -109,7 +110,7 @@ func (p *Policy) Wait(ctx context.Context, v int) error {
 }
 
 // Run follows saved versions until ctx ends: it listens for NOTIFY
-// heed_settings on a connection of its own and reloads on each
+// heed_settings on a connection of its own (not one of the pool's) and reloads on each
 // notification (and after each reconnection, to catch versions saved
 // meanwhile), logging the version it installs. A version that fails to
 // load is logged as an error and the engine in use stays.
@@ -133,21 +134,25 @@ func (p *Policy) Run(ctx context.Context) {
 }
 
 func (p *Policy) listen(ctx context.Context) error {
-	conn, err := p.db.Acquire(ctx)
+	// A connection of its own, outside the pool: a listener holds its
+	// connection for as long as it runs, and taking it from the pool would
+	// starve the pool's other users (pgxpool has only 4 connections by
+	// default on a small machine).
+	conn, err := pgx.ConnectConfig(ctx, p.db.Config().ConnConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("acquire: %w", err)
+		return fmt.Errorf("connect: %w", err)
 	}
-	defer conn.Release()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	if _, err := conn.Exec(ctx, `LISTEN heed_settings`); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	defer func() {
-		// The connection goes back to the pool: stop listening first.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `UNLISTEN heed_settings`)
-	}()
 	for {
 		p.reload(ctx)
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -140,3 +140,34 @@ func TestSettingsPolicyReloadsAcrossProcesses(t *testing.T) {
 		require.Equal(t, consent.Allow, decideAt(t, b.Engine(), "20:30").Verdict)
 	})
 }
+
+// TestSettingsPolicyRunLeavesThePoolAlone runs a Policy on a pool of one
+// connection: its listener must not hold that connection, or every other
+// query of the process (and the policy's own reloads) would wait forever.
+func TestSettingsPolicyRunLeavesThePoolAlone(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	admin, err := account.NewService(db).Create(ctx, "admin@firm.test", account.RoleAdmin, "long enough password")
+	require.NoError(t, err)
+
+	p := dialer.NewPolicy(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go p.Run(runCtx)
+	require.NoError(t, p.Wait(ctx, 0), "Run loads the policy once it listens")
+	var one int
+	require.NoError(t, db.QueryRow(ctx, `SELECT 1`).Scan(&one), "the pool's one connection is free while Run listens")
+	require.Equal(t, 1, one)
+	v, err := p.Store.Save(ctx, consent.FirmPolicy{NoSunday: true}, admin.ID, "")
+	require.NoError(t, err)
+	require.NoError(t, p.Wait(ctx, v))
+	require.Equal(t, v, p.Version())
+}
