@@ -147,7 +147,7 @@ func (s *Server) saveSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.flash(c, fmt.Sprintf("Saved the firm settings as version %d. Running dialers apply it at their next batch.", v))
+	s.flash(c, fmt.Sprintf("Saved the firm settings as version %d.", v))
 	return c.Redirect(http.StatusSeeOther, "/admin/settings")
 }
 

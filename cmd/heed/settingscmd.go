@@ -142,7 +142,7 @@ func (m *Main) settingsSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "saved firm settings version %d (%s); running dialers apply it at their next batch\n", v, consent.SettingsVersionName(v))
+	fmt.Fprintf(m.Stdout, "saved firm settings version %d (%s)\n", v, consent.SettingsVersionName(v))
 	return nil
 }
 
