@@ -3,8 +3,11 @@ package campaign
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
 )
 
 // TestTransferWithdrawnAtAbandonTarget: key 2 is offered while a campaign's
@@ -47,4 +50,35 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	require.Equal(t, "+18605550112", transfer(), "2 of 138 (1.45%) is under it again")
 	add("abandoned", 5, "31 days")
 	require.Equal(t, "+18605550112", transfer(), "abandoned calls older than 30 days do not count")
+}
+
+// TestStoreAppliesFirmLimits: the firm's dialing limits (a lower abandonment
+// target, a longer least ring time) hold for campaigns made before them.
+func TestStoreAppliesFirmLimits(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "one", "name,phone\nAnn,8605550101\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "x", Purpose: "informational", ListID: listID, CallerID: "860-555-0100",
+		Message: "Hello.", TransferTo: "+18605550112", RingSeconds: 20}, 0)
+	require.NoError(t, err)
+	var contactID int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT contact_id FROM campaign_targets WHERE campaign_id = $1`, c.ID).Scan(&contactID))
+	_, err = db.Exec(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at)
+		SELECT $1, $2, i, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', CASE WHEN i = 1 THEN 'abandoned' ELSE 'confirmed' END, now()
+		  FROM generate_series(1, 80) i`, c.ID, contactID)
+	require.NoError(t, err)
+	st := NewStore(db)
+	dc, err := st.Campaign(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "+18605550112", dc.TransferTo, "1 of 80 (1.25%) is under heed's 1.5%")
+	require.Equal(t, 20, dc.RingSeconds)
+	engine, err := consent.NewEngine(consent.Config{Firm: consent.FirmPolicy{AbandonTarget: 0.01, MinRing: 30 * time.Second}})
+	require.NoError(t, err)
+	st.Limits = func() consent.DialingLimits { return engine.Limits().DialingLimits }
+	dc, err = st.Campaign(ctx, c.ID)
+	require.NoError(t, err)
+	require.Empty(t, dc.TransferTo, "1 of 80 reaches the firm's 1%")
+	require.Equal(t, 30, dc.RingSeconds, "the firm rings at least 30 s")
 }

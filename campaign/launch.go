@@ -49,8 +49,9 @@ func (e *LaunchError) Unwrap() error { return ErrLaunchRefused }
 // call a campaign will place: heed's own opening, menu and closing around
 // the campaign's message, and its voicemail version.
 type Launch struct {
-	// Engine holds the law packs.
-	Engine *consent.Engine
+	// Engine returns the policy engine in force (the law packs and the
+	// firm's settings).
+	Engine func() *consent.Engine
 	// Firm is the firm's registered name; OptOutNumber the toll-free number
 	// left on answering machines (empty: the campaign's callback number).
 	Firm, OptOutNumber string
@@ -64,7 +65,7 @@ type Launch struct {
 // Check returns nil when the campaign may start, a *LaunchError naming the
 // checks it fails, or another error when the checks cannot run.
 func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
-	if l == nil || l.Engine == nil {
+	if l == nil || l.Engine == nil || l.Engine() == nil {
 		return fmt.Errorf("launch checks are not configured: %w", ErrLaunchRefused)
 	}
 	now := time.Now
@@ -84,7 +85,7 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
 	if callback == "" {
 		callback = c.CallerID
 	}
-	reasons := l.Engine.CheckScript(consent.Script{
+	reasons := l.Engine().CheckScript(consent.Script{
 		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: txt.Call(c.Message), Voicemail: txt.Voicemail(c.Message),
 		FirmName: l.Firm, Callback: callback, States: states, NationalAsOf: asOf, At: now(),
 	})

@@ -20,6 +20,9 @@ type Store struct {
 	db *pgxpool.Pool
 	// now is Settle's clock.
 	now func() time.Time
+	// Limits returns the dialing limits in force (the law packs with the
+	// firm's settings); nil means heed's defaults.
+	Limits func() consent.DialingLimits
 }
 
 // NewStore returns a Store on db.
@@ -45,15 +48,29 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 		return c, fmt.Errorf("campaign %d: %w", id, err)
 	}
 	c.Running = status == string(StatusRunning)
+	target, window := AbandonTarget, AbandonWindow
+	if s.Limits != nil {
+		l := s.Limits()
+		if l.MaxAbandonRate > 0 {
+			target = l.MaxAbandonRate
+		}
+		if l.AbandonPeriod > window {
+			window = l.AbandonPeriod
+		}
+		// The firm's least ring time holds for campaigns made before it.
+		if ring := int(l.MinRing / time.Second); c.RingSeconds < ring {
+			c.RingSeconds = ring
+		}
+	}
 	if c.TransferTo != "" {
 		var abandoned, reached int
 		err := s.db.QueryRow(ctx, `
 			SELECT count(*) FILTER (WHERE outcome = 'abandoned'), count(*) FILTER (WHERE outcome = ANY($3))
-			  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-AbandonWindow), reachedOutcomes).Scan(&abandoned, &reached)
+			  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes).Scan(&abandoned, &reached)
 		if err != nil {
 			return c, fmt.Errorf("campaign %d: abandonment rate: %w", id, err)
 		}
-		if abandoned > 0 && float64(abandoned) >= AbandonTarget*float64(reached) {
+		if abandoned > 0 && float64(abandoned) >= target*float64(reached) {
 			// Offering the office again could only raise the rate: key 2
 			// is withdrawn until answered calls bring it under the target.
 			c.TransferTo = ""
@@ -63,9 +80,10 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 }
 
 // F10 bounds abandoned calls to 3% of live-answered calls per campaign per
-// 30 days; heed's own target is 1.5%. A campaign stops offering key 2 (the
-// office) once its abandoned calls reach AbandonTarget of its answered calls
-// over AbandonWindow.
+// 30 days; heed's own target is 1.5%, and a firm may set a lower one. A
+// campaign stops offering key 2 (the office) once its abandoned calls reach
+// the target (AbandonTarget unless Store.Limits says otherwise) of its
+// answered calls over AbandonWindow.
 const (
 	AbandonTarget = 0.015
 	AbandonWindow = 30 * 24 * time.Hour

@@ -15,7 +15,12 @@ import (
 // database; when the indexes cannot confirm they are current it denies with
 // index.stale.
 type PolicyGate struct {
+	// Engine decides by the law packs and the firm's settings. When Policy
+	// is set, Engine is ignored and the engine in force is read from Policy
+	// once per Check or CheckBatch, so a newly saved firm setting holds from
+	// the next batch on.
 	Engine  *consent.Engine
+	Policy  *Policy
 	Indexes *Indexes
 	// Clock reads the wall clock for index freshness; nil means time.Now.
 	// (Request.At, the moment the law is applied to, may differ in tests.)
@@ -40,8 +45,16 @@ func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
 	}
 	f := g.Facts(&req)
 	var d consent.Decision
-	g.Engine.Decide(&in, &f, &d)
+	g.engine().Decide(&in, &f, &d)
 	return d
+}
+
+// engine returns the engine in force.
+func (g *PolicyGate) engine() *consent.Engine {
+	if g.Policy != nil {
+		return g.Policy.Engine()
+	}
+	return g.Engine
 }
 
 // checkBatchSize is how many requests CheckBatch looks up at once: enough
@@ -58,6 +71,7 @@ const checkBatchSize = 128
 // memory accesses overlap. It allocates nothing.
 func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
 	out = out[:len(reqs)]
+	engine := g.engine()
 	fresh := g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
 	snap := g.Indexes.Consent.Snapshot()
@@ -95,7 +109,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			for i := range batch {
 				req := &batch[i]
 				n := ns[i]
-				if valid[i] && !g.Engine.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
+				if valid[i] && !engine.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
 					n = dnc.MaxNumber
 				}
 				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
@@ -114,7 +128,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				f.DNC = DNCHits(hits[i])
 				f.Consent = cfs[i]
 			}
-			g.Engine.Decide(&in, &f, &out[i])
+			engine.Decide(&in, &f, &out[i])
 			if i < len(next) {
 				prefetchRequest(&next[i])
 			}

@@ -182,6 +182,8 @@ func (s *Server) routes() {
 	ui.GET("/overrides", s.overridesPage, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.POST("/overrides/:id/withdraw", s.withdrawOverride, s.require(account.RoleAttorney))
+	ui.GET("/admin/settings", s.settingsPage, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.POST("/admin/settings", s.saveSettings, s.require(admin...))
 }
 
 // sizeString renders a byte count for people: "10 MiB", "64 KiB".
@@ -354,7 +356,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "Not found."
 	case errors.Is(err, campaign.ErrInvalid), errors.Is(err, account.ErrInvalid), errors.Is(err, campaign.ErrImportRejected),
 		errors.Is(err, consent.ErrInvalidRecord), errors.Is(err, consent.ErrImportRejected), errors.Is(err, consent.ErrUnknownFormat),
-		errors.Is(err, campaign.ErrLaunchRefused), errors.Is(err, consent.ErrInvalidOverride):
+		errors.Is(err, campaign.ErrLaunchRefused), errors.Is(err, consent.ErrInvalidOverride), errors.Is(err, consent.ErrLoosensFloor),
+		errors.Is(err, consent.ErrInvalidPolicy):
 		return http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, consent.ErrNotAttorney):
 		return http.StatusForbidden, err.Error()

@@ -56,7 +56,7 @@ func setup(t *testing.T) *testBundle {
 	engine, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	campaigns := campaign.NewService(db, rc)
-	campaigns.Launch = &campaign.Launch{Engine: engine, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
+	campaigns.Launch = &campaign.Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
 	s, err := web.New(web.Config{
 		DB: db, Accounts: accounts, Campaigns: campaigns, DNC: dnc.NewPGStore(db), Media: media, Registry: dnc.NewRegistry(db, t.TempDir()),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,

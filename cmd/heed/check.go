@@ -63,10 +63,12 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	engine, err := consent.NewEngine(consent.Config{})
-	if err != nil {
+	// The stored firm settings, loaded exactly as the dialer loads them.
+	policy := dialer.NewPolicy(pool, m.logger("warn"))
+	if err := policy.Load(ctx); err != nil {
 		return fmt.Errorf("policy engine: %w", err)
 	}
+	engine := policy.Engine()
 	indexes := dialer.NewIndexes(pool, m.logger("warn"))
 	indexes.Registry = dnc.NewRegistry(pool, *dir)
 	if err := indexes.Load(ctx); err != nil {

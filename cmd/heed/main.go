@@ -81,6 +81,8 @@ Usage:
   heed override withdraw --id N --reason T --by EMAIL
                                             an attorney withdraws an override from now on
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
+  heed settings show [--json]               the firm settings in force, beside their floors
+  heed settings set --file F --by EMAIL     save a policy file as the next settings version (admin; [--note N])
   heed audit verify                         check the audit log's hash chain
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
   heed bench gate [--json]                  whole gate decisions from memory against one SQL query each
@@ -120,6 +122,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "override", rest, map[string]func(context.Context, []string) error{"add": m.overrideAdd, "list": m.overrideList, "withdraw": m.overrideWithdraw})
 	case "check":
 		return m.check(ctx, rest)
+	case "settings":
+		return m.sub(ctx, "settings", rest, map[string]func(context.Context, []string) error{"show": m.settingsShow, "set": m.settingsSet})
 	case "bench":
 		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate})
 	case "audit":

@@ -118,10 +118,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer lines.Close()
 
-	engine, err := consent.NewEngine(consent.Config{})
-	if err != nil {
+	// The engine is built from the firm settings stored in PostgreSQL and
+	// rebuilt whenever a new version is saved. A stored policy that cannot
+	// be built stops start-up: heed never falls back to looser defaults.
+	policy := dialer.NewPolicy(pool, log)
+	if err := policy.Load(ctx); err != nil {
 		return fmt.Errorf("policy engine: %w", err)
 	}
+	go policy.Run(ctx)
+	engine := policy.Engine()
+	store.Limits = func() consent.DialingLimits { return policy.Engine().Limits().DialingLimits }
 	indexes := dialer.NewIndexes(pool, log)
 	registry := dnc.NewRegistry(pool, *dncDir)
 	indexes.Registry = registry
@@ -131,7 +137,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	go indexes.Run(ctx)
 	media := dialer.Media{HostDir: *mediaDir, AsteriskDir: *astMediaDir}
 	pacer := &dialer.Pacer{
-		Gate:  &dialer.PolicyGate{Engine: engine, Indexes: indexes},
+		Gate:  &dialer.PolicyGate{Policy: policy, Indexes: indexes},
 		Store: store,
 		Lines: lines,
 		Media: media,
@@ -140,7 +146,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Firm:  *firmName, OptOutNumber: *optOutNumber,
 		Overrides: consent.NewOverrideStore(pool),
 	}
-	log.Info("policy engine ready", "packs", engine.Version())
+	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Reconciler: lines, Log: log})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -157,7 +163,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	campaigns := campaign.NewService(pool, rc)
-	campaigns.Launch = &campaign.Launch{Engine: engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
+	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
 	if n, err := campaigns.Resume(ctx); err != nil {
 		return err
 	} else if n > 0 {
