@@ -114,7 +114,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "check":
 		return m.check(ctx, rest)
 	case "bench":
-		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate})
+		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate, "dial": m.benchDial})
 	case "audit":
 		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
 	case "version", "--version", "-v":

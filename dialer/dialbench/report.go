@@ -1,0 +1,92 @@
+package dialbench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteJSON writes exactly the four headline figures as one JSON object:
+// {"heed_cps":...,"bare_ari_cps":...,"ratio":...,"heed_cpu_ms_per_call":...}.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := struct {
+		HeedCPS          float64 `json:"heed_cps"`
+		BareCPS          float64 `json:"bare_ari_cps"`
+		Ratio            float64 `json:"ratio"`
+		HeedCPUMsPerCall float64 `json:"heed_cpu_ms_per_call"`
+	}{r.HeedCPS, r.BareCPS, r.Ratio, r.HeedCPUMsPerCall}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("dialbench: report: %w", err)
+	}
+	if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
+		return fmt.Errorf("dialbench: report: %w", err)
+	}
+	return nil
+}
+
+// WriteTable writes every phase, then the bare loop and heed side by side.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "round\tphase\tcalls\tended\tseconds\tcalls/s\tCPU ms/call\tcauses\t\n")
+	for _, ph := range r.Phases {
+		round := strconv.Itoa(ph.Round)
+		if ph.Round == 0 {
+			round = "warm-up"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n", round, ph.Kind, ph.Calls, ph.Ended, ph.Seconds, ph.CPS,
+			1000*ph.CPUSeconds/float64(max(ph.Calls, 1)), causes(ph.Causes))
+	}
+	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\n")
+	lo, hi := r.spread(KindBare)
+	fmt.Fprintf(tw, "\t\tbare ARI\theed\t\t\t\t\t\n")
+	fmt.Fprintf(tw, "\tcalls/s\t%.1f\t%.1f\t\t\t\t\t\n", r.BareCPS, r.HeedCPS)
+	hlo, hhi := r.spread(KindHeed)
+	fmt.Fprintf(tw, "\tper round\t%.1f–%.1f\t%.1f–%.1f\t\t\t\t\t\n", lo, hi, hlo, hhi)
+	fmt.Fprintf(tw, "\tCPU ms/call\t%.2f\t%.2f\t\t\t\t\t\n", r.BareCPUMsPerCall, r.HeedCPUMsPerCall)
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("dialbench: report: %w", err)
+	}
+	_, err := fmt.Fprintf(w, "\nheed places %.1f%% of the bare loop's rate (rounds %.1f%%–%.1f%%; target ≥ 95%%), %d calls a phase, %d at once, %d rounds.\n",
+		100*r.Ratio, 100*r.RatioMin, 100*r.RatioMax, r.Calls, r.Concurrency, r.Rounds)
+	if err != nil {
+		return fmt.Errorf("dialbench: report: %w", err)
+	}
+	return nil
+}
+
+// spread returns the lowest and highest rate of the measured phases of a kind.
+func (r *Report) spread(kind string) (lo, hi float64) {
+	first := true
+	for _, ph := range r.Phases {
+		if ph.Round == 0 || ph.Kind != kind {
+			continue
+		}
+		if first || ph.CPS < lo {
+			lo = ph.CPS
+		}
+		if first || ph.CPS > hi {
+			hi = ph.CPS
+		}
+		first = false
+	}
+	return lo, hi
+}
+
+// causes formats hang-up cause counts as "16×300".
+func causes(m map[int]int) string {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d×%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
