@@ -27,6 +27,7 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 	rounds := f.Int("rounds", dialbench.DefaultRounds, "measured rounds, each one bare and one heed phase, in alternating order")
 	warmup := f.Int("warmup", 0, "calls in each phase of the unmeasured warm-up round (default: the concurrency; -1: none)")
 	keepDB := f.Bool("keep-db", false, "keep the scratch database and print its name")
+	inPlace := f.Bool("in-place", false, "use the database itself (migrated) instead of a scratch database on its server; it keeps the bench's contacts, consents and campaigns")
 	asJSON := f.Bool("json", false, `print only {"heed_cps","bare_ari_cps","ratio","heed_cpu_ms_per_call"} on stdout`)
 	ariURL := f.str("ari-url", "HEED_ARI_URL", "http://127.0.0.1:8088/ari", "Asterisk ARI base URL")
 	ariUser := f.str("ari-user", "HEED_ARI_USER", "heed", "ARI user")
@@ -74,11 +75,24 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "bench dial: dialing through %s with %s: make sure it leads to a PSTN simulator\n", *ariURL, *trunk)
 	}
 
-	pool, drop, err := scratchDB(ctx, *dbURL, *keepDB, m)
-	if err != nil {
-		return err
+	var pool *pgxpool.Pool
+	if *inPlace {
+		var err error
+		if pool, err = pgxpool.New(ctx, *dbURL); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if err := migrations.Check(ctx, pool); err != nil {
+			pool.Close()
+			return err
+		}
+	} else {
+		var drop func()
+		var err error
+		if pool, drop, err = scratchDB(ctx, *dbURL, *keepDB, m); err != nil {
+			return err
+		}
+		defer drop()
 	}
-	defer drop()
 	defer pool.Close()
 
 	rep, err := dialbench.Run(ctx, dialbench.Options{
@@ -129,7 +143,7 @@ func scratchDB(ctx context.Context, url string, keep bool, m *Main) (*pgxpool.Po
 	_, _ = rand.Read(b)
 	name := "heed_bench_" + hex.EncodeToString(b)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return nil, nil, fmt.Errorf("bench dial: create the scratch database (needs CREATEDB): %w", err)
+		return nil, nil, fmt.Errorf("bench dial: create the scratch database (needs CREATEDB; or use --in-place on a throwaway database): %w", err)
 	}
 	drop := func() {
 		if keep {
