@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
@@ -186,6 +187,46 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 		}
 	}
 	defer waitAll()
+	// placeBatch decides, records and places a batch's targets, up to
+	// batchWorkers at a time. Each attempt still writes its row before its
+	// call is placed; only one attempt's database and ARI round trips no
+	// longer wait for the others'. After an error no further attempt starts;
+	// it returns how many calls are in flight, the started ones included.
+	const batchWorkers = 8
+	placeBatch := func(c Campaign, targets []Target, history map[phone.Number][]consent.Attempt) (int, error) {
+		var (
+			mu     sync.Mutex
+			wg     sync.WaitGroup
+			next   int
+			placed int
+			first  error
+		)
+		for range min(len(targets), batchWorkers) {
+			wg.Go(func() {
+				for {
+					mu.Lock()
+					if first != nil || next == len(targets) {
+						mu.Unlock()
+						return
+					}
+					t := targets[next]
+					next++
+					mu.Unlock()
+					ok, err := p.attempt(ctx, c, t, history[t.Phone], msg, now(), done)
+					mu.Lock()
+					if ok {
+						placed++
+					}
+					if err != nil && first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return placed, first
+	}
 	for {
 		c, err = p.Store.Campaign(ctx, campaignID)
 		if err != nil {
@@ -196,7 +237,6 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			waitAll()
 			return nil
 		}
-		placed := 0
 		if free := c.MaxConcurrent - inflight; free > 0 {
 			targets, err := p.Store.Due(ctx, campaignID, free, now())
 			if err != nil {
@@ -206,15 +246,10 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return err
 			}
-			for _, t := range targets {
-				ok, err := p.attempt(ctx, c, t, history[t.Phone], msg, now(), done)
-				if err != nil {
-					return err
-				}
-				if ok {
-					inflight++
-					placed++
-				}
+			n, err := placeBatch(c, targets, history)
+			inflight += n
+			if err != nil {
+				return err
 			}
 			if len(targets) == 0 && inflight == 0 {
 				finished, next, err := p.Store.Settle(ctx, campaignID)
@@ -233,6 +268,17 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			return fmt.Errorf("pacer: %w", ctx.Err())
 		case <-done:
 			inflight--
+			// Take every other end that came meanwhile, so the next batch
+			// fills all the free lines at once and its fixed cost (campaign,
+			// due targets, index sync, history) is paid once for them all.
+			for more := true; more; {
+				select {
+				case <-done:
+					inflight--
+				default:
+					more = false
+				}
+			}
 		case <-time.After(tick):
 		}
 	}

@@ -26,6 +26,7 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 	concurrency := f.Int("concurrency", dialbench.DefaultConcurrency, "calls up at once (the campaign's max_concurrent and the bare loop's workers)")
 	rounds := f.Int("rounds", dialbench.DefaultRounds, "measured rounds, each one bare and one heed phase, in alternating order")
 	warmup := f.Int("warmup", 0, "calls in each phase of the unmeasured warm-up round (default: the concurrency; -1: none)")
+	stepTimes := f.Bool("steps", false, "time each step of heed's pacing loop and call flow, and print where the time goes")
 	keepDB := f.Bool("keep-db", false, "keep the scratch database and print its name")
 	inPlace := f.Bool("in-place", false, "use the database itself (migrated) instead of a scratch database on its server; it keeps the bench's contacts, consents and campaigns")
 	asJSON := f.Bool("json", false, `print only {"heed_cps","bare_ari_cps","ratio","heed_cpu_ms_per_call"} on stdout`)
@@ -97,7 +98,7 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 
 	rep, err := dialbench.Run(ctx, dialbench.Options{
 		DB: pool, ARI: ari, Media: media, Calls: *calls, Concurrency: *concurrency, Rounds: *rounds, Warmup: *warmup,
-		Now: now, Log: m.logger(*logLevel), Progress: m.Stderr, ConnectTimeout: time.Duration(*ariTimeout) * time.Second,
+		Now: now, Log: m.logger(*logLevel), Progress: m.Stderr, Steps: *stepTimes, ConnectTimeout: time.Duration(*ariTimeout) * time.Second,
 	})
 	if err != nil {
 		return err
@@ -130,10 +131,13 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 // and returns a pool on it, and a function that drops it (unless keep).
 // The bench's contacts, consents and campaigns never mix with real ones.
 func scratchDB(ctx context.Context, url string, keep bool, m *Main) (*pgxpool.Pool, func(), error) {
-	cfg, err := pgx.ParseConfig(url)
+	// pgxpool's parser takes pool settings such as pool_max_conns, which
+	// the scratch database's pool keeps.
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
+	cfg := pcfg.ConnConfig.Copy()
 	admin, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
@@ -160,11 +164,6 @@ func scratchDB(ctx context.Context, url string, keep bool, m *Main) (*pgxpool.Po
 		if err != nil {
 			fmt.Fprintf(m.Stderr, "bench dial: could not drop the scratch database %s: %v\n", name, err)
 		}
-	}
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		drop()
-		return nil, nil, fmt.Errorf("database: %w", err)
 	}
 	pcfg.ConnConfig.Database = name
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)

@@ -40,13 +40,20 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultCalls is the number of calls in each measured phase.
-	DefaultCalls = 300
+	// DefaultCalls is the number of calls in each measured phase: about
+	// 10 s of calling at the default concurrency on the testbed, so the
+	// ramp at each end of a phase weighs little.
+	DefaultCalls = 600
 	// DefaultConcurrency is the number of calls up at once in each phase.
-	DefaultConcurrency = 10
+	// On a 2-core machine running heed, PostgreSQL and both Asterisks,
+	// 30 keeps the bare loop below what the PBX can take (about 200
+	// calls/s) and heed's switch below the event rate at which the ari
+	// library starts dropping events (see the README), so the figure is
+	// stable; raise it to find where heed falls behind.
+	DefaultConcurrency = 30
 	// DefaultRounds is the number of measured rounds, each one bare phase
 	// and one heed phase.
-	DefaultRounds = 2
+	DefaultRounds = 3
 	// ringSeconds is the originate timeout of every call; the callees
 	// answer at once, so it only bounds a call that goes wrong.
 	ringSeconds = 20
@@ -83,6 +90,10 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Log receives heed's log (warnings and errors); nil discards it.
 	Log *slog.Logger
+	// Steps times each step of heed's pacing loop and call flow (store
+	// calls, gate, originates) in the heed phases; see Phase.Steps. The
+	// timing itself costs a little CPU.
+	Steps bool
 	// Progress, when set, receives a line as each phase starts and ends.
 	Progress io.Writer
 }
@@ -120,6 +131,9 @@ type Phase struct {
 	CampaignID int64 `json:"campaign_id,omitempty"`
 	// Causes counts the calls' hang-up causes (Q.850).
 	Causes map[int]int `json:"causes"`
+	// Steps are the times of heed's steps in a heed phase, when
+	// Options.Steps asked for them.
+	Steps []Step `json:"steps,omitempty"`
 	// contacts is the number of contacts (heed) or calls (bare) planned.
 	contacts int
 	// Numbers are the numbers the phase dialed, in no particular order;
@@ -274,6 +288,7 @@ type bench struct {
 	store *campaign.Store
 	nonce string
 
+	steps   *steps
 	sw      *dialer.Switch
 	indexes *dialer.Indexes
 	pacer   *dialer.Pacer
@@ -433,13 +448,20 @@ func (b *bench) connect(ctx context.Context) error {
 		defer close(b.ixDone)
 		b.indexes.Run(ixCtx)
 	}()
+	gate := &dialer.PolicyGate{Engine: engine, Indexes: b.indexes}
 	b.pacer = &dialer.Pacer{
-		Gate:  &dialer.PolicyGate{Engine: engine, Indexes: b.indexes},
+		Gate:  gate,
 		Store: b.store,
 		Lines: b.sw,
 		Media: b.opts.Media,
 		Log:   b.opts.Log,
 		Now:   b.opts.Now,
+	}
+	if b.opts.Steps {
+		b.steps = &steps{}
+		b.pacer.Store = timedStore{Store: b.store, s: b.steps}
+		b.pacer.Lines = timedLines{Lines: b.sw, s: b.steps}
+		b.pacer.Gate = timedGate{g: gate, s: b.steps}
 	}
 
 	b.bareCfg = b.opts.ARI
@@ -487,11 +509,17 @@ func (b *bench) heed(ctx context.Context, ph *Phase) error {
 	if err := b.opts.DB.QueryRow(ctx, `SELECT generation FROM campaigns WHERE id = $1`, ph.CampaignID).Scan(&gen); err != nil {
 		return fmt.Errorf("start campaign: %w", err)
 	}
+	if b.steps != nil {
+		b.steps.take()
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	err = b.pacer.Run(ctx, ph.CampaignID, gen)
 	ph.Seconds = time.Since(start).Seconds()
 	ph.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	if b.steps != nil {
+		ph.Steps = b.steps.take()
+	}
 	if err != nil {
 		return fmt.Errorf("pacing loop: %w", err)
 	}

@@ -56,6 +56,45 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("dialbench: report: %w", err)
 	}
+	return r.writeSteps(w)
+}
+
+// writeSteps writes the step times of the measured heed phases, summed,
+// when they were taken.
+func (r *Report) writeSteps(w io.Writer) error {
+	sum := map[string]*Step{}
+	calls := 0
+	for _, ph := range r.Phases {
+		if ph.Round == 0 || ph.Kind != KindHeed || len(ph.Steps) == 0 {
+			continue
+		}
+		calls += ph.Calls
+		for _, st := range ph.Steps {
+			if sum[st.Name] == nil {
+				sum[st.Name] = &Step{Name: st.Name}
+			}
+			sum[st.Name].Count += st.Count
+			sum[st.Name].Seconds += st.Seconds
+		}
+	}
+	if len(sum) == 0 {
+		return nil
+	}
+	all := make([]Step, 0, len(sum))
+	for _, st := range sum {
+		all = append(all, *st)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Seconds > all[j].Seconds })
+	fmt.Fprintf(w, "\nheed's steps over the measured heed phases (%d calls; steps overlap, so times add up to more than the phases):\n", calls)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "step\tcount\tper call\tavg ms\tms per call\t\n")
+	for _, st := range all {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t\n", st.Name, st.Count, float64(st.Count)/float64(max(calls, 1)), st.Ms(),
+			1000*st.Seconds/float64(max(calls, 1)))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("dialbench: report: %w", err)
+	}
 	return nil
 }
 
