@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
@@ -187,49 +186,6 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 		}
 	}
 	defer waitAll()
-	// placeBatch decides, records and places a batch's targets, up to
-	// batchWorkers at a time. Each attempt still writes its row before its
-	// call is placed; only one attempt's database and ARI round trips no
-	// longer wait for the others'. After an error no further attempt starts;
-	// it returns how many calls are in flight, the started ones included.
-	// More workers gain nothing measurable on `heed bench dial`: attempts
-	// queue for the pool's few connections, and originates sent in bursts
-	// make the switch's event subscription drop events (8 did, 4 did not).
-	const batchWorkers = 4
-	placeBatch := func(c Campaign, targets []Target, history map[phone.Number][]consent.Attempt) (int, error) {
-		var (
-			mu     sync.Mutex
-			wg     sync.WaitGroup
-			next   int
-			placed int
-			first  error
-		)
-		for range min(len(targets), batchWorkers) {
-			wg.Go(func() {
-				for {
-					mu.Lock()
-					if first != nil || next == len(targets) {
-						mu.Unlock()
-						return
-					}
-					t := targets[next]
-					next++
-					mu.Unlock()
-					ok, err := p.attempt(ctx, c, t, history[t.Phone], msg, now(), done)
-					mu.Lock()
-					if ok {
-						placed++
-					}
-					if err != nil && first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		return placed, first
-	}
 	for {
 		c, err = p.Store.Campaign(ctx, campaignID)
 		if err != nil {
@@ -249,10 +205,14 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return err
 			}
-			n, err := placeBatch(c, targets, history)
-			inflight += n
-			if err != nil {
-				return err
+			for _, t := range targets {
+				ok, err := p.attempt(ctx, c, t, history[t.Phone], msg, now(), done)
+				if err != nil {
+					return err
+				}
+				if ok {
+					inflight++
+				}
 			}
 			if len(targets) == 0 && inflight == 0 {
 				finished, next, err := p.Store.Settle(ctx, campaignID)
