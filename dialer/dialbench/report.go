@@ -56,6 +56,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("dialbench: report: %w", err)
 	}
+	lost := 0
+	for _, ph := range r.Phases {
+		if ph.Kind == KindHeed {
+			lost += ph.Causes[0]
+		}
+	}
+	if lost > 0 {
+		_, err = fmt.Fprintf(w, "%d heed calls (cause 0) ended without an end event: the switch lost it and found the end by asking Asterisk, up to 20 s later; their phases' rates include that wait.\n", lost)
+		if err != nil {
+			return fmt.Errorf("dialbench: report: %w", err)
+		}
+	}
 	return r.writeSteps(w)
 }
 
