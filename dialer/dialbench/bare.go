@@ -16,6 +16,9 @@ import (
 // it asks Asterisk whether the channel is still there.
 const lostAfter = ringSeconds*time.Second + 30*time.Second
 
+// maxOriginating bounds the bare loop's originate requests in flight.
+const maxOriginating = 16
+
 // dispatch hands each ChannelDestroyed to the call waiting for it. It only
 // forwards: the ari library drops events when a subscriber falls behind.
 func (b *bench) dispatch() {
@@ -48,12 +51,17 @@ func (b *bench) bare(ctx context.Context, ph *Phase) error {
 	}
 	results := make(chan result, len(ph.Numbers))
 	var wg sync.WaitGroup
+	// The calls are up Concurrency at a time, but no more than
+	// maxOriginating originate requests are in flight: the PBX's HTTP
+	// server takes 100 sessions (http.conf sessionlimit) and closes the
+	// rest, and heed itself sends one originate at a time.
+	originating := make(chan struct{}, maxOriginating)
 	cpu0 := cpuTime()
 	start := time.Now()
 	for range b.opts.Concurrency {
 		wg.Go(func() {
 			for i := range work {
-				placed, cause, err := b.call(ctx, ph, i, ph.Numbers[i])
+				placed, cause, err := b.call(ctx, ph, i, ph.Numbers[i], originating)
 				results <- result{cause: cause, placed: placed, ended: placed && err == nil, err: err}
 			}
 		})
@@ -98,7 +106,7 @@ feed:
 
 // call originates one call and waits for its end. It reports whether
 // Asterisk accepted the originate and the Q.850 cause of the call's end.
-func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number) (placed bool, cause int, err error) {
+func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number, originating chan struct{}) (placed bool, cause int, err error) {
 	// The caller ID's last digits tell the phases apart. The ids have one
 	// length: Asterisk 22 refuses (409) an originate whose channel id is a
 	// prefix of a live channel's.
@@ -112,6 +120,7 @@ func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number) (pl
 		delete(b.waiting, id)
 		b.mu.Unlock()
 	}
+	originating <- struct{}{}
 	_, err = b.client.Channel().Originate(nil, ari.OriginateRequest{
 		Endpoint:  fmt.Sprintf(b.bareCfg.Trunk, to.String()),
 		App:       b.bareCfg.Application,
@@ -120,6 +129,7 @@ func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number) (pl
 		Timeout:   ringSeconds,
 		ChannelID: id,
 	})
+	<-originating
 	if err != nil {
 		forget()
 		return false, 0, fmt.Errorf("originate %s: %w", to, err)
