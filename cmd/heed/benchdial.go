@@ -69,7 +69,9 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 		}
 		defer tb.Close() //nolint:errcheck // best effort at exit
 		ari.URL, ari.WebsocketURL, ari.Username, ari.Password = tb.ARIURL, tb.WebsocketURL, tb.ARIUser, tb.ARIPassword
-		ari.Trunk, ari.AMDContext = tb.Trunk, tb.AMDContext
+		// The testbed's PBX has the production dialplan, so --amd-context
+		// (heed-amd unless turned off) holds as given.
+		ari.Trunk = tb.Trunk
 		media = dialer.Media{HostDir: tb.HostMediaDir, AsteriskDir: tb.AsteriskMediaDir}
 		now = dialbench.OfficeHours()
 	} else {
