@@ -45,6 +45,7 @@ func (b *bench) bare(ctx context.Context, ph *Phase) error {
 	work := make(chan int)
 	type result struct {
 		cause  int
+		held   time.Duration
 		placed bool
 		ended  bool
 		err    error
@@ -61,8 +62,8 @@ func (b *bench) bare(ctx context.Context, ph *Phase) error {
 	for range b.opts.Concurrency {
 		wg.Go(func() {
 			for i := range work {
-				placed, cause, err := b.call(ctx, ph, i, ph.Numbers[i], originating)
-				results <- result{cause: cause, placed: placed, ended: placed && err == nil, err: err}
+				placed, cause, held, err := b.call(ctx, ph, i, ph.Numbers[i], originating)
+				results <- result{cause: cause, held: held, placed: placed, ended: placed && err == nil, err: err}
 			}
 		})
 	}
@@ -80,11 +81,13 @@ feed:
 	ph.CPUSeconds = (cpuTime() - cpu0).Seconds()
 	close(results)
 	var errs []error
+	var held time.Duration
 	for r := range results {
 		if r.placed {
 			ph.Calls++
 		}
 		if r.ended {
+			held += r.held
 			ph.Ended++
 			ph.Causes[r.cause]++
 		}
@@ -94,6 +97,9 @@ feed:
 	}
 	if ph.Seconds > 0 {
 		ph.CPS = float64(ph.Calls) / ph.Seconds
+	}
+	if ph.Ended > 0 {
+		ph.CallSeconds = held.Seconds() / float64(ph.Ended)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bare loop: %w", err)
@@ -105,8 +111,9 @@ feed:
 }
 
 // call originates one call and waits for its end. It reports whether
-// Asterisk accepted the originate and the Q.850 cause of the call's end.
-func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number, originating chan struct{}) (placed bool, cause int, err error) {
+// Asterisk accepted the originate, the Q.850 cause of the call's end, and
+// the time from the originate's answer to the end.
+func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number, originating chan struct{}) (placed bool, cause int, held time.Duration, err error) {
 	// The caller ID's last digits tell the phases apart. The ids have one
 	// length: Asterisk 22 refuses (409) an originate whose channel id is a
 	// prefix of a live channel's.
@@ -132,22 +139,23 @@ func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number, ori
 	<-originating
 	if err != nil {
 		forget()
-		return false, 0, fmt.Errorf("originate %s: %w", to, err)
+		return false, 0, 0, fmt.Errorf("originate %s: %w", to, err)
 	}
+	originated := time.Now()
 	timer := time.NewTimer(lostAfter)
 	defer timer.Stop()
 	for {
 		select {
 		case c := <-end:
-			return true, c, nil
+			return true, c, time.Since(originated), nil
 		case <-ctx.Done():
 			forget()
-			return true, 0, fmt.Errorf("call %s: %w", to, ctx.Err())
+			return true, 0, 0, fmt.Errorf("call %s: %w", to, ctx.Err())
 		case <-timer.C:
 			// The end event may have been lost: ask Asterisk.
 			if _, derr := b.client.Channel().Data(ari.NewKey(ari.ChannelKey, id)); derr != nil && isNotFound(derr) {
 				forget()
-				return true, 0, fmt.Errorf("call %s: %w", to, errLostEnd)
+				return true, 0, 0, fmt.Errorf("call %s: %w", to, errLostEnd)
 			}
 			timer.Reset(10 * time.Second)
 		}

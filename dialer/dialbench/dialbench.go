@@ -124,6 +124,10 @@ type Phase struct {
 	Seconds float64 `json:"seconds"`
 	// CPS is Calls/Seconds.
 	CPS float64 `json:"cps"`
+	// CallSeconds is the calls' mean time from the originate's answer
+	// (bare) or the originated event (heed) to the call's end: what the
+	// callee and Asterisk take, which bounds the rate at a concurrency.
+	CallSeconds float64 `json:"call_s"`
 	// CPUSeconds is this process's CPU time (user and system, getrusage)
 	// over the phase.
 	CPUSeconds float64 `json:"cpu_s"`
@@ -524,7 +528,7 @@ func (b *bench) heed(ctx context.Context, ph *Phase) error {
 		return fmt.Errorf("pacing loop: %w", err)
 	}
 	rows, err := b.opts.DB.Query(ctx, `SELECT phone, decision, status, coalesce(hangup_cause, -1), coalesce(channel_id, ''),
-		       coalesce(array_to_string(reasons, ','), '')
+		       coalesce(array_to_string(reasons, ','), ''), coalesce(extract(epoch FROM ended_at - originated_at), 0)::float8
 		  FROM attempts WHERE campaign_id = $1 ORDER BY id`, ph.CampaignID)
 	if err != nil {
 		return fmt.Errorf("attempts: %w", err)
@@ -538,7 +542,8 @@ func (b *bench) heed(ctx context.Context, ph *Phase) error {
 	for rows.Next() {
 		var p, decision, status, channel, reasons string
 		var cause int
-		if err := rows.Scan(&p, &decision, &status, &cause, &channel, &reasons); err != nil {
+		var held float64
+		if err := rows.Scan(&p, &decision, &status, &cause, &channel, &reasons, &held); err != nil {
 			return fmt.Errorf("attempts: %w", err)
 		}
 		attempts++
@@ -554,6 +559,7 @@ func (b *bench) heed(ctx context.Context, ph *Phase) error {
 		}
 		ph.Calls++
 		if status == "ended" && cause >= 0 {
+			ph.CallSeconds += held
 			ph.Ended++
 			ph.Causes[cause]++
 		}
@@ -563,6 +569,9 @@ func (b *bench) heed(ctx context.Context, ph *Phase) error {
 	}
 	if ph.Seconds > 0 {
 		ph.CPS = float64(ph.Calls) / ph.Seconds
+	}
+	if ph.Ended > 0 {
+		ph.CallSeconds /= float64(ph.Ended)
 	}
 	switch {
 	case len(refused) > 0:

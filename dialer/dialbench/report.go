@@ -32,21 +32,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes every phase, then the bare loop and heed side by side.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "round\tphase\tcalls\tended\tseconds\tcalls/s\tCPU ms/call\tcauses\t\n")
+	fmt.Fprintf(tw, "round\tphase\tcalls\tended\tseconds\tcalls/s\tcall s\tCPU ms/call\tcauses\t\n")
 	for _, ph := range r.Phases {
 		round := strconv.Itoa(ph.Round)
 		if ph.Round == 0 {
 			round = "warm-up"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n", round, ph.Kind, ph.Calls, ph.Ended, ph.Seconds, ph.CPS,
-			1000*ph.CPUSeconds/float64(max(ph.Calls, 1)), causes(ph.Causes))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.2f\t%s\t\n", round, ph.Kind, ph.Calls, ph.Ended, ph.Seconds, ph.CPS,
+			ph.CallSeconds, 1000*ph.CPUSeconds/float64(max(ph.Calls, 1)), causes(ph.Causes))
 	}
-	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\n")
+	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\n")
 	lo, hi := r.spread(KindBare)
-	fmt.Fprintf(tw, "\t\tbare ARI\theed\t\t\t\t\t\n")
+	fmt.Fprintf(tw, "\t\tbare ARI\theed\t\t\t\t\t\t\n")
 	fmt.Fprintf(tw, "\tcalls/s\t%.1f\t%.1f\t\t\t\t\t\n", r.BareCPS, r.HeedCPS)
 	hlo, hhi := r.spread(KindHeed)
 	fmt.Fprintf(tw, "\tper round\t%.1f–%.1f\t%.1f–%.1f\t\t\t\t\t\n", lo, hi, hlo, hhi)
+	fmt.Fprintf(tw, "\tcall s\t%.3f\t%.3f\t\t\t\t\t\n", r.meanCall(KindBare), r.meanCall(KindHeed))
 	fmt.Fprintf(tw, "\tCPU ms/call\t%.2f\t%.2f\t\t\t\t\t\n", r.BareCPUMsPerCall, r.HeedCPUMsPerCall)
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("dialbench: report: %w", err)
@@ -55,6 +56,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		100*r.Ratio, 100*r.RatioMin, 100*r.RatioMax, r.Calls, r.Concurrency, r.Rounds)
 	if err != nil {
 		return fmt.Errorf("dialbench: report: %w", err)
+	}
+	if b, h := r.meanCall(KindBare), r.meanCall(KindHeed); b > 0 && h > 0 && (h/b < 0.8 || h/b > 1.25) {
+		_, err = fmt.Fprintf(w, "The calls lasted differently (bare %.3f s, heed %.3f s), so the ratio compares different calls: an answered callee who hangs up at once is seen to hang up about 0.5 s later on a channel idle in Stasis (the bare loop) or in answering-machine detection, at once while heed plays its message (detection off).\n", b, h)
+		if err != nil {
+			return fmt.Errorf("dialbench: report: %w", err)
+		}
 	}
 	lost := 0
 	for _, ph := range r.Phases {
@@ -108,6 +115,22 @@ func (r *Report) writeSteps(w io.Writer) error {
 		return fmt.Errorf("dialbench: report: %w", err)
 	}
 	return nil
+}
+
+// meanCall returns the mean call time of the measured phases of a kind.
+func (r *Report) meanCall(kind string) float64 {
+	var sum float64
+	n := 0
+	for _, ph := range r.Phases {
+		if ph.Round != 0 && ph.Kind == kind {
+			sum += ph.CallSeconds * float64(ph.Ended)
+			n += ph.Ended
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }
 
 // spread returns the lowest and highest rate of the measured phases of a kind.
