@@ -87,6 +87,9 @@ func TestDialBench(t *testing.T) {
 		}
 		require.Equal(t, want, ph.Calls, "round %d %s: every call placed", ph.Round, ph.Kind)
 		require.Equal(t, ph.Calls, ph.Ended, "round %d %s: every call ended", ph.Round, ph.Kind)
+		require.Positive(t, ph.CallSeconds, "round %d %s: calls last", ph.Round, ph.Kind)
+		require.Positive(t, ph.Seconds)
+		require.Equal(t, want, ph.Causes[16], "round %d %s: every call ends with normal clearing: %v", ph.Round, ph.Kind, ph.Causes)
 		require.Len(t, ph.Numbers, want)
 		require.False(t, callers[ph.CallerID], "a caller ID per phase")
 		callers[ph.CallerID] = true
