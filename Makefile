@@ -10,13 +10,19 @@ TEST_FLAGS ?= -v -count=1 -timeout 25m
 RUN_PKGS := postgresql debootstrap espeak-ng sox libsox-fmt-mp3
 TEST_PKGS := $(RUN_PKGS) chromium
 
-.PHONY: run test build deps deps-test fmt-check vet lint clean
+.PHONY: run test build deps deps-test fmt-check vet lint clean bench-dial
 
 run: deps build
 	bin/heed-dev --heed bin/heed
 
 test: deps-test build fmt-check vet
 	bin/heed-dev exec -- $(GO) test $(TEST_FLAGS) ./...
+
+# bench-dial measures heed's calls per second against a bare ARI loop on a
+# private testbed and a throwaway PostgreSQL; BENCH_FLAGS adds flags, such
+# as --json or --calls 900 --rounds 3.
+bench-dial: deps build
+	bin/heed-dev exec -- bin/heed bench dial --testbed $(BENCH_FLAGS)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/heed ./cmd/heed

@@ -214,7 +214,6 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			waitAll()
 			return nil
 		}
-		placed := 0
 		if free := c.MaxConcurrent - inflight; free > 0 {
 			targets, err := p.Store.Due(ctx, campaignID, free, now())
 			if err != nil {
@@ -231,7 +230,6 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 				}
 				if ok {
 					inflight++
-					placed++
 				}
 			}
 			if len(targets) == 0 && inflight == 0 {
@@ -251,6 +249,17 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			return fmt.Errorf("pacer: %w", ctx.Err())
 		case <-done:
 			inflight--
+			// Take every other end that came meanwhile, so the next batch
+			// fills all the free lines at once and its fixed cost (campaign,
+			// due targets, index sync, history) is paid once for them all.
+			for more := true; more; {
+				select {
+				case <-done:
+					inflight--
+				default:
+					more = false
+				}
+			}
 		case <-time.After(tick):
 		}
 	}

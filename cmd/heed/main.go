@@ -125,7 +125,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "settings":
 		return m.sub(ctx, "settings", rest, map[string]func(context.Context, []string) error{"show": m.settingsShow, "set": m.settingsSet})
 	case "bench":
-		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate})
+		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate, "dial": m.benchDial})
 	case "audit":
 		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
 	case "version", "--version", "-v":
