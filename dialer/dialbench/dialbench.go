@@ -460,6 +460,7 @@ func (b *bench) connect(ctx context.Context) error {
 		Media: b.opts.Media,
 		Log:   b.opts.Log,
 		Now:   b.opts.Now,
+		Firm:  "Bench Law Firm",
 	}
 	if b.opts.Steps {
 		b.steps = &steps{}

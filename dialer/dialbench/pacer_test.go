@@ -104,7 +104,7 @@ func newPacer(t *testing.T, db *pgxpool.Pool, store dialer.Store, lines dialer.L
 	return &dialer.Pacer{
 		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: store, Lines: lines,
 		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Tick: 10 * time.Millisecond, Now: dialbench.OfficeHours(),
+		Tick: 10 * time.Millisecond, Now: dialbench.OfficeHours(), Firm: "Bench Law Firm",
 	}
 }
 
