@@ -189,30 +189,25 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 	if d.ConsentID != 0 {
 		consentID = &d.ConsentID
 	}
+	// One statement, so one round trip and atomic: the attempt row (with
+	// the campaign's caller ID) and the target's move.
 	var id int64
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var callerID string
-		if err := tx.QueryRow(ctx, `SELECT caller_id FROM campaigns WHERE id = $1`, t.CampaignID).Scan(&callerID); err != nil {
-			return fmt.Errorf("caller id: %w", err)
-		}
-		err := tx.QueryRow(ctx, `
+	err = s.db.QueryRow(ctx, `
+		WITH a AS (
 			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, decided_until, reasons, pack,
 			                      consent_id, decision_input, status, outcome, ended_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $12 = 'originating' THEN NULL ELSE now() END)
-			RETURNING id`,
-			t.CampaignID, t.ContactID, t.AttemptNo, t.Phone.String(), callerID, string(d.Verdict), until, reasons, d.Pack,
-			consentID, input, status, outcome).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("insert attempt: %w", err)
-		}
-		_, err = tx.Exec(ctx, `
-			UPDATE campaign_targets SET attempts = $3, state = $4, next_attempt_at = coalesce($5, next_attempt_at)
-			 WHERE campaign_id = $1 AND contact_id = $2`, t.CampaignID, t.ContactID, t.AttemptNo, targetState, until)
-		if err != nil {
-			return fmt.Errorf("update target: %w", err)
-		}
-		return nil
-	})
+			SELECT $1, $2, $3, $4, c.caller_id, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 = 'originating' THEN NULL ELSE now() END
+			  FROM campaigns c WHERE c.id = $1
+			RETURNING id),
+		t AS (
+			UPDATE campaign_targets SET attempts = $3, state = $13, next_attempt_at = coalesce($6, next_attempt_at)
+			 WHERE campaign_id = $1 AND contact_id = $2 AND EXISTS (SELECT 1 FROM a))
+		SELECT id FROM a`,
+		t.CampaignID, t.ContactID, t.AttemptNo, t.Phone.String(), string(d.Verdict), until, reasons, d.Pack,
+		consentID, input, status, outcome, targetState).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("record attempt: campaign %d: %w", t.CampaignID, ErrNotFound)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("record attempt: %w", err)
 	}

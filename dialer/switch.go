@@ -277,9 +277,11 @@ func (s *Switch) Close() {
 // ChannelID is the deterministic channel name of an attempt's call: the
 // installation's id and the attempt id. An attempt can never be originated
 // twice under two names, can be found again after a restart, and never
-// collides with another installation's calls on a shared Asterisk.
+// collides with another installation's calls on a shared Asterisk. The id is
+// zero-padded so that no channel's id is a prefix of another's: Asterisk 22
+// refused (409) an originate whose id prefixed a live channel's.
 func ChannelID(installation string, attemptID int64) string {
-	return "heed-" + installation + "-" + strconv.FormatInt(attemptID, 10)
+	return fmt.Sprintf("heed-%s-%012d", installation, attemptID)
 }
 
 // Place originates one call.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +18,25 @@ import (
 	"github.com/heed-dialer/heed/internal/audit"
 	"github.com/heed-dialer/heed/migrations"
 )
+
+// defaultMaxConns is the database pool size of a heed process when
+// DATABASE_URL names none (pool_max_conns): pgx's default, the larger of 4
+// and the CPU count, is too small for listeners plus a pacing loop per
+// campaign, and recording attempts then queue for a connection.
+const defaultMaxConns = 20
+
+// poolConfig parses a database URL, with heed's pool size unless the URL
+// sets one.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	return cfg, nil
+}
 
 // open connects to the database and checks that its schema is current.
 func open(ctx context.Context, url string) (*pgxpool.Pool, error) {

@@ -80,8 +80,11 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 
 	var pool *pgxpool.Pool
 	if *inPlace {
-		var err error
-		if pool, err = pgxpool.New(ctx, *dbURL); err != nil {
+		pcfg, err := poolConfig(*dbURL)
+		if err != nil {
+			return err
+		}
+		if pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 			return fmt.Errorf("database: %w", err)
 		}
 		if err := migrations.Check(ctx, pool); err != nil {
@@ -135,9 +138,9 @@ func (m *Main) benchDial(ctx context.Context, args []string) error {
 func scratchDB(ctx context.Context, url string, keep bool, m *Main) (*pgxpool.Pool, func(), error) {
 	// pgxpool's parser takes pool settings such as pool_max_conns, which
 	// the scratch database's pool keeps.
-	pcfg, err := pgxpool.ParseConfig(url)
+	pcfg, err := poolConfig(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("database: %w", err)
+		return nil, nil, err
 	}
 	cfg := pcfg.ConnConfig.Copy()
 	admin, err := pgx.ConnectConfig(ctx, cfg)
