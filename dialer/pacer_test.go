@@ -33,6 +33,8 @@ type recordingLines struct {
 	refuse  map[phone.Number]bool
 	mu      sync.Mutex
 	placed  []phone.Number
+	at      []time.Time
+	reqs    []dialer.CallRequest
 	maxBusy int
 	busy    int
 }
@@ -44,6 +46,8 @@ func (l *recordingLines) Place(ctx context.Context, req dialer.CallRequest, repo
 	require.Equal(l.t, "originating", status)
 	l.mu.Lock()
 	l.placed = append(l.placed, req.To)
+	l.at = append(l.at, time.Now())
+	l.reqs = append(l.reqs, req)
 	if l.refuse[req.To] {
 		l.mu.Unlock()
 		return dialer.ErrOriginate

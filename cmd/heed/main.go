@@ -86,6 +86,7 @@ Usage:
   heed audit verify                         check the audit log's hash chain
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
   heed bench gate [--json]                  whole gate decisions from memory against one SQL query each
+  heed bench dial [--testbed] [--json]      calls per second through heed's pacing loop against a bare ARI loop
   heed version                              print the version
 
 Every flag can also be set with the environment variable shown in its help.

@@ -1,0 +1,64 @@
+package dialer_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+// TestPacerHoldsCallsPerSecondAndPassesCallSettings: a campaign's calls per
+// second spaces its calls (never closer than the cap allows, however fast
+// the lines are), and its AMD thresholds, recording and opt-out texts reach
+// every call request.
+func TestPacerHoldsCallsPerSecondAndPassesCallSettings(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('p') RETURNING id`).Scan(&listID))
+	const n = 6
+	for i := 1; i <= n; i++ {
+		p := fmt.Sprintf("+1860555013%d", i)
+		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, p)
+		require.NoError(t, err)
+		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, p)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts,
+		calls_per_second, amd, record)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 10, 1, 5, '{"greeting_ms": 1200, "max_words": 3}', true) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	lines := &recordingLines{t: t, db: db}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	p := &dialer.Pacer{
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
+		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+		Now: officeHours(), Firm: "Smith and Lee",
+	}
+	require.NoError(t, p.Run(ctx, campaignID, 1))
+	require.Len(t, lines.at, n)
+	for i := 1; i < n; i++ {
+		gap := lines.at[i].Sub(lines.at[i-1])
+		require.GreaterOrEqual(t, gap, 190*time.Millisecond, "5 calls per second: call %d came %s after the one before", i, gap)
+	}
+	for _, r := range lines.reqs {
+		require.Equal(t, map[string]string{"HEED_AMD_GREETING": "1200", "HEED_AMD_MAX_WORDS": "3"}, r.Variables)
+		require.True(t, r.Record)
+		require.NotEmpty(t, r.Abandoned, "the abandoned-call message is ready")
+		require.Len(t, r.Media, 5, "opening, message, menu, its pause, closing")
+		require.NotNil(t, r.OnKey)
+	}
+}
