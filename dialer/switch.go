@@ -799,7 +799,7 @@ func (s *Switch) reconcile() {
 		s.mu.Unlock()
 		for _, c := range open {
 			_, err := s.client.Channel().Data(ari.NewKey(ari.ChannelKey, c.channelID))
-			if err != nil && isNotFound(err) {
+			if err != nil && IsNotFound(err) {
 				s.log.Warn("call ended without an event; closing it", "channel", c.channelID)
 				s.ended(c, 0, "channel gone; its end event was lost")
 			}
@@ -807,8 +807,9 @@ func (s *Switch) reconcile() {
 	}
 }
 
-// isNotFound reports whether an ARI error is a 404.
-func isNotFound(err error) bool {
+// IsNotFound reports whether an ARI error is a 404: the channel, bridge or
+// recording it names does not exist.
+func IsNotFound(err error) bool {
 	for err != nil {
 		if c, ok := err.(interface{ Code() int }); ok {
 			return c.Code() == 404

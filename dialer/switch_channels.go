@@ -81,7 +81,7 @@ func (s *Switch) ChannelExists(ctx context.Context, channelID string) (bool, err
 	switch {
 	case err == nil:
 		return true, nil
-	case isNotFound(err):
+	case IsNotFound(err):
 		return false, nil
 	}
 	return false, fmt.Errorf("%s: channel %s: %w: %w", s.cfg.Name, channelID, ErrARIUnavailable, err)
@@ -96,7 +96,7 @@ func (s *Switch) HangupChannel(ctx context.Context, channelID string) (bool, err
 	switch {
 	case err == nil:
 		return true, nil
-	case isNotFound(err):
+	case IsNotFound(err):
 		return false, nil
 	}
 	return false, fmt.Errorf("%s: hang up %s: %w: %w", s.cfg.Name, channelID, ErrARIUnavailable, err)

@@ -8,7 +8,11 @@ import (
 // adviseHuge asks the kernel to back the 2 MiB pages inside b with
 // transparent huge pages. It must be called before b is first written to
 // take effect at once; it is only a hint, and failures are ignored.
-func adviseHuge(b []byte) {
+func adviseHuge(b []byte) { madviseHuge(b, 14) } // MADV_HUGEPAGE
+
+// madviseHuge applies advice to the whole 2 MiB pages inside b, when b is
+// large enough to hold any; failures are ignored.
+func madviseHuge(b []byte, advice int) {
 	const huge = 2 << 20
 	if len(b) < hugePageMin {
 		return
@@ -22,5 +26,5 @@ func adviseHuge(b []byte) {
 	if n == 0 {
 		return
 	}
-	_ = syscall.Madvise(b[off:off+n], 14) // MADV_HUGEPAGE
+	_ = syscall.Madvise(b[off:off+n], advice)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/CyCoreSystems/ari/v5"
 
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -153,7 +154,7 @@ func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number, ori
 			return true, 0, 0, fmt.Errorf("call %s: %w", to, ctx.Err())
 		case <-timer.C:
 			// The end event may have been lost: ask Asterisk.
-			if _, derr := b.client.Channel().Data(ari.NewKey(ari.ChannelKey, id)); derr != nil && isNotFound(derr) {
+			if _, derr := b.client.Channel().Data(ari.NewKey(ari.ChannelKey, id)); derr != nil && dialer.IsNotFound(derr) {
 				forget()
 				return true, 0, 0, fmt.Errorf("call %s: %w", to, errLostEnd)
 			}
@@ -165,20 +166,3 @@ func (b *bench) call(ctx context.Context, ph *Phase, i int, to phone.Number, ori
 // errLostEnd reports a call whose channel is gone but whose end event never
 // came: a call placed, but one the bare loop cannot count as ended.
 var errLostEnd = errors.New("channel gone without an end event")
-
-// isNotFound reports whether an ARI error is a 404.
-func isNotFound(err error) bool {
-	for err != nil {
-		if c, ok := err.(interface{ Code() int }); ok {
-			return c.Code() == 404
-		}
-		if c, ok := err.(interface{ Cause() error }); ok && c.Cause() != err {
-			if next := c.Cause(); next != nil {
-				err = next
-				continue
-			}
-		}
-		err = errors.Unwrap(err)
-	}
-	return false
-}
