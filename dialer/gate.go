@@ -28,6 +28,10 @@ type Request struct {
 	// number at At, from consent.OverrideStore.Active; the attempt row's
 	// decision_input keeps them, naming the override a call relied on.
 	Overrides consent.OverrideFlags `json:"overrides,omitzero"`
+	// ReassignedAt is the latest time the Reassigned Numbers Database
+	// reported the number permanently disconnected, or zero (rule F15; it
+	// counts only while the firm's check_reassigned setting is on).
+	ReassignedAt time.Time `json:"reassigned_at,omitzero"`
 }
 
 // Gate decides whether an attempt may be placed. Implementations fail

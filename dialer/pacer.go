@@ -148,9 +148,18 @@ type Pacer struct {
 	// Overrides looks up the logged overrides (rules R1, E1) in force for a
 	// batch's numbers; nil honours none, so the floors apply.
 	Overrides OverrideSource
+	// Reassigned looks up the Reassigned Numbers Database's answers for a
+	// batch's numbers (rule F15); nil reads none.
+	Reassigned ReassignedSource
 
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
+}
+
+// ReassignedSource looks up the Reassigned Numbers Database's answers;
+// consent.ReassignedStore is one.
+type ReassignedSource interface {
+	Reassigned(ctx context.Context, phones []phone.Number, at time.Time) (map[phone.Number]time.Time, error)
 }
 
 // OverrideSource looks up logged overrides; consent.OverrideStore is one.
@@ -449,7 +458,8 @@ func (p *Pacer) clock() time.Time {
 const HistoryWindow = 31 * 24 * time.Hour
 
 // decide syncs the gate's indexes, when it has any, loads the attempt
-// history and the logged overrides of a batch's numbers in one query each,
+// history, the logged overrides and the Reassigned Numbers Database's
+// answers of a batch's numbers in one query each,
 // and decides the whole batch at the same instant: at once when the gate
 // decides batches, one by one otherwise.
 func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at time.Time) ([]Request, []consent.Decision, error) {
@@ -476,12 +486,18 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 			return nil, nil, fmt.Errorf("pacer: logged overrides: %w", err)
 		}
 	}
+	var reassigned map[phone.Number]time.Time
+	if p.Reassigned != nil {
+		if reassigned, err = p.Reassigned.Reassigned(ctx, phones, at); err != nil {
+			return nil, nil, fmt.Errorf("pacer: reassigned numbers: %w", err)
+		}
+	}
 	reqs := make([]Request, len(targets))
 	for i, t := range targets {
 		reqs[i] = Request{
 			Phone: t.Phone, Purpose: c.Purpose, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[t.Phone],
-			Overrides: overrides[t.Phone].At(at),
+			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}
 	}
 	decisions := make([]consent.Decision, len(reqs))

@@ -123,7 +123,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				Method: req.Method, Line: req.Line, At: req.At, History: req.History,
 				RegFDirectConsent: req.Overrides.RegFDirectConsent, SolicitationException: req.Overrides.SolicitationException,
 			}
-			f := consent.Facts{Fresh: fresh, NationalAsOf: asOf}
+			f := consent.Facts{Fresh: fresh, NationalAsOf: asOf, ReassignedAt: req.ReassignedAt}
 			if fresh && valid[i] {
 				f.DNC = DNCHits(hits[i])
 				f.Consent = cfs[i]
@@ -185,6 +185,7 @@ func (g *PolicyGate) now() time.Time {
 func (g *PolicyGate) Facts(req *Request) consent.Facts {
 	var f consent.Facts
 	f.Fresh = g.Indexes.Fresh(g.now())
+	f.ReassignedAt = req.ReassignedAt
 	view := g.Indexes.DNC.View()
 	if n, err := req.Phone.NANP(); err == nil {
 		f.DNC = DNCHits(view.Lookup(n))

@@ -86,6 +86,11 @@ func (m *Main) check(ctx context.Context, args []string) error {
 			return err
 		}
 		req.Overrides = active[n].At(when)
+		reassigned, err := consent.NewReassignedStore(pool).Reassigned(ctx, []phone.Number{n}, when)
+		if err != nil {
+			return err
+		}
+		req.ReassignedAt = reassigned[n]
 	}
 	gate := &dialer.PolicyGate{Engine: engine, Indexes: indexes}
 	d := gate.Check(ctx, req)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/heed-dialer/heed/consent"
 )
@@ -74,5 +75,46 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(m.Stdout, "%s %d %s (%d rows read, %d already on file)\n", verb, n, rep.Kind, rep.Rows, len(rep.Skipped))
 	}
+	return nil
+}
+
+// reassignedImport imports answers of the FCC's Reassigned Numbers
+// Database (rule F15), all or nothing.
+func (m *Main) reassignedImport(ctx context.Context, args []string) error {
+	f := m.flags("consent reassigned")
+	dbURL := f.databaseURL()
+	source := f.String("source", "", "where the answers came from (default: the file's name)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("usage: heed consent reassigned [--source S] FILE.csv: %w", errUsage)
+	}
+	name := f.Arg(0)
+	file, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("reassigned numbers file: %w", err)
+	}
+	defer file.Close()
+	if *source == "" {
+		*source = name
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rep, err := consent.NewReassignedStore(pool).ImportReassigned(ctx, file, *source, time.Now())
+	var ie *consent.ImportError
+	if errors.As(err, &ie) {
+		for _, r := range ie.Report.Rejected {
+			fmt.Fprintf(m.Stderr, "%s:%d: %s\n", name, r.Line, r.Reason)
+		}
+		return fmt.Errorf("%s: %d row(s) rejected; nothing was imported", name, len(ie.Report.Rejected))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "imported %d Reassigned Numbers Database answers\n", rep.Imported)
 	return nil
 }

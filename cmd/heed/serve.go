@@ -148,7 +148,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Log:   log,
 		Now:   m.Now,
 		Firm:  *firmName, OptOutNumber: *optOutNumber,
-		Overrides: consent.NewOverrideStore(pool),
+		Overrides: consent.NewOverrideStore(pool), Reassigned: consent.NewReassignedStore(pool),
 	}
 	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
