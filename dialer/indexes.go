@@ -119,6 +119,12 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 		ix.confirmed.Store(started.UnixNano())
 		return nil
 	}
+	if quiet, err := ix.unchanged(ctx); err != nil {
+		return err
+	} else if quiet {
+		ix.confirmed.Store(started.UnixNano())
+		return nil
+	}
 	from := ix.dncSeq
 	ch, last, err := ix.store.InternalSince(ctx, from)
 	if err != nil {
@@ -145,6 +151,39 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	ix.seq.Store(min(last, clast))
 	ix.confirmed.Store(started.UnixNano())
 	return nil
+}
+
+// unchanged reports, in one query, whether nothing happened since the last
+// sync: no change logged after the sequences this process has applied, and
+// the same registry list versions. Sequences commit in order (writers take
+// the change log's lock before taking one), so a change not yet visible
+// here can only get a higher sequence and is found by the next sync.
+func (ix *Indexes) unchanged(ctx context.Context) (bool, error) {
+	var dncMax, allMax int64
+	var lists map[string]int64
+	err := ix.db.QueryRow(ctx, `
+		SELECT coalesce(max(seq) FILTER (WHERE index = 'dnc'), 0), coalesce(max(seq), 0),
+		       (SELECT coalesce(jsonb_object_agg(list, version), '{}') FROM dnc_lists)
+		  FROM index_changes WHERE seq > least($1::bigint, $2::bigint)`, ix.dncSeq, ix.consentSeq).Scan(&dncMax, &allMax, &lists)
+	if err != nil {
+		return false, fmt.Errorf("indexes: changes: %w", err)
+	}
+	if dncMax > ix.dncSeq || allMax > ix.consentSeq {
+		return false, nil
+	}
+	if ix.Registry == nil {
+		return true, nil
+	}
+	if len(lists) != len(ix.registry) {
+		return false, nil
+	}
+	for name, version := range lists {
+		id, err := dnc.ParseList(name)
+		if err != nil || ix.registry[id] != uint64(version) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // syncRegistry installs the registry lists whose current version differs
