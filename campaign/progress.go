@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
@@ -129,16 +130,28 @@ var reachedOutcomes = func() []string {
 // entry (unless one is already there). Both name the attempt.
 func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error {
 	source := fmt.Sprintf("pressed %s during attempt %d", dialer.OptOutKey, attemptID)
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, now(), 'ivr', $2)`, p.String(), source); err != nil {
+	if err := RecordOptOut(ctx, s.db, p, "ivr", source); err != nil {
+		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
+	}
+	return nil
+}
+
+// RecordOptOut records that a person asked for no more calls to p, in one
+// transaction, so that it holds whole or not at all: a revocation of every
+// consent for the number, and an internal do-not-call entry unless one is
+// already there. method is how the request came (ivr, web, ...).
+func RecordOptOut(ctx context.Context, db *pgxpool.Pool, p phone.Number, method, source string) error {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, clock_timestamp(), $2, $3)`,
+			p.String(), method, source); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source)
-			SELECT $1, 'ivr', $2 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), source)
+			SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), method, source)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
+		return fmt.Errorf("record opt-out of %s: %w", p, err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"container/list"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
-	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -91,20 +90,15 @@ func (s *Server) optOut(c echo.Context) error {
 	return s.confirmOptOut(c, displayPhone(n))
 }
 
-// recordOptOut records the revocation and then the do-not-call entry. A
-// number already on the internal list still gets its revocation, and the
-// caller cannot tell the two cases apart.
+// recordOptOut records the revocation and the do-not-call entry in one
+// transaction. A number already on the internal list still gets its
+// revocation, and the caller cannot tell the two cases apart.
 func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) error {
 	source := optOutSource
 	if note != "" {
 		source += ": " + note
 	}
-	_, err := s.cfg.Consents.AddRevocation(ctx, consent.NewRevocation{Phone: n.String(), Method: consent.RevokedByWeb, Source: source})
-	if err != nil {
-		return fmt.Errorf("opt-out: %w", err)
-	}
-	_, err = s.cfg.DNC.AddInternal(ctx, n, 0, string(consent.RevokedByWeb), source)
-	if err != nil && !errors.Is(err, dnc.ErrAlreadyListed) {
+	if err := campaign.RecordOptOut(ctx, s.cfg.DB, n, string(consent.RevokedByWeb), source); err != nil {
 		return fmt.Errorf("opt-out: %w", err)
 	}
 	return nil
