@@ -40,13 +40,14 @@ type recordingLines struct {
 }
 
 func (l *recordingLines) Place(ctx context.Context, req dialer.CallRequest, report func(dialer.CallEvent)) error {
+	placedAt := time.Now()
 	var status string
 	err := l.db.QueryRow(ctx, `SELECT status FROM attempts WHERE id = $1`, req.AttemptID).Scan(&status)
 	require.NoError(l.t, err, "the attempt row must exist before the call is placed")
 	require.Equal(l.t, "originating", status)
 	l.mu.Lock()
 	l.placed = append(l.placed, req.To)
-	l.at = append(l.at, time.Now())
+	l.at = append(l.at, placedAt)
 	l.reqs = append(l.reqs, req)
 	if l.refuse[req.To] {
 		l.mu.Unlock()

@@ -42,6 +42,9 @@ var staticFiles embed.FS
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
+	// Degrades marks a check whose failure is reported but leaves the
+	// process ready (status "degraded"), such as one of several Asterisks.
+	Degrades bool
 }
 
 // Config is what the web server needs. cmd wires it.
@@ -205,17 +208,24 @@ func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	res := map[string]string{}
-	ok := true
+	ok, degraded := true, false
 	for _, chk := range s.cfg.Ready {
 		if err := chk.Run(ctx); err != nil {
 			res[chk.Name] = err.Error()
-			ok = false
+			if chk.Degrades {
+				degraded = true
+			} else {
+				ok = false
+			}
 		} else {
 			res[chk.Name] = "ok"
 		}
 	}
 	if !ok {
 		return c.JSON(http.StatusServiceUnavailable, res)
+	}
+	if degraded {
+		res["status"] = "degraded"
 	}
 	return c.JSON(http.StatusOK, res)
 }

@@ -335,9 +335,26 @@ func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string,
 // asteriskChecks reports each Asterisk of the pool in /readyz, as
 // "asterisk:NAME".
 func asteriskChecks(p *dialer.Pool) []web.Check {
+	names := p.Names()
 	var out []web.Check
-	for _, name := range p.Names() {
-		out = append(out, web.Check{Name: "asterisk:" + name, Run: func(ctx context.Context) error { return p.Ping(ctx, name) }})
+	for _, name := range names {
+		// With several Asterisks one that is down degrades heed (the pool
+		// skips it); heed is not ready only when none answers.
+		out = append(out, web.Check{Name: "asterisk:" + name, Run: func(ctx context.Context) error { return p.Ping(ctx, name) },
+			Degrades: len(names) > 1})
+	}
+	if len(names) > 1 {
+		out = append(out, web.Check{Name: "asterisks", Run: func(ctx context.Context) error {
+			var errs []error
+			for _, name := range names {
+				err := p.Ping(ctx, name)
+				if err == nil {
+					return nil
+				}
+				errs = append(errs, err)
+			}
+			return fmt.Errorf("no Asterisk answers: %w", errors.Join(errs...))
+		}})
 	}
 	return out
 }

@@ -31,7 +31,7 @@ func TestTransferToUnmappedExtension(t *testing.T) {
 		}
 	}
 	require.NotZero(t, listID)
-	const callerID = "+12035550179"
+	const callerID = "+12035550183"
 	var cp campaign.Campaign
 	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
 		"name": "Extension transfer", "purpose": "informational", "list_id": listID,
