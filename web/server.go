@@ -47,6 +47,9 @@ type Check struct {
 	Degrades bool
 }
 
+// JobsPrefix is where the River job UI is mounted.
+const JobsPrefix = "/admin/jobs"
+
 // Config is what the web server needs. cmd wires it.
 type Config struct {
 	DB        *pgxpool.Pool
@@ -61,6 +64,9 @@ type Config struct {
 	// FirmName is the firm's registered name, which the public opt-out page
 	// shows so a person knows who is asking; "" shows a generic wording.
 	FirmName string
+	// Jobs, when set, is the River job UI (riverui), served to admins under
+	// JobsPrefix.
+	Jobs http.Handler
 	// RecordingsDir holds the recordings of recorded calls.
 	RecordingsDir string
 	// Media converts uploaded recordings into the directory Asterisk plays from.
@@ -152,6 +158,13 @@ func (s *Server) routes() {
 	e.POST("/optout", s.optOut, sessions, s.optOutRateLimit(newRateLimiter(optOutLimits, optOutClients, time.Now)), s.optOutBodyLimit, csrf)
 	e.GET("/optout/done", s.optOutDone, sessions, csrf)
 
+	if s.cfg.Jobs != nil {
+		// The River job queue's own UI, for admins. Its requests carry no
+		// CSRF token; sameOrigin guards its actions instead.
+		jobs := echo.WrapHandler(s.cfg.Jobs)
+		e.Any(JobsPrefix, jobs, sessions, s.sameOrigin, s.require(account.RoleAdmin))
+		e.Any(JobsPrefix+"/*", jobs, sessions, s.sameOrigin, s.require(account.RoleAdmin))
+	}
 	ui := e.Group("", sessions, csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)

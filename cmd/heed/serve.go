@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
@@ -165,6 +166,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := rc.Start(ctx); err != nil {
 		return fmt.Errorf("river: start: %w", err)
 	}
+	// River's own job UI, for admins at /admin/jobs.
+	jobs, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(rc, nil),
+		Logger: m.logger(maxLevel(*logLevel, "warn")).With("component", "riverui"), Prefix: web.JobsPrefix})
+	if err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
+	if err := jobs.Start(ctx); err != nil {
+		return fmt.Errorf("river UI: start: %w", err)
+	}
 
 	campaigns := campaign.NewService(pool, rc)
 	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
@@ -176,8 +186,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
-		RecordingsDir: *recordingsDir,
-		Ready:         append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
+		RecordingsDir: *recordingsDir, Jobs: jobs,
+		Ready: append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
 	})
 	if err != nil {
 		return err
