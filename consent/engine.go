@@ -69,6 +69,20 @@ type plan struct {
 	// consentDNC (lists from which consent exempts) make Decide ask.
 	consentAlways bool
 	consentDNC    DNCHits
+	// reads says which per-number facts beyond the indexes a rule of the
+	// key may read: logged overrides, Reassigned Numbers Database answers.
+	reads FactNeeds
+}
+
+// FactNeeds says which per-number facts, looked up per batch outside the
+// indexes, Decide may read for a kind of attempt.
+type FactNeeds struct {
+	// Overrides: a rule can be waived by a logged override (Input's
+	// RegFDirectConsent or SolicitationException).
+	Overrides bool
+	// Reassigned: the Reassigned Numbers Database check is on (Facts'
+	// ReassignedAt).
+	Reassigned bool
 }
 
 // check is a rule with do-not-call, cap or quiet-period effects, as Decide
@@ -364,6 +378,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 			if r.dnc != 0 && r.dncExempt != ConsentNone {
 				p.consentDNC |= r.dnc
 			}
+			p.reads.Overrides = p.reads.Overrides || r.waivable || r.liveSolic
+			p.reads.Reassigned = p.reads.Reassigned || r.reassign
 		}
 	}
 	return e, nil
@@ -631,6 +647,14 @@ func (e *Engine) Locate(number phone.Number, state, zip string) (Location, error
 func (e *Engine) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {
 	pl := &e.plans[key(p, m, l)]
 	return pl.consentAlways || pl.consentDNC&dnc != 0
+}
+
+// Reads reports which per-number facts beyond the indexes Decide may read
+// for an attempt with purpose p, method m and line l. When a field is
+// false, Decide decides the same whatever that fact holds, so a caller may
+// leave its lookup out. It allocates nothing.
+func (e *Engine) Reads(p Purpose, m Method, l LineType) FactNeeds {
+	return e.plans[key(p, m, l)].reads
 }
 
 // Check decides one attempt and returns the decision. It is Decide for

@@ -53,6 +53,13 @@ type BatchGate interface {
 	CheckBatch(ctx context.Context, reqs []Request, out []consent.Decision)
 }
 
+// FactReader is a gate that says which per-number facts, looked up outside
+// its indexes, its decisions can read; the pacing loop leaves out the
+// lookups a batch's decisions would never read.
+type FactReader interface {
+	Reads(p consent.Purpose, m consent.Method, l consent.LineType) consent.FactNeeds
+}
+
 // Syncer is a gate whose indexes can be brought up to date on demand. The
 // pacing loop syncs before each batch, so an opt-out committed anywhere
 // before the batch holds for it.

@@ -480,14 +480,21 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 	if err != nil {
 		return nil, nil, fmt.Errorf("pacer: attempt history: %w", err)
 	}
+	// The batch shares its purpose, method and line: look up only the
+	// facts its decisions can read (a gate that cannot say gets them all).
+	method, line := consent.MethodPrerecorded, consent.LineUnknown
+	needs := consent.FactNeeds{Overrides: true, Reassigned: true}
+	if fr, ok := p.Gate.(FactReader); ok {
+		needs = fr.Reads(c.Purpose, method, line)
+	}
 	var overrides map[phone.Number]consent.OverrideFlags
-	if p.Overrides != nil {
+	if p.Overrides != nil && needs.Overrides {
 		if overrides, err = p.Overrides.Active(ctx, phones, at); err != nil {
 			return nil, nil, fmt.Errorf("pacer: logged overrides: %w", err)
 		}
 	}
 	var reassigned map[phone.Number]time.Time
-	if p.Reassigned != nil {
+	if p.Reassigned != nil && needs.Reassigned {
 		if reassigned, err = p.Reassigned.Reassigned(ctx, phones, at); err != nil {
 			return nil, nil, fmt.Errorf("pacer: reassigned numbers: %w", err)
 		}
@@ -495,7 +502,7 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 	reqs := make([]Request, len(targets))
 	for i, t := range targets {
 		reqs[i] = Request{
-			Phone: t.Phone, Purpose: c.Purpose, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
+			Phone: t.Phone, Purpose: c.Purpose, Method: method, Line: line,
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[t.Phone],
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}

@@ -28,8 +28,9 @@ type PolicyGate struct {
 }
 
 var (
-	_ Gate      = (*PolicyGate)(nil)
-	_ BatchGate = (*PolicyGate)(nil)
+	_ Gate       = (*PolicyGate)(nil)
+	_ BatchGate  = (*PolicyGate)(nil)
+	_ FactReader = (*PolicyGate)(nil)
 )
 
 // Sync brings the indexes up to every change committed before the call.
@@ -47,6 +48,12 @@ func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
 	var d consent.Decision
 	g.engine().Decide(&in, &f, &d)
 	return d
+}
+
+// Reads says which per-number facts beyond the indexes the engine in force
+// reads for such attempts.
+func (g *PolicyGate) Reads(p consent.Purpose, m consent.Method, l consent.LineType) consent.FactNeeds {
+	return g.engine().Reads(p, m, l)
 }
 
 // engine returns the engine in force.
