@@ -2,8 +2,6 @@ package consent
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -34,61 +32,38 @@ type reassignedRow struct {
 	answered time.Time
 }
 
-// ImportReassigned reads CSV answers of the Reassigned Numbers Database:
-// the columns phone, date (the date asked about, YYYY-MM-DD) and result
-// (yes, no or no_data), and optionally answered_at (RFC 3339 or YYYY-MM-DD:
-// when the database answered; default now). The import is all or nothing:
-// any invalid line refuses it with an *ImportError that lists every
-// rejected line and why.
-func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, source string, now time.Time) (ImportReport, error) {
-	rep := ImportReport{Kind: "reassigned"}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+// ImportReassigned reads answers of the Reassigned Numbers Database from a
+// CSV or XLSX file, with the columns phone, date (the date asked about) and
+// result (yes, no or no_data), and optionally answered_at (when the
+// database answered; default now; a date alone means the end of that day).
+// It reads the file like the consent imports do: the same formats, column
+// mapping, time formats and row limit. The import is all or nothing: any
+// invalid line refuses it with an *ImportError that lists every rejected
+// line and why.
+func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, format Format, opts ImportOptions, source string, now time.Time) (ImportReport, error) {
+	rep := ImportReport{Kind: "reassigned", DryRun: opts.DryRun}
+	sh, err := readSheet(r, format, &rep)
 	if err != nil {
-		return rep, &ImportError{Report: ImportReport{Kind: "reassigned", Rejected: []RowError{{Line: 1, Reason: "no header line: want phone,date,result[,answered_at]"}}}}
+		return rep, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
-	}
-	for _, need := range []string{"phone", "date", "result"} {
-		if _, ok := col[need]; !ok {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: "missing column " + need + " (want phone,date,result[,answered_at])"})
-		}
+	col := columns(sh, opts.Columns, []string{"phone", "date", "result"}, []string{"answered_at"}, &rep)
+	if len(rep.Rejected) == 0 && len(sh.rows) == 0 {
+		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
 	}
 	if len(rep.Rejected) > 0 {
 		return rep, &ImportError{Report: rep}
 	}
-	for h := range col {
-		if h != "phone" && h != "date" && h != "result" && h != "answered_at" {
-			rep.Ignored = append(rep.Ignored, h)
-		}
+	loc := opts.Location
+	if loc == nil {
+		loc = time.UTC
 	}
 	var rows []reassignedRow
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: "malformed CSV: " + err.Error()})
-			break
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
+	for _, sr := range sh.rows {
 		rep.Rows++
-		field := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		row, reason := parseReassigned(field("phone"), field("date"), field("result"), field("answered_at"), now)
+		c := cells{col, sr.fields}
+		row, reason := parseReassigned(c, sh, loc, now)
 		if reason != "" {
-			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: reason})
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: reason})
 			continue
 		}
 		rows = append(rows, row)
@@ -96,6 +71,9 @@ func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, sou
 	rep.Valid, rep.New = len(rows), len(rows)
 	if len(rep.Rejected) > 0 {
 		return rep, &ImportError{Report: rep}
+	}
+	if opts.DryRun {
+		return rep, nil
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		for _, r := range rows {
@@ -113,8 +91,9 @@ func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, sou
 	return rep, nil
 }
 
-func parseReassigned(ph, date, result, answered string, now time.Time) (reassignedRow, string) {
+func parseReassigned(c cells, sh *sheet, loc *time.Location, now time.Time) (reassignedRow, string) {
 	var r reassignedRow
+	ph := phoneCell(c.get("phone"), sh)
 	n, err := phone.Parse(ph)
 	if err != nil {
 		return r, fmt.Sprintf("phone %q: %v", ph, err)
@@ -123,26 +102,28 @@ func parseReassigned(ph, date, result, answered string, now time.Time) (reassign
 		return r, fmt.Sprintf("phone %q: the Reassigned Numbers Database covers NANP numbers only", ph)
 	}
 	r.phone = n
-	if r.asked, err = time.Parse("2006-01-02", date); err != nil {
-		return r, fmt.Sprintf("date %q: want YYYY-MM-DD", date)
+	date := c.get("date")
+	asked, prec, err := parseTime(date, sh, loc)
+	if err != nil || prec != 24*time.Hour {
+		return r, fmt.Sprintf("date %q: want the date asked about, YYYY-MM-DD", date)
 	}
-	switch strings.ToLower(result) {
+	r.asked = asked
+	switch result := strings.ToLower(c.get("result")); result {
 	case "yes", "no", "no_data":
-		r.result = strings.ToLower(result)
+		r.result = result
 	case "no data":
 		r.result = "no_data"
 	default:
-		return r, fmt.Sprintf("result %q: want yes, no or no_data", result)
+		return r, fmt.Sprintf("result %q: want yes, no or no_data", c.get("result"))
 	}
 	r.answered = now
-	if answered != "" {
-		if r.answered, err = time.Parse(time.RFC3339, answered); err != nil {
-			if r.answered, err = time.Parse("2006-01-02", answered); err != nil {
-				return r, fmt.Sprintf("answered_at %q: want RFC 3339 or YYYY-MM-DD", answered)
-			}
-			// A date alone: the end of that day, the latest it can mean.
-			r.answered = r.answered.Add(24*time.Hour - time.Nanosecond)
+	if v := c.get("answered_at"); v != "" {
+		t, prec, err := parseTime(v, sh, loc)
+		if err != nil {
+			return r, fmt.Sprintf("answered_at %q is %v", v, err)
 		}
+		// A date alone means the end of that day, the latest it can mean.
+		r.answered = endOf(t, prec, now)
 	}
 	if r.answered.Before(r.asked) {
 		return r, "answered_at is before the date asked about"

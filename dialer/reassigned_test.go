@@ -31,7 +31,7 @@ func TestPacerReadsReassignedNumbers(t *testing.T) {
 		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '30 days', 't')`, number)
 		require.NoError(t, err)
 		rep, err := consent.NewReassignedStore(db).ImportReassigned(ctx, strings.NewReader("phone,date,result\n"+number+","+
-			time.Now().AddDate(0, 0, -30).Format("2006-01-02")+",yes\n"), "test", time.Now())
+			time.Now().AddDate(0, 0, -30).Format("2006-01-02")+",yes\n"), consent.FormatCSV, consent.ImportOptions{}, "test", time.Now())
 		require.NoError(t, err)
 		require.Equal(t, 1, rep.Imported)
 		require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)

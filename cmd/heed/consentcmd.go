@@ -84,13 +84,23 @@ func (m *Main) reassignedImport(ctx context.Context, args []string) error {
 	f := m.flags("consent reassigned")
 	dbURL := f.databaseURL()
 	source := f.String("source", "", "where the answers came from (default: the file's name)")
+	dryRun := f.Bool("dry-run", false, "validate and report, write nothing")
+	mapping := f.String("map", "", "rename the file's columns: \"Telephone Number=phone,Date=date\"")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() != 1 {
-		return fmt.Errorf("usage: heed consent reassigned [--source S] FILE.csv: %w", errUsage)
+		return fmt.Errorf("usage: heed consent reassigned [--source S] [--dry-run] [--map A=b,...] FILE.csv|FILE.xlsx: %w", errUsage)
 	}
 	name := f.Arg(0)
+	format, err := consent.FormatOf(name)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	cols, err := consent.ParseColumnMap(*mapping)
+	if err != nil {
+		return fmt.Errorf("--map: %v: %w", err, errUsage)
+	}
 	file, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("reassigned numbers file: %w", err)
@@ -104,7 +114,7 @@ func (m *Main) reassignedImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	rep, err := consent.NewReassignedStore(pool).ImportReassigned(ctx, file, *source, time.Now())
+	rep, err := consent.NewReassignedStore(pool).ImportReassigned(ctx, file, format, consent.ImportOptions{DryRun: *dryRun, Columns: cols}, *source, time.Now())
 	var ie *consent.ImportError
 	if errors.As(err, &ie) {
 		for _, r := range ie.Report.Rejected {
@@ -114,6 +124,10 @@ func (m *Main) reassignedImport(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *dryRun {
+		fmt.Fprintf(m.Stdout, "would import %d Reassigned Numbers Database answers\n", rep.New)
+		return nil
 	}
 	fmt.Fprintf(m.Stdout, "imported %d Reassigned Numbers Database answers\n", rep.Imported)
 	return nil

@@ -54,7 +54,11 @@ func TestReassignedNumbers(t *testing.T) {
 	require.Zero(t, rows(), "nothing imported")
 
 	good := writeFile(t, "rnd.csv", "phone,date,result,answered_at\n860-555-0101,2026-01-05,yes,2026-11-20\n860-555-0102,2026-01-05,no,2026-11-20\n")
-	out, stderr, err := runHeed(env, "consent", "reassigned", good)
+	out, stderr, err := runHeed(env, "consent", "reassigned", "--dry-run", good)
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, "would import 2")
+	require.Zero(t, rows(), "a dry run writes nothing")
+	out, stderr, err = runHeed(env, "consent", "reassigned", good)
 	require.NoError(t, err, stderr)
 	require.Contains(t, out, "imported 2")
 	_, err = pool.Exec(ctx, `UPDATE reassigned_checks SET result = 'no'`)
