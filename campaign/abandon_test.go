@@ -33,6 +33,7 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 		no += n
 	}
 	st := NewStore(db)
+	st.abandonTTL = 0 // count at every load, so each step below is seen at once
 	transfer := func() string {
 		dc, err := st.Campaign(ctx, c.ID)
 		require.NoError(t, err)
@@ -50,6 +51,21 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	require.Equal(t, "+18605550112", transfer(), "2 of 138 (1.45%) is under it again")
 	add("abandoned", 5, "31 days")
 	require.Equal(t, "+18605550112", transfer(), "abandoned calls older than 30 days do not count")
+
+	// The pacing loop's store counts at most every abandonTTL: an abandoned
+	// call shows at the next count, not before.
+	cached := NewStore(db)
+	dc, err := cached.Campaign(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "+18605550112", dc.TransferTo)
+	add("abandoned", 5, "1 hour")
+	dc, err = cached.Campaign(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "+18605550112", dc.TransferTo, "counted less than abandonTTL ago: the count is reused")
+	cached.abandonTTL = 0
+	dc, err = cached.Campaign(ctx, c.ID)
+	require.NoError(t, err)
+	require.Empty(t, dc.TransferTo, "7 of 143 once counted again")
 }
 
 // TestStoreAppliesFirmLimits: the firm's dialing limits (a lower abandonment
@@ -70,6 +86,7 @@ func TestStoreAppliesFirmLimits(t *testing.T) {
 		  FROM generate_series(1, 80) i`, c.ID, contactID)
 	require.NoError(t, err)
 	st := NewStore(db)
+	st.abandonTTL = 0
 	dc, err := st.Campaign(ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, "+18605550112", dc.TransferTo, "1 of 80 (1.25%) is under heed's 1.5%")

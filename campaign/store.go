@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,10 +24,25 @@ type Store struct {
 	// Limits returns the dialing limits in force (the law packs with the
 	// firm's settings); nil means heed's defaults.
 	Limits func() consent.DialingLimits
+
+	// The pacing loop loads its campaign before every batch; the abandonment
+	// counts (a scan of the campaign's attempts) are reused for abandonTTL.
+	mu         sync.Mutex
+	abandon    map[int64]abandonCounts
+	abandonTTL time.Duration
+}
+
+// abandonCounts are a campaign's abandoned and answered calls over the
+// abandonment window, as counted at a moment.
+type abandonCounts struct {
+	abandoned, reached int
+	at                 time.Time
 }
 
 // NewStore returns a Store on db.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, now: time.Now} }
+func NewStore(db *pgxpool.Pool) *Store {
+	return &Store{db: db, now: time.Now, abandon: map[int64]abandonCounts{}, abandonTTL: 10 * time.Second}
+}
 
 var _ dialer.Store = (*Store)(nil)
 
@@ -63,20 +79,40 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 		}
 	}
 	if c.TransferTo != "" {
-		var abandoned, reached int
-		err := s.db.QueryRow(ctx, `
-			SELECT count(*) FILTER (WHERE outcome = 'abandoned'), count(*) FILTER (WHERE outcome = ANY($3))
-			  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes).Scan(&abandoned, &reached)
+		n, err := s.abandonCounts(ctx, id, window)
 		if err != nil {
-			return c, fmt.Errorf("campaign %d: abandonment rate: %w", id, err)
+			return c, err
 		}
-		if abandoned > 0 && float64(abandoned) >= target*float64(reached) {
+		if n.abandoned > 0 && float64(n.abandoned) >= target*float64(n.reached) {
 			// Offering the office again could only raise the rate: key 2
 			// is withdrawn until answered calls bring it under the target.
 			c.TransferTo = ""
 		}
 	}
 	return c, nil
+}
+
+// abandonCounts returns a campaign's abandoned and answered calls over the
+// window, counting again when the last count is older than abandonTTL.
+func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duration) (abandonCounts, error) {
+	now := time.Now()
+	s.mu.Lock()
+	n, ok := s.abandon[id]
+	s.mu.Unlock()
+	if ok && now.Sub(n.at) < s.abandonTTL {
+		return n, nil
+	}
+	err := s.db.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE outcome = 'abandoned'), count(*) FILTER (WHERE outcome = ANY($3))
+		  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes).Scan(&n.abandoned, &n.reached)
+	if err != nil {
+		return n, fmt.Errorf("campaign %d: abandonment rate: %w", id, err)
+	}
+	n.at = now
+	s.mu.Lock()
+	s.abandon[id] = n
+	s.mu.Unlock()
+	return n, nil
 }
 
 // F10 bounds abandoned calls to 3% of live-answered calls per campaign per
