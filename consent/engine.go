@@ -50,6 +50,112 @@ type Engine struct {
 	// of the rules that always apply to it and the rules Decide must still
 	// visit.
 	plans [numKeys]plan
+	// bounds are the instants (Unix seconds, sorted, distinct) at which a
+	// conditional rule starts or stops being in force; between two of them
+	// (an epoch) the same dated rules are in force.
+	bounds []int64
+	// jurs is one more than the largest jurisdiction mask (1 << the number
+	// of state packs).
+	jurs int
+	// merged holds, for each key, jurisdiction mask and epoch, the key's
+	// base effects with those of the conditional rules in force merged in
+	// (mergedAt gives the index), so that Decide looks them up instead of
+	// merging them call by call. It is nil when the table would be too
+	// large, and Decide merges.
+	merged []mergedPlan
+}
+
+// mergedPlan is a plan's effects under one jurisdiction mask and epoch.
+type mergedPlan struct {
+	x       effects
+	applied uint64 // bits of the conditional rules that apply
+	// checks are the plan's checks whose rules apply; dnc is the union of
+	// their do-not-call lists.
+	checks []check
+	dnc    DNCHits
+}
+
+// maxMerged bounds the merged table.
+const maxMerged = 1 << 13
+
+// mergedAt returns the index in Engine.merged of key k, jurisdiction mask
+// jur and epoch ep.
+func (e *Engine) mergedAt(k int, jur uint8, ep int) int {
+	return (k*e.jurs+int(jur))*(len(e.bounds)+1) + ep
+}
+
+// epoch returns the epoch of Unix second at: how many of e.bounds are at or
+// before it.
+func (e *Engine) epoch(at int64) int {
+	ep := 0
+	for ep < len(e.bounds) && at >= e.bounds[ep] {
+		ep++
+	}
+	return ep
+}
+
+// buildMerged fills e.merged, or leaves it nil when it would hold more than
+// maxMerged entries.
+func (e *Engine) buildMerged() {
+	seen := map[int64]bool{}
+	for i := range e.rules {
+		r := &e.rules[i]
+		if !r.cond {
+			continue
+		}
+		for _, t := range []int64{r.from, r.until} {
+			if t != math.MinInt64 && t != math.MaxInt64 && !seen[t] {
+				seen[t] = true
+				e.bounds = append(e.bounds, t)
+			}
+		}
+	}
+	sort.Slice(e.bounds, func(i, j int) bool { return e.bounds[i] < e.bounds[j] })
+	e.jurs = int(e.allJur) + 1
+	n := numKeys * e.jurs * (len(e.bounds) + 1)
+	if n > maxMerged {
+		e.bounds, e.jurs = nil, 0
+		return
+	}
+	e.merged = make([]mergedPlan, n)
+	for k := range e.plans {
+		p := &e.plans[k]
+		for jur := range e.jurs {
+			for ep := range len(e.bounds) + 1 {
+				// Any instant of the epoch stands for all of it: the
+				// epoch's first bound, or the earliest instant.
+				at := int64(math.MinInt64)
+				if ep > 0 {
+					at = e.bounds[ep-1]
+				}
+				m := &e.merged[e.mergedAt(k, uint8(jur), ep)]
+				m.x, m.applied = e.mergeCond(p, uint8(jur), at)
+				for _, c := range p.checks {
+					if !c.cond || m.applied&(1<<c.rule) != 0 {
+						m.checks = append(m.checks, c)
+						m.dnc |= c.dnc
+					}
+				}
+			}
+		}
+	}
+}
+
+// mergeCond merges into a copy of p's base effects those of p's
+// conditional rules in force at Unix second at under jurisdiction mask jur,
+// and returns the copy with the bits of the rules it merged.
+func (e *Engine) mergeCond(p *plan, jur uint8, at int64) (effects, uint64) {
+	x := p.base
+	var applied uint64
+	for _, i := range p.cond {
+		r := &e.rules[i]
+		if (r.jur != 0 && r.jur&jur == 0) || at < r.from || at >= r.until {
+			continue
+		}
+		x.merge(r)
+		applied |= 1 << i
+	}
+	return x, applied
 }
 
 // plan is the precomputed part of a decision for one (purpose, method, line) key.
@@ -145,6 +251,19 @@ func (x *effects) merge(r *crule) {
 const numKeys = 5 * 3 * 2
 
 func key(p Purpose, m Method, l LineType) int {
+	return keyPM(p, m) + keyLine(l)
+}
+
+// keyLine is the line's part of a key.
+func keyLine(l LineType) int {
+	if l == LineLandline {
+		return 1
+	}
+	return 0
+}
+
+// keyPM is the purpose's and method's part of a key.
+func keyPM(p Purpose, m Method) int {
 	pi := 4
 	switch p {
 	case PurposeInformational:
@@ -163,11 +282,7 @@ func key(p Purpose, m Method, l LineType) int {
 	case MethodLive:
 		mi = 1
 	}
-	li := 0
-	if l == LineLandline {
-		li = 1
-	}
-	return pi*6 + mi*2 + li
+	return pi*6 + mi*2
 }
 
 // keyBits returns the purpose, method and line masks of a key.
@@ -382,6 +497,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 			p.reads.Reassigned = p.reads.Reassigned || r.reassign
 		}
 	}
+	e.buildMerged()
 	return e, nil
 }
 
@@ -676,7 +792,11 @@ func (e *Engine) Check(in Input, f Facts) Decision {
 // accident wait) make it defer, with Until the earliest instant at which the
 // caps and waits have cleared and every plausible location's window allows
 // the call; otherwise allow. Do-not-call hits and revocations beat consent.
-func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
+func (e *Engine) Decide(in *Input, f *Facts, out *Decision) { e.decide(in, f, out, nil) }
+
+// decide is Decide; b, when not nil, holds what decisions made at the same
+// instant share (Batch.Decide).
+func (e *Engine) decide(in *Input, f *Facts, out *Decision, b *Batch) {
 	*out = Decision{Pack: e.version}
 	npa, nxx, bad := parseNANP(in.Number)
 	if bad == 0 && !f.Fresh {
@@ -687,27 +807,38 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		return
 	}
 	at, atN := in.At.Unix(), in.At.UnixNano()
-	p := &e.plans[key(in.Purpose, in.Method, in.Line)]
+	var k int
+	if b != nil {
+		k = b.key(in.Purpose, in.Method, in.Line)
+	} else {
+		k = key(in.Purpose, in.Method, in.Line)
+	}
+	p := &e.plans[k]
 	zones, jur, _ := e.locate(npa, nxx, in.State, in.ZIP)
 
-	// Merge the simple effects of the conditional rules that apply, into a
-	// copy of the key's base effects made when the first one does.
+	// The effects of the rules that apply: the key's base effects with
+	// those of the conditional rules in force merged in, from the merged
+	// table or, without one, merged here into a copy made when the first
+	// conditional rule applies.
 	x := &p.base
+	checks, dncAny := p.checks, ^DNCHits(0)
 	var (
 		merged  effects
 		applied uint64 // bits of the conditional rules that apply
 	)
-	for _, i := range p.cond {
-		r := &e.rules[i]
-		if (r.jur != 0 && r.jur&jur == 0) || at < r.from || at >= r.until {
-			continue
+	switch {
+	case e.merged != nil:
+		var ep int
+		if b != nil {
+			ep = b.epoch(at)
+		} else {
+			ep = e.epoch(at)
 		}
-		if applied == 0 {
-			merged = p.base
-			x = &merged
-		}
-		x.merge(r)
-		applied |= 1 << i
+		m := &e.merged[e.mergedAt(k, jur, ep)]
+		x, applied, checks, dncAny = &m.x, m.applied, m.checks, m.dnc
+	case len(p.cond) > 0:
+		merged, applied = e.mergeCond(p, jur, at)
+		x = &merged
 	}
 
 	var (
@@ -748,8 +879,13 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		hist      []compactAttempt
 		histReady bool
 	)
-	for ci := range p.checks {
-		r := &p.checks[ci]
+	// Without do-not-call hits the checks' lists could match and without
+	// calls their caps and quiet periods could count, no check applies.
+	if f.DNC&dncAny == 0 && len(in.History) == 0 {
+		checks = nil
+	}
+	for ci := range checks {
+		r := &checks[ci]
 		if r.cond && applied&(1<<r.rule) == 0 {
 			continue
 		}
@@ -816,8 +952,13 @@ func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 		deny |= bitWindowOutside
 	} else {
 		for m := zones; m != 0; m &= m - 1 {
-			z := &e.geo.zones[bits.TrailingZeros64(m)]
-			d, sod := z.local(at)
+			zi := bits.TrailingZeros64(m)
+			var d, sod int64
+			if b != nil {
+				d, sod = b.local(zi, at)
+			} else {
+				d, sod = e.geo.zones[zi].local(at)
+			}
 			switch {
 			case !days.allowed(d):
 				wait |= bitWindowDay

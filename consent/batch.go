@@ -1,0 +1,93 @@
+package consent
+
+import "unsafe"
+
+// Batch decides many attempts with one engine, as the pacing loop has them:
+// a campaign's attempts, all made at one instant. It remembers what such
+// decisions share (the rules that apply to the campaign's purpose and
+// method, and the local day and time of each time zone at the instant), so
+// that each decision after the first costs less. Its decisions are exactly
+// Engine.Decide's, whatever the attempts: an attempt at another instant or
+// for another campaign only costs the recomputation.
+//
+// A Batch is not safe for concurrent use; give each goroutine its own. The
+// zero Batch is not usable: make one with Engine.Batch or Reset.
+type Batch struct {
+	e *Engine
+
+	// The purpose's and method's part of the key of the last attempt, and
+	// those strings' data and lengths (strings with the same data and
+	// length are equal).
+	keyOK      bool
+	pm         int
+	pp, mp     *byte
+	plen, mlen int
+
+	// The instant (Unix second) the zone times and the epoch are for.
+	atOK bool
+	at   int64
+	ep   int
+	have uint64 // zones whose local day and second are in day and sod
+	day  [64]int64
+	sod  [64]int64
+}
+
+// Batch returns a Batch that decides with e.
+func (e *Engine) Batch() Batch { return Batch{e: e} }
+
+// Reset makes b decide with e and forget what it remembered.
+func (b *Batch) Reset(e *Engine) {
+	b.e, b.keyOK, b.atOK = e, false, false
+}
+
+// Engine returns the engine b decides with.
+func (b *Batch) Engine() *Engine { return b.e }
+
+// Decide decides one attempt as Engine.Decide does and writes the decision
+// to out, overwriting it. It allocates nothing.
+func (b *Batch) Decide(in *Input, f *Facts, out *Decision) { b.e.decide(in, f, out, b) }
+
+// ConsultsConsent is Engine.ConsultsConsent.
+func (b *Batch) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {
+	pl := &b.e.plans[b.key(p, m, l)]
+	return pl.consentAlways || pl.consentDNC&dnc != 0
+}
+
+// key returns the plan key of a purpose, method and line, remembering the
+// purpose's and method's part for attempts with the same strings.
+func (b *Batch) key(purpose Purpose, method Method, line LineType) int {
+	p, m := string(purpose), string(method)
+	if !b.keyOK || unsafe.StringData(p) != b.pp || len(p) != b.plen || unsafe.StringData(m) != b.mp || len(m) != b.mlen {
+		b.pm = keyPM(purpose, method)
+		b.pp, b.plen = unsafe.StringData(p), len(p)
+		b.mp, b.mlen = unsafe.StringData(m), len(m)
+		b.keyOK = true
+	}
+	return b.pm + keyLine(line)
+}
+
+// instant makes b's zone times and epoch those of Unix second at.
+func (b *Batch) instant(at int64) {
+	if b.atOK && b.at == at {
+		return
+	}
+	b.at, b.atOK, b.have = at, true, 0
+	b.ep = b.e.epoch(at)
+}
+
+// epoch returns the engine's epoch of Unix second at.
+func (b *Batch) epoch(at int64) int {
+	b.instant(at)
+	return b.ep
+}
+
+// local returns zone zi's local day number and second of the day at Unix
+// second at, as zone.local does.
+func (b *Batch) local(zi int, at int64) (day, sod int64) {
+	b.instant(at)
+	if b.have&(1<<zi) == 0 {
+		b.day[zi], b.sod[zi] = b.e.geo.zones[zi].local(at)
+		b.have |= 1 << zi
+	}
+	return b.day[zi], b.sod[zi]
+}
