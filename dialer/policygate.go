@@ -78,7 +78,7 @@ const checkBatchSize = 128
 // memory accesses overlap. It allocates nothing.
 func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
 	out = out[:len(reqs)]
-	engine := g.engine()
+	eb := g.engine().Batch()
 	fresh := g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
 	snap := g.Indexes.Consent.Snapshot()
@@ -116,26 +116,29 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			for i := range batch {
 				req := &batch[i]
 				n := ns[i]
-				if valid[i] && !engine.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
+				if valid[i] && !eb.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
 					n = dnc.MaxNumber
 				}
 				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
 			}
 			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
 		}
+		// One Input and one Facts serve the whole batch: each request
+		// sets every field that differs between requests.
+		var in consent.Input
+		f := consent.Facts{Fresh: fresh, NationalAsOf: asOf}
 		for i := range batch {
 			req := &batch[i]
-			in := consent.Input{
-				Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
-				Method: req.Method, Line: req.Line, At: req.At, History: req.History,
-				RegFDirectConsent: req.Overrides.RegFDirectConsent, SolicitationException: req.Overrides.SolicitationException,
-			}
-			f := consent.Facts{Fresh: fresh, NationalAsOf: asOf, ReassignedAt: req.ReassignedAt}
+			in.Number, in.State, in.ZIP = req.Phone, req.State, req.ZIP
+			in.Purpose, in.Method, in.Line, in.At, in.History = req.Purpose, req.Method, req.Line, req.At, req.History
+			in.RegFDirectConsent, in.SolicitationException = req.Overrides.RegFDirectConsent, req.Overrides.SolicitationException
+			f.ReassignedAt = req.ReassignedAt
 			if fresh && valid[i] {
-				f.DNC = DNCHits(hits[i])
-				f.Consent = cfs[i]
+				f.DNC, f.Consent = DNCHits(hits[i]), cfs[i]
+			} else {
+				f.DNC, f.Consent = 0, consent.ConsentFacts{}
 			}
-			engine.Decide(&in, &f, &out[i])
+			eb.Decide(&in, &f, &out[i])
 			if i < len(next) {
 				prefetchRequest(&next[i])
 			}
@@ -168,15 +171,21 @@ func nanp(p phone.Number) (uint64, bool) {
 	if len(s) != 12 || s[0] != '+' || s[1] != '1' {
 		return 0, false
 	}
-	var v uint64
-	for i := 2; i < 12; i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
+	// The first eight digits at once: a byte is a digit when its high
+	// nibble is 3 and adding 6 to it does not carry out of its low nibble.
+	w := uint64(s[2]) | uint64(s[3])<<8 | uint64(s[4])<<16 | uint64(s[5])<<24 |
+		uint64(s[6])<<32 | uint64(s[7])<<40 | uint64(s[8])<<48 | uint64(s[9])<<56
+	const nib, threes, sixes = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+	if w&nib != threes || (w+sixes)&nib != threes || s[10]-'0' > 9 || s[11]-'0' > 9 {
+		return 0, false
 	}
-	return v, true
+	// Digits to a number, pairs then quads then the eight (the first digit
+	// is the lowest byte).
+	w -= threes
+	w = (w*10 + w>>8) & 0x00ff00ff00ff00ff
+	w = (w*100 + w>>16) & 0x0000ffff0000ffff
+	w = (w*10000 + w>>32) & 0xffffffff
+	return w*100 + uint64(s[10]-'0')*10 + uint64(s[11]-'0'), true
 }
 
 func (g *PolicyGate) now() time.Time {
