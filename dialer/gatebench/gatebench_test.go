@@ -70,6 +70,8 @@ func TestRun(t *testing.T) {
 	require.Equal(t, BatchSize, rep.BatchSize)
 	require.Zero(t, rep.BatchMismatches, rep.BatchMismatch)
 	require.Positive(t, rep.SingleDecisionsPerS)
+	require.Positive(t, rep.ScatteredDecisionsPerS)
+	require.Positive(t, rep.SingleScatteredDecisionsPerS)
 	require.InDelta(t, rep.DecisionsPerS/rep.SingleDecisionsPerS, rep.BatchVsSingle, 1e-9)
 	require.NotNil(t, rep.BatchVsSQL)
 	require.InDelta(t, rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-9)
@@ -80,6 +82,7 @@ func TestRun(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
 	require.Contains(t, table.String(), "mixed (half each)")
+	require.Contains(t, table.String(), "mixed, scattered")
 	require.Contains(t, table.String(), "batched (256)")
 	require.Contains(t, table.String(), "one by one")
 	require.Contains(t, table.String(), "batched gate vs sql")
@@ -177,11 +180,13 @@ func TestGateIsPolicyGate(t *testing.T) {
 			require.NotContains(t, want.Reasons, consent.ReasonIndexStale)
 		}
 	}
-	w.gate.sync()
 	decs := make([]consent.Decision, len(w.mixed))
-	w.gate.checkBatch(w.mixed, decs)
-	for i, req := range w.mixed {
-		require.Truef(t, sameDecision(decs[i], w.gate.check(req)), "%s: batched %+v, one by one %+v", req.Phone, decs[i], w.gate.check(req))
+	for _, reqs := range [][]dialer.Request{w.mixed, w.scattered} {
+		w.gate.sync()
+		w.gate.checkBatch(reqs, decs)
+		for i, req := range reqs {
+			require.Truef(t, sameDecision(decs[i], w.gate.check(req)), "%s: batched %+v, one by one %+v", req.Phone, decs[i], w.gate.check(req))
+		}
 	}
 	for _, reqs := range [][]dialer.Request{w.campaign, w.random} {
 		i := 0
@@ -218,7 +223,7 @@ func BenchmarkGate(b *testing.B) {
 	for _, set := range []struct {
 		name string
 		reqs []dialer.Request
-	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}} {
+	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}, {"scattered", w.scattered}} {
 		b.Run(set.name, func(b *testing.B) {
 			g, reqs := w.gate, set.reqs
 			out := make([]consent.Decision, benchBatch)

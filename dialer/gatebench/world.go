@@ -49,11 +49,14 @@ type world struct {
 	contacts []uint64
 	// campaign holds requests for contacts, random requests for numbers
 	// drawn uniformly from the exchanges of every US area code, and mixed
-	// half of each, shuffled.
+	// half of each, shuffled; all three in pacing batches (see pace).
 	campaign, random, mixed []dialer.Request
-	records                 int // consent and revocation records generated
-	dncBytes, consentBytes  int64
-	dncBuild, consentBuild  time.Duration
+	// scattered is mixed before pace: every request with its own
+	// campaign and instant.
+	scattered              []dialer.Request
+	records                int // consent and revocation records generated
+	dncBytes, consentBytes int64
+	dncBuild, consentBuild time.Duration
 }
 
 // npas are the US area codes the data is drawn from.
@@ -134,9 +137,28 @@ func buildWorld(sp spec, engine *consent.Engine, logf func(string, ...any)) (*wo
 	reqs := requests(nums, sp.seed)
 	w.campaign, w.random = reqs[:sp.decisions:sp.decisions], reqs[sp.decisions:]
 	half := sp.decisions / 2
-	w.mixed = slices.Concat(w.campaign[:sp.decisions-half], w.random[:half])
-	rng.Shuffle(len(w.mixed), func(i, j int) { w.mixed[i], w.mixed[j] = w.mixed[j], w.mixed[i] })
+	w.scattered = slices.Concat(w.campaign[:sp.decisions-half], w.random[:half])
+	rng.Shuffle(len(w.scattered), func(i, j int) { w.scattered[i], w.scattered[j] = w.scattered[j], w.scattered[i] })
+	w.mixed = slices.Clone(w.scattered)
+	pace(w.campaign, sp.seed^1)
+	pace(w.random, sp.seed^2)
+	pace(w.mixed, sp.seed^3)
 	return w, nil
+}
+
+// pace makes reqs what the pacing loop hands the gate: batches of
+// BatchSize requests, each batch one campaign's (one purpose and method)
+// decided at one instant, drawn as requests draws them. Numbers, lines,
+// addresses and histories stay each request's own.
+func pace(reqs []dialer.Request, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x706163696e67))
+	for i := 0; i < len(reqs); i += BatchSize {
+		p, m := pickCampaign(rng)
+		at := base.Add(12*time.Hour + time.Duration(rng.IntN(14*60*60))*time.Second)
+		for j := i; j < min(i+BatchSize, len(reqs)); j++ {
+			reqs[j].Purpose, reqs[j].Method, reqs[j].At = p, m, at
+		}
+	}
 }
 
 // internalList returns the internal do-not-call list: a tenth of it (at
