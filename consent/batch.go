@@ -45,7 +45,18 @@ func (b *Batch) Engine() *Engine { return b.e }
 
 // Decide decides one attempt as Engine.Decide does and writes the decision
 // to out, overwriting it. It allocates nothing.
-func (b *Batch) Decide(in *Input, f *Facts, out *Decision) { b.e.decide(in, f, out, b) }
+func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
+	b.e.decide(in, noNANP, f, &f.Consent, out, b)
+}
+
+// DecideIndexed is Decide for a caller that has already read the number and
+// looked its consent up, so that nothing is parsed or copied twice: n must
+// be in.Number's ten digits as phone.Number.NANP returns them (the number
+// is then a valid "+1" number), and cf stands for f.Consent, which is not
+// read.
+func (b *Batch) DecideIndexed(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
+	b.e.decide(in, n, f, cf, out, b)
+}
 
 // ConsultsConsent is Engine.ConsultsConsent.
 func (b *Batch) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {

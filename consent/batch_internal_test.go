@@ -31,12 +31,21 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 		ins, fs := batchInputs(rng, e.bounds, 20_000)
 		var b Batch
 		b.Reset(e)
-		var got, want, merged Decision
+		var indexed Batch
+		indexed.Reset(e)
+		var got, want, merged, ix Decision
 		for i := range ins {
 			b.Decide(&ins[i], &fs[i], &got)
 			e.Decide(&ins[i], &fs[i], &want)
 			slow.Decide(&ins[i], &fs[i], &merged)
 			require.Truef(t, sameDecision(got, want), "%d %+v: batch %+v, decide %+v", i, ins[i], got, want)
+			if n, err := ins[i].Number.NANP(); err == nil {
+				// DecideIndexed reads the consent from cf, never f.Consent.
+				f, cf := fs[i], fs[i].Consent
+				f.Consent = ConsentFacts{ID: -1, Kind: ConsentPEWC, ObtainedAt: time.Unix(1, 0)}
+				indexed.DecideIndexed(&ins[i], n, &f, &cf, &ix)
+				require.Truef(t, sameDecision(ix, want), "%d %+v: indexed %+v, decide %+v", i, ins[i], ix, want)
+			}
 			require.Truef(t, sameDecision(merged, want), "%d %+v: rule by rule %+v, merged table %+v", i, ins[i], merged, want)
 			require.Equal(t, e.ConsultsConsent(ins[i].Purpose, ins[i].Method, ins[i].Line, fs[i].DNC),
 				b.ConsultsConsent(ins[i].Purpose, ins[i].Method, ins[i].Line, fs[i].DNC))
@@ -63,7 +72,8 @@ func batchInputs(rng *rand.Rand, bounds []int64, n int) ([]Input, []Facts) {
 	methods := []Method{MethodPrerecorded, MethodLive, ""}
 	lines := []LineType{LineWireless, LineLandline, LineUnknown, ""}
 	numbers := []phone.Number{"+12035550101", "+18605550101", "+13055550101", "+14055550101", "+12125550101",
-		"+12082001234", "+18005550101", "+17135550101", "+19075550101", "+18085550101", "+14415550101", "+2035550101"}
+		"+12082001234", "+18005550101", "+17135550101", "+19075550101", "+18085550101", "+14415550101", "+2035550101",
+		"+11005550101", "+12115550101", "+12031005555", "+442035550101"}
 	places := [][2]string{{"", ""}, {"CT", "06103"}, {"FL", "33101"}, {"OK", "73102"}, {"NY", ""}, {"", "85004"}, {"TX", "06103"}, {"ZZ", "1"}}
 	var instants []time.Time
 	for _, s := range bounds {

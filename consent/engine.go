@@ -792,13 +792,30 @@ func (e *Engine) Check(in Input, f Facts) Decision {
 // accident wait) make it defer, with Until the earliest instant at which the
 // caps and waits have cleared and every plausible location's window allows
 // the call; otherwise allow. Do-not-call hits and revocations beat consent.
-func (e *Engine) Decide(in *Input, f *Facts, out *Decision) { e.decide(in, f, out, nil) }
+func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
+	e.decide(in, noNANP, f, &f.Consent, out, nil)
+}
 
-// decide is Decide; b, when not nil, holds what decisions made at the same
-// instant share (Batch.Decide).
-func (e *Engine) decide(in *Input, f *Facts, out *Decision, b *Batch) {
+// noNANP tells decide to read the number from the Input.
+const noNANP = math.MaxUint64
+
+// decide is Decide; n, unless it is noNANP, is in.Number's ten digits, as
+// phone.Number.NANP returns them; cf stands for f.Consent; b, when not
+// nil, holds what decisions made at the same instant share (Batch.Decide).
+func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch) {
 	*out = Decision{Pack: e.version}
-	npa, nxx, bad := parseNANP(in.Number)
+	var (
+		npa, nxx int
+		bad      ReasonSet
+	)
+	if n == noNANP {
+		npa, nxx, bad = parseNANP(in.Number)
+	} else {
+		npa, nxx = int(n/10_000_000), int(n/10_000%1000)
+		if npa < 200 || nxx < 200 || npa%100 == 11 {
+			npa, nxx, bad = 0, 0, bitNumberInvalid
+		}
+	}
 	if bad == 0 && !f.Fresh {
 		bad = bitIndexStale
 	}
@@ -867,7 +884,7 @@ func (e *Engine) decide(in *Input, f *Facts, out *Decision, b *Batch) {
 	)
 	consentKind := func() ConsentKind {
 		if !evaluated {
-			kind, problem = evalConsent(&f.Consent, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
+			kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
 			evaluated = true
 		}
 		return kind
@@ -987,7 +1004,7 @@ func (e *Engine) decide(in *Input, f *Facts, out *Decision, b *Batch) {
 		out.Verdict = Allow
 	}
 	if used && out.Verdict != Deny {
-		out.ConsentID = f.Consent.ID
+		out.ConsentID = cf.ID
 	}
 	out.Reasons = (deny | wait).Reasons()
 }

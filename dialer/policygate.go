@@ -134,11 +134,12 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			in.RegFDirectConsent, in.SolicitationException = req.Overrides.RegFDirectConsent, req.Overrides.SolicitationException
 			f.ReassignedAt = req.ReassignedAt
 			if fresh && valid[i] {
-				f.DNC, f.Consent = DNCHits(hits[i]), cfs[i]
+				f.DNC = DNCHits(hits[i])
+				eb.DecideIndexed(&in, ns[i], &f, &cfs[i], &out[i])
 			} else {
-				f.DNC, f.Consent = 0, consent.ConsentFacts{}
+				f.DNC = 0
+				eb.Decide(&in, &f, &out[i])
 			}
-			eb.Decide(&in, &f, &out[i])
 			if i < len(next) {
 				prefetchRequest(&next[i])
 			}
