@@ -30,6 +30,11 @@ type Batch struct {
 	have uint64 // zones whose local day and second are in day and sod
 	day  [64]int64
 	sod  [64]int64
+
+	// A few reason sets and their interned slices, direct-mapped: a
+	// batch's decisions repeat a handful of sets.
+	rsets [8]ReasonSet
+	rs    [8][]Reason
 }
 
 // Batch returns a Batch that decides with e.
@@ -38,6 +43,7 @@ func (e *Engine) Batch() Batch { return Batch{e: e} }
 // Reset makes b decide with e and forget what it remembered.
 func (b *Batch) Reset(e *Engine) {
 	b.e, b.keyOK, b.atOK = e, false, false
+	clear(b.rsets[:])
 }
 
 // Engine returns the engine b decides with.
@@ -101,4 +107,16 @@ func (b *Batch) local(zi int, at int64) (day, sod int64) {
 		b.have |= 1 << zi
 	}
 	return b.day[zi], b.sod[zi]
+}
+
+// reasons returns s.Reasons(), remembering it.
+func (b *Batch) reasons(s ReasonSet) []Reason {
+	if s == 0 {
+		return nil
+	}
+	i := (uint32(s) * 0x9e3779b1) >> 29
+	if b.rsets[i] != s {
+		b.rsets[i], b.rs[i] = s, s.Reasons()
+	}
+	return b.rs[i]
 }

@@ -1006,7 +1006,11 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 	if used && out.Verdict != Deny {
 		out.ConsentID = cf.ID
 	}
-	out.Reasons = (deny | wait).Reasons()
+	if b != nil {
+		out.Reasons = b.reasons(deny | wait)
+	} else {
+		out.Reasons = (deny | wait).Reasons()
+	}
 }
 
 // evalConsent returns the kind of consent that may be relied on at `at`, or
