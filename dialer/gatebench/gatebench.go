@@ -307,14 +307,18 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 		}
 	}
 	decs := make([]consent.Decision, max(len(w.campaign), len(w.random), len(w.mixed), len(w.scattered)))
+	// The batched phases decide into one batch's worth of decisions, used
+	// before the next batch, as the pacing loop uses its batch's.
+	out := make([]consent.Decision, BatchSize)
 	batched := func(reqs []dialer.Request) func(lo, hi int) int64 {
 		return func(lo, hi int) int64 {
-			for i := lo; i < hi; i += BatchSize {
-				g.checkBatch(reqs[i:min(i+BatchSize, hi)], decs[i:min(i+BatchSize, hi)])
-			}
 			var s int64
-			for i := lo; i < hi; i++ {
-				s += decs[i].ConsentID + int64(len(decs[i].Reasons))
+			for i := lo; i < hi; i += BatchSize {
+				o := out[:min(i+BatchSize, hi)-i]
+				g.checkBatch(reqs[i:i+len(o)], o)
+				for j := range o {
+					s += o[j].ConsentID + int64(len(o[j].Reasons))
+				}
 			}
 			return s
 		}
