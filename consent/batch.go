@@ -31,6 +31,15 @@ type Batch struct {
 	day  [64]int64
 	sod  [64]int64
 
+	// The window reasons of a few effects and zone sets at the instant,
+	// direct-mapped; wvalid has bit i set when entry i is for the instant.
+	wx     [16]int // index in the engine's merged table
+	wzones [16]uint64
+	wbits  [16]ReasonSet
+	wvalid uint16
+
+	sc scratch
+
 	// A few reason sets and their interned slices, direct-mapped: a
 	// batch's decisions repeat a handful of sets.
 	rsets [8]ReasonSet
@@ -52,7 +61,7 @@ func (b *Batch) Engine() *Engine { return b.e }
 // Decide decides one attempt as Engine.Decide does and writes the decision
 // to out, overwriting it. It allocates nothing.
 func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
-	b.e.decide(in, noNANP, f, &f.Consent, out, b)
+	b.e.decide(in, noNANP, f, &f.Consent, out, b, &b.sc)
 }
 
 // DecideIndexed is Decide for a caller that has already read the number and
@@ -61,7 +70,7 @@ func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
 // is then a valid "+1" number), and cf stands for f.Consent, which is not
 // read.
 func (b *Batch) DecideIndexed(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
-	b.e.decide(in, n, f, cf, out, b)
+	b.e.decide(in, n, f, cf, out, b, &b.sc)
 }
 
 // ConsultsConsent is Engine.ConsultsConsent.
@@ -88,7 +97,7 @@ func (b *Batch) instant(at int64) {
 	if b.atOK && b.at == at {
 		return
 	}
-	b.at, b.atOK, b.have = at, true, 0
+	b.at, b.atOK, b.have, b.wvalid = at, true, 0, 0
 	b.ep = b.e.epoch(at)
 }
 
@@ -119,4 +128,19 @@ func (b *Batch) reasons(s ReasonSet) []Reason {
 		b.rsets[i], b.rs[i] = s, s.Reasons()
 	}
 	return b.rs[i]
+}
+
+// window returns Engine.window's reasons for the window and days of x, the
+// entry mi of the engine's merged table (which names them), in zones at
+// Unix second at, remembering them for the instant.
+func (b *Batch) window(mi int, x *effects, zones uint64, at int64) ReasonSet {
+	b.instant(at)
+	i := ((zones ^ uint64(mi)) * 0x9e3779b97f4a7c15) >> 60
+	if b.wvalid&(1<<i) != 0 && b.wx[i] == mi && b.wzones[i] == zones {
+		return b.wbits[i]
+	}
+	w := b.e.window(b, zones, at, x)
+	b.wx[i], b.wzones[i], b.wbits[i] = mi, zones, w
+	b.wvalid |= 1 << i
+	return w
 }

@@ -69,10 +69,10 @@ type Engine struct {
 type mergedPlan struct {
 	x       effects
 	applied uint64 // bits of the conditional rules that apply
-	// checks are the plan's checks whose rules apply; dnc is the union of
-	// their do-not-call lists.
-	checks []check
-	dnc    DNCHits
+	// dncChecks and histChecks are the plan's checks whose rules apply;
+	// dnc is the union of their do-not-call lists.
+	dncChecks, histChecks []check
+	dnc                   DNCHits
 }
 
 // maxMerged bounds the merged table.
@@ -130,10 +130,15 @@ func (e *Engine) buildMerged() {
 				}
 				m := &e.merged[e.mergedAt(k, uint8(jur), ep)]
 				m.x, m.applied = e.mergeCond(p, uint8(jur), at)
-				for _, c := range p.checks {
+				for _, c := range p.dncChecks {
 					if !c.cond || m.applied&(1<<c.rule) != 0 {
-						m.checks = append(m.checks, c)
+						m.dncChecks = append(m.dncChecks, c)
 						m.dnc |= c.dnc
+					}
+				}
+				for _, c := range p.histChecks {
+					if !c.cond || m.applied&(1<<c.rule) != 0 {
+						m.histChecks = append(m.histChecks, c)
 					}
 				}
 			}
@@ -166,10 +171,11 @@ type plan struct {
 	// cond lists the key's conditional rules (limited to a state or to
 	// dates), whose simple effects Decide merges when they apply.
 	cond []uint8
-	// checks lists the key's rules with do-not-call, cap or quiet-period
-	// effects, which Decide evaluates one by one, with the parameters it
-	// reads copied out of the rule.
-	checks []check
+	// dncChecks lists the key's rules with do-not-call effects, and
+	// histChecks those with cap or quiet-period effects, which Decide
+	// evaluates one by one, with the parameters it reads copied out of the
+	// rule.
+	dncChecks, histChecks []check
 	// consentAlways is set when a rule of the key may ask about consent
 	// whatever the number's do-not-call hits; otherwise only hits in
 	// consentDNC (lists from which consent exempts) make Decide ask.
@@ -484,8 +490,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 			} else {
 				p.base.merge(r)
 			}
-			if r.dnc != 0 || r.capMax > 0 || r.quiet > 0 {
-				p.checks = append(p.checks, newCheck(i, r))
+			if r.dnc != 0 {
+				p.dncChecks = append(p.dncChecks, newCheck(i, r))
+			}
+			if r.capMax > 0 || r.quiet > 0 {
+				p.histChecks = append(p.histChecks, newCheck(i, r))
 			}
 			if r.consent != ConsentNone || (r.capMax > 0 && r.capNeeds != ConsentNone) {
 				p.consentAlways = true
@@ -793,7 +802,17 @@ func (e *Engine) Check(in Input, f Facts) Decision {
 // caps and waits have cleared and every plausible location's window allows
 // the call; otherwise allow. Do-not-call hits and revocations beat consent.
 func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
-	e.decide(in, noNANP, f, &f.Consent, out, nil)
+	var sc scratch
+	e.decide(in, noNANP, f, &f.Consent, out, nil, &sc)
+}
+
+// scratch is decide's working space, kept out of its frame so that a
+// Batch's decisions do not clear it each time.
+type scratch struct {
+	// merged holds the effects merged rule by rule, without a merged table.
+	merged effects
+	// hist holds the compact copy of a history.
+	hist [compactHistoryLen]compactAttempt
 }
 
 // noNANP tells decide to read the number from the Input.
@@ -801,8 +820,9 @@ const noNANP = math.MaxUint64
 
 // decide is Decide; n, unless it is noNANP, is in.Number's ten digits, as
 // phone.Number.NANP returns them; cf stands for f.Consent; b, when not
-// nil, holds what decisions made at the same instant share (Batch.Decide).
-func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch) {
+// nil, holds what decisions made at the same instant share (Batch.Decide);
+// sc is the working space.
+func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch, sc *scratch) {
 	*out = Decision{Pack: e.version}
 	var (
 		npa, nxx int
@@ -837,25 +857,29 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 	// those of the conditional rules in force merged in, from the merged
 	// table or, without one, merged here into a copy made when the first
 	// conditional rule applies.
-	x := &p.base
-	checks, dncAny := p.checks, ^DNCHits(0)
 	var (
-		merged  effects
-		applied uint64 // bits of the conditional rules that apply
+		x                     *effects
+		applied               uint64 // bits of the conditional rules that apply
+		dncChecks, histChecks []check
+		dncAny                DNCHits
+		mi                    = -1 // the index of x's entry in e.merged, if it is there
 	)
-	switch {
-	case e.merged != nil:
+	if e.merged != nil {
 		var ep int
 		if b != nil {
 			ep = b.epoch(at)
 		} else {
 			ep = e.epoch(at)
 		}
-		m := &e.merged[e.mergedAt(k, jur, ep)]
-		x, applied, checks, dncAny = &m.x, m.applied, m.checks, m.dnc
-	case len(p.cond) > 0:
-		merged, applied = e.mergeCond(p, jur, at)
-		x = &merged
+		mi = e.mergedAt(k, jur, ep)
+		m := &e.merged[mi]
+		x, applied, dncChecks, histChecks, dncAny = &m.x, m.applied, m.dncChecks, m.histChecks, m.dnc
+	} else {
+		x, dncChecks, histChecks, dncAny = &p.base, p.dncChecks, p.histChecks, ^DNCHits(0)
+		if len(p.cond) > 0 {
+			sc.merged, applied = e.mergeCond(p, jur, at)
+			x = &sc.merged
+		}
 	}
 
 	var (
@@ -889,66 +913,73 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 		}
 		return kind
 	}
-	// The history is read once, into histBuf, when a rule counts calls; a
+	// The history is read once, into sc.hist, when a rule counts calls; a
 	// history too long for it is read by each rule.
 	var (
-		histBuf   [compactHistoryLen]compactAttempt
 		hist      []compactAttempt
 		histReady bool
 	)
-	// Without do-not-call hits the checks' lists could match and without
-	// calls their caps and quiet periods could count, no check applies.
-	if f.DNC&dncAny == 0 && len(in.History) == 0 {
-		checks = nil
-	}
-	for ci := range checks {
-		r := &checks[ci]
-		if r.cond && applied&(1<<r.rule) == 0 {
-			continue
-		}
-		if hits := f.DNC & r.dnc; hits != 0 {
-			if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt {
-				used = true
-			} else {
-				deny |= hits.reasons()
+	// Do-not-call hits, unless the rule's list lets consent exempt them.
+	if f.DNC&dncAny != 0 {
+		for ci := range dncChecks {
+			r := &dncChecks[ci]
+			if r.cond && applied&(1<<r.rule) == 0 {
+				continue
 			}
-		}
-		if in.RegFDirectConsent && r.waivable {
-			continue
-		}
-		if (r.capMax > 0 || r.quiet > 0) && !histReady {
-			hist, histReady = compactHistory(in.History, &histBuf), true
-		}
-		if r.capMax > 0 {
-			var over bool
-			var clr int64
-			if hist != nil || len(in.History) == 0 {
-				over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
-			} else {
-				over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
-			}
-			if over {
-				switch {
-				case r.capNeeds == ConsentNone:
-					wait |= r.capReason
-					clear = max(clear, clr)
-				case consentKind() >= r.capNeeds:
+			if hits := f.DNC & r.dnc; hits != 0 {
+				if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt {
 					used = true
-				default:
-					deny |= r.capReason
+				} else {
+					deny |= hits.reasons()
 				}
 			}
 		}
-		if r.quiet > 0 {
-			var last int64
-			if hist != nil || len(in.History) == 0 {
-				last = lastConversationCompact(hist, atN-r.quiet, r.purposes, r.methods)
-			} else {
-				last = lastConversation(in.History, atN-r.quiet, r.purposes, r.methods)
+	}
+	// Caps and quiet periods count the calls in the history: without
+	// calls, none applies.
+	if len(in.History) > 0 {
+		for ci := range histChecks {
+			r := &histChecks[ci]
+			if r.cond && applied&(1<<r.rule) == 0 {
+				continue
 			}
-			if last != math.MinInt64 {
-				wait |= bitCapAfterConversation
-				clear = max(clear, last+r.quiet)
+			if in.RegFDirectConsent && r.waivable {
+				continue
+			}
+			if !histReady {
+				hist, histReady = compactHistory(in.History, &sc.hist), true
+			}
+			if r.capMax > 0 {
+				var over bool
+				var clr int64
+				if hist != nil {
+					over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
+				} else {
+					over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
+				}
+				if over {
+					switch {
+					case r.capNeeds == ConsentNone:
+						wait |= r.capReason
+						clear = max(clear, clr)
+					case consentKind() >= r.capNeeds:
+						used = true
+					default:
+						deny |= r.capReason
+					}
+				}
+			}
+			if r.quiet > 0 {
+				var last int64
+				if hist != nil {
+					last = lastConversationCompact(hist, atN-r.quiet, r.purposes, r.methods)
+				} else {
+					last = lastConversation(in.History, atN-r.quiet, r.purposes, r.methods)
+				}
+				if last != math.MinInt64 {
+					wait |= bitCapAfterConversation
+					clear = max(clear, last+r.quiet)
+				}
 			}
 		}
 	}
@@ -964,25 +995,14 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 	}
 
 	winS, winE := x.winS, x.winE
-	days := dayRule{noSunday: x.noSunday, hol: x.hol[:x.nhol]}
-	if winS >= winE {
+	switch {
+	case winS >= winE:
 		deny |= bitWindowOutside
-	} else {
-		for m := zones; m != 0; m &= m - 1 {
-			zi := bits.TrailingZeros64(m)
-			var d, sod int64
-			if b != nil {
-				d, sod = b.local(zi, at)
-			} else {
-				d, sod = e.geo.zones[zi].local(at)
-			}
-			switch {
-			case !days.allowed(d):
-				wait |= bitWindowDay
-			case sod < winS || sod >= winE:
-				wait |= bitWindowOutside
-			}
-		}
+	case mi >= 0 && b != nil:
+		// x is the merged table's entry mi, which names the window and days.
+		wait |= b.window(mi, x, zones, at)
+	default:
+		wait |= e.window(b, zones, at, x)
 	}
 
 	switch {
@@ -993,7 +1013,7 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 		if c := ceilSeconds(clear); c > start {
 			start = c
 		}
-		until, ok := e.nextOpen(zones, start, winS, winE, days)
+		until, ok := e.nextOpen(zones, start, winS, winE, x.days())
 		if !ok {
 			deny |= bitWindowOutside
 			out.Verdict = Deny
@@ -1011,6 +1031,30 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 	} else {
 		out.Reasons = (deny | wait).Reasons()
 	}
+}
+
+// window returns the reasons x's calling window and days stop a call at
+// Unix second at in any of the zones: window.day, window.outside or none.
+// b, when not nil, holds the zones' local times.
+func (e *Engine) window(b *Batch, zones uint64, at int64, x *effects) ReasonSet {
+	var wait ReasonSet
+	winS, winE, days := x.winS, x.winE, x.days()
+	for m := zones; m != 0; m &= m - 1 {
+		zi := bits.TrailingZeros64(m)
+		var d, sod int64
+		if b != nil {
+			d, sod = b.local(zi, at)
+		} else {
+			d, sod = e.geo.zones[zi].local(at)
+		}
+		switch {
+		case !days.allowed(d):
+			wait |= bitWindowDay
+		case sod < winS || sod >= winE:
+			wait |= bitWindowOutside
+		}
+	}
+	return wait
 }
 
 // evalConsent returns the kind of consent that may be relied on at `at`, or
@@ -1166,6 +1210,9 @@ func ceilSeconds(ns int64) int64 {
 	}
 	return s
 }
+
+// days returns the calendar part of x.
+func (x *effects) days() dayRule { return dayRule{noSunday: x.noSunday, hol: x.hol[:x.nhol]} }
 
 // dayRule is the calendar part of the windows that apply to a call.
 type dayRule struct {
