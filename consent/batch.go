@@ -33,10 +33,10 @@ type Batch struct {
 
 	// The window reasons of a few effects and zone sets at the instant,
 	// direct-mapped; wvalid has bit i set when entry i is for the instant.
-	wx     [16]int // index in the engine's merged table
-	wzones [16]uint64
-	wbits  [16]ReasonSet
-	wvalid uint16
+	wx     [64]int32 // index in the engine's merged table
+	wzones [64]uint64
+	wbits  [64]ReasonSet
+	wvalid uint64
 
 	sc scratch
 
@@ -135,12 +135,12 @@ func (b *Batch) reasons(s ReasonSet) []Reason {
 // Unix second at, remembering them for the instant.
 func (b *Batch) window(mi int, x *effects, zones uint64, at int64) ReasonSet {
 	b.instant(at)
-	i := ((zones ^ uint64(mi)) * 0x9e3779b97f4a7c15) >> 60
-	if b.wvalid&(1<<i) != 0 && b.wx[i] == mi && b.wzones[i] == zones {
+	i := ((zones ^ uint64(mi)) * 0x9e3779b97f4a7c15) >> 58
+	if b.wvalid&(1<<i) != 0 && b.wx[i] == int32(mi) && b.wzones[i] == zones {
 		return b.wbits[i]
 	}
 	w := b.e.window(b, zones, at, x)
-	b.wx[i], b.wzones[i], b.wbits[i] = mi, zones, w
+	b.wx[i], b.wzones[i], b.wbits[i] = int32(mi), zones, w
 	b.wvalid |= 1 << i
 	return w
 }
