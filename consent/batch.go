@@ -61,21 +61,37 @@ func (b *Batch) Engine() *Engine { return b.e }
 // Decide decides one attempt as Engine.Decide does and writes the decision
 // to out, overwriting it. It allocates nothing.
 func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
-	b.e.decide(in, noNANP, f, &f.Consent, out, b, &b.sc)
+	b.e.decide(in, -1, noNANP, f, &f.Consent, out, b, &b.sc)
 }
 
-// DecideIndexed is Decide for a caller that has already read the number and
-// looked its consent up, so that nothing is parsed or copied twice: n must
-// be in.Number's ten digits as phone.Number.NANP returns them (the number
-// is then a valid "+1" number), and cf stands for f.Consent, which is not
-// read.
-func (b *Batch) DecideIndexed(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
-	b.e.decide(in, n, f, cf, out, b, &b.sc)
+// DecideIndexed is Decide for a caller that has already worked out the
+// attempt's kind, read the number and looked its consent up, so that
+// nothing is worked out, parsed or copied twice: k must be Key(in.Purpose,
+// in.Method, in.Line), n in.Number's ten digits as phone.Number.NANP
+// returns them (the number is then a valid "+1" number), and cf stands for
+// f.Consent, which is not read.
+func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
+	b.e.decide(in, int(k.k)-1, n, f, cf, out, b, &b.sc)
 }
 
 // ConsultsConsent is Engine.ConsultsConsent.
 func (b *Batch) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {
-	pl := &b.e.plans[b.key(p, m, l)]
+	return b.ConsultsConsentKey(b.Key(p, m, l), dnc)
+}
+
+// Key identifies the kind of an attempt (its purpose, method and line) for
+// the engine, so that a caller that asks several things of one attempt
+// works the kind out once. The zero Key is not valid.
+type Key struct{ k uint8 }
+
+// Key returns the Key of attempts with purpose p, method m and line l.
+func (b *Batch) Key(p Purpose, m Method, l LineType) Key {
+	return Key{uint8(b.key(p, m, l)) + 1}
+}
+
+// ConsultsConsentKey is ConsultsConsent for attempts of kind k.
+func (b *Batch) ConsultsConsentKey(k Key, dnc DNCHits) bool {
+	pl := &b.e.plans[k.k-1]
 	return pl.consentAlways || pl.consentDNC&dnc != 0
 }
 

@@ -43,7 +43,7 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 				// DecideIndexed reads the consent from cf, never f.Consent.
 				f, cf := fs[i], fs[i].Consent
 				f.Consent = ConsentFacts{ID: -1, Kind: ConsentPEWC, ObtainedAt: time.Unix(1, 0)}
-				indexed.DecideIndexed(&ins[i], n, &f, &cf, &ix)
+				indexed.DecideIndexed(&ins[i], indexed.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &ix)
 				require.Truef(t, sameDecision(ix, want), "%d %+v: indexed %+v, decide %+v", i, ins[i], ix, want)
 			}
 			require.Truef(t, sameDecision(merged, want), "%d %+v: rule by rule %+v, merged table %+v", i, ins[i], merged, want)

@@ -803,7 +803,7 @@ func (e *Engine) Check(in Input, f Facts) Decision {
 // the call; otherwise allow. Do-not-call hits and revocations beat consent.
 func (e *Engine) Decide(in *Input, f *Facts, out *Decision) {
 	var sc scratch
-	e.decide(in, noNANP, f, &f.Consent, out, nil, &sc)
+	e.decide(in, -1, noNANP, f, &f.Consent, out, nil, &sc)
 }
 
 // scratch is decide's working space, kept out of its frame so that a
@@ -818,11 +818,12 @@ type scratch struct {
 // noNANP tells decide to read the number from the Input.
 const noNANP = math.MaxUint64
 
-// decide is Decide; n, unless it is noNANP, is in.Number's ten digits, as
+// decide is Decide; k, unless it is negative, is the key of in's purpose,
+// method and line; n, unless it is noNANP, is in.Number's ten digits, as
 // phone.Number.NANP returns them; cf stands for f.Consent; b, when not
 // nil, holds what decisions made at the same instant share (Batch.Decide);
 // sc is the working space.
-func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch, sc *scratch) {
+func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch, sc *scratch) {
 	*out = Decision{Pack: e.version}
 	var (
 		npa, nxx int
@@ -844,10 +845,11 @@ func (e *Engine) decide(in *Input, n uint64, f *Facts, cf *ConsentFacts, out *De
 		return
 	}
 	at, atN := in.At.Unix(), in.At.UnixNano()
-	var k int
-	if b != nil {
+	switch {
+	case k >= 0:
+	case b != nil:
 		k = b.key(in.Purpose, in.Method, in.Line)
-	} else {
+	default:
 		k = key(in.Purpose, in.Method, in.Line)
 	}
 	p := &e.plans[k]

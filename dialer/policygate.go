@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 	"unsafe"
 
@@ -92,6 +93,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		hits  [checkBatchSize]dnc.Hits
 		qs    [checkBatchSize]consent.Query
 		cfs   [checkBatchSize]consent.ConsentFacts
+		keys  [checkBatchSize]consent.Key
 	)
 	// Each request's number and history are prefetched one pass ahead,
 	// spread over the previous pass's decisions.
@@ -116,7 +118,8 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			for i := range batch {
 				req := &batch[i]
 				n := ns[i]
-				if valid[i] && !eb.ConsultsConsent(req.Purpose, req.Method, req.Line, DNCHits(hits[i])) {
+				keys[i] = eb.Key(req.Purpose, req.Method, req.Line)
+				if valid[i] && !eb.ConsultsConsentKey(keys[i], DNCHits(hits[i])) {
 					n = dnc.MaxNumber
 				}
 				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
@@ -135,7 +138,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			f.ReassignedAt = req.ReassignedAt
 			if fresh && valid[i] {
 				f.DNC = DNCHits(hits[i])
-				eb.DecideIndexed(&in, ns[i], &f, &cfs[i], &out[i])
+				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
 			} else {
 				f.DNC = 0
 				eb.Decide(&in, &f, &out[i])
@@ -174,8 +177,7 @@ func nanp(p phone.Number) (uint64, bool) {
 	}
 	// The first eight digits at once: a byte is a digit when its high
 	// nibble is 3 and adding 6 to it does not carry out of its low nibble.
-	w := uint64(s[2]) | uint64(s[3])<<8 | uint64(s[4])<<16 | uint64(s[5])<<24 |
-		uint64(s[6])<<32 | uint64(s[7])<<40 | uint64(s[8])<<48 | uint64(s[9])<<56
+	w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[2:10])
 	const nib, threes, sixes = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
 	if w&nib != threes || (w+sixes)&nib != threes || s[10]-'0' > 9 || s[11]-'0' > 9 {
 		return 0, false
