@@ -96,9 +96,9 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		keys  [checkBatchSize]consent.Key
 	)
 	// Each request's number and history are prefetched one pass ahead,
-	// spread over the previous pass's decisions.
-	for i := range min(len(reqs), checkBatchSize) {
-		prefetchRequest(&reqs[i])
+	// spread over the previous pass's decisions, a group at a time.
+	for i := 0; i < min(len(reqs), checkBatchSize); i += prefetchGroup {
+		prefetchRequests(reqs[i:min(i+prefetchGroup, len(reqs))])
 	}
 	for len(reqs) > 0 {
 		k := min(len(reqs), checkBatchSize)
@@ -143,27 +143,34 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				f.DNC = 0
 				eb.Decide(&in, &f, &out[i])
 			}
-			if i < len(next) {
-				prefetchRequest(&next[i])
+			if i%prefetchGroup == 0 && i < len(next) {
+				prefetchRequests(next[i:min(i+prefetchGroup, len(next))])
 			}
 		}
 		reqs, out = reqs[k:], out[k:]
 	}
 }
 
-// prefetchRequest starts loading what deciding r reads besides the
-// indexes: its number's digits and its history.
-func prefetchRequest(r *Request) {
-	var addrs [3]uintptr
+// prefetchGroup is how many requests prefetchRequests is given at a time.
+const prefetchGroup = 8
+
+// prefetchRequests starts loading what deciding rs reads besides the
+// indexes: their numbers' digits and their histories. rs holds at most
+// prefetchGroup requests.
+func prefetchRequests(rs []Request) {
+	var addrs [3 * prefetchGroup]uintptr
 	k := 0
-	if len(r.Phone) > 0 {
-		addrs[k] = uintptr(unsafe.Pointer(unsafe.StringData(string(r.Phone))))
-		k++
-	}
-	if h := r.History; len(h) > 0 {
-		addrs[k] = uintptr(unsafe.Pointer(&h[0]))
-		addrs[k+1] = uintptr(unsafe.Pointer(&h[len(h)-1].Conversation))
-		k += 2
+	for i := range rs {
+		r := &rs[i]
+		if len(r.Phone) > 0 {
+			addrs[k] = uintptr(unsafe.Pointer(unsafe.StringData(string(r.Phone))))
+			k++
+		}
+		if h := r.History; len(h) > 0 {
+			addrs[k] = uintptr(unsafe.Pointer(&h[0]))
+			addrs[k+1] = uintptr(unsafe.Pointer(&h[len(h)-1].Conversation))
+			k += 2
+		}
 	}
 	dnc.Prefetch(addrs[:k])
 }
