@@ -75,7 +75,7 @@ func TestRun(t *testing.T) {
 	require.InDelta(t, rep.DecisionsPerS/rep.SingleDecisionsPerS, rep.BatchVsSingle, 1e-9)
 	require.NotNil(t, rep.BatchVsSQL)
 	require.InDelta(t, rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-9)
-	for _, k := range []string{"single_decisions_per_s", "batch_vs_single", "batch_vs_sql", "dnc_batch_lookup_ns", "consent_batch_lookup_ns"} {
+	for _, k := range []string{"single_decisions_per_s", "batch_vs_single", "batch_vs_sql", "dnc_batch_lookup_ns", "consent_batch_lookup_ns", "engine_batch_ns"} {
 		require.IsType(t, float64(0), m[k], k)
 	}
 
