@@ -76,11 +76,11 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	}
 	req := dialer.Request{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, At: when}
 	if n != "" {
-		hist, err := campaign.NewStore(pool).History(ctx, []phone.Number{n}, when.Add(-dialer.HistoryWindow))
+		hist, err := campaign.NewStore(pool).History(ctx, []dialer.Subject{{Phone: n}}, when.Add(-dialer.HistoryWindow))
 		if err != nil {
 			return err
 		}
-		req.History = hist[n]
+		req.History = hist[0].Attempts
 		active, err := consent.NewOverrideStore(pool).Active(ctx, []phone.Number{n}, when)
 		if err != nil {
 			return err
