@@ -260,6 +260,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
+			targets = onePerPerson(targets)
 			reqs, decisions, err := p.decide(ctx, c, targets, now())
 			if err != nil {
 				return err
@@ -488,6 +489,40 @@ func (p *Pacer) clock() time.Time {
 // HistoryWindow is how far back the pacing loop reads attempt history for
 // the caps (the longest cap window of the law packs is 30 days).
 const HistoryWindow = 31 * 24 * time.Hour
+
+// onePerPerson keeps, of a batch's targets, the first of each person and
+// every target without a person, in their order. The batch's decisions all
+// read the history as it was before the batch, so two numbers of one
+// person decided together would each miss the other's call. The targets
+// left out stay due: the next batch takes them, with this batch's call
+// already in their history.
+func onePerPerson(targets []Target) []Target {
+	var (
+		seen map[string]bool
+		out  []Target // nil until a target is left out
+	)
+	for i, t := range targets {
+		if t.Person != "" {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[t.Person] {
+				if out == nil {
+					out = append(make([]Target, 0, len(targets)-1), targets[:i]...)
+				}
+				continue
+			}
+			seen[t.Person] = true
+		}
+		if out != nil {
+			out = append(out, t)
+		}
+	}
+	if out == nil {
+		return targets
+	}
+	return out
+}
 
 // decide syncs the gate's indexes, when it has any, loads the attempt
 // history, the logged overrides and the Reassigned Numbers Database's

@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -185,4 +186,36 @@ func TestPacerCountsRegFPerPerson(t *testing.T) {
 	require.Equal(t, "allow", a.decision)
 	require.Empty(t, a.input.History)
 	require.Equal(t, []phone.Number{l}, a.input.HistoryOf.Numbers)
+}
+
+// TestPacerCallsAPersonOncePerBatch: two numbers of one person due in the
+// same batch are not both decided on the history before it. With 6 calls
+// in 7 days, the seventh goes out and the eighth, to the other number,
+// waits.
+func TestPacerCallsAPersonOncePerBatch(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const (
+		mobile phone.Number = "+18605550311"
+		home   phone.Number = "+18605550312"
+	)
+	w.contact(w.list, mobile, "D-400")
+	w.contact(w.list, home, "D-400")
+	for i := range 6 {
+		w.call(mobile, "no_answer", time.Duration(10*(i+1))*time.Hour)
+	}
+
+	lines := &recordingLines{t: t, db: w.db}
+	var sn *dialer.Snooze
+	err := w.pacer(lines).Run(context.Background(), w.campaignID, 1)
+	require.True(t, errors.As(err, &sn), "the eighth call waits: %v", err)
+	require.Len(t, lines.placed, 1, "one call to the person: %v", lines.placed)
+	other := home
+	if lines.placed[0] == home {
+		other = mobile
+	}
+	a := w.attempt(other)
+	require.Equal(t, "defer", a.decision)
+	require.Contains(t, a.reasons, "cap.frequency")
+	require.Len(t, a.input.History, 7, "the batch's call is in the history")
 }
