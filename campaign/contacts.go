@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -81,6 +82,34 @@ type contactRow struct {
 	name, phone, state, zip, ref string
 	appointment                  *time.Time
 	place, matter                string
+	person                       string
+}
+
+// MaxPersonRef is the most characters a contact's person reference may have.
+const MaxPersonRef = 100
+
+// PersonColumns are the headers a contacts file may give the person
+// reference under (in any case); the first is its own name. "client_id" is
+// not one of them: in a debt collection list the firm's client is the
+// creditor, and a creditor's id would make all of its debtors one person.
+var PersonColumns = []string{"person_ref", "person", "debtor_id"}
+
+// ParsePersonRef returns a person reference (the firm's client or debtor id
+// for the person a contact is) trimmed of surrounding space. It returns an
+// error when the reference is longer than MaxPersonRef characters or holds
+// a control character. The empty reference, a person unknown, is valid.
+func ParsePersonRef(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n > MaxPersonRef {
+		return "", fmt.Errorf("person reference has %d characters, at most %d", n, MaxPersonRef)
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("person reference %q is not valid UTF-8", s)
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return "", fmt.Errorf("person reference %q holds a control character", s)
+	}
+	return s, nil
 }
 
 // AppointmentFormats are the accepted forms of a contact's appointment_at:
@@ -128,12 +157,15 @@ func parseAppointment(s string, loc *time.Location) (time.Time, error) {
 }
 
 // ImportContacts reads a CSV file with the columns name and phone, and
-// optionally state, zip, external_ref, appointment_at, place, matter and
-// time_zone, into the named list (created if new). Phones are normalised to
-// E.164. appointment_at takes one of AppointmentFormats: a local date and
-// time is read in the row's time_zone (an IANA name such as
+// optionally state, zip, external_ref, appointment_at, place, matter,
+// time_zone and person_ref, into the named list (created if new). Phones
+// are normalised to E.164. appointment_at takes one of AppointmentFormats: a
+// local date and time is read in the row's time_zone (an IANA name such as
 // America/Chicago; America/New_York when empty). place and matter are free
-// text of at most 200 characters. The import is all-or-nothing: if any row
+// text of at most 200 characters. person_ref (also read under the other
+// PersonColumns headers) names the person, as ParsePersonRef reads it: the
+// call caps count a person's calls to all their numbers. The import is
+// all-or-nothing: if any row
 // is invalid, or the file is malformed, nothing is stored and the error
 // reports each rejected line and why.
 func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, userID int64) (ImportReport, error) {
@@ -174,10 +206,10 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		}
 		src := make([][]any, 0, len(rows))
 		for _, c := range sortedRows(rows) {
-			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter})
+			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter, c.person})
 		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
-			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter"}, pgx.CopyFromRows(src))
+			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "person_ref"}, pgx.CopyFromRows(src))
 		if err != nil {
 			return fmt.Errorf("copy contacts: %w", err)
 		}
@@ -219,8 +251,18 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 		return nil, malformed(rep, err)
 	}
 	col := map[string]int{}
+	personHeader := ""
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if slices.Contains(PersonColumns, h) {
+			if personHeader != "" {
+				rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("columns %q and %q both give the person reference", personHeader, h)})
+				continue
+			}
+			personHeader = h
+			col[PersonColumns[0]] = i
+			continue
+		}
 		switch h {
 		case "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone":
 			if _, dup := col[h]; dup {
@@ -233,7 +275,7 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 	}
 	for _, need := range []string{"name", "phone"} {
 		if _, ok := col[need]; !ok {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: name, phone; optional: state, zip, external_ref, appointment_at, place, matter, time_zone)", need)})
+			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: name, phone; optional: state, zip, external_ref, appointment_at, place, matter, time_zone, person_ref)", need)})
 		}
 	}
 	if len(rep.Rejected) > 0 {
@@ -313,6 +355,11 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 			if n := utf8.RuneCountInString(*f.dst); n > maxTextField {
 				reasons = append(reasons, fmt.Sprintf("%s has %d characters, at most %d", f.name, n, maxTextField))
 			}
+		}
+		if ref, err := ParsePersonRef(get(rec, PersonColumns[0])); err != nil {
+			reasons = append(reasons, personHeader+": "+err.Error())
+		} else {
+			c.person = ref
 		}
 		if len(reasons) > 0 {
 			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: strings.Join(reasons, "; ")})

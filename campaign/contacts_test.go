@@ -91,3 +91,61 @@ Eve,8605550105,,`+strings.Repeat("x", 201)+`,,
 	require.NoError(t, db.QueryRow(ctx, `SELECT appointment_at IS NULL AND place = '' AND matter = '' FROM contacts WHERE phone = '+18605550106'`).Scan(&none))
 	require.True(t, none)
 }
+
+// TestImportPersonRef: the person reference is read under its own name or
+// an alias, trimmed, and refused, with the line and the reason, when it is
+// too long or holds a control character; one bad row refuses the file.
+func TestImportPersonRef(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+
+	_, err := s.ImportContacts(ctx, "bad", strings.NewReader("name,phone,person_ref\n"+
+		"Ann,8605550101,D-1\n"+
+		"Bob,8605550102,"+strings.Repeat("x", MaxPersonRef+1)+"\n"+
+		"Cid,8605550103,\"D-\x073\"\n"+
+		"Dee,8605550104,\n"), 0)
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{
+		{Line: 3, Reason: "person_ref: person reference has 101 characters, at most 100"},
+		{Line: 4, Reason: `person_ref: person reference "D-\a3" holds a control character`},
+	}, ie.Report.Rejected)
+	var n int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
+	require.Zero(t, n, "nothing is imported")
+
+	_, err = s.ImportContacts(ctx, "twice", strings.NewReader("name,phone,person,debtor_id\nAnn,8605550101,D-1,D-1\n"), 0)
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{{Line: 1, Reason: `columns "person" and "debtor_id" both give the person reference`}}, ie.Report.Rejected)
+
+	rep, err := s.ImportContacts(ctx, "good", strings.NewReader("name,phone,Debtor_ID,client_id\n"+
+		"Ann,8605550101,  D-1 ,C-9\n"+
+		"Ann,2035550101,D-1,C-9\n"+
+		"Bob,8605550102,,C-9\n"), 0)
+	require.NoError(t, err)
+	require.Equal(t, 3, rep.Imported)
+	require.Equal(t, []string{"client_id"}, rep.Ignored, "client_id may be a creditor's id: it is not a person reference")
+	got := map[string]string{}
+	rows, err := db.Query(ctx, `SELECT phone, person_ref FROM contacts`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var p, ref string
+		require.NoError(t, rows.Scan(&p, &ref))
+		got[p] = ref
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, map[string]string{"+18605550101": "D-1", "+12035550101": "D-1", "+18605550102": ""}, got)
+}
+
+func TestParsePersonRef(t *testing.T) {
+	for in, want := range map[string]string{"": "", "  ": "", " D-1 ": "D-1", "Ünal 42": "Ünal 42", strings.Repeat("é", MaxPersonRef): strings.Repeat("é", MaxPersonRef)} {
+		got, err := ParsePersonRef(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got)
+	}
+	for _, in := range []string{strings.Repeat("x", MaxPersonRef+1), "a\tb", "a\nb", "\xff"} {
+		_, err := ParsePersonRef(in)
+		require.Error(t, err, "%q", in)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,40 +77,102 @@ func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Ti
 	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
 }
 
-// History returns the calls placed to each number since the given time,
-// across all campaigns. An answered call counts as a conversation, the
-// cautious reading for the Reg F quiet period.
-func (s *Store) History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error) {
-	list := make([]string, len(phones))
-	for i, p := range phones {
-		list[i] = p.String()
+// historyQuery reads, in one statement (one snapshot), two kinds of rows:
+// each number of each person reference in $4 (person_ref set, no attempt),
+// and each call placed since $2 to a number in $1 or to a number of those
+// persons (person_ref NULL). An attempt is one row whichever way its number
+// was reached, so it is counted once.
+const historyQuery = `
+	WITH person_numbers AS (
+		SELECT DISTINCT person_ref, phone FROM contacts
+		 WHERE person_ref = ANY($4) AND person_ref <> '')
+	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean FROM person_numbers
+	UNION ALL
+	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
+	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
+	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
+	   AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`
+
+// History returns, for each subject, the calls placed since the given time
+// across all campaigns: to its number, and, when it names a person, to
+// every number of every contact with that person reference (any list). A
+// person's calls are counted across all of their debts and matters, which
+// is stricter than Reg F's per person per debt. An answered call counts as
+// a conversation, the cautious reading for the Reg F quiet period. out[i]
+// is subjects[i]'s history.
+func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
+	phones := make([]string, len(subjects))
+	refs := []string{}
+	seen := map[string]bool{}
+	for i, sub := range subjects {
+		phones[i] = sub.Phone.String()
+		if sub.Person != "" && !seen[sub.Person] {
+			seen[sub.Person] = true
+			refs = append(refs, sub.Person)
+		}
 	}
-	rows, err := s.db.Query(ctx, `
-		SELECT a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
-		  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
-		 WHERE a.phone = ANY($1) AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`, list, since, reachedOutcomes)
+	rows, err := s.db.Query(ctx, historyQuery, phones, since, reachedOutcomes, refs)
 	if err != nil {
 		return nil, fmt.Errorf("attempt history: %w", err)
 	}
 	defer rows.Close()
-	out := map[phone.Number][]consent.Attempt{}
+	calls := map[phone.Number][]consent.Attempt{}
+	numbers := map[string][]phone.Number{}
 	for rows.Next() {
 		var (
-			p       string
-			a       consent.Attempt
-			purpose string
+			ref, purpose *string
+			p            string
+			at           *time.Time
+			conversation *bool
 		)
-		if err := rows.Scan(&p, &a.At, &purpose, &a.Conversation); err != nil {
+		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation); err != nil {
 			return nil, fmt.Errorf("attempt history: %w", err)
 		}
-		a.Purpose = consent.Purpose(purpose)
-		a.Method = consent.MethodPrerecorded
-		out[phone.Number(p)] = append(out[phone.Number(p)], a)
+		if ref != nil {
+			numbers[*ref] = append(numbers[*ref], phone.Number(p))
+			continue
+		}
+		if at == nil || purpose == nil || conversation == nil {
+			return nil, fmt.Errorf("attempt history: an attempt to %s without time, purpose or outcome", p)
+		}
+		calls[phone.Number(p)] = append(calls[phone.Number(p)], consent.Attempt{
+			At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation,
+		})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("attempt history: %w", err)
 	}
+	for _, ns := range numbers {
+		slices.Sort(ns)
+	}
+	out := make([]dialer.History, len(subjects))
+	for i, sub := range subjects {
+		out[i] = subjectHistory(sub, numbers, calls)
+	}
 	return out, nil
+}
+
+// subjectHistory gathers one subject's history from the calls to each
+// number and the numbers of each person: its number first, then its
+// person's other numbers. Each number is taken once, so each call is.
+func subjectHistory(sub dialer.Subject, numbers map[string][]phone.Number, calls map[phone.Number][]consent.Attempt) dialer.History {
+	h := dialer.History{Numbers: []phone.Number{sub.Phone}}
+	if sub.Person != "" {
+		for _, n := range numbers[sub.Person] {
+			if n != sub.Phone {
+				h.Numbers = append(h.Numbers, n)
+			}
+		}
+	}
+	if len(h.Numbers) == 1 {
+		// Shared with other subjects of the number: the engine only reads it.
+		h.Attempts = calls[sub.Phone]
+		return h
+	}
+	for _, n := range h.Numbers {
+		h.Attempts = append(h.Attempts, calls[n]...)
+	}
+	return h
 }
 
 // reachedOutcomes are the outcomes of calls on which a person was on the

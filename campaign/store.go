@@ -167,7 +167,7 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 		tmpl = Template{}
 	}
 	rows, err := s.db.Query(ctx, `
-		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.name, c.appointment_at, c.place, c.matter
+		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.person_ref, c.name, c.appointment_at, c.place, c.matter
 		  FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id
 		 WHERE t.campaign_id = $1 AND t.state = 'pending' AND t.next_attempt_at <= $2
 		 ORDER BY t.next_attempt_at, t.contact_id
@@ -181,7 +181,7 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 			ph string
 			f  Fields
 		)
-		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter); err != nil {
+		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &t.Person, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter); err != nil {
 			return t, err
 		}
 		t.Phone = phone.Number(ph)
@@ -200,10 +200,31 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 	return out, nil
 }
 
+// decisionInput is what an attempt row's decision_input keeps: the request
+// the gate decided, and whose calls its history counted.
+type decisionInput struct {
+	dialer.Request
+	HistoryOf *historyOf `json:"history_of,omitempty"`
+}
+
+// historyOf says whose calls a request's history holds: the calls to
+// Numbers, which are the called number and, when the contact names a
+// person, every number of every contact with that person reference.
+type historyOf struct {
+	Person  string         `json:"person_ref,omitempty"`
+	Numbers []phone.Number `json:"numbers"`
+}
+
 // Decide records the attempt with its decision and moves the target on, in
-// one transaction, before any call is placed.
+// one transaction, before any call is placed. The attempt's decision_input
+// keeps the request, with its history, and the target's person and the
+// numbers that history counted (Target.HistoryNumbers), when set.
 func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request, d consent.Decision) (int64, error) {
-	input, err := json.Marshal(req)
+	in := decisionInput{Request: req}
+	if len(t.HistoryNumbers) > 0 {
+		in.HistoryOf = &historyOf{Person: t.Person, Numbers: t.HistoryNumbers}
+	}
+	input, err := json.Marshal(in)
 	if err != nil {
 		return 0, fmt.Errorf("decision input: %w", err)
 	}

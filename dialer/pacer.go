@@ -87,6 +87,36 @@ type Target struct {
 	// Message is the campaign's message template rendered with this
 	// contact's fields; empty means the campaign's message as it is.
 	Message string
+	// Person is the contact's person reference (the firm's client or
+	// debtor id), or "" when the contact has none. The caps and quiet
+	// periods count a person's calls to every number of theirs; a contact
+	// without a person counts the calls to its number alone.
+	Person string
+	// HistoryNumbers are the numbers whose calls the decision's history
+	// counted: Phone and, when Person is set, the person's other numbers.
+	// The pacing loop sets it, and the attempt row keeps it.
+	HistoryNumbers []phone.Number
+}
+
+// Subject is whom an attempt history is counted for: a number, and the
+// person behind it when the contact names one.
+type Subject struct {
+	// Phone is the number to be called.
+	Phone phone.Number
+	// Person is the person reference of the contact, or "" when unknown:
+	// then only the calls to Phone count.
+	Person string
+}
+
+// History is the attempt history of one Subject within a window.
+type History struct {
+	// Attempts are the calls placed to any of Numbers in the window, across
+	// all campaigns, each once, in no particular order.
+	Attempts []consent.Attempt
+	// Numbers are the numbers whose calls Attempts holds: the subject's
+	// number first, then every other number of any contact with the
+	// subject's person reference, sorted.
+	Numbers []phone.Number
 }
 
 // Store is the pacing loop's view of storage. The campaign package
@@ -100,9 +130,11 @@ type Store interface {
 	// and moves the target on: blocked targets are done, deferred ones wait
 	// until the decision's Until, allowed ones are being dialed.
 	Decide(ctx context.Context, t Target, req Request, d consent.Decision) (attemptID int64, err error)
-	// History returns, for each number, the calls placed to it since the
-	// given time across all campaigns.
-	History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error)
+	// History returns, for each subject, the calls placed since the given
+	// time across all campaigns to its number and, when it names a person,
+	// to every number of every contact with that person reference: out[i]
+	// is subjects[i]'s.
+	History(ctx context.Context, subjects []Subject, since time.Time) ([]History, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
 	// RecordOptOut records, at once and in one transaction, that the callee
@@ -228,6 +260,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
+			targets = onePerPerson(targets)
 			reqs, decisions, err := p.decide(ctx, c, targets, now())
 			if err != nil {
 				return err
@@ -457,11 +490,47 @@ func (p *Pacer) clock() time.Time {
 // the caps (the longest cap window of the law packs is 30 days).
 const HistoryWindow = 31 * 24 * time.Hour
 
+// onePerPerson keeps, of a batch's targets, the first of each person and
+// every target without a person, in their order. The batch's decisions all
+// read the history as it was before the batch, so two numbers of one
+// person decided together would each miss the other's call. The targets
+// left out stay due: the next batch takes them, with this batch's call
+// already in their history.
+func onePerPerson(targets []Target) []Target {
+	var (
+		seen map[string]bool
+		out  []Target // nil until a target is left out
+	)
+	for i, t := range targets {
+		if t.Person != "" {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[t.Person] {
+				if out == nil {
+					out = append(make([]Target, 0, len(targets)-1), targets[:i]...)
+				}
+				continue
+			}
+			seen[t.Person] = true
+		}
+		if out != nil {
+			out = append(out, t)
+		}
+	}
+	if out == nil {
+		return targets
+	}
+	return out
+}
+
 // decide syncs the gate's indexes, when it has any, loads the attempt
 // history, the logged overrides and the Reassigned Numbers Database's
 // answers of a batch's numbers in one query each,
 // and decides the whole batch at the same instant: at once when the gate
-// decides batches, one by one otherwise.
+// decides batches, one by one otherwise. Each target's history counts its
+// person's calls to all their numbers when it names a person; decide sets
+// the target's HistoryNumbers to the numbers counted.
 func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at time.Time) ([]Request, []consent.Decision, error) {
 	if len(targets) == 0 {
 		return []Request{}, []consent.Decision{}, nil
@@ -473,12 +542,17 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 		}
 	}
 	phones := make([]phone.Number, len(targets))
+	subjects := make([]Subject, len(targets))
 	for i, t := range targets {
 		phones[i] = t.Phone
+		subjects[i] = Subject{Phone: t.Phone, Person: t.Person}
 	}
-	history, err := p.Store.History(ctx, phones, at.Add(-HistoryWindow))
+	history, err := p.Store.History(ctx, subjects, at.Add(-HistoryWindow))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pacer: attempt history: %w", err)
+	}
+	if len(history) != len(targets) {
+		return nil, nil, fmt.Errorf("pacer: attempt history: %d histories for %d targets", len(history), len(targets))
 	}
 	// The batch shares its purpose, method and line: look up only the
 	// facts its decisions can read (a gate that cannot say gets them all).
@@ -503,9 +577,10 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 	for i, t := range targets {
 		reqs[i] = Request{
 			Phone: t.Phone, Purpose: c.Purpose, Method: method, Line: line,
-			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[t.Phone],
+			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}
+		targets[i].HistoryNumbers = history[i].Numbers
 	}
 	decisions := make([]consent.Decision, len(reqs))
 	if bg, ok := p.Gate.(BatchGate); ok {

@@ -286,6 +286,8 @@ func TestUploadContacts(t *testing.T) {
 		{"NonNumericPhone", "name,phone\nAnn,860-555-0101\nBob,eight six oh\n", "is not a valid phone number", http.StatusUnprocessableEntity},
 		{"MissingColumn", "name,telephone\nAnn,8605550101\n", `missing required column &#34;phone&#34;`, http.StatusUnprocessableEntity},
 		{"WrongFieldCount", "name,phone\nAnn,8605550101,extra\n", "has 3 fields, the header has 2", http.StatusUnprocessableEntity},
+		{"LongPersonRef", "name,phone,Person\nAnn,8605550101,D-1\nBob,8605550102," + strings.Repeat("9", 101) + "\n",
+			"<td>3</td><td>person: person reference has 101 characters, at most 100</td>", http.StatusUnprocessableEntity},
 		{"Oversize", "name,phone\n" + strings.Repeat("Ann,8605550101\n", 70<<10/15), "too large", http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,10 +305,11 @@ func TestUploadContacts(t *testing.T) {
 		require.Contains(t, body, "<td>4</td><td>phone &#43;18605550101 is also on line 2</td>")
 	})
 	t.Run("Good", func(t *testing.T) {
-		code, body := br.upload("/lists", tok, "Reminders", "c.csv", []byte("\ufeffName,Phone,State,ZIP\r\nAnn,(860) 555-0101,ct,06103\r\nBob,+1 203 555 0102,,\r\n"))
+		code, body := br.upload("/lists", tok, "Reminders", "c.csv", []byte("\ufeffName,Phone,State,ZIP,person_ref\r\nAnn,(860) 555-0101,ct,06103, D-7 \r\nBob,+1 203 555 0102,,,\r\n"))
 		require.Equal(t, http.StatusSeeOther, code, body)
 		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts`))
-		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550101' AND state = 'CT' AND zip = '06103'`))
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550101' AND state = 'CT' AND zip = '06103' AND person_ref = 'D-7'`))
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+12035550102' AND person_ref = ''`))
 	})
 }
 

@@ -28,6 +28,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	state := f.String("state", "", "the contact's state (two letters)")
 	zip := f.String("zip", "", "the contact's ZIP code")
 	line := f.String("line", "unknown", "wireless, landline or unknown (unknown counts as wireless)")
+	person := f.String("person", "", "the person's reference (a contact's person_ref): count the calls to all their numbers, as the dialer does for contacts with one")
 	asJSON := f.Bool("json", false, `print {"decision","until","reasons","pack","consent_id"}`)
 	if err := f.parse(args); err != nil {
 		return err
@@ -48,6 +49,10 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	lt, lerr := consent.ParseLineType(*line)
 	if lerr != nil {
 		errs = append(errs, lerr.Error())
+	}
+	ref, rerr := campaign.ParsePersonRef(*person)
+	if rerr != nil {
+		errs = append(errs, "--person: "+rerr.Error())
 	}
 	when := time.Now()
 	if *at != "" {
@@ -75,12 +80,15 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		return fmt.Errorf("indexes: %w", err)
 	}
 	req := dialer.Request{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, At: when}
+	var counted []phone.Number
 	if n != "" {
-		hist, err := campaign.NewStore(pool).History(ctx, []phone.Number{n}, when.Add(-dialer.HistoryWindow))
+		// The history the pacing loop gives a contact with this number and
+		// person reference.
+		hist, err := campaign.NewStore(pool).History(ctx, []dialer.Subject{{Phone: n, Person: ref}}, when.Add(-dialer.HistoryWindow))
 		if err != nil {
 			return err
 		}
-		req.History = hist[n]
+		req.History, counted = hist[0].Attempts, hist[0].Numbers
 		active, err := consent.NewOverrideStore(pool).Active(ctx, []phone.Number{n}, when)
 		if err != nil {
 			return err
@@ -121,6 +129,13 @@ func (m *Main) check(ctx context.Context, args []string) error {
 			orDash(loc.States), len(req.History), dialer.HistoryWindow)
 	} else if !errors.Is(err, phone.ErrNotNANP) && !errors.Is(err, phone.ErrInvalid) {
 		return err
+	}
+	if ref != "" {
+		numbers := make([]string, len(counted))
+		for i, c := range counted {
+			numbers[i] = c.String()
+		}
+		fmt.Fprintf(m.Stdout, "person:    %s; history counts the calls to %s\n", ref, strings.Join(numbers, ", "))
 	}
 	return nil
 }

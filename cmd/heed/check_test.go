@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,8 @@ func TestCLICheck(t *testing.T) {
 		// +12085550104 (Idaho's 208 spans Mountain and Pacific time): debt collection consent.
 		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+12085550104', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
 		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550105', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
+		// +18605550106: the other number of +18605550105's person, D-105.
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550106', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
 	} {
 		_, err := conn.Exec(ctx, q)
 		require.NoError(t, err, q)
@@ -54,7 +57,9 @@ func TestCLICheck(t *testing.T) {
 	// Seven debt-collection calls to +18605550105 between Nov 20 and Nov 26.
 	var listID, contactID, campaignID int64
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('h') RETURNING id`).Scan(&listID))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', '+18605550105') RETURNING id`, listID).Scan(&contactID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone, person_ref) VALUES ($1, 'x', '+18605550105', 'D-105') RETURNING id`, listID).Scan(&contactID))
+	_, err = conn.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, person_ref) VALUES ($1, 'x', '+18605550106', 'D-105')`, listID)
+	require.NoError(t, err)
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id) VALUES ('dc', 'debt_collection', $1, 'm', '+18605550100') RETURNING id`, listID).Scan(&campaignID))
 	for i := range 7 {
 		_, err := conn.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome, originated_at)
@@ -86,6 +91,9 @@ func TestCLICheck(t *testing.T) {
 		{"TwoZonesIdaho", []string{"--number", "208-555-0104", "--purpose", "debt_collection", "--at", "2026-12-01T15:30:00Z"}, "defer", []string{"window.outside"}, "2026-12-01T16:00:00Z"},
 		{"RegFSevenInSeven", []string{"--number", "860-555-0105", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "defer", []string{"cap.frequency"}, "2026-11-27T15:00:00Z"},
 		{"RegFAfterWindow", []string{"--number", "860-555-0105", "--purpose", "debt_collection", "--at", "2026-11-27T15:00:00Z"}, "allow", nil, ""},
+		{"RegFPersonsOtherNumber", []string{"--number", "860-555-0106", "--person", "D-105", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "defer", []string{"cap.frequency"}, "2026-11-27T15:00:00Z"},
+		{"RegFOtherNumberWithoutPerson", []string{"--number", "860-555-0106", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "allow", nil, ""},
+		{"RegFUnknownPerson", []string{"--number", "860-555-0106", "--person", "D-999", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "allow", nil, ""},
 		{"NotANumber", []string{"--number", "call me", "--purpose", "informational"}, "deny", []string{"number.invalid"}, ""},
 		{"OutsideNANP", []string{"--number", "+44 20 7123 4567", "--purpose", "informational"}, "deny", []string{"number.unsupported"}, ""},
 	} {
@@ -116,4 +124,13 @@ func TestCLICheck(t *testing.T) {
 	require.Contains(t, out, "zones America/New_York; states CT")
 	_, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "marketing")
 	require.ErrorIs(t, err, errUsage)
+
+	out, _, err = runHeed(env, "check", "--number", "860-555-0106", "--person", " D-105 ", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z")
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  defer\n")
+	require.Contains(t, out, "history 7 call(s)")
+	require.Contains(t, out, "person:    D-105; history counts the calls to +18605550106, +18605550105\n")
+	_, stderr, err := runHeed(env, "check", "--number", "860-555-0106", "--person", strings.Repeat("x", 101), "--purpose", "debt_collection")
+	require.ErrorIs(t, err, errUsage)
+	require.Contains(t, err.Error()+stderr, "--person: person reference has 101 characters, at most 100")
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
-	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // Step is the time heed spent in one kind of step of its pacing loop and
@@ -90,9 +89,9 @@ func (t timedStore) Decide(ctx context.Context, tg dialer.Target, req dialer.Req
 	return t.Store.Decide(ctx, tg, req, d)
 }
 
-func (t timedStore) History(ctx context.Context, phones []phone.Number, since time.Time) (map[phone.Number][]consent.Attempt, error) {
+func (t timedStore) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	defer t.s.since("history", time.Now())
-	return t.Store.History(ctx, phones, since)
+	return t.Store.History(ctx, subjects, since)
 }
 
 var eventNames = map[dialer.EventKind]string{

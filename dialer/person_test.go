@@ -1,0 +1,221 @@
+package dialer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// personWorld is a database with a debt-collection campaign ready to run
+// and an earlier, completed one whose calls make the history.
+type personWorld struct {
+	t          *testing.T
+	db         *pgxpool.Pool
+	at         time.Time // the pacer's clock
+	old        int64     // the earlier campaign
+	oldList    int64
+	list       int64
+	campaignID int64
+	contacts   map[phone.Number]int64
+	calls      int
+}
+
+func newPersonWorld(t *testing.T) *personWorld {
+	t.Helper()
+	w := &personWorld{t: t, db: dbtest.New(t), at: officeHours()().Truncate(time.Second), contacts: map[phone.Number]int64{}}
+	ctx := context.Background()
+	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('old') RETURNING id`).Scan(&w.oldList))
+	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('new') RETURNING id`).Scan(&w.list))
+	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('old', 'debt_collection', $1, 'Hello', '+18605550100', 'completed') RETURNING id`, w.oldList).Scan(&w.old))
+	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'debt_collection', $1, 'Hello', '+18605550100', 'running', 1, 10, 1) RETURNING id`, w.list).Scan(&w.campaignID))
+	return w
+}
+
+// contact adds a contact with debt-collection consent to a list; on the
+// campaign's list it is also a target.
+func (w *personWorld) contact(list int64, p phone.Number, person string) {
+	w.t.Helper()
+	ctx := context.Background()
+	var id int64
+	require.NoError(w.t, w.db.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone, person_ref) VALUES ($1, 'x', $2, $3) RETURNING id`,
+		list, p, person).Scan(&id))
+	_, err := w.db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source)
+		SELECT $1, 'pec', 'debt_collection', 'voice', now() - interval '60 days', 't' WHERE NOT EXISTS (SELECT 1 FROM consents WHERE phone = $1)`, p)
+	require.NoError(w.t, err)
+	if list == w.list {
+		_, err = w.db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) VALUES ($1, $2)`, w.campaignID, id)
+		require.NoError(w.t, err)
+	}
+	w.contacts[p] = id
+}
+
+// call records a call of the earlier campaign to p's contact, ago before
+// the pacer's clock.
+func (w *personWorld) call(p phone.Number, outcome string, ago time.Duration) {
+	w.t.Helper()
+	w.calls++
+	_, err := w.db.Exec(context.Background(), `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome, originated_at, ended_at)
+		VALUES ($1, $2, $3, $4, '+18605550100', 'allow', 'ended', $5, $6, $6)`, w.old, w.contacts[p], w.calls, p, outcome, w.at.Add(-ago))
+	require.NoError(w.t, err)
+}
+
+func (w *personWorld) pacer(lines dialer.Lines) *dialer.Pacer {
+	w.t.Helper()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(w.t, err)
+	ix := dialer.NewIndexes(w.db, quiet())
+	require.NoError(w.t, ix.Load(context.Background()))
+	return &dialer.Pacer{
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(w.db), Lines: lines,
+		Media: dialer.Media{HostDir: w.t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+		Now: func() time.Time { return w.at }, Firm: "Smith and Lee",
+	}
+}
+
+// attemptRow is an attempt of the campaign as its row keeps it.
+type attemptRow struct {
+	decision string
+	reasons  []string
+	until    *time.Time
+	input    struct {
+		History   []consent.Attempt `json:"history"`
+		HistoryOf *struct {
+			Person  string         `json:"person_ref"`
+			Numbers []phone.Number `json:"numbers"`
+		} `json:"history_of"`
+	}
+}
+
+func (w *personWorld) attempt(p phone.Number) attemptRow {
+	w.t.Helper()
+	var a attemptRow
+	var input []byte
+	require.NoError(w.t, w.db.QueryRow(context.Background(), `SELECT decision, reasons, decided_until, decision_input FROM attempts
+		WHERE campaign_id = $1 AND phone = $2`, w.campaignID, p).Scan(&a.decision, &a.reasons, &a.until, &input), p)
+	require.NoError(w.t, json.Unmarshal(input, &a.input))
+	require.NotNil(w.t, a.input.HistoryOf, "%s: the attempt row says whose calls its history counted", p)
+	return a
+}
+
+// TestPacerCountsRegFPerPerson: Reg F's caps count a person's calls to all
+// their numbers, whatever list or campaign they were made from; a contact
+// without a person reference counts its number's calls alone, and the
+// attempt row keeps the history counted and whose it is.
+func TestPacerCountsRegFPerPerson(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const (
+		pMobile phone.Number = "+18605550301" // D-100, on the earlier list
+		pHome   phone.Number = "+18605550302" // D-100
+		q       phone.Number = "+18605550303" // D-200, never called
+		rMobile phone.Number = "+18605550305" // D-300, on the earlier list
+		rHome   phone.Number = "+18605550304" // D-300
+		kOld    phone.Number = "+18605550306" // no person
+		l       phone.Number = "+18605550307" // no person, never called
+	)
+	w.contact(w.oldList, pMobile, "D-100")
+	w.contact(w.oldList, rMobile, "D-300")
+	w.contact(w.oldList, kOld, "")
+	w.contact(w.list, pHome, "D-100")
+	w.contact(w.list, q, "D-200")
+	w.contact(w.list, rHome, "D-300")
+	w.contact(w.list, kOld, "")
+	w.contact(w.list, l, "")
+	// D-100: seven unanswered calls to the mobile in the last 70 hours.
+	for i := range 7 {
+		w.call(pMobile, "no_answer", time.Duration(10*(i+1))*time.Hour)
+	}
+	// D-300: a conversation on the mobile two days ago.
+	w.call(rMobile, "answered", 48*time.Hour)
+	// No person: seven calls to the number in the last 70 hours.
+	for i := range 7 {
+		w.call(kOld, "no_answer", time.Duration(10*(i+1))*time.Hour)
+	}
+
+	lines := &recordingLines{t: t, db: w.db}
+	var sn *dialer.Snooze
+	require.ErrorAs(t, w.pacer(lines).Run(context.Background(), w.campaignID, 1), &sn, "the deferred targets wait")
+	require.ElementsMatch(t, []phone.Number{q, l}, lines.placed, "only the people with room under Reg F are called")
+
+	// The second number of a person with 7 calls in 7 days on the first.
+	a := w.attempt(pHome)
+	require.Equal(t, "defer", a.decision)
+	require.Equal(t, []string{"cap.frequency"}, a.reasons)
+	require.NotNil(t, a.until)
+	require.False(t, a.until.Before(w.at.Add(-70*time.Hour+7*24*time.Hour)), "until the oldest call leaves the 7 days: %s", a.until)
+	require.Len(t, a.input.History, 7)
+	require.Equal(t, "D-100", a.input.HistoryOf.Person)
+	require.Equal(t, []phone.Number{pHome, pMobile}, a.input.HistoryOf.Numbers)
+
+	// A conversation on one number starts the quiet period on the other.
+	a = w.attempt(rHome)
+	require.Equal(t, "defer", a.decision)
+	require.Equal(t, []string{"cap.after_conversation"}, a.reasons)
+	require.False(t, a.until.Before(w.at.Add(-48*time.Hour+7*24*time.Hour)), "7 days after the conversation: %s", a.until)
+	require.Equal(t, []phone.Number{rHome, rMobile}, a.input.HistoryOf.Numbers)
+
+	// An unrelated person at a number without calls.
+	a = w.attempt(q)
+	require.Equal(t, "allow", a.decision)
+	require.Empty(t, a.input.History)
+	require.Equal(t, "D-200", a.input.HistoryOf.Person)
+	require.Equal(t, []phone.Number{q}, a.input.HistoryOf.Numbers)
+
+	// Without a person reference the number's own calls still count...
+	a = w.attempt(kOld)
+	require.Equal(t, "defer", a.decision)
+	require.Equal(t, []string{"cap.frequency"}, a.reasons)
+	require.Len(t, a.input.History, 7)
+	require.Empty(t, a.input.HistoryOf.Person)
+	require.Equal(t, []phone.Number{kOld}, a.input.HistoryOf.Numbers)
+	// ...and contacts without one are not one person.
+	a = w.attempt(l)
+	require.Equal(t, "allow", a.decision)
+	require.Empty(t, a.input.History)
+	require.Equal(t, []phone.Number{l}, a.input.HistoryOf.Numbers)
+}
+
+// TestPacerCallsAPersonOncePerBatch: two numbers of one person due in the
+// same batch are not both decided on the history before it. With 6 calls
+// in 7 days, the seventh goes out and the eighth, to the other number,
+// waits.
+func TestPacerCallsAPersonOncePerBatch(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const (
+		mobile phone.Number = "+18605550311"
+		home   phone.Number = "+18605550312"
+	)
+	w.contact(w.list, mobile, "D-400")
+	w.contact(w.list, home, "D-400")
+	for i := range 6 {
+		w.call(mobile, "no_answer", time.Duration(10*(i+1))*time.Hour)
+	}
+
+	lines := &recordingLines{t: t, db: w.db}
+	var sn *dialer.Snooze
+	err := w.pacer(lines).Run(context.Background(), w.campaignID, 1)
+	require.True(t, errors.As(err, &sn), "the eighth call waits: %v", err)
+	require.Len(t, lines.placed, 1, "one call to the person: %v", lines.placed)
+	other := home
+	if lines.placed[0] == home {
+		other = mobile
+	}
+	a := w.attempt(other)
+	require.Equal(t, "defer", a.decision)
+	require.Contains(t, a.reasons, "cap.frequency")
+	require.Len(t, a.input.History, 7, "the batch's call is in the history")
+}
