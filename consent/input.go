@@ -24,8 +24,10 @@ type Input struct {
 	Line LineType
 	// At is the moment of the call.
 	At time.Time
-	// History lists the calls already placed to this number across all
-	// campaigns (not attempts that were denied or deferred), in any order. The
+	// History lists the calls already placed to the called person across
+	// all campaigns: to this number, and to the person's other numbers when
+	// the caller knows them (not attempts that were denied or deferred), in
+	// any order. The
 	// engine only reads it; entries older than Engine.Limits().HistoryWindow
 	// (30 days with the built-in packs) may be left out.
 	History []Attempt

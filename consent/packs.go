@@ -505,7 +505,7 @@ func RegF() *Pack {
 			{Code: "R1", Title: "Call frequency", Kind: Floor, Citation: "12 CFR 1006.14",
 				Purposes: debt, Cap: &Cap{Max: 7, Period: 7 * day, Reason: ReasonCapFrequency},
 				Quiet: 7 * day, Waivable: true,
-				Notes: "More than 7 calls in 7 days is presumed a violation, and no call within 7 days after a telephone conversation. Counted per number across all campaigns over rolling periods. An attorney may override it only by logging the person's direct consent."},
+				Notes: "More than 7 calls in 7 days is presumed a violation, and no call within 7 days after a telephone conversation. Counted per person (every number of a contact's person_ref; per number without one) across all campaigns and debts, over rolling periods, which is stricter than per person per debt. An attorney may override it only by logging the person's direct consent."},
 			{Code: "R2", Title: "Calling hours", Kind: Floor, Citation: "12 CFR 1006.6",
 				Purposes: debt, Window: hours(8, 21)},
 		},

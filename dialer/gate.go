@@ -21,8 +21,9 @@ type Request struct {
 	At         time.Time        `json:"at"`
 	CampaignID int64            `json:"campaign_id,omitempty"`
 	ContactID  int64            `json:"contact_id,omitempty"`
-	// History is the calls already placed to this number, across all
-	// campaigns, within the longest cap window.
+	// History is the calls already placed to this number, and to every
+	// number of the contact's person (person_ref) when it has one, across
+	// all campaigns, within the longest cap window.
 	History []consent.Attempt `json:"history,omitempty"`
 	// Overrides are the logged overrides (rules R1, E1) in force for the
 	// number at At, from consent.OverrideStore.Active; the attempt row's
