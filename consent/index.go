@@ -3,6 +3,7 @@ package consent
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -238,23 +239,61 @@ func countLines(ls []line) int {
 	return c
 }
 
-// npaDir holds the blocks of one area code, by exchange.
+// npaDir locates the blocks of one area code, by exchange. Its entries are
+// four bytes each, so that the directories of every area code in use take
+// about a megabyte and stay in the CPU's caches.
 type npaDir struct {
-	blk [nxxCount]block
+	ent  [nxxCount]dirEntry
+	base unsafe.Pointer            // the blocks built with the directory: see dirEntry.off
+	ext  *[nxxCount]unsafe.Pointer // blocks placed on their own, by Apply
 }
 
 var (
 	sizeofSnapshot = int64(unsafe.Sizeof(Snapshot{}))
 	sizeofDir      = int64(unsafe.Sizeof(npaDir{}))
+	sizeofExt      = int64(unsafe.Sizeof([nxxCount]unsafe.Pointer{}))
 )
 
-func (b block) bytes() int64 { return int64(cap(b)) * 8 }
+// blockAt returns where the block of exchange nxx, whose entry is e (not
+// empty), starts.
+func (d *npaDir) blockAt(nxx uint64, e dirEntry) unsafe.Pointer {
+	if off := e.off(); off != extOff {
+		return unsafe.Add(d.base, uintptr(off)*lineWords*8)
+	}
+	return d.ext[nxx]
+}
+
+// blockBytes returns the size of the block of entry e at b.
+func blockBytes(e dirEntry, b unsafe.Pointer) int64 {
+	c := e.class()
+	switch c {
+	case 0:
+		return 0
+	case classSorted:
+		return int64(roundLine(len(sortedAt(b)))) * 8
+	}
+	nb := classBuckets[c]
+	words := int(nb) * lineWords
+	for j := range nb {
+		if bk := bucketAt(b, j); bk[6]&slotKeyMask == ovfKey<<slotKeyShift {
+			words += len(sortedAt(unsafe.Add(unsafe.Pointer(bk), bk[7]*8)))
+		}
+	}
+	return int64(roundLine(words)) * 8
+}
+
+// newLines returns n words of zeros starting on a cache line.
+func newLines(n int) []uint64 {
+	w := make([]uint64, n+lineWords-1)
+	skip := int(-uintptr(unsafe.Pointer(unsafe.SliceData(w))) / 8 % lineWords)
+	return w[skip : skip+n : skip+n]
+}
 
 // Snapshot is an immutable consent index: for each NANP number, every
 // consent and revocation on file. It is safe for concurrent use; Lookup
 // takes no lock and allocates nothing. The zero Snapshot is empty.
 type Snapshot struct {
-	npa     [npaCount]*npaDir
+	npa     [npaCount + 1]*npaDir // the last one always nil, for numbers out of range
 	seq     int64
 	records int
 	numbers int
@@ -315,20 +354,23 @@ func (s *Snapshot) Bytes() int64 { return s.bytes }
 // down, so that the index is never looser than exact times would be.
 // Lookup takes no lock and allocates nothing.
 func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *ConsentFacts) bool {
-	*out = ConsentFacts{}
 	if s == nil || n >= nanpLimit {
+		*out = ConsentFacts{}
 		return false
 	}
 	d := s.npa[n/10_000_000]
 	if d == nil {
+		*out = ConsentFacts{}
 		return false
 	}
-	b := d.blk[n/10_000%1000]
-	if b == nil {
+	nxx := n / 10_000 % 1000
+	e := d.ent[nxx]
+	if e.class() == 0 {
+		*out = ConsentFacts{}
 		return false
 	}
 	pc, chBit := lookupScope(p, ch)
-	return b.lookup(uint16(n%10_000), pc, chBit, at.Unix(), out)
+	return lookupBlock(d.blockAt(nxx, e), e, uint16(n%10_000), pc, chBit, at.Unix(), out)
 }
 
 // lookupScope returns the scope code and channel bit a lookup for purpose p
@@ -346,12 +388,30 @@ func lookupScope(p Purpose, ch Channel) (pc, chBit uint64) {
 	return pc, chBit
 }
 
-// lookup is Lookup within the block of n's exchange: k is n's line number,
-// pc and chBit come from lookupScope and atS is the call's Unix second. out
-// must be zero.
+// lookupBlock is Lookup within the block of n's exchange, whose entry is e
+// and which starts at b: k is n's line number, pc and chBit come from
+// lookupScope and atS is the call's Unix second.
+func lookupBlock(b unsafe.Pointer, e dirEntry, k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+	if c := e.class(); c != classSorted {
+		bk := bucketAt(b, bucketOf(k, classBuckets[c], e.seed()))
+		if m := probe(bk, k); m != 0 {
+			return decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), pc, chBit, atS, out)
+		}
+		ovf := overflowOf(bk)
+		if ovf == 0 {
+			*out = ConsentFacts{}
+			return false
+		}
+		b = unsafe.Add(unsafe.Pointer(bk), ovf*8)
+	}
+	return sortedAt(b).lookup(k, pc, chBit, atS, out)
+}
+
+// lookup is Lookup within a sorted block.
 func (b block) lookup(k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	lo, hi := b.find(k)
-	return b.decide(lo, hi, pc, chBit, atS, out)
+	kw := (b.len() + 3) >> 2
+	return decide(b[1+kw+2*lo:1+kw+2*hi], ^uint64(0), pc, chBit, atS, out)
 }
 
 // find returns the range [lo, hi) of the records with line number k.
@@ -373,16 +433,18 @@ func (b block) find(k uint16) (lo, hi int) {
 	return lo, hi
 }
 
-// decide is lookup over the records [lo, hi) that find returned.
-func (b block) decide(lo, hi int, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+// decide is Lookup over the records of one number, in cmpLine order, two
+// words each in ws: the entry's word a (of which only the bits in aMask
+// count) and its word b. It overwrites out.
+func decide(ws []uint64, aMask, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	want := metaConsent | pc<<metaScopeShift | chBit
 	const match = metaConsent | metaScopeMask | metaText
 	rAll, rP := int64(-1), int64(-1)
 	var best entry
 	bestTier := 0
-	kw := (b.len() + 3) >> 2
-	for i := lo; i < hi; i++ {
-		e := b.entry(kw, i)
+	for len(ws) >= 2 {
+		e := entry{ws[0] & aMask, ws[1]}
+		ws = ws[2:]
 		if !e.isConsent() { // revocations come first
 			t := e.at()
 			rAll = max(rAll, t)
@@ -414,22 +476,17 @@ func (b block) decide(lo, hi int, pc, chBit uint64, atS int64, out *ConsentFacts
 			best, bestTier = e, tier
 		}
 	}
-	if rAll >= 0 {
-		out.RevokedAt = time.Unix(rAll, 0).UTC()
+	*out = ConsentFacts{}
+	setUnix(&out.RevokedAt, rAll)
+	setUnix(&out.PurposeRevokedAt, rP)
+	if bestTier != 0 {
+		out.ID, out.Kind = best.id(), best.kind()
+		setUnix(&out.ObtainedAt, best.at())
+		if x := best.expires(); x != 0 {
+			setUnix(&out.ExpiresAt, x)
+		}
 	}
-	if rP >= 0 {
-		out.PurposeRevokedAt = time.Unix(rP, 0).UTC()
-	}
-	if bestTier == 0 {
-		return false
-	}
-	out.ID = best.id()
-	out.Kind = best.kind()
-	out.ObtainedAt = time.Unix(best.at(), 0).UTC()
-	if x := best.expires(); x != 0 {
-		out.ExpiresAt = time.Unix(x, 0).UTC()
-	}
-	return true
+	return bestTier != 0
 }
 
 // better reports whether consent x is preferable to consent y within a
@@ -472,9 +529,12 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 	slices.SortFunc(ps, cmpPending)
 	ns := *s
 	ns.seq = seq
-	var own [npaCount]bool // directories already copied into ns
+	var own, ownExt [npaCount]bool // directories and extension tables already copied into ns
 	changed := seq != s.seq
-	var buf []line
+	var (
+		buf []line
+		pl  planner
+	)
 	for len(ps) > 0 {
 		prefix := ps[0].n / 10_000
 		j := 1
@@ -484,11 +544,16 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 		group := ps[:j]
 		ps = ps[j:]
 		npa, nxx := prefix/1000, prefix%1000
-		var old block
+		var (
+			oldE dirEntry
+			oldB unsafe.Pointer
+		)
 		if d := ns.npa[npa]; d != nil {
-			old = d.blk[nxx]
+			if oldE = d.ent[nxx]; oldE.class() != 0 {
+				oldB = d.blockAt(nxx, oldE)
+			}
 		}
-		buf = old.lines(buf[:0])
+		buf = blockLines(buf[:0], oldE, oldB)
 		before, oldLines := len(buf), countLines(buf)
 		for _, p := range group {
 			buf = append(buf, line{uint16(p.n % 10_000), p.e})
@@ -499,7 +564,9 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 			continue // only duplicates
 		}
 		changed = true
-		nb := newBlock(buf)
+		plan := pl.plan(buf)
+		nb := newLines(plan.words)
+		pl.write(nb, buf, plan)
 		if !own[npa] {
 			d := new(npaDir)
 			if od := ns.npa[npa]; od != nil {
@@ -509,10 +576,21 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 			}
 			ns.npa[npa], own[npa] = d, true
 		}
-		ns.npa[npa].blk[nxx] = nb
+		d := ns.npa[npa]
+		if !ownExt[npa] {
+			x := new([nxxCount]unsafe.Pointer)
+			if d.ext != nil {
+				*x = *d.ext
+			} else {
+				ns.bytes += sizeofExt
+			}
+			d.ext, ownExt[npa] = x, true
+		}
+		d.ext[nxx] = unsafe.Pointer(unsafe.SliceData(nb))
+		d.ent[nxx] = makeEntry(plan.class, plan.seed, extOff)
 		ns.records += len(buf) - before
 		ns.numbers += countLines(buf) - oldLines
-		ns.bytes += nb.bytes() - old.bytes()
+		ns.bytes += int64(plan.words)*8 - blockBytes(oldE, oldB)
 	}
 	if !changed {
 		return s
@@ -539,6 +617,20 @@ func (b *Builder) Add(r Record) {
 // Len returns the number of records added so far, duplicates included.
 func (b *Builder) Len() int { return len(b.ps) }
 
+// exchangeLines appends to dst the distinct lines of the exchange whose
+// records start ps, sorted by cmpPending, and returns them and the rest of
+// ps.
+func exchangeLines(dst []line, ps []pending) ([]line, []pending) {
+	prefix := ps[0].n / 10_000
+	j := 0
+	for ; j < len(ps) && ps[j].n/10_000 == prefix; j++ {
+		if j == 0 || ps[j] != ps[j-1] {
+			dst = append(dst, line{uint16(ps[j].n % 10_000), ps[j].e})
+		}
+	}
+	return dst, ps[j:]
+}
+
 // Build returns a snapshot of the records added, at change sequence number
 // seq (or the largest Seq among the records, if greater), and resets the
 // builder.
@@ -547,27 +639,28 @@ func (b *Builder) Build(seq int64) *Snapshot {
 	s := &Snapshot{seq: max(seq, b.seq), bytes: sizeofSnapshot}
 	b.ps, b.seq = nil, 0
 	slices.SortFunc(ps, cmpPending)
-	// The blocks share one array, and the directories another, both backed
-	// by huge pages where the kernel allows: lookups go to random places in
-	// them, and with small pages most would miss the TLB.
+	// First the layout of every block, to size the arrays. The blocks share
+	// one array, and the directories another, both backed by huge pages
+	// where the kernel allows: lookups go to random places in them, and
+	// with small pages most would miss the TLB.
+	var (
+		buf   []line
+		pl    planner
+		plans []blockPlan
+	)
 	words, dirs := 0, 0
 	lastNPA := uint64(npaCount)
-	for i := 0; i < len(ps); {
-		prefix := ps[i].n / 10_000
-		distinct := 0
-		for j := i; j < len(ps) && ps[j].n/10_000 == prefix; j++ {
-			if j == i || ps[j] != ps[j-1] {
-				distinct++
-			}
-			i = j + 1
-		}
-		words += blockWords(distinct)
-		if npa := prefix / 1000; npa != lastNPA {
+	for rest := ps; len(rest) > 0; {
+		if npa := rest[0].n / 10_000_000; npa != lastNPA {
 			dirs++
 			lastNPA = npa
 		}
+		buf, rest = exchangeLines(buf[:0], rest)
+		plan := pl.plan(buf)
+		plans = append(plans, plan)
+		words += plan.words
 	}
-	arena := make([]uint64, words)
+	arena := newLines(words)
 	blocks := arena
 	dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(arena))), len(arena)*8))
 	dirArena := make([]npaDir, dirs)
@@ -575,35 +668,41 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirArena[0])), dirs*int(sizeofDir)))
 	}
 	dirList := dirArena
-	var buf []line
-	for len(ps) > 0 {
-		prefix := ps[0].n / 10_000
-		j := 1
-		for j < len(ps) && ps[j].n/10_000 == prefix {
-			j++
-		}
-		buf = buf[:0]
-		for i, p := range ps[:j] {
-			if i == 0 || p != ps[i-1] {
-				buf = append(buf, line{uint16(p.n % 10_000), p.e})
-			}
-		}
-		ps = ps[j:]
-		npa, nxx := prefix/1000, prefix%1000
-		d := s.npa[npa]
-		if d == nil {
+	var d *npaDir
+	lastNPA = npaCount
+	baseAt := 0 // where in blocks d.base is
+	for i := 0; len(ps) > 0; i++ {
+		npa, nxx := ps[0].n/10_000_000, ps[0].n/10_000%1000
+		buf, ps = exchangeLines(buf[:0], ps)
+		plan := plans[i]
+		pl.replan(buf, plan)
+		if npa != lastNPA {
 			d = &dirArena[0]
 			dirArena = dirArena[1:]
 			s.npa[npa] = d
 			s.bytes += sizeofDir
+			d.base = unsafe.Pointer(unsafe.SliceData(arena))
+			baseAt = len(blocks) - len(arena)
+			lastNPA = npa
 		}
-		w := blockWords(len(buf))
-		nb := fillBlock(block(arena[:w:w]), buf)
-		arena = arena[w:]
-		d.blk[nxx] = nb
+		mem := arena[:plan.words:plan.words]
+		arena = arena[plan.words:]
+		off := (len(blocks) - len(arena) - plan.words - baseAt) / lineWords
+		if off >= extOff {
+			// Too far from the directory's base: a block of its own.
+			mem = newLines(plan.words)
+			if d.ext == nil {
+				d.ext = new([nxxCount]unsafe.Pointer)
+				s.bytes += sizeofExt
+			}
+			d.ext[nxx] = unsafe.Pointer(unsafe.SliceData(mem))
+			off = extOff
+		}
+		pl.write(mem, buf, plan)
+		d.ent[nxx] = makeEntry(plan.class, plan.seed, uint32(off))
 		s.records += len(buf)
 		s.numbers += countLines(buf)
-		s.bytes += nb.bytes()
+		s.bytes += int64(plan.words) * 8
 	}
 	// Memory the heap reused is on small pages whatever AdviseHuge said.
 	dnc.CollapseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(blocks))), len(blocks)*8))

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"math/bits"
 	"time"
 	"unsafe"
 
@@ -19,14 +20,26 @@ type Query struct {
 	At time.Time
 }
 
-// The software pipeline of LookupBatch: queries go through it in groups,
-// and each group's three dependent memory accesses (the block's place in
-// its area code's directory, the block's line numbers, the records of the
-// number) are started three, two and one groups before the group is
-// decoded.
+// The software pipeline of LookupBatch: queries go through it in groups.
+// For each group it prefetches the directory entries, then (a group later)
+// reads them, finds every query's bucket (or sorted block) and prefetches
+// it, and lookupAhead groups later decodes the group. Neither stage
+// branches on what it loads before the group's prefetches are issued, so
+// that the loads overlap. Most queries are answered from their bucket's
+// one cache line; the few whose records are in a sorted block (an overflow
+// block, or an exchange too large for buckets) wait two more groups: one
+// for the block's line numbers, one for the records.
 const (
-	lookupGroup = 16
-	lookupRing  = 4 // groups in flight
+	lookupGroup = 8
+	lookupAhead = 2
+	lookupRing  = 32 // queries in flight, a power of two >= (lookupAhead+2)*lookupGroup
+)
+
+// emptyDir stands for the directory of an area code without records, and
+// emptyLine is what the pipeline prefetches for a number without records.
+var (
+	emptyDir  npaDir
+	emptyLine [lineWords]uint64
 )
 
 // LookupBatch sets out[i] to what Lookup(qs[i].Number, qs[i].Purpose, ch,
@@ -44,120 +57,188 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	if s == nil {
 		s = emptySnapshot
 	}
+	_, chBit := lookupScope("", ch)
+	chOK := ch == ChannelVoice || ch == ChannelText
+	// The scope of the last purpose seen, for the queries that share it.
 	var (
-		slots  [lookupRing][lookupGroup]*block // where each query's block is listed
-		blocks [lookupRing][lookupGroup]block
-		ranges [lookupRing][lookupGroup][2]int32 // the number's records in its block
-		addrs  [4 * lookupGroup]uintptr
+		lastP  *byte
+		lastN  int
+		lastPC uint64
 	)
-	groups := (len(qs) + lookupGroup - 1) / lookupGroup
-	part := func(g int) []Query { return qs[g*lookupGroup : min((g+1)*lookupGroup, len(qs))] }
-	// findSlots finds where the blocks of group g are listed and prefetches
-	// those places.
-	findSlots := func(g int) {
-		sl := &slots[g%lookupRing]
-		k := 0
-		for i := range part(g) {
-			n := qs[g*lookupGroup+i].Number
-			sl[i] = nil
-			if n >= nanpLimit {
-				continue
+	// Per query in flight: its directory, exchange and line number, then
+	// its entry and its bucket (or sorted block).
+	var (
+		dirs  [lookupRing]*npaDir
+		nxk   [lookupRing]uint32 // exchange << 16 | line number
+		ents  [lookupRing]dirEntry
+		ptrs  [lookupRing]unsafe.Pointer
+		addrs [lookupGroup]uintptr
+		sw    sortedWaits
+	)
+	nq := len(qs)
+	for g := 0; (g-lookupAhead-1)*lookupGroup < nq; g++ {
+		// Directories of group g.
+		if lo := g * lookupGroup; lo < nq {
+			hi := min(lo+lookupGroup, nq)
+			for j := lo; j < hi; j++ {
+				n := min(qs[j].Number, nanpLimit)
+				prefix := n / 10_000
+				np := prefix / 1000
+				nxx := prefix - np*1000
+				d := s.npa[np]
+				if d == nil {
+					d = &emptyDir
+				}
+				r := j % lookupRing
+				dirs[r] = d
+				nxk[r] = uint32(nxx)<<16 | uint32(n-prefix*10_000)
+				addrs[j-lo] = uintptr(unsafe.Pointer(&d.ent[nxx]))
 			}
-			if d := s.npa[n/10_000_000]; d != nil {
-				p := &d.blk[n/10_000%1000]
-				sl[i] = p
-				addrs[k] = uintptr(unsafe.Pointer(p))
-				k++
-			}
+			dnc.Prefetch(addrs[:hi-lo])
 		}
-		dnc.Prefetch(addrs[:k])
-	}
-	// findBlocks reads the places of group g, in cache by now, and
-	// prefetches each block's count and line numbers.
-	findBlocks := func(g int) {
-		sl, bl := &slots[g%lookupRing], &blocks[g%lookupRing]
-		k := 0
-		for i := range part(g) {
-			bl[i] = nil
-			p := sl[i]
-			if p == nil || *p == nil {
-				continue
+		// Buckets of group g-1.
+		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < nq {
+			hi := min(lo+lookupGroup, nq)
+			for j := lo; j < hi; j++ {
+				r := j % lookupRing
+				d, x := dirs[r], nxk[r]
+				e := d.ent[x>>16]
+				c := e.class()
+				off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
+				if c == 0 || e.off() == extOff {
+					off = 0 // see below
+				}
+				p := unsafe.Add(d.base, off*lineWords*8)
+				a := uintptr(p)
+				if c == 0 {
+					a = uintptr(unsafe.Pointer(&emptyLine))
+				}
+				ents[r], ptrs[r] = e, p
+				addrs[j-lo] = a
 			}
-			b := *p
-			bl[i] = b
-			// len(b) = 1 + ceil(n/4) + 2n: the count and line numbers are
-			// in the first 1 + ceil(n/4) words, at most (len+2)/9 + 1.
-			// Past four lines (over a hundred records) the search takes
-			// its chances.
-			if k > len(addrs)-5 {
-				dnc.Prefetch(addrs[:k])
-				k = 0
-			}
-			end := min((len(b)+2)/9+1, len(b)-1, 24)
-			for w := 0; w < end; w += 8 {
-				addrs[k] = uintptr(unsafe.Pointer(&b[w]))
-				k++
-			}
-			addrs[k] = uintptr(unsafe.Pointer(&b[end]))
-			k++
+			dnc.Prefetch(addrs[:hi-lo])
 		}
-		dnc.Prefetch(addrs[:k])
-	}
-	// findRecords searches the line numbers of group g, in cache by now,
-	// and prefetches the records of the number, if it has any.
-	findRecords := func(g int) {
-		bl, rg := &blocks[g%lookupRing], &ranges[g%lookupRing]
-		k := 0
-		for i := range part(g) {
-			b := bl[i]
-			if b == nil {
-				continue
-			}
-			lo, hi := b.find(uint16(qs[g*lookupGroup+i].Number % 10_000))
-			rg[i] = [2]int32{int32(lo), int32(hi)}
-			if lo == hi {
-				continue
-			}
-			kw := (b.len() + 3) >> 2
-			addrs[k] = uintptr(unsafe.Pointer(&b[1+kw+2*lo]))
-			addrs[k+1] = uintptr(unsafe.Pointer(&b[kw+2*hi]))
-			k += 2
+		// Answers of group g-1-lookupAhead.
+		lo := (g - 1 - lookupAhead) * lookupGroup
+		if lo < 0 {
+			continue
 		}
-		dnc.Prefetch(addrs[:k])
-	}
-	for g := range min(groups, 3) {
-		findSlots(g)
-	}
-	for g := range min(groups, 2) {
-		findBlocks(g)
-	}
-	for g := range min(groups, 1) {
-		findRecords(g)
-	}
-	for g := range groups {
-		if g+3 < groups {
-			findSlots(g + 3)
-		}
-		if g+2 < groups {
-			findBlocks(g + 2)
-		}
-		if g+1 < groups {
-			findRecords(g + 1)
-		}
-		bl, rg := &blocks[g%lookupRing], &ranges[g%lookupRing]
-		for i := range part(g) {
-			j := g*lookupGroup + i
-			q := &qs[j]
+		sw.advance(qs, out, found, chBit, chOK)
+		hi := min(lo+lookupGroup, nq)
+		for j := lo; j < hi; j++ {
+			r := j % lookupRing
+			e, p := ents[r], ptrs[r]
 			o := &out[j]
-			*o = ConsentFacts{}
+			c := e.class()
 			ok := false
-			if b := bl[i]; b != nil && rg[i][0] != rg[i][1] {
-				pc, chBit := lookupScope(q.Purpose, ch)
-				ok = b.decide(int(rg[i][0]), int(rg[i][1]), pc, chBit, q.At.Unix(), o)
+			switch {
+			case c == 0:
+				*o = ConsentFacts{}
+			case e.off() == extOff || c == classSorted:
+				// A sorted block, or a block of its own, which the
+				// bucket stage left alone.
+				x := nxk[r]
+				if e.off() == extOff {
+					p = dirs[r].ext[x>>16]
+				}
+				if c == classSorted {
+					sw.add(qs, out, found, chBit, chOK, j, p, false)
+					continue
+				}
+				p = unsafe.Pointer(bucketAt(p, bucketOf(uint16(x), classBuckets[c], e.seed())))
+				fallthrough
+			default:
+				q := &qs[j]
+				bk := (*[lineWords]uint64)(p)
+				m := probe(bk, uint16(nxk[r]))
+				switch ovf := overflowOf(bk); {
+				case m != 0:
+					pc := lastPC
+					if unsafe.StringData(string(q.Purpose)) != lastP || len(q.Purpose) != lastN {
+						pc = 0
+						if chOK {
+							pc = scopeCode(q.Purpose)
+						}
+						lastP, lastN, lastPC = unsafe.StringData(string(q.Purpose)), len(q.Purpose), pc
+					}
+					ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), pc, chBit, q.At.Unix(), o)
+				case ovf == 0:
+					*o = ConsentFacts{}
+				default:
+					sw.add(qs, out, found, chBit, chOK, j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true)
+					continue
+				}
 			}
 			if found != nil {
 				found[j] = ok
 			}
 		}
 	}
+	for sw.nFresh > 0 || sw.nReady > 0 {
+		sw.advance(qs, out, found, chBit, chOK)
+	}
+}
+
+// sortedWait is a query of a batch waiting for a sorted block.
+type sortedWait struct {
+	b      block
+	j      int
+	lo, hi int
+}
+
+// sortedWaits are the queries of a batch waiting for a sorted block: fresh
+// ones, whose line numbers are on their way, and ready ones, whose records
+// are.
+type sortedWaits struct {
+	fresh, ready   [lookupGroup]sortedWait
+	nFresh, nReady int
+	addrs          [2 * lookupGroup]uintptr
+}
+
+// add queues query j, whose records are in the sorted block at p;
+// prefetch tells to prefetch the block's first line.
+func (sw *sortedWaits) add(qs []Query, out []ConsentFacts, found []bool, chBit uint64, chOK bool, j int, p unsafe.Pointer, prefetch bool) {
+	if prefetch {
+		a := [1]uintptr{uintptr(p)}
+		dnc.Prefetch(a[:])
+	}
+	if sw.nFresh == len(sw.fresh) {
+		sw.advance(qs, out, found, chBit, chOK)
+	}
+	sw.fresh[sw.nFresh] = sortedWait{b: sortedAt(p), j: j}
+	sw.nFresh++
+}
+
+// advance answers the queries whose records are in the cache by now, and
+// searches the line numbers of those whose first line is, prefetching
+// their records.
+func (sw *sortedWaits) advance(qs []Query, out []ConsentFacts, found []bool, chBit uint64, chOK bool) {
+	for i := range sw.nReady {
+		w := &sw.ready[i]
+		q := &qs[w.j]
+		pc := uint64(0)
+		if chOK {
+			pc = scopeCode(q.Purpose)
+		}
+		kw := (w.b.len() + 3) >> 2
+		ok := decide(w.b[1+kw+2*w.lo:1+kw+2*w.hi], ^uint64(0), pc, chBit, q.At.Unix(), &out[w.j])
+		if found != nil {
+			found[w.j] = ok
+		}
+	}
+	sw.nReady = 0
+	k := 0
+	for i := range sw.nFresh {
+		w := sw.fresh[i]
+		w.lo, w.hi = w.b.find(uint16(qs[w.j].Number % 10_000))
+		kw := (w.b.len() + 3) >> 2
+		if w.lo < w.hi {
+			sw.addrs[k] = uintptr(unsafe.Pointer(&w.b[1+kw+2*w.lo]))
+			sw.addrs[k+1] = uintptr(unsafe.Pointer(&w.b[kw+2*w.hi]))
+			k += 2
+		}
+		sw.ready[i] = w
+	}
+	sw.nReady, sw.nFresh = sw.nFresh, 0
+	dnc.Prefetch(sw.addrs[:k])
 }
