@@ -604,6 +604,9 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 type Builder struct {
 	ps  []pending
 	seq int64
+	// offLimit, when not 0, lowers the largest offset of a block from its
+	// directory's base below extOff, for tests.
+	offLimit int
 }
 
 // Add adds one record. Records the index cannot use are skipped.
@@ -637,7 +640,11 @@ func exchangeLines(dst []line, ps []pending) ([]line, []pending) {
 func (b *Builder) Build(seq int64) *Snapshot {
 	ps := b.ps
 	s := &Snapshot{seq: max(seq, b.seq), bytes: sizeofSnapshot}
-	b.ps, b.seq = nil, 0
+	limit := extOff - 1
+	if b.offLimit > 0 {
+		limit = b.offLimit
+	}
+	b.ps, b.seq, b.offLimit = nil, 0, 0
 	slices.SortFunc(ps, cmpPending)
 	// First the layout of every block, to size the arrays. The blocks share
 	// one array, and the directories another, both backed by huge pages
@@ -688,7 +695,7 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		mem := arena[:plan.words:plan.words]
 		arena = arena[plan.words:]
 		off := (len(blocks) - len(arena) - plan.words - baseAt) / lineWords
-		if off >= extOff {
+		if off > limit {
 			// Too far from the directory's base: a block of its own.
 			mem = newLines(plan.words)
 			if d.ext == nil {
