@@ -57,126 +57,154 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	if s == nil {
 		s = emptySnapshot
 	}
-	_, chBit := lookupScope("", ch)
-	chOK := ch == ChannelVoice || ch == ChannelText
-	// The scope of the last purpose seen, for the queries that share it.
-	var (
-		lastP  *byte
-		lastN  int
-		lastPC uint64
-	)
-	// Per query in flight: its directory, exchange and line number, then
-	// its entry and its bucket (or sorted block).
-	var (
-		dirs  [lookupRing]*npaDir
-		nxk   [lookupRing]uint32 // exchange << 16 | line number
-		ents  [lookupRing]dirEntry
-		ptrs  [lookupRing]unsafe.Pointer
-		addrs [lookupGroup]uintptr
-		sw    sortedWaits
-	)
+	var bt batch
+	bt.qs, bt.out, bt.found = qs, out, found
+	_, bt.chBit = lookupScope("", ch)
+	bt.chOK = ch == ChannelVoice || ch == ChannelText
 	nq := len(qs)
 	for g := 0; (g-lookupAhead-1)*lookupGroup < nq; g++ {
-		// Directories of group g.
 		if lo := g * lookupGroup; lo < nq {
-			hi := min(lo+lookupGroup, nq)
-			for j := lo; j < hi; j++ {
-				n := min(qs[j].Number, nanpLimit)
-				prefix := n / 10_000
-				np := prefix / 1000
-				nxx := prefix - np*1000
-				d := s.npa[np]
-				if d == nil {
-					d = &emptyDir
-				}
-				r := j % lookupRing
-				dirs[r] = d
-				nxk[r] = uint32(nxx)<<16 | uint32(n-prefix*10_000)
-				addrs[j-lo] = uintptr(unsafe.Pointer(&d.ent[nxx]))
-			}
-			dnc.Prefetch(addrs[:hi-lo])
+			bt.findDirs(s, qs[lo:min(lo+lookupGroup, nq)], lo)
 		}
-		// Buckets of group g-1.
 		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < nq {
-			hi := min(lo+lookupGroup, nq)
-			for j := lo; j < hi; j++ {
-				r := j % lookupRing
-				d, x := dirs[r], nxk[r]
-				e := d.ent[x>>16]
-				c := e.class()
-				off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
-				if c == 0 || e.off() == extOff {
-					off = 0 // see below
-				}
-				p := unsafe.Add(d.base, off*lineWords*8)
-				a := uintptr(p)
-				if c == 0 {
-					a = uintptr(unsafe.Pointer(&emptyLine))
-				}
-				ents[r], ptrs[r] = e, p
-				addrs[j-lo] = a
+			bt.locate(lo, min(lo+lookupGroup, nq))
+		}
+		if lo := (g - 1 - lookupAhead) * lookupGroup; lo >= 0 {
+			if bt.sw.nFresh|bt.sw.nReady != 0 {
+				bt.sw.advance(&bt)
 			}
-			dnc.Prefetch(addrs[:hi-lo])
+			bt.decode(lo, min(lo+lookupGroup, nq))
 		}
-		// Answers of group g-1-lookupAhead.
-		lo := (g - 1 - lookupAhead) * lookupGroup
-		if lo < 0 {
-			continue
+	}
+	for bt.sw.nFresh > 0 || bt.sw.nReady > 0 {
+		bt.sw.advance(&bt)
+	}
+}
+
+// batch is the state of one LookupBatch call.
+type batch struct {
+	qs    []Query
+	out   []ConsentFacts
+	found []bool
+	chBit uint64
+	chOK  bool
+	// The scope of the last purpose seen, for the queries that share it.
+	lastP  *byte
+	lastN  int
+	lastPC uint64
+	// Per query in flight: its directory, exchange and line number, then
+	// its entry and its bucket (or sorted block).
+	dirs [lookupRing]*npaDir
+	nxk  [lookupRing]uint32 // exchange << 16 | line number
+	ents [lookupRing]dirEntry
+	ptrs [lookupRing]unsafe.Pointer
+	sw   sortedWaits
+}
+
+// findDirs finds the directory of every query of part, which starts at
+// query lo, and prefetches the query's entry in it.
+func (bt *batch) findDirs(s *Snapshot, part []Query, lo int) {
+	var addrs [lookupGroup]uintptr
+	for i := range part {
+		n := min(part[i].Number, nanpLimit)
+		prefix := n / 10_000
+		np := prefix / 1000
+		nxx := prefix - np*1000
+		d := s.npa[np]
+		if d == nil {
+			d = &emptyDir
 		}
-		sw.advance(qs, out, found, chBit, chOK)
-		hi := min(lo+lookupGroup, nq)
-		for j := lo; j < hi; j++ {
-			r := j % lookupRing
-			e, p := ents[r], ptrs[r]
-			o := &out[j]
-			c := e.class()
-			ok := false
-			switch {
-			case c == 0:
+		r := (lo + i) & (lookupRing - 1)
+		bt.dirs[r] = d
+		bt.nxk[r] = uint32(nxx)<<16 | uint32(n-prefix*10_000)
+		addrs[i&(lookupGroup-1)] = uintptr(unsafe.Pointer(&d.ent[nxx]))
+	}
+	dnc.Prefetch(addrs[:len(part)&(2*lookupGroup-1)])
+}
+
+// locate reads the directory entries of queries [lo, hi), finds each
+// query's bucket (or sorted block) and prefetches it.
+func (bt *batch) locate(lo, hi int) {
+	var addrs [lookupGroup]uintptr
+	for j := lo; j < hi; j++ {
+		r := j & (lookupRing - 1)
+		d, x := bt.dirs[r], bt.nxk[r]
+		e := d.ent[x>>16]
+		c := e.class()
+		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
+		if c == 0 || e.off() == extOff {
+			off = 0 // see decode
+		}
+		p := unsafe.Add(d.base, off*lineWords*8)
+		a := uintptr(p)
+		if c == 0 {
+			a = uintptr(unsafe.Pointer(&emptyLine))
+		}
+		bt.ents[r], bt.ptrs[r] = e, p
+		addrs[(j-lo)&(lookupGroup-1)] = a
+	}
+	dnc.Prefetch(addrs[:(hi-lo)&(2*lookupGroup-1)])
+}
+
+// decode answers queries [lo, hi) from their buckets, and sets the others
+// on their way through the sorted blocks.
+func (bt *batch) decode(lo, hi int) {
+	qs, out, found := bt.qs[lo:hi], bt.out[lo:hi], bt.found
+	for i := range qs {
+		j := lo + i
+		r := j & (lookupRing - 1)
+		e, p := bt.ents[r], bt.ptrs[r]
+		o := &out[i]
+		c := e.class()
+		ok := false
+		switch {
+		case c == 0:
+			*o = ConsentFacts{}
+		case e.off() == extOff || c == classSorted:
+			// A sorted block, or a block of its own, which locate left
+			// alone.
+			x := bt.nxk[r]
+			if e.off() == extOff {
+				p = bt.dirs[r].ext[x>>16]
+			}
+			if c == classSorted {
+				bt.sw.add(bt, j, p, false)
+				continue
+			}
+			p = unsafe.Pointer(bucketAt(p, bucketOf(uint16(x), classBuckets[c], e.seed())))
+			fallthrough
+		default:
+			q := &qs[i]
+			bk := (*[lineWords]uint64)(p)
+			m := probe(bk, uint16(bt.nxk[r]))
+			switch ovf := overflowOf(bk); {
+			case m != 0:
+				ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
+			case ovf == 0:
 				*o = ConsentFacts{}
-			case e.off() == extOff || c == classSorted:
-				// A sorted block, or a block of its own, which the
-				// bucket stage left alone.
-				x := nxk[r]
-				if e.off() == extOff {
-					p = dirs[r].ext[x>>16]
-				}
-				if c == classSorted {
-					sw.add(qs, out, found, chBit, chOK, j, p, false)
-					continue
-				}
-				p = unsafe.Pointer(bucketAt(p, bucketOf(uint16(x), classBuckets[c], e.seed())))
-				fallthrough
 			default:
-				q := &qs[j]
-				bk := (*[lineWords]uint64)(p)
-				m := probe(bk, uint16(nxk[r]))
-				switch ovf := overflowOf(bk); {
-				case m != 0:
-					pc := lastPC
-					if unsafe.StringData(string(q.Purpose)) != lastP || len(q.Purpose) != lastN {
-						pc = 0
-						if chOK {
-							pc = scopeCode(q.Purpose)
-						}
-						lastP, lastN, lastPC = unsafe.StringData(string(q.Purpose)), len(q.Purpose), pc
-					}
-					ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), pc, chBit, q.At.Unix(), o)
-				case ovf == 0:
-					*o = ConsentFacts{}
-				default:
-					sw.add(qs, out, found, chBit, chOK, j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true)
-					continue
-				}
-			}
-			if found != nil {
-				found[j] = ok
+				bt.sw.add(bt, j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true)
+				continue
 			}
 		}
+		if found != nil {
+			found[j] = ok
+		}
 	}
-	for sw.nFresh > 0 || sw.nReady > 0 {
-		sw.advance(qs, out, found, chBit, chOK)
+}
+
+// scope returns the scope code of purpose p on the batch's channel, as
+// lookupScope does, remembering the last purpose's.
+func (bt *batch) scope(p Purpose) uint64 {
+	if unsafe.StringData(string(p)) == bt.lastP && len(p) == bt.lastN {
+		return bt.lastPC
 	}
+	pc := uint64(0)
+	if bt.chOK {
+		pc = scopeCode(p)
+	}
+	bt.lastP, bt.lastN, bt.lastPC = unsafe.StringData(string(p)), len(p), pc
+	return pc
 }
 
 // sortedWait is a query of a batch waiting for a sorted block.
@@ -197,13 +225,13 @@ type sortedWaits struct {
 
 // add queues query j, whose records are in the sorted block at p;
 // prefetch tells to prefetch the block's first line.
-func (sw *sortedWaits) add(qs []Query, out []ConsentFacts, found []bool, chBit uint64, chOK bool, j int, p unsafe.Pointer, prefetch bool) {
+func (sw *sortedWaits) add(bt *batch, j int, p unsafe.Pointer, prefetch bool) {
 	if prefetch {
 		a := [1]uintptr{uintptr(p)}
 		dnc.Prefetch(a[:])
 	}
 	if sw.nFresh == len(sw.fresh) {
-		sw.advance(qs, out, found, chBit, chOK)
+		sw.advance(bt)
 	}
 	sw.fresh[sw.nFresh] = sortedWait{b: sortedAt(p), j: j}
 	sw.nFresh++
@@ -212,25 +240,21 @@ func (sw *sortedWaits) add(qs []Query, out []ConsentFacts, found []bool, chBit u
 // advance answers the queries whose records are in the cache by now, and
 // searches the line numbers of those whose first line is, prefetching
 // their records.
-func (sw *sortedWaits) advance(qs []Query, out []ConsentFacts, found []bool, chBit uint64, chOK bool) {
+func (sw *sortedWaits) advance(bt *batch) {
 	for i := range sw.nReady {
 		w := &sw.ready[i]
-		q := &qs[w.j]
-		pc := uint64(0)
-		if chOK {
-			pc = scopeCode(q.Purpose)
-		}
+		q := &bt.qs[w.j]
 		kw := (w.b.len() + 3) >> 2
-		ok := decide(w.b[1+kw+2*w.lo:1+kw+2*w.hi], ^uint64(0), pc, chBit, q.At.Unix(), &out[w.j])
-		if found != nil {
-			found[w.j] = ok
+		ok := decide(w.b[1+kw+2*w.lo:1+kw+2*w.hi], ^uint64(0), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), &bt.out[w.j])
+		if bt.found != nil {
+			bt.found[w.j] = ok
 		}
 	}
 	sw.nReady = 0
 	k := 0
 	for i := range sw.nFresh {
 		w := sw.fresh[i]
-		w.lo, w.hi = w.b.find(uint16(qs[w.j].Number % 10_000))
+		w.lo, w.hi = w.b.find(uint16(bt.qs[w.j].Number % 10_000))
 		kw := (w.b.len() + 3) >> 2
 		if w.lo < w.hi {
 			sw.addrs[k] = uintptr(unsafe.Pointer(&w.b[1+kw+2*w.lo]))
