@@ -595,7 +595,50 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 	if !changed {
 		return s
 	}
+	for npa, d := range ns.npa[:npaCount] {
+		if own[npa] && d.ext != nil && d.repack() {
+			ns.bytes -= sizeofExt
+		}
+	}
 	return &ns
+}
+
+// repack lays the blocks of d out again in one array of their own, when
+// enough of them have been placed on their own by Apply, and reports
+// whether it did. Lookups of such blocks cost more (they are not on huge
+// pages, and LookupBatch finds them by a branch that is cheap only while it
+// is rarely taken), and repacking an area code whenever an eighth of its
+// blocks are on their own keeps them few for a copy of a few times the
+// blocks applied.
+func (d *npaDir) repack() bool {
+	ext, blocks, words := 0, 0, 0
+	for nxx, e := range d.ent {
+		if e.class() == 0 {
+			continue
+		}
+		blocks++
+		if e.off() == extOff {
+			ext++
+		}
+		words += int(blockBytes(e, d.blockAt(uint64(nxx), e)) / 8)
+	}
+	if ext <= 8+blocks/8 || words/lineWords >= extOff {
+		return false
+	}
+	arena := newLines(words)
+	pos := 0
+	for nxx, e := range d.ent {
+		if e.class() == 0 {
+			continue
+		}
+		b := d.blockAt(uint64(nxx), e)
+		w := int(blockBytes(e, b) / 8)
+		copy(arena[pos:pos+w], unsafe.Slice((*uint64)(b), w))
+		d.ent[nxx] = makeEntry(e.class(), e.seed(), uint32(pos/lineWords))
+		pos += w
+	}
+	d.base, d.ext = unsafe.Pointer(unsafe.SliceData(arena)), nil
+	return true
 }
 
 // Builder collects records for a new Snapshot without keeping the Records

@@ -123,7 +123,8 @@ func (bt *batch) findDirs(s *Snapshot, part []Query, lo int) {
 }
 
 // locate reads the directory entries of queries [lo, hi), finds each
-// query's bucket (or sorted block) and prefetches it.
+// query's bucket (or sorted block) and prefetches it. It branches on an
+// entry only for blocks placed on their own, which are rare.
 func (bt *batch) locate(lo, hi int) {
 	var addrs [lookupGroup]uintptr
 	for j := lo; j < hi; j++ {
@@ -132,10 +133,16 @@ func (bt *batch) locate(lo, hi int) {
 		e := d.ent[x>>16]
 		c := e.class()
 		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
-		if c == 0 || e.off() == extOff {
-			off = 0 // see decode
+		if c == 0 {
+			off = 0
 		}
-		p := unsafe.Add(d.base, off*lineWords*8)
+		var p unsafe.Pointer
+		if e.off() != extOff {
+			p = unsafe.Add(d.base, off*lineWords*8)
+		} else {
+			// Rare (see Apply): a block of its own.
+			p = unsafe.Add(d.ext[x>>16], (off-extOff)*lineWords*8)
+		}
 		a := uintptr(p)
 		if c == 0 {
 			a = uintptr(unsafe.Pointer(&emptyLine))
@@ -160,19 +167,9 @@ func (bt *batch) decode(lo, hi int) {
 		switch {
 		case c == 0:
 			*o = ConsentFacts{}
-		case e.off() == extOff || c == classSorted:
-			// A sorted block, or a block of its own, which locate left
-			// alone.
-			x := bt.nxk[r]
-			if e.off() == extOff {
-				p = bt.dirs[r].ext[x>>16]
-			}
-			if c == classSorted {
-				bt.sw.add(bt, j, p, false)
-				continue
-			}
-			p = unsafe.Pointer(bucketAt(p, bucketOf(uint16(x), classBuckets[c], e.seed())))
-			fallthrough
+		case c == classSorted:
+			bt.sw.add(bt, j, p, false)
+			continue
 		default:
 			q := &qs[i]
 			bk := (*[lineWords]uint64)(p)

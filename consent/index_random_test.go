@@ -523,3 +523,40 @@ func TestSetUnix(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRepacks applies records to many exchanges of one area code, one
+// at a time: the blocks Apply places on their own stay few, since it lays
+// the area code out again, and every snapshot along the way answers as the
+// reference does.
+func TestApplyRepacks(t *testing.T) {
+	t.Parallel()
+	g := &randomLedger{rng: rand.New(rand.NewPCG(8, 9)), base: indexBase}
+	var recs []Record
+	for nxx := range 200 {
+		for range 1 + g.rng.IntN(20) {
+			recs = append(recs, g.record(2120000000+uint64(200+nxx)*10_000+uint64(g.rng.IntN(10_000))))
+		}
+	}
+	s := NewSnapshot(0, recs...)
+	first, firstRecs := s, slices.Clone(recs)
+	maxOwn := 0
+	for i := range 120 {
+		n := 2120000000 + uint64(200+g.rng.IntN(250))*10_000 + uint64(g.rng.IntN(10_000))
+		r := g.record(n)
+		s = s.Apply(r)
+		recs = append(recs, r)
+		g.numbers = append(g.numbers, n)
+		blocks, sorted, own, _ := snapshotShape(s)
+		require.LessOrEqual(t, own, 8+(blocks+sorted)/8, "after %d records", i+1)
+		maxOwn = max(maxOwn, own)
+		if i%20 == 19 {
+			checkAgainstReference(t, s, recs, g.queries(500), ChannelVoice, fmt.Sprintf("after %d records", i+1))
+		}
+	}
+	require.Greater(t, maxOwn, 8, "the test reached a repack")
+	g.numbers = nil
+	for _, r := range firstRecs {
+		g.numbers = append(g.numbers, r.Number)
+	}
+	checkAgainstReference(t, first, firstRecs, g.queries(500), ChannelVoice, "the first snapshot")
+}
