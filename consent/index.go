@@ -243,15 +243,22 @@ func countLines(ls []line) int {
 // four bytes each, so that the directories of every area code in use take
 // about a megabyte and stay in the CPU's caches.
 type npaDir struct {
-	ent  [nxxCount]dirEntry
-	base unsafe.Pointer            // the blocks built with the directory: see dirEntry.off
-	ext  *[nxxCount]unsafe.Pointer // blocks placed on their own, by Apply
+	ent    [nxxCount]dirEntry
+	base   unsafe.Pointer // the blocks built with the directory: see dirEntry.off
+	ext    []extBlock     // blocks placed on their own (by Apply), by exchange
+	blocks int            // exchanges with records
+}
+
+// extBlock is a block placed on its own.
+type extBlock struct {
+	nxx uint64
+	b   unsafe.Pointer
 }
 
 var (
 	sizeofSnapshot = int64(unsafe.Sizeof(Snapshot{}))
 	sizeofDir      = int64(unsafe.Sizeof(npaDir{}))
-	sizeofExt      = int64(unsafe.Sizeof([nxxCount]unsafe.Pointer{}))
+	sizeofExt      = int64(unsafe.Sizeof(extBlock{}))
 )
 
 // blockAt returns where the block of exchange nxx, whose entry is e (not
@@ -260,7 +267,24 @@ func (d *npaDir) blockAt(nxx uint64, e dirEntry) unsafe.Pointer {
 	if off := e.off(); off != extOff {
 		return unsafe.Add(d.base, uintptr(off)*lineWords*8)
 	}
-	return d.ext[nxx]
+	return d.extAt(nxx)
+}
+
+// extAt returns the block of exchange nxx, which is on its own.
+func (d *npaDir) extAt(nxx uint64) unsafe.Pointer {
+	i, _ := slices.BinarySearchFunc(d.ext, nxx, func(x extBlock, nxx uint64) int { return cmp.Compare(x.nxx, nxx) })
+	return d.ext[i].b
+}
+
+// setExt places the block of exchange nxx at b, on its own. d.ext must
+// not be shared.
+func (d *npaDir) setExt(nxx uint64, b unsafe.Pointer) {
+	i, found := slices.BinarySearchFunc(d.ext, nxx, func(x extBlock, nxx uint64) int { return cmp.Compare(x.nxx, nxx) })
+	if found {
+		d.ext[i].b = b
+		return
+	}
+	d.ext = slices.Insert(d.ext, i, extBlock{nxx, b})
 }
 
 // blockBytes returns the size of the block of entry e at b.
@@ -529,12 +553,15 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 	slices.SortFunc(ps, cmpPending)
 	ns := *s
 	ns.seq = seq
-	var own, ownExt [npaCount]bool // directories and extension tables already copied into ns
-	changed := seq != s.seq
 	var (
-		buf []line
-		pl  planner
+		own     [npaCount]bool // directories already copied into ns
+		touched []uint64       // their area codes
 	)
+	changed := seq != s.seq
+	pl := planners.Get().(*planner)
+	defer planners.Put(pl)
+	buf := pl.lines[:0]
+	defer func() { pl.lines = buf[:0] }()
 	for len(ps) > 0 {
 		prefix := ps[0].n / 10_000
 		j := 1
@@ -571,22 +598,21 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 			d := new(npaDir)
 			if od := ns.npa[npa]; od != nil {
 				*d = *od
+				d.ext = slices.Clone(od.ext)
 			} else {
 				ns.bytes += sizeofDir
 			}
 			ns.npa[npa], own[npa] = d, true
+			touched = append(touched, npa)
 		}
 		d := ns.npa[npa]
-		if !ownExt[npa] {
-			x := new([nxxCount]unsafe.Pointer)
-			if d.ext != nil {
-				*x = *d.ext
-			} else {
-				ns.bytes += sizeofExt
-			}
-			d.ext, ownExt[npa] = x, true
+		if oldE.class() == 0 {
+			d.blocks++
 		}
-		d.ext[nxx] = unsafe.Pointer(unsafe.SliceData(nb))
+		if oldE.off() != extOff {
+			ns.bytes += sizeofExt
+		}
+		d.setExt(nxx, unsafe.Pointer(unsafe.SliceData(nb)))
 		d.ent[nxx] = makeEntry(plan.class, plan.seed, extOff)
 		ns.records += len(buf) - before
 		ns.numbers += countLines(buf) - oldLines
@@ -595,34 +621,31 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 	if !changed {
 		return s
 	}
-	for npa, d := range ns.npa[:npaCount] {
-		if own[npa] && d.ext != nil && d.repack() {
-			ns.bytes -= sizeofExt
+	for _, npa := range touched {
+		if d := ns.npa[npa]; len(d.ext) > 8+d.blocks/8 {
+			ns.bytes -= int64(len(d.ext)) * sizeofExt
+			if !d.repack() {
+				ns.bytes += int64(len(d.ext)) * sizeofExt
+			}
 		}
 	}
 	return &ns
 }
 
-// repack lays the blocks of d out again in one array of their own, when
-// enough of them have been placed on their own by Apply, and reports
-// whether it did. Lookups of such blocks cost more (they are not on huge
+// repack lays the blocks of d out again in one array of their own, and
+// reports whether it could. Apply calls it once an eighth of the blocks are
+// on their own: lookups of such blocks cost more (they are not on huge
 // pages, and LookupBatch finds them by a branch that is cheap only while it
-// is rarely taken), and repacking an area code whenever an eighth of its
-// blocks are on their own keeps them few for a copy of a few times the
-// blocks applied.
+// is rarely taken), and repacking then keeps them few for a copy of a few
+// times the blocks applied.
 func (d *npaDir) repack() bool {
-	ext, blocks, words := 0, 0, 0
+	words := 0
 	for nxx, e := range d.ent {
-		if e.class() == 0 {
-			continue
+		if e.class() != 0 {
+			words += int(blockBytes(e, d.blockAt(uint64(nxx), e)) / 8)
 		}
-		blocks++
-		if e.off() == extOff {
-			ext++
-		}
-		words += int(blockBytes(e, d.blockAt(uint64(nxx), e)) / 8)
 	}
-	if ext <= 8+blocks/8 || words/lineWords >= extOff {
+	if words/lineWords >= extOff {
 		return false
 	}
 	arena := newLines(words)
@@ -741,15 +764,13 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		if off > limit {
 			// Too far from the directory's base: a block of its own.
 			mem = newLines(plan.words)
-			if d.ext == nil {
-				d.ext = new([nxxCount]unsafe.Pointer)
-				s.bytes += sizeofExt
-			}
-			d.ext[nxx] = unsafe.Pointer(unsafe.SliceData(mem))
+			d.setExt(nxx, unsafe.Pointer(unsafe.SliceData(mem)))
+			s.bytes += sizeofExt
 			off = extOff
 		}
 		pl.write(mem, buf, plan)
 		d.ent[nxx] = makeEntry(plan.class, plan.seed, uint32(off))
+		d.blocks++
 		s.records += len(buf)
 		s.numbers += countLines(buf)
 		s.bytes += int64(plan.words) * 8

@@ -141,7 +141,7 @@ func (bt *batch) locate(lo, hi int) {
 			p = unsafe.Add(d.base, off*lineWords*8)
 		} else {
 			// Rare (see Apply): a block of its own.
-			p = unsafe.Add(d.ext[x>>16], (off-extOff)*lineWords*8)
+			p = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
 		}
 		a := uintptr(p)
 		if c == 0 {

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"slices"
+	"sync"
 	"unsafe"
 )
 
@@ -132,10 +133,15 @@ type blockPlan struct {
 
 // planner lays out exchange blocks, reusing its buffers.
 type planner struct {
-	nums []exNumber
-	hist [][5]uint16 // per bucket: numbers of 1-4 records, and wide numbers
-	ovr  []int       // per bucket: records in its overflow block
-	ord  []int32
+	lines []line // Apply's, for the lines of an exchange
+	nums  []exNumber
+	hist  [][5]uint16 // per bucket: numbers of 1-4 records, and wide numbers
+	ovr   []int       // per bucket: records in its overflow block
+	// write's: where each bucket's numbers start in ord, the numbers by
+	// bucket, and the lines of an overflow block.
+	start []int32
+	ord   []int32
+	ov    []line
 }
 
 // numbers splits ls, sorted by cmpLine, into numbers.
@@ -267,6 +273,9 @@ func (p *planner) replan(ls []line, plan blockPlan) {
 	p.assign(classBuckets[plan.class], plan.seed, true)
 }
 
+// planners keeps Apply's planners and buffers from one call to the next.
+var planners = sync.Pool{New: func() any { return new(planner) }}
+
 func roundLine(words int) int { return (words + lineWords - 1) &^ (lineWords - 1) }
 
 // write lays out the block of ls as plan (from p.plan(ls), with p.nums
@@ -277,19 +286,26 @@ func (p *planner) write(dst []uint64, ls []line, plan blockPlan) {
 		return
 	}
 	nb := int(classBuckets[plan.class])
-	// Numbers by bucket, then by line number: each bucket's slots, and its
+	// Numbers by bucket, then by line number (a stable counting sort of
+	// p.nums, which is by line number): each bucket's slots, and its
 	// overflow block, are then in cmpLine order.
-	p.ord = p.ord[:0]
-	for i := range p.nums {
-		p.ord = append(p.ord, int32(i))
+	if cap(p.start) < nb+1 {
+		p.start = make([]int32, nb+1)
 	}
-	slices.SortFunc(p.ord, func(a, b int32) int {
-		x, y := &p.nums[a], &p.nums[b]
-		if x.b != y.b {
-			return int(x.b) - int(y.b)
-		}
-		return int(x.k) - int(y.k)
-	})
+	start := p.start[:nb+1]
+	clear(start)
+	for i := range p.nums {
+		start[p.nums[i].b+1]++
+	}
+	for b := range nb {
+		start[b+1] += start[b]
+	}
+	p.ord = slices.Grow(p.ord[:0], len(p.nums))[:len(p.nums)]
+	for i := range p.nums {
+		b := p.nums[i].b
+		p.ord[start[b]] = int32(i)
+		start[b]++
+	}
 	for b := range nb {
 		bk := dst[b*lineWords : (b+1)*lineWords]
 		for s := range 4 {
@@ -297,7 +313,8 @@ func (p *planner) write(dst []uint64, ls []line, plan blockPlan) {
 		}
 	}
 	free := nb * lineWords // the next overflow block's place
-	var ov []line
+	ov := p.ov[:0]
+	defer func() { p.ov = ov[:0] }()
 	for i := 0; i < len(p.ord); {
 		b := p.nums[p.ord[i]].b
 		j := i
