@@ -243,7 +243,7 @@ func countLines(ls []line) int {
 // four bytes each, so that the directories of every area code in use take
 // about a megabyte and stay in the CPU's caches.
 type npaDir struct {
-	ent    [nxxCount]dirEntry
+	ent    [1024]dirEntry // by exchange; a power of two, so that indexes need no bounds check
 	base   unsafe.Pointer // the blocks built with the directory: see dirEntry.off
 	ext    []extBlock     // blocks placed on their own (by Apply), by exchange
 	blocks int            // exchanges with records
@@ -317,7 +317,7 @@ func newLines(n int) []uint64 {
 // consent and revocation on file. It is safe for concurrent use; Lookup
 // takes no lock and allocates nothing. The zero Snapshot is empty.
 type Snapshot struct {
-	npa     [npaCount + 1]*npaDir // the last one always nil, for numbers out of range
+	npa     [1024]*npaDir // by area code; those from npaCount on always nil, for numbers out of range
 	seq     int64
 	records int
 	numbers int

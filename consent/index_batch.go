@@ -65,6 +65,15 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	for g := 0; (g-lookupAhead-1)*lookupGroup < nq; g++ {
 		if lo := g * lookupGroup; lo < nq {
 			bt.findDirs(s, qs[lo:min(lo+lookupGroup, nq)], lo)
+			// The queries themselves, two groups ahead, for the long
+			// batches that stream through memory.
+			if ahead := lo + 2*lookupGroup; ahead < nq {
+				var addrs [lookupGroup * unsafe.Sizeof(Query{}) / 64]uintptr
+				for i := range addrs {
+					addrs[i] = uintptr(unsafe.Pointer(&qs[ahead])) + uintptr(i)*64
+				}
+				dnc.Prefetch(addrs[:])
+			}
 		}
 		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < nq {
 			bt.locate(lo, min(lo+lookupGroup, nq))
@@ -109,8 +118,8 @@ func (bt *batch) findDirs(s *Snapshot, part []Query, lo int) {
 		n := min(part[i].Number, nanpLimit)
 		prefix := n / 10_000
 		np := prefix / 1000
-		nxx := prefix - np*1000
-		d := s.npa[np]
+		nxx := (prefix - np*1000) & 1023
+		d := s.npa[np&1023]
 		if d == nil {
 			d = &emptyDir
 		}
@@ -119,7 +128,7 @@ func (bt *batch) findDirs(s *Snapshot, part []Query, lo int) {
 		bt.nxk[r] = uint32(nxx)<<16 | uint32(n-prefix*10_000)
 		addrs[i&(lookupGroup-1)] = uintptr(unsafe.Pointer(&d.ent[nxx]))
 	}
-	dnc.Prefetch(addrs[:len(part)&(2*lookupGroup-1)])
+	dnc.Prefetch(addrs[:len(part)])
 }
 
 // locate reads the directory entries of queries [lo, hi), finds each
@@ -130,7 +139,7 @@ func (bt *batch) locate(lo, hi int) {
 	for j := lo; j < hi; j++ {
 		r := j & (lookupRing - 1)
 		d, x := bt.dirs[r], bt.nxk[r]
-		e := d.ent[x>>16]
+		e := d.ent[x>>16&1023]
 		c := e.class()
 		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
 		if c == 0 {
@@ -150,7 +159,7 @@ func (bt *batch) locate(lo, hi int) {
 		bt.ents[r], bt.ptrs[r] = e, p
 		addrs[(j-lo)&(lookupGroup-1)] = a
 	}
-	dnc.Prefetch(addrs[:(hi-lo)&(2*lookupGroup-1)])
+	dnc.Prefetch(addrs[:hi-lo])
 }
 
 // decode answers queries [lo, hi) from their buckets, and sets the others
@@ -173,13 +182,11 @@ func (bt *batch) decode(lo, hi int) {
 		default:
 			q := &qs[i]
 			bk := (*[lineWords]uint64)(p)
-			m := probe(bk, uint16(bt.nxk[r]))
-			switch ovf := overflowOf(bk); {
-			case m != 0:
+			if m := probe(bk, uint16(bt.nxk[r])); m != 0 {
 				ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
-			case ovf == 0:
+			} else if ovf := overflowOf(bk); ovf == 0 {
 				*o = ConsentFacts{}
-			default:
+			} else {
 				bt.sw.add(bt, j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true)
 				continue
 			}
@@ -204,8 +211,10 @@ func (bt *batch) scope(p Purpose) uint64 {
 	return pc
 }
 
-// sortedWait is a query of a batch waiting for a sorted block.
+// sortedWait is a query of a batch waiting for a sorted block: at p, and
+// then, once its first line is in the cache, b.
 type sortedWait struct {
+	p      unsafe.Pointer
 	b      block
 	j      int
 	lo, hi int
@@ -230,7 +239,7 @@ func (sw *sortedWaits) add(bt *batch, j int, p unsafe.Pointer, prefetch bool) {
 	if sw.nFresh == len(sw.fresh) {
 		sw.advance(bt)
 	}
-	sw.fresh[sw.nFresh] = sortedWait{b: sortedAt(p), j: j}
+	sw.fresh[sw.nFresh] = sortedWait{p: p, j: j}
 	sw.nFresh++
 }
 
@@ -251,6 +260,7 @@ func (sw *sortedWaits) advance(bt *batch) {
 	k := 0
 	for i := range sw.nFresh {
 		w := sw.fresh[i]
+		w.b = sortedAt(w.p)
 		w.lo, w.hi = w.b.find(uint16(bt.qs[w.j].Number % 10_000))
 		kw := (w.b.len() + 3) >> 2
 		if w.lo < w.hi {
