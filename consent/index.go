@@ -466,9 +466,8 @@ func decide(ws []uint64, aMask, pc, chBit uint64, atS int64, out *ConsentFacts) 
 	rAll, rP := int64(-1), int64(-1)
 	var best entry
 	bestTier := 0
-	for len(ws) >= 2 {
-		e := entry{ws[0] & aMask, ws[1]}
-		ws = ws[2:]
+	for i := 1; i < len(ws); i += 2 {
+		e := entry{ws[i-1] & aMask, ws[i]}
 		if !e.isConsent() { // revocations come first
 			t := e.at()
 			rAll = max(rAll, t)
