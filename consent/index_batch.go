@@ -58,136 +58,172 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 		s = emptySnapshot
 	}
 	var bt batch
-	bt.qs, bt.out, bt.found = qs, out, found
+	bt.s = s
 	_, bt.chBit = lookupScope("", ch)
 	bt.chOK = ch == ChannelVoice || ch == ChannelText
-	nq := len(qs)
-	for g := 0; (g-lookupAhead-1)*lookupGroup < nq; g++ {
-		if lo := g * lookupGroup; lo < nq {
-			bt.findDirs(s, qs[lo:min(lo+lookupGroup, nq)], lo)
-			// The queries themselves, two groups ahead, for the long
-			// batches that stream through memory.
-			if ahead := lo + 2*lookupGroup; ahead < nq {
-				var addrs [lookupGroup * unsafe.Sizeof(Query{}) / 64]uintptr
-				for i := range addrs {
-					addrs[i] = uintptr(unsafe.Pointer(&qs[ahead])) + uintptr(i)*64
-				}
-				dnc.Prefetch(addrs[:])
-			}
+	for lo := 0; lo < len(qs); lo += lookupChunk {
+		hi := min(lo+lookupChunk, len(qs))
+		var f []bool
+		if found != nil {
+			f = found[lo:hi]
 		}
-		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < nq {
-			bt.locate(lo, min(lo+lookupGroup, nq))
-		}
-		if lo := (g - 1 - lookupAhead) * lookupGroup; lo >= 0 {
-			if bt.sw.nFresh|bt.sw.nReady != 0 {
-				bt.sw.advance(&bt)
-			}
-			bt.decode(lo, min(lo+lookupGroup, nq))
-		}
-	}
-	for bt.sw.nFresh > 0 || bt.sw.nReady > 0 {
-		bt.sw.advance(&bt)
+		bt.run(qs[lo:hi], out[lo:hi], f)
 	}
 }
 
-// batch is the state of one LookupBatch call.
+// lookupChunk is the most queries the pipeline takes at once.
+const lookupChunk = 256
+
+// batch is the state of one LookupBatch call. It holds no pointer to the
+// caller's queries and answers, which its methods take as arguments: the
+// caller may keep them on its stack.
 type batch struct {
-	qs    []Query
-	out   []ConsentFacts
-	found []bool
+	s     *Snapshot
 	chBit uint64
 	chOK  bool
-	// The scope of the last purpose seen, for the queries that share it.
-	lastP  *byte
+	// The scope of the last purpose seen (by the address and length of its
+	// bytes), for the queries that share it.
+	lastP  uintptr
 	lastN  int
 	lastPC uint64
-	// Per query in flight: its directory, exchange and line number, then
-	// its entry and its bucket (or sorted block).
+	// The queries of the chunk that go through the pipeline, in order (the
+	// others are out of range), with their area codes, and their exchanges
+	// and line numbers (exchange << 16 | line number).
+	idx [lookupChunk]int32
+	npa [lookupChunk]uint16
+	nxk [lookupChunk]uint32
+	// Per query in flight, by its place in idx: its directory, then its
+	// entry and its bucket (or sorted block).
 	dirs [lookupRing]*npaDir
-	nxk  [lookupRing]uint32 // exchange << 16 | line number
 	ents [lookupRing]dirEntry
 	ptrs [lookupRing]unsafe.Pointer
 	sw   sortedWaits
 }
 
-// findDirs finds the directory of every query of part, which starts at
-// query lo, and prefetches the query's entry in it.
-func (bt *batch) findDirs(s *Snapshot, part []Query, lo int) {
-	var addrs [lookupGroup]uintptr
-	for i := range part {
-		n := min(part[i].Number, nanpLimit)
-		prefix := n / 10_000
+// run looks up qs, at most lookupChunk of them, into out and found. Those out
+// of range are answered at once, so that a caller can mark the queries it
+// does not need as absent for little more than the cost of writing their
+// empty answers; the others go through the pipeline.
+func (bt *batch) run(qs []Query, out []ConsentFacts, found []bool) {
+	n := 0
+	for i := range qs {
+		// Every query is written at n, which moves on past those in range.
+		nn := qs[i].Number
+		prefix := nn / 10_000
 		np := prefix / 1000
-		nxx := (prefix - np*1000) & 1023
-		d := s.npa[np&1023]
+		bt.idx[n&(lookupChunk-1)] = int32(i)
+		bt.npa[n&(lookupChunk-1)] = uint16(np)
+		bt.nxk[n&(lookupChunk-1)] = uint32(prefix-np*1000)<<16 | uint32(nn-prefix*10_000)
+		n += int(b2u(nn < nanpLimit))
+	}
+	if n < len(qs) {
+		for i := range qs {
+			if qs[i].Number >= nanpLimit {
+				out[i] = ConsentFacts{}
+				if found != nil {
+					found[i] = false
+				}
+			}
+		}
+	}
+	bt.runPipeline(bt.idx[:n], qs, out, found)
+}
+
+// runPipeline looks up the queries idx of qs, which are in range.
+func (bt *batch) runPipeline(idx []int32, qs []Query, out []ConsentFacts, found []bool) {
+	n := len(idx)
+	for g := 0; (g-lookupAhead-1)*lookupGroup < n; g++ {
+		if lo := g * lookupGroup; lo < n {
+			bt.findDirs(lo, min(lo+lookupGroup, n))
+		}
+		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < n {
+			bt.locate(lo, min(lo+lookupGroup, n))
+		}
+		if lo := (g - 1 - lookupAhead) * lookupGroup; lo >= 0 {
+			if bt.sw.nFresh|bt.sw.nReady != 0 {
+				bt.advance(qs, out, found)
+			}
+			bt.decode(idx, lo, min(lo+lookupGroup, n), qs, out, found)
+		}
+	}
+	for bt.sw.nFresh > 0 || bt.sw.nReady > 0 {
+		bt.advance(qs, out, found)
+	}
+}
+
+// findDirs finds the directory of the queries at [lo, hi) in idx and
+// prefetches each query's entry in it.
+func (bt *batch) findDirs(lo, hi int) {
+	var addrs [lookupGroup]uintptr
+	s := bt.s
+	for p := lo; p < hi; p++ {
+		d := s.npa[bt.npa[p&(lookupChunk-1)]&1023]
 		if d == nil {
 			d = &emptyDir
 		}
-		r := (lo + i) & (lookupRing - 1)
-		bt.dirs[r] = d
-		bt.nxk[r] = uint32(nxx)<<16 | uint32(n-prefix*10_000)
-		addrs[i&(lookupGroup-1)] = uintptr(unsafe.Pointer(&d.ent[nxx]))
+		bt.dirs[p&(lookupRing-1)] = d
+		addrs[(p-lo)&(lookupGroup-1)] = uintptr(unsafe.Pointer(&d.ent[bt.nxk[p&(lookupChunk-1)]>>16&1023]))
 	}
-	dnc.Prefetch(addrs[:len(part)])
+	dnc.Prefetch(addrs[:hi-lo])
 }
 
-// locate reads the directory entries of queries [lo, hi), finds each
-// query's bucket (or sorted block) and prefetches it. It branches on an
-// entry only for blocks placed on their own, which are rare.
+// locate reads the directory entries of the queries at [lo, hi) in idx,
+// finds each query's bucket (or sorted block) and prefetches it. It
+// branches on an entry only for blocks placed on their own, which are
+// rare.
 func (bt *batch) locate(lo, hi int) {
 	var addrs [lookupGroup]uintptr
-	for j := lo; j < hi; j++ {
-		r := j & (lookupRing - 1)
-		d, x := bt.dirs[r], bt.nxk[r]
+	for p := lo; p < hi; p++ {
+		r := p & (lookupRing - 1)
+		d, x := bt.dirs[r], bt.nxk[p&(lookupChunk-1)]
 		e := d.ent[x>>16&1023]
 		c := e.class()
 		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
 		if c == 0 {
 			off = 0
 		}
-		var p unsafe.Pointer
+		var ptr unsafe.Pointer
 		if e.off() != extOff {
-			p = unsafe.Add(d.base, off*lineWords*8)
+			ptr = unsafe.Add(d.base, off*lineWords*8)
 		} else {
 			// Rare (see Apply): a block of its own.
-			p = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
+			ptr = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
 		}
-		a := uintptr(p)
+		a := uintptr(ptr)
 		if c == 0 {
 			a = uintptr(unsafe.Pointer(&emptyLine))
 		}
-		bt.ents[r], bt.ptrs[r] = e, p
-		addrs[(j-lo)&(lookupGroup-1)] = a
+		bt.ents[r], bt.ptrs[r] = e, ptr
+		addrs[(p-lo)&(lookupGroup-1)] = a
 	}
 	dnc.Prefetch(addrs[:hi-lo])
 }
 
-// decode answers queries [lo, hi) from their buckets, and sets the others
-// on their way through the sorted blocks.
-func (bt *batch) decode(lo, hi int) {
-	qs, out, found := bt.qs[lo:hi], bt.out[lo:hi], bt.found
-	for i := range qs {
-		j := lo + i
-		r := j & (lookupRing - 1)
-		e, p := bt.ents[r], bt.ptrs[r]
-		o := &out[i]
+// decode answers the queries idx[lo:hi] from their buckets, and sets the
+// others on their way through the sorted blocks.
+func (bt *batch) decode(idx []int32, lo, hi int, qs []Query, out []ConsentFacts, found []bool) {
+	for p := lo; p < hi; p++ {
+		j := int(idx[p])
+		r := p & (lookupRing - 1)
+		e, ptr := bt.ents[r], bt.ptrs[r]
+		o := &out[j]
 		c := e.class()
 		ok := false
 		switch {
 		case c == 0:
 			*o = ConsentFacts{}
 		case c == classSorted:
-			bt.sw.add(bt, j, p, false)
+			bt.wait(j, ptr, false, qs, out, found)
 			continue
 		default:
-			q := &qs[i]
-			bk := (*[lineWords]uint64)(p)
-			if m := probe(bk, uint16(bt.nxk[r])); m != 0 {
+			q := &qs[j]
+			bk := (*[lineWords]uint64)(ptr)
+			if m := probe(bk, uint16(bt.nxk[p&(lookupChunk-1)])); m != 0 {
 				ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
 			} else if ovf := overflowOf(bk); ovf == 0 {
 				*o = ConsentFacts{}
 			} else {
-				bt.sw.add(bt, j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true)
+				bt.wait(j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true, qs, out, found)
 				continue
 			}
 		}
@@ -200,14 +236,14 @@ func (bt *batch) decode(lo, hi int) {
 // scope returns the scope code of purpose p on the batch's channel, as
 // lookupScope does, remembering the last purpose's.
 func (bt *batch) scope(p Purpose) uint64 {
-	if unsafe.StringData(string(p)) == bt.lastP && len(p) == bt.lastN {
+	if uintptr(unsafe.Pointer(unsafe.StringData(string(p)))) == bt.lastP && len(p) == bt.lastN {
 		return bt.lastPC
 	}
 	pc := uint64(0)
 	if bt.chOK {
 		pc = scopeCode(p)
 	}
-	bt.lastP, bt.lastN, bt.lastPC = unsafe.StringData(string(p)), len(p), pc
+	bt.lastP, bt.lastN, bt.lastPC = uintptr(unsafe.Pointer(unsafe.StringData(string(p)))), len(p), pc
 	return pc
 }
 
@@ -229,15 +265,16 @@ type sortedWaits struct {
 	addrs          [2 * lookupGroup]uintptr
 }
 
-// add queues query j, whose records are in the sorted block at p;
+// wait queues query j, whose records are in the sorted block at p;
 // prefetch tells to prefetch the block's first line.
-func (sw *sortedWaits) add(bt *batch, j int, p unsafe.Pointer, prefetch bool) {
+func (bt *batch) wait(j int, p unsafe.Pointer, prefetch bool, qs []Query, out []ConsentFacts, found []bool) {
+	sw := &bt.sw
 	if prefetch {
 		a := [1]uintptr{uintptr(p)}
 		dnc.Prefetch(a[:])
 	}
 	if sw.nFresh == len(sw.fresh) {
-		sw.advance(bt)
+		bt.advance(qs, out, found)
 	}
 	sw.fresh[sw.nFresh] = sortedWait{p: p, j: j}
 	sw.nFresh++
@@ -246,14 +283,15 @@ func (sw *sortedWaits) add(bt *batch, j int, p unsafe.Pointer, prefetch bool) {
 // advance answers the queries whose records are in the cache by now, and
 // searches the line numbers of those whose first line is, prefetching
 // their records.
-func (sw *sortedWaits) advance(bt *batch) {
+func (bt *batch) advance(qs []Query, out []ConsentFacts, found []bool) {
+	sw := &bt.sw
 	for i := range sw.nReady {
 		w := &sw.ready[i]
-		q := &bt.qs[w.j]
+		q := &qs[w.j]
 		kw := (w.b.len() + 3) >> 2
-		ok := decide(w.b[1+kw+2*w.lo:1+kw+2*w.hi], ^uint64(0), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), &bt.out[w.j])
-		if bt.found != nil {
-			bt.found[w.j] = ok
+		ok := decide(w.b[1+kw+2*w.lo:1+kw+2*w.hi], ^uint64(0), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), &out[w.j])
+		if found != nil {
+			found[w.j] = ok
 		}
 	}
 	sw.nReady = 0
@@ -261,7 +299,7 @@ func (sw *sortedWaits) advance(bt *batch) {
 	for i := range sw.nFresh {
 		w := sw.fresh[i]
 		w.b = sortedAt(w.p)
-		w.lo, w.hi = w.b.find(uint16(bt.qs[w.j].Number % 10_000))
+		w.lo, w.hi = w.b.find(uint16(qs[w.j].Number % 10_000))
 		kw := (w.b.len() + 3) >> 2
 		if w.lo < w.hi {
 			sw.addrs[k] = uintptr(unsafe.Pointer(&w.b[1+kw+2*w.lo]))

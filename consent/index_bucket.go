@@ -405,3 +405,11 @@ func overflowOf(bk *[lineWords]uint64) uint64 {
 	}
 	return 0
 }
+
+func b2u(b bool) uint {
+	var u uint
+	if b {
+		u = 1
+	}
+	return u
+}
