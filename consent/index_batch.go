@@ -30,9 +30,9 @@ type Query struct {
 // block, or an exchange too large for buckets) wait two more groups: one
 // for the block's line numbers, one for the records.
 const (
-	lookupGroup = 8
-	lookupAhead = 2
-	lookupRing  = 32 // queries in flight, a power of two >= (lookupAhead+2)*lookupGroup
+	lookupGroup = 16
+	lookupAhead = 1
+	lookupRing  = 32 // a power of two: at least (lookupAhead+1) groups, and 2
 )
 
 // emptyDir stands for the directory of an area code without records, and
