@@ -25,12 +25,16 @@ import (
 // revocations first. An unused slot has line number emptyKey. A number's
 // records are all in its bucket or all in the bucket's overflow block: a
 // sorted block (below) whose offset in words from the bucket is the y of
-// the bucket's last slot, whose line number is then ovfKey. Numbers that do not fit in the bucket, that have more than four
-// records or an id too large for a slot, go to the overflow block.
+// the bucket's last slot, whose line number is then ovfKey. Numbers that
+// do not fit in the bucket, that have more than four records or an id too
+// large for a slot, go to the overflow block. Sized for targetLoad records
+// a bucket, with the best of the 16 seeds, about 4% of lookups go on to an
+// overflow block with ten million records like the gate benchmark's (half
+// of the lookups for numbers with records, half for random numbers).
 //
 // A lookup thus reads one cache line, for the most part, whether the
-// number has records or not; the directory that leads to it is small
-// enough to stay in the CPU's caches.
+// number has records or not; the directory that leads to it is small (four
+// bytes an exchange) and mostly stays in the CPU's caches.
 //
 // A sorted block is a block (see block): used for the overflow of a
 // bucket, and for an exchange too large for the bucket format.
@@ -57,7 +61,7 @@ const (
 //	            bucket block of classBuckets[class] buckets
 //	bits 6-9    seed of the bucket hash
 //	bits 10-31  offset of the block from its directory's base, in cache
-//	            lines, or extOff for a block placed on its own (extBlocks)
+//	            lines, or extOff for a block placed on its own (npaDir.ext)
 type dirEntry uint32
 
 const (
