@@ -512,6 +512,31 @@ func decide(ws []uint64, aMask, pc, chBit uint64, atS int64, out *ConsentFacts) 
 	return bestTier != 0
 }
 
+// decideOne is decide for a number with one record, whose words are a
+// (of which only the bits in aMask count) and b.
+func decideOne(a, b, aMask, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+	e := entry{a & aMask, b}
+	*out = ConsentFacts{}
+	t := e.at()
+	if !e.isConsent() {
+		setUnix(&out.RevokedAt, t)
+		if sc := e.scope(); sc == 0 || pc == 0 || sc == pc {
+			setUnix(&out.PurposeRevokedAt, t)
+		}
+		return false
+	}
+	const match = metaConsent | metaScopeMask | metaText
+	if pc == 0 || e.a&match != metaConsent|pc<<metaScopeShift|chBit || e.a&metaFrac != 0 && t+1 > atS || t > atS {
+		return false // no match, or not given yet
+	}
+	out.ID, out.Kind = e.id(), e.kind()
+	setUnix(&out.ObtainedAt, t)
+	if x := e.expires(); x != 0 {
+		setUnix(&out.ExpiresAt, x)
+	}
+	return true
+}
+
 // better reports whether consent x is preferable to consent y within a
 // preference group.
 func better(tier int, x, y entry) bool {

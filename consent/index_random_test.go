@@ -560,3 +560,23 @@ func TestApplyRepacks(t *testing.T) {
 	}
 	checkAgainstReference(t, first, firstRecs, g.queries(500), ChannelVoice, "the first snapshot")
 }
+
+// TestSplitNumber checks splitNumber's divisions, for every prefix and the
+// line numbers at its ends, and for random numbers.
+func TestSplitNumber(t *testing.T) {
+	t.Parallel()
+	check := func(n uint64) {
+		prefix, npa := splitNumber(n)
+		if prefix != n/10_000 || npa != n/10_000_000 {
+			t.Fatalf("splitNumber(%d) = %d, %d", n, prefix, npa)
+		}
+	}
+	for p := uint64(0); p < nanpLimit/10_000; p++ {
+		check(p * 10_000)
+		check(p*10_000 + 9_999)
+	}
+	rng := rand.New(rand.NewPCG(10, 11))
+	for range 1_000_000 {
+		check(rng.Uint64N(nanpLimit))
+	}
+}
