@@ -246,8 +246,20 @@ func (bt *batch) decode(idx []int32, lo, hi int, qs []Query, out []ConsentFacts,
 }
 
 // scope returns the scope code of purpose p on the batch's channel, as
-// lookupScope does, remembering the last purpose's.
+// lookupScope does. The queries of a batch mostly name the package's
+// Purpose constants, in no particular order: those it finds by the address
+// of their bytes in purposeSlots, without a branch that depends on which
+// one it is; for others it remembers the last purpose's code.
 func (bt *batch) scope(p Purpose) uint64 {
+	if len(p) > 0 {
+		c := &purposeSlots[(len(p)^int(p[0]))&(len(purposeSlots)-1)]
+		if c.data == unsafe.StringData(string(p)) && c.n == len(p) {
+			if !bt.chOK {
+				return 0
+			}
+			return c.pc
+		}
+	}
 	if uintptr(unsafe.Pointer(unsafe.StringData(string(p)))) == bt.lastP && len(p) == bt.lastN {
 		return bt.lastPC
 	}
@@ -258,6 +270,25 @@ func (bt *batch) scope(p Purpose) uint64 {
 	bt.lastP, bt.lastN, bt.lastPC = uintptr(unsafe.Pointer(unsafe.StringData(string(p)))), len(p), pc
 	return pc
 }
+
+// purposeSlot is a Purpose constant, by the address and length of its
+// bytes, and its scope code.
+type purposeSlot struct {
+	data *byte
+	n    int
+	pc   uint64
+}
+
+// purposeSlots holds the Purpose constants, each in the slot of its length
+// and first byte (see batch.scope), if no other took it first.
+var purposeSlots = func() (t [8]purposeSlot) {
+	for _, p := range []Purpose{PurposeInformational, PurposeTelemarketing, PurposeDebtCollection, PurposeSolicitation} {
+		if c := &t[(len(p)^int(p[0]))&7]; c.data == nil {
+			*c = purposeSlot{unsafe.StringData(string(p)), len(p), scopeCode(p)}
+		}
+	}
+	return t
+}()
 
 // sortedWait is a query of a batch waiting for a sorted block: at p, and
 // then, once its first line is in the cache, b.

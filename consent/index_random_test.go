@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -579,4 +580,32 @@ func TestSplitNumber(t *testing.T) {
 	for range 1_000_000 {
 		check(rng.Uint64N(nanpLimit))
 	}
+}
+
+// TestPurposeSlots checks that every Purpose constant has a slot of its
+// own, and that a batch finds the scope of a purpose by its slot, by its
+// bytes when they are a copy, and for an unknown purpose or channel.
+func TestPurposeSlots(t *testing.T) {
+	t.Parallel()
+	seen := map[Purpose]bool{}
+	for _, c := range purposeSlots {
+		if c.data != nil {
+			seen[Purpose(unsafe.String(c.data, c.n))] = true
+		}
+	}
+	require.Len(t, seen, 4)
+	// A batch's purposes live as long as the batch: so do these.
+	var copies []Purpose
+	for _, ch := range []Channel{ChannelVoice, ChannelText, "fax"} {
+		bt := batch{chOK: ch == ChannelVoice || ch == ChannelText}
+		for _, p := range append(slices.Clone(modelPurposes), "", "marketing", "i") {
+			want, _ := lookupScope(p, ch)
+			require.Equal(t, want, bt.scope(p), "%q %s", p, ch)
+			cp := Purpose(string(append([]byte(nil), p...))) // other bytes
+			copies = append(copies, cp)
+			require.Equal(t, want, bt.scope(cp), "copy of %q %s", p, ch)
+			require.Equal(t, want, bt.scope(cp), "copy of %q %s, again", p, ch)
+		}
+	}
+	runtime.KeepAlive(copies)
 }
