@@ -3,6 +3,7 @@ package consent
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,15 +16,19 @@ import (
 // The in-memory consent index.
 //
 // A Snapshot is immutable. Numbers are split by area code (NPA) and exchange
-// (NXX): the root holds one directory per area code, a directory one block
-// per exchange, and a block the records of the exchange's numbers in one
-// slice of words, sorted by line number (the last four digits): first the
-// line numbers (2 bytes a record), then the packed records (16 bytes a
-// record). Lookup therefore addresses the block directly and binary-searches
-// a few dozen line numbers. Build lays all the blocks out in one array and
-// all the directories in another, on huge pages where the kernel allows.
-// Apply copies the root, the touched directories and the touched blocks, and
-// shares everything else with the snapshot it came from.
+// (NXX): the root holds one directory per area code, and a directory one
+// four-byte entry per exchange, which locates the block of the exchange's
+// records and tells how to read it. Mostly, a block is a small hash table
+// of cache-line buckets, each holding up to four packed records (16 bytes
+// each) with their line numbers (the last four digits): a lookup reads the
+// directory entry, which mostly stays in the CPU's caches (the directories
+// of 330 area codes take 1.3 MB), and one cache line, whether the number has
+// records or not. See index_bucket.go for the block formats, and index_batch.go for
+// the software pipeline of LookupBatch. Build lays all the blocks out in
+// one array and all the directories in another, on huge pages where the
+// kernel allows. Apply copies the root, the touched directories and the
+// touched blocks, places the new blocks on their own and shares everything
+// else with the snapshot it came from.
 //
 // A packed record holds times as whole Unix seconds, rounded so that the
 // index never lets a call through that exact times would stop: revocation
@@ -178,22 +183,18 @@ func cmpPending(x, y pending) int {
 	return cmpLine(line{uint16(x.n % 10_000), x.e}, line{uint16(y.n % 10_000), y.e})
 }
 
-// A block holds the records of one exchange in one slice of words:
+// A block (a sorted block) holds records in one slice of words:
 //
 //	[0]                n, the number of records
 //	[1, 1+kw)          their line numbers, four to a word (kw = (n+3)/4)
 //	[1+kw, 1+kw+2n)    the records, two words each
 //
-// sorted by cmpLine. An empty exchange has a nil block.
+// sorted by cmpLine. It holds the records of a bucket that do not fit in
+// it, or of an exchange too large for buckets (see index_bucket.go).
 type block []uint64
 
 // blockWords is the size in words of a block of n records.
 func blockWords(n int) int { return 1 + (n+3)>>2 + 2*n }
-
-// newBlock packs sorted, distinct lines into a block.
-func newBlock(ls []line) block {
-	return fillBlock(make(block, blockWords(len(ls))), ls)
-}
 
 // fillBlock packs sorted, distinct lines into b, which must be zero and
 // blockWords(len(ls)) long, and returns it.
@@ -238,23 +239,85 @@ func countLines(ls []line) int {
 	return c
 }
 
-// npaDir holds the blocks of one area code, by exchange.
+// npaDir locates the blocks of one area code, by exchange. Its entries are
+// four bytes each, so that the directories of every area code in use take
+// about a megabyte and stay in the CPU's caches.
 type npaDir struct {
-	blk [nxxCount]block
+	ent    [1024]dirEntry // by exchange; a power of two, so that indexes need no bounds check
+	base   unsafe.Pointer // the blocks built with the directory: see dirEntry.off
+	ext    []extBlock     // blocks placed on their own (by Apply), by exchange
+	blocks int            // exchanges with records
+}
+
+// extBlock is a block placed on its own.
+type extBlock struct {
+	nxx uint64
+	b   unsafe.Pointer
 }
 
 var (
 	sizeofSnapshot = int64(unsafe.Sizeof(Snapshot{}))
 	sizeofDir      = int64(unsafe.Sizeof(npaDir{}))
+	sizeofExt      = int64(unsafe.Sizeof(extBlock{}))
 )
 
-func (b block) bytes() int64 { return int64(cap(b)) * 8 }
+// blockAt returns where the block of exchange nxx, whose entry is e (not
+// empty), starts.
+func (d *npaDir) blockAt(nxx uint64, e dirEntry) unsafe.Pointer {
+	if off := e.off(); off != extOff {
+		return unsafe.Add(d.base, uintptr(off)*lineWords*8)
+	}
+	return d.extAt(nxx)
+}
+
+// extAt returns the block of exchange nxx, which is on its own.
+func (d *npaDir) extAt(nxx uint64) unsafe.Pointer {
+	i, _ := slices.BinarySearchFunc(d.ext, nxx, func(x extBlock, nxx uint64) int { return cmp.Compare(x.nxx, nxx) })
+	return d.ext[i].b
+}
+
+// setExt places the block of exchange nxx at b, on its own. d.ext must
+// not be shared.
+func (d *npaDir) setExt(nxx uint64, b unsafe.Pointer) {
+	i, found := slices.BinarySearchFunc(d.ext, nxx, func(x extBlock, nxx uint64) int { return cmp.Compare(x.nxx, nxx) })
+	if found {
+		d.ext[i].b = b
+		return
+	}
+	d.ext = slices.Insert(d.ext, i, extBlock{nxx, b})
+}
+
+// blockBytes returns the size of the block of entry e at b.
+func blockBytes(e dirEntry, b unsafe.Pointer) int64 {
+	c := e.class()
+	switch c {
+	case 0:
+		return 0
+	case classSorted:
+		return int64(roundLine(len(sortedAt(b)))) * 8
+	}
+	nb := classBuckets[c]
+	words := int(nb) * lineWords
+	for j := range nb {
+		if bk := bucketAt(b, j); bk[6]&slotKeyMask == ovfKey<<slotKeyShift {
+			words += len(sortedAt(unsafe.Add(unsafe.Pointer(bk), bk[7]*8)))
+		}
+	}
+	return int64(roundLine(words)) * 8
+}
+
+// newLines returns n words of zeros starting on a cache line.
+func newLines(n int) []uint64 {
+	w := make([]uint64, n+lineWords-1)
+	skip := int(-uintptr(unsafe.Pointer(unsafe.SliceData(w))) / 8 % lineWords)
+	return w[skip : skip+n : skip+n]
+}
 
 // Snapshot is an immutable consent index: for each NANP number, every
 // consent and revocation on file. It is safe for concurrent use; Lookup
 // takes no lock and allocates nothing. The zero Snapshot is empty.
 type Snapshot struct {
-	npa     [npaCount]*npaDir
+	npa     [1024]*npaDir // by area code; those from npaCount on always nil, for numbers out of range
 	seq     int64
 	records int
 	numbers int
@@ -315,20 +378,23 @@ func (s *Snapshot) Bytes() int64 { return s.bytes }
 // down, so that the index is never looser than exact times would be.
 // Lookup takes no lock and allocates nothing.
 func (s *Snapshot) Lookup(n uint64, p Purpose, ch Channel, at time.Time, out *ConsentFacts) bool {
-	*out = ConsentFacts{}
 	if s == nil || n >= nanpLimit {
+		*out = ConsentFacts{}
 		return false
 	}
 	d := s.npa[n/10_000_000]
 	if d == nil {
+		*out = ConsentFacts{}
 		return false
 	}
-	b := d.blk[n/10_000%1000]
-	if b == nil {
+	nxx := n / 10_000 % 1000
+	e := d.ent[nxx]
+	if e.class() == 0 {
+		*out = ConsentFacts{}
 		return false
 	}
 	pc, chBit := lookupScope(p, ch)
-	return b.lookup(uint16(n%10_000), pc, chBit, at.Unix(), out)
+	return lookupBlock(d.blockAt(nxx, e), e, uint16(n%10_000), pc, chBit, at.Unix(), out)
 }
 
 // lookupScope returns the scope code and channel bit a lookup for purpose p
@@ -346,12 +412,30 @@ func lookupScope(p Purpose, ch Channel) (pc, chBit uint64) {
 	return pc, chBit
 }
 
-// lookup is Lookup within the block of n's exchange: k is n's line number,
-// pc and chBit come from lookupScope and atS is the call's Unix second. out
-// must be zero.
+// lookupBlock is Lookup within the block of n's exchange, whose entry is e
+// and which starts at b: k is n's line number, pc and chBit come from
+// lookupScope and atS is the call's Unix second.
+func lookupBlock(b unsafe.Pointer, e dirEntry, k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+	if c := e.class(); c != classSorted {
+		bk := bucketAt(b, bucketOf(k, classBuckets[c], e.seed()))
+		if m := probe(bk, k); m != 0 {
+			return decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), pc, chBit, atS, out)
+		}
+		ovf := overflowOf(bk)
+		if ovf == 0 {
+			*out = ConsentFacts{}
+			return false
+		}
+		b = unsafe.Add(unsafe.Pointer(bk), ovf*8)
+	}
+	return sortedAt(b).lookup(k, pc, chBit, atS, out)
+}
+
+// lookup is Lookup within a sorted block.
 func (b block) lookup(k uint16, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	lo, hi := b.find(k)
-	return b.decide(lo, hi, pc, chBit, atS, out)
+	kw := (b.len() + 3) >> 2
+	return decide(b[1+kw+2*lo:1+kw+2*hi], ^uint64(0), pc, chBit, atS, out)
 }
 
 // find returns the range [lo, hi) of the records with line number k.
@@ -373,16 +457,17 @@ func (b block) find(k uint16) (lo, hi int) {
 	return lo, hi
 }
 
-// decide is lookup over the records [lo, hi) that find returned.
-func (b block) decide(lo, hi int, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+// decide is Lookup over the records of one number, in cmpLine order, two
+// words each in ws: the entry's word a (of which only the bits in aMask
+// count) and its word b. It overwrites out.
+func decide(ws []uint64, aMask, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
 	want := metaConsent | pc<<metaScopeShift | chBit
 	const match = metaConsent | metaScopeMask | metaText
 	rAll, rP := int64(-1), int64(-1)
 	var best entry
 	bestTier := 0
-	kw := (b.len() + 3) >> 2
-	for i := lo; i < hi; i++ {
-		e := b.entry(kw, i)
+	for i := 1; i < len(ws); i += 2 {
+		e := entry{ws[i-1] & aMask, ws[i]}
 		if !e.isConsent() { // revocations come first
 			t := e.at()
 			rAll = max(rAll, t)
@@ -414,20 +499,40 @@ func (b block) decide(lo, hi int, pc, chBit uint64, atS int64, out *ConsentFacts
 			best, bestTier = e, tier
 		}
 	}
-	if rAll >= 0 {
-		out.RevokedAt = time.Unix(rAll, 0).UTC()
+	*out = ConsentFacts{}
+	setUnix(&out.RevokedAt, rAll)
+	setUnix(&out.PurposeRevokedAt, rP)
+	if bestTier != 0 {
+		out.ID, out.Kind = best.id(), best.kind()
+		setUnix(&out.ObtainedAt, best.at())
+		if x := best.expires(); x != 0 {
+			setUnix(&out.ExpiresAt, x)
+		}
 	}
-	if rP >= 0 {
-		out.PurposeRevokedAt = time.Unix(rP, 0).UTC()
-	}
-	if bestTier == 0 {
+	return bestTier != 0
+}
+
+// decideOne is decide for a number with one record, whose words are a
+// (of which only the bits in aMask count) and b.
+func decideOne(a, b, aMask, pc, chBit uint64, atS int64, out *ConsentFacts) bool {
+	e := entry{a & aMask, b}
+	*out = ConsentFacts{}
+	t := e.at()
+	if !e.isConsent() {
+		setUnix(&out.RevokedAt, t)
+		if sc := e.scope(); sc == 0 || pc == 0 || sc == pc {
+			setUnix(&out.PurposeRevokedAt, t)
+		}
 		return false
 	}
-	out.ID = best.id()
-	out.Kind = best.kind()
-	out.ObtainedAt = time.Unix(best.at(), 0).UTC()
-	if x := best.expires(); x != 0 {
-		out.ExpiresAt = time.Unix(x, 0).UTC()
+	const match = metaConsent | metaScopeMask | metaText
+	if pc == 0 || e.a&match != metaConsent|pc<<metaScopeShift|chBit || e.a&metaFrac != 0 && t+1 > atS || t > atS {
+		return false // no match, or not given yet
+	}
+	out.ID, out.Kind = e.id(), e.kind()
+	setUnix(&out.ObtainedAt, t)
+	if x := e.expires(); x != 0 {
+		setUnix(&out.ExpiresAt, x)
 	}
 	return true
 }
@@ -451,9 +556,12 @@ func better(tier int, x, y entry) bool {
 
 // Apply returns a new snapshot holding s's records and records, and leaves
 // s unchanged. It copies only the parts of s that the records touch, so a
-// single record costs microseconds whatever the snapshot's size. Records
-// already held, and records the index cannot use (see Record), are skipped.
-// When nothing changes it returns s.
+// single record costs microseconds whatever the snapshot's size; once an
+// eighth of an area code's blocks have been replaced so, it also lays the
+// area code's blocks out again together (see npaDir.repack), which costs
+// about a millisecond per 10 MB of the area code's blocks. Records already
+// held, and records the index cannot use (see Record), are skipped. When
+// nothing changes it returns s.
 func (s *Snapshot) Apply(records ...Record) *Snapshot {
 	if s == nil {
 		s = emptySnapshot
@@ -472,9 +580,15 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 	slices.SortFunc(ps, cmpPending)
 	ns := *s
 	ns.seq = seq
-	var own [npaCount]bool // directories already copied into ns
+	var (
+		own     [npaCount]bool // directories already copied into ns
+		touched []uint64       // their area codes
+	)
 	changed := seq != s.seq
-	var buf []line
+	pl := planners.Get().(*planner)
+	defer planners.Put(pl)
+	buf := pl.lines[:0]
+	defer func() { pl.lines = buf[:0] }()
 	for len(ps) > 0 {
 		prefix := ps[0].n / 10_000
 		j := 1
@@ -484,11 +598,16 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 		group := ps[:j]
 		ps = ps[j:]
 		npa, nxx := prefix/1000, prefix%1000
-		var old block
+		var (
+			oldE dirEntry
+			oldB unsafe.Pointer
+		)
 		if d := ns.npa[npa]; d != nil {
-			old = d.blk[nxx]
+			if oldE = d.ent[nxx]; oldE.class() != 0 {
+				oldB = d.blockAt(nxx, oldE)
+			}
 		}
-		buf = old.lines(buf[:0])
+		buf = blockLines(buf[:0], oldE, oldB)
 		before, oldLines := len(buf), countLines(buf)
 		for _, p := range group {
 			buf = append(buf, line{uint16(p.n % 10_000), p.e})
@@ -499,25 +618,77 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 			continue // only duplicates
 		}
 		changed = true
-		nb := newBlock(buf)
+		plan := pl.plan(buf)
+		nb := newLines(plan.words)
+		pl.write(nb, buf, plan)
 		if !own[npa] {
 			d := new(npaDir)
 			if od := ns.npa[npa]; od != nil {
 				*d = *od
+				d.ext = slices.Clone(od.ext)
 			} else {
 				ns.bytes += sizeofDir
 			}
 			ns.npa[npa], own[npa] = d, true
+			touched = append(touched, npa)
 		}
-		ns.npa[npa].blk[nxx] = nb
+		d := ns.npa[npa]
+		if oldE.class() == 0 {
+			d.blocks++
+		}
+		if oldE.off() != extOff {
+			ns.bytes += sizeofExt
+		}
+		d.setExt(nxx, unsafe.Pointer(unsafe.SliceData(nb)))
+		d.ent[nxx] = makeEntry(plan.class, plan.seed, extOff)
 		ns.records += len(buf) - before
 		ns.numbers += countLines(buf) - oldLines
-		ns.bytes += nb.bytes() - old.bytes()
+		ns.bytes += int64(plan.words)*8 - blockBytes(oldE, oldB)
 	}
 	if !changed {
 		return s
 	}
+	for _, npa := range touched {
+		if d := ns.npa[npa]; len(d.ext) > 8+d.blocks/8 {
+			ns.bytes -= int64(len(d.ext)) * sizeofExt
+			if !d.repack() {
+				ns.bytes += int64(len(d.ext)) * sizeofExt
+			}
+		}
+	}
 	return &ns
+}
+
+// repack lays the blocks of d out again in one array of their own, and
+// reports whether it could. Apply calls it once an eighth of the blocks are
+// on their own: lookups of such blocks cost more (they are not on huge
+// pages, and LookupBatch finds them by a branch that is cheap only while it
+// is rarely taken), and repacking then keeps them few for a copy of a few
+// times the blocks applied.
+func (d *npaDir) repack() bool {
+	words := 0
+	for nxx, e := range d.ent {
+		if e.class() != 0 {
+			words += int(blockBytes(e, d.blockAt(uint64(nxx), e)) / 8)
+		}
+	}
+	if words/lineWords >= extOff {
+		return false
+	}
+	arena := newLines(words)
+	pos := 0
+	for nxx, e := range d.ent {
+		if e.class() == 0 {
+			continue
+		}
+		b := d.blockAt(uint64(nxx), e)
+		w := int(blockBytes(e, b) / 8)
+		copy(arena[pos:pos+w], unsafe.Slice((*uint64)(b), w))
+		d.ent[nxx] = makeEntry(e.class(), e.seed(), uint32(pos/lineWords))
+		pos += w
+	}
+	d.base, d.ext = unsafe.Pointer(unsafe.SliceData(arena)), nil
+	return true
 }
 
 // Builder collects records for a new Snapshot without keeping the Records
@@ -526,6 +697,9 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 type Builder struct {
 	ps  []pending
 	seq int64
+	// offLimit, when not 0, lowers the largest offset of a block from its
+	// directory's base below extOff, for tests.
+	offLimit int
 }
 
 // Add adds one record. Records the index cannot use are skipped.
@@ -539,35 +713,54 @@ func (b *Builder) Add(r Record) {
 // Len returns the number of records added so far, duplicates included.
 func (b *Builder) Len() int { return len(b.ps) }
 
+// exchangeLines appends to dst the distinct lines of the exchange whose
+// records start ps, sorted by cmpPending, and returns them and the rest of
+// ps.
+func exchangeLines(dst []line, ps []pending) ([]line, []pending) {
+	prefix := ps[0].n / 10_000
+	j := 0
+	for ; j < len(ps) && ps[j].n/10_000 == prefix; j++ {
+		if j == 0 || ps[j] != ps[j-1] {
+			dst = append(dst, line{uint16(ps[j].n % 10_000), ps[j].e})
+		}
+	}
+	return dst, ps[j:]
+}
+
 // Build returns a snapshot of the records added, at change sequence number
 // seq (or the largest Seq among the records, if greater), and resets the
 // builder.
 func (b *Builder) Build(seq int64) *Snapshot {
 	ps := b.ps
 	s := &Snapshot{seq: max(seq, b.seq), bytes: sizeofSnapshot}
-	b.ps, b.seq = nil, 0
+	limit := extOff - 1
+	if b.offLimit > 0 {
+		limit = b.offLimit
+	}
+	b.ps, b.seq, b.offLimit = nil, 0, 0
 	slices.SortFunc(ps, cmpPending)
-	// The blocks share one array, and the directories another, both backed
-	// by huge pages where the kernel allows: lookups go to random places in
-	// them, and with small pages most would miss the TLB.
+	// First the layout of every block, to size the arrays. The blocks share
+	// one array, and the directories another, both backed by huge pages
+	// where the kernel allows: lookups go to random places in them, and
+	// with small pages most would miss the TLB.
+	var (
+		buf   []line
+		pl    planner
+		plans []blockPlan
+	)
 	words, dirs := 0, 0
 	lastNPA := uint64(npaCount)
-	for i := 0; i < len(ps); {
-		prefix := ps[i].n / 10_000
-		distinct := 0
-		for j := i; j < len(ps) && ps[j].n/10_000 == prefix; j++ {
-			if j == i || ps[j] != ps[j-1] {
-				distinct++
-			}
-			i = j + 1
-		}
-		words += blockWords(distinct)
-		if npa := prefix / 1000; npa != lastNPA {
+	for rest := ps; len(rest) > 0; {
+		if npa := rest[0].n / 10_000_000; npa != lastNPA {
 			dirs++
 			lastNPA = npa
 		}
+		buf, rest = exchangeLines(buf[:0], rest)
+		plan := pl.plan(buf)
+		plans = append(plans, plan)
+		words += plan.words
 	}
-	arena := make([]uint64, words)
+	arena := newLines(words)
 	blocks := arena
 	dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(arena))), len(arena)*8))
 	dirArena := make([]npaDir, dirs)
@@ -575,35 +768,39 @@ func (b *Builder) Build(seq int64) *Snapshot {
 		dnc.AdviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&dirArena[0])), dirs*int(sizeofDir)))
 	}
 	dirList := dirArena
-	var buf []line
-	for len(ps) > 0 {
-		prefix := ps[0].n / 10_000
-		j := 1
-		for j < len(ps) && ps[j].n/10_000 == prefix {
-			j++
-		}
-		buf = buf[:0]
-		for i, p := range ps[:j] {
-			if i == 0 || p != ps[i-1] {
-				buf = append(buf, line{uint16(p.n % 10_000), p.e})
-			}
-		}
-		ps = ps[j:]
-		npa, nxx := prefix/1000, prefix%1000
-		d := s.npa[npa]
-		if d == nil {
+	var d *npaDir
+	lastNPA = npaCount
+	baseAt := 0 // where in blocks d.base is
+	for i := 0; len(ps) > 0; i++ {
+		npa, nxx := ps[0].n/10_000_000, ps[0].n/10_000%1000
+		buf, ps = exchangeLines(buf[:0], ps)
+		plan := plans[i]
+		pl.replan(buf, plan)
+		if npa != lastNPA {
 			d = &dirArena[0]
 			dirArena = dirArena[1:]
 			s.npa[npa] = d
 			s.bytes += sizeofDir
+			d.base = unsafe.Pointer(unsafe.SliceData(arena))
+			baseAt = len(blocks) - len(arena)
+			lastNPA = npa
 		}
-		w := blockWords(len(buf))
-		nb := fillBlock(block(arena[:w:w]), buf)
-		arena = arena[w:]
-		d.blk[nxx] = nb
+		mem := arena[:plan.words:plan.words]
+		arena = arena[plan.words:]
+		off := (len(blocks) - len(arena) - plan.words - baseAt) / lineWords
+		if off > limit {
+			// Too far from the directory's base: a block of its own.
+			mem = newLines(plan.words)
+			d.setExt(nxx, unsafe.Pointer(unsafe.SliceData(mem)))
+			s.bytes += sizeofExt
+			off = extOff
+		}
+		pl.write(mem, buf, plan)
+		d.ent[nxx] = makeEntry(plan.class, plan.seed, uint32(off))
+		d.blocks++
 		s.records += len(buf)
 		s.numbers += countLines(buf)
-		s.bytes += nb.bytes()
+		s.bytes += int64(plan.words) * 8
 	}
 	// Memory the heap reused is on small pages whatever AdviseHuge said.
 	dnc.CollapseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(blocks))), len(blocks)*8))

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"math/bits"
 	"time"
 	"unsafe"
 
@@ -19,14 +20,26 @@ type Query struct {
 	At time.Time
 }
 
-// The software pipeline of LookupBatch: queries go through it in groups,
-// and each group's three dependent memory accesses (the block's place in
-// its area code's directory, the block's line numbers, the records of the
-// number) are started three, two and one groups before the group is
-// decoded.
+// The software pipeline of LookupBatch: queries go through it in groups.
+// For each group it prefetches the directory entries, then (a group later)
+// reads them, finds every query's bucket (or sorted block) and prefetches
+// it, and lookupAhead groups later decodes the group. Neither stage
+// branches on what it loads before the group's prefetches are issued, so
+// that the loads overlap. Most queries are answered from their bucket's
+// one cache line; the few whose records are in a sorted block (an overflow
+// block, or an exchange too large for buckets) wait two more groups: one
+// for the block's line numbers, one for the records.
 const (
 	lookupGroup = 16
-	lookupRing  = 4 // groups in flight
+	lookupAhead = 1
+	lookupRing  = 32 // a power of two: at least (lookupAhead+1) groups, and 2
+)
+
+// emptyDir stands for the directory of an area code without records, and
+// emptyLine is what the pipeline prefetches for a number without records.
+var (
+	emptyDir  npaDir
+	emptyLine [lineWords]uint64
 )
 
 // LookupBatch sets out[i] to what Lookup(qs[i].Number, qs[i].Purpose, ch,
@@ -44,120 +57,300 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	if s == nil {
 		s = emptySnapshot
 	}
-	var (
-		slots  [lookupRing][lookupGroup]*block // where each query's block is listed
-		blocks [lookupRing][lookupGroup]block
-		ranges [lookupRing][lookupGroup][2]int32 // the number's records in its block
-		addrs  [4 * lookupGroup]uintptr
-	)
-	groups := (len(qs) + lookupGroup - 1) / lookupGroup
-	part := func(g int) []Query { return qs[g*lookupGroup : min((g+1)*lookupGroup, len(qs))] }
-	// findSlots finds where the blocks of group g are listed and prefetches
-	// those places.
-	findSlots := func(g int) {
-		sl := &slots[g%lookupRing]
-		k := 0
-		for i := range part(g) {
-			n := qs[g*lookupGroup+i].Number
-			sl[i] = nil
-			if n >= nanpLimit {
-				continue
-			}
-			if d := s.npa[n/10_000_000]; d != nil {
-				p := &d.blk[n/10_000%1000]
-				sl[i] = p
-				addrs[k] = uintptr(unsafe.Pointer(p))
-				k++
+	var bt batch
+	bt.s = s
+	_, bt.chBit = lookupScope("", ch)
+	bt.chOK = ch == ChannelVoice || ch == ChannelText
+	for lo := 0; lo < len(qs); lo += lookupChunk {
+		hi := min(lo+lookupChunk, len(qs))
+		var f []bool
+		if found != nil {
+			f = found[lo:hi]
+		}
+		bt.run(qs[lo:hi], out[lo:hi], f)
+	}
+}
+
+// lookupChunk is the most queries the pipeline takes at once.
+const lookupChunk = 256
+
+// batch is the state of one LookupBatch call. It holds no pointer to the
+// caller's queries and answers, which its methods take as arguments: the
+// caller may keep them on its stack.
+type batch struct {
+	s     *Snapshot
+	chBit uint64
+	chOK  bool
+	// The scope of the last purpose seen (by the address and length of its
+	// bytes), for the queries that share it.
+	lastP  uintptr
+	lastN  int
+	lastPC uint64
+	// The queries of the chunk that go through the pipeline, in order (the
+	// others are out of range), with their area codes, and their exchanges
+	// and line numbers (exchange << 16 | line number).
+	idx [lookupChunk]int32
+	npa [lookupChunk]uint16
+	nxk [lookupChunk]uint32
+	// Per query in flight, by its place in idx: its directory, then its
+	// entry and its bucket (or sorted block).
+	dirs [lookupRing]*npaDir
+	ents [lookupRing]dirEntry
+	ptrs [lookupRing]unsafe.Pointer
+	sw   sortedWaits
+}
+
+// run looks up qs, at most lookupChunk of them, into out and found. Those out
+// of range are answered at once, so that a caller can mark the queries it
+// does not need as absent for little more than the cost of writing their
+// empty answers; the others go through the pipeline.
+func (bt *batch) run(qs []Query, out []ConsentFacts, found []bool) {
+	n := 0
+	for i := range qs {
+		// Every query is written at n, which moves on past those in range.
+		nn := qs[i].Number
+		prefix, np := splitNumber(nn)
+		bt.idx[n&(lookupChunk-1)] = int32(i)
+		bt.npa[n&(lookupChunk-1)] = uint16(np)
+		bt.nxk[n&(lookupChunk-1)] = uint32(prefix-np*1000)<<16 | uint32(nn-prefix*10_000)
+		n += int(b2u(nn < nanpLimit))
+	}
+	if n < len(qs) {
+		for i := range qs {
+			if qs[i].Number >= nanpLimit {
+				out[i] = ConsentFacts{}
+				if found != nil {
+					found[i] = false
+				}
 			}
 		}
-		dnc.Prefetch(addrs[:k])
 	}
-	// findBlocks reads the places of group g, in cache by now, and
-	// prefetches each block's count and line numbers.
-	findBlocks := func(g int) {
-		sl, bl := &slots[g%lookupRing], &blocks[g%lookupRing]
-		k := 0
-		for i := range part(g) {
-			bl[i] = nil
-			p := sl[i]
-			if p == nil || *p == nil {
-				continue
-			}
-			b := *p
-			bl[i] = b
-			// len(b) = 1 + ceil(n/4) + 2n: the count and line numbers are
-			// in the first 1 + ceil(n/4) words, at most (len+2)/9 + 1.
-			// Past four lines (over a hundred records) the search takes
-			// its chances.
-			if k > len(addrs)-5 {
-				dnc.Prefetch(addrs[:k])
-				k = 0
-			}
-			end := min((len(b)+2)/9+1, len(b)-1, 24)
-			for w := 0; w < end; w += 8 {
-				addrs[k] = uintptr(unsafe.Pointer(&b[w]))
-				k++
-			}
-			addrs[k] = uintptr(unsafe.Pointer(&b[end]))
-			k++
+	bt.runPipeline(bt.idx[:n], qs, out, found)
+}
+
+// splitNumber returns n/10_000 and n/10_000_000 for n below nanpLimit
+// (and something for the others), by multiplications that fit in 64 bits,
+// which are cheaper than the compiler's divisions by constants.
+func splitNumber(n uint64) (prefix, npa uint64) {
+	// n>>4 < 1<<30, and 1759218605 = ceil(1<<40 / 625); prefix < 1<<20,
+	// and 1073742 = ceil(1<<30 / 1000). TestSplitNumber checks them.
+	prefix = (n >> 4 & (1<<30 - 1)) * 1759218605 >> 40
+	return prefix, prefix * 1073742 >> 30
+}
+
+// runPipeline looks up the queries idx of qs, which are in range.
+func (bt *batch) runPipeline(idx []int32, qs []Query, out []ConsentFacts, found []bool) {
+	n := len(idx)
+	for g := 0; (g-lookupAhead-1)*lookupGroup < n; g++ {
+		if lo := g * lookupGroup; lo < n {
+			bt.findDirs(lo, min(lo+lookupGroup, n))
 		}
-		dnc.Prefetch(addrs[:k])
+		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < n {
+			bt.locate(lo, min(lo+lookupGroup, n))
+		}
+		if lo := (g - 1 - lookupAhead) * lookupGroup; lo >= 0 {
+			if bt.sw.nFresh|bt.sw.nReady != 0 {
+				bt.advance(qs, out, found)
+			}
+			bt.decode(idx, lo, min(lo+lookupGroup, n), qs, out, found)
+		}
 	}
-	// findRecords searches the line numbers of group g, in cache by now,
-	// and prefetches the records of the number, if it has any.
-	findRecords := func(g int) {
-		bl, rg := &blocks[g%lookupRing], &ranges[g%lookupRing]
-		k := 0
-		for i := range part(g) {
-			b := bl[i]
-			if b == nil {
+	for bt.sw.nFresh > 0 || bt.sw.nReady > 0 {
+		bt.advance(qs, out, found)
+	}
+}
+
+// findDirs finds the directory of the queries at [lo, hi) in idx and
+// prefetches each query's entry in it.
+func (bt *batch) findDirs(lo, hi int) {
+	var addrs [lookupGroup]uintptr
+	s := bt.s
+	for p := lo; p < hi; p++ {
+		d := s.npa[bt.npa[p&(lookupChunk-1)]&1023]
+		if d == nil {
+			d = &emptyDir
+		}
+		bt.dirs[p&(lookupRing-1)] = d
+		addrs[(p-lo)&(lookupGroup-1)] = uintptr(unsafe.Pointer(&d.ent[bt.nxk[p&(lookupChunk-1)]>>16&1023]))
+	}
+	dnc.Prefetch(addrs[:hi-lo])
+}
+
+// locate reads the directory entries of the queries at [lo, hi) in idx,
+// finds each query's bucket (or sorted block) and prefetches it. It
+// branches on an entry only for blocks placed on their own, which are
+// rare.
+func (bt *batch) locate(lo, hi int) {
+	var addrs [lookupGroup]uintptr
+	for p := lo; p < hi; p++ {
+		r := p & (lookupRing - 1)
+		d, x := bt.dirs[r], bt.nxk[p&(lookupChunk-1)]
+		e := d.ent[x>>16&1023]
+		c := e.class()
+		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
+		if c == 0 {
+			off = 0
+		}
+		var ptr unsafe.Pointer
+		if e.off() != extOff {
+			ptr = unsafe.Add(d.base, off*lineWords*8)
+		} else {
+			// Rare (see Apply): a block of its own.
+			ptr = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
+		}
+		a := uintptr(ptr)
+		if c == 0 {
+			a = uintptr(unsafe.Pointer(&emptyLine))
+		}
+		bt.ents[r], bt.ptrs[r] = e, ptr
+		addrs[(p-lo)&(lookupGroup-1)] = a
+	}
+	dnc.Prefetch(addrs[:hi-lo])
+}
+
+// decode answers the queries idx[lo:hi] from their buckets, and sets the
+// others on their way through the sorted blocks.
+func (bt *batch) decode(idx []int32, lo, hi int, qs []Query, out []ConsentFacts, found []bool) {
+	for p := lo; p < hi; p++ {
+		j := int(idx[p])
+		r := p & (lookupRing - 1)
+		e, ptr := bt.ents[r], bt.ptrs[r]
+		o := &out[j]
+		c := e.class()
+		ok := false
+		switch {
+		case c == 0:
+			*o = ConsentFacts{}
+		case c == classSorted:
+			bt.wait(j, ptr, false, qs, out, found)
+			continue
+		default:
+			q := &qs[j]
+			bk := (*[lineWords]uint64)(ptr)
+			if m := probe(bk, uint16(bt.nxk[p&(lookupChunk-1)])); m&(m-1) == 0 && m != 0 {
+				i := 2 * bits.TrailingZeros(m) & 7
+				ok = decideOne(bk[i], bk[i+1], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
+			} else if m != 0 {
+				ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
+			} else if ovf := overflowOf(bk); ovf == 0 {
+				*o = ConsentFacts{}
+			} else {
+				bt.wait(j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true, qs, out, found)
 				continue
 			}
-			lo, hi := b.find(uint16(qs[g*lookupGroup+i].Number % 10_000))
-			rg[i] = [2]int32{int32(lo), int32(hi)}
-			if lo == hi {
-				continue
+		}
+		if found != nil {
+			found[j] = ok
+		}
+	}
+}
+
+// scope returns the scope code of purpose p on the batch's channel, as
+// lookupScope does. The queries of a batch mostly name the package's
+// Purpose constants, in no particular order: those it finds by the address
+// of their bytes in purposeSlots, without a branch that depends on which
+// one it is; for others it remembers the last purpose's code.
+func (bt *batch) scope(p Purpose) uint64 {
+	if len(p) > 0 {
+		c := &purposeSlots[(len(p)^int(p[0]))&(len(purposeSlots)-1)]
+		if c.data == unsafe.StringData(string(p)) && c.n == len(p) {
+			if !bt.chOK {
+				return 0
 			}
-			kw := (b.len() + 3) >> 2
-			addrs[k] = uintptr(unsafe.Pointer(&b[1+kw+2*lo]))
-			addrs[k+1] = uintptr(unsafe.Pointer(&b[kw+2*hi]))
+			return c.pc
+		}
+	}
+	if uintptr(unsafe.Pointer(unsafe.StringData(string(p)))) == bt.lastP && len(p) == bt.lastN {
+		return bt.lastPC
+	}
+	pc := uint64(0)
+	if bt.chOK {
+		pc = scopeCode(p)
+	}
+	bt.lastP, bt.lastN, bt.lastPC = uintptr(unsafe.Pointer(unsafe.StringData(string(p)))), len(p), pc
+	return pc
+}
+
+// purposeSlot is a Purpose constant, by the address and length of its
+// bytes, and its scope code.
+type purposeSlot struct {
+	data *byte
+	n    int
+	pc   uint64
+}
+
+// purposeSlots holds the Purpose constants, each in the slot of its length
+// and first byte (see batch.scope), if no other took it first.
+var purposeSlots = func() (t [8]purposeSlot) {
+	for _, p := range []Purpose{PurposeInformational, PurposeTelemarketing, PurposeDebtCollection, PurposeSolicitation} {
+		if c := &t[(len(p)^int(p[0]))&7]; c.data == nil {
+			*c = purposeSlot{unsafe.StringData(string(p)), len(p), scopeCode(p)}
+		}
+	}
+	return t
+}()
+
+// sortedWait is a query of a batch waiting for a sorted block: at p, and
+// then, once its first line is in the cache, b.
+type sortedWait struct {
+	p      unsafe.Pointer
+	b      block
+	j      int
+	lo, hi int
+}
+
+// sortedWaits are the queries of a batch waiting for a sorted block: fresh
+// ones, whose line numbers are on their way, and ready ones, whose records
+// are.
+type sortedWaits struct {
+	fresh, ready   [lookupGroup]sortedWait
+	nFresh, nReady int
+	addrs          [2 * lookupGroup]uintptr
+}
+
+// wait queues query j, whose records are in the sorted block at p;
+// prefetch tells to prefetch the block's first line.
+func (bt *batch) wait(j int, p unsafe.Pointer, prefetch bool, qs []Query, out []ConsentFacts, found []bool) {
+	sw := &bt.sw
+	if prefetch {
+		a := [1]uintptr{uintptr(p)}
+		dnc.Prefetch(a[:])
+	}
+	if sw.nFresh == len(sw.fresh) {
+		bt.advance(qs, out, found)
+	}
+	sw.fresh[sw.nFresh] = sortedWait{p: p, j: j}
+	sw.nFresh++
+}
+
+// advance answers the queries whose records are in the cache by now, and
+// searches the line numbers of those whose first line is, prefetching
+// their records.
+func (bt *batch) advance(qs []Query, out []ConsentFacts, found []bool) {
+	sw := &bt.sw
+	for i := range sw.nReady {
+		w := &sw.ready[i]
+		q := &qs[w.j]
+		kw := (w.b.len() + 3) >> 2
+		ok := decide(w.b[1+kw+2*w.lo:1+kw+2*w.hi], ^uint64(0), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), &out[w.j])
+		if found != nil {
+			found[w.j] = ok
+		}
+	}
+	sw.nReady = 0
+	k := 0
+	for i := range sw.nFresh {
+		w := sw.fresh[i]
+		w.b = sortedAt(w.p)
+		w.lo, w.hi = w.b.find(uint16(qs[w.j].Number % 10_000))
+		kw := (w.b.len() + 3) >> 2
+		if w.lo < w.hi {
+			sw.addrs[k] = uintptr(unsafe.Pointer(&w.b[1+kw+2*w.lo]))
+			sw.addrs[k+1] = uintptr(unsafe.Pointer(&w.b[kw+2*w.hi]))
 			k += 2
 		}
-		dnc.Prefetch(addrs[:k])
+		sw.ready[i] = w
 	}
-	for g := range min(groups, 3) {
-		findSlots(g)
-	}
-	for g := range min(groups, 2) {
-		findBlocks(g)
-	}
-	for g := range min(groups, 1) {
-		findRecords(g)
-	}
-	for g := range groups {
-		if g+3 < groups {
-			findSlots(g + 3)
-		}
-		if g+2 < groups {
-			findBlocks(g + 2)
-		}
-		if g+1 < groups {
-			findRecords(g + 1)
-		}
-		bl, rg := &blocks[g%lookupRing], &ranges[g%lookupRing]
-		for i := range part(g) {
-			j := g*lookupGroup + i
-			q := &qs[j]
-			o := &out[j]
-			*o = ConsentFacts{}
-			ok := false
-			if b := bl[i]; b != nil && rg[i][0] != rg[i][1] {
-				pc, chBit := lookupScope(q.Purpose, ch)
-				ok = b.decide(int(rg[i][0]), int(rg[i][1]), pc, chBit, q.At.Unix(), o)
-			}
-			if found != nil {
-				found[j] = ok
-			}
-		}
-	}
+	sw.nReady, sw.nFresh = sw.nFresh, 0
+	dnc.Prefetch(sw.addrs[:k])
 }

@@ -182,7 +182,9 @@ func TestLookupBatchLargeIndex(t *testing.T) {
 	require.Equal(t, make([]ConsentFacts, 3), out)
 }
 
-// TestLookupBatchAllocatesNothing checks the zero-allocation promise.
+// TestLookupBatchAllocatesNothing checks the zero-allocation promise, also
+// for a caller that keeps its queries and answers on its stack, as the
+// gate does, over every block format.
 func TestLookupBatchAllocatesNothing(t *testing.T) { //nolint:paralleltest // AllocsPerRun forbids t.Parallel.
 	rng := rand.New(rand.NewPCG(3, 4))
 	s := NewSnapshot(0, genRecords(rng, 200, true)...)
@@ -193,6 +195,23 @@ func TestLookupBatchAllocatesNothing(t *testing.T) { //nolint:paralleltest // Al
 	out := make([]ConsentFacts, len(qs))
 	found := make([]bool, len(qs))
 	require.Zero(t, testing.AllocsPerRun(100, func() { s.LookupBatch(qs, ChannelVoice, out, found) }))
+
+	g := &randomLedger{rng: rand.New(rand.NewPCG(5, 6)), base: indexBase}
+	s = NewSnapshot(0, g.ledger(5000)...)
+	s = s.Apply(g.record(g.numbers[0])) // a block on its own
+	many := g.queries(128)
+	onStack := func() {
+		var (
+			qs  [128]Query
+			out [128]ConsentFacts
+		)
+		copy(qs[:], many)
+		s.LookupBatch(qs[:], ChannelVoice, out[:], nil)
+		if out[0].ID == -1 {
+			t.Fail() // use out
+		}
+	}
+	require.Zero(t, testing.AllocsPerRun(100, onStack))
 }
 
 // TestCompactHistoryCaps checks that the caps and quiet periods counted
