@@ -26,6 +26,8 @@ func NewIndex() *Index { return &Index{} }
 type View struct {
 	lists [MaxLists]listEntry
 	held  Hits
+	small Hits           // lists looked up in table instead of their sets
+	table *smallTable    // the members of the small lists; nil when none
 	byNPA [npaCount]Hits // lists with members in each area code
 }
 
@@ -86,7 +88,7 @@ func (x *Index) Replace(meta Meta, set *Set) (Meta, error) {
 	if meta.Updated.IsZero() {
 		meta.Updated = x.clock()
 	}
-	x.install(old, meta, set)
+	x.install(old, meta, set, nil)
 	return meta, nil
 }
 
@@ -140,7 +142,7 @@ func (x *Index) Apply(l ListID, ch Change) (Meta, ApplyStats, error) {
 	if ch.Source != "" {
 		meta.Source = ch.Source
 	}
-	x.install(old, meta, ns)
+	x.install(old, meta, ns, &ch)
 	return meta, st, nil
 }
 
@@ -158,6 +160,10 @@ func (x *Index) Remove(l ListID) bool {
 	nv := *old
 	nv.lists[l] = listEntry{}
 	nv.held &^= 1 << l
+	if old.small.Has(l) {
+		nv.small &^= 1 << l
+		nv.table = old.table.without(1<<l, old.smallCount(l)).done()
+	}
 	for a := range nv.byNPA {
 		nv.byNPA[a] &^= 1 << l
 	}
@@ -165,12 +171,15 @@ func (x *Index) Remove(l ListID) bool {
 	return true
 }
 
-// install publishes a copy of old with list meta.List set to set.
-func (x *Index) install(old *View, meta Meta, set *Set) {
+// install publishes a copy of old with list meta.List set to set. ch is
+// the change that made set from the list's set in old, or nil when set
+// replaces it.
+func (x *Index) install(old *View, meta Meta, set *Set, ch *Change) {
 	nv := *old
 	l := meta.List
 	nv.lists[l] = listEntry{meta: meta, set: set}
 	nv.held |= 1 << l
+	nv.installSmall(old, l, set, ch)
 	for a, t := range set.npa {
 		if t != nil {
 			nv.byNPA[a] |= 1 << l
@@ -183,13 +192,68 @@ func (x *Index) install(old *View, meta Meta, set *Set) {
 
 func (x *Index) clock() time.Time { return time.Now() }
 
+// smallCount returns how many numbers the lists in the view's table hold
+// together, counting a number once per list, leaving out list skip.
+func (v *View) smallCount(skip ListID) int {
+	n := 0
+	for l := range (v.small &^ (1 << skip)).Lists() {
+		n += v.lists[l].set.Len()
+	}
+	return n
+}
+
+// installSmall sets the view's table and small lists for list l, whose set
+// in old was changed by ch (or replaced, when ch is nil) to set: l is
+// looked up in the table when it has at most smallMax numbers and the
+// table stays within smallBudget. A change to a list already in the table
+// touches only the entries of its numbers.
+func (v *View) installSmall(old *View, l ListID, set *Set, ch *Change) {
+	bit := Hits(1) << l
+	was := old.small.Has(l)
+	others := old.smallCount(l)
+	now := set.Len() <= smallMax && others+set.Len() <= smallBudget
+	switch {
+	case was && now && ch != nil:
+		// Deletions first: a number in both lists ends up in the list,
+		// as Set.Apply has it.
+		e := old.table.edit()
+		for _, n := range ch.Dels {
+			e.set(n, bit, false)
+		}
+		for _, n := range ch.Adds {
+			e.set(n, bit, true)
+		}
+		v.table = e.done()
+	case was || now:
+		var e *smallEdit
+		if was {
+			e = old.table.without(bit, others+set.Len())
+		} else {
+			e = old.table.edit()
+		}
+		if now {
+			for n := range set.All() {
+				e.set(n, bit, true)
+			}
+		}
+		v.table = e.done()
+	}
+	v.small = old.small &^ bit
+	if now {
+		v.small |= bit
+	}
+}
+
 // Lookup returns the lists of the view that hold n.
 func (v *View) Lookup(n uint64) Hits {
 	if n >= MaxNumber {
 		return 0
 	}
 	var h Hits
-	for cand := v.byNPA[n/npaSpan]; cand != 0; cand &= cand - 1 {
+	if v.table != nil {
+		h = v.table.lookup(n)
+	}
+	for cand := v.byNPA[n/npaSpan] &^ v.small; cand != 0; cand &= cand - 1 {
 		l := bits.TrailingZeros64(uint64(cand))
 		if v.lists[l].set.Contains(n) {
 			h |= 1 << l
@@ -199,7 +263,9 @@ func (v *View) Lookup(n uint64) Hits {
 }
 
 // LookupBatch sets out[i] to the lists of the view that hold ns[i]; out must
-// be at least as long as ns. It allocates nothing.
+// be at least as long as ns. It allocates nothing. The small lists are
+// answered from the view's table as the numbers are first read; each
+// large list is looked up in its set for the numbers in its area codes.
 func (v *View) LookupBatch(ns []uint64, out []Hits) {
 	out = out[:len(ns)]
 	const window = 256
@@ -208,6 +274,7 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 		sub   [window]uint64
 		found [window]bool
 	)
+	t := v.table
 	for len(ns) > 0 {
 		w := min(window, len(ns))
 		var union Hits
@@ -215,10 +282,13 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 			out[i] = 0
 			if n < MaxNumber {
 				union |= v.byNPA[n/npaSpan]
+				if t != nil {
+					out[i] = t.lookup(n)
+				}
 			}
 		}
-		for ; union != 0; union &= union - 1 {
-			l := ListID(bits.TrailingZeros64(uint64(union)))
+		for large := union &^ v.small; large != 0; large &= large - 1 {
+			l := ListID(bits.TrailingZeros64(uint64(large)))
 			k := 0
 			for i, n := range ns[:w] {
 				if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
@@ -258,10 +328,11 @@ func (v *View) Lists() []Meta {
 	return out
 }
 
-// Bytes returns the memory the view's sets reference, counting data that
-// several lists or views share once per list.
+// Bytes returns the memory the view's sets and its table of small lists
+// reference, counting data that several lists or views share once per
+// list.
 func (v *View) Bytes() int64 {
-	b := int64(0)
+	b := v.table.bytes()
 	for l := range v.held.Lists() {
 		b += v.lists[l].set.Bytes()
 	}
