@@ -263,47 +263,89 @@ func (v *View) Lookup(n uint64) Hits {
 }
 
 // LookupBatch sets out[i] to the lists of the view that hold ns[i]; out must
-// be at least as long as ns. It allocates nothing. The small lists are
-// answered from the view's table as the numbers are first read; each
-// large list is looked up in its set for the numbers in its area codes.
+// be at least as long as ns. It allocates nothing.
 func (v *View) LookupBatch(ns []uint64, out []Hits) {
 	out = out[:len(ns)]
-	const window = 256
-	var (
-		idx   [window]int32
-		sub   [window]uint64
-		found [window]bool
-	)
-	t := v.table
 	for len(ns) > 0 {
-		w := min(window, len(ns))
-		var union Hits
-		for i, n := range ns[:w] {
-			out[i] = 0
-			if n < MaxNumber {
-				union |= v.byNPA[n/npaSpan]
-				if t != nil {
-					out[i] = t.lookup(n)
-				}
-			}
-		}
-		for large := union &^ v.small; large != 0; large &= large - 1 {
-			l := ListID(bits.TrailingZeros64(uint64(large)))
-			k := 0
-			for i, n := range ns[:w] {
-				if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
-					idx[k], sub[k] = int32(i), n
-					k++
-				}
-			}
-			v.lists[l].set.ContainsBatch(sub[:k], found[:k])
-			for j := range k {
-				if found[j] {
-					out[idx[j]] |= 1 << l
-				}
-			}
-		}
+		w := min(batchWindow, len(ns))
+		v.lookupWindow(ns[:w], out[:w])
 		ns, out = ns[w:], out[w:]
+	}
+}
+
+// lookupWindow is LookupBatch for at most batchWindow numbers. A first
+// pass notes the lists each number's area code has members of and checks
+// the small lists' table's tag words, which answer most numbers at once;
+// then each large list is looked up in its set for the numbers in its area
+// codes, or for all of them when each is in one, which spares gathering
+// them.
+func (v *View) lookupWindow(ns []uint64, out []Hits) {
+	out = out[:len(ns)]
+	union, all := Hits(0), ^Hits(0)
+	if t := v.table; t != nil {
+		// t.probe, inlined by hand: the compiler does not.
+		tags, mul := t.tags, t.mul
+		bmask := uint(len(tags) - 1)
+		bshift, tshift := t.bshift&63, (t.bshift-7)&63
+		for i, n := range ns {
+			h := Hits(0)
+			if n < MaxNumber {
+				a := v.byNPA[n/npaSpan]
+				union |= a
+				all &= a
+				x := n * mul
+				tw := tags[uint(x>>bshift)&bmask]
+				tag := x >> tshift & 0x7f
+				y := tw&tagMask ^ (tag|uint64(b2uint(tag == 0)))*ones8
+				if (y-ones8)&^y&high8|tw&ovfTag != 0 {
+					h = t.lookupSlow(n)
+				}
+			} else {
+				all = 0
+			}
+			out[i] = h
+		}
+	} else {
+		for i, n := range ns {
+			if n < MaxNumber {
+				a := v.byNPA[n/npaSpan]
+				union |= a
+				all &= a
+			} else {
+				all = 0
+			}
+			out[i] = 0
+		}
+	}
+	for large := union &^ v.small; large != 0; large &= large - 1 {
+		l := ListID(bits.TrailingZeros64(uint64(large)))
+		if all.Has(l) {
+			v.lists[l].set.containsWindow(ns, out, 1<<l)
+		} else {
+			v.lookupSome(l, ns, out)
+		}
+	}
+}
+
+// lookupSome adds list l to out[i] for every ns[i] in its area codes that
+// it holds: lookupWindow's path for a list that some of the numbers cannot
+// be on, a state's list mostly.
+func (v *View) lookupSome(l ListID, ns []uint64, out []Hits) {
+	var (
+		idx   [batchWindow]int32
+		sub   [batchWindow]uint64
+		found [batchWindow]Hits
+	)
+	k := 0
+	for i, n := range ns {
+		if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
+			idx[k], sub[k] = int32(i), n
+			k++
+		}
+	}
+	v.lists[l].set.containsWindow(sub[:k], found[:k], 1<<l)
+	for j, h := range found[:k] {
+		out[idx[j]] |= h
 	}
 }
 
