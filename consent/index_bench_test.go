@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/cputime"
 )
 
 var benchRecords = flag.Int("consent.records", 10_000_000, "consent records in the index benchmarks")
@@ -127,7 +128,7 @@ func BenchmarkIndexLookupBatch(b *testing.B) {
 	b.ReportAllocs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cpu := threadCPU()
+	cpu := cputime.Thread()
 	i := 0
 	for b.Loop() {
 		off := i & (len(qs) - 1) &^ 127
@@ -136,7 +137,7 @@ func BenchmarkIndexLookupBatch(b *testing.B) {
 	}
 	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(i), "ns/lookup")
 	if cpu > 0 {
-		b.ReportMetric(float64(threadCPU()-cpu)/float64(i), "cpu-ns/lookup")
+		b.ReportMetric(float64(cputime.Thread()-cpu)/float64(i), "cpu-ns/lookup")
 	}
 }
 

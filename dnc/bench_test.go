@@ -12,6 +12,7 @@ import (
 
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/dnc/dncbench"
+	"github.com/heed-dialer/heed/internal/cputime"
 )
 
 var (
@@ -84,12 +85,12 @@ func BenchmarkContainsBatch(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ResetTimer()
-	cpu := threadCPU()
+	cpu := cputime.Thread()
 	for i := 0; i < b.N; i += len(out) {
 		off := i & (len(f.queries) - 1) &^ (len(out) - 1)
 		f.set.ContainsBatch(f.queries[off:off+len(out)], out)
 	}
-	b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Thread()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkBuild builds the set from sorted numbers.
@@ -185,13 +186,13 @@ func BenchmarkViewLookupBatch(b *testing.B) {
 			mask := len(f.queries) - 1
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := threadCPU()
+			cpu := cputime.Thread()
 			off := 0
 			for i := 0; i < b.N; i += size {
 				v.LookupBatch(f.queries[off:off+size], out)
 				off = (off + size) & mask
 			}
-			cpu = threadCPU() - cpu
+			cpu = cputime.Thread() - cpu
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/number")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/number")
 		})

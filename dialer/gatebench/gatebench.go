@@ -26,6 +26,7 @@ import (
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/cputime"
 )
 
 // Options configure Run.
@@ -280,10 +281,10 @@ func phase(ctx context.Context, g *gate, n int, d time.Duration, fn func(lo, hi 
 		}
 		k := min(chunk, n-i)
 		g.sync()
-		c0, start := threadCPU(), time.Now()
+		c0, start := cputime.Thread(), time.Now()
 		sink += fn(i, i+k)
 		spent += time.Since(start)
-		cpu += threadCPU() - c0
+		cpu += cputime.Thread() - c0
 		calls += k
 		i += k
 	}

@@ -1,8 +1,0 @@
-//go:build !linux
-
-package gatebench
-
-import "time"
-
-// threadCPU returns 0: the thread's CPU time is read on Linux only.
-func threadCPU() time.Duration { return 0 }
