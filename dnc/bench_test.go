@@ -3,8 +3,6 @@ package dnc_test
 import (
 	"bytes"
 	"flag"
-	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -12,7 +10,6 @@ import (
 
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/dnc/dncbench"
-	"github.com/heed-dialer/heed/internal/cputime"
 )
 
 var (
@@ -77,20 +74,15 @@ func BenchmarkContainsDependent(b *testing.B) {
 	require.Positive(b, hits+1)
 }
 
-// BenchmarkContainsBatch looks up the queries in batches of 4,096. One op
-// is one number; cpu-ns/op is the CPU time of the benchmark's thread.
+// BenchmarkContainsBatch looks up the queries in batches of 4,096.
 func BenchmarkContainsBatch(b *testing.B) {
 	f := fixture(b)
 	out := make([]bool, 4096)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	b.ResetTimer()
-	cpu := cputime.Thread()
 	for i := 0; i < b.N; i += len(out) {
 		off := i & (len(f.queries) - 1) &^ (len(out) - 1)
 		f.set.ContainsBatch(f.queries[off:off+len(out)], out)
 	}
-	b.ReportMetric(float64((cputime.Thread()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkBuild builds the set from sorted numbers.
@@ -135,66 +127,5 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 	for b.Loop() {
 		_, _, err := dnc.ReadSnapshot(bytes.NewReader(f.snapshot))
 		require.NoError(b, err)
-	}
-}
-
-// benchInternal is the size of the internal list in BenchmarkViewLookupBatch:
-// a few thousand opt-outs spread over every area code, as the gate bench
-// has.
-const benchInternal = 5000
-
-// viewData is an index with the benchmark's data set as the national list
-// and a benchInternal-number internal list drawn from the same area codes.
-var viewData = sync.OnceValues(func() (*dnc.Index, error) {
-	f, err := benchData()
-	if err != nil {
-		return nil, err
-	}
-	d, err := dncbench.Generate(dncbench.Spec{Kind: dncbench.Random, Numbers: benchInternal, Seed: 7, AreaCodes: *benchNPAs})
-	if err != nil {
-		return nil, err
-	}
-	var b dnc.Builder
-	if err := b.AddMany(d.Numbers); err != nil {
-		return nil, err
-	}
-	x := dnc.NewIndex()
-	if _, err := x.Replace(dnc.Meta{List: dnc.National}, f.set); err != nil {
-		return nil, err
-	}
-	if _, err := x.Replace(dnc.Meta{List: dnc.Internal}, b.Build()); err != nil {
-		return nil, err
-	}
-	return x, nil
-})
-
-// BenchmarkViewLookupBatch looks the queries up in a view holding the
-// national list and a small internal list, in batches of the gate's size
-// (128) and of the gate bench's (256). One op is one number; cpu-ns/number
-// is the CPU time of the benchmark's thread, which other processes on a
-// shared machine disturb less than the elapsed time.
-func BenchmarkViewLookupBatch(b *testing.B) {
-	f := fixture(b)
-	x, err := viewData()
-	require.NoError(b, err)
-	for _, size := range []int{128, 256} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			v := x.View()
-			out := make([]dnc.Hits, size)
-			mask := len(f.queries) - 1
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cputime.Thread()
-			off := 0
-			for i := 0; i < b.N; i += size {
-				v.LookupBatch(f.queries[off:off+size], out)
-				off = (off + size) & mask
-			}
-			cpu = cputime.Thread() - cpu
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/number")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/number")
-		})
 	}
 }

@@ -343,12 +343,14 @@ var selectInByte = func() (t [256][8]uint8) {
 }()
 
 // select64 returns the position of the k-th (from 0) set bit of x, which
-// must have more than k set bits. It is small enough to be inlined, and
-// counts bits with byte-wise sums (see efFast).
+// must have more than k set bits. It is small enough to be inlined.
 func select64(x uint64, k uint) uint {
-	cum := byteCounts(x) * ones8 // byte i: set bits in bytes 0..i
+	const ones = 0x0101010101010101
+	s := x - x>>1&0x5555555555555555
+	s = s&0x3333333333333333 + s>>2&0x3333333333333333
+	cum := (s + s>>4) & 0x0f0f0f0f0f0f0f0f * ones // byte i: set bits in bytes 0..i
 	// b is 8 times the number of bytes whose running count is <= k.
-	b := uint(((uint64(k)*ones8|high8)-cum)&high8>>7*ones8>>56) * 8 & 63
+	b := uint(bits.OnesCount64((uint64(k)*ones|0x8080808080808080-cum)&0x8080808080808080)) * 8
 	return b + uint(selectInByte[x>>b&0xff][(k-uint(cum<<8>>b&0xff))&7])
 }
 

@@ -31,17 +31,6 @@
 // a number (188 MB); the package dncbench measures it against the
 // alternatives.
 //
-// # The index
-//
-// An Index answers which lists hold a number. Small lists (the internal
-// list, and the litigator and state lists while they have at most 65,536
-// numbers, 131,072 together) are answered from one hash table with a tag
-// word per bucket of eight numbers, which a lookup reads instead of a
-// Set's directory entry and chunk: a few thousand numbers spread over every
-// area code would otherwise cost a 5 MB directory that misses the cache.
-// Apply updates the table for a change in the time the change takes, so an
-// opt-out holds in the very next view.
-//
 // # Numbers
 //
 // The set accepts any integer below 10,000,000,000. The importers accept only

@@ -26,8 +26,6 @@ func NewIndex() *Index { return &Index{} }
 type View struct {
 	lists [MaxLists]listEntry
 	held  Hits
-	small Hits           // lists looked up in table instead of their sets
-	table *smallTable    // the members of the small lists; nil when none
 	byNPA [npaCount]Hits // lists with members in each area code
 }
 
@@ -88,7 +86,7 @@ func (x *Index) Replace(meta Meta, set *Set) (Meta, error) {
 	if meta.Updated.IsZero() {
 		meta.Updated = x.clock()
 	}
-	x.install(old, meta, set, nil)
+	x.install(old, meta, set)
 	return meta, nil
 }
 
@@ -142,7 +140,7 @@ func (x *Index) Apply(l ListID, ch Change) (Meta, ApplyStats, error) {
 	if ch.Source != "" {
 		meta.Source = ch.Source
 	}
-	x.install(old, meta, ns, &ch)
+	x.install(old, meta, ns)
 	return meta, st, nil
 }
 
@@ -160,10 +158,6 @@ func (x *Index) Remove(l ListID) bool {
 	nv := *old
 	nv.lists[l] = listEntry{}
 	nv.held &^= 1 << l
-	if old.small.Has(l) {
-		nv.small &^= 1 << l
-		nv.table = old.table.without(1<<l, old.smallCount(l)).done()
-	}
 	for a := range nv.byNPA {
 		nv.byNPA[a] &^= 1 << l
 	}
@@ -171,15 +165,12 @@ func (x *Index) Remove(l ListID) bool {
 	return true
 }
 
-// install publishes a copy of old with list meta.List set to set. ch is
-// the change that made set from the list's set in old, or nil when set
-// replaces it.
-func (x *Index) install(old *View, meta Meta, set *Set, ch *Change) {
+// install publishes a copy of old with list meta.List set to set.
+func (x *Index) install(old *View, meta Meta, set *Set) {
 	nv := *old
 	l := meta.List
 	nv.lists[l] = listEntry{meta: meta, set: set}
 	nv.held |= 1 << l
-	nv.installSmall(old, l, set, ch)
 	for a, t := range set.npa {
 		if t != nil {
 			nv.byNPA[a] |= 1 << l
@@ -192,68 +183,13 @@ func (x *Index) install(old *View, meta Meta, set *Set, ch *Change) {
 
 func (x *Index) clock() time.Time { return time.Now() }
 
-// smallCount returns how many numbers the lists in the view's table hold
-// together, counting a number once per list, leaving out list skip.
-func (v *View) smallCount(skip ListID) int {
-	n := 0
-	for l := range (v.small &^ (1 << skip)).Lists() {
-		n += v.lists[l].set.Len()
-	}
-	return n
-}
-
-// installSmall sets the view's table and small lists for list l, whose set
-// in old was changed by ch (or replaced, when ch is nil) to set: l is
-// looked up in the table when it has at most smallMax numbers and the
-// table stays within smallBudget. A change to a list already in the table
-// touches only the entries of its numbers.
-func (v *View) installSmall(old *View, l ListID, set *Set, ch *Change) {
-	bit := Hits(1) << l
-	was := old.small.Has(l)
-	others := old.smallCount(l)
-	now := set.Len() <= smallMax && others+set.Len() <= smallBudget
-	switch {
-	case was && now && ch != nil:
-		// Deletions first: a number in both lists ends up in the list,
-		// as Set.Apply has it.
-		e := old.table.edit()
-		for _, n := range ch.Dels {
-			e.set(n, bit, false)
-		}
-		for _, n := range ch.Adds {
-			e.set(n, bit, true)
-		}
-		v.table = e.done()
-	case was || now:
-		var e *smallEdit
-		if was {
-			e = old.table.without(bit, others+set.Len())
-		} else {
-			e = old.table.edit()
-		}
-		if now {
-			for n := range set.All() {
-				e.set(n, bit, true)
-			}
-		}
-		v.table = e.done()
-	}
-	v.small = old.small &^ bit
-	if now {
-		v.small |= bit
-	}
-}
-
 // Lookup returns the lists of the view that hold n.
 func (v *View) Lookup(n uint64) Hits {
 	if n >= MaxNumber {
 		return 0
 	}
 	var h Hits
-	if v.table != nil {
-		h = v.table.lookup(n)
-	}
-	for cand := v.byNPA[n/npaSpan] &^ v.small; cand != 0; cand &= cand - 1 {
+	for cand := v.byNPA[n/npaSpan]; cand != 0; cand &= cand - 1 {
 		l := bits.TrailingZeros64(uint64(cand))
 		if v.lists[l].set.Contains(n) {
 			h |= 1 << l
@@ -266,86 +202,38 @@ func (v *View) Lookup(n uint64) Hits {
 // be at least as long as ns. It allocates nothing.
 func (v *View) LookupBatch(ns []uint64, out []Hits) {
 	out = out[:len(ns)]
-	for len(ns) > 0 {
-		w := min(batchWindow, len(ns))
-		v.lookupWindow(ns[:w], out[:w])
-		ns, out = ns[w:], out[w:]
-	}
-}
-
-// lookupWindow is LookupBatch for at most batchWindow numbers. A first
-// pass notes the lists each number's area code has members of and checks
-// the small lists' table's tag words, which answer most numbers at once;
-// then each large list is looked up in its set for the numbers in its area
-// codes, or for all of them when each is in one, which spares gathering
-// them.
-func (v *View) lookupWindow(ns []uint64, out []Hits) {
-	out = out[:len(ns)]
-	union, all := Hits(0), ^Hits(0)
-	if t := v.table; t != nil {
-		// t.probe, inlined by hand: the compiler does not.
-		tags, mul := t.tags, t.mul
-		bmask := uint(len(tags) - 1)
-		bshift, tshift := t.bshift&63, (t.bshift-7)&63
-		for i, n := range ns {
-			h := Hits(0)
-			if n < MaxNumber {
-				a := v.byNPA[n/npaSpan]
-				union |= a
-				all &= a
-				x := n * mul
-				tw := tags[uint(x>>bshift)&bmask]
-				tag := x >> tshift & 0x7f
-				y := tw&tagMask ^ (tag|uint64(b2uint(tag == 0)))*ones8
-				if (y-ones8)&^y&high8|tw&ovfTag != 0 {
-					h = t.lookupSlow(n)
-				}
-			} else {
-				all = 0
-			}
-			out[i] = h
-		}
-	} else {
-		for i, n := range ns {
-			if n < MaxNumber {
-				a := v.byNPA[n/npaSpan]
-				union |= a
-				all &= a
-			} else {
-				all = 0
-			}
-			out[i] = 0
-		}
-	}
-	for large := union &^ v.small; large != 0; large &= large - 1 {
-		l := ListID(bits.TrailingZeros64(uint64(large)))
-		if all.Has(l) {
-			v.lists[l].set.containsWindow(ns, out, 1<<l)
-		} else {
-			v.lookupSome(l, ns, out)
-		}
-	}
-}
-
-// lookupSome adds list l to out[i] for every ns[i] in its area codes that
-// it holds: lookupWindow's path for a list that some of the numbers cannot
-// be on, a state's list mostly.
-func (v *View) lookupSome(l ListID, ns []uint64, out []Hits) {
+	const window = 256
 	var (
-		idx   [batchWindow]int32
-		sub   [batchWindow]uint64
-		found [batchWindow]Hits
+		idx   [window]int32
+		sub   [window]uint64
+		found [window]bool
 	)
-	k := 0
-	for i, n := range ns {
-		if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
-			idx[k], sub[k] = int32(i), n
-			k++
+	for len(ns) > 0 {
+		w := min(window, len(ns))
+		var union Hits
+		for i, n := range ns[:w] {
+			out[i] = 0
+			if n < MaxNumber {
+				union |= v.byNPA[n/npaSpan]
+			}
 		}
-	}
-	v.lists[l].set.containsWindow(sub[:k], found[:k], 1<<l)
-	for j, h := range found[:k] {
-		out[idx[j]] |= h
+		for ; union != 0; union &= union - 1 {
+			l := ListID(bits.TrailingZeros64(uint64(union)))
+			k := 0
+			for i, n := range ns[:w] {
+				if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
+					idx[k], sub[k] = int32(i), n
+					k++
+				}
+			}
+			v.lists[l].set.ContainsBatch(sub[:k], found[:k])
+			for j := range k {
+				if found[j] {
+					out[idx[j]] |= 1 << l
+				}
+			}
+		}
+		ns, out = ns[w:], out[w:]
 	}
 }
 
@@ -370,11 +258,10 @@ func (v *View) Lists() []Meta {
 	return out
 }
 
-// Bytes returns the memory the view's sets and its table of small lists
-// reference, counting data that several lists or views share once per
-// list.
+// Bytes returns the memory the view's sets reference, counting data that
+// several lists or views share once per list.
 func (v *View) Bytes() int64 {
-	b := v.table.bytes()
+	b := int64(0)
 	for l := range v.held.Lists() {
 		b += v.lists[l].set.Bytes()
 	}

@@ -124,153 +124,94 @@ func chunkLine(sz, r uint) uint {
 
 // ContainsBatch sets out[i] to whether ns[i] is in the set, for every i. It
 // is much faster per number than Contains: it works through the numbers in
-// blocks, software-pipelined, prefetching the directory entries and then
-// the chunks of the blocks ahead while it decodes the current one, so that
-// memory latency overlaps with work. out must be at least as long as ns.
+// small groups, software-pipelined, prefetching the directory entries and
+// then the chunks of the groups ahead while it decodes the current one, so
+// that memory latency overlaps with work. out must be at least as long as
+// ns.
 func (s *Set) ContainsBatch(ns []uint64, out []bool) {
 	out = out[:len(ns)]
-	var hits [batchWindow]Hits
-	for len(ns) > 0 {
-		w := min(len(ns), batchWindow)
-		clear(hits[:w])
-		s.containsWindow(ns[:w], hits[:w], 1)
-		for i, h := range hits[:w] {
-			out[i] = h != 0
-		}
-		ns, out = ns[w:], out[w:]
-	}
-}
-
-const (
-	// batchWindow is how many numbers containsWindow takes at a time.
-	batchWindow = 256
-	// batchBlock is how many numbers a stage of containsWindow handles
-	// before the next: the prefetches of a block are issued together.
-	batchBlock = 16
-	// entryLead is how many blocks ahead of reading them directory
-	// entries are prefetched, and chunkLead how many blocks ahead of
-	// decoding them chunks are.
-	entryLead = 1
-	chunkLead = 2
-)
-
-// emptyExch is the directory entry of numbers without one: out of range,
-// or in an area code without members.
-var emptyExch exch
-
-// chunkRef is a chunk that containsWindow is to decode.
-type chunkRef struct {
-	p *byte  // the chunk's first byte
-	n uint16 // bytes that may be read from p: to the end of its segment, at most 1<<15
-	r uint16 // the suffix to look for in the chunk
-	i uint16 // index of the number in the window
-}
-
-// containsWindow adds bit to out[i] for every ns[i] in the set; ns has at
-// most batchWindow numbers. It works in three stages, a block at a time:
-// find and prefetch directory entries, then find and prefetch the chunks
-// of the numbers whose thousands block is not empty, then decode those
-// chunks. A number leaves the pipeline as soon as it is known to be
-// absent, so that decoding branches on nothing but the chunks.
-func (s *Set) containsWindow(ns []uint64, out []Hits, bit Hits) {
-	out = out[:len(ns)]
-	if len(s.segs) == 0 {
-		return
-	}
-	var (
-		ents  [batchWindow / batchBlock]entBlock
-		refs  [batchWindow / batchBlock]refBlock
-		nrefs [batchWindow / batchBlock]int
+	const (
+		group = 8 // numbers per group: small groups spread the prefetches
+		ahead = 2 // chunks are prefetched this many groups ahead
+		ring  = 4 // ring size: entries are found ahead+1 groups ahead
 	)
-	blocks := (len(ns) + batchBlock - 1) / batchBlock
-	for b := range blocks + entryLead + chunkLead {
-		if b < blocks {
-			lo := b * batchBlock
-			s.findEntries(ns[lo:min(lo+batchBlock, len(ns))], &ents[b])
-		}
-		if c := b - entryLead; c >= 0 && c < blocks {
-			lo := c * batchBlock
-			nrefs[c] = s.findChunks(&ents[c], min(batchBlock, len(ns)-lo), &refs[c], lo)
-		}
-		if d := b - entryLead - chunkLead; d >= 0 {
-			decodeChunks(refs[d][:nrefs[d]], out, bit)
-		}
-	}
-}
-
-// entBlock is what findEntries finds for a block of numbers: their
-// directory entries and their last four digits.
-type entBlock struct {
-	e   [batchBlock]*exch
-	suf [batchBlock]uint16
-}
-
-// refBlock is the chunks findChunks finds for a block of numbers.
-type refBlock [batchBlock]chunkRef
-
-// findEntries sets eb.e[i] to the directory entry of ns[i] (emptyExch when
-// it has none) and eb.suf[i] to its last four digits, and prefetches the
-// entries; ns has at most batchBlock numbers.
-func (s *Set) findEntries(ns []uint64, eb *entBlock) {
-	var addrs [batchBlock]uintptr
-	npa := &s.npa
-	for i, n := range ns {
-		i &= batchBlock - 1
-		e := &emptyExch
-		if n < MaxNumber {
+	var (
+		ents   [ring][group]*exch  // directory entries
+		sufs   [ring][group]uint16 // last four digits, then last three
+		chunks [ring][group][]byte // chunks; nil when absent
+		addrs  [3 * group]uintptr  // addresses to prefetch
+	)
+	npa, segs := &s.npa, s.segs
+	groups := (len(ns) + group - 1) / group
+	part := func(g int) []uint64 { return ns[g*group : min((g+1)*group, len(ns))] }
+	// findEntries computes the directory entries of group g and prefetches
+	// them.
+	findEntries := func(g int) {
+		es, ss := &ents[g%ring], &sufs[g%ring]
+		k := 0
+		for i, n := range part(g) {
+			es[i] = nil
+			if n >= MaxNumber {
+				continue
+			}
 			ex := n / exchSpan
-			eb.suf[i] = uint16(n - ex*exchSpan)
+			ss[i] = uint16(n - ex*exchSpan)
 			a := ex / exchPerNPA
 			if t := npa[a]; t != nil {
-				e = &t[ex-a*exchPerNPA]
+				e := &t[ex-a*exchPerNPA]
+				es[i] = e
+				addrs[k] = uintptr(unsafe.Pointer(e))
+				k++
 			}
 		}
-		eb.e[i] = e
-		addrs[i] = uintptr(unsafe.Pointer(e))
+		prefetch(addrs[:k])
 	}
-	prefetch(addrs[:len(ns)])
-}
-
-// findChunks reads the first n directory entries of eb, in cache by now,
-// and puts a reference to the chunk of every number whose thousands block
-// is not empty in rb, prefetching both ends of the chunk and, for chunks
-// longer than about two lines (bitmaps mostly), the line a lookup reads in
-// the middle. Every number goes through the same steps, so nothing here
-// branches on the data. It returns the number of references; first is the
-// index of the block's first number in the window.
-func (s *Set) findChunks(eb *entBlock, n int, rb *refBlock, first int) int {
-	var addrs [4 * batchBlock]uintptr
-	segs := s.segs
-	k, ka := 0, 0
-	for i := range n {
-		i &= batchBlock - 1
-		e := eb.e[i]
-		suf := uint32(eb.suf[i])
-		q := suf / chunkSpan
-		r := suf - q*chunkSpan
-		sz := uint(e.sizes[q])
-		seg := segs[e.seg]
-		off := e.offset(uint(q))
-		p := &seg[off]
-		ref := &rb[k&(batchBlock-1)]
-		ref.p = p
-		ref.n = uint16(min(uint(len(seg))-off, 1<<15))
-		ref.r = uint16(r)
-		ref.i = uint16(first + i)
-		has := b2uint(sz != 0)
-		k += int(has)
-		a := uintptr(unsafe.Pointer(p))
-		ka &= len(addrs) - 4
-		addrs[ka] = a
-		addrs[ka+1] = a + uintptr(sz) - 1
-		ka += int(2 * has)
-		if sz > 96 {
-			addrs[ka] = a + uintptr(chunkLine(sz, uint(r)))
-			ka++
+	// findChunks reads the entries of group g, in cache by now, and
+	// prefetches both ends of their chunks and the line a lookup reads in
+	// the middle of a long one.
+	findChunks := func(g int) {
+		es, ss, cs := &ents[g%ring], &sufs[g%ring], &chunks[g%ring]
+		k := 0
+		for i := range part(g) {
+			cs[i] = nil
+			e := es[i]
+			if e == nil {
+				continue
+			}
+			c := uint(ss[i]) / chunkSpan
+			ss[i] -= uint16(c * chunkSpan)
+			if sz := uint(e.sizes[c%chunksPerExch]); sz != 0 {
+				b := segs[e.seg][e.offset(c):]
+				cs[i] = b
+				addrs[k] = uintptr(unsafe.Pointer(&b[0]))
+				addrs[k+1] = uintptr(unsafe.Pointer(&b[sz-1]))
+				addrs[k+2] = uintptr(unsafe.Pointer(&b[chunkLine(sz, uint(ss[i]))]))
+				// The middle line matters only for chunks longer than
+				// about two lines, bitmaps mostly.
+				k += 2 + int(b2uint(sz > 96))
+			}
+		}
+		prefetch(addrs[:k])
+	}
+	for g := range min(groups, ahead+1) {
+		findEntries(g)
+	}
+	for g := range min(groups, ahead) {
+		findChunks(g)
+	}
+	for g := range groups {
+		if g+ahead+1 < groups {
+			findEntries(g + ahead + 1)
+		}
+		if g+ahead < groups {
+			findChunks(g + ahead)
+		}
+		cs, ss := &chunks[g%ring], &sufs[g%ring]
+		o := out[g*group:]
+		for i := range part(g) {
+			o[i] = chunks1(cs[i], uint(ss[i]))
 		}
 	}
-	prefetch(addrs[:ka])
-	return k
 }
 
 // Prefetch asks the CPU to bring the cache lines at addrs into its caches
@@ -293,91 +234,47 @@ func AdviseHuge(b []byte) { adviseHuge(b) }
 // already on huge pages.
 func CollapseHuge(b []byte) { collapseHuge(b) }
 
-// chunks1 reports whether the chunk c holds suffix r.
+// chunks1 reports whether the chunk c, which may be nil, holds suffix r.
+// It inlines the common case of efContains: an Elias-Fano list whose upper
+// bits fit in four words. The bucket search repeats efContains' on
+// purpose: as a function it is too large for Go to inline, and the call
+// made batched lookups about 8% slower (49.0 against 45.5 ns in one
+// measured comparison), on the path that already misses its target.
 func chunks1(c []byte, r uint) bool {
-	var out [1]Hits
-	decodeChunks([]chunkRef{{p: &c[0], n: uint16(min(len(c), 1<<15)), r: uint16(r)}}, out[:], 1)
-	return out[0] != 0
-}
-
-// decodeChunks adds bit to out[ref.i] when the chunk of ref holds its
-// suffix, for every ref: the common case with efFast, the others with
-// chunkContains.
-func decodeChunks(refs []chunkRef, out []Hits, bit Hits) {
-	for _, ref := range refs {
-		c := unsafe.Slice(ref.p, ref.n)
-		found, ok := efFast(c, uint(ref.r))
-		if !ok {
-			found = chunkContains(c, uint(ref.r))
-		}
-		out[ref.i] |= bit & -Hits(b2uint(found))
+	if c == nil {
+		return false
 	}
-}
-
-// efFast is the common case of chunkContains, and ok is false when the
-// chunk is not in it: an Elias-Fano list whose upper bits fit in four
-// words and whose bucket of r holds at most four elements. It repeats
-// efContains' bucket search on purpose: it calls nothing, so the compiler
-// keeps its values in registers, and it counts bits with byte-wise sums
-// instead of bits.OnesCount64, which unless GOAMD64 is v2 or more checks
-// for POPCNT at every call and calls a fallback without it. Sparse chunks,
-// whose upper bits fit in one word, take a shorter path.
-func efFast(c []byte, r uint) (found, ok bool) {
-	_ = c[41] // segPad covers this for the smallest chunk
+	_ = c[33] // segPad covers this for the smallest chunk
 	h := uint(c[0]) | uint(c[1])<<8
 	n, l := h>>6, h>>2&15
-	u := n + chunkSpanLess1>>l + 1
-	if h&3 == chunkBitmap || n == 0 || u > 256 {
-		return false, false
-	}
-	// pos is the first bit of bucket hi: one past the hi-th zero of the
-	// upper bits, or 0.
 	hi := r >> l
-	wb, zb := uint(0), uint(0) // first bit of the word w, zeros before it
-	w := ^le64(c, 2)
-	if u > 64 {
-		// Find the word of the hi-th zero without a branch: the half
-		// first, then the word in it.
-		s := byteCounts(w) + byteCounts(^le64(c, 10))
-		c01 := uint(s * ones8 >> 56)
-		m := -b2uint(c01 < hi)
-		wb, zb = 128&m, c01&m
-		w = ^le64(c, 2+wb>>3)
-		ca := uint(byteCounts(w) * ones8 >> 56)
-		m = -b2uint(zb+ca < hi)
-		wb, zb = wb+64&m, zb+ca&m
-		w = ^le64(c, 2+wb>>3)
+	u := n + chunkSpanLess1>>l + 1
+	if h&3 == chunkBitmap || n == 0 || hi == 0 || u > 256 {
+		return chunkHas(c, h, r)
 	}
-	// Select the k-th zero of w as select64 does.
-	k := (hi - zb - 1) & 63
-	cum := byteCounts(w) * ones8 // byte i: zeros in bytes 0..i
-	b := uint(((uint64(k)*ones8|high8)-cum)&high8>>7*ones8>>56) * 8 & 63
-	sel := uint(selectInByte[w>>b&0xff][(k-uint(cum<<8>>b&0xff))&7])
-	// Bucket 0 starts at bit 0, found without a branch: in a sparse
-	// chunk, whose l is large, it is as likely as any other.
-	pos := (wb + b + sel + 1) & -b2uint(hi != 0)
-	run := uint(bits.TrailingZeros64(^(le64(c, 2+pos>>3) >> (pos & 7))))
+	w0 := ^binary.LittleEndian.Uint64(c[2:])
+	w1 := ^binary.LittleEndian.Uint64(c[10:])
+	w2 := ^binary.LittleEndian.Uint64(c[18:])
+	w3 := ^binary.LittleEndian.Uint64(c[26:])
+	c0 := uint(bits.OnesCount64(w0))
+	c1 := c0 + uint(bits.OnesCount64(w1))
+	c2 := c1 + uint(bits.OnesCount64(w2))
+	m0, m1, m2 := -b2uint(c0 < hi), -b2uint(c1 < hi), -b2uint(c2 < hi)
+	w := w0 ^ (w0^w1)&uint64(m0)
+	w ^= (w ^ w2) & uint64(m1)
+	w ^= (w ^ w3) & uint64(m2)
+	zb := c0&m0 ^ (c0^c1)&m1 ^ (c1^c2)&m2
+	pos := 64&m0 + 64&m1 + 64&m2 + select64(w, (hi-zb-1)&63) + 1
+	sh := pos & 7
+	run := uint(bits.TrailingZeros64(^(binary.LittleEndian.Uint64(c[2+pos>>3:]) >> sh)))
 	if run > 4 {
-		return false, false
+		return chunkHas(c, h, r)
 	}
-	// The bucket's up to four lows of at most 9 bits are in one load:
-	// look for a lane equal to r's low bits among the first run lanes.
 	bp := 16 + u + (pos-hi)*l
-	lanes := laneOnes[l]
-	x := le64(c, bp>>3)>>(bp&7) ^ uint64(r&(1<<l-1))*lanes
-	found = (x-lanes)&^x&(lanes<<((l-1)&63))&(uint64(1)<<(run*l&63)-1) != 0
-	return found != (h&3 == chunkInverted), true
-}
-
-// le64 returns the little-endian word at c[i:i+8].
-func le64(c []byte, i uint) uint64 { return binary.LittleEndian.Uint64(c[i : i+8]) }
-
-// byteCounts returns x with each byte replaced by the number of its set
-// bits.
-func byteCounts(x uint64) uint64 {
-	x -= x >> 1 & 0x5555555555555555
-	x = x&0x3333333333333333 + x>>2&0x3333333333333333
-	return (x + x>>4) & 0x0f0f0f0f0f0f0f0f
+	lanes := laneOnes[l&15]
+	x := binary.LittleEndian.Uint64(c[bp>>3:])>>(bp&7) ^ uint64(r&(1<<l-1))*lanes
+	found := (x-lanes)&^x&(lanes<<(l-1))&(uint64(1)<<(run*l)-1) != 0
+	return found != (h&3 == chunkInverted)
 }
 
 // All returns an iterator over the numbers of the set in increasing order.
