@@ -27,6 +27,10 @@ type View struct {
 	lists [MaxLists]listEntry
 	held  Hits
 	byNPA [npaCount]Hits // lists with members in each area code
+	// small are the lists screened by filter (see smallFilter); filter is
+	// nil when there are none.
+	small  Hits
+	filter *smallFilter
 }
 
 type listEntry struct {
@@ -161,6 +165,7 @@ func (x *Index) Remove(l ListID) bool {
 	for a := range nv.byNPA {
 		nv.byNPA[a] &^= 1 << l
 	}
+	nv.setSmall()
 	x.cur.Store(&nv)
 	return true
 }
@@ -178,6 +183,7 @@ func (x *Index) install(old *View, meta Meta, set *Set) {
 			nv.byNPA[a] &^= 1 << l
 		}
 	}
+	nv.setSmall()
 	x.cur.Store(&nv)
 }
 
@@ -188,8 +194,8 @@ func (v *View) Lookup(n uint64) Hits {
 	if n >= MaxNumber {
 		return 0
 	}
-	var h Hits
-	for cand := v.byNPA[n/npaSpan]; cand != 0; cand &= cand - 1 {
+	h := v.lookupSmall(n)
+	for cand := v.byNPA[n/npaSpan] &^ v.small; cand != 0; cand &= cand - 1 {
 		l := bits.TrailingZeros64(uint64(cand))
 		if v.lists[l].set.Contains(n) {
 			h |= 1 << l
@@ -208,6 +214,7 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 		sub   [window]uint64
 		found [window]bool
 	)
+	large := ^v.small
 	for len(ns) > 0 {
 		w := min(window, len(ns))
 		var union Hits
@@ -217,7 +224,14 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 				union |= v.byNPA[n/npaSpan]
 			}
 		}
-		for ; union != 0; union &= union - 1 {
+		if union&v.small != 0 {
+			for i, n := range ns[:w] {
+				if n < MaxNumber {
+					out[i] = v.lookupSmall(n)
+				}
+			}
+		}
+		for union &= large; union != 0; union &= union - 1 {
 			l := ListID(bits.TrailingZeros64(uint64(union)))
 			k := 0
 			for i, n := range ns[:w] {
@@ -258,10 +272,14 @@ func (v *View) Lists() []Meta {
 	return out
 }
 
-// Bytes returns the memory the view's sets reference, counting data that
-// several lists or views share once per list.
+// Bytes returns the memory the view's sets and its small lists' filter
+// reference, counting data that several lists or views share once per
+// list.
 func (v *View) Bytes() int64 {
 	b := int64(0)
+	if v.filter != nil {
+		b += v.filter.bytes()
+	}
 	for l := range v.held.Lists() {
 		b += v.lists[l].set.Bytes()
 	}
