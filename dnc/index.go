@@ -217,11 +217,18 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 	large := ^v.small
 	for len(ns) > 0 {
 		w := min(window, len(ns))
-		var union Hits
+		// union: the lists with members in some number's area code; all:
+		// those with members in every one's, which are looked up for the
+		// whole window without gathering its numbers.
+		union, all := Hits(0), ^Hits(0)
 		for i, n := range ns[:w] {
 			out[i] = 0
 			if n < MaxNumber {
-				union |= v.byNPA[n/npaSpan]
+				h := v.byNPA[n/npaSpan]
+				union |= h
+				all &= h
+			} else {
+				all = 0
 			}
 		}
 		if union&v.small != 0 {
@@ -233,6 +240,13 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 		}
 		for union &= large; union != 0; union &= union - 1 {
 			l := ListID(bits.TrailingZeros64(uint64(union)))
+			if all.Has(l) {
+				v.lists[l].set.ContainsBatch(ns[:w], found[:w])
+				for i, ok := range found[:w] {
+					out[i] |= Hits(b2uint(ok)) << l
+				}
+				continue
+			}
 			k := 0
 			for i, n := range ns[:w] {
 				if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
