@@ -220,23 +220,26 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 		// union: the lists with members in some number's area code; all:
 		// those with members in every one's, which are looked up for the
 		// whole window without gathering its numbers.
+		// The small lists' filter is asked on the way; the few numbers it
+		// does not rule out (idx[:k]) are looked up in their sets.
 		union, all := Hits(0), ^Hits(0)
+		k := 0
 		for i, n := range ns[:w] {
 			out[i] = 0
 			if n < MaxNumber {
 				h := v.byNPA[n/npaSpan]
 				union |= h
 				all &= h
+				if h&v.small != 0 && v.filter.mayHold(n) {
+					idx[k] = int32(i)
+					k++
+				}
 			} else {
 				all = 0
 			}
 		}
-		if union&v.small != 0 {
-			for i, n := range ns[:w] {
-				if n < MaxNumber {
-					out[i] = v.lookupSmall(n)
-				}
-			}
+		for _, i := range idx[:k] {
+			out[i] = v.lookupSmall(ns[i])
 		}
 		for union &= large; union != 0; union &= union - 1 {
 			l := ListID(bits.TrailingZeros64(uint64(union)))
@@ -247,7 +250,7 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 				}
 				continue
 			}
-			k := 0
+			k = 0
 			for i, n := range ns[:w] {
 				if n < MaxNumber && v.byNPA[n/npaSpan].Has(l) {
 					idx[k], sub[k] = int32(i), n
