@@ -89,6 +89,11 @@ func (b *Batch) Key(p Purpose, m Method, l LineType) Key {
 	return Key{uint8(b.key(p, m, l)) + 1}
 }
 
+// DNCListsKey is Engine.DNCLists for attempts of kind k.
+func (b *Batch) DNCListsKey(k Key) DNCHits {
+	return b.e.plans[k.k-1].dncLists
+}
+
 // ConsultsConsentKey is ConsultsConsent for attempts of kind k.
 func (b *Batch) ConsultsConsentKey(k Key, dnc DNCHits) bool {
 	pl := &b.e.plans[k.k-1]

@@ -181,6 +181,9 @@ type plan struct {
 	// consentDNC (lists from which consent exempts) make Decide ask.
 	consentAlways bool
 	consentDNC    DNCHits
+	// dncLists are the do-not-call lists a rule of the key may consult,
+	// in any state and at any date.
+	dncLists DNCHits
 	// reads says which per-number facts beyond the indexes a rule of the
 	// key may read: logged overrides, Reassigned Numbers Database answers.
 	reads FactNeeds
@@ -492,6 +495,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 			}
 			if r.dnc != 0 {
 				p.dncChecks = append(p.dncChecks, newCheck(i, r))
+				p.dncLists |= r.dnc
 			}
 			if r.capMax > 0 || r.quiet > 0 {
 				p.histChecks = append(p.histChecks, newCheck(i, r))
@@ -762,6 +766,15 @@ func (e *Engine) Locate(number phone.Number, state, zip string) (Location, error
 	}
 	sort.Strings(loc.States)
 	return loc, nil
+}
+
+// DNCLists returns the do-not-call lists whose hits Decide can read for an
+// attempt with purpose p, method m and line l, in any state and at any
+// date. A hit on any other list changes no decision, so a gate may leave
+// those lists' lookups out: the national registry, for instance, matters
+// only to sales calls under the built-in packs. It allocates nothing.
+func (e *Engine) DNCLists(p Purpose, m Method, l LineType) DNCHits {
+	return e.plans[key(p, m, l)].dncLists
 }
 
 // ConsultsConsent reports whether Decide can read Facts.Consent for an

@@ -61,3 +61,46 @@ func TestConsultsConsent(t *testing.T) {
 	require.True(t, e.ConsultsConsent(consent.PurposeTelemarketing, consent.MethodPrerecorded, consent.LineWireless, 0))
 	require.True(t, e.ConsultsConsent(consent.PurposeInformational, consent.MethodPrerecorded, consent.LineWireless, 0))
 }
+
+// TestDNCLists checks the promise a gate relies on to skip do-not-call
+// lookups: a hit on a list DNCLists leaves out changes no decision. It
+// also checks that the national registry is left out of informational
+// calls and kept for sales calls under the built-in packs.
+func TestDNCLists(t *testing.T) {
+	t.Parallel()
+	e, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(53, 54))
+	numbers := []phone.Number{nyNumber, ctNumber, flNumber, okNumber, idahoNumber, alaskaNumber, tollFree}
+	purposes := []consent.Purpose{"", "bogus", consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation}
+	methods := []consent.Method{"", consent.MethodLive, consent.MethodPrerecorded}
+	lines := []consent.LineType{"", consent.LineWireless, consent.LineLandline, consent.LineUnknown}
+	states := []string{"", "CT", "FL", "OK", "NY"}
+	base := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
+	all := consent.DNCInternal | consent.DNCNational | consent.DNCLitigator | consent.DNCState
+	left := 0
+	for range 20_000 {
+		in := consent.Input{Number: numbers[rng.IntN(len(numbers))], Purpose: purposes[rng.IntN(len(purposes))],
+			Method: methods[rng.IntN(len(methods))], Line: lines[rng.IntN(len(lines))], State: states[rng.IntN(len(states))],
+			At: base.AddDate(0, 0, rng.IntN(400)-200).Add(time.Duration(rng.IntN(24*3600)) * time.Second)}
+		f := consent.Facts{Fresh: true, NationalAsOf: in.At.AddDate(0, 0, -5), DNC: consent.DNCHits(rng.IntN(16))}
+		if rng.IntN(2) == 0 {
+			f.Consent = consent.ConsentFacts{ID: 8, Kind: consent.ConsentPEWC, ObtainedAt: base.AddDate(-2, 0, 0)}
+		}
+		lists := e.DNCLists(in.Purpose, in.Method, in.Line)
+		if lists == all {
+			continue
+		}
+		left++
+		want := e.Check(in, f)
+		f.DNC &= lists
+		require.Equal(t, want, e.Check(in, f), "%+v: hits %v, lists %v", in, f.DNC, lists)
+	}
+	require.Positive(t, left)
+	info := e.DNCLists(consent.PurposeInformational, consent.MethodPrerecorded, consent.LineWireless)
+	require.Zero(t, info&consent.DNCNational, "informational calls do not consult the national registry")
+	require.NotZero(t, info&consent.DNCInternal, "every call consults the internal list")
+	sales := e.DNCLists(consent.PurposeTelemarketing, consent.MethodLive, consent.LineLandline)
+	require.NotZero(t, sales&consent.DNCNational)
+	require.NotZero(t, sales&consent.DNCState)
+}

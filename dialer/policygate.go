@@ -104,21 +104,26 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		k := min(len(reqs), checkBatchSize)
 		batch, next := reqs[:k], reqs[k:min(len(reqs), 2*checkBatchSize)]
 		if fresh {
+			// Only the do-not-call lists a rule of some request's kind
+			// consults are looked up: hits on the others change nothing.
+			var lists consent.DNCHits
 			for i := range batch {
-				n, ok := nanp(batch[i].Phone)
+				req := &batch[i]
+				n, ok := nanp(req.Phone)
 				valid[i] = ok
 				if !ok {
 					n = dnc.MaxNumber // looked up as absent
 				}
 				ns[i] = n
+				keys[i] = eb.Key(req.Purpose, req.Method, req.Line)
+				lists |= eb.DNCListsKey(keys[i])
 			}
-			view.LookupBatch(ns[:k], hits[:k])
+			view.LookupBatchIn(ns[:k], dncLists(lists), hits[:k])
 			// A number whose decision cannot depend on its consent is not
 			// looked up (the engine ignores the empty consent it gets).
 			for i := range batch {
 				req := &batch[i]
 				n := ns[i]
-				keys[i] = eb.Key(req.Purpose, req.Method, req.Line)
 				if valid[i] && !eb.ConsultsConsentKey(keys[i], DNCHits(hits[i])) {
 					n = dnc.MaxNumber
 				}
@@ -221,6 +226,26 @@ func (g *PolicyGate) Facts(req *Request) consent.Facts {
 		f.NationalAsOf = m.AsOf
 	}
 	return f
+}
+
+// dncLists returns the index lists whose hits DNCHits maps to the engine's
+// lists l: every list other than the internal, national and litigator
+// ones counts as a state list.
+func dncLists(l consent.DNCHits) dnc.Hits {
+	var h dnc.Hits
+	if l&consent.DNCInternal != 0 {
+		h |= 1 << dnc.Internal
+	}
+	if l&consent.DNCNational != 0 {
+		h |= 1 << dnc.National
+	}
+	if l&consent.DNCLitigator != 0 {
+		h |= 1 << dnc.Litigator
+	}
+	if l&consent.DNCState != 0 {
+		h |= ^dnc.Hits(1<<dnc.Internal | 1<<dnc.National | 1<<dnc.Litigator)
+	}
+	return h
 }
 
 // DNCHits maps the index's per-list hits to the engine's list kinds: any

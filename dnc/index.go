@@ -194,7 +194,7 @@ func (v *View) Lookup(n uint64) Hits {
 	if n >= MaxNumber {
 		return 0
 	}
-	h := v.lookupSmall(n)
+	h := v.lookupSmall(n, v.small)
 	for cand := v.byNPA[n/npaSpan] &^ v.small; cand != 0; cand &= cand - 1 {
 		l := bits.TrailingZeros64(uint64(cand))
 		if v.lists[l].set.Contains(n) {
@@ -206,7 +206,12 @@ func (v *View) Lookup(n uint64) Hits {
 
 // LookupBatch sets out[i] to the lists of the view that hold ns[i]; out must
 // be at least as long as ns. It allocates nothing.
-func (v *View) LookupBatch(ns []uint64, out []Hits) {
+func (v *View) LookupBatch(ns []uint64, out []Hits) { v.LookupBatchIn(ns, ^Hits(0), out) }
+
+// LookupBatchIn is LookupBatch asking only the lists in lists: out[i] is
+// the lists among them that hold ns[i]. A caller that knows which lists
+// can matter to its numbers saves the others' lookups.
+func (v *View) LookupBatchIn(ns []uint64, lists Hits, out []Hits) {
 	out = out[:len(ns)]
 	const window = 256
 	var (
@@ -214,7 +219,7 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 		sub   [window]uint64
 		found [window]bool
 	)
-	large := ^v.small
+	large, small := lists&^v.small, lists&v.small
 	for len(ns) > 0 {
 		w := min(window, len(ns))
 		// union: the lists with members in some number's area code; all:
@@ -230,7 +235,7 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 				h := v.byNPA[n/npaSpan]
 				union |= h
 				all &= h
-				if h&v.small != 0 && v.filter.mayHold(n) {
+				if h&small != 0 && v.filter.mayHold(n) {
 					idx[k] = int32(i)
 					k++
 				}
@@ -239,7 +244,7 @@ func (v *View) LookupBatch(ns []uint64, out []Hits) {
 			}
 		}
 		for _, i := range idx[:k] {
-			out[i] = v.lookupSmall(ns[i])
+			out[i] = v.lookupSmall(ns[i], small)
 		}
 		for union &= large; union != 0; union &= union - 1 {
 			l := ListID(bits.TrailingZeros64(uint64(union)))

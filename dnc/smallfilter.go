@@ -82,11 +82,11 @@ func (v *View) setSmall() {
 	}
 }
 
-// lookupSmall returns the small lists of the view that hold n, which is
-// below MaxNumber, asking their Sets only when the filter cannot rule
-// them all out.
-func (v *View) lookupSmall(n uint64) Hits {
-	cand := v.byNPA[n/npaSpan] & v.small
+// lookupSmall returns the lists among small, which are small lists of the
+// view, that hold n, which is below MaxNumber, asking their Sets only when
+// the filter cannot rule them all out.
+func (v *View) lookupSmall(n uint64, small Hits) Hits {
+	cand := v.byNPA[n/npaSpan] & small
 	if cand == 0 || !v.filter.mayHold(n) {
 		return 0
 	}
