@@ -72,6 +72,8 @@ func TestRun(t *testing.T) {
 	require.Positive(t, rep.SingleDecisionsPerS)
 	require.Positive(t, rep.ScatteredDecisionsPerS)
 	require.Positive(t, rep.SingleScatteredDecisionsPerS)
+	require.Positive(t, rep.SalesDecisionsPerS)
+	require.Positive(t, rep.SingleSalesDecisionsPerS)
 	require.InDelta(t, rep.DecisionsPerS/rep.SingleDecisionsPerS, rep.BatchVsSingle, 1e-9)
 	require.NotNil(t, rep.BatchVsSQL)
 	require.InDelta(t, rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-9)
@@ -223,7 +225,7 @@ func BenchmarkGate(b *testing.B) {
 	for _, set := range []struct {
 		name string
 		reqs []dialer.Request
-	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}, {"scattered", w.scattered}} {
+	}{{"campaign", w.campaign}, {"random", w.random}, {"mixed", w.mixed}, {"scattered", w.scattered}, {"sales", w.sales}} {
 		b.Run(set.name, func(b *testing.B) {
 			g, reqs := w.gate, set.reqs
 			out := make([]consent.Decision, benchBatch)

@@ -53,7 +53,11 @@ type world struct {
 	campaign, random, mixed []dialer.Request
 	// scattered is mixed before pace: every request with its own
 	// campaign and instant.
-	scattered              []dialer.Request
+	scattered []dialer.Request
+	// sales is mixed's requests paced into sales campaigns only
+	// (telemarketing and solicitation), the calls whose rules read the
+	// national registry and the state lists.
+	sales                  []dialer.Request
 	records                int // consent and revocation records generated
 	dncBytes, consentBytes int64
 	dncBuild, consentBuild time.Duration
@@ -140,9 +144,11 @@ func buildWorld(sp spec, engine *consent.Engine, logf func(string, ...any)) (*wo
 	w.scattered = slices.Concat(w.campaign[:sp.decisions-half], w.random[:half])
 	rng.Shuffle(len(w.scattered), func(i, j int) { w.scattered[i], w.scattered[j] = w.scattered[j], w.scattered[i] })
 	w.mixed = slices.Clone(w.scattered)
-	pace(w.campaign, sp.seed^1)
-	pace(w.random, sp.seed^2)
-	pace(w.mixed, sp.seed^3)
+	w.sales = slices.Clone(w.scattered)
+	pace(w.campaign, sp.seed^1, pickCampaign)
+	pace(w.random, sp.seed^2, pickCampaign)
+	pace(w.mixed, sp.seed^3, pickCampaign)
+	pace(w.sales, sp.seed^4, pickSalesCampaign)
 	return w, nil
 }
 
@@ -150,10 +156,10 @@ func buildWorld(sp spec, engine *consent.Engine, logf func(string, ...any)) (*wo
 // BatchSize requests, each batch one campaign's (one purpose and method)
 // decided at one instant, drawn as requests draws them. Numbers, lines,
 // addresses and histories stay each request's own.
-func pace(reqs []dialer.Request, seed uint64) {
+func pace(reqs []dialer.Request, seed uint64, pick func(*rand.Rand) (consent.Purpose, consent.Method)) {
 	rng := rand.New(rand.NewPCG(seed, 0x706163696e67))
 	for i := 0; i < len(reqs); i += BatchSize {
-		p, m := pickCampaign(rng)
+		p, m := pick(rng)
 		at := base.Add(12*time.Hour + time.Duration(rng.IntN(14*60*60))*time.Second)
 		for j := i; j < min(i+BatchSize, len(reqs)); j++ {
 			reqs[j].Purpose, reqs[j].Method, reqs[j].At = p, m, at
@@ -374,6 +380,16 @@ func requests(nums []uint64, seed uint64) []dialer.Request {
 		}
 	}
 	return out
+}
+
+// pickSalesCampaign draws a campaign as pickCampaign does, among its sales
+// campaigns only (telemarketing and solicitation, in its proportions).
+func pickSalesCampaign(rng *rand.Rand) (consent.Purpose, consent.Method) {
+	for {
+		if p, m := pickCampaign(rng); p == consent.PurposeTelemarketing || p == consent.PurposeSolicitation {
+			return p, m
+		}
+	}
 }
 
 // pickCampaign returns a campaign's purpose and method: informational
