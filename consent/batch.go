@@ -31,12 +31,13 @@ type Batch struct {
 	day  [64]int64
 	sod  [64]int64
 
-	// The window reasons of a few effects and zone sets at the instant,
-	// direct-mapped; wvalid has bit i set when entry i is for the instant.
-	wx     [64]int32 // index in the engine's merged table
-	wzones [64]uint64
-	wbits  [64]ReasonSet
-	wvalid uint64
+	// The window reasons of a few window classes and zone sets at the
+	// instant, direct-mapped; wvalid has bit i%64 of word i/64 set when
+	// entry i is for the instant.
+	wid    [windowMemo]int32 // window class (mergedPlan.wid)
+	wzones [windowMemo]uint64
+	wbits  [windowMemo]ReasonSet
+	wvalid [windowMemo / 64]uint64
 
 	sc scratch
 
@@ -118,7 +119,7 @@ func (b *Batch) instant(at int64) {
 	if b.atOK && b.at == at {
 		return
 	}
-	b.at, b.atOK, b.have, b.wvalid = at, true, 0, 0
+	b.at, b.atOK, b.have, b.wvalid = at, true, 0, [windowMemo / 64]uint64{}
 	b.ep = b.e.epoch(at)
 }
 
@@ -151,17 +152,22 @@ func (b *Batch) reasons(s ReasonSet) []Reason {
 	return b.rs[i]
 }
 
-// window returns Engine.window's reasons for the window and days of x, the
-// entry mi of the engine's merged table (which names them), in zones at
-// Unix second at, remembering them for the instant.
-func (b *Batch) window(mi int, x *effects, zones uint64, at int64) ReasonSet {
+// windowMemo is how many window verdicts a Batch remembers: a pacing
+// batch's attempts fall in a few dozen zone sets, times the few window
+// classes of one campaign's rules.
+const windowMemo = 128
+
+// window returns Engine.window's reasons for the window and days of x,
+// whose window class is wid, in zones at Unix second at, remembering them
+// for the instant.
+func (b *Batch) window(wid int32, x *effects, zones uint64, at int64) ReasonSet {
 	b.instant(at)
-	i := ((zones ^ uint64(mi)) * 0x9e3779b97f4a7c15) >> 58
-	if b.wvalid&(1<<i) != 0 && b.wx[i] == int32(mi) && b.wzones[i] == zones {
+	i := ((zones ^ uint64(wid)<<56) * 0x9e3779b97f4a7c15) >> 57
+	if b.wvalid[i/64]&(1<<(i%64)) != 0 && b.wid[i] == wid && b.wzones[i] == zones {
 		return b.wbits[i]
 	}
 	w := b.e.window(b, zones, at, x)
-	b.wx[i], b.wzones[i], b.wbits[i] = int32(mi), zones, w
-	b.wvalid |= 1 << i
+	b.wid[i], b.wzones[i], b.wbits[i] = wid, zones, w
+	b.wvalid[i/64] |= 1 << (i % 64)
 	return w
 }

@@ -82,7 +82,11 @@ func batchInputs(rng *rand.Rand, bounds []int64, n int) ([]Input, []Facts) {
 		}
 	}
 	for _, s := range []string{"2026-03-08T06:59:59Z", "2026-03-08T07:00:00Z", "2026-03-08T13:00:00Z", "2026-11-01T05:59:59Z",
-		"2026-11-01T06:00:00Z", "2026-11-01T13:59:59Z", "2026-11-01T14:00:00Z", "2026-06-14T12:00:00Z", "2026-12-25T15:00:00Z"} {
+		"2026-11-01T06:00:00Z", "2026-11-01T13:59:59Z", "2026-11-01T14:00:00Z", "2026-06-14T12:00:00Z", "2026-12-25T15:00:00Z",
+		// 8:30 and 20:30 in the east, then in the center: the state packs'
+		// windows (Connecticut 9-20, Florida and Oklahoma 8-20) differ from
+		// the federal one (8-21) for numbers in the same zones.
+		"2026-06-10T12:30:00Z", "2026-06-11T00:30:00Z", "2026-06-10T13:30:00Z", "2026-06-11T01:30:00Z"} {
 		t, _ := time.Parse(time.RFC3339, s)
 		instants = append(instants, t)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -73,6 +74,29 @@ type mergedPlan struct {
 	// dnc is the union of their do-not-call lists.
 	dncChecks, histChecks []check
 	dnc                   DNCHits
+	// wid numbers x's calling window and days (its window class): entries
+	// with the same wid allow the same local times and days, so a Batch
+	// remembers window verdicts by wid, not by entry.
+	wid int32
+}
+
+// windowClass is what a calling-window verdict depends on in effects:
+// the window, the day rules and the holiday lists (by their arrays).
+type windowClass struct {
+	winS, winE int64
+	noSunday   bool
+	nhol       int
+	hol        [maxHolidayRules]*uint64
+	hlen       [maxHolidayRules]int
+}
+
+// classOf returns x's window class.
+func (x *effects) classOf() windowClass {
+	c := windowClass{winS: x.winS, winE: x.winE, noSunday: x.noSunday, nhol: x.nhol}
+	for i, h := range x.hol[:x.nhol] {
+		c.hol[i], c.hlen[i] = unsafe.SliceData(h), len(h)
+	}
+	return c
 }
 
 // maxMerged bounds the merged table.
@@ -118,6 +142,7 @@ func (e *Engine) buildMerged() {
 		return
 	}
 	e.merged = make([]mergedPlan, n)
+	classes := map[windowClass]int32{}
 	for k := range e.plans {
 		p := &e.plans[k]
 		for jur := range e.jurs {
@@ -130,6 +155,11 @@ func (e *Engine) buildMerged() {
 				}
 				m := &e.merged[e.mergedAt(k, uint8(jur), ep)]
 				m.x, m.applied = e.mergeCond(p, uint8(jur), at)
+				wc := m.x.classOf()
+				if _, ok := classes[wc]; !ok {
+					classes[wc] = int32(len(classes))
+				}
+				m.wid = classes[wc]
 				for _, c := range p.dncChecks {
 					if !c.cond || m.applied&(1<<c.rule) != 0 {
 						m.dncChecks = append(m.dncChecks, c)
@@ -877,7 +907,8 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 		applied               uint64 // bits of the conditional rules that apply
 		dncChecks, histChecks []check
 		dncAny                DNCHits
-		mi                    = -1 // the index of x's entry in e.merged, if it is there
+		mi                    = -1  // the index of x's entry in e.merged, if it is there
+		wid                   int32 // the window class of x, when mi >= 0
 	)
 	if e.merged != nil {
 		var ep int
@@ -888,7 +919,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 		}
 		mi = e.mergedAt(k, jur, ep)
 		m := &e.merged[mi]
-		x, applied, dncChecks, histChecks, dncAny = &m.x, m.applied, m.dncChecks, m.histChecks, m.dnc
+		x, applied, dncChecks, histChecks, dncAny, wid = &m.x, m.applied, m.dncChecks, m.histChecks, m.dnc, m.wid
 	} else {
 		x, dncChecks, histChecks, dncAny = &p.base, p.dncChecks, p.histChecks, ^DNCHits(0)
 		if len(p.cond) > 0 {
@@ -1014,8 +1045,9 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	case winS >= winE:
 		deny |= bitWindowOutside
 	case mi >= 0 && b != nil:
-		// x is the merged table's entry mi, which names the window and days.
-		wait |= b.window(mi, x, zones, at)
+		// x is the merged table's entry mi, whose window class wid names
+		// the window and days.
+		wait |= b.window(wid, x, zones, at)
 	default:
 		wait |= e.window(b, zones, at, x)
 	}
