@@ -20,11 +20,6 @@ func TestConsultsConsent(t *testing.T) {
 	e, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(51, 52))
-	numbers := []phone.Number{nyNumber, ctNumber, flNumber, okNumber, idahoNumber, alaskaNumber, tollFree}
-	purposes := []consent.Purpose{"", "bogus", consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation}
-	methods := []consent.Method{"", consent.MethodLive, consent.MethodPrerecorded}
-	lines := []consent.LineType{"", consent.LineWireless, consent.LineLandline, consent.LineUnknown}
-	states := []string{"", "CT", "FL", "OK", "NY"}
 	base := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
 	consents := []consent.ConsentFacts{
 		{},
@@ -35,9 +30,7 @@ func TestConsultsConsent(t *testing.T) {
 	}
 	skipped, consulted := 0, 0
 	for range 20_000 {
-		in := consent.Input{Number: numbers[rng.IntN(len(numbers))], Purpose: purposes[rng.IntN(len(purposes))],
-			Method: methods[rng.IntN(len(methods))], Line: lines[rng.IntN(len(lines))], State: states[rng.IntN(len(states))],
-			At: base.Add(time.Duration(rng.IntN(24*3600)) * time.Second)}
+		in := randomAttempt(rng, base.Add(time.Duration(rng.IntN(24*3600))*time.Second))
 		for range rng.IntN(6) {
 			in.History = append(in.History, consent.Attempt{At: in.At.Add(-time.Duration(1+rng.IntN(10*24*3600)) * time.Second),
 				Purpose: in.Purpose, Method: in.Method, Conversation: rng.IntN(4) == 0})
@@ -71,18 +64,11 @@ func TestDNCLists(t *testing.T) {
 	e, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(53, 54))
-	numbers := []phone.Number{nyNumber, ctNumber, flNumber, okNumber, idahoNumber, alaskaNumber, tollFree}
-	purposes := []consent.Purpose{"", "bogus", consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation}
-	methods := []consent.Method{"", consent.MethodLive, consent.MethodPrerecorded}
-	lines := []consent.LineType{"", consent.LineWireless, consent.LineLandline, consent.LineUnknown}
-	states := []string{"", "CT", "FL", "OK", "NY"}
 	base := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
 	all := consent.DNCInternal | consent.DNCNational | consent.DNCLitigator | consent.DNCState
 	left := 0
 	for range 20_000 {
-		in := consent.Input{Number: numbers[rng.IntN(len(numbers))], Purpose: purposes[rng.IntN(len(purposes))],
-			Method: methods[rng.IntN(len(methods))], Line: lines[rng.IntN(len(lines))], State: states[rng.IntN(len(states))],
-			At: base.AddDate(0, 0, rng.IntN(400)-200).Add(time.Duration(rng.IntN(24*3600)) * time.Second)}
+		in := randomAttempt(rng, base.AddDate(0, 0, rng.IntN(400)-200).Add(time.Duration(rng.IntN(24*3600))*time.Second))
 		f := consent.Facts{Fresh: true, NationalAsOf: in.At.AddDate(0, 0, -5), DNC: consent.DNCHits(rng.IntN(16))}
 		if rng.IntN(2) == 0 {
 			f.Consent = consent.ConsentFacts{ID: 8, Kind: consent.ConsentPEWC, ObtainedAt: base.AddDate(-2, 0, 0)}
@@ -103,4 +89,17 @@ func TestDNCLists(t *testing.T) {
 	sales := e.DNCLists(consent.PurposeTelemarketing, consent.MethodLive, consent.LineLandline)
 	require.NotZero(t, sales&consent.DNCNational)
 	require.NotZero(t, sales&consent.DNCState)
+}
+
+// randomAttempt returns an attempt at at with a number, purpose, method,
+// line and contact state drawn from every kind the engine tells apart, and
+// unknown ones.
+func randomAttempt(rng *rand.Rand, at time.Time) consent.Input {
+	numbers := []phone.Number{nyNumber, ctNumber, flNumber, okNumber, idahoNumber, alaskaNumber, tollFree}
+	purposes := []consent.Purpose{"", "bogus", consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation}
+	methods := []consent.Method{"", consent.MethodLive, consent.MethodPrerecorded}
+	lines := []consent.LineType{"", consent.LineWireless, consent.LineLandline, consent.LineUnknown}
+	states := []string{"", "CT", "FL", "OK", "NY"}
+	return consent.Input{Number: numbers[rng.IntN(len(numbers))], Purpose: purposes[rng.IntN(len(purposes))],
+		Method: methods[rng.IntN(len(methods))], Line: lines[rng.IntN(len(lines))], State: states[rng.IntN(len(states))], At: at}
 }

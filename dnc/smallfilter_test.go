@@ -7,10 +7,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestSmallListsAnswerAsTheirSets checks Lookup and LookupBatch against the
-// lists' members while lists move between the filter and their Sets: a
-// large list, small lists sharing area codes with it, a small list grown
-// past smallMax and shrunk back by Apply, and one removed.
+// TestSmallListsAnswerAsTheirSets checks Lookup, LookupBatch and
+// LookupBatchIn against the lists' members while lists move between the
+// filter and their Sets: a large list, small lists sharing area codes with
+// it, a small list grown past smallMax and shrunk back by Apply, and one
+// removed.
 func TestSmallListsAnswerAsTheirSets(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(41, 42))
@@ -56,6 +57,22 @@ func TestSmallListsAnswerAsTheirSets(t *testing.T) {
 		rng.Shuffle(len(probe), func(i, j int) { probe[i], probe[j] = probe[j], probe[i] })
 		out := make([]Hits, len(probe))
 		v.LookupBatch(probe, out)
+		// LookupBatchIn over every subset of the lists, large and small.
+		ids := []ListID{National, Internal, tx, Litigator}
+		some := make([][]Hits, 1<<len(ids))
+		for mask := range some {
+			var lists Hits
+			for j, l := range ids {
+				if mask>>j&1 != 0 {
+					lists |= 1 << l
+				}
+			}
+			some[mask] = make([]Hits, len(probe))
+			v.LookupBatchIn(probe, lists, some[mask])
+			for i := range probe {
+				require.Equal(t, out[i]&lists, some[mask][i], "%s: lists %v, %d", stage, lists, probe[i])
+			}
+		}
 		for i, n := range probe {
 			var want Hits
 			for l, m := range members {
