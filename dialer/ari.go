@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/CyCoreSystems/ari/v5"
@@ -65,9 +68,13 @@ func routeARILogs(log *slog.Logger) {
 	})
 }
 
-// ConnectARI connects to an Asterisk's ARI, giving up when ctx ends. The
-// ari library's own Connect retries forever, so it runs in the background
-// and is abandoned (and closed) at the deadline.
+// ConnectARI connects to an Asterisk's ARI, giving up when ctx ends. It
+// first asks ARI's REST interface for the Asterisk's info, and returns
+// ErrARIUnavailable with the reason (connection refused, credentials
+// refused, ...) when that fails. The ari library's own Connect retries
+// forever, so it then runs in the background and is abandoned (and
+// closed) at the deadline, which happens only when the REST interface
+// answers and the event websocket does not.
 //
 // Once connected, the library (native client, v5.3.1) keeps the event
 // websocket up by itself: when a read fails it marks itself disconnected
@@ -82,6 +89,13 @@ func routeARILogs(log *slog.Logger) {
 // back, ends the calls whose channels are gone (Switch.Resync).
 func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Client, error) {
 	routeARILogs(log)
+	// Ask ARI's REST interface first. While Asterisk is down, or when it
+	// refuses the credentials, the library's Connect would retry until the
+	// deadline and then have to be closed while it runs; the probe gives up
+	// at once with the reason instead, and starts nothing.
+	if err := probeARI(ctx, cfg); err != nil {
+		return nil, err
+	}
 	ws := cfg.WebsocketURL
 	if ws == "" {
 		ws = websocketURL(cfg.URL)
@@ -111,6 +125,30 @@ func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Clien
 		return nil, fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, err)
 	}
 	return c, nil
+}
+
+// probeARI asks the ARI at cfg.URL for its Asterisk's info, once, and
+// returns an error wrapping ErrARIUnavailable when it does not answer 200.
+func probeARI(ctx context.Context, cfg ARIConfig) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.URL, "/")+"/asterisk/info", nil)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, err)
+	}
+	req.SetBasicAuth(cfg.Username, cfg.Password)
+	req.Close = true // one request per connect: keep no idle connection
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("%w: %s: ARI refused user %q (%s): check the ARI username and password", ErrARIUnavailable, cfg.URL, cfg.Username, resp.Status)
+	}
+	return fmt.Errorf("%w: %s: asterisk/info answered %s", ErrARIUnavailable, cfg.URL, resp.Status)
 }
 
 func websocketURL(base string) string {
