@@ -244,7 +244,7 @@ func (v *View) LookupBatchIn(ns []uint64, lists Hits, out []Hits) {
 			}
 		}
 		for _, i := range idx[:k] {
-			out[i] = v.lookupSmall(ns[i], small)
+			out[i] = v.smallHits(ns[i], small)
 		}
 		for union &= large; union != 0; union &= union - 1 {
 			l := ListID(bits.TrailingZeros64(uint64(union)))

@@ -86,12 +86,17 @@ func (v *View) setSmall() {
 // view, that hold n, which is below MaxNumber, asking their Sets only when
 // the filter cannot rule them all out.
 func (v *View) lookupSmall(n uint64, small Hits) Hits {
-	cand := v.byNPA[n/npaSpan] & small
-	if cand == 0 || !v.filter.mayHold(n) {
+	if v.byNPA[n/npaSpan]&small == 0 || !v.filter.mayHold(n) {
 		return 0
 	}
+	return v.smallHits(n, small)
+}
+
+// smallHits returns the lists among small that hold n, which is below
+// MaxNumber, from their Sets: lookupSmall once the filter let n through.
+func (v *View) smallHits(n uint64, small Hits) Hits {
 	var h Hits
-	for ; cand != 0; cand &= cand - 1 {
+	for cand := v.byNPA[n/npaSpan] & small; cand != 0; cand &= cand - 1 {
 		l := bits.TrailingZeros64(uint64(cand))
 		if v.lists[l].set.Contains(n) {
 			h |= 1 << l
