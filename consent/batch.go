@@ -38,6 +38,10 @@ type Batch struct {
 	wzones [windowMemo]uint64
 	wbits  [windowMemo]ReasonSet
 	wvalid [windowMemo / 64]uint64
+	// The earliest lawful instant of entry i, when wopen[i] is set: 1
+	// when wuntil[i] holds it, 2 when the window never opens.
+	wuntil [windowMemo]int64
+	wopen  [windowMemo]uint8
 
 	sc scratch
 
@@ -159,15 +163,30 @@ const windowMemo = 128
 
 // window returns Engine.window's reasons for the window and days of x,
 // whose window class is wid, in zones at Unix second at, remembering them
-// for the instant.
-func (b *Batch) window(wid int32, x *effects, zones uint64, at int64) ReasonSet {
+// for the instant, and the memo entry that holds them (for nextOpen).
+func (b *Batch) window(wid int32, x *effects, zones uint64, at int64) (ReasonSet, int) {
 	b.instant(at)
 	i := ((zones ^ uint64(wid)<<56) * 0x9e3779b97f4a7c15) >> 57
 	if b.wvalid[i/64]&(1<<(i%64)) != 0 && b.wid[i] == wid && b.wzones[i] == zones {
-		return b.wbits[i]
+		return b.wbits[i], int(i)
 	}
 	w := b.e.window(b, zones, at, x)
-	b.wid[i], b.wzones[i], b.wbits[i] = wid, zones, w
+	b.wid[i], b.wzones[i], b.wbits[i], b.wopen[i] = wid, zones, w, 0
 	b.wvalid[i/64] |= 1 << (i % 64)
-	return w
+	return w, int(i)
+}
+
+// nextOpen returns Engine.nextOpen of the zones and x's window and days
+// from the instant, for x and zones whose window verdict is the memo's
+// entry i, remembering it there: every attempt of a window class and zone
+// set deferred by its window alone waits for the same instant.
+func (b *Batch) nextOpen(i int, x *effects, zones uint64) (int64, bool) {
+	if b.wopen[i] == 0 {
+		if t, ok := b.e.nextOpen(zones, b.at, x.winS, x.winE, x.days()); ok {
+			b.wuntil[i], b.wopen[i] = t, 1
+		} else {
+			b.wopen[i] = 2
+		}
+	}
+	return b.wuntil[i], b.wopen[i] == 1
 }

@@ -746,16 +746,21 @@ func (e *Engine) locate(npa, nxx int, state, zip string) (zones uint64, jur uint
 	g := e.geo
 	zones = g.areaZones(npa, nxx)
 	jur = e.npaJur[npa-200]
-	zst, zm := g.zip(zip)
-	if zm != 0 {
-		zones |= zm
-		jur |= e.stateJur[zst]
-	}
-	if st := g.state(state); st != 0 {
-		if st != zst {
-			zones |= g.stateMask[st-1]
+	var zst uint8
+	if zip != "" {
+		var zm uint64
+		if zst, zm = g.zip(zip); zm != 0 {
+			zones |= zm
+			jur |= e.stateJur[zst]
 		}
-		jur |= e.stateJur[st]
+	}
+	if state != "" {
+		if st := g.state(state); st != 0 {
+			if st != zst {
+				zones |= g.stateMask[st-1]
+			}
+			jur |= e.stateJur[st]
+		}
 	}
 	if zones == 0 {
 		return g.unknownMask, e.allJur, false
@@ -1041,13 +1046,16 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 
 	winS, winE := x.winS, x.winE
+	slot := -1 // the Batch's window memo entry of wid and zones
 	switch {
 	case winS >= winE:
 		deny |= bitWindowOutside
 	case mi >= 0 && b != nil:
 		// x is the merged table's entry mi, whose window class wid names
 		// the window and days.
-		wait |= b.window(wid, x, zones, at)
+		var w ReasonSet
+		w, slot = b.window(wid, x, zones, at)
+		wait |= w
 	default:
 		wait |= e.window(b, zones, at, x)
 	}
@@ -1060,7 +1068,15 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 		if c := ceilSeconds(clear); c > start {
 			start = c
 		}
-		until, ok := e.nextOpen(zones, start, winS, winE, x.days())
+		var (
+			until int64
+			ok    bool
+		)
+		if start == at && slot >= 0 {
+			until, ok = b.nextOpen(slot, x, zones)
+		} else {
+			until, ok = e.nextOpen(zones, start, winS, winE, x.days())
+		}
 		if !ok {
 			deny |= bitWindowOutside
 			out.Verdict = Deny

@@ -380,16 +380,12 @@ func (g *geo) zip(z string) (uint8, uint64) {
 	if len(z) < 5 {
 		return 0, 0
 	}
-	n := 0
-	for i := 0; i < 5; i++ {
-		c := z[i]
-		if c < '0' || c > '9' {
-			return 0, 0
-		}
-		if i < 3 {
-			n = n*10 + int(c-'0')
-		}
+	// Five digits (a byte below '0' wraps round to above 9).
+	d0, d1, d2, d3, d4 := z[0]-'0', z[1]-'0', z[2]-'0', z[3]-'0', z[4]-'0'
+	if d0 > 9 || d1 > 9 || d2 > 9 || d3 > 9 || d4 > 9 {
+		return 0, 0
 	}
+	n := int(d0)*100 + int(d1)*10 + int(d2)
 	if len(z) > 5 && z[5] != '-' && z[5] != ' ' {
 		return 0, 0
 	}

@@ -53,3 +53,27 @@ func TestZoneTablesMatchTimePackage(t *testing.T) {
 		})
 	}
 }
+
+// TestZIPForms checks which ZIP forms place a party: five digits, alone or
+// with a "-" or " " extension; anything else places nobody.
+func TestZIPForms(t *testing.T) {
+	t.Parallel()
+	g, err := loadGeo()
+	require.NoError(t, err)
+	ct, ctMask := g.zip("06103")
+	require.Equal(t, g.state("CT"), ct)
+	require.NotZero(t, ctMask)
+	for _, z := range []string{"06103-1234", "06103 1234", "06199"} {
+		st, m := g.zip(z)
+		require.Equal(t, ct, st, z)
+		require.Equal(t, ctMask, m, z)
+	}
+	for _, z := range []string{"", "0610", "06a03", "0610a", "/6103", ":6103", "0610/", "06103x", "061031", " 06103"} {
+		st, m := g.zip(z)
+		require.Zero(t, st, "%q", z)
+		require.Zero(t, m, "%q", z)
+	}
+	as, asMask := g.zip("96799")
+	require.Equal(t, g.samoa, as)
+	require.Equal(t, g.samoaMask, asMask)
+}
