@@ -10,7 +10,7 @@ TEST_FLAGS ?= -v -count=1 -timeout 25m
 RUN_PKGS := postgresql debootstrap espeak-ng sox libsox-fmt-mp3
 TEST_PKGS := $(RUN_PKGS) chromium
 
-.PHONY: run test build deps deps-test fmt-check vet lint clean bench-dial
+.PHONY: run test build deps deps-test fmt-check vet lint clean bench-dial pgo
 
 run: deps build
 	bin/heed-dev --heed bin/heed
@@ -23,6 +23,14 @@ test: deps-test build fmt-check vet
 # as --json or --calls 900 --rounds 3.
 bench-dial: deps build
 	bin/heed-dev exec -- bin/heed bench dial --testbed $(BENCH_FLAGS)
+
+# pgo refreshes cmd/heed/default.pgo, the CPU profile that go build uses
+# for profile-guided optimization of bin/heed: a profile of heed bench
+# gate's in-memory measurements, the pacing loop's gate. Run it after
+# changing the gate's hot path, and commit the profile.
+pgo: build
+	DATABASE_URL= bin/heed bench gate --dnc-numbers 20000000 --consents 1000000 --cpuprofile cmd/heed/default.pgo >/dev/null
+	$(MAKE) build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/heed ./cmd/heed

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -80,6 +81,7 @@ func (m *Main) benchGate(ctx context.Context, args []string) error {
 	seed := f.Uint64("seed", 1, "data seed")
 	asJSON := f.Bool("json", false, `print {"decisions_per_s","allocs_per_decision","sql_decisions_per_s",...}: `+
 		`decisions_per_s is the batched gate's; single_decisions_per_s, batch_vs_single and batch_vs_sql follow`)
+	cpuProfile := f.String("cpuprofile", "", "write a CPU profile of the measurements to this file (make pgo turns one into cmd/heed/default.pgo)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -94,6 +96,14 @@ func (m *Main) benchGate(ctx context.Context, args []string) error {
 		}
 		defer pool.Close()
 		opts.DB = pool
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pf.Close()
+		opts.Profile = pf
 	}
 	rep, err := gatebench.Run(ctx, opts)
 	if err != nil {
