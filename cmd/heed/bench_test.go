@@ -1,7 +1,11 @@
 package main
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -79,4 +83,23 @@ func TestBenchGate(t *testing.T) { //nolint:paralleltest // see above
 	require.InDelta(t, *rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-6)
 	require.NotNil(t, rep.BatchMismatches)
 	require.Zero(t, *rep.BatchMismatches)
+}
+
+// TestBenchGateCPUProfile checks that `heed bench gate --cpuprofile FILE`
+// writes a CPU profile (gzip-compressed pprof) whose samples include the
+// batch gate, the loop make pgo optimizes for. It does not run in parallel:
+// the CPU profiler is process-wide.
+func TestBenchGateCPUProfile(t *testing.T) { //nolint:paralleltest // see above
+	path := filepath.Join(t.TempDir(), "gate.pprof")
+	_, stderr, err := runHeed(map[string]string{}, "bench", "gate", "--dnc-numbers", "20000", "--consents", "2000",
+		"--phase", "200ms", "--cpuprofile", path)
+	require.NoError(t, err, stderr)
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err, "a pprof profile is gzip-compressed")
+	raw, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "dialer.(*PolicyGate).CheckBatch", "the profile samples the batch gate")
 }
