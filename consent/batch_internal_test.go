@@ -3,6 +3,7 @@ package consent
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +137,27 @@ func batchInputs(rng *rand.Rand, bounds []int64, n int) ([]Input, []Facts) {
 		}
 	}
 	return ins, fs
+}
+
+// TestBatchLineKey checks that a Batch's remembered line types give the
+// key that the strings' contents give, for the constants, for equal strings
+// with other bytes, for strings that share their bytes with another of
+// another length, and for the empty string, in a mix that reuses its slots.
+func TestBatchLineKey(t *testing.T) {
+	t.Parallel()
+	e, err := NewEngine(Config{})
+	require.NoError(t, err)
+	b := e.Batch()
+	s := "landlines"
+	lines := []LineType{
+		LineWireless, LineLandline, LineUnknown, "",
+		LineType(strings.Clone(string(LineLandline))), LineType(strings.Clone(string(LineWireless))),
+		LineType(s[:8]), LineType(s[:7]), LineType(s[:9]), LineType(s[:0]),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		l := lines[rng.IntN(len(lines))]
+		require.Equal(t, key(PurposeInformational, MethodLive, l), b.key(PurposeInformational, MethodLive, l), "%q", l)
+	}
+	require.NotEqual(t, b.key(PurposeInformational, MethodLive, LineType(s[:8])), b.key(PurposeInformational, MethodLive, LineType(s[:7])))
 }

@@ -187,10 +187,11 @@ func (bt *batch) locate(lo, hi int) {
 		d, x := bt.dirs[r], bt.nxk[p&(lookupChunk-1)]
 		e := d.ent[x>>16&1023]
 		c := e.class()
-		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
-		if c == 0 {
-			off = 0
-		}
+		// An entry of class 0 (no records) is kept without a branch: a
+		// batch's numbers with and without records come in a random mix.
+		// Its offset is 0 and its line the empty one.
+		some := uintptr(0) - uintptr(b2u(c != 0)) // all ones unless class 0
+		off := (uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))) & some
 		var ptr unsafe.Pointer
 		if e.off() != extOff {
 			ptr = unsafe.Add(d.base, off*lineWords*8)
@@ -198,10 +199,7 @@ func (bt *batch) locate(lo, hi int) {
 			// Rare (see Apply): a block of its own.
 			ptr = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
 		}
-		a := uintptr(ptr)
-		if c == 0 {
-			a = uintptr(unsafe.Pointer(&emptyLine))
-		}
+		a := uintptr(ptr)&some | uintptr(unsafe.Pointer(&emptyLine))&^some
 		bt.ents[r], bt.ptrs[r] = e, ptr
 		addrs[(p-lo)&(lookupGroup-1)] = a
 	}
