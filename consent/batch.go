@@ -187,9 +187,9 @@ const windowMemo = 128
 
 // window returns Engine.window's reasons for the window and days of x,
 // whose window class is wid, in zones at Unix second at, remembering them
-// for the instant, and the memo entry that holds them (for nextOpen).
+// for the instant, and the memo entry that holds them (for nextOpen). The
+// Batch must be at the instant at already (epoch makes it so).
 func (b *Batch) window(wid int32, x *effects, zones uint64, at int64) (ReasonSet, int) {
-	b.instant(at)
 	i := ((zones ^ uint64(wid)<<56) * 0x9e3779b97f4a7c15) >> 57
 	if b.wvalid[i/64]&(1<<(i%64)) != 0 && b.wid[i] == wid && b.wzones[i] == zones {
 		return b.wbits[i], int(i)
