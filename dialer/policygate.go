@@ -91,6 +91,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		ns    [checkBatchSize]uint64
 		valid [checkBatchSize]bool
 		hits  [checkBatchSize]dnc.Hits
+		dh    [checkBatchSize]consent.DNCHits // hits, as the engine counts them
 		qs    [checkBatchSize]consent.Query
 		cfs   [checkBatchSize]consent.ConsentFacts
 		keys  [checkBatchSize]consent.Key
@@ -124,7 +125,8 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			for i := range batch {
 				req := &batch[i]
 				n := ns[i]
-				if valid[i] && !eb.ConsultsConsentKey(keys[i], DNCHits(hits[i])) {
+				dh[i] = DNCHits(hits[i])
+				if valid[i] && !eb.ConsultsConsentKey(keys[i], dh[i]) {
 					n = dnc.MaxNumber
 				}
 				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
@@ -142,7 +144,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			in.RegFDirectConsent, in.SolicitationException = req.Overrides.RegFDirectConsent, req.Overrides.SolicitationException
 			f.ReassignedAt = req.ReassignedAt
 			if fresh && valid[i] {
-				f.DNC = DNCHits(hits[i])
+				f.DNC = dh[i]
 				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
 			} else {
 				f.DNC = 0
@@ -251,19 +253,27 @@ func dncLists(l consent.DNCHits) dnc.Hits {
 // state's list counts as a state-list hit.
 func DNCHits(h dnc.Hits) consent.DNCHits {
 	// Without a branch on which lists hit (a batch's hits are a random
-	// mix): the three lists by their bits, then any state list.
-	const named = 1<<dnc.Internal | 1<<dnc.National | 1<<dnc.Litigator
-	out := dncNamed[(h>>dnc.Internal&1)|(h>>dnc.National&1)<<1|(h>>dnc.Litigator&1)<<2]
-	return out | consent.DNCState*consent.DNCHits(b2u8(h&^named != 0))
+	// mix): the named lists by table, then any state list.
+	return dncNamed[h&7] | consent.DNCState*consent.DNCHits(b2u8(h&^(1<<dnc.Internal|1<<dnc.National|1<<dnc.Litigator) != 0))
 }
 
-// dncNamed maps the internal, national and litigator lists' bits (in that
-// order from bit 0) to the engine's list kinds.
-var dncNamed = [8]consent.DNCHits{
-	0, consent.DNCInternal, consent.DNCNational, consent.DNCInternal | consent.DNCNational,
-	consent.DNCLitigator, consent.DNCInternal | consent.DNCLitigator, consent.DNCNational | consent.DNCLitigator,
-	consent.DNCInternal | consent.DNCNational | consent.DNCLitigator,
-}
+// dncNamed maps the internal, national and litigator lists' bits of a
+// dnc.Hits (its three lowest) to the engine's list kinds.
+var dncNamed = func() (t [8]consent.DNCHits) {
+	for i := range t {
+		h := dnc.Hits(i)
+		if h.Has(dnc.Internal) {
+			t[i] |= consent.DNCInternal
+		}
+		if h.Has(dnc.National) {
+			t[i] |= consent.DNCNational
+		}
+		if h.Has(dnc.Litigator) {
+			t[i] |= consent.DNCLitigator
+		}
+	}
+	return t
+}()
 
 // b2u8 is 1 for true and 0 for false (the compiler makes it a SETcc).
 func b2u8(b bool) uint8 {
