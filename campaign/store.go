@@ -30,6 +30,9 @@ type Store struct {
 	mu         sync.Mutex
 	abandon    map[int64]abandonCounts
 	abandonTTL time.Duration
+
+	// lockSlots bounds the connections LockSubjects holds at once.
+	lockSlots chan struct{}
 }
 
 // abandonCounts are a campaign's abandoned and answered calls over the
@@ -41,7 +44,12 @@ type abandonCounts struct {
 
 // NewStore returns a Store on db.
 func NewStore(db *pgxpool.Pool) *Store {
-	return &Store{db: db, now: time.Now, abandon: map[int64]abandonCounts{}, abandonTTL: 10 * time.Second}
+	slots := 1
+	if db != nil {
+		slots = max(1, int(db.Config().MaxConns)/2)
+	}
+	return &Store{db: db, now: time.Now, abandon: map[int64]abandonCounts{}, abandonTTL: 10 * time.Second,
+		lockSlots: make(chan struct{}, slots)}
 }
 
 var _ dialer.Store = (*Store)(nil)

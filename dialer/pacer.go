@@ -149,6 +149,22 @@ type Store interface {
 	Settle(ctx context.Context, campaignID int64) (done bool, next time.Time, err error)
 }
 
+// SubjectLocker is implemented by a Store that keeps pacers from deciding
+// attempts to the same person at the same time. Without it, two campaigns
+// (or two heed processes) due to call one person at once would each read
+// the history without the other's call and could both call: two calls at
+// once, or one more than a cap allows. A pacer whose Store is a
+// SubjectLocker locks a batch's subjects before it reads their history and
+// unlocks them once the batch's attempts are recorded and their calls
+// placed, so the next pacer to decide for any of them counts those calls.
+type SubjectLocker interface {
+	// LockSubjects waits until no other holder has any of the subjects
+	// locked, then locks them all: each number, and every number of each
+	// named person. It returns the function that unlocks them, which must
+	// be called once.
+	LockSubjects(ctx context.Context, subjects []Subject) (unlock func(), err error)
+}
+
 // Snooze is returned by Pacer.Run when the campaign has targets left but
 // none is due before Until, which is After from now by the pacer's clock.
 type Snooze struct {
@@ -261,18 +277,10 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
 			targets = onePerPerson(targets)
-			reqs, decisions, err := p.decide(ctx, c, targets, now())
+			placed, err := p.batch(ctx, c, targets, now(), msg, done)
+			inflight += placed
 			if err != nil {
 				return err
-			}
-			for i, t := range targets {
-				ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
-				if err != nil {
-					return err
-				}
-				if ok {
-					inflight++
-				}
 			}
 			if len(targets) == 0 && inflight == 0 {
 				finished, next, err := p.Store.Settle(ctx, campaignID)
@@ -591,6 +599,40 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 		}
 	}
 	return reqs, decisions, nil
+}
+
+// batch decides a batch of targets at instant at, records each attempt
+// and places the allowed calls, and returns how many calls it placed. When
+// the Store is a SubjectLocker, it holds the targets' subjects locked from
+// before their history is read until every attempt is recorded and its
+// call placed (the call is in the history from its attempt's record on).
+func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (int, error) {
+	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
+		subjects := make([]Subject, len(targets))
+		for i, t := range targets {
+			subjects[i] = Subject{Phone: t.Phone, Person: t.Person}
+		}
+		unlock, err := l.LockSubjects(ctx, subjects)
+		if err != nil {
+			return 0, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
+		}
+		defer unlock()
+	}
+	reqs, decisions, err := p.decide(ctx, c, targets, at)
+	if err != nil {
+		return 0, err
+	}
+	placed := 0
+	for i, t := range targets {
+		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
+		if err != nil {
+			return placed, err
+		}
+		if ok {
+			placed++
+		}
+	}
+	return placed, nil
 }
 
 // attempt records one decided target's attempt and, when allowed, places

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,4 +219,78 @@ func TestPacerCallsAPersonOncePerBatch(t *testing.T) {
 	require.Equal(t, "defer", a.decision)
 	require.Contains(t, a.reasons, "cap.frequency")
 	require.Len(t, a.input.History, 7, "the batch's call is in the history")
+}
+
+// historyBarrier is a Store whose History waits, up to a bound, until
+// every pacer sharing the barrier is reading its history: two pacers that
+// may decide for one person at the same time then do.
+type historyBarrier struct {
+	*campaign.Store
+	once    *sync.Once
+	arrived *sync.WaitGroup
+	all     chan struct{}
+}
+
+func (s historyBarrier) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
+	s.once.Do(s.arrived.Done)
+	select {
+	case <-s.all:
+	case <-time.After(500 * time.Millisecond): // within the indexes' freshness
+	}
+	return s.Store.History(ctx, subjects, since)
+}
+
+// TestPacersCallAPersonOnceAcrossCampaigns: two campaigns running at once,
+// each due to call one of a person's two numbers, with 6 calls to the
+// person in the last 7 days, place one call between them, not two: the
+// second pacer to decide counts the first one's call. Each pacer's history
+// read waits for the other's (up to half a second), so without the lock on the
+// person's numbers both would decide on the same 6 calls.
+func TestPacersCallAPersonOnceAcrossCampaigns(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	ctx := context.Background()
+	const (
+		mobile phone.Number = "+18605550321" // on the campaign's list
+		home   phone.Number = "+18605550322" // on the other campaign's list
+	)
+	var list2, camp2 int64
+	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('other') RETURNING id`).Scan(&list2))
+	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c2', 'debt_collection', $1, 'Hello', '+18605550100', 'running', 1, 10, 1) RETURNING id`, list2).Scan(&camp2))
+	w.contact(w.list, mobile, "D-500")
+	w.contact(list2, home, "D-500")
+	_, err := w.db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) VALUES ($1, $2)`, camp2, w.contacts[home])
+	require.NoError(t, err)
+	for i := range 6 {
+		w.call(mobile, "no_answer", time.Duration(10*(i+1))*time.Hour)
+	}
+
+	lines := &recordingLines{t: t, db: w.db}
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	all := make(chan struct{})
+	go func() { arrived.Wait(); close(all) }()
+	errs := make(chan error, 2)
+	for _, id := range []int64{w.campaignID, camp2} {
+		p := w.pacer(lines)
+		p.Store = historyBarrier{Store: campaign.NewStore(w.db), once: &sync.Once{}, arrived: &arrived, all: all}
+		go func() { errs <- p.Run(ctx, id, 1) }()
+	}
+	for range 2 {
+		var sn *dialer.Snooze
+		if err := <-errs; err != nil {
+			require.ErrorAs(t, err, &sn)
+		}
+	}
+	lines.mu.Lock()
+	defer lines.mu.Unlock()
+	require.Len(t, lines.placed, 1, "one call to the person between the two campaigns: %v", lines.placed)
+	var decisions []string
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT array_agg(decision ORDER BY id) FROM attempts WHERE campaign_id IN ($1, $2)`,
+		w.campaignID, camp2).Scan(&decisions))
+	var reasons []string
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT array_agg(array_to_string(reasons, ',') ORDER BY id) FROM attempts WHERE campaign_id IN ($1, $2)`,
+		w.campaignID, camp2).Scan(&reasons))
+	require.Equal(t, []string{"allow", "defer"}, decisions, "the second pacer to decide defers the eighth call: %v", reasons)
 }

@@ -1,0 +1,106 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heed-dialer/heed/dialer"
+)
+
+// lockWait bounds how long LockSubjects waits for another holder: a pacer
+// holds a batch's numbers for as long as it takes to decide, record and
+// place the batch's calls, well under this.
+const lockWait = time.Minute
+
+var _ dialer.SubjectLocker = (*Store)(nil)
+
+// LockSubjects locks the numbers of subjects (dialer.SubjectLocker): each
+// subject's number and every number of the contacts with its person
+// reference. Each number is a PostgreSQL advisory lock held by a
+// transaction of its own until unlock, so the lock holds across every heed
+// process on the database, and a process that dies releases its locks with
+// its connection. The numbers are locked in ascending order of their keys,
+// so two pacers locking overlapping batches cannot deadlock on each other;
+// at most half the pool's connections hold locks at once, so a holder can
+// always get a connection to read the history it locked for. It fails when
+// another holder keeps a number locked for longer than a minute, or when
+// ctx ends.
+func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (func(), error) {
+	phones := make([]string, 0, len(subjects))
+	var refs []string
+	for _, sub := range subjects {
+		phones = append(phones, sub.Phone.String())
+		if sub.Person != "" {
+			refs = append(refs, sub.Person)
+		}
+	}
+	select {
+	case s.lockSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("lock subjects: %w", ctx.Err())
+	}
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		<-s.lockSlots
+		return nil, fmt.Errorf("lock subjects: %w", err)
+	}
+	unlock := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		// Ending the transaction releases its locks; should that fail,
+		// the pool closes the connection, which releases them too.
+		_ = tx.Rollback(rctx)
+		<-s.lockSlots
+	}
+	if err := s.lockNumbers(ctx, tx, phones, refs); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// lockNumbers takes, in tx, the advisory lock of each number in phones and
+// of every number of the persons refs.
+func (s *Store) lockNumbers(ctx context.Context, tx pgx.Tx, phones, refs []string) error {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", lockWait.Milliseconds())); err != nil {
+		return fmt.Errorf("lock subjects: %w", err)
+	}
+	if len(refs) > 0 {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM contacts WHERE person_ref = ANY($1) AND person_ref <> ''`, refs)
+		if err != nil {
+			return fmt.Errorf("lock subjects: numbers of persons: %w", err)
+		}
+		more, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("lock subjects: numbers of persons: %w", err)
+		}
+		phones = append(phones, more...)
+	}
+	keys := make([]int64, len(phones))
+	for i, p := range phones {
+		keys[i] = numberLockKey(p)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	// unnest yields the keys in the array's order, and each row takes its
+	// lock before the next row is produced.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, keys); err != nil {
+		return fmt.Errorf("lock subjects: %w", err)
+	}
+	return nil
+}
+
+// numberLockKey is the advisory lock key of a number (E.164): a 64-bit hash
+// in a name space of its own. Two numbers with the same key only wait for
+// each other.
+func numberLockKey(e164 string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("heed:number:"))
+	_, _ = h.Write([]byte(e164))
+	return int64(h.Sum64()) //nolint:gosec // a hash, reinterpreted as PostgreSQL's bigint
+}
