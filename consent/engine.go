@@ -1151,33 +1151,49 @@ func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reas
 // it). It reports whether the cap of max calls is reached and, if so, the
 // instant at which enough counted calls will have left the period.
 func countCap(h []Attempt, atN, period int64, pm, mm uint8, max int) (bool, int64) {
-	var newest [maxCap]int64 // counted call times, newest first
-	n, lo := 0, atN-period
+	c := capCount{lo: atN - period, max: max}
 	for i := range h {
 		a := &h[i]
-		if purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
-			continue
+		if purposeBits(a.Purpose)&pm != 0 && methodBits(a.Method)&mm != 0 {
+			c.add(a.At.UnixNano())
 		}
-		t := a.At.UnixNano()
-		if t <= lo {
-			continue
-		}
-		if n < max {
-			n++
-		} else if t <= newest[max-1] {
-			continue
-		}
-		j := n - 1
-		for j > 0 && newest[j-1] < t {
-			newest[j] = newest[j-1]
-			j--
-		}
-		newest[j] = t
 	}
-	if n < max {
+	return c.reached(period)
+}
+
+// capCount counts calls within a rolling period for countCap and
+// countCapCompact, keeping the newest max of them.
+type capCount struct {
+	newest [maxCap]int64 // counted call times, newest first
+	n, max int
+	lo     int64 // calls at or before lo have left the period
+}
+
+// add counts a call at Unix nanosecond t, if it is within the period.
+func (c *capCount) add(t int64) {
+	if t <= c.lo {
+		return
+	}
+	if c.n < c.max {
+		c.n++
+	} else if t <= c.newest[c.max-1] {
+		return
+	}
+	j := c.n - 1
+	for j > 0 && c.newest[j-1] < t {
+		c.newest[j] = c.newest[j-1]
+		j--
+	}
+	c.newest[j] = t
+}
+
+// reached reports whether max calls were counted and, if so, when the
+// max-th newest leaves a period of the given length.
+func (c *capCount) reached(period int64) (bool, int64) {
+	if c.n < c.max {
 		return false, 0
 	}
-	return true, newest[max-1] + period
+	return true, c.newest[c.max-1] + period
 }
 
 // compactAttempt is an Attempt as the cap rules read it.
@@ -1206,33 +1222,13 @@ func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compa
 
 // countCapCompact is countCap over a compact history.
 func countCapCompact(h []compactAttempt, atN, period int64, pm, mm uint8, max int) (bool, int64) {
-	var newest [maxCap]int64 // counted call times, newest first
-	n, lo := 0, atN-period
+	c := capCount{lo: atN - period, max: max}
 	for i := range h {
-		a := &h[i]
-		if a.pm&pm == 0 || a.mm&mm == 0 {
-			continue
+		if a := &h[i]; a.pm&pm != 0 && a.mm&mm != 0 {
+			c.add(a.t)
 		}
-		t := a.t
-		if t <= lo {
-			continue
-		}
-		if n < max {
-			n++
-		} else if t <= newest[max-1] {
-			continue
-		}
-		j := n - 1
-		for j > 0 && newest[j-1] < t {
-			newest[j] = newest[j-1]
-			j--
-		}
-		newest[j] = t
 	}
-	if n < max {
-		return false, 0
-	}
-	return true, newest[max-1] + period
+	return c.reached(period)
 }
 
 // lastConversationCompact is lastConversation over a compact history.
