@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,7 +30,7 @@ var _ dialer.SubjectLocker = (*Store)(nil)
 // at most half the pool's connections hold locks at once, so a holder can
 // always get a connection to read the history it locked for. It fails when
 // another holder keeps a number locked for longer than a minute, or when
-// ctx ends.
+// ctx ends. Calling unlock again does nothing.
 func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (func(), error) {
 	phones := make([]string, 0, len(subjects))
 	var refs []string
@@ -49,13 +50,17 @@ func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (fu
 		<-s.lockSlots
 		return nil, fmt.Errorf("lock subjects: %w", err)
 	}
+	var once sync.Once
 	unlock := func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		// Ending the transaction releases its locks; should that fail,
-		// the pool closes the connection, which releases them too.
-		_ = tx.Rollback(rctx)
-		<-s.lockSlots
+		once.Do(func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			// Ending the transaction releases its locks; should that
+			// fail, the pool closes the connection, which releases them
+			// too.
+			_ = tx.Rollback(rctx)
+			<-s.lockSlots
+		})
 	}
 	if err := s.lockNumbers(ctx, tx, phones, refs); err != nil {
 		unlock()

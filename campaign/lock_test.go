@@ -39,17 +39,25 @@ func TestLockSubjects(t *testing.T) {
 
 	unlockA, err := a.LockSubjects(ctx, []dialer.Subject{{Phone: mobile, Person: "D-1"}})
 	require.NoError(t, err)
+	t.Cleanup(unlockA) // should the test fail before it unlocks
 
 	// The person's other number, asked for without the person, waits.
 	got := make(chan func(), 1)
 	go func() {
 		unlock, err := b.LockSubjects(ctx, []dialer.Subject{{Phone: office}})
 		if assert.NoError(t, err) {
+			t.Cleanup(unlock)
 			got <- unlock
 		}
 	}()
-	require.Never(t, func() bool { return len(got) > 0 }, 300*time.Millisecond, 10*time.Millisecond,
-		"a number of a locked person is locked")
+	waiting := func() bool {
+		var n int
+		err := db.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n)
+		return assert.NoError(t, err) && n > 0
+	}
+	require.Eventually(t, waiting, 10*time.Second, 10*time.Millisecond, "the second lock waits in PostgreSQL")
+	require.Empty(t, got, "a number of a locked person is locked")
 
 	// Another number does not wait.
 	unlockOther, err := b.LockSubjects(ctx, []dialer.Subject{{Phone: other}})
@@ -57,11 +65,13 @@ func TestLockSubjects(t *testing.T) {
 	unlockOther()
 
 	// A wait that outlives its context fails, and frees its slot.
+	held := len(b.lockSlots) // the waiting lock above holds one
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	_, err = b.LockSubjects(short, []dialer.Subject{{Phone: mobile}})
 	cancel()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Len(t, b.lockSlots, 1, "only the waiting lock above holds a slot")
+	require.Equal(t, 1, held)
+	require.Len(t, b.lockSlots, held, "the failed wait gave its slot back")
 
 	unlockA()
 	var unlockB func()
