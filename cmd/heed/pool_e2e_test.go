@@ -79,6 +79,7 @@ type attemptRow struct {
 	Outcome   string
 	Asterisk  string
 	Reconcile string
+	EndedAt   *time.Time
 }
 
 // attemptRows reads a campaign's attempts from the stack's database.
@@ -89,7 +90,7 @@ func attemptRows(t *testing.T, env map[string]string, campaignID int64) []attemp
 	conn, err := pgx.Connect(ctx, env["DATABASE_URL"])
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `SELECT id, phone, decision, status, outcome, asterisk, reconcile FROM attempts WHERE campaign_id = $1 ORDER BY id`, campaignID)
+	rows, err := conn.Query(ctx, `SELECT id, phone, decision, status, outcome, asterisk, reconcile, ended_at FROM attempts WHERE campaign_id = $1 ORDER BY id`, campaignID)
 	require.NoError(t, err)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[attemptRow])
 	require.NoError(t, err)
@@ -209,6 +210,7 @@ func TestPBXRestartMidCampaign(t *testing.T) {
 			}
 		}
 	}
+	killedAt := time.Now()
 	require.NoError(t, tb2.StopPBX(1))
 	t.Logf("killed pbx-b with attempts %v in flight", lost)
 
@@ -243,7 +245,17 @@ func TestPBXRestartMidCampaign(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(s.log.String(), "pool: Asterisk up again") },
 		time.Minute, 100*time.Millisecond, "heed reconnected pbx-b:\n%s", s.log.String())
 	require.Contains(t, s.log.String(), "restarted=true", "heed saw that pbx-b restarted")
-	requireOneCallPerNumber(t, tb2, callerID, attempts, lost...)
+	// Any call on pbx-b that had not ended when it was killed may have
+	// died with it before reaching the PSTN, not only those seen in
+	// flight above: one pbx-b had just taken can still be originating in
+	// heed's records (CI once saw such a call without a record).
+	var mayBeLost []attemptRow
+	for _, a := range attempts {
+		if a.Asterisk == "pbx-b" && (a.EndedAt == nil || !a.EndedAt.Before(killedAt)) {
+			mayBeLost = append(mayBeLost, a)
+		}
+	}
+	requireOneCallPerNumber(t, tb2, callerID, attempts, mayBeLost...)
 	var code int
 	code = s.api(t, "", "GET", "/readyz", nil, &ready)
 	require.Equal(t, http.StatusOK, code, "both PBXes ready again: %v", ready)
