@@ -538,8 +538,9 @@ func onePerPerson(targets []Target) []Target {
 // and decides the whole batch at the same instant: at once when the gate
 // decides batches, one by one otherwise. Each target's history counts its
 // person's calls to all their numbers when it names a person; decide sets
-// the target's HistoryNumbers to the numbers counted.
-func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at time.Time) ([]Request, []consent.Decision, error) {
+// the target's HistoryNumbers to the numbers counted. subjects[i] is
+// targets[i]'s (subjectsOf).
+func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
 	if len(targets) == 0 {
 		return []Request{}, []consent.Decision{}, nil
 	}
@@ -550,10 +551,8 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 		}
 	}
 	phones := make([]phone.Number, len(targets))
-	subjects := make([]Subject, len(targets))
 	for i, t := range targets {
 		phones[i] = t.Phone
-		subjects[i] = Subject{Phone: t.Phone, Person: t.Person}
 	}
 	history, err := p.Store.History(ctx, subjects, at.Add(-HistoryWindow))
 	if err != nil {
@@ -607,18 +606,15 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, at tim
 // before their history is read until every attempt is recorded and its
 // call placed (the call is in the history from its attempt's record on).
 func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (int, error) {
+	subjects := subjectsOf(targets)
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
-		subjects := make([]Subject, len(targets))
-		for i, t := range targets {
-			subjects[i] = Subject{Phone: t.Phone, Person: t.Person}
-		}
 		unlock, err := l.LockSubjects(ctx, subjects)
 		if err != nil {
 			return 0, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
 		}
 		defer unlock()
 	}
-	reqs, decisions, err := p.decide(ctx, c, targets, at)
+	reqs, decisions, err := p.decide(ctx, c, targets, subjects, at)
 	if err != nil {
 		return 0, err
 	}
@@ -633,6 +629,16 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 		}
 	}
 	return placed, nil
+}
+
+// subjectsOf returns whom each target's history is counted for, and
+// whose numbers are locked while the batch is decided.
+func subjectsOf(targets []Target) []Subject {
+	subjects := make([]Subject, len(targets))
+	for i, t := range targets {
+		subjects[i] = Subject{Phone: t.Phone, Person: t.Person}
+	}
+	return subjects
 }
 
 // attempt records one decided target's attempt and, when allowed, places

@@ -257,6 +257,10 @@ func DNCHits(h dnc.Hits) consent.DNCHits {
 	return dncNamed[h&7] | consent.DNCState*consent.DNCHits(b2u8(h&^(1<<dnc.Internal|1<<dnc.National|1<<dnc.Litigator) != 0))
 }
 
+// DNCHits indexes dncNamed by a dnc.Hits' three lowest bits: this does not
+// compile if the internal, national or litigator list's ID leaves them.
+const _ = uint(7 - (1<<dnc.Internal | 1<<dnc.National | 1<<dnc.Litigator))
+
 // dncNamed maps the internal, national and litigator lists' bits of a
 // dnc.Hits (its three lowest) to the engine's list kinds.
 var dncNamed = func() (t [8]consent.DNCHits) {
