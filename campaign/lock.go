@@ -76,7 +76,8 @@ func (s *Store) lockNumbers(ctx context.Context, tx pgx.Tx, phones, refs []strin
 		return fmt.Errorf("lock subjects: %w", err)
 	}
 	if len(refs) > 0 {
-		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM contacts WHERE person_ref = ANY($1) AND person_ref <> ''`, refs)
+		// The same numbers History counts for the persons.
+		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM (`+personNumbers("$1")+`) p`, refs)
 		if err != nil {
 			return fmt.Errorf("lock subjects: numbers of persons: %w", err)
 		}

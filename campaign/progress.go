@@ -77,15 +77,22 @@ func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Ti
 	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
 }
 
+// personNumbers returns the query of each number of each person
+// reference in the text[] parameter refs: the numbers whose calls count for
+// the person (historyQuery), which LockSubjects locks.
+func personNumbers(refs string) string {
+	return `
+		SELECT DISTINCT person_ref, phone FROM contacts
+		 WHERE person_ref = ANY(` + refs + `) AND person_ref <> ''`
+}
+
 // historyQuery reads, in one statement (one snapshot), two kinds of rows:
 // each number of each person reference in $4 (person_ref set, no attempt),
 // and each call placed since $2 to a number in $1 or to a number of those
 // persons (person_ref NULL). An attempt is one row whichever way its number
 // was reached, so it is counted once.
-const historyQuery = `
-	WITH person_numbers AS (
-		SELECT DISTINCT person_ref, phone FROM contacts
-		 WHERE person_ref = ANY($4) AND person_ref <> '')
+var historyQuery = `
+	WITH person_numbers AS (` + personNumbers("$4") + `)
 	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean FROM person_numbers
 	UNION ALL
 	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
