@@ -45,9 +45,6 @@ type Batch struct {
 
 	sc scratch
 
-	// A few line types' parts of the key (see lineKey).
-	lines [8]lineSlot
-
 	// A few reason sets and their interned slices, direct-mapped: a
 	// batch's decisions repeat a handful of sets.
 	rsets [8]ReasonSet
@@ -118,28 +115,7 @@ func (b *Batch) key(purpose Purpose, method Method, line LineType) int {
 		b.mp, b.mlen = unsafe.StringData(m), len(m)
 		b.keyOK = true
 	}
-	return b.pm + b.lineKey(line)
-}
-
-// lineKey returns keyLine(l), remembering it by the address and length of
-// l's bytes: a batch's line types are a few strings (most often the
-// package's constants) in a random mix, which this looks up without a
-// branch on which one it is.
-func (b *Batch) lineKey(l LineType) int {
-	p := unsafe.StringData(string(l))
-	c := &b.lines[(uintptr(unsafe.Pointer(p))*0x9e3779b97f4a7c15^uintptr(len(l)))>>61]
-	if c.p != p || c.n != len(l) || !c.ok {
-		*c = lineSlot{p: p, n: len(l), k: keyLine(l), ok: true}
-	}
-	return c.k
-}
-
-// lineSlot is a line type remembered by Batch.lineKey.
-type lineSlot struct {
-	p  *byte
-	n  int
-	k  int
-	ok bool
+	return b.pm + keyLine(line)
 }
 
 // instant makes b's zone times and epoch those of Unix second at.
