@@ -78,6 +78,7 @@ func (m *Main) benchGate(ctx context.Context, args []string) error {
 	sqlDNC := f.Int("sql-dnc-numbers", 0, "registry size on the SQL side (default: the same)")
 	sqlConsents := f.Int("sql-consents", 0, "consent records on the SQL side (default: the same)")
 	phase := f.Duration("phase", 2*time.Second, "time bound of each phase")
+	rounds := f.Int("rounds", 3, "runs of each full-decision phase, taking turns; each figure is their median")
 	seed := f.Uint64("seed", 1, "data seed")
 	asJSON := f.Bool("json", false, `print {"decisions_per_s","allocs_per_decision","sql_decisions_per_s",...}: `+
 		`decisions_per_s is the batched gate's; single_decisions_per_s, batch_vs_single and batch_vs_sql follow`)
@@ -86,7 +87,7 @@ func (m *Main) benchGate(ctx context.Context, args []string) error {
 		return err
 	}
 	opts := gatebench.Options{DNCNumbers: *dncNumbers, Consents: *consents, SQLDNCNumbers: *sqlDNC, SQLConsents: *sqlConsents,
-		PhaseTime: *phase, Seed: *seed, Log: m.Stderr}
+		PhaseTime: *phase, Rounds: *rounds, Seed: *seed, Log: m.Stderr}
 	if *dbURL == "" {
 		fmt.Fprintln(m.Stderr, "bench: no DATABASE_URL, so no SQL side")
 	} else {

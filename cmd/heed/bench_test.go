@@ -53,7 +53,7 @@ func TestBenchDNC(t *testing.T) {
 // benchmark's structures above all) would count in it.
 func TestBenchGate(t *testing.T) { //nolint:paralleltest // see above
 	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
-	out, stderr, err := runHeed(env, "bench", "gate", "--dnc-numbers", "20000", "--consents", "5000", "--phase", "100ms", "--json")
+	out, stderr, err := runHeed(env, "bench", "gate", "--dnc-numbers", "20000", "--consents", "5000", "--phase", "100ms", "--rounds", "2", "--json")
 	require.NoError(t, err, stderr)
 	var rep struct {
 		DecisionsPerS     *float64 `json:"decisions_per_s"`
@@ -63,6 +63,7 @@ func TestBenchGate(t *testing.T) { //nolint:paralleltest // see above
 		BatchVsSingle     *float64 `json:"batch_vs_single"`
 		BatchVsSQL        *float64 `json:"batch_vs_sql"`
 		BatchMismatches   *int     `json:"batch_mismatches"`
+		Rounds            int      `json:"rounds"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	require.NotNil(t, rep.DecisionsPerS)
@@ -83,6 +84,7 @@ func TestBenchGate(t *testing.T) { //nolint:paralleltest // see above
 	require.InDelta(t, *rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-6)
 	require.NotNil(t, rep.BatchMismatches)
 	require.Zero(t, *rep.BatchMismatches)
+	require.Equal(t, 2, rep.Rounds, "--rounds")
 }
 
 // TestBenchGateCPUProfile checks that `heed bench gate --cpuprofile FILE`

@@ -18,7 +18,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -51,6 +53,12 @@ type Options struct {
 	SQLDNCNumbers, SQLConsents int
 	// PhaseTime bounds each measured phase; 2 s when zero.
 	PhaseTime time.Duration
+	// Rounds is how many times each full-decision phase runs; 3 when
+	// zero. The rounds take turns (every phase once, then every phase
+	// again), and each figure is the median of its rounds, so that a
+	// machine whose speed drifts between seconds moves the figures less
+	// than any one round.
+	Rounds int
 	// Log, when set, receives a line as each step starts.
 	Log io.Writer
 	// Profile, when set, receives a CPU profile (pprof) of the in-memory
@@ -81,6 +89,13 @@ type Report struct {
 	// NsPerDecision is the time of one full decision over the mixed set,
 	// batched.
 	NsPerDecision float64 `json:"ns_per_decision"`
+	// Rounds is how many times each full-decision phase ran; the full
+	// decision figures are their rounds' medians.
+	Rounds int `json:"rounds"`
+	// BatchedNsRounds holds, for each set (campaign, random, mixed,
+	// scattered, sales), the batched ns per decision of each round, in
+	// the order they ran.
+	BatchedNsRounds map[string][]float64 `json:"batched_ns_rounds"`
 	// CPUNsPerDecision and SingleCPUNsPerDecision are the CPU time of one
 	// decision over the mixed set, batched and one by one: what the thread
 	// spent on a CPU, which on a machine shared with other work is closer
@@ -211,6 +226,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.PhaseTime <= 0 {
 		opts.PhaseTime = 2 * time.Second
 	}
+	if opts.Rounds <= 0 {
+		opts.Rounds = 3
+	}
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {
 			fmt.Fprintf(opts.Log, "gatebench: "+format+"\n", args...)
@@ -229,7 +247,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{CPUs: runtime.GOMAXPROCS(0), Pack: engine.Version(), DNCNumbers: sp.dnc,
+	rep := &Report{CPUs: runtime.GOMAXPROCS(0), Pack: engine.Version(), Rounds: opts.Rounds, DNCNumbers: sp.dnc,
 		InternalNumbers: len(w.internal), Consents: w.records, ConsentNumbers: w.gate.consent.Snapshot().Numbers(),
 		Decisions: sp.decisions, DNCBytes: w.dncBytes, ConsentBytes: w.consentBytes,
 		DNCBuildS: w.dncBuild.Seconds(), ConsentBuildS: w.consentBuild.Seconds()}
@@ -360,25 +378,42 @@ func measure(ctx context.Context, w *world, d time.Duration, rep *Report, logf f
 		{"scattered", w.scattered, &rep.ScatteredDecisionsPerS, &rep.SingleScatteredDecisionsPerS},
 		{"sales", w.sales, &rep.SalesDecisionsPerS, &rep.SingleSalesDecisionsPerS},
 	}
+	modes := []struct {
+		name string
+		fn   func([]dialer.Request) func(lo, hi int) int64
+	}{{"batched", batched}, {"one by one", single}}
+	// timings[set][mode] holds each round's timing.
+	timings := make([][2][]timing, len(sets))
 	var allocs, calls float64
-	for _, p := range sets {
-		for _, mode := range []struct {
-			name string
-			fn   func([]dialer.Request) func(lo, hi int) int64
-			out  *float64
-		}{{"batched", batched, p.batch}, {"one by one", single, p.single}} {
-			logf("full decisions, %s numbers, %s", p.name, mode.name)
-			tm, err := phase(ctx, g, len(p.reqs), d, mode.fn(p.reqs))
-			if err != nil {
-				return err
+	for r := range rep.Rounds {
+		for si, p := range sets {
+			for mi, mode := range modes {
+				logf("full decisions, %s numbers, %s (round %d of %d)", p.name, mode.name, r+1, rep.Rounds)
+				tm, err := phase(ctx, g, len(p.reqs), d, mode.fn(p.reqs))
+				if err != nil {
+					return err
+				}
+				timings[si][mi] = append(timings[si][mi], tm)
+				allocs += tm.allocs
+				calls++
 			}
-			*mode.out = 1e9 / tm.ns
-			allocs += tm.allocs
-			calls++
-			if p.name == "mixed" && mode.out == p.batch {
-				rep.NsPerDecision, rep.CPUNsPerDecision = tm.ns, tm.cpuNs
+		}
+	}
+	rep.BatchedNsRounds = map[string][]float64{}
+	for si, p := range sets {
+		for mi, out := range []*float64{p.batch, p.single} {
+			ns, cpuNs := make([]float64, rep.Rounds), make([]float64, rep.Rounds)
+			for r, tm := range timings[si][mi] {
+				ns[r], cpuNs[r] = tm.ns, tm.cpuNs
+			}
+			if mi == 0 {
+				rep.BatchedNsRounds[p.name] = slices.Clone(ns)
+			}
+			*out = 1e9 / median(ns)
+			if p.name == "mixed" && mi == 0 {
+				rep.NsPerDecision, rep.CPUNsPerDecision = median(ns), median(cpuNs)
 			} else if p.name == "mixed" {
-				rep.SingleNsPerDecision, rep.SingleCPUNsPerDecision = tm.ns, tm.cpuNs
+				rep.SingleNsPerDecision, rep.SingleCPUNsPerDecision = median(ns), median(cpuNs)
 			}
 		}
 	}
@@ -618,22 +653,26 @@ func (r *Report) WriteTable(w io.Writer) error {
 		group(int64(r.Consents)), group(int64(r.ConsentNumbers)), float64(r.ConsentBytes)/1e6)
 	fmt.Fprintf(bw, "packs %s; %s requests per set; one goroutine of %d CPUs\n", r.Pack, group(int64(r.Decisions)), r.CPUs)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "full decisions\tbatched (%d)\tns/decision\tone by one\tns/decision\tbatched/single\t\n", r.BatchSize)
+	fmt.Fprintf(tw, "full decisions\tbatched (%d)\tns/decision\trounds (ns)\tone by one\tns/decision\tbatched/single\t\n", r.BatchSize)
 	for _, row := range []struct {
-		name          string
+		name, set     string
 		batch, single float64
 	}{
-		{"campaign numbers", r.CampaignDecisionsPerS, r.SingleCampaignDecisionsPerS},
-		{"random numbers", r.RandomDecisionsPerS, r.SingleRandomDecisionsPerS},
-		{"mixed (half each)", r.DecisionsPerS, r.SingleDecisionsPerS},
-		{"mixed, scattered", r.ScatteredDecisionsPerS, r.SingleScatteredDecisionsPerS},
-		{"mixed, sales only", r.SalesDecisionsPerS, r.SingleSalesDecisionsPerS},
+		{"campaign numbers", "campaign", r.CampaignDecisionsPerS, r.SingleCampaignDecisionsPerS},
+		{"random numbers", "random", r.RandomDecisionsPerS, r.SingleRandomDecisionsPerS},
+		{"mixed (half each)", "mixed", r.DecisionsPerS, r.SingleDecisionsPerS},
+		{"mixed, scattered", "scattered", r.ScatteredDecisionsPerS, r.SingleScatteredDecisionsPerS},
+		{"mixed, sales only", "sales", r.SalesDecisionsPerS, r.SingleSalesDecisionsPerS},
 	} {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2fx\t\n", row.name, group(int64(row.batch)), strconv.FormatFloat(1e9/row.batch, 'f', 1, 64),
-			group(int64(row.single)), strconv.FormatFloat(1e9/row.single, 'f', 1, 64), row.batch/row.single)
+		rounds := make([]string, len(r.BatchedNsRounds[row.set]))
+		for i, ns := range r.BatchedNsRounds[row.set] {
+			rounds[i] = strconv.FormatFloat(ns, 'f', 0, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t\n", row.name, group(int64(row.batch)), strconv.FormatFloat(1e9/row.batch, 'f', 1, 64),
+			strings.Join(rounds, " "), group(int64(row.single)), strconv.FormatFloat(1e9/row.single, 'f', 1, 64), row.batch/row.single)
 	}
 	if r.SQLDecisionsPerS != nil {
-		fmt.Fprintf(tw, "sql, one query each\t\t\t%s\t%s\t\t\n", group(int64(*r.SQLDecisionsPerS)),
+		fmt.Fprintf(tw, "sql, one query each\t\t\t\t%s\t%s\t\t\n", group(int64(*r.SQLDecisionsPerS)),
 			strconv.FormatFloat(1e9 / *r.SQLDecisionsPerS, 'f', 0, 64))
 	}
 	if err := tw.Flush(); err != nil {
@@ -646,6 +685,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.BatchVsSQL != nil {
 		fmt.Fprintf(bw, "batched gate vs sql: %.0fx the decisions per second\n", *r.BatchVsSQL)
 	}
+	fmt.Fprintf(bw, "each figure is the median of %d rounds; rounds (ns): each round's batched ns/decision, in the order they ran\n", r.Rounds)
 	fmt.Fprintf(bw, "each batch is one campaign's at one instant, as the pacing loop's are; scattered: every request its own campaign and instant\n")
 	fmt.Fprintf(bw, "sales only: telemarketing and solicitation campaigns, the only calls whose rules read the national registry (the gate skips it for the others)\n")
 	fmt.Fprintf(bw, "allocations per decision: %g\n", r.AllocsPerDecision)
@@ -668,6 +708,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return fmt.Errorf("gatebench: write table: %w", err)
 	}
 	return nil
+}
+
+// median returns the median of xs, which it sorts; the mean of the middle
+// two for an even count.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // group writes n with thousands separators.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,10 +92,34 @@ func TestRun(t *testing.T) {
 	require.Contains(t, table.String(), "batched gate vs sql")
 	require.Contains(t, table.String(), "sql, one query each")
 	require.Contains(t, table.String(), "10,000 dnc numbers")
+	require.Contains(t, table.String(), "median of 3 rounds")
+
+	// Each set's batched figure is the median of its rounds, which the
+	// report keeps in the order they ran.
+	require.Equal(t, 3, rep.Rounds)
+	for set, rate := range map[string]float64{"campaign": rep.CampaignDecisionsPerS, "random": rep.RandomDecisionsPerS,
+		"mixed": rep.DecisionsPerS, "scattered": rep.ScatteredDecisionsPerS, "sales": rep.SalesDecisionsPerS} {
+		ns := slices.Clone(rep.BatchedNsRounds[set])
+		require.Len(t, ns, 3, set)
+		slices.Sort(ns)
+		require.InDelta(t, 1e9/ns[1], rate, 1e-6*rate, set)
+		require.Contains(t, table.String(), strconv.FormatFloat(rep.BatchedNsRounds[set][2], 'f', 0, 64), set)
+	}
+	require.Equal(t, rep.BatchedNsRounds["mixed"], func() []float64 {
+		var got []float64
+		for _, x := range m["batched_ns_rounds"].(map[string]any)["mixed"].([]any) {
+			got = append(got, x.(float64))
+		}
+		return got
+	}())
 
 	// Without a database there is no SQL figure: the key is there, null.
-	rep, err = Run(t.Context(), Options{DNCNumbers: 20_000, Consents: 3000, Decisions: 2000, PhaseTime: 20 * time.Millisecond})
+	// Rounds are as many as asked for.
+	rep, err = Run(t.Context(), Options{DNCNumbers: 20_000, Consents: 3000, Decisions: 2000, PhaseTime: 20 * time.Millisecond, Rounds: 2})
 	require.NoError(t, err)
+	require.Equal(t, 2, rep.Rounds)
+	require.Len(t, rep.BatchedNsRounds["mixed"], 2)
+	require.InDelta(t, (rep.BatchedNsRounds["mixed"][0]+rep.BatchedNsRounds["mixed"][1])/2, rep.NsPerDecision, 1e-9)
 	js.Reset()
 	require.NoError(t, rep.WriteJSON(&js))
 	require.Contains(t, js.String(), `"sql_decisions_per_s":null`)
