@@ -2,20 +2,16 @@ package consent
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/xuri/excelize/v2"
 
 	"github.com/heed-dialer/heed/internal/phone"
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 // ErrImportRejected reports an import that was refused whole because some
@@ -24,43 +20,28 @@ import (
 var ErrImportRejected = errors.New("import rejected; nothing was imported")
 
 // ErrUnknownFormat reports an import file that is neither CSV nor XLSX.
-var ErrUnknownFormat = errors.New("unknown import format: want csv or xlsx")
+var ErrUnknownFormat = sheet.ErrUnknownFormat
 
 // MaxImportRows bounds the data rows of one import.
 const MaxImportRows = 200_000
 
 // MaxImportBytes bounds the size of an XLSX import file, and of the data it
 // unpacks to eight times over.
-const MaxImportBytes = 64 << 20
+const MaxImportBytes = sheet.MaxBytes
 
 // Format is the format of an import file.
-type Format string
+type Format = sheet.Format
 
 // The import formats.
 const (
-	FormatCSV  Format = "csv"
-	FormatXLSX Format = "xlsx"
+	FormatCSV  = sheet.CSV
+	FormatXLSX = sheet.XLSX
 )
 
 // FormatOf returns the format named by s: "csv" or "xlsx", or a file name
 // ending in .csv, .txt or .xlsx (in any case). Other names give an error
 // wrapping ErrUnknownFormat.
-func FormatOf(s string) (Format, error) {
-	name := strings.ToLower(strings.TrimSpace(s))
-	switch name {
-	case "csv":
-		return FormatCSV, nil
-	case "xlsx":
-		return FormatXLSX, nil
-	}
-	switch filepath.Ext(name) {
-	case ".csv", ".txt":
-		return FormatCSV, nil
-	case ".xlsx":
-		return FormatXLSX, nil
-	}
-	return "", fmt.Errorf("file %q: %w", s, ErrUnknownFormat)
-}
+func FormatOf(s string) (Format, error) { return sheet.FormatOf(s) }
 
 // ImportOptions tune an import.
 type ImportOptions struct {
@@ -80,24 +61,7 @@ type ImportOptions struct {
 
 // ParseColumnMap reads a column mapping written as "old=new,old2=new2", as
 // the --map flag of heed consent import takes it.
-func ParseColumnMap(s string) (map[string]string, error) {
-	m := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return m, nil
-	}
-	for _, pair := range strings.Split(s, ",") {
-		from, to, ok := strings.Cut(pair, "=")
-		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
-		if !ok || from == "" || to == "" {
-			return nil, fmt.Errorf("column mapping %q: want old=new pairs separated by commas", pair)
-		}
-		if _, dup := m[strings.ToLower(from)]; dup {
-			return nil, fmt.Errorf("column mapping: column %q is mapped twice", from)
-		}
-		m[strings.ToLower(from)] = strings.ToLower(to)
-	}
-	return m, nil
-}
+func ParseColumnMap(s string) (map[string]string, error) { return sheet.ParseColumnMap(s) }
 
 // RowError says why one line of an import was rejected or skipped.
 type RowError struct {
@@ -151,52 +115,16 @@ func (e *ImportError) Error() string {
 // Unwrap makes errors.Is(err, ErrImportRejected) true.
 func (e *ImportError) Unwrap() error { return ErrImportRejected }
 
-// sheet is an import file read whole: a header and the non-blank rows.
-type sheet struct {
-	header []string
-	rows   []sheetRow
-	// excel says the cells are raw Excel values: times may be serial
-	// numbers, counted from 1904 when date1904 is set.
-	excel, date1904 bool
-}
-
-type sheetRow struct {
-	line   int
-	fields []string
-}
-
-func blank(fields []string) bool {
-	for _, f := range fields {
-		if strings.TrimSpace(f) != "" {
-			return false
-		}
-	}
-	return true
-}
-
 // readSheet reads a CSV or XLSX file. A malformed or empty file, or one
 // with too many rows, is reported in rep and returned as an *ImportError.
-func readSheet(r io.Reader, f Format, rep *ImportReport) (*sheet, error) {
-	var (
-		sh  *sheet
-		err error
-	)
-	switch f {
-	case FormatCSV:
-		sh, err = readCSV(r, rep)
-	case FormatXLSX:
-		sh, err = readXLSX(r, rep)
-	default:
-		return nil, fmt.Errorf("format %q: %w", f, ErrUnknownFormat)
+func readSheet(r io.Reader, f Format, rep *ImportReport) (*sheet.Sheet, error) {
+	sh, err := sheet.Read(r, f, MaxImportRows)
+	var p *sheet.Problem
+	if errors.As(err, &p) {
+		return nil, reject(rep, p.Line, p.Reason)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if sh.header == nil {
-		return nil, reject(rep, 1, "the file is empty; expected a header row")
-	}
-	if len(sh.rows) > MaxImportRows {
-		return nil, reject(rep, sh.rows[MaxImportRows].line, fmt.Sprintf("too many rows: at most %d per import", MaxImportRows))
+		return nil, fmt.Errorf("import: %w", err)
 	}
 	return sh, nil
 }
@@ -206,214 +134,26 @@ func reject(rep *ImportReport, line int, reason string) error {
 	return &ImportError{Report: *rep}
 }
 
-func readCSV(r io.Reader, rep *ImportReport) (*sheet, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	sh := &sheet{}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return sh, nil
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			line := 0
-			if errors.As(err, &pe) {
-				line, err = pe.Line, pe.Err
-			}
-			return nil, reject(rep, line, "malformed CSV: "+err.Error())
-		}
-		line, _ := cr.FieldPos(0)
-		if blank(rec) {
-			continue
-		}
-		if sh.header == nil {
-			sh.header = rec
-			continue
-		}
-		sh.rows = append(sh.rows, sheetRow{line: line, fields: rec})
-		if len(sh.rows) > MaxImportRows {
-			return sh, nil
-		}
-	}
-}
-
-func readXLSX(r io.Reader, rep *ImportReport) (*sheet, error) {
-	lr := &io.LimitedReader{R: r, N: MaxImportBytes + 1}
-	f, err := excelize.OpenReader(lr, excelize.Options{RawCellValue: true, UnzipSizeLimit: 8 * MaxImportBytes, UnzipXMLSizeLimit: 8 * MaxImportBytes})
-	if lr.N <= 0 {
-		return nil, reject(rep, 0, fmt.Sprintf("the file is larger than %d MiB", MaxImportBytes>>20))
-	}
-	if err != nil {
-		return nil, reject(rep, 0, "not a readable XLSX file: "+err.Error())
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	sh := &sheet{excel: true}
-	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
-		sh.date1904 = *props.Date1904
-	}
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return sh, nil
-	}
-	rows, err := f.Rows(sheets[0])
-	if err != nil {
-		return nil, reject(rep, 0, "not a readable XLSX file: "+err.Error())
-	}
-	defer rows.Close() //nolint:errcheck // read-only
-	line := 0
-	for rows.Next() {
-		line++
-		rec, err := rows.Columns()
-		if err != nil {
-			return nil, reject(rep, line, "unreadable row: "+err.Error())
-		}
-		if blank(rec) {
-			continue
-		}
-		if sh.header == nil {
-			sh.header = rec
-			continue
-		}
-		sh.rows = append(sh.rows, sheetRow{line: line, fields: rec})
-		if len(sh.rows) > MaxImportRows {
-			return sh, nil
-		}
-	}
-	if err := rows.Error(); err != nil {
-		return nil, reject(rep, line, "unreadable sheet: "+err.Error())
-	}
-	return sh, nil
-}
-
 // columns resolves a sheet's header to column positions, applying the
 // mapping. It reports unknown mapping targets, mapped headers that are
-// missing, duplicate and missing columns in rep, as rejections of line 1.
-func columns(sh *sheet, mapping map[string]string, required, optional []string, rep *ImportReport) map[string]int {
-	known := map[string]bool{}
-	for _, c := range append(append([]string{}, required...), optional...) {
-		known[c] = true
-	}
-	want := strings.Join(required, ", ") + "; optional: " + strings.Join(optional, ", ")
-	m := map[string]string{}
-	for from, to := range mapping {
-		to = strings.ToLower(strings.TrimSpace(to))
-		if !known[to] {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column mapping %s=%s: %q is not a column heed reads (columns: %s)", from, to, to, want)})
-		}
-		m[strings.ToLower(strings.TrimSpace(from))] = to
-	}
-	col := map[string]int{}
-	used := map[string]bool{}
-	for i, h := range sh.header {
-		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if to, ok := m[name]; ok {
-			used[name] = true
-			name = to
-		}
-		if !known[name] {
-			if name != "" {
-				rep.Ignored = append(rep.Ignored, strings.TrimSpace(h))
-			}
-			continue
-		}
-		if _, dup := col[name]; dup {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column %q appears twice", name)})
-		}
-		col[name] = i
-	}
-	for from := range m {
-		if !used[from] {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column mapping names %q, which is not in the header", from)})
-		}
-	}
-	for _, need := range required {
-		if _, ok := col[need]; !ok {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: %s)", need, want)})
-		}
+// missing, duplicate and missing columns in rep, as rejections of line 1,
+// and the columns it does not read as ignored.
+func columns(sh *sheet.Sheet, mapping map[string]string, required, optional []string, rep *ImportReport) sheet.Columns {
+	col, ignored, problems := sh.Columns(mapping, nil, required, optional)
+	rep.Ignored = append(rep.Ignored, ignored...)
+	for _, p := range problems {
+		rep.Rejected = append(rep.Rejected, RowError{Line: p.Line, Reason: p.Reason})
 	}
 	return col
 }
 
 // cells reads the fields of one row by column name.
 type cells struct {
-	col    map[string]int
+	col    sheet.Columns
 	fields []string
 }
 
-func (c cells) get(name string) string {
-	i, ok := c.col[name]
-	if !ok || i >= len(c.fields) {
-		return ""
-	}
-	return strings.TrimSpace(c.fields[i])
-}
-
-// excelMaxSerial is the Excel serial number of 9999-12-31.
-const excelMaxSerial = 2958465
-
-// parseTime reads a time cell: RFC 3339, YYYY-MM-DD, YYYY-MM-DD HH:MM or
-// YYYY-MM-DD HH:MM:SS (the last three in loc), or, from XLSX, an Excel date
-// serial number. It also returns the precision the text gave: a day, a
-// minute or a second, or 0 when it gave a fraction of a second.
-func parseTime(s string, sh *sheet, loc *time.Location) (time.Time, time.Duration, error) {
-	if sh.excel {
-		if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 && v <= excelMaxSerial {
-			t, err := excelize.ExcelDateToTime(v, sh.date1904)
-			if err != nil {
-				return time.Time{}, 0, err
-			}
-			prec := time.Second
-			if v == math.Trunc(v) {
-				prec = 24 * time.Hour
-			}
-			t = t.Round(time.Second)
-			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc), prec, nil
-		}
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, precisionOf(t), nil
-	}
-	if t, err := time.Parse("2006-01-02 15:04:05Z07:00", s); err == nil {
-		return t, precisionOf(t), nil
-	}
-	layouts := []struct {
-		layout string
-		prec   time.Duration
-	}{
-		{time.DateOnly, 24 * time.Hour},
-		{"2006-01-02 15:04", time.Minute},
-		{"2006-01-02T15:04", time.Minute},
-		{time.DateTime, time.Second},
-		{"2006-01-02T15:04:05", time.Second},
-	}
-	for _, l := range layouts {
-		if t, err := time.ParseInLocation(l.layout, s, loc); err == nil {
-			return t, l.prec, nil
-		}
-	}
-	return time.Time{}, 0, errors.New("not a time: use RFC 3339 (2026-06-10T14:30:00-04:00), YYYY-MM-DD or YYYY-MM-DD HH:MM")
-}
-
-func precisionOf(t time.Time) time.Duration {
-	if t.Nanosecond() != 0 {
-		return 0
-	}
-	return time.Second
-}
-
-// phoneCell undoes the scientific notation a spreadsheet may store a long
-// number in ("8.605550101E9").
-func phoneCell(s string, sh *sheet) string {
-	if !sh.excel || !strings.ContainsAny(s, "eE") {
-		return s
-	}
-	if v, err := strconv.ParseFloat(s, 64); err == nil && v == math.Trunc(v) && v > 0 && v < 1e15 {
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return s
-}
+func (c cells) get(name string) string { return c.col.Get(c.fields, name) }
 
 // addReasons appends the reasons of fe for the fields that parsing has not
 // already reported, in the given order.
@@ -457,7 +197,7 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 		return rep, err
 	}
 	col := columns(sh, opts.Columns, []string{"phone", "kind", "scope", "channel", "obtained_at", "source"}, []string{"evidence", "expires_at"}, &rep)
-	if len(rep.Rejected) == 0 && len(sh.rows) == 0 {
+	if len(rep.Rejected) == 0 && len(sh.Rows) == 0 {
 		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
 	}
 	if len(rep.Rejected) > 0 {
@@ -470,14 +210,14 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 	now := l.now()
 	var rows []consentRow
 	seen := map[consentKey]int{}
-	for _, sr := range sh.rows {
+	for _, sr := range sh.Rows {
 		rep.Rows++
-		if len(sr.fields) > len(sh.header) && !blank(sr.fields[len(sh.header):]) {
-			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(sr.fields), len(sh.header))})
+		if sh.Extra(sr) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(sr.Fields), len(sh.Header))})
 			continue
 		}
-		c := cells{col, sr.fields}
-		in := NewConsent{Phone: phoneCell(c.get("phone"), sh), Source: c.get("source"), Evidence: c.get("evidence"), CapturedBy: opts.UserID}
+		c := cells{col, sr.Fields}
+		in := NewConsent{Phone: sh.Phone(c.get("phone")), Source: c.get("source"), Evidence: c.get("evidence"), CapturedBy: opts.UserID}
 		var reasons []string
 		parsed := map[string]bool{}
 		if v := c.get("kind"); v == "" {
@@ -499,13 +239,13 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 		}
 		if v := c.get("obtained_at"); v == "" {
 			reasons, parsed["obtained_at"] = append(reasons, "obtained_at is empty"), true
-		} else if t, _, err := parseTime(v, sh, loc); err != nil {
+		} else if t, _, err := sh.Time(v, loc); err != nil {
 			reasons, parsed["obtained_at"] = append(reasons, fmt.Sprintf("obtained_at %q is %v", v, err)), true
 		} else {
 			in.ObtainedAt = t.Truncate(time.Microsecond)
 		}
 		if v := c.get("expires_at"); v != "" {
-			if t, _, err := parseTime(v, sh, loc); err != nil {
+			if t, _, err := sh.Time(v, loc); err != nil {
 				reasons, parsed["expires_at"] = append(reasons, fmt.Sprintf("expires_at %q is %v", v, err)), true
 			} else {
 				in.ExpiresAt = t.Truncate(time.Microsecond)
@@ -517,17 +257,17 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 		}
 		reasons = addReasons(reasons, fe, parsed, "phone", "kind", "scope", "channel", "obtained_at", "expires_at", "source", "evidence")
 		if len(reasons) > 0 {
-			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: strings.Join(reasons, "; ")})
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: strings.Join(reasons, "; ")})
 			continue
 		}
 		rep.Valid++
 		k := consentKey{n.String(), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt.UnixMicro()}
 		if first, dup := seen[k]; dup {
-			rep.Skipped = append(rep.Skipped, RowError{Line: sr.line, Reason: fmt.Sprintf("same consent as line %d", first)})
+			rep.Skipped = append(rep.Skipped, RowError{Line: sr.Line, Reason: fmt.Sprintf("same consent as line %d", first)})
 			continue
 		}
-		seen[k] = sr.line
-		rows = append(rows, consentRow{line: sr.line, phone: n, in: in})
+		seen[k] = sr.Line
+		rows = append(rows, consentRow{line: sr.Line, phone: n, in: in})
 	}
 	if len(rep.Rejected) > 0 {
 		return rep, &ImportError{Report: rep}
@@ -637,7 +377,7 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 		return rep, err
 	}
 	col := columns(sh, opts.Columns, []string{"phone", "revoked_at", "method"}, []string{"source", "scope"}, &rep)
-	if len(rep.Rejected) == 0 && len(sh.rows) == 0 {
+	if len(rep.Rejected) == 0 && len(sh.Rows) == 0 {
 		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
 	}
 	if len(rep.Rejected) > 0 {
@@ -650,14 +390,14 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 	now := l.now()
 	var rows []revocationRow
 	seen := map[revocationKey]int{}
-	for _, sr := range sh.rows {
+	for _, sr := range sh.Rows {
 		rep.Rows++
-		if len(sr.fields) > len(sh.header) && !blank(sr.fields[len(sh.header):]) {
-			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(sr.fields), len(sh.header))})
+		if sh.Extra(sr) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(sr.Fields), len(sh.Header))})
 			continue
 		}
-		c := cells{col, sr.fields}
-		in := NewRevocation{Phone: phoneCell(c.get("phone"), sh), Source: c.get("source"), RecordedBy: opts.UserID}
+		c := cells{col, sr.Fields}
+		in := NewRevocation{Phone: sh.Phone(c.get("phone")), Source: c.get("source"), RecordedBy: opts.UserID}
 		var reasons []string
 		parsed := map[string]bool{}
 		if v := c.get("method"); v == "" {
@@ -674,7 +414,7 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 		}
 		if v := c.get("revoked_at"); v == "" {
 			reasons, parsed["revoked_at"] = append(reasons, "revoked_at is empty"), true
-		} else if t, prec, err := parseTime(v, sh, loc); err != nil {
+		} else if t, prec, err := sh.Time(v, loc); err != nil {
 			reasons, parsed["revoked_at"] = append(reasons, fmt.Sprintf("revoked_at %q is %v", v, err)), true
 		} else {
 			in.RevokedAt = t
@@ -685,17 +425,17 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 		n, fe := in.validate(now)
 		reasons = addReasons(reasons, fe, parsed, "phone", "method", "scope", "revoked_at", "source")
 		if len(reasons) > 0 {
-			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: strings.Join(reasons, "; ")})
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: strings.Join(reasons, "; ")})
 			continue
 		}
 		rep.Valid++
 		k := revocationKey{n.String(), string(in.Method), string(in.Scope), in.RevokedAt.UnixMicro()}
 		if first, dup := seen[k]; dup {
-			rep.Skipped = append(rep.Skipped, RowError{Line: sr.line, Reason: fmt.Sprintf("same revocation as line %d", first)})
+			rep.Skipped = append(rep.Skipped, RowError{Line: sr.Line, Reason: fmt.Sprintf("same revocation as line %d", first)})
 			continue
 		}
-		seen[k] = sr.line
-		rows = append(rows, revocationRow{line: sr.line, phone: n, in: in})
+		seen[k] = sr.Line
+		rows = append(rows, revocationRow{line: sr.Line, phone: n, in: in})
 	}
 	if len(rep.Rejected) > 0 {
 		return rep, &ImportError{Report: rep}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heed-dialer/heed/internal/phone"
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 // ReassignedStore keeps the answers of the FCC's Reassigned Numbers
@@ -47,7 +48,7 @@ func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, for
 		return rep, err
 	}
 	col := columns(sh, opts.Columns, []string{"phone", "date", "result"}, []string{"answered_at"}, &rep)
-	if len(rep.Rejected) == 0 && len(sh.rows) == 0 {
+	if len(rep.Rejected) == 0 && len(sh.Rows) == 0 {
 		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
 	}
 	if len(rep.Rejected) > 0 {
@@ -58,12 +59,12 @@ func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, for
 		loc = time.UTC
 	}
 	var rows []reassignedRow
-	for _, sr := range sh.rows {
+	for _, sr := range sh.Rows {
 		rep.Rows++
-		c := cells{col, sr.fields}
+		c := cells{col, sr.Fields}
 		row, reason := parseReassigned(c, sh, loc, now)
 		if reason != "" {
-			rep.Rejected = append(rep.Rejected, RowError{Line: sr.line, Reason: reason})
+			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: reason})
 			continue
 		}
 		rows = append(rows, row)
@@ -91,9 +92,9 @@ func (s *ReassignedStore) ImportReassigned(ctx context.Context, r io.Reader, for
 	return rep, nil
 }
 
-func parseReassigned(c cells, sh *sheet, loc *time.Location, now time.Time) (reassignedRow, string) {
+func parseReassigned(c cells, sh *sheet.Sheet, loc *time.Location, now time.Time) (reassignedRow, string) {
 	var r reassignedRow
-	ph := phoneCell(c.get("phone"), sh)
+	ph := sh.Phone(c.get("phone"))
 	n, err := phone.Parse(ph)
 	if err != nil {
 		return r, fmt.Sprintf("phone %q: %v", ph, err)
@@ -103,7 +104,7 @@ func parseReassigned(c cells, sh *sheet, loc *time.Location, now time.Time) (rea
 	}
 	r.phone = n
 	date := c.get("date")
-	asked, prec, err := parseTime(date, sh, loc)
+	asked, prec, err := sh.Time(date, loc)
 	if err != nil || prec != 24*time.Hour {
 		return r, fmt.Sprintf("date %q: want the date asked about, YYYY-MM-DD", date)
 	}
@@ -118,7 +119,7 @@ func parseReassigned(c cells, sh *sheet, loc *time.Location, now time.Time) (rea
 	}
 	r.answered = now
 	if v := c.get("answered_at"); v != "" {
-		t, prec, err := parseTime(v, sh, loc)
+		t, prec, err := sh.Time(v, loc)
 		if err != nil {
 			return r, fmt.Sprintf("answered_at %q is %v", v, err)
 		}
