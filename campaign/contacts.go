@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heed-dialer/heed/internal/phone"
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 // ErrImportRejected reports an import that was refused whole because some
@@ -31,13 +31,42 @@ type RowError struct {
 	Reason string `json:"reason"`
 }
 
-// ImportReport describes an import, successful or not.
+// ImportReport describes an import or a dry run, successful or not.
 type ImportReport struct {
-	List     string     `json:"list"`
-	ListID   int64      `json:"list_id,omitempty"`
-	Imported int        `json:"imported"`
+	List string `json:"list"`
+	// ListID is the list's id, once the import is written.
+	ListID int64 `json:"list_id,omitempty"`
+	// DryRun reports that nothing was meant to be written.
+	DryRun bool `json:"dry_run"`
+	// Rows counts the data rows read; blank rows are not counted.
+	Rows int `json:"rows"`
+	// Valid counts the rows an import writes, or a dry run would write,
+	// when none is rejected.
+	Valid int `json:"valid"`
+	// Imported counts the contacts written: Valid, or 0 for a dry run or
+	// a rejected import.
+	Imported int `json:"imported"`
+	// Rejected lists every invalid row and why; any makes the import fail.
 	Rejected []RowError `json:"rejected,omitempty"`
-	Ignored  []string   `json:"ignored_columns,omitempty"`
+	// Ignored lists the columns heed does not read.
+	Ignored []string `json:"ignored_columns,omitempty"`
+}
+
+// ImportOptions tune a contacts import.
+type ImportOptions struct {
+	// Format is the file's: sheet.CSV (when empty) or sheet.XLSX, whose
+	// first sheet is read.
+	Format sheet.Format
+	// Columns maps the file's headers (in any case) to the columns heed
+	// reads, for files with other headers: {"Client Name": "name",
+	// "Cell": "phone"} (sheet.ParseColumnMap reads it from text).
+	Columns map[string]string
+	// DryRun validates the file against the list as an import would, and
+	// reports what it would write, writing nothing.
+	DryRun bool
+	// UserID is the user making the import, stored as the list's creator
+	// when the import creates it; 0 for none.
+	UserID int64
 }
 
 // ImportError is returned when an import is refused. It wraps
@@ -93,6 +122,13 @@ const MaxPersonRef = 100
 // not one of them: in a debt collection list the firm's client is the
 // creditor, and a creditor's id would make all of its debtors one person.
 var PersonColumns = []string{"person_ref", "person", "debtor_id"}
+
+// ContactColumns are the columns a contacts file must have, and
+// OptionalContactColumns those it may have.
+var (
+	ContactColumns         = []string{"name", "phone"}
+	OptionalContactColumns = []string{"state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone", "person_ref"}
+)
 
 // ParsePersonRef returns a person reference (the firm's client or debtor id
 // for the person a contact is) trimmed of surrounding space. It returns an
@@ -156,31 +192,41 @@ func parseAppointment(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-12-01 09:30, 12/1/2026 9:30 AM or 2026-12-01T09:30:00-05:00", s)
 }
 
-// ImportContacts reads a CSV file with the columns name and phone, and
-// optionally state, zip, external_ref, appointment_at, place, matter,
-// time_zone and person_ref, into the named list (created if new). Phones
-// are normalised to E.164. appointment_at takes one of AppointmentFormats: a
-// local date and time is read in the row's time_zone (an IANA name such as
-// America/Chicago; America/New_York when empty). place and matter are free
-// text of at most 200 characters. person_ref (also read under the other
-// PersonColumns headers) names the person, as ParsePersonRef reads it: the
-// call caps count a person's calls to all their numbers. The import is
-// all-or-nothing: if any row
-// is invalid, or the file is malformed, nothing is stored and the error
-// reports each rejected line and why.
-func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, userID int64) (ImportReport, error) {
-	rep := ImportReport{List: strings.TrimSpace(listName)}
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// ImportContacts reads a CSV or XLSX file (opts.Format) with the columns
+// name and phone, and optionally state, zip, external_ref, appointment_at,
+// place, matter, time_zone and person_ref, into the named list (created if
+// new); opts.Columns maps other headers to these. Phones are normalised to
+// E.164. appointment_at takes one of AppointmentFormats, or a
+// spreadsheet's date and time: a local date and time is read in the row's
+// time_zone (an IANA name such as America/Chicago; America/New_York when
+// empty). place and matter are free text of at most 200 characters.
+// person_ref (also read under the other PersonColumns headers) names the
+// person, as ParsePersonRef reads it: the call caps count a person's calls
+// to all their numbers. A ZIP code a spreadsheet kept as a number gets its
+// leading zeros back. The import is all-or-nothing: if any row is invalid,
+// or the file is malformed, nothing is stored and the error reports each
+// rejected line and why. A dry run (opts.DryRun) checks everything an
+// import checks, the list's numbers included, and writes nothing.
+func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, opts ImportOptions) (ImportReport, error) {
+	rep := ImportReport{List: strings.TrimSpace(listName), DryRun: opts.DryRun}
 	if rep.List == "" {
 		return rep, fmt.Errorf("contacts import: a list name is required: %w", ErrInvalid)
 	}
-	rows, err := parseContacts(r, &rep)
+	if opts.Format == "" {
+		opts.Format = sheet.CSV
+	}
+	rows, err := parseContacts(r, opts, &rep)
 	if err != nil {
 		return rep, err
 	}
+	rep.Valid = len(rows)
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO contact_lists (name, created_by) VALUES ($1, NULLIF($2, 0))
-			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, rep.List, userID).Scan(&rep.ListID)
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, rep.List, opts.UserID).Scan(&rep.ListID)
 		if err != nil {
 			return fmt.Errorf("list: %w", err)
 		}
@@ -196,8 +242,8 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		for _, p := range phones {
 			existing[p] = true
 		}
-		for line, c := range rows {
-			if existing[c.phone] {
+		for _, line := range slices.Sorted(maps.Keys(rows)) {
+			if c := rows[line]; existing[c.phone] {
 				rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
 			}
 		}
@@ -213,17 +259,24 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		if err != nil {
 			return fmt.Errorf("copy contacts: %w", err)
 		}
+		if opts.DryRun {
+			return errDryRun
+		}
 		rep.Imported = int(n)
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errDryRun):
+		rep.ListID = 0
+		return rep, nil
+	case err != nil:
 		var ie *ImportError
 		if errors.As(err, &ie) {
 			rep.ListID, rep.Imported = 0, 0
 			ie.Report = rep
 			return rep, ie
 		}
-		return ImportReport{List: rep.List}, fmt.Errorf("contacts import: %w", err)
+		return ImportReport{List: rep.List, DryRun: rep.DryRun}, fmt.Errorf("contacts import: %w", err)
 	}
 	return rep, nil
 }
@@ -236,86 +289,58 @@ func sortedRows(rows map[int]contactRow) []contactRow {
 	return out
 }
 
+// personAliases reads the other PersonColumns headers as person_ref.
+var personAliases = func() map[string]string {
+	m := map[string]string{}
+	for _, h := range PersonColumns[1:] {
+		m[h] = PersonColumns[0]
+	}
+	return m
+}()
+
 // parseContacts validates the whole file. It returns the valid rows by line
 // number, or an *ImportError listing every rejected row.
-func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: "the file is empty; expected a header row with name and phone"})
+func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]contactRow, error) {
+	sh, err := sheet.Read(r, opts.Format, MaxImportRows)
+	var p *sheet.Problem
+	if errors.As(err, &p) {
+		rep.Rejected = append(rep.Rejected, RowError{Line: p.Line, Reason: p.Reason})
 		return nil, &ImportError{Report: *rep}
 	}
 	if err != nil {
-		return nil, malformed(rep, err)
+		return nil, fmt.Errorf("contacts import: %w", err)
 	}
-	col := map[string]int{}
-	personHeader := ""
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if slices.Contains(PersonColumns, h) {
-			if personHeader != "" {
-				rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("columns %q and %q both give the person reference", personHeader, h)})
-				continue
-			}
-			personHeader = h
-			col[PersonColumns[0]] = i
-			continue
-		}
-		switch h {
-		case "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone":
-			if _, dup := col[h]; dup {
-				rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("column %q appears twice", h)})
-			}
-			col[h] = i
-		default:
-			rep.Ignored = append(rep.Ignored, h)
-		}
-	}
-	for _, need := range []string{"name", "phone"} {
-		if _, ok := col[need]; !ok {
-			rep.Rejected = append(rep.Rejected, RowError{Line: 1, Reason: fmt.Sprintf("missing required column %q (columns: name, phone; optional: state, zip, external_ref, appointment_at, place, matter, time_zone, person_ref)", need)})
-		}
+	col, ignored, problems := sh.Columns(opts.Columns, personAliases, ContactColumns, OptionalContactColumns)
+	rep.Ignored = ignored
+	for _, p := range problems {
+		rep.Rejected = append(rep.Rejected, RowError{Line: p.Line, Reason: p.Reason})
 	}
 	if len(rep.Rejected) > 0 {
 		return nil, &ImportError{Report: *rep}
 	}
-	get := func(rec []string, name string) string {
-		i, ok := col[name]
-		if !ok || i >= len(rec) {
-			return ""
-		}
-		return strings.TrimSpace(rec[i])
+	// The header the person reference is read under, for its errors.
+	personHeader := PersonColumns[0]
+	if i, ok := col[PersonColumns[0]]; ok {
+		personHeader = strings.ToLower(strings.TrimSpace(sh.Header[i]))
 	}
 	rows := map[int]contactRow{}
 	seen := map[string]int{}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, malformed(rep, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+	rep.Rows = len(sh.Rows)
+	for _, sr := range sh.Rows {
+		line, rec := sr.Line, sr.Fields
+		// A CSV row must have the header's fields; a spreadsheet leaves
+		// out a row's empty cells at its end.
+		if (!sh.Excel && len(rec) != len(sh.Header)) || sh.Extra(sr) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(sh.Header))})
 			continue
 		}
-		if len(rows)+len(rep.Rejected) >= MaxImportRows {
-			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("too many rows: at most %d per import", MaxImportRows)})
-			break
-		}
-		if len(rec) != len(header) {
-			rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(header))})
-			continue
-		}
-		c := contactRow{name: get(rec, "name"), state: strings.ToUpper(get(rec, "state")), zip: get(rec, "zip"), ref: get(rec, "external_ref")}
+		get := func(name string) string { return col.Get(rec, name) }
+		c := contactRow{name: get("name"), state: strings.ToUpper(get("state")), zip: sh.ZIP(get("zip")), ref: get("external_ref")}
 		var reasons []string
 		if c.name == "" {
 			reasons = append(reasons, "name is empty")
 		}
-		raw := get(rec, "phone")
+		raw := sh.Phone(get("phone"))
 		if p, err := phone.Parse(raw); err != nil {
 			reasons = append(reasons, fmt.Sprintf("phone %q is not a valid phone number", raw))
 		} else {
@@ -327,21 +352,21 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 			}
 		}
 		if c.state != "" && !usStates[c.state] {
-			reasons = append(reasons, fmt.Sprintf("state %q is not a two-letter US state code", get(rec, "state")))
+			reasons = append(reasons, fmt.Sprintf("state %q is not a two-letter US state code", get("state")))
 		}
 		if c.zip != "" && !validZIP(c.zip) {
 			reasons = append(reasons, fmt.Sprintf("zip %q is not a 5-digit or ZIP+4 code", c.zip))
 		}
 		loc := defaultZone
-		if tz := get(rec, "time_zone"); tz != "" {
+		if tz := get("time_zone"); tz != "" {
 			if l, err := loadZone(tz); err != nil {
 				reasons = append(reasons, fmt.Sprintf("time_zone %q is not a time zone name such as America/Chicago", tz))
 			} else {
 				loc = l
 			}
 		}
-		if v := get(rec, "appointment_at"); v != "" {
-			if t, err := parseAppointment(v, loc); err != nil {
+		if v := get("appointment_at"); v != "" {
+			if t, err := appointmentCell(sh, v, loc); err != nil {
 				reasons = append(reasons, "appointment_at "+err.Error())
 			} else {
 				c.appointment = &t
@@ -351,12 +376,12 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 			name string
 			dst  *string
 		}{{"place", &c.place}, {"matter", &c.matter}} {
-			*f.dst = get(rec, f.name)
+			*f.dst = get(f.name)
 			if n := utf8.RuneCountInString(*f.dst); n > maxTextField {
 				reasons = append(reasons, fmt.Sprintf("%s has %d characters, at most %d", f.name, n, maxTextField))
 			}
 		}
-		if ref, err := ParsePersonRef(get(rec, PersonColumns[0])); err != nil {
+		if ref, err := ParsePersonRef(get(PersonColumns[0])); err != nil {
 			reasons = append(reasons, personHeader+": "+err.Error())
 		} else {
 			c.person = ref
@@ -377,15 +402,19 @@ func parseContacts(r io.Reader, rep *ImportReport) (map[int]contactRow, error) {
 	return rows, nil
 }
 
-func malformed(rep *ImportReport, err error) error {
-	var pe *csv.ParseError
-	line := 0
-	if errors.As(err, &pe) {
-		line = pe.Line
-		err = pe.Err
+// appointmentCell reads an appointment_at cell: a spreadsheet's date and
+// time, which must have a time of day, or one of AppointmentFormats.
+func appointmentCell(sh *sheet.Sheet, v string, loc *time.Location) (time.Time, error) {
+	// The serial's wall clock, read in UTC (which skips no hour), then as
+	// text in loc: a time the clocks skip is refused as it is when typed.
+	wall, prec, ok := sh.Serial(v, time.UTC)
+	if !ok {
+		return parseAppointment(v, loc)
 	}
-	rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: "malformed CSV: " + err.Error()})
-	return &ImportError{Report: *rep}
+	if prec == 24*time.Hour {
+		return time.Time{}, fmt.Errorf("%s is a date without a time of day", wall.Format(time.DateOnly))
+	}
+	return parseAppointment(wall.Format("2006-01-02 15:04"), loc)
 }
 
 func validZIP(z string) bool {

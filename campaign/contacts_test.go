@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 func TestParseAppointment(t *testing.T) {
@@ -57,7 +61,7 @@ Bob,8605550102,next week,,,
 Cid,8605550103,2026-03-08 02:30,,,
 Dee,8605550104,2026-12-01 09:30,,,Mars/Base
 Eve,8605550105,,`+strings.Repeat("x", 201)+`,,
-`), 0)
+`), ImportOptions{})
 	var ie *ImportError
 	require.True(t, errors.As(err, &ie), "%v", err)
 	require.ErrorIs(t, err, ErrImportRejected)
@@ -71,7 +75,7 @@ Eve,8605550105,,`+strings.Repeat("x", 201)+`,,
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
 	require.Zero(t, n, "nothing is imported")
 
-	rep, err := s.ImportContacts(ctx, "good", strings.NewReader(appointmentsCSV), 0)
+	rep, err := s.ImportContacts(ctx, "good", strings.NewReader(appointmentsCSV), ImportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 2, rep.Imported)
 	require.Empty(t, rep.Ignored, "the new columns are known")
@@ -85,7 +89,7 @@ Eve,8605550105,,`+strings.Repeat("x", 201)+`,,
 	require.Equal(t, "Estate of Moss", matter)
 
 	// Without the new columns, contacts have none of the fields.
-	_, err = s.ImportContacts(ctx, "plain", strings.NewReader("name,phone\nFay,8605550106\n"), 0)
+	_, err = s.ImportContacts(ctx, "plain", strings.NewReader("name,phone\nFay,8605550106\n"), ImportOptions{})
 	require.NoError(t, err)
 	var none bool
 	require.NoError(t, db.QueryRow(ctx, `SELECT appointment_at IS NULL AND place = '' AND matter = '' FROM contacts WHERE phone = '+18605550106'`).Scan(&none))
@@ -104,7 +108,7 @@ func TestImportPersonRef(t *testing.T) {
 		"Ann,8605550101,D-1\n"+
 		"Bob,8605550102,"+strings.Repeat("x", MaxPersonRef+1)+"\n"+
 		"Cid,8605550103,\"D-\x073\"\n"+
-		"Dee,8605550104,\n"), 0)
+		"Dee,8605550104,\n"), ImportOptions{})
 	var ie *ImportError
 	require.True(t, errors.As(err, &ie), "%v", err)
 	require.Equal(t, []RowError{
@@ -115,14 +119,14 @@ func TestImportPersonRef(t *testing.T) {
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
 	require.Zero(t, n, "nothing is imported")
 
-	_, err = s.ImportContacts(ctx, "twice", strings.NewReader("name,phone,person,debtor_id\nAnn,8605550101,D-1,D-1\n"), 0)
+	_, err = s.ImportContacts(ctx, "twice", strings.NewReader("name,phone,person,debtor_id\nAnn,8605550101,D-1,D-1\n"), ImportOptions{})
 	require.True(t, errors.As(err, &ie), "%v", err)
-	require.Equal(t, []RowError{{Line: 1, Reason: `columns "person" and "debtor_id" both give the person reference`}}, ie.Report.Rejected)
+	require.Equal(t, []RowError{{Line: 1, Reason: `columns "person" and "debtor_id" both give person_ref`}}, ie.Report.Rejected)
 
 	rep, err := s.ImportContacts(ctx, "good", strings.NewReader("name,phone,Debtor_ID,client_id\n"+
 		"Ann,8605550101,  D-1 ,C-9\n"+
 		"Ann,2035550101,D-1,C-9\n"+
-		"Bob,8605550102,,C-9\n"), 0)
+		"Bob,8605550102,,C-9\n"), ImportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Imported)
 	require.Equal(t, []string{"client_id"}, rep.Ignored, "client_id may be a creditor's id: it is not a person reference")
@@ -148,4 +152,81 @@ func TestParsePersonRef(t *testing.T) {
 		_, err := ParsePersonRef(in)
 		require.Error(t, err, "%q", in)
 	}
+}
+
+// workbook builds a one-sheet XLSX file as a spreadsheet saves what a
+// person types: numbers as numbers, dates and times as date serials.
+func workbook(t *testing.T, rows [][]any) *bytes.Reader {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, r := range rows {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &r))
+	}
+	buf, err := f.WriteToBuffer()
+	require.NoError(t, err)
+	return bytes.NewReader(buf.Bytes())
+}
+
+// TestImportContactsXLSX: a spreadsheet with its own headers, mapped to
+// heed's columns, whose phone numbers and ZIP codes are numbers and whose
+// appointments are date serials; rejected rows name their row numbers; a
+// dry run checks the list as an import does and writes nothing.
+func TestImportContactsXLSX(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	cols := map[string]string{"client name": "name", "cell": "phone", "court date": "appointment_at"}
+	header := []any{"Client Name", "Cell", "ZIP", "Court Date", "Notes"}
+	ann := []any{"Ann", 8605550101, 6103, time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC), "bring the lease"}
+	count := func(sql string) int {
+		var n int
+		require.NoError(t, db.QueryRow(ctx, sql).Scan(&n))
+		return n
+	}
+
+	_, err := s.ImportContacts(ctx, "court", workbook(t, [][]any{header, ann,
+		{"Bob", "8605550102", "", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)},
+		{"Cid", 8605550103, 6103, time.Date(2026, 3, 8, 2, 30, 0, 0, time.UTC)},
+	}), ImportOptions{Format: sheet.XLSX, Columns: cols})
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{
+		{Line: 3, Reason: "appointment_at 2026-12-02 is a date without a time of day"},
+		{Line: 4, Reason: `appointment_at "2026-03-08 02:30" does not exist in America/New_York: the clocks skip that hour`},
+	}, ie.Report.Rejected)
+	require.Equal(t, []string{"Notes"}, ie.Report.Ignored)
+	require.Zero(t, count(`SELECT count(*) FROM contacts`), "nothing is imported")
+
+	good := [][]any{header, ann, {"Bob", "2035550102", 61031234, time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)}}
+	rep, err := s.ImportContacts(ctx, "court", workbook(t, good), ImportOptions{Format: sheet.XLSX, Columns: cols, DryRun: true})
+	require.NoError(t, err)
+	require.Equal(t, ImportReport{List: "court", DryRun: true, Rows: 2, Valid: 2, Ignored: []string{"Notes"}}, rep)
+	require.Zero(t, count(`SELECT count(*) FROM contacts`), "a dry run writes nothing")
+	require.Zero(t, count(`SELECT count(*) FROM contact_lists`), "a dry run creates no list")
+
+	rep, err = s.ImportContacts(ctx, "court", workbook(t, good), ImportOptions{Format: sheet.XLSX, Columns: cols})
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Imported)
+	require.Positive(t, rep.ListID)
+	var (
+		zip string
+		at  time.Time
+	)
+	require.NoError(t, db.QueryRow(ctx, `SELECT zip, appointment_at FROM contacts WHERE phone = '+18605550101'`).Scan(&zip, &at))
+	require.Equal(t, "06103", zip, "the leading zero a spreadsheet drops")
+	require.Equal(t, mustTime(t, "2026-12-01T14:30:00Z"), at.UTC(), "9:30 in New York")
+	require.NoError(t, db.QueryRow(ctx, `SELECT zip FROM contacts WHERE phone = '+12035550102'`).Scan(&zip))
+	require.Equal(t, "06103-1234", zip)
+
+	// A dry run of the same file again finds its numbers on the list.
+	_, err = s.ImportContacts(ctx, "court", workbook(t, good), ImportOptions{Format: sheet.XLSX, Columns: cols, DryRun: true})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{
+		{Line: 2, Reason: `phone +18605550101 is already on list "court"`},
+		{Line: 3, Reason: `phone +12035550102 is already on list "court"`},
+	}, ie.Report.Rejected)
+	require.Equal(t, 2, count(`SELECT count(*) FROM contacts`))
 }

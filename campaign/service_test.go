@@ -34,7 +34,7 @@ func newService(t *testing.T) (*Service, *pgxpool.Pool) {
 
 func importList(t *testing.T, s *Service, name, csv string) int64 {
 	t.Helper()
-	rep, err := s.ImportContacts(context.Background(), name, strings.NewReader(csv), 0)
+	rep, err := s.ImportContacts(context.Background(), name, strings.NewReader(csv), ImportOptions{})
 	require.NoError(t, err)
 	return rep.ListID
 }

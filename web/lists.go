@@ -4,31 +4,42 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 type listsData struct {
 	Lists  []campaign.ContactList
 	Report *campaign.ImportReport
-	Limit  string
+	// Rejected is the report's rejected rows, at most maxReportRows of
+	// them; MoreRejected counts those not shown.
+	Rejected     []campaign.RowError
+	MoreRejected int
+	Form         listsForm
+	Limit        string
+}
+
+// listsForm is what the upload form was sent with, shown again with the
+// report.
+type listsForm struct {
+	List, Columns string
+	DryRun        bool
 }
 
 func (s *Server) listsPage(c echo.Context) error {
-	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "lists", page{Title: "Contact lists", Data: listsData{Lists: lists, Limit: sizeString(s.cfg.UploadLimit)}})
+	return s.renderLists(c, http.StatusOK, "", "", listsForm{}, nil)
 }
 
+// uploadList imports a CSV or XLSX file of contacts into a list, all or
+// nothing, or only checks it (dry run), and shows the report.
 func (s *Server) uploadList(c echo.Context) error {
 	ctx := c.Request().Context()
-	name := c.FormValue("list")
+	form := listsForm{List: strings.TrimSpace(c.FormValue("list")), Columns: strings.TrimSpace(c.FormValue("columns")),
+		DryRun: c.FormValue("dry_run") != ""}
 	fh, err := c.FormFile("file")
 	if err != nil {
 		var he *echo.HTTPError
@@ -38,36 +49,52 @@ func (s *Server) uploadList(c echo.Context) error {
 		if strings.Contains(err.Error(), "request body too large") {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 		}
-		return s.listsError(c, "Choose a CSV file to upload.", nil)
+		return s.renderLists(c, http.StatusUnprocessableEntity, "Choose a CSV or XLSX file to upload.", "", form, nil)
 	}
-	if ext := strings.ToLower(filepath.Ext(fh.Filename)); ext != ".csv" && ext != ".txt" {
-		return s.listsError(c, fmt.Sprintf("%s is not a CSV file.", fh.Filename), nil)
+	format, err := sheet.FormatOf(fh.Filename)
+	if err != nil {
+		return s.renderLists(c, http.StatusUnprocessableEntity, fmt.Sprintf("%s is not a CSV or XLSX file.", fh.Filename), "", form, nil)
+	}
+	cols, err := sheet.ParseColumnMap(form.Columns)
+	if err != nil {
+		return s.renderLists(c, http.StatusUnprocessableEntity, "Check the form: "+err.Error()+".", "", form, nil)
 	}
 	f, err := fh.Open()
 	if err != nil {
 		return fmt.Errorf("open upload: %w", err)
 	}
 	defer f.Close()
-	rep, err := s.cfg.Campaigns.ImportContacts(ctx, name, f, currentUser(c).ID)
+	rep, err := s.cfg.Campaigns.ImportContacts(ctx, form.List, f,
+		campaign.ImportOptions{Format: format, Columns: cols, DryRun: form.DryRun, UserID: currentUser(c).ID})
 	var ie *campaign.ImportError
 	if errors.As(err, &ie) {
-		return s.listsError(c, "Nothing was imported: fix the rows below and upload the file again.", &ie.Report)
+		return s.renderLists(c, http.StatusUnprocessableEntity, "Nothing was imported: fix the rows below and upload the file again.", "", form, &ie.Report)
 	}
 	if errors.Is(err, campaign.ErrInvalid) {
-		return s.listsError(c, "Give the list a name.", nil)
+		return s.renderLists(c, http.StatusUnprocessableEntity, "Give the list a name.", "", form, nil)
 	}
 	if err != nil {
 		return err
+	}
+	if rep.DryRun {
+		return s.renderLists(c, http.StatusOK, "", fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d contacts to %q (%d rows read).",
+			rep.Valid, rep.List, rep.Rows), form, &rep)
 	}
 	s.flash(c, fmt.Sprintf("Imported %d contacts into %q.", rep.Imported, rep.List))
 	return c.Redirect(http.StatusSeeOther, "/lists")
 }
 
-func (s *Server) listsError(c echo.Context, msg string, rep *campaign.ImportReport) error {
+func (s *Server) renderLists(c echo.Context, status int, msg, flash string, form listsForm, rep *campaign.ImportReport) error {
 	lists, err := s.cfg.Campaigns.Lists(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusUnprocessableEntity, "lists", page{Title: "Contact lists", Error: msg,
-		Data: listsData{Lists: lists, Report: rep, Limit: sizeString(s.cfg.UploadLimit)}})
+	d := listsData{Lists: lists, Report: rep, Form: form, Limit: sizeString(s.cfg.UploadLimit)}
+	if rep != nil {
+		d.Rejected, d.MoreRejected = rep.Rejected, 0
+		if len(rep.Rejected) > maxReportRows {
+			d.Rejected, d.MoreRejected = rep.Rejected[:maxReportRows], len(rep.Rejected)-maxReportRows
+		}
+	}
+	return s.render(c, status, "lists", page{Title: "Contact lists", Error: msg, Flash: flash, Data: d})
 }

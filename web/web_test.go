@@ -304,6 +304,35 @@ func TestUploadContacts(t *testing.T) {
 		require.Contains(t, body, "<td>3</td><td>name is empty</td>")
 		require.Contains(t, body, "<td>4</td><td>phone &#43;18605550101 is also on line 2</td>")
 	})
+	t.Run("NotASheet", func(t *testing.T) {
+		code, body := br.upload("/lists", tok, "l", "contacts.pdf", []byte("name,phone\nAnn,8605550101\n"))
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "contacts.pdf is not a CSV or XLSX file.")
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM contacts`))
+	})
+	t.Run("SpreadsheetMappedDryRunThenImport", func(t *testing.T) {
+		file := xlsx(t, [][]any{{"Client", "Cell", "ZIP"}, {"Dee", 8605550111, 6103}, {"Eve", 8605550112, ""}})
+		fields := map[string]string{"_csrf": tok, "list": "Spreadsheet", "columns": "Client=name, Cell=phone", "dry_run": "1"}
+		code, body := br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, "Check only (dry run): nothing was written")
+		require.Contains(t, body, `importing it would add 2 contacts to &#34;Spreadsheet&#34; (2 rows read)`)
+		require.Contains(t, body, `value="Client=name, Cell=phone"`, "the form keeps its mapping")
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM contacts`), "a dry run writes nothing")
+		// A mapping that names a header the file lacks is refused.
+		fields["columns"] = "Client=name,Mobile=phone"
+		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "column mapping names &#34;mobile&#34;, which is not in the header")
+		delete(fields, "dry_run")
+		fields["columns"] = "Client=name,Cell=phone"
+		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550111' AND name = 'Dee' AND zip = '06103'`))
+		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts`))
+		_, err := b.db.Exec(context.Background(), `DELETE FROM contacts`)
+		require.NoError(t, err)
+	})
 	t.Run("Good", func(t *testing.T) {
 		code, body := br.upload("/lists", tok, "Reminders", "c.csv", []byte("\ufeffName,Phone,State,ZIP,person_ref\r\nAnn,(860) 555-0101,ct,06103, D-7 \r\nBob,+1 203 555 0102,,,\r\n"))
 		require.Equal(t, http.StatusSeeOther, code, body)

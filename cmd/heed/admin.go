@@ -16,6 +16,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/audit"
+	"github.com/heed-dialer/heed/internal/sheet"
 	"github.com/heed-dialer/heed/migrations"
 )
 
@@ -149,12 +150,22 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	f := m.flags("import contacts")
 	dbURL := f.databaseURL()
 	list := f.String("list", "", "the contact list to import into (created if new; required)")
+	dryRun := f.Bool("dry-run", false, "validate against the list and report, write nothing")
+	mapping := f.String("map", "", "rename the file's columns: \"Client Name=name,Cell Phone=phone\"")
 	asJSON := f.Bool("json", false, "print the import report as JSON")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *list == "" || f.NArg() != 1 {
-		return fmt.Errorf("usage: heed import contacts --list NAME FILE.csv: %w", errUsage)
+		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--map A=b,...] FILE.csv|FILE.xlsx: %w", errUsage)
+	}
+	format, err := sheet.FormatOf(f.Arg(0))
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	cols, err := sheet.ParseColumnMap(*mapping)
+	if err != nil {
+		return fmt.Errorf("--map: %v: %w", err, errUsage)
 	}
 	file, err := os.Open(f.Arg(0))
 	if err != nil {
@@ -170,7 +181,7 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, 0)
+	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, campaign.ImportOptions{Format: format, Columns: cols, DryRun: *dryRun})
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
@@ -186,7 +197,11 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*asJSON {
+	switch {
+	case *asJSON:
+	case rep.DryRun:
+		fmt.Fprintf(m.Stdout, "dry run, nothing written: %d rows read, importing would add %d contacts to list %q\n", rep.Rows, rep.Valid, rep.List)
+	default:
 		fmt.Fprintf(m.Stdout, "imported %d contacts into list %q\n", rep.Imported, rep.List)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 )
 
 // newBrowser starts a headless Chromium for the test. It fails when none is
@@ -137,4 +138,57 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 			require.Equal(t, "dnc.internal", r["reasons"])
 		}
 	}
+
+	uploadSpreadsheet(t, ctx, s.URL)
+}
+
+// uploadSpreadsheet uploads a paralegal's spreadsheet, with its own
+// headers, through the contact lists page: checked first (dry run), then
+// imported.
+func uploadSpreadsheet(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	book := filepath.Join(t.TempDir(), "Court dates.xlsx")
+	f := excelize.NewFile()
+	for i, r := range [][]any{{"Client", "Cell", "ZIP"}, {"Gil", 8605550171, 6103}, {"Hal", 2035550172, ""}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &r))
+	}
+	require.NoError(t, f.SaveAs(book))
+	require.NoError(t, f.Close())
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/lists"),
+		chromedp.WaitVisible(chromedp.ID("upload")),
+		chromedp.SendKeys(chromedp.ID("list"), "Court dates"),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{book}),
+		chromedp.SendKeys(chromedp.ID("columns"), "Client=name,Cell=phone"),
+		chromedp.Click(chromedp.ID("dry_run")),
+		chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitVisible(chromedp.CSS("#report, #error")),
+	))
+	screenshot(t, ctx, "lists-dry-run")
+	page, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	require.NoError(t, err)
+	require.Contains(t, page, "Check only (dry run): nothing was written", page)
+	valid, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("valid")))
+	require.NoError(t, err)
+	require.Equal(t, "2", valid, "the dry run would import both rows")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{book}),
+		chromedp.Click(chromedp.ID("dry_run")),
+		chromedp.Click(chromedp.ID("upload")),
+		// The dry run's page has a report and a notice: the import's page
+		// has a notice alone.
+		chromedp.WaitNotPresent(chromedp.ID("report")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	))
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, `Imported 2 contacts into "Court dates".`, strings.TrimSpace(flash))
+	screenshot(t, ctx, "lists-imported")
+	lists, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	require.NoError(t, err)
+	require.Contains(t, lists, "Court dates\t2", "the new list and its size")
 }

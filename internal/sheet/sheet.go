@@ -156,10 +156,12 @@ func readCSV(r io.Reader, maxRows int) (*Sheet, error) {
 			return sh, nil
 		}
 		if err != nil {
+			// The line of the record the error is in: where a stray quote
+			// opened, not where the parser gave up on it.
 			var pe *csv.ParseError
 			line := 0
 			if errors.As(err, &pe) {
-				line, err = pe.Line, pe.Err
+				line, err = pe.StartLine, pe.Err
 			}
 			return nil, &Problem{Line: line, Reason: "malformed CSV: " + err.Error()}
 		}
@@ -314,8 +316,10 @@ const excelMaxSerial = 2958465
 
 // Serial reads a spreadsheet's date serial number as the local date and
 // time in loc that it shows, with its precision: a day for a whole number,
-// else a second. ok is false when the sheet is not a spreadsheet's or s is
-// not a serial number.
+// else a second. A time the clocks skip in loc moves on by the skipped
+// hour, as time.Date moves it; read it in UTC to see the wall clock as
+// written. ok is false when the sheet is not a spreadsheet's or s is not a
+// serial number.
 func (sh *Sheet) Serial(s string, loc *time.Location) (t time.Time, prec time.Duration, ok bool) {
 	if !sh.Excel {
 		return time.Time{}, 0, false
