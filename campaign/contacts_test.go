@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
 
 	"github.com/heed-dialer/heed/internal/sheet"
+	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
 
 func TestParseAppointment(t *testing.T) {
@@ -154,20 +154,10 @@ func TestParsePersonRef(t *testing.T) {
 	}
 }
 
-// workbook builds a one-sheet XLSX file as a spreadsheet saves what a
-// person types: numbers as numbers, dates and times as date serials.
+// workbook is sheettest.Workbook, to read.
 func workbook(t *testing.T, rows [][]any) *bytes.Reader {
 	t.Helper()
-	f := excelize.NewFile()
-	defer f.Close()
-	for i, r := range rows {
-		cell, err := excelize.CoordinatesToCellName(1, i+1)
-		require.NoError(t, err)
-		require.NoError(t, f.SetSheetRow("Sheet1", cell, &r))
-	}
-	buf, err := f.WriteToBuffer()
-	require.NoError(t, err)
-	return bytes.NewReader(buf.Bytes())
+	return bytes.NewReader(sheettest.Workbook(t, rows))
 }
 
 // TestImportContactsXLSX: a spreadsheet with its own headers, mapped to

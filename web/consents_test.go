@@ -7,23 +7,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
+
+	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
 
-// xlsx builds a one-sheet workbook from rows.
-func xlsx(t *testing.T, rows [][]any) []byte {
-	t.Helper()
-	f := excelize.NewFile()
-	defer f.Close()
-	for i, r := range rows {
-		cell, err := excelize.CoordinatesToCellName(1, i+1)
-		require.NoError(t, err)
-		require.NoError(t, f.SetSheetRow("Sheet1", cell, &r))
-	}
-	buf, err := f.WriteToBuffer()
-	require.NoError(t, err)
-	return buf.Bytes()
-}
+// xlsx is sheettest.Workbook.
+var xlsx = sheettest.Workbook
 
 func TestConsentUploads(t *testing.T) {
 	t.Parallel()

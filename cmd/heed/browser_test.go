@@ -11,7 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
+
+	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
 
 // newBrowser starts a headless Chromium for the test. It fails when none is
@@ -150,14 +151,7 @@ func uploadSpreadsheet(t *testing.T, ctx context.Context, base string) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	book := filepath.Join(t.TempDir(), "Court dates.xlsx")
-	f := excelize.NewFile()
-	for i, r := range [][]any{{"Client", "Cell", "ZIP"}, {"Gil", 8605550171, 6103}, {"Hal", 2035550172, ""}} {
-		cell, err := excelize.CoordinatesToCellName(1, i+1)
-		require.NoError(t, err)
-		require.NoError(t, f.SetSheetRow("Sheet1", cell, &r))
-	}
-	require.NoError(t, f.SaveAs(book))
-	require.NoError(t, f.Close())
+	require.NoError(t, os.WriteFile(book, sheettest.Workbook(t, [][]any{{"Client", "Cell", "ZIP"}, {"Gil", 8605550171, 6103}, {"Hal", 2035550172, ""}}), 0o600))
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/lists"),
 		chromedp.WaitVisible(chromedp.ID("upload")),

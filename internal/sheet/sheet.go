@@ -166,18 +166,24 @@ func readCSV(r io.Reader, maxRows int) (*Sheet, error) {
 			return nil, &Problem{Line: line, Reason: "malformed CSV: " + err.Error()}
 		}
 		line, _ := cr.FieldPos(0)
-		if Blank(rec) {
-			continue
-		}
-		if sh.Header == nil {
-			sh.Header = rec
-			continue
-		}
-		sh.Rows = append(sh.Rows, Row{Line: line, Fields: rec})
-		if len(sh.Rows) > maxRows {
+		if sh.add(line, rec, maxRows) {
 			return sh, nil
 		}
 	}
+}
+
+// add adds a record read on line: the header, unless the sheet has one, or
+// a row; blank records are skipped. It reports whether the sheet has more
+// than maxRows rows, after which reading may stop.
+func (sh *Sheet) add(line int, rec []string, maxRows int) bool {
+	switch {
+	case Blank(rec):
+	case sh.Header == nil:
+		sh.Header = rec
+	default:
+		sh.Rows = append(sh.Rows, Row{Line: line, Fields: rec})
+	}
+	return len(sh.Rows) > maxRows
 }
 
 func readXLSX(r io.Reader, maxRows int) (*Sheet, error) {
@@ -210,15 +216,7 @@ func readXLSX(r io.Reader, maxRows int) (*Sheet, error) {
 		if err != nil {
 			return nil, &Problem{Line: line, Reason: "unreadable row: " + err.Error()}
 		}
-		if Blank(rec) {
-			continue
-		}
-		if sh.Header == nil {
-			sh.Header = rec
-			continue
-		}
-		sh.Rows = append(sh.Rows, Row{Line: line, Fields: rec})
-		if len(sh.Rows) > maxRows {
+		if sh.add(line, rec, maxRows) {
 			return sh, nil
 		}
 	}

@@ -8,26 +8,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
 
 	"github.com/heed-dialer/heed/internal/sheet"
+	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
 
-// workbook builds a one-sheet XLSX file from rows, each cell stored as
-// Excel stores what a person types: numbers as numbers.
-func workbook(t *testing.T, rows [][]any) []byte {
-	t.Helper()
-	f := excelize.NewFile()
-	defer f.Close()
-	for i, r := range rows {
-		cell, err := excelize.CoordinatesToCellName(1, i+1)
-		require.NoError(t, err)
-		require.NoError(t, f.SetSheetRow("Sheet1", cell, &r))
-	}
-	buf, err := f.WriteToBuffer()
-	require.NoError(t, err)
-	return buf.Bytes()
-}
+// workbook is sheettest.Workbook.
+var workbook = sheettest.Workbook
 
 func TestReadCSVAndXLSX(t *testing.T) {
 	t.Parallel()
