@@ -48,6 +48,7 @@ func serveProcess(t *testing.T, bin string, env map[string]string, addr string, 
 func TestKillDashNine(t *testing.T) {
 	t.Parallel()
 	tb := sharedTestbed(t)
+	start := time.Now()
 	bin := filepath.Join(t.TempDir(), "heed")
 	// A test build keeps the clock the test gives it (business hours in
 	// New York, running on in real time, the same for both processes), so
@@ -141,7 +142,7 @@ func TestKillDashNine(t *testing.T) {
 		}
 	}
 	require.Positive(t, found["hung_up"], "a call still up at the restart is hung up: %v\n%s", found, s.log.String())
-	recs := waitCDR(t, tb, callerID, placed)
+	recs := waitCDR(t, tb, callerID, start, placed)
 	dialed := map[string]int{}
 	for _, r := range recs {
 		dialed[r.Dst]++

@@ -106,7 +106,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 
 	// The PSTN simulator's CDR: every allowed number reached it exactly once,
 	// and the do-not-call number never did.
-	recs := waitCDR(t, tb, callerID, len(dialed))
+	recs := waitCDR(t, tb, callerID, start, len(dialed))
 	seen := map[string]int{}
 	for _, r := range recs {
 		seen[r.Dst]++
@@ -152,7 +152,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	// Key 2 put the callee through to the office: the PSTN saw the office
 	// leg, from the callee's number, answered.
 	var legs []testbed.CDRRecord
-	for _, r := range waitCDR(t, tb, "+18605550103", 1) {
+	for _, r := range waitCDR(t, tb, "+18605550103", start, 1) {
 		if r.Dst == office {
 			legs = append(legs, r)
 		}
@@ -238,7 +238,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, busyAttempts, "the busy line is retried once, per the rule")
-	recs = waitCDR(t, tb, callerID2, 4)
+	recs = waitCDR(t, tb, callerID2, start, 4)
 	dst := map[string][]time.Time{}
 	for _, r := range recs {
 		dst[r.Dst] = append(dst[r.Dst], r.Start)
@@ -248,7 +248,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	require.Empty(t, dst["+18605550104"], "the opted-out number is never dialed again")
 	require.Len(t, dst["+18605550105"], 2, "two attempts, two calls, no duplicate")
 	var unanswered []testbed.CDRRecord
-	for _, r := range waitCDR(t, tb, "+18605550103", 1) {
+	for _, r := range waitCDR(t, tb, "+18605550103", start, 1) {
 		if r.Dst == "+12035550106" {
 			unanswered = append(unanswered, r)
 		}
@@ -270,8 +270,10 @@ func deref(p *int) any {
 	return *p
 }
 
-// waitCDR waits until the PSTN simulator has n CDR records from callerID.
-func waitCDR(t *testing.T, tb *testbed.Testbed, callerID string, n int) []testbed.CDRRecord {
+// waitCDR waits until the PSTN simulator has n CDR records from callerID
+// of calls that arrived since the given time: the test's own, not those an
+// earlier run of the test left in a testbed it shares (go test -count=2).
+func waitCDR(t *testing.T, tb *testbed.Testbed, callerID string, since time.Time, n int) []testbed.CDRRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -281,7 +283,8 @@ func waitCDR(t *testing.T, tb *testbed.Testbed, callerID string, n int) []testbe
 		require.NoError(t, err)
 		var mine []testbed.CDRRecord
 		for _, r := range all {
-			if r.Src == callerID || strings.Contains(r.CLID, callerID) {
+			// cdr_csv keeps whole seconds.
+			if (r.Src == callerID || strings.Contains(r.CLID, callerID)) && !r.Start.Before(since.Truncate(time.Second)) {
 				mine = append(mine, r)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 func TestTransferToUnmappedExtension(t *testing.T) {
 	t.Parallel()
 	tb := sharedTestbed(t)
+	start := time.Now()
 	s := startHeed(t, tb)
 	token := s.seedDemoAdmin(t, "correct horse battery")
 	list := writeFile(t, "office.csv", "name,phone\nCasey Office,+18605550103\n")
@@ -52,6 +53,6 @@ func TestTransferToUnmappedExtension(t *testing.T) {
 	require.Equal(t, "abandoned", a.Outcome, "no one took the transfer: %+v", a)
 	require.Equal(t, "reception", a.TransferTo)
 	require.Contains(t, a.DTMF, "2")
-	recs := waitCDR(t, tb, callerID, 1)
+	recs := waitCDR(t, tb, callerID, start, 1)
 	require.Len(t, recs, 1, "one call to the callee, no office leg through the trunk: %s", fmtCDR(recs))
 }
