@@ -40,8 +40,9 @@ type ImportReport struct {
 	DryRun bool `json:"dry_run"`
 	// Rows counts the data rows read; blank rows are not counted.
 	Rows int `json:"rows"`
-	// Valid counts the rows an import writes, or a dry run would write,
-	// when none is rejected.
+	// Valid counts the rows that pass every check, the list's included:
+	// the rows an import writes, or a dry run would write, when no row is
+	// rejected.
 	Valid int `json:"valid"`
 	// Imported counts the contacts written: Valid, or 0 for a dry run or
 	// a rejected import.
@@ -245,9 +246,12 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		for _, line := range slices.Sorted(maps.Keys(rows)) {
 			if c := rows[line]; existing[c.phone] {
 				rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
+				rep.Valid--
 			}
 		}
 		if len(rep.Rejected) > 0 {
+			// The file's own rejections and the list's, in line order.
+			slices.SortStableFunc(rep.Rejected, func(a, b RowError) int { return a.Line - b.Line })
 			return &ImportError{Report: rep}
 		}
 		src := make([][]any, 0, len(rows))
@@ -299,7 +303,8 @@ var personAliases = func() map[string]string {
 }()
 
 // parseContacts validates the whole file. It returns the valid rows by line
-// number, or an *ImportError listing every rejected row.
+// number, with the invalid ones in rep.Rejected, or an *ImportError when the
+// file itself is refused or has no valid row.
 func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]contactRow, error) {
 	sh, err := sheet.Read(r, opts.Format, MaxImportRows)
 	var p *sheet.Problem
@@ -392,13 +397,15 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 		}
 		rows[line] = c
 	}
-	if len(rep.Rejected) > 0 {
-		return nil, &ImportError{Report: *rep}
-	}
-	if len(rows) == 0 {
+	switch {
+	case len(rows) == 0 && len(rep.Rejected) == 0:
 		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no contacts"})
 		return nil, &ImportError{Report: *rep}
+	case len(rows) == 0:
+		return nil, &ImportError{Report: *rep}
 	}
+	// With rejected rows, the valid ones are still checked against the
+	// list, so that one report names every row to fix.
 	return rows, nil
 }
 

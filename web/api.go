@@ -1,13 +1,21 @@
 package web
 
 import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 func (s *Server) apiRoutes(g *echo.Group) {
@@ -23,6 +31,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(account.RoleAdmin, account.RoleAttorney))
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/lists", s.apiLists, runners)
+	g.POST("/lists/import", s.apiImportContacts, runners, middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 }
 
 func (s *Server) apiCampaigns(c echo.Context) error {
@@ -111,6 +120,59 @@ func (s *Server) apiAttempts(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"attempts": list})
+}
+
+// xlsxType is the media type of an XLSX file.
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+// apiImportContacts imports the request body, a CSV or XLSX file, into the
+// list named by the list parameter, as the Contact lists page does: format
+// (csv or xlsx) names the file's format, else its Content-Type does (CSV
+// unless it is XLSX's); map is a column mapping ("Client Name=name,...");
+// dry_run=1 checks the file and writes nothing. The report is the answer:
+// 201 when imported, 200 for a dry run, 422 with the rejected rows.
+func (s *Server) apiImportContacts(c echo.Context) error {
+	format := sheet.CSV
+	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt == xlsxType {
+		format = sheet.XLSX
+	}
+	if f := c.QueryParam("format"); f != "" {
+		var err error
+		if format, err = sheet.FormatOf(f); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "format: want csv or xlsx")
+		}
+	}
+	cols, err := sheet.ParseColumnMap(c.QueryParam("map"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "map: "+err.Error())
+	}
+	dryRun, err := strconv.ParseBool(cmp.Or(c.QueryParam("dry_run"), "false"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "dry_run: want true or false (or 1 or 0)")
+	}
+	// The whole body first, so that one over the limit is refused as such
+	// rather than read as a malformed file.
+	body, err := io.ReadAll(c.Request().Body)
+	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("read upload: %w", err)
+	}
+	rep, err := s.cfg.Campaigns.ImportContacts(c.Request().Context(), c.QueryParam("list"), bytes.NewReader(body),
+		campaign.ImportOptions{Format: format, Columns: cols, DryRun: dryRun, UserID: currentUser(c).ID})
+	var ie *campaign.ImportError
+	switch {
+	case errors.As(err, &ie):
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": "import rejected; nothing was imported", "report": ie.Report})
+	case errors.Is(err, campaign.ErrInvalid):
+		return echo.NewHTTPError(http.StatusBadRequest, "list: name the contact list to import into")
+	case err != nil:
+		return err
+	case rep.DryRun:
+		return c.JSON(http.StatusOK, rep)
+	}
+	return c.JSON(http.StatusCreated, rep)
 }
 
 func (s *Server) apiLists(c echo.Context) error {
