@@ -1,12 +1,14 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +35,7 @@ type RowError struct {
 
 // ImportReport describes an import or a dry run, successful or not.
 type ImportReport struct {
+	// List is the list's name.
 	List string `json:"list"`
 	// ListID is the list's id, once the import is written.
 	ListID int64 `json:"list_id,omitempty"`
@@ -315,6 +318,7 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 	if err != nil {
 		return nil, fmt.Errorf("contacts import: %w", err)
 	}
+	rep.Rows = len(sh.Rows)
 	col, ignored, problems := sh.Columns(opts.Columns, personAliases, ContactColumns, OptionalContactColumns)
 	rep.Ignored = ignored
 	for _, p := range problems {
@@ -324,13 +328,9 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 		return nil, &ImportError{Report: *rep}
 	}
 	// The header the person reference is read under, for its errors.
-	personHeader := PersonColumns[0]
-	if i, ok := col[PersonColumns[0]]; ok {
-		personHeader = strings.ToLower(strings.TrimSpace(sh.Header[i]))
-	}
+	personHeader := cmp.Or(sh.HeaderOf(col, PersonColumns[0]), PersonColumns[0])
 	rows := map[int]contactRow{}
 	seen := map[string]int{}
-	rep.Rows = len(sh.Rows)
 	for _, sr := range sh.Rows {
 		line, rec := sr.Line, sr.Fields
 		// A CSV row must have the header's fields; a spreadsheet leaves
@@ -410,16 +410,20 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 }
 
 // appointmentCell reads an appointment_at cell: a spreadsheet's date and
-// time, which must have a time of day, or one of AppointmentFormats.
+// time, which must have both, or one of AppointmentFormats.
 func appointmentCell(sh *sheet.Sheet, v string, loc *time.Location) (time.Time, error) {
 	// The serial's wall clock, read in UTC (which skips no hour), then as
 	// text in loc: a time the clocks skip is refused as it is when typed.
 	wall, prec, ok := sh.Serial(v, time.UTC)
 	if !ok {
+		if f, err := strconv.ParseFloat(v, 64); sh.Excel && err == nil && f > 0 && f < 1 {
+			return time.Time{}, fmt.Errorf("%q is a spreadsheet time of day without a date", v)
+		}
 		return parseAppointment(v, loc)
 	}
 	if prec == 24*time.Hour {
-		return time.Time{}, fmt.Errorf("%s is a date without a time of day", wall.Format(time.DateOnly))
+		// A spreadsheet keeps midnight as the date alone.
+		return time.Time{}, fmt.Errorf("%q is a spreadsheet date (%s) without a time of day", v, wall.Format(time.DateOnly))
 	}
 	return parseAppointment(wall.Format("2006-01-02 15:04"), loc)
 }

@@ -180,13 +180,16 @@ func TestImportContactsXLSX(t *testing.T) {
 	_, err := s.ImportContacts(ctx, "court", workbook(t, [][]any{header, ann,
 		{"Bob", "8605550102", "", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)},
 		{"Cid", 8605550103, 6103, time.Date(2026, 3, 8, 2, 30, 0, 0, time.UTC)},
+		{"Dee", 8605550104, "", 0.375},
 	}), ImportOptions{Format: sheet.XLSX, Columns: cols})
 	var ie *ImportError
 	require.True(t, errors.As(err, &ie), "%v", err)
 	require.Equal(t, []RowError{
-		{Line: 3, Reason: "appointment_at 2026-12-02 is a date without a time of day"},
+		{Line: 3, Reason: `appointment_at "46358" is a spreadsheet date (2026-12-02) without a time of day`},
 		{Line: 4, Reason: `appointment_at "2026-03-08 02:30" does not exist in America/New_York: the clocks skip that hour`},
+		{Line: 5, Reason: `appointment_at "0.375" is a spreadsheet time of day without a date`},
 	}, ie.Report.Rejected)
+	require.Equal(t, 4, ie.Report.Rows)
 	require.Equal(t, []string{"Notes"}, ie.Report.Ignored)
 	require.Zero(t, count(`SELECT count(*) FROM contacts`), "nothing is imported")
 

@@ -306,10 +306,11 @@ func keyLine(l LineType) int {
 	return int(b2u(*(*uint64)(p) == landlineWord))
 }
 
-// landlineWord is LineLandline's eight bytes as a little-endian word, and
-// notLine eight bytes that no line type of that length has.
+// landlineWord is LineLandline's eight bytes as a word in the machine's
+// byte order (as keyLine loads a type's), and notLine eight bytes that no
+// line type of that length has.
 var (
-	landlineWord = binary.LittleEndian.Uint64([]byte(LineLandline))
+	landlineWord = binary.NativeEndian.Uint64([]byte(LineLandline))
 	notLine      uint64
 )
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -152,14 +153,15 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	list := f.String("list", "", "the contact list to import into (created if new; required)")
 	dryRun := f.Bool("dry-run", false, "validate against the list and report, write nothing")
 	mapping := f.String("map", "", "rename the file's columns: \"Client Name=name,Cell Phone=phone\"")
+	formatName := f.String("format", "", "csv or xlsx (default: from the file's name; csv for a name without an extension, such as /dev/stdin)")
 	asJSON := f.Bool("json", false, "print the import report as JSON")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *list == "" || f.NArg() != 1 {
-		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--map A=b,...] FILE.csv|FILE.xlsx: %w", errUsage)
+		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--map A=b,...] [--format csv|xlsx] FILE: %w", errUsage)
 	}
-	format, err := sheet.FormatOf(f.Arg(0))
+	format, err := contactsFormat(*formatName, f.Arg(0))
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, errUsage)
 	}
@@ -205,6 +207,18 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "imported %d contacts into list %q\n", rep.Imported, rep.List)
 	}
 	return nil
+}
+
+// contactsFormat is the format of a contacts file: the one named, else
+// the one its name gives, CSV for a name without an extension.
+func contactsFormat(named, file string) (sheet.Format, error) {
+	switch {
+	case named != "":
+		return sheet.FormatOf(named)
+	case filepath.Ext(file) == "":
+		return sheet.CSV, nil
+	}
+	return sheet.FormatOf(file)
 }
 
 func (m *Main) auditVerify(ctx context.Context, args []string) error {

@@ -72,7 +72,7 @@ Usage:
   heed migrate                              apply database migrations (idempotent)
   heed user add --email E --role R          create a user (admin, attorney or paralegal)
   heed token add --email E [--name N]       issue an API token for a user
-  heed import contacts --list NAME FILE.csv import contacts (name, phone[, state, zip, external_ref, person_ref])
+  heed import contacts --list NAME FILE     import contacts from CSV or XLSX, all or nothing (--dry-run, --map)
   heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
   heed dnc import --list L [--as-of D] F... import a registry download, a state list or the internal list
   heed dnc check NUMBER                     which do-not-call lists hold a number, since when

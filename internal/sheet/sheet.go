@@ -8,12 +8,16 @@
 package sheet
 
 import (
+	"bufio"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +35,7 @@ const MaxBytes = 64 << 20
 // Format is the format of a file.
 type Format string
 
-// The formats.
+// CSV and XLSX are the formats heed reads.
 const (
 	CSV  Format = "csv"
 	XLSX Format = "xlsx"
@@ -79,10 +83,12 @@ func ParseColumnMap(s string) (map[string]string, error) {
 	return m, nil
 }
 
-// Problem is a line of a file and the reason it is refused. Line 1 is the
-// header; line 0 is the file as a whole.
+// Problem is a line of a file and the reason it is refused.
 type Problem struct {
-	Line   int
+	// Line is the line (for XLSX, the row number); 1 is the header and 0
+	// the file as a whole.
+	Line int
+	// Reason says what is wrong, for a person to fix.
 	Reason string
 }
 
@@ -91,8 +97,10 @@ func (p *Problem) Error() string { return fmt.Sprintf("line %d: %s", p.Line, p.R
 
 // Sheet is a file's header and its rows that are not blank.
 type Sheet struct {
+	// Header is the first row that is not blank, as written.
 	Header []string
-	Rows   []Row
+	// Rows are the rows after it that are not blank.
+	Rows []Row
 	// Excel says the cells are raw spreadsheet values: a time may be a
 	// date serial number (counted from 1904 when Date1904 is set), and a
 	// number may have lost its leading zeros or be written in scientific
@@ -100,10 +108,11 @@ type Sheet struct {
 	Excel, Date1904 bool
 }
 
-// Row is one row of a Sheet: its line (for XLSX, its row number) and its
-// fields.
+// Row is one row of a Sheet.
 type Row struct {
-	Line   int
+	// Line is the row's line (for XLSX, its row number).
+	Line int
+	// Fields are the row's cells, as written.
 	Fields []string
 }
 
@@ -146,7 +155,13 @@ func Read(r io.Reader, f Format, maxRows int) (*Sheet, error) {
 }
 
 func readCSV(r io.Reader, maxRows int) (*Sheet, error) {
-	cr := csv.NewReader(r)
+	// A byte-order mark (as spreadsheets and PowerShell write one) is not
+	// part of the first field, which may be quoted.
+	br := bufio.NewReader(r)
+	if bom, err := br.Peek(len(bom)); err == nil && string(bom) == bomText {
+		_, _ = br.Discard(len(bom))
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	sh := &Sheet{}
@@ -226,6 +241,11 @@ func readXLSX(r io.Reader, maxRows int) (*Sheet, error) {
 	return sh, nil
 }
 
+// bomText is UTF-8's byte-order mark.
+const bomText = "\ufeff"
+
+var bom = []byte(bomText)
+
 // Extra reports whether row has non-blank fields past the header's last
 // column: a row that says more than the header names.
 func (sh *Sheet) Extra(row Row) bool {
@@ -248,10 +268,10 @@ func (c Columns) Get(fields []string, name string) string {
 // Columns resolves the header to the columns an import reads, required and
 // optional, reading a header named in mapping (a ParseColumnMap result) as
 // the column it maps to, and aliases' headers as the column they stand for
-// (aliases maps lower-case headers to column names). It returns the headers
-// it does not read (trimmed) and, as problems of line 1, mapping targets
-// that are not columns, mapped headers missing from the file, columns given
-// twice and required columns missing.
+// (aliases maps lower-case headers to column names; a mapping may name an
+// alias too). It returns the headers it does not read (trimmed) and, as
+// problems of line 1, mapping targets that are not columns, mapped headers
+// missing from the file, columns given twice and required columns missing.
 func (sh *Sheet) Columns(mapping, aliases map[string]string, required, optional []string) (Columns, []string, []Problem) {
 	known := map[string]bool{}
 	for _, c := range append(append([]string{}, required...), optional...) {
@@ -260,10 +280,11 @@ func (sh *Sheet) Columns(mapping, aliases map[string]string, required, optional 
 	want := strings.Join(required, ", ") + "; optional: " + strings.Join(optional, ", ")
 	var problems []Problem
 	m := map[string]string{}
-	for from, to := range mapping {
-		to = strings.ToLower(strings.TrimSpace(to))
+	for _, from := range slices.Sorted(maps.Keys(mapping)) {
+		to := strings.ToLower(strings.TrimSpace(mapping[from]))
+		to = cmp.Or(aliases[to], to)
 		if !known[to] {
-			problems = append(problems, Problem{Line: 1, Reason: fmt.Sprintf("column mapping %s=%s: %q is not a column heed reads (columns: %s)", from, to, to, want)})
+			problems = append(problems, Problem{Line: 1, Reason: fmt.Sprintf("column mapping %s=%s: %q is not a column heed reads (columns: %s)", from, mapping[from], mapping[from], want)})
 		}
 		m[strings.ToLower(strings.TrimSpace(from))] = to
 	}
@@ -272,7 +293,7 @@ func (sh *Sheet) Columns(mapping, aliases map[string]string, required, optional 
 	used := map[string]bool{}
 	var ignored []string
 	for i, h := range sh.Header {
-		header := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		header := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, bomText)))
 		name := header
 		if to, ok := m[header]; ok {
 			used[header] = true
@@ -281,14 +302,14 @@ func (sh *Sheet) Columns(mapping, aliases map[string]string, required, optional 
 			name = to
 		}
 		if !known[name] {
-			if name != "" {
+			if name != "" && !used[header] {
 				ignored = append(ignored, strings.TrimSpace(h))
 			}
 			continue
 		}
 		if first, dup := from[name]; dup {
 			if first == header {
-				problems = append(problems, Problem{Line: 1, Reason: fmt.Sprintf("column %q appears twice", name)})
+				problems = append(problems, Problem{Line: 1, Reason: fmt.Sprintf("column %q appears twice", header)})
 			} else {
 				problems = append(problems, Problem{Line: 1, Reason: fmt.Sprintf("columns %q and %q both give %s", first, header, name)})
 			}
@@ -296,7 +317,7 @@ func (sh *Sheet) Columns(mapping, aliases map[string]string, required, optional 
 		}
 		col[name], from[name] = i, header
 	}
-	for h := range m {
+	for _, h := range slices.Sorted(maps.Keys(m)) {
 		if !used[h] {
 			problems = append(problems, Problem{Line: 1, Reason: fmt.Sprintf("column mapping names %q, which is not in the header", h)})
 		}
@@ -309,6 +330,16 @@ func (sh *Sheet) Columns(mapping, aliases map[string]string, required, optional 
 	return col, ignored, problems
 }
 
+// HeaderOf returns the header column name was read from, lower-cased and
+// trimmed, or "" when the file has no such column.
+func (sh *Sheet) HeaderOf(col Columns, name string) string {
+	i, ok := col[name]
+	if !ok || i >= len(sh.Header) {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(strings.TrimPrefix(sh.Header[i], bomText)))
+}
+
 // excelMaxSerial is the Excel serial number of 9999-12-31.
 const excelMaxSerial = 2958465
 
@@ -317,13 +348,15 @@ const excelMaxSerial = 2958465
 // else a second. A time the clocks skip in loc moves on by the skipped
 // hour, as time.Date moves it; read it in UTC to see the wall clock as
 // written. ok is false when the sheet is not a spreadsheet's or s is not a
-// serial number.
+// serial number of a day (at least 1: a time of day alone is a fraction).
+// A spreadsheet keeps text and numbers alike in a raw cell, so a text cell
+// of digits reads as a serial too.
 func (sh *Sheet) Serial(s string, loc *time.Location) (t time.Time, prec time.Duration, ok bool) {
 	if !sh.Excel {
 		return time.Time{}, 0, false
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 || v > excelMaxSerial {
+	if err != nil || v < 1 || v > excelMaxSerial {
 		return time.Time{}, 0, false
 	}
 	t, err = excelize.ExcelDateToTime(v, sh.Date1904)
@@ -393,7 +426,10 @@ func (sh *Sheet) Phone(s string) string {
 // as a number (Connecticut's begin with 06): a whole number of 3 or 4
 // digits is a five-digit ZIP code, and one of 7 to 9 digits a ZIP+4,
 // written 06103-1234. Other cells, and every cell of a CSV file, are
-// returned as they are.
+// returned as they are. A raw cell does not say whether it held a number
+// or text, so a text cell of 3 or 4 digits is padded too: no US ZIP code
+// is that short, so such a cell is a ZIP code that lost its zeros or no
+// ZIP code at all.
 func (sh *Sheet) ZIP(s string) string {
 	if !sh.Excel || len(s) < 3 || len(s) > 9 || strings.Trim(s, "0123456789") != "" {
 		return s

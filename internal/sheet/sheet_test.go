@@ -24,6 +24,10 @@ func TestReadCSVAndXLSX(t *testing.T) {
 	require.Equal(t, []string{"name", "phone"}, csv.Header)
 	require.Equal(t, []sheet.Row{{Line: 3, Fields: []string{"Ann", "8605550101"}}, {Line: 5, Fields: []string{"Bob", "2035550102"}}}, csv.Rows,
 		"blank rows are skipped and lines are the file's")
+	// A byte-order mark before a quoted header (PowerShell's Export-Csv).
+	bom, err := sheet.Read(strings.NewReader("\ufeff\"name\",\"phone\"\r\n\"Ann\",\"8605550101\"\r\n"), sheet.CSV, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"name", "phone"}, bom.Header)
 
 	x, err := sheet.Read(bytes.NewReader(workbook(t, [][]any{{"name", "phone"}, {}, {"Ann", 8605550101}})), sheet.XLSX, 10)
 	require.NoError(t, err)
@@ -71,6 +75,18 @@ func TestColumns(t *testing.T) {
 	require.Empty(t, col.Get(fields, "zip"), "a column the file lacks")
 	require.Empty(t, col.Get(fields[:1], "phone"), "a row that stops early")
 
+	// A mapping may name an alias; a header mapped to a column heed does
+	// not read is a problem, not an ignored column.
+	sh = &sheet.Sheet{Header: []string{"Client", "Cell", "Debtor", "Notes"}}
+	col, ignored, problems = sh.Columns(map[string]string{"client": "name", "cell": "phone", "debtor": "person", "notes": "colour"},
+		map[string]string{"person": "person_ref"}, []string{"name", "phone"}, []string{"person_ref"})
+	require.Equal(t, sheet.Columns{"name": 0, "phone": 1, "person_ref": 2}, col)
+	require.Empty(t, ignored)
+	require.Len(t, problems, 1)
+	require.Contains(t, problems[0].Reason, `column mapping notes=colour: "colour" is not a column heed reads`)
+	require.Equal(t, "debtor", sh.HeaderOf(col, "person_ref"))
+	require.Empty(t, sh.HeaderOf(col, "zip"))
+
 	sh = &sheet.Sheet{Header: []string{"Phone", "phone", "person", "person_ref"}}
 	_, _, problems = sh.Columns(map[string]string{"Mobile": "phone", "Kind": "colour"}, map[string]string{"person": "person_ref"},
 		[]string{"name", "phone"}, []string{"person_ref"})
@@ -114,7 +130,7 @@ func TestSpreadsheetCells(t *testing.T) {
 	_, prec, ok = x.Serial("46357", ny)
 	require.True(t, ok)
 	require.Equal(t, 24*time.Hour, prec)
-	for _, s := range []string{"2026-12-01", "0", "-3", "9999999"} {
+	for _, s := range []string{"2026-12-01", "0", "0.375", "-3", "9999999"} {
 		_, _, ok = x.Serial(s, ny)
 		require.False(t, ok, s)
 	}
