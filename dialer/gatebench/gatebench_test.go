@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -93,6 +94,8 @@ func TestRun(t *testing.T) {
 	require.Contains(t, table.String(), "sql, one query each")
 	require.Contains(t, table.String(), "10,000 dnc numbers")
 	require.Contains(t, table.String(), "median of 3 rounds")
+	require.InDelta(t, rep.DecisionsPerS/5e6, rep.OfTarget, 1e-9)
+	require.Contains(t, table.String(), fmt.Sprintf("target: 5,000,000 decisions/s per core; the mixed figure is %.2f of it", rep.OfTarget))
 
 	// Each set's batched figure is the median of its rounds, which the
 	// report keeps in the order they ran.
