@@ -318,6 +318,7 @@ func TestUploadContacts(t *testing.T) {
 		require.Contains(t, body, "Check only (dry run): nothing was written")
 		require.Contains(t, body, `importing it would add 2 contacts to &#34;Spreadsheet&#34; (2 rows read)`)
 		require.Contains(t, body, `value="Client=name, Cell=phone"`, "the form keeps its mapping")
+		require.Contains(t, body, "To import it, choose the file again below")
 		require.Zero(t, count(t, b.db, `SELECT count(*) FROM contacts`), "a dry run writes nothing")
 		// A mapping that names a header the file lacks is refused.
 		fields["columns"] = "Client=name,Mobile=phone"
