@@ -896,7 +896,8 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	if n == noNANP {
 		npa, nxx, bad = parseNANP(in.Number)
 	} else {
-		npa, nxx = int(n/10_000_000), int(n/10_000%1000)
+		prefix, np := splitNumber(n) // n has ten digits, below nanpLimit
+		npa, nxx = int(np), int(prefix-np*1000)
 		if npa < 200 || nxx < 200 || npa%100 == 11 {
 			npa, nxx, bad = 0, 0, bitNumberInvalid
 		}
