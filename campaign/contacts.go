@@ -52,6 +52,9 @@ type ImportReport struct {
 	Imported int `json:"imported"`
 	// Rejected lists every invalid row and why; any makes the import fail.
 	Rejected []RowError `json:"rejected,omitempty"`
+	// Skipped lists the rows not written because their number is already
+	// on the list (with ImportOptions.SkipExisting).
+	Skipped []RowError `json:"skipped,omitempty"`
 	// Ignored lists the columns heed does not read.
 	Ignored []string `json:"ignored_columns,omitempty"`
 }
@@ -68,6 +71,11 @@ type ImportOptions struct {
 	// DryRun validates the file against the list as an import would, and
 	// reports what it would write, writing nothing.
 	DryRun bool
+	// SkipExisting skips a row whose number is already on the list,
+	// reporting it in Skipped, where the import would refuse it: for a
+	// list kept up to date from a file that still holds its old rows. The
+	// contact on the list is left as it is.
+	SkipExisting bool
 	// UserID is the user making the import, stored as the list's creator
 	// when the import creates it; 0 for none.
 	UserID int64
@@ -212,8 +220,10 @@ var errDryRun = errors.New("dry run")
 // to all their numbers. A ZIP code a spreadsheet kept as a number gets its
 // leading zeros back. The import is all-or-nothing: if any row is invalid,
 // or the file is malformed, nothing is stored and the error reports each
-// rejected line and why. A dry run (opts.DryRun) checks everything an
-// import checks, the list's numbers included, and writes nothing.
+// rejected line and why; a number already on the list is such a row,
+// unless opts.SkipExisting skips it. A dry run (opts.DryRun) checks
+// everything an import checks, the list's numbers included, and writes
+// nothing.
 func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, opts ImportOptions) (ImportReport, error) {
 	rep := ImportReport{List: strings.TrimSpace(listName), DryRun: opts.DryRun}
 	if rep.List == "" {
@@ -247,10 +257,18 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 			existing[p] = true
 		}
 		for _, line := range slices.Sorted(maps.Keys(rows)) {
-			if c := rows[line]; existing[c.phone] {
-				rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
-				rep.Valid--
+			c := rows[line]
+			if !existing[c.phone] {
+				continue
 			}
+			e := RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)}
+			if opts.SkipExisting {
+				rep.Skipped = append(rep.Skipped, e)
+				delete(rows, line)
+			} else {
+				rep.Rejected = append(rep.Rejected, e)
+			}
+			rep.Valid--
 		}
 		if len(rep.Rejected) > 0 {
 			// The file's own rejections and the list's, in line order.

@@ -222,4 +222,26 @@ func TestImportContactsXLSX(t *testing.T) {
 		{Line: 3, Reason: `phone +12035550102 is already on list "court"`},
 	}, ie.Report.Rejected)
 	require.Equal(t, 2, count(`SELECT count(*) FROM contacts`))
+
+	// The same file with a new row, skipping the numbers already on the
+	// list: only the new contact is written, and the old ones keep their
+	// fields (Ann's appointment is not moved).
+	newer := append(good, []any{"Cid", 8605550103, 6103, time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)})
+	newer[1] = []any{"Ann", 8605550101, 6103, time.Date(2026, 12, 9, 9, 30, 0, 0, time.UTC)}
+	rep, err = s.ImportContacts(ctx, "court", workbook(t, newer), ImportOptions{Format: sheet.XLSX, Columns: cols, SkipExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Imported)
+	require.Equal(t, 1, rep.Valid)
+	require.Equal(t, []RowError{
+		{Line: 2, Reason: `phone +18605550101 is already on list "court"`},
+		{Line: 3, Reason: `phone +12035550102 is already on list "court"`},
+	}, rep.Skipped)
+	require.Equal(t, 3, count(`SELECT count(*) FROM contacts`))
+	require.NoError(t, db.QueryRow(ctx, `SELECT appointment_at FROM contacts WHERE phone = '+18605550101'`).Scan(&at))
+	require.Equal(t, mustTime(t, "2026-12-01T14:30:00Z"), at.UTC())
+	// Skipping does not excuse the file's own errors.
+	_, err = s.ImportContacts(ctx, "court", workbook(t, [][]any{header, ann, {"", 8605550104}}), ImportOptions{Format: sheet.XLSX, Columns: cols, SkipExisting: true})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{{Line: 3, Reason: "name is empty"}}, ie.Report.Rejected)
+	require.Equal(t, 3, count(`SELECT count(*) FROM contacts`))
 }

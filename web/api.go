@@ -129,7 +129,8 @@ const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 // list named by the list parameter, as the Contact lists page does: format
 // (csv or xlsx) names the file's format, else its Content-Type does (CSV
 // unless it is XLSX's); map is a column mapping ("Client Name=name,...");
-// dry_run=1 checks the file and writes nothing. The report is the answer:
+// dry_run=1 checks the file and writes nothing; skip_existing=1 skips the
+// numbers already on the list. The report is the answer:
 // 201 when imported, 200 for a dry run, 422 with the rejected rows.
 func (s *Server) apiImportContacts(c echo.Context) error {
 	format := sheet.CSV
@@ -150,6 +151,10 @@ func (s *Server) apiImportContacts(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "dry_run: want true or false (or 1 or 0)")
 	}
+	skip, err := strconv.ParseBool(cmp.Or(c.QueryParam("skip_existing"), "false"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "skip_existing: want true or false (or 1 or 0)")
+	}
 	// The whole body first, so that one over the limit is refused as such
 	// rather than read as a malformed file.
 	body, err := io.ReadAll(c.Request().Body)
@@ -160,7 +165,7 @@ func (s *Server) apiImportContacts(c echo.Context) error {
 		return fmt.Errorf("read upload: %w", err)
 	}
 	rep, err := s.cfg.Campaigns.ImportContacts(c.Request().Context(), c.QueryParam("list"), bytes.NewReader(body),
-		campaign.ImportOptions{Format: format, Columns: cols, DryRun: dryRun, UserID: currentUser(c).ID})
+		campaign.ImportOptions{Format: format, Columns: cols, DryRun: dryRun, SkipExisting: skip, UserID: currentUser(c).ID})
 	var ie *campaign.ImportError
 	switch {
 	case errors.As(err, &ie):

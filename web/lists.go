@@ -26,8 +26,8 @@ type listsData struct {
 // listsForm is what the upload form was sent with, shown again with the
 // report.
 type listsForm struct {
-	List, Columns string
-	DryRun        bool
+	List, Columns        string
+	DryRun, SkipExisting bool
 }
 
 func (s *Server) listsPage(c echo.Context) error {
@@ -39,7 +39,7 @@ func (s *Server) listsPage(c echo.Context) error {
 func (s *Server) uploadList(c echo.Context) error {
 	ctx := c.Request().Context()
 	form := listsForm{List: strings.TrimSpace(c.FormValue("list")), Columns: strings.TrimSpace(c.FormValue("columns")),
-		DryRun: c.FormValue("dry_run") != ""}
+		DryRun: c.FormValue("dry_run") != "", SkipExisting: c.FormValue("skip_existing") != ""}
 	fh, err := c.FormFile("file")
 	if err != nil {
 		var he *echo.HTTPError
@@ -65,7 +65,7 @@ func (s *Server) uploadList(c echo.Context) error {
 	}
 	defer f.Close()
 	rep, err := s.cfg.Campaigns.ImportContacts(ctx, form.List, f,
-		campaign.ImportOptions{Format: format, Columns: cols, DryRun: form.DryRun, UserID: currentUser(c).ID})
+		campaign.ImportOptions{Format: format, Columns: cols, DryRun: form.DryRun, SkipExisting: form.SkipExisting, UserID: currentUser(c).ID})
 	var ie *campaign.ImportError
 	if errors.As(err, &ie) {
 		return s.renderLists(c, http.StatusUnprocessableEntity, "Nothing was imported: fix the rows below and upload the file again.", "", form, &ie.Report)
@@ -77,8 +77,16 @@ func (s *Server) uploadList(c echo.Context) error {
 		return err
 	}
 	if rep.DryRun {
-		return s.renderLists(c, http.StatusOK, "", fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d contacts to %q (%d rows read).",
-			rep.Valid, rep.List, rep.Rows), form, &rep)
+		skipped := ""
+		if len(rep.Skipped) > 0 {
+			skipped = fmt.Sprintf(", %d already on the list to skip", len(rep.Skipped))
+		}
+		return s.renderLists(c, http.StatusOK, "", fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d contacts to %q (%d rows read%s).",
+			rep.Valid, rep.List, rep.Rows, skipped), form, &rep)
+	}
+	if len(rep.Skipped) > 0 {
+		s.flash(c, fmt.Sprintf("Imported %d contacts into %q; %d already on the list were skipped.", rep.Imported, rep.List, len(rep.Skipped)))
+		return c.Redirect(http.StatusSeeOther, "/lists")
 	}
 	s.flash(c, fmt.Sprintf("Imported %d contacts into %q.", rep.Imported, rep.List))
 	return c.Redirect(http.StatusSeeOther, "/lists")

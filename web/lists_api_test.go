@@ -77,11 +77,17 @@ func TestAPIImportContacts(t *testing.T) {
 	}, out["report"].(map[string]any)["rejected"])
 	require.Equal(t, 2, contacts(), "a rejected file imports nothing")
 
-	for _, q := range []string{"", "list=x&format=pdf", "list=x&map=Client", "list=x&dry_run=maybe"} {
+	code, out = post(para, "list=court&skip_existing=1", "text/csv", []byte("name,phone\nCid,8605550103\nAnn,8605550101\n"))
+	require.Equal(t, http.StatusCreated, code, "%v", out)
+	require.EqualValues(t, 1, out["imported"])
+	require.Len(t, out["skipped"], 1)
+	require.Equal(t, 3, contacts())
+
+	for _, q := range []string{"", "list=x&format=pdf", "list=x&map=Client", "list=x&dry_run=maybe", "list=x&skip_existing=perhaps"} {
 		code, out = post(para, q, "text/csv", []byte("name,phone\nCid,8605550103\n"))
 		require.Equal(t, http.StatusBadRequest, code, "%q: %v", q, out)
 	}
 	code, _ = post(para, "list=big", "text/csv", []byte("name,phone\n"+strings.Repeat("Ann,8605550101\n", 70<<10/15)))
 	require.Equal(t, http.StatusRequestEntityTooLarge, code)
-	require.Equal(t, 2, contacts())
+	require.Equal(t, 3, contacts())
 }

@@ -331,6 +331,18 @@ func TestUploadContacts(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, code, body)
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550111' AND name = 'Dee' AND zip = '06103'`))
 		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts`))
+		// Again with a new row: refused whole, unless the numbers already
+		// on the list are skipped.
+		file = xlsx(t, [][]any{{"Client", "Cell", "ZIP"}, {"Dee", 8605550111, 6103}, {"Eve", 8605550112, ""}, {"Fay", 8605550113, ""}})
+		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "is already on list &#34;Spreadsheet&#34;")
+		fields["skip_existing"] = "1"
+		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		_, body, _ = br.get("/lists")
+		require.Contains(t, body, "Imported 1 contacts into &#34;Spreadsheet&#34;; 2 already on the list were skipped.")
+		require.Equal(t, 3, count(t, b.db, `SELECT count(*) FROM contacts`))
 		_, err := b.db.Exec(context.Background(), `DELETE FROM contacts`)
 		require.NoError(t, err)
 	})

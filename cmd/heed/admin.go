@@ -152,6 +152,7 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	dbURL := f.databaseURL()
 	list := f.String("list", "", "the contact list to import into (created if new; required)")
 	dryRun := f.Bool("dry-run", false, "validate against the list and report, write nothing")
+	skip := f.Bool("skip-existing", false, "skip contacts whose number is already on the list, rather than refuse the file")
 	mapping := f.String("map", "", "rename the file's columns: \"Client Name=name,Cell Phone=phone\"")
 	formatName := f.String("format", "", "csv or xlsx (default: from the file's name; csv for a name without an extension, such as /dev/stdin)")
 	asJSON := f.Bool("json", false, "print the import report as JSON")
@@ -159,7 +160,7 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 		return err
 	}
 	if *list == "" || f.NArg() != 1 {
-		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--map A=b,...] [--format csv|xlsx] FILE: %w", errUsage)
+		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--skip-existing] [--map A=b,...] [--format csv|xlsx] FILE: %w", errUsage)
 	}
 	format, err := contactsFormat(*formatName, f.Arg(0))
 	if err != nil {
@@ -183,7 +184,7 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, campaign.ImportOptions{Format: format, Columns: cols, DryRun: *dryRun})
+	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, campaign.ImportOptions{Format: format, Columns: cols, DryRun: *dryRun, SkipExisting: *skip})
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
@@ -205,6 +206,9 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "dry run, nothing written: %d rows read, importing would add %d contacts to list %q\n", rep.Rows, rep.Valid, rep.List)
 	default:
 		fmt.Fprintf(m.Stdout, "imported %d contacts into list %q\n", rep.Imported, rep.List)
+	}
+	if len(rep.Skipped) > 0 && !*asJSON {
+		fmt.Fprintf(m.Stdout, "skipped %d already on the list\n", len(rep.Skipped))
 	}
 	return nil
 }

@@ -132,6 +132,12 @@ func TestCLIUsersAndContacts(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(stderr, "already on list"), stderr)
 	require.Equal(t, 2, countContacts())
+	// Unless they are skipped.
+	out, _, err = runHeed(env, "import", "contacts", "--list", "court", "--skip-existing", good)
+	require.NoError(t, err)
+	require.Contains(t, out, `imported 0 contacts into list "court"`)
+	require.Contains(t, out, "skipped 2 already on the list")
+	require.Equal(t, 2, countContacts())
 
 	out, _, err = runHeed(env, "dnc", "add", "860 555 0101")
 	require.NoError(t, err)
