@@ -27,11 +27,8 @@ var ErrImportRejected = errors.New("import rejected; nothing was imported")
 // MaxImportRows bounds one contacts import.
 const MaxImportRows = 200000
 
-// RowError says why one line of an import was rejected.
-type RowError struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
+// RowError says why one line of an import was rejected or skipped.
+type RowError = sheet.Problem
 
 // ImportReport describes an import or a dry run, successful or not.
 type ImportReport struct {
@@ -330,7 +327,7 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 	sh, err := sheet.Read(r, opts.Format, MaxImportRows)
 	var p *sheet.Problem
 	if errors.As(err, &p) {
-		rep.Rejected = append(rep.Rejected, RowError{Line: p.Line, Reason: p.Reason})
+		rep.Rejected = append(rep.Rejected, *p)
 		return nil, &ImportError{Report: *rep}
 	}
 	if err != nil {
@@ -339,9 +336,7 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 	rep.Rows = len(sh.Rows)
 	col, ignored, problems := sh.Columns(opts.Columns, personAliases, ContactColumns, OptionalContactColumns)
 	rep.Ignored = ignored
-	for _, p := range problems {
-		rep.Rejected = append(rep.Rejected, RowError{Line: p.Line, Reason: p.Reason})
-	}
+	rep.Rejected = append(rep.Rejected, problems...)
 	if len(rep.Rejected) > 0 {
 		return nil, &ImportError{Report: *rep}
 	}

@@ -64,10 +64,7 @@ type ImportOptions struct {
 func ParseColumnMap(s string) (map[string]string, error) { return sheet.ParseColumnMap(s) }
 
 // RowError says why one line of an import was rejected or skipped.
-type RowError struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
+type RowError = sheet.Problem
 
 // ImportReport describes an import or a dry run, successful or not.
 type ImportReport struct {
@@ -141,9 +138,7 @@ func reject(rep *ImportReport, line int, reason string) error {
 func columns(sh *sheet.Sheet, mapping map[string]string, required, optional []string, rep *ImportReport) sheet.Columns {
 	col, ignored, problems := sh.Columns(mapping, nil, required, optional)
 	rep.Ignored = append(rep.Ignored, ignored...)
-	for _, p := range problems {
-		rep.Rejected = append(rep.Rejected, RowError{Line: p.Line, Reason: p.Reason})
-	}
+	rep.Rejected = append(rep.Rejected, problems...)
 	return col
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/sheet"
 )
 
 // maxReportRows bounds the rows each table of an import report shows.
@@ -140,8 +141,9 @@ func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, f
 	return s.render(c, status, "consents", page{Title: "Consents and revocations", Error: msg, Flash: flash, Data: d})
 }
 
-// firstRows returns at most maxReportRows rows and how many it left out.
-func firstRows(rows []consent.RowError) ([]consent.RowError, int) {
+// firstRows returns at most maxReportRows of an import report's rows and
+// how many it left out.
+func firstRows(rows []sheet.Problem) ([]sheet.Problem, int) {
 	if len(rows) <= maxReportRows {
 		return rows, 0
 	}

@@ -99,10 +99,7 @@ func (s *Server) renderLists(c echo.Context, status int, msg, flash string, form
 	}
 	d := listsData{Lists: lists, Report: rep, Form: form, Limit: sizeString(s.cfg.UploadLimit)}
 	if rep != nil {
-		d.Rejected, d.MoreRejected = rep.Rejected, 0
-		if len(rep.Rejected) > maxReportRows {
-			d.Rejected, d.MoreRejected = rep.Rejected[:maxReportRows], len(rep.Rejected)-maxReportRows
-		}
+		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 	}
 	return s.render(c, status, "lists", page{Title: "Contact lists", Error: msg, Flash: flash, Data: d})
 }

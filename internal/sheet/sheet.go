@@ -83,13 +83,14 @@ func ParseColumnMap(s string) (map[string]string, error) {
 	return m, nil
 }
 
-// Problem is a line of a file and the reason it is refused.
+// Problem is a line of a file and the reason it is refused (or skipped):
+// the row of an import's report.
 type Problem struct {
 	// Line is the line (for XLSX, the row number); 1 is the header and 0
 	// the file as a whole.
-	Line int
+	Line int `json:"line"`
 	// Reason says what is wrong, for a person to fix.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // Error says the line and the reason.
