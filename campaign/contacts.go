@@ -41,20 +41,31 @@ type ImportReport struct {
 	// Rows counts the data rows read; blank rows are not counted.
 	Rows int `json:"rows"`
 	// Valid counts the rows that pass every check, the list's included:
-	// the rows an import writes, or a dry run would write, when no row is
-	// rejected.
+	// the rows an import writes (new contacts, and with UpdateExisting
+	// the contacts it updates or finds unchanged), or a dry run would
+	// write, when no row is rejected. Skipped rows are not counted.
 	Valid int `json:"valid"`
-	// Imported counts the contacts written: Valid, or 0 for a dry run or
-	// a rejected import.
+	// Imported counts the contacts added to the list: the valid rows not
+	// already on it, or 0 for a dry run or a rejected import.
 	Imported int `json:"imported"`
 	// Rejected lists every invalid row and why; any makes the import fail.
 	Rejected []RowError `json:"rejected,omitempty"`
 	// Skipped lists the rows not written because their number is already
 	// on the list (with ImportOptions.SkipExisting).
 	Skipped []RowError `json:"skipped,omitempty"`
+	// Updated lists the rows that changed a contact already on the list
+	// (with ImportOptions.UpdateExisting), each naming the fields it changes ("changes appointment_at, place").
+	Updated []RowError `json:"updated,omitempty"`
+	// Unchanged counts the rows that matched a contact already on the list
+	// field for field (with ImportOptions.UpdateExisting).
+	Unchanged int `json:"unchanged,omitempty"`
 	// Ignored lists the columns heed does not read.
 	Ignored []string `json:"ignored_columns,omitempty"`
 }
+
+// NewContacts counts the valid rows whose number is not on the list yet:
+// the contacts the import adds, or a dry run would add.
+func (r *ImportReport) NewContacts() int { return r.Valid - len(r.Updated) - r.Unchanged }
 
 // ImportOptions tune a contacts import.
 type ImportOptions struct {
@@ -73,6 +84,13 @@ type ImportOptions struct {
 	// list kept up to date from a file that still holds its old rows. The
 	// contact on the list is left as it is.
 	SkipExisting bool
+	// UpdateExisting makes a row whose number is already on the list
+	// update that contact, where the import would refuse it: for a list
+	// whose appointments, places or names changed in the firm's file. The
+	// file's columns replace the contact's (an empty cell empties the
+	// field); the fields of columns the file lacks are kept. It cannot be
+	// combined with SkipExisting.
+	UpdateExisting bool
 	// UserID is the user making the import, stored as the list's creator
 	// when the import creates it; 0 for none.
 	UserID int64
@@ -226,10 +244,13 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 	if rep.List == "" {
 		return rep, fmt.Errorf("contacts import: a list name is required: %w", ErrInvalid)
 	}
+	if opts.SkipExisting && opts.UpdateExisting {
+		return rep, fmt.Errorf("contacts import: skipping and updating the contacts already on the list are exclusive: %w", ErrInvalid)
+	}
 	if opts.Format == "" {
 		opts.Format = sheet.CSV
 	}
-	rows, err := parseContacts(r, opts, &rep)
+	rows, cols, err := parseContacts(r, opts, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -241,36 +262,51 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		if err != nil {
 			return fmt.Errorf("list: %w", err)
 		}
-		existing := map[string]bool{}
-		prows, err := tx.Query(ctx, `SELECT phone FROM contacts WHERE list_id = $1`, rep.ListID)
+		existing, err := listContacts(ctx, tx, rep.ListID)
 		if err != nil {
-			return fmt.Errorf("existing contacts: %w", err)
+			return err
 		}
-		phones, err := pgx.CollectRows(prows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("existing contacts: %w", err)
-		}
-		for _, p := range phones {
-			existing[p] = true
-		}
+		var (
+			updates []storedContact
+			emptied = map[int64]emptiedFields{} // the updates that empty a field a message may say
+		)
 		for _, line := range slices.Sorted(maps.Keys(rows)) {
 			c := rows[line]
-			if !existing[c.phone] {
+			old, ok := existing[c.phone]
+			if !ok {
 				continue
 			}
-			e := RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)}
-			if opts.SkipExisting {
-				rep.Skipped = append(rep.Skipped, e)
-				delete(rows, line)
-			} else {
-				rep.Rejected = append(rep.Rejected, e)
+			delete(rows, line)
+			switch {
+			case opts.UpdateExisting:
+				nc := old.merged(c, cols)
+				if changed := old.changes(nc.contactRow); len(changed) > 0 {
+					rep.Updated = append(rep.Updated, RowError{Line: line, Reason: "changes " + strings.Join(changed, ", ")})
+					updates = append(updates, nc)
+					if fs := nc.lacking(changed); len(fs) > 0 {
+						emptied[nc.id] = emptiedFields{line, fs}
+					}
+				} else {
+					rep.Unchanged++
+				}
+				continue
+			case opts.SkipExisting:
+				rep.Skipped = append(rep.Skipped, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
+			default:
+				rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
 			}
 			rep.Valid--
+		}
+		if err := refuseEmptied(ctx, tx, emptied, &rep.Rejected); err != nil {
+			return err
 		}
 		if len(rep.Rejected) > 0 {
 			// The file's own rejections and the list's, in line order.
 			slices.SortStableFunc(rep.Rejected, func(a, b RowError) int { return a.Line - b.Line })
 			return &ImportError{Report: rep}
+		}
+		if err := updateContacts(ctx, tx, updates); err != nil {
+			return err
 		}
 		src := make([][]any, 0, len(rows))
 		for _, c := range sortedRows(rows) {
@@ -303,6 +339,174 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 	return rep, nil
 }
 
+// storedContact is a contact already on a list.
+type storedContact struct {
+	id int64
+	contactRow
+}
+
+// listContacts returns the contacts of list id by phone, locked against
+// another import's changes until tx ends.
+func listContacts(ctx context.Context, tx pgx.Tx, id int64) (map[string]storedContact, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT id, name, phone, state, zip, external_ref, appointment_at, place, matter, person_ref
+		FROM contacts WHERE list_id = $1 FOR UPDATE`, id)
+	if err != nil {
+		return nil, fmt.Errorf("existing contacts: %w", err)
+	}
+	out := map[string]storedContact{}
+	var c storedContact
+	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.name, &c.phone, &c.state, &c.zip, &c.ref, &c.appointment, &c.place, &c.matter, &c.person}, func() error {
+		out[c.phone] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("existing contacts: %w", err)
+	}
+	return out, nil
+}
+
+// merged returns the contact as row r of a file with columns cols updates
+// it: the fields of the file's columns are r's, the others the contact's.
+func (c storedContact) merged(r contactRow, cols sheet.Columns) storedContact {
+	out := c
+	for _, f := range contactFields {
+		if _, ok := cols[f.column]; ok {
+			f.set(&out.contactRow, &r)
+		}
+	}
+	return out
+}
+
+// changes names the columns whose fields differ between c and r, in
+// contactFields' order.
+func (c storedContact) changes(r contactRow) []string {
+	var out []string
+	for _, f := range contactFields {
+		if !f.equal(&c.contactRow, &r) {
+			out = append(out, f.column)
+		}
+	}
+	return out
+}
+
+// contactField is a contact's field as an import updates it: the column
+// that gives it, how to copy it and how to compare it.
+type contactField struct {
+	column string
+	set    func(dst, src *contactRow)
+	equal  func(a, b *contactRow) bool
+}
+
+// textField is the contactField of column whose field f returns.
+func textField(column string, f func(*contactRow) *string) contactField {
+	return contactField{column,
+		func(dst, src *contactRow) { *f(dst) = *f(src) },
+		func(a, b *contactRow) bool { return *f(a) == *f(b) }}
+}
+
+// contactFields are the fields an import may update; a contact's phone
+// identifies it and is not one of them.
+var contactFields = []contactField{
+	textField("name", func(c *contactRow) *string { return &c.name }),
+	textField("state", func(c *contactRow) *string { return &c.state }),
+	textField("zip", func(c *contactRow) *string { return &c.zip }),
+	textField("external_ref", func(c *contactRow) *string { return &c.ref }),
+	{"appointment_at",
+		func(dst, src *contactRow) { dst.appointment = src.appointment },
+		func(a, b *contactRow) bool {
+			if a.appointment == nil || b.appointment == nil {
+				return a.appointment == b.appointment
+			}
+			return a.appointment.Equal(*b.appointment)
+		}},
+	textField("place", func(c *contactRow) *string { return &c.place }),
+	textField("matter", func(c *contactRow) *string { return &c.matter }),
+	textField("person_ref", func(c *contactRow) *string { return &c.person }),
+}
+
+// emptiedFields are the fields a message may say (appointment_at, place,
+// matter) that the update of the contact on a line empties.
+type emptiedFields struct {
+	line   int
+	fields []string
+}
+
+// lacking returns the columns among changed whose field c lacks and a
+// message may say.
+func (c storedContact) lacking(changed []string) []string {
+	var out []string
+	for _, f := range changed {
+		if _, ok := fieldNeeds[f]; ok && (f == "appointment_at" && c.appointment == nil || f == "place" && c.place == "" || f == "matter" && c.matter == "") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// refuseEmptied adds to rejected the updates (by contact id) that empty a
+// field a campaign still has to say to the contact: one whose target in
+// the campaign is still pending, and whose message uses the field. Its
+// message could not be said, and the campaign's batches would fail.
+func refuseEmptied(ctx context.Context, tx pgx.Tx, emptied map[int64]emptiedFields, rejected *[]RowError) error {
+	if len(emptied) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT t.contact_id, c.name, c.message_text FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
+		 WHERE t.contact_id = ANY($1) AND t.state = 'pending' ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(emptied)))
+	if err != nil {
+		return fmt.Errorf("pending calls: %w", err)
+	}
+	var (
+		id        int64
+		name, msg string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &name, &msg}, func() error {
+		t, err := ParseTemplate(msg)
+		if err != nil {
+			return nil // said as it is, without placeholders (see DueTargets)
+		}
+		e := emptied[id]
+		for _, f := range t.Needs() {
+			if slices.Contains(e.fields, f) {
+				*rejected = append(*rejected, RowError{Line: e.line, Reason: fmt.Sprintf("%s is empty, but campaign %q still has to call this contact and its message uses %s",
+					f, name, fieldNeeds[f].uses)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pending calls: %w", err)
+	}
+	return nil
+}
+
+// updateContacts writes cs over the contacts with their ids.
+func updateContacts(ctx context.Context, tx pgx.Tx, cs []storedContact) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids, appts := make([]int64, len(cs)), make([]*time.Time, len(cs))
+	var text [7][]string // name, state, zip, external_ref, place, matter, person_ref
+	for i, c := range cs {
+		ids[i], appts[i] = c.id, c.appointment
+		for j, v := range [...]string{c.name, c.state, c.zip, c.ref, c.place, c.matter, c.person} {
+			text[j] = append(text[j], v)
+		}
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE contacts c SET name = u.name, state = u.state, zip = u.zip, external_ref = u.ref,
+			appointment_at = u.appt, place = u.place, matter = u.matter, person_ref = u.person
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
+			AS u(id, name, state, zip, ref, appt, place, matter, person)
+		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6])
+	if err != nil {
+		return fmt.Errorf("update contacts: %w", err)
+	}
+	return nil
+}
+
 func sortedRows(rows map[int]contactRow) []contactRow {
 	out := make([]contactRow, 0, len(rows))
 	for _, line := range slices.Sorted(maps.Keys(rows)) {
@@ -321,24 +525,24 @@ var personAliases = func() map[string]string {
 }()
 
 // parseContacts validates the whole file. It returns the valid rows by line
-// number, with the invalid ones in rep.Rejected, or an *ImportError when the
-// file itself is refused or has no valid row.
-func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]contactRow, error) {
+// number, with the invalid ones in rep.Rejected, and the file's columns, or
+// an *ImportError when the file itself is refused or has no valid row.
+func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]contactRow, sheet.Columns, error) {
 	sh, err := sheet.Read(r, opts.Format, MaxImportRows)
 	var p *sheet.Problem
 	if errors.As(err, &p) {
 		rep.Rejected = append(rep.Rejected, *p)
-		return nil, &ImportError{Report: *rep}
+		return nil, nil, &ImportError{Report: *rep}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contacts import: %w", err)
+		return nil, nil, fmt.Errorf("contacts import: %w", err)
 	}
 	rep.Rows = len(sh.Rows)
 	col, ignored, problems := sh.Columns(opts.Columns, personAliases, ContactColumns, OptionalContactColumns)
 	rep.Ignored = ignored
 	rep.Rejected = append(rep.Rejected, problems...)
 	if len(rep.Rejected) > 0 {
-		return nil, &ImportError{Report: *rep}
+		return nil, nil, &ImportError{Report: *rep}
 	}
 	// The header the person reference is read under, for its errors.
 	personHeader := cmp.Or(sh.HeaderOf(col, PersonColumns[0]), PersonColumns[0])
@@ -413,13 +617,13 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 	switch {
 	case len(rows) == 0 && len(rep.Rejected) == 0:
 		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no contacts"})
-		return nil, &ImportError{Report: *rep}
+		return nil, nil, &ImportError{Report: *rep}
 	case len(rows) == 0:
-		return nil, &ImportError{Report: *rep}
+		return nil, nil, &ImportError{Report: *rep}
 	}
 	// With rejected rows, the valid ones are still checked against the
 	// list, so that one report names every row to fix.
-	return rows, nil
+	return rows, col, nil
 }
 
 // appointmentCell reads an appointment_at cell: a spreadsheet's date and

@@ -245,3 +245,112 @@ func TestImportContactsXLSX(t *testing.T) {
 	require.Equal(t, []RowError{{Line: 3, Reason: "name is empty"}}, ie.Report.Rejected)
 	require.Equal(t, 3, count(`SELECT count(*) FROM contacts`))
 }
+
+// TestImportContactsUpdateExisting: a file whose rows are already on the
+// list updates those contacts with its columns (an empty cell empties a
+// field, a column the file lacks is kept), adds its new rows, reports
+// which fields each row changes, and in a dry run writes nothing.
+func TestImportContactsUpdateExisting(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	type contact struct {
+		Name, ZIP, Place, Person string
+		At                       *time.Time
+	}
+	read := func(phone string) contact {
+		var c contact
+		require.NoError(t, db.QueryRow(ctx, `SELECT name, zip, place, person_ref, appointment_at FROM contacts WHERE phone = $1`, phone).
+			Scan(&c.Name, &c.ZIP, &c.Place, &c.Person, &c.At))
+		if c.At != nil {
+			*c.At = c.At.UTC()
+		}
+		return c
+	}
+	count := func() int {
+		var n int
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
+		return n
+	}
+	at := func(s string) *time.Time { v := mustTime(t, s); return &v }
+
+	_, err := s.ImportContacts(ctx, "docket", strings.NewReader(`name,phone,zip,appointment_at,place,person_ref
+Ann,8605550101,06103,2026-12-01 09:30,Hartford Superior Court,D-1
+Bob,8605550102,,2026-12-02 10:00,,
+Cid,8605550103,,2026-12-03 09:00,,
+`), ImportOptions{})
+	require.NoError(t, err)
+	ann := read("+18605550101")
+
+	// Ann's hearing moved, Bob's did not, Cid's name is corrected and his
+	// appointment cancelled, Dee is new. The file has no place, zip or
+	// person_ref column.
+	moved := `name,phone,appointment_at
+Ann,8605550101,2026-12-08 09:30
+Bob,(860) 555-0102,2026-12-02 10:00
+Cid Smith,8605550103,
+Dee,8605550104,2026-12-04 11:00
+`
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader(moved), ImportOptions{SkipExisting: true, UpdateExisting: true})
+	require.ErrorIs(t, err, ErrInvalid)
+
+	rep, err := s.ImportContacts(ctx, "docket", strings.NewReader(moved), ImportOptions{UpdateExisting: true, DryRun: true})
+	require.NoError(t, err)
+	updated := []RowError{{Line: 2, Reason: "changes appointment_at"}, {Line: 4, Reason: "changes name, appointment_at"}}
+	require.Equal(t, ImportReport{List: "docket", DryRun: true, Rows: 4, Valid: 4, Updated: updated, Unchanged: 1}, rep)
+	require.Equal(t, ann, read("+18605550101"), "a dry run changes nothing")
+	require.Equal(t, 3, count())
+
+	rep, err = s.ImportContacts(ctx, "docket", strings.NewReader(moved), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Imported)
+	require.Equal(t, updated, rep.Updated)
+	require.Equal(t, 1, rep.Unchanged)
+	require.Equal(t, 4, count())
+	require.Equal(t, contact{Name: "Ann", ZIP: "06103", Place: "Hartford Superior Court", Person: "D-1", At: at("2026-12-08T14:30:00Z")},
+		read("+18605550101"), "the new appointment; the columns the file lacks are kept")
+	require.Equal(t, contact{Name: "Cid Smith"}, read("+18605550103"), "an empty cell empties the appointment")
+	require.Equal(t, contact{Name: "Dee", At: at("2026-12-04T16:00:00Z")}, read("+18605550104"))
+
+	// An empty person_ref cell empties it; a file with an invalid row
+	// updates nothing.
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,person_ref\nAnn,8605550101,\n,8605550105,P-5\n"), ImportOptions{UpdateExisting: true})
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{{Line: 3, Reason: "name is empty"}}, ie.Report.Rejected)
+	require.Equal(t, "D-1", read("+18605550101").Person)
+	rep, err = s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,person_ref\nAnn,8605550101,\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, []RowError{{Line: 2, Reason: "changes person_ref"}}, rep.Updated)
+	require.Equal(t, "", read("+18605550101").Person)
+	require.Equal(t, "Hartford Superior Court", read("+18605550101").Place)
+
+	// A campaign whose message says the date still has to call Ann and
+	// Dee: emptying their appointments is refused (their messages could
+	// not be said), emptying Ann's place is not (the message does not say
+	// it). Once Dee's call is done, hers may be emptied.
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: rep.ListID, CallerID: "860-555-0100",
+		Message: "Your hearing is on {date} at {time}."}, 0)
+	// Cid has no appointment: the campaign is refused until he has one.
+	require.ErrorContains(t, err, "Cid Smith")
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,appointment_at\nCid Smith,8605550103,2026-12-10 09:00\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	c, err = s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: rep.ListID, CallerID: "860-555-0100",
+		Message: "Your hearing is on {date} at {time}."}, 0)
+	require.NoError(t, err)
+	cancelled := "name,phone,appointment_at,place\nAnn,8605550101,,\nDee,8605550104,,\n"
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader(cancelled), ImportOptions{UpdateExisting: true})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	reason := `appointment_at is empty, but campaign "Hearings" still has to call this contact and its message uses {date} and {time}`
+	require.Equal(t, []RowError{{Line: 2, Reason: reason}, {Line: 3, Reason: reason}}, ie.Report.Rejected)
+	require.NotNil(t, read("+18605550101").At, "nothing is updated")
+	_, err = db.Exec(ctx, `UPDATE campaign_targets t SET state = 'done' FROM contacts c WHERE c.id = t.contact_id AND t.campaign_id = $1 AND c.phone = '+18605550104'`, c.ID)
+	require.NoError(t, err)
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader(cancelled), ImportOptions{UpdateExisting: true})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{{Line: 2, Reason: reason}}, ie.Report.Rejected)
+	rep, err = s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,appointment_at,place\nAnn,8605550101,2026-12-08 09:30,\nDee,8605550104,,\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, []RowError{{Line: 2, Reason: "changes place"}, {Line: 3, Reason: "changes appointment_at"}}, rep.Updated)
+	require.Equal(t, contact{Name: "Dee"}, read("+18605550104"))
+}

@@ -155,6 +155,13 @@ func (s *Server) apiImportContacts(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "skip_existing: want true or false (or 1 or 0)")
 	}
+	update, err := strconv.ParseBool(cmp.Or(c.QueryParam("update_existing"), "false"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "update_existing: want true or false (or 1 or 0)")
+	}
+	if skip && update {
+		return echo.NewHTTPError(http.StatusBadRequest, "skip_existing and update_existing: give one or the other")
+	}
 	// The whole body first, so that one over the limit is refused as such
 	// rather than read as a malformed file.
 	body, err := io.ReadAll(c.Request().Body)
@@ -165,7 +172,7 @@ func (s *Server) apiImportContacts(c echo.Context) error {
 		return fmt.Errorf("read upload: %w", err)
 	}
 	rep, err := s.cfg.Campaigns.ImportContacts(c.Request().Context(), c.QueryParam("list"), bytes.NewReader(body),
-		campaign.ImportOptions{Format: format, Columns: cols, DryRun: dryRun, SkipExisting: skip, UserID: currentUser(c).ID})
+		campaign.ImportOptions{Format: format, Columns: cols, DryRun: dryRun, SkipExisting: skip, UpdateExisting: update, UserID: currentUser(c).ID})
 	var ie *campaign.ImportError
 	switch {
 	case errors.As(err, &ie):

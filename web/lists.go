@@ -19,15 +19,23 @@ type listsData struct {
 	// them; MoreRejected counts those not shown.
 	Rejected     []campaign.RowError
 	MoreRejected int
-	Form         listsForm
-	Limit        string
+	// Updated is the report's updated rows, at most maxReportRows of them;
+	// MoreUpdated counts those not shown.
+	Updated     []campaign.RowError
+	MoreUpdated int
+	Form        listsForm
+	Limit       string
 }
 
 // listsForm is what the upload form was sent with, shown again with the
 // report.
 type listsForm struct {
-	List, Columns        string
-	DryRun, SkipExisting bool
+	List, Columns string
+	// Existing is what to do with the rows whose number is already on the
+	// list: "" refuses the file, "skip" skips them, "update" updates the
+	// contacts.
+	Existing string
+	DryRun   bool
 }
 
 func (s *Server) listsPage(c echo.Context) error {
@@ -39,7 +47,10 @@ func (s *Server) listsPage(c echo.Context) error {
 func (s *Server) uploadList(c echo.Context) error {
 	ctx := c.Request().Context()
 	form := listsForm{List: strings.TrimSpace(c.FormValue("list")), Columns: strings.TrimSpace(c.FormValue("columns")),
-		DryRun: c.FormValue("dry_run") != "", SkipExisting: c.FormValue("skip_existing") != ""}
+		DryRun: c.FormValue("dry_run") != "", Existing: c.FormValue("existing")}
+	if form.Existing != "" && form.Existing != "skip" && form.Existing != "update" {
+		return echo.NewHTTPError(http.StatusBadRequest, "existing: want skip or update")
+	}
 	fh, err := c.FormFile("file")
 	if err != nil {
 		var he *echo.HTTPError
@@ -65,7 +76,8 @@ func (s *Server) uploadList(c echo.Context) error {
 	}
 	defer f.Close()
 	rep, err := s.cfg.Campaigns.ImportContacts(ctx, form.List, f,
-		campaign.ImportOptions{Format: format, Columns: cols, DryRun: form.DryRun, SkipExisting: form.SkipExisting, UserID: currentUser(c).ID})
+		campaign.ImportOptions{Format: format, Columns: cols, DryRun: form.DryRun, SkipExisting: form.Existing == "skip",
+			UpdateExisting: form.Existing == "update", UserID: currentUser(c).ID})
 	var ie *campaign.ImportError
 	if errors.As(err, &ie) {
 		return s.renderLists(c, http.StatusUnprocessableEntity, "Nothing was imported: fix the rows below and upload the file again.", "", form, &ie.Report)
@@ -77,19 +89,25 @@ func (s *Server) uploadList(c echo.Context) error {
 		return err
 	}
 	if rep.DryRun {
-		skipped := ""
-		if len(rep.Skipped) > 0 {
-			skipped = fmt.Sprintf(", %d already on the list to skip", len(rep.Skipped))
-		}
 		return s.renderLists(c, http.StatusOK, "", fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d contacts to %q (%d rows read%s).",
-			rep.Valid, rep.List, rep.Rows, skipped), form, &rep)
+			rep.NewContacts(), rep.List, rep.Rows, existingCounts(&rep, "to skip", "to update")), form, &rep)
 	}
-	if len(rep.Skipped) > 0 {
-		s.flash(c, fmt.Sprintf("Imported %d contacts into %q; %d already on the list were skipped.", rep.Imported, rep.List, len(rep.Skipped)))
-		return c.Redirect(http.StatusSeeOther, "/lists")
-	}
-	s.flash(c, fmt.Sprintf("Imported %d contacts into %q.", rep.Imported, rep.List))
+	s.flash(c, fmt.Sprintf("Imported %d contacts into %q%s.", rep.Imported, rep.List, existingCounts(&rep, "skipped", "updated")))
 	return c.Redirect(http.StatusSeeOther, "/lists")
+}
+
+// existingCounts describes what an import did, or would do, with the rows
+// whose number was already on the list: ", 2 already on the list skipped"
+// or ", 3 already on the list updated and 1 unchanged", or "" when there
+// were none.
+func existingCounts(rep *campaign.ImportReport, skipped, updated string) string {
+	switch {
+	case len(rep.Skipped) > 0:
+		return fmt.Sprintf(", %d already on the list %s", len(rep.Skipped), skipped)
+	case len(rep.Updated) > 0 || rep.Unchanged > 0:
+		return fmt.Sprintf(", %d already on the list %s and %d unchanged", len(rep.Updated), updated, rep.Unchanged)
+	}
+	return ""
 }
 
 func (s *Server) renderLists(c echo.Context, status int, msg, flash string, form listsForm, rep *campaign.ImportReport) error {
@@ -100,6 +118,7 @@ func (s *Server) renderLists(c echo.Context, status int, msg, flash string, form
 	d := listsData{Lists: lists, Report: rep, Form: form, Limit: sizeString(s.cfg.UploadLimit)}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
+		d.Updated, d.MoreUpdated = firstRows(rep.Updated)
 	}
 	return s.render(c, status, "lists", page{Title: "Contact lists", Error: msg, Flash: flash, Data: d})
 }

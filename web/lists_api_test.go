@@ -83,7 +83,16 @@ func TestAPIImportContacts(t *testing.T) {
 	require.Len(t, out["skipped"], 1)
 	require.Equal(t, 3, contacts())
 
-	for _, q := range []string{"", "list=x&format=pdf", "list=x&map=Client", "list=x&dry_run=maybe", "list=x&skip_existing=perhaps"} {
+	code, out = post(para, "list=court&update_existing=1", "text/csv", []byte("name,phone\nCid Smith,8605550103\nAnn,8605550101\n"))
+	require.Equal(t, http.StatusCreated, code, "%v", out)
+	require.EqualValues(t, 0, out["imported"])
+	require.Equal(t, []any{map[string]any{"line": 2.0, "reason": "changes name"}}, out["updated"])
+	require.EqualValues(t, 1, out["unchanged"])
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550103' AND name = 'Cid Smith'`))
+	require.Equal(t, 3, contacts())
+
+	for _, q := range []string{"", "list=x&format=pdf", "list=x&map=Client", "list=x&dry_run=maybe", "list=x&skip_existing=perhaps",
+		"list=x&update_existing=perhaps", "list=x&skip_existing=1&update_existing=1"} {
 		code, out = post(para, q, "text/csv", []byte("name,phone\nCid,8605550103\n"))
 		require.Equal(t, http.StatusBadRequest, code, "%q: %v", q, out)
 	}

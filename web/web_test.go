@@ -337,12 +337,33 @@ func TestUploadContacts(t *testing.T) {
 		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
 		require.Equal(t, http.StatusUnprocessableEntity, code)
 		require.Contains(t, body, "is already on list &#34;Spreadsheet&#34;")
-		fields["skip_existing"] = "1"
+		fields["existing"] = "skip"
 		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
 		require.Equal(t, http.StatusSeeOther, code, body)
 		_, body, _ = br.get("/lists")
-		require.Contains(t, body, "Imported 1 contacts into &#34;Spreadsheet&#34;; 2 already on the list were skipped.")
+		require.Contains(t, body, "Imported 1 contacts into &#34;Spreadsheet&#34;, 2 already on the list skipped.")
 		require.Equal(t, 3, count(t, b.db, `SELECT count(*) FROM contacts`))
+		// Updating: Eve's ZIP is filled in, Gus is new; the dry run lists
+		// the change and writes nothing, the import writes it.
+		file = xlsx(t, [][]any{{"Client", "Cell", "ZIP"}, {"Dee", 8605550111, 6103}, {"Eve", 8605550112, 6106}, {"Gus", 8605550114, ""}})
+		fields["existing"], fields["dry_run"] = "update", "1"
+		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, "importing it would add 1 contacts to &#34;Spreadsheet&#34; (3 rows read, 1 already on the list to update and 1 unchanged)")
+		require.Contains(t, body, "Contacts the import would update")
+		require.Contains(t, body, "<td>3</td><td>changes zip</td>")
+		require.Contains(t, body, `id="existing_update" name="existing" value="update" checked`, "the form keeps its choice")
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM contacts WHERE zip = '06106'`))
+		delete(fields, "dry_run")
+		code, body = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		_, body, _ = br.get("/lists")
+		require.Contains(t, body, "Imported 1 contacts into &#34;Spreadsheet&#34;, 1 already on the list updated and 1 unchanged.")
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550112' AND zip = '06106'`))
+		require.Equal(t, 4, count(t, b.db, `SELECT count(*) FROM contacts`))
+		fields["existing"] = "merge"
+		code, _ = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
+		require.Equal(t, http.StatusBadRequest, code)
 		_, err := b.db.Exec(context.Background(), `DELETE FROM contacts`)
 		require.NoError(t, err)
 	})

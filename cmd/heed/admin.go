@@ -153,6 +153,7 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	list := f.String("list", "", "the contact list to import into (created if new; required)")
 	dryRun := f.Bool("dry-run", false, "validate against the list and report, write nothing")
 	skip := f.Bool("skip-existing", false, "skip contacts whose number is already on the list, rather than refuse the file")
+	update := f.Bool("update-existing", false, "update the contacts whose number is already on the list from the file's columns, rather than refuse the file")
 	mapping := f.String("map", "", "rename the file's columns: \"Client Name=name,Cell Phone=phone\"")
 	formatName := f.String("format", "", "csv or xlsx (default: from the file's name; csv for a name without an extension, such as /dev/stdin)")
 	asJSON := f.Bool("json", false, "print the import report as JSON")
@@ -160,7 +161,10 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 		return err
 	}
 	if *list == "" || f.NArg() != 1 {
-		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--skip-existing] [--map A=b,...] [--format csv|xlsx] FILE: %w", errUsage)
+		return fmt.Errorf("usage: heed import contacts --list NAME [--dry-run] [--skip-existing|--update-existing] [--map A=b,...] [--format csv|xlsx] FILE: %w", errUsage)
+	}
+	if *skip && *update {
+		return fmt.Errorf("--skip-existing and --update-existing: give one or the other: %w", errUsage)
 	}
 	format, err := contactsFormat(*formatName, f.Arg(0))
 	if err != nil {
@@ -184,7 +188,7 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, campaign.ImportOptions{Format: format, Columns: cols, DryRun: *dryRun, SkipExisting: *skip})
+	rep, err := campaign.NewService(pool, rc).ImportContacts(ctx, *list, file, campaign.ImportOptions{Format: format, Columns: cols, DryRun: *dryRun, SkipExisting: *skip, UpdateExisting: *update})
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
@@ -200,15 +204,26 @@ func (m *Main) importContacts(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case *asJSON:
-	case rep.DryRun:
-		fmt.Fprintf(m.Stdout, "dry run, nothing written: %d rows read, importing would add %d contacts to list %q\n", rep.Rows, rep.Valid, rep.List)
-	default:
+	if *asJSON {
+		return nil
+	}
+	if rep.DryRun {
+		fmt.Fprintf(m.Stdout, "dry run, nothing written: %d rows read, importing would add %d contacts to list %q\n", rep.Rows, rep.NewContacts(), rep.List)
+	} else {
 		fmt.Fprintf(m.Stdout, "imported %d contacts into list %q\n", rep.Imported, rep.List)
 	}
-	if len(rep.Skipped) > 0 && !*asJSON {
+	if len(rep.Skipped) > 0 {
 		fmt.Fprintf(m.Stdout, "skipped %d already on the list\n", len(rep.Skipped))
+	}
+	if *update {
+		verb := "updated"
+		if rep.DryRun {
+			verb = "would update"
+		}
+		for _, r := range rep.Updated {
+			fmt.Fprintf(m.Stdout, "%s:%d: %s\n", f.Arg(0), r.Line, r.Reason)
+		}
+		fmt.Fprintf(m.Stdout, "%s %d already on the list, %d unchanged\n", verb, len(rep.Updated), rep.Unchanged)
 	}
 	return nil
 }

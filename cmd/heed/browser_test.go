@@ -185,4 +185,31 @@ func uploadSpreadsheet(t *testing.T, ctx context.Context, base string) {
 	lists, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	require.NoError(t, err)
 	require.Contains(t, lists, "Court dates\t2", "the new list and its size")
+
+	// The firm's spreadsheet changes (Hal's ZIP is filled in) and is
+	// uploaded again, updating the list's contacts.
+	require.NoError(t, os.WriteFile(book, sheettest.Workbook(t, [][]any{{"Client", "Cell", "ZIP"}, {"Gil", 8605550171, 6103}, {"Hal", 2035550172, 6106}}), 0o600))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("list"), "Court dates"),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{book}),
+		chromedp.SendKeys(chromedp.ID("columns"), "Client=name,Cell=phone"),
+		chromedp.Click(chromedp.ID("existing_update")),
+		chromedp.Click(chromedp.ID("dry_run")),
+		chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitVisible(chromedp.CSS("#updated, #error")),
+	))
+	screenshot(t, ctx, "lists-update-dry-run")
+	updated, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("updated")))
+	require.NoError(t, err)
+	require.Contains(t, updated, "3\tchanges zip", "the row and the field it changes")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{book}),
+		chromedp.Click(chromedp.ID("dry_run")),
+		chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitNotPresent(chromedp.ID("report")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	))
+	flash, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, `Imported 0 contacts into "Court dates", 1 already on the list updated and 1 unchanged.`, strings.TrimSpace(flash))
 }
