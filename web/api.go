@@ -31,6 +31,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(account.RoleAdmin, account.RoleAttorney))
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/lists", s.apiLists, runners)
+	g.GET("/lists/:id/contacts", s.apiListContacts, runners)
 	g.POST("/lists/import", s.apiImportContacts, runners, middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 }
 

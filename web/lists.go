@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -121,4 +122,71 @@ func (s *Server) renderLists(c echo.Context, status int, msg, flash string, form
 		d.Updated, d.MoreUpdated = firstRows(rep.Updated)
 	}
 	return s.render(c, status, "lists", page{Title: "Contact lists", Error: msg, Flash: flash, Data: d})
+}
+
+// contactsData is a page of a list's contacts, with the neighbouring pages'
+// numbers.
+type contactsData struct {
+	campaign.ContactPage
+	Prev, Next int
+}
+
+// contactsQuery reads a page of contacts' query parameters: q, page and
+// per_page.
+func contactsQuery(c echo.Context) (campaign.ContactQuery, error) {
+	q := campaign.ContactQuery{Search: c.QueryParam("q")}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"page", &q.Page}, {"per_page", &q.PageSize}} {
+		v := c.QueryParam(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return q, echo.NewHTTPError(http.StatusBadRequest, p.name+": want a whole number from 1")
+		}
+		*p.dst = n
+	}
+	return q, nil
+}
+
+// listContacts reads a page of a list's contacts, answering 404 for no
+// such list and 400 for a page out of range.
+func (s *Server) listContacts(c echo.Context) (campaign.ContactPage, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return campaign.ContactPage{}, echo.NewHTTPError(http.StatusNotFound, "No such list.")
+	}
+	q, err := contactsQuery(c)
+	if err != nil {
+		return campaign.ContactPage{}, err
+	}
+	p, err := s.cfg.Campaigns.ListContacts(c.Request().Context(), id, q)
+	switch {
+	case errors.Is(err, campaign.ErrNotFound):
+		return p, echo.NewHTTPError(http.StatusNotFound, "No such list.")
+	case errors.Is(err, campaign.ErrPage):
+		return p, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("page: out of range (1 to %d contacts a page, and no page past the last)", campaign.MaxContactPageSize))
+	}
+	return p, err
+}
+
+// contactsPage shows a list's contacts, a page at a time, with a search.
+func (s *Server) contactsPage(c echo.Context) error {
+	p, err := s.listContacts(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "contacts", page{Title: p.List.Name, Data: contactsData{ContactPage: p, Prev: p.Page - 1, Next: p.Page + 1}})
+}
+
+// apiListContacts answers a page of a list's contacts.
+func (s *Server) apiListContacts(c echo.Context) error {
+	p, err := s.listContacts(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
 }

@@ -212,4 +212,18 @@ func uploadSpreadsheet(t *testing.T, ctx context.Context, base string) {
 	flash, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
 	require.NoError(t, err)
 	require.Equal(t, `Imported 0 contacts into "Court dates", 1 already on the list updated and 1 unchanged.`, strings.TrimSpace(flash))
+
+	// The list's own page shows its contacts, and finds one by phone.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//a[normalize-space()="Court dates"]`)),
+		chromedp.WaitVisible(chromedp.ID("contacts")),
+		chromedp.SendKeys(chromedp.ID("q"), "(203) 555"),
+		chromedp.Click(chromedp.ID("search")),
+		chromedp.WaitVisible(chromedp.ID("clear")),
+	))
+	screenshot(t, ctx, "list-contacts")
+	found, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("contacts")))
+	require.NoError(t, err)
+	require.Contains(t, found, "Hal\t+12035550172\t\t06106", "the updated contact")
+	require.NotContains(t, found, "Gil", "the search keeps Hal alone")
 }

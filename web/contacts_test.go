@@ -1,0 +1,133 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestListContacts: a list's page shows its contacts by name with each
+// one's last call, a search by name, person, reference or phone digits
+// (with LIKE's characters matched as written), pages, and the same through
+// the API; roles, unknown lists and pages out of range are refused.
+func TestListContacts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	para := b.browser(t)
+	code, _ := para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body := para.upload("/lists", para.csrf("/lists"), "Docket", "c.csv", []byte(`name,phone,person_ref,external_ref,place
+Cid 100%,8605550103,,,
+Ann Lee,8605550101,D-7,M-1,Hartford Superior Court
+Bob Stone,2035550102,,CASE_9,
+`))
+	require.Equal(t, http.StatusSeeOther, code, body)
+	var listID, annID, campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM contact_lists WHERE name = 'Docket'`).Scan(&listID))
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM contacts WHERE phone = '+18605550101'`).Scan(&annID))
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id) VALUES ('Hearings', 'informational', $1, 'Hello.', '+18605550100') RETURNING id`, listID).Scan(&campaignID))
+	for i, outcome := range []string{"no_answer", "answered"} {
+		_, err := b.db.Exec(ctx, `
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome)
+			VALUES ($1, $2, $3, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $4)`, campaignID, annID, i+1, outcome)
+		require.NoError(t, err)
+	}
+
+	_, body, _ = para.get("/lists")
+	require.Contains(t, body, fmt.Sprintf(`<a href="/lists/%d">Docket</a>`, listID))
+	code, body, _ = para.get(fmt.Sprintf("/lists/%d", listID))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "3 contacts.")
+	ann, bob, cid := strings.Index(body, "Ann Lee"), strings.Index(body, "Bob Stone"), strings.Index(body, "Cid 100%")
+	require.True(t, ann > 0 && ann < bob && bob < cid, "by name")
+	require.Contains(t, body, "Hartford Superior Court")
+	require.Contains(t, body, fmt.Sprintf(`<a href="/campaigns/%d">Hearings</a>: allow, answered`, campaignID), "Ann's last call")
+	require.Equal(t, 2, strings.Count(body, "not called yet"), "Bob and Cid")
+
+	search := func(q string) string {
+		t.Helper()
+		code, body, _ := para.get(fmt.Sprintf("/lists/%d?q=%s", listID, q))
+		require.Equal(t, http.StatusOK, code, body)
+		return body
+	}
+	for q, want := range map[string]string{"ann": "Ann Lee", "d-7": "Ann Lee", "case_9": "Bob Stone", "(203)+555": "Bob Stone", "100%25": "Cid 100%"} {
+		body := search(q)
+		require.Contains(t, body, "1 match", q)
+		require.Contains(t, body, want, q)
+	}
+	body = search("_")
+	require.Contains(t, body, "1 match", "an underscore is matched as written, not as any character")
+	body = search("zed")
+	require.Contains(t, body, "0 match")
+	require.Contains(t, body, "No contact matches.")
+	require.Contains(t, search("%3Cb%3E"), "&ldquo;&lt;b&gt;&rdquo;", "the search is escaped")
+
+	// Pages.
+	code, body, _ = para.get(fmt.Sprintf("/lists/%d?per_page=2", listID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Page 1 of 2")
+	require.Contains(t, body, fmt.Sprintf(`<a id="next" href="/lists/%d?q=&amp;page=2">Next</a>`, listID))
+	require.NotContains(t, body, "Cid 100%")
+	code, body, _ = para.get(fmt.Sprintf("/lists/%d?per_page=2&page=2", listID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Cid 100%")
+	require.Contains(t, body, `id="prev"`)
+	for _, path := range []string{"?page=3&per_page=2", "?page=0", "?page=x", "?per_page=501"} {
+		code, _, _ = para.get(fmt.Sprintf("/lists/%d%s", listID, path))
+		require.Equal(t, http.StatusBadRequest, code, path)
+	}
+	for _, path := range []string{"/lists/999999", "/lists/x"} {
+		code, _, _ = para.get(path)
+		require.Equal(t, http.StatusNotFound, code, path)
+	}
+
+	atty := b.browser(t)
+	code, _ = atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, _, _ = atty.get(fmt.Sprintf("/lists/%d", listID))
+	require.Equal(t, http.StatusForbidden, code, "attorneys do not manage lists")
+
+	// The API.
+	var paraID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'para@firm.test'`).Scan(&paraID))
+	apiTok, err := b.accounts.CreateToken(ctx, paraID, "test")
+	require.NoError(t, err)
+	req, err := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/lists/%d/contacts?q=860", b.srv.URL, listID), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+apiTok)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", raw)
+	var page struct {
+		List     struct{ Name string }
+		Matching int
+		Pages    int
+		Contacts []struct {
+			Name, Phone string
+			PersonRef   string `json:"person_ref"`
+			Last        *struct {
+				Campaign, Outcome string
+			} `json:"last_attempt"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &page))
+	require.Equal(t, "Docket", page.List.Name)
+	require.Equal(t, 2, page.Matching, "Ann's and Cid's numbers hold 860")
+	require.Equal(t, 1, page.Pages)
+	require.Len(t, page.Contacts, 2)
+	require.Equal(t, "+18605550101", page.Contacts[0].Phone)
+	require.NotNil(t, page.Contacts[0].Last)
+	require.Equal(t, "answered", page.Contacts[0].Last.Outcome)
+	require.Nil(t, page.Contacts[1].Last)
+}
