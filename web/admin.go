@@ -20,6 +20,12 @@ type usersData struct {
 	Users    []account.User
 	NewToken string
 	TokenFor string
+	// NewPassword is a password just set by a reset, shown once, for
+	// PasswordFor.
+	NewPassword, PasswordFor string
+	// Self is the signed-in admin's id: their own row has no disable or
+	// role controls.
+	Self int64
 }
 
 func (s *Server) usersPage(c echo.Context) error {
@@ -31,7 +37,7 @@ func (s *Server) renderUsers(c echo.Context, status int, msg string, d usersData
 	if err != nil {
 		return err
 	}
-	d.Users = users
+	d.Users, d.Self = users, currentUser(c).ID
 	return s.render(c, status, "users", page{Title: "Users", Error: msg, Data: d})
 }
 
@@ -40,7 +46,7 @@ func (s *Server) createUser(c echo.Context) error {
 	if err != nil {
 		return s.renderUsers(c, http.StatusUnprocessableEntity, "Choose a role: admin, attorney or paralegal.", usersData{})
 	}
-	u, err := s.cfg.Accounts.Create(c.Request().Context(), c.FormValue("email"), role, c.FormValue("password"))
+	u, err := s.cfg.Accounts.As(currentUser(c).ID).Create(c.Request().Context(), c.FormValue("email"), role, c.FormValue("password"))
 	switch {
 	case errors.Is(err, account.ErrExists):
 		return s.renderUsers(c, http.StatusConflict, "A user with that email already exists.", usersData{})
@@ -54,20 +60,153 @@ func (s *Server) createUser(c echo.Context) error {
 }
 
 func (s *Server) createToken(c echo.Context) error {
+	u, err := s.pathUser(c)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(c.FormValue("name"))
+	if name == "" {
+		name = "web, by " + currentUser(c).Email
+	}
+	tok, err := s.cfg.Accounts.As(currentUser(c).ID).CreateToken(c.Request().Context(), u.ID, name)
+	if err != nil {
+		return err
+	}
+	return s.renderUser(c, http.StatusOK, "", userData{NewToken: tok}, u)
+}
+
+// pathUser loads the user the path's :id names.
+func (s *Server) pathUser(c echo.Context) (account.User, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		return echo.NewHTTPError(http.StatusNotFound, "No such user.")
+	if err != nil || id <= 0 {
+		return account.User{}, echo.NewHTTPError(http.StatusNotFound, "No such user.")
 	}
+	return s.cfg.Accounts.Get(c.Request().Context(), id)
+}
+
+// userData is a user's page: their account and API tokens.
+type userData struct {
+	User     account.User
+	Tokens   []account.Token
+	NewToken string
+	Self     bool
+}
+
+func (s *Server) userPage(c echo.Context) error {
+	u, err := s.pathUser(c)
+	if err != nil {
+		return err
+	}
+	return s.renderUser(c, http.StatusOK, "", userData{}, u)
+}
+
+func (s *Server) renderUser(c echo.Context, status int, msg string, d userData, u account.User) error {
+	toks, err := s.cfg.Accounts.Tokens(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	d.User, d.Tokens, d.Self = u, toks, u.ID == currentUser(c).ID
+	return s.render(c, status, "user", page{Title: u.Email, Error: msg, Data: d})
+}
+
+// changeUser applies an admin's change to the user the path names: a role,
+// disabling, enabling or a password reset. The users page says what was
+// done, or why it was refused.
+func (s *Server) changeUser(c echo.Context) error {
+	u, err := s.pathUser(c)
+	if err != nil {
+		return err
+	}
+	ctx, as := c.Request().Context(), s.cfg.Accounts.As(currentUser(c).ID)
+	var (
+		done string
+		d    usersData
+	)
+	switch c.Param("change") {
+	case "role":
+		role, perr := account.ParseRole(c.FormValue("role"))
+		if perr != nil {
+			return s.renderUsers(c, http.StatusUnprocessableEntity, "Choose a role: admin, attorney or paralegal.", usersData{})
+		}
+		u, err = as.SetRole(ctx, u.ID, role)
+		done = fmt.Sprintf("%s is now %s.", u.Email, role)
+	case "disable":
+		u, err = as.SetDisabled(ctx, u.ID, true)
+		done = fmt.Sprintf("Disabled %s: they are signed out and their API tokens stop working.", u.Email)
+	case "enable":
+		u, err = as.SetDisabled(ctx, u.ID, false)
+		done = fmt.Sprintf("Enabled %s.", u.Email)
+	case "password":
+		pw := account.RandomPassword()
+		u, err = as.SetPassword(ctx, u.ID, pw)
+		d = usersData{NewPassword: pw, PasswordFor: u.Email}
+	default:
+		return echo.NewHTTPError(http.StatusNotFound, "No such change.")
+	}
+	switch {
+	case errors.Is(err, account.ErrSelf):
+		return s.renderUsers(c, http.StatusConflict, "You cannot disable or change the role of your own account: another admin must.", usersData{})
+	case errors.Is(err, account.ErrLastAdmin):
+		return s.renderUsers(c, http.StatusConflict, "heed must keep at least one enabled admin: make another user an admin first.", usersData{})
+	case err != nil:
+		return err
+	case d.NewPassword != "":
+		// Shown once, on this page, not through a redirect.
+		return s.renderUsers(c, http.StatusOK, "", d)
+	}
+	s.flash(c, done)
+	return c.Redirect(http.StatusSeeOther, "/admin/users")
+}
+
+// revokeToken revokes one of the path's user's API tokens.
+func (s *Server) revokeToken(c echo.Context) error {
+	u, err := s.pathUser(c)
+	if err != nil {
+		return err
+	}
+	tid, err := strconv.ParseInt(c.Param("tid"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such API token.")
+	}
+	t, err := s.cfg.Accounts.As(currentUser(c).ID).RevokeToken(c.Request().Context(), u.ID, tid)
+	if errors.Is(err, account.ErrTokenNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such API token.")
+	}
+	if err != nil {
+		return err
+	}
+	s.flash(c, fmt.Sprintf("Revoked the API token %q of %s.", t.Name, u.Email))
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/users/%d", u.ID))
+}
+
+// accountPage is a user's own page: their password.
+func (s *Server) accountPage(c echo.Context) error {
+	return s.render(c, http.StatusOK, "account", page{Title: "Your account"})
+}
+
+// changePassword changes the signed-in user's own password. Their other
+// sessions end; this one stays.
+func (s *Server) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
-	u, err := s.cfg.Accounts.Get(ctx, id)
-	if err != nil {
+	next := c.FormValue("new_password")
+	if next != c.FormValue("confirm_password") {
+		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "The new password and its confirmation differ."})
+	}
+	u, err := s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
+	switch {
+	case errors.Is(err, account.ErrBadCredentials):
+		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "Your current password is wrong."})
+	case errors.Is(err, account.ErrInvalid):
+		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: fmt.Sprintf("The new password needs at least %d characters.", account.MinPassword)})
+	case err != nil:
 		return err
 	}
-	tok, err := s.cfg.Accounts.CreateToken(ctx, u.ID, "web, by "+currentUser(c).Email)
-	if err != nil {
-		return err
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return fmt.Errorf("renew session: %w", err)
 	}
-	return s.renderUsers(c, http.StatusOK, "", usersData{NewToken: tok, TokenFor: u.Email})
+	s.sessions.Put(ctx, sessionVersion, u.SessionVersion)
+	s.flash(c, "Your password is changed; your other sessions are signed out.")
+	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
 func (s *Server) dncPage(c echo.Context) error {

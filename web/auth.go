@@ -14,6 +14,9 @@ import (
 const (
 	userKey       = "heed.user"
 	sessionUserID = "user_id"
+	// sessionVersion is the user's SessionVersion when they signed in: a
+	// password change since ends the session.
+	sessionVersion = "session_version"
 )
 
 func (s *Server) signinForm(c echo.Context) error {
@@ -34,6 +37,7 @@ func (s *Server) signin(c echo.Context) error {
 		return err
 	}
 	s.sessions.Put(ctx, sessionUserID, u.ID)
+	s.sessions.Put(ctx, sessionVersion, u.SessionVersion)
 	return c.Redirect(http.StatusSeeOther, "/campaigns")
 }
 
@@ -55,7 +59,7 @@ func (s *Server) require(roles ...account.Role) echo.MiddlewareFunc {
 				return s.toSignin(c)
 			}
 			u, err := s.cfg.Accounts.Get(ctx, id)
-			if errors.Is(err, account.ErrNotFound) || (err == nil && u.Disabled) {
+			if errors.Is(err, account.ErrNotFound) || (err == nil && (u.Disabled || s.sessions.GetInt(ctx, sessionVersion) != u.SessionVersion)) {
 				_ = s.sessions.Destroy(ctx)
 				return s.toSignin(c)
 			}

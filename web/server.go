@@ -190,7 +190,12 @@ func (s *Server) routes() {
 	ui.POST("/lists", s.uploadList, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/users", s.usersPage, s.require(admin...))
 	ui.POST("/admin/users", s.createUser, s.require(admin...))
+	ui.GET("/admin/users/:id", s.userPage, s.require(admin...))
 	ui.POST("/admin/users/:id/tokens", s.createToken, s.require(admin...))
+	ui.POST("/admin/users/:id/tokens/:tid/revoke", s.revokeToken, s.require(admin...))
+	ui.POST("/admin/users/:id/:change", s.changeUser, s.require(admin...))
+	ui.GET("/account", s.accountPage, s.require())
+	ui.POST("/account/password", s.changePassword, s.require())
 	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
 	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
 	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
@@ -294,6 +299,9 @@ func (s *Server) loadTemplates() error {
 			return u, nil
 		},
 		"join": strings.Join,
+		"roles": func() []string {
+			return []string{string(account.RoleParalegal), string(account.RoleAttorney), string(account.RoleAdmin)}
+		},
 		"purposes": func() []string {
 			return []string{"informational", "telemarketing", "debt_collection", "solicitation"}
 		},

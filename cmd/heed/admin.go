@@ -120,31 +120,17 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 }
 
 func (m *Main) tokenAdd(ctx context.Context, args []string) error {
-	f := m.flags("token add")
-	dbURL := f.databaseURL()
-	email := f.String("email", "", "the user's email (required)")
-	name := f.String("name", "cli", "what the token is for")
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	if *email == "" {
-		return fmt.Errorf("--email is required: %w", errUsage)
-	}
-	pool, err := open(ctx, *dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	var id int64
-	if err := pool.QueryRow(ctx, `SELECT id FROM users WHERE lower(email) = lower($1)`, *email).Scan(&id); err != nil {
-		return fmt.Errorf("user %s: %w", *email, account.ErrNotFound)
-	}
-	tok, err := account.NewService(pool).CreateToken(ctx, id, *name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(m.Stdout, tok)
-	return nil
+	var name *string
+	return m.userCommand(ctx, "token add", args, func(f *flags) {
+		name = f.String("name", "cli", "what the token is for")
+	}, func(svc *account.Service, u account.User) error {
+		tok, err := svc.CreateToken(ctx, u.ID, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, tok)
+		return nil
+	})
 }
 
 func (m *Main) importContacts(ctx context.Context, args []string) error {

@@ -141,6 +141,39 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 	}
 
 	uploadSpreadsheet(t, ctx, s.URL)
+	manageUsers(t, ctx, s.URL)
+}
+
+// manageUsers adds a paralegal on the users page, disables them, and
+// resets their password, which the page shows once.
+func manageUsers(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/users"),
+		chromedp.WaitVisible(chromedp.ID("users")),
+		chromedp.SendKeys(chromedp.ID("email"), "pat@firm.test"),
+		chromedp.SendKeys(chromedp.ID("password"), "a long enough password"),
+		chromedp.Click(chromedp.Search(`//button[normalize-space()="Add user"]`)),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+		chromedp.Click(chromedp.Search(`//tr[td/a[normalize-space()="pat@firm.test"]]//button[normalize-space()="Disable"]`)),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	))
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, "Disabled pat@firm.test: they are signed out and their API tokens stop working.", strings.TrimSpace(flash))
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.Search(`//tr[td/a[normalize-space()="pat@firm.test"]]`)))
+	require.NoError(t, err)
+	require.Contains(t, row, "disabled")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//tr[td/a[normalize-space()="pat@firm.test"]]//button[normalize-space()="Reset password"]`)),
+		chromedp.WaitVisible(chromedp.ID("new-password")),
+	))
+	screenshot(t, ctx, "users")
+	pw, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("new-password")))
+	require.NoError(t, err)
+	require.Len(t, strings.TrimSpace(pw), 16, "a generated password")
 }
 
 // uploadSpreadsheet uploads a paralegal's spreadsheet, with its own

@@ -5,12 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
@@ -222,4 +224,56 @@ func TestCLIConsentImport(t *testing.T) {
 	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
 	require.NoError(t, err)
 	require.Contains(t, out, "consent.revoked")
+}
+
+// TestCLIManageUsers: the commands an operator on the server uses to
+// manage users when no admin can sign in: list, role, disable and enable
+// (never the last enabled admin), a password reset, and API tokens.
+func TestCLIManageUsers(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	heed := func(args ...string) string {
+		t.Helper()
+		out, stderr, err := runHeed(env, args...)
+		require.NoError(t, err, "%v: %s", args, stderr)
+		return out
+	}
+	heed("user", "add", "--email", "root@firm.test", "--role", "admin", "--password", "long enough password")
+	heed("user", "add", "--email", "pat@firm.test", "--role", "paralegal", "--password", "long enough password")
+
+	_, _, err := runHeed(env, "user", "disable", "--email", "root@firm.test")
+	require.ErrorIs(t, err, account.ErrLastAdmin)
+	require.ErrorContains(t, err, "make another user an admin first")
+	_, _, err = runHeed(env, "user", "role", "--email", "root@firm.test", "--role", "paralegal")
+	require.ErrorIs(t, err, account.ErrLastAdmin)
+	_, _, err = runHeed(env, "user", "role", "--email", "pat@firm.test", "--role", "janitor")
+	require.ErrorIs(t, err, errUsage)
+	_, _, err = runHeed(env, "user", "disable", "--email", "nobody@firm.test")
+	require.ErrorIs(t, err, account.ErrNotFound)
+	_, _, err = runHeed(env, "user", "disable")
+	require.ErrorIs(t, err, errUsage)
+
+	require.Equal(t, "pat@firm.test is now admin\n", heed("user", "role", "--email", "PAT@firm.test", "--role", "admin"))
+	require.Equal(t, "disabled root@firm.test\n", heed("user", "disable", "--email", "root@firm.test"))
+	out := heed("user", "list")
+	require.Regexp(t, `(?m)^pat@firm\.test\s+admin\s+active\s`, out)
+	require.Regexp(t, `(?m)^root@firm\.test\s+admin\s+disabled\s`, out)
+	require.Equal(t, "enabled root@firm.test\n", heed("user", "enable", "--email", "root@firm.test"))
+
+	out = heed("user", "password", "--email", "pat@firm.test")
+	m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.Contains(t, out, "password of pat@firm.test reset; their sessions are signed out")
+	_, _, err = runHeed(env, "user", "password", "--email", "pat@firm.test", "--password", "short")
+	require.ErrorIs(t, err, account.ErrInvalid)
+
+	tok := strings.TrimSpace(heed("token", "add", "--email", "pat@firm.test", "--name", "case system"))
+	require.True(t, strings.HasPrefix(tok, "heed_"), tok)
+	out = heed("token", "list", "--email", "pat@firm.test")
+	fields := regexp.MustCompile(`(?m)^(\d+)\s+case system\s+\S+ \S+\s+never\s*$`).FindStringSubmatch(out)
+	require.NotNil(t, fields, out)
+	_, _, err = runHeed(env, "token", "revoke", "--email", "root@firm.test", "--id", fields[1])
+	require.ErrorIs(t, err, account.ErrTokenNotFound, "not root's token")
+	require.Contains(t, heed("token", "revoke", "--email", "pat@firm.test", "--id", fields[1]), "revoked token "+fields[1]+" (case system) of pat@firm.test")
+	require.Regexp(t, `(?m)^`+fields[1]+`\s+case system\s+\S+ \S+\s+never\s+\S+ \S+\s*$`, heed("token", "list", "--email", "pat@firm.test"))
 }

@@ -71,7 +71,13 @@ Usage:
   heed serve [flags]                        web UI, JSON API, campaign workers and ARI
   heed migrate                              apply database migrations (idempotent)
   heed user add --email E --role R          create a user (admin, attorney or paralegal)
+  heed user list [--json]                   list the users
+  heed user disable|enable --email E        disable a user (signed out, API tokens stopped) or enable them
+  heed user role --email E --role R         change a user's role
+  heed user password --email E [--password P]  reset a user's password (signs them out)
   heed token add --email E [--name N]       issue an API token for a user
+  heed token list --email E                 list a user's API tokens
+  heed token revoke --email E --id N        revoke one of a user's API tokens
   heed import contacts --list NAME FILE     import contacts from CSV or XLSX, all or nothing (--dry-run, --map)
   heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
   heed dnc import --list L [--as-of D] F... import a registry download, a state list or the internal list
@@ -111,9 +117,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "migrate":
 		return m.migrate(ctx, rest)
 	case "user":
-		return m.sub(ctx, "user", rest, map[string]func(context.Context, []string) error{"add": m.userAdd})
+		return m.sub(ctx, "user", rest, map[string]func(context.Context, []string) error{
+			"add": m.userAdd, "list": m.userList, "disable": m.userSetDisabled(true), "enable": m.userSetDisabled(false),
+			"role": m.userRole, "password": m.userPassword,
+		})
 	case "token":
-		return m.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{"add": m.tokenAdd})
+		return m.sub(ctx, "token", rest, map[string]func(context.Context, []string) error{"add": m.tokenAdd, "list": m.tokenList, "revoke": m.tokenRevoke})
 	case "import":
 		return m.sub(ctx, "import", rest, map[string]func(context.Context, []string) error{"contacts": m.importContacts})
 	case "dnc":

@@ -27,6 +27,13 @@ var (
 	ErrNotFound       = errors.New("user not found")
 	ErrInvalid        = errors.New("invalid account input")
 	ErrExists         = errors.New("a user with that email already exists")
+	// ErrLastAdmin refuses a change that would leave no enabled admin.
+	ErrLastAdmin = errors.New("heed must keep at least one enabled admin")
+	// ErrSelf refuses an admin's disabling of, or role change to, their
+	// own account, which another admin must make.
+	ErrSelf = errors.New("an admin may not disable or demote themselves")
+	// ErrTokenNotFound reports an API token that does not exist.
+	ErrTokenNotFound = errors.New("API token not found")
 )
 
 // Role is what a user may do.
@@ -55,13 +62,35 @@ type User struct {
 	Role      Role      `json:"role"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
+	// SessionVersion changes with the user's password: a session signed in
+	// under another version has ended.
+	SessionVersion int `json:"-"`
+}
+
+// userColumns are the columns a User is scanned from, in its fields' order.
+const userColumns = `id, email, role, disabled, created_at, session_version`
+
+// scanUser scans userColumns into u.
+func scanUser(row pgx.Row, u *User) error {
+	return row.Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt, &u.SessionVersion)
 }
 
 // Service stores users and tokens in PostgreSQL.
-type Service struct{ db *pgxpool.Pool }
+type Service struct {
+	db *pgxpool.Pool
+	// by is the user whose changes these are, or 0 for the heed command
+	// run on the server.
+	by int64
+}
 
-// NewService returns a Service on db.
+// NewService returns a Service on db whose changes are the heed command's.
 func NewService(db *pgxpool.Pool) *Service { return &Service{db: db} }
+
+// As returns a Service on the same database whose changes are user by's
+// (0: the heed command's): the users and API tokens it creates or changes
+// name by, so that their rows in the audit log say who made the change, and
+// by may not disable or demote themselves.
+func (s *Service) As(by int64) *Service { return &Service{db: s.db, by: by} }
 
 // argon2id parameters (RFC 9106 second recommended option, lighter memory).
 const (
@@ -112,7 +141,11 @@ func RandomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Create adds a user. The password must have at least 10 characters.
+// MinPassword is the fewest characters a password may have.
+const MinPassword = 10
+
+// Create adds a user. The password must have at least MinPassword
+// characters.
 func (s *Service) Create(ctx context.Context, email string, role Role, password string) (User, error) {
 	addr, err := mail.ParseAddress(strings.TrimSpace(email))
 	if err != nil || addr.Address != strings.TrimSpace(email) {
@@ -121,17 +154,16 @@ func (s *Service) Create(ctx context.Context, email string, role Role, password 
 	if _, err := ParseRole(string(role)); err != nil {
 		return User{}, err
 	}
-	if len(password) < 10 {
-		return User{}, fmt.Errorf("password: at least 10 characters: %w", ErrInvalid)
+	if len(password) < MinPassword {
+		return User{}, fmt.Errorf("password: at least %d characters: %w", MinPassword, ErrInvalid)
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
 		return User{}, err
 	}
 	var u User
-	err = s.db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3)
-		RETURNING id, email, role, disabled, created_at`, addr.Address, string(role), hash).
-		Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt)
+	err = scanUser(s.db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash, updated_by) VALUES ($1, $2, $3, NULLIF($4, 0))
+		RETURNING `+userColumns, addr.Address, string(role), hash, s.by), &u)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return User{}, fmt.Errorf("%s: %w", email, ErrExists)
@@ -146,8 +178,8 @@ func (s *Service) Create(ctx context.Context, email string, role Role, password 
 func (s *Service) Authenticate(ctx context.Context, email, password string) (User, error) {
 	var u User
 	var hash string
-	err := s.db.QueryRow(ctx, `SELECT id, email, role, disabled, created_at, password_hash FROM users WHERE lower(email) = lower($1)`,
-		strings.TrimSpace(email)).Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt, &hash)
+	err := s.db.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = lower($1)`,
+		strings.TrimSpace(email)).Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt, &u.SessionVersion, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Spend the same time as a real check so timing does not reveal accounts.
 		_, _ = CheckPassword(dummyHash, password)
@@ -171,8 +203,7 @@ var dummyHash, _ = HashPassword("heed-dummy-password")
 // Get loads a user by id.
 func (s *Service) Get(ctx context.Context, id int64) (User, error) {
 	var u User
-	err := s.db.QueryRow(ctx, `SELECT id, email, role, disabled, created_at FROM users WHERE id = $1`, id).
-		Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt)
+	err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id), &u)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("user %d: %w", id, ErrNotFound)
 	}
@@ -184,7 +215,7 @@ func (s *Service) Get(ctx context.Context, id int64) (User, error) {
 
 // List returns every user, by email.
 func (s *Service) List(ctx context.Context) ([]User, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, email, role, disabled, created_at FROM users ORDER BY lower(email)`)
+	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY lower(email)`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -216,7 +247,7 @@ func (s *Service) CreateToken(ctx context.Context, userID int64, name string) (s
 	}
 	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	sum := sha256.Sum256([]byte(tok))
-	if _, err := s.db.Exec(ctx, `INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, $2, $3)`, userID, name, sum[:]); err != nil {
+	if _, err := s.db.Exec(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_by) VALUES ($1, $2, $3, NULLIF($4, 0))`, userID, name, sum[:], s.by); err != nil {
 		return "", fmt.Errorf("store token: %w", err)
 	}
 	return tok, nil
@@ -232,7 +263,7 @@ func (s *Service) UserByToken(ctx context.Context, token string) (User, error) {
 	err := s.db.QueryRow(ctx, `
 		UPDATE api_tokens t SET last_used_at = now() FROM users u
 		 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.id = t.user_id AND NOT u.disabled
-		RETURNING u.id, u.email, u.role, u.disabled, u.created_at`, sum[:]).Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt)
+		RETURNING u.id, u.email, u.role, u.disabled, u.created_at, u.session_version`, sum[:]).Scan(&u.ID, &u.Email, &u.Role, &u.Disabled, &u.CreatedAt, &u.SessionVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, ErrBadToken
 	}
@@ -240,4 +271,157 @@ func (s *Service) UserByToken(ctx context.Context, token string) (User, error) {
 		return User{}, fmt.Errorf("token lookup: %w", err)
 	}
 	return u, nil
+}
+
+// ByEmail returns the user with an email, in any case.
+func (s *Service) ByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, strings.TrimSpace(email)), &u)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("user %s: %w", email, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: %w", email, err)
+	}
+	return u, nil
+}
+
+// SetDisabled disables user id, or enables them again. A disabled user
+// cannot sign in, their sessions end at their next request and their API
+// tokens stop working; nothing of theirs is deleted. It refuses an admin's
+// disabling of themselves (ErrSelf) and of the last enabled admin
+// (ErrLastAdmin).
+func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (User, error) {
+	if disabled && id == s.by {
+		return User{}, fmt.Errorf("disable user %d: %w", id, ErrSelf)
+	}
+	return s.update(ctx, id, func(u User) bool { return disabled && u.Role == RoleAdmin }, `disabled = $2`, disabled)
+}
+
+// SetRole changes user id's role. It refuses an admin's change of their
+// own role (ErrSelf) and the demotion of the last enabled admin
+// (ErrLastAdmin).
+func (s *Service) SetRole(ctx context.Context, id int64, role Role) (User, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return User{}, err
+	}
+	if id == s.by {
+		return User{}, fmt.Errorf("change the role of user %d: %w", id, ErrSelf)
+	}
+	return s.update(ctx, id, func(u User) bool { return role != RoleAdmin && u.Role == RoleAdmin && !u.Disabled }, `role = $2`, string(role))
+}
+
+// SetPassword sets user id's password, as an admin's reset does, and ends
+// their sessions. The password must have at least MinPassword characters.
+func (s *Service) SetPassword(ctx context.Context, id int64, password string) (User, error) {
+	if len(password) < MinPassword {
+		return User{}, fmt.Errorf("password: at least %d characters: %w", MinPassword, ErrInvalid)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	return s.update(ctx, id, func(User) bool { return false }, `password_hash = $2, session_version = session_version + 1`, hash)
+}
+
+// ChangePassword is a user's change of their own password: current must be
+// their password (ErrBadCredentials otherwise). Their other sessions end;
+// the returned User's SessionVersion is the one the session making the
+// change should keep.
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) (User, error) {
+	var hash string
+	err := s.db.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 AND NOT disabled`, id).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	ok, err := CheckPassword(hash, current)
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	if !ok {
+		return User{}, ErrBadCredentials
+	}
+	return s.As(id).SetPassword(ctx, id, next)
+}
+
+// update applies set (an assignment list whose $2 is arg) to user id in a
+// transaction that holds the enabled admins' rows, and returns the user as
+// changed. removesAdmin, given the user before the change, reports whether
+// the change takes away an enabled admin: it is refused with ErrLastAdmin
+// when they are the last.
+func (s *Service) update(ctx context.Context, id int64, removesAdmin func(User) bool, set string, arg any) (User, error) {
+	var u User
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id), &u)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if removesAdmin(u) && len(admins) == 1 && admins[0] == id {
+			return ErrLastAdmin
+		}
+		return scanUser(tx.QueryRow(ctx, `UPDATE users SET `+set+`, updated_by = NULLIF($3, 0) WHERE id = $1 RETURNING `+userColumns, id, arg, s.by), &u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// Token is an API token as its owner's admin sees it: never the token.
+type Token struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// Tokens returns user id's API tokens, the newest first.
+func (s *Service) Tokens(ctx context.Context, userID int64) ([]Token, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY id DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Token])
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// RevokeToken revokes user userID's API token tokenID at once; revoking a
+// revoked token changes nothing. It returns ErrTokenNotFound when the user
+// has no such token.
+func (s *Service) RevokeToken(ctx context.Context, userID, tokenID int64) (Token, error) {
+	var t Token
+	scan := func(row pgx.Row) error { return row.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt) }
+	err := scan(s.db.QueryRow(ctx, `
+		UPDATE api_tokens SET revoked_at = now(), revoked_by = NULLIF($3, 0)
+		 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL
+		RETURNING id, name, created_at, last_used_at, revoked_at`, userID, tokenID, s.by))
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Revoked already, or not the user's.
+		err = scan(s.db.QueryRow(ctx, `SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE id = $2 AND user_id = $1`, userID, tokenID))
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Token{}, fmt.Errorf("token %d of user %d: %w", tokenID, userID, ErrTokenNotFound)
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("revoke token %d: %w", tokenID, err)
+	}
+	return t, nil
 }
