@@ -236,7 +236,8 @@ var errDryRun = errors.New("dry run")
 // leading zeros back. The import is all-or-nothing: if any row is invalid,
 // or the file is malformed, nothing is stored and the error reports each
 // rejected line and why; a number already on the list is such a row,
-// unless opts.SkipExisting skips it. A dry run (opts.DryRun) checks
+// unless opts.SkipExisting skips it or opts.UpdateExisting updates the
+// contact from the row's columns. A dry run (opts.DryRun) checks
 // everything an import checks, the list's numbers included, and writes
 // nothing.
 func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Reader, opts ImportOptions) (ImportReport, error) {
@@ -262,7 +263,7 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		if err != nil {
 			return fmt.Errorf("list: %w", err)
 		}
-		existing, err := listContacts(ctx, tx, rep.ListID)
+		existing, err := listContacts(ctx, tx, rep.ListID, opts.UpdateExisting)
 		if err != nil {
 			return err
 		}
@@ -330,7 +331,8 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 	case err != nil:
 		var ie *ImportError
 		if errors.As(err, &ie) {
-			rep.ListID, rep.Imported = 0, 0
+			// Nothing was written: no contact was updated either.
+			rep.ListID, rep.Imported, rep.Updated, rep.Unchanged = 0, 0, nil, 0
 			ie.Report = rep
 			return rep, ie
 		}
@@ -345,12 +347,18 @@ type storedContact struct {
 	contactRow
 }
 
-// listContacts returns the contacts of list id by phone, locked against
-// another import's changes until tx ends.
-func listContacts(ctx context.Context, tx pgx.Tx, id int64) (map[string]storedContact, error) {
+// listContacts returns the contacts of list id by phone; forUpdate locks
+// them against other changes until tx ends (imports into one list already
+// wait for each other on its row). The lock lets campaigns go on reading
+// them and recording attempts.
+func listContacts(ctx context.Context, tx pgx.Tx, id int64, forUpdate bool) (map[string]storedContact, error) {
+	lock := ""
+	if forUpdate {
+		lock = " FOR NO KEY UPDATE"
+	}
 	rows, err := tx.Query(ctx, `
 		SELECT id, name, phone, state, zip, external_ref, appointment_at, place, matter, person_ref
-		FROM contacts WHERE list_id = $1 FOR UPDATE`, id)
+		FROM contacts WHERE list_id = $1`+lock, id)
 	if err != nil {
 		return nil, fmt.Errorf("existing contacts: %w", err)
 	}
@@ -445,8 +453,9 @@ func (c storedContact) lacking(changed []string) []string {
 }
 
 // refuseEmptied adds to rejected the updates (by contact id) that empty a
-// field a campaign still has to say to the contact: one whose target in
-// the campaign is still pending, and whose message uses the field. Its
+// field a campaign still has to say to the contact: one not completed nor
+// cancelled whose target is still pending or being dialed (a failed call
+// is tried again), and whose message uses the field. Its
 // message could not be said, and the campaign's batches would fail.
 func refuseEmptied(ctx context.Context, tx pgx.Tx, emptied map[int64]emptiedFields, rejected *[]RowError) error {
 	if len(emptied) == 0 {
@@ -454,7 +463,8 @@ func refuseEmptied(ctx context.Context, tx pgx.Tx, emptied map[int64]emptiedFiel
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT t.contact_id, c.name, c.message_text FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
-		 WHERE t.contact_id = ANY($1) AND t.state = 'pending' ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(emptied)))
+		 WHERE t.contact_id = ANY($1) AND t.state IN ('pending', 'dialing') AND c.status IN ('draft', 'running', 'paused')
+		 ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(emptied)))
 	if err != nil {
 		return fmt.Errorf("pending calls: %w", err)
 	}

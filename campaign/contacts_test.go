@@ -353,4 +353,18 @@ Dee,8605550104,2026-12-04 11:00
 	require.NoError(t, err)
 	require.Equal(t, []RowError{{Line: 2, Reason: "changes place"}, {Line: 3, Reason: "changes appointment_at"}}, rep.Updated)
 	require.Equal(t, contact{Name: "Dee"}, read("+18605550104"))
+
+	// A target being dialed counts (a failed call is tried again); a
+	// cancelled campaign's pending targets do not.
+	_, err = db.Exec(ctx, `UPDATE campaign_targets t SET state = 'dialing' FROM contacts c WHERE c.id = t.contact_id AND t.campaign_id = $1 AND c.phone = '+18605550101'`, c.ID)
+	require.NoError(t, err)
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader(cancelled), ImportOptions{UpdateExisting: true})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{{Line: 2, Reason: reason}}, ie.Report.Rejected)
+	require.Nil(t, ie.Report.Updated, "a refused import updates nothing, and says so")
+	_, err = db.Exec(ctx, `UPDATE campaigns SET status = 'cancelled' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader(cancelled), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Nil(t, read("+18605550101").At)
 }

@@ -17,9 +17,7 @@ import (
 )
 
 type usersData struct {
-	Users    []account.User
-	NewToken string
-	TokenFor string
+	Users []account.User
 	// NewPassword is a password just set by a reset, shown once, for
 	// PasswordFor.
 	NewPassword, PasswordFor string
@@ -145,7 +143,9 @@ func (s *Server) changeUser(c echo.Context) error {
 	}
 	switch {
 	case errors.Is(err, account.ErrSelf):
-		return s.renderUsers(c, http.StatusConflict, "You cannot disable or change the role of your own account: another admin must.", usersData{})
+		return s.renderUsers(c, http.StatusConflict, "Not on your own account: another admin must disable you or change your role, and you change your password on your account page.", usersData{})
+	case errors.Is(err, account.ErrNotAdmin):
+		return echo.NewHTTPError(http.StatusForbidden, "Only an enabled admin may change users.")
 	case errors.Is(err, account.ErrLastAdmin):
 		return s.renderUsers(c, http.StatusConflict, "heed must keep at least one enabled admin: make another user an admin first.", usersData{})
 	case err != nil:
@@ -195,6 +195,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	u, err := s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
+		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "ip", c.RealIP())
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "Your current password is wrong."})
 	case errors.Is(err, account.ErrInvalid):
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: fmt.Sprintf("The new password needs at least %d characters.", account.MinPassword)})

@@ -64,7 +64,10 @@ func TestManageUsers(t *testing.T) {
 	require.NotContains(t, body, fmt.Sprintf(`id="disable-%d"`, adminID), "no disabling oneself from the page")
 	require.Contains(t, body, fmt.Sprintf(`id="disable-%d"`, paraID))
 
-	// Disable: signed out at once, tokens stop; enable: may sign in again.
+	// Disable: signed out at once, tokens stop; enable: may sign in again,
+	// but the sessions of before stay ended, even one that made no request
+	// while the user was disabled.
+	idle := signin("para@firm.test", password)
 	code, body := change(admin, paraID, "disable", nil)
 	require.Equal(t, http.StatusSeeOther, code, body)
 	require.False(t, signedIn(para))
@@ -76,6 +79,7 @@ func TestManageUsers(t *testing.T) {
 	code, _ = change(admin, paraID, "enable", nil)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.Equal(t, http.StatusOK, api())
+	require.False(t, signedIn(idle))
 	para = signin("para@firm.test", password)
 
 	// A role change applies at the next request.
@@ -93,8 +97,10 @@ func TestManageUsers(t *testing.T) {
 	// Not oneself.
 	code, body = change(admin, adminID, "disable", nil)
 	require.Equal(t, http.StatusConflict, code)
-	require.Contains(t, body, "You cannot disable or change the role of your own account: another admin must.")
+	require.Contains(t, body, "Not on your own account: another admin must disable you or change your role")
 	code, _ = change(admin, adminID, "role", url.Values{"role": {"paralegal"}})
+	require.Equal(t, http.StatusConflict, code)
+	code, _ = change(admin, adminID, "password", nil)
 	require.Equal(t, http.StatusConflict, code)
 	require.True(t, signedIn(admin))
 

@@ -110,7 +110,9 @@ func (m *Main) userRole(ctx context.Context, args []string) error {
 func (m *Main) userPassword(ctx context.Context, args []string) error {
 	var password *string
 	return m.userCommand(ctx, "user password", args, func(f *flags) {
-		password = f.str("password", "HEED_USER_PASSWORD", "", "the new password; empty generates one and prints it")
+		// No environment variable: HEED_USER_PASSWORD, user add's, would
+		// silently give every reset the same password.
+		password = f.String("password", "", "the new password; empty generates one and prints it")
 	}, func(svc *account.Service, u account.User) error {
 		pw := *password
 		if pw == "" {

@@ -29,9 +29,13 @@ var (
 	ErrExists         = errors.New("a user with that email already exists")
 	// ErrLastAdmin refuses a change that would leave no enabled admin.
 	ErrLastAdmin = errors.New("heed must keep at least one enabled admin")
-	// ErrSelf refuses an admin's disabling of, or role change to, their
-	// own account, which another admin must make.
-	ErrSelf = errors.New("an admin may not disable or demote themselves")
+	// ErrSelf refuses an admin's disabling of, role change to, or
+	// password reset of their own account: another admin disables or
+	// demotes them, and they change their password with ChangePassword.
+	ErrSelf = errors.New("not on one's own account")
+	// ErrNotAdmin refuses a change by a user who is no longer an enabled
+	// admin when it is made.
+	ErrNotAdmin = errors.New("only an enabled admin may change users")
 	// ErrTokenNotFound reports an API token that does not exist.
 	ErrTokenNotFound = errors.New("API token not found")
 )
@@ -162,7 +166,7 @@ func (s *Service) Create(ctx context.Context, email string, role Role, password 
 		return User{}, err
 	}
 	var u User
-	err = scanUser(s.db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash, updated_by) VALUES ($1, $2, $3, NULLIF($4, 0))
+	err = scanUser(s.db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash, updated_by) VALUES ($1, $2, $3, NULLIF($4::bigint, 0))
 		RETURNING `+userColumns, addr.Address, string(role), hash, s.by), &u)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -247,7 +251,7 @@ func (s *Service) CreateToken(ctx context.Context, userID int64, name string) (s
 	}
 	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	sum := sha256.Sum256([]byte(tok))
-	if _, err := s.db.Exec(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_by) VALUES ($1, $2, $3, NULLIF($4, 0))`, userID, name, sum[:], s.by); err != nil {
+	if _, err := s.db.Exec(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_by) VALUES ($1, $2, $3, NULLIF($4::bigint, 0))`, userID, name, sum[:], s.by); err != nil {
 		return "", fmt.Errorf("store token: %w", err)
 	}
 	return tok, nil
@@ -287,15 +291,16 @@ func (s *Service) ByEmail(ctx context.Context, email string) (User, error) {
 }
 
 // SetDisabled disables user id, or enables them again. A disabled user
-// cannot sign in, their sessions end at their next request and their API
-// tokens stop working; nothing of theirs is deleted. It refuses an admin's
-// disabling of themselves (ErrSelf) and of the last enabled admin
-// (ErrLastAdmin).
+// cannot sign in, their sessions end (enabling them again does not bring
+// those back) and their API tokens stop working until they are enabled;
+// nothing of theirs is deleted. It refuses an admin's disabling of
+// themselves (ErrSelf) and of the last enabled admin (ErrLastAdmin).
 func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (User, error) {
 	if disabled && id == s.by {
 		return User{}, fmt.Errorf("disable user %d: %w", id, ErrSelf)
 	}
-	return s.update(ctx, id, func(u User) bool { return disabled && u.Role == RoleAdmin }, `disabled = $2`, disabled)
+	return s.update(ctx, id, func(u User) bool { return disabled && u.Role == RoleAdmin },
+		`disabled = $2, session_version = session_version + CASE WHEN $2 THEN 1 ELSE 0 END`, disabled)
 }
 
 // SetRole changes user id's role. It refuses an admin's change of their
@@ -313,7 +318,17 @@ func (s *Service) SetRole(ctx context.Context, id int64, role Role) (User, error
 
 // SetPassword sets user id's password, as an admin's reset does, and ends
 // their sessions. The password must have at least MinPassword characters.
+// An admin's own password is changed with ChangePassword, which asks for
+// the current one (ErrSelf).
 func (s *Service) SetPassword(ctx context.Context, id int64, password string) (User, error) {
+	if id == s.by {
+		return User{}, fmt.Errorf("reset the password of user %d: %w", id, ErrSelf)
+	}
+	return s.setPassword(ctx, id, password)
+}
+
+// setPassword is SetPassword without the check of who makes the change.
+func (s *Service) setPassword(ctx context.Context, id int64, password string) (User, error) {
 	if len(password) < MinPassword {
 		return User{}, fmt.Errorf("password: at least %d characters: %w", MinPassword, ErrInvalid)
 	}
@@ -321,7 +336,7 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) (U
 	if err != nil {
 		return User{}, err
 	}
-	return s.update(ctx, id, func(User) bool { return false }, `password_hash = $2, session_version = session_version + 1`, hash)
+	return s.update(ctx, id, nil, `password_hash = $2, session_version = session_version + 1`, hash)
 }
 
 // ChangePassword is a user's change of their own password: current must be
@@ -344,36 +359,50 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if !ok {
 		return User{}, ErrBadCredentials
 	}
-	return s.As(id).SetPassword(ctx, id, next)
+	return s.As(id).setPassword(ctx, id, next)
 }
 
 // update applies set (an assignment list whose $2 is arg) to user id in a
-// transaction that holds the enabled admins' rows, and returns the user as
-// changed. removesAdmin, given the user before the change, reports whether
-// the change takes away an enabled admin: it is refused with ErrLastAdmin
-// when they are the last.
+// transaction, and returns the user as changed. removesAdmin, unless nil,
+// reports, given the user before the change, whether the change takes away
+// an enabled admin: the transaction then holds the enabled admins' rows,
+// and the change is refused with ErrLastAdmin when they are the last. A
+// change made by an admin (s.by) is refused with ErrNotAdmin unless they
+// are still an enabled admin when it is made.
 func (s *Service) update(ctx context.Context, id int64, removesAdmin func(User) bool, set string, arg any) (User, error) {
 	var u User
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE`)
-		if err != nil {
-			return err
+		var admins []int64
+		if removesAdmin != nil {
+			rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR NO KEY UPDATE`)
+			if err != nil {
+				return err
+			}
+			if admins, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+				return err
+			}
 		}
-		admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
+		if s.by != 0 && s.by != id {
+			var ok bool
+			err := tx.QueryRow(ctx, `SELECT role = 'admin' AND NOT disabled FROM users WHERE id = $1 FOR SHARE`, s.by).Scan(&ok)
+			if errors.Is(err, pgx.ErrNoRows) || err == nil && !ok {
+				return ErrNotAdmin
+			}
+			if err != nil {
+				return err
+			}
 		}
-		err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id), &u)
+		err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id), &u)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if removesAdmin(u) && len(admins) == 1 && admins[0] == id {
+		if removesAdmin != nil && removesAdmin(u) && len(admins) == 1 && admins[0] == id {
 			return ErrLastAdmin
 		}
-		return scanUser(tx.QueryRow(ctx, `UPDATE users SET `+set+`, updated_by = NULLIF($3, 0) WHERE id = $1 RETURNING `+userColumns, id, arg, s.by), &u)
+		return scanUser(tx.QueryRow(ctx, `UPDATE users SET `+set+`, updated_by = NULLIF($3::bigint, 0) WHERE id = $1 RETURNING `+userColumns, id, arg, s.by), &u)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("user %d: %w", id, err)
@@ -410,7 +439,7 @@ func (s *Service) RevokeToken(ctx context.Context, userID, tokenID int64) (Token
 	var t Token
 	scan := func(row pgx.Row) error { return row.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt) }
 	err := scan(s.db.QueryRow(ctx, `
-		UPDATE api_tokens SET revoked_at = now(), revoked_by = NULLIF($3, 0)
+		UPDATE api_tokens SET revoked_at = now(), revoked_by = NULLIF($3::bigint, 0)
 		 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL
 		RETURNING id, name, created_at, last_used_at, revoked_at`, userID, tokenID, s.by))
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -52,13 +52,20 @@ func TestManageUsers(t *testing.T) {
 	root, err = svc.As(pat.ID).SetRole(ctx, root.ID, account.RoleAttorney)
 	require.NoError(t, err)
 	require.Equal(t, account.RoleAttorney, root.Role)
+	// No longer an admin, root may change no one.
+	_, err = asRoot.SetDisabled(ctx, pat.ID, true)
+	require.ErrorIs(t, err, account.ErrNotAdmin)
+	_, err = asRoot.SetPassword(ctx, pat.ID, "a brand new password")
+	require.ErrorIs(t, err, account.ErrNotAdmin)
 	// A disabled admin does not count: with root re-promoted and Pat
 	// disabled, root is the last enabled admin.
 	_, err = svc.As(pat.ID).SetRole(ctx, root.ID, account.RoleAdmin)
 	require.NoError(t, err)
+	v := pat.SessionVersion
 	pat, err = asRoot.SetDisabled(ctx, pat.ID, true)
 	require.NoError(t, err)
 	require.True(t, pat.Disabled)
+	require.Equal(t, v+1, pat.SessionVersion, "disabling ends the sessions")
 	_, err = svc.SetDisabled(ctx, root.ID, true)
 	require.ErrorIs(t, err, account.ErrLastAdmin)
 	_, err = svc.SetRole(ctx, pat.ID, account.RoleParalegal)
@@ -71,8 +78,10 @@ func TestManageUsers(t *testing.T) {
 	require.ErrorIs(t, err, account.ErrBadCredentials)
 	_, err = svc.UserByToken(ctx, tok)
 	require.ErrorIs(t, err, account.ErrBadToken)
+	before := pat.SessionVersion
 	pat, err = asRoot.SetDisabled(ctx, pat.ID, false)
 	require.NoError(t, err)
+	require.Equal(t, before, pat.SessionVersion, "enabling starts no session")
 	_, err = svc.UserByToken(ctx, tok)
 	require.NoError(t, err)
 
@@ -80,6 +89,8 @@ func TestManageUsers(t *testing.T) {
 	// session version moves.
 	_, err = asRoot.SetPassword(ctx, pat.ID, "short")
 	require.ErrorIs(t, err, account.ErrInvalid)
+	_, err = asRoot.SetPassword(ctx, root.ID, "a brand new password")
+	require.ErrorIs(t, err, account.ErrSelf, "one's own password takes the current one")
 	reset, err := asRoot.SetPassword(ctx, pat.ID, "a brand new password")
 	require.NoError(t, err)
 	require.Equal(t, pat.SessionVersion+1, reset.SessionVersion)
