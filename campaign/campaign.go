@@ -430,7 +430,7 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 	if !listExists {
 		fe["list_id"] = "choose an existing contact list"
 	} else if tmplOK {
-		msg, err := s.missingFields(ctx, in.ListID, tmpl)
+		msg, err := missingFields(ctx, s.db, in.ListID, tmpl)
 		if err != nil {
 			return v, err
 		}
@@ -453,14 +453,19 @@ var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
 	"matter":         {"{matter}", "no matter", "matter = ''"},
 }
 
+// querier runs queries: the pool, or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // missingFields says which contacts of a list lack a field the template
 // uses: how many, and the first few by name and phone. It returns "" when
 // none does.
-func (s *Service) missingFields(ctx context.Context, listID int64, t Template) (string, error) {
+func missingFields(ctx context.Context, q querier, listID int64, t Template) (string, error) {
 	var msgs []string
 	for _, f := range t.Needs() {
 		need := fieldNeeds[f]
-		rows, err := s.db.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
+		rows, err := q.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
 			WHERE list_id = $1 AND `+need.cond+` ORDER BY id LIMIT 3`, listID)
 		if err != nil {
 			return "", fmt.Errorf("campaign: check contact fields: %w", err)
@@ -502,8 +507,28 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 		return Campaign{}, err
 	}
 	in, retry, p := v.in, v.retry, v.plan
-	var id int64
+	var (
+		id      int64
+		changed FieldErrors // the list changed since validate
+	)
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// The list's contacts, checked again under a lock that a contacts
+		// import into the list waits for (and that waits for one): an
+		// import that emptied a field the message says between validate
+		// and here would leave targets whose message cannot be said.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, in.ListID); err != nil {
+			return fmt.Errorf("lock list: %w", err)
+		}
+		if t, err := ParseTemplate(in.Message); err == nil {
+			msg, err := missingFields(ctx, tx, in.ListID, t)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				changed = FieldErrors{"message": msg}
+				return changed
+			}
+		}
 		err := tx.QueryRow(ctx, `
 			INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds, created_by,
 			                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s, retry_machine_s,
@@ -524,6 +549,9 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 		}
 		return nil
 	})
+	if changed != nil {
+		return Campaign{}, changed
+	}
 	if err != nil {
 		return Campaign{}, fmt.Errorf("campaign: create: %w", err)
 	}

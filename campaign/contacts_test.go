@@ -368,3 +368,47 @@ Dee,8605550104,2026-12-04 11:00
 	require.NoError(t, err)
 	require.Nil(t, read("+18605550101").At)
 }
+
+// TestCreateWaitsForImport: a campaign created while a contacts import
+// into its list is in flight waits for it, and checks the contacts again:
+// an import that empties an appointment the message says, committed after
+// the campaign's checks first passed, makes the campaign refused, not
+// created with a target whose message cannot be said.
+func TestCreateWaitsForImport(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	rep, err := s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,appointment_at\nAnn,8605550101,2026-12-01 09:30\n"), ImportOptions{})
+	require.NoError(t, err)
+
+	// An import in flight, as ImportContacts holds it: the list's row
+	// locked, Ann's appointment emptied, not yet committed.
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `INSERT INTO contact_lists (name) VALUES ('docket') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE contacts SET appointment_at = NULL WHERE phone = '+18605550101'`)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: rep.ListID, CallerID: "860-555-0100",
+			Message: "Your hearing is on {date} at {time}."}, 0)
+		done <- err
+	}()
+	// Commit once the campaign waits for the list's lock.
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM contact_lists WHERE id = $1 FOR SHARE%'`).Scan(&n))
+		return n == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, tx.Commit(ctx))
+	err = <-done
+	var fe FieldErrors
+	require.ErrorAs(t, err, &fe)
+	require.Contains(t, fe["message"], "Ann (+18605550101)")
+	var n int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM campaigns`).Scan(&n))
+	require.Zero(t, n)
+}
