@@ -72,8 +72,11 @@ type Campaign struct {
 	// Record says whether calls are recorded.
 	Record bool `json:"record"`
 	// Schedule is when the campaign may place calls.
-	Schedule    Schedule   `json:"schedule"`
-	Generation  int64      `json:"-"`
+	Schedule   Schedule `json:"schedule"`
+	Generation int64    `json:"-"`
+	// Edits counts the edits of the draft: Start checks the campaign it
+	// starts is the one its launch checks passed.
+	Edits       int        `json:"-"`
 	CreatedAt   time.Time  `json:"created_at"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
@@ -502,16 +505,43 @@ func missingFields(ctx context.Context, q querier, listID int64, t Template) (st
 // contact of its list. Invalid input is reported as FieldErrors, which
 // wrap ErrInvalid.
 func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Campaign, error) {
+	return s.store(ctx, 0, in, userID)
+}
+
+// Update replaces the settings of draft campaign id with in, validated as
+// Create validates them, and its targets with the contacts of in's list.
+// Invalid input is reported as FieldErrors; a campaign that is no longer a
+// draft is refused with ErrInvalidTransition, one that does not exist with
+// ErrNotFound.
+func (s *Service) Update(ctx context.Context, id int64, in NewCampaign) (Campaign, error) {
+	return s.store(ctx, id, in, 0)
+}
+
+// store is Create (id 0, with the creator userID) and Update (of draft id).
+func (s *Service) store(ctx context.Context, id int64, in NewCampaign, userID int64) (Campaign, error) {
 	v, err := s.validate(ctx, in)
 	if err != nil {
 		return Campaign{}, err
 	}
 	in, retry, p := v.in, v.retry, v.plan
 	var (
-		id      int64
+		editing = id != 0
 		changed FieldErrors // the list changed since validate
 	)
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if editing {
+			var status Status
+			err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("lock campaign: %w", err)
+			}
+			if status != StatusDraft {
+				return fmt.Errorf("edit a %s campaign: %w", status, ErrInvalidTransition)
+			}
+		}
 		// The list's contacts, checked again under a lock that a contacts
 		// import into the list waits for (and that waits for one): an
 		// import that emptied a field the message says between validate
@@ -529,21 +559,37 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 				return changed
 			}
 		}
-		err := tx.QueryRow(ctx, `
-			INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds, created_by,
-			                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s, retry_machine_s,
-			                       callback, calls_per_second, amd, transfer_to, record,
-			                       time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
-			RETURNING id`,
-			in.Name, string(v.purpose), in.ListID, in.Message, in.Audio, v.callerID, in.MaxConcurrent, in.RingSeconds, userID,
+		args := []any{in.Name, string(v.purpose), in.ListID, in.Message, in.Audio, v.callerID, in.MaxConcurrent, in.RingSeconds,
 			retry.MaxAttempts, retry.BusySeconds, retry.NoAnswerSecs, retry.FailedSeconds, retry.MachineSeconds,
 			v.callback, in.CallsPerSecond, v.amd, v.transfer, in.Record,
-			p.loc.String(), p.start, p.end, p.winStart, p.winEnd, int(p.days)).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("insert campaign: %w", err)
+			p.loc.String(), p.start, p.end, p.winStart, p.winEnd, int(p.days)}
+		if !editing {
+			err := tx.QueryRow(ctx, `
+				INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds,
+				                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s, retry_machine_s,
+				                       callback, calls_per_second, amd, transfer_to, record,
+				                       time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days, created_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, NULLIF($25::bigint, 0))
+				RETURNING id`, append(args, userID)...).Scan(&id)
+			if err != nil {
+				return fmt.Errorf("insert campaign: %w", err)
+			}
+		} else {
+			_, err := tx.Exec(ctx, `
+				UPDATE campaigns SET name = $1, purpose = $2, list_id = $3, message_text = $4, message_audio = $5, caller_id = $6,
+				       max_concurrent = $7, ring_seconds = $8, max_attempts = $9, retry_busy_s = $10, retry_no_answer_s = $11,
+				       retry_failed_s = $12, retry_machine_s = $13, callback = $14, calls_per_second = $15, amd = $16,
+				       transfer_to = $17, record = $18, time_zone = $19, starts_at = $20, ends_at = $21, window_start_min = $22,
+				       window_end_min = $23, window_days = $24, edits = edits + 1, updated_at = now()
+				 WHERE id = $25`, append(args, id)...)
+			if err != nil {
+				return fmt.Errorf("update campaign: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM campaign_targets WHERE campaign_id = $1`, id); err != nil {
+				return fmt.Errorf("replace targets: %w", err)
+			}
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts WHERE list_id = $2`, id, in.ListID)
+		_, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts WHERE list_id = $2`, id, in.ListID)
 		if err != nil {
 			return fmt.Errorf("insert targets: %w", err)
 		}
@@ -553,6 +599,9 @@ func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Cam
 		return Campaign{}, changed
 	}
 	if err != nil {
+		if editing {
+			return Campaign{}, fmt.Errorf("campaign: update: %w", err)
+		}
 		return Campaign{}, fmt.Errorf("campaign: create: %w", err)
 	}
 	return s.Get(ctx, id)
@@ -563,7 +612,7 @@ const campaignColumns = `
 	c.ring_seconds, c.max_attempts, c.retry_busy_s, c.retry_no_answer_s, c.retry_failed_s, c.retry_machine_s,
 	coalesce(NULLIF(c.callback, ''), c.caller_id), c.calls_per_second, c.amd, c.transfer_to, c.record,
 	c.time_zone, c.starts_at, c.ends_at, c.window_start_min, c.window_end_min, c.window_days,
-	c.generation, c.created_at, c.started_at, c.completed_at,
+	c.generation, c.edits, c.created_at, c.started_at, c.completed_at,
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'pending'),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'done'),
@@ -586,7 +635,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 		&c.MaxConcurrent, &c.RingSeconds, &c.Retry.MaxAttempts, &c.Retry.BusySeconds, &c.Retry.NoAnswerSecs, &c.Retry.FailedSeconds, &c.Retry.MachineSeconds,
 		&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record,
 		&tz, &start, &end, &winStart, &winEnd, &days,
-		&c.Generation, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
+		&c.Generation, &c.Edits, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
 		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Attempts, &c.Counts.Blocked, &byOutcome)
 	if err != nil {
 		return c, err
@@ -926,9 +975,12 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		}
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var status Status
-		var gen int64
-		err := tx.QueryRow(ctx, `SELECT status, generation FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen)
+		var (
+			status Status
+			gen    int64
+			edits  int
+		)
+		err := tx.QueryRow(ctx, `SELECT status, generation, edits FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen, &edits)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 		}
@@ -941,6 +993,10 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		case StatusDraft, StatusPaused:
 		default:
 			return fmt.Errorf("start a %s campaign: %w", status, ErrInvalidTransition)
+		}
+		if edits != c.Edits {
+			// Edited since the launch checks passed: they must pass again.
+			return fmt.Errorf("the campaign was edited while it was being started; start it again: %w", ErrInvalidTransition)
 		}
 		gen++
 		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_at = now() WHERE id = $1`, id, gen); err != nil {

@@ -24,6 +24,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/campaigns", s.apiCampaigns, all)
 	g.POST("/campaigns", s.apiCreateCampaign, runners)
 	g.GET("/campaigns/:id", s.apiCampaign, all)
+	g.PUT("/campaigns/:id", s.apiUpdateCampaign, runners)
 	g.POST("/campaigns/:id/start", s.apiStart, runners)
 	g.POST("/campaigns/:id/pause", s.apiPause, runners)
 	g.GET("/campaigns/:id/attempts", s.apiAttempts, all)
@@ -56,6 +57,35 @@ func (s *Server) apiCreateCampaign(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, cp)
+}
+
+// apiUpdateCampaign replaces a draft campaign's settings with the body's,
+// as POST /campaigns takes them; the campaign keeps its recorded message.
+func (s *Server) apiUpdateCampaign(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in campaign.NewCampaign
+	if err := c.Bind(&in); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body must be a JSON campaign: "+err.Error())
+	}
+	cp, err := s.cfg.Campaigns.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	in.Audio = cp.Audio
+	cp, err = s.cfg.Campaigns.Update(c.Request().Context(), id, in)
+	if fe, ok := err.(campaign.FieldErrors); ok {
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": "invalid campaign", "fields": fe})
+	}
+	if errors.Is(err, campaign.ErrInvalidTransition) {
+		return echo.NewHTTPError(http.StatusConflict, "only a draft campaign can be edited")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cp)
 }
 
 func (s *Server) apiCampaign(c echo.Context) error {

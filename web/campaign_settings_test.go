@@ -143,6 +143,61 @@ func TestNewCampaignFormSettings(t *testing.T) {
 			"Mon, Wed, Fri, 09:00-17:30 (America/Chicago), from Mon Nov 30 2099 08:00, until Fri Dec 4 2099 18:00", "greeting_ms 1200"} {
 			require.Contains(t, page, want)
 		}
+
+		// The draft's edit form comes back with every setting as stored,
+		// in the form's own units; the same form saved, renamed, keeps them.
+		stored := func() string {
+			var row string
+			require.NoError(t, b.db.QueryRow(ctx, `SELECT concat_ws('|', purpose, list_id, message_text, caller_id, callback, transfer_to, record,
+				calls_per_second, amd::text, max_concurrent, ring_seconds, max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s,
+				retry_machine_s, time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days) FROM campaigns WHERE id = $1`, id).Scan(&row))
+			return row
+		}
+		before := stored()
+		code, edit, _ := br.get(fmt.Sprintf("/campaigns/%d/edit", id))
+		require.Equal(t, http.StatusOK, code)
+		for _, want := range []string{fmt.Sprintf(`action="/campaigns/%d/edit"`, id), `value="Hearings"`, `value="&#43;12035550188"`, `value="front-desk"`,
+			`id="record" name="record" type="checkbox" value="on" checked`, `value="1.5"`, `id="max_concurrent" name="max_concurrent" type="number" min="1" max="500" value="5"`,
+			`name="retry_busy" type="number" min="0" max="10080" value="10"`, `name="retry_no_answer" type="number" min="0" max="10080" value="120"`,
+			`name="retry_machine" type="number" min="0" max="10080" value="60"`, `value="America/Chicago"`, `value="2099-11-30T08:00"`, `value="2099-12-04T18:00"`,
+			`value="09:00"`, `value="17:30"`, `id="day-wed" checked`, `name="amd_greeting_ms" type="number" min="0" max="10000" value="1200"`, `id="save"`} {
+			require.Contains(t, edit, want)
+		}
+		require.NotContains(t, edit, `id="day-tue" checked`)
+		f := form()
+		f.Set("name", "Hearings, December")
+		code, body = br.postForm(fmt.Sprintf("/campaigns/%d/edit", id), f)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		require.Equal(t, before, stored())
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM campaigns WHERE name = 'Hearings, December' AND edits = 1`))
+		f.Set("message", "See you at {place}.")
+		code, body = br.postForm(fmt.Sprintf("/campaigns/%d/edit", id), f)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "Bob Moss (&#43;18605550102)")
+		require.Contains(t, body, `id="save"`, "the edit form comes back")
+		require.Equal(t, before, stored())
+
+		// A copy is a new campaign's form, filled the same.
+		code, cp, _ := br.get(fmt.Sprintf("/campaigns/new?from=%d", id))
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, cp, `action="/campaigns"`)
+		require.Contains(t, cp, `value="Copy of Hearings, December"`)
+		require.Contains(t, cp, `value="2099-11-30T08:00"`)
+		require.Contains(t, cp, `Filled from &ldquo;Hearings, December&rdquo;`)
+
+		// Started, it is no longer a draft.
+		_, err := b.db.Exec(ctx, `UPDATE campaigns SET status = 'running' WHERE id = $1`, id)
+		require.NoError(t, err)
+		code, _, _ = br.get(fmt.Sprintf("/campaigns/%d/edit", id))
+		require.Equal(t, http.StatusConflict, code)
+		code, _ = br.postForm(fmt.Sprintf("/campaigns/%d/edit", id), form())
+		require.Equal(t, http.StatusConflict, code)
+		require.Equal(t, before, stored())
+		atty := b.browser(t)
+		code, _ = atty.signin("atty@firm.test", password)
+		require.Equal(t, http.StatusSeeOther, code)
+		code, _, _ = atty.get(fmt.Sprintf("/campaigns/%d/edit", id))
+		require.Equal(t, http.StatusForbidden, code)
 	})
 }
 
@@ -197,6 +252,37 @@ func TestCampaignAPISettings(t *testing.T) {
 		Days: []string{"tue"}}, c.Schedule)
 	require.Contains(t, body, `"by_outcome":{}`)
 	require.Contains(t, body, `"reached":0`)
+
+	// PUT replaces a draft's settings; invalid ones are refused with their
+	// fields, and a started campaign cannot be edited.
+	put := func(body string) (int, string) {
+		req, err := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/campaigns/%d", b.srv.URL, c.ID), strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(out)
+	}
+	edited := fmt.Sprintf(`{"name":"Hearings, Tuesday","purpose":"informational","list_id":%d,"message":"Hi {first_name}.","caller_id":"860-555-0100","ring_seconds":30}`, listID)
+	code, body = put(edited)
+	require.Equal(t, http.StatusOK, code, body)
+	var e campaign.Campaign
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	require.Equal(t, c.ID, e.ID)
+	require.Equal(t, "Hearings, Tuesday", e.Name)
+	require.Equal(t, 30, e.RingSeconds)
+	require.Equal(t, campaign.Schedule{TimeZone: "America/New_York"}, e.Schedule, "every setting is replaced")
+	code, body = put(`{"name":""}`)
+	require.Equal(t, http.StatusUnprocessableEntity, code, body)
+	require.Contains(t, body, `"name"`)
+	_, err = b.db.Exec(ctx, `UPDATE campaigns SET status = 'paused' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	code, _ = put(edited)
+	require.Equal(t, http.StatusConflict, code)
 }
 
 func TestCampaignPageCounts(t *testing.T) {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,10 @@ func (s *Server) campaignsPage(c echo.Context) error {
 }
 
 type newCampaignData struct {
+	// Editing is the draft campaign the form edits; nil for a new one.
+	Editing *campaign.Campaign
+	// CopyOf names the campaign a new one's form was filled from.
+	CopyOf string
 	Lists  []campaign.ContactList
 	Form   campaignForm
 	AMD    []amdField
@@ -135,11 +140,159 @@ func (s *Server) newCampaignData(c echo.Context, f campaignForm, fe campaign.Fie
 }
 
 func (s *Server) newCampaignPage(c echo.Context) error {
-	d, err := s.newCampaignData(c, defaultCampaignForm(), nil)
+	f, copyOf := defaultCampaignForm(), ""
+	if from := c.QueryParam("from"); from != "" {
+		// A new campaign filled from another: the same settings, for a new
+		// list or date.
+		id, err := strconv.ParseInt(from, 10, 64)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusNotFound, "No such campaign.")
+		}
+		src, err := s.cfg.Campaigns.Get(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		f, copyOf = campaignFormOf(src), src.Name
+		f.Name = "Copy of " + src.Name
+	}
+	d, err := s.newCampaignData(c, f, nil)
 	if err != nil {
 		return err
 	}
+	d.CopyOf = copyOf
 	return s.render(c, http.StatusOK, "campaign_new", page{Title: "New campaign", Data: d})
+}
+
+// campaignFormOf is the campaign form filled with cp's settings.
+func campaignFormOf(cp campaign.Campaign) campaignForm {
+	itoa := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.Itoa(n)
+	}
+	f := campaignForm{Name: cp.Name, Purpose: string(cp.Purpose), Message: cp.Message, CallerID: cp.CallerID, ListID: cp.ListID,
+		MaxConcurrent: strconv.Itoa(cp.MaxConcurrent), RingSeconds: strconv.Itoa(cp.RingSeconds),
+		MaxAttempts: strconv.Itoa(cp.Retry.MaxAttempts), RetryBusy: strconv.Itoa(cp.Retry.BusySeconds / 60),
+		RetryNoAnswer: strconv.Itoa(cp.Retry.NoAnswerSecs / 60), RetryFailed: strconv.Itoa(cp.Retry.FailedSeconds / 60),
+		RetryMachine: strconv.Itoa(cp.Retry.MachineSeconds / 60), CallsPerSecond: strconv.FormatFloat(cp.CallsPerSecond, 'f', -1, 64),
+		TransferTo: cp.TransferTo, Record: cp.Record, TimeZone: cp.Schedule.TimeZone,
+		WindowStart: cp.Schedule.WindowStart, WindowEnd: cp.Schedule.WindowEnd, Days: map[string]bool{}, AMD: map[string]string{}}
+	if cp.Callback != cp.CallerID {
+		f.Callback = cp.Callback
+	}
+	// The form's datetime-local fields hold local times without an offset.
+	local := func(s string) string {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return s
+		}
+		return t.Format("2006-01-02T15:04")
+	}
+	f.StartsAt, f.EndsAt = local(cp.Schedule.StartsAt), local(cp.Schedule.EndsAt)
+	for _, d := range cp.Schedule.Days {
+		f.Days[d] = true
+	}
+	if len(cp.Schedule.Days) == 0 {
+		for _, d := range weekDays {
+			f.Days[d.Value] = true
+		}
+	}
+	for _, a := range amdFields {
+		f.AMD[a.key] = itoa(a.get(cp.AMD))
+	}
+	return f
+}
+
+// draft loads the campaign the path names, answering 409 unless it is a
+// draft, the only campaigns that may be edited.
+func (s *Server) draft(c echo.Context) (campaign.Campaign, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return campaign.Campaign{}, err
+	}
+	cp, err := s.cfg.Campaigns.Get(c.Request().Context(), id)
+	if err != nil {
+		return cp, err
+	}
+	if cp.Status != campaign.StatusDraft {
+		return cp, echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("This campaign is %s: only a draft can be edited. Copy it into a new campaign instead.", cp.Status))
+	}
+	return cp, nil
+}
+
+func (s *Server) editCampaignPage(c echo.Context) error {
+	cp, err := s.draft(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.newCampaignData(c, campaignFormOf(cp), nil)
+	if err != nil {
+		return err
+	}
+	d.Editing = &cp
+	return s.render(c, http.StatusOK, "campaign_new", page{Title: "Edit " + cp.Name, Data: d})
+}
+
+// updateCampaign saves the edit form of a draft campaign. Its recording
+// stays unless another is uploaded or the form removes it.
+func (s *Server) updateCampaign(c echo.Context) error {
+	cp, err := s.draft(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	form, in, fe := formCampaign(c)
+	audio, err := s.importAudio(c)
+	if errors.Is(err, dialer.ErrBadAudio) {
+		fe["audio"] = "could not read the recording: upload a WAV or MP3 file"
+	} else if err != nil {
+		return err
+	}
+	switch {
+	case audio != "":
+		in.Audio = audio
+	case c.FormValue("remove_audio") == "":
+		in.Audio = cp.Audio
+	}
+	editErr := func(fe campaign.FieldErrors) error {
+		d, err := s.newCampaignData(c, form, fe)
+		if err != nil {
+			return err
+		}
+		d.Editing = &cp
+		return s.render(c, http.StatusUnprocessableEntity, "campaign_new", page{Title: "Edit " + cp.Name,
+			Error: "Please correct the fields marked below.", Data: d})
+	}
+	if len(fe) > 0 {
+		return editErr(s.allFieldErrors(ctx, in, fe))
+	}
+	saved, err := s.cfg.Campaigns.Update(ctx, cp.ID, in)
+	if errors.As(err, &fe) {
+		return editErr(fe)
+	}
+	if errors.Is(err, campaign.ErrInvalidTransition) {
+		return echo.NewHTTPError(http.StatusConflict, "This campaign was started meanwhile: only a draft can be edited.")
+	}
+	if err != nil {
+		return err
+	}
+	s.flash(c, fmt.Sprintf("Campaign %q saved, with %d contacts.", saved.Name, saved.Counts.Targets))
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", saved.ID))
+}
+
+// allFieldErrors adds to fe, the form's own mistakes, every other mistake
+// of in, so that the form is fixed in one go.
+func (s *Server) allFieldErrors(ctx context.Context, in campaign.NewCampaign, fe campaign.FieldErrors) campaign.FieldErrors {
+	var more campaign.FieldErrors
+	if err := s.cfg.Campaigns.Validate(ctx, in); errors.As(err, &more) {
+		for k, v := range more {
+			if _, ok := fe[k]; !ok {
+				fe[k] = v
+			}
+		}
+	}
+	return fe
 }
 
 // formCampaign reads the new-campaign form. Numbers that do not parse are
@@ -250,18 +403,7 @@ func (s *Server) createCampaign(c echo.Context) error {
 	}
 	in.Audio = audio
 	if len(fe) > 0 {
-		// Report every other mistake too, so the form is fixed in one go.
-		var more campaign.FieldErrors
-		if err := s.cfg.Campaigns.Validate(ctx, in); errors.As(err, &more) {
-			for k, v := range more {
-				if _, ok := fe[k]; !ok {
-					fe[k] = v
-				}
-			}
-		} else if err != nil {
-			return err
-		}
-		return s.newCampaignError(c, form, fe)
+		return s.newCampaignError(c, form, s.allFieldErrors(ctx, in, fe))
 	}
 	created, err := s.cfg.Campaigns.Create(ctx, in, currentUser(c).ID)
 	if errors.As(err, &fe) {

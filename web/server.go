@@ -178,6 +178,8 @@ func (s *Server) routes() {
 	ui.GET("/campaigns/new", s.newCampaignPage, s.require(runners...))
 	ui.POST("/campaigns", s.createCampaign, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/campaigns/:id", s.campaignPage, s.require(all...))
+	ui.GET("/campaigns/:id/edit", s.editCampaignPage, s.require(runners...))
+	ui.POST("/campaigns/:id/edit", s.updateCampaign, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/campaigns/:id/attempts", s.attemptsPartial, s.require(all...))
 	ui.GET("/campaigns/:id/events", s.campaignEvents, s.require(all...))
 	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))

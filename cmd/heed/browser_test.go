@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,6 +113,28 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("create")),
 		chromedp.WaitVisible(chromedp.ID("start")),
+	))
+	// The draft is edited: its form comes back filled with what was stored,
+	// so that renaming it changes nothing else.
+	settings := func() string {
+		t.Helper()
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`['settings', 'schedule'].map(id => document.getElementById(id).textContent).join('|') + '|' + document.querySelector('.card').textContent`))
+		require.NoError(t, err)
+		return strings.ReplaceAll(text, "Hearing reminders (browser)", "NAME")
+	}
+	before := settings()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("edit")),
+		chromedp.WaitVisible(chromedp.ID("save")),
+		chromedp.SetValue(chromedp.ID("name"), "Hearing reminders, December (browser)"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("start")),
+	))
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf(`Campaign "Hearing reminders, December (browser)" saved, with %d contacts.`, len(demoContacts)), strings.TrimSpace(flash))
+	require.Equal(t, before, strings.ReplaceAll(settings(), "Hearing reminders, December (browser)", "NAME"), "an edit that renames changes nothing else")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("start")),
 		chromedp.WaitVisible(chromedp.ID("pause")),
 	))

@@ -1,0 +1,96 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestUpdateDraft: a draft's settings are replaced, validated as on
+// creation, and its targets become the new list's contacts; a campaign
+// that has started cannot be edited.
+func TestUpdateDraft(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	hearings := importList(t, s, "appointments", appointmentsCSV)
+	other := importList(t, s, "other", "name,phone\nCid,8605550103\nDee,8605550104\nEve,8605550105\n")
+	in := NewCampaign{Name: "Hearings", Purpose: "informational", ListID: hearings, CallerID: "860-555-0100",
+		Message: "Smith and Lee calling about your hearing on {date}."}
+	c, err := s.Create(ctx, in, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, c.Counts.Targets)
+
+	// Invalid: the new list's contacts have no appointment for {date}.
+	in.ListID = other
+	_, err = s.Update(ctx, c.ID, in)
+	var fe FieldErrors
+	require.True(t, errors.As(err, &fe), "%v", err)
+	require.Contains(t, fe["message"], "no appointment date and time")
+	got, err := s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, c.Message, got.Message, "a refused edit changes nothing")
+	require.Equal(t, hearings, got.ListID)
+
+	in.Message, in.RingSeconds, in.Schedule = "Smith and Lee calling: please call us back.", 30, &Schedule{TimeZone: "America/Chicago", WindowStart: "10:00", WindowEnd: "16:00"}
+	got, err = s.Update(ctx, c.ID, in)
+	require.NoError(t, err)
+	require.Equal(t, in.Message, got.Message)
+	require.Equal(t, other, got.ListID)
+	require.Equal(t, 30, got.RingSeconds)
+	require.Equal(t, Schedule{TimeZone: "America/Chicago", WindowStart: "10:00", WindowEnd: "16:00"}, got.Schedule)
+	require.Equal(t, 3, got.Counts.Targets, "the new list's contacts")
+	require.Equal(t, c.Edits+1, got.Edits)
+	var stale int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM campaign_targets t JOIN contacts k ON k.id = t.contact_id WHERE t.campaign_id = $1 AND k.list_id <> $2`, c.ID, other).Scan(&stale))
+	require.Zero(t, stale, "no target of the old list is left")
+
+	_, err = s.Update(ctx, 999999, in)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	_, err = s.Update(ctx, c.ID, in)
+	require.ErrorIs(t, err, ErrInvalidTransition)
+}
+
+// TestStartRefusesAnEditedDraft: a draft edited while it is being started
+// (after its launch checks, before it is marked running) is not started
+// with settings the checks never saw.
+func TestStartRefusesAnEditedDraft(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	list := importList(t, s, "appointments", appointmentsCSV)
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: list, CallerID: "860-555-0100",
+		Message: "Smith and Lee calling about your hearing on {date}."}, 0)
+	require.NoError(t, err)
+
+	// An edit in flight holds the campaign's row.
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `UPDATE campaigns SET message_text = 'Hello.', edits = edits + 1 WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Start(ctx, c.ID)
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SELECT status, generation, edits FROM campaigns%'`).Scan(&n))
+		return n == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, tx.Commit(ctx))
+	err = <-done
+	require.ErrorIs(t, err, ErrInvalidTransition)
+	require.ErrorContains(t, err, "edited while it was being started")
+	got, err := s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusDraft, got.Status)
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err, "started again, the checks pass on what it now says")
+}
