@@ -32,6 +32,9 @@ var (
 	ErrNotFound          = errors.New("not found")
 	ErrInvalid           = errors.New("invalid input")
 	ErrInvalidTransition = errors.New("campaign cannot make that change from its current status")
+	// ErrEditConflict refuses an edit made from a form filled before
+	// another edit of the same draft was saved.
+	ErrEditConflict = errors.New("the campaign was edited by someone else meanwhile")
 )
 
 // Status is a campaign's lifecycle state.
@@ -505,20 +508,33 @@ func missingFields(ctx context.Context, q querier, listID int64, t Template) (st
 // contact of its list. Invalid input is reported as FieldErrors, which
 // wrap ErrInvalid.
 func (s *Service) Create(ctx context.Context, in NewCampaign, userID int64) (Campaign, error) {
-	return s.store(ctx, 0, in, userID)
+	return s.store(ctx, 0, in, Edit{By: userID})
+}
+
+// Edit says who edits a draft campaign, and how.
+type Edit struct {
+	// By is the user making the edit, or 0.
+	By int64
+	// KeepAudio keeps the draft's recorded message, whatever the new
+	// settings' Audio says.
+	KeepAudio bool
+	// Edits, when not nil, is the campaign's Edits when the editor's form
+	// was filled: a draft edited since is refused with ErrEditConflict.
+	Edits *int
 }
 
 // Update replaces the settings of draft campaign id with in, validated as
 // Create validates them, and its targets with the contacts of in's list.
 // Invalid input is reported as FieldErrors; a campaign that is no longer a
-// draft is refused with ErrInvalidTransition, one that does not exist with
+// draft is refused with ErrInvalidTransition, one edited since the form
+// of ed.Edits with ErrEditConflict, one that does not exist with
 // ErrNotFound.
-func (s *Service) Update(ctx context.Context, id int64, in NewCampaign) (Campaign, error) {
-	return s.store(ctx, id, in, 0)
+func (s *Service) Update(ctx context.Context, id int64, in NewCampaign, ed Edit) (Campaign, error) {
+	return s.store(ctx, id, in, ed)
 }
 
-// store is Create (id 0, with the creator userID) and Update (of draft id).
-func (s *Service) store(ctx context.Context, id int64, in NewCampaign, userID int64) (Campaign, error) {
+// store is Create (id 0, with the creator ed.By) and Update (of draft id).
+func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) (Campaign, error) {
 	v, err := s.validate(ctx, in)
 	if err != nil {
 		return Campaign{}, err
@@ -530,8 +546,12 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, userID in
 	)
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if editing {
-			var status Status
-			err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+			var (
+				status Status
+				edits  int
+				audio  string
+			)
+			err := tx.QueryRow(ctx, `SELECT status, edits, message_audio FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &edits, &audio)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 			}
@@ -540,6 +560,12 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, userID in
 			}
 			if status != StatusDraft {
 				return fmt.Errorf("edit a %s campaign: %w", status, ErrInvalidTransition)
+			}
+			if ed.Edits != nil && *ed.Edits != edits {
+				return fmt.Errorf("campaign %d: %w", id, ErrEditConflict)
+			}
+			if ed.KeepAudio {
+				in.Audio = audio
 			}
 		}
 		// The list's contacts, checked again under a lock that a contacts
@@ -570,7 +596,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, userID in
 				                       callback, calls_per_second, amd, transfer_to, record,
 				                       time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days, created_by)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, NULLIF($25::bigint, 0))
-				RETURNING id`, append(args, userID)...).Scan(&id)
+				RETURNING id`, append(args, ed.By)...).Scan(&id)
 			if err != nil {
 				return fmt.Errorf("insert campaign: %w", err)
 			}
@@ -580,8 +606,8 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, userID in
 				       max_concurrent = $7, ring_seconds = $8, max_attempts = $9, retry_busy_s = $10, retry_no_answer_s = $11,
 				       retry_failed_s = $12, retry_machine_s = $13, callback = $14, calls_per_second = $15, amd = $16,
 				       transfer_to = $17, record = $18, time_zone = $19, starts_at = $20, ends_at = $21, window_start_min = $22,
-				       window_end_min = $23, window_days = $24, edits = edits + 1, updated_at = now()
-				 WHERE id = $25`, append(args, id)...)
+				       window_end_min = $23, window_days = $24, edits = edits + 1, updated_by = NULLIF($26::bigint, 0), updated_at = now()
+				 WHERE id = $25`, append(args, id, ed.By)...)
 			if err != nil {
 				return fmt.Errorf("update campaign: %w", err)
 			}
@@ -956,7 +982,9 @@ func (s *Service) List(ctx context.Context) ([]Campaign, error) {
 
 // Start moves a draft or paused campaign to running and enqueues its run
 // job, in one transaction: either both happen or neither. Starting a
-// running campaign changes nothing.
+// running campaign changes nothing. A campaign edited or paused between
+// its launch checks and that transaction is not started
+// (ErrInvalidTransition): the checks must run on what it is.
 func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 	c, err := s.Get(ctx, id)
 	if err != nil {
@@ -994,9 +1022,10 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		default:
 			return fmt.Errorf("start a %s campaign: %w", status, ErrInvalidTransition)
 		}
-		if edits != c.Edits {
-			// Edited since the launch checks passed: they must pass again.
-			return fmt.Errorf("the campaign was edited while it was being started; start it again: %w", ErrInvalidTransition)
+		if edits != c.Edits || status != c.Status {
+			// Edited, or paused, since it was read: the launch checks ran
+			// on (or were skipped for) another campaign than this one.
+			return fmt.Errorf("the campaign changed while it was being started; start it again: %w", ErrInvalidTransition)
 		}
 		gen++
 		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_at = now() WHERE id = $1`, id, gen); err != nil {

@@ -26,7 +26,7 @@ func TestUpdateDraft(t *testing.T) {
 
 	// Invalid: the new list's contacts have no appointment for {date}.
 	in.ListID = other
-	_, err = s.Update(ctx, c.ID, in)
+	_, err = s.Update(ctx, c.ID, in, Edit{})
 	var fe FieldErrors
 	require.True(t, errors.As(err, &fe), "%v", err)
 	require.Contains(t, fe["message"], "no appointment date and time")
@@ -36,7 +36,8 @@ func TestUpdateDraft(t *testing.T) {
 	require.Equal(t, hearings, got.ListID)
 
 	in.Message, in.RingSeconds, in.Schedule = "Smith and Lee calling: please call us back.", 30, &Schedule{TimeZone: "America/Chicago", WindowStart: "10:00", WindowEnd: "16:00"}
-	got, err = s.Update(ctx, c.ID, in)
+	stale := c.Edits
+	got, err = s.Update(ctx, c.ID, in, Edit{Edits: &stale})
 	require.NoError(t, err)
 	require.Equal(t, in.Message, got.Message)
 	require.Equal(t, other, got.ListID)
@@ -44,15 +45,35 @@ func TestUpdateDraft(t *testing.T) {
 	require.Equal(t, Schedule{TimeZone: "America/Chicago", WindowStart: "10:00", WindowEnd: "16:00"}, got.Schedule)
 	require.Equal(t, 3, got.Counts.Targets, "the new list's contacts")
 	require.Equal(t, c.Edits+1, got.Edits)
-	var stale int
-	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM campaign_targets t JOIN contacts k ON k.id = t.contact_id WHERE t.campaign_id = $1 AND k.list_id <> $2`, c.ID, other).Scan(&stale))
-	require.Zero(t, stale, "no target of the old list is left")
+	var left int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM campaign_targets t JOIN contacts k ON k.id = t.contact_id WHERE t.campaign_id = $1 AND k.list_id <> $2`, c.ID, other).Scan(&left))
+	require.Zero(t, left, "no target of the old list is left")
 
-	_, err = s.Update(ctx, 999999, in)
+	// A form filled before that edit is refused; the recording is kept
+	// when asked, under the campaign's lock, whatever in says.
+	_, err = s.Update(ctx, c.ID, in, Edit{Edits: &stale})
+	require.ErrorIs(t, err, ErrEditConflict)
+	_, err = db.Exec(ctx, `UPDATE campaigns SET message_audio = 'reminder-1' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	in.Audio = "someone-elses"
+	var pat int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('pat@firm.test', 'paralegal', 'x') RETURNING id`).Scan(&pat))
+	got, err = s.Update(ctx, c.ID, in, Edit{KeepAudio: true, By: pat})
+	require.NoError(t, err)
+	require.Equal(t, "reminder-1", got.Audio)
+	var by int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT (details->>'updated_by')::bigint FROM audit_log WHERE tbl = 'campaigns' AND row_id = $1 ORDER BY seq DESC LIMIT 1`, c.ID).Scan(&by))
+	require.Equal(t, pat, by, "the audit log names the editor")
+	in.Audio = ""
+	got, err = s.Update(ctx, c.ID, in, Edit{})
+	require.NoError(t, err)
+	require.Empty(t, got.Audio, "removed")
+
+	_, err = s.Update(ctx, 999999, in, Edit{})
 	require.ErrorIs(t, err, ErrNotFound)
 	_, err = s.Start(ctx, c.ID)
 	require.NoError(t, err)
-	_, err = s.Update(ctx, c.ID, in)
+	_, err = s.Update(ctx, c.ID, in, Edit{})
 	require.ErrorIs(t, err, ErrInvalidTransition)
 }
 
@@ -87,7 +108,7 @@ func TestStartRefusesAnEditedDraft(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	err = <-done
 	require.ErrorIs(t, err, ErrInvalidTransition)
-	require.ErrorContains(t, err, "edited while it was being started")
+	require.ErrorContains(t, err, "changed while it was being started")
 	got, err := s.Get(ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, StatusDraft, got.Status)

@@ -18,13 +18,16 @@ import (
 	"github.com/heed-dialer/heed/internal/sheet"
 )
 
+// apiBodyLimit bounds the JSON bodies of the API (a campaign).
+const apiBodyLimit = "1M"
+
 func (s *Server) apiRoutes(g *echo.Group) {
 	all := apiRole(account.RoleAdmin, account.RoleAttorney, account.RoleParalegal)
 	runners := apiRole(account.RoleAdmin, account.RoleParalegal)
 	g.GET("/campaigns", s.apiCampaigns, all)
-	g.POST("/campaigns", s.apiCreateCampaign, runners)
+	g.POST("/campaigns", s.apiCreateCampaign, runners, middleware.BodyLimit(apiBodyLimit))
 	g.GET("/campaigns/:id", s.apiCampaign, all)
-	g.PUT("/campaigns/:id", s.apiUpdateCampaign, runners)
+	g.PUT("/campaigns/:id", s.apiUpdateCampaign, runners, middleware.BodyLimit(apiBodyLimit))
 	g.POST("/campaigns/:id/start", s.apiStart, runners)
 	g.POST("/campaigns/:id/pause", s.apiPause, runners)
 	g.GET("/campaigns/:id/attempts", s.apiAttempts, all)
@@ -50,7 +53,8 @@ func (s *Server) apiCreateCampaign(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "the body must be a JSON campaign: "+err.Error())
 	}
 	cp, err := s.cfg.Campaigns.Create(c.Request().Context(), in, currentUser(c).ID)
-	if fe, ok := err.(campaign.FieldErrors); ok {
+	var fe campaign.FieldErrors
+	if errors.As(err, &fe) {
 		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": "invalid campaign", "fields": fe})
 	}
 	if err != nil {
@@ -70,13 +74,9 @@ func (s *Server) apiUpdateCampaign(c echo.Context) error {
 	if err := c.Bind(&in); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "the body must be a JSON campaign: "+err.Error())
 	}
-	cp, err := s.cfg.Campaigns.Get(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	in.Audio = cp.Audio
-	cp, err = s.cfg.Campaigns.Update(c.Request().Context(), id, in)
-	if fe, ok := err.(campaign.FieldErrors); ok {
+	cp, err := s.cfg.Campaigns.Update(c.Request().Context(), id, in, campaign.Edit{By: currentUser(c).ID, KeepAudio: true})
+	var fe campaign.FieldErrors
+	if errors.As(err, &fe) {
 		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": "invalid campaign", "fields": fe})
 	}
 	if errors.Is(err, campaign.ErrInvalidTransition) {

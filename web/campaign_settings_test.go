@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
 
 	"github.com/heed-dialer/heed/campaign"
 )
@@ -62,7 +64,7 @@ func TestNewCampaignFormSettings(t *testing.T) {
 	code, page, _ := br.get("/campaigns/new")
 	require.Equal(t, http.StatusOK, code)
 	for _, want := range []string{`id="callback"`, `id="transfer_to"`, `id="record"`, `name="calls_per_second" type="number" min="0" max="50" step="any" value="0"`,
-		`id="retry_machine" name="retry_machine" type="number" min="0" max="10080" value="1440"`, `name="time_zone" type="text" list="time-zones" value="America/New_York"`,
+		`id="retry_machine" name="retry_machine" type="number" min="0" max="10080" step="any" value="1440"`, `name="time_zone" type="text" list="time-zones" value="America/New_York"`,
 		`id="day-mon" checked`, `id="amd_greeting_ms"`, "{first_name}"} {
 		require.Contains(t, page, want)
 	}
@@ -102,7 +104,8 @@ func TestNewCampaignFormSettings(t *testing.T) {
 		} {
 			require.Contains(t, body, want)
 		}
-		require.Equal(t, 2, strings.Count(body, "must be a whole number"), "amd greeting and the machine retry")
+		require.Equal(t, 1, strings.Count(body, "must be a whole number"), "amd greeting")
+		require.Contains(t, body, "must be a number of minutes", "the machine retry")
 		require.NotContains(t, body, `id="day-tue" checked`)
 		require.Zero(t, count(t, b.db, `SELECT count(*) FROM campaigns`), "nothing is stored")
 	})
@@ -158,8 +161,8 @@ func TestNewCampaignFormSettings(t *testing.T) {
 		require.Equal(t, http.StatusOK, code)
 		for _, want := range []string{fmt.Sprintf(`action="/campaigns/%d/edit"`, id), `value="Hearings"`, `value="&#43;12035550188"`, `value="front-desk"`,
 			`id="record" name="record" type="checkbox" value="on" checked`, `value="1.5"`, `id="max_concurrent" name="max_concurrent" type="number" min="1" max="500" value="5"`,
-			`name="retry_busy" type="number" min="0" max="10080" value="10"`, `name="retry_no_answer" type="number" min="0" max="10080" value="120"`,
-			`name="retry_machine" type="number" min="0" max="10080" value="60"`, `value="America/Chicago"`, `value="2099-11-30T08:00"`, `value="2099-12-04T18:00"`,
+			`name="retry_busy" type="number" min="0" max="10080" step="any" value="10"`, `name="retry_no_answer" type="number" min="0" max="10080" step="any" value="120"`,
+			`name="retry_machine" type="number" min="0" max="10080" step="any" value="60"`, `value="America/Chicago"`, `value="2099-11-30T08:00"`, `value="2099-12-04T18:00"`,
 			`value="09:00"`, `value="17:30"`, `id="day-wed" checked`, `name="amd_greeting_ms" type="number" min="0" max="10000" value="1200"`, `id="save"`} {
 			require.Contains(t, edit, want)
 		}
@@ -313,4 +316,133 @@ func TestCampaignPageCounts(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "<th>Reached</th>")
 	require.Contains(t, body, "<td>4</td><td>4</td><td>2</td><td>0</td><td>1</td>", "contacts, attempts, reached, blocked, expired")
+}
+
+// formFields returns what a browser would send for the page's form with
+// the given action: its inputs, checked boxes, selected options and text
+// areas, as rendered.
+func formFields(t *testing.T, page, action string) url.Values {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	require.NoError(t, err)
+	attr := func(n *html.Node, key string) (string, bool) {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val, true
+			}
+		}
+		return "", false
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && n.Data == "form" {
+			if a, _ := attr(n, "action"); a == action {
+				form = n
+			}
+		}
+	}
+	require.NotNil(t, form, "no form to %s", action)
+	out := url.Values{}
+	for n := range form.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		name, ok := attr(n, "name")
+		if !ok {
+			continue
+		}
+		switch n.Data {
+		case "input":
+			typ, _ := attr(n, "type")
+			_, checked := attr(n, "checked")
+			switch {
+			case typ == "file":
+			case (typ == "checkbox" || typ == "radio") && !checked:
+			default:
+				v, _ := attr(n, "value")
+				out.Add(name, v)
+			}
+		case "textarea":
+			var b strings.Builder
+			for c := range n.ChildNodes() {
+				b.WriteString(c.Data)
+			}
+			out.Add(name, b.String())
+		case "select":
+			first, chosen := "", ""
+			for o := range n.Descendants() {
+				if o.Type != html.ElementNode || o.Data != "option" {
+					continue
+				}
+				v, ok := attr(o, "value")
+				if !ok && o.FirstChild != nil {
+					v = o.FirstChild.Data
+				}
+				if first == "" {
+					first = v
+				}
+				if _, sel := attr(o, "selected"); sel {
+					chosen = v
+				}
+			}
+			out.Add(name, cmp.Or(chosen, first))
+		}
+	}
+	return out
+}
+
+// TestEditFormRoundTrip: a draft created through the API with settings the
+// form shows in its own units (a 45-second retry, a start at 8:00:30, AMD
+// thresholds, days) comes back in its edit form such that saving the form
+// unchanged, but for the name, stores the same settings.
+func TestEditFormRoundTrip(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	listID := insertList(t, b, "hearings", "Ann Lee", "Bob Moss")
+	var paraID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'para@firm.test'`).Scan(&paraID))
+	tok, err := b.accounts.CreateToken(ctx, paraID, "test")
+	require.NoError(t, err)
+	req, err := http.NewRequest("POST", b.srv.URL+"/api/v1/campaigns", strings.NewReader(fmt.Sprintf(`{"name":"Hearings","purpose":"debt_collection",
+		"list_id":%d,"message":"Hi {first_name}, about {date}.","caller_id":"860-555-0100","callback":"203-555-0188","calls_per_second":0.25,
+		"max_concurrent":3,"ring_seconds":40,"transfer_to":"front-desk","record":true,"amd":{"greeting_ms":1300,"max_words":4},
+		"retry":{"max_attempts":4,"busy_s":45,"no_answer_s":5400,"failed_s":0,"machine_s":86400},
+		"schedule":{"time_zone":"America/Denver","starts_at":"2099-01-04T08:00:30","ends_at":"2099-02-01","window_start":"08:30","window_end":"16:00","days":["tue","sat"]}}`, listID)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var created campaign.Campaign
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	stored := func() string {
+		var row string
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT concat_ws('|', purpose, list_id, message_text, message_audio, caller_id, callback, transfer_to,
+			record, calls_per_second, amd::text, max_concurrent, ring_seconds, max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s,
+			retry_machine_s, time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days) FROM campaigns WHERE id = $1`, created.ID).Scan(&row))
+		return row
+	}
+	before := stored()
+
+	br := b.browser(t)
+	code, _ := br.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, page, _ := br.get(fmt.Sprintf("/campaigns/%d/edit", created.ID))
+	require.Equal(t, http.StatusOK, code)
+	f := formFields(t, page, fmt.Sprintf("/campaigns/%d/edit", created.ID))
+	require.Equal(t, "0.75", f.Get("retry_busy"), "45 seconds")
+	require.Equal(t, "2099-01-04T08:00:30", f.Get("starts_at"))
+	require.Equal(t, []string{"tue", "sat"}, f["days"])
+	f.Set("name", "Hearings, January")
+	code, body := br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
+	require.Equal(t, http.StatusSeeOther, code, body)
+	require.Equal(t, before, stored())
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM campaigns WHERE name = 'Hearings, January' AND updated_by = $1`, paraID))
+
+	// The same form again was filled before that edit: refused.
+	code, _ = br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
+	require.Equal(t, http.StatusConflict, code)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -66,9 +67,11 @@ type campaignForm struct {
 	MaxAttempts, RetryBusy, RetryNoAnswer, RetryFailed, RetryMachine string
 	Callback, CallsPerSecond, TransferTo                             string
 	Record                                                           bool
-	TimeZone, StartsAt, EndsAt, WindowStart, WindowEnd               string
-	Days                                                             map[string]bool
-	AMD                                                              map[string]string
+	// RemoveAudio is the edit form's removal of the draft's recording.
+	RemoveAudio                                        bool
+	TimeZone, StartsAt, EndsAt, WindowStart, WindowEnd string
+	Days                                               map[string]bool
+	AMD                                                map[string]string
 }
 
 // amdField is one answering-machine detection threshold of the form.
@@ -173,19 +176,23 @@ func campaignFormOf(cp campaign.Campaign) campaignForm {
 	}
 	f := campaignForm{Name: cp.Name, Purpose: string(cp.Purpose), Message: cp.Message, CallerID: cp.CallerID, ListID: cp.ListID,
 		MaxConcurrent: strconv.Itoa(cp.MaxConcurrent), RingSeconds: strconv.Itoa(cp.RingSeconds),
-		MaxAttempts: strconv.Itoa(cp.Retry.MaxAttempts), RetryBusy: strconv.Itoa(cp.Retry.BusySeconds / 60),
-		RetryNoAnswer: strconv.Itoa(cp.Retry.NoAnswerSecs / 60), RetryFailed: strconv.Itoa(cp.Retry.FailedSeconds / 60),
-		RetryMachine: strconv.Itoa(cp.Retry.MachineSeconds / 60), CallsPerSecond: strconv.FormatFloat(cp.CallsPerSecond, 'f', -1, 64),
+		MaxAttempts: strconv.Itoa(cp.Retry.MaxAttempts), RetryBusy: minutesOf(cp.Retry.BusySeconds),
+		RetryNoAnswer: minutesOf(cp.Retry.NoAnswerSecs), RetryFailed: minutesOf(cp.Retry.FailedSeconds),
+		RetryMachine: minutesOf(cp.Retry.MachineSeconds), CallsPerSecond: strconv.FormatFloat(cp.CallsPerSecond, 'f', -1, 64),
 		TransferTo: cp.TransferTo, Record: cp.Record, TimeZone: cp.Schedule.TimeZone,
 		WindowStart: cp.Schedule.WindowStart, WindowEnd: cp.Schedule.WindowEnd, Days: map[string]bool{}, AMD: map[string]string{}}
 	if cp.Callback != cp.CallerID {
 		f.Callback = cp.Callback
 	}
-	// The form's datetime-local fields hold local times without an offset.
+	// The form's datetime-local fields hold local times without an offset,
+	// to the second when there are seconds.
 	local := func(s string) string {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			return s
+		}
+		if t.Second() != 0 {
+			return t.Format("2006-01-02T15:04:05")
 		}
 		return t.Format("2006-01-02T15:04")
 	}
@@ -202,6 +209,11 @@ func campaignFormOf(cp campaign.Campaign) campaignForm {
 		f.AMD[a.key] = itoa(a.get(cp.AMD))
 	}
 	return f
+}
+
+// minutesOf is a delay in seconds as the form's minutes: 0.75 for 45 s.
+func minutesOf(seconds int) string {
+	return strconv.FormatFloat(float64(seconds)/60, 'f', -1, 64)
 }
 
 // draft loads the campaign the path names, answering 409 unless it is a
@@ -249,11 +261,10 @@ func (s *Server) updateCampaign(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	switch {
-	case audio != "":
-		in.Audio = audio
-	case c.FormValue("remove_audio") == "":
-		in.Audio = cp.Audio
+	ed := campaign.Edit{By: currentUser(c).ID, KeepAudio: audio == "" && !form.RemoveAudio}
+	in.Audio = audio
+	if n, err := strconv.Atoi(c.FormValue("edits")); err == nil {
+		ed.Edits = &n
 	}
 	editErr := func(fe campaign.FieldErrors) error {
 		d, err := s.newCampaignData(c, form, fe)
@@ -265,14 +276,20 @@ func (s *Server) updateCampaign(c echo.Context) error {
 			Error: "Please correct the fields marked below.", Data: d})
 	}
 	if len(fe) > 0 {
-		return editErr(s.allFieldErrors(ctx, in, fe))
+		if err := s.allFieldErrors(ctx, in, fe); err != nil {
+			return err
+		}
+		return editErr(fe)
 	}
-	saved, err := s.cfg.Campaigns.Update(ctx, cp.ID, in)
+	saved, err := s.cfg.Campaigns.Update(ctx, cp.ID, in, ed)
 	if errors.As(err, &fe) {
 		return editErr(fe)
 	}
 	if errors.Is(err, campaign.ErrInvalidTransition) {
-		return echo.NewHTTPError(http.StatusConflict, "This campaign was started meanwhile: only a draft can be edited.")
+		return echo.NewHTTPError(http.StatusConflict, "This campaign is no longer a draft: only a draft can be edited.")
+	}
+	if errors.Is(err, campaign.ErrEditConflict) {
+		return echo.NewHTTPError(http.StatusConflict, "Someone else saved this campaign after you opened it: open Edit again to see their changes.")
 	}
 	if err != nil {
 		return err
@@ -282,17 +299,20 @@ func (s *Server) updateCampaign(c echo.Context) error {
 }
 
 // allFieldErrors adds to fe, the form's own mistakes, every other mistake
-// of in, so that the form is fixed in one go.
-func (s *Server) allFieldErrors(ctx context.Context, in campaign.NewCampaign, fe campaign.FieldErrors) campaign.FieldErrors {
+// of in, so that the form is fixed in one go. It returns Validate's other
+// errors.
+func (s *Server) allFieldErrors(ctx context.Context, in campaign.NewCampaign, fe campaign.FieldErrors) error {
 	var more campaign.FieldErrors
-	if err := s.cfg.Campaigns.Validate(ctx, in); errors.As(err, &more) {
-		for k, v := range more {
-			if _, ok := fe[k]; !ok {
-				fe[k] = v
-			}
+	err := s.cfg.Campaigns.Validate(ctx, in)
+	if !errors.As(err, &more) {
+		return err
+	}
+	for k, v := range more {
+		if _, ok := fe[k]; !ok {
+			fe[k] = v
 		}
 	}
-	return fe
+	return nil
 }
 
 // formCampaign reads the new-campaign form. Numbers that do not parse are
@@ -305,7 +325,7 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 		MaxConcurrent: v("max_concurrent"), RingSeconds: v("ring_seconds"),
 		MaxAttempts: v("max_attempts"), RetryBusy: v("retry_busy"), RetryNoAnswer: v("retry_no_answer"), RetryFailed: v("retry_failed"),
 		RetryMachine: v("retry_machine"), Callback: c.FormValue("callback"), CallsPerSecond: v("calls_per_second"),
-		TransferTo: c.FormValue("transfer_to"), Record: c.FormValue("record") != "",
+		TransferTo: c.FormValue("transfer_to"), Record: c.FormValue("record") != "", RemoveAudio: c.FormValue("remove_audio") != "",
 		TimeZone: v("time_zone"), StartsAt: v("starts_at"), EndsAt: v("ends_at"), WindowStart: v("window_start"), WindowEnd: v("window_end"),
 		Days: map[string]bool{}, AMD: map[string]string{},
 	}
@@ -326,13 +346,27 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 	}
 	in.MaxConcurrent = whole(f.MaxConcurrent, "max_concurrent", 0, "")
 	in.RingSeconds = whole(f.RingSeconds, "ring_seconds", 0, " of seconds")
+	// minutes reads a delay in minutes, which may have a fraction (a
+	// delay set in seconds through the API shows as 0.75), as seconds;
+	// empty means def seconds.
+	minutes := func(text, key string, def int) int {
+		if text == "" {
+			return def
+		}
+		m, err := strconv.ParseFloat(text, 64)
+		if err != nil || math.IsNaN(m) || math.IsInf(m, 0) {
+			fe[key] = "must be a number of minutes"
+			return def
+		}
+		return int(math.Round(m * 60))
+	}
 	d := campaign.DefaultRetry
 	retry := campaign.RetryRules{
 		MaxAttempts:    whole(f.MaxAttempts, "retry.max_attempts", d.MaxAttempts, ""),
-		BusySeconds:    whole(f.RetryBusy, "retry.busy_s", d.BusySeconds/60, " of minutes") * 60,
-		NoAnswerSecs:   whole(f.RetryNoAnswer, "retry.no_answer_s", d.NoAnswerSecs/60, " of minutes") * 60,
-		FailedSeconds:  whole(f.RetryFailed, "retry.failed_s", d.FailedSeconds/60, " of minutes") * 60,
-		MachineSeconds: whole(f.RetryMachine, "retry.machine_s", d.MachineSeconds/60, " of minutes") * 60,
+		BusySeconds:    minutes(f.RetryBusy, "retry.busy_s", d.BusySeconds),
+		NoAnswerSecs:   minutes(f.RetryNoAnswer, "retry.no_answer_s", d.NoAnswerSecs),
+		FailedSeconds:  minutes(f.RetryFailed, "retry.failed_s", d.FailedSeconds),
+		MachineSeconds: minutes(f.RetryMachine, "retry.machine_s", d.MachineSeconds),
 	}
 	in.Retry = &retry
 	if f.CallsPerSecond != "" {
@@ -403,7 +437,10 @@ func (s *Server) createCampaign(c echo.Context) error {
 	}
 	in.Audio = audio
 	if len(fe) > 0 {
-		return s.newCampaignError(c, form, s.allFieldErrors(ctx, in, fe))
+		if err := s.allFieldErrors(ctx, in, fe); err != nil {
+			return err
+		}
+		return s.newCampaignError(c, form, fe)
 	}
 	created, err := s.cfg.Campaigns.Create(ctx, in, currentUser(c).ID)
 	if errors.As(err, &fe) {

@@ -165,7 +165,9 @@ func (s *Server) routes() {
 		e.Any(JobsPrefix, jobs, sessions, s.sameOrigin, s.require(account.RoleAdmin))
 		e.Any(JobsPrefix+"/*", jobs, sessions, s.sameOrigin, s.require(account.RoleAdmin))
 	}
-	ui := e.Group("", sessions, csrf)
+	// The body is bounded before the CSRF check reads the form: an upload
+	// over the limit is refused before it is spooled to disk.
+	ui := e.Group("", sessions, middleware.BodyLimit(limitString(s.cfg.UploadLimit)), csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)
 	ui.POST("/signout", s.signout, s.require())
