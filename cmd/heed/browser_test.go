@@ -179,9 +179,10 @@ func manageUsers(t *testing.T, ctx context.Context, base string) {
 		chromedp.SendKeys(chromedp.ID("email"), "pat@firm.test"),
 		chromedp.SendKeys(chromedp.ID("password"), "a long enough password"),
 		chromedp.Click(chromedp.Search(`//button[normalize-space()="Add user"]`)),
-		chromedp.WaitVisible(chromedp.ID("flash")),
 		chromedp.Click(chromedp.Search(`//tr[td/a[normalize-space()="pat@firm.test"]]//button[normalize-space()="Disable"]`)),
-		chromedp.WaitVisible(chromedp.ID("flash")),
+		// The page before the click had a notice too: the new page is the
+		// one whose row offers Enable.
+		chromedp.WaitVisible(chromedp.Search(`//tr[td/a[normalize-space()="pat@firm.test"]]//button[normalize-space()="Enable"]`)),
 	))
 	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
 	require.NoError(t, err)
