@@ -45,6 +45,9 @@ type Contact struct {
 	// Last is the contact's latest attempt, in any campaign, or nil when
 	// no campaign has tried to call it.
 	Last *ContactAttempt `json:"last_attempt"`
+	// OptedOutAt is when the contact's number was put on the internal
+	// do-not-call list, or nil when it is not on it.
+	OptedOutAt *time.Time `json:"opted_out_at"`
 }
 
 // ContactAttempt is a contact's attempt as its list shows it.
@@ -119,7 +122,8 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT c.id, c.name, c.phone, c.state, c.zip, c.external_ref, c.appointment_at, c.place, c.matter, c.person_ref,
-		       a.id, a.created_at, a.campaign_id, k.name, a.decision, a.reasons, a.status, a.outcome
+		       a.id, a.created_at, a.campaign_id, k.name, a.decision, a.reasons, a.status, a.outcome,
+		       (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
 		  FROM contacts c
 		  LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.contact_id = c.id ORDER BY a.id DESC LIMIT 1) a ON true
 		  LEFT JOIN campaigns k ON k.id = a.campaign_id
@@ -137,7 +141,7 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 			reasons                             []string
 		)
 		err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef,
-			&aid, &at, &cid, &campaign, &decision, &reasons, &status, &outcome)
+			&aid, &at, &cid, &campaign, &decision, &reasons, &status, &outcome, &c.OptedOutAt)
 		if err == nil && aid != nil {
 			c.Last = &ContactAttempt{ID: *aid, At: *at, CampaignID: *cid, Campaign: *campaign, Decision: *decision,
 				Reasons: reasons, Status: *status, Outcome: *outcome}
@@ -153,3 +157,26 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 // likeEscaper escapes the characters LIKE and ILIKE give a meaning, so
 // that a search matches them as written.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// ListContact returns list listID and its contact contactID, without the
+// contact's last attempt. It returns an error wrapping ErrNotFound when the
+// list has no such contact.
+func (s *Service) ListContact(ctx context.Context, listID, contactID int64) (ContactList, Contact, error) {
+	var (
+		l ContactList
+		c Contact
+	)
+	err := s.db.QueryRow(ctx, `
+		SELECT l.id, l.name, c.id, c.name, c.phone, c.state, c.zip, c.external_ref, c.appointment_at, c.place, c.matter, c.person_ref,
+		       (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
+		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
+		 WHERE c.list_id = $1 AND c.id = $2`, listID, contactID).
+		Scan(&l.ID, &l.Name, &c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef, &c.OptedOutAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, c, fmt.Errorf("campaign: contact %d of list %d: %w", contactID, listID, ErrNotFound)
+	}
+	if err != nil {
+		return l, c, fmt.Errorf("campaign: contact %d of list %d: %w", contactID, listID, err)
+	}
+	return l, c, nil
+}

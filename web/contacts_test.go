@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -95,6 +96,45 @@ Bob Stone,2035550102,,CASE_9,
 	require.Equal(t, http.StatusSeeOther, code)
 	code, _, _ = atty.get(fmt.Sprintf("/lists/%d", listID))
 	require.Equal(t, http.StatusForbidden, code, "attorneys do not manage lists")
+
+	// Bob says on the phone not to be called: his number goes on the
+	// internal do-not-call list, naming the list, him, the paralegal and
+	// the note, and the page comes back where it was.
+	var bobID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM contacts WHERE phone = '+12035550102'`).Scan(&bobID))
+	optOut := func(br *browser, list, contact int64, extra url.Values) (int, http.Header) {
+		t.Helper()
+		form := url.Values{"_csrf": {para.csrf("/lists")}, "contact": {fmt.Sprint(contact)}}
+		for k, v := range extra {
+			form[k] = v
+		}
+		code, _, h := br.post(fmt.Sprintf("/lists/%d/optout", list), form)
+		return code, h
+	}
+	code, h := optOut(para, listID, bobID, url.Values{"note": {"said so on the phone"}, "q": {"bob"}, "page": {"1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, fmt.Sprintf("/lists/%d?page=1&q=bob", listID), h.Get("Location"))
+	var source string
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT source FROM dnc_internal WHERE phone = '+12035550102' AND method = 'staff' AND added_by = (SELECT id FROM users WHERE email = 'para@firm.test')`).Scan(&source))
+	require.Equal(t, `contact Bob Stone on list "Docket", by para@firm.test: said so on the phone`, source)
+	_, body, _ = para.get(h.Get("Location"))
+	require.Contains(t, body, "Bob Stone (&#43;12035550102) is on the do-not-call list: no campaign will call the number again.")
+	require.Contains(t, body, `<span class="optout">since `)
+	require.NotContains(t, body, fmt.Sprintf(`id="optout-%d"`, bobID))
+	code, _ = optOut(para, listID, bobID, nil)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = para.get(fmt.Sprintf("/lists/%d", listID))
+	require.Contains(t, body, "Bob Stone (&#43;12035550102) was already on the do-not-call list.")
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '+12035550102'`))
+	code, _ = optOut(para, listID+1000, bobID, nil)
+	require.Equal(t, http.StatusNotFound, code, "not a contact of that list")
+	code, _ = optOut(para, listID, annID, url.Values{"note": {strings.Repeat("x", 201)}})
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	code, _, _ = atty.post(fmt.Sprintf("/lists/%d/optout", listID), url.Values{"_csrf": {atty.csrf("/campaigns")}, "contact": {fmt.Sprint(annID)}})
+	require.Equal(t, http.StatusForbidden, code)
+	code, _, _ = para.post(fmt.Sprintf("/lists/%d/optout", listID), url.Values{"contact": {fmt.Sprint(annID)}})
+	require.Equal(t, http.StatusForbidden, code, "no CSRF token")
+	require.Zero(t, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550101'`))
 
 	// The API.
 	var paraID int64

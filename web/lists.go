@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/internal/sheet"
 )
 
@@ -180,6 +184,62 @@ func (s *Server) contactsPage(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusOK, "contacts", page{Title: p.List.Name, Data: contactsData{ContactPage: p, Prev: p.Page - 1, Next: p.Page + 1}})
+}
+
+// optOutContact puts a contact's number on the internal do-not-call list,
+// as a paralegal does when the person asks on the phone not to be called:
+// every campaign, on every list, stops calling the number at once. The
+// entry names the list, the contact, the user and their note. It returns
+// to the page of the list the request came from.
+func (s *Server) optOutContact(c echo.Context) error {
+	listID, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || listID <= 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "No such list.")
+	}
+	contactID, err := strconv.ParseInt(c.FormValue("contact"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such contact.")
+	}
+	ctx := c.Request().Context()
+	l, ct, err := s.cfg.Campaigns.ListContact(ctx, listID, contactID)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such contact on this list.")
+	}
+	if err != nil {
+		return err
+	}
+	n, err := phone.Parse(ct.Phone)
+	if err != nil {
+		return fmt.Errorf("contact %d's phone %q: %w", ct.ID, ct.Phone, err)
+	}
+	note := strings.TrimSpace(c.FormValue("note"))
+	if utf8.RuneCountInString(note) > 200 {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "The note has more than 200 characters.")
+	}
+	source := fmt.Sprintf("contact %s on list %q, by %s", ct.Name, l.Name, currentUser(c).Email)
+	if note != "" {
+		source += ": " + note
+	}
+	_, err = s.cfg.DNC.AddInternal(ctx, n, currentUser(c).ID, "staff", source)
+	switch {
+	case errors.Is(err, dnc.ErrAlreadyListed):
+		s.flash(c, fmt.Sprintf("%s (%s) was already on the do-not-call list.", ct.Name, n))
+	case err != nil:
+		return err
+	default:
+		s.flash(c, fmt.Sprintf("%s (%s) is on the do-not-call list: no campaign will call the number again.", ct.Name, n))
+	}
+	back := url.Values{}
+	for _, k := range []string{"q", "page", "per_page"} {
+		if v := c.FormValue(k); v != "" {
+			back.Set(k, v)
+		}
+	}
+	to := fmt.Sprintf("/lists/%d", l.ID)
+	if len(back) > 0 {
+		to += "?" + back.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, to)
 }
 
 // apiListContacts answers a page of a list's contacts.

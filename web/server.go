@@ -191,6 +191,7 @@ func (s *Server) routes() {
 	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))
+	ui.POST("/lists/:id/optout", s.optOutContact, s.require(runners...))
 	ui.POST("/lists", s.uploadList, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
 	ui.GET("/admin/users", s.usersPage, s.require(admin...))
 	ui.POST("/admin/users", s.createUser, s.require(admin...))

@@ -283,4 +283,17 @@ func uploadSpreadsheet(t *testing.T, ctx context.Context, base string) {
 	require.NoError(t, err)
 	require.Contains(t, found, "Hal\t+12035550172\t\t06106", "the updated contact")
 	require.NotContains(t, found, "Gil", "the search keeps Hal alone")
+
+	// Hal asks on the phone not to be called again.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#contacts input[name="note"]`), "asked on the phone"),
+		chromedp.Click(chromedp.Search(`//tr[td[normalize-space()="Hal"]]//button[normalize-space()="Do not call"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".optout")),
+	))
+	flash, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, "Hal (+12035550172) is on the do-not-call list: no campaign will call the number again.", strings.TrimSpace(flash))
+	q, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("q")))
+	require.NoError(t, err)
+	require.Equal(t, "(203) 555", q, "back on the same search")
 }
