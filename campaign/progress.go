@@ -200,7 +200,7 @@ var reachedOutcomes = func() []string {
 // entry (unless one is already there). Both name the attempt.
 func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error {
 	source := fmt.Sprintf("pressed %s during attempt %d", dialer.OptOutKey, attemptID)
-	if err := RecordOptOut(ctx, s.db, p, "ivr", source); err != nil {
+	if _, err := RecordOptOut(ctx, s.db, p, "ivr", source, 0); err != nil {
 		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
 	}
 	return nil
@@ -209,21 +209,23 @@ func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Numbe
 // RecordOptOut records that a person asked for no more calls to p, in one
 // transaction, so that it holds whole or not at all: a revocation of every
 // consent for the number, and an internal do-not-call entry unless one is
-// already there. method is how the request came (ivr, web, ...).
-func RecordOptOut(ctx context.Context, db *pgxpool.Pool, p phone.Number, method, source string) error {
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, clock_timestamp(), $2, $3)`,
-			p.String(), method, source); err != nil {
+// already there, which it reports as listed. method is how the request
+// came (ivr, web, staff, ...); by is the user who recorded it, or 0.
+func RecordOptOut(ctx context.Context, db *pgxpool.Pool, p phone.Number, method, source string, by int64) (listed bool, err error) {
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source, recorded_by) VALUES ($1, clock_timestamp(), $2, $3, NULLIF($4::bigint, 0))`,
+			p.String(), method, source, by); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source)
-			SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), method, source)
+		tag, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_by)
+			SELECT $1, $2, $3, NULLIF($4::bigint, 0) WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), method, source, by)
+		listed = err == nil && tag.RowsAffected() == 0
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record opt-out of %s: %w", p, err)
+		return false, fmt.Errorf("record opt-out of %s: %w", p, err)
 	}
-	return nil
+	return listed, nil
 }
 
 // ErrNoRecording reports an attempt that has no stored recording.

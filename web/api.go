@@ -18,7 +18,8 @@ import (
 	"github.com/heed-dialer/heed/internal/sheet"
 )
 
-// apiBodyLimit bounds the JSON bodies of the API (a campaign).
+// apiBodyLimit bounds the JSON bodies of the API (a campaign), in echo's
+// BodyLimit syntax.
 const apiBodyLimit = "1M"
 
 func (s *Server) apiRoutes(g *echo.Group) {

@@ -442,7 +442,24 @@ func TestEditFormRoundTrip(t *testing.T) {
 	require.Equal(t, before, stored())
 	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM campaigns WHERE name = 'Hearings, January' AND updated_by = $1`, paraID))
 
-	// The same form again was filled before that edit: refused.
+	// The same form again was filled before that edit: refused, even with
+	// a mistake in it (which must not bring it back filled anew).
 	code, _ = br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
 	require.Equal(t, http.StatusConflict, code)
+	f.Set("ring_seconds", "x")
+	code, _ = br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
+	require.Equal(t, http.StatusConflict, code)
+	require.Equal(t, before, stored())
+
+	// Retry delays out of range, or too small to be a second, are refused.
+	code, page, _ = br.get(fmt.Sprintf("/campaigns/%d/edit", created.ID))
+	require.Equal(t, http.StatusOK, code)
+	f = formFields(t, page, fmt.Sprintf("/campaigns/%d/edit", created.ID))
+	f.Set("retry_busy", "0.004")
+	f.Set("retry_failed", "20000")
+	code, body = br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "must be 0 (never) or at least a second")
+	require.Contains(t, body, "must be between 0 and 10080 minutes")
+	require.Equal(t, before, stored())
 }

@@ -254,6 +254,16 @@ func (s *Server) updateCampaign(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	ed := campaign.Edit{By: currentUser(c).ID}
+	if n, err := strconv.Atoi(c.FormValue("edits")); err == nil {
+		// A form filled before another edit is refused before anything
+		// else, so that a mistake in it cannot bring it back filled with
+		// the other edit's count.
+		if n != cp.Edits {
+			return echo.NewHTTPError(http.StatusConflict, "Someone else saved this campaign after you opened it: open Edit again to see their changes.")
+		}
+		ed.Edits = &n
+	}
 	form, in, fe := formCampaign(c)
 	audio, err := s.importAudio(c)
 	if errors.Is(err, dialer.ErrBadAudio) {
@@ -261,11 +271,8 @@ func (s *Server) updateCampaign(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	ed := campaign.Edit{By: currentUser(c).ID, KeepAudio: audio == "" && !form.RemoveAudio}
+	ed.KeepAudio = audio == "" && !form.RemoveAudio
 	in.Audio = audio
-	if n, err := strconv.Atoi(c.FormValue("edits")); err == nil {
-		ed.Edits = &n
-	}
 	editErr := func(fe campaign.FieldErrors) error {
 		d, err := s.newCampaignData(c, form, fe)
 		if err != nil {
@@ -354,8 +361,15 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 			return def
 		}
 		m, err := strconv.ParseFloat(text, 64)
-		if err != nil || math.IsNaN(m) || math.IsInf(m, 0) {
+		switch {
+		case err != nil || math.IsNaN(m) || math.IsInf(m, 0):
 			fe[key] = "must be a number of minutes"
+			return def
+		case m < 0 || m > 7*24*60:
+			fe[key] = "must be between 0 and 10080 minutes (7 days)"
+			return def
+		case m > 0 && math.Round(m*60) == 0:
+			fe[key] = "must be 0 (never) or at least a second (0.0167 minutes)"
 			return def
 		}
 		return int(math.Round(m * 60))

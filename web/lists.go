@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/campaign"
-	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/internal/sheet"
 )
@@ -212,20 +212,22 @@ func (s *Server) optOutContact(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("contact %d's phone %q: %w", ct.ID, ct.Phone, err)
 	}
-	note := strings.TrimSpace(c.FormValue("note"))
-	if utf8.RuneCountInString(note) > 200 {
+	if utf8.RuneCountInString(c.FormValue("note")) > 200 {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "The note has more than 200 characters.")
 	}
-	source := fmt.Sprintf("contact %s on list %q, by %s", ct.Name, l.Name, currentUser(c).Email)
+	note := cleanNote(c.FormValue("note"))
+	source := fmt.Sprintf("contact %d %q on list %d %q, by %s", ct.ID, ct.Name, l.ID, l.Name, currentUser(c).Email)
 	if note != "" {
 		source += ": " + note
 	}
-	_, err = s.cfg.DNC.AddInternal(ctx, n, currentUser(c).ID, "staff", source)
+	// As a key press or the opt-out page: a revocation of every consent
+	// for the number, and the internal do-not-call entry.
+	listed, err := campaign.RecordOptOut(ctx, s.cfg.DB, n, string(consent.RevokedByStaff), source, currentUser(c).ID)
 	switch {
-	case errors.Is(err, dnc.ErrAlreadyListed):
-		s.flash(c, fmt.Sprintf("%s (%s) was already on the do-not-call list.", ct.Name, n))
 	case err != nil:
 		return err
+	case listed:
+		s.flash(c, fmt.Sprintf("%s (%s) was already on the do-not-call list; the request is recorded as a revocation of any consent.", ct.Name, n))
 	default:
 		s.flash(c, fmt.Sprintf("%s (%s) is on the do-not-call list: no campaign will call the number again.", ct.Name, n))
 	}

@@ -98,7 +98,7 @@ func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) 
 	if note != "" {
 		source += ": " + note
 	}
-	if err := campaign.RecordOptOut(ctx, s.cfg.DB, n, string(consent.RevokedByWeb), source); err != nil {
+	if _, err := campaign.RecordOptOut(ctx, s.cfg.DB, n, string(consent.RevokedByWeb), source, 0); err != nil {
 		return fmt.Errorf("opt-out: %w", err)
 	}
 	return nil

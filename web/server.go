@@ -399,12 +399,20 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, consent.ErrNotAttorney):
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed),
-		errors.Is(err, consent.ErrAlreadyWithdrawn):
+		errors.Is(err, consent.ErrAlreadyWithdrawn), errors.Is(err, campaign.ErrEditConflict), errors.Is(err, account.ErrSelf),
+		errors.Is(err, account.ErrLastAdmin):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, account.ErrBadToken):
 		return http.StatusUnauthorized, err.Error()
 	}
 	return http.StatusInternalServerError, "Something went wrong on our side; it has been logged."
+}
+
+// isCampaignAPI reports whether the request is a campaign's JSON body,
+// which apiBodyLimit bounds.
+func isCampaignAPI(c echo.Context) bool {
+	m := c.Request().Method
+	return (m == http.MethodPost || m == http.MethodPut) && strings.HasPrefix(c.Request().URL.Path, "/api/v1/campaigns")
 }
 
 func (s *Server) handleError(err error, c echo.Context) {
@@ -416,7 +424,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.cfg.Log.Error("web: request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
 	if code == http.StatusRequestEntityTooLarge {
-		msg = "The upload is too large: the limit is " + sizeString(s.cfg.UploadLimit) + "."
+		limit := sizeString(s.cfg.UploadLimit)
+		if isCampaignAPI(c) {
+			limit = apiBodyLimit + "B"
+		}
+		msg = "The upload is too large: the limit is " + limit + "."
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, map[string]string{"error": msg})
