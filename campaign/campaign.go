@@ -990,6 +990,11 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 	if err != nil {
 		return Campaign{}, err
 	}
+	if c.Status == StatusDraft {
+		if err := s.refreshTargets(ctx, c); err != nil {
+			return Campaign{}, fmt.Errorf("campaign %d: start: %w", id, err)
+		}
+	}
 	if c.Status == StatusDraft || c.Status == StatusPaused {
 		states, known, err := s.reach(ctx, id)
 		if err != nil {
@@ -1040,6 +1045,45 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		return Campaign{}, fmt.Errorf("campaign: start: %w", err)
 	}
 	return s.Get(ctx, id)
+}
+
+// refreshTargets gives draft c a target for each contact its list has
+// gained since it was created or edited, so that a draft calls the
+// contacts its list has when it starts, before the launch checks look at
+// where they are. A contact that lacks a field the message says refuses
+// the start (ErrLaunchRefused), as it refuses the campaign's creation.
+func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var status Status
+		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, c.ID).Scan(&status); err != nil {
+			return fmt.Errorf("lock campaign: %w", err)
+		}
+		if status != StatusDraft {
+			return nil // started meanwhile: Start finds out
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, c.ListID); err != nil {
+			return fmt.Errorf("lock list: %w", err)
+		}
+		if t, err := ParseTemplate(c.Message); err == nil {
+			msg, err := missingFields(ctx, tx, c.ListID, t)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
+			SELECT $1, k.id FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, c.ID, c.ListID)
+		if err != nil {
+			return fmt.Errorf("new targets: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("refresh targets: %w", err)
+	}
+	return nil
 }
 
 // Pause stops a running campaign from placing new calls. Calls in flight end

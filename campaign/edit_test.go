@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func TestStartRefusesAnEditedDraft(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool {
 		var n int
-		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SELECT status, generation, edits FROM campaigns%'`).Scan(&n))
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM campaigns WHERE id = $1 FOR UPDATE%'`).Scan(&n))
 		return n == 1
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, tx.Commit(ctx))
@@ -114,4 +115,34 @@ func TestStartRefusesAnEditedDraft(t *testing.T) {
 	require.Equal(t, StatusDraft, got.Status)
 	_, err = s.Start(ctx, c.ID)
 	require.NoError(t, err, "started again, the checks pass on what it now says")
+}
+
+// TestStartCallsTheListAsItIs: a draft started after its list gained
+// contacts calls them too; one that lacks a field the message says
+// refuses the start until it has it.
+func TestStartCallsTheListAsItIs(t *testing.T) {
+	t.Parallel()
+	s, _ := newService(t)
+	ctx := context.Background()
+	list := importList(t, s, "appointments", appointmentsCSV)
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: list, CallerID: "860-555-0100",
+		Message: "Smith and Lee calling about your hearing on {date}."}, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, c.Counts.Targets)
+
+	_, err = s.ImportContacts(ctx, "appointments", strings.NewReader("name,phone\nCid,8605550103\n"), ImportOptions{})
+	require.NoError(t, err)
+	_, err = s.Start(ctx, c.ID)
+	require.ErrorIs(t, err, ErrLaunchRefused)
+	require.ErrorContains(t, err, "Cid (+18605550103)")
+	got, err := s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusDraft, got.Status)
+
+	_, err = s.ImportContacts(ctx, "appointments", strings.NewReader("name,phone,appointment_at\nCid,8605550103,2026-12-03 10:00\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	got, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusRunning, got.Status)
+	require.Equal(t, 3, got.Counts.Targets, "Cid is called too")
 }
