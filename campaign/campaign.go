@@ -459,6 +459,21 @@ var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
 	"matter":         {"{matter}", "no matter", "matter = ''"},
 }
 
+// lockedMissingFields is missingFields of list listID and a message, under
+// a lock of the list's row that a contacts import into it waits for (and
+// that waits for one) until tx ends. A message that is not a template (one
+// said as it is) needs no field.
+func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string) (string, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, listID); err != nil {
+		return "", fmt.Errorf("lock list: %w", err)
+	}
+	t, err := ParseTemplate(message)
+	if err != nil {
+		return "", nil
+	}
+	return missingFields(ctx, tx, listID, t)
+}
+
 // querier runs queries: the pool, or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -568,22 +583,16 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 				in.Audio = audio
 			}
 		}
-		// The list's contacts, checked again under a lock that a contacts
-		// import into the list waits for (and that waits for one): an
-		// import that emptied a field the message says between validate
-		// and here would leave targets whose message cannot be said.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, in.ListID); err != nil {
-			return fmt.Errorf("lock list: %w", err)
+		// The list's contacts, checked again: an import that emptied a
+		// field the message says between validate and here would leave
+		// targets whose message cannot be said.
+		msg, err := lockedMissingFields(ctx, tx, in.ListID, in.Message)
+		if err != nil {
+			return err
 		}
-		if t, err := ParseTemplate(in.Message); err == nil {
-			msg, err := missingFields(ctx, tx, in.ListID, t)
-			if err != nil {
-				return err
-			}
-			if msg != "" {
-				changed = FieldErrors{"message": msg}
-				return changed
-			}
+		if msg != "" {
+			changed = FieldErrors{"message": msg}
+			return changed
 		}
 		args := []any{in.Name, string(v.purpose), in.ListID, in.Message, in.Audio, v.callerID, in.MaxConcurrent, in.RingSeconds,
 			retry.MaxAttempts, retry.BusySeconds, retry.NoAnswerSecs, retry.FailedSeconds, retry.MachineSeconds,
@@ -615,7 +624,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 				return fmt.Errorf("replace targets: %w", err)
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts WHERE list_id = $2`, id, in.ListID)
+		_, err = tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts WHERE list_id = $2`, id, in.ListID)
 		if err != nil {
 			return fmt.Errorf("insert targets: %w", err)
 		}
@@ -1061,19 +1070,14 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 		if status != StatusDraft {
 			return nil // started meanwhile: Start finds out
 		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, c.ListID); err != nil {
-			return fmt.Errorf("lock list: %w", err)
+		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message)
+		if err != nil {
+			return err
 		}
-		if t, err := ParseTemplate(c.Message); err == nil {
-			msg, err := missingFields(ctx, tx, c.ListID, t)
-			if err != nil {
-				return err
-			}
-			if msg != "" {
-				return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
-			}
+		if msg != "" {
+			return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
+		_, err = tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
 			SELECT $1, k.id FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, c.ID, c.ListID)
 		if err != nil {
 			return fmt.Errorf("new targets: %w", err)
