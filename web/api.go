@@ -11,24 +11,22 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/sheet"
 )
 
-// apiBodyLimit bounds the JSON bodies of the API (a campaign), in echo's
-// BodyLimit syntax.
-const apiBodyLimit = "1M"
+// apiBodyLimit bounds the JSON bodies of the API (a campaign), in bytes.
+const apiBodyLimit = 1 << 20
 
 func (s *Server) apiRoutes(g *echo.Group) {
 	all := apiRole(account.RoleAdmin, account.RoleAttorney, account.RoleParalegal)
 	runners := apiRole(account.RoleAdmin, account.RoleParalegal)
 	g.GET("/campaigns", s.apiCampaigns, all)
-	g.POST("/campaigns", s.apiCreateCampaign, runners, middleware.BodyLimit(apiBodyLimit))
+	g.POST("/campaigns", s.apiCreateCampaign, runners, limitBody(apiBodyLimit))
 	g.GET("/campaigns/:id", s.apiCampaign, all)
-	g.PUT("/campaigns/:id", s.apiUpdateCampaign, runners, middleware.BodyLimit(apiBodyLimit))
+	g.PUT("/campaigns/:id", s.apiUpdateCampaign, runners, limitBody(apiBodyLimit))
 	g.POST("/campaigns/:id/start", s.apiStart, runners)
 	g.POST("/campaigns/:id/pause", s.apiPause, runners)
 	g.GET("/campaigns/:id/attempts", s.apiAttempts, all)
@@ -37,7 +35,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/lists", s.apiLists, runners)
 	g.GET("/lists/:id/contacts", s.apiListContacts, runners)
-	g.POST("/lists/import", s.apiImportContacts, runners, middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	g.POST("/lists/import", s.apiImportContacts, runners, limitBody(s.cfg.UploadLimit))
 }
 
 func (s *Server) apiCampaigns(c echo.Context) error {

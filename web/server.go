@@ -167,7 +167,7 @@ func (s *Server) routes() {
 	}
 	// The body is bounded before the CSRF check reads the form: an upload
 	// over the limit is refused before it is spooled to disk.
-	ui := e.Group("", sessions, middleware.BodyLimit(limitString(s.cfg.UploadLimit)), csrf)
+	ui := e.Group("", sessions, limitBody(s.cfg.UploadLimit), csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)
 	ui.POST("/signout", s.signout, s.require())
@@ -178,10 +178,10 @@ func (s *Server) routes() {
 	admin := []account.Role{account.RoleAdmin}
 	ui.GET("/campaigns", s.campaignsPage, s.require(all...))
 	ui.GET("/campaigns/new", s.newCampaignPage, s.require(runners...))
-	ui.POST("/campaigns", s.createCampaign, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/campaigns", s.createCampaign, s.require(runners...))
 	ui.GET("/campaigns/:id", s.campaignPage, s.require(all...))
 	ui.GET("/campaigns/:id/edit", s.editCampaignPage, s.require(runners...))
-	ui.POST("/campaigns/:id/edit", s.updateCampaign, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/campaigns/:id/edit", s.updateCampaign, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts", s.attemptsPartial, s.require(all...))
 	ui.GET("/campaigns/:id/events", s.campaignEvents, s.require(all...))
 	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))
@@ -192,7 +192,7 @@ func (s *Server) routes() {
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))
 	ui.POST("/lists/:id/optout", s.optOutContact, s.require(runners...))
-	ui.POST("/lists", s.uploadList, s.require(runners...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/lists", s.uploadList, s.require(runners...))
 	ui.GET("/admin/users", s.usersPage, s.require(admin...))
 	ui.POST("/admin/users", s.createUser, s.require(admin...))
 	ui.GET("/admin/users/:id", s.userPage, s.require(admin...))
@@ -203,11 +203,11 @@ func (s *Server) routes() {
 	ui.POST("/account/password", s.changePassword, s.require())
 	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
 	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
-	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
-	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...))
 	ui.GET("/overrides", s.overridesPage, s.require(account.RoleAdmin, account.RoleAttorney))
-	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney), middleware.BodyLimit(limitString(s.cfg.UploadLimit)))
+	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney))
 	ui.POST("/overrides/:id/withdraw", s.withdrawOverride, s.require(account.RoleAttorney))
 	ui.GET("/admin/settings", s.settingsPage, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.POST("/admin/settings", s.saveSettings, s.require(admin...))
@@ -221,8 +221,21 @@ func sizeString(n int64) string {
 	return fmt.Sprintf("%d KiB", n>>10)
 }
 
-// limitString renders a byte count in echo's BodyLimit syntax.
-func limitString(n int64) string { return fmt.Sprintf("%dB", n) }
+// limitBody is echo's BodyLimit of n bytes, whose refusal (413) says the
+// limit: "The upload is too large: the limit is 10 MiB."
+func limitBody(n int64) echo.MiddlewareFunc {
+	limit := middleware.BodyLimit(fmt.Sprintf("%dB", n))
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := limit(next)
+		return func(c echo.Context) error {
+			err := h(c)
+			if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The upload is too large: the limit is "+sizeString(n)+".").SetInternal(err)
+			}
+			return err
+		}
+	}
+}
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -408,13 +421,6 @@ func statusOf(err error) (int, string) {
 	return http.StatusInternalServerError, "Something went wrong on our side; it has been logged."
 }
 
-// isCampaignAPI reports whether the request is a campaign's JSON body,
-// which apiBodyLimit bounds.
-func isCampaignAPI(c echo.Context) bool {
-	m := c.Request().Method
-	return (m == http.MethodPost || m == http.MethodPut) && strings.HasPrefix(c.Request().URL.Path, "/api/v1/campaigns")
-}
-
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -423,12 +429,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if code >= 500 {
 		s.cfg.Log.Error("web: request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
-	if code == http.StatusRequestEntityTooLarge {
-		limit := sizeString(s.cfg.UploadLimit)
-		if isCampaignAPI(c) {
-			limit = apiBodyLimit + "B"
-		}
-		msg = "The upload is too large: the limit is " + limit + "."
+	if code == http.StatusRequestEntityTooLarge && msg == http.StatusText(code) {
+		// A refusal that does not say its limit (a handler's own, on a
+		// form its limit cut short) is the upload limit's.
+		msg = "The upload is too large: the limit is " + sizeString(s.cfg.UploadLimit) + "."
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, map[string]string{"error": msg})
