@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -209,22 +208,8 @@ func TestCampaignAPISettings(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	listID := insertList(t, b, "api", "Ann Lee")
-	var adminID int64
-	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'admin@firm.test'`).Scan(&adminID))
-	tok, err := b.accounts.CreateToken(ctx, adminID, "test")
-	require.NoError(t, err)
-	call := func(body string) (int, string) {
-		req, err := http.NewRequest("POST", b.srv.URL+"/api/v1/campaigns", strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(out)
-	}
+	tok := b.token(t, "admin@firm.test")
+	call := func(body string) (int, string) { return b.api(t, tok, "POST", "/api/v1/campaigns", body) }
 	code, body := call(fmt.Sprintf(`{"name":"x","purpose":"informational","list_id":%d,"message":"Hi","caller_id":"860-555-0100",
 		"callback":"900-555-0100","calls_per_second":60,"transfer_to":"front desk","amd":{"max_words":0,"greeting_ms":20000},
 		"retry":{"max_attempts":3,"machine_s":5},"schedule":{"time_zone":"Nowhere/City","window_start":"9","days":["someday"]}}`, listID))
@@ -259,16 +244,7 @@ func TestCampaignAPISettings(t *testing.T) {
 	// PUT replaces a draft's settings; invalid ones are refused with their
 	// fields, and a started campaign cannot be edited.
 	put := func(body string) (int, string) {
-		req, err := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/campaigns/%d", b.srv.URL, c.ID), strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(out)
+		return b.api(t, tok, "PUT", fmt.Sprintf("/api/v1/campaigns/%d", c.ID), body)
 	}
 	edited := fmt.Sprintf(`{"name":"Hearings, Tuesday","purpose":"informational","list_id":%d,"message":"Hi {first_name}.","caller_id":"860-555-0100","ring_seconds":30}`, listID)
 	code, body = put(edited)
@@ -285,7 +261,7 @@ func TestCampaignAPISettings(t *testing.T) {
 	code, body = put(`{"name":"` + strings.Repeat("x", 1<<20) + `"}`)
 	require.Equal(t, http.StatusRequestEntityTooLarge, code)
 	require.JSONEq(t, `{"error":"The upload is too large: the limit is 1 MiB."}`, body, "the API's own limit, not the upload limit")
-	_, err = b.db.Exec(ctx, `UPDATE campaigns SET status = 'paused' WHERE id = $1`, c.ID)
+	_, err := b.db.Exec(ctx, `UPDATE campaigns SET status = 'paused' WHERE id = $1`, c.ID)
 	require.NoError(t, err)
 	code, _ = put(edited)
 	require.Equal(t, http.StatusConflict, code)
@@ -403,24 +379,15 @@ func TestEditFormRoundTrip(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	listID := insertList(t, b, "hearings", "Ann Lee", "Bob Moss")
-	var paraID int64
-	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'para@firm.test'`).Scan(&paraID))
-	tok, err := b.accounts.CreateToken(ctx, paraID, "test")
-	require.NoError(t, err)
-	req, err := http.NewRequest("POST", b.srv.URL+"/api/v1/campaigns", strings.NewReader(fmt.Sprintf(`{"name":"Hearings","purpose":"debt_collection",
+	paraID := b.userID(t, "para@firm.test")
+	code, body := b.api(t, b.token(t, "para@firm.test"), "POST", "/api/v1/campaigns", fmt.Sprintf(`{"name":"Hearings","purpose":"debt_collection",
 		"list_id":%d,"message":"Hi {first_name}, about {date}.","caller_id":"860-555-0100","callback":"203-555-0188","calls_per_second":0.25,
 		"max_concurrent":3,"ring_seconds":40,"transfer_to":"front-desk","record":true,"amd":{"greeting_ms":1300,"max_words":4},
 		"retry":{"max_attempts":4,"busy_s":45,"no_answer_s":5400,"failed_s":0,"machine_s":86400},
-		"schedule":{"time_zone":"America/Denver","starts_at":"2099-01-04T08:00:30","ends_at":"2099-02-01","window_start":"08:30","window_end":"16:00","days":["tue","sat"]}}`, listID)))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+		"schedule":{"time_zone":"America/Denver","starts_at":"2099-01-04T08:00:30","ends_at":"2099-02-01","window_start":"08:30","window_end":"16:00","days":["tue","sat"]}}`, listID))
+	require.Equal(t, http.StatusCreated, code, body)
 	var created campaign.Campaign
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
 	stored := func() string {
 		var row string
 		require.NoError(t, b.db.QueryRow(ctx, `SELECT concat_ws('|', purpose, list_id, message_text, message_audio, caller_id, callback, transfer_to,
@@ -431,7 +398,7 @@ func TestEditFormRoundTrip(t *testing.T) {
 	before := stored()
 
 	br := b.browser(t)
-	code, _ := br.signin("para@firm.test", password)
+	code, _ = br.signin("para@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code)
 	code, page, _ := br.get(fmt.Sprintf("/campaigns/%d/edit", created.ID))
 	require.Equal(t, http.StatusOK, code)
@@ -440,7 +407,7 @@ func TestEditFormRoundTrip(t *testing.T) {
 	require.Equal(t, "2099-01-04T08:00:30", f.Get("starts_at"))
 	require.Equal(t, []string{"tue", "sat"}, f["days"])
 	f.Set("name", "Hearings, January")
-	code, body := br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
+	code, body = br.postForm(fmt.Sprintf("/campaigns/%d/edit", created.ID), f)
 	require.Equal(t, http.StatusSeeOther, code, body)
 	require.Equal(t, before, stored())
 	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM campaigns WHERE name = 'Hearings, January' AND updated_by = $1`, paraID))

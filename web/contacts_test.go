@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -147,19 +146,8 @@ Bob Stone,2035550102,,CASE_9,
 	require.Zero(t, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550101'`))
 
 	// The API.
-	var paraID int64
-	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = 'para@firm.test'`).Scan(&paraID))
-	apiTok, err := b.accounts.CreateToken(ctx, paraID, "test")
-	require.NoError(t, err)
-	req, err := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/lists/%d/contacts?q=860", b.srv.URL, listID), nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+apiTok)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", raw)
+	code, raw := b.api(t, b.token(t, "para@firm.test"), "GET", fmt.Sprintf("/api/v1/lists/%d/contacts?q=860", listID), "")
+	require.Equal(t, http.StatusOK, code, raw)
 	var page struct {
 		List     struct{ Name string }
 		Matching int
@@ -172,7 +160,7 @@ Bob Stone,2035550102,,CASE_9,
 			} `json:"last_attempt"`
 		}
 	}
-	require.NoError(t, json.Unmarshal(raw, &page))
+	require.NoError(t, json.Unmarshal([]byte(raw), &page))
 	require.Equal(t, "Docket", page.List.Name)
 	require.Equal(t, 2, page.Matching, "Ann's and Cid's numbers hold 860")
 	require.Equal(t, 1, page.Pages)

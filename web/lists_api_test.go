@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,15 +19,7 @@ import (
 func TestAPIImportContacts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := context.Background()
-	token := func(email string) string {
-		var id int64
-		require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&id))
-		tok, err := b.accounts.CreateToken(ctx, id, "test")
-		require.NoError(t, err)
-		return tok
-	}
-	para, atty := token("para@firm.test"), token("atty@firm.test")
+	para, atty := b.token(t, "para@firm.test"), b.token(t, "atty@firm.test")
 	post := func(tok, query, contentType string, body []byte) (int, map[string]any) {
 		t.Helper()
 		req, err := http.NewRequest("POST", b.srv.URL+"/api/v1/lists/import?"+query, bytes.NewReader(body))

@@ -21,12 +21,7 @@ func TestManageUsers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	id := func(email string) int64 {
-		var id int64
-		require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&id))
-		return id
-	}
-	adminID, paraID := id("admin@firm.test"), id("para@firm.test")
+	adminID, paraID := b.userID(t, "admin@firm.test"), b.userID(t, "para@firm.test")
 	signin := func(email, pw string) *browser {
 		br := b.browser(t)
 		code, body := br.signin(email, pw)

@@ -161,6 +161,42 @@ func (br *browser) multipart(path string, fields map[string]string, fileField, f
 	return code, body
 }
 
+// userID returns the id of the test user with the email.
+func (b *testBundle) userID(t *testing.T, email string) int64 {
+	t.Helper()
+	var id int64
+	require.NoError(t, b.db.QueryRow(context.Background(), `SELECT id FROM users WHERE email = $1`, email).Scan(&id))
+	return id
+}
+
+// token issues an API token for the test user with the email.
+func (b *testBundle) token(t *testing.T, email string) string {
+	t.Helper()
+	tok, err := b.accounts.CreateToken(context.Background(), b.userID(t, email), "test")
+	require.NoError(t, err)
+	return tok
+}
+
+// api sends an API request with a JSON body (none when empty) and the
+// token (none when empty), and returns the status and the body.
+func (b *testBundle) api(t *testing.T, tok, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, b.srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(out)
+}
+
 func count(t *testing.T, db *pgxpool.Pool, sql string, args ...any) int {
 	t.Helper()
 	var n int
