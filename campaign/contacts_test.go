@@ -398,11 +398,7 @@ func TestCreateWaitsForImport(t *testing.T) {
 		done <- err
 	}()
 	// Commit once the campaign waits for the list's lock.
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM contact_lists WHERE id = $1 FOR SHARE%'`).Scan(&n))
-		return n == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	waitForLock(t, db, "FROM contact_lists WHERE id = $1 FOR SHARE")
 	require.NoError(t, tx.Commit(ctx))
 	err = <-done
 	var fe FieldErrors

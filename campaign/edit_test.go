@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
 
@@ -101,11 +102,7 @@ func TestStartRefusesAnEditedDraft(t *testing.T) {
 		_, err := s.Start(ctx, c.ID)
 		done <- err
 	}()
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM campaigns WHERE id = $1 FOR UPDATE%'`).Scan(&n))
-		return n == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	waitForLock(t, db, "FROM campaigns WHERE id = $1 FOR UPDATE")
 	require.NoError(t, tx.Commit(ctx))
 	err = <-done
 	require.ErrorIs(t, err, ErrInvalidTransition)
@@ -145,4 +142,17 @@ func TestStartCallsTheListAsItIs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StatusRunning, got.Status)
 	require.Equal(t, 3, got.Counts.Targets, "Cid is called too")
+}
+
+// waitForLock waits until exactly one session of the database waits for a
+// lock in a query that holds the text, for a test that commits the
+// transaction it waits for only then.
+func waitForLock(t *testing.T, db *pgxpool.Pool, query string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, query).Scan(&n))
+		return n == 1
+	}, 10*time.Second, 10*time.Millisecond, "no session waits for a lock in %q", query)
 }
