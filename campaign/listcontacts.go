@@ -100,19 +100,8 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 	if err != nil {
 		return ContactPage{}, fmt.Errorf("campaign: list %d: %w", id, err)
 	}
-	like, digits := "", ""
-	if p.Search != "" {
-		like = "%" + likeEscaper.Replace(p.Search) + "%"
-		if d := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, p.Search); len(d) >= 3 {
-			digits = "%" + d + "%"
-		}
-	}
-	const match = `c.list_id = $1 AND ($2 = '' OR c.name ILIKE $2 OR c.person_ref ILIKE $2 OR c.external_ref ILIKE $2 OR ($3 <> '' AND c.phone LIKE $3))`
+	like, digits := searchPatterns(p.Search)
+	const match = `c.list_id = $1 AND ` + contactMatches
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM contacts c WHERE `+match, id, like, digits).Scan(&p.Matching); err != nil {
 		return ContactPage{}, fmt.Errorf("campaign: contacts of list %d: %w", id, err)
 	}
@@ -152,6 +141,30 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 		return ContactPage{}, fmt.Errorf("campaign: contacts of list %d: %w", id, err)
 	}
 	return p, nil
+}
+
+// contactMatches is the condition that contact c matches a search: $2
+// and $3 are searchPatterns' patterns.
+const contactMatches = `($2 = '' OR c.name ILIKE $2 OR c.person_ref ILIKE $2 OR c.external_ref ILIKE $2 OR ($3 <> '' AND c.phone LIKE $3))`
+
+// searchPatterns returns the patterns contactMatches matches a search by:
+// the search as ILIKE's substring, and its digits as LIKE's substring of
+// a phone when it has three or more (else ""). Both are "" without a
+// search.
+func searchPatterns(search string) (like, digits string) {
+	if search == "" {
+		return "", ""
+	}
+	like = "%" + likeEscaper.Replace(search) + "%"
+	if d := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, search); len(d) >= 3 {
+		digits = "%" + d + "%"
+	}
+	return like, digits
 }
 
 // likeEscaper escapes the characters LIKE and ILIKE give a meaning, so

@@ -484,6 +484,8 @@ type campaignData struct {
 	Schedule string
 	// AMD lists the answering-machine thresholds that are not the default.
 	AMD []string
+	// Results counts the campaign's contacts by result.
+	Results campaign.Results
 }
 
 // scheduleText says in words when a campaign calls: "Mon, Tue, Wed,
@@ -546,8 +548,12 @@ func (s *Server) campaignData(c echo.Context) (campaignData, error) {
 	if err != nil {
 		return campaignData{}, err
 	}
+	results, err := s.cfg.Campaigns.CampaignResults(ctx, id)
+	if err != nil {
+		return campaignData{}, err
+	}
 	u := currentUser(c)
-	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u), Schedule: scheduleText(cp.Schedule), AMD: amdText(cp.AMD)}, nil
+	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u), Schedule: scheduleText(cp.Schedule), AMD: amdText(cp.AMD), Results: results}, nil
 }
 
 func (s *Server) campaignPage(c echo.Context) error {
@@ -624,4 +630,89 @@ func (s *Server) pauseCampaign(c echo.Context) error {
 	}
 	s.flash(c, "Campaign paused. Calls in progress will finish.")
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
+}
+
+// resultQuery reads a campaign contacts query (result, q, page, per_page)
+// from the request, answering 400 for a malformed page.
+func resultQuery(c echo.Context) (campaign.ResultQuery, error) {
+	q, err := contactsQuery(c)
+	if err != nil {
+		return campaign.ResultQuery{}, err
+	}
+	return campaign.ResultQuery{Result: c.QueryParam("result"), Search: q.Search, Page: q.Page, PageSize: q.PageSize}, nil
+}
+
+// campaignContacts reads a page of a campaign's contacts with their
+// results, answering 404 for no such campaign and 400 for an unknown
+// result or a page out of range.
+func (s *Server) campaignContacts(c echo.Context) (campaign.ResultPage, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return campaign.ResultPage{}, err
+	}
+	q, err := resultQuery(c)
+	if err != nil {
+		return campaign.ResultPage{}, err
+	}
+	p, err := s.cfg.Campaigns.CampaignContacts(c.Request().Context(), id, q)
+	return p, resultError(err)
+}
+
+// resultError turns the campaign contacts' query errors into 400s.
+func resultError(err error) error {
+	switch {
+	case errors.Is(err, campaign.ErrFilter):
+		return echo.NewHTTPError(http.StatusBadRequest, "result: unknown (see the campaign's contacts page for the results)")
+	case errors.Is(err, campaign.ErrPage):
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("page: out of range (1 to %d contacts a page, and no page past the last)", campaign.MaxContactPageSize))
+	}
+	return err
+}
+
+// resultsData is what the campaign contacts page shows.
+type resultsData struct {
+	campaign.ResultPage
+	// Label is the wording of the page's result filter.
+	Label string
+	// Prev and Next are the neighbouring pages' numbers.
+	Prev, Next int
+}
+
+// campaignContactsPage shows a campaign's contacts with what became of
+// each, a page at a time, filtered by result and searched.
+func (s *Server) campaignContactsPage(c echo.Context) error {
+	p, err := s.campaignContacts(c)
+	if err != nil {
+		return err
+	}
+	d := resultsData{ResultPage: p, Label: campaign.ResultLabel(p.Result), Prev: p.Page - 1, Next: p.Page + 1}
+	return s.render(c, http.StatusOK, "results", page{Title: p.Campaign.Name + ": contacts", Data: d})
+}
+
+// apiCampaignContacts answers a page of a campaign's contacts as JSON.
+func (s *Server) apiCampaignContacts(c echo.Context) error {
+	p, err := s.campaignContacts(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// exportCampaignContacts sends a campaign's contacts that the query keeps,
+// one CSV row each with its result.
+func (s *Server) exportCampaignContacts(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	q, err := resultQuery(c)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.cfg.Campaigns.ExportCampaignContacts(c.Request().Context(), id, q, &buf); err != nil {
+		return resultError(err)
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="campaign-%d-contacts.csv"`, id))
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }

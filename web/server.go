@@ -188,6 +188,8 @@ func (s *Server) routes() {
 	ui.POST("/campaigns/:id/pause", s.pauseCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/cancel", s.cancelCampaign, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts.csv", s.exportAttempts, s.require(all...))
+	ui.GET("/campaigns/:id/contacts", s.campaignContactsPage, s.require(all...))
+	ui.GET("/campaigns/:id/contacts.csv", s.exportCampaignContacts, s.require(all...))
 	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))

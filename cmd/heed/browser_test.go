@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
 
@@ -163,8 +164,54 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 		}
 	}
 
+	reviewContacts(t, ctx)
 	uploadSpreadsheet(t, ctx, s.URL)
 	manageUsers(t, ctx, s.URL)
+}
+
+// reviewContacts opens the completed campaign's contacts from its page, as
+// an attorney reviewing it would, finds each demo contact's result, and
+// keeps the contacts who were reached.
+func reviewContacts(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("contacts-link")),
+		chromedp.WaitVisible(chromedp.ID("results")),
+	))
+	screenshot(t, ctx, "campaign-contacts")
+	results := func() map[string]string {
+		t.Helper()
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll('#results tbody tr[data-phone]')).map(r => ({
+			phone: r.dataset.phone, result: Array.from(r.querySelector('.result').classList).find(c => c.startsWith('result-')).slice(7)}))`))
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, r := range rows {
+			out[r["phone"]] = r["result"]
+		}
+		return out
+	}
+	want := demoByPhone()
+	got := results()
+	require.Len(t, got, len(demoContacts))
+	reached := 0
+	for ph, result := range got {
+		c := want[ph]
+		require.Equal(t, c.Outcome, result, "%s (%s): its result is its only call's outcome", ph, c.Behaviour)
+		if dialer.Outcome(c.Outcome).Reached() {
+			reached++
+		}
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("filter-reached")),
+		chromedp.WaitVisible(chromedp.Search(`//a[@id="filter-reached" and @class="current"]`)),
+	))
+	got = results()
+	require.Len(t, got, reached)
+	for ph := range got {
+		require.True(t, dialer.Outcome(want[ph].Outcome).Reached(), "%s was reached", ph)
+	}
 }
 
 // manageUsers adds a paralegal on the users page, disables them, and

@@ -1,0 +1,431 @@
+package campaign
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heed-dialer/heed/dialer"
+)
+
+// A contact's result in a campaign says where its calls stand and, once
+// they are over, how the last one ended. Besides the call outcomes
+// (dialer.Outcome values, and "unknown" for a call whose end was never
+// learnt), a result is one of these.
+const (
+	// ResultNotCalled is a contact the campaign has not tried to call yet.
+	ResultNotCalled = "not_called"
+	// ResultDeferred is a contact whose last attempt the law deferred: it
+	// is due again at the earliest lawful moment.
+	ResultDeferred = "deferred"
+	// ResultRetry is a contact whose last call did not reach the person
+	// and that the retry rules call again.
+	ResultRetry = "retry"
+	// ResultCalling is a contact being called now.
+	ResultCalling = "calling"
+	// ResultExpired is a contact not reached before the campaign's end.
+	ResultExpired = "expired"
+	// ResultBlocked is a contact the gate refused to call.
+	ResultBlocked = "blocked"
+)
+
+// The filters that select several results at once.
+const (
+	// FilterReached keeps the contacts whose last call reached a person.
+	FilterReached = "reached"
+	// FilterNotReached keeps the contacts the campaign is done with
+	// without reaching a person: its calls rang out, were busy, failed or
+	// met a machine, or it ran out of time.
+	FilterNotReached = "not_reached"
+	// FilterOpen keeps the contacts still to be called: not called yet,
+	// deferred, to be tried again, or being called.
+	FilterOpen = "open"
+)
+
+// resultInfo is a result's wording and the filters that keep it besides
+// its own.
+type resultInfo struct {
+	Result string
+	Label  string
+	// Filter is FilterReached, FilterNotReached, FilterOpen or "".
+	Filter string
+}
+
+// resultOrder lists the results in the order they are shown: those that
+// need a person's attention first.
+var resultOrder = []resultInfo{
+	{string(dialer.OutcomeConfirmed), "Confirmed", FilterReached},
+	{string(dialer.OutcomeTransferred), "Transferred to the office", FilterReached},
+	{string(dialer.OutcomeAbandoned), "Asked for the office, not connected", FilterReached},
+	{string(dialer.OutcomeNoResponse), "Answered, pressed nothing", FilterReached},
+	{string(dialer.OutcomeAnswered), "Answered", FilterReached},
+	{string(dialer.OutcomeOptedOut), "Opted out", FilterReached},
+	{string(dialer.OutcomeMachine), "Answering machine", FilterNotReached},
+	{string(dialer.OutcomeNoAnswer), "No answer", FilterNotReached},
+	{string(dialer.OutcomeBusy), "Busy", FilterNotReached},
+	{string(dialer.OutcomeFailed), "Failed", FilterNotReached},
+	{"unknown", "Unknown", FilterNotReached},
+	{ResultExpired, "Not reached before the end", FilterNotReached},
+	{ResultBlocked, "Blocked by the rules", ""},
+	{ResultCalling, "Being called", FilterOpen},
+	{ResultRetry, "To be called again", FilterOpen},
+	{ResultDeferred, "Deferred by the rules", FilterOpen},
+	{ResultNotCalled, "Not called yet", FilterOpen},
+}
+
+// ResultLabel returns the wording of a result (or of a filter) for people,
+// or the result itself when it has none.
+func ResultLabel(result string) string {
+	switch result {
+	case FilterReached:
+		return "Reached"
+	case FilterNotReached:
+		return "Not reached"
+	case FilterOpen:
+		return "Still to call"
+	}
+	for _, r := range resultOrder {
+		if r.Result == result {
+			return r.Label
+		}
+	}
+	return result
+}
+
+// resultsOf returns the results a filter keeps, or nil for an unknown one.
+func resultsOf(filter string) []string {
+	var out []string
+	for _, r := range resultOrder {
+		if r.Result == filter || r.Filter == filter {
+			out = append(out, r.Result)
+		}
+	}
+	return out
+}
+
+// ErrFilter reports a result filter heed does not know.
+var ErrFilter = errors.New("no such result")
+
+// ResultQuery selects a page of a campaign's contacts.
+type ResultQuery struct {
+	// Result keeps the contacts with that result, or with a result the
+	// filter FilterReached, FilterNotReached or FilterOpen names; empty
+	// keeps them all.
+	Result string
+	// Search is ContactQuery's.
+	Search string
+	// Page and PageSize are ContactQuery's.
+	Page, PageSize int
+}
+
+// ResultCount is one result and how many of a campaign's contacts have it.
+type ResultCount struct {
+	Result string `json:"result"`
+	Label  string `json:"label"`
+	Count  int    `json:"count"`
+}
+
+// Results counts a campaign's contacts by their result, in the order they
+// are shown, leaving out the results no contact has; the filters'
+// totals follow (FilterReached, FilterNotReached, FilterOpen) when a
+// contact has a result they keep.
+type Results struct {
+	Results []ResultCount `json:"results"`
+	Filters []ResultCount `json:"filters"`
+	// Total counts the campaign's contacts.
+	Total int `json:"total"`
+}
+
+// CampaignContact is one of a campaign's contacts and what became of it.
+type CampaignContact struct {
+	ID            int64      `json:"id"`
+	Name          string     `json:"name"`
+	Phone         string     `json:"phone"`
+	ExternalRef   string     `json:"external_ref"`
+	PersonRef     string     `json:"person_ref"`
+	AppointmentAt *time.Time `json:"appointment_at"`
+	// Result is the contact's result, and Label its wording.
+	Result string `json:"result"`
+	Label  string `json:"label"`
+	// Calls counts the calls placed to it; Attempts counts its attempts,
+	// including those the rules blocked or deferred.
+	Calls    int `json:"calls"`
+	Attempts int `json:"attempts"`
+	// Next is when it is due to be called again, while it is.
+	Next *time.Time `json:"next_call_at"`
+	// Last is its latest attempt in the campaign, or nil.
+	Last *ResultAttempt `json:"last_attempt"`
+}
+
+// ResultAttempt is a contact's latest attempt in a campaign.
+type ResultAttempt struct {
+	ID       int64      `json:"id"`
+	At       time.Time  `json:"at"`
+	Decision string     `json:"decision"`
+	Until    *time.Time `json:"until"`
+	Reasons  []string   `json:"reasons"`
+	Status   string     `json:"status"`
+	Outcome  string     `json:"outcome"`
+	DTMF     string     `json:"dtmf"`
+}
+
+// ResultPage is a page of a campaign's contacts, by name.
+type ResultPage struct {
+	Campaign struct {
+		ID     int64  `json:"id"`
+		Name   string `json:"name"`
+		Status Status `json:"status"`
+	} `json:"campaign"`
+	// Results counts all the campaign's contacts by result.
+	Results Results `json:"counts"`
+	// Result and Search are the query's; Matching counts the contacts
+	// they keep.
+	Result   string `json:"result,omitempty"`
+	Search   string `json:"search,omitempty"`
+	Matching int    `json:"matching"`
+	// Page is this page, from 1, of Pages (at least 1), each of PageSize
+	// contacts.
+	Page     int               `json:"page"`
+	Pages    int               `json:"pages"`
+	PageSize int               `json:"page_size"`
+	Contacts []CampaignContact `json:"contacts"`
+}
+
+// resultsFrom is the FROM clause of a campaign's contacts with their
+// results, for campaign $1: each target t with its contact c, its latest
+// attempt a in the campaign (NULL columns without one), and its result
+// r.result. The latest attempts are read in one pass over the campaign's
+// attempts, in the order of attempts_campaign_contact_idx.
+const resultsFrom = `
+	  FROM campaign_targets t
+	  JOIN contacts c ON c.id = t.contact_id
+	  LEFT JOIN (SELECT DISTINCT ON (a.contact_id) a.contact_id, a.id, a.created_at, a.decision, a.decided_until, a.reasons,
+	                    a.status, a.outcome, a.dtmf
+	               FROM attempts a WHERE a.campaign_id = $1
+	              ORDER BY a.contact_id, a.id DESC) a ON a.contact_id = t.contact_id
+	  CROSS JOIN LATERAL (SELECT CASE
+	           WHEN t.state = 'expired' THEN 'expired'
+	           WHEN t.state = 'dialing' THEN 'calling'
+	           WHEN t.state = 'pending' AND a.id IS NULL THEN 'not_called'
+	           WHEN t.state = 'pending' AND a.decision = 'defer' THEN 'deferred'
+	           WHEN t.state = 'pending' THEN 'retry'
+	           WHEN a.decision = 'deny' THEN 'blocked'
+	           WHEN coalesce(a.outcome, '') IN ('', 'deferred') THEN 'unknown'
+	           ELSE a.outcome END AS result) r
+	 WHERE t.campaign_id = $1`
+
+// CampaignResults counts campaign id's contacts by result. It returns an
+// error wrapping ErrNotFound when there is no such campaign.
+func (s *Service) CampaignResults(ctx context.Context, id int64) (Results, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return Results{}, err
+	}
+	return s.results(ctx, id)
+}
+
+// results counts campaign id's contacts by result.
+func (s *Service) results(ctx context.Context, id int64) (Results, error) {
+	rows, err := s.db.Query(ctx, `SELECT r.result, count(*) `+resultsFrom+` GROUP BY r.result`, id)
+	if err != nil {
+		return Results{}, fmt.Errorf("campaign %d: results: %w", id, err)
+	}
+	counts := map[string]int{}
+	var (
+		result string
+		n      int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&result, &n}, func() error {
+		counts[result] = n
+		return nil
+	})
+	if err != nil {
+		return Results{}, fmt.Errorf("campaign %d: results: %w", id, err)
+	}
+	var out Results
+	filters := map[string]int{}
+	for _, r := range resultOrder {
+		n := counts[r.Result]
+		delete(counts, r.Result)
+		out.Total += n
+		if n == 0 {
+			continue
+		}
+		out.Results = append(out.Results, ResultCount{Result: r.Result, Label: r.Label, Count: n})
+		if r.Filter != "" {
+			filters[r.Filter] += n
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(counts)) { // outcomes heed does not list: shown as they are
+		out.Total += counts[r]
+		out.Results = append(out.Results, ResultCount{Result: r, Label: r, Count: counts[r]})
+	}
+	for _, f := range []string{FilterReached, FilterNotReached, FilterOpen} {
+		if n := filters[f]; n > 0 {
+			out.Filters = append(out.Filters, ResultCount{Result: f, Label: ResultLabel(f), Count: n})
+		}
+	}
+	return out, nil
+}
+
+// resultMatch is the condition that a contact matches a ResultQuery: $2
+// and $3 are searchPatterns' patterns, $4 the results kept (NULL: all).
+const resultMatch = ` AND ` + contactMatches + ` AND ($4::text[] IS NULL OR r.result = ANY($4))`
+
+// resultArgs returns the arguments of resultMatch after the campaign's id,
+// or ErrFilter.
+func resultArgs(q ResultQuery) ([]any, error) {
+	like, digits := searchPatterns(strings.TrimSpace(q.Search))
+	var keep []string
+	if q.Result != "" {
+		if keep = resultsOf(q.Result); keep == nil {
+			return nil, fmt.Errorf("result %q: %w", q.Result, ErrFilter)
+		}
+	}
+	return []any{like, digits, keep}, nil
+}
+
+// CampaignContacts returns a page of campaign id's contacts, by name then
+// id, with each one's result, calls and latest attempt, and the counts of
+// all its contacts' results. It returns an error wrapping ErrNotFound when
+// there is no such campaign, ErrFilter for an unknown result, and ErrPage
+// as ListContacts does.
+func (s *Service) CampaignContacts(ctx context.Context, id int64, q ResultQuery) (ResultPage, error) {
+	p := ResultPage{Result: q.Result, Search: strings.TrimSpace(q.Search), Page: max(q.Page, 1), PageSize: q.PageSize}
+	if p.PageSize == 0 {
+		p.PageSize = ContactPageSize
+	}
+	if p.PageSize < 1 || p.PageSize > MaxContactPageSize || q.Page < 0 {
+		return ResultPage{}, fmt.Errorf("campaign %d: contacts: page %d of %d contacts: %w", id, q.Page, q.PageSize, ErrPage)
+	}
+	args, err := resultArgs(q)
+	if err != nil {
+		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
+	}
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return ResultPage{}, err
+	}
+	p.Campaign.ID, p.Campaign.Name, p.Campaign.Status = c.ID, c.Name, c.Status
+	if p.Results, err = s.results(ctx, id); err != nil {
+		return ResultPage{}, err
+	}
+	all := append([]any{id}, args...)
+	if err := s.db.QueryRow(ctx, `SELECT count(*) `+resultsFrom+resultMatch, all...).Scan(&p.Matching); err != nil {
+		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
+	}
+	p.Pages = max(1, (p.Matching+p.PageSize-1)/p.PageSize)
+	if p.Page > p.Pages {
+		return ResultPage{}, fmt.Errorf("campaign %d: contacts: page %d of %d: %w", id, p.Page, p.Pages, ErrPage)
+	}
+	rows, err := s.db.Query(ctx, resultColumns+resultsFrom+resultMatch+` ORDER BY c.name, c.id LIMIT $5 OFFSET $6`,
+		append(all, p.PageSize, (p.Page-1)*p.PageSize)...)
+	if err != nil {
+		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
+	}
+	p.Contacts, err = pgx.CollectRows(rows, scanCampaignContact)
+	if err != nil {
+		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
+	}
+	return p, nil
+}
+
+// resultColumns selects what scanCampaignContact reads, from resultsFrom.
+// Its counts are subqueries, which PostgreSQL evaluates after a page's
+// sort and limit, for that page's contacts alone.
+const resultColumns = `
+	SELECT c.id, c.name, c.phone, c.external_ref, c.person_ref, c.appointment_at, r.result,
+	       (SELECT count(*) FILTER (WHERE x.decision = 'allow') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
+	       (SELECT count(*) FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
+	       CASE WHEN t.state = 'pending' THEN t.next_attempt_at END,
+	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf`
+
+// scanCampaignContact reads a row of resultColumns.
+func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
+	var (
+		c                               CampaignContact
+		aid                             *int64
+		at                              *time.Time
+		decision, status, outcome, dtmf *string
+		until                           *time.Time
+		reasons                         []string
+	)
+	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.ExternalRef, &c.PersonRef, &c.AppointmentAt, &c.Result, &c.Calls, &c.Attempts, &c.Next,
+		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf)
+	if err != nil {
+		return c, err
+	}
+	c.Label = ResultLabel(c.Result)
+	if aid != nil {
+		c.Last = &ResultAttempt{ID: *aid, At: *at, Decision: *decision, Until: until, Reasons: reasons,
+			Status: *status, Outcome: *outcome, DTMF: *dtmf}
+	}
+	return c, nil
+}
+
+// resultsCSVHeader is the header of ExportCampaignContacts' CSV.
+var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "person_ref", "appointment_at", "result",
+	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at"}
+
+// ExportCampaignContacts writes campaign id's contacts that q keeps (its
+// page and page size aside), by name, as CSV: one row each, with its
+// result, calls and latest attempt. Cells that a spreadsheet would read
+// as a formula are quoted with a leading apostrophe. It returns an error
+// wrapping ErrNotFound or ErrFilter as CampaignContacts does.
+func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q ResultQuery, w io.Writer) error {
+	args, err := resultArgs(q)
+	if err != nil {
+		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+	}
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	rows, err := s.db.Query(ctx, resultColumns+resultsFrom+resultMatch+` ORDER BY c.name, c.id`, append([]any{id}, args...)...)
+	if err != nil {
+		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	if err := cw.Write(resultsCSVHeader); err != nil {
+		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+	}
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for rows.Next() {
+		c, err := scanCampaignContact(rows)
+		if err != nil {
+			return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+		}
+		var last ResultAttempt
+		var lastAt *time.Time
+		if c.Last != nil {
+			last, lastAt = *c.Last, &c.Last.At
+		}
+		rec := []string{strconv.FormatInt(c.ID, 10), safeCell(c.Name), c.Phone, safeCell(c.ExternalRef), safeCell(c.PersonRef),
+			ts(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), ts(lastAt), last.Decision, last.Outcome,
+			safeCell(last.DTMF), strings.Join(last.Reasons, " "), ts(c.Next)}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package web_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCampaignContactsPage checks the page, CSV and API of a campaign's
+// contacts with their results, for the attorney who reviews them.
+func TestCampaignContactsPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('Docket') RETURNING id`).Scan(&listID))
+	_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, external_ref) VALUES
+		($1, 'Ann Lee', '+18605550101', 'M-1'), ($1, 'Bob <b>Stone</b>', '+18605550102', ''), ($1, 'Cid Moss', '+18605550103', '')`, listID)
+	require.NoError(t, err)
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Hearings', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	_, err = b.db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, state)
+		SELECT $1, id, CASE WHEN name = 'Cid Moss' THEN 'pending' ELSE 'done' END FROM contacts WHERE list_id = $2`, campaignID, listID)
+	require.NoError(t, err)
+	_, err = b.db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, dtmf)
+		SELECT $1, id, 1, phone, '+18605550100', CASE WHEN name = 'Ann Lee' THEN 'allow' ELSE 'deny' END,
+		       CASE WHEN name = 'Ann Lee' THEN '{}'::text[] ELSE '{dnc.internal}' END, 'p', '{}',
+		       CASE WHEN name = 'Ann Lee' THEN 'ended' ELSE 'blocked' END, CASE WHEN name = 'Ann Lee' THEN 'confirmed' ELSE 'blocked' END,
+		       CASE WHEN name = 'Ann Lee' THEN '1' ELSE '' END
+		  FROM contacts WHERE list_id = $2 AND name <> 'Cid Moss'`, campaignID, listID)
+	require.NoError(t, err)
+
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	base := fmt.Sprintf("/campaigns/%d/contacts", campaignID)
+	code, body, _ := atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `<a href="`+base+`" id="contacts-link">Contacts and their results</a>`)
+	require.Contains(t, body, `<a href="`+base+`?result=reached" id="results-reached">Reached <b>1</b></a>`)
+	require.Contains(t, body, `id="results-open">Still to call <b>1</b></a>`)
+	require.NotContains(t, body, `id="results-not_reached"`, "no contact was left unreached")
+
+	code, body, _ = atty.get(base)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "3 contacts; the campaign is running.")
+	require.Contains(t, body, `id="result-confirmed">Confirmed <b>1</b>`)
+	require.Contains(t, body, `id="result-blocked">Blocked by the rules <b>1</b>`)
+	require.Contains(t, body, `id="result-not_called">Not called yet <b>1</b>`)
+	require.Contains(t, body, "Bob &lt;b&gt;Stone&lt;/b&gt;", "names are escaped")
+	require.Contains(t, body, "allow, confirmed, keys 1")
+	require.Contains(t, body, "deny, blocked (dnc.internal)")
+	ann, bob, cid := strings.Index(body, "Ann Lee"), strings.Index(body, "Bob &lt;b&gt;"), strings.Index(body, "Cid Moss")
+	require.True(t, ann > 0 && ann < bob && bob < cid, "by name")
+
+	code, body, _ = atty.get(base + "?result=reached")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Showing 1: Reached.")
+	require.Contains(t, body, "Ann Lee")
+	require.NotContains(t, body, "Cid Moss")
+	require.Contains(t, body, `<a href="`+base+`?result=reached" id="filter-reached" class="current">`)
+	code, body, _ = atty.get(base + "?result=open&q=moss")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Showing 1: Still to call, matching &ldquo;moss&rdquo;.")
+	require.Contains(t, body, `<a id="export-contacts" href="`+base+`.csv?result=open&amp;q=moss">`)
+	code, body, _ = atty.get(base + "?result=blocked&q=zed")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "No contact matches.")
+	code, body, _ = atty.get(base + "?per_page=1&page=2")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Page 2 of 3")
+	require.Contains(t, body, "Bob &lt;b&gt;")
+	require.NotContains(t, body, "Ann Lee")
+	for path, want := range map[string]int{
+		"?result=nope": http.StatusBadRequest, "?page=4&per_page=1": http.StatusBadRequest, "?page=x": http.StatusBadRequest,
+		"?per_page=501": http.StatusBadRequest,
+	} {
+		code, _, _ = atty.get(base + path)
+		require.Equal(t, want, code, path)
+	}
+	code, _, _ = atty.get("/campaigns/999999/contacts")
+	require.Equal(t, http.StatusNotFound, code)
+
+	code, body, h := atty.get(base + ".csv?result=blocked")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, fmt.Sprintf(`attachment; filename="campaign-%d-contacts.csv"`, campaignID), h.Get("Content-Disposition"))
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	require.Equal(t, "result", recs[0][6])
+	require.Equal(t, []string{"Bob <b>Stone</b>", "blocked", "dnc.internal"}, []string{recs[1][1], recs[1][6], recs[1][13]})
+	code, _, _ = atty.get(base + ".csv?result=nope")
+	require.Equal(t, http.StatusBadRequest, code)
+
+	// The API, for any role; none without a token.
+	code, out := b.api(t, b.token(t, "atty@firm.test"), "GET", fmt.Sprintf("/api/v1/campaigns/%d/contacts?result=reached", campaignID), "")
+	require.Equal(t, http.StatusOK, code, out)
+	var page struct {
+		Counts struct {
+			Total   int `json:"total"`
+			Filters []struct {
+				Result string `json:"result"`
+				Count  int    `json:"count"`
+			} `json:"filters"`
+		} `json:"counts"`
+		Matching int `json:"matching"`
+		Contacts []struct {
+			Name   string `json:"name"`
+			Result string `json:"result"`
+			Calls  int    `json:"calls"`
+			Last   struct {
+				DTMF string `json:"dtmf"`
+			} `json:"last_attempt"`
+		} `json:"contacts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &page))
+	require.Equal(t, 3, page.Counts.Total)
+	require.Equal(t, 1, page.Matching)
+	require.Len(t, page.Contacts, 1)
+	require.Equal(t, "Ann Lee", page.Contacts[0].Name)
+	require.Equal(t, "confirmed", page.Contacts[0].Result)
+	require.Equal(t, 1, page.Contacts[0].Calls)
+	require.Equal(t, "1", page.Contacts[0].Last.DTMF)
+	code, _ = b.api(t, "", "GET", fmt.Sprintf("/api/v1/campaigns/%d/contacts", campaignID), "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, out = b.api(t, b.token(t, "para@firm.test"), "GET", fmt.Sprintf("/api/v1/campaigns/%d/contacts.csv?q=ann", campaignID), "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, 2, strings.Count(out, "\n"), "the header and Ann")
+
+	anon := b.browser(t)
+	code, _, h = anon.get(base)
+	require.Equal(t, http.StatusSeeOther, code, "signed out")
+	require.Contains(t, h.Get("Location"), "/signin")
+}
