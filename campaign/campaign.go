@@ -101,6 +101,10 @@ type Counts struct {
 	// Reached counts the calls on which a person was on the line (the
 	// outcomes for which dialer.Outcome.Reached is true).
 	Reached int `json:"reached"`
+	// New counts the list's contacts that are not targets of the
+	// campaign: those imported since it was created (a draft adds them
+	// when it starts) or since it started (AddNewContacts adds them).
+	New int `json:"new_contacts"`
 }
 
 // OutcomeCount is one outcome and its number of attempts.
@@ -436,7 +440,7 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 	if !listExists {
 		fe["list_id"] = "choose an existing contact list"
 	} else if tmplOK {
-		msg, err := missingFields(ctx, s.db, in.ListID, tmpl)
+		msg, err := missingFields(ctx, s.db, in.ListID, tmpl, 0)
 		if err != nil {
 			return v, err
 		}
@@ -463,7 +467,10 @@ var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
 // a lock of the list's row that a contacts import into it waits for (and
 // that waits for one) until tx ends. A message that is not a template (one
 // said as it is) needs no field.
-func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string) (string, error) {
+//
+// When newFor is not 0, only the list's contacts that are not yet targets
+// of campaign newFor are checked: those AddNewContacts would add.
+func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string, newFor int64) (string, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, listID); err != nil {
 		return "", fmt.Errorf("lock list: %w", err)
 	}
@@ -471,7 +478,7 @@ func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message s
 	if err != nil {
 		return "", nil
 	}
-	return missingFields(ctx, tx, listID, t)
+	return missingFields(ctx, tx, listID, t, newFor)
 }
 
 // querier runs queries: the pool, or a transaction.
@@ -481,13 +488,16 @@ type querier interface {
 
 // missingFields says which contacts of a list lack a field the template
 // uses: how many, and the first few by name and phone. It returns "" when
-// none does.
-func missingFields(ctx context.Context, q querier, listID int64, t Template) (string, error) {
+// none does. When newFor is not 0, it checks only the contacts that are
+// not yet targets of campaign newFor.
+func missingFields(ctx context.Context, q querier, listID int64, t Template, newFor int64) (string, error) {
 	var msgs []string
 	for _, f := range t.Needs() {
 		need := fieldNeeds[f]
 		rows, err := q.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
-			WHERE list_id = $1 AND `+need.cond+` ORDER BY id LIMIT 3`, listID)
+			WHERE list_id = $1 AND `+need.cond+`
+			  AND ($2 = 0 OR NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = $2 AND t.contact_id = contacts.id))
+			ORDER BY id LIMIT 3`, listID, newFor)
 		if err != nil {
 			return "", fmt.Errorf("campaign: check contact fields: %w", err)
 		}
@@ -586,7 +596,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 		// The list's contacts, checked again: an import that emptied a
 		// field the message says between validate and here would leave
 		// targets whose message cannot be said.
-		msg, err := lockedMissingFields(ctx, tx, in.ListID, in.Message)
+		msg, err := lockedMissingFields(ctx, tx, in.ListID, in.Message, 0)
 		if err != nil {
 			return err
 		}
@@ -654,6 +664,8 @@ const campaignColumns = `
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'expired'),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.decision = 'deny'),
+	(SELECT count(*) FROM contacts k WHERE k.list_id = c.list_id
+	    AND NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = c.id AND t.contact_id = k.id)),
 	(SELECT coalesce(jsonb_object_agg(o.outcome, o.n), '{}') FROM
 	   (SELECT a.outcome, count(*) AS n FROM attempts a WHERE a.campaign_id = c.id AND a.outcome <> '' GROUP BY a.outcome) o)`
 
@@ -671,7 +683,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 		&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record,
 		&tz, &start, &end, &winStart, &winEnd, &days,
 		&c.Generation, &c.Edits, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
-		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Attempts, &c.Counts.Blocked, &byOutcome)
+		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.New, &byOutcome)
 	if err != nil {
 		return c, err
 	}
@@ -1005,7 +1017,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		}
 	}
 	if c.Status == StatusDraft || c.Status == StatusPaused {
-		states, known, err := s.reach(ctx, id)
+		states, known, err := s.reach(ctx, id, 0)
 		if err != nil {
 			return Campaign{}, fmt.Errorf("campaign: start: %w", err)
 		}
@@ -1070,7 +1082,7 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 		if status != StatusDraft {
 			return nil // started meanwhile: Start finds out
 		}
-		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message)
+		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, 0)
 		if err != nil {
 			return err
 		}

@@ -96,13 +96,19 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
 }
 
 // reach returns the states a campaign's contacts are in, and whether every
-// contact's state is known (when not, every state counts).
-func (s *Service) reach(ctx context.Context, id int64) ([]string, bool, error) {
+// contact's state is known (when not, every state counts). With listID not
+// 0, it is the states of list listID's contacts instead: those of the
+// campaign's contacts and of the contacts AddNewContacts would add.
+func (s *Service) reach(ctx context.Context, id, listID int64) ([]string, bool, error) {
 	var states []string
 	var unknown bool
+	q, arg := `FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id WHERE t.campaign_id = $1`, id
+	if listID != 0 {
+		q, arg = `FROM contacts c WHERE c.list_id = $1`, listID
+	}
 	err := s.db.QueryRow(ctx, `
-		SELECT coalesce(array_agg(DISTINCT upper(c.state)) FILTER (WHERE c.state <> ''), '{}'), coalesce(bool_or(c.state = ''), false)
-		  FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id WHERE t.campaign_id = $1`, id).Scan(&states, &unknown)
+		SELECT coalesce(array_agg(DISTINCT upper(c.state)) FILTER (WHERE c.state <> ''), '{}'), coalesce(bool_or(c.state = ''), false) `+q, arg).
+		Scan(&states, &unknown)
 	if err != nil {
 		return nil, false, fmt.Errorf("campaign %d: states reached: %w", id, err)
 	}

@@ -253,7 +253,7 @@ func TestSettleFollowsSchedule(t *testing.T) {
 	// Saturday 7 March 2099, 20:00 EST: the next opening is Sunday 9:00,
 	// after clocks spring forward (EDT, 13:00 UTC).
 	st.now = func() time.Time { return mustTime(t, "2099-03-08T01:00:00Z") }
-	done, next, err := st.Settle(ctx, c.ID)
+	done, next, err := st.Settle(ctx, c.ID, c.Generation)
 	require.NoError(t, err)
 	require.False(t, done)
 	require.Equal(t, mustTime(t, "2099-03-08T13:00:00Z"), next.UTC())
@@ -261,7 +261,7 @@ func TestSettleFollowsSchedule(t *testing.T) {
 	// A retry due later than the opening waits for itself.
 	_, err = db.Exec(ctx, `UPDATE campaign_targets SET next_attempt_at = '2099-03-09T15:30:00Z' WHERE campaign_id = $1`, c.ID)
 	require.NoError(t, err)
-	done, next, err = st.Settle(ctx, c.ID)
+	done, next, err = st.Settle(ctx, c.ID, c.Generation)
 	require.NoError(t, err)
 	require.False(t, done)
 	require.Equal(t, mustTime(t, "2099-03-09T15:30:00Z"), next.UTC())
@@ -271,7 +271,7 @@ func TestSettleFollowsSchedule(t *testing.T) {
 	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = (SELECT min(contact_id) FROM campaign_targets WHERE campaign_id = $1)`, c.ID)
 	require.NoError(t, err)
 	st.now = func() time.Time { return mustTime(t, "2099-03-20T16:00:00Z") }
-	done, _, err = st.Settle(ctx, c.ID)
+	done, _, err = st.Settle(ctx, c.ID, c.Generation)
 	require.NoError(t, err)
 	require.True(t, done)
 	got, err := s.Get(ctx, c.ID)
@@ -298,7 +298,7 @@ func TestSettleWaitsForEndWhenNothingCanOpen(t *testing.T) {
 	require.NoError(t, err)
 	st := NewStore(db)
 	st.now = func() time.Time { return mustTime(t, "2099-03-19T12:00:00Z") }
-	done, next, err := st.Settle(ctx, c.ID)
+	done, next, err := st.Settle(ctx, c.ID, c.Generation)
 	require.NoError(t, err)
 	require.False(t, done)
 	require.Equal(t, mustTime(t, "2099-03-20T16:00:00Z"), next.UTC(), "wakes at the end, to expire the retry that would come too late")
@@ -322,7 +322,7 @@ func TestStartPauseCancelWithSchedule(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StatusRunning, c.Status)
 	st := NewStore(db)
-	done, next, err := st.Settle(ctx, c.ID)
+	done, next, err := st.Settle(ctx, c.ID, c.Generation)
 	require.NoError(t, err)
 	require.False(t, done)
 	require.Equal(t, mustTime(t, "2099-01-01T15:00:00Z"), next.UTC(), "a running campaign sleeps until its start")

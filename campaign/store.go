@@ -283,8 +283,11 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 // next one falls due: when its retry time has come and the campaign's
 // schedule is open. Once the schedule's end has passed, the targets still
 // pending are marked expired, and the campaign completes as soon as no call
-// is in flight.
-func (s *Store) Settle(ctx context.Context, campaignID int64) (bool, time.Time, error) {
+// is in flight. Only the run of the campaign's current generation
+// completes it: a campaign started again meanwhile (AddNewContacts does
+// so, in the transaction that adds its targets) is left running for the
+// newer run, which calls them.
+func (s *Store) Settle(ctx context.Context, campaignID, generation int64) (bool, time.Time, error) {
 	now := s.now()
 	p, _, err := s.scheduleOf(ctx, campaignID)
 	if err != nil {
@@ -306,7 +309,11 @@ func (s *Store) Settle(ctx context.Context, campaignID int64) (bool, time.Time, 
 		return false, time.Time{}, fmt.Errorf("settle: %w", err)
 	}
 	if pending == 0 && dialing == 0 {
-		_, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now(), updated_at = now() WHERE id = $1 AND status = 'running'`, campaignID)
+		// A transaction that adds targets bumps the generation under the
+		// campaign's row lock; waiting for it, this update then finds the
+		// generation changed and leaves the campaign running.
+		_, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now(), updated_at = now()
+			WHERE id = $1 AND status = 'running' AND generation = $2`, campaignID, generation)
 		if err != nil {
 			return false, time.Time{}, fmt.Errorf("complete: %w", err)
 		}

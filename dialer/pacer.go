@@ -143,10 +143,12 @@ type Store interface {
 	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error
 	// OriginateFailed records that Asterisk refused the call at the given time.
 	OriginateFailed(ctx context.Context, attemptID int64, at time.Time, cause error) error
-	// Settle reports whether the campaign has nothing left to dial and, if
-	// not, when its next target falls due. When nothing is left it marks the
-	// campaign completed.
-	Settle(ctx context.Context, campaignID int64) (done bool, next time.Time, err error)
+	// Settle reports whether the run of the campaign's generation is over
+	// and, if not, when its next target falls due. When nothing is left it
+	// marks the campaign completed, unless the campaign is no longer
+	// running that generation (paused, cancelled, or started again, for
+	// example with contacts added): then the run is over without it.
+	Settle(ctx context.Context, campaignID, generation int64) (done bool, next time.Time, err error)
 }
 
 // SubjectLocker is implemented by a Store that keeps pacers from deciding
@@ -283,7 +285,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 				return err
 			}
 			if len(targets) == 0 && inflight == 0 {
-				finished, next, err := p.Store.Settle(ctx, campaignID)
+				finished, next, err := p.Store.Settle(ctx, campaignID, generation)
 				if err != nil {
 					return fmt.Errorf("pacer: settle: %w", err)
 				}

@@ -29,6 +29,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.PUT("/campaigns/:id", s.apiUpdateCampaign, runners, limitBody(apiBodyLimit))
 	g.POST("/campaigns/:id/start", s.apiStart, runners)
 	g.POST("/campaigns/:id/pause", s.apiPause, runners)
+	g.POST("/campaigns/:id/add_contacts", s.apiAddNewContacts, runners)
 	g.GET("/campaigns/:id/attempts", s.apiAttempts, all)
 	g.GET("/campaigns/:id/attempts.csv", s.exportAttempts, all)
 	g.GET("/campaigns/:id/contacts", s.apiCampaignContacts, all)
@@ -111,6 +112,25 @@ func (s *Server) apiStart(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, cp)
+}
+
+// apiAddNewContacts is addNewContacts for the API: it answers how many
+// contacts were added, and the campaign.
+func (s *Server) apiAddNewContacts(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	n, err := s.cfg.Campaigns.AddNewContacts(ctx, id, currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	cp, err := s.cfg.Campaigns.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"added": n, "campaign": cp})
 }
 
 func (s *Server) apiPause(c echo.Context) error {

@@ -606,6 +606,33 @@ func (s *Server) cancelCampaign(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
 }
 
+// addNewContacts makes the contacts imported into a running, paused or
+// completed campaign's list since it started its targets.
+func (s *Server) addNewContacts(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	n, err := s.cfg.Campaigns.AddNewContacts(ctx, id, currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	cp, err := s.cfg.Campaigns.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case n == 0:
+		s.flash(c, "The list has no contact this campaign does not call already.")
+	case cp.Status == campaign.StatusPaused:
+		s.flash(c, fmt.Sprintf("Added %d contact(s) to the campaign. It calls them when it resumes.", n))
+	default:
+		s.flash(c, fmt.Sprintf("Added %d contact(s) to the campaign. It is running and calls them now.", n))
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
+}
+
 // exportAttempts sends a campaign's attempts and outcomes as CSV.
 func (s *Server) exportAttempts(c echo.Context) error {
 	id, err := pathID(c)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -137,4 +138,90 @@ func TestCampaignContactsPage(t *testing.T) {
 	code, _, h = anon.get(base)
 	require.Equal(t, http.StatusSeeOther, code, "signed out")
 	require.Contains(t, h.Get("Location"), "/signin")
+}
+
+// TestAddNewContactsPage adds contacts imported after a campaign started
+// to it, from its page and from the API.
+func TestAddNewContactsPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	listID := insertList(t, b, "late", "Ann Lee", "Bob Moss")
+	tok := b.token(t, "para@firm.test")
+	code, body := b.api(t, tok, "POST", "/api/v1/campaigns", fmt.Sprintf(`{"name":"Hearings","purpose":"informational",
+		"list_id":%d,"message":"Hello.","caller_id":"860-555-0100"}`, listID))
+	require.Equal(t, http.StatusCreated, code, body)
+	var created struct {
+		ID int64 `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
+	page := fmt.Sprintf("/campaigns/%d", created.ID)
+	add := func(name, ph string) {
+		t.Helper()
+		_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, $2, $3)`, listID, name, ph)
+		require.NoError(t, err)
+	}
+
+	para := b.browser(t)
+	code, _ = para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	add("Cid Roe", "+18605550301")
+	_, body, _ = para.get(page)
+	require.Contains(t, body, "1 contact(s) were imported into the list since this draft was saved: Start adds them.")
+	require.NotContains(t, body, `id="add-contacts"`)
+	code, body = b.api(t, tok, "POST", "/api/v1"+page+"/start", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, 3, count(t, b.db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1`, created.ID))
+
+	add("Dee Poe", "+18605550302")
+	_, body, _ = para.get(page)
+	require.Contains(t, body, "1 contact(s) were imported into the list after this campaign started; it does not call them.")
+	require.Contains(t, body, `<button type="submit" id="add-contacts">Add them to this campaign</button>`)
+
+	atty := b.browser(t)
+	code, _ = atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = atty.get(page)
+	require.Contains(t, body, "1 contact(s) of the list are not in this campaign.")
+	require.NotContains(t, body, `id="add-contacts"`)
+	code, _, _ = atty.post(page+"/add_contacts", url.Values{"_csrf": {atty.csrf(page)}})
+	require.Equal(t, http.StatusForbidden, code, "attorneys do not run campaigns")
+	code, _, _ = para.post(page+"/add_contacts", url.Values{})
+	require.Equal(t, http.StatusForbidden, code, "no CSRF token")
+	require.Equal(t, 3, count(t, b.db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1`, created.ID))
+
+	code, _, h := para.post(page+"/add_contacts", url.Values{"_csrf": {para.csrf(page)}})
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, page, h.Get("Location"))
+	_, body, _ = para.get(page)
+	require.Contains(t, body, "Added 1 contact(s) to the campaign. It is running and calls them now.")
+	require.NotContains(t, body, `id="new-contacts"`)
+	require.Equal(t, 4, count(t, b.db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1`, created.ID))
+
+	// The API.
+	add("Eve Doe", "+18605550303")
+	code, body = b.api(t, b.token(t, "atty@firm.test"), "POST", "/api/v1"+page+"/add_contacts", "")
+	require.Equal(t, http.StatusForbidden, code, body)
+	code, body = b.api(t, tok, "POST", "/api/v1"+page+"/add_contacts", "")
+	require.Equal(t, http.StatusOK, code, body)
+	var added struct {
+		Added    int `json:"added"`
+		Campaign struct {
+			Status string `json:"status"`
+			Counts struct {
+				Targets int `json:"targets"`
+				New     int `json:"new_contacts"`
+			} `json:"counts"`
+		} `json:"campaign"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &added))
+	require.Equal(t, 1, added.Added)
+	require.Equal(t, "running", added.Campaign.Status)
+	require.Equal(t, 5, added.Campaign.Counts.Targets)
+	require.Equal(t, 0, added.Campaign.Counts.New)
+	code, body = b.api(t, tok, "POST", "/api/v1"+page+"/cancel", "")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = b.api(t, tok, "POST", "/api/v1"+page+"/add_contacts", "")
+	require.Equal(t, http.StatusConflict, code, body)
+	require.Contains(t, body, "add contacts to a cancelled campaign")
 }

@@ -187,6 +187,7 @@ func (s *Server) routes() {
 	ui.POST("/campaigns/:id/start", s.startCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/pause", s.pauseCampaign, s.require(runners...))
 	ui.POST("/campaigns/:id/cancel", s.cancelCampaign, s.require(runners...))
+	ui.POST("/campaigns/:id/add_contacts", s.addNewContacts, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts.csv", s.exportAttempts, s.require(all...))
 	ui.GET("/campaigns/:id/contacts", s.campaignContactsPage, s.require(all...))
 	ui.GET("/campaigns/:id/contacts.csv", s.exportCampaignContacts, s.require(all...))

@@ -103,9 +103,9 @@ func (t timedStore) Progress(ctx context.Context, id int64, ev dialer.CallEvent)
 	return t.Store.Progress(ctx, id, ev)
 }
 
-func (t timedStore) Settle(ctx context.Context, id int64) (bool, time.Time, error) {
+func (t timedStore) Settle(ctx context.Context, id, generation int64) (bool, time.Time, error) {
 	defer t.s.since("settle", time.Now())
-	return t.Store.Settle(ctx, id)
+	return t.Store.Settle(ctx, id, generation)
 }
 
 // timedLines times originates.

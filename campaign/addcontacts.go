@@ -1,0 +1,120 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AddNewContacts makes the contacts of campaign id's list that the
+// campaign does not call yet (those imported since it started) its
+// targets, due at once, and returns how many it added; 0 when there are
+// none. It is for a running, paused or completed campaign: a draft takes
+// its list's contacts when it starts, and a cancelled campaign calls no
+// one (ErrInvalidTransition).
+//
+// The launch checks run again on the states of the list's contacts, and a
+// new contact that lacks a field the message says refuses the whole
+// addition (ErrLaunchRefused), as it refuses a campaign's creation. A
+// campaign whose schedule has ended is refused: its new contacts could not
+// be called. In the transaction that adds the targets, a running or
+// completed campaign is started again with a new generation (a completed
+// one is running again), so that a run that was about to complete it
+// leaves it running and the new run calls the new contacts; a paused
+// campaign calls them when it resumes. by, when not 0, is the user, whom
+// the audit log names.
+func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if err := canAddContacts(c.Status); err != nil {
+		return 0, fmt.Errorf("campaign %d: %w", id, err)
+	}
+	if c.Counts.New == 0 {
+		return 0, nil
+	}
+	states, known, err := s.reach(ctx, id, c.ListID)
+	if err != nil {
+		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
+	}
+	if !known {
+		states = nil
+	}
+	if err := s.Launch.Check(ctx, c, states); err != nil {
+		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
+	}
+	var added int
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var (
+			status Status
+			gen    int64
+			ends   *time.Time
+		)
+		err := tx.QueryRow(ctx, `SELECT status, generation, ends_at FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen, &ends)
+		if err != nil {
+			return fmt.Errorf("lock campaign: %w", err)
+		}
+		if err := canAddContacts(status); err != nil {
+			return err
+		}
+		if ends != nil && !ends.After(time.Now()) {
+			return fmt.Errorf("its schedule ended at %s, so no one could be called: copy it into a new campaign: %w",
+				ends.UTC().Format(time.RFC3339), ErrInvalidTransition)
+		}
+		// The list is locked, as for a campaign's creation: an import in
+		// flight cannot empty a field the message says between this check
+		// and the targets.
+		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, id)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
+			SELECT $1, k.id FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, id, c.ListID)
+		if err != nil {
+			return fmt.Errorf("new targets: %w", err)
+		}
+		if added = int(tag.RowsAffected()); added == 0 {
+			return nil
+		}
+		if status == StatusPaused {
+			_, err := tx.Exec(ctx, `UPDATE campaigns SET updated_by = NULLIF($2::bigint, 0), updated_at = now() WHERE id = $1`, id, by)
+			if err != nil {
+				return fmt.Errorf("note the change: %w", err)
+			}
+			return nil
+		}
+		gen++
+		_, err = tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, completed_at = NULL,
+			updated_by = NULLIF($3::bigint, 0), updated_at = now() WHERE id = $1`, id, gen, by)
+		if err != nil {
+			return fmt.Errorf("run again: %w", err)
+		}
+		if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
+			return fmt.Errorf("enqueue run job: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
+	}
+	return added, nil
+}
+
+// canAddContacts says whether AddNewContacts may add targets to a campaign
+// in status st: nil, or an error wrapping ErrInvalidTransition that says
+// why not.
+func canAddContacts(st Status) error {
+	switch st {
+	case StatusRunning, StatusPaused, StatusCompleted:
+		return nil
+	case StatusDraft:
+		return fmt.Errorf("a draft calls the contacts its list has when it starts: %w", ErrInvalidTransition)
+	}
+	return fmt.Errorf("add contacts to a %s campaign: %w", st, ErrInvalidTransition)
+}
