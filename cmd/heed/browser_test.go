@@ -164,9 +164,69 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 		}
 	}
 
+	campaignURL, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
 	reviewContacts(t, ctx)
+	addLateContact(t, ctx, s.URL, campaignURL)
 	uploadSpreadsheet(t, ctx, s.URL)
 	manageUsers(t, ctx, s.URL)
+}
+
+// addLateContact imports a client into the demo list after its campaign
+// completed, with their consent, and adds them to the campaign from its
+// page: the campaign runs again, calls them through the PSTN simulator
+// (the number's last two digits, 02, answer and press 1), and completes.
+func addLateContact(t *testing.T, ctx context.Context, base, campaignURL string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	contacts, consents := filepath.Join(dir, "late.csv"), filepath.Join(dir, "consent.csv")
+	const late = "+18605550202"
+	require.NoError(t, os.WriteFile(contacts, []byte("name,phone\nLee Late,"+late+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(consents, []byte("phone,kind,scope,channel,obtained_at,source\n"+late+",pec,informational,voice,2026-01-05,intake form\n"), 0o600))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/consents"),
+		chromedp.WaitVisible(chromedp.ID("upload")),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{consents}),
+		chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitVisible(chromedp.ID("imported")),
+	))
+	imported, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("imported")))
+	require.NoError(t, err)
+	require.Equal(t, "1", imported, "the consent")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/lists"),
+		chromedp.WaitVisible(chromedp.ID("upload")),
+		chromedp.SendKeys(chromedp.ID("list"), demoListName),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{contacts}),
+		chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	))
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, `Imported 1 contacts into "`+demoListName+`".`, strings.TrimSpace(flash))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(campaignURL),
+		chromedp.WaitVisible(chromedp.ID("add-contacts")),
+	))
+	notice, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("new-contacts")))
+	require.NoError(t, err)
+	require.Contains(t, notice, "1 contact(s) were imported into the list after this campaign started")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("add-contacts")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	))
+	flash, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	require.NoError(t, err)
+	require.Equal(t, "Added 1 contact(s) to the campaign. It is running and calls them now.", strings.TrimSpace(flash))
+	_, err = chromedp.Run(ctx,
+		chromedp.Poll[bool](`(() => {
+			const row = document.querySelector('#attempts tr[data-phone="`+late+`"]');
+			return document.querySelector('#status').textContent === 'completed' && row !== null && row.querySelector('.outcome').textContent.startsWith('confirmed');
+		})()`, chromedp.WithPollingTimeout(75*time.Second), chromedp.WithPollingInterval(500*time.Millisecond)))
+	require.NoError(t, err, "the late contact was not called and the campaign did not complete again")
+	screenshot(t, ctx, "campaign-late-contact")
 }
 
 // reviewContacts opens the completed campaign's contacts from its page, as
