@@ -743,3 +743,49 @@ func (s *Server) exportCampaignContacts(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="campaign-%d-contacts.csv"`, id))
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }
+
+// attemptID reads the attempt id of the path, answering 404 for one that
+// cannot be.
+func attemptID(c echo.Context) (int64, error) {
+	aid, err := strconv.ParseInt(c.Param("aid"), 10, 64)
+	if err != nil || aid <= 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound, "no such attempt")
+	}
+	return aid, nil
+}
+
+// attemptRecord reads the record of the path's attempt.
+func (s *Server) attemptRecord(c echo.Context) (campaign.AttemptRecord, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return campaign.AttemptRecord{}, err
+	}
+	aid, err := attemptID(c)
+	if err != nil {
+		return campaign.AttemptRecord{}, err
+	}
+	r, err := s.cfg.Campaigns.AttemptRecord(c.Request().Context(), id, aid)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return r, echo.NewHTTPError(http.StatusNotFound, "no such attempt in this campaign")
+	}
+	return r, err
+}
+
+// attemptPage shows everything heed kept of one attempt: the decision,
+// its grounds and inputs, the records it relied on, and the call.
+func (s *Server) attemptPage(c echo.Context) error {
+	r, err := s.attemptRecord(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "attempt", page{Title: fmt.Sprintf("Attempt %d", r.ID), Data: r})
+}
+
+// apiAttempt answers one attempt's record as JSON.
+func (s *Server) apiAttempt(c echo.Context) error {
+	r, err := s.attemptRecord(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

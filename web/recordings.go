@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,9 +18,9 @@ func (s *Server) recording(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	aid, err := strconv.ParseInt(c.Param("aid"), 10, 64)
-	if err != nil || aid <= 0 {
-		return echo.NewHTTPError(http.StatusNotFound, "no such attempt")
+	aid, err := attemptID(c)
+	if err != nil {
+		return err
 	}
 	name, err := s.cfg.Campaigns.Recording(c.Request().Context(), id, aid)
 	switch {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
 )
 
 // TestCampaignContactsPage checks the page, CSV and API of a campaign's
@@ -224,4 +226,76 @@ func TestAddNewContactsPage(t *testing.T) {
 	code, body = b.api(t, tok, "POST", "/api/v1"+page+"/add_contacts", "")
 	require.Equal(t, http.StatusConflict, code, body)
 	require.Contains(t, body, "add contacts to a cancelled campaign")
+}
+
+// TestAttemptPage shows a blocked attempt's record: its decision, the
+// grounds of its reasons, what the gate was asked, and the number's
+// records at the time.
+func TestAttemptPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	e, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	listID := insertList(t, b, "why", "Ann Lee")
+	var campaignID, attemptID, otherID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Hearings', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id)
+		VALUES ('Other', 'informational', $1, 'Hello', '+18605550100') RETURNING id`, listID).Scan(&otherID))
+	_, err = b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'staff', 'asked on the phone <b>', now() - interval '1 day')`)
+	require.NoError(t, err)
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at)
+		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{dnc.internal}', $2,
+		       '{"phone":"+18605550101","purpose":"informational","method":"prerecorded","state":"CT","zip":"06103","at":"2026-11-27T15:00:00Z"}',
+		       'blocked', 'blocked', now()
+		  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID).Scan(&attemptID))
+	path := fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, attemptID)
+
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ := atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
+	require.Contains(t, body, `<a href="`+path+`"`, "the campaign's attempts link to their records")
+	code, body, _ = atty.get(path)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, fmt.Sprintf("Attempt %d: Ann Lee, &#43;18605550101", attemptID))
+	require.Contains(t, body, "{\n  &#34;at&#34;: &#34;2026-11-27T15:00:00Z&#34;,", "the stored input, indented")
+	require.Contains(t, body, `<span class="decision-deny" id="verdict">deny</span>`)
+	require.Contains(t, body, "<code>dnc.internal</code></td><td>on the firm&#39;s own do-not-call list, or opted out</td>")
+	require.Contains(t, body, "<b>F9</b> Internal (company) do-not-call list")
+	require.Contains(t, body, "America/New_York: Fri 2026-11-27 10:00:00 EST")
+	require.Contains(t, body, "State packs: CT")
+	require.Contains(t, body, "asked on the phone &lt;b&gt;", "the entry's source, escaped")
+	require.Contains(t, body, "The decision relied on no consent record.")
+	require.Contains(t, body, "No call was placed.")
+
+	for _, p := range []string{fmt.Sprintf("/campaigns/%d/attempts/%d", otherID, attemptID), fmt.Sprintf("/campaigns/%d/attempts/999999", campaignID),
+		fmt.Sprintf("/campaigns/%d/attempts/x", campaignID)} {
+		code, _, _ = atty.get(p)
+		require.Equal(t, http.StatusNotFound, code, p)
+	}
+	code, out := b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1"+path, "")
+	require.Equal(t, http.StatusOK, code, out)
+	var rec struct {
+		Decision string `json:"decision"`
+		Grounds  []struct {
+			Reason string `json:"reason"`
+			Rules  []struct {
+				Code string `json:"code"`
+			} `json:"rules"`
+		} `json:"grounds"`
+		DNC []struct {
+			Source string `json:"source"`
+		} `json:"dnc_internal"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	require.Equal(t, "deny", rec.Decision)
+	require.Len(t, rec.Grounds, 1)
+	require.Equal(t, "F9", rec.Grounds[0].Rules[0].Code)
+	require.Len(t, rec.DNC, 1)
+	anon := b.browser(t)
+	code, _, _ = anon.get(path)
+	require.Equal(t, http.StatusSeeOther, code)
 }

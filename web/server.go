@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -191,6 +192,7 @@ func (s *Server) routes() {
 	ui.GET("/campaigns/:id/attempts.csv", s.exportAttempts, s.require(all...))
 	ui.GET("/campaigns/:id/contacts", s.campaignContactsPage, s.require(all...))
 	ui.GET("/campaigns/:id/contacts.csv", s.exportCampaignContacts, s.require(all...))
+	ui.GET("/campaigns/:id/attempts/:aid", s.attemptPage, s.require(all...))
 	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))
@@ -325,6 +327,18 @@ func (s *Server) loadTemplates() error {
 		},
 		"purposes": func() []string {
 			return []string{"informational", "telemarketing", "debt_collection", "solicitation"}
+		},
+		// zoned shows an instant in its own zone, with the zone's
+		// abbreviation: a local time of the called party.
+		"zoned": func(t time.Time) string { return t.Format("Mon 2006-01-02 15:04:05 MST") },
+		// indentJSON indents a JSON document for reading; one that is
+		// not valid JSON is shown as it is.
+		"indentJSON": func(b json.RawMessage) string {
+			var out bytes.Buffer
+			if err := json.Indent(&out, b, "", "  "); err != nil {
+				return string(b)
+			}
+			return out.String()
 		},
 		"time": func(t any) string {
 			switch v := t.(type) {

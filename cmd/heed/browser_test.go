@@ -168,6 +168,7 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 	require.NoError(t, err)
 	reviewContacts(t, ctx)
 	addLateContact(t, ctx, s.URL, campaignURL)
+	reviewAttempts(t, ctx, campaignURL)
 	uploadSpreadsheet(t, ctx, s.URL)
 	manageUsers(t, ctx, s.URL)
 }
@@ -227,6 +228,46 @@ func addLateContact(t *testing.T, ctx context.Context, base, campaignURL string)
 		})()`, chromedp.WithPollingTimeout(75*time.Second), chromedp.WithPollingInterval(500*time.Millisecond)))
 	require.NoError(t, err, "the late contact was not called and the campaign did not complete again")
 	screenshot(t, ctx, "campaign-late-contact")
+}
+
+// reviewAttempts opens, from the campaign's page, the record of the
+// attempt the gate blocked (the demo contact on the internal do-not-call
+// list) and of the late contact's call, which relied on their consent.
+func reviewAttempts(t *testing.T, ctx context.Context, campaignURL string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var blocked string
+	for _, c := range demoContacts {
+		if c.OnDNC {
+			blocked = c.Phone
+		}
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(campaignURL),
+		chromedp.Click(chromedp.Search(`//tr[@data-phone="`+blocked+`"]/td[1]/a`)),
+		chromedp.WaitVisible(chromedp.ID("grounds")),
+	))
+	screenshot(t, ctx, "attempt-blocked")
+	grounds, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("grounds")))
+	require.NoError(t, err)
+	require.Contains(t, grounds, "dnc.internal")
+	require.Contains(t, grounds, "F9 Internal (company) do-not-call list")
+	entries, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("dnc")))
+	require.NoError(t, err)
+	require.Contains(t, entries, "demo", "the demo's entry, and its source")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(campaignURL),
+		chromedp.Click(chromedp.Search(`//tr[@data-phone="+18605550202"]/td[1]/a`)),
+		chromedp.WaitVisible(chromedp.ID("call")),
+	))
+	screenshot(t, ctx, "attempt-confirmed")
+	record, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	require.NoError(t, err)
+	require.Contains(t, record, "Decision: allow")
+	require.Contains(t, record, "Consent relied on: record")
+	require.Contains(t, record, "(intake form)")
+	require.Contains(t, record, "confirmed")
 }
 
 // reviewContacts opens the completed campaign's contacts from its page, as

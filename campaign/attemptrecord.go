@@ -1,0 +1,208 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// AttemptRecord is what heed kept of one attempt, for the people who must
+// show later why a call was or was not placed: what the gate was asked,
+// what it decided and on what grounds, the consent it relied on, the
+// number's revocations and do-not-call entries at the time, and the call.
+type AttemptRecord struct {
+	Attempt
+	Campaign string          `json:"campaign"`
+	Purpose  consent.Purpose `json:"purpose"`
+	CallerID string          `json:"caller_id"`
+	// OriginatedAt is when the call was handed to Asterisk, or nil.
+	OriginatedAt *time.Time `json:"originated_at,omitempty"`
+	// Input is the attempt's decision_input as stored: the request the
+	// gate decided and whose calls its history counted.
+	Input json.RawMessage `json:"decision_input"`
+	// Request is Input read; HistoryPerson and HistoryNumbers say whose
+	// calls its history holds (the person_ref and their numbers), when the
+	// history counted a person's numbers.
+	Request        dialer.Request `json:"-"`
+	HistoryPerson  string         `json:"-"`
+	HistoryNumbers []phone.Number `json:"-"`
+	// Consent is the consent record the decision relied on, or nil.
+	Consent *RecordConsent `json:"consent"`
+	// Revocations are the number's revocations recorded by the time of the
+	// decision, oldest first.
+	Revocations []RecordRevocation `json:"revocations"`
+	// DNC are the number's internal do-not-call entries in force at the
+	// time of the decision.
+	DNC []RecordDNC `json:"dnc_internal"`
+	// Places are where the engine places the called party (its time zones
+	// with the local time of the decision, and the states whose packs
+	// apply), or nil when the engine is not at hand or cannot place the
+	// number.
+	Places *Places `json:"places"`
+	// Grounds explain the decision's reasons: what each means and the
+	// rules that give it. They are read from the packs in force now,
+	// PackNow, and left out when those are not the packs the attempt was
+	// decided under.
+	Grounds []consent.Ground `json:"grounds"`
+	PackNow string           `json:"pack_now"`
+}
+
+// RecordConsent is a consent record as an attempt's record shows it.
+type RecordConsent struct {
+	ID           int64               `json:"id"`
+	Kind         consent.ConsentKind `json:"kind"`
+	Scope        consent.Purpose     `json:"scope"`
+	Channel      consent.Channel     `json:"channel"`
+	ObtainedAt   time.Time           `json:"obtained_at"`
+	Source       string              `json:"source"`
+	EvidenceHash string              `json:"evidence_sha256,omitempty"`
+	ExpiresAt    *time.Time          `json:"expires_at,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+}
+
+// RecordRevocation is a revocation as an attempt's record shows it.
+type RecordRevocation struct {
+	ID        int64     `json:"id"`
+	RevokedAt time.Time `json:"revoked_at"`
+	Method    string    `json:"method"`
+	Scope     string    `json:"scope"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// RecordDNC is an internal do-not-call entry as an attempt's record shows
+// it.
+type RecordDNC struct {
+	ID      int64     `json:"id"`
+	AddedAt time.Time `json:"added_at"`
+	Method  string    `json:"method"`
+	Source  string    `json:"source"`
+}
+
+// Places is where the engine places a called party at an instant.
+type Places struct {
+	// Zones are the time zones every window must allow, with the local
+	// time of the instant in each.
+	Zones []ZoneTime `json:"zones"`
+	// States are the states whose packs apply.
+	States []string `json:"states"`
+	// Known is false when nothing placed the party and every zone and
+	// state pack counted.
+	Known bool `json:"known"`
+}
+
+// ZoneTime is an instant in one time zone.
+type ZoneTime struct {
+	Zone  string    `json:"zone"`
+	Local time.Time `json:"local"`
+}
+
+// AttemptRecord returns attempt attemptID of campaign campaignID with
+// everything heed kept of it. It returns an error wrapping ErrNotFound
+// when the campaign has no such attempt.
+func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64) (AttemptRecord, error) {
+	var r AttemptRecord
+	a := &r.Attempt
+	err := s.db.QueryRow(ctx, `
+		SELECT a.id, a.campaign_id, a.contact_id, k.name, a.attempt_no, a.phone, a.decision, a.decided_until,
+		       a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
+		       a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at,
+		       c.name, c.purpose, a.caller_id, a.originated_at, a.decision_input
+		  FROM attempts a JOIN contacts k ON k.id = a.contact_id JOIN campaigns c ON c.id = a.campaign_id
+		 WHERE a.campaign_id = $1 AND a.id = $2`, campaignID, attemptID).
+		Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
+			&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
+			&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt,
+			&r.Campaign, &r.Purpose, &r.CallerID, &r.OriginatedAt, &r.Input)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AttemptRecord{}, fmt.Errorf("campaign %d: attempt %d: %w", campaignID, attemptID, ErrNotFound)
+	}
+	if err != nil {
+		return AttemptRecord{}, fmt.Errorf("campaign %d: attempt %d: %w", campaignID, attemptID, err)
+	}
+	var in decisionInput
+	if err := json.Unmarshal(r.Input, &in); err != nil {
+		return AttemptRecord{}, fmt.Errorf("attempt %d: decision input: %w", attemptID, err)
+	}
+	r.Request = in.Request
+	if in.HistoryOf != nil {
+		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers
+	}
+	if err := s.numberRecords(ctx, &r); err != nil {
+		return AttemptRecord{}, fmt.Errorf("attempt %d: %w", attemptID, err)
+	}
+	if s.Launch != nil && s.Launch.Engine != nil {
+		if e := s.Launch.Engine(); e != nil {
+			r.explain(e)
+		}
+	}
+	return r, nil
+}
+
+// numberRecords reads the consent r relied on and its number's
+// revocations and internal do-not-call entries at the time of the
+// decision.
+func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
+	if id := r.ConsentID; id != nil {
+		c, err := consent.NewLedger(s.db).Consent(ctx, *id)
+		if err != nil {
+			return fmt.Errorf("its consent: %w", err)
+		}
+		r.Consent = &RecordConsent{ID: c.ID, Kind: c.Kind, Scope: c.Scope, Channel: c.Channel, ObtainedAt: c.ObtainedAt,
+			Source: c.Source, EvidenceHash: c.EvidenceHash, CreatedAt: c.CreatedAt}
+		if !c.ExpiresAt.IsZero() {
+			r.Consent.ExpiresAt = &c.ExpiresAt
+		}
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, revoked_at, method, scope, source, created_at FROM revocations
+		WHERE phone = $1 AND created_at <= $2 ORDER BY revoked_at, id`, r.Phone, r.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("revocations: %w", err)
+	}
+	r.Revocations, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordRevocation])
+	if err != nil {
+		return fmt.Errorf("revocations: %w", err)
+	}
+	rows, err = s.db.Query(ctx, `SELECT id, added_at, method, source FROM dnc_internal
+		WHERE phone = $1 AND added_at <= $2 AND (removed_at IS NULL OR removed_at > $2) ORDER BY added_at, id`, r.Phone, r.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("do-not-call entries: %w", err)
+	}
+	r.DNC, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordDNC])
+	if err != nil {
+		return fmt.Errorf("do-not-call entries: %w", err)
+	}
+	return nil
+}
+
+// explain fills r's places and, when e runs the packs the attempt was
+// decided under, its grounds.
+func (r *AttemptRecord) explain(e *consent.Engine) {
+	req := r.Request
+	in := consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose, Method: req.Method,
+		Line: req.Line, At: req.At, History: req.History}
+	if loc, err := e.Locate(req.Phone, req.State, req.ZIP); err == nil {
+		r.Places = &Places{States: loc.States, Known: loc.Known, Zones: []ZoneTime{}}
+		for _, z := range loc.Zones {
+			if l, err := time.LoadLocation(z); err == nil {
+				r.Places.Zones = append(r.Places.Zones, ZoneTime{Zone: z, Local: req.At.In(l)})
+			}
+		}
+	}
+	r.PackNow = e.Version()
+	if r.PackNow == r.Pack {
+		reasons := make([]consent.Reason, len(r.Reasons))
+		for i, c := range r.Reasons {
+			reasons[i] = consent.Reason(c)
+		}
+		r.Grounds = e.Grounds(in, reasons)
+	}
+}

@@ -1,0 +1,126 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+func TestAttemptRecord(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "rec", "name,phone,state,zip,person_ref\nAnn Lee,8605550101,CT,06103,P-1\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	var contactID int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&contactID))
+	e := s.Launch.Engine()
+	ledger := consent.NewLedger(db)
+	rec, err := ledger.AddConsent(ctx, consent.NewConsent{Phone: "8605550101", Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+		Channel: consent.ChannelVoice, ObtainedAt: time.Now().Add(-48 * time.Hour), Source: "engagement letter", Evidence: "signed 2026-11-01"})
+	require.NoError(t, err)
+
+	// An allowed call, relying on the consent, with a history of one call.
+	at := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC) // 10:00 in Hartford
+	st := NewStore(db)
+	req := dialer.Request{Phone: "+18605550101", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, State: "CT", ZIP: "06103",
+		At: at, CampaignID: c.ID, ContactID: contactID,
+		History: []consent.Attempt{{At: at.Add(-24 * time.Hour), Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Conversation: true}}}
+	target := dialer.Target{CampaignID: c.ID, ContactID: contactID, AttemptNo: 1, Phone: "+18605550101", Person: "P-1",
+		HistoryNumbers: []phone.Number{"+18605550101", "+12035550199"}}
+	allowed, err := st.Decide(ctx, target, req, consent.Decision{Verdict: consent.Allow, Pack: e.Version(), ConsentID: rec.ID})
+	require.NoError(t, err)
+
+	r, err := s.AttemptRecord(ctx, c.ID, allowed)
+	require.NoError(t, err)
+	require.Equal(t, "allow", r.Decision)
+	require.Equal(t, "Hearings", r.Campaign)
+	require.Equal(t, "Ann Lee", r.ContactName)
+	require.Equal(t, "+18605550100", r.CallerID)
+	require.Equal(t, req.Phone, r.Request.Phone)
+	require.True(t, req.At.Equal(r.Request.At))
+	require.Len(t, r.Request.History, 1)
+	require.True(t, r.Request.History[0].Conversation)
+	require.Equal(t, "P-1", r.HistoryPerson)
+	require.Equal(t, []phone.Number{"+18605550101", "+12035550199"}, r.HistoryNumbers)
+	require.NotNil(t, r.Consent)
+	require.Equal(t, rec.ID, r.Consent.ID)
+	require.Equal(t, "engagement letter", r.Consent.Source)
+	require.Equal(t, rec.EvidenceHash, r.Consent.EvidenceHash)
+	require.Len(t, r.Consent.EvidenceHash, 64)
+	require.Empty(t, r.Revocations)
+	require.Empty(t, r.DNC)
+	require.NotNil(t, r.Places)
+	require.Equal(t, []string{"CT"}, r.Places.States)
+	require.Equal(t, []ZoneTime{{Zone: "America/New_York", Local: at.In(mustZone("America/New_York"))}}, r.Places.Zones)
+	require.Equal(t, "10:00", r.Places.Zones[0].Local.Format("15:04"))
+	require.Equal(t, e.Version(), r.PackNow)
+	require.Empty(t, r.Grounds, "an allowed call has no reasons")
+
+	// The number opts out and is on the internal list; the next attempt is
+	// blocked with both reasons, and its record shows both records.
+	_, err = ledger.AddRevocation(ctx, consent.NewRevocation{Phone: "8605550101", Method: consent.RevokedByIVR, Source: "key 9"})
+	require.NoError(t, err)
+	_, err = dnc.NewPGStore(db).AddInternal(ctx, "+18605550101", 0, "ivr", "key 9 on attempt 1")
+	require.NoError(t, err)
+	req.At = time.Now()
+	target.AttemptNo = 2
+	blocked, err := st.Decide(ctx, target, req, consent.Decision{Verdict: consent.Deny, Pack: e.Version(),
+		Reasons: []consent.Reason{consent.ReasonDNCInternal, consent.ReasonConsentRevoked}})
+	require.NoError(t, err)
+	r, err = s.AttemptRecord(ctx, c.ID, blocked)
+	require.NoError(t, err)
+	require.Nil(t, r.Consent)
+	require.Len(t, r.Revocations, 1)
+	require.Equal(t, "ivr", r.Revocations[0].Method)
+	require.Len(t, r.DNC, 1)
+	require.Equal(t, "key 9 on attempt 1", r.DNC[0].Source)
+	require.Len(t, r.Grounds, 2)
+	require.Equal(t, consent.ReasonDNCInternal, r.Grounds[0].Reason)
+	require.Equal(t, "F9", r.Grounds[0].Rules[0].Code)
+	require.Equal(t, consent.ReasonConsentRevoked, r.Grounds[1].Reason)
+	require.NotEmpty(t, r.Grounds[1].Rules)
+
+	// The first attempt's record is as it was: the revocation and the
+	// entry came after it.
+	r, err = s.AttemptRecord(ctx, c.ID, allowed)
+	require.NoError(t, err)
+	require.Empty(t, r.Revocations)
+	require.Empty(t, r.DNC)
+
+	// Decided under other packs: no grounds from today's.
+	_, err = db.Exec(ctx, `UPDATE attempts SET pack = 'federal@2025.1' WHERE id = $1`, blocked)
+	require.NoError(t, err)
+	r, err = s.AttemptRecord(ctx, c.ID, blocked)
+	require.NoError(t, err)
+	require.Nil(t, r.Grounds)
+	require.Equal(t, e.Version(), r.PackNow)
+
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	var got struct {
+		Input struct {
+			Phone     string `json:"phone"`
+			HistoryOf struct {
+				Person string `json:"person_ref"`
+			} `json:"history_of"`
+		} `json:"decision_input"`
+	}
+	require.NoError(t, json.Unmarshal(b, &got), string(b))
+	require.Equal(t, "+18605550101", got.Input.Phone, "the stored input, as it is")
+	require.Equal(t, "P-1", got.Input.HistoryOf.Person)
+
+	_, err = s.AttemptRecord(ctx, c.ID+1, blocked)
+	require.ErrorIs(t, err, ErrNotFound, "another campaign's attempt")
+	_, err = s.AttemptRecord(ctx, c.ID, 999999)
+	require.ErrorIs(t, err, ErrNotFound)
+}
