@@ -17,9 +17,10 @@ import (
 //
 // The launch checks run again on the states of the list's contacts, and a
 // new contact that lacks a field the message says refuses the whole
-// addition (ErrLaunchRefused), as it refuses a campaign's creation. A
-// campaign whose schedule has ended is refused: its new contacts could not
-// be called. In the transaction that adds the targets, a running or
+// addition (ErrLaunchRefused), as it refuses a campaign's creation; both
+// run under the list's lock, so that they weigh the contacts added. A
+// campaign whose schedule has no calling time left is refused: its new
+// contacts could not be called. In the transaction that adds the targets, a running or
 // completed campaign is started again with a new generation (a completed
 // one is running again), so that a run that was about to complete it
 // leaves it running and the new run calls the new contacts; a paused
@@ -36,43 +37,47 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 	if c.Counts.New == 0 {
 		return 0, nil
 	}
-	states, known, err := s.reach(ctx, id, c.ListID)
-	if err != nil {
-		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
-	}
-	if !known {
-		states = nil
-	}
-	if err := s.Launch.Check(ctx, c, states); err != nil {
-		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
-	}
 	var added int
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var (
-			status Status
-			gen    int64
-			ends   *time.Time
+			status           Status
+			gen              int64
+			tz               string
+			start, end       *time.Time
+			winStart, winEnd int
+			days             int
 		)
-		err := tx.QueryRow(ctx, `SELECT status, generation, ends_at FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen, &ends)
+		err := tx.QueryRow(ctx, `SELECT status, generation, time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days
+			FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen, &tz, &start, &end, &winStart, &winEnd, &days)
 		if err != nil {
 			return fmt.Errorf("lock campaign: %w", err)
 		}
 		if err := canAddContacts(status); err != nil {
 			return err
 		}
-		if ends != nil && !ends.After(time.Now()) {
-			return fmt.Errorf("its schedule ended at %s, so no one could be called: copy it into a new campaign: %w",
-				ends.UTC().Format(time.RFC3339), ErrInvalidTransition)
+		if err := callingLeft(tz, start, end, winStart, winEnd, days, time.Now()); err != nil {
+			return err
 		}
-		// The list is locked, as for a campaign's creation: an import in
-		// flight cannot empty a field the message says between this check
-		// and the targets.
+		// The list is locked, as for a campaign's creation, so that an
+		// import cannot add or change contacts between the checks below
+		// and the targets: the fields the message says, and the states the
+		// launch checks weigh, are those of the contacts added.
 		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, id)
 		if err != nil {
 			return err
 		}
 		if msg != "" {
 			return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
+		}
+		states, known, err := reach(ctx, tx, id, c.ListID)
+		if err != nil {
+			return err
+		}
+		if !known {
+			states = nil
+		}
+		if err := s.Launch.Check(ctx, c, states); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
 			SELECT $1, k.id FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, id, c.ListID)
@@ -104,6 +109,34 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
 	}
 	return added, nil
+}
+
+// callingLeft returns nil when a campaign with the stored schedule can
+// still place a call at or after now, and an error wrapping
+// ErrInvalidTransition when its end comes before its next calling time.
+func callingLeft(tz string, start, end *time.Time, winStart, winEnd, days int, now time.Time) error {
+	p, err := storedPlan(tz, start, end, winStart, winEnd, days)
+	if err != nil {
+		return err
+	}
+	if _, ok := p.next(now); !ok {
+		return fmt.Errorf("its schedule has no calling time left before its end, so no one could be called: copy it into a new campaign: %w", ErrInvalidTransition)
+	}
+	return nil
+}
+
+// CallingLeft reports whether campaign c's schedule still has a calling
+// time at or after now: whether contacts added to it could be called. A
+// schedule that does not read back counts as having one (AddNewContacts
+// decides on the stored one).
+func (c Campaign) CallingLeft(now time.Time) bool {
+	fe := FieldErrors{}
+	p := c.Schedule.compile(fe)
+	if len(fe) > 0 {
+		return true
+	}
+	_, ok := p.next(now)
+	return ok
 }
 
 // canAddContacts says whether AddNewContacts may add targets to a campaign

@@ -129,14 +129,33 @@ func TestAddNewContacts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 
-	// A schedule that has ended: refused.
+	// A schedule whose end comes before its next calling time: refused.
 	more("Ida,8605550109,CT,Room 9\n")
-	_, err = db.Exec(ctx, `UPDATE campaigns SET starts_at = now() - interval '2 days', ends_at = now() - interval '1 hour' WHERE id = $1`, c.ID)
+	start := time.Now().Add(48 * time.Hour).In(mustZone(DefaultTimeZone))
+	later := (start.Weekday() + 3) % 7 // neither the start's day nor the end's
+	_, err = db.Exec(ctx, `UPDATE campaigns SET time_zone = $2, starts_at = $3, ends_at = $4, window_days = $5 WHERE id = $1`,
+		c.ID, DefaultTimeZone, start, start.Add(time.Hour), 1<<later)
+	require.NoError(t, err)
+	_, err = s.AddNewContacts(ctx, c.ID, 0)
+	require.ErrorIs(t, err, ErrInvalidTransition)
+	require.Contains(t, err.Error(), "no calling time left")
+	got, err = s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.False(t, got.CallingLeft(time.Now()))
+
+	// A schedule that has ended: refused.
+	_, err = db.Exec(ctx, `UPDATE campaigns SET starts_at = now() - interval '2 days', ends_at = now() - interval '1 hour', window_days = 127 WHERE id = $1`, c.ID)
 	require.NoError(t, err)
 	_, err = s.AddNewContacts(ctx, c.ID, 0)
 	require.ErrorIs(t, err, ErrInvalidTransition)
 	require.Contains(t, err.Error(), "copy it into a new campaign")
 	require.Equal(t, 1, get().Counts.New)
+	require.False(t, get().CallingLeft(time.Now()))
+	_, err = db.Exec(ctx, `UPDATE campaigns SET ends_at = NULL WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	require.True(t, get().CallingLeft(time.Now()))
+	_, err = db.Exec(ctx, `UPDATE campaigns SET ends_at = now() - interval '1 hour' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
 
 	// A cancelled campaign calls no one.
 	_, err = s.Cancel(ctx, c.ID)
@@ -216,4 +235,47 @@ func TestSettleWaitsForAddedContacts(t *testing.T) {
 	got, err := s.Get(ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, StatusRunning, got.Status, "not completed under the newer run")
+}
+
+// TestAddNewContactsWaitsForImport imports a Connecticut contact into a
+// New York solicitation's list while contacts are being added to it: the
+// addition waits for the import's lock and then weighs the new contact's
+// state, which the solicitation's script does not cover.
+func TestAddNewContactsWaitsForImport(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	ctx := context.Background()
+	listID := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "Offer", Purpose: "solicitation", ListID: listID, CallerID: "860-555-0100",
+		Message: "We may be able to help with your claim."}, 0)
+	require.NoError(t, err)
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	_, err = s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state\nCy,2125550102,NY\n"), ImportOptions{})
+	require.NoError(t, err)
+
+	// What an import does, held open: the list's lock, and a contact.
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // committed below
+	_, err = tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR UPDATE`, listID)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, state) VALUES ($1, 'Ann', '+18605550101', 'CT')`, listID)
+	require.NoError(t, err)
+
+	res := make(chan error, 1)
+	go func() {
+		_, err := s.AddNewContacts(ctx, c.ID, 0)
+		res <- err
+	}()
+	waitForLock(t, db, "FOR SHARE")
+	require.NoError(t, tx.Commit(ctx))
+	err = <-res
+	var le *LaunchError
+	require.ErrorAs(t, err, &le, "the Connecticut contact is weighed")
+	require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons)
+	got, err := s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Counts.Targets, "nothing added")
 }

@@ -496,7 +496,7 @@ func missingFields(ctx context.Context, q querier, listID int64, t Template, new
 		need := fieldNeeds[f]
 		rows, err := q.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
 			WHERE list_id = $1 AND `+need.cond+`
-			  AND ($2 = 0 OR NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = $2 AND t.contact_id = contacts.id))
+			  AND ($2::bigint = 0 OR NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = $2 AND t.contact_id = contacts.id))
 			ORDER BY id LIMIT 3`, listID, newFor)
 		if err != nil {
 			return "", fmt.Errorf("campaign: check contact fields: %w", err)
@@ -1054,7 +1054,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 			return fmt.Errorf("the campaign changed while it was being started; start it again: %w", ErrInvalidTransition)
 		}
 		gen++
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_at = now() WHERE id = $1`, id, gen); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_by = NULL, updated_at = now() WHERE id = $1`, id, gen); err != nil {
 			return fmt.Errorf("set running: %w", err)
 		}
 		if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
@@ -1105,7 +1105,7 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 // Pause stops a running campaign from placing new calls. Calls in flight end
 // normally.
 func (s *Service) Pause(ctx context.Context, id int64) (Campaign, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'paused', updated_at = now() WHERE id = $1 AND status = 'running'`, id)
+	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'paused', updated_by = NULL, updated_at = now() WHERE id = $1 AND status = 'running'`, id)
 	if err != nil {
 		return Campaign{}, fmt.Errorf("campaign: pause: %w", err)
 	}
@@ -1186,7 +1186,7 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 // Cancel stops a campaign for good: no more calls are placed, and calls in
 // progress finish. A completed or cancelled campaign cannot be cancelled.
 func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'cancelled', updated_at = now(), completed_at = now()
+	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'cancelled', updated_by = NULL, updated_at = now(), completed_at = now()
 		WHERE id = $1 AND status IN ('draft', 'running', 'paused')`, id)
 	if err != nil {
 		return Campaign{}, fmt.Errorf("campaign: cancel: %w", err)
@@ -1305,7 +1305,7 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 	for _, id := range ids {
 		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 			var gen int64
-			err := tx.QueryRow(ctx, `UPDATE campaigns SET generation = generation + 1, updated_at = now()
+			err := tx.QueryRow(ctx, `UPDATE campaigns SET generation = generation + 1, updated_by = NULL, updated_at = now()
 				WHERE id = $1 AND status = 'running' RETURNING generation`, id).Scan(&gen)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 )
@@ -100,14 +102,24 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
 // 0, it is the states of list listID's contacts instead: those of the
 // campaign's contacts and of the contacts AddNewContacts would add.
 func (s *Service) reach(ctx context.Context, id, listID int64) ([]string, bool, error) {
+	return reach(ctx, s.db, id, listID)
+}
+
+// rowQuerier runs a query of one row: the pool, or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// reach is Service.reach, querying q.
+func reach(ctx context.Context, q rowQuerier, id, listID int64) ([]string, bool, error) {
 	var states []string
 	var unknown bool
-	q, arg := `FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id WHERE t.campaign_id = $1`, id
+	from, arg := `FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id WHERE t.campaign_id = $1`, id
 	if listID != 0 {
-		q, arg = `FROM contacts c WHERE c.list_id = $1`, listID
+		from, arg = `FROM contacts c WHERE c.list_id = $1`, listID
 	}
-	err := s.db.QueryRow(ctx, `
-		SELECT coalesce(array_agg(DISTINCT upper(c.state)) FILTER (WHERE c.state <> ''), '{}'), coalesce(bool_or(c.state = ''), false) `+q, arg).
+	err := q.QueryRow(ctx, `
+		SELECT coalesce(array_agg(DISTINCT upper(c.state)) FILTER (WHERE c.state <> ''), '{}'), coalesce(bool_or(c.state = ''), false) `+from, arg).
 		Scan(&states, &unknown)
 	if err != nil {
 		return nil, false, fmt.Errorf("campaign %d: states reached: %w", id, err)

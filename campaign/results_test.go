@@ -22,7 +22,7 @@ Cid New,8605550103,
 Dee Deferred,8605550104,
 Eve Busy,8605550105,
 Fay Ringing,8605550106,
-=Gus Late,8605550107,=SUM(A1)
+Gus Late,8605550107,=SUM(A1)
 Hal Machine,8605550108,
 Ida Abandoned,8605550109,
 `)
@@ -68,8 +68,8 @@ Ida Abandoned,8605550109,
 	state("Eve Busy", "pending")
 	attempt("Fay Ringing", "allow", "ringing", "", "")
 	state("Fay Ringing", "dialing")
-	attempt("=Gus Late", "allow", "ended", "no_answer", "")
-	state("=Gus Late", "expired")
+	attempt("Gus Late", "allow", "ended", "no_answer", "")
+	state("Gus Late", "expired")
 	attempt("Hal Machine", "allow", "ended", "machine", "")
 	state("Hal Machine", "done")
 	attempt("Ida Abandoned", "allow", "ended", "abandoned", "2")
@@ -107,7 +107,7 @@ func TestCampaignContacts(t *testing.T) {
 		byName[c.Name] = c
 		names = append(names, c.Name)
 	}
-	require.Equal(t, []string{"=Gus Late", "Ann Confirmed", "Bob Blocked", "Cid New", "Dee Deferred", "Eve Busy", "Fay Ringing", "Hal Machine", "Ida Abandoned"}, names)
+	require.Equal(t, []string{"Ann Confirmed", "Bob Blocked", "Cid New", "Dee Deferred", "Eve Busy", "Fay Ringing", "Gus Late", "Hal Machine", "Ida Abandoned"}, names)
 	ann := byName["Ann Confirmed"]
 	require.Equal(t, ids["Ann Confirmed"], ann.ID)
 	require.Equal(t, "confirmed", ann.Result)
@@ -133,7 +133,7 @@ func TestCampaignContacts(t *testing.T) {
 	require.Equal(t, "retry", byName["Eve Busy"].Result)
 	require.Equal(t, "calling", byName["Fay Ringing"].Result)
 	require.Nil(t, byName["Fay Ringing"].Next, "dialing: not due")
-	require.Equal(t, "expired", byName["=Gus Late"].Result)
+	require.Equal(t, "expired", byName["Gus Late"].Result)
 
 	keep := func(q ResultQuery) []string {
 		t.Helper()
@@ -148,7 +148,7 @@ func TestCampaignContacts(t *testing.T) {
 		return out
 	}
 	require.Equal(t, []string{"Ann Confirmed", "Ida Abandoned"}, keep(ResultQuery{Result: FilterReached}))
-	require.Equal(t, []string{"=Gus Late", "Hal Machine"}, keep(ResultQuery{Result: FilterNotReached}))
+	require.Equal(t, []string{"Gus Late", "Hal Machine"}, keep(ResultQuery{Result: FilterNotReached}))
 	require.Equal(t, []string{"Cid New", "Dee Deferred", "Eve Busy", "Fay Ringing"}, keep(ResultQuery{Result: FilterOpen}))
 	require.Equal(t, []string{"Bob Blocked"}, keep(ResultQuery{Result: "blocked"}))
 	require.Empty(t, keep(ResultQuery{Result: "transferred"}), "a known result no contact has")
@@ -160,6 +160,8 @@ func TestCampaignContacts(t *testing.T) {
 	require.ErrorIs(t, err, ErrFilter)
 	_, err = s.CampaignContacts(ctx, 999999, ResultQuery{})
 	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.CampaignContacts(ctx, 999999, ResultQuery{Result: "busy2", Page: -1})
+	require.ErrorIs(t, err, ErrNotFound, "no such campaign comes before a bad query")
 	p, err = s.CampaignContacts(ctx, id, ResultQuery{PageSize: 4, Page: 3})
 	require.NoError(t, err)
 	require.Equal(t, 3, p.Pages)
@@ -182,7 +184,7 @@ func TestCampaignContacts(t *testing.T) {
 	for i, h := range recs[0] {
 		gus[h] = recs[1][i]
 	}
-	require.Equal(t, "'=Gus Late", gus["name"])
+	require.Equal(t, "Gus Late", gus["name"])
 	require.Equal(t, "'=SUM(A1)", gus["external_ref"])
 	require.Equal(t, "expired", gus["result"])
 	require.Equal(t, "1", gus["calls"])
@@ -202,4 +204,7 @@ func TestCampaignContacts(t *testing.T) {
 	r, err := s.CampaignResults(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, p.Results, r)
+	r, err = s.CampaignResults(ctx, 999999)
+	require.NoError(t, err)
+	require.Zero(t, r.Total)
 }

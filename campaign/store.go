@@ -312,7 +312,7 @@ func (s *Store) Settle(ctx context.Context, campaignID, generation int64) (bool,
 		// A transaction that adds targets bumps the generation under the
 		// campaign's row lock; waiting for it, this update then finds the
 		// generation changed and leaves the campaign running.
-		_, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now(), updated_at = now()
+		_, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now(), updated_by = NULL, updated_at = now()
 			WHERE id = $1 AND status = 'running' AND generation = $2`, campaignID, generation)
 		if err != nil {
 			return false, time.Time{}, fmt.Errorf("complete: %w", err)

@@ -486,6 +486,9 @@ type campaignData struct {
 	AMD []string
 	// Results counts the campaign's contacts by result.
 	Results campaign.Results
+	// CallingLeft says whether the campaign's schedule has calling time
+	// left, for contacts added to it.
+	CallingLeft bool
 }
 
 // scheduleText says in words when a campaign calls: "Mon, Tue, Wed,
@@ -553,7 +556,8 @@ func (s *Server) campaignData(c echo.Context) (campaignData, error) {
 		return campaignData{}, err
 	}
 	u := currentUser(c)
-	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u), Schedule: scheduleText(cp.Schedule), AMD: amdText(cp.AMD), Results: results}, nil
+	return campaignData{Campaign: cp, Attempts: attempts, CanRun: canRun(&u), Schedule: scheduleText(cp.Schedule), AMD: amdText(cp.AMD), Results: results,
+		CallingLeft: cp.CallingLeft(time.Now())}, nil
 }
 
 func (s *Server) campaignPage(c echo.Context) error {
@@ -628,7 +632,7 @@ func (s *Server) addNewContacts(c echo.Context) error {
 	case cp.Status == campaign.StatusPaused:
 		s.flash(c, fmt.Sprintf("Added %d contact(s) to the campaign. It calls them when it resumes.", n))
 	default:
-		s.flash(c, fmt.Sprintf("Added %d contact(s) to the campaign. It is running and calls them now.", n))
+		s.flash(c, fmt.Sprintf("Added %d contact(s) to the campaign. It is running and calls them within its calling hours.", n))
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
 }

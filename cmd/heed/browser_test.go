@@ -220,7 +220,7 @@ func addLateContact(t *testing.T, ctx context.Context, base, campaignURL string)
 	))
 	flash, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
 	require.NoError(t, err)
-	require.Equal(t, "Added 1 contact(s) to the campaign. It is running and calls them now.", strings.TrimSpace(flash))
+	require.Equal(t, "Added 1 contact(s) to the campaign. It is running and calls them within its calling hours.", strings.TrimSpace(flash))
 	_, err = chromedp.Run(ctx,
 		chromedp.Poll[bool](`(() => {
 			const row = document.querySelector('#attempts tr[data-phone="`+late+`"]');
