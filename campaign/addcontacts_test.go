@@ -279,3 +279,47 @@ func TestAddNewContactsWaitsForImport(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, got.Counts.Targets, "nothing added")
 }
+
+// TestAuditNamesActor checks that the audit log's rows of a start, a pause
+// and a cancellation name the user WithActor gives, and that a completion
+// names none.
+func TestAuditNamesActor(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "l", "name,phone\nAnn,8605550101\n")
+	user := func(email string) int64 {
+		var id int64
+		require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ($1, 'paralegal', 'x') RETURNING id`, email).Scan(&id))
+		return id
+	}
+	pat, sam := user("pat@firm.test"), user("sam@firm.test")
+	lastBy := func(id int64) *int64 {
+		t.Helper()
+		var by *int64
+		require.NoError(t, db.QueryRow(ctx, `SELECT (details->>'updated_by')::bigint FROM audit_log WHERE tbl = 'campaigns' AND row_id = $1 ORDER BY seq DESC LIMIT 1`, id).Scan(&by))
+		return by
+	}
+	c, err := s.Create(ctx, NewCampaign{Name: "x", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, sam)
+	require.NoError(t, err)
+	c, err = s.Start(WithActor(ctx, pat), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, &pat, lastBy(c.ID), "pat started it")
+	_, err = s.Pause(WithActor(ctx, sam), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, &sam, lastBy(c.ID))
+	c, err = s.Start(WithActor(ctx, pat), c.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1`, c.ID)
+	require.NoError(t, err)
+	done, _, err := NewStore(db).Settle(ctx, c.ID, c.Generation)
+	require.NoError(t, err)
+	require.True(t, done)
+	require.Nil(t, lastBy(c.ID), "heed completed it, not pat")
+
+	d, err := s.Create(ctx, NewCampaign{Name: "y", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, sam)
+	require.NoError(t, err)
+	_, err = s.Cancel(WithActor(ctx, pat), d.ID)
+	require.NoError(t, err)
+	require.Equal(t, &pat, lastBy(d.ID))
+}

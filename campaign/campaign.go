@@ -1054,7 +1054,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 			return fmt.Errorf("the campaign changed while it was being started; start it again: %w", ErrInvalidTransition)
 		}
 		gen++
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_by = NULL, updated_at = now() WHERE id = $1`, id, gen); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_by = NULLIF($3::bigint, 0), updated_at = now() WHERE id = $1`, id, gen, actorOf(ctx)); err != nil {
 			return fmt.Errorf("set running: %w", err)
 		}
 		if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
@@ -1105,7 +1105,7 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 // Pause stops a running campaign from placing new calls. Calls in flight end
 // normally.
 func (s *Service) Pause(ctx context.Context, id int64) (Campaign, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'paused', updated_by = NULL, updated_at = now() WHERE id = $1 AND status = 'running'`, id)
+	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'paused', updated_by = NULLIF($2::bigint, 0), updated_at = now() WHERE id = $1 AND status = 'running'`, id, actorOf(ctx))
 	if err != nil {
 		return Campaign{}, fmt.Errorf("campaign: pause: %w", err)
 	}
@@ -1186,8 +1186,8 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 // Cancel stops a campaign for good: no more calls are placed, and calls in
 // progress finish. A completed or cancelled campaign cannot be cancelled.
 func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'cancelled', updated_by = NULL, updated_at = now(), completed_at = now()
-		WHERE id = $1 AND status IN ('draft', 'running', 'paused')`, id)
+	tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'cancelled', updated_by = NULLIF($2::bigint, 0), updated_at = now(), completed_at = now()
+		WHERE id = $1 AND status IN ('draft', 'running', 'paused')`, id, actorOf(ctx))
 	if err != nil {
 		return Campaign{}, fmt.Errorf("campaign: cancel: %w", err)
 	}
@@ -1324,4 +1324,21 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// actorKey is the context key of the user who makes a campaign change.
+type actorKey struct{}
+
+// WithActor returns a copy of ctx that names user userID as the author of
+// the campaign changes made with it (Start, Pause, Cancel), which the
+// audit log records as the campaign's updated_by. Without it, a change
+// records no author.
+func WithActor(ctx context.Context, userID int64) context.Context {
+	return context.WithValue(ctx, actorKey{}, userID)
+}
+
+// actorOf returns the user WithActor put in ctx, or 0.
+func actorOf(ctx context.Context) int64 {
+	id, _ := ctx.Value(actorKey{}).(int64)
+	return id
 }

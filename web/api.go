@@ -108,7 +108,7 @@ func (s *Server) apiStart(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cp, err := s.cfg.Campaigns.Start(c.Request().Context(), id)
+	cp, err := s.cfg.Campaigns.Start(actorContext(c), id)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (s *Server) apiPause(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cp, err := s.cfg.Campaigns.Pause(c.Request().Context(), id)
+	cp, err := s.cfg.Campaigns.Pause(actorContext(c), id)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (s *Server) apiCancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cp, err := s.cfg.Campaigns.Cancel(c.Request().Context(), id)
+	cp, err := s.cfg.Campaigns.Cancel(actorContext(c), id)
 	if err != nil {
 		return err
 	}

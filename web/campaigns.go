@@ -591,7 +591,7 @@ func (s *Server) startCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Campaigns.Start(c.Request().Context(), id); err != nil {
+	if _, err := s.cfg.Campaigns.Start(actorContext(c), id); err != nil {
 		return err
 	}
 	s.flash(c, "Campaign started.")
@@ -603,7 +603,7 @@ func (s *Server) cancelCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Campaigns.Cancel(c.Request().Context(), id); err != nil {
+	if _, err := s.cfg.Campaigns.Cancel(actorContext(c), id); err != nil {
 		return err
 	}
 	s.flash(c, "Campaign cancelled. Calls in progress will finish; no other call will be placed.")
@@ -656,7 +656,7 @@ func (s *Server) pauseCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Campaigns.Pause(c.Request().Context(), id); err != nil {
+	if _, err := s.cfg.Campaigns.Pause(actorContext(c), id); err != nil {
 		return err
 	}
 	s.flash(c, "Campaign paused. Calls in progress will finish.")
@@ -792,4 +792,10 @@ func (s *Server) apiAttempt(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+// actorContext returns the request's context naming its user as the
+// author of the campaign changes made with it.
+func actorContext(c echo.Context) context.Context {
+	return campaign.WithActor(c.Request().Context(), currentUser(c).ID)
 }

@@ -173,6 +173,9 @@ func TestAddNewContactsPage(t *testing.T) {
 	require.NotContains(t, body, `id="add-contacts"`)
 	code, body = b.api(t, tok, "POST", "/api/v1"+page+"/start", "")
 	require.Equal(t, http.StatusOK, code, body)
+	var by int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT (details->>'updated_by')::bigint FROM audit_log WHERE tbl = 'campaigns' AND row_id = $1 ORDER BY seq DESC LIMIT 1`, created.ID).Scan(&by))
+	require.Equal(t, b.userID(t, "para@firm.test"), by, "the audit log names who started it")
 	require.Equal(t, 3, count(t, b.db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1`, created.ID))
 
 	add("Dee Poe", "+18605550302")
