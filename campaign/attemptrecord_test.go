@@ -74,6 +74,8 @@ func TestAttemptRecord(t *testing.T) {
 	require.NoError(t, err)
 	req.At = time.Now()
 	target.AttemptNo = 2
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'pending' WHERE campaign_id = $1`, c.ID) // the first call ended
+	require.NoError(t, err)
 	blocked, err := st.Decide(ctx, target, req, consent.Decision{Verdict: consent.Deny, Pack: e.Version(),
 		Reasons: []consent.Reason{consent.ReasonDNCInternal, consent.ReasonConsentRevoked}})
 	require.NoError(t, err)

@@ -36,6 +36,9 @@ const (
 	ResultExpired = "expired"
 	// ResultBlocked is a contact the gate refused to call.
 	ResultBlocked = "blocked"
+	// ResultSkipped is a contact a person withdrew from the campaign
+	// (SkipContact).
+	ResultSkipped = "skipped"
 )
 
 // The filters that select several results at once.
@@ -76,6 +79,7 @@ var resultOrder = []resultInfo{
 	{"unknown", "Unknown", FilterNotReached},
 	{ResultExpired, "Not reached before the end", FilterNotReached},
 	{ResultBlocked, "Blocked by the rules", ""},
+	{ResultSkipped, "Skipped: not to be called", ""},
 	{ResultCalling, "Being called", FilterOpen},
 	{ResultRetry, "To be called again", FilterOpen},
 	{ResultDeferred, "Deferred by the rules", FilterOpen},
@@ -164,6 +168,17 @@ type CampaignContact struct {
 	Next *time.Time `json:"next_call_at"`
 	// Last is its latest attempt in the campaign, or nil.
 	Last *ResultAttempt `json:"last_attempt"`
+	// Skipped says who withdrew it from the campaign, when and why, or is
+	// nil.
+	Skipped *Skip `json:"skipped"`
+}
+
+// Skip is a contact's withdrawal from a campaign.
+type Skip struct {
+	At time.Time `json:"at"`
+	// By is the email of the user who withdrew it, or "".
+	By   string `json:"by"`
+	Note string `json:"note"`
 }
 
 // ResultAttempt is a contact's latest attempt in a campaign.
@@ -213,6 +228,7 @@ const resultsFrom = `
 	               FROM attempts a WHERE a.campaign_id = $1
 	              ORDER BY a.contact_id DESC, a.id DESC) a ON a.contact_id = t.contact_id
 	  CROSS JOIN LATERAL (SELECT CASE
+	           WHEN t.state = 'skipped' THEN 'skipped'
 	           WHEN t.state = 'expired' THEN 'expired'
 	           WHEN t.state = 'dialing' THEN 'calling'
 	           WHEN t.state = 'pending' AND a.id IS NULL THEN 'not_called'
@@ -339,7 +355,8 @@ const resultColumns = `
 	       (SELECT count(*) FILTER (WHERE x.decision = 'allow') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       (SELECT count(*) FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       CASE WHEN t.state = 'pending' THEN t.next_attempt_at END,
-	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf`
+	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,
+	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note`
 
 // scanCampaignContact reads a row of resultColumns.
 func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
@@ -350,11 +367,16 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 		decision, status, outcome, dtmf *string
 		until                           *time.Time
 		reasons                         []string
+		skippedAt                       *time.Time
+		skippedBy, skipNote             string
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.ExternalRef, &c.PersonRef, &c.AppointmentAt, &c.Result, &c.Calls, &c.Attempts, &c.Next,
-		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf)
+		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote)
 	if err != nil {
 		return c, err
+	}
+	if skippedAt != nil {
+		c.Skipped = &Skip{At: *skippedAt, By: skippedBy, Note: skipNote}
 	}
 	c.Label = ResultLabel(c.Result)
 	if aid != nil {
@@ -366,7 +388,8 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 
 // resultsCSVHeader is the header of ExportCampaignContacts' CSV.
 var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "person_ref", "appointment_at", "result",
-	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at"}
+	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at",
+	"skipped_at", "skipped_by", "skip_note"}
 
 // ExportCampaignContacts writes campaign id's contacts that q keeps (its
 // page and page size aside), by name, as CSV: one row each, with its
@@ -408,7 +431,10 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 		}
 		rec := []string{strconv.FormatInt(c.ID, 10), safeCell(c.Name), c.Phone, safeCell(c.ExternalRef), safeCell(c.PersonRef),
 			ts(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), ts(lastAt), last.Decision, last.Outcome,
-			safeCell(last.DTMF), strings.Join(last.Reasons, " "), ts(c.Next)}
+			safeCell(last.DTMF), strings.Join(last.Reasons, " "), ts(c.Next), "", "", ""}
+		if k := c.Skipped; k != nil {
+			rec[15], rec[16], rec[17] = ts(&k.At), k.By, safeCell(k.Note)
+		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign %d: export contacts: %w", id, err)
 		}

@@ -254,24 +254,28 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 	if d.ConsentID != 0 {
 		consentID = &d.ConsentID
 	}
-	// One statement, so one round trip and atomic: the attempt row (with
-	// the campaign's caller ID) and the target's move.
+	// One statement, so one round trip and atomic: the target's move and
+	// the attempt row (with the campaign's caller ID). The target moves
+	// only while it is pending, under its row lock: a target skipped or
+	// expired after the pacer read it gets no attempt, and a skip that
+	// comes after this statement finds it no longer pending.
 	var id int64
 	err = s.db.QueryRow(ctx, `
-		WITH a AS (
+		WITH t AS (
+			UPDATE campaign_targets SET attempts = $3, state = $13, next_attempt_at = coalesce($6, next_attempt_at)
+			 WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'
+			RETURNING 1),
+		a AS (
 			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, decided_until, reasons, pack,
 			                      consent_id, decision_input, status, outcome, ended_at)
 			SELECT $1, $2, $3, $4, c.caller_id, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 = 'originating' THEN NULL ELSE now() END
-			  FROM campaigns c WHERE c.id = $1
-			RETURNING id),
-		t AS (
-			UPDATE campaign_targets SET attempts = $3, state = $13, next_attempt_at = coalesce($6, next_attempt_at)
-			 WHERE campaign_id = $1 AND contact_id = $2 AND EXISTS (SELECT 1 FROM a))
+			  FROM campaigns c WHERE c.id = $1 AND EXISTS (SELECT 1 FROM t)
+			RETURNING id)
 		SELECT id FROM a`,
 		t.CampaignID, t.ContactID, t.AttemptNo, t.Phone.String(), string(d.Verdict), until, reasons, d.Pack,
 		consentID, input, status, outcome, targetState).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("record attempt: campaign %d: %w", t.CampaignID, ErrNotFound)
+		return 0, fmt.Errorf("record attempt: campaign %d, contact %d: %w", t.CampaignID, t.ContactID, dialer.ErrNotDue)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("record attempt: %w", err)

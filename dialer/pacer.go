@@ -17,6 +17,12 @@ import (
 // ErrNotRunning reports a campaign that is not in the running state.
 var ErrNotRunning = errors.New("campaign is not running")
 
+// ErrNotDue reports that a target was no longer due when its attempt was
+// to be recorded: a person withdrew it from the campaign (skipped it), or
+// the campaign's end expired it, after the pacer read it. Nothing is
+// recorded and no call is placed.
+var ErrNotDue = errors.New("the contact is no longer due in this campaign")
+
 // Campaign is what the pacing loop needs to know of a campaign.
 type Campaign struct {
 	ID            int64
@@ -128,7 +134,8 @@ type Store interface {
 	Due(ctx context.Context, campaignID int64, limit int, now time.Time) ([]Target, error)
 	// Decide records an attempt and its decision before any call is placed,
 	// and moves the target on: blocked targets are done, deferred ones wait
-	// until the decision's Until, allowed ones are being dialed.
+	// until the decision's Until, allowed ones are being dialed. A target
+	// that is no longer pending gets no attempt: the error wraps ErrNotDue.
 	Decide(ctx context.Context, t Target, req Request, d consent.Decision) (attemptID int64, err error)
 	// History returns, for each subject, the calls placed since the given
 	// time across all campaigns to its number and, when it names a person,
@@ -647,6 +654,10 @@ func subjectsOf(targets []Target) []Subject {
 // the call. It reports whether a call is now in flight.
 func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages, done chan<- ended) (bool, error) {
 	id, err := p.Store.Decide(ctx, t, req, d)
+	if errors.Is(err, ErrNotDue) {
+		p.Log.Info("pacer: contact withdrawn before its attempt", "campaign", t.CampaignID, "contact", t.ContactID)
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("pacer: record attempt: %w", err)
 	}

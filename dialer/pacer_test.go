@@ -244,3 +244,61 @@ func TestPacerRetries(t *testing.T) {
 	}
 	require.Equal(t, []int{1, 2}, attempts)
 }
+
+// withdrawingStore withdraws one contact from its campaign just before the
+// pacer records that contact's attempt: the race of a paralegal's "Don't
+// call" with a batch that has already read the contact as due.
+type withdrawingStore struct {
+	*campaign.Store
+	db       *pgxpool.Pool
+	withdraw phone.Number
+}
+
+func (s withdrawingStore) Decide(ctx context.Context, t dialer.Target, req dialer.Request, d consent.Decision) (int64, error) {
+	if t.Phone == s.withdraw {
+		if _, err := s.db.Exec(ctx, `UPDATE campaign_targets SET state = 'skipped', skipped_at = now() WHERE campaign_id = $1 AND contact_id = $2`,
+			t.CampaignID, t.ContactID); err != nil {
+			return 0, err
+		}
+	}
+	return s.Store.Decide(ctx, t, req, d)
+}
+
+func TestPacerSkipsWithdrawnContact(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('w') RETURNING id`).Scan(&listID))
+	for _, ph := range []string{"+18605550101", "+18605550102"} {
+		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, ph)
+		require.NoError(t, err)
+		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, ph)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	lines := &recordingLines{t: t, db: db}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	p := &dialer.Pacer{
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: withdrawingStore{campaign.NewStore(db), db, "+18605550102"}, Lines: lines,
+		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+		Now: officeHours(), Firm: "Smith and Lee",
+	}
+	require.NoError(t, p.Run(ctx, campaignID, 1))
+	require.Equal(t, []phone.Number{"+18605550101"}, lines.placed, "the withdrawn contact is not called")
+	var attempts int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE phone = '+18605550102'`).Scan(&attempts))
+	require.Zero(t, attempts, "nor is an attempt recorded for it")
+	var status, state string
+	require.NoError(t, db.QueryRow(ctx, `SELECT c.status, t.state FROM campaigns c JOIN campaign_targets t ON t.campaign_id = c.id
+		JOIN contacts k ON k.id = t.contact_id WHERE c.id = $1 AND k.phone = '+18605550102'`, campaignID).Scan(&status, &state))
+	require.Equal(t, "completed", status)
+	require.Equal(t, "skipped", state)
+}

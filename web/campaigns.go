@@ -3,16 +3,19 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -707,6 +710,9 @@ type resultsData struct {
 	Label string
 	// Prev and Next are the neighbouring pages' numbers.
 	Prev, Next int
+	// CanSkip says whether the user may withdraw the campaign's contacts
+	// now: a paralegal or admin, while the campaign runs or is paused.
+	CanSkip bool
 }
 
 // campaignContactsPage shows a campaign's contacts with what became of
@@ -716,7 +722,9 @@ func (s *Server) campaignContactsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := resultsData{ResultPage: p, Label: campaign.ResultLabel(p.Result), Prev: p.Page - 1, Next: p.Page + 1}
+	u := currentUser(c)
+	d := resultsData{ResultPage: p, Label: campaign.ResultLabel(p.Result), Prev: p.Page - 1, Next: p.Page + 1,
+		CanSkip: canRun(&u) && (p.Campaign.Status == campaign.StatusRunning || p.Campaign.Status == campaign.StatusPaused)}
 	return s.render(c, http.StatusOK, "results", page{Title: p.Campaign.Name + ": contacts", Data: d})
 }
 
@@ -798,4 +806,68 @@ func (s *Server) apiAttempt(c echo.Context) error {
 // author of the campaign changes made with it.
 func actorContext(c echo.Context) context.Context {
 	return campaign.WithActor(c.Request().Context(), currentUser(c).ID)
+}
+
+// skipNoteMax bounds the note of a contact's withdrawal, in characters.
+const skipNoteMax = 200
+
+// skipRequest reads the path's campaign and contact, and the note, of a
+// withdrawal.
+func skipRequest(c echo.Context, note string) (id, contactID int64, clean string, err error) {
+	if id, err = pathID(c); err != nil {
+		return 0, 0, "", err
+	}
+	contactID, err = strconv.ParseInt(c.Param("cid"), 10, 64)
+	if err != nil || contactID <= 0 {
+		return 0, 0, "", echo.NewHTTPError(http.StatusNotFound, "No such contact in this campaign.")
+	}
+	if utf8.RuneCountInString(note) > skipNoteMax {
+		return 0, 0, "", echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("The note has more than %d characters.", skipNoteMax))
+	}
+	return id, contactID, cleanNote(note), nil
+}
+
+// skipContact withdraws a contact from a running or paused campaign, from
+// its contacts page, and returns to the page the request came from.
+func (s *Server) skipContact(c echo.Context) error {
+	id, contactID, note, err := skipRequest(c, c.FormValue("note"))
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Campaigns.SkipContact(c.Request().Context(), id, contactID, currentUser(c).ID, note); err != nil {
+		return err
+	}
+	s.flash(c, "Skipped: the contact will not be called in this campaign.")
+	back := url.Values{}
+	for _, k := range []string{"result", "q", "page", "per_page"} {
+		if v := c.FormValue(k); v != "" {
+			back.Set(k, v)
+		}
+	}
+	to := fmt.Sprintf("/campaigns/%d/contacts", id)
+	if len(back) > 0 {
+		to += "?" + back.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// apiSkipContact is skipContact for the API, with the note in a JSON
+// body ({"note": "..."}, optional).
+func (s *Server) apiSkipContact(c echo.Context) error {
+	var body struct {
+		Note string `json:"note"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"note\": \"...\"}: "+err.Error())
+		}
+	}
+	id, contactID, note, err := skipRequest(c, body.Note)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Campaigns.SkipContact(c.Request().Context(), id, contactID, currentUser(c).ID, note); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"campaign_id": id, "contact_id": contactID, "result": campaign.ResultSkipped})
 }

@@ -140,6 +140,42 @@ func TestCampaignContactsPage(t *testing.T) {
 	code, _, h = anon.get(base)
 	require.Equal(t, http.StatusSeeOther, code, "signed out")
 	require.Contains(t, h.Get("Location"), "/signin")
+
+	// Cid's hearing is cancelled: a paralegal withdraws him from the
+	// campaign; attorneys may not.
+	var cidID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = 'Cid Moss'`, listID).Scan(&cidID))
+	skip := fmt.Sprintf("%s/%d/skip", base, cidID)
+	_, body, _ = atty.get(base)
+	require.NotContains(t, body, fmt.Sprintf(`id="skip-%d"`, cidID), "attorneys review; they do not run campaigns")
+	code, _, _ = atty.post(skip, url.Values{"_csrf": {atty.csrf(base)}})
+	require.Equal(t, http.StatusForbidden, code)
+	para := b.browser(t)
+	code, _ = para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = para.get(base + "?result=open")
+	require.Contains(t, body, fmt.Sprintf(`id="skip-%d">Don't call</button>`, cidID))
+	code, _, _ = para.post(skip, url.Values{"note": {"hearing cancelled"}})
+	require.Equal(t, http.StatusForbidden, code, "no CSRF token")
+	code, _, _ = para.post(skip, url.Values{"_csrf": {para.csrf(base)}, "note": {strings.Repeat("x", 201)}})
+	require.Equal(t, http.StatusUnprocessableEntity, code, "a note too long")
+	code, _, h = para.post(skip, url.Values{"_csrf": {para.csrf(base)}, "note": {"hearing\ncancelled"}, "result": {"open"}, "q": {"moss"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, base+"?q=moss&result=open", h.Get("Location"), "back to the page it came from")
+	_, body, _ = para.get(base + "?result=skipped")
+	require.Contains(t, body, "Skipped: the contact will not be called in this campaign.")
+	require.Contains(t, body, "Skipped: not to be called<br><span class=\"muted skip\">by para@firm.test, ")
+	require.Contains(t, body, ": hearing cancelled</span>", "the note, on one line")
+	require.NotContains(t, body, fmt.Sprintf(`id="skip-%d"`, cidID))
+	code, out = b.api(t, b.token(t, "para@firm.test"), "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/%d/skip", campaignID, cidID), `{"note":"again"}`)
+	require.Equal(t, http.StatusOK, code, out)
+	require.JSONEq(t, fmt.Sprintf(`{"campaign_id":%d,"contact_id":%d,"result":"skipped"}`, campaignID, cidID), out)
+	var annID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = 'Ann Lee'`, listID).Scan(&annID))
+	code, out = b.api(t, b.token(t, "para@firm.test"), "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/%d/skip", campaignID, annID), "")
+	require.Equal(t, http.StatusConflict, code, "Ann is done with: %s", out)
+	code, out = b.api(t, b.token(t, "para@firm.test"), "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/%d/skip", campaignID, annID), "{")
+	require.Equal(t, http.StatusBadRequest, code, out)
 }
 
 // TestAddNewContactsPage adds contacts imported after a campaign started

@@ -1,0 +1,67 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SkipContact withdraws contact contactID from running or paused campaign
+// id before it is called again: the hearing was cancelled, the client
+// already confirmed in person. Its target is skipped, with by (a user, or
+// 0) and note recorded on it; no attempt is recorded for it afterwards,
+// even by a batch that read it just before (dialer.ErrNotDue). It returns
+// an error wrapping ErrNotFound when the campaign has no such contact, and
+// ErrInvalidTransition when the contact is being called now, is done with,
+// or the campaign is neither running nor paused.
+func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note string) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var status Status
+		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR SHARE`, id).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("lock campaign: %w", err)
+		}
+		if status != StatusRunning && status != StatusPaused {
+			return fmt.Errorf("withdraw a contact from a %s campaign: %w", status, ErrInvalidTransition)
+		}
+		// The target's row lock orders this with the pacer's Decide: the
+		// one that comes second finds the target no longer pending. When
+		// the update finds it so, its state is read again by a statement
+		// of its own, which sees what made it so; a target back to pending
+		// meanwhile (its call ended) is tried again.
+		for range 3 {
+			tag, err := tx.Exec(ctx, `UPDATE campaign_targets SET state = 'skipped', skipped_at = now(), skipped_by = NULLIF($3::bigint, 0), skip_note = $4
+				WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'`, id, contactID, by, note)
+			if err != nil {
+				return fmt.Errorf("skip: %w", err)
+			}
+			if tag.RowsAffected() == 1 {
+				return nil
+			}
+			var state string
+			err = tx.QueryRow(ctx, `SELECT state FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, id, contactID).Scan(&state)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("contact %d: %w", contactID, ErrNotFound)
+			case err != nil:
+				return fmt.Errorf("skip: %w", err)
+			case state == "skipped":
+				return nil
+			case state == "dialing":
+				return fmt.Errorf("contact %d is being called now: %w", contactID, ErrInvalidTransition)
+			case state != "pending":
+				return fmt.Errorf("contact %d is %s in this campaign: %w", contactID, state, ErrInvalidTransition)
+			}
+		}
+		return fmt.Errorf("contact %d: its state keeps changing; try again: %w", contactID, ErrInvalidTransition)
+	})
+	if err != nil {
+		return fmt.Errorf("campaign %d: withdraw contact: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package campaign
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+)
+
+func TestSkipContact(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "skip", "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
+	draft, err := s.Create(ctx, NewCampaign{Name: "d", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	ids := map[string]int64{}
+	for _, n := range []string{"Ann", "Bob", "Cid"} {
+		var id int64
+		require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = $2`, listID, n).Scan(&id))
+		ids[n] = id
+	}
+	var userID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('pat@firm.test', 'paralegal', 'x') RETURNING id`).Scan(&userID))
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = CASE contact_id WHEN $2 THEN 'dialing' WHEN $3 THEN 'done' ELSE state END WHERE campaign_id = $1`,
+		c.ID, ids["Bob"], ids["Cid"])
+	require.NoError(t, err)
+
+	require.NoError(t, s.SkipContact(ctx, c.ID, ids["Ann"], userID, "hearing cancelled"))
+	require.NoError(t, s.SkipContact(ctx, c.ID, ids["Ann"], userID, "again"), "already skipped: nothing to do")
+	err = s.SkipContact(ctx, c.ID, ids["Bob"], userID, "")
+	require.ErrorIs(t, err, ErrInvalidTransition)
+	require.Contains(t, err.Error(), "being called now")
+	err = s.SkipContact(ctx, c.ID, ids["Cid"], userID, "")
+	require.ErrorIs(t, err, ErrInvalidTransition)
+	require.Contains(t, err.Error(), "is done in this campaign")
+	require.ErrorIs(t, s.SkipContact(ctx, c.ID, 999999, userID, ""), ErrNotFound)
+	require.ErrorIs(t, s.SkipContact(ctx, 999999, ids["Ann"], userID, ""), ErrNotFound)
+	require.ErrorIs(t, s.SkipContact(ctx, draft.ID, ids["Ann"], userID, ""), ErrInvalidTransition, "a draft takes its list as it is when it starts")
+
+	p, err := s.CampaignContacts(ctx, c.ID, ResultQuery{Result: ResultSkipped})
+	require.NoError(t, err)
+	require.Len(t, p.Contacts, 1)
+	ann := p.Contacts[0]
+	require.Equal(t, "Ann", ann.Name)
+	require.Equal(t, "Skipped: not to be called", ann.Label)
+	require.NotNil(t, ann.Skipped)
+	require.Equal(t, "pat@firm.test", ann.Skipped.By)
+	require.Equal(t, "hearing cancelled", ann.Skipped.Note, "the first withdrawal's note stays")
+	require.Nil(t, ann.Next, "not due")
+
+	// The pacer, having read Ann as due before she was withdrawn, records
+	// nothing for her.
+	req := dialer.Request{Phone: "+18605550101", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, At: time.Now()}
+	_, err = NewStore(db).Decide(ctx, dialer.Target{CampaignID: c.ID, ContactID: ids["Ann"], AttemptNo: 1, Phone: "+18605550101"}, req,
+		consent.Decision{Verdict: consent.Allow, Pack: "p"})
+	require.ErrorIs(t, err, dialer.ErrNotDue)
+	var n int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE contact_id = $1`, ids["Ann"]).Scan(&n))
+	require.Zero(t, n)
+
+	// Nothing is left to call once Bob's call ends: the campaign completes.
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ids["Bob"])
+	require.NoError(t, err)
+	done, _, err := NewStore(db).Settle(ctx, c.ID, c.Generation)
+	require.NoError(t, err)
+	require.True(t, done)
+	require.ErrorIs(t, s.SkipContact(ctx, c.ID, ids["Ann"], userID, ""), ErrInvalidTransition, "a completed campaign")
+}
+
+// TestSkipWaitsForDecide holds a withdrawal open while the pacer's Decide
+// of the contact comes: Decide waits for it and then records nothing.
+func TestSkipWaitsForDecide(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "race", "name,phone\nAnn,8605550101\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	var ann int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
+
+	// A withdrawal, held open; Decide waits for it and records nothing.
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // committed below
+	_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'skipped', skipped_at = now() WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ann)
+	require.NoError(t, err)
+	res := make(chan error, 1)
+	go func() {
+		_, err := NewStore(db).Decide(ctx, dialer.Target{CampaignID: c.ID, ContactID: ann, AttemptNo: 1, Phone: "+18605550101"},
+			dialer.Request{Phone: "+18605550101", At: time.Now()}, consent.Decision{Verdict: consent.Allow, Pack: "p"})
+		res <- err
+	}()
+	waitForLock(t, db, "state = 'pending'")
+	require.NoError(t, tx.Commit(ctx))
+	require.ErrorIs(t, <-res, dialer.ErrNotDue)
+	var n int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE contact_id = $1`, ann).Scan(&n))
+	require.Zero(t, n, "no attempt, so no call")
+}
+
+// TestDecideBeforeSkip holds what Decide does to a target (it moves it to
+// dialing) open while a withdrawal comes: the withdrawal waits for it and
+// then finds the contact being called.
+func TestDecideBeforeSkip(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "race", "name,phone\nAnn,8605550101\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	var ann int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
+
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // committed below
+	_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'dialing' WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'`, c.ID, ann)
+	require.NoError(t, err)
+	res := make(chan error, 1)
+	go func() { res <- s.SkipContact(ctx, c.ID, ann, 0, "") }()
+	waitForLock(t, db, "state = 'skipped'")
+	require.NoError(t, tx.Commit(ctx))
+	err = <-res
+	require.ErrorIs(t, err, ErrInvalidTransition)
+	require.Contains(t, err.Error(), "being called now")
+}
