@@ -36,16 +36,17 @@ type AttemptRecord struct {
 	HistoryNumbers []phone.Number `json:"-"`
 	// Consent is the consent record the decision relied on, or nil.
 	Consent *RecordConsent `json:"consent"`
-	// Revocations are the number's revocations recorded by the time of the
-	// decision, oldest first.
+	// Consents, Revocations and DNC are the number's consent records (of
+	// every scope and channel), revocations and internal do-not-call
+	// entries in force, as the decision saw them (numberRecords), oldest
+	// first.
+	Consents    []RecordConsent    `json:"consents"`
 	Revocations []RecordRevocation `json:"revocations"`
-	// DNC are the number's internal do-not-call entries in force at the
-	// time of the decision.
-	DNC []RecordDNC `json:"dnc_internal"`
+	DNC         []RecordDNC        `json:"dnc_internal"`
 	// Places are where the engine places the called party (its time zones
 	// with the local time of the decision, and the states whose packs
-	// apply), or nil when the engine is not at hand or cannot place the
-	// number.
+	// apply), or nil when the engine is not at hand, runs other packs
+	// than the attempt's, or cannot place the number.
 	Places *Places `json:"places"`
 	// Grounds explain the decision's reasons: what each means and the
 	// rules that give it. They are read from the packs in force now,
@@ -66,6 +67,10 @@ type RecordConsent struct {
 	EvidenceHash string              `json:"evidence_sha256,omitempty"`
 	ExpiresAt    *time.Time          `json:"expires_at,omitempty"`
 	CreatedAt    time.Time           `json:"created_at"`
+	// Late marks a record written before the attempt but after the
+	// change-log position its decision read: the gate may not have seen
+	// it.
+	Late bool `json:"late,omitempty"`
 }
 
 // RecordRevocation is a revocation as an attempt's record shows it.
@@ -76,6 +81,8 @@ type RecordRevocation struct {
 	Scope     string    `json:"scope"`
 	Source    string    `json:"source"`
 	CreatedAt time.Time `json:"created_at"`
+	// Late is RecordConsent's.
+	Late bool `json:"late,omitempty"`
 }
 
 // RecordDNC is an internal do-not-call entry as an attempt's record shows
@@ -85,6 +92,8 @@ type RecordDNC struct {
 	AddedAt time.Time `json:"added_at"`
 	Method  string    `json:"method"`
 	Source  string    `json:"source"`
+	// Late is RecordConsent's.
+	Late bool `json:"late,omitempty"`
 }
 
 // Places is where the engine places a called party at an instant.
@@ -147,48 +156,124 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 	return r, nil
 }
 
-// numberRecords reads the consent r relied on and its number's
-// revocations and internal do-not-call entries at the time of the
-// decision.
+// numberRecords reads the consent r relied on, and its number's consents,
+// revocations and internal do-not-call entries as the decision saw them:
+// those the gate's indexes had applied (up to the change-log position
+// Request.IndexSeq), and those recorded by the time the attempt was
+// written but later in the log (Late: the gate may not have seen them).
+// An attempt without a position (decided before heed kept one) counts
+// what was recorded by the time it was written.
 func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 	if id := r.ConsentID; id != nil {
 		c, err := consent.NewLedger(s.db).Consent(ctx, *id)
 		if err != nil {
 			return fmt.Errorf("its consent: %w", err)
 		}
-		r.Consent = &RecordConsent{ID: c.ID, Kind: c.Kind, Scope: c.Scope, Channel: c.Channel, ObtainedAt: c.ObtainedAt,
-			Source: c.Source, EvidenceHash: c.EvidenceHash, CreatedAt: c.CreatedAt}
-		if !c.ExpiresAt.IsZero() {
-			r.Consent.ExpiresAt = &c.ExpiresAt
+		rc := recordConsent(c, false)
+		r.Consent = &rc
+	}
+	type change struct {
+		op string
+		id int64
+	}
+	seqs := map[change]int64{}
+	rows, err := s.db.Query(ctx, `SELECT op, ref_id, min(seq) FROM index_changes WHERE phone = $1 GROUP BY op, ref_id`, r.Phone)
+	if err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	var (
+		op    string
+		ref   int64
+		minSq int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&op, &ref, &minSq}, func() error {
+		seqs[change{op, ref}] = minSq
+		return nil
+	}); err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	at, pos := r.CreatedAt, r.Request.IndexSeq
+	// seen says whether the record of change (op, id), written at written,
+	// counts, and whether it is late.
+	seen := func(op string, id int64, written time.Time) (counts, late bool) {
+		if sq, ok := seqs[change{op, id}]; ok && pos > 0 && sq <= pos {
+			return true, false
+		}
+		return !written.After(at), pos > 0
+	}
+	cs, rs, err := consent.NewLedger(s.db).History(ctx, phone.Number(r.Phone))
+	if err != nil {
+		return err
+	}
+	r.Consents = []RecordConsent{}
+	for _, c := range cs {
+		if ok, late := seen("consent", c.ID, c.CreatedAt); ok {
+			r.Consents = append(r.Consents, recordConsent(c, late))
 		}
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, revoked_at, method, scope, source, created_at FROM revocations
-		WHERE phone = $1 AND created_at <= $2 ORDER BY revoked_at, id`, r.Phone, r.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("revocations: %w", err)
+	r.Revocations = []RecordRevocation{}
+	for _, v := range rs {
+		if ok, late := seen("revocation", v.ID, v.CreatedAt); ok {
+			r.Revocations = append(r.Revocations, RecordRevocation{ID: v.ID, RevokedAt: v.RevokedAt, Method: string(v.Method),
+				Scope: string(v.Scope), Source: v.Source, CreatedAt: v.CreatedAt, Late: late})
+		}
 	}
-	r.Revocations, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordRevocation])
-	if err != nil {
-		return fmt.Errorf("revocations: %w", err)
-	}
-	rows, err = s.db.Query(ctx, `SELECT id, added_at, method, source FROM dnc_internal
-		WHERE phone = $1 AND added_at <= $2 AND (removed_at IS NULL OR removed_at > $2) ORDER BY added_at, id`, r.Phone, r.CreatedAt)
+	rows, err = s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, r.Phone)
 	if err != nil {
 		return fmt.Errorf("do-not-call entries: %w", err)
 	}
-	r.DNC, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordDNC])
-	if err != nil {
+	var (
+		d       RecordDNC
+		removed *time.Time
+	)
+	r.DNC = []RecordDNC{}
+	if _, err := pgx.ForEachRow(rows, []any{&d.ID, &d.AddedAt, &d.Method, &d.Source, &removed}, func() error {
+		ok, late := seen("add", d.ID, d.AddedAt)
+		if !ok {
+			return nil
+		}
+		if removed != nil {
+			// Taken off before the decision: by the log when it has the
+			// removal, else by the time.
+			if sq, has := seqs[change{"remove", d.ID}]; has && pos > 0 {
+				if sq <= pos {
+					return nil
+				}
+			} else if !removed.After(at) {
+				return nil
+			}
+		}
+		d.Late = late
+		r.DNC = append(r.DNC, d)
+		return nil
+	}); err != nil {
 		return fmt.Errorf("do-not-call entries: %w", err)
 	}
 	return nil
 }
 
-// explain fills r's places and, when e runs the packs the attempt was
-// decided under, its grounds.
+// recordConsent is c as an attempt's record shows it.
+func recordConsent(c consent.ConsentRecord, late bool) RecordConsent {
+	rc := RecordConsent{ID: c.ID, Kind: c.Kind, Scope: c.Scope, Channel: c.Channel, ObtainedAt: c.ObtainedAt,
+		Source: c.Source, EvidenceHash: c.EvidenceHash, CreatedAt: c.CreatedAt, Late: late}
+	if !c.ExpiresAt.IsZero() {
+		rc.ExpiresAt = &c.ExpiresAt
+	}
+	return rc
+}
+
+// explain fills r's places and grounds when e runs the packs the attempt
+// was decided under.
 func (r *AttemptRecord) explain(e *consent.Engine) {
 	req := r.Request
 	in := consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose, Method: req.Method,
 		Line: req.Line, At: req.At, History: req.History}
+	r.PackNow = e.Version()
+	if r.PackNow != r.Pack {
+		// Today's packs may place the number elsewhere, and have other
+		// rules: neither is shown as the decision's.
+		return
+	}
 	if loc, err := e.Locate(req.Phone, req.State, req.ZIP); err == nil {
 		r.Places = &Places{States: loc.States, Known: loc.Known, Zones: []ZoneTime{}}
 		for _, z := range loc.Zones {
@@ -197,12 +282,9 @@ func (r *AttemptRecord) explain(e *consent.Engine) {
 			}
 		}
 	}
-	r.PackNow = e.Version()
-	if r.PackNow == r.Pack {
-		reasons := make([]consent.Reason, len(r.Reasons))
-		for i, c := range r.Reasons {
-			reasons[i] = consent.Reason(c)
-		}
-		r.Grounds = e.Grounds(in, reasons)
+	reasons := make([]consent.Reason, len(r.Reasons))
+	for i, c := range r.Reasons {
+		reasons[i] = consent.Reason(c)
 	}
+	r.Grounds = e.Grounds(in, reasons)
 }

@@ -99,12 +99,48 @@ func TestAttemptRecord(t *testing.T) {
 	require.Empty(t, r.Revocations)
 	require.Empty(t, r.DNC)
 
-	// Decided under other packs: no grounds from today's.
+	require.Len(t, r.Consents, 1)
+	r, err = s.AttemptRecord(ctx, c.ID, blocked)
+	require.NoError(t, err)
+	require.Len(t, r.Consents, 1, "the consent on file, though the decision did not rely on it")
+	require.Equal(t, rec.ID, r.Consents[0].ID)
+	require.False(t, r.Revocations[0].Late)
+
+	// A decision that read the lists up to a change-log position: a
+	// revocation logged after it, though written before the attempt, is
+	// marked late; an entry taken off after it still counts.
+	var pos int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT max(seq) FROM index_changes`).Scan(&pos))
+	_, err = ledger.AddRevocation(ctx, consent.NewRevocation{Phone: "8605550101", Method: consent.RevokedByWeb, Source: "opt-out page"})
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE dnc_internal SET removed_at = now() WHERE phone = '+18605550101'`)
+	require.NoError(t, err)
+	req.IndexSeq = pos
+	target.AttemptNo = 3
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'pending' WHERE campaign_id = $1`, c.ID)
+	require.NoError(t, err)
+	third, err := st.Decide(ctx, target, req, consent.Decision{Verdict: consent.Deny, Pack: e.Version(),
+		Reasons: []consent.Reason{consent.ReasonDNCInternal, consent.ReasonConsentRevoked}})
+	require.NoError(t, err)
+	r, err = s.AttemptRecord(ctx, c.ID, third)
+	require.NoError(t, err)
+	require.Equal(t, pos, r.Request.IndexSeq)
+	require.Len(t, r.Revocations, 2)
+	require.False(t, r.Revocations[0].Late, "in the gate's lists")
+	require.True(t, r.Revocations[1].Late, "logged after the gate's position")
+	require.Len(t, r.DNC, 1, "taken off after the gate's position: it was in force for the decision")
+	require.False(t, r.DNC[0].Late)
+	r, err = s.AttemptRecord(ctx, c.ID, blocked)
+	require.NoError(t, err)
+	require.Len(t, r.Revocations, 1, "the second attempt's record is as it was")
+
+	// Decided under other packs: no grounds or places from today's.
 	_, err = db.Exec(ctx, `UPDATE attempts SET pack = 'federal@2025.1' WHERE id = $1`, blocked)
 	require.NoError(t, err)
 	r, err = s.AttemptRecord(ctx, c.ID, blocked)
 	require.NoError(t, err)
 	require.Nil(t, r.Grounds)
+	require.Nil(t, r.Places)
 	require.Equal(t, e.Version(), r.PackNow)
 
 	b, err := json.Marshal(r)

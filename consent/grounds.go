@@ -11,7 +11,7 @@ var reasonMeanings = map[Reason]string{
 	ReasonDNCNational:           "on the national do-not-call registry (which is also Connecticut's list)",
 	ReasonDNCState:              "on a state do-not-call list",
 	ReasonDNCLitigator:          "on a litigator list",
-	ReasonDNCNationalStale:      "telemarketing while the national registry copy is more than 31 days old",
+	ReasonDNCNationalStale:      "telemarketing while the national registry snapshot is older than the packs allow (31 days at most)",
 	ReasonConsentMissing:        "no consent record for this number, scope and channel",
 	ReasonConsentInsufficient:   "prior express consent on file where prior express written consent is needed",
 	ReasonConsentRevoked:        "the latest consent event is a revocation",
@@ -20,9 +20,9 @@ var reasonMeanings = map[Reason]string{
 	ReasonWindowDay:             "a Sunday or holiday on which calls are not placed",
 	ReasonCapFrequency:          "a calls-per-period cap is reached",
 	ReasonCapAfterConversation:  "within the quiet period after a conversation (Reg F: 7 days)",
-	ReasonCapResidential:        "more than 3 informational robocalls to a landline in 30 days without consent",
+	ReasonCapResidential:        "more informational robocalls to a residential landline than the cap allows without prior express consent (3 in 30 days at most)",
 	ReasonIndexStale:            "the in-memory indexes could not confirm they were current, so heed failed closed",
-	ReasonEthicsSolicitation:    "a solicitation the lawyers' ethics rule (E1) forbids",
+	ReasonEthicsSolicitation:    "the lawyers' solicitation rule (E1): a live solicitation without a logged exception, or one too soon after an accident",
 	ReasonScriptIdentification:  "the message does not identify the firm at its start",
 	ReasonScriptCallback:        "the message gives no callback number",
 	ReasonScriptOptout:          "the message offers no key-press opt-out",
@@ -35,15 +35,30 @@ var reasonMeanings = map[Reason]string{
 func (r Reason) Meaning() string { return reasonMeanings[r] }
 
 // Ground is a reason a decision gave, with what it means and the rules
-// that give it.
+// behind it.
 type Ground struct {
 	Reason  Reason `json:"reason"`
 	Meaning string `json:"meaning"`
 	// Rules are the rules in force that apply to the attempt and can give
-	// the reason; none for the reasons heed gives of its own accord
-	// (number.invalid, number.unsupported, index.stale).
+	// the reason: those behind it, and possibly others that would have
+	// given it too (a window the call was inside, for instance). None for
+	// the reasons heed gives of its own accord; Own then says why.
 	Rules []RuleRef `json:"rules"`
+	// Own explains a reason no pack gives: heed's own, "" otherwise.
+	Own string `json:"own,omitempty"`
 }
+
+// ownReasons explain the reasons heed gives of its own accord.
+var ownReasons = map[Reason]string{
+	ReasonNumberInvalid:     "heed's own: a number it cannot read cannot be checked against any rule",
+	ReasonNumberUnsupported: "heed's own: no pack covers numbers outside the North American Numbering Plan",
+	ReasonIndexStale:        "heed's own: it fails closed when it cannot confirm its lists are current",
+}
+
+// alsoGives names the rules whose reasons the engine gives through other
+// rules' data: F12 (a revocation wins) behind consent.revoked, and C5
+// (Connecticut's list is the national registry) behind dnc.national.
+var alsoGives = map[string]Reason{"F12": ReasonConsentRevoked, "C5": ReasonDNCNational}
 
 // RuleRef names one rule of a pack.
 type RuleRef struct {
@@ -65,7 +80,7 @@ func (e *Engine) Grounds(in Input, reasons []Reason) []Ground {
 	}
 	out := make([]Ground, 0, len(reasons))
 	for _, reason := range reasons {
-		g := Ground{Reason: reason, Meaning: reason.Meaning(), Rules: []RuleRef{}}
+		g := Ground{Reason: reason, Meaning: reason.Meaning(), Rules: []RuleRef{}, Own: ownReasons[reason]}
 		for _, p := range e.packs {
 			for i := range p.Rules {
 				r := &p.Rules[i]
@@ -79,10 +94,15 @@ func (e *Engine) Grounds(in Input, reasons []Reason) []Ground {
 	return out
 }
 
-// gives reports whether rule r can give reason.
+// gives reports whether rule r can give reason, as decide reads the rule's
+// data: only a rule's consent need gives consent.* reasons (a cap that
+// consent lifts gives its own reason, a do-not-call list its own).
 func gives(r *Rule, reason Reason) bool {
 	if r.Kind == Duty || r.Kind == Info {
 		return false
+	}
+	if g, ok := alsoGives[r.Code]; ok && g == reason {
+		return true
 	}
 	switch reason {
 	case ReasonDNCInternal:
@@ -95,10 +115,15 @@ func gives(r *Rule, reason Reason) bool {
 		return r.DNC&DNCLitigator != 0
 	case ReasonDNCNationalStale:
 		return r.SnapshotMaxAge > 0
-	case ReasonConsentMissing, ReasonConsentInsufficient, ReasonConsentExpired:
-		return r.Consent != ConsentNone || r.Cap != nil && r.Cap.Needs != ConsentNone
+	case ReasonConsentMissing:
+		// A reassigned number's consent does not count (F15).
+		return r.Consent != ConsentNone || r.Reassigned
+	case ReasonConsentExpired:
+		return r.Consent != ConsentNone
+	case ReasonConsentInsufficient:
+		return r.Consent > ConsentPEC
 	case ReasonConsentRevoked:
-		return r.Consent != ConsentNone || r.Cap != nil && r.Cap.Needs != ConsentNone || r.Revocation == RevokeAll
+		return r.Consent != ConsentNone || r.Revocation == RevokeAll
 	case ReasonWindowOutside:
 		return r.Window != nil
 	case ReasonWindowDay:

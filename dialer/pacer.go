@@ -559,6 +559,12 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjec
 			p.Log.Warn("pacer: index sync failed", "err", err)
 		}
 	}
+	// Read before the gate takes its snapshots, so every record up to it
+	// is in what the gate reads.
+	var seq int64
+	if ip, ok := p.Gate.(IndexPositioner); ok {
+		seq = ip.IndexSeq()
+	}
 	phones := make([]phone.Number, len(targets))
 	for i, t := range targets {
 		phones[i] = t.Phone
@@ -594,7 +600,7 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjec
 		reqs[i] = Request{
 			Phone: t.Phone, Purpose: c.Purpose, Method: method, Line: line,
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
-			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
+			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone], IndexSeq: seq,
 		}
 		targets[i].HistoryNumbers = history[i].Numbers
 	}

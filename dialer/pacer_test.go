@@ -148,6 +148,15 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 		}
 	}
 
+	// Every attempt keeps the change-log position its decision read: the
+	// last consent, revocation or entry written before the run.
+	var last int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT max(seq) FROM index_changes`).Scan(&last))
+	var kept int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE campaign_id = $1 AND (decision_input->>'index_seq')::bigint = $2`,
+		campaignID, last).Scan(&kept))
+	require.Equal(t, len(rows), kept)
+
 	// A stopped campaign does nothing: a second run finds it completed.
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 	require.Len(t, lines.placed, 4)

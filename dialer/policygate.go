@@ -57,6 +57,10 @@ func (g *PolicyGate) Reads(p consent.Purpose, m consent.Method, l consent.LineTy
 	return g.engine().Reads(p, m, l)
 }
 
+// IndexSeq returns the change-log position the gate's indexes have
+// applied.
+func (g *PolicyGate) IndexSeq() int64 { return g.Indexes.Seq() }
+
 // engine returns the engine in force.
 func (g *PolicyGate) engine() *consent.Engine {
 	if g.Policy != nil {

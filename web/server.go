@@ -332,6 +332,18 @@ func (s *Server) loadTemplates() error {
 		// zoned shows an instant in its own zone, with the zone's
 		// abbreviation: a local time of the called party.
 		"zoned": func(t time.Time) string { return t.Format("Mon 2006-01-02 15:04:05 MST") },
+		// utc shows an instant in UTC, saying so; "" for a nil pointer.
+		"utc": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return v.UTC().Format("2006-01-02 15:04:05 UTC")
+			case *time.Time:
+				if v != nil {
+					return v.UTC().Format("2006-01-02 15:04:05 UTC")
+				}
+			}
+			return ""
+		},
 		// indentJSON indents a JSON document for reading; one that is
 		// not valid JSON is shown as it is.
 		"indentJSON": func(b json.RawMessage) string {
