@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
@@ -171,16 +172,9 @@ func TestAddNewContacts(t *testing.T) {
 // Connecticut sales disclosure, so nothing is added.
 func TestAddNewContactsRunsLaunchChecks(t *testing.T) {
 	t.Parallel()
-	s, _ := newService(t)
-	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	s, _, c, _ := nySolicitation(t)
 	ctx := context.Background()
-	listID := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "Offer", Purpose: "solicitation", ListID: listID, CallerID: "860-555-0100",
-		Message: "We may be able to help with your claim."}, 0)
-	require.NoError(t, err)
-	_, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	_, err = s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state\nAnn,8605550101,CT\n"), ImportOptions{})
+	_, err := s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state\nAnn,8605550101,CT\n"), ImportOptions{})
 	require.NoError(t, err)
 	_, err = s.AddNewContacts(ctx, c.ID, 0)
 	var le *LaunchError
@@ -199,24 +193,13 @@ func TestAddNewContactsRunsLaunchChecks(t *testing.T) {
 // campaign running for the newer run.
 func TestSettleWaitsForAddedContacts(t *testing.T) {
 	t.Parallel()
-	s, db := newService(t)
+	s, db, c, _ := runningCampaign(t)
 	ctx := context.Background()
-	listID := importList(t, s, "l", "name,phone\nAnn,8605550101\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "x", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1`, c.ID)
+	_, err := db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1`, c.ID)
 	require.NoError(t, err)
 
-	// What AddNewContacts' transaction does, held open.
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck // committed below
-	_, err = tx.Exec(ctx, `SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE`, c.ID)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `UPDATE campaigns SET generation = generation + 1 WHERE id = $1`, c.ID)
-	require.NoError(t, err)
+	// What AddNewContacts' transaction does to the campaign, held open.
+	tx := holdOpen(t, db, `UPDATE campaigns SET generation = generation + 1 WHERE id = $1`, c.ID)
 
 	type settled struct {
 		done bool
@@ -243,24 +226,13 @@ func TestSettleWaitsForAddedContacts(t *testing.T) {
 // state, which the solicitation's script does not cover.
 func TestAddNewContactsWaitsForImport(t *testing.T) {
 	t.Parallel()
-	s, db := newService(t)
-	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	s, db, c, listID := nySolicitation(t)
 	ctx := context.Background()
-	listID := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "Offer", Purpose: "solicitation", ListID: listID, CallerID: "860-555-0100",
-		Message: "We may be able to help with your claim."}, 0)
-	require.NoError(t, err)
-	_, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	_, err = s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state\nCy,2125550102,NY\n"), ImportOptions{})
+	_, err := s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state\nCy,2125550102,NY\n"), ImportOptions{})
 	require.NoError(t, err)
 
 	// What an import does, held open: the list's lock, and a contact.
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck // committed below
-	_, err = tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR UPDATE`, listID)
-	require.NoError(t, err)
+	tx := holdOpen(t, db, `SELECT 1 FROM contact_lists WHERE id = $1 FOR UPDATE`, listID)
 	_, err = tx.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, state) VALUES ($1, 'Ann', '+18605550101', 'CT')`, listID)
 	require.NoError(t, err)
 
@@ -322,4 +294,21 @@ func TestAuditNamesActor(t *testing.T) {
 	_, err = s.Cancel(WithActor(ctx, pat), d.ID)
 	require.NoError(t, err)
 	require.Equal(t, &pat, lastBy(d.ID))
+}
+
+// nySolicitation starts a solicitation, with a fresh national registry
+// copy, on a new list "ny" of one New York contact, and returns the
+// service, the pool, the campaign and the list's id.
+func nySolicitation(t *testing.T) (*Service, *pgxpool.Pool, Campaign, int64) {
+	t.Helper()
+	s, db := newService(t)
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	ctx := context.Background()
+	listID := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "Offer", Purpose: "solicitation", ListID: listID, CallerID: "860-555-0100",
+		Message: "We may be able to help with your claim."}, 0)
+	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	return s, db, c, listID
 }

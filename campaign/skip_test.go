@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
@@ -80,22 +82,11 @@ func TestSkipContact(t *testing.T) {
 // of the contact comes: Decide waits for it and then records nothing.
 func TestSkipWaitsForDecide(t *testing.T) {
 	t.Parallel()
-	s, db := newService(t)
+	_, db, c, ann := runningCampaign(t)
 	ctx := context.Background()
-	listID := importList(t, s, "race", "name,phone\nAnn,8605550101\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	var ann int64
-	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
 
 	// A withdrawal, held open; Decide waits for it and records nothing.
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck // committed below
-	_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'skipped', skipped_at = now() WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ann)
-	require.NoError(t, err)
+	tx := holdOpen(t, db, `UPDATE campaign_targets SET state = 'skipped', skipped_at = now() WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ann)
 	res := make(chan error, 1)
 	go func() {
 		_, err := NewStore(db).Decide(ctx, dialer.Target{CampaignID: c.ID, ContactID: ann, AttemptNo: 1, Phone: "+18605550101"},
@@ -115,26 +106,46 @@ func TestSkipWaitsForDecide(t *testing.T) {
 // then finds the contact being called.
 func TestDecideBeforeSkip(t *testing.T) {
 	t.Parallel()
+	s, db, c, ann := runningCampaign(t)
+	ctx := context.Background()
+
+	tx := holdOpen(t, db, `UPDATE campaign_targets SET state = 'dialing' WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'`, c.ID, ann)
+	res := make(chan error, 1)
+	go func() { res <- s.SkipContact(ctx, c.ID, ann, 0, "") }()
+	waitForLock(t, db, "state = 'skipped'")
+	require.NoError(t, tx.Commit(ctx))
+	err := <-res
+	require.ErrorIs(t, err, ErrInvalidTransition)
+	require.Contains(t, err.Error(), "being called now")
+}
+
+// runningCampaign starts an informational campaign on a new list of one
+// contact, Ann, and returns the service, the pool, the campaign and Ann's
+// contact id.
+func runningCampaign(t *testing.T) (*Service, *pgxpool.Pool, Campaign, int64) {
+	t.Helper()
 	s, db := newService(t)
 	ctx := context.Background()
-	listID := importList(t, s, "race", "name,phone\nAnn,8605550101\n")
+	listID := importList(t, s, "one", "name,phone\nAnn,8605550101\n")
 	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
 	require.NoError(t, err)
 	c, err = s.Start(ctx, c.ID)
 	require.NoError(t, err)
 	var ann int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
+	return s, db, c, ann
+}
 
+// holdOpen runs sql in a transaction it leaves open, for the test to
+// commit once another session waits on its locks; it is rolled back at
+// the test's end if the test does not.
+func holdOpen(t *testing.T, db *pgxpool.Pool, sql string, args ...any) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
 	tx, err := db.Begin(ctx)
 	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck // committed below
-	_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'dialing' WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'`, c.ID, ann)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, sql, args...)
 	require.NoError(t, err)
-	res := make(chan error, 1)
-	go func() { res <- s.SkipContact(ctx, c.ID, ann, 0, "") }()
-	waitForLock(t, db, "state = 'skipped'")
-	require.NoError(t, tx.Commit(ctx))
-	err = <-res
-	require.ErrorIs(t, err, ErrInvalidTransition)
-	require.Contains(t, err.Error(), "being called now")
+	return tx
 }

@@ -119,16 +119,7 @@ func (s *Server) apiStart(c echo.Context) error {
 // apiAddNewContacts is addNewContacts for the API: it answers how many
 // contacts were added, and the campaign.
 func (s *Server) apiAddNewContacts(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	n, err := s.cfg.Campaigns.AddNewContacts(ctx, id, currentUser(c).ID)
-	if err != nil {
-		return err
-	}
-	cp, err := s.cfg.Campaigns.Get(ctx, id)
+	n, cp, err := s.addContacts(c)
 	if err != nil {
 		return err
 	}

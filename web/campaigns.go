@@ -616,16 +616,7 @@ func (s *Server) cancelCampaign(c echo.Context) error {
 // addNewContacts makes the contacts imported into a running, paused or
 // completed campaign's list since it started its targets.
 func (s *Server) addNewContacts(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	n, err := s.cfg.Campaigns.AddNewContacts(ctx, id, currentUser(c).ID)
-	if err != nil {
-		return err
-	}
-	cp, err := s.cfg.Campaigns.Get(ctx, id)
+	n, cp, err := s.addContacts(c)
 	if err != nil {
 		return err
 	}
@@ -637,7 +628,24 @@ func (s *Server) addNewContacts(c echo.Context) error {
 	default:
 		s.flash(c, fmt.Sprintf("Added %d contact(s) to the campaign. It is running and calls them within its calling hours.", n))
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", id))
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/campaigns/%d", cp.ID))
+}
+
+// addContacts adds the contacts imported into the path's campaign's list
+// since it started (Service.AddNewContacts) for the request's user, and
+// returns how many, and the campaign as it is then.
+func (s *Server) addContacts(c echo.Context) (int, campaign.Campaign, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return 0, campaign.Campaign{}, err
+	}
+	ctx := c.Request().Context()
+	n, err := s.cfg.Campaigns.AddNewContacts(ctx, id, currentUser(c).ID)
+	if err != nil {
+		return 0, campaign.Campaign{}, err
+	}
+	cp, err := s.cfg.Campaigns.Get(ctx, id)
+	return n, cp, err
 }
 
 // exportAttempts sends a campaign's attempts and outcomes as CSV.

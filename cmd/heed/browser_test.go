@@ -243,24 +243,27 @@ func reviewAttempts(t *testing.T, ctx context.Context, campaignURL string) {
 			blocked = c.Phone
 		}
 	}
-	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(campaignURL),
-		chromedp.Click(chromedp.Search(`//tr[@data-phone="`+blocked+`"]/td[1]/a`)),
-		chromedp.WaitVisible(chromedp.ID("grounds")),
-	))
+	// open follows the campaign page's link to the record of the number's
+	// attempt, and returns the text of the record's element id.
+	open := func(phone, id string) string {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(campaignURL),
+			chromedp.Click(chromedp.Search(`//tr[@data-phone="`+phone+`"]/td[1]/a`)),
+			chromedp.WaitVisible(chromedp.ID(id)),
+		))
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		require.NoError(t, err)
+		return text
+	}
+	grounds := open(blocked, "grounds")
 	screenshot(t, ctx, "attempt-blocked")
-	grounds, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("grounds")))
-	require.NoError(t, err)
 	require.Contains(t, grounds, "dnc.internal")
 	require.Contains(t, grounds, "F9 Internal (company) do-not-call list")
 	entries, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("dnc")))
 	require.NoError(t, err)
 	require.Contains(t, entries, "demo", "the demo's entry, and its source")
-	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(campaignURL),
-		chromedp.Click(chromedp.Search(`//tr[@data-phone="+18605550202"]/td[1]/a`)),
-		chromedp.WaitVisible(chromedp.ID("call")),
-	))
+	open("+18605550202", "call")
 	screenshot(t, ctx, "attempt-confirmed")
 	record, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	require.NoError(t, err)
