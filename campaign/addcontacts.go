@@ -48,7 +48,7 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 			days             int
 		)
 		err := tx.QueryRow(ctx, `SELECT status, generation, time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days
-			FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen, &tz, &start, &end, &winStart, &winEnd, &days)
+			FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status, &gen, &tz, &start, &end, &winStart, &winEnd, &days)
 		if err != nil {
 			return fmt.Errorf("lock campaign: %w", err)
 		}

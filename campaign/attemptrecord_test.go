@@ -21,6 +21,8 @@ func TestAttemptRecord(t *testing.T) {
 	listID := importList(t, s, "rec", "name,phone,state,zip,person_ref\nAnn Lee,8605550101,CT,06103,P-1\n")
 	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
 	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
 	var contactID int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&contactID))
 	e := s.Launch.Engine()

@@ -92,7 +92,10 @@ type Counts struct {
 	Pending int `json:"pending"`
 	Done    int `json:"done"`
 	// Expired counts the contacts not reached before the schedule's end.
-	Expired  int `json:"expired"`
+	Expired int `json:"expired"`
+	// Skipped counts the contacts withdrawn from the campaign
+	// (SkipContact).
+	Skipped  int `json:"skipped"`
 	Attempts int `json:"attempts"`
 	Blocked  int `json:"blocked"`
 	// ByOutcome counts attempts by outcome (dialer.Outcome values, and
@@ -576,7 +579,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 				edits  int
 				audio  string
 			)
-			err := tx.QueryRow(ctx, `SELECT status, edits, message_audio FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &edits, &audio)
+			err := tx.QueryRow(ctx, `SELECT status, edits, message_audio FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status, &edits, &audio)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 			}
@@ -662,6 +665,7 @@ const campaignColumns = `
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'pending'),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'done'),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'expired'),
+	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'skipped'),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.decision = 'deny'),
 	(SELECT count(*) FROM contacts k WHERE k.list_id = c.list_id
@@ -683,7 +687,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 		&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record,
 		&tz, &start, &end, &winStart, &winEnd, &days,
 		&c.Generation, &c.Edits, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
-		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.New, &byOutcome)
+		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Skipped, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.New, &byOutcome)
 	if err != nil {
 		return c, err
 	}
@@ -1034,7 +1038,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 			gen    int64
 			edits  int
 		)
-		err := tx.QueryRow(ctx, `SELECT status, generation, edits FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&status, &gen, &edits)
+		err := tx.QueryRow(ctx, `SELECT status, generation, edits FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status, &gen, &edits)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 		}
@@ -1076,7 +1080,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var status Status
-		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, c.ID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID).Scan(&status); err != nil {
 			return fmt.Errorf("lock campaign: %w", err)
 		}
 		if status != StatusDraft {

@@ -102,7 +102,7 @@ func TestStartRefusesAnEditedDraft(t *testing.T) {
 		_, err := s.Start(ctx, c.ID)
 		done <- err
 	}()
-	waitForLock(t, db, "FROM campaigns WHERE id = $1 FOR UPDATE")
+	waitForLock(t, db, "FROM campaigns WHERE id = $1 FOR NO KEY UPDATE")
 	require.NoError(t, tx.Commit(ctx))
 	err = <-done
 	require.ErrorIs(t, err, ErrInvalidTransition)

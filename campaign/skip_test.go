@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/audit"
 )
 
 func TestSkipContact(t *testing.T) {
@@ -37,6 +39,18 @@ func TestSkipContact(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, s.SkipContact(ctx, c.ID, ids["Ann"], userID, "hearing cancelled"))
+	var audited struct {
+		By   int64  `json:"skipped_by"`
+		Note string `json:"skip_note"`
+	}
+	var details []byte
+	require.NoError(t, db.QueryRow(ctx, `SELECT details FROM audit_log WHERE tbl = 'campaign_targets' AND row_id = $1`, ids["Ann"]).Scan(&details))
+	require.NoError(t, json.Unmarshal(details, &audited))
+	require.Equal(t, userID, audited.By, "the withdrawal is in the audit log, with its author")
+	require.Equal(t, "hearing cancelled", audited.Note)
+	rep, err := audit.Verify(ctx, db)
+	require.NoError(t, err, "the chain holds")
+	require.Positive(t, rep.Rows)
 	require.NoError(t, s.SkipContact(ctx, c.ID, ids["Ann"], userID, "again"), "already skipped: nothing to do")
 	err = s.SkipContact(ctx, c.ID, ids["Bob"], userID, "")
 	require.ErrorIs(t, err, ErrInvalidTransition)
@@ -68,6 +82,11 @@ func TestSkipContact(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE contact_id = $1`, ids["Ann"]).Scan(&n))
 	require.Zero(t, n)
+
+	got, err := s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Counts.Skipped)
+	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM audit_log WHERE tbl = 'campaign_targets'`), "only the withdrawal: the pacer's moves are not audited")
 
 	// Nothing is left to call once Bob's call ends: the campaign completes.
 	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ids["Bob"])
@@ -148,4 +167,53 @@ func holdOpen(t *testing.T, db *pgxpool.Pool, sql string, args ...any) pgx.Tx {
 	_, err = tx.Exec(ctx, sql, args...)
 	require.NoError(t, err)
 	return tx
+}
+
+// TestDecideDoesNotWaitForCampaignLocks records an attempt while another
+// transaction holds the campaign's row as Start, AddNewContacts and edits
+// lock it. Its attempt row's reference to the campaign needs a key-share
+// lock, which that lock must not block: AddNewContacts, which goes on to
+// insert targets, would otherwise deadlock with a Decide holding a
+// target's row.
+func TestDecideDoesNotWaitForCampaignLocks(t *testing.T) {
+	t.Parallel()
+	_, db, c, ann := runningCampaign(t)
+	ctx := context.Background()
+	tx := holdOpen(t, db, `SELECT 1 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, c.ID)
+	res := make(chan error, 1)
+	go func() {
+		_, err := NewStore(db).Decide(ctx, dialer.Target{CampaignID: c.ID, ContactID: ann, AttemptNo: 1, Phone: "+18605550101"},
+			dialer.Request{Phone: "+18605550101", At: time.Now()}, consent.Decision{Verdict: consent.Allow, Pack: "p"})
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Decide waits for the campaign's row lock")
+	}
+	require.NoError(t, tx.Commit(ctx))
+}
+
+// count runs a query of one count.
+func count(t *testing.T, db *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
+// TestDecideNeedsARunningCampaign pauses a campaign after its pacer read a
+// contact as due: Decide records nothing, and no call is placed.
+func TestDecideNeedsARunningCampaign(t *testing.T) {
+	t.Parallel()
+	s, db, c, ann := runningCampaign(t)
+	ctx := context.Background()
+	_, err := s.Pause(ctx, c.ID)
+	require.NoError(t, err)
+	_, err = NewStore(db).Decide(ctx, dialer.Target{CampaignID: c.ID, ContactID: ann, AttemptNo: 1, Phone: "+18605550101"},
+		dialer.Request{Phone: "+18605550101", At: time.Now()}, consent.Decision{Verdict: consent.Allow, Pack: "p"})
+	require.ErrorIs(t, err, dialer.ErrNotDue)
+	require.Zero(t, count(t, db, `SELECT count(*) FROM attempts`))
+	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM campaign_targets WHERE state = 'pending'`), "still due when it resumes")
 }

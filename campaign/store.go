@@ -256,14 +256,18 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 	}
 	// One statement, so one round trip and atomic: the target's move and
 	// the attempt row (with the campaign's caller ID). The target moves
-	// only while it is pending, under its row lock: a target skipped or
-	// expired after the pacer read it gets no attempt, and a skip that
-	// comes after this statement finds it no longer pending.
+	// only while it is pending, under its row lock, and its campaign is
+	// running: a target skipped or expired, or a campaign paused or
+	// cancelled, after the pacer read it gets no attempt (a pause or
+	// cancellation that commits after this statement lets its call go
+	// ahead, as a call in progress), and a skip that comes after this
+	// statement finds the target no longer pending.
 	var id int64
 	err = s.db.QueryRow(ctx, `
 		WITH t AS (
 			UPDATE campaign_targets SET attempts = $3, state = $13, next_attempt_at = coalesce($6, next_attempt_at)
 			 WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'
+			   AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = $1 AND c.status = 'running')
 			RETURNING 1),
 		a AS (
 			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, decided_until, reasons, pack,

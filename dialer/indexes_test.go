@@ -97,3 +97,35 @@ func TestStaleIndexFailsClosed(t *testing.T) {
 	require.Equal(t, consent.Deny, d.Verdict)
 	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons)
 }
+
+// TestSeqFollowsTheWholeLog checks that the position the indexes report
+// having applied is the change log's, whichever index the last changes
+// were for: attempt records use it to tell the records a decision saw.
+func TestSeqFollowsTheWholeLog(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	top := func() int64 {
+		var n int64
+		require.NoError(t, db.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM index_changes`).Scan(&n))
+		return n
+	}
+	require.Equal(t, top(), ix.Seq())
+	_, err := db.Exec(ctx, `INSERT INTO dnc_internal (phone, method) VALUES ('+18605550101', 'staff')`)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550102', 'pec', 'informational', 'voice', now(), 't')`)
+	require.NoError(t, err)
+	require.NoError(t, ix.Sync(ctx))
+	require.Equal(t, top(), ix.Seq(), "a consent after the last do-not-call change counts")
+	_, err = db.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550102', now(), 'ivr')`)
+	require.NoError(t, err)
+	require.NoError(t, ix.Sync(ctx))
+	require.Equal(t, top(), ix.Seq(), "and a revocation with no do-not-call change since the last sync")
+	_, err = db.Exec(ctx, `UPDATE dnc_internal SET removed_at = now()`)
+	require.NoError(t, err)
+	require.NoError(t, ix.Sync(ctx))
+	require.Equal(t, top(), ix.Seq())
+	require.Equal(t, 4, int(top()))
+}

@@ -18,9 +18,9 @@ import (
 var ErrNotRunning = errors.New("campaign is not running")
 
 // ErrNotDue reports that a target was no longer due when its attempt was
-// to be recorded: a person withdrew it from the campaign (skipped it), or
-// the campaign's end expired it, after the pacer read it. Nothing is
-// recorded and no call is placed.
+// to be recorded: after the pacer read it, a person withdrew it from the
+// campaign (skipped it), the campaign's end expired it, or the campaign
+// was paused or cancelled. Nothing is recorded and no call is placed.
 var ErrNotDue = errors.New("the contact is no longer due in this campaign")
 
 // Campaign is what the pacing loop needs to know of a campaign.

@@ -103,17 +103,25 @@ func (s *PGStore) InternalAll(ctx context.Context) ([]uint64, int64, error) {
 }
 
 // InternalSince reads the internal list's changes after seq, folded to their
-// net effect per number, and the last change sequence seen (seq itself when
-// there is nothing new).
+// net effect per number, and the position in the change log (of every
+// index) the read is consistent with: every internal-list change up to it
+// is in the result (seq itself when nothing was logged since). It is one
+// statement, so one snapshot; sequences commit in order, so no change
+// below that position can appear later.
 func (s *PGStore) InternalSince(ctx context.Context, seq int64) (Change, int64, error) {
-	rows, err := s.db.Query(ctx, `SELECT seq, phone, op FROM index_changes WHERE index = 'dnc' AND seq > $1 ORDER BY seq`, seq)
+	rows, err := s.db.Query(ctx, `
+		WITH top AS (SELECT coalesce(max(seq), 0) AS seq FROM index_changes)
+		SELECT c.seq, c.phone, c.op, top.seq FROM top
+		  LEFT JOIN index_changes c ON c.index = 'dnc' AND c.seq > $1
+		 ORDER BY c.seq`, seq)
 	if err != nil {
 		return Change{}, seq, fmt.Errorf("internal dnc changes: %w", err)
 	}
 	type change struct {
-		Seq   int64
-		Phone string
-		Op    string
+		Seq   *int64
+		Phone *string
+		Op    *string
+		Top   int64
 	}
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[change])
 	if err != nil {
@@ -123,15 +131,18 @@ func (s *PGStore) InternalSince(ctx context.Context, seq int64) (Change, int64, 
 	net := map[uint64]bool{}
 	order := []uint64{}
 	for _, c := range list {
-		last = c.Seq
-		n, err := phone.Number(c.Phone).NANP()
+		last = max(last, c.Top)
+		if c.Seq == nil {
+			continue // no internal-list change: the row carries the top alone
+		}
+		n, err := phone.Number(*c.Phone).NANP()
 		if err != nil {
 			continue
 		}
 		if _, seen := net[n]; !seen {
 			order = append(order, n)
 		}
-		net[n] = c.Op == "add"
+		net[n] = *c.Op == "add"
 	}
 	var ch Change
 	for _, n := range order {

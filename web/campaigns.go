@@ -865,10 +865,8 @@ func (s *Server) apiSkipContact(c echo.Context) error {
 	var body struct {
 		Note string `json:"note"`
 	}
-	if c.Request().ContentLength != 0 {
-		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"note\": \"...\"}: "+err.Error())
-		}
+	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"note\": \"...\"} or nothing: "+err.Error())
 	}
 	id, contactID, note, err := skipRequest(c, body.Note)
 	if err != nil {
