@@ -203,6 +203,8 @@ func TestAddNewContactsPage(t *testing.T) {
 	para := b.browser(t)
 	code, _ = para.signin("para@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = para.get(fmt.Sprintf("/lists/%d", listID))
+	require.Contains(t, body, "2026-12-01 09:30:00 EST", "times in the firm's zone, saying which")
 	add("Cid Roe", "+18605550301")
 	_, body, _ = para.get(page)
 	require.Contains(t, body, "1 contact(s) were imported into the list since this draft was saved: Start adds them.")

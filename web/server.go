@@ -78,6 +78,9 @@ type Config struct {
 	UploadLimit int64
 	// SecureCookies marks cookies Secure (set behind HTTPS).
 	SecureCookies bool
+	// TimeZone is the zone pages show times in, with its abbreviation (the
+	// firm's); nil means campaign.DefaultTimeZone.
+	TimeZone *time.Location
 }
 
 // Server is the web application.
@@ -314,6 +317,13 @@ func (s *Server) serveStatic(c echo.Context) error {
 }
 
 func (s *Server) loadTemplates() error {
+	zone := s.cfg.TimeZone
+	if zone == nil {
+		var err error
+		if zone, err = time.LoadLocation(campaign.DefaultTimeZone); err != nil {
+			return fmt.Errorf("web: time zone: %w", err)
+		}
+	}
 	funcs := template.FuncMap{
 		"static": func(name string) (string, error) {
 			u, ok := s.static[name]
@@ -353,15 +363,16 @@ func (s *Server) loadTemplates() error {
 			}
 			return out.String()
 		},
+		// time shows an instant in the firm's zone, saying which.
 		"time": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
-				return v.Local().Format("2006-01-02 15:04:05")
+				return v.In(zone).Format("2006-01-02 15:04:05 MST")
 			case *time.Time:
 				if v == nil {
 					return ""
 				}
-				return v.Local().Format("2006-01-02 15:04:05")
+				return v.In(zone).Format("2006-01-02 15:04:05 MST")
 			}
 			return ""
 		},

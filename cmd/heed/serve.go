@@ -53,6 +53,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
 	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name: every call says it first; the public opt-out page shows it (required)")
 	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number that takes opt-outs, left on answering machines (default: each campaign's callback number)")
+	timeZone := f.str("time-zone", "HEED_TIME_ZONE", campaign.DefaultTimeZone, "IANA time zone the web pages show times in, with its abbreviation (the firm's)")
 	recordingsDir := f.str("recordings-dir", "HEED_RECORDINGS_DIR", "/var/lib/heed/recordings", "directory for the recordings of recorded calls")
 	logLevel := f.str("log-level", "HEED_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.parse(args); err != nil {
@@ -100,6 +101,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	if strings.TrimSpace(*firmName) == "" {
 		return fmt.Errorf("no firm name: every call must say the firm's registered name first; set HEED_FIRM_NAME or --firm-name: %w", errUsage)
+	}
+	zone, err := time.LoadLocation(*timeZone)
+	if err != nil || *timeZone == "" || strings.EqualFold(*timeZone, "local") {
+		return fmt.Errorf("--time-zone %q: want an IANA time zone such as America/New_York: %w", *timeZone, errUsage)
 	}
 	if *optOutNumber != "" {
 		p, err := phone.Parse(*optOutNumber)
@@ -186,7 +191,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
-		RecordingsDir: *recordingsDir, Jobs: jobs,
+		RecordingsDir: *recordingsDir, Jobs: jobs, TimeZone: zone,
 		Ready: append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
 	})
 	if err != nil {
