@@ -34,6 +34,10 @@ type AttemptRecord struct {
 	Request        dialer.Request `json:"-"`
 	HistoryPerson  string         `json:"-"`
 	HistoryNumbers []phone.Number `json:"-"`
+	// IndexSeq is the change-log position of the lists the decision read
+	// (dialer.Target.IndexSeq), or 0 for an attempt decided before heed
+	// kept it.
+	IndexSeq int64 `json:"-"`
 	// Consent is the consent record the decision relied on, or nil.
 	Consent *RecordConsent `json:"consent"`
 	// Consents, Revocations and DNC are the number's consent records (of
@@ -141,7 +145,7 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 	if err := json.Unmarshal(r.Input, &in); err != nil {
 		return AttemptRecord{}, fmt.Errorf("attempt %d: decision input: %w", attemptID, err)
 	}
-	r.Request = in.Request
+	r.Request, r.IndexSeq = in.Request, in.IndexSeq
 	if in.HistoryOf != nil {
 		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers
 	}
@@ -159,7 +163,7 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 // numberRecords reads the consent r relied on, and its number's consents,
 // revocations and internal do-not-call entries as the decision saw them:
 // those the gate's indexes had applied (up to the change-log position
-// Request.IndexSeq), and those recorded by the time the attempt was
+// IndexSeq), and those recorded by the time the attempt was
 // written but later in the log (Late: the gate may not have seen them).
 // An attempt without a position (decided before heed kept one) counts
 // what was recorded by the time it was written.
@@ -192,7 +196,7 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 	}); err != nil {
 		return fmt.Errorf("change log: %w", err)
 	}
-	at, pos := r.CreatedAt, r.Request.IndexSeq
+	at, pos := r.CreatedAt, r.IndexSeq
 	// seen says whether the record of change (op, id), written at written,
 	// counts, and whether it is late.
 	seen := func(op string, id int64, written time.Time) (counts, late bool) {

@@ -117,7 +117,7 @@ func TestAttemptRecord(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `UPDATE dnc_internal SET removed_at = now() WHERE phone = '+18605550101'`)
 	require.NoError(t, err)
-	req.IndexSeq = pos
+	target.IndexSeq = pos
 	target.AttemptNo = 3
 	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'pending' WHERE campaign_id = $1`, c.ID)
 	require.NoError(t, err)
@@ -126,7 +126,7 @@ func TestAttemptRecord(t *testing.T) {
 	require.NoError(t, err)
 	r, err = s.AttemptRecord(ctx, c.ID, third)
 	require.NoError(t, err)
-	require.Equal(t, pos, r.Request.IndexSeq)
+	require.Equal(t, pos, r.IndexSeq)
 	require.Len(t, r.Revocations, 2)
 	require.False(t, r.Revocations[0].Late, "in the gate's lists")
 	require.True(t, r.Revocations[1].Late, "logged after the gate's position")

@@ -213,6 +213,9 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 type decisionInput struct {
 	dialer.Request
 	HistoryOf *historyOf `json:"history_of,omitempty"`
+	// IndexSeq is Target.IndexSeq: the change-log position of what the
+	// decision read.
+	IndexSeq int64 `json:"index_seq,omitempty"`
 }
 
 // historyOf says whose calls a request's history holds: the calls to
@@ -228,7 +231,7 @@ type historyOf struct {
 // keeps the request, with its history, and the target's person and the
 // numbers that history counted (Target.HistoryNumbers), when set.
 func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request, d consent.Decision) (int64, error) {
-	in := decisionInput{Request: req}
+	in := decisionInput{Request: req, IndexSeq: t.IndexSeq}
 	if len(t.HistoryNumbers) > 0 {
 		in.HistoryOf = &historyOf{Person: t.Person, Numbers: t.HistoryNumbers}
 	}

@@ -29,11 +29,6 @@ type Request struct {
 	// number at At, from consent.OverrideStore.Active; the attempt row's
 	// decision_input keeps them, naming the override a call relied on.
 	Overrides consent.OverrideFlags `json:"overrides,omitzero"`
-	// IndexSeq is the change-log position (index_changes.seq) the gate's
-	// in-memory indexes had applied when the batch was decided, or 0: the
-	// consents, revocations and do-not-call entries up to it were in the
-	// indexes the decision read (later ones may have been too).
-	IndexSeq int64 `json:"index_seq,omitempty"`
 	// ReassignedAt is the latest time the Reassigned Numbers Database
 	// reported the number permanently disconnected, or zero (rule F15; it
 	// counts only while the firm's check_reassigned setting is on).
@@ -75,8 +70,9 @@ type Syncer interface {
 
 // IndexPositioner is implemented by a gate that decides from in-memory
 // indexes kept from the change log: IndexSeq returns the position in the
-// log its indexes have applied, which the pacer keeps in each request so
-// that an attempt's record can tell the records its decision saw.
+// log its indexes have applied, which the pacer keeps with each target
+// (Target.IndexSeq) so that an attempt's record can tell the records its
+// decision saw.
 type IndexPositioner interface {
 	IndexSeq() int64
 }

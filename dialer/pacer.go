@@ -102,6 +102,14 @@ type Target struct {
 	// counted: Phone and, when Person is set, the person's other numbers.
 	// The pacing loop sets it, and the attempt row keeps it.
 	HistoryNumbers []phone.Number
+	// IndexSeq is the change-log position (index_changes.seq) the gate's
+	// in-memory indexes had applied when the pacing loop decided the
+	// target, or 0 when the gate does not say (IndexPositioner): the
+	// consents, revocations and do-not-call entries up to it were in what
+	// the decision read (later ones may have been too). The pacing loop
+	// sets it, and the attempt row keeps it (not the Request, which the
+	// gate reads for every decision).
+	IndexSeq int64
 }
 
 // Subject is whom an attempt history is counted for: a number, and the
@@ -600,9 +608,9 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjec
 		reqs[i] = Request{
 			Phone: t.Phone, Purpose: c.Purpose, Method: method, Line: line,
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
-			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone], IndexSeq: seq,
+			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}
-		targets[i].HistoryNumbers = history[i].Numbers
+		targets[i].HistoryNumbers, targets[i].IndexSeq = history[i].Numbers, seq
 	}
 	decisions := make([]consent.Decision, len(reqs))
 	if bg, ok := p.Gate.(BatchGate); ok {
