@@ -25,7 +25,7 @@ import (
 // one is running again), so that a run that was about to complete it
 // leaves it running and the new run calls the new contacts; a paused
 // campaign calls them when it resumes. by, when not 0, is the user, whom
-// the audit log names.
+// the audit log and the added targets (added_at, added_by) name.
 func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error) {
 	c, err := s.Get(ctx, id)
 	if err != nil {
@@ -79,8 +79,8 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if err := s.Launch.Check(ctx, c, states); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
-			SELECT $1, k.id FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, id, c.ListID)
+		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, added_by)
+			SELECT $1, k.id, NULLIF($3::bigint, 0) FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, id, c.ListID, by)
 		if err != nil {
 			return fmt.Errorf("new targets: %w", err)
 		}

@@ -37,14 +37,8 @@ func TestAddNewContacts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, n, "no contact is new")
 
-	count := func(sql string, args ...any) int {
-		t.Helper()
-		var n int
-		require.NoError(t, db.QueryRow(ctx, sql, args...).Scan(&n))
-		return n
-	}
 	jobs := func(gen int64) int {
-		return count(`SELECT count(*) FROM river_job WHERE kind = 'campaign_run' AND (args->>'campaign_id')::bigint = $1 AND (args->>'generation')::bigint = $2`, c.ID, gen)
+		return count(t, db, `SELECT count(*) FROM river_job WHERE kind = 'campaign_run' AND (args->>'campaign_id')::bigint = $1 AND (args->>'generation')::bigint = $2`, c.ID, gen)
 	}
 	get := func() Campaign {
 		t.Helper()
@@ -67,7 +61,7 @@ func TestAddNewContacts(t *testing.T) {
 	require.Equal(t, StatusRunning, got.Status)
 	require.Equal(t, int64(2), got.Generation)
 	require.Equal(t, 1, jobs(2))
-	require.Equal(t, 2, count(`SELECT count(*) FROM campaign_targets t JOIN contacts k ON k.id = t.contact_id
+	require.Equal(t, 2, count(t, db, `SELECT count(*) FROM campaign_targets t JOIN contacts k ON k.id = t.contact_id
 		WHERE t.campaign_id = $1 AND k.name IN ('Cid', 'Dee') AND t.state = 'pending' AND t.next_attempt_at <= now()`, c.ID))
 
 	// The run of the old generation, finding nothing left, does not
@@ -114,6 +108,14 @@ func TestAddNewContacts(t *testing.T) {
 	var by int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT (details->>'updated_by')::bigint FROM audit_log WHERE tbl = 'campaigns' AND row_id = $1 ORDER BY seq DESC LIMIT 1`, c.ID).Scan(&by))
 	require.Equal(t, userID, by)
+	page, err := s.CampaignContacts(ctx, c.ID, ResultQuery{Search: "Fay"})
+	require.NoError(t, err)
+	require.Len(t, page.Contacts, 1)
+	require.NotNil(t, page.Contacts[0].Added, "the target says who added it")
+	require.Equal(t, "p@firm.test", page.Contacts[0].Added.By)
+	page, err = s.CampaignContacts(ctx, c.ID, ResultQuery{Search: "Ann"})
+	require.NoError(t, err)
+	require.Nil(t, page.Contacts[0].Added, "Ann came with the campaign")
 
 	// A new contact without the place the message says refuses the whole
 	// addition; an old contact without it (already called) does not.

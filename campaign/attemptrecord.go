@@ -38,6 +38,9 @@ type AttemptRecord struct {
 	// (dialer.Target.IndexSeq), or 0 for an attempt decided before heed
 	// kept it.
 	IndexSeq int64 `json:"-"`
+	// IndexTop is the log's last position committed when the attempt was
+	// recorded, or 0 for an attempt recorded before heed kept it.
+	IndexTop int64 `json:"-"`
 	// Consent is the consent record the decision relied on, or nil.
 	Consent *RecordConsent `json:"consent"`
 	// Consents, Revocations and DNC are the number's consent records (of
@@ -145,7 +148,7 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 	if err := json.Unmarshal(r.Input, &in); err != nil {
 		return AttemptRecord{}, fmt.Errorf("attempt %d: decision input: %w", attemptID, err)
 	}
-	r.Request, r.IndexSeq = in.Request, in.IndexSeq
+	r.Request, r.IndexSeq, r.IndexTop = in.Request, in.IndexSeq, in.IndexTop
 	if in.HistoryOf != nil {
 		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers
 	}
@@ -196,12 +199,20 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 	}); err != nil {
 		return fmt.Errorf("change log: %w", err)
 	}
-	at, pos := r.CreatedAt, r.IndexSeq
+	at, pos, top := r.CreatedAt, r.IndexSeq, r.IndexTop
 	// seen says whether the record of change (op, id), written at written,
-	// counts, and whether it is late.
+	// counts, and whether it is late: in the log after what the decision
+	// read, but committed before the attempt was recorded. Without the
+	// decision's position nothing is late; without the log's top, the
+	// record's time decides (a transaction's time is
+	// when it began, so this may count a record committed a little later).
 	seen := func(op string, id int64, written time.Time) (counts, late bool) {
-		if sq, ok := seqs[change{op, id}]; ok && pos > 0 && sq <= pos {
+		sq, logged := seqs[change{op, id}]
+		switch {
+		case logged && pos > 0 && sq <= pos:
 			return true, false
+		case logged && top > 0:
+			return sq <= top, pos > 0
 		}
 		return !written.After(at), pos > 0
 	}

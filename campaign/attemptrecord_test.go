@@ -132,6 +132,15 @@ func TestAttemptRecord(t *testing.T) {
 	require.True(t, r.Revocations[1].Late, "logged after the gate's position")
 	require.Len(t, r.DNC, 1, "taken off after the gate's position: it was in force for the decision")
 	require.False(t, r.DNC[0].Late)
+	require.Positive(t, r.IndexTop, "the log's top when the attempt was recorded")
+
+	// A revocation committed after the attempt was recorded is not in its
+	// record, whatever its time says.
+	_, err = db.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, created_at) VALUES ('+18605550101', now(), 'email', now() - interval '1 hour')`)
+	require.NoError(t, err)
+	r, err = s.AttemptRecord(ctx, c.ID, third)
+	require.NoError(t, err)
+	require.Len(t, r.Revocations, 2, "a record logged after the attempt's top is left out")
 	r, err = s.AttemptRecord(ctx, c.ID, blocked)
 	require.NoError(t, err)
 	require.Len(t, r.Revocations, 1, "the second attempt's record is as it was")

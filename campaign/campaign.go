@@ -1021,7 +1021,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		}
 	}
 	if c.Status == StatusDraft || c.Status == StatusPaused {
-		states, known, err := s.reach(ctx, id, 0)
+		states, known, err := s.reach(ctx, id)
 		if err != nil {
 			return Campaign{}, fmt.Errorf("campaign: start: %w", err)
 		}
@@ -1230,12 +1230,6 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 	if err := cw.Write(csvHeader); err != nil {
 		return fmt.Errorf("campaign: export: %w", err)
 	}
-	ts := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	for rows.Next() {
 		var (
 			id                                                  int64
@@ -1265,9 +1259,9 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 			}
 			return ""
 		}
-		rec := []string{strconv.FormatInt(id, 10), safeCell(name), safeCell(ref), ph, strconv.Itoa(no), decision, ts(until), reasons, pack,
+		rec := []string{strconv.FormatInt(id, 10), safeCell(name), safeCell(ref), ph, strconv.Itoa(no), decision, csvTime(until), reasons, pack,
 			opt(consentID), status, out, opt(cause), safeCell(dtmf), amd, safeCell(transfer), strconv.FormatBool(recorded),
-			ts(&created), ts(answered), ts(ended)}
+			csvTime(&created), csvTime(answered), csvTime(ended)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}
@@ -1280,6 +1274,14 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 		return fmt.Errorf("campaign: export: %w", err)
 	}
 	return nil
+}
+
+// csvTime writes an instant as a CSV cell: RFC 3339 in UTC, "" for nil.
+func csvTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // safeCell keeps a spreadsheet from running a cell as a formula.

@@ -98,11 +98,9 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
 }
 
 // reach returns the states a campaign's contacts are in, and whether every
-// contact's state is known (when not, every state counts). With listID not
-// 0, it is the states of list listID's contacts instead: those of the
-// campaign's contacts and of the contacts AddNewContacts would add.
-func (s *Service) reach(ctx context.Context, id, listID int64) ([]string, bool, error) {
-	return reach(ctx, s.db, id, listID)
+// contact's state is known (when not, every state counts).
+func (s *Service) reach(ctx context.Context, id int64) ([]string, bool, error) {
+	return reach(ctx, s.db, id, 0)
 }
 
 // rowQuerier runs a query of one row: the pool, or a transaction.
@@ -110,7 +108,9 @@ type rowQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// reach is Service.reach, querying q.
+// reach is Service.reach, querying q. With listID not 0, it is the states
+// of list listID's contacts instead: those of the campaign's contacts and
+// of the contacts AddNewContacts would add.
 func reach(ctx context.Context, q rowQuerier, id, listID int64) ([]string, bool, error) {
 	var states []string
 	var unknown bool

@@ -171,6 +171,16 @@ type CampaignContact struct {
 	// Skipped says who withdrew it from the campaign, when and why, or is
 	// nil.
 	Skipped *Skip `json:"skipped"`
+	// Added says who added it to the campaign after the campaign started
+	// (AddNewContacts), and when, or is nil.
+	Added *Added `json:"added"`
+}
+
+// Added is a contact's addition to a campaign that had started.
+type Added struct {
+	At time.Time `json:"at"`
+	// By is the email of the user who added it.
+	By string `json:"by"`
 }
 
 // Skip is a contact's withdrawal from a campaign.
@@ -356,7 +366,8 @@ const resultColumns = `
 	       (SELECT count(*) FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       CASE WHEN t.state = 'pending' THEN t.next_attempt_at END,
 	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,
-	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note`
+	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note,
+	       t.added_at, (SELECT u.email FROM users u WHERE u.id = t.added_by)`
 
 // scanCampaignContact reads a row of resultColumns.
 func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
@@ -369,11 +380,16 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 		reasons                         []string
 		skippedAt                       *time.Time
 		skippedBy, skipNote             string
+		addedAt                         time.Time
+		addedBy                         *string
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.ExternalRef, &c.PersonRef, &c.AppointmentAt, &c.Result, &c.Calls, &c.Attempts, &c.Next,
-		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote)
+		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote, &addedAt, &addedBy)
 	if err != nil {
 		return c, err
+	}
+	if addedBy != nil {
+		c.Added = &Added{At: addedAt, By: *addedBy}
 	}
 	if skippedAt != nil {
 		c.Skipped = &Skip{At: *skippedAt, By: skippedBy, Note: skipNote}
@@ -389,7 +405,7 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 // resultsCSVHeader is the header of ExportCampaignContacts' CSV.
 var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "person_ref", "appointment_at", "result",
 	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at",
-	"skipped_at", "skipped_by", "skip_note"}
+	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by"}
 
 // ExportCampaignContacts writes campaign id's contacts that q keeps (its
 // page and page size aside), by name, as CSV: one row each, with its
@@ -413,12 +429,6 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 	if err := cw.Write(resultsCSVHeader); err != nil {
 		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
 	}
-	ts := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	for rows.Next() {
 		c, err := scanCampaignContact(rows)
 		if err != nil {
@@ -430,10 +440,13 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 			last, lastAt = *c.Last, &c.Last.At
 		}
 		rec := []string{strconv.FormatInt(c.ID, 10), safeCell(c.Name), c.Phone, safeCell(c.ExternalRef), safeCell(c.PersonRef),
-			ts(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), ts(lastAt), last.Decision, last.Outcome,
-			safeCell(last.DTMF), strings.Join(last.Reasons, " "), ts(c.Next), "", "", ""}
+			csvTime(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), csvTime(lastAt), last.Decision, last.Outcome,
+			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", ""}
 		if k := c.Skipped; k != nil {
-			rec[15], rec[16], rec[17] = ts(&k.At), k.By, safeCell(k.Note)
+			rec[15], rec[16], rec[17] = csvTime(&k.At), safeCell(k.By), safeCell(k.Note)
+		}
+		if a := c.Added; a != nil {
+			rec[18], rec[19] = csvTime(&a.At), safeCell(a.By)
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign %d: export contacts: %w", id, err)

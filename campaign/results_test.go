@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/dialer"
 )
 
 // resultsCampaign makes a campaign whose nine contacts each have another
@@ -213,4 +215,13 @@ func TestCampaignContacts(t *testing.T) {
 	r, err = s.CampaignResults(ctx, 999999)
 	require.NoError(t, err)
 	require.Zero(t, r.Total)
+}
+
+// TestReachedFollowsTheDialer keeps the results that the "reached" filter
+// keeps the dialer's outcomes that reached a person, and only those.
+func TestReachedFollowsTheDialer(t *testing.T) {
+	t.Parallel()
+	for _, r := range resultOrder {
+		require.Equal(t, dialer.Outcome(r.Result).Reached(), r.Filter == FilterReached, r.Result)
+	}
 }

@@ -4,19 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
+
+// MaxSkipNote bounds the note of a contact's withdrawal, in characters.
+const MaxSkipNote = 200
 
 // SkipContact withdraws contact contactID from running or paused campaign
 // id before it is called again: the hearing was cancelled, the client
 // already confirmed in person. Its target is skipped, with by (a user, or
 // 0) and note recorded on it; no attempt is recorded for it afterwards,
 // even by a batch that read it just before (dialer.ErrNotDue). It returns
-// an error wrapping ErrNotFound when the campaign has no such contact, and
-// ErrInvalidTransition when the contact is being called now, is done with,
+// an error wrapping ErrNotFound when the campaign has no such contact,
+// ErrInvalid for a note longer than MaxSkipNote, and ErrInvalidTransition
+// when the contact is being called now, is done with,
 // or the campaign is neither running nor paused.
 func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note string) error {
+	if n := utf8.RuneCountInString(note); n > MaxSkipNote {
+		return fmt.Errorf("campaign %d: withdraw contact: a note of %d characters (at most %d): %w", id, n, MaxSkipNote, ErrInvalid)
+	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var status Status
 		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR SHARE`, id).Scan(&status)

@@ -216,6 +216,10 @@ type decisionInput struct {
 	// IndexSeq is Target.IndexSeq: the change-log position of what the
 	// decision read.
 	IndexSeq int64 `json:"index_seq,omitempty"`
+	// IndexTop is the change log's last position committed when the
+	// attempt was recorded, which Decide's statement adds: no record
+	// after it existed when the call was placed.
+	IndexTop int64 `json:"index_top,omitempty"`
 }
 
 // historyOf says whose calls a request's history holds: the calls to
@@ -229,7 +233,9 @@ type historyOf struct {
 // Decide records the attempt with its decision and moves the target on, in
 // one transaction, before any call is placed. The attempt's decision_input
 // keeps the request, with its history, and the target's person and the
-// numbers that history counted (Target.HistoryNumbers), when set.
+// numbers that history counted (Target.HistoryNumbers), when set, the
+// change-log position its decision read (Target.IndexSeq) and the log's
+// last position committed when the attempt was recorded (index_top).
 func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request, d consent.Decision) (int64, error) {
 	in := decisionInput{Request: req, IndexSeq: t.IndexSeq}
 	if len(t.HistoryNumbers) > 0 {
@@ -275,7 +281,9 @@ func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request,
 		a AS (
 			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, decided_until, reasons, pack,
 			                      consent_id, decision_input, status, outcome, ended_at)
-			SELECT $1, $2, $3, $4, c.caller_id, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 = 'originating' THEN NULL ELSE now() END
+			SELECT $1, $2, $3, $4, c.caller_id, $5, $6, $7, $8, $9,
+			       jsonb_set($10::jsonb, '{index_top}', to_jsonb((SELECT coalesce(max(seq), 0) FROM index_changes))),
+			       $11, $12, CASE WHEN $11 = 'originating' THEN NULL ELSE now() END
 			  FROM campaigns c WHERE c.id = $1 AND EXISTS (SELECT 1 FROM t)
 			RETURNING id)
 		SELECT id FROM a`,

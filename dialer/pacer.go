@@ -669,7 +669,7 @@ func subjectsOf(targets []Target) []Subject {
 func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages, done chan<- ended) (bool, error) {
 	id, err := p.Store.Decide(ctx, t, req, d)
 	if errors.Is(err, ErrNotDue) {
-		p.Log.Info("pacer: contact withdrawn before its attempt", "campaign", t.CampaignID, "contact", t.ContactID)
+		p.Log.Info("pacer: contact no longer due (withdrawn, expired, or the campaign paused or cancelled)", "campaign", t.CampaignID, "contact", t.ContactID)
 		return false, nil
 	}
 	if err != nil {

@@ -816,9 +816,6 @@ func actorContext(c echo.Context) context.Context {
 	return campaign.WithActor(c.Request().Context(), currentUser(c).ID)
 }
 
-// skipNoteMax bounds the note of a contact's withdrawal, in characters.
-const skipNoteMax = 200
-
 // skipRequest reads the path's campaign and contact, and the note, of a
 // withdrawal.
 func skipRequest(c echo.Context, note string) (id, contactID int64, clean string, err error) {
@@ -829,8 +826,8 @@ func skipRequest(c echo.Context, note string) (id, contactID int64, clean string
 	if err != nil || contactID <= 0 {
 		return 0, 0, "", echo.NewHTTPError(http.StatusNotFound, "No such contact in this campaign.")
 	}
-	if utf8.RuneCountInString(note) > skipNoteMax {
-		return 0, 0, "", echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("The note has more than %d characters.", skipNoteMax))
+	if utf8.RuneCountInString(note) > campaign.MaxSkipNote {
+		return 0, 0, "", echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("The note has more than %d characters.", campaign.MaxSkipNote))
 	}
 	return id, contactID, cleanNote(note), nil
 }
@@ -851,6 +848,10 @@ func (s *Server) skipContact(c echo.Context) error {
 		if v := c.FormValue(k); v != "" {
 			back.Set(k, v)
 		}
+	}
+	if r := back.Get("result"); r != "" && r != campaign.ResultSkipped {
+		// The contact has left the filter: its page may be gone.
+		back.Del("page")
 	}
 	to := fmt.Sprintf("/campaigns/%d/contacts", id)
 	if len(back) > 0 {
