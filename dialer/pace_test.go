@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
-	"github.com/heed-dialer/heed/consent"
-	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
@@ -39,15 +37,7 @@ func TestPacerHoldsCallsPerSecondAndPassesCallSettings(t *testing.T) {
 	require.NoError(t, err)
 
 	lines := &recordingLines{t: t, db: db}
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	ix := dialer.NewIndexes(db, quiet())
-	require.NoError(t, ix.Load(ctx))
-	p := &dialer.Pacer{
-		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
-		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
-		Now: officeHours(), Firm: "Smith and Lee",
-	}
+	p := testPacer(t, db, campaign.NewStore(db), lines)
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 	require.Len(t, lines.at, n)
 	// Calls go out on a grid of 200 ms slots: a call woken late by the

@@ -116,15 +116,7 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	require.NoError(t, err)
 
 	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	ix := dialer.NewIndexes(db, quiet())
-	require.NoError(t, ix.Load(ctx))
-	p := &dialer.Pacer{
-		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: campaign.NewStore(db), Lines: lines,
-		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
-		Now: officeHours(), Firm: "Smith and Lee",
-	}
+	p := testPacer(t, db, campaign.NewStore(db), lines)
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 
 	var status string
@@ -139,7 +131,7 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 		err := db.QueryRow(ctx, `SELECT outcome, decision, reasons, pack FROM attempts WHERE phone = $1`, r.phone).Scan(&outcome, &decision, &reasons, &pack)
 		require.NoError(t, err, r.phone)
 		require.Equal(t, r.want, outcome, r.phone)
-		require.Equal(t, engine.Version(), pack)
+		require.Equal(t, p.Gate.(*dialer.PolicyGate).Engine.Version(), pack)
 		if r.reasons != nil {
 			require.Equal(t, "deny", decision, r.phone)
 			require.Equal(t, r.reasons, reasons, r.phone)
@@ -291,15 +283,7 @@ func TestPacerSkipsWithdrawnContact(t *testing.T) {
 	require.NoError(t, err)
 
 	lines := &recordingLines{t: t, db: db}
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	ix := dialer.NewIndexes(db, quiet())
-	require.NoError(t, ix.Load(ctx))
-	p := &dialer.Pacer{
-		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: withdrawingStore{campaign.NewStore(db), db, "+18605550102"}, Lines: lines,
-		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
-		Now: officeHours(), Firm: "Smith and Lee",
-	}
+	p := testPacer(t, db, withdrawingStore{campaign.NewStore(db), db, "+18605550102"}, lines)
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 	require.Equal(t, []phone.Number{"+18605550101"}, lines.placed, "the withdrawn contact is not called")
 	var attempts int
@@ -310,4 +294,20 @@ func TestPacerSkipsWithdrawnContact(t *testing.T) {
 		JOIN contacts k ON k.id = t.contact_id WHERE c.id = $1 AND k.phone = '+18605550102'`, campaignID).Scan(&status, &state))
 	require.Equal(t, "completed", status)
 	require.Equal(t, "skipped", state)
+}
+
+// testPacer is a pacer for campaigns in db, with store and lines, the
+// built-in packs and indexes loaded from db, at the office hours'
+// clock (officeHours).
+func testPacer(t *testing.T, db *pgxpool.Pool, store dialer.Store, lines dialer.Lines) *dialer.Pacer {
+	t.Helper()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(context.Background()))
+	return &dialer.Pacer{
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: ix}, Store: store, Lines: lines,
+		Media: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}, Log: quiet(), Tick: 10 * time.Millisecond,
+		Now: officeHours(), Firm: "Smith and Lee",
+	}
 }
