@@ -1,7 +1,5 @@
 package consent
 
-import "slices"
-
 // reasonMeanings are the reason codes' meanings, in the words of the
 // compliance rules.
 var reasonMeanings = map[Reason]string{
@@ -74,9 +72,11 @@ type RuleRef struct {
 // the called party in) and can give it, in pack order. It is for the
 // people who review a decision; the engine does not decide with it.
 func (e *Engine) Grounds(in Input, reasons []Reason) []Ground {
-	var states []string
-	if loc, err := e.Locate(in.Number, in.State, in.ZIP); err == nil {
-		states = loc.States
+	// Where the engine places the called party: its jurisdictions, as
+	// decide finds them (none for a number it cannot place).
+	var jur uint8
+	if npa, nxx, bad := parseNANP(in.Number); bad == 0 {
+		_, jur, _ = e.locate(npa, nxx, in.State, in.ZIP)
 	}
 	out := make([]Ground, 0, len(reasons))
 	for _, reason := range reasons {
@@ -84,7 +84,7 @@ func (e *Engine) Grounds(in Input, reasons []Reason) []Ground {
 		for _, p := range e.packs {
 			for i := range p.Rules {
 				r := &p.Rules[i]
-				if gives(r, reason) && applies(p, r, &in, states) {
+				if gives(r, reason) && e.applies(p, r, &in, jur) {
 					g.Rules = append(g.Rules, RuleRef{Pack: p.ID + "@" + p.Version, Code: r.Code, Title: r.Title, Citation: r.Citation})
 				}
 			}
@@ -139,37 +139,17 @@ func gives(r *Rule, reason Reason) bool {
 }
 
 // applies reports whether rule r of pack p applies to an attempt like in,
-// whose called party the engine places in states, as Decide reads a rule:
-// an empty or unknown purpose or method matches every rule, and a
-// wireless rule matches lines of unknown type.
-func applies(p *Pack, r *Rule, in *Input, states []string) bool {
-	at := in.At
-	if !r.From.IsZero() && at.Before(r.From) || !r.Until.IsZero() && !at.Before(r.Until) {
+// whose called party the engine places in jurisdictions jur, read as
+// decide reads it: from the rule compile makes of it (its purposes,
+// methods and lines as bits, its jurisdictions, its first and last second
+// in force), so that an empty or unknown purpose or method matches every
+// rule and a wireless rule matches lines of unknown type.
+func (e *Engine) applies(p *Pack, r *Rule, in *Input, jur uint8) bool {
+	c, _, err := e.compile(p, r)
+	if err != nil {
 		return false
 	}
-	if r.Purposes != nil && purposeBits(in.Purpose) != pAll && !slices.Contains(r.Purposes, in.Purpose) {
-		return false
-	}
-	if r.Methods != nil && methodBits(in.Method) != mAll && !slices.Contains(r.Methods, in.Method) {
-		return false
-	}
-	if r.Lines != nil {
-		line := in.Line
-		if line != LineLandline {
-			line = LineWireless
-		}
-		if !slices.Contains(r.Lines, line) {
-			return false
-		}
-	}
-	if r.InState {
-		state := p.State
-		if r.state != "" {
-			state = r.state
-		}
-		if !slices.Contains(states, state) {
-			return false
-		}
-	}
-	return true
+	at := in.At.Unix()
+	return c.purposes&purposeBits(in.Purpose) != 0 && c.methods&methodBits(in.Method) != 0 && c.lines&lineBits(in.Line) != 0 &&
+		(c.jur == 0 || c.jur&jur != 0) && c.from <= at && at < c.until
 }

@@ -103,8 +103,8 @@ func TestGrounds(t *testing.T) {
 
 	// A rule not yet in force at the attempt's time does not ground it.
 	p := &Pack{ID: "later", Version: "1", Rules: []Rule{{Code: "L1", Title: "Later", Citation: "x", Kind: Floor, From: at.Add(time.Hour), Quiet: time.Hour}}}
-	require.False(t, applies(p, &p.Rules[0], &Input{At: at}, nil))
-	require.True(t, applies(p, &p.Rules[0], &Input{At: at.Add(time.Hour)}, nil))
+	require.False(t, e.applies(p, &p.Rules[0], &Input{At: at}, 0))
+	require.True(t, e.applies(p, &p.Rules[0], &Input{At: at.Add(time.Hour)}, 0))
 	require.True(t, gives(&p.Rules[0], ReasonCapAfterConversation))
 	require.False(t, gives(&p.Rules[0], ReasonCapFrequency))
 }
