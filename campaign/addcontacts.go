@@ -126,16 +126,9 @@ func callingLeft(tz string, start, end *time.Time, winStart, winEnd, days int, n
 }
 
 // CallingLeft reports whether campaign c's schedule still has a calling
-// time at or after now: whether contacts added to it could be called. A
-// schedule that does not read back counts as having one (AddNewContacts
-// decides on the stored one).
+// time at or after now: whether contacts added to it could be called.
 func (c Campaign) CallingLeft(now time.Time) bool {
-	fe := FieldErrors{}
-	p := c.Schedule.compile(fe)
-	if len(fe) > 0 {
-		return true
-	}
-	_, ok := p.next(now)
+	_, ok := c.plan.next(now)
 	return ok
 }
 

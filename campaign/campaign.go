@@ -84,6 +84,9 @@ type Campaign struct {
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	Counts      Counts     `json:"counts"`
+
+	// plan is Schedule as read from the campaign's row.
+	plan plan
 }
 
 // Counts summarises a campaign's targets and attempts.
@@ -701,7 +704,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 	if err != nil {
 		return c, fmt.Errorf("campaign %d: %w", c.ID, err)
 	}
-	c.Schedule = p.schedule()
+	c.Schedule, c.plan = p.schedule(), p
 	return c, nil
 }
 
