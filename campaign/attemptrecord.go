@@ -171,14 +171,6 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 // An attempt without a position (decided before heed kept one) counts
 // what was recorded by the time it was written.
 func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
-	if id := r.ConsentID; id != nil {
-		c, err := consent.NewLedger(s.db).Consent(ctx, *id)
-		if err != nil {
-			return fmt.Errorf("its consent: %w", err)
-		}
-		rc := recordConsent(c, false)
-		r.Consent = &rc
-	}
 	type change struct {
 		op string
 		id int64
@@ -222,9 +214,16 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 	}
 	r.Consents = []RecordConsent{}
 	for _, c := range cs {
+		if r.ConsentID != nil && c.ID == *r.ConsentID {
+			rc := recordConsent(c, false)
+			r.Consent = &rc
+		}
 		if ok, late := seen("consent", c.ID, c.CreatedAt); ok {
 			r.Consents = append(r.Consents, recordConsent(c, late))
 		}
+	}
+	if r.ConsentID != nil && r.Consent == nil {
+		return fmt.Errorf("its consent %d: not among the number's: %w", *r.ConsentID, consent.ErrNotFound)
 	}
 	r.Revocations = []RecordRevocation{}
 	for _, v := range rs {

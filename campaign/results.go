@@ -338,7 +338,15 @@ func (s *Service) CampaignContacts(ctx context.Context, id int64, q ResultQuery)
 		return ResultPage{}, err
 	}
 	all := append([]any{id}, args...)
-	if err := s.db.QueryRow(ctx, `SELECT count(*) `+resultsFrom+resultMatch, all...).Scan(&p.Matching); err != nil {
+	if p.Search == "" {
+		// The counts by result have it: no other pass over the attempts.
+		keep := resultsOf(p.Result)
+		for _, rc := range p.Results.Results {
+			if p.Result == "" || slices.Contains(keep, rc.Result) {
+				p.Matching += rc.Count
+			}
+		}
+	} else if err := s.db.QueryRow(ctx, `SELECT count(*) `+resultsFrom+resultMatch, all...).Scan(&p.Matching); err != nil {
 		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
 	}
 	p.Pages = max(1, (p.Matching+p.PageSize-1)/p.PageSize)
