@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -826,9 +825,8 @@ func skipRequest(c echo.Context, note string) (id, contactID int64, clean string
 	if err != nil || contactID <= 0 {
 		return 0, 0, "", echo.NewHTTPError(http.StatusNotFound, "No such contact in this campaign.")
 	}
-	if utf8.RuneCountInString(note) > campaign.MaxSkipNote {
-		return 0, 0, "", echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("The note has more than %d characters.", campaign.MaxSkipNote))
-	}
+	// SkipContact bounds the note (campaign.MaxSkipNote); cleanNote only
+	// cuts at the opt-out page's longer bound.
 	return id, contactID, cleanNote(note), nil
 }
 
