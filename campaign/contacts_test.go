@@ -383,11 +383,7 @@ func TestCreateWaitsForImport(t *testing.T) {
 
 	// An import in flight, as ImportContacts holds it: the list's row
 	// locked, Ann's appointment emptied, not yet committed.
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(ctx) }()
-	_, err = tx.Exec(ctx, `INSERT INTO contact_lists (name) VALUES ('docket') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name`)
-	require.NoError(t, err)
+	tx := holdOpen(t, db, `INSERT INTO contact_lists (name) VALUES ('docket') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name`)
 	_, err = tx.Exec(ctx, `UPDATE contacts SET appointment_at = NULL WHERE phone = '+18605550101'`)
 	require.NoError(t, err)
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
@@ -92,11 +93,7 @@ func TestStartRefusesAnEditedDraft(t *testing.T) {
 	require.NoError(t, err)
 
 	// An edit in flight holds the campaign's row.
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(ctx) }()
-	_, err = tx.Exec(ctx, `UPDATE campaigns SET message_text = 'Hello.', edits = edits + 1 WHERE id = $1`, c.ID)
-	require.NoError(t, err)
+	tx := holdOpen(t, db, `UPDATE campaigns SET message_text = 'Hello.', edits = edits + 1 WHERE id = $1`, c.ID)
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Start(ctx, c.ID)
@@ -155,4 +152,18 @@ func waitForLock(t *testing.T, db *pgxpool.Pool, query string) {
 			WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, query).Scan(&n))
 		return n == 1
 	}, 10*time.Second, 10*time.Millisecond, "no session waits for a lock in %q", query)
+}
+
+// holdOpen runs sql in a transaction it leaves open, for the test to
+// commit once another session waits on its locks; it is rolled back at
+// the test's end if the test does not.
+func holdOpen(t *testing.T, db *pgxpool.Pool, sql string, args ...any) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, sql, args...)
+	require.NoError(t, err)
+	return tx
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -153,20 +152,6 @@ func runningCampaign(t *testing.T) (*Service, *pgxpool.Pool, Campaign, int64) {
 	var ann int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
 	return s, db, c, ann
-}
-
-// holdOpen runs sql in a transaction it leaves open, for the test to
-// commit once another session waits on its locks; it is rolled back at
-// the test's end if the test does not.
-func holdOpen(t *testing.T, db *pgxpool.Pool, sql string, args ...any) pgx.Tx {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	_, err = tx.Exec(ctx, sql, args...)
-	require.NoError(t, err)
-	return tx
 }
 
 // TestDecideDoesNotWaitForCampaignLocks records an attempt while another
