@@ -99,6 +99,9 @@ type RecordDNC struct {
 	AddedAt time.Time `json:"added_at"`
 	Method  string    `json:"method"`
 	Source  string    `json:"source"`
+	// RemovedAt is when the entry was taken off the list, or nil. An
+	// attempt's record lists only the entries in force at its decision.
+	RemovedAt *time.Time `json:"removed_at,omitempty"`
 	// Late is RecordConsent's.
 	Late bool `json:"late,omitempty"`
 }
@@ -126,18 +129,11 @@ type ZoneTime struct {
 // when the campaign has no such attempt.
 func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64) (AttemptRecord, error) {
 	var r AttemptRecord
-	a := &r.Attempt
 	err := s.db.QueryRow(ctx, `
-		SELECT a.id, a.campaign_id, a.contact_id, k.name, a.attempt_no, a.phone, a.decision, a.decided_until,
-		       a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-		       a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at,
-		       c.name, c.purpose, a.caller_id, a.originated_at, a.decision_input
-		  FROM attempts a JOIN contacts k ON k.id = a.contact_id JOIN campaigns c ON c.id = a.campaign_id
+		SELECT `+attemptColumns+`, k.name, k.purpose, a.caller_id, a.originated_at, a.decision_input
+		  FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns k ON k.id = a.campaign_id
 		 WHERE a.campaign_id = $1 AND a.id = $2`, campaignID, attemptID).
-		Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
-			&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-			&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt,
-			&r.Campaign, &r.Purpose, &r.CallerID, &r.OriginatedAt, &r.Input)
+		Scan(r.fields(&r.Campaign, &r.Purpose, &r.CallerID, &r.OriginatedAt, &r.Input)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return AttemptRecord{}, fmt.Errorf("campaign %d: attempt %d: %w", campaignID, attemptID, ErrNotFound)
 	}
@@ -228,8 +224,7 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 	r.Revocations = []RecordRevocation{}
 	for _, v := range rs {
 		if ok, late := seen("revocation", v.ID, v.CreatedAt); ok {
-			r.Revocations = append(r.Revocations, RecordRevocation{ID: v.ID, RevokedAt: v.RevokedAt, Method: string(v.Method),
-				Scope: string(v.Scope), Source: v.Source, CreatedAt: v.CreatedAt, Late: late})
+			r.Revocations = append(r.Revocations, recordRevocation(v, late))
 		}
 	}
 	rows, err = s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, r.Phone)
@@ -274,6 +269,12 @@ func recordConsent(c consent.ConsentRecord, late bool) RecordConsent {
 		rc.ExpiresAt = &c.ExpiresAt
 	}
 	return rc
+}
+
+// recordRevocation is v as an attempt's record shows it.
+func recordRevocation(v consent.RevocationRecord, late bool) RecordRevocation {
+	return RecordRevocation{ID: v.ID, RevokedAt: v.RevokedAt, Method: string(v.Method), Scope: string(v.Scope),
+		Source: v.Source, CreatedAt: v.CreatedAt, Late: late}
 }
 
 // explain fills r's places and grounds when e runs the packs the attempt

@@ -1163,15 +1163,27 @@ type Attempt struct {
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
 }
 
+// attemptColumns are the columns of an Attempt, in the order of its
+// fields, from attempts a joined with its contact c.
+const attemptColumns = `a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
+	a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
+	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at`
+
+// fields returns the destinations of attemptColumns in a, followed by
+// more.
+func (a *Attempt) fields(more ...any) []any {
+	return append([]any{&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
+		&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
+		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt}, more...)
+}
+
 // Attempts lists a campaign's attempts, newest first, at most limit.
 func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]Attempt, error) {
 	if limit <= 0 || limit > 10000 {
 		limit = 1000
 	}
 	rows, err := s.db.Query(ctx, `
-		SELECT a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
-		       a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-		       a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at
+		SELECT `+attemptColumns+`
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
 		 WHERE a.campaign_id = $1 ORDER BY a.id DESC LIMIT $2`, campaignID, limit)
 	if err != nil {
@@ -1179,9 +1191,7 @@ func (s *Service) Attempts(ctx context.Context, campaignID int64, limit int) ([]
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Attempt, error) {
 		var a Attempt
-		err := r.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
-			&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-			&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt)
+		err := r.Scan(a.fields()...)
 		return a, err
 	})
 	if err != nil {

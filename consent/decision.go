@@ -63,6 +63,12 @@ const (
 	PurposeSolicitation   Purpose = "solicitation"
 )
 
+// Purposes returns every purpose a campaign may have, in the rules file's
+// order.
+func Purposes() []Purpose {
+	return []Purpose{PurposeInformational, PurposeTelemarketing, PurposeDebtCollection, PurposeSolicitation}
+}
+
 // ParsePurpose returns the Purpose named by s, or an error naming the valid ones.
 func ParsePurpose(s string) (Purpose, error) {
 	switch p := Purpose(s); p {

@@ -280,7 +280,7 @@ type purposeSlot struct {
 // purposeSlots holds the Purpose constants, each in the slot of its length
 // and first byte (see batch.scope), if no other took it first.
 var purposeSlots = func() (t [8]purposeSlot) {
-	for _, p := range []Purpose{PurposeInformational, PurposeTelemarketing, PurposeDebtCollection, PurposeSolicitation} {
+	for _, p := range Purposes() {
 		if c := &t[(len(p)^int(p[0]))&7]; c.data == nil {
 			*c = purposeSlot{unsafe.StringData(string(p)), len(p), scopeCode(p)}
 		}

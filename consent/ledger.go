@@ -313,7 +313,7 @@ func scanConsent(row pgx.Row) (ConsentRecord, error) {
 // internPurpose returns the Purpose constant named by s, sharing its
 // string, or Purpose(s) when s names none.
 func internPurpose(s string) Purpose {
-	for _, p := range []Purpose{PurposeInformational, PurposeTelemarketing, PurposeDebtCollection, PurposeSolicitation} {
+	for _, p := range Purposes() {
 		if string(p) == s {
 			return p
 		}

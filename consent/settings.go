@@ -452,7 +452,7 @@ func Floors(law []*Pack) PolicyFloors {
 			}
 		}
 	}
-	for _, pu := range []Purpose{PurposeInformational, PurposeTelemarketing, PurposeDebtCollection, PurposeSolicitation} {
+	for _, pu := range Purposes() {
 		fw := FloorWindow{Window: Window{Start: 0, End: 24 * time.Hour}}
 		for i := range limits {
 			r := &limits[i]

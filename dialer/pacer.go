@@ -558,6 +558,12 @@ func onePerPerson(targets []Target) []Target {
 // the target's HistoryNumbers to the numbers counted. subjects[i] is
 // targets[i]'s (subjectsOf).
 func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
+	return p.decideAs(ctx, c, consent.MethodPrerecorded, consent.LineUnknown, targets, subjects, at)
+}
+
+// decideAs is decide for calls placed by method to lines of type line:
+// the pacing loop's calls are prerecorded, to lines of unknown type.
+func (p *Pacer) decideAs(ctx context.Context, c Campaign, method consent.Method, line consent.LineType, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
 	if len(targets) == 0 {
 		return []Request{}, []consent.Decision{}, nil
 	}
@@ -586,7 +592,6 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjec
 	}
 	// The batch shares its purpose, method and line: look up only the
 	// facts its decisions can read (a gate that cannot say gets them all).
-	method, line := consent.MethodPrerecorded, consent.LineUnknown
 	needs := consent.FactNeeds{Overrides: true, Reassigned: true}
 	if fr, ok := p.Gate.(FactReader); ok {
 		needs = fr.Reads(c.Purpose, method, line)

@@ -81,6 +81,12 @@ type Config struct {
 	// TimeZone is the zone pages show times in, with its abbreviation (the
 	// firm's); nil means campaign.DefaultTimeZone.
 	TimeZone *time.Location
+	// Preview answers a number's page's "if called now" with the pacing
+	// loop's own decision (dialer.Pacer); nil leaves that part out.
+	Preview Previewer
+	// Now returns the current time for the number page's decisions; nil
+	// means time.Now.
+	Now func() time.Time
 }
 
 // Server is the web application.
@@ -198,6 +204,7 @@ func (s *Server) routes() {
 	ui.POST("/campaigns/:id/contacts/:cid/skip", s.skipContact, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts/:aid", s.attemptPage, s.require(all...))
 	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.GET("/numbers", s.numberPage, s.require(all...))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))
 	ui.POST("/lists/:id/optout", s.optOutContact, s.require(runners...))

@@ -98,7 +98,7 @@ func (s *Server) renderSettings(c echo.Context, status int, msg string, f settin
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
 	}
-	for _, pu := range []consent.Purpose{consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation} {
+	for _, pu := range consent.Purposes() {
 		fw := fl.Windows[pu]
 		w, ok := cur.Windows[pu]
 		if !ok {

@@ -48,6 +48,13 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the server's configuration changed by configure
+// (when not nil) before the server is made.
+func setupWith(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)) *testBundle {
+	t.Helper()
 	db := dbtest.New(t)
 	rc, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
@@ -57,11 +64,15 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	campaigns := campaign.NewService(db, rc)
 	campaigns.Launch = &campaign.Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
-	s, err := web.New(web.Config{
+	cfg := web.Config{
 		DB: db, Accounts: accounts, Campaigns: campaigns, DNC: dnc.NewPGStore(db), Media: media, Registry: dnc.NewRegistry(db, t.TempDir()),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,
 		Ready: []web.Check{{Name: "postgres", Run: db.Ping}},
-	})
+	}
+	if configure != nil {
+		configure(db, &cfg)
+	}
+	s, err := web.New(cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

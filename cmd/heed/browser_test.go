@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
@@ -169,6 +170,7 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 	reviewContacts(t, ctx)
 	addLateContact(t, ctx, s.URL, campaignURL)
 	reviewAttempts(t, ctx, campaignURL)
+	lookUpNumber(t, ctx)
 	uploadSpreadsheet(t, ctx, s.URL)
 	manageUsers(t, ctx, s.URL)
 }
@@ -271,6 +273,47 @@ func reviewAttempts(t *testing.T, ctx context.Context, campaignURL string) {
 	require.Contains(t, record, "Consent relied on: record")
 	require.Contains(t, record, "(intake form)")
 	require.Contains(t, record, "confirmed")
+}
+
+// lookUpNumber looks up, from the menu, the demo contact who pressed 9 in
+// the call, typed as people write numbers: the page shows the opt-out on
+// the internal list and in the ledger, the gate refusing every purpose for
+// it, and the call.
+func lookUpNumber(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var stopped demoContact
+	for _, c := range demoContacts {
+		if c.Outcome == "opted_out" {
+			stopped = c
+		}
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//nav/a[@href="/numbers"]`)),
+		chromedp.WaitVisible(chromedp.ID("phone")),
+		chromedp.SendKeys(chromedp.ID("phone"), "("+stopped.Phone[2:5]+") "+stopped.Phone[5:8]+"-"+stopped.Phone[8:]),
+		chromedp.Click(chromedp.ID("look-up")),
+		chromedp.WaitVisible(chromedp.ID("now-table")),
+	))
+	screenshot(t, ctx, "number")
+	text := func(id string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		require.NoError(t, err)
+		return s
+	}
+	require.Equal(t, stopped.Phone, text("number"))
+	require.Contains(t, text("lists"), "internal")
+	for _, p := range consent.Purposes() {
+		row := text("now-" + string(p))
+		require.Contains(t, row, "deny", p)
+		require.Contains(t, row, "dnc.internal", p)
+	}
+	require.Contains(t, text("revocations"), "ivr", "the key press is in the ledger")
+	calls := text("attempts")
+	require.Contains(t, calls, "opted_out")
+	require.Contains(t, calls, stopped.Name)
 }
 
 // reviewContacts opens the completed campaign's contacts from its page, as

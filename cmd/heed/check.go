@@ -79,29 +79,18 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	if err := indexes.Load(ctx); err != nil {
 		return fmt.Errorf("indexes: %w", err)
 	}
-	req := dialer.Request{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, At: when}
-	var counted []phone.Number
-	if n != "" {
-		// The history the pacing loop gives a contact with this number and
-		// person reference.
-		hist, err := campaign.NewStore(pool).History(ctx, []dialer.Subject{{Phone: n, Person: ref}}, when.Add(-dialer.HistoryWindow))
-		if err != nil {
-			return err
-		}
-		req.History, counted = hist[0].Attempts, hist[0].Numbers
-		active, err := consent.NewOverrideStore(pool).Active(ctx, []phone.Number{n}, when)
-		if err != nil {
-			return err
-		}
-		req.Overrides = active[n].At(when)
-		reassigned, err := consent.NewReassignedStore(pool).Reassigned(ctx, []phone.Number{n}, when)
-		if err != nil {
-			return err
-		}
-		req.ReassignedAt = reassigned[n]
+	// The pacing loop's own code decides it: the history, overrides and
+	// reassignment answers are read as for a batch, for this number and
+	// person reference.
+	pacer := &dialer.Pacer{
+		Gate: &dialer.PolicyGate{Engine: engine, Indexes: indexes}, Store: campaign.NewStore(pool), Log: m.logger("warn"),
+		Overrides: consent.NewOverrideStore(pool), Reassigned: consent.NewReassignedStore(pool),
 	}
-	gate := &dialer.PolicyGate{Engine: engine, Indexes: indexes}
-	d := gate.Check(ctx, req)
+	res, err := pacer.Preview(ctx, dialer.Preview{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, Person: ref, At: when})
+	if err != nil {
+		return err
+	}
+	d, req, counted := res.Decision, res.Request, res.HistoryNumbers
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		return enc.Encode(d)

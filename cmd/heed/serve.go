@@ -191,7 +191,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
-		RecordingsDir: *recordingsDir, Jobs: jobs, TimeZone: zone,
+		RecordingsDir: *recordingsDir, Jobs: jobs, TimeZone: zone, Preview: pacer, Now: m.Now,
 		Ready: append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
 	})
 	if err != nil {

@@ -62,7 +62,7 @@ func (m *Main) settingsShow(ctx context.Context, args []string) error {
 			h.SavedAt.Local().Format(time.DateTime), orDash(nonEmpty(h.Note)))
 	}
 	fl := consent.Floors(store.Packs)
-	for _, pu := range []consent.Purpose{consent.PurposeInformational, consent.PurposeTelemarketing, consent.PurposeDebtCollection, consent.PurposeSolicitation} {
+	for _, pu := range consent.Purposes() {
 		fw := fl.Windows[pu]
 		cur := fw.Window
 		if win, ok := p.Windows[pu]; ok {

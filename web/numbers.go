@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// Previewer decides a call as the pacing loop would, recording nothing
+// (dialer.Pacer.Preview).
+type Previewer interface {
+	Preview(ctx context.Context, pv dialer.Preview) (dialer.PreviewResult, error)
+}
+
+// numberRecord is everything heed holds of one number, and what the gate
+// would decide for a call to it now: a number's page and its API answer.
+type numberRecord struct {
+	campaign.NumberHistory
+	// Places is where the engine places the number's called party, from
+	// the address of As when there is one; nil when it cannot.
+	Places *consent.Location `json:"places"`
+	// Now holds the gate's decision for a call now, for each purpose, as
+	// for the contact As (the newest contact with the number) or, without
+	// one, for the number alone; nil when the page has no gate.
+	Now []numberDecision `json:"now"`
+	// As is the contact whose address and person the decisions used.
+	As *campaign.NumberContact `json:"as_contact"`
+	// At is the instant of the decisions.
+	At time.Time `json:"at"`
+	// Lists are the do-not-call lists of the gate's index holding the
+	// number now.
+	Lists []numberList `json:"dnc_lists"`
+	// Overrides counts the attorneys' logged overrides of the number.
+	Overrides int `json:"overrides"`
+}
+
+// numberDecision is the gate's decision for a call of one purpose now,
+// with its grounds.
+type numberDecision struct {
+	Purpose  consent.Purpose  `json:"purpose"`
+	Decision consent.Decision `json:"decision"`
+	Grounds  []consent.Ground `json:"grounds"`
+	// Calls counts the calls the decision's caps counted.
+	Calls int `json:"calls_counted"`
+}
+
+// numberList is a do-not-call list that holds a number.
+type numberList struct {
+	// List is the list's name as heed dnc import takes it: national,
+	// internal, litigator, state:CT.
+	List string `json:"list"`
+	// AsOf is the date of the list's copy, when known.
+	AsOf   *time.Time `json:"as_of,omitempty"`
+	Source string     `json:"source"`
+}
+
+// numberLists is lists as a number's record shows them.
+func numberLists(lists []dnc.Meta) []numberList {
+	out := make([]numberList, len(lists))
+	for i, m := range lists {
+		out[i] = numberList{List: m.List.String(), Source: m.Source}
+		if !m.AsOf.IsZero() {
+			out[i].AsOf = &m.AsOf
+		}
+	}
+	return out
+}
+
+// numberData is what the number template shows.
+type numberData struct {
+	// Query is the number as typed; Record is nil until one is read.
+	Query  string
+	Record *numberRecord
+	// CanSeeOverrides says the user may open the overrides page.
+	CanSeeOverrides bool
+}
+
+// numberPage looks a number up: the contacts with it, every attempt to
+// call it, its consents, revocations, do-not-call entries and lists, and
+// what the gate would decide for a call of each purpose now.
+func (s *Server) numberPage(c echo.Context) error {
+	d := numberData{Query: strings.TrimSpace(c.QueryParam("phone"))}
+	d.CanSeeOverrides = currentUser(c).Role != account.RoleParalegal
+	if d.Query == "" {
+		return s.render(c, http.StatusOK, "number", page{Title: "Look up a number", Data: d})
+	}
+	n, err := phone.Parse(d.Query)
+	if err != nil {
+		return s.render(c, http.StatusUnprocessableEntity, "number", page{Title: "Look up a number",
+			Error: fmt.Sprintf("%q is not a phone number heed can read: write it as 860-555-0101 or +18605550101.", d.Query), Data: d})
+	}
+	r, err := s.numberRecord(c.Request().Context(), n)
+	if err != nil {
+		return err
+	}
+	d.Record = &r
+	return s.render(c, http.StatusOK, "number", page{Title: n.String(), Data: d})
+}
+
+// apiNumber answers a number's record as JSON: GET /api/v1/numbers/{phone}.
+func (s *Server) apiNumber(c echo.Context) error {
+	n, err := phone.Parse(c.Param("phone"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("%q is not a phone number: write it in E.164, such as +18605550101", c.Param("phone")))
+	}
+	r, err := s.numberRecord(c.Request().Context(), n)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// numberRecord gathers n's record.
+func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord, error) {
+	h, err := s.cfg.Campaigns.NumberHistory(ctx, n)
+	if err != nil {
+		return numberRecord{}, err
+	}
+	now := time.Now
+	if s.cfg.Now != nil {
+		now = s.cfg.Now
+	}
+	r := numberRecord{NumberHistory: h, At: now()}
+	overrides, err := consent.NewOverrideStore(s.cfg.DB).List(ctx, n)
+	if err != nil {
+		return numberRecord{}, err
+	}
+	r.Overrides = len(overrides)
+	var state, zip, person string
+	if len(h.Contacts) > 0 {
+		r.As = &h.Contacts[0]
+		state, zip, person = r.As.State, r.As.ZIP, r.As.PersonRef
+	}
+	var e *consent.Engine
+	if l := s.cfg.Campaigns.Launch; l != nil && l.Engine != nil {
+		e = l.Engine()
+	}
+	if e != nil {
+		if loc, err := e.Locate(n, state, zip); err == nil {
+			r.Places = &loc
+		} else if !errors.Is(err, phone.ErrNotNANP) && !errors.Is(err, phone.ErrInvalid) {
+			return numberRecord{}, err
+		}
+	}
+	if s.cfg.Preview == nil {
+		return r, nil
+	}
+	r.Now = []numberDecision{}
+	for _, p := range consent.Purposes() {
+		res, err := s.cfg.Preview.Preview(ctx, dialer.Preview{Phone: n, Purpose: p, State: state, ZIP: zip, Person: person, At: r.At})
+		if err != nil {
+			return numberRecord{}, err
+		}
+		nd := numberDecision{Purpose: p, Decision: res.Decision, Calls: len(res.Request.History), Grounds: []consent.Ground{}}
+		if e != nil && len(res.Decision.Reasons) > 0 && e.Version() == res.Decision.Pack {
+			req := res.Request
+			nd.Grounds = e.Grounds(consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
+				Method: req.Method, Line: req.Line, At: req.At, History: req.History}, res.Decision.Reasons)
+		}
+		r.Now = append(r.Now, nd)
+		r.Lists = numberLists(res.Lists)
+	}
+	return r, nil
+}
