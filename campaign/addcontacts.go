@@ -82,7 +82,7 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 }
 
 // lockToCall locks campaign id's row in tx, for a change that gives it
-// targets to call (AddNewContacts), and returns its status
+// targets to call (AddNewContacts, RestoreContact), and returns its status
 // and generation. The row is locked FOR NO KEY UPDATE, never FOR UPDATE:
 // the attempt rows Decide inserts while it holds a target's row need a
 // key-share lock on it. It returns an error wrapping ErrNotFound when
