@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,23 +40,8 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 	}
 	var added int
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var (
-			status           Status
-			gen              int64
-			tz               string
-			start, end       *time.Time
-			winStart, winEnd int
-			days             int
-		)
-		err := tx.QueryRow(ctx, `SELECT status, generation, time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days
-			FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status, &gen, &tz, &start, &end, &winStart, &winEnd, &days)
+		status, gen, err := lockToCall(ctx, tx, id, canAddContacts)
 		if err != nil {
-			return fmt.Errorf("lock campaign: %w", err)
-		}
-		if err := canAddContacts(status); err != nil {
-			return err
-		}
-		if err := callingLeft(tz, start, end, winStart, winEnd, days, time.Now()); err != nil {
 			return err
 		}
 		// The list is locked, as for a campaign's creation, so that an
@@ -87,28 +73,74 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if added = int(tag.RowsAffected()); added == 0 {
 			return nil
 		}
-		if status == StatusPaused {
-			_, err := tx.Exec(ctx, `UPDATE campaigns SET updated_by = NULLIF($2::bigint, 0), updated_at = now() WHERE id = $1`, id, by)
-			if err != nil {
-				return fmt.Errorf("note the change: %w", err)
-			}
-			return nil
-		}
-		gen++
-		_, err = tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, completed_at = NULL,
-			updated_by = NULLIF($3::bigint, 0), updated_at = now() WHERE id = $1`, id, gen, by)
-		if err != nil {
-			return fmt.Errorf("run again: %w", err)
-		}
-		if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
-			return fmt.Errorf("enqueue run job: %w", err)
-		}
-		return nil
+		return s.callAgain(ctx, tx, id, status, gen, by)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
 	}
 	return added, nil
+}
+
+// lockToCall locks campaign id's row in tx, for a change that gives it
+// targets to call (AddNewContacts, RestoreContact), and returns its status
+// and generation. The row is locked FOR NO KEY UPDATE, never FOR UPDATE:
+// the attempt rows Decide inserts while it holds a target's row need a
+// key-share lock on it. It returns an error wrapping ErrNotFound when
+// there is no such campaign, allowed's error when allowed refuses its
+// status, and callingLeft's when its schedule has no calling time left:
+// the targets could not be called.
+func lockToCall(ctx context.Context, tx pgx.Tx, id int64, allowed func(Status) error) (Status, int64, error) {
+	var (
+		status           Status
+		gen              int64
+		tz               string
+		start, end       *time.Time
+		winStart, winEnd int
+		days             int
+	)
+	err := tx.QueryRow(ctx, `SELECT status, generation, time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days
+		FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status, &gen, &tz, &start, &end, &winStart, &winEnd, &days)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("lock campaign: %w", err)
+	}
+	if err := allowed(status); err != nil {
+		return "", 0, err
+	}
+	if err := callingLeft(tz, start, end, winStart, winEnd, days, time.Now()); err != nil {
+		return "", 0, err
+	}
+	return status, gen, nil
+}
+
+// callAgain has campaign id, locked by lockToCall in tx with status st
+// and generation gen, call the targets tx made due. A running or
+// completed campaign is started again with a new generation, its run job
+// enqueued in tx (a completed one is running again), so that a run that
+// was about to complete it leaves it running (Store.Settle) and the new
+// run calls them; a paused campaign calls them when it resumes, and the
+// change is only noted on it. by, when not 0, is the user whom the
+// campaign's audit row names.
+func (s *Service) callAgain(ctx context.Context, tx pgx.Tx, id int64, st Status, gen, by int64) error {
+	if st == StatusPaused {
+		_, err := tx.Exec(ctx, `UPDATE campaigns SET updated_by = NULLIF($2::bigint, 0), updated_at = now() WHERE id = $1`, id, by)
+		if err != nil {
+			return fmt.Errorf("note the change: %w", err)
+		}
+		return nil
+	}
+	gen++
+	_, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, completed_at = NULL,
+		updated_by = NULLIF($3::bigint, 0), updated_at = now() WHERE id = $1`, id, gen, by)
+	if err != nil {
+		return fmt.Errorf("run again: %w", err)
+	}
+	if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
+		return fmt.Errorf("enqueue run job: %w", err)
+	}
+	return nil
 }
 
 // callingLeft returns nil when a campaign with the stored schedule can

@@ -168,9 +168,13 @@ type CampaignContact struct {
 	Next *time.Time `json:"next_call_at"`
 	// Last is its latest attempt in the campaign, or nil.
 	Last *ResultAttempt `json:"last_attempt"`
-	// Skipped says who withdrew it from the campaign, when and why, or is
-	// nil.
+	// Skipped says who withdrew it from the campaign, when and why, while
+	// it is withdrawn, or is nil.
 	Skipped *Skip `json:"skipped"`
+	// Restored says who put it back after its latest withdrawal
+	// (RestoreContact), and when, and what that withdrawal was, once it
+	// is put back; or is nil.
+	Restored *Restore `json:"restored"`
 	// Added says who added it to the campaign after the campaign started
 	// (AddNewContacts), and when, or is nil.
 	Added *Added `json:"added"`
@@ -191,6 +195,15 @@ type Skip struct {
 	Note string `json:"note"`
 }
 
+// Restore is a withdrawn contact's return to a campaign.
+type Restore struct {
+	At time.Time `json:"at"`
+	// By is the email of the user who put it back, or "".
+	By string `json:"by"`
+	// Withdrawal is the withdrawal it undid.
+	Withdrawal Skip `json:"withdrawal"`
+}
+
 // ResultAttempt is a contact's latest attempt in a campaign.
 type ResultAttempt struct {
 	ID       int64      `json:"id"`
@@ -209,6 +222,9 @@ type ResultPage struct {
 		ID     int64  `json:"id"`
 		Name   string `json:"name"`
 		Status Status `json:"status"`
+		// CallingLeft is Campaign.CallingLeft when the page was read:
+		// whether a contact put back could be called.
+		CallingLeft bool `json:"calling_left"`
 	} `json:"campaign"`
 	// Results counts all the campaign's contacts by result.
 	Results Results `json:"counts"`
@@ -333,7 +349,7 @@ func (s *Service) CampaignContacts(ctx context.Context, id int64, q ResultQuery)
 	if err != nil {
 		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
 	}
-	p.Campaign.ID, p.Campaign.Name, p.Campaign.Status = c.ID, c.Name, c.Status
+	p.Campaign.ID, p.Campaign.Name, p.Campaign.Status, p.Campaign.CallingLeft = c.ID, c.Name, c.Status, c.CallingLeft(time.Now())
 	if p.Results, err = s.CampaignResults(ctx, id); err != nil {
 		return ResultPage{}, err
 	}
@@ -375,7 +391,8 @@ const resultColumns = `
 	       CASE WHEN t.state = 'pending' THEN t.next_attempt_at END,
 	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,
 	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note,
-	       t.added_at, (SELECT u.email FROM users u WHERE u.id = t.added_by)`
+	       t.added_at, (SELECT u.email FROM users u WHERE u.id = t.added_by),
+	       t.restored_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.restored_by), '')`
 
 // scanCampaignContact reads a row of resultColumns.
 func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
@@ -390,17 +407,28 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 		skippedBy, skipNote             string
 		addedAt                         time.Time
 		addedBy                         *string
+		restoredAt                      *time.Time
+		restoredBy                      string
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.ExternalRef, &c.PersonRef, &c.AppointmentAt, &c.Result, &c.Calls, &c.Attempts, &c.Next,
-		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote, &addedAt, &addedBy)
+		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote, &addedAt, &addedBy,
+		&restoredAt, &restoredBy)
 	if err != nil {
 		return c, err
 	}
 	if addedBy != nil {
 		c.Added = &Added{At: addedAt, By: *addedBy}
 	}
+	// A target put back keeps its withdrawal's columns: its result says
+	// which of the two is in force.
 	if skippedAt != nil {
-		c.Skipped = &Skip{At: *skippedAt, By: skippedBy, Note: skipNote}
+		k := Skip{At: *skippedAt, By: skippedBy, Note: skipNote}
+		switch {
+		case c.Result == ResultSkipped:
+			c.Skipped = &k
+		case restoredAt != nil:
+			c.Restored = &Restore{At: *restoredAt, By: restoredBy, Withdrawal: k}
+		}
 	}
 	c.Label = ResultLabel(c.Result)
 	if aid != nil {
@@ -413,7 +441,7 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 // resultsCSVHeader is the header of ExportCampaignContacts' CSV.
 var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "person_ref", "appointment_at", "result",
 	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at",
-	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by"}
+	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by", "restored_at", "restored_by"}
 
 // ExportCampaignContacts writes campaign id's contacts that q keeps (its
 // page and page size aside), by name, as CSV: one row each, with its
@@ -449,12 +477,15 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 		}
 		rec := []string{strconv.FormatInt(c.ID, 10), safeCell(c.Name), c.Phone, safeCell(c.ExternalRef), safeCell(c.PersonRef),
 			csvTime(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), csvTime(lastAt), last.Decision, last.Outcome,
-			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", ""}
+			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", "", "", ""}
 		if k := c.Skipped; k != nil {
 			rec[15], rec[16], rec[17] = csvTime(&k.At), safeCell(k.By), safeCell(k.Note)
 		}
 		if a := c.Added; a != nil {
 			rec[18], rec[19] = csvTime(&a.At), safeCell(a.By)
+		}
+		if r := c.Restored; r != nil {
+			rec[20], rec[21] = csvTime(&r.At), safeCell(r.By)
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign %d: export contacts: %w", id, err)

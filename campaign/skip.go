@@ -16,11 +16,11 @@ const MaxSkipNote = 200
 // id before it is called again: the hearing was cancelled, the client
 // already confirmed in person. Its target is skipped, with by (a user, or
 // 0) and note recorded on it; no attempt is recorded for it afterwards,
-// even by a batch that read it just before (dialer.ErrNotDue). It returns
-// an error wrapping ErrNotFound when the campaign has no such contact,
-// ErrInvalid for a note longer than MaxSkipNote, and ErrInvalidTransition
-// when the contact is being called now, is done with,
-// or the campaign is neither running nor paused.
+// even by a batch that read it just before (dialer.ErrNotDue), unless it
+// is put back (RestoreContact). It returns an error wrapping ErrNotFound
+// when the campaign has no such contact, ErrInvalid for a note longer than
+// MaxSkipNote, and ErrInvalidTransition when the contact is being called
+// now, is done with, or the campaign is neither running nor paused.
 func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note string) error {
 	if n := utf8.RuneCountInString(note); n > MaxSkipNote {
 		return fmt.Errorf("campaign %d: withdraw contact: a note of %d characters (at most %d): %w", id, n, MaxSkipNote, ErrInvalid)
@@ -72,4 +72,69 @@ func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note
 		return fmt.Errorf("campaign %d: withdraw contact: %w", id, err)
 	}
 	return nil
+}
+
+// RestoreContact puts contact contactID, withdrawn from campaign id by
+// SkipContact, back among the contacts the campaign calls: its target is
+// pending again, due at once, with by (a user, or 0) and the time recorded
+// on it (restored_by, restored_at) beside its withdrawal's, and the gate
+// decides each of its attempts as any other's. It is for a running or
+// paused campaign, and for a completed one (completed, it may be, because
+// the contacts left were withdrawn), which runs again: as AddNewContacts
+// does, a running or completed campaign is started again with a new
+// generation in the same transaction, and a campaign whose schedule has no
+// calling time left is refused. Putting back a contact that is pending
+// already does nothing. It returns an error wrapping ErrNotFound when the
+// campaign has no such contact, and ErrInvalidTransition when the contact
+// was not withdrawn, or the campaign is a draft or cancelled.
+func (s *Service) RestoreContact(ctx context.Context, id, contactID, by int64) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// The campaign's row first, as SkipContact and AddNewContacts lock
+		// it: a withdrawal of the contact waits for this, or this for it.
+		status, gen, err := lockToCall(ctx, tx, id, canRestore)
+		if err != nil {
+			return err
+		}
+		// A withdrawal needs the campaign's row FOR SHARE, which this
+		// holds: a target the update does not find skipped cannot become
+		// so before its state is read below.
+		tag, err := tx.Exec(ctx, `UPDATE campaign_targets SET state = 'pending', next_attempt_at = now(), restored_at = now(), restored_by = NULLIF($3::bigint, 0)
+			WHERE campaign_id = $1 AND contact_id = $2 AND state = 'skipped'`, id, contactID, by)
+		if err != nil {
+			return fmt.Errorf("put back: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return s.callAgain(ctx, tx, id, status, gen, by)
+		}
+		var state string
+		err = tx.QueryRow(ctx, `SELECT state FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, id, contactID).Scan(&state)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("contact %d: %w", contactID, ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("put back: %w", err)
+		case state == "pending":
+			return nil
+		case state == "dialing":
+			return fmt.Errorf("contact %d is being called now, not withdrawn: %w", contactID, ErrInvalidTransition)
+		}
+		return fmt.Errorf("contact %d is %s in this campaign, not withdrawn: %w", contactID, state, ErrInvalidTransition)
+	})
+	if err != nil {
+		return fmt.Errorf("campaign %d: put back contact: %w", id, err)
+	}
+	return nil
+}
+
+// canRestore says whether RestoreContact may put a withdrawn contact back
+// in a campaign in status st: nil, or an error wrapping
+// ErrInvalidTransition that says why not.
+func canRestore(st Status) error {
+	switch st {
+	case StatusRunning, StatusPaused, StatusCompleted:
+		return nil
+	case StatusDraft:
+		return fmt.Errorf("a draft has no withdrawn contacts: it calls its list's contacts when it starts: %w", ErrInvalidTransition)
+	}
+	return fmt.Errorf("put back a contact in a %s campaign, which calls no one again: copy it into a new campaign: %w", st, ErrInvalidTransition)
 }

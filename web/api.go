@@ -35,6 +35,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/campaigns/:id/contacts", s.apiCampaignContacts, all)
 	g.GET("/campaigns/:id/contacts.csv", s.exportCampaignContacts, all)
 	g.POST("/campaigns/:id/contacts/:cid/skip", s.apiSkipContact, runners, limitBody(apiBodyLimit))
+	g.POST("/campaigns/:id/contacts/:cid/restore", s.apiRestoreContact, runners)
 	g.GET("/campaigns/:id/attempts/:aid", s.apiAttempt, all)
 	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(account.RoleAdmin, account.RoleAttorney))
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)

@@ -720,6 +720,10 @@ type resultsData struct {
 	// CanSkip says whether the user may withdraw the campaign's contacts
 	// now: a paralegal or admin, while the campaign runs or is paused.
 	CanSkip bool
+	// CanRestore says whether the user may put withdrawn contacts back
+	// now: a paralegal or admin, while the campaign runs, is paused or is
+	// completed, and its schedule has calling time left.
+	CanRestore bool
 }
 
 // campaignContactsPage shows a campaign's contacts with what became of
@@ -730,8 +734,11 @@ func (s *Server) campaignContactsPage(c echo.Context) error {
 		return err
 	}
 	u := currentUser(c)
+	st := p.Campaign.Status
 	d := resultsData{ResultPage: p, Label: campaign.ResultLabel(p.Result), Prev: p.Page - 1, Next: p.Page + 1,
-		CanSkip: canRun(&u) && (p.Campaign.Status == campaign.StatusRunning || p.Campaign.Status == campaign.StatusPaused)}
+		CanSkip: canRun(&u) && (st == campaign.StatusRunning || st == campaign.StatusPaused),
+		CanRestore: canRun(&u) && p.Campaign.CallingLeft &&
+			(st == campaign.StatusRunning || st == campaign.StatusPaused || st == campaign.StatusCompleted)}
 	return s.render(c, http.StatusOK, "results", page{Title: p.Campaign.Name + ": contacts", Data: d})
 }
 
@@ -815,19 +822,49 @@ func actorContext(c echo.Context) context.Context {
 	return campaign.WithActor(c.Request().Context(), currentUser(c).ID)
 }
 
-// skipRequest reads the path's campaign and contact, and the note, of a
-// withdrawal.
-func skipRequest(c echo.Context, note string) (id, contactID int64, clean string, err error) {
+// campaignContact reads the path's campaign and contact, answering 404
+// for a contact id that cannot be.
+func campaignContact(c echo.Context) (id, contactID int64, err error) {
 	if id, err = pathID(c); err != nil {
-		return 0, 0, "", err
+		return 0, 0, err
 	}
 	contactID, err = strconv.ParseInt(c.Param("cid"), 10, 64)
 	if err != nil || contactID <= 0 {
-		return 0, 0, "", echo.NewHTTPError(http.StatusNotFound, "No such contact in this campaign.")
+		return 0, 0, echo.NewHTTPError(http.StatusNotFound, "No such contact in this campaign.")
+	}
+	return id, contactID, nil
+}
+
+// skipRequest reads the path's campaign and contact, and the note, of a
+// withdrawal.
+func skipRequest(c echo.Context, note string) (id, contactID int64, clean string, err error) {
+	if id, contactID, err = campaignContact(c); err != nil {
+		return 0, 0, "", err
 	}
 	// SkipContact bounds the note (campaign.MaxSkipNote); cleanNote only
 	// cuts at the opt-out page's longer bound.
 	return id, contactID, cleanNote(note), nil
+}
+
+// contactsBack returns the page of campaign id's contacts that the form
+// came from, with its result filter, search and page. A contact changed
+// by the form leaves a result filter other than stays: the page, which
+// may be gone, is then left out.
+func contactsBack(c echo.Context, id int64, stays string) string {
+	back := url.Values{}
+	for _, k := range []string{"result", "q", "page", "per_page"} {
+		if v := c.FormValue(k); v != "" {
+			back.Set(k, v)
+		}
+	}
+	if r := back.Get("result"); r != "" && r != stays {
+		back.Del("page")
+	}
+	to := fmt.Sprintf("/campaigns/%d/contacts", id)
+	if len(back) > 0 {
+		to += "?" + back.Encode()
+	}
+	return to
 }
 
 // skipContact withdraws a contact from a running or paused campaign, from
@@ -841,21 +878,7 @@ func (s *Server) skipContact(c echo.Context) error {
 		return err
 	}
 	s.flash(c, "Skipped: the contact will not be called in this campaign.")
-	back := url.Values{}
-	for _, k := range []string{"result", "q", "page", "per_page"} {
-		if v := c.FormValue(k); v != "" {
-			back.Set(k, v)
-		}
-	}
-	if r := back.Get("result"); r != "" && r != campaign.ResultSkipped {
-		// The contact has left the filter: its page may be gone.
-		back.Del("page")
-	}
-	to := fmt.Sprintf("/campaigns/%d/contacts", id)
-	if len(back) > 0 {
-		to += "?" + back.Encode()
-	}
-	return c.Redirect(http.StatusSeeOther, to)
+	return c.Redirect(http.StatusSeeOther, contactsBack(c, id, campaign.ResultSkipped))
 }
 
 // apiSkipContact is skipContact for the API, with the note in a JSON
@@ -875,4 +898,38 @@ func (s *Server) apiSkipContact(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"campaign_id": id, "contact_id": contactID, "result": campaign.ResultSkipped})
+}
+
+// restoreContact puts a contact withdrawn by mistake back in its campaign,
+// from the campaign's contacts page, and returns to the page the request
+// came from.
+func (s *Server) restoreContact(c echo.Context) error {
+	id, _, err := s.restore(c)
+	if err != nil {
+		return err
+	}
+	s.flash(c, "Put back: this campaign will call the contact again; the rules still decide each call.")
+	// Put back, the contact is still to be called (campaign.FilterOpen).
+	return c.Redirect(http.StatusSeeOther, contactsBack(c, id, campaign.FilterOpen))
+}
+
+// apiRestoreContact is restoreContact for the API.
+func (s *Server) apiRestoreContact(c echo.Context) error {
+	id, contactID, err := s.restore(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"campaign_id": id, "contact_id": contactID, "restored": true})
+}
+
+// restore puts the path's contact back in the path's campaign
+// (Service.RestoreContact) for the request's user, and returns their ids.
+func (s *Server) restore(c echo.Context) (id, contactID int64, err error) {
+	if id, contactID, err = campaignContact(c); err != nil {
+		return 0, 0, err
+	}
+	if err := s.cfg.Campaigns.RestoreContact(c.Request().Context(), id, contactID, currentUser(c).ID); err != nil {
+		return 0, 0, err
+	}
+	return id, contactID, nil
 }

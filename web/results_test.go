@@ -349,3 +349,147 @@ func TestAttemptPage(t *testing.T) {
 	code, _, _ = anon.get(path)
 	require.Equal(t, http.StatusSeeOther, code)
 }
+
+// TestRestoreContactPage puts contacts withdrawn by mistake back in their
+// campaign, from its contacts page and from the API.
+func TestRestoreContactPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	paraID := b.userID(t, "para@firm.test")
+	var listID, campaignID int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('Docket') RETURNING id`).Scan(&listID))
+	_, err := b.db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES
+		($1, 'Ann Lee', '+18605550101'), ($1, 'Cid Moss', '+18605550103'), ($1, 'Dee Moss', '+18605550104'), ($1, 'Eve Roe', '+18605550105')`, listID)
+	require.NoError(t, err)
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Hearings', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	_, err = b.db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, state, skipped_at, skipped_by, skip_note)
+		SELECT $1, id, CASE WHEN name = 'Ann Lee' THEN 'done' ELSE 'skipped' END, CASE WHEN name = 'Ann Lee' THEN NULL ELSE now() END,
+		       CASE WHEN name = 'Ann Lee' THEN NULL ELSE $3::bigint END, CASE WHEN name = 'Cid Moss' THEN 'hearing cancelled' ELSE '' END
+		  FROM contacts WHERE list_id = $2`, campaignID, listID, paraID)
+	require.NoError(t, err)
+	ids := map[string]int64{}
+	for _, n := range []string{"Ann Lee", "Cid Moss", "Dee Moss", "Eve Roe"} {
+		var id int64
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = $2`, listID, n).Scan(&id))
+		ids[n] = id
+	}
+	base := fmt.Sprintf("/campaigns/%d/contacts", campaignID)
+	restore := func(name string) string { return fmt.Sprintf("%s/%d/restore", base, ids[name]) }
+	button := func(name string) string {
+		return fmt.Sprintf(`id="restore-%d">Call in this campaign again</button>`, ids[name])
+	}
+	skipped := func(name string) bool {
+		t.Helper()
+		return count(t, b.db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2 AND state = 'skipped'`, campaignID, ids[name]) == 1
+	}
+
+	// Attorneys review: no button, and their request is refused.
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ := atty.get(base + "?result=skipped")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Skipped: not to be called")
+	require.NotContains(t, body, fmt.Sprintf(`id="restore-%d"`, ids["Cid Moss"]))
+	code, _, _ = atty.post(restore("Cid Moss"), url.Values{"_csrf": {atty.csrf(base)}})
+	require.Equal(t, http.StatusForbidden, code)
+	require.True(t, skipped("Cid Moss"))
+
+	// Admins and paralegals see it; the page no longer says a withdrawal
+	// cannot be undone.
+	admin := b.browser(t)
+	code, _ = admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = admin.get(base + "?result=skipped")
+	require.Contains(t, body, button("Cid Moss"))
+	para := b.browser(t)
+	code, _ = para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = para.get(base + "?result=skipped")
+	require.Contains(t, body, button("Cid Moss"))
+	require.Contains(t, body, "Call in this campaign again puts a withdrawn contact back, due at once; the rules still decide each of its calls.")
+	require.NotContains(t, body, "cannot be undone")
+	require.NotContains(t, body, fmt.Sprintf(`id="restore-%d"`, ids["Ann Lee"]), "Ann was not withdrawn")
+
+	code, _, _ = para.post(restore("Cid Moss"), url.Values{})
+	require.Equal(t, http.StatusForbidden, code, "no CSRF token")
+	require.True(t, skipped("Cid Moss"))
+
+	// Put back from the skipped contacts, page 2 of a search: back to the
+	// search from its start, for Cid has left the filter.
+	code, _, h := para.post(restore("Cid Moss"), url.Values{"_csrf": {para.csrf(base)}, "result": {"skipped"}, "q": {"moss"}, "page": {"2"}, "per_page": {"1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, base+"?per_page=1&q=moss&result=skipped", h.Get("Location"))
+	require.False(t, skipped("Cid Moss"))
+	require.Equal(t, int(paraID), count(t, b.db, `SELECT restored_by FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, campaignID, ids["Cid Moss"]))
+	_, body, _ = para.get(base + "?result=open")
+	require.Contains(t, body, "Put back: this campaign will call the contact again; the rules still decide each call.")
+	require.Contains(t, body, `Not called yet<br><span class="muted restored">withdrawn by para@firm.test, `)
+	require.Contains(t, body, ": hearing cancelled; put back by para@firm.test, ", "who withdrew him, why, and who put him back")
+	require.Contains(t, body, fmt.Sprintf(`id="skip-%d">Don't call</button>`, ids["Cid Moss"]), "he can be withdrawn again")
+	require.NotContains(t, body, fmt.Sprintf(`id="restore-%d"`, ids["Cid Moss"]))
+	_, body, _ = para.get(base + "?result=skipped")
+	require.NotContains(t, body, "Cid Moss", "not shown as skipped")
+
+	// An admin puts Dee back from the contacts still to call: the page
+	// stays, for she is still among them.
+	code, _, h = admin.post(restore("Dee Moss"), url.Values{"_csrf": {admin.csrf(base)}, "result": {"open"}, "page": {"1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, base+"?page=1&result=open", h.Get("Location"))
+	require.False(t, skipped("Dee Moss"))
+
+	// The CSV does not show them skipped, and says who put them back.
+	code, body, _ = para.get(base + ".csv?q=moss")
+	require.Equal(t, http.StatusOK, code)
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	require.Equal(t, []string{"skipped_at", "restored_by"}, []string{recs[0][15], recs[0][21]})
+	require.Equal(t, []string{"Cid Moss", "not_called", "", "para@firm.test"}, []string{recs[1][1], recs[1][6], recs[1][15], recs[1][21]})
+	require.Equal(t, []string{"Dee Moss", "admin@firm.test"}, []string{recs[2][1], recs[2][21]})
+
+	// The API, for admins and paralegals.
+	apiRestore := func(email, name string) (int, string) {
+		return b.api(t, b.token(t, email), "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/%d/restore", campaignID, ids[name]), "")
+	}
+	code, out := apiRestore("atty@firm.test", "Eve Roe")
+	require.Equal(t, http.StatusForbidden, code, out)
+	require.True(t, skipped("Eve Roe"))
+	code, out = apiRestore("para@firm.test", "Eve Roe")
+	require.Equal(t, http.StatusOK, code, out)
+	require.JSONEq(t, fmt.Sprintf(`{"campaign_id":%d,"contact_id":%d,"restored":true}`, campaignID, ids["Eve Roe"]), out)
+	require.False(t, skipped("Eve Roe"))
+	code, out = apiRestore("para@firm.test", "Eve Roe")
+	require.Equal(t, http.StatusOK, code, "already put back: nothing to do: %s", out)
+	code, out = apiRestore("para@firm.test", "Ann Lee")
+	require.Equal(t, http.StatusConflict, code, out)
+	require.Contains(t, out, "is done in this campaign, not withdrawn")
+	code, out = b.api(t, b.token(t, "para@firm.test"), "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/999999/restore", campaignID), "")
+	require.Equal(t, http.StatusNotFound, code, out)
+	code, out = b.api(t, b.token(t, "para@firm.test"), "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/x/restore", campaignID), "")
+	require.Equal(t, http.StatusNotFound, code, out)
+	code, _ = b.api(t, "", "POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts/%d/restore", campaignID, ids["Eve Roe"]), "")
+	require.Equal(t, http.StatusUnauthorized, code)
+
+	// Completed because the contacts left were withdrawn: a contact can be
+	// put back while the schedule has calling time left; it runs again.
+	_, err = b.db.Exec(ctx, `UPDATE campaign_targets SET state = 'skipped' WHERE campaign_id = $1 AND contact_id = $2`, campaignID, ids["Eve Roe"])
+	require.NoError(t, err)
+	_, err = b.db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1`, campaignID)
+	require.NoError(t, err)
+	_, body, _ = para.get(base + "?result=skipped")
+	require.Contains(t, body, button("Eve Roe"))
+	require.Contains(t, body, "Call in this campaign again puts a withdrawn contact back, due at once, and the campaign runs again;")
+	require.NotContains(t, body, "Don't call withdraws", "a completed campaign withdraws no one")
+	_, err = b.db.Exec(ctx, `UPDATE campaigns SET starts_at = now() - interval '2 days', ends_at = now() - interval '1 hour' WHERE id = $1`, campaignID)
+	require.NoError(t, err)
+	_, body, _ = para.get(base + "?result=skipped")
+	require.Contains(t, body, "Eve Roe")
+	require.NotContains(t, body, fmt.Sprintf(`id="restore-%d"`, ids["Eve Roe"]), "no calling time left")
+	require.NotContains(t, body, `id="skip-help"`)
+	code, _, _ = para.post(restore("Eve Roe"), url.Values{"_csrf": {para.csrf(base)}})
+	require.Equal(t, http.StatusConflict, code)
+	require.True(t, skipped("Eve Roe"))
+}

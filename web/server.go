@@ -202,6 +202,7 @@ func (s *Server) routes() {
 	ui.GET("/campaigns/:id/contacts", s.campaignContactsPage, s.require(all...))
 	ui.GET("/campaigns/:id/contacts.csv", s.exportCampaignContacts, s.require(all...))
 	ui.POST("/campaigns/:id/contacts/:cid/skip", s.skipContact, s.require(runners...))
+	ui.POST("/campaigns/:id/contacts/:cid/restore", s.restoreContact, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts/:aid", s.attemptPage, s.require(all...))
 	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/numbers", s.numberPage, s.require(all...))
