@@ -99,8 +99,9 @@ type RecordDNC struct {
 	AddedAt time.Time `json:"added_at"`
 	Method  string    `json:"method"`
 	Source  string    `json:"source"`
-	// RemovedAt is when the entry was taken off the list, or nil. An
-	// attempt's record lists only the entries in force at its decision.
+	// RemovedAt is when the entry was taken off the list, or nil while it
+	// is on it. An attempt's record lists only the entries in force at its
+	// decision (RemovedAt is then after it, or nil).
 	RemovedAt *time.Time `json:"removed_at,omitempty"`
 	// Late is RecordConsent's.
 	Late bool `json:"late,omitempty"`
@@ -116,6 +117,18 @@ type Places struct {
 	// Known is false when nothing placed the party and every zone and
 	// state pack counted.
 	Known bool `json:"known"`
+}
+
+// PlacesOf returns the places of loc, with the local time of at in each
+// of its zones.
+func PlacesOf(loc consent.Location, at time.Time) *Places {
+	p := &Places{States: loc.States, Known: loc.Known, Zones: []ZoneTime{}}
+	for _, z := range loc.Zones {
+		if l, err := time.LoadLocation(z); err == nil {
+			p.Zones = append(p.Zones, ZoneTime{Zone: z, Local: at.In(l)})
+		}
+	}
+	return p
 }
 
 // ZoneTime is an instant in one time zone.
@@ -227,38 +240,49 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 			r.Revocations = append(r.Revocations, recordRevocation(v, late))
 		}
 	}
-	rows, err = s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, r.Phone)
+	entries, err := s.internalEntries(ctx, r.Phone)
 	if err != nil {
-		return fmt.Errorf("do-not-call entries: %w", err)
+		return err
 	}
-	var (
-		d       RecordDNC
-		removed *time.Time
-	)
 	r.DNC = []RecordDNC{}
-	if _, err := pgx.ForEachRow(rows, []any{&d.ID, &d.AddedAt, &d.Method, &d.Source, &removed}, func() error {
+	for _, d := range entries {
 		ok, late := seen("add", d.ID, d.AddedAt)
 		if !ok {
-			return nil
+			continue
 		}
-		if removed != nil {
+		if d.RemovedAt != nil {
 			// Taken off before the decision: by the log when it has the
 			// removal, else by the time.
 			if sq, has := seqs[change{"remove", d.ID}]; has && pos > 0 {
 				if sq <= pos {
-					return nil
+					continue
 				}
-			} else if !removed.After(at) {
-				return nil
+			} else if !d.RemovedAt.After(at) {
+				continue
 			}
 		}
 		d.Late = late
 		r.DNC = append(r.DNC, d)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("do-not-call entries: %w", err)
 	}
 	return nil
+}
+
+// internalEntries returns number n's internal do-not-call entries, those
+// taken off too, oldest first.
+func (s *Service) internalEntries(ctx context.Context, n string) ([]RecordDNC, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, n)
+	if err != nil {
+		return nil, fmt.Errorf("do-not-call entries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RecordDNC, error) {
+		var d RecordDNC
+		err := r.Scan(&d.ID, &d.AddedAt, &d.Method, &d.Source, &d.RemovedAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("do-not-call entries: %w", err)
+	}
+	return out, nil
 }
 
 // recordConsent is c as an attempt's record shows it.
@@ -290,12 +314,7 @@ func (r *AttemptRecord) explain(e *consent.Engine) {
 		return
 	}
 	if loc, err := e.Locate(req.Phone, req.State, req.ZIP); err == nil {
-		r.Places = &Places{States: loc.States, Known: loc.Known, Zones: []ZoneTime{}}
-		for _, z := range loc.Zones {
-			if l, err := time.LoadLocation(z); err == nil {
-				r.Places.Zones = append(r.Places.Zones, ZoneTime{Zone: z, Local: req.At.In(l)})
-			}
-		}
+		r.Places = PlacesOf(loc, req.At)
 	}
 	reasons := make([]consent.Reason, len(r.Reasons))
 	for i, c := range r.Reasons {

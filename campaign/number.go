@@ -69,19 +69,10 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 	for _, v := range rs {
 		h.Revocations = append(h.Revocations, recordRevocation(v, false))
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, h.Phone)
-	if err != nil {
-		return NumberHistory{}, fmt.Errorf("campaign: number %s: do-not-call entries: %w", n, err)
+	if h.DNC, err = s.internalEntries(ctx, h.Phone); err != nil {
+		return NumberHistory{}, fmt.Errorf("campaign: number %s: %w", n, err)
 	}
-	h.DNC, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RecordDNC, error) {
-		var d RecordDNC
-		err := r.Scan(&d.ID, &d.AddedAt, &d.Method, &d.Source, &d.RemovedAt)
-		return d, err
-	})
-	if err != nil {
-		return NumberHistory{}, fmt.Errorf("campaign: number %s: do-not-call entries: %w", n, err)
-	}
-	rows, err = s.db.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		SELECT l.id, l.name, c.id, c.name, c.state, c.zip, c.person_ref, c.created_at
 		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
 		 WHERE c.phone = $1 ORDER BY c.created_at DESC, c.id DESC`, h.Phone)

@@ -558,12 +558,14 @@ func onePerPerson(targets []Target) []Target {
 // the target's HistoryNumbers to the numbers counted. subjects[i] is
 // targets[i]'s (subjectsOf).
 func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
-	return p.decideAs(ctx, c, consent.MethodPrerecorded, consent.LineUnknown, targets, subjects, at)
+	return p.decideAs(ctx, c, nil, consent.MethodPrerecorded, consent.LineUnknown, targets, subjects, at)
 }
 
-// decideAs is decide for calls placed by method to lines of type line:
-// the pacing loop's calls are prerecorded, to lines of unknown type.
-func (p *Pacer) decideAs(ctx context.Context, c Campaign, method consent.Method, line consent.LineType, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
+// decideAs is decide for calls placed by method to lines of type line
+// (the pacing loop's calls are prerecorded, to lines of unknown type),
+// for the purpose purposes[i] for targets[i] when purposes is not nil
+// (Preview), c.Purpose for each otherwise.
+func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Purpose, method consent.Method, line consent.LineType, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
 	if len(targets) == 0 {
 		return []Request{}, []consent.Decision{}, nil
 	}
@@ -590,11 +592,16 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, method consent.Method,
 	if len(history) != len(targets) {
 		return nil, nil, fmt.Errorf("pacer: attempt history: %d histories for %d targets", len(history), len(targets))
 	}
-	// The batch shares its purpose, method and line: look up only the
-	// facts its decisions can read (a gate that cannot say gets them all).
+	// The batch shares its method and line, and its purpose unless
+	// purposes are given: look up only the facts its decisions can read (a
+	// gate that cannot say gets them all).
 	needs := consent.FactNeeds{Overrides: true, Reassigned: true}
 	if fr, ok := p.Gate.(FactReader); ok {
 		needs = fr.Reads(c.Purpose, method, line)
+		for _, pu := range purposes {
+			n := fr.Reads(pu, method, line)
+			needs.Overrides, needs.Reassigned = needs.Overrides || n.Overrides, needs.Reassigned || n.Reassigned
+		}
 	}
 	var overrides map[phone.Number]consent.OverrideFlags
 	if p.Overrides != nil && needs.Overrides {
@@ -610,8 +617,12 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, method consent.Method,
 	}
 	reqs := make([]Request, len(targets))
 	for i, t := range targets {
+		purpose := c.Purpose
+		if purposes != nil {
+			purpose = purposes[i]
+		}
 		reqs[i] = Request{
-			Phone: t.Phone, Purpose: c.Purpose, Method: method, Line: line,
+			Phone: t.Phone, Purpose: purpose, Method: method, Line: line,
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}

@@ -57,17 +57,39 @@ type ListHolder interface {
 // Numbers Database answer read as for a batch, the same gate. It records
 // nothing and places no call.
 func (p *Pacer) Preview(ctx context.Context, pv Preview) (PreviewResult, error) {
-	targets := []Target{{Phone: pv.Phone, State: pv.State, ZIP: pv.ZIP, Person: pv.Person}}
-	method, line := cmp.Or(pv.Method, consent.MethodPrerecorded), cmp.Or(pv.Line, consent.LineUnknown)
-	reqs, ds, err := p.decideAs(ctx, Campaign{Purpose: pv.Purpose}, method, line, targets, subjectsOf(targets), pv.At)
+	rs, err := p.PreviewEach(ctx, pv, []consent.Purpose{pv.Purpose})
 	if err != nil {
-		return PreviewResult{}, fmt.Errorf("preview %s: %w", pv.Phone, err)
+		return PreviewResult{}, err
 	}
-	r := PreviewResult{Request: reqs[0], HistoryNumbers: targets[0].HistoryNumbers, Decision: ds[0]}
+	return rs[0], nil
+}
+
+// PreviewEach is Preview for a call of each of the purposes (pv.Purpose
+// is not read), decided together as one batch: one sync, one reading of
+// the number's history and facts, the same index snapshots for every
+// purpose. The results are in the purposes' order.
+func (p *Pacer) PreviewEach(ctx context.Context, pv Preview, purposes []consent.Purpose) ([]PreviewResult, error) {
+	if len(purposes) == 0 {
+		return []PreviewResult{}, nil
+	}
+	targets := make([]Target, len(purposes))
+	for i := range targets {
+		targets[i] = Target{Phone: pv.Phone, State: pv.State, ZIP: pv.ZIP, Person: pv.Person}
+	}
+	method, line := cmp.Or(pv.Method, consent.MethodPrerecorded), cmp.Or(pv.Line, consent.LineUnknown)
+	reqs, ds, err := p.decideAs(ctx, Campaign{Purpose: purposes[0]}, purposes, method, line, targets, subjectsOf(targets), pv.At)
+	if err != nil {
+		return nil, fmt.Errorf("preview %s: %w", pv.Phone, err)
+	}
+	var lists []dnc.Meta
 	if h, ok := p.Gate.(ListHolder); ok {
-		r.Lists = h.Holding(pv.Phone)
+		lists = h.Holding(pv.Phone)
 	}
-	return r, nil
+	out := make([]PreviewResult, len(purposes))
+	for i := range out {
+		out[i] = PreviewResult{Request: reqs[i], HistoryNumbers: targets[i].HistoryNumbers, Decision: ds[i], Lists: lists}
+	}
+	return out, nil
 }
 
 // Holding returns the metadata of the do-not-call lists in the gate's

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,19 +20,24 @@ import (
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
-// Previewer decides a call as the pacing loop would, recording nothing
-// (dialer.Pacer.Preview).
+// Previewer decides a call of each purpose as the pacing loop would,
+// recording nothing (dialer.Pacer.PreviewEach).
 type Previewer interface {
-	Preview(ctx context.Context, pv dialer.Preview) (dialer.PreviewResult, error)
+	PreviewEach(ctx context.Context, pv dialer.Preview, purposes []consent.Purpose) ([]dialer.PreviewResult, error)
 }
+
+// maxNumberQuery bounds a looked-up number as typed, in bytes: the longest
+// way of writing a number is far shorter.
+const maxNumberQuery = 64
 
 // numberRecord is everything heed holds of one number, and what the gate
 // would decide for a call to it now: a number's page and its API answer.
 type numberRecord struct {
 	campaign.NumberHistory
 	// Places is where the engine places the number's called party, from
-	// the address of As when there is one; nil when it cannot.
-	Places *consent.Location `json:"places"`
+	// the address of As when there is one, with the local time of At in
+	// each zone; nil when it cannot.
+	Places *campaign.Places `json:"places"`
 	// Now holds the gate's decision for a call now, for each purpose, as
 	// for the contact As (the newest contact with the number) or, without
 	// one, for the number alone; nil when the page has no gate.
@@ -40,7 +47,7 @@ type numberRecord struct {
 	// At is the instant of the decisions.
 	At time.Time `json:"at"`
 	// Lists are the do-not-call lists of the gate's index holding the
-	// number now.
+	// number now; nil, as Now, when the page has no gate.
 	Lists []numberList `json:"dnc_lists"`
 	// Overrides counts the attorneys' logged overrides of the number.
 	Overrides int `json:"overrides"`
@@ -83,23 +90,35 @@ type numberData struct {
 	// Query is the number as typed; Record is nil until one is read.
 	Query  string
 	Record *numberRecord
-	// CanSeeOverrides says the user may open the overrides page.
-	CanSeeOverrides bool
+	// CanSeeOverrides and CanOpenLists say the user may open the
+	// overrides page and the contact lists' pages.
+	CanSeeOverrides, CanOpenLists bool
 }
+
+// The roles that may open the pages a number's page links to, as their
+// routes allow them.
+var (
+	overrideReaders = []account.Role{account.RoleAdmin, account.RoleAttorney}
+	listReaders     = []account.Role{account.RoleAdmin, account.RoleParalegal}
+)
 
 // numberPage looks a number up: the contacts with it, every attempt to
 // call it, its consents, revocations, do-not-call entries and lists, and
 // what the gate would decide for a call of each purpose now.
 func (s *Server) numberPage(c echo.Context) error {
 	d := numberData{Query: strings.TrimSpace(c.QueryParam("phone"))}
-	d.CanSeeOverrides = currentUser(c).Role != account.RoleParalegal
+	role := currentUser(c).Role
+	d.CanSeeOverrides, d.CanOpenLists = slices.Contains(overrideReaders, role), slices.Contains(listReaders, role)
 	if d.Query == "" {
 		return s.render(c, http.StatusOK, "number", page{Title: "Look up a number", Data: d})
 	}
-	n, err := phone.Parse(d.Query)
+	n, err := parseNumberQuery(d.Query)
 	if err != nil {
+		if len(d.Query) > maxNumberQuery {
+			d.Query = ""
+		}
 		return s.render(c, http.StatusUnprocessableEntity, "number", page{Title: "Look up a number",
-			Error: fmt.Sprintf("%q is not a phone number heed can read: write it as 860-555-0101 or +18605550101.", d.Query), Data: d})
+			Error: err.Error() + ": write it as 860-555-0101 or +18605550101.", Data: d})
 	}
 	r, err := s.numberRecord(c.Request().Context(), n)
 	if err != nil {
@@ -111,15 +130,33 @@ func (s *Server) numberPage(c echo.Context) error {
 
 // apiNumber answers a number's record as JSON: GET /api/v1/numbers/{phone}.
 func (s *Server) apiNumber(c echo.Context) error {
-	n, err := phone.Parse(c.Param("phone"))
+	// Echo does not unescape path parameters: "%2B1860..." is the "+".
+	raw, err := url.PathUnescape(c.Param("phone"))
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("%q is not a phone number: write it in E.164, such as +18605550101", c.Param("phone")))
+		raw = c.Param("phone")
+	}
+	n, err := parseNumberQuery(raw)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error()+": write it in E.164, such as +18605550101 (the + escaped as %2B)")
 	}
 	r, err := s.numberRecord(c.Request().Context(), n)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+// parseNumberQuery reads a number as someone typed it, or says, without
+// repeating more than its start, why it cannot.
+func parseNumberQuery(q string) (phone.Number, error) {
+	if len(q) > maxNumberQuery {
+		return "", fmt.Errorf("%q... is too long to be a phone number", q[:16])
+	}
+	n, err := phone.Parse(q)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a phone number heed can read", q)
+	}
+	return n, nil
 }
 
 // numberRecord gathers n's record.
@@ -135,7 +172,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	r := numberRecord{NumberHistory: h, At: now()}
 	overrides, err := consent.NewOverrideStore(s.cfg.DB).List(ctx, n)
 	if err != nil {
-		return numberRecord{}, err
+		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}
 	r.Overrides = len(overrides)
 	var state, zip, person string
@@ -149,28 +186,28 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	}
 	if e != nil {
 		if loc, err := e.Locate(n, state, zip); err == nil {
-			r.Places = &loc
+			r.Places = campaign.PlacesOf(loc, r.At)
 		} else if !errors.Is(err, phone.ErrNotNANP) && !errors.Is(err, phone.ErrInvalid) {
-			return numberRecord{}, err
+			return numberRecord{}, fmt.Errorf("number %s: place it: %w", n, err)
 		}
 	}
 	if s.cfg.Preview == nil {
 		return r, nil
 	}
-	r.Now = []numberDecision{}
-	for _, p := range consent.Purposes() {
-		res, err := s.cfg.Preview.Preview(ctx, dialer.Preview{Phone: n, Purpose: p, State: state, ZIP: zip, Person: person, At: r.At})
-		if err != nil {
-			return numberRecord{}, err
-		}
-		nd := numberDecision{Purpose: p, Decision: res.Decision, Calls: len(res.Request.History), Grounds: []consent.Ground{}}
-		if e != nil && len(res.Decision.Reasons) > 0 && e.Version() == res.Decision.Pack {
-			req := res.Request
-			nd.Grounds = e.Grounds(consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
-				Method: req.Method, Line: req.Line, At: req.At, History: req.History}, res.Decision.Reasons)
-		}
-		r.Now = append(r.Now, nd)
-		r.Lists = numberLists(res.Lists)
+	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At}, consent.Purposes())
+	if err != nil {
+		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}
+	r.Now = make([]numberDecision, len(res))
+	for i, pr := range res {
+		req := pr.Request
+		nd := numberDecision{Purpose: req.Purpose, Decision: pr.Decision, Calls: len(req.History), Grounds: []consent.Ground{}}
+		if e != nil && len(pr.Decision.Reasons) > 0 && e.Version() == pr.Decision.Pack {
+			nd.Grounds = e.Grounds(consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
+				Method: req.Method, Line: req.Line, At: req.At, History: req.History}, pr.Decision.Reasons)
+		}
+		r.Now[i] = nd
+	}
+	r.Lists = numberLists(res[0].Lists)
 	return r, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,18 @@ func TestNumberPage(t *testing.T) {
 	_, err = dnc.NewPGStore(b.db).AddInternal(ctx, other, 0, "staff", "asked on the phone")
 	require.NoError(t, err)
 
+	// Nothing the page or the API does is recorded (signing in and the
+	// API tokens are, in the audit log).
+	rows := func() (n int) {
+		t.Helper()
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM attempts) + (SELECT count(*) FROM index_changes)
+			+ (SELECT count(*) FROM campaign_targets) + (SELECT count(*) FROM consents) + (SELECT count(*) FROM revocations)
+			+ (SELECT count(*) FROM dnc_internal) + (SELECT count(*) FROM overrides)`).Scan(&n))
+		return n
+	}
+	before := rows()
+	defer func() { require.Equal(t, before, rows(), "looking a number up records nothing") }()
+
 	para := b.browser(t)
 	code, _ := para.signin("para@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code)
@@ -119,7 +132,18 @@ func TestNumberPage(t *testing.T) {
 
 	code, body, _ = para.get("/numbers?phone=call+me")
 	require.Equal(t, http.StatusUnprocessableEntity, code)
-	require.Contains(t, body, "is not a phone number heed can read")
+	require.Contains(t, body, "&#34;call me&#34; is not a phone number heed can read")
+	require.Contains(t, body, `value="call me"`, "what was typed comes back to be corrected")
+	long := strings.Repeat("8", 100_000)
+	code, body, _ = para.get("/numbers?phone=" + long)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "is too long to be a phone number")
+	require.Less(t, len(body), 20_000, "a long input is not sent back")
+	// A number outside the NANP: heed holds nothing, and the gate refuses
+	// every purpose.
+	code, body, _ = para.get("/numbers?phone=" + url.QueryEscape("+44 20 7946 0958"))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Regexp(t, `(?s)<tr id="now-solicitation">.*?decision-deny.*?<code>number.unsupported</code>`, body)
 
 	lawyer := b.browser(t)
 	code, _ = lawyer.signin("atty@firm.test", password)
@@ -129,7 +153,22 @@ func TestNumberPage(t *testing.T) {
 	require.Contains(t, body, `<a href="/overrides?number=%2b18605550101">see them</a>`)
 	require.Contains(t, body, "<td>Hearings &lt;list&gt;</td>", "attorneys cannot open contact lists: the list is named, not linked")
 
-	code, out := b.api(t, b.token(t, "atty@firm.test"), "GET", "/api/v1/numbers/"+url.PathEscape(ann), "")
+	admin := b.browser(t)
+	code, _ = admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ = admin.get("/numbers?phone=" + url.QueryEscape(ann))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `<a href="/overrides?number=%2b18605550101">see them</a>`)
+	require.Contains(t, body, fmt.Sprintf(`<a href="/lists/%d?q=%%2b18605550101">`, listID))
+
+	// The API takes the number with its + escaped, as the README says,
+	// or as typed.
+	for _, p := range []string{"%2B18605550101", "%2b18605550101", "+18605550101", "8605550101", "(860)%20555-0101"} {
+		code, out := b.api(t, b.token(t, "atty@firm.test"), "GET", "/api/v1/numbers/"+p, "")
+		require.Equal(t, http.StatusOK, code, "%s: %s", p, out)
+		require.Contains(t, out, `"phone":"+18605550101"`, p)
+	}
+	code, out := b.api(t, b.token(t, "atty@firm.test"), "GET", "/api/v1/numbers/%2B18605550101", "")
 	require.Equal(t, http.StatusOK, code, out)
 	var rec struct {
 		Phone string `json:"phone"`
@@ -142,7 +181,14 @@ func TestNumberPage(t *testing.T) {
 			} `json:"decision"`
 			Calls int `json:"calls_counted"`
 		} `json:"now"`
-		As       *struct{ Name string } `json:"as_contact"`
+		As     *struct{ Name string } `json:"as_contact"`
+		Places struct {
+			Zones []struct {
+				Zone  string    `json:"zone"`
+				Local time.Time `json:"local"`
+			} `json:"zones"`
+			States []string `json:"states"`
+		} `json:"places"`
 		Attempts []struct {
 			ID       int64  `json:"id"`
 			Campaign string `json:"campaign"`
@@ -170,6 +216,10 @@ func TestNumberPage(t *testing.T) {
 	require.Equal(t, "deny", rec.Now[1].Decision.Decision)
 	require.NotEmpty(t, rec.Now[1].Decision.Reasons)
 	require.Equal(t, "Ann Lee", rec.As.Name)
+	require.Equal(t, []string{"CT"}, rec.Places.States)
+	require.Len(t, rec.Places.Zones, 1)
+	require.Equal(t, "America/New_York", rec.Places.Zones[0].Zone)
+	require.Equal(t, "2026-11-17T10:00:00-05:00", rec.Places.Zones[0].Local.Format(time.RFC3339), "the instant in the called party's zone")
 	require.Equal(t, 1, rec.Total)
 	require.Len(t, rec.Attempts, 1)
 	require.Equal(t, attemptID, rec.Attempts[0].ID)
@@ -193,4 +243,26 @@ func TestNumberPage(t *testing.T) {
 	anon := b.browser(t)
 	code, _, _ = anon.get("/numbers?phone=" + url.QueryEscape(ann))
 	require.Equal(t, http.StatusSeeOther, code, "signed-out visitors are sent to sign in")
+}
+
+// Without a dialer to ask, the page says so rather than that the number is
+// on no list.
+func TestNumberPageWithoutGate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, err := dnc.NewPGStore(b.db).AddInternal(ctx, "+18605550101", 0, "staff", "asked")
+	require.NoError(t, err)
+	br := b.browser(t)
+	code, _ := br.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ := br.get("/numbers?phone=8605550101")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "This server has no dialer to ask")
+	require.NotContains(t, body, "On none of the do-not-call lists")
+	require.Contains(t, body, "<td>asked</td>", "the entry is still listed")
+	code, out := b.api(t, b.token(t, "atty@firm.test"), "GET", "/api/v1/numbers/%2B18605550101", "")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Contains(t, out, `"now":null`)
+	require.Contains(t, out, `"dnc_lists":null`)
 }

@@ -289,6 +289,7 @@ func lookUpNumber(t *testing.T, ctx context.Context) {
 			stopped = c
 		}
 	}
+	require.Len(t, stopped.Phone, len("+18605550104"), "the demo has a contact who opts out")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.Search(`//nav/a[@href="/numbers"]`)),
 		chromedp.WaitVisible(chromedp.ID("phone")),
