@@ -391,6 +391,11 @@ var (
 	revokeAllFrom = time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
 )
 
+// RevokeAllFloorFrom returns the day from which the federal pack makes one
+// revocation stop every robocall from the firm to the number, whatever the
+// firm's revocation scope (rule F13).
+func RevokeAllFloorFrom() time.Time { return revokeAllFrom }
+
 func hours(start, end int) *Window {
 	return &Window{Start: time.Duration(start) * time.Hour, End: time.Duration(end) * time.Hour}
 }

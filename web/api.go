@@ -40,6 +40,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(account.RoleAdmin, account.RoleAttorney))
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/numbers/:phone", s.apiNumber, all)
+	g.GET("/reports/calls", s.apiReport, apiRole(account.RoleAdmin, account.RoleAttorney))
 	g.GET("/lists", s.apiLists, runners)
 	g.GET("/lists/:id/contacts", s.apiListContacts, runners)
 	g.POST("/lists/import", s.apiImportContacts, runners, limitBody(s.cfg.UploadLimit))

@@ -108,6 +108,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Consents == nil {
 		cfg.Consents = consent.NewLedger(cfg.DB)
 	}
+	if cfg.TimeZone == nil {
+		zone, err := time.LoadLocation(campaign.DefaultTimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("web: time zone: %w", err)
+		}
+		cfg.TimeZone = zone
+	}
 	s := &Server{cfg: cfg, echo: echo.New()}
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.New(cfg.DB)
@@ -132,6 +139,9 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// zone is the firm's time zone, which pages show times in.
+func (s *Server) zone() *time.Location { return s.cfg.TimeZone }
 
 func (s *Server) routes() {
 	e := s.echo
@@ -206,6 +216,7 @@ func (s *Server) routes() {
 	ui.GET("/campaigns/:id/attempts/:aid", s.attemptPage, s.require(all...))
 	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/numbers", s.numberPage, s.require(all...))
+	ui.GET("/reports/calls", s.reportPage, s.require(account.RoleAdmin, account.RoleAttorney))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))
 	ui.POST("/lists/:id/optout", s.optOutContact, s.require(runners...))
@@ -325,13 +336,7 @@ func (s *Server) serveStatic(c echo.Context) error {
 }
 
 func (s *Server) loadTemplates() error {
-	zone := s.cfg.TimeZone
-	if zone == nil {
-		var err error
-		if zone, err = time.LoadLocation(campaign.DefaultTimeZone); err != nil {
-			return fmt.Errorf("web: time zone: %w", err)
-		}
-	}
+	zone := s.zone()
 	funcs := template.FuncMap{
 		"static": func(name string) (string, error) {
 			u, ok := s.static[name]

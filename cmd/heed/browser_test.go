@@ -171,6 +171,7 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 	addLateContact(t, ctx, s.URL, campaignURL)
 	reviewAttempts(t, ctx, campaignURL)
 	lookUpNumber(t, ctx)
+	callsReport(t, ctx)
 	uploadSpreadsheet(t, ctx, s.URL)
 	manageUsers(t, ctx, s.URL)
 }
@@ -315,6 +316,30 @@ func lookUpNumber(t *testing.T, ctx context.Context) {
 	calls := text("attempts")
 	require.Contains(t, calls, "opted_out")
 	require.Contains(t, calls, stopped.Name)
+}
+
+// callsReport opens the calls report from the menu: the demo's calls,
+// checked against the records, contradict none of them, its one blocked
+// number is counted, and so is the opt-out a callee pressed 9 for.
+func callsReport(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//nav/a[@href="/reports/calls"]`)),
+		chromedp.WaitVisible(chromedp.ID("found")),
+	))
+	screenshot(t, ctx, "calls-report")
+	text := func(id string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		require.NoError(t, err)
+		return s
+	}
+	require.Contains(t, text("found"), "No finding")
+	require.Contains(t, text("denied"), "dnc.internal 1")
+	require.Contains(t, text("optouts"), "ivr 1")
+	require.Contains(t, text("outcomes"), "opted_out 1")
 }
 
 // reviewContacts opens the completed campaign's contacts from its page, as

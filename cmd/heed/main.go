@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 	_ "time/tzdata" // calling windows must not depend on the host's zoneinfo
+
+	"github.com/heed-dialer/heed/campaign"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -42,8 +44,11 @@ func main() {
 var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
 		return 2
+	case errors.Is(err, errFindings):
+		return 3
 	}
 	return 1
 }
@@ -95,6 +100,8 @@ Usage:
   heed settings show [--json]               the firm settings in force, beside their floors
   heed settings set --file F --by EMAIL     save a policy file as the next settings version (admin; [--note N])
   heed audit verify                         check the audit log's hash chain
+  heed audit calls [--from D] [--to D] [--time-zone Z] [--json]
+                                            a period's calls, and every allowed call checked against the records (exit 3 on a finding)
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
   heed bench gate [--json]                  whole gate decisions from memory against one SQL query each
   heed bench dial [--testbed] [--json]      calls per second through heed's pacing loop against a bare ARI loop
@@ -142,7 +149,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "bench":
 		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate, "dial": m.benchDial})
 	case "audit":
-		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify})
+		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify, "calls": m.auditCalls})
 	case "version", "--version", "-v":
 		fmt.Fprintln(m.Stdout, "heed", version)
 		return nil
@@ -210,6 +217,21 @@ func (f *flags) parse(args []string) error {
 		return fmt.Errorf("%v: %w", err, errUsage)
 	}
 	return nil
+}
+
+// timeZone defines --time-zone, the firm's IANA time zone, which the
+// command uses for what help says.
+func (f *flags) timeZone(help string) *string {
+	return f.str("time-zone", "HEED_TIME_ZONE", campaign.DefaultTimeZone, "IANA time zone "+help+" (the firm's)")
+}
+
+// loadZone loads the --time-zone flag's zone.
+func loadZone(name string) (*time.Location, error) {
+	zone, err := time.LoadLocation(name)
+	if err != nil || name == "" || strings.EqualFold(name, "local") {
+		return nil, fmt.Errorf("--time-zone %q: want an IANA time zone such as America/New_York: %w", name, errUsage)
+	}
+	return zone, nil
 }
 
 // databaseURL adds the --database-url flag (DATABASE_URL, or HEED_DATABASE_URL).

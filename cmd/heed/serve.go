@@ -53,7 +53,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
 	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name: every call says it first; the public opt-out page shows it (required)")
 	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number that takes opt-outs, left on answering machines (default: each campaign's callback number)")
-	timeZone := f.str("time-zone", "HEED_TIME_ZONE", campaign.DefaultTimeZone, "IANA time zone the web pages show times in, with its abbreviation (the firm's)")
+	timeZone := f.timeZone("the web pages show times in, with its abbreviation")
 	recordingsDir := f.str("recordings-dir", "HEED_RECORDINGS_DIR", "/var/lib/heed/recordings", "directory for the recordings of recorded calls")
 	logLevel := f.str("log-level", "HEED_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.parse(args); err != nil {
@@ -102,9 +102,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if strings.TrimSpace(*firmName) == "" {
 		return fmt.Errorf("no firm name: every call must say the firm's registered name first; set HEED_FIRM_NAME or --firm-name: %w", errUsage)
 	}
-	zone, err := time.LoadLocation(*timeZone)
-	if err != nil || *timeZone == "" || strings.EqualFold(*timeZone, "local") {
-		return fmt.Errorf("--time-zone %q: want an IANA time zone such as America/New_York: %w", *timeZone, errUsage)
+	zone, err := loadZone(*timeZone)
+	if err != nil {
+		return err
 	}
 	if *optOutNumber != "" {
 		p, err := phone.Parse(*optOutNumber)

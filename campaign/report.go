@@ -1,0 +1,281 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// MaxReportFindings is how many findings CallsReport lists; it counts
+// them all.
+const MaxReportFindings = 1000
+
+// ErrPeriod reports a report period that ends before it starts.
+var ErrPeriod = errors.New("the period ends before it starts")
+
+// CallsReport is what heed did in a period, for the partner who answers
+// for the firm's calls, and the result of checking each call it allowed
+// against the records: no allowed call may have gone to a number on the
+// internal do-not-call list, or relied on a consent that was revoked, not
+// yet given or expired when the call was decided. The checks read the
+// database's records, not the gate's in-memory indexes, so they verify
+// the gate independently.
+type CallsReport struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Decisions counts the attempts decided in the period by decision
+	// (allow, deny, defer); Outcomes the allowed ones by their call's
+	// outcome ("" for calls not ended yet).
+	Decisions map[string]int `json:"decisions"`
+	Outcomes  map[string]int `json:"outcomes"`
+	// Reasons counts the reasons given to the attempts denied or deferred,
+	// by decision then reason.
+	Reasons map[string]map[string]int `json:"reasons"`
+	// OptOuts counts the revocations recorded in the period by how they
+	// were made; DNCAdded the internal do-not-call entries added, by
+	// method; Consents the consent records written.
+	OptOuts  map[string]int `json:"opt_outs"`
+	DNCAdded map[string]int `json:"dnc_added"`
+	Consents int            `json:"consents_recorded"`
+	// Checked counts the allowed attempts checked. Findings lists the
+	// problems found, newest first, at most MaxReportFindings; Found
+	// counts them all, Calls the attempts they are about, and Had those
+	// whose record the gate had (GateHad).
+	Checked  int       `json:"allowed_checked"`
+	Found    int       `json:"found"`
+	Calls    int       `json:"found_calls"`
+	Had      int       `json:"found_had"`
+	Findings []Finding `json:"findings"`
+}
+
+// The kinds of findings.
+const (
+	// FindingDNC is an allowed call to a number with an internal
+	// do-not-call entry in force when the call was decided, or one the
+	// gate's indexes had applied and not seen removed.
+	FindingDNC = "dnc.internal"
+	// FindingRevoked is an allowed call that relied on a consent revoked
+	// at or after it was given: by a revocation dated before the call, or
+	// one the gate's indexes had applied (a revocation beats the consents
+	// before it even when dated a little after the call, rule F12). A
+	// revocation limited to another purpose counts where one revocation
+	// reaches every purpose: heed's default, the firm's setting in force
+	// at the call, and, from consent.RevokeAllFloorFrom, the law (F13).
+	FindingRevoked = "consent.revoked"
+	// FindingConsentTime is an allowed call that relied on a consent given
+	// after the call was decided, or expired by then.
+	FindingConsentTime = "consent.time"
+)
+
+// What the gate knew of a finding's record when it decided the call.
+const (
+	// GateHad: the gate's indexes had applied the record (its change-log
+	// position was at or below the attempt's index_seq). The gate allowed
+	// the call with the record in hand: a defect to report.
+	GateHad = "had"
+	// GateLate: the record was committed after the gate read its indexes
+	// but before the attempt was recorded (index_top): it reached heed
+	// while the call was being decided.
+	GateLate = "late"
+	// GateAfter: the record was written after the attempt, dated before it
+	// (a revocation entered days after it was made, say).
+	GateAfter = "after"
+	// GateUnknown: the attempt was recorded before heed kept the positions
+	// that tell.
+	GateUnknown = "unknown"
+)
+
+// Finding is an allowed call the records contradict.
+type Finding struct {
+	Kind       string `json:"kind"`
+	AttemptID  int64  `json:"attempt_id"`
+	CampaignID int64  `json:"campaign_id"`
+	Campaign   string `json:"campaign"`
+	Phone      string `json:"phone"`
+	// DecidedAt is when the attempt was recorded, right after the gate
+	// decided it, by the database's clock.
+	DecidedAt time.Time `json:"decided_at"`
+	// Record names the record that contradicts the call: the do-not-call
+	// entry, revocation or consent, by its id.
+	Record int64 `json:"record_id"`
+	// RecordedAt is when that record was written.
+	RecordedAt time.Time `json:"recorded_at"`
+	// Gate says what the gate knew of the record: GateHad, GateLate,
+	// GateAfter or GateUnknown.
+	Gate string `json:"gate"`
+	// Detail says what the record is.
+	Detail string `json:"detail"`
+}
+
+// reportFound selects the findings of the allowed attempts decided in
+// [$1, $2): for each, its kind, record, when the record was written, its
+// change-log position (seq) and a detail, beside the attempt's. $3 is
+// consent.RevokeAllFloorFrom. The decision's instant is when its attempt
+// was recorded, by the database's clock, which also dates the records it
+// is compared with (an opt-out pressed during the call is always after
+// it); the gate decided a moment before, by the dialer's clock
+// (decision_input's "at"), which may differ from the database's by more
+// than that moment.
+const reportFound = `
+	WITH a AS (
+		SELECT a.id, a.campaign_id, k.name AS campaign, COALESCE(a.decision_input->>'purpose', k.purpose) AS purpose, a.phone, a.consent_id,
+		       a.created_at AS decided, (a.decision_input->>'index_seq')::bigint AS seen_seq, (a.decision_input->>'index_top')::bigint AS top_seq
+		  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
+		 WHERE a.decision = 'allow' AND a.created_at >= $1 AND a.created_at < $2)
+	SELECT a.id, a.campaign_id, a.campaign, a.phone, a.decided, a.seen_seq, a.top_seq, f.kind, f.record, f.recorded_at, f.seq, f.detail
+	  FROM a CROSS JOIN LATERAL (
+		(SELECT '` + FindingDNC + `', d.id, d.added_at, s.seq, d.method || ': ' || d.source
+		   FROM dnc_internal d
+		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'add' AND x.ref_id = d.id) s ON true
+		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'remove' AND x.ref_id = d.id) r ON true
+		  WHERE d.phone = a.phone
+		    AND ((d.added_at <= a.decided AND (d.removed_at IS NULL OR d.removed_at > a.decided))
+		         OR (s.seq <= a.seen_seq AND (r.seq IS NULL OR r.seq > a.seen_seq))))
+		UNION ALL
+		(SELECT '` + FindingRevoked + `', v.id, v.created_at, s.seq,
+		        'revoked ' || to_char(v.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') || ' by ' || v.method
+		        || CASE WHEN v.scope = '' THEN '' ELSE ' (' || v.scope || ' only)' END
+		   FROM consents c JOIN revocations v ON v.phone = a.phone
+		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'revocation' AND x.ref_id = v.id) s ON true
+		  WHERE c.id = a.consent_id AND v.revoked_at >= c.obtained_at
+		    AND (v.revoked_at <= a.decided OR s.seq <= a.seen_seq)
+		    AND (v.scope = '' OR v.scope = a.purpose OR a.decided >= $3
+		         OR COALESCE((SELECT p.policy->>'revocation_scope' FROM firm_settings p WHERE p.saved_at <= a.decided
+		                       ORDER BY p.saved_at DESC, p.version DESC LIMIT 1), '') <> 'purpose'))
+		UNION ALL
+		(SELECT '` + FindingConsentTime + `', c.id, c.created_at, s.seq,
+		        CASE WHEN c.obtained_at > a.decided THEN 'obtained ' || to_char(c.obtained_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+		             ELSE 'expired ' || to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') END
+		   FROM consents c
+		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'consent' AND x.ref_id = c.id) s ON true
+		  WHERE c.id = a.consent_id AND (c.obtained_at > a.decided OR c.expires_at <= a.decided))
+	  ) f (kind, record, recorded_at, seq, detail)`
+
+// reportGate is the SQL of a finding's Gate, from its columns.
+const reportGate = `CASE WHEN seq <= seen_seq THEN '` + GateHad + `' WHEN seq <= top_seq THEN '` + GateLate + `'
+	WHEN top_seq IS NOT NULL THEN '` + GateAfter + `' ELSE '` + GateUnknown + `' END`
+
+// CallsReport reports on the attempts decided in [from, to), and the
+// records written in it, all read in one snapshot of the database. It
+// returns an error wrapping ErrPeriod when to is before from.
+func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsReport, error) {
+	if to.Before(from) {
+		return CallsReport{}, fmt.Errorf("campaign: report from %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), ErrPeriod)
+	}
+	r := CallsReport{From: from, To: to, Decisions: map[string]int{}, Outcomes: map[string]int{}, Reasons: map[string]map[string]int{},
+		OptOuts: map[string]int{}, DNCAdded: map[string]int{}, Findings: []Finding{}}
+	counts := []struct {
+		query string
+		into  func(k1, k2 string, n int)
+	}{
+		{`SELECT decision, '', count(*) FROM attempts WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+			func(k, _ string, n int) { r.Decisions[k] = n }},
+		{`SELECT outcome, '', count(*) FROM attempts WHERE created_at >= $1 AND created_at < $2 AND decision = 'allow' GROUP BY 1`,
+			func(k, _ string, n int) { r.Outcomes[k] = n }},
+		{`SELECT decision, reason, count(*) FROM attempts, unnest(reasons) reason
+		   WHERE created_at >= $1 AND created_at < $2 AND decision <> 'allow' GROUP BY 1, 2`,
+			func(d, reason string, n int) {
+				if r.Reasons[d] == nil {
+					r.Reasons[d] = map[string]int{}
+				}
+				r.Reasons[d][reason] = n
+			}},
+		{`SELECT method, '', count(*) FROM revocations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+			func(k, _ string, n int) { r.OptOuts[k] = n }},
+		{`SELECT method, '', count(*) FROM dnc_internal WHERE added_at >= $1 AND added_at < $2 GROUP BY 1`,
+			func(k, _ string, n int) { r.DNCAdded[k] = n }},
+		{`SELECT '', '', count(*) FROM consents WHERE created_at >= $1 AND created_at < $2`,
+			func(_, _ string, n int) { r.Consents = n }},
+	}
+	// One snapshot: the counts, the findings' count and their list agree
+	// however many calls are being recorded meanwhile.
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		for _, c := range counts {
+			rows, err := tx.Query(ctx, c.query, from, to)
+			if err != nil {
+				return err
+			}
+			var (
+				k1, k2 string
+				n      int
+			)
+			if _, err := pgx.ForEachRow(rows, []any{&k1, &k2, &n}, func() error { c.into(k1, k2, n); return nil }); err != nil {
+				return err
+			}
+		}
+		r.Checked = r.Decisions["allow"]
+		floor := consent.RevokeAllFloorFrom()
+		err := tx.QueryRow(ctx, `SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE seq <= seen_seq) FROM (`+reportFound+`) f`,
+			from, to, floor).Scan(&r.Found, &r.Calls, &r.Had)
+		if err != nil {
+			return fmt.Errorf("checks: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, campaign_id, campaign, phone, decided, kind, record, recorded_at, `+reportGate+`, detail
+			FROM (`+reportFound+`) f ORDER BY decided DESC, id DESC, kind, record LIMIT $4`, from, to, floor, MaxReportFindings)
+		if err != nil {
+			return fmt.Errorf("checks: %w", err)
+		}
+		r.Findings, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Finding, error) {
+			var f Finding
+			err := row.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &f.Kind, &f.Record, &f.RecordedAt, &f.Gate, &f.Detail)
+			return f, err
+		})
+		if err != nil {
+			return fmt.Errorf("checks: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return CallsReport{}, fmt.Errorf("campaign: report: %w", err)
+	}
+	return r, nil
+}
+
+// DefaultReportDays is the length of a report period whose start is not
+// given, in days.
+const DefaultReportDays = 30
+
+// ReportPeriod reads a report period as people give it: from and to are
+// dates (2006-01-02) in zone, to included, or RFC 3339 instants. An empty
+// to ends now; an empty from starts at the beginning of the day
+// DefaultReportDays days before the end's day, in zone. It returns an error wrapping ErrInvalid for anything else,
+// and ErrPeriod for a period that ends before it starts.
+func ReportPeriod(from, to string, zone *time.Location, now time.Time) (time.Time, time.Time, error) {
+	read := func(name, v string, end bool) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, nil
+		}
+		d, err := time.ParseInLocation("2006-01-02", v, zone)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s %q: want a date such as 2026-11-01, or an RFC 3339 time: %w", name, v, ErrInvalid)
+		}
+		if end {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	var (
+		f, t time.Time
+		err  error
+	)
+	if to == "" {
+		t = now
+	} else if t, err = read("to", to, true); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if from == "" {
+		y, m, d := t.In(zone).Date()
+		f = time.Date(y, m, d-DefaultReportDays, 0, 0, 0, 0, zone)
+	} else if f, err = read("from", from, false); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if t.Before(f) {
+		return time.Time{}, time.Time{}, fmt.Errorf("from %s to %s: %w", f.Format(time.RFC3339), t.Format(time.RFC3339), ErrPeriod)
+	}
+	return f, t, nil
+}

@@ -1,0 +1,249 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// reportWorld is a campaign with contacts, and a way to record its
+// attempts as the pacer does, for the calls report's tests.
+type reportWorld struct {
+	t      *testing.T
+	s      *Service
+	ctx    context.Context
+	c      Campaign
+	listID int64
+	n      int
+}
+
+func newReportWorld(t *testing.T, contacts string) *reportWorld {
+	s, _ := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "rep", "name,phone\n"+contacts)
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	return &reportWorld{t: t, s: s, ctx: ctx, c: c, listID: listID}
+}
+
+// exec runs a statement.
+func (w *reportWorld) exec(sql string, args ...any) {
+	w.t.Helper()
+	_, err := w.s.db.Exec(w.ctx, sql, args...)
+	require.NoError(w.t, err)
+}
+
+// id runs a statement returning one id.
+func (w *reportWorld) id(sql string, args ...any) int64 {
+	w.t.Helper()
+	var id int64
+	require.NoError(w.t, w.s.db.QueryRow(w.ctx, sql, args...).Scan(&id))
+	return id
+}
+
+// seq is the change log's last position.
+func (w *reportWorld) seq() int64 { return w.id(`SELECT coalesce(max(seq), 0) FROM index_changes`) }
+
+// consent records a consent of phone, obtained at obtained.
+func (w *reportWorld) consent(phone string, obtained time.Time) int64 {
+	w.t.Helper()
+	r, err := consent.NewLedger(w.s.db).AddConsent(w.ctx, consent.NewConsent{Phone: phone, Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+		Channel: consent.ChannelVoice, ObtainedAt: obtained, Source: "intake form"})
+	require.NoError(w.t, err)
+	return r.ID
+}
+
+// revoke records a revocation of phone, of scope (or every purpose).
+func (w *reportWorld) revoke(phone string, at time.Time, scope consent.Purpose) int64 {
+	w.t.Helper()
+	r, err := consent.NewLedger(w.s.db).AddRevocation(w.ctx, consent.NewRevocation{Phone: phone, RevokedAt: at, Method: consent.RevokedByEmail, Scope: scope})
+	require.NoError(w.t, err)
+	return r.ID
+}
+
+// attempt records an attempt to phone, recorded at at, the gate having
+// read the log up to seen (0: not kept) with top its last position then.
+func (w *reportWorld) attempt(phone, decision string, reasons []string, consentID *int64, at time.Time, seen, top int64) int64 {
+	w.t.Helper()
+	w.n++
+	input := fmt.Sprintf(`{"at":%q}`, at.Add(-time.Hour).Format(time.RFC3339Nano)) // the dialer's clock, an hour behind
+	if seen > 0 {
+		input = fmt.Sprintf(`{"at":%q,"index_seq":%d,"index_top":%d}`, at.Add(time.Hour).Format(time.RFC3339Nano), seen, top) // an hour ahead
+	}
+	return w.id(`
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, consent_id, decision_input, status, created_at)
+		SELECT $1, k.id, $9, k.phone, '+18605550100', $2, $3, 'p', $4, $5, CASE $2 WHEN 'allow' THEN 'ended' WHEN 'deny' THEN 'blocked' ELSE 'deferred' END, $6
+		  FROM contacts k WHERE k.list_id = $7 AND k.phone = $8 RETURNING id`,
+		w.c.ID, decision, reasons, consentID, input, at, w.listID, phone, w.n)
+}
+
+func TestCallsReport(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nEve,8605550105\nGil,8605550107\nHal,8605550108\nIvy,8605550109\nJo,8605550110\nKim,8605550111\n")
+	jan := time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC)
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
+	ann, bob, dee, eve, jo, kim := w.consent("8605550101", jan), w.consent("8605550102", jan), w.consent("8605550104", jan),
+		w.consent("8605550105", jan), w.consent("8605550110", jan), w.consent("8605550111", jan)
+	// Cy's consent is dated after his call (straight into the table: the
+	// ledger refuses one from the future); Hal's expired before his.
+	cy := w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550103', 'pec', 'informational', 'voice', $1, 'form') RETURNING id`,
+		day.Add(3*time.Hour))
+	halExpiring := w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source, expires_at) VALUES ('+18605550108', 'pec', 'informational', 'voice', $1, 'form', $2) RETURNING id`,
+		jan.Add(time.Hour), day)
+	// Gil revoked every purpose in June and consented again in July.
+	w.consent("8605550107", jan)
+	w.revoke("8605550107", time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC), "")
+	gil := w.consent("8605550107", time.Date(2026, 7, 1, 15, 0, 0, 0, time.UTC))
+	// Ann has been on the internal list since Nov 1; Kim was on it until
+	// the very instant of her call.
+	annEntry := w.id(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'ivr', 'pressed 9', '2026-11-01T15:00:00Z') RETURNING id`)
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at, removed_at) VALUES ('+18605550111', 'staff', 'typo', '2026-11-05T15:00:00Z', $1)`, day.Add(9*time.Hour))
+	// Jo revoked an hour after her call, and the gate had it already.
+	joRev := w.revoke("8605550110", day.Add(8*time.Hour), "")
+	seen := w.seq()
+	// Ivy's entry was committed while her call was being decided.
+	ivyEntry := w.id(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550109', 'staff', 'asked', $1) RETURNING id`, day)
+	top := w.seq()
+	// Bob's revocation of every purpose, dated Nov 10, was entered after
+	// his call; Dee's covers telemarketing only, which under heed's default
+	// policy reaches every purpose; Eve's too, under a firm policy limiting
+	// revocations to their purpose.
+	bobRev := w.revoke("8605550102", time.Date(2026, 11, 10, 15, 0, 0, 0, time.UTC), "")
+	deeRev := w.revoke("8605550104", time.Date(2026, 11, 10, 15, 0, 0, 0, time.UTC), consent.PurposeTelemarketing)
+	w.revoke("8605550105", time.Date(2026, 11, 10, 15, 0, 0, 0, time.UTC), consent.PurposeTelemarketing)
+	admin := w.id(`INSERT INTO users (email, role, password_hash) VALUES ('a@firm.test', 'admin', 'x') RETURNING id`)
+	w.exec(`INSERT INTO firm_settings (version, policy, saved_by, saved_at) VALUES (1, '{"revocation_scope": "purpose"}', $1, $2)`, admin, day.Add(4*time.Hour+30*time.Minute))
+
+	annCall := w.attempt("+18605550101", "allow", []string{}, &ann, day, seen, top)
+	bobCall := w.attempt("+18605550102", "allow", []string{}, &bob, day.Add(time.Hour), seen, top)
+	cyCall := w.attempt("+18605550103", "allow", []string{}, &cy, day.Add(2*time.Hour), seen, top)
+	deeCall := w.attempt("+18605550104", "allow", []string{}, &dee, day.Add(4*time.Hour), seen, top)
+	w.attempt("+18605550105", "allow", []string{}, &eve, day.Add(5*time.Hour), seen, top)
+	w.attempt("+18605550107", "allow", []string{}, &gil, day.Add(6*time.Hour), seen, top)
+	halCall := w.attempt("+18605550108", "allow", []string{}, &halExpiring, day.Add(time.Minute), 0, 0)
+	ivyCall := w.attempt("+18605550109", "allow", []string{}, nil, day.Add(7*time.Hour), seen, top)
+	joCall := w.attempt("+18605550110", "allow", []string{}, &jo, day.Add(7*time.Hour+time.Minute), top, top)
+	w.attempt("+18605550111", "allow", []string{}, &kim, day.Add(9*time.Hour), 0, 0)
+	// Dee pressed 9 ten seconds into her call: not a finding.
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550104', 'ivr', 'pressed 9', $1)`, day.Add(4*time.Hour+10*time.Second))
+	w.attempt("+18605550101", "deny", []string{"dnc.internal"}, nil, day.Add(10*time.Hour), seen, top)
+	w.attempt("+18605550104", "defer", []string{"window.outside"}, nil, day.Add(11*time.Hour), seen, top)
+	// Before the period: not counted, not checked.
+	w.attempt("+18605550101", "allow", []string{}, &ann, day.Add(-48*time.Hour), seen, top)
+	w.exec(`INSERT INTO dnc_internal (phone, method, source) VALUES ('+18605550199', 'staff', 'asked')`)
+
+	from, to := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), time.Now().Add(24*time.Hour)
+	r, err := w.s.CallsReport(w.ctx, from, to)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"allow": 10, "deny": 1, "defer": 1}, r.Decisions)
+	require.Equal(t, map[string]int{"": 10}, r.Outcomes)
+	require.Equal(t, map[string]map[string]int{"deny": {"dnc.internal": 1}, "defer": {"window.outside": 1}}, r.Reasons)
+	require.Equal(t, map[string]int{"email": 5}, r.OptOuts, "the revocations recorded in the period, whenever dated")
+	require.Equal(t, map[string]int{"staff": 2, "ivr": 1}, r.DNCAdded, "entries dated before the period are not counted")
+	require.Equal(t, 10, r.Consents)
+	require.Equal(t, 10, r.Checked)
+
+	type got struct {
+		kind    string
+		attempt int64
+		record  int64
+		gate    string
+		detail  string
+	}
+	var findings []got
+	for _, f := range r.Findings {
+		findings = append(findings, got{f.Kind, f.AttemptID, f.Record, f.Gate, f.Detail})
+		require.Equal(t, "Hearings", f.Campaign)
+	}
+	require.Equal(t, []got{
+		{FindingRevoked, joCall, joRev, GateHad, "revoked 2026-11-16 23:00:00 UTC by email"},
+		{FindingDNC, ivyCall, ivyEntry, GateLate, "staff: asked"},
+		{FindingRevoked, deeCall, deeRev, GateAfter, "revoked 2026-11-10 15:00:00 UTC by email (telemarketing only)"},
+		{FindingConsentTime, cyCall, cy, GateHad, "obtained 2026-11-16 18:00:00 UTC"},
+		{FindingRevoked, bobCall, bobRev, GateAfter, "revoked 2026-11-10 15:00:00 UTC by email"},
+		{FindingConsentTime, halCall, halExpiring, GateUnknown, "expired 2026-11-16 15:00:00 UTC"},
+		{FindingDNC, annCall, annEntry, GateHad, "ivr: pressed 9"},
+	}, findings, "newest first; Eve (her firm's policy then), Gil (consent again), Kim (taken off at the instant) and Dee's key press are not findings")
+	require.Equal(t, 7, r.Found)
+	require.Equal(t, 7, r.Calls)
+	require.Equal(t, 3, r.Had)
+	require.True(t, r.Findings[len(r.Findings)-1].DecidedAt.Equal(day), "when the attempt was recorded, by the database's clock: %s", r.Findings[6].DecidedAt)
+
+	// A period with only Eve's call.
+	r, err = w.s.CallsReport(w.ctx, day.Add(5*time.Hour), day.Add(5*time.Hour+time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Checked)
+	require.Zero(t, r.Found)
+	require.Empty(t, r.Findings)
+	require.NotNil(t, r.Findings)
+
+	// From the day the law makes every revocation reach every purpose,
+	// Eve's firm's policy no longer limits hers.
+	later := consent.RevokeAllFloorFrom().Add(time.Hour)
+	w.attempt("+18605550105", "allow", []string{}, &eve, later, seen, top)
+	r, err = w.s.CallsReport(w.ctx, later, later.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Found)
+	require.Equal(t, FindingRevoked, r.Findings[0].Kind)
+
+	_, err = w.s.CallsReport(w.ctx, to, from)
+	require.ErrorIs(t, err, ErrPeriod)
+}
+
+// A report lists the newest findings and counts them all.
+func TestCallsReportCutsFindings(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550101\n")
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'ivr', 'pressed 9', '2026-11-01T15:00:00Z')`)
+	base := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
+	w.exec(`
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, created_at)
+		SELECT $1, k.id, g, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $2::timestamptz + g * interval '1 second'
+		  FROM contacts k, generate_series(1, $3::int) g WHERE k.list_id = $4`, w.c.ID, base, MaxReportFindings+1, w.listID)
+	r, err := w.s.CallsReport(w.ctx, base, base.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, MaxReportFindings+1, r.Found)
+	require.Equal(t, MaxReportFindings+1, r.Calls)
+	require.Len(t, r.Findings, MaxReportFindings)
+	require.True(t, r.Findings[0].DecidedAt.Equal(base.Add(time.Duration(MaxReportFindings+1)*time.Second)), "newest first")
+	require.True(t, r.Findings[MaxReportFindings-1].DecidedAt.Equal(base.Add(2*time.Second)), "the oldest is left out")
+}
+
+func TestReportPeriod(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	now := time.Date(2026, 11, 27, 15, 30, 0, 0, time.UTC) // 10:30 in New York
+	for _, c := range []struct {
+		from, to   string
+		start, end string
+	}{
+		{"", "", "2026-10-28T00:00:00-04:00", "2026-11-27T15:30:00Z"},
+		{"2026-11-01", "2026-11-01", "2026-11-01T00:00:00-04:00", "2026-11-02T00:00:00-05:00"}, // clocks fall back: 25 hours
+		{"2026-03-08", "2026-03-08", "2026-03-08T00:00:00-05:00", "2026-03-09T00:00:00-04:00"}, // spring forward: 23 hours
+		{"", "2026-10-15", "2026-09-16T00:00:00-04:00", "2026-10-16T00:00:00-04:00"},           // 30 days to the 15th, included
+		{"2026-11-20T12:00:00Z", "2026-11-21T12:00:00Z", "2026-11-20T12:00:00Z", "2026-11-21T12:00:00Z"},
+	} {
+		start, end, err := ReportPeriod(c.from, c.to, ny, now)
+		require.NoError(t, err, "%+v", c)
+		want := func(s string) time.Time {
+			v, err := time.Parse(time.RFC3339, s)
+			require.NoError(t, err)
+			return v
+		}
+		require.True(t, start.Equal(want(c.start)), "%+v: start %s", c, start)
+		require.True(t, end.Equal(want(c.end)), "%+v: end %s", c, end)
+	}
+	_, _, err = ReportPeriod("yesterday", "", ny, now)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, _, err = ReportPeriod("", "2026-13-01", ny, now)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, _, err = ReportPeriod("2026-11-03", "2026-11-01", ny, now)
+	require.ErrorIs(t, err, ErrPeriod)
+	require.ErrorContains(t, err, "from 2026-11-03T00:00:00-05:00 to 2026-11-02T00:00:00-05:00")
+}

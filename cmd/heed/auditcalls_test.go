@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+func TestCLIAuditCalls(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	out, _, err := runHeed(env, "audit", "calls")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "decisions:                  none")
+	require.Contains(t, out, "checked 0 allowed call(s) against the records: 0 finding(s)")
+
+	// A number on the internal list, and an allowed call to it an hour
+	// later, in the default period.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `
+		WITH l AS (INSERT INTO contact_lists (name) VALUES ('l') RETURNING id),
+		     k AS (INSERT INTO contacts (list_id, name, phone) SELECT id, 'Ann', '+18605550101' FROM l RETURNING id, list_id),
+		     c AS (INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status) SELECT 'Hearings', 'informational', list_id, 'Hi', '+18605550100', 'running' FROM k RETURNING id),
+		     d AS (INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'ivr', 'pressed 9', now() - interval '2 hours'))
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, created_at)
+		SELECT c.id, k.id, 1, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', now() - interval '1 hour' FROM c, k`)
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "audit", "calls")
+	require.ErrorIs(t, err, errFindings, "a finding fails the command, for a scheduled check")
+	require.Equal(t, 3, exitCode(err), "told apart from a report that could not run")
+	require.Contains(t, out, "decisions:                  allow 1")
+	require.Contains(t, out, "internal do-not-call added: ivr 1")
+	require.Contains(t, out, "1 finding(s) in 1 call(s), 0 of them records the gate had")
+	require.Regexp(t, `attempt \d+ \(campaign \d+, Hearings\) to \+18605550101 decided .*: dnc.internal, record \d+ \(ivr: pressed 9\), recorded .*; heed did not keep what the gate had read then`, out)
+
+	out, _, err = runHeed(env, "audit", "calls", "--json", "--from", "2026-01-01")
+	require.ErrorIs(t, err, errFindings)
+	var r struct {
+		Found    int `json:"found"`
+		Findings []struct {
+			Kind string `json:"kind"`
+		} `json:"findings"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	require.Equal(t, 1, r.Found)
+	require.Equal(t, "dnc.internal", r.Findings[0].Kind)
+
+	// A period before the call finds nothing.
+	out, _, err = runHeed(env, "audit", "calls", "--from", "2026-01-01", "--to", "2026-01-31")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "calls decided from 2026-01-01 00:00 EST to 2026-02-01 00:00 EST")
+
+	for _, args := range [][]string{{"--from", "yesterday"}, {"--from", "2026-02-01", "--to", "2026-01-01"}, {"--time-zone", "Mars/Base"}} {
+		_, _, err = runHeed(env, append([]string{"audit", "calls"}, args...)...)
+		require.ErrorIs(t, err, errUsage, "%v", args)
+	}
+}

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heed-dialer/heed/campaign"
+)
+
+// reportData is what the calls report template shows.
+type reportData struct {
+	// From and To are the period as asked for, to refill the form.
+	From, To string
+	Report   *campaign.CallsReport
+}
+
+// callsReport reads the period of a calls report request (from and to,
+// dates in the firm's zone or RFC 3339 instants) and makes the report.
+func (s *Server) callsReport(c echo.Context) (campaign.CallsReport, error) {
+	now := time.Now
+	if s.cfg.Now != nil {
+		now = s.cfg.Now
+	}
+	from, to, err := campaign.ReportPeriod(c.QueryParam("from"), c.QueryParam("to"), s.zone(), now())
+	if errors.Is(err, campaign.ErrInvalid) || errors.Is(err, campaign.ErrPeriod) {
+		return campaign.CallsReport{}, echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+	}
+	if err != nil {
+		return campaign.CallsReport{}, err
+	}
+	return s.cfg.Campaigns.CallsReport(c.Request().Context(), from, to)
+}
+
+// reportPage shows the calls report: what heed decided in the period, the
+// opt-outs and consents it recorded, and every allowed call checked
+// against the records.
+func (s *Server) reportPage(c echo.Context) error {
+	d := reportData{From: c.QueryParam("from"), To: c.QueryParam("to")}
+	r, err := s.callsReport(c)
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return s.render(c, he.Code, "report", page{Title: "Calls report", Error: fmt.Sprint(he.Message), Data: d})
+	}
+	if err != nil {
+		return err
+	}
+	d.Report = &r
+	return s.render(c, http.StatusOK, "report", page{Title: "Calls report", Data: d})
+}
+
+// apiReport answers the calls report as JSON.
+func (s *Server) apiReport(c echo.Context) error {
+	r, err := s.callsReport(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

@@ -1,0 +1,85 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCallsReportPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	listID := insertList(t, b, "report", "Ann Lee", "Bob Moss")
+	var campaignID, bad int64
+	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
+		VALUES ('Hearings', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
+	_, err := b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'staff', 'asked', now() - interval '3 hours')`)
+	require.NoError(t, err)
+	// Ann's call was allowed after her opt-out; Bob's was denied.
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
+		SELECT $1, id, 1, phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'answered', now() - interval '1 hour'
+		  FROM contacts WHERE list_id = $2 AND phone = '+18605550101' RETURNING id`, campaignID, listID).Scan(&bad))
+	_, err = b.db.Exec(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
+		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{consent.missing}', 'p', '{}', 'blocked', 'blocked', now() - interval '1 hour'
+		  FROM contacts WHERE list_id = $2 AND phone = '+18605550102'`, campaignID, listID)
+	require.NoError(t, err)
+
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ := atty.get("/campaigns")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `<a href="/reports/calls">Calls report</a>`)
+	code, body, _ = atty.get("/reports/calls")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "1 finding(s) about 1 of 1 allowed call(s).")
+	require.Contains(t, body, "not kept for this call")
+	require.Contains(t, body, fmt.Sprintf(`<a href="/campaigns/%d/attempts/%d">%d</a>`, campaignID, bad, bad))
+	require.Contains(t, body, "<code>dnc.internal</code>")
+	require.Contains(t, body, ": staff: asked</td>")
+	require.Contains(t, body, `<a href="/numbers?phone=%2b18605550101">`)
+	require.Contains(t, body, "<code>consent.missing</code> 1")
+	require.Contains(t, body, "staff 1", "the entry added in the period")
+
+	code, body, _ = atty.get("/reports/calls?from=2026-01-01&to=2026-01-31")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "No finding: none of the 0 allowed call(s)")
+	require.Contains(t, body, `value="2026-01-01"`, "the period comes back in the form")
+	code, body, _ = atty.get("/reports/calls?from=soon")
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "want a date such as 2026-11-01")
+	code, body, _ = atty.get("/reports/calls?from=2026-02-01&to=2026-01-01")
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "the period ends before it starts")
+
+	para := b.browser(t)
+	code, _ = para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, _, _ = para.get("/reports/calls")
+	require.Equal(t, http.StatusForbidden, code)
+
+	code, out := b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls", "")
+	require.Equal(t, http.StatusOK, code, out)
+	var r struct {
+		Decisions map[string]int `json:"decisions"`
+		Found     int            `json:"found"`
+		Findings  []struct {
+			AttemptID int64 `json:"attempt_id"`
+		} `json:"findings"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, map[string]int{"allow": 1, "deny": 1}, r.Decisions)
+	require.Equal(t, 1, r.Found)
+	require.Equal(t, bad, r.Findings[0].AttemptID)
+	code, _ = b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1/reports/calls", "")
+	require.Equal(t, http.StatusForbidden, code)
+	code, _ = b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls?to=x", "")
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+}
