@@ -74,19 +74,19 @@ const (
 
 // What the gate knew of a finding's record when it decided the call.
 const (
-	// GateHad: the gate's indexes had applied the record (its change-log
-	// position was at or below the attempt's index_seq). The gate allowed
-	// the call with the record in hand: a defect to report.
+	// GateHad says the gate's indexes had applied the record (its
+	// change-log position was at or below the attempt's index_seq): the
+	// gate allowed the call with the record in hand, a defect to report.
 	GateHad = "had"
-	// GateLate: the record was committed after the gate read its indexes
-	// but before the attempt was recorded (index_top): it reached heed
-	// while the call was being decided.
+	// GateLate says the record was committed after the gate read its
+	// indexes but before the attempt was recorded (index_top): it reached
+	// heed while the call was being decided.
 	GateLate = "late"
-	// GateAfter: the record was written after the attempt, dated before it
-	// (a revocation entered days after it was made, say).
+	// GateAfter says the record was written after the attempt, though
+	// dated before it (a revocation entered days after it was made, say).
 	GateAfter = "after"
-	// GateUnknown: the attempt was recorded before heed kept the positions
-	// that tell.
+	// GateUnknown says the attempt was recorded before heed kept the
+	// change-log positions that tell.
 	GateUnknown = "unknown"
 )
 
@@ -170,14 +170,14 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 	r := CallsReport{From: from, To: to, Decisions: map[string]int{}, Outcomes: map[string]int{}, Reasons: map[string]map[string]int{},
 		OptOuts: map[string]int{}, DNCAdded: map[string]int{}, Findings: []Finding{}}
 	counts := []struct {
-		query string
-		into  func(k1, k2 string, n int)
+		name, query string
+		into        func(k1, k2 string, n int)
 	}{
-		{`SELECT decision, '', count(*) FROM attempts WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+		{"decisions", `SELECT decision, '', count(*) FROM attempts WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
 			func(k, _ string, n int) { r.Decisions[k] = n }},
-		{`SELECT outcome, '', count(*) FROM attempts WHERE created_at >= $1 AND created_at < $2 AND decision = 'allow' GROUP BY 1`,
+		{"outcomes", `SELECT outcome, '', count(*) FROM attempts WHERE created_at >= $1 AND created_at < $2 AND decision = 'allow' GROUP BY 1`,
 			func(k, _ string, n int) { r.Outcomes[k] = n }},
-		{`SELECT decision, reason, count(*) FROM attempts, unnest(reasons) reason
+		{"reasons", `SELECT decision, reason, count(*) FROM attempts, unnest(reasons) reason
 		   WHERE created_at >= $1 AND created_at < $2 AND decision <> 'allow' GROUP BY 1, 2`,
 			func(d, reason string, n int) {
 				if r.Reasons[d] == nil {
@@ -185,11 +185,11 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 				}
 				r.Reasons[d][reason] = n
 			}},
-		{`SELECT method, '', count(*) FROM revocations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+		{"opt-outs", `SELECT method, '', count(*) FROM revocations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
 			func(k, _ string, n int) { r.OptOuts[k] = n }},
-		{`SELECT method, '', count(*) FROM dnc_internal WHERE added_at >= $1 AND added_at < $2 GROUP BY 1`,
+		{"do-not-call entries", `SELECT method, '', count(*) FROM dnc_internal WHERE added_at >= $1 AND added_at < $2 GROUP BY 1`,
 			func(k, _ string, n int) { r.DNCAdded[k] = n }},
-		{`SELECT '', '', count(*) FROM consents WHERE created_at >= $1 AND created_at < $2`,
+		{"consents", `SELECT '', '', count(*) FROM consents WHERE created_at >= $1 AND created_at < $2`,
 			func(_, _ string, n int) { r.Consents = n }},
 	}
 	// One snapshot: the counts, the findings' count and their list agree
@@ -198,31 +198,30 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 		for _, c := range counts {
 			rows, err := tx.Query(ctx, c.query, from, to)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			var (
 				k1, k2 string
 				n      int
 			)
 			if _, err := pgx.ForEachRow(rows, []any{&k1, &k2, &n}, func() error { c.into(k1, k2, n); return nil }); err != nil {
-				return err
+				return fmt.Errorf("%s: %w", c.name, err)
 			}
 		}
 		r.Checked = r.Decisions["allow"]
-		floor := consent.RevokeAllFloorFrom()
-		err := tx.QueryRow(ctx, `SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE seq <= seen_seq) FROM (`+reportFound+`) f`,
-			from, to, floor).Scan(&r.Found, &r.Calls, &r.Had)
-		if err != nil {
-			return fmt.Errorf("checks: %w", err)
-		}
-		rows, err := tx.Query(ctx, `SELECT id, campaign_id, campaign, phone, decided, kind, record, recorded_at, `+reportGate+`, detail
-			FROM (`+reportFound+`) f ORDER BY decided DESC, id DESC, kind, record LIMIT $4`, from, to, floor, MaxReportFindings)
+		// The checks run once: their findings, counted, and the newest
+		// listed. Findings are rare, but a bad day's can be many.
+		rows, err := tx.Query(ctx, `WITH f AS MATERIALIZED (`+reportFound+`)
+			SELECT id, campaign_id, campaign, phone, decided, kind, record, recorded_at, `+reportGate+`, detail,
+			       (SELECT count(*) FROM f), (SELECT count(DISTINCT id) FROM f), (SELECT count(*) FROM f WHERE seq <= seen_seq)
+			  FROM f ORDER BY decided DESC, id DESC, kind, record LIMIT $4`, from, to, consent.RevokeAllFloorFrom(), MaxReportFindings)
 		if err != nil {
 			return fmt.Errorf("checks: %w", err)
 		}
 		r.Findings, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Finding, error) {
 			var f Finding
-			err := row.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &f.Kind, &f.Record, &f.RecordedAt, &f.Gate, &f.Detail)
+			err := row.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &f.Kind, &f.Record, &f.RecordedAt, &f.Gate, &f.Detail,
+				&r.Found, &r.Calls, &r.Had)
 			return f, err
 		})
 		if err != nil {

@@ -58,10 +58,11 @@ func TestRestoreContact(t *testing.T) {
 		c.ID, ids["Bob"], ids["Cid"])
 	require.NoError(t, err)
 
-	// Ann is withdrawn by mistake, an hour after she was due, and put
-	// back: pending again, due at once.
-	_, err = db.Exec(ctx, `UPDATE campaign_targets SET next_attempt_at = now() + interval '1 hour' WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ids["Ann"])
-	require.NoError(t, err)
+	// Ann, due again in an hour (a retry delay), is withdrawn by mistake
+	// and put back: pending again, and due when she was due, not at once.
+	var wasDue time.Time
+	require.NoError(t, db.QueryRow(ctx, `UPDATE campaign_targets SET next_attempt_at = now() + interval '1 hour' WHERE campaign_id = $1 AND contact_id = $2
+		RETURNING next_attempt_at`, c.ID, ids["Ann"]).Scan(&wasDue))
 	require.NoError(t, s.SkipContact(ctx, c.ID, ids["Ann"], pat, "hearing cancelled"))
 	before := time.Now()
 	require.NoError(t, s.RestoreContact(ctx, c.ID, ids["Ann"], sam))
@@ -73,7 +74,7 @@ func TestRestoreContact(t *testing.T) {
 	require.NoError(t, db.QueryRow(ctx, `SELECT state, next_attempt_at, restored_at, restored_by, skipped_by FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`,
 		c.ID, ids["Ann"]).Scan(&state, &due, &restoredAt, &restoredBy, &skippedBy))
 	require.Equal(t, "pending", state)
-	require.False(t, due.After(time.Now()), "due now")
+	require.True(t, due.Equal(wasDue), "the retry delay still holds: due %s, was due %s", due, wasDue)
 	require.WithinDuration(t, before, restoredAt, time.Minute)
 	require.Equal(t, sam, restoredBy)
 	require.Equal(t, pat, skippedBy, "the withdrawal's columns stay")
@@ -105,7 +106,7 @@ func TestRestoreContact(t *testing.T) {
 	require.Equal(t, c.Generation+1, got.Generation)
 	require.Equal(t, 1, jobs(got.Generation))
 	require.Equal(t, 0, got.Counts.Skipped)
-	open, ok := got.plan.next(time.Now())
+	open, ok := got.plan.next(wasDue)
 	require.True(t, ok)
 	due2, err := NewStore(db).Due(ctx, c.ID, 10, open)
 	require.NoError(t, err)
@@ -118,7 +119,11 @@ func TestRestoreContact(t *testing.T) {
 	require.Nil(t, ann.Skipped)
 	require.NotNil(t, ann.Restored)
 	require.Equal(t, "sam@firm.test", ann.Restored.By)
-	require.Equal(t, Skip{At: ann.Restored.Withdrawal.At, By: "pat@firm.test", Note: "hearing cancelled"}, ann.Restored.Withdrawal)
+	var skippedAt time.Time
+	require.NoError(t, db.QueryRow(ctx, `SELECT skipped_at FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ids["Ann"]).Scan(&skippedAt))
+	require.True(t, skippedAt.Equal(ann.Restored.Withdrawal.At), "the withdrawal's time")
+	require.Equal(t, "pat@firm.test", ann.Restored.Withdrawal.By)
+	require.Equal(t, "hearing cancelled", ann.Restored.Withdrawal.Note)
 	require.NotNil(t, ann.Next, "due")
 	var csv strings.Builder
 	require.NoError(t, s.ExportCampaignContacts(ctx, c.ID, ResultQuery{Search: "Ann"}, &csv))
@@ -157,6 +162,8 @@ func TestRestoreContact(t *testing.T) {
 	// does not run, and its audit row names who changed it.
 	_, err = s.Pause(ctx, c.ID)
 	require.NoError(t, err)
+	var dueBefore time.Time
+	require.NoError(t, db.QueryRow(ctx, `SELECT next_attempt_at FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ids["Ann"]).Scan(&dueBefore))
 	require.NoError(t, s.SkipContact(ctx, c.ID, ids["Ann"], pat, "again"))
 	require.NotNil(t, contact("Ann").Skipped, "withdrawn again: skipped, whatever came before")
 	require.Nil(t, contact("Ann").Restored)
@@ -165,7 +172,7 @@ func TestRestoreContact(t *testing.T) {
 	got = get()
 	require.Equal(t, StatusPaused, got.Status)
 	require.Equal(t, gen, got.Generation, "a paused campaign does not run")
-	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending' AND next_attempt_at <= now()`, c.ID, ids["Ann"]))
+	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending' AND next_attempt_at = $3`, c.ID, ids["Ann"], dueBefore), "pending, due when she was (her deferral holds)")
 	var by int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT (details->>'updated_by')::bigint FROM audit_log WHERE tbl = 'campaigns' AND row_id = $1 ORDER BY seq DESC LIMIT 1`, c.ID).Scan(&by))
 	require.Equal(t, sam, by)

@@ -51,13 +51,10 @@ func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note
 			if tag.RowsAffected() == 1 {
 				return nil
 			}
-			var state string
-			err = tx.QueryRow(ctx, `SELECT state FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, id, contactID).Scan(&state)
+			state, err := targetState(ctx, tx, id, contactID)
 			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				return fmt.Errorf("contact %d: %w", contactID, ErrNotFound)
 			case err != nil:
-				return fmt.Errorf("skip: %w", err)
+				return err
 			case state == "skipped":
 				return nil
 			case state == "dialing":
@@ -76,7 +73,8 @@ func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note
 
 // RestoreContact puts contact contactID, withdrawn from campaign id by
 // SkipContact, back among the contacts the campaign calls: its target is
-// pending again, due at once, with by (a user, or 0) and the time recorded
+// pending again, due when it was due before (a retry delay or a deferral
+// still holds) or at once, with by (a user, or 0) and the time recorded
 // on it (restored_by, restored_at) beside its withdrawal's, and the gate
 // decides each of its attempts as any other's. It is for a running or
 // paused campaign, and for a completed one (completed, it may be, because
@@ -98,7 +96,9 @@ func (s *Service) RestoreContact(ctx context.Context, id, contactID, by int64) e
 		// A withdrawal needs the campaign's row FOR SHARE, which this
 		// holds: a target the update does not find skipped cannot become
 		// so before its state is read below.
-		tag, err := tx.Exec(ctx, `UPDATE campaign_targets SET state = 'pending', next_attempt_at = now(), restored_at = now(), restored_by = NULLIF($3::bigint, 0)
+		// It is due when it was due before it was withdrawn (a retry delay
+		// or a deferral still holds), or at once.
+		tag, err := tx.Exec(ctx, `UPDATE campaign_targets SET state = 'pending', next_attempt_at = greatest(next_attempt_at, now()), restored_at = now(), restored_by = NULLIF($3::bigint, 0)
 			WHERE campaign_id = $1 AND contact_id = $2 AND state = 'skipped'`, id, contactID, by)
 		if err != nil {
 			return fmt.Errorf("put back: %w", err)
@@ -106,13 +106,10 @@ func (s *Service) RestoreContact(ctx context.Context, id, contactID, by int64) e
 		if tag.RowsAffected() == 1 {
 			return s.callAgain(ctx, tx, id, status, gen, by)
 		}
-		var state string
-		err = tx.QueryRow(ctx, `SELECT state FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, id, contactID).Scan(&state)
+		state, err := targetState(ctx, tx, id, contactID)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("contact %d: %w", contactID, ErrNotFound)
 		case err != nil:
-			return fmt.Errorf("put back: %w", err)
+			return err
 		case state == "pending":
 			return nil
 		case state == "dialing":
@@ -137,4 +134,20 @@ func canRestore(st Status) error {
 		return fmt.Errorf("a draft has no withdrawn contacts: it calls its list's contacts when it starts: %w", ErrInvalidTransition)
 	}
 	return fmt.Errorf("put back a contact in a %s campaign, which calls no one again: copy it into a new campaign: %w", st, ErrInvalidTransition)
+}
+
+// targetState reads the state of contact contactID's target in campaign
+// id, by a statement of its own in tx (which sees what made an update of
+// the target miss it), or returns an error wrapping ErrNotFound when the
+// campaign has no such contact.
+func targetState(ctx context.Context, tx pgx.Tx, id, contactID int64) (string, error) {
+	var state string
+	err := tx.QueryRow(ctx, `SELECT state FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, id, contactID).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("contact %d: %w", contactID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("contact %d: state: %w", contactID, err)
+	}
+	return state, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/campaign"
-	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/sheet"
 )
 
@@ -21,8 +20,7 @@ import (
 const apiBodyLimit = 1 << 20
 
 func (s *Server) apiRoutes(g *echo.Group) {
-	all := apiRole(account.RoleAdmin, account.RoleAttorney, account.RoleParalegal)
-	runners := apiRole(account.RoleAdmin, account.RoleParalegal)
+	all, runners := apiRole(everyRole...), apiRole(runnerRoles...)
 	g.GET("/campaigns", s.apiCampaigns, all)
 	g.POST("/campaigns", s.apiCreateCampaign, runners, limitBody(apiBodyLimit))
 	g.GET("/campaigns/:id", s.apiCampaign, all)
@@ -37,10 +35,10 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.POST("/campaigns/:id/contacts/:cid/skip", s.apiSkipContact, runners, limitBody(apiBodyLimit))
 	g.POST("/campaigns/:id/contacts/:cid/restore", s.apiRestoreContact, runners)
 	g.GET("/campaigns/:id/attempts/:aid", s.apiAttempt, all)
-	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(account.RoleAdmin, account.RoleAttorney))
+	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(reviewerRoles...))
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/numbers/:phone", s.apiNumber, all)
-	g.GET("/reports/calls", s.apiReport, apiRole(account.RoleAdmin, account.RoleAttorney))
+	g.GET("/reports/calls", s.apiReport, apiRole(reviewerRoles...))
 	g.GET("/lists", s.apiLists, runners)
 	g.GET("/lists/:id/contacts", s.apiListContacts, runners)
 	g.POST("/lists/import", s.apiImportContacts, runners, limitBody(s.cfg.UploadLimit))

@@ -16,7 +16,6 @@ import (
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
-	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -95,20 +94,13 @@ type numberData struct {
 	CanSeeOverrides, CanOpenLists bool
 }
 
-// The roles that may open the pages a number's page links to, as their
-// routes allow them.
-var (
-	overrideReaders = []account.Role{account.RoleAdmin, account.RoleAttorney}
-	listReaders     = []account.Role{account.RoleAdmin, account.RoleParalegal}
-)
-
 // numberPage looks a number up: the contacts with it, every attempt to
 // call it, its consents, revocations, do-not-call entries and lists, and
 // what the gate would decide for a call of each purpose now.
 func (s *Server) numberPage(c echo.Context) error {
 	d := numberData{Query: strings.TrimSpace(c.QueryParam("phone"))}
 	role := currentUser(c).Role
-	d.CanSeeOverrides, d.CanOpenLists = slices.Contains(overrideReaders, role), slices.Contains(listReaders, role)
+	d.CanSeeOverrides, d.CanOpenLists = slices.Contains(reviewerRoles, role), slices.Contains(runnerRoles, role)
 	if d.Query == "" {
 		return s.render(c, http.StatusOK, "number", page{Title: "Look up a number", Data: d})
 	}
@@ -165,11 +157,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	if err != nil {
 		return numberRecord{}, err
 	}
-	now := time.Now
-	if s.cfg.Now != nil {
-		now = s.cfg.Now
-	}
-	r := numberRecord{NumberHistory: h, At: now()}
+	r := numberRecord{NumberHistory: h, At: s.cfg.Now()}
 	overrides, err := consent.NewOverrideStore(s.cfg.DB).List(ctx, n)
 	if err != nil {
 		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)

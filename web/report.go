@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,11 +20,7 @@ type reportData struct {
 // callsReport reads the period of a calls report request (from and to,
 // dates in the firm's zone or RFC 3339 instants) and makes the report.
 func (s *Server) callsReport(c echo.Context) (campaign.CallsReport, error) {
-	now := time.Now
-	if s.cfg.Now != nil {
-		now = s.cfg.Now
-	}
-	from, to, err := campaign.ReportPeriod(c.QueryParam("from"), c.QueryParam("to"), s.zone(), now())
+	from, to, err := campaign.ReportPeriod(c.QueryParam("from"), c.QueryParam("to"), s.zone(), s.cfg.Now())
 	if errors.Is(err, campaign.ErrInvalid) || errors.Is(err, campaign.ErrPeriod) {
 		return campaign.CallsReport{}, echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
 	}

@@ -84,8 +84,8 @@ type Config struct {
 	// Preview answers a number's page's "if called now" with the pacing
 	// loop's own decision (dialer.Pacer); nil leaves that part out.
 	Preview Previewer
-	// Now returns the current time for the number page's decisions; nil
-	// means time.Now.
+	// Now returns the current time for the number page's decisions and
+	// the calls report's default period; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -107,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Consents == nil {
 		cfg.Consents = consent.NewLedger(cfg.DB)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.TimeZone == nil {
 		zone, err := time.LoadLocation(campaign.DefaultTimeZone)
@@ -139,6 +142,16 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// The roles of the routes, by what they may do: every role reads
+// campaigns; paralegals and admins run them and manage the contact lists;
+// attorneys and admins review (recordings, overrides, settings, the calls
+// report).
+var (
+	everyRole     = []account.Role{account.RoleAdmin, account.RoleAttorney, account.RoleParalegal}
+	runnerRoles   = []account.Role{account.RoleAdmin, account.RoleParalegal}
+	reviewerRoles = []account.Role{account.RoleAdmin, account.RoleAttorney}
+)
 
 // zone is the firm's time zone, which pages show times in.
 func (s *Server) zone() *time.Location { return s.cfg.TimeZone }
@@ -193,9 +206,7 @@ func (s *Server) routes() {
 	ui.POST("/signout", s.signout, s.require())
 	ui.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/campaigns") }, s.require())
 
-	all := []account.Role{account.RoleAdmin, account.RoleAttorney, account.RoleParalegal}
-	runners := []account.Role{account.RoleAdmin, account.RoleParalegal}
-	admin := []account.Role{account.RoleAdmin}
+	all, runners, admin := everyRole, runnerRoles, []account.Role{account.RoleAdmin}
 	ui.GET("/campaigns", s.campaignsPage, s.require(all...))
 	ui.GET("/campaigns/new", s.newCampaignPage, s.require(runners...))
 	ui.POST("/campaigns", s.createCampaign, s.require(runners...))
@@ -214,9 +225,9 @@ func (s *Server) routes() {
 	ui.POST("/campaigns/:id/contacts/:cid/skip", s.skipContact, s.require(runners...))
 	ui.POST("/campaigns/:id/contacts/:cid/restore", s.restoreContact, s.require(runners...))
 	ui.GET("/campaigns/:id/attempts/:aid", s.attemptPage, s.require(all...))
-	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.GET("/campaigns/:id/attempts/:aid/recording", s.recording, s.require(reviewerRoles...))
 	ui.GET("/numbers", s.numberPage, s.require(all...))
-	ui.GET("/reports/calls", s.reportPage, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.GET("/reports/calls", s.reportPage, s.require(reviewerRoles...))
 	ui.GET("/lists", s.listsPage, s.require(runners...))
 	ui.GET("/lists/:id", s.contactsPage, s.require(runners...))
 	ui.POST("/lists/:id/optout", s.optOutContact, s.require(runners...))
@@ -234,10 +245,10 @@ func (s *Server) routes() {
 	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...))
-	ui.GET("/overrides", s.overridesPage, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.GET("/overrides", s.overridesPage, s.require(reviewerRoles...))
 	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney))
 	ui.POST("/overrides/:id/withdraw", s.withdrawOverride, s.require(account.RoleAttorney))
-	ui.GET("/admin/settings", s.settingsPage, s.require(account.RoleAdmin, account.RoleAttorney))
+	ui.GET("/admin/settings", s.settingsPage, s.require(reviewerRoles...))
 	ui.POST("/admin/settings", s.saveSettings, s.require(admin...))
 }
 
