@@ -42,6 +42,13 @@ type CallsReport struct {
 	OptOuts  map[string]int `json:"opt_outs"`
 	DNCAdded map[string]int `json:"dnc_added"`
 	Consents int            `json:"consents_recorded"`
+	// Withdrawn counts the contacts withdrawn from a campaign in the
+	// period (SkipContact), and PutBack those put back (RestoreContact),
+	// by each contact's latest withdrawal and return: a withdrawal is not
+	// a do-not-call request, and a note that reads like one is worth a
+	// look.
+	Withdrawn int `json:"withdrawn"`
+	PutBack   int `json:"put_back"`
 	// Checked counts the allowed attempts checked. Findings lists the
 	// problems found, newest first, at most MaxReportFindings; Found
 	// counts them all, Calls the attempts they are about, and Had those
@@ -191,6 +198,15 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 			func(k, _ string, n int) { r.DNCAdded[k] = n }},
 		{"consents", `SELECT '', '', count(*) FROM consents WHERE created_at >= $1 AND created_at < $2`,
 			func(_, _ string, n int) { r.Consents = n }},
+		{"withdrawals", `SELECT 'withdrawn', '', count(*) FROM campaign_targets WHERE skipped_at >= $1 AND skipped_at < $2
+		  UNION ALL SELECT 'put back', '', count(*) FROM campaign_targets WHERE restored_at >= $1 AND restored_at < $2`,
+			func(k, _ string, n int) {
+				if k == "withdrawn" {
+					r.Withdrawn = n
+				} else {
+					r.PutBack = n
+				}
+			}},
 	}
 	// One snapshot: the counts, the findings' count and their list agree
 	// however many calls are being recorded meanwhile.

@@ -137,6 +137,9 @@ func TestCallsReport(t *testing.T) {
 	w.attempt("+18605550101", "allow", []string{}, &ann, day.Add(-48*time.Hour), seen, top)
 	w.exec(`INSERT INTO dnc_internal (phone, method, source) VALUES ('+18605550199', 'staff', 'asked')`)
 
+	// Ann and Bob were withdrawn today, and Bob put back.
+	w.exec(`UPDATE campaign_targets SET skipped_at = now(), restored_at = CASE WHEN contact_id = (SELECT id FROM contacts WHERE list_id = $2 AND phone = '+18605550102') THEN now() END
+		WHERE campaign_id = $1 AND contact_id IN (SELECT id FROM contacts WHERE list_id = $2 AND phone IN ('+18605550101', '+18605550102'))`, w.c.ID, w.listID)
 	from, to := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), time.Now().Add(24*time.Hour)
 	r, err := w.s.CallsReport(w.ctx, from, to)
 	require.NoError(t, err)
@@ -146,6 +149,8 @@ func TestCallsReport(t *testing.T) {
 	require.Equal(t, map[string]int{"email": 5}, r.OptOuts, "the revocations recorded in the period, whenever dated")
 	require.Equal(t, map[string]int{"staff": 2, "ivr": 1}, r.DNCAdded, "entries dated before the period are not counted")
 	require.Equal(t, 10, r.Consents)
+	require.Equal(t, 2, r.Withdrawn)
+	require.Equal(t, 1, r.PutBack)
 	require.Equal(t, 10, r.Checked)
 
 	type got struct {

@@ -76,6 +76,7 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 	fmt.Fprintf(w, "opt-outs recorded:          %s\n", counted(r.OptOuts))
 	fmt.Fprintf(w, "internal do-not-call added: %s\n", counted(r.DNCAdded))
 	fmt.Fprintf(w, "consent records written:    %d\n", r.Consents)
+	fmt.Fprintf(w, "contacts withdrawn:         %d (put back: %d)\n", r.Withdrawn, r.PutBack)
 	fmt.Fprintf(w, "checked %d allowed call(s) against the records: %d finding(s) in %d call(s), %d of them records the gate had\n",
 		r.Checked, r.Found, r.Calls, r.Had)
 	for _, f := range r.Findings {
