@@ -19,19 +19,8 @@ func TestRestoreContact(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	ctx := context.Background()
-	listID := importList(t, s, "restore", "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
-	draft, err := s.Create(ctx, NewCampaign{Name: "d", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	ids := map[string]int64{}
-	for _, n := range []string{"Ann", "Bob", "Cid"} {
-		var id int64
-		require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = $2`, listID, n).Scan(&id))
-		ids[n] = id
-	}
+	draft, c, ids := withdrawable(t, s, db, "restore")
+	var err error
 	user := func(email string) int64 {
 		var id int64
 		require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ($1, 'paralegal', 'x') RETURNING id`, email).Scan(&id))

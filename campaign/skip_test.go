@@ -18,19 +18,8 @@ func TestSkipContact(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	ctx := context.Background()
-	listID := importList(t, s, "skip", "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
-	draft, err := s.Create(ctx, NewCampaign{Name: "d", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	ids := map[string]int64{}
-	for _, n := range []string{"Ann", "Bob", "Cid"} {
-		var id int64
-		require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = $2`, listID, n).Scan(&id))
-		ids[n] = id
-	}
+	draft, c, ids := withdrawable(t, s, db, "skip")
+	var err error
 	var userID int64
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('pat@firm.test', 'paralegal', 'x') RETURNING id`).Scan(&userID))
 	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = CASE contact_id WHEN $2 THEN 'dialing' WHEN $3 THEN 'done' ELSE state END WHERE campaign_id = $1`,
@@ -201,4 +190,26 @@ func TestDecideNeedsARunningCampaign(t *testing.T) {
 	require.ErrorIs(t, err, dialer.ErrNotDue)
 	require.Zero(t, count(t, db, `SELECT count(*) FROM attempts`))
 	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM campaign_targets WHERE state = 'pending'`), "still due when it resumes")
+}
+
+// withdrawable returns a running campaign and a draft over a new list of
+// Ann, Bob and Cid, and the contacts' ids by name: the setup of the tests
+// that withdraw contacts and put them back.
+func withdrawable(t *testing.T, s *Service, db *pgxpool.Pool, list string) (draft, c Campaign, ids map[string]int64) {
+	t.Helper()
+	ctx := context.Background()
+	listID := importList(t, s, list, "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
+	draft, err := s.Create(ctx, NewCampaign{Name: "d", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	c, err = s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	ids = map[string]int64{}
+	for _, n := range []string{"Ann", "Bob", "Cid"} {
+		var id int64
+		require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1 AND name = $2`, listID, n).Scan(&id))
+		ids[n] = id
+	}
+	return draft, c, ids
 }

@@ -299,12 +299,7 @@ func lookUpNumber(t *testing.T, ctx context.Context) {
 		chromedp.WaitVisible(chromedp.ID("now-table")),
 	))
 	screenshot(t, ctx, "number")
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
-		require.NoError(t, err)
-		return s
-	}
+	text := func(id string) string { return textOf(t, ctx, id) }
 	require.Equal(t, stopped.Phone, text("number"))
 	require.Contains(t, text("lists"), "internal")
 	for _, p := range consent.Purposes() {
@@ -330,16 +325,19 @@ func callsReport(t *testing.T, ctx context.Context) {
 		chromedp.WaitVisible(chromedp.ID("found")),
 	))
 	screenshot(t, ctx, "calls-report")
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
-		require.NoError(t, err)
-		return s
-	}
+	text := func(id string) string { return textOf(t, ctx, id) }
 	require.Contains(t, text("found"), "No finding")
 	require.Contains(t, text("denied"), "dnc.internal 1")
 	require.Contains(t, text("optouts"), "ivr 1")
 	require.Contains(t, text("outcomes"), "opted_out 1")
+}
+
+// textOf returns the text of the page's element id.
+func textOf(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+	require.NoError(t, err)
+	return s
 }
 
 // reviewContacts opens the completed campaign's contacts from its page, as
