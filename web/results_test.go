@@ -409,7 +409,7 @@ func TestRestoreContactPage(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, code)
 	_, body, _ = para.get(base + "?result=skipped")
 	require.Contains(t, body, button("Cid Moss"))
-	require.Contains(t, body, "Call in this campaign again puts a withdrawn contact back, due at once; the rules still decide each of its calls.")
+	require.Contains(t, body, "Call in this campaign again puts a withdrawn contact back, due when it was due before (a retry delay still holds) or at once; the rules still decide each of its calls.")
 	require.NotContains(t, body, "cannot be undone")
 	require.NotContains(t, body, fmt.Sprintf(`id="restore-%d"`, ids["Ann Lee"]), "Ann was not withdrawn")
 
@@ -481,7 +481,7 @@ func TestRestoreContactPage(t *testing.T) {
 	require.NoError(t, err)
 	_, body, _ = para.get(base + "?result=skipped")
 	require.Contains(t, body, button("Eve Roe"))
-	require.Contains(t, body, "Call in this campaign again puts a withdrawn contact back, due at once, and the campaign runs again;")
+	require.Contains(t, body, "Call in this campaign again puts a withdrawn contact back, due when it was due before (a retry delay still holds) or at once, and the campaign runs again;")
 	require.NotContains(t, body, "Don't call withdraws", "a completed campaign withdraws no one")
 	_, err = b.db.Exec(ctx, `UPDATE campaigns SET starts_at = now() - interval '2 days', ends_at = now() - interval '1 hour' WHERE id = $1`, campaignID)
 	require.NoError(t, err)
