@@ -485,6 +485,10 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 			rec[18], rec[19] = csvTime(&a.At), safeCell(a.By)
 		}
 		if r := c.Restored; r != nil {
+			// The withdrawal it undid stays in the case system's copy: the
+			// result column says it is no longer in force.
+			k := r.Withdrawal
+			rec[15], rec[16], rec[17] = csvTime(&k.At), safeCell(k.By), safeCell(k.Note)
 			rec[20], rec[21] = csvTime(&r.At), safeCell(r.By)
 		}
 		if err := cw.Write(rec); err != nil {
