@@ -18,11 +18,7 @@ func TestAttemptRecord(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	ctx := context.Background()
-	listID := importList(t, s, "rec", "name,phone,state,zip,person_ref\nAnn Lee,8605550101,CT,06103,P-1\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
+	listID, c := startOn(t, s, "rec", "name,phone,state,zip,person_ref\nAnn Lee,8605550101,CT,06103,P-1\n")
 	var contactID int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&contactID))
 	e := s.Launch.Engine()

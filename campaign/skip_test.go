@@ -132,15 +132,23 @@ func TestDecideBeforeSkip(t *testing.T) {
 func runningCampaign(t *testing.T) (*Service, *pgxpool.Pool, Campaign, int64) {
 	t.Helper()
 	s, db := newService(t)
+	listID, c := startOn(t, s, "one", "name,phone\nAnn,8605550101\n")
+	var ann int64
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
+	return s, db, c, ann
+}
+
+// startOn imports csv into a new list and starts an informational
+// campaign on it, and returns the list's id and the campaign.
+func startOn(t *testing.T, s *Service, list, csv string) (int64, Campaign) {
+	t.Helper()
 	ctx := context.Background()
-	listID := importList(t, s, "one", "name,phone\nAnn,8605550101\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	listID := importList(t, s, list, csv)
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
 	require.NoError(t, err)
 	c, err = s.Start(ctx, c.ID)
 	require.NoError(t, err)
-	var ann int64
-	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&ann))
-	return s, db, c, ann
+	return listID, c
 }
 
 // TestDecideDoesNotWaitForCampaignLocks records an attempt while another
@@ -198,12 +206,8 @@ func TestDecideNeedsARunningCampaign(t *testing.T) {
 func withdrawable(t *testing.T, s *Service, db *pgxpool.Pool, list string) (draft, c Campaign, ids map[string]int64) {
 	t.Helper()
 	ctx := context.Background()
-	listID := importList(t, s, list, "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
+	listID, c := startOn(t, s, list, "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
 	draft, err := s.Create(ctx, NewCampaign{Name: "d", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Create(ctx, NewCampaign{Name: "c", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
-	require.NoError(t, err)
-	c, err = s.Start(ctx, c.ID)
 	require.NoError(t, err)
 	ids = map[string]int64{}
 	for _, n := range []string{"Ann", "Bob", "Cid"} {

@@ -20,16 +20,13 @@ func TestPacerHoldsCallsPerSecondAndPassesCallSettings(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
 	ctx := context.Background()
-	var listID, campaignID int64
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('p') RETURNING id`).Scan(&listID))
 	const n = 6
-	for i := 1; i <= n; i++ {
-		p := fmt.Sprintf("+1860555013%d", i)
-		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, p)
-		require.NoError(t, err)
-		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, p)
-		require.NoError(t, err)
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+1860555013%d", i+1)
 	}
+	var campaignID int64
+	listID := consentedList(t, db, "p", phones...)
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts,
 		calls_per_second, amd, record)
 		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 10, 1, 5, '{"greeting_ms": 1200, "max_words": 3}', true) RETURNING id`, listID).Scan(&campaignID))

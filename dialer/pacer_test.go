@@ -269,14 +269,8 @@ func TestPacerSkipsWithdrawnContact(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
 	ctx := context.Background()
-	var listID, campaignID int64
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('w') RETURNING id`).Scan(&listID))
-	for _, ph := range []string{"+18605550101", "+18605550102"} {
-		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, ph)
-		require.NoError(t, err)
-		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, ph)
-		require.NoError(t, err)
-	}
+	var campaignID int64
+	listID := consentedList(t, db, "w", "+18605550101", "+18605550102")
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
 		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
 	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
@@ -294,6 +288,22 @@ func TestPacerSkipsWithdrawnContact(t *testing.T) {
 		JOIN contacts k ON k.id = t.contact_id WHERE c.id = $1 AND k.phone = '+18605550102'`, campaignID).Scan(&status, &state))
 	require.Equal(t, "completed", status)
 	require.Equal(t, "skipped", state)
+}
+
+// consentedList makes a list of contacts with the phones, each with an
+// informational voice consent given a day ago, and returns its id.
+func consentedList(t *testing.T, db *pgxpool.Pool, name string, phones ...string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var listID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ($1) RETURNING id`, name).Scan(&listID))
+	for _, ph := range phones {
+		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, ph)
+		require.NoError(t, err)
+		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, ph)
+		require.NoError(t, err)
+	}
+	return listID
 }
 
 // testPacer is a pacer for campaigns in db, with store and lines, the
