@@ -22,9 +22,12 @@ var ErrPeriod = errors.New("the period ends before it starts")
 // for the firm's calls, and the result of checking each call it allowed
 // against the records: no allowed call may have gone to a number on the
 // internal do-not-call list, or relied on a consent that was revoked, not
-// yet given or expired when the call was decided. The checks read the
-// database's records, not the gate's in-memory indexes, so they verify
-// the gate independently.
+// yet given or expired when the call was decided, and each must still be
+// allowed when the engine of the policy it was decided under re-decides
+// it from the records (its windows, caps, consent kind and registry copy's
+// age; FindingRule, FindingHistory). The checks read the database's
+// records, not the gate's in-memory indexes, so they verify the gate
+// independently.
 type CallsReport struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
@@ -77,6 +80,20 @@ const (
 	// FindingConsentTime is an allowed call that relied on a consent given
 	// after the call was decided, or expired by then.
 	FindingConsentTime = "consent.time"
+	// FindingRule is an allowed call that the engine of the policy it was
+	// decided under denies or defers when it re-decides the call from the
+	// records: the request the gate decided as its attempt keeps it (the
+	// number, the contact's state and ZIP, purpose, method, line type,
+	// instant, history and overrides), with the consent it relied on as
+	// the ledger holds it and the national registry copy installed then.
+	// The gate had that request: such a finding is a defect, or an
+	// attempt row changed after it was written.
+	FindingRule = "rule"
+	// FindingHistory is an allowed call the engine allows as recorded but
+	// denies or defers with the calls the attempts table holds before it,
+	// to the numbers its history counted, in place of the history its
+	// request listed: the caps counted too few calls.
+	FindingHistory = "history"
 )
 
 // What the gate knew of a finding's record when it decided the call.
@@ -84,6 +101,9 @@ const (
 	// GateHad says the gate's indexes had applied the record (its
 	// change-log position was at or below the attempt's index_seq): the
 	// gate allowed the call with the record in hand, a defect to report.
+	// Every FindingRule and FindingHistory is GateHad: the request, and
+	// the calls recorded before the attempt, were there when it was
+	// decided.
 	GateHad = "had"
 	// GateLate says the record was committed after the gate read its
 	// indexes but before the attempt was recorded (index_top): it reached
@@ -108,10 +128,11 @@ type Finding struct {
 	// decided it, by the database's clock.
 	DecidedAt time.Time `json:"decided_at"`
 	// Record names the record that contradicts the call: the do-not-call
-	// entry, revocation or consent, by its id.
-	Record int64 `json:"record_id"`
-	// RecordedAt is when that record was written.
-	RecordedAt time.Time `json:"recorded_at"`
+	// entry, revocation or consent, by its id; none (0) for FindingRule
+	// and FindingHistory, which the call's own records contradict.
+	Record int64 `json:"record_id,omitzero"`
+	// RecordedAt is when that record was written, or zero with no Record.
+	RecordedAt time.Time `json:"recorded_at,omitzero"`
 	// Gate says what the gate knew of the record: GateHad, GateLate,
 	// GateAfter or GateUnknown.
 	Gate string `json:"gate"`
@@ -225,16 +246,26 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 			}
 		}
 		r.Checked = r.Decisions["allow"]
+		redecided, err := s.redecide(ctx, tx, from, to)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, len(redecided))
+		for i, f := range redecided {
+			ids[i] = f.AttemptID
+		}
 		// The checks run once: their findings, counted, and the newest
-		// listed. Findings are rare, but a bad day's can be many.
+		// listed. Findings are rare, but a bad day's can be many. The
+		// calls counted are those of these and of the re-decided ones.
 		rows, err := tx.Query(ctx, `WITH f AS MATERIALIZED (`+reportFound+`)
 			SELECT id, campaign_id, campaign, phone, decided, kind, record, recorded_at, `+reportGate+`, detail,
-			       (SELECT count(*) FROM f), (SELECT count(DISTINCT id) FROM f), (SELECT count(*) FROM f WHERE seq <= seen_seq)
-			  FROM f ORDER BY decided DESC, id DESC, kind, record LIMIT $4`, from, to, consent.RevokeAllFloorFrom(), MaxReportFindings)
+			       (SELECT count(*) FROM f), (SELECT count(*) FROM (SELECT id FROM f UNION SELECT unnest($5::bigint[])) c),
+			       (SELECT count(*) FROM f WHERE seq <= seen_seq)
+			  FROM f ORDER BY decided DESC, id DESC, kind, record LIMIT $4`, from, to, consent.RevokeAllFloorFrom(), MaxReportFindings, ids)
 		if err != nil {
 			return fmt.Errorf("checks: %w", err)
 		}
-		r.Findings, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Finding, error) {
+		found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Finding, error) {
 			var f Finding
 			err := row.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &f.Kind, &f.Record, &f.RecordedAt, &f.Gate, &f.Detail,
 				&r.Found, &r.Calls, &r.Had)
@@ -243,12 +274,45 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 		if err != nil {
 			return fmt.Errorf("checks: %w", err)
 		}
+		if len(found) == 0 {
+			// No row carried the count of calls: the re-decided ones, one
+			// finding each.
+			r.Calls = len(ids)
+		}
+		r.Found += len(redecided)
+		r.Had += len(redecided)
+		r.Findings = newestFindings(found, redecided)
 		return nil
 	})
 	if err != nil {
 		return CallsReport{}, fmt.Errorf("campaign: report: %w", err)
 	}
 	return r, nil
+}
+
+// newestFindings merges two lists of findings, each newest first, into
+// the newest MaxReportFindings of both: by when the attempt was recorded,
+// then by attempt, newest first, a's before b's for the same attempt.
+func newestFindings(a, b []Finding) []Finding {
+	out := make([]Finding, 0, min(len(a)+len(b), MaxReportFindings))
+	for len(out) < MaxReportFindings && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || (len(a) > 0 && !newerFinding(b[0], a[0])) {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
+}
+
+// newerFinding reports whether f's attempt comes strictly before g's in
+// the report's order: recorded later, or at the same instant with a
+// greater id.
+func newerFinding(f, g Finding) bool {
+	if !f.DecidedAt.Equal(g.DecidedAt) {
+		return f.DecidedAt.After(g.DecidedAt)
+	}
+	return f.AttemptID > g.AttemptID
 }
 
 // DefaultReportDays is the length of a report period whose start is not

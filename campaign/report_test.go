@@ -3,12 +3,14 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
 )
 
 // reportWorld is a campaign with contacts, and a way to record its
@@ -71,9 +73,10 @@ func (w *reportWorld) revoke(phone string, at time.Time, scope consent.Purpose) 
 func (w *reportWorld) attempt(phone, decision string, reasons []string, consentID *int64, at time.Time, seen, top int64) int64 {
 	w.t.Helper()
 	w.n++
-	input := fmt.Sprintf(`{"at":%q}`, at.Add(-time.Hour).Format(time.RFC3339Nano)) // the dialer's clock, an hour behind
+	const req = `"phone":%q,"purpose":"informational","method":"prerecorded","line":"landline"`
+	input := fmt.Sprintf(`{`+req+`,"at":%q}`, phone, at.Add(-time.Hour).Format(time.RFC3339Nano)) // the dialer's clock, an hour behind
 	if seen > 0 {
-		input = fmt.Sprintf(`{"at":%q,"index_seq":%d,"index_top":%d}`, at.Add(time.Hour).Format(time.RFC3339Nano), seen, top) // an hour ahead
+		input = fmt.Sprintf(`{`+req+`,"at":%q,"index_seq":%d,"index_top":%d}`, phone, at.Add(time.Hour).Format(time.RFC3339Nano), seen, top) // an hour ahead
 	}
 	return w.id(`
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, consent_id, decision_input, status, created_at)
@@ -189,7 +192,7 @@ func TestCallsReport(t *testing.T) {
 
 	// From the day the law makes every revocation reach every purpose,
 	// Eve's firm's policy no longer limits hers.
-	later := consent.RevokeAllFloorFrom().Add(time.Hour)
+	later := consent.RevokeAllFloorFrom().Add(16 * time.Hour) // 11:00 in Connecticut
 	w.attempt("+18605550105", "allow", []string{}, &eve, later, seen, top)
 	r, err = w.s.CallsReport(w.ctx, later, later.Add(time.Second))
 	require.NoError(t, err)
@@ -206,10 +209,11 @@ func TestCallsReportCutsFindings(t *testing.T) {
 	w := newReportWorld(t, "Ann,8605550101\n")
 	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'ivr', 'pressed 9', '2026-11-01T15:00:00Z')`)
 	base := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
+	ann := w.consent("8605550101", base.AddDate(0, -1, 0))
 	w.exec(`
-		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, created_at)
-		SELECT $1, k.id, g, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $2::timestamptz + g * interval '1 second'
-		  FROM contacts k, generate_series(1, $3::int) g WHERE k.list_id = $4`, w.c.ID, base, MaxReportFindings+1, w.listID)
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, consent_id, decision_input, status, created_at)
+		SELECT $1, k.id, g, k.phone, '+18605550100', 'allow', '{}', 'p', $5, '{"method":"prerecorded"}', 'ended', $2::timestamptz + g * interval '1 second'
+		  FROM contacts k, generate_series(1, $3::int) g WHERE k.list_id = $4`, w.c.ID, base, MaxReportFindings+1, w.listID, ann)
 	r, err := w.s.CallsReport(w.ctx, base, base.Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, MaxReportFindings+1, r.Found)
@@ -251,4 +255,123 @@ func TestReportPeriod(t *testing.T) {
 	_, _, err = ReportPeriod("2026-11-03", "2026-11-01", ny, now)
 	require.ErrorIs(t, err, ErrPeriod)
 	require.ErrorContains(t, err, "from 2026-11-03T00:00:00-05:00 to 2026-11-02T00:00:00-05:00")
+}
+
+// call records an allowed call to phone, recorded at rec, with its pack and
+// decision input as the pacer writes them (req holds the input's fields
+// beside phone and at, with the dialer's clock a minute behind).
+func (w *reportWorld) call(phone string, rec time.Time, pack, req string) int64 {
+	w.t.Helper()
+	w.n++
+	input := fmt.Sprintf(`{"phone":%q,"at":%q,%s}`, phone, rec.Add(-time.Minute).Format(time.RFC3339Nano), req)
+	return w.id(`
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, created_at, originated_at)
+		SELECT $1, k.id, $2, k.phone, '+18605550100', 'allow', '{}', $3, $4, 'ended', $5, $5 FROM contacts k WHERE k.list_id = $6 AND k.phone = $7 RETURNING id`,
+		w.c.ID, w.n, pack, input, rec, w.listID, phone)
+}
+
+// history renders calls as a decision input's history (Attempt's JSON).
+func history(calls ...time.Time) string {
+	parts := make([]string, len(calls))
+	for i, c := range calls {
+		parts[i] = fmt.Sprintf(`{"At":%q,"Purpose":"informational","Method":"prerecorded","Conversation":false}`, c.Format(time.RFC3339Nano))
+	}
+	return `"history":[` + strings.Join(parts, ",") + `]`
+}
+
+// The report re-decides every allowed call from the records with the
+// engine of the policy it was decided under: as its request was recorded,
+// then with the calls recorded before it in place of its history.
+func TestCallsReportRedecides(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nDee,8605550124\nEve,8605550105\nFay,8605550106\nGus,8605550107\nHal,8605550108\n")
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
+	defaults, err := dialer.BuildEngine(consent.NewSettingsStore(w.s.db), consent.FirmPolicy{})
+	require.NoError(t, err)
+	pack := defaults.Version()
+	const landline = `"purpose":"informational","method":"prerecorded","line":"landline"`
+	// Informational robocalls to a landline without consent: three in 30
+	// days (cap.residential), each decided with the calls before it.
+	prior := func(phone string, lie bool) []time.Time {
+		var at []time.Time
+		for i, d := range []int{-9, -6, -3} {
+			h := history(at...)
+			if lie && i > 0 {
+				h = history()
+			}
+			w.call(phone, day.AddDate(0, 0, d), pack, landline+","+h)
+			at = append(at, day.AddDate(0, 0, d))
+		}
+		return at
+	}
+	// Ann's fourth was allowed with the three in its history: the gate
+	// had them.
+	annCalls := prior("+18605550101", false)
+	ann := w.call("+18605550101", day, pack, landline+","+history(annCalls...))
+	// Bob's fourth listed only his latest call; his second and third
+	// listed none, and were within the cap all the same.
+	bobCalls := prior("+18605550102", true)
+	bob := w.call("+18605550102", day.Add(time.Minute), pack, landline+","+history(bobCalls[2]))
+	// Cy's call was decided at 21:30 in Connecticut, after the federal
+	// 08:00-21:00 window.
+	cy := w.call("+18605550103", time.Date(2026, 11, 17, 2, 31, 0, 0, time.UTC), pack, landline)
+	// Dee has two numbers: her second was called three times, and the
+	// call to her first counted her numbers but listed none of them.
+	for _, d := range []int{-8, -5, -2} {
+		w.call("+18605550124", day.AddDate(0, 0, d), pack, landline)
+	}
+	dee := w.call("+18605550104", day.Add(2*time.Minute), pack,
+		landline+`,"history_of":{"person_ref":"dee","numbers":["+18605550104","+18605550124"]}`)
+	// Eve's three earlier attempts were denied, deferred, or more than 31
+	// days before: none counts.
+	w.attempt("+18605550105", "deny", []string{"dnc.internal"}, nil, day.AddDate(0, 0, -2), 0, 0)
+	w.attempt("+18605550105", "defer", []string{"window.outside"}, nil, day.AddDate(0, 0, -1), 0, 0)
+	w.call("+18605550105", day.AddDate(0, 0, -40), pack, landline)
+	w.call("+18605550105", day.AddDate(0, 0, -35), pack, landline)
+	w.call("+18605550105", day.AddDate(0, 0, -33), pack, landline)
+	w.call("+18605550105", day.Add(3*time.Minute), pack, landline)
+
+	// From noon the firm calls clients from 10:00 only (v1).
+	admin := w.id(`INSERT INTO users (email, role, password_hash) VALUES ('a@firm.test', 'admin', 'x') RETURNING id`)
+	noon := day.Add(2 * time.Hour)
+	w.exec(`INSERT INTO firm_settings (version, policy, saved_by, saved_at) VALUES (1, '{"windows": {"informational": "10:00-20:00"}}', $1, $2)`, admin, noon)
+	v1, err := dialer.BuildEngine(consent.NewSettingsStore(w.s.db), consent.FirmPolicy{Version: "v1",
+		Windows: map[consent.Purpose]consent.Window{consent.PurposeInformational: {Start: 10 * time.Hour, End: 20 * time.Hour}}})
+	require.NoError(t, err)
+	// Fay's call at 09:35 the next day was decided under heed's defaults
+	// (a dialer that had not yet loaded v1): the law allows it. Gus's was
+	// decided under v1, which does not; Hal's under a pack this heed does
+	// not have, and is re-decided under v1, in force then.
+	next := day.AddDate(0, 0, 1).Add(-25 * time.Minute)
+	w.call("+18605550106", next, pack, landline)
+	gus := w.call("+18605550107", next.Add(time.Second), v1.Version(), landline)
+	hal := w.call("+18605550108", next.Add(2*time.Second), "federal@2025.1", landline)
+
+	r, err := w.s.CallsReport(w.ctx, day.AddDate(0, 0, -60), day.AddDate(0, 0, 2))
+	require.NoError(t, err)
+	type got struct {
+		kind    string
+		attempt int64
+		gate    string
+		detail  string
+	}
+	var findings []got
+	for _, f := range r.Findings {
+		findings = append(findings, got{f.Kind, f.AttemptID, f.Gate, f.Detail})
+		require.Zero(t, f.Record)
+		require.True(t, f.RecordedAt.IsZero())
+	}
+	until := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+	require.Equal(t, []got{
+		{FindingRule, hal, GateHad, "defer until " + until(next.Add(25*time.Minute)) + ": window.outside under " + v1.Version() + ` (it was decided under "federal@2025.1")`},
+		{FindingRule, gus, GateHad, "defer until " + until(next.Add(25*time.Minute)) + ": window.outside under " + v1.Version()},
+		{FindingRule, cy, GateHad, "defer until " + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack},
+		{FindingHistory, dee, GateHad, "deny: cap.residential under " + pack + ", with the 3 call(s) recorded before it in the 31 days before it; its request listed 0"},
+		{FindingHistory, bob, GateHad, "deny: cap.residential under " + pack + ", with the 3 call(s) recorded before it in the 31 days before it; its request listed 1"},
+		{FindingRule, ann, GateHad, "deny: cap.residential under " + pack},
+	}, findings, "newest first; Bob's second and third, Eve's and Fay's calls are not findings")
+	require.Equal(t, 6, r.Found)
+	require.Equal(t, 6, r.Calls)
+	require.Equal(t, 6, r.Had)
+	require.Equal(t, 20, r.Checked)
 }

@@ -20,16 +20,24 @@ func TestCallsReportPage(t *testing.T) {
 		VALUES ('Hearings', 'informational', $1, 'Hello', '+18605550100', 'running') RETURNING id`, listID).Scan(&campaignID))
 	_, err := b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'staff', 'asked', now() - interval '3 hours')`)
 	require.NoError(t, err)
-	// Ann's call was allowed after her opt-out; Bob's was denied.
+	// Ann's call was allowed after her opt-out; Bob's was denied, then
+	// allowed at 03:00 in Connecticut by its request (a dialer whose
+	// clock was wrong, say).
+	const request = `{"purpose":"informational","method":"prerecorded","line":"landline","at":%q}`
 	require.NoError(t, b.db.QueryRow(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
-		SELECT $1, id, 1, phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'answered', now() - interval '1 hour'
-		  FROM contacts WHERE list_id = $2 AND phone = '+18605550101' RETURNING id`, campaignID, listID).Scan(&bad))
+		SELECT $1, id, 1, phone, '+18605550100', 'allow', '{}', 'p', $3, 'ended', 'answered', now() - interval '1 hour'
+		  FROM contacts WHERE list_id = $2 AND phone = '+18605550101' RETURNING id`, campaignID, listID, fmt.Sprintf(request, "2026-11-16T15:00:00Z")).Scan(&bad))
 	_, err = b.db.Exec(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
 		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{consent.missing}', 'p', '{}', 'blocked', 'blocked', now() - interval '1 hour'
 		  FROM contacts WHERE list_id = $2 AND phone = '+18605550102'`, campaignID, listID)
 	require.NoError(t, err)
+	var night int64
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
+		SELECT $1, id, 2, phone, '+18605550100', 'allow', '{}', 'p', $3, 'ended', 'no_answer', now() - interval '30 minutes'
+		  FROM contacts WHERE list_id = $2 AND phone = '+18605550102' RETURNING id`, campaignID, listID, fmt.Sprintf(request, "2026-11-16T08:00:00Z")).Scan(&night))
 
 	atty := b.browser(t)
 	code, _ := atty.signin("atty@firm.test", password)
@@ -39,11 +47,13 @@ func TestCallsReportPage(t *testing.T) {
 	require.Contains(t, body, `<a href="/reports/calls">Calls report</a>`)
 	code, body, _ = atty.get("/reports/calls")
 	require.Equal(t, http.StatusOK, code, body)
-	require.Contains(t, body, "1 finding(s) about 1 of 1 allowed call(s).")
+	require.Contains(t, body, "2 finding(s) about 2 of 2 allowed call(s); 1 finding(s) about what the gate had when it allowed the call.")
 	require.Contains(t, body, "not kept for this call")
 	require.Contains(t, body, fmt.Sprintf(`<a href="/campaigns/%d/attempts/%d">%d</a>`, campaignID, bad, bad))
 	require.Contains(t, body, "<code>dnc.internal</code>")
 	require.Contains(t, body, ": staff: asked</td>")
+	require.Contains(t, body, "<code>rule</code></td><td>defer until 2026-11-16 13:00:00 UTC: window.outside under federal@")
+	require.Contains(t, body, "the call's own")
 	require.Contains(t, body, `<a href="/numbers?phone=%2b18605550101">`)
 	require.Contains(t, body, "<code>consent.missing</code> 1")
 	require.Contains(t, body, "staff 1", "the entry added in the period")
@@ -75,9 +85,9 @@ func TestCallsReportPage(t *testing.T) {
 		} `json:"findings"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
-	require.Equal(t, map[string]int{"allow": 1, "deny": 1}, r.Decisions)
-	require.Equal(t, 1, r.Found)
-	require.Equal(t, bad, r.Findings[0].AttemptID)
+	require.Equal(t, map[string]int{"allow": 2, "deny": 1}, r.Decisions)
+	require.Equal(t, 2, r.Found)
+	require.Equal(t, []int64{night, bad}, []int64{r.Findings[0].AttemptID, r.Findings[1].AttemptID}, "newest first")
 	code, _ = b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1/reports/calls", "")
 	require.Equal(t, http.StatusForbidden, code)
 	code, _ = b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls?to=x", "")

@@ -59,7 +59,7 @@ func (m *Main) auditCalls(ctx context.Context, args []string) error {
 		printCallsReport(m, r, zone)
 	}
 	if r.Found > 0 {
-		return fmt.Errorf("%d finding(s) in %d call(s), %d of them records the gate had: %w", r.Found, r.Calls, r.Had, errFindings)
+		return fmt.Errorf("%d finding(s) in %d call(s), %d of them about what the gate had: %w", r.Found, r.Calls, r.Had, errFindings)
 	}
 	return nil
 }
@@ -77,12 +77,16 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 	fmt.Fprintf(w, "internal do-not-call added: %s\n", counted(r.DNCAdded))
 	fmt.Fprintf(w, "consent records written:    %d\n", r.Consents)
 	fmt.Fprintf(w, "contacts withdrawn:         %d (put back: %d)\n", r.Withdrawn, r.PutBack)
-	fmt.Fprintf(w, "checked %d allowed call(s) against the records: %d finding(s) in %d call(s), %d of them records the gate had\n",
+	fmt.Fprintf(w, "checked %d allowed call(s) against the records: %d finding(s) in %d call(s), %d of them about what the gate had\n",
 		r.Checked, r.Found, r.Calls, r.Had)
 	for _, f := range r.Findings {
-		fmt.Fprintf(w, "  attempt %d (campaign %d, %s) to %s decided %s: %s, record %d (%s), recorded %s; %s\n",
-			f.AttemptID, f.CampaignID, f.Campaign, f.Phone, f.DecidedAt.In(zone).Format(layout), f.Kind, f.Record, f.Detail,
-			f.RecordedAt.In(zone).Format(layout), gateWords[f.Gate])
+		fmt.Fprintf(w, "  attempt %d (campaign %d, %s) to %s decided %s: %s, ", f.AttemptID, f.CampaignID, f.Campaign, f.Phone,
+			f.DecidedAt.In(zone).Format(layout), f.Kind)
+		if f.Record == 0 {
+			fmt.Fprintf(w, "re-decided %s\n", f.Detail)
+			continue
+		}
+		fmt.Fprintf(w, "record %d (%s), recorded %s; %s\n", f.Record, f.Detail, f.RecordedAt.In(zone).Format(layout), gateWords[f.Gate])
 	}
 	if r.Found > len(r.Findings) {
 		fmt.Fprintf(w, "  ... and %d older (the newest %d are listed; narrow the period)\n", r.Found-len(r.Findings), len(r.Findings))

@@ -32,15 +32,24 @@ func TestCLIAuditCalls(t *testing.T) {
 		     c AS (INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status) SELECT 'Hearings', 'informational', list_id, 'Hi', '+18605550100', 'running' FROM k RETURNING id),
 		     d AS (INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'ivr', 'pressed 9', now() - interval '2 hours'))
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, created_at)
-		SELECT c.id, k.id, 1, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', now() - interval '1 hour' FROM c, k`)
+		SELECT c.id, k.id, 1, '+18605550101', '+18605550100', 'allow', '{}', 'p',
+		       '{"purpose":"informational","method":"prerecorded","line":"landline","at":"2026-11-16T15:00:00Z"}', 'ended', now() - interval '1 hour' FROM c, k`)
 	require.NoError(t, err)
 	out, _, err = runHeed(env, "audit", "calls")
 	require.ErrorIs(t, err, errFindings, "a finding fails the command, for a scheduled check")
 	require.Equal(t, 3, exitCode(err), "told apart from a report that could not run")
 	require.Contains(t, out, "decisions:                  allow 1")
 	require.Contains(t, out, "internal do-not-call added: ivr 1")
-	require.Contains(t, out, "1 finding(s) in 1 call(s), 0 of them records the gate had")
+	require.Contains(t, out, "1 finding(s) in 1 call(s), 0 of them about what the gate had")
 	require.Regexp(t, `attempt \d+ \(campaign \d+, Hearings\) to \+18605550101 decided .*: dnc.internal, record \d+ \(ivr: pressed 9\), recorded .*; heed did not keep what the gate had read then`, out)
+
+	// The same call, as its request has it, at 22:00 in Connecticut.
+	_, err = conn.Exec(ctx, `UPDATE attempts SET decision_input = jsonb_set(decision_input, '{at}', '"2026-11-17T03:00:00Z"')`)
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "audit", "calls")
+	require.ErrorIs(t, err, errFindings)
+	require.Contains(t, out, "2 finding(s) in 1 call(s), 1 of them about what the gate had")
+	require.Regexp(t, `attempt \d+ \(campaign \d+, Hearings\) to \+18605550101 decided .*: rule, re-decided defer until 2026-11-17 13:00:00 UTC: window.outside under federal@`, out)
 
 	out, _, err = runHeed(env, "audit", "calls", "--json", "--from", "2026-01-01")
 	require.ErrorIs(t, err, errFindings)
@@ -51,8 +60,8 @@ func TestCLIAuditCalls(t *testing.T) {
 		} `json:"findings"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
-	require.Equal(t, 1, r.Found)
-	require.Equal(t, "dnc.internal", r.Findings[0].Kind)
+	require.Equal(t, 2, r.Found)
+	require.Equal(t, []string{"dnc.internal", "rule"}, []string{r.Findings[0].Kind, r.Findings[1].Kind}, "a call's findings of the records first")
 
 	// A period before the call finds nothing.
 	out, _, err = runHeed(env, "audit", "calls", "--from", "2026-01-01", "--to", "2026-01-31")
