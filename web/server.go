@@ -200,7 +200,7 @@ func (s *Server) routes() {
 	}
 	// The body is bounded before the CSRF check reads the form: an upload
 	// over the limit is refused before it is spooled to disk.
-	ui := e.Group("", sessions, limitBody(s.cfg.UploadLimit), csrf)
+	ui := e.Group("", sessions, limitBody(s.cfg.UploadLimit), readForm, csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)
 	ui.POST("/signout", s.signout, s.require())
@@ -273,6 +273,37 @@ func limitBody(n int64) echo.MiddlewareFunc {
 			}
 			return err
 		}
+	}
+}
+
+// formMemory is how much of a multipart form readForm keeps in memory;
+// the rest of its files go to temporary files, as net/http's FormValue
+// does.
+const formMemory = 32 << 20
+
+// readForm reads a posted form's body before the CSRF check, which reads
+// it for the token and drops any error: a body over limitBody's bound,
+// when its size was not announced (sent in chunks), is refused as too
+// large (413) rather than as a form without its token (403). Any other
+// error is left to the CSRF check and the handler, which find the form
+// incomplete.
+func readForm(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return next(c)
+		}
+		var err error
+		switch ct := r.Header.Get(echo.HeaderContentType); {
+		case strings.HasPrefix(ct, echo.MIMEMultipartForm):
+			err = r.ParseMultipartForm(formMemory)
+		case strings.HasPrefix(ct, echo.MIMEApplicationForm):
+			err = r.ParseForm()
+		}
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return fmt.Errorf("read form: %w", err)
+		}
+		return next(c)
 	}
 }
 
