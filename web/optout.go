@@ -3,6 +3,7 @@ package web
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -150,15 +151,24 @@ func (s *Server) optOutRateLimit(l *rateLimiter) echo.MiddlewareFunc {
 	}
 }
 
+// optOutTooLarge is the opt-out page's answer to a form over optOutMaxBody.
+const optOutTooLarge = "The form is too large. Type only your phone number and a short note."
+
 // optOutBodyLimit refuses a submission larger than the form can be, before
 // anything reads it.
 func (s *Server) optOutBodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.ContentLength > optOutMaxBody {
-			return s.renderOptOut(c, http.StatusRequestEntityTooLarge, "The form is too large. Type only your phone number and a short note.", optOutData{})
+			return s.renderOptOut(c, http.StatusRequestEntityTooLarge, optOutTooLarge, optOutData{})
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, optOutMaxBody)
+		// Read before the CSRF check, which reads the form for its token
+		// and drops the error: a form sent in chunks is measured only as
+		// it is read.
+		if err := r.ParseForm(); errors.As(err, new(*http.MaxBytesError)) {
+			return s.renderOptOut(c, http.StatusRequestEntityTooLarge, optOutTooLarge, optOutData{})
+		}
 		return next(c)
 	}
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -189,6 +190,15 @@ func TestOptOut(t *testing.T) {
 		br := b.browser(t)
 		code, body, _ := br.optOut("198.51.100.9", url.Values{"phone": {"860-555-0109"}, "note": {strings.Repeat("x", 10<<10)}})
 		require.Equal(t, http.StatusRequestEntityTooLarge, code)
+		require.Contains(t, body, "The form is too large")
+		// The same form sent in chunks, with no length announced.
+		form := url.Values{"phone": {"860-555-0109"}, "note": {strings.Repeat("x", 10<<10)}, "_csrf": {br.csrf("/optout")}}
+		req, err := http.NewRequest("POST", br.base+"/optout", io.MultiReader(strings.NewReader(form.Encode())))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "198.51.100.9")
+		code, body, _ = br.do(req)
+		require.Equal(t, http.StatusRequestEntityTooLarge, code, body)
 		require.Contains(t, body, "The form is too large")
 		rev, entries, _ := recorded(t, b, "+18605550109")
 		require.Zero(t, rev+entries)
