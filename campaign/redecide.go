@@ -14,189 +14,213 @@ import (
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
-// redecideRows selects the allowed attempts decided in [$1, $2), with what
-// re-deciding each needs from the records: the request the gate decided
-// (decision_input), the campaign's purpose, the consent it relied on as the
-// ledger holds it, the date of the national registry copy installed when
-// it was recorded, and the calls the attempts table holds before it to the
-// numbers its history counted (the called number, and the person's numbers
-// decision_input's history_of names), placed within $4 seconds before its
-// instant, as the pacer's history query reads them ($3 are the outcomes
-// that count as a conversation).
+// ClockApartLimit is how far apart the dialer's clock (the instant a
+// request was decided for) and the database's (when its attempt was
+// recorded, a moment later) may be before the calls report counts the call
+// in CallsReport.ClockApart.
+const ClockApartLimit = time.Minute
+
+// redecideRows selects the allowed attempts decided in [$1, $2), newest
+// first, with what re-deciding each needs from the records: the request
+// the gate decided (decision_input), its campaign's purpose, when the call
+// was placed, the consent it relied on as the ledger holds it (none when
+// that consent is not for this number, the campaign's purpose and the
+// voice channel, as the index would match it), the date of the national
+// registry copy installed when it was recorded, and its history as the
+// records hold it. That history is what the pacer's history query
+// (historyQuery) read: the allowed calls to the numbers its history
+// counted (the called number, and the person's numbers decision_input's
+// history_of names) placed within $4 seconds before its instant, recorded
+// before it but not in its own batch (the same instant: the batch read its
+// history before any was recorded); a call is a conversation ($3 are the
+// outcomes that count) only when it had ended by that instant.
 const redecideRows = `
-	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, a.pack, a.decision_input, k.purpose,
-	       coalesce(a.consent_id, 0), coalesce(c.kind, ''), c.obtained_at, c.expires_at,
+	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, a.originated_at, a.pack, a.decision_input, k.purpose,
+	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
 	       (SELECT i.as_of FROM dnc_list_installs i WHERE i.list = 'national' AND i.installed_at <= a.created_at
 	         ORDER BY i.installed_at DESC, i.id DESC LIMIT 1),
 	       h.at, h.purpose, h.conversation
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
-	  LEFT JOIN consents c ON c.id = a.consent_id
+	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
+	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
+	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
 	  CROSS JOIN LATERAL (
 		SELECT coalesce(array_agg(coalesce(p.originated_at, p.created_at)), '{}'), coalesce(array_agg(pk.purpose), '{}'),
-		       coalesce(array_agg(p.outcome = ANY($3)), '{}')
+		       coalesce(array_agg(p.outcome = ANY($3) AND p.ended_at <= r.at), '{}')
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
-		 WHERE p.phone = ANY(ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))))
-		   AND p.decision = 'allow' AND p.created_at < a.created_at
-		   AND coalesce(p.originated_at, p.created_at) >= coalesce((a.decision_input->>'at')::timestamptz, a.created_at) - $4 * interval '1 second'
+		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow'
+		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
+		   AND coalesce(p.originated_at, p.created_at) >= r.at - $4 * interval '1 second'
+		   AND p.decision_input->>'at' IS DISTINCT FROM a.decision_input->>'at'
 	  ) h (at, purpose, conversation)
 	 WHERE a.decision = 'allow' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
 
-// policies are the engines of the firm's saved policies, for re-deciding
-// calls under the policy they were decided under.
+// policies are the engines of the firm's saved policies, by the pack
+// version their decisions name, built when first needed.
 type policies struct {
 	store *consent.SettingsStore
-	saved []consent.SettingsVersion // newest first
+	// saved maps a pack version to the policy that builds it: heed's
+	// defaults and every saved version, as this heed's law packs name them.
+	saved map[string]consent.FirmPolicy
 	built map[string]*consent.Engine
-	// byPack maps a pack version (Engine.Version) to the policy it names,
-	// by its index in saved, or -1 for heed's defaults.
-	byPack map[string]int
 }
 
-// newPolicies reads the firm's saved policies.
+// newPolicies reads the firm's saved policies and the pack version each
+// names with this heed's law packs (consent.PackVersion).
 func newPolicies(ctx context.Context, store *consent.SettingsStore) (*policies, error) {
-	saved, err := store.History(ctx)
+	versions, err := store.History(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := &policies{store: store, saved: saved, built: map[string]*consent.Engine{}, byPack: map[string]int{}}
-	for i := -1; i < len(saved); i++ {
-		e, err := p.engine(i)
-		if err != nil {
-			return nil, err
-		}
-		p.byPack[e.Version()] = i
+	p := &policies{store: store, saved: map[string]consent.FirmPolicy{}, built: map[string]*consent.Engine{}}
+	p.saved[consent.PackVersion(store.Packs, consent.FirmPolicy{})] = consent.FirmPolicy{}
+	for _, v := range versions {
+		p.saved[consent.PackVersion(store.Packs, v.Policy)] = v.Policy
 	}
 	return p, nil
 }
 
-// engine returns the engine of saved[i], or of heed's defaults for -1.
-func (p *policies) engine(i int) (*consent.Engine, error) {
-	fp := consent.FirmPolicy{}
-	if i >= 0 {
-		fp = p.saved[i].Policy
+// forPack returns the engine that decided under pack, or false when this
+// heed cannot build it: a pack of another release's law packs, or a saved
+// policy this release refuses (one that loosens a floor it added).
+func (p *policies) forPack(pack string) (*consent.Engine, bool) {
+	if e, ok := p.built[pack]; ok {
+		return e, e != nil
 	}
-	if e, ok := p.built[fp.Version]; ok {
-		return e, nil
+	fp, ok := p.saved[pack]
+	var e *consent.Engine
+	if ok {
+		if built, err := dialer.BuildEngine(p.store, fp); err == nil {
+			e = built
+		}
 	}
-	e, err := dialer.BuildEngine(p.store, fp)
-	if err != nil {
-		return nil, err
-	}
-	p.built[fp.Version] = e
-	return e, nil
-}
-
-// forCall returns the engine to re-decide a call recorded at at under the
-// pack version it named: that pack's, or, for a pack this heed does not
-// build (an older release's law packs), the policy saved last before at.
-func (p *policies) forCall(pack string, at time.Time) (*consent.Engine, error) {
-	if i, ok := p.byPack[pack]; ok {
-		return p.engine(i)
-	}
-	i := -1
-	for j := len(p.saved) - 1; j >= 0 && !p.saved[j].SavedAt.After(at); j-- {
-		i = j
-	}
-	return p.engine(i)
+	p.built[pack] = e
+	return e, e != nil
 }
 
 // redecide re-decides, in tx, every call allowed in [from, to) from the
-// records, with the engine of the policy it was decided under: first the
-// request the gate decided as recorded, with the consent it relied on as
-// the ledger holds it and the national registry copy installed then
-// (FindingRule when that denies or defers); then, when that allows, with
-// the calls the attempts table holds before it in place of the recorded
+// records, with the engine of the policy it was decided under, into r:
+// first the request the gate decided as recorded, with the campaign's
+// purpose, the consent it relied on as the ledger holds it and the
+// national registry copy installed then (FindingRule when that denies or
+// defers); then at the instant the call was placed (FindingPlaced); then
+// with the calls the records hold before it in place of the recorded
 // history (FindingHistory). Do-not-call hits and revocations are left to
-// the report's other checks. It returns the findings, newest first.
-func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time) ([]Finding, error) {
+// the report's other checks. It counts in r the calls it could not
+// re-decide and those whose clocks were apart, and returns the newest
+// MaxReportFindings findings with the ids of every call found.
+func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r *CallsReport) ([]Finding, []int64, error) {
 	pol, err := newPolicies(ctx, consent.NewSettingsStore(s.db))
 	if err != nil {
-		return nil, fmt.Errorf("re-decide: %w", err)
+		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
 	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("re-decide: %w", err)
+		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
 	defer rows.Close()
-	out := []Finding{}
+	var (
+		found []Finding
+		ids   []int64
+	)
 	for rows.Next() {
 		var (
-			f                       Finding
-			pack, purpose, kind     string
-			raw                     []byte
-			consentID               int64
-			obtained, expires, asOf *time.Time
-			hAt                     []time.Time
-			hPurpose                []string
-			hConv                   []bool
+			f                               Finding
+			pack, purpose                   string
+			kind                            *string
+			raw                             []byte
+			consentID                       int64
+			placed, obtained, expires, asOf *time.Time
+			hAt                             []time.Time
+			hPurpose                        []string
+			hConv                           []bool
 		)
-		if err := rows.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &pack, &raw, &purpose,
+		if err := rows.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &placed, &pack, &raw, &purpose,
 			&consentID, &kind, &obtained, &expires, &asOf, &hAt, &hPurpose, &hConv); err != nil {
-			return nil, fmt.Errorf("re-decide: %w", err)
+			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		var rec decisionInput
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return nil, fmt.Errorf("re-decide: attempt %d: decision input: %w", f.AttemptID, err)
+			return nil, nil, fmt.Errorf("re-decide: attempt %d: decision input: %w", f.AttemptID, err)
 		}
 		req := rec.Request
-		in := consent.Input{Number: phone.Number(f.Phone), State: req.State, ZIP: req.ZIP, Purpose: req.Purpose, Method: req.Method,
+		in := consent.Input{Number: phone.Number(f.Phone), State: req.State, ZIP: req.ZIP, Purpose: consent.Purpose(purpose), Method: req.Method,
 			Line: req.Line, At: req.At, History: req.History, RegFDirectConsent: req.Overrides.RegFDirectConsent,
 			SolicitationException: req.Overrides.SolicitationException}
-		if in.Purpose == "" {
-			in.Purpose = consent.Purpose(purpose)
-		}
 		if in.At.IsZero() {
 			in.At = f.DecidedAt
 		}
-		facts := consent.Facts{Fresh: true, ReassignedAt: req.ReassignedAt, Consent: consent.ConsentFacts{ID: consentID}}
+		if d := in.At.Sub(f.DecidedAt).Abs(); d > ClockApartLimit {
+			r.ClockApart++
+			r.ClockApartMost = max(r.ClockApartMost, d.Seconds())
+		}
+		e, ok := pol.forPack(pack)
+		if !ok {
+			r.NotRedecided++
+			continue
+		}
+		facts := consent.Facts{Fresh: true, ReassignedAt: req.ReassignedAt}
 		if asOf != nil {
 			facts.NationalAsOf = *asOf
 		}
-		if consentID != 0 {
-			if facts.Consent.Kind, err = consent.ParseConsentKind(kind); err != nil {
-				return nil, fmt.Errorf("re-decide: attempt %d: consent %d: %w", f.AttemptID, consentID, err)
-			}
-			if obtained != nil {
-				facts.Consent.ObtainedAt = *obtained
+		var unmatched string
+		switch {
+		case consentID == 0:
+		case kind == nil:
+			unmatched = fmt.Sprintf("; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", consentID)
+		default:
+			facts.Consent = consent.ConsentFacts{ID: consentID, ObtainedAt: *obtained}
+			if facts.Consent.Kind, err = consent.ParseConsentKind(*kind); err != nil {
+				return nil, nil, fmt.Errorf("re-decide: attempt %d: consent %d: %w", f.AttemptID, consentID, err)
 			}
 			if expires != nil {
 				facts.Consent.ExpiresAt = *expires
 			}
 		}
-		e, err := pol.forCall(pack, f.DecidedAt)
-		if err != nil {
-			return nil, fmt.Errorf("re-decide: attempt %d: %w", f.AttemptID, err)
-		}
-		under := "under " + e.Version()
-		if e.Version() != pack {
-			under = fmt.Sprintf("under %s (it was decided under %q)", e.Version(), pack)
+		if len(hAt) != len(hPurpose) || len(hAt) != len(hConv) {
+			return nil, nil, fmt.Errorf("re-decide: attempt %d: history columns of %d, %d and %d calls", f.AttemptID, len(hAt), len(hPurpose), len(hConv))
 		}
 		f.Gate = GateHad
 		if d := e.Check(in, facts); d.Verdict != consent.Allow {
-			f.Kind, f.Detail = FindingRule, verdictWords(d)+" "+under
-			out = append(out, f)
+			f.Kind, f.Detail = FindingRule, verdictWords(d)+" under "+pack+unmatched
+		} else if placed != nil && !placed.Equal(in.At) {
+			at := in.At
+			in.At = *placed
+			if d := e.Check(in, facts); d.Verdict != consent.Allow {
+				f.Kind = FindingPlaced
+				f.Detail = fmt.Sprintf("%s under %s, at %s, when it was placed; decided for %s", verdictWords(d), pack,
+					placed.UTC().Format(reportTime), at.UTC().Format(reportTime))
+			}
+			in.At = at
+		}
+		if f.Kind == "" {
+			in.History = make([]consent.Attempt, len(hAt))
+			for i := range hAt {
+				in.History[i] = consent.Attempt{At: hAt[i], Purpose: consent.Purpose(hPurpose[i]), Method: consent.MethodPrerecorded, Conversation: hConv[i]}
+			}
+			if d := e.Check(in, facts); d.Verdict != consent.Allow {
+				f.Kind = FindingHistory
+				f.Detail = fmt.Sprintf("%s under %s, with the %d call(s) the records hold before it in the %d days before it; its request listed %d",
+					verdictWords(d), pack, len(in.History), int(dialer.HistoryWindow/(24*time.Hour)), len(req.History))
+			}
+		}
+		if f.Kind == "" {
 			continue
 		}
-		if len(hAt) != len(hPurpose) || len(hAt) != len(hConv) {
-			return nil, fmt.Errorf("re-decide: attempt %d: history columns of %d, %d and %d calls", f.AttemptID, len(hAt), len(hPurpose), len(hConv))
-		}
-		in.History = make([]consent.Attempt, len(hAt))
-		for i := range hAt {
-			in.History[i] = consent.Attempt{At: hAt[i], Purpose: consent.Purpose(hPurpose[i]), Method: consent.MethodPrerecorded, Conversation: hConv[i]}
-		}
-		if d := e.Check(in, facts); d.Verdict != consent.Allow {
-			f.Kind = FindingHistory
-			f.Detail = fmt.Sprintf("%s %s, with the %d call(s) recorded before it in the %d days before it; its request listed %d",
-				verdictWords(d), under, len(in.History), int(dialer.HistoryWindow/(24*time.Hour)), len(req.History))
-			out = append(out, f)
+		ids = append(ids, f.AttemptID)
+		if len(found) < MaxReportFindings {
+			found = append(found, f)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("re-decide: %w", err)
+		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
-	return out, nil
+	return found, ids, nil
 }
+
+// reportTime is how the report's details write an instant.
+const reportTime = "2006-01-02 15:04:05 UTC"
 
 // verdictWords renders a decision as "deny: window.outside, cap.frequency"
 // or "defer until 2026-11-16 14:00:00 UTC: window.outside".
@@ -207,7 +231,7 @@ func verdictWords(d consent.Decision) string {
 	}
 	v := string(d.Verdict)
 	if d.Verdict == consent.Defer {
-		v += " until " + d.Until.UTC().Format("2006-01-02 15:04:05 UTC")
+		v += " until " + d.Until.UTC().Format(reportTime)
 	}
 	return v + ": " + strings.Join(reasons, ", ")
 }

@@ -25,7 +25,7 @@ var ErrPeriod = errors.New("the period ends before it starts")
 // yet given or expired when the call was decided, and each must still be
 // allowed when the engine of the policy it was decided under re-decides
 // it from the records (its windows, caps, consent kind and registry copy's
-// age; FindingRule, FindingHistory). The checks read the database's
+// age; FindingRule, FindingPlaced, FindingHistory). The checks read the database's
 // records, not the gate's in-memory indexes, so they verify the gate
 // independently.
 type CallsReport struct {
@@ -55,12 +55,23 @@ type CallsReport struct {
 	// Checked counts the allowed attempts checked. Findings lists the
 	// problems found, newest first, at most MaxReportFindings; Found
 	// counts them all, Calls the attempts they are about, and Had those
-	// whose record the gate had (GateHad).
+	// about what the gate had when it allowed the call (GateHad).
 	Checked  int       `json:"allowed_checked"`
 	Found    int       `json:"found"`
 	Calls    int       `json:"found_calls"`
 	Had      int       `json:"found_had"`
 	Findings []Finding `json:"findings"`
+	// NotRedecided counts the allowed calls checked against the records
+	// but not decided again: decided under a pack version this heed does
+	// not build (another release's law packs), or a saved policy this
+	// release refuses.
+	NotRedecided int `json:"not_redecided"`
+	// ClockApart counts the allowed calls whose request's instant (the
+	// dialer's clock) and attempt's recording (the database's) were more
+	// than ClockApartLimit apart, and ClockApartMost is the largest gap,
+	// in seconds: the windows were checked by the dialer's clock.
+	ClockApart     int     `json:"clock_apart"`
+	ClockApartMost float64 `json:"clock_apart_most_seconds"`
 }
 
 // The kinds of findings.
@@ -83,16 +94,23 @@ const (
 	// FindingRule is an allowed call that the engine of the policy it was
 	// decided under denies or defers when it re-decides the call from the
 	// records: the request the gate decided as its attempt keeps it (the
-	// number, the contact's state and ZIP, purpose, method, line type,
-	// instant, history and overrides), with the consent it relied on as
-	// the ledger holds it and the national registry copy installed then.
-	// The gate had that request: such a finding is a defect, or an
-	// attempt row changed after it was written.
+	// number, the contact's state and ZIP, method, line type, instant,
+	// history and overrides) for its campaign's purpose, with the consent
+	// it relied on as the ledger holds it (none when that consent is not
+	// for the number, purpose and voice calls) and the national registry
+	// copy installed then. The gate had that request: such a finding is a
+	// defect, or an attempt row changed after it was written.
 	FindingRule = "rule"
+	// FindingPlaced is an allowed call the engine allows at the instant
+	// it was decided for but not at the instant it was placed
+	// (originated_at): placed after its calling window closed, say.
+	FindingPlaced = "placed"
 	// FindingHistory is an allowed call the engine allows as recorded but
-	// denies or defers with the calls the attempts table holds before it,
-	// to the numbers its history counted, in place of the history its
-	// request listed: the caps counted too few calls.
+	// denies or defers with the calls the records hold before it in place
+	// of the history its request listed: the allowed calls to the numbers
+	// its history counted, recorded before it and not in its own batch,
+	// each a conversation only if it had ended by then. The caps counted
+	// too few calls.
 	FindingHistory = "history"
 )
 
@@ -101,9 +119,11 @@ const (
 	// GateHad says the gate's indexes had applied the record (its
 	// change-log position was at or below the attempt's index_seq): the
 	// gate allowed the call with the record in hand, a defect to report.
-	// Every FindingRule and FindingHistory is GateHad: the request, and
-	// the calls recorded before the attempt, were there when it was
-	// decided.
+	// Every FindingRule, FindingPlaced and FindingHistory is GateHad:
+	// the request was the gate's, and the calls recorded before the
+	// attempt's batch were there when it read the history (the batch held
+	// their numbers locked from before that read until its attempts were
+	// recorded).
 	GateHad = "had"
 	// GateLate says the record was committed after the gate read its
 	// indexes but before the attempt was recorded (index_top): it reached
@@ -133,10 +153,12 @@ type Finding struct {
 	Record int64 `json:"record_id,omitzero"`
 	// RecordedAt is when that record was written, or zero with no Record.
 	RecordedAt time.Time `json:"recorded_at,omitzero"`
-	// Gate says what the gate knew of the record: GateHad, GateLate,
-	// GateAfter or GateUnknown.
+	// Gate says what the gate knew of the record, or of the call's own
+	// records for a re-decided call: GateHad, GateLate, GateAfter or
+	// GateUnknown.
 	Gate string `json:"gate"`
-	// Detail says what the record is.
+	// Detail says what the record is, or, for a re-decided call, the
+	// decision the records give and under which pack version.
 	Detail string `json:"detail"`
 }
 
@@ -246,13 +268,9 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 			}
 		}
 		r.Checked = r.Decisions["allow"]
-		redecided, err := s.redecide(ctx, tx, from, to)
+		redecided, ids, err := s.redecide(ctx, tx, from, to, &r)
 		if err != nil {
 			return err
-		}
-		ids := make([]int64, len(redecided))
-		for i, f := range redecided {
-			ids[i] = f.AttemptID
 		}
 		// The checks run once: their findings, counted, and the newest
 		// listed. Findings are rare, but a bad day's can be many. The
@@ -279,8 +297,8 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 			// finding each.
 			r.Calls = len(ids)
 		}
-		r.Found += len(redecided)
-		r.Had += len(redecided)
+		r.Found += len(ids)
+		r.Had += len(ids)
 		r.Findings = newestFindings(found, redecided)
 		return nil
 	})

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
-	"github.com/heed-dialer/heed/dialer"
 )
 
 // reportWorld is a campaign with contacts, and a way to record its
@@ -281,14 +280,15 @@ func history(calls ...time.Time) string {
 
 // The report re-decides every allowed call from the records with the
 // engine of the policy it was decided under: as its request was recorded,
-// then with the calls recorded before it in place of its history.
+// at the instant it was placed, then with the calls recorded before it in
+// place of its history.
 func TestCallsReportRedecides(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nDee,8605550124\nEve,8605550105\nFay,8605550106\nGus,8605550107\nHal,8605550108\n")
+	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nDee,8605550124\nEve,8605550105\nFay,8605550106\n"+
+		"Gus,8605550107\nHal,8605550108\nIda,8605550109\nIvan,8605550110\nJan,8605550111\nKai,8605550112\nLou,8605550113\nMo,8605550114\n"+
+		"Ned,8605550115\nNed,8605550125\nOz,8605550116\nPat,8605550117\nQuinn,8605550118\n")
 	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
-	defaults, err := dialer.BuildEngine(consent.NewSettingsStore(w.s.db), consent.FirmPolicy{})
-	require.NoError(t, err)
-	pack := defaults.Version()
+	pack := consent.PackVersion(nil, consent.FirmPolicy{})
 	const landline = `"purpose":"informational","method":"prerecorded","line":"landline"`
 	// Informational robocalls to a landline without consent: three in 30
 	// days (cap.residential), each decided with the calls before it.
@@ -322,56 +322,154 @@ func TestCallsReportRedecides(t *testing.T) {
 	}
 	dee := w.call("+18605550104", day.Add(2*time.Minute), pack,
 		landline+`,"history_of":{"person_ref":"dee","numbers":["+18605550104","+18605550124"]}`)
-	// Eve's three earlier attempts were denied, deferred, or more than 31
-	// days before: none counts.
-	w.attempt("+18605550105", "deny", []string{"dnc.internal"}, nil, day.AddDate(0, 0, -2), 0, 0)
-	w.attempt("+18605550105", "defer", []string{"window.outside"}, nil, day.AddDate(0, 0, -1), 0, 0)
+	// Eve's three earlier attempts in the month were denied or deferred,
+	// and her three calls more than 31 days before: none counts.
+	w.attempt("+18605550105", "deny", []string{"dnc.internal"}, nil, day.AddDate(0, 0, -3), 0, 0)
+	w.attempt("+18605550105", "defer", []string{"window.outside"}, nil, day.AddDate(0, 0, -2), 0, 0)
+	w.attempt("+18605550105", "deny", []string{"dnc.internal"}, nil, day.AddDate(0, 0, -1), 0, 0)
 	w.call("+18605550105", day.AddDate(0, 0, -40), pack, landline)
 	w.call("+18605550105", day.AddDate(0, 0, -35), pack, landline)
 	w.call("+18605550105", day.AddDate(0, 0, -33), pack, landline)
 	w.call("+18605550105", day.Add(3*time.Minute), pack, landline)
 
-	// From noon the firm calls clients from 10:00 only (v1).
+	// Debt collection: Ivan spoke on a call two days ago, which his next
+	// call's request listed as no conversation (rule R2's seven quiet
+	// days); Jan's earlier call was answered, but ended only after his
+	// next was decided.
+	dc, err := w.s.Create(w.ctx, NewCampaign{Name: "Balances", Purpose: "debt_collection", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	const debt = `"purpose":"debt_collection","method":"live","line":"landline"`
+	spoke := w.call("+18605550110", day.AddDate(0, 0, -2), pack, debt)
+	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'answered', answered_at = created_at, ended_at = created_at + interval '2 minutes' WHERE id = $1`, spoke, dc.ID)
+	ivan := w.call("+18605550110", day.Add(4*time.Minute), pack, debt+","+history(day.AddDate(0, 0, -2)))
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, ivan, dc.ID)
+	talking := w.call("+18605550111", day.Add(5*time.Minute), pack, debt)
+	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'answered', answered_at = created_at, ended_at = created_at + interval '10 minutes' WHERE id = $1`, talking, dc.ID)
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, w.call("+18605550111", day.Add(7*time.Minute), pack, debt+","+history(day.Add(5*time.Minute))), dc.ID)
+
+	// Kai's call was decided for 20:58:30 and placed at 21:00:30.
+	kaiAt := time.Date(2026, 11, 17, 1, 59, 30, 0, time.UTC)
+	kai := w.call("+18605550112", kaiAt, pack, landline)
+	w.exec(`UPDATE attempts SET originated_at = $2 WHERE id = $1`, kai, kaiAt.Add(time.Minute))
+	// Lou's call to his mobile relied on his consent to sales calls; Mo's
+	// on his consent to reminders.
+	const mobile = `"purpose":"informational","method":"prerecorded","line":"wireless"`
+	lou := w.call("+18605550113", day.Add(8*time.Minute), pack, mobile)
+	louConsent := w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550113', 'pewc', 'telemarketing', 'voice', $1, 'form') RETURNING id`, day.AddDate(0, -1, 0))
+	mo := w.call("+18605550114", day.Add(9*time.Minute), pack, mobile)
+	w.exec(`UPDATE attempts SET consent_id = CASE id WHEN $1 THEN $2::bigint ELSE $4::bigint END WHERE id IN ($1, $3)`, lou, louConsent, mo,
+		w.consent("8605550114", day.AddDate(0, -1, 0)))
+	// Ned's numbers were called in one batch, his second a moment before
+	// his first: the batch had read his history (two earlier calls to his
+	// second) before either was recorded.
+	for _, d := range []int{-6, -4} {
+		w.call("+18605550125", day.AddDate(0, 0, d), pack, landline)
+	}
+	batch := day.Add(10 * time.Minute)
+	w.call("+18605550125", batch, pack, landline+","+history(day.AddDate(0, 0, -6), day.AddDate(0, 0, -4)))
+	w.exec(`UPDATE attempts SET decision_input = jsonb_set(decision_input, '{at}', to_jsonb($1::timestamptz)) WHERE created_at = $2`, batch, batch)
+	ned := w.call("+18605550115", batch.Add(time.Second), pack, landline+","+history(day.AddDate(0, 0, -6), day.AddDate(0, 0, -4))+
+		`,"history_of":{"person_ref":"ned","numbers":["+18605550115","+18605550125"]}`)
+	w.exec(`UPDATE attempts SET decision_input = jsonb_set(decision_input, '{at}', to_jsonb($1::timestamptz)) WHERE id = $2`, batch, ned)
+	// Pat's sales call, with his written consent, was placed with a
+	// national registry copy installed ten days before, dated the day
+	// before that.
+	w.exec(`INSERT INTO dnc_list_installs (list, version, as_of, count, source, installed_at) VALUES ('national', 1, $1, 0, 'test', $2)`,
+		day.AddDate(0, 0, -11), day.AddDate(0, 0, -10))
+	tm, err := w.s.Create(w.ctx, NewCampaign{Name: "Offers", Purpose: "telemarketing", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	w.exec(`UPDATE attempts SET campaign_id = $2, consent_id = $3 WHERE id = $1`,
+		w.call("+18605550117", day.Add(15*time.Minute), pack, `"purpose":"telemarketing","method":"live","line":"landline"`), tm.ID,
+		w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550117', 'pewc', 'telemarketing', 'voice', $1, 'form') RETURNING id`,
+			day.AddDate(0, -1, 0)))
+	// Quinn's call in the sales campaign was decided as a reminder.
+	quinn := w.call("+18605550118", day.Add(16*time.Minute), pack, landline)
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, quinn, tm.ID)
+	// Oz's dialer clock was two hours ahead of the database's.
+	oz := w.call("+18605550116", day.Add(11*time.Minute), pack, landline)
+	w.exec(`UPDATE attempts SET decision_input = jsonb_set(decision_input, '{at}', to_jsonb(created_at + interval '2 hours')) WHERE id = $1`, oz)
+
+	// From noon the firm calls clients from 10:00 only (v1); v2, saved by
+	// an older heed, calls from 07:00, which this one refuses.
 	admin := w.id(`INSERT INTO users (email, role, password_hash) VALUES ('a@firm.test', 'admin', 'x') RETURNING id`)
 	noon := day.Add(2 * time.Hour)
-	w.exec(`INSERT INTO firm_settings (version, policy, saved_by, saved_at) VALUES (1, '{"windows": {"informational": "10:00-20:00"}}', $1, $2)`, admin, noon)
-	v1, err := dialer.BuildEngine(consent.NewSettingsStore(w.s.db), consent.FirmPolicy{Version: "v1",
+	w.exec(`INSERT INTO firm_settings (version, policy, saved_by, saved_at) VALUES (1, '{"windows": {"informational": "10:00-20:00"}}', $1, $2),
+		(2, '{"windows": {"informational": "07:00-20:00"}}', $1, $3)`, admin, noon, noon.Add(time.Hour))
+	v1 := consent.PackVersion(nil, consent.FirmPolicy{Version: "v1",
 		Windows: map[consent.Purpose]consent.Window{consent.PurposeInformational: {Start: 10 * time.Hour, End: 20 * time.Hour}}})
-	require.NoError(t, err)
+	v2 := consent.PackVersion(nil, consent.FirmPolicy{Version: "v2",
+		Windows: map[consent.Purpose]consent.Window{consent.PurposeInformational: {Start: 7 * time.Hour, End: 20 * time.Hour}}})
 	// Fay's call at 09:35 the next day was decided under heed's defaults
 	// (a dialer that had not yet loaded v1): the law allows it. Gus's was
-	// decided under v1, which does not; Hal's under a pack this heed does
-	// not have, and is re-decided under v1, in force then.
+	// decided under v1, which does not. Hal's under a pack of another
+	// release and Ida's under v2 are not decided again.
 	next := day.AddDate(0, 0, 1).Add(-25 * time.Minute)
 	w.call("+18605550106", next, pack, landline)
-	gus := w.call("+18605550107", next.Add(time.Second), v1.Version(), landline)
-	hal := w.call("+18605550108", next.Add(2*time.Second), "federal@2025.1", landline)
+	gus := w.call("+18605550107", next.Add(time.Second), v1, landline)
+	w.call("+18605550108", next.Add(2*time.Second), "federal@2025.1", landline)
+	w.call("+18605550109", next.Add(3*time.Second), v2, landline)
 
 	r, err := w.s.CallsReport(w.ctx, day.AddDate(0, 0, -60), day.AddDate(0, 0, 2))
 	require.NoError(t, err)
 	type got struct {
 		kind    string
 		attempt int64
-		gate    string
 		detail  string
 	}
 	var findings []got
 	for _, f := range r.Findings {
-		findings = append(findings, got{f.Kind, f.AttemptID, f.Gate, f.Detail})
+		findings = append(findings, got{f.Kind, f.AttemptID, f.Detail})
+		require.Equal(t, GateHad, f.Gate)
 		require.Zero(t, f.Record)
 		require.True(t, f.RecordedAt.IsZero())
 	}
-	until := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+	until := func(t time.Time) string { return " until " + t.UTC().Format(reportTime) }
+	held := ", with the 3 call(s) the records hold before it in the 31 days before it; its request listed "
 	require.Equal(t, []got{
-		{FindingRule, hal, GateHad, "defer until " + until(next.Add(25*time.Minute)) + ": window.outside under " + v1.Version() + ` (it was decided under "federal@2025.1")`},
-		{FindingRule, gus, GateHad, "defer until " + until(next.Add(25*time.Minute)) + ": window.outside under " + v1.Version()},
-		{FindingRule, cy, GateHad, "defer until " + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack},
-		{FindingHistory, dee, GateHad, "deny: cap.residential under " + pack + ", with the 3 call(s) recorded before it in the 31 days before it; its request listed 0"},
-		{FindingHistory, bob, GateHad, "deny: cap.residential under " + pack + ", with the 3 call(s) recorded before it in the 31 days before it; its request listed 1"},
-		{FindingRule, ann, GateHad, "deny: cap.residential under " + pack},
-	}, findings, "newest first; Bob's second and third, Eve's and Fay's calls are not findings")
-	require.Equal(t, 6, r.Found)
-	require.Equal(t, 6, r.Calls)
-	require.Equal(t, 6, r.Had)
-	require.Equal(t, 20, r.Checked)
+		{FindingRule, gus, "defer" + until(next.Add(25*time.Minute)) + ": window.outside under " + v1},
+		{FindingRule, cy, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack},
+		{FindingPlaced, kai, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack +
+			", at 2026-11-17 02:00:30 UTC, when it was placed; decided for 2026-11-17 01:58:30 UTC"},
+		{FindingRule, quinn, "deny: consent.missing under " + pack},
+		{FindingRule, lou, fmt.Sprintf("deny: consent.missing under %s; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", pack, louConsent)},
+		{FindingHistory, ivan, "defer" + until(day.AddDate(0, 0, 5)) + ": cap.after_conversation under " + pack +
+			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
+		{FindingHistory, dee, "deny: cap.residential under " + pack + held + "0"},
+		{FindingHistory, bob, "deny: cap.residential under " + pack + held + "1"},
+		{FindingRule, ann, "deny: cap.residential under " + pack},
+	}, findings, "newest first; Bob's second and third, Eve's, Fay's, Jan's, Mo's, Ned's and Pat's calls are not findings")
+	require.Equal(t, 9, r.Found)
+	require.Equal(t, 9, r.Calls)
+	require.Equal(t, 9, r.Had)
+	require.Equal(t, 35, r.Checked)
+	require.Equal(t, 2, r.NotRedecided, "Hal's and Ida's")
+	require.Equal(t, 1, r.ClockApart, "Oz's")
+	require.InDelta(t, 7200, r.ClockApartMost, 1)
+}
+
+// newestFindings keeps the newest MaxReportFindings of both lists.
+func TestNewestFindings(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
+	list := func(kind string, from, n int) []Finding {
+		var out []Finding
+		for i := from + n - 1; i >= from; i-- {
+			out = append(out, Finding{Kind: kind, AttemptID: int64(i), DecidedAt: at.Add(time.Duration(i/2) * time.Second)})
+		}
+		return out
+	}
+	// Records' findings of attempts 0-799, re-decided ones of 600-1399:
+	// the newest 1,000 are the re-decided ones of 1399 down to 800, then
+	// both of each attempt from 799 down to 600, the records' first.
+	got := newestFindings(list("dnc.internal", 0, 800), list(FindingRule, 600, 800))
+	require.Len(t, got, MaxReportFindings)
+	require.Equal(t, Finding{Kind: FindingRule, AttemptID: 1399, DecidedAt: at.Add(699 * time.Second)}, got[0])
+	require.Equal(t, []string{"dnc.internal", FindingRule}, []string{got[600].Kind, got[601].Kind})
+	require.Equal(t, int64(799), got[600].AttemptID)
+	require.Equal(t, int64(799), got[601].AttemptID)
+	for i := 1; i < len(got); i++ {
+		require.False(t, newerFinding(got[i], got[i-1]), "in order at %d", i)
+	}
+	require.Equal(t, Finding{Kind: FindingRule, AttemptID: 600, DecidedAt: at.Add(300 * time.Second)}, got[len(got)-1])
+	require.Empty(t, newestFindings(nil, nil))
 }

@@ -481,10 +481,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{geo: g, packs: append(law, firm)}
 
-	tags := make([]string, len(e.packs))
 	bit := uint8(1)
-	for i, p := range e.packs {
-		tags[i] = p.Tag()
+	for _, p := range e.packs {
 		if p.State == "" {
 			continue
 		}
@@ -501,7 +499,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		bit <<= 1
 	}
-	e.version = strings.Join(tags, "+")
+	e.version = versionOf(e.packs)
 
 	holidayRules := 0
 	for _, p := range e.packs {
@@ -692,6 +690,27 @@ func (e *Engine) compile(p *Pack, r *Rule) (c crule, ok bool, err error) {
 	}
 	c.cond = c.jur != 0 || c.from != math.MinInt64 || c.until != math.MaxInt64
 	return c, ok, nil
+}
+
+// versionOf is the pack version of an engine of packs: their tags, in
+// order, joined by "+".
+func versionOf(packs []*Pack) string {
+	tags := make([]string, len(packs))
+	for i, p := range packs {
+		tags[i] = p.Tag()
+	}
+	return strings.Join(tags, "+")
+}
+
+// PackVersion returns the pack version (Engine.Version) that an engine
+// built from the law packs law (nil for DefaultPacks) and the firm policy
+// p names in its decisions, without building the engine. The calls report
+// finds by it the policy a recorded decision was made under.
+func PackVersion(law []*Pack, p FirmPolicy) string {
+	if law == nil {
+		law = DefaultPacks()
+	}
+	return versionOf(append(law[:len(law):len(law)], p.pack(law)))
 }
 
 // Version returns the pack-set version every decision names: each pack's

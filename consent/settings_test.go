@@ -218,3 +218,24 @@ func TestSettingsFloors(t *testing.T) {
 	require.Equal(t, 20*time.Second, f.MinRing)
 	require.Equal(t, 15*time.Second, f.MinRingFloor)
 }
+
+// PackVersion names the pack version of the engine the same law packs and
+// policy build, without building it.
+func TestPackVersion(t *testing.T) {
+	t.Parallel()
+	narrow := consent.FirmPolicy{Version: "v3", NoSunday: true,
+		Windows: map[consent.Purpose]consent.Window{consent.PurposeInformational: {Start: 10 * time.Hour, End: 19 * time.Hour}}}
+	for _, p := range []consent.FirmPolicy{{}, narrow} {
+		e, err := consent.NewEngine(consent.Config{Firm: p})
+		require.NoError(t, err)
+		require.Equal(t, e.Version(), consent.PackVersion(nil, p))
+	}
+	require.NotEqual(t, consent.PackVersion(nil, consent.FirmPolicy{}), consent.PackVersion(nil, narrow))
+	// Without the last law pack (Oklahoma's), as a firm's own set.
+	law := consent.DefaultPacks()
+	e, err := consent.NewEngine(consent.Config{Packs: law[:len(law)-1], Firm: narrow})
+	require.NoError(t, err)
+	require.Equal(t, e.Version(), consent.PackVersion(law[:len(law)-1], narrow))
+	require.NotContains(t, e.Version(), law[len(law)-1].Tag())
+	require.Equal(t, consent.DefaultPacks()[len(law)-1].Tag(), law[len(law)-1].Tag(), "the packs given are not changed")
+}

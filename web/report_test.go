@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
 )
 
 func TestCallsReportPage(t *testing.T) {
@@ -21,13 +23,14 @@ func TestCallsReportPage(t *testing.T) {
 	_, err := b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'staff', 'asked', now() - interval '3 hours')`)
 	require.NoError(t, err)
 	// Ann's call was allowed after her opt-out; Bob's was denied, then
-	// allowed at 03:00 in Connecticut by its request (a dialer whose
-	// clock was wrong, say).
+	// allowed for 03:00 in Connecticut, by its request, under heed's
+	// default policy.
+	pack := consent.PackVersion(nil, consent.FirmPolicy{})
 	const request = `{"purpose":"informational","method":"prerecorded","line":"landline","at":%q}`
 	require.NoError(t, b.db.QueryRow(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
-		SELECT $1, id, 1, phone, '+18605550100', 'allow', '{}', 'p', $3, 'ended', 'answered', now() - interval '1 hour'
-		  FROM contacts WHERE list_id = $2 AND phone = '+18605550101' RETURNING id`, campaignID, listID, fmt.Sprintf(request, "2026-11-16T15:00:00Z")).Scan(&bad))
+		SELECT $1, id, 1, phone, '+18605550100', 'allow', '{}', $4, $3, 'ended', 'answered', now() - interval '1 hour'
+		  FROM contacts WHERE list_id = $2 AND phone = '+18605550101' RETURNING id`, campaignID, listID, fmt.Sprintf(request, "2026-11-16T15:00:00Z"), pack).Scan(&bad))
 	_, err = b.db.Exec(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
 		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{consent.missing}', 'p', '{}', 'blocked', 'blocked', now() - interval '1 hour'
@@ -36,8 +39,8 @@ func TestCallsReportPage(t *testing.T) {
 	var night int64
 	require.NoError(t, b.db.QueryRow(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, created_at)
-		SELECT $1, id, 2, phone, '+18605550100', 'allow', '{}', 'p', $3, 'ended', 'no_answer', now() - interval '30 minutes'
-		  FROM contacts WHERE list_id = $2 AND phone = '+18605550102' RETURNING id`, campaignID, listID, fmt.Sprintf(request, "2026-11-16T08:00:00Z")).Scan(&night))
+		SELECT $1, id, 2, phone, '+18605550100', 'allow', '{}', $4, $3, 'ended', 'no_answer', now() - interval '30 minutes'
+		  FROM contacts WHERE list_id = $2 AND phone = '+18605550102' RETURNING id`, campaignID, listID, fmt.Sprintf(request, "2026-11-16T08:00:00Z"), pack).Scan(&night))
 
 	atty := b.browser(t)
 	code, _ := atty.signin("atty@firm.test", password)
@@ -54,6 +57,8 @@ func TestCallsReportPage(t *testing.T) {
 	require.Contains(t, body, ": staff: asked</td>")
 	require.Contains(t, body, "<code>rule</code></td><td>defer until 2026-11-16 13:00:00 UTC: window.outside under federal@")
 	require.Contains(t, body, "the call's own")
+	require.Contains(t, body, `<p id="clock-apart">2 allowed call(s) were decided by a dialer clock more than a minute apart from the database's (at most `,
+		"the requests' instants are a fixed day")
 	require.Contains(t, body, `<a href="/numbers?phone=%2b18605550101">`)
 	require.Contains(t, body, "<code>consent.missing</code> 1")
 	require.Contains(t, body, "staff 1", "the entry added in the period")
@@ -78,16 +83,17 @@ func TestCallsReportPage(t *testing.T) {
 	code, out := b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls", "")
 	require.Equal(t, http.StatusOK, code, out)
 	var r struct {
-		Decisions map[string]int `json:"decisions"`
-		Found     int            `json:"found"`
-		Findings  []struct {
-			AttemptID int64 `json:"attempt_id"`
-		} `json:"findings"`
+		Decisions map[string]int   `json:"decisions"`
+		Found     int              `json:"found"`
+		Findings  []map[string]any `json:"findings"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Equal(t, map[string]int{"allow": 2, "deny": 1}, r.Decisions)
 	require.Equal(t, 2, r.Found)
-	require.Equal(t, []int64{night, bad}, []int64{r.Findings[0].AttemptID, r.Findings[1].AttemptID}, "newest first")
+	require.Equal(t, []any{float64(night), float64(bad)}, []any{r.Findings[0]["attempt_id"], r.Findings[1]["attempt_id"]}, "newest first")
+	require.NotContains(t, r.Findings[0], "record_id", "a re-decided call names no record")
+	require.NotContains(t, r.Findings[0], "recorded_at")
+	require.Contains(t, r.Findings[1], "record_id")
 	code, _ = b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1/reports/calls", "")
 	require.Equal(t, http.StatusForbidden, code)
 	code, _ = b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls?to=x", "")

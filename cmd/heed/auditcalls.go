@@ -79,6 +79,14 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 	fmt.Fprintf(w, "contacts withdrawn:         %d (put back: %d)\n", r.Withdrawn, r.PutBack)
 	fmt.Fprintf(w, "checked %d allowed call(s) against the records: %d finding(s) in %d call(s), %d of them about what the gate had\n",
 		r.Checked, r.Found, r.Calls, r.Had)
+	if r.NotRedecided > 0 {
+		fmt.Fprintf(w, "  %d of them not decided again: decided under a pack version this heed does not build (another release's, or a saved policy it refuses)\n",
+			r.NotRedecided)
+	}
+	if r.ClockApart > 0 {
+		fmt.Fprintf(w, "  %d of them with the dialer's clock and the database's more than %s apart (at most %s): their windows were checked by the dialer's\n",
+			r.ClockApart, campaign.ClockApartLimit, time.Duration(r.ClockApartMost*float64(time.Second)).Round(time.Second))
+	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  attempt %d (campaign %d, %s) to %s decided %s: %s, ", f.AttemptID, f.CampaignID, f.Campaign, f.Phone,
 			f.DecidedAt.In(zone).Format(layout), f.Kind)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
@@ -32,8 +33,9 @@ func TestCLIAuditCalls(t *testing.T) {
 		     c AS (INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status) SELECT 'Hearings', 'informational', list_id, 'Hi', '+18605550100', 'running' FROM k RETURNING id),
 		     d AS (INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'ivr', 'pressed 9', now() - interval '2 hours'))
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, created_at)
-		SELECT c.id, k.id, 1, '+18605550101', '+18605550100', 'allow', '{}', 'p',
-		       '{"purpose":"informational","method":"prerecorded","line":"landline","at":"2026-11-16T15:00:00Z"}', 'ended', now() - interval '1 hour' FROM c, k`)
+		SELECT c.id, k.id, 1, '+18605550101', '+18605550100', 'allow', '{}', $1,
+		       '{"purpose":"informational","method":"prerecorded","line":"landline","at":"2026-11-16T15:00:00Z"}', 'ended', now() - interval '1 hour' FROM c, k`,
+		consent.PackVersion(nil, consent.FirmPolicy{}))
 	require.NoError(t, err)
 	out, _, err = runHeed(env, "audit", "calls")
 	require.ErrorIs(t, err, errFindings, "a finding fails the command, for a scheduled check")
@@ -49,6 +51,7 @@ func TestCLIAuditCalls(t *testing.T) {
 	out, _, err = runHeed(env, "audit", "calls")
 	require.ErrorIs(t, err, errFindings)
 	require.Contains(t, out, "2 finding(s) in 1 call(s), 1 of them about what the gate had")
+	require.Regexp(t, `1 of them with the dialer's clock and the database's more than 1m0s apart \(at most \d+h\d+m\d+s\)`, out, "the request's instant is a fixed day")
 	require.Regexp(t, `attempt \d+ \(campaign \d+, Hearings\) to \+18605550101 decided .*: rule, re-decided defer until 2026-11-17 13:00:00 UTC: window.outside under federal@`, out)
 
 	out, _, err = runHeed(env, "audit", "calls", "--json", "--from", "2026-01-01")
