@@ -23,6 +23,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -257,6 +258,19 @@ type Service struct {
 	// Launch runs the launch checks before a campaign starts; a Service
 	// without them starts nothing.
 	Launch *Launch
+	// Copies, when set, is where the calls report reads the registry list
+	// copies (national, state, litigator) each allowed call is checked
+	// against (FindingRegistry); without it the report does not check
+	// them.
+	Copies CopyReader
+}
+
+// CopyReader reads registry list copies, current or not: a
+// *dnc.Registry reads their files, and the dialer's *Indexes the copies
+// it holds in memory before the files.
+type CopyReader interface {
+	// LoadVersion returns version v of list l, or an error.
+	LoadVersion(ctx context.Context, l dnc.ListID, v uint64) (dnc.Meta, *dnc.Set, error)
 }
 
 // NewService returns a Service. The River client may be insert-only.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -33,13 +35,16 @@ const ClockApartLimit = time.Minute
 // history_of names) placed within $4 seconds before its instant, recorded
 // before it but not in its own batch (the same instant: the batch read its
 // history before any was recorded); a call is a conversation ($3 are the
-// outcomes that count) only when it had ended by that instant.
-const redecideRows = `
+// outcomes that count) only when it had ended by that instant. Last come
+// the registry list copies in force $5 milliseconds (the gate's freshness
+// bound) before it was recorded, and those in force when it was.
+var redecideRows = `
 	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, a.originated_at, a.pack, a.decision_input, k.purpose,
 	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
 	       (SELECT i.as_of FROM dnc_list_installs i WHERE i.list = 'national' AND i.installed_at <= a.created_at
 	         ORDER BY i.installed_at DESC, i.id DESC LIMIT 1),
-	       h.at, h.purpose, h.conversation
+	       h.at, h.purpose, h.conversation,
+	       ` + registryCopies("a.created_at - $5 * interval '1 millisecond'") + `, ` + registryCopies("a.created_at") + `
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
@@ -99,6 +104,33 @@ func (p *policies) forPack(pack string) (*consent.Engine, bool) {
 	return e, e != nil
 }
 
+// registryCopies selects, for the attempt a of redecideRows, the ids of
+// the registry list copies (dnc_list_installs) in force at the instant
+// before: the newest install of each list.
+func registryCopies(before string) string {
+	return `(SELECT coalesce(array_agg(i.id), '{}') FROM (SELECT DISTINCT ON (list) id FROM dnc_list_installs
+		 WHERE installed_at <= ` + before + ` ORDER BY list, installed_at DESC, id DESC) i)`
+}
+
+// copyOf is a registry list copy installed: a row of dnc_list_installs.
+type copyOf struct {
+	list        dnc.ListID
+	version     uint64
+	asOf        time.Time
+	installedAt time.Time
+}
+
+// redecider re-decides the calls of one report.
+type redecider struct {
+	pol *policies
+	// lists reads the registry list copies, or is nil when the report
+	// does not check them; copies are the installs by id, sets the copies
+	// read, by id.
+	lists  CopyReader
+	copies map[int64]copyOf
+	sets   map[int64]*dnc.Set
+}
+
 // redecide re-decides, in tx, every call allowed in [from, to) from the
 // records, with the engine of the policy it was decided under, into r:
 // first the request the gate decided as recorded, with the campaign's
@@ -106,16 +138,22 @@ func (p *policies) forPack(pack string) (*consent.Engine, bool) {
 // national registry copy installed then (FindingRule when that denies or
 // defers); then at the instant the call was placed (FindingPlaced); then
 // with the calls the records hold before it in place of the recorded
-// history (FindingHistory). Do-not-call hits and revocations are left to
-// the report's other checks. It counts in r the calls it could not
-// re-decide and those whose clocks were apart, and returns the newest
-// MaxReportFindings findings with the ids of every call found.
+// history (FindingHistory); and, when s.Copies is set, with the registry
+// list copies installed before it (FindingRegistry). The internal list
+// and revocations are left to the report's other checks. It counts in r
+// the calls it could not re-decide and those whose clocks were apart, and
+// returns the newest MaxReportFindings findings with the ids of the calls
+// found, each once.
 func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r *CallsReport) ([]Finding, []int64, error) {
 	pol, err := newPolicies(ctx, consent.NewSettingsStore(s.db))
 	if err != nil {
 		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
-	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second))
+	rd := &redecider{pol: pol, lists: s.Copies, copies: map[int64]copyOf{}, sets: map[int64]*dnc.Set{}}
+	if err := rd.readCopies(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second), dialer.DefaultFreshness.Milliseconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
@@ -125,98 +163,241 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 		ids   []int64
 	)
 	for rows.Next() {
-		var (
-			f                               Finding
-			pack, purpose                   string
-			kind                            *string
-			raw                             []byte
-			consentID                       int64
-			placed, obtained, expires, asOf *time.Time
-			hAt                             []time.Time
-			hPurpose                        []string
-			hConv                           []bool
-		)
-		if err := rows.Scan(&f.AttemptID, &f.CampaignID, &f.Campaign, &f.Phone, &f.DecidedAt, &placed, &pack, &raw, &purpose,
-			&consentID, &kind, &obtained, &expires, &asOf, &hAt, &hPurpose, &hConv); err != nil {
+		var c call
+		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.placed, &c.pack, &c.raw, &c.purpose,
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.copiesHad, &c.copiesAll); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
-		var rec decisionInput
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return nil, nil, fmt.Errorf("re-decide: attempt %d: decision input: %w", f.AttemptID, err)
+		fs, err := rd.call(ctx, &c, r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("re-decide: attempt %d: %w", c.f.AttemptID, err)
 		}
-		req := rec.Request
-		in := consent.Input{Number: phone.Number(f.Phone), State: req.State, ZIP: req.ZIP, Purpose: consent.Purpose(purpose), Method: req.Method,
-			Line: req.Line, At: req.At, History: req.History, RegFDirectConsent: req.Overrides.RegFDirectConsent,
-			SolicitationException: req.Overrides.SolicitationException}
-		if in.At.IsZero() {
-			in.At = f.DecidedAt
+		if len(fs) > 0 {
+			ids = append(ids, c.f.AttemptID)
 		}
-		if d := in.At.Sub(f.DecidedAt).Abs(); d > ClockApartLimit {
-			r.ClockApart++
-			r.ClockApartMost = max(r.ClockApartMost, d.Seconds())
-		}
-		e, ok := pol.forPack(pack)
-		if !ok {
-			r.NotRedecided++
-			continue
-		}
-		facts := consent.Facts{Fresh: true, ReassignedAt: req.ReassignedAt}
-		if asOf != nil {
-			facts.NationalAsOf = *asOf
-		}
-		var unmatched string
-		switch {
-		case consentID == 0:
-		case kind == nil:
-			unmatched = fmt.Sprintf("; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", consentID)
-		default:
-			facts.Consent = consent.ConsentFacts{ID: consentID, ObtainedAt: *obtained}
-			if facts.Consent.Kind, err = consent.ParseConsentKind(*kind); err != nil {
-				return nil, nil, fmt.Errorf("re-decide: attempt %d: consent %d: %w", f.AttemptID, consentID, err)
+		for _, f := range fs {
+			r.Found++
+			if f.Gate == GateHad {
+				r.Had++
 			}
-			if expires != nil {
-				facts.Consent.ExpiresAt = *expires
+			if len(found) < MaxReportFindings {
+				found = append(found, f)
 			}
-		}
-		if len(hAt) != len(hPurpose) || len(hAt) != len(hConv) {
-			return nil, nil, fmt.Errorf("re-decide: attempt %d: history columns of %d, %d and %d calls", f.AttemptID, len(hAt), len(hPurpose), len(hConv))
-		}
-		f.Gate = GateHad
-		if d := e.Check(in, facts); d.Verdict != consent.Allow {
-			f.Kind, f.Detail = FindingRule, verdictWords(d)+" under "+pack+unmatched
-		} else if placed != nil && !placed.Equal(in.At) {
-			at := in.At
-			in.At = *placed
-			if d := e.Check(in, facts); d.Verdict != consent.Allow {
-				f.Kind = FindingPlaced
-				f.Detail = fmt.Sprintf("%s under %s, at %s, when it was placed; decided for %s", verdictWords(d), pack,
-					placed.UTC().Format(reportTime), at.UTC().Format(reportTime))
-			}
-			in.At = at
-		}
-		if f.Kind == "" {
-			in.History = make([]consent.Attempt, len(hAt))
-			for i := range hAt {
-				in.History[i] = consent.Attempt{At: hAt[i], Purpose: consent.Purpose(hPurpose[i]), Method: consent.MethodPrerecorded, Conversation: hConv[i]}
-			}
-			if d := e.Check(in, facts); d.Verdict != consent.Allow {
-				f.Kind = FindingHistory
-				f.Detail = fmt.Sprintf("%s under %s, with the %d call(s) the records hold before it in the %d days before it; its request listed %d",
-					verdictWords(d), pack, len(in.History), int(dialer.HistoryWindow/(24*time.Hour)), len(req.History))
-			}
-		}
-		if f.Kind == "" {
-			continue
-		}
-		ids = append(ids, f.AttemptID)
-		if len(found) < MaxReportFindings {
-			found = append(found, f)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
 	return found, ids, nil
+}
+
+// readCopies reads, in tx, every registry list copy installed.
+func (rd *redecider) readCopies(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT id, list, version, as_of, installed_at FROM dnc_list_installs`)
+	if err != nil {
+		return fmt.Errorf("re-decide: registry copies: %w", err)
+	}
+	var (
+		id   int64
+		name string
+		c    copyOf
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &name, &c.version, &c.asOf, &c.installedAt}, func() error {
+		l, err := dnc.ParseList(name)
+		if err != nil {
+			return err
+		}
+		c.list = l
+		rd.copies[id] = c
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("re-decide: registry copies: %w", err)
+	}
+	return nil
+}
+
+// call is one row of redecideRows: an allowed call and its records.
+type call struct {
+	f                               Finding
+	pack, purpose                   string
+	kind                            *string
+	raw                             []byte
+	consentID                       int64
+	placed, obtained, expires, asOf *time.Time
+	hAt                             []time.Time
+	hPurpose                        []string
+	hConv                           []bool
+	copiesHad, copiesAll            []int64
+}
+
+// call re-decides c, and returns its findings.
+func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Finding, error) {
+	var rec decisionInput
+	if err := json.Unmarshal(c.raw, &rec); err != nil {
+		return nil, fmt.Errorf("decision input: %w", err)
+	}
+	req := rec.Request
+	in := consent.Input{Number: phone.Number(c.f.Phone), State: req.State, ZIP: req.ZIP, Purpose: consent.Purpose(c.purpose), Method: req.Method,
+		Line: req.Line, At: req.At, History: req.History, RegFDirectConsent: req.Overrides.RegFDirectConsent,
+		SolicitationException: req.Overrides.SolicitationException}
+	if in.At.IsZero() {
+		in.At = c.f.DecidedAt
+	}
+	if d := in.At.Sub(c.f.DecidedAt).Abs(); d > ClockApartLimit {
+		r.ClockApart++
+		r.ClockApartMost = max(r.ClockApartMost, d.Seconds())
+	}
+	e, ok := rd.pol.forPack(c.pack)
+	if !ok {
+		r.NotRedecided++
+		return nil, nil
+	}
+	facts := consent.Facts{Fresh: true, ReassignedAt: req.ReassignedAt}
+	if c.asOf != nil {
+		facts.NationalAsOf = *c.asOf
+	}
+	var unmatched string
+	switch {
+	case c.consentID == 0:
+	case c.kind == nil:
+		unmatched = fmt.Sprintf("; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", c.consentID)
+	default:
+		facts.Consent = consent.ConsentFacts{ID: c.consentID, ObtainedAt: *c.obtained}
+		var err error
+		if facts.Consent.Kind, err = consent.ParseConsentKind(*c.kind); err != nil {
+			return nil, fmt.Errorf("consent %d: %w", c.consentID, err)
+		}
+		if c.expires != nil {
+			facts.Consent.ExpiresAt = *c.expires
+		}
+	}
+	if len(c.hAt) != len(c.hPurpose) || len(c.hAt) != len(c.hConv) {
+		return nil, fmt.Errorf("history columns of %d, %d and %d calls", len(c.hAt), len(c.hPurpose), len(c.hConv))
+	}
+	f := c.f
+	f.Gate = GateHad
+	if d := e.Check(in, facts); d.Verdict != consent.Allow {
+		f.Kind, f.Detail = FindingRule, verdictWords(d)+" under "+c.pack+unmatched
+		return []Finding{f}, nil
+	}
+	var out []Finding
+	if c.placed != nil && !c.placed.Equal(in.At) {
+		placed := in
+		placed.At = *c.placed
+		if d := e.Check(placed, facts); d.Verdict != consent.Allow {
+			f.Kind = FindingPlaced
+			f.Detail = fmt.Sprintf("%s under %s, at %s, when it was placed; decided for %s", verdictWords(d), c.pack,
+				c.placed.UTC().Format(reportTime), in.At.UTC().Format(reportTime))
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		held := in
+		held.History = make([]consent.Attempt, len(c.hAt))
+		for i := range c.hAt {
+			held.History[i] = consent.Attempt{At: c.hAt[i], Purpose: consent.Purpose(c.hPurpose[i]), Method: consent.MethodPrerecorded, Conversation: c.hConv[i]}
+		}
+		if d := e.Check(held, facts); d.Verdict != consent.Allow {
+			f.Kind = FindingHistory
+			f.Detail = fmt.Sprintf("%s under %s, with the %d call(s) the records hold before it in the %d days before it; its request listed %d",
+				verdictWords(d), c.pack, len(held.History), int(dialer.HistoryWindow/(24*time.Hour)), len(req.History))
+			out = append(out, f)
+		}
+	}
+	g, err := rd.registry(ctx, c, e, in, facts)
+	if err != nil {
+		return nil, err
+	}
+	if g != nil {
+		out = append(out, *g)
+	}
+	return out, nil
+}
+
+// registry re-decides c, as in and facts have it, with the registry list
+// copies that hold its number: those in force the freshness bound before
+// it was recorded, which the gate had, then those in force when it was
+// recorded. It returns the FindingRegistry of the first that denies or
+// defers, or nil.
+func (rd *redecider) registry(ctx context.Context, c *call, e *consent.Engine, in consent.Input, facts consent.Facts) (*Finding, error) {
+	if rd.lists == nil || len(c.copiesAll) == 0 {
+		return nil, nil
+	}
+	n, err := phone.Number(c.f.Phone).NANP()
+	if err != nil {
+		return nil, nil // the rule check denied it already
+	}
+	for _, step := range []struct {
+		copies []int64
+		gate   string
+	}{{c.copiesHad, GateHad}, {c.copiesAll, GateLate}} {
+		var (
+			hits    dnc.Hits
+			holders []int64
+		)
+		for _, id := range step.copies {
+			set, err := rd.set(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if set.Contains(n) {
+				hits |= 1 << rd.copies[id].list
+				holders = append(holders, id)
+			}
+		}
+		if hits == 0 {
+			continue
+		}
+		facts.DNC = dialer.DNCHits(hits)
+		d := e.Check(in, facts)
+		if d.Verdict == consent.Allow {
+			continue
+		}
+		// The record is the copy of a list the decision names, if any.
+		holder := holders[0]
+		for _, id := range holders {
+			if slices.Contains(d.Reasons, listReason(rd.copies[id].list)) {
+				holder = id
+				break
+			}
+		}
+		cp := rd.copies[holder]
+		f := c.f
+		f.Kind, f.Gate, f.Record, f.RecordedAt = FindingRegistry, step.gate, holder, cp.installedAt
+		f.Detail = fmt.Sprintf("%s version %d, as of %s: %s under %s", cp.list, cp.version, cp.asOf.UTC().Format(time.DateOnly), verdictWords(d), c.pack)
+		return &f, nil
+	}
+	return nil, nil
+}
+
+// listReason is the reason a decision gives for a registry list's hit.
+func listReason(l dnc.ListID) consent.Reason {
+	switch l {
+	case dnc.National:
+		return consent.ReasonDNCNational
+	case dnc.Litigator:
+		return consent.ReasonDNCLitigator
+	}
+	return consent.ReasonDNCState
+}
+
+// set returns the numbers of the registry list copy id, read from its file
+// once per report.
+func (rd *redecider) set(ctx context.Context, id int64) (*dnc.Set, error) {
+	if s, ok := rd.sets[id]; ok {
+		return s, nil
+	}
+	cp, ok := rd.copies[id]
+	if !ok {
+		return nil, fmt.Errorf("registry copy %d: not installed", id)
+	}
+	_, s, err := rd.lists.LoadVersion(ctx, cp.list, cp.version)
+	if err != nil {
+		return nil, fmt.Errorf("registry copy %d: %w", id, err)
+	}
+	rd.sets[id] = s
+	return s, nil
 }
 
 // reportTime is how the report's details write an instant.

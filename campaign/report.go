@@ -101,6 +101,15 @@ const (
 	// copy installed then. The gate had that request: such a finding is a
 	// defect, or an attempt row changed after it was written.
 	FindingRule = "rule"
+	// FindingRegistry is an allowed call that the engine denies or defers
+	// when it re-decides it as recorded (FindingRule) with the registry
+	// list copies (national, state, litigator) installed before it that
+	// hold its number, read from their files: with those in force the
+	// gate's freshness bound before it was recorded (GateHad: the gate
+	// had them), or else with those in force when it was recorded
+	// (GateLate). Its record is the copy's install. The report checks
+	// them only when it has the copies' files (Service.Copies).
+	FindingRegistry = "dnc.registry"
 	// FindingPlaced is an allowed call the engine allows at the instant
 	// it was decided for but not at the instant it was placed
 	// (originated_at): placed after its calling window closed, say.
@@ -268,10 +277,12 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 			}
 		}
 		r.Checked = r.Decisions["allow"]
-		redecided, ids, err := s.redecide(ctx, tx, from, to, &r)
+		var re CallsReport
+		redecided, ids, err := s.redecide(ctx, tx, from, to, &re)
 		if err != nil {
 			return err
 		}
+		r.NotRedecided, r.ClockApart, r.ClockApartMost = re.NotRedecided, re.ClockApart, re.ClockApartMost
 		// The checks run once: their findings, counted, and the newest
 		// listed. Findings are rare, but a bad day's can be many. The
 		// calls counted are those of these and of the re-decided ones.
@@ -293,12 +304,11 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 			return fmt.Errorf("checks: %w", err)
 		}
 		if len(found) == 0 {
-			// No row carried the count of calls: the re-decided ones, one
-			// finding each.
+			// No row carried the count of calls: the re-decided ones.
 			r.Calls = len(ids)
 		}
-		r.Found += len(ids)
-		r.Had += len(ids)
+		r.Found += re.Found
+		r.Had += re.Had
 		r.Findings = newestFindings(found, redecided)
 		return nil
 	})

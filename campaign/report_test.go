@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // reportWorld is a campaign with contacts, and a way to record its
@@ -472,4 +474,83 @@ func TestNewestFindings(t *testing.T) {
 	}
 	require.Equal(t, Finding{Kind: FindingRule, AttemptID: 600, DecidedAt: at.Add(300 * time.Second)}, got[len(got)-1])
 	require.Empty(t, newestFindings(nil, nil))
+}
+
+// With the registry lists' files, the report re-decides each allowed call
+// with the copies installed before it that hold its number; the engine
+// says whether they matter.
+func TestCallsReportRegistryCopies(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Pat,8605550117\nSam,8605550119\nTia,8605550120\nUma,8605550121\n")
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
+	pack := consent.PackVersion(nil, consent.FirmPolicy{})
+	reg := dnc.NewRegistry(w.s.db, t.TempDir())
+	// install installs a copy of list holding numbers, as of asOf, and
+	// dates its install at.
+	install := func(list dnc.ListID, asOf, at time.Time, numbers ...string) int64 {
+		var b dnc.Builder
+		for _, p := range numbers {
+			n, err := phone.Number(p).NANP()
+			require.NoError(t, err)
+			require.NoError(t, b.Add(n))
+		}
+		in, err := reg.Install(w.ctx, list, asOf, "test", b.Build(), 0)
+		require.NoError(t, err)
+		return w.id(`UPDATE dnc_list_installs SET installed_at = $3 WHERE list = $1 AND version = $2 RETURNING id`, list.String(), in.Version, at)
+	}
+	ct, err := dnc.StateList("CT")
+	require.NoError(t, err)
+	// Pat and Sam are on the national registry and Sam on Connecticut's;
+	// Tia joined the litigator list a second before her call, and Uma
+	// after hers.
+	install(dnc.National, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10), "+18605550117", "+18605550119")
+	stateCopy := install(ct, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10), "+18605550119")
+	install(dnc.Litigator, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10))
+	litigatorCopy := install(dnc.Litigator, day.AddDate(0, 0, -1), day.Add(2*time.Minute-time.Second), "+18605550120")
+	install(dnc.Litigator, day, day.Add(time.Hour), "+18605550120", "+18605550121")
+
+	tm, err := w.s.Create(w.ctx, NewCampaign{Name: "Offers", Purpose: "telemarketing", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	// Pat and Sam gave written consent to sales calls, which the national
+	// registry yields to (rule F4) and Connecticut's does not.
+	sales := func(number string, rec time.Time) int64 {
+		id := w.call(number, rec, pack, `"purpose":"telemarketing","method":"live","line":"landline"`)
+		w.exec(`UPDATE attempts SET campaign_id = $2, consent_id = $3 WHERE id = $1`, id, tm.ID,
+			w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pewc', 'telemarketing', 'voice', $2, 'form') RETURNING id`,
+				number, day.AddDate(0, -1, 0)))
+		return id
+	}
+	sales("+18605550117", day)
+	sam := sales("+18605550119", day.Add(time.Minute))
+	const reminder = `"purpose":"informational","method":"prerecorded","line":"landline"`
+	tia := w.call("+18605550120", day.Add(2*time.Minute), pack, reminder)
+	w.call("+18605550121", day.Add(3*time.Minute), pack, reminder)
+
+	from, to := day.AddDate(0, 0, -1), day.AddDate(0, 0, 1)
+	r, err := w.s.CallsReport(w.ctx, from, to)
+	require.NoError(t, err)
+	require.Zero(t, r.Found, "without the files, the copies are not checked: %+v", r.Findings)
+
+	w.s.Copies = reg
+	r, err = w.s.CallsReport(w.ctx, from, to)
+	require.NoError(t, err)
+	type got struct {
+		kind    string
+		attempt int64
+		record  int64
+		gate    string
+		detail  string
+	}
+	var findings []got
+	for _, f := range r.Findings {
+		findings = append(findings, got{f.Kind, f.AttemptID, f.Record, f.Gate, f.Detail})
+	}
+	require.Equal(t, []got{
+		{FindingRegistry, tia, litigatorCopy, GateLate, "litigator version 2, as of 2026-11-15: deny: dnc.litigator under " + pack},
+		{FindingRegistry, sam, stateCopy, GateHad, "state:CT version 1, as of 2026-11-05: deny: dnc.state under " + pack},
+	}, findings, "Pat's national listing yields to his consent; Uma's copy came after her call")
+	require.Equal(t, 2, r.Found)
+	require.Equal(t, 2, r.Calls)
+	require.Equal(t, 1, r.Had)
+	require.True(t, r.Findings[1].RecordedAt.Equal(day.AddDate(0, 0, -10)), "the copy's install")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,16 @@ type Indexes struct {
 	consentSeq int64
 	registry   map[dnc.ListID]uint64 // installed version of each registry list
 	confirmed  atomic.Int64          // unix nanoseconds of the last confirmation
+	// held is the registry list copies in memory, by list: their version
+	// and numbers, replaced whole (never changed) after each install, so
+	// LoadVersion can read it while a sync runs.
+	held atomic.Pointer[map[dnc.ListID]heldCopy]
+}
+
+// heldCopy is a registry list copy the indexes hold.
+type heldCopy struct {
+	meta dnc.Meta
+	set  *dnc.Set
 }
 
 // NewMemoryIndexes returns indexes over data already in memory, with no
@@ -211,10 +222,37 @@ func (ix *Indexes) syncRegistry(ctx context.Context) error {
 			return fmt.Errorf("install %v: %w", in.List, err)
 		}
 		ix.registry[in.List] = in.Version
+		held := map[dnc.ListID]heldCopy{}
+		if old := ix.held.Load(); old != nil {
+			maps.Copy(held, *old)
+		}
+		held[in.List] = heldCopy{meta: meta, set: set}
+		ix.held.Store(&held)
 		ix.log.Info("indexes: installed do-not-call list", "list", in.List.String(), "version", in.Version,
 			"numbers", in.Count, "as_of", in.AsOf.Format(time.DateOnly))
 	}
 	return nil
+}
+
+// LoadVersion returns version v of registry list l, as
+// dnc.Registry.LoadVersion does: the copy the indexes hold when they hold
+// that version, without reading its file again, and otherwise the copy
+// read from its file. It returns an error wrapping dnc.ErrUnknownList
+// when the indexes have no Registry.
+func (ix *Indexes) LoadVersion(ctx context.Context, l dnc.ListID, v uint64) (dnc.Meta, *dnc.Set, error) {
+	if held := ix.held.Load(); held != nil {
+		if c, ok := (*held)[l]; ok && c.meta.Version == v {
+			return c.meta, c.set, nil
+		}
+	}
+	if ix.Registry == nil {
+		return dnc.Meta{}, nil, fmt.Errorf("indexes: list %v version %d: no registry: %w", l, v, dnc.ErrUnknownList)
+	}
+	m, s, err := ix.Registry.LoadVersion(ctx, l, v)
+	if err != nil {
+		return dnc.Meta{}, nil, fmt.Errorf("indexes: %w", err)
+	}
+	return m, s, nil
 }
 
 // Seq returns the change sequence number the indexes have reached.

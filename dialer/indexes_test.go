@@ -2,6 +2,7 @@ package dialer_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -128,4 +129,48 @@ func TestSeqFollowsTheWholeLog(t *testing.T) {
 	require.NoError(t, ix.Sync(ctx))
 	require.Equal(t, top(), ix.Seq())
 	require.Equal(t, 4, int(top()))
+}
+
+// The indexes give the registry list copy they hold without reading its
+// file, and read older copies from their files.
+func TestIndexesLoadVersion(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg := dnc.NewRegistry(db, dir)
+	install := func(numbers ...uint64) dnc.Installed {
+		var b dnc.Builder
+		require.NoError(t, b.AddMany(numbers))
+		in, err := reg.Install(ctx, dnc.National, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), "test", b.Build(), 0)
+		require.NoError(t, err)
+		return in
+	}
+	v1 := install(8605550101)
+	ix := dialer.NewIndexes(db, quiet())
+	ix.Registry = reg
+	require.NoError(t, ix.Load(ctx))
+	v2 := install(8605550101, 8605550102)
+	require.NoError(t, ix.Sync(ctx))
+
+	_, held, _ := ix.DNC.View().List(dnc.National)
+	meta, set, err := ix.LoadVersion(ctx, dnc.National, v2.Version)
+	require.NoError(t, err)
+	require.Same(t, held, set, "the copy in memory")
+	require.Equal(t, v2.Version, meta.Version)
+	_, set, err = ix.LoadVersion(ctx, dnc.National, v1.Version)
+	require.NoError(t, err)
+	require.Equal(t, 1, set.Len(), "the older copy, from its file")
+	require.True(t, set.Contains(8605550101))
+
+	// With the files gone, the copy held is still given; the older one
+	// cannot be.
+	require.NoError(t, os.RemoveAll(dir))
+	_, set, err = ix.LoadVersion(ctx, dnc.National, v2.Version)
+	require.NoError(t, err)
+	require.Same(t, held, set)
+	_, _, err = ix.LoadVersion(ctx, dnc.National, v1.Version)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, _, err = ix.LoadVersion(ctx, dnc.National, 9)
+	require.ErrorIs(t, err, dnc.ErrUnknownList)
 }

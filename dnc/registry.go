@@ -87,6 +87,23 @@ func (r *Registry) Load(in Installed) (Meta, *Set, error) {
 	return meta, set, nil
 }
 
+// LoadVersion reads version v of registry list l, current or not: every
+// installed version's file is kept, and dnc_list_installs says how many
+// numbers it holds. It returns an error wrapping ErrUnknownList for a
+// version never installed.
+func (r *Registry) LoadVersion(ctx context.Context, l ListID, v uint64) (Meta, *Set, error) {
+	in := Installed{List: l, Version: v, File: fileName(l, v)}
+	err := r.db.QueryRow(ctx, `SELECT as_of, count, source, installed_at FROM dnc_list_installs WHERE list = $1 AND version = $2
+		ORDER BY id DESC LIMIT 1`, l.String(), v).Scan(&in.AsOf, &in.Count, &in.Source, &in.ImportedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Meta{}, nil, fmt.Errorf("dnc list %v version %d: never installed: %w", l, v, ErrUnknownList)
+	}
+	if err != nil {
+		return Meta{}, nil, fmt.Errorf("dnc list %v version %d: %w", l, v, err)
+	}
+	return r.Load(in)
+}
+
 // Current loads the current version of list l, or returns an empty set and
 // ok=false when none is installed.
 func (r *Registry) Current(ctx context.Context, l ListID) (Meta, *Set, bool, error) {
@@ -139,7 +156,11 @@ func (r *Registry) Install(ctx context.Context, l ListID, asOf time.Time, source
 			l.String(), version, asOf, set.Len(), in.File, source, userID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, imported_by) VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0))`,
+		// installed_at is the statement's time, not the transaction's
+		// (now()), which began before the file was written: a moment
+		// before the copy is committed, which the calls report relies on.
+		if _, err := tx.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, imported_by, installed_at)
+			VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), clock_timestamp())`,
 			l.String(), version, asOf, set.Len(), source, userID); err != nil {
 			return err
 		}

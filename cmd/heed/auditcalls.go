@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dnc"
 )
 
 // errFindings marks a calls report whose checks found allowed calls the
@@ -27,6 +28,7 @@ func (m *Main) auditCalls(ctx context.Context, args []string) error {
 	to := f.String("to", "", "last day, included, or RFC 3339 instant (default: now)")
 	tz := f.timeZone("the days are in")
 	asJSON := f.Bool("json", false, "print the report as JSON")
+	dir := f.dncDir()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -47,7 +49,9 @@ func (m *Main) auditCalls(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	r, err := campaign.NewService(pool, nil).CallsReport(ctx, start, end)
+	s := campaign.NewService(pool, nil)
+	s.Copies = dnc.NewRegistry(pool, *dir)
+	r, err := s.CallsReport(ctx, start, end)
 	if err != nil {
 		return err
 	}

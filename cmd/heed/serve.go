@@ -182,6 +182,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	campaigns := campaign.NewService(pool, rc)
+	campaigns.Copies = indexes
 	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
 	if n, err := campaigns.Resume(ctx); err != nil {
 		return err
