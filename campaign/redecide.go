@@ -16,10 +16,10 @@ import (
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
-// ClockApartLimit is how far apart the dialer's clock (the instant a
-// request was decided for) and the database's (when its attempt was
-// recorded, a moment later) may be before the calls report counts the call
-// in CallsReport.ClockApart.
+// ClockApartLimit is how far apart the dialer's clock (when it placed a
+// call, originated_at) and the database's (when the call's attempt was
+// recorded, a moment before) may be before the calls report counts the
+// call in CallsReport.ClockApart.
 const ClockApartLimit = time.Minute
 
 // redecideRows selects the allowed attempts decided in [$1, $2), newest
@@ -28,36 +28,41 @@ const ClockApartLimit = time.Minute
 // was placed, the consent it relied on as the ledger holds it (none when
 // that consent is not for this number, the campaign's purpose and the
 // voice channel, as the index would match it), the date of the national
-// registry copy installed when it was recorded, and its history as the
-// records hold it. That history is what the pacer's history query
+// registry copy installed when it was recorded, its history as the records
+// hold it, and the registry list copies in force when it was recorded (the
+// newest install of each list). That history is what the pacer's history query
 // (historyQuery) read: the allowed calls to the numbers its history
 // counted (the called number, and the person's numbers decision_input's
 // history_of names) placed within $4 seconds before its instant, recorded
 // before it but not in its own batch (the same instant: the batch read its
 // history before any was recorded); a call is a conversation ($3 are the
-// outcomes that count) only when it had ended by that instant. Last come
-// the registry list copies in force $5 milliseconds (the gate's freshness
-// bound) before it was recorded, and those in force when it was.
-var redecideRows = `
-	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, a.originated_at, a.pack, a.decision_input, k.purpose,
+// outcomes that count) only when it had ended by that instant, the latest
+// such end following. When the
+// call was placed is originated_at, unless that was filled in from the
+// answer (the placing was never written).
+const redecideRows = `
+	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at,
+	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
 	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
 	       (SELECT i.as_of FROM dnc_list_installs i WHERE i.list = 'national' AND i.installed_at <= a.created_at
 	         ORDER BY i.installed_at DESC, i.id DESC LIMIT 1),
-	       h.at, h.purpose, h.conversation,
-	       ` + registryCopies("a.created_at - $5 * interval '1 millisecond'") + `, ` + registryCopies("a.created_at") + `
+	       h.at, h.purpose, h.conversation, h.spoke,
+	       (SELECT coalesce(array_agg(i.id), '{}') FROM (SELECT DISTINCT ON (list) id FROM dnc_list_installs
+	         WHERE installed_at <= a.created_at ORDER BY list, installed_at DESC, id DESC) i)
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
 	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
 	  CROSS JOIN LATERAL (
 		SELECT coalesce(array_agg(coalesce(p.originated_at, p.created_at)), '{}'), coalesce(array_agg(pk.purpose), '{}'),
-		       coalesce(array_agg(p.outcome = ANY($3) AND p.ended_at <= r.at), '{}')
+		       coalesce(array_agg(p.outcome = ANY($3) AND p.ended_at <= r.at), '{}'),
+		       max(p.ended_at) FILTER (WHERE p.outcome = ANY($3) AND p.ended_at <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
 		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow'
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
 		   AND coalesce(p.originated_at, p.created_at) >= r.at - $4 * interval '1 second'
-		   AND p.decision_input->>'at' IS DISTINCT FROM a.decision_input->>'at'
-	  ) h (at, purpose, conversation)
+		   AND (a.decision_input->>'at' IS NULL OR p.decision_input->>'at' IS DISTINCT FROM a.decision_input->>'at')
+	  ) h (at, purpose, conversation, spoke)
 	 WHERE a.decision = 'allow' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
 
@@ -104,14 +109,6 @@ func (p *policies) forPack(pack string) (*consent.Engine, bool) {
 	return e, e != nil
 }
 
-// registryCopies selects, for the attempt a of redecideRows, the ids of
-// the registry list copies (dnc_list_installs) in force at the instant
-// before: the newest install of each list.
-func registryCopies(before string) string {
-	return `(SELECT coalesce(array_agg(i.id), '{}') FROM (SELECT DISTINCT ON (list) id FROM dnc_list_installs
-		 WHERE installed_at <= ` + before + ` ORDER BY list, installed_at DESC, id DESC) i)`
-}
-
 // copyOf is a registry list copy installed: a row of dnc_list_installs.
 type copyOf struct {
 	list        dnc.ListID
@@ -124,11 +121,22 @@ type copyOf struct {
 type redecider struct {
 	pol *policies
 	// lists reads the registry list copies, or is nil when the report
-	// does not check them; copies are the installs by id, sets the copies
-	// read, by id.
-	lists  CopyReader
-	copies map[int64]copyOf
-	sets   map[int64]*dnc.Set
+	// does not check them; copies are the installs by id, and installs
+	// their ids by list and version.
+	lists    CopyReader
+	copies   map[int64]copyOf
+	installs map[copyKey]int64
+	// sets holds the copies the last call needed, by id (nil for a copy
+	// that could not be read): the calls come newest first, so a copy
+	// an older call no longer needs is never needed again, and at most a
+	// copy or two of each list is in memory at once.
+	sets map[int64]*dnc.Set
+}
+
+// copyKey names a registry list copy by its list and version.
+type copyKey struct {
+	list    dnc.ListID
+	version uint64
 }
 
 // redecide re-decides, in tx, every call allowed in [from, to) from the
@@ -149,11 +157,11 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	if err != nil {
 		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
-	rd := &redecider{pol: pol, lists: s.Copies, copies: map[int64]copyOf{}, sets: map[int64]*dnc.Set{}}
+	rd := &redecider{pol: pol, lists: s.Copies, copies: map[int64]copyOf{}, installs: map[copyKey]int64{}, sets: map[int64]*dnc.Set{}}
 	if err := rd.readCopies(ctx, tx); err != nil {
 		return nil, nil, err
 	}
-	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second), dialer.DefaultFreshness.Milliseconds())
+	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second))
 	if err != nil {
 		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
@@ -165,7 +173,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	for rows.Next() {
 		var c call
 		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.placed, &c.pack, &c.raw, &c.purpose,
-			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.copiesHad, &c.copiesAll); err != nil {
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		fs, err := rd.call(ctx, &c, r)
@@ -209,6 +217,7 @@ func (rd *redecider) readCopies(ctx context.Context, tx pgx.Tx) error {
 		}
 		c.list = l
 		rd.copies[id] = c
+		rd.installs[copyKey{l, c.version}] = id
 		return nil
 	})
 	if err != nil {
@@ -225,10 +234,11 @@ type call struct {
 	raw                             []byte
 	consentID                       int64
 	placed, obtained, expires, asOf *time.Time
+	spoke                           *time.Time // the last conversation's end in the history
 	hAt                             []time.Time
 	hPurpose                        []string
 	hConv                           []bool
-	copiesHad, copiesAll            []int64
+	copies                          []int64
 }
 
 // call re-decides c, and returns its findings.
@@ -244,14 +254,17 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 	if in.At.IsZero() {
 		in.At = c.f.DecidedAt
 	}
-	if d := in.At.Sub(c.f.DecidedAt).Abs(); d > ClockApartLimit {
-		r.ClockApart++
-		r.ClockApartMost = max(r.ClockApartMost, d.Seconds())
+	if c.placed != nil {
+		if d := c.placed.Sub(c.f.DecidedAt).Abs(); d > ClockApartLimit {
+			r.ClockApart++
+			r.ClockApartMost = max(r.ClockApartMost, d.Seconds())
+		}
 	}
+	var out []Finding
 	e, ok := rd.pol.forPack(c.pack)
 	if !ok {
 		r.NotRedecided++
-		return nil, nil
+		return out, nil
 	}
 	facts := consent.Facts{Fresh: true, ReassignedAt: req.ReassignedAt}
 	if c.asOf != nil {
@@ -279,9 +292,8 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 	f.Gate = GateHad
 	if d := e.Check(in, facts); d.Verdict != consent.Allow {
 		f.Kind, f.Detail = FindingRule, verdictWords(d)+" under "+c.pack+unmatched
-		return []Finding{f}, nil
+		return append(out, f), nil
 	}
-	var out []Finding
 	if c.placed != nil && !c.placed.Equal(in.At) {
 		placed := in
 		placed.At = *c.placed
@@ -300,46 +312,83 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		}
 		if d := e.Check(held, facts); d.Verdict != consent.Allow {
 			f.Kind = FindingHistory
+			if len(held.History) <= len(req.History) && c.spoke != nil && in.At.Sub(*c.spoke) < ClockApartLimit {
+				// No call more than the request listed, and a
+				// conversation that ended in the minute before: its end
+				// may have been written after the history was read.
+				f.Gate = GateLate
+			}
 			f.Detail = fmt.Sprintf("%s under %s, with the %d call(s) the records hold before it in the %d days before it; its request listed %d",
 				verdictWords(d), c.pack, len(held.History), int(dialer.HistoryWindow/(24*time.Hour)), len(req.History))
 			out = append(out, f)
 		}
 	}
-	g, err := rd.registry(ctx, c, e, in, facts)
+	g, ok, err := rd.registry(ctx, c, &rec, e, in, facts, r)
 	if err != nil {
 		return nil, err
 	}
-	if g != nil {
-		out = append(out, *g)
+	if ok {
+		out = append(out, g)
 	}
 	return out, nil
 }
 
 // registry re-decides c, as in and facts have it, with the registry list
-// copies that hold its number: those in force the freshness bound before
-// it was recorded, which the gate had, then those in force when it was
-// recorded. It returns the FindingRegistry of the first that denies or
-// defers, or nil.
-func (rd *redecider) registry(ctx context.Context, c *call, e *consent.Engine, in consent.Input, facts consent.Facts) (*Finding, error) {
-	if rd.lists == nil || len(c.copiesAll) == 0 {
-		return nil, nil
+// copies that hold its number: first those its decision read, as its
+// attempt names them (rec.Lists; GateHad), then those in force when it was
+// recorded (GateLate; GateUnknown for an attempt that names none). It
+// returns the FindingRegistry of the first that denies or defers, and
+// whether there is one. A call whose copies cannot be read is counted in
+// r.RegistryUnchecked.
+func (rd *redecider) registry(ctx context.Context, c *call, rec *decisionInput, e *consent.Engine, in consent.Input, facts consent.Facts, r *CallsReport) (Finding, bool, error) {
+	if rd.lists == nil {
+		return Finding{}, false, nil
+	}
+	var read []int64
+	for name, v := range rec.Lists {
+		l, err := dnc.ParseList(name)
+		if err != nil {
+			return Finding{}, false, fmt.Errorf("decision input: lists: %w", err)
+		}
+		id, ok := rd.installs[copyKey{l, v}]
+		if !ok {
+			return Finding{}, false, fmt.Errorf("decision input: %s version %d was never installed", name, v)
+		}
+		read = append(read, id)
+	}
+	slices.Sort(read)
+	now := slices.Sorted(slices.Values(c.copies))
+	steps := []struct {
+		copies []int64
+		gate   string
+	}{{read, GateHad}, {now, GateLate}}
+	switch {
+	case rec.Lists == nil:
+		steps = steps[1:]
+		steps[0].gate = GateUnknown
+	case slices.Equal(read, now):
+		steps = steps[:1]
+	}
+	if err := rd.hold(ctx, append(read, now...)); err != nil {
+		return Finding{}, false, err
 	}
 	n, err := phone.Number(c.f.Phone).NANP()
 	if err != nil {
-		return nil, nil // the rule check denied it already
+		// Not a NANP number, which no registry list holds (and the rule
+		// check denies).
+		r.RegistryUnchecked++
+		return Finding{}, false, nil
 	}
-	for _, step := range []struct {
-		copies []int64
-		gate   string
-	}{{c.copiesHad, GateHad}, {c.copiesAll, GateLate}} {
+	for _, step := range steps {
 		var (
 			hits    dnc.Hits
 			holders []int64
 		)
 		for _, id := range step.copies {
-			set, err := rd.set(ctx, id)
-			if err != nil {
-				return nil, err
+			set := rd.sets[id]
+			if set == nil {
+				r.RegistryUnchecked++
+				return Finding{}, false, nil
 			}
 			if set.Contains(n) {
 				hits |= 1 << rd.copies[id].list
@@ -366,9 +415,9 @@ func (rd *redecider) registry(ctx context.Context, c *call, e *consent.Engine, i
 		f := c.f
 		f.Kind, f.Gate, f.Record, f.RecordedAt = FindingRegistry, step.gate, holder, cp.installedAt
 		f.Detail = fmt.Sprintf("%s version %d, as of %s: %s under %s", cp.list, cp.version, cp.asOf.UTC().Format(time.DateOnly), verdictWords(d), c.pack)
-		return &f, nil
+		return f, true, nil
 	}
-	return nil, nil
+	return Finding{}, false, nil
 }
 
 // listReason is the reason a decision gives for a registry list's hit.
@@ -382,22 +431,30 @@ func listReason(l dnc.ListID) consent.Reason {
 	return consent.ReasonDNCState
 }
 
-// set returns the numbers of the registry list copy id, read from its file
-// once per report.
-func (rd *redecider) set(ctx context.Context, id int64) (*dnc.Set, error) {
-	if s, ok := rd.sets[id]; ok {
-		return s, nil
+// hold makes rd.sets hold the copies ids, and only them: each read once
+// while consecutive calls need it, or nil when it cannot be read (its
+// file gone, say).
+func (rd *redecider) hold(ctx context.Context, ids []int64) error {
+	for id := range rd.sets {
+		if !slices.Contains(ids, id) {
+			delete(rd.sets, id)
+		}
 	}
-	cp, ok := rd.copies[id]
-	if !ok {
-		return nil, fmt.Errorf("registry copy %d: not installed", id)
+	for _, id := range ids {
+		if _, ok := rd.sets[id]; ok {
+			continue
+		}
+		cp, ok := rd.copies[id]
+		if !ok {
+			return fmt.Errorf("registry copy %d: not installed", id)
+		}
+		_, set, err := rd.lists.LoadVersion(ctx, cp.list, cp.version)
+		if err != nil {
+			set = nil
+		}
+		rd.sets[id] = set
 	}
-	_, s, err := rd.lists.LoadVersion(ctx, cp.list, cp.version)
-	if err != nil {
-		return nil, fmt.Errorf("registry copy %d: %w", id, err)
-	}
-	rd.sets[id] = s
-	return s, nil
+	return nil
 }
 
 // reportTime is how the report's details write an instant.

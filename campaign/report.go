@@ -25,7 +25,8 @@ var ErrPeriod = errors.New("the period ends before it starts")
 // yet given or expired when the call was decided, and each must still be
 // allowed when the engine of the policy it was decided under re-decides
 // it from the records (its windows, caps, consent kind and registry copy's
-// age; FindingRule, FindingPlaced, FindingHistory). The checks read the database's
+// age, and its number's registry listings; FindingRule, FindingPlaced,
+// FindingHistory, FindingRegistry). The checks read the database's
 // records, not the gate's in-memory indexes, so they verify the gate
 // independently.
 type CallsReport struct {
@@ -72,6 +73,12 @@ type CallsReport struct {
 	// in seconds: the windows were checked by the dialer's clock.
 	ClockApart     int     `json:"clock_apart"`
 	ClockApartMost float64 `json:"clock_apart_most_seconds"`
+	// RegistryUnchecked counts the allowed calls not checked against the
+	// registry list copies (FindingRegistry) because a copy's file could
+	// not be read; RegistryChecked says whether the report checks them at
+	// all (Service.Copies).
+	RegistryUnchecked int  `json:"registry_unchecked"`
+	RegistryChecked   bool `json:"registry_checked"`
 }
 
 // The kinds of findings.
@@ -103,12 +110,11 @@ const (
 	FindingRule = "rule"
 	// FindingRegistry is an allowed call that the engine denies or defers
 	// when it re-decides it as recorded (FindingRule) with the registry
-	// list copies (national, state, litigator) installed before it that
-	// hold its number, read from their files: with those in force the
-	// gate's freshness bound before it was recorded (GateHad: the gate
-	// had them), or else with those in force when it was recorded
-	// (GateLate). Its record is the copy's install. The report checks
-	// them only when it has the copies' files (Service.Copies).
+	// list copies (national, state, litigator) that hold its number: the
+	// copies its attempt says the gate read (GateHad), or else those in
+	// force when it was recorded (GateLate; GateUnknown for an attempt
+	// that does not say). Its record is the copy's install. The report
+	// checks them only when it can read the copies (Service.Copies).
 	FindingRegistry = "dnc.registry"
 	// FindingPlaced is an allowed call the engine allows at the instant
 	// it was decided for but not at the instant it was placed
@@ -128,11 +134,13 @@ const (
 	// GateHad says the gate's indexes had applied the record (its
 	// change-log position was at or below the attempt's index_seq): the
 	// gate allowed the call with the record in hand, a defect to report.
-	// Every FindingRule, FindingPlaced and FindingHistory is GateHad:
-	// the request was the gate's, and the calls recorded before the
-	// attempt's batch were there when it read the history (the batch held
-	// their numbers locked from before that read until its attempts were
-	// recorded).
+	// Every FindingRule and FindingPlaced is GateHad, the request being
+	// the gate's; so is a FindingHistory, the calls recorded before the
+	// attempt's batch having been there when it read the history (the
+	// batch holds their numbers locked from before that read until its
+	// attempts are recorded), unless it differs from the request's only by
+	// a conversation that ended in the minute before (GateLate: its end
+	// may have been written after the read).
 	GateHad = "had"
 	// GateLate says the record was committed after the gate read its
 	// indexes but before the attempt was recorded (index_top): it reached
@@ -157,8 +165,9 @@ type Finding struct {
 	// decided it, by the database's clock.
 	DecidedAt time.Time `json:"decided_at"`
 	// Record names the record that contradicts the call: the do-not-call
-	// entry, revocation or consent, by its id; none (0) for FindingRule
-	// and FindingHistory, which the call's own records contradict.
+	// entry, revocation, consent or registry list copy's install, by its
+	// id; none (0) for FindingRule, FindingPlaced and FindingHistory, which
+	// the call's own records contradict.
 	Record int64 `json:"record_id,omitzero"`
 	// RecordedAt is when that record was written, or zero with no Record.
 	RecordedAt time.Time `json:"recorded_at,omitzero"`
@@ -282,7 +291,8 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 		if err != nil {
 			return err
 		}
-		r.NotRedecided, r.ClockApart, r.ClockApartMost = re.NotRedecided, re.ClockApart, re.ClockApartMost
+		r.NotRedecided, r.ClockApart, r.ClockApartMost, r.RegistryUnchecked = re.NotRedecided, re.ClockApart, re.ClockApartMost, re.RegistryUnchecked
+		r.RegistryChecked = s.Copies != nil
 		// The checks run once: their findings, counted, and the newest
 		// listed. Findings are rare, but a bad day's can be many. The
 		// calls counted are those of these and of the re-decided ones.

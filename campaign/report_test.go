@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -288,7 +289,7 @@ func TestCallsReportRedecides(t *testing.T) {
 	t.Parallel()
 	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nDee,8605550124\nEve,8605550105\nFay,8605550106\n"+
 		"Gus,8605550107\nHal,8605550108\nIda,8605550109\nIvan,8605550110\nJan,8605550111\nKai,8605550112\nLou,8605550113\nMo,8605550114\n"+
-		"Ned,8605550115\nNed,8605550125\nOz,8605550116\nPat,8605550117\nQuinn,8605550118\n")
+		"Ned,8605550115\nNed,8605550125\nOz,8605550116\nPat,8605550117\nQuinn,8605550118\nZed,8605550127\nYul,8605550128\n")
 	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
 	pack := consent.PackVersion(nil, consent.FirmPolicy{})
 	const landline = `"purpose":"informational","method":"prerecorded","line":"landline"`
@@ -349,10 +350,22 @@ func TestCallsReportRedecides(t *testing.T) {
 	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'answered', answered_at = created_at, ended_at = created_at + interval '10 minutes' WHERE id = $1`, talking, dc.ID)
 	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, w.call("+18605550111", day.Add(7*time.Minute), pack, debt+","+history(day.Add(5*time.Minute))), dc.ID)
 
-	// Kai's call was decided for 20:58:30 and placed at 21:00:30.
+	// Zed's earlier call ended thirty seconds before his next was decided,
+	// which listed it as no conversation: its end may not have been
+	// written yet.
+	spokeLate := w.call("+18605550127", day.Add(12*time.Minute), pack, debt)
+	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'answered', answered_at = created_at, ended_at = $3 WHERE id = $1`,
+		spokeLate, dc.ID, day.Add(13*time.Minute+30*time.Second))
+	zed := w.call("+18605550127", day.Add(15*time.Minute), pack, debt+","+history(day.Add(12*time.Minute)))
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, zed, dc.ID)
+
+	// Kai's call was decided for 20:58:30 and placed at 21:00:30. Yul's
+	// too, but its placing was never written: its time is its answer's.
 	kaiAt := time.Date(2026, 11, 17, 1, 59, 30, 0, time.UTC)
 	kai := w.call("+18605550112", kaiAt, pack, landline)
 	w.exec(`UPDATE attempts SET originated_at = $2 WHERE id = $1`, kai, kaiAt.Add(time.Minute))
+	yul := w.call("+18605550128", kaiAt.Add(time.Second), pack, landline)
+	w.exec(`UPDATE attempts SET originated_at = $2, answered_at = $2 WHERE id = $1`, yul, kaiAt.Add(time.Minute))
 	// Lou's call to his mobile relied on his consent to sales calls; Mo's
 	// on his consent to reminders.
 	const mobile = `"purpose":"informational","method":"prerecorded","line":"wireless"`
@@ -387,9 +400,10 @@ func TestCallsReportRedecides(t *testing.T) {
 	// Quinn's call in the sales campaign was decided as a reminder.
 	quinn := w.call("+18605550118", day.Add(16*time.Minute), pack, landline)
 	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, quinn, tm.ID)
-	// Oz's dialer clock was two hours ahead of the database's.
+	// Oz's dialer clock was two hours ahead of the database's when it
+	// placed his call.
 	oz := w.call("+18605550116", day.Add(11*time.Minute), pack, landline)
-	w.exec(`UPDATE attempts SET decision_input = jsonb_set(decision_input, '{at}', to_jsonb(created_at + interval '2 hours')) WHERE id = $1`, oz)
+	w.exec(`UPDATE attempts SET originated_at = created_at + interval '2 hours' WHERE id = $1`, oz)
 
 	// From noon the firm calls clients from 10:00 only (v1); v2, saved by
 	// an older heed, calls from 07:00, which this one refuses.
@@ -421,7 +435,11 @@ func TestCallsReportRedecides(t *testing.T) {
 	var findings []got
 	for _, f := range r.Findings {
 		findings = append(findings, got{f.Kind, f.AttemptID, f.Detail})
-		require.Equal(t, GateHad, f.Gate)
+		if f.AttemptID == zed {
+			require.Equal(t, GateLate, f.Gate)
+		} else {
+			require.Equal(t, GateHad, f.Gate)
+		}
 		require.Zero(t, f.Record)
 		require.True(t, f.RecordedAt.IsZero())
 	}
@@ -433,17 +451,19 @@ func TestCallsReportRedecides(t *testing.T) {
 		{FindingPlaced, kai, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack +
 			", at 2026-11-17 02:00:30 UTC, when it was placed; decided for 2026-11-17 01:58:30 UTC"},
 		{FindingRule, quinn, "deny: consent.missing under " + pack},
+		{FindingHistory, zed, "defer" + until(day.Add(12*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
+			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingRule, lou, fmt.Sprintf("deny: consent.missing under %s; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", pack, louConsent)},
 		{FindingHistory, ivan, "defer" + until(day.AddDate(0, 0, 5)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, dee, "deny: cap.residential under " + pack + held + "0"},
 		{FindingHistory, bob, "deny: cap.residential under " + pack + held + "1"},
 		{FindingRule, ann, "deny: cap.residential under " + pack},
-	}, findings, "newest first; Bob's second and third, Eve's, Fay's, Jan's, Mo's, Ned's and Pat's calls are not findings")
-	require.Equal(t, 9, r.Found)
-	require.Equal(t, 9, r.Calls)
-	require.Equal(t, 9, r.Had)
-	require.Equal(t, 35, r.Checked)
+	}, findings, "newest first; Bob's second and third, Eve's, Fay's, Jan's, Mo's, Ned's, Pat's and Yul's calls are not findings")
+	require.Equal(t, 10, r.Found)
+	require.Equal(t, 10, r.Calls)
+	require.Equal(t, 9, r.Had, "all but Zed's")
+	require.Equal(t, 38, r.Checked)
 	require.Equal(t, 2, r.NotRedecided, "Hal's and Ida's")
 	require.Equal(t, 1, r.ClockApart, "Oz's")
 	require.InDelta(t, 7200, r.ClockApartMost, 1)
@@ -477,14 +497,16 @@ func TestNewestFindings(t *testing.T) {
 }
 
 // With the registry lists' files, the report re-decides each allowed call
-// with the copies installed before it that hold its number; the engine
-// says whether they matter.
+// with the copies that hold its number: those its attempt says the gate
+// read, then those installed when it was recorded. The engine says
+// whether a listing matters.
 func TestCallsReportRegistryCopies(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Pat,8605550117\nSam,8605550119\nTia,8605550120\nUma,8605550121\n")
+	w := newReportWorld(t, "Pat,8605550117\nSam,8605550119\nTia,8605550120\nUma,8605550121\nVic,8605550122\nWes,8605550123\nXan,8605550126\n")
 	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
 	pack := consent.PackVersion(nil, consent.FirmPolicy{})
-	reg := dnc.NewRegistry(w.s.db, t.TempDir())
+	dir := t.TempDir()
+	reg := dnc.NewRegistry(w.s.db, dir)
 	// install installs a copy of list holding numbers, as of asOf, and
 	// dates its install at.
 	install := func(list dnc.ListID, asOf, at time.Time, numbers ...string) int64 {
@@ -500,17 +522,27 @@ func TestCallsReportRegistryCopies(t *testing.T) {
 	}
 	ct, err := dnc.StateList("CT")
 	require.NoError(t, err)
-	// Pat and Sam are on the national registry and Sam on Connecticut's;
-	// Tia joined the litigator list a second before her call, and Uma
-	// after hers.
+	// Pat and Sam are on the national registry and Sam on Connecticut's.
+	// Vic and Wes were on the litigator list until its second copy,
+	// installed a second before Tia's call, which lists her and Xan; Uma
+	// joined it after her call.
 	install(dnc.National, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10), "+18605550117", "+18605550119")
 	stateCopy := install(ct, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10), "+18605550119")
-	install(dnc.Litigator, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10))
-	litigatorCopy := install(dnc.Litigator, day.AddDate(0, 0, -1), day.Add(2*time.Minute-time.Second), "+18605550120")
-	install(dnc.Litigator, day, day.Add(time.Hour), "+18605550120", "+18605550121")
+	firstLitigators := install(dnc.Litigator, day.AddDate(0, 0, -11), day.AddDate(0, 0, -10), "+18605550122", "+18605550123")
+	litigators := install(dnc.Litigator, day.AddDate(0, 0, -1), day.Add(2*time.Minute-time.Second), "+18605550120", "+18605550126")
+	install(dnc.Litigator, day, day.Add(time.Hour), "+18605550120", "+18605550121", "+18605550126")
 
 	tm, err := w.s.Create(w.ctx, NewCampaign{Name: "Offers", Purpose: "telemarketing", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
 	require.NoError(t, err)
+	// read records the registry copies the gate read for attempt id
+	// (none: an attempt from before heed kept them).
+	read := func(id int64, lists string) int64 {
+		if lists != "" {
+			w.exec(`UPDATE attempts SET decision_input = decision_input || jsonb_build_object('lists', $2::jsonb) WHERE id = $1`, id, lists)
+		}
+		return id
+	}
+	const before, after = `{"national": 1, "state:CT": 1, "litigator": 1}`, `{"national": 1, "state:CT": 1, "litigator": 2}`
 	// Pat and Sam gave written consent to sales calls, which the national
 	// registry yields to (rule F4) and Connecticut's does not.
 	sales := func(number string, rec time.Time) int64 {
@@ -518,18 +550,25 @@ func TestCallsReportRegistryCopies(t *testing.T) {
 		w.exec(`UPDATE attempts SET campaign_id = $2, consent_id = $3 WHERE id = $1`, id, tm.ID,
 			w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pewc', 'telemarketing', 'voice', $2, 'form') RETURNING id`,
 				number, day.AddDate(0, -1, 0)))
-		return id
+		return read(id, before)
 	}
 	sales("+18605550117", day)
 	sam := sales("+18605550119", day.Add(time.Minute))
 	const reminder = `"purpose":"informational","method":"prerecorded","line":"landline"`
-	tia := w.call("+18605550120", day.Add(2*time.Minute), pack, reminder)
-	w.call("+18605550121", day.Add(3*time.Minute), pack, reminder)
+	// Tia's gate had not loaded the second litigator copy yet; Vic's had;
+	// Wes's had not, and the first listed him.
+	tia := read(w.call("+18605550120", day.Add(2*time.Minute), pack, reminder), before)
+	read(w.call("+18605550122", day.Add(3*time.Minute), pack, reminder), after)
+	wes := read(w.call("+18605550123", day.Add(3*time.Minute+time.Second), pack, reminder), before)
+	// Uma's and Xan's attempts do not say what their gate read.
+	w.call("+18605550121", day.Add(4*time.Minute), pack, reminder)
+	xan := w.call("+18605550126", day.Add(5*time.Minute), pack, reminder)
 
 	from, to := day.AddDate(0, 0, -1), day.AddDate(0, 0, 1)
 	r, err := w.s.CallsReport(w.ctx, from, to)
 	require.NoError(t, err)
 	require.Zero(t, r.Found, "without the files, the copies are not checked: %+v", r.Findings)
+	require.False(t, r.RegistryChecked)
 
 	w.s.Copies = reg
 	r, err = w.s.CallsReport(w.ctx, from, to)
@@ -546,11 +585,23 @@ func TestCallsReportRegistryCopies(t *testing.T) {
 		findings = append(findings, got{f.Kind, f.AttemptID, f.Record, f.Gate, f.Detail})
 	}
 	require.Equal(t, []got{
-		{FindingRegistry, tia, litigatorCopy, GateLate, "litigator version 2, as of 2026-11-15: deny: dnc.litigator under " + pack},
+		{FindingRegistry, xan, litigators, GateUnknown, "litigator version 2, as of 2026-11-15: deny: dnc.litigator under " + pack},
+		{FindingRegistry, wes, firstLitigators, GateHad, "litigator version 1, as of 2026-11-05: deny: dnc.litigator under " + pack},
+		{FindingRegistry, tia, litigators, GateLate, "litigator version 2, as of 2026-11-15: deny: dnc.litigator under " + pack},
 		{FindingRegistry, sam, stateCopy, GateHad, "state:CT version 1, as of 2026-11-05: deny: dnc.state under " + pack},
-	}, findings, "Pat's national listing yields to his consent; Uma's copy came after her call")
-	require.Equal(t, 2, r.Found)
-	require.Equal(t, 2, r.Calls)
-	require.Equal(t, 1, r.Had)
-	require.True(t, r.Findings[1].RecordedAt.Equal(day.AddDate(0, 0, -10)), "the copy's install")
+	}, findings, "Pat's national listing yields to his consent; Vic's gate had the copy that took him off; Uma's copy came after her call")
+	require.Equal(t, 4, r.Found)
+	require.Equal(t, 4, r.Calls)
+	require.Equal(t, 2, r.Had)
+	require.True(t, r.RegistryChecked)
+	require.Zero(t, r.RegistryUnchecked)
+	require.True(t, r.Findings[3].RecordedAt.Equal(day.AddDate(0, 0, -10)), "the copy's install")
+
+	// Without the files, the calls are counted unchecked, and the report
+	// runs.
+	require.NoError(t, os.RemoveAll(dir))
+	r, err = w.s.CallsReport(w.ctx, from, to)
+	require.NoError(t, err)
+	require.Zero(t, r.Found)
+	require.Equal(t, 7, r.RegistryUnchecked)
 }

@@ -220,6 +220,9 @@ type decisionInput struct {
 	// attempt was recorded, which Decide's statement adds: no record
 	// after it existed when the call was placed.
 	IndexTop int64 `json:"index_top,omitempty"`
+	// Lists is Target.Lists: the registry list copies the decision read,
+	// by list name and version.
+	Lists map[string]uint64 `json:"lists,omitempty"`
 }
 
 // historyOf says whose calls a request's history holds: the calls to
@@ -237,7 +240,7 @@ type historyOf struct {
 // change-log position its decision read (Target.IndexSeq) and the log's
 // last position committed when the attempt was recorded (index_top).
 func (s *Store) Decide(ctx context.Context, t dialer.Target, req dialer.Request, d consent.Decision) (int64, error) {
-	in := decisionInput{Request: req, IndexSeq: t.IndexSeq}
+	in := decisionInput{Request: req, IndexSeq: t.IndexSeq, Lists: t.Lists}
 	if len(t.HistoryNumbers) > 0 {
 		in.HistoryOf = &historyOf{Person: t.Person, Numbers: t.HistoryNumbers}
 	}

@@ -76,3 +76,12 @@ type Syncer interface {
 type IndexPositioner interface {
 	IndexSeq() int64
 }
+
+// ListVersioner is implemented by a gate whose in-memory indexes hold
+// registry list copies: ListVersions returns the version of each list they
+// hold, by list name ("national": 3), which the pacer keeps with each
+// target (Target.Lists) so that an attempt's record names the copies its
+// decision read.
+type ListVersioner interface {
+	ListVersions() map[string]uint64
+}

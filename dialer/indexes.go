@@ -234,6 +234,23 @@ func (ix *Indexes) syncRegistry(ctx context.Context) error {
 	return nil
 }
 
+// ListVersions returns the version of each registry list copy the indexes
+// hold, by list name ("national", "state:CT", "litigator"), or nil when
+// they hold none. A copy is named once it is installed in the index: a
+// decision made at that very moment may have read it while the one before
+// it is named.
+func (ix *Indexes) ListVersions() map[string]uint64 {
+	held := ix.held.Load()
+	if held == nil {
+		return nil
+	}
+	out := make(map[string]uint64, len(*held))
+	for l, c := range *held {
+		out[l.String()] = c.meta.Version
+	}
+	return out
+}
+
 // LoadVersion returns version v of registry list l, as
 // dnc.Registry.LoadVersion does: the copy the indexes hold when they hold
 // that version, without reading its file again, and otherwise the copy

@@ -110,6 +110,11 @@ type Target struct {
 	// sets it, and the attempt row keeps it (not the Request, which the
 	// gate reads for every decision).
 	IndexSeq int64
+	// Lists are the versions of the registry list copies the gate's
+	// indexes held when the pacing loop decided the target, by list name,
+	// or nil when the gate does not say (ListVersioner). The pacing loop
+	// sets it, and the attempt row keeps it.
+	Lists map[string]uint64
 }
 
 // Subject is whom an attempt history is counted for: a number, and the
@@ -581,6 +586,10 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 	if ip, ok := p.Gate.(IndexPositioner); ok {
 		seq = ip.IndexSeq()
 	}
+	var lists map[string]uint64
+	if lv, ok := p.Gate.(ListVersioner); ok {
+		lists = lv.ListVersions()
+	}
 	phones := make([]phone.Number, len(targets))
 	for i, t := range targets {
 		phones[i] = t.Phone
@@ -626,7 +635,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}
-		targets[i].HistoryNumbers, targets[i].IndexSeq = history[i].Numbers, seq
+		targets[i].HistoryNumbers, targets[i].IndexSeq, targets[i].Lists = history[i].Numbers, seq, lists
 	}
 	decisions := make([]consent.Decision, len(reqs))
 	if bg, ok := p.Gate.(BatchGate); ok {

@@ -32,6 +32,9 @@ var (
 	_ Gate       = (*PolicyGate)(nil)
 	_ BatchGate  = (*PolicyGate)(nil)
 	_ FactReader = (*PolicyGate)(nil)
+
+	_ IndexPositioner = (*PolicyGate)(nil)
+	_ ListVersioner   = (*PolicyGate)(nil)
 )
 
 // Sync brings the indexes up to every change committed before the call.
@@ -60,6 +63,10 @@ func (g *PolicyGate) Reads(p consent.Purpose, m consent.Method, l consent.LineTy
 // IndexSeq returns the change-log position the gate's indexes have
 // applied.
 func (g *PolicyGate) IndexSeq() int64 { return g.Indexes.Seq() }
+
+// ListVersions returns the versions of the registry list copies the
+// gate's indexes hold (Indexes.ListVersions).
+func (g *PolicyGate) ListVersions() map[string]uint64 { return g.Indexes.ListVersions() }
 
 // engine returns the engine in force.
 func (g *PolicyGate) engine() *consent.Engine {

@@ -15,6 +15,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -294,10 +295,18 @@ func readForm(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		var err error
-		switch ct := r.Header.Get(echo.HeaderContentType); {
-		case strings.HasPrefix(ct, echo.MIMEMultipartForm):
+		switch ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); ct {
+		case echo.MIMEMultipartForm:
 			err = r.ParseMultipartForm(formMemory)
-		case strings.HasPrefix(ct, echo.MIMEApplicationForm):
+			// The files spooled to disk go when the request is done: net/http
+			// removes only those of the request it made, and the sessions
+			// middleware passes on a copy of it.
+			defer func() {
+				if r.MultipartForm != nil {
+					_ = r.MultipartForm.RemoveAll()
+				}
+			}()
+		case echo.MIMEApplicationForm:
 			err = r.ParseForm()
 		}
 		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {

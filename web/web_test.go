@@ -64,8 +64,10 @@ func setupWith(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)) 
 	require.NoError(t, err)
 	campaigns := campaign.NewService(db, rc)
 	campaigns.Launch = &campaign.Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
+	registry := dnc.NewRegistry(db, t.TempDir())
+	campaigns.Copies = registry
 	cfg := web.Config{
-		DB: db, Accounts: accounts, Campaigns: campaigns, DNC: dnc.NewPGStore(db), Media: media, Registry: dnc.NewRegistry(db, t.TempDir()),
+		DB: db, Accounts: accounts, Campaigns: campaigns, DNC: dnc.NewPGStore(db), Media: media, Registry: registry,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadLimit: 64 << 10,
 		Ready: []web.Check{{Name: "postgres", Run: db.Ping}},
 	}

@@ -88,8 +88,14 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 			r.NotRedecided)
 	}
 	if r.ClockApart > 0 {
-		fmt.Fprintf(w, "  %d of them with the dialer's clock and the database's more than %s apart (at most %s): their windows were checked by the dialer's\n",
+		fmt.Fprintf(w, "  %d of them placed with the dialer's clock and the database's more than %s apart (at most %s): their windows were checked by the dialer's\n",
 			r.ClockApart, campaign.ClockApartLimit, time.Duration(r.ClockApartMost*float64(time.Second)).Round(time.Second))
+	}
+	switch {
+	case !r.RegistryChecked:
+		fmt.Fprintf(w, "  the registry lists were not checked\n")
+	case r.RegistryUnchecked > 0:
+		fmt.Fprintf(w, "  %d of them not checked against the registry lists: a copy's file in --dnc-dir could not be read\n", r.RegistryUnchecked)
 	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  attempt %d (campaign %d, %s) to %s decided %s: %s, ", f.AttemptID, f.CampaignID, f.Campaign, f.Phone,
