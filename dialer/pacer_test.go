@@ -17,6 +17,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/dbtest"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -117,6 +118,15 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 
 	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
 	p := testPacer(t, db, campaign.NewStore(db), lines)
+	// The gate's indexes hold a national registry copy, listing none of
+	// these numbers.
+	reg := dnc.NewRegistry(db, t.TempDir())
+	var b dnc.Builder
+	require.NoError(t, b.Add(2035550100))
+	_, err = reg.Install(ctx, dnc.National, time.Now().AddDate(0, 0, -1), "test", b.Build(), 0)
+	require.NoError(t, err)
+	p.Gate.(*dialer.PolicyGate).Indexes.Registry = reg
+	require.NoError(t, p.Gate.(*dialer.PolicyGate).Sync(ctx))
 	require.NoError(t, p.Run(ctx, campaignID, 1))
 
 	var status string
@@ -147,6 +157,10 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	var kept int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE campaign_id = $1 AND (decision_input->>'index_seq')::bigint = $2`,
 		campaignID, last).Scan(&kept))
+	require.Equal(t, len(rows), kept)
+	// And the registry copies it read.
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE campaign_id = $1 AND decision_input->'lists' = '{"national": 1}'`,
+		campaignID).Scan(&kept))
 	require.Equal(t, len(rows), kept)
 
 	// A stopped campaign does nothing: a second run finds it completed.
