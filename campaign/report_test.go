@@ -87,6 +87,24 @@ func (w *reportWorld) attempt(phone, decision string, reasons []string, consentI
 		w.c.ID, decision, reasons, consentID, input, at, w.listID, phone, w.n)
 }
 
+// foundRow is what the tests compare of a finding.
+type foundRow struct {
+	kind    string
+	attempt int64
+	record  int64
+	gate    string
+	detail  string
+}
+
+// rowsOf returns what the tests compare of findings.
+func rowsOf(fs []Finding) []foundRow {
+	var out []foundRow
+	for _, f := range fs {
+		out = append(out, foundRow{f.Kind, f.AttemptID, f.Record, f.Gate, f.Detail})
+	}
+	return out
+}
+
 func TestCallsReport(t *testing.T) {
 	t.Parallel()
 	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nEve,8605550105\nGil,8605550107\nHal,8605550108\nIvy,8605550109\nJo,8605550110\nKim,8605550111\n")
@@ -158,19 +176,11 @@ func TestCallsReport(t *testing.T) {
 	require.Equal(t, 1, r.PutBack)
 	require.Equal(t, 10, r.Checked)
 
-	type got struct {
-		kind    string
-		attempt int64
-		record  int64
-		gate    string
-		detail  string
-	}
-	var findings []got
 	for _, f := range r.Findings {
-		findings = append(findings, got{f.Kind, f.AttemptID, f.Record, f.Gate, f.Detail})
 		require.Equal(t, "Hearings", f.Campaign)
 	}
-	require.Equal(t, []got{
+	findings := rowsOf(r.Findings)
+	require.Equal(t, []foundRow{
 		{FindingRevoked, joCall, joRev, GateHad, "revoked 2026-11-16 23:00:00 UTC by email"},
 		{FindingDNC, ivyCall, ivyEntry, GateLate, "staff: asked"},
 		{FindingRevoked, deeCall, deeRev, GateAfter, "revoked 2026-11-10 15:00:00 UTC by email (telemarketing only)"},
@@ -573,18 +583,8 @@ func TestCallsReportRegistryCopies(t *testing.T) {
 	w.s.Copies = reg
 	r, err = w.s.CallsReport(w.ctx, from, to)
 	require.NoError(t, err)
-	type got struct {
-		kind    string
-		attempt int64
-		record  int64
-		gate    string
-		detail  string
-	}
-	var findings []got
-	for _, f := range r.Findings {
-		findings = append(findings, got{f.Kind, f.AttemptID, f.Record, f.Gate, f.Detail})
-	}
-	require.Equal(t, []got{
+	findings := rowsOf(r.Findings)
+	require.Equal(t, []foundRow{
 		{FindingRegistry, xan, litigators, GateUnknown, "litigator version 2, as of 2026-11-15: deny: dnc.litigator under " + pack},
 		{FindingRegistry, wes, firstLitigators, GateHad, "litigator version 1, as of 2026-11-05: deny: dnc.litigator under " + pack},
 		{FindingRegistry, tia, litigators, GateLate, "litigator version 2, as of 2026-11-15: deny: dnc.litigator under " + pack},
