@@ -50,6 +50,11 @@ type AttemptRecord struct {
 	Consents    []RecordConsent    `json:"consents"`
 	Revocations []RecordRevocation `json:"revocations"`
 	DNC         []RecordDNC        `json:"dnc_internal"`
+	// Copies are the registry list copies the decision read (the
+	// attempt's decision_input lists), by list name, or nil for an attempt
+	// that does not name them (decided before heed kept them, or by a gate
+	// that held none).
+	Copies []RecordCopy `json:"registry_copies"`
 	// Places are where the engine places the called party (its time zones
 	// with the local time of the decision, and the states whose packs
 	// apply), or nil when the engine is not at hand, runs other packs
@@ -90,6 +95,17 @@ type RecordRevocation struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Late is RecordConsent's.
 	Late bool `json:"late,omitempty"`
+}
+
+// RecordCopy is a registry list copy an attempt's decision read.
+type RecordCopy struct {
+	List    string    `json:"list"`
+	Version uint64    `json:"version"`
+	AsOf    time.Time `json:"as_of"`
+	Count   int64     `json:"count"`
+	Source  string    `json:"source"`
+	// InstalledAt is when the copy was installed.
+	InstalledAt time.Time `json:"installed_at"`
 }
 
 // RecordDNC is an internal do-not-call entry as an attempt's record shows
@@ -161,6 +177,11 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 	if in.HistoryOf != nil {
 		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers
 	}
+	if len(in.Lists) > 0 {
+		if r.Copies, err = s.copiesRead(ctx, in.Lists); err != nil {
+			return AttemptRecord{}, fmt.Errorf("attempt %d: %w", attemptID, err)
+		}
+	}
 	if err := s.numberRecords(ctx, &r); err != nil {
 		return AttemptRecord{}, fmt.Errorf("attempt %d: %w", attemptID, err)
 	}
@@ -170,6 +191,31 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 		}
 	}
 	return r, nil
+}
+
+// copiesRead returns the registry list copies of lists (name to
+// version), by name. It returns an error wrapping ErrNotFound when one of
+// them was never installed.
+func (s *Service) copiesRead(ctx context.Context, lists map[string]uint64) ([]RecordCopy, error) {
+	names, versions := make([]string, 0, len(lists)), make([]int64, 0, len(lists))
+	for n, v := range lists {
+		names, versions = append(names, n), append(versions, int64(v))
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT DISTINCT ON (i.list) i.list, i.version, i.as_of, i.count, i.source, i.installed_at
+		  FROM dnc_list_installs i JOIN unnest($1::text[], $2::bigint[]) AS l (list, version) ON l.list = i.list AND l.version = i.version
+		 ORDER BY i.list, i.id DESC`, names, versions)
+	if err != nil {
+		return nil, fmt.Errorf("registry copies: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RecordCopy])
+	if err != nil {
+		return nil, fmt.Errorf("registry copies: %w", err)
+	}
+	if len(out) != len(lists) {
+		return nil, fmt.Errorf("registry copies: %d of the %d named were installed: %w", len(out), len(lists), ErrNotFound)
+	}
+	return out, nil
 }
 
 // numberRecords reads the consent r relied on, and its number's consents,

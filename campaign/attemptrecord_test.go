@@ -115,6 +115,13 @@ func TestAttemptRecord(t *testing.T) {
 	require.NoError(t, err)
 	target.IndexSeq = pos
 	target.AttemptNo = 3
+	// It read the national registry copy installed (version 1).
+	reg := dnc.NewRegistry(db, t.TempDir())
+	var nb dnc.Builder
+	require.NoError(t, nb.Add(2035550100))
+	_, err = reg.Install(ctx, dnc.National, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), "national registry download", nb.Build(), 0)
+	require.NoError(t, err)
+	target.Lists = map[string]uint64{"national": 1}
 	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'pending' WHERE campaign_id = $1`, c.ID)
 	require.NoError(t, err)
 	third, err := st.Decide(ctx, target, req, consent.Decision{Verdict: consent.Deny, Pack: e.Version(),
@@ -129,6 +136,11 @@ func TestAttemptRecord(t *testing.T) {
 	require.Len(t, r.DNC, 1, "taken off after the gate's position: it was in force for the decision")
 	require.False(t, r.DNC[0].Late)
 	require.Positive(t, r.IndexTop, "the log's top when the attempt was recorded")
+	require.Len(t, r.Copies, 1)
+	require.Equal(t, RecordCopy{List: "national", Version: 1, AsOf: r.Copies[0].AsOf, Count: 1,
+		Source: "national registry download", InstalledAt: r.Copies[0].InstalledAt}, r.Copies[0])
+	require.True(t, r.Copies[0].AsOf.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)))
+	require.WithinDuration(t, time.Now(), r.Copies[0].InstalledAt, time.Minute)
 
 	// A revocation committed after the attempt was recorded is not in its
 	// record, whatever its time says.

@@ -298,9 +298,13 @@ func TestAttemptPage(t *testing.T) {
 	require.NoError(t, b.db.QueryRow(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at)
 		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{dnc.internal}', $2,
-		       '{"phone":"+18605550101","purpose":"informational","method":"prerecorded","state":"CT","zip":"06103","at":"2026-11-27T15:00:00Z"}',
+		       '{"phone":"+18605550101","purpose":"informational","method":"prerecorded","state":"CT","zip":"06103","at":"2026-11-27T15:00:00Z","lists":{"national":4}}',
 		       'blocked', 'blocked', now()
 		  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID).Scan(&attemptID))
+	// The national registry copy its gate read.
+	_, err = b.db.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, installed_at)
+		VALUES ('national', 3, '2026-10-01', 10, 'old', '2026-10-02'), ('national', 4, '2026-11-01', 12, 'registry download', '2026-11-02T12:00:00Z')`)
+	require.NoError(t, err)
 	path := fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, attemptID)
 
 	atty := b.browser(t)
@@ -319,6 +323,7 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, "State packs: CT")
 	require.Contains(t, body, "asked on the phone &lt;b&gt;", "the entry's source, escaped")
 	require.Contains(t, body, "The decision relied on no consent record.")
+	require.Contains(t, body, "Registry list copies the gate read: <b>national</b> version 4, current as of 2026-11-01 00:00:00 UTC (12 numbers, installed 2026-11-02 12:00:00 UTC).")
 	require.Contains(t, body, "No call was placed.")
 
 	for _, p := range []string{fmt.Sprintf("/campaigns/%d/attempts/%d", otherID, attemptID), fmt.Sprintf("/campaigns/%d/attempts/999999", campaignID),
