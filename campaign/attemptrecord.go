@@ -193,9 +193,13 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 	return r, nil
 }
 
+// errCopyNotInstalled reports an attempt that names a registry list copy
+// never installed: its record is damaged.
+var errCopyNotInstalled = errors.New("a registry list copy it names was never installed")
+
 // copiesRead returns the registry list copies of lists (name to
-// version), by name. It returns an error wrapping ErrNotFound when one of
-// them was never installed.
+// version), by name. It returns an error wrapping errCopyNotInstalled when
+// one of them was never installed.
 func (s *Service) copiesRead(ctx context.Context, lists map[string]uint64) ([]RecordCopy, error) {
 	names, versions := make([]string, 0, len(lists)), make([]int64, 0, len(lists))
 	for n, v := range lists {
@@ -213,7 +217,7 @@ func (s *Service) copiesRead(ctx context.Context, lists map[string]uint64) ([]Re
 		return nil, fmt.Errorf("registry copies: %w", err)
 	}
 	if len(out) != len(lists) {
-		return nil, fmt.Errorf("registry copies: %d of the %d named were installed: %w", len(out), len(lists), ErrNotFound)
+		return nil, fmt.Errorf("registry copies: %d of the %d named were installed: %w", len(out), len(lists), errCopyNotInstalled)
 	}
 	return out, nil
 }

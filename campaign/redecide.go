@@ -126,10 +126,9 @@ type redecider struct {
 	lists    CopyReader
 	copies   map[int64]copyOf
 	installs map[copyKey]int64
-	// sets holds the copies the last call needed, by id (nil for a copy
-	// that could not be read): the calls come newest first, so a copy
-	// an older call no longer needs is never needed again, and at most a
-	// copy or two of each list is in memory at once.
+	// sets holds the copies read, by id (nil for a copy that could not
+	// be read), until the calls reach back before their install (hold):
+	// a copy or two of each list at a time.
 	sets map[int64]*dnc.Set
 }
 
@@ -270,6 +269,11 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 	if c.asOf != nil {
 		facts.NationalAsOf = *c.asOf
 	}
+	if v, ok := rec.Lists[dnc.National.String()]; ok {
+		if id, ok := rd.installs[copyKey{dnc.National, v}]; ok {
+			facts.NationalAsOf = rd.copies[id].asOf // the copy the gate read
+		}
+	}
 	var unmatched string
 	switch {
 	case c.consentID == 0:
@@ -344,17 +348,11 @@ func (rd *redecider) registry(ctx context.Context, c *call, rec *decisionInput, 
 	if rd.lists == nil {
 		return Finding{}, false, nil
 	}
-	var read []int64
-	for name, v := range rec.Lists {
-		l, err := dnc.ParseList(name)
-		if err != nil {
-			return Finding{}, false, fmt.Errorf("decision input: lists: %w", err)
-		}
-		id, ok := rd.installs[copyKey{l, v}]
-		if !ok {
-			return Finding{}, false, fmt.Errorf("decision input: %s version %d was never installed", name, v)
-		}
-		read = append(read, id)
+	read, ok := rd.named(rec.Lists)
+	if !ok {
+		// It names a copy never installed: nothing to check it against.
+		r.RegistryUnchecked++
+		return Finding{}, false, nil
 	}
 	slices.Sort(read)
 	now := slices.Sorted(slices.Values(c.copies))
@@ -369,15 +367,14 @@ func (rd *redecider) registry(ctx context.Context, c *call, rec *decisionInput, 
 	case slices.Equal(read, now):
 		steps = steps[:1]
 	}
-	if err := rd.hold(ctx, append(read, now...)); err != nil {
-		return Finding{}, false, err
-	}
 	n, err := phone.Number(c.f.Phone).NANP()
 	if err != nil {
 		// Not a NANP number, which no registry list holds (and the rule
 		// check denies).
-		r.RegistryUnchecked++
 		return Finding{}, false, nil
+	}
+	if err := rd.hold(ctx, c.f.DecidedAt, append(read, now...)); err != nil {
+		return Finding{}, false, err
 	}
 	for _, step := range steps {
 		var (
@@ -431,12 +428,32 @@ func listReason(l dnc.ListID) consent.Reason {
 	return consent.ReasonDNCState
 }
 
-// hold makes rd.sets hold the copies ids, and only them: each read once
-// while consecutive calls need it, or nil when it cannot be read (its
-// file gone, say).
-func (rd *redecider) hold(ctx context.Context, ids []int64) error {
+// named returns the ids of the registry list copies lists names (list
+// name to version), and false when one was never installed.
+func (rd *redecider) named(lists map[string]uint64) ([]int64, bool) {
+	ids := make([]int64, 0, len(lists))
+	for name, v := range lists {
+		l, err := dnc.ParseList(name)
+		if err != nil {
+			return nil, false
+		}
+		id, ok := rd.installs[copyKey{l, v}]
+		if !ok {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// hold makes rd.sets hold the copies ids, each read once, or nil when it
+// cannot be read (its file gone, say), for a call recorded at at. The
+// calls come newest first, so a copy installed after at is never needed
+// again and is let go; the others are kept, as calls recorded around an
+// install by several pacers may name either copy.
+func (rd *redecider) hold(ctx context.Context, at time.Time, ids []int64) error {
 	for id := range rd.sets {
-		if !slices.Contains(ids, id) {
+		if rd.copies[id].installedAt.After(at) && !slices.Contains(ids, id) {
 			delete(rd.sets, id)
 		}
 	}
@@ -449,6 +466,9 @@ func (rd *redecider) hold(ctx context.Context, ids []int64) error {
 			return fmt.Errorf("registry copy %d: not installed", id)
 		}
 		_, set, err := rd.lists.LoadVersion(ctx, cp.list, cp.version)
+		if ctx.Err() != nil {
+			return fmt.Errorf("registry copy %v version %d: %w", cp.list, cp.version, ctx.Err())
+		}
 		if err != nil {
 			set = nil
 		}

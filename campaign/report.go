@@ -67,10 +67,11 @@ type CallsReport struct {
 	// not build (another release's law packs), or a saved policy this
 	// release refuses.
 	NotRedecided int `json:"not_redecided"`
-	// ClockApart counts the allowed calls whose request's instant (the
-	// dialer's clock) and attempt's recording (the database's) were more
-	// than ClockApartLimit apart, and ClockApartMost is the largest gap,
-	// in seconds: the windows were checked by the dialer's clock.
+	// ClockApart counts the allowed calls whose placing (originated_at,
+	// the dialer's clock) and attempt's recording a moment before (the
+	// database's) were more than ClockApartLimit apart, and ClockApartMost
+	// is the largest gap, in seconds: the windows were checked by the
+	// dialer's clock.
 	ClockApart     int     `json:"clock_apart"`
 	ClockApartMost float64 `json:"clock_apart_most_seconds"`
 	// RegistryUnchecked counts the allowed calls not checked against the

@@ -81,7 +81,9 @@ type IndexPositioner interface {
 // registry list copies: ListVersions returns the version of each list they
 // hold, by list name ("national": 3), which the pacer keeps with each
 // target (Target.Lists) so that an attempt's record names the copies its
-// decision read.
+// decision read, and a function that, called after the decisions, reports
+// whether those are the copies they read: false when a copy was being
+// installed meanwhile (the pacer then names none).
 type ListVersioner interface {
-	ListVersions() map[string]uint64
+	ListVersions() (versions map[string]uint64, unchanged func() bool)
 }

@@ -54,6 +54,10 @@ type Indexes struct {
 	// and numbers, replaced whole (never changed) after each install, so
 	// LoadVersion can read it while a sync runs.
 	held atomic.Pointer[map[dnc.ListID]heldCopy]
+	// installs is odd while a registry copy is being installed (the index
+	// and held changing), and counts each install: ListVersions compares
+	// it before and after the decisions it names copies for.
+	installs atomic.Uint64
 }
 
 // heldCopy is a registry list copy the indexes hold.
@@ -218,16 +222,21 @@ func (ix *Indexes) syncRegistry(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := ix.DNC.Replace(meta, set); err != nil {
+		ix.installs.Add(1) // odd: installing
+		_, err = ix.DNC.Replace(meta, set)
+		if err == nil {
+			held := map[dnc.ListID]heldCopy{}
+			if old := ix.held.Load(); old != nil {
+				maps.Copy(held, *old)
+			}
+			held[in.List] = heldCopy{meta: meta, set: set}
+			ix.held.Store(&held)
+		}
+		ix.installs.Add(1)
+		if err != nil {
 			return fmt.Errorf("install %v: %w", in.List, err)
 		}
 		ix.registry[in.List] = in.Version
-		held := map[dnc.ListID]heldCopy{}
-		if old := ix.held.Load(); old != nil {
-			maps.Copy(held, *old)
-		}
-		held[in.List] = heldCopy{meta: meta, set: set}
-		ix.held.Store(&held)
 		ix.log.Info("indexes: installed do-not-call list", "list", in.List.String(), "version", in.Version,
 			"numbers", in.Count, "as_of", in.AsOf.Format(time.DateOnly))
 	}
@@ -236,19 +245,20 @@ func (ix *Indexes) syncRegistry(ctx context.Context) error {
 
 // ListVersions returns the version of each registry list copy the indexes
 // hold, by list name ("national", "state:CT", "litigator"), or nil when
-// they hold none. A copy is named once it is installed in the index: a
-// decision made at that very moment may have read it while the one before
-// it is named.
-func (ix *Indexes) ListVersions() map[string]uint64 {
+// they hold none, and a function that reports whether no copy was
+// installed since: decisions made between the two read those copies.
+func (ix *Indexes) ListVersions() (map[string]uint64, func() bool) {
+	before := ix.installs.Load()
+	unchanged := func() bool { return before%2 == 0 && ix.installs.Load() == before }
 	held := ix.held.Load()
 	if held == nil {
-		return nil
+		return nil, unchanged
 	}
 	out := make(map[string]uint64, len(*held))
 	for l, c := range *held {
 		out[l.String()] = c.meta.Version
 	}
-	return out
+	return out, unchanged
 }
 
 // LoadVersion returns version v of registry list l, as

@@ -153,6 +153,10 @@ func TestIndexesLoadVersion(t *testing.T) {
 	v2 := install(8605550101, 8605550102)
 	require.NoError(t, ix.Sync(ctx))
 
+	versions, unchanged := ix.ListVersions()
+	require.Equal(t, map[string]uint64{"national": v2.Version}, versions)
+	require.True(t, unchanged())
+
 	_, held, _ := ix.DNC.View().List(dnc.National)
 	meta, set, err := ix.LoadVersion(ctx, dnc.National, v2.Version)
 	require.NoError(t, err)
@@ -173,4 +177,16 @@ func TestIndexesLoadVersion(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	_, _, err = ix.LoadVersion(ctx, dnc.National, 9)
 	require.ErrorIs(t, err, dnc.ErrUnknownList)
+
+	// A copy installed after the versions were read: decisions since may
+	// have read it.
+	dir = t.TempDir()
+	ix.Registry = dnc.NewRegistry(db, dir)
+	reg = ix.Registry
+	install(8605550103)
+	require.NoError(t, ix.Sync(ctx))
+	require.False(t, unchanged())
+	versions, unchanged = ix.ListVersions()
+	require.Equal(t, map[string]uint64{"national": v2.Version + 1}, versions)
+	require.True(t, unchanged())
 }

@@ -586,9 +586,12 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 	if ip, ok := p.Gate.(IndexPositioner); ok {
 		seq = ip.IndexSeq()
 	}
-	var lists map[string]uint64
+	var (
+		lists     map[string]uint64
+		unchanged = func() bool { return true }
+	)
 	if lv, ok := p.Gate.(ListVersioner); ok {
-		lists = lv.ListVersions()
+		lists, unchanged = lv.ListVersions()
 	}
 	phones := make([]phone.Number, len(targets))
 	for i, t := range targets {
@@ -635,7 +638,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}
-		targets[i].HistoryNumbers, targets[i].IndexSeq, targets[i].Lists = history[i].Numbers, seq, lists
+		targets[i].HistoryNumbers, targets[i].IndexSeq = history[i].Numbers, seq
 	}
 	decisions := make([]consent.Decision, len(reqs))
 	if bg, ok := p.Gate.(BatchGate); ok {
@@ -644,6 +647,12 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 		for i := range reqs {
 			decisions[i] = p.Gate.Check(ctx, reqs[i])
 		}
+	}
+	if !unchanged() {
+		lists = nil // a copy was installed while the batch was decided
+	}
+	for i := range targets {
+		targets[i].Lists = lists
 	}
 	return reqs, decisions, nil
 }

@@ -66,7 +66,7 @@ func (g *PolicyGate) IndexSeq() int64 { return g.Indexes.Seq() }
 
 // ListVersions returns the versions of the registry list copies the
 // gate's indexes hold (Indexes.ListVersions).
-func (g *PolicyGate) ListVersions() map[string]uint64 { return g.Indexes.ListVersions() }
+func (g *PolicyGate) ListVersions() (map[string]uint64, func() bool) { return g.Indexes.ListVersions() }
 
 // engine returns the engine in force.
 func (g *PolicyGate) engine() *consent.Engine {

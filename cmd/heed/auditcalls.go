@@ -101,7 +101,7 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 		fmt.Fprintf(w, "  attempt %d (campaign %d, %s) to %s decided %s: %s, ", f.AttemptID, f.CampaignID, f.Campaign, f.Phone,
 			f.DecidedAt.In(zone).Format(layout), f.Kind)
 		if f.Record == 0 {
-			fmt.Fprintf(w, "re-decided %s\n", f.Detail)
+			fmt.Fprintf(w, "re-decided %s; %s\n", f.Detail, redecidedWords[f.Gate])
 			continue
 		}
 		fmt.Fprintf(w, "record %d (%s), recorded %s; %s\n", f.Record, f.Detail, f.RecordedAt.In(zone).Format(layout), gateWords[f.Gate])
@@ -117,6 +117,12 @@ var gateWords = map[string]string{
 	campaign.GateLate:    "it reached heed while the call was being decided",
 	campaign.GateAfter:   "it was recorded after the call",
 	campaign.GateUnknown: "heed did not keep what the gate had read then",
+}
+
+// redecidedWords says what the gate had of a re-decided call's records.
+var redecidedWords = map[string]string{
+	campaign.GateHad:  "the gate had its records",
+	campaign.GateLate: "a conversation's end may have reached heed while the call was being decided",
 }
 
 // counted renders counts as "a 3, b 1", by key, or "none".

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,18 @@ func TestCLIAuditCalls(t *testing.T) {
 	require.Contains(t, out, "2 finding(s) in 1 call(s), 1 of them about what the gate had")
 	require.Contains(t, out, "1 of them placed with the dialer's clock and the database's more than 1m0s apart (at most 2h0m0s)")
 	require.Regexp(t, `attempt \d+ \(campaign \d+, Hearings\) to \+18605550101 decided .*: rule, re-decided defer until 2026-11-17 13:00:00 UTC: window.outside under federal@`, out)
+
+	require.Regexp(t, `: rule, re-decided defer until .*; the gate had its records\n`, out)
+	require.NotContains(t, out, "registry lists", "no copy is installed: every call was checked against none")
+
+	// A national copy installed, which the call's gate read, and a
+	// directory without its file: the report runs, and says so.
+	_, err = conn.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source) VALUES ('national', 1, now(), 0, 'test');
+		UPDATE attempts SET decision_input = decision_input || '{"lists": {"national": 1}}'`)
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "audit", "calls", "--dnc-dir", filepath.Join(t.TempDir(), "none"))
+	require.ErrorIs(t, err, errFindings)
+	require.Contains(t, out, "1 of them not checked against the registry lists: a copy's file in --dnc-dir could not be read")
 
 	out, _, err = runHeed(env, "audit", "calls", "--json", "--from", "2026-01-01")
 	require.ErrorIs(t, err, errFindings)
