@@ -263,7 +263,16 @@ type Service struct {
 	// against (FindingRegistry); without it the report does not check
 	// them.
 	Copies CopyReader
+
+	// reports holds a slot for each calls report running (CallsReport).
+	reports chan struct{}
 }
+
+// MaxConcurrentReports is how many calls reports one Service runs at once;
+// more wait for a slot. A report reads every allowed call of its period,
+// and the registry list copies they were screened against (a national
+// copy is some 200 MB), in the process that also places the calls.
+const MaxConcurrentReports = 2
 
 // CopyReader reads registry list copies, current or not: a
 // *dnc.Registry reads their files, and the dialer's *Indexes the copies
@@ -275,7 +284,7 @@ type CopyReader interface {
 
 // NewService returns a Service. The River client may be insert-only.
 func NewService(db *pgxpool.Pool, rc *river.Client[pgx.Tx]) *Service {
-	return &Service{db: db, river: rc, now: time.Now}
+	return &Service{db: db, river: rc, now: time.Now, reports: make(chan struct{}, MaxConcurrentReports)}
 }
 
 // transferExtension is what a PBX extension or queue name may look like.

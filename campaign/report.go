@@ -230,11 +230,19 @@ const reportGate = `CASE WHEN seq <= seen_seq THEN '` + GateHad + `' WHEN seq <=
 	WHEN top_seq IS NOT NULL THEN '` + GateAfter + `' ELSE '` + GateUnknown + `' END`
 
 // CallsReport reports on the attempts decided in [from, to), and the
-// records written in it, all read in one snapshot of the database. It
-// returns an error wrapping ErrPeriod when to is before from.
+// records written in it, all read in one snapshot of the database. At
+// most MaxConcurrentReports run at once; another waits for one to finish,
+// or for ctx to end. It returns an error wrapping ErrPeriod when to is
+// before from.
 func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsReport, error) {
 	if to.Before(from) {
 		return CallsReport{}, fmt.Errorf("campaign: report from %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), ErrPeriod)
+	}
+	select {
+	case s.reports <- struct{}{}:
+		defer func() { <-s.reports }()
+	case <-ctx.Done():
+		return CallsReport{}, fmt.Errorf("campaign: report: waiting for another to finish: %w", ctx.Err())
 	}
 	r := CallsReport{From: from, To: to, Decisions: map[string]int{}, Outcomes: map[string]int{}, Reasons: map[string]map[string]int{},
 		OptOuts: map[string]int{}, DNCAdded: map[string]int{}, Findings: []Finding{}}

@@ -466,6 +466,23 @@ func TestCallsReportRedecides(t *testing.T) {
 	require.InDelta(t, 7200, r.ClockApartMost, 1)
 }
 
+// At most MaxConcurrentReports reports run at once; another waits.
+func TestCallsReportsWaitTheirTurn(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550101\n")
+	for range MaxConcurrentReports {
+		w.s.reports <- struct{}{} // reports running
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err := w.s.CallsReport(ctx, time.Time{}, time.Now())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	<-w.s.reports // one finishes
+	r, err := w.s.CallsReport(w.ctx, time.Time{}, time.Now())
+	require.NoError(t, err)
+	require.Zero(t, r.Checked)
+}
+
 // newestFindings keeps the newest MaxReportFindings of both lists.
 func TestNewestFindings(t *testing.T) {
 	t.Parallel()

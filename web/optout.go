@@ -3,7 +3,6 @@ package web
 import (
 	"container/list"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -163,10 +162,10 @@ func (s *Server) optOutBodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.renderOptOut(c, http.StatusRequestEntityTooLarge, optOutTooLarge, optOutData{})
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, optOutMaxBody)
-		// Read before the CSRF check, which reads the form for its token
-		// and drops the error: a form sent in chunks is measured only as
-		// it is read.
-		if err := r.ParseForm(); errors.As(err, new(*http.MaxBytesError)) {
+		// A form sent in chunks is measured only as it is read.
+		tooLarge, done := parseForm(r)
+		defer done()
+		if tooLarge {
 			return s.renderOptOut(c, http.StatusRequestEntityTooLarge, optOutTooLarge, optOutData{})
 		}
 		return next(c)

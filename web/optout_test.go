@@ -200,6 +200,11 @@ func TestOptOut(t *testing.T) {
 		code, body, _ = br.do(req)
 		require.Equal(t, http.StatusRequestEntityTooLarge, code, body)
 		require.Contains(t, body, "The form is too large")
+		// And as a multipart form, sent in chunks.
+		code, body = br.postMultipart("/optout", map[string]string{"phone": "860-555-0109", "_csrf": br.csrf("/optout")}, "note", "note.txt",
+			[]byte(strings.Repeat("x", 10<<10)), true)
+		require.Equal(t, http.StatusRequestEntityTooLarge, code, body)
+		require.Contains(t, body, "The form is too large")
 		rev, entries, _ := recorded(t, b, "+18605550109")
 		require.Zero(t, rev+entries)
 	})

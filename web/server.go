@@ -282,38 +282,48 @@ func limitBody(n int64) echo.MiddlewareFunc {
 // does.
 const formMemory = 32 << 20
 
-// readForm reads a posted form's body before the CSRF check, which reads
-// it for the token and drops any error: a body over limitBody's bound,
-// when its size was not announced (sent in chunks), is refused as too
-// large (413) rather than as a form without its token (403). Any other
-// error is left to the CSRF check and the handler, which find the form
-// incomplete.
+// readForm reads a posted form's body before the CSRF check (parseForm):
+// a body over limitBody's bound, when its size was not announced (sent in
+// chunks), is refused as too large (413) rather than as a form without its
+// token (403).
 func readForm(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := c.Request()
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			return next(c)
-		}
-		var err error
-		switch ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); ct {
-		case echo.MIMEMultipartForm:
-			err = r.ParseMultipartForm(formMemory)
-			// The files spooled to disk go when the request is done: net/http
-			// removes only those of the request it made, and the sessions
-			// middleware passes on a copy of it.
-			defer func() {
-				if r.MultipartForm != nil {
-					_ = r.MultipartForm.RemoveAll()
-				}
-			}()
-		case echo.MIMEApplicationForm:
-			err = r.ParseForm()
-		}
-		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
-			return fmt.Errorf("read form: %w", err)
+		tooLarge, done := parseForm(c.Request())
+		defer done()
+		if tooLarge {
+			return fmt.Errorf("read form: %w", echo.ErrStatusRequestEntityTooLarge)
 		}
 		return next(c)
 	}
+}
+
+// parseForm reads the form r posts, if any, before the CSRF check does:
+// that check reads it for the token and drops any error, so a body over
+// its reader's bound (limitBody's, or an http.MaxBytesReader's) would pass
+// for a form without its token. It reports whether the body was over it;
+// any other error is left to the CSRF check and the handler, which find
+// the form incomplete. done removes the files a multipart form spooled to
+// disk (net/http removes only those of the request it made, and the
+// sessions middleware passes on a copy of it); call it when the request
+// is handled.
+func parseForm(r *http.Request) (tooLarge bool, done func()) {
+	done = func() {}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return false, done
+	}
+	var err error
+	switch ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); ct {
+	case echo.MIMEMultipartForm:
+		err = r.ParseMultipartForm(formMemory)
+		done = func() {
+			if r.MultipartForm != nil {
+				_ = r.MultipartForm.RemoveAll()
+			}
+		}
+	case echo.MIMEApplicationForm:
+		err = r.ParseForm()
+	}
+	return errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)), done
 }
 
 func (s *Server) healthz(c echo.Context) error {
