@@ -39,7 +39,9 @@ const ClockApartLimit = time.Minute
 // outcomes that count) only when it had ended by that instant, the latest
 // such end following. When the
 // call was placed is originated_at, unless that was filled in from the
-// answer (the placing was never written).
+// answer (the placing was never written). Last come the kinds of the
+// overrides logged for the number and in force at its instant, as the
+// pacer's override query (consent.OverrideStore.Active) reads them.
 const redecideRows = `
 	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at,
 	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
@@ -48,7 +50,10 @@ const redecideRows = `
 	         ORDER BY i.installed_at DESC, i.id DESC LIMIT 1),
 	       h.at, h.purpose, h.conversation, h.spoke,
 	       (SELECT coalesce(array_agg(i.id), '{}') FROM (SELECT DISTINCT ON (list) id FROM dnc_list_installs
-	         WHERE installed_at <= a.created_at ORDER BY list, installed_at DESC, id DESC) i)
+	         WHERE installed_at <= a.created_at ORDER BY list, installed_at DESC, id DESC) i),
+	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
+	         WHERE o.phone = a.phone AND o.logged_at <= r.at AND (o.expires_at IS NULL OR o.expires_at > r.at)
+	           AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= r.at))
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
@@ -145,8 +150,10 @@ type copyKey struct {
 // national registry copy installed then (FindingRule when that denies or
 // defers); then at the instant the call was placed (FindingPlaced); then
 // with the calls the records hold before it in place of the recorded
-// history (FindingHistory); and, when s.Copies is set, with the registry
-// list copies installed before it (FindingRegistry). The internal list
+// history (FindingHistory); without the overrides its request relied on
+// that the records do not show in force (FindingOverride); and, when
+// s.Copies is set, with the registry list copies that hold its number
+// (FindingRegistry). The internal list
 // and revocations are left to the report's other checks. It counts in r
 // the calls it could not re-decide and those whose clocks were apart, and
 // returns the newest MaxReportFindings findings with the ids of the calls
@@ -172,7 +179,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	for rows.Next() {
 		var c call
 		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.placed, &c.pack, &c.raw, &c.purpose,
-			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies); err != nil {
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		fs, err := rd.call(ctx, &c, r)
@@ -238,6 +245,7 @@ type call struct {
 	hPurpose                        []string
 	hConv                           []bool
 	copies                          []int64
+	overrides                       []string // the kinds of override in force, by the records
 }
 
 // call re-decides c, and returns its findings.
@@ -327,6 +335,9 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 			out = append(out, f)
 		}
 	}
+	if g, ok := rd.override(c, &req, e, in, facts); ok {
+		out = append(out, g)
+	}
 	g, ok, err := rd.registry(ctx, c, &rec, e, in, facts, r)
 	if err != nil {
 		return nil, err
@@ -335,6 +346,35 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// override re-decides c, as in and facts have it, without the overrides
+// its request relied on that the records do not show in force at its
+// instant (logged later, expired, withdrawn, or never logged for its
+// number). It returns the FindingOverride when that denies or defers, and
+// whether there is one.
+func (rd *redecider) override(c *call, req *dialer.Request, e *consent.Engine, in consent.Input, facts consent.Facts) (Finding, bool) {
+	var missing []string
+	if in.RegFDirectConsent && !slices.Contains(c.overrides, string(consent.OverrideRegFDirectConsent)) {
+		in.RegFDirectConsent = false
+		missing = append(missing, fmt.Sprintf("%d (%s)", req.Overrides.RegFOverrideID, consent.OverrideRegFDirectConsent))
+	}
+	if in.SolicitationException && !slices.Contains(c.overrides, string(consent.OverrideSolicitationException)) {
+		in.SolicitationException = false
+		missing = append(missing, fmt.Sprintf("%d (%s)", req.Overrides.SolicitationOverrideID, consent.OverrideSolicitationException))
+	}
+	if len(missing) == 0 {
+		return Finding{}, false
+	}
+	d := e.Check(in, facts)
+	if d.Verdict == consent.Allow {
+		return Finding{}, false
+	}
+	f := c.f
+	f.Kind, f.Gate = FindingOverride, GateHad
+	f.Detail = fmt.Sprintf("%s under %s, without override %s, which the records do not show in force at %s", verdictWords(d), c.pack,
+		strings.Join(missing, " and "), in.At.UTC().Format(reportTime))
+	return f, true
 }
 
 // registry re-decides c, as in and facts have it, with the registry list

@@ -25,8 +25,9 @@ var ErrPeriod = errors.New("the period ends before it starts")
 // yet given or expired when the call was decided, and each must still be
 // allowed when the engine of the policy it was decided under re-decides
 // it from the records (its windows, caps, consent kind and registry copy's
-// age, and its number's registry listings; FindingRule, FindingPlaced,
-// FindingHistory, FindingRegistry). The checks read the database's
+// age, its number's registry listings and the overrides it relied on;
+// FindingRule, FindingPlaced, FindingHistory, FindingRegistry,
+// FindingOverride). The checks read the database's
 // records, not the gate's in-memory indexes, so they verify the gate
 // independently.
 type CallsReport struct {
@@ -117,6 +118,12 @@ const (
 	// that does not say). Its record is the copy's install. The report
 	// checks them only when it can read the copies (Service.Copies).
 	FindingRegistry = "dnc.registry"
+	// FindingOverride is an allowed call the engine allows as recorded but
+	// denies or defers without the logged overrides (rules R1, E1) its
+	// request relied on that the records do not show in force at its
+	// instant: logged after it, expired or withdrawn by then, or never
+	// logged for its number.
+	FindingOverride = "override"
 	// FindingPlaced is an allowed call the engine allows at the instant
 	// it was decided for but not at the instant it was placed
 	// (originated_at): placed after its calling window closed, say.
@@ -135,8 +142,8 @@ const (
 	// GateHad says the gate's indexes had applied the record (its
 	// change-log position was at or below the attempt's index_seq): the
 	// gate allowed the call with the record in hand, a defect to report.
-	// Every FindingRule and FindingPlaced is GateHad, the request being
-	// the gate's; so is a FindingHistory, the calls recorded before the
+	// Every FindingRule, FindingPlaced and FindingOverride is GateHad, the
+	// request being the gate's; so is a FindingHistory, the calls recorded before the
 	// attempt's batch having been there when it read the history (the
 	// batch holds their numbers locked from before that read until its
 	// attempts are recorded), unless it differs from the request's only by
@@ -167,8 +174,8 @@ type Finding struct {
 	DecidedAt time.Time `json:"decided_at"`
 	// Record names the record that contradicts the call: the do-not-call
 	// entry, revocation, consent or registry list copy's install, by its
-	// id; none (0) for FindingRule, FindingPlaced and FindingHistory, which
-	// the call's own records contradict.
+	// id; none (0) for FindingRule, FindingPlaced, FindingHistory and
+	// FindingOverride, which the call's own records contradict.
 	Record int64 `json:"record_id,omitzero"`
 	// RecordedAt is when that record was written, or zero with no Record.
 	RecordedAt time.Time `json:"recorded_at,omitzero"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -464,6 +465,66 @@ func TestCallsReportRedecides(t *testing.T) {
 	require.Equal(t, 2, r.NotRedecided, "Hal's and Ida's")
 	require.Equal(t, 1, r.ClockApart, "Oz's")
 	require.InDelta(t, 7200, r.ClockApartMost, 1)
+}
+
+// A call that relied on a logged override is decided again without it
+// when the records do not show it in force.
+func TestCallsReportOverrides(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Abe,8605550131\nBen,8605550132\nCal,8605550133\nDan,8605550134\nEli,8605550135\n")
+	pack := consent.PackVersion(nil, consent.FirmPolicy{})
+	dc, err := w.s.Create(w.ctx, NewCampaign{Name: "Balances", Purpose: "debt_collection", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
+	require.NoError(t, err)
+	// Overrides are dated by the database's clock, now, and last seven
+	// days: the calls are on the next weekday, at 11:00 in Connecticut.
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	day := time.Now().In(ny).AddDate(0, 0, 1)
+	for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+		day = day.AddDate(0, 0, 1)
+	}
+	at := time.Date(day.Year(), day.Month(), day.Day(), 11, 0, 0, 0, ny)
+	atty := w.id(`INSERT INTO users (email, role, password_hash) VALUES ('atty@firm.test', 'attorney', 'x') RETURNING id`)
+	logOverride := func(number string) int64 {
+		return w.id(`INSERT INTO overrides (phone, kind, note, logged_by, via) VALUES ($1, 'regf_direct_consent', 'asked for more calls this week', $2, 'cli')
+			RETURNING id`, number, atty)
+	}
+	abeOverride, benOverride := logOverride("+18605550131"), logOverride("+18605550132")
+	w.exec(`INSERT INTO override_withdrawals (override_id, phone, reason, withdrawn_by, via) VALUES ($1, '+18605550132', 'logged by mistake', $2, 'cli')`, benOverride, atty)
+	// Each call came after seven in the seven days before (Reg F's cap,
+	// rule R1), which its request says an override lifted: Abe's, in
+	// force; Ben's, withdrawn before the call; one never logged (Cal's);
+	// and Abe's again, for Dan.
+	call := func(number string, id int64, at time.Time) int64 {
+		var seven []time.Time
+		for i := 1; i <= 7; i++ {
+			seven = append(seven, at.Add(-time.Duration(i)*20*time.Hour))
+		}
+		a := w.call(number, at, pack, fmt.Sprintf(`"purpose":"debt_collection","method":"live","line":"landline",%s,"overrides":{"regf_direct_consent":true,"regf_override_id":%d}`,
+			strings.ReplaceAll(history(seven...), "informational", "debt_collection"), id))
+		w.exec(`UPDATE attempts SET campaign_id = $2, decision_input = jsonb_set(decision_input, '{at}', to_jsonb($3::timestamptz)) WHERE id = $1`, a, dc.ID, at)
+		return a
+	}
+	call("+18605550131", abeOverride, at)
+	ben := call("+18605550132", benOverride, at)
+	cal := call("+18605550133", 999999, at)
+	dan := call("+18605550134", abeOverride, at)
+	// Eli's call, on a day before these, relied on an override logged
+	// since.
+	eli := call("+18605550135", logOverride("+18605550135"), time.Date(2026, 11, 18, 16, 0, 0, 0, time.UTC))
+
+	r, err := w.s.CallsReport(w.ctx, time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), at.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 5, r.Checked)
+	var got []int64
+	for _, f := range r.Findings {
+		got = append(got, f.AttemptID)
+		require.Equal(t, FindingOverride, f.Kind)
+		require.Equal(t, GateHad, f.Gate)
+		require.Regexp(t, `^defer until .*: cap\.frequency under `+regexp.QuoteMeta(pack)+`, without override \d+ \(regf_direct_consent\), which the records do not show in force at `, f.Detail)
+	}
+	require.Equal(t, []int64{dan, cal, ben, eli}, got, "Abe's override was in force")
+	require.Contains(t, r.Findings[1].Detail, "without override 999999 (regf_direct_consent)")
 }
 
 // At most MaxConcurrentReports reports run at once; another waits.
