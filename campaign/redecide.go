@@ -41,7 +41,10 @@ const ClockApartLimit = time.Minute
 // call was placed is originated_at, unless that was filled in from the
 // answer (the placing was never written). Last come the kinds of the
 // overrides logged for the number and in force at its instant, as the
-// pacer's override query (consent.OverrideStore.Active) reads them.
+// pacer's override query (consent.OverrideStore.Active) reads them, and
+// the same not counting the withdrawals dated in the $5 milliseconds
+// before it: a withdrawal is dated before it waits for the audit log's
+// lock, and may have committed after the pacer read the overrides.
 const redecideRows = `
 	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at,
 	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
@@ -53,7 +56,10 @@ const redecideRows = `
 	         WHERE installed_at <= a.created_at ORDER BY list, installed_at DESC, id DESC) i),
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
 	         WHERE o.phone = a.phone AND o.logged_at <= r.at AND (o.expires_at IS NULL OR o.expires_at > r.at)
-	           AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= r.at))
+	           AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= r.at)),
+	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
+	         WHERE o.phone = a.phone AND o.logged_at <= r.at AND (o.expires_at IS NULL OR o.expires_at > r.at)
+	           AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= r.at - $5 * interval '1 millisecond'))
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
@@ -167,7 +173,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	if err := rd.readCopies(ctx, tx); err != nil {
 		return nil, nil, err
 	}
-	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second))
+	rows, err := tx.Query(ctx, redecideRows, from, to, reachedOutcomes, int64(dialer.HistoryWindow/time.Second), ClockApartLimit.Milliseconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("re-decide: %w", err)
 	}
@@ -179,7 +185,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	for rows.Next() {
 		var c call
 		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.placed, &c.pack, &c.raw, &c.purpose,
-			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides); err != nil {
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		fs, err := rd.call(ctx, &c, r)
@@ -246,6 +252,9 @@ type call struct {
 	hConv                           []bool
 	copies                          []int64
 	overrides                       []string // the kinds of override in force, by the records
+	// overridesEarlier is overrides, not counting withdrawals dated in
+	// the minute before the call's instant.
+	overridesEarlier []string
 }
 
 // call re-decides c, and returns its findings.
@@ -309,6 +318,11 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 	if c.placed != nil && !c.placed.Equal(in.At) {
 		placed := in
 		placed.At = *c.placed
+		// The overrides as they stood then: one that expired meanwhile
+		// no longer lifts a cap.
+		o := req.Overrides.At(placed.At)
+		placed.RegFDirectConsent = placed.RegFDirectConsent && o.RegFDirectConsent
+		placed.SolicitationException = placed.SolicitationException && o.SolicitationException
 		if d := e.Check(placed, facts); d.Verdict != consent.Allow {
 			f.Kind = FindingPlaced
 			f.Detail = fmt.Sprintf("%s under %s, at %s, when it was placed; decided for %s", verdictWords(d), c.pack,
@@ -351,18 +365,30 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 // override re-decides c, as in and facts have it, without the overrides
 // its request relied on that the records do not show in force at its
 // instant (logged later, expired, withdrawn, or never logged for its
-// number). It returns the FindingOverride when that denies or defers, and
-// whether there is one.
+// number). It returns the FindingOverride when that denies or defers,
+// GateLate when an override was withdrawn in the minute before (it may
+// have committed after the pacer read them), and whether there is one.
 func (rd *redecider) override(c *call, req *dialer.Request, e *consent.Engine, in consent.Input, facts consent.Facts) (Finding, bool) {
-	var missing []string
-	if in.RegFDirectConsent && !slices.Contains(c.overrides, string(consent.OverrideRegFDirectConsent)) {
-		in.RegFDirectConsent = false
-		missing = append(missing, fmt.Sprintf("%d (%s)", req.Overrides.RegFOverrideID, consent.OverrideRegFDirectConsent))
+	var (
+		missing []string
+		gate    = GateHad
+	)
+	drop := func(flag *bool, kind consent.OverrideKind, id int64) {
+		if !*flag || slices.Contains(c.overrides, string(kind)) {
+			return
+		}
+		*flag = false
+		name := string(kind)
+		if id != 0 {
+			name = fmt.Sprintf("%d (%s)", id, kind)
+		}
+		missing = append(missing, name)
+		if slices.Contains(c.overridesEarlier, string(kind)) {
+			gate = GateLate // withdrawn in the minute before
+		}
 	}
-	if in.SolicitationException && !slices.Contains(c.overrides, string(consent.OverrideSolicitationException)) {
-		in.SolicitationException = false
-		missing = append(missing, fmt.Sprintf("%d (%s)", req.Overrides.SolicitationOverrideID, consent.OverrideSolicitationException))
-	}
+	drop(&in.RegFDirectConsent, consent.OverrideRegFDirectConsent, req.Overrides.RegFOverrideID)
+	drop(&in.SolicitationException, consent.OverrideSolicitationException, req.Overrides.SolicitationOverrideID)
 	if len(missing) == 0 {
 		return Finding{}, false
 	}
@@ -371,7 +397,7 @@ func (rd *redecider) override(c *call, req *dialer.Request, e *consent.Engine, i
 		return Finding{}, false
 	}
 	f := c.f
-	f.Kind, f.Gate = FindingOverride, GateHad
+	f.Kind, f.Gate = FindingOverride, gate
 	f.Detail = fmt.Sprintf("%s under %s, without override %s, which the records do not show in force at %s", verdictWords(d), c.pack,
 		strings.Join(missing, " and "), in.At.UTC().Format(reportTime))
 	return f, true

@@ -122,7 +122,9 @@ const (
 	// denies or defers without the logged overrides (rules R1, E1) its
 	// request relied on that the records do not show in force at its
 	// instant: logged after it, expired or withdrawn by then, or never
-	// logged for its number.
+	// logged for its number. It is GateLate when an override was withdrawn
+	// in the minute before (a withdrawal is dated before it waits for the
+	// audit log, and may have committed after the pacer read it).
 	FindingOverride = "override"
 	// FindingPlaced is an allowed call the engine allows at the instant
 	// it was decided for but not at the instant it was placed
@@ -142,8 +144,9 @@ const (
 	// GateHad says the gate's indexes had applied the record (its
 	// change-log position was at or below the attempt's index_seq): the
 	// gate allowed the call with the record in hand, a defect to report.
-	// Every FindingRule, FindingPlaced and FindingOverride is GateHad, the
-	// request being the gate's; so is a FindingHistory, the calls recorded before the
+	// Every FindingRule and FindingPlaced is GateHad, the request being
+	// the gate's, and so is a FindingOverride unless its override was
+	// withdrawn in the minute before the call; so is a FindingHistory, the calls recorded before the
 	// attempt's batch having been there when it read the history (the
 	// batch holds their numbers locked from before that read until its
 	// attempts are recorded), unless it differs from the request's only by

@@ -471,7 +471,7 @@ func TestCallsReportRedecides(t *testing.T) {
 // when the records do not show it in force.
 func TestCallsReportOverrides(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Abe,8605550131\nBen,8605550132\nCal,8605550133\nDan,8605550134\nEli,8605550135\n")
+	w := newReportWorld(t, "Abe,8605550131\nBen,8605550132\nCal,8605550133\nDan,8605550134\nEli,8605550135\nFay,8605550136\nGil,8605550137\nHal,8605550138\n")
 	pack := consent.PackVersion(nil, consent.FirmPolicy{})
 	dc, err := w.s.Create(w.ctx, NewCampaign{Name: "Balances", Purpose: "debt_collection", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
 	require.NoError(t, err)
@@ -512,19 +512,46 @@ func TestCallsReportOverrides(t *testing.T) {
 	// Eli's call, on a day before these, relied on an override logged
 	// since.
 	eli := call("+18605550135", logOverride("+18605550135"), time.Date(2026, 11, 18, 16, 0, 0, 0, time.UTC))
+	// Fay's was withdrawn half a minute before her call (dated so by
+	// hand: the trigger dates a withdrawal now): it may have committed
+	// after the batch read her overrides. Gil's request names no override.
+	fayOverride := logOverride("+18605550136")
+	w.exec(`ALTER TABLE override_withdrawals DISABLE TRIGGER override_withdrawals_write`)
+	w.exec(`INSERT INTO override_withdrawals (override_id, phone, reason, withdrawn_by, via, withdrawn_at) VALUES ($1, '+18605550136', 'asked to stop', $2, 'cli', $3)`,
+		fayOverride, atty, at.Add(-30*time.Second))
+	w.exec(`ALTER TABLE override_withdrawals ENABLE TRIGGER override_withdrawals_write`)
+	fay := call("+18605550136", fayOverride, at.Add(time.Second))
+	gil := call("+18605550137", 0, at.Add(2*time.Second))
+	// Hal's override expired ninety seconds after his call was decided,
+	// and half a minute before it was placed.
+	halOverride := w.id(`INSERT INTO overrides (phone, kind, note, logged_by, via, expires_at) VALUES ('+18605550138', 'regf_direct_consent', 'asked for more calls this week', $1, 'cli', $2)
+		RETURNING id`, atty, at.Add(30*time.Second))
+	hal := call("+18605550138", halOverride, at.Add(-time.Minute))
+	w.exec(`UPDATE attempts SET originated_at = created_at + interval '2 minutes',
+		decision_input = jsonb_set(decision_input, '{overrides,regf_until}', to_jsonb($2::timestamptz)) WHERE id = $1`, hal, at.Add(30*time.Second))
 
 	r, err := w.s.CallsReport(w.ctx, time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), at.Add(time.Hour))
 	require.NoError(t, err)
-	require.Equal(t, 5, r.Checked)
+	require.Equal(t, 8, r.Checked)
 	var got []int64
 	for _, f := range r.Findings {
 		got = append(got, f.AttemptID)
+		if f.AttemptID == hal {
+			require.Equal(t, FindingPlaced, f.Kind)
+			require.Regexp(t, `^defer until .*: cap\.frequency under .*, when it was placed`, f.Detail)
+			continue
+		}
 		require.Equal(t, FindingOverride, f.Kind)
-		require.Equal(t, GateHad, f.Gate)
-		require.Regexp(t, `^defer until .*: cap\.frequency under `+regexp.QuoteMeta(pack)+`, without override \d+ \(regf_direct_consent\), which the records do not show in force at `, f.Detail)
+		if f.AttemptID == fay {
+			require.Equal(t, GateLate, f.Gate)
+		} else {
+			require.Equal(t, GateHad, f.Gate)
+		}
+		require.Regexp(t, `^defer until .*: cap\.frequency under `+regexp.QuoteMeta(pack)+`, without override (\d+ \()?regf_direct_consent\)?, which the records do not show in force at `, f.Detail)
 	}
-	require.Equal(t, []int64{dan, cal, ben, eli}, got, "Abe's override was in force")
-	require.Contains(t, r.Findings[1].Detail, "without override 999999 (regf_direct_consent)")
+	require.Equal(t, []int64{gil, fay, dan, cal, ben, hal, eli}, got, "Abe's override was in force")
+	require.Contains(t, r.Findings[0].Detail, "without override regf_direct_consent, which", "Gil's request named none")
+	require.Contains(t, r.Findings[3].Detail, "without override 999999 (regf_direct_consent)")
 }
 
 // At most MaxConcurrentReports reports run at once; another waits.

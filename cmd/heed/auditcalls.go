@@ -122,7 +122,7 @@ var gateWords = map[string]string{
 // redecidedWords says what the gate had of a re-decided call's records.
 var redecidedWords = map[string]string{
 	campaign.GateHad:  "the gate had its records",
-	campaign.GateLate: "a conversation's end may have reached heed while the call was being decided",
+	campaign.GateLate: "a record (a conversation's end, an override's withdrawal) may have reached heed while the call was being decided",
 }
 
 // counted renders counts as "a 3, b 1", by key, or "none".
