@@ -772,3 +772,25 @@ func TestCampaignEvents(t *testing.T) {
 		}
 	}
 }
+
+// An upload too large to be kept in memory is spooled to a temporary
+// file, which is removed when the request is done, whatever its answer.
+func TestUploadSpoolRemoved(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, func(_ *pgxpool.Pool, cfg *web.Config) { cfg.UploadLimit = 40 << 20 })
+	br := b.browser(t)
+	code, _ := br.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := br.csrf("/campaigns/new")
+	spooled := func() []string {
+		files, err := filepath.Glob(filepath.Join(os.TempDir(), "multipart-*"))
+		require.NoError(t, err)
+		return files
+	}
+	before := spooled()
+	// Over the 32 MiB a form keeps in memory; refused for its type.
+	code, body := br.multipart("/campaigns", map[string]string{"_csrf": tok, "name": "Big"}, "audio", "greeting.exe", make([]byte, 33<<20))
+	require.Equal(t, http.StatusUnprocessableEntity, code, body)
+	require.Contains(t, body, "upload a WAV or MP3 file")
+	require.ElementsMatch(t, before, spooled(), "the spooled file is gone")
+}
