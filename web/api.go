@@ -39,6 +39,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/numbers/:phone", s.apiNumber, all)
 	g.GET("/reports/calls", s.apiReport, apiRole(reviewerRoles...))
+	g.GET("/reports/checks", s.apiChecks, apiRole(reviewerRoles...))
 	g.GET("/lists", s.apiLists, runners)
 	g.GET("/lists/:id/contacts", s.apiListContacts, runners)
 	g.POST("/lists/import", s.apiImportContacts, runners, limitBody(s.cfg.UploadLimit))

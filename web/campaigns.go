@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,19 @@ func (s *Server) campaignsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "campaigns", page{Title: "Campaigns", Data: list})
+	p := page{Title: "Campaigns", Data: list}
+	// Attorneys and admins, who answer for the calls, see the last
+	// nightly check here when it found something.
+	if u, ok := c.Get(userKey).(account.User); ok && slices.Contains(reviewerRoles, u.Role) {
+		checks, err := s.cfg.Campaigns.Checks(c.Request().Context(), 1)
+		if err != nil {
+			return err
+		}
+		if len(checks) > 0 && checks[0].Found > 0 {
+			p.Check = &checks[0]
+		}
+	}
+	return s.render(c, http.StatusOK, "campaigns", p)
 }
 
 type newCampaignData struct {

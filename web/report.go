@@ -15,7 +15,12 @@ type reportData struct {
 	// From and To are the period as asked for, to refill the form.
 	From, To string
 	Report   *campaign.CallsReport
+	// Checks are the last nightly checks, newest first.
+	Checks []campaign.Check
 }
+
+// shownChecks is how many nightly checks the report page lists.
+const shownChecks = 14
 
 // callsReport reads the period of a calls report request (from and to,
 // dates in the firm's zone or RFC 3339 instants) and makes the report.
@@ -44,6 +49,9 @@ func (s *Server) reportPage(c echo.Context) error {
 		return err
 	}
 	d.Report = &r
+	if d.Checks, err = s.cfg.Campaigns.Checks(c.Request().Context(), shownChecks); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "report", page{Title: "Calls report", Data: d})
 }
 
@@ -54,4 +62,13 @@ func (s *Server) apiReport(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+// apiChecks answers the last nightly calls checks, newest first, as JSON.
+func (s *Server) apiChecks(c echo.Context) error {
+	checks, err := s.cfg.Campaigns.Checks(c.Request().Context(), shownChecks)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, checks)
 }

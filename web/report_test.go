@@ -51,6 +51,14 @@ func TestCallsReportPage(t *testing.T) {
 	code, body, _ := atty.get("/campaigns")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, `<a href="/reports/calls">Calls report</a>`)
+	require.NotContains(t, body, `id="check-alert"`, "no night checked yet")
+	// Two nights checked: the last found something, which attorneys and
+	// admins see on the campaigns page.
+	_, err = b.db.Exec(ctx, `INSERT INTO calls_checks (day, checked, found, calls, had, report) VALUES
+		('2026-11-25', 40, 0, 0, 0, '{}'), ('2026-11-26', 38, 2, 1, 1, '{}')`)
+	require.NoError(t, err)
+	_, body, _ = atty.get("/campaigns")
+	require.Contains(t, body, `<div class="error" role="alert" id="check-alert">The nightly check of 2026-11-26 found 2 finding(s) about 1 allowed call(s), 1 about what the gate had: <a href="/reports/calls?from=2026-11-26&amp;to=2026-11-26">see the calls report</a>.</div>`)
 	code, body, _ = atty.get("/reports/calls")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, "2 finding(s) about 2 of 2 allowed call(s); 1 finding(s) about what the gate had when it allowed the call.")
@@ -65,6 +73,8 @@ func TestCallsReportPage(t *testing.T) {
 	require.Contains(t, body, `<a href="/numbers?phone=%2b18605550101">`)
 	require.Contains(t, body, "<code>consent.missing</code> 1")
 	require.Contains(t, body, "staff 1", "the entry added in the period")
+	require.Contains(t, body, `<td><a href="/reports/calls?from=2026-11-26&amp;to=2026-11-26">2026-11-26</a></td><td>38</td><td><b class="decision-deny">2</b> about 1 call(s)</td>`)
+	require.Contains(t, body, `<td><a href="/reports/calls?from=2026-11-25&amp;to=2026-11-25">2026-11-25</a></td><td>40</td><td>none</td>`)
 
 	code, body, _ = atty.get("/reports/calls?from=2026-01-01&to=2026-01-31")
 	require.Equal(t, http.StatusOK, code)
@@ -80,6 +90,8 @@ func TestCallsReportPage(t *testing.T) {
 	para := b.browser(t)
 	code, _ = para.signin("para@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = para.get("/campaigns")
+	require.NotContains(t, body, `id="check-alert"`, "paralegals do not see the calls report")
 	code, _, _ = para.get("/reports/calls")
 	require.Equal(t, http.StatusForbidden, code)
 
@@ -98,6 +110,15 @@ func TestCallsReportPage(t *testing.T) {
 	require.NotContains(t, r.Findings[0], "recorded_at")
 	require.Contains(t, r.Findings[1], "record_id")
 	code, _ = b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1/reports/calls", "")
+	require.Equal(t, http.StatusForbidden, code)
+	code, out = b.api(t, b.token(t, "atty@firm.test"), "GET", "/api/v1/reports/checks", "")
+	require.Equal(t, http.StatusOK, code, out)
+	var checks []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &checks))
+	require.Len(t, checks, 2)
+	require.Equal(t, map[string]any{"day": "2026-11-26", "ran_at": checks[0]["ran_at"], "allowed_checked": float64(38), "found": float64(2),
+		"found_calls": float64(1), "found_had": float64(1)}, checks[0])
+	code, _ = b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1/reports/checks", "")
 	require.Equal(t, http.StatusForbidden, code)
 	code, _ = b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls?to=x", "")
 	require.Equal(t, http.StatusUnprocessableEntity, code)

@@ -479,6 +479,9 @@ type page struct {
 	CSRF  string
 	Flash string
 	Error string
+	// Check, when set, is a nightly calls check that found something,
+	// shown above the page.
+	Check *campaign.Check
 	Data  any
 }
 

@@ -159,15 +159,25 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Reconciler: lines, Log: log})
+	// The nightly calls check of each day, at CheckHour in the firm's zone.
+	checks := &campaign.CheckWorker{Zone: zone, Log: log}
+	river.AddWorker(ws, checks)
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
+	}
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: *workers}},
-		Workers: ws,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: *workers}},
+		Workers:      ws,
+		PeriodicJobs: []*river.PeriodicJob{campaign.NightlyCheck(zone, now)},
 		// River reports job counts every few seconds at info; keep its warnings.
 		Logger: m.logger(maxLevel(*logLevel, "warn")).With("component", "river"),
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
+	campaigns := campaign.NewService(pool, rc)
+	checks.Service = campaigns
 	if err := rc.Start(ctx); err != nil {
 		return fmt.Errorf("river: start: %w", err)
 	}
@@ -181,7 +191,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("river UI: start: %w", err)
 	}
 
-	campaigns := campaign.NewService(pool, rc)
 	campaigns.Copies = indexes
 	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
 	if n, err := campaigns.Resume(ctx); err != nil {
