@@ -25,10 +25,20 @@ type CheckArgs struct {
 // Kind names the job.
 func (CheckArgs) Kind() string { return "calls_check" }
 
+// CheckAttempts is how many times a day's check is tried before River
+// gives it up (a failed check also fails the next night's catch-up, which
+// tries it again).
+const CheckAttempts = 5
+
+// CatchUpDays is how many days before the one it checks a nightly check
+// looks back for days never checked (heed was down at CheckHour, say),
+// and checks them too.
+const CatchUpDays = 7
+
 // InsertOpts makes a day's check one job, however many heed processes
-// schedule it.
+// schedule it, tried CheckAttempts times.
 func (CheckArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: CheckAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // CheckWorker runs the calls report of one day (CallsReport) and keeps its
@@ -42,7 +52,13 @@ type CheckWorker struct {
 	Log  *slog.Logger
 }
 
-// Work checks the day job.Args.Day.
+// Timeout lets a check run as long as a long day's report takes, waiting
+// for a report slot included.
+func (w *CheckWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return 30 * time.Minute }
+
+// Work checks the day job.Args.Day. Then, when run by a River client, it
+// inserts the checks of the CatchUpDays days before that were never
+// checked.
 func (w *CheckWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
 	day, err := time.ParseInLocation(time.DateOnly, job.Args.Day, w.Zone)
 	if err != nil {
@@ -60,16 +76,33 @@ func (w *CheckWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error
 	} else {
 		w.Log.Info("calls check: no finding", "day", job.Args.Day, "checked", r.Checked)
 	}
+	rc, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return nil // run by hand, not by River
+	}
+	missing, err := w.Service.Unchecked(ctx, job.Args.Day, CatchUpDays)
+	if err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if _, err := rc.Insert(ctx, CheckArgs{Day: d}, nil); err != nil {
+			return fmt.Errorf("calls check: catch up %s: %w", d, err)
+		}
+		w.Log.Info("calls check: catching up a day never checked", "day", d)
+	}
 	return nil
 }
 
 // NightlyCheck is the periodic job that checks each day once it is over:
 // at CheckHour every night, in zone, it inserts the check of the day
-// before, as now reads the time.
+// before, as now reads the time; and when a process becomes River's
+// leader, so that a night missed while heed was down or changing leader
+// is checked on the next start (checked again, if it was: the check
+// replaces its row), and the days before it by the catch-up (Work).
 func NightlyCheck(zone *time.Location, now func() time.Time) *river.PeriodicJob {
 	return river.NewPeriodicJob(dailyAt{zone: zone, hour: CheckHour}, func() (river.JobArgs, *river.InsertOpts) {
 		return CheckArgs{Day: dayBefore(now(), zone)}, nil
-	}, &river.PeriodicJobOpts{ID: "calls_check"})
+	}, &river.PeriodicJobOpts{ID: "calls_check", RunOnStart: true})
 }
 
 // dayBefore is the day before t's, in zone, as 2006-01-02.
@@ -120,6 +153,24 @@ func (s *Service) SaveCheck(ctx context.Context, day string, r CallsReport) erro
 		return fmt.Errorf("calls check %s: save: %w", day, err)
 	}
 	return nil
+}
+
+// Unchecked returns the days among the n before day (2006-01-02) that
+// have no nightly check, oldest first, and none before the first day
+// checked: a new installation is not checked back to before it ran.
+func (s *Service) Unchecked(ctx context.Context, day string, n int) ([]string, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT to_char(d, 'YYYY-MM-DD') FROM generate_series($1::date - $2::int, $1::date - 1, interval '1 day') d
+		 WHERE d >= (SELECT min(day) FROM calls_checks) AND NOT EXISTS (SELECT 1 FROM calls_checks c WHERE c.day = d::date)
+		 ORDER BY d`, day, n)
+	if err != nil {
+		return nil, fmt.Errorf("calls checks: days unchecked before %s: %w", day, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("calls checks: days unchecked before %s: %w", day, err)
+	}
+	return out, nil
 }
 
 // Checks returns the last n days' nightly checks, newest first.

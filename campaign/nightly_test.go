@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -62,4 +63,18 @@ func TestCheckWorker(t *testing.T) {
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array(SELECT f->>'kind' FROM calls_checks, jsonb_array_elements(report->'findings') f WHERE day = '2026-11-16')`).Scan(&kinds))
 	require.Equal(t, []string{FindingDNC}, kinds, "the report is kept")
 	require.Error(t, worker.Work(w.ctx, &river.Job[CheckArgs]{Args: CheckArgs{Day: "yesterday"}}))
+
+	// Run by River on the 20th, it checks the days since the first that
+	// were never checked, the 17th to the 19th: one job each.
+	ctx := rivertest.WorkContext(w.ctx, w.s.river)
+	require.NoError(t, worker.Work(ctx, &river.Job[CheckArgs]{Args: CheckArgs{Day: "2026-11-20"}}))
+	var queued []string
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT coalesce(array_agg(args->>'day' ORDER BY args->>'day'), '{}') FROM river_job WHERE kind = 'calls_check'`).Scan(&queued))
+	require.Equal(t, []string{"2026-11-17", "2026-11-18", "2026-11-19"}, queued)
+	days, err := w.s.Unchecked(w.ctx, "2026-11-20", 3)
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-11-17", "2026-11-18", "2026-11-19"}, days, "queued, not yet checked")
+	days, err = w.s.Unchecked(w.ctx, "2026-11-16", CatchUpDays)
+	require.NoError(t, err)
+	require.Empty(t, days, "nothing before the first day checked")
 }

@@ -44,17 +44,33 @@ func (s *Server) campaignsPage(c echo.Context) error {
 	}
 	p := page{Title: "Campaigns", Data: list}
 	// Attorneys and admins, who answer for the calls, see the last
-	// nightly check here when it found something.
+	// nightly check here when it found something, or when a night was
+	// missed since (none before the first).
 	if u, ok := c.Get(userKey).(account.User); ok && slices.Contains(reviewerRoles, u.Role) {
 		checks, err := s.cfg.Campaigns.Checks(c.Request().Context(), 1)
-		if err != nil {
-			return err
-		}
-		if len(checks) > 0 && checks[0].Found > 0 {
+		switch {
+		case err != nil:
+			s.cfg.Log.Error("campaigns page: nightly checks", "err", err)
+		case len(checks) == 0:
+		case checks[0].Found > 0:
 			p.Check = &checks[0]
+		case checks[0].Day < s.yesterday():
+			p.CheckSince = checks[0].Day
 		}
 	}
 	return s.render(c, http.StatusOK, "campaigns", p)
+}
+
+// yesterday is the day before today, in the firm's zone, as 2006-01-02:
+// the last day a nightly check can have checked. Until an hour after
+// CheckHour it is the day before that.
+func (s *Server) yesterday() string {
+	now := s.cfg.Now().In(s.zone())
+	y, m, d := now.Date()
+	if now.Hour() < campaign.CheckHour+1 { // an hour for the check to run
+		d--
+	}
+	return time.Date(y, m, d-1, 0, 0, 0, 0, s.zone()).Format(time.DateOnly)
 }
 
 type newCampaignData struct {

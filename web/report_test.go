@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/web"
 )
 
 func TestCallsReportPage(t *testing.T) {
@@ -122,4 +126,41 @@ func TestCallsReportPage(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, code)
 	code, _ = b.api(t, b.token(t, "admin@firm.test"), "GET", "/api/v1/reports/calls?to=x", "")
 	require.Equal(t, http.StatusUnprocessableEntity, code)
+}
+
+// Attorneys and admins see on the campaigns page that the nightly check
+// missed a night.
+func TestNightlyCheckMissed(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	var now atomic.Pointer[time.Time] // set here, read by the server
+	at := func(t time.Time) { now.Store(&t) }
+	at(time.Date(2026, 11, 27, 10, 0, 0, 0, ny))
+	b := setupWith(t, func(_ *pgxpool.Pool, cfg *web.Config) {
+		cfg.Now = func() time.Time { return *now.Load() }
+		cfg.TimeZone = ny
+	})
+	atty := b.browser(t)
+	code, _ := atty.signin("atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ := atty.get("/campaigns")
+	require.NotContains(t, body, `id="check-missed"`, "no night checked yet: a new installation")
+	_, err = b.db.Exec(context.Background(), `INSERT INTO calls_checks (day, checked, found, calls, had, report) VALUES ('2026-11-25', 3, 0, 0, 0, '{}')`)
+	require.NoError(t, err)
+	_, body, _ = atty.get("/campaigns")
+	require.Contains(t, body, `id="check-missed">The nightly calls check has not run since it checked 2026-11-25`)
+	_, err = b.db.Exec(context.Background(), `INSERT INTO calls_checks (day, checked, found, calls, had, report) VALUES ('2026-11-26', 3, 0, 0, 0, '{}')`)
+	require.NoError(t, err)
+	_, body, _ = atty.get("/campaigns")
+	require.NotContains(t, body, `id="check-missed"`)
+	require.NotContains(t, body, `id="check-alert"`)
+	// At 04:30 the night's check may still be running: the day before
+	// yesterday is enough.
+	at(time.Date(2026, 11, 28, 4, 30, 0, 0, ny))
+	_, body, _ = atty.get("/campaigns")
+	require.NotContains(t, body, `id="check-missed"`)
+	at(time.Date(2026, 11, 28, 5, 30, 0, 0, ny))
+	_, body, _ = atty.get("/campaigns")
+	require.Contains(t, body, `id="check-missed">The nightly calls check has not run since it checked 2026-11-26`)
 }

@@ -480,9 +480,11 @@ type page struct {
 	Flash string
 	Error string
 	// Check, when set, is a nightly calls check that found something,
-	// shown above the page.
-	Check *campaign.Check
-	Data  any
+	// shown above the page; CheckSince, when set, is the last day checked,
+	// when the nightly check has missed a night since.
+	Check      *campaign.Check
+	CheckSince string
+	Data       any
 }
 
 func (s *Server) render(c echo.Context, status int, name string, p page) error {

@@ -176,7 +176,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
+	// The service is whole before any job can run.
 	campaigns := campaign.NewService(pool, rc)
+	campaigns.Copies = indexes
+	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
 	checks.Service = campaigns
 	if err := rc.Start(ctx); err != nil {
 		return fmt.Errorf("river: start: %w", err)
@@ -191,8 +194,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("river UI: start: %w", err)
 	}
 
-	campaigns.Copies = indexes
-	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
 	if n, err := campaigns.Resume(ctx); err != nil {
 		return err
 	} else if n > 0 {
