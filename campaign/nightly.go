@@ -60,11 +60,11 @@ func (w *CheckWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return 30 *
 // inserts the checks of the CatchUpDays days before that were never
 // checked.
 func (w *CheckWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
-	day, err := time.ParseInLocation(time.DateOnly, job.Args.Day, w.Zone)
+	from, to, err := ReportPeriod(job.Args.Day, job.Args.Day, w.Zone, time.Now())
 	if err != nil {
-		return fmt.Errorf("calls check: day %q: %w", job.Args.Day, err)
+		return fmt.Errorf("calls check: %w", err)
 	}
-	r, err := w.Service.CallsReport(ctx, day, day.AddDate(0, 0, 1))
+	r, err := w.Service.CallsReport(ctx, from, to)
 	if err != nil {
 		return fmt.Errorf("calls check %s: %w", job.Args.Day, err)
 	}
@@ -109,6 +109,14 @@ func NightlyCheck(zone *time.Location, now func() time.Time) *river.PeriodicJob 
 func dayBefore(t time.Time, zone *time.Location) string {
 	y, m, d := t.In(zone).Date()
 	return time.Date(y, m, d-1, 0, 0, 0, 0, zone).Format(time.DateOnly)
+}
+
+// LastCheckedDay is the last day the nightly check can have checked by
+// now, in zone, as 2006-01-02: the day before, once an hour has passed
+// since CheckHour for the check to run, and the day before that until
+// then.
+func LastCheckedDay(now time.Time, zone *time.Location) string {
+	return dayBefore(now.Add(-(CheckHour+1)*time.Hour), zone)
 }
 
 // dailyAt is a river.PeriodicSchedule: every day at hour, in zone.

@@ -34,6 +34,11 @@ func TestNightlySchedule(t *testing.T) {
 	require.Equal(t, "2026-11-26", dayBefore(time.Date(2026, 11, 27, 4, 0, 0, 0, ny), ny))
 	require.Equal(t, "2026-11-26", dayBefore(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC), ny), "03:00 in New York")
 	require.Equal(t, "2026-12-31", dayBefore(time.Date(2027, 1, 1, 4, 0, 0, 0, ny), ny))
+	// An hour after CheckHour, yesterday has been checked; until then,
+	// only the day before.
+	require.Equal(t, "2026-11-25", LastCheckedDay(time.Date(2026, 11, 27, 4, 59, 0, 0, ny), ny))
+	require.Equal(t, "2026-11-26", LastCheckedDay(time.Date(2026, 11, 27, 5, 0, 0, 0, ny), ny))
+	require.Equal(t, "2026-11-26", LastCheckedDay(time.Date(2026, 11, 27, 23, 59, 0, 0, ny), ny))
 }
 
 // The worker checks a day and keeps the result, once a day.

@@ -54,23 +54,11 @@ func (s *Server) campaignsPage(c echo.Context) error {
 		case len(checks) == 0:
 		case checks[0].Found > 0:
 			p.Check = &checks[0]
-		case checks[0].Day < s.yesterday():
+		case checks[0].Day < campaign.LastCheckedDay(s.cfg.Now(), s.zone()):
 			p.CheckSince = checks[0].Day
 		}
 	}
 	return s.render(c, http.StatusOK, "campaigns", p)
-}
-
-// yesterday is the day before today, in the firm's zone, as 2006-01-02:
-// the last day a nightly check can have checked. Until an hour after
-// CheckHour it is the day before that.
-func (s *Server) yesterday() string {
-	now := s.cfg.Now().In(s.zone())
-	y, m, d := now.Date()
-	if now.Hour() < campaign.CheckHour+1 { // an hour for the check to run
-		d--
-	}
-	return time.Date(y, m, d-1, 0, 0, 0, 0, s.zone()).Format(time.DateOnly)
 }
 
 type newCampaignData struct {
