@@ -45,7 +45,7 @@ const ClockApartLimit = time.Minute
 // the same not counting the withdrawals dated in the $5 milliseconds
 // before it: a withdrawal is dated before it waits for the audit log's
 // lock, and may have committed after the pacer read the overrides.
-const redecideRows = `
+var redecideRows = `
 	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at,
 	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
 	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
@@ -55,11 +55,9 @@ const redecideRows = `
 	       (SELECT coalesce(array_agg(i.id), '{}') FROM (SELECT DISTINCT ON (list) id FROM dnc_list_installs
 	         WHERE installed_at <= a.created_at ORDER BY list, installed_at DESC, id DESC) i),
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
-	         WHERE o.phone = a.phone AND o.logged_at <= r.at AND (o.expires_at IS NULL OR o.expires_at > r.at)
-	           AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= r.at)),
+	         WHERE o.phone = a.phone AND ` + consent.OverrideInForceSQL("o", "r.at", "r.at") + `),
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
-	         WHERE o.phone = a.phone AND o.logged_at <= r.at AND (o.expires_at IS NULL OR o.expires_at > r.at)
-	           AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= r.at - $5 * interval '1 millisecond'))
+	         WHERE o.phone = a.phone AND ` + consent.OverrideInForceSQL("o", "r.at", "r.at - $5 * interval '1 millisecond'") + `)
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,

@@ -484,6 +484,16 @@ func (s *OverrideStore) List(ctx context.Context, n phone.Number) ([]Override, e
 	return out, nil
 }
 
+// OverrideInForceSQL is the SQL condition that the row o of table
+// overrides is in force at the instant at (an SQL expression): logged by
+// then, not expired, and not withdrawn by withdrawnBy (an SQL expression,
+// at itself but for a reader that allows for a withdrawal's commit). It is
+// the one definition Active and the calls report share.
+func OverrideInForceSQL(o, at, withdrawnBy string) string {
+	return o + ".logged_at <= " + at + " AND (" + o + ".expires_at IS NULL OR " + o + ".expires_at > " + at + ")" +
+		" AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = " + o + ".id AND w.withdrawn_at <= " + withdrawnBy + ")"
+}
+
 // Active returns, for every number given, which overrides are in force at
 // at: logged at or before at, not expired (an override expires at its
 // expires_at exactly) and not withdrawn at or before at. Every number given
@@ -503,8 +513,7 @@ func (s *OverrideStore) Active(ctx context.Context, phones []phone.Number, at ti
 	rows, err := s.db.Query(ctx, `
 		SELECT DISTINCT ON (o.phone, o.kind) o.phone, o.kind, o.id, o.expires_at
 		  FROM overrides o
-		 WHERE o.phone = ANY($1) AND o.logged_at <= $2 AND (o.expires_at IS NULL OR o.expires_at > $2)
-		   AND NOT EXISTS (SELECT 1 FROM override_withdrawals w WHERE w.override_id = o.id AND w.withdrawn_at <= $2)
+		 WHERE o.phone = ANY($1) AND `+OverrideInForceSQL("o", "$2", "$2")+`
 		 ORDER BY o.phone, o.kind, o.expires_at DESC NULLS FIRST, o.logged_at DESC, o.id DESC`, list, at)
 	if err != nil {
 		return nil, fmt.Errorf("active overrides: %w", err)
