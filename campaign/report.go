@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -15,8 +14,9 @@ import (
 // them all.
 const MaxReportFindings = 1000
 
-// ErrPeriod reports a report period that ends before it starts.
-var ErrPeriod = errors.New("the period ends before it starts")
+// ErrPeriod reports a report period that ends before it starts; it wraps
+// ErrInvalid.
+var ErrPeriod = fmt.Errorf("the period ends before it starts: %w", ErrInvalid)
 
 // CallsReport is what heed did in a period, for the partner who answers
 // for the firm's calls, and the result of checking each call it allowed
@@ -377,23 +377,19 @@ func newerFinding(f, g Finding) bool {
 const DefaultReportDays = 30
 
 // ReportPeriod reads a report period as people give it: from and to are
-// dates (2006-01-02) in zone, to included, or RFC 3339 instants. An empty
+// dates (2006-01-02) in zone, to included, local times in zone, or RFC
+// 3339 instants, as a campaign's schedule is read. An empty
 // to ends now; an empty from starts at the beginning of the day
 // DefaultReportDays days before the end's day, in zone. It returns an error wrapping ErrInvalid for anything else,
 // and ErrPeriod for a period that ends before it starts.
 func ReportPeriod(from, to string, zone *time.Location, now time.Time) (time.Time, time.Time, error) {
 	read := func(name, v string, end bool) (time.Time, error) {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			return t, nil
-		}
-		d, err := time.ParseInLocation("2006-01-02", v, zone)
+		t, err := parseWhen(v, zone, end) // as a campaign's schedule is read
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%s %q: want a date such as 2026-11-01, or an RFC 3339 time: %w", name, v, ErrInvalid)
+			return time.Time{}, fmt.Errorf("%s %q: want a date such as 2026-11-01, a local time such as 2026-11-01T09:00, or an RFC 3339 time: %w",
+				name, v, ErrInvalid)
 		}
-		if end {
-			d = d.AddDate(0, 0, 1)
-		}
-		return d, nil
+		return t, nil
 	}
 	var (
 		f, t time.Time

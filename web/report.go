@@ -1,8 +1,6 @@
 package web
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -26,11 +24,8 @@ const shownChecks = 14
 // dates in the firm's zone or RFC 3339 instants) and makes the report.
 func (s *Server) callsReport(c echo.Context) (campaign.CallsReport, error) {
 	from, to, err := campaign.ReportPeriod(c.QueryParam("from"), c.QueryParam("to"), s.zone(), s.cfg.Now())
-	if errors.Is(err, campaign.ErrInvalid) || errors.Is(err, campaign.ErrPeriod) {
-		return campaign.CallsReport{}, echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
-	}
 	if err != nil {
-		return campaign.CallsReport{}, err
+		return campaign.CallsReport{}, err // ErrInvalid: 422 (statusOf)
 	}
 	return s.cfg.Campaigns.CallsReport(c.Request().Context(), from, to)
 }
@@ -41,9 +36,8 @@ func (s *Server) callsReport(c echo.Context) (campaign.CallsReport, error) {
 func (s *Server) reportPage(c echo.Context) error {
 	d := reportData{From: c.QueryParam("from"), To: c.QueryParam("to")}
 	r, err := s.callsReport(c)
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		return s.render(c, he.Code, "report", page{Title: "Calls report", Error: fmt.Sprint(he.Message), Data: d})
+	if code, msg := statusOf(err); err != nil && code == http.StatusUnprocessableEntity {
+		return s.render(c, code, "report", page{Title: "Calls report", Error: msg, Data: d})
 	}
 	if err != nil {
 		return err
