@@ -83,7 +83,8 @@ type IndexPositioner interface {
 // target (Target.Lists) so that an attempt's record names the copies its
 // decision read, and a function that, called after the decisions, reports
 // whether those are the copies they read: false when a copy was being
-// installed meanwhile (the pacer then names none).
+// installed meanwhile (the pacer then names none). The map may be shared:
+// callers do not change it.
 type ListVersioner interface {
 	ListVersions() (versions map[string]uint64, unchanged func() bool)
 }

@@ -50,14 +50,22 @@ type Indexes struct {
 	consentSeq int64
 	registry   map[dnc.ListID]uint64 // installed version of each registry list
 	confirmed  atomic.Int64          // unix nanoseconds of the last confirmation
-	// held is the registry list copies in memory, by list: their version
-	// and numbers, replaced whole (never changed) after each install, so
-	// LoadVersion can read it while a sync runs.
-	held atomic.Pointer[map[dnc.ListID]heldCopy]
+	// held is the registry list copies in memory, replaced whole (never
+	// changed) after each install, so that LoadVersion and ListVersions
+	// read it while a sync runs.
+	held atomic.Pointer[heldCopies]
 	// installs is odd while a registry copy is being installed (the index
 	// and held changing), and counts each install: ListVersions compares
 	// it before and after the decisions it names copies for.
 	installs atomic.Uint64
+}
+
+// heldCopies are the registry list copies the indexes hold: by list, and
+// their versions by list name as ListVersions gives them (made once per
+// install, not per batch).
+type heldCopies struct {
+	copies   map[dnc.ListID]heldCopy
+	versions map[string]uint64
 }
 
 // heldCopy is a registry list copy the indexes hold.
@@ -225,11 +233,13 @@ func (ix *Indexes) syncRegistry(ctx context.Context) error {
 		ix.installs.Add(1) // odd: installing
 		_, err = ix.DNC.Replace(meta, set)
 		if err == nil {
-			held := map[dnc.ListID]heldCopy{}
+			held := heldCopies{copies: map[dnc.ListID]heldCopy{}, versions: map[string]uint64{}}
 			if old := ix.held.Load(); old != nil {
-				maps.Copy(held, *old)
+				maps.Copy(held.copies, old.copies)
+				maps.Copy(held.versions, old.versions)
 			}
-			held[in.List] = heldCopy{meta: meta, set: set}
+			held.copies[in.List] = heldCopy{meta: meta, set: set}
+			held.versions[in.List.String()] = meta.Version
 			ix.held.Store(&held)
 		}
 		ix.installs.Add(1)
@@ -245,20 +255,16 @@ func (ix *Indexes) syncRegistry(ctx context.Context) error {
 
 // ListVersions returns the version of each registry list copy the indexes
 // hold, by list name ("national", "state:CT", "litigator"), or nil when
-// they hold none, and a function that reports whether no copy was
+// they hold none (a map shared with every caller until the next install,
+// which callers must not change), and a function that reports whether no copy was
 // installed since: decisions made between the two read those copies.
 func (ix *Indexes) ListVersions() (map[string]uint64, func() bool) {
 	before := ix.installs.Load()
 	unchanged := func() bool { return before%2 == 0 && ix.installs.Load() == before }
-	held := ix.held.Load()
-	if held == nil {
-		return nil, unchanged
+	if held := ix.held.Load(); held != nil {
+		return held.versions, unchanged
 	}
-	out := make(map[string]uint64, len(*held))
-	for l, c := range *held {
-		out[l.String()] = c.meta.Version
-	}
-	return out, unchanged
+	return nil, unchanged
 }
 
 // LoadVersion returns version v of registry list l, as
@@ -268,7 +274,7 @@ func (ix *Indexes) ListVersions() (map[string]uint64, func() bool) {
 // when the indexes have no Registry.
 func (ix *Indexes) LoadVersion(ctx context.Context, l dnc.ListID, v uint64) (dnc.Meta, *dnc.Set, error) {
 	if held := ix.held.Load(); held != nil {
-		if c, ok := (*held)[l]; ok && c.meta.Version == v {
+		if c, ok := held.copies[l]; ok && c.meta.Version == v {
 			return c.meta, c.set, nil
 		}
 	}
