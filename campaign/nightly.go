@@ -112,11 +112,15 @@ func dayBefore(t time.Time, zone *time.Location) string {
 }
 
 // LastCheckedDay is the last day the nightly check can have checked by
-// now, in zone, as 2006-01-02: the day before, once an hour has passed
-// since CheckHour for the check to run, and the day before that until
-// then.
+// now, in zone, as 2006-01-02: the day before, once the zone's clock has
+// passed CheckHour by an hour (for the check to run), and the day before
+// that until then.
 func LastCheckedDay(now time.Time, zone *time.Location) string {
-	return dayBefore(now.Add(-(CheckHour+1)*time.Hour), zone)
+	y, m, d := now.In(zone).Date()
+	if now.In(zone).Hour() < CheckHour+1 {
+		d--
+	}
+	return time.Date(y, m, d-1, 0, 0, 0, 0, zone).Format(time.DateOnly)
 }
 
 // dailyAt is a river.PeriodicSchedule: every day at hour, in zone.

@@ -39,6 +39,10 @@ func TestNightlySchedule(t *testing.T) {
 	require.Equal(t, "2026-11-25", LastCheckedDay(time.Date(2026, 11, 27, 4, 59, 0, 0, ny), ny))
 	require.Equal(t, "2026-11-26", LastCheckedDay(time.Date(2026, 11, 27, 5, 0, 0, 0, ny), ny))
 	require.Equal(t, "2026-11-26", LastCheckedDay(time.Date(2026, 11, 27, 23, 59, 0, 0, ny), ny))
+	// By the zone's clock on the night it goes back: 05:00 is six hours
+	// after midnight.
+	require.Equal(t, "2026-10-30", LastCheckedDay(time.Date(2026, 11, 1, 4, 59, 0, 0, ny), ny))
+	require.Equal(t, "2026-10-31", LastCheckedDay(time.Date(2026, 11, 1, 5, 0, 0, 0, ny), ny))
 }
 
 // The worker checks a day and keeps the result, once a day.

@@ -211,7 +211,9 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 
 // readCopies reads, in tx, every registry list copy installed.
 func (rd *redecider) readCopies(ctx context.Context, tx pgx.Tx) error {
-	rows, err := tx.Query(ctx, `SELECT id, list, version, as_of, installed_at FROM dnc_list_installs`)
+	// By id: the newest row of a list's version is the one kept, as
+	// dnc.Registry.LoadVersion and the attempt record read it.
+	rows, err := tx.Query(ctx, `SELECT id, list, version, as_of, installed_at FROM dnc_list_installs ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("re-decide: registry copies: %w", err)
 	}

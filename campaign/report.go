@@ -83,6 +83,12 @@ type CallsReport struct {
 	RegistryChecked   bool `json:"registry_checked"`
 }
 
+// ClockApartMax is the largest gap between the clocks (ClockApartMost),
+// to the second.
+func (r CallsReport) ClockApartMax() time.Duration {
+	return time.Duration(r.ClockApartMost * float64(time.Second)).Round(time.Second)
+}
+
 // The kinds of findings.
 const (
 	// FindingDNC is an allowed call to a number with an internal

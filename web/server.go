@@ -428,8 +428,6 @@ func (s *Server) loadTemplates() error {
 			}
 			return ""
 		},
-		// seconds shows a number of seconds as a duration ("2h0m0s").
-		"seconds": func(n float64) string { return time.Duration(n * float64(time.Second)).Round(time.Second).String() },
 		// indentJSON indents a JSON document for reading; one that is
 		// not valid JSON is shown as it is.
 		"indentJSON": func(b json.RawMessage) string {

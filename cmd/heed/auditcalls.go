@@ -89,7 +89,7 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 	}
 	if r.ClockApart > 0 {
 		fmt.Fprintf(w, "  %d of them placed with the dialer's clock and the database's more than %s apart (at most %s): their windows were checked by the dialer's\n",
-			r.ClockApart, campaign.ClockApartLimit, time.Duration(r.ClockApartMost*float64(time.Second)).Round(time.Second))
+			r.ClockApart, campaign.ClockApartLimit, r.ClockApartMax())
 	}
 	switch {
 	case !r.RegistryChecked:
