@@ -158,7 +158,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 		return numberRecord{}, err
 	}
 	r := numberRecord{NumberHistory: h, At: s.cfg.Now()}
-	overrides, err := consent.NewOverrideStore(s.cfg.DB).List(ctx, n)
+	overrides, err := s.overrideStore().List(ctx, n)
 	if err != nil {
 		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}
