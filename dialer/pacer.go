@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,7 +299,6 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
-			targets = onePerPerson(targets)
 			placed, err := p.batch(ctx, c, targets, now(), msg, done)
 			inflight += placed
 			if err != nil {
@@ -520,38 +520,31 @@ func (p *Pacer) clock() time.Time {
 // the caps (the longest cap window of the law packs is 30 days).
 const HistoryWindow = 31 * 24 * time.Hour
 
-// onePerPerson keeps, of a batch's targets, the first of each person and
-// every target without a person, in their order. The batch's decisions all
-// read the history as it was before the batch, so two numbers of one
-// person decided together would each miss the other's call. The targets
-// left out stay due: the next batch takes them, with this batch's call
-// already in their history.
-func onePerPerson(targets []Target) []Target {
-	var (
-		seen map[string]bool
-		out  []Target // nil until a target is left out
-	)
+// heldBack reports which targets of a decided batch wait for the next
+// batch: each target whose history counts a number that an earlier target
+// of the batch is called on. The batch's decisions all read the history as
+// it was before the batch, so such a target decided with the others would
+// miss that call: one person's two numbers, one number twice, or a number
+// that one contact names without a person reference while another names it
+// with one. A target held back gets no attempt and stays due: the next
+// batch decides it with this batch's calls in its history. decide has set
+// each target's HistoryNumbers.
+func heldBack(targets []Target, decisions []consent.Decision) []bool {
+	held := make([]bool, len(targets))
+	var called map[phone.Number]bool // the numbers of the targets called so far
 	for i, t := range targets {
-		if t.Person != "" {
-			if seen == nil {
-				seen = map[string]bool{}
-			}
-			if seen[t.Person] {
-				if out == nil {
-					out = append(make([]Target, 0, len(targets)-1), targets[:i]...)
-				}
-				continue
-			}
-			seen[t.Person] = true
+		if called[t.Phone] || slices.ContainsFunc(t.HistoryNumbers, func(n phone.Number) bool { return called[n] }) {
+			held[i] = true
+			continue
 		}
-		if out != nil {
-			out = append(out, t)
+		if decisions[i].Allowed() {
+			if called == nil {
+				called = map[phone.Number]bool{}
+			}
+			called[t.Phone] = true
 		}
 	}
-	if out == nil {
-		return targets
-	}
-	return out
+	return held
 }
 
 // decide syncs the gate's indexes, when it has any, loads the attempt
@@ -675,8 +668,13 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 	if err != nil {
 		return 0, err
 	}
+	held := heldBack(targets, decisions)
 	placed := 0
 	for i, t := range targets {
+		if held[i] {
+			p.Log.Debug("pacer: contact waits for the next batch, which counts this batch's call", "campaign", t.CampaignID, "contact", t.ContactID)
+			continue
+		}
 		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
 		if err != nil {
 			return placed, err

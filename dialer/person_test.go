@@ -221,6 +221,41 @@ func TestPacerCallsAPersonOncePerBatch(t *testing.T) {
 	require.Len(t, a.input.History, 7, "the batch's call is in the history")
 }
 
+// TestPacerHoldsBackANumberAnotherCounts: a person's home number is on the
+// campaign's list without the person reference, and the person's mobile
+// with it, both due in one batch. The mobile's history counts the home
+// number's calls (another list names it with the person), so the mobile
+// waits for the next batch and counts the call just placed to the home
+// number: the eighth call in 7 days is deferred, not placed beside it.
+func TestPacerHoldsBackANumberAnotherCounts(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const (
+		mobile phone.Number = "+18605550331"
+		home   phone.Number = "+18605550332"
+	)
+	w.contact(w.oldList, home, "D-600")
+	w.contact(w.list, home, "") // due first
+	w.contact(w.list, mobile, "D-600")
+	for i := range 6 {
+		w.call(mobile, "no_answer", time.Duration(10*(i+1))*time.Hour)
+	}
+
+	lines := &recordingLines{t: t, db: w.db}
+	var sn *dialer.Snooze
+	err := w.pacer(lines).Run(context.Background(), w.campaignID, 1)
+	require.True(t, errors.As(err, &sn), "the eighth call waits: %v", err)
+	require.Equal(t, []phone.Number{home}, lines.placed, "one call to the person")
+	a := w.attempt(home)
+	require.Equal(t, "allow", a.decision)
+	require.Equal(t, []phone.Number{home}, a.input.HistoryOf.Numbers, "without a person the home number counts its own calls")
+	a = w.attempt(mobile)
+	require.Equal(t, "defer", a.decision)
+	require.Contains(t, a.reasons, "cap.frequency")
+	require.Len(t, a.input.History, 7, "the home number's call is in the history")
+	require.Equal(t, []phone.Number{mobile, home}, a.input.HistoryOf.Numbers)
+}
+
 // historyBarrier is a Store whose History waits, up to a bound, until
 // every pacer sharing the barrier is reading its history: two pacers that
 // may decide for one person at the same time then do.
