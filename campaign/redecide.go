@@ -33,11 +33,11 @@ const ClockApartLimit = time.Minute
 // newest install of each list). That history is what the pacer's history query
 // (historyQuery) read: the allowed calls to the numbers its history
 // counted (the called number, and the person's numbers decision_input's
-// history_of names) placed within $4 seconds before its instant, recorded
-// before it but not in its own batch (the same instant: the batch read its
-// history before any was recorded); a call is a conversation ($3 are the
-// outcomes that count) only when it had ended by that instant, the latest
-// such end following. When the
+// history_of names) placed within $4 seconds before its instant and
+// recorded before it, its own batch's too (the pacer holds back a target
+// whose history counts a number its batch has called, dialer.heldBack); a
+// call is a conversation ($3 are the outcomes that count) only when it had
+// ended by that instant, the latest such end following. When the
 // call was placed is originated_at, unless that was filled in from the
 // answer (the placing was never written). Last come the kinds of the
 // overrides logged for the number and in force at its instant, as the
@@ -70,7 +70,6 @@ var redecideRows = `
 		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow'
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
 		   AND coalesce(p.originated_at, p.created_at) >= r.at - $4 * interval '1 second'
-		   AND (a.decision_input->>'at' IS NULL OR p.decision_input->>'at' IS DISTINCT FROM a.decision_input->>'at')
 	  ) h (at, purpose, conversation, spoke)
 	 WHERE a.decision = 'allow' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`

@@ -139,9 +139,10 @@ const (
 	// FindingHistory is an allowed call the engine allows as recorded but
 	// denies or defers with the calls the records hold before it in place
 	// of the history its request listed: the allowed calls to the numbers
-	// its history counted, recorded before it and not in its own batch,
-	// each a conversation only if it had ended by then. The caps counted
-	// too few calls.
+	// its history counted, recorded before it (its own batch's too: the
+	// pacer holds back a target whose history counts a number its batch
+	// has called), each a conversation only if it had ended by then. The
+	// caps counted too few calls.
 	FindingHistory = "history"
 )
 
