@@ -32,8 +32,9 @@ const CheckAttempts = 5
 
 // CatchUpDays is how many days before the one it checks a nightly check
 // looks back for days never checked (heed was down at CheckHour, say),
-// and checks them too.
-const CatchUpDays = 7
+// and checks them too: as far back as the pacer reads attempt history
+// (dialer.HistoryWindow), so a month's outage is caught up whole.
+const CatchUpDays = 31
 
 // InsertOpts makes a day's check one job, however many heed processes
 // schedule it, tried CheckAttempts times.

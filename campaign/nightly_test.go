@@ -83,6 +83,12 @@ func TestCheckWorker(t *testing.T) {
 	days, err := w.s.Unchecked(w.ctx, "2026-11-20", 3)
 	require.NoError(t, err)
 	require.Equal(t, []string{"2026-11-17", "2026-11-18", "2026-11-19"}, days, "queued, not yet checked")
+	// After nearly four weeks down, every day never checked is caught up:
+	// all but the 20th since the 17th.
+	days, err = w.s.Unchecked(w.ctx, "2026-12-15", CatchUpDays)
+	require.NoError(t, err)
+	require.Len(t, days, 27)
+	require.Equal(t, []string{"2026-11-17", "2026-11-19", "2026-11-21", "2026-12-14"}, []string{days[0], days[2], days[3], days[26]})
 	days, err = w.s.Unchecked(w.ctx, "2026-11-16", CatchUpDays)
 	require.NoError(t, err)
 	require.Empty(t, days, "nothing before the first day checked")
