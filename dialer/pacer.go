@@ -294,15 +294,19 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			waitAll()
 			return nil
 		}
+		wait := tick
 		if free := c.MaxConcurrent - inflight; free > 0 {
 			targets, err := p.Store.Due(ctx, campaignID, free, now())
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
-			placed, err := p.batch(ctx, c, targets, now(), msg, done)
+			placed, stale, err := p.batch(ctx, c, targets, now(), msg, done)
 			inflight += placed
 			if err != nil {
 				return err
+			}
+			if stale {
+				wait = StaleWait
 			}
 			if len(targets) == 0 && inflight == 0 {
 				finished, next, err := p.Store.Settle(ctx, campaignID, generation)
@@ -332,7 +336,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 					more = false
 				}
 			}
-		case <-time.After(tick):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -651,39 +655,64 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 }
 
 // batch decides a batch of targets at instant at, records each attempt
-// and places the allowed calls, and returns how many calls it placed. When
+// and places the allowed calls, and returns how many calls it placed and
+// whether the gate failed closed on stale indexes for any target. Targets
+// held back (heldBack) or failed closed (failedClosed) get no attempt and
+// stay due. When
 // the Store is a SubjectLocker, it holds the targets' subjects locked from
 // before their history is read until every attempt is recorded and its
 // call placed (the call is in the history from its attempt's record on).
-func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (int, error) {
+func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (placed int, stale bool, err error) {
 	subjects := subjectsOf(targets)
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
 		unlock, err := l.LockSubjects(ctx, subjects)
 		if err != nil {
-			return 0, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
+			return 0, false, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
 		}
 		defer unlock()
 	}
 	reqs, decisions, err := p.decide(ctx, c, targets, subjects, at)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	held := heldBack(targets, decisions)
-	placed := 0
+	waiting := 0
 	for i, t := range targets {
 		if held[i] {
 			p.Log.Debug("pacer: contact waits for the next batch, which counts this batch's call", "campaign", t.CampaignID, "contact", t.ContactID)
 			continue
 		}
+		if failedClosed(decisions[i]) {
+			waiting++
+			continue
+		}
 		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
 		if err != nil {
-			return placed, err
+			return placed, waiting > 0, err
 		}
 		if ok {
 			placed++
 		}
 	}
-	return placed, nil
+	if waiting > 0 {
+		p.Log.Warn("pacer: the gate's indexes cannot confirm they are current; no call is placed until they do, and the contacts stay due",
+			"campaign", c.ID, "contacts", waiting, "retry_in", StaleWait)
+	}
+	return placed, waiting > 0, nil
+}
+
+// StaleWait is how long the pacing loop waits before it tries again when
+// the gate failed closed because its indexes could not confirm they were
+// current (index.stale).
+const StaleWait = 5 * time.Second
+
+// failedClosed reports whether d is the gate's refusal to decide on
+// indexes it cannot confirm are current (index.stale): a state of heed,
+// not of the number. Such a target gets no attempt and stays due, rather
+// than being done with as a denied one is; the pacing loop tries it again
+// after StaleWait.
+func failedClosed(d consent.Decision) bool {
+	return d.Verdict == consent.Deny && slices.Contains(d.Reasons, consent.ReasonIndexStale)
 }
 
 // subjectsOf returns whom each target's history is counted for, and

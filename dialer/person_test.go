@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -328,4 +331,65 @@ func TestPacersCallAPersonOnceAcrossCampaigns(t *testing.T) {
 	require.NoError(t, w.db.QueryRow(ctx, `SELECT array_agg(array_to_string(reasons, ',') ORDER BY id) FROM attempts WHERE campaign_id IN ($1, $2)`,
 		w.campaignID, camp2).Scan(&reasons))
 	require.Equal(t, []string{"allow", "defer"}, decisions, "the second pacer to decide defers the eighth call: %v", reasons)
+}
+
+// syncBuffer is a log sink safe for the pacer's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestPacerWaitsOutStaleIndexes: while the gate's indexes cannot confirm
+// they are current, it fails closed (index.stale) and the pacer places no
+// call, but it does not use the contacts up either: they get no attempt
+// and stay due, and are called once the indexes are current again.
+func TestPacerWaitsOutStaleIndexes(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const q phone.Number = "+18605550341"
+	w.contact(w.list, q, "D-700")
+	lines := &recordingLines{t: t, db: w.db}
+	p := w.pacer(lines)
+	var stale atomic.Bool
+	stale.Store(true)
+	p.Gate.(*dialer.PolicyGate).Clock = func() time.Time {
+		if stale.Load() {
+			return time.Now().Add(time.Hour) // the last sync is an hour old
+		}
+		return time.Now()
+	}
+	var logged syncBuffer
+	p.Log = slog.New(slog.NewTextHandler(&logged, nil))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.ErrorIs(t, p.Run(ctx, w.campaignID, 1), context.DeadlineExceeded, "the pacer waits")
+	require.Contains(t, logged.String(), "cannot confirm they are current")
+	require.Empty(t, lines.placed)
+	var attempts int
+	var state string
+	require.NoError(t, w.db.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM attempts WHERE campaign_id = $1), t.state
+		FROM campaign_targets t WHERE t.campaign_id = $1`, w.campaignID).Scan(&attempts, &state))
+	require.Equal(t, 0, attempts, "no attempt is recorded for a stale gate's refusal")
+	require.Equal(t, "pending", state, "the contact stays due")
+
+	stale.Store(false)
+	var sn *dialer.Snooze
+	err := p.Run(context.Background(), w.campaignID, 1)
+	if err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Equal(t, []phone.Number{q}, lines.placed, "called once the indexes are current")
 }
