@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,10 +65,67 @@ func (s *Store) finishTarget(ctx context.Context, tx pgx.Tx, campaignID, contact
 		       LATERAL (SELECT CASE $3 WHEN 'busy' THEN c.retry_busy_s WHEN 'no_answer' THEN c.retry_no_answer_s
 		                               WHEN 'failed' THEN c.retry_failed_s
 		                               WHEN 'machine' THEN c.retry_machine_s ELSE 0 END AS delay,
-		                       (SELECT count(*) FROM attempts a WHERE a.campaign_id = $1 AND a.contact_id = $2 AND a.decision = 'allow') AS calls) r
+		                       (SELECT count(*) FROM attempts a WHERE a.campaign_id = $1 AND a.contact_id = $2 AND a.decision = 'allow'
+		                          AND a.outcome <> 'called_off') AS calls) r
 		 WHERE c.id = $1 AND t.campaign_id = $1 AND t.contact_id = $2`, campaignID, contactID, string(outcome), endedAt)
 	if err != nil {
 		return fmt.Errorf("finish target: %w", err)
+	}
+	return nil
+}
+
+// lastLookRecord is an attempt's last_look: the gate's decision asked
+// again right before the call was placed (dialer.LastLook), with the
+// change log's last position committed when it was recorded, which Look's
+// statement adds.
+type lastLookRecord struct {
+	At       time.Time        `json:"at"`
+	Decision consent.Decision `json:"decision"`
+	IndexSeq int64            `json:"index_seq,omitempty"`
+	IndexTop int64            `json:"index_top,omitempty"`
+}
+
+// Look records the last look at an attempt's call, right before it is
+// placed: when, by the database's clock (looked_at), and the look itself
+// (last_look). When the look refused the call, the attempt ends as
+// called off, and its target moves on as the look decided: due again at a
+// deferral's until, due again at once when the gate failed closed on
+// stale indexes (index.stale, a state of heed rather than of the number),
+// done when denied. All in one statement. An attempt no longer about to
+// be placed (status originating) gets no look: the error wraps
+// dialer.ErrNotDue.
+func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) error {
+	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq})
+	if err != nil {
+		return fmt.Errorf("attempt %d: last look: %w", attemptID, err)
+	}
+	allowed := l.Decision.Allowed()
+	state, next := "done", (*time.Time)(nil)
+	switch {
+	case l.Decision.Verdict == consent.Defer:
+		state, next = "pending", &l.Decision.Until
+	case slices.Contains(l.Decision.Reasons, consent.ReasonIndexStale):
+		state = "pending"
+	}
+	var n int
+	err = s.db.QueryRow(ctx, `
+		WITH a AS (
+			UPDATE attempts SET looked_at = clock_timestamp(),
+			       last_look = jsonb_set($2::jsonb, '{index_top}', to_jsonb((SELECT coalesce(max(seq), 0) FROM index_changes))),
+			       status = CASE WHEN $3 THEN status ELSE 'ended' END,
+			       outcome = CASE WHEN $3 THEN outcome ELSE '`+string(dialer.OutcomeCalledOff)+`' END,
+			       ended_at = CASE WHEN $3 THEN ended_at ELSE clock_timestamp() END
+			 WHERE id = $1 AND status = 'originating'
+			RETURNING campaign_id, contact_id),
+		t AS (
+			UPDATE campaign_targets t SET state = $4, next_attempt_at = coalesce($5, t.next_attempt_at)
+			  FROM a WHERE NOT $3 AND t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id)
+		SELECT count(*) FROM a`, attemptID, rec, allowed, state, next).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("attempt %d: last look: %w", attemptID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("attempt %d: last look: %w", attemptID, dialer.ErrNotDue)
 	}
 	return nil
 }
@@ -98,7 +156,7 @@ var historyQuery = `
 	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
-	   AND a.decision = 'allow' AND coalesce(a.originated_at, a.created_at) >= $2`
+	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND coalesce(a.originated_at, a.created_at) >= $2`
 
 // History returns, for each subject, the calls placed since the given time
 // across all campaigns: to its number, and, when it names a person, to

@@ -24,6 +24,10 @@ var ErrNotRunning = errors.New("campaign is not running")
 // was paused or cancelled. Nothing is recorded and no call is placed.
 var ErrNotDue = errors.New("the contact is no longer due in this campaign")
 
+// ErrCalledOff reports that the pacing loop's last look, right before a
+// call was placed, refused it: the call was not placed.
+var ErrCalledOff = errors.New("the last look before placing the call refused it")
+
 // Campaign is what the pacing loop needs to know of a campaign.
 type Campaign struct {
 	ID            int64
@@ -156,6 +160,12 @@ type Store interface {
 	// to every number of every contact with that person reference: out[i]
 	// is subjects[i]'s.
 	History(ctx context.Context, subjects []Subject, since time.Time) ([]History, error)
+	// Look records the last look at an allowed attempt's call, right
+	// before it is placed (LastLook). When the look refused the call, the
+	// attempt ends as called off (OutcomeCalledOff) and its target moves on
+	// as the look decided. An attempt no longer about to be placed gets no
+	// look: the error wraps ErrNotDue.
+	Look(ctx context.Context, attemptID int64, l LastLook) error
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
 	// RecordOptOut records, at once and in one transaction, that the callee
@@ -186,6 +196,21 @@ type SubjectLocker interface {
 	// named person. It returns the function that unlocks them, which must
 	// be called once.
 	LockSubjects(ctx context.Context, subjects []Subject) (unlock func(), err error)
+}
+
+// LastLook is the gate's decision on an allowed call asked again once a
+// line is free for it, right before it is placed, with the indexes synced
+// again: an opt-out, a revocation or a do-not-call entry that reached heed
+// since the batch was decided, or a window that closed while the call
+// waited for a line, stops the call.
+type LastLook struct {
+	// At is the instant the gate decided for, by the pacer's clock.
+	At time.Time
+	// Decision is the gate's.
+	Decision consent.Decision
+	// IndexSeq is the change-log position the gate's indexes had applied
+	// (0 when the gate does not say; IndexPositioner).
+	IndexSeq int64
 }
 
 // Snooze is returned by Pacer.Run when the campaign has targets left but
@@ -799,7 +824,12 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		Media:     concat(msg.opening, []string{msgMedia}, msg.menu, msg.closing),
 		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
+		Ready: func(ctx context.Context) error { return p.lastLook(ctx, id, req) },
 	}, report)
+	if errors.Is(err, ErrCalledOff) {
+		p.Log.Info("pacer: the last look called the call off", "attempt", id, "err", err)
+		return false, nil
+	}
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
 		if err := p.Store.OriginateFailed(ctx, id, p.clock(), err); err != nil {
@@ -808,6 +838,37 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		return false, nil
 	}
 	return true, nil
+}
+
+// lastLook asks the gate again about an allowed attempt's call, right
+// before it is placed: at the pacer's clock's instant, with the overrides
+// still in force then, the batch's history (the batch holds its subjects
+// locked until its calls are placed) and the indexes synced again. It
+// records the look (Store.Look) and returns an error wrapping ErrCalledOff
+// when the gate no longer allows the call, or the error that kept the look
+// from being recorded: either way the call is not placed.
+func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) error {
+	if s, ok := p.Gate.(Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			// The gate fails closed on its own once freshness lapses.
+			p.Log.Warn("pacer: index sync failed", "err", err)
+		}
+	}
+	var seq int64
+	if ip, ok := p.Gate.(IndexPositioner); ok {
+		seq = ip.IndexSeq()
+	}
+	look := req
+	look.At = p.clock()
+	look.Overrides = req.Overrides.At(look.At)
+	d := p.Gate.Check(ctx, look)
+	if err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq}); err != nil {
+		return fmt.Errorf("pacer: record the last look: %w", err)
+	}
+	if !d.Allowed() {
+		return fmt.Errorf("%w: %s %s", ErrCalledOff, d.Verdict, d.Reasons)
+	}
+	return nil
 }
 
 func concat(parts ...[]string) []string {

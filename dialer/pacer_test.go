@@ -38,6 +38,9 @@ type recordingLines struct {
 	reqs    []dialer.CallRequest
 	maxBusy int
 	busy    int
+	// beforeReady, when set, runs before the last look.
+	beforeReady func(dialer.CallRequest)
+	calledOff   []phone.Number
 }
 
 func (l *recordingLines) Place(ctx context.Context, req dialer.CallRequest, report func(dialer.CallEvent)) error {
@@ -46,6 +49,18 @@ func (l *recordingLines) Place(ctx context.Context, req dialer.CallRequest, repo
 	err := l.db.QueryRow(ctx, `SELECT status FROM attempts WHERE id = $1`, req.AttemptID).Scan(&status)
 	require.NoError(l.t, err, "the attempt row must exist before the call is placed")
 	require.Equal(l.t, "originating", status)
+	if l.beforeReady != nil {
+		l.beforeReady(req)
+	}
+	// As the pool does once a line is free: the last look.
+	if req.Ready != nil {
+		if err := req.Ready(ctx); err != nil {
+			l.mu.Lock()
+			l.calledOff = append(l.calledOff, req.To)
+			l.mu.Unlock()
+			return err
+		}
+	}
 	l.mu.Lock()
 	l.placed = append(l.placed, req.To)
 	l.at = append(l.at, placedAt)

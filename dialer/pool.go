@@ -410,8 +410,9 @@ func load(pm *poolMember) float64 {
 }
 
 // Place places the call on the least loaded Asterisk that is up and has
-// room, waiting (as long as ctx allows) while every one is full. It fails
-// with ErrNoAsterisk when none is up.
+// room, waiting (as long as ctx allows) while every one is full, and calls
+// req.Ready once it has the room. It fails with ErrNoAsterisk when none is
+// up.
 func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
 	var pm *poolMember
 	for {
@@ -465,6 +466,16 @@ func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent
 			p.broadcastLocked()
 			p.mu.Unlock()
 		})
+	}
+	if req.Ready != nil {
+		// The last look, now that the call has its line: not before the
+		// wait for one, however long that was.
+		err := req.Ready(ctx)
+		req.Ready = nil
+		if err != nil {
+			release()
+			return fmt.Errorf("attempt %d: not placed: %w", req.AttemptID, err)
+		}
 	}
 	err := m.Place(ctx, req, func(ev CallEvent) {
 		if ev.Kind == EventEnded {

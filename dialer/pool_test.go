@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,6 +211,37 @@ func TestPoolWaitsWhileEveryAsteriskIsFull(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, 0, p.Waiting())
 	require.Equal(t, 2, a.count()+b.count(), "no call was placed for attempt 4")
+}
+
+// The last look (CallRequest.Ready) is taken once the call has its line,
+// not before the wait for one, and only once; when it refuses the call, no
+// call is placed and the line is free again.
+func TestPoolLastLookAfterTheWait(t *testing.T) {
+	a := newFake("a")
+	p := newTestPool(t, nil, memberSpec{fake: a, max: 1})
+	place(t, p, 1)
+
+	var looks atomic.Int32
+	placed := make(chan error, 1)
+	go func() {
+		placed <- p.Place(context.Background(), CallRequest{AttemptID: 2, Ready: func(context.Context) error {
+			looks.Add(1)
+			return nil
+		}}, func(CallEvent) {})
+	}()
+	waitFor(t, "the second call to wait", func() bool { return p.Waiting() == 1 })
+	require.Zero(t, looks.Load(), "no look while the call waits for its line")
+	a.end(t, 1)
+	require.NoError(t, <-placed)
+	require.Equal(t, int32(1), looks.Load(), "one look, by the pool alone")
+	require.True(t, a.has(2))
+
+	a.end(t, 2)
+	refused := errors.New("opted out meanwhile")
+	err := p.Place(context.Background(), CallRequest{AttemptID: 3, Ready: func(context.Context) error { return refused }}, func(CallEvent) {})
+	require.ErrorIs(t, err, refused)
+	require.False(t, a.has(3), "the refused call is not placed")
+	require.Equal(t, map[string]int{"a": 0}, p.Load(), "its line is free again")
 }
 
 func TestPoolRateCapPerAsterisk(t *testing.T) {

@@ -46,6 +46,9 @@ const (
 	// OutcomeAnswered is the outcome of answered calls before outcomes were
 	// told apart; old attempt rows keep it.
 	OutcomeAnswered Outcome = "answered"
+	// OutcomeCalledOff is a call the pacing loop's last look refused, right
+	// before it would have been placed: it was never placed.
+	OutcomeCalledOff Outcome = "called_off"
 )
 
 // Reached reports whether the outcome means a person was on the line: such
@@ -99,6 +102,11 @@ type CallRequest struct {
 	// Record records the call, from the moment a person answers, into the
 	// switch's recordings directory.
 	Record bool
+	// Ready, when set, is called once a line is free for the call, right
+	// before it is originated: the pacing loop's last look (Pacer's
+	// lastLook). When it returns an error the call is not placed, and
+	// Place returns an error that wraps it.
+	Ready func(ctx context.Context) error
 }
 
 // KeyResponse is what a call does after a key press.
@@ -286,6 +294,11 @@ func ChannelID(installation string, attemptID int64) string {
 
 // Place originates one call.
 func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
+	if req.Ready != nil {
+		if err := req.Ready(ctx); err != nil {
+			return fmt.Errorf("attempt %d: not placed: %w", req.AttemptID, err)
+		}
+	}
 	c := &call{req: req, channelID: ChannelID(s.cfg.Installation, req.AttemptID), events: make(chan CallEvent, 4), placedAt: time.Now(),
 		media: req.Media}
 	go func() {

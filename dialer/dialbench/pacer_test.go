@@ -38,6 +38,11 @@ func (l *fakeLines) Place(ctx context.Context, req dialer.CallRequest, report fu
 	if err := l.db.QueryRow(ctx, `SELECT status FROM attempts WHERE id = $1`, req.AttemptID).Scan(&status); err != nil || status != "originating" {
 		l.t.Errorf("attempt %d must be recorded as originating before its call: %q %v", req.AttemptID, status, err)
 	}
+	if req.Ready != nil {
+		if err := req.Ready(ctx); err != nil {
+			return err
+		}
+	}
 	l.mu.Lock()
 	l.placed[req.To]++
 	l.busy++

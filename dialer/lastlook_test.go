@@ -1,0 +1,123 @@
+package dialer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// lookRow is an attempt's last look and outcome as its row keeps them.
+type lookRow struct {
+	decision, status, outcome string
+	lookedAt                  *time.Time
+	look                      struct {
+		At       time.Time `json:"at"`
+		Decision struct {
+			Decision string   `json:"decision"`
+			Until    *string  `json:"until"`
+			Reasons  []string `json:"reasons"`
+		} `json:"decision"`
+		IndexSeq int64 `json:"index_seq"`
+		IndexTop int64 `json:"index_top"`
+	}
+	target string
+	next   time.Time
+}
+
+func (w *personWorld) look(p phone.Number) lookRow {
+	w.t.Helper()
+	var r lookRow
+	var raw []byte
+	require.NoError(w.t, w.db.QueryRow(context.Background(), `SELECT a.decision, a.status, a.outcome, a.looked_at, coalesce(a.last_look, '{}'), t.state, t.next_attempt_at
+		FROM attempts a JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id
+		WHERE a.campaign_id = $1 AND a.phone = $2`, w.campaignID, p).Scan(&r.decision, &r.status, &r.outcome, &r.lookedAt, &raw, &r.target, &r.next))
+	require.NoError(w.t, json.Unmarshal(raw, &r.look))
+	return r
+}
+
+// TestPacerLastLook: once a line is free for an allowed call, right before
+// it is placed, the pacer asks the gate again with its indexes synced. An
+// opt-out that reached heed after the batch was decided calls the call off
+// (never placed; the contact is done), a window that closed while the call
+// waited for its line calls it off until the window opens, and a call the
+// look allows is placed with its look recorded.
+func TestPacerLastLook(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const (
+		optedOut phone.Number = "+18605550351"
+		late     phone.Number = "+18605550352"
+		fine     phone.Number = "+18605550353"
+	)
+	w.contact(w.list, optedOut, "D-801")
+	w.contact(w.list, late, "D-802")
+	w.contact(w.list, fine, "D-803")
+	lines := &recordingLines{t: t, db: w.db}
+	p := w.pacer(lines)
+	var clock atomic.Pointer[time.Time]
+	clock.Store(&w.at)
+	p.Now = func() time.Time { return *clock.Load() }
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, d := w.at.In(ny).Date()
+	night := time.Date(y, m, d, 23, 0, 0, 0, ny)
+	lines.beforeReady = func(req dialer.CallRequest) {
+		switch req.To {
+		case optedOut: // pressed 9 on another call, say, as this one waited
+			_, err := w.db.Exec(context.Background(), `INSERT INTO dnc_internal (phone, method) VALUES ($1, 'ivr')`, optedOut)
+			require.NoError(t, err)
+		case late:
+			clock.Store(&night)
+		case fine:
+			clock.Store(&w.at)
+		}
+	}
+
+	var sn *dialer.Snooze
+	err = p.Run(context.Background(), w.campaignID, 1)
+	if err != nil {
+		require.True(t, errors.As(err, &sn), "%v", err)
+	}
+	require.Equal(t, []phone.Number{fine}, lines.placed, "only the call the last look allows is placed")
+	require.ElementsMatch(t, []phone.Number{optedOut, late}, lines.calledOff)
+
+	r := w.look(optedOut)
+	require.Equal(t, "allow", r.decision, "the batch's decision stands as made")
+	require.Equal(t, "ended", r.status)
+	require.Equal(t, string(dialer.OutcomeCalledOff), r.outcome)
+	require.NotNil(t, r.lookedAt)
+	require.Equal(t, "deny", r.look.Decision.Decision)
+	require.Equal(t, []string{"dnc.internal"}, r.look.Decision.Reasons)
+	require.Positive(t, r.look.IndexSeq, "the look read the entry")
+	require.GreaterOrEqual(t, r.look.IndexTop, r.look.IndexSeq)
+	require.Equal(t, "done", r.target)
+
+	r = w.look(late)
+	require.Equal(t, string(dialer.OutcomeCalledOff), r.outcome)
+	require.Equal(t, "defer", r.look.Decision.Decision)
+	require.Contains(t, r.look.Decision.Reasons, "window.outside")
+	require.True(t, r.look.At.Equal(night), "the look decided for its own instant: %s", r.look.At)
+	require.Equal(t, "pending", r.target, "due again when the window opens")
+	require.NotNil(t, r.look.Decision.Until)
+	until, err := time.Parse(time.RFC3339, *r.look.Decision.Until)
+	require.NoError(t, err)
+	require.True(t, r.next.Equal(until), "next attempt %s, until %s", r.next, until)
+	require.True(t, until.After(night))
+
+	r = w.look(fine)
+	require.Equal(t, "allow", r.look.Decision.Decision)
+	require.NotEqual(t, string(dialer.OutcomeCalledOff), r.outcome)
+	require.NotNil(t, r.lookedAt)
+	var calls int
+	require.NoError(t, w.db.QueryRow(context.Background(), `SELECT count(*) FROM attempts WHERE campaign_id = $1 AND looked_at IS NULL AND decision = 'allow'`,
+		w.campaignID).Scan(&calls))
+	require.Zero(t, calls, "every allowed attempt has its look")
+}
