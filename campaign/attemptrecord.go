@@ -41,6 +41,10 @@ type AttemptRecord struct {
 	// IndexTop is the log's last position committed when the attempt was
 	// recorded, or 0 for an attempt recorded before heed kept it.
 	IndexTop int64 `json:"-"`
+	// LastLook is the gate's decision asked again right before the call
+	// was placed (dialer.LastLook), or nil for an attempt that had none (not
+	// allowed, not yet placed, or decided before heed took one).
+	LastLook *RecordLook `json:"last_look,omitempty"`
 	// Consent is the consent record the decision relied on, or nil.
 	Consent *RecordConsent `json:"consent"`
 	// Consents, Revocations and DNC are the number's consent records (of
@@ -66,6 +70,20 @@ type AttemptRecord struct {
 	// decided under.
 	Grounds []consent.Ground `json:"grounds"`
 	PackNow string           `json:"pack_now"`
+}
+
+// RecordLook is an attempt's last look as its record shows it.
+type RecordLook struct {
+	// LookedAt is when the look was recorded, by the database's clock;
+	// At is the instant the gate decided for, by the dialer's.
+	LookedAt time.Time        `json:"looked_at"`
+	At       time.Time        `json:"at"`
+	Decision consent.Decision `json:"decision"`
+	// IndexSeq is the change-log position the gate's indexes had
+	// applied, and IndexTop the log's last position committed when the
+	// look was recorded.
+	IndexSeq int64 `json:"index_seq,omitempty"`
+	IndexTop int64 `json:"index_top,omitempty"`
 }
 
 // RecordConsent is a consent record as an attempt's record shows it.
@@ -157,12 +175,16 @@ type ZoneTime struct {
 // everything heed kept of it. It returns an error wrapping ErrNotFound
 // when the campaign has no such attempt.
 func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64) (AttemptRecord, error) {
-	var r AttemptRecord
+	var (
+		r        AttemptRecord
+		lookedAt *time.Time
+		look     []byte
+	)
 	err := s.db.QueryRow(ctx, `
-		SELECT `+attemptColumns+`, k.name, k.purpose, a.caller_id, a.originated_at, a.decision_input
+		SELECT `+attemptColumns+`, k.name, k.purpose, a.caller_id, a.originated_at, a.decision_input, a.looked_at, a.last_look
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns k ON k.id = a.campaign_id
 		 WHERE a.campaign_id = $1 AND a.id = $2`, campaignID, attemptID).
-		Scan(r.fields(&r.Campaign, &r.Purpose, &r.CallerID, &r.OriginatedAt, &r.Input)...)
+		Scan(r.fields(&r.Campaign, &r.Purpose, &r.CallerID, &r.OriginatedAt, &r.Input, &lookedAt, &look)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return AttemptRecord{}, fmt.Errorf("campaign %d: attempt %d: %w", campaignID, attemptID, ErrNotFound)
 	}
@@ -174,6 +196,13 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 		return AttemptRecord{}, fmt.Errorf("attempt %d: decision input: %w", attemptID, err)
 	}
 	r.Request, r.IndexSeq, r.IndexTop = in.Request, in.IndexSeq, in.IndexTop
+	if lookedAt != nil && look != nil {
+		var l lastLookRecord
+		if err := json.Unmarshal(look, &l); err != nil {
+			return AttemptRecord{}, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
+		}
+		r.LastLook = &RecordLook{LookedAt: *lookedAt, At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq, IndexTop: l.IndexTop}
+	}
 	if in.HistoryOf != nil {
 		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers
 	}

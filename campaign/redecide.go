@@ -67,11 +67,11 @@ var redecideRows = `
 		       coalesce(array_agg(p.outcome = ANY($3) AND p.ended_at <= r.at), '{}'),
 		       max(p.ended_at) FILTER (WHERE p.outcome = ANY($3) AND p.ended_at <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
-		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow'
+		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off'
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
 		   AND coalesce(p.originated_at, p.created_at) >= r.at - $4 * interval '1 second'
 	  ) h (at, purpose, conversation, spoke)
-	 WHERE a.decision = 'allow' AND a.created_at >= $1 AND a.created_at < $2
+	 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
 
 // policies are the engines of the firm's saved policies, by the pack

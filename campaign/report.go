@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
 )
 
 // MaxReportFindings is how many findings CallsReport lists; it counts
@@ -54,7 +55,8 @@ type CallsReport struct {
 	// look.
 	Withdrawn int `json:"withdrawn"`
 	PutBack   int `json:"put_back"`
-	// Checked counts the allowed attempts checked. Findings lists the
+	// Checked counts the allowed attempts checked: those whose call the
+	// last look did not call off (dialer.OutcomeCalledOff). Findings lists the
 	// problems found, newest first, at most MaxReportFindings; Found
 	// counts them all, Calls the attempts they are about, and Had those
 	// about what the gate had when it allowed the call (GateHad).
@@ -198,21 +200,27 @@ type Finding struct {
 	Detail string `json:"detail"`
 }
 
-// reportFound selects the findings of the allowed attempts decided in
-// [$1, $2): for each, its kind, record, when the record was written, its
-// change-log position (seq) and a detail, beside the attempt's. $3 is
-// consent.RevokeAllFloorFrom. The decision's instant is when its attempt
-// was recorded, by the database's clock, which also dates the records it
-// is compared with (an opt-out pressed during the call is always after
-// it); the gate decided a moment before, by the dialer's clock
-// (decision_input's "at"), which may differ from the database's by more
-// than that moment.
+// reportFound selects the findings of the calls placed of the allowed
+// attempts decided in [$1, $2) (not those their last look called off):
+// for each, its kind, record, when the record was written, its change-log
+// position (seq) and a detail, beside the attempt's. $3 is
+// consent.RevokeAllFloorFrom. The decision's instant is the last look's,
+// right before the call was placed (looked_at), or, for attempts from
+// before heed took one, when the attempt was recorded: by the database's
+// clock, which also dates the records it is compared with (an opt-out
+// pressed during the call is always after it); the gate decided a moment
+// before, by the dialer's clock (last_look's or decision_input's "at"),
+// which may differ from the database's by more than that moment. What the
+// gate had applied (seen_seq) and the log's top then (top_seq) are the
+// last look's too.
 const reportFound = `
 	WITH a AS (
 		SELECT a.id, a.campaign_id, k.name AS campaign, COALESCE(a.decision_input->>'purpose', k.purpose) AS purpose, a.phone, a.consent_id,
-		       a.created_at AS decided, (a.decision_input->>'index_seq')::bigint AS seen_seq, (a.decision_input->>'index_top')::bigint AS top_seq
+		       coalesce(a.looked_at, a.created_at) AS decided,
+		       coalesce((a.last_look->>'index_seq')::bigint, (a.decision_input->>'index_seq')::bigint) AS seen_seq,
+		       coalesce((a.last_look->>'index_top')::bigint, (a.decision_input->>'index_top')::bigint) AS top_seq
 		  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
-		 WHERE a.decision = 'allow' AND a.created_at >= $1 AND a.created_at < $2)
+		 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2)
 	SELECT a.id, a.campaign_id, a.campaign, a.phone, a.decided, a.seen_seq, a.top_seq, f.kind, f.record, f.recorded_at, f.seq, f.detail
 	  FROM a CROSS JOIN LATERAL (
 		(SELECT '` + FindingDNC + `', d.id, d.added_at, s.seq, d.method || ': ' || d.source
@@ -311,7 +319,7 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 		}
-		r.Checked = r.Decisions["allow"]
+		r.Checked = r.Decisions["allow"] - r.Outcomes[string(dialer.OutcomeCalledOff)]
 		var re CallsReport
 		redecided, ids, err := s.redecide(ctx, tx, from, to, &re)
 		if err != nil {

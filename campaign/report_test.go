@@ -702,3 +702,55 @@ func TestCallsReportRegistryCopies(t *testing.T) {
 	require.Zero(t, r.Found)
 	require.Equal(t, 8, r.RegistryUnchecked)
 }
+
+// A placed call is checked at its last look, right before it was placed:
+// an entry that reached heed between the batch's decision and the look is
+// a finding (had, when the look's indexes had applied it; late, when it
+// committed while the look was taken), and a call the look called off is
+// not checked at all, since it was never placed.
+func TestCallsReportLastLook(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Lu,8605550131\nMax,8605550132\nNat,8605550133\nOla,8605550134\n")
+	jan := time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC)
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
+	consents := map[string]int64{}
+	for _, p := range []string{"8605550131", "8605550132", "8605550133", "8605550134"} {
+		c := w.consent(p, jan)
+		consents[p] = c
+	}
+	seen := w.seq()
+	calls := map[string]int64{}
+	for i, p := range []string{"8605550131", "8605550132", "8605550133", "8605550134"} {
+		c := consents[p]
+		calls[p] = w.attempt("+1"+p, "allow", []string{}, &c, day.Add(time.Duration(i)*time.Minute), seen, seen)
+	}
+	// Each asked to stop 20 s after its attempt was recorded (Ola's the
+	// old way: her attempt has no look, so it is checked when recorded).
+	entries := map[string]int64{}
+	for i, p := range []string{"8605550131", "8605550132", "8605550133", "8605550134"} {
+		entries[p] = w.id(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ($1, 'web', 'opt-out page', $2) RETURNING id`,
+			"+1"+p, day.Add(time.Duration(i)*time.Minute+20*time.Second))
+	}
+	look := func(p, outcome string, seq, top int64) {
+		w.exec(`UPDATE attempts SET looked_at = created_at + interval '40 seconds', outcome = $2,
+			last_look = jsonb_build_object('at', created_at + interval '40 seconds', 'decision', '{"decision":"allow","until":null,"reasons":[],"pack":"p","consent_id":null}'::jsonb,
+			                               'index_seq', $3::bigint, 'index_top', $4::bigint)
+			WHERE id = $1`, calls[p], outcome, seq, top)
+	}
+	lu, mx := w.id(`SELECT seq FROM index_changes WHERE op = 'add' AND phone = '+18605550131'`), w.id(`SELECT seq FROM index_changes WHERE op = 'add' AND phone = '+18605550132'`)
+	look("8605550131", "answered", lu, lu)   // the look had Lu's entry
+	look("8605550132", "answered", mx-1, mx) // Max's committed as the look was taken
+	look("8605550133", "called_off", w.seq(), w.seq())
+
+	r, err := w.s.CallsReport(w.ctx, day, day.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"allow": 4}, r.Decisions)
+	require.Equal(t, map[string]int{"answered": 2, "called_off": 1, "": 1}, r.Outcomes)
+	require.Equal(t, 3, r.Checked, "Nat's call was called off, never placed")
+	require.Equal(t, []foundRow{
+		{FindingDNC, calls["8605550132"], entries["8605550132"], GateLate, "web: opt-out page"},
+		{FindingDNC, calls["8605550131"], entries["8605550131"], GateHad, "web: opt-out page"},
+	}, rowsOf(r.Findings), "Ola's entry came after her attempt was recorded, as if pressed during her call")
+	require.True(t, r.Findings[1].DecidedAt.Equal(day.Add(40*time.Second)), "checked at the last look: %s", r.Findings[1].DecidedAt)
+	require.Equal(t, 1, r.Had)
+}

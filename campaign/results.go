@@ -24,7 +24,8 @@ import (
 const (
 	// ResultNotCalled is a contact the campaign has not tried to call yet.
 	ResultNotCalled = "not_called"
-	// ResultDeferred is a contact whose last attempt the law deferred: it
+	// ResultDeferred is a contact whose last attempt the law deferred (at its
+	// decision or at the last look before its call was placed): it
 	// is due again at the earliest lawful moment.
 	ResultDeferred = "deferred"
 	// ResultRetry is a contact whose last call did not reach the person
@@ -34,7 +35,8 @@ const (
 	ResultCalling = "calling"
 	// ResultExpired is a contact not reached before the campaign's end.
 	ResultExpired = "expired"
-	// ResultBlocked is a contact the gate refused to call.
+	// ResultBlocked is a contact the gate refused to call, at its decision
+	// or at the last look before its call was placed.
 	ResultBlocked = "blocked"
 	// ResultSkipped is a contact a person withdrew from the campaign
 	// (SkipContact).
@@ -250,7 +252,7 @@ const resultsFrom = `
 	  FROM campaign_targets t
 	  JOIN contacts c ON c.id = t.contact_id
 	  LEFT JOIN (SELECT DISTINCT ON (a.contact_id) a.contact_id, a.id, a.created_at, a.decision, a.decided_until, a.reasons,
-	                    a.status, a.outcome, a.dtmf
+	                    a.status, a.outcome, a.dtmf, a.last_look->'decision'->>'decision' AS look
 	               FROM attempts a WHERE a.campaign_id = $1
 	              ORDER BY a.contact_id DESC, a.id DESC) a ON a.contact_id = t.contact_id
 	  CROSS JOIN LATERAL (SELECT CASE
@@ -258,9 +260,9 @@ const resultsFrom = `
 	           WHEN t.state = 'expired' THEN 'expired'
 	           WHEN t.state = 'dialing' THEN 'calling'
 	           WHEN t.state = 'pending' AND a.id IS NULL THEN 'not_called'
-	           WHEN t.state = 'pending' AND a.decision = 'defer' THEN 'deferred'
+	           WHEN t.state = 'pending' AND (a.decision = 'defer' OR a.look = 'defer') THEN 'deferred'
 	           WHEN t.state = 'pending' THEN 'retry'
-	           WHEN a.decision = 'deny' THEN 'blocked'
+	           WHEN a.decision = 'deny' OR a.outcome = 'called_off' THEN 'blocked'
 	           WHEN coalesce(a.outcome, '') IN ('', 'deferred') THEN 'unknown'
 	           ELSE a.outcome END AS result) r
 	 WHERE t.campaign_id = $1`
@@ -386,7 +388,7 @@ func (s *Service) CampaignContacts(ctx context.Context, id int64, q ResultQuery)
 // sort and limit, for that page's contacts alone.
 const resultColumns = `
 	SELECT c.id, c.name, c.phone, c.external_ref, c.person_ref, c.appointment_at, r.result,
-	       (SELECT count(*) FILTER (WHERE x.decision = 'allow') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
+	       (SELECT count(*) FILTER (WHERE x.decision = 'allow' AND x.outcome <> 'called_off') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       (SELECT count(*) FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       CASE WHEN t.state = 'pending' THEN t.next_attempt_at END,
 	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,

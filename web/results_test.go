@@ -325,6 +325,24 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, "The decision relied on no consent record.")
 	require.Contains(t, body, "Registry list copies the gate read: <b>national</b> version 4, current as of 2026-11-01 00:00:00 UTC (12 numbers, installed 2026-11-02 12:00:00 UTC).")
 	require.Contains(t, body, "No call was placed.")
+	require.NotContains(t, body, `id="last-look"`, "a denied attempt has no last look")
+
+	// An allowed call the last look called off: the entry reached heed as
+	// it waited for a line.
+	var offID int64
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at,
+		                      looked_at, last_look)
+		SELECT $1, id, 2, phone, '+18605550100', 'allow', '{}', $2,
+		       '{"phone":"+18605550101","purpose":"informational","method":"prerecorded","state":"CT","zip":"06103","at":"2026-11-27T15:00:00Z"}',
+		       'ended', 'called_off', now(), '2026-11-27T15:00:09Z',
+		       '{"at":"2026-11-27T15:00:08Z","decision":{"decision":"deny","until":null,"reasons":["dnc.internal"],"pack":"p","consent_id":null},"index_seq":41,"index_top":42}'
+		  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID).Scan(&offID))
+	code, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, offID))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "Asked again right before the call was placed, once a line was free: 2026-11-27 15:00:09 UTC (the dialer's clock: 2026-11-27 15:00:08 UTC), with the lists up to change 41 of heed's change log:")
+	require.Contains(t, body, `<b class="decision-deny">deny</b> <code>dnc.internal</code>.`)
+	require.Contains(t, body, "The call was called off: it was never placed.")
 
 	for _, p := range []string{fmt.Sprintf("/campaigns/%d/attempts/%d", otherID, attemptID), fmt.Sprintf("/campaigns/%d/attempts/999999", campaignID),
 		fmt.Sprintf("/campaigns/%d/attempts/x", campaignID)} {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
 )
 
 // TestCampaignEndToEnd runs the demo campaign through heed against the real
@@ -87,6 +88,11 @@ func TestCampaignEndToEnd(t *testing.T) {
 		require.Equal(t, "allow", a.Decision)
 		require.NotNil(t, a.ConsentID, "an allowed robocall names the consent it relied on")
 		require.Equal(t, "ended", a.Status)
+		var rec campaign.AttemptRecord
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts/%d", cp.ID, a.ID), nil, &rec))
+		require.NotNil(t, rec.LastLook, "%s: the pool took the last look before the call was placed", a.Phone)
+		require.Equal(t, consent.Allow, rec.LastLook.Decision.Verdict)
+		require.False(t, rec.LastLook.LookedAt.Before(a.CreatedAt), "the look comes after the decision")
 		if c.DTMF != "" {
 			require.Contains(t, a.DTMF, c.DTMF, "%s should have pressed %s", a.Phone, c.DTMF)
 		}
