@@ -30,13 +30,13 @@ const ClockApartLimit = time.Minute
 // voice channel, as the index would match it), the date of the national
 // registry copy installed when it was recorded, its history as the records
 // hold it, and the registry list copies in force when it was recorded (the
-// newest install of each list). That history is what the pacer's history query
-// (historyQuery) read: the allowed calls to the numbers its history
-// counted (the called number, and the person's numbers decision_input's
-// history_of names) placed within $4 seconds before its instant and
-// recorded before it, its own batch's too (the pacer holds back a target
-// whose history counts a number its batch has called, dialer.heldBack); a
-// call is a conversation ($3 are the outcomes that count) only when it had
+// newest install of each list). That history is what the pacer's history
+// query (historyQuery) read, and the calls its own batch recorded before
+// it, which the pacer's batch did not read but holds such a target back
+// for (dialer.heldBack): the allowed calls, not called off, to the numbers
+// its history counted (the called number, and the person's numbers
+// decision_input's history_of names) placed within $4 seconds before its
+// instant and recorded before it; a call is a conversation ($3 are the outcomes that count) only when it had
 // ended by that instant, the latest such end following. When the
 // call was placed is originated_at, unless that was filled in from the
 // answer (the placing was never written). Last come the kinds of the

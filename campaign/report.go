@@ -155,10 +155,13 @@ const (
 	// gate allowed the call with the record in hand, a defect to report.
 	// Every FindingRule and FindingPlaced is GateHad, the request being
 	// the gate's, and so is a FindingOverride unless its override was
-	// withdrawn in the minute before the call; so is a FindingHistory, the calls recorded before the
-	// attempt's batch having been there when it read the history (the
-	// batch holds their numbers locked from before that read until its
-	// attempts are recorded), unless it differs from the request's only by
+	// withdrawn in the minute before the call; so is a FindingHistory, the
+	// calls recorded before the attempt's batch having been there when it
+	// read the history (the batch holds their numbers locked from before
+	// that read until its attempts are recorded) and those its batch
+	// recorded before it having been in the pacer's hands (it holds such a
+	// target back, dialer.heldBack; a finding of such a call is one placed
+	// before it did), unless it differs from the request's only by
 	// a conversation that ended in the minute before (GateLate: its end
 	// may have been written after the read).
 	GateHad = "had"
