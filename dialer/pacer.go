@@ -250,6 +250,9 @@ type Pacer struct {
 
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
+	// unrecorded counts, by number, the key-press opt-outs not yet recorded
+	// (keepRecordingOptOut): no batch calls those numbers meanwhile.
+	unrecorded map[phone.Number]int
 }
 
 // ReassignedSource looks up the Reassigned Numbers Database's answers;
@@ -711,6 +714,10 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			waiting++
 			continue
 		}
+		if p.optOutUnrecorded(t.Phone) {
+			p.Log.Warn("pacer: contact waits: its number pressed the opt-out key and heed is still recording it", "campaign", t.CampaignID, "contact", t.ContactID)
+			continue
+		}
 		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
 		if err != nil {
 			return placed, waiting > 0, err
@@ -799,7 +806,9 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := p.Store.RecordOptOut(rctx, id, t.Phone); err != nil {
-				p.Log.Error("pacer: could not record an opt-out; staff must follow up", "attempt", id, "phone", t.Phone, "err", err)
+				p.Log.Error("pacer: could not record an opt-out during the call; heed keeps trying, and no batch calls the number meanwhile",
+					"attempt", id, "phone", t.Phone, "err", err)
+				p.keepRecordingOptOut(id, t.Phone)
 				return KeyResponse{Media: msg.optOutErr}
 			}
 			p.Log.Info("pacer: opt-out recorded", "attempt", id)
@@ -838,6 +847,56 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		return false, nil
 	}
 	return true, nil
+}
+
+// OptOutRetryWait is the longest wait between two tries to record a
+// key-press opt-out that could not be recorded during its call.
+const OptOutRetryWait = 30 * time.Second
+
+// keepRecordingOptOut records, in the background, a key-press opt-out of n
+// that could not be recorded during its call (a long import held the
+// audit log's lock, say): it tries again after a second, then waiting
+// twice as long each time, up to OptOutRetryWait, until the opt-out is
+// recorded. Until then no batch of this pacer calls n (optOutUnrecorded).
+// A process that stops before it is recorded leaves the error in the log,
+// with the number, for staff to follow up.
+func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
+	p.mu.Lock()
+	if p.unrecorded == nil {
+		p.unrecorded = map[phone.Number]int{}
+	}
+	p.unrecorded[n]++
+	p.mu.Unlock()
+	go func() {
+		defer func() {
+			p.mu.Lock()
+			if p.unrecorded[n]--; p.unrecorded[n] <= 0 {
+				delete(p.unrecorded, n)
+			}
+			p.mu.Unlock()
+		}()
+		wait := time.Second
+		for tries := 2; ; tries++ {
+			time.Sleep(wait)
+			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
+			err := p.Store.RecordOptOut(ctx, attemptID, n)
+			cancel()
+			if err == nil {
+				p.Log.Info("pacer: opt-out recorded after the call", "attempt", attemptID, "tries", tries)
+				return
+			}
+			p.Log.Error("pacer: still could not record an opt-out; trying again", "attempt", attemptID, "phone", n, "tries", tries, "err", err)
+			wait = min(2*wait, OptOutRetryWait)
+		}
+	}()
+}
+
+// optOutUnrecorded reports whether a key-press opt-out of n is still being
+// recorded (keepRecordingOptOut).
+func (p *Pacer) optOutUnrecorded(n phone.Number) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.unrecorded[n] > 0
 }
 
 // lastLook asks the gate again about an allowed attempt's call, right
