@@ -84,6 +84,9 @@ type RecordLook struct {
 	// look was recorded.
 	IndexSeq int64 `json:"index_seq,omitempty"`
 	IndexTop int64 `json:"index_top,omitempty"`
+	// Stopped says the campaign had been paused or cancelled by the look,
+	// which called the call off.
+	Stopped bool `json:"campaign_stopped,omitempty"`
 }
 
 // RecordConsent is a consent record as an attempt's record shows it.
@@ -201,7 +204,8 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 		if err := json.Unmarshal(look, &l); err != nil {
 			return AttemptRecord{}, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
 		}
-		r.LastLook = &RecordLook{LookedAt: *lookedAt, At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq, IndexTop: l.IndexTop}
+		r.LastLook = &RecordLook{LookedAt: *lookedAt, At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq, IndexTop: l.IndexTop,
+			Stopped: l.CampaignRunning != nil && !*l.CampaignRunning}
 	}
 	if in.HistoryOf != nil {
 		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers

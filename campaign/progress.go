@@ -83,21 +83,28 @@ type lastLookRecord struct {
 	Decision consent.Decision `json:"decision"`
 	IndexSeq int64            `json:"index_seq,omitempty"`
 	IndexTop int64            `json:"index_top,omitempty"`
+	// CampaignRunning says whether the campaign was still running at the
+	// look, which Look's statement adds: a call of a campaign paused or
+	// cancelled while it waited for its line is called off.
+	CampaignRunning *bool `json:"campaign_running,omitempty"`
 }
 
 // Look records the last look at an attempt's call, right before it is
 // placed: when, by the database's clock (looked_at), and the look itself
-// (last_look). When the look refused the call, the attempt ends as
-// called off, and its target moves on as the look decided: due again at a
-// deferral's until, due again at once when the gate failed closed on
-// stale indexes (index.stale, a state of heed rather than of the number),
-// done when denied. All in one statement. An attempt no longer about to
-// be placed (status originating) gets no look: the error wraps
+// (last_look, with whether the campaign was still running), and reports
+// whether the call may be placed: the look allowed it and its campaign is
+// still running. When it may not, the attempt ends as called off, and its
+// target moves on as the look decided: due again at a deferral's until,
+// due again at once when the gate failed closed on stale indexes
+// (index.stale, a state of heed rather than of the number), done when
+// denied; due again, for when the campaign runs again, when it was paused
+// or cancelled meanwhile. All in one statement. An attempt no longer about
+// to be placed (status originating) gets no look: the error wraps
 // dialer.ErrNotDue.
-func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) error {
+func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (bool, error) {
 	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq})
 	if err != nil {
-		return fmt.Errorf("attempt %d: last look: %w", attemptID, err)
+		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
 	}
 	allowed := l.Decision.Allowed()
 	state, next := "done", (*time.Time)(nil)
@@ -107,27 +114,32 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) er
 	case slices.Contains(l.Decision.Reasons, consent.ReasonIndexStale):
 		state = "pending"
 	}
-	var n int
+	var placed bool
 	err = s.db.QueryRow(ctx, `
-		WITH a AS (
-			UPDATE attempts SET looked_at = clock_timestamp(),
-			       last_look = jsonb_set($2::jsonb, '{index_top}', to_jsonb((SELECT coalesce(max(seq), 0) FROM index_changes))),
-			       status = CASE WHEN $3 THEN status ELSE 'ended' END,
-			       outcome = CASE WHEN $3 THEN outcome ELSE '`+string(dialer.OutcomeCalledOff)+`' END,
-			       ended_at = CASE WHEN $3 THEN ended_at ELSE clock_timestamp() END
-			 WHERE id = $1 AND status = 'originating'
-			RETURNING campaign_id, contact_id),
+		WITH k AS (
+			SELECT x.id, EXISTS (SELECT 1 FROM campaigns c WHERE c.id = x.campaign_id AND c.status = 'running') AS running
+			  FROM attempts x WHERE x.id = $1 AND x.status = 'originating'),
+		a AS (
+			UPDATE attempts x SET looked_at = clock_timestamp(),
+			       last_look = jsonb_set(jsonb_set($2::jsonb, '{index_top}', to_jsonb((SELECT coalesce(max(seq), 0) FROM index_changes))),
+			                             '{campaign_running}', to_jsonb(k.running)),
+			       status = CASE WHEN $3 AND k.running THEN x.status ELSE 'ended' END,
+			       outcome = CASE WHEN $3 AND k.running THEN x.outcome ELSE '`+string(dialer.OutcomeCalledOff)+`' END,
+			       ended_at = CASE WHEN $3 AND k.running THEN x.ended_at ELSE clock_timestamp() END
+			  FROM k WHERE x.id = k.id AND x.status = 'originating'
+			RETURNING x.campaign_id, x.contact_id, $3 AND k.running AS placed, k.running),
 		t AS (
-			UPDATE campaign_targets t SET state = $4, next_attempt_at = coalesce($5, t.next_attempt_at)
-			  FROM a WHERE NOT $3 AND t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id)
-		SELECT count(*) FROM a`, attemptID, rec, allowed, state, next).Scan(&n)
+			UPDATE campaign_targets t SET state = CASE WHEN a.running THEN $4 ELSE 'pending' END,
+			       next_attempt_at = CASE WHEN a.running THEN coalesce($5, t.next_attempt_at) ELSE t.next_attempt_at END
+			  FROM a WHERE NOT a.placed AND t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id)
+		SELECT placed FROM a`, attemptID, rec, allowed, state, next).Scan(&placed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, dialer.ErrNotDue)
+	}
 	if err != nil {
-		return fmt.Errorf("attempt %d: last look: %w", attemptID, err)
+		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("attempt %d: last look: %w", attemptID, dialer.ErrNotDue)
-	}
-	return nil
+	return placed, nil
 }
 
 // OriginateFailed records that Asterisk refused to place the call.

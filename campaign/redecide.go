@@ -46,7 +46,7 @@ const ClockApartLimit = time.Minute
 // before it: a withdrawal is dated before it waits for the audit log's
 // lock, and may have committed after the pacer read the overrides.
 var redecideRows = `
-	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at,
+	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, coalesce(a.looked_at, a.created_at),
 	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
 	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
 	       (SELECT i.as_of FROM dnc_list_installs i WHERE i.list = 'national' AND i.installed_at <= a.created_at
@@ -181,7 +181,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	)
 	for rows.Next() {
 		var c call
-		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.placed, &c.pack, &c.raw, &c.purpose,
+		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.looked, &c.placed, &c.pack, &c.raw, &c.purpose,
 			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
@@ -245,12 +245,16 @@ type call struct {
 	raw                             []byte
 	consentID                       int64
 	placed, obtained, expires, asOf *time.Time
-	spoke                           *time.Time // the last conversation's end in the history
-	hAt                             []time.Time
-	hPurpose                        []string
-	hConv                           []bool
-	copies                          []int64
-	overrides                       []string // the kinds of override in force, by the records
+	// looked is when the call's last look was recorded, right before it
+	// was placed, or when its attempt was, for one from before heed took
+	// looks: by the database's clock.
+	looked    time.Time
+	spoke     *time.Time // the last conversation's end in the history
+	hAt       []time.Time
+	hPurpose  []string
+	hConv     []bool
+	copies    []int64
+	overrides []string // the kinds of override in force, by the records
 	// overridesEarlier is overrides, not counting withdrawals dated in
 	// the minute before the call's instant.
 	overridesEarlier []string
@@ -270,7 +274,7 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		in.At = c.f.DecidedAt
 	}
 	if c.placed != nil {
-		if d := c.placed.Sub(c.f.DecidedAt).Abs(); d > ClockApartLimit {
+		if d := c.placed.Sub(c.looked).Abs(); d > ClockApartLimit {
 			r.ClockApart++
 			r.ClockApartMost = max(r.ClockApartMost, d.Seconds())
 		}

@@ -71,8 +71,9 @@ type CallsReport struct {
 	// release refuses.
 	NotRedecided int `json:"not_redecided"`
 	// ClockApart counts the allowed calls whose placing (originated_at,
-	// the dialer's clock) and attempt's recording a moment before (the
-	// database's) were more than ClockApartLimit apart, and ClockApartMost
+	// the dialer's clock) and last look a moment before (looked_at, or the
+	// attempt's recording for calls from before heed took looks: the
+	// database's clock) were more than ClockApartLimit apart, and ClockApartMost
 	// is the largest gap, in seconds: the windows were checked by the
 	// dialer's clock.
 	ClockApart     int     `json:"clock_apart"`
@@ -206,20 +207,23 @@ type Finding struct {
 // reportFound selects the findings of the calls placed of the allowed
 // attempts decided in [$1, $2) (not those their last look called off):
 // for each, its kind, record, when the record was written, its change-log
-// position (seq) and a detail, beside the attempt's. $3 is
-// consent.RevokeAllFloorFrom. The decision's instant is the last look's,
-// right before the call was placed (looked_at), or, for attempts from
-// before heed took one, when the attempt was recorded: by the database's
-// clock, which also dates the records it is compared with (an opt-out
-// pressed during the call is always after it); the gate decided a moment
-// before, by the dialer's clock (last_look's or decision_input's "at"),
-// which may differ from the database's by more than that moment. What the
-// gate had applied (seen_seq) and the log's top then (top_seq) are the
-// last look's too.
+// position (seq) and a detail, beside the attempt's and when it was
+// recorded (decided). $3 is consent.RevokeAllFloorFrom. The records are
+// compared at the last look's instant, right before the call was placed
+// (looked_at), or, for attempts from before heed took one, when the
+// attempt was recorded: by the database's clock, which also dates the
+// records (an opt-out pressed during the call is always after it); the
+// gate decided a moment before, by the dialer's clock (last_look's or
+// decision_input's "at"), which may differ from the database's by more
+// than that moment. The consent checked is the one the last look relied
+// on (none when it relied on none), or the attempt's; what the gate had
+// applied (seen_seq) and the log's top then (top_seq) are the last
+// look's too.
 const reportFound = `
 	WITH a AS (
-		SELECT a.id, a.campaign_id, k.name AS campaign, COALESCE(a.decision_input->>'purpose', k.purpose) AS purpose, a.phone, a.consent_id,
-		       coalesce(a.looked_at, a.created_at) AS decided,
+		SELECT a.id, a.campaign_id, k.name AS campaign, COALESCE(a.decision_input->>'purpose', k.purpose) AS purpose, a.phone,
+		       CASE WHEN a.last_look IS NULL THEN a.consent_id ELSE (a.last_look->'decision'->>'consent_id')::bigint END AS consent_id,
+		       a.created_at AS decided, coalesce(a.looked_at, a.created_at) AS at,
 		       coalesce((a.last_look->>'index_seq')::bigint, (a.decision_input->>'index_seq')::bigint) AS seen_seq,
 		       coalesce((a.last_look->>'index_top')::bigint, (a.decision_input->>'index_top')::bigint) AS top_seq
 		  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
@@ -231,7 +235,7 @@ const reportFound = `
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'add' AND x.ref_id = d.id) s ON true
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'remove' AND x.ref_id = d.id) r ON true
 		  WHERE d.phone = a.phone
-		    AND ((d.added_at <= a.decided AND (d.removed_at IS NULL OR d.removed_at > a.decided))
+		    AND ((d.added_at <= a.at AND (d.removed_at IS NULL OR d.removed_at > a.at))
 		         OR (s.seq <= a.seen_seq AND (r.seq IS NULL OR r.seq > a.seen_seq))))
 		UNION ALL
 		(SELECT '` + FindingRevoked + `', v.id, v.created_at, s.seq,
@@ -240,17 +244,17 @@ const reportFound = `
 		   FROM consents c JOIN revocations v ON v.phone = a.phone
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'revocation' AND x.ref_id = v.id) s ON true
 		  WHERE c.id = a.consent_id AND v.revoked_at >= c.obtained_at
-		    AND (v.revoked_at <= a.decided OR s.seq <= a.seen_seq)
-		    AND (v.scope = '' OR v.scope = a.purpose OR a.decided >= $3
-		         OR COALESCE((SELECT p.policy->>'revocation_scope' FROM firm_settings p WHERE p.saved_at <= a.decided
+		    AND (v.revoked_at <= a.at OR s.seq <= a.seen_seq)
+		    AND (v.scope = '' OR v.scope = a.purpose OR a.at >= $3
+		         OR COALESCE((SELECT p.policy->>'revocation_scope' FROM firm_settings p WHERE p.saved_at <= a.at
 		                       ORDER BY p.saved_at DESC, p.version DESC LIMIT 1), '') <> 'purpose'))
 		UNION ALL
 		(SELECT '` + FindingConsentTime + `', c.id, c.created_at, s.seq,
-		        CASE WHEN c.obtained_at > a.decided THEN 'obtained ' || to_char(c.obtained_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+		        CASE WHEN c.obtained_at > a.at THEN 'obtained ' || to_char(c.obtained_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
 		             ELSE 'expired ' || to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') END
 		   FROM consents c
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'consent' AND x.ref_id = c.id) s ON true
-		  WHERE c.id = a.consent_id AND (c.obtained_at > a.decided OR c.expires_at <= a.decided))
+		  WHERE c.id = a.consent_id AND (c.obtained_at > a.at OR c.expires_at <= a.at))
 	  ) f (kind, record, recorded_at, seq, detail)`
 
 // reportGate is the SQL of a finding's Gate, from its columns.

@@ -710,7 +710,7 @@ func TestCallsReportRegistryCopies(t *testing.T) {
 // not checked at all, since it was never placed.
 func TestCallsReportLastLook(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Lu,8605550131\nMax,8605550132\nNat,8605550133\nOla,8605550134\n")
+	w := newReportWorld(t, "Lu,8605550131\nMax,8605550132\nNat,8605550133\nOla,8605550134\nPia,8605550135\n")
 	jan := time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC)
 	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
 	consents := map[string]int64{}
@@ -731,26 +731,35 @@ func TestCallsReportLastLook(t *testing.T) {
 		entries[p] = w.id(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ($1, 'web', 'opt-out page', $2) RETURNING id`,
 			"+1"+p, day.Add(time.Duration(i)*time.Minute+20*time.Second))
 	}
-	look := func(p, outcome string, seq, top int64) {
+	look := func(p, outcome string, seq, top, consentID int64) {
 		w.exec(`UPDATE attempts SET looked_at = created_at + interval '40 seconds', outcome = $2,
-			last_look = jsonb_build_object('at', created_at + interval '40 seconds', 'decision', '{"decision":"allow","until":null,"reasons":[],"pack":"p","consent_id":null}'::jsonb,
+			last_look = jsonb_build_object('at', created_at + interval '40 seconds',
+			                               'decision', jsonb_build_object('decision', 'allow', 'until', null, 'reasons', '[]'::jsonb, 'pack', 'p', 'consent_id', $5::bigint),
 			                               'index_seq', $3::bigint, 'index_top', $4::bigint)
-			WHERE id = $1`, calls[p], outcome, seq, top)
+			WHERE id = $1`, calls[p], outcome, seq, top, consentID)
 	}
 	lu, mx := w.id(`SELECT seq FROM index_changes WHERE op = 'add' AND phone = '+18605550131'`), w.id(`SELECT seq FROM index_changes WHERE op = 'add' AND phone = '+18605550132'`)
-	look("8605550131", "answered", lu, lu)   // the look had Lu's entry
-	look("8605550132", "answered", mx-1, mx) // Max's committed as the look was taken
-	look("8605550133", "called_off", w.seq(), w.seq())
+	look("8605550131", "answered", lu, lu, consents["8605550131"])   // the look had Lu's entry
+	look("8605550132", "answered", mx-1, mx, consents["8605550132"]) // Max's committed as the look was taken
+	look("8605550133", "called_off", w.seq(), w.seq(), 0)
+	// Pia revoked her consent 20 s after her attempt was recorded and gave
+	// it again 10 s later: her look relied on the new one.
+	piaAt := day.Add(4 * time.Minute)
+	c := w.consent("8605550135", jan)
+	calls["8605550135"] = w.attempt("+18605550135", "allow", []string{}, &c, piaAt, w.seq(), w.seq())
+	w.revoke("8605550135", piaAt.Add(20*time.Second), "")
+	again := w.consent("8605550135", piaAt.Add(30*time.Second))
+	look("8605550135", "answered", w.seq(), w.seq(), again)
 
 	r, err := w.s.CallsReport(w.ctx, day, day.Add(time.Hour))
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{"allow": 4}, r.Decisions)
-	require.Equal(t, map[string]int{"answered": 2, "called_off": 1, "": 1}, r.Outcomes)
-	require.Equal(t, 3, r.Checked, "Nat's call was called off, never placed")
+	require.Equal(t, map[string]int{"allow": 5}, r.Decisions)
+	require.Equal(t, map[string]int{"answered": 3, "called_off": 1, "": 1}, r.Outcomes)
+	require.Equal(t, 4, r.Checked, "Nat's call was called off, never placed")
 	require.Equal(t, []foundRow{
 		{FindingDNC, calls["8605550132"], entries["8605550132"], GateLate, "web: opt-out page"},
 		{FindingDNC, calls["8605550131"], entries["8605550131"], GateHad, "web: opt-out page"},
-	}, rowsOf(r.Findings), "Ola's entry came after her attempt was recorded, as if pressed during her call")
-	require.True(t, r.Findings[1].DecidedAt.Equal(day.Add(40*time.Second)), "checked at the last look: %s", r.Findings[1].DecidedAt)
+	}, rowsOf(r.Findings), "Ola's entry came after her attempt was recorded, as if pressed during her call; Pia's look relied on her new consent")
+	require.True(t, r.Findings[1].DecidedAt.Equal(day), "when the attempt was recorded, as for every finding: %s", r.Findings[1].DecidedAt)
 	require.Equal(t, 1, r.Had)
 }

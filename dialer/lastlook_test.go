@@ -25,8 +25,9 @@ type lookRow struct {
 			Until    *string  `json:"until"`
 			Reasons  []string `json:"reasons"`
 		} `json:"decision"`
-		IndexSeq int64 `json:"index_seq"`
-		IndexTop int64 `json:"index_top"`
+		IndexSeq        int64 `json:"index_seq"`
+		IndexTop        int64 `json:"index_top"`
+		CampaignRunning *bool `json:"campaign_running"`
 	}
 	target string
 	next   time.Time
@@ -56,10 +57,12 @@ func TestPacerLastLook(t *testing.T) {
 		optedOut phone.Number = "+18605550351"
 		late     phone.Number = "+18605550352"
 		fine     phone.Number = "+18605550353"
+		paused   phone.Number = "+18605550354"
 	)
 	w.contact(w.list, optedOut, "D-801")
 	w.contact(w.list, late, "D-802")
 	w.contact(w.list, fine, "D-803")
+	w.contact(w.list, paused, "D-804")
 	lines := &recordingLines{t: t, db: w.db}
 	p := w.pacer(lines)
 	var clock atomic.Pointer[time.Time]
@@ -78,6 +81,9 @@ func TestPacerLastLook(t *testing.T) {
 			clock.Store(&night)
 		case fine:
 			clock.Store(&w.at)
+		case paused: // a paralegal paused the campaign as this call waited
+			_, err := w.db.Exec(context.Background(), `UPDATE campaigns SET status = 'paused' WHERE id = $1`, w.campaignID)
+			require.NoError(t, err)
 		}
 	}
 
@@ -87,7 +93,7 @@ func TestPacerLastLook(t *testing.T) {
 		require.True(t, errors.As(err, &sn), "%v", err)
 	}
 	require.Equal(t, []phone.Number{fine}, lines.placed, "only the call the last look allows is placed")
-	require.ElementsMatch(t, []phone.Number{optedOut, late}, lines.calledOff)
+	require.ElementsMatch(t, []phone.Number{optedOut, late, paused}, lines.calledOff)
 
 	r := w.look(optedOut)
 	require.Equal(t, "allow", r.decision, "the batch's decision stands as made")
@@ -116,8 +122,18 @@ func TestPacerLastLook(t *testing.T) {
 	require.Equal(t, "allow", r.look.Decision.Decision)
 	require.NotEqual(t, string(dialer.OutcomeCalledOff), r.outcome)
 	require.NotNil(t, r.lookedAt)
+	r = w.look(paused)
+	require.Equal(t, "allow", r.look.Decision.Decision)
+	require.Equal(t, string(dialer.OutcomeCalledOff), r.outcome, "the campaign stopped as the call waited for its line")
+	require.Equal(t, "pending", r.target, "due again when the campaign runs again")
+	require.NotNil(t, r.look.CampaignRunning)
+	require.False(t, *r.look.CampaignRunning)
+
 	var calls int
 	require.NoError(t, w.db.QueryRow(context.Background(), `SELECT count(*) FROM attempts WHERE campaign_id = $1 AND looked_at IS NULL AND decision = 'allow'`,
 		w.campaignID).Scan(&calls))
 	require.Zero(t, calls, "every allowed attempt has its look")
+	r = w.look(fine)
+	require.NotNil(t, r.look.CampaignRunning)
+	require.True(t, *r.look.CampaignRunning)
 }

@@ -161,11 +161,13 @@ type Store interface {
 	// is subjects[i]'s.
 	History(ctx context.Context, subjects []Subject, since time.Time) ([]History, error)
 	// Look records the last look at an allowed attempt's call, right
-	// before it is placed (LastLook). When the look refused the call, the
-	// attempt ends as called off (OutcomeCalledOff) and its target moves on
-	// as the look decided. An attempt no longer about to be placed gets no
-	// look: the error wraps ErrNotDue.
-	Look(ctx context.Context, attemptID int64, l LastLook) error
+	// before it is placed (LastLook), and reports whether the call may be
+	// placed: the look allowed it and its campaign is still running. When
+	// it may not, the attempt ends as called off (OutcomeCalledOff) and its
+	// target moves on as the look decided (due again for when the campaign
+	// runs again, when it was paused or cancelled). An attempt no longer
+	// about to be placed gets no look: the error wraps ErrNotDue.
+	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
 	// RecordOptOut records, at once and in one transaction, that the callee
@@ -904,8 +906,9 @@ func (p *Pacer) optOutUnrecorded(n phone.Number) bool {
 // still in force then, the batch's history (the batch holds its subjects
 // locked until its calls are placed) and the indexes synced again. It
 // records the look (Store.Look) and returns an error wrapping ErrCalledOff
-// when the gate no longer allows the call, or the error that kept the look
-// from being recorded: either way the call is not placed.
+// when the gate no longer allows the call or its campaign is no longer
+// running, or the error that kept the look from being recorded: either way
+// the call is not placed.
 func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) error {
 	if s, ok := p.Gate.(Syncer); ok {
 		if err := s.Sync(ctx); err != nil {
@@ -921,11 +924,15 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 	look.At = p.clock()
 	look.Overrides = req.Overrides.At(look.At)
 	d := p.Gate.Check(ctx, look)
-	if err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq}); err != nil {
+	placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq})
+	if err != nil {
 		return fmt.Errorf("pacer: record the last look: %w", err)
 	}
 	if !d.Allowed() {
 		return fmt.Errorf("%w: %s %s", ErrCalledOff, d.Verdict, d.Reasons)
+	}
+	if !placed {
+		return fmt.Errorf("%w: the campaign is no longer running", ErrCalledOff)
 	}
 	return nil
 }

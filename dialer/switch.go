@@ -147,6 +147,10 @@ type CallEvent struct {
 // Lines places calls. Place originates the call and returns once the
 // originate request has been accepted or refused; report then receives the
 // call's progress, ending with exactly one EventEnded.
+//
+// Place must call req.Ready, when set, once the call has its line and
+// before it originates it, and not place the call when Ready fails: that
+// is the pacing loop's last look.
 type Lines interface {
 	Place(ctx context.Context, req CallRequest, report func(CallEvent)) error
 }
