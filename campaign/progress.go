@@ -142,6 +142,16 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 	return placed, nil
 }
 
+// Postpone moves a pending target's next attempt to until, when it was due
+// sooner, without an attempt (dialer.Store).
+func (s *Store) Postpone(ctx context.Context, campaignID, contactID int64, until time.Time) error {
+	if _, err := s.db.Exec(ctx, `UPDATE campaign_targets SET next_attempt_at = greatest(next_attempt_at, $3)
+		WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'`, campaignID, contactID, until); err != nil {
+		return fmt.Errorf("postpone contact %d of campaign %d: %w", contactID, campaignID, err)
+	}
+	return nil
+}
+
 // OriginateFailed records that Asterisk refused to place the call.
 func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Time, _ error) error {
 	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})

@@ -168,6 +168,11 @@ type Store interface {
 	// runs again, when it was paused or cancelled). An attempt no longer
 	// about to be placed gets no look: the error wraps ErrNotDue.
 	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
+	// Postpone moves a pending target's next attempt to until, if it was
+	// due sooner, without recording an attempt: the pacing loop does so for
+	// a target it cannot decide for now (its number's key-press opt-out is
+	// still being recorded), so that the other due targets go first.
+	Postpone(ctx context.Context, campaignID, contactID int64, until time.Time) error
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
 	// RecordOptOut records, at once and in one transaction, that the callee
@@ -717,6 +722,10 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			continue
 		}
 		if p.optOutUnrecorded(t.Phone) {
+			// No attempt, and out of the way of the other due contacts.
+			if err := p.Store.Postpone(ctx, t.CampaignID, t.ContactID, at.Add(OptOutRetryWait)); err != nil {
+				return placed, waiting > 0, fmt.Errorf("pacer: postpone a contact whose opt-out is being recorded: %w", err)
+			}
 			p.Log.Warn("pacer: contact waits: its number pressed the opt-out key and heed is still recording it", "campaign", t.CampaignID, "contact", t.ContactID)
 			continue
 		}
@@ -859,7 +868,8 @@ const OptOutRetryWait = 30 * time.Second
 // that could not be recorded during its call (a long import held the
 // audit log's lock, say): it tries again after a second, then waiting
 // twice as long each time, up to OptOutRetryWait, until the opt-out is
-// recorded. Until then no batch of this pacer calls n (optOutUnrecorded).
+// recorded. Until then no batch of this pacer calls n (optOutUnrecorded):
+// a target with it is postponed by OptOutRetryWait, with no attempt.
 // A process that stops before it is recorded leaves the error in the log,
 // with the number, for staff to follow up.
 func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
