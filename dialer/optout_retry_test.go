@@ -71,7 +71,7 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
 		VALUES ('c2', 'debt_collection', $1, 'Hello', '+18605550100', 'running', 1, 1, 1) RETURNING id`, list2).Scan(&camp2))
 	const y phone.Number = "+18605550362"
-	w.contact(w.oldList, y, "D-901") // consent for y
+	w.contact(w.oldList, y, "D-901")         // consent for y
 	for _, n := range []phone.Number{x, y} { // x due first
 		var other int64
 		require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone, person_ref) VALUES ($1, 'x', $2, '') RETURNING id`, list2, n).Scan(&other))
