@@ -89,6 +89,11 @@ func (t timedStore) Decide(ctx context.Context, tg dialer.Target, req dialer.Req
 	return t.Store.Decide(ctx, tg, req, d)
 }
 
+func (t timedStore) Look(ctx context.Context, id int64, l dialer.LastLook) (bool, error) {
+	defer t.s.since("look", time.Now())
+	return t.Store.Look(ctx, id, l)
+}
+
 func (t timedStore) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	defer t.s.since("history", time.Now())
 	return t.Store.History(ctx, subjects, since)
