@@ -100,7 +100,10 @@ type lastLookRecord struct {
 // denied; due again, for when the campaign runs again, when it was paused
 // or cancelled meanwhile. All in one statement. An attempt no longer about
 // to be placed (status originating) gets no look: the error wraps
-// dialer.ErrNotDue.
+// dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
+// recorded only when the change log held nothing beyond l.IndexSeq when
+// the statement began; otherwise nothing is recorded and the error wraps
+// dialer.ErrIndexBehind.
 func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (bool, error) {
 	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq})
 	if err != nil {
@@ -114,32 +117,35 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 	case slices.Contains(l.Decision.Reasons, consent.ReasonIndexStale):
 		state = "pending"
 	}
-	var placed bool
+	var placed *bool
 	err = s.db.QueryRow(ctx, `
 		WITH k AS (
-			SELECT x.id, EXISTS (SELECT 1 FROM campaigns c WHERE c.id = x.campaign_id AND c.status = 'running') AS running
+			SELECT x.id, EXISTS (SELECT 1 FROM campaigns c WHERE c.id = x.campaign_id AND c.status = 'running') AS running,
+			       (SELECT coalesce(max(seq), 0) FROM index_changes) AS top
 			  FROM attempts x WHERE x.id = $1 AND x.status = 'originating'),
 		a AS (
 			UPDATE attempts x SET looked_at = clock_timestamp(),
-			       last_look = jsonb_set(jsonb_set($2::jsonb, '{index_top}', to_jsonb((SELECT coalesce(max(seq), 0) FROM index_changes))),
-			                             '{campaign_running}', to_jsonb(k.running)),
+			       last_look = jsonb_set(jsonb_set($2::jsonb, '{index_top}', to_jsonb(k.top)), '{campaign_running}', to_jsonb(k.running)),
 			       status = CASE WHEN $3 AND k.running THEN x.status ELSE 'ended' END,
 			       outcome = CASE WHEN $3 AND k.running THEN x.outcome ELSE '`+string(dialer.OutcomeCalledOff)+`' END,
 			       ended_at = CASE WHEN $3 AND k.running THEN x.ended_at ELSE clock_timestamp() END
-			  FROM k WHERE x.id = k.id AND x.status = 'originating'
+			  FROM k WHERE x.id = k.id AND x.status = 'originating' AND (NOT $6 OR NOT $3 OR k.top <= $7)
 			RETURNING x.campaign_id, x.contact_id, $3 AND k.running AS placed, k.running),
 		t AS (
 			UPDATE campaign_targets t SET state = CASE WHEN a.running THEN $4 ELSE 'pending' END,
 			       next_attempt_at = CASE WHEN a.running THEN coalesce($5, t.next_attempt_at) ELSE t.next_attempt_at END
 			  FROM a WHERE NOT a.placed AND t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id)
-		SELECT placed FROM a`, attemptID, rec, allowed, state, next).Scan(&placed)
+		SELECT a.placed FROM k LEFT JOIN a ON true`, attemptID, rec, allowed, state, next, l.Exact, l.IndexSeq).Scan(&placed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, dialer.ErrNotDue)
 	}
 	if err != nil {
 		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
 	}
-	return placed, nil
+	if placed == nil {
+		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, dialer.ErrIndexBehind)
+	}
+	return *placed, nil
 }
 
 // Postpone moves a pending target's next attempt to until, when it was due

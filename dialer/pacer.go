@@ -24,6 +24,10 @@ var ErrNotRunning = errors.New("campaign is not running")
 // was paused or cancelled. Nothing is recorded and no call is placed.
 var ErrNotDue = errors.New("the contact is no longer due in this campaign")
 
+// ErrIndexBehind reports that an exact last look (LastLook.Exact) was not
+// recorded: the change log held changes its indexes had not applied.
+var ErrIndexBehind = errors.New("the change log has changes the indexes have not applied")
+
 // ErrCalledOff reports that the pacing loop's last look, right before a
 // call was placed, refused it: the call was not placed.
 var ErrCalledOff = errors.New("the last look before placing the call refused it")
@@ -218,6 +222,11 @@ type LastLook struct {
 	// IndexSeq is the change-log position the gate's indexes had applied
 	// (0 when the gate does not say; IndexPositioner).
 	IndexSeq int64
+	// Exact asks Store.Look to record a look that allowed the call only
+	// when the change log held nothing beyond IndexSeq: every change
+	// committed before the look was then in what the gate read. Otherwise
+	// Look records nothing and returns an error wrapping ErrIndexBehind.
+	Exact bool
 }
 
 // Snooze is returned by Pacer.Run when the campaign has targets left but
@@ -911,40 +920,70 @@ func (p *Pacer) optOutUnrecorded(n phone.Number) bool {
 	return p.unrecorded[n] > 0
 }
 
+// lastLookTries is how many exact last looks (LastLook.Exact) the pacer
+// tries, syncing its indexes between them, before it syncs and records one
+// that is not exact.
+const lastLookTries = 3
+
 // lastLook asks the gate again about an allowed attempt's call, right
 // before it is placed: at the pacer's clock's instant, with the overrides
 // still in force then, the batch's history (the batch holds its subjects
-// locked until its calls are placed) and the indexes synced again. It
-// records the look (Store.Look) and returns an error wrapping ErrCalledOff
-// when the gate no longer allows the call or its campaign is no longer
-// running, or the error that kept the look from being recorded: either way
-// the call is not placed.
+// locked until its calls are placed) and indexes that hold every change
+// committed before the look is recorded. When the gate says where its
+// indexes are (IndexPositioner), the look is exact: it is recorded only if
+// the change log held nothing newer, and otherwise the pacer syncs the
+// indexes and looks again (lastLookTries times, then once more after a
+// sync, not exact), so that a quiet change log costs no sync query; without
+// that, and when the indexes are stale, it syncs first. It records the look
+// (Store.Look) and returns an error wrapping ErrCalledOff when the gate no
+// longer allows the call or its campaign is no longer running, or the
+// error that kept the look from being recorded: either way the call is not
+// placed.
 func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) error {
-	if s, ok := p.Gate.(Syncer); ok {
-		if err := s.Sync(ctx); err != nil {
-			// The gate fails closed on its own once freshness lapses.
-			p.Log.Warn("pacer: index sync failed", "err", err)
+	synced := false
+	sync := func() {
+		if s, ok := p.Gate.(Syncer); ok {
+			if err := s.Sync(ctx); err != nil {
+				// The gate fails closed on its own once freshness lapses.
+				p.Log.Warn("pacer: index sync failed", "err", err)
+			}
 		}
+		synced = true
 	}
-	var seq int64
-	if ip, ok := p.Gate.(IndexPositioner); ok {
-		seq = ip.IndexSeq()
+	ip, positioned := p.Gate.(IndexPositioner)
+	if !positioned {
+		sync()
 	}
-	look := req
-	look.At = p.clock()
-	look.Overrides = req.Overrides.At(look.At)
-	d := p.Gate.Check(ctx, look)
-	placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq})
-	if err != nil {
-		return fmt.Errorf("pacer: record the last look: %w", err)
+	for try := 1; ; try++ {
+		var seq int64
+		if positioned {
+			seq = ip.IndexSeq()
+		}
+		look := req
+		look.At = p.clock()
+		look.Overrides = req.Overrides.At(look.At)
+		d := p.Gate.Check(ctx, look)
+		if failedClosed(d) && !synced {
+			sync()
+			continue
+		}
+		exact := positioned && try <= lastLookTries
+		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact})
+		if exact && errors.Is(err, ErrIndexBehind) {
+			sync()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("pacer: record the last look: %w", err)
+		}
+		if !d.Allowed() {
+			return fmt.Errorf("%w: %s %s", ErrCalledOff, d.Verdict, d.Reasons)
+		}
+		if !placed {
+			return fmt.Errorf("%w: the campaign is no longer running", ErrCalledOff)
+		}
+		return nil
 	}
-	if !d.Allowed() {
-		return fmt.Errorf("%w: %s %s", ErrCalledOff, d.Verdict, d.Reasons)
-	}
-	if !placed {
-		return fmt.Errorf("%w: the campaign is no longer running", ErrCalledOff)
-	}
-	return nil
 }
 
 func concat(parts ...[]string) []string {

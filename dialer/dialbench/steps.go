@@ -124,13 +124,34 @@ func (t timedLines) Place(ctx context.Context, req dialer.CallRequest, report fu
 	return t.Lines.Place(ctx, req, report)
 }
 
-// timedGate times the gate's decisions and index syncs.
+// timedGate times the gate's decisions and index syncs. It passes on
+// every interface of the gate the pacing loop asks for, so that the loop
+// takes the path it takes in heed serve.
 type timedGate struct {
 	g *dialer.PolicyGate
 	s *steps
 }
 
-var _ dialer.Syncer = timedGate{}
+var (
+	_ dialer.Syncer          = timedGate{}
+	_ dialer.BatchGate       = timedGate{}
+	_ dialer.IndexPositioner = timedGate{}
+	_ dialer.ListVersioner   = timedGate{}
+	_ dialer.FactReader      = timedGate{}
+)
+
+func (t timedGate) CheckBatch(ctx context.Context, reqs []dialer.Request, out []consent.Decision) {
+	defer t.s.since("check", time.Now())
+	t.g.CheckBatch(ctx, reqs, out)
+}
+
+func (t timedGate) IndexSeq() int64 { return t.g.IndexSeq() }
+
+func (t timedGate) ListVersions() (map[string]uint64, func() bool) { return t.g.ListVersions() }
+
+func (t timedGate) Reads(p consent.Purpose, m consent.Method, l consent.LineType) consent.FactNeeds {
+	return t.g.Reads(p, m, l)
+}
 
 func (t timedGate) Check(ctx context.Context, req dialer.Request) consent.Decision {
 	defer t.s.since("check", time.Now())
