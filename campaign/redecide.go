@@ -17,9 +17,10 @@ import (
 )
 
 // ClockApartLimit is how far apart the dialer's clock (when it placed a
-// call, originated_at) and the database's (when the call's attempt was
-// recorded, a moment before) may be before the calls report counts the
-// call in CallsReport.ClockApart.
+// call, originated_at) and the database's (at the call's last look a
+// moment before, or, for calls from before heed took looks, when its
+// attempt was recorded) may be before the calls report counts the call in
+// CallsReport.ClockApart.
 const ClockApartLimit = time.Minute
 
 // redecideRows selects the allowed attempts decided in [$1, $2), newest

@@ -7,6 +7,7 @@ package consent
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,13 @@ type Decision struct {
 
 // Allowed reports whether the call may be placed now.
 func (d Decision) Allowed() bool { return d.Verdict == Allow }
+
+// FailedClosed reports whether d is the gate's refusal to decide on indexes
+// it cannot confirm are current (index.stale): a state of heed, not of the
+// number.
+func (d Decision) FailedClosed() bool {
+	return d.Verdict == Deny && slices.Contains(d.Reasons, ReasonIndexStale)
+}
 
 // ReasonSet is a set of attempt reason codes kept as a bitmask, so that the
 // engine can collect reasons without allocating. Its bit order is the order of

@@ -145,6 +145,14 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	if quiet, err := ix.unchanged(ctx); err != nil {
 		return err
 	} else if quiet {
+		// Nothing is logged past the higher of the two positions but
+		// changes the other index has applied (unchanged), and nothing
+		// lower can still commit: both indexes hold the log up to it. A
+		// change committed between a sync's two reads leaves the lower
+		// position behind until here.
+		top := max(ix.dncSeq, ix.consentSeq)
+		ix.dncSeq, ix.consentSeq = top, top
+		ix.seq.Store(top)
 		ix.confirmed.Store(started.UnixNano())
 		return nil
 	}

@@ -170,7 +170,10 @@ type Store interface {
 	// it may not, the attempt ends as called off (OutcomeCalledOff) and its
 	// target moves on as the look decided (due again for when the campaign
 	// runs again, when it was paused or cancelled). An attempt no longer
-	// about to be placed gets no look: the error wraps ErrNotDue.
+	// about to be placed gets no look: the error wraps ErrNotDue. An
+	// exact look (LastLook.Exact) that allowed the call, taken while the
+	// change log held changes beyond l.IndexSeq, is not recorded: the error
+	// wraps ErrIndexBehind.
 	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
 	// Postpone moves a pending target's next attempt to until, if it was
 	// due sooner, without recording an attempt: the pacing loop does so for
@@ -210,10 +213,10 @@ type SubjectLocker interface {
 }
 
 // LastLook is the gate's decision on an allowed call asked again once a
-// line is free for it, right before it is placed, with the indexes synced
-// again: an opt-out, a revocation or a do-not-call entry that reached heed
-// since the batch was decided, or a window that closed while the call
-// waited for a line, stops the call.
+// line is free for it, right before it is placed, with indexes that hold
+// every change committed before the look (Exact): an opt-out, a revocation
+// or a do-not-call entry that reached heed since the batch was decided, or
+// a window that closed while the call waited for a line, stops the call.
 type LastLook struct {
 	// At is the instant the gate decided for, by the pacer's clock.
 	At time.Time
@@ -227,6 +230,11 @@ type LastLook struct {
 	// committed before the look was then in what the gate read. Otherwise
 	// Look records nothing and returns an error wrapping ErrIndexBehind.
 	Exact bool
+	// OptOutUnrecorded says the callee pressed the opt-out key on another
+	// call and heed is still recording it (Pacer.keepRecordingOptOut): the
+	// call is called off whatever the gate decided, and its target stays
+	// due.
+	OptOutUnrecorded bool
 }
 
 // Snooze is returned by Pacer.Run when the campaign has targets left but
@@ -615,12 +623,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 	if len(targets) == 0 {
 		return []Request{}, []consent.Decision{}, nil
 	}
-	if s, ok := p.Gate.(Syncer); ok {
-		if err := s.Sync(ctx); err != nil {
-			// The gate fails closed on its own once freshness lapses.
-			p.Log.Warn("pacer: index sync failed", "err", err)
-		}
-	}
+	p.syncGate(ctx)
 	// Read before the gate takes its snapshots, so every record up to it
 	// is in what the gate reads.
 	var seq int64
@@ -701,7 +704,9 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 // batch decides a batch of targets at instant at, records each attempt
 // and places the allowed calls, and returns how many calls it placed and
 // whether the gate failed closed on stale indexes for any target. Targets
-// held back (heldBack) or failed closed (failedClosed) get no attempt and
+// held back (heldBack) or failed closed (consent.Decision.FailedClosed: a
+// state of heed, not of the number; tried again after StaleWait) get no
+// attempt and
 // stay due. When
 // the Store is a SubjectLocker, it holds the targets' subjects locked from
 // before their history is read until every attempt is recorded and its
@@ -726,7 +731,7 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			p.Log.Debug("pacer: contact waits for the next batch, which counts this batch's call", "campaign", t.CampaignID, "contact", t.ContactID)
 			continue
 		}
-		if failedClosed(decisions[i]) {
+		if decisions[i].FailedClosed() {
 			waiting++
 			continue
 		}
@@ -757,15 +762,6 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 // the gate failed closed because its indexes could not confirm they were
 // current (index.stale).
 const StaleWait = 5 * time.Second
-
-// failedClosed reports whether d is the gate's refusal to decide on
-// indexes it cannot confirm are current (index.stale): a state of heed,
-// not of the number. Such a target gets no attempt and stays due, rather
-// than being done with as a denied one is; the pacing loop tries it again
-// after StaleWait.
-func failedClosed(d consent.Decision) bool {
-	return d.Verdict == consent.Deny && slices.Contains(d.Reasons, consent.ReasonIndexStale)
-}
 
 // subjectsOf returns whom each target's history is counted for, and
 // whose numbers are locked while the batch is decided.
@@ -925,6 +921,16 @@ func (p *Pacer) optOutUnrecorded(n phone.Number) bool {
 // that is not exact.
 const lastLookTries = 3
 
+// syncGate syncs the gate's indexes, when it has any. A failure is only
+// logged: the gate fails closed on its own once freshness lapses.
+func (p *Pacer) syncGate(ctx context.Context) {
+	if s, ok := p.Gate.(Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			p.Log.Warn("pacer: index sync failed", "err", err)
+		}
+	}
+}
+
 // lastLook asks the gate again about an allowed attempt's call, right
 // before it is placed: at the pacer's clock's instant, with the overrides
 // still in force then, the batch's history (the batch holds its subjects
@@ -932,27 +938,23 @@ const lastLookTries = 3
 // committed before the look is recorded. When the gate says where its
 // indexes are (IndexPositioner), the look is exact: it is recorded only if
 // the change log held nothing newer, and otherwise the pacer syncs the
-// indexes and looks again (lastLookTries times, then once more after a
-// sync, not exact), so that a quiet change log costs no sync query; without
-// that, and when the indexes are stale, it syncs first. It records the look
+// indexes and looks again (lastLookTries exact looks, then one more after a
+// sync, not exact), so that a quiet change log costs no sync query. A gate
+// that does not say is synced before the look; one that failed closed on
+// stale indexes is synced and asked again once. It records the look
 // (Store.Look) and returns an error wrapping ErrCalledOff when the gate no
-// longer allows the call or its campaign is no longer running, or the
-// error that kept the look from being recorded: either way the call is not
-// placed.
+// longer allows the call, the callee's opt-out on another call is still
+// being recorded, or the campaign is no longer running; or the error that
+// kept the look from being recorded: either way the call is not placed.
 func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) error {
 	synced := false
-	sync := func() {
-		if s, ok := p.Gate.(Syncer); ok {
-			if err := s.Sync(ctx); err != nil {
-				// The gate fails closed on its own once freshness lapses.
-				p.Log.Warn("pacer: index sync failed", "err", err)
-			}
-		}
+	resync := func() {
+		p.syncGate(ctx)
 		synced = true
 	}
 	ip, positioned := p.Gate.(IndexPositioner)
 	if !positioned {
-		sync()
+		resync()
 	}
 	for try := 1; ; try++ {
 		var seq int64
@@ -963,23 +965,26 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 		look.At = p.clock()
 		look.Overrides = req.Overrides.At(look.At)
 		d := p.Gate.Check(ctx, look)
-		if failedClosed(d) && !synced {
-			sync()
+		if d.FailedClosed() && !synced {
+			resync()
 			continue
 		}
 		exact := positioned && try <= lastLookTries
-		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact})
+		unrecorded := p.optOutUnrecorded(req.Phone)
+		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact, OptOutUnrecorded: unrecorded})
 		if exact && errors.Is(err, ErrIndexBehind) {
-			sync()
+			resync()
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("pacer: record the last look: %w", err)
 		}
-		if !d.Allowed() {
+		switch {
+		case !d.Allowed():
 			return fmt.Errorf("%w: %s %s", ErrCalledOff, d.Verdict, d.Reasons)
-		}
-		if !placed {
+		case unrecorded:
+			return fmt.Errorf("%w: the callee's opt-out on another call is still being recorded", ErrCalledOff)
+		case !placed:
 			return fmt.Errorf("%w: the campaign is no longer running", ErrCalledOff)
 		}
 		return nil

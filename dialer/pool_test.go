@@ -28,6 +28,8 @@ type fakeMember struct {
 	orphans   map[int64]Orphan
 	closed    bool
 	placeErr  error
+	// readyPassed counts the calls placed with their Ready still set.
+	readyPassed int
 }
 
 func newFake(name string) *fakeMember {
@@ -44,6 +46,9 @@ func (f *fakeMember) Place(_ context.Context, req CallRequest, report func(CallE
 	}
 	f.calls[req.AttemptID] = report
 	f.placed = append(f.placed, req.AttemptID)
+	if req.Ready != nil {
+		f.readyPassed++
+	}
 	return nil
 }
 
@@ -233,7 +238,8 @@ func TestPoolLastLookAfterTheWait(t *testing.T) {
 	require.Zero(t, looks.Load(), "no look while the call waits for its line")
 	a.end(t, 1)
 	require.NoError(t, <-placed)
-	require.Equal(t, int32(1), looks.Load(), "one look, by the pool alone")
+	require.Equal(t, int32(1), looks.Load(), "one look")
+	require.Zero(t, a.readyPassed, "by the pool alone: the Asterisk's Place does not look again")
 	require.True(t, a.has(2))
 
 	a.end(t, 2)

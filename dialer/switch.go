@@ -296,7 +296,8 @@ func ChannelID(installation string, attemptID int64) string {
 	return fmt.Sprintf("heed-%s-%012d", installation, attemptID)
 }
 
-// Place originates one call.
+// Place originates one call, after req.Ready (the last look) allows it
+// when it is set.
 func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
 	if req.Ready != nil {
 		if err := req.Ready(ctx); err != nil {

@@ -1,6 +1,7 @@
 -- +goose Up
 -- The last look: once a line is free and right before a call is placed,
--- the pacer syncs its indexes and asks the gate again, at that instant. The
+-- the pacer asks the gate again, at that instant, with indexes that hold
+-- every change committed before the look. The
 -- attempt keeps when that was by the database's clock (looked_at), and
 -- the look itself (last_look: the dialer's instant, the decision, the
 -- change-log position the indexes had applied and the log's top then). A
