@@ -96,16 +96,16 @@ type lastLookRecord struct {
 // placed: when, by the database's clock (looked_at), and the look itself
 // (last_look, with whether the campaign was still running), and reports
 // whether the call may be placed: the look allowed it, no opt-out of the
-// number is still being recorded, and its campaign is still running. When it may not, the attempt ends as called off, and its
-// target moves on as the look decided: due again at a deferral's until,
-// due again at once when the gate failed closed on stale indexes
-// (index.stale, a state of heed rather than of the number) or the callee's
-// opt-out on another call was still being recorded (l.OptOutUnrecorded;
-// the next batch puts the target off until it is), done when denied; due
-// again, for when the campaign runs again, when it was paused or cancelled
-// meanwhile. All in one statement. An attempt no longer about
-// to be placed (status originating) gets no look: the error wraps
-// dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
+// number is still being recorded, and its campaign is still running. When
+// it may not, the attempt ends as called off, and its target moves on as
+// the look decided: due again at a deferral's until; due again at once
+// when the gate failed closed on stale indexes (index.stale, a state of
+// heed rather than of the number) or the callee's opt-out on another call
+// was still being recorded (l.OptOutUnrecorded; the next batch puts the
+// target off until it is); done when denied; due again, for when the
+// campaign runs again, when it was paused or cancelled meanwhile. All in
+// one statement. An attempt no longer about to be placed (status
+// originating) gets no look: the error wraps dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
 // recorded only when the change log held nothing beyond l.IndexSeq when
 // the statement began; otherwise nothing is recorded and the error wraps
 // dialer.ErrIndexBehind.

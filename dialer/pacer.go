@@ -704,13 +704,13 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 // batch decides a batch of targets at instant at, records each attempt
 // and places the allowed calls, and returns how many calls it placed and
 // whether the gate failed closed on stale indexes for any target. Targets
-// held back (heldBack) or failed closed (consent.Decision.FailedClosed: a
-// state of heed, not of the number; tried again after StaleWait) get no
-// attempt and
-// stay due. When
-// the Store is a SubjectLocker, it holds the targets' subjects locked from
-// before their history is read until every attempt is recorded and its
-// call placed (the call is in the history from its attempt's record on).
+// held back (heldBack), failed closed (consent.Decision.FailedClosed: a
+// state of heed, not of the number; tried again after StaleWait) or whose
+// number's opt-out is still being recorded get no attempt and stay due.
+// When the Store is a SubjectLocker, it holds the targets' subjects locked
+// from before their history is read until every attempt is recorded and
+// its call placed (the call is in the history from its attempt's record
+// on).
 func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (placed int, stale bool, err error) {
 	subjects := subjectsOf(targets)
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
