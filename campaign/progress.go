@@ -319,6 +319,49 @@ func RecordOptOut(ctx context.Context, db *pgxpool.Pool, p phone.Number, method,
 	return listed, nil
 }
 
+// RecoverOptOuts records the key-press opt-outs that calls kept in their
+// keys (the opt-out key among an attempt's dtmf) but that were never
+// recorded: the call could not record one (a long import held the audit
+// log's lock, say) and the process stopped before its background retries
+// did. It records one per number, as pressed during the first such
+// attempt, unless the number got an internal do-not-call entry at or after
+// that attempt (recorded since, or taken off since by staff on purpose).
+// heed serve runs it at start, before any campaign runs. It returns how
+// many it recorded.
+func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT DISTINCT ON (a.phone) a.id, a.phone FROM attempts a
+		 WHERE strpos(a.dtmf, $1) > 0 AND a.outcome <> $2
+		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND d.added_at >= a.created_at)
+		 ORDER BY a.phone, a.id`, dialer.OptOutKey, string(dialer.OutcomeOptedOut))
+	if err != nil {
+		return 0, fmt.Errorf("recover opt-outs: %w", err)
+	}
+	type lost struct {
+		id    int64
+		phone phone.Number
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lost, error) {
+		var (
+			l lost
+			p string
+		)
+		err := r.Scan(&l.id, &p)
+		l.phone = phone.Number(p)
+		return l, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover opt-outs: %w", err)
+	}
+	for i, l := range found {
+		source := fmt.Sprintf("pressed %s during attempt %d; recorded when heed started", dialer.OptOutKey, l.id)
+		if _, err := RecordOptOut(ctx, s.db, l.phone, "ivr", source, 0); err != nil {
+			return i, fmt.Errorf("recover opt-outs: attempt %d: %w", l.id, err)
+		}
+	}
+	return len(found), nil
+}
+
 // ErrNoRecording reports an attempt that has no stored recording.
 var ErrNoRecording = errors.New("this call has no recording")
 

@@ -876,7 +876,8 @@ const OptOutRetryWait = 30 * time.Second
 // recorded. Until then no batch of this pacer calls n (optOutUnrecorded):
 // a target with it is postponed by OptOutRetryWait, with no attempt.
 // A process that stops before it is recorded leaves the error in the log,
-// with the number, for staff to follow up.
+// with the number; the next heed serve records it at start from the keys
+// the call kept (campaign.Store.RecoverOptOuts).
 func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
 	p.mu.Lock()
 	if p.unrecorded == nil {

@@ -1,0 +1,48 @@
+package campaign
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A key-press opt-out a call kept in its keys but that was never recorded
+// is recorded at start; one recorded already, or recorded and then taken
+// off by staff, is not recorded again.
+func TestRecoverOptOuts(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550151\nBob,8605550152\nCy,8605550153\nDee,8605550154\n")
+	store := NewStore(w.s.db)
+	call := func(phone, dtmf, outcome string) int64 {
+		w.n++
+		return w.id(`
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, dtmf, ended_at)
+			SELECT $1, k.id, $6, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $4, $3, now()
+			  FROM contacts k WHERE k.list_id = $2 AND k.phone = $5 RETURNING id`, w.c.ID, w.listID, dtmf, outcome, phone, w.n)
+	}
+	ann := call("+18605550151", "19", "confirmed") // pressed 9 after 1; the opt-out was lost
+	call("+18605550151", "9", "no_response")       // and again on a later call
+	call("+18605550152", "9", "opted_out")         // recorded during the call
+	w.exec(`INSERT INTO dnc_internal (phone, method, source) VALUES ('+18605550152', 'ivr', 'pressed 9')`)
+	call("+18605550153", "9", "no_response") // recorded by the retries, then taken off by staff
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, removed_at) VALUES ('+18605550153', 'ivr', 'pressed 9', now())`)
+	call("+18605550154", "12*", "confirmed") // no opt-out
+
+	n, err := store.RecoverOptOuts(w.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	var phones []string
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array_agg(phone ORDER BY phone) FROM dnc_internal WHERE removed_at IS NULL`).Scan(&phones))
+	require.Equal(t, []string{"+18605550151", "+18605550152"}, phones)
+	var source string
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT source FROM dnc_internal WHERE phone = '+18605550151'`).Scan(&source))
+	require.Equal(t, fmt.Sprintf("pressed 9 during attempt %d; recorded when heed started", ann), source)
+	var revoked int
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM revocations WHERE phone = '+18605550151'`).Scan(&revoked))
+	require.Equal(t, 1, revoked, "every consent revoked, once")
+
+	n, err = store.RecoverOptOuts(w.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing left to recover")
+}
