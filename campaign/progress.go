@@ -324,15 +324,16 @@ func RecordOptOut(ctx context.Context, db *pgxpool.Pool, p phone.Number, method,
 // recorded: the call could not record one (a long import held the audit
 // log's lock, say) and the process stopped before its background retries
 // did. It records one per number, as pressed during the first such
-// attempt, unless the number got an internal do-not-call entry at or after
-// that attempt (recorded since, or taken off since by staff on purpose).
+// attempt, unless the number is on the internal do-not-call list or got an
+// entry at or after that attempt (recorded since, and perhaps taken off
+// since by staff on purpose).
 // heed serve runs it at start, before any campaign runs. It returns how
 // many it recorded.
 func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	rows, err := s.db.Query(ctx, `
 		SELECT DISTINCT ON (a.phone) a.id, a.phone FROM attempts a
 		 WHERE strpos(a.dtmf, $1) > 0 AND a.outcome <> $2
-		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND d.added_at >= a.created_at)
+		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND (d.added_at >= a.created_at OR d.removed_at IS NULL))
 		 ORDER BY a.phone, a.id`, dialer.OptOutKey, string(dialer.OutcomeOptedOut))
 	if err != nil {
 		return 0, fmt.Errorf("recover opt-outs: %w", err)

@@ -12,7 +12,7 @@ import (
 // off by staff, is not recorded again.
 func TestRecoverOptOuts(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Ann,8605550151\nBob,8605550152\nCy,8605550153\nDee,8605550154\n")
+	w := newReportWorld(t, "Ann,8605550151\nBob,8605550152\nCy,8605550153\nDee,8605550154\nEd,8605550155\n")
 	store := NewStore(w.s.db)
 	call := func(phone, dtmf, outcome string) int64 {
 		w.n++
@@ -28,13 +28,16 @@ func TestRecoverOptOuts(t *testing.T) {
 	call("+18605550153", "9", "no_response") // recorded by the retries, then taken off by staff
 	w.exec(`INSERT INTO dnc_internal (phone, method, source, removed_at) VALUES ('+18605550153', 'ivr', 'pressed 9', now())`)
 	call("+18605550154", "12*", "confirmed") // no opt-out
+	// Already on the list from before the call (placed by a defect).
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550155', 'staff', 'asked', now() - interval '1 day')`)
+	call("+18605550155", "9", "no_response")
 
 	n, err := store.RecoverOptOuts(w.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	var phones []string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array_agg(phone ORDER BY phone) FROM dnc_internal WHERE removed_at IS NULL`).Scan(&phones))
-	require.Equal(t, []string{"+18605550151", "+18605550152"}, phones)
+	require.Equal(t, []string{"+18605550151", "+18605550152", "+18605550155"}, phones)
 	var source string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT source FROM dnc_internal WHERE phone = '+18605550151'`).Scan(&source))
 	require.Equal(t, fmt.Sprintf("pressed 9 during attempt %d; recorded when heed started", ann), source)
