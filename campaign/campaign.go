@@ -1185,20 +1185,32 @@ type Attempt struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	// CalledOff says why the last look called the call off, for an
+	// attempt whose outcome is called_off (calledOffSQL); empty otherwise.
+	CalledOff string `json:"called_off,omitempty"`
 }
+
+// calledOffSQL is why the last look of attempt a called its call off, in a
+// few words ("deny dnc.internal", "opt-out being recorded", "campaign
+// stopped"), or ” for an attempt it did not call off.
+const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
+	WHEN a.last_look->'decision'->>'decision' <> 'allow' THEN concat_ws(' ', a.last_look->'decision'->>'decision',
+	     (SELECT string_agg(r, ' ') FROM jsonb_array_elements_text(a.last_look->'decision'->'reasons') r))
+	WHEN (a.last_look->>'opt_out_unrecorded')::boolean THEN 'opt-out being recorded'
+	ELSE 'campaign stopped' END`
 
 // attemptColumns are the columns of an Attempt, in the order of its
 // fields, from attempts a joined with its contact c.
 const attemptColumns = `a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
 	a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at`
+	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, ` + calledOffSQL
 
 // fields returns the destinations of attemptColumns in a, followed by
 // more.
 func (a *Attempt) fields(more ...any) []any {
 	return append([]any{&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
 		&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt}, more...)
+		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.CalledOff}, more...)
 }
 
 // Attempts lists a campaign's attempts, newest first, at most limit.
@@ -1244,7 +1256,8 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
 
 // csvHeader is the first line of an outcomes export.
 var csvHeader = []string{"attempt_id", "contact", "external_ref", "phone", "attempt_no", "decision", "until", "reasons", "pack",
-	"consent_id", "status", "outcome", "hangup_cause", "keys", "amd", "transfer_to", "recorded", "decided_at", "answered_at", "ended_at"}
+	"consent_id", "status", "outcome", "hangup_cause", "keys", "amd", "transfer_to", "recorded", "decided_at", "answered_at", "ended_at",
+	"called_off"}
 
 // ExportAttempts writes every attempt of a campaign, oldest first, as CSV.
 // Cells that a spreadsheet would read as a formula are quoted with a
@@ -1256,7 +1269,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 	rows, err := s.db.Query(ctx, `
 		SELECT a.id, c.name, c.external_ref, a.phone, a.attempt_no, a.decision, a.decided_until, array_to_string(a.reasons, ' '), a.pack,
 		       a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.amd, a.transfer_to, a.recording <> '',
-		       a.created_at, a.answered_at, a.ended_at
+		       a.created_at, a.answered_at, a.ended_at, `+calledOffSQL+`
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
 		 WHERE a.campaign_id = $1 ORDER BY a.id`, campaignID)
 	if err != nil {
@@ -1271,7 +1284,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 		var (
 			id                                                  int64
 			name, ref, ph, decision, reasons, pack, status, out string
-			dtmf, amd, transfer                                 string
+			dtmf, amd, transfer, calledOff                      string
 			recorded                                            bool
 			no                                                  int
 			until, answered, ended                              *time.Time
@@ -1280,7 +1293,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 			cause                                               *int
 		)
 		if err := rows.Scan(&id, &name, &ref, &ph, &no, &decision, &until, &reasons, &pack, &consentID, &status, &out, &cause, &dtmf,
-			&amd, &transfer, &recorded, &created, &answered, &ended); err != nil {
+			&amd, &transfer, &recorded, &created, &answered, &ended, &calledOff); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}
 		opt := func(p any) string {
@@ -1298,7 +1311,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 		}
 		rec := []string{strconv.FormatInt(id, 10), safeCell(name), safeCell(ref), ph, strconv.Itoa(no), decision, csvTime(until), reasons, pack,
 			opt(consentID), status, out, opt(cause), safeCell(dtmf), amd, safeCell(transfer), strconv.FormatBool(recorded),
-			csvTime(&created), csvTime(answered), csvTime(ended)}
+			csvTime(&created), csvTime(answered), csvTime(ended), calledOff}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}

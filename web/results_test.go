@@ -343,6 +343,11 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, "Asked again right before the call was placed, once a line was free: 2026-11-27 15:00:09 UTC (the dialer's clock: 2026-11-27 15:00:08 UTC), with the lists up to change 41 of heed's change log:")
 	require.Contains(t, body, `<b class="decision-deny">deny</b> <code>dnc.internal</code>.`)
 	require.Contains(t, body, "The call was called off: it was never placed.")
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
+	require.Contains(t, body, `called_off <span class="muted">(last look: deny dnc.internal)</span>`, "the attempts list says why")
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
+	require.Contains(t, body, ",deny dnc.internal\n", "and so does the export, in its last column")
+	require.Contains(t, body, ",ended_at,called_off\n")
 
 	for _, p := range []string{fmt.Sprintf("/campaigns/%d/attempts/%d", otherID, attemptID), fmt.Sprintf("/campaigns/%d/attempts/999999", campaignID),
 		fmt.Sprintf("/campaigns/%d/attempts/x", campaignID)} {
