@@ -1192,7 +1192,7 @@ type Attempt struct {
 
 // calledOffSQL is why the last look of attempt a called its call off, in a
 // few words ("deny dnc.internal", "opt-out being recorded", "campaign
-// stopped"), or ” for an attempt it did not call off.
+// stopped"), or empty for an attempt it did not call off.
 const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
 	WHEN a.last_look->'decision'->>'decision' <> 'allow' THEN concat_ws(' ', a.last_look->'decision'->>'decision',
 	     (SELECT string_agg(r, ' ') FROM jsonb_array_elements_text(a.last_look->'decision'->'reasons') r))
