@@ -87,9 +87,6 @@ type RecordLook struct {
 	// Stopped says the campaign had been paused or cancelled by the look,
 	// which called the call off.
 	Stopped bool `json:"campaign_stopped,omitempty"`
-	// OptOutUnrecorded says the callee's key-press opt-out on another call
-	// was still being recorded at the look, which called the call off.
-	OptOutUnrecorded bool `json:"opt_out_unrecorded,omitempty"`
 }
 
 // RecordConsent is a consent record as an attempt's record shows it.
@@ -208,7 +205,7 @@ func (s *Service) AttemptRecord(ctx context.Context, campaignID, attemptID int64
 			return AttemptRecord{}, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
 		}
 		r.LastLook = &RecordLook{LookedAt: *lookedAt, At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq, IndexTop: l.IndexTop,
-			Stopped: l.CampaignRunning != nil && !*l.CampaignRunning, OptOutUnrecorded: l.OptOutUnrecorded}
+			Stopped: l.CampaignRunning != nil && !*l.CampaignRunning}
 	}
 	if in.HistoryOf != nil {
 		r.HistoryPerson, r.HistoryNumbers = in.HistoryOf.Person, in.HistoryOf.Numbers

@@ -1191,12 +1191,11 @@ type Attempt struct {
 }
 
 // calledOffSQL is why the last look of attempt a called its call off, in a
-// few words ("deny dnc.internal", "opt-out being recorded", "campaign
-// stopped"), or empty for an attempt it did not call off.
+// few words ("deny dnc.internal", "campaign stopped"), or empty for an
+// attempt it did not call off.
 const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
 	WHEN a.last_look->'decision'->>'decision' <> 'allow' THEN concat_ws(' ', a.last_look->'decision'->>'decision',
 	     (SELECT string_agg(r, ' ') FROM jsonb_array_elements_text(a.last_look->'decision'->'reasons') r))
-	WHEN (a.last_look->>'opt_out_unrecorded')::boolean THEN 'opt-out being recorded'
 	ELSE 'campaign stopped' END`
 
 // attemptColumns are the columns of an Attempt, in the order of its

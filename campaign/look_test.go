@@ -17,7 +17,7 @@ import (
 // not recorded.
 func TestStoreLook(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Ann,8605550141\nBob,8605550142\nCy,8605550143\nDee,8605550144\nEve,8605550145\nFay,8605550146\n")
+	w := newReportWorld(t, "Ann,8605550141\nBob,8605550142\nCy,8605550143\nDee,8605550144\nFay,8605550146\n")
 	w.exec(`UPDATE campaigns SET status = 'running' WHERE id = $1`, w.c.ID)
 	store := NewStore(w.s.db)
 	at := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
@@ -60,7 +60,6 @@ func TestStoreLook(t *testing.T) {
 			false, "called_off", "pending"},
 		{"stale", "+18605550144", dialer.LastLook{At: at, Decision: consent.Decision{Verdict: consent.Deny, Reasons: []consent.Reason{consent.ReasonIndexStale}}},
 			false, "called_off", "pending"},
-		{"opt-out being recorded", "+18605550145", dialer.LastLook{At: at, Decision: allow, OptOutUnrecorded: true}, false, "called_off", "pending"},
 	}
 	for _, c := range cases {
 		id := attempt(c.phone)
@@ -71,7 +70,6 @@ func TestStoreLook(t *testing.T) {
 		require.Equal(t, c.outcome, r.outcome, c.name)
 		require.Equal(t, c.state, r.target, c.name)
 		require.Equal(t, c.look.Decision.Verdict, r.look.Decision.Verdict, c.name)
-		require.Equal(t, c.look.OptOutUnrecorded, r.look.OptOutUnrecorded, c.name)
 		require.Equal(t, top, r.look.IndexTop, c.name)
 		if c.look.Decision.Verdict == consent.Defer {
 			require.True(t, r.next.Equal(until), "%s: due again at %s", c.name, r.next)

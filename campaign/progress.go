@@ -87,39 +87,34 @@ type lastLookRecord struct {
 	// look, which Look's statement adds: a call of a campaign paused or
 	// cancelled while it waited for its line is called off.
 	CampaignRunning *bool `json:"campaign_running,omitempty"`
-	// OptOutUnrecorded is dialer.LastLook's: the callee's key-press
-	// opt-out on another call was still being recorded.
-	OptOutUnrecorded bool `json:"opt_out_unrecorded,omitempty"`
 }
 
 // Look records the last look at an attempt's call, right before it is
 // placed: when, by the database's clock (looked_at), and the look itself
 // (last_look, with whether the campaign was still running), and reports
-// whether the call may be placed: the look allowed it, no opt-out of the
-// number is still being recorded, and its campaign is still running. When
-// it may not, the attempt ends as called off, and its target moves on as
-// the look decided: due again at a deferral's until; due again at once
-// when the gate failed closed on stale indexes (index.stale, a state of
-// heed rather than of the number) or the callee's opt-out on another call
-// was still being recorded (l.OptOutUnrecorded; the next batch puts the
-// target off until it is); done when denied; due again, for when the
-// campaign runs again, when it was paused or cancelled meanwhile. All in
+// whether the call may be placed: the look allowed it and its campaign is
+// still running. When it may not, the attempt ends as called off, and its
+// target moves on as the look decided: due again at a deferral's until;
+// due again at once when the gate failed closed on stale indexes
+// (index.stale, a state of heed rather than of the number); done when
+// denied; due again, for when the campaign runs again, when it was paused
+// or cancelled meanwhile. All in
 // one statement. An attempt no longer about to be placed (status
 // originating) gets no look: the error wraps dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
 // recorded only when the change log held nothing beyond l.IndexSeq when
 // the statement began; otherwise nothing is recorded and the error wraps
 // dialer.ErrIndexBehind.
 func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (bool, error) {
-	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq, OptOutUnrecorded: l.OptOutUnrecorded})
+	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq})
 	if err != nil {
 		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, err)
 	}
-	allowed := l.Decision.Allowed() && !l.OptOutUnrecorded
+	allowed := l.Decision.Allowed()
 	state, next := "done", (*time.Time)(nil)
 	switch {
 	case l.Decision.Verdict == consent.Defer:
 		state, next = "pending", &l.Decision.Until
-	case l.Decision.FailedClosed(), l.Decision.Allowed(): // allowed: an opt-out still being recorded
+	case l.Decision.FailedClosed():
 		state = "pending"
 	}
 	var placed *bool
@@ -151,16 +146,6 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 		return false, fmt.Errorf("attempt %d: last look: %w", attemptID, dialer.ErrIndexBehind)
 	}
 	return *placed, nil
-}
-
-// Postpone moves a pending target's next attempt to until, when it was due
-// sooner, without an attempt (dialer.Store).
-func (s *Store) Postpone(ctx context.Context, campaignID, contactID int64, until time.Time) error {
-	if _, err := s.db.Exec(ctx, `UPDATE campaign_targets SET next_attempt_at = greatest(next_attempt_at, $3)
-		WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending'`, campaignID, contactID, until); err != nil {
-		return fmt.Errorf("postpone contact %d of campaign %d: %w", contactID, campaignID, err)
-	}
-	return nil
 }
 
 // OriginateFailed records that Asterisk refused to place the call.

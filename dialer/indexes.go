@@ -14,6 +14,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // DefaultFreshness is how long an index may go without confirming that it
@@ -58,6 +59,71 @@ type Indexes struct {
 	// and held changing), and counts each install: ListVersions compares
 	// it before and after the decisions it names copies for.
 	installs atomic.Uint64
+	// optOuts counts, by number, the opt-outs held as internal entries
+	// until they are recorded (HoldOptOut), under optOutsMu; heldOptOuts
+	// is how many numbers it holds, read without the lock, so that the gate
+	// looks further only when there are some.
+	optOutsMu   sync.Mutex
+	optOuts     map[uint64]int
+	heldOptOuts atomic.Int32
+}
+
+// HoldOptOut makes the gate count n as on the internal do-not-call list,
+// whatever the indexes hold, until release is called: for an opt-out heard
+// but not yet recorded (a key press whose recording the pacer retries).
+// Every decision of this process then refuses n as the internal list
+// does. release is idempotent; call it once the opt-out is recorded and
+// the indexes have synced it.
+func (ix *Indexes) HoldOptOut(n phone.Number) (release func()) {
+	v, err := n.NANP()
+	if err != nil {
+		return func() {} // the gate refuses a number it cannot place anyway
+	}
+	ix.optOutsMu.Lock()
+	if ix.optOuts == nil {
+		ix.optOuts = map[uint64]int{}
+	}
+	if ix.optOuts[v]++; ix.optOuts[v] == 1 {
+		ix.heldOptOuts.Add(1)
+	}
+	ix.optOutsMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ix.optOutsMu.Lock()
+			defer ix.optOutsMu.Unlock()
+			if ix.optOuts[v]--; ix.optOuts[v] <= 0 {
+				delete(ix.optOuts, v)
+				ix.heldOptOuts.Add(-1)
+			}
+		})
+	}
+}
+
+// holdsOptOut reports whether HoldOptOut holds the number n. With none
+// held it costs one atomic load.
+func (ix *Indexes) holdsOptOut(n uint64) bool {
+	if ix.heldOptOuts.Load() == 0 {
+		return false
+	}
+	ix.optOutsMu.Lock()
+	defer ix.optOutsMu.Unlock()
+	return ix.optOuts[n] > 0
+}
+
+// markHeldOptOuts adds the internal list to hits[i] for each number ns[i]
+// held by HoldOptOut. With none held it costs one atomic load.
+func (ix *Indexes) markHeldOptOuts(ns []uint64, hits []dnc.Hits) {
+	if ix.heldOptOuts.Load() == 0 {
+		return
+	}
+	ix.optOutsMu.Lock()
+	defer ix.optOutsMu.Unlock()
+	for i, n := range ns {
+		if ix.optOuts[n] > 0 {
+			hits[i] |= 1 << dnc.Internal
+		}
+	}
 }
 
 // heldCopies are the registry list copies the indexes hold: by list, and

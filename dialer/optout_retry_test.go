@@ -56,10 +56,10 @@ func (l *pressingLines) Place(ctx context.Context, req dialer.CallRequest, repor
 
 // TestPacerKeepsRecordingAnOptOut: a key-press opt-out that cannot be
 // recorded during its call is not dropped. The caller hears that it could
-// not be recorded, heed keeps trying in the background, and meanwhile no
-// batch calls the number: another campaign's contact with it waits, with
-// no attempt and out of the way of the campaign's other contact (one line),
-// and is denied once the opt-out is recorded.
+// not be recorded, heed keeps trying in the background, and meanwhile the
+// gate refuses the number as on the internal list: another campaign's
+// contact with it is denied (dnc.internal) before any record of the
+// opt-out exists, and that campaign's other contact is called (one line).
 func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 	t.Parallel()
 	w := newPersonWorld(t)
@@ -92,15 +92,21 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 	require.Empty(t, lines.responses[0].Outcome, "the caller hears that it could not be recorded")
 	require.NotEmpty(t, lines.responses[0].Media)
 
-	// The other campaign's contact with x waits while the opt-out is
-	// unrecorded, and its other contact is called meanwhile.
-	err := p.Run(ctx, camp2, 1)
-	require.ErrorAs(t, err, &sn, "x waits: %v", err)
-	require.True(t, sn.Until.Equal(w.at.Add(dialer.OptOutRetryWait)), "postponed: %s", sn.Until)
-	require.Equal(t, []phone.Number{x, y}, lines.placed)
-	var attempts []string
-	require.NoError(t, w.db.QueryRow(ctx, `SELECT coalesce(array_agg(phone), '{}') FROM attempts WHERE campaign_id = $1`, camp2).Scan(&attempts))
-	require.Equal(t, []string{string(y)}, attempts, "no attempt for x while its opt-out is being recorded")
+	// The other campaign's contact with x is refused while the opt-out is
+	// unrecorded, and its other contact is called.
+	if err := p.Run(ctx, camp2, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Equal(t, []phone.Number{x, y}, lines.placed, "x is not called again")
+	var decision string
+	var reasons []string
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT decision, reasons FROM attempts WHERE campaign_id = $1 AND phone = $2`, camp2, x).Scan(&decision, &reasons))
+	require.Equal(t, "deny", decision)
+	require.Contains(t, reasons, "dnc.internal")
+	require.NotContains(t, reasons, "consent.revoked", "refused before any record of the opt-out exists")
+	var recorded int
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1`, x).Scan(&recorded))
+	require.Zero(t, recorded)
 	require.Eventually(t, func() bool {
 		store.mu.Lock()
 		defer store.mu.Unlock()
@@ -113,15 +119,4 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 		require.NoError(t, w.db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1 AND method = 'ivr'`, x).Scan(&n))
 		return n == 1
 	}, 10*time.Second, 50*time.Millisecond, "the opt-out is recorded in the background")
-	later := w.at.Add(dialer.OptOutRetryWait)
-	p.Now = func() time.Time { return later }
-	if err := p.Run(ctx, camp2, 1); err != nil {
-		require.ErrorAs(t, err, &sn)
-	}
-	var decision string
-	var reasons []string
-	require.NoError(t, w.db.QueryRow(ctx, `SELECT decision, reasons FROM attempts WHERE campaign_id = $1 AND phone = $2`, camp2, x).Scan(&decision, &reasons))
-	require.Equal(t, "deny", decision)
-	require.Contains(t, reasons, "dnc.internal")
-	require.Equal(t, []phone.Number{x, y}, lines.placed, "x is not called again")
 }

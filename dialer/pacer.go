@@ -175,11 +175,6 @@ type Store interface {
 	// change log held changes beyond l.IndexSeq, is not recorded: the error
 	// wraps ErrIndexBehind.
 	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
-	// Postpone moves a pending target's next attempt to until, if it was
-	// due sooner, without recording an attempt: the pacing loop does so for
-	// a target it cannot decide for now (its number's key-press opt-out is
-	// still being recorded), so that the other due targets go first.
-	Postpone(ctx context.Context, campaignID, contactID int64, until time.Time) error
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
 	// RecordOptOut records, at once and in one transaction, that the callee
@@ -230,11 +225,14 @@ type LastLook struct {
 	// committed before the look was then in what the gate read. Otherwise
 	// Look records nothing and returns an error wrapping ErrIndexBehind.
 	Exact bool
-	// OptOutUnrecorded says the callee pressed the opt-out key on another
-	// call and heed is still recording it (Pacer.keepRecordingOptOut): the
-	// call is called off whatever the gate decided, and its target stays
-	// due.
-	OptOutUnrecorded bool
+}
+
+// OptOutHolder is implemented by a gate that can refuse a number as on the
+// internal do-not-call list before its opt-out is recorded: the pacer holds
+// a key-press opt-out it is still recording (PolicyGate.HoldOptOut).
+type OptOutHolder interface {
+	// HoldOptOut refuses n until release is called.
+	HoldOptOut(n phone.Number) (release func())
 }
 
 // Snooze is returned by Pacer.Run when the campaign has targets left but
@@ -274,9 +272,6 @@ type Pacer struct {
 
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
-	// unrecorded counts, by number, the key-press opt-outs not yet recorded
-	// (keepRecordingOptOut): no batch calls those numbers meanwhile.
-	unrecorded map[phone.Number]int
 }
 
 // ReassignedSource looks up the Reassigned Numbers Database's answers;
@@ -704,9 +699,9 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 // batch decides a batch of targets at instant at, records each attempt
 // and places the allowed calls, and returns how many calls it placed and
 // whether the gate failed closed on stale indexes for any target. Targets
-// held back (heldBack), failed closed (consent.Decision.FailedClosed: a
-// state of heed, not of the number; tried again after StaleWait) or whose
-// number's opt-out is still being recorded get no attempt and stay due.
+// held back (heldBack) or failed closed (consent.Decision.FailedClosed: a
+// state of heed, not of the number; tried again after StaleWait) get no
+// attempt and stay due.
 // When the Store is a SubjectLocker, it holds the targets' subjects locked
 // from before their history is read until every attempt is recorded and
 // its call placed (the call is in the history from its attempt's record
@@ -733,14 +728,6 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 		}
 		if decisions[i].FailedClosed() {
 			waiting++
-			continue
-		}
-		if p.optOutUnrecorded(t.Phone) {
-			// No attempt, and out of the way of the other due contacts.
-			if err := p.Store.Postpone(ctx, t.CampaignID, t.ContactID, at.Add(OptOutRetryWait)); err != nil {
-				return placed, waiting > 0, fmt.Errorf("pacer: postpone a contact whose opt-out is being recorded: %w", err)
-			}
-			p.Log.Warn("pacer: contact waits: its number pressed the opt-out key and heed is still recording it", "campaign", t.CampaignID, "contact", t.ContactID)
 			continue
 		}
 		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
@@ -822,7 +809,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := p.Store.RecordOptOut(rctx, id, t.Phone); err != nil {
-				p.Log.Error("pacer: could not record an opt-out during the call; heed keeps trying, and no batch calls the number meanwhile",
+				p.Log.Error("pacer: could not record an opt-out during the call; heed keeps trying, and refuses the number meanwhile",
 					"attempt", id, "phone", t.Phone, "err", err)
 				p.keepRecordingOptOut(id, t.Phone)
 				return KeyResponse{Media: msg.optOutErr}
@@ -873,48 +860,34 @@ const OptOutRetryWait = 30 * time.Second
 // that could not be recorded during its call (a long import held the
 // audit log's lock, say): it tries again after a second, then waiting
 // twice as long each time, up to OptOutRetryWait, until the opt-out is
-// recorded. Until then no batch of this pacer calls n (optOutUnrecorded):
-// a target with it is postponed by OptOutRetryWait, with no attempt.
-// A process that stops before it is recorded leaves the error in the log,
-// with the number; the next heed serve records it at start from the keys
-// the call kept (campaign.Store.RecoverOptOuts).
+// recorded. Until then the gate, when it can (OptOutHolder), refuses n as
+// on the internal list, in every decision of this process, the last look
+// included. A process that stops before it is recorded leaves the error in
+// the log, with the number; the next heed serve records it at start from
+// the keys the call kept (campaign.Store.RecoverOptOuts).
 func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
-	p.mu.Lock()
-	if p.unrecorded == nil {
-		p.unrecorded = map[phone.Number]int{}
+	release := func() {}
+	if h, ok := p.Gate.(OptOutHolder); ok {
+		release = h.HoldOptOut(n)
 	}
-	p.unrecorded[n]++
-	p.mu.Unlock()
 	go func() {
-		defer func() {
-			p.mu.Lock()
-			if p.unrecorded[n]--; p.unrecorded[n] <= 0 {
-				delete(p.unrecorded, n)
-			}
-			p.mu.Unlock()
-		}()
+		defer release()
 		wait := time.Second
 		for tries := 2; ; tries++ {
 			time.Sleep(wait)
 			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
 			err := p.Store.RecordOptOut(ctx, attemptID, n)
-			cancel()
 			if err == nil {
+				p.syncGate(ctx) // the entry in the indexes before the hold goes
+				cancel()
 				p.Log.Info("pacer: opt-out recorded after the call", "attempt", attemptID, "tries", tries)
 				return
 			}
+			cancel()
 			p.Log.Error("pacer: still could not record an opt-out; trying again", "attempt", attemptID, "phone", n, "tries", tries, "err", err)
 			wait = min(2*wait, OptOutRetryWait)
 		}
 	}()
-}
-
-// optOutUnrecorded reports whether a key-press opt-out of n is still being
-// recorded (keepRecordingOptOut).
-func (p *Pacer) optOutUnrecorded(n phone.Number) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.unrecorded[n] > 0
 }
 
 // lastLookTries is how many exact last looks (LastLook.Exact) the pacer
@@ -944,9 +917,9 @@ func (p *Pacer) syncGate(ctx context.Context) {
 // that does not say is synced before the look; one that failed closed on
 // stale indexes is synced and asked again once. It records the look
 // (Store.Look) and returns an error wrapping ErrCalledOff when the gate no
-// longer allows the call, the callee's opt-out on another call is still
-// being recorded, or the campaign is no longer running; or the error that
-// kept the look from being recorded: either way the call is not placed.
+// longer allows the call or the campaign is no longer running, or the
+// error that kept the look from being recorded: either way the call is not
+// placed.
 func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) error {
 	synced := false
 	resync := func() {
@@ -971,8 +944,7 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 			continue
 		}
 		exact := positioned && try <= lastLookTries
-		unrecorded := p.optOutUnrecorded(req.Phone)
-		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact, OptOutUnrecorded: unrecorded})
+		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact})
 		if exact && errors.Is(err, ErrIndexBehind) {
 			resync()
 			continue
@@ -983,8 +955,6 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 		switch {
 		case !d.Allowed():
 			return fmt.Errorf("%w: %s %s", ErrCalledOff, d.Verdict, d.Reasons)
-		case unrecorded:
-			return fmt.Errorf("%w: the callee's opt-out on another call is still being recorded", ErrCalledOff)
 		case !placed:
 			return fmt.Errorf("%w: the campaign is no longer running", ErrCalledOff)
 		}

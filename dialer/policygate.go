@@ -64,6 +64,10 @@ func (g *PolicyGate) Reads(p consent.Purpose, m consent.Method, l consent.LineTy
 // applied.
 func (g *PolicyGate) IndexSeq() int64 { return g.Indexes.Seq() }
 
+// HoldOptOut makes the gate refuse n as on the internal list until release
+// (Indexes.HoldOptOut).
+func (g *PolicyGate) HoldOptOut(n phone.Number) (release func()) { return g.Indexes.HoldOptOut(n) }
+
 // ListVersions returns the versions of the registry list copies the
 // gate's indexes hold (Indexes.ListVersions).
 func (g *PolicyGate) ListVersions() (map[string]uint64, func() bool) { return g.Indexes.ListVersions() }
@@ -131,6 +135,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				lists |= eb.DNCListsKey(keys[i])
 			}
 			view.LookupBatchIn(ns[:k], dncLists(lists), hits[:k])
+			g.Indexes.markHeldOptOuts(ns[:k], hits[:k])
 			// A number whose decision cannot depend on its consent is not
 			// looked up (the engine ignores the empty consent it gets).
 			for i := range batch {
@@ -232,6 +237,9 @@ func (g *PolicyGate) Facts(req *Request) consent.Facts {
 	view := g.Indexes.DNC.View()
 	if n, err := req.Phone.NANP(); err == nil {
 		f.DNC = DNCHits(view.Lookup(n))
+		if g.Indexes.holdsOptOut(n) {
+			f.DNC |= consent.DNCInternal
+		}
 		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
 	}
 	if m, _, ok := view.List(dnc.National); ok {

@@ -271,3 +271,39 @@ func TestCheckBatchAllocatesNothing(t *testing.T) { //nolint:paralleltest // All
 	g.CheckBatch(t.Context(), w.reqs, out) // interns the reason lists
 	require.Zero(t, testing.AllocsPerRun(20, func() { g.CheckBatch(t.Context(), w.reqs, out) }))
 }
+
+// TestGateHoldsOptOuts: a number held by HoldOptOut (a key-press opt-out
+// still being recorded) is refused as on the internal list, by the single
+// and the batch gate alike, and only until it is released.
+func TestGateHoldsOptOuts(t *testing.T) {
+	t.Parallel()
+	w := newBatchWorld(t, 5, true)
+	g := w.gate(0)
+	before := requireBatchEqual(t, g, w.reqs)
+	var held phone.Number
+	for i, d := range before {
+		if d.Allowed() {
+			held = w.reqs[i].Phone
+			break
+		}
+	}
+	require.NotEmpty(t, held, "an allowed request to hold")
+	release := g.HoldOptOut(held)
+	again := g.HoldOptOut(held) // held twice, released once: still held
+	during := requireBatchEqual(t, g, w.reqs)
+	release()
+	release() // idempotent
+	still := requireBatchEqual(t, g, w.reqs)
+	again()
+	after := requireBatchEqual(t, g, w.reqs)
+	for i, r := range w.reqs {
+		if r.Phone != held {
+			require.Equal(t, before[i], during[i], "request %d: other numbers as before", i)
+			continue
+		}
+		require.Equal(t, consent.Deny, during[i].Verdict, "request %d", i)
+		require.Contains(t, during[i].Reasons, consent.ReasonDNCInternal)
+		require.Equal(t, during[i], still[i], "request %d: held once more", i)
+		require.Equal(t, before[i], after[i], "request %d: released", i)
+	}
+}
