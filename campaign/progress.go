@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
@@ -98,12 +97,13 @@ type lastLookRecord struct {
 // due again at once when the gate failed closed on stale indexes
 // (index.stale, a state of heed rather than of the number); done when
 // denied; due again, for when the campaign runs again, when it was paused
-// or cancelled meanwhile. All in
-// one statement. An attempt no longer about to be placed (status
-// originating) gets no look: the error wraps dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
-// recorded only when the change log held nothing beyond l.IndexSeq when
-// the statement began; otherwise nothing is recorded and the error wraps
-// dialer.ErrIndexBehind.
+// or cancelled meanwhile. All in one statement. An attempt no longer
+// about to be placed (status originating) gets no look: the error wraps
+// dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
+// recorded only when, as the statement began, the change log held nothing
+// beyond l.IndexSeq and no opt-out of the number was taken but not yet
+// recorded (the gate refuses a number with one it knows of); otherwise
+// nothing is recorded and the error wraps dialer.ErrIndexBehind.
 func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (bool, error) {
 	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq})
 	if err != nil {
@@ -121,7 +121,8 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 	err = s.db.QueryRow(ctx, `
 		WITH k AS (
 			SELECT x.id, EXISTS (SELECT 1 FROM campaigns c WHERE c.id = x.campaign_id AND c.status = 'running') AS running,
-			       (SELECT coalesce(max(seq), 0) FROM index_changes) AS top
+			       (SELECT coalesce(max(seq), 0) FROM index_changes) AS top,
+			       EXISTS (SELECT 1 FROM optout_requests o WHERE o.phone = x.phone AND o.recorded_at IS NULL) AS pending
 			  FROM attempts x WHERE x.id = $1 AND x.status = 'originating'),
 		a AS (
 			UPDATE attempts x SET looked_at = clock_timestamp(),
@@ -129,7 +130,7 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 			       status = CASE WHEN $3 AND k.running THEN x.status ELSE 'ended' END,
 			       outcome = CASE WHEN $3 AND k.running THEN x.outcome ELSE '`+string(dialer.OutcomeCalledOff)+`' END,
 			       ended_at = CASE WHEN $3 AND k.running THEN x.ended_at ELSE clock_timestamp() END
-			  FROM k WHERE x.id = k.id AND x.status = 'originating' AND (NOT $6 OR NOT $3 OR k.top <= $7)
+			  FROM k WHERE x.id = k.id AND x.status = 'originating' AND (NOT $6 OR NOT $3 OR (k.top <= $7 AND NOT k.pending))
 			RETURNING x.campaign_id, x.contact_id, $3 AND k.running AS placed, k.running),
 		t AS (
 			UPDATE campaign_targets t SET state = CASE WHEN a.running THEN $4 ELSE 'pending' END,
@@ -270,83 +271,6 @@ var reachedOutcomes = func() []string {
 	}
 	return out
 }()
-
-// RecordOptOut records a key-press opt-out at once, in one transaction: a
-// revocation of every consent for the number and an internal do-not-call
-// entry (unless one is already there). Both name the attempt.
-func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error {
-	source := fmt.Sprintf("pressed %s during attempt %d", dialer.OptOutKey, attemptID)
-	if _, err := RecordOptOut(ctx, s.db, p, "ivr", source, 0); err != nil {
-		return fmt.Errorf("record opt-out of attempt %d: %w", attemptID, err)
-	}
-	return nil
-}
-
-// RecordOptOut records that a person asked for no more calls to p, in one
-// transaction, so that it holds whole or not at all: a revocation of every
-// consent for the number, and an internal do-not-call entry unless one is
-// already there, which it reports as listed. method is how the request
-// came (ivr, web, staff, ...); by is the user who recorded it, or 0.
-func RecordOptOut(ctx context.Context, db *pgxpool.Pool, p phone.Number, method, source string, by int64) (listed bool, err error) {
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source, recorded_by) VALUES ($1, clock_timestamp(), $2, $3, NULLIF($4::bigint, 0))`,
-			p.String(), method, source, by); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_by)
-			SELECT $1, $2, $3, NULLIF($4::bigint, 0) WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p.String(), method, source, by)
-		listed = err == nil && tag.RowsAffected() == 0
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("record opt-out of %s: %w", p, err)
-	}
-	return listed, nil
-}
-
-// RecoverOptOuts records the key-press opt-outs that calls kept in their
-// keys (the opt-out key among an attempt's dtmf) but that were never
-// recorded: the call could not record one (a long import held the audit
-// log's lock, say) and the process stopped before its background retries
-// did. It records one per number, as pressed during the first such
-// attempt, unless the number is on the internal do-not-call list or got an
-// entry at or after that attempt (recorded since, and perhaps taken off
-// since by staff on purpose).
-// heed serve runs it at start, before any campaign runs. It returns how
-// many it recorded.
-func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
-	rows, err := s.db.Query(ctx, `
-		SELECT DISTINCT ON (a.phone) a.id, a.phone FROM attempts a
-		 WHERE strpos(a.dtmf, $1) > 0 AND a.outcome <> $2
-		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND (d.added_at >= a.created_at OR d.removed_at IS NULL))
-		 ORDER BY a.phone, a.id`, dialer.OptOutKey, string(dialer.OutcomeOptedOut))
-	if err != nil {
-		return 0, fmt.Errorf("recover opt-outs: %w", err)
-	}
-	type lost struct {
-		id    int64
-		phone phone.Number
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lost, error) {
-		var (
-			l lost
-			p string
-		)
-		err := r.Scan(&l.id, &p)
-		l.phone = phone.Number(p)
-		return l, err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("recover opt-outs: %w", err)
-	}
-	for i, l := range found {
-		source := fmt.Sprintf("pressed %s during attempt %d; recorded when heed started", dialer.OptOutKey, l.id)
-		if _, err := RecordOptOut(ctx, s.db, l.phone, "ivr", source, 0); err != nil {
-			return i, fmt.Errorf("recover opt-outs: attempt %d: %w", l.id, err)
-		}
-	}
-	return len(found), nil
-}
 
 // ErrNoRecording reports an attempt that has no stored recording.
 var ErrNoRecording = errors.New("this call has no recording")

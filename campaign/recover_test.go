@@ -7,20 +7,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A key-press opt-out a call kept in its keys but that was never recorded
-// is recorded at start; one recorded already, or recorded and then taken
-// off by staff, is not recorded again.
+// A key-press opt-out a call kept in its keys but that was never taken is
+// taken and recorded at start; one recorded already, or recorded and then
+// taken off by staff, or taken and waiting to be recorded, is not taken
+// again.
 func TestRecoverOptOuts(t *testing.T) {
 	t.Parallel()
 	w := newReportWorld(t, "Ann,8605550151\nBob,8605550152\nCy,8605550153\nDee,8605550154\nEd,8605550155\n")
 	store := NewStore(w.s.db)
-	call := func(phone, dtmf, outcome string) int64 {
-		w.n++
-		return w.id(`
-			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, dtmf, ended_at)
-			SELECT $1, k.id, $6, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $4, $3, now()
-			  FROM contacts k WHERE k.list_id = $2 AND k.phone = $5 RETURNING id`, w.c.ID, w.listID, dtmf, outcome, phone, w.n)
-	}
+	call := w.endedCall
 	ann := call("+18605550151", "19", "confirmed") // pressed 9 after 1; the opt-out was lost
 	call("+18605550151", "9", "no_response")       // and again on a later call
 	call("+18605550152", "9", "opted_out")         // recorded during the call
@@ -31,6 +26,10 @@ func TestRecoverOptOuts(t *testing.T) {
 	// Already on the list from before the call (placed by a defect).
 	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550155', 'staff', 'asked', now() - interval '1 day')`)
 	call("+18605550155", "9", "no_response")
+	// Taken during the call, its records waiting for the database.
+	w.exec(`INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'Fay', '+18605550156')`, w.listID)
+	fay := call("+18605550156", "9", "opted_out")
+	w.exec(`INSERT INTO optout_requests (phone, method, source, attempt_id) VALUES ('+18605550156', 'ivr', 'pressed 9', $1)`, fay)
 
 	n, err := store.RecoverOptOuts(w.ctx)
 	require.NoError(t, err)
@@ -40,12 +39,26 @@ func TestRecoverOptOuts(t *testing.T) {
 	require.Equal(t, []string{"+18605550151", "+18605550152", "+18605550155"}, phones)
 	var source string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT source FROM dnc_internal WHERE phone = '+18605550151'`).Scan(&source))
-	require.Equal(t, fmt.Sprintf("pressed 9 during attempt %d; recorded when heed started", ann), source)
+	require.Equal(t, fmt.Sprintf("pressed 9 during attempt %d; taken when heed started", ann), source)
 	var revoked int
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM revocations WHERE phone = '+18605550151'`).Scan(&revoked))
 	require.Equal(t, 1, revoked, "every consent revoked, once")
+	var taken int
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE attempt_id = $1 AND recorded_at IS NOT NULL`, ann).Scan(&taken))
+	require.Equal(t, 1, taken, "taken as pressed during the first call, and recorded")
 
 	n, err = store.RecoverOptOuts(w.ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing left to recover")
+}
+
+// endedCall records an ended, allowed call to phone (a contact of the
+// world's list) with the keys dtmf and the outcome.
+func (w *reportWorld) endedCall(phone, dtmf, outcome string) int64 {
+	w.t.Helper()
+	w.n++
+	return w.id(`
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, dtmf, ended_at)
+		SELECT $1, k.id, $6, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $4, $3, now()
+		  FROM contacts k WHERE k.list_id = $2 AND k.phone = $5 RETURNING id`, w.c.ID, w.listID, dtmf, outcome, phone, w.n)
 }

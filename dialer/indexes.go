@@ -60,17 +60,45 @@ type Indexes struct {
 	// it before and after the decisions it names copies for.
 	installs atomic.Uint64
 	// optOuts counts, by number, the opt-outs held as internal entries
-	// until they are recorded (HoldOptOut), under optOutsMu; heldOptOuts
-	// is how many numbers it holds, read without the lock, so that the gate
-	// looks further only when there are some.
+	// until they are taken (HoldOptOut), and pending holds the numbers of
+	// the opt-outs taken but not yet recorded that the last sync found
+	// (optout_requests), both under optOutsMu; heldOptOuts is how many
+	// numbers the two hold, read without the lock, so that the gate looks
+	// further only when there are some.
 	optOutsMu   sync.Mutex
 	optOuts     map[uint64]int
+	pending     map[uint64]bool
 	heldOptOuts atomic.Int32
+}
+
+// pendingOptOuts is the query of the numbers of the opt-outs taken but not
+// yet recorded, as one text[].
+const pendingOptOuts = `SELECT coalesce(array_agg(phone), '{}') FROM optout_requests WHERE recorded_at IS NULL`
+
+// setPending makes the gate count the numbers in phones (E.164) as on the
+// internal do-not-call list, in place of those of the previous call: the
+// opt-outs taken but not yet recorded. A number heed cannot read is left
+// out (the gate refuses such a number anyway).
+func (ix *Indexes) setPending(phones []string) {
+	var pending map[uint64]bool
+	for _, p := range phones {
+		if n, err := phone.Number(p).NANP(); err == nil {
+			if pending == nil {
+				pending = map[uint64]bool{}
+			}
+			pending[n] = true
+		}
+	}
+	ix.optOutsMu.Lock()
+	defer ix.optOutsMu.Unlock()
+	ix.pending = pending
+	ix.heldOptOuts.Store(int32(len(ix.optOuts) + len(ix.pending)))
 }
 
 // HoldOptOut makes the gate count n as on the internal do-not-call list,
 // whatever the indexes hold, until release is called: for an opt-out heard
-// but not yet recorded (a key press whose recording the pacer retries).
+// but not yet taken (a key press whose taking the pacer retries while the
+// database cannot be reached).
 // Every decision of this process then refuses n as the internal list
 // does. release is idempotent; call it once the opt-out is recorded and
 // the indexes have synced it.
@@ -83,9 +111,8 @@ func (ix *Indexes) HoldOptOut(n phone.Number) (release func()) {
 	if ix.optOuts == nil {
 		ix.optOuts = map[uint64]int{}
 	}
-	if ix.optOuts[v]++; ix.optOuts[v] == 1 {
-		ix.heldOptOuts.Add(1)
-	}
+	ix.optOuts[v]++
+	ix.heldOptOuts.Store(int32(len(ix.optOuts) + len(ix.pending)))
 	ix.optOutsMu.Unlock()
 	var once sync.Once
 	return func() {
@@ -94,25 +121,26 @@ func (ix *Indexes) HoldOptOut(n phone.Number) (release func()) {
 			defer ix.optOutsMu.Unlock()
 			if ix.optOuts[v]--; ix.optOuts[v] <= 0 {
 				delete(ix.optOuts, v)
-				ix.heldOptOuts.Add(-1)
 			}
+			ix.heldOptOuts.Store(int32(len(ix.optOuts) + len(ix.pending)))
 		})
 	}
 }
 
-// holdsOptOut reports whether HoldOptOut holds the number n. With none
-// held it costs one atomic load.
+// holdsOptOut reports whether HoldOptOut or a pending opt-out holds the
+// number n. With none held it costs one atomic load.
 func (ix *Indexes) holdsOptOut(n uint64) bool {
 	if ix.heldOptOuts.Load() == 0 {
 		return false
 	}
 	ix.optOutsMu.Lock()
 	defer ix.optOutsMu.Unlock()
-	return ix.optOuts[n] > 0
+	return ix.optOuts[n] > 0 || ix.pending[n]
 }
 
 // markHeldOptOuts adds the internal list to hits[i] for each number ns[i]
-// held by HoldOptOut. With none held it costs one atomic load.
+// held by HoldOptOut or a pending opt-out. With none held it costs one
+// atomic load.
 func (ix *Indexes) markHeldOptOuts(ns []uint64, hits []dnc.Hits) {
 	if ix.heldOptOuts.Load() == 0 {
 		return
@@ -120,7 +148,7 @@ func (ix *Indexes) markHeldOptOuts(ns []uint64, hits []dnc.Hits) {
 	ix.optOutsMu.Lock()
 	defer ix.optOutsMu.Unlock()
 	for i, n := range ns {
-		if ix.optOuts[n] > 0 {
+		if ix.optOuts[n] > 0 || ix.pending[n] {
 			hits[i] |= 1 << dnc.Internal
 		}
 	}
@@ -172,6 +200,12 @@ func (ix *Indexes) Load(ctx context.Context) error {
 		ix.confirmed.Store(started.UnixNano())
 		return nil
 	}
+	// The opt-outs taken but not recorded first: one recorded after this
+	// read is in what is loaded next.
+	var pending []string
+	if err := ix.db.QueryRow(ctx, pendingOptOuts).Scan(&pending); err != nil {
+		return fmt.Errorf("indexes: pending opt-outs: %w", err)
+	}
 	nums, seq, err := ix.store.InternalAll(ctx)
 	if err != nil {
 		return err
@@ -194,12 +228,14 @@ func (ix *Indexes) Load(ctx context.Context) error {
 	ix.Consent.Replace(snap)
 	ix.consentSeq = snap.Seq()
 	ix.seq.Store(min(seq, snap.Seq()))
+	ix.setPending(pending)
 	ix.confirmed.Store(started.UnixNano())
 	return nil
 }
 
 // Sync applies every change committed before it was called. When it
-// returns nil, the indexes hold every opt-out committed before the call.
+// returns nil, the indexes hold every opt-out committed or taken before
+// the call.
 func (ix *Indexes) Sync(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -208,9 +244,15 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 		ix.confirmed.Store(started.UnixNano())
 		return nil
 	}
-	if quiet, err := ix.unchanged(ctx); err != nil {
+	// The opt-outs taken but not recorded are read with the log's top, in
+	// one statement: one recorded after it has its changes in what this
+	// sync applies, and they are held again (setPending) only once those
+	// are applied.
+	quiet, pending, err := ix.unchanged(ctx)
+	if err != nil {
 		return err
-	} else if quiet {
+	}
+	if quiet {
 		// Nothing is logged past the higher of the two positions but
 		// changes the other index has applied (unchanged), and nothing
 		// lower can still commit: both indexes hold the log up to it. A
@@ -219,6 +261,7 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 		top := max(ix.dncSeq, ix.consentSeq)
 		ix.dncSeq, ix.consentSeq = top, top
 		ix.seq.Store(top)
+		ix.setPending(pending)
 		ix.confirmed.Store(started.UnixNano())
 		return nil
 	}
@@ -246,6 +289,7 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	}
 	ix.consentSeq = clast
 	ix.seq.Store(min(last, clast))
+	ix.setPending(pending)
 	ix.confirmed.Store(started.UnixNano())
 	return nil
 }
@@ -254,33 +298,35 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 // sync: no change logged after the sequences this process has applied, and
 // the same registry list versions. Sequences commit in order (writers take
 // the change log's lock before taking one), so a change not yet visible
-// here can only get a higher sequence and is found by the next sync.
-func (ix *Indexes) unchanged(ctx context.Context) (bool, error) {
+// here can only get a higher sequence and is found by the next sync. It
+// also returns the numbers of the opt-outs taken but not yet recorded
+// then.
+func (ix *Indexes) unchanged(ctx context.Context) (quiet bool, pending []string, err error) {
 	var dncMax, allMax int64
 	var lists map[string]int64
-	err := ix.db.QueryRow(ctx, `
+	err = ix.db.QueryRow(ctx, `
 		SELECT coalesce(max(seq) FILTER (WHERE index = 'dnc'), 0), coalesce(max(seq), 0),
-		       (SELECT coalesce(jsonb_object_agg(list, version), '{}') FROM dnc_lists)
-		  FROM index_changes WHERE seq > least($1::bigint, $2::bigint)`, ix.dncSeq, ix.consentSeq).Scan(&dncMax, &allMax, &lists)
+		       (SELECT coalesce(jsonb_object_agg(list, version), '{}') FROM dnc_lists), (`+pendingOptOuts+`)
+		  FROM index_changes WHERE seq > least($1::bigint, $2::bigint)`, ix.dncSeq, ix.consentSeq).Scan(&dncMax, &allMax, &lists, &pending)
 	if err != nil {
-		return false, fmt.Errorf("indexes: changes: %w", err)
+		return false, nil, fmt.Errorf("indexes: changes: %w", err)
 	}
 	if dncMax > ix.dncSeq || allMax > ix.consentSeq {
-		return false, nil
+		return false, pending, nil
 	}
 	if ix.Registry == nil {
-		return true, nil
+		return true, pending, nil
 	}
 	if len(lists) != len(ix.registry) {
-		return false, nil
+		return false, pending, nil
 	}
 	for name, version := range lists {
 		id, err := dnc.ParseList(name)
 		if err != nil || ix.registry[id] != uint64(version) {
-			return false, nil
+			return false, pending, nil
 		}
 	}
-	return true, nil
+	return true, pending, nil
 }
 
 // syncRegistry installs the registry lists whose current version differs

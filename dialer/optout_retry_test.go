@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +15,8 @@ import (
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
-// lockedOptOuts is a Store that cannot record opt-outs until released, as
-// while a long import holds the audit log's lock.
+// lockedOptOuts is a Store that cannot take opt-outs until released, as
+// while the database cannot be reached.
 type lockedOptOuts struct {
 	*campaign.Store
 	release chan struct{}
@@ -31,7 +32,7 @@ func (s *lockedOptOuts) RecordOptOut(ctx context.Context, attemptID int64, p pho
 	case <-s.release:
 		return s.Store.RecordOptOut(ctx, attemptID, p)
 	default:
-		return errors.New("waiting for the audit log's lock: timeout")
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 	}
 }
 
@@ -54,23 +55,18 @@ func (l *pressingLines) Place(ctx context.Context, req dialer.CallRequest, repor
 	return nil
 }
 
-// TestPacerKeepsRecordingAnOptOut: a key-press opt-out that cannot be
-// recorded during its call is not dropped. The caller hears that it could
-// not be recorded, heed keeps trying in the background, and meanwhile the
-// gate refuses the number as on the internal list: another campaign's
-// contact with it is denied (dnc.internal) before any record of the
-// opt-out exists, and that campaign's other contact is called (one line).
-func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
-	t.Parallel()
-	w := newPersonWorld(t)
+// optOutWorld is a person world whose campaign calls x, and a second
+// running campaign (one line) with a contact with x, due first, and one
+// with y.
+func optOutWorld(t *testing.T) (w *personWorld, x, y phone.Number, camp2 int64) {
+	w = newPersonWorld(t)
 	ctx := context.Background()
-	const x phone.Number = "+18605550361"
+	x, y = "+18605550361", "+18605550362"
 	w.contact(w.list, x, "D-900")
-	var list2, camp2 int64
+	var list2 int64
 	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('other') RETURNING id`).Scan(&list2))
 	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
 		VALUES ('c2', 'debt_collection', $1, 'Hello', '+18605550100', 'running', 1, 1, 1) RETURNING id`, list2).Scan(&camp2))
-	const y phone.Number = "+18605550362"
 	w.contact(w.oldList, y, "D-901")         // consent for y
 	for _, n := range []phone.Number{x, y} { // x due first
 		var other int64
@@ -78,7 +74,36 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 		_, err := w.db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) VALUES ($1, $2)`, camp2, other)
 		require.NoError(t, err)
 	}
+	return w, x, y, camp2
+}
 
+// requireRefusedUnrecorded checks that camp2's attempt at x was denied as
+// on the internal list before any record of x's opt-out existed.
+func requireRefusedUnrecorded(t *testing.T, w *personWorld, x phone.Number, camp2 int64) {
+	t.Helper()
+	ctx := context.Background()
+	var decision string
+	var reasons []string
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT decision, reasons FROM attempts WHERE campaign_id = $1 AND phone = $2`, camp2, x).Scan(&decision, &reasons))
+	require.Equal(t, "deny", decision)
+	require.Contains(t, reasons, "dnc.internal")
+	require.NotContains(t, reasons, "consent.revoked", "refused before any record of the opt-out exists")
+	var recorded int
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1`, x).Scan(&recorded))
+	require.Zero(t, recorded)
+}
+
+// TestPacerKeepsRecordingAnOptOut: a key-press opt-out that cannot be
+// taken during its call (the database cannot be reached) is not dropped.
+// The caller hears that it could not be recorded, heed keeps trying in the
+// background, and meanwhile the gate refuses the number as on the internal
+// list: another campaign's contact with it is denied (dnc.internal) before
+// any record of the opt-out exists, and that campaign's other contact is
+// called (one line).
+func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
+	t.Parallel()
+	w, x, y, camp2 := optOutWorld(t)
+	ctx := context.Background()
 	store := &lockedOptOuts{Store: campaign.NewStore(w.db), release: make(chan struct{})}
 	lines := &pressingLines{recordingLines: &recordingLines{t: t, db: w.db}, key: dialer.OptOutKey}
 	p := w.pacer(lines)
@@ -98,15 +123,7 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 		require.ErrorAs(t, err, &sn)
 	}
 	require.Equal(t, []phone.Number{x, y}, lines.placed, "x is not called again")
-	var decision string
-	var reasons []string
-	require.NoError(t, w.db.QueryRow(ctx, `SELECT decision, reasons FROM attempts WHERE campaign_id = $1 AND phone = $2`, camp2, x).Scan(&decision, &reasons))
-	require.Equal(t, "deny", decision)
-	require.Contains(t, reasons, "dnc.internal")
-	require.NotContains(t, reasons, "consent.revoked", "refused before any record of the opt-out exists")
-	var recorded int
-	require.NoError(t, w.db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1`, x).Scan(&recorded))
-	require.Zero(t, recorded)
+	requireRefusedUnrecorded(t, w, x, camp2)
 	require.Eventually(t, func() bool {
 		store.mu.Lock()
 		defer store.mu.Unlock()
@@ -119,4 +136,58 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 		require.NoError(t, w.db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1 AND method = 'ivr'`, x).Scan(&n))
 		return n == 1
 	}, 10*time.Second, 50*time.Millisecond, "the opt-out is recorded in the background")
+}
+
+// TestPacerTakesAnOptOutDuringAnImport: a key press while a long import
+// holds the change log's and the audit log's locks is taken at once. The
+// caller hears that it is done, the call ends as opted out, and another
+// process's pacer refuses the number (dnc.internal) before any record of
+// the opt-out exists, while calling that campaign's other contact. Once
+// the import ends, the opt-out is recorded, once.
+func TestPacerTakesAnOptOutDuringAnImport(t *testing.T) {
+	t.Parallel()
+	w, x, y, camp2 := optOutWorld(t)
+	ctx := context.Background()
+	imp, err := w.db.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = imp.Rollback(ctx) })
+	// Each campaign has a contact due tomorrow, so that neither completes
+	// (marking a campaign complete waits for the audit log, too).
+	for i, c := range []int64{w.campaignID, camp2} {
+		_, err := w.db.Exec(ctx, `WITH k AS (INSERT INTO contacts (list_id, name, phone) SELECT list_id, 'later', $2 FROM campaigns WHERE id = $1 RETURNING id)
+			INSERT INTO campaign_targets (campaign_id, contact_id, next_attempt_at) SELECT $1, k.id, $3 FROM k`,
+			c, fmt.Sprintf("+1860555037%d", i), w.at.Add(24*time.Hour))
+		require.NoError(t, err)
+	}
+	_, err = imp.Exec(ctx, `SELECT pg_advisory_xact_lock(1751475557, 1), pg_advisory_xact_lock(1751475557, 2)`)
+	require.NoError(t, err)
+
+	lines := &pressingLines{recordingLines: &recordingLines{t: t, db: w.db}, key: dialer.OptOutKey}
+	other := &recordingLines{t: t, db: w.db}
+	second := w.pacer(other) // another process, its indexes loaded now
+	var sn *dialer.Snooze
+	if err := w.pacer(lines).Run(ctx, w.campaignID, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Equal(t, []phone.Number{x}, lines.placed)
+	require.Len(t, lines.responses, 1)
+	require.Equal(t, dialer.OutcomeOptedOut, lines.responses[0].Outcome, "the caller hears that it is done")
+
+	// The other process's indexes, loaded before the opt-out was taken,
+	// learn of it at the sync before its batch.
+	if err := second.Run(ctx, camp2, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Equal(t, []phone.Number{y}, other.placed, "x is not called again")
+	requireRefusedUnrecorded(t, w, x, camp2)
+
+	require.NoError(t, imp.Commit(ctx))
+	n, err := campaign.RecordPendingOptOuts(ctx, w.db)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	var entries, revs int
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM dnc_internal WHERE phone = $1 AND method = 'ivr'),
+		(SELECT count(*) FROM revocations WHERE phone = $1)`, x).Scan(&entries, &revs))
+	require.Equal(t, 1, entries)
+	require.Equal(t, 1, revs)
 }

@@ -25,8 +25,16 @@ var ErrNotRunning = errors.New("campaign is not running")
 var ErrNotDue = errors.New("the contact is no longer due in this campaign")
 
 // ErrIndexBehind reports that an exact last look (LastLook.Exact) was not
-// recorded: the change log held changes its indexes had not applied.
+// recorded: the change log held changes its indexes had not applied, or
+// an opt-out of the number was taken that they did not yet hold.
 var ErrIndexBehind = errors.New("the change log has changes the indexes have not applied")
+
+// ErrOptOutPending reports an opt-out that is taken but not yet recorded:
+// the person's request is on file, and every heed process's gate refuses
+// the number from its next sync on, but its revocation and do-not-call
+// entry wait for the database (a long import holds the audit log, say).
+// heed records them as soon as it can; nothing is lost.
+var ErrOptOutPending = errors.New("opt-out taken; its revocation and do-not-call entry are recorded as soon as the database allows")
 
 // ErrCalledOff reports that the pacing loop's last look, right before a
 // call was placed, refused it: the call was not placed.
@@ -172,14 +180,18 @@ type Store interface {
 	// runs again, when it was paused or cancelled). An attempt no longer
 	// about to be placed gets no look: the error wraps ErrNotDue. An
 	// exact look (LastLook.Exact) that allowed the call, taken while the
-	// change log held changes beyond l.IndexSeq, is not recorded: the error
-	// wraps ErrIndexBehind.
+	// change log held changes beyond l.IndexSeq or an opt-out of the
+	// number was taken but not recorded, is not recorded: the error wraps
+	// ErrIndexBehind.
 	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
-	// RecordOptOut records, at once and in one transaction, that the callee
-	// of an attempt pressed the opt-out key: a revocation of every consent
-	// and an internal do-not-call entry.
+	// RecordOptOut takes and records that the callee of an attempt pressed
+	// the opt-out key: a revocation of every consent and an internal
+	// do-not-call entry, in one transaction. Once taken, every gate
+	// refuses the number from its next sync; an error wrapping
+	// ErrOptOutPending means taken, with the records written later. A
+	// second call for the same attempt takes nothing more.
 	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error
 	// OriginateFailed records that Asterisk refused the call at the given time.
 	OriginateFailed(ctx context.Context, attemptID int64, at time.Time, cause error) error
@@ -221,9 +233,11 @@ type LastLook struct {
 	// (0 when the gate does not say; IndexPositioner).
 	IndexSeq int64
 	// Exact asks Store.Look to record a look that allowed the call only
-	// when the change log held nothing beyond IndexSeq: every change
-	// committed before the look was then in what the gate read. Otherwise
-	// Look records nothing and returns an error wrapping ErrIndexBehind.
+	// when the change log held nothing beyond IndexSeq and no opt-out of
+	// the number was taken but not yet recorded: every change committed
+	// and every opt-out taken before the look was then in what the gate
+	// read. Otherwise Look records nothing and returns an error wrapping
+	// ErrIndexBehind.
 	Exact bool
 }
 
@@ -808,13 +822,18 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		case OptOutKey:
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := p.Store.RecordOptOut(rctx, id, t.Phone); err != nil {
-				p.Log.Error("pacer: could not record an opt-out during the call; heed keeps trying, and refuses the number meanwhile",
+			switch err := p.Store.RecordOptOut(rctx, id, t.Phone); {
+			case errors.Is(err, ErrOptOutPending):
+				// Taken: every gate refuses the number from its next sync.
+				p.Log.Warn("pacer: opt-out taken; its records wait for the database", "attempt", id, "err", err)
+			case err != nil:
+				p.Log.Error("pacer: could not take an opt-out during the call; heed keeps trying, and refuses the number meanwhile",
 					"attempt", id, "phone", t.Phone, "err", err)
 				p.keepRecordingOptOut(id, t.Phone)
 				return KeyResponse{Media: msg.optOutErr}
+			default:
+				p.Log.Info("pacer: opt-out recorded", "attempt", id)
 			}
-			p.Log.Info("pacer: opt-out recorded", "attempt", id)
 			return KeyResponse{Media: msg.optedOut, Outcome: OutcomeOptedOut}
 		case ConfirmKey:
 			return KeyResponse{Media: msg.confirmed, Outcome: OutcomeConfirmed}
@@ -856,15 +875,16 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 // key-press opt-out that could not be recorded during its call.
 const OptOutRetryWait = 30 * time.Second
 
-// keepRecordingOptOut records, in the background, a key-press opt-out of n
-// that could not be recorded during its call (a long import held the
-// audit log's lock, say): it tries again after a second, then waiting
-// twice as long each time, up to OptOutRetryWait, until the opt-out is
-// recorded. Until then the gate, when it can (OptOutHolder), refuses n as
-// on the internal list, in every decision of this process, the last look
-// included. A process that stops before it is recorded leaves the error in
-// the log, with the number; the next heed serve records it at start from
-// the keys the call kept (campaign.Store.RecoverOptOuts).
+// keepRecordingOptOut takes, in the background, a key-press opt-out of n
+// that could not even be taken during its call (the database could not be
+// reached): it tries again after a second, then waiting twice as long each
+// time, up to OptOutRetryWait, until the opt-out is taken (recorded, or
+// ErrOptOutPending). Until then the gate, when it can (OptOutHolder),
+// refuses n as on the internal list, in every decision of this process,
+// the last look included; once taken, every process's gate does. A process
+// that stops before it is taken leaves the error in the log, with the
+// number; the next heed serve takes it at start from the keys the call
+// kept (campaign.Store.RecoverOptOuts).
 func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
 	release := func() {}
 	if h, ok := p.Gate.(OptOutHolder); ok {
@@ -877,10 +897,10 @@ func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
 			time.Sleep(wait)
 			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
 			err := p.Store.RecordOptOut(ctx, attemptID, n)
-			if err == nil {
-				p.syncGate(ctx) // the entry in the indexes before the hold goes
+			if err == nil || errors.Is(err, ErrOptOutPending) {
+				p.syncGate(ctx) // the entry, or the taken request, in the indexes before the hold goes
 				cancel()
-				p.Log.Info("pacer: opt-out recorded after the call", "attempt", attemptID, "tries", tries)
+				p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", err == nil)
 				return
 			}
 			cancel()

@@ -222,8 +222,11 @@ func (s *Server) optOutContact(c echo.Context) error {
 	}
 	// As a key press or the opt-out page: a revocation of every consent
 	// for the number, and the internal do-not-call entry.
-	listed, err := campaign.RecordOptOut(ctx, s.cfg.DB, n, string(consent.RevokedByStaff), source, currentUser(c).ID)
+	listed, err := campaign.RecordOptOut(ctx, s.cfg.DB, campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: source, By: currentUser(c).ID})
 	switch {
+	case errors.Is(err, campaign.ErrOptOutPending):
+		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "err", err)
+		s.flash(c, fmt.Sprintf("%s (%s) is opted out: no campaign will call the number again. Its do-not-call entry is written as soon as the database is free (an import is running).", ct.Name, n))
 	case err != nil:
 		return err
 	case listed:

@@ -3,6 +3,7 @@ package web
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -90,15 +91,23 @@ func (s *Server) optOut(c echo.Context) error {
 	return s.confirmOptOut(c, displayPhone(n))
 }
 
-// recordOptOut records the revocation and the do-not-call entry in one
-// transaction. A number already on the internal list still gets its
-// revocation, and the caller cannot tell the two cases apart.
+// recordOptOut takes the request and records the revocation and the
+// do-not-call entry in one transaction. A number already on the internal
+// list still gets its revocation, and the caller cannot tell the two cases
+// apart. A request taken whose records wait for the database (a long
+// import) is confirmed all the same: it is kept, every gate refuses the
+// number from its next sync, and heed records it as soon as it can.
 func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) error {
 	source := optOutSource
 	if note != "" {
 		source += ": " + note
 	}
-	if _, err := campaign.RecordOptOut(ctx, s.cfg.DB, n, string(consent.RevokedByWeb), source, 0); err != nil {
+	_, err := campaign.RecordOptOut(ctx, s.cfg.DB, campaign.OptOut{Phone: n, Method: string(consent.RevokedByWeb), Source: source})
+	if errors.Is(err, campaign.ErrOptOutPending) {
+		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "err", err)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("opt-out: %w", err)
 	}
 	return nil

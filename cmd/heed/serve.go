@@ -145,15 +145,18 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("indexes: %w", err)
 	}
 	go indexes.Run(ctx)
-	// Opt-outs pressed on calls whose recording failed and whose retries a
-	// stopped process did not finish, before any campaign runs again.
+	// Opt-outs pressed on calls that could not take them and whose retries
+	// a stopped process did not finish, before any campaign runs again.
 	recovered, err := store.RecoverOptOuts(ctx)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	if recovered > 0 {
-		log.Warn("recorded key-press opt-outs a stopped process had not recorded", "opt_outs", recovered)
+		log.Warn("took key-press opt-outs a stopped process had not taken", "opt_outs", recovered)
 	}
+	// Opt-outs taken whose records waited for the database, here or in a
+	// process that stopped.
+	go campaign.KeepRecordingOptOuts(ctx, pool, log)
 	media := dialer.Media{HostDir: *mediaDir, AsteriskDir: *astMediaDir}
 	pacer := &dialer.Pacer{
 		Gate:  &dialer.PolicyGate{Policy: policy, Indexes: indexes},

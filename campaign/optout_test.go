@@ -1,0 +1,189 @@
+package campaign
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// holdLogs begins a transaction that holds the change log's and the audit
+// log's locks, as a long import does for its whole transaction, until the
+// returned function commits it.
+func (w *reportWorld) holdLogs() (commit func()) {
+	w.t.Helper()
+	tx, err := w.s.db.Begin(w.ctx)
+	require.NoError(w.t, err)
+	_, err = tx.Exec(w.ctx, `SELECT pg_advisory_xact_lock(1751475557, 1), pg_advisory_xact_lock(1751475557, 2)`)
+	require.NoError(w.t, err)
+	var once sync.Once
+	commit = func() { once.Do(func() { require.NoError(w.t, tx.Commit(w.ctx)) }) }
+	w.t.Cleanup(commit)
+	return commit
+}
+
+// refuses reports whether indexes' gate counts n as on the internal list.
+func refuses(ix *dialer.Indexes, e *consent.Engine, n phone.Number) bool {
+	g := &dialer.PolicyGate{Engine: e, Indexes: ix}
+	f := g.Facts(&dialer.Request{Phone: n, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, At: time.Now()})
+	return f.DNC&consent.DNCInternal != 0
+}
+
+// An opt-out taken while a long import holds the change log's and the
+// audit log's locks is not kept waiting and not lost: it is taken at once,
+// every process's gate refuses the number from its next sync, and it is
+// recorded, once, dated when it was taken, as soon as the import ends.
+func TestOptOutTakenDuringAnImport(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550171\nBob,8605550172\n")
+	db := w.s.db
+	const ann, bob phone.Number = "+18605550171", "+18605550172"
+	e, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Two heed processes' indexes.
+	procs := []*dialer.Indexes{dialer.NewIndexes(db, log), dialer.NewIndexes(db, log)}
+	for _, ix := range procs {
+		require.NoError(t, ix.Load(w.ctx))
+		require.False(t, refuses(ix, e, ann))
+	}
+
+	commit := w.holdLogs()
+	_, err = RecordOptOut(w.ctx, db, OptOut{Phone: ann, Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+	require.ErrorIs(t, err, ErrOptOutPending, "taken; its records wait for the import")
+	attempt := w.endedCall(string(bob), "9", "opted_out")
+	store := NewStore(db)
+	require.ErrorIs(t, store.RecordOptOut(w.ctx, attempt, bob), ErrOptOutPending)
+	require.ErrorIs(t, store.RecordOptOut(w.ctx, attempt, bob), ErrOptOutPending, "a retry of the same call's opt-out")
+	var requests int
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL`).Scan(&requests))
+	require.Equal(t, 2, requests, "one request per person, whatever the retries")
+
+	for i, ix := range procs {
+		require.NoError(t, ix.Sync(w.ctx))
+		require.True(t, refuses(ix, e, ann), "process %d refuses the number before any record exists", i)
+		require.True(t, refuses(ix, e, bob), "process %d", i)
+	}
+	// A look at a call to the number, by indexes that do not hold the
+	// opt-out yet, is not exact.
+	lookWorld := w.endedCall(string(ann), "", "")
+	w.exec(`UPDATE attempts SET status = 'originating', outcome = '', ended_at = NULL WHERE id = $1`, lookWorld)
+	_, err = store.Look(w.ctx, lookWorld, dialer.LastLook{At: time.Now(), Decision: consent.Decision{Verdict: consent.Allow},
+		IndexSeq: w.seq(), Exact: true})
+	require.ErrorIs(t, err, dialer.ErrIndexBehind)
+
+	// The drain cannot record them while the import runs.
+	short, cancel := context.WithTimeout(w.ctx, 300*time.Millisecond)
+	n, err := RecordPendingOptOuts(short, db)
+	cancel()
+	require.Error(t, err)
+	require.Zero(t, n)
+
+	commit()
+	// The cancelled drain's session may hold a request's row a moment
+	// longer: a drain skips it, and the next one records it.
+	recorded := 0
+	require.Eventually(t, func() bool {
+		n, err := RecordPendingOptOuts(w.ctx, db)
+		require.NoError(t, err)
+		recorded += n
+		return recorded >= 2
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, 2, recorded)
+	for _, p := range []phone.Number{ann, bob} {
+		var taken, revoked, added time.Time
+		var revs, entries int
+		require.NoError(t, db.QueryRow(w.ctx, `
+			SELECT r.taken_at, v.revoked_at, d.added_at,
+			       (SELECT count(*) FROM revocations WHERE phone = $1), (SELECT count(*) FROM dnc_internal WHERE phone = $1)
+			  FROM optout_requests r JOIN revocations v ON v.id = r.revocation_id JOIN dnc_internal d ON d.phone = r.phone
+			 WHERE r.phone = $1`, p).Scan(&taken, &revoked, &added, &revs, &entries))
+		require.True(t, taken.Equal(revoked) && taken.Equal(added), "%s: dated when taken: %s, %s, %s", p, taken, revoked, added)
+		require.Equal(t, 1, revs, "%s: revoked once", p)
+		require.Equal(t, 1, entries, "%s: listed once", p)
+	}
+	n, err = RecordPendingOptOuts(w.ctx, db)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing left")
+	require.NoError(t, store.RecordOptOut(w.ctx, attempt, bob), "recorded already")
+	var revs int
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM revocations WHERE phone = $1`, bob).Scan(&revs))
+	require.Equal(t, 1, revs, "a retry after the record writes nothing more")
+
+	// Recorded, the numbers are refused through the entries; a staff
+	// removal then shows that nothing holds them otherwise.
+	w.exec(`UPDATE dnc_internal SET removed_at = now() WHERE phone = $1`, ann)
+	for i, ix := range procs {
+		require.NoError(t, ix.Sync(w.ctx))
+		require.False(t, refuses(ix, e, ann), "process %d: the request no longer holds it", i)
+		require.True(t, refuses(ix, e, bob), "process %d", i)
+	}
+}
+
+// Two processes draining the same pending opt-outs at once record each
+// once: the one that holds a request's row records it, the other skips it.
+func TestPendingOptOutsRecordedOnce(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550181\n")
+	db := w.s.db
+	commit := w.holdLogs()
+	for range 3 {
+		_, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550181", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+		require.ErrorIs(t, err, ErrOptOutPending)
+	}
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for i := range counts {
+		wg.Go(func() {
+			n, err := RecordPendingOptOuts(w.ctx, db)
+			assert.NoError(t, err)
+			counts[i] = n
+		})
+	}
+	// Both drains are under way, one waiting behind the import on each
+	// request it holds.
+	require.Eventually(t, func() bool {
+		var waiting int
+		require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting))
+		return waiting >= 1
+	}, 10*time.Second, 20*time.Millisecond)
+	commit()
+	wg.Wait()
+	require.Equal(t, 3, counts[0]+counts[1], "each request recorded once: %v", counts)
+	var revs, pending int
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT (SELECT count(*) FROM revocations), (SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL)`).Scan(&revs, &pending))
+	require.Equal(t, 3, revs)
+	require.Zero(t, pending)
+}
+
+// An opt-out request is never deleted or changed, only marked recorded,
+// once.
+func TestOptOutRequestsKept(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550191\n")
+	db := w.s.db
+	_, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550191", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+	require.NoError(t, err)
+	for _, sql := range []string{
+		`UPDATE optout_requests SET phone = '+18605550192'`,
+		`UPDATE optout_requests SET recorded_at = now()`,
+		`UPDATE optout_requests SET recorded_at = NULL, revocation_id = NULL, listed = NULL`,
+		`DELETE FROM optout_requests`,
+		`TRUNCATE optout_requests`,
+	} {
+		_, err := db.Exec(w.ctx, sql)
+		require.Error(t, err, sql)
+	}
+	var n int
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE phone = '+18605550191' AND recorded_at IS NOT NULL`).Scan(&n))
+	require.Equal(t, 1, n)
+}
