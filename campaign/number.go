@@ -28,6 +28,10 @@ type NumberHistory struct {
 	Consents    []RecordConsent    `json:"consents"`
 	Revocations []RecordRevocation `json:"revocations"`
 	DNC         []RecordDNC        `json:"dnc_internal"`
+	// OptOuts are the opt-outs taken of the number (a key press, the
+	// opt-out page, a staff entry), oldest first: when each was taken and
+	// when its revocation and entry were recorded.
+	OptOuts []NumberOptOut `json:"opt_outs"`
 	// Contacts are the contacts with the number, newest first.
 	Contacts []NumberContact `json:"contacts"`
 	// Attempts are the number's attempts, newest first, at most
@@ -46,6 +50,21 @@ type NumberContact struct {
 	ZIP       string    `json:"zip"`
 	PersonRef string    `json:"person_ref"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// NumberOptOut is an opt-out taken of a number (optout_requests).
+type NumberOptOut struct {
+	ID      int64     `json:"id"`
+	TakenAt time.Time `json:"taken_at"`
+	Method  string    `json:"method"`
+	Source  string    `json:"source"`
+	// AttemptID is the call during which it was pressed, if it was.
+	AttemptID *int64 `json:"attempt_id"`
+	// RecordedAt is when its records were written; nil while they wait
+	// for the database (the gates refuse the number meanwhile).
+	RecordedAt *time.Time `json:"recorded_at"`
+	// RevocationID is the revocation recorded.
+	RevocationID *int64 `json:"revocation_id"`
 }
 
 // NumberAttempt is an attempt to call a number, with its campaign.
@@ -72,7 +91,15 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 	if h.DNC, err = s.internalEntries(ctx, h.Phone); err != nil {
 		return NumberHistory{}, fmt.Errorf("campaign: number %s: %w", n, err)
 	}
-	rows, err := s.db.Query(ctx, `
+	rows, err := s.db.Query(ctx, `SELECT id, taken_at, method, source, attempt_id, recorded_at, revocation_id
+		  FROM optout_requests WHERE phone = $1 ORDER BY taken_at, id`, h.Phone)
+	if err != nil {
+		return NumberHistory{}, fmt.Errorf("campaign: number %s: opt-outs: %w", n, err)
+	}
+	if h.OptOuts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[NumberOptOut]); err != nil {
+		return NumberHistory{}, fmt.Errorf("campaign: number %s: opt-outs: %w", n, err)
+	}
+	rows, err = s.db.Query(ctx, `
 		SELECT l.id, l.name, c.id, c.name, c.state, c.zip, c.person_ref, c.created_at
 		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
 		 WHERE c.phone = $1 ORDER BY c.created_at DESC, c.id DESC`, h.Phone)

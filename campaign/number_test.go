@@ -30,6 +30,15 @@ func TestNumberHistory(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ('+18605550101', 'staff', 'asked')`)
 	require.NoError(t, err)
+	// Two opt-outs taken, one recorded, one waiting; and one of another
+	// number.
+	for _, p := range []string{"+18605550101", "+18605550101", "+18605550102"} {
+		_, err = db.Exec(ctx, `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'opt-out page')`, p)
+		require.NoError(t, err)
+	}
+	_, err = db.Exec(ctx, `UPDATE optout_requests SET recorded_at = now(), revocation_id = 7, listed = true
+		WHERE id = (SELECT min(id) FROM optout_requests)`)
+	require.NoError(t, err)
 
 	h, err := s.NumberHistory(ctx, "+18605550101")
 	require.NoError(t, err)
@@ -48,6 +57,11 @@ func TestNumberHistory(t *testing.T) {
 	require.Equal(t, "Ann Lee", h.Attempts[0].ContactName)
 	require.Equal(t, []string{"dnc.internal"}, h.Attempts[0].Reasons)
 	require.Len(t, h.DNC, 1)
+	require.Len(t, h.OptOuts, 2, "the number's opt-outs, not the other number's")
+	require.NotNil(t, h.OptOuts[0].RecordedAt, "oldest first")
+	require.Equal(t, int64(7), *h.OptOuts[0].RevocationID)
+	require.Nil(t, h.OptOuts[1].RecordedAt)
+	require.Equal(t, "web", h.OptOuts[1].Method)
 	require.Nil(t, h.DNC[0].RemovedAt)
 	require.Empty(t, h.Consents)
 	require.NotNil(t, h.Consents, "an empty list, not null, in JSON")

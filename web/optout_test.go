@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/phone"
@@ -226,4 +228,53 @@ func TestOptOut(t *testing.T) {
 				n.String(), len("public opt-out page: ")+tc.chars))
 		}
 	})
+}
+
+// TestOptOutDuringAnImport: while a long import holds the change log's and
+// the audit log's locks, the public opt-out page and the staff entry still
+// answer at once, and nothing is lost: each opt-out is taken, and recorded
+// as soon as the import ends.
+func TestOptOutDuringAnImport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	para := b.browser(t)
+	code, _ := para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body := para.upload("/lists", para.csrf("/lists"), "Docket", "c.csv", []byte("name,phone\nBob Stone,2035550112\n"))
+	require.Equal(t, http.StatusSeeOther, code, body)
+	var listID, bobID int64
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT l.id, c.id FROM contact_lists l JOIN contacts c ON c.list_id = l.id WHERE l.name = 'Docket'`).Scan(&listID, &bobID))
+
+	imp, err := b.db.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = imp.Rollback(ctx) })
+	_, err = imp.Exec(ctx, `SELECT pg_advisory_xact_lock(1751475557, 1), pg_advisory_xact_lock(1751475557, 2)`)
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	code, body, h := br.optOut("198.51.100.9", url.Values{"phone": {"(860) 555-0111"}})
+	require.Equal(t, http.StatusSeeOther, code, body)
+	require.Equal(t, "/optout/done", h.Get("Location"))
+	code, _, _ = para.post(fmt.Sprintf("/lists/%d/optout", listID), url.Values{"_csrf": {para.csrf("/lists")}, "contact": {fmt.Sprint(bobID)}})
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = para.get(fmt.Sprintf("/lists/%d", listID))
+	require.Contains(t, body, "Bob Stone (&#43;12035550112) is opted out: no campaign will call the number again.")
+	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL AND phone IN ('+18605550111', '+12035550112')`),
+		"both taken, their records waiting")
+	_, body, _ = para.get("/numbers?phone=%2B12035550112")
+	require.Contains(t, body, "waiting for the database; every gate refuses the number meanwhile", "the number's page shows it")
+
+	require.NoError(t, imp.Commit(ctx))
+	n, err := campaign.RecordPendingOptOuts(ctx, b.db)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	for _, p := range []string{"+18605550111", "+12035550112"} {
+		revs, entries, _ := recorded(t, b, p)
+		require.Equal(t, 1, revs, p)
+		require.Equal(t, 1, entries, p)
+	}
+	_, body, _ = para.get("/numbers?phone=%2B12035550112")
+	require.Contains(t, body, `<table id="optouts">`)
+	require.NotContains(t, body, "waiting for the database")
 }
