@@ -57,6 +57,11 @@ func RecordOptOut(ctx context.Context, db *pgxpool.Pool, o OptOut) (listed bool,
 			ON CONFLICT (attempt_id) DO NOTHING RETURNING id)
 		SELECT id FROM i UNION ALL SELECT id FROM optout_requests WHERE attempt_id = NULLIF($5::bigint, 0)
 		 LIMIT 1`, o.Phone.String(), o.Method, o.Source, o.By, o.AttemptID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) && o.AttemptID != 0 {
+		// The call's opt-out was being taken by another transaction, which
+		// the insert waited for and the statement's snapshot predates.
+		err = db.QueryRow(ctx, `SELECT id FROM optout_requests WHERE attempt_id = $1`, o.AttemptID).Scan(&id)
+	}
 	if err != nil {
 		return false, fmt.Errorf("take opt-out of %s: %w", o.Phone, err)
 	}
@@ -110,15 +115,16 @@ func recordOptOut(ctx context.Context, db *pgxpool.Pool, id int64, skipLocked bo
 			p, at, method, source, by).Scan(&rev); err != nil {
 			return fmt.Errorf("revocation: %w", err)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source, added_by)
-			SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`,
-			p, at, method, source, by)
-		if err != nil {
+		var entry *int64
+		err = tx.QueryRow(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source, added_by)
+			SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)
+			RETURNING id`, p, at, method, source, by).Scan(&entry)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("do-not-call entry: %w", err)
 		}
-		listed, wrote = tag.RowsAffected() == 0, true
-		if _, err := tx.Exec(ctx, `UPDATE optout_requests SET recorded_at = clock_timestamp(), revocation_id = $2, listed = $3 WHERE id = $1`,
-			id, rev, listed); err != nil {
+		listed, wrote = entry == nil, true
+		if _, err := tx.Exec(ctx, `UPDATE optout_requests SET recorded_at = clock_timestamp(), revocation_id = $2, listed = $3, dnc_id = $4 WHERE id = $1`,
+			id, rev, listed, entry); err != nil {
 			return fmt.Errorf("mark opt-out request %d recorded: %w", id, err)
 		}
 		return nil
@@ -131,8 +137,9 @@ func recordOptOut(ctx context.Context, db *pgxpool.Pool, id int64, skipLocked bo
 
 // RecordPendingOptOuts records the opt-outs taken but not yet recorded
 // (RecordOptOut's ErrOptOutPending), oldest first, each in its own
-// transaction; one another process is recording is left to it. It returns
-// how many it recorded.
+// transaction; one another process is recording is left to it, and one
+// that fails does not keep the others from being recorded (the errors are
+// joined). It returns how many it recorded.
 func RecordPendingOptOuts(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	rows, err := db.Query(ctx, `SELECT id FROM optout_requests WHERE recorded_at IS NULL ORDER BY id LIMIT 1000`)
 	if err != nil {
@@ -143,14 +150,21 @@ func RecordPendingOptOuts(ctx context.Context, db *pgxpool.Pool) (int, error) {
 		return 0, fmt.Errorf("pending opt-outs: %w", err)
 	}
 	n := 0
+	var errs []error
 	for _, id := range ids {
 		switch _, wrote, err := recordOptOut(ctx, db, id, true); {
 		case errors.Is(err, errOptOutBusy):
 		case err != nil:
-			return n, fmt.Errorf("pending opt-outs: %w", err)
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				return n, fmt.Errorf("pending opt-outs: %w", errors.Join(errs...))
+			}
 		case wrote:
 			n++
 		}
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("pending opt-outs: %w", errors.Join(errs...))
 	}
 	return n, nil
 }

@@ -2,8 +2,10 @@ package campaign
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +58,11 @@ func TestOptOutTakenDuringAnImport(t *testing.T) {
 		require.NoError(t, ix.Load(w.ctx))
 		require.False(t, refuses(ix, e, ann))
 	}
+	// A change the second process has not applied: its next sync applies
+	// the log, where the first's finds it quiet.
+	require.NoError(t, procs[0].Sync(w.ctx))
+	w.exec(`INSERT INTO dnc_internal (phone, method, source) VALUES ('+12035550100', 'staff', 'asked')`)
+	require.NoError(t, procs[0].Sync(w.ctx))
 
 	commit := w.holdLogs()
 	_, err = RecordOptOut(w.ctx, db, OptOut{Phone: ann, Method: string(consent.RevokedByWeb), Source: "opt-out page"})
@@ -73,13 +80,18 @@ func TestOptOutTakenDuringAnImport(t *testing.T) {
 		require.True(t, refuses(ix, e, ann), "process %d refuses the number before any record exists", i)
 		require.True(t, refuses(ix, e, bob), "process %d", i)
 	}
-	// A look at a call to the number, by indexes that do not hold the
-	// opt-out yet, is not exact.
+	started := dialer.NewIndexes(db, log) // a process that starts now
+	require.NoError(t, started.Load(w.ctx))
+	require.True(t, refuses(started, e, ann), "loaded with the opt-outs taken")
+	// A look that allows a call to the number, as by indexes that do not
+	// hold the opt-out yet, is not recorded, exact or not.
 	lookWorld := w.endedCall(string(ann), "", "")
 	w.exec(`UPDATE attempts SET status = 'originating', outcome = '', ended_at = NULL WHERE id = $1`, lookWorld)
-	_, err = store.Look(w.ctx, lookWorld, dialer.LastLook{At: time.Now(), Decision: consent.Decision{Verdict: consent.Allow},
-		IndexSeq: w.seq(), Exact: true})
-	require.ErrorIs(t, err, dialer.ErrIndexBehind)
+	for _, exact := range []bool{true, false} {
+		_, err = store.Look(w.ctx, lookWorld, dialer.LastLook{At: time.Now(), Decision: consent.Decision{Verdict: consent.Allow},
+			IndexSeq: w.seq(), Exact: exact})
+		require.ErrorIs(t, err, dialer.ErrIndexBehind, "exact %v", exact)
+	}
 
 	// The drain cannot record them while the import runs.
 	short, cancel := context.WithTimeout(w.ctx, 300*time.Millisecond)
@@ -149,19 +161,23 @@ func TestPendingOptOutsRecordedOnce(t *testing.T) {
 			counts[i] = n
 		})
 	}
-	// Both drains are under way, one waiting behind the import on each
-	// request it holds.
+	// Both drains wait behind the import, each holding a request of its
+	// own: neither waits for the other's.
 	require.Eventually(t, func() bool {
 		var waiting int
-		require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting))
-		return waiting >= 1
+		require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = current_database()`).Scan(&waiting))
+		return waiting == 2
 	}, 10*time.Second, 20*time.Millisecond)
 	commit()
 	wg.Wait()
 	require.Equal(t, 3, counts[0]+counts[1], "each request recorded once: %v", counts)
-	var revs, pending int
-	require.NoError(t, db.QueryRow(w.ctx, `SELECT (SELECT count(*) FROM revocations), (SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL)`).Scan(&revs, &pending))
-	require.Equal(t, 3, revs)
+	var revs, entries, listed, pending int
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT (SELECT count(*) FROM revocations), (SELECT count(*) FROM dnc_internal),
+		(SELECT count(*) FROM optout_requests WHERE listed), (SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL)`).Scan(&revs, &entries, &listed, &pending))
+	require.Equal(t, 3, revs, "a revocation each")
+	require.Equal(t, 1, entries, "one entry for the number")
+	require.Equal(t, 2, listed, "the later two found it listed")
 	require.Zero(t, pending)
 }
 
@@ -186,4 +202,119 @@ func TestOptOutRequestsKept(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE phone = '+18605550191' AND recorded_at IS NOT NULL`).Scan(&n))
 	require.Equal(t, 1, n)
+}
+
+// Two takes of one call's opt-out at once (a retry while the first is
+// still committing) are one request, and neither fails.
+func TestOptOutTakenOncePerCall(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Bob,8605550272\n")
+	db := w.s.db
+	attempt := w.endedCall("+18605550272", "9", "opted_out")
+	tx, err := db.Begin(w.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(w.ctx) }()
+	_, err = tx.Exec(w.ctx, `INSERT INTO optout_requests (phone, method, source, attempt_id) VALUES ('+18605550272', 'ivr', 'first take', $1)`, attempt)
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() { errc <- NewStore(db).RecordOptOut(w.ctx, attempt, "+18605550272") }()
+	require.Eventually(t, func() bool { // the second take waits for the first
+		var waiting int
+		require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting))
+		return waiting == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, tx.Commit(w.ctx))
+	require.NoError(t, <-errc, "the second take records the first's request")
+	var requests, revs int
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT (SELECT count(*) FROM optout_requests WHERE attempt_id = $1 AND recorded_at IS NOT NULL),
+		(SELECT count(*) FROM revocations)`, attempt).Scan(&requests, &revs))
+	require.Equal(t, 1, requests)
+	require.Equal(t, 1, revs)
+}
+
+// The loop every heed serve runs records an opt-out taken during an
+// import once the import ends, and stops with its context.
+func TestKeepRecordingOptOuts(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550175\n")
+	db := w.s.db
+	commit := w.holdLogs()
+	_, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550175", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+	require.ErrorIs(t, err, ErrOptOutPending)
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() {
+		KeepRecordingOptOuts(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	commit()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550175'`).Scan(&n))
+		return n == 1
+	}, 3*PendingOptOutWait+5*time.Second, 50*time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not stop with its context")
+	}
+}
+
+// Every opt-out whose take committed before a sync began is refused once
+// the sync returns, while opt-outs are taken and recorded and another
+// goroutine syncs the same indexes, all at once.
+func TestSyncHoldsEveryTakenOptOut(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550299\n")
+	db := w.s.db
+	e, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, ix.Load(w.ctx))
+	ctx, cancel := context.WithTimeout(w.ctx, 3*time.Second)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		taken []phone.Number
+	)
+	wg.Go(func() { // takes opt-outs
+		for i := 0; ctx.Err() == nil; i++ {
+			p := phone.Number(fmt.Sprintf("+1203%07d", 1000000+i))
+			if _, err := db.Exec(ctx, `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'x')`, p.String()); err == nil {
+				mu.Lock()
+				taken = append(taken, p)
+				mu.Unlock()
+			}
+		}
+	})
+	wg.Go(func() { // records them
+		for ctx.Err() == nil {
+			_, _ = RecordPendingOptOuts(ctx, db)
+		}
+	})
+	wg.Go(func() { // syncs in the background, as Indexes.Run does
+		for ctx.Err() == nil {
+			_ = ix.Sync(ctx)
+		}
+	})
+	checks, misses := 0, 0
+	for ctx.Err() == nil {
+		mu.Lock()
+		before := slices.Clone(taken)
+		mu.Unlock()
+		if err := ix.Sync(ctx); err != nil {
+			continue
+		}
+		for _, p := range before {
+			checks++
+			if !refuses(ix, e, p) {
+				misses++
+			}
+		}
+	}
+	wg.Wait()
+	require.Positive(t, checks)
+	require.Zero(t, misses, "of %d checks", checks)
 }

@@ -99,11 +99,12 @@ type lastLookRecord struct {
 // denied; due again, for when the campaign runs again, when it was paused
 // or cancelled meanwhile. All in one statement. An attempt no longer
 // about to be placed (status originating) gets no look: the error wraps
-// dialer.ErrNotDue. An exact look (l.Exact) that allowed the call is
-// recorded only when, as the statement began, the change log held nothing
-// beyond l.IndexSeq and no opt-out of the number was taken but not yet
-// recorded (the gate refuses a number with one it knows of); otherwise
-// nothing is recorded and the error wraps dialer.ErrIndexBehind.
+// dialer.ErrNotDue. A look that allowed the call is recorded only when, as
+// the statement began, no opt-out of the number was taken but not yet
+// recorded (the gate refuses a number with one it knows of), and, for an
+// exact look (l.Exact), the change log held nothing beyond l.IndexSeq;
+// otherwise nothing is recorded and the error wraps
+// dialer.ErrIndexBehind.
 func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (bool, error) {
 	rec, err := json.Marshal(lastLookRecord{At: l.At, Decision: l.Decision, IndexSeq: l.IndexSeq})
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 			       status = CASE WHEN $3 AND k.running THEN x.status ELSE 'ended' END,
 			       outcome = CASE WHEN $3 AND k.running THEN x.outcome ELSE '`+string(dialer.OutcomeCalledOff)+`' END,
 			       ended_at = CASE WHEN $3 AND k.running THEN x.ended_at ELSE clock_timestamp() END
-			  FROM k WHERE x.id = k.id AND x.status = 'originating' AND (NOT $6 OR NOT $3 OR (k.top <= $7 AND NOT k.pending))
+			  FROM k WHERE x.id = k.id AND x.status = 'originating' AND (NOT $3 OR NOT k.pending) AND (NOT $6 OR NOT $3 OR k.top <= $7)
 			RETURNING x.campaign_id, x.contact_id, $3 AND k.running AS placed, k.running),
 		t AS (
 			UPDATE campaign_targets t SET state = CASE WHEN a.running THEN $4 ELSE 'pending' END,

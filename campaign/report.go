@@ -164,11 +164,15 @@ const (
 	// target back, dialer.heldBack; a finding of such a call is one placed
 	// before it did), unless it differs from the request's only by
 	// a conversation that ended in the minute before (GateLate: its end
-	// may have been written after the read).
+	// may have been written after the read). A record written from an
+	// opt-out taken more than a second before the call's last look is
+	// GateHad too, however late it was written: every gate held the
+	// opt-out from when it was taken.
 	GateHad = "had"
 	// GateLate says the record was committed after the gate read its
 	// indexes but before the attempt was recorded (index_top): it reached
-	// heed while the call was being decided.
+	// heed while the call was being decided. So is one written from an
+	// opt-out taken in the second before the last look.
 	GateLate = "late"
 	// GateAfter says the record was written after the attempt, though
 	// dated before it (a revocation entered days after it was made, say).
@@ -228,9 +232,9 @@ const reportFound = `
 		       coalesce((a.last_look->>'index_top')::bigint, (a.decision_input->>'index_top')::bigint) AS top_seq
 		  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 		 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2)
-	SELECT a.id, a.campaign_id, a.campaign, a.phone, a.decided, a.seen_seq, a.top_seq, f.kind, f.record, f.recorded_at, f.seq, f.detail
+	SELECT a.id, a.campaign_id, a.campaign, a.phone, a.decided, a.at, a.seen_seq, a.top_seq, f.kind, f.record, f.recorded_at, f.seq, f.taken, f.detail
 	  FROM a CROSS JOIN LATERAL (
-		(SELECT '` + FindingDNC + `', d.id, d.added_at, s.seq, d.method || ': ' || d.source
+		(SELECT '` + FindingDNC + `', d.id, d.added_at, s.seq, (SELECT o.taken_at FROM optout_requests o WHERE o.dnc_id = d.id), d.method || ': ' || d.source
 		   FROM dnc_internal d
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'add' AND x.ref_id = d.id) s ON true
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'remove' AND x.ref_id = d.id) r ON true
@@ -238,7 +242,7 @@ const reportFound = `
 		    AND ((d.added_at <= a.at AND (d.removed_at IS NULL OR d.removed_at > a.at))
 		         OR (s.seq <= a.seen_seq AND (r.seq IS NULL OR r.seq > a.seen_seq))))
 		UNION ALL
-		(SELECT '` + FindingRevoked + `', v.id, v.created_at, s.seq,
+		(SELECT '` + FindingRevoked + `', v.id, v.created_at, s.seq, (SELECT o.taken_at FROM optout_requests o WHERE o.revocation_id = v.id),
 		        'revoked ' || to_char(v.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') || ' by ' || v.method
 		        || CASE WHEN v.scope = '' THEN '' ELSE ' (' || v.scope || ' only)' END
 		   FROM consents c JOIN revocations v ON v.phone = a.phone
@@ -249,16 +253,22 @@ const reportFound = `
 		         OR COALESCE((SELECT p.policy->>'revocation_scope' FROM firm_settings p WHERE p.saved_at <= a.at
 		                       ORDER BY p.saved_at DESC, p.version DESC LIMIT 1), '') <> 'purpose'))
 		UNION ALL
-		(SELECT '` + FindingConsentTime + `', c.id, c.created_at, s.seq,
+		(SELECT '` + FindingConsentTime + `', c.id, c.created_at, s.seq, NULL::timestamptz,
 		        CASE WHEN c.obtained_at > a.at THEN 'obtained ' || to_char(c.obtained_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
 		             ELSE 'expired ' || to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') END
 		   FROM consents c
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'consent' AND x.ref_id = c.id) s ON true
 		  WHERE c.id = a.consent_id AND (c.obtained_at > a.at OR c.expires_at <= a.at))
-	  ) f (kind, record, recorded_at, seq, detail)`
+	  ) f (kind, record, recorded_at, seq, taken, detail)`
 
-// reportGate is the SQL of a finding's Gate, from its columns.
-const reportGate = `CASE WHEN seq <= seen_seq THEN '` + GateHad + `' WHEN seq <= top_seq THEN '` + GateLate + `'
+// reportGate is the SQL of a finding's Gate, from its columns. A record
+// written from an opt-out taken (optout_requests, taken) was held by every
+// gate from its next sync, and refused every look while it waited to be
+// recorded: one taken more than a second before the look (at) is GateHad,
+// one taken in the second before it GateLate (its take may have committed
+// after the look's statement began).
+const reportGate = `CASE WHEN taken < at - interval '1 second' THEN '` + GateHad + `' WHEN taken <= at THEN '` + GateLate + `'
+	WHEN seq <= seen_seq THEN '` + GateHad + `' WHEN seq <= top_seq THEN '` + GateLate + `'
 	WHEN top_seq IS NOT NULL THEN '` + GateAfter + `' ELSE '` + GateUnknown + `' END`
 
 // CallsReport reports on the attempts decided in [from, to), and the
@@ -340,7 +350,7 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 		rows, err := tx.Query(ctx, `WITH f AS MATERIALIZED (`+reportFound+`)
 			SELECT id, campaign_id, campaign, phone, decided, kind, record, recorded_at, `+reportGate+`, detail,
 			       (SELECT count(*) FROM f), (SELECT count(*) FROM (SELECT id FROM f UNION SELECT unnest($5::bigint[])) c),
-			       (SELECT count(*) FROM f WHERE seq <= seen_seq)
+			       (SELECT count(*) FROM f WHERE `+reportGate+` = '`+GateHad+`')
 			  FROM f ORDER BY decided DESC, id DESC, kind, record LIMIT $4`, from, to, consent.RevokeAllFloorFrom(), MaxReportFindings, ids)
 		if err != nil {
 			return fmt.Errorf("checks: %w", err)

@@ -763,3 +763,52 @@ func TestCallsReportLastLook(t *testing.T) {
 	require.True(t, r.Findings[1].DecidedAt.Equal(day), "when the attempt was recorded, as for every finding: %s", r.Findings[1].DecidedAt)
 	require.Equal(t, 1, r.Had)
 }
+
+// A call placed after an opt-out of its number was taken is a finding
+// whose records were written later but dated when it was taken: heed had
+// the opt-out (every gate holds a taken one from its next sync, and no
+// look that allows a call is recorded while one waits), unless it was
+// taken in the second before the look.
+func TestCallsReportTakenOptOuts(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Quin,8605550141\nRae,8605550142\n")
+	jan := time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC)
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC)
+	seen := w.seq()
+	calls := map[string]int64{}
+	for i, p := range []string{"8605550141", "8605550142"} {
+		c := w.consent(p, jan)
+		seen = w.seq()
+		at := day.Add(time.Duration(i) * time.Minute)
+		calls[p] = w.attempt("+1"+p, "allow", []string{}, &c, at, seen, seen)
+		w.exec(`UPDATE attempts SET looked_at = created_at + interval '40 seconds', outcome = 'answered',
+			last_look = jsonb_build_object('at', created_at + interval '40 seconds',
+			   'decision', jsonb_build_object('decision', 'allow', 'until', null, 'reasons', '[]'::jsonb, 'pack', 'p', 'consent_id', $2::bigint),
+			   'index_seq', $3::bigint, 'index_top', $3::bigint)
+			WHERE id = $1`, calls[p], c, seen)
+	}
+	// Quin's opt-out was taken 10 s before his look, Rae's half a second
+	// before hers; both were recorded after the calls.
+	w.exec(`INSERT INTO optout_requests (phone, method, source, taken_at) VALUES
+		('+18605550141', 'web', 'opt-out page', $1), ('+18605550142', 'web', 'opt-out page', $2)`,
+		day.Add(30*time.Second), day.Add(time.Minute+39500*time.Millisecond))
+	n, err := RecordPendingOptOuts(w.ctx, w.s.db)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	r, err := w.s.CallsReport(w.ctx, day, day.Add(time.Hour))
+	require.NoError(t, err)
+	gates := map[string]string{}
+	for _, f := range r.Findings {
+		for p, id := range calls {
+			if f.AttemptID == id {
+				gates[p+" "+f.Kind] = f.Gate
+			}
+		}
+	}
+	require.Equal(t, map[string]string{
+		"8605550141 " + FindingDNC: GateHad, "8605550141 " + FindingRevoked: GateHad,
+		"8605550142 " + FindingDNC: GateLate, "8605550142 " + FindingRevoked: GateLate,
+	}, gates, "written after the calls, but taken before them")
+	require.Equal(t, 2, r.Had)
+}

@@ -24,9 +24,10 @@ var ErrNotRunning = errors.New("campaign is not running")
 // was paused or cancelled. Nothing is recorded and no call is placed.
 var ErrNotDue = errors.New("the contact is no longer due in this campaign")
 
-// ErrIndexBehind reports that an exact last look (LastLook.Exact) was not
-// recorded: the change log held changes its indexes had not applied, or
-// an opt-out of the number was taken that they did not yet hold.
+// ErrIndexBehind reports that a last look was not recorded: an opt-out of
+// the number was taken that the gate's indexes did not yet hold, or, for
+// an exact look (LastLook.Exact), the change log held changes they had not
+// applied.
 var ErrIndexBehind = errors.New("the change log has changes the indexes have not applied")
 
 // ErrOptOutPending reports an opt-out that is taken but not yet recorded:
@@ -178,11 +179,11 @@ type Store interface {
 	// it may not, the attempt ends as called off (OutcomeCalledOff) and its
 	// target moves on as the look decided (due again for when the campaign
 	// runs again, when it was paused or cancelled). An attempt no longer
-	// about to be placed gets no look: the error wraps ErrNotDue. An
-	// exact look (LastLook.Exact) that allowed the call, taken while the
-	// change log held changes beyond l.IndexSeq or an opt-out of the
-	// number was taken but not recorded, is not recorded: the error wraps
-	// ErrIndexBehind.
+	// about to be placed gets no look: the error wraps ErrNotDue. A look
+	// that allowed the call, taken while an opt-out of the number was
+	// taken but not recorded, or, for an exact look (LastLook.Exact),
+	// while the change log held changes beyond l.IndexSeq, is not
+	// recorded: the error wraps ErrIndexBehind.
 	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
@@ -233,11 +234,11 @@ type LastLook struct {
 	// (0 when the gate does not say; IndexPositioner).
 	IndexSeq int64
 	// Exact asks Store.Look to record a look that allowed the call only
-	// when the change log held nothing beyond IndexSeq and no opt-out of
-	// the number was taken but not yet recorded: every change committed
-	// and every opt-out taken before the look was then in what the gate
-	// read. Otherwise Look records nothing and returns an error wrapping
-	// ErrIndexBehind.
+	// when the change log held nothing beyond IndexSeq: every change
+	// committed before the look was then in what the gate read. Otherwise
+	// Look records nothing and returns an error wrapping ErrIndexBehind.
+	// (Every look that allowed the call, exact or not, is refused so while
+	// an opt-out of the number is taken but not yet recorded.)
 	Exact bool
 }
 
@@ -935,7 +936,10 @@ func (p *Pacer) syncGate(ctx context.Context) {
 // indexes and looks again (lastLookTries exact looks, then one more after a
 // sync, not exact), so that a quiet change log costs no sync query. A gate
 // that does not say is synced before the look; one that failed closed on
-// stale indexes is synced and asked again once. It records the look
+// stale indexes is synced and asked again once. A look refused because an
+// opt-out of the number was taken that the indexes did not hold yet
+// (ErrIndexBehind, exact or not) is also followed by a sync and another
+// look, up to lastLookTries+2 looks in all. It records the look
 // (Store.Look) and returns an error wrapping ErrCalledOff when the gate no
 // longer allows the call or the campaign is no longer running, or the
 // error that kept the look from being recorded: either way the call is not
@@ -965,7 +969,7 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 		}
 		exact := positioned && try <= lastLookTries
 		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact})
-		if exact && errors.Is(err, ErrIndexBehind) {
+		if errors.Is(err, ErrIndexBehind) && try <= lastLookTries+1 {
 			resync()
 			continue
 		}

@@ -22,12 +22,17 @@ CREATE TABLE optout_requests (
     attempt_id    bigint UNIQUE REFERENCES attempts (id),
     recorded_at   timestamptz,
     revocation_id bigint, -- the revocation recorded (revocations are append-only)
+    -- The internal do-not-call entry recorded, unless one was in force.
+    dnc_id        bigint,
     -- Whether the number already had an internal do-not-call entry in
     -- force when the opt-out was recorded (then no second one is added).
     listed        boolean,
     CHECK ((recorded_at IS NULL) = (revocation_id IS NULL) AND (recorded_at IS NULL) = (listed IS NULL))
 );
 CREATE INDEX optout_requests_pending_idx ON optout_requests (phone) WHERE recorded_at IS NULL;
+-- The calls report finds the request of a record it reports.
+CREATE INDEX optout_requests_revocation_idx ON optout_requests (revocation_id) WHERE revocation_id IS NOT NULL;
+CREATE INDEX optout_requests_dnc_idx ON optout_requests (dnc_id) WHERE dnc_id IS NOT NULL;
 
 -- +goose StatementBegin
 CREATE FUNCTION heed_optout_request_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -35,7 +40,7 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'opt-out request %: opt-out requests are never deleted', OLD.id;
     END IF;
-    IF OLD.recorded_at IS NOT NULL OR NEW.recorded_at IS NULL
+    IF OLD.recorded_at IS NOT NULL OR NEW.recorded_at IS NULL OR (NEW.dnc_id IS NOT NULL AND NEW.listed)
        OR (NEW.id, NEW.phone, NEW.taken_at, NEW.method, NEW.source, NEW.taken_by, NEW.attempt_id)
           IS DISTINCT FROM (OLD.id, OLD.phone, OLD.taken_at, OLD.method, OLD.source, OLD.taken_by, OLD.attempt_id) THEN
         RAISE EXCEPTION 'opt-out request %: a request is only ever marked recorded, once', OLD.id;
