@@ -54,6 +54,11 @@ type AttemptRecord struct {
 	Consents    []RecordConsent    `json:"consents"`
 	Revocations []RecordRevocation `json:"revocations"`
 	DNC         []RecordDNC        `json:"dnc_internal"`
+	// OptOuts are the number's opt-outs taken by the time the attempt was
+	// recorded but not yet recorded then: every gate refused the number
+	// as on the internal list from its first sync after the take, before
+	// the revocation and entry (dated when it was taken) were written.
+	OptOuts []NumberOptOut `json:"opt_outs_waiting"`
 	// Copies are the registry list copies the decision read (the
 	// attempt's decision_input lists), by list name, or nil for an attempt
 	// that does not name them (decided before heed kept them, or by a gate
@@ -322,6 +327,14 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 		if ok, late := seen("revocation", v.ID, v.CreatedAt); ok {
 			r.Revocations = append(r.Revocations, recordRevocation(v, late))
 		}
+	}
+	rows, err = s.db.Query(ctx, `SELECT `+optOutColumns+` FROM optout_requests
+		 WHERE phone = $1 AND taken_at <= $2 AND (recorded_at IS NULL OR recorded_at > $2) ORDER BY taken_at, id`, r.Phone, at)
+	if err != nil {
+		return fmt.Errorf("opt-outs: %w", err)
+	}
+	if r.OptOuts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[NumberOptOut]); err != nil {
+		return fmt.Errorf("opt-outs: %w", err)
 	}
 	entries, err := s.internalEntries(ctx, r.Phone)
 	if err != nil {

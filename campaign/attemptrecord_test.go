@@ -181,3 +181,44 @@ func TestAttemptRecord(t *testing.T) {
 	_, err = s.AttemptRecord(ctx, c.ID, 999999)
 	require.ErrorIs(t, err, ErrNotFound)
 }
+
+// An attempt refused while an opt-out of its number was taken but not yet
+// recorded shows that opt-out, before and after it is recorded; one taken
+// after the attempt is not shown.
+func TestAttemptRecordWaitingOptOut(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	listID, c := startOn(t, s, "rec", "name,phone\nAnn Lee,8605550101\n")
+	var contactID int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE list_id = $1`, listID).Scan(&contactID))
+	_, err := db.Exec(ctx, `INSERT INTO optout_requests (phone, method, source, taken_at) VALUES
+		('+18605550101', 'web', 'opt-out page', now() - interval '5 seconds'), ('+18605550101', 'ivr', 'later', now() + interval '1 hour')`)
+	require.NoError(t, err)
+	at := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	req := dialer.Request{Phone: "+18605550101", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, At: at, CampaignID: c.ID, ContactID: contactID}
+	var seq int64 // the gate had applied the log, which holds another number's entry
+	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, method) VALUES ('+12035550100', 'staff')`)
+	require.NoError(t, err)
+	require.NoError(t, db.QueryRow(ctx, `SELECT max(seq) FROM index_changes`).Scan(&seq))
+	target := dialer.Target{CampaignID: c.ID, ContactID: contactID, AttemptNo: 1, Phone: "+18605550101", IndexSeq: seq}
+	denied, err := NewStore(db).Decide(ctx, target, req, consent.Decision{Verdict: consent.Deny, Reasons: []consent.Reason{consent.ReasonDNCInternal},
+		Pack: s.Launch.Engine().Version()})
+	require.NoError(t, err)
+
+	r, err := s.AttemptRecord(ctx, c.ID, denied)
+	require.NoError(t, err)
+	require.Len(t, r.OptOuts, 1, "the one taken before, not the later one")
+	require.Equal(t, "opt-out page", r.OptOuts[0].Source)
+	require.Nil(t, r.OptOuts[0].RecordedAt)
+	require.Empty(t, r.DNC)
+
+	n, err := RecordPendingOptOuts(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	r, err = s.AttemptRecord(ctx, c.ID, denied)
+	require.NoError(t, err)
+	require.Len(t, r.OptOuts, 1, "recorded after the attempt: still what the gate went by")
+	require.NotNil(t, r.OptOuts[0].RecordedAt)
+	require.Empty(t, r.DNC, "its entry was written after the attempt")
+}

@@ -67,6 +67,10 @@ type NumberOptOut struct {
 	RevocationID *int64 `json:"revocation_id"`
 }
 
+// optOutColumns are the columns of optout_requests that make a
+// NumberOptOut, in its fields' order.
+const optOutColumns = `id, taken_at, method, source, attempt_id, recorded_at, revocation_id`
+
 // NumberAttempt is an attempt to call a number, with its campaign.
 type NumberAttempt struct {
 	Attempt
@@ -91,7 +95,7 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 	if h.DNC, err = s.internalEntries(ctx, h.Phone); err != nil {
 		return NumberHistory{}, fmt.Errorf("campaign: number %s: %w", n, err)
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, taken_at, method, source, attempt_id, recorded_at, revocation_id
+	rows, err := s.db.Query(ctx, `SELECT `+optOutColumns+`
 		  FROM optout_requests WHERE phone = $1 ORDER BY taken_at, id`, h.Phone)
 	if err != nil {
 		return NumberHistory{}, fmt.Errorf("campaign: number %s: opt-outs: %w", n, err)

@@ -295,6 +295,9 @@ func TestAttemptPage(t *testing.T) {
 		VALUES ('Other', 'informational', $1, 'Hello', '+18605550100') RETURNING id`, listID).Scan(&otherID))
 	_, err = b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550101', 'staff', 'asked on the phone <b>', now() - interval '1 day')`)
 	require.NoError(t, err)
+	// And an opt-out pressed an hour before, whose records wait.
+	_, err = b.db.Exec(ctx, `INSERT INTO optout_requests (phone, method, source, taken_at) VALUES ('+18605550101', 'ivr', 'pressed 9 on a call', now() - interval '1 hour')`)
+	require.NoError(t, err)
 	require.NoError(t, b.db.QueryRow(ctx, `
 		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at)
 		SELECT $1, id, 1, phone, '+18605550100', 'deny', '{dnc.internal}', $2,
@@ -322,6 +325,8 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, "America/New_York: Fri 2026-11-27 10:00:00 EST")
 	require.Contains(t, body, "State packs: CT")
 	require.Contains(t, body, "asked on the phone &lt;b&gt;", "the entry's source, escaped")
+	require.Contains(t, body, `<table id="optouts">`)
+	require.Contains(t, body, "<td>ivr</td><td>pressed 9 on a call</td><td><span class=\"muted\">not yet</span></td>", "the opt-out waiting")
 	require.Contains(t, body, "The decision relied on no consent record.")
 	require.Contains(t, body, "Registry list copies the gate read: <b>national</b> version 4, current as of 2026-11-01 00:00:00 UTC (12 numbers, installed 2026-11-02 12:00:00 UTC).")
 	require.Contains(t, body, "No call was placed.")
