@@ -137,3 +137,51 @@ func TestPacerLastLook(t *testing.T) {
 	require.NotNil(t, r.look.CampaignRunning)
 	require.True(t, *r.look.CampaignRunning)
 }
+
+// deafGate is the policy gate whose next deaf syncs do nothing, as when
+// opt-outs keep outrunning its syncs.
+type deafGate struct {
+	*dialer.PolicyGate
+	deaf atomic.Int32
+}
+
+func (g *deafGate) Sync(ctx context.Context) error {
+	if g.deaf.Add(-1) >= 0 {
+		return nil
+	}
+	return g.PolicyGate.Sync(ctx)
+}
+
+// TestPacerLastLookWaitsForATakenOptOut: an opt-out taken as a call waited
+// for its line is refused by the look that follows its sync, even when the
+// exact looks ran out first: the fallback look is not recorded either
+// while an opt-out of the number waits, and the pacer syncs and looks once
+// more. The call is called off, never placed.
+func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const x phone.Number = "+18605550381"
+	w.contact(w.list, x, "D-811")
+	lines := &recordingLines{t: t, db: w.db}
+	p := w.pacer(lines)
+	pg := p.Gate.(*dialer.PolicyGate)
+	pg.Indexes.Bound = time.Minute // the deaf syncs confirm nothing
+	gate := &deafGate{PolicyGate: pg}
+	p.Gate = gate
+	lines.beforeReady = func(req dialer.CallRequest) {
+		_, err := w.db.Exec(context.Background(), `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'opt-out page')`, req.To)
+		require.NoError(t, err)
+		gate.deaf.Store(3) // the syncs after the three exact looks learn nothing
+	}
+	var sn *dialer.Snooze
+	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Empty(t, lines.placed)
+	require.Equal(t, []phone.Number{x}, lines.calledOff)
+	r := w.look(x)
+	require.Equal(t, string(dialer.OutcomeCalledOff), r.outcome)
+	require.Equal(t, "deny", r.look.Decision.Decision)
+	require.Equal(t, []string{"dnc.internal"}, r.look.Decision.Reasons)
+	require.Equal(t, "done", r.target)
+}
