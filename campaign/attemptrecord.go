@@ -58,7 +58,7 @@ type AttemptRecord struct {
 	// recorded but not yet recorded then: every gate refused the number
 	// as on the internal list from its first sync after the take, before
 	// the revocation and entry (dated when it was taken) were written.
-	OptOuts []NumberOptOut `json:"opt_outs_waiting"`
+	OptOuts []NumberOptOut `json:"opt_outs_pending"`
 	// Copies are the registry list copies the decision read (the
 	// attempt's decision_input lists), by list name, or nil for an attempt
 	// that does not name them (decided before heed kept them, or by a gate

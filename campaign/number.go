@@ -31,7 +31,7 @@ type NumberHistory struct {
 	// OptOuts are the opt-outs taken of the number (a key press, the
 	// opt-out page, a staff entry), oldest first: when each was taken and
 	// when its revocation and entry were recorded.
-	OptOuts []NumberOptOut `json:"opt_outs"`
+	OptOuts []NumberOptOut `json:"opt_outs_taken"`
 	// Contacts are the contacts with the number, newest first.
 	Contacts []NumberContact `json:"contacts"`
 	// Attempts are the number's attempts, newest first, at most
@@ -59,12 +59,12 @@ type NumberOptOut struct {
 	Method  string    `json:"method"`
 	Source  string    `json:"source"`
 	// AttemptID is the call during which it was pressed, if it was.
-	AttemptID *int64 `json:"attempt_id"`
+	AttemptID *int64 `json:"attempt_id,omitempty"`
 	// RecordedAt is when its records were written; nil while they wait
 	// for the database (the gates refuse the number meanwhile).
-	RecordedAt *time.Time `json:"recorded_at"`
+	RecordedAt *time.Time `json:"recorded_at,omitempty"`
 	// RevocationID is the revocation recorded.
-	RevocationID *int64 `json:"revocation_id"`
+	RevocationID *int64 `json:"revocation_id,omitempty"`
 }
 
 // optOutColumns are the columns of optout_requests that make a

@@ -14,10 +14,6 @@ import (
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
-// ErrOptOutPending is dialer.ErrOptOutPending: an opt-out taken, whose
-// records wait for the database.
-var ErrOptOutPending = dialer.ErrOptOutPending
-
 // OptOutRecordWait is how long taking an opt-out waits for its records to
 // be written before it leaves them to RecordPendingOptOuts: a person on the
 // line or at the opt-out page is not kept waiting behind a long import.
@@ -38,19 +34,36 @@ type OptOut struct {
 	AttemptID int64
 }
 
+// OptOutTaken is what became of an opt-out RecordOptOut took.
+type OptOutTaken struct {
+	// ID is the request's (optout_requests.id).
+	ID int64
+	// Recorded says its revocation and do-not-call entry are written.
+	// When false they wait for the database (a long import holds the
+	// change and audit logs' locks), RecordPendingOptOuts writes them, and
+	// Wait says what kept them.
+	Recorded bool
+	// Listed says the number already had an internal do-not-call entry in
+	// force when the opt-out was recorded.
+	Listed bool
+	// Wait is the error that kept the records from being written within
+	// OptOutRecordWait, when Recorded is false.
+	Wait error
+}
+
 // RecordOptOut takes a person's request for no more calls and records it.
 // Taking it is one short insert (optout_requests) that waits for no other
 // writer; from then on every heed process's gate refuses the number from
 // its next sync (Indexes). Recording it writes, in one transaction, a
 // revocation of every consent for the number and an internal do-not-call
-// entry unless one is already in force, which it reports as listed; both
-// are dated when the request was taken. When the records cannot be written
-// within OptOutRecordWait (or ctx ends first), the error wraps
-// ErrOptOutPending: the request is kept, and RecordPendingOptOuts records
-// it later. Any other error means the request was not taken.
-func RecordOptOut(ctx context.Context, db *pgxpool.Pool, o OptOut) (listed bool, err error) {
+// entry unless one is already in force (Listed); both are dated when the
+// request was taken. Records that cannot be written within
+// OptOutRecordWait (or before ctx ends) are left to RecordPendingOptOuts:
+// the opt-out is taken all the same (Recorded false). An error means it
+// was not taken.
+func RecordOptOut(ctx context.Context, db *pgxpool.Pool, o OptOut) (OptOutTaken, error) {
 	var id int64
-	err = db.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 		WITH i AS (
 			INSERT INTO optout_requests (phone, method, source, taken_by, attempt_id)
 			VALUES ($1, $2, $3, NULLIF($4::bigint, 0), NULLIF($5::bigint, 0))
@@ -63,15 +76,15 @@ func RecordOptOut(ctx context.Context, db *pgxpool.Pool, o OptOut) (listed bool,
 		err = db.QueryRow(ctx, `SELECT id FROM optout_requests WHERE attempt_id = $1`, o.AttemptID).Scan(&id)
 	}
 	if err != nil {
-		return false, fmt.Errorf("take opt-out of %s: %w", o.Phone, err)
+		return OptOutTaken{}, fmt.Errorf("take opt-out of %s: %w", o.Phone, err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, OptOutRecordWait)
 	defer cancel()
-	listed, _, err = recordOptOut(rctx, db, id, false)
+	listed, _, err := recordOptOut(rctx, db, id, false)
 	if err != nil {
-		return false, fmt.Errorf("opt-out of %s (request %d): %w (%w)", o.Phone, id, ErrOptOutPending, err)
+		return OptOutTaken{ID: id, Wait: fmt.Errorf("opt-out of %s: %w", o.Phone, err)}, nil
 	}
-	return listed, nil
+	return OptOutTaken{ID: id, Recorded: true, Listed: listed}, nil
 }
 
 // errOptOutBusy reports a pending opt-out another transaction is
@@ -136,7 +149,7 @@ func recordOptOut(ctx context.Context, db *pgxpool.Pool, id int64, skipLocked bo
 }
 
 // RecordPendingOptOuts records the opt-outs taken but not yet recorded
-// (RecordOptOut's ErrOptOutPending), oldest first, each in its own
+// (OptOutTaken.Recorded false), oldest first, each in its own
 // transaction; one another process is recording is left to it, and one
 // that fails does not keep the others from being recorded (the errors are
 // joined). It returns how many it recorded.
@@ -204,14 +217,14 @@ func KeepRecordingOptOuts(ctx context.Context, db *pgxpool.Pool, log *slog.Logge
 }
 
 // RecordOptOut takes and records a key-press opt-out (RecordOptOut), named
-// after the attempt; the error wraps ErrOptOutPending when it is taken but
-// not yet recorded.
-func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error {
+// after the attempt, and reports whether it is recorded yet.
+func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) (bool, error) {
 	source := fmt.Sprintf("pressed %s during attempt %d", dialer.OptOutKey, attemptID)
-	if _, err := RecordOptOut(ctx, s.db, OptOut{Phone: p, Method: "ivr", Source: source, AttemptID: attemptID}); err != nil {
-		return fmt.Errorf("opt-out of attempt %d: %w", attemptID, err)
+	t, err := RecordOptOut(ctx, s.db, OptOut{Phone: p, Method: "ivr", Source: source, AttemptID: attemptID})
+	if err != nil {
+		return false, fmt.Errorf("opt-out of attempt %d: %w", attemptID, err)
 	}
-	return nil
+	return t.Recorded, nil
 }
 
 // RecoverOptOuts takes the key-press opt-outs that calls kept in their
@@ -253,8 +266,7 @@ func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	}
 	for i, l := range found {
 		source := fmt.Sprintf("pressed %s during attempt %d; taken when heed started", dialer.OptOutKey, l.id)
-		_, err := RecordOptOut(ctx, s.db, OptOut{Phone: l.phone, Method: "ivr", Source: source, AttemptID: l.id})
-		if err != nil && !errors.Is(err, ErrOptOutPending) {
+		if _, err := RecordOptOut(ctx, s.db, OptOut{Phone: l.phone, Method: "ivr", Source: source, AttemptID: l.id}); err != nil {
 			return i, fmt.Errorf("recover opt-outs: attempt %d: %w", l.id, err)
 		}
 	}

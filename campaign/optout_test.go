@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,23 +16,9 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/dbtest"
 	"github.com/heed-dialer/heed/internal/phone"
 )
-
-// holdLogs begins a transaction that holds the change log's and the audit
-// log's locks, as a long import does for its whole transaction, until the
-// returned function commits it.
-func (w *reportWorld) holdLogs() (commit func()) {
-	w.t.Helper()
-	tx, err := w.s.db.Begin(w.ctx)
-	require.NoError(w.t, err)
-	_, err = tx.Exec(w.ctx, `SELECT pg_advisory_xact_lock(1751475557, 1), pg_advisory_xact_lock(1751475557, 2)`)
-	require.NoError(w.t, err)
-	var once sync.Once
-	commit = func() { once.Do(func() { require.NoError(w.t, tx.Commit(w.ctx)) }) }
-	w.t.Cleanup(commit)
-	return commit
-}
 
 // refuses reports whether indexes' gate counts n as on the internal list.
 func refuses(ix *dialer.Indexes, e *consent.Engine, n phone.Number) bool {
@@ -64,13 +51,18 @@ func TestOptOutTakenDuringAnImport(t *testing.T) {
 	w.exec(`INSERT INTO dnc_internal (phone, method, source) VALUES ('+12035550100', 'staff', 'asked')`)
 	require.NoError(t, procs[0].Sync(w.ctx))
 
-	commit := w.holdLogs()
-	_, err = RecordOptOut(w.ctx, db, OptOut{Phone: ann, Method: string(consent.RevokedByWeb), Source: "opt-out page"})
-	require.ErrorIs(t, err, ErrOptOutPending, "taken; its records wait for the import")
+	commit := dbtest.HoldLogs(t, db)
+	taken, err := RecordOptOut(w.ctx, db, OptOut{Phone: ann, Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+	require.NoError(t, err)
+	require.False(t, taken.Recorded, "taken; its records wait for the import")
+	require.Error(t, taken.Wait)
 	attempt := w.endedCall(string(bob), "9", "opted_out")
 	store := NewStore(db)
-	require.ErrorIs(t, store.RecordOptOut(w.ctx, attempt, bob), ErrOptOutPending)
-	require.ErrorIs(t, store.RecordOptOut(w.ctx, attempt, bob), ErrOptOutPending, "a retry of the same call's opt-out")
+	for range 2 { // a retry of the same call's opt-out
+		recorded, err := store.RecordOptOut(w.ctx, attempt, bob)
+		require.NoError(t, err)
+		require.False(t, recorded)
+	}
 	var requests int
 	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL`).Scan(&requests))
 	require.Equal(t, 2, requests, "one request per person, whatever the retries")
@@ -126,7 +118,9 @@ func TestOptOutTakenDuringAnImport(t *testing.T) {
 	n, err = RecordPendingOptOuts(w.ctx, db)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing left")
-	require.NoError(t, store.RecordOptOut(w.ctx, attempt, bob), "recorded already")
+	again, err := store.RecordOptOut(w.ctx, attempt, bob)
+	require.NoError(t, err)
+	require.True(t, again, "recorded already")
 	var revs int
 	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM revocations WHERE phone = $1`, bob).Scan(&revs))
 	require.Equal(t, 1, revs, "a retry after the record writes nothing more")
@@ -147,10 +141,11 @@ func TestPendingOptOutsRecordedOnce(t *testing.T) {
 	t.Parallel()
 	w := newReportWorld(t, "Ann,8605550181\n")
 	db := w.s.db
-	commit := w.holdLogs()
+	commit := dbtest.HoldLogs(t, db)
 	for range 3 {
-		_, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550181", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
-		require.ErrorIs(t, err, ErrOptOutPending)
+		taken, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550181", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+		require.NoError(t, err)
+		require.False(t, taken.Recorded)
 	}
 	var wg sync.WaitGroup
 	counts := make([]int, 2)
@@ -182,26 +177,43 @@ func TestPendingOptOutsRecordedOnce(t *testing.T) {
 }
 
 // An opt-out request is never deleted or changed, only marked recorded,
-// once.
+// once: neither while it waits nor once recorded.
 func TestOptOutRequestsKept(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Ann,8605550191\n")
+	w := newReportWorld(t, "Ann,8605550191\nBob,8605550192\n")
 	db := w.s.db
-	_, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550191", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+	recorded, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550191", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
 	require.NoError(t, err)
-	for _, sql := range []string{
-		`UPDATE optout_requests SET phone = '+18605550192'`,
-		`UPDATE optout_requests SET recorded_at = now()`,
-		`UPDATE optout_requests SET recorded_at = NULL, revocation_id = NULL, listed = NULL`,
-		`DELETE FROM optout_requests`,
-		`TRUNCATE optout_requests`,
+	require.True(t, recorded.Recorded)
+	pending := w.id(`INSERT INTO optout_requests (phone, method, source) VALUES ('+18605550192', 'web', 'opt-out page') RETURNING id`)
+	for _, c := range []struct {
+		id  int64
+		sql string
+	}{
+		{pending, `UPDATE optout_requests SET phone = '+18605550193' WHERE id = $1`},
+		{pending, `UPDATE optout_requests SET taken_at = taken_at + interval '1 day' WHERE id = $1`},
+		{pending, `UPDATE optout_requests SET source = 'changed', recorded_at = now(), revocation_id = 1, listed = true WHERE id = $1`},
+		{pending, `UPDATE optout_requests SET recorded_at = now(), revocation_id = 1, listed = true, dnc_id = 1 WHERE id = $1`},
+		{pending, `UPDATE optout_requests SET recorded_at = now() WHERE id = $1`},
+		{pending, `DELETE FROM optout_requests WHERE id = $1`},
+		{recorded.ID, `UPDATE optout_requests SET recorded_at = now() WHERE id = $1`},
+		{recorded.ID, `UPDATE optout_requests SET recorded_at = NULL, revocation_id = NULL, listed = NULL WHERE id = $1`},
+		{recorded.ID, `DELETE FROM optout_requests WHERE id = $1`},
+		{0, `TRUNCATE optout_requests`},
 	} {
-		_, err := db.Exec(w.ctx, sql)
-		require.Error(t, err, sql)
+		var err error
+		if c.id != 0 {
+			_, err = db.Exec(w.ctx, c.sql, c.id)
+		} else {
+			_, err = db.Exec(w.ctx, c.sql)
+		}
+		require.Error(t, err, c.sql)
 	}
+	// Marking the waiting one recorded, as recordOptOut does, is allowed.
+	w.exec(`UPDATE optout_requests SET recorded_at = now(), revocation_id = 1, listed = false, dnc_id = 2 WHERE id = $1`, pending)
 	var n int
-	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE phone = '+18605550191' AND recorded_at IS NOT NULL`).Scan(&n))
-	require.Equal(t, 1, n)
+	require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE phone IN ('+18605550191', '+18605550192') AND recorded_at IS NOT NULL`).Scan(&n))
+	require.Equal(t, 2, n)
 }
 
 // Two takes of one call's opt-out at once (a retry while the first is
@@ -217,7 +229,13 @@ func TestOptOutTakenOncePerCall(t *testing.T) {
 	_, err = tx.Exec(w.ctx, `INSERT INTO optout_requests (phone, method, source, attempt_id) VALUES ('+18605550272', 'ivr', 'first take', $1)`, attempt)
 	require.NoError(t, err)
 	errc := make(chan error, 1)
-	go func() { errc <- NewStore(db).RecordOptOut(w.ctx, attempt, "+18605550272") }()
+	go func() {
+		recorded, err := NewStore(db).RecordOptOut(w.ctx, attempt, "+18605550272")
+		if err == nil && !recorded {
+			err = errors.New("taken, not recorded")
+		}
+		errc <- err
+	}()
 	require.Eventually(t, func() bool { // the second take waits for the first
 		var waiting int
 		require.NoError(t, db.QueryRow(w.ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting))
@@ -238,9 +256,10 @@ func TestKeepRecordingOptOuts(t *testing.T) {
 	t.Parallel()
 	w := newReportWorld(t, "Ann,8605550175\n")
 	db := w.s.db
-	commit := w.holdLogs()
-	_, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550175", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
-	require.ErrorIs(t, err, ErrOptOutPending)
+	commit := dbtest.HoldLogs(t, db)
+	taken, err := RecordOptOut(w.ctx, db, OptOut{Phone: "+18605550175", Method: string(consent.RevokedByWeb), Source: "opt-out page"})
+	require.NoError(t, err)
+	require.False(t, taken.Recorded)
 	ctx, cancel := context.WithCancel(w.ctx)
 	done := make(chan struct{})
 	go func() {

@@ -100,8 +100,8 @@ func (ix *Indexes) setPending(phones []string) {
 // but not yet taken (a key press whose taking the pacer retries while the
 // database cannot be reached).
 // Every decision of this process then refuses n as the internal list
-// does. release is idempotent; call it once the opt-out is recorded and
-// the indexes have synced it.
+// does. release is idempotent; call it once the opt-out is taken and the
+// indexes have synced it.
 func (ix *Indexes) HoldOptOut(n phone.Number) (release func()) {
 	v, err := n.NANP()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/dialer"
@@ -184,4 +185,52 @@ func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
 	require.Equal(t, "deny", r.look.Decision.Decision)
 	require.Equal(t, []string{"dnc.internal"}, r.look.Decision.Reasons)
 	require.Equal(t, "done", r.target)
+}
+
+// TestPacerLastLookFailsClosed: when the gate's indexes never catch up
+// with an opt-out taken as the call waited (every sync learns nothing),
+// the pacer records a look that fails closed after its last try: the call
+// is called off, never placed, and the contact stays due.
+func TestPacerLastLookFailsClosed(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const x phone.Number = "+18605550382"
+	w.contact(w.list, x, "D-812")
+	lines := &recordingLines{t: t, db: w.db}
+	p := w.pacer(lines)
+	pg := p.Gate.(*dialer.PolicyGate)
+	pg.Indexes.Bound = time.Minute // the deaf syncs confirm nothing
+	gate := &deafGate{PolicyGate: pg}
+	p.Gate = gate
+	lines.beforeReady = func(req dialer.CallRequest) {
+		_, err := w.db.Exec(context.Background(), `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'opt-out page')`, req.To)
+		require.NoError(t, err)
+		gate.deaf.Store(4) // every sync of the look's five tries
+	}
+	var sn *dialer.Snooze
+	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Empty(t, lines.placed)
+	require.Equal(t, []phone.Number{x}, lines.calledOff)
+	// The first attempt was called off by a look that failed closed; the
+	// contact stayed due, and the next batch, its indexes caught up,
+	// refused the number.
+	rows, err := w.db.Query(context.Background(), `SELECT decision, outcome, coalesce(last_look->'decision'->'reasons', '[]') FROM attempts
+		WHERE campaign_id = $1 AND phone = $2 ORDER BY id`, w.campaignID, x)
+	require.NoError(t, err)
+	type attempt struct {
+		decision, outcome string
+		lookReasons       []string
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (attempt, error) {
+		var a attempt
+		err := r.Scan(&a.decision, &a.outcome, &a.lookReasons)
+		return a, err
+	})
+	require.NoError(t, err)
+	require.Equal(t, []attempt{
+		{"allow", string(dialer.OutcomeCalledOff), []string{"index.stale"}},
+		{"deny", "blocked", []string{}},
+	}, got, "called off, not failed: never placed")
 }

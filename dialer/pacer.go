@@ -28,14 +28,7 @@ var ErrNotDue = errors.New("the contact is no longer due in this campaign")
 // the number was taken that the gate's indexes did not yet hold, or, for
 // an exact look (LastLook.Exact), the change log held changes they had not
 // applied.
-var ErrIndexBehind = errors.New("the change log has changes the indexes have not applied")
-
-// ErrOptOutPending reports an opt-out that is taken but not yet recorded:
-// the person's request is on file, and every heed process's gate refuses
-// the number from its next sync on, but its revocation and do-not-call
-// entry wait for the database (a long import holds the audit log, say).
-// heed records them as soon as it can; nothing is lost.
-var ErrOptOutPending = errors.New("opt-out taken; its revocation and do-not-call entry are recorded as soon as the database allows")
+var ErrIndexBehind = errors.New("the database holds changes or opt-outs the gate's indexes have not applied")
 
 // ErrCalledOff reports that the pacing loop's last look, right before a
 // call was placed, refused it: the call was not placed.
@@ -187,13 +180,14 @@ type Store interface {
 	Look(ctx context.Context, attemptID int64, l LastLook) (bool, error)
 	// Progress records one step of a placed call.
 	Progress(ctx context.Context, attemptID int64, ev CallEvent) error
-	// RecordOptOut takes and records that the callee of an attempt pressed
-	// the opt-out key: a revocation of every consent and an internal
-	// do-not-call entry, in one transaction. Once taken, every gate
-	// refuses the number from its next sync; an error wrapping
-	// ErrOptOutPending means taken, with the records written later. A
-	// second call for the same attempt takes nothing more.
-	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) error
+	// RecordOptOut takes that the callee of an attempt pressed the
+	// opt-out key, and records it: a revocation of every consent and an
+	// internal do-not-call entry, in one transaction. Once taken, every
+	// gate refuses the number from its next sync. It reports whether the
+	// records are written yet (when not, they are written as soon as the
+	// database allows); an error means the opt-out was not taken. A second
+	// call for the same attempt takes nothing more.
+	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) (recorded bool, err error)
 	// OriginateFailed records that Asterisk refused the call at the given time.
 	OriginateFailed(ctx context.Context, attemptID int64, at time.Time, cause error) error
 	// Settle reports whether the run of the campaign's generation is over
@@ -243,8 +237,8 @@ type LastLook struct {
 }
 
 // OptOutHolder is implemented by a gate that can refuse a number as on the
-// internal do-not-call list before its opt-out is recorded: the pacer holds
-// a key-press opt-out it is still recording (PolicyGate.HoldOptOut).
+// internal do-not-call list before its opt-out is taken: the pacer holds a
+// key-press opt-out it is still trying to take (PolicyGate.HoldOptOut).
 type OptOutHolder interface {
 	// HoldOptOut refuses n until release is called.
 	HoldOptOut(n phone.Number) (release func())
@@ -429,8 +423,8 @@ type messages struct {
 	confirmed []string // after the confirm key
 	hold      []string // before a transfer
 	abandoned []string // a transfer no one at the office answered (F10)
-	optedOut  []string // once an opt-out is recorded
-	optOutErr []string // when an opt-out could not be recorded
+	optedOut  []string // once an opt-out is taken
+	optOutErr []string // when an opt-out could not be taken
 	vmOpening []string // the voicemail version's start and end
 	vmClosing []string
 }
@@ -823,15 +817,15 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		case OptOutKey:
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			switch err := p.Store.RecordOptOut(rctx, id, t.Phone); {
-			case errors.Is(err, ErrOptOutPending):
-				// Taken: every gate refuses the number from its next sync.
-				p.Log.Warn("pacer: opt-out taken; its records wait for the database", "attempt", id, "err", err)
+			switch recorded, err := p.Store.RecordOptOut(rctx, id, t.Phone); {
 			case err != nil:
 				p.Log.Error("pacer: could not take an opt-out during the call; heed keeps trying, and refuses the number meanwhile",
 					"attempt", id, "phone", t.Phone, "err", err)
-				p.keepRecordingOptOut(id, t.Phone)
+				p.keepTakingOptOut(id, t.Phone)
 				return KeyResponse{Media: msg.optOutErr}
+			case !recorded:
+				// Taken: every gate refuses the number from its next sync.
+				p.Log.Warn("pacer: opt-out taken; its records wait for the database", "attempt", id)
 			default:
 				p.Log.Info("pacer: opt-out recorded", "attempt", id)
 			}
@@ -872,21 +866,21 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	return true, nil
 }
 
-// OptOutRetryWait is the longest wait between two tries to record a
-// key-press opt-out that could not be recorded during its call.
+// OptOutRetryWait is the longest wait between two tries to take a
+// key-press opt-out that could not be taken during its call.
 const OptOutRetryWait = 30 * time.Second
 
-// keepRecordingOptOut takes, in the background, a key-press opt-out of n
-// that could not even be taken during its call (the database could not be
+// keepTakingOptOut takes, in the background, a key-press opt-out of n
+// that could not be taken during its call (the database could not be
 // reached): it tries again after a second, then waiting twice as long each
-// time, up to OptOutRetryWait, until the opt-out is taken (recorded, or
-// ErrOptOutPending). Until then the gate, when it can (OptOutHolder),
+// time, up to OptOutRetryWait, until the opt-out is taken (recorded or
+// not yet). Until then the gate, when it can (OptOutHolder),
 // refuses n as on the internal list, in every decision of this process,
 // the last look included; once taken, every process's gate does. A process
 // that stops before it is taken leaves the error in the log, with the
 // number; the next heed serve takes it at start from the keys the call
 // kept (campaign.Store.RecoverOptOuts).
-func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
+func (p *Pacer) keepTakingOptOut(attemptID int64, n phone.Number) {
 	release := func() {}
 	if h, ok := p.Gate.(OptOutHolder); ok {
 		release = h.HoldOptOut(n)
@@ -897,15 +891,15 @@ func (p *Pacer) keepRecordingOptOut(attemptID int64, n phone.Number) {
 		for tries := 2; ; tries++ {
 			time.Sleep(wait)
 			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
-			err := p.Store.RecordOptOut(ctx, attemptID, n)
-			if err == nil || errors.Is(err, ErrOptOutPending) {
+			recorded, err := p.Store.RecordOptOut(ctx, attemptID, n)
+			if err == nil {
 				p.syncGate(ctx) // the entry, or the taken request, in the indexes before the hold goes
 				cancel()
-				p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", err == nil)
+				p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", recorded)
 				return
 			}
 			cancel()
-			p.Log.Error("pacer: still could not record an opt-out; trying again", "attempt", attemptID, "phone", n, "tries", tries, "err", err)
+			p.Log.Error("pacer: still could not take an opt-out; trying again", "attempt", attemptID, "phone", n, "tries", tries, "err", err)
 			wait = min(2*wait, OptOutRetryWait)
 		}
 	}()
@@ -939,7 +933,9 @@ func (p *Pacer) syncGate(ctx context.Context) {
 // stale indexes is synced and asked again once. A look refused because an
 // opt-out of the number was taken that the indexes did not hold yet
 // (ErrIndexBehind, exact or not) is also followed by a sync and another
-// look, up to lastLookTries+2 looks in all. It records the look
+// look, up to lastLookTries+2 looks in all; when the indexes still have not
+// caught up, it records a look that fails closed (index.stale), which
+// calls the call off and leaves the contact due. It records the look
 // (Store.Look) and returns an error wrapping ErrCalledOff when the gate no
 // longer allows the call or the campaign is no longer running, or the
 // error that kept the look from being recorded: either way the call is not
@@ -972,6 +968,13 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 		if errors.Is(err, ErrIndexBehind) && try <= lastLookTries+1 {
 			resync()
 			continue
+		}
+		if errors.Is(err, ErrIndexBehind) {
+			// The indexes never caught up: fail closed, as on stale
+			// indexes, and record that look (the contact stays due).
+			p.Log.Warn("pacer: the gate's indexes did not catch up for a last look; the call is called off", "attempt", attemptID, "err", err)
+			d = consent.Decision{Verdict: consent.Deny, Reasons: []consent.Reason{consent.ReasonIndexStale}, Pack: d.Pack}
+			placed, err = p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq})
 		}
 		if err != nil {
 			return fmt.Errorf("pacer: record the last look: %w", err)

@@ -35,7 +35,8 @@ const (
 	// callback number and opt-out instead.
 	OutcomeAbandoned Outcome = "abandoned"
 	// OutcomeOptedOut is an answered call in which the callee pressed the
-	// opt-out key; the opt-out was recorded before the call ended.
+	// opt-out key; the opt-out was taken (and, unless the database was
+	// busy, recorded) before the call ended.
 	OutcomeOptedOut Outcome = "opted_out"
 	// OutcomeMachine is a call answered by an answering machine, which was
 	// left the voicemail version of the message.

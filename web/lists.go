@@ -222,14 +222,13 @@ func (s *Server) optOutContact(c echo.Context) error {
 	}
 	// As a key press or the opt-out page: a revocation of every consent
 	// for the number, and the internal do-not-call entry.
-	listed, err := campaign.RecordOptOut(ctx, s.cfg.DB, campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: source, By: currentUser(c).ID})
+	taken, err := s.takeOptOut(ctx, campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: source, By: currentUser(c).ID})
 	switch {
-	case errors.Is(err, campaign.ErrOptOutPending):
-		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "err", err)
-		s.flash(c, fmt.Sprintf("%s (%s) is opted out: no campaign will call the number again. Its do-not-call entry is written as soon as the database is free (an import is running).", ct.Name, n))
 	case err != nil:
 		return err
-	case listed:
+	case !taken.Recorded:
+		s.flash(c, fmt.Sprintf("%s (%s) is opted out: no campaign will call the number again. The database is busy, so its revocation and do-not-call entry are written in a moment.", ct.Name, n))
+	case taken.Listed:
 		s.flash(c, fmt.Sprintf("%s (%s) was already on the do-not-call list; the request is recorded as a revocation of any consent.", ct.Name, n))
 	default:
 		s.flash(c, fmt.Sprintf("%s (%s) is on the do-not-call list: no campaign will call the number again.", ct.Name, n))

@@ -3,7 +3,6 @@ package web
 import (
 	"container/list"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -68,9 +67,9 @@ func (s *Server) optOutPage(c echo.Context) error {
 	return s.renderOptOut(c, http.StatusOK, "", optOutData{})
 }
 
-// optOut records a person's request to stop calls: a revocation of every
-// consent (rule F12, revoke-all by F13) and an internal do-not-call entry
-// (F9), both at once.
+// optOut takes a person's request to stop calls, which every gate refuses
+// at once, and records it: a revocation of every consent (rule F12,
+// revoke-all by F13) and an internal do-not-call entry (F9).
 func (s *Server) optOut(c echo.Context) error {
 	form := optOutData{Phone: strings.TrimSpace(c.FormValue("phone")), Note: cleanNote(c.FormValue("note"))}
 	if c.FormValue(optOutHoneypot) != "" {
@@ -102,15 +101,20 @@ func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) 
 	if note != "" {
 		source += ": " + note
 	}
-	_, err := campaign.RecordOptOut(ctx, s.cfg.DB, campaign.OptOut{Phone: n, Method: string(consent.RevokedByWeb), Source: source})
-	if errors.Is(err, campaign.ErrOptOutPending) {
-		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "err", err)
-		return nil
-	}
-	if err != nil {
+	if _, err := s.takeOptOut(ctx, campaign.OptOut{Phone: n, Method: string(consent.RevokedByWeb), Source: source}); err != nil {
 		return fmt.Errorf("opt-out: %w", err)
 	}
 	return nil
+}
+
+// takeOptOut takes and records an opt-out (campaign.RecordOptOut), and
+// logs one whose records wait for the database.
+func (s *Server) takeOptOut(ctx context.Context, o campaign.OptOut) (campaign.OptOutTaken, error) {
+	t, err := campaign.RecordOptOut(ctx, s.cfg.DB, o)
+	if err == nil && !t.Recorded {
+		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "request", t.ID, "method", o.Method, "err", t.Wait)
+	}
+	return t, err
 }
 
 // confirmOptOut sends the browser to the confirmation, so that reloading it

@@ -15,6 +15,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
+	"github.com/heed-dialer/heed/internal/dbtest"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -246,11 +247,7 @@ func TestOptOutDuringAnImport(t *testing.T) {
 	var listID, bobID int64
 	require.NoError(t, b.db.QueryRow(ctx, `SELECT l.id, c.id FROM contact_lists l JOIN contacts c ON c.list_id = l.id WHERE l.name = 'Docket'`).Scan(&listID, &bobID))
 
-	imp, err := b.db.Begin(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = imp.Rollback(ctx) })
-	_, err = imp.Exec(ctx, `SELECT pg_advisory_xact_lock(1751475557, 1), pg_advisory_xact_lock(1751475557, 2)`)
-	require.NoError(t, err)
+	commit := dbtest.HoldLogs(t, b.db)
 
 	br := b.browser(t)
 	code, body, h := br.optOut("198.51.100.9", url.Values{"phone": {"(860) 555-0111"}})
@@ -265,7 +262,7 @@ func TestOptOutDuringAnImport(t *testing.T) {
 	_, body, _ = para.get("/numbers?phone=%2B12035550112")
 	require.Contains(t, body, "waiting for the database; every gate refuses the number meanwhile", "the number's page shows it")
 
-	require.NoError(t, imp.Commit(ctx))
+	commit()
 	n, err := campaign.RecordPendingOptOuts(ctx, b.db)
 	require.NoError(t, err)
 	require.Equal(t, 2, n)

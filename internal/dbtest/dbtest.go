@@ -124,3 +124,30 @@ func EmptyURL(t testing.TB) string {
 	}
 	return pgtestdb.Custom(t, base, pgtestdb.NoopMigrator{}).URL()
 }
+
+// HoldLogs begins a transaction on db that holds the change log's and the
+// audit log's locks (the advisory locks the triggers of
+// migrations/sql/00002_index_changes.sql and 00004_audit_log.sql take), as
+// a long import does for its whole transaction, until the returned
+// function commits it; the test's end commits it too.
+func HoldLogs(t testing.TB, db *pgxpool.Pool) (commit func()) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatalf("dbtest: hold the logs: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(1751475557, 1), pg_advisory_xact_lock(1751475557, 2)`); err != nil {
+		t.Fatalf("dbtest: hold the logs: %v", err)
+	}
+	var once sync.Once
+	commit = func() {
+		once.Do(func() {
+			if err := tx.Commit(ctx); err != nil {
+				t.Errorf("dbtest: release the logs: %v", err)
+			}
+		})
+	}
+	t.Cleanup(commit)
+	return commit
+}
