@@ -153,15 +153,13 @@ func (g *deafGate) Sync(ctx context.Context) error {
 	return g.PolicyGate.Sync(ctx)
 }
 
-// TestPacerLastLookWaitsForATakenOptOut: an opt-out taken as a call waited
-// for its line is refused by the look that follows its sync, even when the
-// exact looks ran out first: the fallback look is not recorded either
-// while an opt-out of the number waits, and the pacer syncs and looks once
-// more. The call is called off, never placed.
-func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
-	t.Parallel()
+// runOptOutWhileWaiting runs a campaign whose one contact, x, opts out on
+// the opt-out page as its call waits for a line (an opt-out taken, not yet
+// recorded), with a gate whose next deaf syncs then learn nothing; it
+// checks that the call was called off, never placed.
+func runOptOutWhileWaiting(t *testing.T, x phone.Number, deaf int32) *personWorld {
+	t.Helper()
 	w := newPersonWorld(t)
-	const x phone.Number = "+18605550381"
 	w.contact(w.list, x, "D-811")
 	lines := &recordingLines{t: t, db: w.db}
 	p := w.pacer(lines)
@@ -172,7 +170,7 @@ func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
 	lines.beforeReady = func(req dialer.CallRequest) {
 		_, err := w.db.Exec(context.Background(), `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'opt-out page')`, req.To)
 		require.NoError(t, err)
-		gate.deaf.Store(3) // the syncs after the three exact looks learn nothing
+		gate.deaf.Store(deaf)
 	}
 	var sn *dialer.Snooze
 	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {
@@ -180,6 +178,18 @@ func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
 	}
 	require.Empty(t, lines.placed)
 	require.Equal(t, []phone.Number{x}, lines.calledOff)
+	return w
+}
+
+// TestPacerLastLookWaitsForATakenOptOut: an opt-out taken as a call waited
+// for its line is refused by the look that follows its sync, even when the
+// exact looks ran out first: the fallback look is not recorded either
+// while an opt-out of the number waits, and the pacer syncs and looks once
+// more. The call is called off, never placed.
+func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
+	t.Parallel()
+	const x phone.Number = "+18605550381"
+	w := runOptOutWhileWaiting(t, x, 3) // the syncs after the three exact looks learn nothing
 	r := w.look(x)
 	require.Equal(t, string(dialer.OutcomeCalledOff), r.outcome)
 	require.Equal(t, "deny", r.look.Decision.Decision)
@@ -193,26 +203,8 @@ func TestPacerLastLookWaitsForATakenOptOut(t *testing.T) {
 // is called off, never placed, and the contact stays due.
 func TestPacerLastLookFailsClosed(t *testing.T) {
 	t.Parallel()
-	w := newPersonWorld(t)
 	const x phone.Number = "+18605550382"
-	w.contact(w.list, x, "D-812")
-	lines := &recordingLines{t: t, db: w.db}
-	p := w.pacer(lines)
-	pg := p.Gate.(*dialer.PolicyGate)
-	pg.Indexes.Bound = time.Minute // the deaf syncs confirm nothing
-	gate := &deafGate{PolicyGate: pg}
-	p.Gate = gate
-	lines.beforeReady = func(req dialer.CallRequest) {
-		_, err := w.db.Exec(context.Background(), `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'opt-out page')`, req.To)
-		require.NoError(t, err)
-		gate.deaf.Store(4) // every sync of the look's five tries
-	}
-	var sn *dialer.Snooze
-	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {
-		require.ErrorAs(t, err, &sn)
-	}
-	require.Empty(t, lines.placed)
-	require.Equal(t, []phone.Number{x}, lines.calledOff)
+	w := runOptOutWhileWaiting(t, x, 4) // every sync of the look's five tries
 	// The first attempt was called off by a look that failed closed; the
 	// contact stayed due, and the next batch, its indexes caught up,
 	// refused the number.
