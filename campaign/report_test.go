@@ -812,3 +812,41 @@ func TestCallsReportTakenOptOuts(t *testing.T) {
 	}, gates, "written after the calls, but taken before them")
 	require.Equal(t, 2, r.Had)
 }
+
+// A call is re-decided as its last look decided it, right before it was
+// placed: at the look's instant, with the consent the look relied on. A
+// consent that expired while the call waited for its line, replaced by a
+// newer one the look relied on, is no finding.
+func TestCallsReportRedecidesTheLook(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550161\n")
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
+	pack := consent.PackVersion(nil, consent.FirmPolicy{})
+	rec, err := consent.NewLedger(w.s.db).AddConsent(w.ctx, consent.NewConsent{Phone: "8605550161", Kind: consent.ConsentPEC,
+		Scope: consent.PurposeInformational, Channel: consent.ChannelVoice, ObtainedAt: time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC),
+		ExpiresAt: day.Add(20 * time.Second), Source: "intake form"})
+	require.NoError(t, err)
+	old := rec.ID
+	renewed := w.consent("8605550161", day.Add(10*time.Second))
+	a := w.call("+18605550161", day, pack, `"purpose":"informational","method":"prerecorded","line":"wireless"`)
+	w.exec(`UPDATE attempts SET consent_id = $2, outcome = 'answered', looked_at = $3, originated_at = $4,
+		last_look = jsonb_build_object('at', $3::timestamptz,
+		   'decision', jsonb_build_object('decision', 'allow', 'until', null, 'reasons', '[]'::jsonb, 'pack', $5::text, 'consent_id', $6::bigint),
+		   'index_seq', 0, 'index_top', 0)
+		WHERE id = $1`, a, old, day.Add(40*time.Second), day.Add(41*time.Second), pack, renewed)
+
+	r, err := w.s.CallsReport(w.ctx, day, day.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Checked)
+	require.Empty(t, r.Findings, "placed under the renewed consent, as the look decided")
+
+	// The same call had its look relied on the expired consent: a finding.
+	w.exec(`UPDATE attempts SET last_look = jsonb_set(last_look, '{decision,consent_id}', to_jsonb($2::bigint)) WHERE id = $1`, a, old)
+	r, err = w.s.CallsReport(w.ctx, day, day.Add(time.Hour))
+	require.NoError(t, err)
+	kinds := []string{}
+	for _, f := range r.Findings {
+		kinds = append(kinds, f.Kind)
+	}
+	require.Contains(t, kinds, FindingRule, "the look allowed it on a consent expired by then")
+}
