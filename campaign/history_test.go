@@ -130,8 +130,7 @@ func TestHistoryPerPerson(t *testing.T) {
 
 // A call answered and still going on (another campaign's, say) is a
 // conversation for the Reg F quiet period from the moment it is answered;
-// one still ringing is a call, not yet a conversation, and marks the
-// history Ringing.
+// one still ringing is a call, not yet a conversation.
 func TestHistoryCallInProgress(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
@@ -151,14 +150,4 @@ func TestHistoryCallInProgress(t *testing.T) {
 	require.True(t, got[0].Attempts[0].Conversation, "answered, going on")
 	require.Len(t, got[1].Attempts, 1)
 	require.False(t, got[1].Attempts[0].Conversation, "ringing")
-	require.False(t, got[0].Ringing)
-	require.True(t, got[1].Ringing, "its end is not known yet")
-	// An attempt left ringing longer than RingingLimit (a stopped
-	// process's) holds no one.
-	_, err = db.Exec(ctx, `UPDATE attempts SET created_at = created_at - $1 * interval '1 second' WHERE phone = '+18605550212'`,
-		int64(dialer.RingingLimit/time.Second)+60)
-	require.NoError(t, err)
-	got, err = NewStore(db).History(ctx, []dialer.Subject{{Phone: "+18605550212"}}, now.Add(-dialer.HistoryWindow))
-	require.NoError(t, err)
-	require.False(t, got[0].Ringing)
 }

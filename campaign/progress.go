@@ -171,10 +171,9 @@ func personNumbers(refs string) string {
 // was reached, so it is counted once.
 var historyQuery = `
 	WITH person_numbers AS (` + personNumbers("$4") + `)
-	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean FROM person_numbers
+	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean FROM person_numbers
 	UNION ALL
-	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3) OR a.status = 'answered',
-	       a.status IN ('originating', 'ringing') AND a.created_at > now() - $5 * interval '1 second'
+	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3) OR a.status = 'answered'
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
 	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND coalesce(a.originated_at, a.created_at) >= $2`
@@ -186,8 +185,7 @@ var historyQuery = `
 // is stricter than Reg F's per person per debt. An answered call counts as
 // a conversation, the cautious reading for the Reg F quiet period, from the
 // moment it is answered: one still going on (another campaign's, say)
-// counts too. A call still being placed or ringing, recorded within
-// dialer.RingingLimit, sets the history's Ringing. out[i]
+// counts too. out[i]
 // is subjects[i]'s history.
 func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	phones := make([]string, len(subjects))
@@ -200,13 +198,12 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 			refs = append(refs, sub.Person)
 		}
 	}
-	rows, err := s.db.Query(ctx, historyQuery, phones, since, reachedOutcomes, refs, int64(dialer.RingingLimit/time.Second))
+	rows, err := s.db.Query(ctx, historyQuery, phones, since, reachedOutcomes, refs)
 	if err != nil {
 		return nil, fmt.Errorf("attempt history: %w", err)
 	}
 	defer rows.Close()
 	calls := map[phone.Number][]consent.Attempt{}
-	ringing := map[phone.Number]bool{}
 	numbers := map[string][]phone.Number{}
 	for rows.Next() {
 		var (
@@ -214,9 +211,8 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 			p            string
 			at           *time.Time
 			conversation *bool
-			stillRinging *bool
 		)
-		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation, &stillRinging); err != nil {
+		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation); err != nil {
 			return nil, fmt.Errorf("attempt history: %w", err)
 		}
 		if ref != nil {
@@ -229,9 +225,6 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 		calls[phone.Number(p)] = append(calls[phone.Number(p)], consent.Attempt{
 			At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation,
 		})
-		if stillRinging != nil && *stillRinging {
-			ringing[phone.Number(p)] = true
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("attempt history: %w", err)
@@ -242,7 +235,6 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 	out := make([]dialer.History, len(subjects))
 	for i, sub := range subjects {
 		out[i] = subjectHistory(sub, numbers, calls)
-		out[i].Ringing = slices.ContainsFunc(out[i].Numbers, func(n phone.Number) bool { return ringing[n] })
 	}
 	return out, nil
 }

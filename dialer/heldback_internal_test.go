@@ -36,10 +36,6 @@ func TestHeldBack(t *testing.T) {
 			[]consent.Decision{allow, allow, allow}, []bool{false, true, false}},
 		{"without history numbers its own number counts", []Target{target("+18605550001"), {Phone: "+18605550001"}},
 			[]consent.Decision{allow, allow}, []bool{false, true}},
-		{"a call still ringing holds an allowed target", []Target{{Phone: "+18605550001", Ringing: true}, {Phone: "+18605550002"}},
-			[]consent.Decision{allow, allow}, []bool{true, false}},
-		{"but not a refused one", []Target{{Phone: "+18605550001", Ringing: true}},
-			[]consent.Decision{deny}, []bool{false}},
 	}
 	for _, c := range cases {
 		require.Equal(t, c.want, heldBack(c.targets, c.decisions), c.name)

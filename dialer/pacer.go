@@ -126,9 +126,6 @@ type Target struct {
 	// or nil when the gate does not say (ListVersioner). The pacing loop
 	// sets it, and the attempt row keeps it.
 	Lists map[string]uint64
-	// Ringing says a call to one of HistoryNumbers was still being placed
-	// or ringing when the target's history was read (History.Ringing).
-	Ringing bool
 }
 
 // Subject is whom an attempt history is counted for: a number, and the
@@ -150,17 +147,7 @@ type History struct {
 	// number first, then every other number of any contact with the
 	// subject's person reference, sorted.
 	Numbers []phone.Number
-	// Ringing says a call to one of Numbers, recorded within RingingLimit,
-	// is still being placed or ringing: whether it becomes a conversation
-	// is not known yet.
-	Ringing bool
 }
-
-// RingingLimit bounds how long a call still being placed or ringing keeps
-// its person's other calls waiting (heldBack): a call is answered or ends
-// long before, and an attempt left in that state by a stopped process
-// must not hold a person for good.
-const RingingLimit = time.Hour
 
 // Store is the pacing loop's view of storage. The campaign package
 // implements it over PostgreSQL.
@@ -593,25 +580,20 @@ func (p *Pacer) clock() time.Time {
 // the caps (the longest cap window of the law packs is 30 days).
 const HistoryWindow = 31 * 24 * time.Hour
 
-// heldBack reports which targets of a decided batch wait for a later
+// heldBack reports which targets of a decided batch wait for the next
 // batch: each target whose history counts a number that an earlier target
-// of the batch is called on, and each allowed target whose history holds a
-// call still being placed or ringing (Target.Ringing). The batch's
-// decisions all read the history as it was before the batch, so such a
-// target decided with the others would miss that call: one person's two
-// numbers, one number twice, or a number that one contact names without a
-// person reference while another names it with one. A call still ringing
-// (another campaign's, say) may become a conversation, which starts the
-// Reg F quiet period; until it is answered or ends, the person is not
-// called again. A target held back gets no attempt and stays due: a later
-// batch decides it with those calls in its history. decide has set each
-// target's HistoryNumbers and Ringing.
+// of the batch is called on. The batch's decisions all read the history as
+// it was before the batch, so such a target decided with the others would
+// miss that call: one person's two numbers, one number twice, or a number
+// that one contact names without a person reference while another names it
+// with one. A target held back gets no attempt and stays due: the next
+// batch decides it with this batch's calls in its history. decide has set
+// each target's HistoryNumbers.
 func heldBack(targets []Target, decisions []consent.Decision) []bool {
 	held := make([]bool, len(targets))
 	var called map[phone.Number]bool // the numbers of the targets called so far
 	for i, t := range targets {
-		if called[t.Phone] || slices.ContainsFunc(t.HistoryNumbers, func(n phone.Number) bool { return called[n] }) ||
-			t.Ringing && decisions[i].Allowed() {
+		if called[t.Phone] || slices.ContainsFunc(t.HistoryNumbers, func(n phone.Number) bool { return called[n] }) {
 			held[i] = true
 			continue
 		}
@@ -704,7 +686,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 		}
-		targets[i].HistoryNumbers, targets[i].Ringing, targets[i].IndexSeq = history[i].Numbers, history[i].Ringing, seq
+		targets[i].HistoryNumbers, targets[i].IndexSeq = history[i].Numbers, seq
 	}
 	decisions := make([]consent.Decision, len(reqs))
 	if bg, ok := p.Gate.(BatchGate); ok {
@@ -750,8 +732,7 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 	waiting := 0
 	for i, t := range targets {
 		if held[i] {
-			p.Log.Debug("pacer: contact waits for a later batch, which counts a call this one does not know the end of", "campaign", t.CampaignID,
-				"contact", t.ContactID, "ringing", t.Ringing)
+			p.Log.Debug("pacer: contact waits for the next batch, which counts this batch's call", "campaign", t.CampaignID, "contact", t.ContactID)
 			continue
 		}
 		if decisions[i].FailedClosed() {

@@ -390,38 +390,3 @@ func TestPacerWaitsOutStaleIndexes(t *testing.T) {
 	}
 	require.Equal(t, []phone.Number{q}, lines.placed, "called once the indexes are current")
 }
-
-// TestPacerWaitsForACallStillRinging: while another campaign's call to a
-// person's other number is still ringing (it may become a conversation,
-// which starts the Reg F quiet period), the pacer does not call the person:
-// the contact gets no attempt and stays due. Once that call ends
-// unanswered, it is called.
-func TestPacerWaitsForACallStillRinging(t *testing.T) {
-	t.Parallel()
-	w := newPersonWorld(t)
-	ctx := context.Background()
-	const x, y phone.Number = "+18605550391", "+18605550392"
-	w.contact(w.list, x, "D-950")
-	w.contact(w.oldList, y, "D-950")
-	var ringing int64
-	require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, originated_at)
-		VALUES ($1, $2, 1, $3, '+18605550100', 'allow', 'ringing', $4) RETURNING id`, w.old, w.contacts[y], y, w.at.Add(-10*time.Second)).Scan(&ringing))
-	lines := &recordingLines{t: t, db: w.db}
-	p := w.pacer(lines)
-	short, cancel := context.WithTimeout(ctx, time.Second)
-	err := p.Run(short, w.campaignID, 1)
-	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded, "x stays due as long as y rings")
-	require.Empty(t, lines.placed)
-	var attempts int
-	require.NoError(t, w.db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE campaign_id = $1`, w.campaignID).Scan(&attempts))
-	require.Zero(t, attempts, "no attempt recorded")
-
-	_, err = w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = 'no_answer', ended_at = $2 WHERE id = $1`, ringing, w.at)
-	require.NoError(t, err)
-	var sn *dialer.Snooze
-	if err := p.Run(ctx, w.campaignID, 1); err != nil {
-		require.ErrorAs(t, err, &sn)
-	}
-	require.Equal(t, []phone.Number{x}, lines.placed, "called once y's call ended unanswered")
-}
