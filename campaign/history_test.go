@@ -127,27 +127,3 @@ func TestHistoryPerPerson(t *testing.T) {
 	got[6].Attempts = append(got[6].Attempts, got[6].Attempts...)
 	require.Equal(t, before, times(got[2]))
 }
-
-// A call answered and still going on (another campaign's, say) is a
-// conversation for the Reg F quiet period from the moment it is answered;
-// one still ringing is a call, not yet a conversation.
-func TestHistoryCallInProgress(t *testing.T) {
-	t.Parallel()
-	s, db := newService(t)
-	ctx := context.Background()
-	listID, c := startOn(t, s, "now", "name,phone\nAnn,8605550211\nBob,8605550212\n")
-	now := time.Now().UTC().Truncate(time.Second)
-	for _, a := range []struct {
-		p, status string
-	}{{"+18605550211", "answered"}, {"+18605550212", "ringing"}} {
-		_, err := db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, originated_at)
-			SELECT $1, id, 1, phone, '+18605550100', 'allow', $3, $4 FROM contacts WHERE list_id = $2 AND phone = $5`, c.ID, listID, a.status, now.Add(-time.Minute), a.p)
-		require.NoError(t, err)
-	}
-	got, err := NewStore(db).History(ctx, []dialer.Subject{{Phone: "+18605550211"}, {Phone: "+18605550212"}}, now.Add(-dialer.HistoryWindow))
-	require.NoError(t, err)
-	require.Len(t, got[0].Attempts, 1)
-	require.True(t, got[0].Attempts[0].Conversation, "answered, going on")
-	require.Len(t, got[1].Attempts, 1)
-	require.False(t, got[1].Attempts[0].Conversation, "ringing")
-}

@@ -173,7 +173,7 @@ var historyQuery = `
 	WITH person_numbers AS (` + personNumbers("$4") + `)
 	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean FROM person_numbers
 	UNION ALL
-	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3) OR a.status = 'answered'
+	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
 	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND coalesce(a.originated_at, a.created_at) >= $2`
@@ -183,9 +183,7 @@ var historyQuery = `
 // every number of every contact with that person reference (any list). A
 // person's calls are counted across all of their debts and matters, which
 // is stricter than Reg F's per person per debt. An answered call counts as
-// a conversation, the cautious reading for the Reg F quiet period, from the
-// moment it is answered: one still going on (another campaign's, say)
-// counts too. out[i]
+// a conversation, the cautious reading for the Reg F quiet period. out[i]
 // is subjects[i]'s history.
 func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	phones := make([]string, len(subjects))
