@@ -26,9 +26,7 @@ const ClockApartLimit = time.Minute
 // redecideRows selects the allowed attempts decided in [$1, $2), newest
 // first, with what re-deciding each needs from the records: the request
 // the gate decided (decision_input), its campaign's purpose, when the call
-// was placed, the instant its last look decided for (last_look's "at",
-// which is then its instant here, or NULL), the consent it relied on (its
-// last look's, when it had one) as the ledger holds it (none when
+// was placed, the consent it relied on as the ledger holds it (none when
 // that consent is not for this number, the campaign's purpose and the
 // voice channel, as the index would match it), the date of the national
 // registry copy installed when it was recorded, its history as the records
@@ -51,7 +49,7 @@ const ClockApartLimit = time.Minute
 var redecideRows = `
 	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, coalesce(a.looked_at, a.created_at),
 	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
-	       r.consent_id, c.kind, c.obtained_at, c.expires_at, (a.last_look->>'at')::timestamptz,
+	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
 	       (SELECT i.as_of FROM dnc_list_installs i WHERE i.list = 'national' AND i.installed_at <= a.created_at
 	         ORDER BY i.installed_at DESC, i.id DESC LIMIT 1),
 	       h.at, h.purpose, h.conversation, h.spoke,
@@ -62,11 +60,9 @@ var redecideRows = `
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
 	         WHERE o.phone = a.phone AND ` + consent.OverrideInForceSQL("o", "r.at", "r.at - $5 * interval '1 millisecond'") + `)
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
-	  CROSS JOIN LATERAL (SELECT coalesce((a.last_look->>'at')::timestamptz, (a.decision_input->>'at')::timestamptz, a.created_at) AS at,
-	                             CASE WHEN a.last_look IS NULL THEN coalesce(a.consent_id, 0)
-	                                  ELSE coalesce((a.last_look->'decision'->>'consent_id')::bigint, 0) END AS consent_id,
+	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
+	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
 	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
-	  LEFT JOIN consents c ON c.id = r.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (
 		SELECT coalesce(array_agg(coalesce(p.originated_at, p.created_at)), '{}'), coalesce(array_agg(pk.purpose), '{}'),
 		       coalesce(array_agg(p.outcome = ANY($3) AND p.ended_at <= r.at), '{}'),
@@ -153,9 +149,8 @@ type copyKey struct {
 
 // redecide re-decides, in tx, every call allowed in [from, to) from the
 // records, with the engine of the policy it was decided under, into r:
-// first the request the gate decided as recorded (at its last look's
-// instant, with the overrides in force then, when it had one), with the
-// campaign's purpose, the consent it relied on as the ledger holds it and the
+// first the request the gate decided as recorded, with the campaign's
+// purpose, the consent it relied on as the ledger holds it and the
 // national registry copy installed then (FindingRule when that denies or
 // defers); then at the instant the call was placed (FindingPlaced); then
 // with the calls the records hold before it in place of the recorded
@@ -188,7 +183,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	for rows.Next() {
 		var c call
 		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.looked, &c.placed, &c.pack, &c.raw, &c.purpose,
-			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.lookAt, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		fs, err := rd.call(ctx, &c, r)
@@ -254,10 +249,7 @@ type call struct {
 	// looked is when the call's last look was recorded, right before it
 	// was placed, or when its attempt was, for one from before heed took
 	// looks: by the database's clock.
-	looked time.Time
-	// lookAt is the instant the last look decided for, by the dialer's
-	// clock, or nil for a call from before heed took looks.
-	lookAt    *time.Time
+	looked    time.Time
 	spoke     *time.Time // the last conversation's end in the history
 	hAt       []time.Time
 	hPurpose  []string
@@ -281,14 +273,6 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		SolicitationException: req.Overrides.SolicitationException}
 	if in.At.IsZero() {
 		in.At = c.f.DecidedAt
-	}
-	if c.lookAt != nil {
-		// The last look decided the call that was placed: at its instant,
-		// with the overrides still in force then (and the consent it
-		// relied on, which redecideRows reads).
-		in.At = *c.lookAt
-		o := req.Overrides.At(in.At)
-		in.RegFDirectConsent, in.SolicitationException = o.RegFDirectConsent, o.SolicitationException
 	}
 	if c.placed != nil {
 		if d := c.placed.Sub(c.looked).Abs(); d > ClockApartLimit {
