@@ -88,6 +88,18 @@ func (w *reportWorld) attempt(phone, decision string, reasons []string, consentI
 		w.c.ID, decision, reasons, consentID, input, at, w.listID, phone, w.n)
 }
 
+// look records an allowing last look at attempt id, 40 s after it was
+// recorded, with the indexes at seq and the log's top at top, relying on
+// consent consentID (0: none), and the call's outcome.
+func (w *reportWorld) look(id int64, outcome string, seq, top, consentID int64) {
+	w.t.Helper()
+	w.exec(`UPDATE attempts SET looked_at = created_at + interval '40 seconds', outcome = $2,
+		last_look = jsonb_build_object('at', created_at + interval '40 seconds',
+		                               'decision', jsonb_build_object('decision', 'allow', 'until', null, 'reasons', '[]'::jsonb, 'pack', 'p', 'consent_id', $5::bigint),
+		                               'index_seq', $3::bigint, 'index_top', $4::bigint)
+		WHERE id = $1`, id, outcome, seq, top, consentID)
+}
+
 // foundRow is what the tests compare of a finding.
 type foundRow struct {
 	kind    string
@@ -731,13 +743,7 @@ func TestCallsReportLastLook(t *testing.T) {
 		entries[p] = w.id(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ($1, 'web', 'opt-out page', $2) RETURNING id`,
 			"+1"+p, day.Add(time.Duration(i)*time.Minute+20*time.Second))
 	}
-	look := func(p, outcome string, seq, top, consentID int64) {
-		w.exec(`UPDATE attempts SET looked_at = created_at + interval '40 seconds', outcome = $2,
-			last_look = jsonb_build_object('at', created_at + interval '40 seconds',
-			                               'decision', jsonb_build_object('decision', 'allow', 'until', null, 'reasons', '[]'::jsonb, 'pack', 'p', 'consent_id', $5::bigint),
-			                               'index_seq', $3::bigint, 'index_top', $4::bigint)
-			WHERE id = $1`, calls[p], outcome, seq, top, consentID)
-	}
+	look := func(p, outcome string, seq, top, consentID int64) { w.look(calls[p], outcome, seq, top, consentID) }
 	lu, mx := w.id(`SELECT seq FROM index_changes WHERE op = 'add' AND phone = '+18605550131'`), w.id(`SELECT seq FROM index_changes WHERE op = 'add' AND phone = '+18605550132'`)
 	look("8605550131", "answered", lu, lu, consents["8605550131"])   // the look had Lu's entry
 	look("8605550132", "answered", mx-1, mx, consents["8605550132"]) // Max's committed as the look was taken
@@ -781,11 +787,7 @@ func TestCallsReportTakenOptOuts(t *testing.T) {
 		seen = w.seq()
 		at := day.Add(time.Duration(i) * time.Minute)
 		calls[p] = w.attempt("+1"+p, "allow", []string{}, &c, at, seen, seen)
-		w.exec(`UPDATE attempts SET looked_at = created_at + interval '40 seconds', outcome = 'answered',
-			last_look = jsonb_build_object('at', created_at + interval '40 seconds',
-			   'decision', jsonb_build_object('decision', 'allow', 'until', null, 'reasons', '[]'::jsonb, 'pack', 'p', 'consent_id', $2::bigint),
-			   'index_seq', $3::bigint, 'index_top', $3::bigint)
-			WHERE id = $1`, calls[p], c, seen)
+		w.look(calls[p], "answered", seen, seen, c)
 	}
 	// Quin's opt-out was taken 10 s before his look, Rae's half a second
 	// before hers; both were recorded after the calls.
