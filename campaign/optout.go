@@ -64,15 +64,12 @@ type OptOutTaken struct {
 func RecordOptOut(ctx context.Context, db *pgxpool.Pool, o OptOut) (OptOutTaken, error) {
 	var id int64
 	err := db.QueryRow(ctx, `
-		WITH i AS (
-			INSERT INTO optout_requests (phone, method, source, taken_by, attempt_id)
-			VALUES ($1, $2, $3, NULLIF($4::bigint, 0), NULLIF($5::bigint, 0))
-			ON CONFLICT (attempt_id) DO NOTHING RETURNING id)
-		SELECT id FROM i UNION ALL SELECT id FROM optout_requests WHERE attempt_id = NULLIF($5::bigint, 0)
-		 LIMIT 1`, o.Phone.String(), o.Method, o.Source, o.By, o.AttemptID).Scan(&id)
+		INSERT INTO optout_requests (phone, method, source, taken_by, attempt_id)
+		VALUES ($1, $2, $3, NULLIF($4::bigint, 0), NULLIF($5::bigint, 0))
+		ON CONFLICT (attempt_id) DO NOTHING RETURNING id`, o.Phone.String(), o.Method, o.Source, o.By, o.AttemptID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) && o.AttemptID != 0 {
-		// The call's opt-out was being taken by another transaction, which
-		// the insert waited for and the statement's snapshot predates.
+		// The call's opt-out was taken already (the insert waited for a
+		// take still committing): the request is that one.
 		err = db.QueryRow(ctx, `SELECT id FROM optout_requests WHERE attempt_id = $1`, o.AttemptID).Scan(&id)
 	}
 	if err != nil {

@@ -80,6 +80,9 @@ const pendingOptOuts = `SELECT coalesce(array_agg(phone), '{}') FROM optout_requ
 // opt-outs taken but not yet recorded. A number heed cannot read is left
 // out (the gate refuses such a number anyway).
 func (ix *Indexes) setPending(phones []string) {
+	if len(phones) == 0 && ix.heldOptOuts.Load() == 0 {
+		return // nothing held, nothing to hold: the usual sync
+	}
 	var pending map[uint64]bool
 	for _, p := range phones {
 		if n, err := phone.Number(p).NANP(); err == nil {
