@@ -171,9 +171,10 @@ func personNumbers(refs string) string {
 // was reached, so it is counted once.
 var historyQuery = `
 	WITH person_numbers AS (` + personNumbers("$4") + `)
-	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean FROM person_numbers
+	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean FROM person_numbers
 	UNION ALL
-	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3)
+	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3),
+	       a.status IN ('originating', 'ringing', 'answered')
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
 	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND coalesce(a.originated_at, a.created_at) >= $2`
@@ -183,8 +184,11 @@ var historyQuery = `
 // every number of every contact with that person reference (any list). A
 // person's calls are counted across all of their debts and matters, which
 // is stricter than Reg F's per person per debt. An answered call counts as
-// a conversation, the cautious reading for the Reg F quiet period. out[i]
-// is subjects[i]'s history.
+// a conversation, the cautious reading for the Reg F quiet period. A call
+// not yet ended (being placed, ringing, or answered and still going on:
+// another campaign's, say) is open (consent.Attempt.Open): whether it is a
+// conversation is not known yet, and a rule with a quiet period waits for
+// it. out[i] is subjects[i]'s history.
 func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	phones := make([]string, len(subjects))
 	refs := []string{}
@@ -209,19 +213,20 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 			p            string
 			at           *time.Time
 			conversation *bool
+			open         *bool
 		)
-		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation); err != nil {
+		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation, &open); err != nil {
 			return nil, fmt.Errorf("attempt history: %w", err)
 		}
 		if ref != nil {
 			numbers[*ref] = append(numbers[*ref], phone.Number(p))
 			continue
 		}
-		if at == nil || purpose == nil || conversation == nil {
+		if at == nil || purpose == nil || conversation == nil || open == nil {
 			return nil, fmt.Errorf("attempt history: an attempt to %s without time, purpose or outcome", p)
 		}
 		calls[phone.Number(p)] = append(calls[phone.Number(p)], consent.Attempt{
-			At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation,
+			At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation, Open: *open,
 		})
 	}
 	if err := rows.Err(); err != nil {

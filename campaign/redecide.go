@@ -37,8 +37,10 @@ const ClockApartLimit = time.Minute
 // for (dialer.heldBack): the allowed calls, not called off, to the numbers
 // its history counted (the called number, and the person's numbers
 // decision_input's history_of names) placed within $4 seconds before its
-// instant and recorded before it; a call is a conversation ($3 are the outcomes that count) only when it had
-// ended by that instant, the latest such end following. When the
+// instant and recorded before it; a call is a conversation ($3 are the
+// outcomes that count) when it became one, even if it was still going on at
+// that instant (the gate waits for an open call's end: consent.Attempt.Open),
+// the latest end of a conversation ended by that instant following. When the
 // call was placed is originated_at, unless that was filled in from the
 // answer (the placing was never written). Last come the kinds of the
 // overrides logged for the number and in force at its instant, as the
@@ -65,7 +67,7 @@ var redecideRows = `
 	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
 	  CROSS JOIN LATERAL (
 		SELECT coalesce(array_agg(coalesce(p.originated_at, p.created_at)), '{}'), coalesce(array_agg(pk.purpose), '{}'),
-		       coalesce(array_agg(p.outcome = ANY($3) AND p.ended_at <= r.at), '{}'),
+		       coalesce(array_agg(p.outcome = ANY($3)), '{}'),
 		       max(p.ended_at) FILTER (WHERE p.outcome = ANY($3) AND p.ended_at <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
 		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off'

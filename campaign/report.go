@@ -144,8 +144,9 @@ const (
 	// of the history its request listed: the allowed calls to the numbers
 	// its history counted, recorded before it (its own batch's too: the
 	// pacer holds back a target whose history counts a number its batch
-	// has called), each a conversation only if it had ended by then. The
-	// caps counted too few calls.
+	// has called), each a conversation if it became one, even if it was
+	// still going on then (the gate waits for an open call's end,
+	// consent.Attempt.Open). The caps counted too few calls.
 	FindingHistory = "history"
 )
 

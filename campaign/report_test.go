@@ -360,8 +360,9 @@ func TestCallsReportRedecides(t *testing.T) {
 
 	// Debt collection: Ivan spoke on a call two days ago, which his next
 	// call's request listed as no conversation (rule R2's seven quiet
-	// days); Jan's earlier call was answered, but ended only after his
-	// next was decided.
+	// days); Jan's earlier call was answered, and ended only after his
+	// next was decided: his person was on the line, and the gate had the
+	// call still going on in hand (an open call, which it waits for).
 	dc, err := w.s.Create(w.ctx, NewCampaign{Name: "Balances", Purpose: "debt_collection", ListID: w.listID, CallerID: "860-555-0100", Message: "Hello."}, 0)
 	require.NoError(t, err)
 	const debt = `"purpose":"debt_collection","method":"live","line":"landline"`
@@ -371,7 +372,8 @@ func TestCallsReportRedecides(t *testing.T) {
 	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, ivan, dc.ID)
 	talking := w.call("+18605550111", day.Add(5*time.Minute), pack, debt)
 	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'answered', answered_at = created_at, ended_at = created_at + interval '10 minutes' WHERE id = $1`, talking, dc.ID)
-	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, w.call("+18605550111", day.Add(7*time.Minute), pack, debt+","+history(day.Add(5*time.Minute))), dc.ID)
+	jan := w.call("+18605550111", day.Add(7*time.Minute), pack, debt+","+history(day.Add(5*time.Minute)))
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, jan, dc.ID)
 
 	// Zed's earlier call ended thirty seconds before his next was decided,
 	// which listed it as no conversation: its end may not have been
@@ -467,15 +469,17 @@ func TestCallsReportRedecides(t *testing.T) {
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, ned, 0, GateHad, "deny: cap.residential under " + pack + held + "2"},
 		{FindingRule, lou, 0, GateHad, fmt.Sprintf("deny: consent.missing under %s; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", pack, louConsent)},
+		{FindingHistory, jan, 0, GateHad, "defer" + until(day.Add(5*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
+			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, ivan, 0, GateHad, "defer" + until(day.AddDate(0, 0, 5)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, dee, 0, GateHad, "deny: cap.residential under " + pack + held + "0"},
 		{FindingHistory, bob, 0, GateHad, "deny: cap.residential under " + pack + held + "1"},
 		{FindingRule, ann, 0, GateHad, "deny: cap.residential under " + pack},
-	}, rowsOf(r.Findings), "newest first; Bob's second and third, Eve's, Fay's, Jan's, Mo's, Ned's second, Pat's and Yul's calls are not findings")
-	require.Equal(t, 11, r.Found)
-	require.Equal(t, 11, r.Calls)
-	require.Equal(t, 10, r.Had, "all but Zed's")
+	}, rowsOf(r.Findings), "newest first; Bob's second and third, Eve's, Fay's, Mo's, Ned's second, Pat's and Yul's calls are not findings")
+	require.Equal(t, 12, r.Found)
+	require.Equal(t, 12, r.Calls)
+	require.Equal(t, 11, r.Had, "all but Zed's")
 	require.Equal(t, 38, r.Checked)
 	require.Equal(t, 2, r.NotRedecided, "Hal's and Ida's")
 	require.Equal(t, 1, r.ClockApart, "Oz's")

@@ -1057,15 +1057,24 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				}
 			}
 			if r.quiet > 0 {
-				var last int64
+				var (
+					last int64
+					open bool
+				)
 				if hist != nil {
-					last = lastConversationCompact(hist, atN-r.quiet, r.purposes, r.methods)
+					last, open = lastConversationCompact(hist, atN-r.quiet, atN-int64(OpenCallLimit), r.purposes, r.methods)
 				} else {
-					last = lastConversation(in.History, atN-r.quiet, r.purposes, r.methods)
+					last, open = lastConversation(in.History, atN-r.quiet, atN-int64(OpenCallLimit), r.purposes, r.methods)
 				}
 				if last != math.MinInt64 {
 					wait |= bitCapAfterConversation
 					clear = max(clear, last+r.quiet)
+				}
+				if open {
+					// The person may be on the line: decided again once
+					// that call has had time to end.
+					wait |= bitCapAfterConversation
+					clear = max(clear, atN+int64(OpenRecheck))
 				}
 			}
 		}
@@ -1237,6 +1246,7 @@ type compactAttempt struct {
 	t      int64 // Unix nanoseconds
 	pm, mm uint8 // purpose and method bits
 	conv   bool
+	open   bool
 }
 
 // compactHistoryLen is the longest history Decide reads into a compact
@@ -1251,7 +1261,7 @@ func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compa
 	}
 	for i := range h {
 		a := &h[i]
-		buf[i] = compactAttempt{t: a.At.UnixNano(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), conv: a.Conversation}
+		buf[i] = compactAttempt{t: a.At.UnixNano(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), conv: a.Conversation, open: a.Open}
 	}
 	return buf[:len(h)]
 }
@@ -1268,34 +1278,39 @@ func countCapCompact(h []compactAttempt, atN, period int64, pm, mm uint8, max in
 }
 
 // lastConversationCompact is lastConversation over a compact history.
-func lastConversationCompact(h []compactAttempt, lo int64, pm, mm uint8) int64 {
-	last := int64(math.MinInt64)
+func lastConversationCompact(h []compactAttempt, lo, openLo int64, pm, mm uint8) (last int64, open bool) {
+	last = math.MinInt64
 	for i := range h {
 		a := &h[i]
-		if !a.conv || a.pm&pm == 0 || a.mm&mm == 0 {
+		if a.pm&pm == 0 || a.mm&mm == 0 {
 			continue
 		}
-		if a.t > lo && a.t > last {
+		if a.conv && a.t > lo && a.t > last {
 			last = a.t
 		}
+		open = open || a.open && a.t > openLo
 	}
-	return last
+	return last, open
 }
 
 // lastConversation returns the time of the latest conversation after lo
-// among the attempts of the rule's purposes and methods, or MinInt64.
-func lastConversation(h []Attempt, lo int64, pm, mm uint8) int64 {
-	last := int64(math.MinInt64)
+// among the attempts of the rule's purposes and methods, or MinInt64, and
+// whether one of those attempts placed after openLo is open (it may still
+// become a conversation).
+func lastConversation(h []Attempt, lo, openLo int64, pm, mm uint8) (last int64, open bool) {
+	last = math.MinInt64
 	for i := range h {
 		a := &h[i]
-		if !a.Conversation || purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
+		if purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
 			continue
 		}
-		if t := a.At.UnixNano(); t > lo && t > last {
+		t := a.At.UnixNano()
+		if a.Conversation && t > lo && t > last {
 			last = t
 		}
+		open = open || a.Open && t > openLo
 	}
-	return last
+	return last, open
 }
 
 func ceilSeconds(ns int64) int64 {

@@ -17,7 +17,7 @@ var reasonMeanings = map[Reason]string{
 	ReasonWindowOutside:         "outside the calling window at a place the called party may be",
 	ReasonWindowDay:             "a Sunday or holiday on which calls are not placed",
 	ReasonCapFrequency:          "a calls-per-period cap is reached",
-	ReasonCapAfterConversation:  "within the quiet period after a conversation (Reg F: 7 days)",
+	ReasonCapAfterConversation:  "within the quiet period after a conversation (Reg F: 7 days), or while a call that may become one is under way",
 	ReasonCapResidential:        "more informational robocalls to a residential landline than the cap allows without prior express consent (3 in 30 days at most)",
 	ReasonIndexStale:            "the in-memory indexes could not confirm they were current, so heed failed closed",
 	ReasonEthicsSolicitation:    "the lawyers' solicitation rule (E1): a live solicitation without a logged exception, or one too soon after an accident",

@@ -226,7 +226,7 @@ func TestCompactHistoryCaps(t *testing.T) {
 		h := make([]Attempt, rng.IntN(compactHistoryLen+1))
 		for i := range h {
 			h[i] = Attempt{At: indexBase.Add(-time.Duration(rng.IntN(10)) * time.Hour), Purpose: purposes[rng.IntN(len(purposes))],
-				Method: methods[rng.IntN(len(methods))], Conversation: rng.IntN(3) == 0}
+				Method: methods[rng.IntN(len(methods))], Conversation: rng.IntN(3) == 0, Open: rng.IntN(4) == 0}
 		}
 		var buf [compactHistoryLen]compactAttempt
 		c := compactHistory(h, &buf)
@@ -237,7 +237,11 @@ func TestCompactHistoryCaps(t *testing.T) {
 		cover, cclr := countCapCompact(c, atN, period, pm, mm, max)
 		require.Equal(t, over, cover)
 		require.Equal(t, clr, cclr)
-		require.Equal(t, lastConversation(h, atN-period, pm, mm), lastConversationCompact(c, atN-period, pm, mm))
+		openLo := atN - int64(time.Duration(rng.IntN(10))*time.Hour)
+		last, open := lastConversation(h, atN-period, openLo, pm, mm)
+		clast, copen := lastConversationCompact(c, atN-period, openLo, pm, mm)
+		require.Equal(t, last, clast)
+		require.Equal(t, open, copen)
 	}
 	var buf [compactHistoryLen]compactAttempt
 	require.Nil(t, compactHistory(make([]Attempt, compactHistoryLen+1), &buf), "too long for the buffer")

@@ -55,7 +55,28 @@ type Attempt struct {
 	Method Method
 	// Conversation reports that the call reached the person and they spoke.
 	Conversation bool
+	// Open reports that the call had not ended when the history was read:
+	// whether it becomes a conversation is not known yet. A rule with a
+	// quiet period after a conversation defers every call while an open
+	// call of its purposes and methods, placed within OpenCallLimit before
+	// the attempt, is in the history (reason cap.after_conversation, until
+	// OpenRecheck after the attempt): the person may be on the line.
+	Open bool `json:",omitempty"`
 }
+
+// OpenCallLimit bounds how long after it was placed an open call in a
+// history may still become a conversation: a call rings for at most 120
+// seconds (a campaign's longest ring time), and the dialer hangs up every
+// call 10 minutes after that, whatever it hears; the rest is margin. An
+// open call placed earlier was left so by a stopped process, and counts as
+// the call it will be closed as (outcome unknown): not a conversation.
+const OpenCallLimit = 15 * time.Minute
+
+// OpenRecheck is how long after an attempt a call deferred by an open call
+// (Attempt.Open) may be decided again: by then that call has often ended,
+// as a conversation (the quiet period then runs) or not (calls are lawful
+// again).
+const OpenRecheck = time.Minute
 
 // Facts is what the in-memory indexes know about the number.
 type Facts struct {

@@ -186,6 +186,9 @@ func TestCaps(t *testing.T) {
 	conv := func(off time.Duration) []consent.Attempt {
 		return []consent.Attempt{{At: at.Add(off), Purpose: consent.PurposeDebtCollection, Method: consent.MethodLive, Conversation: true}}
 	}
+	open := func(off time.Duration, p consent.Purpose) []consent.Attempt {
+		return []consent.Attempt{{At: at.Add(off), Purpose: p, Method: consent.MethodPrerecorded, Open: true}}
+	}
 	sale := func(n consentNumber, zip string, h []consent.Attempt) consent.Input {
 		return consent.Input{Number: n, ZIP: zip, Purpose: consent.PurposeTelemarketing, Method: consent.MethodLive, At: at, History: h}
 	}
@@ -210,6 +213,26 @@ func TestCaps(t *testing.T) {
 		{name: "R1 conversation 7 days less a second ago", in: debt(conv(-week + time.Second)), verdict: consent.Defer, until: at.Add(time.Second), reasons: quiet},
 		{name: "R1 conversation yesterday", in: debt(conv(-day)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},
 		{name: "R1 conversation clearing at night defers to morning", in: debt(conv(-week + 10*time.Hour)), verdict: consent.Defer, until: local(t, ny, "2026-06-11 08:00"), reasons: quiet},
+		// R1 quiet period, a call still under way: it may become a
+		// conversation, so the person is not called until it can have ended.
+		{name: "R1 open call defers a minute", in: debt(open(-time.Minute, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
+		{name: "R1 open call placed this instant", in: debt(open(0, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
+		{name: "R1 open call at the limit less a second", in: debt(open(-consent.OpenCallLimit+time.Second, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
+		{name: "R1 open call at the limit was left by a stopped process", in: debt(open(-consent.OpenCallLimit, consent.PurposeDebtCollection)), verdict: consent.Allow},
+		{name: "R1 open call of unknown purpose", in: debt(open(-time.Minute, "")), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
+		{name: "R1 open call of another purpose", in: debt(open(-time.Minute, consent.PurposeInformational)), verdict: consent.Allow},
+		{name: "R1 open call and a conversation: the later wins", in: debt(append(conv(-day), open(-time.Minute, consent.PurposeDebtCollection)...)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},
+		{name: "R1 open call near 21:00 defers to morning", in: func() consent.Input {
+			in := debt(open(-time.Minute, consent.PurposeDebtCollection))
+			in.At = local(t, ny, "2026-06-10 20:59:30")
+			in.History[0].At = in.At.Add(-time.Minute)
+			return in
+		}(), verdict: consent.Defer, until: local(t, ny, "2026-06-11 08:00"), reasons: quiet},
+		{name: "R1 open call of an informational campaign does not defer it", in: func() consent.Input {
+			in := debt(open(-time.Minute, consent.PurposeDebtCollection))
+			in.Purpose = consent.PurposeInformational
+			return in
+		}(), verdict: consent.Allow},
 		// S1: a Florida area code.
 		{name: "S1 two calls in 24 h allow", in: sale(flNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour)), verdict: consent.Allow, consentID: 3},
 		{name: "S1 third call 24 h old has left", in: sale(flNumber, "", attempts(at, consent.PurposeTelemarketing, consent.MethodLive, -time.Hour, -2*time.Hour, -day)), verdict: consent.Allow, consentID: 3},

@@ -197,6 +197,90 @@ func TestPacerCountsRegFPerPerson(t *testing.T) {
 	require.Equal(t, []phone.Number{l}, a.input.HistoryOf.Numbers)
 }
 
+// TestPacerWaitsForACallUnderWay: while another campaign's call to one of
+// a person's numbers is under way, it may become a conversation, which
+// starts the Reg F quiet period: the person's other number is deferred for
+// consent.OpenRecheck (cap.after_conversation, the open call in the
+// attempt's history), and the rest of the campaign goes on. Decided again
+// after the call has ended, the number is called when the call was a
+// machine, and waits the 7 days when it was a conversation. A call left
+// open longer than consent.OpenCallLimit (by a stopped process) holds no
+// one.
+func TestPacerWaitsForACallUnderWay(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	const (
+		aMobile phone.Number = "+18605550341" // D-710: its call ends as a machine
+		aHome   phone.Number = "+18605550342"
+		bMobile phone.Number = "+18605550343" // D-720: its call ends as a conversation
+		bHome   phone.Number = "+18605550344"
+		cMobile phone.Number = "+18605550345" // D-730: its call was left open by a stopped process
+		cHome   phone.Number = "+18605550346"
+		other   phone.Number = "+18605550347" // no person, never called
+	)
+	for _, c := range []struct {
+		mobile, home phone.Number
+		person       string
+	}{{aMobile, aHome, "D-710"}, {bMobile, bHome, "D-720"}, {cMobile, cHome, "D-730"}} {
+		w.contact(w.oldList, c.mobile, c.person)
+		w.contact(w.list, c.home, c.person)
+	}
+	w.contact(w.list, other, "")
+	ctx := context.Background()
+	open := func(p phone.Number, status string, ago time.Duration) int64 {
+		t.Helper()
+		w.calls++
+		var id int64
+		require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, originated_at)
+			VALUES ($1, $2, $3, $4, '+18605550100', 'allow', $5, $6) RETURNING id`, w.old, w.contacts[p], w.calls, p, status, w.at.Add(-ago)).Scan(&id))
+		return id
+	}
+	aCall := open(aMobile, "answered", 30*time.Second) // answered: a person or a machine
+	bCall := open(bMobile, "ringing", 10*time.Second)
+	open(cMobile, "answered", consent.OpenCallLimit+time.Minute)
+	latest := func(p phone.Number) attemptRow {
+		t.Helper()
+		var a attemptRow
+		var input []byte
+		require.NoError(t, w.db.QueryRow(ctx, `SELECT decision, reasons, decided_until, decision_input FROM attempts
+			WHERE campaign_id = $1 AND phone = $2 ORDER BY id DESC LIMIT 1`, w.campaignID, p).Scan(&a.decision, &a.reasons, &a.until, &input))
+		require.NoError(t, json.Unmarshal(input, &a.input))
+		return a
+	}
+
+	require.ElementsMatch(t, []phone.Number{cHome, other}, w.runUntilWaiting("two people wait for their calls under way"),
+		"the people with no call under way are called")
+	first := w.at
+	for _, p := range []phone.Number{aHome, bHome} {
+		a := latest(p)
+		require.Equal(t, "defer", a.decision, p)
+		require.Equal(t, []string{"cap.after_conversation"}, a.reasons, p)
+		require.NotNil(t, a.until, p)
+		require.True(t, first.Add(consent.OpenRecheck).Equal(*a.until), "%s: decided again a minute later: %s", p, a.until)
+		require.Len(t, a.input.History, 1, p)
+		require.True(t, a.input.History[0].Open, "%s: the attempt row keeps the call under way", p)
+	}
+	a := latest(cHome)
+	require.Equal(t, "allow", a.decision)
+	require.Len(t, a.input.History, 1)
+	require.True(t, a.input.History[0].Open, "a call left open is in the history, too old to hold anyone")
+
+	// The calls end: D-710's was a machine, D-720's a conversation.
+	_, err := w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = 'machine', answered_at = $2, ended_at = $2 WHERE id = $1`, aCall, first)
+	require.NoError(t, err)
+	_, err = w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = 'answered', answered_at = $2, ended_at = $2 WHERE id = $1`, bCall, first)
+	require.NoError(t, err)
+	w.at = first.Add(consent.OpenRecheck)
+	require.Equal(t, []phone.Number{aHome}, w.runUntilWaiting("the conversation's person waits 7 days"), "the machine's person is called")
+	require.Equal(t, "allow", latest(aHome).decision)
+	b := latest(bHome)
+	require.Equal(t, "defer", b.decision)
+	require.Equal(t, []string{"cap.after_conversation"}, b.reasons)
+	require.True(t, b.until.After(first.Add(-10*time.Second+7*24*time.Hour-time.Second)), "7 days after the conversation began: %s", b.until)
+	require.False(t, b.input.History[0].Open)
+	require.True(t, b.input.History[0].Conversation)
+}
+
 // TestPacerCallsAPersonOncePerBatch: two numbers of one person due in the
 // same batch are not both decided on the history before it. With 6 calls
 // in 7 days, the seventh goes out and the eighth, to the other number,
