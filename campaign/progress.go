@@ -171,10 +171,10 @@ func personNumbers(refs string) string {
 // was reached, so it is counted once.
 var historyQuery = `
 	WITH person_numbers AS (` + personNumbers("$4") + `)
-	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean FROM person_numbers
+	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean, NULL::timestamptz FROM person_numbers
 	UNION ALL
 	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3),
-	       a.status IN ('originating', 'ringing', 'answered')
+	       a.status IN ('originating', 'ringing', 'answered'), a.ended_at
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
 	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND coalesce(a.originated_at, a.created_at) >= $2`
@@ -188,7 +188,8 @@ var historyQuery = `
 // not yet ended (being placed, ringing, or answered and still going on:
 // another campaign's, say) is open (consent.Attempt.Open): whether it is a
 // conversation is not known yet, and a rule with a quiet period waits for
-// it. out[i] is subjects[i]'s history.
+// it. A conversation's quiet period runs from its end (ended_at).
+// out[i] is subjects[i]'s history.
 func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	phones := make([]string, len(subjects))
 	refs := []string{}
@@ -214,8 +215,9 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 			at           *time.Time
 			conversation *bool
 			open         *bool
+			ended        *time.Time
 		)
-		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation, &open); err != nil {
+		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation, &open, &ended); err != nil {
 			return nil, fmt.Errorf("attempt history: %w", err)
 		}
 		if ref != nil {
@@ -225,9 +227,11 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 		if at == nil || purpose == nil || conversation == nil || open == nil {
 			return nil, fmt.Errorf("attempt history: an attempt to %s without time, purpose or outcome", p)
 		}
-		calls[phone.Number(p)] = append(calls[phone.Number(p)], consent.Attempt{
-			At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation, Open: *open,
-		})
+		a := consent.Attempt{At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation, Open: *open}
+		if ended != nil {
+			a.Ended = *ended
+		}
+		calls[phone.Number(p)] = append(calls[phone.Number(p)], a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("attempt history: %w", err)

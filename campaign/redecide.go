@@ -40,7 +40,8 @@ const ClockApartLimit = time.Minute
 // instant and recorded before it; a call is a conversation ($3 are the
 // outcomes that count) when it became one, even if it was still going on at
 // that instant (the gate waits for an open call's end: consent.Attempt.Open),
-// the latest end of a conversation ended by that instant following. When the
+// with its end (ended_at, from which its quiet period runs), the latest
+// end of a conversation ended by that instant following. When the
 // call was placed is originated_at, unless that was filled in from the
 // answer (the placing was never written). Last come the kinds of the
 // overrides logged for the number and in force at its instant, as the
@@ -54,7 +55,7 @@ var redecideRows = `
 	       coalesce(a.consent_id, 0), c.kind, c.obtained_at, c.expires_at,
 	       (SELECT i.as_of FROM dnc_list_installs i WHERE i.list = 'national' AND i.installed_at <= a.created_at
 	         ORDER BY i.installed_at DESC, i.id DESC LIMIT 1),
-	       h.at, h.purpose, h.conversation, h.spoke,
+	       h.at, h.purpose, h.conversation, h.ended, h.spoke,
 	       (SELECT coalesce(array_agg(i.id), '{}') FROM (SELECT DISTINCT ON (list) id FROM dnc_list_installs
 	         WHERE installed_at <= a.created_at ORDER BY list, installed_at DESC, id DESC) i),
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
@@ -67,13 +68,13 @@ var redecideRows = `
 	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
 	  CROSS JOIN LATERAL (
 		SELECT coalesce(array_agg(coalesce(p.originated_at, p.created_at)), '{}'), coalesce(array_agg(pk.purpose), '{}'),
-		       coalesce(array_agg(p.outcome = ANY($3)), '{}'),
+		       coalesce(array_agg(p.outcome = ANY($3)), '{}'), coalesce(array_agg(p.ended_at), '{}'),
 		       max(p.ended_at) FILTER (WHERE p.outcome = ANY($3) AND p.ended_at <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
 		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off'
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
 		   AND coalesce(p.originated_at, p.created_at) >= r.at - $4 * interval '1 second'
-	  ) h (at, purpose, conversation, spoke)
+	  ) h (at, purpose, conversation, ended, spoke)
 	 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
 
@@ -185,7 +186,7 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	for rows.Next() {
 		var c call
 		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.looked, &c.placed, &c.pack, &c.raw, &c.purpose,
-			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.hEnded, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		fs, err := rd.call(ctx, &c, r)
@@ -256,6 +257,7 @@ type call struct {
 	hAt       []time.Time
 	hPurpose  []string
 	hConv     []bool
+	hEnded    []*time.Time // nil for a call not ended
 	copies    []int64
 	overrides []string // the kinds of override in force, by the records
 	// overridesEarlier is overrides, not counting withdrawals dated in
@@ -312,8 +314,8 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 			facts.Consent.ExpiresAt = *c.expires
 		}
 	}
-	if len(c.hAt) != len(c.hPurpose) || len(c.hAt) != len(c.hConv) {
-		return nil, fmt.Errorf("history columns of %d, %d and %d calls", len(c.hAt), len(c.hPurpose), len(c.hConv))
+	if len(c.hAt) != len(c.hPurpose) || len(c.hAt) != len(c.hConv) || len(c.hAt) != len(c.hEnded) {
+		return nil, fmt.Errorf("history columns of %d, %d, %d and %d calls", len(c.hAt), len(c.hPurpose), len(c.hConv), len(c.hEnded))
 	}
 	f := c.f
 	f.Gate = GateHad
@@ -341,6 +343,9 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		held.History = make([]consent.Attempt, len(c.hAt))
 		for i := range c.hAt {
 			held.History[i] = consent.Attempt{At: c.hAt[i], Purpose: consent.Purpose(c.hPurpose[i]), Method: consent.MethodPrerecorded, Conversation: c.hConv[i]}
+			if c.hEnded[i] != nil {
+				held.History[i].Ended = *c.hEnded[i]
+			}
 		}
 		if d := e.Check(held, facts); d.Verdict != consent.Allow {
 			f.Kind = FindingHistory

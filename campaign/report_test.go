@@ -465,13 +465,13 @@ func TestCallsReportRedecides(t *testing.T) {
 		{FindingPlaced, kai, 0, GateHad, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack +
 			", at 2026-11-17 02:00:30 UTC, when it was placed; decided for 2026-11-17 01:58:30 UTC"},
 		{FindingRule, quinn, 0, GateHad, "deny: consent.missing under " + pack},
-		{FindingHistory, zed, 0, GateLate, "defer" + until(day.Add(12*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
+		{FindingHistory, zed, 0, GateLate, "defer" + until(day.Add(13*time.Minute+30*time.Second).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, ned, 0, GateHad, "deny: cap.residential under " + pack + held + "2"},
 		{FindingRule, lou, 0, GateHad, fmt.Sprintf("deny: consent.missing under %s; the consent it relied on (%d) is not for this number, the campaign's purpose and calls", pack, louConsent)},
-		{FindingHistory, jan, 0, GateHad, "defer" + until(day.Add(5*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
+		{FindingHistory, jan, 0, GateHad, "defer" + until(day.Add(15*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
-		{FindingHistory, ivan, 0, GateHad, "defer" + until(day.AddDate(0, 0, 5)) + ": cap.after_conversation under " + pack +
+		{FindingHistory, ivan, 0, GateHad, "defer" + until(day.AddDate(0, 0, 5).Add(2*time.Minute)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, dee, 0, GateHad, "deny: cap.residential under " + pack + held + "0"},
 		{FindingHistory, bob, 0, GateHad, "deny: cap.residential under " + pack + held + "1"},

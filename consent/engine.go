@@ -1244,8 +1244,8 @@ func (c *capCount) reached(period int64) (bool, int64) {
 // compactAttempt is an Attempt as the cap rules read it.
 type compactAttempt struct {
 	t      int64 // Unix nanoseconds
+	spoke  int64 // Attempt.spoke
 	pm, mm uint8 // purpose and method bits
-	conv   bool
 	open   bool
 }
 
@@ -1261,7 +1261,7 @@ func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compa
 	}
 	for i := range h {
 		a := &h[i]
-		buf[i] = compactAttempt{t: a.At.UnixNano(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), conv: a.Conversation, open: a.Open}
+		buf[i] = compactAttempt{t: a.At.UnixNano(), spoke: a.spoke(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), open: a.Open}
 	}
 	return buf[:len(h)]
 }
@@ -1285,18 +1285,18 @@ func lastConversationCompact(h []compactAttempt, lo, openLo int64, pm, mm uint8)
 		if a.pm&pm == 0 || a.mm&mm == 0 {
 			continue
 		}
-		if a.conv && a.t > lo && a.t > last {
-			last = a.t
+		if a.spoke > lo && a.spoke > last {
+			last = a.spoke
 		}
 		open = open || a.open && a.t > openLo
 	}
 	return last, open
 }
 
-// lastConversation returns the time of the latest conversation after lo
-// among the attempts of the rule's purposes and methods, or MinInt64, and
-// whether one of those attempts placed after openLo is open (it may still
-// become a conversation).
+// lastConversation returns the latest end of a conversation (Attempt.spoke)
+// after lo among the attempts of the rule's purposes and methods, or
+// MinInt64, and whether one of those attempts placed after openLo is open
+// (it may still become a conversation).
 func lastConversation(h []Attempt, lo, openLo int64, pm, mm uint8) (last int64, open bool) {
 	last = math.MinInt64
 	for i := range h {
@@ -1304,11 +1304,10 @@ func lastConversation(h []Attempt, lo, openLo int64, pm, mm uint8) (last int64, 
 		if purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
 			continue
 		}
-		t := a.At.UnixNano()
-		if a.Conversation && t > lo && t > last {
+		if t := a.spoke(); t > lo && t > last {
 			last = t
 		}
-		open = open || a.Open && t > openLo
+		open = open || a.Open && a.At.UnixNano() > openLo
 	}
 	return last, open
 }

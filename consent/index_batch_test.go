@@ -227,6 +227,9 @@ func TestCompactHistoryCaps(t *testing.T) {
 		for i := range h {
 			h[i] = Attempt{At: indexBase.Add(-time.Duration(rng.IntN(10)) * time.Hour), Purpose: purposes[rng.IntN(len(purposes))],
 				Method: methods[rng.IntN(len(methods))], Conversation: rng.IntN(3) == 0, Open: rng.IntN(4) == 0}
+			if rng.IntN(2) == 0 {
+				h[i].Ended = h[i].At.Add(time.Duration(rng.IntN(20)-5) * time.Minute)
+			}
 		}
 		var buf [compactHistoryLen]compactAttempt
 		c := compactHistory(h, &buf)

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"math"
 	"time"
 
 	"github.com/heed-dialer/heed/internal/phone"
@@ -54,7 +55,12 @@ type Attempt struct {
 	// Method is the attempt's method, or "" when unknown.
 	Method Method
 	// Conversation reports that the call reached the person and they spoke.
+	// A quiet period after a conversation runs from the call's end (Ended),
+	// or from At when its end is not known.
 	Conversation bool
+	// Ended is when the call ended, or zero when it has not or is not
+	// known.
+	Ended time.Time `json:",omitzero"`
 	// Open reports that the call had not ended when the history was read:
 	// whether it becomes a conversation is not known yet. A rule with a
 	// quiet period after a conversation defers every call while an open
@@ -71,6 +77,20 @@ type Attempt struct {
 // open call placed earlier was left so by a stopped process, and counts as
 // the call it will be closed as (outcome unknown): not a conversation.
 const OpenCallLimit = 15 * time.Minute
+
+// spoke returns the Unix nanosecond a conversation's quiet period runs
+// from (its end, or when it was placed when its end is not known), or
+// MinInt64 when the call was not a conversation.
+func (a *Attempt) spoke() int64 {
+	if !a.Conversation {
+		return math.MinInt64
+	}
+	t := a.At.UnixNano()
+	if !a.Ended.IsZero() {
+		t = max(t, a.Ended.UnixNano())
+	}
+	return t
+}
 
 // OpenRecheck is how long after an attempt a call deferred by an open call
 // (Attempt.Open) may be decided again: by then that call has often ended,

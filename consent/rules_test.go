@@ -186,6 +186,11 @@ func TestCaps(t *testing.T) {
 	conv := func(off time.Duration) []consent.Attempt {
 		return []consent.Attempt{{At: at.Add(off), Purpose: consent.PurposeDebtCollection, Method: consent.MethodLive, Conversation: true}}
 	}
+	ended := func(off, end time.Duration) []consent.Attempt {
+		h := conv(off)
+		h[0].Ended = at.Add(end)
+		return h
+	}
 	open := func(off time.Duration, p consent.Purpose) []consent.Attempt {
 		return []consent.Attempt{{At: at.Add(off), Purpose: p, Method: consent.MethodPrerecorded, Open: true}}
 	}
@@ -213,6 +218,16 @@ func TestCaps(t *testing.T) {
 		{name: "R1 conversation 7 days less a second ago", in: debt(conv(-week + time.Second)), verdict: consent.Defer, until: at.Add(time.Second), reasons: quiet},
 		{name: "R1 conversation yesterday", in: debt(conv(-day)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},
 		{name: "R1 conversation clearing at night defers to morning", in: debt(conv(-week + 10*time.Hour)), verdict: consent.Defer, until: local(t, ny, "2026-06-11 08:00"), reasons: quiet},
+		// R1 quiet period from the conversation's end.
+		{name: "R1 conversation ended 7 days ago has cleared", in: debt(ended(-week-10*time.Minute, -week)), verdict: consent.Allow},
+		{name: "R1 conversation begun 7 days ago, ended 7 days less a second ago", in: debt(ended(-week-10*time.Minute, -week+time.Second)), verdict: consent.Defer, until: at.Add(time.Second), reasons: quiet},
+		{name: "R1 conversation begun more than 7 days ago, ended after", in: debt(ended(-week-time.Minute, -week+5*time.Minute)), verdict: consent.Defer, until: at.Add(5 * time.Minute), reasons: quiet},
+		{name: "R1 an end before the start counts from the start", in: debt(ended(-week+time.Minute, -week-time.Hour)), verdict: consent.Defer, until: at.Add(time.Minute), reasons: quiet},
+		{name: "R1 a call ended without a conversation", in: debt(func() []consent.Attempt {
+			h := ended(-time.Hour, -time.Hour+time.Minute)
+			h[0].Conversation = false
+			return h
+		}()), verdict: consent.Allow},
 		// R1 quiet period, a call still under way: it may become a
 		// conversation, so the person is not called until it can have ended.
 		{name: "R1 open call defers a minute", in: debt(open(-time.Minute, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},

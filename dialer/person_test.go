@@ -203,7 +203,7 @@ func TestPacerCountsRegFPerPerson(t *testing.T) {
 // consent.OpenRecheck (cap.after_conversation, the open call in the
 // attempt's history), and the rest of the campaign goes on. Decided again
 // after the call has ended, the number is called when the call was a
-// machine, and waits the 7 days when it was a conversation. A call left
+// machine, and waits the 7 days from its end when it was a conversation. A call left
 // open longer than consent.OpenCallLimit (by a stopped process) holds no
 // one.
 func TestPacerWaitsForACallUnderWay(t *testing.T) {
@@ -276,9 +276,10 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	b := latest(bHome)
 	require.Equal(t, "defer", b.decision)
 	require.Equal(t, []string{"cap.after_conversation"}, b.reasons)
-	require.True(t, b.until.After(first.Add(-10*time.Second+7*24*time.Hour-time.Second)), "7 days after the conversation began: %s", b.until)
+	require.True(t, first.Add(7*24*time.Hour).Equal(*b.until), "7 days after the conversation ended, not after it began: %s", b.until)
 	require.False(t, b.input.History[0].Open)
 	require.True(t, b.input.History[0].Conversation)
+	require.True(t, first.Equal(b.input.History[0].Ended), "the attempt row keeps the conversation's end")
 }
 
 // TestPacerCallsAPersonOncePerBatch: two numbers of one person due in the
