@@ -33,7 +33,10 @@ type PGStore struct{ db *pgxpool.Pool }
 // NewPGStore returns a PGStore on db.
 func NewPGStore(db *pgxpool.Pool) *PGStore { return &PGStore{db: db} }
 
-// AddInternal puts a number on the internal list at once.
+// AddInternal puts a number on the internal list directly: an entry with no
+// revocation, which waits behind an import that holds the change log. A
+// person's opt-out goes through campaign.RecordOptOut instead, which takes
+// it at once and records both.
 func (s *PGStore) AddInternal(ctx context.Context, n phone.Number, userID int64, method, source string) (InternalEntry, error) {
 	var e InternalEntry
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {

@@ -8,9 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/phone"
@@ -300,13 +303,27 @@ func (s *Server) addDNC(c echo.Context) error {
 	if err != nil {
 		return s.renderDNC(c, http.StatusUnprocessableEntity, fmt.Sprintf("%q is not a valid phone number.", c.FormValue("phone")))
 	}
-	_, err = s.cfg.DNC.AddInternal(c.Request().Context(), n, currentUser(c).ID, "staff", c.FormValue("source"))
-	if errors.Is(err, dnc.ErrAlreadyListed) {
-		return s.renderDNC(c, http.StatusConflict, n.String()+" is already on the list.")
+	source := strings.TrimSpace(c.FormValue("source"))
+	if utf8.RuneCountInString(source) > maxDNCSource {
+		return s.renderDNC(c, http.StatusUnprocessableEntity, fmt.Sprintf("The source has more than %d characters.", maxDNCSource))
 	}
-	if err != nil {
+	// As the list page's "Do not call": taken at once, even during an
+	// import, then recorded as a revocation of every consent and the
+	// internal entry.
+	taken, err := s.takeOptOut(c.Request().Context(), campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: source, By: currentUser(c).ID})
+	switch {
+	case err != nil:
 		return err
+	case !taken.Recorded:
+		s.flash(c, n.String()+" will not be called again. The database is busy, so its revocation and do-not-call entry are written in a moment.")
+	case taken.Listed:
+		return s.renderDNC(c, http.StatusConflict, n.String()+" is already on the list; the request is recorded as a revocation of any consent.")
+	default:
+		s.flash(c, n.String()+" will not be called again.")
 	}
-	s.flash(c, n.String()+" will not be called again.")
 	return c.Redirect(http.StatusSeeOther, "/admin/dnc")
 }
+
+// maxDNCSource is the longest source, in characters, a single do-not-call
+// entry takes.
+const maxDNCSource = 200

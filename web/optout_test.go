@@ -244,6 +244,9 @@ func TestOptOutDuringAnImport(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, code)
 	code, body := para.upload("/lists", para.csrf("/lists"), "Docket", "c.csv", []byte("name,phone\nBob Stone,2035550112\n"))
 	require.Equal(t, http.StatusSeeOther, code, body)
+	admin := b.browser(t)
+	code, _ = admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
 	var listID, bobID int64
 	require.NoError(t, b.db.QueryRow(ctx, `SELECT l.id, c.id FROM contact_lists l JOIN contacts c ON c.list_id = l.id WHERE l.name = 'Docket'`).Scan(&listID, &bobID))
 
@@ -257,16 +260,21 @@ func TestOptOutDuringAnImport(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, code)
 	_, body, _ = para.get(fmt.Sprintf("/lists/%d", listID))
 	require.Contains(t, body, "Bob Stone (&#43;12035550112) is opted out: no campaign will call the number again.")
-	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL AND phone IN ('+18605550111', '+12035550112')`),
-		"both taken, their records waiting")
+	// An admin's single entry on the do-not-call page is taken the same way.
+	code, _, _ = admin.post("/admin/dnc", url.Values{"_csrf": {admin.csrf("/admin/dnc")}, "phone": {"(860) 555-0113"}, "source": {"letter"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = admin.get("/admin/dnc")
+	require.Contains(t, body, "&#43;18605550113 will not be called again. The database is busy, so its revocation and do-not-call entry are written in a moment.")
+	require.Equal(t, 3, count(t, b.db, `SELECT count(*) FROM optout_requests WHERE recorded_at IS NULL AND phone IN ('+18605550111', '+12035550112', '+18605550113')`),
+		"all taken, their records waiting")
 	_, body, _ = para.get("/numbers?phone=%2B12035550112")
 	require.Contains(t, body, "waiting for the database; every gate refuses the number meanwhile", "the number's page shows it")
 
 	commit()
 	n, err := campaign.RecordPendingOptOuts(ctx, b.db)
 	require.NoError(t, err)
-	require.Equal(t, 2, n)
-	for _, p := range []string{"+18605550111", "+12035550112"} {
+	require.Equal(t, 3, n)
+	for _, p := range []string{"+18605550111", "+12035550112", "+18605550113"} {
 		revs, entries, _ := recorded(t, b, p)
 		require.Equal(t, 1, revs, p)
 		require.Equal(t, 1, entries, p)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -37,10 +39,21 @@ func (m *Main) dncAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	if _, err := dnc.NewPGStore(pool).AddInternal(ctx, n, 0, "staff", *source); err != nil {
+	// Taken as every opt-out is (campaign.RecordOptOut): at once, even
+	// during an import, then recorded as a revocation of every consent and
+	// the internal entry.
+	taken, err := campaign.RecordOptOut(ctx, pool, campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: *source})
+	switch {
+	case err != nil:
 		return err
+	case !taken.Recorded:
+		fmt.Fprintf(m.Stdout, "%s will not be called again: the opt-out is taken (request %d); its revocation and do-not-call entry wait for the database (%v), and heed serve writes them as soon as it can\n",
+			n, taken.ID, taken.Wait)
+	case taken.Listed:
+		fmt.Fprintf(m.Stdout, "%s was already on the internal do-not-call list; the request is recorded as a revocation of any consent\n", n)
+	default:
+		fmt.Fprintf(m.Stdout, "%s is on the internal do-not-call list\n", n)
 	}
-	fmt.Fprintf(m.Stdout, "%s is on the internal do-not-call list\n", n)
 	return nil
 }
 
