@@ -791,7 +791,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	}
 	if msgMedia == "" {
 		// Nothing to say: the call is not placed, and the attempt says why.
-		if err := p.Store.OriginateFailed(ctx, id, p.clock(), fmt.Errorf("no message audio for attempt %d", id)); err != nil {
+		if err := p.originateFailed(ctx, id, fmt.Errorf("no message audio for attempt %d", id)); err != nil {
 			return false, fmt.Errorf("pacer: record a call without audio: %w", err)
 		}
 		return false, nil
@@ -858,12 +858,23 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	}
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
-		if err := p.Store.OriginateFailed(ctx, id, p.clock(), err); err != nil {
+		if err := p.originateFailed(ctx, id, err); err != nil {
 			return false, fmt.Errorf("pacer: record originate failure: %w", err)
 		}
 		return false, nil
 	}
 	return true, nil
+}
+
+// originateFailed records that attempt id's call was not placed
+// (Store.OriginateFailed), with its own context, as call progress is: a
+// job stopped while the call waited for a slot, a line or its last look
+// must still end the attempt, or it would stay in flight, open in every
+// person's history (consent.Attempt.Open), until recovery.
+func (p *Pacer) originateFailed(ctx context.Context, id int64, why error) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return p.Store.OriginateFailed(wctx, id, p.clock(), why)
 }
 
 // OptOutRetryWait is the longest wait between two tries to take a

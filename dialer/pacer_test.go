@@ -350,3 +350,28 @@ func testPacer(t *testing.T, db *pgxpool.Pool, store dialer.Store, lines dialer.
 		Now: officeHours(), Firm: "Smith and Lee",
 	}
 }
+
+// TestPacerEndsACallStoppedBeforeItIsPlaced: a job stopped while its call
+// waits to be placed (here, at its last look) still ends the attempt as
+// failed. Left in flight, the attempt would be an open call in its
+// person's history (consent.Attempt.Open) until recovery.
+func TestPacerEndsACallStoppedBeforeItIsPlaced(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var campaignID int64
+	listID := consentedList(t, db, "s", "+18605550121")
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 1, 1) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	lines := &recordingLines{t: t, db: db, beforeReady: func(dialer.CallRequest) { cancel() }}
+	err = testPacer(t, db, campaign.NewStore(db), lines).Run(ctx, campaignID, 1)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Empty(t, lines.placed)
+	var status, outcome string
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT status, outcome FROM attempts WHERE campaign_id = $1`, campaignID).Scan(&status, &outcome))
+	require.Equal(t, []string{"ended", "failed"}, []string{status, outcome}, "the attempt is not left in flight")
+}
