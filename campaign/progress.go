@@ -171,13 +171,29 @@ func personNumbers(refs string) string {
 // was reached, so it is counted once.
 var historyQuery = `
 	WITH person_numbers AS (` + personNumbers("$4") + `)
-	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean, NULL::timestamptz FROM person_numbers
+	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean, NULL::timestamptz, NULL::boolean FROM person_numbers
 	UNION ALL
-	SELECT NULL, a.phone, coalesce(a.originated_at, a.created_at), c.purpose, a.outcome = ANY($3),
-	       a.status IN ('originating', 'ringing', 'answered'), a.ended_at
+	SELECT NULL, a.phone, ` + callPlacedSQL("a") + `, c.purpose, ` + conversationSQL("a", "$3") + `,
+	       a.status IN ('originating', 'ringing', 'answered'), a.ended_at, a.answered_at IS NOT NULL
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
-	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND coalesce(a.originated_at, a.created_at) >= $2`
+	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND ` + callPlacedSQL("a") + ` >= $2`
+
+// callPlacedSQL is when the call of attempt alias a was placed: when it
+// was originated, or, for a call not placed yet (or never placed), the
+// last moment before placing heed recorded (its last look, else its
+// decision).
+func callPlacedSQL(a string) string {
+	return `coalesce(` + a + `.originated_at, greatest(` + a + `.created_at, ` + a + `.looked_at))`
+}
+
+// conversationSQL says whether the call of attempt alias a was a
+// conversation: it ended with an outcome in the text[] parameter reached
+// (reachedOutcomes), or it was answered and closed by recovery with its
+// outcome unknown (a person may have spoken).
+func conversationSQL(a, reached string) string {
+	return `(` + a + `.outcome = ANY(` + reached + `) OR ` + a + `.outcome = 'unknown' AND ` + a + `.answered_at IS NOT NULL)`
+}
 
 // History returns, for each subject, the calls placed since the given time
 // across all campaigns: to its number, and, when it names a person, to
@@ -188,7 +204,10 @@ var historyQuery = `
 // not yet ended (being placed, ringing, or answered and still going on:
 // another campaign's, say) is open (consent.Attempt.Open): whether it is a
 // conversation is not known yet, and a rule with a quiet period waits for
-// it. A conversation's quiet period runs from its end (ended_at).
+// it; one answered whose end is never recorded counts as a conversation
+// after consent.OpenCallLimit, as one answered that recovery closed with
+// its outcome unknown does. A conversation's quiet period runs from its
+// end (ended_at). A call not placed yet counts from its last look.
 // out[i] is subjects[i]'s history.
 func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	phones := make([]string, len(subjects))
@@ -216,18 +235,19 @@ func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since ti
 			conversation *bool
 			open         *bool
 			ended        *time.Time
+			answered     *bool
 		)
-		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation, &open, &ended); err != nil {
+		if err := rows.Scan(&ref, &p, &at, &purpose, &conversation, &open, &ended, &answered); err != nil {
 			return nil, fmt.Errorf("attempt history: %w", err)
 		}
 		if ref != nil {
 			numbers[*ref] = append(numbers[*ref], phone.Number(p))
 			continue
 		}
-		if at == nil || purpose == nil || conversation == nil || open == nil {
+		if at == nil || purpose == nil || conversation == nil || open == nil || answered == nil {
 			return nil, fmt.Errorf("attempt history: an attempt to %s without time, purpose or outcome", p)
 		}
-		a := consent.Attempt{At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation, Open: *open}
+		a := consent.Attempt{At: *at, Purpose: consent.Purpose(*purpose), Method: consent.MethodPrerecorded, Conversation: *conversation, Open: *open, Answered: *answered}
 		if ended != nil {
 			a.Ended = *ended
 		}

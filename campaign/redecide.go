@@ -36,14 +36,15 @@ const ClockApartLimit = time.Minute
 // it, which the pacer's batch did not read but holds such a target back
 // for (dialer.heldBack): the allowed calls, not called off, to the numbers
 // its history counted (the called number, and the person's numbers
-// decision_input's history_of names) placed within $4 seconds before its
-// instant and recorded before it; a call is a conversation ($3 are the
-// outcomes that count) when it became one, even if it was still going on at
+// decision_input's history_of names) placed (callPlacedSQL) within $4
+// seconds before its instant and recorded before it; a call is a
+// conversation (conversationSQL; $3 are the outcomes that count) when it
+// became one, even if it was still going on at
 // that instant (the gate waits for an open call's end: consent.Attempt.Open),
 // with its end (ended_at, from which its quiet period runs), the latest
 // end of a conversation ended by that instant following. When the
-// call was placed is originated_at, unless that was filled in from the
-// answer (the placing was never written). Last come the kinds of the
+// call itself was placed is originated_at, unless that was filled in from
+// the answer (the placing was never written). Last come the kinds of the
 // overrides logged for the number and in force at its instant, as the
 // pacer's override query (consent.OverrideStore.Active) reads them, and
 // the same not counting the withdrawals dated in the $5 milliseconds
@@ -67,13 +68,13 @@ var redecideRows = `
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
 	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
 	  CROSS JOIN LATERAL (
-		SELECT coalesce(array_agg(coalesce(p.originated_at, p.created_at)), '{}'), coalesce(array_agg(pk.purpose), '{}'),
-		       coalesce(array_agg(p.outcome = ANY($3)), '{}'), coalesce(array_agg(p.ended_at), '{}'),
-		       max(p.ended_at) FILTER (WHERE p.outcome = ANY($3) AND p.ended_at <= r.at)
+		SELECT coalesce(array_agg(` + callPlacedSQL("p") + `), '{}'), coalesce(array_agg(pk.purpose), '{}'),
+		       coalesce(array_agg(` + conversationSQL("p", "$3") + `), '{}'), coalesce(array_agg(p.ended_at), '{}'),
+		       max(p.ended_at) FILTER (WHERE ` + conversationSQL("p", "$3") + ` AND p.ended_at <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
 		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off'
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
-		   AND coalesce(p.originated_at, p.created_at) >= r.at - $4 * interval '1 second'
+		   AND ` + callPlacedSQL("p") + ` >= r.at - $4 * interval '1 second'
 	  ) h (at, purpose, conversation, ended, spoke)
 	 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
@@ -349,10 +350,13 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		}
 		if d := e.Check(held, facts); d.Verdict != consent.Allow {
 			f.Kind = FindingHistory
-			if len(held.History) <= len(req.History) && c.spoke != nil && in.At.Sub(*c.spoke) < ClockApartLimit {
+			if len(held.History) <= len(req.History) && c.spoke != nil && in.At.Sub(*c.spoke) < ClockApartLimit &&
+				!slices.ContainsFunc(req.History, func(a consent.Attempt) bool { return a.Open }) {
 				// No call more than the request listed, and a
 				// conversation that ended in the minute before: its end
-				// may have been written after the history was read.
+				// may have been written after the history was read. (A
+				// request that listed a call still open had it in hand:
+				// the gate waits for an open call's end.)
 				f.Gate = GateLate
 			}
 			f.Detail = fmt.Sprintf("%s under %s, with the %d call(s) the records hold before it in the %d days before it; its request listed %d",

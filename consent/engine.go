@@ -1034,7 +1034,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				continue
 			}
 			if !histReady {
-				hist, histReady = compactHistory(in.History, &sc.hist), true
+				hist, histReady = compactHistory(in.History, atN-int64(OpenCallLimit), &sc.hist), true
 			}
 			if r.capMax > 0 {
 				var over bool
@@ -1254,14 +1254,15 @@ type compactAttempt struct {
 const compactHistoryLen = 8
 
 // compactHistory copies h into buf and returns the copy, or nil when h is
-// empty or longer than buf.
-func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compactAttempt {
+// empty or longer than buf; openLo is the attempt's instant less
+// OpenCallLimit (Attempt.spoke).
+func compactHistory(h []Attempt, openLo int64, buf *[compactHistoryLen]compactAttempt) []compactAttempt {
 	if len(h) == 0 || len(h) > len(buf) {
 		return nil
 	}
 	for i := range h {
 		a := &h[i]
-		buf[i] = compactAttempt{t: a.At.UnixNano(), spoke: a.spoke(), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), open: a.Open}
+		buf[i] = compactAttempt{t: a.At.UnixNano(), spoke: a.spoke(openLo), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), open: a.Open}
 	}
 	return buf[:len(h)]
 }
@@ -1304,7 +1305,7 @@ func lastConversation(h []Attempt, lo, openLo int64, pm, mm uint8) (last int64, 
 		if purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
 			continue
 		}
-		if t := a.spoke(); t > lo && t > last {
+		if t := a.spoke(openLo); t > lo && t > last {
 			last = t
 		}
 		open = open || a.Open && a.At.UnixNano() > openLo

@@ -226,13 +226,14 @@ func TestCompactHistoryCaps(t *testing.T) {
 		h := make([]Attempt, rng.IntN(compactHistoryLen+1))
 		for i := range h {
 			h[i] = Attempt{At: indexBase.Add(-time.Duration(rng.IntN(10)) * time.Hour), Purpose: purposes[rng.IntN(len(purposes))],
-				Method: methods[rng.IntN(len(methods))], Conversation: rng.IntN(3) == 0, Open: rng.IntN(4) == 0}
+				Method: methods[rng.IntN(len(methods))], Conversation: rng.IntN(3) == 0, Open: rng.IntN(4) == 0, Answered: rng.IntN(2) == 0}
 			if rng.IntN(2) == 0 {
 				h[i].Ended = h[i].At.Add(time.Duration(rng.IntN(20)-5) * time.Minute)
 			}
 		}
+		openLo := atN - int64(time.Duration(rng.IntN(10))*time.Hour)
 		var buf [compactHistoryLen]compactAttempt
-		c := compactHistory(h, &buf)
+		c := compactHistory(h, openLo, &buf)
 		require.Equal(t, len(h), len(c))
 		period := int64(time.Duration(1+rng.IntN(10)) * time.Hour)
 		pm, mm, max := uint8(1+rng.IntN(int(pAll))), uint8(1+rng.IntN(int(mAll))), 1+rng.IntN(4)
@@ -240,12 +241,11 @@ func TestCompactHistoryCaps(t *testing.T) {
 		cover, cclr := countCapCompact(c, atN, period, pm, mm, max)
 		require.Equal(t, over, cover)
 		require.Equal(t, clr, cclr)
-		openLo := atN - int64(time.Duration(rng.IntN(10))*time.Hour)
 		last, open := lastConversation(h, atN-period, openLo, pm, mm)
 		clast, copen := lastConversationCompact(c, atN-period, openLo, pm, mm)
 		require.Equal(t, last, clast)
 		require.Equal(t, open, copen)
 	}
 	var buf [compactHistoryLen]compactAttempt
-	require.Nil(t, compactHistory(make([]Attempt, compactHistoryLen+1), &buf), "too long for the buffer")
+	require.Nil(t, compactHistory(make([]Attempt, compactHistoryLen+1), 0, &buf), "too long for the buffer")
 }

@@ -68,6 +68,11 @@ type Attempt struct {
 	// the attempt, is in the history (reason cap.after_conversation, until
 	// OpenRecheck after the attempt): the person may be on the line.
 	Open bool `json:",omitempty"`
+	// Answered reports that the call was answered, by a person or a
+	// machine. An open call answered and placed OpenCallLimit or more
+	// before the attempt counts as a conversation: its end was never
+	// recorded (its process stopped, or could not write it).
+	Answered bool `json:",omitempty"`
 }
 
 // OpenCallLimit bounds how long after it was placed an open call in a
@@ -80,12 +85,18 @@ const OpenCallLimit = 15 * time.Minute
 
 // spoke returns the Unix nanosecond a conversation's quiet period runs
 // from (its end, or when it was placed when its end is not known), or
-// MinInt64 when the call was not a conversation.
-func (a *Attempt) spoke() int64 {
+// MinInt64 when the call was not a conversation. An open call answered and
+// placed at or before openLo (OpenCallLimit before the attempt) counts as a
+// conversation from when it was placed: its end was never recorded, and a
+// person may have spoken.
+func (a *Attempt) spoke(openLo int64) int64 {
+	t := a.At.UnixNano()
+	if a.Open && a.Answered && t <= openLo {
+		return t
+	}
 	if !a.Conversation {
 		return math.MinInt64
 	}
-	t := a.At.UnixNano()
 	if !a.Ended.IsZero() {
 		t = max(t, a.Ended.UnixNano())
 	}

@@ -194,6 +194,11 @@ func TestCaps(t *testing.T) {
 	open := func(off time.Duration, p consent.Purpose) []consent.Attempt {
 		return []consent.Attempt{{At: at.Add(off), Purpose: p, Method: consent.MethodPrerecorded, Open: true}}
 	}
+	answered := func(off time.Duration) []consent.Attempt {
+		h := open(off, consent.PurposeDebtCollection)
+		h[0].Answered = true
+		return h
+	}
 	sale := func(n consentNumber, zip string, h []consent.Attempt) consent.Input {
 		return consent.Input{Number: n, ZIP: zip, Purpose: consent.PurposeTelemarketing, Method: consent.MethodLive, At: at, History: h}
 	}
@@ -234,6 +239,14 @@ func TestCaps(t *testing.T) {
 		{name: "R1 open call placed this instant", in: debt(open(0, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
 		{name: "R1 open call at the limit less a second", in: debt(open(-consent.OpenCallLimit+time.Second, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
 		{name: "R1 open call at the limit was left by a stopped process", in: debt(open(-consent.OpenCallLimit, consent.PurposeDebtCollection)), verdict: consent.Allow},
+		{name: "R1 open call answered, at the limit less a second", in: debt(answered(-consent.OpenCallLimit + time.Second)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
+		{name: "R1 open call answered, at the limit: its end was never recorded, a conversation", in: debt(answered(-consent.OpenCallLimit)), verdict: consent.Defer, until: at.Add(-consent.OpenCallLimit + week), reasons: quiet},
+		{name: "R1 open call answered 7 days ago has cleared", in: debt(answered(-week)), verdict: consent.Allow},
+		{name: "R1 open call waived by logged direct consent", in: func() consent.Input {
+			in := debt(open(-time.Minute, consent.PurposeDebtCollection))
+			in.RegFDirectConsent = true
+			return in
+		}(), verdict: consent.Allow},
 		{name: "R1 open call of unknown purpose", in: debt(open(-time.Minute, "")), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
 		{name: "R1 open call of another purpose", in: debt(open(-time.Minute, consent.PurposeInformational)), verdict: consent.Allow},
 		{name: "R1 open call and a conversation: the later wins", in: debt(append(conv(-day), open(-time.Minute, consent.PurposeDebtCollection)...)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},

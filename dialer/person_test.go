@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -198,46 +199,60 @@ func TestPacerCountsRegFPerPerson(t *testing.T) {
 }
 
 // TestPacerWaitsForACallUnderWay: while another campaign's call to one of
-// a person's numbers is under way, it may become a conversation, which
-// starts the Reg F quiet period: the person's other number is deferred for
-// consent.OpenRecheck (cap.after_conversation, the open call in the
-// attempt's history), and the rest of the campaign goes on. Decided again
-// after the call has ended, the number is called when the call was a
-// machine, and waits the 7 days from its end when it was a conversation. A call left
-// open longer than consent.OpenCallLimit (by a stopped process) holds no
-// one.
+// a person's numbers is under way (being placed, ringing, or answered), it
+// may become a conversation, which starts the Reg F quiet period: the
+// person's other number is deferred for consent.OpenRecheck
+// (cap.after_conversation, the open call in the attempt's history), and
+// the rest of the campaign goes on. Decided again after the call has
+// ended, the number is called when the call was a machine or unanswered,
+// and waits the 7 days from its end when it was a conversation. A call
+// left ringing longer than consent.OpenCallLimit (by a stopped process)
+// holds no one; one left answered that long, or answered and closed by
+// recovery with its outcome unknown, counts as a conversation.
 func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	t.Parallel()
 	w := newPersonWorld(t)
 	const (
-		aMobile phone.Number = "+18605550341" // D-710: its call ends as a machine
+		aMobile phone.Number = "+18605550341" // D-710: answered; it ends as a machine
 		aHome   phone.Number = "+18605550342"
-		bMobile phone.Number = "+18605550343" // D-720: its call ends as a conversation
+		bMobile phone.Number = "+18605550343" // D-720: ringing; it ends as a conversation
 		bHome   phone.Number = "+18605550344"
-		cMobile phone.Number = "+18605550345" // D-730: its call was left open by a stopped process
+		cMobile phone.Number = "+18605550345" // D-730: left ringing by a stopped process
 		cHome   phone.Number = "+18605550346"
+		dMobile phone.Number = "+18605550348" // D-740: decided long ago, looked at a moment ago, being placed
+		dHome   phone.Number = "+18605550349"
+		eMobile phone.Number = "+18605550350" // D-750: left answered by a stopped process
+		eHome   phone.Number = "+18605550351"
+		fMobile phone.Number = "+18605550352" // D-760: answered, closed by recovery as unknown
+		fHome   phone.Number = "+18605550353"
 		other   phone.Number = "+18605550347" // no person, never called
 	)
-	for _, c := range []struct {
-		mobile, home phone.Number
-		person       string
-	}{{aMobile, aHome, "D-710"}, {bMobile, bHome, "D-720"}, {cMobile, cHome, "D-730"}} {
-		w.contact(w.oldList, c.mobile, c.person)
-		w.contact(w.list, c.home, c.person)
+	for i, c := range [][2]phone.Number{{aMobile, aHome}, {bMobile, bHome}, {cMobile, cHome}, {dMobile, dHome}, {eMobile, eHome}, {fMobile, fHome}} {
+		person := fmt.Sprintf("D-7%d0", i+1)
+		w.contact(w.oldList, c[0], person)
+		w.contact(w.list, c[1], person)
 	}
 	w.contact(w.list, other, "")
 	ctx := context.Background()
-	open := func(p phone.Number, status string, ago time.Duration) int64 {
+	first := w.at
+	ago := func(d time.Duration) *time.Time { t := first.Add(-d); return &t }
+	// call records a call of the earlier campaign, with the pacer's clock.
+	call := func(p phone.Number, status, outcome string, created, looked, originated, answered, ended *time.Time) int64 {
 		t.Helper()
 		w.calls++
 		var id int64
-		require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, originated_at)
-			VALUES ($1, $2, $3, $4, '+18605550100', 'allow', $5, $6) RETURNING id`, w.old, w.contacts[p], w.calls, p, status, w.at.Add(-ago)).Scan(&id))
+		require.NoError(t, w.db.QueryRow(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome,
+				created_at, looked_at, originated_at, answered_at, ended_at)
+			VALUES ($1, $2, $3, $4, '+18605550100', 'allow', $5, $6, coalesce($7, now()), $8, $9, $10, $11) RETURNING id`,
+			w.old, w.contacts[p], w.calls, p, status, outcome, created, looked, originated, answered, ended).Scan(&id))
 		return id
 	}
-	aCall := open(aMobile, "answered", 30*time.Second) // answered: a person or a machine
-	bCall := open(bMobile, "ringing", 10*time.Second)
-	open(cMobile, "answered", consent.OpenCallLimit+time.Minute)
+	aCall := call(aMobile, "answered", "", ago(time.Minute), ago(time.Minute), ago(30*time.Second), ago(20*time.Second), nil)
+	bCall := call(bMobile, "ringing", "", ago(time.Minute), ago(time.Minute), ago(10*time.Second), nil, nil)
+	call(cMobile, "ringing", "", ago(consent.OpenCallLimit+2*time.Minute), nil, ago(consent.OpenCallLimit+time.Minute), nil, nil)
+	dCall := call(dMobile, "originating", "", ago(consent.OpenCallLimit+5*time.Minute), ago(5*time.Second), nil, nil, nil)
+	call(eMobile, "answered", "", ago(consent.OpenCallLimit+2*time.Minute), nil, ago(consent.OpenCallLimit+time.Minute), ago(consent.OpenCallLimit), nil)
+	call(fMobile, "ended", "unknown", ago(2*time.Hour), nil, ago(2*time.Hour), ago(2*time.Hour-20*time.Second), ago(time.Hour))
 	latest := func(p phone.Number) attemptRow {
 		t.Helper()
 		var a attemptRow
@@ -247,39 +262,52 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 		require.NoError(t, json.Unmarshal(input, &a.input))
 		return a
 	}
-
-	require.ElementsMatch(t, []phone.Number{cHome, other}, w.runUntilWaiting("two people wait for their calls under way"),
-		"the people with no call under way are called")
-	first := w.at
-	for _, p := range []phone.Number{aHome, bHome} {
+	deferred := func(p phone.Number, until time.Time) attemptRow {
+		t.Helper()
 		a := latest(p)
 		require.Equal(t, "defer", a.decision, p)
 		require.Equal(t, []string{"cap.after_conversation"}, a.reasons, p)
 		require.NotNil(t, a.until, p)
-		require.True(t, first.Add(consent.OpenRecheck).Equal(*a.until), "%s: decided again a minute later: %s", p, a.until)
+		require.True(t, until.Equal(*a.until), "%s: deferred until %s, not %s", p, until, a.until)
 		require.Len(t, a.input.History, 1, p)
-		require.True(t, a.input.History[0].Open, "%s: the attempt row keeps the call under way", p)
+		return a
 	}
+
+	require.ElementsMatch(t, []phone.Number{cHome, other}, w.runUntilWaiting("five people wait for their calls"),
+		"the people with no call under way are called")
+	for _, p := range []phone.Number{aHome, bHome, dHome} {
+		require.True(t, deferred(p, first.Add(consent.OpenRecheck)).input.History[0].Open, "%s: the attempt row keeps the call under way", p)
+	}
+	require.True(t, ago(5*time.Second).Equal(latest(dHome).input.History[0].At), "a call not placed yet counts from its last look")
 	a := latest(cHome)
 	require.Equal(t, "allow", a.decision)
 	require.Len(t, a.input.History, 1)
-	require.True(t, a.input.History[0].Open, "a call left open is in the history, too old to hold anyone")
+	require.True(t, a.input.History[0].Open, "a call left ringing is in the history, too old to hold anyone")
+	e := deferred(eHome, first.Add(-consent.OpenCallLimit-time.Minute+7*24*time.Hour))
+	require.True(t, e.input.History[0].Open && e.input.History[0].Answered, "left answered: a conversation from when it was placed")
+	f := deferred(fHome, first.Add(-time.Hour+7*24*time.Hour))
+	require.True(t, f.input.History[0].Conversation, "answered, its outcome unknown: a conversation")
 
-	// The calls end: D-710's was a machine, D-720's a conversation.
-	_, err := w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = 'machine', answered_at = $2, ended_at = $2 WHERE id = $1`, aCall, first)
-	require.NoError(t, err)
-	_, err = w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = 'answered', answered_at = $2, ended_at = $2 WHERE id = $1`, bCall, first)
-	require.NoError(t, err)
+	// The calls end: D-710's was a machine, D-720's a conversation,
+	// D-740's was placed and not answered.
+	end := func(id int64, outcome string, answered bool) {
+		t.Helper()
+		_, err := w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = $2, originated_at = coalesce(originated_at, $3),
+			answered_at = CASE WHEN $4 THEN $3 END, ended_at = $3 WHERE id = $1`, id, outcome, first, answered)
+		require.NoError(t, err)
+	}
+	end(aCall, "machine", true)
+	end(bCall, "answered", true)
+	end(dCall, "no_answer", false)
 	w.at = first.Add(consent.OpenRecheck)
-	require.Equal(t, []phone.Number{aHome}, w.runUntilWaiting("the conversation's person waits 7 days"), "the machine's person is called")
+	require.ElementsMatch(t, []phone.Number{aHome, dHome}, w.runUntilWaiting("the conversation's person waits 7 days"),
+		"the machine's and the unanswered call's people are called")
 	require.Equal(t, "allow", latest(aHome).decision)
-	b := latest(bHome)
-	require.Equal(t, "defer", b.decision)
-	require.Equal(t, []string{"cap.after_conversation"}, b.reasons)
-	require.True(t, first.Add(7*24*time.Hour).Equal(*b.until), "7 days after the conversation ended, not after it began: %s", b.until)
+	require.Equal(t, "allow", latest(dHome).decision)
+	b := deferred(bHome, first.Add(7*24*time.Hour))
 	require.False(t, b.input.History[0].Open)
 	require.True(t, b.input.History[0].Conversation)
-	require.True(t, first.Equal(b.input.History[0].Ended), "the attempt row keeps the conversation's end")
+	require.True(t, first.Equal(b.input.History[0].Ended), "7 days from the conversation's end, which the attempt row keeps")
 }
 
 // TestPacerCallsAPersonOncePerBatch: two numbers of one person due in the
