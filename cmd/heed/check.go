@@ -114,8 +114,12 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "consent:   none")
 	}
 	if loc, err := engine.Locate(n, req.State, req.ZIP); err == nil {
-		fmt.Fprintf(m.Stdout, "located:   zones %s; states %s; history %d call(s) in %s\n", strings.Join(loc.Zones, ", "),
-			orDash(loc.States), len(req.History), dialer.HistoryWindow)
+		open := ""
+		if n := countOpen(req.History); n > 0 {
+			open = fmt.Sprintf(", %d still under way (a quiet period waits for its end)", n)
+		}
+		fmt.Fprintf(m.Stdout, "located:   zones %s; states %s; history %d call(s) in %s%s\n", strings.Join(loc.Zones, ", "),
+			orDash(loc.States), len(req.History), dialer.HistoryWindow, open)
 	} else if !errors.Is(err, phone.ErrNotNANP) && !errors.Is(err, phone.ErrInvalid) {
 		return err
 	}
@@ -127,6 +131,18 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "person:    %s; history counts the calls to %s\n", ref, strings.Join(numbers, ", "))
 	}
 	return nil
+}
+
+// countOpen counts the calls of a history not yet ended
+// (consent.Attempt.Open).
+func countOpen(h []consent.Attempt) int {
+	n := 0
+	for _, a := range h {
+		if a.Open {
+			n++
+		}
+	}
+	return n
 }
 
 func orDash(s []string) string {

@@ -67,6 +67,17 @@ func TestCLICheck(t *testing.T) {
 			fmt.Sprintf("2026-11-%02dT15:00:00Z", 20+i))
 		require.NoError(t, err)
 	}
+	// D-107's mobile, +18605550107, is ringing on a debt-collection call
+	// placed at 15:59 on Nov 26; +18605550108 is D-107's other number.
+	var mobileID int64
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone, person_ref) VALUES ($1, 'x', '+18605550107', 'D-107') RETURNING id`, listID).Scan(&mobileID))
+	_, err = conn.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, person_ref) VALUES ($1, 'x', '+18605550108', 'D-107')`, listID)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550108', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, originated_at)
+		VALUES ($1, $2, 1, '+18605550107', '+18605550100', 'allow', 'ringing', '2026-11-26T15:59:00Z')`, campaignID, mobileID)
+	require.NoError(t, err)
 
 	for _, tc := range []struct {
 		name     string
@@ -94,6 +105,8 @@ func TestCLICheck(t *testing.T) {
 		{"RegFPersonsOtherNumber", []string{"--number", "860-555-0106", "--person", "D-105", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "defer", []string{"cap.frequency"}, "2026-11-27T15:00:00Z"},
 		{"RegFOtherNumberWithoutPerson", []string{"--number", "860-555-0106", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "allow", nil, ""},
 		{"RegFUnknownPerson", []string{"--number", "860-555-0106", "--person", "D-999", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "allow", nil, ""},
+		{"RegFCallUnderWay", []string{"--number", "860-555-0108", "--person", "D-107", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "defer", []string{"cap.after_conversation"}, "2026-11-26T16:01:00Z"},
+		{"RegFCallUnderWayLeftOpen", []string{"--number", "860-555-0108", "--person", "D-107", "--purpose", "debt_collection", "--at", "2026-11-26T16:14:00Z"}, "allow", nil, ""},
 		{"NotANumber", []string{"--number", "call me", "--purpose", "informational"}, "deny", []string{"number.invalid"}, ""},
 		{"OutsideNANP", []string{"--number", "+44 20 7123 4567", "--purpose", "informational"}, "deny", []string{"number.unsupported"}, ""},
 	} {
@@ -130,6 +143,9 @@ func TestCLICheck(t *testing.T) {
 	require.Contains(t, out, "decision:  defer\n")
 	require.Contains(t, out, "history 7 call(s)")
 	require.Contains(t, out, "person:    D-105; history counts the calls to +18605550106, +18605550105\n")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0108", "--person", "D-107", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z")
+	require.NoError(t, err)
+	require.Contains(t, out, "history 1 call(s) in 744h0m0s, 1 still under way (a quiet period waits for its end)\n")
 	_, stderr, err := runHeed(env, "check", "--number", "860-555-0106", "--person", strings.Repeat("x", 101), "--purpose", "debt_collection")
 	require.ErrorIs(t, err, errUsage)
 	require.Contains(t, err.Error()+stderr, "--person: person reference has 101 characters, at most 100")
