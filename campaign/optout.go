@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -231,41 +232,36 @@ func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Numbe
 // number, as pressed during the first such attempt, unless an opt-out of
 // the number was taken since that attempt, or the number got an internal
 // do-not-call entry at or after it, or has one in force (recorded since,
-// and perhaps taken off since by staff on purpose).
-// heed serve runs it at start, before any campaign runs. It returns how
-// many it took; those it could not record yet are recorded by
-// RecordPendingOptOuts.
+// and perhaps taken off since by staff on purpose). All are taken in one
+// statement, so every gate refuses their numbers from its next sync; then
+// they are recorded for up to OptOutRecordWait (RecordPendingOptOuts), and
+// those still waiting (an import holds the logs) are left to
+// KeepRecordingOptOuts. heed serve runs it at start, before any campaign
+// runs. It returns how many it took.
 func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	rows, err := s.db.Query(ctx, `
-		SELECT DISTINCT ON (a.phone) a.id, a.phone FROM attempts a
+		INSERT INTO optout_requests (phone, method, source, attempt_id)
+		SELECT DISTINCT ON (a.phone) a.phone, $3, format('pressed %s during attempt %s; taken when heed started', $1::text, a.id), a.id
+		  FROM attempts a
 		 WHERE strpos(a.dtmf, $1) > 0 AND a.outcome <> $2
 		   AND NOT EXISTS (SELECT 1 FROM optout_requests r WHERE r.phone = a.phone AND (r.attempt_id = a.id OR r.taken_at >= a.created_at))
 		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND (d.added_at >= a.created_at OR d.removed_at IS NULL))
-		 ORDER BY a.phone, a.id`, dialer.OptOutKey, string(dialer.OutcomeOptedOut))
+		 ORDER BY a.phone, a.id
+		ON CONFLICT (attempt_id) DO NOTHING
+		RETURNING id`, dialer.OptOutKey, string(dialer.OutcomeOptedOut), string(consent.RevokedByIVR))
 	if err != nil {
 		return 0, fmt.Errorf("recover opt-outs: %w", err)
 	}
-	type lost struct {
-		id    int64
-		phone phone.Number
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lost, error) {
-		var (
-			l lost
-			p string
-		)
-		err := r.Scan(&l.id, &p)
-		l.phone = phone.Number(p)
-		return l, err
-	})
+	taken, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return 0, fmt.Errorf("recover opt-outs: %w", err)
 	}
-	for i, l := range found {
-		source := fmt.Sprintf("pressed %s during attempt %d; taken when heed started", dialer.OptOutKey, l.id)
-		if _, err := RecordOptOut(ctx, s.db, OptOut{Phone: l.phone, Method: "ivr", Source: source, AttemptID: l.id}); err != nil {
-			return i, fmt.Errorf("recover opt-outs: attempt %d: %w", l.id, err)
+	if len(taken) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, OptOutRecordWait)
+		defer cancel()
+		if _, err := RecordPendingOptOuts(rctx, s.db); err != nil && ctx.Err() != nil {
+			return len(taken), fmt.Errorf("recover opt-outs: %w", err)
 		}
 	}
-	return len(found), nil
+	return len(taken), nil
 }

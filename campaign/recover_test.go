@@ -1,19 +1,24 @@
 package campaign
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
 // A key-press opt-out a call kept in its keys but that was never taken is
 // taken and recorded at start; one recorded already, or recorded and then
 // taken off by staff, or taken and waiting to be recorded, is not taken
-// again.
+// again (the waiting one is recorded). During an import, start takes them
+// and does not wait for their records.
 func TestRecoverOptOuts(t *testing.T) {
 	t.Parallel()
-	w := newReportWorld(t, "Ann,8605550151\nBob,8605550152\nCy,8605550153\nDee,8605550154\nEd,8605550155\n")
+	w := newReportWorld(t, "Ann,8605550151\nBob,8605550152\nCy,8605550153\nDee,8605550154\nEd,8605550155\nGus,8605550157\n")
 	store := NewStore(w.s.db)
 	call := w.endedCall
 	ann := call("+18605550151", "19", "confirmed") // pressed 9 after 1; the opt-out was lost
@@ -36,7 +41,9 @@ func TestRecoverOptOuts(t *testing.T) {
 	require.Equal(t, 1, n)
 	var phones []string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array_agg(phone ORDER BY phone) FROM dnc_internal WHERE removed_at IS NULL`).Scan(&phones))
-	require.Equal(t, []string{"+18605550151", "+18605550152", "+18605550155"}, phones)
+	require.Equal(t, []string{"+18605550151", "+18605550152", "+18605550155", "+18605550156"}, phones, "Fay's waiting request is recorded too")
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE phone = '+18605550156'`).Scan(&n))
+	require.Equal(t, 1, n, "and not taken again")
 	var source string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT source FROM dnc_internal WHERE phone = '+18605550151'`).Scan(&source))
 	require.Equal(t, fmt.Sprintf("pressed 9 during attempt %d; taken when heed started", ann), source)
@@ -50,6 +57,24 @@ func TestRecoverOptOuts(t *testing.T) {
 	n, err = store.RecoverOptOuts(w.ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing left to recover")
+
+	// During an import, start is not held up: the opt-out is taken (every
+	// gate refuses the number from its next sync), and recorded after.
+	gus := call("+18605550157", "9", "no_response")
+	commit := dbtest.HoldLogs(t, w.s.db)
+	// The import never ends by itself: a start that waited for it would
+	// run out of this context.
+	sctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	n, err = store.RecoverOptOuts(sctx)
+	require.NoError(t, err, "one bounded try at recording")
+	require.Equal(t, 1, n)
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE attempt_id = $1 AND recorded_at IS NULL`, gus).Scan(&taken))
+	require.Equal(t, 1, taken, "taken, its records waiting")
+	commit()
+	recorded, err := RecordPendingOptOuts(w.ctx, w.s.db)
+	require.NoError(t, err)
+	require.Equal(t, 1, recorded)
 }
 
 // endedCall records an ended, allowed call to phone (a contact of the
