@@ -1034,7 +1034,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				continue
 			}
 			if !histReady {
-				hist, histReady = compactHistory(in.History, atN-int64(OpenCallLimit), &sc.hist), true
+				hist, histReady = compactHistory(in.History, &sc.hist), true
 			}
 			if r.capMax > 0 {
 				var over bool
@@ -1244,9 +1244,11 @@ func (c *capCount) reached(period int64) (bool, int64) {
 // compactAttempt is an Attempt as the cap rules read it.
 type compactAttempt struct {
 	t      int64 // Unix nanoseconds
-	spoke  int64 // Attempt.spoke
+	end    int64 // Unix nanoseconds: the later of Ended, when known, and t
 	pm, mm uint8 // purpose and method bits
+	conv   bool
 	open   bool
+	answer bool
 }
 
 // compactHistoryLen is the longest history Decide reads into a compact
@@ -1254,15 +1256,20 @@ type compactAttempt struct {
 const compactHistoryLen = 8
 
 // compactHistory copies h into buf and returns the copy, or nil when h is
-// empty or longer than buf; openLo is the attempt's instant less
-// OpenCallLimit (Attempt.spoke).
-func compactHistory(h []Attempt, openLo int64, buf *[compactHistoryLen]compactAttempt) []compactAttempt {
+// empty or longer than buf.
+func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compactAttempt {
 	if len(h) == 0 || len(h) > len(buf) {
 		return nil
 	}
 	for i := range h {
 		a := &h[i]
-		buf[i] = compactAttempt{t: a.At.UnixNano(), spoke: a.spoke(openLo), pm: purposeBits(a.Purpose), mm: methodBits(a.Method), open: a.Open}
+		t := a.At.UnixNano()
+		end := t
+		if !a.Ended.IsZero() {
+			end = max(t, a.Ended.UnixNano())
+		}
+		buf[i] = compactAttempt{t: t, end: end, pm: purposeBits(a.Purpose), mm: methodBits(a.Method),
+			conv: a.Conversation, open: a.Open, answer: a.Answered}
 	}
 	return buf[:len(h)]
 }
@@ -1286,8 +1293,16 @@ func lastConversationCompact(h []compactAttempt, lo, openLo int64, pm, mm uint8)
 		if a.pm&pm == 0 || a.mm&mm == 0 {
 			continue
 		}
-		if a.spoke > lo && a.spoke > last {
-			last = a.spoke
+		// As Attempt.spoke.
+		switch {
+		case a.conv:
+			if a.end > lo && a.end > last {
+				last = a.end
+			}
+		case a.open && a.answer && a.t <= openLo:
+			if a.t > lo && a.t > last {
+				last = a.t
+			}
 		}
 		open = open || a.open && a.t > openLo
 	}
@@ -1305,10 +1320,11 @@ func lastConversation(h []Attempt, lo, openLo int64, pm, mm uint8) (last int64, 
 		if purposeBits(a.Purpose)&pm == 0 || methodBits(a.Method)&mm == 0 {
 			continue
 		}
-		if t := a.spoke(openLo); t > lo && t > last {
-			last = t
+		t := a.At.UnixNano()
+		if c := a.spoke(t, openLo); c > lo && c > last {
+			last = c
 		}
-		open = open || a.Open && a.At.UnixNano() > openLo
+		open = open || a.Open && t > openLo
 	}
 	return last, open
 }

@@ -233,7 +233,7 @@ func TestCompactHistoryCaps(t *testing.T) {
 		}
 		openLo := atN - int64(time.Duration(rng.IntN(10))*time.Hour)
 		var buf [compactHistoryLen]compactAttempt
-		c := compactHistory(h, openLo, &buf)
+		c := compactHistory(h, &buf)
 		require.Equal(t, len(h), len(c))
 		period := int64(time.Duration(1+rng.IntN(10)) * time.Hour)
 		pm, mm, max := uint8(1+rng.IntN(int(pAll))), uint8(1+rng.IntN(int(mAll))), 1+rng.IntN(4)
@@ -247,5 +247,5 @@ func TestCompactHistoryCaps(t *testing.T) {
 		require.Equal(t, open, copen)
 	}
 	var buf [compactHistoryLen]compactAttempt
-	require.Nil(t, compactHistory(make([]Attempt, compactHistoryLen+1), 0, &buf), "too long for the buffer")
+	require.Nil(t, compactHistory(make([]Attempt, compactHistoryLen+1), &buf), "too long for the buffer")
 }

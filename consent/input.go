@@ -85,22 +85,21 @@ const OpenCallLimit = 15 * time.Minute
 
 // spoke returns the Unix nanosecond a conversation's quiet period runs
 // from (its end, or when it was placed when its end is not known), or
-// MinInt64 when the call was not a conversation. An open call answered and
-// placed at or before openLo (OpenCallLimit before the attempt) counts as a
-// conversation from when it was placed: its end was never recorded, and a
-// person may have spoken.
-func (a *Attempt) spoke(openLo int64) int64 {
-	t := a.At.UnixNano()
-	if a.Open && a.Answered && t <= openLo {
+// MinInt64 when the call was not a conversation; t is a.At.UnixNano(). An
+// open call answered and placed at or before openLo (OpenCallLimit before
+// the attempt) counts as a conversation from when it was placed: its end
+// was never recorded, and a person may have spoken.
+func (a *Attempt) spoke(t, openLo int64) int64 {
+	switch {
+	case a.Conversation:
+		if !a.Ended.IsZero() {
+			t = max(t, a.Ended.UnixNano())
+		}
+		return t
+	case a.Open && a.Answered && t <= openLo:
 		return t
 	}
-	if !a.Conversation {
-		return math.MinInt64
-	}
-	if !a.Ended.IsZero() {
-		t = max(t, a.Ended.UnixNano())
-	}
-	return t
+	return math.MinInt64
 }
 
 // OpenRecheck is how long after an attempt a call deferred by an open call
