@@ -336,7 +336,7 @@ func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEve
 	}
 	// A guard against a call whose end we never hear of: hang it up well
 	// after the longest plausible call.
-	limit := time.Duration(req.RingSeconds)*time.Second + 10*time.Minute
+	limit := callLimit(req)
 	s.mu.Lock()
 	if !c.ended {
 		c.events <- CallEvent{Kind: EventOriginated, At: time.Now(), ChannelID: c.channelID, Asterisk: s.cfg.Name}
@@ -358,10 +358,20 @@ func (s *Switch) lookup(id string) *call {
 	return s.calls[id]
 }
 
+// callLimit is how long after it is placed a call is hung up whatever
+// happens: well after the longest plausible call.
+func callLimit(req CallRequest) time.Duration {
+	return time.Duration(req.RingSeconds)*time.Second + 10*time.Minute
+}
+
 // variables are the channel variables of a call: the attempt, the
 // application the dialplan hands the call back to, and the request's own.
 func variables(req CallRequest, app string) map[string]string {
-	v := map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10), "HEED_APP": app}
+	v := map[string]string{"HEED_ATTEMPT": strconv.FormatInt(req.AttemptID, 10), "HEED_APP": app,
+		// Asterisk hangs the call up on its own at the limit heed's timer
+		// keeps (callLimit), should heed stop while the call is up: a
+		// call's length is bounded even then (consent.OpenCallLimit).
+		"TIMEOUT(absolute)": strconv.Itoa(int(callLimit(req) / time.Second))}
 	for k, val := range req.Variables {
 		v[k] = val
 	}

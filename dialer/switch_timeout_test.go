@@ -1,0 +1,80 @@
+package dialer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/asterisk/testbed"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// TestAsteriskBoundsACall places a call on the real testbed and reads its
+// channel's absolute timeout back from Asterisk: the call is hung up at
+// its ring time plus 10 minutes by Asterisk itself, should heed stop while
+// it is up, so that an open call's length is bounded (consent.OpenCallLimit).
+func TestAsteriskBoundsACall(t *testing.T) {
+	if os.Getenv("HEED_SKIP_ASTERISK") == "1" {
+		t.Skip("HEED_SKIP_ASTERISK=1: skipping the Asterisk tier")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tb, err := testbed.Start(ctx, testbed.Options{})
+	require.NoError(t, err, "the Asterisk testbed is required")
+	defer func() { require.NoError(t, tb.Close()) }()
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sw, err := dialer.NewSwitch(ctx, dialer.ARIConfig{
+		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
+		Application: fmt.Sprintf("heed-timeout-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "timeout",
+	}, log)
+	require.NoError(t, err)
+	defer sw.Close()
+
+	events := make(chan dialer.CallEvent, 16)
+	const ring = 30
+	require.NoError(t, sw.Place(ctx, dialer.CallRequest{
+		AttemptID: 1, To: phone.Number("+18605550411"), CallerID: "+12035550183", RingSeconds: ring,
+		Media: []string{"sound:silence/10", "sound:silence/10", "sound:silence/10"},
+	}, func(ev dialer.CallEvent) { events <- ev }))
+	for kind := dialer.EventOriginated; kind <= dialer.EventAnswered; kind++ {
+		select {
+		case ev := <-events:
+			require.Equal(t, kind, ev.Kind, "%+v", ev)
+		case <-ctx.Done():
+			t.Fatal("no call event")
+		}
+	}
+
+	channel := dialer.ChannelID("timeout", 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		tb.ARIURL+"/channels/"+channel+"/variable?variable="+url.QueryEscape("TIMEOUT(absolute)"), nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(tb.ARIUser, tb.ARIPassword)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	var v struct {
+		Value string `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(body, &v), string(body))
+	left, err := strconv.ParseFloat(v.Value, 64)
+	require.NoError(t, err, "the channel's absolute timeout: %q", v.Value)
+	limit := (ring*time.Second + 10*time.Minute).Seconds()
+	require.Greater(t, left, limit-60, "Asterisk hangs the call up at ring time plus 10 minutes")
+	require.LessOrEqual(t, left, limit)
+}
