@@ -439,8 +439,8 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 	if in.RingSeconds == 0 {
 		in.RingSeconds = 25
 	}
-	if in.RingSeconds < 20 || in.RingSeconds > 120 {
-		fe["ring_seconds"] = "between 20 and 120 seconds (heed rings at least 20 s)"
+	if in.RingSeconds < 20 || in.RingSeconds > int(consent.MaxRing/time.Second) {
+		fe["ring_seconds"] = fmt.Sprintf("between 20 and %d seconds (heed rings at least 20 s)", int(consent.MaxRing/time.Second))
 	}
 	v.retry = DefaultRetry
 	if in.Retry != nil {

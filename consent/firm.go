@@ -81,6 +81,11 @@ var (
 	heedMinRing             = 20 * time.Second
 )
 
+// MaxRing is the longest a call rings before heed gives up on it: a
+// campaign's ring time, raised to the firm's min_ring, never exceeds it, and
+// OpenCallLimit counts on it.
+const MaxRing = 120 * time.Second
+
 // pack returns the firm pack: heed's own defaults with the firm's settings
 // applied, as rules. Call it on a validated policy.
 func (p FirmPolicy) pack(law []*Pack) *Pack {
@@ -323,6 +328,8 @@ func (p FirmPolicy) Validate(law []*Pack) error {
 	switch {
 	case p.MinRing < 0:
 		invalid("min ring %s is negative", p.MinRing)
+	case p.MinRing > MaxRing:
+		invalid("min ring %s is longer than a call rings at most (%s)", p.MinRing, MaxRing)
 	case p.MinRing > 0 && p.MinRing < heedMinRing:
 		loosens("H3", "min_ring", heedMinRing.String(), p.MinRing.String())
 		for _, r := range findRules(law, "F10") {

@@ -136,6 +136,7 @@ func TestFirmPolicyInvalid(t *testing.T) {
 		{"cap of zero calls", consent.FirmPolicy{Caps: map[string]consent.Cap{"R1": {Max: 0, Period: 7 * 24 * h}}}},
 		{"bad holiday", consent.FirmPolicy{Holidays: []string{"25/12/2026"}}},
 		{"bad revocation scope", consent.FirmPolicy{RevocationScope: 9}},
+		{"ring time longer than a call rings", consent.FirmPolicy{MinRing: consent.MaxRing + time.Second}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
