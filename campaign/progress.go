@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -174,7 +175,7 @@ var historyQuery = `
 	SELECT person_ref, phone, NULL::timestamptz, NULL::text, NULL::boolean, NULL::boolean, NULL::timestamptz, NULL::boolean FROM person_numbers
 	UNION ALL
 	SELECT NULL, a.phone, ` + callPlacedSQL("a") + `, c.purpose, ` + conversationSQL("a", "$3") + `,
-	       a.status IN ('originating', 'ringing', 'answered'), a.ended_at, a.answered_at IS NOT NULL
+	       a.status IN ('originating', 'ringing', 'answered'), ` + callEndedSQL("a") + `, a.answered_at IS NOT NULL
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
 	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND ` + callPlacedSQL("a") + ` >= $2`
@@ -185,6 +186,15 @@ var historyQuery = `
 // decision).
 func callPlacedSQL(a string) string {
 	return `coalesce(` + a + `.originated_at, greatest(` + a + `.created_at, ` + a + `.looked_at))`
+}
+
+// callEndedSQL is when the call of attempt alias a ended: ended_at, but
+// for a call recovery closed with its outcome unknown (ended_at is when
+// recovery ran), no later than consent.OpenCallLimit after it was placed,
+// by which time Asterisk had hung it up (the channel's absolute timeout).
+func callEndedSQL(a string) string {
+	return `CASE WHEN ` + a + `.outcome = 'unknown' THEN least(` + a + `.ended_at, ` + callPlacedSQL(a) +
+		` + ` + strconv.Itoa(int(consent.OpenCallLimit/time.Second)) + ` * interval '1 second') ELSE ` + a + `.ended_at END`
 }
 
 // conversationSQL says whether the call of attempt alias a was a

@@ -69,8 +69,8 @@ var redecideRows = `
 	                             ARRAY[a.phone] || ARRAY(SELECT jsonb_array_elements_text(coalesce(a.decision_input->'history_of'->'numbers', '[]'))) AS numbers) r
 	  CROSS JOIN LATERAL (
 		SELECT coalesce(array_agg(` + callPlacedSQL("p") + `), '{}'), coalesce(array_agg(pk.purpose), '{}'),
-		       coalesce(array_agg(` + conversationSQL("p", "$3") + `), '{}'), coalesce(array_agg(p.ended_at), '{}'),
-		       max(p.ended_at) FILTER (WHERE ` + conversationSQL("p", "$3") + ` AND p.ended_at <= r.at)
+		       coalesce(array_agg(` + conversationSQL("p", "$3") + `), '{}'), coalesce(array_agg(` + callEndedSQL("p") + `), '{}'),
+		       max(` + callEndedSQL("p") + `) FILTER (WHERE ` + conversationSQL("p", "$3") + ` AND ` + callEndedSQL("p") + ` <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
 		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off'
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
@@ -350,13 +350,10 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		}
 		if d := e.Check(held, facts); d.Verdict != consent.Allow {
 			f.Kind = FindingHistory
-			if len(held.History) <= len(req.History) && c.spoke != nil && in.At.Sub(*c.spoke) < ClockApartLimit &&
-				!slices.ContainsFunc(req.History, func(a consent.Attempt) bool { return a.Open }) {
+			if len(held.History) <= len(req.History) && c.spoke != nil && in.At.Sub(*c.spoke) < ClockApartLimit {
 				// No call more than the request listed, and a
 				// conversation that ended in the minute before: its end
-				// may have been written after the history was read. (A
-				// request that listed a call still open had it in hand:
-				// the gate waits for an open call's end.)
+				// may have been written after the history was read.
 				f.Gate = GateLate
 			}
 			f.Detail = fmt.Sprintf("%s under %s, with the %d call(s) the records hold before it in the %d days before it; its request listed %d",

@@ -1300,8 +1300,8 @@ func lastConversationCompact(h []compactAttempt, lo, openLo int64, pm, mm uint8)
 				last = a.end
 			}
 		case a.open && a.answer && a.t <= openLo:
-			if a.t > lo && a.t > last {
-				last = a.t
+			if t := a.t + int64(OpenCallLimit); t > lo && t > last {
+				last = t
 			}
 		}
 		open = open || a.open && a.t > openLo

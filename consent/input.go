@@ -70,25 +70,29 @@ type Attempt struct {
 	Open bool `json:",omitempty"`
 	// Answered reports that the call was answered, by a person or a
 	// machine. An open call answered and placed OpenCallLimit or more
-	// before the attempt counts as a conversation: its end was never
-	// recorded (its process stopped, or could not write it).
+	// before the attempt counts as a conversation that ended
+	// OpenCallLimit after it was placed: its end was never recorded (its
+	// process stopped, or could not write it).
 	Answered bool `json:",omitempty"`
 }
 
 // OpenCallLimit bounds how long after it was placed an open call in a
-// history may still become a conversation: a call rings for at most 120
-// seconds (a campaign's longest ring time), and the dialer hangs up every
-// call 10 minutes after that, whatever it hears; the rest is margin. An
-// open call placed earlier was left so by a stopped process, and counts as
-// the call it will be closed as (outcome unknown): not a conversation.
+// history may still become a conversation: a call rings for at most
+// MaxRing (120 seconds), and the dialer hangs up every call 10 minutes
+// after that, whatever it hears, as Asterisk does on its own should heed
+// stop (the channel's absolute timeout); the rest is margin. An open call
+// placed earlier was left so by a stopped process (or its end could not
+// be written): unanswered, it holds no one; answered, it counts as a
+// conversation that ended at the limit (Attempt.Answered).
 const OpenCallLimit = 15 * time.Minute
 
 // spoke returns the Unix nanosecond a conversation's quiet period runs
 // from (its end, or when it was placed when its end is not known), or
 // MinInt64 when the call was not a conversation; t is a.At.UnixNano(). An
 // open call answered and placed at or before openLo (OpenCallLimit before
-// the attempt) counts as a conversation from when it was placed: its end
-// was never recorded, and a person may have spoken.
+// the attempt) counts as a conversation that ended OpenCallLimit after it
+// was placed, the latest it can have gone on: its end was never recorded,
+// and a person may have spoken.
 func (a *Attempt) spoke(t, openLo int64) int64 {
 	switch {
 	case a.Conversation:
@@ -97,7 +101,7 @@ func (a *Attempt) spoke(t, openLo int64) int64 {
 		}
 		return t
 	case a.Open && a.Answered && t <= openLo:
-		return t
+		return t + int64(OpenCallLimit)
 	}
 	return math.MinInt64
 }

@@ -240,8 +240,9 @@ func TestCaps(t *testing.T) {
 		{name: "R1 open call at the limit less a second", in: debt(open(-consent.OpenCallLimit+time.Second, consent.PurposeDebtCollection)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
 		{name: "R1 open call at the limit was left by a stopped process", in: debt(open(-consent.OpenCallLimit, consent.PurposeDebtCollection)), verdict: consent.Allow},
 		{name: "R1 open call answered, at the limit less a second", in: debt(answered(-consent.OpenCallLimit + time.Second)), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
-		{name: "R1 open call answered, at the limit: its end was never recorded, a conversation", in: debt(answered(-consent.OpenCallLimit)), verdict: consent.Defer, until: at.Add(-consent.OpenCallLimit + week), reasons: quiet},
-		{name: "R1 open call answered 7 days ago has cleared", in: debt(answered(-week)), verdict: consent.Allow},
+		{name: "R1 open call answered, at the limit: its end was never recorded, a conversation ended at the limit", in: debt(answered(-consent.OpenCallLimit)), verdict: consent.Defer, until: at.Add(week), reasons: quiet},
+		{name: "R1 open call answered 7 days ago: ended at the latest 15 minutes after", in: debt(answered(-week)), verdict: consent.Defer, until: at.Add(consent.OpenCallLimit), reasons: quiet},
+		{name: "R1 open call answered 7 days and 15 minutes ago has cleared", in: debt(answered(-week - consent.OpenCallLimit)), verdict: consent.Allow},
 		{name: "R1 open call waived by logged direct consent", in: func() consent.Input {
 			in := debt(open(-time.Minute, consent.PurposeDebtCollection))
 			in.RegFDirectConsent = true

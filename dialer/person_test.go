@@ -208,7 +208,8 @@ func TestPacerCountsRegFPerPerson(t *testing.T) {
 // and waits the 7 days from its end when it was a conversation. A call
 // left ringing longer than consent.OpenCallLimit (by a stopped process)
 // holds no one; one left answered that long, or answered and closed by
-// recovery with its outcome unknown, counts as a conversation.
+// recovery with its outcome unknown, counts as a conversation that ended
+// at the limit at the latest.
 func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	t.Parallel()
 	w := newPersonWorld(t)
@@ -283,10 +284,12 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	require.Equal(t, "allow", a.decision)
 	require.Len(t, a.input.History, 1)
 	require.True(t, a.input.History[0].Open, "a call left ringing is in the history, too old to hold anyone")
-	e := deferred(eHome, first.Add(-consent.OpenCallLimit-time.Minute+7*24*time.Hour))
-	require.True(t, e.input.History[0].Open && e.input.History[0].Answered, "left answered: a conversation from when it was placed")
-	f := deferred(fHome, first.Add(-time.Hour+7*24*time.Hour))
+	e := deferred(eHome, first.Add(-time.Minute+7*24*time.Hour))
+	require.True(t, e.input.History[0].Open && e.input.History[0].Answered, "left answered: a conversation that ended at the limit, the latest it can have")
+	f := deferred(fHome, first.Add(-2*time.Hour+consent.OpenCallLimit+7*24*time.Hour))
 	require.True(t, f.input.History[0].Conversation, "answered, its outcome unknown: a conversation")
+	require.True(t, first.Add(-2*time.Hour+consent.OpenCallLimit).Equal(f.input.History[0].Ended),
+		"ended at the limit at the latest, not when recovery closed it")
 
 	// The calls end: D-710's was a machine, D-720's a conversation,
 	// D-740's was placed and not answered.
