@@ -233,11 +233,10 @@ func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Numbe
 // the number was taken since that attempt, or the number got an internal
 // do-not-call entry at or after it, or has one in force (recorded since,
 // and perhaps taken off since by staff on purpose). All are taken in one
-// statement, so every gate refuses their numbers from its next sync; then
-// they are recorded for up to OptOutRecordWait (RecordPendingOptOuts), and
-// those still waiting (an import holds the logs) are left to
-// KeepRecordingOptOuts. heed serve runs it at start, before any campaign
-// runs. It returns how many it took.
+// statement, which waits for no import, so every gate refuses their
+// numbers from its next sync; KeepRecordingOptOuts, which heed serve starts
+// right after, records them. heed serve runs it at start, before any
+// campaign runs. It returns how many it took.
 func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	rows, err := s.db.Query(ctx, `
 		INSERT INTO optout_requests (phone, method, source, attempt_id)
@@ -255,13 +254,6 @@ func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	taken, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return 0, fmt.Errorf("recover opt-outs: %w", err)
-	}
-	if len(taken) > 0 {
-		rctx, cancel := context.WithTimeout(ctx, OptOutRecordWait)
-		defer cancel()
-		if _, err := RecordPendingOptOuts(rctx, s.db); err != nil && ctx.Err() != nil {
-			return len(taken), fmt.Errorf("recover opt-outs: %w", err)
-		}
 	}
 	return len(taken), nil
 }
