@@ -313,11 +313,12 @@ func (s *Server) addDNC(c echo.Context) error {
 	taken, err := s.takeOptOut(c.Request().Context(), campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: source, By: currentUser(c).ID})
 	switch {
 	case err != nil:
-		return err
+		s.cfg.Log.Error("web: admin do-not-call entry not taken", "phone", n, "err", err)
+		return s.renderDNC(c, http.StatusServiceUnavailable, n.String()+" was not added: heed could not reach its database. Nothing was recorded; try again.")
 	case !taken.Recorded:
 		s.flash(c, n.String()+" will not be called again. The database is busy, so its revocation and do-not-call entry are written in a moment.")
 	case taken.Listed:
-		return s.renderDNC(c, http.StatusConflict, n.String()+" is already on the list; the request is recorded as a revocation of any consent.")
+		s.flash(c, n.String()+" was already on the list; the request is recorded as a revocation of any consent.")
 	default:
 		s.flash(c, n.String()+" will not be called again.")
 	}

@@ -328,9 +328,10 @@ func TestRoles(t *testing.T) {
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550199' AND source = 'front desk'`))
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM revocations WHERE phone = '+18605550199' AND method = 'staff' AND source = 'front desk'`),
 			"taken as every opt-out is: a revocation of every consent too")
-		code, body, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860.555.0199"}})
-		require.Equal(t, http.StatusConflict, code)
-		require.Contains(t, body, "is already on the list; the request is recorded as a revocation of any consent.")
+		code, _, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860.555.0199"}})
+		require.Equal(t, http.StatusSeeOther, code, "recorded: a reload must not submit it again")
+		_, body, _ = admin.get("/admin/dnc")
+		require.Contains(t, body, "was already on the list; the request is recorded as a revocation of any consent.")
 		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM revocations WHERE phone = '+18605550199'`))
 		code, body, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860.555.0198"}, "source": {strings.Repeat("x", 201)}})
 		require.Equal(t, http.StatusUnprocessableEntity, code)
