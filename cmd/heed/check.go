@@ -115,8 +115,8 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	}
 	if loc, err := engine.Locate(n, req.State, req.ZIP); err == nil {
 		open := ""
-		if n := countOpen(req.History); n > 0 {
-			open = fmt.Sprintf(", %d still under way (a quiet period waits for its end)", n)
+		if n := countOpen(req.History, req.At); n > 0 {
+			open = fmt.Sprintf(", %d not ended, placed in the last %s (a quiet period of their purpose waits for their end)", n, consent.OpenCallLimit)
 		}
 		fmt.Fprintf(m.Stdout, "located:   zones %s; states %s; history %d call(s) in %s%s\n", strings.Join(loc.Zones, ", "),
 			orDash(loc.States), len(req.History), dialer.HistoryWindow, open)
@@ -134,11 +134,12 @@ func (m *Main) check(ctx context.Context, args []string) error {
 }
 
 // countOpen counts the calls of a history not yet ended
-// (consent.Attempt.Open).
-func countOpen(h []consent.Attempt) int {
+// (consent.Attempt.Open) and placed within consent.OpenCallLimit before at:
+// those a quiet period waits for.
+func countOpen(h []consent.Attempt, at time.Time) int {
 	n := 0
 	for _, a := range h {
-		if a.Open {
+		if a.Open && a.At.After(at.Add(-consent.OpenCallLimit)) {
 			n++
 		}
 	}
