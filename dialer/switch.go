@@ -253,7 +253,27 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 	s.wg.Add(2)
 	go s.loop()
 	go s.reconcile()
+	s.checkTimeout()
 	return s, nil
+}
+
+// timeoutModule is the Asterisk module that lets a call's channel carry
+// its absolute timeout (variables: TIMEOUT(absolute)).
+const timeoutModule = "func_timeout.so"
+
+// checkTimeout warns when this Asterisk lacks timeoutModule: its calls are
+// then hung up by heed's timer alone, and one up when heed stops has no
+// bound, which the open-call limit (consent.OpenCallLimit) counts on.
+func (s *Switch) checkTimeout() {
+	m, err := s.client.Asterisk().Modules().Data(ari.NewKey(ari.ModuleKey, timeoutModule))
+	if err != nil || m.Status != "Running" {
+		status := ""
+		if m != nil {
+			status = m.Status
+		}
+		s.log.Warn("switch: Asterisk cannot hang calls up on its own should heed stop: load "+timeoutModule+" (asterisk/pbx/modules.conf does)",
+			"status", status, "err", err)
+	}
 }
 
 // Name returns the configured name of this Asterisk.

@@ -1,6 +1,7 @@
 package dialer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,13 +35,16 @@ func TestAsteriskBoundsACall(t *testing.T) {
 	require.NoError(t, err, "the Asterisk testbed is required")
 	defer func() { require.NoError(t, tb.Close()) }()
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sw, err := dialer.NewSwitch(ctx, dialer.ARIConfig{
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := dialer.ARIConfig{
 		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
 		Application: fmt.Sprintf("heed-timeout-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "timeout",
-	}, log)
+	}
+	sw, err := dialer.NewSwitch(ctx, cfg, log)
 	require.NoError(t, err)
 	defer sw.Close()
+	require.NotContains(t, logged.String(), "func_timeout.so", "the testbed's Asterisk has the module")
 
 	events := make(chan dialer.CallEvent, 16)
 	const ring = 30
@@ -77,4 +81,19 @@ func TestAsteriskBoundsACall(t *testing.T) {
 	limit := (ring*time.Second + 10*time.Minute).Seconds()
 	require.Greater(t, left, limit-60, "Asterisk hangs the call up at ring time plus 10 minutes")
 	require.LessOrEqual(t, left, limit)
+
+	// An Asterisk without the module is named in a warning when heed
+	// connects to it.
+	req, err = http.NewRequestWithContext(ctx, http.MethodDelete, tb.ARIURL+"/asterisk/modules/func_timeout.so", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(tb.ARIUser, tb.ARIPassword)
+	resp2, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp2.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp2.StatusCode, "unload func_timeout.so")
+	cfg.Application += "-without"
+	sw2, err := dialer.NewSwitch(ctx, cfg, log)
+	require.NoError(t, err)
+	defer sw2.Close()
+	require.Contains(t, logged.String(), "Asterisk cannot hang calls up on its own should heed stop: load func_timeout.so")
 }
