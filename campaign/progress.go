@@ -189,11 +189,13 @@ func callPlacedSQL(a string) string {
 }
 
 // callEndedSQL is when the call of attempt alias a ended: ended_at, but
-// for a call recovery closed with its outcome unknown (ended_at is when
-// recovery ran), no later than consent.OpenCallLimit after it was placed,
-// by which time Asterisk had hung it up (the channel's absolute timeout).
+// for a call recovery closed with its outcome unknown and found gone
+// (ended_at is when recovery ran), no later than consent.OpenCallLimit
+// after it was placed, by which time Asterisk had hung it up (the
+// channel's absolute timeout). A call recovery found still up and hung up
+// itself ended then.
 func callEndedSQL(a string) string {
-	return `CASE WHEN ` + a + `.outcome = 'unknown' THEN least(` + a + `.ended_at, ` + callPlacedSQL(a) +
+	return `CASE WHEN ` + a + `.outcome = 'unknown' AND ` + a + `.reconcile <> 'hung_up' THEN least(` + a + `.ended_at, ` + callPlacedSQL(a) +
 		` + ` + strconv.Itoa(int(consent.OpenCallLimit/time.Second)) + ` * interval '1 second') ELSE ` + a + `.ended_at END`
 }
 
@@ -214,10 +216,11 @@ func conversationSQL(a, reached string) string {
 // not yet ended (being placed, ringing, or answered and still going on:
 // another campaign's, say) is open (consent.Attempt.Open): whether it is a
 // conversation is not known yet, and a rule with a quiet period waits for
-// it; one answered whose end is never recorded counts as a conversation
-// after consent.OpenCallLimit, as one answered that recovery closed with
-// its outcome unknown does. A conversation's quiet period runs from its
-// end (ended_at). A call not placed yet counts from its last look.
+// it; one answered whose end is never recorded counts, after
+// consent.OpenCallLimit, as a conversation that ended at that limit, as
+// one answered that recovery closed with its outcome unknown does
+// (callEndedSQL). A conversation's quiet period runs from its end
+// (callEndedSQL). A call not placed yet counts from its last look.
 // out[i] is subjects[i]'s history.
 func (s *Store) History(ctx context.Context, subjects []dialer.Subject, since time.Time) ([]dialer.History, error) {
 	phones := make([]string, len(subjects))

@@ -41,7 +41,7 @@ const ClockApartLimit = time.Minute
 // conversation (conversationSQL; $3 are the outcomes that count) when it
 // became one, even if it was still going on at
 // that instant (the gate waits for an open call's end: consent.Attempt.Open),
-// with its end (ended_at, from which its quiet period runs), the latest
+// with its end (callEndedSQL, from which its quiet period runs), the latest
 // end of a conversation ended by that instant following. When the
 // call itself was placed is originated_at, unless that was filled in from
 // the answer (the placing was never written). Last come the kinds of the

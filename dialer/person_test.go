@@ -226,9 +226,11 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 		eHome   phone.Number = "+18605550351"
 		fMobile phone.Number = "+18605550352" // D-760: answered, closed by recovery as unknown
 		fHome   phone.Number = "+18605550353"
+		gMobile phone.Number = "+18605550354" // D-770: answered, still up when recovery hung it up
+		gHome   phone.Number = "+18605550355"
 		other   phone.Number = "+18605550347" // no person, never called
 	)
-	for i, c := range [][2]phone.Number{{aMobile, aHome}, {bMobile, bHome}, {cMobile, cHome}, {dMobile, dHome}, {eMobile, eHome}, {fMobile, fHome}} {
+	for i, c := range [][2]phone.Number{{aMobile, aHome}, {bMobile, bHome}, {cMobile, cHome}, {dMobile, dHome}, {eMobile, eHome}, {fMobile, fHome}, {gMobile, gHome}} {
 		person := fmt.Sprintf("D-7%d0", i+1)
 		w.contact(w.oldList, c[0], person)
 		w.contact(w.list, c[1], person)
@@ -254,6 +256,9 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	dCall := call(dMobile, "originating", "", ago(consent.OpenCallLimit+5*time.Minute), ago(5*time.Second), nil, nil, nil)
 	call(eMobile, "answered", "", ago(consent.OpenCallLimit+2*time.Minute), nil, ago(consent.OpenCallLimit+time.Minute), ago(consent.OpenCallLimit), nil)
 	call(fMobile, "ended", "unknown", ago(2*time.Hour), nil, ago(2*time.Hour), ago(2*time.Hour-20*time.Second), ago(time.Hour))
+	gCall := call(gMobile, "ended", "unknown", ago(2*time.Hour), nil, ago(2*time.Hour), ago(2*time.Hour-20*time.Second), ago(time.Hour))
+	_, err := w.db.Exec(ctx, `UPDATE attempts SET reconcile = 'hung_up', reconciled_at = ended_at WHERE id = $1`, gCall)
+	require.NoError(t, err)
 	latest := func(p phone.Number) attemptRow {
 		t.Helper()
 		var a attemptRow
@@ -274,7 +279,7 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 		return a
 	}
 
-	require.ElementsMatch(t, []phone.Number{cHome, other}, w.runUntilWaiting("five people wait for their calls"),
+	require.ElementsMatch(t, []phone.Number{cHome, other}, w.runUntilWaiting("six people wait for their calls"),
 		"the people with no call under way are called")
 	for _, p := range []phone.Number{aHome, bHome, dHome} {
 		require.True(t, deferred(p, first.Add(consent.OpenRecheck)).input.History[0].Open, "%s: the attempt row keeps the call under way", p)
@@ -290,6 +295,8 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	require.True(t, f.input.History[0].Conversation, "answered, its outcome unknown: a conversation")
 	require.True(t, first.Add(-2*time.Hour+consent.OpenCallLimit).Equal(f.input.History[0].Ended),
 		"ended at the limit at the latest, not when recovery closed it")
+	g := deferred(gHome, first.Add(-time.Hour+7*24*time.Hour))
+	require.True(t, first.Add(-time.Hour).Equal(g.input.History[0].Ended), "still up when recovery hung it up: it ended then")
 
 	// The calls end: D-710's was a machine, D-720's a conversation,
 	// D-740's was placed and not answered.
