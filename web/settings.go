@@ -288,8 +288,8 @@ func (f settingsForm) policy() (consent.FirmPolicy, map[string]string) {
 	}
 	if v := strings.TrimSpace(f.MinRingSeconds); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs["min_ring"] = fmt.Sprintf("%q: give a whole number of seconds, 1 or more.", v)
+		if err != nil || n < 1 || n > int(consent.MaxRing/time.Second) {
+			errs["min_ring"] = fmt.Sprintf("%q: give a whole number of seconds, from 1 to %d.", v, int(consent.MaxRing/time.Second))
 		} else {
 			p.MinRing = time.Duration(n) * time.Second
 		}
