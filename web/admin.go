@@ -314,7 +314,7 @@ func (s *Server) addDNC(c echo.Context) error {
 	switch {
 	case err != nil:
 		s.cfg.Log.Error("web: admin do-not-call entry not taken", "phone", n, "err", err)
-		return s.renderDNC(c, http.StatusServiceUnavailable, n.String()+" was not added: heed could not reach its database. Nothing was recorded; try again.")
+		return s.renderDNC(c, http.StatusServiceUnavailable, n.String()+" may not have been added: heed could not confirm it with its database. Look the number up on the Numbers page, and add it again if it is not there.")
 	case !taken.Recorded:
 		s.flash(c, n.String()+" will not be called again. The database is busy, so its revocation and do-not-call entry are written in a moment.")
 	case taken.Listed:
