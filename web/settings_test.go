@@ -88,8 +88,9 @@ func TestSettingsPage(t *testing.T) {
 
 	t.Run("MalformedInputIsRefusedKeepingEveryValue", func(t *testing.T) {
 		code, body, _ := admin.post("/admin/settings", form("window_telemarketing", "nine to five", "holidays", "Christmas",
-			"abandon_target_pct", "lots", "cap_R1_period", "60", "note", "typo"))
+			"abandon_target_pct", "lots", "cap_R1_period", "60", "min_ring_seconds", "121", "note", "typo"))
 		require.Equal(t, http.StatusUnprocessableEntity, code)
+		require.Contains(t, body, "&#34;121&#34;: give a whole number of seconds, from 1 to 120.")
 		require.Contains(t, body, "&#34;nine to five&#34; is not a window")
 		require.Contains(t, body, "&#34;Christmas&#34; is not a date")
 		require.Contains(t, body, "&#34;lots&#34;: give a percentage")
