@@ -91,14 +91,9 @@ func (p *cutProxy) cut(block bool) {
 // reconnects its websocket by itself, the pool sees the Asterisk down and
 // then up again, and its resync ends the call.
 func TestReconnectEndsCallsLostWhileDisconnected(t *testing.T) {
-	if os.Getenv("HEED_SKIP_ASTERISK") == "1" {
-		t.Skip("HEED_SKIP_ASTERISK=1: skipping the Asterisk tier")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tb, err := testbed.Start(ctx, testbed.Options{})
-	require.NoError(t, err, "the Asterisk testbed is required")
-	defer func() { require.NoError(t, tb.Close()) }()
+	tb := testbed.ForTest(ctx, t)
 
 	px := newCutProxy(t, "127.0.0.1:"+strconv.Itoa(tb.ARIPort))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

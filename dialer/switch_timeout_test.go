@@ -26,14 +26,9 @@ import (
 // its ring time plus 10 minutes by Asterisk itself, should heed stop while
 // it is up, so that an open call's length is bounded (consent.OpenCallLimit).
 func TestAsteriskBoundsACall(t *testing.T) {
-	if os.Getenv("HEED_SKIP_ASTERISK") == "1" {
-		t.Skip("HEED_SKIP_ASTERISK=1: skipping the Asterisk tier")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tb, err := testbed.Start(ctx, testbed.Options{})
-	require.NoError(t, err, "the Asterisk testbed is required")
-	defer func() { require.NoError(t, tb.Close()) }()
+	tb := testbed.ForTest(ctx, t)
 
 	var logged bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))

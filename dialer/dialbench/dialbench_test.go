@@ -47,14 +47,9 @@ func TestNumbers(t *testing.T) {
 // JSON report has its four figures. Speed is never asserted.
 func TestDialBench(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("HEED_SKIP_ASTERISK") == "1" {
-		t.Skip("HEED_SKIP_ASTERISK=1: skipping the Asterisk tier")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tb, err := testbed.Start(ctx, testbed.Options{})
-	require.NoError(t, err, "the Asterisk testbed is required")
-	t.Cleanup(func() { require.NoError(t, tb.Close()) })
+	tb := testbed.ForTest(ctx, t)
 	db := dbtest.New(t)
 
 	const calls, concurrency, rounds, warmup = 30, 10, 2, 5
