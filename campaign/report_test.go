@@ -312,7 +312,7 @@ func TestCallsReportRedecides(t *testing.T) {
 	t.Parallel()
 	w := newReportWorld(t, "Ann,8605550101\nBob,8605550102\nCy,8605550103\nDee,8605550104\nDee,8605550124\nEve,8605550105\nFay,8605550106\n"+
 		"Gus,8605550107\nHal,8605550108\nIda,8605550109\nIvan,8605550110\nJan,8605550111\nKai,8605550112\nLou,8605550113\nMo,8605550114\n"+
-		"Ned,8605550115\nNed,8605550125\nOz,8605550116\nPat,8605550117\nQuinn,8605550118\nZed,8605550127\nYul,8605550128\nKay,8605550130\nLia,8605550131\n")
+		"Ned,8605550115\nNed,8605550125\nOz,8605550116\nPat,8605550117\nQuinn,8605550118\nZed,8605550127\nYul,8605550128\nKay,8605550130\nLia,8605550131\nMax,8605550132\n")
 	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
 	pack := consent.PackVersion(nil, consent.FirmPolicy{})
 	const landline = `"purpose":"informational","method":"prerecorded","line":"landline"`
@@ -399,6 +399,14 @@ func TestCallsReportRedecides(t *testing.T) {
 		recovered, dc.ID)
 	lia := w.call("+18605550131", day.Add(50*time.Minute), pack, debt+","+history(day.AddDate(0, 0, -8).Add(time.Hour)))
 	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, lia, dc.ID)
+	// Max's earlier call was recovered too, hours later; it ended at the
+	// latest 15 minutes after it was placed, thirty seconds before his next
+	// was decided, which listed it as no conversation: that end is late.
+	gone := w.call("+18605550132", day.Add(60*time.Minute), pack, debt)
+	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'unknown', answered_at = created_at, ended_at = created_at + interval '3 hours' WHERE id = $1`,
+		gone, dc.ID)
+	max := w.call("+18605550132", day.Add(76*time.Minute+30*time.Second), pack, debt+","+history(day.Add(60*time.Minute)))
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, max, dc.ID)
 
 	// Kai's call was decided for 20:58:30 and placed at 21:00:30. Yul's
 	// too, but its placing was never written: its time is its answer's.
@@ -480,6 +488,8 @@ func TestCallsReportRedecides(t *testing.T) {
 		{FindingRule, cy, 0, GateHad, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack},
 		{FindingPlaced, kai, 0, GateHad, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack +
 			", at 2026-11-17 02:00:30 UTC, when it was placed; decided for 2026-11-17 01:58:30 UTC"},
+		{FindingHistory, max, 0, GateLate, "defer" + until(day.Add(75*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
+			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, kay, 0, GateLate, "defer" + until(day.Add(38*time.Minute+30*time.Second).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingRule, quinn, 0, GateHad, "deny: consent.missing under " + pack},
@@ -495,10 +505,10 @@ func TestCallsReportRedecides(t *testing.T) {
 		{FindingHistory, bob, 0, GateHad, "deny: cap.residential under " + pack + held + "1"},
 		{FindingRule, ann, 0, GateHad, "deny: cap.residential under " + pack},
 	}, rowsOf(r.Findings), "newest first; Bob's second and third, Eve's, Fay's, Lia's, Mo's, Ned's second, Pat's and Yul's calls are not findings")
-	require.Equal(t, 13, r.Found)
-	require.Equal(t, 13, r.Calls)
-	require.Equal(t, 11, r.Had, "all but Zed's and Kay's")
-	require.Equal(t, 42, r.Checked)
+	require.Equal(t, 14, r.Found)
+	require.Equal(t, 14, r.Calls)
+	require.Equal(t, 11, r.Had, "all but Zed's, Kay's and Max's")
+	require.Equal(t, 44, r.Checked)
 	require.Equal(t, 2, r.NotRedecided, "Hal's and Ida's")
 	require.Equal(t, 1, r.ClockApart, "Oz's")
 	require.InDelta(t, 7200, r.ClockApartMost, 1)

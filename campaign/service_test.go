@@ -119,6 +119,7 @@ func TestCreateValidation(t *testing.T) {
 		{"CallerID900", func(n *NewCampaign) { n.CallerID = "1-900-555-0100" }, "caller_id", "must not be a premium-rate 900 number"},
 		{"CallbackNotNANP", func(n *NewCampaign) { n.Callback = "+44 20 7946 0958" }, "callback", "must be a North American number"},
 		{"CallbackGarbage", func(n *NewCampaign) { n.Callback = "call us" }, "callback", "a valid phone number is required"},
+		{"RingLongerThanMaxRing", func(n *NewCampaign) { n.RingSeconds = 121 }, "ring_seconds", "between 20 and 120 seconds (heed rings at least 20 s)"},
 		{"CPSTooHigh", func(n *NewCampaign) { n.CallsPerSecond = 51 }, "calls_per_second", "between 0 (no cap of its own) and 50 calls per second"},
 		{"CPSNegative", func(n *NewCampaign) { n.CallsPerSecond = -1 }, "calls_per_second", "between 0 (no cap of its own) and 50 calls per second"},
 		{"AMDGreeting", func(n *NewCampaign) { n.AMD.Greeting = 50 }, "amd.greeting_ms", "0 (the default) or between 500 and 10000"},
