@@ -405,8 +405,8 @@ func TestCallsReportRedecides(t *testing.T) {
 	gone := w.call("+18605550132", day.Add(60*time.Minute), pack, debt)
 	w.exec(`UPDATE attempts SET campaign_id = $2, outcome = 'unknown', answered_at = created_at, ended_at = created_at + interval '3 hours' WHERE id = $1`,
 		gone, dc.ID)
-	max := w.call("+18605550132", day.Add(76*time.Minute+30*time.Second), pack, debt+","+history(day.Add(60*time.Minute)))
-	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, max, dc.ID)
+	maxCall := w.call("+18605550132", day.Add(76*time.Minute+30*time.Second), pack, debt+","+history(day.Add(60*time.Minute)))
+	w.exec(`UPDATE attempts SET campaign_id = $2 WHERE id = $1`, maxCall, dc.ID)
 
 	// Kai's call was decided for 20:58:30 and placed at 21:00:30. Yul's
 	// too, but its placing was never written: its time is its answer's.
@@ -488,7 +488,7 @@ func TestCallsReportRedecides(t *testing.T) {
 		{FindingRule, cy, 0, GateHad, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack},
 		{FindingPlaced, kai, 0, GateHad, "defer" + until(time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)) + ": window.outside under " + pack +
 			", at 2026-11-17 02:00:30 UTC, when it was placed; decided for 2026-11-17 01:58:30 UTC"},
-		{FindingHistory, max, 0, GateLate, "defer" + until(day.Add(75*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
+		{FindingHistory, maxCall, 0, GateLate, "defer" + until(day.Add(75*time.Minute).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
 		{FindingHistory, kay, 0, GateLate, "defer" + until(day.Add(38*time.Minute+30*time.Second).AddDate(0, 0, 7)) + ": cap.after_conversation under " + pack +
 			", with the 1 call(s) the records hold before it in the 31 days before it; its request listed 1"},
