@@ -68,7 +68,7 @@ func TestAttemptRecord(t *testing.T) {
 	// blocked with both reasons, and its record shows both records.
 	_, err = ledger.AddRevocation(ctx, consent.NewRevocation{Phone: "8605550101", Method: consent.RevokedByIVR, Source: "key 9"})
 	require.NoError(t, err)
-	_, err = dnc.NewPGStore(db).AddInternal(ctx, "+18605550101", 0, "ivr", "key 9 on attempt 1")
+	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, $2, $3)`, "+18605550101", "ivr", "key 9 on attempt 1")
 	require.NoError(t, err)
 	req.At = time.Now()
 	target.AttemptNo = 2

@@ -48,8 +48,7 @@ func TestOptOutPropagates(t *testing.T) {
 	d := gates[1].Check(ctx, req(first))
 	require.Equal(t, consent.Allow, d.Verdict, "%+v", d)
 
-	store := dnc.NewPGStore(db)
-	_, err = store.AddInternal(ctx, first, 0, "ivr", "pressed 9 on node A")
+	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, $2, $3)`, first, "ivr", "pressed 9 on node A")
 	require.NoError(t, err)
 	require.NoError(t, gates[1].Sync(ctx))
 	d = gates[1].Check(ctx, req(first))
@@ -59,7 +58,7 @@ func TestOptOutPropagates(t *testing.T) {
 	// Without an explicit sync, the notification alone must carry it within the bound.
 	second := phone.Number("+12035550143")
 	recorded := time.Now()
-	_, err = store.AddInternal(ctx, second, 0, "web", "opt-out page")
+	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, $2, $3)`, second, "web", "opt-out page")
 	require.NoError(t, err)
 	n, _ := second.NANP()
 	for _, node := range nodes {

@@ -18,7 +18,6 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
-	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/web"
 )
 
@@ -77,7 +76,7 @@ func TestNumberPage(t *testing.T) {
 	require.NoError(t, err)
 	// Written after the indexes were loaded: the page's decisions sync
 	// them first, as a pacing batch does.
-	_, err = dnc.NewPGStore(b.db).AddInternal(ctx, other, 0, "staff", "asked on the phone")
+	_, err = b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, $2, $3)`, other, "staff", "asked on the phone")
 	require.NoError(t, err)
 
 	// Nothing the page or the API does is recorded (signing in and the
@@ -251,7 +250,7 @@ func TestNumberPageWithoutGate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	_, err := dnc.NewPGStore(b.db).AddInternal(ctx, "+18605550101", 0, "staff", "asked")
+	_, err := b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, $2, $3)`, "+18605550101", "staff", "asked")
 	require.NoError(t, err)
 	br := b.browser(t)
 	code, _ := br.signin("atty@firm.test", password)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
-	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/dbtest"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -100,7 +99,7 @@ func TestOptOut(t *testing.T) {
 	t.Run("AlreadyListedLooksTheSame", func(t *testing.T) {
 		t.Parallel()
 		n := phone.Number("+18605550102")
-		_, err := dnc.NewPGStore(b.db).AddInternal(ctx, n, 0, "staff", "front desk")
+		_, err := b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, $2, $3)`, n, "staff", "front desk")
 		require.NoError(t, err)
 		confirm := func(ip, typed string) string {
 			br := b.browser(t)

@@ -531,7 +531,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, consent.ErrNotAttorney):
 		return http.StatusForbidden, err.Error()
-	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists), errors.Is(err, dnc.ErrAlreadyListed),
+	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists),
 		errors.Is(err, consent.ErrAlreadyWithdrawn), errors.Is(err, campaign.ErrEditConflict), errors.Is(err, account.ErrSelf),
 		errors.Is(err, account.ErrLastAdmin):
 		return http.StatusConflict, err.Error()
