@@ -1185,15 +1185,23 @@ type Attempt struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
-	// CalledOff says why the last look called the call off, for an
-	// attempt whose outcome is called_off (calledOffSQL); empty otherwise.
+	// CalledOff says why the call was never placed, for an attempt whose
+	// outcome is called_off (calledOffSQL): what its last look decided, or
+	// what kept it from being placed; empty otherwise.
 	CalledOff string `json:"called_off,omitempty"`
+	// NotPlaced says what kept a call from being placed ("no Asterisk was
+	// up", "the dialing job stopped"), for an attempt that ended called off
+	// without a last look that refused it (Store.NotPlaced); empty
+	// otherwise.
+	NotPlaced string `json:"not_placed,omitempty"`
 }
 
-// calledOffSQL is why the last look of attempt a called its call off, in a
-// few words ("deny dnc.internal", "campaign stopped"), or empty for an
-// attempt it did not call off.
+// calledOffSQL is why the call of attempt a was never placed, in a few
+// words: why its last look called it off ("deny dnc.internal", "campaign
+// stopped"), or what kept it from being placed ("not placed: no Asterisk
+// was up"); empty for any other attempt.
 const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
+	WHEN a.not_placed <> '' THEN 'not placed: ' || a.not_placed
 	WHEN a.last_look->'decision'->>'decision' <> 'allow' THEN concat_ws(' ', a.last_look->'decision'->>'decision',
 	     (SELECT string_agg(r, ' ') FROM jsonb_array_elements_text(a.last_look->'decision'->'reasons') r))
 	ELSE 'campaign stopped' END`
@@ -1202,14 +1210,14 @@ const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
 // fields, from attempts a joined with its contact c.
 const attemptColumns = `a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
 	a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, ` + calledOffSQL
+	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, ` + calledOffSQL + `, a.not_placed`
 
 // fields returns the destinations of attemptColumns in a, followed by
 // more.
 func (a *Attempt) fields(more ...any) []any {
 	return append([]any{&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
 		&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.CalledOff}, more...)
+		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.CalledOff, &a.NotPlaced}, more...)
 }
 
 // Attempts lists a campaign's attempts, newest first, at most limit.

@@ -156,6 +156,26 @@ func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Ti
 	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
 }
 
+// NotPlaced records that attempt id's call, about to be placed (status
+// originating), was never placed, at the given time, for reason: the
+// attempt ends as called off with not_placed = reason, and its target is
+// due again as it was before the attempt (pending, next_attempt_at
+// unchanged). A call never placed is no call: the attempt counts toward no
+// cap and no maximum of attempts. An attempt no longer about to be placed
+// is left as it is.
+func (s *Store) NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string) error {
+	_, err := s.db.Exec(ctx, `
+		WITH a AS (
+			UPDATE attempts SET status = 'ended', outcome = '`+string(dialer.OutcomeCalledOff)+`', ended_at = $2, not_placed = $3
+			 WHERE id = $1 AND status = 'originating' RETURNING campaign_id, contact_id)
+		UPDATE campaign_targets t SET state = 'pending' FROM a
+		 WHERE t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id AND t.state = 'dialing'`, attemptID, at, reason)
+	if err != nil {
+		return fmt.Errorf("attempt %d: record a call not placed: %w", attemptID, err)
+	}
+	return nil
+}
+
 // personNumbers returns the query of each number of each person
 // reference in the text[] parameter refs: the numbers whose calls count for
 // the person (historyQuery), which LockSubjects locks.

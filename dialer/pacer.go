@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
@@ -190,6 +191,13 @@ type Store interface {
 	RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) (recorded bool, err error)
 	// OriginateFailed records that Asterisk refused the call at the given time.
 	OriginateFailed(ctx context.Context, attemptID int64, at time.Time, cause error) error
+	// NotPlaced records that the call of an attempt about to be placed
+	// (status originating) was never placed, at the given time, for the
+	// reason given in a few words: the attempt ends as called off
+	// (OutcomeCalledOff), which counts as no call, and its target is due
+	// again as it was before the attempt. An attempt no longer about to be
+	// placed is left as it is.
+	NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string) error
 	// Settle reports whether the run of the campaign's generation is over
 	// and, if not, when its next target falls due. When nothing is left it
 	// marks the campaign completed, unless the campaign is no longer
@@ -298,7 +306,8 @@ type ended struct{ attemptID int64 }
 
 // Run dials the campaign until it is complete, paused, superseded by a newer
 // generation, or has nothing due (then it returns *Snooze). Calls in flight
-// are followed to their end before Run returns.
+// are followed to their end before Run returns. While its Lines say no
+// Asterisk is up (LineStatus), it takes no contact.
 func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	now := p.Now
 	if now == nil {
@@ -340,6 +349,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 		}
 	}
 	defer waitAll()
+	linesUp := true
 	for {
 		c, err = p.Store.Campaign(ctx, campaignID)
 		if err != nil {
@@ -351,17 +361,31 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			return nil
 		}
 		wait := tick
-		if free := c.MaxConcurrent - inflight; free > 0 {
+		up := true
+		if ls, ok := p.Lines.(LineStatus); ok {
+			up = ls.Up()
+		}
+		if up != linesUp {
+			if !up {
+				log.Warn("pacer: no Asterisk is up; no contact is taken until one is", "retry_in", StaleWait)
+			} else {
+				log.Info("pacer: an Asterisk is up again")
+			}
+			linesUp = up
+		}
+		if !up {
+			wait = StaleWait
+		} else if free := c.MaxConcurrent - inflight; free > 0 {
 			targets, err := p.Store.Due(ctx, campaignID, free, now())
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
-			placed, stale, err := p.batch(ctx, c, targets, now(), msg, done)
+			placed, hold, err := p.batch(ctx, c, targets, now(), msg, done)
 			inflight += placed
 			if err != nil {
 				return err
 			}
-			if stale {
+			if hold {
 				wait = StaleWait
 			}
 			if len(targets) == 0 && inflight == 0 {
@@ -707,15 +731,17 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 
 // batch decides a batch of targets at instant at, records each attempt
 // and places the allowed calls, and returns how many calls it placed and
-// whether the gate failed closed on stale indexes for any target. Targets
-// held back (heldBack) or failed closed (consent.Decision.FailedClosed: a
-// state of heed, not of the number; tried again after StaleWait) get no
-// attempt and stay due.
+// whether the loop should wait StaleWait before the next batch: the gate
+// failed closed on stale indexes for some target, or no Asterisk was up.
+// Targets held back (heldBack) or failed closed (consent.Decision.FailedClosed:
+// a state of heed, not of the number) get no attempt and stay due. Once a
+// call finds no Asterisk up (ErrNoAsterisk), its attempt is recorded as
+// not placed and the targets after it get none.
 // When the Store is a SubjectLocker, it holds the targets' subjects locked
 // from before their history is read until every attempt is recorded and
 // its call placed (the call is in the history from its attempt's record
 // on).
-func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (placed int, stale bool, err error) {
+func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (placed int, hold bool, err error) {
 	subjects := subjectsOf(targets)
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
 		unlock, err := l.LockSubjects(ctx, subjects)
@@ -740,6 +766,11 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			continue
 		}
 		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
+		if errors.Is(err, errLinesDown) {
+			p.Log.Warn("pacer: no Asterisk is up; no call is placed until one is, and the contacts stay due",
+				"campaign", c.ID, "retry_in", StaleWait)
+			return placed, true, nil
+		}
 		if err != nil {
 			return placed, waiting > 0, err
 		}
@@ -756,7 +787,7 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 
 // StaleWait is how long the pacing loop waits before it tries again when
 // the gate failed closed because its indexes could not confirm they were
-// current (index.stale).
+// current (index.stale), or when no Asterisk was up.
 const StaleWait = 5 * time.Second
 
 // subjectsOf returns whom each target's history is counted for, and
@@ -845,15 +876,35 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		return KeyResponse{}
 	}
 	p.space(ctx, c)
+	var look atomic.Int32 // lookNone, lookFailed or lookAllowed
 	err = p.Lines.Place(ctx, CallRequest{
 		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(),
 		Media:     concat(msg.opening, []string{msgMedia}, msg.menu, msg.closing),
 		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
-		Ready: func(ctx context.Context) error { return p.lastLook(ctx, id, req) },
+		Ready: func(ctx context.Context) error {
+			err := p.lastLook(ctx, id, req)
+			look.Store(lookFailed + int32(b2u8(err == nil)))
+			return err
+		},
 	}, report)
 	if errors.Is(err, ErrCalledOff) {
 		p.Log.Info("pacer: the last look called the call off", "attempt", id, "err", err)
+		return false, nil
+	}
+	if l := look.Load(); err != nil && l != lookAllowed {
+		// Lines place no call before a last look allows it: this one was
+		// never placed, and is no call.
+		reason := notPlacedReason(ctx, err, l)
+		p.Log.Warn("pacer: call not placed; the contact stays due", "attempt", id, "reason", reason, "err", err)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason); rerr != nil {
+			return false, fmt.Errorf("pacer: record a call not placed: %w", rerr)
+		}
+		if errors.Is(err, ErrNoAsterisk) {
+			return false, errLinesDown
+		}
 		return false, nil
 	}
 	if err != nil {
@@ -864,6 +915,32 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		return false, nil
 	}
 	return true, nil
+}
+
+// errLinesDown reports, from attempt to batch, that no Asterisk was up to
+// place a call: the batch places no more calls.
+var errLinesDown = errors.New("no Asterisk is up")
+
+// What became of a call's last look, as attempt follows it.
+const (
+	lookNone    int32 = iota // not taken
+	lookFailed               // taken, and it did not allow the call
+	lookAllowed              // it allowed the call
+)
+
+// notPlacedReason says in a few words why a call was not placed, from
+// the error of Lines.Place, the dialing job's context and what became of
+// its last look.
+func notPlacedReason(ctx context.Context, err error, look int32) string {
+	switch {
+	case errors.Is(err, ErrNoAsterisk):
+		return "no Asterisk was up"
+	case ctx.Err() != nil:
+		return "the dialing job stopped"
+	case look == lookFailed:
+		return "its last look could not be recorded"
+	}
+	return "no line took it"
 }
 
 // originateFailed records that attempt id's call was not placed

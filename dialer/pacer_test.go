@@ -3,11 +3,13 @@ package dialer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,9 +354,11 @@ func testPacer(t *testing.T, db *pgxpool.Pool, store dialer.Store, lines dialer.
 }
 
 // TestPacerEndsACallStoppedBeforeItIsPlaced: a job stopped while its call
-// waits to be placed (here, at its last look) still ends the attempt as
-// failed. Left in flight, the attempt would be an open call in its
-// person's history (consent.Attempt.Open) until recovery.
+// waits to be placed (here, at its last look) ends the attempt as called
+// off, not placed, rather than leave it in flight (an open call in its
+// person's history, consent.Attempt.Open, until recovery). A call never
+// placed is no call: the contact stays due, and the campaign's one
+// attempt is still the contact's to have.
 func TestPacerEndsACallStoppedBeforeItIsPlaced(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
@@ -368,10 +372,121 @@ func TestPacerEndsACallStoppedBeforeItIsPlaced(t *testing.T) {
 	require.NoError(t, err)
 
 	lines := &recordingLines{t: t, db: db, beforeReady: func(dialer.CallRequest) { cancel() }}
-	err = testPacer(t, db, campaign.NewStore(db), lines).Run(ctx, campaignID, 1)
+	store := campaign.NewStore(db)
+	err = testPacer(t, db, store, lines).Run(ctx, campaignID, 1)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Empty(t, lines.placed)
-	var status, outcome string
-	require.NoError(t, db.QueryRow(context.Background(), `SELECT status, outcome FROM attempts WHERE campaign_id = $1`, campaignID).Scan(&status, &outcome))
-	require.Equal(t, []string{"ended", "failed"}, []string{status, outcome}, "the attempt is not left in flight")
+	bg := context.Background()
+	var status, outcome, notPlaced, state string
+	require.NoError(t, db.QueryRow(bg, `SELECT a.status, a.outcome, a.not_placed, t.state FROM attempts a
+		JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id WHERE a.campaign_id = $1`, campaignID).
+		Scan(&status, &outcome, &notPlaced, &state))
+	require.Equal(t, []string{"ended", "called_off", "the dialing job stopped", "pending"}, []string{status, outcome, notPlaced, state},
+		"the attempt is not left in flight, and its contact stays due")
+	atts, err := campaign.NewService(db, nil).Attempts(bg, campaignID, 10)
+	require.NoError(t, err)
+	require.Len(t, atts, 1)
+	require.Equal(t, "not placed: the dialing job stopped", atts[0].CalledOff, "the export says why")
+	require.Equal(t, "the dialing job stopped", atts[0].NotPlaced, "the campaign page says why")
+
+	// The next run calls the contact: the call never placed was no
+	// attempt of the campaign's one.
+	lines.beforeReady = nil
+	require.NoError(t, testPacer(t, db, store, lines).Run(bg, campaignID, 1))
+	require.Equal(t, []phone.Number{"+18605550121"}, lines.placed)
+}
+
+// downLines are recordingLines behind a pool of Asterisks that can all
+// be down: Up says so, and the next fails calls of Place fail with
+// ErrNoAsterisk, as a pool's do when its last Asterisk went down after
+// the pacer asked.
+type downLines struct {
+	*recordingLines
+	up    atomic.Bool
+	fails atomic.Int32
+	calls atomic.Int32
+	// asked, when set, runs once Up has said no; failed once Place has
+	// failed.
+	asked, failed func()
+}
+
+func (l *downLines) Up() bool {
+	up := l.up.Load()
+	if !up && l.asked != nil {
+		l.asked()
+	}
+	return up
+}
+
+func (l *downLines) Place(ctx context.Context, req dialer.CallRequest, report func(dialer.CallEvent)) error {
+	l.calls.Add(1)
+	if l.fails.Add(-1) >= 0 {
+		if l.failed != nil {
+			l.failed()
+		}
+		return fmt.Errorf("attempt %d: %w", req.AttemptID, dialer.ErrNoAsterisk)
+	}
+	return l.recordingLines.Place(ctx, req, report)
+}
+
+// TestPacerWaitsWhileNoAsteriskIsUp: while no Asterisk is up the pacer
+// takes no contact, and a call that finds none up (the last one went down
+// meanwhile) is recorded as not placed, and the batch places no more: no
+// contact's attempts are used up by an outage. Once an Asterisk is up
+// every contact is called, each once, though the campaign allows one
+// attempt.
+func TestPacerWaitsWhileNoAsteriskIsUp(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	bg := context.Background()
+	listID := consentedList(t, db, "d", "+18605550131", "+18605550132", "+18605550133")
+	var campaignID int64
+	require.NoError(t, db.QueryRow(bg, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 3, 1) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(bg, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+	lines := &downLines{recordingLines: &recordingLines{t: t, db: db}}
+	store := campaign.NewStore(db)
+	attempts := func() (n int) {
+		require.NoError(t, db.QueryRow(bg, `SELECT count(*) FROM attempts WHERE campaign_id = $1`, campaignID).Scan(&n))
+		return n
+	}
+
+	// Every Asterisk down: no contact is taken, no attempt recorded. The
+	// run stops half a second after the pacer heard so (it then waits
+	// StaleWait, 5 s), or after 5 s should it never ask.
+	later := func(cancel context.CancelFunc) func() {
+		var once sync.Once
+		return func() { once.Do(func() { time.AfterFunc(500*time.Millisecond, cancel) }) }
+	}
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	lines.asked = later(cancel)
+	require.ErrorIs(t, testPacer(t, db, store, lines).Run(ctx, campaignID, 1), context.Canceled)
+	require.Zero(t, attempts())
+	require.Zero(t, lines.calls.Load())
+
+	// Up, but the first call finds none up: that attempt is not placed,
+	// and the pacer waits (StaleWait) rather than take the other two. The
+	// run stops half a second after the call failed.
+	lines.up.Store(true)
+	lines.fails.Store(1)
+	ctx, cancel = context.WithCancel(bg)
+	defer cancel()
+	lines.failed = later(cancel)
+	require.ErrorIs(t, testPacer(t, db, store, lines).Run(ctx, campaignID, 1), context.Canceled)
+	require.Equal(t, int32(1), lines.calls.Load())
+	var outcome, notPlaced, state string
+	require.NoError(t, db.QueryRow(bg, `SELECT a.outcome, a.not_placed, t.state FROM attempts a
+		JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id WHERE a.campaign_id = $1`, campaignID).
+		Scan(&outcome, &notPlaced, &state))
+	require.Equal(t, []string{"called_off", "no Asterisk was up", "pending"}, []string{outcome, notPlaced, state})
+
+	// Up for good: every contact is called once, and the campaign completes.
+	require.NoError(t, testPacer(t, db, store, lines).Run(bg, campaignID, 1))
+	require.ElementsMatch(t, []phone.Number{"+18605550131", "+18605550132", "+18605550133"}, lines.placed)
+	require.Equal(t, 4, attempts())
+	var done int
+	require.NoError(t, db.QueryRow(bg, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND state = 'done'`, campaignID).Scan(&done))
+	require.Equal(t, 3, done)
 }

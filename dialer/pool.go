@@ -12,9 +12,10 @@ import (
 )
 
 // ErrNoAsterisk reports that no Asterisk of a Pool can take calls: every
-// one is down or not connected. It is an ErrOriginate, so the pacer records
-// the attempt as failed.
-var ErrNoAsterisk = fmt.Errorf("%w: no Asterisk is up", ErrOriginate)
+// one is down or not connected. The call was not placed: the pacer records
+// its attempt as called off, leaves its contact due, and places no more
+// calls until an Asterisk is up again.
+var ErrNoAsterisk = errors.New("no Asterisk is up")
 
 // ErrUnknownAsterisk reports an Asterisk name that is not in the Pool.
 var ErrUnknownAsterisk = errors.New("no such Asterisk in the pool")
@@ -491,6 +492,19 @@ func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent
 		return fmt.Errorf("%s: %w", pm.cfg.Name, err)
 	}
 	return nil
+}
+
+// Up reports whether some Asterisk of the pool is up and connected, so
+// that Place does not fail with ErrNoAsterisk at once.
+func (p *Pool) Up() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pm := range p.members {
+		if pm.up && pm.m != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Waiting returns how many Place calls are waiting for room.

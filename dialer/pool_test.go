@@ -297,12 +297,16 @@ func TestPoolSkipsAsteriskThatIsDown(t *testing.T) {
 	require.Equal(t, []int64{1, 2, 3}, b.placed)
 	require.ErrorIs(t, p.Ping(context.Background(), "a"), ErrARIUnavailable)
 	require.NoError(t, p.Ping(context.Background(), "b"))
+	require.True(t, p.Up(), "b is up")
 
 	b.set(fmt.Errorf("%w: fake", ErrARIUnavailable), b.started)
 	p.Check(context.Background())
-	err := p.Place(context.Background(), CallRequest{AttemptID: 4}, func(CallEvent) {})
+	require.False(t, p.Up(), "neither is up: the pacer takes no contact")
+	readied := false
+	err := p.Place(context.Background(), CallRequest{AttemptID: 4, Ready: func(context.Context) error { readied = true; return nil }}, func(CallEvent) {})
 	require.ErrorIs(t, err, ErrNoAsterisk)
-	require.ErrorIs(t, err, ErrOriginate, "the pacer records the attempt as failed")
+	require.False(t, readied, "no last look: the pacer records the call as not placed")
+	require.Equal(t, []int64{1, 2, 3}, b.placed)
 }
 
 func TestPoolResyncsAfterReconnectAndRestart(t *testing.T) {

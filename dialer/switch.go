@@ -47,8 +47,10 @@ const (
 	// OutcomeAnswered is the outcome of answered calls before outcomes were
 	// told apart; old attempt rows keep it.
 	OutcomeAnswered Outcome = "answered"
-	// OutcomeCalledOff is a call the pacing loop's last look refused, right
-	// before it would have been placed: it was never placed.
+	// OutcomeCalledOff is a call that was never placed: the pacing loop's
+	// last look refused it, right before it would have been placed, or it
+	// could not be placed (no Asterisk was up, the dialing job stopped
+	// while it waited for a line; Store.NotPlaced). It counts as no call.
 	OutcomeCalledOff Outcome = "called_off"
 )
 
@@ -151,9 +153,18 @@ type CallEvent struct {
 //
 // Place must call req.Ready, when set, once the call has its line and
 // before it originates it, and not place the call when Ready fails: that
-// is the pacing loop's last look.
+// is the pacing loop's last look. So a Place that fails before Ready, or
+// when Ready fails, placed no call, and the pacing loop records it so
+// (Store.NotPlaced).
 type Lines interface {
 	Place(ctx context.Context, req CallRequest, report func(CallEvent)) error
+}
+
+// LineStatus is implemented by Lines that know whether any Asterisk can
+// take a call (Pool): while none can, the pacing loop takes no contact.
+type LineStatus interface {
+	// Up reports whether some Asterisk is up.
+	Up() bool
 }
 
 // ErrOriginate reports that Asterisk refused to originate a call.

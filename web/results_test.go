@@ -354,6 +354,23 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, ",deny dnc.internal\n", "and so does the export, in its last column")
 	require.Contains(t, body, ",ended_at,called_off\n")
 
+	// An allowed call that could not be placed: no Asterisk was up.
+	var notID int64
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at, not_placed)
+		SELECT $1, id, 3, phone, '+18605550100', 'allow', '{}', $2,
+		       '{"phone":"+18605550101","purpose":"informational","method":"prerecorded","state":"CT","zip":"06103","at":"2026-11-27T15:10:00Z"}',
+		       'ended', 'called_off', now(), 'no Asterisk was up'
+		  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID).Scan(&notID))
+	code, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, notID))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `<td id="not-placed">no Asterisk was up: the call was never placed, counts as no call, and the contact stayed due</td>`)
+	require.Contains(t, body, `id="last-look">No last look is recorded: the call could not be placed (no Asterisk was up).</p>`)
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
+	require.Contains(t, body, `called_off <span class="muted">(not placed: no Asterisk was up)</span>`)
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
+	require.Contains(t, body, ",not placed: no Asterisk was up\n")
+
 	for _, p := range []string{fmt.Sprintf("/campaigns/%d/attempts/%d", otherID, attemptID), fmt.Sprintf("/campaigns/%d/attempts/999999", campaignID),
 		fmt.Sprintf("/campaigns/%d/attempts/x", campaignID)} {
 		code, _, _ = atty.get(p)
