@@ -133,7 +133,7 @@ var outcomeOrder = []OutcomeCount{
 	{Outcome: string(dialer.OutcomeBusy), Label: "Busy"},
 	{Outcome: string(dialer.OutcomeNoAnswer), Label: "No answer"},
 	{Outcome: string(dialer.OutcomeFailed), Label: "Failed"},
-	{Outcome: string(dialer.OutcomeCalledOff), Label: "Called off at the last look"},
+	{Outcome: string(dialer.OutcomeCalledOff), Label: "Called off or not placed"},
 	{Outcome: "unknown", Label: "Unknown"},
 	{Outcome: "deferred", Label: "Deferred"},
 }

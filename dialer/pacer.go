@@ -732,11 +732,12 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 // batch decides a batch of targets at instant at, records each attempt
 // and places the allowed calls, and returns how many calls it placed and
 // whether the loop should wait StaleWait before the next batch: the gate
-// failed closed on stale indexes for some target, or no Asterisk was up.
-// Targets held back (heldBack) or failed closed (consent.Decision.FailedClosed:
-// a state of heed, not of the number) get no attempt and stay due. Once a
-// call finds no Asterisk up (ErrNoAsterisk), its attempt is recorded as
-// not placed and the targets after it get none.
+// failed closed on stale indexes for some target, or a call could not be
+// placed. Targets held back (heldBack) or failed closed
+// (consent.Decision.FailedClosed: a state of heed, not of the number) get
+// no attempt and stay due. Once a call could not be placed (no Asterisk
+// was up, its last look could not be recorded), its attempt is recorded
+// as not placed and the targets after it get none.
 // When the Store is a SubjectLocker, it holds the targets' subjects locked
 // from before their history is read until every attempt is recorded and
 // its call placed (the call is in the history from its attempt's record
@@ -766,9 +767,9 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			continue
 		}
 		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
-		if errors.Is(err, errLinesDown) {
-			p.Log.Warn("pacer: no Asterisk is up; no call is placed until one is, and the contacts stay due",
-				"campaign", c.ID, "retry_in", StaleWait)
+		if errors.Is(err, errNotPlaced) {
+			p.Log.Warn("pacer: a call could not be placed; the batch stops, and its contacts stay due",
+				"campaign", c.ID, "err", err, "retry_in", StaleWait)
 			return placed, true, nil
 		}
 		if err != nil {
@@ -787,7 +788,8 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 
 // StaleWait is how long the pacing loop waits before it tries again when
 // the gate failed closed because its indexes could not confirm they were
-// current (index.stale), or when no Asterisk was up.
+// current (index.stale), or when a call could not be placed (no Asterisk
+// was up, its last look could not be recorded).
 const StaleWait = 5 * time.Second
 
 // subjectsOf returns whom each target's history is counted for, and
@@ -884,7 +886,11 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
 		Ready: func(ctx context.Context) error {
 			err := p.lastLook(ctx, id, req)
-			look.Store(lookFailed + int32(b2u8(err == nil)))
+			if err == nil {
+				look.Store(lookAllowed)
+			} else {
+				look.CompareAndSwap(lookNone, lookFailed) // an allowed look stays so
+			}
 			return err
 		},
 	}, report)
@@ -892,20 +898,14 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		p.Log.Info("pacer: the last look called the call off", "attempt", id, "err", err)
 		return false, nil
 	}
-	if l := look.Load(); err != nil && l != lookAllowed {
-		// Lines place no call before a last look allows it: this one was
-		// never placed, and is no call.
-		reason := notPlacedReason(ctx, err, l)
+	if reason, ok := notPlaced(ctx, err, look.Load()); ok {
 		p.Log.Warn("pacer: call not placed; the contact stays due", "attempt", id, "reason", reason, "err", err)
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason); rerr != nil {
 			return false, fmt.Errorf("pacer: record a call not placed: %w", rerr)
 		}
-		if errors.Is(err, ErrNoAsterisk) {
-			return false, errLinesDown
-		}
-		return false, nil
+		return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
 	}
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
@@ -917,9 +917,11 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	return true, nil
 }
 
-// errLinesDown reports, from attempt to batch, that no Asterisk was up to
-// place a call: the batch places no more calls.
-var errLinesDown = errors.New("no Asterisk is up")
+// errNotPlaced reports, from attempt to batch, that a call could not be
+// placed (notPlaced): the batch places no more calls, and the pacing loop
+// waits StaleWait before it tries again, rather than take the same
+// contacts again at once.
+var errNotPlaced = errors.New("a call could not be placed")
 
 // What became of a call's last look, as attempt follows it.
 const (
@@ -928,26 +930,33 @@ const (
 	lookAllowed              // it allowed the call
 )
 
-// notPlacedReason says in a few words why a call was not placed, from
-// the error of Lines.Place, the dialing job's context and what became of
-// its last look.
-func notPlacedReason(ctx context.Context, err error, look int32) string {
+// notPlaced reports whether a call whose Lines.Place returned err was
+// certainly never placed, and says why in a few words, from err, the
+// dialing job's context and what became of the call's last look. Lines
+// place no call before a last look allows it (Lines), so a call is taken
+// as not placed on that evidence only: no Asterisk was up, the look did
+// not allow it, or the job stopped before any look. Any other error,
+// after an allowed look or not, may have reached the network: the call
+// ends as failed and counts.
+func notPlaced(ctx context.Context, err error, look int32) (string, bool) {
 	switch {
+	case err == nil || look == lookAllowed:
+		return "", false
 	case errors.Is(err, ErrNoAsterisk):
-		return "no Asterisk was up"
+		return "no Asterisk was up", true
 	case ctx.Err() != nil:
-		return "the dialing job stopped"
+		return "the dialing job stopped", true
 	case look == lookFailed:
-		return "its last look could not be recorded"
+		return "its last look could not be recorded", true
 	}
-	return "no line took it"
+	return "", false
 }
 
-// originateFailed records that attempt id's call was not placed
+// originateFailed records that attempt id's call failed
 // (Store.OriginateFailed), with its own context, as call progress is: a
-// job stopped while the call waited for a slot, a line or its last look
-// must still end the attempt, or it would stay in flight, open in every
-// person's history (consent.Attempt.Open), until recovery.
+// job stopped meanwhile must still end the attempt, or it would stay in
+// flight, open in every person's history (consent.Attempt.Open), until
+// recovery.
 func (p *Pacer) originateFailed(ctx context.Context, id int64, why error) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

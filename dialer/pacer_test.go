@@ -396,6 +396,57 @@ func TestPacerEndsACallStoppedBeforeItIsPlaced(t *testing.T) {
 	require.Equal(t, []phone.Number{"+18605550121"}, lines.placed)
 }
 
+// lookFails is a campaign store whose last looks fail while fails is
+// above zero, as when the database refuses the look's statement.
+type lookFails struct {
+	*campaign.Store
+	fails atomic.Int32
+}
+
+func (s *lookFails) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (bool, error) {
+	if s.fails.Add(-1) >= 0 {
+		return false, errors.New("statement timeout")
+	}
+	return s.Store.Look(ctx, attemptID, l)
+}
+
+// TestPacerWaitsWhenALastLookCannotBeRecorded: a call whose last look
+// could not be recorded is not placed, and counts as no call; the batch
+// stops and the pacer waits (StaleWait) rather than take the same
+// contacts again at once. Then both contacts are called, each once,
+// though the campaign allows one attempt.
+func TestPacerWaitsWhenALastLookCannotBeRecorded(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	bg := context.Background()
+	listID := consentedList(t, db, "l", "+18605550141", "+18605550142")
+	var campaignID int64
+	require.NoError(t, db.QueryRow(bg, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(bg, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+	store := &lookFails{Store: campaign.NewStore(db)}
+	store.fails.Store(1)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	var once sync.Once
+	lines := &recordingLines{t: t, db: db, beforeReady: func(dialer.CallRequest) {
+		once.Do(func() { time.AfterFunc(time.Second, cancel) }) // the run stops a second after the first look
+	}}
+	require.ErrorIs(t, testPacer(t, db, store, lines).Run(ctx, campaignID, 1), context.Canceled)
+	var n int
+	var outcome, notPlaced string
+	require.NoError(t, db.QueryRow(bg, `SELECT count(*) OVER (), outcome, not_placed FROM attempts WHERE campaign_id = $1`, campaignID).
+		Scan(&n, &outcome, &notPlaced))
+	require.Equal(t, 1, n, "the batch stopped at the call not placed")
+	require.Equal(t, []string{"called_off", "its last look could not be recorded"}, []string{outcome, notPlaced})
+	require.Empty(t, lines.placed)
+
+	lines.beforeReady = nil
+	require.NoError(t, testPacer(t, db, store, lines).Run(bg, campaignID, 1))
+	require.ElementsMatch(t, []phone.Number{"+18605550141", "+18605550142"}, lines.placed)
+}
+
 // downLines are recordingLines behind a pool of Asterisks that can all
 // be down: Up says so, and the next fails calls of Place fail with
 // ErrNoAsterisk, as a pool's do when its last Asterisk went down after
