@@ -55,14 +55,11 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if msg != "" {
 			return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
 		}
-		states, known, err := reach(ctx, tx, id, c.ListID)
+		states, placed, err := s.Launch.reach(ctx, tx, id, c.ListID)
 		if err != nil {
 			return err
 		}
-		if !known {
-			states = nil
-		}
-		if err := s.Launch.Check(ctx, c, states); err != nil {
+		if err := s.Launch.Check(ctx, c, states, placed); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, added_by)

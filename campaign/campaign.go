@@ -1048,14 +1048,11 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		}
 	}
 	if c.Status == StatusDraft || c.Status == StatusPaused {
-		states, known, err := s.reach(ctx, id)
+		states, placed, err := s.reach(ctx, id)
 		if err != nil {
 			return Campaign{}, fmt.Errorf("campaign: start: %w", err)
 		}
-		if !known {
-			states = nil
-		}
-		if err := s.Launch.Check(ctx, c, states); err != nil {
+		if err := s.Launch.Check(ctx, c, states, placed); err != nil {
 			return Campaign{}, fmt.Errorf("campaign %d: start: %w", id, err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // ErrLaunchRefused reports a campaign that may not start: it fails a launch
@@ -65,8 +68,11 @@ type Launch struct {
 }
 
 // Check returns nil when the campaign may start, a *LaunchError naming the
-// checks it fails, or another error when the checks cannot run.
-func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
+// checks it fails, or another error when the checks cannot run. states
+// are the states of the state packs the campaign's contacts are in, and
+// placed reports that every contact was placed (reach); when not, every
+// state counts.
+func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed bool) error {
 	if l == nil || l.Engine == nil || l.Engine() == nil {
 		return fmt.Errorf("launch checks are not configured: %w", ErrLaunchRefused)
 	}
@@ -89,7 +95,7 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
 	}
 	reasons := l.Engine().CheckScript(consent.Script{
 		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: txt.Call(c.Message), Voicemail: txt.Voicemail(c.Message),
-		FirmName: l.Firm, Callback: callback, States: states, NationalAsOf: asOf, At: now(),
+		FirmName: l.Firm, Callback: callback, States: states, Placed: placed, NationalAsOf: asOf, At: now(),
 	})
 	if len(reasons) > 0 {
 		return &LaunchError{Reasons: reasons}
@@ -97,32 +103,56 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string) error {
 	return nil
 }
 
-// reach returns the states a campaign's contacts are in, and whether every
-// contact's state is known (when not, every state counts).
+// reach returns the states of the state packs that apply to a campaign's
+// contacts, and whether the engine placed every contact (when not, every
+// state counts).
 func (s *Service) reach(ctx context.Context, id int64) ([]string, bool, error) {
-	return reach(ctx, s.db, id, 0)
-}
-
-// rowQuerier runs a query of one row: the pool, or a transaction.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	return s.Launch.reach(ctx, s.db, id, 0)
 }
 
 // reach is Service.reach, querying q. With listID not 0, it is the states
 // of list listID's contacts instead: those of the campaign's contacts and
-// of the contacts AddNewContacts would add.
-func reach(ctx context.Context, q rowQuerier, id, listID int64) ([]string, bool, error) {
-	var states []string
-	var unknown bool
+// of the contacts AddNewContacts would add. Each contact is placed as the
+// gate places it (consent.Engine.Locate): by its number's area code, with
+// the Connecticut area-code presumption (rule C2), its ZIP and its state,
+// so that a contact with a Connecticut number and an address elsewhere
+// makes the Connecticut checks (rule C4) apply. A number the engine
+// cannot place is left out: the gate denies its calls. Without an engine,
+// no contact is placed.
+func (l *Launch) reach(ctx context.Context, q querier, id, listID int64) ([]string, bool, error) {
+	var e *consent.Engine
+	if l != nil && l.Engine != nil {
+		e = l.Engine()
+	}
+	if e == nil {
+		return nil, false, nil
+	}
 	from, arg := `FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id WHERE t.campaign_id = $1`, id
 	if listID != 0 {
 		from, arg = `FROM contacts c WHERE c.list_id = $1`, listID
 	}
-	err := q.QueryRow(ctx, `
-		SELECT coalesce(array_agg(DISTINCT upper(c.state)) FILTER (WHERE c.state <> ''), '{}'), coalesce(bool_or(c.state = ''), false) `+from, arg).
-		Scan(&states, &unknown)
+	rows, err := q.Query(ctx, `SELECT DISTINCT c.phone, upper(c.state), c.zip `+from, arg)
 	if err != nil {
 		return nil, false, fmt.Errorf("campaign %d: states reached: %w", id, err)
 	}
-	return states, !unknown, nil
+	in := map[string]bool{}
+	known := true
+	var ph, state, zip string
+	_, err = pgx.ForEachRow(rows, []any{&ph, &state, &zip}, func() error {
+		loc, err := e.Locate(phone.Number(ph), state, zip)
+		switch {
+		case err != nil:
+		case !loc.Known:
+			known = false
+		default:
+			for _, st := range loc.States {
+				in[st] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("campaign %d: states reached: %w", id, err)
+	}
+	return slices.Sorted(maps.Keys(in)), known, nil
 }

@@ -63,6 +63,24 @@ func TestStartRunsLaunchChecks(t *testing.T) {
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons)
 
+	// Contacts are placed as the gate places them: a Connecticut area code
+	// is presumed a Connecticut resident (C2), whatever the address, and
+	// a Connecticut ZIP is in Connecticut; so Connecticut's disclosure
+	// (C4) is checked for them too.
+	for name, csv := range map[string]string{
+		"ct number, ny address": "name,phone,state\nCy,2125550102,NY\nDi,2035550102,NY\n",
+		"ct zip":                "name,phone,state,zip\nEd,2125550103,,06103\n",
+		"ct number, no address": "name,phone\nFay,9595550104\n",
+	} {
+		_, err = s.Start(ctx, create("telemarketing", importList(t, s, name, csv)).ID)
+		require.ErrorAs(t, err, &le, name)
+		require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons, name)
+	}
+	// A New York number without an address is placed in New York.
+	c, err = s.Start(ctx, create("telemarketing", importList(t, s, "ny number", "name,phone\nGus,2125550105\n")).ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusRunning, c.Status)
+
 	// No toll-free opt-out number for voicemail: refused.
 	s.Launch.OptOutNumber = ""
 	_, err = s.Start(ctx, create("informational", ct).ID)

@@ -27,8 +27,12 @@ type Script struct {
 	Callback string
 	// States are the USPS codes of the states the campaign may reach (from
 	// addresses and area codes). Empty means unknown, which counts as every
-	// state.
+	// state, unless Placed is set.
 	States []string
+	// Placed reports that States are every state the campaign may reach,
+	// each contact placed as Engine.Locate places it: an empty States then
+	// means that no state pack applies.
+	Placed bool
 	// NationalAsOf is when the national registry copy was taken.
 	NationalAsOf time.Time
 	// At is the launch time.
@@ -67,7 +71,7 @@ func (e *Engine) CheckScript(s Script) []Reason {
 	firm := tokenize(s.FirmName)
 	var set ReasonSet
 	for _, p := range e.packs {
-		inState := len(s.States) == 0
+		inState := len(s.States) == 0 && !s.Placed
 		for _, st := range s.States {
 			inState = inState || (p.State != "" && strings.EqualFold(st, p.State))
 		}

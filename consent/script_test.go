@@ -80,6 +80,14 @@ func TestCheckScript(t *testing.T) {
 			s.Purpose, s.Method, s.States = consent.PurposeTelemarketing, consent.MethodLive, []string{"NY"}
 			s.Text = "Hello from Smith & Jones LLP."
 		}), nil},
+		{"sales script whose contacts are placed in no state pack's state", with(func(s *consent.Script) {
+			s.Purpose, s.Method, s.States, s.Placed = consent.PurposeTelemarketing, consent.MethodLive, nil, true
+			s.Text = "Hello from Smith & Jones LLP."
+		}), nil},
+		{"sales script whose contacts are not all placed", with(func(s *consent.Script) {
+			s.Purpose, s.Method, s.States = consent.PurposeTelemarketing, consent.MethodLive, nil
+			s.Text = "Hello from Smith & Jones LLP."
+		}), reasons(consent.ReasonScriptDisclosure)},
 		{"sales script reaching CT", with(func(s *consent.Script) {
 			s.Purpose, s.Method, s.States = consent.PurposeTelemarketing, consent.MethodLive, []string{"NY", "ct"}
 			s.Text = "Hello from Smith & Jones LLP."
