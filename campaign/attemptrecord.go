@@ -401,8 +401,7 @@ func recordRevocation(v consent.RevocationRecord, late bool) RecordRevocation {
 // was decided under.
 func (r *AttemptRecord) explain(e *consent.Engine) {
 	req := r.Request
-	in := consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose, Method: req.Method,
-		Line: req.Line, At: req.At, History: req.History}
+	in := req.Input()
 	r.PackNow = e.Version()
 	if r.PackNow != r.Pack {
 		// Today's packs may place the number elsewhere, and have other

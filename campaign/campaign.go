@@ -75,6 +75,10 @@ type Campaign struct {
 	TransferTo string `json:"transfer_to"`
 	// Record says whether calls are recorded.
 	Record bool `json:"record"`
+	// InjuryMatter says that a solicitation concerns personal-injury or
+	// wrongful-death matters (rule E1): each contact is called no sooner
+	// than 40 days after its accident_date, and not at all without one.
+	InjuryMatter bool `json:"injury_matter"`
 	// Schedule is when the campaign may place calls.
 	Schedule   Schedule `json:"schedule"`
 	Generation int64    `json:"-"`
@@ -232,6 +236,9 @@ type NewCampaign struct {
 	TransferTo string `json:"transfer_to"`
 	// Record turns call recording on.
 	Record bool `json:"record"`
+	// InjuryMatter marks a solicitation about personal-injury or
+	// wrongful-death matters (rule E1; only for purpose solicitation).
+	InjuryMatter bool `json:"injury_matter"`
 	// Schedule is when calls may be placed; nil means at any time (within
 	// the law's calling hours), with times read in DefaultTimeZone.
 	Schedule *Schedule `json:"schedule,omitempty"`
@@ -415,6 +422,9 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 	}
 	if v.amd, err = json.Marshal(in.AMD); err != nil {
 		return v, fmt.Errorf("campaign: amd settings: %w", err)
+	}
+	if in.InjuryMatter && v.purpose != consent.PurposeSolicitation {
+		fe["injury_matter"] = "only a solicitation can be about personal-injury or wrongful-death matters"
 	}
 	in.TransferTo = strings.TrimSpace(in.TransferTo)
 	switch {
@@ -637,14 +647,14 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 		args := []any{in.Name, string(v.purpose), in.ListID, in.Message, in.Audio, v.callerID, in.MaxConcurrent, in.RingSeconds,
 			retry.MaxAttempts, retry.BusySeconds, retry.NoAnswerSecs, retry.FailedSeconds, retry.MachineSeconds,
 			v.callback, in.CallsPerSecond, v.amd, v.transfer, in.Record,
-			p.loc.String(), p.start, p.end, p.winStart, p.winEnd, int(p.days)}
+			p.loc.String(), p.start, p.end, p.winStart, p.winEnd, int(p.days), in.InjuryMatter}
 		if !editing {
 			err := tx.QueryRow(ctx, `
 				INSERT INTO campaigns (name, purpose, list_id, message_text, message_audio, caller_id, max_concurrent, ring_seconds,
 				                       max_attempts, retry_busy_s, retry_no_answer_s, retry_failed_s, retry_machine_s,
 				                       callback, calls_per_second, amd, transfer_to, record,
-				                       time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days, created_by)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, NULLIF($25::bigint, 0))
+				                       time_zone, starts_at, ends_at, window_start_min, window_end_min, window_days, injury_matter, created_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, NULLIF($26::bigint, 0))
 				RETURNING id`, append(args, ed.By)...).Scan(&id)
 			if err != nil {
 				return fmt.Errorf("insert campaign: %w", err)
@@ -655,8 +665,8 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 				       max_concurrent = $7, ring_seconds = $8, max_attempts = $9, retry_busy_s = $10, retry_no_answer_s = $11,
 				       retry_failed_s = $12, retry_machine_s = $13, callback = $14, calls_per_second = $15, amd = $16,
 				       transfer_to = $17, record = $18, time_zone = $19, starts_at = $20, ends_at = $21, window_start_min = $22,
-				       window_end_min = $23, window_days = $24, edits = edits + 1, updated_by = NULLIF($26::bigint, 0), updated_at = now()
-				 WHERE id = $25`, append(args, id, ed.By)...)
+				       window_end_min = $23, window_days = $24, injury_matter = $25, edits = edits + 1, updated_by = NULLIF($27::bigint, 0), updated_at = now()
+				 WHERE id = $26`, append(args, id, ed.By)...)
 			if err != nil {
 				return fmt.Errorf("update campaign: %w", err)
 			}
@@ -685,7 +695,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 const campaignColumns = `
 	c.id, c.name, c.purpose, c.list_id, l.name, c.message_text, c.message_audio, c.caller_id, c.status, c.max_concurrent,
 	c.ring_seconds, c.max_attempts, c.retry_busy_s, c.retry_no_answer_s, c.retry_failed_s, c.retry_machine_s,
-	coalesce(NULLIF(c.callback, ''), c.caller_id), c.calls_per_second, c.amd, c.transfer_to, c.record,
+	coalesce(NULLIF(c.callback, ''), c.caller_id), c.calls_per_second, c.amd, c.transfer_to, c.record, c.injury_matter,
 	c.time_zone, c.starts_at, c.ends_at, c.window_start_min, c.window_end_min, c.window_days,
 	c.generation, c.edits, c.created_at, c.started_at, c.completed_at,
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id),
@@ -711,7 +721,7 @@ func scanCampaign(row pgx.Row) (Campaign, error) {
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.ListID, &c.ListName, &c.Message, &c.Audio, &c.CallerID, &c.Status,
 		&c.MaxConcurrent, &c.RingSeconds, &c.Retry.MaxAttempts, &c.Retry.BusySeconds, &c.Retry.NoAnswerSecs, &c.Retry.FailedSeconds, &c.Retry.MachineSeconds,
-		&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record,
+		&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record, &c.InjuryMatter,
 		&tz, &start, &end, &winStart, &winEnd, &days,
 		&c.Generation, &c.Edits, &c.CreatedAt, &c.StartedAt, &c.CompletedAt,
 		&c.Counts.Targets, &c.Counts.Pending, &c.Counts.Done, &c.Counts.Expired, &c.Counts.Skipped, &c.Counts.Attempts, &c.Counts.Blocked, &c.Counts.New, &byOutcome)

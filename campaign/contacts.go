@@ -139,6 +139,7 @@ type contactRow struct {
 	appointment                  *time.Time
 	place, matter                string
 	person                       string
+	accident                     *time.Time // a date, at midnight UTC
 }
 
 // MaxPersonRef is the most characters a contact's person reference may have.
@@ -154,7 +155,7 @@ var PersonColumns = []string{"person_ref", "person", "debtor_id"}
 // OptionalContactColumns those it may have.
 var (
 	ContactColumns         = []string{"name", "phone"}
-	OptionalContactColumns = []string{"state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone", "person_ref"}
+	OptionalContactColumns = []string{"state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone", "person_ref", "accident_date"}
 )
 
 // ParsePersonRef returns a person reference (the firm's client or debtor id
@@ -186,6 +187,35 @@ var AppointmentFormats = []string{
 	"2006-01-02 3:04 PM",        // 2026-12-01 9:30 AM
 	"1/2/2006 15:04",            // 12/1/2026 09:30
 	"1/2/2006 3:04 PM",          // 12/1/2026 9:30 AM
+}
+
+// AccidentFormats are the accepted forms of a contact's accident_date
+// (rule E1), besides a spreadsheet's date.
+var AccidentFormats = []string{"2006-01-02", "1/2/2006"}
+
+// accidentCell reads an accident_date cell: a spreadsheet's date (without
+// a time of day) or one of AccidentFormats. A date after today (at) is
+// refused: an accident has happened.
+func accidentCell(sh *sheet.Sheet, v string, at time.Time) (time.Time, error) {
+	d, prec, ok := sh.Serial(v, time.UTC)
+	switch {
+	case ok && prec != 24*time.Hour:
+		return time.Time{}, fmt.Errorf("%q is a spreadsheet date and time; give the date alone", v)
+	case !ok:
+		var err error
+		for _, l := range AccidentFormats {
+			if d, err = time.Parse(l, strings.TrimSpace(v)); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a date such as 2026-11-02 or 11/2/2026", v)
+		}
+	}
+	if y, m, day := at.Date(); d.After(time.Date(y, m, day+1, 0, 0, 0, 0, time.UTC)) {
+		return time.Time{}, fmt.Errorf("%s is in the future", d.Format(time.DateOnly))
+	}
+	return d, nil
 }
 
 // maxTextField bounds a contact's place and matter.
@@ -311,10 +341,10 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		}
 		src := make([][]any, 0, len(rows))
 		for _, c := range sortedRows(rows) {
-			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter, c.person})
+			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter, c.person, c.accident})
 		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
-			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "person_ref"}, pgx.CopyFromRows(src))
+			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "person_ref", "accident_date"}, pgx.CopyFromRows(src))
 		if err != nil {
 			return fmt.Errorf("copy contacts: %w", err)
 		}
@@ -357,14 +387,14 @@ func listContacts(ctx context.Context, tx pgx.Tx, id int64, forUpdate bool) (map
 		lock = " FOR NO KEY UPDATE"
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT id, name, phone, state, zip, external_ref, appointment_at, place, matter, person_ref
+		SELECT id, name, phone, state, zip, external_ref, appointment_at, place, matter, person_ref, accident_date
 		FROM contacts WHERE list_id = $1`+lock, id)
 	if err != nil {
 		return nil, fmt.Errorf("existing contacts: %w", err)
 	}
 	out := map[string]storedContact{}
 	var c storedContact
-	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.name, &c.phone, &c.state, &c.zip, &c.ref, &c.appointment, &c.place, &c.matter, &c.person}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.name, &c.phone, &c.state, &c.zip, &c.ref, &c.appointment, &c.place, &c.matter, &c.person, &c.accident}, func() error {
 		out[c.phone] = c
 		return nil
 	})
@@ -420,17 +450,25 @@ var contactFields = []contactField{
 	textField("state", func(c *contactRow) *string { return &c.state }),
 	textField("zip", func(c *contactRow) *string { return &c.zip }),
 	textField("external_ref", func(c *contactRow) *string { return &c.ref }),
-	{"appointment_at",
-		func(dst, src *contactRow) { dst.appointment = src.appointment },
-		func(a, b *contactRow) bool {
-			if a.appointment == nil || b.appointment == nil {
-				return a.appointment == b.appointment
-			}
-			return a.appointment.Equal(*b.appointment)
-		}},
+	timeField("appointment_at", func(c *contactRow) **time.Time { return &c.appointment }),
 	textField("place", func(c *contactRow) *string { return &c.place }),
 	textField("matter", func(c *contactRow) *string { return &c.matter }),
 	textField("person_ref", func(c *contactRow) *string { return &c.person }),
+	timeField("accident_date", func(c *contactRow) **time.Time { return &c.accident }),
+}
+
+// timeField is the contactField of column whose field, a time or nil, f
+// returns.
+func timeField(column string, f func(*contactRow) **time.Time) contactField {
+	return contactField{column,
+		func(dst, src *contactRow) { *f(dst) = *f(src) },
+		func(a, b *contactRow) bool {
+			x, y := *f(a), *f(b)
+			if x == nil || y == nil {
+				return x == y
+			}
+			return x.Equal(*y)
+		}}
 }
 
 // emptiedFields are the fields a message may say (appointment_at, place,
@@ -497,20 +535,20 @@ func updateContacts(ctx context.Context, tx pgx.Tx, cs []storedContact) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	ids, appts := make([]int64, len(cs)), make([]*time.Time, len(cs))
+	ids, appts, accidents := make([]int64, len(cs)), make([]*time.Time, len(cs)), make([]*time.Time, len(cs))
 	var text [7][]string // name, state, zip, external_ref, place, matter, person_ref
 	for i, c := range cs {
-		ids[i], appts[i] = c.id, c.appointment
+		ids[i], appts[i], accidents[i] = c.id, c.appointment, c.accident
 		for j, v := range [...]string{c.name, c.state, c.zip, c.ref, c.place, c.matter, c.person} {
 			text[j] = append(text[j], v)
 		}
 	}
 	_, err := tx.Exec(ctx, `
 		UPDATE contacts c SET name = u.name, state = u.state, zip = u.zip, external_ref = u.ref,
-			appointment_at = u.appt, place = u.place, matter = u.matter, person_ref = u.person
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
-			AS u(id, name, state, zip, ref, appt, place, matter, person)
-		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6])
+			appointment_at = u.appt, place = u.place, matter = u.matter, person_ref = u.person, accident_date = u.accident
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::date[])
+			AS u(id, name, state, zip, ref, appt, place, matter, person, accident)
+		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6], accidents)
 	if err != nil {
 		return fmt.Errorf("update contacts: %w", err)
 	}
@@ -611,6 +649,13 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 			*f.dst = get(f.name)
 			if n := utf8.RuneCountInString(*f.dst); n > maxTextField {
 				reasons = append(reasons, fmt.Sprintf("%s has %d characters, at most %d", f.name, n, maxTextField))
+			}
+		}
+		if v := get("accident_date"); v != "" {
+			if d, err := accidentCell(sh, v, time.Now()); err != nil {
+				reasons = append(reasons, "accident_date "+err.Error())
+			} else {
+				c.accident = &d
 			}
 		}
 		if ref, err := ParsePersonRef(get(PersonColumns[0])); err != nil {

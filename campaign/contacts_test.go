@@ -142,6 +142,66 @@ func TestImportPersonRef(t *testing.T) {
 	require.Equal(t, map[string]string{"+18605550101": "D-1", "+12035550101": "D-1", "+18605550102": ""}, got)
 }
 
+// TestImportAccidentDate: a contact's accident_date (rule E1) is a date,
+// typed or a spreadsheet's, never in the future; an update changes it.
+func TestImportAccidentDate(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	tomorrow := time.Now().AddDate(0, 0, 2).Format(time.DateOnly)
+	_, err := s.ImportContacts(ctx, "pi", strings.NewReader("name,phone,accident_date\n"+
+		"Ann,8605550101,2026-10-01\n"+
+		"Bob,8605550102,last week\n"+
+		"Cid,8605550103,"+tomorrow+"\n"), ImportOptions{})
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{
+		{Line: 3, Reason: `accident_date "last week" is not a date such as 2026-11-02 or 11/2/2026`},
+		{Line: 4, Reason: "accident_date " + tomorrow + " is in the future"},
+	}, ie.Report.Rejected)
+
+	rep, err := s.ImportContacts(ctx, "pi", strings.NewReader("name,phone,accident_date\n"+
+		"Ann,8605550101,2026-10-01\n"+
+		"Bob,8605550102,10/2/2026\n"+
+		"Cid,8605550103,\n"), ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 3, rep.Imported)
+	dates := func() map[string]string {
+		got := map[string]string{}
+		rows, err := db.Query(ctx, `SELECT phone, coalesce(accident_date::text, '') FROM contacts`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var p, d string
+			require.NoError(t, rows.Scan(&p, &d))
+			got[p] = d
+		}
+		require.NoError(t, rows.Err())
+		return got
+	}
+	require.Equal(t, map[string]string{"+18605550101": "2026-10-01", "+18605550102": "2026-10-02", "+18605550103": ""}, dates())
+
+	// A spreadsheet's date; a date with a time of day is refused.
+	_, err = s.ImportContacts(ctx, "pi-x", workbook(t, [][]any{{"name", "phone", "accident_date"},
+		{"Dee", 8605550104, time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)},
+		{"Eve", 8605550105, time.Date(2026, 9, 30, 14, 0, 0, 0, time.UTC)},
+	}), ImportOptions{Format: sheet.XLSX})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Len(t, ie.Report.Rejected, 1)
+	require.Equal(t, 3, ie.Report.Rejected[0].Line)
+	require.Contains(t, ie.Report.Rejected[0].Reason, "is a spreadsheet date and time; give the date alone")
+	_, err = s.ImportContacts(ctx, "pi-x", workbook(t, [][]any{{"name", "phone", "accident_date"},
+		{"Dee", 8605550104, time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)}}), ImportOptions{Format: sheet.XLSX})
+	require.NoError(t, err)
+	require.Equal(t, "2026-09-30", dates()["+18605550104"])
+
+	// Updating the contacts already on the list changes the date.
+	rep, err = s.ImportContacts(ctx, "pi", strings.NewReader("name,phone,accident_date\nAnn,8605550101,2026-09-01\nBob,8605550102,10/2/2026\n"),
+		ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, []RowError{{Line: 2, Reason: "changes accident_date"}}, rep.Updated)
+	require.Equal(t, "2026-09-01", dates()["+18605550101"])
+}
+
 func TestParsePersonRef(t *testing.T) {
 	for in, want := range map[string]string{"": "", "  ": "", " D-1 ": "D-1", "Ünal 42": "Ünal 42", strings.Repeat("é", MaxPersonRef): strings.Repeat("é", MaxPersonRef)} {
 		got, err := ParsePersonRef(in)

@@ -273,9 +273,8 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 		return nil, fmt.Errorf("decision input: %w", err)
 	}
 	req := rec.Request
-	in := consent.Input{Number: phone.Number(c.f.Phone), State: req.State, ZIP: req.ZIP, Purpose: consent.Purpose(c.purpose), Method: req.Method,
-		Line: req.Line, At: req.At, History: req.History, RegFDirectConsent: req.Overrides.RegFDirectConsent,
-		SolicitationException: req.Overrides.SolicitationException}
+	in := req.Input()
+	in.Number, in.Purpose = phone.Number(c.f.Phone), consent.Purpose(c.purpose)
 	if in.At.IsZero() {
 		in.At = c.f.DecidedAt
 	}

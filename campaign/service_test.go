@@ -16,6 +16,7 @@ import (
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -383,4 +384,38 @@ func TestRetryRulesJSON(t *testing.T) {
 	require.Equal(t, 86400, n.Retry.MachineSeconds)
 	require.Equal(t, "America/Denver", n.Schedule.TimeZone)
 	require.Equal(t, 900, n.AMD.Greeting)
+}
+
+// TestInjuryMatter: only a solicitation can be about personal-injury or
+// wrongful-death matters (rule E1); such a campaign hands the pacing loop
+// its flag, and each contact's accident as the instant the 40 days count
+// from (consent.AccidentInstant of its accident_date).
+func TestInjuryMatter(t *testing.T) {
+	t.Parallel()
+	s, _ := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "pi", "name,phone,accident_date\nAnn,860-555-0101,2026-10-01\nBob,860-555-0102,\n")
+	in := NewCampaign{Name: "PI", Purpose: "informational", ListID: listID, Message: "Hello.", CallerID: "860-555-0100", InjuryMatter: true}
+	_, err := s.Create(ctx, in, 0)
+	var fe FieldErrors
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "only a solicitation can be about personal-injury or wrongful-death matters", fe["injury_matter"])
+
+	in.Purpose = "solicitation"
+	c, err := s.Create(ctx, in, 0)
+	require.NoError(t, err)
+	require.True(t, c.InjuryMatter)
+	st := NewStore(s.db)
+	dc, err := st.Campaign(ctx, c.ID)
+	require.NoError(t, err)
+	require.True(t, dc.InjuryMatter)
+	_, err = s.db.Exec(ctx, `UPDATE campaigns SET status = 'running' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	got, err := st.Due(ctx, c.ID, 10, time.Now())
+	require.NoError(t, err)
+	accidents := map[phone.Number]time.Time{}
+	for _, tg := range got {
+		accidents[tg.Phone] = tg.AccidentAt
+	}
+	require.Equal(t, map[phone.Number]time.Time{"+18605550101": time.Date(2026, 10, 2, 11, 0, 0, 0, time.UTC), "+18605550102": {}}, accidents)
 }

@@ -61,10 +61,10 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 	var status string
 	err := s.db.QueryRow(ctx, `
 		SELECT id, status, generation, purpose, caller_id, message_text, message_audio, max_concurrent, ring_seconds,
-		       coalesce(NULLIF(callback, ''), caller_id), calls_per_second, amd, transfer_to, record
+		       coalesce(NULLIF(callback, ''), caller_id), calls_per_second, amd, transfer_to, record, injury_matter
 		  FROM campaigns WHERE id = $1`, id).
 		Scan(&c.ID, &status, &c.Generation, &c.Purpose, &c.CallerID, &c.Message, &c.Audio, &c.MaxConcurrent, &c.RingSeconds,
-			&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record)
+			&c.Callback, &c.CallsPerSecond, &c.AMD, &c.TransferTo, &c.Record, &c.InjuryMatter)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fmt.Errorf("campaign %d: %w", id, ErrNotFound)
 	}
@@ -175,7 +175,7 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 		tmpl = Template{}
 	}
 	rows, err := s.db.Query(ctx, `
-		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.person_ref, c.name, c.appointment_at, c.place, c.matter
+		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.person_ref, c.name, c.appointment_at, c.place, c.matter, c.accident_date
 		  FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id
 		 WHERE t.campaign_id = $1 AND t.state = 'pending' AND t.next_attempt_at <= $2
 		 ORDER BY t.next_attempt_at, t.contact_id
@@ -186,11 +186,15 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dialer.Target, error) {
 		t := dialer.Target{CampaignID: campaignID}
 		var (
-			ph string
-			f  Fields
+			ph       string
+			f        Fields
+			accident *time.Time
 		)
-		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &t.Person, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter); err != nil {
+		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &t.Person, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter, &accident); err != nil {
 			return t, err
+		}
+		if accident != nil {
+			t.AccidentAt = consent.AccidentInstant(*accident)
 		}
 		t.Phone = phone.Number(ph)
 		if !tmpl.Static() {

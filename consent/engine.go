@@ -979,10 +979,16 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	if x.liveSolic && methodBits(in.Method)&mLive != 0 && !in.SolicitationException {
 		deny |= bitEthicsSolicitation
 	}
-	if x.accWait > 0 && !in.AccidentAt.IsZero() {
-		if end := in.AccidentAt.UnixNano() + x.accWait; atN < end {
-			wait |= bitEthicsSolicitation
-			clear = max(clear, end)
+	if x.accWait > 0 {
+		switch {
+		case !in.AccidentAt.IsZero():
+			if end := in.AccidentAt.UnixNano() + x.accWait; atN < end {
+				wait |= bitEthicsSolicitation
+				clear = max(clear, end)
+			}
+		case in.InjuryMatter:
+			// No accident date: the wait cannot be shown to be over.
+			deny |= bitEthicsSolicitation
 		}
 	}
 

@@ -39,9 +39,25 @@ type Input struct {
 	// RegFDirectConsent records that an attorney has logged the person's
 	// direct consent to more calls, which waives rule R1.
 	RegFDirectConsent bool
-	// AccidentAt is the date of the accident when a solicitation concerns a
-	// personal-injury or wrongful-death matter, or zero (rule E1).
+	// InjuryMatter reports that a solicitation concerns a personal-injury
+	// or wrongful-death matter (rule E1): it waits AccidentWait (40 days)
+	// after the accident, and without an accident date (AccidentAt zero)
+	// it is denied, since the wait cannot be shown to be over.
+	InjuryMatter bool
+	// AccidentAt is when the accident happened, for a solicitation about
+	// one, or zero (rule E1; AccidentInstant gives it for a calendar
+	// date). Set, it makes a solicitation wait as InjuryMatter does.
 	AccidentAt time.Time
+}
+
+// AccidentInstant returns the instant rule E1's wait is counted from for an
+// accident on the calendar date of d (its year, month and day): the end of
+// that day in the westernmost US time zone (UTC-11, American Samoa), the
+// latest the accident can have happened, so that the wait is never short
+// wherever it happened.
+func AccidentInstant(d time.Time) time.Time {
+	y, m, day := d.Date()
+	return time.Date(y, m, day+1, 11, 0, 0, 0, time.UTC)
 }
 
 // Attempt is one prior attempt in an Input's History. An attempt counts

@@ -332,6 +332,11 @@ func TestEthics(t *testing.T) {
 	solicit := func(m consent.Method, exception bool, accident time.Time) consent.Input {
 		return consent.Input{Number: nyNumber, Purpose: consent.PurposeSolicitation, Method: m, At: at, SolicitationException: exception, AccidentAt: accident}
 	}
+	injury := func(accident time.Time) consent.Input {
+		in := solicit(consent.MethodPrerecorded, false, accident)
+		in.InjuryMatter = true
+		return in
+	}
 	ethics := reasons(consent.ReasonEthicsSolicitation)
 	cases := []tc{
 		{name: "live solicitation denied", in: solicit(consent.MethodLive, false, time.Time{}), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Deny, reasons: ethics},
@@ -342,8 +347,20 @@ func TestEthics(t *testing.T) {
 		{name: "accident 39 days ago defers to day 40", in: solicit(consent.MethodPrerecorded, false, at.Add(-39*day)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Defer, until: at.Add(day), reasons: ethics, consentID: 2},
 		{name: "accident 40 days less a second ago", in: solicit(consent.MethodPrerecorded, false, at.Add(-40*day+time.Second)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Defer, until: at.Add(time.Second), reasons: ethics, consentID: 2},
 		{name: "accident 40 days ago allows", in: solicit(consent.MethodPrerecorded, false, at.Add(-40*day)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Allow, consentID: 2},
+		{name: "injury matter without an accident date is denied", in: injury(time.Time{}), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Deny, reasons: ethics},
+		{name: "injury matter, accident 39 days ago", in: injury(at.Add(-39 * day)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Defer, until: at.Add(day), reasons: ethics, consentID: 2},
+		{name: "injury matter, accident 40 days ago", in: injury(at.Add(-40 * day)), facts: facts(at, consent.ConsentPEWC, 2), verdict: consent.Allow, consentID: 2},
+		{name: "an injury matter is a solicitation's alone", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, At: at, InjuryMatter: true},
+			facts: facts(at, consent.ConsentPEC, 2), verdict: consent.Allow, consentID: 2},
 	}
 	runCases(t, b.eng, cases)
+
+	// An accident's date counts from the end of that day in UTC-11,
+	// whatever zone the date was read in.
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2026, 6, 11, 11, 0, 0, 0, time.UTC), consent.AccidentInstant(time.Date(2026, 6, 10, 23, 30, 0, 0, ny)))
+	require.Equal(t, time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC), consent.AccidentInstant(time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)))
 }
 
 // TestDecideAllocatesNothing checks the zero-allocation promise on a mix of

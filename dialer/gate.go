@@ -33,6 +33,22 @@ type Request struct {
 	// reported the number permanently disconnected, or zero (rule F15; it
 	// counts only while the firm's check_reassigned setting is on).
 	ReassignedAt time.Time `json:"reassigned_at,omitzero"`
+	// InjuryMatter and AccidentAt are the campaign's and the contact's
+	// for rule E1 (consent.Input): a solicitation about a personal-injury
+	// or wrongful-death matter, and when the contact's accident happened.
+	InjuryMatter bool      `json:"injury_matter,omitempty"`
+	AccidentAt   time.Time `json:"accident_at,omitzero"`
+}
+
+// Input returns what the engine is asked for the request: everything but
+// its campaign, contact and the override and reassignment details the
+// Facts carry.
+func (r *Request) Input() consent.Input {
+	return consent.Input{
+		Number: r.Phone, State: r.State, ZIP: r.ZIP, Purpose: r.Purpose, Method: r.Method, Line: r.Line, At: r.At, History: r.History,
+		RegFDirectConsent: r.Overrides.RegFDirectConsent, SolicitationException: r.Overrides.SolicitationException,
+		InjuryMatter: r.InjuryMatter, AccidentAt: r.AccidentAt,
+	}
 }
 
 // Gate decides whether an attempt may be placed. Implementations fail

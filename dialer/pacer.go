@@ -60,6 +60,11 @@ type Campaign struct {
 	TransferTo string
 	// Record turns call recording on; such calls announce it.
 	Record bool
+	// InjuryMatter reports a solicitation about personal-injury or
+	// wrongful-death matters: each call waits 40 days after its contact's
+	// accident, and a contact without an accident date is not called
+	// (rule E1, consent.Input.InjuryMatter).
+	InjuryMatter bool
 }
 
 // AMDSettings are the thresholds of Asterisk's AMD() application, in
@@ -127,6 +132,10 @@ type Target struct {
 	// or nil when the gate does not say (ListVersioner). The pacing loop
 	// sets it, and the attempt row keeps it.
 	Lists map[string]uint64
+	// AccidentAt is when the contact's accident happened
+	// (consent.AccidentInstant of its date), or zero: a solicitation
+	// waits 40 days after it (rule E1).
+	AccidentAt time.Time
 }
 
 // Subject is whom an attempt history is counted for: a number, and the
@@ -709,6 +718,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			Phone: t.Phone, Purpose: purpose, Method: method, Line: line,
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
+			InjuryMatter: c.InjuryMatter, AccidentAt: t.AccidentAt,
 		}
 		targets[i].HistoryNumbers, targets[i].IndexSeq = history[i].Numbers, seq
 	}

@@ -43,11 +43,7 @@ func (g *PolicyGate) Sync(ctx context.Context) error { return g.Indexes.Sync(ctx
 
 // Check decides one attempt.
 func (g *PolicyGate) Check(_ context.Context, req Request) consent.Decision {
-	in := consent.Input{
-		Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
-		Method: req.Method, Line: req.Line, At: req.At, History: req.History,
-		RegFDirectConsent: req.Overrides.RegFDirectConsent, SolicitationException: req.Overrides.SolicitationException,
-	}
+	in := req.Input()
 	f := g.Facts(&req)
 	var d consent.Decision
 	g.engine().Decide(&in, &f, &d)
@@ -158,6 +154,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			in.Number, in.State, in.ZIP = req.Phone, req.State, req.ZIP
 			in.Purpose, in.Method, in.Line, in.At, in.History = req.Purpose, req.Method, req.Line, req.At, req.History
 			in.RegFDirectConsent, in.SolicitationException = req.Overrides.RegFDirectConsent, req.Overrides.SolicitationException
+			in.InjuryMatter, in.AccidentAt = req.InjuryMatter, req.AccidentAt
 			f.ReassignedAt = req.ReassignedAt
 			if fresh && valid[i] {
 				f.DNC = dh[i]

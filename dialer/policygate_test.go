@@ -133,6 +133,12 @@ func newBatchWorld(t testing.TB, seed uint64, withNational bool) *batchWorld {
 		p := places[rng.IntN(len(places))]
 		r.State, r.ZIP = p.state, p.zip
 		r.At = callTime()
+		// Rule E1's injury matters and accidents, on both sides of the
+		// 40 days.
+		r.InjuryMatter = rng.IntN(6) == 0
+		if rng.IntN(5) == 0 {
+			r.AccidentAt = r.At.Add(-time.Duration(rng.IntN(80*24*3600)) * time.Second)
+		}
 		from := len(hist)
 		for range rng.IntN(12) { // past compactHistoryLen at times
 			a := consent.Attempt{At: r.At.Add(-time.Duration(1+rng.IntN(20*24*3600)) * time.Second), Purpose: r.Purpose, Method: r.Method,

@@ -28,6 +28,11 @@ type Preview struct {
 	Person string
 	// At is when the call would be placed.
 	At time.Time
+	// InjuryMatter and AccidentAt are rule E1's: the call solicits a
+	// personal-injury or wrongful-death matter, and the contact's
+	// accident happened then (zero: no date known).
+	InjuryMatter bool
+	AccidentAt   time.Time
 }
 
 // PreviewResult is a Preview's decision and what the gate was given.
@@ -74,10 +79,10 @@ func (p *Pacer) PreviewEach(ctx context.Context, pv Preview, purposes []consent.
 	}
 	targets := make([]Target, len(purposes))
 	for i := range targets {
-		targets[i] = Target{Phone: pv.Phone, State: pv.State, ZIP: pv.ZIP, Person: pv.Person}
+		targets[i] = Target{Phone: pv.Phone, State: pv.State, ZIP: pv.ZIP, Person: pv.Person, AccidentAt: pv.AccidentAt}
 	}
 	method, line := cmp.Or(pv.Method, consent.MethodPrerecorded), cmp.Or(pv.Line, consent.LineUnknown)
-	reqs, ds, err := p.decideAs(ctx, Campaign{Purpose: purposes[0]}, purposes, method, line, targets, subjectsOf(targets), pv.At)
+	reqs, ds, err := p.decideAs(ctx, Campaign{Purpose: purposes[0], InjuryMatter: pv.InjuryMatter}, purposes, method, line, targets, subjectsOf(targets), pv.At)
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: %w", pv.Phone, err)
 	}

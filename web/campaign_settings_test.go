@@ -88,9 +88,12 @@ func TestNewCampaignFormSettings(t *testing.T) {
 		f.Set("window_start", "22:00")
 		f.Set("window_end", "06:00")
 		f.Set("retry_machine", "soon")
+		f.Set("injury_matter", "on")
 		code, body := br.postForm("/campaigns", f)
 		require.Equal(t, http.StatusUnprocessableEntity, code)
 		for _, want := range []string{
+			"only a solicitation can be about personal-injury or wrongful-death matters",
+			`id="injury_matter" name="injury_matter" type="checkbox" value="on" checked`,
 			"unknown placeholder {firstname}",
 			"must be a number, such as 2 or 0.5",
 			"must not be a premium-rate 900 number",

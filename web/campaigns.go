@@ -85,7 +85,7 @@ type campaignForm struct {
 	MaxConcurrent, RingSeconds                                       string
 	MaxAttempts, RetryBusy, RetryNoAnswer, RetryFailed, RetryMachine string
 	Callback, CallsPerSecond, TransferTo                             string
-	Record                                                           bool
+	Record, InjuryMatter                                             bool
 	// RemoveAudio is the edit form's removal of the draft's recording.
 	RemoveAudio                                        bool
 	TimeZone, StartsAt, EndsAt, WindowStart, WindowEnd string
@@ -198,7 +198,7 @@ func campaignFormOf(cp campaign.Campaign) campaignForm {
 		MaxAttempts: strconv.Itoa(cp.Retry.MaxAttempts), RetryBusy: minutesOf(cp.Retry.BusySeconds),
 		RetryNoAnswer: minutesOf(cp.Retry.NoAnswerSecs), RetryFailed: minutesOf(cp.Retry.FailedSeconds),
 		RetryMachine: minutesOf(cp.Retry.MachineSeconds), CallsPerSecond: strconv.FormatFloat(cp.CallsPerSecond, 'f', -1, 64),
-		TransferTo: cp.TransferTo, Record: cp.Record, TimeZone: cp.Schedule.TimeZone,
+		TransferTo: cp.TransferTo, Record: cp.Record, InjuryMatter: cp.InjuryMatter, TimeZone: cp.Schedule.TimeZone,
 		WindowStart: cp.Schedule.WindowStart, WindowEnd: cp.Schedule.WindowEnd, Days: map[string]bool{}, AMD: map[string]string{}}
 	if cp.Callback != cp.CallerID {
 		f.Callback = cp.Callback
@@ -353,11 +353,11 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 		RetryMachine: v("retry_machine"), Callback: c.FormValue("callback"), CallsPerSecond: v("calls_per_second"),
 		TransferTo: c.FormValue("transfer_to"), Record: c.FormValue("record") != "", RemoveAudio: c.FormValue("remove_audio") != "",
 		TimeZone: v("time_zone"), StartsAt: v("starts_at"), EndsAt: v("ends_at"), WindowStart: v("window_start"), WindowEnd: v("window_end"),
-		Days: map[string]bool{}, AMD: map[string]string{},
+		Days: map[string]bool{}, AMD: map[string]string{}, InjuryMatter: c.FormValue("injury_matter") != "",
 	}
 	f.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
 	in := campaign.NewCampaign{Name: f.Name, Purpose: f.Purpose, Message: f.Message, CallerID: f.CallerID, ListID: f.ListID,
-		Callback: f.Callback, TransferTo: f.TransferTo, Record: f.Record}
+		Callback: f.Callback, TransferTo: f.TransferTo, Record: f.Record, InjuryMatter: f.InjuryMatter}
 	// whole reads a whole number; empty means def.
 	whole := func(text, key string, def int, what string) int {
 		if text == "" {

@@ -366,6 +366,14 @@ func TestAttemptPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `<td id="not-placed">no Asterisk was up: the call was never placed, counts as no call, and the contact stayed due</td>`)
 	require.Contains(t, body, `id="last-look">No last look is recorded: the call could not be placed (no Asterisk was up).</p>`)
+	require.NotContains(t, body, `id="accident"`, "not a solicitation about an accident")
+
+	// A solicitation about an injury matter: the record shows the accident
+	// the 40 days counted from.
+	_, err = b.db.Exec(ctx, `UPDATE attempts SET decision_input = decision_input || '{"injury_matter":true,"accident_at":"2026-10-02T11:00:00Z"}' WHERE id = $1`, notID)
+	require.NoError(t, err)
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, notID))
+	require.Contains(t, body, `<td id="accident">a solicitation about a personal-injury or wrongful-death matter; the 40 days count from 2026-10-02 11:00:00 UTC</td>`)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
 	require.Contains(t, body, `called_off <span class="muted">(not placed: no Asterisk was up)</span>`)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))

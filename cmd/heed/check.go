@@ -29,6 +29,8 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	zip := f.String("zip", "", "the contact's ZIP code")
 	line := f.String("line", "unknown", "wireless, landline or unknown (unknown counts as wireless)")
 	person := f.String("person", "", "the person's reference (a contact's person_ref): count the calls to all their numbers, as the dialer does for contacts with one")
+	injury := f.Bool("injury", false, "the call solicits a personal-injury or wrongful-death matter (rule E1): it waits 40 days after --accident, and is denied without one")
+	accident := f.String("accident", "", "the date of the contact's accident, YYYY-MM-DD (rule E1)")
 	asJSON := f.Bool("json", false, `print {"decision","until","reasons","pack","consent_id"}`)
 	if err := f.parse(args); err != nil {
 		return err
@@ -60,6 +62,14 @@ func (m *Main) check(ctx context.Context, args []string) error {
 			errs = append(errs, fmt.Sprintf("--at %q: want RFC3339, such as 2026-12-01T09:30:00-05:00", *at))
 		}
 	}
+	var accidentAt time.Time
+	if *accident != "" {
+		d, err := time.Parse(time.DateOnly, *accident)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("--accident %q: want a date such as 2026-11-02", *accident))
+		}
+		accidentAt = consent.AccidentInstant(d)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s: %w", strings.Join(errs, "; "), errUsage)
 	}
@@ -86,7 +96,8 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		Gate: &dialer.PolicyGate{Engine: engine, Indexes: indexes}, Store: campaign.NewStore(pool), Log: m.logger("warn"),
 		Overrides: consent.NewOverrideStore(pool), Reassigned: consent.NewReassignedStore(pool),
 	}
-	res, err := pacer.Preview(ctx, dialer.Preview{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, Person: ref, At: when})
+	res, err := pacer.Preview(ctx, dialer.Preview{Phone: n, Purpose: p, Method: meth, Line: lt, State: strings.ToUpper(*state), ZIP: *zip, Person: ref, At: when,
+		InjuryMatter: *injury, AccidentAt: accidentAt})
 	if err != nil {
 		return err
 	}

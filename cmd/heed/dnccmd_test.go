@@ -107,6 +107,36 @@ func TestCLIDNCRegistry(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "until:     "+nine.UTC().Format(time.RFC3339), "deferred to the earliest lawful moment")
 
+	// Rule E1: a recorded solicitation about a personal-injury matter waits
+	// 40 days after the accident (counted from the end of its date in
+	// UTC-11), and is refused without an accident date.
+	_, _, err = runHeed(env, "consent", "import", writeFile(t, "s.csv", "phone,kind,scope,channel,obtained_at,source\n860-555-0101,pewc,solicitation,voice,2026-01-05,signed\n"))
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "solicitation", "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  allow", "a solicitation about no accident")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "solicitation", "--injury", "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  deny\nreasons:   ethics.solicitation\n", "an injury matter without an accident date")
+	atT, err := time.Parse(time.RFC3339, at)
+	require.NoError(t, err)
+	recent := atT.AddDate(0, 0, -10).Format(time.DateOnly)
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "solicitation", "--injury", "--accident", recent, "--at", at)
+	require.NoError(t, err)
+	d, err := time.Parse(time.DateOnly, recent)
+	require.NoError(t, err)
+	// The wait ends at 11:00 UTC on day 41, before Connecticut's sales
+	// window opens at 09:00 local: the call waits for both.
+	clear := d.AddDate(0, 0, 41).Add(11 * time.Hour)
+	opens := time.Date(clear.Year(), clear.Month(), clear.Day(), 9, 0, 0, 0, ny)
+	require.True(t, opens.After(clear))
+	require.Contains(t, out, "decision:  defer\nuntil:     "+opens.UTC().Format(time.RFC3339)+"\nreasons:   ethics.solicitation\n")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "solicitation", "--injury", "--accident", atT.AddDate(0, 0, -45).Format(time.DateOnly), "--at", at)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  allow", "45 days after the accident")
+	_, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "solicitation", "--accident", "last week")
+	require.ErrorIs(t, err, errUsage)
+
 	// A registry copy older than 31 days stops telemarketing.
 	old := time.Now().AddDate(0, 0, -32).Format(time.DateOnly)
 	_, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "national", "--as-of", old, flat)
