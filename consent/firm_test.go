@@ -109,7 +109,7 @@ func TestFirmPolicyTightens(t *testing.T) {
 	require.Equal(t, 4, l.MinRings)
 	require.Equal(t, 2*time.Second, l.AgentJoin)
 	require.Equal(t, 30*day, l.AbandonPeriod)
-	require.Equal(t, 5*365*day, l.Retention)
+	require.Equal(t, (5*365+2)*day, l.Retention, "five calendar years at the longest")
 	require.Equal(t, 60*day, l.HistoryWindow, "the firm's F3 cap of 1 per 60 days")
 
 	ny := zone(t, "America/New_York")

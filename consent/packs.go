@@ -384,7 +384,7 @@ var (
 	wireless      = []LineType{LineWireless}
 	landline      = []LineType{LineLandline}
 	day           = 24 * time.Hour
-	fiveYears     = 5 * 365 * day
+	fiveYears     = (5*365 + 2) * day // the longest five calendar years: two leap days
 	federalCite   = "47 U.S.C. 227; 47 CFR 64.1200"
 	ctCite        = "CGS 42-288a, as amended by Public Act 23-98"
 	ctInForce     = time.Date(2023, 10, 1, 0, 0, 0, 0, mustZone(tzEastern))
@@ -485,7 +485,7 @@ func Connecticut() *Pack {
 				Purposes: sales, InState: true,
 				Notes: "The CT list is the national registry, so rule F8 enforces it."},
 			{Code: "C6", Title: "Recorded messages stop on hang-up", Kind: Floor, Citation: "CGS 16-256e",
-				Methods: robocall, InState: true,
+				Methods: robocall,
 				Notes: "Enforced by the call flow: playback stops when the called party hangs up."},
 			{Code: "C7", Title: "Penalties", Kind: Info, Citation: "CUTPA",
 				Notes: "Up to $20,000 per violation."},
