@@ -104,8 +104,7 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 }
 
 // reach returns the states of the state packs that apply to a campaign's
-// contacts, and whether the engine placed every contact (when not, every
-// state counts).
+// contacts, and whether they are placed (when not, every state counts).
 func (s *Service) reach(ctx context.Context, id int64) ([]string, bool, error) {
 	return s.Launch.reach(ctx, s.db, id, 0)
 }
@@ -116,9 +115,11 @@ func (s *Service) reach(ctx context.Context, id int64) ([]string, bool, error) {
 // gate places it (consent.Engine.Locate): by its number's area code, with
 // the Connecticut area-code presumption (rule C2), its ZIP and its state,
 // so that a contact with a Connecticut number and an address elsewhere
-// makes the Connecticut checks (rule C4) apply. A number the engine
-// cannot place is left out: the gate denies its calls. Without an engine,
-// no contact is placed.
+// makes the Connecticut checks (rule C4) apply, and a contact nothing
+// places (a toll-free number without an address) is in every state pack's
+// state, as the gate takes it. A number the engine cannot read is left
+// out: the gate denies its calls. Without an engine, no contact is
+// placed.
 func (l *Launch) reach(ctx context.Context, q querier, id, listID int64) ([]string, bool, error) {
 	var e *consent.Engine
 	if l != nil && l.Engine != nil {
@@ -136,15 +137,10 @@ func (l *Launch) reach(ctx context.Context, q querier, id, listID int64) ([]stri
 		return nil, false, fmt.Errorf("campaign %d: states reached: %w", id, err)
 	}
 	in := map[string]bool{}
-	known := true
 	var ph, state, zip string
 	_, err = pgx.ForEachRow(rows, []any{&ph, &state, &zip}, func() error {
-		loc, err := e.Locate(phone.Number(ph), state, zip)
-		switch {
-		case err != nil:
-		case !loc.Known:
-			known = false
-		default:
+		// An unplaced contact's location has every state pack's state.
+		if loc, err := e.Locate(phone.Number(ph), state, zip); err == nil {
 			for _, st := range loc.States {
 				in[st] = true
 			}
@@ -154,5 +150,5 @@ func (l *Launch) reach(ctx context.Context, q querier, id, listID int64) ([]stri
 	if err != nil {
 		return nil, false, fmt.Errorf("campaign %d: states reached: %w", id, err)
 	}
-	return slices.Sorted(maps.Keys(in)), known, nil
+	return slices.Sorted(maps.Keys(in)), true, nil
 }

@@ -71,6 +71,9 @@ func TestStartRunsLaunchChecks(t *testing.T) {
 		"ct number, ny address": "name,phone,state\nCy,2125550102,NY\nDi,2035550102,NY\n",
 		"ct zip":                "name,phone,state,zip\nEd,2125550103,,06103\n",
 		"ct number, no address": "name,phone\nFay,9595550104\n",
+		// A toll-free number places no one: every state counts, whatever
+		// the other contacts.
+		"toll-free and florida": "name,phone,state\nHal,8005550106,\nIda,3055550107,FL\n",
 	} {
 		_, err = s.Start(ctx, create("telemarketing", importList(t, s, name, csv)).ID)
 		require.ErrorAs(t, err, &le, name)

@@ -42,6 +42,9 @@ type Contact struct {
 	Place         string     `json:"place"`
 	Matter        string     `json:"matter"`
 	PersonRef     string     `json:"person_ref"`
+	// AccidentDate is the contact's accident_date (rule E1), YYYY-MM-DD,
+	// or "".
+	AccidentDate string `json:"accident_date"`
 	// Last is the contact's latest attempt, in any campaign, or nil when
 	// no campaign has tried to call it.
 	Last *ContactAttempt `json:"last_attempt"`
@@ -111,7 +114,7 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT c.id, c.name, c.phone, c.state, c.zip, c.external_ref, c.appointment_at, c.place, c.matter, c.person_ref,
-		       a.id, a.created_at, a.campaign_id, k.name, a.decision, a.reasons, a.status, a.outcome,
+		       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), a.id, a.created_at, a.campaign_id, k.name, a.decision, a.reasons, a.status, a.outcome,
 		       (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
 		  FROM contacts c
 		  LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.contact_id = c.id ORDER BY a.id DESC LIMIT 1) a ON true
@@ -130,7 +133,7 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 			reasons                             []string
 		)
 		err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef,
-			&aid, &at, &cid, &campaign, &decision, &reasons, &status, &outcome, &c.OptedOutAt)
+			&c.AccidentDate, &aid, &at, &cid, &campaign, &decision, &reasons, &status, &outcome, &c.OptedOutAt)
 		if err == nil && aid != nil {
 			c.Last = &ContactAttempt{ID: *aid, At: *at, CampaignID: *cid, Campaign: *campaign, Decision: *decision,
 				Reasons: reasons, Status: *status, Outcome: *outcome}
@@ -181,10 +184,10 @@ func (s *Service) ListContact(ctx context.Context, listID, contactID int64) (Con
 	)
 	err := s.db.QueryRow(ctx, `
 		SELECT l.id, l.name, c.id, c.name, c.phone, c.state, c.zip, c.external_ref, c.appointment_at, c.place, c.matter, c.person_ref,
-		       (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
+		       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
 		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
 		 WHERE c.list_id = $1 AND c.id = $2`, listID, contactID).
-		Scan(&l.ID, &l.Name, &c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef, &c.OptedOutAt)
+		Scan(&l.ID, &l.Name, &c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef, &c.AccidentDate, &c.OptedOutAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, c, fmt.Errorf("campaign: contact %d of list %d: %w", contactID, listID, ErrNotFound)
 	}

@@ -42,14 +42,27 @@ type NumberHistory struct {
 
 // NumberContact is a contact with a number, and its list.
 type NumberContact struct {
-	ListID    int64     `json:"list_id"`
-	List      string    `json:"list"`
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	State     string    `json:"state"`
-	ZIP       string    `json:"zip"`
-	PersonRef string    `json:"person_ref"`
-	CreatedAt time.Time `json:"created_at"`
+	ListID    int64  `json:"list_id"`
+	List      string `json:"list"`
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	ZIP       string `json:"zip"`
+	PersonRef string `json:"person_ref"`
+	// AccidentDate is the contact's accident_date (rule E1), YYYY-MM-DD,
+	// or "".
+	AccidentDate string    `json:"accident_date"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// AccidentAt is consent.AccidentInstant of the contact's accident date, or
+// zero without one.
+func (c *NumberContact) AccidentAt() time.Time {
+	d, err := time.Parse(time.DateOnly, c.AccidentDate)
+	if err != nil {
+		return time.Time{}
+	}
+	return consent.AccidentInstant(d)
 }
 
 // NumberOptOut is an opt-out taken of a number (optout_requests).
@@ -104,7 +117,7 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 		return NumberHistory{}, fmt.Errorf("campaign: number %s: opt-outs: %w", n, err)
 	}
 	rows, err = s.db.Query(ctx, `
-		SELECT l.id, l.name, c.id, c.name, c.state, c.zip, c.person_ref, c.created_at
+		SELECT l.id, l.name, c.id, c.name, c.state, c.zip, c.person_ref, coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), c.created_at
 		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
 		 WHERE c.phone = $1 ORDER BY c.created_at DESC, c.id DESC`, h.Phone)
 	if err != nil {
@@ -112,7 +125,7 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 	}
 	h.Contacts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (NumberContact, error) {
 		var c NumberContact
-		err := r.Scan(&c.ListID, &c.List, &c.ID, &c.Name, &c.State, &c.ZIP, &c.PersonRef, &c.CreatedAt)
+		err := r.Scan(&c.ListID, &c.List, &c.ID, &c.Name, &c.State, &c.ZIP, &c.PersonRef, &c.AccidentDate, &c.CreatedAt)
 		return c, err
 	})
 	if err != nil {

@@ -20,7 +20,7 @@ var reasonMeanings = map[Reason]string{
 	ReasonCapAfterConversation:  "within the quiet period after a conversation (Reg F: 7 days), or while a call that may become one is under way",
 	ReasonCapResidential:        "more informational robocalls to a residential landline than the cap allows without prior express consent (3 in 30 days at most)",
 	ReasonIndexStale:            "the in-memory indexes could not confirm they were current, so heed failed closed",
-	ReasonEthicsSolicitation:    "the lawyers' solicitation rule (E1): a live solicitation without a logged exception, or one too soon after an accident",
+	ReasonEthicsSolicitation:    "the lawyers' solicitation rule (E1): a live solicitation without a logged exception, one too soon after an accident, or one about an injury matter without an accident date",
 	ReasonScriptIdentification:  "the message does not identify the firm at its start",
 	ReasonScriptCallback:        "the message gives no callback number",
 	ReasonScriptOptout:          "the message offers no key-press opt-out",

@@ -163,10 +163,13 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}
 	r.Overrides = len(overrides)
-	var state, zip, person string
+	var (
+		state, zip, person string
+		accident           time.Time
+	)
 	if len(h.Contacts) > 0 {
 		r.As = &h.Contacts[0]
-		state, zip, person = r.As.State, r.As.ZIP, r.As.PersonRef
+		state, zip, person, accident = r.As.State, r.As.ZIP, r.As.PersonRef, r.As.AccidentAt()
 	}
 	var e *consent.Engine
 	if l := s.cfg.Campaigns.Launch; l != nil && l.Engine != nil {
@@ -182,7 +185,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	if s.cfg.Preview == nil {
 		return r, nil
 	}
-	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At}, consent.Purposes())
+	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At, AccidentAt: accident}, consent.Purposes())
 	if err != nil {
 		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}
@@ -191,8 +194,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 		req := pr.Request
 		nd := numberDecision{Purpose: req.Purpose, Decision: pr.Decision, Calls: len(req.History), Grounds: []consent.Ground{}}
 		if e != nil && len(pr.Decision.Reasons) > 0 && e.Version() == pr.Decision.Pack {
-			nd.Grounds = e.Grounds(consent.Input{Number: req.Phone, State: req.State, ZIP: req.ZIP, Purpose: req.Purpose,
-				Method: req.Method, Line: req.Line, At: req.At, History: req.History}, pr.Decision.Reasons)
+			nd.Grounds = e.Grounds(req.Input(), pr.Decision.Reasons)
 		}
 		r.Now[i] = nd
 	}

@@ -49,7 +49,10 @@ func TestNumberPage(t *testing.T) {
 		other = "+18605550102"
 	)
 	listID := insertList(t, b, "Hearings <list>", "Ann Lee")
-	_, err := b.db.Exec(ctx, `UPDATE contacts SET state = 'CT', zip = '06103', person_ref = 'client-7' WHERE list_id = $1`, listID)
+	// Ann's accident was 10 days before the page's now: a solicitation
+	// waits 30 days more (rule E1).
+	accident := numberClock.AddDate(0, 0, -10).Format(time.DateOnly)
+	_, err := b.db.Exec(ctx, `UPDATE contacts SET state = 'CT', zip = '06103', person_ref = 'client-7', accident_date = $2 WHERE list_id = $1`, listID, accident)
 	require.NoError(t, err)
 	var campaignID, attemptID int64
 	require.NoError(t, b.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status)
@@ -180,7 +183,10 @@ func TestNumberPage(t *testing.T) {
 			} `json:"decision"`
 			Calls int `json:"calls_counted"`
 		} `json:"now"`
-		As     *struct{ Name string } `json:"as_contact"`
+		As *struct {
+			Name         string
+			AccidentDate string `json:"accident_date"`
+		} `json:"as_contact"`
 		Places struct {
 			Zones []struct {
 				Zone  string    `json:"zone"`
@@ -207,6 +213,10 @@ func TestNumberPage(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rec))
 	require.Equal(t, ann, rec.Phone)
 	require.Len(t, rec.Now, 4)
+	require.Equal(t, accident, rec.As.AccidentDate)
+	require.Equal(t, "solicitation", rec.Now[3].Purpose)
+	require.Contains(t, rec.Now[3].Decision.Reasons, "ethics.solicitation", "the contact's accident holds a solicitation, as the dialer's would be")
+	require.NotContains(t, rec.Now[1].Decision.Reasons, "ethics.solicitation")
 	require.Equal(t, "informational", rec.Now[0].Purpose)
 	require.Equal(t, "allow", rec.Now[0].Decision.Decision)
 	require.NotNil(t, rec.Now[0].Decision.ConsentID)

@@ -373,7 +373,7 @@ func TestAttemptPage(t *testing.T) {
 	_, err = b.db.Exec(ctx, `UPDATE attempts SET decision_input = decision_input || '{"injury_matter":true,"accident_at":"2026-10-02T11:00:00Z"}' WHERE id = $1`, notID)
 	require.NoError(t, err)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, notID))
-	require.Contains(t, body, `<td id="accident">a solicitation about a personal-injury or wrongful-death matter; the 40 days count from 2026-10-02 11:00:00 UTC</td>`)
+	require.Contains(t, body, `<td id="accident">a solicitation about a personal-injury or wrongful-death matter; the 40 days count from the end of the accident's date (UTC-11): 2026-10-02 11:00:00 UTC</td>`)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
 	require.Contains(t, body, `called_off <span class="muted">(not placed: no Asterisk was up)</span>`)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
