@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/internal/sheet"
@@ -130,16 +132,26 @@ func TestImportPersonRef(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Imported)
 	require.Equal(t, []string{"client_id"}, rep.Ignored, "client_id may be a creditor's id: it is not a person reference")
-	got := map[string]string{}
-	rows, err := db.Query(ctx, `SELECT phone, person_ref FROM contacts`)
+	require.Equal(t, map[string]string{"+18605550101": "D-1", "+12035550101": "D-1", "+18605550102": ""},
+		byPhone(t, db, `SELECT phone, person_ref FROM contacts`))
+}
+
+// byPhone returns the second column of query's rows by the first, a phone.
+func byPhone(t *testing.T, db *pgxpool.Pool, query string) map[string]string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), query)
 	require.NoError(t, err)
-	for rows.Next() {
-		var p, ref string
-		require.NoError(t, rows.Scan(&p, &ref))
-		got[p] = ref
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+		var kv [2]string
+		err := r.Scan(&kv[0], &kv[1])
+		return kv, err
+	})
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, kv := range got {
+		out[kv[0]] = kv[1]
 	}
-	require.NoError(t, rows.Err())
-	require.Equal(t, map[string]string{"+18605550101": "D-1", "+12035550101": "D-1", "+18605550102": ""}, got)
+	return out
 }
 
 // TestImportAccidentDate: a contact's accident_date (rule E1) is a date,
@@ -167,16 +179,7 @@ func TestImportAccidentDate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Imported)
 	dates := func() map[string]string {
-		got := map[string]string{}
-		rows, err := db.Query(ctx, `SELECT phone, coalesce(accident_date::text, '') FROM contacts`)
-		require.NoError(t, err)
-		for rows.Next() {
-			var p, d string
-			require.NoError(t, rows.Scan(&p, &d))
-			got[p] = d
-		}
-		require.NoError(t, rows.Err())
-		return got
+		return byPhone(t, db, `SELECT phone, coalesce(accident_date::text, '') FROM contacts`)
 	}
 	require.Equal(t, map[string]string{"+18605550101": "2026-10-01", "+18605550102": "2026-10-02", "+18605550103": ""}, dates())
 
