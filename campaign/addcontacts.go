@@ -48,7 +48,7 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		// import cannot add or change contacts between the checks below
 		// and the targets: the fields the message says, and the states the
 		// launch checks weigh, are those of the contacts added.
-		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, id)
+		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, c.InjuryMatter, id)
 		if err != nil {
 			return err
 		}

@@ -488,6 +488,15 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 			fe["message"] = msg
 		}
 	}
+	if listExists && in.InjuryMatter && fe["injury_matter"] == "" {
+		msg, err := missingAccidents(ctx, s.db, in.ListID, 0)
+		if err != nil {
+			return v, err
+		}
+		if msg != "" {
+			fe["injury_matter"] = msg
+		}
+	}
 	v.in = in
 	if len(fe) > 0 {
 		return v, fe
@@ -509,16 +518,77 @@ var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
 // said as it is) needs no field.
 //
 // When newFor is not 0, only the list's contacts that are not yet targets
-// of campaign newFor are checked: those AddNewContacts would add.
-func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string, newFor int64) (string, error) {
+// of campaign newFor are checked: those AddNewContacts would add. With
+// injury, a campaign about personal-injury or wrongful-death matters, the
+// contacts without an accident date are reported too (missingAccidents).
+func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string, injury bool, newFor int64) (string, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, listID); err != nil {
 		return "", fmt.Errorf("lock list: %w", err)
 	}
-	t, err := ParseTemplate(message)
-	if err != nil {
-		return "", nil
+	var msgs []string
+	if t, err := ParseTemplate(message); err == nil {
+		msg, err := missingFields(ctx, tx, listID, t, newFor)
+		if err != nil {
+			return "", err
+		}
+		msgs = append(msgs, msg)
 	}
-	return missingFields(ctx, tx, listID, t, newFor)
+	if injury {
+		msg, err := missingAccidents(ctx, tx, listID, newFor)
+		if err != nil {
+			return "", err
+		}
+		msgs = append(msgs, msg)
+	}
+	return strings.Join(slices.DeleteFunc(msgs, func(m string) bool { return m == "" }), "; "), nil
+}
+
+// missingAccidents says which contacts of a list have no accident date,
+// for a campaign about personal-injury or wrongful-death matters, which
+// could never call them (rule E1): how many, and the first few by name and
+// phone. It returns "" when none. newFor is as for missingFields.
+func missingAccidents(ctx context.Context, q querier, listID, newFor int64) (string, error) {
+	names, total, err := lacking(ctx, q, listID, "accident_date IS NULL", newFor)
+	if err != nil || total == 0 {
+		return "", err
+	}
+	return listed(fmt.Sprintf("the campaign is about personal-injury or wrongful-death matters, but %d contact(s) of the list have no accident_date, and would never be called", total), names, total), nil
+}
+
+// lacking returns how many contacts of list listID meet cond (a condition
+// on contacts), and the first few by name and phone; when newFor is not 0,
+// of those not yet targets of campaign newFor.
+func lacking(ctx context.Context, q querier, listID int64, cond string, newFor int64) ([]string, int, error) {
+	rows, err := q.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
+		WHERE list_id = $1 AND `+cond+`
+		  AND ($2::bigint = 0 OR NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = $2 AND t.contact_id = contacts.id))
+		ORDER BY id LIMIT 3`, listID, newFor)
+	if err != nil {
+		return nil, 0, fmt.Errorf("campaign: check contact fields: %w", err)
+	}
+	var (
+		names []string
+		total int
+		name  string
+		ph    string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&name, &ph, &total}, func() error {
+		names = append(names, fmt.Sprintf("%s (%s)", name, ph))
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("campaign: check contact fields: %w", err)
+	}
+	return names, total, nil
+}
+
+// listed is msg with names, the first of total contacts, after it.
+func listed(msg string, names []string, total int) string {
+	msg += ": " + strings.Join(names, ", ")
+	if total > len(names) {
+		msg += fmt.Sprintf(" and %d more", total-len(names))
+	}
+	return msg
 }
 
 // querier runs queries: the pool, or a transaction.
@@ -534,37 +604,14 @@ func missingFields(ctx context.Context, q querier, listID int64, t Template, new
 	var msgs []string
 	for _, f := range t.Needs() {
 		need := fieldNeeds[f]
-		rows, err := q.Query(ctx, `SELECT name, phone, count(*) OVER () FROM contacts
-			WHERE list_id = $1 AND `+need.cond+`
-			  AND ($2::bigint = 0 OR NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = $2 AND t.contact_id = contacts.id))
-			ORDER BY id LIMIT 3`, listID, newFor)
+		names, total, err := lacking(ctx, q, listID, need.cond, newFor)
 		if err != nil {
-			return "", fmt.Errorf("campaign: check contact fields: %w", err)
-		}
-		var (
-			names []string
-			total int
-		)
-		for rows.Next() {
-			var name, ph string
-			if err := rows.Scan(&name, &ph, &total); err != nil {
-				rows.Close()
-				return "", fmt.Errorf("campaign: check contact fields: %w", err)
-			}
-			names = append(names, fmt.Sprintf("%s (%s)", name, ph))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return "", fmt.Errorf("campaign: check contact fields: %w", err)
+			return "", err
 		}
 		if total == 0 {
 			continue
 		}
-		m := fmt.Sprintf("the message uses %s, but %d contact(s) of the list have %s: %s", need.uses, total, need.lacks, strings.Join(names, ", "))
-		if total > len(names) {
-			m += fmt.Sprintf(" and %d more", total-len(names))
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, listed(fmt.Sprintf("the message uses %s, but %d contact(s) of the list have %s", need.uses, total, need.lacks), names, total))
 	}
 	return strings.Join(msgs, "; "), nil
 }
@@ -636,7 +683,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 		// The list's contacts, checked again: an import that emptied a
 		// field the message says between validate and here would leave
 		// targets whose message cannot be said.
-		msg, err := lockedMissingFields(ctx, tx, in.ListID, in.Message, 0)
+		msg, err := lockedMissingFields(ctx, tx, in.ListID, in.Message, in.InjuryMatter, 0)
 		if err != nil {
 			return err
 		}
@@ -1120,7 +1167,7 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 		if status != StatusDraft {
 			return nil // started meanwhile: Start finds out
 		}
-		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, 0)
+		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, c.InjuryMatter, 0)
 		if err != nil {
 			return err
 		}

@@ -401,7 +401,14 @@ func TestInjuryMatter(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, "only a solicitation can be about personal-injury or wrongful-death matters", fe["injury_matter"])
 
+	// Bob has no accident date: such a campaign could never call him.
 	in.Purpose = "solicitation"
+	_, err = s.Create(ctx, in, 0)
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "the campaign is about personal-injury or wrongful-death matters, but 1 contact(s) of the list have no accident_date, and would never be called: Bob (+18605550102)",
+		fe["injury_matter"])
+	_, err = s.ImportContacts(ctx, "pi", strings.NewReader("name,phone,accident_date\nBob,860-555-0102,2026-10-05\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
 	c, err := s.Create(ctx, in, 0)
 	require.NoError(t, err)
 	require.True(t, c.InjuryMatter)
@@ -417,5 +424,13 @@ func TestInjuryMatter(t *testing.T) {
 	for _, tg := range got {
 		accidents[tg.Phone] = tg.AccidentAt
 	}
-	require.Equal(t, map[phone.Number]time.Time{"+18605550101": time.Date(2026, 10, 2, 11, 0, 0, 0, time.UTC), "+18605550102": {}}, accidents)
+	require.Equal(t, map[phone.Number]time.Time{"+18605550101": time.Date(2026, 10, 2, 11, 0, 0, 0, time.UTC),
+		"+18605550102": time.Date(2026, 10, 6, 11, 0, 0, 0, time.UTC)}, accidents)
+
+	// A contact added later without a date is refused as well.
+	_, err = s.ImportContacts(ctx, "pi", strings.NewReader("name,phone\nCy,860-555-0103\n"), ImportOptions{})
+	require.NoError(t, err)
+	_, err = s.AddNewContacts(ctx, c.ID, 0)
+	require.ErrorIs(t, err, ErrLaunchRefused)
+	require.ErrorContains(t, err, "1 contact(s) of the list have no accident_date, and would never be called: Cy (+18605550103)")
 }
