@@ -257,3 +257,82 @@ func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	}
 	return len(taken), nil
 }
+
+// Why LiftOptOut refuses.
+var (
+	// ErrNotListed reports a number with no internal do-not-call entry in
+	// force.
+	ErrNotListed = errors.New("the number is not on the internal do-not-call list")
+	// ErrOptOutPending reports a number with an opt-out taken but not yet
+	// recorded: it is lifted once recorded, if at all.
+	ErrOptOutPending = errors.New("an opt-out of the number is still being recorded")
+	// ErrNoNewConsent reports a number without a consent given after its
+	// latest internal do-not-call entry and revocation.
+	ErrNoNewConsent = errors.New("no consent was given after the opt-out")
+)
+
+// MaxLiftNote is the most characters a lift's note may have.
+const MaxLiftNote = 200
+
+// OptOutLifted is what LiftOptOut lifted.
+type OptOutLifted struct {
+	// Entries is how many internal do-not-call entries it lifted.
+	Entries int
+	// ConsentID is the consent that restored calling.
+	ConsentID int64
+}
+
+// LiftOptOut lifts the internal do-not-call entries of number n (rule F12:
+// a consent given after an opt-out restores calling), for user by and with
+// note saying why, in one transaction. It lifts only on the evidence of a
+// voice consent, in force, given after the number's latest entry and
+// latest revocation, in a later second, as the gate compares them
+// (ErrNoNewConsent otherwise), and not while an opt-out
+// of the number is taken but not yet recorded (ErrOptOutPending). The
+// entries keep who lifted them and the note (and so does the audit log);
+// the revocations stay, and the new consent beats them as any later
+// consent does. Every gate calls the number again, for the consent's
+// scope, from its next sync.
+func LiftOptOut(ctx context.Context, db *pgxpool.Pool, n phone.Number, by int64, note string) (OptOutLifted, error) {
+	var out OptOutLifted
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var (
+			listed  int
+			latest  *time.Time
+			pending bool
+		)
+		err := tx.QueryRow(ctx, `
+			WITH e AS (SELECT added_at FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL FOR UPDATE)
+			SELECT (SELECT count(*) FROM e),
+			       greatest((SELECT max(added_at) FROM e), (SELECT max(revoked_at) FROM revocations WHERE phone = $1)),
+			       EXISTS (SELECT 1 FROM optout_requests WHERE phone = $1 AND recorded_at IS NULL)`, n.String()).
+			Scan(&listed, &latest, &pending)
+		switch {
+		case err != nil:
+			return err
+		case listed == 0:
+			return ErrNotListed
+		case pending:
+			return ErrOptOutPending
+		}
+		// As the gate compares them (consent.Index): in whole seconds, a
+		// consent given in the second of a revocation is revoked.
+		err = tx.QueryRow(ctx, `
+			SELECT id FROM consents WHERE phone = $1 AND channel = 'voice' AND date_trunc('second', obtained_at) > date_trunc('second', $2::timestamptz)
+			   AND (expires_at IS NULL OR expires_at > now()) ORDER BY obtained_at DESC, id DESC LIMIT 1`, n.String(), latest).Scan(&out.ConsentID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoNewConsent
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE dnc_internal SET removed_at = now(), removed_by = NULLIF($2::bigint, 0), removal_note = $3
+			WHERE phone = $1 AND removed_at IS NULL`, n.String(), by, note)
+		out.Entries = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return OptOutLifted{}, fmt.Errorf("lift the opt-out of %s: %w", n, err)
+	}
+	return out, nil
+}

@@ -337,3 +337,90 @@ func TestSyncHoldsEveryTakenOptOut(t *testing.T) {
 	require.Positive(t, checks)
 	require.Zero(t, misses, "of %d checks", checks)
 }
+
+// TestLiftOptOut: an admin lifts an opt-out's internal do-not-call entry
+// only once the person has consented again after it (rule F12), never
+// while an opt-out is still being recorded; the entry keeps who and why,
+// the audit log too, and the gate calls the number again from its next
+// sync.
+func TestLiftOptOut(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	var adminID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('admin@firm.test', 'admin', 'x') RETURNING id`).Scan(&adminID))
+	const ann = phone.Number("+18605550301")
+	_, err := LiftOptOut(ctx, db, ann, adminID, "new letter")
+	require.ErrorIs(t, err, ErrNotListed)
+
+	ledger := consent.NewLedger(db)
+	add := func(obtained time.Time) int64 {
+		c, err := ledger.AddConsent(ctx, consent.NewConsent{Phone: string(ann), Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+			Channel: consent.ChannelVoice, ObtainedAt: obtained, Source: "engagement letter"})
+		require.NoError(t, err)
+		return c.ID
+	}
+	add(time.Now().Add(-48 * time.Hour))
+	taken, err := RecordOptOut(ctx, db, OptOut{Phone: ann, Method: "ivr", Source: "pressed 9"})
+	require.NoError(t, err)
+	require.True(t, taken.Recorded)
+
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, ix.Load(ctx))
+	gate := &dialer.PolicyGate{Engine: engine, Indexes: ix}
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, d := time.Now().In(ny).Date()
+	call := dialer.Request{Phone: ann, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineUnknown,
+		At: time.Date(y, m, d+1, 11, 0, 0, 0, ny)}
+	require.Contains(t, gate.Check(ctx, call).Reasons, consent.ReasonDNCInternal)
+
+	// The consent on file is older than the opt-out: nothing is lifted.
+	_, err = LiftOptOut(ctx, db, ann, adminID, "new letter")
+	require.ErrorIs(t, err, ErrNoNewConsent)
+	// A consent given after it, but another opt-out still being recorded;
+	// once recorded, that opt-out is newer than the consent.
+	add(time.Now())
+	_, err = db.Exec(ctx, `INSERT INTO optout_requests (phone, method, source) VALUES ($1, 'web', 'the public page')`, ann)
+	require.NoError(t, err)
+	_, err = LiftOptOut(ctx, db, ann, adminID, "new letter")
+	require.ErrorIs(t, err, ErrOptOutPending)
+	n, err := RecordPendingOptOuts(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = LiftOptOut(ctx, db, ann, adminID, "new letter")
+	require.ErrorIs(t, err, ErrNoNewConsent)
+	// A consent a microsecond after that revocation, in its second: the
+	// gate counts it revoked, and so does the lift.
+	var revoked time.Time
+	require.NoError(t, db.QueryRow(ctx, `SELECT max(revoked_at) FROM revocations WHERE phone = $1`, ann).Scan(&revoked))
+	require.Less(t, revoked.Nanosecond(), 999_999_000, "the second has a microsecond left")
+	add(revoked.Add(time.Microsecond))
+	_, err = LiftOptOut(ctx, db, ann, adminID, "new letter")
+	require.ErrorIs(t, err, ErrNoNewConsent)
+	time.Sleep(time.Until(revoked.Truncate(time.Second).Add(1100 * time.Millisecond)))
+	newer := add(time.Now())
+
+	lifted, err := LiftOptOut(ctx, db, ann, adminID, "signed a new engagement letter")
+	require.NoError(t, err)
+	require.Equal(t, OptOutLifted{Entries: 1, ConsentID: newer}, lifted)
+	var (
+		by   int64
+		note string
+	)
+	require.NoError(t, db.QueryRow(ctx, `SELECT removed_by, removal_note FROM dnc_internal WHERE phone = $1 AND removed_at IS NOT NULL`, ann).Scan(&by, &note))
+	require.Equal(t, adminID, by)
+	require.Equal(t, "signed a new engagement letter", note)
+	var audited int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE tbl = 'dnc_internal' AND details->>'removal_note' = 'signed a new engagement letter'`).Scan(&audited))
+	require.Equal(t, 1, audited)
+
+	require.NoError(t, ix.Sync(ctx))
+	d2 := gate.Check(ctx, call)
+	require.Equal(t, consent.Allow, d2.Verdict, "%+v", d2)
+	require.Equal(t, newer, d2.ConsentID)
+	_, err = LiftOptOut(ctx, db, ann, adminID, "again")
+	require.ErrorIs(t, err, ErrNotListed)
+}

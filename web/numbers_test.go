@@ -275,3 +275,57 @@ func TestNumberPageWithoutGate(t *testing.T) {
 	require.Contains(t, out, `"now":null`)
 	require.Contains(t, out, `"dnc_lists":null`)
 }
+
+// TestLiftOptOutPage: an admin lifts an opt-out from the number's page
+// once the person has consented again after it, and is told why not
+// before; no other role sees the form or may post it.
+func TestLiftOptOutPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const ann = "+18605550311"
+	_, err := b.db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ($1, 'ivr', 'pressed 9', now() - interval '1 hour')`, ann)
+	require.NoError(t, err)
+	_, err = b.db.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, now() - interval '1 hour', 'ivr', 'pressed 9')`, ann)
+	require.NoError(t, err)
+	page := "/numbers?phone=" + url.QueryEscape(ann)
+
+	para := b.browser(t)
+	code, _ := para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ := para.get(page)
+	require.NotContains(t, body, `id="lift"`, "only admins may lift an opt-out")
+	tok := csrfRE.FindStringSubmatch(body)[1]
+	code, _, _ = para.post("/admin/dnc/lift", url.Values{"_csrf": {tok}, "phone": {ann}, "note": {"x"}})
+	require.Equal(t, http.StatusForbidden, code)
+
+	admin := b.browser(t)
+	code, _ = admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body, _ = admin.get(page)
+	require.Contains(t, body, `<form method="post" action="/admin/dnc/lift" id="lift">`)
+	tok = csrfRE.FindStringSubmatch(body)[1]
+	lift := func(f url.Values) string {
+		t.Helper()
+		code, _, h := admin.post("/admin/dnc/lift", f)
+		require.Equal(t, http.StatusSeeOther, code)
+		require.Equal(t, page, h.Get("Location"))
+		_, body, _ := admin.get(page)
+		return body
+	}
+	code, _, _ = admin.post("/admin/dnc/lift", url.Values{"phone": {ann}, "note": {"x"}})
+	require.Equal(t, http.StatusForbidden, code, "no CSRF token")
+	require.Contains(t, lift(url.Values{"_csrf": {tok}, "phone": {ann}, "note": {"  "}}), "Say why the opt-out is lifted: nothing was changed.")
+	require.Contains(t, lift(url.Values{"_csrf": {tok}, "phone": {ann}, "note": {strings.Repeat("x", 201)}}), "more than 200 characters")
+	require.Contains(t, lift(url.Values{"_csrf": {tok}, "phone": {ann}, "note": {"new letter"}}),
+		"Not lifted: no consent of this number was given after its opt-out. Record the person&#39;s new consent first.")
+
+	c, err := consent.NewLedger(b.db).AddConsent(ctx, consent.NewConsent{Phone: ann, Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+		Channel: consent.ChannelVoice, ObtainedAt: time.Now().Add(-time.Minute), Source: "new engagement letter"})
+	require.NoError(t, err)
+	body = lift(url.Values{"_csrf": {tok}, "phone": {ann}, "note": {"signed a new engagement letter"}})
+	require.Contains(t, body, fmt.Sprintf("Lifted 1 do-not-call entry(ies): consent %d restores calling for its scope from the gates&#39; next sync.", c.ID))
+	require.Contains(t, body, `<span class="muted">(lifted: signed a new engagement letter)</span>`)
+	require.NotContains(t, body, `id="lift"`, "nothing left to lift")
+	require.Equal(t, 0, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '`+ann+`' AND removed_at IS NULL`))
+}
