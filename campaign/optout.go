@@ -121,9 +121,6 @@ func recordOptOut(ctx context.Context, db *pgxpool.Pool, id int64, skipLocked bo
 		if err != nil {
 			return fmt.Errorf("opt-out request %d: %w", id, err)
 		}
-		if err := lockNumberOptOuts(ctx, tx, p); err != nil {
-			return err
-		}
 		var rev int64
 		if err := tx.QueryRow(ctx, `INSERT INTO revocations (phone, revoked_at, method, source, recorded_by) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 			p, at, method, source, by).Scan(&rev); err != nil {
@@ -261,17 +258,6 @@ func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 	return len(taken), nil
 }
 
-// lockNumberOptOuts holds, until tx ends, the lock that orders recording
-// an opt-out of number p (recordOptOut) and lifting its entries
-// (LiftOptOut): a lift never removes the entry of an opt-out recorded
-// while it ran, and an opt-out recorded after a lift adds its own entry.
-func lockNumberOptOuts(ctx context.Context, tx pgx.Tx, p string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('heed.optout:' || $1, 0))`, p); err != nil {
-		return fmt.Errorf("lock the opt-outs of %s: %w", p, err)
-	}
-	return nil
-}
-
 // Why LiftOptOut refuses.
 var (
 	// ErrNotListed reports a number with no internal do-not-call entry in
@@ -310,9 +296,6 @@ type OptOutLifted struct {
 func LiftOptOut(ctx context.Context, db *pgxpool.Pool, n phone.Number, by int64, note string) (OptOutLifted, error) {
 	var out OptOutLifted
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if err := lockNumberOptOuts(ctx, tx, n.String()); err != nil {
-			return err
-		}
 		var (
 			listed  int
 			latest  *time.Time

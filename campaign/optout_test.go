@@ -424,35 +424,3 @@ func TestLiftOptOut(t *testing.T) {
 	_, err = LiftOptOut(ctx, db, ann, adminID, "again")
 	require.ErrorIs(t, err, ErrNotListed)
 }
-
-// TestOptOutWaitsForALift: an opt-out recorded while a lift of the
-// number's entry is under way waits for it, then adds an entry of its own:
-// without the lock it would find the lifted entry still in force, add
-// none, and leave the number off the list once the lift commits.
-func TestOptOutWaitsForALift(t *testing.T) {
-	t.Parallel()
-	db := dbtest.New(t)
-	ctx := context.Background()
-	const ann = "+18605550321"
-	_, err := db.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ($1, 'ivr', 'pressed 9', now() - interval '1 hour')`, ann)
-	require.NoError(t, err)
-	tx, err := db.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(ctx) }()
-	// The lift has checked and not yet written (writing takes the change
-	// log's lock, which would make any recording wait anyway).
-	require.NoError(t, lockNumberOptOuts(ctx, tx, ann))
-
-	taken, err := RecordOptOut(ctx, db, OptOut{Phone: ann, Method: "web", Source: "the public page"})
-	require.NoError(t, err)
-	require.False(t, taken.Recorded, "recording waits for the lift")
-	_, err = tx.Exec(ctx, `UPDATE dnc_internal SET removed_at = now(), removal_note = 'lifted' WHERE phone = $1`, ann)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
-	n, err := RecordPendingOptOuts(ctx, db)
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	var inForce int
-	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL`, ann).Scan(&inForce))
-	require.Equal(t, 1, inForce, "the opt-out's own entry holds after the lift")
-}
