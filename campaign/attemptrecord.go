@@ -145,8 +145,6 @@ type RecordDNC struct {
 	// is on it. An attempt's record lists only the entries in force at its
 	// decision (RemovedAt is then after it, or nil).
 	RemovedAt *time.Time `json:"removed_at,omitempty"`
-	// RemovalNote says why an admin lifted the entry (LiftOptOut), or "".
-	RemovalNote string `json:"removal_note,omitempty"`
 	// Late is RecordConsent's.
 	Late bool `json:"late,omitempty"`
 }
@@ -368,13 +366,13 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 // internalEntries returns number n's internal do-not-call entries, those
 // taken off too, oldest first.
 func (s *Service) internalEntries(ctx context.Context, n string) ([]RecordDNC, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at, removal_note FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, n)
+	rows, err := s.db.Query(ctx, `SELECT id, added_at, method, source, removed_at FROM dnc_internal WHERE phone = $1 ORDER BY added_at, id`, n)
 	if err != nil {
 		return nil, fmt.Errorf("do-not-call entries: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RecordDNC, error) {
 		var d RecordDNC
-		err := r.Scan(&d.ID, &d.AddedAt, &d.Method, &d.Source, &d.RemovedAt, &d.RemovalNote)
+		err := r.Scan(&d.ID, &d.AddedAt, &d.Method, &d.Source, &d.RemovedAt)
 		return d, err
 	})
 	if err != nil {

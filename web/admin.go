@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -324,41 +323,6 @@ func (s *Server) addDNC(c echo.Context) error {
 		s.flash(c, n.String()+" will not be called again.")
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/dnc")
-}
-
-// liftDNC lifts a number's internal do-not-call entries once the person
-// has consented again (campaign.LiftOptOut), and goes back to the number's
-// page, which says what became of it.
-func (s *Server) liftDNC(c echo.Context) error {
-	n, err := phone.Parse(c.FormValue("phone"))
-	if err != nil {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("%q is not a valid phone number.", c.FormValue("phone")))
-	}
-	back := "/numbers?phone=" + url.QueryEscape(n.String())
-	note := strings.TrimSpace(c.FormValue("note"))
-	switch {
-	case note == "":
-		s.flash(c, "Say why the opt-out is lifted: nothing was changed.")
-		return c.Redirect(http.StatusSeeOther, back)
-	case utf8.RuneCountInString(note) > campaign.MaxLiftNote:
-		s.flash(c, fmt.Sprintf("The note has more than %d characters: nothing was changed.", campaign.MaxLiftNote))
-		return c.Redirect(http.StatusSeeOther, back)
-	}
-	lifted, err := campaign.LiftOptOut(c.Request().Context(), s.cfg.DB, n, currentUser(c).ID, note)
-	switch {
-	case errors.Is(err, campaign.ErrNoNewConsent):
-		s.flash(c, "Not lifted: no consent of this number was given after its opt-out. Record the person's new consent first.")
-	case errors.Is(err, campaign.ErrOptOutPending):
-		s.flash(c, "Not lifted: an opt-out of this number is still being recorded. Try again in a minute.")
-	case errors.Is(err, campaign.ErrNotListed):
-		s.flash(c, "Not lifted: the number is not on the internal do-not-call list.")
-	case err != nil:
-		s.cfg.Log.Error("web: lift an opt-out", "phone", n, "err", err)
-		s.flash(c, "Not lifted: heed could not reach its database. Nothing was changed.")
-	default:
-		s.flash(c, fmt.Sprintf("Lifted %d do-not-call entry(ies): consent %d restores calling for its scope from the gates' next sync.", lifted.Entries, lifted.ConsentID))
-	}
-	return c.Redirect(http.StatusSeeOther, back)
 }
 
 // maxDNCSource is the longest source, in characters, a single do-not-call

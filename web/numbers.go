@@ -16,7 +16,6 @@ import (
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
-	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -91,9 +90,8 @@ type numberData struct {
 	Query  string
 	Record *numberRecord
 	// CanSeeOverrides and CanOpenLists say the user may open the
-	// overrides page and the contact lists' pages; CanLift that the user
-	// may lift the number's internal do-not-call entry in force (admins).
-	CanSeeOverrides, CanOpenLists, CanLift bool
+	// overrides page and the contact lists' pages.
+	CanSeeOverrides, CanOpenLists bool
 }
 
 // numberPage looks a number up: the contacts with it, every attempt to
@@ -119,7 +117,6 @@ func (s *Server) numberPage(c echo.Context) error {
 		return err
 	}
 	d.Record = &r
-	d.CanLift = role == account.RoleAdmin && slices.ContainsFunc(r.DNC, func(e campaign.RecordDNC) bool { return e.RemovedAt == nil })
 	return s.render(c, http.StatusOK, "number", page{Title: n.String(), Data: d})
 }
 

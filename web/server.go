@@ -244,7 +244,6 @@ func (s *Server) routes() {
 	ui.GET("/admin/dnc", s.dncPage, s.require(admin...))
 	ui.POST("/admin/dnc", s.addDNC, s.require(admin...))
 	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...))
-	ui.POST("/admin/dnc/lift", s.liftDNC, s.require(admin...))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...))
 	ui.GET("/overrides", s.overridesPage, s.require(reviewerRoles...))
