@@ -48,12 +48,12 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		// import cannot add or change contacts between the checks below
 		// and the targets: the fields the message says, and the states the
 		// launch checks weigh, are those of the contacts added.
-		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, c.InjuryMatter, id)
+		fe, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, c.InjuryMatter, id)
 		if err != nil {
 			return err
 		}
-		if msg != "" {
-			return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
+		if fe != nil {
+			return fmt.Errorf("%s: %w", fe.text(), ErrLaunchRefused)
 		}
 		states, placed, err := s.Launch.reach(ctx, tx, id, c.ListID)
 		if err != nil {

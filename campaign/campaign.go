@@ -258,6 +258,18 @@ func (f FieldErrors) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (f FieldErrors) Unwrap() error { return ErrInvalid }
 
+// text is lockedMissingFields' refusals as one sentence: the message's
+// missing fields, then the missing accident dates.
+func (f FieldErrors) text() string {
+	var parts []string
+	for _, k := range []string{"message", "injury_matter"} {
+		if m := f[k]; m != "" {
+			parts = append(parts, m)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // Service is the campaign API used by the web UI, the JSON API and the CLI.
 type Service struct {
 	db    *pgxpool.Pool
@@ -520,27 +532,36 @@ var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
 // When newFor is not 0, only the list's contacts that are not yet targets
 // of campaign newFor are checked: those AddNewContacts would add. With
 // injury, a campaign about personal-injury or wrongful-death matters, the
-// contacts without an accident date are reported too (missingAccidents).
-func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string, injury bool, newFor int64) (string, error) {
+// contacts without an accident date are reported too, by the field
+// injury_matter (missingAccidents). The refusals are by form field, nil
+// when there is none.
+func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string, injury bool, newFor int64) (FieldErrors, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, listID); err != nil {
-		return "", fmt.Errorf("lock list: %w", err)
+		return nil, fmt.Errorf("lock list: %w", err)
 	}
-	var msgs []string
+	fe := FieldErrors{}
 	if t, err := ParseTemplate(message); err == nil {
 		msg, err := missingFields(ctx, tx, listID, t, newFor)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		msgs = append(msgs, msg)
+		if msg != "" {
+			fe["message"] = msg
+		}
 	}
 	if injury {
 		msg, err := missingAccidents(ctx, tx, listID, newFor)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		msgs = append(msgs, msg)
+		if msg != "" {
+			fe["injury_matter"] = msg
+		}
 	}
-	return strings.Join(slices.DeleteFunc(msgs, func(m string) bool { return m == "" }), "; "), nil
+	if len(fe) == 0 {
+		return nil, nil
+	}
+	return fe, nil
 }
 
 // missingAccidents says which contacts of a list have no accident date,
@@ -683,12 +704,12 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 		// The list's contacts, checked again: an import that emptied a
 		// field the message says between validate and here would leave
 		// targets whose message cannot be said.
-		msg, err := lockedMissingFields(ctx, tx, in.ListID, in.Message, in.InjuryMatter, 0)
+		fe, err := lockedMissingFields(ctx, tx, in.ListID, in.Message, in.InjuryMatter, 0)
 		if err != nil {
 			return err
 		}
-		if msg != "" {
-			changed = FieldErrors{"message": msg}
+		if fe != nil {
+			changed = fe
 			return changed
 		}
 		args := []any{in.Name, string(v.purpose), in.ListID, in.Message, in.Audio, v.callerID, in.MaxConcurrent, in.RingSeconds,
@@ -1167,12 +1188,12 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 		if status != StatusDraft {
 			return nil // started meanwhile: Start finds out
 		}
-		msg, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, c.InjuryMatter, 0)
+		fe, err := lockedMissingFields(ctx, tx, c.ListID, c.Message, c.InjuryMatter, 0)
 		if err != nil {
 			return err
 		}
-		if msg != "" {
-			return fmt.Errorf("%s: %w", msg, ErrLaunchRefused)
+		if fe != nil {
+			return fmt.Errorf("%s: %w", fe.text(), ErrLaunchRefused)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
 			SELECT $1, k.id FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, c.ID, c.ListID)

@@ -483,7 +483,7 @@ type emptiedFields struct {
 func (c storedContact) lacking(changed []string) []string {
 	var out []string
 	for _, f := range changed {
-		if _, ok := fieldNeeds[f]; ok && (f == "appointment_at" && c.appointment == nil || f == "place" && c.place == "" || f == "matter" && c.matter == "") {
+		if f == "appointment_at" && c.appointment == nil || f == "place" && c.place == "" || f == "matter" && c.matter == "" || f == "accident_date" && c.accident == nil {
 			out = append(out, f)
 		}
 	}
@@ -491,16 +491,18 @@ func (c storedContact) lacking(changed []string) []string {
 }
 
 // refuseEmptied adds to rejected the updates (by contact id) that empty a
-// field a campaign still has to say to the contact: one not completed nor
+// field a campaign still needs for the contact: one not completed nor
 // cancelled whose target is still pending or being dialed (a failed call
-// is tried again), and whose message uses the field. Its
-// message could not be said, and the campaign's batches would fail.
+// is tried again), and whose message uses the field (its message could not
+// be said, and the campaign's batches would fail), or that is about
+// personal-injury or wrongful-death matters and loses the accident date
+// (it could never call the contact, rule E1).
 func refuseEmptied(ctx context.Context, tx pgx.Tx, emptied map[int64]emptiedFields, rejected *[]RowError) error {
 	if len(emptied) == 0 {
 		return nil
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT t.contact_id, c.name, c.message_text FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
+		SELECT t.contact_id, c.name, c.message_text, c.injury_matter FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
 		 WHERE t.contact_id = ANY($1) AND t.state IN ('pending', 'dialing') AND c.status IN ('draft', 'running', 'paused')
 		 ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(emptied)))
 	if err != nil {
@@ -509,13 +511,18 @@ func refuseEmptied(ctx context.Context, tx pgx.Tx, emptied map[int64]emptiedFiel
 	var (
 		id        int64
 		name, msg string
+		injury    bool
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &name, &msg}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &name, &msg, &injury}, func() error {
+		e := emptied[id]
+		if injury && slices.Contains(e.fields, "accident_date") {
+			*rejected = append(*rejected, RowError{Line: e.line, Reason: fmt.Sprintf("accident_date is empty, but campaign %q, about personal-injury or wrongful-death matters, still has to call this contact",
+				name)})
+		}
 		t, err := ParseTemplate(msg)
 		if err != nil {
 			return nil // said as it is, without placeholders (see DueTargets)
 		}
-		e := emptied[id]
 		for _, f := range t.Needs() {
 			if slices.Contains(e.fields, f) {
 				*rejected = append(*rejected, RowError{Line: e.line, Reason: fmt.Sprintf("%s is empty, but campaign %q still has to call this contact and its message uses %s",

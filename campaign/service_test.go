@@ -427,6 +427,13 @@ func TestInjuryMatter(t *testing.T) {
 	require.Equal(t, map[phone.Number]time.Time{"+18605550101": time.Date(2026, 10, 2, 11, 0, 0, 0, time.UTC),
 		"+18605550102": time.Date(2026, 10, 6, 11, 0, 0, 0, time.UTC)}, accidents)
 
+	// An update that takes a pending contact's date away is refused.
+	_, err = s.ImportContacts(ctx, "pi", strings.NewReader("name,phone,accident_date\nAnn,860-555-0101,\n"), ImportOptions{UpdateExisting: true})
+	var ie *ImportError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, []RowError{{Line: 2, Reason: `accident_date is empty, but campaign "PI", about personal-injury or wrongful-death matters, still has to call this contact`}},
+		ie.Report.Rejected)
+
 	// A contact added later without a date is refused as well.
 	_, err = s.ImportContacts(ctx, "pi", strings.NewReader("name,phone\nCy,860-555-0103\n"), ImportOptions{})
 	require.NoError(t, err)
