@@ -78,6 +78,35 @@ func TestCLICheck(t *testing.T) {
 	_, err = conn.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, originated_at)
 		VALUES ($1, $2, 1, '+18605550107', '+18605550100', 'allow', 'ringing', '2026-11-26T15:59:00Z')`, campaignID, mobileID)
 	require.NoError(t, err)
+	// History at the other caps' edges, one campaign per purpose:
+	// +18605550109 (no consent), three informational robocalls to a
+	// landline in 30 days (F3); +13055550110 (Florida, PEWC), three
+	// telemarketing calls in 24 hours (S1); +12035550111, a debt-collection
+	// conversation that ended at 15:05 on Nov 24 (R1's quiet period).
+	_, err = conn.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES
+		('+13055550110', 'pewc', 'telemarketing', 'voice', '2026-01-05T12:00:00Z', 'signed form'),
+		('+12035550111', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`)
+	require.NoError(t, err)
+	for _, h := range []struct {
+		purpose, phone, outcome string
+		placed                  []string
+		answered, ended         string
+	}{
+		{"informational", "+18605550109", "no_answer", []string{"2026-11-01T15:00:00Z", "2026-11-20T15:00:00Z", "2026-11-25T15:00:00Z"}, "", ""},
+		{"telemarketing", "+13055550110", "no_answer", []string{"2026-11-30T15:00:00Z", "2026-11-30T20:00:00Z", "2026-12-01T14:00:00Z"}, "", ""},
+		{"debt_collection", "+12035550111", "answered", []string{"2026-11-24T15:00:00Z"}, "2026-11-24T15:00:20Z", "2026-11-24T15:05:00Z"},
+	} {
+		var cid, kid int64
+		require.NoError(t, conn.QueryRow(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2) RETURNING id`, listID, h.phone).Scan(&kid))
+		require.NoError(t, conn.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id) VALUES ($1, $1, $2, 'm', '+18605550100') RETURNING id`,
+			h.purpose, listID).Scan(&cid))
+		for i, at := range h.placed {
+			_, err := conn.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome, originated_at, answered_at, ended_at)
+				VALUES ($1, $2, $3, $4, '+18605550100', 'allow', 'ended', $5, $6, NULLIF($7, '')::timestamptz, coalesce(NULLIF($8, '')::timestamptz, $6::timestamptz + interval '30 seconds'))`,
+				cid, kid, i+1, h.phone, h.outcome, at, h.answered, h.ended)
+			require.NoError(t, err)
+		}
+	}
 
 	for _, tc := range []struct {
 		name     string
@@ -107,6 +136,12 @@ func TestCLICheck(t *testing.T) {
 		{"RegFUnknownPerson", []string{"--number", "860-555-0106", "--person", "D-999", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "allow", nil, ""},
 		{"RegFCallUnderWay", []string{"--number", "860-555-0108", "--person", "D-107", "--purpose", "debt_collection", "--at", "2026-11-26T16:00:00Z"}, "defer", []string{"cap.after_conversation"}, "2026-11-26T16:01:00Z"},
 		{"RegFCallUnderWayLeftOpen", []string{"--number", "860-555-0108", "--person", "D-107", "--purpose", "debt_collection", "--at", "2026-11-26T16:14:00Z"}, "allow", nil, ""},
+		{"F3ThreeLandlineRobocallsIn30Days", []string{"--number", "860-555-0109", "--purpose", "informational", "--line", "landline", "--at", "2026-12-01T14:59:59Z"}, "deny", []string{"cap.residential"}, ""},
+		{"F3OldestLeft30DaysAfter", []string{"--number", "860-555-0109", "--purpose", "informational", "--line", "landline", "--at", "2026-12-01T15:00:00Z"}, "allow", nil, ""},
+		{"S1ThreeCallsIn24Hours", []string{"--number", "305-555-0110", "--purpose", "telemarketing", "--at", "2026-12-01T14:59:59Z"}, "deny", []string{"dnc.national_stale", "cap.frequency"}, ""},
+		{"S1OldestLeft24HoursAfter", []string{"--number", "305-555-0110", "--purpose", "telemarketing", "--at", "2026-12-01T15:00:00Z"}, "deny", []string{"dnc.national_stale"}, ""},
+		{"RegFQuietUntilSevenDaysAfterTheEnd", []string{"--number", "203-555-0111", "--purpose", "debt_collection", "--at", "2026-12-01T15:04:59Z"}, "defer", []string{"cap.after_conversation"}, "2026-12-01T15:05:00Z"},
+		{"RegFQuietOverSevenDaysAfterTheEnd", []string{"--number", "203-555-0111", "--purpose", "debt_collection", "--at", "2026-12-01T15:05:00Z"}, "allow", nil, ""},
 		{"NotANumber", []string{"--number", "call me", "--purpose", "informational"}, "deny", []string{"number.invalid"}, ""},
 		{"OutsideNANP", []string{"--number", "+44 20 7123 4567", "--purpose", "informational"}, "deny", []string{"number.unsupported"}, ""},
 	} {
@@ -125,7 +160,7 @@ func TestCLICheck(t *testing.T) {
 			} else {
 				require.Nil(t, got.Until, out)
 			}
-			if tc.decision == "allow" && tc.args[1] != "860-555-0199" {
+			if tc.decision == "allow" && tc.args[1] != "860-555-0199" && tc.args[1] != "860-555-0109" { // F3 without consent
 				require.NotNil(t, got.ConsentID, "an allowed call names its consent: %s", out)
 			}
 		})
