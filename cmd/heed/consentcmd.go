@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/account"
 )
 
 // consentImport imports a consent or revocation list, all or nothing.
@@ -19,11 +20,12 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	dryRun := f.Bool("dry-run", false, "validate and report, write nothing")
 	mapping := f.String("map", "", "rename the file's columns: \"Phone Number=phone,Type=kind\"")
 	asJSON := f.Bool("json", false, "print the report as JSON")
+	by := f.String("by", "", "email of the admin importing the list, kept as the records' captured_by (or recorded_by)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() != 1 {
-		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] FILE.csv|FILE.xlsx: %w", errUsage)
+		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] [--by EMAIL] FILE.csv|FILE.xlsx: %w", errUsage)
 	}
 	name := f.Arg(0)
 	format, err := consent.FormatOf(name)
@@ -46,6 +48,16 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	defer pool.Close()
 	ledger := consent.NewLedger(pool)
 	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols}
+	if *by != "" {
+		u, err := userByEmail(ctx, pool, *by)
+		if err != nil {
+			return err
+		}
+		if u.Role != account.RoleAdmin || u.Disabled {
+			return fmt.Errorf("--by %s: consent and revocation lists are imported by an enabled admin: %w", *by, errUsage)
+		}
+		opts.UserID = u.ID
+	}
 	var rep consent.ImportReport
 	if *revocations {
 		rep, err = ledger.ImportRevocations(ctx, file, format, opts)

@@ -89,7 +89,7 @@ Usage:
   heed dnc check NUMBER                     which do-not-call lists hold a number, since when
   heed dnc stats                            each list's size, date and memory
   heed demo                                 seed the demo list, consents and a first admin
-  heed consent import [--revocations] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
+  heed consent import [--revocations] [--by EMAIL] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
   heed consent reassigned FILE.csv          import Reassigned Numbers Database answers (phone,date,result[,answered_at])
   heed override add --number N --kind K --note T --by EMAIL [--relationship R] [--evidence T] [--expires RFC3339]
                                             an attorney logs a Reg F direct consent (regf_direct_consent) or a Rule 7.3 solicitation exception (solicitation_exception)
