@@ -2,6 +2,7 @@ package consent
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,28 @@ const (
 	// RevokedByLetter is a request received on paper.
 	RevokedByLetter RevocationMethod = "letter"
 )
+
+// EnteredMethods are the ways a person asks for no more calls that the
+// firm's staff enter: told to staff, a STOP-type word, an email, a letter.
+// Key presses and the public page record themselves.
+var EnteredMethods = []RevocationMethod{RevokedByStaff, RevokedByKeyword, RevokedByEmail, RevokedByLetter}
+
+// ParseEnteredMethod returns the entered method (EnteredMethods) named by
+// s, in any case, with "" for staff, or an error naming the valid ones.
+func ParseEnteredMethod(s string) (RevocationMethod, error) {
+	if strings.TrimSpace(s) == "" {
+		return RevokedByStaff, nil
+	}
+	m, err := ParseRevocationMethod(s)
+	if err != nil || !slices.Contains(EnteredMethods, m) {
+		names := make([]string, len(EnteredMethods))
+		for i, v := range EnteredMethods {
+			names[i] = string(v)
+		}
+		return "", fmt.Errorf("method %q is not one staff enter: %s", s, strings.Join(names, ", "))
+	}
+	return m, nil
+}
 
 // revocationMethods lists the methods in the order error messages name them.
 var revocationMethods = []RevocationMethod{RevokedByIVR, RevokedByKeyword, RevokedByWeb, RevokedByStaff, RevokedByEmail, RevokedByLetter}

@@ -307,10 +307,14 @@ func (s *Server) addDNC(c echo.Context) error {
 	if utf8.RuneCountInString(source) > maxDNCSource {
 		return s.renderDNC(c, http.StatusUnprocessableEntity, fmt.Sprintf("The source has more than %d characters.", maxDNCSource))
 	}
+	method, err := consent.ParseEnteredMethod(c.FormValue("method"))
+	if err != nil {
+		return s.renderDNC(c, http.StatusUnprocessableEntity, err.Error()+".")
+	}
 	// As the list page's "Do not call": taken at once, even during an
 	// import, then recorded as a revocation of every consent and the
 	// internal entry.
-	taken, err := s.takeOptOut(c.Request().Context(), campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: source, By: currentUser(c).ID})
+	taken, err := s.takeOptOut(c.Request().Context(), campaign.OptOut{Phone: n, Method: string(method), Source: source, By: currentUser(c).ID})
 	switch {
 	case err != nil:
 		s.cfg.Log.Error("web: admin do-not-call entry not taken", "phone", n, "err", err)

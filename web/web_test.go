@@ -337,6 +337,14 @@ func TestRoles(t *testing.T) {
 		require.Equal(t, http.StatusUnprocessableEntity, code)
 		require.Contains(t, body, "The source has more than 200 characters.")
 		require.Zero(t, count(t, b.db, `SELECT count(*) FROM optout_requests WHERE phone = '+18605550198'`), "nothing taken")
+		// How the person asked: a STOP-type word, an email, a letter.
+		code, _, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860.555.0197"}, "method": {"keyword"}, "source": {"texted STOP"}})
+		require.Equal(t, http.StatusSeeOther, code)
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM revocations WHERE phone = '+18605550197' AND method = 'keyword' AND source = 'texted STOP'`))
+		code, body, _ = admin.post("/admin/dnc", url.Values{"_csrf": {tok}, "phone": {"860.555.0196"}, "method": {"ivr"}})
+		require.Equal(t, http.StatusUnprocessableEntity, code, "key presses record themselves")
+		require.Contains(t, body, "is not one staff enter: staff, keyword, email, letter.")
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM optout_requests WHERE phone = '+18605550196'`), "nothing taken")
 	})
 }
 

@@ -158,14 +158,17 @@ func TestCLIUsersAndContacts(t *testing.T) {
 	out, _, err = runHeed(env, "dnc", "add", "860 555 0101")
 	require.NoError(t, err)
 	require.Contains(t, out, "+18605550101 is on the internal do-not-call list")
-	out, _, err = runHeed(env, "dnc", "add", "--source", "second letter", "860 555 0101")
+	out, _, err = runHeed(env, "dnc", "add", "--method", "Letter", "--source", "second letter", "860 555 0101")
 	require.NoError(t, err, "a second request is recorded too")
 	require.Contains(t, out, "+18605550101 was already on the internal do-not-call list; the request is recorded as a revocation of any consent")
-	var entries, revocations, requests int
+	_, _, err = runHeed(env, "dnc", "add", "--method", "web", "860 555 0101")
+	require.ErrorIs(t, err, errUsage, "the public page records its own")
+	var entries, staff, letters, requests int
 	require.NoError(t, conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM dnc_internal WHERE phone = '+18605550101'),
 		(SELECT count(*) FROM revocations WHERE phone = '+18605550101' AND method = 'staff'),
-		(SELECT count(*) FROM optout_requests WHERE phone = '+18605550101' AND recorded_at IS NOT NULL)`).Scan(&entries, &revocations, &requests))
-	require.Equal(t, []int{1, 2, 2}, []int{entries, revocations, requests}, "one entry; each request a revocation, taken and recorded")
+		(SELECT count(*) FROM revocations WHERE phone = '+18605550101' AND method = 'letter' AND source = 'second letter'),
+		(SELECT count(*) FROM optout_requests WHERE phone = '+18605550101' AND recorded_at IS NOT NULL)`).Scan(&entries, &staff, &letters, &requests))
+	require.Equal(t, []int{1, 1, 1, 2}, []int{entries, staff, letters, requests}, "one entry; each request a revocation, taken and recorded")
 }
 
 func TestCLIAuditVerify(t *testing.T) {

@@ -23,9 +23,14 @@ func (f *flags) dncDir() *string {
 func (m *Main) dncAdd(ctx context.Context, args []string) error {
 	f := m.flags("dnc add")
 	dbURL := f.databaseURL()
-	source := f.String("source", "cli", "how the person asked not to be called")
+	source := f.String("source", "cli", "where and when the person asked not to be called")
+	methodName := f.String("method", "staff", "how the person asked: staff (told the firm's staff), keyword (a STOP-type word), email or letter")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	method, err := consent.ParseEnteredMethod(*methodName)
+	if err != nil {
+		return fmt.Errorf("--method: %v: %w", err, errUsage)
 	}
 	if f.NArg() != 1 {
 		return fmt.Errorf("usage: heed dnc add NUMBER: %w", errUsage)
@@ -42,7 +47,7 @@ func (m *Main) dncAdd(ctx context.Context, args []string) error {
 	// Taken as every opt-out is (campaign.RecordOptOut): at once, even
 	// during an import, then recorded as a revocation of every consent and
 	// the internal entry.
-	taken, err := campaign.RecordOptOut(ctx, pool, campaign.OptOut{Phone: n, Method: string(consent.RevokedByStaff), Source: *source})
+	taken, err := campaign.RecordOptOut(ctx, pool, campaign.OptOut{Phone: n, Method: string(method), Source: *source})
 	switch {
 	case err != nil:
 		return err

@@ -84,7 +84,7 @@ Usage:
   heed token list --email E                 list a user's API tokens
   heed token revoke --email E --id N        revoke one of a user's API tokens
   heed import contacts --list NAME FILE     import contacts from CSV or XLSX, all or nothing (--dry-run, --map)
-  heed dnc add NUMBER [--source S]          put a number on the internal do-not-call list
+  heed dnc add NUMBER [--method M] [--source S]  put a number on the internal do-not-call list
   heed dnc import --list L [--as-of D] F... import a registry download, a state list or the internal list
   heed dnc check NUMBER                     which do-not-call lists hold a number, since when
   heed dnc stats                            each list's size, date and memory
