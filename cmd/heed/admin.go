@@ -229,6 +229,7 @@ func contactsFormat(named, file string) (sheet.Format, error) {
 func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	f := m.flags("audit verify")
 	dbURL := f.databaseURL()
+	head := f.String("head", "", "a head an earlier verify printed, kept outside the database: fail unless the chain still holds that row")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -240,6 +241,13 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	rep, err := audit.Verify(ctx, pool)
 	if err != nil {
 		return err
+	}
+	if *head != "" {
+		pos, err := rep.Holds(*head)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "the chain still holds head %s (entry %d of %d)\n", strings.TrimSpace(*head), pos, rep.Rows)
 	}
 	if rep.Rows == 0 {
 		fmt.Fprintln(m.Stdout, "audit log is empty")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/audit"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
@@ -185,11 +186,31 @@ func TestCLIAuditVerify(t *testing.T) {
 	out, _, err = runHeed(env, "audit", "verify")
 	require.NoError(t, err)
 	require.Contains(t, out, "audit log intact: 3 entries", "the opt-out's revocation and entry, and the user")
+	head := regexp.MustCompile(`(?m)^head ([0-9a-f]{64})$`).FindStringSubmatch(out)
+	require.NotNil(t, head, out)
 
+	// A head written down earlier: the chain still holds it, with rows after.
+	_, _, err = runHeed(env, "user", "add", "--email", "b@firm.test", "--role", "attorney")
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "audit", "verify", "--head", head[1])
+	require.NoError(t, err)
+	require.Contains(t, out, "the chain still holds head "+head[1]+" (entry 3 of 4)")
+
+	// Cut back to before that head, the chain left still holds together;
+	// only the head written down shows what was removed.
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `DELETE FROM audit_log WHERE seq >= (SELECT seq FROM audit_log WHERE hash = $1)`, head[1])
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "audit", "verify")
+	require.NoError(t, err)
+	require.Contains(t, out, "audit log intact: 2 entries")
+	_, _, err = runHeed(env, "audit", "verify", "--head", head[1])
+	require.ErrorIs(t, err, audit.ErrTampered)
+	require.ErrorContains(t, err, "the chain was rewritten or cut back since that head was written down")
+
 	_, err = conn.Exec(ctx, `UPDATE audit_log SET details = jsonb_set(details, '{source}', '"nobody asked"') WHERE tbl = 'dnc_internal'`)
 	require.NoError(t, err)
 	_, _, err = runHeed(env, "audit", "verify")

@@ -99,7 +99,7 @@ Usage:
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
   heed settings show [--json]               the firm settings in force, beside their floors
   heed settings set --file F --by EMAIL     save a policy file as the next settings version (admin; [--note N])
-  heed audit verify                         check the audit log's hash chain
+  heed audit verify [--head HASH]           check the audit log's hash chain (and that it still holds a head kept elsewhere)
   heed audit calls [--from D] [--to D] [--time-zone Z] [--dnc-dir DIR] [--json]
                                             a period's calls, and every allowed call checked against the records (exit 3 on a finding)
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres

@@ -28,16 +28,31 @@ type Report struct {
 	// Rows is the number of rows checked.
 	Rows int
 	// Head is the hash of the last row: write it down somewhere else, and a
-	// rewrite of the whole chain shows too.
+	// rewrite of the whole chain shows too (Holds).
 	Head string
 	// First and Last are the times of the first and last rows.
 	First, Last time.Time
+	// hashes are the rows' positions in the chain (from 1) by hash, for
+	// Holds.
+	hashes map[string]int
+}
+
+// Holds returns an error wrapping ErrTampered unless the chain Verify
+// checked still holds the row whose hash is head: a head written down
+// after an earlier check, so that a chain rewritten, or cut back to before
+// that row, shows. It returns the row's position in the chain, from 1.
+func (r *Report) Holds(head string) (int, error) {
+	pos, ok := r.hashes[strings.ToLower(strings.TrimSpace(head))]
+	if !ok {
+		return 0, fmt.Errorf("no row has hash %s: the chain was rewritten or cut back since that head was written down: %w", head, ErrTampered)
+	}
+	return pos, nil
 }
 
 // Verify recomputes the whole chain. It returns an error wrapping
 // ErrTampered that names the first row that does not hold.
 func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
-	var rep Report
+	rep := Report{hashes: map[string]int{}}
 	rows, err := db.Query(ctx, `SELECT seq, at, tbl, op, row_id, details::text, prev_hash, hash FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return rep, fmt.Errorf("audit: read: %w", err)
@@ -67,6 +82,7 @@ func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
 		}
 		rep.Rows++
 		rep.Last = at
+		rep.hashes[hash] = rep.Rows
 		prev = hash
 	}
 	if err := rows.Err(); err != nil {
