@@ -52,7 +52,7 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if err != nil {
 			return err
 		}
-		if fe != nil {
+		if len(fe) > 0 {
 			return fmt.Errorf("%s: %w", fe.text(), ErrLaunchRefused)
 		}
 		states, placed, err := s.Launch.reach(ctx, tx, id, c.ListID)

@@ -533,7 +533,7 @@ var fieldNeeds = map[string]struct{ uses, lacks, cond string }{
 // of campaign newFor are checked: those AddNewContacts would add. With
 // injury, a campaign about personal-injury or wrongful-death matters, the
 // contacts without an accident date are reported too, by the field
-// injury_matter (missingAccidents). The refusals are by form field, nil
+// injury_matter (missingAccidents). The refusals are by form field, empty
 // when there is none.
 func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message string, injury bool, newFor int64) (FieldErrors, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact_lists WHERE id = $1 FOR SHARE`, listID); err != nil {
@@ -557,9 +557,6 @@ func lockedMissingFields(ctx context.Context, tx pgx.Tx, listID int64, message s
 		if msg != "" {
 			fe["injury_matter"] = msg
 		}
-	}
-	if len(fe) == 0 {
-		return nil, nil
 	}
 	return fe, nil
 }
@@ -708,7 +705,7 @@ func (s *Service) store(ctx context.Context, id int64, in NewCampaign, ed Edit) 
 		if err != nil {
 			return err
 		}
-		if fe != nil {
+		if len(fe) > 0 {
 			changed = fe
 			return changed
 		}
@@ -1192,7 +1189,7 @@ func (s *Service) refreshTargets(ctx context.Context, c Campaign) error {
 		if err != nil {
 			return err
 		}
-		if fe != nil {
+		if len(fe) > 0 {
 			return fmt.Errorf("%s: %w", fe.text(), ErrLaunchRefused)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id)
