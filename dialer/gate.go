@@ -33,11 +33,12 @@ type Request struct {
 	// reported the number permanently disconnected, or zero (rule F15; it
 	// counts only while the firm's check_reassigned setting is on).
 	ReassignedAt time.Time `json:"reassigned_at,omitzero"`
-	// InjuryMatter and AccidentAt are the campaign's and the contact's
-	// for rule E1 (consent.Input): a solicitation about a personal-injury
-	// or wrongful-death matter, and when the contact's accident happened.
-	InjuryMatter bool      `json:"injury_matter,omitempty"`
-	AccidentAt   time.Time `json:"accident_at,omitzero"`
+	// InjuryMatter is the campaign's (rule E1, consent.Input): a
+	// solicitation about a personal-injury or wrongful-death matter.
+	InjuryMatter bool `json:"injury_matter,omitempty"`
+	// AccidentAt is when the contact's accident happened
+	// (consent.AccidentInstant of its date), or zero (rule E1).
+	AccidentAt time.Time `json:"accident_at,omitzero"`
 }
 
 // Input returns what the engine is asked for the request: everything but

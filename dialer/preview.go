@@ -28,11 +28,12 @@ type Preview struct {
 	Person string
 	// At is when the call would be placed.
 	At time.Time
-	// InjuryMatter and AccidentAt are rule E1's: the call solicits a
-	// personal-injury or wrongful-death matter, and the contact's
-	// accident happened then (zero: no date known).
+	// InjuryMatter reports that the call solicits a personal-injury or
+	// wrongful-death matter (rule E1).
 	InjuryMatter bool
-	AccidentAt   time.Time
+	// AccidentAt is when the contact's accident happened, or zero when no
+	// date is known (rule E1).
+	AccidentAt time.Time
 }
 
 // PreviewResult is a Preview's decision and what the gate was given.
