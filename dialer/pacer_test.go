@@ -505,12 +505,12 @@ func TestPacerWaitsWhileNoAsteriskIsUp(t *testing.T) {
 
 	// Every Asterisk down: no contact is taken, no attempt recorded. The
 	// run stops half a second after the pacer heard so (it then waits
-	// StaleWait, 5 s), or after 5 s should it never ask.
+	// StaleWait, 5 s), or after 30 s should it never ask.
 	later := func(cancel context.CancelFunc) func() {
 		var once sync.Once
 		return func() { once.Do(func() { time.AfterFunc(500*time.Millisecond, cancel) }) }
 	}
-	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
 	lines.asked = later(cancel)
 	require.ErrorIs(t, testPacer(t, db, store, lines).Run(ctx, campaignID, 1), context.Canceled)
