@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/internal/sheet"
 )
@@ -300,6 +301,7 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		var (
 			updates []storedContact
 			emptied = map[int64]emptiedFields{} // the updates that empty a field a message may say
+			moved   = map[int64]movedContact{}  // the updates that change where the contact is
 		)
 		for _, line := range slices.Sorted(maps.Keys(rows)) {
 			c := rows[line]
@@ -317,6 +319,9 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 					if fs := nc.lacking(changed); len(fs) > 0 {
 						emptied[nc.id] = emptiedFields{line, fs}
 					}
+					if slices.Contains(changed, "state") || slices.Contains(changed, "zip") {
+						moved[nc.id] = movedContact{line, old.contactRow, nc.contactRow}
+					}
 				} else {
 					rep.Unchanged++
 				}
@@ -327,6 +332,9 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 				rep.Rejected = append(rep.Rejected, RowError{Line: line, Reason: fmt.Sprintf("phone %s is already on list %q", c.phone, rep.List)})
 			}
 			rep.Valid--
+		}
+		if err := s.refuseMoved(ctx, tx, moved, &rep.Rejected); err != nil {
+			return err
 		}
 		if err := refuseEmptied(ctx, tx, emptied, &rep.Rejected); err != nil {
 			return err
@@ -533,6 +541,77 @@ func refuseEmptied(ctx context.Context, tx pgx.Tx, emptied map[int64]emptiedFiel
 	})
 	if err != nil {
 		return fmt.Errorf("pending calls: %w", err)
+	}
+	return nil
+}
+
+// movedContact is an update, on a file's line, that changes a contact's
+// state or ZIP: the contact as it was and as it becomes.
+type movedContact struct {
+	line     int
+	was, now contactRow
+}
+
+// refuseMoved adds to rejected the updates (by contact id) that move a
+// contact to where a campaign that still has to call it fails a launch
+// check it passed where the contact was (Launch.Check): a sales campaign
+// whose script lacks Connecticut's disclosure (rule C4), for a contact
+// whose new address is in Connecticut. The campaign's checks ran on where
+// its contacts were when it started; checks it fails wherever the contact
+// is (a registry copy grown old) are not the update's doing.
+func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]movedContact, rejected *[]RowError) error {
+	if len(moved) == 0 || s.Launch == nil || s.Launch.Engine == nil || s.Launch.Engine() == nil {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT t.contact_id, c.name, c.purpose, c.message_text, c.caller_id, coalesce(NULLIF(c.callback, ''), c.caller_id), c.transfer_to, c.record
+		  FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
+		 WHERE t.contact_id = ANY($1) AND t.state IN ('pending', 'dialing') AND c.status IN ('running', 'paused')
+		 ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(moved)))
+	if err != nil {
+		return fmt.Errorf("pending calls: %w", err)
+	}
+	type pending struct {
+		id int64
+		c  Campaign
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
+		var p pending
+		err := r.Scan(&p.id, &p.c.Name, &p.c.Purpose, &p.c.Message, &p.c.CallerID, &p.c.Callback, &p.c.TransferTo, &p.c.Record)
+		return p, err
+	})
+	if err != nil {
+		return fmt.Errorf("pending calls: %w", err)
+	}
+	fails := func(c Campaign, r contactRow) ([]consent.Reason, error) {
+		loc, err := s.Launch.Engine().Locate(phone.Number(r.phone), r.state, r.zip)
+		if err != nil {
+			return []consent.Reason{}, nil // the gate denies its calls: no launch check concerns it
+		}
+		err = s.Launch.Check(ctx, c, loc.States, true)
+		var le *LaunchError
+		switch {
+		case errors.As(err, &le):
+			return le.Reasons, nil
+		case err != nil:
+			return nil, err
+		}
+		return []consent.Reason{}, nil
+	}
+	for _, p := range ps {
+		m := moved[p.id]
+		was, err := fails(p.c, m.was)
+		if err != nil {
+			return fmt.Errorf("launch checks of campaign %q: %w", p.c.Name, err)
+		}
+		now, err := fails(p.c, m.now)
+		if err != nil {
+			return fmt.Errorf("launch checks of campaign %q: %w", p.c.Name, err)
+		}
+		if added := slices.DeleteFunc(now, func(r consent.Reason) bool { return slices.Contains(was, r) }); len(added) > 0 {
+			*rejected = append(*rejected, RowError{Line: m.line, Reason: (&LaunchError{Reasons: added}).Error() +
+				fmt.Sprintf(", for campaign %q, which still has to call the contact, where the update moves it", p.c.Name)})
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +97,39 @@ func TestStartRunsLaunchChecks(t *testing.T) {
 	_, err = s.Start(ctx, info.ID)
 	require.ErrorIs(t, err, ErrLaunchRefused)
 	require.Equal(t, "draft", status(info.ID))
+}
+
+// TestUpdateThatMovesAContactIntoConnecticut: an update import that moves
+// a contact a running sales campaign still has to call into Connecticut,
+// where the campaign's script fails the disclosure check it never had to
+// pass, is refused; a move elsewhere, or of a contact the campaign is done
+// with, is not.
+func TestUpdateThatMovesAContactIntoConnecticut(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	ny := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\nCy,2125550102,NY\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "Offers", Purpose: "telemarketing", ListID: ny, CallerID: "860-555-0100",
+		Message: "We have news about your matter."}, 0)
+	require.NoError(t, err)
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE campaign_targets t SET state = 'done' FROM contacts k WHERE k.id = t.contact_id AND k.phone = '+12125550102'`)
+	require.NoError(t, err)
+
+	_, err = s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state,zip\nBo,2125550101,CT,06103\nCy,2125550102,CT,06103\n"), ImportOptions{UpdateExisting: true})
+	var ie *ImportError
+	require.ErrorAs(t, err, &ie)
+	require.Len(t, ie.Report.Rejected, 1, "Cy's call is done")
+	require.Equal(t, 2, ie.Report.Rejected[0].Line)
+	require.Contains(t, ie.Report.Rejected[0].Reason, "script.disclosure")
+	require.Contains(t, ie.Report.Rejected[0].Reason, `for campaign "Offers", which still has to call the contact, where the update moves it`)
+	var state string
+	require.NoError(t, db.QueryRow(ctx, `SELECT state FROM contacts WHERE phone = '+12125550101'`).Scan(&state))
+	require.Equal(t, "NY", state, "nothing was written")
+
+	rep, err := s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state,zip\nBo,2125550101,NJ,07030\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, []RowError{{Line: 2, Reason: "changes state, zip"}}, rep.Updated)
 }
