@@ -303,12 +303,19 @@ func TestAuditNamesActor(t *testing.T) {
 // service, the pool, the campaign and the list's id.
 func nySolicitation(t *testing.T) (*Service, *pgxpool.Pool, Campaign, int64) {
 	t.Helper()
+	return nyCampaign(t, "Offer", "solicitation", "We may be able to help with your claim.", "name,phone,state\nBo,2125550101,NY\n")
+}
+
+// nyCampaign starts a campaign named name of purpose with message, with a
+// fresh national registry copy, on a new list "ny" of the contacts in
+// csv, and returns the service, the pool, the campaign and the list's id.
+func nyCampaign(t *testing.T, name, purpose, message, csv string) (*Service, *pgxpool.Pool, Campaign, int64) {
+	t.Helper()
 	s, db := newService(t)
 	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
 	ctx := context.Background()
-	listID := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "Offer", Purpose: "solicitation", ListID: listID, CallerID: "860-555-0100",
-		Message: "We may be able to help with your claim."}, 0)
+	listID := importList(t, s, "ny", csv)
+	c, err := s.Create(ctx, NewCampaign{Name: name, Purpose: purpose, ListID: listID, CallerID: "860-555-0100", Message: message}, 0)
 	require.NoError(t, err)
 	c, err = s.Start(ctx, c.ID)
 	require.NoError(t, err)

@@ -106,16 +106,9 @@ func TestStartRunsLaunchChecks(t *testing.T) {
 // with, is not.
 func TestUpdateThatMovesAContactIntoConnecticut(t *testing.T) {
 	t.Parallel()
-	s, db := newService(t)
+	s, db, _, _ := nyCampaign(t, "Offers", "telemarketing", "We have news about your matter.", "name,phone,state\nBo,2125550101,NY\nCy,2125550102,NY\n")
 	ctx := context.Background()
-	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
-	ny := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\nCy,2125550102,NY\n")
-	c, err := s.Create(ctx, NewCampaign{Name: "Offers", Purpose: "telemarketing", ListID: ny, CallerID: "860-555-0100",
-		Message: "We have news about your matter."}, 0)
-	require.NoError(t, err)
-	_, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	_, err = db.Exec(ctx, `UPDATE campaign_targets t SET state = 'done' FROM contacts k WHERE k.id = t.contact_id AND k.phone = '+12125550102'`)
+	_, err := db.Exec(ctx, `UPDATE campaign_targets t SET state = 'done' FROM contacts k WHERE k.id = t.contact_id AND k.phone = '+12125550102'`)
 	require.NoError(t, err)
 
 	_, err = s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state,zip\nBo,2125550101,CT,06103\nCy,2125550102,CT,06103\n"), ImportOptions{UpdateExisting: true})
