@@ -293,7 +293,13 @@ func TestCalls(t *testing.T) {
 				require.NoError(t, err)
 				dtmf := c.next(ctx, ari.Events.ChannelDtmfReceived).(*ari.ChannelDtmfReceived)
 				require.Equal(t, tc.digit, dtmf.Digit)
-				require.InDelta(t, 2.0, time.Since(answered).Seconds(), 1.5, "the callee presses about 2 s after answering")
+				// The callee waits 2 s after answering, then presses: not at
+				// once, and well before it would give up. The upper bound is
+				// loose, since a loaded machine (CI once saw 3.5 s) delays
+				// Asterisk's dialplan, not the behaviour.
+				after := time.Since(answered).Seconds()
+				require.GreaterOrEqual(t, after, 1.0, "the callee waits before it presses")
+				require.Less(t, after, 10.0, "the callee presses soon after answering")
 				d := c.hangup(ctx)
 				require.Equal(t, 16, d.Cause, d.CauseTxt)
 				dispo.expect(c.number, testbed.DispositionAnswered)
