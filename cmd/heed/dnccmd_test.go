@@ -153,6 +153,14 @@ func TestCLIDNCRegistry(t *testing.T) {
 	out, _, err = runHeed(env, "dnc", "check", "860-555-0111")
 	require.NoError(t, err)
 	require.Contains(t, out, "+18605550111: internal since")
+	// Taken off with a change list, as the README tells an admin to when a
+	// person asks to be called again.
+	out, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "internal", "--changes", writeFile(t, "lift.txt", "-8605550111\n"))
+	require.NoError(t, err)
+	require.Contains(t, out, "internal list: 0 added, 1 removed")
+	out, _, err = runHeed(env, "dnc", "check", "860-555-0112")
+	require.NoError(t, err)
+	require.Contains(t, out, "+18605550112: internal since", "the other entry stays")
 	out, _, err = runHeed(env, "dnc", "stats")
 	require.NoError(t, err)
 	require.Contains(t, out, "internal")
