@@ -96,7 +96,9 @@ func (r CallsReport) ClockApartMax() time.Duration {
 const (
 	// FindingDNC is an allowed call to a number with an internal
 	// do-not-call entry in force when the call was decided, or one the
-	// gate's indexes had applied and not seen removed.
+	// gate's indexes had applied and not seen removed, that the consent
+	// the call relied on was not given after (a consent given after an
+	// entry lifts it, rule F12; one revoked since is FindingRevoked).
 	FindingDNC = "dnc.internal"
 	// FindingRevoked is an allowed call that relied on a consent revoked
 	// at or after it was given: by a revocation dated before the call, or
@@ -240,6 +242,7 @@ const reportFound = `
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'add' AND x.ref_id = d.id) s ON true
 		   LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'remove' AND x.ref_id = d.id) r ON true
 		  WHERE d.phone = a.phone
+		    AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.id = a.consent_id AND c.obtained_at > d.added_at)
 		    AND ((d.added_at <= a.at AND (d.removed_at IS NULL OR d.removed_at > a.at))
 		         OR (s.seq <= a.seen_seq AND (r.seq IS NULL OR r.seq > a.seen_seq))))
 		UNION ALL

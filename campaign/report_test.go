@@ -131,9 +131,11 @@ func TestCallsReport(t *testing.T) {
 		day.Add(3*time.Hour))
 	halExpiring := w.id(`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source, expires_at) VALUES ('+18605550108', 'pec', 'informational', 'voice', $1, 'form', $2) RETURNING id`,
 		jan.Add(time.Hour), day)
-	// Gil revoked every purpose in June and consented again in July.
+	// Gil opted out in June (a revocation of every purpose and an
+	// internal entry) and consented again in July, which lifts both.
 	w.consent("8605550107", jan)
 	w.revoke("8605550107", time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC), "")
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550107', 'ivr', 'pressed 9', '2026-06-01T15:00:00Z')`)
 	gil := w.consent("8605550107", time.Date(2026, 7, 1, 15, 0, 0, 0, time.UTC))
 	// Ann has been on the internal list since Nov 1; Kim was on it until
 	// the very instant of her call.
@@ -201,7 +203,7 @@ func TestCallsReport(t *testing.T) {
 		{FindingRevoked, bobCall, bobRev, GateAfter, "revoked 2026-11-10 15:00:00 UTC by email"},
 		{FindingConsentTime, halCall, halExpiring, GateUnknown, "expired 2026-11-16 15:00:00 UTC"},
 		{FindingDNC, annCall, annEntry, GateHad, "ivr: pressed 9"},
-	}, findings, "newest first; Eve (her firm's policy then), Gil (consent again), Kim (taken off at the instant) and Dee's key press are not findings")
+	}, findings, "newest first; Eve (her firm's policy then), Gil (consent again after his opt-out and its entry), Kim (taken off at the instant) and Dee's key press are not findings")
 	require.Equal(t, 7, r.Found)
 	require.Equal(t, 7, r.Calls)
 	require.Equal(t, 3, r.Had)

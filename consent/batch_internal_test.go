@@ -133,6 +133,9 @@ func batchInputs(rng *rand.Rand, bounds []int64, n int) ([]Input, []Facts) {
 			if rng.IntN(6) == 0 {
 				f.ReassignedAt = at.Add(-time.Duration(rng.IntN(400*24)) * time.Hour)
 			}
+			if f.DNC&DNCInternal != 0 && rng.IntN(4) > 0 {
+				f.InternalListedAt = at.Add(-time.Duration(rng.IntN(400*24)) * time.Hour)
+			}
 			ins, fs = append(ins, in), append(fs, f)
 		}
 	}

@@ -1020,7 +1020,8 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				continue
 			}
 			if hits := f.DNC & r.dnc; hits != 0 {
-				if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt {
+				if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt &&
+					(hits&DNCInternal == 0 || liftsInternal(cf, f.InternalListedAt)) {
 					used = true
 				} else {
 					deny |= hits.reasons()

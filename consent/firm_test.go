@@ -101,7 +101,7 @@ func TestFirmPolicyTightens(t *testing.T) {
 	}
 	require.NoError(t, p.Validate(nil))
 	b := setup(t, consent.Config{Firm: p})
-	require.Equal(t, "federal@2026.1+connecticut@2026.1+regf@2026.1+florida@2026.1+oklahoma@2026.1+firm@heed-2026.1.firm-7", b.eng.Version())
+	require.Equal(t, "federal@2026.2+connecticut@2026.2+regf@2026.2+florida@2026.2+oklahoma@2026.2+firm@heed-2026.2.firm-7", b.eng.Version())
 
 	l := b.eng.Limits()
 	require.Equal(t, 0.01, l.MaxAbandonRate)

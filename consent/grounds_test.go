@@ -46,14 +46,14 @@ func TestGrounds(t *testing.T) {
 		return gs[0]
 	}
 	robocall := Input{Number: "+12125550101", Purpose: PurposeInformational, Method: MethodPrerecorded}
-	require.Equal(t, []string{"federal@2026.1 F1"}, codes(ground(robocall, ReasonConsentMissing)), "a robocall to a wireless line (unknown counts as one)")
+	require.Equal(t, []string{"federal@2026.2 F1"}, codes(ground(robocall, ReasonConsentMissing)), "a robocall to a wireless line (unknown counts as one)")
 	landline := robocall
 	landline.Line = LineLandline
 	require.Empty(t, codes(ground(landline, ReasonConsentMissing)), "to a landline, consent lifts F3's cap, which gives its own reason")
-	require.Equal(t, []string{"federal@2026.1 F3"}, codes(ground(landline, ReasonCapResidential)))
+	require.Equal(t, []string{"federal@2026.2 F3"}, codes(ground(landline, ReasonCapResidential)))
 	require.Empty(t, codes(ground(robocall, ReasonConsentInsufficient)), "F1 needs PEC, which is never insufficient")
-	require.Equal(t, []string{"federal@2026.1 F1", "federal@2026.1 F12", "firm@heed-2026.1 F13"}, codes(ground(robocall, ReasonConsentRevoked)))
-	require.Equal(t, []string{"federal@2026.1 F9"}, codes(ground(robocall, ReasonDNCInternal)))
+	require.Equal(t, []string{"federal@2026.2 F1", "federal@2026.2 F12", "firm@heed-2026.2 F13"}, codes(ground(robocall, ReasonConsentRevoked)))
+	require.Equal(t, []string{"federal@2026.2 F9"}, codes(ground(robocall, ReasonDNCInternal)))
 	own := ground(robocall, ReasonNumberInvalid)
 	require.Empty(t, codes(own), "heed's own reason")
 	require.Contains(t, own.Own, "cannot read")
@@ -61,29 +61,29 @@ func TestGrounds(t *testing.T) {
 	require.Empty(t, ground(robocall, ReasonDNCInternal).Own)
 
 	debt := Input{Number: "+12125550101", Purpose: PurposeDebtCollection, Method: MethodPrerecorded}
-	require.Equal(t, []string{"regf@2026.1 R1"}, codes(ground(debt, ReasonCapFrequency)))
-	require.Equal(t, []string{"regf@2026.1 R2"}, codes(ground(debt, ReasonWindowOutside)))
+	require.Equal(t, []string{"regf@2026.2 R1"}, codes(ground(debt, ReasonCapFrequency)))
+	require.Equal(t, []string{"regf@2026.2 R2"}, codes(ground(debt, ReasonWindowOutside)))
 
 	// A sales call: the federal window everywhere, Connecticut's own rules
 	// only for a number placed in Connecticut (its area code, or the
 	// contact's state).
 	sales := Input{Number: "+12125550101", Purpose: PurposeTelemarketing, Method: MethodLive}
 	ny := codes(ground(sales, ReasonWindowOutside))
-	require.Contains(t, ny, "federal@2026.1 F6")
-	require.Equal(t, []string{"federal@2026.1 F8"}, codes(ground(sales, ReasonDNCNational)))
+	require.Contains(t, ny, "federal@2026.2 F6")
+	require.Equal(t, []string{"federal@2026.2 F8"}, codes(ground(sales, ReasonDNCNational)))
 	ct := sales
 	ct.State = "CT"
 	inCT := codes(ground(ct, ReasonWindowOutside))
-	require.Contains(t, inCT, "federal@2026.1 F6")
+	require.Contains(t, inCT, "federal@2026.2 F6")
 	require.Greater(t, len(inCT), len(ny), "Connecticut adds its window")
 	for _, c := range inCT {
-		if c != "federal@2026.1 F6" {
+		if c != "federal@2026.2 F6" {
 			require.Contains(t, c, "connecticut@")
 		}
 	}
 	require.Equal(t, inCT, codes(ground(Input{Number: "+18605550101", Purpose: PurposeTelemarketing, Method: MethodLive}, ReasonWindowOutside)),
 		"the 860 area code is presumed in Connecticut")
-	require.Equal(t, []string{"federal@2026.1 F8", "connecticut@2026.1 C5"}, codes(ground(ct, ReasonDNCNational)))
+	require.Equal(t, []string{"federal@2026.2 F8", "connecticut@2026.2 C5"}, codes(ground(ct, ReasonDNCNational)))
 	require.Empty(t, codes(ground(sales, ReasonCapAfterConversation)), "Reg F's quiet period is for collections")
 
 	// With the Reassigned Numbers Database check on, a consent that
@@ -94,7 +94,7 @@ func TestGrounds(t *testing.T) {
 	in := robocall
 	in.At = at
 	gs := re.Grounds(in, []Reason{ReasonConsentMissing})
-	require.Contains(t, codes(gs[0]), "federal@2026.1 F1")
+	require.Contains(t, codes(gs[0]), "federal@2026.2 F1")
 	var f15 bool
 	for _, c := range codes(gs[0]) {
 		f15 = f15 || strings.HasPrefix(c, "firm@") && strings.HasSuffix(c, " F15")

@@ -144,6 +144,18 @@ type Facts struct {
 	// ReassignedAt is the latest permanent disconnection the Reassigned
 	// Numbers Database reported for the number, or zero (rule F15).
 	ReassignedAt time.Time
+	// InternalListedAt is when the number's latest entry in force on the
+	// internal do-not-call list was made, when DNC holds that list. A
+	// consent of the call's purpose given after it lifts the entry for the
+	// call (rule F12: new consent after an opt-out restores calling). Zero
+	// means not known, and then no consent lifts the entry.
+	InternalListedAt time.Time
+}
+
+// liftsInternal reports whether consent c was given after an internal
+// do-not-call entry made at listed, known: only then may it lift it.
+func liftsInternal(c *ConsentFacts, listed time.Time) bool {
+	return !listed.IsZero() && c.ObtainedAt.After(listed)
 }
 
 // ConsentFacts is the best consent on file for a number, scope and channel,

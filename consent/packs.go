@@ -16,7 +16,7 @@ var ErrRequiredPack = errors.New("required law pack missing")
 
 // PacksVersion is the version of the law packs built into this release of heed.
 // It changes whenever any built-in rule's data changes.
-const PacksVersion = "2026.1"
+const PacksVersion = "2026.2"
 
 // The identifiers of the built-in packs.
 const (
@@ -438,8 +438,8 @@ func Federal() *Pack {
 				Purposes: sales, DNC: DNCNational, DNCExempt: ConsentPEWC, SnapshotMaxAge: 31 * day,
 				Notes: "Registered numbers need PEWC. The registry copy must be at most 31 days old. Registrations never expire."},
 			{Code: "F9", Title: "Internal (company) do-not-call list", Kind: Floor, Citation: federalCite,
-				DNC: DNCInternal, Retention: fiveYears,
-				Notes: "Every call. heed honors an opt-out at once (the legal ceiling is 10 business days) and keeps it at least 5 years; opt-outs never expire on their own."},
+				DNC: DNCInternal, DNCExempt: ConsentPEC, Retention: fiveYears,
+				Notes: "Every call. heed honors an opt-out at once (the legal ceiling is 10 business days) and keeps it at least 5 years; opt-outs never expire on their own. A consent of the call's purpose given after the number's latest entry, and not revoked since, lifts the entry for the calls it covers (F12); the entry stays on the list."},
 			{Code: "F10", Title: "Abandoned calls", Kind: Floor, Citation: federalCite,
 				Dialing: &DialingLimits{MaxAbandonRate: 0.03, AbandonPeriod: 30 * day, AgentJoin: 2 * time.Second, MinRing: 15 * time.Second, MinRings: 4},
 				Notes:   "Applied to every campaign: at most 3% of live-answered calls per campaign per 30 days; an abandoned call plays the firm's name, callback number and opt-out."},

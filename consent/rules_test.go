@@ -111,6 +111,22 @@ func TestDNCAndIndex(t *testing.T) {
 		f.DNC = h
 		return f
 	}
+	// listed is an internal entry made at at+entry (none known when entry
+	// is 0) with a consent of kind obtained at at+obtained, and the
+	// number's latest revocation at at+revoked (none when revoked is 0).
+	listed := func(kind consent.ConsentKind, obtained, entry, revoked time.Duration) consent.Facts {
+		f := hit(consent.DNCInternal, kind)
+		if kind != consent.ConsentNone {
+			f.Consent.ObtainedAt = at.Add(obtained)
+		}
+		if entry != 0 {
+			f.InternalListedAt = at.Add(entry)
+		}
+		if revoked != 0 {
+			f.Consent.RevokedAt = at.Add(revoked)
+		}
+		return f
+	}
 	aged := func(age time.Duration) consent.Facts {
 		f := facts(at, consent.ConsentNone, 0)
 		f.NationalAsOf = at.Add(-age)
@@ -120,6 +136,28 @@ func TestDNCAndIndex(t *testing.T) {
 	cases := []tc{
 		{name: "F9 internal beats PEWC", in: call(consent.PurposeInformational), facts: hit(consent.DNCInternal, consent.ConsentPEWC), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
 		{name: "F9 internal on every purpose", in: call(consent.PurposeDebtCollection), facts: hit(consent.DNCInternal, consent.ConsentNone), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		// F12 with F9: a consent given after the entry lifts it for the
+		// calls it covers; one given before, at the same instant, or
+		// against an entry of unknown date does not.
+		{name: "F9 consent before the entry", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEC, -2*day, -day, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 consent at the entry's instant", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEC, -day, -day, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 consent a nanosecond after the entry lifts it", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEC, -day+time.Nanosecond, -day, 0), verdict: consent.Allow, consentID: 8},
+		{name: "F9 entry of unknown date is never lifted", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEWC, -time.Hour, 0, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 later consent revoked since", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEC, -day, -2*day, -time.Hour), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 later consent given after the last revocation", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEC, -time.Hour, -2*day, -day), verdict: consent.Allow, consentID: 8},
+		{name: "F9 later consent not yet given at the call", in: call(consent.PurposeInformational), facts: listed(consent.ConsentPEC, time.Second, -day, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 no consent after the entry, no call", in: call(consent.PurposeInformational), facts: listed(consent.ConsentNone, 0, -day, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 lifted for a robocall to a wireless line", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineWireless, At: at},
+			facts: listed(consent.ConsentPEC, -time.Hour, -day, 0), verdict: consent.Allow, consentID: 8},
+		{name: "F9 lifted, but a sales robocall still needs PEWC", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeTelemarketing, Method: consent.MethodPrerecorded, Line: consent.LineWireless, At: at},
+			facts: listed(consent.ConsentPEC, -time.Hour, -day, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonConsentInsufficient)},
+		{name: "F9 landline robocall without consent stays stopped", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineLandline, At: at},
+			facts: listed(consent.ConsentNone, 0, -day, 0), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCInternal)},
+		{name: "F9 later consent does not lift the litigator list", in: call(consent.PurposeInformational), facts: func() consent.Facts {
+			f := listed(consent.ConsentPEWC, -time.Hour, -day, 0)
+			f.DNC |= consent.DNCLitigator
+			return f
+		}(), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCLitigator)},
 		{name: "F8 national without PEWC", in: call(consent.PurposeTelemarketing), facts: hit(consent.DNCNational, consent.ConsentPEC), verdict: consent.Deny, reasons: reasons(consent.ReasonDNCNational)},
 		{name: "F8 national with PEWC", in: call(consent.PurposeTelemarketing), facts: hit(consent.DNCNational, consent.ConsentPEWC), verdict: consent.Allow, consentID: 8},
 		{name: "F8 national with revoked PEWC", in: call(consent.PurposeSolicitation), facts: func() consent.Facts {

@@ -27,7 +27,7 @@ const MaxCapPeriod = 31 * 24 * time.Hour
 
 // SettingsVersionName returns the FirmPolicy.Version that a stored policy
 // of version n carries ("v3"); decisions made under it name it in their pack
-// version ("heed-2026.1.firm-v3").
+// version ("heed-2026.2.firm-v3").
 func SettingsVersionName(n int) string { return "v" + strconv.Itoa(n) }
 
 // SettingsStore keeps the firm's policy in PostgreSQL (table firm_settings),

@@ -69,6 +69,66 @@ type Indexes struct {
 	optOuts     map[uint64]int
 	pending     map[uint64]bool
 	heldOptOuts atomic.Int32
+	// listedAt holds, by number, when the latest entry in force of each
+	// number on the internal list was made (Unix nanoseconds), under
+	// listedMu: a consent given after it lifts the entry for the calls it
+	// covers (rule F12). An added number's time is set before the index
+	// holds it, and a number is dropped only after the index has, so a
+	// number the index holds never has an older time here than its entry's
+	// (at worst none, which lifts nothing).
+	listedMu sync.RWMutex
+	listedAt map[uint64]int64
+}
+
+// heldListedAt is what InternalListedAt gives for a number whose opt-out is
+// held: a time no consent is given after.
+var heldListedAt = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// InternalListedAt returns when the latest entry in force on the internal
+// do-not-call list for number n (ten NANP digits) was made, as the indexes
+// know it: a far-future time while an opt-out of n is held (HoldOptOut, or
+// taken but not yet recorded), whose entry no consent can follow yet, and
+// zero when they do not know, which lets no consent lift the entry.
+func (ix *Indexes) InternalListedAt(n uint64) time.Time {
+	if ix.holdsOptOut(n) {
+		return heldListedAt
+	}
+	ix.listedMu.RLock()
+	ns, ok := ix.listedAt[n]
+	ix.listedMu.RUnlock()
+	if !ok {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// addListed records when the internal list's entries of ns were made
+// (at[i] is ns[i]'s), keeping the later of two times for a number; all,
+// when true, makes them the only numbers known.
+func (ix *Indexes) addListed(ns []uint64, at []time.Time, all bool) {
+	ix.listedMu.Lock()
+	defer ix.listedMu.Unlock()
+	if all || ix.listedAt == nil {
+		ix.listedAt = make(map[uint64]int64, len(ns))
+	}
+	for i, n := range ns {
+		if t := at[i].UnixNano(); t > ix.listedAt[n] {
+			ix.listedAt[n] = t
+		}
+	}
+}
+
+// dropListed forgets the entry times of ns, numbers the internal list no
+// longer holds.
+func (ix *Indexes) dropListed(ns []uint64) {
+	if len(ns) == 0 {
+		return
+	}
+	ix.listedMu.Lock()
+	defer ix.listedMu.Unlock()
+	for _, n := range ns {
+		delete(ix.listedAt, n)
+	}
 }
 
 // pendingOptOuts is the query of the numbers of the opt-outs taken but not
@@ -209,14 +269,20 @@ func (ix *Indexes) Load(ctx context.Context) error {
 	if err := ix.db.QueryRow(ctx, pendingOptOuts).Scan(&pending); err != nil {
 		return fmt.Errorf("indexes: pending opt-outs: %w", err)
 	}
-	nums, seq, err := ix.store.InternalAll(ctx)
+	listed, seq, err := ix.store.InternalAll(ctx)
 	if err != nil {
 		return err
+	}
+	nums, at := make([]uint64, len(listed)), make([]time.Time, len(listed))
+	for i, l := range listed {
+		nums[i], at[i] = l.Number, l.At
 	}
 	var b dnc.Builder
 	if err := b.AddMany(nums); err != nil {
 		return fmt.Errorf("internal dnc: %w", err)
 	}
+	// The entry times before the list that holds them (listedAt).
+	ix.addListed(nums, at, true)
 	if _, err := ix.DNC.Replace(dnc.Meta{List: dnc.Internal, Source: "postgres", Seq: uint64(seq)}, b.Build()); err != nil {
 		return fmt.Errorf("internal dnc: %w", err)
 	}
@@ -275,9 +341,11 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 	}
 	if last > from {
 		ch.Seq = uint64(last)
-		if _, _, err := ix.DNC.Apply(dnc.Internal, ch); err != nil && !errors.Is(err, dnc.ErrStaleChange) {
+		ix.addListed(ch.Adds, ch.AddedAt, false) // before the list holds them (listedAt)
+		if _, _, err := ix.DNC.Apply(dnc.Internal, ch.Change); err != nil && !errors.Is(err, dnc.ErrStaleChange) {
 			return fmt.Errorf("internal dnc: %w", err)
 		}
+		ix.dropListed(ch.Dels)
 		ix.dncSeq = last
 	}
 	if err := ix.syncRegistry(ctx); err != nil {

@@ -189,3 +189,111 @@ func TestIndexesLoadVersion(t *testing.T) {
 	require.Equal(t, map[string]uint64{"national": v2.Version + 1}, versions)
 	require.True(t, unchanged())
 }
+
+// TestLaterConsentLiftsAnOptOut checks rule F12 against the internal list
+// through the gate, on a real database: a consent given after a number's
+// opt-out lifts its internal entry for the calls the consent covers, from
+// the next sync and in a process that loads afresh, through Check and
+// CheckBatch alike; a consent given before it, calls of another purpose,
+// an opt-out held and not yet recorded, a later revocation and an entry
+// made after the consent keep the number refused.
+func TestLaterConsentLiftsAnOptOut(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
+	ledger := consent.NewLedger(db)
+
+	const p = phone.Number("+18605550177")
+	now := time.Now().UTC().Truncate(time.Second)
+	// 11:00 in Connecticut, a day ahead: inside every window, after every record.
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, d := now.In(ny).AddDate(0, 0, 1).Date()
+	at := time.Date(y, m, d, 11, 0, 0, 0, ny)
+	robocall := dialer.Request{Phone: p, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineWireless, At: at}
+	live := robocall
+	live.Method = consent.MethodLive
+	debt := live
+	debt.Purpose = consent.PurposeDebtCollection
+	check := func(r dialer.Request) consent.Decision {
+		t.Helper()
+		one := g.Check(ctx, r)
+		batch := make([]consent.Decision, 1)
+		g.CheckBatch(ctx, []dialer.Request{r}, batch)
+		require.Equal(t, one, batch[0], "CheckBatch decides as Check does")
+		return one
+	}
+	addConsent := func(obtained time.Time) int64 {
+		t.Helper()
+		c, err := ledger.AddConsent(ctx, consent.NewConsent{Phone: string(p), Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+			Channel: consent.ChannelVoice, ObtainedAt: obtained, Source: "intake form"})
+		require.NoError(t, err)
+		require.NoError(t, g.Sync(ctx))
+		return c.ID
+	}
+	optOut := func(when time.Time) {
+		t.Helper()
+		_, err := ledger.AddRevocation(ctx, consent.NewRevocation{Phone: string(p), RevokedAt: when, Method: consent.RevokedByIVR, Source: "pressed 9"})
+		require.NoError(t, err)
+		_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source)
+			SELECT $1, $2, 'ivr', 'pressed 9' WHERE NOT EXISTS (SELECT 1 FROM dnc_internal WHERE phone = $1 AND removed_at IS NULL)`, p, when)
+		require.NoError(t, err)
+		require.NoError(t, g.Sync(ctx))
+	}
+	internal := []consent.Reason{consent.ReasonDNCInternal}
+
+	before := addConsent(now.Add(-10 * 24 * time.Hour))
+	require.Equal(t, consent.Allow, check(robocall).Verdict)
+	optOut(now.Add(-5 * 24 * time.Hour))
+	dec := check(robocall)
+	require.Equal(t, consent.Deny, dec.Verdict)
+	require.Contains(t, dec.Reasons, consent.ReasonDNCInternal, "the consent %d before the opt-out lifts nothing", before)
+	require.Equal(t, internal, check(live).Reasons, "a live call needs no consent, but the entry stands")
+
+	after := addConsent(now.Add(-24 * time.Hour))
+	dec = check(robocall)
+	require.Equal(t, consent.Allow, dec.Verdict, "%+v", dec)
+	require.Equal(t, after, dec.ConsentID, "the decision names the consent that lifted the entry")
+	require.Equal(t, consent.Allow, check(live).Verdict)
+	require.Equal(t, internal, check(debt).Reasons, "no consent of another purpose was given after the opt-out")
+
+	// A process that loads afresh knows the entry's date too.
+	fresh := dialer.NewIndexes(db, quiet())
+	require.NoError(t, fresh.Load(ctx))
+	fg := &dialer.PolicyGate{Engine: engine, Indexes: fresh}
+	require.Equal(t, consent.Allow, fg.Check(ctx, robocall).Verdict)
+	n, err := p.NANP()
+	require.NoError(t, err)
+	require.Equal(t, now.Add(-5*24*time.Hour), fresh.InternalListedAt(n))
+	require.Equal(t, ix.InternalListedAt(n), fresh.InternalListedAt(n))
+
+	// An opt-out heard and not yet recorded holds whatever consent came before.
+	release := g.HoldOptOut(p)
+	require.Equal(t, internal, check(live).Reasons)
+	require.Equal(t, consent.Deny, check(robocall).Verdict)
+	release()
+	require.Equal(t, consent.Allow, check(live).Verdict)
+
+	// A second opt-out (no new entry: one is in force) revokes the consent.
+	optOut(now.Add(-time.Hour))
+	require.Equal(t, internal, check(live).Reasons)
+	require.Equal(t, consent.Deny, check(robocall).Verdict)
+
+	// Taken off the list and put back, by an internal-list import that
+	// records no revocation, after a newer consent: the newer entry holds
+	// against it.
+	newest := addConsent(now.Add(-30 * time.Minute))
+	require.Equal(t, consent.Allow, check(live).Verdict, "consent %d given after the second opt-out", newest)
+	_, err = db.Exec(ctx, `UPDATE dnc_internal SET removed_at = now() WHERE phone = $1 AND removed_at IS NULL`, p)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source) VALUES ($1, $2, 'import', 'list')`, p, now.Add(-10*time.Minute))
+	require.NoError(t, err)
+	require.NoError(t, g.Sync(ctx))
+	require.Equal(t, internal, check(live).Reasons)
+	require.Equal(t, now.Add(-10*time.Minute), ix.InternalListedAt(n))
+}

@@ -158,6 +158,13 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			f.ReassignedAt = req.ReassignedAt
 			if fresh && valid[i] {
 				f.DNC = dh[i]
+				if f.DNC&consent.DNCInternal != 0 {
+					// Rare: when the entry was made, for a consent
+					// given after it (rule F12). The engine reads it
+					// only with the internal list in DNC, so another
+					// request's is left in place.
+					f.InternalListedAt = g.Indexes.InternalListedAt(ns[i])
+				}
 				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
 			} else {
 				f.DNC = 0
@@ -225,8 +232,8 @@ func (g *PolicyGate) now() time.Time {
 }
 
 // Facts gathers from the in-memory indexes what the engine needs to know
-// of a request's number: freshness, do-not-call hits, consent and the
-// national registry copy's date.
+// of a request's number: freshness, do-not-call hits (with when an
+// internal entry was made), consent and the national registry copy's date.
 func (g *PolicyGate) Facts(req *Request) consent.Facts {
 	var f consent.Facts
 	f.Fresh = g.Indexes.Fresh(g.now())
@@ -236,6 +243,9 @@ func (g *PolicyGate) Facts(req *Request) consent.Facts {
 		f.DNC = DNCHits(view.Lookup(n))
 		if g.Indexes.holdsOptOut(n) {
 			f.DNC |= consent.DNCInternal
+		}
+		if f.DNC&consent.DNCInternal != 0 {
+			f.InternalListedAt = g.Indexes.InternalListedAt(n)
 		}
 		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
 	}

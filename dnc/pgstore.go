@@ -43,38 +43,59 @@ func (s *PGStore) ListInternal(ctx context.Context, limit int) ([]InternalEntry,
 	return out, nil
 }
 
-// InternalAll reads every number on the internal list, with the change
-// sequence the read is consistent with, in one repeatable-read transaction.
-// Numbers outside the NANP are not indexed (the gate refuses them anyway).
-func (s *PGStore) InternalAll(ctx context.Context) ([]uint64, int64, error) {
+// Listed is a number on the internal list and when its latest entry in
+// force was made: a consent given after that may lift the entry for the
+// calls it covers (rule F12).
+type Listed struct {
+	// Number is the number's ten NANP digits.
+	Number uint64
+	// At is when the number's latest entry in force was made.
+	At time.Time
+}
+
+// InternalAll reads every number on the internal list, with when its
+// latest entry in force was made, and the change sequence the read is
+// consistent with, in one repeatable-read transaction. Numbers outside the
+// NANP are not indexed (the gate refuses them anyway).
+func (s *PGStore) InternalAll(ctx context.Context) ([]Listed, int64, error) {
 	var (
-		nums []uint64
+		nums []Listed
 		seq  int64
 	)
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM index_changes`).Scan(&seq); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM dnc_internal WHERE removed_at IS NULL`)
+		rows, err := tx.Query(ctx, `SELECT phone, max(added_at) FROM dnc_internal WHERE removed_at IS NULL GROUP BY phone`)
 		if err != nil {
 			return err
 		}
-		phones, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		nums = make([]uint64, 0, len(phones))
-		for _, p := range phones {
+		var (
+			p  string
+			at time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&p, &at}, func() error {
 			if n, err := phone.Number(p).NANP(); err == nil {
-				nums = append(nums, n)
+				nums = append(nums, Listed{Number: n, At: at})
 			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("internal dnc load: %w", err)
 	}
 	return nums, seq, nil
+}
+
+// InternalChanges is the internal list's changes after a position, folded
+// to their net effect per number.
+type InternalChanges struct {
+	// Change holds the numbers added and removed.
+	Change
+	// AddedAt holds when each added number's latest entry was made:
+	// AddedAt[i] is Adds[i]'s.
+	AddedAt []time.Time
 }
 
 // InternalSince reads the internal list's changes after seq, folded to their
@@ -83,27 +104,33 @@ func (s *PGStore) InternalAll(ctx context.Context) ([]uint64, int64, error) {
 // is in the result (seq itself when nothing was logged since). It is one
 // statement, so one snapshot; sequences commit in order, so no change
 // below that position can appear later.
-func (s *PGStore) InternalSince(ctx context.Context, seq int64) (Change, int64, error) {
+func (s *PGStore) InternalSince(ctx context.Context, seq int64) (InternalChanges, int64, error) {
 	rows, err := s.db.Query(ctx, `
 		WITH top AS (SELECT coalesce(max(seq), 0) AS seq FROM index_changes)
-		SELECT c.seq, c.phone, c.op, top.seq FROM top
+		SELECT c.seq, c.phone, c.op, d.added_at, top.seq FROM top
 		  LEFT JOIN index_changes c ON c.index = 'dnc' AND c.seq > $1
+		  LEFT JOIN dnc_internal d ON d.id = c.ref_id
 		 ORDER BY c.seq`, seq)
 	if err != nil {
-		return Change{}, seq, fmt.Errorf("internal dnc changes: %w", err)
+		return InternalChanges{}, seq, fmt.Errorf("internal dnc changes: %w", err)
 	}
 	type change struct {
-		Seq   *int64
-		Phone *string
-		Op    *string
-		Top   int64
+		Seq     *int64
+		Phone   *string
+		Op      *string
+		AddedAt *time.Time
+		Top     int64
 	}
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[change])
 	if err != nil {
-		return Change{}, seq, fmt.Errorf("internal dnc changes: %w", err)
+		return InternalChanges{}, seq, fmt.Errorf("internal dnc changes: %w", err)
 	}
 	last := seq
-	net := map[uint64]bool{}
+	type netChange struct {
+		add bool
+		at  time.Time
+	}
+	net := map[uint64]netChange{}
 	order := []uint64{}
 	for _, c := range list {
 		last = max(last, c.Top)
@@ -114,15 +141,24 @@ func (s *PGStore) InternalSince(ctx context.Context, seq int64) (Change, int64, 
 		if err != nil {
 			continue
 		}
-		if _, seen := net[n]; !seen {
+		old, seen := net[n]
+		if !seen {
 			order = append(order, n)
 		}
-		net[n] = *c.Op == "add"
+		nc := netChange{add: *c.Op == "add"}
+		if nc.add && c.AddedAt != nil {
+			nc.at = *c.AddedAt
+			if old.add && old.at.After(nc.at) {
+				nc.at = old.at // the latest entry in force
+			}
+		}
+		net[n] = nc
 	}
-	var ch Change
+	var ch InternalChanges
 	for _, n := range order {
-		if net[n] {
+		if nc := net[n]; nc.add {
 			ch.Adds = append(ch.Adds, n)
+			ch.AddedAt = append(ch.AddedAt, nc.at)
 		} else {
 			ch.Dels = append(ch.Dels, n)
 		}

@@ -45,6 +45,12 @@ func TestCLICheck(t *testing.T) {
 		// +18605550103: consent but on the internal do-not-call list.
 		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550103', 'pec', 'informational', 'voice', '2026-01-05T12:00:00Z', 'intake')`,
 		`INSERT INTO dnc_internal (phone, method) VALUES ('+18605550103', 'staff')`,
+		// +18605550120: opted out by key press on Mar 1 (a revocation and an
+		// internal entry), then consented to reminders again on Apr 1.
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550120', 'pec', 'informational', 'voice', '2026-02-01T12:00:00Z', 'intake')`,
+		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550120', '2026-03-01T12:00:00Z', 'ivr')`,
+		`INSERT INTO dnc_internal (phone, method, added_at) VALUES ('+18605550120', 'ivr', '2026-03-01T12:00:00Z')`,
+		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550120', 'pec', 'informational', 'voice', '2026-04-01T12:00:00Z', 'phone call')`,
 		// +12085550104 (Idaho's 208 spans Mountain and Pacific time): debt collection consent.
 		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+12085550104', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
 		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550105', 'pec', 'debt_collection', 'voice', '2026-01-05T12:00:00Z', 'engagement letter')`,
@@ -126,6 +132,11 @@ func TestCLICheck(t *testing.T) {
 		{"RevokedThenReconsented", []string{"--number", "860-555-0102", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
 		{"RevokedBeforeReconsent", []string{"--number", "860-555-0102", "--purpose", "informational", "--at", "2026-03-15T10:00:00-04:00"}, "deny", []string{"consent.revoked"}, ""},
 		{"InternalDNC", []string{"--number", "860-555-0103", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal"}, ""},
+		{"OptedOutThenReconsented", []string{"--number", "860-555-0120", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
+		{"OptedOutThenReconsentedLive", []string{"--number", "860-555-0120", "--purpose", "informational", "--method", "live", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
+		{"OptedOutReconsentOtherPurpose", []string{"--number", "860-555-0120", "--purpose", "debt_collection", "--method", "live", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal"}, ""},
+		{"OptedOutLandlineRobocallOtherPurpose", []string{"--number", "860-555-0120", "--purpose", "debt_collection", "--line", "landline", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal"}, ""},
+		{"OptedOutBeforeReconsent", []string{"--number", "860-555-0120", "--purpose", "informational", "--at", "2026-03-15T10:00:00-04:00"}, "deny", []string{"dnc.internal", "consent.revoked"}, ""},
 		{"NoConsentWireless", []string{"--number", "860-555-0199", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"consent.missing"}, ""},
 		{"LandlineInformationalNoConsent", []string{"--number", "860-555-0199", "--purpose", "informational", "--line", "landline", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
 		{"TwoZonesIdaho", []string{"--number", "208-555-0104", "--purpose", "debt_collection", "--at", "2026-12-01T15:30:00Z"}, "defer", []string{"window.outside"}, "2026-12-01T16:00:00Z"},

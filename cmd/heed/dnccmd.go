@@ -212,13 +212,15 @@ func (m *Main) dncStats(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 	fmt.Fprintf(m.Stdout, "%-12s %12s %-12s %8s %10s %8s\n", "list", "numbers", "as of", "version", "memory", "bits/no")
-	nums, _, err := dnc.NewPGStore(pool).InternalAll(ctx)
+	listed, _, err := dnc.NewPGStore(pool).InternalAll(ctx)
 	if err != nil {
 		return err
 	}
 	var b dnc.Builder
-	if err := b.AddMany(nums); err != nil {
-		return err
+	for _, l := range listed {
+		if err := b.Add(l.Number); err != nil {
+			return err
+		}
 	}
 	internal := b.Build()
 	fmt.Fprintf(m.Stdout, "%-12s %12d %-12s %8s %10s %8.2f\n", "internal", internal.Len(), "live", "-", mib(internal.Bytes()), internal.BitsPerNumber())
