@@ -82,6 +82,10 @@ type ImportReport struct {
 	// Imported counts the rows written: New, or 0 for a dry run or a
 	// rejected import.
 	Imported int `json:"imported"`
+	// Listed counts, for revocations, the numbers the import put on the
+	// internal do-not-call list, or would in a dry run: those it revokes
+	// every purpose of that had no entry in force.
+	Listed int `json:"listed"`
 	// Skipped lists the valid rows not written because the same record is
 	// already on file or earlier in the file.
 	Skipped []RowError `json:"skipped,omitempty"`
@@ -362,7 +366,10 @@ type revocationRow struct {
 // of that day or minute (but not later than now): the reading under which
 // a revocation never loses to a consent given earlier the same day.
 // Rows identical to a revocation already on file, or to an earlier row, are
-// skipped and listed in the report.
+// skipped and listed in the report. A revocation of every purpose is an
+// opt-out: its number is put on the internal do-not-call list, dated as
+// its latest such revocation in the file, unless an entry is in force
+// (listRevoked; the report's Listed).
 //
 // The import is all-or-nothing, with a dry run, as for ImportConsents.
 func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Format, opts ImportOptions) (ImportReport, error) {
@@ -450,21 +457,68 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 			src = append(src, []any{r.phone.String(), r.in.RevokedAt, string(r.in.Method), strings.TrimSpace(r.in.Source), nullID(r.in.RecordedBy), string(r.in.Scope)})
 		}
 		rep.New = len(src)
-		if opts.DryRun || len(src) == 0 {
+		if len(src) == 0 {
 			return nil
 		}
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"},
-			[]string{"phone", "revoked_at", "method", "source", "recorded_by", "scope"}, pgx.CopyFromRows(src))
-		if err != nil {
-			return fmt.Errorf("copy revocations: %w", referenceError(err))
+		if !opts.DryRun {
+			n, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"},
+				[]string{"phone", "revoked_at", "method", "source", "recorded_by", "scope"}, pgx.CopyFromRows(src))
+			if err != nil {
+				return fmt.Errorf("copy revocations: %w", referenceError(err))
+			}
+			rep.Imported = int(n)
 		}
-		rep.Imported = int(n)
-		return nil
+		rep.Listed, err = listRevoked(ctx, tx, src, opts.DryRun)
+		return err
 	}
 	if err := l.importTx(ctx, opts.DryRun, write); err != nil {
 		return ImportReport{Kind: rep.Kind, DryRun: rep.DryRun}, fmt.Errorf("revocation import: %w", err)
 	}
 	return rep, nil
+}
+
+// listRevoked puts on the internal do-not-call list, as a key press does
+// (rule F9), each number of the revocation rows src (as ImportRevocations
+// copies them) that revokes every purpose and has no entry in force,
+// dated its latest such revocation, with that revocation's method, source
+// and recorder. With dryRun it only counts them. It returns how many
+// numbers it listed.
+func listRevoked(ctx context.Context, tx pgx.Tx, src [][]any, dryRun bool) (int, error) {
+	var (
+		phones, methods, sources []string
+		at                       []time.Time
+		by                       []*int64
+	)
+	for _, r := range src {
+		if r[5].(string) != "" {
+			continue // limited to one purpose: no entry for every call
+		}
+		phones, at = append(phones, r[0].(string)), append(at, r[1].(time.Time))
+		var id *int64
+		if v, ok := r[4].(int64); ok {
+			id = &v
+		}
+		methods, sources, by = append(methods, r[2].(string)), append(sources, r[3].(string)), append(by, id)
+	}
+	if len(phones) == 0 {
+		return 0, nil
+	}
+	const latest = `
+		WITH r AS (SELECT DISTINCT ON (phone) phone, revoked_at, method, source, recorded_by
+		             FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[]) AS r (phone, revoked_at, method, source, recorded_by)
+		            ORDER BY phone, revoked_at DESC),
+		     n AS (SELECT * FROM r WHERE NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = r.phone AND d.removed_at IS NULL))`
+	q := latest + ` SELECT count(*) FROM n`
+	if !dryRun {
+		q = latest + `, ins AS (INSERT INTO dnc_internal (phone, added_at, method, source, added_by)
+		                 SELECT phone, revoked_at, method, source, recorded_by FROM n RETURNING 1)
+		SELECT count(*) FROM ins`
+	}
+	var listed int
+	if err := tx.QueryRow(ctx, q, phones, at, methods, sources, by).Scan(&listed); err != nil {
+		return 0, fmt.Errorf("list revoked numbers: %w", referenceError(err))
+	}
+	return listed, nil
 }
 
 // endOf returns the last microsecond of the period of length prec that

@@ -282,6 +282,30 @@ func TestImportRevocations(t *testing.T) {
 	rep, err := b.ledger.ImportRevocations(b.ctx, strings.NewReader(csv), consent.FormatCSV, consent.ImportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 4, rep.Imported)
+	require.Equal(t, 3, rep.Listed, "every revocation of every purpose is an opt-out: an internal entry, as a key press makes")
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM dnc_internal WHERE phone = '+12125550101'`), "one limited to telemarketing is not")
+	var (
+		listedAt       time.Time
+		method, source string
+	)
+	require.NoError(t, b.db.QueryRow(b.ctx, `SELECT added_at, method, source FROM dnc_internal WHERE phone = '+18605550101'`).Scan(&listedAt, &method, &source))
+	require.True(t, time.Date(2025, 6, 1, 23, 59, 59, 999999000, time.UTC).Equal(listedAt), "dated as the revocation: got %s", listedAt)
+	require.Equal(t, []string{"web", "opt-out page"}, []string{method, source})
+
+	// A dry run counts; a number already listed gets no second entry; a
+	// number revoked twice in one file gets one, dated the later.
+	more := "phone,revoked_at,method\n8605550101,2025-07-01,email\n8605550102,2025-07-01,letter\n8605550102,2025-08-01,email\n8605550103,2025-08-01,ivr\n"
+	rep, err = b.ledger.ImportRevocations(b.ctx, strings.NewReader(more), consent.FormatCSV, consent.ImportOptions{DryRun: true})
+	require.NoError(t, err)
+	require.Equal(t, []int{4, 0, 2}, []int{rep.New, rep.Imported, rep.Listed})
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM dnc_internal`), "a dry run writes nothing")
+	rep, err = b.ledger.ImportRevocations(b.ctx, strings.NewReader(more), consent.FormatCSV, consent.ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []int{4, 4, 2}, []int{rep.New, rep.Imported, rep.Listed})
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550101'`))
+	require.NoError(t, b.db.QueryRow(b.ctx, `SELECT added_at, method FROM dnc_internal WHERE phone = '+18605550102'`).Scan(&listedAt, &method))
+	require.True(t, time.Date(2025, 8, 1, 23, 59, 59, 999999000, time.UTC).Equal(listedAt), "got %s", listedAt)
+	require.Equal(t, "email", method)
 
 	_, rs, err := b.ledger.History(b.ctx, "+18605550101")
 	require.NoError(t, err)
@@ -324,7 +348,8 @@ func TestImportRevocations(t *testing.T) {
 	require.Contains(t, rep.Rejected[1].Reason, "not a valid phone number")
 	require.Contains(t, rep.Rejected[2].Reason, "revoked_at is empty")
 	require.Contains(t, rep.Rejected[3].Reason, "in the future")
-	require.Equal(t, 4, b.count(t, `SELECT count(*) FROM revocations`))
+	require.Equal(t, 8, b.count(t, `SELECT count(*) FROM revocations`))
+	require.Equal(t, 5, b.count(t, `SELECT count(*) FROM dnc_internal`))
 }
 
 func TestFormatOf(t *testing.T) {

@@ -125,11 +125,18 @@ func (s *Server) importFile(ctx context.Context, fh *multipart.FileHeader, kind 
 
 // importSummary says in a sentence what an import did or would do.
 func importSummary(rep consent.ImportReport) string {
-	if rep.DryRun {
-		return fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d %s (%d rows read, %d skipped as duplicates).",
-			rep.New, rep.Kind, rep.Rows, len(rep.Skipped))
+	listed := ""
+	if rep.Kind == "revocations" {
+		listed = fmt.Sprintf(", and %d numbers put on the internal do-not-call list", rep.Listed)
+		if rep.DryRun {
+			listed = fmt.Sprintf(", and would put %d numbers on the internal do-not-call list", rep.Listed)
+		}
 	}
-	return fmt.Sprintf("Imported %d %s (%d rows read, %d skipped as duplicates).", rep.Imported, rep.Kind, rep.Rows, len(rep.Skipped))
+	if rep.DryRun {
+		return fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d %s (%d rows read, %d skipped as duplicates)%s.",
+			rep.New, rep.Kind, rep.Rows, len(rep.Skipped), listed)
+	}
+	return fmt.Sprintf("Imported %d %s (%d rows read, %d skipped as duplicates)%s.", rep.Imported, rep.Kind, rep.Rows, len(rep.Skipped), listed)
 }
 
 func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {

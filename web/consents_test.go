@@ -138,8 +138,10 @@ func TestConsentUploads(t *testing.T) {
 			"860-555-0251,2025-04-01,email,email from client\n"+
 			"860-555-0252,2025-04-02T12:00:00Z,letter,\n")
 		require.Equal(t, http.StatusOK, code, body)
-		require.Contains(t, body, "Imported 2 revocations (2 rows read, 0 skipped as duplicates).")
+		require.Contains(t, body, "Imported 2 revocations (2 rows read, 0 skipped as duplicates), and 2 numbers put on the internal do-not-call list.")
+		require.Contains(t, body, `<strong id="listed">2</strong>`)
 		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM revocations WHERE phone LIKE '+1860555025%' AND recorded_by = $1`, adminID))
+		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone LIKE '+1860555025%' AND added_by = $1 AND removed_at IS NULL`, adminID))
 		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM index_changes WHERE phone LIKE '+1860555025%' AND op = 'revocation'`))
 		require.Zero(t, consents("+1860555025%"))
 

@@ -263,11 +263,20 @@ func TestCLIConsentImport(t *testing.T) {
 	out, _, err = runHeed(env, "consent", "import", "--revocations", "--by", "admin@firm.test", revs)
 	require.NoError(t, err)
 	require.Contains(t, out, "imported 1 revocations")
+	require.Contains(t, out, "put 1 numbers on the internal do-not-call list")
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM revocations WHERE recorded_by = $1`, adminID).Scan(&captured))
 	require.Equal(t, 1, captured)
 	out, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
 	require.NoError(t, err)
 	require.Contains(t, out, "consent.revoked")
+	// The imported opt-out stops calls that need no consent too: a
+	// reminder robocall to a landline (F3) and a live call.
+	for _, extra := range [][]string{{"--line", "landline"}, {"--method", "live"}} {
+		out, _, err = runHeed(env, append([]string{"check", "--number", "860-555-0101", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00", "--json"}, extra...)...)
+		require.NoError(t, err)
+		require.Contains(t, out, `"decision":"deny"`, extra)
+		require.Contains(t, out, `"dnc.internal"`, extra)
+	}
 }
 
 // TestCLIManageUsers: the commands an operator on the server uses to

@@ -86,6 +86,13 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 			verb, n = "would import", rep.New
 		}
 		fmt.Fprintf(m.Stdout, "%s %d %s (%d rows read, %d already on file)\n", verb, n, rep.Kind, rep.Rows, len(rep.Skipped))
+		if *revocations {
+			verb = "put"
+			if *dryRun {
+				verb = "would put"
+			}
+			fmt.Fprintf(m.Stdout, "%s %d numbers on the internal do-not-call list (revoked for every purpose, none in force)\n", verb, rep.Listed)
+		}
 	}
 	return nil
 }
