@@ -231,8 +231,11 @@ func (s *Store) RecordOptOut(ctx context.Context, attemptID int64, p phone.Numbe
 // process stopped before its background retries took it. It takes one per
 // number, as pressed during the first such attempt, unless an opt-out of
 // the number was taken since that attempt, or the number got an internal
-// do-not-call entry at or after it, or has one in force (recorded since,
-// and perhaps taken off since by staff on purpose). All are taken in one
+// do-not-call entry at or after it (recorded since, and perhaps taken off
+// since by staff on purpose). An entry in force from before the attempt
+// does not stand for it: a consent given after that entry lifted it for
+// the call (rule F12), and only the revocation the opt-out records stops
+// that consent. All are taken in one
 // statement, which waits for no import, so every gate refuses their
 // numbers from its next sync; KeepRecordingOptOuts, which heed serve starts
 // right after, records them. heed serve runs it at start, before any
@@ -244,7 +247,7 @@ func (s *Store) RecoverOptOuts(ctx context.Context) (int, error) {
 		  FROM attempts a
 		 WHERE strpos(a.dtmf, $1) > 0 AND a.outcome <> $2
 		   AND NOT EXISTS (SELECT 1 FROM optout_requests r WHERE r.phone = a.phone AND (r.attempt_id = a.id OR r.taken_at >= a.created_at))
-		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND (d.added_at >= a.created_at OR d.removed_at IS NULL))
+		   AND NOT EXISTS (SELECT 1 FROM dnc_internal d WHERE d.phone = a.phone AND d.added_at >= a.created_at)
 		 ORDER BY a.phone, a.id
 		ON CONFLICT (attempt_id) DO NOTHING
 		RETURNING id`, dialer.OptOutKey, string(dialer.OutcomeOptedOut), string(consent.RevokedByIVR))

@@ -28,9 +28,11 @@ func TestRecoverOptOuts(t *testing.T) {
 	call("+18605550153", "9", "no_response") // recorded by the retries, then taken off by staff
 	w.exec(`INSERT INTO dnc_internal (phone, method, source, removed_at) VALUES ('+18605550153', 'ivr', 'pressed 9', now())`)
 	call("+18605550154", "12*", "confirmed") // no opt-out
-	// Already on the list from before the call (placed by a defect).
+	// On the list from before the call, lifted for it by a later consent
+	// (F12): the key press must still be taken, its revocation stopping
+	// that consent.
 	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550155', 'staff', 'asked', now() - interval '1 day')`)
-	call("+18605550155", "9", "no_response")
+	ed := call("+18605550155", "9", "no_response")
 	// Taken during the call, its records waiting for the database.
 	w.exec(`INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'Fay', '+18605550156')`, w.listID)
 	fay := call("+18605550156", "9", "opted_out")
@@ -38,10 +40,12 @@ func TestRecoverOptOuts(t *testing.T) {
 
 	n, err := store.RecoverOptOuts(w.ctx)
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 2, n, "Ann's and Ed's")
 	recorded, err := RecordPendingOptOuts(w.ctx, w.s.db)
 	require.NoError(t, err)
-	require.Equal(t, 2, recorded, "Ann's, taken at start, and Fay's, taken during her call")
+	require.Equal(t, 3, recorded, "Ann's and Ed's, taken at start, and Fay's, taken during her call")
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM revocations WHERE phone = '+18605550155' AND source LIKE '%during attempt ' || $1::bigint || '%'`, ed).Scan(&n))
+	require.Equal(t, 1, n, "Ed's revocation, from his key press")
 	var phones []string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array_agg(phone ORDER BY phone) FROM dnc_internal WHERE removed_at IS NULL`).Scan(&phones))
 	require.Equal(t, []string{"+18605550151", "+18605550152", "+18605550155", "+18605550156"}, phones, "Fay's waiting request is recorded too")

@@ -202,19 +202,22 @@ func (ix *Indexes) holdsOptOut(n uint64) bool {
 }
 
 // markHeldOptOuts adds the internal list to hits[i] for each number ns[i]
-// held by HoldOptOut or a pending opt-out. With none held it costs one
-// atomic load.
-func (ix *Indexes) markHeldOptOuts(ns []uint64, hits []dnc.Hits) {
+// held by HoldOptOut or a pending opt-out, and returns which were held:
+// bit i%64 of held[i/64] for ns[i] (ns holds at most 128 numbers). With
+// none held it costs one atomic load.
+func (ix *Indexes) markHeldOptOuts(ns []uint64, hits []dnc.Hits) (held [2]uint64) {
 	if ix.heldOptOuts.Load() == 0 {
-		return
+		return held
 	}
 	ix.optOutsMu.Lock()
 	defer ix.optOutsMu.Unlock()
 	for i, n := range ns {
 		if ix.optOuts[n] > 0 || ix.pending[n] {
 			hits[i] |= 1 << dnc.Internal
+			held[i/64] |= 1 << (i % 64)
 		}
 	}
+	return held
 }
 
 // heldCopies are the registry list copies the indexes hold: by list, and

@@ -1000,7 +1000,15 @@ func (p *Pacer) keepTakingOptOut(attemptID int64, n phone.Number) {
 			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
 			recorded, err := p.Store.RecordOptOut(ctx, attemptID, n)
 			if err == nil {
-				p.syncGate(ctx) // the entry, or the taken request, in the indexes before the hold goes
+				// The records, or the taken request, in the indexes before
+				// the hold goes: until its revocation is, a consent that
+				// lifted an older entry of n (rule F12) would still count.
+				for !p.syncGate(ctx) {
+					cancel()
+					time.Sleep(wait)
+					wait = min(2*wait, OptOutRetryWait)
+					ctx, cancel = context.WithTimeout(context.Background(), OptOutRetryWait)
+				}
 				cancel()
 				p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", recorded)
 				return
@@ -1017,14 +1025,17 @@ func (p *Pacer) keepTakingOptOut(attemptID int64, n phone.Number) {
 // that is not exact.
 const lastLookTries = 3
 
-// syncGate syncs the gate's indexes, when it has any. A failure is only
-// logged: the gate fails closed on its own once freshness lapses.
-func (p *Pacer) syncGate(ctx context.Context) {
+// syncGate syncs the gate's indexes, when it has any, and reports whether
+// they synced (true for a gate without any). A failure is logged: the
+// gate fails closed on its own once freshness lapses.
+func (p *Pacer) syncGate(ctx context.Context) bool {
 	if s, ok := p.Gate.(Syncer); ok {
 		if err := s.Sync(ctx); err != nil {
 			p.Log.Warn("pacer: index sync failed", "err", err)
+			return false
 		}
 	}
+	return true
 }
 
 // lastLook asks the gate again about an allowed attempt's call, right

@@ -81,6 +81,10 @@ func (g *PolicyGate) engine() *consent.Engine {
 // space to live on the stack.
 const checkBatchSize = 128
 
+// markHeldOptOuts marks at most 128 numbers: this does not compile if
+// checkBatchSize exceeds that.
+const _ = uint(2*64 - checkBatchSize)
+
 // CheckBatch decides reqs[i] into out[i], for every i, as Check would with
 // the same indexes and clock reading; out must be at least as long as reqs.
 // It reads the clock, the indexes' freshness and the current index
@@ -106,6 +110,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		qs    [checkBatchSize]consent.Query
 		cfs   [checkBatchSize]consent.ConsentFacts
 		keys  [checkBatchSize]consent.Key
+		held  [2]uint64 // the batch's numbers held as opted out, by bit
 	)
 	// Each request's number and history are prefetched one pass ahead,
 	// spread over the previous pass's decisions, a group at a time.
@@ -131,7 +136,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				lists |= eb.DNCListsKey(keys[i])
 			}
 			view.LookupBatchIn(ns[:k], dncLists(lists), hits[:k])
-			g.Indexes.markHeldOptOuts(ns[:k], hits[:k])
+			held = g.Indexes.markHeldOptOuts(ns[:k], hits[:k])
 			// A number whose decision cannot depend on its consent is not
 			// looked up (the engine ignores the empty consent it gets).
 			for i := range batch {
@@ -160,10 +165,16 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				f.DNC = dh[i]
 				if f.DNC&consent.DNCInternal != 0 {
 					// Rare: when the entry was made, for a consent
-					// given after it (rule F12). The engine reads it
-					// only with the internal list in DNC, so another
-					// request's is left in place.
-					f.InternalListedAt = g.Indexes.InternalListedAt(ns[i])
+					// given after it (rule F12); never for a number
+					// held when the batch looked (its consent was read
+					// before the hold's revocation may have been). The
+					// engine reads it only with the internal list in
+					// DNC, so another request's is left in place.
+					if held[i/64]&(1<<(i%64)) != 0 {
+						f.InternalListedAt = heldListedAt
+					} else {
+						f.InternalListedAt = g.Indexes.InternalListedAt(ns[i])
+					}
 				}
 				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
 			} else {
@@ -241,10 +252,11 @@ func (g *PolicyGate) Facts(req *Request) consent.Facts {
 	view := g.Indexes.DNC.View()
 	if n, err := req.Phone.NANP(); err == nil {
 		f.DNC = DNCHits(view.Lookup(n))
-		if g.Indexes.holdsOptOut(n) {
+		switch {
+		case g.Indexes.holdsOptOut(n):
 			f.DNC |= consent.DNCInternal
-		}
-		if f.DNC&consent.DNCInternal != 0 {
+			f.InternalListedAt = heldListedAt
+		case f.DNC&consent.DNCInternal != 0:
 			f.InternalListedAt = g.Indexes.InternalListedAt(n)
 		}
 		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
