@@ -103,8 +103,12 @@ type RecordConsent struct {
 	ObtainedAt   time.Time           `json:"obtained_at"`
 	Source       string              `json:"source"`
 	EvidenceHash string              `json:"evidence_sha256,omitempty"`
-	ExpiresAt    *time.Time          `json:"expires_at,omitempty"`
-	CreatedAt    time.Time           `json:"created_at"`
+	// Document is the hex SHA-256 of the consent's document, and
+	// DocumentName its file name, when it has one.
+	Document     string     `json:"document_sha256,omitempty"`
+	DocumentName string     `json:"document_name,omitempty"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
 	// Late marks a record written before the attempt but after the
 	// change-log position its decision read: the gate may not have seen
 	// it.
@@ -384,7 +388,7 @@ func (s *Service) internalEntries(ctx context.Context, n string) ([]RecordDNC, e
 // recordConsent is c as an attempt's record shows it.
 func recordConsent(c consent.ConsentRecord, late bool) RecordConsent {
 	rc := RecordConsent{ID: c.ID, Kind: c.Kind, Scope: c.Scope, Channel: c.Channel, ObtainedAt: c.ObtainedAt,
-		Source: c.Source, EvidenceHash: c.EvidenceHash, CreatedAt: c.CreatedAt, Late: late}
+		Source: c.Source, EvidenceHash: c.EvidenceHash, Document: c.Document, DocumentName: c.DocumentName, CreatedAt: c.CreatedAt, Late: late}
 	if !c.ExpiresAt.IsZero() {
 		rc.ExpiresAt = &c.ExpiresAt
 	}

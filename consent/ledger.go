@@ -85,6 +85,9 @@ type NewConsent struct {
 	CapturedBy int64
 	// ExpiresAt is the consent's own expiry, or zero for none.
 	ExpiresAt time.Time
+	// Document, when not nil, is the consent's evidence as a file
+	// (NewDocument), kept with it and named by its hash.
+	Document *Document
 }
 
 // ConsentRecord is a consent on file: the fields of NewConsent as stored,
@@ -107,6 +110,9 @@ type ConsentRecord struct {
 	ExpiresAt    time.Time // zero for none
 	// CreatedAt is when the record was written.
 	CreatedAt time.Time
+	// Document is the hex SHA-256 of the consent's document, or "" when it
+	// has none; DocumentName is that document's file name.
+	Document, DocumentName string
 }
 
 // NewRevocation is a revocation to record.
@@ -288,7 +294,8 @@ func referenceError(err error) error {
 	return err
 }
 
-const consentColumns = `id, phone, coalesce(contact_id, 0), kind, scope, channel, obtained_at, source, evidence, evidence_hash, coalesce(captured_by, 0), expires_at, created_at`
+const consentColumns = `id, phone, coalesce(contact_id, 0), kind, scope, channel, obtained_at, source, evidence, evidence_hash, coalesce(captured_by, 0), expires_at, created_at,
+	coalesce(document, ''), coalesce((SELECT d.name FROM consent_documents d WHERE d.sha256 = consents.document), '')`
 
 func scanConsent(row pgx.Row) (ConsentRecord, error) {
 	var (
@@ -296,7 +303,8 @@ func scanConsent(row pgx.Row) (ConsentRecord, error) {
 		p, kind, sc, ch string
 		expires         *time.Time
 	)
-	err := row.Scan(&c.ID, &p, &c.ContactID, &kind, &sc, &ch, &c.ObtainedAt, &c.Source, &c.Evidence, &c.EvidenceHash, &c.CapturedBy, &expires, &c.CreatedAt)
+	err := row.Scan(&c.ID, &p, &c.ContactID, &kind, &sc, &ch, &c.ObtainedAt, &c.Source, &c.Evidence, &c.EvidenceHash, &c.CapturedBy, &expires, &c.CreatedAt,
+		&c.Document, &c.DocumentName)
 	if err != nil {
 		return ConsentRecord{}, err
 	}
@@ -331,21 +339,39 @@ func internChannel(s string) Channel {
 	return Channel(s)
 }
 
-// AddConsent validates and records a consent. The evidence text is stored
-// with its SHA-256 hash. An invalid consent is refused with FieldErrors
-// wrapping ErrInvalidRecord.
+// AddConsent validates and records one consent, with its document when it
+// has one, in one transaction. The evidence text is stored with its SHA-256
+// hash, the document under its own. Recorded one at a time, written
+// consent (PEWC) needs its evidence: the signed agreement as a document or
+// as text. An invalid consent is refused with FieldErrors wrapping
+// ErrInvalidRecord.
 func (l *Ledger) AddConsent(ctx context.Context, in NewConsent) (ConsentRecord, error) {
 	n, fe := in.validate(l.now())
+	if in.Kind == ConsentPEWC && strings.TrimSpace(in.Evidence) == "" && in.Document == nil {
+		fe["evidence"] = "written consent (pewc) needs its evidence: attach the signed agreement or paste its text"
+	}
 	if len(fe) > 0 {
 		return ConsentRecord{}, fmt.Errorf("add consent: %w", fe)
 	}
-	row := l.db.QueryRow(ctx, `
-		INSERT INTO consents (phone, contact_id, kind, scope, channel, obtained_at, source, evidence, evidence_hash, captured_by, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		RETURNING `+consentColumns,
-		n.String(), nullID(in.ContactID), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt,
-		strings.TrimSpace(in.Source), in.Evidence, evidenceHash(in.Evidence), nullID(in.CapturedBy), nullTime(in.ExpiresAt))
-	c, err := scanConsent(row)
+	var c ConsentRecord
+	err := pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
+		var doc any
+		if d := in.Document; d != nil {
+			if err := storeDocument(ctx, tx, d, in.CapturedBy); err != nil {
+				return err
+			}
+			doc = d.SHA256
+		}
+		row := tx.QueryRow(ctx, `
+			INSERT INTO consents (phone, contact_id, kind, scope, channel, obtained_at, source, evidence, evidence_hash, captured_by, expires_at, document)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			RETURNING `+consentColumns,
+			n.String(), nullID(in.ContactID), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt,
+			strings.TrimSpace(in.Source), in.Evidence, evidenceHash(in.Evidence), nullID(in.CapturedBy), nullTime(in.ExpiresAt), doc)
+		var err error
+		c, err = scanConsent(row)
+		return err
+	})
 	if err != nil {
 		return ConsentRecord{}, fmt.Errorf("add consent: %w", referenceError(err))
 	}

@@ -76,7 +76,7 @@ func TestLedgerAddConsent(t *testing.T) {
 		require.ErrorIs(t, err, consent.ErrNotFound)
 
 		noEvidence := goodConsent()
-		noEvidence.Evidence = ""
+		noEvidence.Kind, noEvidence.Evidence = consent.ConsentPEC, "" // written consent needs its evidence
 		c, err = b.ledger.AddConsent(b.ctx, noEvidence)
 		require.NoError(t, err)
 		require.Empty(t, c.EvidenceHash)

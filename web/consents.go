@@ -47,6 +47,11 @@ type consentsData struct {
 	// each; the More counts say how many are not shown.
 	Rejected, Skipped         []consent.RowError
 	MoreRejected, MoreSkipped int
+	// One is the form that records one consent, and OneErrors what was
+	// wrong with it, by field; DocumentTypes names the files it keeps.
+	One           oneConsentForm
+	OneErrors     consent.FieldErrors
+	DocumentTypes string
 }
 
 func (s *Server) consentsPage(c echo.Context) error {
@@ -140,7 +145,9 @@ func importSummary(rep consent.ImportReport) string {
 }
 
 func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {
-	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep}
+	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep,
+		One: oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]},
+		DocumentTypes: consent.DocumentTypes()}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)

@@ -71,7 +71,7 @@ func TestOptOut(t *testing.T) {
 		t.Parallel()
 		// A consent on file, which the opt-out must beat.
 		_, err := consent.NewLedger(b.db).AddConsent(ctx, consent.NewConsent{Phone: "+18605550101", Kind: consent.ConsentPEWC,
-			Scope: consent.PurposeInformational, Channel: consent.ChannelVoice, ObtainedAt: time.Now().Add(-time.Hour), Source: "engagement letter"})
+			Scope: consent.PurposeInformational, Channel: consent.ChannelVoice, ObtainedAt: time.Now().Add(-time.Hour), Source: "engagement letter", Evidence: "signed"})
 		require.NoError(t, err)
 		br := b.browser(t)
 		code, body, h := br.optOut("198.51.100.1", url.Values{"phone": {"(860) 555-0101"}, "note": {"  got a\nreminder call  "}})

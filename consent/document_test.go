@@ -1,0 +1,99 @@
+package consent_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// signedPDF is the start of a PDF, as an engagement letter's scan begins.
+var signedPDF = []byte("%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n% signed by Ann Smith, 2026-01-05\n%%EOF\n")
+
+// TestNewDocument checks what a consent's document may be: its type is
+// read from its bytes, its name loses its directories, and an empty, too
+// large, nameless or unkept file is refused with a field error.
+func TestNewDocument(t *testing.T) {
+	t.Parallel()
+	d, err := consent.NewDocument(`C:\Scans\letter.pdf`, signedPDF)
+	require.NoError(t, err)
+	sum := sha256.Sum256(signedPDF)
+	require.Equal(t, consent.Document{Name: "letter.pdf", ContentType: "application/pdf", Size: int64(len(signedPDF)),
+		SHA256: hex.EncodeToString(sum[:]), Body: signedPDF}, d)
+	d, err = consent.NewDocument("notes.txt", []byte("Ann agreed on the phone to reminder calls.\n"))
+	require.NoError(t, err)
+	require.Equal(t, "text/plain; charset=utf-8", d.ContentType)
+
+	for name, tc := range map[string]struct {
+		file string
+		body []byte
+		want string
+	}{
+		"empty":       {"a.pdf", nil, "the document is empty"},
+		"too large":   {"a.pdf", append([]byte("%PDF-1.7\n"), make([]byte, consent.MaxDocumentBytes)...), "larger than 10 MiB"},
+		"no name":     {" ", signedPDF, "no file name"},
+		"a program":   {"letter.pdf", []byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"), "heed keeps PDF, PNG, JPEG, GIF, WebP or UTF-8 text files"},
+		"a web page":  {"letter.pdf", []byte("<html><script>alert(1)</script></html>"), "the document is text/html"},
+		"a long name": {strings.Repeat("x", 300) + ".pdf", signedPDF, "longer than 255 bytes"},
+	} {
+		_, err := consent.NewDocument(tc.file, tc.body)
+		require.ErrorIs(t, err, consent.ErrInvalidRecord, name)
+		require.ErrorContains(t, err, tc.want, name)
+	}
+}
+
+// TestLedgerConsentDocument records consents with a document on a real
+// database: the document is kept once under its hash, read back whole, and
+// named by the consent's row and its audit log entry; the database refuses
+// a document whose bytes do not match its hash, and any change to one.
+func TestLedgerConsentDocument(t *testing.T) {
+	t.Parallel()
+	b := setupLedger(t)
+	d, err := consent.NewDocument("letter.pdf", signedPDF)
+	require.NoError(t, err)
+	in := goodConsent()
+	in.Evidence, in.Document = "", &d
+	c, err := b.ledger.AddConsent(b.ctx, in)
+	require.NoError(t, err, "a document is written consent's evidence")
+	require.Equal(t, d.SHA256, c.Document)
+	require.Equal(t, "letter.pdf", c.DocumentName)
+	got, err := b.ledger.Document(b.ctx, strings.ToUpper(c.Document))
+	require.NoError(t, err)
+	require.Equal(t, signedPDF, got.Body)
+	require.Equal(t, "application/pdf", got.ContentType)
+	require.False(t, got.AddedAt.IsZero())
+
+	// The same letter for another purpose is kept once.
+	in.Scope = consent.PurposeDebtCollection
+	c2, err := b.ledger.AddConsent(b.ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, c.Document, c2.Document)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consent_documents`))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM audit_log WHERE tbl = 'consents' AND details->>'document' = $1`, d.SHA256))
+	cs, _, err := b.ledger.History(b.ctx, "+18605550101")
+	require.NoError(t, err)
+	require.Len(t, cs, 2)
+	require.Equal(t, "letter.pdf", cs[0].DocumentName)
+
+	// Written consent without evidence is refused, and nothing is kept.
+	in.Document, in.Evidence = nil, " "
+	_, err = b.ledger.AddConsent(b.ctx, in)
+	require.ErrorIs(t, err, consent.ErrInvalidRecord)
+	require.ErrorContains(t, err, "written consent (pewc) needs its evidence")
+	in.Kind = consent.ConsentPEC
+	_, err = b.ledger.AddConsent(b.ctx, in)
+	require.NoError(t, err, "oral consent needs none")
+
+	_, err = b.ledger.Document(b.ctx, strings.Repeat("0", 64))
+	require.ErrorIs(t, err, consent.ErrNotFound)
+	_, err = b.db.Exec(b.ctx, `INSERT INTO consent_documents (sha256, name, content_type, size, body) VALUES ($1, 'x.pdf', 'application/pdf', 3, 'abc')`, d.SHA256[:63]+"0")
+	require.Error(t, err, "bytes that do not match the hash")
+	_, err = b.db.Exec(b.ctx, `UPDATE consent_documents SET name = 'other.pdf'`)
+	require.ErrorContains(t, err, "append-only")
+	_, err = b.db.Exec(b.ctx, `DELETE FROM consent_documents`)
+	require.ErrorContains(t, err, "append-only")
+}

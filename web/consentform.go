@@ -1,0 +1,163 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heed-dialer/heed/consent"
+)
+
+// oneConsentForm is the form that records one consent, as sent, to refill
+// it.
+type oneConsentForm struct {
+	Phone, Kind, Scope, Channel string
+	// ObtainedAt and ExpiresAt are datetime-local values read in Zone;
+	// ExpiresAt may be empty.
+	ObtainedAt, ExpiresAt, Zone string
+	Source, Evidence            string
+}
+
+// localLayouts are the forms a datetime-local field sends.
+var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05"}
+
+// consent reads the form into a consent to record; what it cannot read is
+// in the field errors, by the ledger's field names.
+func (f oneConsentForm) consent() (consent.NewConsent, consent.FieldErrors) {
+	fe := consent.FieldErrors{}
+	in := consent.NewConsent{Phone: f.Phone, Scope: consent.Purpose(f.Scope), Channel: consent.Channel(f.Channel),
+		Source: f.Source, Evidence: strings.ReplaceAll(f.Evidence, "\r\n", "\n")}
+	var err error
+	if in.Kind, err = consent.ParseConsentKind(f.Kind); err != nil {
+		fe["kind"] = "choose pec (oral or written) or pewc (signed, written)"
+	}
+	loc, err := zoneOf(f.Zone)
+	if err != nil {
+		fe["zone"] = err.Error()
+		return in, fe
+	}
+	if in.ObtainedAt, err = parseLocal(f.ObtainedAt, loc); err != nil {
+		fe["obtained_at"] = "when the consent was given: " + err.Error()
+	}
+	if f.ExpiresAt != "" {
+		if in.ExpiresAt, err = parseLocal(f.ExpiresAt, loc); err != nil {
+			fe["expires_at"] = "when the consent expires: " + err.Error()
+		}
+	}
+	return in, fe
+}
+
+// zoneOf returns the import zone named z.
+func zoneOf(z string) (*time.Location, error) {
+	for _, name := range importZones {
+		if name == z {
+			return time.LoadLocation(z)
+		}
+	}
+	return nil, fmt.Errorf("choose a time zone from the list, not %q", z)
+}
+
+// parseLocal reads a datetime-local value in loc.
+func parseLocal(v string, loc *time.Location) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, errors.New("a date and time is required")
+	}
+	for _, l := range localLayouts {
+		if t, err := time.ParseInLocation(l, v, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-01-05T14:30", v)
+}
+
+// addOneConsent records one consent from the form, with its document when
+// one is attached, and shows the number's page. A form with any error
+// comes back with every error beside its field, and nothing is recorded.
+func (s *Server) addOneConsent(c echo.Context) error {
+	f := oneConsentForm{Phone: strings.TrimSpace(c.FormValue("phone")), Kind: c.FormValue("kind"), Scope: c.FormValue("scope"),
+		Channel: c.FormValue("channel"), ObtainedAt: c.FormValue("obtained_at"), ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")),
+		Zone: c.FormValue("zone"), Source: c.FormValue("source"), Evidence: c.FormValue("evidence")}
+	in, fe := f.consent()
+	fh, err := c.FormFile("document")
+	switch {
+	case err == nil:
+		doc, err := readDocument(fh)
+		var dfe consent.FieldErrors
+		switch {
+		case errors.As(err, &dfe):
+			fe["document"] = dfe["document"]
+		case err != nil:
+			return err
+		default:
+			in.Document = &doc
+		}
+	case errors.Is(err, http.ErrMissingFile):
+	default:
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return err
+		}
+		if strings.Contains(err.Error(), "request body too large") {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		return fmt.Errorf("consent document: %w", err)
+	}
+	if len(fe) == 0 {
+		in.CapturedBy = currentUser(c).ID
+		rec, err := s.cfg.Consents.AddConsent(c.Request().Context(), in)
+		if err == nil {
+			s.flash(c, fmt.Sprintf("Consent %d recorded for %s: %s for %s by %s.", rec.ID, rec.Phone, rec.Kind, rec.Scope, rec.Channel))
+			return c.Redirect(http.StatusSeeOther, "/numbers?phone="+url.QueryEscape(rec.Phone.String()))
+		}
+		if !errors.As(err, &fe) {
+			return err
+		}
+	}
+	d := consentsData{Form: consentsForm{Kind: "consents", Zone: importZones[0]}, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit),
+		One: f, OneErrors: fe, DocumentTypes: consent.DocumentTypes()}
+	return s.render(c, http.StatusUnprocessableEntity, "consents", page{Title: "Consents and revocations",
+		Error: "Nothing was recorded: correct the fields marked below.", Data: d})
+}
+
+// readDocument reads an uploaded document, at most consent.MaxDocumentBytes
+// and one byte, and returns it as consent.NewDocument does.
+func readDocument(fh *multipart.FileHeader) (consent.Document, error) {
+	r, err := fh.Open()
+	if err != nil {
+		return consent.Document{}, fmt.Errorf("open document: %w", err)
+	}
+	defer r.Close()
+	body, err := io.ReadAll(io.LimitReader(r, consent.MaxDocumentBytes+1))
+	if err != nil {
+		return consent.Document{}, fmt.Errorf("read document: %w", err)
+	}
+	return consent.NewDocument(fh.Filename, body)
+}
+
+// consentDocument sends a consent's document, as an attachment, to anyone
+// who may see the number pages that link to it.
+func (s *Server) consentDocument(c echo.Context) error {
+	d, err := s.cfg.Consents.Document(c.Request().Context(), c.Param("sha256"))
+	if errors.Is(err, consent.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such document.")
+	}
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set(echo.HeaderCacheControl, "private, no-store")
+	h.Set("ETag", `"`+d.SHA256+`"`)
+	return c.Blob(http.StatusOK, d.ContentType, d.Body)
+}

@@ -1,0 +1,124 @@
+package web_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRecordOneConsent records consents one at a time through the admin
+// form on a real database: one with its signed PDF, which the number page
+// links to and which downloads as the same bytes; and the refusals, each
+// beside its field with nothing recorded: written consent without its
+// evidence, a web page passed off as a PDF, a time heed cannot read and a
+// consent given in the future. Only admins may record, and every form
+// carries its CSRF token.
+func TestRecordOneConsent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	admin := b.browser(t)
+	code, _ := admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := admin.csrf("/admin/consents")
+	pdf := []byte("%PDF-1.7\n% engagement letter signed by Ann Smith\n%%EOF\n")
+	sum := sha256.Sum256(pdf)
+	hash := hex.EncodeToString(sum[:])
+	form := func(edit map[string]string) map[string]string {
+		f := map[string]string{"_csrf": tok, "phone": "(860) 555-0301", "kind": "pewc", "scope": "telemarketing", "channel": "voice",
+			"obtained_at": "2026-01-05T14:30", "zone": "America/New_York", "source": "engagement letter", "evidence": ""}
+		for k, v := range edit {
+			f[k] = v
+		}
+		return f
+	}
+	consents := func() int { return count(t, b.db, `SELECT count(*) FROM consents WHERE phone = '+18605550301'`) }
+
+	code, body, _ := admin.get("/admin/consents")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `id="one-consent"`)
+	require.Contains(t, body, `action="/admin/consents/one"`)
+
+	t.Run("Refusals", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			edit          map[string]string
+			file          string
+			content       []byte
+			field, reason string
+		}{
+			"written consent without evidence": {nil, "", nil, "evidence-error", "written consent (pewc) needs its evidence"},
+			"a web page as the document":       {nil, "letter.pdf", []byte("<html><body>signed</body></html>"), "document-error", "the document is text/html"},
+			"a time heed cannot read":          {map[string]string{"obtained_at": "Jan 5"}, "letter.pdf", pdf, "obtained-error", `&#34;Jan 5&#34; is not a date and time`},
+			"consent given in the future":      {map[string]string{"obtained_at": time.Now().AddDate(0, 0, 2).Format("2006-01-02T15:04")}, "letter.pdf", pdf, "obtained-error", "is in the future"},
+			"a number heed cannot read":        {map[string]string{"phone": "555-01"}, "letter.pdf", pdf, "phone-error", "not a valid phone number"},
+		} {
+			code, body := admin.multipart("/admin/consents/one", form(tc.edit), "document", tc.file, tc.content)
+			require.Equal(t, http.StatusUnprocessableEntity, code, name)
+			require.Contains(t, body, "Nothing was recorded: correct the fields marked below.", name)
+			require.Contains(t, body, `id="`+tc.field+`">`, name)
+			require.Contains(t, body, tc.reason, name)
+			require.Contains(t, body, `value="engagement letter"`, "%s: the form comes back filled in", name)
+		}
+		require.Zero(t, consents())
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM consent_documents`))
+	})
+
+	t.Run("WithItsDocument", func(t *testing.T) {
+		code, body := admin.multipart("/admin/consents/one", form(nil), "document", `C:\scans\Ann letter.pdf`, pdf)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		var (
+			id       int64
+			obtained time.Time
+			doc      string
+			by       int64
+		)
+		require.NoError(t, b.db.QueryRow(ctx, `SELECT c.id, c.obtained_at, c.document, c.captured_by FROM consents c WHERE c.phone = '+18605550301'`).Scan(&id, &obtained, &doc, &by))
+		require.True(t, time.Date(2026, 1, 5, 19, 30, 0, 0, time.UTC).Equal(obtained), "14:30 in New York: got %s", obtained)
+		require.Equal(t, hash, doc)
+		require.Equal(t, count(t, b.db, `SELECT id FROM users WHERE email = 'admin@firm.test'`), int(by))
+
+		code, page, _ := admin.get("/numbers?phone=" + url.QueryEscape("+18605550301"))
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, page, "recorded for &#43;18605550301: pewc for telemarketing by voice.", "the flash")
+		require.Contains(t, page, `<a class="document" href="/consents/documents/`+hash+`">Ann letter.pdf</a>`)
+
+		// Any signed-in user who sees the number page may download it.
+		para := b.browser(t)
+		code, _ = para.signin("para@firm.test", password)
+		require.Equal(t, http.StatusSeeOther, code)
+		code, got, h := para.get("/consents/documents/" + hash)
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, string(pdf), got)
+		require.Equal(t, "application/pdf", h.Get("Content-Type"))
+		require.Equal(t, `attachment; filename="Ann letter.pdf"`, h.Get("Content-Disposition"))
+		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
+		code, _, _ = para.get("/consents/documents/" + hash[:63] + "0")
+		require.Equal(t, http.StatusNotFound, code)
+		code, _, _ = b.browser(t).get("/consents/documents/" + hash)
+		require.Equal(t, http.StatusSeeOther, code, "signed out: to the sign-in page")
+		code, got = b.api(t, b.token(t, "atty@firm.test"), http.MethodGet, "/api/v1/consents/documents/"+hash, "")
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, string(pdf), got, "through the API too")
+		code, _ = b.api(t, "", http.MethodGet, "/api/v1/consents/documents/"+hash, "")
+		require.Equal(t, http.StatusUnauthorized, code)
+		code, got = b.api(t, b.token(t, "atty@firm.test"), http.MethodGet, "/api/v1/numbers/%2B18605550301", "")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, got, `"document_sha256":"`+hash+`","document_name":"Ann letter.pdf"`)
+
+		// Only admins record consents, and never without the form's token.
+		ptok := para.csrf("/campaigns")
+		f := form(map[string]string{"_csrf": ptok, "phone": "860-555-0302"})
+		code, _ = para.multipart("/admin/consents/one", f, "document", "letter.pdf", pdf)
+		require.Equal(t, http.StatusForbidden, code)
+		code, _ = admin.multipart("/admin/consents/one", form(map[string]string{"_csrf": "forged", "phone": "860-555-0302"}), "document", "letter.pdf", pdf)
+		require.Equal(t, http.StatusForbidden, code)
+		require.Zero(t, count(t, b.db, `SELECT count(*) FROM consents WHERE phone = '+18605550302'`))
+		require.Equal(t, 1, consents())
+	})
+}
