@@ -146,7 +146,7 @@ func importSummary(rep consent.ImportReport) string {
 
 func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {
 	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep,
-		One: oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]},
+		One:           oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]},
 		DocumentTypes: consent.DocumentTypes()}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
