@@ -176,29 +176,39 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 	manageUsers(t, ctx, s.URL)
 }
 
-// addLateContact imports a client into the demo list after its campaign
-// completed, with their consent, and adds them to the campaign from its
-// page: the campaign runs again, calls them through the PSTN simulator
-// (the number's last two digits, 02, answer and press 1), and completes.
+// addLateContact records a client's consent with its signed letter, as
+// an admin does on the consents page, imports the client into the demo
+// list after its campaign completed, and adds them to the campaign from
+// its page: the campaign runs again, calls them through the PSTN
+// simulator (the number's last two digits, 02, answer and press 1), and
+// completes.
 func addLateContact(t *testing.T, ctx context.Context, base, campaignURL string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	contacts, consents := filepath.Join(dir, "late.csv"), filepath.Join(dir, "consent.csv")
+	contacts, letter := filepath.Join(dir, "late.csv"), filepath.Join(dir, "Lee engagement letter.pdf")
 	const late = "+18605550202"
 	require.NoError(t, os.WriteFile(contacts, []byte("name,phone\nLee Late,"+late+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(consents, []byte("phone,kind,scope,channel,obtained_at,source\n"+late+",pec,informational,voice,2026-01-05,intake form\n"), 0o600))
+	require.NoError(t, os.WriteFile(letter, []byte("%PDF-1.7\n% engagement letter, reminder calls agreed, signed Lee Late\n%%EOF\n"), 0o600))
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/consents"),
-		chromedp.WaitVisible(chromedp.ID("upload")),
-		chromedp.SetUploadFiles(chromedp.ID("file"), []string{consents}),
-		chromedp.Click(chromedp.ID("upload")),
-		chromedp.WaitVisible(chromedp.ID("imported")),
+		chromedp.WaitVisible(chromedp.ID("record-consent")),
+		chromedp.SendKeys(chromedp.ID("c-phone"), "860-555-0202"),
+		chromedp.SetValue(chromedp.ID("c-kind"), "pewc"),
+		chromedp.SetValue(chromedp.ID("c-scope"), "informational"),
+		chromedp.SetValue(chromedp.ID("c-obtained"), "2026-01-05T14:30"),
+		chromedp.SendKeys(chromedp.ID("c-source"), "engagement letter"),
+		chromedp.SetUploadFiles(chromedp.ID("c-document"), []string{letter}),
+		chromedp.Click(chromedp.ID("record-consent")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
 	))
-	imported, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("imported")))
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
 	require.NoError(t, err)
-	require.Equal(t, "1", imported, "the consent")
+	require.Contains(t, flash, "recorded for "+late+": pewc for informational by voice.")
+	consents := textOf(t, ctx, "consents")
+	require.Contains(t, consents, "Lee engagement letter.pdf", "the number page links the signed letter")
+	require.Contains(t, consents, "2026-01-05 14:30:00 EST", "given at 14:30 in New York, the form's zone")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/lists"),
 		chromedp.WaitVisible(chromedp.ID("upload")),
@@ -207,7 +217,7 @@ func addLateContact(t *testing.T, ctx context.Context, base, campaignURL string)
 		chromedp.Click(chromedp.ID("upload")),
 		chromedp.WaitVisible(chromedp.ID("flash")),
 	))
-	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	flash, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
 	require.NoError(t, err)
 	require.Equal(t, `Imported 1 contacts into "`+demoListName+`".`, strings.TrimSpace(flash))
 	require.NoError(t, chromedp.Do(ctx,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -277,6 +278,50 @@ func TestCLIConsentImport(t *testing.T) {
 		require.Contains(t, out, `"decision":"deny"`, extra)
 		require.Contains(t, out, `"dnc.internal"`, extra)
 	}
+}
+
+// TestCLIConsentAdd records one consent through `heed consent add`, with
+// its signed letter, on a real database; `heed check` then relies on it.
+// Written consent without evidence, a program passed off as a letter and
+// a recorder who is not an admin are refused, and nothing is recorded.
+func TestCLIConsentAdd(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('admin@firm.test', 'admin', 'x'), ('para@firm.test', 'paralegal', 'x')`)
+	require.NoError(t, err)
+	letter := writeFile(t, "signed letter.pdf", "%PDF-1.7\n% reminder calls agreed, signed\n%%EOF\n")
+	program := writeFile(t, "letter.pdf", "MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff")
+	add := func(extra ...string) (string, error) {
+		out, _, err := runHeed(env, append([]string{"consent", "add", "--number", "860-555-0131", "--kind", "pewc", "--scope", "informational",
+			"--obtained-at", "2026-01-05T14:30:00-05:00", "--source", "engagement letter"}, extra...)...)
+		return out, err
+	}
+	_, err = add("--by", "admin@firm.test")
+	require.ErrorContains(t, err, "written consent (pewc) needs its evidence")
+	_, err = add("--by", "admin@firm.test", "--document", program)
+	require.ErrorContains(t, err, "heed keeps PDF, PNG, JPEG, GIF, WebP or UTF-8 text files")
+	_, err = add("--by", "para@firm.test", "--document", letter)
+	require.ErrorIs(t, err, errUsage)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM consents`).Scan(&n))
+	require.Zero(t, n, "nothing recorded")
+
+	out, err := add("--by", "admin@firm.test", "--document", letter)
+	require.NoError(t, err)
+	require.Contains(t, out, "for +18605550131: pewc for informational by voice, obtained 2026-01-05T19:30:00Z")
+	require.Contains(t, out, "document signed letter.pdf, SHA-256 ")
+	var id int64
+	require.NoError(t, conn.QueryRow(ctx, `SELECT c.id FROM consents c JOIN consent_documents d ON d.sha256 = c.document
+		JOIN users u ON u.id = c.captured_by WHERE u.email = 'admin@firm.test' AND d.name = 'signed letter.pdf'`).Scan(&id))
+	out, _, err = runHeed(env, "check", "--number", "860-555-0131", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00", "--json")
+	require.NoError(t, err)
+	require.Contains(t, out, `"decision":"allow"`)
+	require.Contains(t, out, fmt.Sprintf(`"consent_id":%d`, id))
 }
 
 // TestCLIManageUsers: the commands an operator on the server uses to

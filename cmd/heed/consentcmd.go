@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -95,6 +96,89 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// consentAdd records one consent, with its signed document when one is
+// given, as the consents page's form does.
+func (m *Main) consentAdd(ctx context.Context, args []string) error {
+	f := m.flags("consent add")
+	dbURL := f.databaseURL()
+	number := f.String("number", "", "the phone number the consent is for")
+	kind := f.String("kind", "", "pec or pewc")
+	scope := f.String("scope", "", "the purpose it covers: informational, telemarketing, debt_collection or solicitation")
+	channel := f.String("channel", "voice", "voice or text")
+	obtained := f.String("obtained-at", "", "when it was given, RFC 3339 (2026-01-05T14:30:00-05:00)")
+	expires := f.String("expires-at", "", "when it expires, RFC 3339 (optional)")
+	source := f.String("source", "", "where it comes from: engagement letter, intake form, recorded call")
+	evidence := f.String("evidence", "", "its text or a transcript")
+	document := f.String("document", "", "a file holding the signed consent (PDF, PNG, JPEG, GIF, WebP or UTF-8 text)")
+	by := f.String("by", "", "email of the admin recording it, kept as its captured_by")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 0 || *number == "" || *kind == "" || *scope == "" || *obtained == "" || *source == "" || *by == "" {
+		return fmt.Errorf("usage: heed consent add --number N --kind pec|pewc --scope P [--channel voice|text] --obtained-at RFC3339 [--expires-at RFC3339] --source S [--evidence T] [--document FILE] --by EMAIL: %w", errUsage)
+	}
+	in := consent.NewConsent{Phone: *number, Scope: consent.Purpose(*scope), Channel: consent.Channel(*channel), Source: *source, Evidence: *evidence}
+	var err error
+	if in.Kind, err = consent.ParseConsentKind(*kind); err != nil {
+		return fmt.Errorf("--kind %q: want pec or pewc: %w", *kind, errUsage)
+	}
+	if in.ObtainedAt, err = time.Parse(time.RFC3339, *obtained); err != nil {
+		return fmt.Errorf("--obtained-at: %v: %w", err, errUsage)
+	}
+	if *expires != "" {
+		if in.ExpiresAt, err = time.Parse(time.RFC3339, *expires); err != nil {
+			return fmt.Errorf("--expires-at: %v: %w", err, errUsage)
+		}
+	}
+	if *document != "" {
+		body, err := readLimited(*document, consent.MaxDocumentBytes)
+		if err != nil {
+			return err
+		}
+		d, err := consent.NewDocument(*document, body)
+		if err != nil {
+			return fmt.Errorf("--document: %w", err)
+		}
+		in.Document = &d
+	}
+	pool, err := open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	u, err := userByEmail(ctx, pool, *by)
+	if err != nil {
+		return err
+	}
+	if u.Role != account.RoleAdmin || u.Disabled {
+		return fmt.Errorf("--by %s: consents are recorded by an enabled admin: %w", *by, errUsage)
+	}
+	in.CapturedBy = u.ID
+	c, err := consent.NewLedger(pool).AddConsent(ctx, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "recorded consent %d for %s: %s for %s by %s, obtained %s\n", c.ID, c.Phone, c.Kind, c.Scope, c.Channel, c.ObtainedAt.UTC().Format(time.RFC3339))
+	if c.Document != "" {
+		fmt.Fprintf(m.Stdout, "document %s, SHA-256 %s\n", c.DocumentName, c.Document)
+	}
+	return nil
+}
+
+// readLimited reads the file name, refusing one longer than limit bytes.
+func readLimited(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return body, nil // NewDocument refuses one over the limit
 }
 
 // reassignedImport imports answers of the FCC's Reassigned Numbers

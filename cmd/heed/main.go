@@ -90,6 +90,7 @@ Usage:
   heed dnc stats                            each list's size, date and memory
   heed demo                                 seed the demo list, consents and a first admin
   heed consent import [--revocations] [--by EMAIL] FILE  import consents (or revocations) from CSV or XLSX, all or nothing
+  heed consent add --number N --kind K --scope P --obtained-at T --source S [--document FILE] --by EMAIL  record one consent
   heed consent reassigned FILE.csv          import Reassigned Numbers Database answers (phone,date,result[,answered_at])
   heed override add --number N --kind K --note T --by EMAIL [--relationship R] [--evidence T] [--expires RFC3339]
                                             an attorney logs a Reg F direct consent (regf_direct_consent) or a Rule 7.3 solicitation exception (solicitation_exception)
@@ -139,7 +140,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "demo":
 		return m.demo(ctx, rest)
 	case "consent":
-		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport, "reassigned": m.reassignedImport})
+		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport, "add": m.consentAdd, "reassigned": m.reassignedImport})
 	case "override":
 		return m.sub(ctx, "override", rest, map[string]func(context.Context, []string) error{"add": m.overrideAdd, "list": m.overrideList, "withdraw": m.overrideWithdraw})
 	case "check":
