@@ -282,7 +282,7 @@ func reviewAttempts(t *testing.T, ctx context.Context, campaignURL string) {
 	require.NoError(t, err)
 	require.Contains(t, record, "Decision: allow")
 	require.Contains(t, record, "Consent relied on: record")
-	require.Contains(t, record, "(intake form)")
+	require.Contains(t, record, "(engagement letter); document Lee engagement letter.pdf, SHA-256 ", "the consent recorded through the form, with its letter")
 	require.Contains(t, record, "confirmed")
 }
 
