@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -111,7 +112,7 @@ type ConsentRecord struct {
 	// CreatedAt is when the record was written.
 	CreatedAt time.Time
 	// Document is the hex SHA-256 of the consent's document, or "" when it
-	// has none; DocumentName is that document's file name.
+	// has none; DocumentName is the file name it came with.
 	Document, DocumentName string
 }
 
@@ -211,9 +212,14 @@ func (c *NewConsent) validate(now time.Time) (phone.Number, FieldErrors) {
 		fe["source"] = "source is required (for example: engagement letter, intake form, recorded call)"
 	case len(src) > maxSourceBytes:
 		fe["source"] = fmt.Sprintf("source is longer than %d bytes", maxSourceBytes)
+	case !utf8.ValidString(src) || strings.ContainsFunc(src, isControl):
+		fe["source"] = "source is not plain UTF-8 text on one line"
 	}
-	if len(c.Evidence) > MaxEvidenceBytes {
+	switch {
+	case len(c.Evidence) > MaxEvidenceBytes:
 		fe["evidence"] = fmt.Sprintf("evidence is longer than %d bytes", MaxEvidenceBytes)
+	case !utf8.ValidString(c.Evidence) || strings.ContainsRune(c.Evidence, 0):
+		fe["evidence"] = "evidence is not UTF-8 text (it holds a NUL byte or another encoding)"
 	}
 	return n, fe
 }
@@ -295,7 +301,7 @@ func referenceError(err error) error {
 }
 
 const consentColumns = `id, phone, coalesce(contact_id, 0), kind, scope, channel, obtained_at, source, evidence, evidence_hash, coalesce(captured_by, 0), expires_at, created_at,
-	coalesce(document, ''), coalesce((SELECT d.name FROM consent_documents d WHERE d.sha256 = consents.document), '')`
+	coalesce(document, ''), document_name`
 
 func scanConsent(row pgx.Row) (ConsentRecord, error) {
 	var (
@@ -346,28 +352,26 @@ func internChannel(s string) Channel {
 // as text. An invalid consent is refused with FieldErrors wrapping
 // ErrInvalidRecord.
 func (l *Ledger) AddConsent(ctx context.Context, in NewConsent) (ConsentRecord, error) {
-	n, fe := in.validate(l.now())
-	if in.Kind == ConsentPEWC && strings.TrimSpace(in.Evidence) == "" && in.Document == nil {
-		fe["evidence"] = "written consent (pewc) needs its evidence: attach the signed agreement or paste its text"
-	}
+	n, fe := l.check(&in)
 	if len(fe) > 0 {
 		return ConsentRecord{}, fmt.Errorf("add consent: %w", fe)
 	}
 	var c ConsentRecord
 	err := pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
 		var doc any
+		name := ""
 		if d := in.Document; d != nil {
-			if err := storeDocument(ctx, tx, d, in.CapturedBy); err != nil {
+			if err := storeDocument(ctx, tx, d); err != nil {
 				return err
 			}
-			doc = d.SHA256
+			doc, name = d.SHA256, d.Name
 		}
 		row := tx.QueryRow(ctx, `
-			INSERT INTO consents (phone, contact_id, kind, scope, channel, obtained_at, source, evidence, evidence_hash, captured_by, expires_at, document)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			INSERT INTO consents (phone, contact_id, kind, scope, channel, obtained_at, source, evidence, evidence_hash, captured_by, expires_at, document, document_name)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			RETURNING `+consentColumns,
 			n.String(), nullID(in.ContactID), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt,
-			strings.TrimSpace(in.Source), in.Evidence, evidenceHash(in.Evidence), nullID(in.CapturedBy), nullTime(in.ExpiresAt), doc)
+			strings.TrimSpace(in.Source), in.Evidence, evidenceHash(in.Evidence), nullID(in.CapturedBy), nullTime(in.ExpiresAt), doc, name)
 		var err error
 		c, err = scanConsent(row)
 		return err
@@ -376,6 +380,23 @@ func (l *Ledger) AddConsent(ctx context.Context, in NewConsent) (ConsentRecord, 
 		return ConsentRecord{}, fmt.Errorf("add consent: %w", referenceError(err))
 	}
 	return c, nil
+}
+
+// Check returns what AddConsent would refuse in a consent, by field,
+// without recording anything: a form shows every wrong field at once.
+func (l *Ledger) Check(in NewConsent) FieldErrors {
+	_, fe := l.check(&in)
+	return fe
+}
+
+// check validates a consent to record one at a time, and returns its
+// normalised number: written consent (PEWC) needs its evidence.
+func (l *Ledger) check(in *NewConsent) (phone.Number, FieldErrors) {
+	n, fe := in.validate(l.now())
+	if in.Kind == ConsentPEWC && strings.TrimSpace(in.Evidence) == "" && in.Document == nil && fe["evidence"] == "" {
+		fe["evidence"] = "written consent (pewc) needs its evidence: attach the signed agreement or paste its text"
+	}
+	return n, fe
 }
 
 // Consent returns the consent with the given id, or an error wrapping

@@ -38,7 +38,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/campaigns/:id/attempts/:aid/recording", s.recording, apiRole(reviewerRoles...))
 	g.POST("/campaigns/:id/cancel", s.apiCancel, runners)
 	g.GET("/numbers/:phone", s.apiNumber, all)
-	g.GET("/consents/documents/:sha256", s.consentDocument, all)
+	g.GET("/consents/:id/document", s.consentDocument, apiRole(reviewerRoles...))
 	g.GET("/reports/calls", s.apiReport, apiRole(reviewerRoles...))
 	g.GET("/reports/checks", s.apiChecks, apiRole(reviewerRoles...))
 	g.GET("/lists", s.apiLists, runners)

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,16 +66,27 @@ func zoneOf(z string) (*time.Location, error) {
 	return nil, fmt.Errorf("choose a time zone from the list, not %q", z)
 }
 
-// parseLocal reads a datetime-local value in loc.
+// parseLocal reads a datetime-local value in loc. A time the zone's
+// clocks skipped, or showed twice, when they changed is refused: it names
+// no instant, or two.
 func parseLocal(v string, loc *time.Location) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, errors.New("a date and time is required")
 	}
 	for _, l := range localLayouts {
-		if t, err := time.ParseInLocation(l, v, loc); err == nil {
-			return t, nil
+		t, err := time.ParseInLocation(l, v, loc)
+		if err != nil {
+			continue
 		}
+		wall := t.Format(l)
+		switch {
+		case wall != v:
+			return time.Time{}, fmt.Errorf("%s did not happen in %s: the clocks skipped it", v, loc)
+		case t.Add(-time.Hour).Format(l) == wall || t.Add(time.Hour).Format(l) == wall:
+			return time.Time{}, fmt.Errorf("%s happened twice in %s, when the clocks went back: give it in UTC", v, loc)
+		}
+		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-01-05T14:30", v)
 }
@@ -89,6 +101,8 @@ func (s *Server) addOneConsent(c echo.Context) error {
 	in, fe := f.consent()
 	fh, err := c.FormFile("document")
 	switch {
+	case errors.Is(err, http.ErrNotMultipart):
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send the form as multipart/form-data, as the consents page does.")
 	case err == nil:
 		doc, err := readDocument(fh)
 		var dfe consent.FieldErrors
@@ -111,6 +125,13 @@ func (s *Server) addOneConsent(c echo.Context) error {
 		}
 		return fmt.Errorf("consent document: %w", err)
 	}
+	// Every field the ledger would refuse too, beside the form's own
+	// errors, so that one round corrects them all.
+	for k, v := range s.cfg.Consents.Check(in) {
+		if _, ok := fe[k]; !ok && !(k == "obtained_at" && in.ObtainedAt.IsZero() && fe["zone"] != "") {
+			fe[k] = v
+		}
+	}
 	if len(fe) == 0 {
 		in.CapturedBy = currentUser(c).ID
 		rec, err := s.cfg.Consents.AddConsent(c.Request().Context(), in)
@@ -123,7 +144,7 @@ func (s *Server) addOneConsent(c echo.Context) error {
 		}
 	}
 	d := consentsData{Form: consentsForm{Kind: "consents", Zone: importZones[0]}, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit),
-		One: f, OneErrors: fe, DocumentTypes: consent.DocumentTypes()}
+		One: f, OneErrors: fe, DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(min(s.cfg.UploadLimit, consent.MaxDocumentBytes))}
 	return s.render(c, http.StatusUnprocessableEntity, "consents", page{Title: "Consents and revocations",
 		Error: "Nothing was recorded: correct the fields marked below.", Data: d})
 }
@@ -143,12 +164,16 @@ func readDocument(fh *multipart.FileHeader) (consent.Document, error) {
 	return consent.NewDocument(fh.Filename, body)
 }
 
-// consentDocument sends a consent's document, as an attachment, to anyone
-// who may see the number pages that link to it.
+// consentDocument sends consent id's document, as an attachment, to
+// attorneys and admins.
 func (s *Server) consentDocument(c echo.Context) error {
-	d, err := s.cfg.Consents.Document(c.Request().Context(), c.Param("sha256"))
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such consent.")
+	}
+	d, err := s.cfg.Consents.Document(c.Request().Context(), id)
 	if errors.Is(err, consent.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "No such document.")
+		return echo.NewHTTPError(http.StatusNotFound, "That consent has no document.")
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -52,6 +53,9 @@ func TestRecordOneConsent(t *testing.T) {
 			content       []byte
 			field, reason string
 		}{
+			"a time the clocks skipped":        {map[string]string{"obtained_at": "2026-03-08T02:30"}, "letter.pdf", pdf, "obtained-error", "did not happen in America/New_York"},
+			"a time the clocks showed twice":   {map[string]string{"obtained_at": "2026-11-01T01:30"}, "letter.pdf", pdf, "obtained-error", "happened twice in America/New_York"},
+			"a letter named as a web page":     {nil, "letter.html", pdf, "document-error", "name it .pdf"},
 			"written consent without evidence": {nil, "", nil, "evidence-error", "written consent (pewc) needs its evidence"},
 			"a web page as the document":       {nil, "letter.pdf", []byte("<html><body>signed</body></html>"), "document-error", "the document is text/html"},
 			"a time heed cannot read":          {map[string]string{"obtained_at": "Jan 5"}, "letter.pdf", pdf, "obtained-error", `&#34;Jan 5&#34; is not a date and time`},
@@ -67,6 +71,18 @@ func TestRecordOneConsent(t *testing.T) {
 		}
 		require.Zero(t, consents())
 		require.Zero(t, count(t, b.db, `SELECT count(*) FROM consent_documents`))
+
+		// Every wrong field at once: the form's and the ledger's.
+		code, body := admin.multipart("/admin/consents/one", form(map[string]string{"phone": "12", "obtained_at": "soon", "source": ""}), "document", "", nil)
+		require.Equal(t, http.StatusUnprocessableEntity, code)
+		for _, id := range []string{"phone-error", "obtained-error", "evidence-error"} {
+			require.Contains(t, body, `id="`+id+`">`, id)
+		}
+		require.Contains(t, body, "source is required")
+		// A form not sent as multipart is refused plainly.
+		code, _, _ = admin.post("/admin/consents/one", url.Values{"_csrf": {tok}, "phone": {"860-555-0301"}})
+		require.Equal(t, http.StatusUnsupportedMediaType, code)
+		require.Zero(t, consents())
 	})
 
 	t.Run("WithItsDocument", func(t *testing.T) {
@@ -86,27 +102,40 @@ func TestRecordOneConsent(t *testing.T) {
 		code, page, _ := admin.get("/numbers?phone=" + url.QueryEscape("+18605550301"))
 		require.Equal(t, http.StatusOK, code)
 		require.Contains(t, page, "recorded for &#43;18605550301: pewc for telemarketing by voice.", "the flash")
-		require.Contains(t, page, `<a class="document" href="/consents/documents/`+hash+`">Ann letter.pdf</a>`)
+		link := fmt.Sprintf("/consents/%d/document", id)
+		require.Contains(t, page, `<a class="document" href="`+link+`">Ann letter.pdf</a>`)
+		require.Contains(t, page, "<code>"+hash+"</code>")
 
-		// Any signed-in user who sees the number page may download it.
-		para := b.browser(t)
-		code, _ = para.signin("para@firm.test", password)
-		require.Equal(t, http.StatusSeeOther, code)
-		code, got, h := para.get("/consents/documents/" + hash)
+		// Attorneys and admins open it, as they listen to recordings.
+		code, got, h := admin.get(link)
 		require.Equal(t, http.StatusOK, code)
 		require.Equal(t, string(pdf), got)
 		require.Equal(t, "application/pdf", h.Get("Content-Type"))
 		require.Equal(t, `attachment; filename="Ann letter.pdf"`, h.Get("Content-Disposition"))
 		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
-		code, _, _ = para.get("/consents/documents/" + hash[:63] + "0")
-		require.Equal(t, http.StatusNotFound, code)
-		code, _, _ = b.browser(t).get("/consents/documents/" + hash)
-		require.Equal(t, http.StatusSeeOther, code, "signed out: to the sign-in page")
-		code, got = b.api(t, b.token(t, "atty@firm.test"), http.MethodGet, "/api/v1/consents/documents/"+hash, "")
+		code, got = b.api(t, b.token(t, "atty@firm.test"), http.MethodGet, "/api/v1"+link, "")
 		require.Equal(t, http.StatusOK, code)
 		require.Equal(t, string(pdf), got, "through the API too")
-		code, _ = b.api(t, "", http.MethodGet, "/api/v1/consents/documents/"+hash, "")
+		code, _ = b.api(t, "", http.MethodGet, "/api/v1"+link, "")
 		require.Equal(t, http.StatusUnauthorized, code)
+		code, _, _ = admin.get(fmt.Sprintf("/consents/%d/document", id+1000))
+		require.Equal(t, http.StatusNotFound, code)
+		code, _, _ = admin.get("/consents/x%00/document")
+		require.Equal(t, http.StatusNotFound, code)
+		code, _, _ = b.browser(t).get(link)
+		require.Equal(t, http.StatusSeeOther, code, "signed out: to the sign-in page")
+		// A paralegal sees its name and hash, not the letter.
+		para := b.browser(t)
+		code, _ = para.signin("para@firm.test", password)
+		require.Equal(t, http.StatusSeeOther, code)
+		code, _, _ = para.get(link)
+		require.Equal(t, http.StatusForbidden, code)
+		code, page, _ = para.get("/numbers?phone=" + url.QueryEscape("+18605550301"))
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, page, "Ann letter.pdf <span class=\"muted\">(attorneys and admins open it)</span>")
+		require.NotContains(t, page, link)
+		code, _ = b.api(t, b.token(t, "para@firm.test"), http.MethodGet, "/api/v1"+link, "")
+		require.Equal(t, http.StatusForbidden, code)
 		code, got = b.api(t, b.token(t, "atty@firm.test"), http.MethodGet, "/api/v1/numbers/%2B18605550301", "")
 		require.Equal(t, http.StatusOK, code)
 		require.Contains(t, got, `"document_sha256":"`+hash+`","document_name":"Ann letter.pdf"`)

@@ -52,6 +52,8 @@ type consentsData struct {
 	One           oneConsentForm
 	OneErrors     consent.FieldErrors
 	DocumentTypes string
+	// DocumentLimit is the largest document the form takes.
+	DocumentLimit string
 }
 
 func (s *Server) consentsPage(c echo.Context) error {
@@ -147,7 +149,7 @@ func importSummary(rep consent.ImportReport) string {
 func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {
 	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep,
 		One:           oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]},
-		DocumentTypes: consent.DocumentTypes()}
+		DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(min(s.cfg.UploadLimit, consent.MaxDocumentBytes))}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)

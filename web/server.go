@@ -247,7 +247,7 @@ func (s *Server) routes() {
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...))
 	ui.POST("/admin/consents/one", s.addOneConsent, s.require(admin...))
-	ui.GET("/consents/documents/:sha256", s.consentDocument, s.require(all...))
+	ui.GET("/consents/:id/document", s.consentDocument, s.require(reviewerRoles...))
 	ui.GET("/overrides", s.overridesPage, s.require(reviewerRoles...))
 	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney))
 	ui.POST("/overrides/:id/withdraw", s.withdrawOverride, s.require(account.RoleAttorney))

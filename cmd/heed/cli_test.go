@@ -303,8 +303,10 @@ func TestCLIConsentAdd(t *testing.T) {
 	}
 	_, err = add("--by", "admin@firm.test")
 	require.ErrorContains(t, err, "written consent (pewc) needs its evidence")
+	require.ErrorIs(t, err, errUsage)
 	_, err = add("--by", "admin@firm.test", "--document", program)
 	require.ErrorContains(t, err, "heed keeps PDF, PNG, JPEG, GIF, WebP or UTF-8 text files")
+	require.ErrorIs(t, err, errUsage)
 	_, err = add("--by", "para@firm.test", "--document", letter)
 	require.ErrorIs(t, err, errUsage)
 	var n int
@@ -317,7 +319,7 @@ func TestCLIConsentAdd(t *testing.T) {
 	require.Contains(t, out, "document signed letter.pdf, SHA-256 ")
 	var id int64
 	require.NoError(t, conn.QueryRow(ctx, `SELECT c.id FROM consents c JOIN consent_documents d ON d.sha256 = c.document
-		JOIN users u ON u.id = c.captured_by WHERE u.email = 'admin@firm.test' AND d.name = 'signed letter.pdf'`).Scan(&id))
+		JOIN users u ON u.id = c.captured_by WHERE u.email = 'admin@firm.test' AND c.document_name = 'signed letter.pdf'`).Scan(&id))
 	out, _, err = runHeed(env, "check", "--number", "860-555-0131", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00", "--json")
 	require.NoError(t, err)
 	require.Contains(t, out, `"decision":"allow"`)

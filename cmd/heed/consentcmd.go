@@ -139,7 +139,7 @@ func (m *Main) consentAdd(ctx context.Context, args []string) error {
 		}
 		d, err := consent.NewDocument(*document, body)
 		if err != nil {
-			return fmt.Errorf("--document: %w", err)
+			return fmt.Errorf("--document: %w: %w", err, errUsage)
 		}
 		in.Document = &d
 	}
@@ -157,6 +157,9 @@ func (m *Main) consentAdd(ctx context.Context, args []string) error {
 	}
 	in.CapturedBy = u.ID
 	c, err := consent.NewLedger(pool).AddConsent(ctx, in)
+	if fe := (consent.FieldErrors{}); errors.As(err, &fe) {
+		return fmt.Errorf("%w: %w", err, errUsage) // the command line was wrong
+	}
 	if err != nil {
 		return err
 	}
