@@ -54,6 +54,10 @@ type AttemptRecord struct {
 	Consents    []RecordConsent    `json:"consents"`
 	Revocations []RecordRevocation `json:"revocations"`
 	DNC         []RecordDNC        `json:"dnc_internal"`
+	// LiftedBy is the consent the decision relied on when it was given
+	// after every internal do-not-call entry in force, which it lifted for
+	// the call (rule F12), or 0.
+	LiftedBy int64 `json:"dnc_lifted_by,omitempty"`
 	// OptOuts are the number's opt-outs taken by the time the attempt was
 	// recorded but not yet recorded then: every gate refused the number
 	// as on the internal list from its first sync after the take, before
@@ -363,6 +367,16 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 		}
 		d.Late = late
 		r.DNC = append(r.DNC, d)
+	}
+	// A consent given after every entry in force lifted them for the call
+	// (rule F12).
+	if r.Consent != nil && len(r.DNC) > 0 {
+		r.LiftedBy = r.Consent.ID
+		for _, d := range r.DNC {
+			if !r.Consent.ObtainedAt.After(d.AddedAt) {
+				r.LiftedBy = 0
+			}
+		}
 	}
 	return nil
 }

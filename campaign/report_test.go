@@ -162,7 +162,7 @@ func TestCallsReport(t *testing.T) {
 	cyCall := w.attempt("+18605550103", "allow", []string{}, &cy, day.Add(2*time.Hour), seen, top)
 	deeCall := w.attempt("+18605550104", "allow", []string{}, &dee, day.Add(4*time.Hour), seen, top)
 	w.attempt("+18605550105", "allow", []string{}, &eve, day.Add(5*time.Hour), seen, top)
-	w.attempt("+18605550107", "allow", []string{}, &gil, day.Add(6*time.Hour), seen, top)
+	gilCall := w.attempt("+18605550107", "allow", []string{}, &gil, day.Add(6*time.Hour), seen, top)
 	halCall := w.attempt("+18605550108", "allow", []string{}, &halExpiring, day.Add(time.Minute), 0, 0)
 	ivyCall := w.attempt("+18605550109", "allow", []string{}, nil, day.Add(7*time.Hour), seen, top)
 	joCall := w.attempt("+18605550110", "allow", []string{}, &jo, day.Add(7*time.Hour+time.Minute), top, top)
@@ -208,6 +208,17 @@ func TestCallsReport(t *testing.T) {
 	require.Equal(t, 7, r.Calls)
 	require.Equal(t, 3, r.Had)
 	require.True(t, r.Findings[len(r.Findings)-1].DecidedAt.Equal(day), "when the attempt was recorded, by the database's clock: %s", r.Findings[6].DecidedAt)
+
+	// The attempt records say which consent lifted an entry (Gil's) and
+	// which did not (Ann's, given before hers).
+	rec, err := w.s.AttemptRecord(w.ctx, w.c.ID, gilCall)
+	require.NoError(t, err)
+	require.Len(t, rec.DNC, 1)
+	require.Equal(t, gil, rec.LiftedBy)
+	rec, err = w.s.AttemptRecord(w.ctx, w.c.ID, annCall)
+	require.NoError(t, err)
+	require.Len(t, rec.DNC, 1)
+	require.Zero(t, rec.LiftedBy)
 
 	// A period with only Eve's call.
 	r, err = w.s.CallsReport(w.ctx, day.Add(5*time.Hour), day.Add(5*time.Hour+time.Second))

@@ -121,6 +121,12 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "pack:      %s\n", d.Pack)
 	if d.ConsentID != 0 {
 		fmt.Fprintf(m.Stdout, "consent:   %d\n", d.ConsentID)
+		if v, err := n.NANP(); err == nil && indexes.DNC.Lookup(v).Has(dnc.Internal) {
+			// Relied on with the number on the internal list: given after
+			// its latest entry, it lifted the entry for this call (F12).
+			fmt.Fprintf(m.Stdout, "lifts:     the internal do-not-call entry made %s (given after it, F12)\n",
+				indexes.InternalListedAt(v).Format(time.RFC3339))
+		}
 	} else {
 		fmt.Fprintln(m.Stdout, "consent:   none")
 	}

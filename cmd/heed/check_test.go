@@ -181,6 +181,11 @@ func TestCLICheck(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "decision:  deny\nreasons:   dnc.internal\n")
 	require.Contains(t, out, "zones America/New_York; states CT")
+	require.NotContains(t, out, "lifts:")
+	out, _, err = runHeed(env, "check", "--number", "860-555-0120", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  allow\n")
+	require.Contains(t, out, "lifts:     the internal do-not-call entry made 2026-03-01T12:00:00Z (given after it, F12)\n")
 	_, _, err = runHeed(env, "check", "--number", "860-555-0101", "--purpose", "marketing")
 	require.ErrorIs(t, err, errUsage)
 
