@@ -159,6 +159,9 @@ type CampaignContact struct {
 	ExternalRef   string     `json:"external_ref"`
 	PersonRef     string     `json:"person_ref"`
 	AppointmentAt *time.Time `json:"appointment_at"`
+	// AccidentDate is the contact's accident_date (rule E1), YYYY-MM-DD,
+	// or "".
+	AccidentDate string `json:"accident_date"`
 	// Result is the contact's result, and Label its wording.
 	Result string `json:"result"`
 	Label  string `json:"label"`
@@ -394,7 +397,8 @@ const resultColumns = `
 	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,
 	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note,
 	       t.added_at, (SELECT u.email FROM users u WHERE u.id = t.added_by),
-	       t.restored_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.restored_by), '')`
+	       t.restored_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.restored_by), ''),
+	       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), '')`
 
 // scanCampaignContact reads a row of resultColumns.
 func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
@@ -414,7 +418,7 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.ExternalRef, &c.PersonRef, &c.AppointmentAt, &c.Result, &c.Calls, &c.Attempts, &c.Next,
 		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote, &addedAt, &addedBy,
-		&restoredAt, &restoredBy)
+		&restoredAt, &restoredBy, &c.AccidentDate)
 	if err != nil {
 		return c, err
 	}
@@ -443,7 +447,7 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 // resultsCSVHeader is the header of ExportCampaignContacts' CSV.
 var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "person_ref", "appointment_at", "result",
 	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at",
-	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by", "restored_at", "restored_by"}
+	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by", "restored_at", "restored_by", "accident_date"}
 
 // ExportCampaignContacts writes campaign id's contacts that q keeps (its
 // page and page size aside), by name, as CSV: one row each, with its
@@ -479,7 +483,7 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 		}
 		rec := []string{strconv.FormatInt(c.ID, 10), safeCell(c.Name), c.Phone, safeCell(c.ExternalRef), safeCell(c.PersonRef),
 			csvTime(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), csvTime(lastAt), last.Decision, last.Outcome,
-			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", "", "", ""}
+			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", "", "", "", c.AccidentDate}
 		if k := c.Skipped; k != nil {
 			rec[15], rec[16], rec[17] = csvTime(&k.At), safeCell(k.By), safeCell(k.Note)
 		}

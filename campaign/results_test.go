@@ -200,10 +200,13 @@ func TestCampaignContacts(t *testing.T) {
 	require.Equal(t, "+18605550107", gus["phone"])
 	require.ElementsMatch(t, []string{"'=Gus Late", "Hal Machine"}, []string{recs[1][1], recs[2][1]})
 	buf.Reset()
+	_, err = s.db.Exec(ctx, `UPDATE contacts SET accident_date = '2026-01-02' WHERE id = $1`, ids["Ann Confirmed"])
+	require.NoError(t, err)
 	require.NoError(t, s.ExportCampaignContacts(ctx, id, ResultQuery{Search: "ann"}, &buf))
 	recs, err = csv.NewReader(&buf).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
+	require.Equal(t, []string{"accident_date", "2026-01-02"}, []string{recs[0][22], recs[1][22]}, "the contact's accident date, last")
 	require.Equal(t, []string{"Ann Confirmed", "confirmed", "2", "2", "allow", "confirmed", "1"},
 		[]string{recs[1][1], recs[1][6], recs[1][7], recs[1][8], recs[1][10], recs[1][11], recs[1][12]})
 	require.ErrorIs(t, s.ExportCampaignContacts(ctx, id, ResultQuery{Result: "x"}, &buf), ErrFilter)
