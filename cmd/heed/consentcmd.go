@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/account"
 )
@@ -50,12 +52,9 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	ledger := consent.NewLedger(pool)
 	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols}
 	if *by != "" {
-		u, err := userByEmail(ctx, pool, *by)
+		u, err := enabledAdmin(ctx, pool, *by, "consent and revocation lists are imported")
 		if err != nil {
 			return err
-		}
-		if u.Role != account.RoleAdmin || u.Disabled {
-			return fmt.Errorf("--by %s: consent and revocation lists are imported by an enabled admin: %w", *by, errUsage)
 		}
 		opts.UserID = u.ID
 	}
@@ -148,12 +147,9 @@ func (m *Main) consentAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	u, err := userByEmail(ctx, pool, *by)
+	u, err := enabledAdmin(ctx, pool, *by, "consents are recorded")
 	if err != nil {
 		return err
-	}
-	if u.Role != account.RoleAdmin || u.Disabled {
-		return fmt.Errorf("--by %s: consents are recorded by an enabled admin: %w", *by, errUsage)
 	}
 	in.CapturedBy = u.ID
 	c, err := consent.NewLedger(pool).AddConsent(ctx, in)
@@ -168,6 +164,19 @@ func (m *Main) consentAdd(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "document %s, SHA-256 %s\n", c.DocumentName, c.Document)
 	}
 	return nil
+}
+
+// enabledAdmin returns the user with the email a --by flag names, who must
+// be an enabled admin: what is done (for the error) only admins do.
+func enabledAdmin(ctx context.Context, pool *pgxpool.Pool, email, done string) (account.User, error) {
+	u, err := userByEmail(ctx, pool, email)
+	if err != nil {
+		return account.User{}, err
+	}
+	if u.Role != account.RoleAdmin || u.Disabled {
+		return account.User{}, fmt.Errorf("--by %s: %s by an enabled admin: %w", email, done, errUsage)
+	}
+	return u, nil
 }
 
 // readLimited reads the file name, refusing one longer than limit bytes.
