@@ -54,9 +54,10 @@ type AttemptRecord struct {
 	Consents    []RecordConsent    `json:"consents"`
 	Revocations []RecordRevocation `json:"revocations"`
 	DNC         []RecordDNC        `json:"dnc_internal"`
-	// LiftedBy is the consent the decision relied on when it was given
-	// after every internal do-not-call entry in force, which it lifted for
-	// the call (rule F12), or 0.
+	// LiftedBy is the consent an allowed call relied on when it was given
+	// after every internal do-not-call entry in force, all of which the
+	// gate had seen, with no opt-out waiting to be recorded: it lifted them
+	// for the call (rule F12). Otherwise 0.
 	LiftedBy int64 `json:"dnc_lifted_by,omitempty"`
 	// OptOuts are the number's opt-outs taken by the time the attempt was
 	// recorded but not yet recorded then: every gate refused the number
@@ -368,12 +369,13 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 		d.Late = late
 		r.DNC = append(r.DNC, d)
 	}
-	// A consent given after every entry in force lifted them for the call
-	// (rule F12).
-	if r.Consent != nil && len(r.DNC) > 0 {
+	// An allowed call whose consent was given after every entry in force
+	// had them lifted (rule F12), when the gate saw every one of them and
+	// no opt-out was waiting to be recorded.
+	if r.Decision == "allow" && r.Consent != nil && len(r.DNC) > 0 && len(r.OptOuts) == 0 {
 		r.LiftedBy = r.Consent.ID
 		for _, d := range r.DNC {
-			if !r.Consent.ObtainedAt.After(d.AddedAt) {
+			if d.Late || !r.Consent.ObtainedAt.After(d.AddedAt) {
 				r.LiftedBy = 0
 			}
 		}

@@ -481,8 +481,11 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 // (rule F9), each number of the revocation rows src (as ImportRevocations
 // copies them) that revokes every purpose and has no entry in force,
 // dated its latest such revocation, with that revocation's method, source
-// and recorder. With dryRun it only counts them. It returns how many
-// numbers it listed.
+// and recorder. An entry an admin took off before stands in no way: the
+// revocation is recorded only now, so the admin did not have it in view
+// (migration 00034 reads revocations recorded before imports listed
+// numbers the same way). With dryRun it only counts them. It returns how
+// many numbers it listed.
 func listRevoked(ctx context.Context, tx pgx.Tx, src [][]any, dryRun bool) (int, error) {
 	var (
 		phones, methods, sources []string

@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // database holding revocations imported before imports put numbers on the
 // internal do-not-call list, and checks which numbers it lists: those
 // whose latest revocation of every purpose has no entry in force and no
-// entry taken off after it, dated as that revocation.
+// entry taken off since it was recorded, dated as that revocation.
 func TestRevocationsListed(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
@@ -31,12 +31,14 @@ func TestRevocationsListed(t *testing.T) {
 		`INSERT INTO revocations (phone, revoked_at, method, source) VALUES ('+18605550101', '2025-01-01T12:00:00Z', 'email', 'first'), ('+18605550101', '2025-03-01T12:00:00Z', 'letter', 'second')`,
 		// B: revoked for telemarketing only: not listed.
 		`INSERT INTO revocations (phone, revoked_at, method, scope) VALUES ('+18605550102', '2025-01-01T12:00:00Z', 'email', 'telemarketing')`,
-		// C: listed, and taken off by an admin after the revocation: not listed again.
+		// C: listed, and taken off by an admin once the revocation was
+		// recorded: not listed again.
 		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550103', '2025-01-01T12:00:00Z', 'email')`,
-		`INSERT INTO dnc_internal (phone, added_at, method, source, removed_at) VALUES ('+18605550103', '2025-01-01T12:00:00Z', 'email', '', '2025-02-01T12:00:00Z')`,
-		// D: taken off, then revoked again: listed.
-		`INSERT INTO dnc_internal (phone, added_at, method, source, removed_at) VALUES ('+18605550104', '2024-01-01T12:00:00Z', 'staff', '', '2024-02-01T12:00:00Z')`,
-		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550104', '2025-01-01T12:00:00Z', 'email')`,
+		`INSERT INTO dnc_internal (phone, added_at, method, source, removed_at) VALUES ('+18605550103', '2025-01-01T12:00:00Z', 'email', '', clock_timestamp())`,
+		// D: taken off, then a letter dated before the removal recorded
+		// after it (the admin never saw it): listed.
+		`INSERT INTO dnc_internal (phone, added_at, method, source, removed_at) VALUES ('+18605550104', '2024-01-01T12:00:00Z', 'staff', '', '2025-09-01T12:00:00Z')`,
+		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550104', '2025-06-01T12:00:00Z', 'letter')`,
 		// E: an entry in force: no second one.
 		`INSERT INTO dnc_internal (phone, added_at, method, source) VALUES ('+18605550105', '2024-01-01T12:00:00Z', 'ivr', '')`,
 		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550105', '2025-01-01T12:00:00Z', 'email')`,
@@ -60,7 +62,7 @@ func TestRevocationsListed(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{
 		"+18605550101 2025-03-01 letter second",
-		"+18605550104 2025-01-01 email ",
+		"+18605550104 2025-06-01 letter ",
 		"+18605550105 2024-01-01 ivr ",
 	}, got)
 	var logged int
