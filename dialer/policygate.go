@@ -87,17 +87,17 @@ const _ = uint(2*64 - checkBatchSize)
 
 // CheckBatch decides reqs[i] into out[i], for every i, as Check would with
 // the same indexes and clock reading; out must be at least as long as reqs.
-// It reads the clock, the indexes' freshness and the current index
-// snapshots once for the whole batch (an index stale at that moment denies
-// every request with index.stale, as Check does), and looks the batch's
-// numbers up in the do-not-call and consent indexes together, so that their
-// memory accesses overlap. It allocates nothing.
+// It reads the clock, the indexes' freshness and the do-not-call
+// snapshot once for the whole batch (an index stale at that moment denies
+// every request with index.stale, as Check does), the held opt-outs and
+// then the consent snapshot once for each checkBatchSize requests, and
+// looks the numbers up in the do-not-call and consent indexes together,
+// so that their memory accesses overlap. It allocates nothing.
 func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
 	out = out[:len(reqs)]
 	eb := g.engine().Batch()
 	fresh := g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
-	snap := g.Indexes.Consent.Snapshot()
 	var asOf time.Time
 	if m, _, ok := view.List(dnc.National); ok {
 		asOf = m.AsOf
@@ -137,6 +137,11 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			}
 			view.LookupBatchIn(ns[:k], dncLists(lists), hits[:k])
 			held = g.Indexes.markHeldOptOuts(ns[:k], hits[:k])
+			// The consent snapshot after the holds: a hold is released
+			// only once its revocation is in the indexes, so a number not
+			// held now has its revocation in this snapshot, and a consent
+			// before it cannot lift its entry (rule F12).
+			snap := g.Indexes.Consent.Snapshot()
 			// A number whose decision cannot depend on its consent is not
 			// looked up (the engine ignores the empty consent it gets).
 			for i := range batch {
