@@ -141,6 +141,7 @@ type contactRow struct {
 	place, matter                string
 	person                       string
 	accident                     *time.Time // a date, at midnight UTC
+	line                         string     // "wireless", "landline" or "unknown"
 }
 
 // MaxPersonRef is the most characters a contact's person reference may have.
@@ -156,7 +157,7 @@ var PersonColumns = []string{"person_ref", "person", "debtor_id"}
 // OptionalContactColumns those it may have.
 var (
 	ContactColumns         = []string{"name", "phone"}
-	OptionalContactColumns = []string{"state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone", "person_ref", "accident_date"}
+	OptionalContactColumns = []string{"state", "zip", "external_ref", "appointment_at", "place", "matter", "time_zone", "person_ref", "accident_date", "line_type"}
 )
 
 // ParsePersonRef returns a person reference (the firm's client or debtor id
@@ -188,6 +189,25 @@ var AppointmentFormats = []string{
 	"2006-01-02 3:04 PM",        // 2026-12-01 9:30 AM
 	"1/2/2006 15:04",            // 12/1/2026 09:30
 	"1/2/2006 3:04 PM",          // 12/1/2026 9:30 AM
+}
+
+// lineTypes maps the words a contacts file may give a line type in (in
+// any case) to the type: the engine's own, and the usual other names.
+var lineTypes = map[string]consent.LineType{
+	"wireless": consent.LineWireless, "mobile": consent.LineWireless, "cell": consent.LineWireless, "cellular": consent.LineWireless,
+	"landline": consent.LineLandline, "wireline": consent.LineLandline, "fixed": consent.LineLandline,
+	"unknown": consent.LineUnknown, "": consent.LineUnknown,
+}
+
+// ParseLineType reads a contact's line_type cell: wireless (or mobile,
+// cell, cellular), landline (or wireline, fixed), unknown or empty
+// (unknown). Anything else is refused: the gate would count it as
+// wireless, but a file that says something heed cannot read is wrong.
+func ParseLineType(v string) (consent.LineType, error) {
+	if l, ok := lineTypes[strings.ToLower(strings.TrimSpace(v))]; ok {
+		return l, nil
+	}
+	return "", fmt.Errorf("line_type %q is not wireless, landline or unknown", v)
 }
 
 // AccidentFormats are the accepted forms of a contact's accident_date
@@ -349,10 +369,10 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		}
 		src := make([][]any, 0, len(rows))
 		for _, c := range sortedRows(rows) {
-			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter, c.person, c.accident})
+			src = append(src, []any{rep.ListID, c.name, c.phone, c.state, c.zip, c.ref, c.appointment, c.place, c.matter, c.person, c.accident, c.line})
 		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
-			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "person_ref", "accident_date"}, pgx.CopyFromRows(src))
+			[]string{"list_id", "name", "phone", "state", "zip", "external_ref", "appointment_at", "place", "matter", "person_ref", "accident_date", "line_type"}, pgx.CopyFromRows(src))
 		if err != nil {
 			return fmt.Errorf("copy contacts: %w", err)
 		}
@@ -395,14 +415,14 @@ func listContacts(ctx context.Context, tx pgx.Tx, id int64, forUpdate bool) (map
 		lock = " FOR NO KEY UPDATE"
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT id, name, phone, state, zip, external_ref, appointment_at, place, matter, person_ref, accident_date
+		SELECT id, name, phone, state, zip, external_ref, appointment_at, place, matter, person_ref, accident_date, line_type
 		FROM contacts WHERE list_id = $1`+lock, id)
 	if err != nil {
 		return nil, fmt.Errorf("existing contacts: %w", err)
 	}
 	out := map[string]storedContact{}
 	var c storedContact
-	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.name, &c.phone, &c.state, &c.zip, &c.ref, &c.appointment, &c.place, &c.matter, &c.person, &c.accident}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.name, &c.phone, &c.state, &c.zip, &c.ref, &c.appointment, &c.place, &c.matter, &c.person, &c.accident, &c.line}, func() error {
 		out[c.phone] = c
 		return nil
 	})
@@ -463,6 +483,7 @@ var contactFields = []contactField{
 	textField("matter", func(c *contactRow) *string { return &c.matter }),
 	textField("person_ref", func(c *contactRow) *string { return &c.person }),
 	timeField("accident_date", func(c *contactRow) **time.Time { return &c.accident }),
+	textField("line_type", func(c *contactRow) *string { return &c.line }),
 }
 
 // timeField is the contactField of column whose field, a time or nil, f
@@ -622,19 +643,20 @@ func updateContacts(ctx context.Context, tx pgx.Tx, cs []storedContact) error {
 		return nil
 	}
 	ids, appts, accidents := make([]int64, len(cs)), make([]*time.Time, len(cs)), make([]*time.Time, len(cs))
-	var text [7][]string // name, state, zip, external_ref, place, matter, person_ref
+	var text [8][]string // name, state, zip, external_ref, place, matter, person_ref, line_type
 	for i, c := range cs {
 		ids[i], appts[i], accidents[i] = c.id, c.appointment, c.accident
-		for j, v := range [...]string{c.name, c.state, c.zip, c.ref, c.place, c.matter, c.person} {
+		for j, v := range [...]string{c.name, c.state, c.zip, c.ref, c.place, c.matter, c.person, c.line} {
 			text[j] = append(text[j], v)
 		}
 	}
 	_, err := tx.Exec(ctx, `
 		UPDATE contacts c SET name = u.name, state = u.state, zip = u.zip, external_ref = u.ref,
-			appointment_at = u.appt, place = u.place, matter = u.matter, person_ref = u.person, accident_date = u.accident
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::date[])
-			AS u(id, name, state, zip, ref, appt, place, matter, person, accident)
-		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6], accidents)
+			appointment_at = u.appt, place = u.place, matter = u.matter, person_ref = u.person, accident_date = u.accident,
+			line_type = u.line
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::date[], $11::text[])
+			AS u(id, name, state, zip, ref, appt, place, matter, person, accident, line)
+		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6], accidents, text[7])
 	if err != nil {
 		return fmt.Errorf("update contacts: %w", err)
 	}
@@ -743,6 +765,11 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 			} else {
 				c.accident = &d
 			}
+		}
+		if l, err := ParseLineType(get("line_type")); err != nil {
+			reasons = append(reasons, err.Error())
+		} else {
+			c.line = string(l)
 		}
 		if ref, err := ParsePersonRef(get(PersonColumns[0])); err != nil {
 			reasons = append(reasons, personHeader+": "+err.Error())

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/sheet"
 	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
@@ -466,4 +467,50 @@ func TestCreateWaitsForImport(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM campaigns`).Scan(&n))
 	require.Zero(t, n)
+}
+
+// TestImportLineType imports contacts' line types, in the engine's words
+// and the usual others, refuses one heed cannot read with its line, keeps
+// the type when an update's file has no such column and changes it when it
+// has, and gives it to the pacing loop with each due contact.
+func TestImportLineType(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	_, err := s.ImportContacts(ctx, "lines", strings.NewReader("name,phone,line_type\nAnn,8605550101,Mobile\nBob,8605550102,satellite\n"), ImportOptions{})
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{{Line: 3, Reason: `line_type "satellite" is not wireless, landline or unknown`}}, ie.Report.Rejected)
+
+	rep, err := s.ImportContacts(ctx, "lines", strings.NewReader("name,phone,line_type\n"+
+		"Ann,8605550101,Mobile\nBob,8605550102,LANDLINE\nCid,8605550103,\nDee,8605550104,fixed\nEve,8605550105,unknown\n"), ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 5, rep.Imported)
+	lines := func() map[string]string { return byPhone(t, db, `SELECT phone, line_type FROM contacts`) }
+	require.Equal(t, map[string]string{"+18605550101": "wireless", "+18605550102": "landline", "+18605550103": "unknown",
+		"+18605550104": "landline", "+18605550105": "unknown"}, lines())
+
+	// An update without the column keeps the types; one with it changes them.
+	_, err = s.ImportContacts(ctx, "lines", strings.NewReader("name,phone\nAnn A.,8605550101\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, "wireless", lines()["+18605550101"])
+	rep, err = s.ImportContacts(ctx, "lines", strings.NewReader("name,phone,line_type\nAnn A.,8605550101,landline\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, []RowError{{Line: 2, Reason: "changes line_type"}}, rep.Updated)
+	require.Equal(t, "landline", lines()["+18605550101"])
+
+	var listID int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contact_lists WHERE name = 'lines'`).Scan(&listID))
+	c, err := s.Create(ctx, NewCampaign{Name: "Lines", Purpose: "informational", ListID: listID, Message: "Hello.", CallerID: "860-555-0100"}, 0)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE campaigns SET status = 'running' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	due, err := NewStore(db).Due(ctx, c.ID, 10, time.Now())
+	require.NoError(t, err)
+	got := map[string]consent.LineType{}
+	for _, tg := range due {
+		got[tg.Phone.String()] = tg.Line
+	}
+	require.Equal(t, map[string]consent.LineType{"+18605550101": consent.LineLandline, "+18605550102": consent.LineLandline,
+		"+18605550103": consent.LineUnknown, "+18605550104": consent.LineLandline, "+18605550105": consent.LineUnknown}, got)
 }

@@ -45,6 +45,9 @@ type Contact struct {
 	// AccidentDate is the contact's accident_date (rule E1), YYYY-MM-DD,
 	// or "".
 	AccidentDate string `json:"accident_date"`
+	// LineType is the type of the contact's line as the list gives it:
+	// wireless, landline or unknown.
+	LineType string `json:"line_type"`
 	// Last is the contact's latest attempt, in any campaign, or nil when
 	// no campaign has tried to call it.
 	Last *ContactAttempt `json:"last_attempt"`
@@ -114,7 +117,7 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT c.id, c.name, c.phone, c.state, c.zip, c.external_ref, c.appointment_at, c.place, c.matter, c.person_ref,
-		       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), a.id, a.created_at, a.campaign_id, k.name, a.decision, a.reasons, a.status, a.outcome,
+		       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), c.line_type, a.id, a.created_at, a.campaign_id, k.name, a.decision, a.reasons, a.status, a.outcome,
 		       (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
 		  FROM contacts c
 		  LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.contact_id = c.id ORDER BY a.id DESC LIMIT 1) a ON true
@@ -133,7 +136,7 @@ func (s *Service) ListContacts(ctx context.Context, id int64, q ContactQuery) (C
 			reasons                             []string
 		)
 		err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef,
-			&c.AccidentDate, &aid, &at, &cid, &campaign, &decision, &reasons, &status, &outcome, &c.OptedOutAt)
+			&c.AccidentDate, &c.LineType, &aid, &at, &cid, &campaign, &decision, &reasons, &status, &outcome, &c.OptedOutAt)
 		if err == nil && aid != nil {
 			c.Last = &ContactAttempt{ID: *aid, At: *at, CampaignID: *cid, Campaign: *campaign, Decision: *decision,
 				Reasons: reasons, Status: *status, Outcome: *outcome}
@@ -184,10 +187,10 @@ func (s *Service) ListContact(ctx context.Context, listID, contactID int64) (Con
 	)
 	err := s.db.QueryRow(ctx, `
 		SELECT l.id, l.name, c.id, c.name, c.phone, c.state, c.zip, c.external_ref, c.appointment_at, c.place, c.matter, c.person_ref,
-		       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
+		       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), c.line_type, (SELECT min(d.added_at) FROM dnc_internal d WHERE d.phone = c.phone AND d.removed_at IS NULL)
 		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
 		 WHERE c.list_id = $1 AND c.id = $2`, listID, contactID).
-		Scan(&l.ID, &l.Name, &c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef, &c.AccidentDate, &c.OptedOutAt)
+		Scan(&l.ID, &l.Name, &c.ID, &c.Name, &c.Phone, &c.State, &c.ZIP, &c.ExternalRef, &c.AppointmentAt, &c.Place, &c.Matter, &c.PersonRef, &c.AccidentDate, &c.LineType, &c.OptedOutAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, c, fmt.Errorf("campaign: contact %d of list %d: %w", contactID, listID, ErrNotFound)
 	}

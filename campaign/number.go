@@ -51,8 +51,11 @@ type NumberContact struct {
 	PersonRef string `json:"person_ref"`
 	// AccidentDate is the contact's accident_date (rule E1), YYYY-MM-DD,
 	// or "".
-	AccidentDate string    `json:"accident_date"`
-	CreatedAt    time.Time `json:"created_at"`
+	AccidentDate string `json:"accident_date"`
+	// LineType is the type of the contact's line as its list gives it:
+	// wireless, landline or unknown.
+	LineType  consent.LineType `json:"line_type"`
+	CreatedAt time.Time        `json:"created_at"`
 }
 
 // AccidentAt is consent.AccidentInstant of the contact's accident date, or
@@ -117,7 +120,7 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 		return NumberHistory{}, fmt.Errorf("campaign: number %s: opt-outs: %w", n, err)
 	}
 	rows, err = s.db.Query(ctx, `
-		SELECT l.id, l.name, c.id, c.name, c.state, c.zip, c.person_ref, coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), c.created_at
+		SELECT l.id, l.name, c.id, c.name, c.state, c.zip, c.person_ref, coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), c.line_type, c.created_at
 		  FROM contacts c JOIN contact_lists l ON l.id = c.list_id
 		 WHERE c.phone = $1 ORDER BY c.created_at DESC, c.id DESC`, h.Phone)
 	if err != nil {
@@ -125,7 +128,7 @@ func (s *Service) NumberHistory(ctx context.Context, n phone.Number) (NumberHist
 	}
 	h.Contacts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (NumberContact, error) {
 		var c NumberContact
-		err := r.Scan(&c.ListID, &c.List, &c.ID, &c.Name, &c.State, &c.ZIP, &c.PersonRef, &c.AccidentDate, &c.CreatedAt)
+		err := r.Scan(&c.ListID, &c.List, &c.ID, &c.Name, &c.State, &c.ZIP, &c.PersonRef, &c.AccidentDate, &c.LineType, &c.CreatedAt)
 		return c, err
 	})
 	if err != nil {

@@ -175,7 +175,7 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 		tmpl = Template{}
 	}
 	rows, err := s.db.Query(ctx, `
-		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.person_ref, c.name, c.appointment_at, c.place, c.matter, c.accident_date
+		SELECT t.contact_id, t.attempts + 1, c.phone, c.state, c.zip, c.person_ref, c.name, c.appointment_at, c.place, c.matter, c.accident_date, c.line_type
 		  FROM campaign_targets t JOIN contacts c ON c.id = t.contact_id
 		 WHERE t.campaign_id = $1 AND t.state = 'pending' AND t.next_attempt_at <= $2
 		 ORDER BY t.next_attempt_at, t.contact_id
@@ -190,7 +190,7 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 			f        Fields
 			accident *time.Time
 		)
-		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &t.Person, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter, &accident); err != nil {
+		if err := r.Scan(&t.ContactID, &t.AttemptNo, &ph, &t.State, &t.ZIP, &t.Person, &f.Name, &f.AppointmentAt, &f.Place, &f.Matter, &accident, &t.Line); err != nil {
 			return t, err
 		}
 		if accident != nil {

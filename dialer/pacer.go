@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,6 +137,9 @@ type Target struct {
 	// (consent.AccidentInstant of its date), or zero: a solicitation
 	// waits 40 days after it (rule E1).
 	AccidentAt time.Time
+	// Line is the type of the contact's line as its list gives it; empty
+	// or unknown counts as wireless.
+	Line consent.LineType
 }
 
 // Subject is whom an attempt history is counted for: a number, and the
@@ -649,13 +653,14 @@ func heldBack(targets []Target, decisions []consent.Decision) []bool {
 // the target's HistoryNumbers to the numbers counted. subjects[i] is
 // targets[i]'s (subjectsOf).
 func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
-	return p.decideAs(ctx, c, nil, consent.MethodPrerecorded, consent.LineUnknown, targets, subjects, at)
+	return p.decideAs(ctx, c, nil, consent.MethodPrerecorded, "", targets, subjects, at)
 }
 
-// decideAs is decide for calls placed by method to lines of type line
-// (the pacing loop's calls are prerecorded, to lines of unknown type),
-// for the purpose purposes[i] for targets[i] when purposes is not nil
-// (Preview), c.Purpose for each otherwise.
+// decideAs is decide for calls placed by method to lines of type line, or
+// when line is "" to each target's line type (the pacing loop's calls are
+// prerecorded, to the line its contact's list gives), for the purpose
+// purposes[i] for targets[i] when purposes is not nil (Preview), c.Purpose
+// for each otherwise.
 func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Purpose, method consent.Method, line consent.LineType, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
 	if len(targets) == 0 {
 		return []Request{}, []consent.Decision{}, nil
@@ -685,14 +690,23 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 	if len(history) != len(targets) {
 		return nil, nil, fmt.Errorf("pacer: attempt history: %d histories for %d targets", len(history), len(targets))
 	}
-	// The batch shares its method and line, and its purpose unless
-	// purposes are given: look up only the facts its decisions can read (a
-	// gate that cannot say gets them all).
+	lineOf := func(t *Target) consent.LineType {
+		if line != "" {
+			return line
+		}
+		return cmp.Or(t.Line, consent.LineUnknown)
+	}
+	// Look up only the facts the batch's decisions can read, by purpose,
+	// method and line (a gate that cannot say gets them all).
 	needs := consent.FactNeeds{Overrides: true, Reassigned: true}
 	if fr, ok := p.Gate.(FactReader); ok {
-		needs = fr.Reads(c.Purpose, method, line)
-		for _, pu := range purposes {
-			n := fr.Reads(pu, method, line)
+		needs = consent.FactNeeds{}
+		for i := range targets {
+			pu := c.Purpose
+			if purposes != nil {
+				pu = purposes[i]
+			}
+			n := fr.Reads(pu, method, lineOf(&targets[i]))
 			needs.Overrides, needs.Reassigned = needs.Overrides || n.Overrides, needs.Reassigned || n.Reassigned
 		}
 	}
@@ -715,7 +729,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			purpose = purposes[i]
 		}
 		reqs[i] = Request{
-			Phone: t.Phone, Purpose: purpose, Method: method, Line: line,
+			Phone: t.Phone, Purpose: purpose, Method: method, Line: lineOf(&t),
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 			InjuryMatter: c.InjuryMatter, AccidentAt: t.AccidentAt,

@@ -113,6 +113,9 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 		{"+18605550108", `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source, expires_at) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '2 days', 't', now() - interval '1 day')`, "blocked", []string{"consent.expired"}, false},
 		{"+18605550109", ok, "failed", nil, false},
 		{"+442071234567", ok, "blocked", []string{"number.unsupported"}, false},
+		// A known landline (its list says so): a reminder robocall needs
+		// no consent (F3).
+		{"+18605550110", "", "answered", nil, false},
 	}
 	for _, r := range rows {
 		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone) VALUES ($1, 'x', $2)`, listID, r.phone)
@@ -128,9 +131,11 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
+	_, err := db.Exec(ctx, `UPDATE contacts SET line_type = 'landline' WHERE phone = '+18605550110'`)
+	require.NoError(t, err)
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
 		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	_, err = db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
 	require.NoError(t, err)
 
 	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
@@ -150,8 +155,13 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, campaignID).Scan(&status))
 	require.Equal(t, "completed", status)
 	require.LessOrEqual(t, lines.maxBusy, 2, "never more calls at once than the campaign allows")
-	require.ElementsMatch(t, []phone.Number{"+18605550101", "+18605550102", "+18605550103", "+18605550109"}, lines.placed,
+	require.ElementsMatch(t, []phone.Number{"+18605550101", "+18605550102", "+18605550103", "+18605550109", "+18605550110"}, lines.placed,
 		"only allowed attempts reach the lines")
+	var line string
+	require.NoError(t, db.QueryRow(ctx, `SELECT decision_input->>'line' FROM attempts WHERE phone = '+18605550110'`).Scan(&line))
+	require.Equal(t, "landline", line, "the gate was asked for the contact's line")
+	require.NoError(t, db.QueryRow(ctx, `SELECT decision_input->>'line' FROM attempts WHERE phone = '+18605550104'`).Scan(&line))
+	require.Equal(t, "unknown", line)
 	for _, r := range rows {
 		var outcome, decision, pack string
 		var reasons []string
@@ -182,7 +192,7 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 
 	// A stopped campaign does nothing: a second run finds it completed.
 	require.NoError(t, p.Run(ctx, campaignID, 1))
-	require.Len(t, lines.placed, 4)
+	require.Len(t, lines.placed, 5)
 }
 
 // officeHours is a clock at the next 11:00 in Connecticut, running at the

@@ -166,10 +166,11 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	var (
 		state, zip, person string
 		accident           time.Time
+		line               consent.LineType
 	)
 	if len(h.Contacts) > 0 {
 		r.As = &h.Contacts[0]
-		state, zip, person, accident = r.As.State, r.As.ZIP, r.As.PersonRef, r.As.AccidentAt()
+		state, zip, person, accident, line = r.As.State, r.As.ZIP, r.As.PersonRef, r.As.AccidentAt(), r.As.LineType
 	}
 	var e *consent.Engine
 	if l := s.cfg.Campaigns.Launch; l != nil && l.Engine != nil {
@@ -185,7 +186,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	if s.cfg.Preview == nil {
 		return r, nil
 	}
-	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At, AccidentAt: accident}, consent.Purposes())
+	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At, AccidentAt: accident, Line: line}, consent.Purposes())
 	if err != nil {
 		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}
