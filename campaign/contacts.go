@@ -195,19 +195,20 @@ var AppointmentFormats = []string{
 // any case) to the type: the engine's own, and the usual other names.
 var lineTypes = map[string]consent.LineType{
 	"wireless": consent.LineWireless, "mobile": consent.LineWireless, "cell": consent.LineWireless, "cellular": consent.LineWireless,
-	"landline": consent.LineLandline, "wireline": consent.LineLandline, "fixed": consent.LineLandline,
+	"landline": consent.LineLandline, "wireline": consent.LineLandline,
 	"unknown": consent.LineUnknown, "": consent.LineUnknown,
 }
 
 // ParseLineType reads a contact's line_type cell: wireless (or mobile,
-// cell, cellular), landline (or wireline, fixed), unknown or empty
-// (unknown). Anything else is refused: the gate would count it as
-// wireless, but a file that says something heed cannot read is wrong.
+// cell, cellular), landline (or wireline), unknown or empty (unknown).
+// Anything else is refused, "fixed" and "voip" too (lookups give them to
+// internet lines, which may be anything): a wrong landline is the label
+// that lets a call go without consent.
 func ParseLineType(v string) (consent.LineType, error) {
 	if l, ok := lineTypes[strings.ToLower(strings.TrimSpace(v))]; ok {
 		return l, nil
 	}
-	return "", fmt.Errorf("line_type %q is not wireless, landline or unknown", v)
+	return "", fmt.Errorf("line_type %q is not wireless, landline or unknown (write unknown for a VoIP or other line)", v)
 }
 
 // AccidentFormats are the accepted forms of a contact's accident_date

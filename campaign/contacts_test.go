@@ -480,10 +480,13 @@ func TestImportLineType(t *testing.T) {
 	_, err := s.ImportContacts(ctx, "lines", strings.NewReader("name,phone,line_type\nAnn,8605550101,Mobile\nBob,8605550102,satellite\n"), ImportOptions{})
 	var ie *ImportError
 	require.True(t, errors.As(err, &ie), "%v", err)
-	require.Equal(t, []RowError{{Line: 3, Reason: `line_type "satellite" is not wireless, landline or unknown`}}, ie.Report.Rejected)
+	require.Equal(t, []RowError{{Line: 3, Reason: `line_type "satellite" is not wireless, landline or unknown (write unknown for a VoIP or other line)`}}, ie.Report.Rejected)
+	_, err = s.ImportContacts(ctx, "lines", strings.NewReader("name,phone,line_type\nAnn,8605550101,fixed\nBob,8605550102,VoIP\n"), ImportOptions{})
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Len(t, ie.Report.Rejected, 2, "lookups call internet lines fixed or VoIP: never a landline")
 
 	rep, err := s.ImportContacts(ctx, "lines", strings.NewReader("name,phone,line_type\n"+
-		"Ann,8605550101,Mobile\nBob,8605550102,LANDLINE\nCid,8605550103,\nDee,8605550104,fixed\nEve,8605550105,unknown\n"), ImportOptions{})
+		"Ann,8605550101,Mobile\nBob,8605550102,LANDLINE\nCid,8605550103,\nDee,8605550104,wireline\nEve,8605550105,unknown\n"), ImportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 5, rep.Imported)
 	lines := func() map[string]string { return byPhone(t, db, `SELECT phone, line_type FROM contacts`) }

@@ -1,7 +1,6 @@
 package dialer
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,8 +136,8 @@ type Target struct {
 	// (consent.AccidentInstant of its date), or zero: a solicitation
 	// waits 40 days after it (rule E1).
 	AccidentAt time.Time
-	// Line is the type of the contact's line as its list gives it; empty
-	// or unknown counts as wireless.
+	// Line is the type of the contact's line as its list gives it; the
+	// pacing loop asks the gate about the call's line as CallLine reads it.
 	Line consent.LineType
 }
 
@@ -657,8 +656,9 @@ func (p *Pacer) decide(ctx context.Context, c Campaign, targets []Target, subjec
 }
 
 // decideAs is decide for calls placed by method to lines of type line, or
-// when line is "" to each target's line type (the pacing loop's calls are
-// prerecorded, to the line its contact's list gives), for the purpose
+// when line is "" to each target's line as CallLine reads it (the pacing
+// loop's calls are prerecorded, to the line its contact's list gives), for
+// the purpose
 // purposes[i] for targets[i] when purposes is not nil (Preview), c.Purpose
 // for each otherwise.
 func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Purpose, method consent.Method, line consent.LineType, targets []Target, subjects []Subject, at time.Time) ([]Request, []consent.Decision, error) {
@@ -690,11 +690,11 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 	if len(history) != len(targets) {
 		return nil, nil, fmt.Errorf("pacer: attempt history: %d histories for %d targets", len(history), len(targets))
 	}
-	lineOf := func(t *Target) consent.LineType {
+	lineOf := func(t *Target, pu consent.Purpose) consent.LineType {
 		if line != "" {
 			return line
 		}
-		return cmp.Or(t.Line, consent.LineUnknown)
+		return CallLine(pu, t.Line)
 	}
 	// Look up only the facts the batch's decisions can read, by purpose,
 	// method and line (a gate that cannot say gets them all).
@@ -706,7 +706,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			if purposes != nil {
 				pu = purposes[i]
 			}
-			n := fr.Reads(pu, method, lineOf(&targets[i]))
+			n := fr.Reads(pu, method, lineOf(&targets[i], pu))
 			needs.Overrides, needs.Reassigned = needs.Overrides || n.Overrides, needs.Reassigned || n.Reassigned
 		}
 	}
@@ -729,7 +729,7 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 			purpose = purposes[i]
 		}
 		reqs[i] = Request{
-			Phone: t.Phone, Purpose: purpose, Method: method, Line: lineOf(&t),
+			Phone: t.Phone, Purpose: purpose, Method: method, Line: lineOf(&t, purpose),
 			State: t.State, ZIP: t.ZIP, At: at, CampaignID: c.ID, ContactID: t.ContactID, History: history[i].Attempts,
 			Overrides: overrides[t.Phone].At(at), ReassignedAt: reassigned[t.Phone],
 			InjuryMatter: c.InjuryMatter, AccidentAt: t.AccidentAt,
@@ -1032,6 +1032,24 @@ func (p *Pacer) keepTakingOptOut(attemptID int64, n phone.Number) {
 			wait = min(2*wait, OptOutRetryWait)
 		}
 	}()
+}
+
+// CallLine is the line type the pacing loop asks the gate about for a call
+// of purpose p to a contact whose list gives its line as listed. A
+// landline counts only for reminders (informational calls), the one
+// purpose whose rules a landline loosens (F3: without consent, at most
+// three in 30 days): a debt-collection robocall to a landline is asked
+// about as to an unknown line, which needs consent (F1), as before lists
+// gave line types. A wireless line is wireless; anything else unknown,
+// which counts as wireless.
+func CallLine(p consent.Purpose, listed consent.LineType) consent.LineType {
+	switch {
+	case listed == consent.LineWireless:
+		return consent.LineWireless
+	case listed == consent.LineLandline && p == consent.PurposeInformational:
+		return consent.LineLandline
+	}
+	return consent.LineUnknown
 }
 
 // lastLookTries is how many exact last looks (LastLook.Exact) the pacer

@@ -551,3 +551,21 @@ func TestPacerWaitsWhileNoAsteriskIsUp(t *testing.T) {
 	require.NoError(t, db.QueryRow(bg, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND state = 'done'`, campaignID).Scan(&done))
 	require.Equal(t, 3, done)
 }
+
+// TestCallLine checks which line the pacing loop asks the gate about: a
+// listed landline only for reminders, wireless as wireless, and unknown
+// for everything else.
+func TestCallLine(t *testing.T) {
+	t.Parallel()
+	for _, p := range consent.Purposes() {
+		want := consent.LineUnknown
+		if p == consent.PurposeInformational {
+			want = consent.LineLandline
+		}
+		require.Equal(t, want, dialer.CallLine(p, consent.LineLandline), p)
+		require.Equal(t, consent.LineWireless, dialer.CallLine(p, consent.LineWireless), p)
+		require.Equal(t, consent.LineUnknown, dialer.CallLine(p, consent.LineUnknown), p)
+		require.Equal(t, consent.LineUnknown, dialer.CallLine(p, ""), p)
+		require.Equal(t, consent.LineUnknown, dialer.CallLine(p, "voip"), p)
+	}
+}

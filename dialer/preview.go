@@ -17,10 +17,14 @@ import (
 type Preview struct {
 	Phone   phone.Number
 	Purpose consent.Purpose
-	// Method and Line are the call's; empty means the pacing loop's own,
-	// prerecorded to a line of unknown type.
+	// Method and Line are the call's; an empty Method means the pacing
+	// loop's own, prerecorded, and an empty Line the line ContactLine
+	// gives, as CallLine reads it for each purpose.
 	Method consent.Method
 	Line   consent.LineType
+	// ContactLine is the contact's line as its list gives it, or "" for
+	// unknown.
+	ContactLine consent.LineType
 	// State and ZIP are the contact's address, empty when unknown.
 	State, ZIP string
 	// Person is the contact's person reference, or "": the caps then count
@@ -80,9 +84,9 @@ func (p *Pacer) PreviewEach(ctx context.Context, pv Preview, purposes []consent.
 	}
 	targets := make([]Target, len(purposes))
 	for i := range targets {
-		targets[i] = Target{Phone: pv.Phone, State: pv.State, ZIP: pv.ZIP, Person: pv.Person, AccidentAt: pv.AccidentAt}
+		targets[i] = Target{Phone: pv.Phone, State: pv.State, ZIP: pv.ZIP, Person: pv.Person, AccidentAt: pv.AccidentAt, Line: pv.ContactLine}
 	}
-	method, line := cmp.Or(pv.Method, consent.MethodPrerecorded), cmp.Or(pv.Line, consent.LineUnknown)
+	method, line := cmp.Or(pv.Method, consent.MethodPrerecorded), pv.Line
 	reqs, ds, err := p.decideAs(ctx, Campaign{Purpose: purposes[0], InjuryMatter: pv.InjuryMatter}, purposes, method, line, targets, subjectsOf(targets), pv.At)
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: %w", pv.Phone, err)

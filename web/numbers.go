@@ -186,7 +186,7 @@ func (s *Server) numberRecord(ctx context.Context, n phone.Number) (numberRecord
 	if s.cfg.Preview == nil {
 		return r, nil
 	}
-	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At, AccidentAt: accident, Line: line}, consent.Purposes())
+	res, err := s.cfg.Preview.PreviewEach(ctx, dialer.Preview{Phone: n, State: state, ZIP: zip, Person: person, At: r.At, AccidentAt: accident, ContactLine: line}, consent.Purposes())
 	if err != nil {
 		return numberRecord{}, fmt.Errorf("number %s: %w", n, err)
 	}

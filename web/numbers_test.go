@@ -275,3 +275,34 @@ func TestNumberPageWithoutGate(t *testing.T) {
 	require.Contains(t, out, `"now":null`)
 	require.Contains(t, out, `"dnc_lists":null`)
 }
+
+// TestNumberPageLandline shows a contact whose list says its line is a
+// landline, without consent: a reminder robocall may go (F3), and every
+// other purpose is decided as for an unknown line, so a debt-collection
+// robocall needs consent.
+func TestNumberPageLandline(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, withPreview(t))
+	ctx := context.Background()
+	listID := insertList(t, b, "Landlines", "Lee Home")
+	_, err := b.db.Exec(ctx, `UPDATE contacts SET line_type = 'landline' WHERE list_id = $1`, listID)
+	require.NoError(t, err)
+	br := b.browser(t)
+	code, _ := br.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ := br.get("/numbers?phone=8605550101")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "whose list says the line is a landline (for reminders only)")
+	row := func(p string) string {
+		i := strings.Index(body, `<tr id="now-`+p+`">`)
+		require.GreaterOrEqual(t, i, 0, p)
+		j := strings.Index(body[i:], "</tr>")
+		return body[i : i+j]
+	}
+	require.Contains(t, row("informational"), ">allow<")
+	require.Contains(t, row("debt_collection"), ">deny<")
+	require.Contains(t, row("debt_collection"), "consent.missing")
+	code, out := b.api(t, b.token(t, "para@firm.test"), "GET", "/api/v1/numbers/%2B18605550101", "")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Contains(t, out, `"line_type":"landline"`)
+}
