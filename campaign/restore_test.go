@@ -118,9 +118,9 @@ func TestRestoreContact(t *testing.T) {
 	require.NoError(t, s.ExportCampaignContacts(ctx, c.ID, ResultQuery{Search: "Ann"}, &csv))
 	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
 	require.Len(t, lines, 2)
-	require.True(t, strings.HasSuffix(lines[0], ",skipped_at,skipped_by,skip_note,added_at,added_by,restored_at,restored_by,accident_date"), lines[0])
+	require.True(t, strings.HasSuffix(lines[0], ",skipped_at,skipped_by,skip_note,added_at,added_by,restored_at,restored_by,accident_date,line_type"), lines[0])
 	require.Contains(t, lines[1], ",not_called,", "to be called")
-	require.True(t, strings.HasSuffix(lines[1], ","+csvTime(&skippedAt)+",pat@firm.test,hearing cancelled,,,"+csvTime(&ann.Restored.At)+",sam@firm.test,"),
+	require.True(t, strings.HasSuffix(lines[1], ","+csvTime(&skippedAt)+",pat@firm.test,hearing cancelled,,,"+csvTime(&ann.Restored.At)+",sam@firm.test,,unknown"),
 		"to be called, with the withdrawal it undid and who put it back: %s", lines[1])
 
 	// Putting her back twice does nothing more.

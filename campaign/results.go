@@ -162,6 +162,8 @@ type CampaignContact struct {
 	// AccidentDate is the contact's accident_date (rule E1), YYYY-MM-DD,
 	// or "".
 	AccidentDate string `json:"accident_date"`
+	// LineType is the type of the contact's line as its list gives it.
+	LineType string `json:"line_type"`
 	// Result is the contact's result, and Label its wording.
 	Result string `json:"result"`
 	Label  string `json:"label"`
@@ -398,7 +400,7 @@ const resultColumns = `
 	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note,
 	       t.added_at, (SELECT u.email FROM users u WHERE u.id = t.added_by),
 	       t.restored_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.restored_by), ''),
-	       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), '')`
+	       coalesce(to_char(c.accident_date, 'YYYY-MM-DD'), ''), c.line_type`
 
 // scanCampaignContact reads a row of resultColumns.
 func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
@@ -418,7 +420,7 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.ExternalRef, &c.PersonRef, &c.AppointmentAt, &c.Result, &c.Calls, &c.Attempts, &c.Next,
 		&aid, &at, &decision, &until, &reasons, &status, &outcome, &dtmf, &skippedAt, &skippedBy, &skipNote, &addedAt, &addedBy,
-		&restoredAt, &restoredBy, &c.AccidentDate)
+		&restoredAt, &restoredBy, &c.AccidentDate, &c.LineType)
 	if err != nil {
 		return c, err
 	}
@@ -447,7 +449,7 @@ func scanCampaignContact(r pgx.CollectableRow) (CampaignContact, error) {
 // resultsCSVHeader is the header of ExportCampaignContacts' CSV.
 var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "person_ref", "appointment_at", "result",
 	"calls", "attempts", "last_attempt_at", "last_decision", "last_outcome", "keys", "reasons", "next_call_at",
-	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by", "restored_at", "restored_by", "accident_date"}
+	"skipped_at", "skipped_by", "skip_note", "added_at", "added_by", "restored_at", "restored_by", "accident_date", "line_type"}
 
 // ExportCampaignContacts writes campaign id's contacts that q keeps (its
 // page and page size aside), by name, as CSV: one row each, with its
@@ -483,7 +485,7 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 		}
 		rec := []string{strconv.FormatInt(c.ID, 10), safeCell(c.Name), c.Phone, safeCell(c.ExternalRef), safeCell(c.PersonRef),
 			csvTime(c.AppointmentAt), c.Result, strconv.Itoa(c.Calls), strconv.Itoa(c.Attempts), csvTime(lastAt), last.Decision, last.Outcome,
-			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", "", "", "", c.AccidentDate}
+			safeCell(last.DTMF), strings.Join(last.Reasons, " "), csvTime(c.Next), "", "", "", "", "", "", "", c.AccidentDate, c.LineType}
 		if k := c.Skipped; k != nil {
 			rec[15], rec[16], rec[17] = csvTime(&k.At), safeCell(k.By), safeCell(k.Note)
 		}

@@ -206,7 +206,8 @@ func TestCampaignContacts(t *testing.T) {
 	recs, err = csv.NewReader(&buf).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
-	require.Equal(t, []string{"accident_date", "2026-01-02"}, []string{recs[0][22], recs[1][22]}, "the contact's accident date, last")
+	require.Equal(t, []string{"accident_date", "2026-01-02"}, []string{recs[0][22], recs[1][22]}, "the contact's accident date")
+	require.Equal(t, []string{"line_type", "unknown"}, []string{recs[0][23], recs[1][23]}, "and its line type, last")
 	require.Equal(t, []string{"Ann Confirmed", "confirmed", "2", "2", "allow", "confirmed", "1"},
 		[]string{recs[1][1], recs[1][6], recs[1][7], recs[1][8], recs[1][10], recs[1][11], recs[1][12]})
 	require.ErrorIs(t, s.ExportCampaignContacts(ctx, id, ResultQuery{Result: "x"}, &buf), ErrFilter)
