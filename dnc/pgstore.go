@@ -177,7 +177,10 @@ func (s *PGStore) LatestSeq(ctx context.Context) (int64, error) {
 
 // ImportInternal applies an import to the internal list in one
 // transaction: every added number not already listed gets an entry with the
-// given method and source, and every deleted number's entries are marked
+// given method and source, and a revocation of every purpose, as a staff
+// entry of an opt-out records one (an admin lists the number: every
+// consent given before is revoked, and one given after lifts the entry for
+// what it covers, rule F12); every deleted number's entries are marked
 // removed. It returns how many entries it added and removed.
 func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userID int64, source string) (added, removed int, err error) {
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -213,6 +216,20 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 				return err
 			}
 			added = int(n)
+			// The revocations, dated with the entries (the transaction's
+			// time), so that no consent falls between an entry and its
+			// revocation.
+			var now time.Time
+			if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+				return err
+			}
+			revs := make([][]any, len(src))
+			for i, r := range src {
+				revs[i] = []any{r[0], now, "staff", "internal list import: " + source, r[1]}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"}, []string{"phone", "revoked_at", "method", "source", "recorded_by"}, pgx.CopyFromRows(revs)); err != nil {
+				return err
+			}
 		}
 		if len(dels) > 0 {
 			phones := make([]string, len(dels))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/internal/dbtest"
@@ -145,11 +146,34 @@ func TestCLIDNCRegistry(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "dnc.national_stale")
 
-	// The internal list from one number per line.
+	// The internal list from one number per line. Each number listed is an
+	// opt-out: its consents before are revoked (a written one of 0112's
+	// here), and one given after lifts the entry for what it covers.
+	conn, err := pgx.Connect(t.Context(), env["DATABASE_URL"])
+	require.NoError(t, err)
+	defer conn.Close(t.Context())
+	_, err = conn.Exec(t.Context(), `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source, evidence)
+		VALUES ('+18605550112', 'pewc', 'informational', 'voice', '2026-01-05T12:00:00Z', 'engagement letter', 'signed')`)
+	require.NoError(t, err)
 	internal := writeFile(t, "internal.txt", "8605550111\n8605550112\n")
 	out, _, err = runHeed(env, "dnc", "import", "--quiet", "--list", "internal", internal)
 	require.NoError(t, err)
 	require.Contains(t, out, "internal list: 2 added, 0 removed")
+	var revoked int
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM revocations v JOIN dnc_internal d ON d.phone = v.phone AND d.added_at = v.revoked_at
+		WHERE v.method = 'staff' AND v.scope = '' AND v.source = 'internal list import: internal.txt'`).Scan(&revoked))
+	require.Equal(t, 2, revoked, "a revocation of every purpose with each entry, at its instant")
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	out, _, err = runHeed(env, "check", "--number", "860-555-0112", "--purpose", "informational", "--at", later, "--json")
+	require.NoError(t, err)
+	require.Contains(t, out, `"decision":"deny"`)
+	_, err = conn.Exec(t.Context(), `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source)
+		VALUES ('+18605550112', 'pec', 'informational', 'voice', now() + interval '1 second', 'asked to be called again')`)
+	require.NoError(t, err)
+	out, _, err = runHeed(env, "check", "--number", "860-555-0112", "--purpose", "informational", "--at", later)
+	require.NoError(t, err)
+	require.Contains(t, out, "decision:  allow", "the later consent lifts the entry, though a written one came before it")
+	require.Contains(t, out, "lifts:     the internal do-not-call entry made ")
 	out, _, err = runHeed(env, "dnc", "check", "860-555-0111")
 	require.NoError(t, err)
 	require.Contains(t, out, "+18605550111: internal since")
