@@ -108,9 +108,10 @@ type RecordConsent struct {
 	ObtainedAt   time.Time           `json:"obtained_at"`
 	Source       string              `json:"source"`
 	EvidenceHash string              `json:"evidence_sha256,omitempty"`
-	// Document is the hex SHA-256 of the consent's document, and
-	// DocumentName its file name, when it has one.
-	Document     string     `json:"document_sha256,omitempty"`
+	// Document is the hex SHA-256 of the consent's document, when it has
+	// one.
+	Document string `json:"document_sha256,omitempty"`
+	// DocumentName is the file name the consent's document came with.
 	DocumentName string     `json:"document_name,omitempty"`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`

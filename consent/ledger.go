@@ -112,8 +112,11 @@ type ConsentRecord struct {
 	// CreatedAt is when the record was written.
 	CreatedAt time.Time
 	// Document is the hex SHA-256 of the consent's document, or "" when it
-	// has none; DocumentName is the file name it came with.
-	Document, DocumentName string
+	// has none.
+	Document string
+	// DocumentName is the file name the consent's document came with, or
+	// "" when it has none.
+	DocumentName string
 }
 
 // NewRevocation is a revocation to record.
