@@ -260,11 +260,9 @@ func reviewAttempts(t *testing.T, ctx context.Context, campaignURL string) {
 	// attempt, and returns the text of the record's element id.
 	open := func(phone, id string) string {
 		t.Helper()
-		require.NoError(t, chromedp.Do(ctx,
-			chromedp.Navigate(campaignURL),
-			chromedp.Click(chromedp.Search(`//tr[@data-phone="`+phone+`"]/td[1]/a`)),
-			chromedp.WaitVisible(chromedp.ID(id)),
-		))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(campaignURL)))
+		require.NoError(t, clickLive(ctx, chromedp.Search(`//tr[@data-phone="`+phone+`"]/td[1]/a`)))
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID(id))))
 		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
 		require.NoError(t, err)
 		return text
@@ -350,6 +348,21 @@ func textOf(t *testing.T, ctx context.Context, id string) string {
 	return s
 }
 
+// clickLive clicks what sel finds on a campaign page, whose live section
+// htmx may replace at any moment: when the node it found is gone before
+// the click lands (CI saw "Could not find node with given id"), it finds
+// it again and clicks again, a few times.
+func clickLive[S chromedp.Selectable](ctx context.Context, sel S) error {
+	var err error
+	for range 5 {
+		if err = chromedp.Do(ctx, chromedp.Click(sel)); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
+}
+
 // reviewContacts opens the completed campaign's contacts from its page, as
 // an attorney reviewing it would, finds each demo contact's result, and
 // keeps the contacts who were reached.
@@ -357,10 +370,8 @@ func reviewContacts(t *testing.T, ctx context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.ID("contacts-link")),
-		chromedp.WaitVisible(chromedp.ID("results")),
-	))
+	require.NoError(t, clickLive(ctx, chromedp.ID("contacts-link")))
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("results"))))
 	screenshot(t, ctx, "campaign-contacts")
 	results := func() map[string]string {
 		t.Helper()
