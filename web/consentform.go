@@ -143,10 +143,8 @@ func (s *Server) addOneConsent(c echo.Context) error {
 			return err
 		}
 	}
-	d := consentsData{Form: consentsForm{Kind: "consents", Zone: importZones[0]}, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit),
-		One: f, OneErrors: fe, DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(min(s.cfg.UploadLimit, consent.MaxDocumentBytes))}
-	return s.render(c, http.StatusUnprocessableEntity, "consents", page{Title: "Consents and revocations",
-		Error: "Nothing was recorded: correct the fields marked below.", Data: d})
+	return s.renderConsentsPage(c, http.StatusUnprocessableEntity, "Nothing was recorded: correct the fields marked below.", "",
+		consentsForm{Kind: "consents", Zone: importZones[0]}, nil, f, fe)
 }
 
 // readDocument reads an uploaded document, at most consent.MaxDocumentBytes

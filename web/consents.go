@@ -147,8 +147,16 @@ func importSummary(rep consent.ImportReport) string {
 }
 
 func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {
-	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep,
-		One:           oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]},
+	one := oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]}
+	return s.renderConsentsPage(c, status, msg, flash, form, rep, one, nil)
+}
+
+// renderConsentsPage shows the consents page: the import form as sent,
+// with its report when there is one, and the form that records one
+// consent, as sent, with what was wrong with it.
+func (s *Server) renderConsentsPage(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport,
+	one oneConsentForm, oneErrors consent.FieldErrors) error {
+	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep, One: one, OneErrors: oneErrors,
 		DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(min(s.cfg.UploadLimit, consent.MaxDocumentBytes))}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
