@@ -103,8 +103,9 @@ func (ix *Indexes) InternalListedAt(n uint64) time.Time {
 }
 
 // addListed records when the internal list's entries of ns were made
-// (at[i] is ns[i]'s), keeping the later of two times for a number; all,
-// when true, makes them the only numbers known.
+// (at[i] is ns[i]'s), keeping the later of two times for a number; a zero
+// time makes the number's time unknown, which lifts nothing. all, when
+// true, makes them the only numbers known.
 func (ix *Indexes) addListed(ns []uint64, at []time.Time, all bool) {
 	ix.listedMu.Lock()
 	defer ix.listedMu.Unlock()
@@ -112,6 +113,10 @@ func (ix *Indexes) addListed(ns []uint64, at []time.Time, all bool) {
 		ix.listedAt = make(map[uint64]int64, len(ns))
 	}
 	for i, n := range ns {
+		if at[i].IsZero() {
+			delete(ix.listedAt, n)
+			continue
+		}
 		if t := at[i].UnixNano(); t > ix.listedAt[n] {
 			ix.listedAt[n] = t
 		}
