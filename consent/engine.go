@@ -242,13 +242,14 @@ type check struct {
 	waivable          bool
 	dnc               DNCHits
 	dncExempt         ConsentKind
+	dncAfterEntry     bool // only a consent given after the entry lifts it
 	capNeeds          ConsentKind
 	purposes, methods uint8
 }
 
 func newCheck(i int, r *crule) check {
 	return check{capPeriod: r.capPeriod, quiet: r.quiet, capReason: r.capReason, capMax: int32(r.capMax), rule: uint8(i),
-		cond: r.cond, waivable: r.waivable, dnc: r.dnc, dncExempt: r.dncExempt, capNeeds: r.capNeeds,
+		cond: r.cond, waivable: r.waivable, dnc: r.dnc, dncExempt: r.dncExempt, dncAfterEntry: r.dncAfterEntry, capNeeds: r.capNeeds,
 		purposes: r.purposes, methods: r.methods}
 }
 
@@ -430,12 +431,14 @@ type crule struct {
 	waivable  bool
 	dnc       DNCHits
 	dncExempt ConsentKind
-	snapMax   int64 // nanoseconds
-	liveSolic bool
-	accWait   int64 // nanoseconds
-	revokeAll bool
-	reassign  bool
-	cond      bool // limited to some jurisdictions or dates
+	// dncAfterEntry is Rule.DNCExemptAfterEntry.
+	dncAfterEntry bool
+	snapMax       int64 // nanoseconds
+	liveSolic     bool
+	accWait       int64 // nanoseconds
+	revokeAll     bool
+	reassign      bool
+	cond          bool // limited to some jurisdictions or dates
 }
 
 // NewEngine validates the packs and the firm policy and precomputes
@@ -671,7 +674,7 @@ func (e *Engine) compile(p *Pack, r *Rule) (c crule, ok bool, err error) {
 	}
 	c.waivable = r.Waivable
 	if r.DNC != 0 {
-		c.dnc, c.dncExempt, ok = r.DNC, r.DNCExempt, true
+		c.dnc, c.dncExempt, c.dncAfterEntry, ok = r.DNC, r.DNCExempt, r.DNCExemptAfterEntry, true
 	}
 	if r.SnapshotMaxAge > 0 {
 		c.snapMax, ok = int64(r.SnapshotMaxAge), true
@@ -1021,7 +1024,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 			}
 			if hits := f.DNC & r.dnc; hits != 0 {
 				if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt &&
-					(hits&DNCInternal == 0 || liftsInternal(cf, f.InternalListedAt)) {
+					(!r.dncAfterEntry || liftsInternal(cf, f.InternalListedAt)) {
 					used = true
 				} else {
 					deny |= hits.reasons()

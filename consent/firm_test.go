@@ -164,6 +164,18 @@ func TestFirmPolicyInvalid(t *testing.T) {
 		_, err := consent.NewEngine(consent.Config{Packs: []*consent.Pack{p, consent.Connecticut(), consent.RegF()}})
 		require.ErrorIs(t, err, consent.ErrInvalidPack)
 	})
+	t.Run("entry times on a list that has none", func(t *testing.T) {
+		t.Parallel()
+		p := consent.Federal()
+		for i := range p.Rules {
+			if p.Rules[i].DNC == consent.DNCNational {
+				p.Rules[i].DNCExemptAfterEntry = true // the registry's numbers have no entry times
+			}
+		}
+		_, err := consent.NewEngine(consent.Config{Packs: []*consent.Pack{p, consent.Connecticut(), consent.RegF()}})
+		require.ErrorIs(t, err, consent.ErrInvalidPack)
+		require.ErrorContains(t, err, "only its entries have times")
+	})
 	t.Run("packs are copied", func(t *testing.T) {
 		t.Parallel()
 		p := consent.Federal()

@@ -294,6 +294,11 @@ type Rule struct {
 	DNC DNCHits
 	// DNCExempt is the consent that lifts the DNC denial.
 	DNCExempt ConsentKind
+	// DNCExemptAfterEntry, with DNCExempt, lets only a consent given after
+	// the number's latest entry on the list lift it, when that time is
+	// known (Facts.InternalListedAt): the internal list, whose entries are
+	// opt-outs, which a later consent overrides for what it covers (F12).
+	DNCExemptAfterEntry bool
 	// SnapshotMaxAge is the oldest the national registry copy may be.
 	SnapshotMaxAge time.Duration
 	// LiveSolicitation denies live solicitation calls unless the input carries
@@ -438,7 +443,7 @@ func Federal() *Pack {
 				Purposes: sales, DNC: DNCNational, DNCExempt: ConsentPEWC, SnapshotMaxAge: 31 * day,
 				Notes: "Registered numbers need PEWC. The registry copy must be at most 31 days old. Registrations never expire."},
 			{Code: "F9", Title: "Internal (company) do-not-call list", Kind: Floor, Citation: federalCite,
-				DNC: DNCInternal, DNCExempt: ConsentPEC, Retention: fiveYears,
+				DNC: DNCInternal, DNCExempt: ConsentPEC, DNCExemptAfterEntry: true, Retention: fiveYears,
 				Notes: "Every call. heed honors an opt-out at once (the legal ceiling is 10 business days) and keeps it at least 5 years; opt-outs never expire on their own. A consent of the call's purpose given after the number's latest entry, and not revoked since, lifts the entry for the calls it covers (F12); the entry stays on the list."},
 			{Code: "F10", Title: "Abandoned calls", Kind: Floor, Citation: federalCite,
 				Dialing: &DialingLimits{MaxAbandonRate: 0.03, AbandonPeriod: 30 * day, AgentJoin: 2 * time.Second, MinRing: 15 * time.Second, MinRings: 4},
@@ -594,6 +599,8 @@ func (p *Pack) validate() error {
 			return bad("Until is not after From")
 		case r.Quiet < 0 || r.SnapshotMaxAge < 0 || r.AccidentWait < 0:
 			return bad("negative duration")
+		case r.DNCExemptAfterEntry && (r.DNC != DNCInternal || r.DNCExempt == ConsentNone):
+			return bad("DNCExemptAfterEntry needs DNCExempt and the internal list alone: only its entries have times")
 		}
 		for _, pu := range r.Purposes {
 			if _, err := ParsePurpose(string(pu)); err != nil {
