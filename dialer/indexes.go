@@ -93,6 +93,12 @@ func (ix *Indexes) InternalListedAt(n uint64) time.Time {
 	if ix.holdsOptOut(n) {
 		return heldListedAt
 	}
+	return ix.listedTime(n)
+}
+
+// listedTime is InternalListedAt for a caller that has read the holds
+// already: the entry time alone.
+func (ix *Indexes) listedTime(n uint64) time.Time {
 	ix.listedMu.RLock()
 	ns, ok := ix.listedAt[n]
 	ix.listedMu.RUnlock()

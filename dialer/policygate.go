@@ -178,7 +178,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 					if held[i/64]&(1<<(i%64)) != 0 {
 						f.InternalListedAt = heldListedAt
 					} else {
-						f.InternalListedAt = g.Indexes.InternalListedAt(ns[i])
+						f.InternalListedAt = g.Indexes.listedTime(ns[i])
 					}
 				}
 				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
@@ -262,7 +262,7 @@ func (g *PolicyGate) Facts(req *Request) consent.Facts {
 			f.DNC |= consent.DNCInternal
 			f.InternalListedAt = heldListedAt
 		case f.DNC&consent.DNCInternal != 0:
-			f.InternalListedAt = g.Indexes.InternalListedAt(n)
+			f.InternalListedAt = g.Indexes.listedTime(n)
 		}
 		g.Indexes.Consent.Lookup(n, req.Purpose, consent.ChannelVoice, req.At, &f.Consent)
 	}
