@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,14 +57,16 @@ func (f oneConsentForm) consent() (consent.NewConsent, consent.FieldErrors) {
 	return in, fe
 }
 
-// zoneOf returns the import zone named z.
+// zoneOf returns the import zone named z, one of importZones.
 func zoneOf(z string) (*time.Location, error) {
-	for _, name := range importZones {
-		if name == z {
-			return time.LoadLocation(z)
-		}
+	if !slices.Contains(importZones, z) {
+		return nil, fmt.Errorf("choose a time zone from the list, not %q", z)
 	}
-	return nil, fmt.Errorf("choose a time zone from the list, not %q", z)
+	loc, err := time.LoadLocation(z)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %s: %w", z, err)
+	}
+	return loc, nil
 }
 
 // parseLocal reads a datetime-local value in loc. A time the zone's

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"slices"
 	"strings"
-	"time"
 	_ "time/tzdata" // the zones offered for times without an offset must not depend on the host
 
 	"github.com/labstack/echo/v4"
@@ -106,12 +104,9 @@ func (f consentsForm) options(filename string) (consent.Format, consent.ImportOp
 	if err != nil {
 		return "", consent.ImportOptions{}, err
 	}
-	if !slices.Contains(importZones, f.Zone) {
-		return "", consent.ImportOptions{}, fmt.Errorf("choose a time zone from the list, not %q", f.Zone)
-	}
-	loc, err := time.LoadLocation(f.Zone)
+	loc, err := zoneOf(f.Zone)
 	if err != nil {
-		return "", consent.ImportOptions{}, fmt.Errorf("time zone %s: %w", f.Zone, err)
+		return "", consent.ImportOptions{}, err
 	}
 	return format, consent.ImportOptions{DryRun: f.DryRun, Columns: cols, Location: loc}, nil
 }
