@@ -7,10 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-
-	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
 // checkJSON is the stable JSON shape of `heed check --json`.
@@ -28,12 +25,9 @@ type checkJSON struct {
 // file.
 func TestCLICheck(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	env := map[string]string{"DATABASE_URL": url}
+	env, conn := cliDatabase(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	var err error
 	for _, q := range []string{
 		// +18605550101: PEWC for telemarketing and PEC for informational.
 		`INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550101', 'pewc', 'telemarketing', 'voice', '2026-01-05T12:00:00Z', 'signed form')`,

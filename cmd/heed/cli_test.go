@@ -220,12 +220,8 @@ func TestCLIAuditVerify(t *testing.T) {
 
 func TestCLIConsentImport(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	env := map[string]string{"DATABASE_URL": url}
+	env, conn := cliDatabase(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
 	countRows := func(table string) int {
 		var n int
 		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n))
@@ -286,13 +282,9 @@ func TestCLIConsentImport(t *testing.T) {
 // a recorder who is not an admin are refused, and nothing is recorded.
 func TestCLIConsentAdd(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	env := map[string]string{"DATABASE_URL": url}
+	env, conn := cliDatabase(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('admin@firm.test', 'admin', 'x'), ('para@firm.test', 'paralegal', 'x')`)
+	_, err := conn.Exec(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('admin@firm.test', 'admin', 'x'), ('para@firm.test', 'paralegal', 'x')`)
 	require.NoError(t, err)
 	letter := writeFile(t, "signed letter.pdf", "%PDF-1.7\n% reminder calls agreed, signed\n%%EOF\n")
 	program := writeFile(t, "letter.pdf", "MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff")
@@ -324,6 +316,17 @@ func TestCLIConsentAdd(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, `"decision":"allow"`)
 	require.Contains(t, out, fmt.Sprintf(`"consent_id":%d`, id))
+}
+
+// cliDatabase returns the environment `heed` runs with against a fresh
+// database, and a connection to that database, closed when t ends.
+func cliDatabase(t *testing.T) (map[string]string, *pgx.Conn) {
+	t.Helper()
+	url := dbtest.URL(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return map[string]string{"DATABASE_URL": url}, conn
 }
 
 // TestCLIManageUsers: the commands an operator on the server uses to
