@@ -376,7 +376,7 @@ func (s *Service) numberRecords(ctx context.Context, r *AttemptRecord) error {
 	if r.Decision == "allow" && r.Consent != nil && len(r.DNC) > 0 && len(r.OptOuts) == 0 {
 		r.LiftedBy = r.Consent.ID
 		for _, d := range r.DNC {
-			if d.Late || !r.Consent.ObtainedAt.After(d.AddedAt) {
+			if d.Late || !consent.LiftsEntry(r.Consent.ObtainedAt, d.AddedAt) {
 				r.LiftedBy = 0
 			}
 		}

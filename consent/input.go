@@ -155,7 +155,14 @@ type Facts struct {
 // liftsInternal reports whether consent c was given after an internal
 // do-not-call entry made at listed, known: only then may it lift it.
 func liftsInternal(c *ConsentFacts, listed time.Time) bool {
-	return !listed.IsZero() && c.ObtainedAt.After(listed)
+	return LiftsEntry(c.ObtainedAt, listed)
+}
+
+// LiftsEntry reports whether a consent obtained at obtained may lift an
+// internal do-not-call entry made at listed (rule F12): the entry's time
+// is known and the consent came strictly after it.
+func LiftsEntry(obtained, listed time.Time) bool {
+	return !listed.IsZero() && obtained.After(listed)
 }
 
 // ConsentFacts is the best consent on file for a number, scope and channel,
