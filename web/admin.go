@@ -269,10 +269,11 @@ func (s *Server) importDNC(c echo.Context) error {
 	if list != dnc.Internal && asOf.IsZero() {
 		return s.renderDNC(c, http.StatusUnprocessableEntity, "Give the date the registry data is current as of.")
 	}
-	fh, err := c.FormFile("file")
+	fh, err := s.formFile(c, "file")
 	if err != nil {
-		if strings.Contains(err.Error(), "request body too large") {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return err
 		}
 		return s.renderDNC(c, http.StatusUnprocessableEntity, "Choose a file to upload.")
 	}

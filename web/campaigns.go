@@ -425,14 +425,14 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 // importAudio converts the optional recorded message of the new-campaign
 // form and returns its media name, or "" when none was uploaded.
 func (s *Server) importAudio(c echo.Context) (string, error) {
-	fh, err := c.FormFile("audio")
-	if errors.Is(err, http.ErrMissingFile) || (err == nil && fh.Size == 0) {
+	fh, err := s.formFile(c, "audio")
+	var he *echo.HTTPError
+	switch {
+	case errors.Is(err, http.ErrMissingFile) || (err == nil && fh.Size == 0):
 		return "", nil
-	}
-	if err != nil {
-		if strings.Contains(err.Error(), "request body too large") {
-			return "", echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-		}
+	case errors.As(err, &he):
+		return "", he
+	case err != nil:
 		return "", fmt.Errorf("%w: %v", dialer.ErrBadAudio, err)
 	}
 	src, err := fh.Open()

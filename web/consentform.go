@@ -106,6 +106,8 @@ func (s *Server) addOneConsent(c echo.Context) error {
 	switch {
 	case errors.Is(err, http.ErrNotMultipart):
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send the form as multipart/form-data, as the consents page does.")
+	case err == nil && fh.Size > s.documentLimit():
+		fe["document"] = "the document is larger than " + sizeString(s.documentLimit())
 	case err == nil:
 		doc, err := readDocument(fh)
 		var dfe consent.FieldErrors
@@ -149,6 +151,10 @@ func (s *Server) addOneConsent(c echo.Context) error {
 	return s.renderConsentsPage(c, http.StatusUnprocessableEntity, "Nothing was recorded: correct the fields marked below.", "",
 		consentsForm{Kind: "consents", Zone: importZones[0]}, nil, f, fe)
 }
+
+// documentLimit is the size of the largest document the one-consent form
+// takes: the upload limit, at most consent.MaxDocumentBytes.
+func (s *Server) documentLimit() int64 { return min(s.cfg.UploadLimit, consent.MaxDocumentBytes) }
 
 // readDocument reads an uploaded document, at most consent.MaxDocumentBytes
 // and one byte, and returns it as consent.NewDocument does.

@@ -1,12 +1,14 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +63,7 @@ func TestRecordOneConsent(t *testing.T) {
 			"a time heed cannot read":          {map[string]string{"obtained_at": "Jan 5"}, "letter.pdf", pdf, "obtained-error", `&#34;Jan 5&#34; is not a date and time`},
 			"consent given in the future":      {map[string]string{"obtained_at": time.Now().AddDate(0, 0, 2).Format("2006-01-02T15:04")}, "letter.pdf", pdf, "obtained-error", "is in the future"},
 			"a number heed cannot read":        {map[string]string{"phone": "555-01"}, "letter.pdf", pdf, "phone-error", "not a valid phone number"},
+			"a document over the limit":        {nil, "letter.pdf", padded(pdf, 64<<10+1), "document-error", "the document is larger than 64 KiB"},
 		} {
 			code, body := admin.multipart("/admin/consents/one", form(tc.edit), "document", tc.file, tc.content)
 			require.Equal(t, http.StatusUnprocessableEntity, code, name)
@@ -83,6 +86,17 @@ func TestRecordOneConsent(t *testing.T) {
 		code, _, _ = admin.post("/admin/consents/one", url.Values{"_csrf": {tok}, "phone": {"860-555-0301"}})
 		require.Equal(t, http.StatusUnsupportedMediaType, code)
 		require.Zero(t, consents())
+	})
+
+	t.Run("AtTheLimit", func(t *testing.T) {
+		// A document of the upload limit (64 KiB here), with evidence
+		// text beside it: the form around the file takes no room from it.
+		letter := padded(pdf, 64<<10)
+		code, body := admin.multipart("/admin/consents/one", form(map[string]string{"phone": "(860) 555-0303",
+			"evidence": strings.Repeat("Signed by Bo Ray at intake. ", 700)}), "document", "bo.pdf", letter)
+		require.Equal(t, http.StatusSeeOther, code, body)
+		require.Equal(t, len(letter), count(t, b.db, `SELECT length(d.body) FROM consents c JOIN consent_documents d ON d.sha256 = c.document
+			WHERE c.phone = '+18605550303'`))
 	})
 
 	t.Run("WithItsDocument", func(t *testing.T) {
@@ -150,4 +164,13 @@ func TestRecordOneConsent(t *testing.T) {
 		require.Zero(t, count(t, b.db, `SELECT count(*) FROM consents WHERE phone = '+18605550302'`))
 		require.Equal(t, 1, consents())
 	})
+}
+
+// padded returns a PDF of n bytes: doc, a comment line of x's, and the
+// end-of-file marker.
+func padded(doc []byte, n int) []byte {
+	tail := []byte("\n%%EOF\n")
+	out := append(bytes.Clone(doc), '%')
+	out = append(out, bytes.Repeat([]byte("x"), n-len(out)-len(tail))...)
+	return append(out, tail...)
 }

@@ -63,14 +63,11 @@ func (s *Server) consentsPage(c echo.Context) error {
 func (s *Server) uploadConsents(c echo.Context) error {
 	form := consentsForm{Kind: c.FormValue("kind"), Columns: strings.TrimSpace(c.FormValue("columns")),
 		DryRun: c.FormValue("dry_run") != "", Zone: c.FormValue("zone")}
-	fh, err := c.FormFile("file")
+	fh, err := s.formFile(c, "file")
 	if err != nil {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			return err
-		}
-		if strings.Contains(err.Error(), "request body too large") {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 		}
 		return s.renderConsents(c, http.StatusUnprocessableEntity, "Choose a CSV or XLSX file to upload.", "", form, nil)
 	}
@@ -152,7 +149,7 @@ func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, f
 func (s *Server) renderConsentsPage(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport,
 	one oneConsentForm, oneErrors consent.FieldErrors) error {
 	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep, One: one, OneErrors: oneErrors,
-		DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(min(s.cfg.UploadLimit, consent.MaxDocumentBytes))}
+		DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(s.documentLimit())}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)

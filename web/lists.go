@@ -56,14 +56,11 @@ func (s *Server) uploadList(c echo.Context) error {
 	if form.Existing != "" && form.Existing != "skip" && form.Existing != "update" {
 		return echo.NewHTTPError(http.StatusBadRequest, "existing: want skip or update")
 	}
-	fh, err := c.FormFile("file")
+	fh, err := s.formFile(c, "file")
 	if err != nil {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			return err
-		}
-		if strings.Contains(err.Error(), "request body too large") {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 		}
 		return s.renderLists(c, http.StatusUnprocessableEntity, "Choose a CSV or XLSX file to upload.", "", form, nil)
 	}

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"path"
 	"strings"
@@ -200,8 +201,10 @@ func (s *Server) routes() {
 		e.Any(JobsPrefix+"/*", jobs, sessions, s.sameOrigin, s.require(account.RoleAdmin))
 	}
 	// The body is bounded before the CSRF check reads the form: an upload
-	// over the limit is refused before it is spooled to disk.
-	ui := e.Group("", sessions, limitBody(s.cfg.UploadLimit), readForm, csrf)
+	// over the limit is refused before it is spooled to disk. The bound
+	// leaves room for the form's fields beside a file at the upload limit;
+	// formFile holds the file itself to the limit.
+	ui := e.Group("", sessions, limitUpload(s.cfg.UploadLimit+formRoom, s.cfg.UploadLimit), readForm, csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)
 	ui.POST("/signout", s.signout, s.require())
@@ -265,18 +268,52 @@ func sizeString(n int64) string {
 
 // limitBody is echo's BodyLimit of n bytes, whose refusal (413) says the
 // limit: "The upload is too large: the limit is 10 MiB."
-func limitBody(n int64) echo.MiddlewareFunc {
-	limit := middleware.BodyLimit(fmt.Sprintf("%dB", n))
+func limitBody(n int64) echo.MiddlewareFunc { return limitUpload(n, n) }
+
+// limitUpload is echo's BodyLimit of body bytes, whose refusal (413) says
+// the limit of the file the body carries: "The upload is too large: the
+// limit is 10 MiB."
+func limitUpload(body, file int64) echo.MiddlewareFunc {
+	limit := middleware.BodyLimit(fmt.Sprintf("%dB", body))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		h := limit(next)
 		return func(c echo.Context) error {
 			err := h(c)
 			if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
-				return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The upload is too large: the limit is "+sizeString(n)+".").SetInternal(err)
+				return tooLarge(file, err)
 			}
 			return err
 		}
 	}
+}
+
+// tooLarge is the refusal (413) of an upload over limit bytes; cause, when
+// not nil, is what found it too large.
+func tooLarge(limit int64, cause error) *echo.HTTPError {
+	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The upload is too large: the limit is "+sizeString(limit)+".").SetInternal(cause)
+}
+
+// formRoom is the room the pages' forms have for their fields beside a
+// file at the upload limit: the longest field is a consent's evidence
+// text, and the rest (the CSRF token, the other fields, the parts'
+// headers) take a few kilobytes.
+const formRoom = consent.MaxEvidenceBytes + 64<<10
+
+// formFile returns the file a page's form posts in its field name. A file
+// over the upload limit is refused as too large (413, saying the limit);
+// other errors are c.FormFile's, wrapped (http.ErrMissingFile when the
+// form has no such file).
+func (s *Server) formFile(c echo.Context, name string) (*multipart.FileHeader, error) {
+	fh, err := c.FormFile(name)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "request body too large"):
+		return nil, tooLarge(s.cfg.UploadLimit, err)
+	case err != nil:
+		return nil, fmt.Errorf("form file %s: %w", name, err)
+	case fh.Size > s.cfg.UploadLimit:
+		return nil, tooLarge(s.cfg.UploadLimit, nil)
+	}
+	return fh, nil
 }
 
 // formMemory is how much of a multipart form readForm keeps in memory;
