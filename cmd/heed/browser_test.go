@@ -161,7 +161,7 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 		require.Equal(t, c.Outcome, r["outcome"], "%s (%s) on the page", r["phone"], c.Behaviour)
 		if c.OnDNC {
 			require.Equal(t, "deny", r["decision"])
-			require.Equal(t, "dnc.internal", r["reasons"])
+			require.Equal(t, "dnc.internal, consent.revoked", r["reasons"], "the entry and its revocation")
 		}
 	}
 
@@ -271,6 +271,7 @@ func reviewAttempts(t *testing.T, ctx context.Context, campaignURL string) {
 	screenshot(t, ctx, "attempt-blocked")
 	require.Contains(t, grounds, "dnc.internal")
 	require.Contains(t, grounds, "F9 Internal (company) do-not-call list")
+	require.Contains(t, grounds, "consent.revoked", "the demo's opt-out comes with its revocation, as every opt-out does")
 	entries, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("dnc")))
 	require.NoError(t, err)
 	require.Contains(t, entries, "demo", "the demo's entry, and its source")

@@ -118,7 +118,13 @@ func seedDemo(ctx context.Context, db interface {
 				return err
 			}
 			if c.OnDNC {
-				if _, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, method, source) VALUES ($1, 'staff', 'demo seed')`, c.Phone); err != nil {
+				// As every opt-out heed takes: the entry with its
+				// revocation, at the same instant, so that only a consent
+				// given after both lifts the entry (rule F12).
+				if _, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source) VALUES ($1, now(), 'staff', 'demo seed')`, c.Phone); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, now(), 'staff', 'demo seed')`, c.Phone); err != nil {
 					return err
 				}
 			}

@@ -81,7 +81,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		require.NotEmpty(t, a.Pack, "every attempt names the rules that decided it")
 		if c.Outcome == "blocked" {
 			require.Equal(t, "deny", a.Decision)
-			require.Equal(t, []string{"dnc.internal"}, a.Reasons)
+			require.Equal(t, []string{"dnc.internal", "consent.revoked"}, a.Reasons, "the entry and its revocation")
 			require.Empty(t, a.ChannelID, "a blocked attempt is never originated")
 			continue
 		}
