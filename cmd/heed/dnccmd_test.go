@@ -163,7 +163,14 @@ func TestCLIDNCRegistry(t *testing.T) {
 	require.NoError(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM revocations v JOIN dnc_internal d ON d.phone = v.phone AND d.added_at = v.revoked_at
 		WHERE v.method = 'staff' AND v.scope = '' AND v.source = 'internal list import: internal.txt'`).Scan(&revoked))
 	require.Equal(t, 2, revoked, "a revocation of every purpose with each entry, at its instant")
-	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	// The next 16:00 UTC (11:00 or 12:00 in Connecticut) after the
+	// entries, inside the calling window whatever time the test runs.
+	now := time.Now().UTC()
+	next := time.Date(now.Year(), now.Month(), now.Day(), 16, 0, 0, 0, time.UTC)
+	if !next.After(now.Add(time.Minute)) {
+		next = next.AddDate(0, 0, 1)
+	}
+	later := next.Format(time.RFC3339)
 	out, _, err = runHeed(env, "check", "--number", "860-555-0112", "--purpose", "informational", "--at", later, "--json")
 	require.NoError(t, err)
 	require.Contains(t, out, `"decision":"deny"`)
