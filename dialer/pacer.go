@@ -207,9 +207,10 @@ type Store interface {
 	// (status originating) was never placed, at the given time, for the
 	// reason given in a few words: the attempt ends as called off
 	// (OutcomeCalledOff), which counts as no call, and its target is due
-	// again as it was before the attempt. An attempt no longer about to be
-	// placed is left as it is.
-	NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string) error
+	// again as it was before the attempt, or not before retry when retry
+	// is not zero. An attempt no longer about to be placed is left as it
+	// is.
+	NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string, retry time.Time) error
 	// Settle reports whether the run of the campaign's generation is over
 	// and, if not, when its next target falls due. When nothing is left it
 	// marks the campaign completed, unless the campaign is no longer
@@ -279,7 +280,9 @@ type Pacer struct {
 	Gate  Gate
 	Store Store
 	Lines Lines
-	Media Media
+	// Media makes the audio the calls play; Media (espeak-ng and sox) is
+	// heed's. A pacer that only previews decisions needs none.
+	Media Audio
 	Log   *slog.Logger
 	// Tick is how often the loop looks for due targets while calls are in
 	// flight; zero means 250 ms.
@@ -847,8 +850,14 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		}
 	}
 	if msgMedia == "" {
-		// Nothing to say: the call is not placed, and the attempt says why.
-		if err := p.originateFailed(ctx, id, fmt.Errorf("no message audio for attempt %d", id)); err != nil {
+		// Nothing to say: the call is not placed, and counts as no call.
+		// The contact is due again after UnspokenWait, so that a message
+		// that cannot be said holds back neither the batch nor the
+		// campaign's other contacts.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		now := p.clock()
+		if err := p.Store.NotPlaced(wctx, id, now, notSpoken, now.Add(UnspokenWait)); err != nil {
 			return false, fmt.Errorf("pacer: record a call without audio: %w", err)
 		}
 		return false, nil
@@ -926,7 +935,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		p.Log.Warn("pacer: call not placed; the contact stays due", "attempt", id, "reason", reason, "err", err)
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason); rerr != nil {
+		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason, time.Time{}); rerr != nil {
 			return false, fmt.Errorf("pacer: record a call not placed: %w", rerr)
 		}
 		return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
@@ -940,6 +949,14 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	}
 	return true, nil
 }
+
+// UnspokenWait is how long a contact whose message could not be spoken
+// (its text-to-speech failed) waits before the pacing loop takes it again.
+const UnspokenWait = 10 * time.Minute
+
+// notSpoken is the reason an attempt gives for a call not placed because
+// its message could not be spoken.
+const notSpoken = "its message could not be spoken"
 
 // errNotPlaced reports, from attempt to batch, that a call could not be
 // placed (notPlaced): the batch places no more calls, and the pacing loop

@@ -406,6 +406,68 @@ func TestPacerEndsACallStoppedBeforeItIsPlaced(t *testing.T) {
 	require.Equal(t, []phone.Number{"+18605550121"}, lines.placed)
 }
 
+// mute is heed's media whose text-to-speech fails on any text holding
+// word, as when espeak-ng or sox fails on a message.
+type mute struct {
+	dialer.Media
+	word string
+}
+
+func (m mute) Speak(ctx context.Context, text string) (string, error) {
+	if strings.Contains(text, m.word) {
+		return "", errors.New("tts: synthesise: exit status 1")
+	}
+	return m.Media.Speak(ctx, text)
+}
+
+// TestPacerWaitsOutAMessageItCannotSay: a contact whose own message
+// cannot be spoken (text-to-speech fails on it) is not called and counts
+// as no call: its attempt is called off, saying why, and the contact is
+// due again after UnspokenWait, while the campaign's other contact is
+// called at once. With its message mended, it is called then, though the
+// campaign allows one attempt.
+func TestPacerWaitsOutAMessageItCannotSay(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	var listID, campaignID int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('m') RETURNING id`).Scan(&listID))
+	for ph, matter := range map[string]string{"+18605550151": "Your hearing is on Monday.", "+18605550152": "Your hearing is on Zqxj."} {
+		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, matter) VALUES ($1, 'x', $2, $3)`, listID, ph, matter)
+		require.NoError(t, err)
+		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, ph)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, '{matter}', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	clock := officeHours()().Truncate(time.Second)
+	lines := &recordingLines{t: t, db: db}
+	p := testPacer(t, db, campaign.NewStore(db), lines)
+	p.Now = func() time.Time { return clock }
+	p.Media = mute{p.Media.(dialer.Media), "Zqxj"}
+	var sn *dialer.Snooze
+	require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn, "nothing due until the unspoken message's contact is again")
+	require.True(t, clock.Add(dialer.UnspokenWait).Equal(sn.Until), "due again at %s", sn.Until)
+	require.Equal(t, []phone.Number{"+18605550151"}, lines.placed, "the other contact is called at once")
+	var outcome, notPlaced, state string
+	var next time.Time
+	require.NoError(t, db.QueryRow(ctx, `SELECT a.outcome, a.not_placed, t.state, t.next_attempt_at FROM attempts a
+		JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id
+		JOIN contacts c ON c.id = a.contact_id WHERE a.campaign_id = $1 AND c.phone = '+18605550152'`, campaignID).
+		Scan(&outcome, &notPlaced, &state, &next))
+	require.Equal(t, []string{"called_off", "its message could not be spoken", "pending"}, []string{outcome, notPlaced, state})
+	require.True(t, clock.Add(dialer.UnspokenWait).Equal(next), "due again at %s", next)
+
+	_, err = db.Exec(ctx, `UPDATE contacts SET matter = 'Your papers are due Friday.' WHERE phone = '+18605550152'`)
+	require.NoError(t, err)
+	clock = clock.Add(dialer.UnspokenWait)
+	require.NoError(t, p.Run(ctx, campaignID, 1), "the second and last call ends the campaign")
+	require.Equal(t, []phone.Number{"+18605550151", "+18605550152"}, lines.placed)
+}
+
 // lookFails is a campaign store whose last looks fail while fails is
 // above zero, as when the database refuses the look's statement.
 type lookFails struct {

@@ -26,6 +26,20 @@ type Media struct {
 	AsteriskDir string
 }
 
+// Audio makes the audio files a call plays and returns the media URIs
+// that play them. Media is heed's.
+type Audio interface {
+	// Speak renders text as speech.
+	Speak(ctx context.Context, text string) (string, error)
+	// Silence returns a pause of the given number of seconds.
+	Silence(ctx context.Context, seconds int) (string, error)
+	// Recorded returns the media URI of an uploaded recording, by the
+	// name Import gave it.
+	Recorded(name string) (string, error)
+}
+
+var _ Audio = Media{}
+
 // Speak renders text to an 8 kHz mono WAV with espeak-ng (or flite) and sox,
 // and returns the media URI to play it.
 func (m Media) Speak(ctx context.Context, text string) (string, error) {
