@@ -272,13 +272,13 @@ func TestImportColumnMapping(t *testing.T) {
 func TestImportRevocations(t *testing.T) {
 	t.Parallel()
 	b := setupLedger(t)
-	today := time.Now().UTC().Format(time.DateOnly)
+	before := time.Now()
+	today := before.UTC().Format(time.DateOnly) // the same day as before, even at midnight
 	csv := "phone,revoked_at,method,source,scope\n" +
 		"8605550101,2025-06-01,web,opt-out page,\n" +
 		"2125550101,2025-06-01 14:30,Keyword,STOP reply,telemarketing\n" +
 		"+44 20 7946 0958,2025-06-01T14:30:15.5Z,email,,all\n" +
 		"3055550101," + today + ",staff,,\n"
-	before := time.Now()
 	rep, err := b.ledger.ImportRevocations(b.ctx, strings.NewReader(csv), consent.FormatCSV, consent.ImportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 4, rep.Imported)

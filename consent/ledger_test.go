@@ -260,9 +260,13 @@ func TestLedgerFollow(t *testing.T) {
 	require.Equal(t, rev.RevokedAt.Truncate(time.Second).UTC(), f.RevokedAt)
 	e, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
-	ny := time.FixedZone("EDT", -4*3600)
+	// Noon in New York tomorrow: after the consent given below, whenever
+	// the test runs.
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, dd := time.Now().In(ny).AddDate(0, 0, 1).Date()
 	call := consent.Input{Number: "+18605550101", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded,
-		At: time.Date(2030, 6, 10, 12, 0, 0, 0, ny)}
+		At: time.Date(y, m, dd, 12, 0, 0, 0, ny)}
 	d := e.Check(call, consent.Facts{Fresh: true, Consent: f})
 	require.Equal(t, consent.Deny, d.Verdict)
 	require.Contains(t, d.Reasons, consent.ReasonConsentRevoked)
