@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -57,6 +58,12 @@ type ImportOptions struct {
 	// UserID is the user making the import, stored as captured_by or
 	// recorded_by; 0 for none.
 	UserID int64
+	// Documents holds the files a consents file's optional document
+	// column names, by their paths inside it (with / or \ between
+	// folders): each is its row's consent's document, kept as a consent
+	// recorded with its document is. Without it, a row naming a document
+	// is refused.
+	Documents fs.FS
 }
 
 // ParseColumnMap reads a column mapping written as "old=new,old2=new2", as
@@ -82,6 +89,9 @@ type ImportReport struct {
 	// Imported counts the rows written: New, or 0 for a dry run or a
 	// rejected import.
 	Imported int `json:"imported"`
+	// Documents counts, for consents, the distinct documents the written
+	// consents name (or would, in a dry run).
+	Documents int `json:"documents"`
 	// Listed counts, for revocations, the numbers the import put on the
 	// internal do-not-call list, or would in a dry run: those it revokes
 	// every purpose of that had no entry in force.
@@ -165,24 +175,30 @@ func addReasons(reasons []string, fe FieldErrors, parsed map[string]bool, order 
 	return reasons
 }
 
-// consentKey identifies a consent for duplicate detection.
+// consentKey identifies a consent for duplicate detection: the same
+// consent with a document, or with another, is another record.
 type consentKey struct {
 	phone, kind, scope, channel string
-	obtained                    int64 // Unix microseconds
+	obtained                    int64  // Unix microseconds
+	document                    string // its hash, or ""
 }
 
 type consentRow struct {
 	line  int
 	phone phone.Number
 	in    NewConsent
+	doc   importDoc // path "" when the row names none
 }
 
 // ImportConsents imports consents from a CSV or XLSX file with the columns
 // phone, kind, scope, channel, obtained_at and source, and optionally
-// evidence and expires_at (opts.Columns maps other headers to these). Phones
-// are normalised to E.164; times are RFC 3339, YYYY-MM-DD or YYYY-MM-DD
-// HH:MM, the last two in opts.Location. Rows identical to a consent already
-// on file, or to an earlier row, are skipped and listed in the report.
+// evidence, expires_at and document (opts.Columns maps other headers to
+// these). Phones are normalised to E.164; times are RFC 3339, YYYY-MM-DD or
+// YYYY-MM-DD HH:MM, the last two in opts.Location. A document is the path
+// of a file in opts.Documents, checked as NewDocument checks an uploaded
+// one and kept once under its hash. Rows identical to a consent already on
+// file, or to an earlier row (the same document included), are skipped and
+// listed in the report.
 //
 // The import is all-or-nothing: if the file is malformed or any row is
 // invalid, nothing is written and the error, an *ImportError wrapping
@@ -195,7 +211,7 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 	if err != nil {
 		return rep, err
 	}
-	col := columns(sh, opts.Columns, []string{"phone", "kind", "scope", "channel", "obtained_at", "source"}, []string{"evidence", "expires_at"}, &rep)
+	col := columns(sh, opts.Columns, []string{"phone", "kind", "scope", "channel", "obtained_at", "source"}, []string{"evidence", "expires_at", "document"}, &rep)
 	if len(rep.Rejected) == 0 && len(sh.Rows) == 0 {
 		rep.Rejected = append(rep.Rejected, RowError{Line: 2, Reason: "the file has a header but no rows"})
 	}
@@ -209,6 +225,7 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 	now := l.now()
 	var rows []consentRow
 	seen := map[consentKey]int{}
+	docs := importDocs{fsys: opts.Documents, docs: map[string]importDoc{}, bad: map[string]string{}}
 	for _, sr := range sh.Rows {
 		rep.Rows++
 		if sh.Extra(sr) {
@@ -255,18 +272,25 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 			parsed["expires_at"] = true // compared with obtained_at, which is already reported
 		}
 		reasons = addReasons(reasons, fe, parsed, "phone", "kind", "scope", "channel", "obtained_at", "expires_at", "source", "evidence")
+		var doc importDoc
+		if v := c.get("document"); v != "" {
+			var why string
+			if doc, why = docs.check(v); why != "" {
+				reasons = append(reasons, why)
+			}
+		}
 		if len(reasons) > 0 {
 			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: strings.Join(reasons, "; ")})
 			continue
 		}
 		rep.Valid++
-		k := consentKey{n.String(), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt.UnixMicro()}
+		k := consentKey{n.String(), in.Kind.String(), string(in.Scope), string(in.Channel), in.ObtainedAt.UnixMicro(), doc.sha256}
 		if first, dup := seen[k]; dup {
 			rep.Skipped = append(rep.Skipped, RowError{Line: sr.Line, Reason: fmt.Sprintf("same consent as line %d", first)})
 			continue
 		}
 		seen[k] = sr.Line
-		rows = append(rows, consentRow{line: sr.Line, phone: n, in: in})
+		rows = append(rows, consentRow{line: sr.Line, phone: n, in: in, doc: doc})
 	}
 	if len(rep.Rejected) > 0 {
 		return rep, &ImportError{Report: rep}
@@ -277,21 +301,41 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 			return err
 		}
 		src := make([][]any, 0, len(rows))
+		var written []importDoc // the documents of the rows written, each once
+		named := map[string]bool{}
 		for _, r := range rows {
-			k := consentKey{r.phone.String(), r.in.Kind.String(), string(r.in.Scope), string(r.in.Channel), r.in.ObtainedAt.UnixMicro()}
+			k := consentKey{r.phone.String(), r.in.Kind.String(), string(r.in.Scope), string(r.in.Channel), r.in.ObtainedAt.UnixMicro(), r.doc.sha256}
 			if id, ok := onFile[k]; ok {
 				rep.Skipped = append(rep.Skipped, RowError{Line: r.line, Reason: fmt.Sprintf("already on file as consent %d", id)})
 				continue
 			}
+			var doc any
+			if r.doc.path != "" {
+				doc = r.doc.sha256
+				if !named[r.doc.path] {
+					named[r.doc.path] = true
+					written = append(written, r.doc)
+				}
+			}
 			src = append(src, []any{r.phone.String(), r.in.Kind.String(), string(r.in.Scope), string(r.in.Channel), r.in.ObtainedAt,
-				strings.TrimSpace(r.in.Source), r.in.Evidence, evidenceHash(r.in.Evidence), nullID(r.in.CapturedBy), nullTime(r.in.ExpiresAt)})
+				strings.TrimSpace(r.in.Source), r.in.Evidence, evidenceHash(r.in.Evidence), nullID(r.in.CapturedBy), nullTime(r.in.ExpiresAt),
+				doc, r.doc.name})
 		}
 		rep.New = len(src)
+		hashes := map[string]bool{}
+		for _, d := range written {
+			hashes[d.sha256] = true
+		}
+		rep.Documents = len(hashes)
 		if opts.DryRun || len(src) == 0 {
 			return nil
 		}
+		if err := storeImportDocs(ctx, tx, opts.Documents, written); err != nil {
+			return err
+		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"consents"},
-			[]string{"phone", "kind", "scope", "channel", "obtained_at", "source", "evidence", "evidence_hash", "captured_by", "expires_at"}, pgx.CopyFromRows(src))
+			[]string{"phone", "kind", "scope", "channel", "obtained_at", "source", "evidence", "evidence_hash", "captured_by", "expires_at",
+				"document", "document_name"}, pgx.CopyFromRows(src))
 		if err != nil {
 			return fmt.Errorf("copy consents: %w", referenceError(err))
 		}
@@ -324,18 +368,18 @@ func existingConsents(ctx context.Context, tx pgx.Tx, rows []consentRow) (map[co
 			phones = append(phones, r.phone.String())
 		}
 	}
-	q, err := tx.Query(ctx, `SELECT id, phone, kind, scope, channel, obtained_at FROM consents WHERE phone = ANY($1)`, phones)
+	q, err := tx.Query(ctx, `SELECT id, phone, kind, scope, channel, obtained_at, coalesce(document, '') FROM consents WHERE phone = ANY($1)`, phones)
 	if err != nil {
 		return nil, fmt.Errorf("consents on file: %w", err)
 	}
 	out := map[consentKey]int64{}
 	var (
-		id              int64
-		p, kind, sc, ch string
-		obtained        time.Time
+		id                   int64
+		p, kind, sc, ch, doc string
+		obtained             time.Time
 	)
-	_, err = pgx.ForEachRow(q, []any{&id, &p, &kind, &sc, &ch, &obtained}, func() error {
-		k := consentKey{p, kind, sc, ch, obtained.UnixMicro()}
+	_, err = pgx.ForEachRow(q, []any{&id, &p, &kind, &sc, &ch, &obtained, &doc}, func() error {
+		k := consentKey{p, kind, sc, ch, obtained.UnixMicro(), doc}
 		if _, ok := out[k]; !ok {
 			out[k] = id
 		}

@@ -274,6 +274,26 @@ func TestCLIConsentImport(t *testing.T) {
 		require.Contains(t, out, `"decision":"deny"`, extra)
 		require.Contains(t, out, `"dnc.internal"`, extra)
 	}
+
+	// Consents with their signed letters, from a folder.
+	letters := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(letters, "lee.pdf"), []byte("%PDF-1.7\n% signed by Lee\n%%EOF\n"), 0o600))
+	withDocs := writeFile(t, "letters.csv", "phone,kind,scope,channel,obtained_at,source,document\n"+
+		"860-555-0103,pewc,telemarketing,voice,2026-01-07,engagement letter,lee.pdf\n")
+	_, stderr, err = runHeed(env, "consent", "import", withDocs)
+	require.ErrorContains(t, err, "1 row(s) rejected")
+	require.Contains(t, stderr, `letters.csv:2: document "lee.pdf": the import was given no folder of documents`)
+	_, _, err = runHeed(env, "consent", "import", "--revocations", "--documents", letters, revs)
+	require.ErrorIs(t, err, errUsage)
+	_, _, err = runHeed(env, "consent", "import", "--documents", withDocs, withDocs)
+	require.ErrorIs(t, err, errUsage, "a file is not a folder")
+	out, _, err = runHeed(env, "consent", "import", "--documents", letters, withDocs)
+	require.NoError(t, err)
+	require.Contains(t, out, "imported 1 consents")
+	require.Contains(t, out, "with 1 documents, each kept once under its SHA-256")
+	var name string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT document_name FROM consents WHERE phone = '+18605550103'`).Scan(&name))
+	require.Equal(t, "lee.pdf", name)
 }
 
 // TestCLIConsentAdd records one consent through `heed consent add`, with

@@ -24,11 +24,15 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	mapping := f.String("map", "", "rename the file's columns: \"Phone Number=phone,Type=kind\"")
 	asJSON := f.Bool("json", false, "print the report as JSON")
 	by := f.String("by", "", "email of the admin importing the list, kept as the records' captured_by (or recorded_by)")
+	documents := f.String("documents", "", "the folder holding the files a consents file's document column names (signed letters: PDF, images or text)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() != 1 {
-		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] [--by EMAIL] FILE.csv|FILE.xlsx: %w", errUsage)
+		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] [--by EMAIL] [--documents DIR] FILE.csv|FILE.xlsx: %w", errUsage)
+	}
+	if *documents != "" && *revocations {
+		return fmt.Errorf("--documents: revocations have no documents: %w", errUsage)
 	}
 	name := f.Arg(0)
 	format, err := consent.FormatOf(name)
@@ -51,6 +55,12 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	defer pool.Close()
 	ledger := consent.NewLedger(pool)
 	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols}
+	if *documents != "" {
+		if st, err := os.Stat(*documents); err != nil || !st.IsDir() {
+			return fmt.Errorf("--documents %s is not a folder: %w", *documents, errUsage)
+		}
+		opts.Documents = os.DirFS(*documents)
+	}
 	if *by != "" {
 		u, err := enabledAdmin(ctx, pool, *by, "consent and revocation lists are imported")
 		if err != nil {
@@ -86,6 +96,9 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 			verb, n = "would import", rep.New
 		}
 		fmt.Fprintf(m.Stdout, "%s %d %s (%d rows read, %d already on file)\n", verb, n, rep.Kind, rep.Rows, len(rep.Skipped))
+		if rep.Documents > 0 {
+			fmt.Fprintf(m.Stdout, "with %d documents, each kept once under its SHA-256\n", rep.Documents)
+		}
 		if *revocations {
 			verb = "put"
 			if *dryRun {
