@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/internal/dbtest"
@@ -48,16 +50,8 @@ func TestRevocationsListed(t *testing.T) {
 		_, err := db.Exec(ctx, stmt)
 		require.NoError(t, err)
 	}
-	rows, err := db.Query(ctx, `SELECT phone || ' ' || to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || method || ' ' || source
+	got := texts(t, db, `SELECT phone || ' ' || to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || method || ' ' || source
 		FROM dnc_internal WHERE removed_at IS NULL ORDER BY phone, added_at`)
-	require.NoError(t, err)
-	var got []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		got = append(got, s)
-	}
-	require.NoError(t, rows.Err())
 	require.Equal(t, []string{
 		"+18605550101 2025-03-01 letter second",
 		"+18605550104 2025-06-01 letter ",
@@ -104,16 +98,8 @@ func TestEntriesRevoked(t *testing.T) {
 		_, err := db.Exec(ctx, stmt)
 		require.NoError(t, err)
 	}
-	rows, err := db.Query(ctx, `SELECT r.phone || ' ' || to_char(r.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || r.method || ' ' || r.scope || '|' ||
+	got := texts(t, db, `SELECT r.phone || ' ' || to_char(r.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || r.method || ' ' || r.scope || '|' ||
 		r.source || '|' || (r.recorded_by IS NOT NULL) FROM revocations r ORDER BY r.phone, r.revoked_at, r.id`)
-	require.NoError(t, err)
-	var got []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		got = append(got, s)
-	}
-	require.NoError(t, rows.Err())
 	var idA, idC, idD int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT (SELECT id FROM dnc_internal WHERE phone = '+18605550101'), (SELECT id FROM dnc_internal WHERE phone = '+18605550103'),
 		(SELECT id FROM dnc_internal WHERE phone = '+18605550104')`).Scan(&idA, &idC, &idD))
@@ -140,4 +126,14 @@ func upStatement(t *testing.T, path string) string {
 	stmt, _, ok := strings.Cut(strings.SplitN(string(up), "-- +goose Up", 2)[1], "-- +goose Down")
 	require.True(t, ok)
 	return stmt
+}
+
+// texts returns the one text column of query q's rows.
+func texts(t *testing.T, db *pgxpool.Pool, q string) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), q)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return got
 }
