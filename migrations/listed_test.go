@@ -74,17 +74,20 @@ func TestEntriesRevoked(t *testing.T) {
 	var admin int64
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('a@firm.test', 'admin', 'x') RETURNING id`).Scan(&admin))
 	for _, q := range []string{
-		// A: uploaded, never revoked: revoked as of its entry, by its adder.
-		`INSERT INTO dnc_internal (phone, added_at, method, source, added_by) VALUES ('+18605550101', '2025-01-01T12:00:00Z', 'staff', 'old list.csv', ` + strconv.FormatInt(admin, 10) + `)`,
+		// A: uploaded, never revoked: revoked as of its entry, by its
+		// adder, by staff (an upload's entries say import, which no
+		// person revokes by).
+		`INSERT INTO dnc_internal (phone, added_at, method, source, added_by) VALUES ('+18605550101', '2025-01-01T12:00:00Z', 'import', 'old list.csv', ` + strconv.FormatInt(admin, 10) + `)`,
 		// B: an entry with its revocation at its instant: nothing more.
 		`INSERT INTO dnc_internal (phone, added_at, method) VALUES ('+18605550102', '2025-01-01T12:00:00Z', 'ivr')`,
 		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550102', '2025-01-01T12:00:00Z', 'ivr')`,
 		// C: revoked for telemarketing only, after the entry: revoked.
 		`INSERT INTO dnc_internal (phone, added_at, method) VALUES ('+18605550103', '2025-01-01T12:00:00Z', 'staff')`,
 		`INSERT INTO revocations (phone, revoked_at, method, scope) VALUES ('+18605550103', '2025-02-01T12:00:00Z', 'email', 'telemarketing')`,
-		// D: revoked before the entry only: revoked as of the entry.
+		// D: revoked before the entry only: revoked as of the entry, by
+		// the entry's method.
 		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550104', '2024-01-01T12:00:00Z', 'email')`,
-		`INSERT INTO dnc_internal (phone, added_at, method) VALUES ('+18605550104', '2025-01-01T12:00:00Z', 'staff')`,
+		`INSERT INTO dnc_internal (phone, added_at, method) VALUES ('+18605550104', '2025-01-01T12:00:00Z', 'web')`,
 		// E: revoked after the entry: nothing more.
 		`INSERT INTO dnc_internal (phone, added_at, method) VALUES ('+18605550105', '2025-01-01T12:00:00Z', 'staff')`,
 		`INSERT INTO revocations (phone, revoked_at, method) VALUES ('+18605550105', '2025-03-01T12:00:00Z', 'letter')`,
@@ -110,7 +113,7 @@ func TestEntriesRevoked(t *testing.T) {
 		"+18605550103 2025-01-01 staff |" + entry(idC) + "|false",
 		"+18605550103 2025-02-01 email telemarketing||false",
 		"+18605550104 2024-01-01 email ||false",
-		"+18605550104 2025-01-01 staff |" + entry(idD) + "|false",
+		"+18605550104 2025-01-01 web |" + entry(idD) + "|false",
 		"+18605550105 2025-03-01 letter ||false",
 	}, got)
 	var logged int
