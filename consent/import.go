@@ -175,12 +175,21 @@ func addReasons(reasons []string, fe FieldErrors, parsed map[string]bool, order 
 	return reasons
 }
 
-// consentKey identifies a consent for duplicate detection: the same
-// consent with a document, or with another, is another record.
+// consentKey identifies a consent for duplicate detection. A row with a
+// document is the same record only as a consent with that document: the
+// same consent without it, or with another, is recorded again with it. A
+// row without one is the same record as the consent with any document or
+// none (a file without the column repeats what is on file).
 type consentKey struct {
 	phone, kind, scope, channel string
 	obtained                    int64  // Unix microseconds
 	document                    string // its hash, or ""
+}
+
+// withoutDocument is k as a row without a document has it.
+func (k consentKey) withoutDocument() consentKey {
+	k.document = ""
+	return k
 }
 
 type consentRow struct {
@@ -290,6 +299,11 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 			continue
 		}
 		seen[k] = sr.Line
+		if anyDoc := k.withoutDocument(); k != anyDoc {
+			if _, ok := seen[anyDoc]; !ok {
+				seen[anyDoc] = sr.Line
+			}
+		}
 		rows = append(rows, consentRow{line: sr.Line, phone: n, in: in, doc: doc})
 	}
 	if len(rep.Rejected) > 0 {
@@ -380,8 +394,10 @@ func existingConsents(ctx context.Context, tx pgx.Tx, rows []consentRow) (map[co
 	)
 	_, err = pgx.ForEachRow(q, []any{&id, &p, &kind, &sc, &ch, &obtained, &doc}, func() error {
 		k := consentKey{p, kind, sc, ch, obtained.UnixMicro(), doc}
-		if _, ok := out[k]; !ok {
-			out[k] = id
+		for _, k := range []consentKey{k, k.withoutDocument()} {
+			if _, ok := out[k]; !ok {
+				out[k] = id
+			}
 		}
 		return nil
 	})

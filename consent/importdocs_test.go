@@ -120,6 +120,23 @@ func TestImportConsentDocuments(t *testing.T) {
 		require.Equal(t, 1, rep.Imported)
 		require.Len(t, rep.Skipped, 4)
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE phone = '+18605550113' AND document_name = 'ann.pdf'`))
+
+		// The firm's usual file, without documents, repeats what is on
+		// file: nothing is recorded again, nor is a row repeating an
+		// earlier one without its document.
+		plain := "phone,kind,scope,channel,obtained_at,source\n" +
+			"860-555-0111,pewc,informational,voice,2025-01-15,engagement letter\n" +
+			"860-555-0113,pec,informational,voice,2025-01-17,intake form\n"
+		rep, err = b.ledger.ImportConsents(b.ctx, strings.NewReader(plain), consent.FormatCSV, consent.ImportOptions{})
+		require.NoError(t, err)
+		require.Zero(t, rep.Imported)
+		require.Len(t, rep.Skipped, 2)
+		twice := header + "860-555-0114,pec,informational,voice,2025-01-18,intake form,ann.pdf\n" +
+			"860-555-0114,pec,informational,voice,2025-01-18,intake form,\n"
+		rep, err = b.ledger.ImportConsents(b.ctx, strings.NewReader(twice), consent.FormatCSV, consent.ImportOptions{Documents: docs})
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Imported)
+		require.Equal(t, []consent.RowError{{Line: 3, Reason: "same consent as line 2"}}, rep.Skipped)
 	})
 
 	t.Run("ChangedMeanwhile", func(t *testing.T) {
