@@ -181,6 +181,26 @@ func (s *Store) NotPlaced(ctx context.Context, attemptID int64, at time.Time, re
 	return nil
 }
 
+// Unspoken records that attempt id's call was not placed because its
+// message could not be spoken, as dialer.Store.Unspoken says: not placed
+// (NotPlaced, reason dialer.NotSpoken, due again after
+// dialer.UnspokenWait) the first dialer.UnspokenTries times for its
+// contact in its campaign, then failed, counted (OriginateFailed).
+func (s *Store) Unspoken(ctx context.Context, attemptID int64, at time.Time) (bool, error) {
+	var before int
+	err := s.db.QueryRow(ctx, `
+		SELECT count(*) FROM attempts a JOIN attempts p ON p.campaign_id = a.campaign_id AND p.contact_id = a.contact_id
+		 WHERE a.id = $1 AND p.id <> a.id AND p.outcome = '`+string(dialer.OutcomeCalledOff)+`' AND p.not_placed = $2`,
+		attemptID, dialer.NotSpoken).Scan(&before)
+	if err != nil {
+		return false, fmt.Errorf("attempt %d: earlier calls not spoken: %w", attemptID, err)
+	}
+	if before >= dialer.UnspokenTries {
+		return true, s.OriginateFailed(ctx, attemptID, at, errors.New(dialer.NotSpoken))
+	}
+	return false, s.NotPlaced(ctx, attemptID, at, dialer.NotSpoken, at.Add(dialer.UnspokenWait))
+}
+
 // personNumbers returns the query of each number of each person
 // reference in the text[] parameter refs: the numbers whose calls count for
 // the person (historyQuery), which LockSubjects locks.

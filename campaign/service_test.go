@@ -230,13 +230,14 @@ func TestDueRendersAndKeepsSchedule(t *testing.T) {
 	require.Empty(t, got[0].Message)
 
 	// A message stored before templates existed, with braces of its own,
-	// is said as it is.
+	// is said as it is: each target carries it, since the pacer speaks a
+	// message with braces per target.
 	_, err = db.Exec(ctx, `UPDATE campaigns SET message_text = 'Call {the office}' WHERE id = $1`, plain.ID)
 	require.NoError(t, err)
 	got, err = st.Due(ctx, plain.ID, 10, time.Now().Add(time.Minute))
 	require.NoError(t, err)
 	require.Len(t, got, 2)
-	require.Empty(t, got[0].Message)
+	require.Equal(t, "Call {the office}", got[0].Message)
 }
 
 func TestSettleFollowsSchedule(t *testing.T) {

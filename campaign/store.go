@@ -169,9 +169,11 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 		return []dialer.Target{}, nil
 	}
 	// A message stored before templates existed may hold braces that are
-	// not placeholders: it is then said as it is, as it always was.
+	// not placeholders: it is then said as it is, each target carrying it
+	// (the pacer speaks a message with braces per target).
 	tmpl, err := ParseTemplate(msg)
-	if err != nil {
+	raw := err != nil
+	if raw {
 		tmpl = Template{}
 	}
 	rows, err := s.db.Query(ctx, `
@@ -197,7 +199,9 @@ func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.T
 			t.AccidentAt = consent.AccidentInstant(*accident)
 		}
 		t.Phone = phone.Number(ph)
-		if !tmpl.Static() {
+		if raw {
+			t.Message = msg
+		} else if !tmpl.Static() {
 			m, err := tmpl.Render(f, p.loc)
 			if err != nil {
 				return t, fmt.Errorf("message for contact %d: %w", t.ContactID, err)

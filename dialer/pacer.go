@@ -211,6 +211,15 @@ type Store interface {
 	// is not zero. An attempt no longer about to be placed is left as it
 	// is.
 	NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string, retry time.Time) error
+	// Unspoken records that the call of an attempt about to be placed was
+	// not placed because its message could not be spoken, at the given
+	// time: the first UnspokenTries times for its contact in its campaign
+	// as NotPlaced does (reason NotSpoken), the contact due again after
+	// UnspokenWait; after that as a failed call (OriginateFailed), which
+	// counts, so that the campaign's retries and maximum of attempts end
+	// a message that can never be said. It reports whether the attempt
+	// counted.
+	Unspoken(ctx context.Context, attemptID int64, at time.Time) (counted bool, err error)
 	// Settle reports whether the run of the campaign's generation is over
 	// and, if not, when its next target falls due. When nothing is left it
 	// marks the campaign completed, unless the campaign is no longer
@@ -850,15 +859,26 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		}
 	}
 	if msgMedia == "" {
-		// Nothing to say: the call is not placed, and counts as no call.
-		// The contact is due again after UnspokenWait, so that a message
-		// that cannot be said holds back neither the batch nor the
-		// campaign's other contacts.
+		// Nothing to say: the call is not placed. A job stopping meanwhile
+		// is why, as notPlaced says; otherwise the contact is due again
+		// after UnspokenWait (Store.Unspoken), so that a message that
+		// cannot be said holds back neither the batch nor the campaign's
+		// other contacts.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		now := p.clock()
-		if err := p.Store.NotPlaced(wctx, id, now, notSpoken, now.Add(UnspokenWait)); err != nil {
+		if reason, ok := notPlaced(ctx, ctx.Err(), lookNone); ok {
+			if err := p.Store.NotPlaced(wctx, id, now, reason, time.Time{}); err != nil {
+				return false, fmt.Errorf("pacer: record a call not placed: %w", err)
+			}
+			return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
+		}
+		counted, err := p.Store.Unspoken(wctx, id, now)
+		if err != nil {
 			return false, fmt.Errorf("pacer: record a call without audio: %w", err)
+		}
+		if counted {
+			p.Log.Warn("pacer: the message still cannot be spoken; the attempt counts as a failed call", "attempt", id, "tries", UnspokenTries+1)
 		}
 		return false, nil
 	}
@@ -954,9 +974,14 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 // (its text-to-speech failed) waits before the pacing loop takes it again.
 const UnspokenWait = 10 * time.Minute
 
-// notSpoken is the reason an attempt gives for a call not placed because
+// UnspokenTries is how many times a contact's call is not placed, and
+// counts as no call, because its message could not be spoken, before the
+// next such call counts as a failed one (Store.Unspoken).
+const UnspokenTries = 3
+
+// NotSpoken is the reason an attempt gives for a call not placed because
 // its message could not be spoken.
-const notSpoken = "its message could not be spoken"
+const NotSpoken = "its message could not be spoken"
 
 // errNotPlaced reports, from attempt to batch, that a call could not be
 // placed (notPlaced): the batch places no more calls, and the pacing loop

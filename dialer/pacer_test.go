@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -423,23 +424,25 @@ func (m mute) Speak(ctx context.Context, text string) (string, error) {
 // TestPacerWaitsOutAMessageItCannotSay: a contact whose own message
 // cannot be spoken (text-to-speech fails on it) is not called and counts
 // as no call: its attempt is called off, saying why, and the contact is
-// due again after UnspokenWait, while the campaign's other contact is
-// called at once. With its message mended, it is called then, though the
-// campaign allows one attempt.
+// due again after UnspokenWait, while the campaign's other contacts are
+// called at once. Mended, it is called then, though the campaign allows
+// one attempt. Never mended, its call after UnspokenTries such tries
+// counts as failed, and the campaign's one attempt ends it.
 func TestPacerWaitsOutAMessageItCannotSay(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
 	ctx := context.Background()
 	var listID, campaignID int64
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO contact_lists (name) VALUES ('m') RETURNING id`).Scan(&listID))
-	for ph, matter := range map[string]string{"+18605550151": "Your hearing is on Monday.", "+18605550152": "Your hearing is on Zqxj."} {
+	for ph, matter := range map[string]string{"+18605550151": "Your hearing is on Monday.", "+18605550152": "Your hearing is on Zqxj.",
+		"+18605550153": "Zqxj again."} {
 		_, err := db.Exec(ctx, `INSERT INTO contacts (list_id, name, phone, matter) VALUES ($1, 'x', $2, $3)`, listID, ph, matter)
 		require.NoError(t, err)
 		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, ph)
 		require.NoError(t, err)
 	}
 	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, '{matter}', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
+		VALUES ('c', 'informational', $1, '{matter}', '+18605550100', 'running', 1, 3, 1) RETURNING id`, listID).Scan(&campaignID))
 	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
 	require.NoError(t, err)
 
@@ -449,7 +452,7 @@ func TestPacerWaitsOutAMessageItCannotSay(t *testing.T) {
 	p.Now = func() time.Time { return clock }
 	p.Media = mute{p.Media.(dialer.Media), "Zqxj"}
 	var sn *dialer.Snooze
-	require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn, "nothing due until the unspoken message's contact is again")
+	require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn, "nothing due until the unspoken messages' contacts are again")
 	require.True(t, clock.Add(dialer.UnspokenWait).Equal(sn.Until), "due again at %s", sn.Until)
 	require.Equal(t, []phone.Number{"+18605550151"}, lines.placed, "the other contact is called at once")
 	var outcome, notPlaced, state string
@@ -463,9 +466,20 @@ func TestPacerWaitsOutAMessageItCannotSay(t *testing.T) {
 
 	_, err = db.Exec(ctx, `UPDATE contacts SET matter = 'Your papers are due Friday.' WHERE phone = '+18605550152'`)
 	require.NoError(t, err)
+	for range dialer.UnspokenTries - 1 {
+		clock = clock.Add(dialer.UnspokenWait)
+		require.ErrorAs(t, p.Run(ctx, campaignID, 1), &sn)
+	}
+	require.Equal(t, []phone.Number{"+18605550151", "+18605550152"}, lines.placed, "mended, called at its next turn")
 	clock = clock.Add(dialer.UnspokenWait)
-	require.NoError(t, p.Run(ctx, campaignID, 1), "the second and last call ends the campaign")
-	require.Equal(t, []phone.Number{"+18605550151", "+18605550152"}, lines.placed)
+	require.NoError(t, p.Run(ctx, campaignID, 1), "the never-spoken contact's last call counts, and ends the campaign")
+	require.Len(t, lines.placed, 2)
+	rows, err := db.Query(ctx, `SELECT a.outcome FROM attempts a JOIN contacts c ON c.id = a.contact_id
+		WHERE a.campaign_id = $1 AND c.phone = '+18605550153' ORDER BY a.id`, campaignID)
+	require.NoError(t, err)
+	outcomes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"called_off", "called_off", "called_off", "failed"}, outcomes)
 }
 
 // lookFails is a campaign store whose last looks fail while fails is
