@@ -362,8 +362,14 @@ func parseForm(r *http.Request) (tooLarge bool, done func()) {
 	case echo.MIMEApplicationForm:
 		err = r.ParseForm()
 	}
-	return errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)), done
+	return errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)) ||
+		(err != nil && err.Error() == postTooLarge), done
 }
+
+// postTooLarge is net/http's error for a URL-encoded form over its own
+// bound (10 MB), which it does not export: a form under the pages' body
+// bound (the upload limit and formRoom) may still be over it.
+const postTooLarge = "http: POST too large"
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
