@@ -61,18 +61,20 @@ func (d *importDocs) check(v string) (importDoc, string) {
 // readImportDoc reads the document at path p of fsys as NewDocument does,
 // without reading more than MaxDocumentBytes and one byte of it.
 func readImportDoc(fsys fs.FS, p string) (Document, error) {
-	f, err := fsys.Open(p)
-	if err != nil {
-		return Document{}, fmt.Errorf("open %s: %w", p, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	// Looked at before it is opened: opening a named pipe would wait for
+	// a writer.
+	st, err := fs.Stat(fsys, p)
 	if err != nil {
 		return Document{}, fmt.Errorf("stat %s: %w", p, err)
 	}
 	if !st.Mode().IsRegular() {
 		return Document{}, fmt.Errorf("%s: %w", p, FieldErrors{"document": "it is not a file"})
 	}
+	f, err := fsys.Open(p)
+	if err != nil {
+		return Document{}, fmt.Errorf("open %s: %w", p, err)
+	}
+	defer f.Close()
 	body, err := io.ReadAll(io.LimitReader(f, MaxDocumentBytes+1))
 	if err != nil {
 		return Document{}, fmt.Errorf("read %s: %w", p, err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 
@@ -42,6 +43,7 @@ func TestImportConsentDocuments(t *testing.T) {
 	write("page.pdf", []byte("<html><body>signed</body></html>"))
 	write("big.pdf", append(append([]byte("%PDF-1.7\n%"), bytes.Repeat([]byte("x"), consent.MaxDocumentBytes)...), "\n%%EOF\n"...))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "folder.pdf"), 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "pipe.pdf"), 0o644)) // opening it would wait for a writer
 	docs := os.DirFS(dir)
 	const header = "phone,kind,scope,channel,obtained_at,source,document\n"
 
@@ -53,7 +55,8 @@ func TestImportConsentDocuments(t *testing.T) {
 			"860-555-0104,pewc,informational,voice,2025-01-15,engagement letter,page.pdf\n" +
 			"860-555-0105,pewc,informational,voice,2025-01-15,engagement letter,big.pdf\n" +
 			"860-555-0106,pewc,informational,voice,2025-01-15,engagement letter,folder.pdf\n" +
-			"860-555-0107,pewc,informational,voice,2025-01-15,engagement letter,page.pdf\n"
+			"860-555-0107,pewc,informational,voice,2025-01-15,engagement letter,page.pdf\n" +
+			"860-555-0108,pewc,informational,voice,2025-01-15,engagement letter,pipe.pdf\n"
 		_, err := b.ledger.ImportConsents(b.ctx, strings.NewReader(bad), consent.FormatCSV, consent.ImportOptions{Documents: docs})
 		var ie *consent.ImportError
 		require.ErrorAs(t, err, &ie)
@@ -64,6 +67,7 @@ func TestImportConsentDocuments(t *testing.T) {
 			{Line: 6, Reason: `document "big.pdf": the document is larger than 10 MiB`},
 			{Line: 7, Reason: `document "folder.pdf": it is not a file`},
 			{Line: 8, Reason: `document "page.pdf": the document is text/html; heed keeps PDF, PNG, JPEG, GIF, WebP or UTF-8 text files`},
+			{Line: 9, Reason: `document "pipe.pdf": it is not a file`},
 		}, ie.Report.Rejected)
 		// Without a folder, a row naming a document is refused.
 		_, err = b.ledger.ImportConsents(b.ctx, strings.NewReader(header+"860-555-0101,pewc,informational,voice,2025-01-15,engagement letter,ann.pdf\n"),

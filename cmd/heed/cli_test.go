@@ -287,6 +287,13 @@ func TestCLIConsentImport(t *testing.T) {
 	require.ErrorIs(t, err, errUsage)
 	_, _, err = runHeed(env, "consent", "import", "--documents", withDocs, withDocs)
 	require.ErrorIs(t, err, errUsage, "a file is not a folder")
+	// No path leads out of the folder, a symbolic link's included.
+	outside := writeFile(t, "secret.pdf", "%PDF-1.7\n% not the firm's to import\n%%EOF\n")
+	require.NoError(t, os.Symlink(outside, filepath.Join(letters, "link.pdf")))
+	_, stderr, err = runHeed(env, "consent", "import", "--documents", letters,
+		writeFile(t, "link.csv", "phone,kind,scope,channel,obtained_at,source,document\n860-555-0104,pewc,telemarketing,voice,2026-01-07,letter,link.pdf\n"))
+	require.ErrorContains(t, err, "1 row(s) rejected")
+	require.Contains(t, stderr, `link.csv:2: document "link.pdf" cannot be read`)
 	out, _, err = runHeed(env, "consent", "import", "--documents", letters, withDocs)
 	require.NoError(t, err)
 	require.Contains(t, out, "imported 1 consents")

@@ -56,10 +56,14 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	ledger := consent.NewLedger(pool)
 	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols}
 	if *documents != "" {
-		if st, err := os.Stat(*documents); err != nil || !st.IsDir() {
+		// The folder as a root: no path, symbolic links included, leads
+		// out of it.
+		root, err := os.OpenRoot(*documents)
+		if err != nil {
 			return fmt.Errorf("--documents %s is not a folder: %w", *documents, errUsage)
 		}
-		opts.Documents = os.DirFS(*documents)
+		defer root.Close()
+		opts.Documents = root.FS()
 	}
 	if *by != "" {
 		u, err := enabledAdmin(ctx, pool, *by, "consent and revocation lists are imported")
