@@ -31,7 +31,7 @@ type importDocs struct {
 func (d *importDocs) check(v string) (importDoc, string) {
 	p := strings.ReplaceAll(v, `\`, "/")
 	if d.fsys == nil {
-		return importDoc{}, fmt.Sprintf("document %q: the import was given no folder of documents (heed consent import --documents DIR)", v)
+		return importDoc{}, fmt.Sprintf("document %q: the import was given no documents (upload a ZIP file holding the file and its documents, or use heed consent import --documents DIR)", v)
 	}
 	if !fs.ValidPath(p) || p == "." {
 		return importDoc{}, fmt.Sprintf("document %q is not a path inside the folder of documents", v)

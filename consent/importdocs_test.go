@@ -73,7 +73,7 @@ func TestImportConsentDocuments(t *testing.T) {
 		_, err = b.ledger.ImportConsents(b.ctx, strings.NewReader(header+"860-555-0101,pewc,informational,voice,2025-01-15,engagement letter,ann.pdf\n"),
 			consent.FormatCSV, consent.ImportOptions{})
 		require.ErrorAs(t, err, &ie)
-		require.Equal(t, []consent.RowError{{Line: 2, Reason: `document "ann.pdf": the import was given no folder of documents (heed consent import --documents DIR)`}}, ie.Report.Rejected)
+		require.Equal(t, []consent.RowError{{Line: 2, Reason: `document "ann.pdf": the import was given no documents (upload a ZIP file holding the file and its documents, or use heed consent import --documents DIR)`}}, ie.Report.Rejected)
 		require.Zero(t, b.count(t, `SELECT count(*) FROM consents`))
 		require.Zero(t, b.count(t, `SELECT count(*) FROM consent_documents`))
 	})

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
+	"path"
 	"strings"
 	_ "time/tzdata" // the zones offered for times without an offset must not depend on the host
 
@@ -71,13 +74,24 @@ func (s *Server) uploadConsents(c echo.Context) error {
 		}
 		return s.renderConsents(c, http.StatusUnprocessableEntity, "Choose a CSV or XLSX file to upload.", "", form, nil)
 	}
-	format, opts, err := form.options(fh.Filename)
-	if err != nil {
-		return s.renderConsents(c, http.StatusUnprocessableEntity, "Check the form: "+err.Error()+".", "", form, nil)
+	var rep consent.ImportReport
+	if strings.EqualFold(path.Ext(fh.Filename), ".zip") {
+		rep, err = s.importZip(c, fh, form)
+	} else {
+		format, opts, ferr := form.options(fh.Filename)
+		if ferr != nil {
+			return s.renderConsents(c, http.StatusUnprocessableEntity, "Check the form: "+ferr.Error()+".", "", form, nil)
+		}
+		opts.UserID = currentUser(c).ID
+		rep, err = s.importFile(c.Request().Context(), fh, form.Kind, format, opts)
 	}
-	opts.UserID = currentUser(c).ID
-	rep, err := s.importFile(c.Request().Context(), fh, form.Kind, format, opts)
-	var ie *consent.ImportError
+	var (
+		ie *consent.ImportError
+		fe formError
+	)
+	if errors.As(err, &fe) {
+		return s.renderConsents(c, http.StatusUnprocessableEntity, "Check the form: "+fe.Error()+".", "", form, nil)
+	}
 	if errors.As(err, &ie) {
 		return s.renderConsents(c, http.StatusUnprocessableEntity, "Nothing was imported: fix the rows below and upload the file again.", "", form, &ie.Report)
 	}
@@ -108,6 +122,64 @@ func (f consentsForm) options(filename string) (consent.Format, consent.ImportOp
 	return format, consent.ImportOptions{DryRun: f.DryRun, Columns: cols, Location: loc}, nil
 }
 
+// formError is what is wrong with the import form or its file, said as a
+// sentence's end.
+type formError string
+
+func (e formError) Error() string { return string(e) }
+
+// importZip imports the consents of a ZIP file holding one CSV or XLSX file
+// of consents and the documents its document column names, by their paths
+// from the sheet's folder: what heed consent import --documents does with
+// a folder. Folders and files a Mac adds to a ZIP it makes (__MACOSX, ._
+// files) are passed over. What is wrong with the form or the ZIP is a
+// formError.
+func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consentsForm) (consent.ImportReport, error) {
+	if form.Kind != "consents" {
+		return consent.ImportReport{}, formError("a ZIP file holds consents with their documents; revocations come as a CSV or XLSX file")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return consent.ImportReport{}, fmt.Errorf("open upload: %w", err)
+	}
+	defer f.Close()
+	zr, err := zip.NewReader(f, fh.Size)
+	if err != nil {
+		return consent.ImportReport{}, formError(fmt.Sprintf("%s is not a ZIP file heed can read (%v)", fh.Filename, err))
+	}
+	var sheets []*zip.File
+	for _, zf := range zr.File {
+		base := path.Base(zf.Name)
+		if strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(base, "._") || zf.FileInfo().IsDir() {
+			continue
+		}
+		if _, err := consent.FormatOf(base); err == nil && !strings.EqualFold(path.Ext(base), ".txt") {
+			sheets = append(sheets, zf)
+		}
+	}
+	if len(sheets) != 1 {
+		return consent.ImportReport{}, formError(fmt.Sprintf("the ZIP file must hold one CSV or XLSX file of consents beside their documents; it holds %d", len(sheets)))
+	}
+	sh := sheets[0]
+	if sh.UncompressedSize64 > consent.MaxImportBytes {
+		return consent.ImportReport{}, formError(fmt.Sprintf("%s is larger than %d MiB", sh.Name, consent.MaxImportBytes>>20))
+	}
+	format, opts, err := form.options(sh.Name)
+	if err != nil {
+		return consent.ImportReport{}, formError(err.Error())
+	}
+	opts.UserID = currentUser(c).ID
+	if opts.Documents, err = fs.Sub(zr, path.Dir(sh.Name)); err != nil {
+		return consent.ImportReport{}, fmt.Errorf("documents of %s: %w", sh.Name, err)
+	}
+	r, err := sh.Open()
+	if err != nil {
+		return consent.ImportReport{}, formError(fmt.Sprintf("%s cannot be read from the ZIP file (%v)", sh.Name, err))
+	}
+	defer r.Close()
+	return s.cfg.Consents.ImportConsents(c.Request().Context(), r, format, opts)
+}
+
 // importFile runs the import the form asks for on the uploaded file.
 func (s *Server) importFile(ctx context.Context, fh *multipart.FileHeader, kind string, format consent.Format, opts consent.ImportOptions) (consent.ImportReport, error) {
 	f, err := fh.Open()
@@ -130,6 +202,9 @@ func importSummary(rep consent.ImportReport) string {
 		if rep.DryRun {
 			listed = fmt.Sprintf(", and would put %d numbers on the internal do-not-call list", rep.Listed)
 		}
+	}
+	if rep.Documents > 0 {
+		listed = fmt.Sprintf(", with %d documents", rep.Documents)
 	}
 	if rep.DryRun {
 		return fmt.Sprintf("Check only, nothing was written: the file is valid, and importing it would add %d %s (%d rows read, %d skipped as duplicates)%s.",

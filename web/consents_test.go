@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -150,6 +152,52 @@ func TestConsentUploads(t *testing.T) {
 		require.Contains(t, body, `<td>2</td><td>method &#34;pigeon&#34; is not one of ivr, keyword, web, staff, email, letter</td>`)
 		require.Contains(t, body, `value="revocations" checked`, "the form keeps the choice")
 		require.Zero(t, count(t, b.db, `SELECT count(*) FROM revocations WHERE phone = '+18605550253'`))
+	})
+	t.Run("ZIPWithDocuments", func(t *testing.T) {
+		letter := "%PDF-1.7\n% engagement letter signed by Dee Ray\n%%EOF\n"
+		csv := "phone,kind,scope,channel,obtained_at,source,document\n" +
+			"860-555-0271,pewc,informational,voice,2025-01-15,engagement letter,letters/dee.pdf\n" +
+			"860-555-0272,pec,informational,voice,2025-01-16,intake form,\n"
+		zipped := func(files ...string) string {
+			t.Helper()
+			var buf bytes.Buffer
+			w := zip.NewWriter(&buf)
+			for i := 0; i < len(files); i += 2 {
+				f, err := w.Create(files[i])
+				require.NoError(t, err)
+				_, err = f.Write([]byte(files[i+1]))
+				require.NoError(t, err)
+			}
+			require.NoError(t, w.Close())
+			return buf.String()
+		}
+		// As a Mac makes it: a folder, with __MACOSX beside it.
+		good := zipped("export/consents.csv", csv, "export/letters/dee.pdf", letter,
+			"__MACOSX/export/._consents.csv", "mac metadata", "export/._consents.csv", "mac metadata")
+
+		for name, tc := range map[string]struct {
+			fields   map[string]string
+			filename string
+			content  string
+			reason   string
+		}{
+			"revocations":      {map[string]string{"kind": "revocations"}, "r.zip", good, "a ZIP file holds consents with their documents; revocations come as a CSV or XLSX file"},
+			"two sheets":       {nil, "c.zip", zipped("a.csv", csv, "b.xlsx", "x", "letters/dee.pdf", letter), "the ZIP file must hold one CSV or XLSX file of consents beside their documents; it holds 2"},
+			"not a ZIP":        {nil, "c.zip", csv, "c.zip is not a ZIP file heed can read"},
+			"missing document": {nil, "c.zip", zipped("consents.csv", csv), `<td>2</td><td>document &#34;letters/dee.pdf&#34; is not in the folder of documents</td>`},
+		} {
+			code, body := upload(tc.fields, tc.filename, tc.content)
+			require.Equal(t, http.StatusUnprocessableEntity, code, name)
+			require.Contains(t, body, tc.reason, name)
+		}
+		require.Zero(t, consents("+1860555027%"))
+
+		code, body := upload(nil, "export.zip", good)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, "Imported 2 consents (2 rows read, 0 skipped as duplicates), with 1 documents.")
+		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM consents c JOIN consent_documents d ON d.sha256 = c.document
+			WHERE c.phone = '+18605550271' AND c.document_name = 'dee.pdf' AND d.body = $1`, []byte(letter)))
+		require.Equal(t, 1, consents("+18605550272"))
 	})
 	t.Run("ParalegalForbidden", func(t *testing.T) {
 		para := b.browser(t)

@@ -282,7 +282,7 @@ func TestCLIConsentImport(t *testing.T) {
 		"860-555-0103,pewc,telemarketing,voice,2026-01-07,engagement letter,lee.pdf\n")
 	_, stderr, err = runHeed(env, "consent", "import", withDocs)
 	require.ErrorContains(t, err, "1 row(s) rejected")
-	require.Contains(t, stderr, `letters.csv:2: document "lee.pdf": the import was given no folder of documents`)
+	require.Contains(t, stderr, `letters.csv:2: document "lee.pdf": the import was given no documents`)
 	_, _, err = runHeed(env, "consent", "import", "--revocations", "--documents", letters, revs)
 	require.ErrorIs(t, err, errUsage)
 	_, _, err = runHeed(env, "consent", "import", "--documents", withDocs, withDocs)
