@@ -70,6 +70,10 @@ func readImportDoc(fsys fs.FS, p string) (Document, error) {
 	if !st.Mode().IsRegular() {
 		return Document{}, fmt.Errorf("%s: %w", p, FieldErrors{"document": "it is not a file"})
 	}
+	if st.Size() > MaxDocumentBytes {
+		// Refused unread: a ZIP holds it to the size it gives.
+		return Document{}, fmt.Errorf("%s: %w", p, FieldErrors{"document": fmt.Sprintf("the document is larger than %d MiB", MaxDocumentBytes>>20)})
+	}
 	f, err := fsys.Open(p)
 	if err != nil {
 		return Document{}, fmt.Errorf("open %s: %w", p, err)

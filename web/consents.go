@@ -72,7 +72,7 @@ func (s *Server) uploadConsents(c echo.Context) error {
 		if errors.As(err, &he) {
 			return err
 		}
-		return s.renderConsents(c, http.StatusUnprocessableEntity, "Choose a CSV or XLSX file to upload.", "", form, nil)
+		return s.renderConsents(c, http.StatusUnprocessableEntity, "Choose a CSV, XLSX or ZIP file to upload.", "", form, nil)
 	}
 	var rep consent.ImportReport
 	if strings.EqualFold(path.Ext(fh.Filename), ".zip") {
@@ -147,14 +147,28 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 	if err != nil {
 		return consent.ImportReport{}, formError(fmt.Sprintf("%s is not a ZIP file heed can read (%v)", fh.Filename, err))
 	}
-	var sheets []*zip.File
+	var (
+		sheets []*zip.File
+		name   string // the sheet's, as the ZIP's files are opened by
+		seen   = map[string]bool{}
+	)
 	for _, zf := range zr.File {
-		base := path.Base(zf.Name)
-		if strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(base, "._") || zf.FileInfo().IsDir() {
+		n := zipName(zf.Name)
+		if seen[n] && !zf.FileInfo().IsDir() {
+			// Opened by name, the first would be read; an unzipping
+			// program may show the other.
+			return consent.ImportReport{}, formError(fmt.Sprintf("the ZIP file holds %s twice", n))
+		}
+		seen[n] = true
+		base := path.Base(n)
+		// Passed over: what a Mac adds to a ZIP it makes, and the lock
+		// file of a workbook open in Excel.
+		if strings.HasPrefix(n, "__MACOSX/") || strings.HasPrefix(base, "._") || strings.HasPrefix(base, "~$") || zf.FileInfo().IsDir() {
 			continue
 		}
+		// A .txt file is a document (a consent's text), never the sheet.
 		if _, err := consent.FormatOf(base); err == nil && !strings.EqualFold(path.Ext(base), ".txt") {
-			sheets = append(sheets, zf)
+			sheets, name = append(sheets, zf), n
 		}
 	}
 	if len(sheets) != 1 {
@@ -162,22 +176,37 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 	}
 	sh := sheets[0]
 	if sh.UncompressedSize64 > consent.MaxImportBytes {
-		return consent.ImportReport{}, formError(fmt.Sprintf("%s is larger than %d MiB", sh.Name, consent.MaxImportBytes>>20))
+		return consent.ImportReport{}, formError(fmt.Sprintf("%s is larger than %d MiB", name, consent.MaxImportBytes>>20))
 	}
-	format, opts, err := form.options(sh.Name)
+	format, opts, err := form.options(name)
 	if err != nil {
 		return consent.ImportReport{}, formError(err.Error())
 	}
 	opts.UserID = currentUser(c).ID
-	if opts.Documents, err = fs.Sub(zr, path.Dir(sh.Name)); err != nil {
-		return consent.ImportReport{}, fmt.Errorf("documents of %s: %w", sh.Name, err)
+	if opts.Documents, err = fs.Sub(zr, path.Dir(name)); err != nil {
+		return consent.ImportReport{}, fmt.Errorf("documents of %s: %w", name, err)
 	}
 	r, err := sh.Open()
 	if err != nil {
-		return consent.ImportReport{}, formError(fmt.Sprintf("%s cannot be read from the ZIP file (%v)", sh.Name, err))
+		return consent.ImportReport{}, formError(fmt.Sprintf("%s cannot be read from the ZIP file (%v)", name, err))
 	}
 	defer r.Close()
 	return s.cfg.Consents.ImportConsents(c.Request().Context(), r, format, opts)
+}
+
+// zipName is a ZIP file entry's name as archive/zip opens it: with / between
+// folders, cleaned, without a leading / or ../ (a program that wrote
+// Windows paths, or absolute ones, still finds its documents).
+func zipName(n string) string {
+	p := path.Clean(strings.ReplaceAll(n, `\`, "/"))
+	p = strings.TrimPrefix(p, "/")
+	for strings.HasPrefix(p, "../") {
+		p = p[len("../"):]
+	}
+	if p == ".." {
+		p = "."
+	}
+	return p
 }
 
 // importFile runs the import the form asks for on the uploaded file.

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -185,6 +186,9 @@ func TestConsentUploads(t *testing.T) {
 			"two sheets":       {nil, "c.zip", zipped("a.csv", csv, "b.xlsx", "x", "letters/dee.pdf", letter), "the ZIP file must hold one CSV or XLSX file of consents beside their documents; it holds 2"},
 			"not a ZIP":        {nil, "c.zip", csv, "c.zip is not a ZIP file heed can read"},
 			"missing document": {nil, "c.zip", zipped("consents.csv", csv), `<td>2</td><td>document &#34;letters/dee.pdf&#34; is not in the folder of documents</td>`},
+			"a name twice":     {nil, "c.zip", zipped("consents.csv", csv, "letters/dee.pdf", letter, `letters\dee.pdf`, "%PDF-1.7\n% another\n%%EOF\n"), "the ZIP file holds letters/dee.pdf twice"},
+			"outside the sheet's folder": {nil, "c.zip", zipped("export/consents.csv", strings.ReplaceAll(csv, "letters/dee.pdf", "../dee.pdf"), "dee.pdf", letter),
+				`<td>2</td><td>document &#34;../dee.pdf&#34; is not a path inside the folder of documents</td>`},
 		} {
 			code, body := upload(tc.fields, tc.filename, tc.content)
 			require.Equal(t, http.StatusUnprocessableEntity, code, name)
@@ -192,12 +196,27 @@ func TestConsentUploads(t *testing.T) {
 		}
 		require.Zero(t, consents("+1860555027%"))
 
-		code, body := upload(nil, "export.zip", good)
+		code, body := upload(map[string]string{"dry_run": "on"}, "export.zip", good)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, "importing it would add 2 consents (2 rows read, 0 skipped as duplicates), with 1 documents.")
+		require.Zero(t, consents("+1860555027%"))
+
+		code, body = upload(nil, "export.zip", good)
 		require.Equal(t, http.StatusOK, code, body)
 		require.Contains(t, body, "Imported 2 consents (2 rows read, 0 skipped as duplicates), with 1 documents.")
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM consents c JOIN consent_documents d ON d.sha256 = c.document
 			WHERE c.phone = '+18605550271' AND c.document_name = 'dee.pdf' AND d.body = $1`, []byte(letter)))
 		require.Equal(t, 1, consents("+18605550272"))
+
+		// As Windows tools wrote ZIP files, with backslashes, and a tool
+		// keeping absolute paths: the documents are found all the same.
+		for i, names := range [][2]string{{`export\consents.csv`, `export\letters\dee.pdf`}, {"/export/consents.csv", "/export/letters/dee.pdf"}} {
+			phone := fmt.Sprintf("860-555-028%d", i)
+			code, body := upload(nil, "w.zip", zipped(names[0], strings.ReplaceAll(csv, "860-555-0271", phone)[:strings.Index(csv, "860-555-0272")], names[1], letter))
+			require.Equal(t, http.StatusOK, code, "%s: %s", names[0], body)
+			require.Contains(t, body, "Imported 1 consents", names[0])
+			require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM consents WHERE phone = $1 AND document_name = 'dee.pdf'`, "+1"+strings.ReplaceAll(phone, "-", "")), names[0])
+		}
 	})
 	t.Run("ParalegalForbidden", func(t *testing.T) {
 		para := b.browser(t)
