@@ -101,6 +101,11 @@ type ImportReport struct {
 	Skipped []RowError `json:"skipped,omitempty"`
 	// Rejected lists every invalid row and why; any makes the import fail.
 	Rejected []RowError `json:"rejected,omitempty"`
+	// Unevidenced lists the written consents (pewc) the import writes, or
+	// would, with neither evidence text nor a document: heed relies on
+	// them as on any consent, but holds nothing that shows the signed
+	// agreement. They are imported; the list is a warning.
+	Unevidenced []RowError `json:"unevidenced,omitempty"`
 	// Ignored lists the columns heed does not read.
 	Ignored []string `json:"ignored_columns,omitempty"`
 }
@@ -323,6 +328,9 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 				rep.Skipped = append(rep.Skipped, RowError{Line: r.line, Reason: fmt.Sprintf("already on file as consent %d", id)})
 				continue
 			}
+			if r.in.Kind == ConsentPEWC && strings.TrimSpace(r.in.Evidence) == "" && r.doc.path == "" {
+				rep.Unevidenced = append(rep.Unevidenced, RowError{Line: r.line, Reason: unevidenced})
+			}
 			var doc any
 			if r.doc.path != "" {
 				doc = r.doc.sha256
@@ -361,6 +369,10 @@ func (l *Ledger) ImportConsents(ctx context.Context, r io.Reader, format Format,
 	}
 	return rep, nil
 }
+
+// unevidenced is the warning of a written consent imported without its
+// evidence.
+const unevidenced = "written consent (pewc) without its evidence: no evidence text and no document"
 
 // importTx runs write in one transaction: read-only for a dry run, and
 // committed only when write succeeds.

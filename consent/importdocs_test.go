@@ -143,6 +143,23 @@ func TestImportConsentDocuments(t *testing.T) {
 		require.Equal(t, []consent.RowError{{Line: 3, Reason: "same consent as line 2"}}, rep.Skipped)
 	})
 
+	t.Run("WithoutEvidence", func(t *testing.T) {
+		// Written consent with neither evidence text nor a document is
+		// imported, with a warning of its line; oral consent, or written
+		// consent with its text or its letter, is not warned of.
+		file := "phone,kind,scope,channel,obtained_at,source,evidence,document\n" +
+			"860-555-0131,pewc,informational,voice,2025-01-15,engagement letter,,\n" +
+			"860-555-0132,pec,informational,voice,2025-01-15,intake call,,\n" +
+			"860-555-0133,pewc,informational,voice,2025-01-15,web form,I agree to calls.,\n" +
+			"860-555-0134,pewc,informational,voice,2025-01-15,engagement letter,,ann.pdf\n"
+		for _, dry := range []bool{true, false} {
+			rep, err := b.ledger.ImportConsents(b.ctx, strings.NewReader(file), consent.FormatCSV, consent.ImportOptions{Documents: docs, DryRun: dry})
+			require.NoError(t, err)
+			require.Equal(t, []consent.RowError{{Line: 2, Reason: "written consent (pewc) without its evidence: no evidence text and no document"}}, rep.Unevidenced, "dry run %v", dry)
+		}
+		require.Equal(t, 4, b.count(t, `SELECT count(*) FROM consents WHERE phone LIKE '+1860555013%'`))
+	})
+
 	t.Run("ChangedMeanwhile", func(t *testing.T) {
 		// A letter whose bytes change between the check and the write
 		// (another program rewriting it) fails the whole import.

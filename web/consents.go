@@ -44,10 +44,10 @@ type consentsData struct {
 	Zones  []string
 	Limit  string
 	Report *consent.ImportReport
-	// Rejected and Skipped are the report's rows, at most maxReportRows of
-	// each; the More counts say how many are not shown.
-	Rejected, Skipped         []consent.RowError
-	MoreRejected, MoreSkipped int
+	// Rejected, Skipped and Unevidenced are the report's rows, at most
+	// maxReportRows of each; the More counts say how many are not shown.
+	Rejected, Skipped, Unevidenced             []consent.RowError
+	MoreRejected, MoreSkipped, MoreUnevidenced int
 	// One is the form that records one consent, and OneErrors what was
 	// wrong with it, by field; DocumentTypes names the files it keeps.
 	One           oneConsentForm
@@ -257,6 +257,7 @@ func (s *Server) renderConsentsPage(c echo.Context, status int, msg, flash strin
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)
+		d.Unevidenced, d.MoreUnevidenced = firstRows(rep.Unevidenced)
 	}
 	return s.render(c, status, "consents", page{Title: "Consents and revocations", Error: msg, Flash: flash, Data: d})
 }

@@ -59,6 +59,8 @@ func TestConsentUploads(t *testing.T) {
 		require.Contains(t, body, `<strong id="imported">2</strong>`)
 		require.Contains(t, body, "<td>4</td><td>same consent as line 2</td>")
 		require.Contains(t, body, "ignored: Notes")
+		require.Contains(t, body, `<strong id="unevidenced-count">1</strong>`, "the written consent imported without its evidence is warned of")
+		require.Contains(t, body, "<td>2</td><td>written consent (pewc) without its evidence: no evidence text and no document</td>")
 		require.Equal(t, 2, consents("+1860555020%"))
 		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM consents WHERE phone LIKE '+1860555020%' AND captured_by = $1`, adminID))
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM consents WHERE phone = '+18605550202'

@@ -248,9 +248,11 @@ func TestCLIConsentImport(t *testing.T) {
 	_, _, err = runHeed(env, "consent", "import", "--map", "Phone Number=phone", "--by", "nobody@firm.test", good)
 	require.ErrorIs(t, err, errNoSuchUser)
 	require.Zero(t, countRows("consents"))
-	out, _, err = runHeed(env, "consent", "import", "--map", "Phone Number=phone", "--by", "admin@firm.test", good)
+	out, stderr, err = runHeed(env, "consent", "import", "--map", "Phone Number=phone", "--by", "admin@firm.test", good)
 	require.NoError(t, err)
 	require.Contains(t, out, "imported 2 consents")
+	require.Contains(t, out, "1 written consents (pewc) without their evidence")
+	require.Contains(t, stderr, "good.csv:3: warning: written consent (pewc) without its evidence")
 	require.Equal(t, 2, countRows("consents"))
 	var captured int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM consents WHERE captured_by = $1`, adminID).Scan(&captured))

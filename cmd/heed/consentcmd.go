@@ -103,6 +103,12 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 		if rep.Documents > 0 {
 			fmt.Fprintf(m.Stdout, "with %d documents, each kept once under its SHA-256\n", rep.Documents)
 		}
+		for _, r := range rep.Unevidenced {
+			fmt.Fprintf(m.Stderr, "%s:%d: warning: %s\n", name, r.Line, r.Reason)
+		}
+		if n := len(rep.Unevidenced); n > 0 {
+			fmt.Fprintf(m.Stdout, "%d written consents (pewc) without their evidence: heed relies on them, but holds nothing that shows the signed agreement\n", n)
+		}
 		if *revocations {
 			verb = "put"
 			if *dryRun {
