@@ -196,7 +196,10 @@ func (s *Store) Unspoken(ctx context.Context, attemptID int64, at time.Time) (bo
 		return false, fmt.Errorf("attempt %d: earlier calls not spoken: %w", attemptID, err)
 	}
 	if before >= dialer.UnspokenTries {
-		return true, s.OriginateFailed(ctx, attemptID, at, errors.New(dialer.NotSpoken))
+		if err := s.OriginateFailed(ctx, attemptID, at, errors.New(dialer.NotSpoken)); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
 	return false, s.NotPlaced(ctx, attemptID, at, dialer.NotSpoken, at.Add(dialer.UnspokenWait))
 }

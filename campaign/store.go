@@ -160,6 +160,8 @@ func (s *Store) scheduleOf(ctx context.Context, campaignID int64) (plan, string,
 // none while the campaign's schedule is closed. Each target carries its
 // message rendered for its contact, unless the message has no placeholders
 // (then Target.Message is empty: every contact hears the campaign's own).
+// A message stored before templates, with braces that are not
+// placeholders, is carried as it is by every target.
 func (s *Store) Due(ctx context.Context, campaignID int64, limit int, now time.Time) ([]dialer.Target, error) {
 	p, msg, err := s.scheduleOf(ctx, campaignID)
 	if err != nil {

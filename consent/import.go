@@ -211,8 +211,9 @@ type consentRow struct {
 // YYYY-MM-DD HH:MM, the last two in opts.Location. A document is the path
 // of a file in opts.Documents, checked as NewDocument checks an uploaded
 // one and kept once under its hash. Rows identical to a consent already on
-// file, or to an earlier row (the same document included), are skipped and
-// listed in the report.
+// file, or to an earlier row, are skipped and listed in the report: a row
+// with a document repeats only the same consent with that document, a row
+// without one the same consent with any document or none.
 //
 // The import is all-or-nothing: if the file is malformed or any row is
 // invalid, nothing is written and the error, an *ImportError wrapping

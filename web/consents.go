@@ -123,10 +123,16 @@ func (f consentsForm) options(filename string) (consent.Format, consent.ImportOp
 }
 
 // formError is what is wrong with the import form or its file, said as a
-// sentence's end.
-type formError string
+// sentence's end; cause, when not nil, is the error that found it.
+type formError struct {
+	msg   string
+	cause error
+}
 
-func (e formError) Error() string { return string(e) }
+func (e formError) Error() string { return e.msg }
+
+// Unwrap returns the error that found the problem, or nil.
+func (e formError) Unwrap() error { return e.cause }
 
 // importZip imports the consents of a ZIP file holding one CSV or XLSX file
 // of consents and the documents its document column names, by their paths
@@ -136,7 +142,7 @@ func (e formError) Error() string { return string(e) }
 // formError.
 func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consentsForm) (consent.ImportReport, error) {
 	if form.Kind != "consents" {
-		return consent.ImportReport{}, formError("a ZIP file holds consents with their documents; revocations come as a CSV or XLSX file")
+		return consent.ImportReport{}, formError{msg: "a ZIP file holds consents with their documents; revocations come as a CSV or XLSX file"}
 	}
 	f, err := fh.Open()
 	if err != nil {
@@ -145,7 +151,7 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 	defer f.Close()
 	zr, err := zip.NewReader(f, fh.Size)
 	if err != nil {
-		return consent.ImportReport{}, formError(fmt.Sprintf("%s is not a ZIP file heed can read (%v)", fh.Filename, err))
+		return consent.ImportReport{}, formError{fmt.Sprintf("%s is not a ZIP file heed can read (%v)", fh.Filename, err), err}
 	}
 	var (
 		sheets []*zip.File
@@ -157,7 +163,7 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 		if seen[n] && !zf.FileInfo().IsDir() {
 			// Opened by name, the first would be read; an unzipping
 			// program may show the other.
-			return consent.ImportReport{}, formError(fmt.Sprintf("the ZIP file holds %s twice", n))
+			return consent.ImportReport{}, formError{msg: fmt.Sprintf("the ZIP file holds %s twice", n)}
 		}
 		seen[n] = true
 		base := path.Base(n)
@@ -172,15 +178,15 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 		}
 	}
 	if len(sheets) != 1 {
-		return consent.ImportReport{}, formError(fmt.Sprintf("the ZIP file must hold one CSV or XLSX file of consents beside their documents; it holds %d", len(sheets)))
+		return consent.ImportReport{}, formError{msg: fmt.Sprintf("the ZIP file must hold one CSV or XLSX file of consents beside their documents; it holds %d", len(sheets))}
 	}
 	sh := sheets[0]
 	if sh.UncompressedSize64 > consent.MaxImportBytes {
-		return consent.ImportReport{}, formError(fmt.Sprintf("%s is larger than %d MiB", name, consent.MaxImportBytes>>20))
+		return consent.ImportReport{}, formError{msg: fmt.Sprintf("%s is larger than %d MiB", name, consent.MaxImportBytes>>20)}
 	}
 	format, opts, err := form.options(name)
 	if err != nil {
-		return consent.ImportReport{}, formError(err.Error())
+		return consent.ImportReport{}, formError{err.Error(), err}
 	}
 	opts.UserID = currentUser(c).ID
 	if opts.Documents, err = fs.Sub(zr, path.Dir(name)); err != nil {
@@ -188,7 +194,7 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 	}
 	r, err := sh.Open()
 	if err != nil {
-		return consent.ImportReport{}, formError(fmt.Sprintf("%s cannot be read from the ZIP file (%v)", name, err))
+		return consent.ImportReport{}, formError{fmt.Sprintf("%s cannot be read from the ZIP file (%v)", name, err), err}
 	}
 	defer r.Close()
 	return s.cfg.Consents.ImportConsents(c.Request().Context(), r, format, opts)

@@ -306,7 +306,8 @@ const formRoom = consent.MaxEvidenceBytes + 64<<10
 func (s *Server) formFile(c echo.Context, name string) (*multipart.FileHeader, error) {
 	fh, err := c.FormFile(name)
 	switch {
-	case err != nil && strings.Contains(err.Error(), "request body too large"):
+	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)) ||
+		(err != nil && strings.Contains(err.Error(), "request body too large")): // as a multipart reader says it
 		return nil, tooLarge(s.cfg.UploadLimit, err)
 	case err != nil:
 		return nil, fmt.Errorf("form file %s: %w", name, err)
@@ -322,9 +323,10 @@ func (s *Server) formFile(c echo.Context, name string) (*multipart.FileHeader, e
 const formMemory = 32 << 20
 
 // readForm reads a posted form's body before the CSRF check (parseForm):
-// a body over limitBody's bound, when its size was not announced (sent in
-// chunks), is refused as too large (413) rather than as a form without its
-// token (403).
+// a body over its bound (limitUpload's, or net/http's own for a
+// URL-encoded form), when its size was not announced (sent in chunks), is
+// refused as too large (413) rather than as a form without its token
+// (403).
 func readForm(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		tooLarge, done := parseForm(c.Request())
@@ -338,8 +340,9 @@ func readForm(next echo.HandlerFunc) echo.HandlerFunc {
 
 // parseForm reads the form r posts, if any, before the CSRF check does:
 // that check reads it for the token and drops any error, so a body over
-// its reader's bound (limitBody's, or an http.MaxBytesReader's) would pass
-// for a form without its token. It reports whether the body was over it;
+// its reader's bound (limitUpload's, or an http.MaxBytesReader's), or a
+// URL-encoded one over net/http's own 10 MB, would pass for a form without
+// its token. It reports whether the body was over it;
 // any other error is left to the CSRF check and the handler, which find
 // the form incomplete. done removes the files a multipart form spooled to
 // disk (net/http removes only those of the request it made, and the

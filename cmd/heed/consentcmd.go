@@ -60,7 +60,7 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 		// out of it.
 		root, err := os.OpenRoot(*documents)
 		if err != nil {
-			return fmt.Errorf("--documents %s is not a folder: %w", *documents, errUsage)
+			return fmt.Errorf("--documents: %w: %w", err, errUsage)
 		}
 		defer root.Close()
 		opts.Documents = root.FS()

@@ -122,10 +122,10 @@ func seedDemo(ctx context.Context, db interface {
 				// revocation, at the same instant, so that only a consent
 				// given after both lifts the entry (rule F12).
 				if _, err := tx.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source) VALUES ($1, now(), 'staff', 'demo seed')`, c.Phone); err != nil {
-					return err
+					return fmt.Errorf("do-not-call entry of %s: %w", c.Phone, err)
 				}
 				if _, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, now(), 'staff', 'demo seed')`, c.Phone); err != nil {
-					return err
+					return fmt.Errorf("revocation of %s: %w", c.Phone, err)
 				}
 			}
 		}
