@@ -80,8 +80,11 @@ func TestStaleIndexFailsClosed(t *testing.T) {
 	engine, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	ix := dialer.NewIndexes(db, quiet())
-	ix.Bound = time.Second
-	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
+	// The gate's clock runs ahead by skew: the bound lapses without a
+	// wait, and a slow load on a busy machine does not lapse it first.
+	ix.Bound = 30 * time.Second
+	var skew time.Duration
+	g := &dialer.PolicyGate{Engine: engine, Indexes: ix, Clock: func() time.Time { return time.Now().Add(skew) }}
 	at := time.Date(2026, 11, 30, 11, 0, 0, 0, time.FixedZone("EST", -5*3600))
 	r := dialer.Request{Phone: "+18605550142", Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineLandline, At: at}
 
@@ -92,7 +95,9 @@ func TestStaleIndexFailsClosed(t *testing.T) {
 
 	db.Close() // PostgreSQL is gone: no more confirmations
 	require.Error(t, ix.Sync(ctx))
-	time.Sleep(1100 * time.Millisecond)
+	skew = ix.Bound - 10*time.Second
+	require.Equal(t, consent.Allow, g.Check(ctx, r).Verdict, "the bound has not passed")
+	skew = ix.Bound + 100*time.Millisecond
 	d = g.Check(ctx, r)
 	require.Equal(t, consent.Deny, d.Verdict)
 	require.Equal(t, []consent.Reason{consent.ReasonIndexStale}, d.Reasons)
