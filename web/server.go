@@ -201,10 +201,8 @@ func (s *Server) routes() {
 		e.Any(JobsPrefix+"/*", jobs, sessions, s.sameOrigin, s.require(account.RoleAdmin))
 	}
 	// The body is bounded before the CSRF check reads the form: an upload
-	// over the limit is refused before it is spooled to disk. The bound
-	// leaves room for the form's fields beside a file at the upload limit;
-	// formFile holds the file itself to the limit.
-	ui := e.Group("", sessions, limitUpload(s.cfg.UploadLimit+formRoom, s.cfg.UploadLimit), readForm, csrf)
+	// over the limit is refused before it is spooled to disk (boundBody).
+	ui := e.Group("", sessions, s.boundBody(), readForm, csrf)
 	ui.GET("/signin", s.signinForm)
 	ui.POST("/signin", s.signin)
 	ui.POST("/signout", s.signout, s.require())
@@ -281,6 +279,38 @@ func limitUpload(body, file int64) echo.MiddlewareFunc {
 			err := h(c)
 			if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
 				return tooLarge(file, err)
+			}
+			return err
+		}
+	}
+}
+
+// anonBodyLimit bounds the body a request without a signed-in session
+// may post to the pages: the sign-in form is small, and every other route
+// turns such a request away unread.
+const anonBodyLimit = 64 << 10
+
+// boundBody bounds a posted body before the form is read, as the session
+// allows: a signed-in one's by the upload limit and formRoom, which
+// leaves room for a form's fields beside a file at the limit (formFile
+// holds the file itself to it); any other's by anonBodyLimit, so that no
+// one signed out has heed read and spool a large form.
+func (s *Server) boundBody() echo.MiddlewareFunc {
+	signedIn := limitUpload(s.cfg.UploadLimit+formRoom, s.cfg.UploadLimit)
+	anon := middleware.BodyLimit(fmt.Sprintf("%dB", anonBodyLimit))
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		in, out := signedIn(next), anon(next)
+		return func(c echo.Context) error {
+			if s.sessions.GetInt64(c.Request().Context(), sessionUserID) != 0 {
+				return in(c)
+			}
+			err := out(c)
+			if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+				// Most often a form whose session ended while it was
+				// filled in: say so, not that the file is too large.
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+					"You are not signed in (or your session has ended), and heed takes no more than "+sizeString(anonBodyLimit)+
+						" from someone signed out: sign in, then send the form again.").SetInternal(err)
 			}
 			return err
 		}

@@ -811,3 +811,33 @@ func TestUploadSpoolRemoved(t *testing.T) {
 	require.Contains(t, body, "upload a WAV or MP3 file")
 	require.ElementsMatch(t, before, spooled(), "the spooled file is gone")
 }
+
+// TestSignedOutBodyBound: a request without a signed-in session may post
+// no more than the sign-in form needs (64 KiB), to any page: heed reads
+// and spools no large form for someone signed out. A signed-in admin's
+// form has room for its fields beside a file at the upload limit.
+func TestSignedOutBodyBound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	anon := b.browser(t)
+	big := strings.Repeat("x", 100<<10)
+	code, body, _ := anon.post("/signin", url.Values{"email": {"admin@firm.test"}, "password": {big}})
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
+	const says = "You are not signed in (or your session has ended), and heed takes no more than 64 KiB from someone signed out: sign in, then send the form again."
+	require.Contains(t, body, says)
+	code, body = anon.multipart("/admin/consents/one", map[string]string{"phone": "860-555-0401", "evidence": big}, "document", "", nil)
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
+	require.Contains(t, body, says, "a form whose session ended is told so")
+	code, _, _ = anon.post("/signin", url.Values{"email": {"admin@firm.test"}, "password": {"wrong"}})
+	require.NotEqual(t, http.StatusRequestEntityTooLarge, code, "a sign-in form fits")
+
+	admin := b.browser(t)
+	code, _ = admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := admin.csrf("/admin/consents")
+	code, body = admin.multipart("/admin/consents/one", map[string]string{"_csrf": tok, "phone": "860-555-0401", "kind": "pec",
+		"scope": "informational", "channel": "voice", "obtained_at": "2026-01-05T14:30", "zone": "America/New_York",
+		"source": "intake call", "evidence": big}, "document", "", nil)
+	require.Equal(t, http.StatusSeeOther, code, body)
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM consents WHERE phone = '+18605550401' AND length(evidence) = $1`, len(big)))
+}
