@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -111,6 +112,17 @@ func NewDocument(name string, body []byte) (Document, error) {
 	}
 	sum := sha256.Sum256(body)
 	return Document{Name: name, ContentType: ct, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), Body: body}, nil
+}
+
+// ReadDocument reads a document named name from r as NewDocument checks
+// it, reading no more than MaxDocumentBytes and one byte: a larger one is
+// refused as NewDocument refuses it, unread beyond that.
+func ReadDocument(name string, r io.Reader) (Document, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxDocumentBytes+1))
+	if err != nil {
+		return Document{}, fmt.Errorf("read document %s: %w", name, err)
+	}
+	return NewDocument(name, body)
 }
 
 // isControl reports control characters, which no file name or record

@@ -3,6 +3,7 @@ package consent_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +124,35 @@ func TestLedgerConsentDocument(t *testing.T) {
 	require.ErrorContains(t, err, "append-only")
 	_, err = b.db.Exec(b.ctx, `DELETE FROM consent_documents`)
 	require.ErrorContains(t, err, "append-only")
+}
+
+// countingReader yields n bytes of x and counts what was read of it.
+type countingReader struct{ n, read int }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.read >= c.n {
+		return 0, io.EOF
+	}
+	k := min(len(p), c.n-c.read)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	c.read += k
+	return k, nil
+}
+
+// TestReadDocument: a document is read up to its limit and one byte, no
+// further, and refused over it as NewDocument refuses it; one within it
+// is checked as NewDocument checks it.
+func TestReadDocument(t *testing.T) {
+	t.Parallel()
+	huge := &countingReader{n: consent.MaxDocumentBytes + 4096}
+	_, err := consent.ReadDocument("big.pdf", huge)
+	require.ErrorIs(t, err, consent.ErrInvalidRecord)
+	require.ErrorContains(t, err, "larger than 10 MiB")
+	require.Equal(t, consent.MaxDocumentBytes+1, huge.read, "read no further than the limit and one byte")
+	d, err := consent.ReadDocument(`C:\scans\ann.pdf`, strings.NewReader("%PDF-1.7\n% signed\n%%EOF\n"))
+	require.NoError(t, err)
+	require.Equal(t, "ann.pdf", d.Name)
+	require.Equal(t, "application/pdf", d.ContentType)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 
@@ -79,11 +78,7 @@ func readImportDoc(fsys fs.FS, p string) (Document, error) {
 		return Document{}, fmt.Errorf("open %s: %w", p, err)
 	}
 	defer f.Close()
-	body, err := io.ReadAll(io.LimitReader(f, MaxDocumentBytes+1))
-	if err != nil {
-		return Document{}, fmt.Errorf("read %s: %w", p, err)
-	}
-	return NewDocument(p, body)
+	return ReadDocument(p, f)
 }
 
 // storeImportDocs keeps, in tx, the bytes of each document the written

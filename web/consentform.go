@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -164,11 +163,7 @@ func readDocument(fh *multipart.FileHeader) (consent.Document, error) {
 		return consent.Document{}, fmt.Errorf("open document: %w", err)
 	}
 	defer r.Close()
-	body, err := io.ReadAll(io.LimitReader(r, consent.MaxDocumentBytes+1))
-	if err != nil {
-		return consent.Document{}, fmt.Errorf("read document: %w", err)
-	}
-	return consent.NewDocument(fh.Filename, body)
+	return consent.ReadDocument(fh.Filename, r)
 }
 
 // consentDocument sends consent id's document, as an attachment, to

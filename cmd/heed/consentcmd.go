@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -155,13 +154,17 @@ func (m *Main) consentAdd(ctx context.Context, args []string) error {
 		}
 	}
 	if *document != "" {
-		body, err := readLimited(*document, consent.MaxDocumentBytes)
+		file, err := os.Open(*document)
 		if err != nil {
-			return err
+			return fmt.Errorf("--document: %w", err)
 		}
-		d, err := consent.NewDocument(*document, body)
-		if err != nil {
+		d, err := consent.ReadDocument(*document, file)
+		file.Close()
+		if errors.Is(err, consent.ErrInvalidRecord) {
 			return fmt.Errorf("--document: %w: %w", err, errUsage)
+		}
+		if err != nil {
+			return fmt.Errorf("--document: %w", err)
 		}
 		in.Document = &d
 	}
@@ -200,20 +203,6 @@ func enabledAdmin(ctx context.Context, pool *pgxpool.Pool, email, done string) (
 		return account.User{}, fmt.Errorf("--by %s: %s by an enabled admin: %w", email, done, errUsage)
 	}
 	return u, nil
-}
-
-// readLimited reads the file name, refusing one longer than limit bytes.
-func readLimited(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	defer f.Close()
-	body, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return body, nil // NewDocument refuses one over the limit
 }
 
 // reassignedImport imports answers of the FCC's Reassigned Numbers
