@@ -336,8 +336,7 @@ const formRoom = consent.MaxEvidenceBytes + 64<<10
 func (s *Server) formFile(c echo.Context, name string) (*multipart.FileHeader, error) {
 	fh, err := c.FormFile(name)
 	switch {
-	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)) ||
-		(err != nil && strings.Contains(err.Error(), "request body too large")): // as a multipart reader says it
+	case overBound(err):
 		return nil, tooLarge(s.cfg.UploadLimit, err)
 	case err != nil:
 		return nil, fmt.Errorf("form file %s: %w", name, err)
@@ -395,14 +394,21 @@ func parseForm(r *http.Request) (tooLarge bool, done func()) {
 	case echo.MIMEApplicationForm:
 		err = r.ParseForm()
 	}
-	return errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)) ||
-		(err != nil && err.Error() == postTooLarge), done
+	return overBound(err), done
 }
 
-// postTooLarge is net/http's error for a URL-encoded form over its own
-// bound (10 MB), which it does not export: a form under the pages' body
-// bound (the upload limit and formRoom) may still be over it.
-const postTooLarge = "http: POST too large"
+// overBound reports whether reading a form stopped at a bound on its
+// body: echo's BodyLimit's, an http.MaxBytesReader's, or net/http's own
+// for a URL-encoded form (10 MB), which it does not export and which a
+// form under the pages' bound may still pass. A multipart reader passes
+// on the first two by their text alone.
+func overBound(err error) bool {
+	if err == nil {
+		return false
+	}
+	return errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, new(*http.MaxBytesError)) ||
+		err.Error() == "http: POST too large" || strings.Contains(err.Error(), "request body too large")
+}
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
