@@ -160,21 +160,23 @@ func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Ti
 // originating), was never placed, at the given time, for reason: the
 // attempt ends as called off with not_placed = reason, and its target is
 // due again as it was before the attempt (pending, next_attempt_at
-// unchanged), or not before retry when retry is not zero. A call never
-// placed is no call: the attempt counts toward no cap and no maximum of
-// attempts. An attempt no longer about to be placed is left as it is.
-func (s *Store) NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string, retry time.Time) error {
-	var after *time.Time // greatest() passes over NULL
-	if !retry.IsZero() {
-		after = &retry
-	}
+// unchanged). A call never placed is no call: the attempt counts toward no
+// cap and no maximum of attempts. An attempt no longer about to be placed
+// is left as it is.
+func (s *Store) NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string) error {
+	return s.notPlaced(ctx, attemptID, at, reason, nil)
+}
+
+// notPlaced is NotPlaced, with the target due again not before retry
+// when retry is not nil.
+func (s *Store) notPlaced(ctx context.Context, attemptID int64, at time.Time, reason string, retry *time.Time) error {
 	_, err := s.db.Exec(ctx, `
 		WITH a AS (
 			UPDATE attempts SET status = 'ended', outcome = '`+string(dialer.OutcomeCalledOff)+`', ended_at = $2, not_placed = $3
 			 WHERE id = $1 AND status = 'originating' RETURNING campaign_id, contact_id)
 		UPDATE campaign_targets t SET state = 'pending', next_attempt_at = greatest(t.next_attempt_at, $4)
 		  FROM a
-		 WHERE t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id AND t.state = 'dialing'`, attemptID, at, reason, after)
+		 WHERE t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id AND t.state = 'dialing'`, attemptID, at, reason, retry) // greatest() passes over NULL
 	if err != nil {
 		return fmt.Errorf("attempt %d: record a call not placed: %w", attemptID, err)
 	}
@@ -201,7 +203,8 @@ func (s *Store) Unspoken(ctx context.Context, attemptID int64, at time.Time) (bo
 		}
 		return true, nil
 	}
-	return false, s.NotPlaced(ctx, attemptID, at, dialer.NotSpoken, at.Add(dialer.UnspokenWait))
+	retry := at.Add(dialer.UnspokenWait)
+	return false, s.notPlaced(ctx, attemptID, at, dialer.NotSpoken, &retry)
 }
 
 // personNumbers returns the query of each number of each person

@@ -207,10 +207,9 @@ type Store interface {
 	// (status originating) was never placed, at the given time, for the
 	// reason given in a few words: the attempt ends as called off
 	// (OutcomeCalledOff), which counts as no call, and its target is due
-	// again as it was before the attempt, or not before retry when retry
-	// is not zero. An attempt no longer about to be placed is left as it
-	// is.
-	NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string, retry time.Time) error
+	// again as it was before the attempt. An attempt no longer about to be
+	// placed is left as it is.
+	NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string) error
 	// Unspoken records that the call of an attempt about to be placed was
 	// not placed because its message could not be spoken, at the given
 	// time: the first UnspokenTries times for its contact in its campaign
@@ -868,7 +867,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		defer cancel()
 		now := p.clock()
 		if reason, ok := notPlaced(ctx, ctx.Err(), lookNone); ok {
-			if err := p.Store.NotPlaced(wctx, id, now, reason, time.Time{}); err != nil {
+			if err := p.Store.NotPlaced(wctx, id, now, reason); err != nil {
 				return false, fmt.Errorf("pacer: record a call not placed: %w", err)
 			}
 			return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
@@ -955,7 +954,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		p.Log.Warn("pacer: call not placed; the contact stays due", "attempt", id, "reason", reason, "err", err)
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason, time.Time{}); rerr != nil {
+		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason); rerr != nil {
 			return false, fmt.Errorf("pacer: record a call not placed: %w", rerr)
 		}
 		return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
