@@ -93,6 +93,9 @@ func parseLocal(v string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-01-05T14:30", v)
 }
 
+// oneConsentPath is the one-consent form's route.
+const oneConsentPath = "/admin/consents/one"
+
 // addOneConsent records one consent from the form, with its document when
 // one is attached, and shows the number's page. A form with any error
 // comes back with every error beside its field, and nothing is recorded.
@@ -124,8 +127,8 @@ func (s *Server) addOneConsent(c echo.Context) error {
 		if errors.As(err, &he) {
 			return err
 		}
-		if strings.Contains(err.Error(), "request body too large") {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		if overBound(err) {
+			return tooLarge(s.documentLimit(), err)
 		}
 		return fmt.Errorf("consent document: %w", err)
 	}

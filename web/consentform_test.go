@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/web"
 )
 
 // TestRecordOneConsent records consents one at a time through the admin
@@ -173,4 +176,34 @@ func padded(doc []byte, n int) []byte {
 	out := append(bytes.Clone(doc), '%')
 	out = append(out, bytes.Repeat([]byte("x"), n-len(out)-len(tail))...)
 	return append(out, tail...)
+}
+
+// TestOneConsentDocumentLimit: with an upload limit above a consent
+// document's own 10 MiB, the one-consent form's refusals name the
+// document's limit, whether the document fits the body's bound (beside
+// its field) or not (413), while the other uploads keep the firm's limit.
+func TestOneConsentDocumentLimit(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, func(_ *pgxpool.Pool, cfg *web.Config) { cfg.UploadLimit = 12 << 20 })
+	admin := b.browser(t)
+	code, _ := admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := admin.csrf("/admin/consents")
+	pdf := []byte("%PDF-1.7\n% engagement letter\n%%EOF\n")
+	form := map[string]string{"_csrf": tok, "phone": "(860) 555-0311", "kind": "pewc", "scope": "telemarketing", "channel": "voice",
+		"obtained_at": "2026-01-05T14:30", "zone": "America/New_York", "source": "engagement letter"}
+
+	code, body := admin.multipart("/admin/consents/one", form, "document", "letter.pdf", padded(pdf, 11<<20))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Contains(t, body, "the document is larger than 10 MiB")
+	code, body = admin.multipart("/admin/consents/one", form, "document", "letter.pdf", padded(pdf, 14<<20))
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
+	require.Contains(t, body, "The upload is too large: the limit is 10 MiB.")
+	require.NotContains(t, body, "12 MiB")
+	require.Zero(t, count(t, b.db, `SELECT count(*) FROM consents WHERE phone = '+18605550311'`))
+
+	code, body = admin.multipart("/admin/consents", map[string]string{"_csrf": tok, "kind": "consents"}, "file", "consents.csv",
+		make([]byte, 14<<20))
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
+	require.Contains(t, body, "The upload is too large: the limit is 12 MiB.", "the lists keep the firm's limit")
 }

@@ -247,7 +247,7 @@ func (s *Server) routes() {
 	ui.POST("/admin/dnc/import", s.importDNC, s.require(admin...))
 	ui.GET("/admin/consents", s.consentsPage, s.require(admin...))
 	ui.POST("/admin/consents", s.uploadConsents, s.require(admin...))
-	ui.POST("/admin/consents/one", s.addOneConsent, s.require(admin...))
+	ui.POST(oneConsentPath, s.addOneConsent, s.require(admin...))
 	ui.GET("/consents/:id/document", s.consentDocument, s.require(reviewerRoles...))
 	ui.GET("/overrides", s.overridesPage, s.require(reviewerRoles...))
 	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney))
@@ -297,11 +297,17 @@ const anonBodyLimit = 64 << 10
 // one signed out has heed read and spool a large form.
 func (s *Server) boundBody() echo.MiddlewareFunc {
 	signedIn := limitUpload(s.cfg.UploadLimit+formRoom, s.cfg.UploadLimit)
+	// The one-consent form's file is a document, held to its own limit:
+	// its refusal names that limit.
+	document := limitUpload(s.cfg.UploadLimit+formRoom, s.documentLimit())
 	anon := middleware.BodyLimit(fmt.Sprintf("%dB", anonBodyLimit))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		in, out := signedIn(next), anon(next)
+		in, doc, out := signedIn(next), document(next), anon(next)
 		return func(c echo.Context) error {
 			if s.sessions.GetInt64(c.Request().Context(), sessionUserID) != 0 {
+				if c.Path() == oneConsentPath {
+					return doc(c)
+				}
 				return in(c)
 			}
 			err := out(c)
