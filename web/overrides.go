@@ -78,13 +78,14 @@ func (s *Server) renderOverrides(c echo.Context, status int, msg string, d overr
 	}
 	d.CanLog = currentUser(c).Role == account.RoleAttorney
 	d.Kinds, d.Relationships, d.MinNote = consent.OverrideKinds, consent.Relationships, consent.MinOverrideNote
-	d.Zone = now.Location().String()
+	d.Zone = s.zone().String()
 	return s.render(c, status, "overrides", page{Title: "Overrides", Error: msg, Data: d})
 }
 
 // parseExpiry reads the form's expiry: empty, RFC 3339, or a browser's
-// datetime-local value in the server's time zone (the one the page shows).
-func parseExpiry(v string) (time.Time, error) {
+// datetime-local value in loc, the firm's time zone, which the page names
+// (parseLocal: a time its clocks skipped or showed twice is refused).
+func parseExpiry(v string, loc *time.Location) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
@@ -92,12 +93,7 @@ func parseExpiry(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date and time", v)
+	return parseLocal(v, loc)
 }
 
 // logOverride records an override by the signed-in attorney. Bad input
@@ -111,9 +107,9 @@ func (s *Server) logOverride(c echo.Context) error {
 	if in.Kind == consent.OverrideSolicitationException {
 		in.Relationship = consent.Relationship(form.Relationship)
 	}
-	expires, err := parseExpiry(form.Expires)
+	expires, err := parseExpiry(form.Expires, s.zone())
 	if err != nil {
-		d.Fields = map[string]string{"expires_at": err.Error() + ": pick one with the date picker or write 2026-12-01T17:00:00-05:00"}
+		d.Fields = map[string]string{"expires_at": err.Error() + "; pick one with the date picker or write 2026-12-01T17:00:00-05:00"}
 		return s.renderOverrides(c, http.StatusUnprocessableEntity, "Nothing was logged: check the expiry.", d)
 	}
 	in.ExpiresAt = expires
@@ -132,7 +128,7 @@ func (s *Server) logOverride(c echo.Context) error {
 	}
 	until := "with no expiry"
 	if !o.ExpiresAt.IsZero() {
-		until = "until " + o.ExpiresAt.Local().Format("2006-01-02 15:04:05")
+		until = "until " + o.ExpiresAt.In(s.zone()).Format("2006-01-02 15:04 MST")
 	}
 	s.flash(c, fmt.Sprintf("Logged override %d: %s for %s, %s.", o.ID, what, o.Phone, until))
 	return c.Redirect(http.StatusSeeOther, "/overrides")

@@ -58,8 +58,13 @@ func TestOverridesPage(t *testing.T) {
 			"relationship": "family", "note": "My sister-in-law; she asked about a will.", "evidence": "said so at Thanksgiving",
 			"expires": "2099-01-01T12:00"}))
 		require.Equal(t, http.StatusSeeOther, code)
+		// Noon in the firm's zone (New York), whatever the server's.
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM overrides WHERE phone = '+18605550102' AND relationship = 'family'
-			AND evidence = 'said so at Thanksgiving' AND expires_at > '2098-12-31'`))
+			AND evidence = 'said so at Thanksgiving' AND expires_at = '2099-01-01T17:00:00Z'`))
+		code, body, _ = atty.get("/overrides")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, "for &#43;18605550102, until 2099-01-01 12:00 EST.")
+		require.Contains(t, body, "times are in America/New_York")
 	})
 	t.Run("BadInputKeepsTheForm", func(t *testing.T) {
 		before := overrides()
