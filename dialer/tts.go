@@ -64,8 +64,13 @@ func (m Media) Speak(ctx context.Context, text string) (string, error) {
 	defer os.Remove(raw.Name())
 	var synth *exec.Cmd
 	if p, err := exec.LookPath("espeak-ng"); err == nil {
-		synth = exec.CommandContext(ctx, p, "-v", "en-us", "-s", "150", "-w", raw.Name(), text)
+		// The text goes on standard input, never among the arguments: a
+		// message starting with "-" would be read as an option ("-f FILE"
+		// speaks a file, "-w FILE" overwrites one).
+		synth = exec.CommandContext(ctx, p, "-v", "en-us", "-s", "150", "-w", raw.Name(), "--stdin")
+		synth.Stdin = strings.NewReader(text)
 	} else if p, err := exec.LookPath("flite"); err == nil {
+		// flite takes the argument after -t as the text, whatever it is.
 		synth = exec.CommandContext(ctx, p, "-t", text, "-o", raw.Name())
 	} else {
 		return "", ErrNoTTS
