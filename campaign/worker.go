@@ -39,9 +39,15 @@ const leftRetry = 5 * time.Second
 // RunWorker runs campaigns through the pacing loop.
 type RunWorker struct {
 	river.WorkerDefaults[RunArgs]
-	DB    *pgxpool.Pool
-	Store *Store
-	Pacer *dialer.Pacer
+	DB *pgxpool.Pool
+	// Leases holds each running campaign's lease: one connection for the
+	// whole run. It must not be DB (NewLeases makes it), since running
+	// campaigns would otherwise take DB's connections one by one, and
+	// with as many campaigns as DB has connections every pacing loop
+	// would wait forever for one.
+	Leases *Leases
+	Store  *Store
+	Pacer  *dialer.Pacer
 	// Reconciler settles, on Asterisk, the calls a dead process left in
 	// flight; *dialer.Pool is one.
 	Reconciler Reconciler
@@ -56,24 +62,17 @@ func (w *RunWorker) Timeout(*river.Job[RunArgs]) time.Duration { return -1 }
 // flight, and runs the pacing loop. It snoozes when nothing is due yet.
 func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	id := job.Args.CampaignID
-	conn, err := w.DB.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("campaign %d: lease connection: %w", id, err)
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, leaseClass, int32(id)).Scan(&got); err != nil {
-		return fmt.Errorf("campaign %d: lease: %w", id, err)
-	}
-	if !got {
+	release, err := w.Leases.Take(ctx, id)
+	if errors.Is(err, ErrLeaseHeld) {
 		// An older generation is still finishing its calls.
 		return river.JobSnooze(time.Second)
 	}
-	defer func() {
-		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id))
-	}()
+	if err != nil {
+		return err
+	}
+	defer release()
 	var gen int64
-	if err := conn.QueryRow(ctx, `SELECT generation FROM campaigns WHERE id = $1`, id).Scan(&gen); err != nil {
+	if err := w.DB.QueryRow(ctx, `SELECT generation FROM campaigns WHERE id = $1`, id).Scan(&gen); err != nil {
 		return fmt.Errorf("campaign %d: %w", id, err)
 	}
 	if gen != job.Args.Generation {
@@ -108,4 +107,51 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return fmt.Errorf("campaign %d: %w", id, err)
 	}
 	return nil
+}
+
+// ErrLeaseHeld reports a campaign whose lease another run holds.
+var ErrLeaseHeld = errors.New("the campaign's lease is held by another run")
+
+// Leases are the campaigns' leases: a session advisory lock per running
+// campaign, each on its own connection of a pool kept apart from the one
+// the pacing loops query with, and released if the process dies.
+type Leases struct {
+	pool *pgxpool.Pool
+}
+
+// NewLeases returns Leases on pool, which must serve nothing else: it
+// needs as many connections as campaigns run at once.
+func NewLeases(pool *pgxpool.Pool) *Leases { return &Leases{pool: pool} }
+
+// unlockWait bounds the unlock of a lease, so that a database that hangs
+// rather than refuses cannot hold a run's end (or shutdown) for minutes.
+const unlockWait = 5 * time.Second
+
+// Take takes campaign id's lease, or returns ErrLeaseHeld when another run
+// holds it. release gives it back and returns its connection.
+func (l *Leases) Take(ctx context.Context, id int64) (release func(), err error) {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %d: lease connection: %w", id, err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, leaseClass, int32(id)).Scan(&got); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("campaign %d: lease: %w", id, err)
+	}
+	if !got {
+		conn.Release()
+		return nil, fmt.Errorf("campaign %d: %w", id, ErrLeaseHeld)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), unlockWait)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id)); err != nil {
+			// The lock must not outlive the run on a pooled
+			// connection: close the connection, which drops it.
+			_ = conn.Hijack().Close(ctx)
+			return
+		}
+		conn.Release()
+	}, nil
 }

@@ -27,6 +27,10 @@ import (
 // campaign, and recording attempts then queue for a connection.
 const defaultMaxConns = 20
 
+// leaseApplication is the application_name of the connections that hold
+// running campaigns' leases (pg_stat_activity shows it).
+const leaseApplication = "heed lease"
+
 // poolConfig parses a database URL, with heed's pool size unless the URL
 // sets one.
 func poolConfig(url string) (*pgxpool.Config, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
@@ -59,12 +61,19 @@ func TestCampaignEndToEnd(t *testing.T) {
 	require.Equal(t, campaign.StatusRunning, cp.Status)
 
 	deadline := time.Now().Add(2 * time.Minute)
+	leaseHolder := ""
 	for cp.Status != campaign.StatusCompleted {
 		require.True(t, time.Now().Before(deadline), "campaign did not complete: %+v\n%s", cp, s.log.String())
 		time.Sleep(500 * time.Millisecond)
+		if leaseHolder == "" {
+			leaseHolder = leaseApplicationOf(t, s.env["DATABASE_URL"], cp.ID)
+		}
 		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
 	}
 	t.Logf("campaign of %d contacts completed in %s", cp.Counts.Targets, time.Since(start).Round(time.Millisecond))
+	// The running campaign's lease was held on a connection of the lease
+	// pool, not of the pool the pacing loops query with.
+	require.Equal(t, leaseApplication, leaseHolder)
 
 	var got struct{ Attempts []campaign.Attempt }
 	var out string
@@ -309,4 +318,25 @@ func waitCDR(t *testing.T, tb *testbed.Testbed, callerID string, since time.Time
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// leaseApplicationOf returns the application_name of the connection that
+// holds campaign id's lease (the advisory lock campaign.Leases takes), or
+// "" when no connection holds it.
+func leaseApplicationOf(t *testing.T, url string, id int64) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var app string
+	err = conn.QueryRow(ctx, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid`,
+		int64(0x6865_6564), id).Scan(&app)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ""
+	}
+	require.NoError(t, err)
+	return app
 }

@@ -89,6 +89,19 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := pool.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	// Each running campaign holds its lease on a connection of its own,
+	// from a pool apart from the one everything else queries with.
+	if *workers < 1 {
+		return fmt.Errorf("--workers must be at least 1, not %d", *workers)
+	}
+	lcfg := pcfg.Copy()
+	lcfg.MaxConns, lcfg.MinConns = int32(*workers), 0
+	lcfg.ConnConfig.RuntimeParams["application_name"] = leaseApplication
+	leasePool, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
+		return fmt.Errorf("database: leases: %w", err)
+	}
+	defer leasePool.Close()
 	if *migrate {
 		res, err := migrations.Up(ctx, pool)
 		if err != nil {
@@ -170,7 +183,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
-	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Reconciler: lines, Log: log})
+	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Leases: campaign.NewLeases(leasePool), Store: store, Pacer: pacer, Reconciler: lines, Log: log})
 	// The nightly calls check of each day, at CheckHour in the firm's zone.
 	checks := &campaign.CheckWorker{Zone: zone, Log: log}
 	river.AddWorker(ws, checks)

@@ -1,0 +1,64 @@
+package campaign_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/internal/dbtest"
+)
+
+// TestLeasesKeepOffThePool: running campaigns hold their leases on a pool
+// of their own, so that more campaigns than the main pool has connections
+// leave it every one of them (before, 17 running campaigns took the
+// default 20 connections' last free ones, and every pacing loop then
+// waited forever for one). A lease is one run's at a time, and is free
+// again once released, or once its connection is gone.
+func TestLeasesKeepOffThePool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.New(t)
+	cfg := db.Config().Copy()
+	cfg.MaxConns = 8
+	lp, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(lp.Close)
+	leases := campaign.NewLeases(lp)
+
+	var releases []func()
+	for id := int64(1); id <= 6; id++ {
+		release, err := leases.Take(ctx, id)
+		require.NoError(t, err, "campaign %d", id)
+		releases = append(releases, release)
+	}
+	require.Zero(t, db.Stat().AcquiredConns(), "no lease holds a connection of the main pool")
+	require.EqualValues(t, 6, lp.Stat().AcquiredConns())
+
+	_, err = leases.Take(ctx, 3)
+	require.ErrorIs(t, err, campaign.ErrLeaseHeld, "one run of a campaign at a time")
+	var held bool
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) = 6 FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held))
+	require.True(t, held, "six advisory locks, one per campaign")
+
+	releases[2]()
+	release, err := leases.Take(ctx, 3)
+	require.NoError(t, err, "released, the lease is free")
+	release()
+	for i, r := range releases {
+		if i != 2 {
+			r()
+		}
+	}
+	require.Zero(t, lp.Stat().AcquiredConns(), "every connection back")
+	for id := int64(1); id <= 6; id++ {
+		release, err := leases.Take(ctx, id)
+		require.False(t, errors.Is(err, campaign.ErrLeaseHeld), "campaign %d's lease was given back", id)
+		require.NoError(t, err)
+		release()
+	}
+}
