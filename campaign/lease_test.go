@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
@@ -61,4 +64,23 @@ func TestLeasesKeepOffThePool(t *testing.T) {
 		require.NoError(t, err)
 		release()
 	}
+}
+
+// TestRunRetry: a failed campaign run is tried again within seconds at
+// first and never more than a minute later, however many times it has
+// failed; River's default would wait the failures' fourth power in
+// seconds (over 20 minutes after six).
+func TestRunRetry(t *testing.T) {
+	t.Parallel()
+	w := &campaign.RunWorker{}
+	for _, tc := range []struct {
+		failures int
+		wait     time.Duration
+	}{{0, 2 * time.Second}, {1, 2 * time.Second}, {3, 8 * time.Second}, {5, 32 * time.Second}, {6, time.Minute}, {99, time.Minute}, {5000, time.Minute}} {
+		job := &river.Job[campaign.RunArgs]{JobRow: &rivertype.JobRow{Errors: make([]rivertype.AttemptError, tc.failures)}}
+		before := time.Now()
+		got := w.NextRetry(job)
+		require.WithinRange(t, got, before.Add(tc.wait), time.Now().Add(tc.wait), "after %d failures", tc.failures)
+	}
+	require.GreaterOrEqual(t, campaign.RunArgs{}.InsertOpts().MaxAttempts, 10_000, "a week of minutes")
 }

@@ -25,8 +25,16 @@ func (RunArgs) Kind() string { return "campaign_run" }
 
 // InsertOpts makes the job unique per campaign generation.
 func (RunArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 100, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: runMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// runMaxAttempts is how many times a campaign's run job may fail before
+// River gives it up: with retryCap between tries, about a week of a
+// database or Asterisk that keeps failing. (Snoozes do not count.)
+const runMaxAttempts = 10_000
+
+// retryCap is the longest a failed run waits before it is tried again.
+const retryCap = time.Minute
 
 // leaseClass is the first key of the advisory lock that makes one process at
 // a time run a campaign. (The migrations' triggers lock class 0x68656565.)
@@ -52,6 +60,20 @@ type RunWorker struct {
 	// flight; *dialer.Pool is one.
 	Reconciler Reconciler
 	Log        *slog.Logger
+}
+
+// NextRetry is when a failed run is tried again: 2, 4, 8 … seconds after
+// its first failures, and never more than retryCap. River's default (the
+// number of failures to the fourth power, in seconds) would leave a
+// campaign idle for 20 minutes after a few database blips, since a run's
+// failures are never forgotten while the campaign runs.
+func (w *RunWorker) NextRetry(job *river.Job[RunArgs]) time.Time {
+	return time.Now().Add(retryAfter(len(job.Errors)))
+}
+
+// retryAfter is the wait after a run's failures-th failure.
+func retryAfter(failures int) time.Duration {
+	return min(time.Second<<min(max(failures, 1), 16), retryCap)
 }
 
 // Timeout lets a campaign run as long as it needs.
