@@ -29,21 +29,7 @@ func (s *Store) Progress(ctx context.Context, attemptID int64, ev dialer.CallEve
 			originated_at = coalesce(originated_at, $2) WHERE id = $1 AND status IN ('originating', 'ringing')`,
 			attemptID, ev.At, ev.ChannelID, ev.Asterisk)
 	case dialer.EventEnded:
-		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			var campaignID, contactID int64
-			err := tx.QueryRow(ctx, `
-				UPDATE attempts SET status = 'ended', outcome = $2, hangup_cause = $3, dtmf = $4, ended_at = $5,
-				       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10
-				 WHERE id = $1 AND status <> 'ended' RETURNING campaign_id, contact_id`,
-				attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk, ev.AMD, ev.Recording, ev.TransferTo).Scan(&campaignID, &contactID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return s.finishTarget(ctx, tx, campaignID, contactID, ev.Outcome, ev.At)
-		})
+		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.ended(ctx, tx, attemptID, ev) })
 	default:
 		return fmt.Errorf("attempt %d: unknown call event %d", attemptID, ev.Kind)
 	}
@@ -151,6 +137,24 @@ func (s *Store) Look(ctx context.Context, attemptID int64, l dialer.LastLook) (b
 	return *placed, nil
 }
 
+// ended records in tx that attempt id's call ended as ev says, and
+// settles its target.
+func (s *Store) ended(ctx context.Context, tx pgx.Tx, attemptID int64, ev dialer.CallEvent) error {
+	var campaignID, contactID int64
+	err := tx.QueryRow(ctx, `
+		UPDATE attempts SET status = 'ended', outcome = $2, hangup_cause = $3, dtmf = $4, ended_at = $5,
+		       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10
+		 WHERE id = $1 AND status <> 'ended' RETURNING campaign_id, contact_id`,
+		attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk, ev.AMD, ev.Recording, ev.TransferTo).Scan(&campaignID, &contactID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.finishTarget(ctx, tx, campaignID, contactID, ev.Outcome, ev.At)
+}
+
 // OriginateFailed records that Asterisk refused to place the call.
 func (s *Store) OriginateFailed(ctx context.Context, attemptID int64, at time.Time, _ error) error {
 	return s.Progress(ctx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
@@ -187,7 +191,10 @@ func (s *Store) notPlaced(ctx context.Context, attemptID int64, at time.Time, re
 // message could not be spoken, as dialer.Store.Unspoken says: not placed
 // (NotPlaced, reason dialer.NotSpoken, due again after
 // dialer.UnspokenWait) the first dialer.UnspokenTries times for its
-// contact in its campaign, then failed, counted (OriginateFailed).
+// contact in its campaign, then failed, counted toward the campaign's
+// retries and maximum of attempts, and still marked not placed
+// (not_placed), so that no cap or quiet period anywhere counts it as a
+// call, and the calls report checks it as none.
 func (s *Store) Unspoken(ctx context.Context, attemptID int64, at time.Time) (bool, error) {
 	var before int
 	err := s.db.QueryRow(ctx, `
@@ -198,8 +205,15 @@ func (s *Store) Unspoken(ctx context.Context, attemptID int64, at time.Time) (bo
 		return false, fmt.Errorf("attempt %d: earlier calls not spoken: %w", attemptID, err)
 	}
 	if before >= dialer.UnspokenTries {
-		if err := s.OriginateFailed(ctx, attemptID, at, errors.New(dialer.NotSpoken)); err != nil {
-			return false, err
+		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE attempts SET not_placed = $2 WHERE id = $1 AND status = 'originating'`,
+				attemptID, dialer.NotSpoken); err != nil {
+				return err
+			}
+			return s.ended(ctx, tx, attemptID, dialer.CallEvent{Kind: dialer.EventEnded, At: at, Outcome: dialer.OutcomeFailed})
+		})
+		if err != nil {
+			return false, fmt.Errorf("attempt %d: record a call not spoken as failed: %w", attemptID, err)
 		}
 		return true, nil
 	}
@@ -219,7 +233,8 @@ func personNumbers(refs string) string {
 // historyQuery reads, in one statement (one snapshot), two kinds of rows:
 // each number of each person reference in $4 (person_ref set, no attempt),
 // and each call placed since $2 to a number in $1 or to a number of those
-// persons (person_ref NULL). An attempt is one row whichever way its number
+// persons (person_ref NULL): an attempt allowed, not called off, and not
+// marked never placed (not_placed). An attempt is one row whichever way its number
 // was reached, so it is counted once.
 var historyQuery = `
 	WITH person_numbers AS (` + personNumbers("$4") + `)
@@ -229,7 +244,7 @@ var historyQuery = `
 	       a.status IN ('originating', 'ringing', 'answered'), ` + callEndedSQL("a") + `, a.answered_at IS NOT NULL
 	  FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
 	 WHERE a.phone = ANY($1::text[] || ARRAY(SELECT phone FROM person_numbers))
-	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND ` + callPlacedSQL("a") + ` >= $2`
+	   AND a.decision = 'allow' AND a.outcome <> 'called_off' AND a.not_placed = '' AND ` + callPlacedSQL("a") + ` >= $2`
 
 // callPlacedSQL is when the call of attempt alias a was placed: when it
 // was originated, or, for a call not placed yet (or never placed), the

@@ -72,11 +72,11 @@ var redecideRows = `
 		       coalesce(array_agg(` + conversationSQL("p", "$3") + `), '{}'), coalesce(array_agg(` + callEndedSQL("p") + `), '{}'),
 		       max(` + callEndedSQL("p") + `) FILTER (WHERE ` + conversationSQL("p", "$3") + ` AND ` + callEndedSQL("p") + ` <= r.at)
 		  FROM attempts p JOIN campaigns pk ON pk.id = p.campaign_id
-		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off'
+		 WHERE p.phone = ANY(r.numbers) AND p.decision = 'allow' AND p.outcome <> 'called_off' AND p.not_placed = ''
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
 		   AND ` + callPlacedSQL("p") + ` >= r.at - $4 * interval '1 second'
 	  ) h (at, purpose, conversation, ended, spoke)
-	 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2
+	 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.not_placed = '' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
 
 // policies are the engines of the firm's saved policies, by the pack

@@ -234,7 +234,7 @@ const reportFound = `
 		       coalesce((a.last_look->>'index_seq')::bigint, (a.decision_input->>'index_seq')::bigint) AS seen_seq,
 		       coalesce((a.last_look->>'index_top')::bigint, (a.decision_input->>'index_top')::bigint) AS top_seq
 		  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
-		 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.created_at >= $1 AND a.created_at < $2)
+		 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.not_placed = '' AND a.created_at >= $1 AND a.created_at < $2)
 	SELECT a.id, a.campaign_id, a.campaign, a.phone, a.decided, a.at, a.seen_seq, a.top_seq, f.kind, f.record, f.recorded_at, f.seq, f.taken, f.detail
 	  FROM a CROSS JOIN LATERAL (
 		(SELECT '` + FindingDNC + `', d.id, d.added_at, s.seq, (SELECT o.taken_at FROM optout_requests o WHERE o.dnc_id = d.id), d.method || ': ' || d.source

@@ -480,6 +480,17 @@ func TestPacerWaitsOutAMessageItCannotSay(t *testing.T) {
 	outcomes, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Equal(t, []string{"called_off", "called_off", "called_off", "failed"}, outcomes)
+	// That failed call was never placed, and says so: it counts toward
+	// no cap or quiet period of any campaign.
+	var last string
+	require.NoError(t, db.QueryRow(ctx, `SELECT a.not_placed FROM attempts a JOIN contacts c ON c.id = a.contact_id
+		WHERE a.campaign_id = $1 AND c.phone = '+18605550153' ORDER BY a.id DESC LIMIT 1`, campaignID).Scan(&last))
+	require.Equal(t, dialer.NotSpoken, last)
+	hist, err := campaign.NewStore(db).History(ctx, []dialer.Subject{{Phone: "+18605550153"}, {Phone: "+18605550151"}}, time.Now().Add(-48*time.Hour))
+	require.NoError(t, err)
+	require.Len(t, hist, 2)
+	require.Empty(t, hist[0].Attempts, "no call to the never-spoken contact counts")
+	require.Len(t, hist[1].Attempts, 1, "the call placed counts")
 }
 
 // lookFails is a campaign store whose last looks fail while fails is

@@ -367,6 +367,19 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, `<td id="not-placed">no Asterisk was up: the call was never placed, counts as no call, and the contact stayed due</td>`)
 	require.Contains(t, body, `id="last-look">No last look is recorded: the call could not be placed (no Asterisk was up).</p>`)
 	require.NotContains(t, body, `id="accident"`, "not a solicitation about an accident")
+	// A message never spoken, after the tries allowed: failed, and still
+	// never placed.
+	var mutedID int64
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at, not_placed)
+		SELECT $1, id, 90, phone, '+18605550100', 'allow', '{}', $2, '{"phone":"+18605550101","purpose":"informational","at":"2026-11-27T15:10:00Z"}',
+		       'ended', 'failed', now(), 'its message could not be spoken'
+		  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID).Scan(&mutedID))
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, mutedID))
+	require.Contains(t, body, `<td id="not-placed">its message could not be spoken: the call was never placed; after the tries allowed, it counts as a failed call toward the campaign's retries and maximum, and toward no cap</td>`)
+	require.Contains(t, body, `<p class="muted" id="attempt-no">Attempt 90 for this contact in the campaign (its refusals, deferrals and calls not placed count too)`)
+	_, err = b.db.Exec(ctx, `DELETE FROM attempts WHERE id = $1`, mutedID)
+	require.NoError(t, err)
 
 	// A solicitation about an injury matter: the record shows the accident
 	// the 40 days counted from.
