@@ -41,6 +41,9 @@ const (
 	// ResultSkipped is a contact a person withdrew from the campaign
 	// (SkipContact).
 	ResultSkipped = "skipped"
+	// ResultCancelled is a contact left to call when the campaign was
+	// cancelled (Cancel): it will not be called.
+	ResultCancelled = "cancelled"
 )
 
 // The filters that select several results at once.
@@ -49,7 +52,7 @@ const (
 	FilterReached = "reached"
 	// FilterNotReached keeps the contacts the campaign is done with
 	// without reaching a person: its calls rang out, were busy, failed or
-	// met a machine, or it ran out of time.
+	// met a machine, or it ran out of time or was cancelled.
 	FilterNotReached = "not_reached"
 	// FilterOpen keeps the contacts still to be called: not called yet,
 	// deferred, to be tried again, or being called.
@@ -80,6 +83,7 @@ var resultOrder = []resultInfo{
 	{string(dialer.OutcomeFailed), "Failed", FilterNotReached},
 	{"unknown", "Unknown", FilterNotReached},
 	{ResultExpired, "Not reached before the end", FilterNotReached},
+	{ResultCancelled, "Not called: the campaign was cancelled", FilterNotReached},
 	{ResultBlocked, "Blocked by the rules", ""},
 	{ResultSkipped, "Skipped: not to be called", ""},
 	{ResultCalling, "Being called", FilterOpen},
@@ -249,12 +253,13 @@ type ResultPage struct {
 }
 
 // resultsFrom is the FROM clause of a campaign's contacts with their
-// results, for campaign $1: each target t with its contact c, its latest
-// attempt a in the campaign (NULL columns without one), and its result
-// r.result. The latest attempts are read in one backward pass over the
+// results, for campaign $1 (k): each target t with its contact c, its
+// latest attempt a in the campaign (NULL columns without one), and its
+// result r.result. The latest attempts are read in one backward pass over the
 // campaign's entries in attempts_campaign_contact_idx, without a sort.
 const resultsFrom = `
 	  FROM campaign_targets t
+	  JOIN campaigns k ON k.id = t.campaign_id
 	  JOIN contacts c ON c.id = t.contact_id
 	  LEFT JOIN (SELECT DISTINCT ON (a.contact_id) a.contact_id, a.id, a.created_at, a.decision, a.decided_until, a.reasons,
 	                    a.status, a.outcome, a.dtmf, a.last_look->'decision'->>'decision' AS look
@@ -264,6 +269,7 @@ const resultsFrom = `
 	           WHEN t.state = 'skipped' THEN 'skipped'
 	           WHEN t.state = 'expired' THEN 'expired'
 	           WHEN t.state = 'dialing' THEN 'calling'
+	           WHEN t.state = 'pending' AND k.status = 'cancelled' THEN 'cancelled'
 	           WHEN t.state = 'pending' AND a.id IS NULL THEN 'not_called'
 	           WHEN t.state = 'pending' AND (a.decision = 'defer' OR a.look = 'defer') THEN 'deferred'
 	           WHEN t.state = 'pending' THEN 'retry'
@@ -395,7 +401,7 @@ const resultColumns = `
 	SELECT c.id, c.name, c.phone, c.external_ref, c.person_ref, c.appointment_at, r.result,
 	       (SELECT count(*) FILTER (WHERE x.decision = 'allow' AND x.outcome <> 'called_off') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       (SELECT count(*) FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
-	       CASE WHEN t.state = 'pending' THEN t.next_attempt_at END,
+	       CASE WHEN t.state = 'pending' AND k.status <> 'cancelled' THEN t.next_attempt_at END,
 	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,
 	       t.skipped_at, coalesce((SELECT u.email FROM users u WHERE u.id = t.skipped_by), ''), t.skip_note,
 	       t.added_at, (SELECT u.email FROM users u WHERE u.id = t.added_by),

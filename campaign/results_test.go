@@ -219,6 +219,21 @@ func TestCampaignContacts(t *testing.T) {
 	r, err = s.CampaignResults(ctx, 999999)
 	require.NoError(t, err)
 	require.Zero(t, r.Total)
+
+	// Cancelled, the campaign calls no one still to call: they are not
+	// reached, with no next call; a call in progress finishes.
+	_, err = s.Cancel(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"Fay Ringing"}, keep(ResultQuery{Result: FilterOpen}))
+	require.Equal(t, []string{"Cid New", "Dee Deferred", "Eve Busy"}, keep(ResultQuery{Result: ResultCancelled}))
+	require.Equal(t, []string{"=Gus Late", "Cid New", "Dee Deferred", "Eve Busy", "Hal Machine"}, keep(ResultQuery{Result: FilterNotReached}), "renamed above")
+	p, err = s.CampaignContacts(ctx, id, ResultQuery{Result: ResultCancelled})
+	require.NoError(t, err)
+	for _, c := range p.Contacts {
+		require.Nil(t, c.Next, "%s: never called again", c.Name)
+	}
+	require.Contains(t, p.Results.Results, ResultCount{ResultCancelled, "Not called: the campaign was cancelled", 3})
+	require.Contains(t, p.Results.Filters, ResultCount{FilterOpen, "Still to call", 1})
 }
 
 // TestReachedFollowsTheDialer keeps the results that the "reached" filter
