@@ -105,9 +105,13 @@ type Counts struct {
 	// (SkipContact).
 	Skipped  int `json:"skipped"`
 	Attempts int `json:"attempts"`
-	Blocked  int `json:"blocked"`
+	// Blocked counts the attempts the gate refused, at their decision or
+	// at the last look before their call was placed.
+	Blocked int `json:"blocked"`
 	// ByOutcome counts attempts by outcome (dialer.Outcome values, and
-	// blocked, deferred and unknown); outcomes with no attempt are left out.
+	// blocked, deferred and unknown; a call the last look refused counts
+	// as blocked or deferred, not called off); outcomes with no attempt
+	// are left out.
 	ByOutcome map[string]int `json:"by_outcome"`
 	// Reached counts the calls on which a person was on the line (the
 	// outcomes for which dialer.Outcome.Reached is true).
@@ -137,7 +141,7 @@ var outcomeOrder = []OutcomeCount{
 	{Outcome: string(dialer.OutcomeBusy), Label: "Busy"},
 	{Outcome: string(dialer.OutcomeNoAnswer), Label: "No answer"},
 	{Outcome: string(dialer.OutcomeFailed), Label: "Failed"},
-	{Outcome: string(dialer.OutcomeCalledOff), Label: "Called off or not placed"},
+	{Outcome: string(dialer.OutcomeCalledOff), Label: "Not placed (due again)"},
 	{Outcome: "unknown", Label: "Unknown"},
 	{Outcome: "deferred", Label: "Deferred"},
 }
@@ -769,11 +773,17 @@ const campaignColumns = `
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'expired'),
 	(SELECT count(*) FROM campaign_targets t WHERE t.campaign_id = c.id AND t.state = 'skipped'),
 	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id),
-	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND a.decision = 'deny'),
+	(SELECT count(*) FROM attempts a WHERE a.campaign_id = c.id AND (a.decision = 'deny' OR ` + lookRefusedSQL + ` = 'deny')),
 	(SELECT count(*) FROM contacts k WHERE k.list_id = c.list_id
 	    AND NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.campaign_id = c.id AND t.contact_id = k.id)),
 	(SELECT coalesce(jsonb_object_agg(o.outcome, o.n), '{}') FROM
-	   (SELECT a.outcome, count(*) AS n FROM attempts a WHERE a.campaign_id = c.id AND a.outcome <> '' GROUP BY a.outcome) o)`
+	   (SELECT CASE ` + lookRefusedSQL + ` WHEN 'deny' THEN 'blocked' WHEN 'defer' THEN 'deferred' ELSE a.outcome END AS outcome, count(*) AS n
+	      FROM attempts a WHERE a.campaign_id = c.id AND a.outcome <> '' GROUP BY 1) o)`
+
+// lookRefusedSQL is the verdict of the last look that called attempt a's
+// call off (deny or defer), or NULL for any other attempt: such an attempt
+// is counted as blocked or deferred, as one refused at its decision is.
+const lookRefusedSQL = `(CASE WHEN a.outcome = 'called_off' AND a.not_placed = '' THEN a.last_look->'decision'->>'decision' END)`
 
 func scanCampaign(row pgx.Row) (Campaign, error) {
 	var (

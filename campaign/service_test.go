@@ -367,6 +367,22 @@ func TestCountsByOutcome(t *testing.T) {
 	require.Contains(t, string(b), `"reached":2`)
 	require.NotContains(t, string(b), `"answered":1,"attempts"`)
 
+	// Calls the last look refused count as blocked or deferred, as at the
+	// decision; a call not placed for another reason stays called off.
+	_, err = db.Exec(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, status, outcome, last_look, not_placed)
+		SELECT $1, id, n, phone, '+18605550100', 'allow', 'ended', 'called_off',
+		       CASE n WHEN 3 THEN '{"decision":{"decision":"deny"}}'::jsonb WHEN 4 THEN '{"decision":{"decision":"defer"}}'::jsonb END,
+		       CASE n WHEN 5 THEN 'no Asterisk was up' ELSE '' END
+		  FROM contacts, generate_series(3, 5) n WHERE list_id = $2 AND name = 'A'`, c.ID, listID)
+	require.NoError(t, err)
+	got, err = s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"answered": 1, "opted_out": 1, "machine": 1, "busy": 2, "blocked": 2, "deferred": 1, "called_off": 1}, got.Counts.ByOutcome)
+	require.Equal(t, 2, got.Counts.Blocked)
+	require.Equal(t, []OutcomeCount{{"opted_out", "Opted out", 1}, {"answered", "Answered", 1}, {"machine", "Machine", 1}, {"busy", "Busy", 2},
+		{"called_off", "Not placed (due again)", 1}, {"deferred", "Deferred", 1}}, got.Counts.Outcomes())
+
 	empty := Counts{}
 	require.Empty(t, empty.Outcomes())
 	odd := Counts{ByOutcome: map[string]int{"confirmed": 3, "zzz": 1, "transferred": 1}}
