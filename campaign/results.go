@@ -175,7 +175,8 @@ type CampaignContact struct {
 	// including those the rules blocked or deferred.
 	Calls    int `json:"calls"`
 	Attempts int `json:"attempts"`
-	// Next is when it is due to be called again, while it is.
+	// Next is when it may be called next, while it is due: not before
+	// now, and inside the campaign's calling window and days.
 	Next *time.Time `json:"next_call_at"`
 	// Last is its latest attempt in the campaign, or nil.
 	Last *ResultAttempt `json:"last_attempt"`
@@ -391,7 +392,34 @@ func (s *Service) CampaignContacts(ctx context.Context, id int64, q ResultQuery)
 	if err != nil {
 		return ResultPage{}, fmt.Errorf("campaign %d: contacts: %w", id, err)
 	}
+	now := s.now()
+	for i := range p.Contacts {
+		p.Contacts[i].Next = c.nextCall(p.Contacts[i].Next, now)
+	}
 	return p, nil
+}
+
+// nextCall returns when a contact due at due (nil: not due) may be called
+// next: not before now, and when the campaign's schedule (its window,
+// days and end) lets it, as the pacing loop calls; nil when the schedule
+// ends first.
+func (c Campaign) nextCall(due *time.Time, now time.Time) *time.Time {
+	if due == nil {
+		return nil
+	}
+	t, ok := c.plan.next(maxTime(*due, now))
+	if !ok {
+		return nil
+	}
+	return &t
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // resultColumns selects what scanCampaignContact reads, from resultsFrom.
@@ -463,9 +491,11 @@ var resultsCSVHeader = []string{"contact_id", "name", "phone", "external_ref", "
 // as a formula are quoted with a leading apostrophe. It returns an error
 // wrapping ErrNotFound or ErrFilter as CampaignContacts does.
 func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q ResultQuery, w io.Writer) error {
-	if _, err := s.Get(ctx, id); err != nil {
+	cp, err := s.Get(ctx, id)
+	if err != nil {
 		return err
 	}
+	now := s.now()
 	args, err := resultArgs(q)
 	if err != nil {
 		return fmt.Errorf("campaign %d: export contacts: %w", id, err)
@@ -484,6 +514,7 @@ func (s *Service) ExportCampaignContacts(ctx context.Context, id int64, q Result
 		if err != nil {
 			return fmt.Errorf("campaign %d: export contacts: %w", id, err)
 		}
+		c.Next = cp.nextCall(c.Next, now)
 		var last ResultAttempt
 		var lastAt *time.Time
 		if c.Last != nil {

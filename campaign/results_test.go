@@ -54,7 +54,7 @@ Ida Abandoned,8605550109,
 	}
 	state := func(name, state string) {
 		t.Helper()
-		_, err := s.db.Exec(ctx, `UPDATE campaign_targets SET state = $3, next_attempt_at = '2026-12-01T14:00:00Z' WHERE campaign_id = $1 AND contact_id = $2`,
+		_, err := s.db.Exec(ctx, `UPDATE campaign_targets SET state = $3, next_attempt_at = '2099-12-01T14:00:00Z' WHERE campaign_id = $1 AND contact_id = $2`,
 			c.ID, ids[name], state)
 		require.NoError(t, err)
 	}
@@ -131,7 +131,7 @@ func TestCampaignContacts(t *testing.T) {
 	require.Equal(t, "deferred", dee.Result)
 	require.Equal(t, 0, dee.Calls)
 	require.Equal(t, time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), dee.Last.Until.UTC())
-	require.Equal(t, time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), dee.Next.UTC())
+	require.Equal(t, time.Date(2099, 12, 1, 14, 0, 0, 0, time.UTC), dee.Next.UTC())
 	require.Equal(t, "retry", byName["Eve Busy"].Result)
 	require.Equal(t, "calling", byName["Fay Ringing"].Result)
 	require.Nil(t, byName["Fay Ringing"].Next, "dialing: not due")
@@ -243,4 +243,47 @@ func TestReachedFollowsTheDialer(t *testing.T) {
 	for _, r := range resultOrder {
 		require.Equal(t, dialer.Outcome(r.Result).Reached(), r.Filter == FilterReached, r.Result)
 	}
+}
+
+// TestNextCallFollowsTheSchedule: a contact's next call is shown when the
+// campaign may call it, as the pacing loop calls: not at a retry time
+// outside the calling window or days, nor in the past, nor after the end.
+func TestNextCallFollowsTheSchedule(t *testing.T) {
+	t.Parallel()
+	s, _ := newService(t)
+	ctx := context.Background()
+	listID := importList(t, s, "sched", "name,phone\nAnn,8605550101\nBob,8605550102\nCid,8605550103\n")
+	c, err := s.Create(ctx, NewCampaign{Name: "Weekdays", Purpose: "informational", ListID: listID, CallerID: "860-555-0100", Message: "Hello.",
+		Schedule: &Schedule{TimeZone: "America/New_York", WindowStart: "09:00", WindowEnd: "17:00", Days: []string{"mon", "tue", "wed", "thu", "fri"},
+			EndsAt: "2099-12-20T17:00:00-05:00"}}, 0)
+	require.NoError(t, err)
+	due := func(name, at string) {
+		t.Helper()
+		_, err := s.db.Exec(ctx, `UPDATE campaign_targets t SET next_attempt_at = $3 FROM contacts k
+			WHERE t.campaign_id = $1 AND k.id = t.contact_id AND k.name = $2`, c.ID, name, at)
+		require.NoError(t, err)
+	}
+	due("Ann", "2099-12-04T18:30:00-05:00")                                           // a Friday evening retry: Monday at nine
+	due("Bob", "2099-12-21T10:00:00-05:00")                                           // after the end: never
+	due("Cid", "2000-01-01T00:00:00Z")                                                // long due: from now, in the window
+	s.now = func() time.Time { return time.Date(2099, 12, 2, 20, 0, 0, 0, time.UTC) } // Wednesday 15:00 in New York
+	p, err := s.CampaignContacts(ctx, c.ID, ResultQuery{})
+	require.NoError(t, err)
+	next := map[string]*time.Time{}
+	for _, k := range p.Contacts {
+		next[k.Name] = k.Next
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	require.NotNil(t, next["Ann"])
+	require.Equal(t, time.Date(2099, 12, 7, 9, 0, 0, 0, ny), next["Ann"].In(ny))
+	require.Nil(t, next["Bob"], "the campaign ends first")
+	require.NotNil(t, next["Cid"])
+	require.Equal(t, time.Date(2099, 12, 2, 15, 0, 0, 0, ny), next["Cid"].In(ny), "now: the window is open")
+
+	var buf bytes.Buffer
+	require.NoError(t, s.ExportCampaignContacts(ctx, c.ID, ResultQuery{Search: "Ann"}, &buf))
+	recs, err := csv.NewReader(&buf).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, []string{"next_call_at", "2099-12-07T14:00:00Z"}, []string{recs[0][14], recs[1][14]}, "and so does the export")
 }
