@@ -49,8 +49,9 @@ Bob Stone,2035550102,,CASE_9,
 	ann, bob, cid := strings.Index(body, "Ann Lee"), strings.Index(body, "Bob Stone"), strings.Index(body, "Cid 100%")
 	require.True(t, ann > 0 && ann < bob && bob < cid, "by name")
 	require.Contains(t, body, "Hartford Superior Court")
-	require.Contains(t, body, fmt.Sprintf(`<a href="/campaigns/%d">Hearings</a>: allow, answered`, campaignID), "Ann's last call")
-	require.Equal(t, 2, strings.Count(body, "not called yet"), "Bob and Cid")
+	require.Contains(t, body, fmt.Sprintf(`<a href="/campaigns/%d">Hearings</a>: allow, answered`, campaignID), "Ann's last attempt")
+	require.Equal(t, 2, strings.Count(body, `<span class="muted">none yet</span>`), "Bob and Cid: no attempt yet")
+	require.Contains(t, body, "<th>Last attempt</th>", "an attempt refused or deferred is no call")
 
 	search := func(q string) string {
 		t.Helper()
