@@ -84,6 +84,8 @@ func TestCallsReportPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "No finding: none of the 0 allowed call(s)")
 	require.Contains(t, body, `value="2026-01-01"`, "the period comes back in the form")
+	require.Contains(t, body, `<p id="period-shown">Attempts decided from 2026-01-01 00:00:00 EST to just before 2026-02-01 00:00:00 EST.</p>`,
+		"the 31st is included; the 1st of February is the bound")
 	code, body, _ = atty.get("/reports/calls?from=soon")
 	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Contains(t, body, "want a date such as 2026-11-01")

@@ -72,7 +72,7 @@ func (m *Main) auditCalls(ctx context.Context, args []string) error {
 func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 	const layout = "2006-01-02 15:04 MST"
 	w := m.Stdout
-	fmt.Fprintf(w, "calls decided from %s to %s\n", r.From.In(zone).Format(layout), r.To.In(zone).Format(layout))
+	fmt.Fprintf(w, "calls decided from %s to just before %s\n", r.From.In(zone).Format(layout), r.To.In(zone).Format(layout))
 	fmt.Fprintf(w, "decisions:                  %s\n", counted(r.Decisions))
 	fmt.Fprintf(w, "allowed calls by outcome:   %s\n", counted(r.Outcomes))
 	fmt.Fprintf(w, "denied, by reason:          %s\n", counted(r.Reasons["deny"]))

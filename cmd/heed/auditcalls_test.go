@@ -84,7 +84,7 @@ func TestCLIAuditCalls(t *testing.T) {
 	// A period before the call finds nothing.
 	out, _, err = runHeed(env, "audit", "calls", "--from", "2026-01-01", "--to", "2026-01-31")
 	require.NoError(t, err, out)
-	require.Contains(t, out, "calls decided from 2026-01-01 00:00 EST to 2026-02-01 00:00 EST")
+	require.Contains(t, out, "calls decided from 2026-01-01 00:00 EST to just before 2026-02-01 00:00 EST")
 
 	for _, args := range [][]string{{"--from", "yesterday"}, {"--from", "2026-02-01", "--to", "2026-01-01"}, {"--time-zone", "Mars/Base"}} {
 		_, _, err = runHeed(env, append([]string{"audit", "calls"}, args...)...)
