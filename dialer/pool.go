@@ -415,18 +415,53 @@ func load(pm *poolMember) float64 {
 // req.Ready once it has the room. It fails with ErrNoAsterisk when none is
 // up.
 func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
-	var pm *poolMember
+	for {
+		pm, err := p.take(ctx, req)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		m := pm.m
+		p.mu.Unlock()
+		if ew, ok := m.(eventsWatcher); ok && !ew.EventsConnected() {
+			// Its events are not heard: a call placed there would start
+			// unheard, silent, or be hung up. Skip it until its next
+			// check finds them back, and take another.
+			p.mu.Lock()
+			pm.active--
+			if pm.up {
+				pm.up, pm.lastErr = false, fmt.Errorf("%s: %w", pm.cfg.Name, ErrEventsDown)
+				p.log.Warn("pool: Asterisk's events are down; skipping it", "asterisk", pm.cfg.Name)
+			}
+			p.broadcastLocked()
+			p.mu.Unlock()
+			continue
+		}
+		return p.placeOn(ctx, pm, m, req, report)
+	}
+}
+
+// eventsWatcher is a Member that tells at once whether its event
+// connection is up (*Switch): Place checks it before each call, between
+// the health checks.
+type eventsWatcher interface {
+	EventsConnected() bool
+}
+
+// take waits (as long as ctx allows) for the least loaded Asterisk that
+// is up and has room, and counts the call on it; it fails with
+// ErrNoAsterisk when none is up.
+func (p *Pool) take(ctx context.Context, req CallRequest) (*poolMember, error) {
 	for {
 		p.mu.Lock()
 		got, wait, err := p.pickLocked(p.cfg.Now())
 		if err != nil {
 			p.mu.Unlock()
-			return fmt.Errorf("attempt %d: %w", req.AttemptID, err)
+			return nil, fmt.Errorf("attempt %d: %w", req.AttemptID, err)
 		}
 		if got != nil {
-			pm = got
 			p.mu.Unlock()
-			break
+			return got, nil
 		}
 		changed := p.changed
 		p.waiting++
@@ -453,12 +488,14 @@ func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent
 		p.waiting--
 		p.mu.Unlock()
 		if cerr != nil {
-			return fmt.Errorf("attempt %d: waiting for a free Asterisk: %w", req.AttemptID, cerr)
+			return nil, fmt.Errorf("attempt %d: waiting for a free Asterisk: %w", req.AttemptID, cerr)
 		}
 	}
-	p.mu.Lock()
-	m := pm.m
-	p.mu.Unlock()
+}
+
+// placeOn places the call on member pm (m), on which take counted it,
+// after its last look (req.Ready).
+func (p *Pool) placeOn(ctx context.Context, pm *poolMember, m Member, req CallRequest, report func(CallEvent)) error {
 	var once sync.Once
 	release := func() {
 		once.Do(func() {

@@ -28,6 +28,8 @@ type fakeMember struct {
 	orphans   map[int64]Orphan
 	closed    bool
 	placeErr  error
+	// eventsDown makes EventsConnected report the event websocket down.
+	eventsDown bool
 	// readyPassed counts the calls placed with their Ready still set.
 	readyPassed int
 }
@@ -52,9 +54,18 @@ func (f *fakeMember) Place(_ context.Context, req CallRequest, report func(CallE
 	return nil
 }
 
+func (f *fakeMember) EventsConnected() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.eventsDown
+}
+
 func (f *fakeMember) Health(context.Context) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.eventsDown && f.healthErr == nil {
+		return f.started, ErrEventsDown // as Switch.Health says
+	}
 	return f.started, f.healthErr
 }
 
@@ -307,6 +318,41 @@ func TestPoolSkipsAsteriskThatIsDown(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoAsterisk)
 	require.False(t, readied, "no last look: the pacer records the call as not placed")
 	require.Equal(t, []int64{1, 2, 3}, b.placed)
+}
+
+// TestPoolSkipsAsteriskWhoseEventsAreDown: between two health checks, an
+// Asterisk whose event websocket dropped gets no call (it would start
+// unheard: no message, no key heard); the call goes to another, and with
+// none left it is not placed, before its last look. The next check that
+// finds the events back takes the Asterisk again.
+func TestPoolSkipsAsteriskWhoseEventsAreDown(t *testing.T) {
+	a, b := newFake("a"), newFake("b")
+	p := newTestPool(t, nil, memberSpec{fake: a}, memberSpec{fake: b})
+	a.mu.Lock()
+	a.eventsDown = true
+	a.mu.Unlock()
+	for id := int64(1); id <= 3; id++ {
+		place(t, p, id)
+	}
+	require.Empty(t, a.placed, "no call where events are not heard")
+	require.Equal(t, []int64{1, 2, 3}, b.placed)
+	require.ErrorIs(t, p.Ping(context.Background(), "a"), ErrEventsDown, "skipped until its next check")
+
+	b.mu.Lock()
+	b.eventsDown = true
+	b.mu.Unlock()
+	readied := false
+	err := p.Place(context.Background(), CallRequest{AttemptID: 4, Ready: func(context.Context) error { readied = true; return nil }}, func(CallEvent) {})
+	require.ErrorIs(t, err, ErrNoAsterisk)
+	require.False(t, readied, "no last look: the pacer records the call as not placed")
+	require.False(t, p.Up())
+
+	a.mu.Lock()
+	a.eventsDown = false
+	a.mu.Unlock()
+	p.Check(context.Background())
+	place(t, p, 5)
+	require.Equal(t, []int64{5}, a.placed, "its events back, a takes calls again")
 }
 
 func TestPoolResyncsAfterReconnectAndRestart(t *testing.T) {

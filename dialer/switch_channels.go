@@ -73,6 +73,10 @@ func (s *Switch) Health(ctx context.Context) (time.Time, error) {
 	return time.Time(info.StatusInfo.StartupTime), nil
 }
 
+// EventsConnected reports whether the event websocket is connected now:
+// a call placed while it is not would start unheard.
+func (s *Switch) EventsConnected() bool { return s.client.Connected() }
+
 // ChannelExists reports whether Asterisk has the channel.
 func (s *Switch) ChannelExists(ctx context.Context, channelID string) (bool, error) {
 	_, err := ariCall(ctx, func() (*ari.ChannelData, error) {
