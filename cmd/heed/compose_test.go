@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/stretchr/testify/require"
@@ -34,6 +35,9 @@ func TestDockerCompose(t *testing.T) {
 			require.NotNil(t, svc.Build, name)
 			require.FileExists(t, filepath.Join(svc.Build.Context, svc.Build.Dockerfile), name)
 		}
+		grace := p.Services["heed"].StopGracePeriod
+		require.NotNil(t, grace, "heed needs longer than Docker's 10 s to stop")
+		require.GreaterOrEqual(t, time.Duration(*grace), 90*time.Second, "the web server's 45 s, the calls' 30 s, and what is left to record")
 		readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 		require.NoError(t, err)
 		for k := range p.Services["heed"].Environment {
