@@ -42,6 +42,10 @@ type CallsReport struct {
 	// Reasons counts the reasons given to the attempts denied or deferred,
 	// by decision then reason.
 	Reasons map[string]map[string]int `json:"reasons"`
+	// LookReasons counts the reasons of the last looks that called off
+	// allowed calls before they were placed, by the look's decision
+	// (deny, defer) then reason: they are among Outcomes' called_off.
+	LookReasons map[string]map[string]int `json:"last_look_reasons"`
 	// OptOuts counts the revocations recorded in the period by how they
 	// were made; DNCAdded the internal do-not-call entries added, by
 	// method; Consents the consent records written.
@@ -291,7 +295,7 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 		return CallsReport{}, fmt.Errorf("campaign: report: waiting for another to finish: %w", ctx.Err())
 	}
 	r := CallsReport{From: from, To: to, Decisions: map[string]int{}, Outcomes: map[string]int{}, Reasons: map[string]map[string]int{},
-		OptOuts: map[string]int{}, DNCAdded: map[string]int{}, Findings: []Finding{}}
+		LookReasons: map[string]map[string]int{}, OptOuts: map[string]int{}, DNCAdded: map[string]int{}, Findings: []Finding{}}
 	counts := []struct {
 		name, query string
 		into        func(k1, k2 string, n int)
@@ -307,6 +311,16 @@ func (s *Service) CallsReport(ctx context.Context, from, to time.Time) (CallsRep
 					r.Reasons[d] = map[string]int{}
 				}
 				r.Reasons[d][reason] = n
+			}},
+		{"last-look reasons", `SELECT a.last_look->'decision'->>'decision', reason, count(*)
+		   FROM attempts a, jsonb_array_elements_text(coalesce(a.last_look->'decision'->'reasons', '[]')) reason
+		   WHERE a.created_at >= $1 AND a.created_at < $2 AND a.decision = 'allow' AND a.outcome = 'called_off' AND a.not_placed = ''
+		     AND a.last_look->'decision'->>'decision' IN ('deny', 'defer') GROUP BY 1, 2`,
+			func(d, reason string, n int) {
+				if r.LookReasons[d] == nil {
+					r.LookReasons[d] = map[string]int{}
+				}
+				r.LookReasons[d][reason] = n
 			}},
 		{"opt-outs", `SELECT method, '', count(*) FROM revocations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
 			func(k, _ string, n int) { r.OptOuts[k] = n }},

@@ -813,6 +813,15 @@ func TestCallsReportLastLook(t *testing.T) {
 	}, rowsOf(r.Findings), "Ola's entry came after her attempt was recorded, as if pressed during her call; Pia's look relied on her new consent")
 	require.True(t, r.Findings[1].DecidedAt.Equal(day), "when the attempt was recorded, as for every finding: %s", r.Findings[1].DecidedAt)
 	require.Equal(t, 1, r.Had)
+	require.Empty(t, r.LookReasons, "Nat's look allowed; its call was called off for another reason")
+
+	// Had Nat's look refused the call, the report gives its reasons.
+	w.exec(`UPDATE attempts SET last_look = jsonb_set(last_look, '{decision}', '{"decision":"deny","reasons":["dnc.internal","consent.revoked"]}')
+		WHERE id = $1`, calls["8605550133"])
+	r, err = w.s.CallsReport(w.ctx, day, day.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, map[string]map[string]int{"deny": {"dnc.internal": 1, "consent.revoked": 1}}, r.LookReasons)
+	require.Empty(t, r.Reasons, "no decision refused a call")
 }
 
 // A call placed after an opt-out of its number was taken is a finding

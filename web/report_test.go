@@ -86,6 +86,7 @@ func TestCallsReportPage(t *testing.T) {
 	require.Contains(t, body, `value="2026-01-01"`, "the period comes back in the form")
 	require.Contains(t, body, `<p id="period-shown">Attempts decided from 2026-01-01 00:00:00 EST to just before 2026-02-01 00:00:00 EST.</p>`,
 		"the 31st is included; the 1st of February is the bound")
+	require.Contains(t, body, `<td id="look-refused"><span class="muted">none</span></td>`, "no call called off at its last look")
 	code, body, _ = atty.get("/reports/calls?from=soon")
 	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Contains(t, body, "want a date such as 2026-11-01")

@@ -77,6 +77,7 @@ func printCallsReport(m *Main, r campaign.CallsReport, zone *time.Location) {
 	fmt.Fprintf(w, "allowed calls by outcome:   %s\n", counted(r.Outcomes))
 	fmt.Fprintf(w, "denied, by reason:          %s\n", counted(r.Reasons["deny"]))
 	fmt.Fprintf(w, "deferred, by reason:        %s\n", counted(r.Reasons["defer"]))
+	fmt.Fprintf(w, "called off at the last look: denied %s; deferred %s\n", counted(r.LookReasons["deny"]), counted(r.LookReasons["defer"]))
 	fmt.Fprintf(w, "opt-outs recorded:          %s\n", counted(r.OptOuts))
 	fmt.Fprintf(w, "internal do-not-call added: %s\n", counted(r.DNCAdded))
 	fmt.Fprintf(w, "consent records written:    %d\n", r.Consents)
