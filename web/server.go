@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
@@ -41,7 +42,8 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// Check is one readiness check reported by /readyz.
+// Check is one readiness check reported by /readyz, which shows only
+// whether it passed; its error goes to the log.
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
@@ -99,6 +101,11 @@ type Server struct {
 	pages    map[string]*template.Template
 	events   broker
 	static   map[string]string // logical name → content-hash URL
+
+	// readyFailed holds, by name, whether each readiness check failed at
+	// its last run, so that logReady logs changes only.
+	readyMu     sync.Mutex
+	readyFailed map[string]bool
 }
 
 // New builds the server, parsing every template up front so a broken one
@@ -120,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.TimeZone = zone
 	}
-	s := &Server{cfg: cfg, echo: echo.New()}
+	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{}}
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.New(cfg.DB)
 	s.sessions.Lifetime = 12 * time.Hour
@@ -420,14 +427,20 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers whether heed is ready: each check's name with "ok" or
+// "failed", and "status": "degraded" when only checks that degrade have
+// failed. It needs no sign-in, so it says no more than that: a check's
+// error, which can name hosts, ports and URLs, goes to the log (logReady).
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	res := map[string]string{}
 	ok, degraded := true, false
 	for _, chk := range s.cfg.Ready {
-		if err := chk.Run(ctx); err != nil {
-			res[chk.Name] = err.Error()
+		err := chk.Run(ctx)
+		s.logReady(chk.Name, err)
+		if err != nil {
+			res[chk.Name] = "failed"
 			if chk.Degrades {
 				degraded = true
 			} else {
@@ -444,6 +457,22 @@ func (s *Server) readyz(c echo.Context) error {
 		res["status"] = "degraded"
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// logReady logs a readiness check's result when its state changes: its
+// error when it fails after passing (or at its first run), and that it
+// passes again. A check polled every few seconds while down logs once.
+func (s *Server) logReady(name string, err error) {
+	s.readyMu.Lock()
+	was := s.readyFailed[name]
+	s.readyFailed[name] = err != nil
+	s.readyMu.Unlock()
+	switch {
+	case err != nil && !was:
+		s.cfg.Log.Warn("web: readiness check failed", "check", name, "err", err)
+	case err == nil && was:
+		s.cfg.Log.Info("web: readiness check passes again", "check", name)
+	}
 }
 
 func (s *Server) loadStatic() error {
