@@ -107,9 +107,17 @@ func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) 
 	return nil
 }
 
+// optOutWriteTimeout bounds the writing of an opt-out, which goes on when
+// the client leaves.
+const optOutWriteTimeout = 10 * time.Second
+
 // takeOptOut takes and records an opt-out (campaign.RecordOptOut), and
-// logs one whose records wait for the database.
+// logs one whose records wait for the database. A person asked: their
+// opt-out is written even when their browser leaves (the request's
+// context ends) while the write waits, for up to optOutWriteTimeout.
 func (s *Server) takeOptOut(ctx context.Context, o campaign.OptOut) (campaign.OptOutTaken, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), optOutWriteTimeout)
+	defer cancel()
 	t, err := campaign.RecordOptOut(ctx, s.cfg.DB, o)
 	if err == nil && !t.Recorded {
 		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "request", t.ID, "method", o.Method, "err", t.Wait)
