@@ -198,7 +198,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	u, err := s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
-		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "ip", c.RealIP())
+		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "client", clientKey(c))
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "Your current password is wrong."})
 	case errors.Is(err, account.ErrInvalid):
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: fmt.Sprintf("The new password needs at least %d characters.", account.MinPassword)})

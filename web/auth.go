@@ -27,7 +27,7 @@ func (s *Server) signin(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, err := s.cfg.Accounts.Authenticate(ctx, c.FormValue("email"), c.FormValue("password"))
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.cfg.Log.Info("web: failed sign-in", "email", c.FormValue("email"), "ip", c.RealIP())
+		s.cfg.Log.Info("web: failed sign-in", "email", c.FormValue("email"), "client", clientKey(c))
 		return s.render(c, http.StatusUnauthorized, "signin", page{Title: "Sign in", Error: "Wrong email or password.", Data: c.FormValue("email")})
 	}
 	if err != nil {

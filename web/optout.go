@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -73,7 +72,7 @@ func (s *Server) optOutPage(c echo.Context) error {
 func (s *Server) optOut(c echo.Context) error {
 	form := optOutData{Phone: strings.TrimSpace(c.FormValue("phone")), Note: cleanNote(c.FormValue("note"))}
 	if c.FormValue(optOutHoneypot) != "" {
-		s.cfg.Log.Info("web: opt-out honeypot filled; nothing recorded", "client", clientKey(c.Request()))
+		s.cfg.Log.Info("web: opt-out honeypot filled; nothing recorded", "client", clientKey(c))
 		return s.confirmOptOut(c, form.Phone)
 	}
 	n, err := phone.Parse(form.Phone)
@@ -157,11 +156,11 @@ func (s *Server) optOutRateLimit(l *rateLimiter) echo.MiddlewareFunc {
 			if c.Request().Method != http.MethodPost {
 				return next(c)
 			}
-			ok, wait := l.allow(clientKey(c.Request()))
+			ok, wait := l.allow(clientKey(c))
 			if ok {
 				return next(c)
 			}
-			s.cfg.Log.Info("web: opt-out rate limit reached", "client", clientKey(c.Request()))
+			s.cfg.Log.Info("web: opt-out rate limit reached", "client", clientKey(c))
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 			msg := fmt.Sprintf("Too many requests have come from your network: this page takes at most %d in %s and %d a day. "+
 				"Please try again in %s. Requests already confirmed are in effect.",
@@ -234,25 +233,6 @@ func humanDuration(d time.Duration) string {
 		return "1 minute"
 	}
 	return fmt.Sprintf("%d minutes", m)
-}
-
-// clientIP extracts the client's address: the connection's peer, or, when
-// the peer is a proxy on a private or loopback address, the nearest
-// address in X-Forwarded-For that is not. Unlike echo's RealIP it cannot
-// be spoofed by a client that connects directly.
-var clientIP = echo.ExtractIPFromXFFHeader()
-
-// clientKey names a client for the abuse limits: its IPv4 address, or the
-// /64 network of an IPv6 address, since one host usually holds a whole /64.
-func clientKey(r *http.Request) string {
-	ip := net.ParseIP(clientIP(r))
-	switch {
-	case ip == nil:
-		return "unknown"
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // rateLimit is one limit of a rateLimiter: at most Max hits in any Per.

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -82,6 +83,17 @@ type Config struct {
 	UploadLimit int64
 	// SecureCookies marks cookies Secure (set behind HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the address ranges of the reverse proxies in
+	// front of heed. A request whose peer is in one of them may name its
+	// client in ProxyHeader; with none (the default) a request's client is
+	// its connection's peer, whatever its headers say. The client address
+	// keys the abuse limits of the opt-out page and of sign-in, and the
+	// logs.
+	TrustedProxies []*net.IPNet
+	// ProxyHeader is the header the trusted proxies name the client in:
+	// "X-Forwarded-For" (the default when empty), read from the right,
+	// or "X-Real-IP".
+	ProxyHeader string
 	// TimeZone is the zone pages show times in, with its abbreviation (the
 	// firm's); nil means campaign.DefaultTimeZone.
 	TimeZone *time.Location
@@ -127,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.TimeZone = zone
 	}
+	var err error
 	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{}}
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.New(cfg.DB)
@@ -140,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.loadTemplates(); err != nil {
+		return nil, err
+	}
+	if s.echo.IPExtractor, err = clientIPExtractor(cfg.TrustedProxies, cfg.ProxyHeader); err != nil {
 		return nil, err
 	}
 	s.echo.HideBanner = true
