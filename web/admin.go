@@ -195,7 +195,11 @@ func (s *Server) changePassword(c echo.Context) error {
 	if next != c.FormValue("confirm_password") {
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "The new password and its confirmation differ."})
 	}
-	u, err := s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
+	var u account.User
+	err := s.checkPasswords(ctx, func() (err error) {
+		u, err = s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
+		return err
+	})
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
 		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "client", clientKey(c))

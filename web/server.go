@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
@@ -100,8 +101,9 @@ type Config struct {
 	// Preview answers a number's page's "if called now" with the pacing
 	// loop's own decision (dialer.Pacer); nil leaves that part out.
 	Preview Previewer
-	// Now returns the current time for the number page's decisions and
-	// the calls report's default period; nil means time.Now.
+	// Now returns the current time for the number page's decisions, the
+	// calls report's default period and the sign-in limits' windows; nil
+	// means time.Now.
 	Now func() time.Time
 }
 
@@ -113,6 +115,14 @@ type Server struct {
 	pages    map[string]*template.Template
 	events   broker
 	static   map[string]string // logical name → content-hash URL
+
+	// signinAccounts and signinClients count failed sign-ins (the
+	// sign-in limits), on cfg.Now's clock.
+	signinAccounts, signinClients *rateLimiter
+	// passwords bounds the password checks run at once (passwordChecks).
+	passwords *semaphore.Weighted
+	// authenticate is cfg.Accounts.Authenticate; tests count its calls.
+	authenticate func(ctx context.Context, email, password string) (account.User, error)
 
 	// readyFailed holds, by name, whether each readiness check failed at
 	// its last run, so that logReady logs changes only.
@@ -140,7 +150,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.TimeZone = zone
 	}
 	var err error
-	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{}}
+	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{},
+		signinAccounts: newRateLimiter([]rateLimit{signinAccountLimit}, signinAccounts, cfg.Now),
+		signinClients:  newRateLimiter([]rateLimit{signinClientLimit}, signinClients, cfg.Now),
+		passwords:      semaphore.NewWeighted(passwordChecks),
+	}
+	if cfg.Accounts != nil {
+		s.authenticate = cfg.Accounts.Authenticate
+	}
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.New(cfg.DB)
 	s.sessions.Lifetime = 12 * time.Hour

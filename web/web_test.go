@@ -58,6 +58,13 @@ func setup(t *testing.T) *testBundle {
 // (when not nil) before the server is made.
 func setupWith(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)) *testBundle {
 	t.Helper()
+	return setupServer(t, configure, nil)
+}
+
+// setupServer is setupWith with the server given to prepare (when not
+// nil) before it serves.
+func setupServer(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config), prepare func(*web.Server)) *testBundle {
+	t.Helper()
 	db := dbtest.New(t)
 	rc, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
@@ -79,6 +86,9 @@ func setupWith(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)) 
 	}
 	s, err := web.New(cfg)
 	require.NoError(t, err)
+	if prepare != nil {
+		prepare(s)
+	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	lctx, stop := context.WithCancel(context.Background())
