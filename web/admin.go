@@ -22,8 +22,8 @@ import (
 type usersData struct {
 	Users []account.User
 	// NewPassword is a password just set by a reset, shown once, for
-	// PasswordFor.
-	NewPassword, PasswordFor string
+	// PasswordFor; Reset says what else the reset did.
+	NewPassword, PasswordFor, Reset string
 	// Self is the signed-in admin's id: their own row has no disable or
 	// role controls.
 	Self int64
@@ -139,8 +139,9 @@ func (s *Server) changeUser(c echo.Context) error {
 		done = fmt.Sprintf("Enabled %s.", u.Email)
 	case "password":
 		pw := account.RandomPassword()
-		u, err = as.SetPassword(ctx, u.ID, pw)
-		d = usersData{NewPassword: pw, PasswordFor: u.Email}
+		var revoked int
+		u, revoked, err = as.SetPassword(ctx, u.ID, pw)
+		d = usersData{NewPassword: pw, PasswordFor: u.Email, Reset: "Every session of theirs is signed out" + tokensRevoked(revoked) + "."}
 	default:
 		return echo.NewHTTPError(http.StatusNotFound, "No such change.")
 	}
@@ -159,6 +160,18 @@ func (s *Server) changeUser(c echo.Context) error {
 	}
 	s.flash(c, done)
 	return c.Redirect(http.StatusSeeOther, "/admin/users")
+}
+
+// tokensRevoked says, after a password reset, how many API tokens it
+// revoked: ", and their 2 API tokens were revoked"; "" for none.
+func tokensRevoked(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", and their API token was revoked (issue a new one for what used it)"
+	}
+	return fmt.Sprintf(", and their %d API tokens were revoked (issue new ones for what used them)", n)
 }
 
 // revokeToken revokes one of the path's user's API tokens.
@@ -195,10 +208,14 @@ func (s *Server) changePassword(c echo.Context) error {
 	if next != c.FormValue("confirm_password") {
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "The new password and its confirmation differ."})
 	}
-	u, err := s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
+	var u account.User
+	err := s.checkPasswords(ctx, func() (err error) {
+		u, err = s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
+		return err
+	})
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
-		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "ip", c.RealIP())
+		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "client", clientKey(c))
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "Your current password is wrong."})
 	case errors.Is(err, account.ErrInvalid):
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: fmt.Sprintf("The new password needs at least %d characters.", account.MinPassword)})

@@ -1,10 +1,15 @@
 package web
 
 import (
+	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,26 +24,109 @@ const (
 	sessionVersion = "session_version"
 )
 
+// The sign-in limits. heed counts failed sign-ins per account (the email
+// typed, whether or not a user has it, so that a refusal reveals
+// nothing) and per client (clientKey), in a sliding window of 15 minutes:
+// 10 per account stop a password from being guessed while its owner, who
+// mistypes a few times, is rarely refused; 30 per client leave room for an
+// office behind one address and stop one client from trying many
+// accounts. A sign-in that would pass a limit is refused (429) before its
+// password is checked. A successful sign-in clears its account's count
+// and is not counted against its client.
+var (
+	signinAccountLimit = rateLimit{Max: 10, Per: 15 * time.Minute}
+	signinClientLimit  = rateLimit{Max: 30, Per: 15 * time.Minute}
+)
+
+const (
+	// signinAccounts and signinClients bound the accounts and clients the
+	// sign-in limits remember (a few hundred bytes each, under 20 MB
+	// together); the least recently seen is forgotten first.
+	signinAccounts = 50_000
+	signinClients  = 10_000
+	// passwordChecks bounds the password checks run at once (sign-ins and
+	// password changes): each is an argon2id verification of 64 MiB, so 4
+	// take 256 MiB at most. Others wait their turn.
+	passwordChecks = 4
+)
+
 func (s *Server) signinForm(c echo.Context) error {
 	return s.render(c, http.StatusOK, "signin", page{Title: "Sign in"})
 }
 
+// signin checks an email and password, within the sign-in limits, and
+// starts the user's session.
 func (s *Server) signin(c echo.Context) error {
 	ctx := c.Request().Context()
-	u, err := s.cfg.Accounts.Authenticate(ctx, c.FormValue("email"), c.FormValue("password"))
-	if errors.Is(err, account.ErrBadCredentials) {
-		s.cfg.Log.Info("web: failed sign-in", "email", c.FormValue("email"), "ip", c.RealIP())
-		return s.render(c, http.StatusUnauthorized, "signin", page{Title: "Sign in", Error: "Wrong email or password.", Data: c.FormValue("email")})
+	email, client := c.FormValue("email"), clientKey(c)
+	acct := accountKey(email)
+	// Each attempt counts against both limits until it succeeds, so that
+	// attempts made at once cannot pass a limit together.
+	ok, wait, clientHit := s.signinClients.take(client)
+	if !ok {
+		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins have come from your network: heed takes at most %d in %s.",
+			signinClientLimit.Max, humanDuration(signinClientLimit.Per)), wait)
 	}
+	ok, wait, acctHit := s.signinAccounts.take(acct)
+	if !ok {
+		s.signinClients.give(client, clientHit)
+		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins for this account: heed takes at most %d wrong passwords for an account in %s.",
+			signinAccountLimit.Max, humanDuration(signinAccountLimit.Per)), wait)
+	}
+	var u account.User
+	err := s.checkPasswords(ctx, func() (err error) {
+		u, err = s.authenticate(ctx, email, c.FormValue("password"))
+		return err
+	})
+	if errors.Is(err, account.ErrBadCredentials) {
+		s.cfg.Log.Info("web: failed sign-in", "email", email, "client", client)
+		if s.signinAccounts.waiting(acct) > 0 {
+			s.cfg.Log.Warn("web: sign-in limit reached; the account's sign-ins are refused for a while", "email", email, "client", client)
+		}
+		if s.signinClients.waiting(client) > 0 {
+			s.cfg.Log.Warn("web: sign-in limit reached; the client's sign-ins are refused for a while", "client", client)
+		}
+		return s.render(c, http.StatusUnauthorized, "signin", page{Title: "Sign in", Error: "Wrong email or password.", Data: email})
+	}
+	s.signinClients.give(client, clientHit)
 	if err != nil {
+		// Not a wrong password: the attempt does not count.
+		s.signinAccounts.give(acct, acctHit)
 		return err
 	}
+	s.signinAccounts.forget(acct)
 	if err := s.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
 	s.sessions.Put(ctx, sessionUserID, u.ID)
 	s.sessions.Put(ctx, sessionVersion, u.SessionVersion)
 	return c.Redirect(http.StatusSeeOther, "/campaigns")
+}
+
+// signinRefused answers a sign-in refused by a limit: 429, saying why and
+// when to try again, with Retry-After.
+func (s *Server) signinRefused(c echo.Context, email, why string, wait time.Duration) error {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	return s.render(c, http.StatusTooManyRequests, "signin", page{Title: "Sign in", Data: email,
+		Error: why + " Please try again in " + humanDuration(wait) + "."})
+}
+
+// accountKey names the account an email signs in to for the sign-in
+// limits, as Authenticate finds it (trimmed, in any case): a hash, so that
+// the limiter keeps no emails and a long one takes no more room.
+func accountKey(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return string(sum[:])
+}
+
+// checkPasswords runs check, which checks a password, once one of
+// passwordChecks is free, waiting with ctx.
+func (s *Server) checkPasswords(ctx context.Context, check func() error) error {
+	if err := s.passwords.Acquire(ctx, 1); err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "heed is busy checking other passwords; please try again in a moment.").SetInternal(err)
+	}
+	defer s.passwords.Release(1)
+	return check()
 }
 
 func (s *Server) signout(c echo.Context) error {

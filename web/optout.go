@@ -1,14 +1,11 @@
 package web
 
 import (
-	"container/list"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -73,7 +70,7 @@ func (s *Server) optOutPage(c echo.Context) error {
 func (s *Server) optOut(c echo.Context) error {
 	form := optOutData{Phone: strings.TrimSpace(c.FormValue("phone")), Note: cleanNote(c.FormValue("note"))}
 	if c.FormValue(optOutHoneypot) != "" {
-		s.cfg.Log.Info("web: opt-out honeypot filled; nothing recorded", "client", clientKey(c.Request()))
+		s.cfg.Log.Info("web: opt-out honeypot filled; nothing recorded", "client", clientKey(c))
 		return s.confirmOptOut(c, form.Phone)
 	}
 	n, err := phone.Parse(form.Phone)
@@ -107,9 +104,17 @@ func (s *Server) recordOptOut(ctx context.Context, n phone.Number, note string) 
 	return nil
 }
 
+// optOutWriteTimeout bounds the writing of an opt-out, which goes on when
+// the client leaves.
+const optOutWriteTimeout = 10 * time.Second
+
 // takeOptOut takes and records an opt-out (campaign.RecordOptOut), and
-// logs one whose records wait for the database.
+// logs one whose records wait for the database. A person asked: their
+// opt-out is written even when their browser leaves (the request's
+// context ends) while the write waits, for up to optOutWriteTimeout.
 func (s *Server) takeOptOut(ctx context.Context, o campaign.OptOut) (campaign.OptOutTaken, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), optOutWriteTimeout)
+	defer cancel()
 	t, err := campaign.RecordOptOut(ctx, s.cfg.DB, o)
 	if err == nil && !t.Recorded {
 		s.cfg.Log.Warn("web: opt-out taken; its records wait for the database", "request", t.ID, "method", o.Method, "err", t.Wait)
@@ -149,11 +154,11 @@ func (s *Server) optOutRateLimit(l *rateLimiter) echo.MiddlewareFunc {
 			if c.Request().Method != http.MethodPost {
 				return next(c)
 			}
-			ok, wait := l.allow(clientKey(c.Request()))
+			ok, wait := l.allow(clientKey(c))
 			if ok {
 				return next(c)
 			}
-			s.cfg.Log.Info("web: opt-out rate limit reached", "client", clientKey(c.Request()))
+			s.cfg.Log.Info("web: opt-out rate limit reached", "client", clientKey(c))
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 			msg := fmt.Sprintf("Too many requests have come from your network: this page takes at most %d in %s and %d a day. "+
 				"Please try again in %s. Requests already confirmed are in effect.",
@@ -226,115 +231,4 @@ func humanDuration(d time.Duration) string {
 		return "1 minute"
 	}
 	return fmt.Sprintf("%d minutes", m)
-}
-
-// clientIP extracts the client's address: the connection's peer, or, when
-// the peer is a proxy on a private or loopback address, the nearest
-// address in X-Forwarded-For that is not. Unlike echo's RealIP it cannot
-// be spoofed by a client that connects directly.
-var clientIP = echo.ExtractIPFromXFFHeader()
-
-// clientKey names a client for the abuse limits: its IPv4 address, or the
-// /64 network of an IPv6 address, since one host usually holds a whole /64.
-func clientKey(r *http.Request) string {
-	ip := net.ParseIP(clientIP(r))
-	switch {
-	case ip == nil:
-		return "unknown"
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
-// rateLimit is one limit of a rateLimiter: at most Max hits in any Per.
-type rateLimit struct {
-	Max int
-	Per time.Duration
-}
-
-// rateLimiter counts hits per client in sliding windows, in memory. It
-// remembers at most a fixed number of clients, each with at most as many
-// hit times as the largest limit allows, so its memory is bounded; when
-// full, it forgets the client seen least recently.
-type rateLimiter struct {
-	limits []rateLimit
-	keep   int           // hit times kept per client: the largest Max
-	span   time.Duration // the longest Per
-	size   int           // clients remembered at most
-	now    func() time.Time
-	epoch  time.Time
-
-	mu      sync.Mutex
-	clients map[string]*list.Element // of *rateClient
-	order   *list.List               // most recently seen first
-}
-
-type rateClient struct {
-	key  string
-	hits []time.Duration // since epoch, oldest first
-}
-
-// newRateLimiter returns a limiter enforcing every limit, remembering at
-// most size clients, with now as its clock.
-func newRateLimiter(limits []rateLimit, size int, now func() time.Time) *rateLimiter {
-	l := &rateLimiter{limits: limits, size: size, now: now, epoch: now(), clients: map[string]*list.Element{}, order: list.New()}
-	for _, lim := range limits {
-		l.keep = max(l.keep, lim.Max)
-		l.span = max(l.span, lim.Per)
-	}
-	return l
-}
-
-// allow counts a hit by key and reports whether it is within every limit.
-// A refused hit is not counted; wait says when the next one would be
-// allowed.
-func (l *rateLimiter) allow(key string) (ok bool, wait time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now().Sub(l.epoch)
-	c := l.client(key)
-	old := 0
-	for old < len(c.hits) && now-c.hits[old] >= l.span {
-		old++
-	}
-	c.hits = append(c.hits[:0], c.hits[old:]...)
-	for _, lim := range l.limits {
-		in := 0
-		for i := len(c.hits) - 1; i >= 0 && now-c.hits[i] < lim.Per; i-- {
-			in++
-		}
-		if in >= lim.Max {
-			// The hit that must leave the window for one more to fit.
-			wait = max(wait, c.hits[len(c.hits)-lim.Max]+lim.Per-now)
-		}
-	}
-	if wait > 0 {
-		return false, wait
-	}
-	if len(c.hits) == l.keep {
-		c.hits = append(c.hits[:0], c.hits[1:]...)
-	}
-	c.hits = append(c.hits, now)
-	return true, 0
-}
-
-// client returns key's record, making it the most recently seen, and
-// creates it, forgetting the least recently seen client when full.
-func (l *rateLimiter) client(key string) *rateClient {
-	if e, ok := l.clients[key]; ok {
-		l.order.MoveToFront(e)
-		return e.Value.(*rateClient)
-	}
-	var c *rateClient
-	if l.order.Len() >= l.size {
-		e := l.order.Back()
-		c = l.order.Remove(e).(*rateClient)
-		delete(l.clients, c.key)
-		c.key, c.hits = key, c.hits[:0]
-	} else {
-		c = &rateClient{key: key, hits: make([]time.Duration, 0, l.keep)}
-	}
-	l.clients[key] = l.order.PushFront(c)
-	return c
 }

@@ -4,23 +4,26 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/dbtest"
 	"github.com/heed-dialer/heed/internal/phone"
+	"github.com/heed-dialer/heed/web"
 )
 
 // postFrom posts a form as if from the client address ip: the test server
-// sees a loopback peer, a trusted proxy, so X-Forwarded-For names the
-// client to the abuse limits.
+// sees a loopback peer, which a server set up with trustLoopback takes for
+// a proxy, so X-Forwarded-For names the client to the abuse limits.
 func (br *browser) postFrom(ip, path string, form url.Values) (int, string, http.Header) {
 	br.t.Helper()
 	req, err := http.NewRequest("POST", br.base+path, strings.NewReader(form.Encode()))
@@ -47,9 +50,18 @@ func recorded(t *testing.T, b *testBundle, e164 string) (revocations, dncEntries
 		count(t, b.db, `SELECT count(*) FROM index_changes WHERE phone = $1`, e164)
 }
 
+// trustLoopback configures a test server to take its loopback peers for
+// proxies (web.Config.TrustedProxies), as postFrom needs.
+func trustLoopback(_ *pgxpool.Pool, cfg *web.Config) {
+	cfg.TrustedProxies = []*net.IPNet{
+		{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)},
+		{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+	}
+}
+
 func TestOptOut(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupWith(t, trustLoopback)
 	ctx := context.Background()
 
 	t.Run("PageIsPublicAndPlain", func(t *testing.T) {
@@ -228,6 +240,29 @@ func TestOptOut(t *testing.T) {
 				n.String(), len("public opt-out page: ")+tc.chars))
 		}
 	})
+}
+
+// TestOptOutSpoofedClient: with no trusted proxies (the default), a
+// client cannot escape the abuse limits by naming other addresses in
+// X-Forwarded-For or X-Real-IP: its limit is its connection's.
+func TestOptOutSpoofedClient(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	post := func(i int) int {
+		form := url.Values{"phone": {fmt.Sprintf("203-555-01%02d", 20+i)}, "_csrf": {br.csrf("/optout")}}
+		req, err := http.NewRequest("POST", br.base+"/optout", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", 20+i))
+		req.Header.Set("X-Real-IP", fmt.Sprintf("192.0.2.%d", 20+i))
+		code, _, _ := br.do(req)
+		return code
+	}
+	for i := range 5 {
+		require.Equal(t, http.StatusSeeOther, post(i))
+	}
+	require.Equal(t, http.StatusTooManyRequests, post(5), "the spoofed addresses share the peer's limit")
 }
 
 // TestOptOutDuringAnImport: while a long import holds the change log's and

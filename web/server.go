@@ -17,9 +17,11 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
@@ -27,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/consent"
@@ -41,7 +44,8 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// Check is one readiness check reported by /readyz.
+// Check is one readiness check reported by /readyz, which shows only
+// whether it passed; its error goes to the log.
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
@@ -80,14 +84,26 @@ type Config struct {
 	UploadLimit int64
 	// SecureCookies marks cookies Secure (set behind HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the address ranges of the reverse proxies in
+	// front of heed. A request whose peer is in one of them may name its
+	// client in ProxyHeader; with none (the default) a request's client is
+	// its connection's peer, whatever its headers say. The client address
+	// keys the abuse limits of the opt-out page and of sign-in, and the
+	// logs.
+	TrustedProxies []*net.IPNet
+	// ProxyHeader is the header the trusted proxies name the client in:
+	// "X-Forwarded-For" (the default when empty), read from the right,
+	// or "X-Real-IP".
+	ProxyHeader string
 	// TimeZone is the zone pages show times in, with its abbreviation (the
 	// firm's); nil means campaign.DefaultTimeZone.
 	TimeZone *time.Location
 	// Preview answers a number's page's "if called now" with the pacing
 	// loop's own decision (dialer.Pacer); nil leaves that part out.
 	Preview Previewer
-	// Now returns the current time for the number page's decisions and
-	// the calls report's default period; nil means time.Now.
+	// Now returns the current time for the number page's decisions, the
+	// calls report's default period and the sign-in limits' windows; nil
+	// means time.Now.
 	Now func() time.Time
 }
 
@@ -99,6 +115,19 @@ type Server struct {
 	pages    map[string]*template.Template
 	events   broker
 	static   map[string]string // logical name → content-hash URL
+
+	// signinAccounts and signinClients count failed sign-ins (the
+	// sign-in limits), on cfg.Now's clock.
+	signinAccounts, signinClients *rateLimiter
+	// passwords bounds the password checks run at once (passwordChecks).
+	passwords *semaphore.Weighted
+	// authenticate is cfg.Accounts.Authenticate; tests count its calls.
+	authenticate func(ctx context.Context, email, password string) (account.User, error)
+
+	// readyFailed holds, by name, whether each readiness check failed at
+	// its last run, so that logReady logs changes only.
+	readyMu     sync.Mutex
+	readyFailed map[string]bool
 }
 
 // New builds the server, parsing every template up front so a broken one
@@ -120,7 +149,15 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.TimeZone = zone
 	}
-	s := &Server{cfg: cfg, echo: echo.New()}
+	var err error
+	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{},
+		signinAccounts: newRateLimiter([]rateLimit{signinAccountLimit}, signinAccounts, cfg.Now),
+		signinClients:  newRateLimiter([]rateLimit{signinClientLimit}, signinClients, cfg.Now),
+		passwords:      semaphore.NewWeighted(passwordChecks),
+	}
+	if cfg.Accounts != nil {
+		s.authenticate = cfg.Accounts.Authenticate
+	}
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.New(cfg.DB)
 	s.sessions.Lifetime = 12 * time.Hour
@@ -133,6 +170,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.loadTemplates(); err != nil {
+		return nil, err
+	}
+	if s.echo.IPExtractor, err = clientIPExtractor(cfg.TrustedProxies, cfg.ProxyHeader); err != nil {
 		return nil, err
 	}
 	s.echo.HideBanner = true
@@ -420,14 +460,20 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers whether heed is ready: each check's name with "ok" or
+// "failed", and "status": "degraded" when only checks that degrade have
+// failed. It needs no sign-in, so it says no more than that: a check's
+// error, which can name hosts, ports and URLs, goes to the log (logReady).
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	res := map[string]string{}
 	ok, degraded := true, false
 	for _, chk := range s.cfg.Ready {
-		if err := chk.Run(ctx); err != nil {
-			res[chk.Name] = err.Error()
+		err := chk.Run(ctx)
+		s.logReady(chk.Name, err)
+		if err != nil {
+			res[chk.Name] = "failed"
 			if chk.Degrades {
 				degraded = true
 			} else {
@@ -444,6 +490,22 @@ func (s *Server) readyz(c echo.Context) error {
 		res["status"] = "degraded"
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// logReady logs a readiness check's result when its state changes: its
+// error when it fails after passing (or at its first run), and that it
+// passes again. A check polled every few seconds while down logs once.
+func (s *Server) logReady(name string, err error) {
+	s.readyMu.Lock()
+	was := s.readyFailed[name]
+	s.readyFailed[name] = err != nil
+	s.readyMu.Unlock()
+	switch {
+	case err != nil && !was:
+		s.cfg.Log.Warn("web: readiness check failed", "check", name, "err", err)
+	case err == nil && was:
+		s.cfg.Log.Info("web: readiness check passes again", "check", name)
+	}
 }
 
 func (s *Server) loadStatic() error {

@@ -13,10 +13,11 @@ import (
 
 // TestManageUsers: an admin disables and enables a paralegal (signed out at
 // once, API tokens stopped), changes their role, resets their password
-// (shown once, every session signed out), lists, names and revokes their
-// API tokens; no admin may disable or demote themselves; a user changes
-// their own password, which signs out their other sessions only; roles
-// and CSRF tokens are checked.
+// (shown once, every session signed out, every API token revoked), lists,
+// names and revokes their API tokens; no admin may disable or demote
+// themselves; a user changes their own password, which signs out their
+// other sessions only and leaves their API tokens in force; roles and
+// CSRF tokens are checked.
 func TestManageUsers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -99,14 +100,24 @@ func TestManageUsers(t *testing.T) {
 	require.Equal(t, http.StatusConflict, code)
 	require.True(t, signedIn(admin))
 
-	// A reset: shown once; every session of the user ends.
+	// A reset: shown once; every session of the user ends, and every API
+	// token of theirs is revoked.
 	paraToo := signin("para@firm.test", password)
+	require.Equal(t, http.StatusOK, api())
 	code, body = change(admin, paraID, "password", nil)
 	require.Equal(t, http.StatusOK, code)
 	m := regexp.MustCompile(`<code id="new-password">([^<]+)</code>`).FindStringSubmatch(body)
 	require.NotNil(t, m, body)
+	require.Contains(t, body, `<span id="reset-note">Every session of theirs is signed out, and their API token was revoked (issue a new one for what used it).</span>`)
 	require.False(t, signedIn(para))
 	require.False(t, signedIn(paraToo))
+	require.Equal(t, http.StatusUnauthorized, api(), "the token is revoked")
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM api_tokens WHERE user_id = $1 AND revoked_by = $2`, paraID, adminID), "revoked by the admin")
+	// A new token, for the integration, which the user's own change
+	// below leaves in force.
+	tok, err = b.accounts.CreateToken(ctx, paraID, "case system")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, api())
 	code, _ = b.browser(t).signin("para@firm.test", password)
 	require.Equal(t, http.StatusUnauthorized, code, "the old password")
 	para = signin("para@firm.test", m[1])
@@ -133,6 +144,7 @@ func TestManageUsers(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, code)
 	require.True(t, signedIn(para))
 	require.False(t, signedIn(paraToo))
+	require.Equal(t, http.StatusOK, api(), "one's own change leaves one's API tokens in force")
 	signin("para@firm.test", "a new password of mine")
 
 	// API tokens: listed with their names, a new one named, one revoked.
@@ -144,7 +156,7 @@ func TestManageUsers(t *testing.T) {
 	require.Regexp(t, `<code id="token">heed_[A-Za-z0-9_-]+</code>`, body)
 	require.Contains(t, body, "docket macro")
 	var tokID int64
-	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM api_tokens WHERE name = 'case system'`).Scan(&tokID))
+	require.NoError(t, b.db.QueryRow(ctx, `SELECT id FROM api_tokens WHERE name = 'case system' AND revoked_at IS NULL`).Scan(&tokID))
 	revoke := func(user int64) int {
 		code, _, _ := admin.post(fmt.Sprintf("/admin/users/%d/tokens/%d/revoke", user, tokID), url.Values{"_csrf": {admin.csrf("/admin/users")}})
 		return code

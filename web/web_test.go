@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +58,13 @@ func setup(t *testing.T) *testBundle {
 // (when not nil) before the server is made.
 func setupWith(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)) *testBundle {
 	t.Helper()
+	return setupServer(t, configure, nil)
+}
+
+// setupServer is setupWith with the server given to prepare (when not
+// nil) before it serves.
+func setupServer(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config), prepare func(*web.Server)) *testBundle {
+	t.Helper()
 	db := dbtest.New(t)
 	rc, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
@@ -76,6 +86,9 @@ func setupWith(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)) 
 	}
 	s, err := web.New(cfg)
 	require.NoError(t, err)
+	if prepare != nil {
+		prepare(s)
+	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	lctx, stop := context.WithCancel(context.Background())
@@ -567,6 +580,62 @@ func TestHealth(t *testing.T) {
 	code, body, _ = br.get("/readyz")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"postgres":"ok"`)
+}
+
+// logBuffer collects a server's log for a test to read; the server
+// writes it from its requests' goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// TestReadyzSaysNoMore: /readyz, which needs no sign-in, names each check
+// with "ok" or "failed" and never its error (hosts, ports, URLs); the
+// error goes to the log once when the check starts failing, and its
+// recovery once when it passes again.
+func TestReadyzSaysNoMore(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	down.Store(true)
+	log := &logBuffer{}
+	const secret = "dial tcp 10.9.8.7:8088: connect: connection refused"
+	b := setupWith(t, func(db *pgxpool.Pool, cfg *web.Config) {
+		cfg.Log = slog.New(slog.NewTextHandler(log, nil))
+		cfg.Ready = []web.Check{{Name: "postgres", Run: db.Ping}, {Name: "asterisk:pbx-1", Run: func(context.Context) error {
+			if down.Load() {
+				return errors.New(secret)
+			}
+			return nil
+		}}}
+	})
+	br := b.browser(t)
+	for range 2 {
+		code, body, _ := br.get("/readyz")
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.JSONEq(t, `{"postgres":"ok","asterisk:pbx-1":"failed"}`, body)
+	}
+	require.Equal(t, 1, strings.Count(log.String(), secret), "logged once, not at every poll: %s", log.String())
+	require.Contains(t, log.String(), `msg="web: readiness check failed" check=asterisk:pbx-1`)
+	down.Store(false)
+	for range 2 {
+		code, body, _ := br.get("/readyz")
+		require.Equal(t, http.StatusOK, code)
+		require.JSONEq(t, `{"postgres":"ok","asterisk:pbx-1":"ok"}`, body)
+	}
+	require.Equal(t, 1, strings.Count(log.String(), `msg="web: readiness check passes again" check=asterisk:pbx-1`), log.String())
+	require.NotContains(t, log.String(), "check=postgres", "a check that always passed logs nothing")
 }
 
 // TestEveryPageRenders renders every page for a role allowed to see it, so a

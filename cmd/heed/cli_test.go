@@ -395,7 +395,7 @@ func TestCLIManageUsers(t *testing.T) {
 	out = heed("user", "password", "--email", "pat@firm.test")
 	m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
-	require.Contains(t, out, "password of pat@firm.test reset; their sessions are signed out")
+	require.Contains(t, out, "password of pat@firm.test reset; their sessions are signed out, and they had no API tokens in force\n")
 	_, _, err = runHeed(env, "user", "password", "--email", "pat@firm.test", "--password", "short")
 	require.ErrorIs(t, err, account.ErrInvalid)
 
@@ -408,4 +408,13 @@ func TestCLIManageUsers(t *testing.T) {
 	require.ErrorIs(t, err, account.ErrTokenNotFound, "not root's token")
 	require.Contains(t, heed("token", "revoke", "--email", "pat@firm.test", "--id", fields[1]), "revoked token "+fields[1]+" (case system) of pat@firm.test")
 	require.Regexp(t, `(?m)^`+fields[1]+`\s+case system\s+\S+ \S+\s+never\s+\S+ \S+\s*$`, heed("token", "list", "--email", "pat@firm.test"))
+
+	// A reset revokes the user's API tokens, and says so.
+	heed("token", "add", "--email", "pat@firm.test", "--name", "docket sync")
+	heed("token", "add", "--email", "pat@firm.test", "--name", "macro")
+	require.Contains(t, heed("user", "password", "--email", "pat@firm.test", "--password", "a reset password"),
+		"password of pat@firm.test reset; their sessions are signed out, and their 2 API tokens were revoked\n")
+	out = heed("token", "list", "--email", "pat@firm.test")
+	require.Regexp(t, `(?m)^\d+\s+docket sync\s+\S+ \S+\s+never\s+\S+ \S+\s*$`, out)
+	require.Regexp(t, `(?m)^\d+\s+macro\s+\S+ \S+\s+never\s+\S+ \S+\s*$`, out)
 }

@@ -51,6 +51,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	workers := f.integer("workers", "HEED_WORKERS", 50, "campaigns one process runs at once")
 	uploadMB := f.integer("upload-limit-mb", "HEED_UPLOAD_LIMIT_MB", 10, "largest upload accepted, in MiB")
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
+	trustedProxies := f.str("trusted-proxies", "HEED_TRUSTED_PROXIES", "", "addresses or CIDR ranges of the reverse proxies in front of heed, comma-separated, "+
+		"whose --proxy-header names the client; empty: the client is the connection's peer")
+	proxyHeader := f.str("proxy-header", "HEED_PROXY_HEADER", "X-Forwarded-For", "header the trusted proxies name the client in: X-Forwarded-For or X-Real-IP")
 	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name: every call says it first; the public opt-out page shows it (required)")
 	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number that takes opt-outs, left on answering machines (default: each campaign's callback number)")
 	timeZone := f.timeZone("the web pages show times in, with its abbreviation")
@@ -62,6 +65,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	log := m.logger(*logLevel)
 	if *dbURL == "" {
 		return fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
+	}
+	proxies, err := parseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return err
+	}
+	if h := http.CanonicalHeaderKey(strings.TrimSpace(*proxyHeader)); h != "X-Forwarded-For" && h != "X-Real-Ip" {
+		return fmt.Errorf("--proxy-header %q: want X-Forwarded-For or X-Real-IP: %w", *proxyHeader, errUsage)
 	}
 	if *astMediaDir == "" {
 		*astMediaDir = *mediaDir
@@ -227,6 +237,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
+		TrustedProxies: proxies, ProxyHeader: *proxyHeader,
 		RecordingsDir: *recordingsDir, Jobs: jobs, TimeZone: zone, Preview: pacer, Now: m.Now,
 		Ready: append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
 	})
@@ -276,6 +287,36 @@ func maxLevel(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// parseTrustedProxies reads the --trusted-proxies list: addresses and
+// CIDR ranges separated by commas. An address alone is a range of one.
+func parseTrustedProxies(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "/") {
+			ip := net.ParseIP(item)
+			if ip == nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR range such as 10.0.0.0/8: %w", item, errUsage)
+			}
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, r, err := net.ParseCIDR(item)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR range such as 10.0.0.0/8: %w", item, errUsage)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // asteriskConfig is one Asterisk as configured: how to reach it over ARI,

@@ -118,11 +118,18 @@ func (m *Main) userPassword(ctx context.Context, args []string) error {
 		if pw == "" {
 			pw = account.RandomPassword()
 		}
-		u, err := svc.SetPassword(ctx, u.ID, pw)
+		u, revoked, err := svc.SetPassword(ctx, u.ID, pw)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stdout, "password of %s reset; their sessions are signed out\n", u.Email)
+		tokens := "they had no API tokens in force"
+		switch {
+		case revoked == 1:
+			tokens = "their API token was revoked"
+		case revoked > 1:
+			tokens = fmt.Sprintf("their %d API tokens were revoked", revoked)
+		}
+		fmt.Fprintf(m.Stdout, "password of %s reset; their sessions are signed out, and %s\n", u.Email, tokens)
 		if *password == "" {
 			fmt.Fprintf(m.Stdout, "password: %s\n", pw)
 		}

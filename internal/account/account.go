@@ -300,7 +300,7 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (Use
 		return User{}, fmt.Errorf("disable user %d: %w", id, ErrSelf)
 	}
 	return s.update(ctx, id, func(u User) bool { return disabled && u.Role == RoleAdmin },
-		`disabled = $2, session_version = session_version + CASE WHEN $2 THEN 1 ELSE 0 END`, disabled)
+		`disabled = $2, session_version = session_version + CASE WHEN $2 THEN 1 ELSE 0 END`, disabled, nil)
 }
 
 // SetRole changes user id's role. It refuses an admin's change of their
@@ -313,36 +313,58 @@ func (s *Service) SetRole(ctx context.Context, id int64, role Role) (User, error
 	if id == s.by {
 		return User{}, fmt.Errorf("change the role of user %d: %w", id, ErrSelf)
 	}
-	return s.update(ctx, id, func(u User) bool { return role != RoleAdmin && u.Role == RoleAdmin && !u.Disabled }, `role = $2`, string(role))
+	return s.update(ctx, id, func(u User) bool { return role != RoleAdmin && u.Role == RoleAdmin && !u.Disabled }, `role = $2`, string(role), nil)
 }
 
-// SetPassword sets user id's password, as an admin's reset does, and ends
-// their sessions. The password must have at least MinPassword characters.
-// An admin's own password is changed with ChangePassword, which asks for
-// the current one (ErrSelf).
-func (s *Service) SetPassword(ctx context.Context, id int64, password string) (User, error) {
+// SetPassword sets user id's password, as an admin's reset does: their
+// sessions end and, in the same transaction, every API token of theirs
+// still in force is revoked (revoked says how many), since a reset is
+// what an admin does when someone else may know the password. The
+// password must have at least MinPassword characters. An admin's own
+// password is changed with ChangePassword, which asks for the current one
+// (ErrSelf).
+func (s *Service) SetPassword(ctx context.Context, id int64, password string) (u User, revoked int, err error) {
 	if id == s.by {
-		return User{}, fmt.Errorf("reset the password of user %d: %w", id, ErrSelf)
+		return User{}, 0, fmt.Errorf("reset the password of user %d: %w", id, ErrSelf)
 	}
-	return s.setPassword(ctx, id, password)
+	return s.setPassword(ctx, id, password, true)
 }
 
-// setPassword is SetPassword without the check of who makes the change.
-func (s *Service) setPassword(ctx context.Context, id int64, password string) (User, error) {
+// setPassword is SetPassword without the check of who makes the change;
+// it revokes the user's API tokens only with revokeTokens.
+func (s *Service) setPassword(ctx context.Context, id int64, password string, revokeTokens bool) (User, int, error) {
 	if len(password) < MinPassword {
-		return User{}, fmt.Errorf("password: at least %d characters: %w", MinPassword, ErrInvalid)
+		return User{}, 0, fmt.Errorf("password: at least %d characters: %w", MinPassword, ErrInvalid)
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
-	return s.update(ctx, id, nil, `password_hash = $2, session_version = session_version + 1`, hash)
+	var revoked int
+	var then func(pgx.Tx) error
+	if revokeTokens {
+		then = func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now(), revoked_by = NULLIF($2::bigint, 0)
+				WHERE user_id = $1 AND revoked_at IS NULL`, id, s.by)
+			if err != nil {
+				return fmt.Errorf("revoke API tokens: %w", err)
+			}
+			revoked = int(tag.RowsAffected())
+			return nil
+		}
+	}
+	u, err := s.update(ctx, id, nil, `password_hash = $2, session_version = session_version + 1`, hash, then)
+	if err != nil {
+		return User{}, 0, err
+	}
+	return u, revoked, nil
 }
 
 // ChangePassword is a user's change of their own password: current must be
 // their password (ErrBadCredentials otherwise). Their other sessions end;
 // the returned User's SessionVersion is the one the session making the
-// change should keep.
+// change should keep. Their API tokens stay in force: integrations that
+// use them do not stop because their owner changed a password.
 func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) (User, error) {
 	var hash string
 	err := s.db.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 AND NOT disabled`, id).Scan(&hash)
@@ -359,7 +381,8 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if !ok {
 		return User{}, ErrBadCredentials
 	}
-	return s.As(id).setPassword(ctx, id, next)
+	u, _, err := s.As(id).setPassword(ctx, id, next, false)
+	return u, err
 }
 
 // update applies set (an assignment list whose $2 is arg) to user id in a
@@ -368,8 +391,9 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 // an enabled admin: the transaction then holds the enabled admins' rows,
 // and the change is refused with ErrLastAdmin when they are the last. A
 // change made by an admin (s.by) is refused with ErrNotAdmin unless they
-// are still an enabled admin when it is made.
-func (s *Service) update(ctx context.Context, id int64, removesAdmin func(User) bool, set string, arg any) (User, error) {
+// are still an enabled admin when it is made. then, unless nil, runs in
+// the transaction after the change.
+func (s *Service) update(ctx context.Context, id int64, removesAdmin func(User) bool, set string, arg any, then func(pgx.Tx) error) (User, error) {
 	var u User
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var admins []int64
@@ -402,7 +426,13 @@ func (s *Service) update(ctx context.Context, id int64, removesAdmin func(User) 
 		if removesAdmin != nil && removesAdmin(u) && len(admins) == 1 && admins[0] == id {
 			return ErrLastAdmin
 		}
-		return scanUser(tx.QueryRow(ctx, `UPDATE users SET `+set+`, updated_by = NULLIF($3::bigint, 0) WHERE id = $1 RETURNING `+userColumns, id, arg, s.by), &u)
+		if err := scanUser(tx.QueryRow(ctx, `UPDATE users SET `+set+`, updated_by = NULLIF($3::bigint, 0) WHERE id = $1 RETURNING `+userColumns, id, arg, s.by), &u); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("user %d: %w", id, err)

@@ -55,7 +55,7 @@ func TestManageUsers(t *testing.T) {
 	// No longer an admin, root may change no one.
 	_, err = asRoot.SetDisabled(ctx, pat.ID, true)
 	require.ErrorIs(t, err, account.ErrNotAdmin)
-	_, err = asRoot.SetPassword(ctx, pat.ID, "a brand new password")
+	_, _, err = asRoot.SetPassword(ctx, pat.ID, "a brand new password")
 	require.ErrorIs(t, err, account.ErrNotAdmin)
 	// A disabled admin does not count: with root re-promoted and Pat
 	// disabled, root is the last enabled admin.
@@ -87,11 +87,11 @@ func TestManageUsers(t *testing.T) {
 
 	// A reset: the old password stops working, the new one works, and the
 	// session version moves.
-	_, err = asRoot.SetPassword(ctx, pat.ID, "short")
+	_, _, err = asRoot.SetPassword(ctx, pat.ID, "short")
 	require.ErrorIs(t, err, account.ErrInvalid)
-	_, err = asRoot.SetPassword(ctx, root.ID, "a brand new password")
+	_, _, err = asRoot.SetPassword(ctx, root.ID, "a brand new password")
 	require.ErrorIs(t, err, account.ErrSelf, "one's own password takes the current one")
-	reset, err := asRoot.SetPassword(ctx, pat.ID, "a brand new password")
+	reset, _, err := asRoot.SetPassword(ctx, pat.ID, "a brand new password")
 	require.NoError(t, err)
 	require.Equal(t, pat.SessionVersion+1, reset.SessionVersion)
 	_, err = svc.Authenticate(ctx, "pat@firm.test", pw)
@@ -123,6 +123,71 @@ func TestManageUsers(t *testing.T) {
 	rep, err := audit.Verify(ctx, db)
 	require.NoError(t, err)
 	require.Positive(t, rep.Rows)
+}
+
+// TestPasswordResetRevokesTokens: an admin's reset of a user's password
+// (SetPassword, the users page's and heed user password's) revokes every
+// API token of theirs still in force, in its transaction, and says how
+// many; a revoked token keeps its first revocation. A user's own change
+// (ChangePassword) leaves their tokens in force.
+func TestPasswordResetRevokesTokens(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	svc := account.NewService(db)
+	admin, err := svc.Create(ctx, "admin@firm.test", account.RoleAdmin, pw)
+	require.NoError(t, err)
+	pat, err := svc.Create(ctx, "pat@firm.test", account.RoleParalegal, pw)
+	require.NoError(t, err)
+	other, err := svc.Create(ctx, "other@firm.test", account.RoleParalegal, pw)
+	require.NoError(t, err)
+	asAdmin := svc.As(admin.ID)
+	var toks []string
+	for _, name := range []string{"case system", "macro", "old"} {
+		tok, err := asAdmin.CreateToken(ctx, pat.ID, name)
+		require.NoError(t, err)
+		toks = append(toks, tok)
+	}
+	otherTok, err := asAdmin.CreateToken(ctx, other.ID, "theirs")
+	require.NoError(t, err)
+	list, err := svc.Tokens(ctx, pat.ID)
+	require.NoError(t, err)
+	old, err := asAdmin.RevokeToken(ctx, pat.ID, list[0].ID) // "old", the newest
+	require.NoError(t, err)
+
+	// One's own change keeps the tokens.
+	_, err = svc.ChangePassword(ctx, pat.ID, pw, "another new password")
+	require.NoError(t, err)
+	for _, tok := range toks[:2] {
+		_, err = svc.UserByToken(ctx, tok)
+		require.NoError(t, err, "one's own password change leaves one's tokens in force")
+	}
+
+	// A reset refused in its transaction revokes nothing.
+	_, _, err = svc.As(other.ID).SetPassword(ctx, pat.ID, "a valid new password")
+	require.ErrorIs(t, err, account.ErrNotAdmin)
+	_, err = svc.UserByToken(ctx, toks[0])
+	require.NoError(t, err)
+
+	_, revoked, err := asAdmin.SetPassword(ctx, pat.ID, "a brand new password")
+	require.NoError(t, err)
+	require.Equal(t, 2, revoked, "the two in force")
+	for _, tok := range toks {
+		_, err = svc.UserByToken(ctx, tok)
+		require.ErrorIs(t, err, account.ErrBadToken)
+	}
+	_, err = svc.UserByToken(ctx, otherTok)
+	require.NoError(t, err, "another user's token stays")
+	list, err = svc.Tokens(ctx, pat.ID)
+	require.NoError(t, err)
+	require.True(t, list[0].RevokedAt.Equal(*old.RevokedAt), "a revoked token keeps its first revocation")
+	var by int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM api_tokens WHERE user_id = $1 AND revoked_by = $2`, pat.ID, admin.ID).Scan(&by))
+	require.Equal(t, 3, by, "each names the admin")
+
+	_, revoked, err = asAdmin.SetPassword(ctx, pat.ID, "yet another password")
+	require.NoError(t, err)
+	require.Zero(t, revoked, "none left in force")
 }
 
 // TestTokens: an admin lists and revokes a user's API tokens; a revoked
