@@ -32,6 +32,9 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 // a time run a campaign. (The migrations' triggers lock class 0x68656565.)
 const leaseClass = 0x6865_6564 // "heed"
 
+// unlockTimeout bounds the release of a campaign's lease.
+const unlockTimeout = 5 * time.Second
+
 // leftRetry is how soon a campaign with attempts left in flight, whose
 // Asterisk could not be asked, runs again when nothing else is due.
 const leftRetry = 5 * time.Second
@@ -70,7 +73,12 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return river.JobSnooze(time.Second)
 	}
 	defer func() {
-		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id))
+		// Bounded, so that a PostgreSQL that hangs cannot keep the job (and
+		// a stopping process) from returning; a connection the timeout
+		// closes releases the lock with its session.
+		uctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
+		defer cancel()
+		_, _ = conn.Exec(uctx, `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id))
 	}()
 	var gen int64
 	if err := conn.QueryRow(ctx, `SELECT generation FROM campaigns WHERE id = $1`, id).Scan(&gen); err != nil {

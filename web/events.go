@@ -67,6 +67,11 @@ func (s *Server) Listen(ctx context.Context) {
 	}
 }
 
+// cleanupTimeout bounds the UNLISTEN that tidies the listening connection
+// up on its way back to the pool, which runs even when Listen's context
+// has ended.
+const cleanupTimeout = 5 * time.Second
+
 func (s *Server) listen(ctx context.Context) error {
 	conn, err := s.cfg.DB.Acquire(ctx)
 	if err != nil {
@@ -76,7 +81,13 @@ func (s *Server) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `LISTEN heed_campaign`); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `UNLISTEN heed_campaign`) }()
+	defer func() {
+		// Not for longer than cleanupTimeout: a PostgreSQL that hangs must
+		// not hold up a stopping process.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_, _ = conn.Exec(uctx, `UNLISTEN heed_campaign`)
+	}()
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
