@@ -101,7 +101,9 @@ func (s *Server) listen(ctx context.Context) error {
 
 // campaignEvents streams server-sent events: "update" whenever the
 // campaign or one of its attempts changes (at most twice a second), and a
-// comment every 15 s to keep proxies from closing the stream.
+// comment every 15 s to keep proxies from closing the stream. The stream
+// ends when the browser goes or the server shuts down (CloseStreams); the
+// browser's EventSource reconnects on its own, to the next process.
 func (s *Server) campaignEvents(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -128,6 +130,8 @@ func (s *Server) campaignEvents(c echo.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.closing:
+			return nil
 		case <-keep.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return nil
@@ -139,6 +143,8 @@ func (s *Server) campaignEvents(c echo.Context) error {
 			// Coalesce bursts: one refresh per half second is plenty.
 			select {
 			case <-ctx.Done():
+				return nil
+			case <-s.closing:
 				return nil
 			case <-time.After(500 * time.Millisecond):
 			}

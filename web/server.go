@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
@@ -99,6 +100,18 @@ type Server struct {
 	pages    map[string]*template.Template
 	events   broker
 	static   map[string]string // logical name → content-hash URL
+	// closing is closed by CloseStreams: open event streams end, and new
+	// ones end at once.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// CloseStreams ends every open server-sent-events stream, and any opened
+// later at once, so that the connections they hold go idle and
+// http.Server.Shutdown need not wait out its deadline for them. Register
+// it with http.Server.RegisterOnShutdown. It may be called more than once.
+func (s *Server) CloseStreams() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // New builds the server, parsing every template up front so a broken one
@@ -120,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.TimeZone = zone
 	}
-	s := &Server{cfg: cfg, echo: echo.New()}
+	s := &Server{cfg: cfg, echo: echo.New(), closing: make(chan struct{})}
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.New(cfg.DB)
 	s.sessions.Lifetime = 12 * time.Hour
