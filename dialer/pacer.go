@@ -312,6 +312,12 @@ type Pacer struct {
 
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
+	// The pacer's own lifetime (lifetime), which Drain ends, and the
+	// background work within it (background).
+	life     context.Context
+	endLife  context.CancelFunc
+	draining bool
+	bg       sync.WaitGroup
 }
 
 // ReassignedSource looks up the Reassigned Numbers Database's answers;
@@ -1036,44 +1042,61 @@ const OptOutRetryWait = 30 * time.Second
 // that could not be taken during its call (the database could not be
 // reached): it tries again after a second, then waiting twice as long each
 // time, up to OptOutRetryWait, until the opt-out is taken (recorded or
-// not yet). Until then the gate, when it can (OptOutHolder),
-// refuses n as on the internal list, in every decision of this process,
-// the last look included; once taken, every process's gate does. A process
-// that stops before it is taken leaves the error in the log, with the
-// number; the next heed serve takes it at start from the keys the call
-// kept (campaign.Store.RecoverOptOuts).
+// not yet). Until then the gate, when it can (OptOutHolder), refuses n as
+// on the internal list, in every decision of this process, the last look
+// included; once taken, every process's gate does. It keeps trying for as
+// long as the pacer's lifetime lasts; at Drain it tries once more and, if
+// that fails too, logs at ERROR that the opt-out was NOT taken, with the
+// number. The next heed serve takes it at start from the keys the call
+// kept, once the call's end is recorded
+// (campaign.Store.RecoverOptOuts).
 func (p *Pacer) keepTakingOptOut(attemptID int64, n phone.Number) {
 	release := func() {}
 	if h, ok := p.Gate.(OptOutHolder); ok {
 		release = h.HoldOptOut(n)
 	}
-	go func() {
+	p.background(func(life context.Context) {
 		defer release()
-		wait := time.Second
-		for tries := 2; ; tries++ {
-			time.Sleep(wait)
-			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
-			recorded, err := p.Store.RecordOptOut(ctx, attemptID, n)
-			if err == nil {
-				// The records, or the taken request, in the indexes before
-				// the hold goes: until its revocation is, a consent that
-				// lifted an older entry of n (rule F12) would still count.
-				for !p.syncGate(ctx) {
-					cancel()
-					time.Sleep(wait)
-					wait = min(2*wait, OptOutRetryWait)
-					ctx, cancel = context.WithTimeout(context.Background(), OptOutRetryWait)
-				}
-				cancel()
-				p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", recorded)
-				return
-			}
-			cancel()
+		recorded := false
+		tries, err := keepTrying(life, OptOutRetryWait, 0, func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, OptOutRetryWait)
+			defer cancel()
+			var err error
+			recorded, err = p.Store.RecordOptOut(ctx, attemptID, n)
+			return err
+		}, func(tries int, err error) {
 			p.Log.Error("pacer: still could not take an opt-out; trying again", "attempt", attemptID, "phone", n, "tries", tries, "err", err)
-			wait = min(2*wait, OptOutRetryWait)
+		})
+		if err != nil {
+			p.Log.Error("pacer: opt-out NOT taken: heed is stopping and the database still refuses it; the next start takes it from the call's keys if its end was recorded, otherwise take it by hand",
+				"attempt", attemptID, "phone", n, "tries", tries, "err", err)
+			return
 		}
-	}()
+		// The records, or the taken request, in the indexes before the
+		// hold goes: until its revocation is, a consent that lifted an
+		// older entry of n (rule F12) would still count. A pacer that is
+		// stopping lets go: its decisions are over.
+		syncIndexes := func(ctx context.Context) error {
+			if life.Err() != nil {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, OptOutRetryWait)
+			defer cancel()
+			if !p.syncGate(ctx) {
+				return errNotSynced
+			}
+			return nil
+		}
+		if syncIndexes(life) != nil {
+			_, _ = keepTrying(life, OptOutRetryWait, 0, syncIndexes, func(int, error) {})
+		}
+		p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", recorded)
+	})
 }
+
+// errNotSynced reports that the gate's indexes did not sync (syncGate
+// logs why).
+var errNotSynced = errors.New("the gate's indexes did not sync")
 
 // CallLine is the line type the pacing loop asks the gate about for a call
 // of purpose p to a contact whose list gives its line as listed. A

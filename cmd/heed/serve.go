@@ -168,6 +168,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Firm:  *firmName, OptOutNumber: *optOutNumber,
 		Overrides: consent.NewOverrideStore(pool), Reassigned: consent.NewReassignedStore(pool),
 	}
+	// Runs after River has stopped (its campaign jobs, and their calls, are
+	// over) and before the lines and the database pool close: the writes
+	// the pacer still keeps trying get their last try.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), drainWait)
+		defer cancel()
+		if err := pacer.Drain(dctx); err != nil {
+			log.Error("pacer: writes still being tried at stop were abandoned", "err", err)
+		}
+	}()
 	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Store: store, Pacer: pacer, Reconciler: lines, Log: log})
@@ -263,10 +273,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 // How long each step of stopping heed serve may take: the web server's
 // requests, then the campaign jobs (each follows its calls in flight for up
-// to 30 s once cancelled).
+// to 30 s once cancelled), then the writes the pacer keeps trying in the
+// background (each has one last try of a few seconds).
 const (
 	httpStopWait  = 20 * time.Second
 	riverStopWait = 45 * time.Second
+	drainWait     = 15 * time.Second
 )
 
 // maxLevel returns the stricter of two log levels.
