@@ -50,10 +50,11 @@ func (p *Pacer) background(f func(life context.Context)) {
 
 // Drain ends the pacer's lifetime and waits, until ctx ends, for the writes
 // it keeps trying in the background: key-press opt-outs it could not take
-// during their calls. Each makes one last try, of at most a few seconds,
-// and logs at ERROR what it still could not write. heed serve calls it
-// once its campaign jobs have stopped and their calls have ended, before
-// it closes the database pool. The error wraps ctx's when ctx ended first.
+// during their calls, and ends of calls it could not record. Each makes
+// one last try, of at most a few seconds, and logs at ERROR what it still
+// could not write. heed serve calls it once its campaign jobs have stopped
+// and their calls have ended, before it closes the database pool. The
+// error wraps ctx's when ctx ended first.
 func (p *Pacer) Drain(ctx context.Context) error {
 	p.mu.Lock()
 	p.lifetimeLocked()

@@ -1,5 +1,7 @@
 package dialer
 
+import "context"
+
 // flight is what a pacer follows of one campaign's calls: the calls in
 // flight, by attempt id, and the Runs of the campaign under way. A call is
 // in flight from just before it is placed until its end is recorded (or
@@ -96,4 +98,50 @@ func (p *Pacer) drop(campaignID, attemptID int64, wake bool) {
 		f.landed = make(chan struct{})
 	}
 	p.tidyLocked(campaignID, f)
+}
+
+// Follows reports whether the pacer follows an attempt's call: about to be
+// placed or placed, and its end not yet recorded (nor given up on).
+func (p *Pacer) Follows(attemptID int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.flights {
+		if _, ok := f.calls[attemptID]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Reconciler settles, on Asterisk, the channel of an attempt that a
+// stopped process left in flight; Pool is one.
+type Reconciler interface {
+	// Reconcile reports what it found of the attempt's channel; asterisk
+	// is the Asterisk the attempt row names, or "".
+	Reconcile(ctx context.Context, asterisk string, attemptID int64) (Orphan, error)
+}
+
+// Following returns r, except that an attempt whose call the pacer
+// follows (Follows) is reported as followed (OrphanFollowed) without
+// asking r: a call whose end the pacer is still trying to record is over
+// on Asterisk, and recovery would otherwise close its attempt with the
+// outcome unknown before the end is recorded. A nil r, or a nil pacer's,
+// is returned as it is.
+func (p *Pacer) Following(r Reconciler) Reconciler {
+	if p == nil || r == nil {
+		return r
+	}
+	return following{p: p, r: r}
+}
+
+type following struct {
+	p *Pacer
+	r Reconciler
+}
+
+func (f following) Reconcile(ctx context.Context, asterisk string, attemptID int64) (Orphan, error) {
+	if f.p.Follows(attemptID) {
+		return OrphanFollowed, nil
+	}
+	return f.r.Reconcile(ctx, asterisk, attemptID)
 }

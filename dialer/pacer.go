@@ -893,10 +893,11 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		ev.At = p.clock()
 		if ev.Kind == EventEnded {
 			endReported.Store(true)
-			defer p.land(c.ID, id)
+			p.recordEnd(c.ID, id, t.Phone, ev)
+			return
 		}
-		// Outcomes are written with their own context: a stopping job must
-		// still record how its calls ended.
+		// Progress is written with its own context: a stopping job must
+		// still record how its calls go.
 		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := p.Store.Progress(wctx, id, ev); err != nil {
@@ -1044,6 +1045,52 @@ func (p *Pacer) originateFailed(ctx context.Context, id int64, why error) error 
 // OptOutRetryWait is the longest wait between two tries to take a
 // key-press opt-out that could not be taken during its call.
 const OptOutRetryWait = 30 * time.Second
+
+// endRetryFor is how long the pacer keeps trying to record a call's end
+// that the database refused, and endRetryWait the longest wait between
+// two tries.
+const (
+	endRetryFor  = 5 * time.Minute
+	endRetryWait = 30 * time.Second
+)
+
+// recordEnd records how attempt id's call to n ended (Store.Progress): the
+// outcome, the keys pressed and what becomes of the target, which decides
+// whether a busy or unanswered contact is called again, and which keys
+// RecoverOptOuts reads. When the database refuses, it keeps trying in the
+// background (keepTrying), logging each failure, for up to endRetryFor
+// within the pacer's lifetime, with one last try at Drain. Until then the
+// call stays in flight (inFlight, Follows): its campaign's Run waits for
+// it, and recovery does not close its attempt as unknown (Following).
+// Once it gives up, it logs at ERROR that the end was NOT recorded, with
+// what it was, and leaves the attempt to recovery.
+func (p *Pacer) recordEnd(campaignID, id int64, n phone.Number, ev CallEvent) {
+	write := func(ctx context.Context) error {
+		// Its own context: a stopping job must still record how its calls
+		// ended.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return p.Store.Progress(wctx, id, ev)
+	}
+	err := write(context.Background())
+	if err == nil {
+		p.land(campaignID, id)
+		return
+	}
+	p.Log.Error("pacer: could not record how a call ended; trying again", "attempt", id, "outcome", ev.Outcome, "err", err)
+	p.background(func(life context.Context) {
+		defer p.land(campaignID, id)
+		tries, err := keepTrying(life, endRetryWait, endRetryFor, write, func(tries int, err error) {
+			p.Log.Error("pacer: still could not record how a call ended; trying again", "attempt", id, "outcome", ev.Outcome, "tries", tries, "err", err)
+		})
+		if err != nil {
+			p.Log.Error("pacer: call end NOT recorded; recovery will close the attempt with its outcome unknown",
+				"attempt", id, "phone", n, "outcome", ev.Outcome, "dtmf", ev.DTMF, "tries", tries, "err", err)
+			return
+		}
+		p.Log.Info("pacer: recorded how a call ended, after trying again", "attempt", id, "tries", tries)
+	})
+}
 
 // keepTakingOptOut takes, in the background, a key-press opt-out of n
 // that could not be taken during its call (the database could not be
