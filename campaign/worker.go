@@ -101,7 +101,9 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		// A newer start (or a restart) superseded this job.
 		return nil
 	}
-	rec, err := w.Store.Recover(ctx, id, w.Reconciler)
+	// Calls this process's pacer follows are left to it: a call whose end
+	// it is still trying to record is not closed as unknown.
+	rec, err := w.Store.Recover(ctx, id, w.Pacer.Following(w.Reconciler))
 	if err != nil {
 		return err
 	}

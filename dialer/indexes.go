@@ -526,6 +526,11 @@ func (ix *Indexes) Run(ctx context.Context) {
 	}
 }
 
+// cleanupTimeout bounds a statement that tidies a connection up on its
+// way back to the pool (UNLISTEN), which runs even when the caller's
+// context has ended.
+const cleanupTimeout = 5 * time.Second
+
 func (ix *Indexes) listen(ctx context.Context, poll time.Duration) error {
 	conn, err := ix.db.Acquire(ctx)
 	if err != nil {
@@ -536,8 +541,12 @@ func (ix *Indexes) listen(ctx context.Context, poll time.Duration) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer func() {
-		// The connection goes back to the pool: stop listening first.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `UNLISTEN heed_index`)
+		// The connection goes back to the pool: stop listening first, but
+		// not for longer than cleanupTimeout, so that a PostgreSQL that
+		// hangs cannot hold up a stopping process.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_, _ = conn.Exec(uctx, `UNLISTEN heed_index`)
 	}()
 	for {
 		if err := ix.Sync(ctx); err != nil {

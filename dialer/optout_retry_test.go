@@ -1,9 +1,11 @@
 package dialer_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -187,4 +189,82 @@ func TestPacerTakesAnOptOutDuringAnImport(t *testing.T) {
 		(SELECT count(*) FROM revocations WHERE phone = $1)`, x).Scan(&entries, &revs))
 	require.Equal(t, 1, entries)
 	require.Equal(t, 1, revs)
+}
+
+// lockedBuffer is a goroutine-safe bytes.Buffer, for a log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// retryingOptOut runs a campaign whose callee, x, presses the opt-out key
+// while the database cannot take it, and returns once the pacer has
+// tried again in the background: its pacer, whose log is logged, and its
+// store, which takes opt-outs once released.
+func retryingOptOut(t *testing.T) (w *personWorld, p *dialer.Pacer, store *lockedOptOuts, x phone.Number, logged *lockedBuffer) {
+	t.Helper()
+	w, x, _, _ = optOutWorld(t)
+	store = &lockedOptOuts{Store: campaign.NewStore(w.db), release: make(chan struct{})}
+	lines := &pressingLines{recordingLines: &recordingLines{t: t, db: w.db}, key: dialer.OptOutKey}
+	p = w.pacer(lines)
+	p.Store = store
+	logged = &lockedBuffer{}
+	p.Log = slog.New(slog.NewTextHandler(logged, nil))
+	var sn *dialer.Snooze
+	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Equal(t, []phone.Number{x}, lines.placed)
+	require.Eventually(t, func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return store.tries >= 2
+	}, 10*time.Second, 20*time.Millisecond, "heed tries again")
+	return w, p, store, x, logged
+}
+
+// TestPacerDrainTakesAnOptOut: a key-press opt-out still being retried in
+// the background when heed stops is not left to die with the process:
+// Drain cuts the wait before the next try short, makes one last try,
+// which the database (back meanwhile) takes, and returns only then.
+func TestPacerDrainTakesAnOptOut(t *testing.T) {
+	t.Parallel()
+	w, p, store, x, logged := retryingOptOut(t)
+	close(store.release) // the database is back, in the middle of a wait
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, p.Drain(ctx))
+	var n int
+	require.NoError(t, w.db.QueryRow(context.Background(), `SELECT count(*) FROM optout_requests WHERE phone = $1 AND method = 'ivr'`, x).Scan(&n))
+	require.Equal(t, 1, n, "taken by the time Drain returns")
+	require.NotContains(t, logged.String(), "NOT taken")
+}
+
+// TestPacerDrainGivesUpAnOptOut: an opt-out the database still refuses
+// when heed stops does not keep Drain waiting: it gets one last try, and
+// the log says at ERROR that it was not taken, with the number.
+func TestPacerDrainGivesUpAnOptOut(t *testing.T) {
+	t.Parallel()
+	_, p, store, x, logged := retryingOptOut(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, p.Drain(ctx), "Drain returns once the last try failed")
+	store.mu.Lock()
+	tries := store.tries
+	store.mu.Unlock()
+	out := logged.String()
+	require.Regexp(t, `level=ERROR msg="pacer: opt-out NOT taken[^\n]*phone=\`+string(x), out)
+	require.Contains(t, out, fmt.Sprintf("tries=%d ", tries), "the last try is the one logged")
 }

@@ -312,6 +312,16 @@ type Pacer struct {
 
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
+	flights  map[int64]*flight   // per campaign: its calls in flight
+	// followFor, when not zero, is how long Run follows its calls in
+	// flight before it returns, rather than its usual bounds (tests).
+	followFor time.Duration
+	// The pacer's own lifetime (lifetime), which Drain ends, and the
+	// background work within it (background).
+	life     context.Context
+	endLife  context.CancelFunc
+	draining bool
+	bg       sync.WaitGroup
 }
 
 // ReassignedSource looks up the Reassigned Numbers Database's answers;
@@ -325,12 +335,12 @@ type OverrideSource interface {
 	Active(ctx context.Context, phones []phone.Number, at time.Time) (map[phone.Number]consent.OverrideFlags, error)
 }
 
-type ended struct{ attemptID int64 }
-
 // Run dials the campaign until it is complete, paused, superseded by a newer
 // generation, or has nothing due (then it returns *Snooze). Calls in flight
-// are followed to their end before Run returns. While its Lines say no
-// Asterisk is up (LineStatus), it takes no contact.
+// are followed to their end before Run returns, for a bounded time; calls
+// still up after it stay counted for the campaign's next Run of this
+// pacer, which places no more calls at once than the campaign allows.
+// While its Lines say no Asterisk is up (LineStatus), it takes no contact.
 func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	now := p.Now
 	if now == nil {
@@ -349,24 +359,30 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	if err != nil {
 		return err
 	}
-	inflight := 0
-	done := make(chan ended, 64)
-	// waitAll follows the calls in flight to their end. When the job is
-	// being stopped it waits a bounded time; calls still up after that are
-	// left to recovery on the next start.
+	defer p.joinFlight(campaignID)()
+	// waitAll follows the calls in flight to their end, for a bounded
+	// time, shorter when the job is being stopped; calls still up after
+	// that are left to the campaign's next Run, or to recovery on the next
+	// start.
 	waitAll := func() {
 		wait := time.Duration(c.RingSeconds)*time.Second + 2*time.Minute
 		if ctx.Err() != nil {
 			wait = 30 * time.Second
 		}
+		if p.followFor != 0 {
+			wait = p.followFor
+		}
 		limit := time.NewTimer(wait)
 		defer limit.Stop()
-		for inflight > 0 {
+		for {
+			n, landed := p.inFlight(campaignID)
+			if n == 0 {
+				return
+			}
 			select {
-			case <-done:
-				inflight--
+			case <-landed:
 			case <-limit.C:
-				log.Warn("pacer: calls still in flight at stop", "calls", inflight)
+				log.Warn("pacer: calls still in flight at stop", "calls", n)
 				return
 			}
 		}
@@ -384,6 +400,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			return nil
 		}
 		wait := tick
+		inflight, landed := p.inFlight(campaignID)
 		up := true
 		if ls, ok := p.Lines.(LineStatus); ok {
 			up = ls.Up()
@@ -403,8 +420,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
-			placed, hold, err := p.batch(ctx, c, targets, now(), msg, done)
-			inflight += placed
+			hold, err := p.batch(ctx, c, targets, now(), msg)
 			if err != nil {
 				return err
 			}
@@ -426,19 +442,11 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("pacer: %w", ctx.Err())
-		case <-done:
-			inflight--
-			// Take every other end that came meanwhile, so the next batch
-			// fills all the free lines at once and its fixed cost (campaign,
-			// due targets, index sync, history) is paid once for them all.
-			for more := true; more; {
-				select {
-				case <-done:
-					inflight--
-				default:
-					more = false
-				}
-			}
+		case <-landed:
+			// A call ended. The next batch takes every other end that came
+			// meanwhile (inFlight), so it fills all the free lines at once
+			// and its fixed cost (campaign, due targets, index sync,
+			// history) is paid once for them all.
 		case <-time.After(wait):
 		}
 	}
@@ -765,10 +773,10 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 }
 
 // batch decides a batch of targets at instant at, records each attempt
-// and places the allowed calls, and returns how many calls it placed and
-// whether the loop should wait StaleWait before the next batch: the gate
-// failed closed on stale indexes for some target, or a call could not be
-// placed. Targets held back (heldBack) or failed closed
+// and places the allowed calls (each in flight, inFlight, until its end is
+// recorded), and returns whether the loop should wait StaleWait before
+// the next batch: the gate failed closed on stale indexes for some
+// target, or a call could not be placed. Targets held back (heldBack) or failed closed
 // (consent.Decision.FailedClosed: a state of heed, not of the number) get
 // no attempt and stay due. Once a call could not be placed (no Asterisk
 // was up, its last look could not be recorded), its attempt is recorded
@@ -777,18 +785,18 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 // from before their history is read until every attempt is recorded and
 // its call placed (the call is in the history from its attempt's record
 // on).
-func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, done chan<- ended) (placed int, hold bool, err error) {
+func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages) (hold bool, err error) {
 	subjects := subjectsOf(targets)
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
 		unlock, err := l.LockSubjects(ctx, subjects)
 		if err != nil {
-			return 0, false, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
+			return false, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
 		}
 		defer unlock()
 	}
 	reqs, decisions, err := p.decide(ctx, c, targets, subjects, at)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	held := heldBack(targets, decisions)
 	waiting := 0
@@ -801,24 +809,21 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			waiting++
 			continue
 		}
-		ok, err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, done)
+		err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg)
 		if errors.Is(err, errNotPlaced) {
 			p.Log.Warn("pacer: a call could not be placed; the batch stops, and its contacts stay due",
 				"campaign", c.ID, "err", err, "retry_in", StaleWait)
-			return placed, true, nil
+			return true, nil
 		}
 		if err != nil {
-			return placed, waiting > 0, err
-		}
-		if ok {
-			placed++
+			return waiting > 0, err
 		}
 	}
 	if waiting > 0 {
 		p.Log.Warn("pacer: the gate's indexes cannot confirm they are current; no call is placed until they do, and the contacts stay due",
 			"campaign", c.ID, "contacts", waiting, "retry_in", StaleWait)
 	}
-	return placed, waiting > 0, nil
+	return waiting > 0, nil
 }
 
 // StaleWait is how long the pacing loop waits before it tries again when
@@ -838,18 +843,19 @@ func subjectsOf(targets []Target) []Subject {
 }
 
 // attempt records one decided target's attempt and, when allowed, places
-// the call. It reports whether a call is now in flight.
-func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages, done chan<- ended) (bool, error) {
+// the call, which is in flight (inFlight) from just before it is placed
+// until its end is recorded.
+func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages) error {
 	id, err := p.Store.Decide(ctx, t, req, d)
 	if errors.Is(err, ErrNotDue) {
 		p.Log.Info("pacer: contact no longer due (withdrawn, expired, or the campaign paused or cancelled)", "campaign", t.CampaignID, "contact", t.ContactID)
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("pacer: record attempt: %w", err)
+		return fmt.Errorf("pacer: record attempt: %w", err)
 	}
 	if !d.Allowed() {
-		return false, nil
+		return nil
 	}
 	msgMedia := msg.message
 	if t.Message != "" && c.Audio == "" {
@@ -868,31 +874,34 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		now := p.clock()
 		if reason, ok := notPlaced(ctx, ctx.Err(), lookNone); ok {
 			if err := p.Store.NotPlaced(wctx, id, now, reason); err != nil {
-				return false, fmt.Errorf("pacer: record a call not placed: %w", err)
+				return fmt.Errorf("pacer: record a call not placed: %w", err)
 			}
-			return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
+			return fmt.Errorf("%w: %s", errNotPlaced, reason)
 		}
 		counted, err := p.Store.Unspoken(wctx, id, now)
 		if err != nil {
-			return false, fmt.Errorf("pacer: record a call without audio: %w", err)
+			return fmt.Errorf("pacer: record a call without audio: %w", err)
 		}
 		if counted {
 			p.Log.Warn("pacer: the message still cannot be spoken; the attempt counts as a failed call", "attempt", id, "tries", UnspokenTries+1)
 		}
-		return false, nil
+		return nil
 	}
+	var endReported atomic.Bool
 	report := func(ev CallEvent) {
 		// Times are the pacer's, like the due times they are compared with.
 		ev.At = p.clock()
-		// Outcomes are written with their own context: a stopping job must
-		// still record how its calls ended.
+		if ev.Kind == EventEnded {
+			endReported.Store(true)
+			p.recordEnd(c.ID, id, t.Phone, ev)
+			return
+		}
+		// Progress is written with its own context: a stopping job must
+		// still record how its calls go.
 		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := p.Store.Progress(wctx, id, ev); err != nil {
 			p.Log.Error("pacer: record call progress", "attempt", id, "err", err)
-		}
-		if ev.Kind == EventEnded {
-			done <- ended{id}
 		}
 	}
 	again := concat([]string{msgMedia}, msg.menu, msg.closing)
@@ -931,6 +940,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	}
 	p.space(ctx, c)
 	var look atomic.Int32 // lookNone, lookFailed or lookAllowed
+	p.takeOff(c.ID, id)
 	err = p.Lines.Place(ctx, CallRequest{
 		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(),
 		Media:     concat(msg.opening, []string{msgMedia}, msg.menu, msg.closing),
@@ -946,27 +956,31 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 			return err
 		},
 	}, report)
+	if err != nil && !endReported.Load() {
+		// Not placed, or refused: no end will be reported.
+		p.scrub(c.ID, id)
+	}
 	if errors.Is(err, ErrCalledOff) {
 		p.Log.Info("pacer: the last look called the call off", "attempt", id, "err", err)
-		return false, nil
+		return nil
 	}
 	if reason, ok := notPlaced(ctx, err, look.Load()); ok {
 		p.Log.Warn("pacer: call not placed; the contact stays due", "attempt", id, "reason", reason, "err", err)
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason); rerr != nil {
-			return false, fmt.Errorf("pacer: record a call not placed: %w", rerr)
+			return fmt.Errorf("pacer: record a call not placed: %w", rerr)
 		}
-		return false, fmt.Errorf("%w: %s", errNotPlaced, reason)
+		return fmt.Errorf("%w: %s", errNotPlaced, reason)
 	}
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
 		if err := p.originateFailed(ctx, id, err); err != nil {
-			return false, fmt.Errorf("pacer: record originate failure: %w", err)
+			return fmt.Errorf("pacer: record originate failure: %w", err)
 		}
-		return false, nil
+		return nil
 	}
-	return true, nil
+	return nil
 }
 
 // UnspokenWait is how long a contact whose message could not be spoken
@@ -1032,48 +1046,111 @@ func (p *Pacer) originateFailed(ctx context.Context, id int64, why error) error 
 // key-press opt-out that could not be taken during its call.
 const OptOutRetryWait = 30 * time.Second
 
+// endRetryFor is how long the pacer keeps trying to record a call's end
+// that the database refused, and endRetryWait the longest wait between
+// two tries.
+const (
+	endRetryFor  = 5 * time.Minute
+	endRetryWait = 30 * time.Second
+)
+
+// recordEnd records how attempt id's call to n ended (Store.Progress): the
+// outcome, the keys pressed and what becomes of the target, which decides
+// whether a busy or unanswered contact is called again, and which keys
+// RecoverOptOuts reads. When the database refuses, it keeps trying in the
+// background (keepTrying), logging each failure, for up to endRetryFor
+// within the pacer's lifetime, with one last try at Drain. Until then the
+// call stays in flight (inFlight, Follows): its campaign's Run waits for
+// it, and recovery does not close its attempt as unknown (Following).
+// Once it gives up, it logs at ERROR that the end was NOT recorded, with
+// what it was, and leaves the attempt to recovery.
+func (p *Pacer) recordEnd(campaignID, id int64, n phone.Number, ev CallEvent) {
+	write := func(ctx context.Context) error {
+		// Its own context: a stopping job must still record how its calls
+		// ended.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return p.Store.Progress(wctx, id, ev)
+	}
+	err := write(context.Background())
+	if err == nil {
+		p.land(campaignID, id)
+		return
+	}
+	p.Log.Error("pacer: could not record how a call ended; trying again", "attempt", id, "outcome", ev.Outcome, "err", err)
+	p.background(func(life context.Context) {
+		defer p.land(campaignID, id)
+		tries, err := keepTrying(life, endRetryWait, endRetryFor, write, func(tries int, err error) {
+			p.Log.Error("pacer: still could not record how a call ended; trying again", "attempt", id, "outcome", ev.Outcome, "tries", tries, "err", err)
+		})
+		if err != nil {
+			p.Log.Error("pacer: call end NOT recorded; recovery will close the attempt with its outcome unknown",
+				"attempt", id, "phone", n, "outcome", ev.Outcome, "dtmf", ev.DTMF, "tries", tries, "err", err)
+			return
+		}
+		p.Log.Info("pacer: recorded how a call ended, after trying again", "attempt", id, "tries", tries)
+	})
+}
+
 // keepTakingOptOut takes, in the background, a key-press opt-out of n
 // that could not be taken during its call (the database could not be
 // reached): it tries again after a second, then waiting twice as long each
 // time, up to OptOutRetryWait, until the opt-out is taken (recorded or
-// not yet). Until then the gate, when it can (OptOutHolder),
-// refuses n as on the internal list, in every decision of this process,
-// the last look included; once taken, every process's gate does. A process
-// that stops before it is taken leaves the error in the log, with the
-// number; the next heed serve takes it at start from the keys the call
-// kept (campaign.Store.RecoverOptOuts).
+// not yet). Until then the gate, when it can (OptOutHolder), refuses n as
+// on the internal list, in every decision of this process, the last look
+// included; once taken, every process's gate does. It keeps trying for as
+// long as the pacer's lifetime lasts; at Drain it tries once more and, if
+// that fails too, logs at ERROR that the opt-out was NOT taken, with the
+// number. The next heed serve takes it at start from the keys the call
+// kept, once the call's end is recorded
+// (campaign.Store.RecoverOptOuts).
 func (p *Pacer) keepTakingOptOut(attemptID int64, n phone.Number) {
 	release := func() {}
 	if h, ok := p.Gate.(OptOutHolder); ok {
 		release = h.HoldOptOut(n)
 	}
-	go func() {
+	p.background(func(life context.Context) {
 		defer release()
-		wait := time.Second
-		for tries := 2; ; tries++ {
-			time.Sleep(wait)
-			ctx, cancel := context.WithTimeout(context.Background(), OptOutRetryWait)
-			recorded, err := p.Store.RecordOptOut(ctx, attemptID, n)
-			if err == nil {
-				// The records, or the taken request, in the indexes before
-				// the hold goes: until its revocation is, a consent that
-				// lifted an older entry of n (rule F12) would still count.
-				for !p.syncGate(ctx) {
-					cancel()
-					time.Sleep(wait)
-					wait = min(2*wait, OptOutRetryWait)
-					ctx, cancel = context.WithTimeout(context.Background(), OptOutRetryWait)
-				}
-				cancel()
-				p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", recorded)
-				return
-			}
-			cancel()
+		recorded := false
+		tries, err := keepTrying(life, OptOutRetryWait, 0, func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, OptOutRetryWait)
+			defer cancel()
+			var err error
+			recorded, err = p.Store.RecordOptOut(ctx, attemptID, n)
+			return err
+		}, func(tries int, err error) {
 			p.Log.Error("pacer: still could not take an opt-out; trying again", "attempt", attemptID, "phone", n, "tries", tries, "err", err)
-			wait = min(2*wait, OptOutRetryWait)
+		})
+		if err != nil {
+			p.Log.Error("pacer: opt-out NOT taken: heed is stopping and the database still refuses it; the next start takes it from the call's keys if its end was recorded, otherwise take it by hand",
+				"attempt", attemptID, "phone", n, "tries", tries, "err", err)
+			return
 		}
-	}()
+		// The records, or the taken request, in the indexes before the
+		// hold goes: until its revocation is, a consent that lifted an
+		// older entry of n (rule F12) would still count. A pacer that is
+		// stopping lets go: its decisions are over.
+		syncIndexes := func(ctx context.Context) error {
+			if life.Err() != nil {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, OptOutRetryWait)
+			defer cancel()
+			if !p.syncGate(ctx) {
+				return errNotSynced
+			}
+			return nil
+		}
+		if syncIndexes(life) != nil {
+			_, _ = keepTrying(life, OptOutRetryWait, 0, syncIndexes, func(int, error) {})
+		}
+		p.Log.Info("pacer: opt-out taken after the call", "attempt", attemptID, "tries", tries, "recorded", recorded)
+	})
 }
+
+// errNotSynced reports that the gate's indexes did not sync (syncGate
+// logs why).
+var errNotSynced = errors.New("the gate's indexes did not sync")
 
 // CallLine is the line type the pacing loop asks the gate about for a call
 // of purpose p to a contact whose list gives its line as listed. A

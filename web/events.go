@@ -67,6 +67,11 @@ func (s *Server) Listen(ctx context.Context) {
 	}
 }
 
+// cleanupTimeout bounds the UNLISTEN that tidies the listening connection
+// up on its way back to the pool, which runs even when Listen's context
+// has ended.
+const cleanupTimeout = 5 * time.Second
+
 func (s *Server) listen(ctx context.Context) error {
 	conn, err := s.cfg.DB.Acquire(ctx)
 	if err != nil {
@@ -76,7 +81,13 @@ func (s *Server) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `LISTEN heed_campaign`); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `UNLISTEN heed_campaign`) }()
+	defer func() {
+		// Not for longer than cleanupTimeout: a PostgreSQL that hangs must
+		// not hold up a stopping process.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_, _ = conn.Exec(uctx, `UNLISTEN heed_campaign`)
+	}()
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
@@ -90,7 +101,9 @@ func (s *Server) listen(ctx context.Context) error {
 
 // campaignEvents streams server-sent events: "update" whenever the
 // campaign or one of its attempts changes (at most twice a second), and a
-// comment every 15 s to keep proxies from closing the stream.
+// comment every 15 s to keep proxies from closing the stream. The stream
+// ends when the browser goes or the server shuts down (CloseStreams); the
+// browser's EventSource reconnects on its own, to the next process.
 func (s *Server) campaignEvents(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -117,6 +130,8 @@ func (s *Server) campaignEvents(c echo.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.closing:
+			return nil
 		case <-keep.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return nil
@@ -128,6 +143,8 @@ func (s *Server) campaignEvents(c echo.Context) error {
 			// Coalesce bursts: one refresh per half second is plenty.
 			select {
 			case <-ctx.Done():
+				return nil
+			case <-s.closing:
 				return nil
 			case <-time.After(500 * time.Millisecond):
 			}

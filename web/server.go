@@ -128,6 +128,19 @@ type Server struct {
 	// its last run, so that logReady logs changes only.
 	readyMu     sync.Mutex
 	readyFailed map[string]bool
+
+	// closing is closed by CloseStreams: open event streams end, and new
+	// ones end at once.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// CloseStreams ends every open server-sent-events stream, and any opened
+// later at once, so that the connections they hold go idle and
+// http.Server.Shutdown need not wait out its deadline for them. Register
+// it with http.Server.RegisterOnShutdown. It may be called more than once.
+func (s *Server) CloseStreams() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // New builds the server, parsing every template up front so a broken one
@@ -150,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.TimeZone = zone
 	}
 	var err error
-	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{},
+	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{}, closing: make(chan struct{}),
 		signinAccounts: newRateLimiter([]rateLimit{signinAccountLimit}, signinAccounts, cfg.Now),
 		signinClients:  newRateLimiter([]rateLimit{signinClientLimit}, signinClients, cfg.Now),
 		passwords:      semaphore.NewWeighted(passwordChecks),

@@ -191,6 +191,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Firm:  *firmName, OptOutNumber: *optOutNumber,
 		Overrides: consent.NewOverrideStore(pool), Reassigned: consent.NewReassignedStore(pool),
 	}
+	// Runs after River has stopped (its campaign jobs, and their calls, are
+	// over) and before the lines and the database pool close: the writes
+	// the pacer still keeps trying get their last try.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), drainWait)
+		defer cancel()
+		if err := pacer.Drain(dctx); err != nil {
+			log.Error("pacer: writes still being tried at stop were abandoned", "err", err)
+		}
+	}()
 	log.Info("policy engine ready", "packs", engine.Version(), "settings_version", policy.Version())
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &campaign.RunWorker{DB: pool, Leases: campaign.NewLeases(leasePool), Store: store, Pacer: pacer, Reconciler: lines, Log: log})
@@ -252,6 +262,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// The campaign pages' event streams never go idle on their own.
+	hs.RegisterOnShutdown(srv.CloseStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("heed is serving", "addr", "http://"+ln.Addr().String(), "version", version)
@@ -263,12 +275,18 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 	}
 	log.Info("heed is stopping")
-	sctx, scancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer scancel()
-	_ = hs.Shutdown(sctx)
+	// Each step has its own deadline: one that overruns does not leave the
+	// next an expired context.
+	hctx, hcancel := context.WithTimeout(context.Background(), httpStopWait)
+	defer hcancel()
+	if serr := hs.Shutdown(hctx); serr != nil {
+		log.Warn("http: stop", "err", serr)
+	}
 	// Cancel the running campaign jobs: they stop taking contacts, follow
 	// their calls in flight for a while, and are picked up again on restart.
-	if serr := rc.StopAndCancel(sctx); serr != nil {
+	rctx, rcancel := context.WithTimeout(context.Background(), riverStopWait)
+	defer rcancel()
+	if serr := rc.StopAndCancel(rctx); serr != nil {
 		log.Warn("river: stop", "err", serr)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -276,6 +294,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// How long each step of stopping heed serve may take: the web server's
+// requests, then the campaign jobs (each follows its calls in flight for up
+// to 30 s once cancelled), then the writes the pacer keeps trying in the
+// background (each has one last try of a few seconds).
+const (
+	httpStopWait  = 20 * time.Second
+	riverStopWait = 45 * time.Second
+	drainWait     = 15 * time.Second
+)
 
 // maxLevel returns the stricter of two log levels.
 func maxLevel(a, b string) string {

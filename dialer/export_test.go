@@ -1,0 +1,7 @@
+package dialer
+
+import "time"
+
+// SetFollowFor makes Run follow its calls in flight for d, rather than its
+// usual bounds, before it returns: a test's Run returns with calls still up.
+func SetFollowFor(p *Pacer, d time.Duration) { p.followFor = d }
