@@ -17,6 +17,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/net/html/charset"
+
+	"github.com/heed-dialer/heed/internal/zipbound"
 )
 
 // Bounds on what heed reads of an XLSX file. An XLSX file is a ZIP file of
@@ -68,12 +70,8 @@ const (
 	maxDepth = 32
 )
 
-var (
-	// errDirectory reports a ZIP directory larger than maxDirectoryBytes.
-	errDirectory = errors.New("zip directory too large")
-	// errToken reports a piece of XML longer than maxToken.
-	errToken = errors.New("xml token too long")
-)
+// errToken reports a piece of XML longer than maxToken.
+var errToken = errors.New("xml token too long")
 
 // unreadable is the Problem of a file that is not a readable XLSX file.
 func unreadable(format string, args ...any) *Problem {
@@ -154,25 +152,6 @@ func (r *readErr) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dirGuard reads r at offsets, and while left is not negative (while
-// zip.NewReader reads the ZIP directory) at most left more bytes, after
-// which it gives errDirectory: zip.NewReader holds every entry of the
-// directory, some five times its size.
-type dirGuard struct {
-	r    io.ReaderAt
-	left int64
-}
-
-func (g *dirGuard) ReadAt(p []byte, off int64) (int, error) {
-	if g.left >= 0 {
-		if int64(len(p)) > g.left {
-			return 0, errDirectory
-		}
-		g.left -= int64(len(p))
-	}
-	return g.r.ReadAt(p, off)
-}
-
 // workbook is an XLSX file's parts, by name.
 type workbook struct {
 	parts map[string]*zip.File
@@ -183,16 +162,12 @@ type workbook struct {
 
 // openWorkbook reads the ZIP directory of an XLSX file of size bytes.
 func openWorkbook(ra io.ReaderAt, size int64) (*workbook, error) {
-	// zip.NewReader reads the directory's end (at most 64 KiB and a
-	// little) before the directory.
-	g := &dirGuard{r: ra, left: maxDirectoryBytes + 80<<10}
-	zr, err := zip.NewReader(g, size)
-	g.left = -1
-	if errors.Is(err, errDirectory) {
+	zr, err := zipbound.NewReader(ra, size, maxDirectoryBytes)
+	if errors.Is(err, zipbound.ErrDirectory) {
 		return nil, &Problem{Reason: fmt.Sprintf("the workbook lists too many parts: its ZIP directory is larger than %d MiB", maxDirectoryBytes>>20)}
 	}
 	if err != nil {
-		return nil, unreadable("%v", err)
+		return nil, unreadable("%v", errors.Unwrap(err))
 	}
 	wb := &workbook{parts: map[string]*zip.File{}}
 	for _, zf := range zr.File {
