@@ -16,6 +16,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/internal/sheet"
+	"github.com/heed-dialer/heed/internal/zipbound"
 )
 
 // maxReportRows bounds the rows each table of an import report shows.
@@ -134,12 +135,35 @@ func (e formError) Error() string { return e.msg }
 // Unwrap returns the error that found the problem, or nil.
 func (e formError) Unwrap() error { return e.cause }
 
+// Bounds on a ZIP file of consents and their documents, whose import
+// reads each document twice (to check it, then to keep it): a few KiB of
+// ZIP file can stand for a document of 10 MiB of zeros. A ZIP file over
+// them is refused whole, before anything is read from it.
+const (
+	// maxZipFiles bounds the files a ZIP file holds: more documents than
+	// a batch of signed consents has.
+	maxZipFiles = 10_000
+	// maxZipDirectory bounds the ZIP directory read, which lists its files
+	// (some 100 bytes each).
+	maxZipDirectory = 4 << 20
+	// minZipUnpacked is what a ZIP file's files may unpack to, in all,
+	// unless twice the upload limit is more (see zipUnpackLimit).
+	minZipUnpacked = 256 << 20
+)
+
+// zipUnpackLimit bounds what a ZIP file's files unpack to, in all: 256 MiB,
+// or twice the upload limit when that is more, as a ZIP file of documents
+// that are already compressed (PDF files, photographs) unpacks to little
+// more than its size.
+func (s *Server) zipUnpackLimit() uint64 { return uint64(max(minZipUnpacked, 2*s.cfg.UploadLimit)) }
+
 // importZip imports the consents of a ZIP file holding one CSV or XLSX file
 // of consents and the documents its document column names, by their paths
 // from the sheet's folder: what heed consent import --documents does with
 // a folder. Folders and files a Mac adds to a ZIP it makes (__MACOSX, ._
-// files) are passed over. What is wrong with the form or the ZIP is a
-// formError.
+// files) are passed over. A ZIP file of more than maxZipFiles files, or
+// whose files unpack to more than zipUnpackLimit, is refused. What is
+// wrong with the form or the ZIP is a formError.
 func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consentsForm) (consent.ImportReport, error) {
 	if form.Kind != "consents" {
 		return consent.ImportReport{}, formError{msg: "a ZIP file holds consents with their documents; revocations come as a CSV or XLSX file"}
@@ -149,16 +173,34 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 		return consent.ImportReport{}, fmt.Errorf("open upload: %w", err)
 	}
 	defer f.Close()
-	zr, err := zip.NewReader(f, fh.Size)
+	zr, err := zipbound.NewReader(f, fh.Size, maxZipDirectory)
+	if errors.Is(err, zipbound.ErrDirectory) {
+		return consent.ImportReport{}, formError{fmt.Sprintf("the ZIP file lists too many files (its directory is larger than %d MiB); heed takes at most %d", maxZipDirectory>>20, maxZipFiles), err}
+	}
 	if err != nil {
-		return consent.ImportReport{}, formError{fmt.Sprintf("%s is not a ZIP file heed can read (%v)", fh.Filename, err), err}
+		return consent.ImportReport{}, formError{fmt.Sprintf("%s is not a ZIP file heed can read (%v)", fh.Filename, errors.Unwrap(err)), err}
 	}
 	var (
 		sheets []*zip.File
 		name   string // the sheet's, as the ZIP's files are opened by
 		seen   = map[string]bool{}
+		files  int
+		size   uint64 // what the files unpack to, as the ZIP file says
+		limit  = s.zipUnpackLimit()
 	)
 	for _, zf := range zr.File {
+		// Every file counts, even one passed over below (__MACOSX): a
+		// row may name it as its document. archive/zip reads no file
+		// past the size it gives.
+		if !zf.FileInfo().IsDir() {
+			if files++; files > maxZipFiles {
+				return consent.ImportReport{}, formError{msg: fmt.Sprintf("the ZIP file holds more than %d files, the most heed takes", maxZipFiles)}
+			}
+			if zf.UncompressedSize64 > limit-size {
+				return consent.ImportReport{}, formError{msg: fmt.Sprintf("the ZIP file's files unpack to more than %d MiB, the most heed takes", limit>>20)}
+			}
+			size += zf.UncompressedSize64
+		}
 		n := zipName(zf.Name)
 		if seen[n] && !zf.FileInfo().IsDir() {
 			// Opened by name, the first would be read; an unzipping

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/internal/sheet/sheettest"
+	"github.com/heed-dialer/heed/web"
 )
 
 // xlsx is sheettest.Workbook.
@@ -235,4 +237,82 @@ func TestConsentUploads(t *testing.T) {
 		code, _, _ = b.browser(t).get("/admin/consents")
 		require.Equal(t, http.StatusSeeOther, code, "signed out goes to sign-in")
 	})
+}
+
+// TestConsentZIPBounds: a ZIP file of consents and their documents that
+// holds more files than heed takes, or whose files unpack to more (26
+// documents of 10 MiB of zeros in a quarter of a megabyte, each read twice
+// by the import), is refused whole before its documents are read, and the
+// page says why; one at the bounds imports.
+func TestConsentZIPBounds(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, func(_ *pgxpool.Pool, cfg *web.Config) { cfg.UploadLimit = 2 << 20 })
+	admin := b.browser(t)
+	code, _ := admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	tok := admin.csrf("/admin/consents")
+	upload := func(content []byte) (int, string) {
+		t.Helper()
+		return admin.multipart("/admin/consents", map[string]string{"_csrf": tok, "kind": "consents", "zone": "UTC"}, "file", "export.zip", content)
+	}
+	type file struct {
+		name string
+		body []byte
+	}
+	zipped := func(files []file) []byte {
+		t.Helper()
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		for _, f := range files {
+			fw, err := w.Create(f.name)
+			require.NoError(t, err)
+			_, err = fw.Write(f.body)
+			require.NoError(t, err)
+		}
+		require.NoError(t, w.Close())
+		return buf.Bytes()
+	}
+	header := "phone,kind,scope,channel,obtained_at,source,document\n"
+	row := func(i int, doc string) string {
+		return fmt.Sprintf("860-555-%04d,pewc,informational,voice,2025-01-15,engagement letter,%s\n", 3400+i, doc)
+	}
+	letter := []byte("%PDF-1.7\n% engagement letter\n%%EOF\n")
+	consents := func() int {
+		t.Helper()
+		return count(t, b.db, `SELECT count(*) FROM consents WHERE phone LIKE '+18605553%'`)
+	}
+
+	// 10,000 files: the sheet, a letter, and files no row names.
+	atBound := []file{{"consents.csv", []byte(header + row(0, "letter.pdf"))}, {"letter.pdf", letter}}
+	for i := len(atBound); i < 10_000; i++ {
+		atBound = append(atBound, file{fmt.Sprintf("other/%05d.txt", i), []byte("x")})
+	}
+	zeros := bytes.Repeat([]byte{0}, 10<<20)
+	sheet := header
+	var bomb []file
+	for i := range 26 {
+		doc := fmt.Sprintf("letters/%02d.pdf", i)
+		sheet += row(i, doc)
+		bomb = append(bomb, file{doc, zeros})
+	}
+	bomb = append(bomb, file{"consents.csv", []byte(sheet)})
+
+	for name, tc := range map[string]struct {
+		content []byte
+		reason  string
+	}{
+		"too many files":  {zipped(append(atBound, file{"other/extra.txt", []byte("x")})), "the ZIP file holds more than 10000 files, the most heed takes"},
+		"unpacks to more": {zipped(bomb), "the ZIP file&#39;s files unpack to more than 256 MiB, the most heed takes"},
+	} {
+		require.Less(t, len(tc.content), 2<<20, name)
+		code, body := upload(tc.content)
+		require.Equal(t, http.StatusUnprocessableEntity, code, name)
+		require.Contains(t, body, "Check the form: "+tc.reason, name)
+		require.Zero(t, consents(), name)
+	}
+
+	code, body := upload(zipped(atBound))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "Imported 1 consents (1 rows read, 0 skipped as duplicates), with 1 documents.")
+	require.Equal(t, 1, consents())
 }

@@ -28,8 +28,8 @@ import (
 // ErrUnknownFormat reports a file that is neither CSV nor XLSX.
 var ErrUnknownFormat = errors.New("unknown import format: want csv or xlsx")
 
-// MaxBytes bounds the size of an XLSX file, and of the data it unpacks to
-// eight times over.
+// MaxBytes bounds the size of an XLSX file; MaxSheetBytes and the bounds
+// beside it bound what it unpacks to and what reading it holds.
 const MaxBytes = 64 << 20
 
 // Format is the format of a file.
@@ -128,8 +128,11 @@ func Blank(fields []string) bool {
 }
 
 // Read reads a CSV file, or the first sheet of an XLSX file, skipping blank
-// rows. A malformed or empty file, an XLSX file over MaxBytes, or one with
-// more than maxRows data rows, gives a *Problem naming the line.
+// rows. A malformed or empty file, an XLSX file over MaxBytes or over the
+// bounds on what it unpacks to and what reading it holds (MaxSheetBytes,
+// MaxStringsBytes, MaxStrings and MaxHeldBytes), or one with more than
+// maxRows data rows, gives a *Problem naming the line (0 for the file as a
+// whole).
 func Read(r io.Reader, f Format, maxRows int) (*Sheet, error) {
 	var (
 		sh  *Sheet
@@ -200,46 +203,6 @@ func (sh *Sheet) add(line int, rec []string, maxRows int) bool {
 		sh.Rows = append(sh.Rows, Row{Line: line, Fields: rec})
 	}
 	return len(sh.Rows) > maxRows
-}
-
-func readXLSX(r io.Reader, maxRows int) (*Sheet, error) {
-	lr := &io.LimitedReader{R: r, N: MaxBytes + 1}
-	f, err := excelize.OpenReader(lr, excelize.Options{RawCellValue: true, UnzipSizeLimit: 8 * MaxBytes, UnzipXMLSizeLimit: 8 * MaxBytes})
-	if lr.N <= 0 {
-		return nil, &Problem{Reason: fmt.Sprintf("the file is larger than %d MiB", MaxBytes>>20)}
-	}
-	if err != nil {
-		return nil, &Problem{Reason: "not a readable XLSX file: " + err.Error()}
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	sh := &Sheet{Excel: true}
-	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
-		sh.Date1904 = *props.Date1904
-	}
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return sh, nil
-	}
-	rows, err := f.Rows(sheets[0])
-	if err != nil {
-		return nil, &Problem{Reason: "not a readable XLSX file: " + err.Error()}
-	}
-	defer rows.Close() //nolint:errcheck // read-only
-	line := 0
-	for rows.Next() {
-		line++
-		rec, err := rows.Columns()
-		if err != nil {
-			return nil, &Problem{Line: line, Reason: "unreadable row: " + err.Error()}
-		}
-		if sh.add(line, rec, maxRows) {
-			return sh, nil
-		}
-	}
-	if err := rows.Error(); err != nil {
-		return nil, &Problem{Line: line, Reason: "unreadable sheet: " + err.Error()}
-	}
-	return sh, nil
 }
 
 // bomText is UTF-8's byte-order mark.
