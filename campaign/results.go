@@ -427,7 +427,7 @@ func maxTime(a, b time.Time) time.Time {
 // sort and limit, for that page's contacts alone.
 const resultColumns = `
 	SELECT c.id, c.name, c.phone, c.external_ref, c.person_ref, c.appointment_at, r.result,
-	       (SELECT count(*) FILTER (WHERE x.decision = 'allow' AND x.outcome <> 'called_off') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
+	       (SELECT count(*) FILTER (WHERE x.decision = 'allow' AND x.outcome <> 'called_off' AND x.not_placed = '') FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       (SELECT count(*) FROM attempts x WHERE x.campaign_id = t.campaign_id AND x.contact_id = t.contact_id),
 	       CASE WHEN t.state = 'pending' AND k.status <> 'cancelled' THEN t.next_attempt_at END,
 	       a.id, a.created_at, a.decision, a.decided_until, a.reasons, a.status, a.outcome, a.dtmf,

@@ -234,6 +234,16 @@ func TestCampaignContacts(t *testing.T) {
 	}
 	require.Contains(t, p.Results.Results, ResultCount{ResultCancelled, "Not called: the campaign was cancelled", 3})
 	require.Contains(t, p.Results.Filters, ResultCount{FilterOpen, "Still to call", 1})
+
+	// A message never spoken, failed after its tries: an attempt, no call.
+	_, err = s.db.Exec(ctx, `INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, not_placed)
+		SELECT $1, id, 9, phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'failed', 'its message could not be spoken' FROM contacts WHERE id = $2`,
+		id, ids["Eve Busy"])
+	require.NoError(t, err)
+	p, err = s.CampaignContacts(ctx, id, ResultQuery{Search: "Eve"})
+	require.NoError(t, err)
+	require.Len(t, p.Contacts, 1)
+	require.Equal(t, []int{1, 2}, []int{p.Contacts[0].Calls, p.Contacts[0].Attempts}, "one call placed, two attempts")
 }
 
 // TestReachedFollowsTheDialer keeps the results that the "reached" filter

@@ -80,6 +80,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil || defCPS < 0 {
 		return fmt.Errorf("--asterisk-cps %q: want a number of calls per second, 0 or more: %w", *cps, errUsage)
 	}
+	if *workers < 1 {
+		return fmt.Errorf("--workers %d: want at least 1: %w", *workers, errUsage)
+	}
 	asterisks, err := parseAsterisks(*asteriskList, asteriskConfig{
 		Name: *ariName, URL: *ariURL, User: *ariUser, Password: *ariPassword, App: *ariApp, Trunk: *trunk,
 		AMDContext: amdContext, MaxCalls: *maxCalls, CPS: defCPS,
@@ -101,9 +104,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	// Each running campaign holds its lease on a connection of its own,
 	// from a pool apart from the one everything else queries with.
-	if *workers < 1 {
-		return fmt.Errorf("--workers must be at least 1, not %d", *workers)
-	}
 	lcfg := pcfg.Copy()
 	lcfg.MaxConns, lcfg.MinConns = int32(*workers), 0
 	lcfg.ConnConfig.RuntimeParams["application_name"] = leaseApplication
