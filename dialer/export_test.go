@@ -5,3 +5,7 @@ import "time"
 // SetFollowFor makes Run follow its calls in flight for d, rather than its
 // usual bounds, before it returns: a test's Run returns with calls still up.
 func SetFollowFor(p *Pacer, d time.Duration) { p.followFor = d }
+
+// SetStopFollowFor makes a Run whose job is being stopped follow its calls
+// for d, rather than stopFollow.
+func SetStopFollowFor(p *Pacer, d time.Duration) { p.stopFollowFor = d }

@@ -1,6 +1,10 @@
 package dialer
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // flight is what a pacer follows of one campaign's calls: the calls in
 // flight, by attempt id, and the Runs of the campaign under way. A call is
@@ -144,4 +148,31 @@ func (f following) Reconcile(ctx context.Context, asterisk string, attemptID int
 		return OrphanFollowed, nil
 	}
 	return f.r.Reconcile(ctx, asterisk, attemptID)
+}
+
+// landedPoll is how often WaitLanded looks again.
+const landedPoll = 50 * time.Millisecond
+
+// WaitLanded waits until no call of any campaign is in flight (each one's
+// end recorded, or given up on), or ctx ends; heed serve calls it as it
+// stops, after hanging up the calls still up.
+func (p *Pacer) WaitLanded(ctx context.Context) error {
+	t := time.NewTicker(landedPoll)
+	defer t.Stop()
+	for {
+		p.mu.Lock()
+		n := 0
+		for _, f := range p.flights {
+			n += len(f.calls)
+		}
+		p.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pacer: %d calls still in flight: %w", n, ctx.Err())
+		case <-t.C:
+		}
+	}
 }

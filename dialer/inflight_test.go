@@ -101,6 +101,11 @@ func TestPacerCountsCallsAcrossRuns(t *testing.T) {
 	_, err = db.Exec(ctx, `UPDATE campaigns SET status = 'paused' WHERE id = $1`, campaignID)
 	require.NoError(t, err)
 	require.NoError(t, <-first, "paused, the Run returns with its calls still up")
+	wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	err = p.WaitLanded(wctx)
+	wcancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "as heed stops, it waits for those calls' ends")
+	require.ErrorContains(t, err, fmt.Sprintf("%d calls still in flight", lines))
 
 	_, err = db.Exec(ctx, `UPDATE campaigns SET status = 'running' WHERE id = $1`, campaignID)
 	require.NoError(t, err)
@@ -123,4 +128,49 @@ func TestPacerCountsCallsAcrossRuns(t *testing.T) {
 	var ended int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE campaign_id = $1 AND outcome = 'busy'`, campaignID).Scan(&ended))
 	require.Equal(t, lines+1, ended)
+	wctx, wcancel = context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	require.NoError(t, p.WaitLanded(wctx), "every end recorded: nothing in flight")
+}
+
+// TestPacerStopsFollowingWhenItsJobStops: a Run following the calls of a
+// paused campaign (for the ring time and two minutes) returns soon after
+// its job is stopped, as heed stops, rather than after the whole wait;
+// the calls stay counted in flight.
+func TestPacerStopsFollowingWhenItsJobStops(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	bg := context.Background()
+	listID := consentedList(t, db, "followed", "+18605552201", "+18605552202")
+	var campaignID int64
+	require.NoError(t, db.QueryRow(bg, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
+	_, err := db.Exec(bg, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
+	require.NoError(t, err)
+
+	held := &holdingLines{hangUp: make(chan struct{})}
+	defer close(held.hangUp)
+	p := testPacer(t, db, campaign.NewStore(db), held)
+	dialer.SetStopFollowFor(p, 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, campaignID, 1) }()
+	require.Eventually(t, func() bool { n, _ := held.count(); return n == 2 }, 30*time.Second, 10*time.Millisecond)
+	_, err = db.Exec(bg, `UPDATE campaigns SET status = 'paused' WHERE id = $1`, campaignID)
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		t.Fatalf("paused, the Run follows its calls before it returns, not at once: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stopped, the Run still follows its calls for the ring time and two minutes")
+	}
+	wctx, wcancel := context.WithTimeout(bg, 50*time.Millisecond)
+	defer wcancel()
+	require.Error(t, p.WaitLanded(wctx), "its calls are still counted in flight")
 }

@@ -33,6 +33,9 @@ func TestNotPlaced(t *testing.T) {
 		{"error after an allowed look", live, fmt.Errorf("%w: x", ErrOriginate), lookAllowed, ""},
 		{"no Asterisk after an allowed look", live, ErrNoAsterisk, lookAllowed, ""},
 		{"job stopped after an allowed look", stopped, context.Canceled, lookAllowed, ""},
+		{"events down after an allowed look, before the originate", live,
+			fmt.Errorf("attempt 1: pbx: %w: %w", errNeverOriginated, ErrEventsDown), lookAllowed, "its Asterisk's events were down"},
+		{"events down said by Asterisk's answer to an originate", live, fmt.Errorf("%w: %w", ErrOriginate, ErrEventsDown), lookAllowed, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -273,6 +273,10 @@ type OptOutHolder interface {
 	HoldOptOut(n phone.Number) (release func())
 }
 
+// stopFollow is how long a Run whose job is being stopped follows its
+// calls in flight before it returns.
+const stopFollow = 30 * time.Second
+
 // Snooze is returned by Pacer.Run when the campaign has targets left but
 // none is due before Until, which is After from now by the pacer's clock.
 type Snooze struct {
@@ -316,6 +320,8 @@ type Pacer struct {
 	// followFor, when not zero, is how long Run follows its calls in
 	// flight before it returns, rather than its usual bounds (tests).
 	followFor time.Duration
+	// stopFollowFor, when not zero, stands for stopFollow (tests).
+	stopFollowFor time.Duration
 	// The pacer's own lifetime (lifetime), which Drain ends, and the
 	// background work within it (background).
 	life     context.Context
@@ -364,16 +370,26 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 	// time, shorter when the job is being stopped; calls still up after
 	// that are left to the campaign's next Run, or to recovery on the next
 	// start.
+	waited := false
 	waitAll := func() {
-		wait := time.Duration(c.RingSeconds)*time.Second + 2*time.Minute
+		if waited {
+			return
+		}
+		waited = true
+		wait, onStop := time.Duration(c.RingSeconds)*time.Second+2*time.Minute, stopFollow
+		if p.stopFollowFor != 0 {
+			onStop = p.stopFollowFor
+		}
 		if ctx.Err() != nil {
-			wait = 30 * time.Second
+			wait = onStop
 		}
 		if p.followFor != 0 {
 			wait = p.followFor
 		}
+		deadline := time.Now().Add(wait)
 		limit := time.NewTimer(wait)
 		defer limit.Stop()
+		stopping := ctx.Done()
 		for {
 			n, landed := p.inFlight(campaignID)
 			if n == 0 {
@@ -381,6 +397,13 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			}
 			select {
 			case <-landed:
+			case <-stopping:
+				// The job is being stopped while it follows its calls
+				// (after a pause): it follows them stopFollow more at most.
+				stopping = nil
+				if time.Until(deadline) > onStop {
+					limit.Reset(onStop)
+				}
 			case <-limit.C:
 				log.Warn("pacer: calls still in flight at stop", "calls", n)
 				return
@@ -1019,7 +1042,11 @@ const (
 // ends as failed and counts.
 func notPlaced(ctx context.Context, err error, look int32) (string, bool) {
 	switch {
-	case err == nil || look == lookAllowed:
+	case err == nil:
+		return "", false
+	case errors.Is(err, errNeverOriginated) && errors.Is(err, ErrEventsDown):
+		return "its Asterisk's events were down", true
+	case look == lookAllowed:
 		return "", false
 	case errors.Is(err, ErrNoAsterisk):
 		return "no Asterisk was up", true

@@ -441,6 +441,30 @@ func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent
 	}
 }
 
+// HangUpAll hangs up every call still up on every Asterisk of the pool
+// that can (Switch.HangUpAll), as heed stops, and returns how many.
+func (p *Pool) HangUpAll(ctx context.Context) int {
+	p.mu.Lock()
+	members := make([]Member, 0, len(p.members))
+	for _, pm := range p.members {
+		if pm.m != nil {
+			members = append(members, pm.m)
+		}
+	}
+	p.mu.Unlock()
+	n := 0
+	for _, m := range members {
+		if h, ok := m.(interface{ HangUpAll(context.Context) int }); ok {
+			n += h.HangUpAll(ctx)
+		}
+	}
+	return n
+}
+
+// errNeverOriginated marks a Place error that certainly placed no call,
+// whatever its last look allowed (notPlaced).
+var errNeverOriginated = errors.New("not placed")
+
 // eventsWatcher is a Member that tells at once whether its event
 // connection is up (*Switch): Place checks it before each call, between
 // the health checks.
@@ -513,6 +537,18 @@ func (p *Pool) placeOn(ctx context.Context, pm *poolMember, m Member, req CallRe
 		if err != nil {
 			release()
 			return fmt.Errorf("attempt %d: not placed: %w", req.AttemptID, err)
+		}
+		// The look may take a while (index syncs): the events may have
+		// gone meanwhile, and a call placed now would start unheard.
+		if ew, ok := m.(eventsWatcher); ok && !ew.EventsConnected() {
+			release()
+			p.mu.Lock()
+			if pm.up {
+				pm.up, pm.lastErr = false, fmt.Errorf("%s: %w", pm.cfg.Name, ErrEventsDown)
+				p.broadcastLocked()
+			}
+			p.mu.Unlock()
+			return fmt.Errorf("attempt %d: %s: %w: %w", req.AttemptID, pm.cfg.Name, errNeverOriginated, ErrEventsDown)
 		}
 	}
 	err := m.Place(ctx, req, func(ev CallEvent) {

@@ -353,6 +353,20 @@ func TestPoolSkipsAsteriskWhoseEventsAreDown(t *testing.T) {
 	p.Check(context.Background())
 	place(t, p, 5)
 	require.Equal(t, []int64{5}, a.placed, "its events back, a takes calls again")
+
+	// Gone during the last look: the call is not placed, and says so.
+	err = p.Place(context.Background(), CallRequest{AttemptID: 6, Ready: func(context.Context) error {
+		a.mu.Lock()
+		a.eventsDown = true
+		a.mu.Unlock()
+		return nil
+	}}, func(CallEvent) {})
+	require.ErrorIs(t, err, ErrEventsDown)
+	reason, ok := notPlaced(context.Background(), err, lookAllowed)
+	require.True(t, ok, "certainly not placed, though its look allowed it")
+	require.Equal(t, "its Asterisk's events were down", reason)
+	require.Equal(t, []int64{5}, a.placed)
+	require.Equal(t, 1, p.Load()["a"], "its line is given back: call 5 alone is up on a")
 }
 
 func TestPoolResyncsAfterReconnectAndRestart(t *testing.T) {

@@ -73,6 +73,35 @@ func (s *Switch) Health(ctx context.Context) (time.Time, error) {
 	return time.Time(info.StatusInfo.StartupTime), nil
 }
 
+// HangUpAll hangs up every call the switch follows that has not ended,
+// as heed stops: Asterisk ends each one, and the switch reports its end
+// (with the keys pressed on it) as for any call, while its events are
+// still heard. It returns how many it asked Asterisk to hang up; a hang-up
+// Asterisk refuses is logged.
+func (s *Switch) HangUpAll(ctx context.Context) int {
+	s.mu.Lock()
+	// The calls are indexed by their playbacks', office legs' and
+	// recordings' ids too: each call once, by its own channel.
+	seen := map[*call]bool{}
+	var ids []string
+	for _, c := range s.calls {
+		if !c.ended && !seen[c] {
+			seen[c] = true
+			ids = append(ids, c.channelID)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if _, err := s.HangupChannel(ctx, id); err != nil {
+			s.log.Warn("ari: hang up a call at stop", "asterisk", s.cfg.Name, "channel", id, "err", err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
 // EventsConnected reports whether the event websocket is connected now:
 // a call placed while it is not would start unheard.
 func (s *Switch) EventsConnected() bool { return s.client.Connected() }

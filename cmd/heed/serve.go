@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -112,6 +114,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("database: leases: %w", err)
 	}
 	defer leasePool.Close()
+	// Whatever way serve returns, the loops it starts below (policy,
+	// indexes, opt-out records, campaign events) stop before the pools
+	// close: a pool waits for the connections they hold.
+	ctx, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
 	if *migrate {
 		res, err := migrations.Up(ctx, pool)
 		if err != nil {
@@ -229,6 +236,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := rc.Start(ctx); err != nil {
 		return fmt.Errorf("river: start: %w", err)
 	}
+	// Stopping River, on any return from here on: it runs before the
+	// pacer's drain (deferred earlier) and the lines' close.
+	stopRiver := sync.OnceFunc(func() { stopCampaigns(rc, lines, pacer, log) })
+	defer stopRiver()
 	// River's own job UI, for admins at /admin/jobs.
 	jobs, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(rc, nil),
 		Logger: m.logger(maxLevel(*logLevel, "warn")).With("component", "riverui"), Prefix: web.JobsPrefix})
@@ -282,26 +293,45 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if serr := hs.Shutdown(hctx); serr != nil {
 		log.Warn("http: stop", "err", serr)
 	}
-	// Cancel the running campaign jobs: they stop taking contacts, follow
-	// their calls in flight for a while, and are picked up again on restart.
-	rctx, rcancel := context.WithTimeout(context.Background(), riverStopWait)
-	defer rcancel()
-	if serr := rc.StopAndCancel(rctx); serr != nil {
-		log.Warn("river: stop", "err", serr)
-	}
+	stopRiver()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http: %w", err)
 	}
 	return nil
 }
 
+// stopCampaigns cancels the running campaign jobs: they stop taking
+// contacts, follow their calls in flight for a while, and are picked up
+// again on restart. The calls still up after that are hung up, so that
+// their ends, and any key pressed on them (a 9 is an opt-out), are
+// recorded while Asterisk's events are still heard, rather than left
+// silent on Asterisk until its own limit and closed as unknown by the
+// next start.
+func stopCampaigns(rc *river.Client[pgx.Tx], lines *dialer.Pool, pacer *dialer.Pacer, log *slog.Logger) {
+	rctx, cancel := context.WithTimeout(context.Background(), riverStopWait)
+	defer cancel()
+	if err := rc.StopAndCancel(rctx); err != nil {
+		log.Warn("river: stop", "err", err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), hangUpWait)
+	defer hcancel()
+	if n := lines.HangUpAll(hctx); n > 0 {
+		log.Warn("hung up the calls still up as heed stops", "calls", n)
+	}
+	if err := pacer.WaitLanded(hctx); err != nil {
+		log.Error("calls whose ends were not recorded as heed stopped: the next start settles them", "err", err)
+	}
+}
+
 // How long each step of stopping heed serve may take: the web server's
 // requests, then the campaign jobs (each follows its calls in flight for up
-// to 30 s once cancelled), then the writes the pacer keeps trying in the
+// to 30 s once cancelled), then hanging up the calls still up and
+// recording their ends, then the writes the pacer keeps trying in the
 // background (each has one last try of a few seconds).
 const (
 	httpStopWait  = 20 * time.Second
 	riverStopWait = 45 * time.Second
+	hangUpWait    = 10 * time.Second
 	drainWait     = 15 * time.Second
 )
 

@@ -1,0 +1,67 @@
+package dialer_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/asterisk/testbed"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// TestHangUpAllAtStop: as heed stops, the calls still up are hung up on
+// the real testbed, and each one's end is reported as any call's is, while
+// the switch still hears Asterisk: not left silent on the line until
+// Asterisk's own limit, unrecorded.
+func TestHangUpAllAtStop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tb := testbed.ForTest(ctx, t)
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sw, err := dialer.NewSwitch(ctx, dialer.ARIConfig{
+		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
+		Application: fmt.Sprintf("heed-stop-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "stop",
+	}, log)
+	require.NoError(t, err)
+	defer sw.Close()
+
+	events := make(chan dialer.CallEvent, 16)
+	require.NoError(t, sw.Place(ctx, dialer.CallRequest{
+		AttemptID: 1, To: phone.Number("+18605550411"), CallerID: "+12035550184", RingSeconds: 30,
+		Media: []string{"sound:silence/10", "sound:silence/10", "sound:silence/10"},
+	}, func(ev dialer.CallEvent) { events <- ev }))
+	for answered := false; !answered; {
+		select {
+		case ev := <-events:
+			require.NotEqual(t, dialer.EventEnded, ev.Kind, "the call ended on its own: %+v", ev)
+			answered = ev.Kind == dialer.EventAnswered
+		case <-ctx.Done():
+			t.Fatal("the call was not answered")
+		}
+	}
+
+	require.Equal(t, 1, sw.HangUpAll(ctx), "the call up is hung up")
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind != dialer.EventEnded {
+				continue
+			}
+			require.Equal(t, dialer.ChannelID("stop", 1), ev.ChannelID)
+			require.True(t, ev.Outcome.Reached(), "answered, then hung up: %+v", ev)
+			require.Zero(t, sw.HangUpAll(ctx), "no call left up")
+			require.Empty(t, logged.String())
+			return
+		case <-ctx.Done():
+			t.Fatal("no end reported for the call hung up")
+		}
+	}
+}
