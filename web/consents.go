@@ -146,6 +146,10 @@ const (
 	// maxZipDirectory bounds the ZIP directory read, which lists its files
 	// (some 100 bytes each).
 	maxZipDirectory = 4 << 20
+	// maxZipName and maxZipDepth bound a ZIP file's names: a path a
+	// firm's folders give, with room to spare.
+	maxZipName  = 1024
+	maxZipDepth = 32
 	// minZipUnpacked is what a ZIP file's files may unpack to, in all,
 	// unless twice the upload limit is more (see zipUnpackLimit).
 	minZipUnpacked = 256 << 20
@@ -200,6 +204,12 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 				return consent.ImportReport{}, formError{msg: fmt.Sprintf("the ZIP file's files unpack to more than %d MiB, the most heed takes", limit>>20)}
 			}
 			size += zf.UncompressedSize64
+		}
+		// archive/zip lists, on the first look by name, every folder of
+		// every name: a few thousand names each thousands of folders deep
+		// would cost seconds and hundreds of MiB.
+		if len(zf.Name) > maxZipName || strings.Count(zf.Name, "/")+strings.Count(zf.Name, `\`) > maxZipDepth {
+			return consent.ImportReport{}, formError{msg: fmt.Sprintf("the ZIP file holds a name longer than %d characters or %d folders deep: %.80s…", maxZipName, maxZipDepth, zf.Name)}
 		}
 		n := zipName(zf.Name)
 		if seen[n] && !zf.FileInfo().IsDir() {

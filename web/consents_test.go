@@ -303,6 +303,10 @@ func TestConsentZIPBounds(t *testing.T) {
 	}{
 		"too many files":  {zipped(append(atBound, file{"other/extra.txt", []byte("x")})), "the ZIP file holds more than 10000 files, the most heed takes"},
 		"unpacks to more": {zipped(bomb), "the ZIP file&#39;s files unpack to more than 256 MiB, the most heed takes"},
+		"a name too deep": {zipped([]file{{"consents.csv", []byte(header)}, {strings.Repeat("d/", 33) + "f.pdf", letter}}),
+			"the ZIP file holds a name longer than 1024 characters or 32 folders deep: d/d/d/"},
+		"a name too long": {zipped([]file{{"consents.csv", []byte(header)}, {strings.Repeat("n", 1025) + ".pdf", letter}}),
+			"the ZIP file holds a name longer than 1024 characters or 32 folders deep: nnnn"},
 	} {
 		require.Less(t, len(tc.content), 2<<20, name)
 		code, body := upload(tc.content)

@@ -5,4 +5,5 @@ const (
 	MaxDirectoryBytes = maxDirectoryBytes
 	MaxToken          = maxToken
 	MaxDepth          = maxDepth
+	MaxAttrBytes      = maxAttrBytes
 )

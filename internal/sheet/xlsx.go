@@ -38,9 +38,9 @@ import (
 const (
 	// MaxSheetBytes bounds the unpacked size of a workbook's first sheet,
 	// which heed reads as a stream, and so the time reading it takes: a
-	// sheet of the 200,000 rows an import takes, with 8 columns, is 73 MiB
-	// (and more columns than 10 or so would be more than MaxHeldBytes).
-	MaxSheetBytes = 128 << 20
+	// sheet of the 200,000 rows an import takes, with 8 columns, is 73 MiB;
+	// with 24, about 210 MiB.
+	MaxSheetBytes = 256 << 20
 	// MaxStringsBytes bounds the unpacked size of a workbook's shared
 	// strings, which heed holds while it reads the sheet: those of 200,000
 	// rows of contacts, each with a distinct name, reference and matter,
@@ -53,8 +53,16 @@ const (
 	// shared strings (their part's unpacked size, and 4 bytes each) and the
 	// rows read (32 bytes a row, 16 bytes a cell, and the text of the cells
 	// that do not name a shared string, which the shared strings hold
-	// once). 200,000 rows of 8 contact columns take 56 MiB.
-	MaxHeldBytes = 64 << 20
+	// once). 200,000 rows of 8 contact columns take 56 MiB; of 24, about
+	// 110 MiB.
+	MaxHeldBytes = 128 << 20
+	// MaxCells bounds the cells a sheet's rows place, blank ones (up to a
+	// row's last cell) and rows left out as blank included, and so the
+	// time reading it takes: 200,000 rows of 250 columns.
+	MaxCells = 50_000_000
+	// maxAttrBytes bounds the attributes (and name space declarations) of
+	// one element, which the XML parser keeps for the elements it is in.
+	maxAttrBytes = 16 << 10
 
 	// maxDirectoryBytes bounds the ZIP directory read (about 46 bytes a
 	// part, and five times that once read).
@@ -69,6 +77,10 @@ const (
 	// text is six deep).
 	maxDepth = 32
 )
+
+// oleHeader begins an OLE compound file: an .xls workbook, or an XLSX
+// workbook encrypted with a password.
+var oleHeader = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
 
 // errToken reports a piece of XML longer than maxToken.
 var errToken = errors.New("xml token too long")
@@ -87,6 +99,10 @@ func readXLSX(r io.Reader, maxRows int) (*Sheet, error) {
 		return nil, err
 	}
 	defer done()
+	var head [8]byte
+	if _, err := ra.ReadAt(head[:], 0); err == nil && bytes.Equal(head[:], oleHeader) {
+		return nil, &Problem{Reason: "the workbook is protected with a password, or is an old .xls file: save it as .xlsx (Excel Workbook) without a password, and upload that"}
+	}
 	wb, err := openWorkbook(ra, size)
 	if err != nil {
 		return nil, err
@@ -277,11 +293,18 @@ func (x *xmlPart) next() (xml.Token, error) {
 	case err != nil:
 		return nil, unreadable("%s: %v", x.name, err)
 	}
-	switch tok.(type) {
+	switch t := tok.(type) {
 	case xml.StartElement:
 		x.depth++
 		if x.depth > maxDepth {
 			return nil, unreadable("%s nests elements more than %d deep", x.name, maxDepth)
+		}
+		n := 0
+		for _, a := range t.Attr {
+			n += len(a.Name.Space) + len(a.Name.Local) + len(a.Value)
+		}
+		if n > maxAttrBytes {
+			return nil, unreadable("%s has an element whose attributes are longer than %d KiB", x.name, maxAttrBytes>>10)
 		}
 	case xml.EndElement:
 		x.depth--
@@ -354,6 +377,8 @@ func (wb *workbook) read(maxRows int) (*Sheet, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Some Windows writers name it with \ (excelize read it as /).
+	target = strings.ReplaceAll(target, `\`, "/")
 	sheetPath := strings.TrimPrefix(path.Clean(path.Join(dir, target)), "/")
 	if strings.HasPrefix(target, "/") {
 		sheetPath = strings.TrimPrefix(path.Clean(target), "/")
@@ -588,6 +613,11 @@ func (r *row) place() error {
 		if err != nil {
 			return err
 		}
+		if col <= r.col {
+			// excelize put it after the last cell, in another column.
+			last, _ := excelize.ColumnNumberToName(r.col)
+			return fmt.Errorf("cell %s comes after a cell of column %s", r.ref, last)
+		}
 		r.col = col
 	} else {
 		r.col++
@@ -637,10 +667,11 @@ func readSheet(zf *zip.File, name string, sst *sharedStrings, sh *Sheet, maxRows
 	}
 	defer x.close()
 	var (
-		held  int64 // the memory the shared strings and the rows kept take
-		line  int
-		r     = &row{sst: sst}
-		stack []string // the elements open, the root first
+		held   int64 // the memory the shared strings and the rows kept take
+		placed int64 // the cells placed in every row, blank ones included
+		line   int
+		r      = &row{sst: sst}
+		stack  []string // the elements open, the root first
 	)
 	if sst != nil {
 		held = sst.held
@@ -703,6 +734,9 @@ func readSheet(zf *zip.File, name string, sst *sharedStrings, sh *Sheet, maxRows
 					return tooMuch()
 				}
 			case at(stack, "", "sheetData", "row"):
+				if placed += int64(len(r.cells)); placed > MaxCells {
+					return &Problem{Line: line, Reason: fmt.Sprintf("the sheet has more than %d cells, blank ones up to each row's last included: import it in smaller files", MaxCells)}
+				}
 				var rec []string
 				if !Blank(r.cells) {
 					rec = append([]string(nil), r.cells...)

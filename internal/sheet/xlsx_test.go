@@ -57,13 +57,24 @@ func TestXLSXBombs(t *testing.T) {
 			0, "its shared strings part holds more than 2000000 strings"},
 		{"SheetPart", sheettest.Raw(t,
 			sheettest.Repeat("xl/worksheets/sheet1.xml", sheettest.SheetHead+header, "<x/>", sheet.MaxSheetBytes/4, sheettest.SheetTail)),
-			0, "its first sheet unpacks to 129 MiB, more than the 128 MiB heed reads"},
+			0, "its first sheet unpacks to 257 MiB, more than the 256 MiB heed reads"},
 		{"Directory", sheettest.Raw(t, append(parts, sheetOf(header))...), 0,
 			"the workbook lists too many parts: its ZIP directory is larger than 1 MiB"},
 		// Each row is a cell in column A and one in XFD, 16,384 cells
 		// in memory (256 KiB) for 60 bytes of XML.
 		{"FarColumns", sheettest.Raw(t, sheetOf(header+strings.Repeat(`<row>`+inline("A2", "a")+inline("XFD2", "b")+`</row>`, 2000))),
-			257, "the workbook's cells and shared strings take more than 64 MiB to hold: import it in smaller files"},
+			513, "the workbook's cells and shared strings take more than 128 MiB to hold: import it in smaller files"},
+		// Blank rows padded out to XFD hold nothing, and place cells:
+		// 16,384 a row, for 40 bytes of XML.
+		{"BlankFarColumns", sheettest.Raw(t, sheetOf(header+strings.Repeat(`<row><c r="XFD2"><v> </v></c></row>`, 4000))),
+			3053, "the sheet has more than 50000000 cells, blank ones up to each row's last included: import it in smaller files"},
+		// A cell written before the one before it: excelize moved it to
+		// another column.
+		{"CellOrder", sheettest.Raw(t, sheetOf(header+`<row r="2">`+inline("B2", "b")+inline("A2", "a")+`</row>`)),
+			2, "unreadable row: cell A2 comes after a cell of column B"},
+		// Name space declarations the parser keeps for every element in.
+		{"Attributes", sheettest.Raw(t, sheetOf(header+`<row r="2" xmlns:p="`+strings.Repeat("n", sheet.MaxAttrBytes)+`">`+inline("A2", "a")+`</row>`)),
+			1, "not a readable XLSX file: xl/worksheets/sheet1.xml has an element whose attributes are longer than 16 KiB"},
 		// A cell without a reference is in the column after the last.
 		{"PastXFD", sheettest.Raw(t, sheetOf(header+`<row>`+strings.Repeat(`<c/>`, excelize.MaxColumns)+inline("", "a")+`</row>`)),
 			2, "unreadable row: a cell is past column XFD (16384), a sheet's last"},
@@ -71,8 +82,8 @@ func TestXLSXBombs(t *testing.T) {
 			2, "not a readable XLSX file: xl/worksheets/sheet1.xml holds a piece of text or markup longer than 256 KiB"},
 		// Text broken by comments is many short pieces, and one cell.
 		{"CellText", sheettest.Raw(t, sheettest.Repeat("xl/worksheets/sheet1.xml", sheettest.SheetHead+header+`<row><c><v>`,
-			strings.Repeat("a", 1000)+"<!---->", 70_000, `</v></c></row>`+sheettest.SheetTail)),
-			2, "the workbook's cells and shared strings take more than 64 MiB to hold"},
+			strings.Repeat("a", 1000)+"<!---->", 140_000, `</v></c></row>`+sheettest.SheetTail)),
+			2, "the workbook's cells and shared strings take more than 128 MiB to hold"},
 		{"Deep", sheettest.Raw(t, sheetOf(header+strings.Repeat("<x>", sheet.MaxDepth)+strings.Repeat("</x>", sheet.MaxDepth))),
 			1, "not a readable XLSX file: xl/worksheets/sheet1.xml nests elements more than 32 deep"},
 	} {
@@ -133,6 +144,21 @@ func TestXLSXAtTheLimits(t *testing.T) {
 	last := sh.Rows[n-1]
 	require.Equal(t, n+1, last.Line)
 	require.Equal(t, []string{"Client199999 Surname000001", "2035749999", "NY", "6602", "REF-0199999", "America/Los_Angeles", "Matter 2026/199999", "Hartford office"}, last.Fields)
+}
+
+// TestXLSXWideAtTheLimits: a case system's export of the 200,000 rows an
+// import takes, with 12 columns, reads whole within the bounds.
+func TestXLSXWideAtTheLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 200,000 rows")
+	}
+	t.Parallel()
+	const n = 200_000
+	sh, err := sheet.Read(bytes.NewReader(sheettest.WideContacts(t, n, 4)), sheet.XLSX, n)
+	require.NoError(t, err)
+	require.Len(t, sh.Header, 12)
+	require.Len(t, sh.Rows, n)
+	require.Equal(t, []string{"Open", "Open", "Open", "Open"}, sh.Rows[n-1].Fields[8:])
 }
 
 // TestXLSXCells: cells read as excelize's Rows read them, which heed read
@@ -205,6 +231,9 @@ func TestXLSXUnreadable(t *testing.T) {
 			"unreadable sheet: row 2 comes after row 2"},
 		{"BadRow", sheettest.Raw(t, sheettest.Text("xl/worksheets/sheet1.xml", sheettest.SheetHead+`<row r="1048577"><c><v>1</v></c></row>`+sheettest.SheetTail)), 1048577,
 			"unreadable sheet: a row is numbered past 1048576, a sheet's last"},
+		// What Excel saves with "Encrypt with Password", and .xls files.
+		{"PasswordOrXLS", append([]byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, make([]byte, 4096)...), 0,
+			"the workbook is protected with a password, or is an old .xls file: save it as .xlsx (Excel Workbook) without a password, and upload that"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -215,4 +244,21 @@ func TestXLSXUnreadable(t *testing.T) {
 			require.Contains(t, p.Reason, tc.reason)
 		})
 	}
+}
+
+// TestXLSXBackslashTarget: a workbook whose relationship names its sheet
+// with a backslash, as some Windows writers do, is read (excelize read it).
+func TestXLSXBackslashTarget(t *testing.T) {
+	t.Parallel()
+	data := sheettest.Raw(t,
+		sheettest.Text("xl/_rels/workbook.xml.rels", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+
+			`<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`+
+			`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets\sheet1.xml"/>`+
+			`</Relationships>`),
+		sheettest.Text("xl/worksheets/sheet1.xml", sheettest.SheetHead+
+			`<row r="1"><c t="inlineStr"><is><t>name</t></is></c></row><row r="2"><c t="inlineStr"><is><t>Ann</t></is></c></row>`+sheettest.SheetTail))
+	sh, err := sheet.Read(bytes.NewReader(data), sheet.XLSX, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"name"}, sh.Header)
+	require.Equal(t, []sheet.Row{{Line: 2, Fields: []string{"Ann"}}}, sh.Rows)
 }

@@ -137,7 +137,17 @@ func StringsBomb(t testing.TB, n int) []byte {
 // spreadsheet adds.
 func Contacts(t testing.TB, n int) []byte {
 	t.Helper()
+	return WideContacts(t, n, 0)
+}
+
+// WideContacts is Contacts with extra columns more (at most 18), as a
+// case system's export has them: note1, note2 … each row's "Open".
+func WideContacts(t testing.TB, n, extra int) []byte {
+	t.Helper()
 	header := []string{"name", "phone", "state", "zip", "external_ref", "time_zone", "matter", "place"}
+	for i := range extra {
+		header = append(header, fmt.Sprintf("note%d", i+1))
+	}
 	states := []string{"CT", "NY", "NJ", "MA", "CA", "TX"}
 	zones := []string{"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"}
 	var sst bytes.Buffer
@@ -176,6 +186,9 @@ func Contacts(t testing.TB, n int) []byte {
 				cell(5, r, zones[i%len(zones)], true)
 				cell(6, r, fmt.Sprintf("Matter %d/%d", 2026, i), true)
 				cell(7, r, "Hartford office", true)
+				for c := 8; c < len(header); c++ {
+					cell(c, r, "Open", true)
+				}
 			}
 			buf.WriteString("</row>")
 			if buf.Len() > 1<<20 {
