@@ -155,6 +155,9 @@ func (s *Server) changeUser(c echo.Context) error {
 	case err != nil:
 		return err
 	case d.NewPassword != "":
+		// The failed sign-ins that may have locked the account out are
+		// forgotten with its old password.
+		s.signinAccounts.forget(accountKey(u.Email))
 		// Shown once, on this page, not through a redirect.
 		return s.renderUsers(c, http.StatusOK, "", d)
 	}
@@ -208,14 +211,30 @@ func (s *Server) changePassword(c echo.Context) error {
 	if next != c.FormValue("confirm_password") {
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "The new password and its confirmation differ."})
 	}
+	// A wrong current password counts as a failed sign-in, against the
+	// same limits: a session left open is no way to guess the password.
+	client, acct := clientKey(c), accountKey(currentUser(c).Email)
+	ok, wait, clientHit := s.signinClients.take(client)
+	if !ok {
+		return s.passwordRefused(c, wait)
+	}
+	ok, wait, acctHit := s.signinAccounts.take(acct)
+	if !ok {
+		s.signinClients.give(client, clientHit)
+		return s.passwordRefused(c, wait)
+	}
 	var u account.User
 	err := s.checkPasswords(ctx, func() (err error) {
 		u, err = s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
 		return err
 	})
+	if !errors.Is(err, account.ErrBadCredentials) {
+		s.signinClients.give(client, clientHit)
+		s.signinAccounts.give(acct, acctHit)
+	}
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
-		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "client", clientKey(c))
+		s.cfg.Log.Info("web: wrong current password on a password change", "email", currentUser(c).Email, "client", client)
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: "Your current password is wrong."})
 	case errors.Is(err, account.ErrInvalid):
 		return s.render(c, http.StatusUnprocessableEntity, "account", page{Title: "Your account", Error: fmt.Sprintf("The new password needs at least %d characters.", account.MinPassword)})
@@ -228,6 +247,14 @@ func (s *Server) changePassword(c echo.Context) error {
 	s.sessions.Put(ctx, sessionVersion, u.SessionVersion)
 	s.flash(c, "Your password is changed; your other sessions are signed out.")
 	return c.Redirect(http.StatusSeeOther, "/account")
+}
+
+// passwordRefused answers a password change refused by the sign-in
+// limits: 429, saying when to try again, with Retry-After.
+func (s *Server) passwordRefused(c echo.Context, wait time.Duration) error {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	return s.render(c, http.StatusTooManyRequests, "account", page{Title: "Your account",
+		Error: "Too many wrong passwords have been tried for this account or from your network. Please try again in " + humanDuration(wait) + "."})
 }
 
 func (s *Server) dncPage(c echo.Context) error {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,11 +69,19 @@ func (s *Server) signin(c echo.Context) error {
 		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins have come from your network: heed takes at most %d in %s.",
 			signinClientLimit.Max, humanDuration(signinClientLimit.Per)), wait)
 	}
-	ok, wait, acctHit := s.signinAccounts.take(acct)
-	if !ok {
-		s.signinClients.give(client, clientHit)
-		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins for this account: heed takes at most %d wrong passwords for an account in %s.",
-			signinAccountLimit.Max, humanDuration(signinAccountLimit.Per)), wait)
+	// A browser the account signed in from before is not held to the
+	// account's limit: someone guessing its password elsewhere cannot
+	// keep its owner out. It is still held to its client's.
+	trusted := s.knownDevice(c, acct)
+	var acctHit time.Duration
+	if !trusted {
+		var ok bool
+		ok, wait, acctHit = s.signinAccounts.take(acct)
+		if !ok {
+			s.signinClients.give(client, clientHit)
+			return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins for this account: heed takes at most %d wrong passwords for an account in %s, "+
+				"except from a browser it signed in from before.", signinAccountLimit.Max, humanDuration(signinAccountLimit.Per)), wait)
+		}
 	}
 	var u account.User
 	err := s.checkPasswords(ctx, func() (err error) {
@@ -91,16 +101,47 @@ func (s *Server) signin(c echo.Context) error {
 	s.signinClients.give(client, clientHit)
 	if err != nil {
 		// Not a wrong password: the attempt does not count.
-		s.signinAccounts.give(acct, acctHit)
+		if !trusted {
+			s.signinAccounts.give(acct, acctHit)
+		}
 		return err
 	}
-	s.signinAccounts.forget(acct)
+	if !trusted {
+		s.signinAccounts.give(acct, acctHit)
+	}
+	s.rememberDevice(c, acct)
 	if err := s.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
 	s.sessions.Put(ctx, sessionUserID, u.ID)
 	s.sessions.Put(ctx, sessionVersion, u.SessionVersion)
 	return c.Redirect(http.StatusSeeOther, "/campaigns")
+}
+
+// deviceCookie names the cookie by which a browser an account signed in
+// from is known again (knownDevice).
+const deviceCookie = "heed_device"
+
+// deviceFor is the device cookie's value for the account acct: a MAC of
+// it under the server's key, which a browser gets only by signing in.
+func (s *Server) deviceFor(acct string) string {
+	m := hmac.New(sha256.New, s.deviceKey)
+	m.Write([]byte(acct))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// knownDevice reports whether the request comes from a browser that
+// signed in to the account acct before, since this process started.
+func (s *Server) knownDevice(c echo.Context, acct string) bool {
+	ck, err := c.Cookie(deviceCookie)
+	return err == nil && hmac.Equal([]byte(ck.Value), []byte(s.deviceFor(acct)))
+}
+
+// rememberDevice marks the browser as one the account acct signed in
+// from, for 90 days (or until heed restarts, whose new key forgets it).
+func (s *Server) rememberDevice(c echo.Context, acct string) {
+	c.SetCookie(&http.Cookie{Name: deviceCookie, Value: s.deviceFor(acct), Path: "/", MaxAge: 90 * 24 * 60 * 60,
+		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 }
 
 // signinRefused answers a sign-in refused by a limit: 429, saying why and

@@ -6,6 +6,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -121,6 +122,9 @@ type Server struct {
 	signinAccounts, signinClients *rateLimiter
 	// passwords bounds the password checks run at once (passwordChecks).
 	passwords *semaphore.Weighted
+	// deviceKey signs the device cookies of browsers accounts signed in
+	// from (knownDevice); each process draws its own.
+	deviceKey []byte
 	// authenticate is cfg.Accounts.Authenticate; tests count its calls.
 	authenticate func(ctx context.Context, email, password string) (account.User, error)
 
@@ -167,6 +171,10 @@ func New(cfg Config) (*Server, error) {
 		signinAccounts: newRateLimiter([]rateLimit{signinAccountLimit}, signinAccounts, cfg.Now),
 		signinClients:  newRateLimiter([]rateLimit{signinClientLimit}, signinClients, cfg.Now),
 		passwords:      semaphore.NewWeighted(passwordChecks),
+		deviceKey:      make([]byte, 32),
+	}
+	if _, err := rand.Read(s.deviceKey); err != nil {
+		return nil, fmt.Errorf("web: device key: %w", err)
 	}
 	if cfg.Accounts != nil {
 		s.authenticate = cfg.Accounts.Authenticate

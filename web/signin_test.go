@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,10 +40,15 @@ func TestSignInLimits(t *testing.T) {
 		cfg.Now = func() time.Time { return *now.Load() }
 		cfg.Log = slog.New(slog.NewTextHandler(log, nil))
 	}, func(s *web.Server) { checks = web.CountAuthentications(s) })
-	br := b.browser(t)
-	signin := func(from, email, pw string) (int, string, http.Header) {
+	// Each sign-in from a browser of its own, which no account signed in
+	// from before (those are not held to the account's limit, below).
+	signinWith := func(br *browser, from, email, pw string) (int, string, http.Header) {
 		t.Helper()
 		return br.postFrom(from, "/signin", url.Values{"_csrf": {br.csrf("/signin")}, "email": {email}, "password": {pw}})
+	}
+	signin := func(from, email, pw string) (int, string, http.Header) {
+		t.Helper()
+		return signinWith(b.browser(t), from, email, pw)
 	}
 
 	// Per account: 10 failures, from as many addresses; then even the
@@ -54,7 +61,7 @@ func TestSignInLimits(t *testing.T) {
 	for _, email := range []string{"para@firm.test", " PARA@firm.test "} {
 		code, body, h := signin("198.51.100.11", email, password)
 		require.Equal(t, http.StatusTooManyRequests, code, email)
-		require.Contains(t, body, "Too many failed sign-ins for this account: heed takes at most 10 wrong passwords for an account in 15 minutes. Please try again in 15 minutes.")
+		require.Contains(t, body, "Too many failed sign-ins for this account: heed takes at most 10 wrong passwords for an account in 15 minutes, except from a browser it signed in from before. Please try again in 15 minutes.")
 		require.Equal(t, "900", h.Get("Retry-After"))
 	}
 	require.Equal(t, 10, checks(), "a refused sign-in runs no password check")
@@ -71,20 +78,37 @@ func TestSignInLimits(t *testing.T) {
 	code, _, _ = signin("198.51.100.11", "para@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code, "the failures have left the window")
 
-	// A success clears the account's count: 9 failures, a success, then
-	// 10 more failures before a refusal.
+	advance(15 * time.Minute)
+	// A success gives back its own attempt, not the failures before it,
+	// which may be another client's guesses: 9 failures, a success, and
+	// the 10th failure fills the account's window.
 	for i := range 9 {
 		code, _, _ := signin("198.51.100.12", "atty@firm.test", fmt.Sprintf("wrong %d", i))
 		require.Equal(t, http.StatusUnauthorized, code)
 	}
-	code, _, _ = signin("198.51.100.13", "atty@firm.test", password)
+	own := b.browser(t)
+	code, _, _ = signinWith(own, "198.51.100.13", "atty@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code)
-	for i := range 10 {
-		code, _, _ := signin("198.51.100.14", "atty@firm.test", fmt.Sprintf("wrong again %d", i))
-		require.Equal(t, http.StatusUnauthorized, code, "failure %d after the success", i+1)
-	}
+	code, _, _ = signin("198.51.100.14", "atty@firm.test", "wrong again")
+	require.Equal(t, http.StatusUnauthorized, code)
 	code, _, _ = signin("198.51.100.14", "atty@firm.test", password)
 	require.Equal(t, http.StatusTooManyRequests, code)
+
+	// The browser the account signed in from is not held to its limit:
+	// someone guessing its password elsewhere cannot keep its owner out.
+	// A forged mark, or another account's, counts for nothing.
+	code, _, _ = signinWith(own, "198.51.100.13", "atty@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code, "its owner's browser")
+	forged := b.browser(t)
+	u, err := url.Parse(b.srv.URL)
+	require.NoError(t, err)
+	forged.c.Jar.SetCookies(u, []*http.Cookie{{Name: "heed_device", Value: "AAAA"}})
+	code, _, _ = signinWith(forged, "198.51.100.15", "atty@firm.test", password)
+	require.Equal(t, http.StatusTooManyRequests, code, "a forged mark")
+	code, _, _ = signinWith(own, "198.51.100.13", "para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code, "para's account is not limited now")
+	code, _, _ = signinWith(own, "198.51.100.13", "atty@firm.test", password)
+	require.Equal(t, http.StatusTooManyRequests, code, "the browser is para's now")
 
 	// Per client: 30 failures, on accounts that need not exist; a
 	// success among them does not count.
@@ -109,6 +133,7 @@ func TestSignInLimits(t *testing.T) {
 
 	// Attempts made at once pass a limit no more than one after another:
 	// each counts from when it is taken up, not when its check ends.
+	br := b.browser(t)
 	tok := br.csrf("/signin")
 	codes := make(chan int, 20)
 	var wg sync.WaitGroup
@@ -126,4 +151,45 @@ func TestSignInLimits(t *testing.T) {
 		seen[code]++
 	}
 	require.Equal(t, map[int]int{http.StatusUnauthorized: 10, http.StatusTooManyRequests: 10}, seen)
+}
+
+// TestPasswordChangeLimits: a wrong current password on the account page
+// counts as a failed sign-in, so a session left open is no way to guess
+// the password; and an admin's reset of the password forgets the failed
+// sign-ins that locked the account.
+func TestPasswordChangeLimits(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, trustLoopback)
+	para := b.browser(t)
+	code, _ := para.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	change := func(current string) (int, string) {
+		t.Helper()
+		code, body, _ := para.postFrom("198.51.100.70", "/account/password", url.Values{"_csrf": {para.csrf("/account")},
+			"current_password": {current}, "new_password": {"a new password 1"}, "confirm_password": {"a new password 1"}})
+		return code, body
+	}
+	for i := range 10 {
+		code, body := change(fmt.Sprintf("guess %d", i))
+		require.Equal(t, http.StatusUnprocessableEntity, code, body)
+		require.Contains(t, body, "Your current password is wrong.")
+	}
+	code, body := change(password)
+	require.Equal(t, http.StatusTooManyRequests, code, "the right one too, unchecked")
+	require.Contains(t, body, "Too many wrong passwords have been tried for this account or from your network. Please try again in 15 minutes.")
+	other := b.browser(t)
+	code, _, _ = other.postFrom("198.51.100.71", "/signin", url.Values{"_csrf": {other.csrf("/signin")}, "email": {"para@firm.test"}, "password": {password}})
+	require.Equal(t, http.StatusTooManyRequests, code, "and so is a sign-in from a new browser")
+
+	admin := b.browser(t)
+	code, _ = admin.signin("admin@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	paraID := count(t, b.db, `SELECT id FROM users WHERE email = 'para@firm.test'`)
+	code, body, _ = admin.post(fmt.Sprintf("/admin/users/%d/password", paraID), url.Values{"_csrf": {admin.csrf("/admin/users")}})
+	require.Equal(t, http.StatusOK, code, body)
+	m := regexp.MustCompile(`<code id="new-password">([^<]+)</code>`).FindStringSubmatch(body)
+	require.Len(t, m, 2, body)
+	fresh := b.browser(t)
+	code, _, _ = fresh.postFrom("198.51.100.72", "/signin", url.Values{"_csrf": {fresh.csrf("/signin")}, "email": {"para@firm.test"}, "password": {html.UnescapeString(m[1])}})
+	require.Equal(t, http.StatusSeeOther, code, "the reset forgot the failures")
 }

@@ -10,7 +10,10 @@ import (
 func TestParseTrustedProxies(t *testing.T) {
 	got, err := parseTrustedProxies("")
 	require.NoError(t, err)
-	require.Empty(t, got, "none by default")
+	require.Empty(t, got)
+	got, err = parseTrustedProxies(" None ")
+	require.NoError(t, err)
+	require.Empty(t, got, "none: the peer is the client")
 
 	got, err = parseTrustedProxies(" 10.0.0.0/8, 127.0.0.1 ,::1,fd00::/8,")
 	require.NoError(t, err)

@@ -53,8 +53,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	workers := f.integer("workers", "HEED_WORKERS", 50, "campaigns one process runs at once")
 	uploadMB := f.integer("upload-limit-mb", "HEED_UPLOAD_LIMIT_MB", 10, "largest upload accepted, in MiB")
 	secure := f.boolean("secure-cookies", "HEED_SECURE_COOKIES", false, "mark cookies Secure (behind HTTPS)")
-	trustedProxies := f.str("trusted-proxies", "HEED_TRUSTED_PROXIES", "", "addresses or CIDR ranges of the reverse proxies in front of heed, comma-separated, "+
-		"whose --proxy-header names the client; empty: the client is the connection's peer")
+	trustedProxies := f.str("trusted-proxies", "HEED_TRUSTED_PROXIES", "127.0.0.1,::1", "addresses or CIDR ranges of the reverse proxies in front of heed, comma-separated, "+
+		"whose --proxy-header names the client (by default a proxy on this machine); none: the client is always the connection's peer")
 	proxyHeader := f.str("proxy-header", "HEED_PROXY_HEADER", "X-Forwarded-For", "header the trusted proxies name the client in: X-Forwarded-For or X-Real-IP")
 	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name: every call says it first; the public opt-out page shows it (required)")
 	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number that takes opt-outs, left on answering machines (default: each campaign's callback number)")
@@ -348,9 +348,13 @@ func maxLevel(a, b string) string {
 }
 
 // parseTrustedProxies reads the --trusted-proxies list: addresses and
-// CIDR ranges separated by commas. An address alone is a range of one.
+// CIDR ranges separated by commas, or "none". An address alone is a
+// range of one.
 func parseTrustedProxies(list string) ([]*net.IPNet, error) {
 	var out []*net.IPNet
+	if strings.EqualFold(strings.TrimSpace(list), "none") {
+		return nil, nil
+	}
 	for _, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
