@@ -14,6 +14,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/logbuf"
 )
 
 // endsRefused is a campaign store that cannot record a call's end while
@@ -50,7 +51,7 @@ type endRefused struct {
 	db         *pgxpool.Pool
 	store      *endsRefused
 	p          *dialer.Pacer
-	logged     *lockedBuffer
+	logged     *logbuf.Buffer
 	campaignID int64
 	attemptID  int64
 	run        chan error // the Run's result
@@ -60,7 +61,7 @@ type endRefused struct {
 // been refused.
 func runEndRefused(t *testing.T) *endRefused {
 	t.Helper()
-	e := &endRefused{db: dbtest.New(t), logged: &lockedBuffer{}, run: make(chan error, 1)}
+	e := &endRefused{db: dbtest.New(t), logged: &logbuf.Buffer{}, run: make(chan error, 1)}
 	ctx := context.Background()
 	listID := consentedList(t, e.db, "e", "+18605550391")
 	require.NoError(t, e.db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts, retry_busy_s)

@@ -1,7 +1,6 @@
 package dialer_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/logbuf"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -191,36 +191,18 @@ func TestPacerTakesAnOptOutDuringAnImport(t *testing.T) {
 	require.Equal(t, 1, revs)
 }
 
-// lockedBuffer is a goroutine-safe bytes.Buffer, for a log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // retryingOptOut runs a campaign whose callee, x, presses the opt-out key
 // while the database cannot take it, and returns once the pacer has
 // tried again in the background: its pacer, whose log is logged, and its
 // store, which takes opt-outs once released.
-func retryingOptOut(t *testing.T) (w *personWorld, p *dialer.Pacer, store *lockedOptOuts, x phone.Number, logged *lockedBuffer) {
+func retryingOptOut(t *testing.T) (w *personWorld, p *dialer.Pacer, store *lockedOptOuts, x phone.Number, logged *logbuf.Buffer) {
 	t.Helper()
 	w, x, _, _ = optOutWorld(t)
 	store = &lockedOptOuts{Store: campaign.NewStore(w.db), release: make(chan struct{})}
 	lines := &pressingLines{recordingLines: &recordingLines{t: t, db: w.db}, key: dialer.OptOutKey}
 	p = w.pacer(lines)
 	p.Store = store
-	logged = &lockedBuffer{}
+	logged = &logbuf.Buffer{}
 	p.Log = slog.New(slog.NewTextHandler(logged, nil))
 	var sn *dialer.Snooze
 	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/internal/logbuf"
 	"github.com/heed-dialer/heed/web"
 )
 
@@ -33,7 +34,7 @@ func TestSignInLimits(t *testing.T) {
 		next := now.Load().Add(d)
 		now.Store(&next)
 	}
-	log := &logBuffer{}
+	log := &logbuf.Buffer{}
 	var checks func() int
 	b := setupServer(t, func(db *pgxpool.Pool, cfg *web.Config) {
 		trustLoopback(db, cfg)

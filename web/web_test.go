@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +34,7 @@ import (
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/logbuf"
 	"github.com/heed-dialer/heed/web"
 )
 
@@ -582,25 +582,6 @@ func TestHealth(t *testing.T) {
 	require.Contains(t, body, `"postgres":"ok"`)
 }
 
-// logBuffer collects a server's log for a test to read; the server
-// writes it from its requests' goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // TestReadyzSaysNoMore: /readyz, which needs no sign-in, names each check
 // with "ok" or "failed" and never its error (hosts, ports, URLs); the
 // error goes to the log once when the check starts failing, and its
@@ -609,7 +590,7 @@ func TestReadyzSaysNoMore(t *testing.T) {
 	t.Parallel()
 	var down atomic.Bool
 	down.Store(true)
-	log := &logBuffer{}
+	log := &logbuf.Buffer{}
 	const secret = "dial tcp 10.9.8.7:8088: connect: connection refused"
 	b := setupWith(t, func(db *pgxpool.Pool, cfg *web.Config) {
 		cfg.Log = slog.New(slog.NewTextHandler(log, nil))

@@ -15,10 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/internal/logbuf"
 )
 
 // serveProcess runs `heed serve` as a real child process on addr.
-func serveProcess(t *testing.T, bin string, env map[string]string, addr string, log *lockedBuffer) *exec.Cmd {
+func serveProcess(t *testing.T, bin string, env map[string]string, addr string, log *logbuf.Buffer) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--listen", addr)
 	cmd.Env = append(os.Environ(), "HEED_LOG_LEVEL=info")
@@ -56,7 +57,7 @@ func TestKillDashNine(t *testing.T) {
 	out, err := exec.Command("go", "build", "-tags", "heedtestclock", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
-	s := &stack{log: &lockedBuffer{}, env: startHeedEnv(t, tb)}
+	s := &stack{log: &logbuf.Buffer{}, env: startHeedEnv(t, tb)}
 	s.env["HEED_TEST_CLOCK_AT"] = time.Now().Format(time.RFC3339Nano)
 	s.env["HEED_TEST_CLOCK_ORIGIN"] = businessHours()().Format(time.RFC3339Nano)
 	token := s.seedDemoAdmin(t, "crash test password")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/internal/logbuf"
 )
 
 // twoPBXTestbed starts a testbed of its own with two PBXes sharing one PSTN
@@ -163,7 +164,7 @@ func requireOneCallPerNumber(t *testing.T, tb *testbed.Testbed, callerID string,
 func TestPoolSpreadsCampaignOverTwoPBXes(t *testing.T) {
 	t.Parallel()
 	tb2 := twoPBXTestbed(t)
-	s := (&stack{log: &lockedBuffer{}, env: poolEnv(t, tb2, 2)}).serve(t)
+	s := (&stack{log: &logbuf.Buffer{}, env: poolEnv(t, tb2, 2)}).serve(t)
 	token := s.seedDemoAdmin(t, "pool test password")
 
 	var ready map[string]string
@@ -196,7 +197,7 @@ func TestPoolSpreadsCampaignOverTwoPBXes(t *testing.T) {
 func TestPBXRestartMidCampaign(t *testing.T) {
 	t.Parallel()
 	tb2 := twoPBXTestbed(t)
-	s := (&stack{log: &lockedBuffer{}, env: poolEnv(t, tb2, 2)}).serve(t)
+	s := (&stack{log: &logbuf.Buffer{}, env: poolEnv(t, tb2, 2)}).serve(t)
 	token := s.seedDemoAdmin(t, "pool restart password")
 
 	const callerID = "+12035550182"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
 	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/logbuf"
 )
 
 var (
@@ -55,36 +56,18 @@ func sharedTestbed(t *testing.T) *testbed.Testbed {
 	return tb
 }
 
-// lockedBuffer is a goroutine-safe bytes.Buffer.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // stack is heed serving in-process against a fresh database and the testbed.
 type stack struct {
 	URL string
 	env map[string]string
-	log *lockedBuffer
+	log *logbuf.Buffer
 }
 
 // startHeed runs `heed serve` in-process on a free port, with a fresh
 // database and the shared testbed, and stops it when the test ends.
 func startHeed(t *testing.T, tb *testbed.Testbed) *stack {
 	t.Helper()
-	s := &stack{log: &lockedBuffer{}, env: startHeedEnv(t, tb)}
+	s := &stack{log: &logbuf.Buffer{}, env: startHeedEnv(t, tb)}
 	return s.serve(t)
 }
 
