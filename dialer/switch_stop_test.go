@@ -1,7 +1,6 @@
 package dialer_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/heed-dialer/heed/asterisk/testbed"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/logbuf"
 	"github.com/heed-dialer/heed/internal/phone"
 )
 
@@ -23,15 +23,7 @@ import (
 func TestHangUpAllAtStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tb := testbed.ForTest(ctx, t)
-	var logged bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sw, err := dialer.NewSwitch(ctx, dialer.ARIConfig{
-		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
-		Application: fmt.Sprintf("heed-stop-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "stop",
-	}, log)
-	require.NoError(t, err)
-	defer sw.Close()
+	sw, _, logged := testSwitch(ctx, t, testbed.ForTest(ctx, t), "stop")
 
 	events := make(chan dialer.CallEvent, 16)
 	require.NoError(t, sw.Place(ctx, dialer.CallRequest{
@@ -64,4 +56,21 @@ func TestHangUpAllAtStop(t *testing.T) {
 			t.Fatal("no end reported for the call hung up")
 		}
 	}
+}
+
+// testSwitch connects a Switch to the testbed tb, under an application
+// and installation named after name, warnings and errors logged to the
+// buffer it returns with its configuration; the test closes it.
+func testSwitch(ctx context.Context, t *testing.T, tb *testbed.Testbed, name string) (*dialer.Switch, dialer.ARIConfig, *logbuf.Buffer) {
+	t.Helper()
+	logged := &logbuf.Buffer{}
+	log := slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := dialer.ARIConfig{
+		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
+		Application: fmt.Sprintf("heed-%s-%d", name, os.Getpid()), Trunk: tb.Trunk, Installation: name,
+	}
+	sw, err := dialer.NewSwitch(ctx, cfg, log)
+	require.NoError(t, err)
+	t.Cleanup(sw.Close)
+	return sw, cfg, logged
 }

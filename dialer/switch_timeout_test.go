@@ -1,15 +1,12 @@
 package dialer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -29,16 +26,7 @@ func TestAsteriskBoundsACall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tb := testbed.ForTest(ctx, t)
-
-	var logged bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := dialer.ARIConfig{
-		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
-		Application: fmt.Sprintf("heed-timeout-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "timeout",
-	}
-	sw, err := dialer.NewSwitch(ctx, cfg, log)
-	require.NoError(t, err)
-	defer sw.Close()
+	sw, cfg, logged := testSwitch(ctx, t, tb, "timeout")
 	require.NotContains(t, logged.String(), "func_timeout.so", "the testbed's Asterisk has the module")
 
 	events := make(chan dialer.CallEvent, 16)
@@ -92,7 +80,7 @@ func TestAsteriskBoundsACall(t *testing.T) {
 	resp2.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp2.StatusCode, "unload func_timeout.so")
 	cfg.Application += "-without"
-	sw2, err := dialer.NewSwitch(ctx, cfg, log)
+	sw2, err := dialer.NewSwitch(ctx, cfg, slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	require.NoError(t, err)
 	defer sw2.Close()
 	require.Contains(t, logged.String(), "Asterisk cannot hang calls up on its own should heed stop: load func_timeout.so")
