@@ -84,6 +84,19 @@ func runEndRefused(t *testing.T) *endRefused {
 	return e
 }
 
+// retrying waits until the pacer tries the end again in the background:
+// its first try, during the call, is refused before the pacer hands the
+// write to its lifetime, so that a Drain called at once could come
+// before there is anything to drain.
+func (e *endRefused) retrying(t *testing.T) {
+	t.Helper()
+	select {
+	case <-e.store.refused:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the end was not tried again")
+	}
+}
+
 // attempt returns the attempt's status and outcome, and its target's state.
 func (e *endRefused) attempt(t *testing.T) []string {
 	t.Helper()
@@ -128,6 +141,7 @@ func TestPacerRetriesACallsEnd(t *testing.T) {
 func TestPacerDrainRecordsACallsEnd(t *testing.T) {
 	t.Parallel()
 	e := runEndRefused(t)
+	e.retrying(t)
 	e.store.down.Store(false) // back, in the middle of a wait
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -143,6 +157,7 @@ func TestPacerDrainRecordsACallsEnd(t *testing.T) {
 func TestPacerDrainGivesUpACallsEnd(t *testing.T) {
 	t.Parallel()
 	e := runEndRefused(t)
+	e.retrying(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, e.p.Drain(ctx))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
@@ -85,11 +86,8 @@ func TestPacerCountsCallsAcrossRuns(t *testing.T) {
 		phones[i] = fmt.Sprintf("+1860555%04d", 2000+i)
 	}
 	listID := consentedList(t, db, "held", phones...)
-	var campaignID int64
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, $2, 1) RETURNING id`, listID, lines).Scan(&campaignID))
-	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID := runningCampaign(t, db, listID, "Hello", lines)
+	var err error
 
 	held := &holdingLines{hangUp: make(chan struct{})}
 	store := &loadCounting{Store: campaign.NewStore(db)}
@@ -142,11 +140,8 @@ func TestPacerStopsFollowingWhenItsJobStops(t *testing.T) {
 	db := dbtest.New(t)
 	bg := context.Background()
 	listID := consentedList(t, db, "followed", "+18605552201", "+18605552202")
-	var campaignID int64
-	require.NoError(t, db.QueryRow(bg, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(bg, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID := runningCampaign(t, db, listID, "Hello", 2)
+	var err error
 
 	held := &holdingLines{hangUp: make(chan struct{})}
 	defer close(held.hangUp)
@@ -173,4 +168,18 @@ func TestPacerStopsFollowingWhenItsJobStops(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(bg, 50*time.Millisecond)
 	defer wcancel()
 	require.Error(t, p.WaitLanded(wctx), "its calls are still counted in flight")
+}
+
+// runningCampaign makes a running informational campaign of generation 1
+// over list listID, saying message, with maxConcurrent lines and one
+// attempt a contact, whose targets are every contact in the database.
+func runningCampaign(t *testing.T, db *pgxpool.Pool, listID int64, message string, maxConcurrent int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
+		VALUES ('c', 'informational', $1, $2, '+18605550100', 'running', 1, $3, 1) RETURNING id`, listID, message, maxConcurrent).Scan(&id))
+	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, id)
+	require.NoError(t, err)
+	return id
 }

@@ -134,10 +134,7 @@ func TestPacerDecidesRecordsAndPlaces(t *testing.T) {
 	}
 	_, err := db.Exec(ctx, `UPDATE contacts SET line_type = 'landline' WHERE phone = '+18605550110'`)
 	require.NoError(t, err)
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err = db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID = runningCampaign(t, db, listID, "Hello", 2)
 
 	lines := &recordingLines{t: t, db: db, refuse: map[phone.Number]bool{"+18605550109": true}}
 	p := testPacer(t, db, campaign.NewStore(db), lines)
@@ -311,12 +308,8 @@ func TestPacerSkipsWithdrawnContact(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
 	ctx := context.Background()
-	var campaignID int64
 	listID := consentedList(t, db, "w", "+18605550101", "+18605550102")
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID := runningCampaign(t, db, listID, "Hello", 2)
 
 	lines := &recordingLines{t: t, db: db}
 	p := testPacer(t, db, withdrawingStore{campaign.NewStore(db), db, "+18605550102"}, lines)
@@ -375,12 +368,9 @@ func TestPacerEndsACallStoppedBeforeItIsPlaced(t *testing.T) {
 	db := dbtest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var campaignID int64
 	listID := consentedList(t, db, "s", "+18605550121")
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 1, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID := runningCampaign(t, db, listID, "Hello", 1)
+	var err error
 
 	lines := &recordingLines{t: t, db: db, beforeReady: func(dialer.CallRequest) { cancel() }}
 	store := campaign.NewStore(db)
@@ -441,10 +431,8 @@ func TestPacerWaitsOutAMessageItCannotSay(t *testing.T) {
 		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ($1, 'pec', 'informational', 'voice', now() - interval '1 day', 't')`, ph)
 		require.NoError(t, err)
 	}
-	require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, '{matter}', '+18605550100', 'running', 1, 3, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID = runningCampaign(t, db, listID, "{matter}", 3)
+	var err error
 
 	clock := officeHours()().Truncate(time.Second)
 	lines := &recordingLines{t: t, db: db}
@@ -517,11 +505,7 @@ func TestPacerWaitsWhenALastLookCannotBeRecorded(t *testing.T) {
 	db := dbtest.New(t)
 	bg := context.Background()
 	listID := consentedList(t, db, "l", "+18605550141", "+18605550142")
-	var campaignID int64
-	require.NoError(t, db.QueryRow(bg, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(bg, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID := runningCampaign(t, db, listID, "Hello", 2)
 	store := &lookFails{Store: campaign.NewStore(db)}
 	store.fails.Store(1)
 	ctx, cancel := context.WithCancel(bg)
@@ -588,11 +572,7 @@ func TestPacerWaitsWhileNoAsteriskIsUp(t *testing.T) {
 	db := dbtest.New(t)
 	bg := context.Background()
 	listID := consentedList(t, db, "d", "+18605550131", "+18605550132", "+18605550133")
-	var campaignID int64
-	require.NoError(t, db.QueryRow(bg, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-		VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 3, 1) RETURNING id`, listID).Scan(&campaignID))
-	_, err := db.Exec(bg, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-	require.NoError(t, err)
+	campaignID := runningCampaign(t, db, listID, "Hello", 3)
 	lines := &downLines{recordingLines: &recordingLines{t: t, db: db}}
 	store := campaign.NewStore(db)
 	attempts := func() (n int) {

@@ -34,10 +34,7 @@ func TestPacerReadsReassignedNumbers(t *testing.T) {
 			time.Now().AddDate(0, 0, -30).Format("2006-01-02")+",yes\n"), consent.FormatCSV, consent.ImportOptions{}, "test", time.Now())
 		require.NoError(t, err)
 		require.Equal(t, 1, rep.Imported)
-		require.NoError(t, db.QueryRow(ctx, `INSERT INTO campaigns (name, purpose, list_id, message_text, caller_id, status, generation, max_concurrent, max_attempts)
-			VALUES ('c', 'informational', $1, 'Hello', '+18605550100', 'running', 1, 2, 1) RETURNING id`, listID).Scan(&campaignID))
-		_, err = db.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id) SELECT $1, id FROM contacts`, campaignID)
-		require.NoError(t, err)
+		campaignID = runningCampaign(t, db, listID, "Hello", 2)
 
 		engine, err := consent.NewEngine(consent.Config{Firm: consent.FirmPolicy{CheckReassigned: check}})
 		require.NoError(t, err)
