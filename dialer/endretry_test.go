@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -167,4 +168,61 @@ func TestPacerDrainGivesUpACallsEnd(t *testing.T) {
 	rec, err := e.store.Recover(context.Background(), e.campaignID, e.p.Following(goneReconciler{}))
 	require.NoError(t, err)
 	require.Equal(t, 1, rec.Gone)
+}
+
+// notPlacedRefused is a campaign store that cannot record a call not
+// placed while down, as while the database cannot be reached.
+type notPlacedRefused struct {
+	*campaign.Store
+	down atomic.Bool
+}
+
+func (s *notPlacedRefused) NotPlaced(ctx context.Context, attemptID int64, at time.Time, reason string) error {
+	if s.down.Load() {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return s.Store.NotPlaced(ctx, attemptID, at, reason)
+}
+
+// noAsteriskUp are lines with no Asterisk up: no call is placed, before
+// any last look.
+type noAsteriskUp struct{}
+
+func (noAsteriskUp) Place(_ context.Context, req dialer.CallRequest, _ func(dialer.CallEvent)) error {
+	return fmt.Errorf("attempt %d: %w", req.AttemptID, dialer.ErrNoAsterisk)
+}
+
+// TestPacerRetriesACallNotPlaced: a call never placed whose record the
+// database refuses is not left to recovery, which would close it as a
+// call of unknown outcome and its contact as done: the pacer keeps trying
+// and follows the attempt meanwhile. Once the database is back, the call
+// is recorded as not placed and its contact is due again.
+func TestPacerRetriesACallNotPlaced(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	listID := consentedList(t, db, "np", "+18605550392")
+	campaignID := runningCampaign(t, db, listID, "Hello", 1)
+	store := &notPlacedRefused{Store: campaign.NewStore(db)}
+	store.down.Store(true)
+	p := testPacer(t, db, store, noAsteriskUp{})
+	logged := &logbuf.Buffer{}
+	p.Log = slog.New(slog.NewTextHandler(logged, nil))
+	require.ErrorContains(t, p.Run(ctx, campaignID, 1), "record a call not placed")
+
+	var attemptID int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM attempts WHERE campaign_id = $1`, campaignID).Scan(&attemptID))
+	require.True(t, p.Follows(attemptID), "followed until its record lands")
+	rec, err := store.Recover(ctx, campaignID, p.Following(goneReconciler{}))
+	require.NoError(t, err)
+	require.Zero(t, rec.Closed(), "recovery leaves the attempt to the pacer")
+
+	store.down.Store(false)
+	require.Eventually(t, func() bool { return !p.Follows(attemptID) }, 60*time.Second, 10*time.Millisecond)
+	var status, outcome, notPlaced, state string
+	require.NoError(t, db.QueryRow(ctx, `SELECT a.status, a.outcome, a.not_placed, t.state FROM attempts a
+		JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id WHERE a.id = $1`, attemptID).
+		Scan(&status, &outcome, &notPlaced, &state))
+	require.Equal(t, []string{"ended", "called_off", "no Asterisk was up", "pending"}, []string{status, outcome, notPlaced, state})
+	require.Contains(t, logged.String(), "could not record a call not placed; trying again")
 }

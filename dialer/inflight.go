@@ -105,10 +105,14 @@ func (p *Pacer) drop(campaignID, attemptID int64, wake bool) {
 }
 
 // Follows reports whether the pacer follows an attempt's call: about to be
-// placed or placed, and its end not yet recorded (nor given up on).
+// placed or placed, and its end not yet recorded (nor given up on); or
+// never rung, and its record still being tried (settle).
 func (p *Pacer) Follows(attemptID int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, ok := p.settling[attemptID]; ok {
+		return true
+	}
 	for _, f := range p.flights {
 		if _, ok := f.calls[attemptID]; ok {
 			return true

@@ -317,6 +317,10 @@ type Pacer struct {
 	mu       sync.Mutex
 	nextSlot map[int64]time.Time // per campaign: when its next call may go
 	flights  map[int64]*flight   // per campaign: its calls in flight
+	// settling holds the attempts whose calls never rang and whose
+	// records the pacer keeps trying to write (settle): followed, but no
+	// call in flight.
+	settling map[int64]struct{}
 	// followFor, when not zero, is how long Run follows its calls in
 	// flight before it returns, rather than its usual bounds (tests).
 	followFor time.Duration
@@ -892,17 +896,20 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		// after UnspokenWait (Store.Unspoken), so that a message that
 		// cannot be said holds back neither the batch nor the campaign's
 		// other contacts.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
 		now := p.clock()
 		if reason, ok := notPlaced(ctx, ctx.Err(), lookNone); ok {
-			if err := p.Store.NotPlaced(wctx, id, now, reason); err != nil {
+			if err := p.settle(id, "a call not placed", func(ctx context.Context) error {
+				return p.Store.NotPlaced(ctx, id, now, reason)
+			}); err != nil {
 				return fmt.Errorf("pacer: record a call not placed: %w", err)
 			}
 			return fmt.Errorf("%w: %s", errNotPlaced, reason)
 		}
-		counted, err := p.Store.Unspoken(wctx, id, now)
-		if err != nil {
+		var counted bool
+		if err := p.settle(id, "a call without audio", func(ctx context.Context) (err error) {
+			counted, err = p.Store.Unspoken(ctx, id, now)
+			return err
+		}); err != nil {
 			return fmt.Errorf("pacer: record a call without audio: %w", err)
 		}
 		if counted {
@@ -989,16 +996,20 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	}
 	if reason, ok := notPlaced(ctx, err, look.Load()); ok {
 		p.Log.Warn("pacer: call not placed; the contact stays due", "attempt", id, "reason", reason, "err", err)
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if rerr := p.Store.NotPlaced(wctx, id, p.clock(), reason); rerr != nil {
+		now := p.clock()
+		if rerr := p.settle(id, "a call not placed", func(ctx context.Context) error {
+			return p.Store.NotPlaced(ctx, id, now, reason)
+		}); rerr != nil {
 			return fmt.Errorf("pacer: record a call not placed: %w", rerr)
 		}
 		return fmt.Errorf("%w: %s", errNotPlaced, reason)
 	}
 	if err != nil {
 		p.Log.Warn("pacer: originate failed", "attempt", id, "err", err)
-		if err := p.originateFailed(ctx, id, err); err != nil {
+		now, why := p.clock(), err
+		if err := p.settle(id, "a call Asterisk refused", func(ctx context.Context) error {
+			return p.Store.OriginateFailed(ctx, id, now, why)
+		}); err != nil {
 			return fmt.Errorf("pacer: record originate failure: %w", err)
 		}
 		return nil
@@ -1058,15 +1069,47 @@ func notPlaced(ctx context.Context, err error, look int32) (string, bool) {
 	return "", false
 }
 
-// originateFailed records that attempt id's call failed
-// (Store.OriginateFailed), with its own context, as call progress is: a
-// job stopped meanwhile must still end the attempt, or it would stay in
-// flight, open in every person's history (consent.Attempt.Open), until
-// recovery.
-func (p *Pacer) originateFailed(ctx context.Context, id int64, why error) error {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return p.Store.OriginateFailed(wctx, id, p.clock(), why)
+// settle records with write how attempt id's call ended without ringing
+// (not placed, or refused by Asterisk), what, with its own context: a job
+// stopped meanwhile must still end the attempt. When the database refuses
+// it, the pacer keeps trying in the background, as recordEnd does, and
+// follows the attempt meanwhile, so that recovery does not close it as a
+// call of unknown outcome with its contact done (never to be called
+// again, and counted in every history as a call). It returns the first
+// try's error.
+func (p *Pacer) settle(id int64, what string, write func(ctx context.Context) error) error {
+	try := func(ctx context.Context) error {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return write(wctx)
+	}
+	err := try(context.Background())
+	if err == nil {
+		return nil
+	}
+	p.mu.Lock()
+	if p.settling == nil {
+		p.settling = map[int64]struct{}{}
+	}
+	p.settling[id] = struct{}{}
+	p.mu.Unlock()
+	p.Log.Error("pacer: could not record "+what+"; trying again", "attempt", id, "err", err)
+	p.background(func(life context.Context) {
+		defer func() {
+			p.mu.Lock()
+			delete(p.settling, id)
+			p.mu.Unlock()
+		}()
+		tries, err := keepTrying(life, endRetryWait, endRetryFor, try, func(tries int, err error) {
+			p.Log.Error("pacer: still could not record "+what+"; trying again", "attempt", id, "tries", tries, "err", err)
+		})
+		if err != nil {
+			p.Log.Error("pacer: "+what+" NOT recorded; recovery will close the attempt with its outcome unknown", "attempt", id, "tries", tries, "err", err)
+			return
+		}
+		p.Log.Info("pacer: recorded "+what+", after trying again", "attempt", id, "tries", tries)
+	})
+	return err
 }
 
 // OptOutRetryWait is the longest wait between two tries to take a
