@@ -133,7 +133,7 @@ func TestPacerRetriesACallsEnd(t *testing.T) {
 	e.snoozes(t)
 	require.Equal(t, []string{"ended", "busy", "pending"}, e.attempt(t), "the end is recorded, and the contact is due again")
 	require.False(t, e.p.Follows(e.attemptID))
-	require.Contains(t, e.logged.String(), "could not record how a call ended; trying again")
+	require.Contains(t, e.logged.String(), "could not record a call's end; trying again")
 }
 
 // TestPacerDrainRecordsACallsEnd: a call's end still being retried when
@@ -162,7 +162,7 @@ func TestPacerDrainGivesUpACallsEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, e.p.Drain(ctx))
-	require.Regexp(t, `level=ERROR msg="pacer: call end NOT recorded[^\n]*phone=\+18605550391 outcome=busy`, e.logged.String())
+	require.Regexp(t, `level=ERROR msg="pacer: a call's end NOT recorded[^\n]*phone=\+18605550391 outcome=busy`, e.logged.String())
 	e.snoozes(t)
 	require.False(t, e.p.Follows(e.attemptID))
 	rec, err := e.store.Recover(context.Background(), e.campaignID, e.p.Following(goneReconciler{}))

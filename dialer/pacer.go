@@ -1070,14 +1070,32 @@ func notPlaced(ctx context.Context, err error, look int32) (string, bool) {
 }
 
 // settle records with write how attempt id's call ended without ringing
-// (not placed, or refused by Asterisk), what, with its own context: a job
-// stopped meanwhile must still end the attempt. When the database refuses
-// it, the pacer keeps trying in the background, as recordEnd does, and
-// follows the attempt meanwhile, so that recovery does not close it as a
-// call of unknown outcome with its contact done (never to be called
-// again, and counted in every history as a call). It returns the first
-// try's error.
+// (not placed, or refused by Asterisk), what: when the database refuses
+// it, the pacer keeps trying (record) and follows the attempt meanwhile,
+// so that recovery does not close it as a call of unknown outcome with
+// its contact done (never to be called again, and counted in every
+// history as a call). It returns the first try's error.
 func (p *Pacer) settle(id int64, what string, write func(ctx context.Context) error) error {
+	p.mu.Lock()
+	if p.settling == nil {
+		p.settling = map[int64]struct{}{}
+	}
+	p.settling[id] = struct{}{}
+	p.mu.Unlock()
+	return p.record(id, what, nil, write, func() {
+		p.mu.Lock()
+		delete(p.settling, id)
+		p.mu.Unlock()
+	})
+}
+
+// record writes what of attempt id with write, with its own context (a
+// stopping job must still record how its calls went). When the database
+// refuses it, the pacer keeps trying in the background, within its
+// lifetime (Drain), for up to endRetryFor, logging each failure with args.
+// done is called once the write has landed or been given up on. It
+// returns the first try's error.
+func (p *Pacer) record(id int64, what string, args []any, write func(ctx context.Context) error, done func()) error {
 	try := func(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -1085,29 +1103,21 @@ func (p *Pacer) settle(id int64, what string, write func(ctx context.Context) er
 	}
 	err := try(context.Background())
 	if err == nil {
+		done()
 		return nil
 	}
-	p.mu.Lock()
-	if p.settling == nil {
-		p.settling = map[int64]struct{}{}
-	}
-	p.settling[id] = struct{}{}
-	p.mu.Unlock()
-	p.Log.Error("pacer: could not record "+what+"; trying again", "attempt", id, "err", err)
+	log := p.Log.With(append([]any{"attempt", id}, args...)...)
+	log.Error("pacer: could not record "+what+"; trying again", "err", err)
 	p.background(func(life context.Context) {
-		defer func() {
-			p.mu.Lock()
-			delete(p.settling, id)
-			p.mu.Unlock()
-		}()
+		defer done()
 		tries, err := keepTrying(life, endRetryWait, endRetryFor, try, func(tries int, err error) {
-			p.Log.Error("pacer: still could not record "+what+"; trying again", "attempt", id, "tries", tries, "err", err)
+			log.Error("pacer: still could not record "+what+"; trying again", "tries", tries, "err", err)
 		})
 		if err != nil {
-			p.Log.Error("pacer: "+what+" NOT recorded; recovery will close the attempt with its outcome unknown", "attempt", id, "tries", tries, "err", err)
+			log.Error("pacer: "+what+" NOT recorded; recovery will close the attempt with its outcome unknown", "tries", tries, "err", err)
 			return
 		}
-		p.Log.Info("pacer: recorded "+what+", after trying again", "attempt", id, "tries", tries)
+		log.Info("pacer: recorded "+what+", after trying again", "tries", tries)
 	})
 	return err
 }
@@ -1128,38 +1138,16 @@ const (
 // outcome, the keys pressed and what becomes of the target, which decides
 // whether a busy or unanswered contact is called again, and which keys
 // RecoverOptOuts reads. When the database refuses, it keeps trying in the
-// background (keepTrying), logging each failure, for up to endRetryFor
+// background (record), logging each failure, for up to endRetryFor
 // within the pacer's lifetime, with one last try at Drain. Until then the
 // call stays in flight (inFlight, Follows): its campaign's Run waits for
 // it, and recovery does not close its attempt as unknown (Following).
 // Once it gives up, it logs at ERROR that the end was NOT recorded, with
 // what it was, and leaves the attempt to recovery.
 func (p *Pacer) recordEnd(campaignID, id int64, n phone.Number, ev CallEvent) {
-	write := func(ctx context.Context) error {
-		// Its own context: a stopping job must still record how its calls
-		// ended.
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return p.Store.Progress(wctx, id, ev)
-	}
-	err := write(context.Background())
-	if err == nil {
-		p.land(campaignID, id)
-		return
-	}
-	p.Log.Error("pacer: could not record how a call ended; trying again", "attempt", id, "outcome", ev.Outcome, "err", err)
-	p.background(func(life context.Context) {
-		defer p.land(campaignID, id)
-		tries, err := keepTrying(life, endRetryWait, endRetryFor, write, func(tries int, err error) {
-			p.Log.Error("pacer: still could not record how a call ended; trying again", "attempt", id, "outcome", ev.Outcome, "tries", tries, "err", err)
-		})
-		if err != nil {
-			p.Log.Error("pacer: call end NOT recorded; recovery will close the attempt with its outcome unknown",
-				"attempt", id, "phone", n, "outcome", ev.Outcome, "dtmf", ev.DTMF, "tries", tries, "err", err)
-			return
-		}
-		p.Log.Info("pacer: recorded how a call ended, after trying again", "attempt", id, "tries", tries)
-	})
+	_ = p.record(id, "a call's end", []any{"phone", n, "outcome", ev.Outcome, "dtmf", ev.DTMF},
+		func(ctx context.Context) error { return p.Store.Progress(ctx, id, ev) },
+		func() { p.land(campaignID, id) })
 }
 
 // keepTakingOptOut takes, in the background, a key-press opt-out of n
