@@ -1055,7 +1055,7 @@ func notPlaced(ctx context.Context, err error, look int32) (string, bool) {
 	switch {
 	case err == nil:
 		return "", false
-	case errors.Is(err, errNeverOriginated) && errors.Is(err, ErrEventsDown):
+	case errors.Is(err, errNeverOriginated):
 		return "its Asterisk's events were down", true
 	case look == lookAllowed:
 		return "", false

@@ -423,16 +423,10 @@ func (p *Pool) Place(ctx context.Context, req CallRequest, report func(CallEvent
 		p.mu.Lock()
 		m := pm.m
 		p.mu.Unlock()
-		if ew, ok := m.(eventsWatcher); ok && !ew.EventsConnected() {
-			// Its events are not heard: a call placed there would start
-			// unheard, silent, or be hung up. Skip it until its next
-			// check finds them back, and take another.
+		if p.eventsDown(pm, m) {
+			// Take another, giving back the room taken on this one.
 			p.mu.Lock()
 			pm.active--
-			if pm.up {
-				pm.up, pm.lastErr = false, fmt.Errorf("%s: %w", pm.cfg.Name, ErrEventsDown)
-				p.log.Warn("pool: Asterisk's events are down; skipping it", "asterisk", pm.cfg.Name)
-			}
 			p.broadcastLocked()
 			p.mu.Unlock()
 			continue
@@ -459,6 +453,25 @@ func (p *Pool) HangUpAll(ctx context.Context) int {
 		}
 	}
 	return n
+}
+
+// eventsDown reports whether member pm (m) has its event websocket down
+// now, and then marks it down until its next check finds them back: a
+// call placed there would start unheard (no message, no key), or be hung
+// up.
+func (p *Pool) eventsDown(pm *poolMember, m Member) bool {
+	ew, ok := m.(eventsWatcher)
+	if !ok || ew.EventsConnected() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pm.up {
+		pm.up, pm.lastErr = false, fmt.Errorf("%s: %w", pm.cfg.Name, ErrEventsDown)
+		p.log.Warn("pool: Asterisk's events are down; skipping it", "asterisk", pm.cfg.Name)
+		p.broadcastLocked()
+	}
+	return true
 }
 
 // errNeverOriginated marks a Place error that certainly placed no call,
@@ -540,14 +553,8 @@ func (p *Pool) placeOn(ctx context.Context, pm *poolMember, m Member, req CallRe
 		}
 		// The look may take a while (index syncs): the events may have
 		// gone meanwhile, and a call placed now would start unheard.
-		if ew, ok := m.(eventsWatcher); ok && !ew.EventsConnected() {
+		if p.eventsDown(pm, m) {
 			release()
-			p.mu.Lock()
-			if pm.up {
-				pm.up, pm.lastErr = false, fmt.Errorf("%s: %w", pm.cfg.Name, ErrEventsDown)
-				p.broadcastLocked()
-			}
-			p.mu.Unlock()
 			return fmt.Errorf("attempt %d: %s: %w: %w", req.AttemptID, pm.cfg.Name, errNeverOriginated, ErrEventsDown)
 		}
 	}
