@@ -213,14 +213,9 @@ func (s *Server) changePassword(c echo.Context) error {
 	}
 	// A wrong current password counts as a failed sign-in, against the
 	// same limits: a session left open is no way to guess the password.
-	client, acct := clientKey(c), accountKey(currentUser(c).Email)
-	ok, wait, clientHit := s.signinClients.take(client)
-	if !ok {
-		return s.passwordRefused(c, wait)
-	}
-	ok, wait, acctHit := s.signinAccounts.take(acct)
-	if !ok {
-		s.signinClients.give(client, clientHit)
+	client := clientKey(c)
+	try, wait, by := s.tryPassword(client, accountKey(currentUser(c).Email))
+	if by != byNone {
 		return s.passwordRefused(c, wait)
 	}
 	var u account.User
@@ -229,8 +224,7 @@ func (s *Server) changePassword(c echo.Context) error {
 		return err
 	})
 	if !errors.Is(err, account.ErrBadCredentials) {
-		s.signinClients.give(client, clientHit)
-		s.signinAccounts.give(acct, acctHit)
+		try.giveBack()
 	}
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
@@ -252,7 +246,7 @@ func (s *Server) changePassword(c echo.Context) error {
 // passwordRefused answers a password change refused by the sign-in
 // limits: 429, saying when to try again, with Retry-After.
 func (s *Server) passwordRefused(c echo.Context, wait time.Duration) error {
-	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	retryAfter(c, wait)
 	return s.render(c, http.StatusTooManyRequests, "account", page{Title: "Your account",
 		Error: "Too many wrong passwords have been tried for this account or from your network. Please try again in " + humanDuration(wait) + "."})
 }

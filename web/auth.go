@@ -62,26 +62,21 @@ func (s *Server) signin(c echo.Context) error {
 	ctx := c.Request().Context()
 	email, client := c.FormValue("email"), clientKey(c)
 	acct := accountKey(email)
-	// Each attempt counts against both limits until it succeeds, so that
-	// attempts made at once cannot pass a limit together.
-	ok, wait, clientHit := s.signinClients.take(client)
-	if !ok {
-		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins have come from your network: heed takes at most %d in %s.",
-			signinClientLimit.Max, humanDuration(signinClientLimit.Per)), wait)
-	}
 	// A browser the account signed in from before is not held to the
 	// account's limit: someone guessing its password elsewhere cannot
 	// keep its owner out. It is still held to its client's.
-	trusted := s.knownDevice(c, acct)
-	var acctHit time.Duration
-	if !trusted {
-		var ok bool
-		ok, wait, acctHit = s.signinAccounts.take(acct)
-		if !ok {
-			s.signinClients.give(client, clientHit)
-			return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins for this account: heed takes at most %d wrong passwords for an account in %s, "+
-				"except from a browser it signed in from before.", signinAccountLimit.Max, humanDuration(signinAccountLimit.Per)), wait)
-		}
+	limited := acct
+	if s.knownDevice(c, acct) {
+		limited = ""
+	}
+	try, wait, by := s.tryPassword(client, limited)
+	switch by {
+	case byClient:
+		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins have come from your network: heed takes at most %d in %s.",
+			signinClientLimit.Max, humanDuration(signinClientLimit.Per)), wait)
+	case byAccount:
+		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins for this account: heed takes at most %d wrong passwords for an account in %s, "+
+			"except from a browser it signed in from before.", signinAccountLimit.Max, humanDuration(signinAccountLimit.Per)), wait)
 	}
 	var u account.User
 	err := s.checkPasswords(ctx, func() (err error) {
@@ -90,7 +85,7 @@ func (s *Server) signin(c echo.Context) error {
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.cfg.Log.Info("web: failed sign-in", "email", email, "client", client)
-		if s.signinAccounts.waiting(acct) > 0 {
+		if limited != "" && s.signinAccounts.waiting(acct) > 0 {
 			s.cfg.Log.Warn("web: sign-in limit reached; the account's sign-ins are refused for a while", "email", email, "client", client)
 		}
 		if s.signinClients.waiting(client) > 0 {
@@ -98,16 +93,10 @@ func (s *Server) signin(c echo.Context) error {
 		}
 		return s.render(c, http.StatusUnauthorized, "signin", page{Title: "Sign in", Error: "Wrong email or password.", Data: email})
 	}
-	s.signinClients.give(client, clientHit)
+	// Not a wrong password: the attempt does not count.
+	try.giveBack()
 	if err != nil {
-		// Not a wrong password: the attempt does not count.
-		if !trusted {
-			s.signinAccounts.give(acct, acctHit)
-		}
 		return err
-	}
-	if !trusted {
-		s.signinAccounts.give(acct, acctHit)
 	}
 	s.rememberDevice(c, acct)
 	if err := s.sessions.RenewToken(ctx); err != nil {
@@ -144,10 +133,59 @@ func (s *Server) rememberDevice(c echo.Context, acct string) {
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 }
 
+// The limit that refused a password check (tryPassword).
+const (
+	byNone = iota
+	byClient
+	byAccount
+)
+
+// passwordTry is a password check counted against the sign-in limits:
+// each counts until it is known not to be a wrong password, so that
+// checks made at once cannot pass a limit together.
+type passwordTry struct {
+	s                  *Server
+	client, acct       string
+	clientHit, acctHit time.Duration
+}
+
+// tryPassword counts a password check of client against its limit and,
+// unless acct is "", against the account's. A limit it would pass
+// refuses it: by says which (byClient, byAccount), with how long until
+// it would not, and nothing is counted.
+func (s *Server) tryPassword(client, acct string) (t passwordTry, wait time.Duration, by int) {
+	t = passwordTry{s: s, client: client, acct: acct}
+	ok, wait, hit := s.signinClients.take(client)
+	if !ok {
+		return t, wait, byClient
+	}
+	t.clientHit = hit
+	if acct != "" {
+		if ok, wait, t.acctHit = s.signinAccounts.take(acct); !ok {
+			s.signinClients.give(client, hit)
+			return t, wait, byAccount
+		}
+	}
+	return t, 0, byNone
+}
+
+// giveBack uncounts a check that was no wrong password.
+func (t passwordTry) giveBack() {
+	t.s.signinClients.give(t.client, t.clientHit)
+	if t.acct != "" {
+		t.s.signinAccounts.give(t.acct, t.acctHit)
+	}
+}
+
+// retryAfter sets a 429's Retry-After to wait, in whole seconds.
+func retryAfter(c echo.Context, wait time.Duration) {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+}
+
 // signinRefused answers a sign-in refused by a limit: 429, saying why and
 // when to try again, with Retry-After.
 func (s *Server) signinRefused(c echo.Context, email, why string, wait time.Duration) error {
-	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	retryAfter(c, wait)
 	return s.render(c, http.StatusTooManyRequests, "signin", page{Title: "Sign in", Data: email,
 		Error: why + " Please try again in " + humanDuration(wait) + "."})
 }

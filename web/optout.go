@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -159,7 +158,7 @@ func (s *Server) optOutRateLimit(l *rateLimiter) echo.MiddlewareFunc {
 				return next(c)
 			}
 			s.cfg.Log.Info("web: opt-out rate limit reached", "client", clientKey(c))
-			c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+			retryAfter(c, wait)
 			msg := fmt.Sprintf("Too many requests have come from your network: this page takes at most %d in %s and %d a day. "+
 				"Please try again in %s. Requests already confirmed are in effect.",
 				optOutLimits[0].Max, humanDuration(optOutLimits[0].Per), optOutLimits[1].Max, humanDuration(wait))
