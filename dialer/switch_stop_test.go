@@ -25,20 +25,7 @@ func TestHangUpAllAtStop(t *testing.T) {
 	defer cancel()
 	sw, _, logged := testSwitch(ctx, t, testbed.ForTest(ctx, t), "stop")
 
-	events := make(chan dialer.CallEvent, 16)
-	require.NoError(t, sw.Place(ctx, dialer.CallRequest{
-		AttemptID: 1, To: phone.Number("+18605550411"), CallerID: "+12035550184", RingSeconds: 30,
-		Media: []string{"sound:silence/10", "sound:silence/10", "sound:silence/10"},
-	}, func(ev dialer.CallEvent) { events <- ev }))
-	for answered := false; !answered; {
-		select {
-		case ev := <-events:
-			require.NotEqual(t, dialer.EventEnded, ev.Kind, "the call ended on its own: %+v", ev)
-			answered = ev.Kind == dialer.EventAnswered
-		case <-ctx.Done():
-			t.Fatal("the call was not answered")
-		}
-	}
+	events := answeredCall(ctx, t, sw, "+12035550184", 30)
 
 	require.Equal(t, 1, sw.HangUpAll(ctx), "the call up is hung up")
 	for {
@@ -74,4 +61,29 @@ func testSwitch(ctx context.Context, t *testing.T, tb *testbed.Testbed, name str
 	require.NoError(t, err)
 	t.Cleanup(sw.Close)
 	return sw, cfg, logged
+}
+
+// answeredCall places attempt 1's call, 30 s of silence, to the testbed's
+// number that answers, from callerID, and returns its events once it is
+// originated and answered, each once: the answer may be heard before the
+// originate request returns (CI saw it), so in either order.
+func answeredCall(ctx context.Context, t *testing.T, sw *dialer.Switch, callerID string, ring int) <-chan dialer.CallEvent {
+	t.Helper()
+	events := make(chan dialer.CallEvent, 16)
+	require.NoError(t, sw.Place(ctx, dialer.CallRequest{
+		AttemptID: 1, To: phone.Number("+18605550411"), CallerID: callerID, RingSeconds: ring,
+		Media: []string{"sound:silence/10", "sound:silence/10", "sound:silence/10"},
+	}, func(ev dialer.CallEvent) { events <- ev }))
+	seen := map[dialer.EventKind]bool{}
+	for !seen[dialer.EventOriginated] || !seen[dialer.EventAnswered] {
+		select {
+		case ev := <-events:
+			require.Contains(t, []dialer.EventKind{dialer.EventOriginated, dialer.EventAnswered}, ev.Kind, "%+v", ev)
+			require.False(t, seen[ev.Kind], "one %d event: %+v", ev.Kind, ev)
+			seen[ev.Kind] = true
+		case <-ctx.Done():
+			t.Fatal("the call was not originated and answered")
+		}
+	}
+	return events
 }
