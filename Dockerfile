@@ -18,6 +18,8 @@ COPY --from=build /out/heed /usr/local/bin/heed
 USER heed
 EXPOSE 8080
 ENV HEED_LISTEN=0.0.0.0:8080 HEED_MEDIA_DIR=/var/lib/heed/media
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/usr/local/bin/heed", "version"]
+# heed health asks the server on HEED_LISTEN for /healthz (on loopback
+# when it listens on every address).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=2m CMD ["/usr/local/bin/heed", "health", "--timeout", "3s"]
 ENTRYPOINT ["/usr/local/bin/heed"]
 CMD ["serve"]

@@ -106,6 +106,7 @@ Usage:
   heed bench dnc [--numbers N] [--json]     the do-not-call index against map, sorted, roaring, bitmap, postgres
   heed bench gate [--json]                  whole gate decisions from memory against one SQL query each
   heed bench dial [--testbed] [--json]      calls per second through heed's pacing loop against a bare ARI loop
+  heed health [--listen ADDR]               whether the heed serve on ADDR answers /healthz (the container's health check)
   heed version                              print the version
 
 Every flag can also be set with the environment variable shown in its help.
@@ -151,6 +152,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "bench", rest, map[string]func(context.Context, []string) error{"dnc": m.benchDNC, "gate": m.benchGate, "dial": m.benchDial})
 	case "audit":
 		return m.sub(ctx, "audit", rest, map[string]func(context.Context, []string) error{"verify": m.auditVerify, "calls": m.auditCalls})
+	case "health":
+		return m.health(ctx, rest)
 	case "version", "--version", "-v":
 		fmt.Fprintln(m.Stdout, "heed", version)
 		return nil

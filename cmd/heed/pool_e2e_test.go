@@ -170,6 +170,10 @@ func TestPoolSpreadsCampaignOverTwoPBXes(t *testing.T) {
 	var ready map[string]string
 	require.Equal(t, http.StatusOK, s.api(t, "", "GET", "/readyz", nil, &ready))
 	require.Equal(t, map[string]string{"postgres": "ok", "asterisk:pbx-a": "ok", "asterisk:pbx-b": "ok", "asterisks": "ok"}, ready)
+	// The container's health check asks the same server.
+	out, _, err := runHeed(map[string]string{"HEED_LISTEN": strings.TrimPrefix(s.URL, "http://")}, "health")
+	require.NoError(t, err)
+	require.Contains(t, out, `"status":"ok"`)
 
 	const callerID = "+12035550181"
 	cp := startDemoCampaign(t, s, token, callerID, 4)
