@@ -84,9 +84,10 @@ func (s *Server) signin(c echo.Context) error {
 		return err
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.cfg.Log.Info("web: failed sign-in", "email", email, "client", client)
+		who := s.signinAccount(ctx, email)
+		s.cfg.Log.Info("web: failed sign-in", append(who, "client", client)...)
 		if limited != "" && s.signinAccounts.waiting(acct) > 0 {
-			s.cfg.Log.Warn("web: sign-in limit reached; the account's sign-ins are refused for a while", "email", email, "client", client)
+			s.cfg.Log.Warn("web: sign-in limit reached; the account's sign-ins are refused for a while", append(who, "client", client)...)
 		}
 		if s.signinClients.waiting(client) > 0 {
 			s.cfg.Log.Warn("web: sign-in limit reached; the client's sign-ins are refused for a while", "client", client)
@@ -105,6 +106,25 @@ func (s *Server) signin(c echo.Context) error {
 	s.sessions.Put(ctx, sessionUserID, u.ID)
 	s.sessions.Put(ctx, sessionVersion, u.SessionVersion)
 	return c.Redirect(http.StatusSeeOther, "/campaigns")
+}
+
+// signinAccount returns the log attributes that name the account a failed
+// sign-in was for: its email and user id when a user has the email typed,
+// and only that none has otherwise. What was typed is not logged then: it
+// is often a password typed into the wrong field.
+func (s *Server) signinAccount(ctx context.Context, email string) []any {
+	if s.cfg.Accounts == nil {
+		return nil
+	}
+	u, err := s.cfg.Accounts.ByEmail(ctx, email)
+	switch {
+	case err == nil:
+		return []any{"email", u.Email, "user_id", u.ID}
+	case errors.Is(err, account.ErrNotFound):
+		return []any{"email", "(no such user)"}
+	}
+	s.cfg.Log.Warn("web: failed sign-in: look the user up", "err", err)
+	return []any{"email", "(not looked up)"}
 }
 
 // deviceCookie names the cookie by which a browser an account signed in

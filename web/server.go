@@ -120,6 +120,9 @@ type Server struct {
 	// signinAccounts and signinClients count failed sign-ins (the
 	// sign-in limits), on cfg.Now's clock.
 	signinAccounts, signinClients *rateLimiter
+	// httpsSeen is done once a request came over HTTPS
+	// (warnInsecureCookies).
+	httpsSeen sync.Once
 	// passwords bounds the password checks run at once (passwordChecks).
 	passwords *semaphore.Weighted
 	// deviceKey signs the device cookies of browsers accounts signed in
@@ -203,6 +206,20 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// warnInsecureCookies logs once, at the first request that came over
+// HTTPS, that cookies are not marked Secure when SecureCookies is off: a
+// deployment behind HTTPS that forgot the setting.
+func (s *Server) warnInsecureCookies(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.cfg.SecureCookies && c.Scheme() == "https" {
+			s.httpsSeen.Do(func() {
+				s.cfg.Log.Warn("web: heed is served over HTTPS but its cookies are not marked Secure: set --secure-cookies (HEED_SECURE_COOKIES=true)")
+			})
+		}
+		return next(c)
+	}
+}
+
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
@@ -226,7 +243,13 @@ func (s *Server) routes() {
 		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 		ReferrerPolicy:        "same-origin",
 		ContentSecurityPolicy: "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'",
+		// Sent only on requests that came over HTTPS (directly, or by the
+		// proxy's X-Forwarded-Proto): a browser that has seen heed over
+		// HTTPS never asks for it over plain HTTP again for a year. The
+		// firm's other hosts are not heed's to bind.
+		HSTSMaxAge: 365 * 24 * 60 * 60, HSTSExcludeSubdomains: true,
 	}))
+	e.Use(s.warnInsecureCookies)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/:name", s.serveStatic)

@@ -130,7 +130,9 @@ func TestSignInLimits(t *testing.T) {
 	require.Equal(t, before, checks(), "a refused sign-in runs no password check")
 	code, _, _ = signin("2001:db8:5:7::10", "admin@firm.test", password)
 	require.Equal(t, http.StatusSeeOther, code, "another client is not limited")
-	require.Contains(t, log.String(), `msg="web: failed sign-in" email=nobody0@firm.test client=2001:db8:5:6::/64`, "logged with the client key")
+	require.Contains(t, log.String(), `msg="web: failed sign-in" email="(no such user)" client=2001:db8:5:6::/64`, "logged with the client key")
+	require.NotContains(t, log.String(), "nobody0", "an email no user has is not logged: it may be a password")
+	require.Regexp(t, `msg="web: failed sign-in" email=para@firm.test user_id=\d+ client=198.51.100.1\n`, log.String(), "a user's failure names the user")
 
 	// Attempts made at once pass a limit no more than one after another:
 	// each counts from when it is taken up, not when its check ends.
