@@ -1,7 +1,6 @@
 package dnc
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/heed-dialer/heed/internal/zipbound"
 )
 
 // Mode says what the lines of an import input mean.
@@ -310,7 +311,10 @@ func (im *Importer) add(ctx context.Context, in Input) error {
 }
 
 func (im *Importer) addZip(ctx context.Context, in Input, ra io.ReaderAt, off, size int64) error {
-	zr, err := zip.NewReader(io.NewSectionReader(ra, off, size), size)
+	zr, err := zipbound.NewReader(io.NewSectionReader(ra, off, size), size, maxZipDirectory)
+	if errors.Is(err, zipbound.ErrDirectory) {
+		return fmt.Errorf("dnc import %s: %w: its list of files is over %d MiB (a registry download's is a few KiB)", in.Name, ErrUnsupportedInput, maxZipDirectory>>20)
+	}
 	if err != nil {
 		return fmt.Errorf("dnc import %s: read zip: %w", in.Name, err)
 	}
@@ -342,6 +346,11 @@ func (im *Importer) addZip(ctx context.Context, in Input, ra io.ReaderAt, off, s
 	im.progress(true)
 	return nil
 }
+
+// maxZipDirectory bounds a ZIP input's list of files, which archive/zip
+// holds in memory at some five times its size before anything is read: a
+// registry download's lists a few hundred files in a few KiB.
+const maxZipDirectory = 1 << 20
 
 // maxLine is the longest line the importer looks at.
 const maxLine = 4096

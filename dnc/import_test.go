@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -296,6 +297,21 @@ func TestImportZip(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, res.Full.Len())
 		require.Empty(t, res.Report.Inputs)
+	})
+	t.Run("directory over its bound", func(t *testing.T) {
+		t.Parallel()
+		// 20,000 empty files with 100-character names: a directory of
+		// over 2 MiB, which archive/zip would hold at some five times that.
+		files := make([]string, 0, 40000)
+		for i := range 20000 {
+			files = append(files, fmt.Sprintf("%s%05d.txt", strings.Repeat("n", 91), i), "")
+		}
+		z := zipOf(t, files...)
+		_, err := dnc.Import(t.Context(), dnc.ImportOptions{}, dnc.Input{Name: "many.zip", R: bytes.NewReader(z)})
+		require.ErrorIs(t, err, dnc.ErrUnsupportedInput)
+		require.ErrorContains(t, err, "many.zip: unsupported dnc import input: its list of files is over 1 MiB")
+		_, err = dnc.Import(t.Context(), dnc.ImportOptions{}, dnc.Input{Name: "many.zip", R: io.MultiReader(bytes.NewReader(z))})
+		require.ErrorIs(t, err, dnc.ErrUnsupportedInput, "not seekable")
 	})
 	t.Run("nested zip", func(t *testing.T) {
 		t.Parallel()
