@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/internal/account"
@@ -139,15 +142,42 @@ func (s *Server) deviceFor(acct string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// deviceKeyName names the device key in the web_keys table.
+const deviceKeyName = "device"
+
+// DeviceKey returns the key that signs the device cookies (Config.DeviceKey)
+// kept in the database: the first caller makes it, at random, and every
+// heed process reads the same one after.
+func DeviceKey(ctx context.Context, db *pgxpool.Pool) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("web: device key: %w", err)
+	}
+	// A process that made the key while this statement ran is not seen
+	// by its snapshot (no row): the next statement reads its key.
+	for try := 0; ; try++ {
+		var key []byte
+		err := db.QueryRow(ctx, `WITH made AS (
+			INSERT INTO web_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING key)
+			SELECT key FROM made UNION ALL SELECT key FROM web_keys WHERE name = $1`, deviceKeyName, fresh).Scan(&key)
+		switch {
+		case err == nil:
+			return key, nil
+		case !errors.Is(err, pgx.ErrNoRows) || try == 2:
+			return nil, fmt.Errorf("web: device key: %w", err)
+		}
+	}
+}
+
 // knownDevice reports whether the request comes from a browser that
-// signed in to the account acct before, since this process started.
+// signed in to the account acct before.
 func (s *Server) knownDevice(c echo.Context, acct string) bool {
 	ck, err := c.Cookie(deviceCookie)
 	return err == nil && hmac.Equal([]byte(ck.Value), []byte(s.deviceFor(acct)))
 }
 
 // rememberDevice marks the browser as one the account acct signed in
-// from, for 90 days (or until heed restarts, whose new key forgets it).
+// from, for 90 days.
 func (s *Server) rememberDevice(c echo.Context, acct string) {
 	c.SetCookie(&http.Cookie{Name: deviceCookie, Value: s.deviceFor(acct), Path: "/", MaxAge: 90 * 24 * 60 * 60,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})

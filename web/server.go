@@ -102,6 +102,11 @@ type Config struct {
 	// Preview answers a number's page's "if called now" with the pacing
 	// loop's own decision (dialer.Pacer); nil leaves that part out.
 	Preview Previewer
+	// DeviceKey signs the cookies by which a browser an account signed in
+	// from is known again: the database's (DeviceKey), so that every heed
+	// process knows the browser, after a restart too; nil means a random
+	// key of this server's alone.
+	DeviceKey []byte
 	// Now returns the current time for the number page's decisions, the
 	// calls report's default period and the sign-in limits' windows; nil
 	// means time.Now.
@@ -174,10 +179,13 @@ func New(cfg Config) (*Server, error) {
 		signinAccounts: newRateLimiter([]rateLimit{signinAccountLimit}, signinAccounts, cfg.Now),
 		signinClients:  newRateLimiter([]rateLimit{signinClientLimit}, signinClients, cfg.Now),
 		passwords:      semaphore.NewWeighted(passwordChecks),
-		deviceKey:      make([]byte, 32),
+		deviceKey:      cfg.DeviceKey,
 	}
-	if _, err := rand.Read(s.deviceKey); err != nil {
-		return nil, fmt.Errorf("web: device key: %w", err)
+	if s.deviceKey == nil {
+		s.deviceKey = make([]byte, 32)
+		if _, err := rand.Read(s.deviceKey); err != nil {
+			return nil, fmt.Errorf("web: device key: %w", err)
+		}
 	}
 	if cfg.Accounts != nil {
 		s.authenticate = cfg.Accounts.Authenticate

@@ -5,6 +5,7 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"sync"
@@ -195,4 +196,61 @@ func TestPasswordChangeLimits(t *testing.T) {
 	fresh := b.browser(t)
 	code, _, _ = fresh.postFrom("198.51.100.72", "/signin", url.Values{"_csrf": {fresh.csrf("/signin")}, "email": {"para@firm.test"}, "password": {html.UnescapeString(m[1])}})
 	require.Equal(t, http.StatusSeeOther, code, "the reset forgot the failures")
+}
+
+// TestDeviceKnownByEveryServer: the device key is kept in the database
+// (web.DeviceKey), so a browser an account signed in from on one heed
+// server is known on another (or the same after a restart) and is not held
+// to the account's limit there; a mark signed with another key is not.
+func TestDeviceKnownByEveryServer(t *testing.T) {
+	t.Parallel()
+	var cfg web.Config
+	var key []byte
+	a := setupServer(t, func(db *pgxpool.Pool, c *web.Config) {
+		trustLoopback(db, c)
+		var err error
+		key, err = web.DeviceKey(t.Context(), db)
+		require.NoError(t, err)
+		c.DeviceKey = key
+		cfg = *c
+	}, nil)
+	again, err := web.DeviceKey(t.Context(), a.db)
+	require.NoError(t, err)
+	require.Len(t, key, 32)
+	require.Equal(t, key, again, "made once, then read")
+	require.Equal(t, 1, count(t, a.db, `SELECT count(*) FROM web_keys`))
+
+	// Another server on the same database, and one with a key of its own.
+	serve := func(c web.Config) string {
+		s, err := web.New(c)
+		require.NoError(t, err)
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	b := serve(cfg)
+	cfg.DeviceKey = nil
+	other := serve(cfg)
+
+	own := a.browser(t)
+	code, _ := own.signin("para@firm.test", password)
+	require.Equal(t, http.StatusSeeOther, code)
+	// The browser's cookies go to every server on 127.0.0.1, whatever its
+	// port; its session's is dropped so that it signs in again.
+	signinAt := func(base string, br *browser, from, pw string) int {
+		t.Helper()
+		br.base = base
+		code, _, _ := br.postFrom(from, "/signin", url.Values{"_csrf": {br.csrf("/signin")}, "email": {"para@firm.test"}, "password": {pw}})
+		return code
+	}
+	for i := range 10 {
+		require.Equal(t, http.StatusUnauthorized, signinAt(b, a.browser(t), fmt.Sprintf("198.51.100.%d", 80+i), "a guess"))
+	}
+	require.Equal(t, http.StatusTooManyRequests, signinAt(b, a.browser(t), "198.51.100.90", password), "a new browser is held to the limit")
+	require.Equal(t, http.StatusSeeOther, signinAt(b, own, "198.51.100.91", password), "the browser para signed in from on the other server")
+
+	for i := range 10 {
+		require.Equal(t, http.StatusUnauthorized, signinAt(other, a.browser(t), fmt.Sprintf("198.51.100.%d", 100+i), "a guess"))
+	}
+	require.Equal(t, http.StatusTooManyRequests, signinAt(other, own, "198.51.100.92", password), "a server with another key does not know it")
 }

@@ -255,11 +255,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	} else if n > 0 {
 		log.Info("resumed running campaigns", "campaigns", n)
 	}
+	deviceKey, err := web.DeviceKey(ctx, pool)
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(web.Config{
 		DB: pool, Accounts: account.NewService(pool), Campaigns: campaigns, DNC: dnc.NewPGStore(pool), Registry: registry, Media: media,
 		Log: log, UploadLimit: int64(*uploadMB) << 20, SecureCookies: *secure, FirmName: *firmName,
 		TrustedProxies: proxies, ProxyHeader: *proxyHeader,
-		RecordingsDir: *recordingsDir, Jobs: jobs, TimeZone: zone, Preview: pacer, Now: m.Now,
+		RecordingsDir: *recordingsDir, Jobs: jobs, TimeZone: zone, Preview: pacer, Now: m.Now, DeviceKey: deviceKey,
 		Ready: append([]web.Check{{Name: "postgres", Run: pool.Ping}}, asteriskChecks(lines)...),
 	})
 	if err != nil {
