@@ -212,6 +212,9 @@ type plan struct {
 	// consentDNC (lists from which consent exempts) make Decide ask.
 	consentAlways bool
 	consentDNC    DNCHits
+	// robo is set when the key's calls may be robocalls (its method is
+	// prerecorded or unknown): a revocation in reach stops them (F13).
+	robo bool
 	// dncLists are the do-not-call lists a rule of the key may consult,
 	// in any state and at any date.
 	dncLists DNCHits
@@ -260,12 +263,16 @@ type effects struct {
 	need       ConsentKind
 	noSunday   bool
 	revokeAll  bool
-	reassign   bool
-	liveSolic  bool
-	nhol       int
-	hol        [maxHolidayRules][]uint64
-	snapMax    int64 // 0: none
-	accWait    int64 // 0: none
+	// revokes: a revocation in reach (every purpose's with revokeAll, the
+	// call's purpose's without) stops a robocall, whether or not it needs
+	// consent (F13).
+	revokes   bool
+	reassign  bool
+	liveSolic bool
+	nhol      int
+	hol       [maxHolidayRules][]uint64
+	snapMax   int64 // 0: none
+	accWait   int64 // 0: none
 }
 
 func (x *effects) merge(r *crule) {
@@ -275,6 +282,7 @@ func (x *effects) merge(r *crule) {
 	x.need = max(x.need, r.consent)
 	x.noSunday = x.noSunday || r.noSunday
 	x.revokeAll = x.revokeAll || r.revokeAll
+	x.revokes = x.revokes || r.revokes
 	x.reassign = x.reassign || r.reassign
 	x.liveSolic = x.liveSolic || r.liveSolic
 	if r.hol != nil && x.nhol < maxHolidayRules {
@@ -437,6 +445,7 @@ type crule struct {
 	liveSolic     bool
 	accWait       int64 // nanoseconds
 	revokeAll     bool
+	revokes       bool // Rule.Revocation is set
 	reassign      bool
 	cond          bool // limited to some jurisdictions or dates
 }
@@ -530,6 +539,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		pm, mm, lm := keyBits(k)
 		p := &e.plans[k]
 		p.base = effects{winE: daySeconds}
+		p.robo = mm&mPrerecorded != 0
 		for i := range e.rules {
 			r := &e.rules[i]
 			if r.purposes&pm == 0 || r.methods&mm == 0 || r.lines&lm == 0 {
@@ -547,7 +557,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 			if r.capMax > 0 || r.quiet > 0 {
 				p.histChecks = append(p.histChecks, newCheck(i, r))
 			}
-			if r.consent != ConsentNone || (r.capMax > 0 && r.capNeeds != ConsentNone) {
+			if r.consent != ConsentNone || (r.capMax > 0 && r.capNeeds != ConsentNone) || r.revokes && p.robo {
 				p.consentAlways = true
 			}
 			if r.dnc != 0 && r.dncExempt != ConsentNone {
@@ -687,6 +697,9 @@ func (e *Engine) compile(p *Pack, r *Rule) (c crule, ok bool, err error) {
 	}
 	if r.Revocation == RevokeAll {
 		c.revokeAll, ok = true, true
+	}
+	if r.Revocation != 0 {
+		c.revokes, ok = true, true
 	}
 	if r.Reassigned {
 		c.reassign, ok = true, true
@@ -1088,6 +1101,12 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				}
 			}
 		}
+	}
+	if x.revokes && p.robo && consentKind() == ConsentNone && problem == bitConsentRevoked {
+		// F13: a revocation in reach, with no consent given since, stops
+		// a robocall that needs no consent too (an informational one to a
+		// landline, say).
+		deny |= bitConsentRevoked
 	}
 	if x.need != ConsentNone {
 		switch {

@@ -61,7 +61,17 @@ func TestConsentRules(t *testing.T) {
 		{name: "F12 a revocation stamped after the call still wins", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(time.Millisecond) }), verdict: consent.Deny, reasons: revoked},
 		{name: "F12 revocation beats expiry as the reason", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day); c.ExpiresAt = at }), verdict: consent.Deny, reasons: revoked},
 		{name: "F13 default revoke-all: another purpose's revocation", in: robo(consent.PurposeInformational, consent.LineWireless), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
-		{name: "revocation does not stop calls that need no consent", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Allow},
+		// F13: one opt-out stops every robocall, those that need no
+		// consent too; a consent given after it restores the calls it
+		// covers; a live call needs the consent its rules ask, no more.
+		{name: "F13 revocation stops a robocall that needs no consent", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F13 another purpose's revocation, no consent on file", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F13 debt collection robocall to a landline", in: robo(consent.PurposeDebtCollection, consent.LineLandline), facts: withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F13 a revocation stamped after the call still stops it", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(time.Millisecond) }), verdict: consent.Deny, reasons: revoked},
+		{name: "F13 consent after the revocation restores the robocall", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentPEC, 6, at.Add(-day+time.Nanosecond), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Allow},
+		{name: "F13 an expired consent after the revocation still restores a call that needs none", in: robo(consent.PurposeInformational, consent.LineLandline), facts: withConsent(consent.ConsentPEC, 6, at.Add(-day+time.Nanosecond), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day); c.ExpiresAt = at }), verdict: consent.Allow},
+		{name: "F13 a live call that needs no consent is not a robocall", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Method: consent.MethodLive, Line: consent.LineLandline, At: at}, facts: withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Allow},
+		{name: "F13 an unknown method counts as a robocall", in: consent.Input{Number: nyNumber, Purpose: consent.PurposeInformational, Line: consent.LineLandline, At: at}, facts: withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) }), verdict: consent.Deny, reasons: revoked},
 	}
 	runCases(t, b.eng, cases)
 
@@ -82,6 +92,14 @@ func TestConsentRules(t *testing.T) {
 		f = withConsent(consent.ConsentPEC, 5, at.Add(-2*day), func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) })
 		f.NationalAsOf = after.At
 		require.Equal(t, revoked, e.Check(after, f).Reasons)
+		// A robocall that needs no consent: stopped by a revocation of its
+		// purpose, not by another purpose's while narrowing holds.
+		landline := before
+		landline.Line = consent.LineLandline
+		f = withConsent(consent.ConsentNone, 0, time.Time{}, func(c *consent.ConsentFacts) { c.RevokedAt = at.Add(-day) })
+		require.Equal(t, consent.Allow, e.Check(landline, f).Verdict)
+		f.Consent.PurposeRevokedAt = at.Add(-day)
+		require.Equal(t, revoked, e.Check(landline, f).Reasons)
 	})
 
 	t.Run("F15 reassigned numbers, when configured", func(t *testing.T) {
