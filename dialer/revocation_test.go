@@ -1,0 +1,77 @@
+package dialer_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/dbtest"
+	"github.com/heed-dialer/heed/internal/phone"
+)
+
+// TestGateRevocationStopsEveryRobocall: a revocation limited to one
+// purpose gets no internal do-not-call entry, yet under heed's default
+// revoke-all scope (F13) it stops every robocall to the number, an
+// informational reminder to a landline too, which needs no consent; a live
+// call that needs none is not stopped by it; a consent of the call's
+// purpose given after it restores the robocall. Check and CheckBatch agree,
+// on the real indexes.
+func TestGateRevocationStopsEveryRobocall(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := t.Context()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, d := time.Now().In(ny).AddDate(0, 0, 1).Date()
+	at := time.Date(y, m, d, 11, 0, 0, 0, ny)
+	for at.Weekday() == time.Sunday || at.Weekday() == time.Saturday {
+		at = at.AddDate(0, 0, 1)
+	}
+	const p = phone.Number("+18605550199")
+	ledger := consent.NewLedger(db)
+	file := "phone,revoked_at,method,source,scope\n(860) 555-0199," + time.Now().UTC().Add(-time.Hour).Format(time.RFC3339) +
+		",email,asked to stop the debt calls,debt_collection\n"
+	rep, err := ledger.ImportRevocations(ctx, strings.NewReader(file), consent.FormatCSV, consent.ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Imported)
+	require.Zero(t, rep.Listed, "a revocation of one purpose is not put on the internal list")
+	require.NoError(t, g.Sync(ctx))
+
+	req := func(purpose consent.Purpose, method consent.Method) dialer.Request {
+		return dialer.Request{Phone: p, Purpose: purpose, Method: method, Line: consent.LineLandline, At: at}
+	}
+	decide := func(r dialer.Request) consent.Decision {
+		t.Helper()
+		one := g.Check(ctx, r)
+		batch := make([]consent.Decision, 1)
+		g.CheckBatch(ctx, []dialer.Request{r}, batch)
+		require.Equal(t, one, batch[0], "Check and CheckBatch")
+		return one
+	}
+	revoked := []consent.Reason{consent.ReasonConsentRevoked}
+	dec := decide(req(consent.PurposeInformational, consent.MethodPrerecorded))
+	require.Equal(t, consent.Deny, dec.Verdict)
+	require.Equal(t, revoked, dec.Reasons, "an informational robocall to a landline, stopped by another purpose's revocation")
+	dec = decide(req(consent.PurposeDebtCollection, consent.MethodPrerecorded))
+	require.Equal(t, revoked, dec.Reasons)
+	dec = decide(req(consent.PurposeInformational, consent.MethodLive))
+	require.Equal(t, consent.Allow, dec.Verdict, "a live call that needs no consent: %v", dec.Reasons)
+
+	_, err = ledger.AddConsent(ctx, consent.NewConsent{Phone: string(p), Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+		Channel: consent.ChannelVoice, ObtainedAt: time.Now().Add(-time.Minute), Source: "intake form"})
+	require.NoError(t, err)
+	require.NoError(t, g.Sync(ctx))
+	dec = decide(req(consent.PurposeInformational, consent.MethodPrerecorded))
+	require.Equal(t, consent.Allow, dec.Verdict, "restored by a later consent of its purpose: %v", dec.Reasons)
+	dec = decide(req(consent.PurposeDebtCollection, consent.MethodPrerecorded))
+	require.Equal(t, revoked, dec.Reasons, "not by one of another purpose")
+}
