@@ -232,9 +232,12 @@ func buildGeo() (*geo, error) {
 }
 
 // buildNANP asks phonenumbers for the time zones of every NPA-NXX (its
-// longest NANP prefixes are seven digits, 1+NPA+NXX) and keeps a sub-table
-// only for the area codes whose exchanges differ. A prefix that falls back to
-// the whole-country list means "unknown", not "every zone".
+// longest NANP prefixes are seven digits, 1+NPA+NXX): a number's zones are
+// its area code's (the area code's own entry, or every zone of its
+// exchanges when it has none) together with its exchange's. It keeps a
+// sub-table only for the area codes whose exchanges add zones. A prefix
+// that falls back to the whole-country list means "unknown", not "every
+// zone".
 func (g *geo) buildNANP() error {
 	country, err := phonenumbers.GetTimezonesForPrefix("1")
 	if err != nil {
@@ -287,23 +290,44 @@ func (g *geo) buildNANP() error {
 		if err != nil {
 			return err
 		}
-		g.npaSet[npa-200], g.npaSub[npa-200] = baseID, -1
+		// The area code's zones are every plausible location of its
+		// numbers (phonenumbers places some area codes only exchange by
+		// exchange: then every zone of its exchanges); an exchange's own
+		// zones may add to them, never narrow them.
 		var ex [800]uint8
-		uniform := true
+		area := g.sets[baseID]
 		for nxx := 200; nxx <= 999; nxx++ {
 			b := strconv.AppendInt(buf[:4], int64(nxx), 10)
 			tz, err := phonenumbers.GetTimezonesForPrefix(string(b))
 			if err != nil {
 				return fmt.Errorf("prefix %s: %w", b, err)
 			}
-			id := baseID
-			if len(tz) == 0 || len(base) == 0 || &tz[0] != &base[0] {
-				if id, err = idOf(tz); err != nil {
+			if len(tz) > 0 && len(base) > 0 && &tz[0] == &base[0] {
+				ex[nxx-200] = baseID
+				continue
+			}
+			if ex[nxx-200], err = idOf(tz); err != nil {
+				return err
+			}
+			if baseID == 0 {
+				area |= g.sets[ex[nxx-200]]
+			}
+		}
+		areaID, err := g.setID(area)
+		if err != nil {
+			return err
+		}
+		g.npaSet[npa-200], g.npaSub[npa-200] = areaID, -1
+		uniform := true
+		for i, id := range ex {
+			if m := area | g.sets[id]; m != area {
+				if ex[i], err = g.setID(m); err != nil {
 					return err
 				}
+			} else {
+				ex[i] = areaID
 			}
-			ex[nxx-200] = id
-			uniform = uniform && id == baseID
+			uniform = uniform && ex[i] == areaID
 		}
 		if !uniform {
 			g.npaSub[npa-200] = int16(len(g.sub))

@@ -127,14 +127,15 @@ func TestDaylightSavingDays(t *testing.T) {
 }
 
 // TestAreaCodesSpanningZones checks that a window must be open in every zone
-// phonenumbers gives for the number's prefix.
+// phonenumbers gives for the number's area code, whatever the zones it gives
+// for the number's exchange: an exchange adds zones, never narrows them.
 func TestAreaCodesSpanningZones(t *testing.T) {
 	t.Parallel()
 	b := setup(t, consent.Config{})
 
 	loc, err := b.eng.Locate(idahoNumber, "", "")
 	require.NoError(t, err)
-	require.Equal(t, []string{"America/Boise", "America/Los_Angeles"}, loc.Zones)
+	require.Equal(t, []string{"America/Boise", "America/Denver", "America/Los_Angeles"}, loc.Zones)
 	loc, err = b.eng.Locate(alaskaNumber, "", "")
 	require.NoError(t, err)
 	require.Equal(t, []string{"America/Adak", "America/Anchorage"}, loc.Zones)
@@ -156,6 +157,11 @@ func TestAreaCodesSpanningZones(t *testing.T) {
 		{name: "907 09:00 AKDT allows", in: in(alaskaNumber, local(t, ak, "2026-06-10 09:00")), verdict: consent.Allow},
 		{name: "907 20:59 AKDT allows", in: in(alaskaNumber, local(t, ak, "2026-06-10 20:59")), verdict: consent.Allow},
 		{name: "907 21:00 AKDT defers", in: in(alaskaNumber, local(t, ak, "2026-06-10 21:00")), verdict: consent.Defer, until: local(t, ak, "2026-06-11 09:00"), reasons: outside},
+		// Exchanges phonenumbers places in one zone of their area code's
+		// several: the area code's other zones still count.
+		{name: "775 exchange in PT: 20:30 PT is 21:30 in Boise", in: in("+17752001234", local(t, zone(t, "America/Los_Angeles"), "2026-06-10 20:30")), verdict: consent.Defer, until: local(t, mt, "2026-06-11 09:00"), reasons: outside},
+		{name: "907 exchange in Juneau: 08:00 there is 07:00 in Adak", in: in("+19072091234", local(t, zone(t, "America/Juneau"), "2026-06-10 08:00")), verdict: consent.Defer, until: local(t, zone(t, "America/Adak"), "2026-06-10 08:00"), reasons: outside},
+		{name: "605 exchange in CT: 08:00 CT is 07:00 in Denver", in: in("+16052011234", local(t, zone(t, "America/Chicago"), "2026-06-10 08:00")), verdict: consent.Defer, until: local(t, zone(t, "America/Denver"), "2026-06-10 08:00"), reasons: outside},
 	}
 	for i := range cases {
 		cases[i].facts = facts(cases[i].in.At, consent.ConsentNone, 0)
