@@ -1273,7 +1273,7 @@ func (c *capCount) reached(period int64) (bool, int64) {
 // compactAttempt is an Attempt as the cap rules read it.
 type compactAttempt struct {
 	t      int64 // Unix nanoseconds
-	end    int64 // Unix nanoseconds: the later of Ended, when known, and t
+	end    int64 // Unix nanoseconds: the later of Ended and t, or t+OpenCallLimit when Ended is not known
 	pm, mm uint8 // purpose and method bits
 	conv   bool
 	open   bool
@@ -1293,7 +1293,7 @@ func compactHistory(h []Attempt, buf *[compactHistoryLen]compactAttempt) []compa
 	for i := range h {
 		a := &h[i]
 		t := a.At.UnixNano()
-		end := t
+		end := t + int64(OpenCallLimit) // as Attempt.spoke: the latest an unended call can end
 		if !a.Ended.IsZero() {
 			end = max(t, a.Ended.UnixNano())
 		}

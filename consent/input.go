@@ -72,7 +72,8 @@ type Attempt struct {
 	Method Method
 	// Conversation reports that the call reached the person and they spoke.
 	// A quiet period after a conversation runs from the call's end (Ended),
-	// or from At when its end is not known.
+	// or when its end is not known, from OpenCallLimit after At (the
+	// latest it can have ended).
 	Conversation bool
 	// Ended is when the call ended, or zero when it has not or is not
 	// known.
@@ -103,7 +104,8 @@ type Attempt struct {
 const OpenCallLimit = 15 * time.Minute
 
 // spoke returns the Unix nanosecond a conversation's quiet period runs
-// from (its end, or when it was placed when its end is not known), or
+// from (its end, or when its end is not known, OpenCallLimit after it was
+// placed, the latest it can have ended), or
 // MinInt64 when the call was not a conversation; t is a.At.UnixNano(). An
 // open call answered and placed at or before openLo (OpenCallLimit before
 // the attempt) counts as a conversation that ended OpenCallLimit after it
@@ -112,10 +114,10 @@ const OpenCallLimit = 15 * time.Minute
 func (a *Attempt) spoke(t, openLo int64) int64 {
 	switch {
 	case a.Conversation:
-		if !a.Ended.IsZero() {
-			t = max(t, a.Ended.UnixNano())
+		if a.Ended.IsZero() {
+			return t + int64(OpenCallLimit)
 		}
-		return t
+		return max(t, a.Ended.UnixNano())
 	case a.Open && a.Answered && t <= openLo:
 		return t + int64(OpenCallLimit)
 	}

@@ -275,9 +275,12 @@ func TestCaps(t *testing.T) {
 			return in
 		}(), verdict: consent.Allow},
 		// R1 quiet period.
-		{name: "R1 conversation 7 days ago has cleared", in: debt(conv(-week)), verdict: consent.Allow},
-		{name: "R1 conversation 7 days less a second ago", in: debt(conv(-week + time.Second)), verdict: consent.Defer, until: at.Add(time.Second), reasons: quiet},
-		{name: "R1 conversation yesterday", in: debt(conv(-day)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},
+		// A conversation whose end was not recorded: it may have gone on
+		// until OpenCallLimit after it was placed.
+		{name: "R1 conversation placed 7 days and 15 minutes ago, end unknown, has cleared", in: debt(conv(-week - consent.OpenCallLimit)), verdict: consent.Allow},
+		{name: "R1 conversation placed 7 days and 15 minutes less a second ago, end unknown", in: debt(conv(-week - consent.OpenCallLimit + time.Second)), verdict: consent.Defer, until: at.Add(time.Second), reasons: quiet},
+		{name: "R1 conversation placed 7 days ago, end unknown, may have ended 15 minutes later", in: debt(conv(-week)), verdict: consent.Defer, until: at.Add(consent.OpenCallLimit), reasons: quiet},
+		{name: "R1 conversation yesterday", in: debt(conv(-day)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:15"), reasons: quiet},
 		{name: "R1 conversation clearing at night defers to morning", in: debt(conv(-week + 10*time.Hour)), verdict: consent.Defer, until: local(t, ny, "2026-06-11 08:00"), reasons: quiet},
 		// R1 quiet period from the conversation's end.
 		{name: "R1 conversation ended 7 days ago has cleared", in: debt(ended(-week-10*time.Minute, -week)), verdict: consent.Allow},
@@ -306,7 +309,7 @@ func TestCaps(t *testing.T) {
 		}(), verdict: consent.Allow},
 		{name: "R1 open call of unknown purpose", in: debt(open(-time.Minute, "")), verdict: consent.Defer, until: at.Add(consent.OpenRecheck), reasons: quiet},
 		{name: "R1 open call of another purpose", in: debt(open(-time.Minute, consent.PurposeInformational)), verdict: consent.Allow},
-		{name: "R1 open call and a conversation: the later wins", in: debt(append(conv(-day), open(-time.Minute, consent.PurposeDebtCollection)...)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:00"), reasons: quiet},
+		{name: "R1 open call and a conversation: the later wins", in: debt(append(conv(-day), open(-time.Minute, consent.PurposeDebtCollection)...)), verdict: consent.Defer, until: local(t, ny, "2026-06-16 12:15"), reasons: quiet},
 		{name: "R1 open call near 21:00 defers to morning", in: func() consent.Input {
 			in := debt(open(-time.Minute, consent.PurposeDebtCollection))
 			in.At = local(t, ny, "2026-06-10 20:59:30")
