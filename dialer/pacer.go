@@ -924,6 +924,9 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		if ev.Kind == EventEnded {
 			endReported.Store(true)
 			p.recordEnd(c.ID, id, t.Phone, ev)
+			if strings.Contains(ev.DTMF, OptOutKey) && ev.Outcome != OutcomeOptedOut {
+				p.takeKeptOptOut(id, t.Phone)
+			}
 			return
 		}
 		// Progress is written with its own context: a stopping job must
@@ -1148,6 +1151,29 @@ func (p *Pacer) recordEnd(campaignID, id int64, n phone.Number, ev CallEvent) {
 	_ = p.record(id, "a call's end", []any{"phone", n, "outcome", ev.Outcome, "dtmf", ev.DTMF},
 		func(ctx context.Context) error { return p.Store.Progress(ctx, id, ev) },
 		func() { p.land(campaignID, id) })
+}
+
+// takeKeptOptOut takes, in the background, a key-press opt-out the call
+// kept among its keys but whose key handler never ran: the opt-out key came
+// while the call waited for the office, while another key was being
+// handled, or with the call's end. It is taken as a key press during the
+// call is, with the same retries (keepTakingOptOut) when the database
+// refuses it; only its confirmation was not heard.
+func (p *Pacer) takeKeptOptOut(attemptID int64, n phone.Number) {
+	p.background(func(context.Context) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		switch recorded, err := p.Store.RecordOptOut(ctx, attemptID, n); {
+		case err != nil:
+			p.Log.Error("pacer: could not take an opt-out the call's keys hold; heed keeps trying, and refuses the number meanwhile",
+				"attempt", attemptID, "phone", n, "err", err)
+			p.keepTakingOptOut(attemptID, n)
+		case !recorded:
+			p.Log.Warn("pacer: opt-out taken from the call's keys after it ended; its records wait for the database", "attempt", attemptID)
+		default:
+			p.Log.Info("pacer: opt-out taken from the call's keys after it ended", "attempt", attemptID)
+		}
+	})
 }
 
 // keepTakingOptOut takes, in the background, a key-press opt-out of n

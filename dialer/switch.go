@@ -184,6 +184,7 @@ type Switch struct {
 	client ari.Client
 	log    *slog.Logger
 	subs   []ari.Subscription // one per event type heed follows
+	keys   ari.Subscription   // the one of the keys (ChannelDtmfReceived)
 	http   *http.Client
 
 	mu    sync.Mutex
@@ -258,7 +259,11 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 	// a subscription's buffer (100 events) is full, so each type heed needs
 	// gets a buffer of its own, and no other event type fills it.
 	for _, kind := range followed {
-		s.subs = append(s.subs, client.Bus().Subscribe(nil, kind))
+		sub := client.Bus().Subscribe(nil, kind)
+		s.subs = append(s.subs, sub)
+		if kind == ari.Events.ChannelDtmfReceived {
+			s.keys = sub
+		}
 	}
 	s.stop = make(chan struct{})
 	s.wg.Add(2)
@@ -445,15 +450,7 @@ func (s *Switch) loop() {
 				}
 			}
 		case *ari.ChannelDtmfReceived:
-			if c := s.lookup(v.Channel.ID); c != nil && v.Channel.ID == c.channelID {
-				s.mu.Lock()
-				c.dtmf = append(c.dtmf, v.Digit...)
-				transferring := c.transferring
-				s.mu.Unlock()
-				if c.req.OnKey != nil && !transferring {
-					go s.key(c, v.Digit)
-				}
-			}
+			s.dtmf(v)
 		case *ari.PlaybackFinished:
 			if c := s.lookup(v.Playback.ID); c != nil {
 				s.mu.Lock()
@@ -481,11 +478,52 @@ func (s *Switch) loop() {
 			if c := s.lookup(v.Channel.ID); c != nil {
 				switch v.Channel.ID {
 				case c.channelID:
+					// Each event type has a subscription of its own, so a
+					// key pressed just before the hang-up may wait in its
+					// own: the bus has already queued every key that came
+					// before this event, and the call keeps them.
+					if !s.drainKeys() {
+						return
+					}
 					s.ended(c, v.Cause, v.CauseTxt)
 				case c.officeID:
 					go s.officeGone(c, v.Cause)
 				}
 			}
+		}
+	}
+}
+
+// dtmf keeps a key the callee pressed and hands it to the call's key
+// handler, unless the call waits for the office.
+func (s *Switch) dtmf(v *ari.ChannelDtmfReceived) {
+	c := s.lookup(v.Channel.ID)
+	if c == nil || v.Channel.ID != c.channelID {
+		return
+	}
+	s.mu.Lock()
+	c.dtmf = append(c.dtmf, v.Digit...)
+	transferring := c.transferring
+	s.mu.Unlock()
+	if c.req.OnKey != nil && !transferring {
+		go s.key(c, v.Digit)
+	}
+}
+
+// drainKeys handles the keys already queued, without waiting for more. It
+// returns false when the subscription has closed (the switch is stopping).
+func (s *Switch) drainKeys() bool {
+	for {
+		select {
+		case e, ok := <-s.keys.Events():
+			if !ok {
+				return false
+			}
+			if v, isKey := e.(*ari.ChannelDtmfReceived); isKey {
+				s.dtmf(v)
+			}
+		default:
+			return true
 		}
 	}
 }
