@@ -180,7 +180,8 @@ type Ledger struct {
 // NewLedger returns a Ledger on db.
 func NewLedger(db *pgxpool.Pool) *Ledger { return &Ledger{db: db, now: time.Now} }
 
-// validate checks a consent and returns its normalised number.
+// validate checks a consent and returns its normalised number. An
+// obtained_at ahead of now, within MaxClockSkew, becomes now.
 func (c *NewConsent) validate(now time.Time) (phone.Number, FieldErrors) {
 	fe := FieldErrors{}
 	n, err := phone.Parse(c.Phone)
@@ -206,6 +207,11 @@ func (c *NewConsent) validate(now time.Time) (phone.Number, FieldErrors) {
 		fe["obtained_at"] = fmt.Sprintf("obtained_at %s is before 1970", c.ObtainedAt.Format(time.RFC3339))
 	case c.ObtainedAt.After(now.Add(MaxClockSkew)):
 		fe["obtained_at"] = fmt.Sprintf("obtained_at %s is in the future", c.ObtainedAt.Format(time.RFC3339))
+	case c.ObtainedAt.After(now):
+		// Within the clocks' skew: a consent was not given after it was
+		// recorded, and a time ahead would beat an opt-out taken between
+		// the two (F12 orders them by time).
+		c.ObtainedAt = now
 	}
 	if !c.ExpiresAt.IsZero() && !c.ObtainedAt.IsZero() && !c.ExpiresAt.After(c.ObtainedAt) {
 		fe["expires_at"] = fmt.Sprintf("expires_at %s is not after obtained_at", c.ExpiresAt.Format(time.RFC3339))

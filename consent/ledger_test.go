@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,31 @@ func TestLedgerAddConsent(t *testing.T) {
 		require.ErrorContains(t, err, "no such contact")
 		require.Zero(t, b.count(t, `SELECT count(*) FROM consents`))
 	})
+}
+
+// TestLedgerConsentAheadOfItsRecording: a consent dated ahead of the
+// clock, within the skew the ledger allows, is kept as obtained when it
+// was recorded: dated ahead, it would beat an opt-out taken between its
+// recording and its date (F12 orders them by time).
+func TestLedgerConsentAheadOfItsRecording(t *testing.T) {
+	t.Parallel()
+	b := setupLedger(t)
+	in := goodConsent()
+	in.ObtainedAt = time.Now().Add(50 * time.Second)
+	c, err := b.ledger.AddConsent(b.ctx, in)
+	require.NoError(t, err)
+	after := time.Now()
+	require.False(t, c.ObtainedAt.After(after), "obtained %s, recorded by %s", c.ObtainedAt, after)
+	var stored time.Time
+	require.NoError(t, b.db.QueryRow(b.ctx, `SELECT obtained_at FROM consents WHERE id = $1`, c.ID).Scan(&stored))
+	require.False(t, stored.After(after))
+
+	rep, err := b.ledger.ImportConsents(b.ctx, strings.NewReader("phone,kind,scope,channel,obtained_at,source\n(860) 555-0102,pewc,informational,voice,"+
+		time.Now().UTC().Add(50*time.Second).Format(time.RFC3339)+",intake form\n"), consent.FormatCSV, consent.ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Imported)
+	require.NoError(t, b.db.QueryRow(b.ctx, `SELECT obtained_at FROM consents WHERE phone = '+18605550102'`).Scan(&stored))
+	require.False(t, stored.After(time.Now()), "imported too")
 }
 
 func TestLedgerAddRevocation(t *testing.T) {
@@ -281,7 +307,10 @@ func TestLedgerFollow(t *testing.T) {
 
 	// A new consent after the revocation restores calling.
 	again := goodConsent()
-	again.ObtainedAt = time.Now().Add(time.Second) // a later second than the revocation's
+	// A later second than the revocation's (the index keeps seconds, and
+	// a consent is never dated after it was recorded).
+	time.Sleep(time.Until(rev.RevokedAt.Truncate(time.Second).Add(time.Second)))
+	again.ObtainedAt = time.Now()
 	c3, err := b.ledger.AddConsent(b.ctx, again)
 	require.NoError(t, err)
 	recs, last3, err := b.ledger.Since(b.ctx, last2)
