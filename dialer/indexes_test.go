@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -193,6 +194,47 @@ func TestIndexesLoadVersion(t *testing.T) {
 	versions, unchanged = ix.ListVersions()
 	require.Equal(t, map[string]uint64{"national": v2.Version + 1}, versions)
 	require.True(t, unchanged())
+}
+
+// TestRegistryCopyReplacedOnDisk: a registry copy's file replaced by
+// another of the same list, version and count is refused when loaded (its
+// SHA-256 is not the one installed), whether as the copy in force or as an
+// older version the calls report reads; the install's audit entry names
+// the content's SHA-256.
+func TestRegistryCopyReplacedOnDisk(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg := dnc.NewRegistry(db, dir)
+	var b dnc.Builder
+	require.NoError(t, b.AddMany([]uint64{8605550101, 8605550102}))
+	in, err := reg.Install(ctx, dnc.National, time.Now().AddDate(0, 0, -1), "ftc.zip", b.Build(), 0)
+	require.NoError(t, err)
+	require.Len(t, in.SHA256, 64)
+	var logged string
+	require.NoError(t, db.QueryRow(ctx, `SELECT details->>'sha256' FROM audit_log WHERE tbl = 'dnc_list_installs' ORDER BY seq DESC LIMIT 1`).Scan(&logged))
+	require.Equal(t, in.SHA256, logged)
+	_, set, err := reg.LoadVersion(ctx, dnc.National, in.Version)
+	require.NoError(t, err)
+	require.True(t, set.Contains(8605550101))
+
+	// The same meta and count, 860-555-0101 swapped for 0103.
+	meta, _, err := reg.LoadVersion(ctx, dnc.National, in.Version)
+	require.NoError(t, err)
+	var b2 dnc.Builder
+	require.NoError(t, b2.AddMany([]uint64{8605550102, 8605550103}))
+	f, err := os.Create(filepath.Join(dir, in.File))
+	require.NoError(t, err)
+	require.NoError(t, dnc.WriteSnapshot(f, meta, b2.Build()))
+	require.NoError(t, f.Close())
+
+	_, _, err = reg.LoadVersion(ctx, dnc.National, in.Version)
+	require.ErrorIs(t, err, dnc.ErrCorrupt)
+	require.ErrorContains(t, err, "is not the file installed as version 1")
+	ix := dialer.NewIndexes(db, quiet())
+	ix.Registry = reg
+	require.ErrorIs(t, ix.Load(ctx), dnc.ErrCorrupt, "the gate's indexes refuse it too")
 }
 
 // TestLaterConsentLiftsAnOptOut checks rule F12 against the internal list

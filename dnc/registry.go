@@ -2,8 +2,11 @@ package dnc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +28,9 @@ type Installed struct {
 	File       string
 	Source     string
 	ImportedAt time.Time
+	// SHA256 is the hex SHA-256 of the snapshot file as installed, or ""
+	// for a copy installed before heed kept it.
+	SHA256 string
 }
 
 // Registry keeps the registry lists (national, state and litigator) as
@@ -44,7 +50,7 @@ func fileName(l ListID, version uint64) string {
 
 // Installed returns the current version of every registry list.
 func (r *Registry) Installed(ctx context.Context) ([]Installed, error) {
-	rows, err := r.db.Query(ctx, `SELECT list, version, as_of, count, file, source, imported_at FROM dnc_lists ORDER BY list`)
+	rows, err := r.db.Query(ctx, `SELECT list, version, as_of, count, file, source, imported_at, coalesce(sha256, '') FROM dnc_lists ORDER BY list`)
 	if err != nil {
 		return nil, fmt.Errorf("dnc lists: %w", err)
 	}
@@ -55,7 +61,7 @@ func (r *Registry) Installed(ctx context.Context) ([]Installed, error) {
 			in   Installed
 			name string
 		)
-		if err := rows.Scan(&name, &in.Version, &in.AsOf, &in.Count, &in.File, &in.Source, &in.ImportedAt); err != nil {
+		if err := rows.Scan(&name, &in.Version, &in.AsOf, &in.Count, &in.File, &in.Source, &in.ImportedAt, &in.SHA256); err != nil {
 			return nil, fmt.Errorf("dnc lists: %w", err)
 		}
 		if in.List, err = ParseList(name); err != nil {
@@ -69,16 +75,26 @@ func (r *Registry) Installed(ctx context.Context) ([]Installed, error) {
 	return out, nil
 }
 
-// Load reads an installed list's snapshot file.
+// Load reads an installed list's snapshot file. A file whose content is
+// not the one installed (its SHA-256 differs) is refused with ErrCorrupt.
 func (r *Registry) Load(in Installed) (Meta, *Set, error) {
 	f, err := os.Open(filepath.Join(r.dir, in.File))
 	if err != nil {
 		return Meta{}, nil, fmt.Errorf("dnc list %v: %w", in.List, err)
 	}
 	defer f.Close()
-	meta, set, err := ReadSnapshot(f)
+	h := sha256.New()
+	tee := io.TeeReader(f, h)
+	meta, set, err := ReadSnapshot(tee)
+	if err == nil {
+		_, err = io.Copy(io.Discard, tee) // what the snapshot did not read counts too
+	}
 	if err != nil {
 		return Meta{}, nil, fmt.Errorf("dnc list %v (%s): %w", in.List, in.File, err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); in.SHA256 != "" && sum != in.SHA256 {
+		return Meta{}, nil, fmt.Errorf("dnc list %v: %s is not the file installed as version %d (SHA-256 %s, installed %s): %w",
+			in.List, in.File, in.Version, sum, in.SHA256, ErrCorrupt)
 	}
 	if meta.List != in.List || meta.Version != in.Version || set.Len() != in.Count {
 		return Meta{}, nil, fmt.Errorf("dnc list %v: %s holds %v version %d with %d numbers, the database says version %d with %d: %w",
@@ -93,8 +109,8 @@ func (r *Registry) Load(in Installed) (Meta, *Set, error) {
 // version never installed.
 func (r *Registry) LoadVersion(ctx context.Context, l ListID, v uint64) (Meta, *Set, error) {
 	in := Installed{List: l, Version: v, File: fileName(l, v)}
-	err := r.db.QueryRow(ctx, `SELECT as_of, count, source, installed_at FROM dnc_list_installs WHERE list = $1 AND version = $2
-		ORDER BY id DESC LIMIT 1`, l.String(), v).Scan(&in.AsOf, &in.Count, &in.Source, &in.ImportedAt)
+	err := r.db.QueryRow(ctx, `SELECT as_of, count, source, installed_at, coalesce(sha256, '') FROM dnc_list_installs
+		WHERE list = $1 AND version = $2 ORDER BY id DESC LIMIT 1`, l.String(), v).Scan(&in.AsOf, &in.Count, &in.Source, &in.ImportedAt, &in.SHA256)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Meta{}, nil, fmt.Errorf("dnc list %v version %d: never installed: %w", l, v, ErrUnknownList)
 	}
@@ -146,25 +162,27 @@ func (r *Registry) Install(ctx context.Context, l ListID, asOf time.Time, source
 		}
 		in = Installed{List: l, Version: version, AsOf: asOf, Count: set.Len(), File: fileName(l, version), Source: source}
 		meta := Meta{List: l, Source: source, AsOf: asOf, Updated: time.Now(), Version: version}
-		if err := r.writeFile(in.File, meta, set); err != nil {
+		sum, err := r.writeFile(in.File, meta, set)
+		if err != nil {
 			return err
 		}
+		in.SHA256 = sum
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO dnc_lists (list, version, as_of, count, file, source, imported_by) VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, 0))
+			INSERT INTO dnc_lists (list, version, as_of, count, file, source, imported_by, sha256) VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, 0), $8)
 			ON CONFLICT (list) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of, count = EXCLUDED.count,
-			       file = EXCLUDED.file, source = EXCLUDED.source, imported_at = now(), imported_by = EXCLUDED.imported_by`,
-			l.String(), version, asOf, set.Len(), in.File, source, userID); err != nil {
+			       file = EXCLUDED.file, source = EXCLUDED.source, imported_at = now(), imported_by = EXCLUDED.imported_by, sha256 = EXCLUDED.sha256`,
+			l.String(), version, asOf, set.Len(), in.File, source, userID, sum); err != nil {
 			return err
 		}
 		// installed_at is the statement's time, not the transaction's
 		// (now()), which began before the file was written: a moment
 		// before the copy is committed, which the calls report relies on.
-		if _, err := tx.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, imported_by, installed_at)
-			VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), clock_timestamp())`,
-			l.String(), version, asOf, set.Len(), source, userID); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, imported_by, installed_at, sha256)
+			VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), clock_timestamp(), $7)`,
+			l.String(), version, asOf, set.Len(), source, userID, sum); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `SELECT pg_notify('heed_index', '0')`)
+		_, err = tx.Exec(ctx, `SELECT pg_notify('heed_index', '0')`)
 		return err
 	})
 	if err != nil {
@@ -174,30 +192,33 @@ func (r *Registry) Install(ctx context.Context, l ListID, asOf time.Time, source
 	return in, nil
 }
 
-func (r *Registry) writeFile(name string, meta Meta, set *Set) error {
+// writeFile writes a snapshot file durably under its name and returns the
+// hex SHA-256 of its content.
+func (r *Registry) writeFile(name string, meta Meta, set *Set) (string, error) {
 	tmp, err := os.CreateTemp(r.dir, name+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return "", fmt.Errorf("snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := WriteSnapshot(tmp, meta, set); err != nil {
+	h := sha256.New()
+	if err := WriteSnapshot(io.MultiWriter(tmp, h), meta, set); err != nil {
 		tmp.Close()
-		return fmt.Errorf("snapshot: %w", err)
+		return "", fmt.Errorf("snapshot: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("snapshot: %w", err)
+		return "", fmt.Errorf("snapshot: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return "", fmt.Errorf("snapshot: %w", err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return "", fmt.Errorf("snapshot: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(r.dir, name)); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return "", fmt.Errorf("snapshot: %w", err)
 	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // NationalAsOf returns the date of the installed national registry copy,
