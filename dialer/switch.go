@@ -439,7 +439,12 @@ func (s *Switch) loop() {
 		}
 		switch v := e.(type) {
 		case *ari.StasisStart:
-			if c := s.lookup(v.Channel.ID); c != nil {
+			if c := s.lookup(v.Channel.ID); c == nil && strings.HasSuffix(v.Channel.ID, officeSuffix) {
+				// An office leg whose call stopped waiting for it (an
+				// opt-out) before its originate was heard of: no one
+				// is left to bridge it to.
+				go s.hangup(v.Channel.ID, "normal")
+			} else if c != nil {
 				switch v.Channel.ID {
 				case c.channelID:
 					s.stasisStart(c, v.Args)
@@ -505,9 +510,37 @@ func (s *Switch) dtmf(v *ari.ChannelDtmfReceived) {
 	c.dtmf = append(c.dtmf, v.Digit...)
 	transferring := c.transferring
 	s.mu.Unlock()
-	if c.req.OnKey != nil && !transferring {
+	switch {
+	case c.req.OnKey == nil:
+	case !transferring:
 		go s.key(c, v.Digit)
+	case v.Digit == OptOutKey:
+		go s.optOutWhileWaiting(c)
 	}
+}
+
+// optOutWhileWaiting takes the opt-out key pressed while the call waits for
+// the office to answer (F7: record the opt-out and hang up at once): the
+// office leg is hung up and forgotten, and the key is handled as at any
+// other moment (its confirmation, then the hang-up). Once the office has
+// answered, the callee speaks with a person; the key is kept with the
+// call, and the pacer takes the opt-out when the call ends.
+func (s *Switch) optOutWhileWaiting(c *call) {
+	s.mu.Lock()
+	if c.ended || !c.transferring || c.officeUp {
+		s.mu.Unlock()
+		return
+	}
+	officeID := c.officeID
+	if officeID != "" && s.calls[officeID] == c {
+		delete(s.calls, officeID)
+	}
+	c.transferring, c.transferTo = false, ""
+	s.mu.Unlock()
+	if officeID != "" {
+		s.hangup(officeID, "normal")
+	}
+	s.key(c, OptOutKey)
 }
 
 // drainKeys handles the keys already queued, without waiting for more. It
@@ -661,7 +694,7 @@ func (s *Switch) transfer(c *call) {
 		s.mu.Unlock()
 		return
 	}
-	c.officeID = c.channelID + "-office"
+	c.officeID = c.channelID + officeSuffix
 	s.calls[c.officeID] = c
 	to := c.transferTo
 	c.office = to
@@ -689,6 +722,9 @@ func (s *Switch) transfer(c *call) {
 		s.abandon(c)
 	}
 }
+
+// officeSuffix ends the channel ID of a call's office leg.
+const officeSuffix = "-office"
 
 // OfficeContext is the PBX dialplan context in which a transfer to an
 // extension or queue (rather than a phone number) is dialed.
