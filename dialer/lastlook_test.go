@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -225,4 +226,58 @@ func TestPacerLastLookFailsClosed(t *testing.T) {
 		{"allow", string(dialer.OutcomeCalledOff), []string{"index.stale"}},
 		{"deny", "blocked", []string{}},
 	}, got, "called off, not failed: never placed")
+}
+
+// failingGate is the policy gate whose next failing syncs fail, as when
+// the database answers the look but a registry copy cannot be loaded.
+type failingGate struct {
+	*dialer.PolicyGate
+	failing atomic.Int32
+}
+
+func (g *failingGate) Sync(ctx context.Context) error {
+	if g.failing.Add(-1) >= 0 {
+		return errors.New("dnc list national: open national-v2.heeddnc: no such file or directory")
+	}
+	return g.PolicyGate.Sync(ctx)
+}
+
+// TestPacerLastLookNeedsASync: an opt-out recorded as a call waited for
+// its line, when every sync after it fails (the indexes stay fresh enough
+// by their bound): the exact looks see the change log ahead of the
+// indexes, and the look that is not exact, which would not see it, is not
+// made on indexes whose sync failed: it fails closed. The call is called
+// off, never placed.
+func TestPacerLastLookNeedsASync(t *testing.T) {
+	t.Parallel()
+	const x phone.Number = "+18605550383"
+	w := newPersonWorld(t)
+	w.contact(w.list, x, "D-812")
+	lines := &recordingLines{t: t, db: w.db}
+	p := w.pacer(lines)
+	pg := p.Gate.(*dialer.PolicyGate)
+	pg.Indexes.Bound = time.Minute // still fresh through the failed syncs
+	gate := &failingGate{PolicyGate: pg}
+	p.Gate = gate
+	lines.beforeReady = func(req dialer.CallRequest) {
+		taken, err := campaign.RecordOptOut(context.Background(), w.db, campaign.OptOut{Phone: req.To, Method: "web", Source: "opt-out page"})
+		require.NoError(t, err)
+		require.True(t, taken.Recorded, "recorded, not waiting")
+		gate.failing.Store(3) // the syncs after the three exact looks
+	}
+	var sn *dialer.Snooze
+	if err := p.Run(context.Background(), w.campaignID, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Empty(t, lines.placed, "never placed on indexes that missed the opt-out")
+	require.Equal(t, []phone.Number{x}, lines.calledOff)
+	// Called off by a look that failed closed; the contact stayed due, and
+	// the next batch, its indexes synced, refused the number.
+	var got [][]string
+	rows, err := w.db.Query(context.Background(), `SELECT ARRAY[decision, outcome, coalesce(last_look->'decision'->'reasons'->>0, '')] FROM attempts
+		WHERE campaign_id = $1 AND phone = $2 ORDER BY id`, w.campaignID, x)
+	require.NoError(t, err)
+	got, err = pgx.CollectRows(rows, pgx.RowTo[[]string])
+	require.NoError(t, err)
+	require.Equal(t, [][]string{{"allow", string(dialer.OutcomeCalledOff), "index.stale"}, {"deny", "blocked", ""}}, got)
 }

@@ -1285,17 +1285,19 @@ func (p *Pacer) syncGate(ctx context.Context) bool {
 // stale indexes is synced and asked again once. A look refused because an
 // opt-out of the number was taken that the indexes did not hold yet
 // (ErrIndexBehind, exact or not) is also followed by a sync and another
-// look, up to lastLookTries+2 looks in all; when the indexes still have not
-// caught up, it records a look that fails closed (index.stale), which
+// look, up to lastLookTries+2 looks in all. A look that is not exact is
+// made only after a sync that succeeded: otherwise, and when the indexes
+// still have not caught up, it records a look that fails closed
+// (index.stale), which
 // calls the call off and leaves the contact due. It records the look
 // (Store.Look) and returns an error wrapping ErrCalledOff when the gate no
 // longer allows the call or the campaign is no longer running, or the
 // error that kept the look from being recorded: either way the call is not
 // placed.
 func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) error {
-	synced := false
+	synced, syncedOK := false, false
 	resync := func() {
-		p.syncGate(ctx)
+		syncedOK = p.syncGate(ctx)
 		synced = true
 	}
 	ip, positioned := p.Gate.(IndexPositioner)
@@ -1316,6 +1318,14 @@ func (p *Pacer) lastLook(ctx context.Context, attemptID int64, req Request) erro
 			continue
 		}
 		exact := positioned && try <= lastLookTries
+		if positioned && !exact && !syncedOK && d.Allowed() {
+			// A look that is not exact relies on the sync before it:
+			// the exact looks saw changes the indexes did not hold, and
+			// that sync failed (the indexes may be fresh by their bound
+			// all the same). Fail closed.
+			p.Log.Warn("pacer: the gate's indexes could not sync for a last look; the call is called off", "attempt", attemptID)
+			d = consent.Decision{Verdict: consent.Deny, Reasons: []consent.Reason{consent.ReasonIndexStale}, Pack: d.Pack}
+		}
 		placed, err := p.Store.Look(ctx, attemptID, LastLook{At: look.At, Decision: d, IndexSeq: seq, Exact: exact})
 		if errors.Is(err, ErrIndexBehind) && try <= lastLookTries+1 {
 			resync()
