@@ -129,7 +129,7 @@ func TestCLICheck(t *testing.T) {
 		{"OptedOutThenReconsented", []string{"--number", "860-555-0120", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
 		{"OptedOutThenReconsentedLive", []string{"--number", "860-555-0120", "--purpose", "informational", "--method", "live", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
 		{"OptedOutReconsentOtherPurpose", []string{"--number", "860-555-0120", "--purpose", "debt_collection", "--method", "live", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal"}, ""},
-		{"OptedOutLandlineRobocallOtherPurpose", []string{"--number", "860-555-0120", "--purpose", "debt_collection", "--line", "landline", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal"}, ""},
+		{"OptedOutLandlineRobocallOtherPurpose", []string{"--number", "860-555-0120", "--purpose", "debt_collection", "--line", "landline", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"dnc.internal", "consent.revoked"}, ""},
 		{"OptedOutBeforeReconsent", []string{"--number", "860-555-0120", "--purpose", "informational", "--at", "2026-03-15T10:00:00-04:00"}, "deny", []string{"dnc.internal", "consent.revoked"}, ""},
 		{"NoConsentWireless", []string{"--number", "860-555-0199", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00"}, "deny", []string{"consent.missing"}, ""},
 		{"LandlineInformationalNoConsent", []string{"--number", "860-555-0199", "--purpose", "informational", "--line", "landline", "--at", "2026-12-01T10:00:00-05:00"}, "allow", nil, ""},
