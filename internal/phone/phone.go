@@ -71,6 +71,14 @@ func Readings(s string) ([]Number, error) {
 	return []Number{nanp, literal}, nil
 }
 
+// MissingOne reports whether s is a North American number written with a
+// "+" but without its country code 1 ("+203 555 0199"): text whose first
+// reading (Readings) is that NANP number, whatever else it may read as.
+func MissingOne(s string) bool {
+	_, ok := plusWithoutOne(s)
+	return ok
+}
+
 // plusWithoutOne returns the NANP number that text such as "+203 555 0199"
 // stands for without its country code: text that starts with a "+" not
 // followed by a 1, whose digits after it are exactly ten forming a valid

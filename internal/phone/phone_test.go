@@ -48,25 +48,27 @@ func TestNANP(t *testing.T) {
 func TestReadings(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		in   string
-		want []phone.Number
+		in      string
+		want    []phone.Number
+		missing bool // phone.MissingOne
 	}{
 		// A "+" without the 1, digits valid elsewhere too: NANP first.
-		{"+203 555 0199", []phone.Number{"+12035550199", "+2035550199"}},
-		{"+2035550199", []phone.Number{"+12035550199", "+2035550199"}},
-		{" +(203) 555-0199 ", []phone.Number{"+12035550199", "+2035550199"}},
+		{"+203 555 0199", []phone.Number{"+12035550199", "+2035550199"}, true},
+		{"+2035550199", []phone.Number{"+12035550199", "+2035550199"}, true},
+		{" +(203) 555-0199 ", []phone.Number{"+12035550199", "+2035550199"}, true},
 		// A "+" without the 1, invalid as written: NANP only.
-		{"+860 555 0101", []phone.Number{"+18605550101"}},
-		{"+ 860 555 0101", []phone.Number{"+18605550101"}},
+		{"+860 555 0101", []phone.Number{"+18605550101"}, true},
+		{"+ 860 555 0101", []phone.Number{"+18605550101"}, true},
 		// One reading: Parse's.
-		{"(860) 555-0101", []phone.Number{"+18605550101"}},
-		{"+1 203 555 0199", []phone.Number{"+12035550199"}},
-		{"+44 20 7123 4567", []phone.Number{"+442071234567"}},
-		{"+7 860 555 0101", []phone.Number{"+78605550101"}}, // eleven digits after the +
+		{"(860) 555-0101", []phone.Number{"+18605550101"}, false},
+		{"+1 203 555 0199", []phone.Number{"+12035550199"}, false},
+		{"+44 20 7123 4567", []phone.Number{"+442071234567"}, false},
+		{"+7 860 555 0101", []phone.Number{"+78605550101"}, false}, // eleven digits after the +
 	} {
 		got, err := phone.Readings(tc.in)
 		require.NoError(t, err, tc.in)
 		require.Equal(t, tc.want, got, tc.in)
+		require.Equal(t, tc.missing, phone.MissingOne(tc.in), tc.in)
 	}
 	for _, in := range []string{"", "call me", "+52 860 555 0101", "+860 555 0101 1", "+860 555 01O1", "++860 555 0101"} {
 		got, err := phone.Readings(in)
