@@ -49,6 +49,11 @@ type consentsData struct {
 	// maxReportRows of each; the More counts say how many are not shown.
 	Rejected, Skipped, Unevidenced             []consent.RowError
 	MoreRejected, MoreSkipped, MoreUnevidenced int
+	// ReadAsNANP are the report's rows of revocations whose number was
+	// written with a "+" but without the 1, at most maxReportRows, and
+	// MoreReadAsNANP how many are not shown.
+	ReadAsNANP     []consent.RowError
+	MoreReadAsNANP int
 	// One is the form that records one consent, and OneErrors what was
 	// wrong with it, by field; DocumentTypes names the files it keeps.
 	One           oneConsentForm
@@ -334,6 +339,7 @@ func (s *Server) renderConsentsPage(c echo.Context, status int, msg, flash strin
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)
 		d.Unevidenced, d.MoreUnevidenced = firstRows(rep.Unevidenced)
+		d.ReadAsNANP, d.MoreReadAsNANP = firstRows(rep.ReadAsNANP)
 	}
 	return s.render(c, status, "consents", page{Title: "Consents and revocations", Error: msg, Flash: flash, Data: d})
 }

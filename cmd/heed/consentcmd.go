@@ -88,6 +88,13 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 		_ = enc.Encode(rep)
 	}
 	var ie *consent.ImportError
+	if !*asJSON {
+		// Said of a rejected import too (its report is rep): the rows
+		// would be read the same way once the others are fixed.
+		for _, r := range rep.ReadAsNANP {
+			fmt.Fprintf(m.Stderr, "%s:%d: note: %s\n", name, r.Line, r.Reason)
+		}
+	}
 	if errors.As(err, &ie) {
 		for _, r := range ie.Report.Rejected {
 			fmt.Fprintf(m.Stderr, "%s:%d: %s\n", name, r.Line, r.Reason)
