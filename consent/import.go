@@ -101,6 +101,12 @@ type ImportReport struct {
 	Skipped []RowError `json:"skipped,omitempty"`
 	// Rejected lists every invalid row and why; any makes the import fail.
 	Rejected []RowError `json:"rejected,omitempty"`
+	// ReadAsNANP lists, for revocations, the rows whose phone is written
+	// with a "+" but without the country code 1 ("+2035550199"), and says
+	// for each the North American number its revocation is for
+	// (+12035550199, the first of phone.Readings): the number the person
+	// almost certainly meant, and the only kind heed calls.
+	ReadAsNANP []RowError `json:"read_as_nanp,omitempty"`
 	// Unevidenced lists the written consents (pewc) the import writes, or
 	// would, with neither evidence text nor a document: heed relies on
 	// them as on any consent, but holds nothing that shows the signed
@@ -435,7 +441,9 @@ type revocationRow struct {
 // ImportRevocations imports revocations from a CSV or XLSX file with the
 // columns phone, revoked_at and method, and optionally source and scope
 // (opts.Columns maps other headers to these). Any valid phone number is
-// accepted. A revoked_at given to the day or the minute is read as the end
+// accepted; one written with a "+" but without the 1 whose ten digits form
+// a North American number ("+2035550199") is revoked as that number
+// (+12035550199), and the report's ReadAsNANP names each such row. A revoked_at given to the day or the minute is read as the end
 // of that day or minute (but not later than now): the reading under which
 // a revocation never loses to a consent given earlier the same day.
 // Rows identical to a revocation already on file, or to an earlier row, are
@@ -498,6 +506,10 @@ func (l *Ledger) ImportRevocations(ctx context.Context, r io.Reader, format Form
 			}
 		}
 		n, fe := in.validate(now)
+		if _, bad := fe["phone"]; !bad && phone.MissingOne(in.Phone) {
+			rep.ReadAsNANP = append(rep.ReadAsNANP, RowError{Line: sr.Line,
+				Reason: fmt.Sprintf("phone %q has a + but not the country code 1: read as the North American number %s", in.Phone, n.Display())})
+		}
 		reasons = addReasons(reasons, fe, parsed, "phone", "method", "scope", "revoked_at", "source")
 		if len(reasons) > 0 {
 			rep.Rejected = append(rep.Rejected, RowError{Line: sr.Line, Reason: strings.Join(reasons, "; ")})

@@ -29,8 +29,10 @@ const (
 	// ModeChanges: every line says whether it adds or removes, with a
 	// leading '+' or '-' or with a field such as "A"/"D" or
 	// "add"/"delete". A line that says nothing takes its direction from
-	// the file name when the name says "add" or "del", and is rejected
-	// otherwise.
+	// the file name when a whole word of the name says so ("additions",
+	// "deletes": opFromName), and is rejected otherwise. With
+	// ImportOptions.OptOuts (the internal list) it adds instead, and is
+	// rejected when the name says delete.
 	ModeChanges
 )
 
@@ -78,6 +80,13 @@ type ImportOptions struct {
 	// importer takes the column from the header line, or else takes the
 	// first field that is a phone number.
 	PhoneColumn string
+	// OptOuts says the inputs are for the internal do-not-call list, whose
+	// entries are people's opt-outs. A change line that says no direction
+	// then adds its number, unless its file's name says delete: the list
+	// takes a removal only from a line that says so (a leading '-' or a
+	// delete field), never from a file name alone, and such a line is
+	// rejected. ImportList sets it for the internal list.
+	OptOuts bool
 	// Progress, when set, is called with the total number of input bytes
 	// read so far (compressed bytes for zip archives): about once per MiB
 	// and at the end of each input.
@@ -360,6 +369,14 @@ func (im *Importer) readText(ctx context.Context, name string, r io.Reader, mode
 	p := lineParser{im: im, name: name, mode: mode, cols: noColumns}
 	if mode == ModeChanges {
 		p.nameOp = opFromName(name)
+		if im.opts.OptOuts {
+			// An opt-out is removed only by a line that says so.
+			p.nameDel = p.nameOp == opDel
+			p.nameOp = opAdd
+			if p.nameDel {
+				p.nameOp = opNone
+			}
+		}
 	}
 	if err := p.configure(); err != nil {
 		return err
@@ -453,7 +470,8 @@ type lineParser struct {
 	im       *Importer
 	name     string
 	mode     Mode
-	nameOp   op // direction of ModeChanges lines that say none
+	nameOp   op   // direction of ModeChanges lines that say none
+	nameDel  bool // the name says delete, which ImportOptions.OptOuts does not take
 	line     int64
 	seenData bool
 	cols     columns
@@ -688,6 +706,10 @@ func (p *lineParser) accept(line []byte, v uint64, o op) {
 	case ModeChanges:
 		if o == opNone {
 			o = p.nameOp
+		}
+		if o == opNone && p.nameDel {
+			p.reject(line, reasonNameDelete)
+			return
 		}
 		if o == opNone {
 			p.reject(line, reasonNoOp)

@@ -56,7 +56,9 @@ func ImportList(ctx context.Context, reg *Registry, internal *PGStore, li ListIm
 			inputs[i].Mode = ModeFull
 		}
 	}
-	res, err := Import(ctx, li.Options, inputs...)
+	opts := li.Options
+	opts.OptOuts = li.List == Internal
+	res, err := Import(ctx, opts, inputs...)
 	if err != nil {
 		return out, err
 	}

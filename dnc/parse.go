@@ -2,7 +2,10 @@ package dnc
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode"
 )
 
 // op is what a line of an import does.
@@ -20,6 +23,7 @@ const (
 	reasonLetters    = "not a phone number"
 	reasonTooLong    = "line too long"
 	reasonNoOp       = "change line without + or - or an add/delete field"
+	reasonNameDelete = "the file name says delete, but an opt-out is removed only by a line marked - or with a delete field"
 	reasonConflict   = "change direction contradicts the input's mode"
 	reasonBadColumn  = "no such column"
 	reasonBinary     = "binary data"
@@ -177,14 +181,24 @@ func opToken(f []byte) op {
 }
 
 // opFromName guesses the direction of a change file from its name, as the
-// FTC names its separate addition and deletion files.
+// FTC names its separate addition and deletion files. Only whole words of
+// the name count: the name, after its last path separator, is split into
+// words at every character that is not a letter and where a lower-case
+// letter meets an upper-case one ("2025-06-01-deletions.txt",
+// "AreaCodeDeletions.txt"), and a word must be one of nameAdds or
+// nameDels. Letters inside a word never count: "Fidelity-optouts.txt",
+// "Delaware.txt" and "model.txt" say no direction. A name with words of
+// both directions, or of neither, says none.
 func opFromName(name string) op {
-	l := bytes.ToLower([]byte(name))
-	if i := bytes.LastIndexAny(l, `/\:`); i >= 0 {
-		l = l[i+1:]
+	if i := strings.LastIndexAny(name, `/\:`); i >= 0 {
+		name = name[i+1:]
 	}
-	del := bytes.Contains(l, []byte("del")) || bytes.Contains(l, []byte("remov"))
-	add := bytes.Contains(l, []byte("add")) || bytes.Contains(l, []byte("new"))
+	var add, del bool
+	for _, w := range nameWords(name) {
+		w = strings.ToLower(w)
+		add = add || slices.Contains(nameAdds, w)
+		del = del || slices.Contains(nameDels, w)
+	}
 	switch {
 	case del && !add:
 		return opDel
@@ -192,6 +206,37 @@ func opFromName(name string) op {
 		return opAdd
 	}
 	return opNone
+}
+
+// The words of a file name that give a change file its direction
+// (opFromName).
+var (
+	nameAdds = []string{"add", "adds", "added", "addition", "additions", "new"}
+	nameDels = []string{"del", "dels", "delete", "deletes", "deleted", "deletion", "deletions",
+		"remove", "removes", "removed", "removal", "removals"}
+)
+
+// nameWords splits a file name into its words: runs of letters, split
+// again where a lower-case letter meets an upper-case one.
+func nameWords(name string) []string {
+	var words []string
+	start := -1
+	prevLower := false
+	for i, r := range name {
+		letter := unicode.IsLetter(r)
+		if start >= 0 && (!letter || prevLower && unicode.IsUpper(r)) {
+			words = append(words, name[start:i])
+			start = -1
+		}
+		if letter && start < 0 {
+			start = i
+		}
+		prevLower = unicode.IsLower(r)
+	}
+	if start >= 0 {
+		words = append(words, name[start:])
+	}
+	return words
 }
 
 // maxFields is how many fields of a delimited line are looked at.

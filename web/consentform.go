@@ -30,9 +30,10 @@ type oneConsentForm struct {
 // localLayouts are the forms a datetime-local field sends.
 var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05"}
 
-// consent reads the form into a consent to record; what it cannot read is
-// in the field errors, by the ledger's field names.
-func (f oneConsentForm) consent() (consent.NewConsent, consent.FieldErrors) {
+// consent reads the form into a consent to record, its times in its zone,
+// one of zones; what it cannot read is in the field errors, by the
+// ledger's field names.
+func (f oneConsentForm) consent(zones []string) (consent.NewConsent, consent.FieldErrors) {
 	fe := consent.FieldErrors{}
 	in := consent.NewConsent{Phone: f.Phone, Scope: consent.Purpose(f.Scope), Channel: consent.Channel(f.Channel),
 		Source: f.Source, Evidence: strings.ReplaceAll(f.Evidence, "\r\n", "\n")}
@@ -40,7 +41,7 @@ func (f oneConsentForm) consent() (consent.NewConsent, consent.FieldErrors) {
 	if in.Kind, err = consent.ParseConsentKind(f.Kind); err != nil {
 		fe["kind"] = "choose pec (oral or written) or pewc (signed, written)"
 	}
-	loc, err := zoneOf(f.Zone)
+	loc, err := zoneOf(zones, f.Zone)
 	if err != nil {
 		fe["zone"] = err.Error()
 		return in, fe
@@ -56,9 +57,9 @@ func (f oneConsentForm) consent() (consent.NewConsent, consent.FieldErrors) {
 	return in, fe
 }
 
-// zoneOf returns the import zone named z, one of importZones.
-func zoneOf(z string) (*time.Location, error) {
-	if !slices.Contains(importZones, z) {
+// zoneOf returns the zone named z, which must be one of zones.
+func zoneOf(zones []string, z string) (*time.Location, error) {
+	if !slices.Contains(zones, z) {
 		return nil, fmt.Errorf("choose a time zone from the list, not %q", z)
 	}
 	loc, err := time.LoadLocation(z)
@@ -103,7 +104,7 @@ func (s *Server) addOneConsent(c echo.Context) error {
 	f := oneConsentForm{Phone: strings.TrimSpace(c.FormValue("phone")), Kind: c.FormValue("kind"), Scope: c.FormValue("scope"),
 		Channel: c.FormValue("channel"), ObtainedAt: c.FormValue("obtained_at"), ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")),
 		Zone: c.FormValue("zone"), Source: c.FormValue("source"), Evidence: c.FormValue("evidence")}
-	in, fe := f.consent()
+	in, fe := f.consent(s.zones())
 	fh, err := c.FormFile("document")
 	switch {
 	case errors.Is(err, http.ErrNotMultipart):
@@ -151,7 +152,7 @@ func (s *Server) addOneConsent(c echo.Context) error {
 		}
 	}
 	return s.renderConsentsPage(c, http.StatusUnprocessableEntity, "Nothing was recorded: correct the fields marked below.", "",
-		consentsForm{Kind: "consents", Zone: importZones[0]}, nil, f, fe)
+		consentsForm{Kind: "consents", Zone: s.firmZone()}, nil, f, fe)
 }
 
 // documentLimit is the size of the largest document the one-consent form

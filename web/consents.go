@@ -22,8 +22,8 @@ import (
 // maxReportRows bounds the rows each table of an import report shows.
 const maxReportRows = 500
 
-// importZones are the zones an upload may read times without an offset in.
-// UTC comes first: it is what heed consent import uses.
+// importZones are the zones an upload may read times without an offset in,
+// and the one-consent form its times, besides the firm's (Server.zones).
 var importZones = []string{"UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
 	"America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"}
 
@@ -49,6 +49,11 @@ type consentsData struct {
 	// maxReportRows of each; the More counts say how many are not shown.
 	Rejected, Skipped, Unevidenced             []consent.RowError
 	MoreRejected, MoreSkipped, MoreUnevidenced int
+	// ReadAsNANP are the report's rows of revocations whose number was
+	// written with a "+" but without the 1, at most maxReportRows, and
+	// MoreReadAsNANP how many are not shown.
+	ReadAsNANP     []consent.RowError
+	MoreReadAsNANP int
 	// One is the form that records one consent, and OneErrors what was
 	// wrong with it, by field; DocumentTypes names the files it keeps.
 	One           oneConsentForm
@@ -59,7 +64,25 @@ type consentsData struct {
 }
 
 func (s *Server) consentsPage(c echo.Context) error {
-	return s.renderConsents(c, http.StatusOK, "", "", consentsForm{Kind: "consents", Zone: importZones[0]}, nil)
+	return s.renderConsents(c, http.StatusOK, "", "", consentsForm{Kind: "consents", Zone: s.firmZone()}, nil)
+}
+
+// firmZone names the firm's time zone (Config.TimeZone), the zone the
+// consents page's forms read times without an offset in unless told
+// otherwise, as heed consent import does.
+func (s *Server) firmZone() string { return s.cfg.TimeZone.String() }
+
+// zones are the zones the consents page offers: the firm's first, then
+// importZones.
+func (s *Server) zones() []string {
+	firm := s.firmZone()
+	out := []string{firm}
+	for _, z := range importZones {
+		if z != firm {
+			out = append(out, z)
+		}
+	}
+	return out
 }
 
 // uploadConsents imports a CSV or XLSX file of consents or revocations, all
@@ -79,7 +102,7 @@ func (s *Server) uploadConsents(c echo.Context) error {
 	if strings.EqualFold(path.Ext(fh.Filename), ".zip") {
 		rep, err = s.importZip(c, fh, form)
 	} else {
-		format, opts, ferr := form.options(fh.Filename)
+		format, opts, ferr := form.options(fh.Filename, s.zones())
 		if ferr != nil {
 			return s.renderConsents(c, http.StatusUnprocessableEntity, "Check the form: "+ferr.Error()+".", "", form, nil)
 		}
@@ -103,8 +126,8 @@ func (s *Server) uploadConsents(c echo.Context) error {
 }
 
 // options checks the form and returns the file's format and the import
-// options it asks for.
-func (f consentsForm) options(filename string) (consent.Format, consent.ImportOptions, error) {
+// options it asks for; its zone must be one of zones.
+func (f consentsForm) options(filename string, zones []string) (consent.Format, consent.ImportOptions, error) {
 	if f.Kind != "consents" && f.Kind != "revocations" {
 		return "", consent.ImportOptions{}, errors.New("choose what the file lists: consents or revocations")
 	}
@@ -116,7 +139,7 @@ func (f consentsForm) options(filename string) (consent.Format, consent.ImportOp
 	if err != nil {
 		return "", consent.ImportOptions{}, err
 	}
-	loc, err := zoneOf(f.Zone)
+	loc, err := zoneOf(zones, f.Zone)
 	if err != nil {
 		return "", consent.ImportOptions{}, err
 	}
@@ -236,7 +259,7 @@ func (s *Server) importZip(c echo.Context, fh *multipart.FileHeader, form consen
 	if sh.UncompressedSize64 > consent.MaxImportBytes {
 		return consent.ImportReport{}, formError{msg: fmt.Sprintf("%s is larger than %d MiB", name, consent.MaxImportBytes>>20)}
 	}
-	format, opts, err := form.options(name)
+	format, opts, err := form.options(name, s.zones())
 	if err != nil {
 		return consent.ImportReport{}, formError{err.Error(), err}
 	}
@@ -301,7 +324,7 @@ func importSummary(rep consent.ImportReport) string {
 }
 
 func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport) error {
-	one := oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: importZones[1]}
+	one := oneConsentForm{Kind: "pec", Scope: string(consent.PurposeInformational), Channel: string(consent.ChannelVoice), Zone: s.firmZone()}
 	return s.renderConsentsPage(c, status, msg, flash, form, rep, one, nil)
 }
 
@@ -310,12 +333,13 @@ func (s *Server) renderConsents(c echo.Context, status int, msg, flash string, f
 // consent, as sent, with what was wrong with it.
 func (s *Server) renderConsentsPage(c echo.Context, status int, msg, flash string, form consentsForm, rep *consent.ImportReport,
 	one oneConsentForm, oneErrors consent.FieldErrors) error {
-	d := consentsData{Form: form, Zones: importZones, Limit: sizeString(s.cfg.UploadLimit), Report: rep, One: one, OneErrors: oneErrors,
+	d := consentsData{Form: form, Zones: s.zones(), Limit: sizeString(s.cfg.UploadLimit), Report: rep, One: one, OneErrors: oneErrors,
 		DocumentTypes: consent.DocumentTypes(), DocumentLimit: sizeString(s.documentLimit())}
 	if rep != nil {
 		d.Rejected, d.MoreRejected = firstRows(rep.Rejected)
 		d.Skipped, d.MoreSkipped = firstRows(rep.Skipped)
 		d.Unevidenced, d.MoreUnevidenced = firstRows(rep.Unevidenced)
+		d.ReadAsNANP, d.MoreReadAsNANP = firstRows(rep.ReadAsNANP)
 	}
 	return s.render(c, status, "consents", page{Title: "Consents and revocations", Error: msg, Flash: flash, Data: d})
 }

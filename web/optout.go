@@ -43,6 +43,10 @@ const (
 	optOutSource = "public opt-out page"
 	// sessionOptOut carries the confirmed number to the confirmation page.
 	sessionOptOut = "optout_number"
+	// sessionOptOutTyped carries what the person typed to the
+	// confirmation page when heed read it as a North American number
+	// typed without its 1 (phone.MissingOne).
+	sessionOptOutTyped = "optout_typed"
 )
 
 // optOutData is what the opt-out template shows.
@@ -53,6 +57,10 @@ type optOutData struct {
 	Phone, Note string
 	// Done is the number whose calls stopped; set on the confirmation.
 	Done string
+	// Typed is what the person typed, on the confirmation of a number
+	// typed with a "+" but without the 1 and read as a North American
+	// number (phone.MissingOne); "" otherwise.
+	Typed string
 	// Limited says the client has hit the abuse limits.
 	Limited bool
 	// MaxNote is the note's length limit.
@@ -70,9 +78,12 @@ func (s *Server) optOut(c echo.Context) error {
 	form := optOutData{Phone: strings.TrimSpace(c.FormValue("phone")), Note: cleanNote(c.FormValue("note"))}
 	if c.FormValue(optOutHoneypot) != "" {
 		s.cfg.Log.Info("web: opt-out honeypot filled; nothing recorded", "client", clientKey(c))
-		return s.confirmOptOut(c, form.Phone)
+		return s.confirmOptOut(c, form.Phone, "")
 	}
-	n, err := phone.Parse(form.Phone)
+	// A number typed with a "+" but without the 1 ("+203 555 0199") is
+	// read as the North American number the person almost certainly
+	// meant, the only kind heed calls (phone.Readings).
+	readings, err := phone.Readings(form.Phone)
 	if err != nil {
 		msg := "Type the phone number we called, with its area code, for example (860) 555-0123."
 		if form.Phone != "" {
@@ -80,10 +91,14 @@ func (s *Server) optOut(c echo.Context) error {
 		}
 		return s.renderOptOut(c, http.StatusUnprocessableEntity, msg, form)
 	}
+	n := readings[0]
 	if err := s.recordOptOut(c.Request().Context(), n, form.Note); err != nil {
 		return err
 	}
-	return s.confirmOptOut(c, displayPhone(n))
+	if phone.MissingOne(form.Phone) {
+		return s.confirmOptOut(c, n.Display(), form.Phone)
+	}
+	return s.confirmOptOut(c, displayPhone(n), "")
 }
 
 // recordOptOut takes the request and records the revocation and the
@@ -122,21 +137,30 @@ func (s *Server) takeOptOut(ctx context.Context, o campaign.OptOut) (campaign.Op
 }
 
 // confirmOptOut sends the browser to the confirmation, so that reloading it
-// does not submit the form again.
-func (s *Server) confirmOptOut(c echo.Context, shown string) error {
+// does not submit the form again. shown is the number whose calls stop;
+// typed, when not "", is what the person typed, read as the North
+// American number shown (phone.MissingOne).
+func (s *Server) confirmOptOut(c echo.Context, shown, typed string) error {
 	if shown == "" {
 		shown = "your number"
 	}
-	s.sessions.Put(c.Request().Context(), sessionOptOut, shown)
+	ctx := c.Request().Context()
+	s.sessions.Put(ctx, sessionOptOut, shown)
+	if typed != "" {
+		s.sessions.Put(ctx, sessionOptOutTyped, typed)
+	} else {
+		s.sessions.Remove(ctx, sessionOptOutTyped)
+	}
 	return c.Redirect(http.StatusSeeOther, "/optout/done")
 }
 
 func (s *Server) optOutDone(c echo.Context) error {
 	shown := s.sessions.PopString(c.Request().Context(), sessionOptOut)
+	typed := s.sessions.PopString(c.Request().Context(), sessionOptOutTyped)
 	if shown == "" {
 		return c.Redirect(http.StatusSeeOther, "/optout")
 	}
-	return s.renderOptOut(c, http.StatusOK, "", optOutData{Done: shown})
+	return s.renderOptOut(c, http.StatusOK, "", optOutData{Done: shown, Typed: typed})
 }
 
 func (s *Server) renderOptOut(c echo.Context, status int, msg string, d optOutData) error {

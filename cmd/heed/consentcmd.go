@@ -24,11 +24,16 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	asJSON := f.Bool("json", false, "print the report as JSON")
 	by := f.String("by", "", "email of the admin importing the list, kept as the records' captured_by (or recorded_by)")
 	documents := f.String("documents", "", "the folder holding the files a consents file's document column names (signed letters: PDF, images or text)")
+	tz := f.timeZone("the file's times without an offset are in (YYYY-MM-DD or YYYY-MM-DD HH:MM; a date-only revoked_at is the end of that day there)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() != 1 {
-		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] [--by EMAIL] [--documents DIR] FILE.csv|FILE.xlsx: %w", errUsage)
+		return fmt.Errorf("usage: heed consent import [--revocations] [--dry-run] [--map A=b,...] [--by EMAIL] [--documents DIR] [--time-zone Z] FILE.csv|FILE.xlsx: %w", errUsage)
+	}
+	zone, err := loadZone(*tz)
+	if err != nil {
+		return err
 	}
 	if *documents != "" && *revocations {
 		return fmt.Errorf("--documents: revocations have no documents: %w", errUsage)
@@ -53,7 +58,7 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 	ledger := consent.NewLedger(pool)
-	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols}
+	opts := consent.ImportOptions{DryRun: *dryRun, Columns: cols, Location: zone}
 	if *documents != "" {
 		// The folder as a root: no path, symbolic links included, leads
 		// out of it.
@@ -83,6 +88,13 @@ func (m *Main) consentImport(ctx context.Context, args []string) error {
 		_ = enc.Encode(rep)
 	}
 	var ie *consent.ImportError
+	if !*asJSON {
+		// Said of a rejected import too (its report is rep): the rows
+		// would be read the same way once the others are fixed.
+		for _, r := range rep.ReadAsNANP {
+			fmt.Fprintf(m.Stderr, "%s:%d: note: %s\n", name, r.Line, r.Reason)
+		}
+	}
 	if errors.As(err, &ie) {
 		for _, r := range ie.Report.Rejected {
 			fmt.Fprintf(m.Stderr, "%s:%d: %s\n", name, r.Line, r.Reason)

@@ -35,15 +35,21 @@ func (m *Main) dncAdd(ctx context.Context, args []string) error {
 	if f.NArg() != 1 {
 		return fmt.Errorf("usage: heed dnc add NUMBER: %w", errUsage)
 	}
-	n, err := phone.Parse(f.Arg(0))
+	// A number typed with a "+" but without the 1 ("+203 555 0199") is
+	// the North American number the person meant (phone.Readings).
+	readings, err := phone.Readings(f.Arg(0))
 	if err != nil {
-		return err
+		return fmt.Errorf("dnc add: %w", err)
 	}
+	n := readings[0]
 	pool, err := open(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	if phone.MissingOne(f.Arg(0)) {
+		fmt.Fprintf(m.Stderr, "note: %q has a + but not the country code 1: read as the North American number %s\n", f.Arg(0), n.Display())
+	}
 	// Taken as every opt-out is (campaign.RecordOptOut): at once, even
 	// during an import, then recorded as a revocation of every consent and
 	// the internal entry.

@@ -46,6 +46,83 @@ func Parse(s string) (Number, error) {
 	return Number(phonenumbers.Format(n, phonenumbers.E164)), nil
 }
 
+// Readings returns every number a person plausibly meant by s, the North
+// American reading first, or an error wrapping ErrInvalid when there is
+// none. Most text has one reading, Parse's. Text written with a "+" that a
+// 1 does not follow, whose digits after the "+" are exactly ten that form
+// a valid NANP number ("+203 555 0199"), is ambiguous: a person most
+// likely left out the country code 1 of a North American number
+// (+12035550199), though the digits may also read as another country's
+// (+20 for Egypt: +2035550199). Its readings are the NANP number and,
+// when the text is valid as written, the literal one. Paths that take an
+// opt-out record the first reading, so that it holds for the number the
+// person almost certainly meant.
+func Readings(s string) ([]Number, error) {
+	literal, err := Parse(s)
+	nanp, ok := plusWithoutOne(s)
+	switch {
+	case !ok && err != nil:
+		return nil, err
+	case !ok:
+		return []Number{literal}, nil
+	case err != nil || literal == nanp:
+		return []Number{nanp}, nil
+	}
+	return []Number{nanp, literal}, nil
+}
+
+// MissingOne reports whether s is a North American number written with a
+// "+" but without its country code 1 ("+203 555 0199"): text whose first
+// reading (Readings) is that NANP number, whatever else it may read as.
+func MissingOne(s string) bool {
+	_, ok := plusWithoutOne(s)
+	return ok
+}
+
+// plusWithoutOne returns the NANP number that text such as "+203 555 0199"
+// stands for without its country code: text that starts with a "+" not
+// followed by a 1, whose digits after it are exactly ten forming a valid
+// NANP number. It reports false for any other text.
+func plusWithoutOne(s string) (Number, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), "+")
+	if !ok {
+		return "", false
+	}
+	digits := make([]byte, 0, 10)
+	for _, r := range rest {
+		switch {
+		case r >= '0' && r <= '9':
+			if len(digits) == 10 {
+				return "", false
+			}
+			digits = append(digits, byte(r))
+		case strings.ContainsRune(" -().", r):
+		default:
+			return "", false
+		}
+	}
+	if len(digits) != 10 || digits[0] == '1' {
+		return "", false
+	}
+	n, err := Parse("+1" + string(digits))
+	if err != nil || n.AreaCode() == "" {
+		return "", false
+	}
+	return n, true
+}
+
+// Display writes the number for people in the international format, with
+// its country code and the grouping of its country: "+1 203-555-0199",
+// "+44 20 7123 4567". A Number that is not valid E.164 is returned as it
+// is.
+func (n Number) Display() string {
+	p, err := phonenumbers.Parse(string(n), DefaultRegion)
+	if err != nil {
+		return string(n)
+	}
+	return phonenumbers.Format(p, phonenumbers.INTERNATIONAL)
+}
+
 // String returns the E.164 form.
 func (n Number) String() string { return string(n) }
 

@@ -2,6 +2,7 @@ package phone_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/heed-dialer/heed/internal/phone"
@@ -42,4 +43,68 @@ func TestNANP(t *testing.T) {
 	require.Equal(t, "860", phone.Number("+18605550101").AreaCode())
 	_, err = phone.Number("+442071234567").NANP()
 	require.ErrorIs(t, err, phone.ErrNotNANP)
+}
+
+func TestReadings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		want    []phone.Number
+		missing bool // phone.MissingOne
+	}{
+		// A "+" without the 1, digits valid elsewhere too: NANP first.
+		{"+203 555 0199", []phone.Number{"+12035550199", "+2035550199"}, true},
+		{"+2035550199", []phone.Number{"+12035550199", "+2035550199"}, true},
+		{" +(203) 555-0199 ", []phone.Number{"+12035550199", "+2035550199"}, true},
+		// A "+" without the 1, invalid as written: NANP only.
+		{"+860 555 0101", []phone.Number{"+18605550101"}, true},
+		{"+ 860 555 0101", []phone.Number{"+18605550101"}, true},
+		// One reading: Parse's.
+		{"(860) 555-0101", []phone.Number{"+18605550101"}, false},
+		{"+1 203 555 0199", []phone.Number{"+12035550199"}, false},
+		{"+44 20 7123 4567", []phone.Number{"+442071234567"}, false},
+		{"+7 860 555 0101", []phone.Number{"+78605550101"}, false}, // eleven digits after the +
+	} {
+		got, err := phone.Readings(tc.in)
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+		require.Equal(t, tc.missing, phone.MissingOne(tc.in), tc.in)
+	}
+	for _, in := range []string{"", "call me", "+52 860 555 0101", "+860 555 0101 1", "+860 555 01O1", "++860 555 0101"} {
+		got, err := phone.Readings(in)
+		require.ErrorIs(t, err, phone.ErrInvalid, "%q: got %v", in, got)
+		require.Nil(t, got)
+	}
+}
+
+// TestReadingsEveryAreaCode types every valid NANP number of two lines in
+// each area code with a "+" but without the 1: the first reading is
+// always the NANP number.
+func TestReadingsEveryAreaCode(t *testing.T) {
+	t.Parallel()
+	tried := 0
+	for npa := 200; npa <= 999; npa++ {
+		for _, line := range []string{"555 0199", "234 5678"} {
+			us := fmt.Sprintf("%d %s", npa, line)
+			want, err := phone.Parse(us)
+			if err != nil || want.AreaCode() == "" {
+				continue
+			}
+			tried++
+			got, err := phone.Readings("+" + us)
+			require.NoError(t, err, us)
+			require.Equal(t, want, got[0], "+%s", us)
+			for _, n := range got[1:] {
+				require.Empty(t, n.AreaCode(), "+%s: only the first reading is NANP", us)
+			}
+		}
+	}
+	require.Greater(t, tried, 800)
+}
+
+func TestDisplay(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "+1 203-555-0199", phone.Number("+12035550199").Display())
+	require.Equal(t, "+44 20 7123 4567", phone.Number("+442071234567").Display())
+	require.Equal(t, "nonsense", phone.Number("nonsense").Display())
 }
