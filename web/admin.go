@@ -326,7 +326,7 @@ func (s *Server) importDNC(c echo.Context) error {
 	var ge *dnc.GarbageError
 	switch {
 	case errors.As(err, &ge):
-		return s.renderDNCData(c, http.StatusUnprocessableEntity, fmt.Sprintf("Nothing was imported: %d line(s) are not phone numbers.", ge.Report.Rejected),
+		return s.renderDNCData(c, http.StatusUnprocessableEntity, fmt.Sprintf("Nothing was imported: %d line(s) were refused; the first of them are below, each with why.", ge.Report.Rejected),
 			dncData{Garbage: ge.Report.Examples})
 	case errors.Is(err, dnc.ErrNothingRead), errors.Is(err, dnc.ErrUnsupportedInput), errors.Is(err, dnc.ErrOutOfRange):
 		return s.renderDNC(c, http.StatusUnprocessableEntity, "Nothing was imported: "+err.Error()+".")

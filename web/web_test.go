@@ -716,7 +716,7 @@ func TestDNCListUpload(t *testing.T) {
 
 	code, body := admin.multipart("/admin/dnc/import", fields("internal", ""), "file", "optouts.txt", []byte("8605550101\n860,5550102\nnot a phone\n"))
 	require.Equal(t, http.StatusUnprocessableEntity, code)
-	require.Contains(t, body, "Nothing was imported: 1 line(s) are not phone numbers.")
+	require.Contains(t, body, "Nothing was imported: 1 line(s) were refused; the first of them are below, each with why.")
 	require.Contains(t, body, "not a phone")
 	require.Zero(t, count(t, b.db, `SELECT count(*) FROM dnc_internal`))
 
