@@ -37,8 +37,10 @@ const (
 	// note is cut; the opt-out is never refused for it.
 	optOutMaxNote      = 500
 	optOutMaxNoteBytes = 900
-	// optOutHoneypot names the form field people do not see and bots fill.
-	optOutHoneypot = "website"
+	// optOutHoneypot names the form field people do not see and bots fill:
+	// a name no browser or password manager fills on its own (a field
+	// named "website" may be), since a filled one loses the request.
+	optOutHoneypot = "hp_leave_empty"
 	// optOutSource is the revocation and do-not-call source of the page.
 	optOutSource = "public opt-out page"
 	// sessionOptOut carries the confirmed number to the confirmation page.

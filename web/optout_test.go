@@ -73,7 +73,7 @@ func TestOptOut(t *testing.T) {
 		require.Contains(t, body, "heed, its calling system")
 		require.Contains(t, body, `<label for="phone">Your phone number</label>`)
 		require.Contains(t, body, `autocomplete="tel"`)
-		require.Contains(t, body, `name="website"`, "the honeypot is on the form")
+		require.Contains(t, body, `name="hp_leave_empty"`, "the honeypot is on the form")
 		require.NotContains(t, body, "Stop calls from us</a>", "the page does not link to itself")
 		code, body, _ = br.get("/signin")
 		require.Equal(t, http.StatusOK, code)
@@ -158,7 +158,7 @@ func TestOptOut(t *testing.T) {
 	t.Run("Honeypot", func(t *testing.T) {
 		t.Parallel()
 		br := b.browser(t)
-		code, body, h := br.optOut("198.51.100.6", url.Values{"phone": {"860-555-0106"}, "website": {"http://spam.example"}})
+		code, body, h := br.optOut("198.51.100.6", url.Values{"phone": {"860-555-0106"}, "hp_leave_empty": {"http://spam.example"}})
 		require.Equal(t, http.StatusSeeOther, code, body)
 		require.Equal(t, "/optout/done", h.Get("Location"), "a bot sees the usual answer")
 		code, body, _ = br.get("/optout/done")
