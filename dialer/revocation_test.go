@@ -9,6 +9,7 @@ import (
 
 	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/dbtest"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -74,4 +75,56 @@ func TestGateRevocationStopsEveryRobocall(t *testing.T) {
 	require.Equal(t, consent.Allow, dec.Verdict, "restored by a later consent of its purpose: %v", dec.Reasons)
 	dec = decide(req(consent.PurposeDebtCollection, consent.MethodPrerecorded))
 	require.Equal(t, revoked, dec.Reasons, "not by one of another purpose")
+}
+
+// TestInternalImportOfAListedNumber: a number on the internal list whose
+// entry a later consent lifted (F12) is listed again by an internal-list
+// import (the person asked again): the import writes a revocation for it,
+// dated with the import, so the consent no longer lifts the entry and the
+// gate refuses the number. The number is not listed twice.
+func TestInternalImportOfAListedNumber(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := t.Context()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(ctx))
+	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, d := time.Now().In(ny).AddDate(0, 0, 1).Date()
+	at := time.Date(y, m, d, 11, 0, 0, 0, ny)
+	const p = phone.Number("+18605550177")
+	req := dialer.Request{Phone: p, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineWireless, At: at}
+	now := time.Now().UTC()
+
+	// Opted out 30 days ago (an entry and a revocation, as every path
+	// writes them); a consent given 10 days ago lifts the entry for
+	// reminders.
+	_, err = db.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, $2, 'ivr', 'pressed 9')`, p, now.Add(-30*24*time.Hour))
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source) VALUES ($1, $2, 'ivr', 'pressed 9')`, p, now.Add(-30*24*time.Hour))
+	require.NoError(t, err)
+	_, err = consent.NewLedger(db).AddConsent(ctx, consent.NewConsent{Phone: string(p), Kind: consent.ConsentPEC, Scope: consent.PurposeInformational,
+		Channel: consent.ChannelVoice, ObtainedAt: now.Add(-10 * 24 * time.Hour), Source: "intake form"})
+	require.NoError(t, err)
+	require.NoError(t, g.Sync(ctx))
+	require.Equal(t, consent.Allow, g.Check(ctx, req).Verdict)
+
+	res, err := dnc.ImportList(ctx, nil, dnc.NewPGStore(db), dnc.ListImport{List: dnc.Internal},
+		dnc.Input{Name: "optouts-this-week.txt", R: strings.NewReader("8605550177\n8605550178\n8605550178\n")})
+	require.NoError(t, err)
+	require.Contains(t, res.Summary(dnc.Internal), "1 added")
+	var entries, revs int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM dnc_internal WHERE phone = $1`, p).Scan(&entries))
+	require.Equal(t, 1, entries, "not listed twice")
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM revocations WHERE phone = $1 AND source LIKE '%listed already%'`, p).Scan(&revs))
+	require.Equal(t, 1, revs)
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM revocations WHERE phone = '+18605550178'`).Scan(&revs))
+	require.Equal(t, 1, revs, "a number the file lists twice is revoked once")
+	require.NoError(t, g.Sync(ctx))
+	dec := g.Check(ctx, req)
+	require.Equal(t, consent.Deny, dec.Verdict)
+	require.Equal(t, []consent.Reason{consent.ReasonDNCInternal, consent.ReasonConsentRevoked}, dec.Reasons)
 }

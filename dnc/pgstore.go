@@ -180,8 +180,10 @@ func (s *PGStore) LatestSeq(ctx context.Context) (int64, error) {
 // given method and source, and a revocation of every purpose, as a staff
 // entry of an opt-out records one (an admin lists the number: every
 // consent given before is revoked, and one given after lifts the entry for
-// what it covers, rule F12); every deleted number's entries are marked
-// removed. It returns how many entries it added and removed.
+// what it covers, rule F12); a number already listed gets the revocation
+// alone (the file says it is opted out now); every deleted number's
+// entries are marked removed. It returns how many entries it added and
+// removed.
 func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userID int64, source string) (added, removed int, err error) {
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM dnc_internal WHERE removed_at IS NULL`)
@@ -197,12 +199,18 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 			have[p] = true
 		}
 		var src [][]any
+		var again []any // numbers listed already, which the file lists again
+		seen := make(map[string]bool, len(adds))
 		for _, n := range adds {
 			p := fmt.Sprintf("+1%010d", n)
-			if !have[p] {
-				have[p] = true
+			switch {
+			case seen[p]:
+			case have[p]:
+				again = append(again, p)
+			default:
 				src = append(src, []any{p, userID, "import", source})
 			}
+			seen[p] = true
 		}
 		if len(src) > 0 {
 			// NULLIF does not fit COPY: a zero user becomes NULL here.
@@ -216,16 +224,27 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 				return err
 			}
 			added = int(n)
-			// The revocations, dated with the entries (the transaction's
-			// time), so that no consent falls between an entry and its
-			// revocation.
+		}
+		// The revocations, dated with the entries (the transaction's
+		// time), so that no consent falls between an entry and its
+		// revocation. A number listed already gets one too: the file says
+		// it is opted out now, and a consent given since its entry, which
+		// lifted it for what it covers (rule F12), no longer does.
+		if len(src)+len(again) > 0 {
 			var now time.Time
 			if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 				return err
 			}
-			revs := make([][]any, len(src))
-			for i, r := range src {
-				revs[i] = []any{r[0], now, "staff", "internal list import: " + source, r[1]}
+			by := any(userID)
+			if userID == 0 {
+				by = nil
+			}
+			revs := make([][]any, 0, len(src)+len(again))
+			for _, r := range src {
+				revs = append(revs, []any{r[0], now, "staff", "internal list import: " + source, r[1]})
+			}
+			for _, p := range again {
+				revs = append(revs, []any{p, now, "staff", "internal list import, listed already: " + source, by})
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"revocations"}, []string{"phone", "revoked_at", "method", "source", "recorded_by"}, pgx.CopyFromRows(revs)); err != nil {
 				return err
