@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
@@ -25,18 +26,7 @@ func TestGateRevocationStopsEveryRobocall(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
 	ctx := t.Context()
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	ix := dialer.NewIndexes(db, quiet())
-	require.NoError(t, ix.Load(ctx))
-	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
-	ny, err := time.LoadLocation("America/New_York")
-	require.NoError(t, err)
-	y, m, d := time.Now().In(ny).AddDate(0, 0, 1).Date()
-	at := time.Date(y, m, d, 11, 0, 0, 0, ny)
-	for at.Weekday() == time.Sunday || at.Weekday() == time.Saturday {
-		at = at.AddDate(0, 0, 1)
-	}
+	g, at := realGate(t, db), weekdayAt(t, 11)
 	const p = phone.Number("+18605550199")
 	ledger := consent.NewLedger(db)
 	file := "phone,revoked_at,method,source,scope\n(860) 555-0199," + time.Now().UTC().Add(-time.Hour).Format(time.RFC3339) +
@@ -86,15 +76,7 @@ func TestInternalImportOfAListedNumber(t *testing.T) {
 	t.Parallel()
 	db := dbtest.New(t)
 	ctx := t.Context()
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	ix := dialer.NewIndexes(db, quiet())
-	require.NoError(t, ix.Load(ctx))
-	g := &dialer.PolicyGate{Engine: engine, Indexes: ix}
-	ny, err := time.LoadLocation("America/New_York")
-	require.NoError(t, err)
-	y, m, d := time.Now().In(ny).AddDate(0, 0, 1).Date()
-	at := time.Date(y, m, d, 11, 0, 0, 0, ny)
+	g, at := realGate(t, db), weekdayAt(t, 11)
 	const p = phone.Number("+18605550177")
 	req := dialer.Request{Phone: p, Purpose: consent.PurposeInformational, Method: consent.MethodPrerecorded, Line: consent.LineWireless, At: at}
 	now := time.Now().UTC()
@@ -102,7 +84,7 @@ func TestInternalImportOfAListedNumber(t *testing.T) {
 	// Opted out 30 days ago (an entry and a revocation, as every path
 	// writes them); a consent given 10 days ago lifts the entry for
 	// reminders.
-	_, err = db.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, $2, 'ivr', 'pressed 9')`, p, now.Add(-30*24*time.Hour))
+	_, err := db.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ($1, $2, 'ivr', 'pressed 9')`, p, now.Add(-30*24*time.Hour))
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `INSERT INTO dnc_internal (phone, added_at, method, source) VALUES ($1, $2, 'ivr', 'pressed 9')`, p, now.Add(-30*24*time.Hour))
 	require.NoError(t, err)
@@ -127,4 +109,29 @@ func TestInternalImportOfAListedNumber(t *testing.T) {
 	dec := g.Check(ctx, req)
 	require.Equal(t, consent.Deny, dec.Verdict)
 	require.Equal(t, []consent.Reason{consent.ReasonDNCInternal, consent.ReasonConsentRevoked}, dec.Reasons)
+}
+
+// realGate returns a policy gate of the default engine on db's indexes,
+// loaded.
+func realGate(t *testing.T, db *pgxpool.Pool) *dialer.PolicyGate {
+	t.Helper()
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	ix := dialer.NewIndexes(db, quiet())
+	require.NoError(t, ix.Load(t.Context()))
+	return &dialer.PolicyGate{Engine: engine, Indexes: ix}
+}
+
+// weekdayAt returns hour o'clock in New York on the next weekday after
+// today: inside every calling window, whenever the test runs.
+func weekdayAt(t *testing.T, hour int) time.Time {
+	t.Helper()
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	y, m, d := time.Now().In(ny).AddDate(0, 0, 1).Date()
+	at := time.Date(y, m, d, hour, 0, 0, 0, ny)
+	for at.Weekday() == time.Sunday || at.Weekday() == time.Saturday {
+		at = at.AddDate(0, 0, 1)
+	}
+	return at
 }
