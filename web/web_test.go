@@ -460,13 +460,11 @@ func TestUploadContacts(t *testing.T) {
 		fields["existing"] = "merge"
 		code, _ = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
 		require.Equal(t, http.StatusBadRequest, code)
-		_, err := b.db.Exec(context.Background(), `DELETE FROM contacts`)
-		require.NoError(t, err)
 	})
 	t.Run("Good", func(t *testing.T) {
 		code, body := br.upload("/lists", tok, "Reminders", "c.csv", []byte("\ufeffName,Phone,State,ZIP,person_ref\r\nAnn,(860) 555-0101,ct,06103, D-7 \r\nBob,+1 203 555 0102,,,\r\n"))
 		require.Equal(t, http.StatusSeeOther, code, body)
-		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts`))
+		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts c JOIN contact_lists l ON l.id = c.list_id WHERE l.name = 'Reminders'`))
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550101' AND state = 'CT' AND zip = '06103' AND person_ref = 'D-7'`))
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+12035550102' AND person_ref = ''`))
 	})
