@@ -197,3 +197,41 @@ func TestNeverDeleted(t *testing.T) {
 		ON CONFLICT (day) DO UPDATE SET checked = EXCLUDED.checked`)
 	require.EqualValues(t, 1, exec(t, db, `DELETE FROM campaign_targets WHERE campaign_id = $1`, w.campaign))
 }
+
+// TestAPITokenGuard checks that a token can be neither moved to another
+// user nor given another hash (nor another issuer or issue time), and that
+// every change still allowed but its use is audited.
+func TestAPITokenGuard(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	para := one(t, db, `INSERT INTO users (email, role, password_hash) VALUES ('para@firm.test', 'paralegal', 'x') RETURNING id`)
+	admin := one(t, db, `INSERT INTO users (email, role, password_hash) VALUES ('admin@firm.test', 'admin', 'x') RETURNING id`)
+	tok := one(t, db, `INSERT INTO api_tokens (user_id, name, token_hash, created_by) VALUES ($1, 'ci', '\x01', $2) RETURNING id`, para, admin)
+	audited := func() int64 {
+		return one(t, db, `SELECT count(*) FROM audit_log WHERE tbl = 'api_tokens' AND row_id = $1`, tok)
+	}
+	require.EqualValues(t, 1, audited(), "issuing it")
+
+	const never = "its user, hash, issuer and issue time are never changed: revoke it and issue a new one"
+	refused(t, db, never, `UPDATE api_tokens SET user_id = $2 WHERE id = $1`, tok, admin)
+	refused(t, db, never, `UPDATE api_tokens SET token_hash = '\x02' WHERE id = $1`, tok)
+	refused(t, db, never, `UPDATE api_tokens SET created_by = $2 WHERE id = $1`, tok, para)
+	refused(t, db, never, `UPDATE api_tokens SET created_at = created_at - interval '1 day' WHERE id = $1`, tok)
+	refused(t, db, never, `UPDATE api_tokens SET id = id + 1 WHERE id = $1`, tok)
+	refused(t, db, "api_tokens: DELETE refused", `DELETE FROM api_tokens WHERE id = $1`, tok)
+	require.EqualValues(t, para, one(t, db, `SELECT user_id FROM api_tokens WHERE id = $1`, tok))
+
+	// Its use (internal/account's UserByToken) is not audited; a rename
+	// and a revocation are, with what they changed.
+	exec(t, db, `UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, tok)
+	exec(t, db, `UPDATE api_tokens SET user_id = user_id, token_hash = token_hash WHERE id = $1`, tok) // changes nothing
+	require.EqualValues(t, 1, audited())
+	exec(t, db, `UPDATE api_tokens SET name = 'deploy' WHERE id = $1`, tok)
+	require.EqualValues(t, 2, audited())
+	require.EqualValues(t, 1, one(t, db, `SELECT count(*) FROM audit_log WHERE tbl = 'api_tokens' AND op = 'update' AND details->>'name' = 'deploy'
+		AND NOT details ? 'token_hash' AND NOT details ? 'last_used_at'`))
+	exec(t, db, `UPDATE api_tokens SET revoked_at = now(), revoked_by = $2 WHERE id = $1`, tok, admin)
+	require.EqualValues(t, 3, audited())
+	exec(t, db, `UPDATE api_tokens SET revoked_by = $2 WHERE id = $1`, tok, para)
+	require.EqualValues(t, 4, audited(), "the revoker changed alone")
+}

@@ -103,7 +103,34 @@ CREATE TRIGGER calls_checks_no_truncate BEFORE TRUNCATE ON calls_checks FOR EACH
 CREATE TRIGGER index_changes_no_truncate BEFORE TRUNCATE ON index_changes FOR EACH STATEMENT EXECUTE FUNCTION heed_never_deleted();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION heed_never_deleted();
 
+-- An API token stays the token it was issued as: to whom (user_id), its
+-- hash, who issued it and when. Moving it to another user, or giving it
+-- another hash, is refused: revoke it and issue a new one. Every other
+-- change is audited, as issuing and revoking were, except its use
+-- (last_used_at alone).
+-- +goose StatementBegin
+CREATE FUNCTION heed_api_tokens_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'API token %: its user, hash, issuer and issue time are never changed: revoke it and issue a new one', OLD.id
+        USING ERRCODE = 'restrict_violation';
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER api_tokens_guard BEFORE UPDATE OF id, user_id, token_hash, created_at, created_by ON api_tokens FOR EACH ROW
+    WHEN ((OLD.id, OLD.user_id, OLD.token_hash, OLD.created_at, OLD.created_by) IS DISTINCT FROM (NEW.id, NEW.user_id, NEW.token_hash, NEW.created_at, NEW.created_by))
+    EXECUTE FUNCTION heed_api_tokens_guard();
+DROP TRIGGER api_tokens_audit ON api_tokens;
+CREATE TRIGGER api_tokens_audit AFTER INSERT ON api_tokens FOR EACH ROW EXECUTE FUNCTION heed_audit();
+CREATE TRIGGER api_tokens_update_audit AFTER UPDATE ON api_tokens FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - 'last_used_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_used_at'))
+    EXECUTE FUNCTION heed_audit();
+
 -- +goose Down
+DROP TRIGGER api_tokens_update_audit ON api_tokens;
+DROP TRIGGER api_tokens_audit ON api_tokens;
+CREATE TRIGGER api_tokens_audit AFTER INSERT OR UPDATE OF revoked_at ON api_tokens FOR EACH ROW EXECUTE FUNCTION heed_audit();
+DROP TRIGGER api_tokens_guard ON api_tokens;
+DROP FUNCTION heed_api_tokens_guard();
 DROP TRIGGER audit_log_no_truncate ON audit_log;
 DROP TRIGGER index_changes_no_truncate ON index_changes;
 DROP TRIGGER calls_checks_no_truncate ON calls_checks;
