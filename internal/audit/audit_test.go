@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -83,4 +84,42 @@ func TestVerify(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestReadCommittedOnly checks that the audit trigger refuses to write in
+// a REPEATABLE READ or SERIALIZABLE transaction, whose snapshot may miss
+// a row another writer committed while it waited for the log's lock (the
+// chain would fork: two rows naming the same previous hash, which verify
+// reports for good), and that the chain stays whole when that happens.
+func TestReadCommittedOnly(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	seed(t, db)
+	for _, iso := range []pgx.TxIsoLevel{pgx.RepeatableRead, pgx.Serializable} {
+		// Writer A's snapshot is taken before writer B commits.
+		a, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, a.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n))
+		_, err = db.Exec(ctx, `INSERT INTO consents (phone, kind, scope, channel, obtained_at, source) VALUES ('+18605550103', 'pec', 'informational', 'voice', now(), 'writer B')`)
+		require.NoError(t, err)
+		_, err = a.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ('+18605550103', now(), 'web', 'writer A')`)
+		var pe *pgconn.PgError
+		require.True(t, errors.As(err, &pe), "%s: want the write refused, got %v", iso, err)
+		require.Equal(t, "25000", pe.Code)
+		require.Equal(t, "audit log: insert of revocations refused: audited writes run at READ COMMITTED, not "+strings.ToUpper(string(iso))+", or the chain could fork", pe.Message)
+		require.NoError(t, a.Rollback(ctx))
+	}
+	// At READ COMMITTED (heed's, PostgreSQL's default) it writes.
+	require.NoError(t, pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO revocations (phone, revoked_at, method, source) VALUES ('+18605550103', now(), 'web', 'writer A')`)
+		return err
+	}))
+	rep, err := audit.Verify(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, 7, rep.Rows, "the seed's four, writer B's two consents and writer A's revocation")
+	var forks int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM (SELECT prev_hash FROM audit_log GROUP BY prev_hash HAVING count(*) > 1) f`).Scan(&forks))
+	require.Zero(t, forks)
 }

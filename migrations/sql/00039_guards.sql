@@ -125,7 +125,87 @@ CREATE TRIGGER api_tokens_update_audit AFTER UPDATE ON api_tokens FOR EACH ROW
     WHEN ((to_jsonb(OLD) - 'last_used_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_used_at'))
     EXECUTE FUNCTION heed_audit();
 
+-- The audit log's writes refuse a transaction that is not READ COMMITTED.
+-- The function reads the latest hash once it holds the log's lock; at
+-- REPEATABLE READ or SERIALIZABLE that read sees the transaction's
+-- snapshot, taken before the lock, which may miss a row another writer
+-- committed meanwhile: two rows would then name the same previous hash, a
+-- fork verify reports as tampering for good. Otherwise as in 00023.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION heed_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    prev text;
+    r audit_log%ROWTYPE;
+    d jsonb;
+BEGIN
+    -- (PostgreSQL runs READ UNCOMMITTED as READ COMMITTED.)
+    IF current_setting('transaction_isolation') NOT IN ('read committed', 'read uncommitted') THEN
+        RAISE EXCEPTION 'audit log: % of % refused: audited writes run at READ COMMITTED, not %, or the chain could fork', lower(TG_OP), TG_TABLE_NAME, upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1751475557, 2);
+    SELECT hash INTO prev FROM audit_log ORDER BY seq DESC LIMIT 1;
+    IF prev IS NULL THEN
+        prev := repeat('0', 64);
+    END IF;
+    d := to_jsonb(NEW);
+    IF TG_TABLE_NAME = 'users' THEN
+        d := d - 'password_hash';
+    ELSIF TG_TABLE_NAME = 'api_tokens' THEN
+        d := d - 'token_hash' - 'last_used_at';
+    END IF;
+    r.seq := nextval(pg_get_serial_sequence('audit_log', 'seq'));
+    r.at := clock_timestamp();
+    r.tbl := TG_TABLE_NAME;
+    r.op := lower(TG_OP);
+    -- A campaign's target has no id of its own: its row is its contact's.
+    r.row_id := coalesce((d->>'id')::bigint, (d->>'contact_id')::bigint);
+    r.details := d;
+    r.prev_hash := prev;
+    r.hash := encode(sha256(convert_to(
+        prev || '|' || r.seq || '|' || (extract(epoch FROM r.at) * 1000000)::bigint || '|' || r.tbl || '|' || r.op || '|' || r.row_id || '|' || r.details::text,
+        'UTF8')), 'hex');
+    INSERT INTO audit_log VALUES (r.*);
+    RETURN NEW;
+END;
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION heed_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    prev text;
+    r audit_log%ROWTYPE;
+    d jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1751475557, 2);
+    SELECT hash INTO prev FROM audit_log ORDER BY seq DESC LIMIT 1;
+    IF prev IS NULL THEN
+        prev := repeat('0', 64);
+    END IF;
+    d := to_jsonb(NEW);
+    IF TG_TABLE_NAME = 'users' THEN
+        d := d - 'password_hash';
+    ELSIF TG_TABLE_NAME = 'api_tokens' THEN
+        d := d - 'token_hash' - 'last_used_at';
+    END IF;
+    r.seq := nextval(pg_get_serial_sequence('audit_log', 'seq'));
+    r.at := clock_timestamp();
+    r.tbl := TG_TABLE_NAME;
+    r.op := lower(TG_OP);
+    -- A campaign's target has no id of its own: its row is its contact's.
+    r.row_id := coalesce((d->>'id')::bigint, (d->>'contact_id')::bigint);
+    r.details := d;
+    r.prev_hash := prev;
+    r.hash := encode(sha256(convert_to(
+        prev || '|' || r.seq || '|' || (extract(epoch FROM r.at) * 1000000)::bigint || '|' || r.tbl || '|' || r.op || '|' || r.row_id || '|' || r.details::text,
+        'UTF8')), 'hex');
+    INSERT INTO audit_log VALUES (r.*);
+    RETURN NEW;
+END;
+$$;
+-- +goose StatementEnd
 DROP TRIGGER api_tokens_update_audit ON api_tokens;
 DROP TRIGGER api_tokens_audit ON api_tokens;
 CREATE TRIGGER api_tokens_audit AFTER INSERT OR UPDATE OF revoked_at ON api_tokens FOR EACH ROW EXECUTE FUNCTION heed_audit();
