@@ -190,7 +190,7 @@ func TestNeverDeleted(t *testing.T) {
 		require.Equal(t, counts[tbl], one(t, db, `SELECT count(*) FROM `+tbl), tbl)
 	}
 	// What heed changes in place, it still can.
-	exec(t, db, `UPDATE dnc_internal SET removed_at = now()`)
+	exec(t, db, `UPDATE dnc_internal SET removed_at = now(), removed_by = $1`, user)
 	exec(t, db, `UPDATE users SET disabled = true, updated_by = $1`, user)
 	exec(t, db, `UPDATE campaigns SET status = 'paused' WHERE id = $1`, w.campaign)
 	exec(t, db, `INSERT INTO calls_checks (day, checked, found, calls, had, report) VALUES (current_date, 1, 0, 0, 0, '{}')

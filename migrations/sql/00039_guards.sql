@@ -125,6 +125,13 @@ CREATE TRIGGER api_tokens_update_audit AFTER UPDATE ON api_tokens FOR EACH ROW
     WHEN ((to_jsonb(OLD) - 'last_used_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_used_at'))
     EXECUTE FUNCTION heed_audit();
 
+-- Who took an internal do-not-call entry off (NULL: the heed command, run
+-- on the server, or an entry taken off before heed recorded it). The
+-- audit log's row of the removal holds it.
+ALTER TABLE dnc_internal
+    ADD COLUMN removed_by bigint REFERENCES users (id),
+    ADD CONSTRAINT dnc_internal_removed_by_check CHECK (removed_by IS NULL OR removed_at IS NOT NULL);
+
 -- The audit log's writes refuse a transaction that is not READ COMMITTED.
 -- The function reads the latest hash once it holds the log's lock; at
 -- REPEATABLE READ or SERIALIZABLE that read sees the transaction's
@@ -206,6 +213,7 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
+ALTER TABLE dnc_internal DROP CONSTRAINT dnc_internal_removed_by_check, DROP COLUMN removed_by;
 DROP TRIGGER api_tokens_update_audit ON api_tokens;
 DROP TRIGGER api_tokens_audit ON api_tokens;
 CREATE TRIGGER api_tokens_audit AFTER INSERT OR UPDATE OF revoked_at ON api_tokens FOR EACH ROW EXECUTE FUNCTION heed_audit();
