@@ -50,7 +50,9 @@ func (r *Report) Holds(head string) (int, error) {
 }
 
 // Verify recomputes the whole chain. It returns an error wrapping
-// ErrTampered that names the first row that does not hold.
+// ErrTampered that names the first row that does not hold: one whose
+// previous hash is not the hash of the row before it, whose content does
+// not match its hash, or which is dated before the row before it.
 func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
 	rep := Report{hashes: map[string]int{}}
 	rows, err := db.Query(ctx, `SELECT seq, at, tbl, op, row_id, details::text, prev_hash, hash FROM audit_log ORDER BY seq`)
@@ -76,6 +78,14 @@ func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
 		}, "|")))
 		if got := hex.EncodeToString(sum[:]); got != hash {
 			return rep, fmt.Errorf("row %d (%s %s %d at %s): content does not match its hash: %w", seq, op, tbl, rowID, at.UTC().Format(time.RFC3339), ErrTampered)
+		}
+		// The trigger dates each row by the database's clock once it holds
+		// the log's lock, which it keeps until its transaction ends, and
+		// takes the row's seq under that lock too: each row is dated at or
+		// after the one before it.
+		if rep.Rows > 0 && at.Before(rep.Last) {
+			return rep, fmt.Errorf("row %d (%s %s %d at %s) is dated before the row before it (%s): a row was inserted out of turn or back-dated, "+
+				"or the database server's clock was set back: %w", seq, op, tbl, rowID, at.UTC().Format(time.RFC3339Nano), rep.Last.UTC().Format(time.RFC3339Nano), ErrTampered)
 		}
 		if rep.Rows == 0 {
 			rep.First = at

@@ -51,6 +51,18 @@ func tamper(t *testing.T, db *pgxpool.Pool, q string) {
 	}))
 }
 
+// backDated appends an entry dated a day before the chain's last, with a
+// hash that holds: a consent forged after the fact, written as the trigger
+// would have.
+const backDated = `DO $$
+DECLARE prev text; s bigint; t timestamptz; d jsonb := '{"id": 999, "phone": "+18605550110", "kind": "pewc", "source": "signed intake form"}';
+BEGIN
+  SELECT hash, at - interval '1 day' INTO prev, t FROM audit_log ORDER BY seq DESC LIMIT 1;
+  s := nextval(pg_get_serial_sequence('audit_log', 'seq'));
+  INSERT INTO audit_log VALUES (s, t, 'consents', 'insert', 999, d, prev,
+    encode(sha256(convert_to(prev || '|' || s || '|' || (extract(epoch FROM t) * 1000000)::bigint || '|consents|insert|999|' || d::text, 'UTF8')), 'hex'));
+END $$`
+
 func TestVerify(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -61,6 +73,7 @@ func TestVerify(t *testing.T) {
 		{"EditedTime", `UPDATE audit_log SET at = at - interval '1 day' WHERE seq = (SELECT max(seq) FROM audit_log)`, "content does not match its hash"},
 		{"DeletedRow", `DELETE FROM audit_log WHERE seq = (SELECT min(seq) + 1 FROM audit_log)`, "a row was removed or inserted"},
 		{"RehashedRow", `UPDATE audit_log SET details = '{}', hash = encode(sha256('x'), 'hex') WHERE seq = (SELECT min(seq) + 1 FROM audit_log)`, "does not match"},
+		{"BackDatedAppend", backDated, "row 5 (insert consents 999 at "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -70,7 +83,11 @@ func TestVerify(t *testing.T) {
 			var leaked int
 			require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE details ? 'password_hash'`).Scan(&leaked))
 			require.Zero(t, leaked, "password hashes stay out of the audit log")
-			if tc.tamper != "" {
+			switch {
+			case tc.tamper == backDated: // an insert, which the guard lets through
+				_, err := db.Exec(ctx, tc.tamper)
+				require.NoError(t, err)
+			case tc.tamper != "":
 				tamper(t, db, tc.tamper)
 			}
 			rep, err := audit.Verify(ctx, db)
@@ -82,6 +99,9 @@ func TestVerify(t *testing.T) {
 			}
 			require.ErrorIs(t, err, audit.ErrTampered)
 			require.ErrorContains(t, err, tc.want)
+			if tc.name == "BackDatedAppend" {
+				require.ErrorContains(t, err, "is dated before the row before it")
+			}
 		})
 	}
 }
