@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -47,6 +48,31 @@ func (r *Report) Holds(head string) (int, error) {
 		return 0, fmt.Errorf("no row has hash %s: the chain was rewritten or cut back since that head was written down: %w", head, ErrTampered)
 	}
 	return pos, nil
+}
+
+// Head is the chain's latest row: logged where the database cannot reach
+// it (heed serve logs it every hour), it is a head `heed audit verify
+// --head` can check later (Report.Holds).
+type Head struct {
+	// Seq is the row's position in the log (0: the log is empty).
+	Seq int64
+	// Hash is the row's hash (the genesis hash, all zeros, when the log is
+	// empty).
+	Hash string
+}
+
+// LatestHead reads the chain's latest row, without verifying the chain:
+// one indexed read.
+func LatestHead(ctx context.Context, db *pgxpool.Pool) (Head, error) {
+	var h Head
+	err := db.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Head{Hash: genesis}, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("audit: read the chain's head: %w", err)
+	}
+	return h, nil
 }
 
 // Verify recomputes the whole chain. It returns an error wrapping

@@ -106,6 +106,29 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestLatestHead reads the chain's head, of an empty log and after
+// writes: the latest row's seq and hash, the head Verify ends at.
+func TestLatestHead(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t)
+	ctx := context.Background()
+	h, err := audit.LatestHead(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, audit.Head{Seq: 0, Hash: strings.Repeat("0", 64)}, h, "an empty log's head is the genesis hash")
+	seed(t, db)
+	h, err = audit.LatestHead(ctx, db)
+	require.NoError(t, err)
+	rep, err := audit.Verify(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, rep.Head, h.Hash)
+	var seq int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT max(seq) FROM audit_log`).Scan(&seq))
+	require.Equal(t, seq, h.Seq)
+	pos, err := rep.Holds(h.Hash)
+	require.NoError(t, err, "verify --head checks a head LatestHead read")
+	require.Equal(t, 4, pos)
+}
+
 // TestReadCommittedOnly checks that the audit trigger refuses to write in
 // a REPEATABLE READ or SERIALIZABLE transaction, whose snapshot may miss
 // a row another writer committed while it waited for the log's lock (the
