@@ -154,8 +154,7 @@ func TestAttemptRecord(t *testing.T) {
 	require.Len(t, r.Revocations, 1, "the second attempt's record is as it was")
 
 	// Decided under other packs: no grounds or places from today's.
-	_, err = db.Exec(ctx, `UPDATE attempts SET pack = 'federal@2025.1' WHERE id = $1`, blocked)
-	require.NoError(t, err)
+	forgeAttempts(t, db, `UPDATE attempts SET pack = 'federal@2025.1' WHERE id = $1`, blocked)
 	r, err = s.AttemptRecord(ctx, c.ID, blocked)
 	require.NoError(t, err)
 	require.Nil(t, r.Grounds)

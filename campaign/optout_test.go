@@ -78,7 +78,7 @@ func TestOptOutTakenDuringAnImport(t *testing.T) {
 	// A look that allows a call to the number, as by indexes that do not
 	// hold the opt-out yet, is not recorded, exact or not.
 	lookWorld := w.endedCall(string(ann), "", "")
-	w.exec(`UPDATE attempts SET status = 'originating', outcome = '', ended_at = NULL WHERE id = $1`, lookWorld)
+	w.forge(`UPDATE attempts SET status = 'originating', outcome = '', ended_at = NULL WHERE id = $1`, lookWorld)
 	for _, exact := range []bool{true, false} {
 		_, err = store.Look(w.ctx, lookWorld, dialer.LastLook{At: time.Now(), Decision: consent.Decision{Verdict: consent.Allow},
 			IndexSeq: w.seq(), Exact: exact})

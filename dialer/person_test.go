@@ -256,8 +256,10 @@ func TestPacerWaitsForACallUnderWay(t *testing.T) {
 	dCall := call(dMobile, "originating", "", ago(consent.OpenCallLimit+5*time.Minute), ago(5*time.Second), nil, nil, nil)
 	call(eMobile, "answered", "", ago(consent.OpenCallLimit+2*time.Minute), nil, ago(consent.OpenCallLimit+time.Minute), ago(consent.OpenCallLimit), nil)
 	call(fMobile, "ended", "unknown", ago(2*time.Hour), nil, ago(2*time.Hour), ago(2*time.Hour-20*time.Second), ago(time.Hour))
-	gCall := call(gMobile, "ended", "unknown", ago(2*time.Hour), nil, ago(2*time.Hour), ago(2*time.Hour-20*time.Second), ago(time.Hour))
-	_, err := w.db.Exec(ctx, `UPDATE attempts SET reconcile = 'hung_up', reconciled_at = ended_at WHERE id = $1`, gCall)
+	// Recovery closed this one an hour ago, as campaign's closeOrphan does.
+	gCall := call(gMobile, "answered", "", ago(2*time.Hour), nil, ago(2*time.Hour), ago(2*time.Hour-20*time.Second), nil)
+	_, err := w.db.Exec(ctx, `UPDATE attempts SET status = 'ended', outcome = 'unknown', ended_at = $2, reconcile = 'hung_up', reconciled_at = $2
+		WHERE id = $1 AND status IN ('originating', 'ringing', 'answered')`, gCall, ago(time.Hour))
 	require.NoError(t, err)
 	latest := func(p phone.Number) attemptRow {
 		t.Helper()

@@ -182,8 +182,8 @@ func (s *PGStore) LatestSeq(ctx context.Context) (int64, error) {
 // consent given before is revoked, and one given after lifts the entry for
 // what it covers, rule F12); a number already listed gets the revocation
 // alone (the file says it is opted out now); every deleted number's
-// entries are marked removed. It returns how many entries it added and
-// removed.
+// entries are marked removed, by userID (0: the heed command, recorded as
+// no one). It returns how many entries it added and removed.
 func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userID int64, source string) (added, removed int, err error) {
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM dnc_internal WHERE removed_at IS NULL`)
@@ -255,7 +255,8 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 			for i, n := range dels {
 				phones[i] = fmt.Sprintf("+1%010d", n)
 			}
-			tag, err := tx.Exec(ctx, `UPDATE dnc_internal SET removed_at = now() WHERE removed_at IS NULL AND phone = ANY($1)`, phones)
+			tag, err := tx.Exec(ctx, `UPDATE dnc_internal SET removed_at = now(), removed_by = NULLIF($2::bigint, 0)
+				WHERE removed_at IS NULL AND phone = ANY($1)`, phones, userID)
 			if err != nil {
 				return err
 			}

@@ -378,14 +378,16 @@ func TestAttemptPage(t *testing.T) {
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, mutedID))
 	require.Contains(t, body, `<td id="not-placed">its message could not be spoken: the call was never placed; after the tries allowed, it counts as a failed call toward the campaign's retries and maximum, and toward no cap</td>`)
 	require.Contains(t, body, `<p class="muted" id="attempt-no">Attempt 90 for this contact in the campaign (its refusals, deferrals and calls not placed count too)`)
-	_, err = b.db.Exec(ctx, `DELETE FROM attempts WHERE id = $1`, mutedID)
-	require.NoError(t, err)
 
 	// A solicitation about an injury matter: the record shows the accident
 	// the 40 days counted from.
-	_, err = b.db.Exec(ctx, `UPDATE attempts SET decision_input = decision_input || '{"injury_matter":true,"accident_at":"2026-10-02T11:00:00Z"}' WHERE id = $1`, notID)
-	require.NoError(t, err)
-	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, notID))
+	var injuryID int64
+	require.NoError(t, b.db.QueryRow(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, ended_at, not_placed)
+		SELECT campaign_id, contact_id, 91, phone, caller_id, decision, reasons, pack,
+		       decision_input || '{"injury_matter":true,"accident_at":"2026-10-02T11:00:00Z"}', status, outcome, ended_at, not_placed
+		  FROM attempts WHERE id = $1 RETURNING id`, notID).Scan(&injuryID))
+	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, injuryID))
 	require.Contains(t, body, `<td id="accident">a solicitation about a personal-injury or wrongful-death matter; the 40 days count from the end of the accident's date (UTC-11): 2026-10-02 11:00:00 UTC</td>`)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
 	require.Contains(t, body, `called_off <span class="muted">(not placed: no Asterisk was up)</span>`)

@@ -460,13 +460,11 @@ func TestUploadContacts(t *testing.T) {
 		fields["existing"] = "merge"
 		code, _ = br.multipart("/lists", fields, "file", "Book1.xlsx", file)
 		require.Equal(t, http.StatusBadRequest, code)
-		_, err := b.db.Exec(context.Background(), `DELETE FROM contacts`)
-		require.NoError(t, err)
 	})
 	t.Run("Good", func(t *testing.T) {
 		code, body := br.upload("/lists", tok, "Reminders", "c.csv", []byte("\ufeffName,Phone,State,ZIP,person_ref\r\nAnn,(860) 555-0101,ct,06103, D-7 \r\nBob,+1 203 555 0102,,,\r\n"))
 		require.Equal(t, http.StatusSeeOther, code, body)
-		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts`))
+		require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM contacts c JOIN contact_lists l ON l.id = c.list_id WHERE l.name = 'Reminders'`))
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+18605550101' AND state = 'CT' AND zip = '06103' AND person_ref = 'D-7'`))
 		require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM contacts WHERE phone = '+12035550102' AND person_ref = ''`))
 	})
@@ -723,6 +721,16 @@ func TestDNCListUpload(t *testing.T) {
 	code, body = admin.multipart("/admin/dnc/import", fields("internal", ""), "file", "optouts.txt", []byte("8605550101\r\n860,5550102\r\n\r\n"))
 	require.Equal(t, http.StatusSeeOther, code, body)
 	require.Equal(t, 2, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE method = 'import'`))
+	// A change list takes an entry off in the admin's name (removed_by),
+	// which the audit log's row of the removal holds.
+	changes := fields("internal", "")
+	changes["changes"] = "on"
+	code, body = admin.multipart("/admin/dnc/import", changes, "file", "lift.txt", []byte("-8605550101\n"))
+	require.Equal(t, http.StatusSeeOther, code, body)
+	adminID := b.userID(t, "admin@firm.test")
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM dnc_internal WHERE phone = '+18605550101' AND removed_at IS NOT NULL AND removed_by = $1`, adminID))
+	require.Equal(t, 1, count(t, b.db, `SELECT count(*) FROM audit_log WHERE tbl = 'dnc_internal' AND op = 'update'
+		AND details->>'phone' = '+18605550101' AND details->>'removed_at' IS NOT NULL AND (details->>'removed_by')::bigint = $1`, adminID))
 
 	code, body = admin.multipart("/admin/dnc/import", fields("national", ""), "file", "reg.txt", []byte("2035550101\n"))
 	require.Equal(t, http.StatusUnprocessableEntity, code)

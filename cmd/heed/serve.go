@@ -25,6 +25,7 @@ import (
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/audit"
 	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/migrations"
 	"github.com/heed-dialer/heed/web"
@@ -128,6 +129,18 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	} else if err := migrations.Check(ctx, pool); err != nil {
 		return err
 	}
+	// The audit chain's head, now and every hour: logs kept elsewhere
+	// witness it, so that a rewrite of the whole chain shows to `heed
+	// audit verify --head`.
+	headsLogged := make(chan struct{})
+	go func() {
+		defer close(headsLogged)
+		logAuditHeads(ctx, pool, log, auditHeadEvery)
+	}()
+	defer func() {
+		stopLoops()
+		<-headsLogged
+	}()
 
 	if strings.TrimSpace(*firmName) == "" {
 		return fmt.Errorf("no firm name: every call must say the firm's registered name first; set HEED_FIRM_NAME or --firm-name: %w", errUsage)
@@ -302,6 +315,34 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	return nil
+}
+
+// auditHeadEvery is how often heed serve logs the audit chain's head.
+const auditHeadEvery = time.Hour
+
+// logAuditHeads logs the audit chain's head (audit.LatestHead) at once and
+// then every interval, until ctx ends: "audit: chain head" at info, with
+// the latest row's seq and hash. A head that cannot be read is logged as a
+// warning, and the next interval tries again.
+func logAuditHeads(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		h, err := audit.LatestHead(ctx, pool)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("audit: chain head not read", "err", err)
+		default:
+			log.Info("audit: chain head", "seq", h.Seq, "hash", h.Hash)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // stopCampaigns cancels the running campaign jobs: they stop taking

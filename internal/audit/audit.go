@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -49,8 +50,35 @@ func (r *Report) Holds(head string) (int, error) {
 	return pos, nil
 }
 
+// Head is the chain's latest row: logged where the database cannot reach
+// it (heed serve logs it every hour), it is a head `heed audit verify
+// --head` can check later (Report.Holds).
+type Head struct {
+	// Seq is the row's position in the log (0: the log is empty).
+	Seq int64
+	// Hash is the row's hash (the genesis hash, all zeros, when the log is
+	// empty).
+	Hash string
+}
+
+// LatestHead reads the chain's latest row, without verifying the chain:
+// one indexed read.
+func LatestHead(ctx context.Context, db *pgxpool.Pool) (Head, error) {
+	var h Head
+	err := db.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Head{Hash: genesis}, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("audit: read the chain's head: %w", err)
+	}
+	return h, nil
+}
+
 // Verify recomputes the whole chain. It returns an error wrapping
-// ErrTampered that names the first row that does not hold.
+// ErrTampered that names the first row that does not hold: one whose
+// previous hash is not the hash of the row before it, whose content does
+// not match its hash, or which is dated before the row before it.
 func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
 	rep := Report{hashes: map[string]int{}}
 	rows, err := db.Query(ctx, `SELECT seq, at, tbl, op, row_id, details::text, prev_hash, hash FROM audit_log ORDER BY seq`)
@@ -76,6 +104,14 @@ func Verify(ctx context.Context, db *pgxpool.Pool) (Report, error) {
 		}, "|")))
 		if got := hex.EncodeToString(sum[:]); got != hash {
 			return rep, fmt.Errorf("row %d (%s %s %d at %s): content does not match its hash: %w", seq, op, tbl, rowID, at.UTC().Format(time.RFC3339), ErrTampered)
+		}
+		// The trigger dates each row by the database's clock once it holds
+		// the log's lock, which it keeps until its transaction ends, and
+		// takes the row's seq under that lock too: each row is dated at or
+		// after the one before it.
+		if rep.Rows > 0 && at.Before(rep.Last) {
+			return rep, fmt.Errorf("row %d (%s %s %d at %s) is dated before the row before it (%s): a row was inserted out of turn or back-dated, "+
+				"or the database server's clock was set back: %w", seq, op, tbl, rowID, at.UTC().Format(time.RFC3339Nano), rep.Last.UTC().Format(time.RFC3339Nano), ErrTampered)
 		}
 		if rep.Rows == 0 {
 			rep.First = at
