@@ -186,6 +186,7 @@ func TestNeverDeleted(t *testing.T) {
 	}
 	refused(t, db, "audit_log is append-only: its rows are never changed", `UPDATE audit_log SET details = '{}' WHERE seq = (SELECT min(seq) FROM audit_log)`)
 	refused(t, db, "index_changes is append-only: its rows are never changed", `UPDATE index_changes SET phone = '+18605550199'`)
+	refused(t, db, "dnc_list_installs is append-only: its rows are never changed", `UPDATE dnc_list_installs SET sha256 = repeat('0', 64)`)
 	for _, tbl := range tables {
 		require.Equal(t, counts[tbl], one(t, db, `SELECT count(*) FROM `+tbl), tbl)
 	}
