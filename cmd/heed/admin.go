@@ -41,6 +41,11 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
+	// The audit log's trigger writes only at READ COMMITTED (a stricter
+	// level could fork its chain): heed's transactions run at it whatever
+	// the database's default, and the few read-only ones that need a
+	// snapshot ask for REPEATABLE READ themselves.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	return cfg, nil
 }
 
@@ -49,7 +54,11 @@ func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if url == "" {
 		return nil, fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
 	}
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -73,7 +82,11 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 	if *dbURL == "" {
 		return fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
 	}
-	pool, err := pgxpool.New(ctx, *dbURL)
+	cfg, err := poolConfig(*dbURL)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

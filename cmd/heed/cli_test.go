@@ -423,3 +423,33 @@ func TestCLIManageUsers(t *testing.T) {
 	require.Regexp(t, `(?m)^\d+\s+docket sync\s+\S+ \S+\s+never\s+\S+ \S+\s*$`, out)
 	require.Regexp(t, `(?m)^\d+\s+macro\s+\S+ \S+\s+never\s+\S+ \S+\s*$`, out)
 }
+
+// TestCLIOnASerializableDatabase: heed's connections run at READ COMMITTED
+// whatever the database's default, so that the audit log's trigger, which
+// refuses a stricter level (its chain could fork), takes their writes: a
+// database whose default is SERIALIZABLE still migrates and takes an
+// audited write.
+func TestCLIOnASerializableDatabase(t *testing.T) {
+	t.Parallel()
+	url := dbtest.EmptyURL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', current_database()); END $$`)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+	env := map[string]string{"DATABASE_URL": url}
+	_, _, err = runHeed(env, "migrate")
+	require.NoError(t, err)
+	_, _, err = runHeed(env, "user", "add", "--email", "a@firm.test", "--role", "admin", "--password", "long enough password")
+	require.NoError(t, err, "an audited write")
+
+	conn, err = pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var level string
+	require.NoError(t, conn.QueryRow(ctx, `SHOW default_transaction_isolation`).Scan(&level))
+	require.Equal(t, "serializable", level, "the database's default, which heed's connections override")
+	_, err = conn.Exec(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('b@firm.test', 'admin', 'x')`)
+	require.ErrorContains(t, err, "audited writes run at READ COMMITTED", "a connection that does not override it is refused")
+}
