@@ -268,6 +268,11 @@ func TestNumberPageWithoutGate(t *testing.T) {
 	code, body, _ := br.get("/numbers?phone=8605550101")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, "This server has no dialer to ask")
+	// Typed with a "+" but without its 1: the North American number, as
+	// the opt-out page reads it, not Egypt's +20.
+	code, plus, _ := br.get("/numbers?phone=" + url.QueryEscape("+860 555 0101"))
+	require.Equal(t, http.StatusOK, code, plus)
+	require.Contains(t, plus, "<td>asked</td>")
 	require.NotContains(t, body, "On none of the do-not-call lists")
 	require.Contains(t, body, "<td>asked</td>", "the entry is still listed")
 	code, out := b.api(t, b.token(t, "atty@firm.test"), "GET", "/api/v1/numbers/%2B18605550101", "")
