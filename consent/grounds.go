@@ -123,7 +123,9 @@ func gives(r *Rule, reason Reason) bool {
 	case ReasonConsentInsufficient:
 		return r.Consent > ConsentPEC
 	case ReasonConsentRevoked:
-		return r.Consent != ConsentNone || r.Revocation == RevokeAll
+		// F13's rules, of either scope: a revocation in reach stops a
+		// robocall that needs no consent too.
+		return r.Consent != ConsentNone || r.Revocation != 0
 	case ReasonWindowOutside:
 		return r.Window != nil
 	case ReasonWindowDay:

@@ -101,6 +101,20 @@ func TestGrounds(t *testing.T) {
 	}
 	require.True(t, f15, "firm F15 in %v", codes(gs[0]))
 
+	// A firm that narrowed revocations to a purpose (F13): a reminder
+	// robocall to a landline, which needs no consent, refused as revoked
+	// is grounded by the firm's F13.
+	ne, err := NewEngine(Config{Firm: FirmPolicy{RevocationScope: RevokePurpose}})
+	require.NoError(t, err)
+	reminder := robocall
+	reminder.At, reminder.Line = at, LineLandline
+	gs = ne.Grounds(reminder, []Reason{ReasonConsentRevoked})
+	var f13 bool
+	for _, c := range codes(gs[0]) {
+		f13 = f13 || strings.HasPrefix(c, "firm@") && strings.HasSuffix(c, " F13")
+	}
+	require.True(t, f13, "firm F13 in %v", codes(gs[0]))
+
 	// A rule not yet in force at the attempt's time does not ground it.
 	p := &Pack{ID: "later", Version: "1", Rules: []Rule{{Code: "L1", Title: "Later", Citation: "x", Kind: Floor, From: at.Add(time.Hour), Quiet: time.Hour}}}
 	require.False(t, e.applies(p, &p.Rules[0], &Input{At: at}, 0))

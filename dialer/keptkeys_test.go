@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/phone"
 )
@@ -70,5 +71,47 @@ func TestPacerTakesAnOptOutTheCallKept(t *testing.T) {
 		require.ErrorAs(t, err, &sn)
 	}
 	require.Equal(t, []phone.Number{x, y}, lines.placed, "x is not called again")
+	require.NoError(t, p.Drain(ctx))
+}
+
+// slowOptOuts is a Store whose opt-outs wait until released, as while an
+// import holds the change log's lock for long.
+type slowOptOuts struct {
+	*campaign.Store
+	release chan struct{}
+}
+
+func (s *slowOptOuts) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) (bool, error) {
+	select {
+	case <-s.release:
+		return s.Store.RecordOptOut(ctx, attemptID, p)
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// TestPacerHoldsAKeptOptOut: while the opt-out a call's keys held is being
+// taken, the gate already refuses its number: another campaign's contact
+// with it is denied (dnc.internal) before any record of the opt-out exists,
+// and that campaign's other contact is called.
+func TestPacerHoldsAKeptOptOut(t *testing.T) {
+	t.Parallel()
+	w, x, y, camp2 := optOutWorld(t)
+	ctx := context.Background()
+	lines := &keptKeysLines{recordingLines: &recordingLines{t: t, db: w.db}, keys: "29", outcome: dialer.OutcomeAbandoned}
+	p := w.pacer(lines)
+	store := &slowOptOuts{Store: campaign.NewStore(w.db), release: make(chan struct{})}
+	p.Store = store
+	var sn *dialer.Snooze
+	if err := p.Run(ctx, w.campaignID, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	lines.keys, lines.outcome = "", dialer.OutcomeAnswered
+	if err := p.Run(ctx, camp2, 1); err != nil {
+		require.ErrorAs(t, err, &sn)
+	}
+	require.Equal(t, []phone.Number{x, y}, lines.placed, "x is not called again while its opt-out is taken")
+	requireRefusedUnrecorded(t, w, x, camp2)
+	close(store.release)
 	require.NoError(t, p.Drain(ctx))
 }

@@ -1158,9 +1158,17 @@ func (p *Pacer) recordEnd(campaignID, id int64, n phone.Number, ev CallEvent) {
 // while the call waited for the office, while another key was being
 // handled, or with the call's end. It is taken as a key press during the
 // call is, with the same retries (keepTakingOptOut) when the database
-// refuses it; only its confirmation was not heard.
+// refuses it; only its confirmation was not heard. The gate holds the
+// number as opted out until it is taken.
 func (p *Pacer) takeKeptOptOut(attemptID int64, n phone.Number) {
+	// The gate refuses n until the opt-out is taken: from then on every
+	// last look does (the request is in the database).
+	release := func() {}
+	if h, ok := p.Gate.(OptOutHolder); ok {
+		release = h.HoldOptOut(n)
+	}
 	p.background(func(context.Context) {
+		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		switch recorded, err := p.Store.RecordOptOut(ctx, attemptID, n); {

@@ -690,7 +690,9 @@ func (s *Switch) key(c *call, digit string) {
 // (officeAnswered); a leg that ends first abandons the transfer (officeGone).
 func (s *Switch) transfer(c *call) {
 	s.mu.Lock()
-	if c.ended {
+	if c.ended || !c.transferring {
+		// Ended, or an opt-out stopped the wait for the office before
+		// its leg was dialed (optOutWhileWaiting).
 		s.mu.Unlock()
 		return
 	}
