@@ -942,19 +942,8 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	onKey := func(digit string) KeyResponse {
 		switch digit {
 		case OptOutKey:
-			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			switch recorded, err := p.Store.RecordOptOut(rctx, id, t.Phone); {
-			case err != nil:
-				p.Log.Error("pacer: could not take an opt-out during the call; heed keeps trying, and refuses the number meanwhile",
-					"attempt", id, "phone", t.Phone, "err", err)
-				p.keepTakingOptOut(id, t.Phone)
+			if !p.takeOptOut(id, t.Phone, "during the call") {
 				return KeyResponse{Media: msg.optOutErr}
-			case !recorded:
-				// Taken: every gate refuses the number from its next sync.
-				p.Log.Warn("pacer: opt-out taken; its records wait for the database", "attempt", id)
-			default:
-				p.Log.Info("pacer: opt-out recorded", "attempt", id)
 			}
 			return KeyResponse{Media: msg.optedOut, Outcome: OutcomeOptedOut}
 		case ConfirmKey:
@@ -1169,19 +1158,30 @@ func (p *Pacer) takeKeptOptOut(attemptID int64, n phone.Number) {
 	}
 	p.background(func(context.Context) {
 		defer release()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		switch recorded, err := p.Store.RecordOptOut(ctx, attemptID, n); {
-		case err != nil:
-			p.Log.Error("pacer: could not take an opt-out the call's keys hold; heed keeps trying, and refuses the number meanwhile",
-				"attempt", attemptID, "phone", n, "err", err)
-			p.keepTakingOptOut(attemptID, n)
-		case !recorded:
-			p.Log.Warn("pacer: opt-out taken from the call's keys after it ended; its records wait for the database", "attempt", attemptID)
-		default:
-			p.Log.Info("pacer: opt-out taken from the call's keys after it ended", "attempt", attemptID)
-		}
+		p.takeOptOut(attemptID, n, "from the call's keys after it ended")
 	})
+}
+
+// takeOptOut takes a key-press opt-out of n pressed during attempt
+// attemptID, trying for a few seconds, and logs how it went; when says
+// when it is taken. When the database refuses it, it hands the opt-out to
+// keepTakingOptOut (which refuses the number meanwhile) and returns false.
+// Once taken, every gate refuses the number from its next sync.
+func (p *Pacer) takeOptOut(attemptID int64, n phone.Number, when string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch recorded, err := p.Store.RecordOptOut(ctx, attemptID, n); {
+	case err != nil:
+		p.Log.Error("pacer: could not take an opt-out "+when+"; heed keeps trying, and refuses the number meanwhile",
+			"attempt", attemptID, "phone", n, "err", err)
+		p.keepTakingOptOut(attemptID, n)
+		return false
+	case !recorded:
+		p.Log.Warn("pacer: opt-out taken "+when+"; its records wait for the database", "attempt", attemptID)
+	default:
+		p.Log.Info("pacer: opt-out recorded "+when, "attempt", attemptID)
+	}
+	return true
 }
 
 // keepTakingOptOut takes, in the background, a key-press opt-out of n
