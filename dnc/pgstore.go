@@ -198,6 +198,11 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 		for _, p := range listed {
 			have[p] = true
 		}
+		// The user, or NULL for none (NULLIF does not fit COPY).
+		by := any(userID)
+		if userID == 0 {
+			by = nil
+		}
 		var src [][]any
 		var again []any // numbers listed already, which the file lists again
 		seen := make(map[string]bool, len(adds))
@@ -208,17 +213,11 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 			case have[p]:
 				again = append(again, p)
 			default:
-				src = append(src, []any{p, userID, "import", source})
+				src = append(src, []any{p, by, "import", source})
 			}
 			seen[p] = true
 		}
 		if len(src) > 0 {
-			// NULLIF does not fit COPY: a zero user becomes NULL here.
-			for _, r := range src {
-				if r[1] == int64(0) {
-					r[1] = nil
-				}
-			}
 			n, err := tx.CopyFrom(ctx, pgx.Identifier{"dnc_internal"}, []string{"phone", "added_by", "method", "source"}, pgx.CopyFromRows(src))
 			if err != nil {
 				return err
@@ -235,13 +234,9 @@ func (s *PGStore) ImportInternal(ctx context.Context, adds, dels []uint64, userI
 			if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 				return err
 			}
-			by := any(userID)
-			if userID == 0 {
-				by = nil
-			}
 			revs := make([][]any, 0, len(src)+len(again))
 			for _, r := range src {
-				revs = append(revs, []any{r[0], now, "staff", "internal list import: " + source, r[1]})
+				revs = append(revs, []any{r[0], now, "staff", "internal list import: " + source, by})
 			}
 			for _, p := range again {
 				revs = append(revs, []any{p, now, "staff", "internal list import, listed already: " + source, by})
