@@ -49,11 +49,8 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 	return cfg, nil
 }
 
-// open connects to the database and checks that its schema is current.
-func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	if url == "" {
-		return nil, fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
-	}
+// newPool makes a pool on url, configured as poolConfig says.
+func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := poolConfig(url)
 	if err != nil {
 		return nil, err
@@ -61,6 +58,18 @@ func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
+	}
+	return pool, nil
+}
+
+// open connects to the database and checks that its schema is current.
+func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
+	}
+	pool, err := newPool(ctx, url)
+	if err != nil {
+		return nil, err
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
@@ -82,13 +91,9 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 	if *dbURL == "" {
 		return fmt.Errorf("no database: set DATABASE_URL or --database-url: %w", errUsage)
 	}
-	cfg, err := poolConfig(*dbURL)
+	pool, err := newPool(ctx, *dbURL)
 	if err != nil {
 		return err
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
 	res, err := migrations.Up(ctx, pool)
