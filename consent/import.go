@@ -104,7 +104,7 @@ type ImportReport struct {
 	// ReadAsNANP lists, for revocations, the rows whose phone is written
 	// with a "+" but without the country code 1 ("+2035550199"), and says
 	// for each the North American number its revocation is for
-	// (+12035550199, the first of phone.Readings): the number the person
+	// (+12035550199, as phone.ParseMeant reads it): the number the person
 	// almost certainly meant, and the only kind heed calls.
 	ReadAsNANP []RowError `json:"read_as_nanp,omitempty"`
 	// Unevidenced lists the written consents (pewc) the import writes, or

@@ -124,9 +124,8 @@ type NewRevocation struct {
 	// Phone is the number as written; it is normalised to E.164. Any valid
 	// number is accepted: an opt-out is never refused. A North American
 	// number written with a "+" but without its 1 ("+2035550199") is
-	// recorded as that number (+12035550199), the first of its readings
-	// (phone.Readings), never as the other country's number the digits
-	// may also read as.
+	// recorded as that number, +12035550199 (phone.ParseMeant), never as
+	// the other country's number the digits may also read as.
 	Phone string
 	// RevokedAt is when the person revoked consent; zero means now, by the
 	// database's clock, which is what a live opt-out uses. It may not be in
@@ -242,12 +241,10 @@ func (r *NewRevocation) validate(now time.Time) (phone.Number, FieldErrors) {
 	fe := FieldErrors{}
 	// A revocation is an opt-out: a number written with a "+" but without
 	// the 1 ("+2035550199") is the North American number the person
-	// meant, the first of its readings.
-	var n phone.Number
-	if readings, err := phone.Readings(r.Phone); err != nil {
+	// meant (phone.ParseMeant).
+	n, err := phone.ParseMeant(r.Phone)
+	if err != nil {
 		fe["phone"] = fmt.Sprintf("phone %q is not a valid phone number", r.Phone)
-	} else {
-		n = readings[0]
 	}
 	if !slices.Contains(revocationMethods, r.Method) {
 		fe["method"] = fmt.Sprintf("method %q: want one of %s", r.Method, methodNames())

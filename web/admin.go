@@ -339,12 +339,11 @@ func (s *Server) importDNC(c echo.Context) error {
 
 func (s *Server) addDNC(c echo.Context) error {
 	// A number typed with a "+" but without the 1 ("+203 555 0199") is
-	// the North American number the person meant (phone.Readings).
-	readings, err := phone.Readings(c.FormValue("phone"))
+	// the North American number the person meant (phone.ParseMeant).
+	n, err := phone.ParseMeant(c.FormValue("phone"))
 	if err != nil {
 		return s.renderDNC(c, http.StatusUnprocessableEntity, fmt.Sprintf("%q is not a valid phone number.", c.FormValue("phone")))
 	}
-	n := readings[0]
 	source := strings.TrimSpace(c.FormValue("source"))
 	if utf8.RuneCountInString(source) > maxDNCSource {
 		return s.renderDNC(c, http.StatusUnprocessableEntity, fmt.Sprintf("The source has more than %d characters.", maxDNCSource))

@@ -141,16 +141,16 @@ func (s *Server) apiNumber(c echo.Context) error {
 // parseNumberQuery reads a number as someone typed it, or says, without
 // repeating more than its start, why it cannot. A number typed with a "+"
 // but without its 1 ("+203 555 0199") is the North American number meant,
-// as the opt-out paths read it (phone.Readings).
+// as the opt-out paths read it (phone.ParseMeant).
 func parseNumberQuery(q string) (phone.Number, error) {
 	if len(q) > maxNumberQuery {
 		return "", fmt.Errorf("%q... is too long to be a phone number", q[:16])
 	}
-	ns, err := phone.Readings(q)
+	n, err := phone.ParseMeant(q)
 	if err != nil {
 		return "", fmt.Errorf("%q is not a phone number heed can read", q)
 	}
-	return ns[0], nil
+	return n, nil
 }
 
 // numberRecord gathers n's record.

@@ -84,8 +84,8 @@ func (s *Server) optOut(c echo.Context) error {
 	}
 	// A number typed with a "+" but without the 1 ("+203 555 0199") is
 	// read as the North American number the person almost certainly
-	// meant, the only kind heed calls (phone.Readings).
-	readings, err := phone.Readings(form.Phone)
+	// meant, the only kind heed calls (phone.ParseMeant).
+	n, err := phone.ParseMeant(form.Phone)
 	if err != nil {
 		msg := "Type the phone number we called, with its area code, for example (860) 555-0123."
 		if form.Phone != "" {
@@ -93,7 +93,6 @@ func (s *Server) optOut(c echo.Context) error {
 		}
 		return s.renderOptOut(c, http.StatusUnprocessableEntity, msg, form)
 	}
-	n := readings[0]
 	if err := s.recordOptOut(c.Request().Context(), n, form.Note); err != nil {
 		return err
 	}

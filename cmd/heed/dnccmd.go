@@ -36,12 +36,11 @@ func (m *Main) dncAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("usage: heed dnc add NUMBER: %w", errUsage)
 	}
 	// A number typed with a "+" but without the 1 ("+203 555 0199") is
-	// the North American number the person meant (phone.Readings).
-	readings, err := phone.Readings(f.Arg(0))
+	// the North American number the person meant (phone.ParseMeant).
+	n, err := phone.ParseMeant(f.Arg(0))
 	if err != nil {
 		return fmt.Errorf("dnc add: %w", err)
 	}
-	n := readings[0]
 	pool, err := open(ctx, *dbURL)
 	if err != nil {
 		return err

@@ -46,34 +46,24 @@ func Parse(s string) (Number, error) {
 	return Number(phonenumbers.Format(n, phonenumbers.E164)), nil
 }
 
-// Readings returns every number a person plausibly meant by s, the North
-// American reading first, or an error wrapping ErrInvalid when there is
-// none. Most text has one reading, Parse's. Text written with a "+" that a
-// 1 does not follow, whose digits after the "+" are exactly ten that form
-// a valid NANP number ("+203 555 0199"), is ambiguous: a person most
-// likely left out the country code 1 of a North American number
-// (+12035550199), though the digits may also read as another country's
-// (+20 for Egypt: +2035550199). Its readings are the NANP number and,
-// when the text is valid as written, the literal one. Paths that take an
-// opt-out record the first reading, so that it holds for the number the
-// person almost certainly meant.
-func Readings(s string) ([]Number, error) {
-	literal, err := Parse(s)
-	nanp, ok := plusWithoutOne(s)
-	switch {
-	case !ok && err != nil:
-		return nil, err
-	case !ok:
-		return []Number{literal}, nil
-	case err != nil || literal == nanp:
-		return []Number{nanp}, nil
+// ParseMeant is Parse, except for text written with a "+" that a 1 does
+// not follow, whose digits after the "+" are exactly ten that form a valid
+// NANP number ("+203 555 0199"): a person most likely left out the country
+// code 1 of a North American number, and ParseMeant returns that number
+// (+12035550199), though Parse may read the digits as another country's
+// (+20 for Egypt: +2035550199). The paths that take an opt-out read numbers
+// with it, so that the opt-out holds for the number the person almost
+// certainly meant, the only kind heed calls.
+func ParseMeant(s string) (Number, error) {
+	if n, ok := plusWithoutOne(s); ok {
+		return n, nil
 	}
-	return []Number{nanp, literal}, nil
+	return Parse(s)
 }
 
 // MissingOne reports whether s is a North American number written with a
-// "+" but without its country code 1 ("+203 555 0199"): text whose first
-// reading (Readings) is that NANP number, whatever else it may read as.
+// "+" but without its country code 1 ("+203 555 0199"): text ParseMeant
+// reads as that NANP number, whatever else Parse may read it as.
 func MissingOne(s string) bool {
 	_, ok := plusWithoutOne(s)
 	return ok

@@ -45,42 +45,50 @@ func TestNANP(t *testing.T) {
 	require.ErrorIs(t, err, phone.ErrNotNANP)
 }
 
-func TestReadings(t *testing.T) {
+func TestParseMeant(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		in      string
-		want    []phone.Number
-		missing bool // phone.MissingOne
+		want    phone.Number
+		literal phone.Number // Parse's reading, "" when it refuses the text
+		missing bool         // phone.MissingOne
 	}{
-		// A "+" without the 1, digits valid elsewhere too: NANP first.
-		{"+203 555 0199", []phone.Number{"+12035550199", "+2035550199"}, true},
-		{"+2035550199", []phone.Number{"+12035550199", "+2035550199"}, true},
-		{" +(203) 555-0199 ", []phone.Number{"+12035550199", "+2035550199"}, true},
-		// A "+" without the 1, invalid as written: NANP only.
-		{"+860 555 0101", []phone.Number{"+18605550101"}, true},
-		{"+ 860 555 0101", []phone.Number{"+18605550101"}, true},
-		// One reading: Parse's.
-		{"(860) 555-0101", []phone.Number{"+18605550101"}, false},
-		{"+1 203 555 0199", []phone.Number{"+12035550199"}, false},
-		{"+44 20 7123 4567", []phone.Number{"+442071234567"}, false},
-		{"+7 860 555 0101", []phone.Number{"+78605550101"}, false}, // eleven digits after the +
+		// A "+" without the 1, digits valid elsewhere too: the NANP
+		// number, where Parse reads another country's.
+		{"+203 555 0199", "+12035550199", "+2035550199", true},
+		{"+2035550199", "+12035550199", "+2035550199", true},
+		{" +(203) 555-0199 ", "+12035550199", "+2035550199", true},
+		// A "+" without the 1, invalid as written: the NANP number.
+		{"+860 555 0101", "+18605550101", "", true},
+		{"+ 860 555 0101", "+18605550101", "", true},
+		// Parse's reading.
+		{"(860) 555-0101", "+18605550101", "+18605550101", false},
+		{"+1 203 555 0199", "+12035550199", "+12035550199", false},
+		{"+44 20 7123 4567", "+442071234567", "+442071234567", false},
+		{"+7 860 555 0101", "+78605550101", "+78605550101", false}, // eleven digits after the +
 	} {
-		got, err := phone.Readings(tc.in)
+		got, err := phone.ParseMeant(tc.in)
 		require.NoError(t, err, tc.in)
 		require.Equal(t, tc.want, got, tc.in)
+		literal, err := phone.Parse(tc.in)
+		if tc.literal == "" {
+			require.ErrorIs(t, err, phone.ErrInvalid, tc.in)
+		} else {
+			require.Equal(t, tc.literal, literal, tc.in)
+		}
 		require.Equal(t, tc.missing, phone.MissingOne(tc.in), tc.in)
 	}
 	for _, in := range []string{"", "call me", "+52 860 555 0101", "+860 555 0101 1", "+860 555 01O1", "++860 555 0101"} {
-		got, err := phone.Readings(in)
+		got, err := phone.ParseMeant(in)
 		require.ErrorIs(t, err, phone.ErrInvalid, "%q: got %v", in, got)
-		require.Nil(t, got)
+		require.Empty(t, got)
 	}
 }
 
-// TestReadingsEveryAreaCode types every valid NANP number of two lines in
-// each area code with a "+" but without the 1: the first reading is
-// always the NANP number.
-func TestReadingsEveryAreaCode(t *testing.T) {
+// TestParseMeantEveryAreaCode types every valid NANP number of two lines
+// in each area code with a "+" but without the 1: ParseMeant always reads
+// the NANP number.
+func TestParseMeantEveryAreaCode(t *testing.T) {
 	t.Parallel()
 	tried := 0
 	for npa := 200; npa <= 999; npa++ {
@@ -91,12 +99,9 @@ func TestReadingsEveryAreaCode(t *testing.T) {
 				continue
 			}
 			tried++
-			got, err := phone.Readings("+" + us)
+			got, err := phone.ParseMeant("+" + us)
 			require.NoError(t, err, us)
-			require.Equal(t, want, got[0], "+%s", us)
-			for _, n := range got[1:] {
-				require.Empty(t, n.AreaCode(), "+%s: only the first reading is NANP", us)
-			}
+			require.Equal(t, want, got, "+%s", us)
 		}
 	}
 	require.Greater(t, tried, 800)
