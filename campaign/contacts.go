@@ -722,6 +722,8 @@ func parseContacts(r io.Reader, opts ImportOptions, rep *ImportReport) (map[int]
 		raw := sh.Phone(get("phone"))
 		if p, err := phone.Parse(raw); err != nil {
 			reasons = append(reasons, fmt.Sprintf("phone %q is not a valid phone number", raw))
+		} else if why := notCallable(raw, p); why != "" {
+			reasons = append(reasons, why)
 		} else {
 			c.phone = p.String()
 			if first, dup := seen[c.phone]; dup {
@@ -843,4 +845,24 @@ func (s *Service) Lists(ctx context.Context) ([]ContactList, error) {
 		return nil, fmt.Errorf("campaign: lists: %w", err)
 	}
 	return out, nil
+}
+
+// notCallable says why a contact's valid number p, read from raw, is one
+// heed never calls, or returns "" when it may be called. heed calls only
+// North American numbers (the gate denies any other as
+// number.unsupported), so an import refuses the others at once rather
+// than keeping a contact no campaign can reach. Text such as
+// "+203 555 0199" reads as another country's number (Egypt's +20), while
+// the person almost certainly left out the 1 of +1 203-555-0199; the
+// reason names that number so that the file can be corrected, but the
+// import does not call it on a guess: a wrong guess would call a stranger
+// about a client's matter.
+func notCallable(raw string, p phone.Number) string {
+	if _, err := p.NANP(); err == nil {
+		return ""
+	}
+	if m, err := phone.ParseMeant(raw); err == nil && m != p {
+		return fmt.Sprintf("phone %q reads as %s, outside North America, where heed does not call; if %s is meant, write its country code 1", raw, p.Display(), m.Display())
+	}
+	return fmt.Sprintf("phone %q is %s, outside North America, where heed does not call", raw, p.Display())
 }

@@ -99,6 +99,34 @@ Eve,8605550105,,`+strings.Repeat("x", 201)+`,,
 	require.True(t, none)
 }
 
+// TestImportRefusesNumbersOutsideNANP: a contact import refuses, with the
+// line and the reason, a number heed never calls, rather than keeping a
+// contact the gate denies on every attempt (number.unsupported). Text with
+// a "+" but no 1 ("+203 555 0199", which reads as Egypt's +20) is refused
+// too, naming the North American number it most likely stands for, which
+// the import does not call on a guess.
+func TestImportRefusesNumbersOutsideNANP(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+
+	_, err := s.ImportContacts(ctx, "abroad", strings.NewReader(`name,phone
+Ann,8605550101
+Bob,+203 555 0199
+Cid,+44 20 7946 0958
+Dee,+1 203 555 0198
+`), ImportOptions{})
+	var ie *ImportError
+	require.True(t, errors.As(err, &ie), "%v", err)
+	require.Equal(t, []RowError{
+		{Line: 3, Reason: `phone "+203 555 0199" reads as +20 3 5550199, outside North America, where heed does not call; if +1 203-555-0199 is meant, write its country code 1`},
+		{Line: 4, Reason: `phone "+44 20 7946 0958" is +44 20 7946 0958, outside North America, where heed does not call`},
+	}, ie.Report.Rejected)
+	var n int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
+	require.Zero(t, n, "nothing is imported")
+}
+
 // TestImportPersonRef: the person reference is read under its own name or
 // an alias, trimmed, and refused, with the line and the reason, when it is
 // too long or holds a control character; one bad row refuses the file.
