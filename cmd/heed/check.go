@@ -36,7 +36,14 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		return err
 	}
 	var errs []string
-	n, err := phone.Parse(*number)
+	// The number as the opt-out paths read it (phone.ParseMeant): a
+	// contact import refuses "+203 555 0199", so the one number such text
+	// can stand for among the contacts is +1 203-555-0199. Text that is no
+	// valid number leaves n empty, which the gate denies as invalid.
+	n, err := phone.ParseMeant(*number)
+	if err == nil && phone.MissingOne(*number) {
+		fmt.Fprintf(m.Stderr, "note: %q has a + but not the country code 1: read as the North American number %s\n", *number, n.Display())
+	}
 	if *number == "" {
 		errs = append(errs, "--number is required")
 	}

@@ -171,7 +171,18 @@ func TestCLICheck(t *testing.T) {
 		})
 	}
 
-	out, _, err := runHeed(env, "check", "--number", "860-555-0103", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
+	// "+203 555 0111" (Egypt's +20 as written) is read as the North
+	// American number a contact can hold, with a note: the decision is
+	// 203-555-0111's, not number.unsupported.
+	out, stderr, err := runHeed(env, "check", "--json", "--number", "+203 555 0111", "--purpose", "debt_collection", "--at", "2026-12-01T15:04:59Z")
+	require.NoError(t, err, stderr)
+	var meant checkJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &meant), out)
+	require.Equal(t, "defer", meant.Decision, out)
+	require.Equal(t, []string{"cap.after_conversation"}, meant.Reasons, out)
+	require.Contains(t, stderr, `note: "+203 555 0111" has a + but not the country code 1: read as the North American number +1 203-555-0111`)
+
+	out, _, err = runHeed(env, "check", "--number", "860-555-0103", "--purpose", "informational", "--at", "2026-12-01T10:00:00-05:00")
 	require.NoError(t, err)
 	require.Contains(t, out, "decision:  deny\nreasons:   dnc.internal\n")
 	require.Contains(t, out, "zones America/New_York; states CT")
@@ -195,7 +206,7 @@ func TestCLICheck(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "decision:  allow\n")
 	require.Contains(t, out, "history 1 call(s) in 744h0m0s\n", "a call open for 15 minutes holds no one")
-	_, stderr, err := runHeed(env, "check", "--number", "860-555-0106", "--person", strings.Repeat("x", 101), "--purpose", "debt_collection")
+	_, stderr, err = runHeed(env, "check", "--number", "860-555-0106", "--person", strings.Repeat("x", 101), "--purpose", "debt_collection")
 	require.ErrorIs(t, err, errUsage)
 	require.Contains(t, err.Error()+stderr, "--person: person reference has 101 characters, at most 100")
 }
