@@ -365,7 +365,7 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 			slices.SortStableFunc(rep.Rejected, func(a, b RowError) int { return a.Line - b.Line })
 			return &ImportError{Report: rep}
 		}
-		if err := updateContacts(ctx, tx, updates); err != nil {
+		if err := updateContacts(ctx, tx, updates, opts.UserID); err != nil {
 			return err
 		}
 		src := make([][]any, 0, len(rows))
@@ -638,8 +638,10 @@ func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]mo
 	return nil
 }
 
-// updateContacts writes cs over the contacts with their ids.
-func updateContacts(ctx context.Context, tx pgx.Tx, cs []storedContact) error {
+// updateContacts writes cs over the contacts with their ids, as changed
+// now by user by (0: the heed command, run on the server). Each change is
+// audited with the values it replaced (migration 00042).
+func updateContacts(ctx context.Context, tx pgx.Tx, cs []storedContact, by int64) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -654,10 +656,10 @@ func updateContacts(ctx context.Context, tx pgx.Tx, cs []storedContact) error {
 	_, err := tx.Exec(ctx, `
 		UPDATE contacts c SET name = u.name, state = u.state, zip = u.zip, external_ref = u.ref,
 			appointment_at = u.appt, place = u.place, matter = u.matter, person_ref = u.person, accident_date = u.accident,
-			line_type = u.line
+			line_type = u.line, updated_by = NULLIF($12, 0), updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::date[], $11::text[])
 			AS u(id, name, state, zip, ref, appt, place, matter, person, accident, line)
-		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6], accidents, text[7])
+		WHERE c.id = u.id`, ids, text[0], text[1], text[2], text[3], appts, text[4], text[5], text[6], accidents, text[7], by)
 	if err != nil {
 		return fmt.Errorf("update contacts: %w", err)
 	}

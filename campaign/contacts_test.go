@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/audit"
 	"github.com/heed-dialer/heed/internal/sheet"
 	"github.com/heed-dialer/heed/internal/sheet/sheettest"
 )
@@ -125,6 +126,49 @@ Dee,+1 203 555 0198
 	var n int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n))
 	require.Zero(t, n, "nothing is imported")
+}
+
+// TestContactUpdatesAudited: an import that changes contacts writes one
+// audit row for each contact it changes, naming who ran it and the values
+// it replaced (migration 00042); a contact left as it was, and the
+// contacts first imported, write none. The chain still verifies.
+func TestContactUpdatesAudited(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	var pat int64
+	require.NoError(t, db.QueryRow(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('pat@firm.test', 'paralegal', 'x') RETURNING id`).Scan(&pat))
+	audited := func() int {
+		var n int
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE tbl = 'contacts'`).Scan(&n))
+		return n
+	}
+
+	_, err := s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,state,zip,line_type\nAnn,8605550101,CT,06103,wireless\nBob,8605550102,CT,06103,\n"), ImportOptions{UserID: pat})
+	require.NoError(t, err)
+	require.Zero(t, audited(), "contacts as first imported are not audited row by row")
+
+	_, err = s.ImportContacts(ctx, "docket", strings.NewReader("name,phone,state,zip,line_type\nAnn,8605550101,NY,10001,landline\nBob,8605550102,CT,06103,\n"), ImportOptions{UserID: pat, UpdateExisting: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, audited(), "Ann changed; Bob did not")
+	var (
+		by     int64
+		after  map[string]any
+		before map[string]any
+	)
+	require.NoError(t, db.QueryRow(ctx, `
+		SELECT (details->>'updated_by')::bigint, details - 'before', details->'before'
+		  FROM audit_log WHERE tbl = 'contacts' AND op = 'update' AND details->>'phone' = '+18605550101'`).Scan(&by, &after, &before))
+	require.Equal(t, pat, by)
+	require.Equal(t, "NY", after["state"])
+	require.Equal(t, "landline", after["line_type"])
+	require.Equal(t, "CT", before["state"])
+	require.Equal(t, "06103", before["zip"])
+	require.Equal(t, "wireless", before["line_type"])
+	require.NotContains(t, before, "name", "only the values the change replaced")
+
+	_, err = audit.Verify(ctx, db)
+	require.NoError(t, err)
 }
 
 // TestImportPersonRef: the person reference is read under its own name or
