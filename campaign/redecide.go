@@ -50,6 +50,16 @@ const ClockApartLimit = time.Minute
 // the same not counting the withdrawals dated in the $5 milliseconds
 // before it: a withdrawal is dated before it waits for the audit log's
 // lock, and may have committed after the pacer read the overrides.
+//
+// For a call that relied on no consent (neither its decision nor its last
+// look named one), the rows end with its number's
+// ledger as it stood when the gate last decided it (ledgerHeldSQL): the
+// revocations, newest first, each with when it was recorded and what the
+// gate had of it (ledgerGateSQL), and, when there is one, the consents to
+// the campaign's purpose by calls, which the gate's index would have
+// weighed against them. A call that relied on a consent has the
+// revocations of that consent checked by reportFound (FindingRevoked)
+// instead.
 var redecideRows = `
 	SELECT a.id, a.campaign_id, k.name, a.phone, a.created_at, coalesce(a.looked_at, a.created_at),
 	       CASE WHEN a.originated_at IS DISTINCT FROM a.answered_at THEN a.originated_at END, a.pack, a.decision_input, k.purpose,
@@ -62,7 +72,8 @@ var redecideRows = `
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
 	         WHERE o.phone = a.phone AND ` + consent.OverrideInForceSQL("o", "r.at", "r.at") + `),
 	       (SELECT coalesce(array_agg(DISTINCT o.kind), '{}') FROM overrides o
-	         WHERE o.phone = a.phone AND ` + consent.OverrideInForceSQL("o", "r.at", "r.at - $5 * interval '1 millisecond'") + `)
+	         WHERE o.phone = a.phone AND ` + consent.OverrideInForceSQL("o", "r.at", "r.at - $5 * interval '1 millisecond'") + `),
+	       rv.id, rv.revoked, rv.scope, rv.method, rv.recorded, rv.gate, rc.id, rc.kind, rc.obtained, rc.expires
 	  FROM attempts a JOIN campaigns k ON k.id = a.campaign_id
 	  LEFT JOIN consents c ON c.id = a.consent_id AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
 	  CROSS JOIN LATERAL (SELECT coalesce((a.decision_input->>'at')::timestamptz, a.created_at) AS at,
@@ -76,8 +87,50 @@ var redecideRows = `
 		   AND p.created_at < a.created_at AND p.created_at >= r.at - $4 * interval '1 second' - interval '1 day'
 		   AND ` + callPlacedSQL("p") + ` >= r.at - $4 * interval '1 second'
 	  ) h (at, purpose, conversation, ended, spoke)
+	  CROSS JOIN LATERAL (SELECT coalesce(a.looked_at, a.created_at) AS at,
+	                             coalesce((a.last_look->>'index_seq')::bigint, (a.decision_input->>'index_seq')::bigint) AS seen_seq,
+	                             coalesce((a.last_look->>'index_top')::bigint, (a.decision_input->>'index_top')::bigint) AS top_seq) l
+	  CROSS JOIN LATERAL (
+		SELECT coalesce(array_agg(v.id ORDER BY v.revoked_at DESC, v.id DESC), '{}'), coalesce(array_agg(v.revoked_at ORDER BY v.revoked_at DESC, v.id DESC), '{}'),
+		       coalesce(array_agg(v.scope ORDER BY v.revoked_at DESC, v.id DESC), '{}'), coalesce(array_agg(v.method ORDER BY v.revoked_at DESC, v.id DESC), '{}'),
+		       coalesce(array_agg(v.created_at ORDER BY v.revoked_at DESC, v.id DESC), '{}'),
+		       coalesce(array_agg(` + ledgerGateSQL("s.seq", "l") + ` ORDER BY v.revoked_at DESC, v.id DESC), '{}')
+		  FROM revocations v
+		  LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'revocation' AND x.ref_id = v.id) s ON true
+		 WHERE coalesce(a.consent_id, 0) = 0 AND coalesce((a.last_look->'decision'->>'consent_id')::bigint, 0) = 0 AND v.phone = a.phone AND ` + ledgerHeldSQL("s.seq", "v.created_at", "l") + `
+	  ) rv (id, revoked, scope, method, recorded, gate)
+	  CROSS JOIN LATERAL (
+		SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}'), coalesce(array_agg(c.kind ORDER BY c.id), '{}'),
+		       coalesce(array_agg(c.obtained_at ORDER BY c.id), '{}'), coalesce(array_agg(c.expires_at ORDER BY c.id), '{}')
+		  FROM consents c
+		  LEFT JOIN LATERAL (SELECT min(x.seq) AS seq FROM index_changes x WHERE x.phone = a.phone AND x.op = 'consent' AND x.ref_id = c.id) s ON true
+		 WHERE cardinality(rv.id) > 0 AND c.phone = a.phone AND c.scope = k.purpose AND c.channel = 'voice'
+		   AND ` + ledgerHeldSQL("s.seq", "c.created_at", "l") + `
+	  ) rc (id, kind, obtained, expires)
 	 WHERE a.decision = 'allow' AND a.outcome <> 'called_off' AND a.not_placed = '' AND a.created_at >= $1 AND a.created_at < $2
 	 ORDER BY a.created_at DESC, a.id DESC`
+
+// ledgerHeldSQL is the SQL condition that a consent or revocation, first
+// logged in the change log at seq (NULL when it never was) and written at
+// written, was in the ledger when the gate last decided a call, whose
+// instant (at, by the database's clock), change-log position (seen_seq)
+// and the log's top then (top_seq) are the columns of l: as an attempt's
+// record reads it (numberRecords), one in the log up to the top, which
+// was committed before the look or attempt was recorded; without the
+// positions, one written by the instant (a transaction's time is when it
+// began, so this may count a record committed a little later).
+func ledgerHeldSQL(seq, written, l string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s IS NOT NULL AND %[3]s.top_seq IS NOT NULL THEN %[1]s <= %[3]s.top_seq ELSE %[2]s <= %[3]s.at END`, seq, written, l)
+}
+
+// ledgerGateSQL is the SQL of what the gate had of a record that
+// ledgerHeldSQL holds: GateHad when its indexes had applied it (its
+// change-log position seq at or below seen_seq), GateLate when it was
+// committed after they read the log, and GateUnknown when the positions
+// do not tell (an attempt from before heed kept them).
+func ledgerGateSQL(seq, l string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s <= %[2]s.seen_seq THEN '`+GateHad+`' WHEN %[1]s <= %[2]s.top_seq THEN '`+GateLate+`' ELSE '`+GateUnknown+`' END`, seq, l)
+}
 
 // policies are the engines of the firm's saved policies, by the pack
 // version their decisions name, built when first needed.
@@ -161,8 +214,11 @@ type copyKey struct {
 // history (FindingHistory); without the overrides its request relied on
 // that the records do not show in force (FindingOverride); and, when
 // s.Copies is set, with the registry list copies that hold its number
-// (FindingRegistry). The internal list
-// and revocations are left to the report's other checks. It counts in r
+// (FindingRegistry); and, for a call that relied on no consent, with the
+// revocations of its number the ledger held when the gate last decided it
+// (FindingRevoked, rule F13). The internal list, and the revocations of
+// the consent a call relied on, are left to the report's other checks
+// (reportFound). It counts in r
 // the calls it could not re-decide and those whose clocks were apart, and
 // returns the newest MaxReportFindings findings with the ids of the calls
 // found, each once.
@@ -187,7 +243,8 @@ func (s *Service) redecide(ctx context.Context, tx pgx.Tx, from, to time.Time, r
 	for rows.Next() {
 		var c call
 		if err := rows.Scan(&c.f.AttemptID, &c.f.CampaignID, &c.f.Campaign, &c.f.Phone, &c.f.DecidedAt, &c.looked, &c.placed, &c.pack, &c.raw, &c.purpose,
-			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.hEnded, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier); err != nil {
+			&c.consentID, &c.kind, &c.obtained, &c.expires, &c.asOf, &c.hAt, &c.hPurpose, &c.hConv, &c.hEnded, &c.spoke, &c.copies, &c.overrides, &c.overridesEarlier,
+			&c.rev.id, &c.rev.at, &c.rev.scope, &c.rev.method, &c.rev.recorded, &c.rev.gate, &c.con.id, &c.con.kind, &c.con.obtained, &c.con.expires); err != nil {
 			return nil, nil, fmt.Errorf("re-decide: %w", err)
 		}
 		fs, err := rd.call(ctx, &c, r)
@@ -264,6 +321,32 @@ type call struct {
 	// overridesEarlier is overrides, not counting withdrawals dated in
 	// the minute before the call's instant.
 	overridesEarlier []string
+	// rev and con are its number's revocations, newest first, and its
+	// consents to the campaign's purpose by calls, as the ledger held
+	// them when the gate last decided the call; none for a call that
+	// relied on a consent, and no consents without a revocation.
+	rev heldRevocations
+	con heldConsents
+}
+
+// heldRevocations are revocations as redecideRows reads them, a column
+// each: its id, when it was made (revoked_at), the purpose it is limited
+// to ("" for every purpose), how it was made, when it was recorded, and
+// what the gate had of it (GateHad, GateLate or GateUnknown).
+type heldRevocations struct {
+	id            []int64
+	at, recorded  []time.Time
+	scope, method []string
+	gate          []string
+}
+
+// heldConsents are consents as redecideRows reads them, a column each:
+// its id, kind, when it was given, and its expiry (nil for none).
+type heldConsents struct {
+	id       []int64
+	kind     []string
+	obtained []time.Time
+	expires  []*time.Time
 }
 
 // call re-decides c, and returns its findings.
@@ -370,7 +453,120 @@ func (rd *redecider) call(ctx context.Context, c *call, r *CallsReport) ([]Findi
 	if ok {
 		out = append(out, g)
 	}
+	g, ok, err = revoked(c, e, in, facts)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		out = append(out, g)
+	}
 	return out, nil
+}
+
+// gateOrder ranks what the gate had of a record it could have had (not
+// GateAfter), from what it had to what the records cannot tell.
+var gateOrder = []string{GateHad, GateLate, GateUnknown}
+
+// revoked re-decides c, a call that relied on no consent, as in and facts
+// have it, with its number's revocations as the ledger held them when the
+// gate last decided it (c.rev), and the consent the gate's index would
+// have found beside them among its consents then (c.con; the index's own
+// Lookup chooses it, and sets the latest revocation of any scope and the
+// latest that covers the campaign's purpose). That is rule F13: a
+// revocation in reach (of any purpose under heed's default, of the
+// campaign's purpose or every purpose where the policy the call was
+// decided under narrowed the scope, and of any again once the law makes
+// it reach every purpose) stops every robocall, even one that needs no
+// consent, until a consent to the purpose is given after it. The engine
+// says which revocations reach and whether a consent lifts them; the
+// re-decision without them (FindingRule) allowed the call.
+//
+// It returns the FindingRevoked when that denies for consent.revoked, and
+// whether there is one. The revocations are added by what the gate had
+// of them (gateOrder), those it had first: the finding's gate is that of
+// the first set that denies, and its record the latest revocation of that
+// set that reaches the purpose, or, where none alone denies, the latest
+// of any purpose (which reaches it under revoke-all).
+func revoked(c *call, e *consent.Engine, in consent.Input, facts consent.Facts) (Finding, bool, error) {
+	v := &c.rev
+	if len(v.id) == 0 {
+		return Finding{}, false, nil
+	}
+	if len(v.at) != len(v.id) || len(v.scope) != len(v.id) || len(v.method) != len(v.id) || len(v.recorded) != len(v.id) || len(v.gate) != len(v.id) {
+		return Finding{}, false, fmt.Errorf("revocation columns of %d, %d, %d, %d, %d and %d rows",
+			len(v.id), len(v.at), len(v.scope), len(v.method), len(v.recorded), len(v.gate))
+	}
+	k := &c.con
+	if len(k.kind) != len(k.id) || len(k.obtained) != len(k.id) || len(k.expires) != len(k.id) {
+		return Finding{}, false, fmt.Errorf("consent columns of %d, %d, %d and %d rows", len(k.id), len(k.kind), len(k.obtained), len(k.expires))
+	}
+	n, err := phone.Number(c.f.Phone).NANP()
+	if err != nil {
+		// Not a NANP number, which the gate's index holds nothing of (and
+		// the rule check denies).
+		return Finding{}, false, nil
+	}
+	consents := make([]consent.Record, len(k.id))
+	for i, id := range k.id {
+		kind, err := consent.ParseConsentKind(k.kind[i])
+		if err != nil {
+			return Finding{}, false, fmt.Errorf("consent %d: %w", id, err)
+		}
+		consents[i] = consent.Record{Type: consent.RecordConsent, ID: id, Phone: phone.Number(c.f.Phone), Number: n, Kind: kind,
+			Scope: in.Purpose, Channel: consent.ChannelVoice, At: k.obtained[i]}
+		if k.expires[i] != nil {
+			consents[i].ExpiresAt = *k.expires[i]
+		}
+	}
+	// check decides with the revocations the gate had at least up to
+	// rank, and returns the decision and the facts it decided on.
+	check := func(rank int) (consent.Decision, consent.Facts) {
+		recs := slices.Clone(consents)
+		for i, id := range v.id {
+			if slices.Index(gateOrder, v.gate[i]) <= rank {
+				recs = append(recs, consent.Record{Type: consent.RecordRevocation, ID: id, Phone: phone.Number(c.f.Phone), Number: n,
+					Scope: consent.Purpose(v.scope[i]), At: v.at[i]})
+			}
+		}
+		f := facts
+		consent.NewSnapshot(0, recs...).Lookup(n, in.Purpose, consent.ChannelVoice, in.At, &f.Consent)
+		return e.Check(in, f), f
+	}
+	stops := func(d consent.Decision) bool {
+		return d.Verdict != consent.Allow && slices.Contains(d.Reasons, consent.ReasonConsentRevoked)
+	}
+	if d, _ := check(len(gateOrder)); !stops(d) {
+		return Finding{}, false, nil
+	}
+	for rank, gate := range gateOrder {
+		if !slices.Contains(v.gate, gate) {
+			continue
+		}
+		d, f := check(rank)
+		if !stops(d) {
+			continue
+		}
+		// Does a revocation that covers the purpose deny alone?
+		own := f
+		own.Consent.RevokedAt = own.Consent.PurposeRevokedAt
+		purposeOnly := stops(e.Check(in, own))
+		for i := range v.id {
+			if slices.Index(gateOrder, v.gate[i]) > rank || purposeOnly && v.scope[i] != "" && consent.Purpose(v.scope[i]) != in.Purpose {
+				continue
+			}
+			only := ""
+			if v.scope[i] != "" {
+				only = " (" + v.scope[i] + " only)"
+			}
+			g := c.f
+			g.Kind, g.Gate, g.Record, g.RecordedAt = FindingRevoked, gate, v.id[i], v.recorded[i]
+			g.Detail = fmt.Sprintf("revoked %s by %s%s: %s under %s", v.at[i].UTC().Format(reportTime), v.method[i], only, verdictWords(d), c.pack)
+			return g, true, nil
+		}
+	}
+	// Not reached: the last set checked holds every revocation, which
+	// stop the call, and names one.
+	return Finding{}, false, fmt.Errorf("revocations %v stop the call, but no set of them by what the gate had does", v.id)
 }
 
 // override re-decides c, as in and facts have it, without the overrides

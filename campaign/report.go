@@ -26,9 +26,10 @@ var ErrPeriod = fmt.Errorf("the period ends before it starts: %w", ErrInvalid)
 // yet given or expired when the call was decided, and each must still be
 // allowed when the engine of the policy it was decided under re-decides
 // it from the records (its windows, caps, consent kind and registry copy's
-// age, its number's registry listings and the overrides it relied on;
+// age, its number's registry listings, the overrides it relied on, and,
+// for a robocall that relied on no consent, its number's revocations;
 // FindingRule, FindingPlaced, FindingHistory, FindingRegistry,
-// FindingOverride). The checks read the database's
+// FindingOverride, FindingRevoked). The checks read the database's
 // records, not the gate's in-memory indexes, so they verify the gate
 // independently.
 type CallsReport struct {
@@ -111,6 +112,19 @@ const (
 	// revocation limited to another purpose counts where one revocation
 	// reaches every purpose: heed's default, the firm's setting in force
 	// at the call, and, from consent.RevokeAllFloorFrom, the law (F13).
+	//
+	// It is also a robocall that relied on no consent (one that needs
+	// none, such as an informational call to a landline) which the engine
+	// of the policy it was decided under denies for consent.revoked when
+	// it re-decides it as recorded (FindingRule) with its number's
+	// revocations as the ledger held them when the gate last decided it:
+	// a revocation in reach with no consent to the call's purpose given
+	// since stops every robocall (F13), and the policy says how far a
+	// revocation reaches. Such a revocation may have no internal
+	// do-not-call entry (FindingDNC): one limited to a purpose, or one
+	// whose entry was taken off. Its record is the revocation, and its
+	// gate says whether the gate's indexes had applied it; its detail
+	// ends with the decision and the pack version.
 	FindingRevoked = "consent.revoked"
 	// FindingConsentTime is an allowed call that relied on a consent given
 	// after the call was decided, or expired by then.

@@ -897,3 +897,88 @@ func TestCallsReportTakenOptOuts(t *testing.T) {
 	}, gates, "written after the calls, but taken before them")
 	require.Equal(t, 2, r.Had)
 }
+
+// The report re-decides a robocall that relied on no consent with its
+// number's revocations as the ledger held them when the gate decided it
+// (rule F13): one in reach stops every robocall, even one that needs no
+// consent, until a consent to the call's purpose is given after it, though
+// it has no internal do-not-call entry (limited to a purpose, or its entry
+// taken off).
+func TestCallsReportRevocationsStopRobocalls(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550141\nBob,8605550142\nCy,8605550143\nDee,8605550144\nEve,8605550145\nFay,8605550146\n"+
+		"Gil,8605550147\nHal,8605550148\nIvy,8605550149\nJo,8605550150\nKim,8605550151\n")
+	jan := time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC)
+	nov10 := time.Date(2026, 11, 10, 15, 0, 0, 0, time.UTC)
+	day := time.Date(2026, 11, 16, 15, 0, 0, 0, time.UTC) // 10:00 in Connecticut
+	pack := consent.PackVersion(nil, consent.FirmPolicy{})
+	// From v1 the firm limits a revocation to its purpose.
+	admin := w.id(`INSERT INTO users (email, role, password_hash) VALUES ('a@firm.test', 'admin', 'x') RETURNING id`)
+	w.exec(`INSERT INTO firm_settings (version, policy, saved_by, saved_at) VALUES (1, '{"revocation_scope": "purpose"}', $1, $2)`, admin, nov10)
+	v1 := consent.PackVersion(nil, consent.FirmPolicy{Version: "v1", RevocationScope: consent.RevokePurpose})
+
+	// Ann revoked every purpose, and an admin took her internal entry off.
+	ann := w.revoke("8605550141", nov10, "")
+	w.exec(`INSERT INTO dnc_internal (phone, method, source, added_at) VALUES ('+18605550141', 'email', 'asked', $1)`, nov10)
+	w.exec(`UPDATE dnc_internal SET removed_at = $2 WHERE phone = $1`, "+18605550141", nov10.AddDate(0, 0, 2))
+	// Bob's and Cy's revocations cover telemarketing only, which reaches
+	// every purpose under heed's default (Bob's call) but not under v1
+	// (Cy's); Dee's covers reminders only, under v1.
+	bob := w.revoke("8605550142", nov10, consent.PurposeTelemarketing)
+	w.revoke("8605550143", nov10, consent.PurposeTelemarketing)
+	dee := w.revoke("8605550144", nov10, consent.PurposeInformational)
+	// Eve consented to reminders again after her revocation.
+	w.revoke("8605550145", nov10, "")
+	w.consent("8605550145", nov10.AddDate(0, 0, 1))
+	// Hal's call is a live one, which his revocation does not stop.
+	w.revoke("8605550148", nov10, "")
+	// Ivy's call relied on her consent, which she revoked: the report's
+	// own check of that consent finds it, and only it.
+	ivyConsent := w.consent("8605550149", jan)
+	ivy := w.revoke("8605550149", nov10, "")
+	// Kim revoked in November, which the gate had, and again the day
+	// before her call, which reached heed while it was being decided.
+	kim := w.revoke("8605550151", nov10, consent.PurposeInformational)
+	seen := w.seq()
+	fay := w.revoke("8605550146", nov10, "")
+	w.revoke("8605550151", day.Add(-24*time.Hour), "")
+	top := w.seq()
+	// Gil's revocation, dated before his call, was entered after it.
+	w.revoke("8605550147", nov10, "")
+	// Jo's call is from before heed kept the change log's positions: his
+	// revocation was recorded before it.
+	jo := w.id(`INSERT INTO revocations (phone, revoked_at, method, created_at) VALUES ('+18605550150', $1, 'email', $1) RETURNING id`, nov10)
+
+	const landline = `"purpose":"informational","method":"prerecorded","line":"landline"`
+	positions := fmt.Sprintf(`"index_seq":%d,"index_top":%d`, seen, top)
+	calls := map[string]int64{}
+	for i, c := range []struct{ name, phone, pack, req string }{
+		{"ann", "+18605550141", pack, landline}, {"bob", "+18605550142", pack, landline}, {"cy", "+18605550143", v1, landline},
+		{"dee", "+18605550144", v1, landline}, {"eve", "+18605550145", pack, landline}, {"fay", "+18605550146", pack, landline},
+		{"gil", "+18605550147", pack, landline}, {"hal", "+18605550148", pack, `"purpose":"informational","method":"live","line":"landline"`},
+		{"ivy", "+18605550149", pack, `"purpose":"informational","method":"prerecorded","line":"wireless"`},
+		{"kim", "+18605550151", pack, landline},
+	} {
+		calls[c.name] = w.call(c.phone, day.Add(time.Duration(i)*time.Minute), c.pack, c.req+","+positions)
+	}
+	w.forge(`UPDATE attempts SET consent_id = $2 WHERE id = $1`, calls["ivy"], ivyConsent)
+	calls["jo"] = w.call("+18605550150", day.Add(time.Hour), pack, landline)
+
+	r, err := w.s.CallsReport(w.ctx, day, day.AddDate(0, 0, 1))
+	require.NoError(t, err)
+	stop := func(pack string) string { return ": deny: consent.revoked under " + pack }
+	require.Equal(t, []foundRow{
+		{FindingRevoked, calls["jo"], jo, GateUnknown, "revoked 2026-11-10 15:00:00 UTC by email" + stop(pack)},
+		{FindingRevoked, calls["kim"], kim, GateHad, "revoked 2026-11-10 15:00:00 UTC by email (informational only)" + stop(pack)},
+		{FindingRevoked, calls["ivy"], ivy, GateHad, "revoked 2026-11-10 15:00:00 UTC by email"},
+		{FindingRevoked, calls["fay"], fay, GateLate, "revoked 2026-11-10 15:00:00 UTC by email" + stop(pack)},
+		{FindingRevoked, calls["dee"], dee, GateHad, "revoked 2026-11-10 15:00:00 UTC by email (informational only)" + stop(v1)},
+		{FindingRevoked, calls["bob"], bob, GateHad, "revoked 2026-11-10 15:00:00 UTC by email (telemarketing only)" + stop(pack)},
+		{FindingRevoked, calls["ann"], ann, GateHad, "revoked 2026-11-10 15:00:00 UTC by email" + stop(pack)},
+	}, rowsOf(r.Findings), "newest first; Cy's (limited to another purpose under v1), Eve's (consent since), Gil's (entered after), Hal's (live) are not findings")
+	require.Equal(t, 7, r.Found)
+	require.Equal(t, 7, r.Calls)
+	require.Equal(t, 5, r.Had)
+	require.Equal(t, 11, r.Checked)
+	require.Zero(t, r.NotRedecided)
+}
