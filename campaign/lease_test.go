@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
@@ -32,11 +33,12 @@ func TestLeasesKeepOffThePool(t *testing.T) {
 	t.Cleanup(lp.Close)
 	leases := campaign.NewLeases(lp)
 
-	var releases []func()
+	var releases []*campaign.Lease
 	for id := int64(1); id <= 6; id++ {
-		release, err := leases.Take(ctx, id)
+		lease, err := leases.Take(ctx, id)
 		require.NoError(t, err, "campaign %d", id)
-		releases = append(releases, release)
+		require.NoError(t, lease.Held(ctx), "campaign %d", id)
+		releases = append(releases, lease)
 	}
 	require.Zero(t, db.Stat().AcquiredConns(), "no lease holds a connection of the main pool")
 	require.EqualValues(t, 6, lp.Stat().AcquiredConns())
@@ -48,21 +50,22 @@ func TestLeasesKeepOffThePool(t *testing.T) {
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held))
 	require.True(t, held, "six advisory locks, one per campaign")
 
-	releases[2]()
-	release, err := leases.Take(ctx, 3)
+	releases[2].Release()
+	require.ErrorIs(t, releases[2].Held(ctx), dialer.ErrHoldLost, "released")
+	lease, err := leases.Take(ctx, 3)
 	require.NoError(t, err, "released, the lease is free")
-	release()
+	lease.Release()
 	for i, r := range releases {
 		if i != 2 {
-			r()
+			r.Release()
 		}
 	}
 	require.Zero(t, lp.Stat().AcquiredConns(), "every connection back")
 	for id := int64(1); id <= 6; id++ {
-		release, err := leases.Take(ctx, id)
+		lease, err := leases.Take(ctx, id)
 		require.False(t, errors.Is(err, campaign.ErrLeaseHeld), "campaign %d's lease was given back", id)
 		require.NoError(t, err)
-		release()
+		lease.Release()
 	}
 }
 
@@ -83,4 +86,31 @@ func TestRunRetry(t *testing.T) {
 		require.WithinRange(t, got, before.Add(tc.wait), time.Now().Add(tc.wait), "after %d failures", tc.failures)
 	}
 	require.GreaterOrEqual(t, campaign.RunArgs{}.InsertOpts().MaxAttempts, 10_000, "a week of minutes")
+}
+
+// TestLeaseOutlivesIdleSessionTimeout: a server that ends idle sessions
+// (idle_session_timeout) does not end a lease's, which sits idle while
+// its run dials: the lease's session turns the timeout off. Held says
+// whether the session still holds the lease.
+func TestLeaseOutlivesIdleSessionTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.New(t)
+	cfg := db.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["idle_session_timeout"] = "200ms"
+	lp, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(lp.Close)
+	lease, err := campaign.NewLeases(lp).Take(ctx, 7)
+	require.NoError(t, err)
+	defer lease.Release()
+	time.Sleep(700 * time.Millisecond)
+	require.NoError(t, lease.Held(ctx), "the lease's session outlived the timeout")
+
+	var pid int
+	require.NoError(t, db.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 7
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&pid))
+	_, err = db.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid)
+	require.NoError(t, err)
+	require.ErrorIs(t, lease.Held(ctx), dialer.ErrHoldLost, "its session ended")
 }

@@ -30,8 +30,11 @@ var _ dialer.SubjectLocker = (*Store)(nil)
 // at most half the pool's connections hold locks at once, so a holder can
 // always get a connection to read the history it locked for. It fails when
 // another holder keeps a number locked for longer than a minute, or when
-// ctx ends. Calling unlock again does nothing.
-func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (func(), error) {
+// ctx ends. The lock's Held asks its transaction whether it is still open
+// (its session alive); the transaction turns off the server's idle
+// transaction timeout, which would otherwise end it while the batch waits
+// to place its calls.
+func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (dialer.SubjectLock, error) {
 	phones := make([]string, 0, len(subjects))
 	var refs []string
 	for _, sub := range subjects {
@@ -50,29 +53,67 @@ func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (fu
 		<-s.lockSlots
 		return nil, fmt.Errorf("lock subjects: %w", err)
 	}
-	var once sync.Once
-	unlock := func() {
-		once.Do(func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			// Ending the transaction releases its locks; should that
-			// fail, the pool closes the connection, which releases them
-			// too.
-			_ = tx.Rollback(rctx)
-			<-s.lockSlots
-		})
-	}
+	l := &subjectLock{tx: tx, slots: s.lockSlots, ctx: context.WithoutCancel(ctx)}
 	if err := s.lockNumbers(ctx, tx, phones, refs); err != nil {
-		unlock()
+		l.Unlock()
 		return nil, err
 	}
-	return unlock, nil
+	return l, nil
+}
+
+// heldWait bounds a check that a lock or lease is still held: a database
+// that does not answer within it fails the check, and the call is not
+// placed.
+const heldWait = 5 * time.Second
+
+// subjectLock is a batch's lock on its numbers: the transaction that
+// holds their advisory locks (LockSubjects).
+type subjectLock struct {
+	ctx   context.Context // LockSubjects', without its cancellation
+	slots chan struct{}
+	mu    sync.Mutex // a transaction serves one statement at a time
+	tx    pgx.Tx     // nil once unlocked
+}
+
+// Held reports whether the transaction that holds the locks is still
+// open: its statement fails once the session has ended, and with it the
+// locks.
+func (l *subjectLock) Held(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tx == nil {
+		return fmt.Errorf("numbers' lock: unlocked: %w", dialer.ErrHoldLost)
+	}
+	ctx, cancel := context.WithTimeout(ctx, heldWait)
+	defer cancel()
+	if _, err := l.tx.Exec(ctx, `SELECT 1`); err != nil {
+		return fmt.Errorf("numbers' lock: %w: %w", dialer.ErrHoldLost, err)
+	}
+	return nil
+}
+
+// Unlock ends the transaction, which releases its locks; should that fail,
+// the pool closes the connection, which releases them too. Calling it
+// again does nothing.
+func (l *subjectLock) Unlock() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tx == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	_ = l.tx.Rollback(rctx)
+	l.tx = nil
+	<-l.slots
 }
 
 // lockNumbers takes, in tx, the advisory lock of each number in phones and
 // of every number of the persons refs.
 func (s *Store) lockNumbers(ctx context.Context, tx pgx.Tx, phones, refs []string) error {
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", lockWait.Milliseconds())); err != nil {
+	// The transaction idles while its batch places its calls: a server
+	// set to end idle transactions must not end this one.
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'; SET LOCAL idle_in_transaction_session_timeout = 0", lockWait.Milliseconds())); err != nil {
 		return fmt.Errorf("lock subjects: %w", err)
 	}
 	if len(refs) > 0 {

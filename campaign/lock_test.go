@@ -39,14 +39,14 @@ func TestLockSubjects(t *testing.T) {
 
 	unlockA, err := a.LockSubjects(ctx, []dialer.Subject{{Phone: mobile, Person: "D-1"}})
 	require.NoError(t, err)
-	t.Cleanup(unlockA) // should the test fail before it unlocks
+	t.Cleanup(unlockA.Unlock) // should the test fail before it unlocks
 
 	// The person's other number, asked for without the person, waits.
-	got := make(chan func(), 1)
+	got := make(chan dialer.SubjectLock, 1)
 	go func() {
 		unlock, err := b.LockSubjects(ctx, []dialer.Subject{{Phone: office}})
 		if assert.NoError(t, err) {
-			t.Cleanup(unlock)
+			t.Cleanup(unlock.Unlock)
 			got <- unlock
 		}
 	}()
@@ -62,7 +62,7 @@ func TestLockSubjects(t *testing.T) {
 	// Another number does not wait.
 	unlockOther, err := b.LockSubjects(ctx, []dialer.Subject{{Phone: other}})
 	require.NoError(t, err)
-	unlockOther()
+	unlockOther.Unlock()
 
 	// A wait that outlives its context fails, and frees its slot.
 	held := len(b.lockSlots) // the waiting lock above holds one
@@ -73,14 +73,16 @@ func TestLockSubjects(t *testing.T) {
 	require.Equal(t, 1, held)
 	require.Len(t, b.lockSlots, held, "the failed wait gave its slot back")
 
-	unlockA()
-	var unlockB func()
+	require.NoError(t, unlockA.Held(ctx))
+	unlockA.Unlock()
+	require.ErrorIs(t, unlockA.Held(ctx), dialer.ErrHoldLost, "unlocked")
+	var unlockB dialer.SubjectLock
 	select {
 	case unlockB = <-got:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lock was not handed on")
 	}
-	unlockB()
+	unlockB.Unlock()
 
 	// Overlapping batches in opposite orders, from two Stores at once.
 	var wg sync.WaitGroup
@@ -97,7 +99,7 @@ func TestLockSubjects(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				unlock()
+				unlock.Unlock()
 			}
 		}()
 	}

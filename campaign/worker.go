@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -84,7 +85,7 @@ func (w *RunWorker) Timeout(*river.Job[RunArgs]) time.Duration { return -1 }
 // flight, and runs the pacing loop. It snoozes when nothing is due yet.
 func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	id := job.Args.CampaignID
-	release, err := w.Leases.Take(ctx, id)
+	lease, err := w.Leases.Take(ctx, id)
 	if errors.Is(err, ErrLeaseHeld) {
 		// An older generation is still finishing its calls.
 		return river.JobSnooze(time.Second)
@@ -92,7 +93,7 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer lease.Release()
 	var gen int64
 	if err := w.DB.QueryRow(ctx, `SELECT generation FROM campaigns WHERE id = $1`, id).Scan(&gen); err != nil {
 		return fmt.Errorf("campaign %d: %w", id, err)
@@ -114,7 +115,11 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if rec.Left > 0 {
 		w.Log.Warn("campaign: attempts left in flight whose Asterisk cannot be asked now; will retry", "campaign", id, "attempts", rec.Left)
 	}
-	err = w.Pacer.Run(ctx, id, job.Args.Generation)
+	// Each call is placed only while the lease still holds (RunHeld): a
+	// run whose lease was lost (its session ended) places no more calls
+	// and fails, and River runs it again, to take the lease anew or find
+	// another run holding it.
+	err = w.Pacer.RunHeld(ctx, id, job.Args.Generation, lease)
 	var sn *dialer.Snooze
 	if errors.As(err, &sn) {
 		d := sn.After
@@ -152,8 +157,10 @@ func NewLeases(pool *pgxpool.Pool) *Leases { return &Leases{pool: pool} }
 const unlockWait = 5 * time.Second
 
 // Take takes campaign id's lease, or returns ErrLeaseHeld when another run
-// holds it. release gives it back and returns its connection.
-func (l *Leases) Take(ctx context.Context, id int64) (release func(), err error) {
+// holds it. The lease's session turns off the server's idle session
+// timeout, which would otherwise end it (and release the lease) while the
+// run dials.
+func (l *Leases) Take(ctx context.Context, id int64) (*Lease, error) {
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %d: lease connection: %w", id, err)
@@ -167,15 +174,65 @@ func (l *Leases) Take(ctx context.Context, id int64) (release func(), err error)
 		conn.Release()
 		return nil, fmt.Errorf("campaign %d: %w", id, ErrLeaseHeld)
 	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), unlockWait)
-		defer cancel()
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(id)); err != nil {
-			// The lock must not outlive the run on a pooled
-			// connection: close the connection, which drops it.
-			_ = conn.Hijack().Close(ctx)
-			return
-		}
-		conn.Release()
-	}, nil
+	le := &Lease{id: id, conn: conn}
+	if _, err := conn.Exec(ctx, `SET idle_session_timeout = 0`); err != nil {
+		le.Release()
+		return nil, fmt.Errorf("campaign %d: lease: %w", id, err)
+	}
+	return le, nil
+}
+
+// Lease is a run's hold on its campaign (Leases.Take): a session advisory
+// lock on a connection of its own.
+type Lease struct {
+	id   int64
+	mu   sync.Mutex // a connection serves one statement at a time
+	conn *pgxpool.Conn
+}
+
+var _ dialer.Hold = (*Lease)(nil)
+
+// Held reports whether the lease's session still holds the lease
+// (dialer.Hold): the session's own locks say so, and a session that has
+// ended answers nothing.
+func (le *Lease) Held(ctx context.Context) error {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	if le.conn == nil {
+		return fmt.Errorf("campaign %d: lease released: %w", le.id, dialer.ErrHoldLost)
+	}
+	ctx, cancel := context.WithTimeout(ctx, heldWait)
+	defer cancel()
+	var held bool
+	err := le.conn.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+		                  AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2)`, leaseClass, int32(le.id)).Scan(&held)
+	switch {
+	case err != nil:
+		return fmt.Errorf("campaign %d: lease: %w: %w", le.id, dialer.ErrHoldLost, err)
+	case !held:
+		return fmt.Errorf("campaign %d: lease: its session no longer holds it: %w", le.id, dialer.ErrHoldLost)
+	}
+	return nil
+}
+
+// Release gives the lease back and returns its connection to the pool.
+// Calling it again does nothing.
+func (le *Lease) Release() {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	if le.conn == nil {
+		return
+	}
+	conn := le.conn
+	le.conn = nil
+	ctx, cancel := context.WithTimeout(context.Background(), unlockWait)
+	defer cancel()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, leaseClass, int32(le.id)); err != nil {
+		// The lock must not outlive the run on a pooled connection:
+		// close the connection, which drops it.
+		_ = conn.Hijack().Close(ctx)
+		return
+	}
+	conn.Release()
 }

@@ -35,6 +35,12 @@ var ErrIndexBehind = errors.New("the database holds changes or opt-outs the gate
 // call was placed, refused it: the call was not placed.
 var ErrCalledOff = errors.New("the last look before placing the call refused it")
 
+// ErrHoldLost reports a lock or a lease a pacer relies on that it no
+// longer holds: its database session ended (a dropped connection, a
+// server-side timeout, a terminated backend), so another pacer may have
+// taken it. A call whose hold is lost before it is placed is not placed.
+var ErrHoldLost = errors.New("a lock or lease the pacer relies on is no longer held")
+
 // Campaign is what the pacing loop needs to know of a campaign.
 type Campaign struct {
 	ID            int64
@@ -235,12 +241,35 @@ type Store interface {
 // SubjectLocker locks a batch's subjects before it reads their history and
 // unlocks them once the batch's attempts are recorded and their calls
 // placed, so the next pacer to decide for any of them counts those calls.
+//
+// A lock lives in a database session, which can end without the pacer
+// hearing of it (a dropped connection, a server's idle timeout): then
+// another pacer may lock the numbers and read a history without this
+// batch's calls still to be recorded. So each call is placed only once
+// its attempt is recorded and the lock is confirmed still held
+// (Hold.Held): a pacer that locks the numbers after that point counts the
+// call, and a batch whose lock was lost before it places no more calls.
 type SubjectLocker interface {
 	// LockSubjects waits until no other holder has any of the subjects
 	// locked, then locks them all: each number, and every number of each
-	// named person. It returns the function that unlocks them, which must
-	// be called once.
-	LockSubjects(ctx context.Context, subjects []Subject) (unlock func(), err error)
+	// named person. Its SubjectLock's Unlock must be called once.
+	LockSubjects(ctx context.Context, subjects []Subject) (SubjectLock, error)
+}
+
+// Hold is a lock or lease held in a database session: a batch's subjects
+// (SubjectLock), a campaign's run lease.
+type Hold interface {
+	// Held returns nil when the hold is still held, and an error wrapping
+	// ErrHoldLost when its session has ended, or when it cannot tell
+	// (the database does not answer): the caller fails closed.
+	Held(ctx context.Context) error
+}
+
+// SubjectLock is a batch's lock on its subjects (SubjectLocker).
+type SubjectLock interface {
+	Hold
+	// Unlock releases the lock. Calling it again does nothing.
+	Unlock()
 }
 
 // LastLook is the gate's decision on an allowed call asked again once a
@@ -352,6 +381,17 @@ type OverrideSource interface {
 // pacer, which places no more calls at once than the campaign allows.
 // While its Lines say no Asterisk is up (LineStatus), it takes no contact.
 func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
+	return p.RunHeld(ctx, campaignID, generation, nil)
+}
+
+// RunHeld is Run for a run that holds the campaign's lease, which keeps
+// other runs of the campaign from dialing at once and from closing its
+// calls in flight as left by a dead process. Each call is placed only
+// once the lease is confirmed still held (Hold.Held), after its attempt is
+// recorded; once it is lost, RunHeld places no more calls and returns an
+// error wrapping ErrHoldLost, as soon as its calls in flight are followed
+// to their end. lease nil means no lease (tests, and heed's own tools).
+func (p *Pacer) RunHeld(ctx context.Context, campaignID, generation int64, lease Hold) error {
 	now := p.Now
 	if now == nil {
 		now = time.Now
@@ -447,7 +487,7 @@ func (p *Pacer) Run(ctx context.Context, campaignID, generation int64) error {
 			if err != nil {
 				return fmt.Errorf("pacer: due targets: %w", err)
 			}
-			hold, err := p.batch(ctx, c, targets, now(), msg)
+			hold, err := p.batch(ctx, c, targets, now(), msg, lease)
 			if err != nil {
 				return err
 			}
@@ -812,14 +852,19 @@ func (p *Pacer) decideAs(ctx context.Context, c Campaign, purposes []consent.Pur
 // from before their history is read until every attempt is recorded and
 // its call placed (the call is in the history from its attempt's record
 // on).
-func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages) (hold bool, err error) {
+func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time.Time, msg messages, lease Hold) (hold bool, err error) {
 	subjects := subjectsOf(targets)
+	holds := make([]Hold, 0, 2)
+	if lease != nil {
+		holds = append(holds, lease)
+	}
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
-		unlock, err := l.LockSubjects(ctx, subjects)
+		lock, err := l.LockSubjects(ctx, subjects)
 		if err != nil {
 			return false, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
 		}
-		defer unlock()
+		defer lock.Unlock()
+		holds = append(holds, lock)
 	}
 	reqs, decisions, err := p.decide(ctx, c, targets, subjects, at)
 	if err != nil {
@@ -836,7 +881,14 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 			waiting++
 			continue
 		}
-		err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg)
+		err := p.attempt(ctx, c, t, reqs[i], decisions[i], msg, holds)
+		if errors.Is(err, errNotPlaced) && lease != nil {
+			if lerr := lease.Held(ctx); lerr != nil {
+				// The run no longer holds the campaign: another run may
+				// be dialing it. This one stops.
+				return false, fmt.Errorf("pacer: campaign %d: %w", c.ID, lerr)
+			}
+		}
 		if errors.Is(err, errNotPlaced) {
 			p.Log.Warn("pacer: a call could not be placed; the batch stops, and its contacts stay due",
 				"campaign", c.ID, "err", err, "retry_in", StaleWait)
@@ -872,7 +924,7 @@ func subjectsOf(targets []Target) []Subject {
 // attempt records one decided target's attempt and, when allowed, places
 // the call, which is in flight (inFlight) from just before it is placed
 // until its end is recorded.
-func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages) error {
+func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, d consent.Decision, msg messages, holds []Hold) error {
 	id, err := p.Store.Decide(ctx, t, req, d)
 	if errors.Is(err, ErrNotDue) {
 		p.Log.Info("pacer: contact no longer due (withdrawn, expired, or the campaign paused or cancelled)", "campaign", t.CampaignID, "contact", t.ContactID)
@@ -969,6 +1021,16 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
 		Ready: func(ctx context.Context) error {
+			// The attempt is recorded: a pacer that takes the numbers'
+			// lock, or the campaign's lease, from now on counts the call.
+			// Both must still be held now, or another pacer may have
+			// decided without it.
+			for _, h := range holds {
+				if err := h.Held(ctx); err != nil {
+					p.Log.Warn("pacer: a lock or lease the call relies on was lost; the call is not placed", "attempt", id, "err", err)
+					return err
+				}
+			}
 			err := p.lastLook(ctx, id, req)
 			if err == nil {
 				look.Store(lookAllowed)
@@ -1055,6 +1117,10 @@ func notPlaced(ctx context.Context, err error, look int32) (string, bool) {
 		return "no Asterisk was up", true
 	case ctx.Err() != nil:
 		return "the dialing job stopped", true
+	case errors.Is(err, ErrHoldLost):
+		// Ready failed before any look, and Lines place no call whose
+		// Ready fails.
+		return "a lock or lease it relied on was lost", true
 	case look == lookFailed:
 		return "its last look could not be recorded", true
 	}
