@@ -23,13 +23,18 @@ var ErrLaunchRefused = errors.New("the campaign cannot start")
 // LaunchError lists the launch checks a campaign fails. It wraps
 // ErrLaunchRefused.
 type LaunchError struct {
+	// Reasons are the law packs' checks the call fails.
 	Reasons []consent.Reason
+	// Details say what the checks of Reasons found, where the launch check
+	// knows more than a reason code says (which number a voicemail leaves
+	// for opt-outs).
+	Details []string
 }
 
 // launchAdvice says, for each launch check, what to change.
 var launchAdvice = map[consent.Reason]string{
 	"script.identification":       "the firm's registered name must be said within the first 10 seconds",
-	"script.callback":             "the call must state a callback number (never a 900 number), and a voicemail must leave a toll-free number that takes opt-outs (set HEED_OPTOUT_NUMBER)",
+	"script.callback":             "the call must state a callback number (never a 900 number), and the voicemail must leave a toll-free number (area code " + consent.TollFreeAreaCodes + ") that takes opt-outs: set HEED_OPTOUT_NUMBER to one, or, without it, give the campaign a toll-free callback number",
 	"script.optout":               "a key-press opt-out must be offered within 2 seconds after the identification",
 	"script.disclosure":           "a Connecticut sales call must give the caller's name, the firm and the purpose within 10 seconds, then ask whether the person wants to go on, end the call or be removed",
 	"script.advertising_material": `a recorded solicitation must say "Advertising Material" at its start and at its end`,
@@ -37,13 +42,15 @@ var launchAdvice = map[consent.Reason]string{
 }
 
 func (e *LaunchError) Error() string {
-	parts := make([]string, len(e.Reasons))
-	for i, r := range e.Reasons {
-		parts[i] = string(r)
+	parts := make([]string, 0, len(e.Reasons)+len(e.Details))
+	for _, r := range e.Reasons {
+		part := string(r)
 		if a, ok := launchAdvice[r]; ok {
-			parts[i] += ": " + a
+			part += ": " + a
 		}
+		parts = append(parts, part)
 	}
+	parts = append(parts, e.Details...)
 	return "the campaign fails its launch checks: " + strings.Join(parts, "; ")
 }
 
@@ -58,7 +65,8 @@ type Launch struct {
 	// firm's settings).
 	Engine func() *consent.Engine
 	// Firm is the firm's registered name; OptOutNumber the toll-free number
-	// left on answering machines (empty: the campaign's callback number).
+	// left on answering machines (empty: the campaign's callback number,
+	// which must then be toll-free).
 	Firm, OptOutNumber string
 	// NationalAsOf returns when the installed national registry copy was
 	// taken; zero when there is none.
@@ -93,12 +101,24 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 	if callback == "" {
 		callback = c.CallerID
 	}
-	reasons := l.Engine().CheckScript(consent.Script{
-		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: txt.Call(c.Message), Voicemail: txt.Voicemail(c.Message),
-		FirmName: l.Firm, Callback: callback, States: states, Placed: placed, NationalAsOf: asOf, At: now(),
-	})
-	if len(reasons) > 0 {
-		return &LaunchError{Reasons: reasons}
+	// The number the voicemail leaves for opt-outs, as dialer.Script
+	// chooses it: the configured opt-out number, else the callback number.
+	optOut, optOutFrom := l.OptOutNumber, "HEED_OPTOUT_NUMBER"
+	if optOut == "" {
+		optOut, optOutFrom = callback, "the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"
+	}
+	call := txt.Call(c.Message)
+	le := &LaunchError{Reasons: l.Engine().CheckScript(consent.Script{
+		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: call, Voicemail: txt.Voicemail(c.Message),
+		VoicemailOptOut: optOut, FirmName: l.Firm, Callback: callback, States: states, Placed: placed, NationalAsOf: asOf, At: now(),
+	})}
+	if slices.Contains(le.Reasons, consent.ReasonScriptCallback) {
+		if n, err := phone.Parse(optOut); err != nil || !consent.TollFree(n) {
+			le.Details = append(le.Details, fmt.Sprintf("the voicemail leaves %s (%s) for opt-outs, which is not a toll-free number", optOut, optOutFrom))
+		}
+	}
+	if len(le.Reasons) > 0 {
+		return le
 	}
 	return nil
 }

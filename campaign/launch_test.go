@@ -126,3 +126,54 @@ func TestUpdateThatMovesAContactIntoConnecticut(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []RowError{{Line: 2, Reason: "changes state, zip"}}, rep.Updated)
 }
+
+// TestStartChecksTheVoicemailOptOutNumber: rule F7's voicemail check reads
+// the number the voicemail leaves for opt-outs (HEED_OPTOUT_NUMBER, or the
+// campaign's callback number without it), not any toll-free number the
+// voicemail happens to say: a court's 1-800 line in the message, or a
+// toll-free callback number beside a local opt-out number, is refused,
+// and the refusal names the number and where it comes from.
+func TestStartChecksTheVoicemailOptOutNumber(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	list := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	start := func(optOut, callback, message string) (Campaign, error) {
+		s.Launch.OptOutNumber = optOut
+		c, err := s.Create(ctx, NewCampaign{Name: "hearings", Purpose: "informational", ListID: list, CallerID: "860-555-0100",
+			Callback: callback, Message: message}, 0)
+		require.NoError(t, err)
+		_, err = s.Start(ctx, c.ID)
+		return c, err
+	}
+	status := func(id int64) string {
+		var st string
+		require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
+		return st
+	}
+	var le *LaunchError
+
+	// No opt-out number set, a local callback number, and a toll-free
+	// number in the message: the voicemail leaves the local number.
+	c, err := start("", "860-555-0100", "Your hearing is on Monday. The court's help line is 1-800-555-0123.")
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
+	require.ErrorContains(t, err, "the voicemail leaves +18605550100 (the campaign's callback number, as HEED_OPTOUT_NUMBER is not set) for opt-outs, which is not a toll-free number")
+	require.ErrorContains(t, err, "area code 800, 833, 844, 855, 866, 877 or 888")
+	require.Equal(t, "draft", status(c.ID))
+
+	// A local opt-out number set, and a toll-free callback number.
+	c, err = start("+18605550199", "888-555-0100", "Your hearing is on Monday.")
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
+	require.ErrorContains(t, err, "the voicemail leaves +18605550199 (HEED_OPTOUT_NUMBER) for opt-outs")
+	require.Equal(t, "draft", status(c.ID))
+
+	// The voicemail leaves a toll-free number: the one set, or, without
+	// it, a toll-free callback number.
+	for _, tc := range [][2]string{{"+18005550199", "860-555-0100"}, {"", "888-555-0100"}} {
+		c, err = start(tc[0], tc[1], "Your hearing is on Monday.")
+		require.NoError(t, err, tc)
+		require.Equal(t, "running", status(c.ID), tc)
+	}
+}

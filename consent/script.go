@@ -1,6 +1,8 @@
 package consent
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -21,6 +23,13 @@ type Script struct {
 	// Voicemail is the message left on answering machines, or "" when the
 	// campaign leaves none.
 	Voicemail string
+	// VoicemailOptOut is the number Voicemail leaves for opt-outs: the one
+	// rule F7 requires to be toll-free. The check reads this number, not
+	// the text: a toll-free number the message merely mentions (a court's
+	// help line) does not count, and neither does a toll-free callback
+	// number when the opt-out number is another. It must also be stated in
+	// Voicemail. Empty fails the check when Voicemail is set.
+	VoicemailOptOut string
 	// FirmName is the firm's registered name.
 	FirmName string
 	// Callback is the callback number the message states.
@@ -52,7 +61,8 @@ func wordsIn(d time.Duration) int { return int(d.Seconds() * wordsPerSecond) }
 //   - script.identification: the firm's registered name is not said within
 //     the first 10 seconds (F7);
 //   - script.callback: no callback number, a 900 number, a callback the text
-//     does not state, or a voicemail message without a toll-free number (F7);
+//     does not state, or a voicemail message whose opt-out number
+//     (Script.VoicemailOptOut) is not toll-free or is not stated in it (F7);
 //   - script.optout: no key-press opt-out offer starting within 2 seconds
 //     after the identification (F7);
 //   - script.disclosure: a Connecticut sales script that does not state the
@@ -128,7 +138,7 @@ func checkScript(sr *ScriptRule, s *Script, text, firm tokens, mm uint8) ReasonS
 	if sr.Callback && !callbackOK(s.Callback, text) {
 		set |= bitScriptCallback
 	}
-	if sr.VoicemailTollFree && s.Voicemail != "" && !tokenize(s.Voicemail).hasTollFree() {
+	if sr.VoicemailTollFree && s.Voicemail != "" && !voicemailOptOutOK(s.VoicemailOptOut, tokenize(s.Voicemail)) {
 		set |= bitScriptCallback
 	}
 	if sr.OptOutWithin > 0 {
@@ -336,8 +346,13 @@ func callbackOK(callback string, text tokens) bool {
 	if err != nil || n.AreaCode() == "" || n.AreaCode() == "900" {
 		return false
 	}
+	return text.states(n)
+}
+
+// states reports whether the text states NANP number n, written or spoken.
+func (t tokens) states(n phone.Number) bool {
 	want := string(n)[2:]
-	for _, d := range text.numbers() {
+	for _, d := range t.numbers() {
 		if national(d) == want {
 			return true
 		}
@@ -345,19 +360,60 @@ func callbackOK(callback string, text tokens) bool {
 	return false
 }
 
-var tollFree = []string{"800", "833", "844", "855", "866", "877", "888"}
+// voicemailOptOutOK reports whether optOut, the number a voicemail leaves
+// for opt-outs, is toll-free and stated in the voicemail's text.
+func voicemailOptOutOK(optOut string, text tokens) bool {
+	n, err := phone.Parse(optOut)
+	return err == nil && TollFree(n) && text.states(n)
+}
 
-func (t tokens) hasTollFree() bool {
-	for _, d := range t.numbers() {
-		if n := national(d); n != "" {
-			for _, tf := range tollFree {
-				if n[:3] == tf {
-					return true
-				}
-			}
+// tollFreeAreaCodes are the NANP's toll-free area codes (8XX) in service.
+var tollFreeAreaCodes = []string{"800", "833", "844", "855", "866", "877", "888"}
+
+// TollFreeAreaCodes lists the NANP toll-free area codes in service, for
+// messages.
+const TollFreeAreaCodes = "800, 833, 844, 855, 866, 877 or 888"
+
+// TollFree reports whether n is a North American toll-free number: one
+// whose area code is 800, 833, 844, 855, 866, 877 or 888.
+func TollFree(n phone.Number) bool {
+	ac := n.AreaCode()
+	for _, tf := range tollFreeAreaCodes {
+		if ac == tf {
+			return true
 		}
 	}
 	return false
+}
+
+// ErrNotTollFree reports a number given where rule F7 needs a toll-free
+// one: the number a voicemail message leaves for opt-outs.
+var ErrNotTollFree = errors.New("not a toll-free number")
+
+// ParseTollFree reads the number that takes opt-outs on voicemail (rule
+// F7), as written in heed's settings, and returns it in E.164 form. Its
+// error says what is wrong: not a valid number (wrapping
+// phone.ErrInvalid), a number outside North America (phone.ErrNotNANP),
+// a premium-rate 900 number, which a call may never give
+// (ErrNotTollFree), or another number that is not toll-free
+// (ErrNotTollFree).
+func ParseTollFree(s string) (phone.Number, error) {
+	n, err := phone.Parse(s)
+	if err != nil {
+		if phone.MissingOne(s) {
+			return "", fmt.Errorf("not a valid number (write a North American number with its country code: +1 and the ten digits): %w", err)
+		}
+		return "", fmt.Errorf("not a valid number: %w", err)
+	}
+	switch ac := n.AreaCode(); {
+	case ac == "":
+		return "", fmt.Errorf("%s is outside North America; rule F7 needs a toll-free number (area code %s): %w", n, TollFreeAreaCodes, phone.ErrNotNANP)
+	case ac == "900":
+		return "", fmt.Errorf("%s is a premium-rate 900 number, which a call may never give for callbacks or opt-outs (rule F7): %w", n, ErrNotTollFree)
+	case !TollFree(n):
+		return "", fmt.Errorf("%s is not toll-free; rule F7 needs voicemail to leave a toll-free number (area code %s) that takes opt-outs: %w", n, TollFreeAreaCodes, ErrNotTollFree)
+	}
+	return n, nil
 }
 
 var (

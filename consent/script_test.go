@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // TestCheckScript covers the campaign launch checks of F7, C4, E1 and F8.
@@ -50,9 +51,33 @@ func TestCheckScript(t *testing.T) {
 			s.Text = strings.Replace(reminder, "(860) 555-0101", "900-555-0101", 1)
 		}), reasons(consent.ReasonScriptCallback)},
 		{"callback not stated", with(func(s *consent.Script) { s.Callback = "203-555-0199" }), reasons(consent.ReasonScriptCallback)},
-		{"voicemail without toll-free number", with(func(s *consent.Script) { s.Voicemail = "Smith and Jones LLP. Call 860-555-0101." }),
-			reasons(consent.ReasonScriptCallback)},
-		{"voicemail with toll-free number", with(func(s *consent.Script) { s.Voicemail = "Smith and Jones LLP. Call 1-800-555-0101 to opt out." }), nil},
+		{"voicemail without toll-free number", with(func(s *consent.Script) {
+			s.Voicemail, s.VoicemailOptOut = "Smith and Jones LLP. Call 860-555-0101.", "+18605550101"
+		}), reasons(consent.ReasonScriptCallback)},
+		{"voicemail with toll-free number", with(func(s *consent.Script) {
+			s.Voicemail, s.VoicemailOptOut = "Smith and Jones LLP. Call 1-800-555-0101 to opt out.", "+18005550101"
+		}), nil},
+		// F7 reads the number the voicemail leaves for opt-outs, not any
+		// toll-free number in the text.
+		{"voicemail mentions a court's toll-free line, leaves a local opt-out number", with(func(s *consent.Script) {
+			s.Voicemail = "Smith and Jones LLP. Your hearing is on Monday. The court's help line is 1-800-555-0123. To stop these calls, call 860-555-0101."
+			s.VoicemailOptOut = "+18605550101"
+		}), reasons(consent.ReasonScriptCallback)},
+		{"voicemail gives a toll-free callback, leaves a local opt-out number", with(func(s *consent.Script) {
+			s.Voicemail = "Smith and Jones LLP. To reach us, call 888-555-0100. To stop these calls, call 860-555-0199."
+			s.VoicemailOptOut = "+18605550199"
+		}), reasons(consent.ReasonScriptCallback)},
+		{"toll-free opt-out number the voicemail does not state", with(func(s *consent.Script) {
+			s.Voicemail = "Smith and Jones LLP. The court's help line is 1-800-555-0123."
+			s.VoicemailOptOut = "+18005550199"
+		}), reasons(consent.ReasonScriptCallback)},
+		{"voicemail without an opt-out number", with(func(s *consent.Script) {
+			s.Voicemail = "Smith and Jones LLP. To stop these calls, call 1-800-555-0123."
+		}), reasons(consent.ReasonScriptCallback)},
+		{"toll-free opt-out number spoken", with(func(s *consent.Script) {
+			s.Voicemail = "Smith and Jones LLP. To stop these calls, call eight three three, five five five, zero one nine nine."
+			s.VoicemailOptOut = "(833) 555-0199"
+		}), nil},
 		{"no opt-out", with(func(s *consent.Script) { s.Text = strings.Replace(reminder, "To stop these calls, press 9. ", "", 1) }),
 			reasons(consent.ReasonScriptOptout)},
 		{"opt-out too long after the identification", with(func(s *consent.Script) {
@@ -117,5 +142,48 @@ func TestCheckScript(t *testing.T) {
 			t.Parallel()
 			require.Equal(t, c.want, b.eng.CheckScript(c.script))
 		})
+	}
+}
+
+// TestTollFree: the toll-free area codes are 800, 833, 844, 855, 866, 877
+// and 888; the 8XX codes not yet in service, 900 numbers and local numbers
+// are not toll-free.
+func TestTollFree(t *testing.T) {
+	t.Parallel()
+	for _, ac := range []string{"800", "833", "844", "855", "866", "877", "888"} {
+		require.True(t, consent.TollFree(phone.Number("+1"+ac+"5550199")), ac)
+	}
+	for _, n := range []phone.Number{"+18805550199", "+18225550199", "+19005550199", "+18605550199", "+2035550199", ""} {
+		require.False(t, consent.TollFree(n), n)
+	}
+}
+
+// TestParseTollFree: the opt-out number heed's settings give is read as a
+// person writes it and refused, with what is wrong, when it is not a
+// valid number, is outside North America, is a 900 number or is not
+// toll-free.
+func TestParseTollFree(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]phone.Number{"+1 800 555 0199": "+18005550199", "(888) 555-0100": "+18885550100", "1-833-555-0101": "+18335550101"} {
+		n, err := consent.ParseTollFree(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, n)
+	}
+	for _, c := range []struct {
+		in   string
+		is   error
+		says string
+	}{
+		{"not a number", phone.ErrInvalid, "not a valid number"},
+		{"555-0199", phone.ErrInvalid, "not a valid number"},
+		{"+800 555 0199", phone.ErrInvalid, "with its country code"},
+		{"+44 20 7123 4567", phone.ErrNotNANP, "outside North America"},
+		{"900-555-0199", consent.ErrNotTollFree, "premium-rate 900 number"},
+		{"860-555-0199", consent.ErrNotTollFree, "+18605550199 is not toll-free"},
+		{"+1 212 555 0199", consent.ErrNotTollFree, "+12125550199 is not toll-free"},
+	} {
+		_, err := consent.ParseTollFree(c.in)
+		require.ErrorIs(t, err, c.is, c.in)
+		require.ErrorContains(t, err, c.says, c.in)
 	}
 }

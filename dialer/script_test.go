@@ -24,17 +24,18 @@ func TestScriptPassesLaunchChecks(t *testing.T) {
 			c := dialer.Campaign{Purpose: purpose, CallerID: "+18605550100", Record: record, TransferTo: "+18605550111"}
 			txt := dialer.Script(c, firm, "+18005550199")
 			s := consent.Script{Purpose: purpose, Method: consent.MethodPrerecorded, Text: txt.Call(msg), Voicemail: txt.Voicemail(msg),
-				FirmName: firm, Callback: "+18605550100", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
+				VoicemailOptOut: "+18005550199", FirmName: firm, Callback: "+18605550100", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
 			require.Empty(t, engine.CheckScript(s), "%s, recorded %v:\n%s\n%s", purpose, record, s.Text, s.Voicemail)
 		}
 	}
 
-	// What the checks still catch: a voicemail without a toll-free number,
+	// What the checks still catch: a voicemail whose opt-out number (the
+	// callback number, as no opt-out number is set) is not toll-free,
 	// a stale national registry copy for telemarketing, and a Connecticut
 	// sales call without its disclosure.
 	c := dialer.Campaign{Purpose: consent.PurposeTelemarketing, CallerID: "+18605550100"}
 	txt := dialer.Script(c, firm, "")
 	s := consent.Script{Purpose: consent.PurposeTelemarketing, Method: consent.MethodPrerecorded, Text: txt.Call(msg), Voicemail: txt.Voicemail(msg),
-		FirmName: firm, Callback: "+18605550100", States: []string{"CT"}, NationalAsOf: at.Add(-40 * 24 * time.Hour), At: at}
+		VoicemailOptOut: "+18605550100", FirmName: firm, Callback: "+18605550100", States: []string{"CT"}, NationalAsOf: at.Add(-40 * 24 * time.Hour), At: at}
 	require.ElementsMatch(t, []consent.Reason{"script.callback", "dnc.national_stale", "script.disclosure"}, engine.CheckScript(s))
 }
