@@ -17,7 +17,8 @@ import (
 )
 
 // ErrLaunchRefused reports a campaign that may not start: it fails a launch
-// check of the law packs, or the checks cannot run.
+// check of the law packs, its message tells the person to press a key
+// heed's calls do not act on, or the checks cannot run.
 var ErrLaunchRefused = errors.New("the campaign cannot start")
 
 // LaunchError lists the launch checks a campaign fails. It wraps
@@ -29,6 +30,12 @@ type LaunchError struct {
 	// knows more than a reason code says (which number a voicemail leaves
 	// for opt-outs).
 	Details []string
+	// DeadKeys are the keys the campaign's message tells a person to press
+	// ("to end this call, press 3") that heed's calls do nothing on, or do
+	// only at times: heed's own check, so that a person is never told to
+	// press a key that does nothing (under rule C4, a Connecticut sales
+	// call would go on after the person asked to end it).
+	DeadKeys []string
 }
 
 // launchAdvice says, for each launch check, what to change.
@@ -42,7 +49,7 @@ var launchAdvice = map[consent.Reason]string{
 }
 
 func (e *LaunchError) Error() string {
-	parts := make([]string, 0, len(e.Reasons)+len(e.Details))
+	parts := make([]string, 0, len(e.Reasons)+len(e.Details)+1)
 	for _, r := range e.Reasons {
 		part := string(r)
 		if a, ok := launchAdvice[r]; ok {
@@ -51,15 +58,44 @@ func (e *LaunchError) Error() string {
 		parts = append(parts, part)
 	}
 	parts = append(parts, e.Details...)
+	if len(e.DeadKeys) > 0 {
+		parts = append(parts, fmt.Sprintf("the message tells the person to press %s, which heed's calls do not act on; "+
+			"a person must never be told to press a key that does nothing: %s", orList(e.DeadKeys), messageKeysText))
+	}
 	return "the campaign fails its launch checks: " + strings.Join(parts, "; ")
 }
+
+// orList writes keys as "3", "3 or #", "0, 3 or #".
+func orList(keys []string) string {
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	return strings.Join(keys[:len(keys)-1], ", ") + " or " + keys[len(keys)-1]
+}
+
+// messageKeys are the keys a campaign's message may tell the person to
+// press: those the pacer's key handler (dialer.Pacer) acts on in every
+// call. Key 2 is not one: it connects to the office only while the
+// campaign has a transfer target that the store has not withdrawn (it
+// withdraws it while the campaign's abandoned calls are at their target,
+// rule F10), and heed's own menu offers it exactly then.
+var messageKeys = []string{dialer.ConfirmKey, dialer.RepeatKey, dialer.OptOutKey}
+
+// messageKeysText says what the keys a message may name do, and what a
+// person does instead of the others.
+var messageKeysText = "heed's calls act on " + dialer.ConfirmKey + " (confirm: the confirmation is recorded), " +
+	dialer.RepeatKey + " (hear the message again, 3 times at most) and " + dialer.OptOutKey +
+	" (stop these calls: the opt-out is recorded and the call ends); " + dialer.OfficeKey +
+	" (speak with the office) is offered by heed's own menu, and only while the office can take the call, so the message must not offer it; " +
+	"a person ends the call by hanging up"
 
 // Unwrap makes errors.Is(err, ErrLaunchRefused) true.
 func (e *LaunchError) Unwrap() error { return ErrLaunchRefused }
 
 // Launch runs the law packs' campaign launch checks (F7, F8, C4, E1) on the
 // call a campaign will place: heed's own opening, menu and closing around
-// the campaign's message, and its voicemail version.
+// the campaign's message, and its voicemail version. It also refuses a
+// message that tells the person to press a key heed's calls do not act on.
 type Launch struct {
 	// Engine returns the policy engine in force (the law packs and the
 	// firm's settings).
@@ -76,7 +112,8 @@ type Launch struct {
 }
 
 // Check returns nil when the campaign may start, a *LaunchError naming the
-// checks it fails, or another error when the checks cannot run. states
+// checks it fails (and the keys the message names that heed's calls do
+// not act on), or another error when the checks cannot run. states
 // are the states of the state packs the campaign's contacts are in, and
 // placed reports that every contact was placed (reach); when not, every
 // state counts.
@@ -117,7 +154,14 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 			le.Details = append(le.Details, fmt.Sprintf("the voicemail leaves %s (%s) for opt-outs, which is not a toll-free number", optOut, optOutFrom))
 		}
 	}
-	if len(le.Reasons) > 0 {
+	// heed's own text offers the keys it acts on; the message may offer
+	// no other.
+	for _, k := range consent.KeysToPress(c.Message) {
+		if !slices.Contains(messageKeys, k) {
+			le.DeadKeys = append(le.DeadKeys, k)
+		}
+	}
+	if len(le.Reasons) > 0 || len(le.DeadKeys) > 0 {
 		return le
 	}
 	return nil

@@ -177,3 +177,59 @@ func TestStartChecksTheVoicemailOptOutNumber(t *testing.T) {
 		require.Equal(t, "running", status(c.ID), tc)
 	}
 }
+
+// TestStartRefusesKeysHeedIgnores: a campaign whose message tells the
+// person to press a key heed's calls do not act on is refused, naming the
+// key and saying what the keys heed acts on do; a Connecticut sales
+// message that offers "press 3 to end this call" is the case (rule C4:
+// the call must end when the person asks). Key 2 is heed's menu's to
+// offer, only while the office can take the call, never the message's.
+func TestStartRefusesKeysHeedIgnores(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	ctx := context.Background()
+	ct := importList(t, s, "ct", "name,phone,state\nAnn,8605550101,CT\n")
+	start := func(purpose, message, transfer string) (Campaign, error) {
+		c, err := s.Create(ctx, NewCampaign{Name: purpose, Purpose: purpose, ListID: ct, CallerID: "860-555-0100",
+			Message: message, TransferTo: transfer}, 0)
+		require.NoError(t, err)
+		_, err = s.Start(ctx, c.ID)
+		return c, err
+	}
+	status := func(id int64) string {
+		var st string
+		require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
+		return st
+	}
+	const question = "Jane Doe here, calling about your free consultation. Would you like to continue, end the call, or be removed from our list? To continue, stay on the line. "
+	var le *LaunchError
+
+	c, err := start("telemarketing", question+"To end this call, press 3. To be removed, press 9.", "")
+	require.ErrorAs(t, err, &le)
+	require.ErrorIs(t, err, ErrLaunchRefused)
+	require.Empty(t, le.Reasons, "the C4 disclosure is there")
+	require.Equal(t, []string{"3"}, le.DeadKeys)
+	for _, says := range []string{"the message tells the person to press 3, which heed's calls do not act on",
+		"1 (confirm", "* (hear the message again", "9 (stop these calls", "a person ends the call by hanging up"} {
+		require.ErrorContains(t, err, says)
+	}
+	require.Equal(t, "draft", status(c.ID))
+
+	c, err = start("telemarketing", question+"To end this call, hang up. To be removed, press 9.", "")
+	require.NoError(t, err)
+	require.Equal(t, "running", status(c.ID))
+
+	// Key 2, with a transfer target or without, and keys no call acts on.
+	for _, transfer := range []string{"", "+18605550142"} {
+		_, err = start("informational", "Your hearing is on Monday. To speak with us, press 2, or press 0 for the operator.", transfer)
+		require.ErrorAs(t, err, &le, transfer)
+		require.Equal(t, []string{"2", "0"}, le.DeadKeys, transfer)
+		require.ErrorContains(t, err, "press 2 or 0", transfer)
+		require.ErrorContains(t, err, "2 (speak with the office) is offered by heed's own menu", transfer)
+	}
+	// heed's own menu offers key 2 with a transfer target: not the message's doing.
+	c, err = start("informational", "Your hearing is on Monday. To confirm, press one. To hear this again, press star.", "+18605550142")
+	require.NoError(t, err)
+	require.Equal(t, "running", status(c.ID))
+}

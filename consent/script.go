@@ -3,6 +3,7 @@ package consent
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -294,6 +295,84 @@ func (t tokens) optOutOffer() int {
 		}
 	}
 	return -1
+}
+
+var (
+	// pressWords are the words that tell a person to press a key.
+	pressWords = []string{"press", "push", "dial", "hit", "touch", "tap", "enter", "select"}
+	// keyFillers may stand between a press word and its key ("press the
+	// number 3", "press the star key").
+	keyFillers = []string{"the", "number", "key", "button", "digit"}
+	// keyJoiners join the keys of one offer ("press 1 or 2").
+	keyJoiners = []string{"or", "and"}
+	// phoneDigits is how many digits in a row make a phone number rather
+	// than keys ("dial eight six zero, five five five, ...").
+	phoneDigits = 7
+)
+
+// KeysToPress returns the keys a script tells the person to press ("press
+// 3", "press star", "dial 1 or 2"): each once, as "0" to "9", "*" or "#",
+// in the order the script first names them; nil when it names none. A
+// phone number to dial, written or spoken, is not a key.
+func KeysToPress(text string) []string {
+	t := tokenize(strings.NewReplacer("*", " star ", "#", " pound ").Replace(text))
+	var out []string
+	for i := 0; i < len(t.words); i++ {
+		if !slices.Contains(pressWords, t.words[i]) {
+			continue
+		}
+		_, end := t.sentenceOf(i)
+		j := i + 1
+		for j < end && slices.Contains(keyFillers, t.words[j]) {
+			j++
+		}
+		var run []string // keys in a row, not yet joined by "or" or "and"
+		var keys []string
+		flush := func() {
+			if len(run) < phoneDigits {
+				keys = append(keys, run...)
+			}
+			run = run[:0]
+		}
+		for ; j < end; j++ {
+			w := t.words[j]
+			if isKey(w) {
+				run = append(run, keyOf(w))
+				continue
+			}
+			if len(run) > 0 && slices.Contains(keyJoiners, w) {
+				flush()
+				continue
+			}
+			if allDigits(w) || w == "hundred" || w == "thousand" {
+				// A phone number: "dial 1-800-555-0199", "one eight hundred".
+				run = run[:0]
+			}
+			break
+		}
+		flush()
+		for _, k := range keys {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+		i = j - 1
+	}
+	return out
+}
+
+// keyOf returns the key a word names (isKey): "0" to "9", "*" or "#".
+func keyOf(w string) string {
+	if d, ok := digitWords[w]; ok {
+		return string(d)
+	}
+	switch w {
+	case "star":
+		return "*"
+	case "pound", "hash":
+		return "#"
+	}
+	return w
 }
 
 // numbers returns the digit strings the script states, written ("860-555-0101")

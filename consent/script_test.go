@@ -187,3 +187,27 @@ func TestParseTollFree(t *testing.T) {
 		require.ErrorContains(t, err, c.says, c.in)
 	}
 }
+
+// TestKeysToPress: the keys a script tells the person to press, however
+// it names them; phone numbers to dial are not keys.
+func TestKeysToPress(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string][]string{
+		"To confirm, press 1. To speak with our office, press 2. To hear this message again, press star. To stop these calls, press 9.": {"1", "2", "*", "9"},
+		"To continue, stay on the line. To end this call, press 3. To be removed, press 9.":                                             {"3", "9"},
+		"Press the number 3 key to end this call.":                                                                                      {"3"},
+		"Press one, two or three.":                                         {"1", "2", "3"},
+		"Press 1 or 2, or press 1 again.":                                  {"1", "2"},
+		"Press * to hear it again, or # to skip. Press the pound key now.": {"*", "#"},
+		"Dial 0 for the operator.":                                         {"0"},
+		"Push 4. Hit five. Touch six. Tap seven. Enter eight. Select 0.":   {"4", "5", "6", "7", "8", "0"},
+		"To reach us, dial 1-800-555-0199.":                                nil,
+		"Dial eight six zero, five five five, zero one zero one.":          nil,
+		"Dial one eight hundred, five five five, zero one nine nine.":      nil,
+		"Your hearing is at 9. Press the button.":                          nil,
+		"Please press. 3 people are waiting.":                              nil,
+		"Call us at 860-555-0101 or press any key.":                        nil,
+	} {
+		require.Equal(t, want, consent.KeysToPress(text), text)
+	}
+}
