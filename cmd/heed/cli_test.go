@@ -453,3 +453,32 @@ func TestCLIOnASerializableDatabase(t *testing.T) {
 	_, err = conn.Exec(ctx, `INSERT INTO users (email, role, password_hash) VALUES ('b@firm.test', 'admin', 'x')`)
 	require.ErrorContains(t, err, "audited writes run at READ COMMITTED", "a connection that does not override it is refused")
 }
+
+// TestServeRefusesAnOptOutNumberThatIsNotTollFree: heed serve refuses to
+// start, before it touches the database, when HEED_OPTOUT_NUMBER (the
+// number every call's voicemail leaves for opt-outs, rule F7) is not a
+// valid number, is outside North America, is a 900 number or is not
+// toll-free, and says which; a toll-free number is taken.
+func TestServeRefusesAnOptOutNumberThatIsNotTollFree(t *testing.T) {
+	t.Parallel()
+	url := dbtest.EmptyURL(t)
+	for number, says := range map[string]string{
+		"call us":          "not a valid number",
+		"+44 20 7123 4567": "+442071234567 is outside North America",
+		"1-900-555-0199":   "+19005550199 is a premium-rate 900 number",
+		"(860) 555-0199":   "+18605550199 is not toll-free; rule F7 needs voicemail to leave a toll-free number (area code 800, 833, 844, 855, 866, 877 or 888)",
+	} {
+		env := map[string]string{"DATABASE_URL": url, "HEED_MIGRATE": "true", "HEED_FIRM_NAME": "Smith and Lee", "HEED_OPTOUT_NUMBER": number}
+		_, _, err := runHeed(env, "serve")
+		require.ErrorIs(t, err, errUsage, number)
+		require.Equal(t, 2, exitCode(err), number)
+		require.ErrorContains(t, err, `--optout-number (HEED_OPTOUT_NUMBER) "`+number+`": `+says, number)
+	}
+	// Nothing ran: not even the migrations serve was asked to apply.
+	_, _, err := runHeed(map[string]string{"DATABASE_URL": url}, "serve")
+	require.ErrorContains(t, err, "database schema is not up to date")
+
+	// A toll-free number gets serve as far as the database.
+	_, _, err = runHeed(map[string]string{"DATABASE_URL": url, "HEED_FIRM_NAME": "Smith and Lee", "HEED_OPTOUT_NUMBER": "1 (888) 555-0100"}, "serve")
+	require.ErrorContains(t, err, "database schema is not up to date")
+}

@@ -26,7 +26,6 @@ import (
 	"github.com/heed-dialer/heed/dnc"
 	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/audit"
-	"github.com/heed-dialer/heed/internal/phone"
 	"github.com/heed-dialer/heed/migrations"
 	"github.com/heed-dialer/heed/web"
 )
@@ -58,7 +57,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		"whose --proxy-header names the client (by default a proxy on this machine); none: the client is always the connection's peer")
 	proxyHeader := f.str("proxy-header", "HEED_PROXY_HEADER", "X-Forwarded-For", "header the trusted proxies name the client in: X-Forwarded-For or X-Real-IP")
 	firmName := f.str("firm-name", "HEED_FIRM_NAME", "", "the firm's registered name: every call says it first; the public opt-out page shows it (required)")
-	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number that takes opt-outs, left on answering machines (default: each campaign's callback number)")
+	optOutNumber := f.str("optout-number", "HEED_OPTOUT_NUMBER", "", "toll-free number (area code "+consent.TollFreeAreaCodes+") that takes opt-outs, left on answering machines; "+
+		"heed refuses to start with any other (default: each campaign's callback number, which its launch checks then require to be toll-free)")
 	timeZone := f.timeZone("the web pages show times in, with its abbreviation")
 	recordingsDir := f.str("recordings-dir", "HEED_RECORDINGS_DIR", "/var/lib/heed/recordings", "directory for the recordings of recorded calls")
 	logLevel := f.str("log-level", "HEED_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -85,6 +85,19 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	if *workers < 1 {
 		return fmt.Errorf("--workers %d: want at least 1: %w", *workers, errUsage)
+	}
+	// Every campaign's voicemail leaves this number for opt-outs, and rule
+	// F7 makes it toll-free: a number that is not refuses the start, before
+	// anything runs, since campaigns already running go on after a restart
+	// without launch checks.
+	if *optOutNumber != "" {
+		p, err := consent.ParseTollFree(*optOutNumber)
+		if err != nil {
+			return fmt.Errorf("--optout-number (HEED_OPTOUT_NUMBER) %q: %w; every call's voicemail leaves this number for opt-outs: "+
+				"set the firm's toll-free opt-out line, or leave it unset to leave each campaign's callback number, which must then be toll-free: %w",
+				*optOutNumber, err, errUsage)
+		}
+		*optOutNumber = p.String()
 	}
 	asterisks, err := parseAsterisks(*asteriskList, asteriskConfig{
 		Name: *ariName, URL: *ariURL, User: *ariUser, Password: *ariPassword, App: *ariApp, Trunk: *trunk,
@@ -148,13 +161,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	zone, err := loadZone(*timeZone)
 	if err != nil {
 		return err
-	}
-	if *optOutNumber != "" {
-		p, err := phone.Parse(*optOutNumber)
-		if err != nil {
-			return fmt.Errorf("--optout-number %q: %w: %w", *optOutNumber, err, errUsage)
-		}
-		*optOutNumber = p.String()
 	}
 	store := campaign.NewStore(pool)
 	installation, err := store.Installation(ctx)
