@@ -358,22 +358,48 @@ func looksLikePhone(s string) bool {
 	return digits >= 7
 }
 
+// MaxAfterGreetingSilence is the longest silence after a person's
+// greeting, in milliseconds, that a campaign's answering-machine detection
+// may wait before it decides a person answered (Asterisk AMD()'s
+// afterGreetingSilence): the message starts only then, and rule F10 gives
+// heed 2 s from the greeting to speak. The other 500 ms are for the
+// decision to reach heed and its audio to start: on the testbed, with the
+// dialplan's default of 800 ms, heed's audio started about 1.2 s after
+// the greeting ended (with 5000 ms, about 5.4 s).
+const MaxAfterGreetingSilence = 1500
+
+// MaxMinWordLength is the longest minimum word length, in milliseconds,
+// that a campaign's answering-machine detection may use (AMD()'s
+// minimumWordLength): AMD takes the callee's first sound that long for
+// the start of a greeting. A greeting with no sound that long (a short
+// "hi" or "yes") is not taken for one: AMD then waits out the initial
+// silence, takes the person for a machine and, after the dialplan's
+// 1.2 s wait for the beep, plays the voicemail version: the person hears
+// nothing for the initial silence and 1.2 s more after their greeting
+// (3.7 s with the default 2500 ms), past F10's 2 s.
+const MaxMinWordLength = 200
+
 // amdLimits are the accepted ranges of the AMD thresholds (0 keeps the
-// dialplan's default).
+// dialplan's default); why, when set, says what bounds the maximum.
 var amdLimits = []struct {
 	field    string
 	get      func(dialer.AMDSettings) int
 	min, max int
+	why      string
 }{
-	{"amd.initial_silence_ms", func(a dialer.AMDSettings) int { return a.InitialSilence }, 500, 10000},
-	{"amd.greeting_ms", func(a dialer.AMDSettings) int { return a.Greeting }, 500, 10000},
-	{"amd.after_greeting_silence_ms", func(a dialer.AMDSettings) int { return a.AfterGreetingSilence }, 100, 5000},
-	{"amd.total_analysis_time_ms", func(a dialer.AMDSettings) int { return a.TotalAnalysisTime }, 1000, 30000},
-	{"amd.min_word_length_ms", func(a dialer.AMDSettings) int { return a.MinWordLength }, 10, 1000},
-	{"amd.between_words_silence_ms", func(a dialer.AMDSettings) int { return a.BetweenWordsSilence }, 10, 1000},
-	{"amd.max_words", func(a dialer.AMDSettings) int { return a.MaxWords }, 1, 20},
-	{"amd.silence_threshold", func(a dialer.AMDSettings) int { return a.SilenceThreshold }, 1, 32767},
-	{"amd.max_word_length_ms", func(a dialer.AMDSettings) int { return a.MaxWordLength }, 100, 10000},
+	{"amd.initial_silence_ms", func(a dialer.AMDSettings) int { return a.InitialSilence }, 500, 10000, ""},
+	{"amd.greeting_ms", func(a dialer.AMDSettings) int { return a.Greeting }, 500, 10000, ""},
+	{"amd.after_greeting_silence_ms", func(a dialer.AMDSettings) int { return a.AfterGreetingSilence }, 100, MaxAfterGreetingSilence,
+		"a person who answers must hear heed within 2 s of their greeting (rule F10, abandoned calls), and detection waits this long after the greeting before the message starts, " +
+			"which leaves 500 ms for it to start playing"},
+	{"amd.total_analysis_time_ms", func(a dialer.AMDSettings) int { return a.TotalAnalysisTime }, 1000, 30000, ""},
+	{"amd.min_word_length_ms", func(a dialer.AMDSettings) int { return a.MinWordLength }, 10, MaxMinWordLength,
+		"a greeting with no sound this long (a short \"hi\") is not taken for one: detection then waits out the initial silence and takes the person for a machine, " +
+			"who hears nothing for more than the 2 s rule F10 (abandoned calls) allows after their greeting"},
+	{"amd.between_words_silence_ms", func(a dialer.AMDSettings) int { return a.BetweenWordsSilence }, 10, 1000, ""},
+	{"amd.max_words", func(a dialer.AMDSettings) int { return a.MaxWords }, 1, 20, ""},
+	{"amd.silence_threshold", func(a dialer.AMDSettings) int { return a.SilenceThreshold }, 1, 32767, ""},
+	{"amd.max_word_length_ms", func(a dialer.AMDSettings) int { return a.MaxWordLength }, 100, 10000, ""},
 }
 
 // Validate checks a new campaign as Create would, without storing it: it
@@ -429,6 +455,9 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 	for _, l := range amdLimits {
 		if x := l.get(in.AMD); x != 0 && (x < l.min || x > l.max) {
 			fe[l.field] = fmt.Sprintf("0 (the default) or between %d and %d", l.min, l.max)
+			if x > l.max && l.why != "" {
+				fe[l.field] += fmt.Sprintf(": at most %d, since %s", l.max, l.why)
+			}
 		}
 	}
 	if a := in.AMD; a.TotalAnalysisTime != 0 && fe["amd.total_analysis_time_ms"] == "" {

@@ -126,6 +126,17 @@ func TestCreateValidation(t *testing.T) {
 		{"AMDGreeting", func(n *NewCampaign) { n.AMD.Greeting = 50 }, "amd.greeting_ms", "0 (the default) or between 500 and 10000"},
 		{"AMDNegative", func(n *NewCampaign) { n.AMD.MaxWords = -2 }, "amd.max_words", "0 (the default) or between 1 and 20"},
 		{"AMDTotalTooShort", func(n *NewCampaign) { n.AMD.InitialSilence = 3000; n.AMD.TotalAnalysisTime = 2000 }, "amd.total_analysis_time_ms", "must be at least the initial silence and the greeting"},
+		// Rule F10: a person hears heed within 2 s of their greeting.
+		{"AMDAfterGreetingSilenceDeadAir", func(n *NewCampaign) { n.AMD.AfterGreetingSilence = 5000; n.AMD.TotalAnalysisTime = 30000 }, "amd.after_greeting_silence_ms",
+			"0 (the default) or between 100 and 1500: at most 1500, since a person who answers must hear heed within 2 s of their greeting (rule F10, abandoned calls), " +
+				"and detection waits this long after the greeting before the message starts, which leaves 500 ms for it to start playing"},
+		{"AMDAfterGreetingSilenceJustOver", func(n *NewCampaign) { n.AMD.AfterGreetingSilence = 1501 }, "amd.after_greeting_silence_ms",
+			"0 (the default) or between 100 and 1500: at most 1500, since a person who answers must hear heed within 2 s of their greeting (rule F10, abandoned calls), " +
+				"and detection waits this long after the greeting before the message starts, which leaves 500 ms for it to start playing"},
+		{"AMDAfterGreetingSilenceTooShort", func(n *NewCampaign) { n.AMD.AfterGreetingSilence = 50 }, "amd.after_greeting_silence_ms", "0 (the default) or between 100 and 1500"},
+		{"AMDMinWordLengthMissesHello", func(n *NewCampaign) { n.AMD.MinWordLength = 1000 }, "amd.min_word_length_ms",
+			`0 (the default) or between 10 and 200: at most 200, since a greeting with no sound this long (a short "hi") is not taken for one: ` +
+				"detection then waits out the initial silence and takes the person for a machine, who hears nothing for more than the 2 s rule F10 (abandoned calls) allows after their greeting"},
 		{"TransferBadExtension", func(n *NewCampaign) { n.TransferTo = "front desk" }, "transfer_to", "a North American phone number, or an extension or queue name of 1 to 40 letters, digits, - and _"},
 		{"TransferShortPhone", func(n *NewCampaign) { n.TransferTo = "555-0100" }, "transfer_to", "a valid phone number is required (or give a PBX extension or queue name)"},
 		{"Transfer900", func(n *NewCampaign) { n.TransferTo = "+19005550100" }, "transfer_to", "must not be a premium-rate 900 number (or give a PBX extension or queue name)"},
@@ -147,6 +158,13 @@ func TestCreateValidation(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM campaigns`).Scan(&n))
 	require.Zero(t, n, "invalid campaigns are not stored")
+
+	// The bounds themselves are accepted.
+	in := base()
+	in.AMD = dialer.AMDSettings{AfterGreetingSilence: MaxAfterGreetingSilence, MinWordLength: MaxMinWordLength}
+	c, err := s.Create(ctx, in, 0)
+	require.NoError(t, err)
+	require.Equal(t, in.AMD, c.AMD)
 
 	for _, ok := range []string{"1000", "sales-queue", "Front_Desk", "(860) 555-0142"} {
 		in := base()

@@ -64,7 +64,9 @@ func TestNewCampaignFormSettings(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	for _, want := range []string{`id="callback"`, `id="transfer_to"`, `id="record"`, `name="calls_per_second" type="number" min="0" max="50" step="any" value="0"`,
 		`id="retry_machine" name="retry_machine" type="number" min="0" max="10080" step="any" value="1440"`, `name="time_zone" type="text" list="time-zones" value="America/New_York"`,
-		`id="day-mon" checked`, `id="amd_greeting_ms"`, "{first_name}"} {
+		`id="day-mon" checked`, `id="amd_greeting_ms"`, "{first_name}",
+		// AMD's bounds for rule F10 (campaign.MaxAfterGreetingSilence, MaxMinWordLength).
+		`name="amd_after_greeting_silence_ms" type="number" min="0" max="1500"`, `name="amd_min_word_length_ms" type="number" min="0" max="200"`} {
 		require.Contains(t, page, want)
 	}
 	tok := csrfRE.FindStringSubmatch(page)[1]

@@ -115,9 +115,9 @@ var amdFields = []struct {
 }{
 	{"initial_silence_ms", "Initial silence (ms)", 10000, func(a *dialer.AMDSettings, v int) { a.InitialSilence = v }, func(a dialer.AMDSettings) int { return a.InitialSilence }},
 	{"greeting_ms", "Greeting (ms)", 10000, func(a *dialer.AMDSettings, v int) { a.Greeting = v }, func(a dialer.AMDSettings) int { return a.Greeting }},
-	{"after_greeting_silence_ms", "Silence after greeting (ms)", 5000, func(a *dialer.AMDSettings, v int) { a.AfterGreetingSilence = v }, func(a dialer.AMDSettings) int { return a.AfterGreetingSilence }},
+	{"after_greeting_silence_ms", "Silence after greeting (ms)", campaign.MaxAfterGreetingSilence, func(a *dialer.AMDSettings, v int) { a.AfterGreetingSilence = v }, func(a dialer.AMDSettings) int { return a.AfterGreetingSilence }},
 	{"total_analysis_time_ms", "Total analysis time (ms)", 30000, func(a *dialer.AMDSettings, v int) { a.TotalAnalysisTime = v }, func(a dialer.AMDSettings) int { return a.TotalAnalysisTime }},
-	{"min_word_length_ms", "Minimum word length (ms)", 1000, func(a *dialer.AMDSettings, v int) { a.MinWordLength = v }, func(a dialer.AMDSettings) int { return a.MinWordLength }},
+	{"min_word_length_ms", "Minimum word length (ms)", campaign.MaxMinWordLength, func(a *dialer.AMDSettings, v int) { a.MinWordLength = v }, func(a dialer.AMDSettings) int { return a.MinWordLength }},
 	{"between_words_silence_ms", "Silence between words (ms)", 1000, func(a *dialer.AMDSettings, v int) { a.BetweenWordsSilence = v }, func(a dialer.AMDSettings) int { return a.BetweenWordsSilence }},
 	{"max_words", "Maximum words", 20, func(a *dialer.AMDSettings, v int) { a.MaxWords = v }, func(a dialer.AMDSettings) int { return a.MaxWords }},
 	{"silence_threshold", "Silence threshold (energy, 1-32767)", 32767, func(a *dialer.AMDSettings, v int) { a.SilenceThreshold = v }, func(a dialer.AMDSettings) int { return a.SilenceThreshold }},
