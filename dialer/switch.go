@@ -32,7 +32,9 @@ const (
 	OutcomeTransferred Outcome = "transferred"
 	// OutcomeAbandoned is a person who asked for the office when no one
 	// there answered in time (rule F10); they were played the firm's name,
-	// callback number and opt-out instead.
+	// callback number and opt-out instead, unless they hung up first (while
+	// the office rang, or while the hold message played): a call that ends
+	// while it waits for the office is abandoned too.
 	OutcomeAbandoned Outcome = "abandoned"
 	// OutcomeOptedOut is an answered call in which the callee pressed the
 	// opt-out key; the opt-out was taken (and, unless the database was
@@ -143,7 +145,8 @@ type CallEvent struct {
 	AMD string
 	// Recording names the call's stored recording, when it was recorded.
 	Recording string
-	// TransferTo is where the call was transferred, when it was.
+	// TransferTo is where the callee asked to be transferred, on a call
+	// that was transferred or abandoned.
 	TransferTo string
 }
 
@@ -840,6 +843,16 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 	c.ended = true
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.transferTo != "" && !c.officeUp && weight(OutcomeAbandoned) >= weight(c.outcome) {
+		// The callee asked for the office and no one there joined before
+		// the call ended (they hung up while it rang, or while the hold
+		// message played): an abandoned call (rule F10), which the
+		// campaign's abandonment rate counts.
+		c.outcome = OutcomeAbandoned
+		if c.office == "" {
+			c.office = c.transferTo
+		}
 	}
 	officeID, officeAlive, bridgeID := c.officeID, c.officeID != "" && s.calls[c.officeID] == c, c.bridgeID
 	for id, other := range s.calls {
