@@ -717,15 +717,30 @@ func (s *Switch) transfer(c *call) {
 		Endpoint:  endpoint,
 		App:       s.cfg.Application,
 		AppArgs:   "office," + strconv.FormatInt(c.req.AttemptID, 10),
-		CallerID:  c.req.To.String(),
+		CallerID:  officeCallerID(c.req),
 		Timeout:   ring,
 		ChannelID: c.officeID,
-		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(c.req.AttemptID, 10)},
+		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(c.req.AttemptID, 10), "HEED_CALLEE": c.req.To.String()},
 	})
 	if err != nil {
 		s.log.Warn("transfer: originate to the office refused", "channel", c.channelID, "to", to, "err", err)
 		s.abandon(c)
 	}
+}
+
+// officeCallerID is the caller ID of a call's office leg (rule F11: never
+// spoof): the campaign's own number, which heed may send, with the
+// callee's number as the caller name, so that the office still sees whom
+// it is about to speak with. The callee's number is a number heed does not
+// own: sent as the leg's number over the trunk, it would be spoofed. The
+// leg carries the callee's number in the channel variable HEED_CALLEE too,
+// for a heed-office dialplan that wants it.
+func officeCallerID(req CallRequest) string {
+	name := strconv.Quote(req.To.String())
+	if req.CallerID == "" {
+		return name
+	}
+	return name + " <" + req.CallerID + ">"
 }
 
 // officeSuffix ends the channel ID of a call's office leg.
