@@ -192,8 +192,11 @@ type Switch struct {
 
 	mu    sync.Mutex
 	calls map[string]*call // by channel, office leg, snoop, playback and recording ID
-	wg    sync.WaitGroup
-	stop  chan struct{}
+	// settled holds what became of the orphans this switch adopted that
+	// have ended, by channel, until Orphan reports it.
+	settled map[string]Orphan
+	wg      sync.WaitGroup
+	stop    chan struct{}
 }
 
 var _ Lines = (*Switch)(nil)
@@ -214,6 +217,12 @@ type call struct {
 	ended     bool
 	timer     *time.Timer
 	placedAt  time.Time
+
+	// An orphan: a call a stopped process placed, which this switch
+	// adopted (adoptLocked) as no one followed it any more; done closes
+	// once its end is settled.
+	orphan bool
+	done   chan struct{}
 
 	// A transfer: after media, dial transferTo on officeID and bridge.
 	transferTo   string
@@ -257,7 +266,7 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 		return nil, err
 	}
 	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{},
-		http: &http.Client{Timeout: time.Minute}}
+		settled: map[string]Orphan{}, http: &http.Client{Timeout: time.Minute}}
 	// One subscription per event type: the ari library drops an event when
 	// a subscription's buffer (100 events) is full, so each type heed needs
 	// gets a buffer of its own, and no other event type fills it.
@@ -411,6 +420,12 @@ func variables(req CallRequest, app string) map[string]string {
 		// keeps (callLimit), should heed stop while the call is up: a
 		// call's length is bounded even then (consent.OpenCallLimit).
 		"TIMEOUT(absolute)": strconv.Itoa(int(callLimit(req) / time.Second))}
+	if len(req.Abandoned) > 0 {
+		// For a process that adopts the call should this one stop
+		// (Switch.Orphan): it plays the message if the call is answered
+		// with no one left to follow it.
+		v[abandonedVar] = strings.Join(req.Abandoned, abandonedSep)
+	}
 	for k, val := range req.Variables {
 		v[k] = val
 	}
@@ -447,7 +462,23 @@ func (s *Switch) loop() {
 				// opt-out) before its originate was heard of: no one
 				// is left to bridge it to.
 				go s.hangup(v.Channel.ID, "normal")
-			} else if c != nil {
+			} else if c == nil {
+				// A call a stopped process placed, answered now: no
+				// one follows it, so this switch takes it up.
+				if attemptID, ok := s.strayCall(v.Channel.ID, v.Args); ok {
+					s.mu.Lock()
+					c = s.calls[v.Channel.ID]
+					if c == nil {
+						c = s.adoptLocked(v.Channel.ID, attemptID, time.Now())
+					}
+					s.mu.Unlock()
+					s.orphanAnswered(c)
+				}
+			} else if c.orphan {
+				if v.Channel.ID == c.channelID {
+					s.orphanAnswered(c)
+				}
+			} else {
 				switch v.Channel.ID {
 				case c.channelID:
 					s.stasisStart(c, v.Args)
@@ -486,6 +517,17 @@ func (s *Switch) loop() {
 			if c := s.lookup(v.Channel.ID); c != nil {
 				switch v.Channel.ID {
 				case c.channelID:
+					if c.orphan && v.Channel.State == "Up" {
+						// Answered, though it never entered this
+						// switch's application: the application it was
+						// placed for is gone, and Asterisk hung it up.
+						s.mu.Lock()
+						c.answered = true
+						if weight(OutcomeAbandoned) >= weight(c.outcome) {
+							c.outcome = OutcomeAbandoned
+						}
+						s.mu.Unlock()
+					}
 					// Each event type has a subscription of its own, so a
 					// key pressed just before the hang-up may wait in its
 					// own: the bus has already queued every key that came
@@ -514,6 +556,11 @@ func (s *Switch) dtmf(v *ari.ChannelDtmfReceived) {
 	transferring := c.transferring
 	s.mu.Unlock()
 	switch {
+	case c.orphan && v.Digit == OptOutKey:
+		// The abandoned-call message offers the opt-out key: the call
+		// ends at once, and recovery takes the opt-out from its keys
+		// (OrphanOptedOut).
+		go s.hangup(c.channelID, "normal")
 	case c.req.OnKey == nil:
 	case !transferring:
 		go s.key(c, v.Digit)
