@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 )
 
@@ -14,8 +15,9 @@ import (
 var ErrNoReconciler = errors.New("recover: no reconciler to ask Asterisk")
 
 // Reconciler settles, on the Asterisk an attempt's call went to, the
-// channel of an attempt that a stopped process left in flight: it hangs the
-// channel up if it is still there. *dialer.Pool is one.
+// channel of an attempt that a stopped process left in flight: it hangs up
+// a channel already answered, and waits for the end of one still ringing
+// (dialer.Switch.Orphan). *dialer.Pool is one.
 type Reconciler interface {
 	// Reconcile reports what it found of the attempt's channel. asterisk is
 	// what the attempt row names ("" when the row never got that far). It
@@ -25,31 +27,46 @@ type Reconciler interface {
 
 // Recovered counts what Recover found of the attempts left in flight.
 type Recovered struct {
-	// HungUp counts calls still up, which were hung up.
+	// HungUp counts calls already answered, which were hung up.
 	HungUp int
 	// Gone counts calls whose channel no longer existed.
 	Gone int
 	// Unchecked counts calls whose Asterisk is no longer configured.
 	Unchecked int
+	// RangOut counts calls still ringing, which were let ring to the end
+	// of their ring time, unanswered.
+	RangOut int
+	// Abandoned counts calls still ringing that were answered then, with
+	// no process to play their message: abandoned calls (rule F10), which
+	// heard the abandoned-call message. OptedOut of them had the opt-out
+	// key pressed, and the opt-out taken.
+	Abandoned, OptedOut int
 	// Left counts attempts left in flight because an Asterisk that had to
 	// be asked could not be; a later Recover tries them again.
 	Left int
 }
 
 // Closed returns how many attempts Recover closed.
-func (r Recovered) Closed() int { return r.HungUp + r.Gone + r.Unchecked }
+func (r Recovered) Closed() int { return r.HungUp + r.Gone + r.Unchecked + r.RangOut + r.Abandoned }
 
 // Recover reconciles the attempts that a stopped process left in flight
 // with Asterisk. The campaign's run lease guarantees that no other process
-// follows them. Each one's channel is looked up on its Asterisk: a channel
-// still up is hung up (the process that played its message is gone), a
-// missing one was already over. Either way the attempt is closed with the
-// outcome unknown and what was found in its reconcile column, and its
-// target is finished, never redialed, so that a crash cannot cause a second
-// call for the same attempt. An attempt whose Asterisk cannot be asked now
-// stays in flight (its target keeps the campaign from completing) until a
-// later Recover can ask. Calls this process itself still follows are left
-// alone.
+// of this campaign follows them. Each one's channel is looked up on its
+// Asterisk (dialer.Switch.Orphan): a channel already answered is hung up
+// (the process that played its message is gone), a missing one was
+// already over; a channel still ringing is never cut short (rule F10: let
+// the phone ring at least 15 s), and Recover waits for its end: unanswered
+// at the end of its ring time (rang_out), or answered and played the
+// abandoned-call message (abandoned; opted_out when the callee pressed the
+// opt-out key, which is then taken with the attempt's close, as a key
+// press during the call). Whatever was found goes in the attempt's
+// reconcile column; the attempt is closed with the outcome unknown, or
+// abandoned for a call answered with no one to follow it (the campaign's
+// abandonment rate counts it), and its target is finished, never
+// redialed, so that a crash cannot cause a second call for the same
+// attempt. An attempt whose Asterisk cannot be asked now stays in flight
+// (its target keeps the campaign from completing) until a later Recover
+// can ask. Calls this process itself still follows are left alone.
 func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Recovered, error) {
 	var res Recovered
 	if r == nil {
@@ -91,6 +108,13 @@ func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Re
 			res.Gone++
 		case dialer.OrphanUnchecked:
 			res.Unchecked++
+		case dialer.OrphanRangOut:
+			res.RangOut++
+		case dialer.OrphanAbandoned:
+			res.Abandoned++
+		case dialer.OrphanOptedOut:
+			res.Abandoned++
+			res.OptedOut++
 		default:
 			return res, fmt.Errorf("recover campaign %d: attempt %d: unexpected reconcile result %q", campaignID, a.id, found)
 		}
@@ -111,19 +135,40 @@ func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Re
 	return res, nil
 }
 
-// closeOrphan closes one reconciled attempt and finishes its target.
+// closeOrphan closes one reconciled attempt and finishes its target. An
+// orphan answered with no one to follow it is abandoned; one whose callee
+// pressed the opt-out key keeps the key, and its opt-out is taken in the
+// same transaction (KeepRecordingOptOuts records it).
 func (s *Store) closeOrphan(ctx context.Context, campaignID, attemptID int64, found dialer.Orphan) error {
+	outcome, keys := "unknown", ""
+	switch found {
+	case dialer.OrphanAbandoned:
+		outcome = string(dialer.OutcomeAbandoned)
+	case dialer.OrphanOptedOut:
+		outcome, keys = string(dialer.OutcomeAbandoned), dialer.OptOutKey
+	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var contactID int64
 		err := tx.QueryRow(ctx, `
-			UPDATE attempts SET status = 'ended', outcome = 'unknown', ended_at = now(), reconcile = $2, reconciled_at = now()
+			UPDATE attempts SET status = 'ended', outcome = $3, ended_at = now(), reconcile = $2, reconciled_at = now(),
+			       dtmf = CASE WHEN strpos(dtmf, $4) > 0 THEN dtmf ELSE dtmf || $4 END
 			 WHERE id = $1 AND status IN ('originating', 'ringing', 'answered') RETURNING contact_id`,
-			attemptID, string(found)).Scan(&contactID)
+			attemptID, string(found), outcome, keys).Scan(&contactID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // it ended meanwhile
 		}
 		if err != nil {
 			return err
+		}
+		if keys != "" {
+			_, err = tx.Exec(ctx, `
+				INSERT INTO optout_requests (phone, method, source, attempt_id)
+				SELECT phone, $2, format('pressed %s during attempt %s, answered after the process that placed it stopped; taken by recovery', $3::text, id), id
+				  FROM attempts WHERE id = $1
+				ON CONFLICT (attempt_id) DO NOTHING`, attemptID, string(consent.RevokedByIVR), dialer.OptOutKey)
+			if err != nil {
+				return fmt.Errorf("take the opt-out: %w", err)
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = $2`, campaignID, contactID)
 		return err

@@ -110,7 +110,8 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	}
 	if rec.Closed() > 0 {
 		w.Log.Warn("campaign: reconciled attempts left in flight by a stopped process", "campaign", id,
-			"hung_up", rec.HungUp, "gone", rec.Gone, "unchecked", rec.Unchecked)
+			"hung_up", rec.HungUp, "gone", rec.Gone, "unchecked", rec.Unchecked,
+			"rang_out", rec.RangOut, "abandoned", rec.Abandoned, "opted_out", rec.OptedOut)
 	}
 	if rec.Left > 0 {
 		w.Log.Warn("campaign: attempts left in flight whose Asterisk cannot be asked now; will retry", "campaign", id, "attempts", rec.Left)

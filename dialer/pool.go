@@ -613,7 +613,8 @@ func (p *Pool) Reconcile(ctx context.Context, asterisk string, attemptID int64) 
 		if err != nil {
 			return "", err
 		}
-		if o == OrphanHungUp || o == OrphanFollowed {
+		if o != OrphanGone {
+			// This Asterisk had the channel.
 			return o, nil
 		}
 	}

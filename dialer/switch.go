@@ -32,7 +32,9 @@ const (
 	OutcomeTransferred Outcome = "transferred"
 	// OutcomeAbandoned is a person who asked for the office when no one
 	// there answered in time (rule F10); they were played the firm's name,
-	// callback number and opt-out instead.
+	// callback number and opt-out instead, unless they hung up first (while
+	// the office rang, or while the hold message played): a call that ends
+	// while it waits for the office is abandoned too.
 	OutcomeAbandoned Outcome = "abandoned"
 	// OutcomeOptedOut is an answered call in which the callee pressed the
 	// opt-out key; the opt-out was taken (and, unless the database was
@@ -143,7 +145,8 @@ type CallEvent struct {
 	AMD string
 	// Recording names the call's stored recording, when it was recorded.
 	Recording string
-	// TransferTo is where the call was transferred, when it was.
+	// TransferTo is where the callee asked to be transferred, on a call
+	// that was transferred or abandoned.
 	TransferTo string
 }
 
@@ -189,8 +192,11 @@ type Switch struct {
 
 	mu    sync.Mutex
 	calls map[string]*call // by channel, office leg, snoop, playback and recording ID
-	wg    sync.WaitGroup
-	stop  chan struct{}
+	// settled holds what became of the orphans this switch adopted that
+	// have ended, by channel, until Orphan reports it.
+	settled map[string]Orphan
+	wg      sync.WaitGroup
+	stop    chan struct{}
 }
 
 var _ Lines = (*Switch)(nil)
@@ -211,6 +217,12 @@ type call struct {
 	ended     bool
 	timer     *time.Timer
 	placedAt  time.Time
+
+	// An orphan: a call a stopped process placed, which this switch
+	// adopted (adoptLocked) as no one followed it any more; done closes
+	// once its end is settled.
+	orphan bool
+	done   chan struct{}
 
 	// A transfer: after media, dial transferTo on officeID and bridge.
 	transferTo   string
@@ -254,7 +266,7 @@ func NewSwitch(ctx context.Context, cfg ARIConfig, log *slog.Logger) (*Switch, e
 		return nil, err
 	}
 	s := &Switch{cfg: cfg, client: client, log: log.With("asterisk", cfg.Name), calls: map[string]*call{},
-		http: &http.Client{Timeout: time.Minute}}
+		settled: map[string]Orphan{}, http: &http.Client{Timeout: time.Minute}}
 	// One subscription per event type: the ari library drops an event when
 	// a subscription's buffer (100 events) is full, so each type heed needs
 	// gets a buffer of its own, and no other event type fills it.
@@ -408,6 +420,12 @@ func variables(req CallRequest, app string) map[string]string {
 		// keeps (callLimit), should heed stop while the call is up: a
 		// call's length is bounded even then (consent.OpenCallLimit).
 		"TIMEOUT(absolute)": strconv.Itoa(int(callLimit(req) / time.Second))}
+	if len(req.Abandoned) > 0 {
+		// For a process that adopts the call should this one stop
+		// (Switch.Orphan): it plays the message if the call is answered
+		// with no one left to follow it.
+		v[abandonedVar] = strings.Join(req.Abandoned, abandonedSep)
+	}
 	for k, val := range req.Variables {
 		v[k] = val
 	}
@@ -444,7 +462,23 @@ func (s *Switch) loop() {
 				// opt-out) before its originate was heard of: no one
 				// is left to bridge it to.
 				go s.hangup(v.Channel.ID, "normal")
-			} else if c != nil {
+			} else if c == nil {
+				// A call a stopped process placed, answered now: no
+				// one follows it, so this switch takes it up.
+				if attemptID, ok := s.strayCall(v.Channel.ID, v.Args); ok {
+					s.mu.Lock()
+					c = s.calls[v.Channel.ID]
+					if c == nil {
+						c = s.adoptLocked(v.Channel.ID, attemptID, time.Now())
+					}
+					s.mu.Unlock()
+					s.orphanAnswered(c)
+				}
+			} else if c.orphan {
+				if v.Channel.ID == c.channelID {
+					s.orphanAnswered(c)
+				}
+			} else {
 				switch v.Channel.ID {
 				case c.channelID:
 					s.stasisStart(c, v.Args)
@@ -483,6 +517,17 @@ func (s *Switch) loop() {
 			if c := s.lookup(v.Channel.ID); c != nil {
 				switch v.Channel.ID {
 				case c.channelID:
+					if c.orphan && v.Channel.State == "Up" {
+						// Answered, though it never entered this
+						// switch's application: the application it was
+						// placed for is gone, and Asterisk hung it up.
+						s.mu.Lock()
+						c.answered = true
+						if weight(OutcomeAbandoned) >= weight(c.outcome) {
+							c.outcome = OutcomeAbandoned
+						}
+						s.mu.Unlock()
+					}
 					// Each event type has a subscription of its own, so a
 					// key pressed just before the hang-up may wait in its
 					// own: the bus has already queued every key that came
@@ -511,6 +556,11 @@ func (s *Switch) dtmf(v *ari.ChannelDtmfReceived) {
 	transferring := c.transferring
 	s.mu.Unlock()
 	switch {
+	case c.orphan && v.Digit == OptOutKey:
+		// The abandoned-call message offers the opt-out key: the call
+		// ends at once, and recovery takes the opt-out from its keys
+		// (OrphanOptedOut).
+		go s.hangup(c.channelID, "normal")
 	case c.req.OnKey == nil:
 	case !transferring:
 		go s.key(c, v.Digit)
@@ -714,15 +764,30 @@ func (s *Switch) transfer(c *call) {
 		Endpoint:  endpoint,
 		App:       s.cfg.Application,
 		AppArgs:   "office," + strconv.FormatInt(c.req.AttemptID, 10),
-		CallerID:  c.req.To.String(),
+		CallerID:  officeCallerID(c.req),
 		Timeout:   ring,
 		ChannelID: c.officeID,
-		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(c.req.AttemptID, 10)},
+		Variables: map[string]string{"HEED_ATTEMPT": strconv.FormatInt(c.req.AttemptID, 10), "HEED_CALLEE": c.req.To.String()},
 	})
 	if err != nil {
 		s.log.Warn("transfer: originate to the office refused", "channel", c.channelID, "to", to, "err", err)
 		s.abandon(c)
 	}
+}
+
+// officeCallerID is the caller ID of a call's office leg (rule F11: never
+// spoof): the campaign's own number, which heed may send, with the
+// callee's number as the caller name, so that the office still sees whom
+// it is about to speak with. The callee's number is a number heed does not
+// own: sent as the leg's number over the trunk, it would be spoofed. The
+// leg carries the callee's number in the channel variable HEED_CALLEE too,
+// for a heed-office dialplan that wants it.
+func officeCallerID(req CallRequest) string {
+	name := strconv.Quote(req.To.String())
+	if req.CallerID == "" {
+		return name
+	}
+	return name + " <" + req.CallerID + ">"
 }
 
 // officeSuffix ends the channel ID of a call's office leg.
@@ -840,6 +905,16 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 	c.ended = true
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.transferTo != "" && !c.officeUp && weight(OutcomeAbandoned) >= weight(c.outcome) {
+		// The callee asked for the office and no one there joined before
+		// the call ended (they hung up while it rang, or while the hold
+		// message played): an abandoned call (rule F10), which the
+		// campaign's abandonment rate counts.
+		c.outcome = OutcomeAbandoned
+		if c.office == "" {
+			c.office = c.transferTo
+		}
 	}
 	officeID, officeAlive, bridgeID := c.officeID, c.officeID != "" && s.calls[c.officeID] == c, c.bridgeID
 	for id, other := range s.calls {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/asterisk/testbed"
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/internal/logbuf"
 )
@@ -132,13 +133,20 @@ func TestKillDashNine(t *testing.T) {
 	found := map[string]int{}
 	hungUp := map[string]bool{}
 	for _, a := range attemptRows(t, s.env, cp.ID) {
-		if a.Outcome == "unknown" {
-			require.Contains(t, []string{"hung_up", "gone"}, a.Reconcile, "attempt %d", a.ID)
+		switch {
+		case a.Reconcile == "abandoned" || a.Reconcile == "opted_out":
+			// Left ringing, then answered with no process to follow it.
+			require.Equal(t, "abandoned", a.Outcome, "attempt %d", a.ID)
+			found[a.Reconcile]++
+		case a.Outcome == "unknown":
+			// A call left ringing rings out (rang_out) rather than being
+			// hung up.
+			require.Contains(t, []string{"hung_up", "gone", "rang_out"}, a.Reconcile, "attempt %d", a.ID)
 			found[a.Reconcile]++
 			if a.Reconcile == "hung_up" {
 				hungUp[a.Phone] = true
 			}
-		} else {
+		default:
 			require.Empty(t, a.Reconcile, "attempt %d was not left in flight", a.ID)
 		}
 	}
@@ -176,4 +184,81 @@ func TestKillDashNine(t *testing.T) {
 	require.LessOrEqual(t, len(recs), placed, "one call per placed attempt, none more: CDR:\n%s", fmtCDR(recs))
 	t.Logf("%d attempts placed, %d closed as unknown after the crash (%v), %d CDR records, no number twice", placed, unknown, found, len(recs))
 	require.True(t, strings.Contains(s.log.String(), "resumed running campaigns"), "the restart picked the campaign up")
+}
+
+// TestKillDashNineWhileRinging kills `heed serve` (SIGKILL) while a call
+// rings (the demo list's no-answer contact) and starts it again at once.
+// Recovery lets the call ring to the campaign's ring time (20 s) rather
+// than hanging it up at the restart (rule F10: let the phone ring at least
+// 15 s), closes its attempt as rang_out, and the number is called once.
+// The PSTN simulator's CDR is the witness of the ring time.
+func TestKillDashNineWhileRinging(t *testing.T) {
+	t.Parallel()
+	tb := sharedTestbed(t)
+	start := time.Now()
+	bin := filepath.Join(t.TempDir(), "heed")
+	out, err := exec.Command("go", "build", "-tags", "heedtestclock", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	s := &stack{log: &logbuf.Buffer{}, env: startHeedEnv(t, tb)}
+	s.env["HEED_TEST_CLOCK_AT"] = time.Now().Format(time.RFC3339Nano)
+	s.env["HEED_TEST_CLOCK_ORIGIN"] = businessHours()().Format(time.RFC3339Nano)
+	token := s.seedDemoAdmin(t, "ring test password")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s.URL = "http://" + addr
+
+	first := serveProcess(t, bin, s.env, addr, s.log)
+	var lists struct{ Lists []campaign.ContactList }
+	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
+	const callerID, noAnswer = "+12035550189", "+18605550106"
+	var cp campaign.Campaign
+	require.Equal(t, http.StatusCreated, s.api(t, token, "POST", "/api/v1/campaigns", map[string]any{
+		"name": "Ring", "purpose": "informational", "list_id": lists.Lists[0].ID, "message": "This is Smith and Lee with a reminder.",
+		"caller_id": callerID, "ring_seconds": 20, "max_concurrent": 20, "retry": map[string]int{"max_attempts": 1},
+	}, &cp))
+	require.Equal(t, http.StatusOK, s.api(t, token, "POST", fmt.Sprintf("/api/v1/campaigns/%d/start", cp.ID), nil, &cp))
+	deadline := time.Now().Add(time.Minute)
+	for ringing := false; !ringing; {
+		var got struct{ Attempts []campaign.Attempt }
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
+		for _, a := range got.Attempts {
+			ringing = ringing || (a.Phone == noAnswer && a.Status == "ringing")
+		}
+		require.True(t, time.Now().Before(deadline), "the no-answer call never rang:\n%s", s.log.String())
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_ = first.Wait()
+	t.Logf("killed heed serve while %s rang", noAnswer)
+	second := serveProcess(t, bin, s.env, addr, s.log)
+	t.Cleanup(func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	})
+	deadline = time.Now().Add(3 * time.Minute)
+	for cp.Status != campaign.StatusCompleted {
+		require.True(t, time.Now().Before(deadline), "campaign did not complete after the restart: %+v\n%s", cp, s.log.String())
+		time.Sleep(500 * time.Millisecond)
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
+	}
+	var reconcile []string
+	for _, a := range attemptRows(t, s.env, cp.ID) {
+		if a.Phone == noAnswer {
+			reconcile = append(reconcile, a.Reconcile)
+			t.Logf("attempt %d: outcome %q, reconcile %q", a.ID, a.Outcome, a.Reconcile)
+		}
+	}
+	require.Equal(t, []string{"rang_out"}, reconcile, "one attempt, left to ring out by recovery:\n%s", s.log.String())
+	var rang []testbed.CDRRecord
+	for _, r := range waitCDR(t, tb, callerID, start, 1) {
+		if r.Dst == noAnswer {
+			rang = append(rang, r)
+		}
+	}
+	require.Len(t, rang, 1, "called once: %s", fmtCDR(rang))
+	t.Logf("PSTN CDR for %s: %s, rang %s (campaign ring_seconds 20, F10 floor 15 s)", noAnswer, rang[0].Disposition, rang[0].Duration)
+	require.Equal(t, testbed.DispositionNoAnswer, rang[0].Disposition)
+	require.GreaterOrEqual(t, rang[0].Duration, 19*time.Second, "rang its 20 s, not cut at the restart")
 }

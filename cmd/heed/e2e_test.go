@@ -120,8 +120,17 @@ func TestCampaignEndToEnd(t *testing.T) {
 	}
 
 	// The PSTN simulator's CDR: every allowed number reached it exactly once,
-	// and the do-not-call number never did.
-	recs := waitCDR(t, tb, callerID, start, len(dialed))
+	// and the do-not-call number never did. The office leg is sent with the
+	// campaign's caller ID too (F11), and is looked at below.
+	all := waitCDR(t, tb, callerID, start, len(dialed)+1)
+	var recs, legs []testbed.CDRRecord
+	for _, r := range all {
+		if r.Dst == office {
+			legs = append(legs, r)
+			continue
+		}
+		recs = append(recs, r)
+	}
 	seen := map[string]int{}
 	for _, r := range recs {
 		seen[r.Dst]++
@@ -165,15 +174,13 @@ func TestCampaignEndToEnd(t *testing.T) {
 	require.True(t, left, "a voicemail of at least a second was left for +18605550108: %+v", vms)
 
 	// Key 2 put the callee through to the office: the PSTN saw the office
-	// leg, from the callee's number, answered.
-	var legs []testbed.CDRRecord
-	for _, r := range waitCDR(t, tb, "+18605550103", start, 1) {
-		if r.Dst == office {
-			legs = append(legs, r)
-		}
-	}
+	// leg answered, sent from the campaign's caller ID (F11: never the
+	// callee's number, which heed does not own) with the callee's number
+	// as the caller name the office sees.
 	require.Len(t, legs, 1, "one office leg: %s", fmtCDR(legs))
 	require.Equal(t, testbed.DispositionAnswered, legs[0].Disposition)
+	require.Equal(t, callerID, legs[0].Src, "the office leg's number: %s", fmtCDR(legs))
+	require.Equal(t, `"+18605550103" <`+callerID+`>`, legs[0].CLID, "the office sees the callee's number: %s", fmtCDR(legs))
 	require.GreaterOrEqual(t, legs[0].Billable, 5*time.Second, "the callee and the office talked (the office stays 8 s)")
 
 	// "Press star to hear it again": the callee who asked heard the
@@ -253,23 +260,25 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, busyAttempts, "the busy line is retried once, per the rule")
-	recs = waitCDR(t, tb, callerID2, start, 4)
+	// Four calls to contacts and one office leg, all from the campaign's
+	// caller ID.
+	recs = waitCDR(t, tb, callerID2, start, 5)
 	dst := map[string][]time.Time{}
+	var unanswered []testbed.CDRRecord
 	for _, r := range recs {
+		if r.Dst == "+12035550106" {
+			unanswered = append(unanswered, r)
+			continue
+		}
 		dst[r.Dst] = append(dst[r.Dst], r.Start)
 	}
-	require.Len(t, recs, 4, "CDR:\n%s", fmtCDR(recs))
+	require.Len(t, recs, 5, "CDR:\n%s", fmtCDR(recs))
 	require.Len(t, dst["+18605550101"], 1)
 	require.Empty(t, dst["+18605550104"], "the opted-out number is never dialed again")
 	require.Len(t, dst["+18605550105"], 2, "two attempts, two calls, no duplicate")
-	var unanswered []testbed.CDRRecord
-	for _, r := range waitCDR(t, tb, "+18605550103", start, 1) {
-		if r.Dst == "+12035550106" {
-			unanswered = append(unanswered, r)
-		}
-	}
 	require.Len(t, unanswered, 1, "one office leg: %s", fmtCDR(unanswered))
 	require.Equal(t, testbed.DispositionNoAnswer, unanswered[0].Disposition)
+	require.Equal(t, `"+18605550103" <`+callerID2+`>`, unanswered[0].CLID, "the office leg: %s", fmtCDR(unanswered))
 	gap := dst["+18605550105"][1].Sub(dst["+18605550105"][0])
 	if gap < 0 {
 		gap = -gap

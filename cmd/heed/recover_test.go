@@ -32,7 +32,10 @@ func (f *fakeReconciler) Reconcile(_ context.Context, asterisk string, attemptID
 // stand-in for Asterisk: what it found is recorded on each attempt left in
 // flight and its target is finished, never redialed; an attempt whose
 // Asterisk cannot be asked, and a call this process still follows, stay in
-// flight.
+// flight. A call left ringing that was answered with no process to follow
+// it is abandoned (rule F10), and one whose callee pressed the opt-out key
+// during the abandoned-call message keeps the key and has its opt-out
+// taken with the close.
 func TestRecoverReconciles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -54,6 +57,9 @@ func TestRecoverReconciles(t *testing.T) {
 		{"answered", "retired", dialer.OrphanUnchecked, false},
 		{"ringing", "pbx-b", "", true},
 		{"answered", "pbx-a", dialer.OrphanFollowed, false},
+		{"ringing", "pbx-a", dialer.OrphanRangOut, false},
+		{"ringing", "pbx-a", dialer.OrphanAbandoned, false},
+		{"ringing", "pbx-b", dialer.OrphanOptedOut, false},
 	}
 	f := &fakeReconciler{answers: map[int64]dialer.Orphan{}, down: map[int64]bool{}, asked: map[int64]string{}}
 	ids := make([]int64, len(rows))
@@ -72,16 +78,25 @@ func TestRecoverReconciles(t *testing.T) {
 	store := campaign.NewStore(db)
 	got, err := store.Recover(ctx, campaignID, f)
 	require.NoError(t, err)
-	require.Equal(t, campaign.Recovered{HungUp: 1, Gone: 2, Unchecked: 1, Left: 1}, got)
+	require.Equal(t, campaign.Recovered{HungUp: 1, Gone: 2, Unchecked: 1, RangOut: 1, Abandoned: 2, OptedOut: 1, Left: 1}, got)
 	for i, r := range rows {
 		require.Equal(t, r.asterisk, f.asked[ids[i]], "attempt %d is asked about on the Asterisk its row names", i)
 	}
 
 	for i, r := range rows {
-		var status, outcome, reconcile, state string
-		require.NoError(t, db.QueryRow(ctx, `SELECT a.status, a.outcome, a.reconcile, t.state FROM attempts a
-			JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id WHERE a.id = $1`, ids[i]).
-			Scan(&status, &outcome, &reconcile, &state))
+		var status, outcome, reconcile, state, keys string
+		var optOuts int
+		require.NoError(t, db.QueryRow(ctx, `SELECT a.status, a.outcome, a.reconcile, t.state, a.dtmf,
+			       (SELECT count(*) FROM optout_requests o WHERE o.attempt_id = a.id AND o.phone = a.phone AND o.method = 'ivr')
+			  FROM attempts a
+			  JOIN campaign_targets t ON t.campaign_id = a.campaign_id AND t.contact_id = a.contact_id WHERE a.id = $1`, ids[i]).
+			Scan(&status, &outcome, &reconcile, &state, &keys, &optOuts))
+		wantKeys, wantOptOuts := "", 0
+		if r.answer == dialer.OrphanOptedOut {
+			wantKeys, wantOptOuts = dialer.OptOutKey, 1
+		}
+		require.Equal(t, wantKeys, keys, "attempt %d", i)
+		require.Equal(t, wantOptOuts, optOuts, "attempt %d: the opt-out pressed is taken", i)
 		if r.down || r.answer == dialer.OrphanFollowed {
 			require.Equal(t, r.status, status, "attempt %d stays in flight", i)
 			require.Equal(t, "dialing", state, "attempt %d's target waits", i)
@@ -89,7 +104,11 @@ func TestRecoverReconciles(t *testing.T) {
 			continue
 		}
 		require.Equal(t, "ended", status, "attempt %d", i)
-		require.Equal(t, "unknown", outcome, "attempt %d", i)
+		wantOutcome := "unknown"
+		if r.answer == dialer.OrphanAbandoned || r.answer == dialer.OrphanOptedOut {
+			wantOutcome = "abandoned"
+		}
+		require.Equal(t, wantOutcome, outcome, "attempt %d", i)
 		require.Equal(t, string(r.answer), reconcile, "attempt %d", i)
 		require.Equal(t, "done", state, "attempt %d is never redialed", i)
 	}
