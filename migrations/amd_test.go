@@ -12,7 +12,7 @@ import (
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
-// TestAMDBounds runs migration 00044's statement again on campaigns saved
+// TestAMDBounds runs migration 00043's statement again on campaigns saved
 // before the AMD settings were bounded for rule F10: an after-greeting
 // silence over campaign.MaxAfterGreetingSilence and a minimum word length
 // over campaign.MaxMinWordLength become those maxima, whatever the
@@ -42,7 +42,7 @@ func TestAMDBounds(t *testing.T) {
 		before[id] = audited(id)
 	}
 
-	exec(t, db, upStatement(t, "sql/00044_amd_f10_bounds.sql"))
+	exec(t, db, upStatement(t, "sql/00043_amd_f10_bounds.sql"))
 
 	amd := func(id int64) dialer.AMDSettings {
 		var raw []byte
