@@ -538,17 +538,31 @@ const maxRepeats = 3
 // messages is the audio of a campaign's calls, apart from the message
 // itself, which may differ for each contact.
 type messages struct {
-	message   string   // the campaign's message, when it is the same for all
-	opening   []string // identification, recording notice, opt-out offer
-	menu      []string // the keys, then a pause to press one
-	closing   []string // the callback number and goodbye
-	confirmed []string // after the confirm key
-	hold      []string // before a transfer
-	abandoned []string // a transfer no one at the office answered (F10)
-	optedOut  []string // once an opt-out is taken
-	optOutErr []string // when an opt-out could not be taken
-	vmOpening []string // the voicemail version's start and end
-	vmClosing []string
+	message string   // the campaign's message, when it is the same for all
+	opening []string // identification, recording notice, opt-out offer
+	menu    []string // the keys, then a pause to press one
+	// menuOffice is menu with key 2 (the office) offered: a call says it
+	// when its campaign, as last loaded, has a transfer target, which the
+	// store withdraws and restores as the campaign's abandoned calls come
+	// and go (rule F10).
+	menuOffice []string
+	closing    []string // the callback number and goodbye
+	confirmed  []string // after the confirm key
+	hold       []string // before a transfer
+	abandoned  []string // a transfer no one at the office answered (F10)
+	optedOut   []string // once an opt-out is taken
+	optOutErr  []string // when an opt-out could not be taken
+	vmOpening  []string // the voicemail version's start and end
+	vmClosing  []string
+}
+
+// menuFor returns the menu a call of campaign c says: key 2 is offered
+// exactly when the call's key handler honours it.
+func (m messages) menuFor(c Campaign) []string {
+	if c.TransferTo != "" {
+		return m.menuOffice
+	}
+	return m.menu
 }
 
 // CallText is what a campaign's calls say around the message, as text:
@@ -586,11 +600,7 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 	if c.Record {
 		t.Opening += " This call is recorded."
 	}
-	t.Menu = "To confirm, press " + ConfirmKey + "."
-	if c.TransferTo != "" {
-		t.Menu += " To speak with our office, press " + OfficeKey + "."
-	}
-	t.Menu += " To hear this message again, press star. To stop these calls, press " + OptOutKey + "."
+	t.Menu = menuText(c.TransferTo != "")
 	t.Closing = "To reach us, call " + spokenNumber(callback) + ". Goodbye."
 	t.Confirmed = "Thank you. Your confirmation is recorded. " + t.Closing
 	t.Hold = "Please hold while we connect you to our office."
@@ -609,6 +619,16 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 		t.Confirmed = t.Confirmed + " " + ad
 	}
 	return t
+}
+
+// menuText is the menu's text, with key 2 (the office) offered when
+// office is set.
+func menuText(office bool) string {
+	menu := "To confirm, press " + ConfirmKey + "."
+	if office {
+		menu += " To speak with our office, press " + OfficeKey + "."
+	}
+	return menu + " To hear this message again, press star. To stop these calls, press " + OptOutKey + "."
 }
 
 // audio prepares a campaign's audio: everything the call says around the
@@ -640,14 +660,19 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	if m.opening, err = speak("opening", t.Opening); err != nil {
 		return m, err
 	}
-	if m.menu, err = speak("menu", t.Menu); err != nil {
+	// Both menus: each call says the one its campaign offers when it is
+	// placed (messages.menuFor).
+	if m.menu, err = speak("menu", menuText(false)); err != nil {
+		return m, err
+	}
+	if m.menuOffice, err = speak("menu", menuText(true)); err != nil {
 		return m, err
 	}
 	pause, err := p.Media.Silence(ctx, 4)
 	if err != nil {
 		return m, fmt.Errorf("pacer: pause: %w", err)
 	}
-	m.menu = append(m.menu, pause)
+	m.menu, m.menuOffice = append(m.menu, pause), append(m.menuOffice, pause)
 	for _, part := range []struct {
 		dst  *[]string
 		what string
@@ -989,7 +1014,11 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 			p.Log.Error("pacer: record call progress", "attempt", id, "err", err)
 		}
 	}
-	again := concat([]string{msgMedia}, msg.menu, msg.closing)
+	// The menu offers key 2 as the campaign does now (its transfer target
+	// may have been withdrawn since the Run began): onKey honours what
+	// the menu said.
+	menu := msg.menuFor(c)
+	again := concat([]string{msgMedia}, menu, msg.closing)
 	repeats := 0
 	onKey := func(digit string) KeyResponse {
 		switch digit {
@@ -1017,7 +1046,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	p.takeOff(c.ID, id)
 	err = p.Lines.Place(ctx, CallRequest{
 		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(),
-		Media:     concat(msg.opening, []string{msgMedia}, msg.menu, msg.closing),
+		Media:     concat(msg.opening, []string{msgMedia}, menu, msg.closing),
 		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
 		Ready: func(ctx context.Context) error {
