@@ -610,7 +610,12 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 	// is taken meanwhile, in the background: the caller never waits for
 	// the database, and is never told that a request heed keeps failed.
 	t.OptedOut = "You will get no more of these calls."
-	t.VoicemailOpening = "Hello. This is a message from " + firm + "."
+	// A person whom answering-machine detection takes for a machine hears
+	// this version, and the switch honours keys while it plays: it offers
+	// the opt-out key right after the identification, as the call does
+	// (F7), with the toll-free number for a machine's listener.
+	t.VoicemailOpening = "Hello. This is a message from " + firm + ". To stop these calls, press " + OptOutKey + " now, or call " +
+		spokenNumber(optOutNumber) + "."
 	t.VoicemailClosing = "To reach us, call " + spokenNumber(callback) + ". To stop these calls, call " + spokenNumber(optOutNumber) +
 		". Again, to stop these calls, call " + spokenNumber(optOutNumber) + "."
 	if c.Purpose == consent.PurposeSolicitation {
