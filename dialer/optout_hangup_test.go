@@ -64,30 +64,38 @@ func (l *timedLines) keyToHangup(t *testing.T) (time.Duration, dialer.CallEvent)
 }
 
 // downOptOuts is the real store, whose opt-outs fail as on an unreachable
-// database while down is set: at once ("refused"), or once the caller's
-// deadline passes ("timeout").
+// database until up is called: at once ("refused"), or once the caller's
+// deadline passes ("timeout"; a try still waiting when the database comes
+// back fails then, as its connection would).
 type downOptOuts struct {
 	*campaign.Store
-	mu   sync.Mutex
 	down string
+	back chan struct{}
 }
 
-func (s *downOptOuts) setDown(down string) {
-	s.mu.Lock()
-	s.down = down
-	s.mu.Unlock()
+func newDownOptOuts(down string) *downOptOuts {
+	return &downOptOuts{down: down, back: make(chan struct{})}
 }
+
+// up brings the database back.
+func (s *downOptOuts) up() { close(s.back) }
 
 func (s *downOptOuts) RecordOptOut(ctx context.Context, attemptID int64, p phone.Number) (bool, error) {
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	switch down {
+	select {
+	case <-s.back:
+		return s.Store.RecordOptOut(ctx, attemptID, p)
+	default:
+	}
+	switch s.down {
 	case "refused":
 		return false, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 	case "timeout":
-		<-ctx.Done()
-		return false, fmt.Errorf("opt-out: %w", ctx.Err())
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("opt-out: %w", ctx.Err())
+		case <-s.back:
+			return false, errors.New("opt-out: connection reset by peer")
+		}
 	}
 	return s.Store.RecordOptOut(ctx, attemptID, p)
 }
@@ -171,7 +179,7 @@ func TestOptOutKeyHangsUpAtOnce(t *testing.T) {
 			name = "taken"
 		}
 		t.Run(name, func(t *testing.T) {
-			store := &downOptOuts{down: down}
+			store := newDownOptOuts(down)
 			w, p, lines := optOutCall(ctx, t, amdSwitch(ctx, t, tb, "optout-hangup-"+name, false), tb, x, func(w *personWorld) dialer.Store {
 				store.Store = campaign.NewStore(w.db)
 				return store
@@ -185,7 +193,7 @@ func TestOptOutKeyHangsUpAtOnce(t *testing.T) {
 			} else {
 				require.Equal(t, string(dialer.OutcomeNoResponse), attemptOutcome(t, w, w.campaignID, x),
 					"not taken yet: the call's own outcome, so that heed's next start takes it from the keys")
-				store.setDown("")
+				store.up()
 			}
 			requireOptedOutRecorded(t, w, x)
 			dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
