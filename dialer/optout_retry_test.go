@@ -98,11 +98,13 @@ func requireRefusedUnrecorded(t *testing.T, w *personWorld, x phone.Number, camp
 
 // TestPacerKeepsRecordingAnOptOut: a key-press opt-out that cannot be
 // taken during its call (the database cannot be reached) is not dropped.
-// The caller hears that it could not be recorded, heed keeps trying in the
-// background, and meanwhile the gate refuses the number as on the internal
-// list: another campaign's contact with it is denied (dnc.internal) before
-// any record of the opt-out exists, and that campaign's other contact is
-// called (one line).
+// The caller hears the same short confirmation as when it is taken (not
+// that it failed: heed keeps it), heed keeps trying in the background, and
+// meanwhile the gate refuses the number as on the internal list: another
+// campaign's contact with it is denied (dnc.internal) before any record of
+// the opt-out exists, and that campaign's other contact is called (one
+// line). The call keeps its own outcome, not opted_out, so that heed's
+// next start takes the opt-out from its keys should the retries not.
 func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 	t.Parallel()
 	w, x, y, camp2 := optOutWorld(t)
@@ -117,8 +119,8 @@ func TestPacerKeepsRecordingAnOptOut(t *testing.T) {
 	}
 	require.Equal(t, []phone.Number{x}, lines.placed)
 	require.Len(t, lines.responses, 1)
-	require.Empty(t, lines.responses[0].Outcome, "the caller hears that it could not be recorded")
-	require.NotEmpty(t, lines.responses[0].Media)
+	require.Equal(t, optedOutMedia(t, p), lines.responses[0].Media, "the caller hears the confirmation, then heed hangs up")
+	require.Equal(t, "answered", attemptOutcome(t, w, w.campaignID, x), "the call's own outcome: the opt-out is not taken yet")
 
 	// The other campaign's contact with x is refused while the opt-out is
 	// unrecorded, and its other contact is called.
@@ -165,12 +167,14 @@ func TestPacerTakesAnOptOutDuringAnImport(t *testing.T) {
 	other := &recordingLines{t: t, db: w.db}
 	second := w.pacer(other) // another process, its indexes loaded now
 	var sn *dialer.Snooze
-	if err := w.pacer(lines).Run(ctx, w.campaignID, 1); err != nil {
+	first := w.pacer(lines)
+	if err := first.Run(ctx, w.campaignID, 1); err != nil {
 		require.ErrorAs(t, err, &sn)
 	}
 	require.Equal(t, []phone.Number{x}, lines.placed)
 	require.Len(t, lines.responses, 1)
-	require.Equal(t, dialer.OutcomeOptedOut, lines.responses[0].Outcome, "the caller hears that it is done")
+	require.Equal(t, optedOutMedia(t, first), lines.responses[0].Media, "the caller hears that it is done")
+	require.Equal(t, string(dialer.OutcomeOptedOut), attemptOutcome(t, w, w.campaignID, x), "taken, its records waiting for the import")
 
 	// The other process's indexes, loaded before the opt-out was taken,
 	// learn of it at the sync before its batch.

@@ -538,26 +538,40 @@ const maxRepeats = 3
 // messages is the audio of a campaign's calls, apart from the message
 // itself, which may differ for each contact.
 type messages struct {
-	message   string   // the campaign's message, when it is the same for all
-	opening   []string // identification, recording notice, opt-out offer
-	menu      []string // the keys, then a pause to press one
-	closing   []string // the callback number and goodbye
-	confirmed []string // after the confirm key
-	hold      []string // before a transfer
-	abandoned []string // a transfer no one at the office answered (F10)
-	optedOut  []string // once an opt-out is taken
-	optOutErr []string // when an opt-out could not be taken
-	vmOpening []string // the voicemail version's start and end
-	vmClosing []string
+	message string   // the campaign's message, when it is the same for all
+	opening []string // identification, recording notice, opt-out offer
+	menu    []string // the keys, then a pause to press one
+	// menuOffice is menu with key 2 (the office) offered: a call says it
+	// when its campaign, as last loaded, has a transfer target, which the
+	// store withdraws and restores as the campaign's abandoned calls come
+	// and go (rule F10).
+	menuOffice []string
+	closing    []string // the callback number and goodbye
+	confirmed  []string // after the confirm key
+	hold       []string // before a transfer
+	abandoned  []string // a transfer no one at the office answered (F10)
+	optedOut   []string // after the opt-out key, before the hang-up
+	vmOpening  []string // the voicemail version's start and end
+	vmClosing  []string
+}
+
+// menuFor returns the menu a call of campaign c says: key 2 is offered
+// exactly when the call's key handler honours it.
+func (m messages) menuFor(c Campaign) []string {
+	if c.TransferTo != "" {
+		return m.menuOffice
+	}
+	return m.menu
 }
 
 // CallText is what a campaign's calls say around the message, as text:
 // the launch checks read it. The call plays Opening, the message, Menu and
 // Closing; an answering machine gets VoicemailOpening, the message and
-// VoicemailClosing.
+// VoicemailClosing. OptedOut is all that follows the opt-out key before
+// heed hangs up (F7: at once; C4: within 10 s).
 type CallText struct {
-	Opening, Menu, Closing, Confirmed, Hold, Abandoned, OptedOut, OptOutFailed string
-	VoicemailOpening, VoicemailClosing                                         string
+	Opening, Menu, Closing, Confirmed, Hold, Abandoned, OptedOut string
+	VoicemailOpening, VoicemailClosing                           string
 }
 
 // Call returns the whole call as a person hears it when no key is pressed.
@@ -586,19 +600,22 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 	if c.Record {
 		t.Opening += " This call is recorded."
 	}
-	t.Menu = "To confirm, press " + ConfirmKey + "."
-	if c.TransferTo != "" {
-		t.Menu += " To speak with our office, press " + OfficeKey + "."
-	}
-	t.Menu += " To hear this message again, press star. To stop these calls, press " + OptOutKey + "."
+	t.Menu = menuText(c.TransferTo != "")
 	t.Closing = "To reach us, call " + spokenNumber(callback) + ". Goodbye."
 	t.Confirmed = "Thank you. Your confirmation is recorded. " + t.Closing
 	t.Hold = "Please hold while we connect you to our office."
 	t.Abandoned = "We are sorry. No one at " + firm + " can take your call right now. Please call us at " + spokenNumber(callback) +
 		". To stop these calls, press " + OptOutKey + "."
-	t.OptedOut = "Your request is recorded. You will not receive these calls again. Goodbye."
-	t.OptOutFailed = "We are sorry, we could not record your request. To stop these calls, please call " + spokenNumber(optOutNumber) + ". Goodbye."
-	t.VoicemailOpening = "Hello. This is a message from " + firm + "."
+	// Under 2 s of speech, then heed hangs up (F7: at once). The opt-out
+	// is taken meanwhile, in the background: the caller never waits for
+	// the database, and is never told that a request heed keeps failed.
+	t.OptedOut = "You will get no more of these calls."
+	// A person whom answering-machine detection takes for a machine hears
+	// this version, and the switch honours keys while it plays: it offers
+	// the opt-out key right after the identification, as the call does
+	// (F7), with the toll-free number for a machine's listener.
+	t.VoicemailOpening = "Hello. This is a message from " + firm + ". To stop these calls, press " + OptOutKey + " now, or call " +
+		spokenNumber(optOutNumber) + "."
 	t.VoicemailClosing = "To reach us, call " + spokenNumber(callback) + ". To stop these calls, call " + spokenNumber(optOutNumber) +
 		". Again, to stop these calls, call " + spokenNumber(optOutNumber) + "."
 	if c.Purpose == consent.PurposeSolicitation {
@@ -609,6 +626,16 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 		t.Confirmed = t.Confirmed + " " + ad
 	}
 	return t
+}
+
+// menuText is the menu's text, with key 2 (the office) offered when
+// office is set.
+func menuText(office bool) string {
+	menu := "To confirm, press " + ConfirmKey + "."
+	if office {
+		menu += " To speak with our office, press " + OfficeKey + "."
+	}
+	return menu + " To hear this message again, press star. To stop these calls, press " + OptOutKey + "."
 }
 
 // audio prepares a campaign's audio: everything the call says around the
@@ -640,14 +667,19 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	if m.opening, err = speak("opening", t.Opening); err != nil {
 		return m, err
 	}
-	if m.menu, err = speak("menu", t.Menu); err != nil {
+	// Both menus: each call says the one its campaign offers when it is
+	// placed (messages.menuFor).
+	if m.menu, err = speak("menu", menuText(false)); err != nil {
+		return m, err
+	}
+	if m.menuOffice, err = speak("menu", menuText(true)); err != nil {
 		return m, err
 	}
 	pause, err := p.Media.Silence(ctx, 4)
 	if err != nil {
 		return m, fmt.Errorf("pacer: pause: %w", err)
 	}
-	m.menu = append(m.menu, pause)
+	m.menu, m.menuOffice = append(m.menu, pause), append(m.menuOffice, pause)
 	for _, part := range []struct {
 		dst  *[]string
 		what string
@@ -655,8 +687,7 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	}{
 		{&m.closing, "closing", t.Closing}, {&m.confirmed, "confirmation", t.Confirmed}, {&m.hold, "hold", t.Hold},
 		{&m.abandoned, "abandoned-call", t.Abandoned}, {&m.optedOut, "opt-out confirmation", t.OptedOut},
-		{&m.optOutErr, "opt-out failure", t.OptOutFailed}, {&m.vmOpening, "voicemail opening", t.VoicemailOpening},
-		{&m.vmClosing, "voicemail closing", t.VoicemailClosing},
+		{&m.vmOpening, "voicemail opening", t.VoicemailOpening}, {&m.vmClosing, "voicemail closing", t.VoicemailClosing},
 	} {
 		if *part.dst, err = speak(part.what, part.text); err != nil {
 			return m, err
@@ -969,16 +1000,29 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 		}
 		return nil
 	}
-	var endReported atomic.Bool
+	var (
+		endReported atomic.Bool
+		optOut      keyedOptOut
+	)
 	report := func(ev CallEvent) {
 		// Times are the pacer's, like the due times they are compared with.
 		ev.At = p.clock()
 		if ev.Kind == EventEnded {
 			endReported.Store(true)
-			p.recordEnd(c.ID, id, t.Phone, ev)
-			if strings.Contains(ev.DTMF, OptOutKey) && ev.Outcome != OutcomeOptedOut {
+			keyed, kept := optOut.end(strings.Contains(ev.DTMF, OptOutKey) && ev.Outcome != OutcomeOptedOut)
+			switch {
+			case keyed && optOut.wait():
+				// The opt-out key's take, which the call did not wait
+				// for, is done: the call ends opted out, as it always
+				// did once its opt-out was taken. One not taken yet is
+				// being tried again, and the call keeps its own
+				// outcome, whose keys RecoverOptOuts reads should heed
+				// stop before a try succeeds.
+				ev.Outcome, ev.TransferTo = OutcomeOptedOut, ""
+			case kept:
 				p.takeKeptOptOut(id, t.Phone)
 			}
+			p.recordEnd(c.ID, id, t.Phone, ev)
 			return
 		}
 		// Progress is written with its own context: a stopping job must
@@ -989,15 +1033,31 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 			p.Log.Error("pacer: record call progress", "attempt", id, "err", err)
 		}
 	}
-	again := concat([]string{msgMedia}, msg.menu, msg.closing)
+	// The menu offers key 2 as the campaign does now (its transfer target
+	// may have been withdrawn since the Run began): onKey honours what
+	// the menu said.
+	menu := msg.menuFor(c)
+	again := concat([]string{msgMedia}, menu, msg.closing)
 	repeats := 0
 	onKey := func(digit string) KeyResponse {
+		if optOut.keyed() {
+			// Nothing follows the opt-out key but its confirmation and
+			// the hang-up: no office, no message again.
+			return KeyResponse{}
+		}
 		switch digit {
 		case OptOutKey:
-			if !p.takeOptOut(id, t.Phone, "during the call") {
-				return KeyResponse{Media: msg.optOutErr}
+			// F7: record the opt-out and hang up at once; C4: end the
+			// call within 10 s of being asked to. The gate refuses the
+			// number from now on, and the opt-out is taken in the
+			// background, tried again for as long as the database
+			// refuses it; the caller hears the short confirmation and
+			// heed hangs up, whatever the database does.
+			if !optOut.key() {
+				return KeyResponse{} // the call's end took it already
 			}
-			return KeyResponse{Media: msg.optedOut, Outcome: OutcomeOptedOut}
+			p.takeOptOutSoon(id, t.Phone, "during the call", optOut.tried)
+			return KeyResponse{Media: msg.optedOut}
 		case ConfirmKey:
 			return KeyResponse{Media: msg.confirmed, Outcome: OutcomeConfirmed}
 		case OfficeKey:
@@ -1017,7 +1077,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	p.takeOff(c.ID, id)
 	err = p.Lines.Place(ctx, CallRequest{
 		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(),
-		Media:     concat(msg.opening, []string{msgMedia}, msg.menu, msg.closing),
+		Media:     concat(msg.opening, []string{msgMedia}, menu, msg.closing),
 		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,
 		Ready: func(ctx context.Context) error {
@@ -1212,20 +1272,106 @@ func (p *Pacer) recordEnd(campaignID, id int64, n phone.Number, ev CallEvent) {
 // kept among its keys but whose key handler never ran: the opt-out key came
 // while the call waited for the office, while another key was being
 // handled, or with the call's end. It is taken as a key press during the
-// call is, with the same retries (keepTakingOptOut) when the database
-// refuses it; only its confirmation was not heard. The gate holds the
-// number as opted out until it is taken.
+// call is (takeOptOutSoon), with the same retries when the database
+// refuses it; only its confirmation was not heard.
 func (p *Pacer) takeKeptOptOut(attemptID int64, n phone.Number) {
-	// The gate refuses n until the opt-out is taken: from then on every
-	// last look does (the request is in the database).
+	p.takeOptOutSoon(attemptID, n, "from the call's keys after it ended", nil)
+}
+
+// takeOptOutSoon takes a key-press opt-out of n pressed during attempt
+// attemptID in the background (takeOptOut, which hands it to
+// keepTakingOptOut when the database refuses it), and returns at once: the
+// gate, when it can (OptOutHolder), refuses n from now on, until the
+// opt-out is taken, from when on every last look does (the request is in
+// the database). tried, when not nil, is told whether the first try took
+// it, once that try has ended. Once Drain has begun, it returns only then
+// (Pacer.background).
+func (p *Pacer) takeOptOutSoon(attemptID int64, n phone.Number, when string, tried func(taken bool)) {
 	release := func() {}
 	if h, ok := p.Gate.(OptOutHolder); ok {
 		release = h.HoldOptOut(n)
 	}
 	p.background(func(context.Context) {
 		defer release()
-		p.takeOptOut(attemptID, n, "from the call's keys after it ended")
+		taken := p.takeOptOut(attemptID, n, when)
+		if tried != nil {
+			tried(taken)
+		}
 	})
+}
+
+// keyedOptOut follows a call's opt-out key, between its key handler and
+// its end: which of the two took the opt-out, and, for the key handler,
+// whether its first try took it.
+type keyedOptOut struct {
+	mu    sync.Mutex
+	by    int           // optOutByNone, optOutByKey or optOutByEnd
+	done  chan struct{} // closed once the key's first try has ended
+	taken bool          // that try took it; set before done is closed
+}
+
+// Who took a call's opt-out (keyedOptOut.by).
+const (
+	optOutByNone = iota
+	optOutByKey
+	optOutByEnd
+)
+
+// key reports whether the key handler is to take the opt-out, and notes
+// that it does: no one took it yet.
+func (k *keyedOptOut) key() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.by != optOutByNone {
+		return false
+	}
+	k.by, k.done = optOutByKey, make(chan struct{})
+	return true
+}
+
+// keyed reports whether the key handler took the opt-out.
+func (k *keyedOptOut) keyed() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.by == optOutByKey
+}
+
+// tried notes what the key's first try did (takeOptOutSoon).
+func (k *keyedOptOut) tried(taken bool) {
+	k.mu.Lock()
+	k.taken = taken
+	done := k.done
+	k.mu.Unlock()
+	close(done)
+}
+
+// end is told, as the call ends, whether its keys hold an opt-out that
+// its outcome does not show. It reports whether the key handler took the
+// opt-out (keyed), or else whether the end is to take it from the keys
+// (kept), and notes that it does.
+func (k *keyedOptOut) end(inKeys bool) (keyed, kept bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case k.by == optOutByKey:
+		return true, false
+	case k.by == optOutByNone && inKeys:
+		k.by = optOutByEnd
+		return false, true
+	}
+	return false, false
+}
+
+// wait waits for the key's first try (which takeOptOut bounds to a few
+// seconds) and reports whether it took the opt-out.
+func (k *keyedOptOut) wait() bool {
+	k.mu.Lock()
+	done := k.done
+	k.mu.Unlock()
+	<-done
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.taken
 }
 
 // takeOptOut takes a key-press opt-out of n pressed during attempt
