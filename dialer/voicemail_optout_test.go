@@ -36,7 +36,7 @@ func TestVoicemailOffersTheOptOutKey(t *testing.T) {
 }
 
 // TestOptOutKeyOnTheVoicemailVersion: a person whom answering-machine
-// detection takes for a machine (PSTN 18: "hello" five times) hears the
+// detection takes for a machine (PSTN 19: "hello" five times) hears the
 // voicemail version, which offers the opt-out key; the switch honours
 // keys while it plays, so their 9 takes the opt-out and heed hangs up at
 // once: the call ends opted_out, not machine, and the opt-out is recorded.
