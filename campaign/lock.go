@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 // lockWait bounds how long LockSubjects waits for another holder: a pacer
@@ -54,10 +55,12 @@ func (s *Store) LockSubjects(ctx context.Context, subjects []dialer.Subject) (di
 		return nil, fmt.Errorf("lock subjects: %w", err)
 	}
 	l := &subjectLock{tx: tx, slots: s.lockSlots, ctx: context.WithoutCancel(ctx)}
-	if err := s.lockNumbers(ctx, tx, phones, refs); err != nil {
+	keys, err := s.lockNumbers(ctx, tx, phones, refs)
+	if err != nil {
 		l.Unlock()
 		return nil, err
 	}
+	l.keys = keys
 	return l, nil
 }
 
@@ -73,6 +76,19 @@ type subjectLock struct {
 	slots chan struct{}
 	mu    sync.Mutex // a transaction serves one statement at a time
 	tx    pgx.Tx     // nil once unlocked
+	keys  []int64    // the numbers' lock keys, ascending
+}
+
+// Covers reports whether the lock holds every number of numbers: the
+// history read after the lock may count a number a contact import gave
+// the person since (dialer.SubjectLock).
+func (l *subjectLock) Covers(numbers []phone.Number) bool {
+	for _, n := range numbers {
+		if _, ok := slices.BinarySearch(l.keys, numberLockKey(n.String())); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Held reports whether the transaction that holds the locks is still
@@ -109,22 +125,22 @@ func (l *subjectLock) Unlock() {
 }
 
 // lockNumbers takes, in tx, the advisory lock of each number in phones and
-// of every number of the persons refs.
-func (s *Store) lockNumbers(ctx context.Context, tx pgx.Tx, phones, refs []string) error {
+// of every number of the persons refs, and returns their keys, ascending.
+func (s *Store) lockNumbers(ctx context.Context, tx pgx.Tx, phones, refs []string) ([]int64, error) {
 	// The transaction idles while its batch places its calls: a server
 	// set to end idle transactions must not end this one.
 	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'; SET LOCAL idle_in_transaction_session_timeout = 0", lockWait.Milliseconds())); err != nil {
-		return fmt.Errorf("lock subjects: %w", err)
+		return nil, fmt.Errorf("lock subjects: %w", err)
 	}
 	if len(refs) > 0 {
 		// The same numbers History counts for the persons.
 		rows, err := tx.Query(ctx, `SELECT DISTINCT phone FROM (`+personNumbers("$1")+`) p`, refs)
 		if err != nil {
-			return fmt.Errorf("lock subjects: numbers of persons: %w", err)
+			return nil, fmt.Errorf("lock subjects: numbers of persons: %w", err)
 		}
 		more, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("lock subjects: numbers of persons: %w", err)
+			return nil, fmt.Errorf("lock subjects: numbers of persons: %w", err)
 		}
 		phones = append(phones, more...)
 	}
@@ -137,9 +153,9 @@ func (s *Store) lockNumbers(ctx context.Context, tx pgx.Tx, phones, refs []strin
 	// unnest yields the keys in the array's order, and each row takes its
 	// lock before the next row is produced.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, keys); err != nil {
-		return fmt.Errorf("lock subjects: %w", err)
+		return nil, fmt.Errorf("lock subjects: %w", err)
 	}
-	return nil
+	return keys, nil
 }
 
 // numberLockKey is the advisory lock key of a number (E.164): a 64-bit hash

@@ -193,3 +193,52 @@ func (r noReconcile) Reconcile(ctx context.Context, asterisk string, attemptID i
 	r.t.Errorf("attempt %d left in flight", attemptID)
 	return dialer.OrphanGone, nil
 }
+
+// lockHook is a Store whose LockSubjects runs after once it has locked:
+// what another process does between the lock and the history read.
+type lockHook struct {
+	*campaign.Store
+	locks int
+	after func()
+}
+
+func (s *lockHook) LockSubjects(ctx context.Context, subjects []dialer.Subject) (dialer.SubjectLock, error) {
+	l, err := s.Store.LockSubjects(ctx, subjects)
+	if err == nil {
+		s.locks++
+		if s.after != nil {
+			s.after()
+			s.after = nil
+		}
+	}
+	return l, err
+}
+
+// TestPacerHoldsBackANumberItDidNotLock: a batch locks each person's
+// numbers as the contacts hold them when it locks, and its history counts
+// them as they hold them when it reads it. A number given to the person
+// in between (here a contact import's) is counted but not locked, so
+// another pacer may call it meanwhile: the target waits for the next
+// batch, which locks it too, and is called then.
+func TestPacerHoldsBackANumberItDidNotLock(t *testing.T) {
+	t.Parallel()
+	w := newPersonWorld(t)
+	ctx := context.Background()
+	const (
+		mobile phone.Number = "+18605550941"
+		office phone.Number = "+18605550942"
+	)
+	w.contact(w.list, mobile, "D-940")
+	store := &lockHook{Store: campaign.NewStore(w.db), after: func() {
+		w.contact(w.oldList, office, "D-940") // the import
+	}}
+	lines := &recordingLines{t: t, db: w.db}
+	var locksAtPlace []int
+	lines.beforeReady = func(dialer.CallRequest) { locksAtPlace = append(locksAtPlace, store.locks) }
+	pa := w.pacer(lines)
+	pa.Store = store
+	requireRunDone(t, pa.Run(ctx, w.campaignID, 1))
+	require.Equal(t, []phone.Number{mobile}, lines.placed)
+	require.Equal(t, []int{2}, locksAtPlace, "called by the batch that locked the person's new number, not the first")
+	require.ElementsMatch(t, []phone.Number{mobile, office}, w.attempt(mobile).input.HistoryOf.Numbers)
+}

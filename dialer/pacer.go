@@ -268,6 +268,11 @@ type Hold interface {
 // SubjectLock is a batch's lock on its subjects (SubjectLocker).
 type SubjectLock interface {
 	Hold
+	// Covers reports whether the lock holds each of numbers. A person's
+	// numbers are read when the lock is taken and again when the history
+	// is: a number given to the person in between (a contact import) is
+	// counted but not locked.
+	Covers(numbers []phone.Number) bool
 	// Unlock releases the lock. Calling it again does nothing.
 	Unlock()
 }
@@ -889,9 +894,9 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 	if lease != nil {
 		holds = append(holds, lease)
 	}
+	var lock SubjectLock
 	if l, ok := p.Store.(SubjectLocker); ok && len(targets) > 0 {
-		lock, err := l.LockSubjects(ctx, subjects)
-		if err != nil {
+		if lock, err = l.LockSubjects(ctx, subjects); err != nil {
 			return false, fmt.Errorf("pacer: lock the batch's numbers: %w", err)
 		}
 		defer lock.Unlock()
@@ -906,6 +911,13 @@ func (p *Pacer) batch(ctx context.Context, c Campaign, targets []Target, at time
 	for i, t := range targets {
 		if held[i] {
 			p.Log.Debug("pacer: contact waits for the next batch, which counts this batch's call", "campaign", t.CampaignID, "contact", t.ContactID)
+			continue
+		}
+		if lock != nil && !lock.Covers(targets[i].HistoryNumbers) {
+			// The history counted a number given to the person after the
+			// lock was taken: another pacer may call it meanwhile. The
+			// next batch locks it too.
+			p.Log.Info("pacer: a number of the contact's person is not locked; the contact waits for the next batch", "campaign", t.CampaignID, "contact", t.ContactID)
 			continue
 		}
 		if decisions[i].FailedClosed() {
