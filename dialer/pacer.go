@@ -307,6 +307,21 @@ type OptOutHolder interface {
 	HoldOptOut(n phone.Number) (release func())
 }
 
+// followBound is how long a Run that stops while its process goes on (its
+// campaign paused, completed, or started again) follows its calls in
+// flight: past the longest a call can last (callLimit, after which
+// Asterisk hangs it up itself). The run holds the campaign's lease all
+// the while, so a run of the campaign in another process, whose recovery
+// would take a call it finds in flight for one a dead process left and
+// hang it up, cannot start before every call of this run has ended.
+func followBound(ringSeconds int) time.Duration {
+	return callLimit(CallRequest{RingSeconds: ringSeconds}) + followMargin
+}
+
+// followMargin is how long past a call's limit followBound waits for its
+// end to be heard.
+const followMargin = 30 * time.Second
+
 // stopFollow is how long a Run whose job is being stopped follows its
 // calls in flight before it returns.
 const stopFollow = 30 * time.Second
@@ -416,16 +431,16 @@ func (p *Pacer) RunHeld(ctx context.Context, campaignID, generation int64, lease
 	}
 	defer p.joinFlight(campaignID)()
 	// waitAll follows the calls in flight to their end, for a bounded
-	// time, shorter when the job is being stopped; calls still up after
-	// that are left to the campaign's next Run, or to recovery on the next
-	// start.
+	// time (followBound), shorter when the job is being stopped; calls
+	// still up after that are left to the campaign's next Run, or to
+	// recovery on the next start.
 	waited := false
 	waitAll := func() {
 		if waited {
 			return
 		}
 		waited = true
-		wait, onStop := time.Duration(c.RingSeconds)*time.Second+2*time.Minute, stopFollow
+		wait, onStop := followBound(c.RingSeconds), stopFollow
 		if p.stopFollowFor != 0 {
 			onStop = p.stopFollowFor
 		}
