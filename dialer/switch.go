@@ -746,6 +746,23 @@ func (s *Switch) transfer(c *call) {
 		s.mu.Unlock()
 		return
 	}
+	s.mu.Unlock()
+	// The hold message ends too when the callee hangs up, and its end may
+	// be handled before the hang-up's (each event type comes on its own
+	// subscription): a callee already gone gets no office leg, which
+	// would ring the office for no one.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err := ariCall(ctx, func() (*ari.ChannelData, error) { return s.client.Channel().Data(ari.NewKey(ari.ChannelKey, c.channelID)) })
+	cancel()
+	if IsNotFound(err) {
+		s.log.Info("transfer: the callee hung up before the office was dialed", "channel", c.channelID)
+		return
+	}
+	s.mu.Lock()
+	if c.ended || !c.transferring {
+		s.mu.Unlock()
+		return
+	}
 	c.officeID = c.channelID + officeSuffix
 	s.calls[c.officeID] = c
 	to := c.transferTo
@@ -760,7 +777,7 @@ func (s *Switch) transfer(c *call) {
 		ring = 20
 	}
 	s.log.Info("transferring to the office", "channel", c.channelID, "to", to)
-	_, err := s.client.Channel().Originate(nil, ari.OriginateRequest{
+	_, err = s.client.Channel().Originate(nil, ari.OriginateRequest{
 		Endpoint:  endpoint,
 		App:       s.cfg.Application,
 		AppArgs:   "office," + strconv.FormatInt(c.req.AttemptID, 10),

@@ -30,7 +30,7 @@ func TestVoicemailOffersTheOptOutKey(t *testing.T) {
 		vm := txt.Voicemail(msg)
 		require.Contains(t, txt.VoicemailOpening, "press "+dialer.OptOutKey, purpose)
 		s := consent.Script{Purpose: purpose, Method: consent.MethodPrerecorded, Text: vm, Voicemail: vm,
-			FirmName: firm, Callback: "+18605550100", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
+			FirmName: firm, Callback: "+18605550100", VoicemailOptOut: "+18005550199", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
 		require.Empty(t, engine.CheckScript(s), "%s:\n%s", purpose, vm)
 	}
 }
