@@ -752,7 +752,9 @@ func (s *Switch) transfer(c *call) {
 	// subscription): a callee already gone gets no office leg, which
 	// would ring the office for no one.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_, err := ariCall(ctx, func() (*ari.ChannelData, error) { return s.client.Channel().Data(ari.NewKey(ari.ChannelKey, c.channelID)) })
+	_, err := ariCall(ctx, func() (*ari.ChannelData, error) {
+		return s.client.Channel().Data(ari.NewKey(ari.ChannelKey, c.channelID))
+	})
 	cancel()
 	if IsNotFound(err) {
 		s.log.Info("transfer: the callee hung up before the office was dialed", "channel", c.channelID)
