@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
@@ -26,11 +27,7 @@ func TestStartRunsLaunchChecks(t *testing.T) {
 		require.NoError(t, err)
 		return c
 	}
-	status := func(id int64) string {
-		var st string
-		require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
-		return st
-	}
+	status := func(id int64) string { return campaignStatus(t, db, id) }
 
 	// Telemarketing with no national registry copy installed, to Connecticut
 	// without the sales disclosure: refused, with both reasons.
@@ -146,11 +143,7 @@ func TestStartChecksTheVoicemailOptOutNumber(t *testing.T) {
 		_, err = s.Start(ctx, c.ID)
 		return c, err
 	}
-	status := func(id int64) string {
-		var st string
-		require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
-		return st
-	}
+	status := func(id int64) string { return campaignStatus(t, db, id) }
 	var le *LaunchError
 
 	// No opt-out number set, a local callback number, and a toll-free
@@ -197,11 +190,7 @@ func TestStartRefusesKeysHeedIgnores(t *testing.T) {
 		_, err = s.Start(ctx, c.ID)
 		return c, err
 	}
-	status := func(id int64) string {
-		var st string
-		require.NoError(t, db.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
-		return st
-	}
+	status := func(id int64) string { return campaignStatus(t, db, id) }
 	const question = "Jane Doe here, calling about your free consultation. Would you like to continue, end the call, or be removed from our list? To continue, stay on the line. "
 	var le *LaunchError
 
@@ -232,4 +221,12 @@ func TestStartRefusesKeysHeedIgnores(t *testing.T) {
 	c, err = start("informational", "Your hearing is on Monday. To confirm, press one. To hear this again, press star.", "+18605550142")
 	require.NoError(t, err)
 	require.Equal(t, "running", status(c.ID))
+}
+
+// campaignStatus reads campaign id's status from the database.
+func campaignStatus(t *testing.T, db *pgxpool.Pool, id int64) string {
+	t.Helper()
+	var st string
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
+	return st
 }

@@ -31,18 +31,7 @@ import (
 func TestOrphanLeftRinging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tb := testbed.ForTest(ctx, t)
-	logged := &logbuf.Buffer{}
-	log := slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("switch log:\n%s", logged.String())
-		}
-	})
-	cfg := dialer.ARIConfig{
-		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
-		Application: fmt.Sprintf("heed-orphan-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "orphan",
-	}
+	tb, cfg, log := orphanTestbed(ctx, t, "heed-orphan")
 	dead, err := dialer.NewSwitch(ctx, cfg, log.With("process", "stopped"))
 	require.NoError(t, err)
 
@@ -129,18 +118,7 @@ func TestOrphanLeftRinging(t *testing.T) {
 func TestOrphanOfAnotherApplication(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tb := testbed.ForTest(ctx, t)
-	logged := &logbuf.Buffer{}
-	log := slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("switch log:\n%s", logged.String())
-		}
-	})
-	cfg := dialer.ARIConfig{
-		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
-		Application: fmt.Sprintf("heed-orphan-a-%d", os.Getpid()), Trunk: tb.Trunk, Installation: "orphan",
-	}
+	tb, cfg, log := orphanTestbed(ctx, t, "heed-orphan-a")
 	dead, err := dialer.NewSwitch(ctx, cfg, log.With("process", "stopped"))
 	require.NoError(t, err)
 	const after10 = "+18605550415" // rings 10 s, answers
@@ -164,4 +142,25 @@ func TestOrphanOfAnotherApplication(t *testing.T) {
 	require.Equal(t, dialer.OrphanAbandoned, o)
 	require.Equal(t, testbed.DispositionAnswered, recs[0].Disposition)
 	require.GreaterOrEqual(t, recs[0].Duration, 9*time.Second, "rang its 10 s")
+}
+
+// orphanTestbed starts the testbed for an orphan test and returns it, the
+// configuration of a switch of installation "orphan" on it whose Stasis
+// application is app and this process's, and a logger whose lines the
+// test shows when it fails.
+func orphanTestbed(ctx context.Context, t *testing.T, app string) (*testbed.Testbed, dialer.ARIConfig, *slog.Logger) {
+	t.Helper()
+	tb := testbed.ForTest(ctx, t)
+	logged := &logbuf.Buffer{}
+	log := slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("switch log:\n%s", logged.String())
+		}
+	})
+	cfg := dialer.ARIConfig{
+		Name: "pbx", URL: tb.ARIURL, Username: tb.ARIUser, Password: tb.ARIPassword,
+		Application: fmt.Sprintf("%s-%d", app, os.Getpid()), Trunk: tb.Trunk, Installation: "orphan",
+	}
+	return tb, cfg, log
 }

@@ -42,6 +42,29 @@ func serveProcess(t *testing.T, bin string, env map[string]string, addr string, 
 	}
 }
 
+// crashStack builds heed for a test that kills it, seeds the demo list
+// and an admin with password, and returns the stack, the binary, the
+// address it is to serve on and the admin's API token. A test build keeps
+// the clock the test gives it (business hours in New York, running on in
+// real time, the same for every process started), so that the contacts'
+// calling windows are open whatever the hour.
+func crashStack(t *testing.T, tb *testbed.Testbed, password string) (s *stack, bin, addr, token string) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "heed")
+	out, err := exec.Command("go", "build", "-tags", "heedtestclock", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	s = &stack{log: &logbuf.Buffer{}, env: startHeedEnv(t, tb)}
+	s.env["HEED_TEST_CLOCK_AT"] = time.Now().Format(time.RFC3339Nano)
+	s.env["HEED_TEST_CLOCK_ORIGIN"] = businessHours()().Format(time.RFC3339Nano)
+	token = s.seedDemoAdmin(t, password)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr = ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s.URL = "http://" + addr
+	return s, bin, addr, token
+}
+
 // TestKillDashNine kills `heed serve` (SIGKILL) in the middle of a
 // campaign with calls in flight, starts it again, and checks that the
 // campaign completes, that the calls still up at the restart are hung up
@@ -51,23 +74,7 @@ func TestKillDashNine(t *testing.T) {
 	t.Parallel()
 	tb := sharedTestbed(t)
 	start := time.Now()
-	bin := filepath.Join(t.TempDir(), "heed")
-	// A test build keeps the clock the test gives it (business hours in
-	// New York, running on in real time, the same for both processes), so
-	// that the contacts' calling windows are open whatever the hour.
-	out, err := exec.Command("go", "build", "-tags", "heedtestclock", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-
-	s := &stack{log: &logbuf.Buffer{}, env: startHeedEnv(t, tb)}
-	s.env["HEED_TEST_CLOCK_AT"] = time.Now().Format(time.RFC3339Nano)
-	s.env["HEED_TEST_CLOCK_ORIGIN"] = businessHours()().Format(time.RFC3339Nano)
-	token := s.seedDemoAdmin(t, "crash test password")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	s.URL = "http://" + addr
-
+	s, bin, addr, token := crashStack(t, tb, "crash test password")
 	first := serveProcess(t, bin, s.env, addr, s.log)
 	var lists struct{ Lists []campaign.ContactList }
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
@@ -196,19 +203,7 @@ func TestKillDashNineWhileRinging(t *testing.T) {
 	t.Parallel()
 	tb := sharedTestbed(t)
 	start := time.Now()
-	bin := filepath.Join(t.TempDir(), "heed")
-	out, err := exec.Command("go", "build", "-tags", "heedtestclock", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	s := &stack{log: &logbuf.Buffer{}, env: startHeedEnv(t, tb)}
-	s.env["HEED_TEST_CLOCK_AT"] = time.Now().Format(time.RFC3339Nano)
-	s.env["HEED_TEST_CLOCK_ORIGIN"] = businessHours()().Format(time.RFC3339Nano)
-	token := s.seedDemoAdmin(t, "ring test password")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	s.URL = "http://" + addr
-
+	s, bin, addr, token := crashStack(t, tb, "ring test password")
 	first := serveProcess(t, bin, s.env, addr, s.log)
 	var lists struct{ Lists []campaign.ContactList }
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", "/api/v1/lists", nil, &lists))
