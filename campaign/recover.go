@@ -135,6 +135,38 @@ func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Re
 	return res, nil
 }
 
+// TakeOrphanOptOut takes the opt-out key pressed on attempt attemptID's
+// call after the process that placed it stopped (the switch that took the
+// call up plays the abandoned-call message, which offers the key; it calls
+// this through dialer.ARIConfig.OrphanOptOut): in one statement, the key
+// joins the attempt's keys while the attempt is still in flight (a
+// finished attempt is never changed), and the opt-out request is recorded,
+// once per attempt, for every last look to see and the background loop to
+// record as it records the public page's. Recovery's close of the attempt
+// takes the same request again, which it then finds taken.
+func (s *Store) TakeOrphanOptOut(ctx context.Context, attemptID int64) error {
+	var n int
+	err := s.db.QueryRow(ctx, `
+		WITH k AS (
+			UPDATE attempts SET dtmf = dtmf || $2
+			 WHERE id = $1 AND status IN ('originating', 'ringing', 'answered') AND strpos(dtmf, $2) = 0
+			 RETURNING id),
+		r AS (
+			INSERT INTO optout_requests (phone, method, source, attempt_id)
+			SELECT phone, $3, format('pressed %s during attempt %s, answered after the process that placed it stopped', $2::text, id), id
+			  FROM attempts WHERE id = $1
+			ON CONFLICT (attempt_id) DO NOTHING
+			RETURNING id)
+		SELECT count(*) FROM attempts WHERE id = $1`, attemptID, dialer.OptOutKey, string(consent.RevokedByIVR)).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("take the opt-out of attempt %d: %w", attemptID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("take the opt-out of attempt %d: %w", attemptID, ErrNotFound)
+	}
+	return nil
+}
+
 // closeOrphan closes one reconciled attempt and finishes its target. An
 // orphan answered with no one to follow it is abandoned; one whose callee
 // pressed the opt-out key keeps the key, and its opt-out is taken in the

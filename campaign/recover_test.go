@@ -94,3 +94,45 @@ func (w *reportWorld) endedCall(phone, dtmf, outcome string) int64 {
 		SELECT $1, k.id, $6, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ended', $4, $3, now()
 		  FROM contacts k WHERE k.list_id = $2 AND k.phone = $5 RETURNING id`, w.c.ID, w.listID, dtmf, outcome, phone, w.n)
 }
+
+// TestTakeOrphanOptOut: the opt-out key pressed on a call a stopped
+// process left, taken as it is pressed: the key joins the keys of the
+// attempt still in flight, and the opt-out request is recorded once,
+// whatever number of tries; recovery's close of the attempt then finds it
+// taken, and the background loop records it. An attempt already closed
+// keeps its keys, and its opt-out is taken all the same.
+func TestTakeOrphanOptOut(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550161\nBob,8605550162\n")
+	store := NewStore(w.s.db)
+	w.n++
+	ann := w.id(`
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status)
+		SELECT $1, k.id, $3, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'answered'
+		  FROM contacts k WHERE k.list_id = $2 AND k.phone = '+18605550161' RETURNING id`, w.c.ID, w.listID, w.n) // in flight
+	bob := w.endedCall("+18605550162", "1", "confirmed") // closed, as recovery may have closed it
+
+	for range 2 {
+		require.NoError(t, store.TakeOrphanOptOut(w.ctx, ann))
+		require.NoError(t, store.TakeOrphanOptOut(w.ctx, bob))
+	}
+	require.ErrorIs(t, store.TakeOrphanOptOut(w.ctx, 1_000_000), ErrNotFound)
+	keys := func(id int64) string {
+		var k string
+		require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT dtmf FROM attempts WHERE id = $1`, id).Scan(&k))
+		return k
+	}
+	require.Equal(t, "9", keys(ann), "the key joins the attempt's keys, once")
+	require.Equal(t, "1", keys(bob), "a finished attempt is never changed")
+	var n int
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE attempt_id IN ($1, $2)`, ann, bob).Scan(&n))
+	require.Equal(t, 2, n, "one request per attempt")
+
+	require.NoError(t, store.closeOrphan(w.ctx, w.c.ID, ann, "opted_out"))
+	recorded, err := RecordPendingOptOuts(w.ctx, w.s.db)
+	require.NoError(t, err)
+	require.Equal(t, 2, recorded)
+	var phones []string
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array_agg(phone ORDER BY phone) FROM dnc_internal WHERE removed_at IS NULL`).Scan(&phones))
+	require.Equal(t, []string{"+18605550161", "+18605550162"}, phones)
+}

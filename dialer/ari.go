@@ -45,6 +45,14 @@ type ARIConfig struct {
 	// once Asterisk has finished them; empty means recordings are left on
 	// the Asterisk.
 	RecordingsDir string
+	// OrphanOptOut, when set, takes the opt-out key pressed on a call
+	// that a stopped process placed and this switch took up (Orphan): it
+	// must keep the key with the attempt and record the opt-out request
+	// durably, at once, as a live call's key is (campaign.Store's
+	// TakeOrphanOptOut). The switch tries it again until it succeeds or
+	// the switch closes. Without it, only recovery's close of the attempt
+	// takes the opt-out.
+	OrphanOptOut func(ctx context.Context, attemptID int64) error
 }
 
 var logOnce sync.Once

@@ -2,9 +2,11 @@ package dialer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +66,22 @@ func TestOrphanLeftRinging(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	dead.Close()
 
+	// The restarted process takes the opt-out pressed on a call it took
+	// up as the key is pressed; its first try fails (the database is
+	// away), and the switch tries again.
+	var (
+		takeMu sync.Mutex
+		tries  []int64
+	)
+	cfg.OrphanOptOut = func(_ context.Context, attemptID int64) error {
+		takeMu.Lock()
+		defer takeMu.Unlock()
+		tries = append(tries, attemptID)
+		if len(tries) == 1 {
+			return errors.New("the database is away")
+		}
+		return nil
+	}
 	restarted, err := dialer.NewSwitch(ctx, cfg, log.With("process", "restarted"))
 	require.NoError(t, err)
 	defer restarted.Close()
@@ -86,6 +104,14 @@ func TestOrphanLeftRinging(t *testing.T) {
 	require.Equal(t, dialer.OrphanHungUp, o4)
 	require.Equal(t, dialer.OrphanAbandoned, o2)
 	require.Equal(t, dialer.OrphanOptedOut, o3)
+	require.Eventually(t, func() bool {
+		takeMu.Lock()
+		defer takeMu.Unlock()
+		return len(tries) == 2
+	}, 10*time.Second, 50*time.Millisecond, "the opt-out is taken as the key is pressed, again after a failed try")
+	takeMu.Lock()
+	require.Equal(t, []int64{3, 3}, tries, "the orphan that pressed 9, and no other")
+	takeMu.Unlock()
 	require.Equal(t, dialer.OrphanRangOut, o1)
 	require.GreaterOrEqual(t, at1, (ringTime-1)*time.Second, "recovery waited for the call to ring out")
 

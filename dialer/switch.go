@@ -558,14 +558,46 @@ func (s *Switch) dtmf(v *ari.ChannelDtmfReceived) {
 	switch {
 	case c.orphan && v.Digit == OptOutKey:
 		// The abandoned-call message offers the opt-out key: the call
-		// ends at once, and recovery takes the opt-out from its keys
-		// (OrphanOptedOut).
+		// ends at once, and the opt-out is taken now (takeOrphanOptOut),
+		// not only when recovery closes the attempt (OrphanOptedOut),
+		// which may fail, or run in another process, or not at all
+		// while the campaign is paused.
 		go s.hangup(c.channelID, "normal")
+		go s.takeOrphanOptOut(c.req.AttemptID)
 	case c.req.OnKey == nil:
 	case !transferring:
 		go s.key(c, v.Digit)
 	case v.Digit == OptOutKey:
 		go s.optOutWhileWaiting(c)
+	}
+}
+
+// takeOrphanOptOut hands the opt-out key pressed on orphan attempt
+// attemptID to ARIConfig.OrphanOptOut, and tries again, after a second and
+// then twice as long each time up to 30 s, until it succeeds or the switch
+// closes; each failure is logged as an error, with the attempt.
+func (s *Switch) takeOrphanOptOut(attemptID int64) {
+	take := s.cfg.OrphanOptOut
+	if take == nil {
+		return
+	}
+	wait := time.Second
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := take(ctx, attemptID)
+		cancel()
+		if err == nil {
+			s.log.Info("took the opt-out pressed on a call left by a stopped process", "attempt", attemptID)
+			return
+		}
+		s.log.Error("could not take the opt-out pressed on a call left by a stopped process; trying again", "attempt", attemptID, "retry_in", wait, "err", err)
+		select {
+		case <-s.stop:
+			s.log.Error("the switch closed before the opt-out pressed on a call left by a stopped process was taken; recovery takes it from the attempt if it can", "attempt", attemptID)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
 	}
 }
 

@@ -168,7 +168,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	lines, err := dialer.NewPool(ctx, dialer.PoolConfig{
-		Members:        poolMembers(asterisks, installation, *recordingsDir, log),
+		Members:        poolMembers(asterisks, installation, *recordingsDir, store.TakeOrphanOptOut, log),
 		ConnectTimeout: time.Duration(*ariTimeout) * time.Second,
 		Log:            log,
 	})
@@ -511,8 +511,10 @@ func parseAsterisks(list string, def asteriskConfig) ([]asteriskConfig, error) {
 	return out, nil
 }
 
-// poolMembers turns the configured Asterisks into the dialer pool's members.
-func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string, log *slog.Logger) []dialer.PoolMember {
+// poolMembers turns the configured Asterisks into the dialer pool's members;
+// orphanOptOut takes the opt-out key pressed on a call a stopped process
+// left (dialer.ARIConfig.OrphanOptOut).
+func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string, orphanOptOut func(context.Context, int64) error, log *slog.Logger) []dialer.PoolMember {
 	members := make([]dialer.PoolMember, 0, len(asterisks))
 	for _, a := range asterisks {
 		amd := ""
@@ -521,7 +523,7 @@ func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string,
 		}
 		cfg := dialer.ARIConfig{
 			Name: a.Name, URL: a.URL, Username: a.User, Password: a.Password, Application: a.App, Trunk: a.Trunk,
-			Installation: installation, AMDContext: amd, RecordingsDir: recordingsDir,
+			Installation: installation, AMDContext: amd, RecordingsDir: recordingsDir, OrphanOptOut: orphanOptOut,
 		}
 		members = append(members, dialer.PoolMember{
 			Name: a.Name, MaxCalls: a.MaxCalls, CallsPerSecond: a.CPS,
