@@ -298,65 +298,93 @@ func (t tokens) optOutOffer() int {
 }
 
 var (
-	// pressWords are the words that tell a person to press a key.
+	// pressWords are the words that tell a person to press a key (and
+	// pressingWords, "pressing 3 ends the call").
 	pressWords = []string{"press", "push", "dial", "hit", "touch", "tap", "enter", "select"}
 	// keyFillers may stand between a press word and its key ("press the
 	// number 3", "press the star key").
 	keyFillers = []string{"the", "number", "key", "button", "digit"}
-	// keyJoiners join the keys of one offer ("press 1 or 2").
-	keyJoiners = []string{"or", "and"}
+	// keyJoiners join the keys of one offer ("press 1 or 2", "press 9,
+	// then 3").
+	keyJoiners = []string{"or", "and", "then"}
+	// keyPurposes follow a key offered for something ("3 to cancel", "0
+	// for the operator").
+	keyPurposes = []string{"to", "for"}
 	// phoneDigits is how many digits in a row make a phone number rather
 	// than keys ("dial eight six zero, five five five, ...").
 	phoneDigits = 7
 )
 
+// pressingWords are pressWords with "ing".
+var pressingWords = []string{"pressing", "pushing", "dialing", "dialling", "hitting", "touching", "tapping", "entering", "selecting"}
+
+// isPressWord reports whether w tells a person to press a key.
+func isPressWord(w string) bool {
+	return slices.Contains(pressWords, w) || slices.Contains(pressingWords, w)
+}
+
 // KeysToPress returns the keys a script tells the person to press ("press
-// 3", "press star", "dial 1 or 2"): each once, as "0" to "9", "*" or "#",
-// in the order the script first names them; nil when it names none. A
-// phone number to dial, written or spoken, is not a key.
+// 3", "press star", "dial 1 or 2", "press 1 to confirm, 3 to cancel"):
+// each once, as "0" to "9", "*" or "#", in the order the script first
+// names them; nil when it names none. In a sentence that tells the person
+// to press, a key counts from the first press word on when it follows a
+// press word (or its fillers), follows "or", "and" or "then", or is
+// followed by "to" or "for"; a number of two digits right after a press
+// word is its keys ("press 33"). A phone number to dial, written or
+// spoken, is not a key.
 func KeysToPress(text string) []string {
 	t := tokenize(strings.NewReplacer("*", " star ", "#", " pound ").Replace(text))
 	var out []string
-	for i := 0; i < len(t.words); i++ {
-		if !slices.Contains(pressWords, t.words[i]) {
+	for si, start := range t.sentences {
+		end := len(t.words)
+		if si+1 < len(t.sentences) {
+			end = t.sentences[si+1]
+		}
+		p := slices.IndexFunc(t.words[start:end], isPressWord)
+		if p < 0 {
 			continue
 		}
-		_, end := t.sentenceOf(i)
-		j := i + 1
-		for j < end && slices.Contains(keyFillers, t.words[j]) {
-			j++
-		}
-		var run []string // keys in a row, not yet joined by "or" or "and"
-		var keys []string
-		flush := func() {
-			if len(run) < phoneDigits {
-				keys = append(keys, run...)
-			}
-			run = run[:0]
-		}
-		for ; j < end; j++ {
-			w := t.words[j]
-			if isKey(w) {
-				run = append(run, keyOf(w))
+		for i := start + p + 1; i < end; {
+			w := t.words[i]
+			if !isKey(w) && !allDigits(w) {
+				i++
 				continue
 			}
-			if len(run) > 0 && slices.Contains(keyJoiners, w) {
-				flush()
-				continue
+			// The run of numeric words from i: keys, or a phone number.
+			j, digits, phoneNumber := i, 0, false
+			for ; j < end && (isKey(t.words[j]) || allDigits(t.words[j]) || t.words[j] == "hundred" || t.words[j] == "thousand"); j++ {
+				switch v := t.words[j]; {
+				case v == "hundred" || v == "thousand" || allDigits(v) && len(v) > 2:
+					phoneNumber = true
+				case allDigits(v):
+					digits += len(v)
+				default:
+					digits++
+				}
 			}
-			if allDigits(w) || w == "hundred" || w == "thousand" {
-				// A phone number: "dial 1-800-555-0199", "one eight hundred".
-				run = run[:0]
+			// What comes before the run, past the fillers, and after it.
+			b := i - 1
+			for b > start && slices.Contains(keyFillers, t.words[b]) {
+				b--
 			}
-			break
+			before := t.words[b]
+			offered := isPressWord(before) || slices.Contains(keyJoiners, before) ||
+				j < end && slices.Contains(keyPurposes, t.words[j])
+			if offered && !phoneNumber && digits < phoneDigits {
+				for _, v := range t.words[i:j] {
+					keys := []string{keyOf(v)}
+					if allDigits(v) {
+						keys = strings.Split(v, "")
+					}
+					for _, k := range keys {
+						if !slices.Contains(out, k) {
+							out = append(out, k)
+						}
+					}
+				}
+			}
+			i = j
 		}
-		flush()
-		for _, k := range keys {
-			if !slices.Contains(out, k) {
-				out = append(out, k)
-			}
-		}
-		i = j - 1
 	}
 	return out
 }

@@ -207,6 +207,13 @@ func TestKeysToPress(t *testing.T) {
 		"Your hearing is at 9. Press the button.":                          nil,
 		"Please press. 3 people are waiting.":                              nil,
 		"Call us at 860-555-0101 or press any key.":                        nil,
+		"Press 1 to confirm or 3 to reschedule.":                           {"1", "3"},
+		"Press 1 to confirm, 3 to cancel.":                                 {"1", "3"},
+		"Press 9, then 3 to end the call.":                                 {"9", "3"},
+		"Pressing 3 ends this call. Dialling 4 does too.":                  {"3", "4"},
+		"Press 33 to end this call.":                                       {"3"},
+		"Press 1 to confirm your hearing on December 3.":                   {"1"},
+		"Press 1 to confirm your 2 hearings.":                              {"1"},
 	} {
 		require.Equal(t, want, consent.KeysToPress(text), text)
 	}
