@@ -313,7 +313,9 @@ type OptOutHolder interface {
 // Asterisk hangs it up itself). The run holds the campaign's lease all
 // the while, so a run of the campaign in another process, whose recovery
 // would take a call it finds in flight for one a dead process left and
-// hang it up, cannot start before every call of this run has ended.
+// hang it up, cannot start before every call of this run has ended;
+// unless the lease itself was lost (ErrHoldLost), when another run may
+// take the campaign while this one follows its calls.
 func followBound(ringSeconds int) time.Duration {
 	return callLimit(CallRequest{RingSeconds: ringSeconds}) + followMargin
 }

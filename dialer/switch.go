@@ -37,8 +37,11 @@ const (
 	// while it waits for the office is abandoned too.
 	OutcomeAbandoned Outcome = "abandoned"
 	// OutcomeOptedOut is an answered call in which the callee pressed the
-	// opt-out key; the opt-out was taken (and, unless the database was
-	// busy, recorded) before the call ended.
+	// opt-out key and whose opt-out was taken: the pacer takes it in the
+	// background as the key is pressed, and records the call's end with
+	// this outcome once the first try has taken it (recorded, unless the
+	// database was busy). A call whose first try failed keeps its own
+	// outcome, with the key among its keys.
 	OutcomeOptedOut Outcome = "opted_out"
 	// OutcomeMachine is a call answered by an answering machine, which was
 	// left the voicemail version of the message.
