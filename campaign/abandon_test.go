@@ -51,6 +51,18 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	require.Equal(t, "+18605550112", transfer(), "2 of 138 (1.45%) is under it again")
 	add("abandoned", 5, "31 days")
 	require.Equal(t, "+18605550112", transfer(), "abandoned calls older than 30 days do not count")
+	add("opted_out", 1, "1 hour") // an opt-out with no office waited for
+	require.Equal(t, "+18605550112", transfer(), "2 of 139 (1.44%)")
+	// An abandoned call that ended with an opt-out keeps the office it
+	// waited for: abandoned all the same.
+	_, err = db.Exec(ctx, `
+		INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome, transfer_to, ended_at)
+		VALUES ($1, $2, $3, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'opted_out', '+18605550112', now() - interval '1 hour')`, c.ID, contactID, no+1)
+	require.NoError(t, err)
+	no++
+	require.Empty(t, transfer(), "3 of 140 (2.1%): the abandoned call that ended with a 9 counts")
+	add("confirmed", 61, "1 hour")
+	require.Equal(t, "+18605550112", transfer(), "3 of 201 (1.49%) is under it again")
 
 	// The pacing loop's store counts at most every abandonTTL: an abandoned
 	// call shows at the next count, not before.

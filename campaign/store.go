@@ -101,7 +101,10 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 }
 
 // abandonCounts returns a campaign's abandoned and answered calls over the
-// window, counting again when the last count is older than abandonTTL.
+// window, counting again when the last count is older than abandonTTL. An
+// abandoned call that ended with an opt-out is opted_out with the office
+// it waited for as its transfer target (the pacer keeps it only then), and
+// is counted abandoned too.
 func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duration) (abandonCounts, error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -111,7 +114,7 @@ func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duratio
 		return n, nil
 	}
 	err := s.db.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE outcome = 'abandoned'), count(*) FILTER (WHERE outcome = ANY($3))
+		SELECT count(*) FILTER (WHERE outcome = 'abandoned' OR outcome = 'opted_out' AND transfer_to <> ''), count(*) FILTER (WHERE outcome = ANY($3))
 		  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes).Scan(&n.abandoned, &n.reached)
 	if err != nil {
 		return n, fmt.Errorf("campaign %d: abandonment rate: %w", id, err)

@@ -1047,7 +1047,13 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 				// being tried again, and the call keeps its own
 				// outcome, whose keys RecoverOptOuts reads should heed
 				// stop before a try succeeds.
-				ev.Outcome, ev.TransferTo = OutcomeOptedOut, ""
+				// An abandoned call (no one at the office joined) keeps
+				// the office it waited for: the campaign's abandonment
+				// rate counts it (rule F10).
+				if ev.Outcome != OutcomeAbandoned {
+					ev.TransferTo = ""
+				}
+				ev.Outcome = OutcomeOptedOut
 			case kept:
 				p.takeKeptOptOut(id, t.Phone)
 			}

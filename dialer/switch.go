@@ -620,6 +620,16 @@ func (s *Switch) optOutWhileWaiting(c *call) {
 	if officeID != "" && s.calls[officeID] == c {
 		delete(s.calls, officeID)
 	}
+	// No one at the office joined while the callee waited: an abandoned
+	// call (rule F10), whatever the 9 makes of its outcome, with the
+	// office it waited for (the pacer keeps it beside opted_out, which the
+	// campaign's abandonment rate counts too).
+	if weight(OutcomeAbandoned) >= weight(c.outcome) {
+		c.outcome = OutcomeAbandoned
+		if c.office == "" {
+			c.office = c.transferTo
+		}
+	}
 	c.transferring, c.transferTo = false, ""
 	s.mu.Unlock()
 	if officeID != "" {
