@@ -1466,17 +1466,40 @@ func safeCell(s string) string {
 // at once. A job of an older generation that is still alive elsewhere
 // stops at its next step, and the campaign lease keeps the two from ever
 // dialing together.
-func (s *Service) Resume(ctx context.Context) (int, error) {
+//
+// Each running campaign's launch checks run again first, as its start ran
+// them: a campaign started under an earlier release's looser checks, or
+// under a configuration since changed (HEED_OPTOUT_NUMBER unset, so that
+// its voicemail would leave a callback number that is not toll-free),
+// would otherwise go on calling without them. One the checks now refuse
+// is paused instead (audited as heed's change, with no user), and the
+// report names it with the reasons; starting it again shows them too. A
+// check that cannot run (the database) leaves the campaign running: the
+// gate still decides every call.
+func (s *Service) Resume(ctx context.Context) (ResumeReport, error) {
+	var rep ResumeReport
 	rows, err := s.db.Query(ctx, `SELECT id FROM campaigns WHERE status = 'running'`)
 	if err != nil {
-		return 0, fmt.Errorf("campaign: resume: %w", err)
+		return rep, fmt.Errorf("campaign: resume: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return 0, fmt.Errorf("campaign: resume: %w", err)
+		return rep, fmt.Errorf("campaign: resume: %w", err)
 	}
-	n := 0
 	for _, id := range ids {
+		var why *LaunchError
+		if err := s.recheck(ctx, id); errors.As(err, &why) {
+			tag, err := s.db.Exec(ctx, `UPDATE campaigns SET status = 'paused', updated_by = NULL, updated_at = now() WHERE id = $1 AND status = 'running'`, id)
+			if err != nil {
+				return rep, fmt.Errorf("campaign: resume %d: pause: %w", id, err)
+			}
+			if tag.RowsAffected() > 0 {
+				rep.Paused = append(rep.Paused, PausedCampaign{ID: id, Why: why})
+			}
+			continue
+		} else if err != nil {
+			return rep, err
+		}
 		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 			var gen int64
 			err := tx.QueryRow(ctx, `UPDATE campaigns SET generation = generation + 1, updated_by = NULL, updated_at = now()
@@ -1490,14 +1513,53 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 			if _, err := s.river.InsertTx(ctx, tx, RunArgs{CampaignID: id, Generation: gen}, nil); err != nil {
 				return err
 			}
-			n++
+			rep.Resumed++
 			return nil
 		})
 		if err != nil {
-			return n, fmt.Errorf("campaign: resume %d: %w", id, err)
+			return rep, fmt.Errorf("campaign: resume %d: %w", id, err)
 		}
 	}
-	return n, nil
+	return rep, nil
+}
+
+// recheck runs running campaign id's launch checks again (Resume): it
+// returns the *LaunchError of a campaign they refuse, nil for one they
+// pass (or when no launch checks are configured, or they cannot run: the
+// gate still decides every call), or another error when the campaign
+// cannot be read.
+func (s *Service) recheck(ctx context.Context, id int64) error {
+	if s.Launch == nil {
+		return nil
+	}
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("campaign: resume %d: %w", id, err)
+	}
+	states, placed, err := s.reach(ctx, id)
+	if err != nil {
+		return fmt.Errorf("campaign: resume %d: %w", id, err)
+	}
+	var le *LaunchError
+	if err := s.Launch.Check(ctx, c, states, placed); errors.As(err, &le) {
+		return le
+	}
+	return nil
+}
+
+// ResumeReport says what Resume did.
+type ResumeReport struct {
+	// Resumed is how many running campaigns got a new run job.
+	Resumed int
+	// Paused are the running campaigns whose launch checks now refuse
+	// them, paused instead.
+	Paused []PausedCampaign
+}
+
+// PausedCampaign is a running campaign Resume paused, and why.
+type PausedCampaign struct {
+	ID  int64
+	Why *LaunchError
 }
 
 // actorKey is the context key of the user who makes a campaign change.

@@ -230,3 +230,57 @@ func campaignStatus(t *testing.T, db *pgxpool.Pool, id int64) string {
 	require.NoError(t, db.QueryRow(context.Background(), `SELECT status FROM campaigns WHERE id = $1`, id).Scan(&st))
 	return st
 }
+
+// TestResumeRechecksRunningCampaigns: at start, each running campaign's
+// launch checks run again before it gets a new run job. One they now
+// refuse (here, started before the check of the keys a message names, or
+// under a configuration since changed) is paused, with the reasons, and
+// gets no run job; one they pass is resumed.
+func TestResumeRechecksRunningCampaigns(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	list := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	start := func(name, message string) Campaign {
+		c, err := s.Create(ctx, NewCampaign{Name: name, Purpose: "informational", ListID: list, CallerID: "860-555-0100", Message: message}, 0)
+		require.NoError(t, err)
+		c, err = s.Start(ctx, c.ID)
+		require.NoError(t, err)
+		return c
+	}
+	good := start("good", "Your hearing is on Tuesday.")
+	dead := start("dead", "Your hearing is on Tuesday.")
+	// As a campaign started before the dead-key check: its message now
+	// names key 3, which heed's calls ignore.
+	_, err := db.Exec(ctx, `UPDATE campaigns SET message_text = 'Your hearing is on Tuesday. Press 3 to end this call.' WHERE id = $1`, dead.ID)
+	require.NoError(t, err)
+
+	rep, err := s.Resume(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Resumed)
+	require.Len(t, rep.Paused, 1)
+	require.Equal(t, dead.ID, rep.Paused[0].ID)
+	require.Equal(t, []string{"3"}, rep.Paused[0].Why.DeadKeys)
+	require.Equal(t, "paused", campaignStatus(t, db, dead.ID))
+	require.Equal(t, "running", campaignStatus(t, db, good.ID))
+	var gens map[int64]int64
+	rows, err := db.Query(ctx, `SELECT id, generation FROM campaigns WHERE id IN ($1, $2)`, good.ID, dead.ID)
+	require.NoError(t, err)
+	gens = map[int64]int64{}
+	for rows.Next() {
+		var id, g int64
+		require.NoError(t, rows.Scan(&id, &g))
+		gens[id] = g
+	}
+	require.Equal(t, good.Generation+1, gens[good.ID], "a new run job's generation")
+	require.Equal(t, dead.Generation, gens[dead.ID], "no new run job")
+
+	// With HEED_OPTOUT_NUMBER unset, the voicemail leaves the callback
+	// number, which is not toll-free: the good campaign is paused too.
+	s.Launch.OptOutNumber = ""
+	rep, err = s.Resume(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.Resumed)
+	require.Len(t, rep.Paused, 1)
+	require.Contains(t, rep.Paused[0].Why.Error(), "is not a toll-free number")
+}

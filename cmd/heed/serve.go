@@ -269,10 +269,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("river UI: start: %w", err)
 	}
 
-	if n, err := campaigns.Resume(ctx); err != nil {
+	resumed, err := campaigns.Resume(ctx)
+	if err != nil {
 		return err
-	} else if n > 0 {
-		log.Info("resumed running campaigns", "campaigns", n)
+	}
+	if resumed.Resumed > 0 {
+		log.Info("resumed running campaigns", "campaigns", resumed.Resumed)
+	}
+	for _, p := range resumed.Paused {
+		log.Error("campaign paused at start: its launch checks now refuse it; fix what they name and start it again", "campaign", p.ID, "why", p.Why.Error())
 	}
 	deviceKey, err := web.DeviceKey(ctx, pool)
 	if err != nil {
