@@ -576,32 +576,42 @@ func (s *Switch) dtmf(v *ari.ChannelDtmfReceived) {
 }
 
 // takeOrphanOptOut hands the opt-out key pressed on orphan attempt
-// attemptID to ARIConfig.OrphanOptOut, and tries again, after a second and
-// then twice as long each time up to 30 s, until it succeeds or the switch
-// closes; each failure is logged as an error, with the attempt.
+// attemptID to ARIConfig.OrphanOptOut, and tries again as the pacer does
+// an opt-out the database refused (keepTrying, OptOutRetryWait) until it
+// succeeds or the switch closes; each failure is logged as an error, with
+// the attempt.
 func (s *Switch) takeOrphanOptOut(attemptID int64) {
 	take := s.cfg.OrphanOptOut
 	if take == nil {
 		return
 	}
-	wait := time.Second
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := take(ctx, attemptID)
-		cancel()
-		if err == nil {
-			s.log.Info("took the opt-out pressed on a call left by a stopped process", "attempt", attemptID)
-			return
-		}
-		s.log.Error("could not take the opt-out pressed on a call left by a stopped process; trying again", "attempt", attemptID, "retry_in", wait, "err", err)
-		select {
-		case <-s.stop:
-			s.log.Error("the switch closed before the opt-out pressed on a call left by a stopped process was taken; recovery takes it from the attempt if it can", "attempt", attemptID)
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 30*time.Second)
+	try := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, OptOutRetryWait)
+		defer cancel()
+		return take(ctx, attemptID)
 	}
+	failed := func(_ int, err error) {
+		s.log.Error("could not take the opt-out pressed on a call left by a stopped process; trying again", "attempt", attemptID, "err", err)
+	}
+	err := try(context.Background())
+	if err != nil {
+		failed(1, err)
+		life, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-s.stop:
+				cancel()
+			case <-life.Done():
+			}
+		}()
+		_, err = keepTrying(life, OptOutRetryWait, 0, try, failed)
+		cancel()
+	}
+	if err != nil {
+		s.log.Error("the switch closed before the opt-out pressed on a call left by a stopped process was taken; recovery takes it from the attempt if it can", "attempt", attemptID, "err", err)
+		return
+	}
+	s.log.Info("took the opt-out pressed on a call left by a stopped process", "attempt", attemptID)
 }
 
 // optOutWhileWaiting takes the opt-out key pressed while the call waits for
