@@ -145,8 +145,16 @@ func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Re
 // record as it records the public page's. Recovery's close of the attempt
 // takes the same request again, which it then finds taken.
 func (s *Store) TakeOrphanOptOut(ctx context.Context, attemptID int64) error {
+	return takeOrphanOptOut(ctx, s.db, attemptID)
+}
+
+// takeOrphanOptOut is TakeOrphanOptOut, querying q: closeOrphan takes the
+// opt-out with it too, in the transaction that closes the attempt.
+func takeOrphanOptOut(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, attemptID int64) error {
 	var n int
-	err := s.db.QueryRow(ctx, `
+	err := q.QueryRow(ctx, `
 		WITH k AS (
 			UPDATE attempts SET dtmf = dtmf || $2
 			 WHERE id = $1 AND status IN ('originating', 'ringing', 'answered') AND strpos(dtmf, $2) = 0
@@ -170,37 +178,30 @@ func (s *Store) TakeOrphanOptOut(ctx context.Context, attemptID int64) error {
 // closeOrphan closes one reconciled attempt and finishes its target. An
 // orphan answered with no one to follow it is abandoned; one whose callee
 // pressed the opt-out key keeps the key, and its opt-out is taken in the
-// same transaction (KeepRecordingOptOuts records it).
+// same transaction (takeOrphanOptOut; KeepRecordingOptOuts records it),
+// unless the switch took it as the key was pressed.
 func (s *Store) closeOrphan(ctx context.Context, campaignID, attemptID int64, found dialer.Orphan) error {
-	outcome, keys := "unknown", ""
+	outcome := "unknown"
 	switch found {
-	case dialer.OrphanAbandoned:
+	case dialer.OrphanAbandoned, dialer.OrphanOptedOut:
 		outcome = string(dialer.OutcomeAbandoned)
-	case dialer.OrphanOptedOut:
-		outcome, keys = string(dialer.OutcomeAbandoned), dialer.OptOutKey
 	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if found == dialer.OrphanOptedOut {
+			if err := takeOrphanOptOut(ctx, tx, attemptID); err != nil {
+				return err
+			}
+		}
 		var contactID int64
 		err := tx.QueryRow(ctx, `
-			UPDATE attempts SET status = 'ended', outcome = $3, ended_at = now(), reconcile = $2, reconciled_at = now(),
-			       dtmf = CASE WHEN strpos(dtmf, $4) > 0 THEN dtmf ELSE dtmf || $4 END
+			UPDATE attempts SET status = 'ended', outcome = $3, ended_at = now(), reconcile = $2, reconciled_at = now()
 			 WHERE id = $1 AND status IN ('originating', 'ringing', 'answered') RETURNING contact_id`,
-			attemptID, string(found), outcome, keys).Scan(&contactID)
+			attemptID, string(found), outcome).Scan(&contactID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // it ended meanwhile
 		}
 		if err != nil {
 			return err
-		}
-		if keys != "" {
-			_, err = tx.Exec(ctx, `
-				INSERT INTO optout_requests (phone, method, source, attempt_id)
-				SELECT phone, $2, format('pressed %s during attempt %s, answered after the process that placed it stopped; taken by recovery', $3::text, id), id
-				  FROM attempts WHERE id = $1
-				ON CONFLICT (attempt_id) DO NOTHING`, attemptID, string(consent.RevokedByIVR), dialer.OptOutKey)
-			if err != nil {
-				return fmt.Errorf("take the opt-out: %w", err)
-			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = $2`, campaignID, contactID)
 		return err
