@@ -231,8 +231,16 @@ func TestAPITokenGuard(t *testing.T) {
 	require.EqualValues(t, 2, audited())
 	require.EqualValues(t, 1, one(t, db, `SELECT count(*) FROM audit_log WHERE tbl = 'api_tokens' AND op = 'update' AND details->>'name' = 'deploy'
 		AND NOT details ? 'token_hash' AND NOT details ? 'last_used_at'`))
+	// The update's row says what it replaced (00042), the secrets left out.
+	require.EqualValues(t, 1, one(t, db, `SELECT count(*) FROM audit_log WHERE tbl = 'api_tokens' AND op = 'update' AND details->>'name' = 'deploy'
+		AND details->'before' ? 'name' AND NOT details->'before' ? 'token_hash' AND NOT details->'before' ? 'last_used_at'`))
 	exec(t, db, `UPDATE api_tokens SET revoked_at = now(), revoked_by = $2 WHERE id = $1`, tok, admin)
 	require.EqualValues(t, 3, audited())
 	exec(t, db, `UPDATE api_tokens SET revoked_by = $2 WHERE id = $1`, tok, para)
 	require.EqualValues(t, 4, audited(), "the revoker changed alone")
+
+	// A password change is audited without either hash.
+	exec(t, db, `UPDATE users SET password_hash = 'another-hash' WHERE id = $1`, admin)
+	require.EqualValues(t, 1, one(t, db, `SELECT count(*) FROM audit_log WHERE tbl = 'users' AND op = 'update' AND row_id = $1
+		AND details->'before' = '{}'::jsonb AND NOT details ? 'password_hash'`, admin), "the change replaced nothing the log shows")
 }

@@ -2,22 +2,27 @@
 -- A change to a contact joins the hash-chained audit log: its state, ZIP,
 -- line type and accident date feed the gate's decisions, and its other
 -- fields what a message says. An import that updates contacts names who
--- ran it (updated_by) and when (updated_at); each changed contact's audit
--- row holds the contact as changed and, under "before", the values the
--- change replaced. Contacts as first imported are not audited row by row
--- (a list may hold hundreds of thousands): each attempt keeps the fields
--- it was decided on (attempts.decision_input).
+-- ran it (updated_by) and when (updated_at). Contacts as first imported
+-- are not audited row by row (a list may hold hundreds of thousands):
+-- each attempt keeps the fields it was decided on
+-- (attempts.decision_input).
+--
+-- Every audited update, of a contact or of any other audited table, now
+-- holds under "before" the values it replaced (the fields whose values
+-- differ, secrets left out as from the row itself), so that the log shows
+-- what a change undid, not only what it left.
 ALTER TABLE contacts
     ADD COLUMN updated_by bigint REFERENCES users (id),
     ADD COLUMN updated_at timestamptz;
 
--- As in 00039, with the contact's replaced values.
+-- As in 00039, with the values an update replaced.
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION heed_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     prev text;
     r audit_log%ROWTYPE;
     d jsonb;
+    o jsonb;
 BEGIN
     -- (PostgreSQL runs READ UNCOMMITTED as READ COMMITTED.)
     IF current_setting('transaction_isolation') NOT IN ('read committed', 'read uncommitted') THEN
@@ -30,14 +35,18 @@ BEGIN
         prev := repeat('0', 64);
     END IF;
     d := to_jsonb(NEW);
+    o := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END;
     IF TG_TABLE_NAME = 'users' THEN
         d := d - 'password_hash';
+        o := o - 'password_hash';
     ELSIF TG_TABLE_NAME = 'api_tokens' THEN
         d := d - 'token_hash' - 'last_used_at';
-    ELSIF TG_TABLE_NAME = 'contacts' AND TG_OP = 'UPDATE' THEN
-        -- What the change replaced: the fields whose values differ.
-        d := d || jsonb_build_object('before', (SELECT coalesce(jsonb_object_agg(o.key, o.value), '{}'::jsonb)
-                                                  FROM jsonb_each(to_jsonb(OLD)) o WHERE o.value IS DISTINCT FROM d->o.key));
+        o := o - 'token_hash' - 'last_used_at';
+    END IF;
+    IF o IS NOT NULL THEN
+        -- What an update replaced: the fields whose values differ.
+        d := d || jsonb_build_object('before', (SELECT coalesce(jsonb_object_agg(x.key, x.value), '{}'::jsonb)
+                                                  FROM jsonb_each(o) x WHERE x.value IS DISTINCT FROM d->x.key));
     END IF;
     r.seq := nextval(pg_get_serial_sequence('audit_log', 'seq'));
     r.at := clock_timestamp();
