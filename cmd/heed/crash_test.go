@@ -65,6 +65,25 @@ func crashStack(t *testing.T, tb *testbed.Testbed, password string) (s *stack, b
 	return s, bin, addr, token
 }
 
+// restartUntilComplete starts heed serve again after a kill, stopped when
+// the test ends, and waits, for at most 3 minutes, until campaign cp is
+// complete; it returns the campaign as the API then shows it.
+func restartUntilComplete(t *testing.T, s *stack, bin, addr, token string, cp campaign.Campaign) campaign.Campaign {
+	t.Helper()
+	second := serveProcess(t, bin, s.env, addr, s.log)
+	t.Cleanup(func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for cp.Status != campaign.StatusCompleted {
+		require.True(t, time.Now().Before(deadline), "campaign did not complete after the restart: %+v\n%s", cp, s.log.String())
+		time.Sleep(500 * time.Millisecond)
+		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
+	}
+	return cp
+}
+
 // TestKillDashNine kills `heed serve` (SIGKILL) in the middle of a
 // campaign with calls in flight, starts it again, and checks that the
 // campaign completes, that the calls still up at the restart are hung up
@@ -107,17 +126,7 @@ func TestKillDashNine(t *testing.T) {
 	_ = first.Wait()
 	t.Log("killed heed serve with calls in flight")
 
-	second := serveProcess(t, bin, s.env, addr, s.log)
-	t.Cleanup(func() {
-		_ = second.Process.Signal(syscall.SIGTERM)
-		_ = second.Wait()
-	})
-	deadline = time.Now().Add(3 * time.Minute)
-	for cp.Status != campaign.StatusCompleted {
-		require.True(t, time.Now().Before(deadline), "campaign did not complete after the restart: %+v\n%s", cp, s.log.String())
-		time.Sleep(500 * time.Millisecond)
-		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
-	}
+	cp = restartUntilComplete(t, s, bin, addr, token, cp)
 	var got struct{ Attempts []campaign.Attempt }
 	require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d/attempts", cp.ID), nil, &got))
 	placed, unknown := 0, 0
@@ -227,17 +236,7 @@ func TestKillDashNineWhileRinging(t *testing.T) {
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_ = first.Wait()
 	t.Logf("killed heed serve while %s rang", noAnswer)
-	second := serveProcess(t, bin, s.env, addr, s.log)
-	t.Cleanup(func() {
-		_ = second.Process.Signal(syscall.SIGTERM)
-		_ = second.Wait()
-	})
-	deadline = time.Now().Add(3 * time.Minute)
-	for cp.Status != campaign.StatusCompleted {
-		require.True(t, time.Now().Before(deadline), "campaign did not complete after the restart: %+v\n%s", cp, s.log.String())
-		time.Sleep(500 * time.Millisecond)
-		require.Equal(t, http.StatusOK, s.api(t, token, "GET", fmt.Sprintf("/api/v1/campaigns/%d", cp.ID), nil, &cp))
-	}
+	cp = restartUntilComplete(t, s, bin, addr, token, cp)
 	var reconcile []string
 	for _, a := range attemptRows(t, s.env, cp.ID) {
 		if a.Phone == noAnswer {
