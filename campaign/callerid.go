@@ -197,11 +197,11 @@ func (s *Service) AddCallerID(ctx context.Context, in NewCallerID, by int64) (Ca
 			return err
 		}
 		if n != "" {
-			cur, err := currentCallerID(ctx, tx, n)
+			cur, ok, err := currentCallerID(ctx, tx, n)
 			if err != nil {
 				return err
 			}
-			if cur != nil {
+			if ok {
 				fe["number"] = fmt.Sprintf("%s is one of the firm's caller IDs already (%q, declared %s by %s)",
 					n.Display(), cur.Label, cur.AddedAt.UTC().Format(time.RFC3339), cur.AddedByEmail)
 			}
@@ -289,17 +289,17 @@ func (s *Service) CurrentCallerIDs(ctx context.Context) ([]CallerID, error) {
 	return out, nil
 }
 
-// currentCallerID returns number n's current caller ID, or nil when it is
-// not one.
-func currentCallerID(ctx context.Context, q pgx.Tx, n phone.Number) (*CallerID, error) {
+// currentCallerID returns number n's current caller ID, and whether it is
+// one.
+func currentCallerID(ctx context.Context, q pgx.Tx, n phone.Number) (CallerID, bool, error) {
 	c, err := scanCallerID(q.QueryRow(ctx, `SELECT `+callerIDColumns+callerIDFrom+` WHERE k.phone = $1 AND k.retired_at IS NULL`, n))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return CallerID{}, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("caller ID %s: %w", n, err)
+		return CallerID{}, false, fmt.Errorf("caller ID %s: %w", n, err)
 	}
-	return &c, nil
+	return c, true, nil
 }
 
 // RetireCallerID retires caller ID id, as admin by: campaigns may no
