@@ -59,7 +59,7 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if err != nil {
 			return err
 		}
-		if err := s.Launch.Check(ctx, c, states, placed); err != nil {
+		if err := s.launchCheck(ctx, tx, c, states, placed); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, added_by)
@@ -118,7 +118,9 @@ func lockToCall(ctx context.Context, tx pgx.Tx, id int64, allowed func(Status) e
 // enqueued in tx (a completed one is running again), so that a run that
 // was about to complete it leaves it running (Store.Settle) and the new
 // run calls them; a paused campaign calls them when it resumes, and the
-// change is only noted on it. by, when not 0, is the user whom the
+// change is only noted on it. A campaign to be started again whose caller
+// ID is no longer one of the firm's is refused with the launch checks'
+// *LaunchError (rule F11). by, when not 0, is the user whom the
 // campaign's audit row names.
 func (s *Service) callAgain(ctx context.Context, tx pgx.Tx, id int64, st Status, gen, by int64) error {
 	if st == StatusPaused {
@@ -127,6 +129,15 @@ func (s *Service) callAgain(ctx context.Context, tx pgx.Tx, id int64, st Status,
 			return fmt.Errorf("note the change: %w", err)
 		}
 		return nil
+	}
+	// A completed campaign runs again: its caller ID must still be one of
+	// the firm's (rule F11), held until it runs, as Start holds it.
+	var callerID string
+	if err := tx.QueryRow(ctx, `SELECT caller_id FROM campaigns WHERE id = $1`, id).Scan(&callerID); err != nil {
+		return fmt.Errorf("caller ID: %w", err)
+	}
+	if err := lockCallerID(ctx, tx, callerID); err != nil {
+		return err
 	}
 	gen++
 	_, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, completed_at = NULL,

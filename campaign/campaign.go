@@ -436,10 +436,19 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 		tmplOK = true
 	}
 	// The caller ID is the callback number when none is given, so it obeys
-	// the same rule.
+	// the same rule; and it must be one of the firm's caller IDs (rule
+	// F11).
 	callerID, msg := parseNANP(in.CallerID)
 	if msg != "" {
 		fe["caller_id"] = msg
+	} else {
+		st, err := callerIDStateOf(ctx, s.db, callerID.String())
+		if err != nil {
+			return v, fmt.Errorf("campaign: %w", err)
+		}
+		if !st.Current {
+			fe["caller_id"] = callerIDFieldError(callerID.String(), st)
+		}
 	}
 	v.callerID = callerID.String()
 	if strings.TrimSpace(in.Callback) == "" {
@@ -1166,7 +1175,7 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 		if err != nil {
 			return Campaign{}, fmt.Errorf("campaign: start: %w", err)
 		}
-		if err := s.Launch.Check(ctx, c, states, placed); err != nil {
+		if err := s.launchCheck(ctx, s.db, c, states, placed); err != nil {
 			return Campaign{}, fmt.Errorf("campaign %d: start: %w", id, err)
 		}
 	}
@@ -1194,6 +1203,11 @@ func (s *Service) Start(ctx context.Context, id int64) (Campaign, error) {
 			// Edited, or paused, since it was read: the launch checks ran
 			// on (or were skipped for) another campaign than this one.
 			return fmt.Errorf("the campaign changed while it was being started; start it again: %w", ErrInvalidTransition)
+		}
+		// Its caller ID, checked above, is held until the campaign runs:
+		// a retirement meanwhile waits, then pauses it.
+		if err := lockCallerID(ctx, tx, c.CallerID); err != nil {
+			return err
 		}
 		gen++
 		if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'running', generation = $2, started_at = coalesce(started_at, now()), updated_by = NULLIF($3::bigint, 0), updated_at = now() WHERE id = $1`, id, gen, actorOf(ctx)); err != nil {
@@ -1468,10 +1482,12 @@ func safeCell(s string) string {
 // dialing together.
 //
 // Each running campaign's launch checks run again first, as its start ran
-// them: a campaign started under an earlier release's looser checks, or
-// under a configuration since changed (HEED_OPTOUT_NUMBER unset, so that
-// its voicemail would leave a callback number that is not toll-free),
-// would otherwise go on calling without them. One the checks now refuse
+// them: a campaign started under an earlier release's looser checks (one
+// whose caller ID no admin has declared one of the firm's, rule F11, as
+// every campaign saved before migration 00045), or under a configuration
+// since changed (HEED_OPTOUT_NUMBER unset, so that its voicemail would
+// leave a callback number that is not toll-free), would otherwise go on
+// calling without them. One the checks now refuse
 // is paused instead (audited as heed's change, with no user), and the
 // report names it with the reasons; starting it again shows them too. A
 // check that cannot run (the database) leaves the campaign running: the
@@ -1541,7 +1557,7 @@ func (s *Service) recheck(ctx context.Context, id int64) error {
 		return fmt.Errorf("campaign: resume %d: %w", id, err)
 	}
 	var le *LaunchError
-	if err := s.Launch.Check(ctx, c, states, placed); errors.As(err, &le) {
+	if err := s.launchCheck(ctx, s.db, c, states, placed); errors.As(err, &le) {
 		return le
 	}
 	return nil

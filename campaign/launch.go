@@ -24,7 +24,9 @@ var ErrLaunchRefused = errors.New("the campaign cannot start")
 // LaunchError lists the launch checks a campaign fails. It wraps
 // ErrLaunchRefused.
 type LaunchError struct {
-	// Reasons are the law packs' checks the call fails.
+	// Reasons are the checks the campaign fails: the law packs' (the
+	// script.* codes and dnc.national_stale) and heed's own check of its
+	// caller ID (callerid.unregistered, callerid.retired: rule F11).
 	Reasons []consent.Reason
 	// Details say what the checks of Reasons found, where the launch check
 	// knows more than a reason code says (which number a voicemail leaves
@@ -46,7 +48,15 @@ var launchAdvice = map[consent.Reason]string{
 	"script.disclosure":           "a Connecticut sales call must give the caller's name, the firm and the purpose within 10 seconds, then ask whether the person wants to go on, end the call or be removed",
 	"script.advertising_material": `a recorded solicitation must say "Advertising Material" at its start and at its end`,
 	"dnc.national_stale":          "telemarketing needs a national do-not-call registry copy at most 31 days old: import a current one",
+	ReasonCallerIDUnregistered: "rule F11 (caller ID): a campaign sends only a number the firm has declared its own, which accepts do-not-call requests during business hours; " +
+		callerIDAdvice,
+	ReasonCallerIDRetired: "rule F11 (caller ID): an admin retired the campaign's caller ID, which the firm no longer declares its own; " + callerIDAdvice,
 }
+
+// callerIDAdvice says what to do about a campaign whose caller ID is not
+// one of the firm's.
+const callerIDAdvice = "give the campaign one of the firm's caller IDs (edit the draft, or copy the campaign into a new one), " +
+	"or have an admin declare the number on the Caller IDs page (" + CallerIDsPage + ") or with `heed callerid add` if it is the firm's"
 
 func (e *LaunchError) Error() string {
 	parts := make([]string, 0, len(e.Reasons)+len(e.Details)+1)

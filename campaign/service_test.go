@@ -30,7 +30,27 @@ func newService(t *testing.T) (*Service, *pgxpool.Pool) {
 	require.NoError(t, err)
 	s := NewService(db, rc)
 	s.Launch = &Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
+	declareCallerID(t, s, db, testCallerID)
 	return s, db
+}
+
+// testCallerID is the caller ID the tests' campaigns send, which
+// newService declares one of the firm's (rule F11).
+const testCallerID = "+18605550100"
+
+// declareCallerID declares number one of the firm's caller IDs, as the
+// tests' own admin (created at the first call), and returns it.
+func declareCallerID(t *testing.T, s *Service, db *pgxpool.Pool, number string) CallerID {
+	t.Helper()
+	ctx := context.Background()
+	var admin int64
+	require.NoError(t, db.QueryRow(ctx, `
+		WITH made AS (INSERT INTO users (email, role, password_hash) SELECT 'numbers@firm.test', 'admin', 'x'
+		               WHERE NOT EXISTS (SELECT 1 FROM users WHERE email = 'numbers@firm.test') RETURNING id)
+		SELECT id FROM made UNION ALL SELECT id FROM users WHERE email = 'numbers@firm.test'`).Scan(&admin))
+	k, err := s.AddCallerID(ctx, NewCallerID{Number: number, Label: "Main office", Attest: true}, admin)
+	require.NoError(t, err)
+	return k
 }
 
 func importList(t *testing.T, s *Service, name, csv string) int64 {

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heed-dialer/heed/campaign"
+	"github.com/heed-dialer/heed/internal/account"
 	"github.com/heed-dialer/heed/internal/sheet"
 )
 
@@ -44,6 +45,10 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	g.GET("/lists", s.apiLists, runners)
 	g.GET("/lists/:id/contacts", s.apiListContacts, runners)
 	g.POST("/lists/import", s.apiImportContacts, runners, limitBody(s.cfg.UploadLimit))
+	admin := apiRole(account.RoleAdmin)
+	g.GET("/callerids", s.apiCallerIDs, runners)
+	g.POST("/callerids", s.apiAddCallerID, admin, limitBody(apiBodyLimit))
+	g.POST("/callerids/:id/retire", s.apiRetireCallerID, admin)
 }
 
 func (s *Server) apiCampaigns(c echo.Context) error {

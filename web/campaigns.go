@@ -23,6 +23,7 @@ import (
 	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/internal/phone"
 )
 
 func pathID(c echo.Context) (int64, error) {
@@ -75,6 +76,16 @@ type newCampaignData struct {
 	Days      []dayOption
 	// AMDOpen unfolds the AMD thresholds when one of them is wrong.
 	AMDOpen bool
+	// CallerIDs are the firm's current caller IDs, the numbers the form
+	// offers (rule F11), and CallerID the one the form holds, in E.164
+	// when it reads as a number. OtherCallerID says the form holds a
+	// number that is not one of them (a draft's caller ID since retired),
+	// which the form shows, marked, rather than drop it.
+	CallerIDs     []campaign.CallerID
+	CallerID      string
+	OtherCallerID bool
+	// CanDeclare says the user may declare caller IDs (an admin).
+	CanDeclare bool
 }
 
 // campaignForm is the new-campaign form as typed, so that a refused form
@@ -149,7 +160,16 @@ func (s *Server) newCampaignData(c echo.Context, f campaignForm, fe campaign.Fie
 	if err != nil {
 		return newCampaignData{}, err
 	}
-	d := newCampaignData{Lists: lists, Form: f, Errors: fe, TimeZones: timeZones}
+	ids, err := s.cfg.Campaigns.CurrentCallerIDs(c.Request().Context())
+	if err != nil {
+		return newCampaignData{}, err
+	}
+	d := newCampaignData{Lists: lists, Form: f, Errors: fe, TimeZones: timeZones, CallerIDs: ids, CallerID: strings.TrimSpace(f.CallerID),
+		CanDeclare: currentUser(c).Role == account.RoleAdmin}
+	if n, err := phone.Parse(d.CallerID); err == nil {
+		d.CallerID = n.String()
+	}
+	d.OtherCallerID = d.CallerID != "" && !slices.ContainsFunc(ids, func(k campaign.CallerID) bool { return k.Phone.String() == d.CallerID })
 	for _, a := range amdFields {
 		d.AMD = append(d.AMD, amdField{Key: a.key, Label: a.label, Value: f.AMD[a.key], Error: fe["amd."+a.key], Max: a.max})
 		d.AMDOpen = d.AMDOpen || fe["amd."+a.key] != ""

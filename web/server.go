@@ -344,6 +344,9 @@ func (s *Server) routes() {
 	ui.GET("/overrides", s.overridesPage, s.require(reviewerRoles...))
 	ui.POST("/overrides", s.logOverride, s.require(account.RoleAttorney))
 	ui.POST("/overrides/:id/withdraw", s.withdrawOverride, s.require(account.RoleAttorney))
+	ui.GET(campaign.CallerIDsPage, s.callerIDsPage, s.require(admin...))
+	ui.POST(campaign.CallerIDsPage, s.addCallerID, s.require(admin...))
+	ui.POST(campaign.CallerIDsPage+"/:id/retire", s.retireCallerID, s.require(admin...))
 	ui.GET("/admin/settings", s.settingsPage, s.require(reviewerRoles...))
 	ui.POST("/admin/settings", s.saveSettings, s.require(admin...))
 }
@@ -733,11 +736,11 @@ func statusOf(err error) (int, string) {
 		errors.Is(err, campaign.ErrLaunchRefused), errors.Is(err, consent.ErrInvalidOverride), errors.Is(err, consent.ErrLoosensFloor),
 		errors.Is(err, consent.ErrInvalidPolicy):
 		return http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, consent.ErrNotAttorney):
+	case errors.Is(err, consent.ErrNotAttorney), errors.Is(err, campaign.ErrNotAdmin):
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, campaign.ErrInvalidTransition), errors.Is(err, account.ErrExists),
 		errors.Is(err, consent.ErrAlreadyWithdrawn), errors.Is(err, campaign.ErrEditConflict), errors.Is(err, account.ErrSelf),
-		errors.Is(err, account.ErrLastAdmin):
+		errors.Is(err, account.ErrLastAdmin), errors.Is(err, campaign.ErrCallerIDRetired):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, account.ErrBadToken):
 		return http.StatusUnauthorized, err.Error()

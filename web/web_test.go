@@ -42,6 +42,10 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 const password = "long enough password"
 
+// testCallerID is the caller ID the tests' campaigns send, which setup
+// declares one of the firm's (rule F11).
+const testCallerID = "+18605550100"
+
 type testBundle struct {
 	db       *pgxpool.Pool
 	srv      *httptest.Server
@@ -102,6 +106,11 @@ func setupServer(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)
 		_, err := accounts.Create(ctx, u.email, u.role, password)
 		require.NoError(t, err)
 	}
+	// The caller ID the tests' campaigns send, one of the firm's (rule F11).
+	admin, err := accounts.ByEmail(ctx, "admin@firm.test")
+	require.NoError(t, err)
+	_, err = campaigns.AddCallerID(ctx, campaign.NewCallerID{Number: testCallerID, Label: "Main office", Attest: true}, admin.ID)
+	require.NoError(t, err)
 	return &testBundle{db: db, srv: srv, accounts: accounts, media: media}
 }
 

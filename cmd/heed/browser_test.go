@@ -106,11 +106,17 @@ func TestBrowserRunsDemoCampaign(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("name")),
 		chromedp.SendKeys(chromedp.ID("name"), "Hearing reminders (browser)"),
 		chromedp.SendKeys(chromedp.ID("message"), "This is Smith and Lee calling about your hearing on Friday at ten."),
-		chromedp.SendKeys(chromedp.ID("caller_id"), "(203) 555-0188"),
+		// The caller ID is chosen from the firm's (rule F11): the one
+		// heed demo declared.
+		chromedp.SetValue(chromedp.ID("caller_id"), demoCallerID),
 		chromedp.SetValue(chromedp.ID("ring_seconds"), "20"),
 		chromedp.SetValue(chromedp.ID("max_attempts"), "1"),
 		chromedp.SendKeys(chromedp.ID("transfer_to"), demoOffice),
 	))
+	offered, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#caller_id option')).map(o => o.value + ' ' + o.textContent.trim())`))
+	require.NoError(t, err)
+	require.Equal(t, []string{" Choose one", demoCallerID + " +1 203-555-0188 (" + demoCallerIDLabel + ")"}, offered,
+		"the form offers the firm's caller IDs, not free text")
 	screenshot(t, ctx, "campaign-new")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("create")),

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heed-dialer/heed/campaign"
 	"github.com/heed-dialer/heed/internal/account"
 )
 
@@ -48,6 +50,14 @@ var demoContacts = []demoContact{
 // (the PSTN simulator's behaviour 12 answers it).
 const demoOffice = "+18605550112"
 
+// demoCallerID is the caller ID heed demo declares one of the firm's (rule
+// F11), so that a first campaign has a number to send: a 555-01XX number,
+// set aside for fiction, which the PSTN simulator takes as any other.
+const demoCallerID = "+12035550188"
+
+// demoCallerIDLabel labels it on the Caller IDs page and the campaign form.
+const demoCallerIDLabel = "Demo main line (fictional)"
+
 func (m *Main) demo(ctx context.Context, args []string) error {
 	f := m.flags("demo")
 	dbURL := f.databaseURL()
@@ -83,6 +93,41 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	if created {
 		fmt.Fprintf(m.Stdout, "demo list %q (id %d): %d contacts, one per PSTN behaviour, one on the do-not-call list\n", demoListName, listID, len(demoContacts))
 	}
+	return m.demoCallerID(ctx, pool, accounts)
+}
+
+// demoCallerID declares demoCallerID one of the firm's caller IDs, once,
+// as the first enabled admin: campaigns send only those (rule F11).
+func (m *Main) demoCallerID(ctx context.Context, pool *pgxpool.Pool, accounts *account.Service) error {
+	s := campaign.NewService(pool, nil)
+	current, err := s.CurrentCallerIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range current {
+		if k.Phone == demoCallerID {
+			return nil
+		}
+	}
+	users, err := accounts.List(ctx)
+	if err != nil {
+		return err
+	}
+	var admin *account.User
+	for i, u := range users {
+		if u.Role == account.RoleAdmin && !u.Disabled && (admin == nil || u.ID < admin.ID) {
+			admin = &users[i]
+		}
+	}
+	if admin == nil {
+		return fmt.Errorf("demo caller ID %s: no enabled admin to declare it (heed user add --role admin): %w", demoCallerID, campaign.ErrNotAdmin)
+	}
+	k, err := s.AddCallerID(ctx, campaign.NewCallerID{Number: demoCallerID, Label: demoCallerIDLabel, Attest: true}, admin.ID)
+	if err != nil {
+		return fmt.Errorf("demo caller ID: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "demo caller ID %s (%s), declared by %s: campaigns send only the firm's caller IDs (Caller IDs page)\n",
+		k.Phone.Display(), k.Label, k.AddedByEmail)
 	return nil
 }
 

@@ -97,6 +97,11 @@ Usage:
   heed override list [--number N]           logged overrides, newest first, with who logged them and their status
   heed override withdraw --id N --reason T --by EMAIL
                                             an attorney withdraws an override from now on
+  heed callerid add --number N --label L --attest --by EMAIL
+                                            an admin declares one of the firm's numbers a caller ID campaigns may send (rule F11)
+  heed callerid list [--json]               the firm's caller IDs, current and retired, with the campaigns that send them
+  heed callerid retire --number N|--id N --by EMAIL
+                                            an admin retires a caller ID; the running campaigns that send it are paused
   heed check --number N --purpose P [...]   what the gate decides for a call, and why
   heed settings show [--json]               the firm settings in force, beside their floors
   heed settings set --file F --by EMAIL     save a policy file as the next settings version (admin; [--note N])
@@ -144,6 +149,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.sub(ctx, "consent", rest, map[string]func(context.Context, []string) error{"import": m.consentImport, "add": m.consentAdd, "reassigned": m.reassignedImport})
 	case "override":
 		return m.sub(ctx, "override", rest, map[string]func(context.Context, []string) error{"add": m.overrideAdd, "list": m.overrideList, "withdraw": m.overrideWithdraw})
+	case "callerid":
+		return m.sub(ctx, "callerid", rest, map[string]func(context.Context, []string) error{"add": m.calleridAdd, "list": m.calleridList, "retire": m.calleridRetire})
 	case "check":
 		return m.check(ctx, rest)
 	case "settings":

@@ -192,8 +192,17 @@ func (s *stack) seedDemoAdmin(t *testing.T, password string) string {
 	require.Contains(t, out, "first admin: admin@heed.local")
 	tok := strings.TrimSpace(s.heed(t, "token", "add", "--email", "admin@heed.local", "--name", "e2e"))
 	require.True(t, strings.HasPrefix(tok, "heed_"), tok)
+	for _, n := range e2eCallerIDs {
+		s.heed(t, "callerid", "add", "--number", n, "--label", "e2e", "--attest", "--by", "admin@heed.local")
+	}
 	return tok
 }
+
+// e2eCallerIDs are the caller IDs of the end-to-end tests' campaigns, one
+// (or two) a test, by which each finds its own calls in the shared PSTN
+// simulator's CDR. seedDemoAdmin declares them the firm's (rule F11),
+// beside the demo's own.
+var e2eCallerIDs = []string{"+12035550177", "+12035550178", "+12035550179", "+12035550181", "+12035550182", "+12035550183", "+12035550189"}
 
 // token adds a user with the given role and returns an API token of theirs.
 func (s *stack) token(t *testing.T, email, role string) string {

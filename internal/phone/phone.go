@@ -133,6 +133,40 @@ func (n Number) NANP() (uint64, error) {
 	return v, nil
 }
 
+// Region returns the region phonenumbers places a valid number in, as an
+// ISO 3166-1 code ("US", "CA", "JM"), or "" when it places it nowhere.
+// The NANP's country code 1 is shared by the United States (the fifty
+// states and DC, and the NANP-wide toll-free and premium-rate codes),
+// Canada, five US territories and some twenty Caribbean countries: the
+// area code tells them apart, +1 876 being Jamaica's.
+func (n Number) Region() string {
+	p, err := phonenumbers.Parse(string(n), DefaultRegion)
+	if err != nil || !phonenumbers.IsValidNumber(p) {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(p)
+}
+
+// nanpRegions names the regions of the NANP, by their ISO 3166-1 codes.
+var nanpRegions = map[string]string{
+	"US": "the United States", "CA": "Canada",
+	"PR": "Puerto Rico", "VI": "the US Virgin Islands", "GU": "Guam", "MP": "the Northern Mariana Islands", "AS": "American Samoa",
+	"AG": "Antigua and Barbuda", "AI": "Anguilla", "BB": "Barbados", "BM": "Bermuda", "BS": "the Bahamas",
+	"DM": "Dominica", "DO": "the Dominican Republic", "GD": "Grenada", "JM": "Jamaica", "KN": "Saint Kitts and Nevis",
+	"KY": "the Cayman Islands", "LC": "Saint Lucia", "MS": "Montserrat", "SX": "Sint Maarten", "TC": "the Turks and Caicos Islands",
+	"TT": "Trinidad and Tobago", "VC": "Saint Vincent and the Grenadines", "VG": "the British Virgin Islands",
+}
+
+// RegionName names a region Region returns, for people: "Jamaica", "the
+// United States"; a region outside the NANP, or "", is returned as it
+// is.
+func RegionName(region string) string {
+	if name, ok := nanpRegions[region]; ok {
+		return name
+	}
+	return region
+}
+
 // AreaCode returns the three-digit NANP area code, or "" outside the NANP.
 func (n Number) AreaCode() string {
 	s := string(n)
@@ -140,4 +174,14 @@ func (n Number) AreaCode() string {
 		return ""
 	}
 	return s[2:5]
+}
+
+// Exchange returns the three-digit NANP central office code (the digits
+// after the area code), or "" outside the NANP.
+func (n Number) Exchange() string {
+	s := string(n)
+	if len(s) != 12 || !strings.HasPrefix(s, "+1") {
+		return ""
+	}
+	return s[5:8]
 }

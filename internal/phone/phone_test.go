@@ -113,3 +113,22 @@ func TestDisplay(t *testing.T) {
 	require.Equal(t, "+44 20 7123 4567", phone.Number("+442071234567").Display())
 	require.Equal(t, "nonsense", phone.Number("nonsense").Display())
 }
+
+// TestRegion: phonenumbers tells the NANP's countries apart by area code
+// (+1 876 is Jamaica's), and puts DC, toll-free and 900 numbers in the
+// United States.
+func TestRegion(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[phone.Number]string{
+		"+18605550100": "US", "+12025550100": "US", "+18005550199": "US", "+19005550100": "US",
+		"+18765550100": "JM", "+14165550100": "CA", "+17875550100": "PR", "+18095550100": "DO",
+		"+442071234567": "GB", "+17005550100": "", "nonsense": "",
+	} {
+		require.Equal(t, want, n.Region(), n)
+	}
+	require.Equal(t, "Jamaica", phone.RegionName("JM"))
+	require.Equal(t, "the United States", phone.RegionName("US"))
+	require.Equal(t, "GB", phone.RegionName("GB"))
+	require.Equal(t, "555", phone.Number("+18605550100").Exchange())
+	require.Equal(t, "", phone.Number("+442071234567").Exchange())
+}
