@@ -25,7 +25,10 @@ const DefaultFreshness = 2 * time.Second
 // current with PostgreSQL. Every change to a source table is logged in index_changes
 // with a sequence number and announced with NOTIFY heed_index; Indexes
 // applies the changes in order and records the sequence it has reached and
-// when it last confirmed that nothing newer exists.
+// when it last confirmed that nothing newer exists. A registry list
+// install is logged too (op install, naming the install, not its
+// numbers): the sequence reached is past it only once the copy it
+// installed, or a newer one, is loaded.
 type Indexes struct {
 	// DNC is the do-not-call index the gate reads.
 	DNC *dnc.Index
@@ -318,7 +321,13 @@ func (ix *Indexes) Load(ctx context.Context) error {
 
 // Sync applies every change committed before it was called. When it
 // returns nil, the indexes hold every opt-out committed or taken before
-// the call.
+// the call, and the registry list copies current then. The position it
+// reports (Seq) passes a logged install only once the copies current after
+// it are loaded: the internal list's changes are read first, with the
+// log's top, and the registry's current copies after them, so a copy the
+// indexes cannot load leaves the position behind the install (and Sync
+// returns the error: the gate fails closed once the freshness bound
+// lapses).
 func (ix *Indexes) Sync(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -381,11 +390,13 @@ func (ix *Indexes) Sync(ctx context.Context) error {
 
 // unchanged reports, in one query, whether nothing happened since the last
 // sync: no change logged after the sequences this process has applied, and
-// the same registry list versions. Sequences commit in order (writers take
-// the change log's lock before taking one), so a change not yet visible
-// here can only get a higher sequence and is found by the next sync. It
-// also returns the numbers of the opt-outs taken but not yet recorded
-// then.
+// the same registry list versions (which every install's log row also
+// tells since migration 00046: a sync that could not load a copy leaves
+// the consent index's sequence behind the install's row). Sequences
+// commit in order (writers take the change log's lock before taking one),
+// so a change not yet visible here can only get a higher sequence and is
+// found by the next sync. It also returns the numbers of the opt-outs
+// taken but not yet recorded then.
 func (ix *Indexes) unchanged(ctx context.Context) (quiet bool, pending []string, err error) {
 	var dncMax, allMax int64
 	var lists map[string]int64

@@ -103,12 +103,16 @@ type InternalChanges struct {
 // index) the read is consistent with: every internal-list change up to it
 // is in the result (seq itself when nothing was logged since). It is one
 // statement, so one snapshot; sequences commit in order, so no change
-// below that position can appear later.
+// below that position can appear later. The log's registry list installs
+// (op install) are left out: a caller that moves to the position returned
+// loads the registry copies current after this read (Registry.Installed),
+// which holds every install logged up to it, before it reports that
+// position.
 func (s *PGStore) InternalSince(ctx context.Context, seq int64) (InternalChanges, int64, error) {
 	rows, err := s.db.Query(ctx, `
 		WITH top AS (SELECT coalesce(max(seq), 0) AS seq FROM index_changes)
 		SELECT c.seq, c.phone, c.op, d.added_at, top.seq FROM top
-		  LEFT JOIN index_changes c ON c.index = 'dnc' AND c.seq > $1
+		  LEFT JOIN index_changes c ON c.index = 'dnc' AND c.op IN ('add', 'remove') AND c.seq > $1
 		  LEFT JOIN dnc_internal d ON d.id = c.ref_id
 		 ORDER BY c.seq`, seq)
 	if err != nil {

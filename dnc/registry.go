@@ -138,8 +138,9 @@ func (r *Registry) Current(ctx context.Context, l ListID) (Meta, *Set, bool, err
 
 // Install writes set as the next version of list l and makes it current:
 // the file is written and synced under a temporary name and renamed, then
-// the version is recorded in one transaction. Until that commits, every
-// process keeps the previous version; if it fails, nothing changes.
+// the version is recorded, and logged in the change log, in one
+// transaction. Until that commits, every process keeps the previous
+// version; if it fails, nothing changes.
 func (r *Registry) Install(ctx context.Context, l ListID, asOf time.Time, source string, set *Set, userID int64) (Installed, error) {
 	if l == Internal || !l.Valid() {
 		return Installed{}, fmt.Errorf("install %v: the internal list lives in the database: %w", l, ErrUnknownList)
@@ -177,12 +178,12 @@ func (r *Registry) Install(ctx context.Context, l ListID, asOf time.Time, source
 		// installed_at is the statement's time, not the transaction's
 		// (now()), which began before the file was written: a moment
 		// before the copy is committed, which the calls report relies on.
-		if _, err := tx.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, imported_by, installed_at, sha256)
+		// Its trigger logs the install in the change log (migration
+		// 00046), which notifies heed_index: every process's indexes load
+		// the copy before their position passes it.
+		_, err = tx.Exec(ctx, `INSERT INTO dnc_list_installs (list, version, as_of, count, source, imported_by, installed_at, sha256)
 			VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), clock_timestamp(), $7)`,
-			l.String(), version, asOf, set.Len(), source, userID, sum); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify('heed_index', '0')`)
+			l.String(), version, asOf, set.Len(), source, userID, sum)
 		return err
 	})
 	if err != nil {
