@@ -53,6 +53,17 @@ type ARIConfig struct {
 	// the switch closes. Without it, only recovery's close of the attempt
 	// takes the opt-out.
 	OrphanOptOut func(ctx context.Context, attemptID int64) error
+	// OrphanEnded, when set, records durably what became of a call that a
+	// stopped process placed and this switch took up, once it has ended
+	// (OrphanRangOut, OrphanAbandoned or OrphanOptedOut), with the attempt
+	// still in flight (campaign.Store's NoteOrphan): recovery, which may
+	// ask about the attempt much later (its campaign paused meanwhile), or
+	// in another process, or after this one restarted, closes the attempt
+	// with it when its Asterisk has let the channel go. The switch tries
+	// it again until it succeeds or the switch closes, and forgets the
+	// orphan once it has succeeded. Without it, the switch keeps what
+	// became of each orphan until Orphan asks, however long that takes.
+	OrphanEnded func(ctx context.Context, attemptID int64, found Orphan) error
 }
 
 var logOnce sync.Once
