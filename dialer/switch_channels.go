@@ -92,8 +92,6 @@ func (s *Switch) Health(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w: %w", s.cfg.Name, ErrARIUnavailable, err)
 	}
-	// The ari library keeps Connected as a plain field that its websocket
-	// loop sets; a stale read only delays noticing a drop by one check.
 	if !s.client.Connected() {
 		return time.Time{}, fmt.Errorf("%s: %w", s.cfg.Name, ErrEventsDown)
 	}
