@@ -149,3 +149,13 @@ func (l *signinLimits) forget(ctx context.Context, acct string) error {
 	}
 	return nil
 }
+
+// ForgetSignInFailures drops every failed sign-in counted against the
+// account email signs in to, as an admin's password reset on the Users
+// page does: heed user password calls it, so that an operator's reset
+// lets a locked-out account in at once, as a restart of heed serve did
+// when the counts were kept in memory.
+func ForgetSignInFailures(ctx context.Context, db *pgxpool.Pool, email string) error {
+	l := signinLimits{db: db}
+	return l.forget(ctx, accountKey(email))
+}
