@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,8 +60,9 @@ func (r Recovered) Closed() int { return r.HungUp + r.Gone + r.Unchecked + r.Ran
 // at the end of its ring time (rang_out), or answered and played the
 // abandoned-call message (abandoned; opted_out when the callee pressed the
 // opt-out key, which is then taken with the attempt's close, as a key
-// press during the call). Whatever was found goes in the attempt's
-// reconcile column; the attempt is closed with the outcome unknown, or
+// press during the call). A channel gone, of a call that a switch took up
+// and recorded the end of (NoteOrphan), is what was recorded. Whatever
+// was found goes in the attempt's reconcile column; the attempt is closed with the outcome unknown, or
 // abandoned for a call answered with no one to follow it (the campaign's
 // abandonment rate counts it), and its target is finished, never
 // redialed, so that a crash cannot cause a second call for the same
@@ -102,6 +104,15 @@ func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Re
 		switch found {
 		case dialer.OrphanFollowed:
 			continue
+		case dialer.OrphanHungUp, dialer.OrphanGone, dialer.OrphanUnchecked, dialer.OrphanRangOut, dialer.OrphanAbandoned, dialer.OrphanOptedOut:
+		default:
+			return res, fmt.Errorf("recover campaign %d: attempt %d: unexpected reconcile result %q", campaignID, a.id, found)
+		}
+		found, err = s.closeOrphan(ctx, campaignID, a.id, found)
+		if err != nil {
+			return res, err
+		}
+		switch found {
 		case dialer.OrphanHungUp:
 			res.HungUp++
 		case dialer.OrphanGone:
@@ -115,11 +126,6 @@ func (s *Store) Recover(ctx context.Context, campaignID int64, r Reconciler) (Re
 		case dialer.OrphanOptedOut:
 			res.Abandoned++
 			res.OptedOut++
-		default:
-			return res, fmt.Errorf("recover campaign %d: attempt %d: unexpected reconcile result %q", campaignID, a.id, found)
-		}
-		if err := s.closeOrphan(ctx, campaignID, a.id, found); err != nil {
-			return res, err
 		}
 	}
 	// A target left dialing with no attempt in flight (none should be) is
@@ -175,31 +181,76 @@ func takeOrphanOptOut(ctx context.Context, q interface {
 	return nil
 }
 
-// closeOrphan closes one reconciled attempt and finishes its target. An
-// orphan answered with no one to follow it is abandoned; one whose callee
-// pressed the opt-out key keeps the key, and its opt-out is taken in the
-// same transaction (takeOrphanOptOut; KeepRecordingOptOuts records it),
-// unless the switch took it as the key was pressed.
-func (s *Store) closeOrphan(ctx context.Context, campaignID, attemptID int64, found dialer.Orphan) error {
-	outcome := "unknown"
-	switch found {
-	case dialer.OrphanAbandoned, dialer.OrphanOptedOut:
-		outcome = string(dialer.OutcomeAbandoned)
+// noted are what a switch that took up an orphan records of it once it
+// has ended (NoteOrphan).
+var noted = []dialer.Orphan{dialer.OrphanRangOut, dialer.OrphanAbandoned, dialer.OrphanOptedOut}
+
+// ErrNotNoted reports a NoteOrphan of something a switch never finds of
+// an orphan it followed to its end.
+var ErrNotNoted = fmt.Errorf("not what a call left by a stopped process can have ended as: %w", ErrInvalid)
+
+// NoteOrphan records what became of attempt attemptID's call, which a
+// stopped process placed and a switch took up and followed to its end
+// (rang out, abandoned, or opted out): the switch calls this through
+// dialer.ARIConfig.OrphanEnded. The attempt stays in flight, with found in
+// its reconcile column, for recovery to close under the campaign's lease:
+// it may ask only much later (its campaign paused meanwhile), or in
+// another process, when the switch has long let the call go and its
+// Asterisk no longer has the channel, and it closes the attempt with what
+// was recorded (closeOrphan). An attempt no longer in flight (recovery
+// closed it meanwhile), or that no longer exists, is left alone: there is
+// nothing left to record.
+func (s *Store) NoteOrphan(ctx context.Context, attemptID int64, found dialer.Orphan) error {
+	if !slices.Contains(noted, found) {
+		return fmt.Errorf("note attempt %d: %q: %w", attemptID, found, ErrNotNoted)
 	}
+	_, err := s.db.Exec(ctx, `
+		UPDATE attempts SET reconcile = $2, reconciled_at = now()
+		 WHERE id = $1 AND status IN ('originating', 'ringing', 'answered')`, attemptID, string(found))
+	if err != nil {
+		return fmt.Errorf("note attempt %d: %s: %w", attemptID, found, err)
+	}
+	return nil
+}
+
+// closeOrphan closes one reconciled attempt and finishes its target, and
+// returns what it closed the attempt as: found, or, when found says only
+// that the channel is gone (or its Asterisk could not be asked), what a
+// switch recorded of the call when it ended (NoteOrphan). An orphan
+// answered with no one to follow it is abandoned; one whose callee pressed
+// the opt-out key keeps the key, and its opt-out is taken in the same
+// transaction (takeOrphanOptOut; KeepRecordingOptOuts records it), unless
+// the switch took it as the key was pressed.
+func (s *Store) closeOrphan(ctx context.Context, campaignID, attemptID int64, found dialer.Orphan) (dialer.Orphan, error) {
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var recorded string
+		err := tx.QueryRow(ctx, `
+			SELECT reconcile FROM attempts WHERE id = $1 AND status IN ('originating', 'ringing', 'answered') FOR UPDATE`,
+			attemptID).Scan(&recorded)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // it ended meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if r := dialer.Orphan(recorded); (found == dialer.OrphanGone || found == dialer.OrphanUnchecked) && slices.Contains(noted, r) {
+			found = r
+		}
+		outcome := "unknown"
+		switch found {
+		case dialer.OrphanAbandoned, dialer.OrphanOptedOut:
+			outcome = string(dialer.OutcomeAbandoned)
+		}
 		if found == dialer.OrphanOptedOut {
 			if err := takeOrphanOptOut(ctx, tx, attemptID); err != nil {
 				return err
 			}
 		}
 		var contactID int64
-		err := tx.QueryRow(ctx, `
+		err = tx.QueryRow(ctx, `
 			UPDATE attempts SET status = 'ended', outcome = $3, ended_at = now(), reconcile = $2, reconciled_at = now()
-			 WHERE id = $1 AND status IN ('originating', 'ringing', 'answered') RETURNING contact_id`,
+			 WHERE id = $1 RETURNING contact_id`,
 			attemptID, string(found), outcome).Scan(&contactID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // it ended meanwhile
-		}
 		if err != nil {
 			return err
 		}
@@ -207,7 +258,7 @@ func (s *Store) closeOrphan(ctx context.Context, campaignID, attemptID int64, fo
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("recover campaign %d: close attempt %d: %w", campaignID, attemptID, err)
+		return "", fmt.Errorf("recover campaign %d: close attempt %d: %w", campaignID, attemptID, err)
 	}
-	return nil
+	return found, nil
 }

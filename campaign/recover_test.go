@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heed-dialer/heed/dialer"
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
@@ -128,11 +129,98 @@ func TestTakeOrphanOptOut(t *testing.T) {
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE attempt_id IN ($1, $2)`, ann, bob).Scan(&n))
 	require.Equal(t, 2, n, "one request per attempt")
 
-	require.NoError(t, store.closeOrphan(w.ctx, w.c.ID, ann, "opted_out"))
+	closed, err := store.closeOrphan(w.ctx, w.c.ID, ann, "opted_out")
+	require.NoError(t, err)
+	require.Equal(t, dialer.OrphanOptedOut, closed)
 	recorded, err := RecordPendingOptOuts(w.ctx, w.s.db)
 	require.NoError(t, err)
 	require.Equal(t, 2, recorded)
 	var phones []string
 	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT array_agg(phone ORDER BY phone) FROM dnc_internal WHERE removed_at IS NULL`).Scan(&phones))
 	require.Equal(t, []string{"+18605550161", "+18605550162"}, phones)
+}
+
+// answers is a Reconciler that answers from a table, as the switches
+// would.
+type answers map[int64]dialer.Orphan
+
+func (a answers) Reconcile(_ context.Context, _ string, attemptID int64) (dialer.Orphan, error) {
+	return a[attemptID], nil
+}
+
+// TestRecoverKeepsNotedOrphan: what a switch recorded of a call a stopped
+// process left, as the call ended (NoteOrphan), outlives the switch's
+// memory of it. The attempt stays in flight with the record; recovery,
+// asking only later (the campaign paused meanwhile, or another process),
+// finds the channel gone, or its Asterisk no longer configured, and
+// closes the attempt with what was recorded: abandoned (the abandonment
+// rate counts it), opted out (the key kept, its opt-out taken), rang out.
+// What a switch finds now stands over a record; an attempt with no record
+// is closed gone, as before. Only what a switch can find of a call it
+// followed to its end is recorded, and never on a finished attempt.
+func TestRecoverKeepsNotedOrphan(t *testing.T) {
+	t.Parallel()
+	w := newReportWorld(t, "Ann,8605550171\nBob,8605550172\nCy,8605550173\nDee,8605550174\nEd,8605550175\nFay,8605550176\n")
+	store := NewStore(w.s.db)
+	inFlight := func(phone string) int64 {
+		w.n++
+		return w.id(`
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, asterisk)
+			SELECT $1, k.id, $3, k.phone, '+18605550100', 'allow', '{}', 'p', '{}', 'ringing', 'pbx'
+			  FROM contacts k WHERE k.list_id = $2 AND k.phone = $4 RETURNING id`, w.c.ID, w.listID, w.n, phone)
+	}
+	w.exec(`INSERT INTO campaign_targets (campaign_id, contact_id, state, attempts) SELECT $1, id, 'dialing', 1 FROM contacts WHERE list_id = $2
+		ON CONFLICT (campaign_id, contact_id) DO UPDATE SET state = 'dialing', attempts = 1`, w.c.ID, w.listID)
+	abandoned, optedOut, rangOut, unnoted, stillThere := inFlight("+18605550171"), inFlight("+18605550172"),
+		inFlight("+18605550173"), inFlight("+18605550174"), inFlight("+18605550175")
+	ended := w.endedCall("+18605550176", "", "confirmed")
+
+	require.NoError(t, store.NoteOrphan(w.ctx, abandoned, dialer.OrphanAbandoned))
+	require.NoError(t, store.TakeOrphanOptOut(w.ctx, optedOut)) // as the key is pressed
+	require.NoError(t, store.NoteOrphan(w.ctx, optedOut, dialer.OrphanOptedOut))
+	require.NoError(t, store.NoteOrphan(w.ctx, rangOut, dialer.OrphanRangOut))
+	require.NoError(t, store.NoteOrphan(w.ctx, stillThere, dialer.OrphanAbandoned))
+	require.NoError(t, store.NoteOrphan(w.ctx, ended, dialer.OrphanAbandoned), "a finished attempt: nothing left to record")
+	require.NoError(t, store.NoteOrphan(w.ctx, 1_000_000, dialer.OrphanAbandoned), "no such attempt: nothing to record")
+	for _, bad := range []dialer.Orphan{dialer.OrphanGone, dialer.OrphanHungUp, dialer.OrphanUnchecked, dialer.OrphanFollowed, "", "lost"} {
+		require.ErrorIs(t, store.NoteOrphan(w.ctx, unnoted, bad), ErrInvalid, "%q", bad)
+	}
+	row := func(id int64) (status, outcome, reconcile, keys string) {
+		require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT status, outcome, reconcile, dtmf FROM attempts WHERE id = $1`, id).
+			Scan(&status, &outcome, &reconcile, &keys))
+		return
+	}
+	status, _, reconcile, _ := row(abandoned)
+	require.Equal(t, []string{"ringing", "abandoned"}, []string{status, reconcile}, "recorded, still in flight for recovery to close")
+	_, outcome, reconcile, _ := row(ended)
+	require.Equal(t, []string{"confirmed", ""}, []string{outcome, reconcile}, "a finished attempt is left alone")
+	_, _, reconcile, _ = row(unnoted)
+	require.Empty(t, reconcile)
+
+	got, err := store.Recover(w.ctx, w.c.ID, answers{
+		abandoned: dialer.OrphanGone, optedOut: dialer.OrphanGone, rangOut: dialer.OrphanUnchecked,
+		unnoted: dialer.OrphanGone, stillThere: dialer.OrphanHungUp,
+	})
+	require.NoError(t, err)
+	require.Equal(t, Recovered{Gone: 1, RangOut: 1, Abandoned: 2, OptedOut: 1, HungUp: 1}, got)
+	for _, c := range []struct {
+		id                       int64
+		outcome, reconcile, keys string
+	}{
+		{abandoned, "abandoned", "abandoned", ""},
+		{optedOut, "abandoned", "opted_out", dialer.OptOutKey},
+		{rangOut, "unknown", "rang_out", ""},
+		{unnoted, "unknown", "gone", ""},
+		{stillThere, "unknown", "hung_up", ""},
+	} {
+		status, outcome, reconcile, keys := row(c.id)
+		require.Equal(t, []string{"ended", c.outcome, c.reconcile, c.keys}, []string{status, outcome, reconcile, keys}, "attempt %d", c.id)
+	}
+	var optOuts int
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FROM optout_requests WHERE attempt_id = $1`, optedOut).Scan(&optOuts))
+	require.Equal(t, 1, optOuts, "the opt-out pressed, taken once")
+	var dialing, done int
+	require.NoError(t, w.s.db.QueryRow(w.ctx, `SELECT count(*) FILTER (WHERE state = 'dialing'), count(*) FILTER (WHERE state = 'done')
+		FROM campaign_targets WHERE campaign_id = $1`, w.c.ID).Scan(&dialing, &done))
+	require.Equal(t, []int{0, 6}, []int{dialing, done}, "every target finished, never redialed")
 }

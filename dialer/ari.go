@@ -53,6 +53,17 @@ type ARIConfig struct {
 	// the switch closes. Without it, only recovery's close of the attempt
 	// takes the opt-out.
 	OrphanOptOut func(ctx context.Context, attemptID int64) error
+	// OrphanEnded, when set, records durably what became of a call that a
+	// stopped process placed and this switch took up, once it has ended
+	// (OrphanRangOut, OrphanAbandoned or OrphanOptedOut), with the attempt
+	// still in flight (campaign.Store's NoteOrphan): recovery, which may
+	// ask about the attempt much later (its campaign paused meanwhile), or
+	// in another process, or after this one restarted, closes the attempt
+	// with it when its Asterisk has let the channel go. The switch tries
+	// it again until it succeeds or the switch closes, and forgets the
+	// orphan once it has succeeded. Without it, the switch keeps what
+	// became of each orphan until Orphan asks, however long that takes.
+	OrphanEnded func(ctx context.Context, attemptID int64, found Orphan) error
 }
 
 var logOnce sync.Once
@@ -79,28 +90,28 @@ func routeARILogs(log *slog.Logger) {
 // ConnectARI connects to an Asterisk's ARI, giving up when ctx ends. It
 // first asks ARI's REST interface for the Asterisk's info, and returns
 // ErrARIUnavailable with the reason (connection refused, credentials
-// refused, ...) when that fails. The ari library's own Connect retries
-// forever, so it then runs in the background and is abandoned (and
-// closed) at the deadline, which happens only when the REST interface
-// answers and the event websocket does not.
+// refused, ...) when that fails. It then dials the event websocket, once a
+// second until it answers or ctx ends.
 //
-// Once connected, the library (native client, v5.3.1) keeps the event
-// websocket up by itself: when a read fails it marks itself disconnected
-// and dials again, once a second, until Close. The application name is in
-// the websocket URL, so Asterisk registers the application again on each
-// reconnect, and the client's bus, with every subscription on it, is the
-// same before and after; nothing needs resubscribing. What it does not do
-// is tell anyone: events sent while the websocket was down (a channel's
-// end, above all) are lost, and a restarted Asterisk has lost every
-// channel. Pool notices such an Asterisk through Switch.Health (ARI info,
-// whose startup time changes on a restart, and Connected) and, once it is
-// back, ends the calls whose channels are gone (Switch.Resync).
+// The client is the ari library's native client for ARI's REST interface
+// with heed's own loop on the event websocket (eventsClient; the
+// library's has a data race on its connected flag). Once connected, the
+// loop keeps the event websocket up by itself: when a read fails it marks
+// the client disconnected and dials again, at once and then once a
+// second, until Close. The application name is in the websocket URL, so
+// Asterisk registers the application again on each reconnect, and the
+// client's bus, with every subscription on it, is the same before and
+// after; nothing needs resubscribing. What it does not do is tell anyone:
+// events sent while the websocket was down (a channel's end, above all)
+// are lost, and a restarted Asterisk has lost every channel. Pool notices
+// such an Asterisk through Switch.Health (ARI info, whose startup time
+// changes on a restart, and Connected) and, once it is back, ends the
+// calls whose channels are gone (Switch.Resync).
 func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Client, error) {
 	routeARILogs(log)
-	// Ask ARI's REST interface first. While Asterisk is down, or when it
-	// refuses the credentials, the library's Connect would retry until the
-	// deadline and then have to be closed while it runs; the probe gives up
-	// at once with the reason instead, and starts nothing.
+	// Ask ARI's REST interface first: while Asterisk is down, or when it
+	// refuses the credentials, the websocket would be dialed until the
+	// deadline; the probe gives up at once with the reason instead.
 	if err := probeARI(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -108,25 +119,16 @@ func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Clien
 	if ws == "" {
 		ws = websocketURL(cfg.URL)
 	}
-	c := native.New(&native.Options{
+	rest := native.New(&native.Options{
 		Application:  cfg.Application,
 		URL:          cfg.URL,
 		WebsocketURL: ws,
 		Username:     cfg.Username,
 		Password:     cfg.Password,
 	})
-	done := make(chan error, 1)
-	go func() { done <- c.Connect() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, err)
-		}
-	case <-ctx.Done():
-		// Close stops the library's endless reconnect loop.
-		c.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrARIUnavailable, cfg.URL, ctx.Err())
+	c, err := dialEvents(ctx, rest, ws, cfg.Application, cfg.Username, cfg.Password, log)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := c.Asterisk().Info(nil); err != nil {
 		c.Close()

@@ -9,3 +9,11 @@ func SetFollowFor(p *Pacer, d time.Duration) { p.followFor = d }
 // SetStopFollowFor makes a Run whose job is being stopped follow its calls
 // for d, rather than stopFollow.
 func SetStopFollowFor(p *Pacer, d time.Duration) { p.stopFollowFor = d }
+
+// Settled returns how many ended orphans s keeps what became of, for
+// Orphan to report.
+func Settled(s *Switch) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.settled)
+}

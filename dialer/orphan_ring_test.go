@@ -170,6 +170,84 @@ func TestOrphanOfAnotherApplication(t *testing.T) {
 	require.GreaterOrEqual(t, recs[0].Duration, 9*time.Second, "rang its 10 s")
 }
 
+// TestOrphanEndRecorded: on the real testbed, a call a stopped process
+// left ringing is answered before any recovery asks about it (its
+// campaign paused, say, or recovered by another process): the restarted
+// process's switch takes it up as it is answered and plays the
+// abandoned-call message. Once the call has ended, the switch records
+// what became of it (ARIConfig.OrphanEnded, campaign.Store.NoteOrphan),
+// trying again while the database refuses, and keeps it in memory only
+// until it is recorded: a switch used to keep it until an Orphan asked,
+// which for an attempt recovered elsewhere is never. A late Orphan then
+// finds the channel gone, and recovery closes the attempt from the record
+// (campaign's TestRecoverKeepsNotedOrphan).
+func TestOrphanEndRecorded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tb, cfg, log := orphanTestbed(ctx, t, "heed-orphan-n")
+	dead, err := dialer.NewSwitch(ctx, cfg, log.With("process", "stopped"))
+	require.NoError(t, err)
+	const after10 = "+18605550415" // rings 10 s, answers, says hello, stays 8 s
+	require.NoError(t, dead.Place(ctx, dialer.CallRequest{
+		AttemptID: 7, To: phone.Number(after10), CallerID: "+12035550188", RingSeconds: 20,
+		Media: []string{"sound:silence/10"}, Abandoned: []string{"sound:beep"},
+	}, func(dialer.CallEvent) {}))
+	time.Sleep(2 * time.Second)
+	dead.Close()
+
+	type note struct {
+		attempt int64
+		found   dialer.Orphan
+	}
+	var (
+		mu      sync.Mutex
+		notes   []note
+		away    = true // the database refuses the record until the test lets it in
+		failed  = make(chan struct{})
+		refused sync.Once
+	)
+	cfg.OrphanEnded = func(_ context.Context, attemptID int64, found dialer.Orphan) error {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, note{attemptID, found})
+		if away {
+			refused.Do(func() { close(failed) })
+			return errors.New("the database is away")
+		}
+		return nil
+	}
+	restarted, err := dialer.NewSwitch(ctx, cfg, log.With("process", "restarted"))
+	require.NoError(t, err)
+	defer restarted.Close()
+
+	select {
+	case <-failed:
+	case <-ctx.Done():
+		t.Fatal("the orphan's end was never recorded")
+	}
+	require.Equal(t, 1, dialer.Settled(restarted), "kept while the database refuses the record")
+	mu.Lock()
+	away = false
+	mu.Unlock()
+	require.Eventually(t, func() bool { return dialer.Settled(restarted) == 0 }, 15*time.Second, 50*time.Millisecond,
+		"forgotten once recorded")
+	mu.Lock()
+	require.GreaterOrEqual(t, len(notes), 2)
+	for _, n := range notes {
+		require.Equal(t, note{7, dialer.OrphanAbandoned}, n, "recorded: answered with no one left to follow it")
+	}
+	mu.Unlock()
+	o, err := restarted.Orphan(ctx, 7)
+	require.NoError(t, err)
+	require.Equal(t, dialer.OrphanGone, o, "asked late, the switch has let the call go: recovery reads the record")
+
+	recs, err := tb.WaitPSTNCalls(ctx, 1)
+	require.NoError(t, err)
+	t.Logf("PSTN CDR: %s duration %s billsec %s", recs[0].Disposition, recs[0].Duration, recs[0].Billable)
+	require.Equal(t, testbed.DispositionAnswered, recs[0].Disposition)
+	require.Less(t, recs[0].Billable, 6*time.Second, "heed hung up after the message, not the callee after its 8 s")
+}
+
 // orphanTestbed starts the testbed for an orphan test and returns it, the
 // configuration of a switch of installation "orphan" on it whose Stasis
 // application is app and this process's, and a logger whose lines the

@@ -196,7 +196,11 @@ type Switch struct {
 	mu    sync.Mutex
 	calls map[string]*call // by channel, office leg, snoop, playback and recording ID
 	// settled holds what became of the orphans this switch adopted that
-	// have ended, by channel, until Orphan reports it.
+	// have ended, by channel, until Orphan reports it or, with
+	// ARIConfig.OrphanEnded, until it is recorded in the database: an
+	// orphan whose attempt recovery never asks about here (it closed it in
+	// another process, or its campaign is not running) is not kept for
+	// the life of the process.
 	settled map[string]Orphan
 	wg      sync.WaitGroup
 	stop    chan struct{}
@@ -223,9 +227,11 @@ type call struct {
 
 	// An orphan: a call a stopped process placed, which this switch
 	// adopted (adoptLocked) as no one followed it any more; done closes
-	// once its end is settled.
+	// once its end is settled, and found is then what became of it ("" for
+	// one let go before its end).
 	orphan bool
 	done   chan struct{}
+	found  Orphan
 
 	// A transfer: after media, dial transferTo on officeID and bridge.
 	transferTo   string
@@ -585,33 +591,43 @@ func (s *Switch) takeOrphanOptOut(attemptID int64) {
 	if take == nil {
 		return
 	}
-	try := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, OptOutRetryWait)
-		defer cancel()
-		return take(ctx, attemptID)
-	}
-	failed := func(_ int, err error) {
+	err := s.untilClosed(OptOutRetryWait, func(ctx context.Context) error { return take(ctx, attemptID) }, func(_ int, err error) {
 		s.log.Error("could not take the opt-out pressed on a call left by a stopped process; trying again", "attempt", attemptID, "err", err)
-	}
-	err := try(context.Background())
-	if err != nil {
-		failed(1, err)
-		life, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-s.stop:
-				cancel()
-			case <-life.Done():
-			}
-		}()
-		_, err = keepTrying(life, OptOutRetryWait, 0, try, failed)
-		cancel()
-	}
+	})
 	if err != nil {
 		s.log.Error("the switch closed before the opt-out pressed on a call left by a stopped process was taken; recovery takes it from the attempt if it can", "attempt", attemptID, "err", err)
 		return
 	}
 	s.log.Info("took the opt-out pressed on a call left by a stopped process", "attempt", attemptID)
+}
+
+// untilClosed runs try, each time with wait as its deadline, and tries
+// again as the pacer does an opt-out the database refused (keepTrying,
+// waiting up to wait between tries), until it succeeds or the switch
+// closes; failed hears of each failure. It returns the last try's error,
+// nil once one succeeded.
+func (s *Switch) untilClosed(wait time.Duration, try func(ctx context.Context) error, failed func(tries int, err error)) error {
+	once := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		return try(ctx)
+	}
+	err := once(context.Background())
+	if err == nil {
+		return nil
+	}
+	failed(1, err)
+	life, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-life.Done():
+		}
+	}()
+	_, err = keepTrying(life, wait, 0, once, failed)
+	return err
 }
 
 // optOutWhileWaiting takes the opt-out key pressed while the call waits for

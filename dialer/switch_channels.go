@@ -92,8 +92,6 @@ func (s *Switch) Health(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w: %w", s.cfg.Name, ErrARIUnavailable, err)
 	}
-	// The ari library keeps Connected as a plain field that its websocket
-	// loop sets; a stale read only delays noticing a drop by one check.
 	if !s.client.Connected() {
 		return time.Time{}, fmt.Errorf("%s: %w", s.cfg.Name, ErrEventsDown)
 	}
@@ -183,7 +181,9 @@ func (s *Switch) Follows(channelID string) bool {
 // gone (its process used another name) cannot play it: Asterisk hangs it
 // up as it is answered, and it is abandoned all the same. An orphan that
 // this Switch took up as it was answered before Orphan asked, and has
-// ended since, is reported likewise. When ctx ends, or the Switch closes,
+// ended since, is reported likewise, until its end is recorded
+// (ARIConfig.OrphanEnded): Orphan then finds its channel gone, and
+// recovery the record. When ctx ends, or the Switch closes,
 // before the orphan's end, Orphan fails with ErrARIUnavailable and the
 // Switch goes on following the orphan: a later Orphan reports it.
 func (s *Switch) Orphan(ctx context.Context, attemptID int64) (Orphan, error) {
@@ -219,10 +219,10 @@ func (s *Switch) Orphan(ctx context.Context, attemptID int64) (Orphan, error) {
 		return "", fmt.Errorf("%s: channel %s: waiting for a call left ringing: %w: the switch closed", s.cfg.Name, id, ErrARIUnavailable)
 	}
 	s.mu.Lock()
-	found, ok := s.settled[id]
+	found := c.found
 	delete(s.settled, id)
 	s.mu.Unlock()
-	if !ok {
+	if found == "" {
 		return OrphanGone, nil
 	}
 	return found, nil
@@ -283,8 +283,8 @@ func (s *Switch) lookOrphan(ctx context.Context, c *call) (Orphan, error) {
 
 // adoptLocked takes up the channel of an attempt a stopped process placed
 // (an orphan) and returns its call: this Switch follows it from now on,
-// and once it ends what became of it is kept in settled for Orphan. s.mu
-// must be held.
+// and once it ends what became of it is kept in settled for Orphan, and
+// recorded (noteOrphan). s.mu must be held.
 func (s *Switch) adoptLocked(channelID string, attemptID int64, now time.Time) *call {
 	c := &call{req: CallRequest{AttemptID: attemptID}, channelID: channelID, events: make(chan CallEvent, 4),
 		placedAt: now, orphan: true, done: make(chan struct{})}
@@ -303,14 +303,40 @@ func (s *Switch) adoptLocked(channelID string, attemptID int64, now time.Time) *
 				found = OrphanAbandoned
 			}
 			s.mu.Lock()
+			c.found = found
 			s.settled[channelID] = found
 			s.mu.Unlock()
 			s.log.Info("orphan: a call left by a stopped process ended", "channel", channelID, "found", found,
 				"cause", ev.Cause, "dtmf", ev.DTMF)
+			if s.cfg.OrphanEnded != nil {
+				go s.noteOrphan(channelID, attemptID, found)
+			}
 		}
 		close(c.done)
 	}()
 	return c
+}
+
+// noteOrphan records what became of an orphan that has ended
+// (ARIConfig.OrphanEnded), trying again until it succeeds or the switch
+// closes (untilClosed), and then forgets it: recovery finds it in the
+// database. Until then Orphan finds it in settled; should the switch close
+// first, it is lost with the process, as before there was a record.
+func (s *Switch) noteOrphan(channelID string, attemptID int64, found Orphan) {
+	note := s.cfg.OrphanEnded
+	err := s.untilClosed(OptOutRetryWait, func(ctx context.Context) error { return note(ctx, attemptID, found) },
+		func(_ int, err error) {
+			s.log.Error("could not record what became of a call left by a stopped process; trying again", "attempt", attemptID,
+				"found", found, "err", err)
+		})
+	if err != nil {
+		s.log.Error("the switch closed before what became of a call left by a stopped process was recorded", "attempt", attemptID,
+			"found", found, "err", err)
+		return
+	}
+	s.mu.Lock()
+	delete(s.settled, channelID)
+	s.mu.Unlock()
 }
 
 // letGo stops following an orphan Orphan took up, as it reports it at

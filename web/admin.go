@@ -156,8 +156,12 @@ func (s *Server) changeUser(c echo.Context) error {
 		return err
 	case d.NewPassword != "":
 		// The failed sign-ins that may have locked the account out are
-		// forgotten with its old password.
-		s.signinAccounts.forget(accountKey(u.Email))
+		// forgotten with its old password. Should the database refuse,
+		// the new password is shown all the same (it is shown only once),
+		// and the failures age out.
+		if err := s.limits.forget(c.Request().Context(), accountKey(u.Email)); err != nil {
+			s.cfg.Log.Error("web: a password reset could not forget the account's failed sign-ins", "user_id", u.ID, "err", err)
+		}
 		// Shown once, on this page, not through a redirect.
 		return s.renderUsers(c, http.StatusOK, "", d)
 	}
@@ -214,17 +218,20 @@ func (s *Server) changePassword(c echo.Context) error {
 	// A wrong current password counts as a failed sign-in, against the
 	// same limits: a session left open is no way to guess the password.
 	client := clientKey(c)
-	try, wait, by := s.tryPassword(client, accountKey(currentUser(c).Email))
+	try, wait, by, err := s.limits.take(ctx, client, accountKey(currentUser(c).Email))
+	if err != nil {
+		return limitsDown(err)
+	}
 	if by != byNone {
 		return s.passwordRefused(c, wait)
 	}
 	var u account.User
-	err := s.checkPasswords(ctx, func() (err error) {
+	err = s.checkPasswords(ctx, func() (err error) {
 		u, err = s.cfg.Accounts.ChangePassword(ctx, currentUser(c).ID, c.FormValue("current_password"), next)
 		return err
 	})
 	if !errors.Is(err, account.ErrBadCredentials) {
-		try.giveBack()
+		s.giveBack(ctx, try)
 	}
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):

@@ -31,29 +31,23 @@ const (
 
 // The sign-in limits. heed counts failed sign-ins per account (the email
 // typed, whether or not a user has it, so that a refusal reveals
-// nothing) and per client (clientKey), in a sliding window of 15 minutes:
-// 10 per account stop a password from being guessed while its owner, who
+// nothing) and per client (clientKey), in a sliding window of 15 minutes,
+// in the database (signinLimits), for every heed process alike: 10 per
+// account stop a password from being guessed while its owner, who
 // mistypes a few times, is rarely refused; 30 per client leave room for an
 // office behind one address and stop one client from trying many
 // accounts. A sign-in that would pass a limit is refused (429) before its
-// password is checked. A successful sign-in clears its account's count
-// and is not counted against its client.
+// password is checked. A successful sign-in is not counted, against its
+// account or its client, and leaves the failures before it counted.
 var (
 	signinAccountLimit = rateLimit{Max: 10, Per: 15 * time.Minute}
 	signinClientLimit  = rateLimit{Max: 30, Per: 15 * time.Minute}
 )
 
-const (
-	// signinAccounts and signinClients bound the accounts and clients the
-	// sign-in limits remember (a few hundred bytes each, under 20 MB
-	// together); the least recently seen is forgotten first.
-	signinAccounts = 50_000
-	signinClients  = 10_000
-	// passwordChecks bounds the password checks run at once (sign-ins and
-	// password changes): each is an argon2id verification of 64 MiB, so 4
-	// take 256 MiB at most. Others wait their turn.
-	passwordChecks = 4
-)
+// passwordChecks bounds the password checks run at once (sign-ins and
+// password changes): each is an argon2id verification of 64 MiB, so 4
+// take 256 MiB at most. Others wait their turn.
+const passwordChecks = 4
 
 func (s *Server) signinForm(c echo.Context) error {
 	return s.render(c, http.StatusOK, "signin", page{Title: "Sign in"})
@@ -72,7 +66,10 @@ func (s *Server) signin(c echo.Context) error {
 	if s.knownDevice(c, acct) {
 		limited = ""
 	}
-	try, wait, by := s.tryPassword(client, limited)
+	try, wait, by, err := s.limits.take(ctx, client, limited)
+	if err != nil {
+		return limitsDown(err)
+	}
 	switch by {
 	case byClient:
 		return s.signinRefused(c, email, fmt.Sprintf("Too many failed sign-ins have come from your network: heed takes at most %d in %s.",
@@ -82,23 +79,23 @@ func (s *Server) signin(c echo.Context) error {
 			"except from a browser it signed in from before.", signinAccountLimit.Max, humanDuration(signinAccountLimit.Per)), wait)
 	}
 	var u account.User
-	err := s.checkPasswords(ctx, func() (err error) {
+	err = s.checkPasswords(ctx, func() (err error) {
 		u, err = s.authenticate(ctx, email, c.FormValue("password"))
 		return err
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
 		who := s.signinAccount(ctx, email)
 		s.cfg.Log.Info("web: failed sign-in", append(who, "client", client)...)
-		if limited != "" && s.signinAccounts.waiting(acct) > 0 {
+		if try.filled(accountLimit) {
 			s.cfg.Log.Warn("web: sign-in limit reached; the account's sign-ins are refused for a while", append(who, "client", client)...)
 		}
-		if s.signinClients.waiting(client) > 0 {
+		if try.filled(clientLimit) {
 			s.cfg.Log.Warn("web: sign-in limit reached; the client's sign-ins are refused for a while", "client", client)
 		}
 		return s.render(c, http.StatusUnauthorized, "signin", page{Title: "Sign in", Error: "Wrong email or password.", Data: email})
 	}
 	// Not a wrong password: the attempt does not count.
-	try.giveBack()
+	s.giveBack(ctx, try)
 	if err != nil {
 		return err
 	}
@@ -183,47 +180,29 @@ func (s *Server) rememberDevice(c echo.Context, acct string) {
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 }
 
-// The limit that refused a password check (tryPassword).
+// The limit that refused a password check (signinLimits.take).
 const (
 	byNone = iota
 	byClient
 	byAccount
 )
 
-// passwordTry is a password check counted against the sign-in limits:
-// each counts until it is known not to be a wrong password, so that
-// checks made at once cannot pass a limit together.
-type passwordTry struct {
-	s                  *Server
-	client, acct       string
-	clientHit, acctHit time.Duration
+// limitsDown answers a sign-in or password change whose sign-in limits
+// could not be checked (the database failed): 503, with no password
+// checked.
+func limitsDown(err error) error {
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "heed cannot check passwords just now; please try again in a moment.").SetInternal(err)
 }
 
-// tryPassword counts a password check of client against its limit and,
-// unless acct is "", against the account's. A limit it would pass
-// refuses it: by says which (byClient, byAccount), with how long until
-// it would not, and nothing is counted.
-func (s *Server) tryPassword(client, acct string) (t passwordTry, wait time.Duration, by int) {
-	t = passwordTry{s: s, client: client, acct: acct}
-	ok, wait, hit := s.signinClients.take(client)
-	if !ok {
-		return t, wait, byClient
-	}
-	t.clientHit = hit
-	if acct != "" {
-		if ok, wait, t.acctHit = s.signinAccounts.take(acct); !ok {
-			s.signinClients.give(client, hit)
-			return t, wait, byAccount
-		}
-	}
-	return t, 0, byNone
-}
-
-// giveBack uncounts a check that was no wrong password.
-func (t passwordTry) giveBack() {
-	t.s.signinClients.give(t.client, t.clientHit)
-	if t.acct != "" {
-		t.s.signinAccounts.give(t.acct, t.acctHit)
+// giveBack uncounts a password check that was no wrong password, even
+// when the request has ended meanwhile. Should the database refuse, the
+// check stays counted as a failure, which is logged: the sign-in itself
+// stands.
+func (s *Server) giveBack(ctx context.Context, t passwordTry) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.limits.giveBack(ctx, t); err != nil {
+		s.cfg.Log.Warn("web: a password check that was no wrong password stays counted against the sign-in limits", "err", err)
 	}
 }
 
@@ -242,7 +221,7 @@ func (s *Server) signinRefused(c echo.Context, email, why string, wait time.Dura
 
 // accountKey names the account an email signs in to for the sign-in
 // limits, as Authenticate finds it (trimmed, in any case): a hash, so that
-// the limiter keeps no emails and a long one takes no more room.
+// the limits keep no emails and a long one takes no more room.
 func accountKey(email string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
 	return string(sum[:])

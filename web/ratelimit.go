@@ -49,64 +49,18 @@ func newRateLimiter(limits []rateLimit, size int, now func() time.Time) *rateLim
 // A refused hit is not counted; wait says when the next one would be
 // allowed.
 func (l *rateLimiter) allow(key string) (ok bool, wait time.Duration) {
-	ok, wait, _ = l.take(key)
-	return ok, wait
-}
-
-// take is allow that also returns the hit it counted, which give takes
-// back.
-func (l *rateLimiter) take(key string) (ok bool, wait, hit time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now().Sub(l.epoch)
 	c := l.client(key)
 	if wait = l.wait(c, now); wait > 0 {
-		return false, wait, 0
+		return false, wait
 	}
 	if len(c.hits) == l.keep {
 		c.hits = append(c.hits[:0], c.hits[1:]...)
 	}
 	c.hits = append(c.hits, now)
-	return true, 0, now
-}
-
-// give takes back a hit take counted for key, as if it had not been made.
-func (l *rateLimiter) give(key string, hit time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.clients[key]
-	if !ok {
-		return
-	}
-	c := e.Value.(*rateClient)
-	for i := len(c.hits) - 1; i >= 0; i-- {
-		if c.hits[i] == hit {
-			c.hits = append(c.hits[:i], c.hits[i+1:]...)
-			return
-		}
-	}
-}
-
-// forget drops every hit of key.
-func (l *rateLimiter) forget(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.clients[key]; ok {
-		l.order.Remove(e)
-		delete(l.clients, key)
-	}
-}
-
-// waiting returns how long key must wait for its next hit to be allowed;
-// zero when it would be allowed now. It counts nothing.
-func (l *rateLimiter) waiting(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.clients[key]
-	if !ok {
-		return 0
-	}
-	return l.wait(e.Value.(*rateClient), l.now().Sub(l.epoch))
+	return true, 0
 }
 
 // wait drops c's hits older than every limit and returns how long it must

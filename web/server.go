@@ -122,9 +122,9 @@ type Server struct {
 	events   broker
 	static   map[string]string // logical name → content-hash URL
 
-	// signinAccounts and signinClients count failed sign-ins (the
-	// sign-in limits), on cfg.Now's clock.
-	signinAccounts, signinClients *rateLimiter
+	// limits count failed sign-ins (the sign-in limits) in the database,
+	// on cfg.Now's clock.
+	limits *signinLimits
 	// httpsSeen is done once a request came over HTTPS
 	// (warnInsecureCookies).
 	httpsSeen sync.Once
@@ -176,10 +176,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	var err error
 	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{}, closing: make(chan struct{}),
-		signinAccounts: newRateLimiter([]rateLimit{signinAccountLimit}, signinAccounts, cfg.Now),
-		signinClients:  newRateLimiter([]rateLimit{signinClientLimit}, signinClients, cfg.Now),
-		passwords:      semaphore.NewWeighted(passwordChecks),
-		deviceKey:      cfg.DeviceKey,
+		limits:    &signinLimits{db: cfg.DB, now: cfg.Now},
+		passwords: semaphore.NewWeighted(passwordChecks),
+		deviceKey: cfg.DeviceKey,
 	}
 	if s.deviceKey == nil {
 		s.deviceKey = make([]byte, 32)

@@ -249,8 +249,122 @@ func TestDeviceKnownByEveryServer(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, signinAt(b, a.browser(t), "198.51.100.90", password), "a new browser is held to the limit")
 	require.Equal(t, http.StatusSeeOther, signinAt(b, own, "198.51.100.91", password), "the browser para signed in from on the other server")
 
-	for i := range 10 {
-		require.Equal(t, http.StatusUnauthorized, signinAt(other, a.browser(t), fmt.Sprintf("198.51.100.%d", 100+i), "a guess"))
-	}
+	// The failures counted on b are the database's, so the account is at
+	// its limit on the server with another key too (TestSignInLimitsShared).
 	require.Equal(t, http.StatusTooManyRequests, signinAt(other, own, "198.51.100.92", password), "a server with another key does not know it")
+}
+
+// TestSignInLimitsShared: the sign-in limits are counted in the database,
+// so two heed web servers on one database (as behind a load balancer)
+// share them, and a restarted server (a new one) keeps them: failures on
+// either server add up to the account's 10 and the client's 30, a sign-in
+// past a limit is refused on every server without its password being
+// checked, and checks made at once on both servers pass a limit no more
+// than one after another. In memory, each server allowed 10 and 30 of its
+// own, and a restart none counted. Counts that left the window are
+// pruned from the table.
+func TestSignInLimitsShared(t *testing.T) {
+	t.Parallel()
+	var now atomic.Pointer[time.Time]
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	now.Store(&start)
+	var cfg web.Config
+	a := setupServer(t, func(db *pgxpool.Pool, c *web.Config) {
+		trustLoopback(db, c)
+		c.Now = func() time.Time { return *now.Load() }
+		cfg = *c
+	}, nil)
+	var checks []func() int
+	serve := func() string {
+		s, err := web.New(cfg)
+		require.NoError(t, err)
+		checks = append(checks, web.CountAuthentications(s))
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	one, two := serve(), serve()
+	checked := func() int {
+		n := 0
+		for _, c := range checks {
+			n += c()
+		}
+		return n
+	}
+	signinAt := func(base, from, email, pw string) int {
+		t.Helper()
+		br := a.browser(t)
+		br.base = base
+		code, _, _ := br.postFrom(from, "/signin", url.Values{"_csrf": {br.csrf("/signin")}, "email": {email}, "password": {pw}})
+		return code
+	}
+
+	// Per account: 5 failures on each server, from as many addresses.
+	for i := range 10 {
+		require.Equal(t, http.StatusUnauthorized, signinAt([]string{one, two}[i%2], fmt.Sprintf("198.51.100.%d", i+1), "para@firm.test", "a guess"))
+	}
+	require.Equal(t, 10, checked())
+	require.Equal(t, http.StatusTooManyRequests, signinAt(one, "198.51.100.20", "para@firm.test", password), "10 failures in all")
+	require.Equal(t, http.StatusTooManyRequests, signinAt(two, "198.51.100.21", "para@firm.test", password))
+	restarted := serve()
+	require.Equal(t, http.StatusTooManyRequests, signinAt(restarted, "198.51.100.22", "para@firm.test", password), "kept across a restart")
+	require.Equal(t, 10, checked(), "a refused sign-in runs no password check, on any server")
+	require.Equal(t, http.StatusSeeOther, signinAt(two, "198.51.100.23", "atty@firm.test", password), "another account is not limited")
+
+	// Per client: 15 failures on each server from one /64, on accounts
+	// that need not exist.
+	const office = "2001:db8:9:1::10"
+	for i := range 30 {
+		require.Equal(t, http.StatusUnauthorized, signinAt([]string{one, two}[i%2], office, fmt.Sprintf("nobody%d@firm.test", i), "a guess"))
+	}
+	require.Equal(t, http.StatusTooManyRequests, signinAt(restarted, "2001:db8:9:1::99", "admin@firm.test", password), "30 failures in all")
+
+	// Checks made at once, half on each server, on an account with no
+	// failures yet: exactly 10 are checked, and the rest refused.
+	before := checked()
+	codes := make(chan int, 20)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			codes <- signinAt([]string{one, two}[i%2], fmt.Sprintf("203.0.113.%d", i+1), "atty@firm.test", "a guess")
+		})
+	}
+	wg.Wait()
+	close(codes)
+	seen := map[int]int{}
+	for code := range codes {
+		seen[code]++
+	}
+	require.Equal(t, map[int]int{http.StatusUnauthorized: 10, http.StatusTooManyRequests: 10}, seen)
+	require.Equal(t, before+10, checked())
+
+	// Once they have left the window, the counts are pruned.
+	require.Positive(t, count(t, a.db, `SELECT count(*) FROM signin_failures`))
+	later := start.Add(16 * time.Minute)
+	now.Store(&later)
+	require.Equal(t, http.StatusSeeOther, signinAt(one, "198.51.100.30", "para@firm.test", password), "the failures have left the window")
+	require.Zero(t, count(t, a.db, `SELECT count(*) FROM signin_failures`), "pruned, and a success leaves no count")
+}
+
+// TestSignInWhenLimitsCannotCount: when the database cannot count a
+// sign-in against the limits (here its table is away), no password is
+// checked, even the right one: the sign-in is refused with 503, saying to
+// try again, rather than let through uncounted.
+func TestSignInWhenLimitsCannotCount(t *testing.T) {
+	t.Parallel()
+	var checks func() int
+	b := setupServer(t, trustLoopback, func(s *web.Server) { checks = web.CountAuthentications(s) })
+	_, err := b.db.Exec(t.Context(), `ALTER TABLE signin_failures RENAME TO signin_failures_away`)
+	require.NoError(t, err)
+	br := b.browser(t)
+	code, body, _ := br.postFrom("198.51.100.40", "/signin", url.Values{"_csrf": {br.csrf("/signin")}, "email": {"para@firm.test"}, "password": {password}})
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, body, "heed cannot check passwords just now; please try again in a moment.")
+	require.Zero(t, checks(), "no password checked")
+
+	_, err = b.db.Exec(t.Context(), `ALTER TABLE signin_failures_away RENAME TO signin_failures`)
+	require.NoError(t, err)
+	code, _, _ = br.postFrom("198.51.100.40", "/signin", url.Values{"_csrf": {br.csrf("/signin")}, "email": {"para@firm.test"}, "password": {password}})
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, 1, checks())
 }

@@ -145,7 +145,7 @@ func (m *Main) tokenAdd(ctx context.Context, args []string) error {
 	var name *string
 	return m.userCommand(ctx, "token add", args, func(f *flags) {
 		name = f.String("name", "cli", "what the token is for")
-	}, func(svc *account.Service, u account.User) error {
+	}, func(_ *pgxpool.Pool, svc *account.Service, u account.User) error {
 		tok, err := svc.CreateToken(ctx, u.ID, *name)
 		if err != nil {
 			return err

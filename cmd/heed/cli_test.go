@@ -397,7 +397,24 @@ func TestCLIManageUsers(t *testing.T) {
 	require.Regexp(t, `(?m)^root@firm\.test\s+admin\s+disabled\s`, out)
 	require.Equal(t, "enabled root@firm.test\n", heed("user", "enable", "--email", "root@firm.test"))
 
+	// The reset forgets the account's failed sign-ins (web's
+	// signin_failures, keyed by the email's SHA-256), as on the Users
+	// page, and no other account's.
+	db, err := pgx.Connect(t.Context(), env["DATABASE_URL"])
+	require.NoError(t, err)
+	defer db.Close(context.Background())
+	_, err = db.Exec(t.Context(), `INSERT INTO signin_failures (kind, key, at)
+		SELECT 'account', encode(sha256(convert_to(e, 'UTF8')), 'hex'), now() FROM unnest(ARRAY['pat@firm.test', 'pat@firm.test', 'root@firm.test']) e`)
+	require.NoError(t, err)
+	failures := func(email string) (n int) {
+		require.NoError(t, db.QueryRow(t.Context(), `SELECT count(*) FROM signin_failures
+			WHERE kind = 'account' AND key = encode(sha256(convert_to($1::text, 'UTF8')), 'hex')`, email).Scan(&n))
+		return n
+	}
+	require.Equal(t, 2, failures("pat@firm.test"))
 	out = heed("user", "password", "--email", "pat@firm.test")
+	require.Zero(t, failures("pat@firm.test"), "forgotten with the old password")
+	require.Equal(t, 1, failures("root@firm.test"))
 	m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
 	require.Contains(t, out, "password of pat@firm.test reset; their sessions are signed out, and they had no API tokens in force\n")

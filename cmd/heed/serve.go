@@ -168,7 +168,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	lines, err := dialer.NewPool(ctx, dialer.PoolConfig{
-		Members:        poolMembers(asterisks, installation, *recordingsDir, store.TakeOrphanOptOut, log),
+		Members:        poolMembers(asterisks, installation, *recordingsDir, store.TakeOrphanOptOut, store.NoteOrphan, log),
 		ConnectTimeout: time.Duration(*ariTimeout) * time.Second,
 		Log:            log,
 	})
@@ -518,8 +518,10 @@ func parseAsterisks(list string, def asteriskConfig) ([]asteriskConfig, error) {
 
 // poolMembers turns the configured Asterisks into the dialer pool's members;
 // orphanOptOut takes the opt-out key pressed on a call a stopped process
-// left (dialer.ARIConfig.OrphanOptOut).
-func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string, orphanOptOut func(context.Context, int64) error, log *slog.Logger) []dialer.PoolMember {
+// left (dialer.ARIConfig.OrphanOptOut), and orphanEnded records what became
+// of such a call (dialer.ARIConfig.OrphanEnded).
+func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string, orphanOptOut func(context.Context, int64) error,
+	orphanEnded func(context.Context, int64, dialer.Orphan) error, log *slog.Logger) []dialer.PoolMember {
 	members := make([]dialer.PoolMember, 0, len(asterisks))
 	for _, a := range asterisks {
 		amd := ""
@@ -529,6 +531,7 @@ func poolMembers(asterisks []asteriskConfig, installation, recordingsDir string,
 		cfg := dialer.ARIConfig{
 			Name: a.Name, URL: a.URL, Username: a.User, Password: a.Password, Application: a.App, Trunk: a.Trunk,
 			Installation: installation, AMDContext: amd, RecordingsDir: recordingsDir, OrphanOptOut: orphanOptOut,
+			OrphanEnded: orphanEnded,
 		}
 		members = append(members, dialer.PoolMember{
 			Name: a.Name, MaxCalls: a.MaxCalls, CallsPerSecond: a.CPS,

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/heed-dialer/heed/internal/account"
+	"github.com/heed-dialer/heed/web"
 )
 
 // userCommand opens the database, finds the user --email names and runs
 // do on the accounts service; name is the command's, for its flags.
-func (m *Main) userCommand(ctx context.Context, name string, args []string, extra func(*flags), do func(*account.Service, account.User) error) error {
+func (m *Main) userCommand(ctx context.Context, name string, args []string, extra func(*flags), do func(*pgxpool.Pool, *account.Service, account.User) error) error {
 	f := m.flags(name)
 	dbURL := f.databaseURL()
 	email := f.String("email", "", "the user's email (required)")
@@ -35,7 +38,7 @@ func (m *Main) userCommand(ctx context.Context, name string, args []string, extr
 	if err != nil {
 		return err
 	}
-	return do(svc, u)
+	return do(pool, svc, u)
 }
 
 func (m *Main) userList(ctx context.Context, args []string) error {
@@ -78,7 +81,7 @@ func (m *Main) userSetDisabled(disabled bool) func(context.Context, []string) er
 		name, verb = "user disable", "disabled"
 	}
 	return func(ctx context.Context, args []string) error {
-		return m.userCommand(ctx, name, args, nil, func(svc *account.Service, u account.User) error {
+		return m.userCommand(ctx, name, args, nil, func(_ *pgxpool.Pool, svc *account.Service, u account.User) error {
 			u, err := svc.SetDisabled(ctx, u.ID, disabled)
 			if err != nil {
 				return lastAdmin(err)
@@ -93,7 +96,7 @@ func (m *Main) userRole(ctx context.Context, args []string) error {
 	var role *string
 	return m.userCommand(ctx, "user role", args, func(f *flags) {
 		role = f.String("role", "", "admin, attorney or paralegal (required)")
-	}, func(svc *account.Service, u account.User) error {
+	}, func(_ *pgxpool.Pool, svc *account.Service, u account.User) error {
 		r, err := account.ParseRole(*role)
 		if err != nil {
 			return fmt.Errorf("--role admin|attorney|paralegal is required: %w", errUsage)
@@ -113,7 +116,7 @@ func (m *Main) userPassword(ctx context.Context, args []string) error {
 		// No environment variable: HEED_USER_PASSWORD, user add's, would
 		// silently give every reset the same password.
 		password = f.String("password", "", "the new password; empty generates one and prints it")
-	}, func(svc *account.Service, u account.User) error {
+	}, func(pool *pgxpool.Pool, svc *account.Service, u account.User) error {
 		pw := *password
 		if pw == "" {
 			pw = account.RandomPassword()
@@ -121,6 +124,12 @@ func (m *Main) userPassword(ctx context.Context, args []string) error {
 		u, revoked, err := svc.SetPassword(ctx, u.ID, pw)
 		if err != nil {
 			return err
+		}
+		// The failed sign-ins that may have locked the account out go
+		// with its old password, as on the Users page. The password is
+		// reset (and printed) even when they cannot be: they age out.
+		if err := web.ForgetSignInFailures(ctx, pool, u.Email); err != nil {
+			fmt.Fprintf(m.Stderr, "warning: the failed sign-ins of %s could not be forgotten; they leave the limits' 15-minute window on their own: %v\n", u.Email, err)
 		}
 		tokens := "they had no API tokens in force"
 		switch {
@@ -138,7 +147,7 @@ func (m *Main) userPassword(ctx context.Context, args []string) error {
 }
 
 func (m *Main) tokenList(ctx context.Context, args []string) error {
-	return m.userCommand(ctx, "token list", args, nil, func(svc *account.Service, u account.User) error {
+	return m.userCommand(ctx, "token list", args, nil, func(_ *pgxpool.Pool, svc *account.Service, u account.User) error {
 		toks, err := svc.Tokens(ctx, u.ID)
 		if err != nil {
 			return err
@@ -163,7 +172,7 @@ func (m *Main) tokenRevoke(ctx context.Context, args []string) error {
 	var id *int64
 	return m.userCommand(ctx, "token revoke", args, func(f *flags) {
 		id = f.Int64("id", 0, "the token's id, as heed token list shows it (required)")
-	}, func(svc *account.Service, u account.User) error {
+	}, func(_ *pgxpool.Pool, svc *account.Service, u account.User) error {
 		if *id <= 0 {
 			return fmt.Errorf("--id is required: %w", errUsage)
 		}

@@ -1,0 +1,117 @@
+package dialer_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/websocket"
+
+	"github.com/heed-dialer/heed/dialer"
+	"github.com/heed-dialer/heed/internal/logbuf"
+)
+
+// TestEventsSurviveAnUnknownEvent: an event the ari library cannot decode
+// (a type newer than it, which a fake ARI sends, as an Asterisk cannot be
+// made to) is logged and dropped, and the events after it still reach
+// the bus on the same websocket. The library's own loop handed it to the
+// bus as a nil event, which panics in the bus's Send once anything
+// subscribes, and dropped the websocket for it. The websocket's state is
+// read without a data race (go test -race) as it drops and comes back.
+func TestEventsSurviveAnUnknownEvent(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		conns []*websocket.Conn
+	)
+	events := websocket.Server{Handler: func(ws *websocket.Conn) {
+		if ws.Request().URL.Query().Get("app") != "heed-ws" {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, ws)
+		mu.Unlock()
+		for _, msg := range []string{
+			`{"type":"ChannelSomethingNew","application":"heed-ws","channel":{"id":"heed-ws-000000000001"}}`,
+			`{"type":"StasisStart","application":"heed-ws","args":["attempt","1"],"channel":{"id":"heed-ws-000000000001","state":"Up"}}`,
+		} {
+			if err := websocket.Message.Send(ws, msg); err != nil {
+				return
+			}
+		}
+		var discard []byte
+		_ = websocket.Message.Receive(ws, &discard) // until either side closes
+	}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ari/asterisk/info", func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "heed" || p != "secret" {
+			http.Error(w, `{"message":"Authentication required"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	})
+	mux.HandleFunc("/ari/events", func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "heed" || p != "secret" {
+			http.Error(w, "", http.StatusUnauthorized)
+			return
+		}
+		events.ServeHTTP(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	logged := &logbuf.Buffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := dialer.ConnectARI(ctx, dialer.ARIConfig{Name: "fake", URL: srv.URL + "/ari", Username: "heed", Password: "secret", Application: "heed-ws"},
+		slog.New(slog.NewTextHandler(logged, nil)))
+	require.NoError(t, err)
+	defer client.Close()
+	sub := client.Bus().Subscribe(nil, ari.Events.StasisStart)
+	defer sub.Cancel()
+
+	// Both events were sent at once; the subscription may have come after
+	// the first connection's, so the websocket is dropped until one
+	// arrives: each new connection sends both again.
+	var got ari.Event
+	for got == nil {
+		select {
+		case got = <-sub.Events():
+		case <-time.After(time.Second):
+			mu.Lock()
+			last := conns[len(conns)-1]
+			mu.Unlock()
+			_ = last.Close()
+		case <-ctx.Done():
+			t.Fatalf("no StasisStart on the bus; log:\n%s", logged.String())
+		}
+	}
+	start, ok := got.(*ari.StasisStart)
+	require.True(t, ok, "%T", got)
+	require.Equal(t, "heed-ws-000000000001", start.Channel.ID)
+	require.Contains(t, logged.String(), "an event could not be decoded; dropped")
+	require.Contains(t, logged.String(), "ChannelSomethingNew")
+	require.True(t, client.Connected())
+
+	// Dropped by the far end, the websocket reads as disconnected, and as
+	// connected again once dialed again.
+	mu.Lock()
+	before := len(conns)
+	for _, ws := range conns {
+		_ = ws.Close()
+	}
+	mu.Unlock()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns) > before && client.Connected()
+	}, 10*time.Second, 10*time.Millisecond, "dialed again")
+	require.True(t, strings.Contains(logged.String(), "event websocket lost"), "the drop is logged:\n%s", logged.String())
+}
