@@ -697,7 +697,7 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	if m.menuOffice, err = speak("menu", menuText(true)); err != nil {
 		return m, err
 	}
-	pause, err := p.Media.Silence(ctx, 4)
+	pause, err := p.Media.Silence(ctx, menuPause)
 	if err != nil {
 		return m, fmt.Errorf("pacer: pause: %w", err)
 	}
