@@ -598,7 +598,7 @@ type CallText struct {
 
 // Call returns the whole call as a person hears it when no key is pressed.
 func (t CallText) Call(message string) string {
-	return t.Opening + " " + message + " " + t.Menu + " " + t.Closing
+	return strings.Join(t.played(message), " ")
 }
 
 // Voicemail returns what an answering machine is left.

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/heed-dialer/heed/consent"
 )
 
 // Spoken is how long a text lasts as a call says it.
@@ -120,6 +123,156 @@ func (a AMDSettings) HumanWait() time.Duration {
 	return time.Duration(total) * time.Millisecond
 }
 
+// Allowances in a call's timing for the steps between its audio files,
+// beyond the files themselves. On the testbed (asterisk/README.md; see
+// TestDisclosureHeardInTime) heed's opening reached the callee 20 ms after
+// the answer, and each file followed the one before without a measurable
+// gap; these are margins over that, for a loaded machine and a real
+// network.
+const (
+	// playStart is from the answer, or detection's verdict, to the
+	// first sound of heed's audio reaching the person.
+	playStart = 250 * time.Millisecond
+	// playGap is from the end of one audio file to the start of the
+	// next.
+	playGap = 100 * time.Millisecond
+)
+
 // menuPause is the pause, in seconds, after the menu for the person to
 // press a key.
 const menuPause = 4
+
+// Errors of the timing of a call (CallText.Timer).
+var (
+	// ErrRecordedMessage reports a message that is an uploaded recording:
+	// heed does not know what it says when, so it cannot time it.
+	ErrRecordedMessage = errors.New("the message is an uploaded recording, which heed cannot time: it cannot tell when the recording says what")
+	// ErrPerContact reports a message that says a contact's fields (a
+	// template), which differ for each contact, and so does its timing.
+	ErrPerContact = errors.New("the message says a contact's fields there ({name}, {date}, ...), so its timing differs for each contact")
+)
+
+// Timer returns the timing of campaign c's calls, whose text is t around
+// message (CallText.Call), as the pacer plays them: heed's opening, the
+// message, the menu and its pause, the closing, each a file of its own,
+// rendered by m as the call renders it. detection reports that
+// answering-machine detection may run on the calls (an Asterisk with an
+// AMD context): a person then waits up to c.AMD.HumanWait() before the
+// opening starts. The message cannot be timed when it is a recording
+// (c.Audio), or past a contact's field it says.
+func (t CallText) Timer(ctx context.Context, m Measurer, c Campaign, message string, detection bool) consent.Speech {
+	ct := &callTimer{ctx: ctx, m: m, texts: t.played(message), recorded: c.Audio != ""}
+	if detection {
+		ct.lead = append(ct.lead, consent.TimingPart{What: "answering-machine detection, at most", Took: c.AMD.HumanWait()})
+	}
+	ct.lead = append(ct.lead, consent.TimingPart{What: "heed's start", Took: playStart})
+	return ct
+}
+
+// played are the texts of a call, in the order it plays them, each its
+// own file: the opening, the message, the menu (then its pause) and the
+// closing.
+func (t CallText) played(message string) []string {
+	return []string{t.Opening, message, t.Menu, t.Closing}
+}
+
+// The indexes of callTimer.texts.
+const (
+	playedOpening = iota
+	playedMessage
+	playedMenu
+)
+
+// playedNames name the texts of a call, as played.
+var playedNames = []string{"heed's opening", "the message", "heed's menu", "heed's closing"}
+
+// callTimer is CallText.Timer's consent.Speech.
+type callTimer struct {
+	// ctx bounds the rendering: the launch check's.
+	ctx      context.Context
+	m        Measurer
+	texts    []string
+	recorded bool
+	lead     []consent.TimingPart
+}
+
+// Said returns when the call has said its text (CallText.Call) up to byte
+// offset end: the whole files before the one that holds end, with the
+// allowances between them, and the last sound of that file's text up to
+// end.
+func (ct *callTimer) Said(end int) (consent.Timing, error) {
+	tm := consent.Timing{Parts: append([]consent.TimingPart(nil), ct.lead...)}
+	add := func(what string, d time.Duration) {
+		tm.Parts = append(tm.Parts, consent.TimingPart{What: what, Took: d})
+		tm.At += d
+	}
+	for _, p := range ct.lead {
+		tm.At += p.Took
+	}
+	if ct.m == nil {
+		return tm, fmt.Errorf("heed has no measure of its speech configured: %w", ErrNoTTS)
+	}
+	off := 0
+	for i, text := range ct.texts {
+		// text is Call's [off, off+len(text)), then a space.
+		last := i == len(ct.texts)-1
+		if end <= off+len(text)+1 || last {
+			prefix := strings.TrimSpace(text[:min(max(end-off, 0), len(text))])
+			if prefix == "" {
+				return tm, nil
+			}
+			if err := ct.timable(i, prefix); err != nil {
+				return tm, err
+			}
+			s, err := ct.m.Measure(ct.ctx, prefix)
+			if err != nil {
+				return tm, fmt.Errorf("%s: %w", playedNames[i], err)
+			}
+			what := playedNames[i]
+			if prefix != strings.TrimSpace(text) {
+				what += fmt.Sprintf(" up to %q", tail(prefix))
+			}
+			add(what, s.Sound)
+			return tm, nil
+		}
+		if err := ct.timable(i, text); err != nil {
+			return tm, err
+		}
+		s, err := ct.m.Measure(ct.ctx, text)
+		if err != nil {
+			return tm, fmt.Errorf("%s: %w", playedNames[i], err)
+		}
+		add(playedNames[i], s.Length)
+		if i == playedMenu {
+			add("the step to the next file", playGap)
+			add("the menu's pause", menuPause*time.Second)
+		}
+		add("the step to the next file", playGap)
+		off += len(text) + 1
+	}
+	return tm, nil
+}
+
+// timable returns an error when the call's text i, up to the part said,
+// cannot be timed.
+func (ct *callTimer) timable(i int, said string) error {
+	if i != playedMessage {
+		return nil
+	}
+	if ct.recorded {
+		return ErrRecordedMessage
+	}
+	if strings.Contains(said, "{") {
+		return ErrPerContact
+	}
+	return nil
+}
+
+// tail returns the last few words of text, to name where a part ends.
+func tail(text string) string {
+	w := strings.Fields(text)
+	if len(w) <= 4 {
+		return text
+	}
+	return "…" + strings.Join(w[len(w)-4:], " ")
+}

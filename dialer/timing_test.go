@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/asterisk"
+	"github.com/heed-dialer/heed/consent"
 	"github.com/heed-dialer/heed/dialer"
 )
 
@@ -104,6 +105,80 @@ func TestMeasureSpeech(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("RIFF\x00\x00\x00\x00WAVEdata\x04\x00\x00\x00\x01\x02\x03\x04"), 0o644))
 	_, err = m.Measure(ctx, "broken")
 	require.ErrorIs(t, err, dialer.ErrAudioFormat)
+}
+
+// TestCallTimer: a call is timed as the pacer plays it: detection's wait
+// (when it runs), heed's start, then each file whole, with the step
+// between files (and the menu's pause), up to the file that holds the
+// point timed, whose text is rendered up to that point and counted to
+// its last sound. An uploaded recording, or a contact's field, cannot be
+// timed; the text before them can.
+func TestCallTimer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}
+	c := dialer.Campaign{Purpose: consent.PurposeTelemarketing, CallerID: "+18605550100"}
+	const msg = "We are calling about your claim. Would you like to continue?"
+	txt := dialer.Script(c, "Smith and Lee", "+18005550199")
+	call := txt.Call(msg)
+	measure := func(text string) dialer.Spoken {
+		s, err := m.Measure(ctx, text)
+		require.NoError(t, err)
+		return s
+	}
+	opening, first, menu := measure(txt.Opening), measure("We are calling about your claim."), measure(txt.Menu)
+	const start, gap = 250 * time.Millisecond, 100 * time.Millisecond
+
+	at := func(sp consent.Speech, end int) consent.Timing {
+		t.Helper()
+		tm, err := sp.Said(end)
+		require.NoError(t, err)
+		var sum time.Duration
+		for _, p := range tm.Parts {
+			sum += p.Took
+		}
+		require.Equal(t, tm.At, sum, "the parts add up")
+		return tm
+	}
+	sp := txt.Timer(ctx, m, c, msg, false)
+	firm := strings.Index(call, "Lee") + len("Lee")
+	tm := at(sp, firm)
+	require.Equal(t, "heed's start", tm.Parts[0].What)
+	require.Equal(t, `heed's opening up to "…from Smith and Lee"`, tm.Parts[1].What)
+	require.Less(t, tm.At, start+opening.Sound)
+
+	claim := strings.Index(call, "claim.") + len("claim.")
+	tm = at(sp, claim)
+	require.Equal(t, start+opening.Length+gap+first.Sound, tm.At)
+	require.Equal(t, []string{"heed's start", "heed's opening", "the step to the next file", `the message up to "…calling about your claim."`},
+		[]string{tm.Parts[0].What, tm.Parts[1].What, tm.Parts[2].What, tm.Parts[3].What})
+
+	// The closing follows the menu's 4 s pause.
+	whole := at(sp, len(call))
+	require.Greater(t, whole.At, start+opening.Length+gap+measure(msg).Length+gap+menu.Length+gap+4*time.Second+gap)
+	require.Contains(t, whole.Breakdown(), "the menu's pause 4.00 s")
+
+	// Detection comes first, for as long as the campaign lets it run.
+	c.AMD.TotalAnalysisTime = 3000
+	tm = at(txt.Timer(ctx, m, c, msg, true), claim)
+	require.Equal(t, "answering-machine detection, at most", tm.Parts[0].What)
+	require.Equal(t, 3*time.Second+start+opening.Length+gap+first.Sound, tm.At)
+
+	// A recording, or a field, cannot be timed; heed's opening before it can.
+	c.Audio = "upload-0123"
+	_, err := txt.Timer(ctx, m, c, msg, false).Said(claim)
+	require.ErrorIs(t, err, dialer.ErrRecordedMessage)
+	at(txt.Timer(ctx, m, c, msg, false), firm)
+	c.Audio = ""
+	tmpl := "We are calling about your claim. Would you like to continue, {first_name}?"
+	call = txt.Call(tmpl)
+	at(txt.Timer(ctx, m, c, tmpl, false), strings.Index(call, "claim.")+len("claim."))
+	_, err = txt.Timer(ctx, m, c, tmpl, false).Said(strings.Index(call, "{"))
+	require.NoError(t, err, "the text before the field")
+	_, err = txt.Timer(ctx, m, c, tmpl, false).Said(strings.Index(call, "}") + 1)
+	require.ErrorIs(t, err, dialer.ErrPerContact)
+	_, err = txt.Timer(ctx, nil, c, tmpl, false).Said(3)
+	require.ErrorIs(t, err, dialer.ErrNoTTS)
 }
 
 // TestHumanWaitIsTheDialplans: detection keeps a person waiting at most
