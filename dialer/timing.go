@@ -109,8 +109,9 @@ const DefaultTotalAnalysisTime = 5000
 // thresholds keeps a person who answers waiting before heed's audio
 // starts. Asterisk's AMD() gives its verdict within its total analysis
 // time, whatever it hears: a person who says "hello" and waits is heard
-// as one after the greeting and the after-greeting silence (about 1.5 s
-// on the testbed), but short sounds (a cough, a "hm?") are neither a
+// as one after the greeting and the after-greeting silence (on the
+// testbed, heed's audio reached the callee 1.48 s after its "hello"
+// began), but short sounds (a cough, a "hm?") are neither a
 // greeting nor silence, and hold the verdict until the total analysis
 // time runs out (NOTSURE, which heed plays as for a person). A person
 // AMD takes for a machine hears the voicemail version instead, after the
@@ -125,9 +126,10 @@ func (a AMDSettings) HumanWait() time.Duration {
 
 // Allowances in a call's timing for the steps between its audio files,
 // beyond the files themselves. On the testbed (asterisk/README.md; see
-// TestDisclosureHeardInTime) heed's opening reached the callee 20 ms after
-// the answer, and each file followed the one before without a measurable
-// gap; these are margins over that, for a loaded machine and a real
+// TestDisclosureHeardInTime) heed's opening reached the callee 20-24 ms
+// after the answer, and each file followed the one before without a gap
+// (up to 80 ms early: the end of a file's trailing silence is not
+// played); these are margins over that, for a loaded machine and a real
 // network.
 const (
 	// playStart is from the answer, or detection's verdict, to the
