@@ -586,7 +586,7 @@ func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]mo
 		return nil
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT t.contact_id, c.name, c.purpose, c.message_text, c.caller_id, coalesce(NULLIF(c.callback, ''), c.caller_id), c.transfer_to, c.record
+		SELECT t.contact_id, c.name, c.purpose, c.message_text, c.message_audio, c.caller_id, coalesce(NULLIF(c.callback, ''), c.caller_id), c.transfer_to, c.record, c.amd
 		  FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
 		 WHERE t.contact_id = ANY($1) AND t.state IN ('pending', 'dialing') AND c.status IN ('running', 'paused')
 		 ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(moved)))
@@ -599,7 +599,7 @@ func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]mo
 	}
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
 		var p pending
-		err := r.Scan(&p.id, &p.c.Name, &p.c.Purpose, &p.c.Message, &p.c.CallerID, &p.c.Callback, &p.c.TransferTo, &p.c.Record)
+		err := r.Scan(&p.id, &p.c.Name, &p.c.Purpose, &p.c.Message, &p.c.Audio, &p.c.CallerID, &p.c.Callback, &p.c.TransferTo, &p.c.Record, &p.c.AMD)
 		return p, err
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ var launchAdvice = map[consent.Reason]string{
 	"script.identification":       "the firm's registered name must be said within the first 10 seconds",
 	"script.callback":             "the call must state a callback number (never a 900 number), and the voicemail must leave a toll-free number (area code " + consent.TollFreeAreaCodes + ") that takes opt-outs: set HEED_OPTOUT_NUMBER to one, or, without it, give the campaign a toll-free callback number",
 	"script.optout":               "a key-press opt-out must be offered within 2 seconds after the identification",
-	"script.disclosure":           "a Connecticut sales call must give the caller's name, the firm and the purpose within 10 seconds, then ask whether the person wants to go on, end the call or be removed",
+	"script.disclosure":           "a Connecticut sales call must give the caller's name, the firm and the purpose within 10 seconds of the answer, timed on its audio (detection's wait, heed's opening, then the message), then ask whether the person wants to go on, end the call or be removed",
 	"script.advertising_material": `a recorded solicitation must say "Advertising Material" at its start and at its end`,
 	"dnc.national_stale":          "telemarketing needs a national do-not-call registry copy at most 31 days old: import a current one",
 	ReasonCallerIDUnregistered: "rule F11 (caller ID): a campaign sends only a number the firm has declared its own, which accepts do-not-call requests during business hours; " +
@@ -104,8 +104,9 @@ func (e *LaunchError) Unwrap() error { return ErrLaunchRefused }
 
 // Launch runs the law packs' campaign launch checks (F7, F8, C4, E1) on the
 // call a campaign will place: heed's own opening, menu and closing around
-// the campaign's message, and its voicemail version. It also refuses a
-// message that tells the person to press a key heed's calls do not act on.
+// the campaign's message, and its voicemail version; rule C4's disclosure
+// is timed on the call's audio (Voice). It also refuses a message that
+// tells the person to press a key heed's calls do not act on.
 type Launch struct {
 	// Engine returns the policy engine in force (the law packs and the
 	// firm's settings).
@@ -119,6 +120,17 @@ type Launch struct {
 	NationalAsOf func(ctx context.Context) (time.Time, error)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Voice renders and measures the call's audio as the calls speak it
+	// (dialer.Media), for the checks that time the call: rule C4's
+	// disclosure within 10 s. Without it, a call those checks apply to
+	// cannot be timed, and is refused.
+	Voice dialer.Measurer
+	// NoDetection reports that answering-machine detection runs on no
+	// call (every Asterisk's AMD context is empty). Otherwise a person
+	// who answers may wait up to the campaign's detection time
+	// (dialer.AMDSettings.HumanWait) before heed's audio starts, and the
+	// timed checks count it.
+	NoDetection bool
 }
 
 // Check returns nil when the campaign may start, a *LaunchError naming the
@@ -142,7 +154,8 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 			return fmt.Errorf("launch check: national registry: %w", err)
 		}
 	}
-	dc := dialer.Campaign{Purpose: c.Purpose, CallerID: c.CallerID, Callback: c.Callback, TransferTo: c.TransferTo, Record: c.Record}
+	dc := dialer.Campaign{Purpose: c.Purpose, CallerID: c.CallerID, Callback: c.Callback, TransferTo: c.TransferTo, Record: c.Record,
+		Audio: c.Audio, AMD: c.AMD}
 	txt := dialer.Script(dc, l.Firm, l.OptOutNumber)
 	callback := c.Callback
 	if callback == "" {
@@ -155,10 +168,16 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 		optOut, optOutFrom = callback, "the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"
 	}
 	call := txt.Call(c.Message)
-	le := &LaunchError{Reasons: l.Engine().CheckScript(consent.Script{
+	var speech consent.Speech
+	if l.Voice != nil {
+		speech = txt.Timer(ctx, l.Voice, dc, c.Message, !l.NoDetection)
+	}
+	review := l.Engine().ReviewScript(consent.Script{
 		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: call, Voicemail: txt.Voicemail(c.Message),
 		VoicemailOptOut: optOut, FirmName: l.Firm, Callback: callback, States: states, Placed: placed, NationalAsOf: asOf, At: now(),
-	})}
+		Speech: speech,
+	})
+	le := &LaunchError{Reasons: review.Reasons, Details: review.Details}
 	if slices.Contains(le.Reasons, consent.ReasonScriptCallback) {
 		if n, err := phone.Parse(optOut); err != nil || !consent.TollFree(n) {
 			le.Details = append(le.Details, fmt.Sprintf("the voicemail leaves %s (%s) for opt-outs, which is not a toll-free number", optOut, optOutFrom))

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
 )
 
 // TestStartRunsLaunchChecks: Start refuses a campaign whose call would break
@@ -181,6 +182,9 @@ func TestStartRefusesKeysHeedIgnores(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	// Without detection's delay, the disclosure below is said within
+	// C4's 10 s (TestStartTimesTheDisclosure).
+	s.Launch.NoDetection = true
 	ctx := context.Background()
 	ct := importList(t, s, "ct", "name,phone,state\nAnn,8605550101,CT\n")
 	start := func(purpose, message, transfer string) (Campaign, error) {
@@ -191,13 +195,13 @@ func TestStartRefusesKeysHeedIgnores(t *testing.T) {
 		return c, err
 	}
 	status := func(id int64) string { return campaignStatus(t, db, id) }
-	const question = "Jane Doe here, calling about your free consultation. Would you like to continue, end the call, or be removed from our list? To continue, stay on the line. "
+	const question = "We are calling about your claim. Would you like to continue, end the call, or be removed from our list? To continue, stay on the line. "
 	var le *LaunchError
 
 	c, err := start("telemarketing", question+"To end this call, press 3. To be removed, press 9.", "")
 	require.ErrorAs(t, err, &le)
 	require.ErrorIs(t, err, ErrLaunchRefused)
-	require.Empty(t, le.Reasons, "the C4 disclosure is there")
+	require.Empty(t, le.Reasons, "the C4 disclosure is there: %v", err)
 	require.Equal(t, []string{"3"}, le.DeadKeys)
 	for _, says := range []string{"the message tells the person to press 3, which heed's calls do not act on",
 		"1 (confirm", "* (hear the message again", "9 (stop these calls", "a person ends the call by hanging up"} {
@@ -283,4 +287,148 @@ func TestResumeRechecksRunningCampaigns(t *testing.T) {
 	require.Zero(t, rep.Resumed)
 	require.Len(t, rep.Paused, 1)
 	require.Contains(t, rep.Paused[0].Why.Error(), "is not a toll-free number")
+}
+
+// TestStartTimesTheDisclosure: a Connecticut sales campaign's disclosure
+// (rule C4) is timed on the call's audio, rendered as the calls speak it,
+// from the moment the person answers: answering-machine detection's
+// longest wait, heed's opening, then the message up to the end of the
+// sentence that completes the disclosure. A message said in time starts;
+// the same one after detection's wait is refused, naming the seconds and
+// the parts; a message heed cannot time (an uploaded recording, a
+// contact's field before the end of the disclosure, no speech measure)
+// is refused too, saying why.
+func TestStartTimesTheDisclosure(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	ctx := context.Background()
+	ct := importList(t, s, "ct", "name,phone,state\nAnn,8605550101,CT\n")
+	const (
+		disclosure = "We are calling about your claim."
+		question   = " Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
+	)
+	start := func(in NewCampaign) (Campaign, error) {
+		t.Helper()
+		in.Name, in.Purpose, in.ListID, in.CallerID = "offer", "telemarketing", ct, "860-555-0100"
+		c, err := s.Create(ctx, in, 0)
+		require.NoError(t, err)
+		_, err = s.Start(ctx, c.ID)
+		return c, err
+	}
+	refused := func(in NewCampaign, says ...string) {
+		t.Helper()
+		c, err := start(in)
+		var le *LaunchError
+		require.ErrorAs(t, err, &le)
+		require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons, "%v", err)
+		for _, w := range says {
+			require.ErrorContains(t, err, w)
+		}
+		require.Equal(t, "draft", campaignStatus(t, db, c.ID))
+	}
+
+	// Detection may keep the person waiting 5 s (the dialplan's total
+	// analysis time) before heed's 7 s opening: refused, with the parts.
+	refused(NewCampaign{Message: disclosure + question}, "rule C4: the caller's identity, the firm and the purpose are said in full ",
+		"after the person answers, past 10 s: answering-machine detection, at most 5.00 s + heed's start 0.25 s + heed's opening ",
+		` + the message up to "…calling about your claim." `)
+	// A campaign that waits less for detection is timed with its own wait.
+	refused(NewCampaign{Message: disclosure + question, AMD: dialer.AMDSettings{TotalAnalysisTime: 3000}}, "answering-machine detection, at most 3.00 s")
+
+	// No detection: the same message is said in time, and starts.
+	s.Launch.NoDetection = true
+	c, err := start(NewCampaign{Message: disclosure + question})
+	require.NoError(t, err)
+	require.Equal(t, "running", campaignStatus(t, db, c.ID))
+	// A contact's field after the disclosure does not change its timing.
+	c, err = start(NewCampaign{Message: disclosure + question + " Goodbye, {first_name}."})
+	require.NoError(t, err)
+	require.Equal(t, "running", campaignStatus(t, db, c.ID))
+
+	// What the check does not take to be in time.
+	refused(NewCampaign{Message: "We are calling about claim 4815162342." + question},
+		`the message up to "…calling about claim 4815162342."`)
+	refused(NewCampaign{Message: "Hello {first_name}. " + disclosure + question},
+		"the call cannot be timed up to the end of its disclosure", "its timing differs for each contact")
+	refused(NewCampaign{Message: disclosure + question, Audio: "upload-0123456789abcdef01234567"},
+		"the call cannot be timed up to the end of its disclosure", "the message is an uploaded recording, which heed cannot time")
+	s.Launch.Voice = nil
+	refused(NewCampaign{Message: disclosure + question}, "the call's audio cannot be timed (heed has no measure of its speech configured)")
+
+	// Outside Connecticut nothing is timed, and no speech is needed.
+	ny := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	c, err = s.Create(ctx, NewCampaign{Name: "ny", Purpose: "telemarketing", ListID: ny, CallerID: "860-555-0100", Message: "We have news."}, 0)
+	require.NoError(t, err)
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+}
+
+// TestStartWithoutSpeechEngine: where no speech engine is installed, a
+// Connecticut sales campaign's disclosure cannot be timed, and the
+// campaign is refused, saying so; one that needs no timing starts. (Not
+// parallel: it empties PATH, which parallel tests wait out.)
+func TestStartWithoutSpeechEngine(t *testing.T) {
+	s, db := newService(t)
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	s.Launch.NoDetection = true
+	ctx := context.Background()
+	ct := importList(t, s, "ct", "name,phone,state\nAnn,8605550101,CT\n")
+	t.Setenv("PATH", t.TempDir())
+	create := func(purpose string) Campaign {
+		c, err := s.Create(ctx, NewCampaign{Name: purpose, Purpose: purpose, ListID: ct, CallerID: "860-555-0100",
+			Message: "We are calling about your claim. Would you like to continue, end the call, or be removed from our list?"}, 0)
+		require.NoError(t, err)
+		return c
+	}
+	c := create("telemarketing")
+	_, err := s.Start(ctx, c.ID)
+	var le *LaunchError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons)
+	require.ErrorContains(t, err, "rule C4: the call cannot be timed up to the end of its disclosure, so the disclosure is not taken to be said within 10 s: "+
+		"heed's opening: no text-to-speech engine found (install espeak-ng or flite, and sox)")
+	require.Equal(t, "draft", campaignStatus(t, db, c.ID))
+
+	c = create("informational")
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+}
+
+// TestUpdateIntoConnecticutTimesTheCall: an update that moves a contact a
+// running sales campaign still has to call into Connecticut is checked
+// against the campaign's call as it is played: a campaign whose message
+// is an uploaded recording cannot be timed (rule C4), so the move is
+// refused, even though its text would be said in time; the same text
+// spoken by heed is timed, said in time, and the move goes through.
+func TestUpdateIntoConnecticutTimesTheCall(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	s.Launch.NoDetection = true
+	ctx := context.Background()
+	const msg = "We are calling about your claim. Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
+	run := func(name, audio string) int64 {
+		listID := importList(t, s, name, "name,phone,state\nBo,2125550101,NY\n")
+		c, err := s.Create(ctx, NewCampaign{Name: name, Purpose: "telemarketing", ListID: listID, CallerID: "860-555-0100", Message: msg, Audio: audio}, 0)
+		require.NoError(t, err)
+		_, err = s.Start(ctx, c.ID)
+		require.NoError(t, err, "in New York, no disclosure is timed")
+		return listID
+	}
+	run("recorded", "upload-0123456789abcdef01234567")
+	run("spoken", "")
+
+	_, err := s.ImportContacts(ctx, "recorded", strings.NewReader("name,phone,state,zip\nBo,2125550101,CT,06103\n"), ImportOptions{UpdateExisting: true})
+	var ie *ImportError
+	require.ErrorAs(t, err, &ie)
+	require.Len(t, ie.Report.Rejected, 1)
+	require.Contains(t, ie.Report.Rejected[0].Reason, "script.disclosure")
+	require.Contains(t, ie.Report.Rejected[0].Reason, `for campaign "recorded", which still has to call the contact, where the update moves it`)
+
+	_, err = s.ImportContacts(ctx, "spoken", strings.NewReader("name,phone,state,zip\nBo,2125550101,CT,06103\n"), ImportOptions{UpdateExisting: true})
+	require.NoError(t, err)
+	var state string
+	require.NoError(t, db.QueryRow(ctx, `SELECT c.state FROM contacts c JOIN contact_lists l ON l.id = c.list_id WHERE l.name = 'spoken'`).Scan(&state))
+	require.Equal(t, "CT", state)
 }

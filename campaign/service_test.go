@@ -29,7 +29,8 @@ func newService(t *testing.T) (*Service, *pgxpool.Pool) {
 	engine, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	s := NewService(db, rc)
-	s.Launch = &Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
+	s.Launch = &Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199",
+		Voice: dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}}
 	declareCallerID(t, s, db, testCallerID)
 	return s, db
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -47,10 +48,86 @@ type Script struct {
 	NationalAsOf time.Time
 	// At is the launch time.
 	At time.Time
+	// Speech times a prerecorded call as heed plays it: the checks that
+	// limit when the call says something (rule C4's 10 seconds) read
+	// their times from it, measured on the call's real audio. A
+	// prerecorded script without it fails those checks (the call cannot
+	// be timed, so it is not taken to be in time). A live script (an
+	// agent's opening) is not audio heed makes: its times are estimated
+	// from its words, at 150 words a minute.
+	Speech Speech
 }
 
-// wordsPerSecond converts the rules' spoken-time limits into words of script:
-// 150 words a minute, an ordinary rate for recorded speech.
+// Speech times a prerecorded call as heed plays it, from the moment the
+// person answers: the dialer implements it by rendering the call's text
+// with the engine and settings the call speaks with and measuring the
+// audio, and adds what comes before heed's first word (answering-machine
+// detection).
+type Speech interface {
+	// Said returns when the call has said its text (Script.Text) up to
+	// byte offset end: the end of the last sound of Text[:end]. An error
+	// means the call cannot be timed there (no speech engine, a message
+	// that is an uploaded recording or differs for each contact).
+	Said(end int) (Timing, error)
+}
+
+// Timing is when a call has said part of its text, counted from the
+// moment the person answers, and what that time is made of.
+type Timing struct {
+	// At is the time from the answer.
+	At time.Duration
+	// Parts add up to At, in the order the call plays them.
+	Parts []TimingPart
+}
+
+// TimingPart is one part of a Timing: what the person hears (or waits
+// through), and for how long.
+type TimingPart struct {
+	// What names the part, such as "heed's opening".
+	What string
+	// Took is how long it lasts.
+	Took time.Duration
+}
+
+// Breakdown writes the timing's parts: "answering-machine detection, at
+// most 5.00 s + heed's start 0.25 s + ...".
+func (t Timing) Breakdown() string {
+	parts := make([]string, len(t.Parts))
+	for i, p := range t.Parts {
+		parts[i] = p.What + " " + seconds(p.Took)
+	}
+	return strings.Join(parts, " + ")
+}
+
+// seconds writes d in seconds, to the hundredth.
+func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// secondsUp writes d in seconds, rounded up to the hundredth: a time
+// past a limit never reads as the limit.
+func secondsUp(d time.Duration) string {
+	return seconds((d + 10*time.Millisecond - time.Nanosecond).Truncate(10 * time.Millisecond))
+}
+
+// limitText writes a rule's limit in seconds, as the rule says it: "10 s".
+func limitText(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s" }
+
+// ScriptReview is what the launch checks of a script found.
+type ScriptReview struct {
+	// Reasons are the checks the script fails, in canonical order; nil
+	// when it passes them all.
+	Reasons []Reason
+	// Details say what the checks that time the call measured, or why
+	// they could not, for the checks of Reasons: "the disclosure ... is
+	// said 12.41 s after the person answers (...)".
+	Details []string
+}
+
+// wordsPerSecond converts the rules' spoken-time limits into words of a
+// live script (an agent's, which heed does not speak): 150 words a
+// minute, an ordinary rate for speech. heed's own prerecorded calls are
+// timed on their audio (Script.Speech) instead: speech is slower than
+// this for numbers, names and long words, and detection delays the
+// message after the person answers.
 const wordsPerSecond = 2.5
 
 func wordsIn(d time.Duration) int { return int(d.Seconds() * wordsPerSecond) }
@@ -69,18 +146,32 @@ func wordsIn(d time.Duration) int { return int(d.Seconds() * wordsPerSecond) }
 //   - script.disclosure: a Connecticut sales script that does not state the
 //     caller's identity, the firm and the purpose within 10 seconds and then
 //     ask whether the person wants to continue, end the call or be removed
-//     (C4);
+//     (C4). A prerecorded call is timed on its audio (Script.Speech): the
+//     sentence that completes the disclosure must have been said within
+//     10 seconds of the answer, and the question must be in that sentence
+//     or an earlier one, follow it directly, or have its first word said
+//     within the 10 seconds; a call that cannot be timed fails;
 //   - script.advertising_material: a recorded solicitation that does not say
 //     "Advertising Material" at its start and at its end (E1);
 //   - dnc.national_stale: telemarketing or solicitation while the national
 //     registry copy is older than its limit (F8).
 //
-// Times are converted to words at 150 words a minute.
+// The other times (F7), and a live script's, are converted to words at 150
+// words a minute.
 func (e *Engine) CheckScript(s Script) []Reason {
+	return e.ReviewScript(s).Reasons
+}
+
+// ReviewScript runs the checks of CheckScript and returns the reasons it
+// returns, with what the checks that time the call measured.
+func (e *Engine) ReviewScript(s Script) ScriptReview {
 	pm, mm := purposeBits(s.Purpose), methodBits(s.Method)
 	text := tokenize(s.Text)
 	firm := tokenize(s.FirmName)
-	var set ReasonSet
+	var (
+		set     ReasonSet
+		details []string
+	)
 	for _, p := range e.packs {
 		inState := len(s.States) == 0 && !s.Placed
 		for _, st := range s.States {
@@ -98,14 +189,18 @@ func (e *Engine) CheckScript(s Script) []Reason {
 				set |= bitDNCNationalStale
 			}
 			if r.Script != nil {
-				set |= checkScript(r.Script, &s, text, firm, mm)
+				found, said := checkScript(r.Script, &s, text, firm, mm)
+				set |= found
+				if said != "" && !slices.Contains(details, said) {
+					details = append(details, said)
+				}
 			}
 		}
 	}
 	if set == 0 {
-		return nil
+		return ScriptReview{}
 	}
-	return set.AppendTo(nil)
+	return ScriptReview{Reasons: set.AppendTo(nil), Details: details}
 }
 
 func (r *Rule) active(at time.Time) bool {
@@ -129,8 +224,9 @@ func (r *Rule) matches(pm, mm uint8) bool {
 	return rp&pm != 0 && rm&mm != 0
 }
 
-func checkScript(sr *ScriptRule, s *Script, text, firm tokens, mm uint8) ReasonSet {
-	var set ReasonSet
+// checkScript runs one rule's script checks; detail says what the
+// disclosure check found, when it fails it on the call's timing.
+func checkScript(sr *ScriptRule, s *Script, text, firm tokens, mm uint8) (set ReasonSet, detail string) {
 	firmAt := text.find(firm.words, 0)
 	firmEnd := firmAt + len(firm.words)
 	if sr.Identify && (len(firm.words) == 0 || firmAt < 0 || firmAt >= wordsIn(10*time.Second)) {
@@ -151,8 +247,16 @@ func checkScript(sr *ScriptRule, s *Script, text, firm tokens, mm uint8) ReasonS
 			set |= bitScriptOptout
 		}
 	}
-	if sr.Disclosure > 0 && !text.disclosure(firm.words, wordsIn(sr.Disclosure)) {
-		set |= bitScriptDisclosure
+	if sr.Disclosure > 0 {
+		var ok bool
+		if mm&mPrerecorded != 0 {
+			ok, detail = text.timedDisclosure(firm.words, sr.Disclosure, s.Speech)
+		} else {
+			ok = text.disclosure(firm.words, wordsIn(sr.Disclosure))
+		}
+		if !ok {
+			set |= bitScriptDisclosure
+		}
 	}
 	if sr.AdvertisingMaterial && mm&mPrerecorded != 0 {
 		n := len(text.words)
@@ -161,49 +265,69 @@ func checkScript(sr *ScriptRule, s *Script, text, firm tokens, mm uint8) ReasonS
 			set |= bitScriptAdvertisingMatl
 		}
 	}
-	return set
+	return set, detail
 }
 
 // tokens is a script split into lower-case words, with the index of the
-// first word of each sentence.
+// first word of each sentence, and where each word and sentence is in the
+// script's text.
 type tokens struct {
 	words     []string
 	sentences []int
+	// spans are the byte offsets of each word in the text: it is
+	// text[spans[i][0]:spans[i][1]], as written ("Smith's", "&").
+	spans [][2]int
+	// ends are the byte offsets at which each sentence ends: past the
+	// punctuation (or line end) that closes it, or past its last word.
+	ends []int
 }
 
 func tokenize(s string) tokens {
 	var t tokens
 	var b strings.Builder
 	newSentence := true
-	flush := func() {
+	start := 0 // where the word being read starts
+	flush := func(end int) {
 		if b.Len() == 0 {
 			return
 		}
 		if newSentence {
 			t.sentences = append(t.sentences, len(t.words))
+			t.ends = append(t.ends, 0)
 			newSentence = false
 		}
 		t.words = append(t.words, b.String())
+		t.spans = append(t.spans, [2]int{start, end})
+		t.ends[len(t.ends)-1] = end
 		b.Reset()
 	}
-	for _, r := range s {
+	for i, r := range s {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if b.Len() == 0 {
+				start = i
+			}
 			b.WriteRune(unicode.ToLower(r))
 		case r == '&':
-			flush()
+			flush(i)
+			start = i
 			b.WriteString("and")
-			flush()
+			flush(i + 1)
 		case r == '.' || r == '?' || r == '!' || r == '\n':
-			flush()
+			flush(i)
+			if n := len(t.ends); n > 0 && (!newSentence || t.ends[n-1] == i) {
+				// The punctuation that closes the sentence: all of it,
+				// as in "?!" or "...".
+				t.ends[n-1] = i + 1
+			}
 			newSentence = true
 		case r == '\'' || r == '\u2019':
 			// "I'm", "firm's": keep the word whole.
 		default:
-			flush()
+			flush(i)
 		}
 	}
-	flush()
+	flush(len(s))
 	return t
 }
 
@@ -545,22 +669,105 @@ func (t tokens) phraseBefore(phrases [][]string, limit int) int {
 // the person wants to continue, end the call or be removed: a sentence that
 // starts within the limit or directly follows the disclosure.
 func (t tokens) disclosure(firm []string, limit int) bool {
-	f := t.find(firm, 0)
-	id := t.phraseBefore(identityPhrases, limit)
-	purpose := t.phraseBefore(purposePhrases, limit)
-	if f < 0 || f >= limit || id < 0 || purpose < 0 {
+	di := t.disclosureParts(firm, limit)
+	if di < 0 {
 		return false
 	}
-	last := max(f+len(firm), id, purpose) - 1
-	_, discEnd := t.sentenceOf(last)
-	for _, s := range t.sentences {
-		if s >= limit && s > discEnd {
+	for qi, s := range t.sentences {
+		if s >= limit && qi > di+1 {
 			break
 		}
-		_, end := t.sentenceOf(s)
-		if t.sentenceHas(s, end, "continue") && t.sentenceHas(s, end, "end", "hang") && t.sentenceHas(s, end, "remove", "removed") {
+		if t.asks(qi) {
 			return true
 		}
 	}
 	return false
+}
+
+// disclosureParts finds the disclosure's elements (the firm, and the first
+// identity and purpose phrases starting before limit words) and returns
+// the index of the sentence that completes them, or -1 when one is
+// missing.
+func (t tokens) disclosureParts(firm []string, limit int) int {
+	f := t.find(firm, 0)
+	id := t.phraseBefore(identityPhrases, limit)
+	purpose := t.phraseBefore(purposePhrases, limit)
+	if f < 0 || f >= limit || id < 0 || purpose < 0 {
+		return -1
+	}
+	last := max(f+len(firm), id, purpose) - 1
+	return t.sentenceIndex(last)
+}
+
+// sentenceIndex returns the index (into t.sentences) of the sentence
+// holding word i.
+func (t tokens) sentenceIndex(i int) int {
+	si := 0
+	for k, s := range t.sentences {
+		if s > i {
+			break
+		}
+		si = k
+	}
+	return si
+}
+
+// sentenceEnd returns the index of the word after sentence si's last.
+func (t tokens) sentenceEnd(si int) int {
+	if si+1 < len(t.sentences) {
+		return t.sentences[si+1]
+	}
+	return len(t.words)
+}
+
+// asks reports whether sentence si asks whether the person wants to
+// continue, end the call or be removed.
+func (t tokens) asks(si int) bool {
+	s, end := t.sentences[si], t.sentenceEnd(si)
+	return t.sentenceHas(s, end, "continue") && t.sentenceHas(s, end, "end", "hang") && t.sentenceHas(s, end, "remove", "removed")
+}
+
+// timedDisclosure is disclosure for a prerecorded call, timed on its
+// audio by sp: the caller's identity, the firm and the purpose must be
+// stated, the sentence that completes them said in full within limit of
+// the answer, and the question whether the person wants to continue, end
+// the call or be removed asked in that sentence or an earlier one, in the
+// sentence right after it, or in a sentence whose first word is said
+// within limit. It returns whether the call passes and, when it fails on
+// its timing or cannot be timed, what was measured.
+func (t tokens) timedDisclosure(firm []string, limit time.Duration, sp Speech) (bool, string) {
+	di := t.disclosureParts(firm, len(t.words))
+	if di < 0 {
+		return false, ""
+	}
+	if sp == nil {
+		return false, "rule C4: the call's audio cannot be timed (heed has no measure of its speech configured), so its disclosure is not taken to be said within " + limitText(limit)
+	}
+	said, err := sp.Said(t.ends[di])
+	if err != nil {
+		return false, fmt.Sprintf("rule C4: the call cannot be timed up to the end of its disclosure, so the disclosure is not taken to be said within %s: %v", limitText(limit), err)
+	}
+	if said.At > limit {
+		return false, fmt.Sprintf("rule C4: the caller's identity, the firm and the purpose are said in full %s after the person answers, past %s: %s",
+			secondsUp(said.At), limitText(limit), said.Breakdown())
+	}
+	for qi := range t.sentences {
+		if !t.asks(qi) {
+			continue
+		}
+		if qi <= di+1 {
+			return true, ""
+		}
+		// A later question counts when its first word is said in time.
+		q, err := sp.Said(t.spans[t.sentences[qi]][1])
+		if err != nil {
+			return false, fmt.Sprintf("rule C4: the call cannot be timed up to its question whether the person wants to continue, end the call or be removed: %v", err)
+		}
+		if q.At <= limit {
+			return true, ""
+		}
+		return false, fmt.Sprintf("rule C4: the question whether the person wants to continue, end the call or be removed neither follows the disclosure directly nor starts within %s: its first word is said %s after the person answers (%s)",
+			limitText(limit), secondsUp(q.At), q.Breakdown())
+	}
+	return false, ""
 }

@@ -1,6 +1,7 @@
 package consent_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,144 @@ func TestCheckScript(t *testing.T) {
 			require.Equal(t, c.want, b.eng.CheckScript(c.script))
 		})
 	}
+}
+
+// spokenAt times a script for the launch checks (consent.Speech) by what
+// it has said by then: at returns the time at which the call has said
+// text[:end]. It keeps what it was asked for, in order.
+type spokenAt struct {
+	text  string
+	at    func(said string) time.Duration
+	err   error
+	asked []string
+}
+
+func (s *spokenAt) Said(end int) (consent.Timing, error) {
+	said := s.text[:end]
+	s.asked = append(s.asked, said)
+	if s.err != nil {
+		return consent.Timing{}, s.err
+	}
+	d := s.at(said)
+	return consent.Timing{At: d, Parts: []consent.TimingPart{{What: "the opening", Took: d - time.Second}, {What: "the message", Took: time.Second}}}, nil
+}
+
+// TestCheckScriptTimesTheDisclosure: for a prerecorded call, rule C4's
+// disclosure is timed on the call's speech (Script.Speech), not on word
+// counts: the sentence that completes the identity, the firm and the
+// purpose must be said, to its last sound, within 10 s of the answer (10
+// s exactly passes, a millisecond more fails, with the seconds and the
+// parts); the question must follow that sentence directly, or have its
+// first word said within the 10 s; a call that cannot be timed fails.
+func TestCheckScriptTimesTheDisclosure(t *testing.T) {
+	t.Parallel()
+	b := setup(t, consent.Config{})
+	at := time.Date(2026, 6, 10, 16, 0, 0, 0, time.UTC)
+	const (
+		opening    = "Hello. This is a message from Smith & Jones LLP. To stop these calls, press 9 at any time. "
+		disclosure = "We are calling about your claim."
+		question   = " Would you like to continue, end this call, or be removed from our list?"
+		closing    = " To reach us, call 860-555-0101."
+	)
+	review := func(text string, method consent.Method, sp func(text string) consent.Speech) (consent.ScriptReview, *spokenAt) {
+		t.Helper()
+		s := consent.Script{Purpose: consent.PurposeTelemarketing, Method: method, Text: text, FirmName: "Smith & Jones LLP",
+			Callback: "(860) 555-0101", States: []string{"CT"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
+		var spoken *spokenAt
+		if sp != nil {
+			s.Speech = sp(text)
+			spoken, _ = s.Speech.(*spokenAt)
+		}
+		return b.eng.ReviewScript(s), spoken
+	}
+	// saidBy times the disclosure's sentence (the text said up to "claim.")
+	// at d, and everything else at 1 s per 10 bytes.
+	saidBy := func(d time.Duration) func(string) consent.Speech {
+		return func(text string) consent.Speech {
+			return &spokenAt{text: text, at: func(said string) time.Duration {
+				if strings.HasSuffix(said, "claim.") {
+					return d
+				}
+				return time.Duration(len(said)) * time.Second / 10
+			}}
+		}
+	}
+	text := opening + disclosure + question + closing
+
+	// 10 s passes, to the sentence's end; a millisecond more fails.
+	got, sp := review(text, consent.MethodPrerecorded, saidBy(10*time.Second))
+	require.Empty(t, got.Reasons)
+	require.Equal(t, []string{opening + disclosure}, sp.asked, "timed to the end of the sentence that completes the disclosure, its period included")
+	got, _ = review(text, consent.MethodPrerecorded, saidBy(10*time.Second+time.Millisecond))
+	require.Equal(t, reasons(consent.ReasonScriptDisclosure), got.Reasons)
+	require.Equal(t, []string{"rule C4: the caller's identity, the firm and the purpose are said in full 10.01 s after the person answers, past 10 s: " +
+		"the opening 9.00 s + the message 1.00 s"}, got.Details)
+
+	// What word counts passed: the purpose begins at the 21st word, but
+	// the sentence it ends is said at 14 s (a long number).
+	slow := opening + "We are calling about claim 4815162342." + question + closing
+	got, _ = review(slow, consent.MethodLive, nil)
+	require.Empty(t, got.Reasons, "word counts take it to be in time")
+	got, _ = review(slow, consent.MethodPrerecorded, func(text string) consent.Speech {
+		return &spokenAt{text: text, at: func(said string) time.Duration { return 14 * time.Second }}
+	})
+	require.Equal(t, reasons(consent.ReasonScriptDisclosure), got.Reasons)
+	require.Contains(t, got.Details[0], "said in full 14.00 s after the person answers, past 10 s")
+
+	// A question two sentences on counts when its first word is said
+	// within 10 s, and not after.
+	late := opening + disclosure + " We help people like you." + question + closing
+	for _, c := range []struct {
+		first time.Duration
+		ok    bool
+	}{{10 * time.Second, true}, {10*time.Second + time.Millisecond, false}} {
+		got, sp = review(late, consent.MethodPrerecorded, func(text string) consent.Speech {
+			return &spokenAt{text: text, at: func(said string) time.Duration {
+				if strings.HasSuffix(said, "Would") {
+					return c.first
+				}
+				return 9 * time.Second
+			}}
+		})
+		require.Equal(t, []string{opening + disclosure, opening + disclosure + " We help people like you. Would"}, sp.asked,
+			"the question is timed to the end of its first word")
+		if c.ok {
+			require.Empty(t, got.Reasons)
+			continue
+		}
+		require.Equal(t, reasons(consent.ReasonScriptDisclosure), got.Reasons)
+		require.Equal(t, []string{"rule C4: the question whether the person wants to continue, end the call or be removed neither follows the disclosure directly " +
+			"nor starts within 10 s: its first word is said 10.01 s after the person answers (the opening 9.00 s + the message 1.00 s)"}, got.Details)
+	}
+	// The sentence's closing punctuation is all said ("...", "?!").
+	for _, end := range []string{"...", "?!"} {
+		_, sp = review(opening+"We are calling about your claim"+end+question+closing, consent.MethodPrerecorded, saidBy(time.Second))
+		require.Equal(t, opening+"We are calling about your claim"+end, sp.asked[0])
+	}
+	// The question right after the disclosure needs no timing of its own.
+	_, sp = review(text, consent.MethodPrerecorded, saidBy(9*time.Second))
+	require.Len(t, sp.asked, 1)
+
+	// A call that cannot be timed fails, saying why; so does one with no
+	// measure of its speech. A script without the disclosure fails
+	// without being timed.
+	got, _ = review(text, consent.MethodPrerecorded, func(text string) consent.Speech {
+		return &spokenAt{text: text, err: errors.New("no text-to-speech engine found")}
+	})
+	require.Equal(t, reasons(consent.ReasonScriptDisclosure), got.Reasons)
+	require.Equal(t, []string{"rule C4: the call cannot be timed up to the end of its disclosure, so the disclosure is not taken to be said within 10 s: no text-to-speech engine found"}, got.Details)
+	got, _ = review(text, consent.MethodPrerecorded, nil)
+	require.Equal(t, reasons(consent.ReasonScriptDisclosure), got.Reasons)
+	require.Contains(t, got.Details[0], "cannot be timed")
+	got, sp = review(opening+question+closing, consent.MethodPrerecorded, saidBy(time.Second))
+	require.Equal(t, reasons(consent.ReasonScriptDisclosure), got.Reasons)
+	require.Empty(t, got.Details)
+	require.Empty(t, sp.asked)
+
+	// Scripts outside Connecticut are not timed.
+	s := consent.Script{Purpose: consent.PurposeTelemarketing, Method: consent.MethodPrerecorded, Text: opening + "We have news." + closing,
+		FirmName: "Smith & Jones LLP", Callback: "(860) 555-0101", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
+	require.Empty(t, b.eng.CheckScript(s))
 }
 
 // TestTollFree: the toll-free area codes are 800, 833, 844, 855, 866, 877

@@ -598,7 +598,7 @@ type CallText struct {
 
 // Call returns the whole call as a person hears it when no key is pressed.
 func (t CallText) Call(message string) string {
-	return t.Opening + " " + message + " " + t.Menu + " " + t.Closing
+	return strings.Join(t.played(message), " ")
 }
 
 // Voicemail returns what an answering machine is left.
@@ -697,7 +697,7 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 	if m.menuOffice, err = speak("menu", menuText(true)); err != nil {
 		return m, err
 	}
-	pause, err := p.Media.Silence(ctx, 4)
+	pause, err := p.Media.Silence(ctx, menuPause)
 	if err != nil {
 		return m, fmt.Errorf("pacer: pause: %w", err)
 	}

@@ -43,15 +43,28 @@ var _ Audio = Media{}
 // Speak renders text to an 8 kHz mono WAV with espeak-ng (or flite) and sox,
 // and returns the media URI to play it.
 func (m Media) Speak(ctx context.Context, text string) (string, error) {
+	name, err := m.speak(ctx, text)
+	if err != nil {
+		return "", err
+	}
+	return m.uri(name), nil
+}
+
+// ErrEmptyText reports text to speak that holds nothing to say.
+var ErrEmptyText = errors.New("tts: empty message")
+
+// speak renders text as Speak does and returns the name of its file in
+// HostDir (without ".wav").
+func (m Media) speak(ctx context.Context, text string) (string, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return "", errors.New("tts: empty message")
+		return "", ErrEmptyText
 	}
 	sum := sha256.Sum256([]byte("tts1\x00" + text))
 	name := "tts-" + hex.EncodeToString(sum[:12])
 	final := filepath.Join(m.HostDir, name+".wav")
 	if _, err := os.Stat(final); err == nil {
-		return m.uri(name), nil
+		return name, nil
 	}
 	if err := os.MkdirAll(m.HostDir, 0o755); err != nil {
 		return "", fmt.Errorf("tts: media dir: %w", err)
@@ -81,7 +94,7 @@ func (m Media) Speak(ctx context.Context, text string) (string, error) {
 	if err := m.convert(ctx, raw.Name(), final); err != nil {
 		return "", err
 	}
-	return m.uri(name), nil
+	return name, nil
 }
 
 // ErrBadAudio reports an uploaded file that is not audio sox can read.

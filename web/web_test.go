@@ -77,7 +77,7 @@ func setupServer(t *testing.T, configure func(db *pgxpool.Pool, cfg *web.Config)
 	engine, err := consent.NewEngine(consent.Config{})
 	require.NoError(t, err)
 	campaigns := campaign.NewService(db, rc)
-	campaigns.Launch = &campaign.Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199"}
+	campaigns.Launch = &campaign.Launch{Engine: func() *consent.Engine { return engine }, Firm: "Smith and Lee", OptOutNumber: "+18005550199", Voice: media}
 	registry := dnc.NewRegistry(db, t.TempDir())
 	campaigns.Copies = registry
 	cfg := web.Config{

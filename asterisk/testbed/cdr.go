@@ -203,28 +203,49 @@ type Voicemail struct {
 // recorded, ordered by path. A message being recorded is listed too, with
 // its size so far; wait for the call's CDR record to be sure it is complete.
 func (tb *Testbed) Voicemails() ([]Voicemail, error) {
+	return tb.spooled("voicemail", "")
+}
+
+// Heard lists what the PSTN simulator's listening callees (numbers ending
+// in 20) heard: one 8 kHz 16-bit WAV file a call, of the audio that
+// reached the callee from the PBX (its own "hello" is not in it), ordered
+// by path. A file starts just after the callee answered: the call's CDR
+// user field holds the two times, "<before Answer()> <at the recording's
+// start>" in Unix seconds (0.5 s apart when the PBX sends no media at
+// first, as while it runs answering-machine detection: Answer() waits
+// that long for it). Asterisk finishes a file shortly after its call
+// ends: wait for the call's CDR record, then for the file's size to
+// settle.
+func (tb *Testbed) Heard() ([]Voicemail, error) {
+	return tb.spooled("heard", "-mix")
+}
+
+// spooled lists the WAV files in the PSTN's spool directory dir, named
+// <number>-<uniqueid>.wav, leaving out those whose name ends in skip
+// (when skip is not empty).
+func (tb *Testbed) spooled(dir, skip string) ([]Voicemail, error) {
 	select {
 	case <-tb.closed:
 		return nil, ErrClosed
 	default:
 	}
-	dir := filepath.Join(tb.pstn.hostDir, "spool", "voicemail")
-	entries, err := os.ReadDir(dir)
+	path := filepath.Join(tb.pstn.hostDir, "spool", dir)
+	entries, err := os.ReadDir(path)
 	if err != nil {
-		return nil, fmt.Errorf("testbed: listing voicemail: %w", err)
+		return nil, fmt.Errorf("testbed: listing %s: %w", dir, err)
 	}
 	vms := []Voicemail{}
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".wav") {
+		if e.IsDir() || !strings.HasSuffix(name, ".wav") || skip != "" && strings.HasSuffix(name, skip+".wav") {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
-			return nil, fmt.Errorf("testbed: voicemail %s: %w", name, err)
+			return nil, fmt.Errorf("testbed: %s %s: %w", dir, name, err)
 		}
 		number, id, _ := strings.Cut(strings.TrimSuffix(name, ".wav"), "-")
-		vms = append(vms, Voicemail{Path: filepath.Join(dir, name), Number: number, UniqueID: id, Size: info.Size()})
+		vms = append(vms, Voicemail{Path: filepath.Join(path, name), Number: number, UniqueID: id, Size: info.Size()})
 	}
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Path < vms[j].Path })
 	return vms, nil

@@ -586,7 +586,7 @@ func (in *instance) prepare(vars map[string]string) error {
 	for key, sub := range subdirs {
 		vars[key] = path.Join(in.chrootDir, sub)
 	}
-	dirs := []string{"etc", "lib", "spool", "spool/voicemail", "spool/recording", "run", "log", "log/cdr-csv", "cache", "media"}
+	dirs := []string{"etc", "lib", "spool", "spool/voicemail", "spool/heard", "spool/recording", "run", "log", "log/cdr-csv", "cache", "media"}
 	for _, d := range dirs {
 		if err := os.MkdirAll(filepath.Join(in.hostDir, filepath.FromSlash(d)), 0o755); err != nil {
 			return fmt.Errorf("testbed: creating %s directory: %w", in.name, err)

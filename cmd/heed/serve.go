@@ -250,7 +250,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	// The service is whole before any job can run.
 	campaigns := campaign.NewService(pool, rc)
 	campaigns.Copies = indexes
-	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now}
+	// The launch checks time the calls on the audio the pacer plays,
+	// rendered into the same media directory, with the detection delay
+	// unless no Asterisk runs detection.
+	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now,
+		Voice: media, NoDetection: noDetection(asterisks)}
 	checks.Service = campaigns
 	if err := rc.Start(ctx); err != nil {
 		return fmt.Errorf("river: start: %w", err)
@@ -514,6 +518,17 @@ func parseAsterisks(list string, def asteriskConfig) ([]asteriskConfig, error) {
 		seen[a.Name] = true
 	}
 	return out, nil
+}
+
+// noDetection reports that none of the Asterisks runs answering-machine
+// detection: each one's AMD context is empty.
+func noDetection(asterisks []asteriskConfig) bool {
+	for _, a := range asterisks {
+		if a.AMDContext != nil && *a.AMDContext != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // poolMembers turns the configured Asterisks into the dialer pool's members;
