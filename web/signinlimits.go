@@ -11,7 +11,9 @@ import (
 )
 
 // signinLimits keeps the sign-in limits' counts in PostgreSQL
-// (signin_failures, migration 00047), on now's clock: every heed process
+// (signin_failures, migration 00047), on the database's clock (not a
+// process's: with hosts' clocks apart, one process's window would miss,
+// or its prune delete, another's fresh rows): every heed process
 // on the database counts the same failed sign-ins, so that N processes
 // behind a load balancer give no more attempts than one, and a restart
 // forgets none. A check is counted before its password is checked, under
@@ -84,13 +86,19 @@ func (l *signinLimits) take(ctx context.Context, client, acct string) (t passwor
 	if acct != "" {
 		keys = append(keys, limited{accountLimit, hex.EncodeToString([]byte(acct))})
 	}
-	now := l.now()
 	err = pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
 		t, wait, by = passwordTry{}, 0, byNone
 		for _, k := range keys {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, k.kind.class, k.key); err != nil {
 				return fmt.Errorf("lock the %s's count: %w", k.kind.name, err)
 			}
+		}
+		// The database's clock, read once the locks are held, times the
+		// rows and the windows: every process's checks count on the same
+		// clock, whatever the skew between their hosts.
+		var now time.Time
+		if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+			return fmt.Errorf("read the database's clock: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `
 			DELETE FROM signin_failures WHERE id IN (SELECT id FROM signin_failures WHERE at <= $1 ORDER BY at LIMIT $2)`,

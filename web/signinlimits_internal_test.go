@@ -82,3 +82,33 @@ func TestSigninLimitsTakeAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, byAccount, by)
 }
+
+// TestSigninLimitsOnTheDatabaseClock: two heed processes whose hosts'
+// clocks are 20 minutes apart count the same failures: the one behind
+// fills an account's limit, and the one ahead (which, on its own clock,
+// saw those rows as older than every window, and pruned them) refuses the
+// account as well, deleting none of them; and the one behind refuses it
+// too. The rows and the windows are on the database's clock.
+func TestSigninLimitsOnTheDatabaseClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.New(t)
+	behind := &signinLimits{db: db, now: func() time.Time { return time.Now().Add(-20 * time.Minute) }}
+	ahead := &signinLimits{db: db, now: func() time.Time { return time.Now().Add(20 * time.Minute) }}
+	acct := accountKey("para@firm.test")
+	for i := range signinAccountLimit.Max {
+		_, _, by, err := behind.take(ctx, fmt.Sprintf("198.51.100.%d", i+1), acct)
+		require.NoError(t, err)
+		require.Equal(t, byNone, by)
+	}
+	for _, l := range []*signinLimits{ahead, behind} {
+		_, wait, by, err := l.take(ctx, "198.51.100.99", acct)
+		require.NoError(t, err)
+		require.Equal(t, byAccount, by, "the failures counted on the host behind")
+		require.Greater(t, wait, signinAccountLimit.Per-time.Minute, "until the first failure leaves the window, on the database's clock")
+		require.LessOrEqual(t, wait, signinAccountLimit.Per)
+	}
+	var rows int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM signin_failures WHERE kind = 'account'`).Scan(&rows))
+	require.Equal(t, signinAccountLimit.Max, rows, "none pruned")
+}
