@@ -220,7 +220,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	client := clientKey(c)
 	try, wait, by, err := s.limits.take(ctx, client, accountKey(currentUser(c).Email))
 	if err != nil {
-		return limitsDown(err)
+		return limitsDown(c, err)
 	}
 	if by != byNone {
 		return s.passwordRefused(c, wait)

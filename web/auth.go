@@ -68,7 +68,7 @@ func (s *Server) signin(c echo.Context) error {
 	}
 	try, wait, by, err := s.limits.take(ctx, client, limited)
 	if err != nil {
-		return limitsDown(err)
+		return limitsDown(c, err)
 	}
 	switch by {
 	case byClient:
@@ -188,9 +188,14 @@ const (
 )
 
 // limitsDown answers a sign-in or password change whose sign-in limits
-// could not be checked (the database failed): 503, with no password
-// checked.
-func limitsDown(err error) error {
+// could not be checked (the database failed, or too many checks were
+// running or waiting: errSigninBusy): 503, with no password checked, and
+// a Retry-After of a second when busy.
+func limitsDown(c echo.Context, err error) error {
+	if errors.Is(err, errSigninBusy) {
+		c.Response().Header().Set("Retry-After", "1")
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "heed is busy checking other sign-ins; please try again in a moment.").SetInternal(err)
+	}
 	return echo.NewHTTPError(http.StatusServiceUnavailable, "heed cannot check passwords just now; please try again in a moment.").SetInternal(err)
 }
 

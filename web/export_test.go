@@ -19,3 +19,25 @@ func CountAuthentications(s *Server) func() int {
 	}
 	return func() int { return int(n.Load()) }
 }
+
+// SigninChecks is how many sign-in limit checks a server runs on the
+// database at once (signinChecks).
+const SigninChecks = signinChecks
+
+// SigninRecheck is how long a server believes a refusal of the sign-in
+// limits it remembers (signinRecheck).
+const SigninRecheck = signinRecheck
+
+// FillSigninChecks takes every turn of s's sign-in limit checks, and
+// fills their queue, as checks running and waiting would: the next check
+// finds them busy. The returned function gives them back.
+func FillSigninChecks(s *Server) func() {
+	if !s.limits.checks.TryAcquire(signinChecks) {
+		panic("web: FillSigninChecks: checks are running")
+	}
+	s.limits.queued.Add(signinQueue)
+	return func() {
+		s.limits.queued.Add(-signinQueue)
+		s.limits.checks.Release(signinChecks)
+	}
+}

@@ -108,8 +108,9 @@ type Config struct {
 	// key of this server's alone.
 	DeviceKey []byte
 	// Now returns the current time for the number page's decisions, the
-	// calls report's default period and the sign-in limits' windows; nil
-	// means time.Now.
+	// calls report's default period and how long a refusal of the sign-in
+	// limits is remembered (their windows are on the database's clock);
+	// nil means time.Now.
 	Now func() time.Time
 }
 
@@ -123,7 +124,7 @@ type Server struct {
 	static   map[string]string // logical name → content-hash URL
 
 	// limits count failed sign-ins (the sign-in limits) in the database,
-	// on cfg.Now's clock.
+	// on its clock; cfg.Now's times how long they remember a refusal.
 	limits *signinLimits
 	// httpsSeen is done once a request came over HTTPS
 	// (warnInsecureCookies).
@@ -176,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	var err error
 	s := &Server{cfg: cfg, echo: echo.New(), readyFailed: map[string]bool{}, closing: make(chan struct{}),
-		limits:    &signinLimits{db: cfg.DB, now: cfg.Now},
+		limits:    newSigninLimits(cfg.DB, cfg.Now),
 		passwords: semaphore.NewWeighted(passwordChecks),
 		deviceKey: cfg.DeviceKey,
 	}
