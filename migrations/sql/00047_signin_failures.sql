@@ -9,7 +9,8 @@
 -- so that checks made at once cannot pass a limit together; it is deleted
 -- when the check turns out no wrong password, when an admin resets the
 -- account's password, and once it is older than the longest limit's
--- window. `at` is the clock of the heed process that took it.
+-- window. `at` is the database's clock (clock_timestamp()), read once the
+-- check holds its locks, so that no process's clock skew moves a window.
 --
 -- Counters, not records: not audited (each failed sign-in is logged by
 -- the process that refused it), and deleted freely.
