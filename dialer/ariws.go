@@ -46,9 +46,23 @@ type eventsClient struct {
 	closeOnce  sync.Once
 }
 
-// eventsRedial is how long the event websocket waits before it is dialed
-// again after a failed dial, as the library's loop did.
-const eventsRedial = time.Second
+// How the event websocket is dialed again (listen).
+const (
+	// eventsRedial is how long the event websocket waits before it is
+	// dialed again after a failed dial, as the library's loop did.
+	eventsRedial = time.Second
+	// eventsStable is how long a connection must have lived for its drop
+	// to be dialed again at once.
+	eventsStable = time.Second
+	// eventsBackoffMin and eventsBackoffMax bound the pause before a
+	// connection that dropped sooner than eventsStable is dialed again;
+	// it doubles with each such drop in a row.
+	eventsBackoffMin = 100 * time.Millisecond
+	eventsBackoffMax = 5 * time.Second
+	// eventsWarnEvery is how often, at most, the drop of a connection
+	// that lived less than eventsStable is logged as a warning.
+	eventsWarnEvery = time.Minute
+)
 
 // dialEvents dials the ARI event websocket at wsURL for app, once a second
 // until it answers or ctx ends, and returns rest with heed's loop on it,
@@ -95,21 +109,44 @@ func (c *eventsClient) Close() {
 	})
 }
 
-// listen reads ws until it fails, then dials the websocket again, at once
-// and then once a second, until ctx ends. The application name is in the
-// websocket's URL, so Asterisk registers the application again on each
-// reconnect; the bus, with every subscription on it, stays the same.
+// listen reads ws until it fails, then dials the websocket again until
+// ctx ends. A connection that lived at least eventsStable is dialed again
+// at once: it was up, and every moment it is down loses events. One that
+// dropped sooner (a proxy in front of a stopping Asterisk, a full
+// connection table: something accepts the websocket and closes it) is
+// dialed again after a pause that doubles with each such drop, from
+// eventsBackoffMin up to eventsBackoffMax, and the drop's warning is
+// logged at most once per eventsWarnEvery, with how many drops it stands
+// for. A failed dial is tried again after eventsRedial. The application
+// name is in the websocket's URL, so Asterisk registers the application
+// again on each reconnect; the bus, with every subscription on it, stays
+// the same.
 func (c *eventsClient) listen(ctx context.Context, ws *websocket.Conn) {
 	defer close(c.done)
+	backoff := time.Duration(0)
+	var lastWarn time.Time
+	drops := 0
 	for {
+		since := time.Now()
 		err := c.read(ctx, ws)
 		c.connected.Store(false)
 		_ = ws.Close()
 		if ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("ari: event websocket lost; dialing it again", "err", err)
-		for wait := time.Duration(0); ; wait = eventsRedial {
+		wait := time.Duration(0)
+		if lived := time.Since(since); lived < eventsStable {
+			backoff = min(max(2*backoff, eventsBackoffMin), eventsBackoffMax)
+			wait = backoff
+		} else {
+			backoff = 0
+		}
+		drops++
+		if now := time.Now(); backoff == 0 || now.Sub(lastWarn) >= eventsWarnEvery {
+			c.log.Warn("ari: event websocket lost; dialing it again", "err", err, "drops", drops, "wait", wait)
+			lastWarn, drops = now, 0
+		}
+		for ; ; wait = eventsRedial {
 			select {
 			case <-ctx.Done():
 				return
