@@ -126,7 +126,7 @@ func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Clien
 		Username:     cfg.Username,
 		Password:     cfg.Password,
 	})
-	c, err := dialEvents(ctx, rest, ws, cfg.Application, cfg.Username, cfg.Password, log)
+	c, err := dialEvents(ctx, rest, cfg.URL, ws, cfg.Application, cfg.Username, cfg.Password, log)
 	if err != nil {
 		return nil, err
 	}

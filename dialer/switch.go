@@ -356,7 +356,19 @@ func ChannelID(installation string, attemptID int64) string {
 
 // Place originates one call, after req.Ready (the last look) allows it
 // when it is set.
+//
+// It places no call while the event websocket is down, or Asterisk has
+// said another connection took the application (ErrEventsDown,
+// ErrApplicationTaken): the call's events would go unheard, or to another
+// process, which would take the answered call for an orphan.
 func (s *Switch) Place(ctx context.Context, req CallRequest, report func(CallEvent)) error {
+	if !s.client.Connected() {
+		err := error(ErrEventsDown)
+		if e, ok := s.client.(interface{ eventsErr() error }); ok && e.eventsErr() != nil {
+			err = e.eventsErr()
+		}
+		return fmt.Errorf("attempt %d: %s: %w: %w", req.AttemptID, s.cfg.Name, errNeverOriginated, err)
+	}
 	if req.Ready != nil {
 		if err := req.Ready(ctx); err != nil {
 			return fmt.Errorf("attempt %d: not placed: %w", req.AttemptID, err)

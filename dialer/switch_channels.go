@@ -84,15 +84,21 @@ func ariCall[T any](ctx context.Context, f func() (T, error)) (T, error) {
 	}
 }
 
-// Health checks that this Asterisk can take calls: ARI answers and the
-// event websocket is connected. It returns the time Asterisk started, which
+// Health checks that this Asterisk can take calls: ARI answers, the event
+// websocket is connected, and it holds the application (a user event
+// posted to the application comes back on it: eventsClient.Owns; it fails
+// with ErrApplicationTaken when another connection holds it). It returns the time Asterisk started, which
 // changes when it restarts.
 func (s *Switch) Health(ctx context.Context) (time.Time, error) {
 	info, err := ariCall(ctx, func() (*ari.AsteriskInfo, error) { return s.client.Asterisk().Info(nil) })
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w: %w", s.cfg.Name, ErrARIUnavailable, err)
 	}
-	if !s.client.Connected() {
+	if o, ok := s.client.(interface{ Owns(context.Context) error }); ok {
+		if err := o.Owns(ctx); err != nil {
+			return time.Time{}, fmt.Errorf("%s: %w", s.cfg.Name, err)
+		}
+	} else if !s.client.Connected() {
 		return time.Time{}, fmt.Errorf("%s: %w", s.cfg.Name, ErrEventsDown)
 	}
 	return time.Time(info.StatusInfo.StartupTime), nil
