@@ -108,12 +108,12 @@ func TestMeasureSpeech(t *testing.T) {
 	require.ErrorIs(t, err, dialer.ErrAudioFormat)
 }
 
-// TestCallTimer: a call is timed as the pacer plays it: detection's wait
-// (when it runs), heed's start, then each file whole, with the step
-// between files (and the menu's pause), up to the file that holds the
-// point timed, whose text is rendered up to that point and counted to
-// its last sound. An uploaded recording, or a contact's field, cannot be
-// timed; the text before them can.
+// TestCallTimer: a call is timed as the pacer plays it: heed's start,
+// then each file whole, with the step between files (and the menu's
+// pause), up to the file that holds the point timed, whose text is
+// rendered up to that point and counted to its last sound. A call that
+// detection may run on cannot be timed at all; an uploaded recording, or
+// a contact's field, cannot be timed, and the text before them can.
 func TestCallTimer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
