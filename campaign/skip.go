@@ -90,7 +90,7 @@ func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note
 func (s *Service) RestoreContact(ctx context.Context, id, contactID, by int64) error {
 	c, err := s.Get(ctx, id)
 	if err != nil {
-		return fmt.Errorf("campaign %d: put back contact: %w", id, err)
+		return fmt.Errorf("put back contact: %w", err)
 	}
 	if c.Status == StatusRunning || c.Status == StatusCompleted {
 		// A completed campaign (or a running one that completes
