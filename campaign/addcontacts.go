@@ -38,6 +38,10 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 	if c.Counts.New == 0 {
 		return 0, nil
 	}
+	// The audio the launch checks time is rendered now, so that the
+	// checks below, under the campaign's and the list's locks, read it
+	// from the media cache rather than wait on the speech engine.
+	s.Launch.warm(ctx, c)
 	var added int
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		status, gen, err := lockToCall(ctx, tx, id, canAddContacts)
@@ -55,12 +59,16 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if len(fe) > 0 {
 			return fmt.Errorf("%s: %w", fe.text(), ErrLaunchRefused)
 		}
-		states, placed, err := s.Launch.reach(ctx, tx, id, c.ListID)
-		if err != nil {
-			return err
-		}
-		if err := s.launchCheck(ctx, tx, c, states, placed); err != nil {
-			return err
+		// A completed campaign's checks run in callAgain, on its targets
+		// once added: the same contacts.
+		if status != StatusCompleted {
+			states, placed, err := s.Launch.reach(ctx, tx, id, c.ListID)
+			if err != nil {
+				return err
+			}
+			if err := s.launchCheck(ctx, tx, c, states, placed); err != nil {
+				return err
+			}
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO campaign_targets (campaign_id, contact_id, added_by)
 			SELECT $1, k.id, NULLIF($3::bigint, 0) FROM contacts k WHERE k.list_id = $2 ON CONFLICT DO NOTHING`, id, c.ListID, by)
@@ -70,7 +78,7 @@ func (s *Service) AddNewContacts(ctx context.Context, id, by int64) (int, error)
 		if added = int(tag.RowsAffected()); added == 0 {
 			return nil
 		}
-		return s.callAgain(ctx, tx, id, status, gen, by)
+		return s.callAgain(ctx, tx, c, status, gen, by)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("campaign %d: add contacts: %w", id, err)
@@ -112,17 +120,22 @@ func lockToCall(ctx context.Context, tx pgx.Tx, id int64, allowed func(Status) e
 	return status, gen, nil
 }
 
-// callAgain has campaign id, locked by lockToCall in tx with status st
+// callAgain has campaign c, locked by lockToCall in tx with status st
 // and generation gen, call the targets tx made due. A running or
 // completed campaign is started again with a new generation, its run job
 // enqueued in tx (a completed one is running again), so that a run that
 // was about to complete it leaves it running (Store.Settle) and the new
 // run calls them; a paused campaign calls them when it resumes, and the
-// change is only noted on it. A campaign to be started again whose caller
-// ID is no longer one of the firm's is refused with the launch checks'
-// *LaunchError (rule F11). by, when not 0, is the user whom the
-// campaign's audit row names.
-func (s *Service) callAgain(ctx context.Context, tx pgx.Tx, id int64, st Status, gen, by int64) error {
+// change is only noted on it. A completed campaign runs again only if it
+// passes its launch checks, on its targets as tx leaves them, as Start
+// runs them: it is refused with their *LaunchError otherwise (a law pack
+// or the firm's settings changed since it ran, an Asterisk now runs
+// answering-machine detection, its caller ID is no longer one of the
+// firm's: rule F11). The caller warms its audio (Launch.warm) before tx
+// begins, so that the check does not wait on the speech engine. by, when
+// not 0, is the user whom the campaign's audit row names.
+func (s *Service) callAgain(ctx context.Context, tx pgx.Tx, c Campaign, st Status, gen, by int64) error {
+	id := c.ID
 	if st == StatusPaused {
 		_, err := tx.Exec(ctx, `UPDATE campaigns SET updated_by = NULLIF($2::bigint, 0), updated_at = now() WHERE id = $1`, id, by)
 		if err != nil {
@@ -130,8 +143,17 @@ func (s *Service) callAgain(ctx context.Context, tx pgx.Tx, id int64, st Status,
 		}
 		return nil
 	}
-	// A completed campaign runs again: its caller ID must still be one of
-	// the firm's (rule F11), held until it runs, as Start holds it.
+	if st == StatusCompleted {
+		states, placed, err := s.Launch.reach(ctx, tx, id, 0)
+		if err != nil {
+			return err
+		}
+		if err := s.launchCheck(ctx, tx, c, states, placed); err != nil {
+			return err
+		}
+	}
+	// The campaign runs (again): its caller ID must still be one of the
+	// firm's (rule F11), held until it runs, as Start holds it.
 	var callerID string
 	if err := tx.QueryRow(ctx, `SELECT caller_id FROM campaigns WHERE id = $1`, id).Scan(&callerID); err != nil {
 		return fmt.Errorf("caller ID: %w", err)

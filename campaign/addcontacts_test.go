@@ -171,10 +171,12 @@ func TestAddNewContacts(t *testing.T) {
 
 // TestAddNewContactsRunsLaunchChecks adds a Connecticut contact to a
 // solicitation that started with New York's alone: its script lacks the
-// Connecticut sales disclosure, so nothing is added.
+// Connecticut sales disclosure, so nothing is added, while the campaign
+// runs and once it has completed (it would run again: callAgain checks
+// it, on its targets with the new contact among them).
 func TestAddNewContactsRunsLaunchChecks(t *testing.T) {
 	t.Parallel()
-	s, _, c, _ := nySolicitation(t)
+	s, db, c, _ := nySolicitation(t)
 	ctx := context.Background()
 	_, err := s.ImportContacts(ctx, "ny", strings.NewReader("name,phone,state\nAnn,8605550101,CT\n"), ImportOptions{})
 	require.NoError(t, err)
@@ -186,6 +188,20 @@ func TestAddNewContactsRunsLaunchChecks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, got.Counts.Targets)
 	require.Equal(t, 1, got.Counts.New)
+	require.Equal(t, int64(1), got.Generation)
+
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1`, c.ID)
+	require.NoError(t, err)
+	done, _, err := NewStore(db).Settle(ctx, c.ID, c.Generation)
+	require.NoError(t, err)
+	require.True(t, done)
+	_, err = s.AddNewContacts(ctx, c.ID, 0)
+	require.ErrorAs(t, err, &le, "a completed campaign runs again only after its launch checks")
+	require.Equal(t, []consent.Reason{"script.disclosure"}, le.Reasons)
+	got, err = s.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusCompleted, got.Status)
+	require.Equal(t, 1, got.Counts.Targets)
 	require.Equal(t, int64(1), got.Generation)
 }
 

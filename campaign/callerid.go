@@ -174,6 +174,32 @@ func checkAdmin(ctx context.Context, tx pgx.Tx, by int64) error {
 // refused with ErrNotAdmin.
 func (s *Service) AddCallerID(ctx context.Context, in NewCallerID, by int64) (CallerID, error) {
 	fe := FieldErrors{}
+	if !in.Attest {
+		fe["attest"] = "confirm that the number is the firm's own and that a call to it during business hours reaches the firm, " +
+			"which takes do-not-call requests made on it (rule F11): heed cannot check it"
+	}
+	return s.declareCallerID(ctx, in, CallerIDAttestation, by, fe)
+}
+
+// AddCallerIDStated declares a number one of the firm's caller IDs as
+// AddCallerID does, under admin by's name, but records statement as its
+// attestation rather than CallerIDAttestation: for a declaration that a
+// program makes and no admin affirms (heed demo's fictional number), whose
+// statement says so. in.Attest is not read; an empty statement is refused
+// as a missing attestation.
+func (s *Service) AddCallerIDStated(ctx context.Context, in NewCallerID, statement string, by int64) (CallerID, error) {
+	fe := FieldErrors{}
+	statement = strings.TrimSpace(statement)
+	if statement == "" {
+		fe["attest"] = "a declaration no admin affirms must state what it is"
+	}
+	return s.declareCallerID(ctx, in, statement, by, fe)
+}
+
+// declareCallerID stores in as one of the firm's caller IDs with the
+// attestation statement, declared by admin by, or returns FieldErrors
+// (fe, with the number's and the label's added) or ErrNotAdmin.
+func (s *Service) declareCallerID(ctx context.Context, in NewCallerID, statement string, by int64, fe FieldErrors) (CallerID, error) {
 	n, msg := parseCallerID(in.Number)
 	if msg != "" {
 		fe["number"] = msg
@@ -186,10 +212,6 @@ func (s *Service) AddCallerID(ctx context.Context, in NewCallerID, by int64) (Ca
 		fe["label"] = fmt.Sprintf("at most %d characters", maxCallerIDLabel)
 	case strings.ContainsFunc(label, unicode.IsControl):
 		fe["label"] = "one line of text, without control characters"
-	}
-	if !in.Attest {
-		fe["attest"] = "confirm that the number is the firm's own and that a call to it during business hours reaches the firm, " +
-			"which takes do-not-call requests made on it (rule F11): heed cannot check it"
 	}
 	var id int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -210,7 +232,7 @@ func (s *Service) AddCallerID(ctx context.Context, in NewCallerID, by int64) (Ca
 			return fe
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO caller_ids (phone, label, attestation, added_by) VALUES ($1, $2, $3, $4) RETURNING id`,
-			n, label, CallerIDAttestation, by).Scan(&id)
+			n, label, statement, by).Scan(&id)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
 			// Declared by someone else since the check above.

@@ -85,6 +85,15 @@ func TestAddCallerIDRefusesWhatIsNotTheFirms(t *testing.T) {
 		require.Equal(t, CallerIDAttestation, k.Attestation, "the statement affirmed, kept word for word")
 		require.Equal(t, "numbers@firm.test", k.AddedByEmail)
 	}
+	// A declaration no admin affirms records what it is instead, and
+	// needs one to say so; Attest alone does not stand for it.
+	_, err = s.AddCallerIDStated(ctx, NewCallerID{Number: "203-555-0188", Label: "Demo", Attest: true}, " ", admin)
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, []string{"attest"}, slices.Sorted(maps.Keys(fe)))
+	const stated = "Declared by a test, not affirmed by anyone."
+	k, err := s.AddCallerIDStated(ctx, NewCallerID{Number: "203-555-0188", Label: "Demo"}, stated, admin)
+	require.NoError(t, err)
+	require.Equal(t, stated, k.Attestation)
 	_, err = s.AddCallerID(ctx, NewCallerID{Number: "203.555.0101", Label: "Again", Attest: true}, admin)
 	require.ErrorAs(t, err, &fe)
 	require.Contains(t, fe["number"], "+1 203-555-0101 is one of the firm's caller IDs already")
@@ -94,7 +103,7 @@ func TestAddCallerIDRefusesWhatIsNotTheFirms(t *testing.T) {
 		_, err := s.AddCallerID(ctx, NewCallerID{Number: "203-555-0102", Label: "Main office", Attest: true}, by)
 		require.ErrorIs(t, err, ErrNotAdmin, by)
 	}
-	require.Equal(t, before+3, rows())
+	require.Equal(t, before+4, rows())
 }
 
 // TestCampaignNeedsAFirmCallerID: creating or editing a campaign refuses

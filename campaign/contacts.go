@@ -308,6 +308,14 @@ func (s *Service) ImportContacts(ctx context.Context, listName string, r io.Read
 		return rep, err
 	}
 	rep.Valid = len(rows)
+	if opts.UpdateExisting {
+		// An update may move contacts into Connecticut, which refuseMoved
+		// checks with rule C4's timed disclosure: its audio is rendered
+		// now, not in the transaction, which holds the list.
+		if err := s.warmList(ctx, rep.List); err != nil {
+			return rep, fmt.Errorf("contacts import: %w", err)
+		}
+	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO contact_lists (name, created_by) VALUES ($1, NULLIF($2, 0))
@@ -574,19 +582,47 @@ type movedContact struct {
 	was, now contactRow
 }
 
+// warmList renders, before an import into list name that may update its
+// contacts, the audio the launch checks of the list's running and paused
+// campaigns time (Launch.warm), so that refuseMoved, in the import's
+// transaction, reads it from the media cache.
+func (s *Service) warmList(ctx context.Context, name string) error {
+	if s.Launch == nil || s.Launch.Voice == nil {
+		return nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns c JOIN contact_lists l ON l.id = c.list_id
+		WHERE l.name = $1 AND c.status IN ('running', 'paused') ORDER BY c.id`, name)
+	if err != nil {
+		return fmt.Errorf("campaigns of list %q: %w", name, err)
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Campaign, error) { return scanCampaign(r) })
+	if err != nil {
+		return fmt.Errorf("campaigns of list %q: %w", name, err)
+	}
+	for _, c := range cs {
+		s.Launch.warm(ctx, c)
+	}
+	return nil
+}
+
 // refuseMoved adds to rejected the updates (by contact id) that move a
 // contact to where a campaign that still has to call it fails a launch
 // check it passed where the contact was (Launch.Check): a sales campaign
 // whose script lacks Connecticut's disclosure (rule C4), for a contact
 // whose new address is in Connecticut. The campaign's checks ran on where
 // its contacts were when it started; checks it fails wherever the contact
-// is (a registry copy grown old) are not the update's doing.
+// is (a registry copy grown old) are not the update's doing. Each
+// campaign's checks run once for each set of states its contacts are
+// placed in, not once per contact: they depend on the contact only
+// through those states (a message that says a contact's field before its
+// disclosure cannot be timed for any contact, and is refused for all).
+// The audio they time was rendered before the transaction (warmList).
 func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]movedContact, rejected *[]RowError) error {
 	if len(moved) == 0 || s.Launch == nil || s.Launch.Engine == nil || s.Launch.Engine() == nil {
 		return nil
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT t.contact_id, c.name, c.purpose, c.message_text, c.message_audio, c.caller_id, coalesce(NULLIF(c.callback, ''), c.caller_id), c.transfer_to, c.record, c.amd
+		SELECT t.contact_id, c.id, c.name, c.purpose, c.message_text, c.message_audio, c.caller_id, coalesce(NULLIF(c.callback, ''), c.caller_id), c.transfer_to, c.record, c.amd
 		  FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id
 		 WHERE t.contact_id = ANY($1) AND t.state IN ('pending', 'dialing') AND c.status IN ('running', 'paused')
 		 ORDER BY t.contact_id, c.id`, slices.Collect(maps.Keys(moved)))
@@ -599,26 +635,37 @@ func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]mo
 	}
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
 		var p pending
-		err := r.Scan(&p.id, &p.c.Name, &p.c.Purpose, &p.c.Message, &p.c.Audio, &p.c.CallerID, &p.c.Callback, &p.c.TransferTo, &p.c.Record, &p.c.AMD)
+		err := r.Scan(&p.id, &p.c.ID, &p.c.Name, &p.c.Purpose, &p.c.Message, &p.c.Audio, &p.c.CallerID, &p.c.Callback, &p.c.TransferTo, &p.c.Record, &p.c.AMD)
 		return p, err
 	})
 	if err != nil {
 		return fmt.Errorf("pending calls: %w", err)
 	}
+	type checked struct {
+		campaign int64
+		states   string
+	}
+	found := map[checked][]consent.Reason{}
 	fails := func(c Campaign, r contactRow) ([]consent.Reason, error) {
 		loc, err := s.Launch.Engine().Locate(phone.Number(r.phone), r.state, r.zip)
 		if err != nil {
 			return []consent.Reason{}, nil // the gate denies its calls: no launch check concerns it
 		}
+		key := checked{c.ID, strings.Join(slices.Sorted(slices.Values(loc.States)), ",")}
+		if reasons, ok := found[key]; ok {
+			return slices.Clone(reasons), nil
+		}
 		err = s.Launch.Check(ctx, c, loc.States, true)
 		var le *LaunchError
 		switch {
 		case errors.As(err, &le):
-			return le.Reasons, nil
+			found[key] = le.Reasons
 		case err != nil:
 			return nil, err
+		default:
+			found[key] = []consent.Reason{}
 		}
-		return []consent.Reason{}, nil
+		return slices.Clone(found[key]), nil
 	}
 	for _, p := range ps {
 		m := moved[p.id]

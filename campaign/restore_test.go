@@ -237,3 +237,59 @@ func TestRestoreWaitsForSkip(t *testing.T) {
 	require.NoError(t, <-res)
 	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2 AND state = 'pending' AND restored_at IS NOT NULL`, c.ID, ann))
 }
+
+// TestRestoreChecksACompletedCampaign: putting a withdrawn contact back in
+// a completed campaign runs it again (callAgain) only after its launch
+// checks, as Start runs them. Here a Connecticut sales campaign started
+// while no Asterisk ran detection and completed; heed now runs with one
+// that does, so its calls cannot be timed (rule C4) and Start refuses the
+// same campaign: RestoreContact is refused too, and leaves the campaign
+// completed and the contact withdrawn. Once no Asterisk runs detection
+// again, the contact is put back and the campaign runs.
+func TestRestoreChecksACompletedCampaign(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t)
+	ctx := context.Background()
+	s.Launch.NationalAsOf = func(context.Context) (time.Time, error) { return time.Now().Add(-24 * time.Hour), nil }
+	s.Launch.NoDetection = true
+	list := importList(t, s, "ct", "name,phone,state\nAnn,8605550101,CT\nBob,8605550102,CT\n")
+	in := NewCampaign{Name: "offer", Purpose: "telemarketing", ListID: list, CallerID: testCallerID,
+		Message: "We are calling about your claim. Would you like to continue, end the call, or be removed from our list? To end this call, hang up."}
+	c, err := s.Create(ctx, in, 0)
+	require.NoError(t, err)
+	c, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	var ann, bob int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE phone = '+18605550101'`).Scan(&ann))
+	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE phone = '+18605550102'`).Scan(&bob))
+	require.NoError(t, s.SkipContact(ctx, c.ID, ann, 0, ""))
+	_, err = db.Exec(ctx, `UPDATE campaign_targets SET state = 'done' WHERE campaign_id = $1 AND contact_id = $2`, c.ID, bob)
+	require.NoError(t, err)
+	done, _, err := NewStore(db).Settle(ctx, c.ID, c.Generation)
+	require.NoError(t, err)
+	require.True(t, done)
+	require.Equal(t, "completed", campaignStatus(t, db, c.ID))
+
+	// heed restarts with an Asterisk that runs detection.
+	s.Launch.NoDetection = false
+	in.Name = "offer again"
+	again, err := s.Create(ctx, in, 0)
+	require.NoError(t, err)
+	_, err = s.Start(ctx, again.ID)
+	require.ErrorIs(t, err, ErrLaunchRefused, "Start refuses the same campaign now")
+
+	err = s.RestoreContact(ctx, c.ID, ann, 0)
+	var le *LaunchError
+	require.ErrorAs(t, err, &le, "putting a contact back does not run the completed campaign again without its launch checks")
+	require.ErrorIs(t, err, ErrLaunchRefused)
+	require.Equal(t, []consent.Reason{consent.ReasonScriptDisclosure}, le.Reasons)
+	require.Contains(t, err.Error(), dialer.ErrDetection.Error())
+	require.Equal(t, "completed", campaignStatus(t, db, c.ID))
+	var state string
+	require.NoError(t, db.QueryRow(ctx, `SELECT state FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2`, c.ID, ann).Scan(&state))
+	require.Equal(t, "skipped", state, "the refusal changes nothing")
+
+	s.Launch.NoDetection = true
+	require.NoError(t, s.RestoreContact(ctx, c.ID, ann, 0))
+	require.Equal(t, "running", campaignStatus(t, db, c.ID))
+}

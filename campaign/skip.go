@@ -80,13 +80,25 @@ func (s *Service) SkipContact(ctx context.Context, id, contactID, by int64, note
 // paused campaign, and for a completed one (completed, it may be, because
 // the contacts left were withdrawn), which runs again: as AddNewContacts
 // does, a running or completed campaign is started again with a new
-// generation in the same transaction, and a campaign whose schedule has no
+// generation in the same transaction, a completed one only if it passes
+// its launch checks (ErrLaunchRefused, with a *LaunchError, otherwise, and
+// the contact stays withdrawn), and a campaign whose schedule has no
 // calling time left is refused. Putting back a contact that is pending
 // already does nothing. It returns an error wrapping ErrNotFound when the
 // campaign has no such contact, and ErrInvalidTransition when the contact
 // was not withdrawn, or the campaign is a draft or cancelled.
 func (s *Service) RestoreContact(ctx context.Context, id, contactID, by int64) error {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("put back contact: %w", err)
+	}
+	if c.Status == StatusRunning || c.Status == StatusCompleted {
+		// A completed campaign (or a running one that completes
+		// meanwhile) runs again only after its launch checks: the audio
+		// they time is rendered now, outside the transaction.
+		s.Launch.warm(ctx, c)
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		// The campaign's row first, as SkipContact and AddNewContacts lock
 		// it: a withdrawal of the contact waits for this, or this for it.
 		status, gen, err := lockToCall(ctx, tx, id, canRestore)
@@ -104,7 +116,7 @@ func (s *Service) RestoreContact(ctx context.Context, id, contactID, by int64) e
 			return fmt.Errorf("put back: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
-			return s.callAgain(ctx, tx, id, status, gen, by)
+			return s.callAgain(ctx, tx, c, status, gen, by)
 		}
 		state, err := targetState(ctx, tx, id, contactID)
 		switch {

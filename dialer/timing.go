@@ -99,30 +99,11 @@ func measureWAV(path string) (Spoken, error) {
 	return Spoken{}, ErrAudioFormat
 }
 
-// DefaultTotalAnalysisTime is the total analysis time, in milliseconds,
-// that the heed-amd dialplan context gives answering-machine detection
-// when a campaign sets none (HEED_AMD_TOTAL_ANALYSIS_TIME's default in
-// asterisk/pbx/extensions.conf).
-const DefaultTotalAnalysisTime = 5000
-
-// HumanWait returns the longest answering-machine detection with these
-// thresholds keeps a person who answers waiting before heed's audio
-// starts. Asterisk's AMD() gives its verdict within its total analysis
-// time, whatever it hears: a person who says "hello" and waits is heard
-// as one after the greeting and the after-greeting silence (on the
-// testbed, heed's audio reached the callee 1.48 s after its "hello"
-// began), but short sounds (a cough, a "hm?") are neither a
-// greeting nor silence, and hold the verdict until the total analysis
-// time runs out (NOTSURE, which heed plays as for a person). A person
-// AMD takes for a machine hears the voicemail version instead, after the
-// dialplan's wait for the beep: this does not bound that.
-func (a AMDSettings) HumanWait() time.Duration {
-	total := a.TotalAnalysisTime
-	if total <= 0 {
-		total = DefaultTotalAnalysisTime
-	}
-	return time.Duration(total) * time.Millisecond
-}
+// MachineSilenceWait is the longest the heed-amd dialplan context waits,
+// after detection's MACHINE verdict, for 1.2 s of silence (the beep's
+// end) before heed plays the voicemail version: WaitForSilence(1200,1,20)
+// in asterisk/pbx/extensions.conf.
+const MachineSilenceWait = 20 * time.Second
 
 // Allowances in a call's timing for the steps between its audio files,
 // beyond the files themselves. On the testbed (asterisk/README.md; see
@@ -132,8 +113,8 @@ func (a AMDSettings) HumanWait() time.Duration {
 // played); these are margins over that, for a loaded machine and a real
 // network.
 const (
-	// playStart is from the answer, or detection's verdict, to the
-	// first sound of heed's audio reaching the person.
+	// playStart is from the answer to the first sound of heed's audio
+	// reaching the person.
 	playStart = 250 * time.Millisecond
 	// playGap is from the end of one audio file to the start of the
 	// next.
@@ -146,6 +127,15 @@ const menuPause = 4
 
 // Errors of the timing of a call (CallText.Timer).
 var (
+	// ErrDetection reports calls that answering-machine detection may
+	// run on: a person it takes for a machine (silent for the initial
+	// silence, or saying more than its maximum of words) hears the
+	// voicemail version, after detection, the dialplan's wait for silence
+	// (up to MachineSilenceWait) and heed's voicemail opening, so no
+	// message bounds when that person hears it.
+	ErrDetection = errors.New("answering-machine detection runs on heed's calls (an Asterisk has an AMD context, HEED_AMD_CONTEXT): " +
+		"a person it takes for a machine (silent at first, or saying more than a few words) hears the voicemail version, " +
+		"after detection, a wait of up to 20 s for silence and heed's voicemail opening, so the call's time cannot be bounded")
 	// ErrRecordedMessage reports a message that is an uploaded recording:
 	// heed does not know what it says when, so it cannot time it.
 	ErrRecordedMessage = errors.New("the message is an uploaded recording, which heed cannot time: it cannot tell when the recording says what")
@@ -159,16 +149,13 @@ var (
 // message, the menu and its pause, the closing, each a file of its own,
 // rendered by m as the call renders it. detection reports that
 // answering-machine detection may run on the calls (an Asterisk with an
-// AMD context): a person then waits up to c.AMD.HumanWait() before the
-// opening starts. The message cannot be timed when it is a recording
+// AMD context): the calls cannot be timed then (ErrDetection), since a
+// person detection takes for a machine hears the voicemail version after
+// an unbounded wait. The message cannot be timed when it is a recording
 // (c.Audio), or past a contact's field it says.
 func (t CallText) Timer(ctx context.Context, m Measurer, c Campaign, message string, detection bool) consent.Speech {
-	ct := &callTimer{ctx: ctx, m: m, texts: t.played(message), recorded: c.Audio != ""}
-	if detection {
-		ct.lead = append(ct.lead, consent.TimingPart{What: "answering-machine detection, at most", Took: c.AMD.HumanWait()})
-	}
-	ct.lead = append(ct.lead, consent.TimingPart{What: "heed's start", Took: playStart})
-	return ct
+	return &callTimer{ctx: ctx, m: m, texts: t.played(message), recorded: c.Audio != "", detection: detection,
+		lead: []consent.TimingPart{{What: "heed's start", Took: playStart}}}
 }
 
 // played are the texts of a call, in the order it plays them, each its
@@ -195,7 +182,10 @@ type callTimer struct {
 	m        Measurer
 	texts    []string
 	recorded bool
-	lead     []consent.TimingPart
+	// detection reports that answering-machine detection may run on the
+	// call: nothing in it can be timed (ErrDetection).
+	detection bool
+	lead      []consent.TimingPart
 }
 
 // Said returns when the call has said its text (CallText.Call) up to byte
@@ -210,6 +200,9 @@ func (ct *callTimer) Said(end int) (consent.Timing, error) {
 	}
 	for _, p := range ct.lead {
 		tm.At += p.Took
+	}
+	if ct.detection {
+		return tm, ErrDetection
 	}
 	if ct.m == nil {
 		return tm, fmt.Errorf("heed has no measure of its speech configured: %w", ErrNoTTS)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,12 +108,12 @@ func TestMeasureSpeech(t *testing.T) {
 	require.ErrorIs(t, err, dialer.ErrAudioFormat)
 }
 
-// TestCallTimer: a call is timed as the pacer plays it: detection's wait
-// (when it runs), heed's start, then each file whole, with the step
-// between files (and the menu's pause), up to the file that holds the
-// point timed, whose text is rendered up to that point and counted to
-// its last sound. An uploaded recording, or a contact's field, cannot be
-// timed; the text before them can.
+// TestCallTimer: a call is timed as the pacer plays it: heed's start,
+// then each file whole, with the step between files (and the menu's
+// pause), up to the file that holds the point timed, whose text is
+// rendered up to that point and counted to its last sound. A call that
+// detection may run on cannot be timed at all; an uploaded recording, or
+// a contact's field, cannot be timed, and the text before them can.
 func TestCallTimer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -158,15 +159,16 @@ func TestCallTimer(t *testing.T) {
 	require.Greater(t, whole.At, start+opening.Length+gap+measure(msg).Length+gap+menu.Length+gap+4*time.Second+gap)
 	require.Contains(t, whole.Breakdown(), "the menu's pause 4.00 s")
 
-	// Detection comes first, for as long as the campaign lets it run.
-	c.AMD.TotalAnalysisTime = 3000
-	tm = at(txt.Timer(ctx, m, c, msg, true), claim)
-	require.Equal(t, "answering-machine detection, at most", tm.Parts[0].What)
-	require.Equal(t, 3*time.Second+start+opening.Length+gap+first.Sound, tm.At)
+	// With detection, nothing can be timed, however short the campaign
+	// makes it: a person taken for a machine hears the voicemail version.
+	c.AMD.TotalAnalysisTime = 1000
+	_, err := txt.Timer(ctx, m, c, msg, true).Said(firm)
+	require.ErrorIs(t, err, dialer.ErrDetection)
+	c.AMD = dialer.AMDSettings{}
 
 	// A recording, or a field, cannot be timed; heed's opening before it can.
 	c.Audio = "upload-0123"
-	_, err := txt.Timer(ctx, m, c, msg, false).Said(claim)
+	_, err = txt.Timer(ctx, m, c, msg, false).Said(claim)
 	require.ErrorIs(t, err, dialer.ErrRecordedMessage)
 	at(txt.Timer(ctx, m, c, msg, false), firm)
 	c.Audio = ""
@@ -181,18 +183,17 @@ func TestCallTimer(t *testing.T) {
 	require.ErrorIs(t, err, dialer.ErrNoTTS)
 }
 
-// TestHumanWaitIsTheDialplans: detection keeps a person waiting at most
-// its total analysis time: the campaign's, or the heed-amd dialplan
-// context's default, which DefaultTotalAnalysisTime must stay.
-func TestHumanWaitIsTheDialplans(t *testing.T) {
+// TestMachineSilenceWaitIsTheDialplans: after a MACHINE verdict, the
+// heed-amd dialplan context waits up to MachineSilenceWait for silence
+// before the voicemail version plays, as ErrDetection says.
+func TestMachineSilenceWaitIsTheDialplans(t *testing.T) {
 	t.Parallel()
 	conf, err := fs.ReadFile(asterisk.Config, "pbx/extensions.conf")
 	require.NoError(t, err)
-	m := regexp.MustCompile(`Set\(HEED_AMD_TOTAL_ANALYSIS_TIME=\$\{IF\(.*:(\d+)\)\}\)`).FindSubmatch(conf)
-	require.NotNil(t, m, "heed-amd sets a default total analysis time")
-	def, err := strconv.Atoi(string(m[1]))
+	m := regexp.MustCompile(`(?m)^\s*same => n,WaitForSilence\(\d+,\d+,(\d+)\)`).FindSubmatch(conf)
+	require.NotNil(t, m, "heed-amd waits for silence after a machine's verdict")
+	timeout, err := strconv.Atoi(string(m[1]))
 	require.NoError(t, err)
-	require.Equal(t, def, dialer.DefaultTotalAnalysisTime)
-	require.Equal(t, time.Duration(def)*time.Millisecond, dialer.AMDSettings{}.HumanWait())
-	require.Equal(t, 1200*time.Millisecond, dialer.AMDSettings{TotalAnalysisTime: 1200, AfterGreetingSilence: 800}.HumanWait())
+	require.Equal(t, time.Duration(timeout)*time.Second, dialer.MachineSilenceWait)
+	require.Contains(t, dialer.ErrDetection.Error(), fmt.Sprintf("up to %d s", timeout))
 }

@@ -35,7 +35,7 @@ func TestParseAsterisks(t *testing.T) {
 	require.Equal(t, "heed-amd", *got[1].AMDContext)
 	require.Equal(t, 30, got[1].MaxCalls)
 	require.Equal(t, 5.0, got[1].CPS)
-	require.False(t, noDetection(got), "b runs detection: the launch checks count its delay")
+	require.False(t, noDetection(got), "b runs detection: the launch checks cannot time the calls")
 
 	got, err = parseAsterisks(`[{"name":"a","url":"http://a/ari","amd_context":""},{"name":"b","url":"http://b/ari","amd_context":""}]`, def)
 	require.NoError(t, err)

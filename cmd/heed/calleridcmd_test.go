@@ -55,7 +55,15 @@ func TestCLICallerID(t *testing.T) {
 	// heed demo declares its own, once.
 	out, _, err = runHeed(env, "demo")
 	require.NoError(t, err)
-	require.Contains(t, out, "demo caller ID +1 203-555-0188 ("+demoCallerIDLabel+"), declared by admin@firm.test")
+	require.Contains(t, out, "demo caller ID +1 203-555-0188 ("+demoCallerIDLabel+"), declared by heed demo under admin@firm.test's name, for the testbed (fictional, affirmed by no one)")
+	// Its record says so, rather than that the admin affirmed the
+	// firm's attestation.
+	var statement string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT attestation FROM caller_ids WHERE phone = $1`, demoCallerID).Scan(&statement))
+	require.Equal(t, demoCallerIDStatement, statement)
+	require.NotContains(t, statement, campaign.CallerIDAttestation)
+	require.Contains(t, statement, "Declared by heed demo for the local testbed, not affirmed by anyone")
+	require.Contains(t, statement, "+1 203-555-0188 is a fictional number")
 	out, _, err = runHeed(env, "demo")
 	require.NoError(t, err)
 	require.NotContains(t, out, "demo caller ID")

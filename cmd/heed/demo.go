@@ -58,6 +58,13 @@ const demoCallerID = "+12035550188"
 // demoCallerIDLabel labels it on the Caller IDs page and the campaign form.
 const demoCallerIDLabel = "Demo main line (fictional)"
 
+// demoCallerIDStatement is what the declaration of demoCallerID records
+// as its attestation: heed demo declares it, under the first enabled
+// admin's name, and no one affirms CallerIDAttestation for it.
+const demoCallerIDStatement = "Declared by heed demo for the local testbed, not affirmed by anyone: " +
+	"+1 203-555-0188 is a fictional number (555-01XX numbers are set aside for fiction), which the testbed's PSTN simulator takes; " +
+	"it is not the firm's, and the admin named here affirmed nothing about it."
+
 func (m *Main) demo(ctx context.Context, args []string) error {
 	f := m.flags("demo")
 	dbURL := f.databaseURL()
@@ -97,7 +104,9 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 }
 
 // demoCallerID declares demoCallerID one of the firm's caller IDs, once,
-// as the first enabled admin: campaigns send only those (rule F11).
+// under the first enabled admin's name, with demoCallerIDStatement as its
+// attestation, which says that heed demo declared it and no one affirmed
+// it: campaigns send only the firm's caller IDs (rule F11).
 func (m *Main) demoCallerID(ctx context.Context, pool *pgxpool.Pool, accounts *account.Service) error {
 	s := campaign.NewService(pool, nil)
 	current, err := s.CurrentCallerIDs(ctx)
@@ -122,11 +131,12 @@ func (m *Main) demoCallerID(ctx context.Context, pool *pgxpool.Pool, accounts *a
 	if admin == nil {
 		return fmt.Errorf("demo caller ID %s: no enabled admin to declare it (heed user add --role admin): %w", demoCallerID, campaign.ErrNotAdmin)
 	}
-	k, err := s.AddCallerID(ctx, campaign.NewCallerID{Number: demoCallerID, Label: demoCallerIDLabel, Attest: true}, admin.ID)
+	k, err := s.AddCallerIDStated(ctx, campaign.NewCallerID{Number: demoCallerID, Label: demoCallerIDLabel}, demoCallerIDStatement, admin.ID)
 	if err != nil {
 		return fmt.Errorf("demo caller ID: %w", err)
 	}
-	fmt.Fprintf(m.Stdout, "demo caller ID %s (%s), declared by %s: campaigns send only the firm's caller IDs (Caller IDs page)\n",
+	fmt.Fprintf(m.Stdout, "demo caller ID %s (%s), declared by heed demo under %s's name, for the testbed (fictional, affirmed by no one): "+
+		"campaigns send only the firm's caller IDs (Caller IDs page)\n",
 		k.Phone.Display(), k.Label, k.AddedByEmail)
 	return nil
 }

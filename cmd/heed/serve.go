@@ -251,8 +251,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	campaigns := campaign.NewService(pool, rc)
 	campaigns.Copies = indexes
 	// The launch checks time the calls on the audio the pacer plays,
-	// rendered into the same media directory, with the detection delay
-	// unless no Asterisk runs detection.
+	// rendered into the same media directory; where an Asterisk runs
+	// detection, the calls cannot be timed (dialer.ErrDetection).
 	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now,
 		Voice: media, NoDetection: noDetection(asterisks)}
 	checks.Service = campaigns

@@ -1,0 +1,66 @@
+package campaign
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heed-dialer/heed/consent"
+	"github.com/heed-dialer/heed/dialer"
+)
+
+// TestC4RefusedWithDetection: a Connecticut sales campaign whose person's
+// version says the disclosure within 10 s, with the shortest detection the
+// form allows (total analysis, initial silence and greeting 1000 ms), is
+// refused when an Asterisk runs answering-machine detection. A person
+// detection takes for a machine (silent for 1 s, or saying more than two
+// words; the testbed's PSTN 19 is one) hears the voicemail version: the
+// dialplan waits for 1.2 s of silence after the MACHINE verdict
+// (asterisk/pbx/extensions.conf WaitForSilence(1200,1,20)), then heed
+// plays its voicemail opening (the opt-out number said digit by digit)
+// before the message, which puts the disclosure past 10 s even counting
+// nothing for detection itself, measured here on the real audio. The
+// refusal says why and does not suggest shortening detection; without
+// detection the same campaign passes.
+func TestC4RefusedWithDetection(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	media := dialer.Media{HostDir: dir, AsteriskDir: dir}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	const firm, optOut, callerID = "Smith and Lee", "+18005550199", "+18605550100"
+	amd := dialer.AMDSettings{TotalAnalysisTime: 1000, InitialSilence: 1000, Greeting: 1000}
+	launch := &Launch{Engine: func() *consent.Engine { return engine }, Firm: firm, OptOutNumber: optOut,
+		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media}
+	for _, disclosure := range []string{"Calling about your claim.", "We are calling about your claim."} {
+		msg := disclosure + " Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
+		c := Campaign{Purpose: consent.PurposeTelemarketing, Message: msg, CallerID: callerID, Callback: callerID, AMD: amd}
+
+		launch.NoDetection = true
+		require.NoError(t, launch.Check(ctx, c, []string{"CT"}, true), "%q: the person's version is in time without detection", disclosure)
+
+		launch.NoDetection = false
+		checkErr := launch.Check(ctx, c, []string{"CT"}, true)
+		t.Logf("%q: launch check with detection (total analysis %d ms): %v", disclosure, amd.TotalAnalysisTime, checkErr)
+		var le *LaunchError
+		require.ErrorAs(t, checkErr, &le, "%q: refused with detection on", disclosure)
+		require.Equal(t, []consent.Reason{consent.ReasonScriptDisclosure}, le.Reasons)
+		require.Len(t, le.Details, 1)
+		require.Contains(t, le.Details[0], dialer.ErrDetection.Error())
+		require.NotContains(t, checkErr.Error(), "detection's wait", "the refusal does not offer a shorter detection as the remedy")
+		require.Contains(t, checkErr.Error(), "every HEED_AMD_CONTEXT empty")
+
+		// Why: the voicemail version's disclosure, at the least.
+		txt := dialer.Script(dialer.Campaign{Purpose: c.Purpose, CallerID: callerID, Callback: callerID}, firm, optOut)
+		vmOpening, err := media.Measure(ctx, txt.VoicemailOpening)
+		require.NoError(t, err)
+		said, err := media.Measure(ctx, disclosure)
+		require.NoError(t, err)
+		heard := 1200*time.Millisecond + vmOpening.Length + said.Sound
+		t.Logf("voicemail version: 1.20 s silence wait + voicemail opening %.2f s (%q) + %q %.2f s = %.2f s at least",
+			vmOpening.Length.Seconds(), txt.VoicemailOpening, disclosure, said.Sound.Seconds(), heard.Seconds())
+		require.Greater(t, heard, 10*time.Second, "a person taken for a machine hears the disclosure after 10 s")
+	}
+}
