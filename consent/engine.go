@@ -1008,20 +1008,10 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 		}
 	}
 
-	// The consent is evaluated only when a rule asks about it.
-	var (
-		kind      ConsentKind
-		problem   ReasonSet
-		evaluated bool
-		used      bool
-	)
-	consentKind := func() ConsentKind {
-		if !evaluated {
-			kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
-			evaluated = true
-		}
-		return kind
-	}
+	// The consent that may be relied on, whether or not a rule asks about
+	// it (evaluating it is cheaper than deciding whether to).
+	kind, problem := evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
+	used := false
 	// The history is read once, into sc.hist, when a rule counts calls; a
 	// history too long for it is read by each rule.
 	var (
@@ -1036,7 +1026,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				continue
 			}
 			if hits := f.DNC & r.dnc; hits != 0 {
-				if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt &&
+				if r.dncExempt != ConsentNone && kind >= r.dncExempt &&
 					(!r.dncAfterEntry || liftsInternal(cf, f.InternalListedAt)) {
 					used = true
 				} else {
@@ -1072,7 +1062,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 					case r.capNeeds == ConsentNone:
 						wait |= r.capReason
 						clear = max(clear, clr)
-					case consentKind() >= r.capNeeds:
+					case kind >= r.capNeeds:
 						used = true
 					default:
 						deny |= r.capReason
@@ -1102,7 +1092,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 			}
 		}
 	}
-	if x.revokes && p.robo && consentKind() == ConsentNone && problem == bitConsentRevoked {
+	if x.revokes && p.robo && kind == ConsentNone && problem == bitConsentRevoked {
 		// F13: a revocation in reach, with no consent given since, stops
 		// a robocall that needs no consent too (an informational one to a
 		// landline, say).
@@ -1110,7 +1100,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 	if x.need != ConsentNone {
 		switch {
-		case consentKind() >= x.need:
+		case kind >= x.need:
 			used = true
 		case kind == ConsentNone:
 			deny |= problem
