@@ -1190,16 +1190,15 @@ func (e *Engine) window(b *Batch, zones uint64, at int64, x *effects) ReasonSet 
 // behind another node's must not resurrect a consent); consent given after
 // `at` does not count yet.
 func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reassignedAt time.Time) (ConsentKind, ReasonSet) {
-	rev := c.PurposeRevokedAt
-	if revokeAll && c.RevokedAt.After(rev) {
-		rev = c.RevokedAt
-	}
-	switch {
-	case c.Kind == ConsentNone || c.Kind > ConsentPEWC || c.ObtainedAt.IsZero() || c.ObtainedAt.After(at):
-		if !rev.IsZero() {
-			return ConsentNone, bitConsentRevoked
+	if c.Kind == ConsentNone || c.Kind > ConsentPEWC || c.ObtainedAt.IsZero() || c.ObtainedAt.After(at) {
+		// Most numbers: no consent, and no revocation either.
+		if c.PurposeRevokedAt.IsZero() && c.RevokedAt.IsZero() || revocation(c, revokeAll).IsZero() {
+			return ConsentNone, bitConsentMissing
 		}
-		return ConsentNone, bitConsentMissing
+		return ConsentNone, bitConsentRevoked
+	}
+	rev := revocation(c, revokeAll)
+	switch {
 	case !rev.IsZero() && !rev.Before(c.ObtainedAt):
 		return ConsentNone, bitConsentRevoked
 	case reassigned && !reassignedAt.IsZero() && !reassignedAt.Before(c.ObtainedAt):
@@ -1208,6 +1207,15 @@ func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reas
 		return ConsentNone, bitConsentExpired
 	}
 	return c.Kind, 0
+}
+
+// revocation returns the latest revocation that beats c's consent: the
+// latest that covers its purpose, or with revokeAll the latest of any.
+func revocation(c *ConsentFacts, revokeAll bool) time.Time {
+	if revokeAll && c.RevokedAt.After(c.PurposeRevokedAt) {
+		return c.RevokedAt
+	}
+	return c.PurposeRevokedAt
 }
 
 // countCap counts the attempts of the rule's purposes and methods within the
