@@ -1110,16 +1110,15 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 
 	winS, winE := x.winS, x.winE
-	slot := -1 // the Batch's window memo entry of wid and zones
+	memo := false // the Batch remembers the window's verdicts for wid
 	switch {
 	case winS >= winE:
 		deny |= bitWindowOutside
-	case mi >= 0 && b != nil:
+	case mi >= 0 && b != nil && wid < windowClasses:
 		// x is the merged table's entry mi, whose window class wid names
 		// the window and days.
-		var w ReasonSet
-		w, slot = b.window(wid, x, zones, at)
-		wait |= w
+		wait |= b.window(wid, x, zones)
+		memo = true
 	default:
 		wait |= e.window(b, zones, at, x)
 	}
@@ -1136,8 +1135,8 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 			until int64
 			ok    bool
 		)
-		if start == at && slot >= 0 {
-			until, ok = b.nextOpen(slot, x, zones)
+		if start == at && memo {
+			until, ok = b.nextOpen(wid, x, zones)
 		} else {
 			until, ok = e.nextOpen(zones, start, winS, winE, x.days())
 		}
