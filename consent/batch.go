@@ -79,10 +79,11 @@ func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
 
 // DecideIndexed is Decide for a caller that has already worked out the
 // attempt's kind, read the number and looked its consent up, so that
-// nothing is worked out, parsed or copied twice: k must be Key(in.Purpose,
-// in.Method, in.Line), n in.Number's ten digits as phone.Number.NANP
-// returns them (the number is then a valid "+1" number), and cf stands for
-// f.Consent, which is not read.
+// nothing is worked out, parsed or copied twice: k stands for the
+// attempt's Key (Key(in.Purpose, in.Method, in.Line)), n for its number's
+// ten digits as phone.Number.NANP returns them (the number is then a
+// valid "+1" number), and cf for f.Consent. in.Number, in.Purpose,
+// in.Method, in.Line and f.Consent are not read.
 func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
 	b.e.decide(in, int(k.k)-1, n, f, cf, out, b, &b.sc)
 }

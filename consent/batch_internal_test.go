@@ -41,10 +41,14 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 			slow.Decide(&ins[i], &fs[i], &merged)
 			require.Truef(t, sameDecision(got, want), "%d %+v: batch %+v, decide %+v", i, ins[i], got, want)
 			if n, err := ins[i].Number.NANP(); err == nil {
-				// DecideIndexed reads the consent from cf, never f.Consent.
+				// DecideIndexed reads the consent from cf, never
+				// f.Consent, and the number and the kind of attempt from
+				// n and the key, never from the Input.
 				f, cf := fs[i], fs[i].Consent
 				f.Consent = ConsentFacts{ID: -1, Kind: ConsentPEWC, ObtainedAt: time.Unix(1, 0)}
-				indexed.DecideIndexed(&ins[i], indexed.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &ix)
+				in := ins[i]
+				in.Number, in.Purpose, in.Method, in.Line = "+12", "other", MethodLive, LineLandline
+				indexed.DecideIndexed(&in, indexed.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &ix)
 				require.Truef(t, sameDecision(ix, want), "%d %+v: indexed %+v, decide %+v", i, ins[i], ix, want)
 			}
 			require.Truef(t, sameDecision(merged, want), "%d %+v: rule by rule %+v, merged table %+v", i, ins[i], merged, want)

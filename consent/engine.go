@@ -215,6 +215,9 @@ type plan struct {
 	// robo is set when the key's calls may be robocalls (its method is
 	// prerecorded or unknown): a revocation in reach stops them (F13).
 	robo bool
+	// live is set when the key's calls may be live (its method is live
+	// or unknown).
+	live bool
 	// dncLists are the do-not-call lists a rule of the key may consult,
 	// in any state and at any date.
 	dncLists DNCHits
@@ -539,7 +542,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		pm, mm, lm := keyBits(k)
 		p := &e.plans[k]
 		p.base = effects{winE: daySeconds}
-		p.robo = mm&mPrerecorded != 0
+		p.robo, p.live = mm&mPrerecorded != 0, mm&mLive != 0
 		for i := range e.rules {
 			r := &e.rules[i]
 			if r.purposes&pm == 0 || r.methods&mm == 0 || r.lines&lm == 0 {
@@ -992,7 +995,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	if x.snapMax > 0 && (f.NationalAsOf.IsZero() || atN-f.NationalAsOf.UnixNano() > x.snapMax) {
 		deny |= bitDNCNationalStale
 	}
-	if x.liveSolic && methodBits(in.Method)&mLive != 0 && !in.SolicitationException {
+	if x.liveSolic && p.live && !in.SolicitationException {
 		deny |= bitEthicsSolicitation
 	}
 	if x.accWait > 0 {
