@@ -172,3 +172,39 @@ func TestKeyLine(t *testing.T) {
 		require.Equal(t, keyPM(PurposeInformational, MethodLive)+want, b.key(PurposeInformational, MethodLive, l), "%q", l)
 	}
 }
+
+// TestConsentEmptyIsExact checks the shortcut decide takes for a number
+// with neither a consent nor a revocation: wherever consentEmpty holds,
+// evalConsent finds no consent and gives consent.missing, whatever the
+// other fields hold, and consentEmpty fails to hold when only one of the
+// kind and the two revocation times is set.
+func TestConsentEmptyIsExact(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 6, 10, 15, 0, 0, 0, time.UTC)
+	times := []time.Time{{}, at.Add(-time.Hour), at, at.Add(time.Hour)}
+	empty := 0
+	for _, kind := range []ConsentKind{ConsentNone, ConsentPEC, ConsentPEWC, 7} {
+		for _, ob := range times {
+			for _, ex := range times {
+				for _, rev := range times {
+					for _, prev := range times {
+						c := ConsentFacts{ID: 9, Kind: kind, ObtainedAt: ob, ExpiresAt: ex, RevokedAt: rev, PurposeRevokedAt: prev}
+						require.Equal(t, kind == ConsentNone && rev.IsZero() && prev.IsZero(), consentEmpty(&c), "%+v", c)
+						if !consentEmpty(&c) {
+							continue
+						}
+						empty++
+						for _, revokeAll := range []bool{false, true} {
+							for _, reassigned := range times {
+								k, r := evalConsent(&c, at, revokeAll, !reassigned.IsZero(), reassigned)
+								require.Equal(t, ConsentNone, k, "%+v", c)
+								require.Equal(t, bitConsentMissing, r, "%+v", c)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Equal(t, 16, empty)
+}

@@ -1012,8 +1012,13 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 
 	// The consent that may be relied on, whether or not a rule asks about
-	// it (evaluating it is cheaper than deciding whether to).
-	kind, problem := evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
+	// it (evaluating it is cheaper than deciding whether to). Most numbers
+	// have neither a consent nor a revocation: for them it is none, and
+	// missing, without a call.
+	kind, problem := ConsentNone, bitConsentMissing
+	if !consentEmpty(cf) {
+		kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
+	}
 	used := false
 	// The history is read once, into sc.hist, when a rule counts calls; a
 	// history too long for it is read by each rule.
@@ -1209,6 +1214,13 @@ func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reas
 		return ConsentNone, bitConsentExpired
 	}
 	return c.Kind, 0
+}
+
+// consentEmpty reports whether c holds neither a consent nor a
+// revocation, whatever its other fields: evalConsent then finds no
+// consent, and consent.missing.
+func consentEmpty(c *ConsentFacts) bool {
+	return c.Kind == ConsentNone && c.PurposeRevokedAt.IsZero() && c.RevokedAt.IsZero()
 }
 
 // revocation returns the latest revocation that beats c's consent: the
