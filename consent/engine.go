@@ -1198,7 +1198,8 @@ func (e *Engine) window(b *Batch, zones uint64, at int64, x *effects) ReasonSet 
 // `at` does not count yet.
 func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reassignedAt time.Time) (ConsentKind, ReasonSet) {
 	if c.Kind == ConsentNone || c.Kind > ConsentPEWC || c.ObtainedAt.IsZero() || c.ObtainedAt.After(at) {
-		// Most numbers: no consent, and no revocation either.
+		// No consent to rely on: revoked when a revocation is in reach
+		// (the test of both times first, as most numbers have neither).
 		if c.PurposeRevokedAt.IsZero() && c.RevokedAt.IsZero() || revocation(c, revokeAll).IsZero() {
 			return ConsentNone, bitConsentMissing
 		}
