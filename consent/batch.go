@@ -1,6 +1,9 @@
 package consent
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // Batch decides many attempts with one engine, as the pacing loop has them:
 // a campaign's attempts, all made at one instant. It remembers what such
@@ -31,15 +34,20 @@ type Batch struct {
 	day  [64]int64
 	sod  [64]int64
 
-	// The window reasons of a few window classes and zone sets at the
-	// instant, direct-mapped; wvalid has bit i%64 of word i/64 set when
-	// entry i is for the instant.
-	wid    [windowMemo]int32 // window class (mergedPlan.wid)
+	// The window verdicts of each zone at the instant, by window class
+	// (mergedPlan.wid, below windowClasses): zdone has the zones whose
+	// verdict is known, zday those where the class's days rule the day
+	// out, zout those where the day is allowed and the time of day is
+	// outside the class's window.
+	zdone, zday, zout [windowClasses]uint64
+
+	// The earliest lawful instant of a few window classes and zone sets,
+	// from the instant, direct-mapped; wvalid has bit i%64 of word i/64
+	// set when entry i is for the instant. wopen[i] is 1 when wuntil[i]
+	// holds the instant, 2 when the window never opens.
+	wid    [windowMemo]int32
 	wzones [windowMemo]uint64
-	wbits  [windowMemo]ReasonSet
 	wvalid [windowMemo / 64]uint64
-	// The earliest lawful instant of entry i, when wopen[i] is set: 1
-	// when wuntil[i] holds it, 2 when the window never opens.
 	wuntil [windowMemo]int64
 	wopen  [windowMemo]uint8
 
@@ -71,10 +79,11 @@ func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
 
 // DecideIndexed is Decide for a caller that has already worked out the
 // attempt's kind, read the number and looked its consent up, so that
-// nothing is worked out, parsed or copied twice: k must be Key(in.Purpose,
-// in.Method, in.Line), n in.Number's ten digits as phone.Number.NANP
-// returns them (the number is then a valid "+1" number), and cf stands for
-// f.Consent, which is not read.
+// nothing is worked out, parsed or copied twice: k stands for the
+// attempt's Key (Key(in.Purpose, in.Method, in.Line)), n for its number's
+// ten digits as phone.Number.NANP returns them (the number is then a
+// valid "+1" number), and cf for f.Consent. in.Number, in.Purpose,
+// in.Method, in.Line and f.Consent are not read.
 func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
 	b.e.decide(in, int(k.k)-1, n, f, cf, out, b, &b.sc)
 }
@@ -123,7 +132,7 @@ func (b *Batch) instant(at int64) {
 	if b.atOK && b.at == at {
 		return
 	}
-	b.at, b.atOK, b.have, b.wvalid = at, true, 0, [windowMemo / 64]uint64{}
+	b.at, b.atOK, b.have, b.wvalid, b.zdone = at, true, 0, [windowMemo / 64]uint64{}, [windowClasses]uint64{}
 	b.ep = b.e.epoch(at)
 }
 
@@ -156,37 +165,59 @@ func (b *Batch) reasons(s ReasonSet) []Reason {
 	return b.rs[i]
 }
 
-// windowMemo is how many window verdicts a Batch remembers: a pacing
-// batch's attempts fall in a few dozen zone sets, times the few window
-// classes of one campaign's rules.
-const windowMemo = 128
+// windowClasses is how many window classes a Batch keeps zone verdicts
+// for: the built-in packs make three. Decisions of a class beyond them are
+// worked out zone by zone each time.
+const windowClasses = 16
 
 // window returns Engine.window's reasons for the window and days of x,
-// whose window class is wid, in zones at Unix second at, remembering them
-// for the instant, and the memo entry that holds them (for nextOpen). The
-// Batch must be at the instant at already (epoch makes it so).
-func (b *Batch) window(wid int32, x *effects, zones uint64, at int64) (ReasonSet, int) {
-	i := ((zones ^ uint64(wid)<<56) * 0x9e3779b97f4a7c15) >> 57
-	if b.wvalid[i/64]&(1<<(i%64)) != 0 && b.wid[i] == wid && b.wzones[i] == zones {
-		return b.wbits[i], int(i)
+// whose window class is wid (below windowClasses), in zones at the
+// Batch's instant, from each zone's verdict for the class, which it works
+// out the first time it is asked for. The Batch must be at the instant
+// already (epoch makes it so).
+func (b *Batch) window(wid int32, x *effects, zones uint64) ReasonSet {
+	if m := zones &^ b.zdone[wid]; m != 0 {
+		b.zoneVerdicts(wid, x, m)
 	}
-	w := b.e.window(b, zones, at, x)
-	b.wid[i], b.wzones[i], b.wbits[i], b.wopen[i] = wid, zones, w, 0
-	b.wvalid[i/64] |= 1 << (i % 64)
-	return w, int(i)
+	return bitWindowDay*ReasonSet(b2u(zones&b.zday[wid] != 0)) | bitWindowOutside*ReasonSet(b2u(zones&b.zout[wid] != 0))
 }
 
+// zoneVerdicts works out the verdicts of window class wid, whose window
+// and days are x's, in zones, as Engine.window does zone by zone.
+func (b *Batch) zoneVerdicts(wid int32, x *effects, zones uint64) {
+	days := x.days()
+	b.zday[wid] &^= zones // what an earlier instant left
+	b.zout[wid] &^= zones
+	for m := zones; m != 0; m &= m - 1 {
+		zi := bits.TrailingZeros64(m)
+		d, sod := b.local(zi, b.at)
+		switch {
+		case !days.allowed(d):
+			b.zday[wid] |= 1 << zi
+		case sod < x.winS || sod >= x.winE:
+			b.zout[wid] |= 1 << zi
+		}
+	}
+	b.zdone[wid] |= zones
+}
+
+// windowMemo is how many earliest lawful instants a Batch remembers: a
+// pacing batch's attempts fall in a few dozen zone sets, times the few
+// window classes of one campaign's rules.
+const windowMemo = 128
+
 // nextOpen returns Engine.nextOpen of the zones and x's window and days
-// from the instant, for x and zones whose window verdict is the memo's
-// entry i, remembering it there: every attempt of a window class and zone
-// set deferred by its window alone waits for the same instant.
-func (b *Batch) nextOpen(i int, x *effects, zones uint64) (int64, bool) {
-	if b.wopen[i] == 0 {
+// from the instant, for x of window class wid, remembering it: every
+// attempt of a window class and zone set deferred by its window alone
+// waits for the same instant.
+func (b *Batch) nextOpen(wid int32, x *effects, zones uint64) (int64, bool) {
+	i := ((zones ^ uint64(wid)<<56) * 0x9e3779b97f4a7c15) >> 57
+	if b.wvalid[i/64]&(1<<(i%64)) == 0 || b.wid[i] != wid || b.wzones[i] != zones {
+		b.wid[i], b.wzones[i], b.wopen[i] = wid, zones, 2
 		if t, ok := b.e.nextOpen(zones, b.at, x.winS, x.winE, x.days()); ok {
 			b.wuntil[i], b.wopen[i] = t, 1
-		} else {
-			b.wopen[i] = 2
 		}
+		b.wvalid[i/64] |= 1 << (i % 64)
 	}
 	return b.wuntil[i], b.wopen[i] == 1
 }

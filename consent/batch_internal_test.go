@@ -41,10 +41,14 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 			slow.Decide(&ins[i], &fs[i], &merged)
 			require.Truef(t, sameDecision(got, want), "%d %+v: batch %+v, decide %+v", i, ins[i], got, want)
 			if n, err := ins[i].Number.NANP(); err == nil {
-				// DecideIndexed reads the consent from cf, never f.Consent.
+				// DecideIndexed reads the consent from cf, never
+				// f.Consent, and the number and the kind of attempt from
+				// n and the key, never from the Input.
 				f, cf := fs[i], fs[i].Consent
 				f.Consent = ConsentFacts{ID: -1, Kind: ConsentPEWC, ObtainedAt: time.Unix(1, 0)}
-				indexed.DecideIndexed(&ins[i], indexed.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &ix)
+				in := ins[i]
+				in.Number, in.Purpose, in.Method, in.Line = "+12", "other", MethodLive, LineLandline
+				indexed.DecideIndexed(&in, indexed.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &ix)
 				require.Truef(t, sameDecision(ix, want), "%d %+v: indexed %+v, decide %+v", i, ins[i], ix, want)
 			}
 			require.Truef(t, sameDecision(merged, want), "%d %+v: rule by rule %+v, merged table %+v", i, ins[i], merged, want)
@@ -167,4 +171,40 @@ func TestKeyLine(t *testing.T) {
 		require.Equal(t, want, keyLine(l), "%q", l)
 		require.Equal(t, keyPM(PurposeInformational, MethodLive)+want, b.key(PurposeInformational, MethodLive, l), "%q", l)
 	}
+}
+
+// TestConsentEmptyIsExact checks the shortcut decide takes for a number
+// with neither a consent nor a revocation: wherever consentEmpty holds,
+// evalConsent finds no consent and gives consent.missing, whatever the
+// other fields hold, and consentEmpty fails to hold when only one of the
+// kind and the two revocation times is set.
+func TestConsentEmptyIsExact(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 6, 10, 15, 0, 0, 0, time.UTC)
+	times := []time.Time{{}, at.Add(-time.Hour), at, at.Add(time.Hour)}
+	empty := 0
+	for _, kind := range []ConsentKind{ConsentNone, ConsentPEC, ConsentPEWC, 7} {
+		for _, ob := range times {
+			for _, ex := range times {
+				for _, rev := range times {
+					for _, prev := range times {
+						c := ConsentFacts{ID: 9, Kind: kind, ObtainedAt: ob, ExpiresAt: ex, RevokedAt: rev, PurposeRevokedAt: prev}
+						require.Equal(t, kind == ConsentNone && rev.IsZero() && prev.IsZero(), consentEmpty(&c), "%+v", c)
+						if !consentEmpty(&c) {
+							continue
+						}
+						empty++
+						for _, revokeAll := range []bool{false, true} {
+							for _, reassigned := range times {
+								k, r := evalConsent(&c, at, revokeAll, !reassigned.IsZero(), reassigned)
+								require.Equal(t, ConsentNone, k, "%+v", c)
+								require.Equal(t, bitConsentMissing, r, "%+v", c)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Equal(t, 16, empty)
 }

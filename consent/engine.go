@@ -215,6 +215,9 @@ type plan struct {
 	// robo is set when the key's calls may be robocalls (its method is
 	// prerecorded or unknown): a revocation in reach stops them (F13).
 	robo bool
+	// live is set when the key's calls may be live (its method is live
+	// or unknown).
+	live bool
 	// dncLists are the do-not-call lists a rule of the key may consult,
 	// in any state and at any date.
 	dncLists DNCHits
@@ -539,7 +542,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		pm, mm, lm := keyBits(k)
 		p := &e.plans[k]
 		p.base = effects{winE: daySeconds}
-		p.robo = mm&mPrerecorded != 0
+		p.robo, p.live = mm&mPrerecorded != 0, mm&mLive != 0
 		for i := range e.rules {
 			r := &e.rules[i]
 			if r.purposes&pm == 0 || r.methods&mm == 0 || r.lines&lm == 0 {
@@ -992,7 +995,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	if x.snapMax > 0 && (f.NationalAsOf.IsZero() || atN-f.NationalAsOf.UnixNano() > x.snapMax) {
 		deny |= bitDNCNationalStale
 	}
-	if x.liveSolic && methodBits(in.Method)&mLive != 0 && !in.SolicitationException {
+	if x.liveSolic && p.live && !in.SolicitationException {
 		deny |= bitEthicsSolicitation
 	}
 	if x.accWait > 0 {
@@ -1008,20 +1011,15 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 		}
 	}
 
-	// The consent is evaluated only when a rule asks about it.
-	var (
-		kind      ConsentKind
-		problem   ReasonSet
-		evaluated bool
-		used      bool
-	)
-	consentKind := func() ConsentKind {
-		if !evaluated {
-			kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
-			evaluated = true
-		}
-		return kind
+	// The consent that may be relied on, whether or not a rule asks about
+	// it (evaluating it is cheaper than deciding whether to). Most numbers
+	// have neither a consent nor a revocation: for them it is none, and
+	// missing, without a call.
+	kind, problem := ConsentNone, bitConsentMissing
+	if !consentEmpty(cf) {
+		kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
 	}
+	used := false
 	// The history is read once, into sc.hist, when a rule counts calls; a
 	// history too long for it is read by each rule.
 	var (
@@ -1036,7 +1034,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 				continue
 			}
 			if hits := f.DNC & r.dnc; hits != 0 {
-				if r.dncExempt != ConsentNone && consentKind() >= r.dncExempt &&
+				if r.dncExempt != ConsentNone && kind >= r.dncExempt &&
 					(!r.dncAfterEntry || liftsInternal(cf, f.InternalListedAt)) {
 					used = true
 				} else {
@@ -1072,7 +1070,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 					case r.capNeeds == ConsentNone:
 						wait |= r.capReason
 						clear = max(clear, clr)
-					case consentKind() >= r.capNeeds:
+					case kind >= r.capNeeds:
 						used = true
 					default:
 						deny |= r.capReason
@@ -1102,7 +1100,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 			}
 		}
 	}
-	if x.revokes && p.robo && consentKind() == ConsentNone && problem == bitConsentRevoked {
+	if x.revokes && p.robo && kind == ConsentNone && problem == bitConsentRevoked {
 		// F13: a revocation in reach, with no consent given since, stops
 		// a robocall that needs no consent too (an informational one to a
 		// landline, say).
@@ -1110,7 +1108,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 	if x.need != ConsentNone {
 		switch {
-		case consentKind() >= x.need:
+		case kind >= x.need:
 			used = true
 		case kind == ConsentNone:
 			deny |= problem
@@ -1120,16 +1118,15 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 
 	winS, winE := x.winS, x.winE
-	slot := -1 // the Batch's window memo entry of wid and zones
+	memo := false // the Batch remembers the window's verdicts for wid
 	switch {
 	case winS >= winE:
 		deny |= bitWindowOutside
-	case mi >= 0 && b != nil:
+	case mi >= 0 && b != nil && wid < windowClasses:
 		// x is the merged table's entry mi, whose window class wid names
 		// the window and days.
-		var w ReasonSet
-		w, slot = b.window(wid, x, zones, at)
-		wait |= w
+		wait |= b.window(wid, x, zones)
+		memo = true
 	default:
 		wait |= e.window(b, zones, at, x)
 	}
@@ -1146,8 +1143,8 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 			until int64
 			ok    bool
 		)
-		if start == at && slot >= 0 {
-			until, ok = b.nextOpen(slot, x, zones)
+		if start == at && memo {
+			until, ok = b.nextOpen(wid, x, zones)
 		} else {
 			until, ok = e.nextOpen(zones, start, winS, winE, x.days())
 		}
@@ -1200,16 +1197,16 @@ func (e *Engine) window(b *Batch, zones uint64, at int64, x *effects) ReasonSet 
 // behind another node's must not resurrect a consent); consent given after
 // `at` does not count yet.
 func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reassignedAt time.Time) (ConsentKind, ReasonSet) {
-	rev := c.PurposeRevokedAt
-	if revokeAll && c.RevokedAt.After(rev) {
-		rev = c.RevokedAt
-	}
-	switch {
-	case c.Kind == ConsentNone || c.Kind > ConsentPEWC || c.ObtainedAt.IsZero() || c.ObtainedAt.After(at):
-		if !rev.IsZero() {
-			return ConsentNone, bitConsentRevoked
+	if c.Kind == ConsentNone || c.Kind > ConsentPEWC || c.ObtainedAt.IsZero() || c.ObtainedAt.After(at) {
+		// No consent to rely on: revoked when a revocation is in reach
+		// (the test of both times first, as most numbers have neither).
+		if c.PurposeRevokedAt.IsZero() && c.RevokedAt.IsZero() || revocation(c, revokeAll).IsZero() {
+			return ConsentNone, bitConsentMissing
 		}
-		return ConsentNone, bitConsentMissing
+		return ConsentNone, bitConsentRevoked
+	}
+	rev := revocation(c, revokeAll)
+	switch {
 	case !rev.IsZero() && !rev.Before(c.ObtainedAt):
 		return ConsentNone, bitConsentRevoked
 	case reassigned && !reassignedAt.IsZero() && !reassignedAt.Before(c.ObtainedAt):
@@ -1218,6 +1215,22 @@ func evalConsent(c *ConsentFacts, at time.Time, revokeAll, reassigned bool, reas
 		return ConsentNone, bitConsentExpired
 	}
 	return c.Kind, 0
+}
+
+// consentEmpty reports whether c holds neither a consent nor a
+// revocation, whatever its other fields: evalConsent then finds no
+// consent, and consent.missing.
+func consentEmpty(c *ConsentFacts) bool {
+	return c.Kind == ConsentNone && c.PurposeRevokedAt.IsZero() && c.RevokedAt.IsZero()
+}
+
+// revocation returns the latest revocation that beats c's consent: the
+// latest that covers its purpose, or with revokeAll the latest of any.
+func revocation(c *ConsentFacts, revokeAll bool) time.Time {
+	if revokeAll && c.RevokedAt.After(c.PurposeRevokedAt) {
+		return c.RevokedAt
+	}
+	return c.PurposeRevokedAt
 }
 
 // countCap counts the attempts of the rule's purposes and methods within the

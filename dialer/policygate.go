@@ -156,13 +156,14 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
 		}
 		// One Input and one Facts serve the whole batch: each request
-		// sets every field that differs between requests.
+		// sets every field that differs between requests and that the
+		// engine reads (DecideIndexed reads the number and the kind of
+		// attempt from ns and keys, not from the Input).
 		var in consent.Input
 		f := consent.Facts{Fresh: fresh, NationalAsOf: asOf}
 		for i := range batch {
 			req := &batch[i]
-			in.Number, in.State, in.ZIP = req.Phone, req.State, req.ZIP
-			in.Purpose, in.Method, in.Line, in.At, in.History = req.Purpose, req.Method, req.Line, req.At, req.History
+			in.State, in.ZIP, in.At, in.History = req.State, req.ZIP, req.At, req.History
 			in.RegFDirectConsent, in.SolicitationException = req.Overrides.RegFDirectConsent, req.Overrides.SolicitationException
 			in.InjuryMatter, in.AccidentAt = req.InjuryMatter, req.AccidentAt
 			f.ReassignedAt = req.ReassignedAt
@@ -183,6 +184,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				}
 				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
 			} else {
+				in.Number, in.Purpose, in.Method, in.Line = req.Phone, req.Purpose, req.Method, req.Line
 				f.DNC = 0
 				eb.Decide(&in, &f, &out[i])
 			}
