@@ -97,16 +97,19 @@ func routeARILogs(log *slog.Logger) {
 // with heed's own loop on the event websocket (eventsClient; the
 // library's has a data race on its connected flag). Once connected, the
 // loop keeps the event websocket up by itself: when a read fails it marks
-// the client disconnected and dials again, at once and then once a
-// second, until Close. The application name is in the websocket URL, so
+// the client disconnected and dials again until Close: at once after a
+// connection that lived a second or more, after a pause doubling from
+// 100 ms to 5 s after one that dropped sooner, and once a second while a
+// dial fails. The application name is in the websocket URL, so
 // Asterisk registers the application again on each reconnect, and the
 // client's bus, with every subscription on it, is the same before and
 // after; nothing needs resubscribing. What it does not do is tell anyone:
 // events sent while the websocket was down (a channel's end, above all)
 // are lost, and a restarted Asterisk has lost every channel. Pool notices
 // such an Asterisk through Switch.Health (ARI info, whose startup time
-// changes on a restart, and Connected) and, once it is back, ends the
-// calls whose channels are gone (Switch.Resync).
+// changes on a restart, and a probe proving that this client's websocket
+// holds the application: eventsClient.Owns) and, once it is back, ends
+// the calls whose channels are gone (Switch.Resync).
 func ConnectARI(ctx context.Context, cfg ARIConfig, log *slog.Logger) (ari.Client, error) {
 	routeARILogs(log)
 	// Ask ARI's REST interface first: while Asterisk is down, or when it

@@ -65,6 +65,7 @@ type eventsClient struct {
 	current   atomic.Pointer[websocket.Conn] // the websocket read now
 	replaced  atomic.Bool                    // an ApplicationReplaced came on current
 	failing   atomic.Bool                    // the last Owns failed
+	missed    atomic.Int32                   // Owns's probes in a row that did not come back
 	probeMu   sync.Mutex
 	probes    map[string]chan struct{} // by nonce, until heard
 }
@@ -79,6 +80,12 @@ var ErrApplicationTaken = fmt.Errorf("%w: another connection holds its ARI appli
 // ownershipWait bounds how long Owns waits for its user event to come
 // back on the websocket.
 const ownershipWait = time.Second
+
+// ownershipMisses is how many of Owns's probes in a row must fail to come
+// back before it reports another connection holding the application
+// without Asterisk's word for it (ApplicationReplaced): one late probe is
+// a stall, not a takeover.
+const ownershipMisses = 2
 
 // probeEvent is the name of the user event Owns posts to its application.
 const probeEvent = "heed-ownership-probe"
@@ -159,8 +166,12 @@ func (c *eventsClient) eventsErr() error {
 // user event carrying a fresh nonce to the application and waits, up to
 // ownershipWait, for it to come back on this websocket. It fails with
 // ErrApplicationTaken when another connection holds the application
-// (Asterisk said so, or the nonce did not come back), and logs that as an
-// error, once until Owns succeeds again. When no connection holds the
+// (Asterisk said so, or the nonces of two probes in a row did not come
+// back), and logs that as an error, once until Owns succeeds again. A
+// single probe that does not come back (a stalled Asterisk or network)
+// fails with ErrEventsDown and a warning: the process places no calls
+// through this Asterisk until a probe comes back, but it is not told to
+// rename its application for it. When no connection holds the
 // application (Asterisk does not know it: the connection that took it
 // went away, and Asterisk does not give it back to this one), it drops the
 // websocket, which listen dials again, taking the application back, and
@@ -169,6 +180,7 @@ func (c *eventsClient) Owns(ctx context.Context) error {
 	if err := c.eventsErr(); err != nil && !errors.Is(err, ErrApplicationTaken) {
 		return err
 	}
+	ws := c.current.Load() // the websocket this probe tests
 	nonce := rand.Text()
 	heard := make(chan struct{})
 	c.probeMu.Lock()
@@ -187,7 +199,9 @@ func (c *eventsClient) Owns(ctx context.Context) error {
 	case http.StatusNoContent, http.StatusOK:
 	case http.StatusNotFound:
 		c.log.Warn("ari: no connection holds the application on this Asterisk; dialing the event websocket again to take it", "application", c.app)
-		if ws := c.current.Load(); ws != nil {
+		// Only the websocket probed: another check's 404 may already have
+		// had it dialed again, and the new one may hold the application.
+		if ws != nil && c.current.Load() == ws {
 			_ = ws.Close()
 		}
 		return fmt.Errorf("%w: application %q is not registered on this Asterisk; dialing the event websocket again", ErrEventsDown, c.app)
@@ -201,6 +215,7 @@ func (c *eventsClient) Owns(ctx context.Context) error {
 	defer t.Stop()
 	select {
 	case <-heard:
+		c.missed.Store(0)
 		if c.failing.Swap(false) {
 			c.log.Info("ari: this process's event websocket holds the application again", "application", c.app)
 		}
@@ -212,8 +227,14 @@ func (c *eventsClient) Owns(ctx context.Context) error {
 	if err := c.eventsErr(); err != nil {
 		return c.notOwner(err)
 	}
-	return c.notOwner(fmt.Errorf("%w: application %q: a user event posted to it did not come back on this process's websocket within %v",
-		ErrApplicationTaken, c.app, ownershipWait))
+	if c.missed.Add(1) < ownershipMisses {
+		c.log.Warn("ari: an ownership probe did not come back on the event websocket in time; no calls through this Asterisk until one does",
+			"application", c.app, "wait", ownershipWait)
+		return fmt.Errorf("%w: application %q: a user event posted to it did not come back on this process's websocket within %v",
+			ErrEventsDown, c.app, ownershipWait)
+	}
+	return c.notOwner(fmt.Errorf("%w: application %q: %d user events posted to it in a row did not come back on this process's websocket within %v",
+		ErrApplicationTaken, c.app, ownershipMisses, ownershipWait))
 }
 
 // notOwner logs, once until Owns succeeds again, that another connection

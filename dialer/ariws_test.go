@@ -2,6 +2,7 @@ package dialer_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -152,4 +153,94 @@ func TestEventsRedialIsPaced(t *testing.T) {
 	require.LessOrEqual(t, n, int64(6), "the event websocket is redialed with no growing pause after each drop")
 	require.GreaterOrEqual(t, n, int64(2), "the event websocket is dialed again after a drop")
 	require.Equal(t, 1, strings.Count(logged.String(), "event websocket lost"), "the drops are logged once:\n%s", logged.String())
+}
+
+// TestOwnsToleratesOneLateProbe: an ownership probe that does not come
+// back in time (an Asterisk or network stalled for over a second; a fake
+// ARI, as a real one cannot be made to stall on cue) makes the Asterisk
+// read as down for that check, with a warning, but is not reported as
+// another process holding the application, whose error tells the operator
+// to rename it: that takes two probes in a row. A probe that comes back
+// clears the count.
+func TestOwnsToleratesOneLateProbe(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		conn *websocket.Conn
+		echo atomic.Bool // the fake ARI sends each probe back
+	)
+	events := websocket.Server{Handler: func(ws *websocket.Conn) {
+		mu.Lock()
+		conn = ws
+		mu.Unlock()
+		var discard []byte
+		_ = websocket.Message.Receive(ws, &discard) // until either side closes
+	}}
+	authorized := func(r *http.Request) bool {
+		u, p, ok := r.BasicAuth()
+		return ok && u == "heed" && p == "secret"
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ari/asterisk/info", func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r) {
+			http.Error(w, "", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	})
+	mux.HandleFunc("/ari/events", func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r) {
+			http.Error(w, "", http.StatusUnauthorized)
+			return
+		}
+		events.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/ari/events/user/", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Variables map[string]string `json:"variables"`
+		}
+		if !authorized(r) || json.NewDecoder(r.Body).Decode(&body) != nil {
+			http.Error(w, "", http.StatusBadRequest)
+			return
+		}
+		if echo.Load() {
+			mu.Lock()
+			ws := conn
+			mu.Unlock()
+			msg, _ := json.Marshal(map[string]any{"type": "ChannelUserevent", "application": "heed-ws",
+				"eventname": strings.TrimPrefix(r.URL.Path, "/ari/events/user/"), "userevent": body.Variables})
+			_ = websocket.Message.Send(ws, string(msg))
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	logged := &logbuf.Buffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := dialer.ConnectARI(ctx, dialer.ARIConfig{Name: "fake", URL: srv.URL + "/ari", Username: "heed", Password: "secret", Application: "heed-ws"},
+		slog.New(slog.NewTextHandler(logged, nil)))
+	require.NoError(t, err)
+	defer client.Close()
+	owner, ok := client.(interface{ Owns(context.Context) error })
+	require.True(t, ok, "%T has no Owns", client)
+
+	echo.Store(true)
+	require.NoError(t, owner.Owns(ctx), "a probe that comes back")
+
+	echo.Store(false)
+	err = owner.Owns(ctx)
+	require.ErrorIs(t, err, dialer.ErrEventsDown, "one late probe: down for this check")
+	require.NotErrorIs(t, err, dialer.ErrApplicationTaken, "one late probe is not a takeover")
+	require.NotContains(t, logged.String(), "HEED_ARI_APP")
+	require.Contains(t, logged.String(), "did not come back on the event websocket in time")
+
+	echo.Store(true)
+	require.NoError(t, owner.Owns(ctx), "a probe that comes back clears the count")
+	echo.Store(false)
+	require.NotErrorIs(t, owner.Owns(ctx), dialer.ErrApplicationTaken, "again one late probe after one that came back")
+	err = owner.Owns(ctx)
+	require.ErrorIs(t, err, dialer.ErrApplicationTaken, "two late probes in a row")
+	require.Contains(t, logged.String(), "give each heed process its own HEED_ARI_APP")
 }
