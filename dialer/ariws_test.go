@@ -50,32 +50,9 @@ func TestEventsSurviveAnUnknownEvent(t *testing.T) {
 		var discard []byte
 		_ = websocket.Message.Receive(ws, &discard) // until either side closes
 	}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ari/asterisk/info", func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "heed" || p != "secret" {
-			http.Error(w, `{"message":"Authentication required"}`, http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{}`))
-	})
-	mux.HandleFunc("/ari/events", func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "heed" || p != "secret" {
-			http.Error(w, "", http.StatusUnauthorized)
-			return
-		}
-		events.ServeHTTP(w, r)
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	logged := &logbuf.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := dialer.ConnectARI(ctx, dialer.ARIConfig{Name: "fake", URL: srv.URL + "/ari", Username: "heed", Password: "secret", Application: "heed-ws"},
-		slog.New(slog.NewTextHandler(logged, nil)))
-	require.NoError(t, err)
-	defer client.Close()
+	client, logged := fakeARI(ctx, t, events, nil)
 	sub := client.Bus().Subscribe(nil, ari.Events.StasisStart)
 	defer sub.Cancel()
 
@@ -131,20 +108,9 @@ func TestEventsRedialIsPaced(t *testing.T) {
 	events := websocket.Server{Handler: func(ws *websocket.Conn) {
 		conns.Add(1) // accepted, and closed at once
 	}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ari/asterisk/info", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{}`))
-	})
-	mux.Handle("/ari/events", events)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	logged := &logbuf.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client, err := dialer.ConnectARI(ctx, dialer.ARIConfig{Name: "fake", URL: srv.URL + "/ari", Username: "heed", Password: "secret", Application: "heed-ws"},
-		slog.New(slog.NewTextHandler(logged, nil)))
-	require.NoError(t, err)
+	client, logged := fakeARI(ctx, t, events, nil)
 	start := conns.Load()
 	time.Sleep(2 * time.Second)
 	n := conns.Load() - start
@@ -175,31 +141,11 @@ func TestOwnsToleratesOneLateProbe(t *testing.T) {
 		var discard []byte
 		_ = websocket.Message.Receive(ws, &discard) // until either side closes
 	}}
-	authorized := func(r *http.Request) bool {
-		u, p, ok := r.BasicAuth()
-		return ok && u == "heed" && p == "secret"
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ari/asterisk/info", func(w http.ResponseWriter, r *http.Request) {
-		if !authorized(r) {
-			http.Error(w, "", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{}`))
-	})
-	mux.HandleFunc("/ari/events", func(w http.ResponseWriter, r *http.Request) {
-		if !authorized(r) {
-			http.Error(w, "", http.StatusUnauthorized)
-			return
-		}
-		events.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/ari/events/user/", func(w http.ResponseWriter, r *http.Request) {
+	userEvents := func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Variables map[string]string `json:"variables"`
 		}
-		if !authorized(r) || json.NewDecoder(r.Body).Decode(&body) != nil {
+		if json.NewDecoder(r.Body).Decode(&body) != nil {
 			http.Error(w, "", http.StatusBadRequest)
 			return
 		}
@@ -212,17 +158,10 @@ func TestOwnsToleratesOneLateProbe(t *testing.T) {
 			_ = websocket.Message.Send(ws, string(msg))
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	logged := &logbuf.Buffer{}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := dialer.ConnectARI(ctx, dialer.ARIConfig{Name: "fake", URL: srv.URL + "/ari", Username: "heed", Password: "secret", Application: "heed-ws"},
-		slog.New(slog.NewTextHandler(logged, nil)))
-	require.NoError(t, err)
-	defer client.Close()
+	client, logged := fakeARI(ctx, t, events, map[string]http.HandlerFunc{"/ari/events/user/": userEvents})
 	owner, ok := client.(interface{ Owns(context.Context) error })
 	require.True(t, ok, "%T has no Owns", client)
 
@@ -230,7 +169,7 @@ func TestOwnsToleratesOneLateProbe(t *testing.T) {
 	require.NoError(t, owner.Owns(ctx), "a probe that comes back")
 
 	echo.Store(false)
-	err = owner.Owns(ctx)
+	err := owner.Owns(ctx)
 	require.ErrorIs(t, err, dialer.ErrEventsDown, "one late probe: down for this check")
 	require.NotErrorIs(t, err, dialer.ErrApplicationTaken, "one late probe is not a takeover")
 	require.NotContains(t, logged.String(), "HEED_ARI_APP")
@@ -243,4 +182,39 @@ func TestOwnsToleratesOneLateProbe(t *testing.T) {
 	err = owner.Owns(ctx)
 	require.ErrorIs(t, err, dialer.ErrApplicationTaken, "two late probes in a row")
 	require.Contains(t, logged.String(), "give each heed process its own HEED_ARI_APP")
+}
+
+// fakeARI serves a fake ARI for the application heed-ws, for failure
+// paths an Asterisk cannot be made to produce: Asterisk's info, the event
+// websocket events, and the handlers in more, by path, each behind the
+// credentials heed/secret. It returns a client ConnectARI connected to
+// it, closed with the test, and the client's log.
+func fakeARI(ctx context.Context, t *testing.T, events websocket.Server, more map[string]http.HandlerFunc) (ari.Client, *logbuf.Buffer) {
+	t.Helper()
+	authorized := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "heed" || p != "secret" {
+				http.Error(w, `{"message":"Authentication required"}`, http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ari/asterisk/info", authorized(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	mux.HandleFunc("/ari/events", authorized(events.ServeHTTP))
+	for path, h := range more {
+		mux.HandleFunc(path, authorized(h))
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	logged := &logbuf.Buffer{}
+	client, err := dialer.ConnectARI(ctx, dialer.ARIConfig{Name: "fake", URL: srv.URL + "/ari", Username: "heed", Password: "secret", Application: "heed-ws"},
+		slog.New(slog.NewTextHandler(logged, nil)))
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
+	return client, logged
 }
