@@ -11,8 +11,9 @@ import (
 )
 
 // TestScriptPassesLaunchChecks: the call heed assembles around a message
-// meets the F7 and E1 script rules by itself, for every purpose, so the
-// launch checks only ever refuse what the paralegal's message lacks.
+// meets the F7 and E1 script rules by itself, for every purpose, and so
+// does its voicemail version read as a call, so the launch checks only
+// ever refuse what the paralegal's message lacks.
 func TestScriptPassesLaunchChecks(t *testing.T) {
 	t.Parallel()
 	engine, err := consent.NewEngine(consent.Config{})
@@ -26,6 +27,15 @@ func TestScriptPassesLaunchChecks(t *testing.T) {
 			s := consent.Script{Purpose: purpose, Method: consent.MethodPrerecorded, Text: txt.Call(msg), Voicemail: txt.Voicemail(msg),
 				VoicemailOptOut: "+18005550199", FirmName: firm, Callback: "+18605550100", States: []string{"NY"}, NationalAsOf: at.Add(-24 * time.Hour), At: at}
 			require.Empty(t, engine.CheckScript(s), "%s, recorded %v:\n%s\n%s", purpose, record, s.Text, s.Voicemail)
+			// The voicemail version, which a person whom answering-machine
+			// detection takes for a machine hears, offers the key-press
+			// opt-out within 2 s after the identification (F7), as the
+			// call does: read as a call's text, it passes too, and still
+			// leaves the toll-free opt-out number.
+			require.Contains(t, txt.VoicemailOpening, "press "+dialer.OptOutKey, purpose)
+			vm := s
+			vm.Text = s.Voicemail
+			require.Empty(t, engine.CheckScript(vm), "%s, recorded %v, the voicemail version as a call:\n%s", purpose, record, vm.Text)
 		}
 	}
 
