@@ -299,13 +299,8 @@ func TestRetireWhileStarting(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	ctx := context.Background()
-	list := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
-	x := declareCallerID(t, s, db, "+12035550101")
-	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: list, Message: "Hello.", CallerID: "203-555-0101"}, 0)
-	require.NoError(t, err)
-	_, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
-	_, err = s.Pause(ctx, c.ID)
+	c, x := runningHearings(t, s, db)
+	_, err := s.Pause(ctx, c.ID)
 	require.NoError(t, err)
 
 	// The campaign's row, held as an edit holds it: the start waits for
@@ -358,17 +353,12 @@ func TestCompletedCampaignRunsAgainOnlyWithAFirmCallerID(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	ctx := context.Background()
-	list := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
-	x := declareCallerID(t, s, db, "+12035550101")
-	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: list, Message: "Hello.", CallerID: "203-555-0101"}, 0)
-	require.NoError(t, err)
-	_, err = s.Start(ctx, c.ID)
-	require.NoError(t, err)
+	c, x := runningHearings(t, s, db)
 	para := user(t, db, "p@firm.test", "paralegal", false)
 	var bo int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT id FROM contacts WHERE phone = '+12125550101'`).Scan(&bo))
 	require.NoError(t, s.SkipContact(ctx, c.ID, bo, para, "hearing cancelled"))
-	_, err = db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1`, c.ID)
+	_, err := db.Exec(ctx, `UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1`, c.ID)
 	require.NoError(t, err)
 	_, err = s.RetireCallerID(ctx, x.ID, adminID(t, db))
 	require.NoError(t, err)
@@ -388,4 +378,19 @@ func TestCompletedCampaignRunsAgainOnlyWithAFirmCallerID(t *testing.T) {
 	declareCallerID(t, s, db, "+12035550101")
 	require.NoError(t, s.RestoreContact(ctx, c.ID, bo, para))
 	require.Equal(t, "running", campaignStatus(t, db, c.ID))
+}
+
+// runningHearings starts a campaign, "Hearings", of one New York contact,
+// with the firm's caller ID +1 203-555-0101, declared for it, which it
+// returns.
+func runningHearings(t *testing.T, s *Service, db *pgxpool.Pool) (Campaign, CallerID) {
+	t.Helper()
+	ctx := context.Background()
+	list := importList(t, s, "ny", "name,phone,state\nBo,2125550101,NY\n")
+	x := declareCallerID(t, s, db, "+12035550101")
+	c, err := s.Create(ctx, NewCampaign{Name: "Hearings", Purpose: "informational", ListID: list, Message: "Hello.", CallerID: "203-555-0101"}, 0)
+	require.NoError(t, err)
+	_, err = s.Start(ctx, c.ID)
+	require.NoError(t, err)
+	return c, x
 }
