@@ -1310,6 +1310,11 @@ type Attempt struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	// AudioStartedMS is how long after the answer heed's first audio began
+	// to play, in milliseconds by Asterisk's clock (with detection, its
+	// time included); nil when the call was not answered or its audio
+	// never began.
+	AudioStartedMS *int64 `json:"audio_started_ms,omitempty"`
 	// CalledOff says why the call was never placed, for an attempt whose
 	// outcome is called_off (calledOffSQL): what its last look decided, or
 	// what kept it from being placed; empty otherwise.
@@ -1335,14 +1340,14 @@ const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
 // fields, from attempts a joined with its contact c.
 const attemptColumns = `a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
 	a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, ` + calledOffSQL + `, a.not_placed`
+	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, a.audio_started_ms, ` + calledOffSQL + `, a.not_placed`
 
 // fields returns the destinations of attemptColumns in a, followed by
 // more.
 func (a *Attempt) fields(more ...any) []any {
 	return append([]any{&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
 		&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.CalledOff, &a.NotPlaced}, more...)
+		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.AudioStartedMS, &a.CalledOff, &a.NotPlaced}, more...)
 }
 
 // Attempts lists a campaign's attempts, newest first, at most limit.
@@ -1389,7 +1394,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
 // csvHeader is the first line of an outcomes export.
 var csvHeader = []string{"attempt_id", "contact", "external_ref", "phone", "attempt_no", "decision", "until", "reasons", "pack",
 	"consent_id", "status", "outcome", "hangup_cause", "keys", "amd", "transfer_to", "recorded", "decided_at", "answered_at", "ended_at",
-	"called_off"}
+	"called_off", "audio_started_ms"}
 
 // ExportAttempts writes every attempt of a campaign, oldest first, as CSV.
 // Cells that a spreadsheet would read as a formula are quoted with a
@@ -1401,7 +1406,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 	rows, err := s.db.Query(ctx, `
 		SELECT a.id, c.name, c.external_ref, a.phone, a.attempt_no, a.decision, a.decided_until, array_to_string(a.reasons, ' '), a.pack,
 		       a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.amd, a.transfer_to, a.recording <> '',
-		       a.created_at, a.answered_at, a.ended_at, `+calledOffSQL+`
+		       a.created_at, a.answered_at, a.ended_at, `+calledOffSQL+`, a.audio_started_ms
 		  FROM attempts a JOIN contacts c ON c.id = a.contact_id
 		 WHERE a.campaign_id = $1 ORDER BY a.id`, campaignID)
 	if err != nil {
@@ -1421,11 +1426,11 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 			no                                                  int
 			until, answered, ended                              *time.Time
 			created                                             time.Time
-			consentID                                           *int64
+			consentID, audio                                    *int64
 			cause                                               *int
 		)
 		if err := rows.Scan(&id, &name, &ref, &ph, &no, &decision, &until, &reasons, &pack, &consentID, &status, &out, &cause, &dtmf,
-			&amd, &transfer, &recorded, &created, &answered, &ended, &calledOff); err != nil {
+			&amd, &transfer, &recorded, &created, &answered, &ended, &calledOff, &audio); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}
 		opt := func(p any) string {
@@ -1443,7 +1448,7 @@ func (s *Service) ExportAttempts(ctx context.Context, campaignID int64, w io.Wri
 		}
 		rec := []string{strconv.FormatInt(id, 10), safeCell(name), safeCell(ref), ph, strconv.Itoa(no), decision, csvTime(until), reasons, pack,
 			opt(consentID), status, out, opt(cause), safeCell(dtmf), amd, safeCell(transfer), strconv.FormatBool(recorded),
-			csvTime(&created), csvTime(answered), csvTime(ended), calledOff}
+			csvTime(&created), csvTime(answered), csvTime(ended), calledOff, opt(audio)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("campaign: export: %w", err)
 		}

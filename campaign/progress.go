@@ -143,9 +143,10 @@ func (s *Store) ended(ctx context.Context, tx pgx.Tx, attemptID int64, ev dialer
 	var campaignID, contactID int64
 	err := tx.QueryRow(ctx, `
 		UPDATE attempts SET status = 'ended', outcome = $2, hangup_cause = $3, dtmf = $4, ended_at = $5,
-		       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10
+		       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10, audio_started_ms = $11
 		 WHERE id = $1 AND status <> 'ended' RETURNING campaign_id, contact_id`,
-		attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk, ev.AMD, ev.Recording, ev.TransferTo).Scan(&campaignID, &contactID)
+		attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk, ev.AMD, ev.Recording, ev.TransferTo,
+		audioStartedMS(ev)).Scan(&campaignID, &contactID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -153,6 +154,16 @@ func (s *Store) ended(ctx context.Context, tx pgx.Tx, attemptID int64, ev dialer
 		return err
 	}
 	return s.finishTarget(ctx, tx, campaignID, contactID, ev.Outcome, ev.At)
+}
+
+// audioStartedMS is ev's AudioStart in whole milliseconds, or nil when
+// the call's audio never began.
+func audioStartedMS(ev dialer.CallEvent) *int64 {
+	if !ev.AudioStarted {
+		return nil
+	}
+	ms := ev.AudioStart.Milliseconds()
+	return &ms
 }
 
 // OriginateFailed records that Asterisk refused to place the call.

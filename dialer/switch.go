@@ -148,6 +148,12 @@ type CallEvent struct {
 	AMD string
 	// Recording names the call's stored recording, when it was recorded.
 	Recording string
+	// AudioStart is how long after the answer heed's first audio began to
+	// play, by Asterisk's clock (its StasisStart and PlaybackStarted
+	// events), on an answered call whose audio began; AudioStarted says
+	// whether it did. With detection it includes detection's time.
+	AudioStart   time.Duration
+	AudioStarted bool
 	// TransferTo is where the callee asked to be transferred, on a call
 	// that was transferred or abandoned.
 	TransferTo string
@@ -220,10 +226,16 @@ type call struct {
 	outcome   Outcome  // set by keys and transfers
 	machine   bool
 	amd       string
-	keyBusy   bool // a key's response is being prepared
-	ended     bool
-	timer     *time.Timer
-	placedAt  time.Time
+	// answeredAt is when Asterisk said the call entered the application
+	// (answered); audioStart is how long after that its first playback
+	// began, once audioStarted.
+	answeredAt   time.Time
+	audioStart   time.Duration
+	audioStarted bool
+	keyBusy      bool // a key's response is being prepared
+	ended        bool
+	timer        *time.Timer
+	placedAt     time.Time
 
 	// An orphan: a call a stopped process placed, which this switch
 	// adopted (adoptLocked) as no one followed it any more; done closes
@@ -455,8 +467,8 @@ func variables(req CallRequest, app string) map[string]string {
 
 // followed are the ARI event types the switch acts on, one subscription
 // each; loop selects over exactly this many.
-var followed = [6]string{ari.Events.StasisStart, ari.Events.ChannelDtmfReceived, ari.Events.PlaybackFinished,
-	ari.Events.RecordingFinished, ari.Events.RecordingFailed, ari.Events.ChannelDestroyed}
+var followed = [7]string{ari.Events.StasisStart, ari.Events.ChannelDtmfReceived, ari.Events.PlaybackFinished,
+	ari.Events.RecordingFinished, ari.Events.RecordingFailed, ari.Events.ChannelDestroyed, ari.Events.PlaybackStarted}
 
 // loop dispatches ARI events. It must stay fast: the ari library drops
 // events when a subscriber falls behind, so slow work runs elsewhere.
@@ -472,6 +484,7 @@ func (s *Switch) loop() {
 		case e, ok = <-s.subs[3].Events():
 		case e, ok = <-s.subs[4].Events():
 		case e, ok = <-s.subs[5].Events():
+		case e, ok = <-s.subs[6].Events():
 		}
 		if !ok {
 			return
@@ -502,6 +515,11 @@ func (s *Switch) loop() {
 			} else {
 				switch v.Channel.ID {
 				case c.channelID:
+					s.mu.Lock()
+					if c.answeredAt.IsZero() {
+						c.answeredAt = time.Time(v.Timestamp)
+					}
+					s.mu.Unlock()
 					s.stasisStart(c, v.Args)
 				case c.officeID:
 					go s.officeAnswered(c)
@@ -511,6 +529,10 @@ func (s *Switch) loop() {
 			}
 		case *ari.ChannelDtmfReceived:
 			s.dtmf(v)
+		case *ari.PlaybackStarted:
+			if c := s.lookup(v.Playback.ID); c != nil {
+				s.audioBegan(c, time.Time(v.Timestamp))
+			}
 		case *ari.PlaybackFinished:
 			if c := s.lookup(v.Playback.ID); c != nil {
 				s.mu.Lock()
@@ -734,6 +756,29 @@ func (s *Switch) stasisStart(c *call, args []string) {
 			s.playNext(c)
 		}
 	}()
+}
+
+// audioBegan notes when the call's first playback began (at, Asterisk's
+// clock): how long after the answer the callee started to hear heed. A
+// call that detection did not hold up (c.amd is set before detection's
+// verdict plays anything) whose audio began later than the
+// launch checks' timing allows (playStart) is logged: its disclosure (rule
+// C4) and its connection within 2 s (F10) came that much later than the
+// checks took.
+func (s *Switch) audioBegan(c *call, at time.Time) {
+	s.mu.Lock()
+	if c.audioStarted || c.answeredAt.IsZero() {
+		s.mu.Unlock()
+		return
+	}
+	c.audioStarted = true
+	c.audioStart = max(at.Sub(c.answeredAt), 0)
+	late := c.audioStart > playStart && c.amd == ""
+	s.mu.Unlock()
+	if late {
+		s.log.Warn("heed's audio began late after the answer", "channel", c.channelID,
+			"after", c.audioStart, "allowed", playStart)
+	}
 }
 
 func (s *Switch) answered(c *call) {
@@ -1026,7 +1071,8 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 	}
 	ev := CallEvent{Kind: EventEnded, ChannelID: c.channelID, Asterisk: s.cfg.Name,
 		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), AMD: c.amd,
-		Outcome: outcomeOf(c.answered, c.outcome, c.machine, cause)}
+		Outcome:    outcomeOf(c.answered, c.outcome, c.machine, cause),
+		AudioStart: c.audioStart, AudioStarted: c.audioStarted}
 	if c.outcome == OutcomeTransferred || c.outcome == OutcomeAbandoned {
 		ev.TransferTo = c.office
 	}

@@ -351,8 +351,8 @@ func TestAttemptPage(t *testing.T) {
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
 	require.Contains(t, body, `called_off <span class="muted">(last look: deny dnc.internal)</span>`, "the attempts list says why")
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
-	require.Contains(t, body, ",deny dnc.internal\n", "and so does the export, in its last column")
-	require.Contains(t, body, ",ended_at,called_off\n")
+	require.Contains(t, body, ",deny dnc.internal,\n", "and so does the export, in its called_off column (no audio: the last is empty)")
+	require.Contains(t, body, ",ended_at,called_off,audio_started_ms\n")
 
 	// An allowed call that could not be placed: no Asterisk was up.
 	var notID int64
@@ -379,6 +379,32 @@ func TestAttemptPage(t *testing.T) {
 	require.Contains(t, body, `<td id="not-placed">its message could not be spoken: the call was never placed; after the tries allowed, it counts as a failed call toward the campaign's retries and maximum, and toward no cap</td>`)
 	require.Contains(t, body, `<p class="muted" id="attempt-no">Attempt 90 for this contact in the campaign (its refusals, deferrals and calls not placed count too)`)
 
+	// An answered call: the record says when heed's audio began, by
+	// Asterisk's clock (with detection: its time included), and so does
+	// the export, in its last column; a call never placed says nothing
+	// of it.
+	require.NotContains(t, body, `id="audio-started"`)
+	for i, c := range []struct {
+		amd, want string
+	}{
+		{"", `<td id="audio-started">0.023 s after the answer <span class="muted">(Asterisk's clock)</span></td>`},
+		{"HUMAN HUMAN", `<td id="audio-started">1.985 s after the answer <span class="muted">(Asterisk's clock; detection's time included)</span></td>`},
+	} {
+		ms := map[string]int{"": 23, "HUMAN HUMAN": 1985}[c.amd]
+		var heardID int64
+		require.NoError(t, b.db.QueryRow(ctx, `
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome,
+			                      answered_at, ended_at, amd, audio_started_ms)
+			SELECT $1, id, 92 + $6::int, phone, '+18605550100', 'allow', '{}', $2, '{"phone":"+18605550101","purpose":"informational","at":"2026-11-27T15:10:00Z"}',
+			       'ended', 'no_response', now(), now(), $4, $5
+			  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID, c.amd, ms, i).Scan(&heardID))
+		_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, heardID))
+		require.Contains(t, body, c.want)
+		_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
+		require.Contains(t, body, fmt.Sprintf(",no_response,,,%s,,false,", c.amd))
+		require.Contains(t, body, fmt.Sprintf(",%d\n", ms))
+	}
+
 	// A solicitation about an injury matter: the record shows the accident
 	// the 40 days counted from.
 	var injuryID int64
@@ -392,7 +418,7 @@ func TestAttemptPage(t *testing.T) {
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d", campaignID))
 	require.Contains(t, body, `called_off <span class="muted">(not placed: no Asterisk was up)</span>`)
 	_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
-	require.Contains(t, body, ",not placed: no Asterisk was up\n")
+	require.Contains(t, body, ",not placed: no Asterisk was up,\n")
 
 	for _, p := range []string{fmt.Sprintf("/campaigns/%d/attempts/%d", otherID, attemptID), fmt.Sprintf("/campaigns/%d/attempts/999999", campaignID),
 		fmt.Sprintf("/campaigns/%d/attempts/x", campaignID)} {

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -634,6 +635,14 @@ func (s *Server) loadTemplates() error {
 				}
 			}
 			return ""
+		},
+		// ms shows a count of milliseconds as seconds, to the
+		// millisecond: "0.023 s".
+		"ms": func(v *int64) string {
+			if v == nil {
+				return ""
+			}
+			return strconv.FormatFloat(float64(*v)/1000, 'f', 3, 64) + " s"
 		},
 		// indentJSON indents a JSON document for reading; one that is
 		// not valid JSON is shown as it is.
