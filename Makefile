@@ -15,8 +15,16 @@ TEST_PKGS := $(RUN_PKGS) chromium
 run: deps build
 	bin/heed-dev --heed bin/heed
 
+# QUIET_TESTS measure in real time the audio a callee on the testbed
+# hears. They run first, on their own: the rest of the suite saturates
+# the machine that both Asterisks, the PSTN's recording and chromium
+# share, and a CPU-starved testbed garbles that audio (heed's opening,
+# which matches what the callee recorded at 0.99 on a quiet machine,
+# matched at 0.53 to 0.75). The rest runs after them, in parallel.
+QUIET_TESTS := ^TestDisclosureHeardInTime$$
+
 test: deps-test build fmt-check vet
-	bin/heed-dev exec -- $(GO) test $(TEST_FLAGS) ./...
+	bin/heed-dev exec -- bash -c '$(GO) test $(TEST_FLAGS) -run "$(QUIET_TESTS)" ./dialer/ && $(GO) test $(TEST_FLAGS) -skip "$(QUIET_TESTS)" ./...'
 
 # bench-dial measures heed's calls per second against a bare ARI loop on a
 # private testbed and a throwaway PostgreSQL; BENCH_FLAGS adds flags, such

@@ -22,9 +22,10 @@ import (
 // the real pacing loop and the real switch (with answering-machine
 // detection when amd is set), to PSTN 20, a person who says "hello" and
 // listens while the PSTN records what reaches them; it returns what they
-// heard as 8 kHz samples, and how long after they answered the first
-// sample was.
-func heardCall(ctx context.Context, t *testing.T, tb *testbed.Testbed, media dialer.Media, name, msg string, amd bool) ([]int16, time.Duration) {
+// heard as 8 kHz samples, how long after they answered the first sample
+// was, and how long after the answer heed's audio began, as the attempt
+// records it (audio_started_ms, Asterisk's clock).
+func heardCall(ctx context.Context, t *testing.T, tb *testbed.Testbed, media dialer.Media, name, msg string, amd bool) ([]int16, time.Duration, time.Duration) {
 	t.Helper()
 	const x = phone.Number("+18605550420")
 	w := newPersonWorld(t)
@@ -45,6 +46,10 @@ func heardCall(ctx context.Context, t *testing.T, tb *testbed.Testbed, media dia
 	}
 	require.NoError(t, p.Drain(ctx))
 	require.Equal(t, string(dialer.OutcomeNoResponse), attemptOutcome(t, w, w.campaignID, x))
+	var audioMS *int64
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT audio_started_ms FROM attempts WHERE campaign_id = $1 AND phone = $2`,
+		w.campaignID, x).Scan(&audioMS))
+	require.NotNil(t, audioMS, "an answered call records when heed's audio began")
 	// The call's file: the one that was not there before, once Asterisk
 	// has finished it (its size no longer grows).
 	var path string
@@ -84,15 +89,19 @@ func heardCall(ctx context.Context, t *testing.T, tb *testbed.Testbed, media dia
 	_, err = fmt.Sscanf(rec.UserField, "%f %f", &answer, &recording)
 	require.NoError(t, err, "user field %q", rec.UserField)
 	require.GreaterOrEqual(t, recording, answer)
-	return samples, time.Duration((recording - answer) * float64(time.Second))
+	return samples, time.Duration((recording - answer) * float64(time.Second)), time.Duration(*audioMS) * time.Millisecond
 }
 
 // locate returns where the audio file a call played (file) starts in
-// heard: where the 0.6 s from its first sound match best (normalised
-// cross-correlation), less the silence before that sound.
+// heard: where the 0.6 s from its first sound after its first second
+// match best (normalised cross-correlation), less the audio before that
+// sound. It matches past the file's first second so that a recording
+// that began late, after the file's first sounds (the PSTN starts it
+// once it has answered, which a loaded machine takes a while to do: on
+// CI the opening's first sound matched at 0.75 once), still locates it.
 func locate(t *testing.T, heard []int16, file []int16) int {
 	t.Helper()
-	k0 := firstSound(file)
+	k0 := 8000 + firstSound(file[8000:])
 	seg := file[k0 : k0+4800]
 	var e2 float64
 	for _, v := range seg {
@@ -217,7 +226,23 @@ func TestDisclosureHeardInTime(t *testing.T) {
 				}
 			}
 
-			heard, late := heardCall(ctx, t, tb, media, "c4-"+strings.ReplaceAll(c.name, " ", "-"), msg, c.amd)
+			// The launch check allows heed's audio playStart to begin
+			// after the answer; on a machine loaded past that (the whole
+			// suite runs at once on CI, where it once began 1.96 s late)
+			// the attempt records it, and the call is placed again, up
+			// to three times, for the timing the check is about.
+			var (
+				heard       []int16
+				late, began time.Duration
+			)
+			for try := 1; ; try++ {
+				heard, late, began = heardCall(ctx, t, tb, media, fmt.Sprintf("c4-%s-%d", strings.ReplaceAll(c.name, " ", "-"), try), msg, c.amd)
+				if c.amd || began <= dialer.PlayStart {
+					break
+				}
+				t.Logf("try %d: heed's audio began %v after the answer (recorded), past the %v the check allows", try, began, dialer.PlayStart)
+				require.Less(t, try, 3, "heed's audio began within %v of the answer on none of 3 calls", dialer.PlayStart)
+			}
 			opening, _ := wavSamples(t, spokenFile(t, media, sales.Opening))
 			message, _ := wavSamples(t, spokenFile(t, media, msg))
 			o, m := locate(t, heard, opening), locate(t, heard, message)
@@ -227,8 +252,15 @@ func TestDisclosureHeardInTime(t *testing.T) {
 			said := pauseAfter(t, heard, m+firstSound(message))
 			sec := func(n int) float64 { return (late + time.Duration(n)*time.Second/8000).Seconds() }
 			saidAt := late + time.Duration(said)*time.Second/8000
-			t.Logf("heard, from the answer (the recording starts %.3f s after it): opening from %.3f s, message from %.3f s (%.3f s after the opening's file ends), disclosure's last sound at %.3f s",
-				late.Seconds(), sec(o), sec(m), float64(m-o-len(opening))/8000, saidAt.Seconds())
+			t.Logf("heard, from the answer (the recording starts %.3f s after it): opening from %.3f s (recorded: audio began %.3f s after it), message from %.3f s (%.3f s after the opening's file ends), disclosure's last sound at %.3f s",
+				late.Seconds(), sec(o), began.Seconds(), sec(m), float64(m-o-len(opening))/8000, saidAt.Seconds())
+			if !c.amd {
+				// The record is the proof of when the person started to
+				// hear heed: the opening's file reached them no later
+				// than it says, but for the way to them.
+				heardFrom := late + time.Duration(o)*time.Second/8000
+				require.LessOrEqual(t, heardFrom, began+dialer.PlayStart, "the attempt's audio_started_ms is when the person started to hear heed")
+			}
 			if !c.amd {
 				require.LessOrEqual(t, saidAt, bound.At, "the launch check's timing is an upper bound of what the person hears")
 			}

@@ -17,3 +17,7 @@ func Settled(s *Switch) int {
 	defer s.mu.Unlock()
 	return len(s.settled)
 }
+
+// PlayStart is what the launch checks' timing allows from the answer to
+// the first sound of heed's audio.
+const PlayStart = playStart
