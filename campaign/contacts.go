@@ -617,8 +617,12 @@ func (s *Service) warmList(ctx context.Context, name string) error {
 // through those states (a message that says a contact's field before its
 // disclosure cannot be timed for any contact, and is refused for all).
 // The audio they time was rendered before the transaction (warmList).
+// Where the launch checks cannot run (no Launch: heed import contacts on
+// the command line, which has neither heed serve's voice nor its firm
+// settings), every such update is refused: heed cannot tell whether the
+// campaign may call the contact where it moves, and fails closed.
 func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]movedContact, rejected *[]RowError) error {
-	if len(moved) == 0 || s.Launch == nil || s.Launch.Engine == nil || s.Launch.Engine() == nil {
+	if len(moved) == 0 {
 		return nil
 	}
 	rows, err := tx.Query(ctx, `
@@ -640,6 +644,15 @@ func (s *Service) refuseMoved(ctx context.Context, tx pgx.Tx, moved map[int64]mo
 	})
 	if err != nil {
 		return fmt.Errorf("pending calls: %w", err)
+	}
+	if s.Launch == nil || s.Launch.Engine == nil || s.Launch.Engine() == nil {
+		for _, p := range ps {
+			*rejected = append(*rejected, RowError{Line: moved[p.id].line, Reason: fmt.Sprintf(
+				"moves a contact that campaign %q (running or paused) still has to call, and its launch checks do not run here, "+
+					"so heed cannot tell whether it may call the contact where the update moves it: "+
+					"import the update in the web UI (Lists), where they run, or once the campaign no longer has to call the contact", p.c.Name)})
+		}
+		return nil
 	}
 	type checked struct {
 		campaign int64
