@@ -63,6 +63,26 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	require.Empty(t, transfer(), "3 of 140 (2.1%): the abandoned call that ended with a 9 counts")
 	add("confirmed", 61, "1 hour")
 	require.Equal(t, "+18605550112", transfer(), "3 of 201 (1.49%) is under it again")
+	// An answered call without detection whose audio began more than 2 s
+	// after the answer is abandoned too (F10, counted from the answer);
+	// one whose audio began at 2 s, or later after detection (its time
+	// included), is not.
+	late := func(ms int, amd string) {
+		no++
+		_, err := db.Exec(ctx, `
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome,
+			                      answered_at, ended_at, amd, audio_started_ms)
+			VALUES ($1, $2, $3, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'no_response',
+			        now() - interval '1 hour', now() - interval '1 hour', $4, $5)`, c.ID, contactID, no, amd, ms)
+		require.NoError(t, err)
+	}
+	late(2000, "")
+	late(2500, "HUMAN HUMAN")
+	require.Equal(t, "+18605550112", transfer(), "3 of 203 (1.48%)")
+	late(2001, "")
+	require.Empty(t, transfer(), "4 of 204 (1.96%): heed's audio began 2.001 s after the answer")
+	add("confirmed", 66, "1 hour")
+	require.Equal(t, "+18605550112", transfer(), "4 of 270 (1.48%)")
 
 	// The pacing loop's store counts at most every abandonTTL: an abandoned
 	// call shows at the next count, not before.
@@ -77,7 +97,7 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	cached.abandonTTL = 0
 	dc, err = cached.Campaign(ctx, c.ID)
 	require.NoError(t, err)
-	require.Empty(t, dc.TransferTo, "7 of 143 once counted again")
+	require.Empty(t, dc.TransferTo, "9 of 275 once counted again")
 }
 
 // TestStoreAppliesFirmLimits: the firm's dialing limits (a lower abandonment

@@ -104,7 +104,11 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 // window, counting again when the last count is older than abandonTTL. An
 // abandoned call that ended with an opt-out is opted_out with the office
 // it waited for as its transfer target (the pacer keeps it only then), and
-// is counted abandoned too.
+// is counted abandoned too. So is an answered call without detection whose
+// audio began more than lateAudio after the answer: F10 counts a call
+// abandoned when nothing joins within 2 s of the greeting, and heed, which
+// cannot hear where a greeting ends without detection, counts from the
+// answer, which comes first.
 func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duration) (abandonCounts, error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -114,8 +118,11 @@ func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duratio
 		return n, nil
 	}
 	err := s.db.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE outcome = 'abandoned' OR outcome = 'opted_out' AND transfer_to <> ''), count(*) FILTER (WHERE outcome = ANY($3))
-		  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes).Scan(&n.abandoned, &n.reached)
+		SELECT count(*) FILTER (WHERE outcome = 'abandoned' OR outcome = 'opted_out' AND transfer_to <> ''
+		                           OR outcome = ANY($3) AND amd = '' AND audio_started_ms > $4),
+		       count(*) FILTER (WHERE outcome = ANY($3))
+		  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes, lateAudio.Milliseconds()).
+		Scan(&n.abandoned, &n.reached)
 	if err != nil {
 		return n, fmt.Errorf("campaign %d: abandonment rate: %w", id, err)
 	}
@@ -135,6 +142,10 @@ const (
 	AbandonTarget = 0.015
 	AbandonWindow = 30 * 24 * time.Hour
 )
+
+// lateAudio is how long after the answer heed's audio may begin on a call
+// without detection before F10 counts it abandoned (abandonCounts).
+const lateAudio = 2 * time.Second
 
 // scheduleOf loads a campaign's schedule and message template.
 func (s *Store) scheduleOf(ctx context.Context, campaignID int64) (plan, string, error) {
