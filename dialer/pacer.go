@@ -79,13 +79,6 @@ type Campaign struct {
 // milliseconds except MaxWords and SilenceThreshold. A zero field keeps the
 // dialplan's default.
 type AMDSettings struct {
-	// Off turns detection off for the campaign's calls, on every Asterisk,
-	// even one with an AMD context: the call plays the person's version
-	// at once on answer, to a person and to an answering machine alike,
-	// and the thresholds are ignored (kept for when it is turned on
-	// again). So the person's version then leaves the toll-free opt-out
-	// number that a voicemail must leave (rule F7; Script).
-	Off bool `json:"off,omitempty"`
 	InitialSilence       int `json:"initial_silence_ms,omitempty"`
 	Greeting             int `json:"greeting_ms,omitempty"`
 	AfterGreetingSilence int `json:"after_greeting_silence_ms,omitempty"`
@@ -95,6 +88,14 @@ type AMDSettings struct {
 	MaxWords             int `json:"max_words,omitempty"`
 	SilenceThreshold     int `json:"silence_threshold,omitempty"`
 	MaxWordLength        int `json:"max_word_length_ms,omitempty"`
+
+	// Off turns detection off for the campaign's calls, on every Asterisk,
+	// even one with an AMD context: the call plays the person's version
+	// at once on answer, to a person and to an answering machine alike,
+	// and the thresholds are ignored (kept for when it is turned on
+	// again). So the person's version then leaves the toll-free opt-out
+	// number that a voicemail must leave (rule F7; Script).
+	Off bool `json:"off,omitempty"`
 }
 
 // Variables returns the channel variables that carry the thresholds to the
