@@ -46,8 +46,8 @@ var launchAdvice = map[consent.Reason]string{
 	"script.callback":       "the call must state a callback number (never a 900 number), and the voicemail must leave a toll-free number (area code " + consent.TollFreeAreaCodes + ") that takes opt-outs: set HEED_OPTOUT_NUMBER to one, or, without it, give the campaign a toll-free callback number",
 	"script.optout":         "a key-press opt-out must be offered within 2 seconds after the identification",
 	"script.disclosure": "a Connecticut sales call must give the caller's name, the firm and the purpose within 10 seconds of the answer, timed on its audio (heed's opening, then the message), then ask whether the person wants to go on, end the call or be removed; " +
-		"with answering-machine detection on, it runs only where no Asterisk runs detection (every HEED_AMD_CONTEXT empty), since a person detection takes for a machine hears the voicemail version after a wait no message or detection setting brings within 10 seconds: " +
-		"turn detection off for the campaign (amd.off), so that its calls play the person's version at once on answer on every Asterisk",
+		"it runs only where no Asterisk runs answering-machine detection (every HEED_AMD_CONTEXT empty), or with detection turned off for the campaign (amd.off: its calls then play the person's version at once on answer, on every Asterisk), " +
+		"since a person detection takes for a machine hears the voicemail version after a wait no message or detection setting brings within 10 seconds",
 	"script.advertising_material": `a recorded solicitation must say "Advertising Material" at its start and at its end`,
 	"dnc.national_stale":          "telemarketing needs a national do-not-call registry copy at most 31 days old: import a current one",
 	ReasonCallerIDUnregistered: "rule F11 (caller ID): a campaign sends only a number the firm has declared its own, which accepts do-not-call requests during business hours; " +
