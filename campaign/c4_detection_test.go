@@ -64,3 +64,44 @@ func TestC4RefusedWithDetection(t *testing.T) {
 		require.Greater(t, heard, 10*time.Second, "a person taken for a machine hears the disclosure after 10 s")
 	}
 }
+
+// TestC4PassesWithDetectionOff: where an Asterisk runs answering-machine
+// detection, the Connecticut sales campaign TestC4RefusedWithDetection
+// refuses passes once the campaign turns detection off (AMD.Off, its
+// thresholds left as they were): its calls play the person's version at
+// once on answer, which is timed as having no detection. Turning detection
+// off makes an answering machine hear the call itself, so the call's text
+// must then leave the toll-free opt-out number a voicemail leaves (rule
+// F7): it does (in its closing), and with no toll-free number to leave the
+// campaign is refused, saying that the machine hears the call.
+func TestC4PassesWithDetectionOff(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	media := dialer.Media{HostDir: dir, AsteriskDir: dir}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	const firm, optOut, callerID = "Smith and Lee", "+18005550199", "+18605550100"
+	launch := &Launch{Engine: func() *consent.Engine { return engine }, Firm: firm, OptOutNumber: optOut,
+		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media}
+	msg := "We are calling about your claim. Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
+	c := Campaign{Purpose: consent.PurposeTelemarketing, Message: msg, CallerID: callerID, Callback: callerID,
+		AMD: dialer.AMDSettings{TotalAnalysisTime: 1000, InitialSilence: 1000, Greeting: 1000}}
+
+	var le *LaunchError
+	require.ErrorAs(t, launch.Check(ctx, c, []string{"CT"}, true), &le, "detection on, where an Asterisk runs it: refused")
+	require.Equal(t, []consent.Reason{consent.ReasonScriptDisclosure}, le.Reasons)
+
+	c.AMD.Off = true
+	require.NoError(t, launch.Check(ctx, c, []string{"CT"}, true), "detection off for the campaign: timed without detection, in time")
+	txt := dialer.Script(dialer.Campaign{Purpose: c.Purpose, CallerID: callerID, Callback: callerID, AMD: c.AMD}, firm, optOut)
+	require.Contains(t, txt.Call(msg), "To stop these calls, call 8 0 0, 5 5 5, 0 1 9 9.", "the call itself leaves the toll-free opt-out number")
+
+	// No toll-free number to leave: the callback (a Connecticut number)
+	// would be the opt-out number, and a machine hears the call itself.
+	launch.OptOutNumber = ""
+	checkErr := launch.Check(ctx, c, []string{"CT"}, true)
+	t.Logf("detection off, no toll-free opt-out number: %v", checkErr)
+	require.ErrorAs(t, checkErr, &le)
+	require.Equal(t, []consent.Reason{consent.ReasonScriptCallback}, le.Reasons)
+	require.Contains(t, checkErr.Error(), "an answering machine hears the call itself")
+}

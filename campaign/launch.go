@@ -46,7 +46,8 @@ var launchAdvice = map[consent.Reason]string{
 	"script.callback":       "the call must state a callback number (never a 900 number), and the voicemail must leave a toll-free number (area code " + consent.TollFreeAreaCodes + ") that takes opt-outs: set HEED_OPTOUT_NUMBER to one, or, without it, give the campaign a toll-free callback number",
 	"script.optout":         "a key-press opt-out must be offered within 2 seconds after the identification",
 	"script.disclosure": "a Connecticut sales call must give the caller's name, the firm and the purpose within 10 seconds of the answer, timed on its audio (heed's opening, then the message), then ask whether the person wants to go on, end the call or be removed; " +
-		"it runs only where no Asterisk runs answering-machine detection (every HEED_AMD_CONTEXT empty), since a person detection takes for a machine hears the voicemail version after a wait no message or detection setting brings within 10 seconds",
+		"it runs only where no Asterisk runs answering-machine detection (every HEED_AMD_CONTEXT empty), or with detection turned off for the campaign (amd.off: its calls then play the person's version at once on answer, on every Asterisk), " +
+		"since a person detection takes for a machine hears the voicemail version after a wait no message or detection setting brings within 10 seconds",
 	"script.advertising_material": `a recorded solicitation must say "Advertising Material" at its start and at its end`,
 	"dnc.national_stale":          "telemarketing needs a national do-not-call registry copy at most 31 days old: import a current one",
 	ReasonCallerIDUnregistered: "rule F11 (caller ID): a campaign sends only a number the firm has declared its own, which accepts do-not-call requests during business hours; " +
@@ -127,7 +128,8 @@ type Launch struct {
 	// cannot be timed, and is refused.
 	Voice dialer.Measurer
 	// NoDetection reports that answering-machine detection runs on no
-	// call (every Asterisk's AMD context is empty). Otherwise the calls
+	// call (every Asterisk's AMD context is empty). Otherwise the calls of
+	// a campaign that does not turn detection off (Campaign.AMD.Off)
 	// cannot be timed (dialer.ErrDetection: a person detection takes for
 	// a machine hears the voicemail version after an unbounded wait), and
 	// the checks that time them refuse the campaign.
@@ -169,12 +171,22 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 		optOut, optOutFrom = callback, "the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"
 	}
 	call := txt.Call(c.Message)
+	// What an answering machine is left: the voicemail version after
+	// detection, or, with detection off for the campaign, the call itself
+	// (which then states the opt-out number in its closing, dialer.Script).
+	voicemail := txt.Voicemail(c.Message)
+	if c.AMD.Off {
+		voicemail = call
+		optOutFrom += "; with answering-machine detection off, an answering machine hears the call itself, which leaves it"
+	}
 	var speech consent.Speech
 	if l.Voice != nil {
-		speech = txt.Timer(ctx, l.Voice, dc, c.Message, !l.NoDetection)
+		// Detection runs on the call unless the campaign turns it off or
+		// no Asterisk runs it.
+		speech = txt.Timer(ctx, l.Voice, dc, c.Message, !c.AMD.Off && !l.NoDetection)
 	}
 	review := l.Engine().ReviewScript(consent.Script{
-		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: call, Voicemail: txt.Voicemail(c.Message),
+		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: call, Voicemail: voicemail,
 		VoicemailOptOut: optOut, FirmName: l.Firm, Callback: callback, States: states, Placed: placed, NationalAsOf: asOf, At: now(),
 		Speech: speech,
 	})

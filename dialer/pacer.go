@@ -58,8 +58,9 @@ type Campaign struct {
 	// CallsPerSecond caps how fast this campaign places calls; 0 means no
 	// cap of its own (the Asterisk's own cap still holds).
 	CallsPerSecond float64
-	// AMD holds the answering-machine detection thresholds; zero fields
-	// keep the dialplan's defaults.
+	// AMD holds the answering-machine detection thresholds, zero fields
+	// keeping the dialplan's defaults, and whether the campaign turns
+	// detection off (AMD.Off).
 	AMD AMDSettings
 	// TransferTo is where key 2 connects the callee: a phone number, or a
 	// PBX extension or queue; empty means key 2 is not offered.
@@ -73,7 +74,8 @@ type Campaign struct {
 	InjuryMatter bool
 }
 
-// AMDSettings are the thresholds of Asterisk's AMD() application, in
+// AMDSettings are a campaign's answering-machine detection: whether it
+// runs, and the thresholds of Asterisk's AMD() application, in
 // milliseconds except MaxWords and SilenceThreshold. A zero field keeps the
 // dialplan's default.
 type AMDSettings struct {
@@ -86,6 +88,14 @@ type AMDSettings struct {
 	MaxWords             int `json:"max_words,omitempty"`
 	SilenceThreshold     int `json:"silence_threshold,omitempty"`
 	MaxWordLength        int `json:"max_word_length_ms,omitempty"`
+
+	// Off turns detection off for the campaign's calls, on every Asterisk,
+	// even one with an AMD context: the call plays the person's version
+	// at once on answer, to a person and to an answering machine alike,
+	// and the thresholds are ignored (kept for when it is turned on
+	// again). So the person's version then leaves the toll-free opt-out
+	// number that a voicemail must leave (rule F7; Script).
+	Off bool `json:"off,omitempty"`
 }
 
 // Variables returns the channel variables that carry the thresholds to the
@@ -608,7 +618,11 @@ func (t CallText) Voicemail(message string) string {
 
 // Script returns the text of a campaign's calls for a firm. optOutNumber is
 // the toll-free number left on answering machines (F7); empty means the
-// campaign's callback number.
+// campaign's callback number. A campaign that turns detection off
+// (c.AMD.Off) plays the call itself to answering machines, so its closing
+// leaves that number too: at the end, which a machine records after its
+// greeting, and not in the opening, which would put the purpose (said in
+// the message) later than a Connecticut sales call may (rule C4).
 func Script(c Campaign, firm, optOutNumber string) CallText {
 	callback := c.Callback
 	if callback == "" {
@@ -623,7 +637,11 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 		t.Opening += " This call is recorded."
 	}
 	t.Menu = menuText(c.TransferTo != "")
-	t.Closing = "To reach us, call " + spokenNumber(callback) + ". Goodbye."
+	t.Closing = "To reach us, call " + spokenNumber(callback) + "."
+	if c.AMD.Off {
+		t.Closing += " To stop these calls, call " + spokenNumber(optOutNumber) + "."
+	}
+	t.Closing += " Goodbye."
 	t.Confirmed = "Thank you. Your confirmation is recorded. " + t.Closing
 	t.Hold = "Please hold while we connect you to our office."
 	t.Abandoned = "We are sorry. No one at " + firm + " can take your call right now. Please call us at " + spokenNumber(callback) +
@@ -1111,7 +1129,7 @@ func (p *Pacer) attempt(ctx context.Context, c Campaign, t Target, req Request, 
 	var look atomic.Int32 // lookNone, lookFailed or lookAllowed
 	p.takeOff(c.ID, id)
 	err = p.Lines.Place(ctx, CallRequest{
-		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(),
+		AttemptID: id, To: t.Phone, CallerID: c.CallerID, RingSeconds: c.RingSeconds, Variables: c.AMD.Variables(), NoDetection: c.AMD.Off,
 		Media:     concat(msg.opening, []string{msgMedia}, menu, msg.closing),
 		Voicemail: concat(msg.vmOpening, []string{msgMedia}, msg.vmClosing),
 		Abandoned: msg.abandoned, OnKey: onKey, Record: c.Record,

@@ -97,6 +97,11 @@ type CallRequest struct {
 	// Voicemail is played instead when an answering machine answers, after
 	// its beep; empty means Media.
 	Voicemail []string
+	// NoDetection plays Media at once on answer even where the switch runs
+	// answering-machine detection (ARIConfig.AMDContext): the campaign
+	// turned detection off (AMDSettings.Off), so Voicemail is never
+	// played.
+	NoDetection bool
 	// OnKey, when set, is called (on a goroutine of its own) for each key
 	// the callee presses, except while the call is being transferred.
 	OnKey func(digit string) KeyResponse
@@ -717,8 +722,9 @@ func (s *Switch) drainKeys() bool {
 }
 
 // stasisStart handles a call entering the application: once when it is
-// answered and, with detection on, again after answering-machine detection
-// with the arguments amd, status and cause.
+// answered and, with detection on (an AMD context, and a call that does
+// not turn it off), again after answering-machine detection with the
+// arguments amd, status and cause.
 func (s *Switch) stasisStart(c *call, args []string) {
 	if len(args) >= 2 && args[0] == "amd" {
 		s.mu.Lock()
@@ -738,7 +744,7 @@ func (s *Switch) stasisStart(c *call, args []string) {
 		go s.playNext(c)
 		return
 	}
-	if s.cfg.AMDContext == "" {
+	if s.cfg.AMDContext == "" || c.req.NoDetection {
 		s.answered(c)
 		if c.req.Record {
 			go s.startRecording(c)

@@ -76,6 +76,8 @@ type newCampaignData struct {
 	Days      []dayOption
 	// AMDOpen unfolds the AMD thresholds when one of them is wrong.
 	AMDOpen bool
+	// AMDOffError says why detection may not be off (amd.off).
+	AMDOffError string
 	// CallerIDs are the firm's current caller IDs, the numbers the form
 	// offers (rule F11), and CallerID the one the form holds, in E.164
 	// when it reads as a number. OtherCallerID says the form holds a
@@ -102,6 +104,8 @@ type campaignForm struct {
 	TimeZone, StartsAt, EndsAt, WindowStart, WindowEnd string
 	Days                                               map[string]bool
 	AMD                                                map[string]string
+	// AMDOff turns answering-machine detection off for the campaign.
+	AMDOff bool
 }
 
 // amdField is one answering-machine detection threshold of the form.
@@ -174,6 +178,7 @@ func (s *Server) newCampaignData(c echo.Context, f campaignForm, fe campaign.Fie
 		d.AMD = append(d.AMD, amdField{Key: a.key, Label: a.label, Value: f.AMD[a.key], Error: fe["amd."+a.key], Max: a.max})
 		d.AMDOpen = d.AMDOpen || fe["amd."+a.key] != ""
 	}
+	d.AMDOffError = fe["amd.off"]
 	for _, w := range weekDays {
 		w.Checked = f.Days[w.Value]
 		d.Days = append(d.Days, w)
@@ -219,7 +224,7 @@ func campaignFormOf(cp campaign.Campaign) campaignForm {
 		RetryNoAnswer: minutesOf(cp.Retry.NoAnswerSecs), RetryFailed: minutesOf(cp.Retry.FailedSeconds),
 		RetryMachine: minutesOf(cp.Retry.MachineSeconds), CallsPerSecond: strconv.FormatFloat(cp.CallsPerSecond, 'f', -1, 64),
 		TransferTo: cp.TransferTo, Record: cp.Record, InjuryMatter: cp.InjuryMatter, TimeZone: cp.Schedule.TimeZone,
-		WindowStart: cp.Schedule.WindowStart, WindowEnd: cp.Schedule.WindowEnd, Days: map[string]bool{}, AMD: map[string]string{}}
+		WindowStart: cp.Schedule.WindowStart, WindowEnd: cp.Schedule.WindowEnd, Days: map[string]bool{}, AMD: map[string]string{}, AMDOff: cp.AMD.Off}
 	if cp.Callback != cp.CallerID {
 		f.Callback = cp.Callback
 	}
@@ -373,7 +378,7 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 		RetryMachine: v("retry_machine"), Callback: c.FormValue("callback"), CallsPerSecond: v("calls_per_second"),
 		TransferTo: c.FormValue("transfer_to"), Record: c.FormValue("record") != "", RemoveAudio: c.FormValue("remove_audio") != "",
 		TimeZone: v("time_zone"), StartsAt: v("starts_at"), EndsAt: v("ends_at"), WindowStart: v("window_start"), WindowEnd: v("window_end"),
-		Days: map[string]bool{}, AMD: map[string]string{}, InjuryMatter: c.FormValue("injury_matter") != "",
+		Days: map[string]bool{}, AMD: map[string]string{}, InjuryMatter: c.FormValue("injury_matter") != "", AMDOff: c.FormValue("amd_off") != "",
 	}
 	f.ListID, _ = strconv.ParseInt(c.FormValue("list_id"), 10, 64)
 	in := campaign.NewCampaign{Name: f.Name, Purpose: f.Purpose, Message: f.Message, CallerID: f.CallerID, ListID: f.ListID,
@@ -433,6 +438,7 @@ func formCampaign(c echo.Context) (campaignForm, campaign.NewCampaign, campaign.
 		f.AMD[a.key] = v("amd_" + a.key)
 		a.set(&in.AMD, whole(f.AMD[a.key], "amd."+a.key, 0, ""))
 	}
+	in.AMD.Off = f.AMDOff
 	sched := campaign.Schedule{TimeZone: f.TimeZone, StartsAt: f.StartsAt, EndsAt: f.EndsAt, WindowStart: f.WindowStart, WindowEnd: f.WindowEnd}
 	for _, d := range c.Request().Form["days"] {
 		f.Days[d] = true

@@ -252,7 +252,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	campaigns.Copies = indexes
 	// The launch checks time the calls on the audio the pacer plays,
 	// rendered into the same media directory; where an Asterisk runs
-	// detection, the calls cannot be timed (dialer.ErrDetection).
+	// detection, the calls of a campaign that does not turn it off
+	// (amd.off) cannot be timed (dialer.ErrDetection).
 	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now,
 		Voice: media, NoDetection: noDetection(asterisks)}
 	checks.Service = campaigns
