@@ -53,7 +53,7 @@ func TestC4RefusedWithDetection(t *testing.T) {
 		require.Contains(t, checkErr.Error(), "every HEED_AMD_CONTEXT empty")
 
 		// Why: the voicemail version's disclosure, at the least.
-		txt := dialer.Script(dialer.Campaign{Purpose: c.Purpose, CallerID: callerID, Callback: callerID}, firm, optOut, false)
+		txt := dialer.Script(dialer.Campaign{Purpose: c.Purpose, CallerID: callerID, Callback: callerID}, firm, optOut)
 		vmOpening, err := media.Measure(ctx, txt.VoicemailOpening)
 		require.NoError(t, err)
 		said, err := media.Measure(ctx, disclosure)
@@ -82,7 +82,7 @@ func TestC4PassesWithDetectionOff(t *testing.T) {
 	require.NoError(t, err)
 	const firm, optOut, callerID = "Smith and Lee", "+18005550199", "+18605550100"
 	launch := &Launch{Engine: func() *consent.Engine { return engine }, Firm: firm, OptOutNumber: optOut,
-		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media, DetectionEverywhere: true}
+		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media}
 	msg := "We are calling about your claim. Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
 	c := Campaign{Purpose: consent.PurposeTelemarketing, Message: msg, CallerID: callerID, Callback: callerID,
 		AMD: dialer.AMDSettings{TotalAnalysisTime: 1000, InitialSilence: 1000, Greeting: 1000}}
@@ -93,7 +93,7 @@ func TestC4PassesWithDetectionOff(t *testing.T) {
 
 	c.AMD.Off = true
 	require.NoError(t, launch.Check(ctx, c, []string{"CT"}, true), "detection off for the campaign: timed without detection, in time")
-	txt := dialer.Script(dialer.Campaign{Purpose: c.Purpose, CallerID: callerID, Callback: callerID, AMD: c.AMD}, firm, optOut, true)
+	txt := dialer.Script(dialer.Campaign{Purpose: c.Purpose, CallerID: callerID, Callback: callerID, AMD: c.AMD}, firm, optOut)
 	require.Contains(t, txt.Call(msg), "To stop these calls, call 8 0 0, 5 5 5, 0 1 9 9.", "the call itself leaves the toll-free opt-out number")
 
 	// No toll-free number to leave: the callback (a Connecticut number)

@@ -134,12 +134,6 @@ type Launch struct {
 	// a machine hears the voicemail version after an unbounded wait), and
 	// the checks that time them refuse the campaign.
 	NoDetection bool
-	// DetectionEverywhere reports that every Asterisk runs
-	// answering-machine detection (no AMD context is empty). Otherwise an
-	// answering machine may hear a call itself, and the call must leave
-	// the toll-free opt-out number as a voicemail must (rule F7;
-	// dialer.MachinesHearCall).
-	DetectionEverywhere bool
 }
 
 // Check returns nil when the campaign may start, a *LaunchError naming the
@@ -165,8 +159,7 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 	}
 	dc := dialer.Campaign{Purpose: c.Purpose, CallerID: c.CallerID, Callback: c.Callback, TransferTo: c.TransferTo, Record: c.Record,
 		Audio: c.Audio, AMD: c.AMD}
-	machinesHear := dialer.MachinesHearCall(dc, l.DetectionEverywhere)
-	txt := dialer.Script(dc, l.Firm, l.OptOutNumber, machinesHear)
+	txt := dialer.Script(dc, l.Firm, l.OptOutNumber)
 	callback := c.Callback
 	if callback == "" {
 		callback = c.CallerID
@@ -179,18 +172,12 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 	}
 	call := txt.Call(c.Message)
 	// What an answering machine is left: the voicemail version after
-	// detection, or, where a machine may hear the call itself (detection
-	// off for the campaign, or an Asterisk that runs none), the call,
-	// which then states the opt-out number in its closing (dialer.Script);
-	// heed's voicemail version states it by construction.
+	// detection, or, with detection off for the campaign, the call itself
+	// (which then states the opt-out number in its closing, dialer.Script).
 	voicemail := txt.Voicemail(c.Message)
-	if machinesHear {
+	if c.AMD.Off {
 		voicemail = call
-		if c.AMD.Off {
-			optOutFrom += "; with answering-machine detection off, an answering machine hears the call itself, which leaves it"
-		} else {
-			optOutFrom += "; an Asterisk runs no answering-machine detection (an empty HEED_AMD_CONTEXT), so an answering machine may hear the call itself, which leaves it"
-		}
+		optOutFrom += "; with answering-machine detection off, an answering machine hears the call itself, which leaves it"
 	}
 	var speech consent.Speech
 	if l.Voice != nil {

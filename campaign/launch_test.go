@@ -147,8 +147,7 @@ func TestUpdateThatMovesAContactIntoConnecticut(t *testing.T) {
 }
 
 // TestStartChecksTheVoicemailOptOutNumber: rule F7's voicemail check reads
-// the number the voicemail (or, where a machine may hear it, the call
-// itself) leaves for opt-outs (HEED_OPTOUT_NUMBER, or the
+// the number the voicemail leaves for opt-outs (HEED_OPTOUT_NUMBER, or the
 // campaign's callback number without it), not any toll-free number the
 // voicemail happens to say: a court's 1-800 line in the message, or a
 // toll-free callback number beside a local opt-out number, is refused,
@@ -169,39 +168,28 @@ func TestStartChecksTheVoicemailOptOutNumber(t *testing.T) {
 	status := func(id int64) string { return campaignStatus(t, db, id) }
 	var le *LaunchError
 
-	// Where every Asterisk runs detection, a machine hears the voicemail
-	// version; where one runs none, it may hear the call itself, which
-	// then leaves the number too, and the refusal says so.
-	for _, everywhere := range []bool{true, false} {
-		s.Launch.DetectionEverywhere = everywhere
-		machines := ""
-		if !everywhere {
-			machines = "; an Asterisk runs no answering-machine detection (an empty HEED_AMD_CONTEXT), so an answering machine may hear the call itself, which leaves it"
-		}
+	// No opt-out number set, a local callback number, and a toll-free
+	// number in the message: the voicemail leaves the local number.
+	c, err := start("", "860-555-0100", "Your hearing is on Monday. The court's help line is 1-800-555-0123.")
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
+	require.ErrorContains(t, err, "the voicemail leaves +18605550100 (the campaign's callback number, as HEED_OPTOUT_NUMBER is not set) for opt-outs, which is not a toll-free number")
+	require.ErrorContains(t, err, "area code 800, 833, 844, 855, 866, 877 or 888")
+	require.Equal(t, "draft", status(c.ID))
 
-		// No opt-out number set, a local callback number, and a toll-free
-		// number in the message: the voicemail leaves the local number.
-		c, err := start("", "860-555-0100", "Your hearing is on Monday. The court's help line is 1-800-555-0123.")
-		require.ErrorAs(t, err, &le)
-		require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
-		require.ErrorContains(t, err, "the voicemail leaves +18605550100 (the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"+machines+") for opt-outs, which is not a toll-free number")
-		require.ErrorContains(t, err, "area code 800, 833, 844, 855, 866, 877 or 888")
-		require.Equal(t, "draft", status(c.ID))
+	// A local opt-out number set, and a toll-free callback number.
+	c, err = start("+18605550199", "888-555-0100", "Your hearing is on Monday.")
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
+	require.ErrorContains(t, err, "the voicemail leaves +18605550199 (HEED_OPTOUT_NUMBER) for opt-outs")
+	require.Equal(t, "draft", status(c.ID))
 
-		// A local opt-out number set, and a toll-free callback number.
-		c, err = start("+18605550199", "888-555-0100", "Your hearing is on Monday.")
-		require.ErrorAs(t, err, &le)
-		require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
-		require.ErrorContains(t, err, "the voicemail leaves +18605550199 (HEED_OPTOUT_NUMBER"+machines+") for opt-outs")
-		require.Equal(t, "draft", status(c.ID))
-
-		// The voicemail leaves a toll-free number: the one set, or, without
-		// it, a toll-free callback number.
-		for _, tc := range [][2]string{{"+18005550199", "860-555-0100"}, {"", "888-555-0100"}} {
-			c, err = start(tc[0], tc[1], "Your hearing is on Monday.")
-			require.NoError(t, err, tc)
-			require.Equal(t, "running", status(c.ID), tc)
-		}
+	// The voicemail leaves a toll-free number: the one set, or, without
+	// it, a toll-free callback number.
+	for _, tc := range [][2]string{{"+18005550199", "860-555-0100"}, {"", "888-555-0100"}} {
+		c, err = start(tc[0], tc[1], "Your hearing is on Monday.")
+		require.NoError(t, err, tc)
+		require.Equal(t, "running", status(c.ID), tc)
 	}
 }
 

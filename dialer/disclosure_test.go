@@ -179,8 +179,8 @@ func TestDisclosureHeardInTime(t *testing.T) {
 	require.NoError(t, err)
 	const firm, optOut, callerID = "Smith and Lee", "+18005550199", "+18605550100"
 	const question = " Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
-	sales := dialer.Script(dialer.Campaign{Purpose: consent.PurposeTelemarketing, CallerID: callerID}, firm, optOut, false)
-	require.Equal(t, sales, dialer.Script(dialer.Campaign{Purpose: consent.PurposeDebtCollection, CallerID: callerID}, firm, optOut, false),
+	sales := dialer.Script(dialer.Campaign{Purpose: consent.PurposeTelemarketing, CallerID: callerID}, firm, optOut)
+	require.Equal(t, sales, dialer.Script(dialer.Campaign{Purpose: consent.PurposeDebtCollection, CallerID: callerID}, firm, optOut),
 		"the call placed says what the sales campaign's calls say")
 
 	for _, c := range []struct {

@@ -69,7 +69,7 @@ func TestPacerMenuFollowsTheOffice(t *testing.T) {
 			require.Len(t, lines.reqs, 1)
 			require.Len(t, lines.responses, 1)
 			menu := func(transferTo string) string {
-				m, err := p.Media.Speak(ctx, dialer.Script(dialer.Campaign{CallerID: "+18605550100", TransferTo: transferTo}, p.Firm, "", false).Menu)
+				m, err := p.Media.Speak(ctx, dialer.Script(dialer.Campaign{CallerID: "+18605550100", TransferTo: transferTo}, p.Firm, "").Menu)
 				require.NoError(t, err)
 				return m
 			}

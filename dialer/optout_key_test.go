@@ -16,7 +16,7 @@ import (
 // optedOutMedia is what a call of p's says after the opt-out key.
 func optedOutMedia(t *testing.T, p *dialer.Pacer) []string {
 	t.Helper()
-	m, err := p.Media.Speak(context.Background(), dialer.Script(dialer.Campaign{CallerID: "+18605550100"}, p.Firm, p.OptOutNumber, false).OptedOut)
+	m, err := p.Media.Speak(context.Background(), dialer.Script(dialer.Campaign{CallerID: "+18605550100"}, p.Firm, p.OptOutNumber).OptedOut)
 	require.NoError(t, err)
 	return []string{m}
 }

@@ -367,11 +367,6 @@ type Pacer struct {
 	// OptOutNumber is the toll-free number that takes opt-outs, left on
 	// answering machines (F7); empty means the campaign's callback number.
 	OptOutNumber string
-	// DetectionEverywhere reports that every Asterisk the calls may go to
-	// runs answering-machine detection. Otherwise a machine may hear a
-	// call itself, whose closing then leaves OptOutNumber too (Script,
-	// MachinesHearCall).
-	DetectionEverywhere bool
 
 	// Overrides looks up the logged overrides (rules R1, E1) in force for a
 	// batch's numbers; nil honours none, so the floors apply.
@@ -621,23 +616,14 @@ func (t CallText) Voicemail(message string) string {
 	return t.VoicemailOpening + " " + message + " " + t.VoicemailClosing
 }
 
-// MachinesHearCall reports whether an answering machine may hear campaign
-// c's call itself rather than the voicemail version: when the campaign
-// turns detection off (c.AMD.Off), or when not every Asterisk its calls
-// may go to runs detection (detectionEverywhere false: an empty
-// HEED_AMD_CONTEXT on one of them).
-func MachinesHearCall(c Campaign, detectionEverywhere bool) bool {
-	return c.AMD.Off || !detectionEverywhere
-}
-
 // Script returns the text of a campaign's calls for a firm. optOutNumber is
 // the toll-free number left on answering machines (F7); empty means the
-// campaign's callback number. When machines may hear the call itself
-// (machinesHear: MachinesHearCall), its closing leaves that number too: at
-// the end, which a machine records after its greeting, and not in the
-// opening, which would put the purpose (said in the message) later than a
-// Connecticut sales call may (rule C4).
-func Script(c Campaign, firm, optOutNumber string, machinesHear bool) CallText {
+// campaign's callback number. A campaign that turns detection off
+// (c.AMD.Off) plays the call itself to answering machines, so its closing
+// leaves that number too: at the end, which a machine records after its
+// greeting, and not in the opening, which would put the purpose (said in
+// the message) later than a Connecticut sales call may (rule C4).
+func Script(c Campaign, firm, optOutNumber string) CallText {
 	callback := c.Callback
 	if callback == "" {
 		callback = c.CallerID
@@ -652,7 +638,7 @@ func Script(c Campaign, firm, optOutNumber string, machinesHear bool) CallText {
 	}
 	t.Menu = menuText(c.TransferTo != "")
 	t.Closing = "To reach us, call " + spokenNumber(callback) + "."
-	if machinesHear {
+	if c.AMD.Off {
 		t.Closing += " To stop these calls, call " + spokenNumber(optOutNumber) + "."
 	}
 	t.Closing += " Goodbye."
@@ -706,7 +692,7 @@ func (p *Pacer) audio(ctx context.Context, c Campaign) (messages, error) {
 		}
 		m.message = msg
 	}
-	t := Script(c, p.Firm, p.OptOutNumber, MachinesHearCall(c, p.DetectionEverywhere))
+	t := Script(c, p.Firm, p.OptOutNumber)
 	speak := func(what string, texts ...string) ([]string, error) {
 		out := make([]string, len(texts))
 		for i, text := range texts {

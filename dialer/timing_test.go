@@ -120,7 +120,7 @@ func TestCallTimer(t *testing.T) {
 	m := dialer.Media{HostDir: t.TempDir(), AsteriskDir: "/media"}
 	c := dialer.Campaign{Purpose: consent.PurposeTelemarketing, CallerID: "+18605550100"}
 	const msg = "We are calling about your claim. Would you like to continue?"
-	txt := dialer.Script(c, "Smith and Lee", "+18005550199", false)
+	txt := dialer.Script(c, "Smith and Lee", "+18005550199")
 	call := txt.Call(msg)
 	measure := func(text string) dialer.Spoken {
 		s, err := m.Measure(ctx, text)

@@ -36,16 +36,10 @@ func TestParseAsterisks(t *testing.T) {
 	require.Equal(t, 30, got[1].MaxCalls)
 	require.Equal(t, 5.0, got[1].CPS)
 	require.False(t, noDetection(got), "b runs detection: the launch checks cannot time the calls")
-	require.False(t, detectionEverywhere(got), "a runs none: a machine may hear a call itself")
 
 	got, err = parseAsterisks(`[{"name":"a","url":"http://a/ari","amd_context":""},{"name":"b","url":"http://b/ari","amd_context":""}]`, def)
 	require.NoError(t, err)
 	require.True(t, noDetection(got), "no Asterisk runs detection")
-	require.False(t, detectionEverywhere(got))
-	got, err = parseAsterisks(`a=http://10.0.0.1:8088/ari, b=http://10.0.0.2:8088/ari`, def)
-	require.NoError(t, err)
-	require.True(t, detectionEverywhere(got), "both take the single-Asterisk context, heed-amd")
-	require.False(t, detectionEverywhere(nil), "no Asterisk: nothing says a machine is detected")
 
 	for _, bad := range []string{
 		`a=http://x,a=http://y`,

@@ -214,7 +214,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Media: media,
 		Log:   log,
 		Now:   m.Now,
-		Firm:  *firmName, OptOutNumber: *optOutNumber, DetectionEverywhere: detectionEverywhere(asterisks),
+		Firm:  *firmName, OptOutNumber: *optOutNumber,
 		Overrides: consent.NewOverrideStore(pool), Reassigned: consent.NewReassignedStore(pool),
 	}
 	// Runs after River has stopped (its campaign jobs, and their calls, are
@@ -255,7 +255,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	// detection, the calls of a campaign that does not turn it off
 	// (amd.off) cannot be timed (dialer.ErrDetection).
 	campaigns.Launch = &campaign.Launch{Engine: policy.Engine, Firm: *firmName, OptOutNumber: *optOutNumber, NationalAsOf: registry.NationalAsOf, Now: m.Now,
-		Voice: media, NoDetection: noDetection(asterisks), DetectionEverywhere: detectionEverywhere(asterisks)}
+		Voice: media, NoDetection: noDetection(asterisks)}
 	checks.Service = campaigns
 	if err := rc.Start(ctx); err != nil {
 		return fmt.Errorf("river: start: %w", err)
@@ -530,18 +530,6 @@ func noDetection(asterisks []asteriskConfig) bool {
 		}
 	}
 	return true
-}
-
-// detectionEverywhere reports that every configured Asterisk runs
-// answering-machine detection (has an AMD context): otherwise a machine may
-// hear a call itself (dialer.MachinesHearCall).
-func detectionEverywhere(asterisks []asteriskConfig) bool {
-	for _, a := range asterisks {
-		if a.AMDContext == nil || *a.AMDContext == "" {
-			return false
-		}
-	}
-	return len(asterisks) > 0
 }
 
 // poolMembers turns the configured Asterisks into the dialer pool's members;
