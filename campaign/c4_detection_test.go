@@ -103,5 +103,5 @@ func TestC4PassesWithDetectionOff(t *testing.T) {
 	t.Logf("detection off, no toll-free opt-out number: %v", checkErr)
 	require.ErrorAs(t, checkErr, &le)
 	require.Equal(t, []consent.Reason{consent.ReasonScriptCallback}, le.Reasons)
-	require.Contains(t, checkErr.Error(), "an answering machine hears the call itself")
+	require.Contains(t, checkErr.Error(), "the call's closing, which an answering machine may record, leave +18605550100")
 }

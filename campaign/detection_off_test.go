@@ -108,6 +108,6 @@ func TestDetectionOffCampaign(t *testing.T) {
 	_, err = s.Start(ctx, late.ID)
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, []consent.Reason{consent.ReasonScriptCallback}, le.Reasons)
-	require.ErrorContains(t, err, "with answering-machine detection off, an answering machine hears the call itself, which leaves it")
+	require.ErrorContains(t, err, "the call's closing, which an answering machine may record, leave")
 	require.Equal(t, "draft", campaignStatus(t, db, late.ID))
 }

@@ -171,14 +171,13 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 		optOut, optOutFrom = callback, "the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"
 	}
 	call := txt.Call(c.Message)
-	// What an answering machine is left: the voicemail version after
-	// detection, or, with detection off for the campaign, the call itself
-	// (which then states the opt-out number in its closing, dialer.Script).
-	voicemail := txt.Voicemail(c.Message)
-	if c.AMD.Off {
-		voicemail = call
-		optOutFrom += "; with answering-machine detection off, an answering machine hears the call itself, which leaves it"
-	}
+	// What an answering machine may be left: the voicemail version after
+	// detection's MACHINE verdict, and the call itself wherever detection
+	// does not give one (it is off, or misses the machine), which leaves
+	// the same opt-out number in its closing (dialer.Script). The call is
+	// checked as the voicemail: heed's voicemail version says the number
+	// by construction (TestScriptPassesLaunchChecks).
+	voicemail := call
 	var speech consent.Speech
 	if l.Voice != nil {
 		// Detection runs on the call unless the campaign turns it off or
@@ -193,7 +192,7 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 	le := &LaunchError{Reasons: review.Reasons, Details: review.Details}
 	if slices.Contains(le.Reasons, consent.ReasonScriptCallback) {
 		if n, err := phone.Parse(optOut); err != nil || !consent.TollFree(n) {
-			le.Details = append(le.Details, fmt.Sprintf("the voicemail leaves %s (%s) for opt-outs, which is not a toll-free number", optOut, optOutFrom))
+			le.Details = append(le.Details, fmt.Sprintf("the voicemail, and the call's closing, which an answering machine may record, leave %s (%s) for opt-outs, which is not a toll-free number", optOut, optOutFrom))
 		}
 	}
 	// heed's own text offers the keys it acts on; the message may offer

@@ -173,7 +173,7 @@ func TestStartChecksTheVoicemailOptOutNumber(t *testing.T) {
 	c, err := start("", "860-555-0100", "Your hearing is on Monday. The court's help line is 1-800-555-0123.")
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
-	require.ErrorContains(t, err, "the voicemail leaves +18605550100 (the campaign's callback number, as HEED_OPTOUT_NUMBER is not set) for opt-outs, which is not a toll-free number")
+	require.ErrorContains(t, err, "the voicemail, and the call's closing, which an answering machine may record, leave +18605550100 (the campaign's callback number, as HEED_OPTOUT_NUMBER is not set) for opt-outs, which is not a toll-free number")
 	require.ErrorContains(t, err, "area code 800, 833, 844, 855, 866, 877 or 888")
 	require.Equal(t, "draft", status(c.ID))
 
@@ -181,7 +181,7 @@ func TestStartChecksTheVoicemailOptOutNumber(t *testing.T) {
 	c, err = start("+18605550199", "888-555-0100", "Your hearing is on Monday.")
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, []consent.Reason{"script.callback"}, le.Reasons)
-	require.ErrorContains(t, err, "the voicemail leaves +18605550199 (HEED_OPTOUT_NUMBER) for opt-outs")
+	require.ErrorContains(t, err, "the call's closing, which an answering machine may record, leave +18605550199 (HEED_OPTOUT_NUMBER) for opt-outs")
 	require.Equal(t, "draft", status(c.ID))
 
 	// The voicemail leaves a toll-free number: the one set, or, without

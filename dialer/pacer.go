@@ -93,8 +93,8 @@ type AMDSettings struct {
 	// even one with an AMD context: the call plays the person's version
 	// at once on answer, to a person and to an answering machine alike,
 	// and the thresholds are ignored (kept for when it is turned on
-	// again). So the person's version then leaves the toll-free opt-out
-	// number that a voicemail must leave (rule F7; Script).
+	// again). The person's version leaves the toll-free opt-out number
+	// that a voicemail must leave (rule F7; Script), as every call does.
 	Off bool `json:"off,omitempty"`
 }
 
@@ -618,9 +618,13 @@ func (t CallText) Voicemail(message string) string {
 
 // Script returns the text of a campaign's calls for a firm. optOutNumber is
 // the toll-free number left on answering machines (F7); empty means the
-// campaign's callback number. A campaign that turns detection off
-// (c.AMD.Off) plays the call itself to answering machines, so its closing
-// leaves that number too: at the end, which a machine records after its
+// campaign's callback number. An answering machine may hear the call itself,
+// not the voicemail version, wherever detection does not say MACHINE: a
+// campaign that turns it off (c.AMD.Off), an Asterisk that runs none, a
+// NOTSURE verdict, a HUMAN verdict on a machine with a short greeting, a
+// failed Continue into the AMD context. So the call's closing leaves that
+// number too, as does the abandoned-call message (which an orphan plays at
+// once, with no detection): at the end, which a machine records after its
 // greeting, and not in the opening, which would put the purpose (said in
 // the message) later than a Connecticut sales call may (rule C4).
 func Script(c Campaign, firm, optOutNumber string) CallText {
@@ -637,15 +641,11 @@ func Script(c Campaign, firm, optOutNumber string) CallText {
 		t.Opening += " This call is recorded."
 	}
 	t.Menu = menuText(c.TransferTo != "")
-	t.Closing = "To reach us, call " + spokenNumber(callback) + "."
-	if c.AMD.Off {
-		t.Closing += " To stop these calls, call " + spokenNumber(optOutNumber) + "."
-	}
-	t.Closing += " Goodbye."
+	t.Closing = "To reach us, call " + spokenNumber(callback) + ". To stop these calls, call " + spokenNumber(optOutNumber) + ". Goodbye."
 	t.Confirmed = "Thank you. Your confirmation is recorded. " + t.Closing
 	t.Hold = "Please hold while we connect you to our office."
 	t.Abandoned = "We are sorry. No one at " + firm + " can take your call right now. Please call us at " + spokenNumber(callback) +
-		". To stop these calls, press " + OptOutKey + "."
+		". To stop these calls, press " + OptOutKey + ", or call " + spokenNumber(optOutNumber) + "."
 	// Under 2 s of speech, then heed hangs up (F7: at once). The opt-out
 	// is taken meanwhile, in the background: the caller never waits for
 	// the database, and is never told that a request heed keeps failed.

@@ -13,7 +13,12 @@ import (
 // TestScriptPassesLaunchChecks: the call heed assembles around a message
 // meets the F7 and E1 script rules by itself, for every purpose, and so
 // does its voicemail version read as a call, so the launch checks only
-// ever refuse what the paralegal's message lacks.
+// ever refuse what the paralegal's message lacks. An answering machine may
+// hear the call itself (detection off, an Asterisk without it, a NOTSURE or
+// HUMAN verdict on a machine, a failed Continue) or, on a call a stopped
+// process left, the abandoned-call message: both leave the toll-free
+// opt-out number a voicemail must (F7), and the call passes as a
+// voicemail.
 func TestScriptPassesLaunchChecks(t *testing.T) {
 	t.Parallel()
 	engine, err := consent.NewEngine(consent.Config{})
@@ -36,6 +41,11 @@ func TestScriptPassesLaunchChecks(t *testing.T) {
 			vm := s
 			vm.Text = s.Voicemail
 			require.Empty(t, engine.CheckScript(vm), "%s, recorded %v, the voicemail version as a call:\n%s", purpose, record, vm.Text)
+			heard := s
+			heard.Voicemail = s.Text
+			require.Empty(t, engine.CheckScript(heard), "%s, recorded %v, the call as what a machine is left:\n%s", purpose, record, heard.Text)
+			require.Contains(t, txt.Closing, "To stop these calls, call 8 0 0, 5 5 5, 0 1 9 9.", purpose)
+			require.Contains(t, txt.Abandoned, "To stop these calls, press 9, or call 8 0 0, 5 5 5, 0 1 9 9.", purpose)
 		}
 	}
 
