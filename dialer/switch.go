@@ -232,15 +232,17 @@ type call struct {
 	machine   bool
 	amd       string
 	// answeredAt is when Asterisk said the call entered the application
-	// (answered); audioStart is how long after that its first playback
+	// (answered); firstPlayback is the ID of the first playback heed asked
+	// for on it, and audioStart how long after the answer that playback
 	// began, once audioStarted.
-	answeredAt   time.Time
-	audioStart   time.Duration
-	audioStarted bool
-	keyBusy      bool // a key's response is being prepared
-	ended        bool
-	timer        *time.Timer
-	placedAt     time.Time
+	answeredAt    time.Time
+	firstPlayback string
+	audioStart    time.Duration
+	audioStarted  bool
+	keyBusy       bool // a key's response is being prepared
+	ended         bool
+	timer         *time.Timer
+	placedAt      time.Time
 
 	// An orphan: a call a stopped process placed, which this switch
 	// adopted (adoptLocked) as no one followed it any more; done closes
@@ -535,8 +537,13 @@ func (s *Switch) loop() {
 		case *ari.ChannelDtmfReceived:
 			s.dtmf(v)
 		case *ari.PlaybackStarted:
-			if c := s.lookup(v.Playback.ID); c != nil {
-				s.audioBegan(c, time.Time(v.Timestamp))
+			// By the call's channel, not the playback's own entry: the
+			// playback's PlaybackFinished, on a subscription of its own,
+			// may have been handled first and removed that.
+			if i := strings.LastIndex(v.Playback.ID, "-play-"); i > 0 {
+				if c := s.lookup(v.Playback.ID[:i]); c != nil {
+					s.audioBegan(c, v.Playback.ID, time.Time(v.Timestamp))
+				}
 			}
 		case *ari.PlaybackFinished:
 			if c := s.lookup(v.Playback.ID); c != nil {
@@ -764,16 +771,20 @@ func (s *Switch) stasisStart(c *call, args []string) {
 	}()
 }
 
-// audioBegan notes when the call's first playback began (at, Asterisk's
-// clock): how long after the answer the callee started to hear heed. A
+// audioBegan notes when the call's first playback began (playback id
+// started at at, Asterisk's clock): how long after the answer the callee
+// started to hear heed. Only the first playback heed asked for counts: a
+// later one's start, when the first one's event was lost (the websocket
+// reconnected), says nothing of when heed began, and the call's audio
+// start stays unknown. A
 // call that detection did not hold up (c.amd is set before detection's
 // verdict plays anything) whose audio began later than the
 // launch checks' timing allows (playStart) is logged: its disclosure (rule
 // C4) and its connection within 2 s (F10) came that much later than the
 // checks took.
-func (s *Switch) audioBegan(c *call, at time.Time) {
+func (s *Switch) audioBegan(c *call, id string, at time.Time) {
 	s.mu.Lock()
-	if c.audioStarted || c.answeredAt.IsZero() {
+	if c.audioStarted || c.answeredAt.IsZero() || id != c.firstPlayback {
 		s.mu.Unlock()
 		return
 	}
@@ -820,6 +831,9 @@ func (s *Switch) playNext(c *call) {
 	}
 	media := c.media[c.next]
 	playbackID := c.channelID + "-play-" + strconv.Itoa(len(c.dtmf)) + "-" + strconv.Itoa(c.next)
+	if c.firstPlayback == "" {
+		c.firstPlayback = playbackID
+	}
 	c.next++
 	c.playing = playbackID
 	s.calls[playbackID] = c
