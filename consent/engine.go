@@ -930,7 +930,11 @@ const noNANP = math.MaxUint64
 // method and line; n, unless it is noNANP, is in.Number's ten digits, as
 // phone.Number.NANP returns them; cf stands for f.Consent; b, when not
 // nil, holds what decisions made at the same instant share (Batch.Decide);
-// sc is the working space.
+// sc is the working space. It returns what Batch.DecideIndexed remembers of
+// the decision: the reasons the rules found before the until was looked up
+// (a window that never opens adds window.outside and denies after that),
+// whether one of them denies, and whether the decision relies on the
+// consent.
 func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch, sc *scratch) (rules ReasonSet, denied, used bool) {
 	*out = Decision{Pack: e.version}
 	var (
