@@ -2,6 +2,7 @@ package consent
 
 import (
 	"math/bits"
+	"time"
 	"unsafe"
 )
 
@@ -14,7 +15,8 @@ import (
 // for another campaign only costs the recomputation.
 //
 // A Batch is not safe for concurrent use; give each goroutine its own. The
-// zero Batch is not usable: make one with Engine.Batch or Reset.
+// zero Batch is not usable: make one with Engine.Batch, Engine.NewBatch
+// (which also remembers decisions, see DecideIndexed) or Reset.
 type Batch struct {
 	e *Engine
 
@@ -53,6 +55,10 @@ type Batch struct {
 
 	sc scratch
 
+	// Decisions remembered by their memo key (DecideIndexed), direct-
+	// mapped; nil but in a Batch made by NewBatch.
+	memo *[memoSize]memoEntry
+
 	// A few reason sets and their interned slices, direct-mapped: a
 	// batch's decisions repeat a handful of sets.
 	rsets [8]ReasonSet
@@ -62,10 +68,19 @@ type Batch struct {
 // Batch returns a Batch that decides with e.
 func (e *Engine) Batch() Batch { return Batch{e: e} }
 
+// NewBatch returns a Batch that decides with e and also remembers
+// decisions by their memo key (DecideIndexed), for a caller that keeps it
+// from pacing batch to pacing batch: the keys of a few dozen campaigns'
+// attempts fill its memory once. It takes about 100 KB; Reset keeps it.
+func (e *Engine) NewBatch() *Batch { return &Batch{e: e, memo: new([memoSize]memoEntry)} }
+
 // Reset makes b decide with e and forget what it remembered.
 func (b *Batch) Reset(e *Engine) {
 	b.e, b.keyOK, b.atOK = e, false, false
 	clear(b.rsets[:])
+	if b.memo != nil {
+		clear(b.memo[:])
+	}
 }
 
 // Engine returns the engine b decides with.
@@ -84,9 +99,95 @@ func (b *Batch) Decide(in *Input, f *Facts, out *Decision) {
 // ten digits as phone.Number.NANP returns them (the number is then a
 // valid "+1" number), and cf for f.Consent. in.Number, in.Purpose,
 // in.Method, in.Line and f.Consent are not read.
+//
+// With a Batch made by NewBatch, most decisions are looked up: an
+// attempt's decision is a function of a few things alone (its memo key:
+// the merged table's entry of its kind, jurisdictions and epoch, the
+// consent that may be relied on as evalConsent finds it, its do-not-call
+// hits, its calling window's verdict, the national registry copy's
+// staleness and the solicitation exception), but for the attempts with a
+// history that counts, an accident wait, or a hit that only a consent
+// given after the entry exempts from. For the others decide works the
+// decision out once a key, and the Batch remembers it; a deferred one
+// still looks its until up (nextOpen), and one that relies on the consent
+// names its own.
 func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentFacts, out *Decision) {
-	b.e.decide(in, int(k.k)-1, n, f, cf, out, b, &b.sc)
+	e, ki := b.e, int(k.k)-1
+	prefix, np := splitNumber(n) // n has ten digits, below nanpLimit
+	npa, nxx := int(np), int(prefix-np*1000)
+	if b.memo == nil || e.merged == nil || !f.Fresh || npa < 200 || nxx < 200 || npa%100 == 11 {
+		e.decide(in, ki, n, f, cf, out, b, &b.sc)
+		return
+	}
+	at, atN := in.At.Unix(), in.At.UnixNano()
+	zones, jur, _ := e.locate(npa, nxx, in.State, in.ZIP)
+	mi := e.mergedAt(ki, jur, b.epoch(at))
+	m := &e.merged[mi]
+	x := &m.x
+	if at <= 0 || m.wid >= windowClasses || x.winS >= x.winE || f.DNC&m.dncAfter != 0 ||
+		x.accWait > 0 && (in.InjuryMatter || !in.AccidentAt.IsZero()) {
+		e.decide(in, ki, n, f, cf, out, b, &b.sc)
+		return
+	}
+	kind, problem := ConsentNone, bitConsentMissing
+	if !consentEmpty(cf) {
+		kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
+	}
+	if len(in.History) > 0 && len(m.histChecks) > 0 {
+		if d, w, _, u := history(in, m.histChecks, m.applied, atN, kind, &b.sc); d|w != 0 || u {
+			e.decide(in, ki, n, f, cf, out, b, &b.sc)
+			return
+		}
+	}
+	stale := x.snapMax > 0 && (f.NationalAsOf.IsZero() || atN-f.NationalAsOf.UnixNano() > x.snapMax)
+	win := b.window(m.wid, x, zones)
+	key := uint32(mi)<<14 | uint32(kind)<<12 | uint32(problem/bitConsentMissing)<<8 | uint32(f.DNC&m.dnc)<<4 |
+		uint32(win/bitWindowOutside)<<2 | uint32(b2u(stale))<<1 | uint32(b2u(in.SolicitationException))
+	me := &b.memo[(key*0x9e3779b1)>>(32-memoBits)]
+	if me.key != key|memoValid {
+		rules, denied, used := e.decide(in, ki, n, f, cf, out, b, &b.sc)
+		me.key, me.defers, me.names = key|memoValid, !denied && rules != 0, used && !denied
+		me.d = Decision{Verdict: Allow, Reasons: b.reasons(rules), Pack: e.version}
+		switch {
+		case denied:
+			me.d.Verdict = Deny
+		case me.defers:
+			me.d.Verdict = Defer
+		}
+		return
+	}
+	*out = me.d
+	if me.defers {
+		until, ok := b.nextOpen(m.wid, x, zones)
+		if !ok {
+			e.decide(in, ki, n, f, cf, out, b, &b.sc)
+			return
+		}
+		out.Until = time.Unix(until, 0).UTC()
+	}
+	if me.names {
+		out.ConsentID = cf.ID
+	}
 }
+
+// memoSize is how many decisions a Batch made by NewBatch remembers: the
+// kinds of attempt of a few dozen campaigns (a power of two).
+const memoSize = 1 << memoBits
+
+// memoBits is log2(memoSize).
+const memoBits = 10
+
+// memoEntry is a decision remembered by its memo key (DecideIndexed):
+// the decision, but for its until (looked up when defers is set) and its
+// consent (named when names is set).
+type memoEntry struct {
+	key           uint32 // the memo key | memoValid
+	defers, names bool
+	d             Decision
+}
+
+// memoValid marks a memoEntry in use; no memo key has its bit.
+const memoValid = 1 << 31
 
 // ConsultsConsent is Engine.ConsultsConsent.
 func (b *Batch) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {

@@ -19,7 +19,9 @@ import (
 // The attempts cover every purpose, method and line (and unknown ones),
 // every state pack and none, area codes of one and several zones, the
 // instants around each dated rule's start and end and around daylight
-// saving changes, histories at the cap edges, and every consent state.
+// saving changes, histories at the cap edges, and every consent state. A
+// Batch made by NewBatch, which looks most decisions up by their memo key,
+// decides them as Decide does too, and looks up most of them.
 func TestBatchDecidesAsDecide(t *testing.T) {
 	for _, firm := range []FirmPolicy{{}, {CheckReassigned: true, RevocationScope: RevokePurpose}} {
 		e, err := NewEngine(Config{Firm: firm})
@@ -34,7 +36,8 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 		b.Reset(e)
 		var indexed Batch
 		indexed.Reset(e)
-		var got, want, merged, ix Decision
+		memo := e.NewBatch()
+		var got, want, merged, ix, mx Decision
 		for i := range ins {
 			b.Decide(&ins[i], &fs[i], &got)
 			e.Decide(&ins[i], &fs[i], &want)
@@ -50,6 +53,8 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 				in.Number, in.Purpose, in.Method, in.Line = "+12", "other", MethodLive, LineLandline
 				indexed.DecideIndexed(&in, indexed.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &ix)
 				require.Truef(t, sameDecision(ix, want), "%d %+v: indexed %+v, decide %+v", i, ins[i], ix, want)
+				memo.DecideIndexed(&in, memo.Key(ins[i].Purpose, ins[i].Method, ins[i].Line), n, &f, &cf, &mx)
+				require.Truef(t, sameDecision(mx, want), "%d %+v: remembered %+v, decide %+v", i, ins[i], mx, want)
 			}
 			require.Truef(t, sameDecision(merged, want), "%d %+v: rule by rule %+v, merged table %+v", i, ins[i], merged, want)
 			require.Equal(t, e.ConsultsConsent(ins[i].Purpose, ins[i].Method, ins[i].Line, fs[i].DNC),
@@ -60,6 +65,12 @@ func TestBatchDecidesAsDecide(t *testing.T) {
 				b.Decide(&ins[i], &fs[i], &got)
 			}
 		}))
+		// Decisions were remembered (and the others looked up).
+		keys := 0
+		for _, me := range memo.memo {
+			keys += int(b2u(me.key&memoValid != 0))
+		}
+		require.Greater(t, keys, 50, "decisions remembered")
 	}
 }
 

@@ -79,6 +79,9 @@ type mergedPlan struct {
 	// with the same wid allow the same local times and days, so a Batch
 	// remembers window verdicts by wid, not by entry.
 	wid int32
+	// dncAfter holds the lists of dncChecks that only a consent given
+	// after the number's entry exempts from.
+	dncAfter DNCHits
 }
 
 // windowClass is what a calling-window verdict depends on in effects:
@@ -165,6 +168,9 @@ func (e *Engine) buildMerged() {
 					if !c.cond || m.applied&(1<<c.rule) != 0 {
 						m.dncChecks = append(m.dncChecks, c)
 						m.dnc |= c.dnc
+						if c.dncAfterEntry {
+							m.dncAfter |= c.dnc
+						}
 					}
 				}
 				for _, c := range p.histChecks {
@@ -924,8 +930,12 @@ const noNANP = math.MaxUint64
 // method and line; n, unless it is noNANP, is in.Number's ten digits, as
 // phone.Number.NANP returns them; cf stands for f.Consent; b, when not
 // nil, holds what decisions made at the same instant share (Batch.Decide);
-// sc is the working space.
-func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch, sc *scratch) {
+// sc is the working space. It returns what Batch.DecideIndexed remembers of
+// the decision: the reasons the rules found before the until was looked up
+// (a window that never opens adds window.outside and denies after that),
+// whether one of them denies, and whether the decision relies on the
+// consent.
+func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, out *Decision, b *Batch, sc *scratch) (rules ReasonSet, denied, used bool) {
 	*out = Decision{Pack: e.version}
 	var (
 		npa, nxx int
@@ -945,7 +955,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	}
 	if bad != 0 {
 		out.Verdict, out.Reasons = Deny, bad.Reasons()
-		return
+		return bad, true, false
 	}
 	at, atN := in.At.Unix(), in.At.UnixNano()
 	switch {
@@ -1019,13 +1029,6 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	if !consentEmpty(cf) {
 		kind, problem = evalConsent(cf, in.At, x.revokeAll, x.reassign, f.ReassignedAt)
 	}
-	used := false
-	// The history is read once, into sc.hist, when a rule counts calls; a
-	// history too long for it is read by each rule.
-	var (
-		hist      []compactAttempt
-		histReady bool
-	)
 	// Do-not-call hits, unless the rule's list lets consent exempt them.
 	if f.DNC&dncAny != 0 {
 		for ci := range dncChecks {
@@ -1046,59 +1049,8 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	// Caps and quiet periods count the calls in the history: without
 	// calls, none applies.
 	if len(in.History) > 0 {
-		for ci := range histChecks {
-			r := &histChecks[ci]
-			if r.cond && applied&(1<<r.rule) == 0 {
-				continue
-			}
-			if in.RegFDirectConsent && r.waivable {
-				continue
-			}
-			if !histReady {
-				hist, histReady = compactHistory(in.History, &sc.hist), true
-			}
-			if r.capMax > 0 {
-				var over bool
-				var clr int64
-				if hist != nil {
-					over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
-				} else {
-					over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
-				}
-				if over {
-					switch {
-					case r.capNeeds == ConsentNone:
-						wait |= r.capReason
-						clear = max(clear, clr)
-					case kind >= r.capNeeds:
-						used = true
-					default:
-						deny |= r.capReason
-					}
-				}
-			}
-			if r.quiet > 0 {
-				var (
-					last int64
-					open bool
-				)
-				if hist != nil {
-					last, open = lastConversationCompact(hist, atN-r.quiet, atN-int64(OpenCallLimit), r.purposes, r.methods)
-				} else {
-					last, open = lastConversation(in.History, atN-r.quiet, atN-int64(OpenCallLimit), r.purposes, r.methods)
-				}
-				if last != math.MinInt64 {
-					wait |= bitCapAfterConversation
-					clear = max(clear, last+r.quiet)
-				}
-				if open {
-					// The person may be on the line: decided again once
-					// that call has had time to end.
-					wait |= bitCapAfterConversation
-					clear = max(clear, atN+int64(OpenRecheck))
-				}
-			}
-		}
+		hd, hw, hc, hu := history(in, histChecks, applied, atN, kind, sc)
+		deny, wait, clear, used = deny|hd, wait|hw, max(clear, hc), used || hu
 	}
 	if x.revokes && p.robo && kind == ConsentNone && problem == bitConsentRevoked {
 		// F13: a revocation in reach, with no consent given since, stops
@@ -1131,6 +1083,7 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 		wait |= e.window(b, zones, at, x)
 	}
 
+	rules, denied = deny|wait, deny != 0
 	switch {
 	case deny != 0:
 		out.Verdict = Deny
@@ -1165,6 +1118,79 @@ func (e *Engine) decide(in *Input, k int, n uint64, f *Facts, cf *ConsentFacts, 
 	} else {
 		out.Reasons = (deny | wait).Reasons()
 	}
+	return rules, denied, used
+}
+
+// history returns what the cap and quiet-period checks (those of the
+// conditional rules in applied) find in in.History at Unix ns atN: the
+// reasons they deny and defer for, the Unix ns at which their waits clear,
+// and whether a cap is passed on the strength of a consent of kind.
+func history(in *Input, histChecks []check, applied uint64, atN int64, kind ConsentKind, sc *scratch) (deny, wait ReasonSet, clear int64, used bool) {
+	// The history is read once, into sc.hist, when a rule counts calls; a
+	// history too long for it is read by each rule.
+	var (
+		hist      []compactAttempt
+		histReady bool
+	)
+	for ci := range histChecks {
+		r := &histChecks[ci]
+		if r.cond && applied&(1<<r.rule) == 0 {
+			continue
+		}
+		if in.RegFDirectConsent && r.waivable {
+			continue
+		}
+		// A cap of more calls than the history holds is not reached.
+		counts := r.capMax > 0 && len(in.History) >= int(r.capMax)
+		if !counts && r.quiet == 0 {
+			continue
+		}
+		if !histReady {
+			hist, histReady = compactHistory(in.History, &sc.hist), true
+		}
+		if counts {
+			var over bool
+			var clr int64
+			if hist != nil {
+				over, clr = countCapCompact(hist, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
+			} else {
+				over, clr = countCap(in.History, atN, r.capPeriod, r.purposes, r.methods, int(r.capMax))
+			}
+			if over {
+				switch {
+				case r.capNeeds == ConsentNone:
+					wait |= r.capReason
+					clear = max(clear, clr)
+				case kind >= r.capNeeds:
+					used = true
+				default:
+					deny |= r.capReason
+				}
+			}
+		}
+		if r.quiet > 0 {
+			var (
+				last int64
+				open bool
+			)
+			if hist != nil {
+				last, open = lastConversationCompact(hist, atN-r.quiet, atN-int64(OpenCallLimit), r.purposes, r.methods)
+			} else {
+				last, open = lastConversation(in.History, atN-r.quiet, atN-int64(OpenCallLimit), r.purposes, r.methods)
+			}
+			if last != math.MinInt64 {
+				wait |= bitCapAfterConversation
+				clear = max(clear, last+r.quiet)
+			}
+			if open {
+				// The person may be on the line: decided again once
+				// that call has had time to end.
+				wait |= bitCapAfterConversation
+				clear = max(clear, atN+int64(OpenRecheck))
+			}
+		}
+	}
+	return deny, wait, clear, used
 }
 
 // window returns the reasons x's calling window and days stop a call at

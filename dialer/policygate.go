@@ -3,6 +3,7 @@ package dialer
 import (
 	"context"
 	"encoding/binary"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -26,6 +27,13 @@ type PolicyGate struct {
 	// Clock reads the wall clock for index freshness; nil means time.Now.
 	// (Request.At, the moment the law is applied to, may differ in tests.)
 	Clock func() time.Time
+
+	// batch is the consent.Batch CheckBatch decides with, kept from call
+	// to call for what it remembers (the outcomes of the rules for the
+	// kinds of attempt it has seen); batchMu guards it, and a call that
+	// finds it in use decides with a Batch of its own.
+	batchMu sync.Mutex
+	batch   *consent.Batch
 }
 
 var (
@@ -95,7 +103,19 @@ const _ = uint(2*64 - checkBatchSize)
 // so that their memory accesses overlap. It allocates nothing.
 func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
 	out = out[:len(reqs)]
-	eb := g.engine().Batch()
+	var eb *consent.Batch
+	if e := g.engine(); g.batchMu.TryLock() {
+		defer g.batchMu.Unlock()
+		if g.batch == nil {
+			g.batch = e.NewBatch()
+		} else if g.batch.Engine() != e {
+			g.batch.Reset(e)
+		}
+		eb = g.batch
+	} else {
+		own := e.Batch()
+		eb = &own
+	}
 	fresh := g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
 	var asOf time.Time

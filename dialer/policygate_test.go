@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,6 +244,38 @@ func TestCheckBatchMatchesCheck(t *testing.T) {
 			}
 			require.Positive(t, withConsent)
 		})
+	}
+}
+
+// TestCheckBatchConcurrently: CheckBatch calls at once on one gate decide
+// as Check does, whether they find the batch it remembers decisions in free
+// or in use (run with -race, it also checks they do not share it).
+func TestCheckBatchConcurrently(t *testing.T) {
+	t.Parallel()
+	w := newBatchWorld(t, 5, true)
+	g := w.gate(0)
+	want := make([]consent.Decision, len(w.reqs))
+	for i := range w.reqs {
+		want[i] = g.Check(t.Context(), w.reqs[i])
+	}
+	var wg sync.WaitGroup
+	got := make([][]consent.Decision, 4)
+	for c := range got {
+		got[c] = make([]consent.Decision, len(w.reqs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := 0; lo < len(w.reqs); lo += 64 {
+				hi := min(lo+64, len(w.reqs))
+				g.CheckBatch(t.Context(), w.reqs[lo:hi], got[c][lo:hi])
+			}
+		}()
+	}
+	wg.Wait()
+	for c := range got {
+		for i := range w.reqs {
+			require.Equalf(t, want[i], got[c][i], "caller %d, request %d: %+v", c, i, w.reqs[i])
+		}
 	}
 }
 
