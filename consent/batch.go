@@ -189,6 +189,25 @@ type memoEntry struct {
 // memoValid marks a memoEntry in use; no memo key has its bit.
 const memoValid = 1 << 31
 
+// The memo key's fields (DecideIndexed) hold what they pack in their
+// widths: a reason, hit or kind added past them would make two attempts
+// that decide differently share a key, so these fail to compile then. The
+// merged table's index takes bits 14 to 30; the consent kind 12 and 13;
+// the consent problem, as a multiple of bitConsentMissing, 8 to 11; the
+// do-not-call hits 4 to 7; the window verdict, as a multiple of
+// bitWindowOutside, 2 and 3.
+const (
+	_ = uint(1<<17 - maxMerged)
+	_ = uint(3 - ConsentPEWC)
+	_ = uint(15 - (bitConsentMissing|bitConsentInsufficient|bitConsentRevoked|bitConsentExpired)/bitConsentMissing)
+	_ = uint(bitConsentExpired/bitConsentMissing - 8)
+	_ = uint(8 - bitConsentExpired/bitConsentMissing)
+	_ = uint(15 - (DNCInternal | DNCNational | DNCState | DNCLitigator))
+	_ = uint(3 - (bitWindowOutside|bitWindowDay)/bitWindowOutside)
+	_ = uint(bitWindowDay/bitWindowOutside - 2)
+	_ = uint(2 - bitWindowDay/bitWindowOutside)
+)
+
 // ConsultsConsent is Engine.ConsultsConsent.
 func (b *Batch) ConsultsConsent(p Purpose, m Method, l LineType, dnc DNCHits) bool {
 	return b.ConsultsConsentKey(b.Key(p, m, l), dnc)
