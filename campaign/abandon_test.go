@@ -83,6 +83,27 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	require.Empty(t, transfer(), "4 of 204 (1.96%): heed's audio began 2.001 s after the answer")
 	add("confirmed", 66, "1 hour")
 	require.Equal(t, "+18605550112", transfer(), "4 of 270 (1.48%)")
+	// An answered call on which heed's audio never began (its first
+	// playback failed, or the callee hung up on the silence) is abandoned
+	// once it lasted more than 2 s after the answer; a row from before
+	// heed knew (audio_known false) says nothing.
+	silent := func(secs int, known bool) {
+		no++
+		_, err := db.Exec(ctx, `
+			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome,
+			                      answered_at, ended_at, amd, audio_known)
+			VALUES ($1, $2, $3, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'no_response',
+			        now() - interval '1 hour' - make_interval(secs => $4), now() - interval '1 hour', '', $5)`, c.ID, contactID, no, secs, known)
+		require.NoError(t, err)
+	}
+	silent(10, false)
+	require.Equal(t, "+18605550112", transfer(), "4 of 271 (1.48%): a row from before heed knew")
+	silent(1, true)
+	require.Equal(t, "+18605550112", transfer(), "4 of 272 (1.47%): hung up within 2 s")
+	silent(10, true)
+	require.Empty(t, transfer(), "5 of 273 (1.83%): 10 s of silence from heed")
+	add("confirmed", 61, "1 hour")
+	require.Equal(t, "+18605550112", transfer(), "5 of 334 (1.497%)")
 
 	// The pacing loop's store counts at most every abandonTTL: an abandoned
 	// call shows at the next count, not before.
@@ -97,7 +118,7 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	cached.abandonTTL = 0
 	dc, err = cached.Campaign(ctx, c.ID)
 	require.NoError(t, err)
-	require.Empty(t, dc.TransferTo, "9 of 275 once counted again")
+	require.Empty(t, dc.TransferTo, "10 of 339 once counted again")
 }
 
 // TestStoreAppliesFirmLimits: the firm's dialing limits (a lower abandonment

@@ -1343,6 +1343,9 @@ type Attempt struct {
 	// time included); nil when the call was not answered or its audio
 	// never began.
 	AudioStartedMS *int64 `json:"audio_started_ms,omitempty"`
+	// AudioKnown says heed followed the answered call from its answer: a
+	// nil AudioStartedMS then means its audio never began.
+	AudioKnown bool `json:"audio_known"`
 	// CalledOff says why the call was never placed, for an attempt whose
 	// outcome is called_off (calledOffSQL): what its last look decided, or
 	// what kept it from being placed; empty otherwise.
@@ -1368,14 +1371,14 @@ const calledOffSQL = `CASE WHEN a.outcome <> 'called_off' THEN ''
 // fields, from attempts a joined with its contact c.
 const attemptColumns = `a.id, a.campaign_id, a.contact_id, c.name, a.attempt_no, a.phone, a.decision, a.decided_until,
 	a.reasons, a.pack, a.consent_id, a.status, a.outcome, a.hangup_cause, a.dtmf, a.channel_id,
-	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, a.audio_started_ms, ` + calledOffSQL + `, a.not_placed`
+	a.amd, a.recording, a.transfer_to, a.asterisk, a.reconcile, a.created_at, a.answered_at, a.ended_at, a.audio_started_ms, a.audio_known, ` + calledOffSQL + `, a.not_placed`
 
 // fields returns the destinations of attemptColumns in a, followed by
 // more.
 func (a *Attempt) fields(more ...any) []any {
 	return append([]any{&a.ID, &a.CampaignID, &a.ContactID, &a.ContactName, &a.AttemptNo, &a.Phone, &a.Decision, &a.Until,
 		&a.Reasons, &a.Pack, &a.ConsentID, &a.Status, &a.Outcome, &a.HangupCause, &a.DTMF, &a.ChannelID,
-		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.AudioStartedMS, &a.CalledOff, &a.NotPlaced}, more...)
+		&a.AMD, &a.Recording, &a.TransferTo, &a.Asterisk, &a.Reconcile, &a.CreatedAt, &a.AnsweredAt, &a.EndedAt, &a.AudioStartedMS, &a.AudioKnown, &a.CalledOff, &a.NotPlaced}, more...)
 }
 
 // Attempts lists a campaign's attempts, newest first, at most limit.

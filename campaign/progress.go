@@ -143,10 +143,10 @@ func (s *Store) ended(ctx context.Context, tx pgx.Tx, attemptID int64, ev dialer
 	var campaignID, contactID int64
 	err := tx.QueryRow(ctx, `
 		UPDATE attempts SET status = 'ended', outcome = $2, hangup_cause = $3, dtmf = $4, ended_at = $5,
-		       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10, audio_started_ms = $11
+		       channel_id = $6, asterisk = $7, amd = $8, recording = $9, transfer_to = $10, audio_started_ms = $11, audio_known = $12
 		 WHERE id = $1 AND status <> 'ended' RETURNING campaign_id, contact_id`,
 		attemptID, string(ev.Outcome), ev.Cause, ev.DTMF, ev.At, ev.ChannelID, ev.Asterisk, ev.AMD, ev.Recording, ev.TransferTo,
-		audioStartedMS(ev)).Scan(&campaignID, &contactID)
+		audioStartedMS(ev), ev.AudioKnown).Scan(&campaignID, &contactID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}

@@ -105,10 +105,12 @@ func (s *Store) Campaign(ctx context.Context, id int64) (dialer.Campaign, error)
 // abandoned call that ended with an opt-out is opted_out with the office
 // it waited for as its transfer target (the pacer keeps it only then), and
 // is counted abandoned too. So is an answered call without detection whose
-// audio began more than lateAudio after the answer: F10 counts a call
-// abandoned when nothing joins within 2 s of the greeting, and heed, which
-// cannot hear where a greeting ends without detection, counts from the
-// answer, which comes first.
+// audio began more than lateAudio after the answer, or that lasted longer
+// than that with no audio at all (audio_known: its first playback failed,
+// or the callee hung up on the silence): F10 counts a call abandoned when
+// nothing joins within 2 s of the greeting, and heed, which cannot hear
+// where a greeting ends without detection, counts from the answer, which
+// comes first.
 func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duration) (abandonCounts, error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -119,7 +121,8 @@ func (s *Store) abandonCounts(ctx context.Context, id int64, window time.Duratio
 	}
 	err := s.db.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE outcome = 'abandoned' OR outcome = 'opted_out' AND transfer_to <> ''
-		                           OR outcome = ANY($3) AND amd = '' AND audio_started_ms > $4),
+		                           OR outcome = ANY($3) AND amd = '' AND (audio_started_ms > $4
+		                              OR audio_known AND audio_started_ms IS NULL AND ended_at - answered_at > make_interval(secs => $4 / 1000.0))),
 		       count(*) FILTER (WHERE outcome = ANY($3))
 		  FROM attempts WHERE campaign_id = $1 AND ended_at >= $2`, id, s.now().Add(-window), reachedOutcomes, lateAudio.Milliseconds()).
 		Scan(&n.abandoned, &n.reached)

@@ -46,10 +46,14 @@ func heardCall(ctx context.Context, t *testing.T, tb *testbed.Testbed, media dia
 	}
 	require.NoError(t, p.Drain(ctx))
 	require.Equal(t, string(dialer.OutcomeNoResponse), attemptOutcome(t, w, w.campaignID, x))
-	var audioMS *int64
-	require.NoError(t, w.db.QueryRow(ctx, `SELECT audio_started_ms FROM attempts WHERE campaign_id = $1 AND phone = $2`,
-		w.campaignID, x).Scan(&audioMS))
+	var (
+		audioMS *int64
+		known   bool
+	)
+	require.NoError(t, w.db.QueryRow(ctx, `SELECT audio_started_ms, audio_known FROM attempts WHERE campaign_id = $1 AND phone = $2`,
+		w.campaignID, x).Scan(&audioMS, &known))
 	require.NotNil(t, audioMS, "an answered call records when heed's audio began")
+	require.True(t, known, "the switch followed the call from its answer")
 	// The call's file: the one that was not there before, once Asterisk
 	// has finished it (its size no longer grows).
 	var path string

@@ -159,6 +159,9 @@ type CallEvent struct {
 	// whether it did. With detection it includes detection's time.
 	AudioStart   time.Duration
 	AudioStarted bool
+	// AudioKnown says the switch followed the call from its answer, so
+	// that AudioStarted false means heed played nothing before it ended.
+	AudioKnown bool
 	// TransferTo is where the callee asked to be transferred, on a call
 	// that was transferred or abandoned.
 	TransferTo string
@@ -1092,7 +1095,7 @@ func (s *Switch) ended(c *call, cause int, causeText string) {
 	ev := CallEvent{Kind: EventEnded, ChannelID: c.channelID, Asterisk: s.cfg.Name,
 		Cause: cause, CauseText: causeText, DTMF: string(c.dtmf), AMD: c.amd,
 		Outcome:    outcomeOf(c.answered, c.outcome, c.machine, cause),
-		AudioStart: c.audioStart, AudioStarted: c.audioStarted}
+		AudioStart: c.audioStart, AudioStarted: c.audioStarted, AudioKnown: !c.answeredAt.IsZero()}
 	if c.outcome == OutcomeTransferred || c.outcome == OutcomeAbandoned {
 		ev.TransferTo = c.office
 	}

@@ -389,20 +389,28 @@ func TestAttemptPage(t *testing.T) {
 	}{
 		{"", `<td id="audio-started">0.023 s after the answer <span class="muted">(Asterisk's clock)</span></td>`},
 		{"HUMAN HUMAN", `<td id="audio-started">1.985 s after the answer <span class="muted">(Asterisk's clock; detection's time included)</span></td>`},
+		{"silent", `<td id="audio-started">never: the call ended before any of heed's audio played</td>`},
 	} {
-		ms := map[string]int{"": 23, "HUMAN HUMAN": 1985}[c.amd]
+		var ms *int
+		if v, ok := map[string]int{"": 23, "HUMAN HUMAN": 1985}[c.amd]; ok {
+			ms = &v
+		}
 		var heardID int64
 		require.NoError(t, b.db.QueryRow(ctx, `
 			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome,
-			                      answered_at, ended_at, amd, audio_started_ms)
+			                      answered_at, ended_at, amd, audio_started_ms, audio_known)
 			SELECT $1, id, 92 + $6::int, phone, '+18605550100', 'allow', '{}', $2, '{"phone":"+18605550101","purpose":"informational","at":"2026-11-27T15:10:00Z"}',
-			       'ended', 'no_response', now(), now(), $4, $5
+			       'ended', 'no_response', now(), now(), CASE WHEN $4 = 'silent' THEN '' ELSE $4 END, $5, true
 			  FROM contacts WHERE list_id = $3 RETURNING id`, campaignID, e.Version(), listID, c.amd, ms, i).Scan(&heardID))
 		_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts/%d", campaignID, heardID))
 		require.Contains(t, body, c.want)
 		_, body, _ = atty.get(fmt.Sprintf("/campaigns/%d/attempts.csv", campaignID))
+		if ms == nil {
+			require.Contains(t, body, ",no_response,,,,,false,")
+			continue
+		}
 		require.Contains(t, body, fmt.Sprintf(",no_response,,,%s,,false,", c.amd))
-		require.Contains(t, body, fmt.Sprintf(",%d\n", ms))
+		require.Contains(t, body, fmt.Sprintf(",%d\n", *ms))
 	}
 
 	// A solicitation about an injury matter: the record shows the accident
