@@ -261,9 +261,10 @@ func TestDisclosureHeardInTime(t *testing.T) {
 			if !c.amd {
 				// The record is the proof of when the person started to
 				// hear heed: the opening's file reached them no later
-				// than it says, but for the way to them.
+				// than it says, but for the way to them (0.002 to 0.022
+				// s on the testbed; 0.1 s allowed).
 				heardFrom := late + time.Duration(o)*time.Second/8000
-				require.LessOrEqual(t, heardFrom, began+dialer.PlayStart, "the attempt's audio_started_ms is when the person started to hear heed")
+				require.LessOrEqual(t, heardFrom, began+100*time.Millisecond, "the attempt's audio_started_ms is when the person started to hear heed")
 			}
 			if !c.amd {
 				require.LessOrEqual(t, saidAt, bound.At, "the launch check's timing is an upper bound of what the person hears")
