@@ -66,16 +66,19 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	// An answered call without detection whose audio began more than 2 s
 	// after the answer is abandoned too (F10, counted from the answer);
 	// one whose audio began at 2 s, or later after detection (its time
-	// included), is not.
-	late := func(ms int, amd string) {
+	// included), is not. answered adds a call that lasted secs after the
+	// answer, with its detection result, its audio start (nil: none), and
+	// whether heed knew it (audio_known).
+	answered := func(secs int, amd string, ms *int, known bool) {
 		no++
 		_, err := db.Exec(ctx, `
 			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome,
-			                      answered_at, ended_at, amd, audio_started_ms)
+			                      answered_at, ended_at, amd, audio_started_ms, audio_known)
 			VALUES ($1, $2, $3, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'no_response',
-			        now() - interval '1 hour', now() - interval '1 hour', $4, $5)`, c.ID, contactID, no, amd, ms)
+			        now() - interval '1 hour' - make_interval(secs => $4), now() - interval '1 hour', $5, $6, $7)`, c.ID, contactID, no, secs, amd, ms, known)
 		require.NoError(t, err)
 	}
+	late := func(ms int, amd string) { answered(30, amd, &ms, true) }
 	late(2000, "")
 	late(2500, "HUMAN HUMAN")
 	require.Equal(t, "+18605550112", transfer(), "3 of 203 (1.48%)")
@@ -87,15 +90,7 @@ func TestTransferWithdrawnAtAbandonTarget(t *testing.T) {
 	// playback failed, or the callee hung up on the silence) is abandoned
 	// once it lasted more than 2 s after the answer; a row from before
 	// heed knew (audio_known false) says nothing.
-	silent := func(secs int, known bool) {
-		no++
-		_, err := db.Exec(ctx, `
-			INSERT INTO attempts (campaign_id, contact_id, attempt_no, phone, caller_id, decision, reasons, pack, decision_input, status, outcome,
-			                      answered_at, ended_at, amd, audio_known)
-			VALUES ($1, $2, $3, '+18605550101', '+18605550100', 'allow', '{}', 'p', '{}', 'ended', 'no_response',
-			        now() - interval '1 hour' - make_interval(secs => $4), now() - interval '1 hour', '', $5)`, c.ID, contactID, no, secs, known)
-		require.NoError(t, err)
-	}
+	silent := func(secs int, known bool) { answered(secs, "", nil, known) }
 	silent(10, false)
 	require.Equal(t, "+18605550112", transfer(), "4 of 271 (1.48%): a row from before heed knew")
 	silent(1, true)

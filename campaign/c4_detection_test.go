@@ -11,6 +11,24 @@ import (
 	"github.com/heed-dialer/heed/dialer"
 )
 
+// The firm, opt-out number and caller ID of the launch checks the C4
+// detection tests run.
+const c4Firm, c4OptOut, c4CallerID = "Smith and Lee", "+18005550199", "+18605550100"
+
+// ctLaunch returns launch checks for a Connecticut sales campaign of firm,
+// (c4Firm, leaving c4OptOut) with the default packs, a fresh national copy
+// and heed's voice rendering into a directory of the test's, and that
+// voice.
+func ctLaunch(t *testing.T) (*Launch, dialer.Media) {
+	t.Helper()
+	dir := t.TempDir()
+	media := dialer.Media{HostDir: dir, AsteriskDir: dir}
+	engine, err := consent.NewEngine(consent.Config{})
+	require.NoError(t, err)
+	return &Launch{Engine: func() *consent.Engine { return engine }, Firm: c4Firm, OptOutNumber: c4OptOut,
+		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media}, media
+}
+
 // TestC4RefusedWithDetection: a Connecticut sales campaign whose person's
 // version says the disclosure within 10 s, with the shortest detection the
 // form allows (total analysis, initial silence and greeting 1000 ms), is
@@ -26,14 +44,9 @@ import (
 // detection the same campaign passes.
 func TestC4RefusedWithDetection(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	media := dialer.Media{HostDir: dir, AsteriskDir: dir}
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	const firm, optOut, callerID = "Smith and Lee", "+18005550199", "+18605550100"
+	launch, media := ctLaunch(t)
+	const firm, optOut, callerID = c4Firm, c4OptOut, c4CallerID
 	amd := dialer.AMDSettings{TotalAnalysisTime: 1000, InitialSilence: 1000, Greeting: 1000}
-	launch := &Launch{Engine: func() *consent.Engine { return engine }, Firm: firm, OptOutNumber: optOut,
-		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media}
 	for _, disclosure := range []string{"Calling about your claim.", "We are calling about your claim."} {
 		msg := disclosure + " Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
 		c := Campaign{Purpose: consent.PurposeTelemarketing, Message: msg, CallerID: callerID, Callback: callerID, AMD: amd}
@@ -76,13 +89,8 @@ func TestC4RefusedWithDetection(t *testing.T) {
 // campaign is refused, saying that the machine hears the call.
 func TestC4PassesWithDetectionOff(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	media := dialer.Media{HostDir: dir, AsteriskDir: dir}
-	engine, err := consent.NewEngine(consent.Config{})
-	require.NoError(t, err)
-	const firm, optOut, callerID = "Smith and Lee", "+18005550199", "+18605550100"
-	launch := &Launch{Engine: func() *consent.Engine { return engine }, Firm: firm, OptOutNumber: optOut,
-		NationalAsOf: func(context.Context) (time.Time, error) { return time.Now(), nil }, Voice: media}
+	launch, _ := ctLaunch(t)
+	const firm, optOut, callerID = c4Firm, c4OptOut, c4CallerID
 	msg := "We are calling about your claim. Would you like to continue, end the call, or be removed from our list? To end this call, hang up."
 	c := Campaign{Purpose: consent.PurposeTelemarketing, Message: msg, CallerID: callerID, Callback: callerID,
 		AMD: dialer.AMDSettings{TotalAnalysisTime: 1000, InitialSilence: 1000, Greeting: 1000}}
