@@ -32,15 +32,11 @@ func (m *Main) calleridAdd(ctx context.Context, args []string) error {
 	if strings.TrimSpace(*by) == "" || f.NArg() > 0 {
 		return fmt.Errorf("heed callerid add --number N --label L --attest --by EMAIL: %w", errUsage)
 	}
-	pool, err := open(ctx, *dbURL)
+	pool, u, err := openBy(ctx, *dbURL, *by)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	u, err := userByEmail(ctx, pool, *by)
-	if err != nil {
-		return err
-	}
 	k, err := campaign.NewService(pool, nil).AddCallerID(ctx, campaign.NewCallerID{Number: *number, Label: *label, Attest: *attest}, u.ID)
 	var fe campaign.FieldErrors
 	if errors.As(err, &fe) {
@@ -129,15 +125,11 @@ func (m *Main) calleridRetire(ctx context.Context, args []string) error {
 			return fmt.Errorf("--number: %w: %w", err, errUsage)
 		}
 	}
-	pool, err := open(ctx, *dbURL)
+	pool, u, err := openBy(ctx, *dbURL, *by)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	u, err := userByEmail(ctx, pool, *by)
-	if err != nil {
-		return err
-	}
 	s := campaign.NewService(pool, nil)
 	if n != "" {
 		list, err := s.CurrentCallerIDs(ctx)

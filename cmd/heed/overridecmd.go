@@ -32,6 +32,22 @@ func userByEmail(ctx context.Context, pool *pgxpool.Pool, email string) (account
 	return account.User{}, fmt.Errorf("--by %s: %w", email, errNoSuchUser)
 }
 
+// openBy opens the database at dbURL and finds the user with the email a
+// --by flag names (userByEmail): the pool, to be closed by the caller, and
+// the user; the pool is closed again when the user cannot be found.
+func openBy(ctx context.Context, dbURL, by string) (*pgxpool.Pool, account.User, error) {
+	pool, err := open(ctx, dbURL)
+	if err != nil {
+		return nil, account.User{}, err
+	}
+	u, err := userByEmail(ctx, pool, by)
+	if err != nil {
+		pool.Close()
+		return nil, account.User{}, err
+	}
+	return pool, u, nil
+}
+
 func kindNames() string {
 	names := make([]string, len(consent.OverrideKinds))
 	for i, k := range consent.OverrideKinds {
@@ -79,15 +95,11 @@ func (m *Main) overrideAdd(ctx context.Context, args []string) error {
 			return fmt.Errorf("--expires %q: want RFC3339, such as 2026-12-01T17:00:00-05:00: %w", *expires, errUsage)
 		}
 	}
-	pool, err := open(ctx, *dbURL)
+	pool, u, err := openBy(ctx, *dbURL, *by)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	u, err := userByEmail(ctx, pool, *by)
-	if err != nil {
-		return err
-	}
 	o, err := consent.NewOverrideStore(pool).Log(ctx, consent.NewOverride{
 		Phone: *number, Kind: consent.OverrideKind(*kind), Relationship: consent.Relationship(*rel), Note: *note,
 		Evidence: *evidence, ExpiresAt: until, LoggedBy: u.ID, Via: consent.ViaCLI,
@@ -117,15 +129,11 @@ func (m *Main) overrideWithdraw(ctx context.Context, args []string) error {
 	if *id <= 0 || strings.TrimSpace(*reason) == "" || strings.TrimSpace(*by) == "" {
 		return fmt.Errorf("heed override withdraw --id N --reason TEXT --by EMAIL: %w", errUsage)
 	}
-	pool, err := open(ctx, *dbURL)
+	pool, u, err := openBy(ctx, *dbURL, *by)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	u, err := userByEmail(ctx, pool, *by)
-	if err != nil {
-		return err
-	}
 	o, err := consent.NewOverrideStore(pool).Withdraw(ctx, *id, u.ID, *reason, consent.ViaCLI)
 	if err != nil {
 		return err
