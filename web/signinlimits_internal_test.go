@@ -115,11 +115,7 @@ func TestSigninLimitsOnTheDatabaseClock(t *testing.T) {
 	behind := newSigninLimits(db, func() time.Time { return time.Now().Add(-20 * time.Minute) })
 	ahead := newSigninLimits(db, func() time.Time { return time.Now().Add(20 * time.Minute) })
 	acct := accountKey("para@firm.test")
-	for i := range signinAccountLimit.Max {
-		_, _, by, err := behind.take(ctx, fmt.Sprintf("198.51.100.%d", i+1), acct)
-		require.NoError(t, err)
-		require.Equal(t, byNone, by)
-	}
+	failAccount(t, behind, acct)
 	for _, l := range []*signinLimits{ahead, behind} {
 		_, wait, by, err := l.take(ctx, "198.51.100.99", acct)
 		require.NoError(t, err)
@@ -130,6 +126,17 @@ func TestSigninLimitsOnTheDatabaseClock(t *testing.T) {
 	var rows int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM signin_failures WHERE kind = 'account'`).Scan(&rows))
 	require.Equal(t, signinAccountLimit.Max, rows, "none pruned")
+}
+
+// failAccount takes the account limit's failures of acct through l, each
+// from a client of its own, none refused.
+func failAccount(t *testing.T, l *signinLimits, acct string) {
+	t.Helper()
+	for i := range signinAccountLimit.Max {
+		_, _, by, err := l.take(context.Background(), fmt.Sprintf("198.51.100.%d", i+1), acct)
+		require.NoError(t, err)
+		require.Equal(t, byNone, by)
+	}
 }
 
 // TestSigninLimitsForgetRefusals: an admin's reset of a password (forget)
@@ -150,11 +157,7 @@ func TestSigninLimitsForgetRefusals(t *testing.T) {
 	acct := accountKey("para@firm.test")
 	fill := func() {
 		t.Helper()
-		for i := range signinAccountLimit.Max {
-			_, _, by, err := here.take(ctx, fmt.Sprintf("198.51.100.%d", i+1), acct)
-			require.NoError(t, err)
-			require.Equal(t, byNone, by)
-		}
+		failAccount(t, here, acct)
 		for _, l := range []*signinLimits{here, there} {
 			_, _, by, err := l.take(ctx, "198.51.100.99", acct)
 			require.NoError(t, err)
