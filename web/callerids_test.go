@@ -23,14 +23,7 @@ func TestCallerIDsPage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	signin := func(email string) *browser {
-		t.Helper()
-		br := b.browser(t)
-		code, _ := br.signin(email, password)
-		require.Equal(t, http.StatusSeeOther, code)
-		return br
-	}
-	admin, para, atty := signin("admin@firm.test"), signin("para@firm.test"), signin("atty@firm.test")
+	admin, para, atty := b.signedIn(t, "admin@firm.test"), b.signedIn(t, "para@firm.test"), b.signedIn(t, "atty@firm.test")
 	tok := admin.csrf("/admin/callerids")
 	rows := func() int { return count(t, b.db, `SELECT count(*) FROM caller_ids`) }
 	before := rows()

@@ -16,14 +16,7 @@ import (
 func TestOverridesPage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	signin := func(email string) *browser {
-		t.Helper()
-		br := b.browser(t)
-		code, _ := br.signin(email, password)
-		require.Equal(t, http.StatusSeeOther, code)
-		return br
-	}
-	atty, admin, para := signin("atty@firm.test"), signin("admin@firm.test"), signin("para@firm.test")
+	atty, admin, para := b.signedIn(t, "atty@firm.test"), b.signedIn(t, "admin@firm.test"), b.signedIn(t, "para@firm.test")
 	tok := atty.csrf("/overrides")
 	overrides := func() int { return count(t, b.db, `SELECT count(*) FROM overrides`) }
 	form := func(fields map[string]string) url.Values {

@@ -129,6 +129,15 @@ func (b *testBundle) browser(t *testing.T) *browser {
 	}}}
 }
 
+// signedIn returns a browser signed in as the test user with email.
+func (b *testBundle) signedIn(t *testing.T, email string) *browser {
+	t.Helper()
+	br := b.browser(t)
+	code, _ := br.signin(email, password)
+	require.Equal(t, http.StatusSeeOther, code)
+	return br
+}
+
 func (br *browser) do(req *http.Request) (int, string, http.Header) {
 	br.t.Helper()
 	resp, err := br.c.Do(req)
