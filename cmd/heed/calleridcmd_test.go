@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heed-dialer/heed/campaign"
-	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
 // TestCLICallerID: `heed callerid add|list|retire` declares, lists and
@@ -20,22 +18,9 @@ import (
 // them. heed demo declares the demo's caller ID, once.
 func TestCLICallerID(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	env := map[string]string{"DATABASE_URL": url, "HEED_USER_PASSWORD": "long enough password"}
+	env, conn, count := cliUsers(t, [2]string{"para@firm.test", "paralegal"}, [2]string{"admin@firm.test", "admin"})
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(ctx) })
-	count := func(sql string) int {
-		t.Helper()
-		var n int
-		require.NoError(t, conn.QueryRow(ctx, sql).Scan(&n))
-		return n
-	}
-	for _, u := range [][2]string{{"para@firm.test", "paralegal"}, {"admin@firm.test", "admin"}} {
-		_, _, err := runHeed(env, "user", "add", "--email", u[0], "--role", u[1])
-		require.NoError(t, err)
-	}
+	var err error
 
 	_, _, err = runHeed(env, "callerid", "add", "--number", "203-555-0101", "--label", "Main office", "--attest")
 	require.ErrorIs(t, err, errUsage, "--by is required")

@@ -12,8 +12,11 @@ import (
 	"github.com/heed-dialer/heed/internal/dbtest"
 )
 
-func TestCLIOverride(t *testing.T) {
-	t.Parallel()
+// cliUsers makes a database of the test's own with the users (email,
+// role) added by heed user add, and returns the environment heed commands
+// run with on it, a connection to it, and a counter of a query's rows.
+func cliUsers(t *testing.T, users ...[2]string) (map[string]string, *pgx.Conn, func(sql string) int) {
+	t.Helper()
 	url := dbtest.URL(t)
 	env := map[string]string{"DATABASE_URL": url, "HEED_USER_PASSWORD": "long enough password"}
 	ctx := context.Background()
@@ -26,10 +29,17 @@ func TestCLIOverride(t *testing.T) {
 		require.NoError(t, conn.QueryRow(ctx, sql).Scan(&n))
 		return n
 	}
-	for _, u := range [][2]string{{"atty@firm.test", "attorney"}, {"para@firm.test", "paralegal"}, {"admin@firm.test", "admin"}} {
+	for _, u := range users {
 		_, _, err := runHeed(env, "user", "add", "--email", u[0], "--role", u[1])
 		require.NoError(t, err)
 	}
+	return env, conn, count
+}
+
+func TestCLIOverride(t *testing.T) {
+	t.Parallel()
+	env, _, count := cliUsers(t, [2]string{"atty@firm.test", "attorney"}, [2]string{"para@firm.test", "paralegal"}, [2]string{"admin@firm.test", "admin"})
+	var err error
 	add := func(extra ...string) (string, error) {
 		args := append([]string{"override", "add", "--number", "860-555-0101", "--kind", "regf_direct_consent",
 			"--note", "Asked on the phone for daily calls this week."}, extra...)
