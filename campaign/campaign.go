@@ -402,29 +402,6 @@ var amdLimits = []struct {
 	{"amd.max_word_length_ms", func(a dialer.AMDSettings) int { return a.MaxWordLength }, 100, 10000, ""},
 }
 
-// detectionOffRefused says why a campaign whose callback number is
-// callback may not turn answering-machine detection off, or returns "":
-// an answering machine then hears the call itself, which must leave the
-// toll-free number that takes opt-outs a voicemail leaves (rule F7), the
-// one dialer.Script chooses (HEED_OPTOUT_NUMBER, else the callback
-// number). The launch checks refuse it at the start too (script.callback);
-// this says so when the campaign is saved.
-func (s *Service) detectionOffRefused(callback string) string {
-	optOut, from := "", "HEED_OPTOUT_NUMBER"
-	if s.Launch != nil {
-		optOut = s.Launch.OptOutNumber
-	}
-	if optOut == "" {
-		optOut, from = callback, "the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"
-	}
-	if n, err := phone.Parse(optOut); err == nil && consent.TollFree(n) {
-		return ""
-	}
-	return fmt.Sprintf("with answering-machine detection off, an answering machine hears the call itself, which must then leave a toll-free number "+
-		"(area code %s) that takes opt-outs (rule F7): it would leave %s (%s), which is not toll-free; give the campaign a toll-free callback number, "+
-		"or have HEED_OPTOUT_NUMBER set to one", consent.TollFreeAreaCodes, optOut, from)
-}
-
 // Validate checks a new campaign as Create would, without storing it: it
 // returns FieldErrors (wrapping ErrInvalid) naming every invalid field.
 func (s *Service) Validate(ctx context.Context, in NewCampaign) error {
@@ -495,11 +472,6 @@ func (s *Service) validate(ctx context.Context, in NewCampaign) (validated, erro
 	if a := in.AMD; a.TotalAnalysisTime != 0 && fe["amd.total_analysis_time_ms"] == "" {
 		if a.InitialSilence > a.TotalAnalysisTime || a.Greeting > a.TotalAnalysisTime {
 			fe["amd.total_analysis_time_ms"] = "must be at least the initial silence and the greeting"
-		}
-	}
-	if in.AMD.Off && fe["callback"] == "" {
-		if msg := s.detectionOffRefused(v.callback); msg != "" {
-			fe["amd.off"] = msg
 		}
 	}
 	if v.amd, err = json.Marshal(in.AMD); err != nil {

@@ -76,8 +76,6 @@ type newCampaignData struct {
 	Days      []dayOption
 	// AMDOpen unfolds the AMD thresholds when one of them is wrong.
 	AMDOpen bool
-	// AMDOffError says why detection may not be off (amd.off).
-	AMDOffError string
 	// CallerIDs are the firm's current caller IDs, the numbers the form
 	// offers (rule F11), and CallerID the one the form holds, in E.164
 	// when it reads as a number. OtherCallerID says the form holds a
@@ -178,7 +176,6 @@ func (s *Server) newCampaignData(c echo.Context, f campaignForm, fe campaign.Fie
 		d.AMD = append(d.AMD, amdField{Key: a.key, Label: a.label, Value: f.AMD[a.key], Error: fe["amd."+a.key], Max: a.max})
 		d.AMDOpen = d.AMDOpen || fe["amd."+a.key] != ""
 	}
-	d.AMDOffError = fe["amd.off"]
 	for _, w := range weekDays {
 		w.Checked = f.Days[w.Value]
 		d.Days = append(d.Days, w)
