@@ -223,6 +223,18 @@ func (b *Batch) Key(p Purpose, m Method, l LineType) Key {
 	return Key{uint8(b.key(p, m, l)) + 1}
 }
 
+// PMKey is the part of a Key that the purpose and method make, for a
+// caller that works it out once for many attempts with the same purpose
+// and method, and completes it with each attempt's line (With).
+type PMKey struct{ k uint8 }
+
+// PMKeyOf returns the PMKey of attempts with purpose p and method m.
+func PMKeyOf(p Purpose, m Method) PMKey { return PMKey{uint8(keyPM(p, m)) + 1} }
+
+// With returns the Key of attempts of k's purpose and method with line l:
+// k.With(l) is Batch.Key(p, m, l) for k = PMKeyOf(p, m).
+func (k PMKey) With(l LineType) Key { return Key{k.k + uint8(keyLine(l))} }
+
 // DNCListsKey is Engine.DNCLists for attempts of kind k.
 func (b *Batch) DNCListsKey(k Key) DNCHits {
 	return b.e.plans[k.k-1].dncLists

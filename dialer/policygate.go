@@ -144,6 +144,11 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			// Only the do-not-call lists a rule of some request's kind
 			// consults are looked up: hits on the others change nothing.
 			var lists consent.DNCHits
+			// The purpose's and method's part of the kind is worked out
+			// again only when they change: a pacing batch is one
+			// campaign's.
+			p, m := batch[0].Purpose, batch[0].Method
+			pm := consent.PMKeyOf(p, m)
 			for i := range batch {
 				req := &batch[i]
 				n, ok := nanp(req.Phone)
@@ -152,7 +157,11 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 					n = dnc.MaxNumber // looked up as absent
 				}
 				ns[i] = n
-				keys[i] = eb.Key(req.Purpose, req.Method, req.Line)
+				if !sameString(string(req.Purpose), string(p)) || !sameString(string(req.Method), string(m)) {
+					p, m = req.Purpose, req.Method
+					pm = consent.PMKeyOf(p, m)
+				}
+				keys[i] = pm.With(req.Line)
 				lists |= eb.DNCListsKey(keys[i])
 			}
 			view.LookupBatchIn(ns[:k], dncLists(lists), hits[:k])
@@ -171,7 +180,10 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				if valid[i] && !eb.ConsultsConsentKey(keys[i], dh[i]) {
 					n = dnc.MaxNumber
 				}
-				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
+				// Field by field: a composite literal here builds a
+				// temporary and copies it.
+				q := &qs[i]
+				q.Number, q.Purpose, q.At = n, req.Purpose, req.At
 			}
 			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
 		}
@@ -214,6 +226,13 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		}
 		reqs, out = reqs[k:], out[k:]
 	}
+}
+
+// sameString reports whether a and b are the same bytes in memory (and
+// so equal), without comparing their contents: a batch's requests of one
+// campaign share its strings.
+func sameString(a, b string) bool {
+	return unsafe.StringData(a) == unsafe.StringData(b) && len(a) == len(b)
 }
 
 // prefetchGroup is how many requests prefetchRequests is given at a time.
