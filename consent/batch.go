@@ -115,7 +115,7 @@ func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentF
 	e, ki := b.e, int(k.k)-1
 	prefix, np := splitNumber(n) // n has ten digits, below nanpLimit
 	npa, nxx := int(np), int(prefix-np*1000)
-	if b.memo == nil || e.merged == nil || !f.Fresh || npa < 200 || nxx < 200 || npa%100 == 11 {
+	if b.memo == nil || e.merged == nil || !f.Fresh || badNPA[npa&(len(badNPA)-1)] || nxx < 200 {
 		e.decide(in, ki, n, f, cf, out, b, &b.sc)
 		return
 	}
@@ -169,6 +169,15 @@ func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentF
 		out.ConsentID = cf.ID
 	}
 }
+
+// badNPA has the area codes (below 1,000) that no valid number has: those
+// below 200 and the N11 codes (parseNANP's test, by one load).
+var badNPA = func() (t [1024]bool) {
+	for npa := range t {
+		t[npa] = npa < 200 || npa%100 == 11
+	}
+	return t
+}()
 
 // memoSize is how many decisions a Batch made by NewBatch remembers: the
 // kinds of attempt of a few dozen campaigns (a power of two).

@@ -262,23 +262,29 @@ func prefetchRequests(rs []Request) {
 // false where NANP would return an error, without allocating one.
 func nanp(p phone.Number) (uint64, bool) {
 	s := string(p)
-	if len(s) != 12 || s[0] != '+' || s[1] != '1' {
+	if len(s) != 12 {
 		return 0, false
 	}
-	// The first eight digits at once: a byte is a digit when its high
-	// nibble is 3 and adding 6 to it does not carry out of its low nibble.
-	w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[2:10])
-	const nib, threes, sixes = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
-	if w&nib != threes || (w+sixes)&nib != threes || s[10]-'0' > 9 || s[11]-'0' > 9 {
+	// Two overlapping words: "+1" and the first six digits, and the last
+	// eight digits, less what each byte should be at the least ('+', '1'
+	// and '0's; the first byte is the lowest). A byte is then what it
+	// should be when it is at most 0 ("+1") or 9 (a digit): adding 0x7f or
+	// 0x76 to it leaves its high bit clear. A byte below its least wraps
+	// round to one with its high bit set; the borrow it takes from the
+	// next byte and the carries of the additions come only from bytes
+	// already found wrong.
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	lo := binary.LittleEndian.Uint64(b[0:8]) - 0x303030303030312b
+	hi := binary.LittleEndian.Uint64(b[4:12]) - 0x3030303030303030
+	if (lo|(lo+0x7676767676767f7f)|hi|(hi+0x7676767676767676))&0x8080808080808080 != 0 {
 		return 0, false
 	}
-	// Digits to a number, pairs then quads then the eight (the first digit
-	// is the lowest byte).
-	w -= threes
-	w = (w*10 + w>>8) & 0x00ff00ff00ff00ff
-	w = (w*100 + w>>16) & 0x0000ffff0000ffff
-	w = (w*10000 + w>>32) & 0xffffffff
-	return w*100 + uint64(s[10]-'0')*10 + uint64(s[11]-'0'), true
+	// The last eight digits to a number, pairs then quads then the eight,
+	// and the first two (the third and fourth bytes of lo) above them.
+	hi = (hi*10 + hi>>8) & 0x00ff00ff00ff00ff
+	hi = (hi*100 + hi>>16) & 0x0000ffff0000ffff
+	hi = (hi*10000 + hi>>32) & 0xffffffff
+	return ((lo>>16&0xff)*10+(lo>>24&0xff))*100_000_000 + hi, true
 }
 
 func (g *PolicyGate) now() time.Time {
