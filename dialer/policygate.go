@@ -34,6 +34,16 @@ type PolicyGate struct {
 	// finds it in use decides with a Batch of its own.
 	batchMu sync.Mutex
 	batch   *consent.Batch
+	scratch *checkScratch
+}
+
+// checkScratch is CheckBatch's space for the consent queries and answers
+// of checkBatchSize requests, kept with PolicyGate.batch: on the stack,
+// its arrays (some 20 KB) would be zeroed at every call, and every entry
+// is written before it is read.
+type checkScratch struct {
+	qs  [checkBatchSize]consent.Query
+	cfs [checkBatchSize]consent.ConsentFacts
 }
 
 var (
@@ -103,18 +113,22 @@ const _ = uint(2*64 - checkBatchSize)
 // so that their memory accesses overlap. It allocates nothing.
 func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
 	out = out[:len(reqs)]
-	var eb *consent.Batch
+	var (
+		eb *consent.Batch
+		sc *checkScratch
+	)
 	if e := g.engine(); g.batchMu.TryLock() {
 		defer g.batchMu.Unlock()
 		if g.batch == nil {
-			g.batch = e.NewBatch()
+			g.batch, g.scratch = e.NewBatch(), new(checkScratch)
 		} else if g.batch.Engine() != e {
 			g.batch.Reset(e)
 		}
-		eb = g.batch
+		eb, sc = g.batch, g.scratch
 	} else {
 		own := e.Batch()
-		eb = &own
+		var ownScratch checkScratch
+		eb, sc = &own, &ownScratch
 	}
 	fresh := g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
@@ -127,8 +141,6 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		valid [checkBatchSize]bool
 		hits  [checkBatchSize]dnc.Hits
 		dh    [checkBatchSize]consent.DNCHits // hits, as the engine counts them
-		qs    [checkBatchSize]consent.Query
-		cfs   [checkBatchSize]consent.ConsentFacts
 		keys  [checkBatchSize]consent.Key
 		held  [2]uint64 // the batch's numbers held as opted out, by bit
 	)
@@ -182,10 +194,10 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				}
 				// Field by field: a composite literal here builds a
 				// temporary and copies it.
-				q := &qs[i]
+				q := &sc.qs[i]
 				q.Number, q.Purpose, q.At = n, req.Purpose, req.At
 			}
-			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
+			snap.LookupBatch(sc.qs[:k], consent.ChannelVoice, sc.cfs[:k], nil)
 		}
 		// One Input and one Facts serve the whole batch: each request
 		// sets every field that differs between requests and that the
@@ -214,7 +226,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 						f.InternalListedAt = g.Indexes.listedTime(ns[i])
 					}
 				}
-				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
+				eb.DecideIndexed(&in, keys[i], ns[i], &f, &sc.cfs[i], &out[i])
 			} else {
 				in.Number, in.Purpose, in.Method, in.Line = req.Phone, req.Purpose, req.Method, req.Line
 				f.DNC = 0
