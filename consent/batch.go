@@ -115,7 +115,7 @@ func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentF
 	e, ki := b.e, int(k.k)-1
 	prefix, np := splitNumber(n) // n has ten digits, below nanpLimit
 	npa, nxx := int(np), int(prefix-np*1000)
-	if b.memo == nil || e.merged == nil || !f.Fresh || npa < 200 || nxx < 200 || npa%100 == 11 {
+	if b.memo == nil || e.merged == nil || !f.Fresh || badNPA[npa&(len(badNPA)-1)] || nxx < 200 {
 		e.decide(in, ki, n, f, cf, out, b, &b.sc)
 		return
 	}
@@ -170,6 +170,15 @@ func (b *Batch) DecideIndexed(in *Input, k Key, n uint64, f *Facts, cf *ConsentF
 	}
 }
 
+// badNPA has the area codes (below 1,000) that no valid number has: those
+// below 200 and the N11 codes (parseNANP's test, by one load).
+var badNPA = func() (t [1024]bool) {
+	for npa := range t {
+		t[npa] = npa < 200 || npa%100 == 11
+	}
+	return t
+}()
+
 // memoSize is how many decisions a Batch made by NewBatch remembers: the
 // kinds of attempt of a few dozen campaigns (a power of two).
 const memoSize = 1 << memoBits
@@ -222,6 +231,18 @@ type Key struct{ k uint8 }
 func (b *Batch) Key(p Purpose, m Method, l LineType) Key {
 	return Key{uint8(b.key(p, m, l)) + 1}
 }
+
+// PMKey is the part of a Key that the purpose and method make, for a
+// caller that works it out once for many attempts with the same purpose
+// and method, and completes it with each attempt's line (With).
+type PMKey struct{ k uint8 }
+
+// PMKeyOf returns the PMKey of attempts with purpose p and method m.
+func PMKeyOf(p Purpose, m Method) PMKey { return PMKey{uint8(keyPM(p, m)) + 1} }
+
+// With returns the Key of attempts of k's purpose and method with line l:
+// k.With(l) is Batch.Key(p, m, l) for k = PMKeyOf(p, m).
+func (k PMKey) With(l LineType) Key { return Key{k.k + uint8(keyLine(l))} }
 
 // DNCListsKey is Engine.DNCLists for attempts of kind k.
 func (b *Batch) DNCListsKey(k Key) DNCHits {

@@ -34,6 +34,16 @@ type PolicyGate struct {
 	// finds it in use decides with a Batch of its own.
 	batchMu sync.Mutex
 	batch   *consent.Batch
+	scratch *checkScratch
+}
+
+// checkScratch is CheckBatch's space for the consent queries and answers
+// of checkBatchSize requests, kept with PolicyGate.batch: on the stack,
+// its arrays (some 20 KB) would be zeroed at every call, and every entry
+// is written before it is read.
+type checkScratch struct {
+	qs  [checkBatchSize]consent.Query
+	cfs [checkBatchSize]consent.ConsentFacts
 }
 
 var (
@@ -103,18 +113,22 @@ const _ = uint(2*64 - checkBatchSize)
 // so that their memory accesses overlap. It allocates nothing.
 func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent.Decision) {
 	out = out[:len(reqs)]
-	var eb *consent.Batch
+	var (
+		eb *consent.Batch
+		sc *checkScratch
+	)
 	if e := g.engine(); g.batchMu.TryLock() {
 		defer g.batchMu.Unlock()
 		if g.batch == nil {
-			g.batch = e.NewBatch()
+			g.batch, g.scratch = e.NewBatch(), new(checkScratch)
 		} else if g.batch.Engine() != e {
 			g.batch.Reset(e)
 		}
-		eb = g.batch
+		eb, sc = g.batch, g.scratch
 	} else {
 		own := e.Batch()
-		eb = &own
+		var ownScratch checkScratch
+		eb, sc = &own, &ownScratch
 	}
 	fresh := g.Indexes.Fresh(g.now())
 	view := g.Indexes.DNC.View()
@@ -127,8 +141,6 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		valid [checkBatchSize]bool
 		hits  [checkBatchSize]dnc.Hits
 		dh    [checkBatchSize]consent.DNCHits // hits, as the engine counts them
-		qs    [checkBatchSize]consent.Query
-		cfs   [checkBatchSize]consent.ConsentFacts
 		keys  [checkBatchSize]consent.Key
 		held  [2]uint64 // the batch's numbers held as opted out, by bit
 	)
@@ -144,6 +156,11 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 			// Only the do-not-call lists a rule of some request's kind
 			// consults are looked up: hits on the others change nothing.
 			var lists consent.DNCHits
+			// The purpose's and method's part of the kind is worked out
+			// again only when they change: a pacing batch is one
+			// campaign's.
+			p, m := batch[0].Purpose, batch[0].Method
+			pm := consent.PMKeyOf(p, m)
 			for i := range batch {
 				req := &batch[i]
 				n, ok := nanp(req.Phone)
@@ -152,7 +169,11 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 					n = dnc.MaxNumber // looked up as absent
 				}
 				ns[i] = n
-				keys[i] = eb.Key(req.Purpose, req.Method, req.Line)
+				if !sameString(string(req.Purpose), string(p)) || !sameString(string(req.Method), string(m)) {
+					p, m = req.Purpose, req.Method
+					pm = consent.PMKeyOf(p, m)
+				}
+				keys[i] = pm.With(req.Line)
 				lists |= eb.DNCListsKey(keys[i])
 			}
 			view.LookupBatchIn(ns[:k], dncLists(lists), hits[:k])
@@ -171,9 +192,12 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 				if valid[i] && !eb.ConsultsConsentKey(keys[i], dh[i]) {
 					n = dnc.MaxNumber
 				}
-				qs[i] = consent.Query{Number: n, Purpose: req.Purpose, At: req.At}
+				// Field by field: a composite literal here builds a
+				// temporary and copies it.
+				q := &sc.qs[i]
+				q.Number, q.Purpose, q.At = n, req.Purpose, req.At
 			}
-			snap.LookupBatch(qs[:k], consent.ChannelVoice, cfs[:k], nil)
+			snap.LookupBatch(sc.qs[:k], consent.ChannelVoice, sc.cfs[:k], nil)
 		}
 		// One Input and one Facts serve the whole batch: each request
 		// sets every field that differs between requests and that the
@@ -202,7 +226,7 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 						f.InternalListedAt = g.Indexes.listedTime(ns[i])
 					}
 				}
-				eb.DecideIndexed(&in, keys[i], ns[i], &f, &cfs[i], &out[i])
+				eb.DecideIndexed(&in, keys[i], ns[i], &f, &sc.cfs[i], &out[i])
 			} else {
 				in.Number, in.Purpose, in.Method, in.Line = req.Phone, req.Purpose, req.Method, req.Line
 				f.DNC = 0
@@ -214,6 +238,13 @@ func (g *PolicyGate) CheckBatch(_ context.Context, reqs []Request, out []consent
 		}
 		reqs, out = reqs[k:], out[k:]
 	}
+}
+
+// sameString reports whether a and b are the same bytes in memory (and
+// so equal), without comparing their contents: a batch's requests of one
+// campaign share its strings.
+func sameString(a, b string) bool {
+	return unsafe.StringData(a) == unsafe.StringData(b) && len(a) == len(b)
 }
 
 // prefetchGroup is how many requests prefetchRequests is given at a time.
@@ -243,23 +274,29 @@ func prefetchRequests(rs []Request) {
 // false where NANP would return an error, without allocating one.
 func nanp(p phone.Number) (uint64, bool) {
 	s := string(p)
-	if len(s) != 12 || s[0] != '+' || s[1] != '1' {
+	if len(s) != 12 {
 		return 0, false
 	}
-	// The first eight digits at once: a byte is a digit when its high
-	// nibble is 3 and adding 6 to it does not carry out of its low nibble.
-	w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[2:10])
-	const nib, threes, sixes = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
-	if w&nib != threes || (w+sixes)&nib != threes || s[10]-'0' > 9 || s[11]-'0' > 9 {
+	// Two overlapping words: "+1" and the first six digits, and the last
+	// eight digits, less what each byte should be at the least ('+', '1'
+	// and '0's; the first byte is the lowest). A byte is then what it
+	// should be when it is at most 0 ("+1") or 9 (a digit): adding 0x7f or
+	// 0x76 to it leaves its high bit clear. A byte below its least wraps
+	// round to one with its high bit set; the borrow it takes from the
+	// next byte and the carries of the additions come only from bytes
+	// already found wrong.
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	lo := binary.LittleEndian.Uint64(b[0:8]) - 0x303030303030312b
+	hi := binary.LittleEndian.Uint64(b[4:12]) - 0x3030303030303030
+	if (lo|(lo+0x7676767676767f7f)|hi|(hi+0x7676767676767676))&0x8080808080808080 != 0 {
 		return 0, false
 	}
-	// Digits to a number, pairs then quads then the eight (the first digit
-	// is the lowest byte).
-	w -= threes
-	w = (w*10 + w>>8) & 0x00ff00ff00ff00ff
-	w = (w*100 + w>>16) & 0x0000ffff0000ffff
-	w = (w*10000 + w>>32) & 0xffffffff
-	return w*100 + uint64(s[10]-'0')*10 + uint64(s[11]-'0'), true
+	// The last eight digits to a number, pairs then quads then the eight,
+	// and the first two (the third and fourth bytes of lo) above them.
+	hi = (hi*10 + hi>>8) & 0x00ff00ff00ff00ff
+	hi = (hi*100 + hi>>16) & 0x0000ffff0000ffff
+	hi = (hi*10000 + hi>>32) & 0xffffffff
+	return ((lo>>16&0xff)*10+(lo>>24&0xff))*100_000_000 + hi, true
 }
 
 func (g *PolicyGate) now() time.Time {
