@@ -80,12 +80,14 @@ func TestRun(t *testing.T) {
 	require.InDelta(t, rep.DecisionsPerS/rep.SingleDecisionsPerS, rep.BatchVsSingle, 1e-9)
 	require.NotNil(t, rep.BatchVsSQL)
 	require.InDelta(t, rep.DecisionsPerS / *rep.SQLDecisionsPerS, *rep.BatchVsSQL, 1e-9)
-	for _, k := range []string{"single_decisions_per_s", "batch_vs_single", "batch_vs_sql", "dnc_batch_lookup_ns", "consent_batch_lookup_ns", "engine_batch_ns"} {
+	for _, k := range []string{"single_decisions_per_s", "batch_vs_single", "batch_vs_sql", "dnc_batch_lookup_ns", "consent_batch_lookup_ns", "engine_batch_ns", "engine_memo_ns"} {
 		require.IsType(t, float64(0), m[k], k)
 	}
 
+	require.Positive(t, rep.EngineMemoNs)
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
+	require.Contains(t, table.String(), fmt.Sprintf("(remembering decisions, as the gate decides: %.1f ns)", rep.EngineMemoNs))
 	require.Contains(t, table.String(), "mixed (half each)")
 	require.Contains(t, table.String(), "mixed, scattered")
 	require.Contains(t, table.String(), "batched (256)")
