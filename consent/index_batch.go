@@ -28,7 +28,10 @@ type Query struct {
 // that the loads overlap. Most queries are answered from their bucket's
 // one cache line; the few whose records are in a sorted block (an overflow
 // block, or an exchange too large for buckets) wait two more groups: one
-// for the block's line numbers, one for the records.
+// for the block's line numbers, one for the records. A number without
+// records whose bucket has an overflow block mostly stops at the bucket,
+// whose overflow slot says which line numbers the block certainly lacks
+// (see ovfBits).
 const (
 	lookupGroup = 16
 	lookupAhead = 1
@@ -225,12 +228,13 @@ func (bt *batch) decode(idx []int32, lo, hi int, qs []Query, out []ConsentFacts,
 		default:
 			q := &qs[j]
 			bk := (*[lineWords]uint64)(ptr)
-			if m := probe(bk, uint16(bt.nxk[p&(lookupChunk-1)])); m&(m-1) == 0 && m != 0 {
+			k := uint16(bt.nxk[p&(lookupChunk-1)])
+			if m := probe(bk, k); m&(m-1) == 0 && m != 0 {
 				i := 2 * bits.TrailingZeros(m) & 7
 				ok = decideOne(bk[i], bk[i+1], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
 			} else if m != 0 {
 				ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
-			} else if ovf := overflowOf(bk); ovf == 0 {
+			} else if ovf := overflowOf(bk); ovf == 0 || ovfAbsent(bk[6], k) {
 				*o = ConsentFacts{}
 			} else {
 				bt.wait(j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true, qs, out, found)
