@@ -627,6 +627,9 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 				*d = *od
 				d.ext = slices.Clone(od.ext)
 			} else {
+				// No blocks of its own yet: class-0 entries' base for
+				// LookupBatch's prefetch (see batch.locate).
+				d.base = unsafe.Pointer(&emptyLine)
 				ns.bytes += sizeofDir
 			}
 			ns.npa[npa], own[npa] = d, true

@@ -41,10 +41,11 @@ const (
 	lookupRing  = 32 // a power of two: at least (lookupAhead+1) groups, and 2
 )
 
-// emptyDir stands for the directory of an area code without records, and
-// emptyLine is what the pipeline prefetches for a number without records.
+// emptyDir stands for the directory of an area code without records; its
+// blocks start at emptyLine, which is what the pipeline prefetches for its
+// numbers.
 var (
-	emptyDir  npaDir
+	emptyDir  = npaDir{base: unsafe.Pointer(&emptyLine)}
 	emptyLine [lineWords]uint64
 )
 
@@ -186,11 +187,11 @@ func (bt *batch) locate(lo, hi int) {
 		d, x := bt.dirs[p&(lookupChunk-1)], bt.nxk[p&(lookupChunk-1)]
 		e := d.ent[x>>16&1023]
 		c := e.class()
-		// An entry of class 0 (no records) is kept without a branch: a
+		// An entry of class 0 (no records) is 0 and takes no branch: a
 		// batch's numbers with and without records come in a random mix.
-		// Its offset is 0 and its line the empty one.
-		some := uintptr(0) - uintptr(b2u(c != 0)) // all ones unless class 0
-		off := (uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))) & some
+		// Its offset and bucket are 0, so that it prefetches the first
+		// line of its directory's blocks, which decode does not read.
+		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
 		var ptr unsafe.Pointer
 		if e.off() != extOff {
 			ptr = unsafe.Add(d.base, off*lineWords*8)
@@ -198,7 +199,7 @@ func (bt *batch) locate(lo, hi int) {
 			// Rare (see Apply): a block of its own.
 			ptr = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
 		}
-		a := uintptr(ptr)&some | uintptr(unsafe.Pointer(&emptyLine))&^some
+		a := uintptr(ptr)
 		bt.ents[r], bt.ptrs[r] = e, ptr
 		addrs[(p-lo)&(lookupGroup-1)] = a
 	}
