@@ -422,7 +422,7 @@ func lookupBlock(b unsafe.Pointer, e dirEntry, k uint16, pc, chBit uint64, atS i
 			return decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), pc, chBit, atS, out)
 		}
 		ovf := overflowOf(bk)
-		if ovf == 0 {
+		if ovf == 0 || ovfAbsent(bk[6], k) {
 			*out = ConsentFacts{}
 			return false
 		}
@@ -627,6 +627,9 @@ func (s *Snapshot) Apply(records ...Record) *Snapshot {
 				*d = *od
 				d.ext = slices.Clone(od.ext)
 			} else {
+				// No blocks of its own yet: class-0 entries' base for
+				// LookupBatch's prefetch (see batch.locate).
+				d.base = unsafe.Pointer(&emptyLine)
 				ns.bytes += sizeofDir
 			}
 			ns.npa[npa], own[npa] = d, true

@@ -20,25 +20,32 @@ type Query struct {
 	At time.Time
 }
 
-// The software pipeline of LookupBatch: queries go through it in groups.
-// For each group it prefetches the directory entries, then (a group later)
-// reads them, finds every query's bucket (or sorted block) and prefetches
-// it, and lookupAhead groups later decodes the group. Neither stage
+// The software pipeline of LookupBatch: a first pass over a chunk of
+// queries finds each query's directory and prefetches its entry (the
+// directories are small and mostly in the CPU's caches, so the entries of
+// a whole chunk arrive while the pass goes on). Then queries go through
+// the pipeline in groups: for each group it reads the entries, finds
+// every query's bucket (or sorted block) and prefetches it, and
+// lookupAhead groups later decodes the group. Neither stage
 // branches on what it loads before the group's prefetches are issued, so
 // that the loads overlap. Most queries are answered from their bucket's
 // one cache line; the few whose records are in a sorted block (an overflow
 // block, or an exchange too large for buckets) wait two more groups: one
-// for the block's line numbers, one for the records.
+// for the block's line numbers, one for the records. A number without
+// records whose bucket has an overflow block mostly stops at the bucket,
+// whose overflow slot says which line numbers the block certainly lacks
+// (see ovfBits).
 const (
 	lookupGroup = 16
 	lookupAhead = 1
 	lookupRing  = 32 // a power of two: at least (lookupAhead+1) groups, and 2
 )
 
-// emptyDir stands for the directory of an area code without records, and
-// emptyLine is what the pipeline prefetches for a number without records.
+// emptyDir stands for the directory of an area code without records; its
+// blocks start at emptyLine, which is what the pipeline prefetches for its
+// numbers.
 var (
-	emptyDir  npaDir
+	emptyDir  = npaDir{base: unsafe.Pointer(&emptyLine)}
 	emptyLine [lineWords]uint64
 )
 
@@ -71,8 +78,9 @@ func (s *Snapshot) LookupBatch(qs []Query, ch Channel, out []ConsentFacts, found
 	}
 }
 
-// lookupChunk is the most queries the pipeline takes at once.
-const lookupChunk = 256
+// lookupChunk is the most queries the pipeline takes at once: the gate's
+// batch. The batch's state, which every LookupBatch clears, grows with it.
+const lookupChunk = 128
 
 // batch is the state of one LookupBatch call. It holds no pointer to the
 // caller's queries and answers, which its methods take as arguments: the
@@ -87,14 +95,13 @@ type batch struct {
 	lastN  int
 	lastPC uint64
 	// The queries of the chunk that go through the pipeline, in order (the
-	// others are out of range), with their area codes, and their exchanges
-	// and line numbers (exchange << 16 | line number).
-	idx [lookupChunk]int32
-	npa [lookupChunk]uint16
-	nxk [lookupChunk]uint32
-	// Per query in flight, by its place in idx: its directory, then its
-	// entry and its bucket (or sorted block).
-	dirs [lookupRing]*npaDir
+	// others are out of range), with their directories, and their
+	// exchanges and line numbers (exchange << 16 | line number).
+	idx  [lookupChunk]int32
+	dirs [lookupChunk]*npaDir
+	nxk  [lookupChunk]uint32
+	// Per query in flight, by its place in idx: its entry and its bucket
+	// (or sorted block).
 	ents [lookupRing]dirEntry
 	ptrs [lookupRing]unsafe.Pointer
 	sw   sortedWaits
@@ -105,16 +112,25 @@ type batch struct {
 // does not need as absent for little more than the cost of writing their
 // empty answers; the others go through the pipeline.
 func (bt *batch) run(qs []Query, out []ConsentFacts, found []bool) {
+	var addrs [lookupChunk]uintptr
+	s := bt.s
 	n := 0
 	for i := range qs {
 		// Every query is written at n, which moves on past those in range.
 		nn := qs[i].Number
 		prefix, np := splitNumber(nn)
+		d := s.npa[np&1023]
+		if d == nil {
+			d = &emptyDir
+		}
+		x := uint32(prefix-np*1000)<<16 | uint32(nn-prefix*10_000)
 		bt.idx[n&(lookupChunk-1)] = int32(i)
-		bt.npa[n&(lookupChunk-1)] = uint16(np)
-		bt.nxk[n&(lookupChunk-1)] = uint32(prefix-np*1000)<<16 | uint32(nn-prefix*10_000)
+		bt.dirs[n&(lookupChunk-1)] = d
+		bt.nxk[n&(lookupChunk-1)] = x
+		addrs[n&(lookupChunk-1)] = uintptr(unsafe.Pointer(&d.ent[x>>16&1023]))
 		n += int(b2u(nn < nanpLimit))
 	}
+	dnc.Prefetch(addrs[:n])
 	if n < len(qs) {
 		for i := range qs {
 			if qs[i].Number >= nanpLimit {
@@ -141,14 +157,14 @@ func splitNumber(n uint64) (prefix, npa uint64) {
 // runPipeline looks up the queries idx of qs, which are in range.
 func (bt *batch) runPipeline(idx []int32, qs []Query, out []ConsentFacts, found []bool) {
 	n := len(idx)
-	for g := 0; (g-lookupAhead-1)*lookupGroup < n; g++ {
+	// run has prefetched every query's directory entry: each group is
+	// located at once, and decoded lookupAhead groups later, when its
+	// buckets have had time to arrive.
+	for g := 0; (g-lookupAhead)*lookupGroup < n; g++ {
 		if lo := g * lookupGroup; lo < n {
-			bt.findDirs(lo, min(lo+lookupGroup, n))
-		}
-		if lo := (g - 1) * lookupGroup; lo >= 0 && lo < n {
 			bt.locate(lo, min(lo+lookupGroup, n))
 		}
-		if lo := (g - 1 - lookupAhead) * lookupGroup; lo >= 0 {
+		if lo := (g - lookupAhead) * lookupGroup; lo >= 0 {
 			if bt.sw.nFresh|bt.sw.nReady != 0 {
 				bt.advance(qs, out, found)
 			}
@@ -160,22 +176,6 @@ func (bt *batch) runPipeline(idx []int32, qs []Query, out []ConsentFacts, found 
 	}
 }
 
-// findDirs finds the directory of the queries at [lo, hi) in idx and
-// prefetches each query's entry in it.
-func (bt *batch) findDirs(lo, hi int) {
-	var addrs [lookupGroup]uintptr
-	s := bt.s
-	for p := lo; p < hi; p++ {
-		d := s.npa[bt.npa[p&(lookupChunk-1)]&1023]
-		if d == nil {
-			d = &emptyDir
-		}
-		bt.dirs[p&(lookupRing-1)] = d
-		addrs[(p-lo)&(lookupGroup-1)] = uintptr(unsafe.Pointer(&d.ent[bt.nxk[p&(lookupChunk-1)]>>16&1023]))
-	}
-	dnc.Prefetch(addrs[:hi-lo])
-}
-
 // locate reads the directory entries of the queries at [lo, hi) in idx,
 // finds each query's bucket (or sorted block) and prefetches it. It
 // branches on an entry only for blocks placed on their own, which are
@@ -184,14 +184,14 @@ func (bt *batch) locate(lo, hi int) {
 	var addrs [lookupGroup]uintptr
 	for p := lo; p < hi; p++ {
 		r := p & (lookupRing - 1)
-		d, x := bt.dirs[r], bt.nxk[p&(lookupChunk-1)]
+		d, x := bt.dirs[p&(lookupChunk-1)], bt.nxk[p&(lookupChunk-1)]
 		e := d.ent[x>>16&1023]
 		c := e.class()
-		// An entry of class 0 (no records) is kept without a branch: a
+		// An entry of class 0 (no records) is 0 and takes no branch: a
 		// batch's numbers with and without records come in a random mix.
-		// Its offset is 0 and its line the empty one.
-		some := uintptr(0) - uintptr(b2u(c != 0)) // all ones unless class 0
-		off := (uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))) & some
+		// Its offset and bucket are 0, so that it prefetches the first
+		// line of its directory's blocks, which decode does not read.
+		off := uintptr(e.off()) + uintptr(bucketOf(uint16(x), classBuckets[c], e.seed()))
 		var ptr unsafe.Pointer
 		if e.off() != extOff {
 			ptr = unsafe.Add(d.base, off*lineWords*8)
@@ -199,7 +199,7 @@ func (bt *batch) locate(lo, hi int) {
 			// Rare (see Apply): a block of its own.
 			ptr = unsafe.Add(d.extAt(uint64(x>>16)), (off-extOff)*lineWords*8)
 		}
-		a := uintptr(ptr)&some | uintptr(unsafe.Pointer(&emptyLine))&^some
+		a := uintptr(ptr)
 		bt.ents[r], bt.ptrs[r] = e, ptr
 		addrs[(p-lo)&(lookupGroup-1)] = a
 	}
@@ -225,12 +225,13 @@ func (bt *batch) decode(idx []int32, lo, hi int, qs []Query, out []ConsentFacts,
 		default:
 			q := &qs[j]
 			bk := (*[lineWords]uint64)(ptr)
-			if m := probe(bk, uint16(bt.nxk[p&(lookupChunk-1)])); m&(m-1) == 0 && m != 0 {
+			k := uint16(bt.nxk[p&(lookupChunk-1)])
+			if m := probe(bk, k); m&(m-1) == 0 && m != 0 {
 				i := 2 * bits.TrailingZeros(m) & 7
 				ok = decideOne(bk[i], bk[i+1], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
 			} else if m != 0 {
 				ok = decide(bk[2*bits.TrailingZeros(m):2*bits.Len(m)], ^uint64(slotKeyMask), bt.scope(q.Purpose), bt.chBit, q.At.Unix(), o)
-			} else if ovf := overflowOf(bk); ovf == 0 {
+			} else if ovf := overflowOf(bk); ovf == 0 || ovfAbsent(bk[6], k) {
 				*o = ConsentFacts{}
 			} else {
 				bt.wait(j, unsafe.Add(unsafe.Pointer(bk), ovf*8), true, qs, out, found)

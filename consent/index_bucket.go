@@ -25,12 +25,16 @@ import (
 // revocations first. An unused slot has line number emptyKey. A number's
 // records are all in its bucket or all in the bucket's overflow block: a
 // sorted block (below) whose offset in words from the bucket is the y of
-// the bucket's last slot, whose line number is then ovfKey. Numbers that
+// the bucket's last slot, whose line number is then ovfKey and whose id
+// bits hold the overflow block's absence filter (see ovfBits). Numbers that
 // do not fit in the bucket, that have more than four records or an id too
 // large for a slot, go to the overflow block. Sized for targetLoad records
-// a bucket, with the best of the 16 seeds, about 4% of lookups go on to an
-// overflow block with ten million records like the gate benchmark's (half
-// of the lookups for numbers with records, half for random numbers).
+// a bucket, with the best of the 16 seeds, few lookups go on to an
+// overflow block, and fewer since the absence filter stops most of those
+// for numbers without records: with five million records like the gate
+// benchmark's, and half of the lookups for numbers with records, half for
+// random numbers, 1.6% of lookups went on without the filter, 0.7% with
+// it.
 //
 // A lookup thus reads one cache line, for the most part, whether the
 // number has records or not; the directory that leads to it is small (four
@@ -52,7 +56,27 @@ const (
 	// targetLoad is the records per bucket a bucket block is sized for;
 	// numbers that do not fit go to overflow blocks.
 	targetLoad = 2.5
+
+	// ovfFilterMask covers the absence filter in an overflow slot's x.
+	ovfFilterMask = 1<<32 - 1
 )
+
+// ovfBits returns the two bits of line number k in an overflow block's
+// absence filter. The filter (bits 0-31 of the overflow slot's x) has a
+// bit set for each position that no line number of the block has: when
+// one of k's bits is set, k is certainly not in the block, and a lookup of
+// a number without records (most, in a large index) stops at its bucket
+// instead of reading the overflow block. A filter of zero says nothing,
+// so a slot written without one still leads to the block: the filter can
+// only spare a read, never hide a record.
+func ovfBits(k uint16) uint64 {
+	h := (uint32(k) + 1) * 0xA24BAED5
+	return 1<<(h>>27) | 1<<(h>>22&31)
+}
+
+// ovfAbsent reports whether line number k is certainly not in the
+// overflow block of the bucket whose overflow slot's x is x.
+func ovfAbsent(x uint64, k uint16) bool { return x&ovfBits(k) != 0 }
 
 // A directory entry (uint32) locates an exchange's block and tells how to
 // read it:
@@ -343,7 +367,11 @@ func (p *planner) write(dst []uint64, ls []line, plan blockPlan) {
 		if len(ov) > 0 {
 			w := blockWords(len(ov))
 			fillBlock(dst[free:free+w], ov)
-			bk[6] = ovfKey << slotKeyShift
+			var present uint64
+			for _, l := range ov {
+				present |= ovfBits(l.k)
+			}
+			bk[6] = ovfKey<<slotKeyShift | ^present&ovfFilterMask
 			bk[7] = uint64(free - int(b)*lineWords)
 			free += w
 		}

@@ -609,3 +609,125 @@ func TestPurposeSlots(t *testing.T) {
 	}
 	runtime.KeepAlive(copies)
 }
+
+// TestOverflowFilter checks the absence filters of the overflow blocks of
+// a dense exchange: no line number of a block is ever filtered out, most
+// line numbers without records are, and a filter of zero (a slot written
+// without one) still leads every lookup to the block.
+func TestOverflowFilter(t *testing.T) {
+	t.Parallel()
+	g := &randomLedger{rng: rand.New(rand.NewPCG(12, 13)), base: indexBase}
+	var recs []Record
+	for range 4000 {
+		recs = append(recs, g.record(2125550000+uint64(g.rng.IntN(10_000))))
+	}
+	s := NewSnapshot(0, recs...)
+	d := s.npa[212]
+	e := d.ent[555]
+	require.NotEqual(t, uint32(classSorted), e.class())
+	b := d.blockAt(555, e)
+	nb := classBuckets[e.class()]
+	held := map[uint16]bool{}
+	for _, r := range recs {
+		if refUsable(&r) {
+			held[uint16(r.Number%10_000)] = true
+		}
+	}
+	misses, filtered := 0, 0
+	for k := range uint16(10_000) {
+		bk := bucketAt(b, bucketOf(k, nb, e.seed()))
+		if overflowOf(bk) == 0 || probe(bk, k) != 0 {
+			continue
+		}
+		ov := sortedAt(unsafe.Add(unsafe.Pointer(bk), overflowOf(bk)*8))
+		lo, hi := ov.find(k)
+		if lo < hi {
+			require.False(t, ovfAbsent(bk[6], k), "line %d is in its overflow block", k)
+			continue
+		}
+		require.False(t, held[k], "line %d", k)
+		misses++
+		if ovfAbsent(bk[6], k) {
+			filtered++
+		}
+	}
+	t.Logf("%d line numbers without records in overflowing buckets, %d filtered out", misses, filtered)
+	require.Greater(t, misses, 300)
+	require.Greater(t, filtered, misses*3/4)
+
+	// With every filter cleared, lookups read every overflow block and
+	// answer the same.
+	for j := range nb {
+		if bk := bucketAt(b, j); overflowOf(bk) != 0 {
+			bk[6] &^= ovfFilterMask
+		}
+	}
+	g.numbers = []uint64{2125550000}
+	for _, r := range recs {
+		g.numbers = append(g.numbers, r.Number)
+	}
+	checkAgainstReference(t, s, recs, g.queries(3000), ChannelVoice, "filters cleared")
+}
+
+// TestOverflowFilterFollowsApply applies a consent, then a revocation, to
+// numbers that an overflow block's filter leaves out: the very next lookup
+// on the new snapshot sees each, and the snapshot applied to still answers
+// as before.
+func TestOverflowFilterFollowsApply(t *testing.T) {
+	t.Parallel()
+	g := &randomLedger{rng: rand.New(rand.NewPCG(14, 15)), base: indexBase}
+	var recs []Record
+	for range 3000 {
+		r := g.record(2125550000 + uint64(g.rng.IntN(10_000)))
+		r.ID = int64(len(recs) + 1) // ids a slot holds
+		recs = append(recs, r)
+	}
+	s := NewSnapshot(0, recs...)
+	// filteredLine returns a line number of exchange 212-555 that the
+	// filter of its bucket's overflow block in s leaves out.
+	filteredLine := func(s *Snapshot) uint64 {
+		d := s.npa[212]
+		e := d.ent[555]
+		b := d.blockAt(555, e)
+		for k := range uint16(10_000) {
+			bk := bucketAt(b, bucketOf(k, classBuckets[e.class()], e.seed()))
+			if overflowOf(bk) != 0 && probe(bk, k) == 0 && ovfAbsent(bk[6], k) {
+				return 2125550000 + uint64(k)
+			}
+		}
+		t.Fatal("no line number filtered out")
+		return 0
+	}
+	at := indexBase.Add(time.Hour)
+	lookup := func(s *Snapshot, n uint64) (ConsentFacts, bool) {
+		out := make([]ConsentFacts, 1)
+		found := make([]bool, 1)
+		s.LookupBatch([]Query{{Number: n, Purpose: PurposeInformational, At: at}}, ChannelVoice, out, found)
+		var one ConsentFacts
+		require.Equal(t, found[0], s.Lookup(n, PurposeInformational, ChannelVoice, at, &one))
+		require.Equal(t, out[0], one)
+		return out[0], found[0]
+	}
+
+	n := filteredLine(s)
+	_, found := lookup(s, n)
+	require.False(t, found)
+	c := Record{Type: RecordConsent, ID: 1 << 50, Number: n, Kind: ConsentPEWC, Scope: PurposeInformational,
+		Channel: ChannelVoice, At: indexBase}
+	s2 := s.Apply(c)
+	f, found := lookup(s2, n)
+	require.True(t, found, "the consent is seen by the next lookup")
+	require.Equal(t, c.ID, f.ID)
+	_, found = lookup(s, n)
+	require.False(t, found, "the snapshot applied to is unchanged")
+
+	m := filteredLine(s2)
+	rev := Record{Type: RecordRevocation, ID: 1<<50 + 1, Number: m, At: indexBase.Add(time.Minute)}
+	s3 := s2.Apply(rev)
+	f, found = lookup(s3, m)
+	require.False(t, found)
+	require.Equal(t, rev.At.Unix(), f.RevokedAt.Unix(), "the revocation is seen by the next lookup")
+	require.Equal(t, rev.At.Unix(), f.PurposeRevokedAt.Unix())
+	f, _ = lookup(s2, m)
+	require.True(t, f.RevokedAt.IsZero())
+}
