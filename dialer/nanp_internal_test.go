@@ -9,8 +9,8 @@ import (
 )
 
 // TestNANPMatchesPhone checks the gate's number reader against
-// phone.Number.NANP on valid numbers and on strings one byte away from
-// valid ones.
+// phone.Number.NANP on valid numbers and on strings one to three bytes
+// away from valid ones.
 func TestNANPMatchesPhone(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	check := func(s string) {
@@ -29,6 +29,12 @@ func TestNANPMatchesPhone(t *testing.T) {
 		s := []byte("+1" + strconv.FormatUint(rng.Uint64N(10_000_000_000)+10_000_000_000, 10)[1:])
 		check(string(s))
 		s[rng.IntN(len(s))] = byte(rng.IntN(256))
+		check(string(s))
+		// Two bytes wrong at once: nanp reads whole words, and one wrong
+		// byte's borrow or carry must not make another pass.
+		s[rng.IntN(len(s))] = byte(rng.IntN(256))
+		check(string(s))
+		s[rng.IntN(len(s))] = "+/0123456789:"[rng.IntN(13)] // at the digits' edges
 		check(string(s))
 	}
 }
