@@ -389,3 +389,29 @@ func TestCheckBatchKindsFromSharedBytes(t *testing.T) {
 	t.Logf("verdicts by kind: %v", byKind)
 	require.Len(t, byKind, len(purposes)*len(methods))
 }
+
+// TestCheckBatchFollowsEngineChange: when the engine in force changes
+// between two CheckBatch calls, the second decides by the new engine, as
+// Check does, although the gate keeps its Batch (and the decisions it
+// remembers, and its consent scratch) from the first; and back again.
+func TestCheckBatchFollowsEngineChange(t *testing.T) {
+	t.Parallel()
+	w := newBatchWorld(t, 7, true)
+	holiday, err := consent.NewEngine(consent.Config{Firm: consent.FirmPolicy{Holidays: []string{"2026-06-10", "2026-06-11"}}})
+	require.NoError(t, err)
+	g := w.gate(0)
+	before := requireBatchEqual(t, g, w.reqs)
+	g.Engine = holiday
+	during := requireBatchEqual(t, g, w.reqs)
+	g.Engine = w.engine
+	after := requireBatchEqual(t, g, w.reqs)
+	require.Equal(t, before, after)
+	changed := 0
+	for i := range before {
+		if before[i].Verdict != during[i].Verdict {
+			changed++
+		}
+	}
+	t.Logf("%d of %d verdicts changed by the holidays", changed, len(before))
+	require.Positive(t, changed, "the engines decide differently")
+}
