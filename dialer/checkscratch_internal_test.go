@@ -37,12 +37,13 @@ func TestCheckBatchInUseLeavesScratch(t *testing.T) { //nolint:paralleltest // A
 	require.NotNil(t, g.scratch)
 	kept := *g.scratch
 
-	second := []Request{req("+13055550199", consent.PurposeDebtCollection), req("+12125550101", consent.PurposeTelemarketing),
+	second := []Request{req("+13055550100", consent.PurposeTelemarketing), req("+12125550101", consent.PurposeTelemarketing),
 		req("+1305555019x", consent.PurposeSolicitation)}
 	want := make([]consent.Decision, len(second))
 	for i := range second {
 		want[i] = g.Check(t.Context(), second[i])
 	}
+	require.Contains(t, want[0].Reasons, consent.ReasonDNCNational, "the national list denies the first: %+v", want)
 	require.Equal(t, int64(7), want[1].ConsentID, "the consent decides the second request: %+v", want)
 	g.batchMu.Lock() // another call holds the Batch
 	got := make([]consent.Decision, len(second))
