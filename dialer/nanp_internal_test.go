@@ -38,3 +38,57 @@ func TestNANPMatchesPhone(t *testing.T) {
 		check(string(s))
 	}
 }
+
+// checkNANP fails t unless nanp reads s as phone.Number.NANP does.
+func checkNANP(t *testing.T, s string) {
+	t.Helper()
+	got, ok := nanp(phone.Number(s))
+	want, err := phone.Number(s).NANP()
+	if ok != (err == nil) || (ok && got != want) {
+		t.Fatalf("%q: nanp %d %v; NANP %d %v", s, got, ok, want, err)
+	}
+}
+
+// TestNANPEveryPairOfBytes sets every pair of the twelve bytes of a valid
+// number (and every single byte) to every pair of values, 0x00 to 0xff:
+// all 8.7 million strings one or two bytes away from them, among them every
+// borrow and carry that one wrong byte can pass to a neighbour within
+// nanp's words, and every byte of a multi-byte UTF-8 sequence or of an
+// invalid one in any place. nanp must agree with phone.Number.NANP on
+// each.
+func TestNANPEveryPairOfBytes(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"+10000000000", "+19999999999"} {
+		s := []byte(base)
+		for i := range s {
+			for a := range 256 {
+				s[i] = byte(a)
+				checkNANP(t, string(s))
+				for j := i + 1; j < len(s); j++ {
+					for b := range 256 {
+						s[j] = byte(b)
+						checkNANP(t, string(s))
+					}
+					s[j] = base[j]
+				}
+			}
+			s[i] = base[i]
+		}
+	}
+}
+
+// FuzzNANP checks nanp against phone.Number.NANP on any string (run with
+// -fuzz=FuzzNANP; as a test it tries the seeds).
+func FuzzNANP(f *testing.F) {
+	for _, s := range []string{"", "+12035550101", "+10000000000", "+19999999999", "+1203555010\xff", "+1\xc3\xa9125550101",
+		"+1\xe2\x82\xac12555010", "+1:035550101", "\x2b\x31\x2f\x30\x30\x30\x30\x30\x30\x30\x30\x30"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkNANP(t, s)
+		if len(s) >= 12 {
+			checkNANP(t, s[:12])
+			checkNANP(t, "+1"+s[2:12])
+		}
+	})
+}

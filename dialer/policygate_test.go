@@ -346,3 +346,72 @@ func TestGateHoldsOptOuts(t *testing.T) {
 		require.Equal(t, before[i], after[i], "request %d: released", i)
 	}
 }
+
+// TestCheckBatchKindsFromSharedBytes: CheckBatch works a request's kind
+// out again when its purpose or method differs from the last request's by
+// the address or the length of its bytes. The batch's purposes and
+// methods are slices of one string each: "debt_collection" and "debt"
+// start at the same byte, as do "prerecorded" and "prer";
+// "informational" and "telemarketing" have the same length at different
+// addresses, as do "live" and "prer". Runs of each, in a mix, decide as
+// Check does.
+func TestCheckBatchKindsFromSharedBytes(t *testing.T) {
+	t.Parallel()
+	w := newBatchWorld(t, 6, true)
+	ps := "debt_collection" + "informational" + "telemarketing"
+	ms := "prerecorded" + "live"
+	purposes := []consent.Purpose{consent.Purpose(ps[:15]), consent.Purpose(ps[:4]), consent.Purpose(ps[15:28]), consent.Purpose(ps[28:])}
+	methods := []consent.Method{consent.Method(ms[:11]), consent.Method(ms[:4]), consent.Method(ms[11:])}
+	require.Equal(t, consent.PurposeDebtCollection, purposes[0])
+	require.Equal(t, consent.PurposeInformational, purposes[2])
+	require.Equal(t, consent.PurposeTelemarketing, purposes[3])
+	require.Equal(t, consent.MethodPrerecorded, methods[0])
+	require.Equal(t, consent.MethodLive, methods[2])
+	rng := rand.New(rand.NewPCG(6, 6))
+	reqs := slices.Clone(w.reqs)
+	p, m := purposes[0], methods[0]
+	for i := range reqs {
+		if rng.IntN(3) == 0 { // runs, as pacing batches have, and changes within a batch
+			p, m = purposes[rng.IntN(len(purposes))], methods[rng.IntN(len(methods))]
+		}
+		reqs[i].Purpose, reqs[i].Method = p, m
+	}
+	decs := requireBatchEqual(t, w.gate(0), reqs)
+	// The kinds decide differently somewhere: the comparison can fail.
+	byKind := map[[2]string]map[consent.Verdict]int{}
+	for i, d := range decs {
+		k := [2]string{string(reqs[i].Purpose), string(reqs[i].Method)}
+		if byKind[k] == nil {
+			byKind[k] = map[consent.Verdict]int{}
+		}
+		byKind[k][d.Verdict]++
+	}
+	t.Logf("verdicts by kind: %v", byKind)
+	require.Len(t, byKind, len(purposes)*len(methods))
+}
+
+// TestCheckBatchFollowsEngineChange: when the engine in force changes
+// between two CheckBatch calls, the second decides by the new engine, as
+// Check does, although the gate keeps its Batch (and the decisions it
+// remembers, and its consent scratch) from the first; and back again.
+func TestCheckBatchFollowsEngineChange(t *testing.T) {
+	t.Parallel()
+	w := newBatchWorld(t, 7, true)
+	holiday, err := consent.NewEngine(consent.Config{Firm: consent.FirmPolicy{Holidays: []string{"2026-06-10", "2026-06-11"}}})
+	require.NoError(t, err)
+	g := w.gate(0)
+	before := requireBatchEqual(t, g, w.reqs)
+	g.Engine = holiday
+	during := requireBatchEqual(t, g, w.reqs)
+	g.Engine = w.engine
+	after := requireBatchEqual(t, g, w.reqs)
+	require.Equal(t, before, after)
+	changed := 0
+	for i := range before {
+		if before[i].Verdict != during[i].Verdict {
+			changed++
+		}
+	}
+	t.Logf("%d of %d verdicts changed by the holidays", changed, len(before))
+	require.Positive(t, changed, "the engines decide differently")
+}
