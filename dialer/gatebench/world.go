@@ -145,11 +145,44 @@ func buildWorld(sp spec, engine *consent.Engine, logf func(string, ...any)) (*wo
 	rng.Shuffle(len(w.scattered), func(i, j int) { w.scattered[i], w.scattered[j] = w.scattered[j], w.scattered[i] })
 	w.mixed = slices.Clone(w.scattered)
 	w.sales = slices.Clone(w.scattered)
+	// Each derived set gets its own strings and histories, laid out in its
+	// requests' order, as the pacing loop's batch has the targets and
+	// histories it has just read: read through the other sets' buffers,
+	// out of order and from twice the memory, they cost a mixed decision
+	// some 25 ns that no pacing batch pays.
+	for _, set := range [][]dialer.Request{w.scattered, w.mixed, w.sales} {
+		layOut(set)
+	}
 	pace(w.campaign, sp.seed^1, pickCampaign)
 	pace(w.random, sp.seed^2, pickCampaign)
 	pace(w.mixed, sp.seed^3, pickCampaign)
 	pace(w.sales, sp.seed^4, pickSalesCampaign)
 	return w, nil
+}
+
+// layOut copies the phone strings and histories of reqs into buffers of
+// their own, in the requests' order, as requests lays out a set it makes.
+func layOut(reqs []dialer.Request) {
+	buf := make([]byte, 0, 12*len(reqs))
+	n := 0
+	for i := range reqs {
+		buf = append(buf, reqs[i].Phone...)
+		n += len(reqs[i].History)
+	}
+	phones := string(buf)
+	hist := make([]consent.Attempt, 0, n)
+	off := 0
+	for i := range reqs {
+		r := &reqs[i]
+		l := len(r.Phone)
+		r.Phone = phone.Number(phones[off : off+l])
+		off += l
+		if len(r.History) > 0 {
+			from := len(hist)
+			hist = append(hist, r.History...)
+			r.History = hist[from:len(hist):len(hist)]
+		}
+	}
 }
 
 // pace makes reqs what the pacing loop hands the gate: batches of
