@@ -171,21 +171,20 @@ func (l *Launch) Check(ctx context.Context, c Campaign, states []string, placed 
 		optOut, optOutFrom = callback, "the campaign's callback number, as HEED_OPTOUT_NUMBER is not set"
 	}
 	call := txt.Call(c.Message)
-	// What an answering machine may be left: the voicemail version after
-	// detection's MACHINE verdict, and the call itself wherever detection
-	// does not give one (it is off, or misses the machine), which leaves
-	// the same opt-out number in its closing (dialer.Script). The call is
-	// checked as the voicemail: heed's voicemail version says the number
-	// by construction (TestScriptPassesLaunchChecks).
-	voicemail := call
 	var speech consent.Speech
 	if l.Voice != nil {
 		// Detection runs on the call unless the campaign turns it off or
 		// no Asterisk runs it.
 		speech = txt.Timer(ctx, l.Voice, dc, c.Message, !c.AMD.Off && !l.NoDetection)
 	}
+	// The call is also checked as what an answering machine is left: the
+	// voicemail version after detection's MACHINE verdict, and the call
+	// itself wherever detection does not give one (it is off, or misses
+	// the machine), which leaves the same opt-out number in its closing
+	// (dialer.Script). heed's voicemail version says the number by
+	// construction (TestScriptPassesLaunchChecks).
 	review := l.Engine().ReviewScript(consent.Script{
-		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: call, Voicemail: voicemail,
+		Purpose: c.Purpose, Method: consent.MethodPrerecorded, Text: call, Voicemail: call,
 		VoicemailOptOut: optOut, FirmName: l.Firm, Callback: callback, States: states, Placed: placed, NationalAsOf: asOf, At: now(),
 		Speech: speech,
 	})
